@@ -1,0 +1,197 @@
+package abacus
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// AccountID is an account's UUID in canonical lower-case form.
+type AccountID string
+
+// ParseAccountID validates a UUID (any case, with hyphens) and returns it
+// in canonical lower-case form.
+func ParseAccountID(s string) (AccountID, error) {
+	if len(s) != 36 {
+		return "", badAccountID(s)
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", badAccountID(s)
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return "", badAccountID(s)
+			}
+		}
+	}
+	return AccountID(strings.ToLower(s)), nil
+}
+
+func badAccountID(s string) error {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return &Error{Code: CodeInvalid, Field: "account", Message: fmt.Sprintf("%q is not a UUID", s)}
+}
+
+// AccountKind says who an account belongs to.
+type AccountKind string
+
+// Account kinds.
+const (
+	KindUser   AccountKind = "user"
+	KindOrg    AccountKind = "org"
+	KindSystem AccountKind = "system" // the platform's own side of every movement
+)
+
+// Bucket is one balance inside an account.
+type Bucket string
+
+// Buckets. A customer account has cash, bonus and voucher; a system account
+// has one bucket, main, per currency.
+const (
+	BucketCash    Bucket = "cash"    // real money paid in
+	BucketBonus   Bucket = "bonus"   // credit granted by the platform
+	BucketVoucher Bucket = "voucher" // scoped, expiring credit
+	BucketMain    Bucket = "main"
+)
+
+// CustomerBuckets lists a customer account's buckets.
+var CustomerBuckets = []Bucket{BucketCash, BucketBonus, BucketVoucher}
+
+// DefaultDrawOrder is the order a charge draws from a customer's buckets
+// when it names none: voucher, then cash, then bonus, as CSGHub does.
+// What is still owed after that lands on cash, as far as its floor allows.
+var DefaultDrawOrder = []Bucket{BucketVoucher, BucketCash, BucketBonus}
+
+// ParseBucket validates a customer bucket name.
+func ParseBucket(s string) (Bucket, error) {
+	switch b := Bucket(s); b {
+	case BucketCash, BucketBonus, BucketVoucher:
+		return b, nil
+	}
+	return "", &Error{Code: CodeInvalid, Field: "bucket", Message: fmt.Sprintf("%q is not one of cash, bonus, voucher", s)}
+}
+
+// Overdraft is an account's floor policy: how far below zero its cash
+// bucket may go. Bonus and voucher credit never go below zero.
+type Overdraft struct {
+	Limit     Amount // how far below zero cash may go; zero: not at all
+	Unlimited bool   // cash may go negative without bound (CSGHub's behaviour)
+}
+
+// Floor returns the lowest balance the bucket may reach, and false if it
+// has no floor.
+func (o Overdraft) Floor(b Bucket) (Amount, bool) {
+	if b != BucketCash {
+		return Zero, true
+	}
+	if o.Unlimited {
+		return Zero, false
+	}
+	return Amount{-o.Limit.micros}, true
+}
+
+// Account is one payer: a user or an organisation, keyed by UUID, with one
+// currency. System accounts have no currency of their own.
+type Account struct {
+	ID        AccountID
+	Kind      AccountKind
+	Name      string
+	Currency  Currency
+	Overdraft Overdraft
+	CreatedAt time.Time
+}
+
+// Validate checks a customer account before it is created.
+func (a *Account) Validate() error {
+	if _, err := ParseAccountID(string(a.ID)); err != nil {
+		return WithField(err, "id")
+	}
+	if a.Kind != KindUser && a.Kind != KindOrg {
+		return Errorf(CodeInvalid, "kind", "%q is not one of user, org", a.Kind)
+	}
+	if len(a.Name) > 200 {
+		return Errorf(CodeInvalid, "name", "is longer than 200 bytes")
+	}
+	if _, err := ParseCurrency(string(a.Currency)); err != nil {
+		return err
+	}
+	if a.Overdraft.Limit.IsNegative() {
+		return Errorf(CodeInvalid, "overdraft.limit", "must not be negative")
+	}
+	if a.Overdraft.Unlimited && !a.Overdraft.Limit.IsZero() {
+		return Errorf(CodeInvalid, "overdraft", "give a limit or unlimited, not both")
+	}
+	return nil
+}
+
+// SystemAccount names one of the platform's own accounts.
+type SystemAccount string
+
+// The system accounts. Each movement between a customer and the platform
+// has one of them on its other side, so the ledger sums to zero.
+const (
+	SystemRevenue         SystemAccount = "revenue"          // charges land here
+	SystemPaymentClearing SystemAccount = "payment_clearing" // top-ups come from here
+	SystemPromotions      SystemAccount = "promotions"       // grants come from here
+	SystemRefunds         SystemAccount = "refunds"          // refunds come from here
+	SystemAdjustments     SystemAccount = "adjustments"      // manual corrections
+)
+
+// SystemAccounts lists the system accounts with their fixed UUIDs.
+var SystemAccounts = map[SystemAccount]AccountID{
+	SystemRevenue:         "00000000-0000-0000-0000-000000000001",
+	SystemPaymentClearing: "00000000-0000-0000-0000-000000000002",
+	SystemPromotions:      "00000000-0000-0000-0000-000000000003",
+	SystemRefunds:         "00000000-0000-0000-0000-000000000004",
+	SystemAdjustments:     "00000000-0000-0000-0000-000000000005",
+}
+
+// ID returns the system account's UUID.
+func (s SystemAccount) ID() AccountID { return SystemAccounts[s] }
+
+// SystemAccountByID returns the name of a system account, if id is one.
+func SystemAccountByID(id AccountID) (SystemAccount, bool) {
+	for name, sid := range SystemAccounts {
+		if sid == id {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// ResolveAccountRef accepts a UUID or the name of a system account.
+func ResolveAccountRef(s string) (AccountID, error) {
+	if id, ok := SystemAccounts[SystemAccount(s)]; ok {
+		return id, nil
+	}
+	return ParseAccountID(s)
+}
+
+// Wallet is one bucket of one account in one currency, with its balance.
+type Wallet struct {
+	ID       int64
+	Account  AccountID
+	Bucket   Bucket
+	Currency Currency
+	Balance  Amount // sum of all postings
+	Held     Amount // reserved by open holds
+	Version  int64  // number of postings so far
+	Floor    Amount // lowest allowed balance − held, if HasFloor
+	HasFloor bool
+}
+
+// Available returns the balance not reserved by holds.
+func (w *Wallet) Available() (Amount, error) { return w.Balance.Sub(w.Held) }
+
+// WalletKey names a wallet without its ID.
+type WalletKey struct {
+	Account  AccountID
+	Bucket   Bucket
+	Currency Currency
+}

@@ -1,0 +1,313 @@
+package ledger
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// batch is the in-memory state of one batch while it is applied: copies of
+// the locked rows, changed as each operation is applied in order, and what
+// each operation produced.
+type batch struct {
+	now       time.Time
+	drawOrder []abacus.Bucket
+	wallets   map[int64]*abacus.Wallet
+	before    map[int64]abacus.Wallet
+	holds     map[int64]*abacus.Hold
+	records   map[string]abacus.IdempotencyRecord
+	reverted  map[int64]bool
+	seen      map[string]int // idempotency key → first item with it
+
+	txs         []abacus.Transaction
+	newHolds    []abacus.Hold
+	resolutions []resolution
+	items       []item
+}
+
+type resolution struct {
+	hold  *abacus.Hold
+	txIdx int // with HoldPosted: the hold_post transaction; else -1
+}
+
+// item is what one operation of the batch came to.
+type item struct {
+	err      error
+	txIdx    int                       // its transaction, or -1
+	newHold  int                       // the hold it created, or -1
+	resolved int                       // the hold it resolved, or -1
+	dupOf    int                       // an earlier item with the same key and request, or -1
+	record   *abacus.IdempotencyRecord // the stored effect of its key, to replay
+}
+
+// commitBatch applies the batch in one write transaction and returns each
+// operation's outcome once it has committed.
+func (e *Engine) commitBatch(ctx context.Context, ps []*pending) ([]outcome, error) {
+	var b *batch
+	err := e.store.Write(ctx, func(tx abacus.WriteTx) error {
+		b = &batch{
+			now:       e.cfg.Now().UTC().Truncate(time.Microsecond),
+			drawOrder: abacus.DefaultDrawOrder,
+			wallets:   map[int64]*abacus.Wallet{},
+			before:    map[int64]abacus.Wallet{},
+			holds:     map[int64]*abacus.Hold{},
+			reverted:  map[int64]bool{},
+			seen:      map[string]int{},
+			items:     make([]item, len(ps)),
+		}
+		if err := b.lock(ctx, tx, ps); err != nil {
+			return err
+		}
+		for i, p := range ps {
+			b.items[i] = item{txIdx: -1, newHold: -1, resolved: -1, dupOf: -1}
+			b.apply(i, p, ps)
+		}
+		c, err := b.changes(ctx, tx, ps)
+		if err != nil || c == nil {
+			return err
+		}
+		return tx.Apply(ctx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.outcomes(ctx, b, ps), nil
+}
+
+// lock takes the batch's row locks, holds first and then wallets, each in
+// ascending id order, and reads what the operations are checked against.
+func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) error {
+	var holdIDs, walletIDs, revertIDs []int64
+	var keys []string
+	for _, p := range ps {
+		if p.key != "" {
+			keys = append(keys, p.key)
+		}
+		switch o := p.op.(type) {
+		case *abacus.HoldPost:
+			holdIDs = append(holdIDs, o.HoldID)
+		case *abacus.HoldVoid:
+			holdIDs = append(holdIDs, o.HoldID)
+		case *abacus.HoldExpire:
+			holdIDs = append(holdIDs, o.HoldID)
+		case *abacus.Revert:
+			revertIDs = append(revertIDs, o.TxID)
+			for _, po := range p.prep.original.Postings {
+				walletIDs = append(walletIDs, po.WalletID)
+			}
+		}
+		if c := p.prep.customer; c != nil {
+			for _, id := range c.ids {
+				walletIDs = append(walletIDs, id)
+			}
+		}
+		if p.prep.counter != 0 {
+			walletIDs = append(walletIDs, p.prep.counter)
+		}
+		walletIDs = append(walletIDs, p.prep.legs...)
+	}
+	if len(holdIDs) > 0 {
+		holds, err := tx.HoldsLock(ctx, sortedUnique(holdIDs))
+		if err != nil {
+			return err
+		}
+		for i := range holds {
+			h := &holds[i]
+			b.holds[h.ID] = h
+			for _, l := range h.Legs {
+				walletIDs = append(walletIDs, l.WalletID)
+			}
+			walletIDs = append(walletIDs, h.CounterWallet)
+		}
+	}
+	ws, err := tx.WalletsLock(ctx, sortedUnique(walletIDs))
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		b.before[w.ID] = w
+		c := w
+		b.wallets[w.ID] = &c
+	}
+	// Read keys and reversals only now: under the wallet locks, what a
+	// concurrent batch committed on the same rows is visible.
+	if len(keys) > 0 {
+		recs, err := tx.IdempotencyGet(ctx, sortedUnique(keys))
+		if err != nil {
+			return err
+		}
+		b.records = make(map[string]abacus.IdempotencyRecord, len(recs))
+		for _, r := range recs {
+			b.records[r.Key] = r
+		}
+	}
+	if len(revertIDs) > 0 {
+		rev, err := tx.Reversals(ctx, sortedUnique(revertIDs))
+		if err != nil {
+			return err
+		}
+		for id := range rev {
+			b.reverted[id] = true
+		}
+	}
+	return nil
+}
+
+func sortedUnique[T int64 | string](s []T) []T {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// changes assigns ids to what the batch made and collects the writes.
+// It returns nil when the batch changed nothing.
+func (b *batch) changes(ctx context.Context, tx abacus.WriteTx, ps []*pending) (*abacus.Changes, error) {
+	c := &abacus.Changes{}
+	for id, w := range b.wallets {
+		if *w != b.before[id] {
+			c.Wallets = append(c.Wallets, *w)
+		}
+	}
+	if len(b.txs) == 0 && len(b.newHolds) == 0 && len(b.resolutions) == 0 && len(c.Wallets) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(c.Wallets, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
+	txIDs, holdIDs, err := tx.ReserveIDs(ctx, len(b.txs), len(b.newHolds))
+	if err != nil {
+		return nil, err
+	}
+	for i := range b.txs {
+		t := &b.txs[i]
+		t.ID = txIDs[i]
+		for j := range t.Postings {
+			t.Postings[j].TxID = t.ID
+		}
+	}
+	for i := range b.newHolds {
+		b.newHolds[i].ID = holdIDs[i]
+	}
+	for _, r := range b.resolutions {
+		if r.txIdx >= 0 {
+			r.hold.TxID = b.txs[r.txIdx].ID
+		}
+		c.Resolutions = append(c.Resolutions, *r.hold)
+	}
+	c.Transactions = b.txs
+	c.Holds = b.newHolds
+	for i, p := range ps {
+		it := &b.items[i]
+		if p.key == "" || it.err != nil || it.dupOf >= 0 || it.record != nil {
+			continue
+		}
+		rec := abacus.IdempotencyRecord{Key: p.key, Hash: p.hash, CreatedAt: b.now}
+		if it.txIdx >= 0 {
+			rec.TxID = b.txs[it.txIdx].ID
+		}
+		switch {
+		case it.newHold >= 0:
+			rec.HoldID = b.newHolds[it.newHold].ID
+		case it.resolved >= 0:
+			rec.HoldID = b.resolutions[it.resolved].hold.ID
+		}
+		c.Keys = append(c.Keys, rec)
+	}
+	// Keys go in sorted, so two batches racing for the same keys take
+	// their index locks in the same order and cannot deadlock.
+	slices.SortFunc(c.Keys, func(x, y abacus.IdempotencyRecord) int { return cmp.Compare(x.Key, y.Key) })
+	return c, nil
+}
+
+// outcomes turns the committed batch into answers, reading back the
+// original effects of replayed keys.
+func (e *Engine) outcomes(ctx context.Context, b *batch, ps []*pending) []outcome {
+	outs := make([]outcome, len(ps))
+	for i := range ps {
+		it := &b.items[i]
+		switch {
+		case it.err != nil:
+			outs[i].err = it.err
+		case it.dupOf >= 0:
+			// Items only point back, so outs[dupOf] is filled already.
+			outs[i] = outs[it.dupOf]
+			outs[i].res.Replayed = outs[i].err == nil
+		case it.record != nil:
+			outs[i].res, outs[i].err = e.replay(ctx, ps[i].op, *it.record)
+		default:
+			if it.txIdx >= 0 {
+				t := b.txs[it.txIdx]
+				outs[i].res.Tx = &t
+			}
+			if it.newHold >= 0 {
+				h := b.newHolds[it.newHold]
+				outs[i].res.Hold = &h
+			}
+			if it.resolved >= 0 {
+				h := *b.resolutions[it.resolved].hold
+				outs[i].res.Hold = &h
+			}
+		}
+	}
+	return outs
+}
+
+// replay reads back the effect a key had the first time.
+func (e *Engine) replay(ctx context.Context, op abacus.Op, rec abacus.IdempotencyRecord) (abacus.Result, error) {
+	res := abacus.Result{Replayed: true}
+	if rec.TxID != 0 {
+		txs, err := e.store.Transactions(ctx, []int64{rec.TxID})
+		if err != nil {
+			return res, err
+		}
+		if len(txs) == 0 {
+			return res, abacus.Errorf(abacus.CodeInternal, "", "idempotency key %q points at missing transaction %d", rec.Key, rec.TxID)
+		}
+		res.Tx = &txs[0]
+	}
+	if rec.HoldID != 0 {
+		h, err := e.store.Hold(ctx, rec.HoldID)
+		if err != nil {
+			return res, err
+		}
+		if _, created := op.(*abacus.HoldCreate); created {
+			h = h.AsCreated()
+		}
+		res.Hold = &h
+	}
+	return res, nil
+}
+
+// keyCheck settles an operation's idempotency key before it is applied.
+// It returns false when the operation must not be applied: its key was
+// used before, for the same request (a replay) or another (a conflict).
+func (b *batch) keyCheck(i int, p *pending, ps []*pending) bool {
+	if p.key == "" {
+		return true
+	}
+	it := &b.items[i]
+	if rec, ok := b.records[p.key]; ok {
+		if !bytes.Equal(rec.Hash, p.hash) {
+			it.err = conflict(p.key)
+			return false
+		}
+		it.record = &rec
+		return false
+	}
+	if j, ok := b.seen[p.key]; ok {
+		if !bytes.Equal(ps[j].hash, p.hash) {
+			it.err = conflict(p.key)
+			return false
+		}
+		it.dupOf = j
+		return false
+	}
+	b.seen[p.key] = i
+	return true
+}
+
+func conflict(key string) error {
+	return abacus.Errorf(abacus.CodeIdempotencyConflict, "Idempotency-Key",
+		"%q was already used for a different request; use a new key for a new operation", key)
+}

@@ -1,0 +1,100 @@
+package ledger
+
+import (
+	"context"
+	"sync"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// customerWallets is what the engine needs to know of a customer account
+// before it joins a batch. None of it ever changes, so caching it in one
+// process is safe however many processes share the database.
+type customerWallets struct {
+	currency abacus.Currency
+	ids      map[abacus.Bucket]int64
+}
+
+// walletCache maps accounts to wallet ids. It is bounded: when full, it
+// forgets an arbitrary tenth of its accounts.
+type walletCache struct {
+	store abacus.Store
+	max   int
+
+	mu        sync.RWMutex
+	customers map[abacus.AccountID]*customerWallets
+	system    map[abacus.Currency]map[abacus.AccountID]int64
+}
+
+func newWalletCache(store abacus.Store, max int) *walletCache {
+	return &walletCache{
+		store:     store,
+		max:       max,
+		customers: map[abacus.AccountID]*customerWallets{},
+		system:    map[abacus.Currency]map[abacus.AccountID]int64{},
+	}
+}
+
+// customer returns the wallets of a customer account, or not_found.
+func (c *walletCache) customer(ctx context.Context, id abacus.AccountID) (*customerWallets, error) {
+	c.mu.RLock()
+	cw := c.customers[id]
+	c.mu.RUnlock()
+	if cw != nil {
+		return cw, nil
+	}
+	acct, err := c.store.AccountGet(ctx, id)
+	if err != nil {
+		return nil, abacus.WithField(err, "account")
+	}
+	if acct.Kind == abacus.KindSystem {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "account", "%s is a system account; name a customer account", id)
+	}
+	ws, err := c.store.Wallets(ctx, []abacus.AccountID{id})
+	if err != nil {
+		return nil, err
+	}
+	cw = &customerWallets{currency: acct.Currency, ids: map[abacus.Bucket]int64{}}
+	for _, w := range ws {
+		cw.ids[w.Bucket] = w.ID
+	}
+	c.mu.Lock()
+	if len(c.customers) >= c.max {
+		n := 0
+		for k := range c.customers {
+			delete(c.customers, k)
+			if n++; n >= c.max/10+1 {
+				break
+			}
+		}
+	}
+	c.customers[id] = cw
+	c.mu.Unlock()
+	return cw, nil
+}
+
+// systemWallet returns the id of a system account's wallet in a currency,
+// creating the system wallets of that currency if they are missing.
+func (c *walletCache) systemWallet(ctx context.Context, id abacus.AccountID, cur abacus.Currency) (int64, error) {
+	c.mu.RLock()
+	wid, ok := c.system[cur][id]
+	c.mu.RUnlock()
+	if ok {
+		return wid, nil
+	}
+	ws, err := c.store.SystemWalletsEnsure(ctx, cur)
+	if err != nil {
+		return 0, err
+	}
+	m := map[abacus.AccountID]int64{}
+	for _, w := range ws {
+		m[w.Account] = w.ID
+	}
+	c.mu.Lock()
+	c.system[cur] = m
+	c.mu.Unlock()
+	if wid, ok = m[id]; !ok {
+		return 0, abacus.Errorf(abacus.CodeInternal, "", "system wallet of %s in %s is missing", id, cur)
+	}
+	return wid, nil
+}

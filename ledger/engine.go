@@ -1,0 +1,273 @@
+// Package ledger applies money movements to the store: the batched posting
+// engine, the rules each operation follows, and the invariant checker
+// behind `abacus verify`.
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// Config tunes the engine. The zero value of each field means its default.
+type Config struct {
+	// MaxBatch bounds the operations committed in one database transaction.
+	MaxBatch int
+	// Workers is how many batches may be in flight at once. SQLite has one
+	// writer, so more than one only helps on PostgreSQL.
+	Workers int
+	// QueueSize bounds the operations waiting for a batch; a full queue
+	// makes Submit wait (back-pressure), never grow.
+	QueueSize int
+	// CacheAccounts bounds the accounts whose wallet ids are cached.
+	CacheAccounts int
+	// Now is the clock; tests inject their own.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1000
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 4 * c.MaxBatch * c.Workers
+	}
+	if c.CacheAccounts <= 0 {
+		c.CacheAccounts = 100_000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is shutting down; retry against another instance or later"}
+
+// Engine batches ledger operations: many operations commit in one database
+// transaction, each touched balance row is updated once per batch with the
+// netted result, and every caller is answered only after the commit.
+type Engine struct {
+	store abacus.Store
+	cfg   Config
+	queue chan *pending
+	cache *walletCache
+
+	closing   chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+	workers   sync.WaitGroup
+
+	batches, ops, retries atomic.Int64
+}
+
+// New starts an engine over store. Call Close to stop it.
+func New(store abacus.Store, cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{
+		store:   store,
+		cfg:     cfg,
+		queue:   make(chan *pending, cfg.QueueSize),
+		cache:   newWalletCache(store, cfg.CacheAccounts),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	for range cfg.Workers {
+		e.workers.Add(1)
+		go e.work()
+	}
+	return e
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() abacus.Store { return e.store }
+
+// Now returns the engine clock's time.
+func (e *Engine) Now() time.Time { return e.cfg.Now() }
+
+// Stats reports how many batches and operations the engine committed and
+// how many batches it had to retry after losing a race.
+func (e *Engine) Stats() (batches, ops, retries int64) {
+	return e.batches.Load(), e.ops.Load(), e.retries.Load()
+}
+
+type pending struct {
+	key  string
+	hash []byte
+	op   abacus.Op
+	prep prepared
+	done chan outcome
+}
+
+type outcome struct {
+	res abacus.Result
+	err error
+}
+
+// MaxKeyLength bounds an idempotency key.
+const MaxKeyLength = 255
+
+// ValidateKey checks an idempotency key: 1 to 255 printable ASCII characters.
+func ValidateKey(key string) error {
+	if key == "" {
+		return abacus.Errorf(abacus.CodeInvalid, "Idempotency-Key", "is required for every operation that moves money")
+	}
+	if len(key) > MaxKeyLength {
+		return abacus.Errorf(abacus.CodeInvalid, "Idempotency-Key", "is longer than %d characters", MaxKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return abacus.Errorf(abacus.CodeInvalid, "Idempotency-Key", "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// Submit applies op under the idempotency key and returns its result once
+// it is committed. A key seen before with the same request returns the
+// original result marked Replayed; with a different request, an
+// idempotency_conflict error. A rejected operation changes nothing and
+// leaves the key unused.
+//
+// If ctx ends first, Submit returns ctx.Err() and the operation may or may
+// not commit; retrying with the same key is always safe.
+func (e *Engine) Submit(ctx context.Context, key string, op abacus.Op) (abacus.Result, error) {
+	if err := ValidateKey(key); err != nil {
+		return abacus.Result{}, err
+	}
+	return e.submit(ctx, key, op)
+}
+
+func (e *Engine) submit(ctx context.Context, key string, op abacus.Op) (abacus.Result, error) {
+	if err := op.Validate(); err != nil {
+		return abacus.Result{}, err
+	}
+	p := &pending{key: key, op: op, done: make(chan outcome, 1)}
+	if key != "" {
+		p.hash = requestHash(op)
+	}
+	// Resolve accounts to wallet ids here, in the caller's goroutine, so
+	// the batch writer only does database work that needs its locks.
+	var err error
+	if p.prep, err = e.prepare(ctx, op); err != nil {
+		return abacus.Result{}, err
+	}
+	select {
+	case e.queue <- p:
+	case <-e.closing:
+		return abacus.Result{}, ErrClosed
+	case <-ctx.Done():
+		return abacus.Result{}, ctx.Err()
+	}
+	select {
+	case o := <-p.done:
+		return o.res, o.err
+	case <-e.stopped:
+		// The workers are gone; if they took p they answered it first.
+		select {
+		case o := <-p.done:
+			return o.res, o.err
+		default:
+			return abacus.Result{}, ErrClosed
+		}
+	case <-ctx.Done():
+		return abacus.Result{}, ctx.Err()
+	}
+}
+
+func requestHash(op abacus.Op) []byte {
+	b, err := json.Marshal(op)
+	if err != nil {
+		panic("ledger: hashing an operation: " + err.Error()) // ops are plain data
+	}
+	h := sha256.New()
+	h.Write([]byte(op.Kind()))
+	h.Write([]byte{0})
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// Close stops taking operations, commits or rolls back what is in flight,
+// answers every caller, and returns when the workers are done.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.closing)
+		e.workers.Wait()
+		close(e.stopped)
+	})
+	return nil
+}
+
+func (e *Engine) work() {
+	defer e.workers.Done()
+	for {
+		var first *pending
+		select {
+		case first = <-e.queue:
+		case <-e.closing:
+			// Drain what was queued before the close, then stop.
+			select {
+			case first = <-e.queue:
+			default:
+				return
+			}
+		}
+		batch := []*pending{first}
+	fill:
+		for len(batch) < e.cfg.MaxBatch {
+			select {
+			case p := <-e.queue:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		e.run(batch)
+	}
+}
+
+// run commits one batch, retrying when it lost a race with another writer,
+// and answers every operation in it.
+func (e *Engine) run(batch []*pending) {
+	// The batch is not tied to any caller's context: once it has started,
+	// it commits or rolls back on its own.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var outs []outcome
+	var err error
+	for attempt := 0; ; attempt++ {
+		outs, err = e.commitBatch(ctx, batch)
+		if !errors.Is(err, abacus.ErrRetry) || attempt == 10 {
+			break
+		}
+		e.retries.Add(1)
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+	}
+	if err != nil {
+		e.cfg.Logger.Error("ledger batch failed", "ops", len(batch), "err", err)
+		fail := &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not commit; nothing was applied, retry with the same idempotency key"}
+		for _, p := range batch {
+			p.done <- outcome{err: fail}
+		}
+		return
+	}
+	e.batches.Add(1)
+	e.ops.Add(int64(len(batch)))
+	for i, p := range batch {
+		p.done <- outs[i]
+	}
+}

@@ -1,0 +1,345 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// Report is what Verify found: one entry per invariant.
+type Report struct {
+	Counts map[string]int64 // rows read, by kind
+	Checks []*Check
+}
+
+// Check is one invariant and its violations.
+type Check struct {
+	Name       string
+	Violations int64
+	Examples   []string // the first few, for people
+}
+
+const maxExamples = 10
+
+func (c *Check) fail(format string, args ...any) {
+	c.Violations++
+	if len(c.Examples) < maxExamples {
+		c.Examples = append(c.Examples, fmt.Sprintf(format, args...))
+	}
+}
+
+// OK reports whether every invariant holds.
+func (r *Report) OK() bool {
+	for _, c := range r.Checks {
+		if c.Violations > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// String formats the report for people.
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "read %d transactions, %d postings, %d wallets, %d holds, %d idempotency keys\n",
+		r.Counts["transactions"], r.Counts["postings"], r.Counts["wallets"], r.Counts["holds"], r.Counts["keys"])
+	for _, c := range r.Checks {
+		if c.Violations == 0 {
+			fmt.Fprintf(&b, "  ok    %s\n", c.Name)
+			continue
+		}
+		fmt.Fprintf(&b, "  FAIL  %s: %d violation(s)\n", c.Name, c.Violations)
+		for _, e := range c.Examples {
+			fmt.Fprintf(&b, "          %s\n", e)
+		}
+	}
+	if r.OK() {
+		b.WriteString("all ledger invariants hold\n")
+	} else {
+		b.WriteString("LEDGER INVARIANTS VIOLATED\n")
+	}
+	return b.String()
+}
+
+// Verify checks every ledger invariant over one consistent snapshot:
+//
+//   - postings sum to zero per currency, overall and in every transaction,
+//     and every transaction has two or more postings;
+//   - every wallet's balance is the fold of its postings, each posting's
+//     balance_after is the running sum, and versions run 1, 2, 3, … with
+//     the wallet's version equal to its count of postings;
+//   - one effect per idempotency key, and each transaction reverted at most once;
+//   - no debit left a wallet below its floor, and no wallet is below it now;
+//   - holds: each open hold's legs sum to its amount, every wallet holds
+//     exactly what its open holds reserve, and each hold was resolved at
+//     most once, a posted hold by exactly one transaction that drew at most
+//     what it held.
+func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
+	v := &verifier{
+		r: &Report{Counts: map[string]int64{}},
+	}
+	v.zeroSum = v.check("postings sum to zero per currency")
+	v.txBalanced = v.check("every transaction balances per currency and has two or more postings")
+	v.fold = v.check("every balance is the fold of its postings, with contiguous versions")
+	v.floors = v.check("no wallet went below its floor")
+	v.keys = v.check("one effect per idempotency key")
+	v.reverts = v.check("each transaction reverted at most once")
+	v.holds = v.check("holds are consistent and resolved at most once")
+	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
+		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency} {
+			if err := step(ar); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: reading the ledger: %w", err)
+	}
+	v.finish()
+	return v.r, nil
+}
+
+type walletState struct {
+	abacus.Wallet
+	sum      big.Int // fold of postings
+	postings int64
+	openHeld big.Int // what open holds reserve in it
+}
+
+type verifier struct {
+	r                                                        *Report
+	zeroSum, txBalanced, fold, floors, keys, reverts, holds *Check
+
+	currencyTotals map[abacus.Currency]*big.Int
+	holdPosts      map[int64]int64 // hold id → the hold_post transaction
+	holdPostDebits map[int64]*big.Int
+	reverted       map[int64]int64 // original → revert
+	wallets        map[int64]*walletState
+}
+
+func (v *verifier) check(name string) *Check {
+	c := &Check{Name: name}
+	v.r.Checks = append(v.r.Checks, c)
+	return c
+}
+
+func (v *verifier) transactions(ar abacus.AuditReader) error {
+	v.holdPosts = map[int64]int64{}
+	v.holdPostDebits = map[int64]*big.Int{}
+	v.reverted = map[int64]int64{}
+	return ar.Transactions(func(t abacus.Transaction) error {
+		v.r.Counts["transactions"]++
+		if t.HoldID != 0 {
+			if prev, dup := v.holdPosts[t.HoldID]; dup {
+				v.holds.fail("hold %d is posted by transactions %d and %d", t.HoldID, prev, t.ID)
+			}
+			v.holdPosts[t.HoldID] = t.ID
+			v.holdPostDebits[t.ID] = new(big.Int)
+		}
+		if t.Reverts != 0 {
+			if prev, dup := v.reverted[t.Reverts]; dup {
+				v.reverts.fail("transaction %d is reverted by %d and %d", t.Reverts, prev, t.ID)
+			}
+			v.reverted[t.Reverts] = t.ID
+		}
+		return nil
+	})
+}
+
+func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
+	v.currencyTotals = map[abacus.Currency]*big.Int{}
+	var cur int64 = -1
+	var legs int
+	sums := map[abacus.Currency]*big.Int{}
+	var withPostings int64
+	flush := func() {
+		if cur < 0 {
+			return
+		}
+		withPostings++
+		if legs < 2 {
+			v.txBalanced.fail("transaction %d has %d posting(s)", cur, legs)
+		}
+		for c, s := range sums {
+			if s.Sign() != 0 {
+				v.txBalanced.fail("transaction %d: its %s postings sum to %s", cur, c, micros(s))
+			}
+		}
+		clear(sums)
+	}
+	err := ar.PostingsByTx(func(p abacus.Posting) error {
+		v.r.Counts["postings"]++
+		if p.TxID != cur {
+			flush()
+			cur, legs = p.TxID, 0
+		}
+		legs++
+		add(sums, p.Currency, p.Amount)
+		add(v.currencyTotals, p.Currency, p.Amount)
+		if d, ok := v.holdPostDebits[p.TxID]; ok && p.Amount.IsNegative() {
+			d.Sub(d, big.NewInt(p.Amount.Micros()))
+		}
+		return nil
+	})
+	flush()
+	if missing := v.r.Counts["transactions"] - withPostings; err == nil && missing != 0 {
+		v.txBalanced.fail("%d transaction(s) have no postings at all", missing)
+	}
+	return err
+}
+
+func add(m map[abacus.Currency]*big.Int, c abacus.Currency, a abacus.Amount) {
+	s := m[c]
+	if s == nil {
+		s = new(big.Int)
+		m[c] = s
+	}
+	s.Add(s, big.NewInt(a.Micros()))
+}
+
+func micros(n *big.Int) string {
+	if n.IsInt64() {
+		return abacus.AmountFromMicros(n.Int64()).String()
+	}
+	return n.String() + " micro-units"
+}
+
+func (v *verifier) walletRows(ar abacus.AuditReader) error {
+	v.wallets = map[int64]*walletState{}
+	return ar.Wallets(func(w abacus.Wallet) error {
+		v.r.Counts["wallets"]++
+		v.wallets[w.ID] = &walletState{Wallet: w}
+		return nil
+	})
+}
+
+func (v *verifier) postingsByWallet(ar abacus.AuditReader) error {
+	return ar.PostingsByWallet(func(p abacus.Posting) error {
+		w := v.wallets[p.WalletID]
+		if w == nil {
+			v.fold.fail("posting of transaction %d names wallet %d, which does not exist", p.TxID, p.WalletID)
+			return nil
+		}
+		w.postings++
+		w.sum.Add(&w.sum, big.NewInt(p.Amount.Micros()))
+		if p.Version != w.postings {
+			v.fold.fail("wallet %d (%s): transaction %d has version %d where %d was due", w.ID, walletName(w), p.TxID, p.Version, w.postings)
+		}
+		if !w.sum.IsInt64() || w.sum.Int64() != p.BalanceAfter.Micros() {
+			v.fold.fail("wallet %d (%s): transaction %d says the balance after it is %s but the postings so far sum to %s",
+				w.ID, walletName(w), p.TxID, p.BalanceAfter, micros(&w.sum))
+		}
+		if p.Amount.IsNegative() && w.HasFloor && p.BalanceAfter.Cmp(w.Floor) < 0 {
+			v.floors.fail("wallet %d (%s): transaction %d took the balance to %s, below its floor %s", w.ID, walletName(w), p.TxID, p.BalanceAfter, w.Floor)
+		}
+		return nil
+	})
+}
+
+func walletName(w *walletState) string {
+	name := string(w.Account)
+	if s, ok := abacus.SystemAccountByID(w.Account); ok {
+		name = string(s)
+	}
+	return fmt.Sprintf("%s %s %s", name, w.Bucket, w.Currency)
+}
+
+func (v *verifier) holdRows(ar abacus.AuditReader) error {
+	return ar.Holds(func(h abacus.Hold) error {
+		v.r.Counts["holds"]++
+		legs := new(big.Int)
+		for _, l := range h.Legs {
+			legs.Add(legs, big.NewInt(l.Amount.Micros()))
+			if w := v.wallets[l.WalletID]; w != nil && h.Status == abacus.HoldOpen {
+				w.openHeld.Add(&w.openHeld, big.NewInt(l.Amount.Micros()))
+			}
+		}
+		if !legs.IsInt64() || legs.Int64() != h.Amount.Micros() {
+			v.holds.fail("hold %d: its legs reserve %s but it holds %s", h.ID, micros(legs), h.Amount)
+		}
+		txID, posted := v.holdPosts[h.ID]
+		switch h.Status {
+		case abacus.HoldOpen:
+			if posted || !h.ResolvedAt.IsZero() {
+				v.holds.fail("hold %d is open but was resolved (transaction %d)", h.ID, txID)
+			}
+		case abacus.HoldPosted:
+			if !posted || txID != h.TxID {
+				v.holds.fail("hold %d is posted by transaction %d but the journal says %d", h.ID, h.TxID, txID)
+			} else if d := v.holdPostDebits[txID]; !d.IsInt64() || d.Int64() != h.PostedAmount.Micros() {
+				v.holds.fail("hold %d posted %s but transaction %d drew %s", h.ID, h.PostedAmount, txID, micros(d))
+			}
+			if !h.PostedAmount.IsPositive() || h.PostedAmount.Cmp(h.Amount) > 0 {
+				v.holds.fail("hold %d posted %s of the %s it held", h.ID, h.PostedAmount, h.Amount)
+			}
+		case abacus.HoldVoided, abacus.HoldExpired:
+			if posted {
+				v.holds.fail("hold %d is %s but transaction %d posted it", h.ID, h.Status, txID)
+			}
+		default:
+			v.holds.fail("hold %d has unknown status %q", h.ID, h.Status)
+		}
+		return nil
+	})
+}
+
+func (v *verifier) idempotency(ar abacus.AuditReader) error {
+	effects := map[[2]int64]string{}
+	return ar.Idempotency(func(rec abacus.IdempotencyRecord) error {
+		v.r.Counts["keys"]++
+		e := [2]int64{rec.TxID, rec.HoldID}
+		if e == [2]int64{} {
+			v.keys.fail("key %q records no effect", rec.Key)
+			return nil
+		}
+		if prev, dup := effects[e]; dup {
+			v.keys.fail("keys %q and %q record the same effect (transaction %d, hold %d)", prev, rec.Key, rec.TxID, rec.HoldID)
+		}
+		effects[e] = rec.Key
+		if len(rec.Hash) == 0 {
+			v.keys.fail("key %q has no request hash", rec.Key)
+		}
+		return nil
+	})
+}
+
+// finish compares what the scans accumulated.
+func (v *verifier) finish() {
+	currencies := make([]string, 0, len(v.currencyTotals))
+	for c := range v.currencyTotals {
+		currencies = append(currencies, string(c))
+	}
+	sort.Strings(currencies)
+	for _, c := range currencies {
+		if s := v.currencyTotals[abacus.Currency(c)]; s.Sign() != 0 {
+			v.zeroSum.fail("the %s postings sum to %s", c, micros(s))
+		}
+	}
+	ids := make([]int64, 0, len(v.wallets))
+	for id := range v.wallets {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		w := v.wallets[id]
+		if !w.sum.IsInt64() || w.sum.Int64() != w.Balance.Micros() {
+			v.fold.fail("wallet %d (%s): stored balance %s but its postings sum to %s", id, walletName(w), w.Balance, micros(&w.sum))
+		}
+		if w.Version != w.postings {
+			v.fold.fail("wallet %d (%s): stored version %d but it has %d postings", id, walletName(w), w.Version, w.postings)
+		}
+		if !w.openHeld.IsInt64() || w.openHeld.Int64() != w.Held.Micros() {
+			v.holds.fail("wallet %d (%s): holds %s but its open holds reserve %s", id, walletName(w), w.Held, micros(&w.openHeld))
+		}
+		if w.HasFloor {
+			if avail, err := w.Available(); err != nil || avail.Cmp(w.Floor) < 0 {
+				v.floors.fail("wallet %d (%s): balance %s less held %s is below its floor %s", id, walletName(w), w.Balance, w.Held, w.Floor)
+			}
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package abacus
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrRetry says a write transaction lost a race with another process (a
+// unique key taken meanwhile, a serialization failure) and was rolled
+// back. Nothing was written; running the same work again is safe and will
+// see the winner's rows.
+var ErrRetry = errors.New("abacus: write conflict with a concurrent transaction; retry")
+
+// Store persists accounts, the ledger and API keys. Implementations only
+// persist: every rule lives above the store (in package ledger), so SQLite
+// and PostgreSQL behave the same by construction.
+//
+// Reads that find nothing return an *Error with CodeNotFound.
+type Store interface {
+	// Write runs fn in one write transaction, with every row fn locks held
+	// until commit, and commits if fn returns nil. It returns ErrRetry
+	// when a concurrent writer forced a rollback.
+	Write(ctx context.Context, fn func(WriteTx) error) error
+
+	// AccountCreate creates a customer account with its wallets, and the
+	// system wallets of its currency. If the ID exists it returns the
+	// stored account and false.
+	AccountCreate(ctx context.Context, a Account) (Account, bool, error)
+	AccountGet(ctx context.Context, id AccountID) (Account, error)
+	// Wallets returns every wallet of the given accounts.
+	Wallets(ctx context.Context, accounts []AccountID) ([]Wallet, error)
+	// SystemWalletsEnsure creates the system wallets of a currency if they
+	// are missing and returns them.
+	SystemWalletsEnsure(ctx context.Context, c Currency) ([]Wallet, error)
+
+	// Transactions returns the given transactions with their postings,
+	// skipping ids that do not exist.
+	Transactions(ctx context.Context, ids []int64) ([]Transaction, error)
+	// Entries returns an account's postings, newest first.
+	Entries(ctx context.Context, q EntryQuery) ([]Entry, error)
+	Hold(ctx context.Context, id int64) (Hold, error)
+	// HoldsDue returns open holds whose expiry is at or before now.
+	HoldsDue(ctx context.Context, now time.Time, limit int) ([]int64, error)
+
+	APIKeyCreate(ctx context.Context, k APIKey) error
+	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	APIKeys(ctx context.Context) ([]APIKey, error)
+	APIKeyRevoke(ctx context.Context, id string, at time.Time) error
+
+	Auditor
+
+	Close() error
+}
+
+// WriteTx is the part of one write transaction the ledger engine drives.
+// Lock methods lock rows in ascending id order, so that concurrent batches
+// from any number of processes never deadlock.
+type WriteTx interface {
+	// IdempotencyGet returns the records of the keys that exist.
+	IdempotencyGet(ctx context.Context, keys []string) ([]IdempotencyRecord, error)
+	// HoldsLock locks the given holds and returns them with their legs.
+	HoldsLock(ctx context.Context, ids []int64) ([]Hold, error)
+	// WalletsLock locks the given wallets and returns their state.
+	WalletsLock(ctx context.Context, ids []int64) ([]Wallet, error)
+	// Reversals returns, for those of the given transactions that have
+	// been reverted, the id of the reverting transaction.
+	Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error)
+	// ReserveIDs returns fresh, increasing transaction and hold ids.
+	ReserveIDs(ctx context.Context, transactions, holds int) (txIDs, holdIDs []int64, err error)
+	// Apply writes a batch's changes. It returns ErrRetry if a hold it
+	// resolves is no longer open or a key or reversal is taken.
+	Apply(ctx context.Context, c *Changes) error
+}
+
+// Changes is everything one batch writes.
+type Changes struct {
+	Transactions []Transaction // new, with ids and complete postings
+	Holds        []Hold        // new, with ids and legs
+	Resolutions  []Hold        // holds leaving open: Status, ResolvedAt, PostedAmount, TxID
+	Wallets      []Wallet      // the final state of every wallet the batch touched
+	Keys         []IdempotencyRecord
+}
+
+// IdempotencyRecord ties an idempotency key to the one effect it had.
+type IdempotencyRecord struct {
+	Key       string
+	Hash      []byte // of the request, so a different request under the same key is caught
+	TxID      int64  // the transaction it made, if any
+	HoldID    int64  // the hold it made or resolved, if any
+	CreatedAt time.Time
+}
+
+// EntryQuery selects a page of an account's entries. Entries come newest
+// transaction first, and by wallet within a transaction.
+type EntryQuery struct {
+	Account AccountID
+	After   EntryCursor // zero: from the newest
+	Limit   int
+}
+
+// EntryCursor is the position of the last entry of the previous page.
+type EntryCursor struct {
+	TxID, WalletID int64
+}
+
+// Includes reports whether a posting comes after the cursor in page order.
+func (c EntryCursor) Includes(txID, walletID int64) bool {
+	return c.TxID == 0 || txID < c.TxID || (txID == c.TxID && walletID > c.WalletID)
+}
+
+// Auditor streams every row the ledger invariants are checked over. Each
+// scan reads one consistent snapshot.
+type Auditor interface {
+	Audit(ctx context.Context, fn func(AuditReader) error) error
+}
+
+// AuditReader is one snapshot of the ledger.
+type AuditReader interface {
+	Wallets(fn func(Wallet) error) error
+	// PostingsByWallet streams postings ordered by wallet and version.
+	PostingsByWallet(fn func(Posting) error) error
+	// PostingsByTx streams postings ordered by transaction.
+	PostingsByTx(fn func(Posting) error) error
+	// Transactions streams transactions, without postings, by id.
+	Transactions(fn func(Transaction) error) error
+	// Holds streams holds with their legs, by id.
+	Holds(fn func(Hold) error) error
+	Idempotency(fn func(IdempotencyRecord) error) error
+}

@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// AccountCreate implements abacus.Store.
+func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {
+	created := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ct, err := tx.Exec(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, a.CreatedAt)
+		if err != nil || ct.RowsAffected() == 0 {
+			return err
+		}
+		created = true
+		for _, b := range abacus.CustomerBuckets {
+			var floor *int64
+			if f, has := a.Overdraft.Floor(b); has {
+				m := f.Micros()
+				floor = &m
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor) VALUES ($1, $2, $3, $4)`,
+				string(a.ID), string(b), string(a.Currency), floor); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, ensureSystemWallets, string(a.Currency))
+		return err
+	})
+	if err != nil {
+		return abacus.Account{}, false, err
+	}
+	stored, err := s.AccountGet(ctx, a.ID)
+	return stored, created, err
+}
+
+const ensureSystemWallets = `INSERT INTO wallets (account_id, bucket, currency, floor)
+	SELECT id, 'main', $1, NULL FROM accounts WHERE kind = 'system' ORDER BY id
+	ON CONFLICT (account_id, bucket, currency) DO NOTHING`
+
+// AccountGet implements abacus.Store.
+func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
+	var a abacus.Account
+	var limit int64
+	err := s.pool.QueryRow(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at
+		FROM accounts WHERE id = $1`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, notFound("account", id)
+	}
+	a.Overdraft.Limit, a.CreatedAt = abacus.AmountFromMicros(limit), a.CreatedAt.UTC()
+	return a, err
+}
+
+// Wallets implements abacus.Store.
+func (s *Store) Wallets(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Wallet, error) {
+	ids := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i] = string(a)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+walletColumns+` FROM wallets WHERE account_id = ANY($1) ORDER BY id`, ids)
+	return collect(rows, err, scanWallet)
+}
+
+// SystemWalletsEnsure implements abacus.Store.
+func (s *Store) SystemWalletsEnsure(ctx context.Context, c abacus.Currency) ([]abacus.Wallet, error) {
+	if _, err := s.pool.Exec(ctx, ensureSystemWallets, string(c)); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+walletColumns+` FROM wallets
+		WHERE currency = $1 AND account_id IN (SELECT id FROM accounts WHERE kind = 'system') ORDER BY id`, string(c))
+	return collect(rows, err, scanWallet)
+}

@@ -1,0 +1,80 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// Audit implements abacus.Auditor: fn reads one REPEATABLE READ snapshot.
+func (s *Store) Audit(ctx context.Context, fn func(abacus.AuditReader) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return fn(&auditReader{ctx, tx})
+	})
+}
+
+type auditReader struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func each[T any](r *auditReader, q string, scan func(pgx.Row) (T, error), fn func(T) error) error {
+	rows, err := r.tx.Query(r.ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (r *auditReader) Wallets(fn func(abacus.Wallet) error) error {
+	return each(r, `SELECT `+walletColumns+` FROM wallets ORDER BY id`, scanWallet, fn)
+}
+
+func (r *auditReader) PostingsByWallet(fn func(abacus.Posting) error) error {
+	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.wallet_id, p.version`, scanPostingRow, fn)
+}
+
+func (r *auditReader) PostingsByTx(fn func(abacus.Posting) error) error {
+	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.tx_id, p.wallet_id`, scanPostingRow, fn)
+}
+
+func (r *auditReader) Transactions(fn func(abacus.Transaction) error) error {
+	return each(r, `SELECT id, type, memo, reverts, hold_id, created_at FROM transactions ORDER BY id`, scanTransaction, fn)
+}
+
+// Holds streams holds in batches of a thousand, each with its legs.
+func (r *auditReader) Holds(fn func(abacus.Hold) error) error {
+	var after int64
+	for {
+		rows, err := r.tx.Query(r.ctx, `SELECT `+holdColumns+` FROM holds WHERE id > $1 ORDER BY id LIMIT 1000`, after)
+		hs, err := collect(rows, err, scanHold)
+		if err != nil || len(hs) == 0 {
+			return err
+		}
+		if err := attachLegs(r.ctx, r.tx, hs); err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if err := fn(h); err != nil {
+				return err
+			}
+		}
+		after = hs[len(hs)-1].ID
+	}
+}
+
+func (r *auditReader) Idempotency(fn func(abacus.IdempotencyRecord) error) error {
+	return each(r, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys ORDER BY key`, scanIdempotency, fn)
+}

@@ -1,0 +1,191 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/abacus-billing/abacus"
+)
+
+type writeTx struct{ tx pgx.Tx }
+
+const walletColumns = `id, account_id, bucket, currency, balance, held, version, floor`
+
+func scanWallet(row pgx.Row) (abacus.Wallet, error) {
+	var w abacus.Wallet
+	var bal, held int64
+	var floor *int64
+	if err := row.Scan(&w.ID, &w.Account, &w.Bucket, &w.Currency, &bal, &held, &w.Version, &floor); err != nil {
+		return w, err
+	}
+	w.Balance, w.Held = abacus.AmountFromMicros(bal), abacus.AmountFromMicros(held)
+	if floor != nil {
+		w.Floor, w.HasFloor = abacus.AmountFromMicros(*floor), true
+	}
+	return w, nil
+}
+
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
+
+func (t *writeTx) IdempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
+	rows, err := t.tx.Query(ctx, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys WHERE key = ANY($1)`, keys)
+	return collect(rows, err, scanIdempotency)
+}
+
+func scanIdempotency(row pgx.Row) (abacus.IdempotencyRecord, error) {
+	var r abacus.IdempotencyRecord
+	var tx, hold *int64
+	err := row.Scan(&r.Key, &r.Hash, &tx, &hold, &r.CreatedAt)
+	if tx != nil {
+		r.TxID = *tx
+	}
+	if hold != nil {
+		r.HoldID = *hold
+	}
+	r.CreatedAt = r.CreatedAt.UTC()
+	return r, err
+}
+
+func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+holdColumns+` FROM holds WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	hs, err := collect(rows, err, scanHold)
+	if err != nil || len(hs) == 0 {
+		return hs, err
+	}
+	return hs, attachLegs(ctx, t.tx, hs)
+}
+
+func (t *writeTx) WalletsLock(ctx context.Context, ids []int64) ([]abacus.Wallet, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+	return collect(rows, err, scanWallet)
+}
+
+func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
+	rows, err := t.tx.Query(ctx, `SELECT reverts, id FROM transactions WHERE reverts = ANY($1)`, txIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]int64{}
+	var orig, id int64
+	_, err = pgx.ForEachRow(rows, []any{&orig, &id}, func() error { out[orig] = id; return nil })
+	return out, err
+}
+
+// ReserveIDs draws from the sequences. It runs after the batch has locked
+// its wallets, so within one wallet ids grow in commit order.
+func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []int64, error) {
+	b := &pgx.Batch{}
+	var txIDs, holdIDs []int64
+	seq := func(name string, n int, dst *[]int64) {
+		if n == 0 {
+			return
+		}
+		b.Queue(`SELECT nextval('`+name+`') FROM generate_series(1, $1)`, n).Query(func(rows pgx.Rows) error {
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			slices.Sort(ids)
+			*dst = ids
+			return err
+		})
+	}
+	seq("transaction_ids", ntx, &txIDs)
+	seq("hold_ids", nholds, &holdIDs)
+	if b.Len() == 0 {
+		return nil, nil, nil
+	}
+	return txIDs, holdIDs, t.tx.SendBatch(ctx, b).Close()
+}
+
+// Apply sends every write of the batch in one pipelined round trip.
+func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
+	b := &pgx.Batch{}
+	if n := len(c.Transactions); n > 0 {
+		ids, reverts, holds := make([]int64, n), make([]int64, n), make([]int64, n)
+		types, memos := make([]string, n), make([]string, n)
+		ats := make([]time.Time, n)
+		var pw, ptx, pamt, pbal, pver []int64
+		for i, x := range c.Transactions {
+			ids[i], reverts[i], holds[i], types[i], memos[i], ats[i] = x.ID, x.Reverts, x.HoldID, string(x.Type), x.Memo, x.CreatedAt
+			for _, p := range x.Postings {
+				pw, ptx = append(pw, p.WalletID), append(ptx, p.TxID)
+				pamt, pbal, pver = append(pamt, p.Amount.Micros()), append(pbal, p.BalanceAfter.Micros()), append(pver, p.Version)
+			}
+		}
+		b.Queue(`INSERT INTO transactions (id, type, memo, reverts, hold_id, created_at)
+			SELECT id, type, memo, NULLIF(reverts, 0), NULLIF(hold_id, 0), created_at
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::timestamptz[])
+			AS u(id, type, memo, reverts, hold_id, created_at)`, ids, types, memos, reverts, holds, ats)
+		b.Queue(`INSERT INTO postings (wallet_id, tx_id, amount, balance_after, version)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])`, pw, ptx, pamt, pbal, pver)
+	}
+	if n := len(c.Holds); n > 0 {
+		ids, amts, counters := make([]int64, n), make([]int64, n), make([]int64, n)
+		accts, curs, statuses, memos := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		exps, ats := make([]*time.Time, n), make([]time.Time, n)
+		var lh, lw, lamt []int64
+		var lseq []int32
+		for i, h := range c.Holds {
+			ids[i], amts[i], counters[i] = h.ID, h.Amount.Micros(), h.CounterWallet
+			accts[i], curs[i], statuses[i], memos[i] = string(h.Account), string(h.Currency), string(h.Status), h.Memo
+			exps[i], ats[i] = nullTime(h.ExpiresAt), h.CreatedAt
+			for j, l := range h.Legs {
+				lh, lseq, lw, lamt = append(lh, h.ID), append(lseq, int32(j)), append(lw, l.WalletID), append(lamt, l.Amount.Micros())
+			}
+		}
+		b.Queue(`INSERT INTO holds (id, account_id, currency, amount, status, memo, counter_wallet_id, expires_at, created_at)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::timestamptz[], $9::timestamptz[])`,
+			ids, accts, curs, amts, statuses, memos, counters, exps, ats)
+		b.Queue(`INSERT INTO hold_legs (hold_id, seq, wallet_id, amount)
+			SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::bigint[])`, lh, lseq, lw, lamt)
+	}
+	if n := len(c.Resolutions); n > 0 {
+		ids, posted, txs := make([]int64, n), make([]int64, n), make([]int64, n)
+		statuses, ats := make([]string, n), make([]time.Time, n)
+		for i, h := range c.Resolutions {
+			ids[i], posted[i], txs[i], statuses[i], ats[i] = h.ID, h.PostedAmount.Micros(), h.TxID, string(h.Status), h.ResolvedAt
+		}
+		b.Queue(`UPDATE holds h SET status = u.status, resolved_at = u.at, posted_amount = u.posted, tx_id = NULLIF(u.tx, 0)
+			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[]) AS u(id, status, at, posted, tx)
+			WHERE h.id = u.id AND h.status = 'open'`, ids, statuses, ats, posted, txs).Exec(func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() != int64(n) {
+				return fmt.Errorf("%w: a hold was resolved by a concurrent batch", abacus.ErrRetry)
+			}
+			return nil
+		})
+	}
+	if n := len(c.Wallets); n > 0 {
+		ids, bals, helds, vers := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, w := range c.Wallets {
+			ids[i], bals[i], helds[i], vers[i] = w.ID, w.Balance.Micros(), w.Held.Micros(), w.Version
+		}
+		b.Queue(`UPDATE wallets w SET balance = u.balance, held = u.held, version = u.version
+			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, balance, held, version)
+			WHERE w.id = u.id`, ids, bals, helds, vers).Exec(func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() != int64(n) {
+				return fmt.Errorf("postgres: updated %d wallets, expected %d", ct.RowsAffected(), n)
+			}
+			return nil
+		})
+	}
+	if n := len(c.Keys); n > 0 {
+		keys, hashes, txs, holds := make([]string, n), make([][]byte, n), make([]int64, n), make([]int64, n)
+		ats := make([]time.Time, n)
+		for i, k := range c.Keys {
+			keys[i], hashes[i], txs[i], holds[i], ats[i] = k.Key, k.Hash, k.TxID, k.HoldID, k.CreatedAt
+		}
+		b.Queue(`INSERT INTO idempotency_keys (key, request_hash, tx_id, hold_id, created_at)
+			SELECT key, hash, NULLIF(tx, 0), NULLIF(hold, 0), at
+			FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::timestamptz[]) AS u(key, hash, tx, hold, at)`,
+			keys, hashes, txs, holds, ats)
+	}
+	return t.tx.SendBatch(ctx, b).Close()
+}

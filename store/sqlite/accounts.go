@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// AccountCreate implements abacus.Store.
+func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {
+	created := false
+	err := s.inWrite(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, micros(a.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		created = true
+		for _, b := range abacus.CustomerBuckets {
+			floor, has := a.Overdraft.Floor(b)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor) VALUES (?, ?, ?, ?)`,
+				string(a.ID), string(b), string(a.Currency), sql.NullInt64{Int64: floor.Micros(), Valid: has}); err != nil {
+				return err
+			}
+		}
+		return ensureSystemWallets(ctx, tx, a.Currency)
+	})
+	if err != nil {
+		return abacus.Account{}, false, err
+	}
+	stored, err := s.AccountGet(ctx, a.ID)
+	return stored, created, err
+}
+
+func ensureSystemWallets(ctx context.Context, tx *sql.Tx, c abacus.Currency) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor)
+		SELECT id, 'main', ?, NULL FROM accounts WHERE kind = 'system' ORDER BY id
+		ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(c))
+	return err
+}
+
+// inWrite runs fn in a write transaction outside the ledger engine.
+func (s *Store) inWrite(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AccountGet implements abacus.Store.
+func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
+	var a abacus.Account
+	var limit, at int64
+	err := s.read.QueryRowContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at
+		FROM accounts WHERE id = ?`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, notFound("account", id)
+	}
+	a.Overdraft.Limit, a.CreatedAt = abacus.AmountFromMicros(limit), fromMicros(at)
+	return a, err
+}
+
+// Wallets implements abacus.Store.
+func (s *Store) Wallets(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Wallet, error) {
+	var out []abacus.Wallet
+	err := chunks(accounts, func(c []abacus.AccountID) error {
+		rows, err := s.read.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE account_id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			w, err := scanWallet(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, w)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// SystemWalletsEnsure implements abacus.Store.
+func (s *Store) SystemWalletsEnsure(ctx context.Context, c abacus.Currency) ([]abacus.Wallet, error) {
+	var out []abacus.Wallet
+	err := s.inWrite(ctx, func(tx *sql.Tx) error {
+		if err := ensureSystemWallets(ctx, tx, c); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets
+			WHERE currency = ? AND account_id IN (SELECT id FROM accounts WHERE kind = 'system') ORDER BY id`, string(c))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			w, err := scanWallet(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, w)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// Audit implements abacus.Auditor. Everything fn reads comes from one
+// read transaction, which in WAL mode is one snapshot.
+func (s *Store) Audit(ctx context.Context, fn func(abacus.AuditReader) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(&auditReader{ctx, tx})
+}
+
+type auditReader struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func each[T any](r *auditReader, q string, scan func(*sql.Rows) (T, error), fn func(T) error) error {
+	rows, err := r.tx.QueryContext(r.ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (r *auditReader) Wallets(fn func(abacus.Wallet) error) error {
+	return each(r, `SELECT `+walletColumns+` FROM wallets ORDER BY id`, func(rows *sql.Rows) (abacus.Wallet, error) { return scanWallet(rows) }, fn)
+}
+
+func (r *auditReader) PostingsByWallet(fn func(abacus.Posting) error) error {
+	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.wallet_id, p.version`,
+		func(rows *sql.Rows) (abacus.Posting, error) { return scanPosting(rows) }, fn)
+}
+
+func (r *auditReader) PostingsByTx(fn func(abacus.Posting) error) error {
+	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.tx_id, p.wallet_id`,
+		func(rows *sql.Rows) (abacus.Posting, error) { return scanPosting(rows) }, fn)
+}
+
+func (r *auditReader) Transactions(fn func(abacus.Transaction) error) error {
+	return each(r, `SELECT id, type, memo, reverts, hold_id, created_at FROM transactions ORDER BY id`,
+		func(rows *sql.Rows) (abacus.Transaction, error) { return scanTransaction(rows) }, fn)
+}
+
+// Holds streams holds in batches of a thousand, each with its legs.
+func (r *auditReader) Holds(fn func(abacus.Hold) error) error {
+	var after int64
+	for {
+		var ids []int64
+		err := each(r, fmt.Sprintf(`SELECT id FROM holds WHERE id > %d ORDER BY id LIMIT 1000`, after),
+			func(rows *sql.Rows) (int64, error) { var id int64; return id, rows.Scan(&id) },
+			func(id int64) error { ids = append(ids, id); return nil })
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		hs, err := queryHolds(r.ctx, r.tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if err := fn(h); err != nil {
+				return err
+			}
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+func (r *auditReader) Idempotency(fn func(abacus.IdempotencyRecord) error) error {
+	return each(r, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys ORDER BY key`,
+		func(rows *sql.Rows) (abacus.IdempotencyRecord, error) { return scanIdempotency(rows) }, fn)
+}

@@ -1,0 +1,234 @@
+// Package sqlite is the SQLite store: the default, a single file that needs
+// no setup. It runs in WAL mode with synchronous=FULL, so every commit is
+// on disk before it is acknowledged, and keeps one writer connection (SQLite
+// has one writer anyway) beside a pool of readers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the embedded migrations.
+func Migrations() ([]store.Migration, error) { return store.ReadMigrations(migrationFS, "migrations") }
+
+// Store is the SQLite implementation of abacus.Store.
+type Store struct {
+	path  string
+	write *sql.DB // exactly one connection: the writer
+	read  *sql.DB
+}
+
+var _ abacus.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path. Call Migrate
+// before use.
+func Open(path string) (*Store, error) {
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: the database path %q must not contain ? or #", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: creating %s: %w", dir, err)
+		}
+	}
+	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64"
+	write, err := sql.Open("sqlite3", path+"?"+common+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	if err := write.Ping(); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite3", path+"?"+common+"&_query_only=true")
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(8)
+	return &Store{path: path, write: write, read: read}, nil
+}
+
+// Path returns the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+// Migrate applies the migrations the database has not seen, each in its
+// own transaction. It refuses a database migrated by a newer abacus.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrating: %w", err)
+	}
+	for {
+		done, err := s.migrateOne(ctx, ms)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func (s *Store) migrateOne(ctx context.Context, ms []store.Migration) (bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return false, err
+	}
+	if have > len(ms) {
+		return false, store.ErrSchemaTooNew{Have: have, Know: len(ms)}
+	}
+	if have == len(ms) {
+		return true, nil
+	}
+	m := ms[have]
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return false, fmt.Errorf("sqlite: migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.Version, m.Name, micros(time.Now())); err != nil {
+		return false, err
+	}
+	return false, tx.Commit()
+}
+
+// SchemaVersion returns the version the database is at and the newest this
+// binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (have, know int, err error) {
+	ms, err := Migrations()
+	if err != nil {
+		return 0, 0, err
+	}
+	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have)
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		err = nil
+	}
+	return have, len(ms), err
+}
+
+// Write implements abacus.Store.
+func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapError(err)
+	}
+	defer tx.Rollback()
+	if err := fn(&writeTx{tx}); err != nil {
+		return mapError(err)
+	}
+	return mapError(tx.Commit())
+}
+
+// mapError turns a busy database into ErrRetry; the engine then retries
+// the whole batch.
+func mapError(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+		return fmt.Errorf("%w: %v", abacus.ErrRetry, err)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromMicros(n.Int64)
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+func notFound(what string, id any) error {
+	return abacus.Errorf(abacus.CodeNotFound, "", "%s %v does not exist", what, id)
+}
+
+// placeholders returns "?,?,…" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// maxVars keeps every statement well below SQLite's limit of host parameters.
+const maxVars = 30000
+
+// insertRows inserts n rows of cols columns with multi-row INSERTs: one
+// statement per few thousand values instead of one per row.
+func insertRows(ctx context.Context, tx *sql.Tx, head string, cols, n int, row func(i int, args []any) []any) error {
+	group := "(" + placeholders(cols) + ")"
+	per := min(maxVars/cols, 500)
+	args := make([]any, 0, per*cols)
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = row(i, args)
+		}
+		q := head + " VALUES " + strings.TrimSuffix(strings.Repeat(group+",", end-start), ",")
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", head, err)
+		}
+	}
+	return nil
+}
+
+// chunks calls fn with slices of at most 500 values.
+func chunks[T any](vals []T, fn func([]T) error) error {
+	for start := 0; start < len(vals); start += 500 {
+		if err := fn(vals[start:min(start+500, len(vals))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func anys[T any](vals []T) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = v
+	}
+	return out
+}
+
+type sqlite3Error = sqlite3.Error
+
+var sqlite3ErrConstraintUnique = sqlite3.ErrConstraintUnique

@@ -1,0 +1,220 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// writeTx runs inside BEGIN IMMEDIATE: it holds the database's one write
+// lock from the start, so nothing it reads can change under it and its
+// lock methods need not lock rows one by one.
+type writeTx struct{ tx *sql.Tx }
+
+const walletColumns = `id, account_id, bucket, currency, balance, held, version, floor`
+
+func scanWallet(sc interface{ Scan(...any) error }) (abacus.Wallet, error) {
+	var w abacus.Wallet
+	var bal, held int64
+	var floor sql.NullInt64
+	if err := sc.Scan(&w.ID, &w.Account, &w.Bucket, &w.Currency, &bal, &held, &w.Version, &floor); err != nil {
+		return w, err
+	}
+	w.Balance, w.Held = abacus.AmountFromMicros(bal), abacus.AmountFromMicros(held)
+	w.Floor, w.HasFloor = abacus.AmountFromMicros(floor.Int64), floor.Valid
+	return w, nil
+}
+
+func (t *writeTx) IdempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
+	var out []abacus.IdempotencyRecord
+	err := chunks(keys, func(ks []string) error {
+		rows, err := t.tx.QueryContext(ctx, `SELECT key, request_hash, tx_id, hold_id, created_at
+			FROM idempotency_keys WHERE key IN (`+placeholders(len(ks))+`)`, anys(ks)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanIdempotency(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func scanIdempotency(sc interface{ Scan(...any) error }) (abacus.IdempotencyRecord, error) {
+	var r abacus.IdempotencyRecord
+	var tx, hold sql.NullInt64
+	var at int64
+	err := sc.Scan(&r.Key, &r.Hash, &tx, &hold, &at)
+	r.TxID, r.HoldID, r.CreatedAt = tx.Int64, hold.Int64, fromMicros(at)
+	return r, err
+}
+
+func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, error) {
+	return queryHolds(ctx, t.tx, ids)
+}
+
+func (t *writeTx) WalletsLock(ctx context.Context, ids []int64) ([]abacus.Wallet, error) {
+	var out []abacus.Wallet
+	err := chunks(ids, func(c []int64) error {
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			w, err := scanWallet(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, w)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	err := chunks(txIDs, func(c []int64) error {
+		rows, err := t.tx.QueryContext(ctx, `SELECT reverts, id FROM transactions WHERE reverts IN (`+placeholders(len(c))+`)`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var orig, id int64
+			if err := rows.Scan(&orig, &id); err != nil {
+				return err
+			}
+			out[orig] = id
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// ReserveIDs counts on from the largest ids: under the write lock nobody
+// else can take them.
+func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []int64, error) {
+	var maxTx, maxHold int64
+	if err := t.tx.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(id), 0) FROM transactions), (SELECT COALESCE(MAX(id), 0) FROM holds)`).Scan(&maxTx, &maxHold); err != nil {
+		return nil, nil, err
+	}
+	seq := func(from int64, n int) []int64 {
+		ids := make([]int64, n)
+		for i := range ids {
+			ids[i] = from + int64(i) + 1
+		}
+		return ids
+	}
+	return seq(maxTx, ntx), seq(maxHold, nholds), nil
+}
+
+func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
+	err := insertRows(ctx, t.tx, `INSERT INTO transactions (id, type, memo, reverts, hold_id, created_at)`, 6, len(c.Transactions),
+		func(i int, a []any) []any {
+			x := &c.Transactions[i]
+			return append(a, x.ID, string(x.Type), x.Memo, nullID(x.Reverts), nullID(x.HoldID), micros(x.CreatedAt))
+		})
+	if err != nil {
+		return err
+	}
+	type ref struct{ tx, p int }
+	var ps []ref
+	for i := range c.Transactions {
+		for j := range c.Transactions[i].Postings {
+			ps = append(ps, ref{i, j})
+		}
+	}
+	err = insertRows(ctx, t.tx, `INSERT INTO postings (wallet_id, tx_id, amount, balance_after, version)`, 5, len(ps),
+		func(i int, a []any) []any {
+			p := &c.Transactions[ps[i].tx].Postings[ps[i].p]
+			return append(a, p.WalletID, p.TxID, p.Amount.Micros(), p.BalanceAfter.Micros(), p.Version)
+		})
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, t.tx, `INSERT INTO holds (id, account_id, currency, amount, status, memo, counter_wallet_id, expires_at, created_at)`, 9, len(c.Holds),
+		func(i int, a []any) []any {
+			h := &c.Holds[i]
+			return append(a, h.ID, string(h.Account), string(h.Currency), h.Amount.Micros(), string(h.Status), h.Memo,
+				h.CounterWallet, nullMicros(h.ExpiresAt), micros(h.CreatedAt))
+		})
+	if err != nil {
+		return err
+	}
+	type legRef struct{ h, l int }
+	var legs []legRef
+	for i := range c.Holds {
+		for j := range c.Holds[i].Legs {
+			legs = append(legs, legRef{i, j})
+		}
+	}
+	err = insertRows(ctx, t.tx, `INSERT INTO hold_legs (hold_id, seq, wallet_id, amount)`, 4, len(legs),
+		func(i int, a []any) []any {
+			h := &c.Holds[legs[i].h]
+			l := h.Legs[legs[i].l]
+			return append(a, h.ID, legs[i].l, l.WalletID, l.Amount.Micros())
+		})
+	if err != nil {
+		return err
+	}
+	for _, h := range c.Resolutions {
+		res, err := t.tx.ExecContext(ctx, `UPDATE holds SET status = ?, resolved_at = ?, posted_amount = ?, tx_id = ?
+			WHERE id = ? AND status = 'open'`, string(h.Status), micros(h.ResolvedAt), h.PostedAmount.Micros(), nullID(h.TxID), h.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("sqlite: hold %d was not open when resolving it", h.ID)
+		}
+	}
+	if err := t.updateWallets(ctx, c.Wallets); err != nil {
+		return err
+	}
+	return insertRows(ctx, t.tx, `INSERT INTO idempotency_keys (key, request_hash, tx_id, hold_id, created_at)`, 5, len(c.Keys),
+		func(i int, a []any) []any {
+			k := &c.Keys[i]
+			return append(a, k.Key, k.Hash, nullID(k.TxID), nullID(k.HoldID), micros(k.CreatedAt))
+		})
+}
+
+// updateWallets writes every touched wallet with one UPDATE … FROM per
+// few hundred wallets.
+func (t *writeTx) updateWallets(ctx context.Context, ws []abacus.Wallet) error {
+	return chunks(ws, func(c []abacus.Wallet) error {
+		args := make([]any, 0, 4*len(c))
+		for _, w := range c {
+			args = append(args, w.ID, w.Balance.Micros(), w.Held.Micros(), w.Version)
+		}
+		q := `UPDATE wallets SET balance = u.column2, held = u.column3, version = u.column4
+			FROM (VALUES ` + placeholders4(len(c)) + `) AS u WHERE wallets.id = u.column1`
+		res, err := t.tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: updating wallets: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != int64(len(c)) {
+			return fmt.Errorf("sqlite: updated %d wallets, expected %d", n, len(c))
+		}
+		return nil
+	})
+}
+
+func placeholders4(n int) string {
+	s := make([]byte, 0, n*10)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			s = append(s, ',')
+		}
+		s = append(s, "(?,?,?,?)"...)
+	}
+	return string(s)
+}
