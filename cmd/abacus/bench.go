@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/abacus-billing/abacus/bench"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "ledger" {
+		fmt.Fprintln(stderr, "usage: abacus bench ledger [flags]   (abacus bench ledger --help)")
+		return exitError{2}
+	}
+	fs := newFlagSet("bench", "ledger", stderr)
+	stores := fs.String("stores", "sqlite,postgres", "stores to measure, comma-separated")
+	pg := fs.String("postgres", envOr("ABACUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
+		"PostgreSQL URL; each run makes and drops a schema there (env ABACUS_BENCH_POSTGRES)")
+	dur := fs.Duration("duration", 10*time.Second, "measured time per run")
+	accounts := fs.Int("accounts", 1000, "customer accounts in the spread workload")
+	callers := fs.Int("callers", 2000, "concurrent callers")
+	conns := fs.Int("per-op-conns", 32, "concurrent database transactions of the per-operation design on PostgreSQL")
+	verify := fs.Bool("verify", true, "check every ledger invariant after each run")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "abacus-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	_, err = bench.Ledger(ctx, bench.LedgerConfig{
+		Stores: strings.Split(*stores, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
+		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify,
+	}, stdout)
+	return err
+}

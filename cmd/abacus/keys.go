@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+)
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, `abacus keys: create, list and revoke API keys
+
+Usage:
+  abacus keys create --role admin|service|user [--account UUID] [--name NAME] [--db DB]
+  abacus keys list [--db DB]
+  abacus keys revoke [--db DB] KEY_ID
+
+A token is printed once, when its key is created; abacus keeps only a hash.
+`)
+		if len(args) == 0 {
+			return exitError{2}
+		}
+		return nil
+	}
+	switch args[0] {
+	case "create":
+		return keysCreate(ctx, args[1:], stdout, stderr)
+	case "list":
+		return keysList(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return keysRevoke(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("unknown subcommand %q: use create, list or revoke", args[0])
+}
+
+func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys", "create", stderr)
+	db := dbFlag(fs)
+	role := fs.String("role", "", "admin, service or user (required)")
+	account := fs.String("account", "", "with --role user: the account the key may read")
+	name := fs.String("name", "", "a name to recognise the key by")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := abacus.ParseRole(*role)
+	if err != nil {
+		return fmt.Errorf("--role: %w", err)
+	}
+	var acct abacus.AccountID
+	if *account != "" {
+		if acct, err = abacus.ParseAccountID(*account); err != nil {
+			return fmt.Errorf("--account: %w", err)
+		}
+	}
+	st, err := openMigrated(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if acct != "" {
+		if _, err := st.AccountGet(ctx, acct); err != nil {
+			return fmt.Errorf("--account: %w", err)
+		}
+	}
+	k, token, err := abacus.NewAPIKey(*name, r, acct, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if err := st.APIKeyCreate(ctx, k); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "created %s key %s; the token is shown only this once:\n", r, k.ID)
+	fmt.Fprintln(stdout, token)
+	return nil
+}
+
+func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys", "list", stderr)
+	db := dbFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := openMigrated(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keys, err := st.APIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tROLE\tACCOUNT\tNAME\tCREATED\tREVOKED")
+	for _, k := range keys {
+		revoked := "-"
+		if !k.RevokedAt.IsZero() {
+			revoked = k.RevokedAt.Format(time.RFC3339)
+		}
+		acct := string(k.Account)
+		if acct == "" {
+			acct = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, acct, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+	}
+	return tw.Flush()
+}
+
+func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys", "revoke KEY_ID", stderr)
+	db := dbFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("give exactly one key id (abacus keys list shows them)")
+	}
+	st, err := openMigrated(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.APIKeyRevoke(ctx, fs.Arg(0), time.Now().UTC()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s; running servers stop accepting it within 5 seconds\n", fs.Arg(0))
+	return nil
+}

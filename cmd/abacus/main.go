@@ -1,0 +1,106 @@
+// Command abacus is usage metering, a prepaid-credit ledger and billing in
+// one binary. Run `abacus help` for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the HTTP API (SQLite in ./abacus-data by default)", runServe},
+		{"migrate", "apply the database migrations and exit", runMigrate},
+		{"verify", "check every ledger invariant; exits 1 on a violation", runVerify},
+		{"keys", "create, list and revoke API keys", runKeys},
+		{"bench", "measure throughput: abacus bench ledger", runBench},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitError carries a process exit code other than 1.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		var ee exitError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &ee):
+			return ee.code
+		}
+		fmt.Fprintf(stderr, "abacus %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "abacus: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "abacus: usage metering, a prepaid-credit ledger and billing")
+	fmt.Fprintln(w, "\nUsage: abacus <command> [flags]   (abacus <command> --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+}
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "abacus", version)
+	return nil
+}
+
+// newFlagSet makes a flag set whose --help prints the summary and flags.
+func newFlagSet(name, argsUsage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("abacus "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		for _, c := range commands() {
+			if c.name == name {
+				fmt.Fprintf(stderr, "abacus %s: %s\n", name, c.summary)
+			}
+		}
+		fmt.Fprintf(stderr, "\nUsage: abacus %s [flags] %s\n\nFlags:\n", name, argsUsage)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,152 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/abacus-billing/abacus"
+)
+
+type accountRequest struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Currency  string `json:"currency"`
+	Overdraft *struct {
+		Limit     string `json:"limit"`
+		Unlimited bool   `json:"unlimited"`
+	} `json:"overdraft"`
+}
+
+func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) error {
+	var req accountRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := required(req.ID, "id"); err != nil {
+		return err
+	}
+	id, err := abacus.ParseAccountID(req.ID)
+	if err != nil {
+		return abacus.WithField(err, "id")
+	}
+	if err := required(req.Currency, "currency"); err != nil {
+		return err
+	}
+	a := abacus.Account{ID: id, Kind: abacus.AccountKind(req.Kind), Name: req.Name, Currency: abacus.Currency(req.Currency), CreatedAt: s.now().UTC()}
+	if req.Overdraft != nil {
+		a.Overdraft.Unlimited = req.Overdraft.Unlimited
+		if req.Overdraft.Limit != "" {
+			if a.Overdraft.Limit, err = parseAmount(req.Overdraft.Limit, "overdraft.limit"); err != nil {
+				return err
+			}
+		}
+	}
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	stored, created, err := s.store.AccountCreate(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	if !created && (stored.Kind != a.Kind || stored.Name != a.Name || stored.Currency != a.Currency || stored.Overdraft != a.Overdraft) {
+		return abacus.Errorf(abacus.CodeConflict, "id", "account %s exists already with other attributes", id)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return s.writeAccount(w, r, stored, status)
+}
+
+func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, a abacus.Account, status int) error {
+	ws, err := s.store.Wallets(r.Context(), []abacus.AccountID{a.ID})
+	if err != nil {
+		return err
+	}
+	v, err := newAccountView(a, ws)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+// accountFromPath parses {id} and checks the caller may read it.
+func accountFromPath(r *http.Request) (abacus.AccountID, error) {
+	id, err := abacus.ResolveAccountRef(r.PathValue("id"))
+	if err != nil {
+		return "", abacus.WithField(err, "id")
+	}
+	return id, mayRead(r, id)
+}
+
+func (s *Server) handleAccountGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountFromPath(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.store.AccountGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.writeAccount(w, r, a, http.StatusOK)
+}
+
+const (
+	defaultPage = 50
+	maxPage     = 1000
+)
+
+func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) error {
+	id, err := accountFromPath(r)
+	if err != nil {
+		return err
+	}
+	q := abacus.EntryQuery{Account: id, Limit: defaultPage}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPage {
+			return abacus.Errorf(abacus.CodeInvalid, "limit", "%q is not a whole number from 1 to %d", v, maxPage)
+		}
+		q.Limit = n
+	}
+	if v := r.URL.Query().Get("cursor"); v != "" {
+		if q.After, err = parseCursor(v); err != nil {
+			return err
+		}
+	}
+	if _, err := s.store.AccountGet(r.Context(), id); err != nil {
+		return err
+	}
+	es, err := s.store.Entries(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	page := struct {
+		Entries    []entryView `json:"entries"`
+		NextCursor *string     `json:"next_cursor"`
+	}{Entries: []entryView{}}
+	for _, e := range es {
+		page.Entries = append(page.Entries, entryView{e.TxID, e.Type, e.Memo, e.Bucket, e.Currency, e.Amount, e.BalanceAfter, e.Version, e.CreatedAt})
+	}
+	if len(es) == q.Limit {
+		last := es[len(es)-1]
+		c := fmt.Sprintf("%d.%d", last.TxID, last.WalletID)
+		page.NextCursor = &c
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func parseCursor(v string) (abacus.EntryCursor, error) {
+	tx, wallet, ok := strings.Cut(v, ".")
+	t, err1 := strconv.ParseInt(tx, 10, 64)
+	wl, err2 := strconv.ParseInt(wallet, 10, 64)
+	if !ok || err1 != nil || err2 != nil || t <= 0 || wl <= 0 {
+		return abacus.EntryCursor{}, abacus.Errorf(abacus.CodeInvalid, "cursor", "%q is not a cursor this API gave out", v)
+	}
+	return abacus.EntryCursor{TxID: t, WalletID: wl}, nil
+}

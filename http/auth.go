@@ -1,0 +1,105 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// keyCacheTTL is how long a verified key is trusted without asking the
+// database again; a revocation takes effect everywhere within it.
+const keyCacheTTL = 5 * time.Second
+
+type cachedKey struct {
+	key     abacus.APIKey
+	fetched time.Time
+}
+
+// authenticator turns a bearer token into the API key it belongs to.
+type authenticator struct {
+	store abacus.Store
+	mu    sync.Mutex
+	cache map[string]cachedKey // by token hash
+}
+
+func (a *authenticator) key(ctx context.Context, token string) (abacus.APIKey, error) {
+	hash := string(abacus.HashToken(token))
+	now := time.Now()
+	a.mu.Lock()
+	c, ok := a.cache[hash]
+	a.mu.Unlock()
+	if !ok || now.Sub(c.fetched) > keyCacheTTL {
+		k, err := a.store.APIKeyByHash(ctx, []byte(hash))
+		if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
+			return k, abacus.Errorf(abacus.CodeUnauthorized, "Authorization", "the API key is not known")
+		}
+		if err != nil {
+			return k, err
+		}
+		c = cachedKey{k, now}
+		a.mu.Lock()
+		if len(a.cache) > 10_000 {
+			clear(a.cache)
+		}
+		a.cache[hash] = c
+		a.mu.Unlock()
+	}
+	if !c.key.RevokedAt.IsZero() {
+		return c.key, abacus.Errorf(abacus.CodeUnauthorized, "Authorization", "the API key %s was revoked", c.key.ID)
+	}
+	return c.key, nil
+}
+
+type keyCtx struct{}
+
+// caller returns the API key the request authenticated with.
+func caller(r *http.Request) abacus.APIKey {
+	k, _ := r.Context().Value(keyCtx{}).(abacus.APIKey)
+	return k
+}
+
+// authenticate requires a valid bearer token and puts its key in the
+// request context.
+func (s *Server) authenticate(next handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || token == "" {
+			return abacus.Errorf(abacus.CodeUnauthorized, "Authorization", "send an API key as \"Authorization: Bearer <key>\"")
+		}
+		k, err := s.auth.key(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			return err
+		}
+		return next(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
+	}
+}
+
+// allow requires one of the roles.
+func allow(roles ...abacus.Role) func(handler) handler {
+	return func(next handler) handler {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			k := caller(r)
+			for _, role := range roles {
+				if k.Role == role {
+					return next(w, r)
+				}
+			}
+			return abacus.Errorf(abacus.CodeForbidden, "", "a %s key may not do this", k.Role)
+		}
+	}
+}
+
+// mayRead reports whether the caller may read an account's data: admin
+// and service keys read every account, a user key only its own.
+func mayRead(r *http.Request, account abacus.AccountID) error {
+	k := caller(r)
+	if k.Role == abacus.RoleAdmin || k.Role == abacus.RoleService || k.Account == account {
+		return nil
+	}
+	return abacus.Errorf(abacus.CodeForbidden, "", "this key may read account %s only", k.Account)
+}

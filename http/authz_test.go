@@ -1,0 +1,86 @@
+package http_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+)
+
+// TestAuthorization calls every endpoint as every kind of caller. A user
+// key reads its own account and nothing else, and moves no money at all.
+func TestAuthorization(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newFixture(t, open(t))
+		f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "seed", `{"type":"topup","account":"`+alice+`","amount":"100","currency":"USD"}`, 201)
+		tx := jsonNumber(f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "seed2", `{"type":"charge","account":"`+alice+`","amount":"1","currency":"USD"}`, 201).body["id"])
+		hold := jsonNumber(f.mustDo("admin", "POST", "/api/v1/holds", "seed3", `{"account":"`+alice+`","amount":"1","currency":"USD"}`, 201).body["id"])
+
+		ok, created, gone := []int{200}, []int{201}, []int{201, 409} // gone: allowed, but another caller may have used it up
+		no := []int{403}
+		type expect struct{ admin, service, alice, bob []int }
+		readOwn := expect{ok, ok, ok, no}
+		backendOnly := expect{created, created, no, no}
+		adminOnly := expect{created, no, no, no}
+		n := 0
+		body := func(s string) func() string {
+			return func() string { n++; return fmt.Sprintf(s, n) }
+		}
+		cases := []struct {
+			method, path string
+			body         func() string
+			want         expect
+		}{
+			{"POST", "/api/v1/accounts", body(`{"id":"dddddddd-0000-4000-8000-%012d","kind":"user","name":"x","currency":"USD"}`), backendOnly},
+			{"GET", "/api/v1/accounts/" + alice, nil, readOwn},
+			{"GET", "/api/v1/accounts/" + alice + "/entries", nil, readOwn},
+			{"GET", "/api/v1/accounts/revenue", nil, expect{ok, ok, no, no}},
+			{"POST", "/api/v1/ledger/transactions", body(`{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD","memo":"%d"}`), backendOnly},
+			{"POST", "/api/v1/ledger/transactions", body(`{"type":"charge","account":"` + alice + `","amount":"1","currency":"USD","memo":"%d"}`), backendOnly},
+			{"POST", "/api/v1/ledger/transactions", body(`{"type":"adjust","account":"` + alice + `","amount":"-1","currency":"USD","memo":"%d"}`), adminOnly},
+			{"POST", "/api/v1/ledger/transactions", body(`{"currency":"USD","memo":"%d","postings":[{"account":"` + alice + `","amount":"-1"},{"account":"` + bob + `","amount":"1"}]}`), adminOnly},
+			{"GET", "/api/v1/ledger/transactions/" + tx, nil, readOwn},
+			{"POST", "/api/v1/ledger/transactions/" + tx + "/revert", nil, expect{gone, gone, no, no}},
+			{"POST", "/api/v1/holds", body(`{"account":"` + alice + `","amount":"1","currency":"USD","memo":"%d"}`), backendOnly},
+			{"GET", "/api/v1/holds/" + hold, nil, readOwn},
+			{"POST", "/api/v1/holds/" + hold + "/post", nil, expect{gone, gone, no, no}},
+			{"POST", "/api/v1/holds/" + hold + "/void", nil, expect{[]int{200, 409}, []int{200, 409}, no, no}},
+		}
+		for i, c := range cases {
+			for _, who := range []string{"", "bob", "alice", "service", "admin"} {
+				want := map[string][]int{"": {401}, "admin": c.want.admin, "service": c.want.service, "alice": c.want.alice, "bob": c.want.bob}[who]
+				b := ""
+				if c.body != nil {
+					b = c.body()
+				}
+				key := ""
+				if c.method == "POST" {
+					key = fmt.Sprintf("authz-%d-%s", i, who)
+				}
+				before := f.mustDo("admin", "GET", "/api/v1/accounts/"+alice, "", "", 200).raw
+				r := f.do(who, c.method, c.path, key, b)
+				if !contains(want, r.status) {
+					t.Errorf("%s %s as %q: status %d, want one of %v: %s", c.method, c.path, who, r.status, want, r.raw)
+				}
+				if r.status == 401 || r.status == 403 {
+					if after := f.mustDo("admin", "GET", "/api/v1/accounts/"+alice, "", "", 200).raw; after != before {
+						t.Errorf("%s %s as %q was refused but the account changed", c.method, c.path, who)
+					}
+				}
+			}
+		}
+		f.mustDo("", "GET", "/healthz", "", "", 200)
+		f.tokens["forged"] = "abk_not-a-real-key"
+		f.mustDo("forged", "GET", "/api/v1/accounts/"+alice, "", "", 401)
+	})
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// maxBody bounds a request body.
+const maxBody = 1 << 20
+
+// decode reads one JSON object into v. Unknown fields, trailing data,
+// wrong types and oversized bodies are errors that name what is wrong.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, false)
+}
+
+// decodeOptional is decode for endpoints whose body may be left out.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if optional && err == io.EOF {
+			return nil
+		}
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return abacus.Errorf(abacus.CodeInvalid, "body", "holds more than one JSON value")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+		tooLarge *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return abacus.Errorf(abacus.CodeTooLarge, "body", "is larger than %d bytes", tooLarge.Limit)
+	case errors.As(err, &syntax):
+		return abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return abacus.Errorf(abacus.CodeInvalid, "body", "is empty or cut short; send a JSON object")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return abacus.Errorf(abacus.CodeInvalid, "body", "must be a JSON object")
+		}
+		if typ.Type.Kind().String() == "string" && typ.Value == "number" {
+			return abacus.Errorf(abacus.CodeInvalid, field, "must be a JSON string holding an exact decimal such as \"10.5\"; numbers are not accepted for amounts")
+		}
+		return abacus.Errorf(abacus.CodeInvalid, field, "must be a JSON %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return abacus.Errorf(abacus.CodeInvalid, name, "is not a known field")
+	}
+	var ae *abacus.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return abacus.Errorf(abacus.CodeInvalid, "body", "cannot be read: %v", err)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return "number"
+}
+
+// field parses a required value, naming the field on error.
+func parseAmount(s, field string) (abacus.Amount, error) {
+	if s == "" {
+		return abacus.Zero, abacus.Errorf(abacus.CodeInvalid, field, "is required: a string holding an exact decimal such as \"10.5\"")
+	}
+	a, err := abacus.ParseAmount(s)
+	if err != nil {
+		var ae *abacus.Error
+		if errors.As(err, &ae) {
+			c := *ae
+			c.Field = field
+			return abacus.Zero, &c
+		}
+		return abacus.Zero, err
+	}
+	return a, nil
+}
+
+func required(v, field string) error {
+	if v == "" {
+		return abacus.Errorf(abacus.CodeInvalid, field, "is required")
+	}
+	return nil
+}
+
+func pathID(r *http.Request, name string) (int64, error) {
+	var id int64
+	s := r.PathValue(name)
+	if _, err := fmt.Sscan(s, &id); err != nil || id <= 0 || fmt.Sprint(id) != s {
+		return 0, abacus.Errorf(abacus.CodeInvalid, name, "%q is not an id", s)
+	}
+	return id, nil
+}

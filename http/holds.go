@@ -1,0 +1,112 @@
+package http
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+)
+
+type holdRequest struct {
+	Account   string `json:"account"`
+	Amount    string `json:"amount"`
+	Currency  string `json:"currency"`
+	Bucket    string `json:"bucket"`
+	ExpiresAt string `json:"expires_at"` // RFC 3339
+	Memo      string `json:"memo"`
+}
+
+func (s *Server) handleHoldCreate(w http.ResponseWriter, r *http.Request) error {
+	var req holdRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := required(req.Account, "account"); err != nil {
+		return err
+	}
+	if err := required(req.Currency, "currency"); err != nil {
+		return err
+	}
+	acct, err := abacus.ParseAccountID(req.Account)
+	if err != nil {
+		return err
+	}
+	amount, err := parseAmount(req.Amount, "amount")
+	if err != nil {
+		return err
+	}
+	op := &abacus.HoldCreate{Account: acct, Currency: abacus.Currency(req.Currency), Amount: amount, Bucket: abacus.Bucket(req.Bucket), Memo: req.Memo}
+	if req.ExpiresAt != "" {
+		if op.ExpiresAt, err = time.Parse(time.RFC3339Nano, req.ExpiresAt); err != nil {
+			return abacus.Errorf(abacus.CodeInvalid, "expires_at", "%q is not an RFC 3339 time such as \"2026-12-01T10:00:00Z\"", req.ExpiresAt)
+		}
+	}
+	res, err := s.submit(w, r, op)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newHoldView(res.Hold))
+	return nil
+}
+
+func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	h, err := s.store.Hold(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := mayRead(r, h.Account); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newHoldView(&h))
+	return nil
+}
+
+type holdPostRequest struct {
+	Amount string `json:"amount"` // empty: the whole hold
+	Memo   string `json:"memo"`
+}
+
+func (s *Server) handleHoldPost(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req holdPostRequest
+	if err := decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	op := &abacus.HoldPost{HoldID: id, Memo: req.Memo}
+	if req.Amount != "" {
+		a, err := parseAmount(req.Amount, "amount")
+		if err != nil {
+			return err
+		}
+		op.Amount = &a
+	}
+	res, err := s.submit(w, r, op)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		Hold        holdView        `json:"hold"`
+		Transaction transactionView `json:"transaction"`
+	}{newHoldView(res.Hold), newTransactionView(res.Tx)})
+	return nil
+}
+
+func (s *Server) handleHoldVoid(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	res, err := s.submit(w, r, &abacus.HoldVoid{HoldID: id})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newHoldView(res.Hold))
+	return nil
+}

@@ -1,0 +1,40 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// routes declares every route of the API, with who may call it.
+func (s *Server) routes(mux *http.ServeMux) {
+	var (
+		anyKey      = func(h handler) handler { return s.authenticate(h) }
+		backend     = func(h handler) handler { return s.authenticate(allow(abacus.RoleAdmin, abacus.RoleService)(h)) }
+		route       = func(pattern string, h handler) { mux.Handle(pattern, s.serve(h)) }
+		notFoundAPI = func(w http.ResponseWriter, r *http.Request) error {
+			return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s", r.Method, r.URL.Path)
+		}
+	)
+	route("GET /healthz", s.handleHealth)
+
+	route("POST /api/v1/accounts", backend(s.handleAccountCreate))
+	route("GET /api/v1/accounts/{id}", anyKey(s.handleAccountGet))
+	route("GET /api/v1/accounts/{id}/entries", anyKey(s.handleEntries))
+
+	route("POST /api/v1/ledger/transactions", backend(s.handleTransactionCreate))
+	route("GET /api/v1/ledger/transactions/{id}", anyKey(s.handleTransactionGet))
+	route("POST /api/v1/ledger/transactions/{id}/revert", backend(s.handleRevert))
+
+	route("POST /api/v1/holds", backend(s.handleHoldCreate))
+	route("GET /api/v1/holds/{id}", anyKey(s.handleHoldGet))
+	route("POST /api/v1/holds/{id}/post", backend(s.handleHoldPost))
+	route("POST /api/v1/holds/{id}/void", backend(s.handleHoldVoid))
+
+	route("/api/", anyKey(notFoundAPI))
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

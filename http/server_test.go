@@ -1,0 +1,242 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	abacushttp "github.com/abacus-billing/abacus/http"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+)
+
+const (
+	alice = "aaaaaaaa-0000-4000-8000-000000000001"
+	bob   = "bbbbbbbb-0000-4000-8000-000000000002"
+)
+
+// fixture is a running API over a fresh store, with one key per role.
+type fixture struct {
+	t      testing.TB
+	url    string
+	tokens map[string]string // admin, service, alice, bob
+}
+
+func newFixture(t testing.TB, st abacus.Store) *fixture {
+	t.Helper()
+	e := ledger.New(st, ledger.Config{})
+	t.Cleanup(func() { e.Close() })
+	srv := httptest.NewServer(abacushttp.NewServer(e, nil).Handler())
+	t.Cleanup(srv.Close)
+	f := &fixture{t: t, url: srv.URL, tokens: map[string]string{}}
+	ctx := context.Background()
+	for _, id := range []abacus.AccountID{alice, bob} {
+		if _, _, err := st.AccountCreate(ctx, abacus.Account{ID: id, Kind: abacus.KindUser, Name: "n", Currency: "USD", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, spec := range map[string]struct {
+		role abacus.Role
+		acct abacus.AccountID
+	}{"admin": {abacus.RoleAdmin, ""}, "service": {abacus.RoleService, ""}, "alice": {abacus.RoleUser, alice}, "bob": {abacus.RoleUser, bob}} {
+		k, tok, err := abacus.NewAPIKey(name, spec.role, spec.acct, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.APIKeyCreate(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		f.tokens[name] = tok
+	}
+	return f
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a request as who ("" for no credentials) with an optional
+// idempotency key.
+func (f *fixture) do(who, method, path, key, body string) response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+f.tokens[who])
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	json.Unmarshal(raw, &r.body)
+	if r.status >= 500 {
+		f.t.Errorf("%s %s answered %d: %s", method, path, r.status, raw)
+	}
+	return r
+}
+
+func (f *fixture) mustDo(who, method, path, key, body string, want int) response {
+	f.t.Helper()
+	r := f.do(who, method, path, key, body)
+	if r.status != want {
+		f.t.Fatalf("%s %s as %s: status %d, want %d: %s", method, path, who, r.status, want, r.raw)
+	}
+	return r
+}
+
+func TestTransactionsReplayAndConflict(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newFixture(t, open(t))
+		body := `{"type":"topup","account":"` + alice + `","amount":"10.000001","currency":"USD"}`
+		first := f.mustDo("service", "POST", "/api/v1/ledger/transactions", "k1", body, 201)
+		if first.header.Get("Idempotent-Replayed") != "" {
+			t.Fatal("first request marked as replay")
+		}
+		again := f.mustDo("service", "POST", "/api/v1/ledger/transactions", "k1", body, 201)
+		if again.header.Get("Idempotent-Replayed") != "true" || again.raw != first.raw {
+			t.Fatalf("replay differs:\n%s\n%s", first.raw, again.raw)
+		}
+		other := f.mustDo("service", "POST", "/api/v1/ledger/transactions", "k1", strings.Replace(body, "10.000001", "11", 1), 409)
+		if other.body["code"] != "idempotency_conflict" {
+			t.Fatalf("conflict: %s", other.raw)
+		}
+		acct := f.mustDo("alice", "GET", "/api/v1/accounts/"+alice, "", "", 200)
+		total := acct.body["total"].(map[string]any)
+		if total["balance"] != "10.000001" {
+			t.Fatalf("balance after replays: %s", acct.raw)
+		}
+	})
+}
+
+func TestBadInputNamesTheField(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	tx := "/api/v1/ledger/transactions"
+	cases := []struct {
+		name, path, key, body string
+		status                int
+		field                 string
+	}{
+		{"number amount", tx, "b1", `{"type":"topup","account":"` + alice + `","amount":10,"currency":"USD"}`, 400, "amount"},
+		{"too precise", tx, "b2", `{"type":"topup","account":"` + alice + `","amount":"1.0000001","currency":"USD"}`, 400, "amount"},
+		{"not a decimal", tx, "b3", `{"type":"topup","account":"` + alice + `","amount":"1e3","currency":"USD"}`, 400, "amount"},
+		{"negative topup", tx, "b4", `{"type":"topup","account":"` + alice + `","amount":"-1","currency":"USD"}`, 400, "amount"},
+		{"missing key", tx, "", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD"}`, 400, "Idempotency-Key"},
+		{"unknown type", tx, "b5", `{"type":"steal","account":"` + alice + `","amount":"1","currency":"USD"}`, 400, "type"},
+		{"bad uuid", tx, "b6", `{"type":"topup","account":"alice","amount":"1","currency":"USD"}`, 400, "account"},
+		{"unknown field", tx, "b7", `{"type":"topup","acount":"x"}`, 400, "acount"},
+		{"bad json", tx, "b8", `{"type":`, 400, "body"},
+		{"wrong currency", tx, "b9", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"EUR"}`, 422, "currency"},
+		{"bad currency", tx, "b10", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"dollars"}`, 400, "currency"},
+		{"no such account", tx, "b11", `{"type":"topup","account":"cccccccc-0000-4000-8000-000000000003","amount":"1","currency":"USD"}`, 404, "account"},
+		{"bad bucket", tx, "b12", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD","bucket":"gold"}`, 400, "bucket"},
+		{"unbalanced postings", tx, "b13", `{"currency":"USD","postings":[{"account":"` + alice + `","amount":"1"},{"account":"revenue","amount":"-2"}]}`, 400, "postings"},
+		{"posting without currency", tx, "b14", `{"postings":[{"account":"` + alice + `","amount":"1"},{"account":"revenue","amount":"-1"}]}`, 400, "postings[0].currency"},
+		{"insufficient", tx, "b15", `{"type":"charge","account":"` + alice + `","amount":"1","currency":"USD"}`, 422, "amount"},
+		{"array body", tx, "b16", `[1,2]`, 400, "body"},
+		{"two values", tx, "b17", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD"} {}`, 400, "body"},
+		{"hold id", "/api/v1/holds/abc/void", "b18", ``, 400, "id"},
+		{"hold expiry", "/api/v1/holds", "b19", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"tomorrow"}`, 400, "expires_at"},
+		{"account kind", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"robot","currency":"USD"}`, 400, "kind"},
+		{"overdraft", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":"-5"}}`, 400, "overdraft.limit"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.mustDo("admin", "POST", c.path, c.key, c.body, c.status)
+			if r.body["field"] != c.field || !strings.Contains(r.body["message"].(string), c.field) {
+				t.Fatalf("field %q, message %q; want both to name %q", r.body["field"], r.body["message"], c.field)
+			}
+		})
+	}
+	// Nothing above moved money.
+	acct := f.mustDo("admin", "GET", "/api/v1/accounts/"+alice, "", "", 200)
+	if acct.body["total"].(map[string]any)["balance"] != "0" {
+		t.Fatalf("rejected requests changed the balance: %s", acct.raw)
+	}
+	big := bytes.Repeat([]byte("x"), 2<<20)
+	r := f.do("admin", "POST", tx, "b20", `{"memo":"`+string(big)+`"}`)
+	if r.status != 413 || r.body["code"] != "too_large" {
+		t.Fatalf("big body: %d %s", r.status, r.raw)
+	}
+}
+
+func TestHoldLifecycle(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newFixture(t, open(t))
+		f.mustDo("service", "POST", "/api/v1/ledger/transactions", "fund", `{"type":"topup","account":"`+alice+`","amount":"5","currency":"USD"}`, 201)
+		f.mustDo("service", "POST", "/api/v1/ledger/transactions", "gift", `{"type":"grant","account":"`+alice+`","amount":"2","currency":"USD"}`, 201)
+		h := f.mustDo("service", "POST", "/api/v1/holds", "h1", `{"account":"`+alice+`","amount":"6","currency":"USD"}`, 201)
+		if h.body["status"] != "open" || len(h.body["legs"].([]any)) != 2 {
+			t.Fatalf("hold: %s", h.raw)
+		}
+		acct := f.mustDo("alice", "GET", "/api/v1/accounts/"+alice, "", "", 200)
+		if acct.body["total"].(map[string]any)["available"] != "1" {
+			t.Fatalf("available while held: %s", acct.raw)
+		}
+		f.mustDo("service", "POST", "/api/v1/ledger/transactions", "c1", `{"type":"charge","account":"`+alice+`","amount":"1.5","currency":"USD"}`, 422)
+		id := "/api/v1/holds/" + jsonNumber(h.body["id"])
+		p := f.mustDo("service", "POST", id+"/post", "p1", `{"amount":"4.5"}`, 201)
+		if p.body["hold"].(map[string]any)["status"] != "posted" {
+			t.Fatalf("post: %s", p.raw)
+		}
+		f.mustDo("service", "POST", id+"/void", "v1", ``, 409)
+		replay := f.mustDo("service", "POST", "/api/v1/holds", "h1", `{"account":"`+alice+`","amount":"6","currency":"USD"}`, 201)
+		if replay.body["status"] != "open" || replay.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replayed creation must answer what the creation answered: %s", replay.raw)
+		}
+		acct = f.mustDo("alice", "GET", "/api/v1/accounts/"+alice, "", "", 200)
+		if tot := acct.body["total"].(map[string]any); tot["balance"] != "2.5" || tot["held"] != "0" {
+			t.Fatalf("after post: %s", acct.raw)
+		}
+		f.mustDo("bob", "GET", id, "", "", 403)
+		f.mustDo("alice", "GET", id, "", "", 200)
+	})
+}
+
+func TestEntriesPagination(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	for i, amount := range []string{"1", "2", "3", "4", "5"} {
+		f.mustDo("service", "POST", "/api/v1/ledger/transactions", "e"+amount,
+			`{"type":"topup","account":"`+alice+`","amount":"`+amount+`","currency":"USD","memo":"n`+string(rune('0'+i))+`"}`, 201)
+	}
+	var got []string
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		r := f.mustDo("alice", "GET", "/api/v1/accounts/"+alice+"/entries?limit=2"+cursor, "", "", 200)
+		for _, e := range r.body["entries"].([]any) {
+			got = append(got, e.(map[string]any)["amount"].(string))
+		}
+		next, _ := r.body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = "&cursor=" + next
+	}
+	if strings.Join(got, ",") != "5,4,3,2,1" {
+		t.Fatalf("entries newest first: %v", got)
+	}
+	f.mustDo("alice", "GET", "/api/v1/accounts/"+alice+"/entries?limit=0", "", "", 400)
+	f.mustDo("alice", "GET", "/api/v1/accounts/"+alice+"/entries?cursor=zz", "", "", 400)
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

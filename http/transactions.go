@@ -1,0 +1,158 @@
+package http
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/abacus-billing/abacus"
+)
+
+type transactionRequest struct {
+	Type     string           `json:"type"`
+	Account  string           `json:"account"`
+	Amount   string           `json:"amount"`
+	Currency string           `json:"currency"`
+	Bucket   string           `json:"bucket"`
+	Memo     string           `json:"memo"`
+	Postings []postingRequest `json:"postings"`
+}
+
+type postingRequest struct {
+	Account  string `json:"account"`
+	Bucket   string `json:"bucket"`
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// submit runs op under the request's Idempotency-Key and marks replays.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, op abacus.Op) (abacus.Result, error) {
+	res, err := s.engine.Submit(r.Context(), r.Header.Get("Idempotency-Key"), op)
+	if err == nil && res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	return res, err
+}
+
+func (s *Server) handleTransactionCreate(w http.ResponseWriter, r *http.Request) error {
+	var req transactionRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	op, err := req.op()
+	if err != nil {
+		return err
+	}
+	if caller(r).Role != abacus.RoleAdmin {
+		if m, ok := op.(*abacus.Move); !ok || m.Type == abacus.TxAdjust {
+			return abacus.Errorf(abacus.CodeForbidden, "", "only an admin key may post explicit postings or adjustments")
+		}
+	}
+	res, err := s.submit(w, r, op)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newTransactionView(res.Tx))
+	return nil
+}
+
+func (req *transactionRequest) op() (abacus.Op, error) {
+	if req.Postings != nil {
+		if req.Type != "" && req.Type != string(abacus.TxTransfer) {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "type", "give either a named operation or postings, not both")
+		}
+		if req.Account != "" || req.Amount != "" || req.Bucket != "" {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "postings", "with postings, account, amount and bucket go inside each posting")
+		}
+		t := &abacus.Transfer{Memo: req.Memo}
+		for i, p := range req.Postings {
+			field := fmt.Sprintf("postings[%d]", i)
+			acct, err := abacus.ResolveAccountRef(p.Account)
+			if err != nil {
+				return nil, abacus.WithField(err, field)
+			}
+			amount, err := parseAmount(p.Amount, field+".amount")
+			if err != nil {
+				return nil, err
+			}
+			cur := p.Currency
+			if cur == "" {
+				cur = req.Currency
+			}
+			if cur == "" {
+				return nil, abacus.Errorf(abacus.CodeInvalid, field+".currency", "is required (or give one currency for all postings)")
+			}
+			t.Postings = append(t.Postings, abacus.PostingSpec{Account: acct, Bucket: abacus.Bucket(p.Bucket), Currency: abacus.Currency(cur), Amount: amount})
+		}
+		return t, nil
+	}
+	if err := required(req.Type, "type"); err != nil {
+		return nil, err
+	}
+	if err := required(req.Account, "account"); err != nil {
+		return nil, err
+	}
+	if err := required(req.Currency, "currency"); err != nil {
+		return nil, err
+	}
+	acct, err := abacus.ParseAccountID(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := parseAmount(req.Amount, "amount")
+	if err != nil {
+		return nil, err
+	}
+	return &abacus.Move{Type: abacus.TxType(req.Type), Account: acct, Currency: abacus.Currency(req.Currency),
+		Amount: amount, Bucket: abacus.Bucket(req.Bucket), Memo: req.Memo}, nil
+}
+
+func (s *Server) handleTransactionGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	txs, err := s.store.Transactions(r.Context(), []int64{id})
+	if err != nil {
+		return err
+	}
+	if len(txs) == 0 {
+		return abacus.Errorf(abacus.CodeNotFound, "id", "transaction %d does not exist", id)
+	}
+	if err := mayReadTransaction(r, &txs[0]); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newTransactionView(&txs[0]))
+	return nil
+}
+
+// mayReadTransaction lets a user key read a transaction that touches its account.
+func mayReadTransaction(r *http.Request, t *abacus.Transaction) error {
+	var err error
+	for _, p := range t.Postings {
+		if err = mayRead(r, p.Account); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+type revertRequest struct {
+	Memo string `json:"memo"`
+}
+
+func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var req revertRequest
+	if err := decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.submit(w, r, &abacus.Revert{TxID: id, Memo: req.Memo})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newTransactionView(res.Tx))
+	return nil
+}
