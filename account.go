@@ -31,11 +31,13 @@ func ParseAccountID(s string) (AccountID, error) {
 	return AccountID(strings.ToLower(s)), nil
 }
 
-func badAccountID(s string) error {
+func badAccountID(s string) error { return badUUID("account", s) }
+
+func badUUID(field, s string) error {
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
-	return &Error{Code: CodeInvalid, Field: "account", Message: fmt.Sprintf("%q is not a UUID", s)}
+	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf("%q is not a UUID", s)}
 }
 
 // AccountKind says who an account belongs to.
@@ -107,11 +109,14 @@ type Account struct {
 	CreatedAt time.Time
 }
 
-// Validate checks a customer account before it is created.
+// Validate checks a customer account before it is created, and puts its
+// ID in canonical lower-case form.
 func (a *Account) Validate() error {
-	if _, err := ParseAccountID(string(a.ID)); err != nil {
-		return WithField(err, "id")
+	id, err := ParseAccountID(string(a.ID))
+	if err != nil {
+		return badUUID("id", string(a.ID))
 	}
+	a.ID = id // one account, one spelling
 	if a.Kind != KindUser && a.Kind != KindOrg {
 		return Errorf(CodeInvalid, "kind", "%q is not one of user, org", a.Kind)
 	}

@@ -67,10 +67,13 @@ func (a Amount) Add(b Amount) (Amount, error) {
 
 // Sub returns a-b, or ErrOverflow.
 func (a Amount) Sub(b Amount) (Amount, error) {
-	if b.micros == math.MinInt64 {
+	// Not a.Add(-b): -MinInt64 does not exist, yet a-MinInt64 fits for
+	// every negative a.
+	d := a.micros - b.micros
+	if (b.micros > 0 && d > a.micros) || (b.micros < 0 && d < a.micros) {
 		return Amount{}, errOverflow("amount")
 	}
-	return a.Add(Amount{-b.micros})
+	return Amount{d}, nil
 }
 
 // Neg returns -a, or ErrOverflow for the one amount that has no negation.
@@ -111,6 +114,12 @@ func (a Amount) MulDecimal(q decimal.Decimal, mode RoundingMode) (Amount, error)
 // what rounding left over (d minus the result), so a caller that must not
 // lose sub-micro residue can carry it into the next charge.
 func AmountFromDecimal(d decimal.Decimal, mode RoundingMode) (Amount, decimal.Decimal, error) {
+	// Check the mode even when d needs no rounding, so that a bad mode is
+	// an error the first time it is used, not a panic the first time a
+	// value happens to need rounding.
+	if _, ok := roundingNames[mode]; !ok {
+		return Amount{}, decimal.Zero, &Error{Code: CodeInvalid, Field: "rounding", Message: mode.String() + " is not one of half_even, half_up, down, up, floor, ceiling"}
+	}
 	// d = coef × 10^exp; we want n = round(d × 10^Scale).
 	coef, exp := d.Coefficient(), int(d.Exponent())+Scale
 	var n *big.Int

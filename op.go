@@ -2,8 +2,11 @@ package abacus
 
 import (
 	"fmt"
+	"math/big"
 	"time"
 	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
 )
 
 // Op is a ledger operation. The ledger engine applies it atomically: all of
@@ -93,13 +96,18 @@ func validateMemo(m string) error {
 	return nil
 }
 
-func validateCustomer(id AccountID) error {
-	if _, err := ParseAccountID(string(id)); err != nil {
+// validateCustomer checks that id names a customer account and puts it in
+// canonical lower-case form, so that one account has one spelling in
+// wallet lookups, duplicate checks and idempotency hashes.
+func validateCustomer(id *AccountID) error {
+	canon, err := ParseAccountID(string(*id))
+	if err != nil {
 		return err
 	}
-	if _, ok := SystemAccountByID(id); ok {
-		return Errorf(CodeInvalid, "account", "%s is a system account; name a customer account", id)
+	if _, ok := SystemAccountByID(canon); ok {
+		return Errorf(CodeInvalid, "account", "%s is a system account; name a customer account", canon)
 	}
+	*id = canon
 	return nil
 }
 
@@ -124,7 +132,7 @@ func (m *Move) Validate() error {
 	default:
 		return Errorf(CodeInvalid, "type", "%q is not one of grant, topup, charge, refund, adjust", m.Type)
 	}
-	if err := validateCustomer(m.Account); err != nil {
+	if err := validateCustomer(&m.Account); err != nil {
 		return err
 	}
 	if _, err := ParseCurrency(string(m.Currency)); err != nil {
@@ -175,14 +183,18 @@ func (t *Transfer) Validate() error {
 	if len(t.Postings) > MaxPostings {
 		return Errorf(CodeInvalid, "postings", "at most %d postings", MaxPostings)
 	}
-	sums := map[Currency]Amount{}
+	// Sum in big integers: the legs of a valid transfer may pass outside
+	// the int64 range on the way to zero, whatever their order.
+	sums := map[Currency]*big.Int{}
 	seen := map[WalletKey]bool{}
 	for i := range t.Postings {
 		p := &t.Postings[i]
 		field := fmt.Sprintf("postings[%d]", i)
-		if _, err := ParseAccountID(string(p.Account)); err != nil {
+		id, err := ParseAccountID(string(p.Account))
+		if err != nil {
 			return WithField(err, field)
 		}
+		p.Account = id // canonical, so that the duplicate check sees through case
 		if _, err := ParseCurrency(string(p.Currency)); err != nil {
 			return WithField(err, field)
 		}
@@ -207,15 +219,16 @@ func (t *Transfer) Validate() error {
 			return Errorf(CodeInvalid, field, "names the same account, bucket and currency as an earlier posting; merge them")
 		}
 		seen[k] = true
-		s, err := sums[p.Currency].Add(p.Amount)
-		if err != nil {
-			return WithField(err, field)
+		s := sums[p.Currency]
+		if s == nil {
+			s = new(big.Int)
+			sums[p.Currency] = s
 		}
-		sums[p.Currency] = s
+		s.Add(s, big.NewInt(p.Amount.micros))
 	}
 	for c, s := range sums {
-		if !s.IsZero() {
-			return Errorf(CodeInvalid, "postings", "the %s postings sum to %s; they must sum to zero", c, s)
+		if s.Sign() != 0 {
+			return Errorf(CodeInvalid, "postings", "the %s postings sum to %s; they must sum to zero", c, decimal.NewFromBigInt(s, -Scale))
 		}
 	}
 	return validateMemo(t.Memo)
@@ -231,7 +244,7 @@ func (r *Revert) Validate() error {
 
 // Validate implements Op.
 func (h *HoldCreate) Validate() error {
-	if err := validateCustomer(h.Account); err != nil {
+	if err := validateCustomer(&h.Account); err != nil {
 		return err
 	}
 	if _, err := ParseCurrency(string(h.Currency)); err != nil {
