@@ -51,7 +51,12 @@ func SQLite(t testing.TB) *sqlite.Store {
 // connections use it. The schema is dropped when the test ends.
 func PostgresSchemaURL(t testing.TB) string {
 	t.Helper()
-	base := PostgresURL()
+	return PostgresSchemaURLAt(t, PostgresURL())
+}
+
+// PostgresSchemaURLAt is PostgresSchemaURL in the database at base.
+func PostgresSchemaURLAt(t testing.TB, base string) string {
+	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "abacus_test_" + hex.EncodeToString(b[:])
@@ -69,7 +74,14 @@ func PostgresSchemaURL(t testing.TB) string {
 // Postgres opens a migrated PostgreSQL store in a fresh schema.
 func Postgres(t testing.TB) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), PostgresSchemaURL(t), postgres.Options{})
+	return PostgresAt(t, PostgresURL())
+}
+
+// PostgresAt opens a migrated PostgreSQL store in a fresh schema of the
+// database at base.
+func PostgresAt(t testing.TB, base string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), PostgresSchemaURLAt(t, base), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,11 +60,16 @@ func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Acc
 
 // Wallets implements abacus.Store.
 func (s *Store) Wallets(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Wallet, error) {
+	return queryWallets(ctx, s.pool, accounts)
+}
+
+// queryWallets reads the wallets of accounts, in id order.
+func queryWallets(ctx context.Context, q queryer, accounts []abacus.AccountID) ([]abacus.Wallet, error) {
 	ids := make([]string, len(accounts))
 	for i, a := range accounts {
 		ids[i] = string(a)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+walletColumns+` FROM wallets WHERE account_id = ANY($1) ORDER BY id`, ids)
+	rows, err := q.Query(ctx, `SELECT `+walletColumns+` FROM wallets WHERE account_id = ANY($1) ORDER BY id`, ids)
 	return collect(rows, err, scanWallet)
 }
 

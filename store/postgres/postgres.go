@@ -186,14 +186,28 @@ func pgCode(err error) string {
 	return ""
 }
 
-// mapError turns the losing side of a race into ErrRetry: a unique key a
-// concurrent batch took first, a serialization failure or a deadlock.
+// mapError turns the losing side of a race into ErrRetry: a unique value
+// a concurrent batch took first (an idempotency key, a reversal, a hold's
+// posting), a serialization failure or a deadlock. Other unique
+// violations are bugs, not races, and retrying would not help.
 func mapError(err error) error {
-	switch pgCode(err) {
-	case "23505", "40001", "40P01":
-		return fmt.Errorf("%w: %v", abacus.ErrRetry, err)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case pe.Code == "23505" && racedConstraints[pe.ConstraintName],
+		pe.Code == "40001", pe.Code == "40P01":
+		return fmt.Errorf("%w: %w", abacus.ErrRetry, err)
 	}
 	return err
+}
+
+// racedConstraints are the unique constraints two batches can race for.
+var racedConstraints = map[string]bool{
+	"idempotency_keys_pkey":    true,
+	"transactions_reverts_key": true,
+	"transactions_hold_id_key": true,
 }
 
 func notFound(what string, id any) error {

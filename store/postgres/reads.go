@@ -57,27 +57,38 @@ func (s *Store) Transactions(ctx context.Context, ids []int64) ([]abacus.Transac
 	return txs, err
 }
 
-// Entries implements abacus.Store.
+// Entries implements abacus.Store. The wallets and each wallet's page are
+// read in one REPEATABLE READ transaction, so in one snapshot.
 func (s *Store) Entries(ctx context.Context, q abacus.EntryQuery) ([]abacus.Entry, error) {
-	ws, err := s.Wallets(ctx, []abacus.AccountID{q.Account})
-	if err != nil {
+	if err := store.CheckLimit(q.Limit); err != nil {
 		return nil, err
 	}
-	return store.PageEntries(ws, q, func(w abacus.Wallet, maxTx int64, inclusive bool, limit int) ([]abacus.Entry, error) {
-		if !inclusive {
-			maxTx--
+	var out []abacus.Entry
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		ws, err := queryWallets(ctx, tx, []abacus.AccountID{q.Account})
+		if err != nil {
+			return err
 		}
-		rows, err := s.pool.Query(ctx, `SELECT `+postingColumns+`, t.type, t.memo, t.created_at
-			FROM postings p JOIN wallets w ON w.id = p.wallet_id JOIN transactions t ON t.id = p.tx_id
-			WHERE p.wallet_id = $1 AND p.tx_id <= $2 ORDER BY p.tx_id DESC LIMIT $3`, w.ID, maxTx, limit)
-		return collect(rows, err, func(row pgx.Row) (abacus.Entry, error) {
-			var e abacus.Entry
-			var err error
-			e.Posting, err = scanPosting(row, &e.Type, &e.Memo, &e.CreatedAt)
-			e.CreatedAt = e.CreatedAt.UTC()
-			return e, err
+		out, err = store.PageEntries(ws, q, func(w abacus.Wallet, maxTx int64, inclusive bool, limit int) ([]abacus.Entry, error) {
+			// An operator, not maxTx-1, which would wrap for the smallest id.
+			op := "<"
+			if inclusive {
+				op = "<="
+			}
+			rows, err := tx.Query(ctx, `SELECT `+postingColumns+`, t.type, t.memo, t.created_at
+				FROM postings p JOIN wallets w ON w.id = p.wallet_id JOIN transactions t ON t.id = p.tx_id
+				WHERE p.wallet_id = $1 AND p.tx_id `+op+` $2 ORDER BY p.tx_id DESC LIMIT $3`, w.ID, maxTx, limit)
+			return collect(rows, err, func(row pgx.Row) (abacus.Entry, error) {
+				var e abacus.Entry
+				var err error
+				e.Posting, err = scanPosting(row, &e.Type, &e.Memo, &e.CreatedAt)
+				e.CreatedAt = e.CreatedAt.UTC()
+				return e, err
+			})
 		})
+		return err
 	})
+	return out, err
 }
 
 const holdColumns = `id, account_id, currency, amount, status, memo, counter_wallet_id, expires_at, created_at, resolved_at, posted_amount, tx_id`
@@ -138,8 +149,11 @@ func (s *Store) Hold(ctx context.Context, id int64) (abacus.Hold, error) {
 
 // HoldsDue implements abacus.Store.
 func (s *Store) HoldsDue(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id FROM holds WHERE status = 'open' AND expires_at IS NOT NULL AND expires_at <= $1
-		ORDER BY expires_at LIMIT $2`, now, limit)
+		ORDER BY expires_at, id LIMIT $2`, now, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -73,9 +75,14 @@ func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Acc
 
 // Wallets implements abacus.Store.
 func (s *Store) Wallets(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Wallet, error) {
+	return queryWallets(ctx, s.read, accounts)
+}
+
+// queryWallets reads the wallets of accounts, in id order.
+func queryWallets(ctx context.Context, q querier, accounts []abacus.AccountID) ([]abacus.Wallet, error) {
 	var out []abacus.Wallet
-	err := chunks(accounts, func(c []abacus.AccountID) error {
-		rows, err := s.read.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE account_id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
+	err := chunks(sortedUnique(accounts), func(c []abacus.AccountID) error {
+		rows, err := q.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE account_id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
 		if err != nil {
 			return err
 		}
@@ -89,6 +96,8 @@ func (s *Store) Wallets(ctx context.Context, accounts []abacus.AccountID) ([]aba
 		}
 		return rows.Err()
 	})
+	// Each chunk of accounts comes in id order; the whole answer must too.
+	slices.SortFunc(out, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
 	return out, err
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/abacus-billing/abacus"
 )
 
@@ -74,7 +76,10 @@ func (s *Store) APIKeyRevoke(ctx context.Context, id string, at time.Time) error
 	})
 }
 
+// isUnique reports whether err violates a UNIQUE or PRIMARY KEY
+// constraint. SQLite reports the two with different extended codes: a
+// taken api_keys.id is a PRIMARY KEY violation, a taken hash a UNIQUE one.
 func isUnique(err error) bool {
-	var se sqlite3Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3ErrConstraintUnique
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
 }

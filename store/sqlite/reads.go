@@ -27,7 +27,8 @@ func scanPosting(sc interface{ Scan(...any) error }, extra ...any) (abacus.Posti
 // Transactions implements abacus.Store.
 func (s *Store) Transactions(ctx context.Context, ids []int64) ([]abacus.Transaction, error) {
 	var out []abacus.Transaction
-	err := chunks(ids, func(c []int64) error {
+	// Sorted ids make the chunks, and so the whole answer, come in id order.
+	err := chunks(sortedUnique(ids), func(c []int64) error {
 		rows, err := s.read.QueryContext(ctx, `SELECT id, type, memo, reverts, hold_id, created_at
 			FROM transactions WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
 		if err != nil {
@@ -75,9 +76,18 @@ func scanTransaction(sc interface{ Scan(...any) error }) (abacus.Transaction, er
 	return t, err
 }
 
-// Entries implements abacus.Store.
+// Entries implements abacus.Store. The wallets and each wallet's page
+// are read in one read transaction, which in WAL mode is one snapshot.
 func (s *Store) Entries(ctx context.Context, q abacus.EntryQuery) ([]abacus.Entry, error) {
-	ws, err := s.Wallets(ctx, []abacus.AccountID{q.Account})
+	if err := store.CheckLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	ws, err := queryWallets(ctx, tx, []abacus.AccountID{q.Account})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +96,7 @@ func (s *Store) Entries(ctx context.Context, q abacus.EntryQuery) ([]abacus.Entr
 		if inclusive {
 			op = "<="
 		}
-		rows, err := s.read.QueryContext(ctx, `SELECT `+postingColumns+`, t.type, t.memo, t.created_at
+		rows, err := tx.QueryContext(ctx, `SELECT `+postingColumns+`, t.type, t.memo, t.created_at
 			FROM postings p JOIN wallets w ON w.id = p.wallet_id JOIN transactions t ON t.id = p.tx_id
 			WHERE p.wallet_id = ? AND p.tx_id `+op+` ? ORDER BY p.tx_id DESC LIMIT ?`, w.ID, maxTx, limit)
 		if err != nil {
@@ -121,8 +131,11 @@ func (s *Store) Hold(ctx context.Context, id int64) (abacus.Hold, error) {
 
 // HoldsDue implements abacus.Store.
 func (s *Store) HoldsDue(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id FROM holds WHERE status = 'open' AND expires_at IS NOT NULL AND expires_at <= ?
-		ORDER BY expires_at LIMIT ?`, micros(now), limit)
+		ORDER BY expires_at, id LIMIT ?`, micros(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +167,7 @@ func scanHold(sc interface{ Scan(...any) error }) (abacus.Hold, error) {
 // queryHolds reads holds with their legs, in id order.
 func queryHolds(ctx context.Context, q querier, ids []int64) ([]abacus.Hold, error) {
 	var out []abacus.Hold
-	err := chunks(ids, func(c []int64) error {
+	err := chunks(sortedUnique(ids), func(c []int64) error {
 		rows, err := q.QueryContext(ctx, `SELECT `+holdColumns+` FROM holds WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
 		if err != nil {
 			return err

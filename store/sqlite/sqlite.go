@@ -129,10 +129,14 @@ func (s *Store) SchemaVersion(ctx context.Context) (have, know int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have)
-	if err != nil && strings.Contains(err.Error(), "no such table") {
-		err = nil
+	var tables int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&tables); err != nil {
+		return 0, len(ms), err
 	}
+	if tables == 0 { // never migrated
+		return 0, len(ms), nil
+	}
+	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have)
 	return have, len(ms), err
 }
 
@@ -228,7 +232,3 @@ func anys[T any](vals []T) []any {
 	}
 	return out
 }
-
-type sqlite3Error = sqlite3.Error
-
-var sqlite3ErrConstraintUnique = sqlite3.ErrConstraintUnique

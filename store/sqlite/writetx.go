@@ -1,9 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -29,7 +34,7 @@ func scanWallet(sc interface{ Scan(...any) error }) (abacus.Wallet, error) {
 
 func (t *writeTx) IdempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
 	var out []abacus.IdempotencyRecord
-	err := chunks(keys, func(ks []string) error {
+	err := chunks(sortedUnique(keys), func(ks []string) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT key, request_hash, tx_id, hold_id, created_at
 			FROM idempotency_keys WHERE key IN (`+placeholders(len(ks))+`)`, anys(ks)...)
 		if err != nil {
@@ -63,7 +68,8 @@ func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, er
 
 func (t *writeTx) WalletsLock(ctx context.Context, ids []int64) ([]abacus.Wallet, error) {
 	var out []abacus.Wallet
-	err := chunks(ids, func(c []int64) error {
+	// Sorted ids make the chunks, and so the whole answer, come in id order.
+	err := chunks(sortedUnique(ids), func(c []int64) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
 		if err != nil {
 			return err
@@ -83,7 +89,7 @@ func (t *writeTx) WalletsLock(ctx context.Context, ids []int64) ([]abacus.Wallet
 
 func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
 	out := map[int64]int64{}
-	err := chunks(txIDs, func(c []int64) error {
+	err := chunks(sortedUnique(txIDs), func(c []int64) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT reverts, id FROM transactions WHERE reverts IN (`+placeholders(len(c))+`)`, anys(c)...)
 		if err != nil {
 			return err
@@ -101,21 +107,30 @@ func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64
 	return out, err
 }
 
-// ReserveIDs counts on from the largest ids: under the write lock nobody
-// else can take them.
+// ReserveIDs draws from the sequences table, like PostgreSQL's sequences:
+// ids are fresh and increasing across calls, in one transaction or many.
 func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []int64, error) {
-	var maxTx, maxHold int64
-	if err := t.tx.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(id), 0) FROM transactions), (SELECT COALESCE(MAX(id), 0) FROM holds)`).Scan(&maxTx, &maxHold); err != nil {
+	txIDs, err := t.nextIDs(ctx, "transaction_ids", ntx)
+	if err != nil {
 		return nil, nil, err
 	}
-	seq := func(from int64, n int) []int64 {
-		ids := make([]int64, n)
-		for i := range ids {
-			ids[i] = from + int64(i) + 1
-		}
-		return ids
+	holdIDs, err := t.nextIDs(ctx, "hold_ids", nholds)
+	return txIDs, holdIDs, err
+}
+
+func (t *writeTx) nextIDs(ctx context.Context, seq string, n int) ([]int64, error) {
+	if n <= 0 {
+		return nil, nil
 	}
-	return seq(maxTx, ntx), seq(maxHold, nholds), nil
+	var last int64
+	if err := t.tx.QueryRowContext(ctx, `UPDATE sequences SET last = last + ? WHERE name = ? RETURNING last`, n, seq).Scan(&last); err != nil {
+		return nil, fmt.Errorf("sqlite: reserving %s: %w", seq, err)
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = last - int64(n) + int64(i) + 1
+	}
+	return ids, nil
 }
 
 func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
@@ -125,7 +140,8 @@ func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 			return append(a, x.ID, string(x.Type), x.Memo, nullID(x.Reverts), nullID(x.HoldID), micros(x.CreatedAt))
 		})
 	if err != nil {
-		return err
+		// UNIQUE (not PRIMARY KEY): a reversal or a hold's posting is taken.
+		return raced(err, sqlite3.ErrConstraintUnique)
 	}
 	type ref struct{ tx, p int }
 	var ps []ref
@@ -174,17 +190,31 @@ func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("sqlite: hold %d was not open when resolving it", h.ID)
+			return fmt.Errorf("%w: sqlite: hold %d was not open when resolving it", abacus.ErrRetry, h.ID)
 		}
 	}
 	if err := t.updateWallets(ctx, c.Wallets); err != nil {
 		return err
 	}
-	return insertRows(ctx, t.tx, `INSERT INTO idempotency_keys (key, request_hash, tx_id, hold_id, created_at)`, 5, len(c.Keys),
+	err = insertRows(ctx, t.tx, `INSERT INTO idempotency_keys (key, request_hash, tx_id, hold_id, created_at)`, 5, len(c.Keys),
 		func(i int, a []any) []any {
 			k := &c.Keys[i]
 			return append(a, k.Key, k.Hash, nullID(k.TxID), nullID(k.HoldID), micros(k.CreatedAt))
 		})
+	return raced(err, sqlite3.ErrConstraintPrimaryKey) // the key is taken
+}
+
+// raced marks err as ErrRetry if it is the constraint violation code,
+// which only a concurrent batch taking the same unique value can cause.
+// Under SQLite's one writer that cannot happen to the ledger engine, which
+// reads keys and reversals under the write lock; the mapping keeps the
+// contract the same as PostgreSQL's.
+func raced(err error, code sqlite3.ErrNoExtended) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.ExtendedCode == code {
+		return fmt.Errorf("%w: %w", abacus.ErrRetry, err)
+	}
+	return err
 }
 
 // updateWallets writes every touched wallet with one UPDATE … FROM per
@@ -217,4 +247,12 @@ func placeholders4(n int) string {
 		s = append(s, "(?,?,?,?)"...)
 	}
 	return string(s)
+}
+
+// sortedUnique returns vals sorted and without repeats, leaving vals as
+// they were.
+func sortedUnique[T cmp.Ordered](vals []T) []T {
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	return slices.Compact(s)
 }

@@ -1,5 +1,7 @@
 -- Accounts, wallets, the double-entry journal, holds, idempotency keys and
 -- API keys. Amounts are BIGINT micro-units (10^-6 of a currency unit).
+-- Text that is sorted or compared as a key uses COLLATE "C" (byte order),
+-- which is what SQLite does, whatever the database's collation is.
 
 CREATE TABLE accounts (
     id                  TEXT PRIMARY KEY,
@@ -30,9 +32,12 @@ CREATE TABLE transactions (
     id         BIGINT PRIMARY KEY,
     type       TEXT NOT NULL,
     memo       TEXT NOT NULL DEFAULT '',
-    reverts    BIGINT UNIQUE REFERENCES transactions (id), -- reverted at most once
-    hold_id    BIGINT UNIQUE,                              -- a hold is posted at most once
-    created_at TIMESTAMPTZ NOT NULL
+    reverts    BIGINT REFERENCES transactions (id),
+    hold_id    BIGINT,
+    created_at TIMESTAMPTZ NOT NULL,
+    -- The store maps a violation of these two to ErrRetry, by name.
+    CONSTRAINT transactions_reverts_key UNIQUE (reverts), -- reverted at most once
+    CONSTRAINT transactions_hold_id_key UNIQUE (hold_id)  -- a hold is posted at most once
 );
 
 -- Append-only. A transaction touches a wallet at most once.
@@ -61,7 +66,7 @@ CREATE TABLE holds (
     posted_amount     BIGINT NOT NULL DEFAULT 0,
     tx_id             BIGINT REFERENCES transactions (id)
 );
-CREATE INDEX holds_due ON holds (expires_at) WHERE status = 'open' AND expires_at IS NOT NULL;
+CREATE INDEX holds_due ON holds (expires_at, id) WHERE status = 'open' AND expires_at IS NOT NULL;
 CREATE INDEX holds_account ON holds (account_id, id);
 
 CREATE TABLE hold_legs (
@@ -73,7 +78,7 @@ CREATE TABLE hold_legs (
 );
 
 CREATE TABLE idempotency_keys (
-    key          TEXT PRIMARY KEY,
+    key          TEXT COLLATE "C" CONSTRAINT idempotency_keys_pkey PRIMARY KEY,
     request_hash BYTEA NOT NULL,
     tx_id        BIGINT REFERENCES transactions (id),
     hold_id      BIGINT REFERENCES holds (id),
@@ -81,7 +86,7 @@ CREATE TABLE idempotency_keys (
 );
 
 CREATE TABLE api_keys (
-    id         TEXT PRIMARY KEY,
+    id         TEXT COLLATE "C" PRIMARY KEY,
     name       TEXT NOT NULL,
     role       TEXT NOT NULL CHECK (role IN ('admin', 'service', 'user')),
     account_id TEXT,

@@ -26,6 +26,15 @@ CREATE TABLE wallets (
     UNIQUE (account_id, bucket, currency)
 );
 
+-- Transaction and hold ids are drawn from here, as PostgreSQL draws them
+-- from its sequences transaction_ids and hold_ids: an id is never handed
+-- out twice, even when a batch reserves ids it does not use.
+CREATE TABLE sequences (
+    name TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO sequences (name, last) VALUES ('transaction_ids', 0), ('hold_ids', 0);
+
 CREATE TABLE transactions (
     id         INTEGER PRIMARY KEY,
     type       TEXT NOT NULL,
@@ -60,7 +69,7 @@ CREATE TABLE holds (
     posted_amount     INTEGER NOT NULL DEFAULT 0,
     tx_id             INTEGER REFERENCES transactions (id)
 );
-CREATE INDEX holds_due ON holds (expires_at) WHERE status = 'open' AND expires_at IS NOT NULL;
+CREATE INDEX holds_due ON holds (expires_at, id) WHERE status = 'open' AND expires_at IS NOT NULL;
 CREATE INDEX holds_account ON holds (account_id, id);
 
 CREATE TABLE hold_legs (

@@ -1,0 +1,239 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/store"
+	"github.com/abacus-billing/abacus/store/postgres"
+	"github.com/abacus-billing/abacus/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t testing.TB) abacus.Store { return testdb.Postgres(t) })
+}
+
+// TestConformanceICU runs the suite in a database whose default collation
+// is a natural-language one (ICU en-US) instead of byte order: what the
+// store sorts by text must still come in the same order as on SQLite.
+func TestConformanceICU(t *testing.T) {
+	base := testdb.PostgresURL()
+	testdb.PostgresSchemaURL(t) // skips, or fails under CI, if PostgreSQL is unreachable
+	name := "abacus_test_icu_" + randomHex()
+	if err := admin(base, `CREATE DATABASE `+name+` TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`); err != nil {
+		// PostgreSQL before 15, or built without ICU.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("creating a database with an ICU collation: %v", err)
+		}
+		t.Skipf("this PostgreSQL cannot create a database with an ICU collation: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := admin(base, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	var natural bool
+	if err := queryRow(u.String(), `SELECT 'a' < 'B'`, &natural); err != nil || !natural {
+		t.Fatalf("the database does not sort as en-US does (%v)", err)
+	}
+	storetest.Run(t, func(t testing.TB) abacus.Store { return testdb.PostgresAt(t, u.String()) })
+}
+
+func randomHex() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func admin(url, sql string) error {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(context.Background(), sql)
+	return err
+}
+
+func queryRow(url, sql string, dst any) error {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return conn.QueryRow(context.Background(), sql).Scan(dst)
+}
+
+func open(t testing.TB, url string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func checkApplied(t testing.TB, s *postgres.Store) {
+	t.Helper()
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.Pool().Query(context.Background(), `SELECT version, name FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		Version int
+		Name    string
+	}])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ms) {
+		t.Fatalf("schema_migrations has %+v, want every one of %d migrations once", got, len(ms))
+	}
+	for i, m := range ms {
+		if got[i].Version != m.Version || got[i].Name != m.Name {
+			t.Fatalf("schema_migrations row %d is %+v, want %d %s", i, got[i], m.Version, m.Name)
+		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := testdb.PostgresSchemaURL(t)
+	s := open(t, u)
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, know, err := s.SchemaVersion(ctx)
+	if err != nil || have != 0 || know != len(ms) {
+		t.Fatalf("SchemaVersion of a new schema: %d, %d, %v; want 0, %d", have, know, err, len(ms))
+	}
+	for range 2 {
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		checkApplied(t, s)
+	}
+	have, know, err = s.SchemaVersion(ctx)
+	if err != nil || have != len(ms) || know != len(ms) {
+		t.Fatalf("SchemaVersion: %d, %d, %v; want %d, %d", have, know, err, len(ms), len(ms))
+	}
+	if err := open(t, u).Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from a second store: %v", err)
+	}
+	checkApplied(t, s)
+}
+
+func TestMigrateTooNew(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := postgres.Migrations()
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, 'from_the_future')`, len(ms)+1); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Migrate(ctx)
+	var tooNew store.ErrSchemaTooNew
+	if !errors.As(err, &tooNew) || tooNew.Have != len(ms)+1 || tooNew.Know != len(ms) {
+		t.Fatalf("Migrate on a newer schema: %v, want ErrSchemaTooNew{%d, %d}", err, len(ms)+1, len(ms))
+	}
+	have, know, err := s.SchemaVersion(ctx)
+	if err != nil || have != len(ms)+1 || know != len(ms) {
+		t.Fatalf("SchemaVersion: %d, %d, %v", have, know, err)
+	}
+}
+
+// TestMigrateConcurrent starts several instances on one new schema at
+// once, each with its own pool and several goroutines migrating: every
+// Migrate succeeds and each migration is applied once.
+func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
+	u := testdb.PostgresSchemaURL(t)
+	const pools, perPool = 5, 3
+	stores := make([]*postgres.Store, pools)
+	for i := range stores {
+		stores[i] = open(t, u)
+	}
+	errs := make([]error, pools*perPool)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = stores[i%pools].Migrate(context.Background()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	checkApplied(t, stores[0])
+	if _, _, err := stores[1].AccountCreate(context.Background(), abacus.Account{
+		ID: "11111111-1111-1111-1111-111111111111", Kind: abacus.KindUser, Currency: "USD",
+	}); err != nil {
+		t.Fatalf("the migrated schema does not work: %v", err)
+	}
+}
+
+// TestRacesBlocked runs the suite's races with the second writer on its
+// own pool, and commits the first only once PostgreSQL shows the second
+// waiting for its lock: the second must then fail with ErrRetry, never
+// with a raw unique violation.
+func TestRacesBlocked(t *testing.T) {
+	t.Parallel()
+	u := testdb.PostgresSchemaURL(t)
+	st1 := open(t, u)
+	if err := st1.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	app := "abacus_race_" + randomHex()
+	u2, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u2.Query()
+	q.Set("application_name", app)
+	u2.RawQuery = q.Encode()
+	st2 := open(t, u2.String())
+	wait := func(t testing.TB) {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			var n int
+			err := st1.Pool().QueryRow(context.Background(),
+				`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n)
+			if err != nil {
+				t.Errorf("reading pg_stat_activity: %v", err)
+				return
+			}
+			if n > 0 {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Errorf("the second writer never waited for the first one's lock")
+	}
+	storetest.RunRaces(t, st1, st2, wait)
+}

@@ -1,0 +1,162 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/store"
+	"github.com/abacus-billing/abacus/store/sqlite"
+	"github.com/abacus-billing/abacus/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t testing.TB) abacus.Store { return testdb.SQLite(t) })
+}
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// applied returns the rows of schema_migrations.
+func applied(t *testing.T, path string) []store.Migration {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT version, name FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []store.Migration
+	for rows.Next() {
+		var m store.Migration
+		if err := rows.Scan(&m.Version, &m.Name); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func checkApplied(t *testing.T, path string) {
+	t.Helper()
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := applied(t, path)
+	if len(got) != len(ms) {
+		t.Fatalf("schema_migrations has %+v, want every one of %d migrations once", got, len(ms))
+	}
+	for i, m := range ms {
+		if got[i].Version != m.Version || got[i].Name != m.Name {
+			t.Fatalf("schema_migrations row %d is %d %s, want %d %s", i, got[i].Version, got[i].Name, m.Version, m.Name)
+		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := testdb.SQLitePath(t)
+	s := open(t, path)
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, know, err := s.SchemaVersion(ctx)
+	if err != nil || have != 0 || know != len(ms) {
+		t.Fatalf("SchemaVersion of a new database: %d, %d, %v; want 0, %d", have, know, err, len(ms))
+	}
+	for range 2 {
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		checkApplied(t, path)
+	}
+	have, know, err = s.SchemaVersion(ctx)
+	if err != nil || have != len(ms) || know != len(ms) {
+		t.Fatalf("SchemaVersion: %d, %d, %v; want %d, %d", have, know, err, len(ms), len(ms))
+	}
+	// Another process starting on the migrated file.
+	s2 := open(t, path)
+	if err := s2.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from a second store: %v", err)
+	}
+	checkApplied(t, path)
+}
+
+func TestMigrateTooNew(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := testdb.SQLitePath(t)
+	s := open(t, path)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := sqlite.Migrations()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', 0)`, len(ms)+1)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Migrate(ctx)
+	var tooNew store.ErrSchemaTooNew
+	if !errors.As(err, &tooNew) || tooNew.Have != len(ms)+1 || tooNew.Know != len(ms) {
+		t.Fatalf("Migrate on a newer schema: %v, want ErrSchemaTooNew{%d, %d}", err, len(ms)+1, len(ms))
+	}
+	have, know, err := s.SchemaVersion(ctx)
+	if err != nil || have != len(ms)+1 || know != len(ms) {
+		t.Fatalf("SchemaVersion: %d, %d, %v", have, know, err)
+	}
+}
+
+// TestMigrateConcurrent starts several stores on one new file at once, as
+// several processes would: each Migrate succeeds and each migration runs once.
+func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
+	path := testdb.SQLitePath(t)
+	const n = 6
+	stores := make([]*sqlite.Store, n)
+	for i := range stores {
+		stores[i] = open(t, path)
+	}
+	errs := make([]error, 2*n)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = stores[i%n].Migrate(context.Background()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	checkApplied(t, path)
+	if _, _, err := stores[0].AccountCreate(context.Background(), abacus.Account{
+		ID: "11111111-1111-1111-1111-111111111111", Kind: abacus.KindUser, Currency: "USD",
+	}); err != nil {
+		t.Fatalf("the migrated database does not work: %v", err)
+	}
+}
