@@ -120,8 +120,8 @@ func (a *Account) Validate() error {
 	if a.Kind != KindUser && a.Kind != KindOrg {
 		return Errorf(CodeInvalid, "kind", "%q is not one of user, org", a.Kind)
 	}
-	if len(a.Name) > 200 {
-		return Errorf(CodeInvalid, "name", "is longer than 200 bytes")
+	if err := ValidateText("name", a.Name, 200); err != nil {
+		return err
 	}
 	if _, err := ParseCurrency(string(a.Currency)); err != nil {
 		return err

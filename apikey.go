@@ -51,6 +51,9 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewAPIKey makes a key with a fresh random token and returns both.
 func NewAPIKey(name string, role Role, account AccountID, now time.Time) (APIKey, string, error) {
+	if err := ValidateText("name", name, 200); err != nil {
+		return APIKey{}, "", err
+	}
 	if role == RoleUser {
 		if _, err := ParseAccountID(string(account)); err != nil {
 			return APIKey{}, "", err

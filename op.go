@@ -3,6 +3,7 @@ package abacus
 import (
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -86,12 +87,19 @@ func (HoldPost) Kind() string   { return "hold_post" }
 func (HoldVoid) Kind() string   { return "hold_void" }
 func (HoldExpire) Kind() string { return "hold_expire" }
 
-func validateMemo(m string) error {
-	if len(m) > MaxMemoBytes {
-		return Errorf(CodeInvalid, "memo", "is longer than %d bytes", MaxMemoBytes)
+func validateMemo(m string) error { return ValidateText("memo", m, MaxMemoBytes) }
+
+// ValidateText checks free text that will be stored: at most max bytes of
+// valid UTF-8 without NUL characters, which PostgreSQL cannot store.
+func ValidateText(field, s string, max int) error {
+	if len(s) > max {
+		return Errorf(CodeInvalid, field, "is longer than %d bytes", max)
 	}
-	if !utf8.ValidString(m) {
-		return Errorf(CodeInvalid, "memo", "is not valid UTF-8")
+	if !utf8.ValidString(s) {
+		return Errorf(CodeInvalid, field, "is not valid UTF-8")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return Errorf(CodeInvalid, field, "contains a NUL character")
 	}
 	return nil
 }

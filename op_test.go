@@ -389,3 +389,16 @@ func TestTransferValidateSumMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestTextRejectsNUL(t *testing.T) {
+	for _, s := range []string{"a\x00b", "\xff"} {
+		m := &abacus.Move{Type: abacus.TxTopup, Account: "11111111-1111-1111-1111-111111111111", Currency: "USD", Amount: abacus.AmountFromMicros(1), Memo: s}
+		if err := m.Validate(); abacus.ErrorCodeOf(err) != abacus.CodeInvalid {
+			t.Errorf("memo %q: %v", s, err)
+		}
+		a := abacus.Account{ID: "11111111-1111-1111-1111-111111111111", Kind: abacus.KindUser, Name: s, Currency: "USD"}
+		if err := a.Validate(); abacus.ErrorCodeOf(err) != abacus.CodeInvalid {
+			t.Errorf("name %q: %v", s, err)
+		}
+	}
+}
