@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -237,8 +238,11 @@ func (b *batch) revert(r *abacus.Revert, orig *abacus.Transaction) (int, error) 
 }
 
 func (b *batch) holdCreate(o *abacus.HoldCreate, prep prepared) (int, error) {
-	if !o.ExpiresAt.IsZero() && !o.ExpiresAt.After(b.now) {
-		return -1, abacus.Errorf(abacus.CodeInvalid, "expires_at", "%s is not in the future", o.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00"))
+	// The stores keep whole microseconds, as b.now is: judge and answer
+	// the expiry the hold will have when it is read back.
+	expires := o.ExpiresAt.UTC().Truncate(time.Microsecond)
+	if !expires.IsZero() && !expires.After(b.now) {
+		return -1, abacus.Errorf(abacus.CodeInvalid, "expires_at", "%s is not in the future", o.ExpiresAt.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"))
 	}
 	var parts []part
 	if o.Bucket != "" {
@@ -274,7 +278,7 @@ func (b *batch) holdCreate(o *abacus.HoldCreate, prep prepared) (int, error) {
 	}
 	h := abacus.Hold{
 		Account: o.Account, Currency: o.Currency, Amount: o.Amount, Status: abacus.HoldOpen,
-		Memo: o.Memo, CounterWallet: prep.counter, ExpiresAt: o.ExpiresAt.UTC(), CreatedAt: b.now,
+		Memo: o.Memo, CounterWallet: prep.counter, ExpiresAt: expires, CreatedAt: b.now,
 	}
 	for i, pt := range parts {
 		pt.w.Held = held[i]

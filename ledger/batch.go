@@ -295,7 +295,9 @@ func (b *batch) keyCheck(i int, p *pending, ps []*pending) bool {
 		it.record = &rec
 		return false
 	}
-	if j, ok := b.seen[p.key]; ok {
+	// An earlier item of the batch took the key only if it was applied:
+	// a refused one leaves the key unused, so this one is judged afresh.
+	if j, ok := b.seen[p.key]; ok && b.items[j].err == nil {
 		if !bytes.Equal(ps[j].hash, p.hash) {
 			it.err = conflict(p.key)
 			return false

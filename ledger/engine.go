@@ -158,7 +158,10 @@ func (e *Engine) submit(ctx context.Context, key string, op abacus.Op) (abacus.R
 	}
 	p := &pending{key: key, op: op, done: make(chan outcome, 1)}
 	if key != "" {
-		p.hash = requestHash(op)
+		var err error
+		if p.hash, err = requestHash(op); err != nil {
+			return abacus.Result{}, err
+		}
 	}
 	// Resolve accounts to wallet ids here, in the caller's goroutine, so
 	// the batch writer only does database work that needs its locks.
@@ -189,16 +192,19 @@ func (e *Engine) submit(ctx context.Context, key string, op abacus.Op) (abacus.R
 	}
 }
 
-func requestHash(op abacus.Op) []byte {
+// requestHash identifies a request for its idempotency key. Ops are plain
+// data, but not every value of their fields has a JSON form (a time after
+// the year 9999 has none), and such a request is refused, not hashed.
+func requestHash(op abacus.Op) ([]byte, error) {
 	b, err := json.Marshal(op)
 	if err != nil {
-		panic("ledger: hashing an operation: " + err.Error()) // ops are plain data
+		return nil, abacus.Errorf(abacus.CodeInvalid, "", "the request cannot be encoded: %v", err)
 	}
 	h := sha256.New()
 	h.Write([]byte(op.Kind()))
 	h.Write([]byte{0})
 	h.Write(b)
-	return h.Sum(nil)
+	return h.Sum(nil), nil
 }
 
 // Close stops taking operations, commits or rolls back what is in flight,

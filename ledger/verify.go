@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 
@@ -112,12 +113,13 @@ type walletState struct {
 }
 
 type verifier struct {
-	r                                                        *Report
+	r                                                       *Report
 	zeroSum, txBalanced, fold, floors, keys, reverts, holds *Check
 
 	currencyTotals map[abacus.Currency]*big.Int
 	holdPosts      map[int64]int64 // hold id → the hold_post transaction
 	holdPostDebits map[int64]*big.Int
+	holdStatus     map[int64]abacus.HoldStatus
 	reverted       map[int64]int64 // original → revert
 	wallets        map[int64]*walletState
 }
@@ -250,8 +252,10 @@ func walletName(w *walletState) string {
 }
 
 func (v *verifier) holdRows(ar abacus.AuditReader) error {
+	v.holdStatus = map[int64]abacus.HoldStatus{}
 	return ar.Holds(func(h abacus.Hold) error {
 		v.r.Counts["holds"]++
+		v.holdStatus[h.ID] = h.Status
 		legs := new(big.Int)
 		for _, l := range h.Legs {
 			legs.Add(legs, big.NewInt(l.Amount.Micros()))
@@ -288,24 +292,48 @@ func (v *verifier) holdRows(ar abacus.AuditReader) error {
 	})
 }
 
+// idempotency checks that no two keys record the same effect. A key that
+// made a transaction is the only one naming it. A key with a hold and no
+// transaction created the hold or voided or expired it: those are two
+// effects, so a hold released that way may be named by two such keys (its
+// creation's and its release's), any other hold by one.
 func (v *verifier) idempotency(ar abacus.AuditReader) error {
-	effects := map[[2]int64]string{}
-	return ar.Idempotency(func(rec abacus.IdempotencyRecord) error {
+	txKeys := map[int64]string{}
+	holdKeys := map[int64][]string{}
+	err := ar.Idempotency(func(rec abacus.IdempotencyRecord) error {
 		v.r.Counts["keys"]++
-		e := [2]int64{rec.TxID, rec.HoldID}
-		if e == [2]int64{} {
+		switch {
+		case rec.TxID == 0 && rec.HoldID == 0:
 			v.keys.fail("key %q records no effect", rec.Key)
 			return nil
+		case rec.TxID != 0:
+			if prev, dup := txKeys[rec.TxID]; dup {
+				v.keys.fail("keys %q and %q record the same effect (transaction %d)", prev, rec.Key, rec.TxID)
+			}
+			txKeys[rec.TxID] = rec.Key
+		default:
+			holdKeys[rec.HoldID] = append(holdKeys[rec.HoldID], rec.Key)
 		}
-		if prev, dup := effects[e]; dup {
-			v.keys.fail("keys %q and %q record the same effect (transaction %d, hold %d)", prev, rec.Key, rec.TxID, rec.HoldID)
-		}
-		effects[e] = rec.Key
 		if len(rec.Hash) == 0 {
 			v.keys.fail("key %q has no request hash", rec.Key)
 		}
 		return nil
 	})
+	ids := make([]int64, 0, len(holdKeys))
+	for id := range holdKeys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		allowed := 1
+		if st := v.holdStatus[id]; st == abacus.HoldVoided || st == abacus.HoldExpired {
+			allowed = 2
+		}
+		if keys := holdKeys[id]; len(keys) > allowed {
+			v.keys.fail("keys %q record the same effect (hold %d, %s)", keys, id, v.holdStatus[id])
+		}
+	}
+	return err
 }
 
 // finish compares what the scans accumulated.

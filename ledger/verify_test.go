@@ -1,0 +1,143 @@
+package ledger_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/store/postgres"
+	"github.com/abacus-billing/abacus/store/sqlite"
+)
+
+// The names of Verify's checks.
+const (
+	checkZeroSum = "postings sum to zero per currency"
+	checkTx      = "every transaction balances per currency and has two or more postings"
+	checkFold    = "every balance is the fold of its postings, with contiguous versions"
+	checkFloors  = "no wallet went below its floor"
+	checkKeys    = "one effect per idempotency key"
+	checkHolds   = "holds are consistent and resolved at most once"
+)
+
+// TestVerifyCatchesCorruption corrupts a healthy ledger in one way at a
+// time, with SQL behind the engine's back, and requires Verify to report
+// exactly the invariants that corruption breaks.
+func TestVerifyCatchesCorruption(t *testing.T) {
+	// Each corruption gets the ids of the ledger below: a customer whose
+	// cash was topped up by 100 (transaction topup), charged 30 (charge)
+	// and has 20 held (hold); a second hold was created and voided, so
+	// two keys name it, which is fine.
+	type ids struct{ cash, topup, charge, hold int64 }
+	cases := []struct {
+		name  string
+		sql   string
+		args  func(ids) []any
+		fails []string
+	}{
+		{"a wallet's balance changed", `UPDATE wallets SET balance = balance + 1 WHERE id = ?`,
+			func(x ids) []any { return []any{x.cash} }, []string{checkFold}},
+		{"a posting deleted", `DELETE FROM postings WHERE tx_id = ? AND wallet_id = ?`,
+			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkZeroSum, checkTx, checkFold}},
+		{"a posting's balance_after changed", `UPDATE postings SET balance_after = balance_after - 1 WHERE tx_id = ? AND wallet_id = ?`,
+			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkFold}},
+		{"versions not contiguous", `UPDATE postings SET version = version + 1 WHERE tx_id = ? AND wallet_id = ?`,
+			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkFold}},
+		{"held disagrees with the open holds", `UPDATE wallets SET held = held + 1 WHERE id = ?`,
+			func(x ids) []any { return []any{x.cash} }, []string{checkHolds}},
+		{"an open hold marked posted", `UPDATE holds SET status = 'posted', posted_amount = amount WHERE id = ?`,
+			func(x ids) []any { return []any{x.hold} }, []string{checkHolds}},
+		{"an unbalanced transaction", `INSERT INTO transactions (id, type, memo, created_at) VALUES (1000000, 'transfer', '', ?);
+			INSERT INTO postings (wallet_id, tx_id, amount, balance_after, version)
+				SELECT id, 1000000, 5, balance + 5, version + 1 FROM wallets WHERE id = ?;
+			UPDATE wallets SET balance = balance + 5, version = version + 1 WHERE id = ?`,
+			func(x ids) []any { return []any{time.Now(), x.cash, x.cash} }, []string{checkZeroSum, checkTx}},
+		{"two keys for one transaction", `INSERT INTO idempotency_keys (key, request_hash, tx_id, created_at) VALUES ('another key', ?, ?, ?)`,
+			func(x ids) []any { return []any{[]byte{1}, x.charge, time.Now()} }, []string{checkKeys}},
+		{"two keys for one hold", `INSERT INTO idempotency_keys (key, request_hash, hold_id, created_at) VALUES ('another key', ?, ?, ?)`,
+			func(x ids) []any { return []any{[]byte{1}, x.hold, time.Now()} }, []string{checkKeys}},
+		{"a floor raised above the balance", `UPDATE wallets SET floor = 1000000000 WHERE id = ?`,
+			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
+	}
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				st := open(t)
+				e := ledger.New(st, ledger.Config{})
+				defer e.Close()
+				acct := createAccount(t, st, abacus.Overdraft{})
+				var x ids
+				x.topup = submit(t, e, "topup", &abacus.Move{Type: abacus.TxTopup, Account: acct, Currency: "USD", Amount: units(t, 100)}).Tx.ID
+				x.charge = submit(t, e, "charge", &abacus.Move{Type: abacus.TxCharge, Account: acct, Currency: "USD", Amount: units(t, 30)}).Tx.ID
+				x.hold = submit(t, e, "hold", &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: units(t, 20)}).Hold.ID
+				voided := submit(t, e, "hold2", &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: units(t, 5)}).Hold.ID
+				submit(t, e, "void", &abacus.HoldVoid{HoldID: voided})
+				x.cash = wallet(t, st, acct, abacus.BucketCash, "USD").ID
+				mustVerify(t, st)
+
+				corrupt(t, st, c.sql, c.args(x)...)
+				rep, err := ledger.Verify(context.Background(), st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var failed []string
+				for _, ch := range rep.Checks {
+					if ch.Violations > 0 {
+						failed = append(failed, ch.Name)
+					}
+				}
+				slices.Sort(failed)
+				want := slices.Sorted(slices.Values(c.fails))
+				if rep.OK() || !slices.Equal(failed, want) {
+					t.Fatalf("want exactly these checks to fail: %q\n%s", want, rep)
+				}
+			})
+		}
+	})
+}
+
+// corrupt runs SQL statements written with ? placeholders straight
+// against the store's database. Times are bound as each dialect keeps them.
+func corrupt(t *testing.T, st abacus.Store, query string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	switch s := st.(type) {
+	case *sqlite.Store:
+		for i, a := range args {
+			if at, ok := a.(time.Time); ok {
+				args[i] = at.UnixMicro()
+			}
+		}
+		db, err := sql.Open("sqlite3", s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(ctx, query, args...); err != nil {
+			t.Fatalf("corrupting: %v", err)
+		}
+	case *postgres.Store:
+		// pgx runs several statements in one call only without
+		// arguments, so run them one by one, numbering placeholders.
+		n := 0
+		for _, q := range strings.Split(query, ";") {
+			var qargs []any
+			for strings.Contains(q, "?") {
+				qargs = append(qargs, args[n])
+				n++
+				q = strings.Replace(q, "?", fmt.Sprintf("$%d", len(qargs)), 1)
+			}
+			if _, err := s.Pool().Exec(ctx, q, qargs...); err != nil {
+				t.Fatalf("corrupting: %s: %v", q, err)
+			}
+		}
+	default:
+		t.Fatalf("corrupt: unknown store %T", st)
+	}
+}
