@@ -14,7 +14,8 @@ import (
 // its postings or none.
 type Op interface {
 	// Validate checks what can be checked without the database and
-	// fills in defaults. Its errors name the field at fault.
+	// fills in defaults and canonical forms, so it changes the op: do not
+	// share one op value between goroutines. Its errors name the field at fault.
 	Validate() error
 	// Kind names the operation in idempotency hashes and logs.
 	Kind() string
@@ -150,6 +151,9 @@ func (m *Move) Validate() error {
 		if _, err := ParseBucket(string(m.Bucket)); err != nil {
 			return err
 		}
+	} else if m.Type != TxCharge {
+		// Spell the default out, so that a retry naming it is the same request.
+		m.Bucket = m.CreditBucket()
 	}
 	return validateMemo(m.Memo)
 }
@@ -265,6 +269,9 @@ func (h *HoldCreate) Validate() error {
 		if _, err := ParseBucket(string(h.Bucket)); err != nil {
 			return err
 		}
+	}
+	if !h.ExpiresAt.IsZero() && (h.ExpiresAt.Year() < 2000 || h.ExpiresAt.Year() > 9999) {
+		return Errorf(CodeInvalid, "expires_at", "must be a time between the years 2000 and 9999")
 	}
 	return validateMemo(h.Memo)
 }

@@ -56,6 +56,12 @@ func (b *batch) post(t abacus.Transaction, legs []leg) (int, error) {
 	type after struct{ balance, held abacus.Amount }
 	next := make([]after, len(legs))
 	for i, l := range legs {
+		for _, m := range legs[:i] {
+			if m.w == l.w {
+				// Two legs on one wallet would lose one of the changes.
+				return -1, abacus.Errorf(abacus.CodeInternal, "", "transaction touches wallet %d twice", l.w.ID)
+			}
+		}
 		bal, err := l.w.Balance.Add(l.amount)
 		if err != nil {
 			return -1, err
@@ -300,7 +306,12 @@ func (b *batch) openHold(id int64) (*abacus.Hold, error) {
 		b.release(h, abacus.HoldExpired)
 		return nil, abacus.Errorf(abacus.CodeHoldExpired, "hold", "hold %d expired at %s; what it held is released", id, h.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
 	}
-	if h.Status != abacus.HoldOpen {
+	switch h.Status {
+	case abacus.HoldOpen:
+	case abacus.HoldExpired:
+		// The same answer the request got when it found the hold expiring.
+		return nil, abacus.Errorf(abacus.CodeHoldExpired, "hold", "hold %d expired at %s; what it held is released", id, h.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
+	default:
 		return nil, abacus.Errorf(abacus.CodeHoldNotOpen, "hold", "hold %d is already %s", id, h.Status)
 	}
 	return h, nil
@@ -336,20 +347,23 @@ func (b *batch) holdPost(o *abacus.HoldPost) (txIdx, resolved int, err error) {
 	return txIdx, len(b.resolutions) - 1, nil
 }
 
-// holdRelease voids or expires a hold.
+// holdRelease voids a hold, or expires one that is due.
 func (b *batch) holdRelease(id int64, status abacus.HoldStatus) (int, error) {
-	if status == abacus.HoldExpired {
-		h := b.holds[id]
-		if h != nil && h.Status == abacus.HoldOpen && (h.ExpiresAt.IsZero() || b.now.Before(h.ExpiresAt)) {
-			return -1, abacus.Errorf(abacus.CodeInvalid, "hold", "hold %d is not due to expire", id)
+	if status == abacus.HoldVoided {
+		h, err := b.openHold(id)
+		if err != nil {
+			return -1, err
 		}
+		return b.release(h, status), nil
 	}
-	h, err := b.openHold(id)
-	if err != nil {
-		if status == abacus.HoldExpired && abacus.ErrorCodeOf(err) == abacus.CodeHoldExpired {
-			return len(b.resolutions) - 1, nil // openHold expired it just now
-		}
-		return -1, err
+	h := b.holds[id]
+	switch {
+	case h == nil:
+		return -1, abacus.Errorf(abacus.CodeNotFound, "hold", "hold %d does not exist", id)
+	case h.Status != abacus.HoldOpen:
+		return -1, abacus.Errorf(abacus.CodeHoldNotOpen, "hold", "hold %d is already %s", id, h.Status)
+	case h.ExpiresAt.IsZero() || b.now.Before(h.ExpiresAt):
+		return -1, abacus.Errorf(abacus.CodeInvalid, "hold", "hold %d is not due to expire", id)
 	}
 	return b.release(h, status), nil
 }

@@ -96,19 +96,8 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 			holdIDs = append(holdIDs, o.HoldID)
 		case *abacus.Revert:
 			revertIDs = append(revertIDs, o.TxID)
-			for _, po := range p.prep.original.Postings {
-				walletIDs = append(walletIDs, po.WalletID)
-			}
 		}
-		if c := p.prep.customer; c != nil {
-			for _, id := range c.ids {
-				walletIDs = append(walletIDs, id)
-			}
-		}
-		if p.prep.counter != 0 {
-			walletIDs = append(walletIDs, p.prep.counter)
-		}
-		walletIDs = append(walletIDs, p.prep.legs...)
+		walletIDs = append(walletIDs, p.prep.lock...)
 	}
 	if len(holdIDs) > 0 {
 		holds, err := tx.HoldsLock(ctx, sortedUnique(holdIDs))

@@ -263,9 +263,18 @@ func (e *Engine) run(batch []*pending) {
 		e.retries.Add(1)
 		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 	}
+	if err != nil && len(batch) > 1 && !errors.Is(err, abacus.ErrRetry) && ctx.Err() == nil {
+		// One bad operation must not sink the others: split the batch
+		// until the failure is cornered. Nothing of the failed attempt was
+		// written, and a retried key that did commit replays.
+		e.cfg.Logger.Warn("ledger batch failed; retrying it in halves", "ops", len(batch), "err", err)
+		e.run(batch[:len(batch)/2])
+		e.run(batch[len(batch)/2:])
+		return
+	}
 	if err != nil {
 		e.cfg.Logger.Error("ledger batch failed", "ops", len(batch), "err", err)
-		fail := &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not commit; nothing was applied, retry with the same idempotency key"}
+		fail := &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; retry with the same idempotency key"}
 		for _, p := range batch {
 			p.done <- outcome{err: fail}
 		}

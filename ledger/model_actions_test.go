@@ -283,7 +283,7 @@ func (m *model) holdPost(t *rapid.T) {
 		switch {
 		case h == nil:
 			return want{code: abacus.CodeNotFound}
-		case m.expireIfDue(h) != "":
+		case m.expireIfDue(h) != "", h.status == abacus.HoldExpired:
 			return want{code: abacus.CodeHoldExpired}
 		case h.status != abacus.HoldOpen:
 			return want{code: abacus.CodeHoldNotOpen}
@@ -317,7 +317,7 @@ func (m *model) holdVoid(t *rapid.T) {
 		switch {
 		case h == nil:
 			return want{code: abacus.CodeNotFound}
-		case m.expireIfDue(h) != "":
+		case m.expireIfDue(h) != "", h.status == abacus.HoldExpired:
 			return want{code: abacus.CodeHoldExpired}
 		case h.status != abacus.HoldOpen:
 			return want{code: abacus.CodeHoldNotOpen}

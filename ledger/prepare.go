@@ -16,6 +16,16 @@ type prepared struct {
 	counter  int64   // the system wallet on the other side
 	legs     []int64 // Transfer: the wallet of each posting
 	original *abacus.Transaction
+	// lock lists the wallets to lock: every wallet of each customer account
+	// the operation touches, not only the buckets it moves, so that all of
+	// an account's transactions commit in the order of their ids.
+	lock []int64
+}
+
+func (p *prepared) lockCustomer(cw *customerWallets) {
+	for _, id := range cw.ids {
+		p.lock = append(p.lock, id)
+	}
 }
 
 func (e *Engine) prepare(ctx context.Context, op abacus.Op) (prepared, error) {
@@ -35,7 +45,7 @@ func (e *Engine) prepare(ctx context.Context, op abacus.Op) (prepared, error) {
 	case *abacus.Transfer:
 		p.legs = make([]int64, len(o.Postings))
 		for i, ps := range o.Postings {
-			if p.legs[i], err = e.walletOf(ctx, ps); err != nil {
+			if p.legs[i], err = e.walletOf(ctx, &p, ps.Account, ps.Bucket, ps.Currency); err != nil {
 				return p, abacus.WithField(err, fmt.Sprintf("postings[%d]", i))
 			}
 		}
@@ -48,8 +58,41 @@ func (e *Engine) prepare(ctx context.Context, op abacus.Op) (prepared, error) {
 			return p, abacus.Errorf(abacus.CodeNotFound, "transaction", "transaction %d does not exist", o.TxID)
 		}
 		p.original = &txs[0]
+		for _, po := range p.original.Postings {
+			if _, err := e.walletOf(ctx, &p, po.Account, po.Bucket, po.Currency); err != nil {
+				return p, err
+			}
+		}
+	case *abacus.HoldPost:
+		err = e.prepareHold(ctx, &p, o.HoldID)
+	case *abacus.HoldVoid:
+		err = e.prepareHold(ctx, &p, o.HoldID)
+	case *abacus.HoldExpire:
+		err = e.prepareHold(ctx, &p, o.HoldID)
+	}
+	if p.customer != nil {
+		p.lockCustomer(p.customer)
+	}
+	if p.counter != 0 {
+		p.lock = append(p.lock, p.counter)
 	}
 	return p, err
+}
+
+// prepareHold finds the wallets a hold operation touches. The hold's
+// status is read again under its lock; its account and legs never change.
+func (e *Engine) prepareHold(ctx context.Context, p *prepared, id int64) error {
+	h, err := e.store.Hold(ctx, id)
+	if err != nil {
+		return abacus.WithField(err, "hold")
+	}
+	cw, err := e.cache.customer(ctx, h.Account)
+	if err != nil {
+		return err
+	}
+	p.lockCustomer(cw)
+	p.lock = append(p.lock, h.CounterWallet)
+	return nil
 }
 
 func (e *Engine) customerIn(ctx context.Context, id abacus.AccountID, cur abacus.Currency) (*customerWallets, error) {
@@ -63,13 +106,18 @@ func (e *Engine) customerIn(ctx context.Context, id abacus.AccountID, cur abacus
 	return cw, nil
 }
 
-func (e *Engine) walletOf(ctx context.Context, ps abacus.PostingSpec) (int64, error) {
-	if _, system := abacus.SystemAccountByID(ps.Account); system {
-		return e.cache.systemWallet(ctx, ps.Account, ps.Currency)
+// walletOf returns the wallet of an account, bucket and currency, and
+// adds the account's wallets to those the operation locks.
+func (e *Engine) walletOf(ctx context.Context, p *prepared, acct abacus.AccountID, b abacus.Bucket, cur abacus.Currency) (int64, error) {
+	if _, system := abacus.SystemAccountByID(acct); system {
+		id, err := e.cache.systemWallet(ctx, acct, cur)
+		p.lock = append(p.lock, id)
+		return id, err
 	}
-	cw, err := e.customerIn(ctx, ps.Account, ps.Currency)
+	cw, err := e.customerIn(ctx, acct, cur)
 	if err != nil {
 		return 0, err
 	}
-	return cw.ids[ps.Bucket], nil
+	p.lockCustomer(cw)
+	return cw.ids[b], nil
 }
