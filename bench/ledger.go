@@ -17,6 +17,8 @@ import (
 // LedgerConfig sets up `abacus bench ledger`.
 type LedgerConfig struct {
 	Stores      []string      // "sqlite", "postgres"
+	Workloads   []string      // "spread", "hot"
+	Designs     []string      // "batched", "per-op"
 	PostgresURL string        // where the postgres runs make their schemas
 	Dir         string        // where the sqlite runs make their files
 	Duration    time.Duration // measured time per run
@@ -24,6 +26,7 @@ type LedgerConfig struct {
 	Callers     int           // concurrent callers, each waiting for its answer
 	PerOpConns  int           // connections (= concurrent transactions) of the per-operation design
 	Verify      bool          // run ledger.Verify after every run
+	MaxBatch    int           // operations per database transaction of the batched design
 }
 
 // LedgerResult is one run's figures.
@@ -48,19 +51,22 @@ func Ledger(ctx context.Context, cfg LedgerConfig, out io.Writer) ([]LedgerResul
 		cfg.Duration, cfg.Callers, cfg.Accounts)
 	var results []LedgerResult
 	for _, st := range cfg.Stores {
-		for _, workload := range []string{"spread", "hot"} {
-			var pair [2]LedgerResult
-			for i, design := range []string{"batched", "per-op"} {
+		for _, workload := range cfg.Workloads {
+			var pair []LedgerResult
+			for _, design := range cfg.Designs {
 				r, err := runLedger(ctx, cfg, st, workload, design)
 				if err != nil {
 					return results, fmt.Errorf("%s %s %s: %w", st, workload, design, err)
 				}
 				fmt.Fprintf(out, "  %-8s %-6s %-7s %10s ops/s   p50 %-8s p99 %-8s peak RSS %-8s %s\n", r.Store, r.Workload, r.Design,
 					thousands(r.OpsPerSec), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), mib(r.PeakRSS), r.Verified)
-				pair[i] = r
+				pair = append(pair, r)
 				results = append(results, r)
 			}
-			fmt.Fprintf(out, "  %-8s %-6s batched / per-op = %.1f×\n\n", st, workload, pair[0].OpsPerSec/pair[1].OpsPerSec)
+			if len(pair) == 2 {
+				fmt.Fprintf(out, "  %-8s %-6s %s / %s = %.1f×\n", st, workload, pair[0].Design, pair[1].Design, pair[0].OpsPerSec/pair[1].OpsPerSec)
+			}
+			fmt.Fprintln(out)
 		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -74,7 +80,7 @@ func Ledger(ctx context.Context, cfg LedgerConfig, out io.Writer) ([]LedgerResul
 
 func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design string) (LedgerResult, error) {
 	r := LedgerResult{Store: kind, Workload: workload, Design: design}
-	ecfg := ledger.Config{MaxBatch: 1000, Workers: 1}
+	ecfg := ledger.Config{MaxBatch: cfg.MaxBatch, Workers: 1}
 	conns := int32(8)
 	if kind == "postgres" {
 		ecfg.Workers = 4

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"sort"
@@ -121,6 +122,7 @@ type verifier struct {
 	holdPostDebits map[int64]*big.Int
 	holdStatus     map[int64]abacus.HoldStatus
 	reverted       map[int64]int64 // original → revert
+	txIDs          []int64         // every transaction, in id order
 	wallets        map[int64]*walletState
 }
 
@@ -136,6 +138,7 @@ func (v *verifier) transactions(ar abacus.AuditReader) error {
 	v.reverted = map[int64]int64{}
 	return ar.Transactions(func(t abacus.Transaction) error {
 		v.r.Counts["transactions"]++
+		v.txIDs = append(v.txIDs, t.ID)
 		if t.HoldID != 0 {
 			if prev, dup := v.holdPosts[t.HoldID]; dup {
 				v.holds.fail("hold %d is posted by transactions %d and %d", t.HoldID, prev, t.ID)
@@ -158,12 +161,16 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 	var cur int64 = -1
 	var legs int
 	sums := map[abacus.Currency]*big.Int{}
-	var withPostings int64
+	next := 0 // into v.txIDs: both streams come in transaction order
+	noPostings := func(upTo int64) {
+		for ; next < len(v.txIDs) && v.txIDs[next] < upTo; next++ {
+			v.txBalanced.fail("transaction %d has no postings", v.txIDs[next])
+		}
+	}
 	flush := func() {
 		if cur < 0 {
 			return
 		}
-		withPostings++
 		if legs < 2 {
 			v.txBalanced.fail("transaction %d has %d posting(s)", cur, legs)
 		}
@@ -179,6 +186,12 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 		if p.TxID != cur {
 			flush()
 			cur, legs = p.TxID, 0
+			noPostings(cur)
+			if next < len(v.txIDs) && v.txIDs[next] == cur {
+				next++
+			} else {
+				v.txBalanced.fail("postings name transaction %d, which does not exist", cur)
+			}
 		}
 		legs++
 		add(sums, p.Currency, p.Amount)
@@ -189,9 +202,7 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 		return nil
 	})
 	flush()
-	if missing := v.r.Counts["transactions"] - withPostings; err == nil && missing != 0 {
-		v.txBalanced.fail("%d transaction(s) have no postings at all", missing)
-	}
+	noPostings(math.MaxInt64)
 	return err
 }
 

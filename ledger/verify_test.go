@@ -62,6 +62,10 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			func(x ids) []any { return []any{[]byte{1}, x.charge, time.Now()} }, []string{checkKeys}},
 		{"two keys for one hold", `INSERT INTO idempotency_keys (key, request_hash, hold_id, created_at) VALUES ('another key', ?, ?, ?)`,
 			func(x ids) []any { return []any{[]byte{1}, x.hold, time.Now()} }, []string{checkKeys}},
+		{"a posting that names no transaction", `UPDATE postings SET tx_id = 999999 WHERE tx_id = ? AND wallet_id = ?`,
+			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkTx}},
+		{"a posting that names no wallet", `UPDATE postings SET wallet_id = 999999 WHERE tx_id = ? AND wallet_id = ?`,
+			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkZeroSum, checkTx, checkFold}},
 		{"a floor raised above the balance", `UPDATE wallets SET floor = 1000000000 WHERE id = ?`,
 			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
 	}

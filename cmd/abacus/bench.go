@@ -19,12 +19,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fs := newFlagSet("bench", "ledger", stderr)
 	stores := fs.String("stores", "sqlite,postgres", "stores to measure, comma-separated")
+	workloads := fs.String("workloads", "spread,hot", "workloads: spread (many accounts), hot (one account)")
+	designs := fs.String("designs", "batched,per-op", "designs: batched (the engine), per-op (one transaction per operation)")
 	pg := fs.String("postgres", envOr("ABACUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
 		"PostgreSQL URL; each run makes and drops a schema there (env ABACUS_BENCH_POSTGRES)")
 	dur := fs.Duration("duration", 10*time.Second, "measured time per run")
 	accounts := fs.Int("accounts", 1000, "customer accounts in the spread workload")
 	callers := fs.Int("callers", 2000, "concurrent callers")
 	conns := fs.Int("per-op-conns", 32, "concurrent database transactions of the per-operation design on PostgreSQL")
+	maxBatch := fs.Int("max-batch", 4000, "operations per database transaction of the batched design")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -47,8 +50,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer os.RemoveAll(dir)
 	_, err = bench.Ledger(ctx, bench.LedgerConfig{
-		Stores: strings.Split(*stores, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
-		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify,
+		Stores: strings.Split(*stores, ","), Workloads: strings.Split(*workloads, ","), Designs: strings.Split(*designs, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
+		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify, MaxBatch: *maxBatch,
 	}, stdout)
 	return err
 }

@@ -43,11 +43,11 @@ func (r *auditReader) Wallets(fn func(abacus.Wallet) error) error {
 }
 
 func (r *auditReader) PostingsByWallet(fn func(abacus.Posting) error) error {
-	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.wallet_id, p.version`, scanPostingRow, fn)
+	return each(r, `SELECT `+orphanPostingColumns+` FROM postings p LEFT JOIN wallets w ON w.id = p.wallet_id ORDER BY p.wallet_id, p.version`, scanPostingRow, fn)
 }
 
 func (r *auditReader) PostingsByTx(fn func(abacus.Posting) error) error {
-	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.tx_id, p.wallet_id`, scanPostingRow, fn)
+	return each(r, `SELECT `+orphanPostingColumns+` FROM postings p LEFT JOIN wallets w ON w.id = p.wallet_id ORDER BY p.tx_id, p.wallet_id`, scanPostingRow, fn)
 }
 
 func (r *auditReader) Transactions(fn func(abacus.Transaction) error) error {
@@ -78,3 +78,8 @@ func (r *auditReader) Holds(fn func(abacus.Hold) error) error {
 func (r *auditReader) Idempotency(fn func(abacus.IdempotencyRecord) error) error {
 	return each(r, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys ORDER BY key`, scanIdempotency, fn)
 }
+
+// orphanPostingColumns reads postings whose wallet may be missing, so the
+// audit sees a posting that names no wallet instead of skipping it.
+const orphanPostingColumns = `p.tx_id, p.wallet_id, COALESCE(w.account_id, ''), COALESCE(w.bucket, ''), COALESCE(w.currency, ''),
+	p.amount, p.balance_after, p.version`

@@ -47,12 +47,12 @@ func (r *auditReader) Wallets(fn func(abacus.Wallet) error) error {
 }
 
 func (r *auditReader) PostingsByWallet(fn func(abacus.Posting) error) error {
-	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.wallet_id, p.version`,
+	return each(r, `SELECT `+orphanPostingColumns+` FROM postings p LEFT JOIN wallets w ON w.id = p.wallet_id ORDER BY p.wallet_id, p.version`,
 		func(rows *sql.Rows) (abacus.Posting, error) { return scanPosting(rows) }, fn)
 }
 
 func (r *auditReader) PostingsByTx(fn func(abacus.Posting) error) error {
-	return each(r, `SELECT `+postingColumns+` FROM postings p JOIN wallets w ON w.id = p.wallet_id ORDER BY p.tx_id, p.wallet_id`,
+	return each(r, `SELECT `+orphanPostingColumns+` FROM postings p LEFT JOIN wallets w ON w.id = p.wallet_id ORDER BY p.tx_id, p.wallet_id`,
 		func(rows *sql.Rows) (abacus.Posting, error) { return scanPosting(rows) }, fn)
 }
 
@@ -89,3 +89,8 @@ func (r *auditReader) Idempotency(fn func(abacus.IdempotencyRecord) error) error
 	return each(r, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys ORDER BY key`,
 		func(rows *sql.Rows) (abacus.IdempotencyRecord, error) { return scanIdempotency(rows) }, fn)
 }
+
+// orphanPostingColumns reads postings whose wallet may be missing, so the
+// audit sees a posting that names no wallet instead of skipping it.
+const orphanPostingColumns = `p.tx_id, p.wallet_id, COALESCE(w.account_id, ''), COALESCE(w.bucket, ''), COALESCE(w.currency, ''),
+	p.amount, p.balance_after, p.version`

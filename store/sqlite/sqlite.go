@@ -47,7 +47,7 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: creating %s: %w", dir, err)
 		}
 	}
-	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64"
+	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64&_cache_size=-65536"
 	write, err := sql.Open("sqlite3", path+"?"+common+"&_txlock=immediate")
 	if err != nil {
 		return nil, err

@@ -45,9 +45,11 @@ CREATE TABLE transactions (
 );
 
 -- Append-only. A transaction touches a wallet at most once.
+-- No foreign keys, as on PostgreSQL: the engine writes a posting only
+-- beside its transaction and wallet, and abacus verify checks both exist.
 CREATE TABLE postings (
-    wallet_id     INTEGER NOT NULL REFERENCES wallets (id),
-    tx_id         INTEGER NOT NULL REFERENCES transactions (id),
+    wallet_id     INTEGER NOT NULL,
+    tx_id         INTEGER NOT NULL,
     amount        INTEGER NOT NULL CHECK (amount <> 0),
     balance_after INTEGER NOT NULL,
     version       INTEGER NOT NULL,
