@@ -61,8 +61,12 @@ type WriteTx interface {
 	IdempotencyGet(ctx context.Context, keys []string) ([]IdempotencyRecord, error)
 	// HoldsLock locks the given holds and returns them with their legs.
 	HoldsLock(ctx context.Context, ids []int64) ([]Hold, error)
-	// WalletsLock locks the given wallets and returns their state.
-	WalletsLock(ctx context.Context, ids []int64) ([]Wallet, error)
+	// WalletsLock locks the wallets in lock, in ascending id order, and
+	// then returns the state of every wallet in read, in id order. The
+	// engine locks one wallet per account, its lead, and every change to
+	// any wallet of the account is made under that lock, so the others
+	// need no lock of their own and are read once it is held.
+	WalletsLock(ctx context.Context, lock, read []int64) ([]Wallet, error)
 	// Reversals returns, for those of the given transactions that have
 	// been reverted, the id of the reverting transaction.
 	Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error)

@@ -81,7 +81,7 @@ func (e *Engine) commitBatch(ctx context.Context, ps []*pending) ([]outcome, err
 // lock takes the batch's row locks, holds first and then wallets, each in
 // ascending id order, and reads what the operations are checked against.
 func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) error {
-	var holdIDs, walletIDs, revertIDs []int64
+	var holdIDs, lockIDs, readIDs, revertIDs []int64
 	var keys []string
 	for _, p := range ps {
 		if p.key != "" {
@@ -97,7 +97,8 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 		case *abacus.Revert:
 			revertIDs = append(revertIDs, o.TxID)
 		}
-		walletIDs = append(walletIDs, p.prep.lock...)
+		lockIDs = append(lockIDs, p.prep.lock...)
+		readIDs = append(readIDs, p.prep.read...)
 	}
 	if len(holdIDs) > 0 {
 		holds, err := tx.HoldsLock(ctx, sortedUnique(holdIDs))
@@ -105,15 +106,10 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 			return err
 		}
 		for i := range holds {
-			h := &holds[i]
-			b.holds[h.ID] = h
-			for _, l := range h.Legs {
-				walletIDs = append(walletIDs, l.WalletID)
-			}
-			walletIDs = append(walletIDs, h.CounterWallet)
+			b.holds[holds[i].ID] = &holds[i]
 		}
 	}
-	ws, err := tx.WalletsLock(ctx, sortedUnique(walletIDs))
+	ws, err := tx.WalletsLock(ctx, sortedUnique(lockIDs), sortedUnique(readIDs))
 	if err != nil {
 		return err
 	}
@@ -121,6 +117,17 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 		b.before[w.ID] = w
 		c := w
 		b.wallets[w.ID] = &c
+	}
+	// prepare named every wallet the holds touch; a miss would be a bug.
+	for _, h := range b.holds {
+		for _, l := range h.Legs {
+			if b.wallets[l.WalletID] == nil {
+				return abacus.Errorf(abacus.CodeInternal, "", "hold %d: wallet %d was not read", h.ID, l.WalletID)
+			}
+		}
+		if b.wallets[h.CounterWallet] == nil {
+			return abacus.Errorf(abacus.CodeInternal, "", "hold %d: wallet %d was not read", h.ID, h.CounterWallet)
+		}
 	}
 	// Read keys and reversals only now: under the wallet locks, what a
 	// concurrent batch committed on the same rows is visible.

@@ -13,6 +13,7 @@ import (
 type customerWallets struct {
 	currency abacus.Currency
 	ids      map[abacus.Bucket]int64
+	lead     int64 // the wallet whose lock stands for the whole account
 }
 
 // walletCache maps accounts to wallet ids. It is bounded: when full, it
@@ -57,6 +58,9 @@ func (c *walletCache) customer(ctx context.Context, id abacus.AccountID) (*custo
 	cw = &customerWallets{currency: acct.Currency, ids: map[abacus.Bucket]int64{}}
 	for _, w := range ws {
 		cw.ids[w.Bucket] = w.ID
+		if cw.lead == 0 || w.ID < cw.lead {
+			cw.lead = w.ID
+		}
 	}
 	c.mu.Lock()
 	if len(c.customers) >= c.max {

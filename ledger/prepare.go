@@ -16,16 +16,23 @@ type prepared struct {
 	counter  int64   // the system wallet on the other side
 	legs     []int64 // Transfer: the wallet of each posting
 	original *abacus.Transaction
-	// lock lists the wallets to lock: every wallet of each customer account
-	// the operation touches, not only the buckets it moves, so that all of
-	// an account's transactions commit in the order of their ids.
-	lock []int64
+	// lock lists the wallets to lock: the lead wallet of each customer
+	// account the operation touches, which serialises all changes to the
+	// account (so its transactions also commit in the order of their ids),
+	// and each system wallet. read lists every wallet the batch reads.
+	lock, read []int64
 }
 
 func (p *prepared) lockCustomer(cw *customerWallets) {
+	p.lock = append(p.lock, cw.lead)
 	for _, id := range cw.ids {
-		p.lock = append(p.lock, id)
+		p.read = append(p.read, id)
 	}
+}
+
+func (p *prepared) lockWallet(id int64) {
+	p.lock = append(p.lock, id)
+	p.read = append(p.read, id)
 }
 
 func (e *Engine) prepare(ctx context.Context, op abacus.Op) (prepared, error) {
@@ -74,7 +81,7 @@ func (e *Engine) prepare(ctx context.Context, op abacus.Op) (prepared, error) {
 		p.lockCustomer(p.customer)
 	}
 	if p.counter != 0 {
-		p.lock = append(p.lock, p.counter)
+		p.lockWallet(p.counter)
 	}
 	return p, err
 }
@@ -91,7 +98,7 @@ func (e *Engine) prepareHold(ctx context.Context, p *prepared, id int64) error {
 		return err
 	}
 	p.lockCustomer(cw)
-	p.lock = append(p.lock, h.CounterWallet)
+	p.lockWallet(h.CounterWallet)
 	return nil
 }
 
@@ -111,7 +118,7 @@ func (e *Engine) customerIn(ctx context.Context, id abacus.AccountID, cur abacus
 func (e *Engine) walletOf(ctx context.Context, p *prepared, acct abacus.AccountID, b abacus.Bucket, cur abacus.Currency) (int64, error) {
 	if _, system := abacus.SystemAccountByID(acct); system {
 		id, err := e.cache.systemWallet(ctx, acct, cur)
-		p.lock = append(p.lock, id)
+		p.lockWallet(id)
 		return id, err
 	}
 	cw, err := e.customerIn(ctx, acct, cur)

@@ -65,9 +65,22 @@ func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, er
 	return hs, attachLegs(ctx, t.tx, hs)
 }
 
-func (t *writeTx) WalletsLock(ctx context.Context, ids []int64) ([]abacus.Wallet, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
-	return collect(rows, err, scanWallet)
+// WalletsLock locks with FOR NO KEY UPDATE, which does not block the
+// key-share locks of foreign keys, and reads in a second statement of the
+// same round trip: at READ COMMITTED it sees what the lock holders before
+// it committed.
+func (t *writeTx) WalletsLock(ctx context.Context, lock, read []int64) ([]abacus.Wallet, error) {
+	b := &pgx.Batch{}
+	if len(lock) > 0 {
+		b.Queue(`SELECT id FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, lock)
+	}
+	var out []abacus.Wallet
+	b.Queue(`SELECT `+walletColumns+` FROM wallets WHERE id = ANY($1) ORDER BY id`, read).Query(func(rows pgx.Rows) error {
+		var err error
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (abacus.Wallet, error) { return scanWallet(r) })
+		return err
+	})
+	return out, t.tx.SendBatch(ctx, b).Close()
 }
 
 func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {

@@ -66,10 +66,12 @@ func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, er
 	return queryHolds(ctx, t.tx, ids)
 }
 
-func (t *writeTx) WalletsLock(ctx context.Context, ids []int64) ([]abacus.Wallet, error) {
+// WalletsLock needs to lock nothing: BEGIN IMMEDIATE holds the database's
+// one write lock already.
+func (t *writeTx) WalletsLock(ctx context.Context, _, read []int64) ([]abacus.Wallet, error) {
 	var out []abacus.Wallet
 	// Sorted ids make the chunks, and so the whole answer, come in id order.
-	err := chunks(sortedUnique(ids), func(c []int64) error {
+	err := chunks(sortedUnique(read), func(c []int64) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
 		if err != nil {
 			return err

@@ -219,7 +219,7 @@ func testWalletsMany(t *testing.T, st abacus.Store) {
 	}
 	rnd.Shuffle(len(wids), func(i, j int) { wids[i], wids[j] = wids[j], wids[i] })
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		got, err := tx.WalletsLock(t.Context(), wids)
+		got, err := tx.WalletsLock(t.Context(), wids, wids)
 		if err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func lock(t testing.TB, tx abacus.WriteTx, ids ...int64) *batch {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	ws, err := tx.WalletsLock(t.Context(), ids)
+	ws, err := tx.WalletsLock(t.Context(), ids, ids)
 	if err != nil {
 		t.Fatalf("WalletsLock(%v): %v", ids, err)
 	}

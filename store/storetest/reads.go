@@ -186,7 +186,7 @@ func testEntriesDuringWrites(t *testing.T, st abacus.Store) {
 		for i := 1; !stop.Load(); i++ {
 			sign := int64(1 - 2*(i%2))
 			err := st.Write(ctx, func(tx abacus.WriteTx) error {
-				ws, err := tx.WalletsLock(ctx, []int64{c.cash(), c.bonus()})
+				ws, err := tx.WalletsLock(ctx, []int64{c.cash(), c.bonus()}, []int64{c.cash(), c.bonus()})
 				if err != nil {
 					return err
 				}

@@ -146,7 +146,7 @@ func testAmountsRoundTrip(t *testing.T, st abacus.Store) {
 	same(t, "Entries with extreme amounts", mustEntries(t, st, abacus.EntryQuery{Account: c.ID, Limit: 10}), entriesOf(c.ID, txs...))
 	for _, w := range state {
 		mustWrite(t, st, func(tx abacus.WriteTx) error {
-			got, err := tx.WalletsLock(t.Context(), []int64{w.ID})
+			got, err := tx.WalletsLock(t.Context(), []int64{w.ID}, []int64{w.ID})
 			if err != nil {
 				return err
 			}

@@ -144,7 +144,7 @@ func testWalletsLock(t *testing.T, st abacus.Store) {
 	want := mustWallets(t, st, c.ID, d.ID, abacus.SystemRevenue.ID())
 	ids := []int64{d.voucher(), c.cash(), 999_999, rev.ID, c.bonus(), d.cash(), c.voucher(), d.bonus()}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		got, err := tx.WalletsLock(t.Context(), ids)
+		got, err := tx.WalletsLock(t.Context(), ids, ids)
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func testWalletsLock(t *testing.T, st abacus.Store) {
 		t.Fatalf("fixture: %+v", after)
 	}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		got, err := tx.WalletsLock(t.Context(), []int64{rev.ID, c.cash()})
+		got, err := tx.WalletsLock(t.Context(), []int64{rev.ID, c.cash()}, []int64{rev.ID, c.cash()})
 		if err != nil {
 			return err
 		}
