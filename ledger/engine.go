@@ -35,7 +35,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.MaxBatch <= 0 {
-		c.MaxBatch = 1000
+		c.MaxBatch = 4000
 	}
 	if c.Workers <= 0 {
 		c.Workers = 1

@@ -25,7 +25,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"PostgreSQL URL; each run makes and drops a schema there (env ABACUS_BENCH_POSTGRES)")
 	dur := fs.Duration("duration", 10*time.Second, "measured time per run")
 	accounts := fs.Int("accounts", 1000, "customer accounts in the spread workload")
-	callers := fs.Int("callers", 2000, "concurrent callers")
+	callers := fs.Int("callers", 4000, "concurrent callers")
 	conns := fs.Int("per-op-conns", 32, "concurrent database transactions of the per-operation design on PostgreSQL")
 	maxBatch := fs.Int("max-batch", 4000, "operations per database transaction of the batched design")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each run")

@@ -21,7 +21,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("serve", "", stderr)
 	db := dbFlag(fs)
 	addr := fs.String("addr", envOr("ABACUS_ADDR", "127.0.0.1:8086"), "address to listen on (env ABACUS_ADDR)")
-	maxBatch := fs.Int("max-batch", 1000, "most ledger operations committed in one database transaction")
+	maxBatch := fs.Int("max-batch", 4000, "most ledger operations committed in one database transaction")
 	workers := fs.Int("workers", 0, "batches in flight at once (default 1 on SQLite, 4 on PostgreSQL)")
 	expireEvery := fs.Duration("expire-every", 10*time.Second, "how often holds past their expiry are released")
 	if err := fs.Parse(args); err != nil {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -29,9 +30,17 @@ func Migrations() ([]store.Migration, error) { return store.ReadMigrations(migra
 
 // Store is the SQLite implementation of abacus.Store.
 type Store struct {
-	path  string
-	write *sql.DB // exactly one connection: the writer
-	read  *sql.DB
+	path      string
+	write     *sql.DB // exactly one connection: the writer
+	read      *sql.DB
+	ckpt      *sql.DB // the background checkpointer's connection
+	wallets   *walletCache
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+	// writing spans a ledger write from BEGIN to the cache update after
+	// COMMIT, so the next batch never reads the cache in between.
+	writing sync.Mutex
 }
 
 var _ abacus.Store = (*Store)(nil)
@@ -48,7 +57,7 @@ func Open(path string) (*Store, error) {
 		}
 	}
 	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64&_cache_size=-65536"
-	write, err := sql.Open("sqlite3", path+"?"+common+"&_txlock=immediate")
+	write, err := sql.Open(driverName, path+"?"+common+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -59,21 +68,68 @@ func Open(path string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
-	read, err := sql.Open("sqlite3", path+"?"+common+"&_query_only=true")
+	read, err := sql.Open(driverName, path+"?"+common+"&_query_only=true")
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
 	read.SetMaxOpenConns(8)
-	return &Store{path: path, write: write, read: read}, nil
+	ckpt, err := sql.Open(driverName, path+"?"+common)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
+	s := &Store{path: path, write: write, read: read, ckpt: ckpt, wallets: newWalletCache(500_000),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	go s.checkpoint()
+	return s, nil
+}
+
+// driverName is mattn's driver with abacus's per-connection settings.
+const driverName = "sqlite3_abacus"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		// The writer leaves checkpoints to the background checkpointer and
+		// only checkpoints itself past 100,000 pages (about 400 MB), by
+		// which time there is little left to copy. After a checkpoint the
+		// WAL file is cut back to 64 MB.
+		_, err := c.Exec(`PRAGMA wal_autocheckpoint = 100000; PRAGMA journal_size_limit = 67108864`, nil)
+		return err
+	}})
+}
+
+// checkpoint copies the WAL into the database file every 200 ms, on a
+// connection of its own: a PASSIVE checkpoint never blocks the writer, so
+// the copying and its fsync leave the commit path.
+func (s *Store) checkpoint() {
+	defer close(s.stopped)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // Path returns the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes both pools.
+// Close stops the checkpointer and closes every connection.
 func (s *Store) Close() error {
-	return errors.Join(s.write.Close(), s.read.Close())
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		err = errors.Join(s.write.Close(), s.read.Close(), s.ckpt.Close())
+	})
+	return err
 }
 
 // Migrate applies the migrations the database has not seen, each in its
@@ -142,15 +198,27 @@ func (s *Store) SchemaVersion(ctx context.Context) (have, know int, err error) {
 
 // Write implements abacus.Store.
 func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
+	s.writing.Lock()
+	defer s.writing.Unlock()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return mapError(err)
 	}
 	defer tx.Rollback()
-	if err := fn(&writeTx{tx}); err != nil {
+	if err := s.wallets.validate(ctx, tx); err != nil {
+		return err
+	}
+	wt := &writeTx{tx: tx, cache: s.wallets}
+	if err := fn(wt); err != nil {
 		return mapError(err)
 	}
-	return mapError(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		s.wallets.forget() // the commit may or may not have happened
+		return mapError(err)
+	}
+	s.wallets.put(wt.read)
+	s.wallets.put(wt.written)
+	return nil
 }
 
 // mapError turns a busy database into ErrRetry; the engine then retries

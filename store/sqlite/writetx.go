@@ -16,7 +16,13 @@ import (
 // writeTx runs inside BEGIN IMMEDIATE: it holds the database's one write
 // lock from the start, so nothing it reads can change under it and its
 // lock methods need not lock rows one by one.
-type writeTx struct{ tx *sql.Tx }
+type writeTx struct {
+	tx    *sql.Tx
+	cache *walletCache
+	// read and written are the wallets this transaction read from the
+	// database and wrote; the cache learns them once it commits.
+	read, written []abacus.Wallet
+}
 
 const walletColumns = `id, account_id, bucket, currency, balance, held, version, floor`
 
@@ -69,9 +75,9 @@ func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, er
 // WalletsLock needs to lock nothing: BEGIN IMMEDIATE holds the database's
 // one write lock already.
 func (t *writeTx) WalletsLock(ctx context.Context, _, read []int64) ([]abacus.Wallet, error) {
-	var out []abacus.Wallet
-	// Sorted ids make the chunks, and so the whole answer, come in id order.
-	err := chunks(sortedUnique(read), func(c []int64) error {
+	out, missing := t.cache.get(sortedUnique(read))
+	from := len(out)
+	err := chunks(missing, func(c []int64) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
 		if err != nil {
 			return err
@@ -86,6 +92,8 @@ func (t *writeTx) WalletsLock(ctx context.Context, _, read []int64) ([]abacus.Wa
 		}
 		return rows.Err()
 	})
+	t.read = append(t.read, out[from:]...)
+	slices.SortFunc(out, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
 	return out, err
 }
 
@@ -198,6 +206,7 @@ func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 	if err := t.updateWallets(ctx, c.Wallets); err != nil {
 		return err
 	}
+	t.written = append(t.written, c.Wallets...)
 	err = insertRows(ctx, t.tx, `INSERT INTO idempotency_keys (key, request_hash, tx_id, hold_id, created_at)`, 5, len(c.Keys),
 		func(i int, a []any) []any {
 			k := &c.Keys[i]

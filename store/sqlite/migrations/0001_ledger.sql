@@ -39,10 +39,13 @@ CREATE TABLE transactions (
     id         INTEGER PRIMARY KEY,
     type       TEXT NOT NULL,
     memo       TEXT NOT NULL DEFAULT '',
-    reverts    INTEGER UNIQUE REFERENCES transactions (id), -- reverted at most once
-    hold_id    INTEGER UNIQUE,                              -- a hold is posted at most once
+    reverts    INTEGER REFERENCES transactions (id),
+    hold_id    INTEGER,
     created_at INTEGER NOT NULL
 );
+-- Partial, so the many transactions without a revert or hold add no entry.
+CREATE UNIQUE INDEX transactions_reverts_key ON transactions (reverts) WHERE reverts IS NOT NULL; -- reverted at most once
+CREATE UNIQUE INDEX transactions_hold_id_key ON transactions (hold_id) WHERE hold_id IS NOT NULL; -- a hold is posted at most once
 
 -- Append-only. A transaction touches a wallet at most once.
 -- No foreign keys, as on PostgreSQL: the engine writes a posting only
