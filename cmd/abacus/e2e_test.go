@@ -332,3 +332,50 @@ func TestVerifyCommandFailsOnCorruption(t *testing.T) {
 		t.Fatalf("verify must exit 1 and report the corrupted balance: %v\n%s", err, out)
 	}
 }
+
+// TestKeysCommands creates a user key with the CLI, uses it, revokes it,
+// and sees a new server refuse it.
+func TestKeysCommands(t *testing.T) {
+	dsn := testdb.SQLitePath(t)
+	s := startServer(t, dsn, "ABACUS_ADMIN_TOKEN="+adminToken)
+	setup(t, s.url, 1)
+	out, err := exec.Command(binary, "keys", "create", "--db", dsn, "--role", "user", "--account", account(1), "--name", "alice's app").Output()
+	if err != nil {
+		t.Fatalf("keys create: %v", err)
+	}
+	token := strings.TrimSpace(string(out))
+	get := func(token string) int {
+		req, _ := http.NewRequest("GET", s.url+"/api/v1/accounts/"+account(1), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := get(token); st != 200 {
+		t.Fatalf("the new user key reads its account: %d", st)
+	}
+	list, err := runCLI(t, "keys", "list", "--db", dsn)
+	if err != nil || !strings.Contains(list, "alice's app") {
+		t.Fatalf("keys list: %v\n%s", err, list)
+	}
+	id := regexp.MustCompile(`(key_\S+)\s+user`).FindStringSubmatch(list)
+	if id == nil {
+		t.Fatalf("no user key in the list:\n%s", list)
+	}
+	if out, err := runCLI(t, "keys", "revoke", "--db", dsn, id[1]); err != nil {
+		t.Fatalf("keys revoke: %v\n%s", err, out)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.exited
+	s2 := startServer(t, dsn, "ABACUS_ADMIN_TOKEN="+adminToken)
+	s = s2
+	if st := get(token); st != 401 {
+		t.Fatalf("a revoked key must be refused: %d", st)
+	}
+	if out, err := runCLI(t, "keys", "create", "--db", dsn, "--role", "owner"); err == nil || !strings.Contains(out, "--role") {
+		t.Fatalf("a bad role must be refused naming the flag: %v\n%s", err, out)
+	}
+}
