@@ -27,6 +27,7 @@ type LedgerConfig struct {
 	PerOpConns  int           // connections (= concurrent transactions) of the per-operation design
 	Verify      bool          // run ledger.Verify after every run
 	MaxBatch    int           // operations per database transaction of the batched design
+	Workers     int           // batches in flight at once in the batched design on PostgreSQL
 }
 
 // LedgerResult is one run's figures.
@@ -37,7 +38,7 @@ type LedgerResult struct {
 	OpsPerSec               float64
 	P50, P99                time.Duration
 	PeakRSS                 int64
-	Batches                 int64
+	Batches, Retries        int64
 	Verified                string
 }
 
@@ -58,8 +59,8 @@ func Ledger(ctx context.Context, cfg LedgerConfig, out io.Writer) ([]LedgerResul
 				if err != nil {
 					return results, fmt.Errorf("%s %s %s: %w", st, workload, design, err)
 				}
-				fmt.Fprintf(out, "  %-8s %-6s %-7s %10s ops/s   p50 %-8s p99 %-8s peak RSS %-8s %s\n", r.Store, r.Workload, r.Design,
-					thousands(r.OpsPerSec), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), mib(r.PeakRSS), r.Verified)
+				fmt.Fprintf(out, "  %-8s %-6s %-7s %10s ops/s   p50 %-8s p99 %-8s peak RSS %-8s %d batches, %d retried  %s\n", r.Store, r.Workload, r.Design,
+					thousands(r.OpsPerSec), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), mib(r.PeakRSS), r.Batches, r.Retries, r.Verified)
 				pair = append(pair, r)
 				results = append(results, r)
 			}
@@ -83,7 +84,7 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 	ecfg := ledger.Config{MaxBatch: cfg.MaxBatch, Workers: 1}
 	conns := int32(8)
 	if kind == "postgres" {
-		ecfg.Workers = 4
+		ecfg.Workers = cfg.Workers
 	}
 	if design == "per-op" {
 		ecfg.MaxBatch, ecfg.Workers = 1, 1
@@ -153,20 +154,20 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 	}
 	warm := min(time.Second, cfg.Duration/4)
 	time.Sleep(warm)
-	b0, _, _ := e.Stats()
+	b0, _, r0 := e.Stats()
 	measure.Store(true)
 	start := time.Now()
 	time.Sleep(cfg.Duration)
 	measure.Store(false)
 	elapsed := time.Since(start)
-	b1, _, _ := e.Stats()
+	b1, _, r1 := e.Stats()
 	r.PeakRSS = peakRSS()
 	stop.Store(true)
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
 		return r, err
 	}
-	r.Ops, r.Rejected, r.Batches = ops.Load(), rejected.Load(), b1-b0
+	r.Ops, r.Rejected, r.Batches, r.Retries = ops.Load(), rejected.Load(), b1-b0, r1-r0
 	r.OpsPerSec = float64(r.Ops) / elapsed.Seconds()
 	r.P50, r.P99 = lat.quantile(0.50), lat.quantile(0.99)
 	e.Close()

@@ -28,6 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	callers := fs.Int("callers", 4000, "concurrent callers")
 	conns := fs.Int("per-op-conns", 32, "concurrent database transactions of the per-operation design on PostgreSQL")
 	maxBatch := fs.Int("max-batch", 4000, "operations per database transaction of the batched design")
+	workers := fs.Int("workers", 4, "batches in flight at once in the batched design on PostgreSQL")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -51,7 +52,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer os.RemoveAll(dir)
 	_, err = bench.Ledger(ctx, bench.LedgerConfig{
 		Stores: strings.Split(*stores, ","), Workloads: strings.Split(*workloads, ","), Designs: strings.Split(*designs, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
-		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify, MaxBatch: *maxBatch,
+		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify, MaxBatch: *maxBatch, Workers: *workers,
 	}, stdout)
 	return err
 }
