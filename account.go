@@ -106,7 +106,10 @@ type Account struct {
 	Name      string
 	Currency  Currency
 	Overdraft Overdraft
-	CreatedAt time.Time
+	// LowBalance, if set, is the balance below which the account is
+	// warned: crossing it downwards writes a low_balance outbox message.
+	LowBalance *Amount
+	CreatedAt  time.Time
 }
 
 // Validate checks a customer account before it is created, and puts its

@@ -17,6 +17,7 @@ const (
 	TxTransfer TxType = "transfer"  // explicit postings
 	TxRevert   TxType = "revert"    // the mirror image of an earlier transaction
 	TxHoldPost TxType = "hold_post" // customer → revenue, drawn from a hold
+	TxUsage    TxType = "usage"     // the netted charges of a batch of usage events
 )
 
 // Transaction is one atomic money movement: two or more postings that sum

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 // ErrRetry says a write transaction lost a race with another process (a
@@ -43,6 +45,28 @@ type Store interface {
 	// HoldsDue returns open holds whose expiry is at or before now.
 	HoldsDue(ctx context.Context, now time.Time, limit int) ([]int64, error)
 
+	// BurstUtilisationSet records a resource's latest utilisation, in percent.
+	BurstUtilisationSet(ctx context.Context, resource string, percent decimal.Decimal, at time.Time) error
+	// BurstCycle runs the burst cycle that starts at cycle, once across
+	// every process (it returns false if one ran it already): the levels
+	// computed last cycle take effect at cycle, and next, given the latest
+	// utilisation and those levels, computes the levels of the next cycle.
+	BurstCycle(ctx context.Context, cycle time.Time, next func(utilisation map[string]decimal.Decimal, current map[string]int) map[string]int) (bool, error)
+	// BurstLevels returns the levels in force now and those computed for
+	// the next cycle, per resource.
+	BurstLevels(ctx context.Context, now time.Time) (current, next map[string]int, err error)
+
+	// PriceBookAdd appends price versions, burst level changes and
+	// commitments, and bumps the price book version, in one transaction.
+	PriceBookAdd(ctx context.Context, prices []Price, levels []BurstLevel, commitments []Commitment) error
+	PriceBookLoad(ctx context.Context) (*PriceBook, error)
+	// Events returns stored events in the order they were stored.
+	Events(ctx context.Context, q EventQuery) ([]StoredEvent, error)
+	Rollups(ctx context.Context, q RollupQuery) ([]Rollup, error)
+	DeadLetterAdd(ctx context.Context, d DeadLetter) error
+	DeadLetters(ctx context.Context, afterID int64, limit int) ([]DeadLetter, error)
+	Outbox(ctx context.Context, afterID int64, limit int) ([]OutboxMessage, error)
+
 	APIKeyCreate(ctx context.Context, k APIKey) error
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
 	APIKeys(ctx context.Context) ([]APIKey, error)
@@ -75,6 +99,20 @@ type WriteTx interface {
 	// Apply writes a batch's changes. It returns ErrRetry if a hold it
 	// resolves is no longer open or a key or reversal is taken.
 	Apply(ctx context.Context, c *Changes) error
+
+	// EventsSeen returns those of the ids that are stored already.
+	EventsSeen(ctx context.Context, ids []string) ([]string, error)
+	// EventsGet returns the stored events with the given ids.
+	EventsGet(ctx context.Context, ids []string) ([]StoredEvent, error)
+	// MinutesTaken returns those of the slots that are taken already.
+	MinutesTaken(ctx context.Context, slots []MinuteSlot) ([]MinuteSlot, error)
+	// PriceBookVersion returns the price book's current version.
+	PriceBookVersion(ctx context.Context) (int64, error)
+	// Counters returns the stored quantities of the given counters; a
+	// counter never written is absent.
+	Counters(ctx context.Context, cs []UsageCounter) ([]UsageCounter, error)
+	// Carries returns the stored residues of the given accounts.
+	Carries(ctx context.Context, accounts []AccountID) ([]Carry, error)
 }
 
 // Changes is everything one batch writes.
@@ -84,6 +122,14 @@ type Changes struct {
 	Resolutions  []Hold        // holds leaving open: Status, ResolvedAt, PostedAmount, TxID
 	Wallets      []Wallet      // the final state of every wallet the batch touched
 	Keys         []IdempotencyRecord
+
+	Events       []StoredEvent  // new usage events
+	EventUpdates []StoredEvent  // events whose status changed (rerated, voided)
+	Counters     []UsageCounter // quantities to add
+	Carries      []Carry        // residues to set
+	Rollups      []Rollup       // quantities, amounts and counts to add
+	Minutes      []MinuteSlot   // minute slots to take
+	Outbox       []OutboxMessage
 }
 
 // IdempotencyRecord ties an idempotency key to the one effect it had.
@@ -131,4 +177,8 @@ type AuditReader interface {
 	// Holds streams holds with their legs, by id.
 	Holds(fn func(Hold) error) error
 	Idempotency(fn func(IdempotencyRecord) error) error
+	// Events streams stored usage events in the order they were stored.
+	Events(fn func(StoredEvent) error) error
+	// Rollups streams every rollup row.
+	Rollups(fn func(Rollup) error) error
 }

@@ -31,6 +31,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	route("POST /api/v1/holds/{id}/post", backend(s.handleHoldPost))
 	route("POST /api/v1/holds/{id}/void", backend(s.handleHoldVoid))
 
+	route("POST /api/v1/accounting/metering/events", backend(s.handleIngest))
+	route("GET /api/v1/accounting/metering/events", anyKey(s.handleEvents))
+	route("POST /api/v1/accounting/metering/events/{id}/void", backend(s.handleEventVoid))
+	route("GET /api/v1/accounting/metering/dead-letters", backend(s.handleDeadLetters))
+
 	route("/api/", anyKey(notFoundAPI))
 }
 

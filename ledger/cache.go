@@ -14,6 +14,9 @@ type customerWallets struct {
 	currency abacus.Currency
 	ids      map[abacus.Bucket]int64
 	lead     int64 // the wallet whose lock stands for the whole account
+	// lowBalance is the account's low-balance threshold, if it has one.
+	// An account's attributes do not change once created, so this caches.
+	lowBalance *abacus.Amount
 }
 
 // walletCache maps accounts to wallet ids. It is bounded: when full, it
@@ -55,7 +58,7 @@ func (c *walletCache) customer(ctx context.Context, id abacus.AccountID) (*custo
 	if err != nil {
 		return nil, err
 	}
-	cw = &customerWallets{currency: acct.Currency, ids: map[abacus.Bucket]int64{}}
+	cw = &customerWallets{currency: acct.Currency, ids: map[abacus.Bucket]int64{}, lowBalance: acct.LowBalance}
 	for _, w := range ws {
 		cw.ids[w.Bucket] = w.ID
 		if cw.lead == 0 || w.ID < cw.lead {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
 )
 
 // Config tunes the engine. The zero value of each field means its default.
@@ -31,6 +32,8 @@ type Config struct {
 	// Now is the clock; tests inject their own.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Usage tunes how usage events are charged.
+	Usage UsageConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -52,6 +55,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Usage = c.Usage.withDefaults()
 	return c
 }
 
@@ -65,7 +69,12 @@ type Engine struct {
 	store abacus.Store
 	cfg   Config
 	queue chan *pending
+	usage chan *usageJob // usage batches are kept apart from other operations
 	cache *walletCache
+
+	bookMu      sync.Mutex
+	book        *rating.Book
+	bookVersion int64
 
 	closing   chan struct{}
 	stopped   chan struct{}
@@ -82,6 +91,7 @@ func New(store abacus.Store, cfg Config) *Engine {
 		store:   store,
 		cfg:     cfg,
 		queue:   make(chan *pending, cfg.QueueSize),
+		usage:   make(chan *usageJob, cfg.QueueSize/16+1),
 		cache:   newWalletCache(store, cfg.CacheAccounts),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -221,29 +231,39 @@ func (e *Engine) Close() error {
 func (e *Engine) work() {
 	defer e.workers.Done()
 	for {
-		var first *pending
 		select {
-		case first = <-e.queue:
+		case p := <-e.queue:
+			e.workLedger(p)
+		case j := <-e.usage:
+			e.workUsage(j)
 		case <-e.closing:
 			// Drain what was queued before the close, then stop.
 			select {
-			case first = <-e.queue:
+			case p := <-e.queue:
+				e.workLedger(p)
+			case j := <-e.usage:
+				e.workUsage(j)
 			default:
 				return
 			}
 		}
-		batch := []*pending{first}
-	fill:
-		for len(batch) < e.cfg.MaxBatch {
-			select {
-			case p := <-e.queue:
-				batch = append(batch, p)
-			default:
-				break fill
-			}
-		}
-		e.run(batch)
 	}
+}
+
+// workLedger collects queued operations, starting with first, into one
+// batch and commits it.
+func (e *Engine) workLedger(first *pending) {
+	batch := []*pending{first}
+fill:
+	for len(batch) < e.cfg.MaxBatch {
+		select {
+		case p := <-e.queue:
+			batch = append(batch, p)
+		default:
+			break fill
+		}
+	}
+	e.run(batch)
 }
 
 // run commits one batch, retrying when it lost a race with another writer,

@@ -91,8 +91,9 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.keys = v.check("one effect per idempotency key")
 	v.reverts = v.check("each transaction reverted at most once")
 	v.holds = v.check("holds are consistent and resolved at most once")
+	v.usage = newUsageCheck(v.check("usage events agree with their transactions and rollups"))
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
-		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency} {
+		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency, v.usage.events, v.usage.rollups} {
 			if err := step(ar); err != nil {
 				return err
 			}
@@ -124,6 +125,7 @@ type verifier struct {
 	reverted       map[int64]int64 // original → revert
 	txIDs          []int64         // every transaction, in id order
 	wallets        map[int64]*walletState
+	usage          *usageCheck
 }
 
 func (v *verifier) check(name string) *Check {
@@ -139,6 +141,9 @@ func (v *verifier) transactions(ar abacus.AuditReader) error {
 	return ar.Transactions(func(t abacus.Transaction) error {
 		v.r.Counts["transactions"]++
 		v.txIDs = append(v.txIDs, t.ID)
+		if t.Type == abacus.TxUsage {
+			v.usage.txs[t.ID] = true
+		}
 		if t.HoldID != 0 {
 			if prev, dup := v.holdPosts[t.HoldID]; dup {
 				v.holds.fail("hold %d is posted by transactions %d and %d", t.HoldID, prev, t.ID)
@@ -194,6 +199,7 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 			}
 		}
 		legs++
+		v.usage.posting(p)
 		add(sums, p.Currency, p.Amount)
 		add(v.currencyTotals, p.Currency, p.Amount)
 		if d, ok := v.holdPostDebits[p.TxID]; ok && p.Amount.IsNegative() {
@@ -349,6 +355,7 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 
 // finish compares what the scans accumulated.
 func (v *verifier) finish() {
+	v.usage.finish()
 	currencies := make([]string, 0, len(v.currencyTotals))
 	for c := range v.currencyTotals {
 		currencies = append(currencies, string(c))

@@ -13,8 +13,11 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "ingest" {
+		return runBenchIngest(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ledger" {
-		fmt.Fprintln(stderr, "usage: abacus bench ledger [flags]   (abacus bench ledger --help)")
+		fmt.Fprintln(stderr, "usage: abacus bench ledger|ingest [flags]   (abacus bench ledger --help)")
 		return exitError{2}
 	}
 	fs := newFlagSet("bench", "ledger", stderr)
@@ -34,17 +37,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(*cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	dir, err := os.MkdirTemp("", "abacus-bench-")
 	if err != nil {
 		return err
@@ -55,4 +52,57 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify, MaxBatch: *maxBatch, Workers: *workers,
 	}, stdout)
 	return err
+}
+
+func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "ingest", stderr)
+	stores := fs.String("stores", "sqlite,postgres", "stores to measure, comma-separated")
+	paths := fs.String("paths", "in-process,http", "paths: in-process (the pipeline called directly), http (the ingestion endpoint over loopback)")
+	pg := fs.String("postgres", envOr("ABACUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
+		"PostgreSQL URL; each run makes and drops a schema there (env ABACUS_BENCH_POSTGRES)")
+	dur := fs.Duration("duration", 10*time.Second, "measured time per run")
+	accounts := fs.Int("accounts", 1000, "accounts the events are spread over")
+	skus := fs.Int("skus", 20, "SKUs, each with a graduated price of three tiers")
+	producers := fs.Int("producers", 64, "concurrent producers, each sending a request and waiting for its answer")
+	batch := fs.Int("batch", 100, "events per request")
+	dups := fs.Int("duplicates", 1, "percent of events that repeat an earlier id")
+	maxBatch := fs.Int("max-batch", 4000, "events per database transaction")
+	workers := fs.Int("workers", 4, "batches in flight at once on PostgreSQL")
+	verify := fs.Bool("verify", true, "check every ledger invariant after each full-load run")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	stopProfile, err := startProfile(*cpuprofile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	dir, err := os.MkdirTemp("", "abacus-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	_, err = bench.Ingest(ctx, bench.IngestConfig{
+		Stores: strings.Split(*stores, ","), Paths: strings.Split(*paths, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
+		Accounts: *accounts, SKUs: *skus, Producers: *producers, BatchSize: *batch, Duplicates: *dups,
+		MaxBatch: *maxBatch, Workers: *workers, Verify: *verify,
+	}, stdout)
+	return err
+}
+
+// startProfile writes a CPU profile to path until the returned func runs.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

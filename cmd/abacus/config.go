@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/ledger"
 	"github.com/abacus-billing/abacus/store/postgres"
 	"github.com/abacus-billing/abacus/store/sqlite"
 )
@@ -73,4 +76,54 @@ func describeDB(db string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// usageFlags adds the flags that say how usage is charged, shared by
+// serve and ingest, and returns a func that reads them.
+func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
+	currency := fs.String("default-currency", envOr("ABACUS_DEFAULT_CURRENCY", "USD"), "currency of accounts created for usage events (env ABACUS_DEFAULT_CURRENCY)")
+	autoCreate := fs.Bool("auto-create", envOr("ABACUS_AUTO_CREATE", "true") == "true", "create an account for an event that names an unknown one, as CSGHub does; when off, such events are rejected (env ABACUS_AUTO_CREATE)")
+	overdraft := fs.String("new-account-overdraft", "unlimited", "floor of accounts created for events: unlimited (CSGHub: usage may go negative), none, or a limit such as 50")
+	order := fs.String("draw-order", "voucher,cash,bonus", "the order charges draw from an account's buckets")
+	minutes := fs.String("minute-dedupe", "", "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15)")
+	return func() (ledger.UsageConfig, error) {
+		var c ledger.UsageConfig
+		cur, err := abacus.ParseCurrency(*currency)
+		if err != nil {
+			return c, fmt.Errorf("--default-currency: %w", err)
+		}
+		c.DefaultCurrency, c.NoAutoCreate = cur, !*autoCreate
+		switch *overdraft {
+		case "unlimited":
+			c.NewAccountOverdraft.Unlimited = true
+		case "none":
+		default:
+			if c.NewAccountOverdraft.Limit, err = abacus.ParseAmount(*overdraft); err != nil || c.NewAccountOverdraft.Limit.IsNegative() {
+				return c, fmt.Errorf("--new-account-overdraft: %q is not unlimited, none or a limit such as 50", *overdraft)
+			}
+		}
+		seen := map[abacus.Bucket]bool{}
+		for _, b := range strings.Split(*order, ",") {
+			bk, err := abacus.ParseBucket(strings.TrimSpace(b))
+			if err != nil || seen[bk] {
+				return c, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+			}
+			seen[bk] = true
+			c.DrawOrder = append(c.DrawOrder, bk)
+		}
+		if len(c.DrawOrder) != len(abacus.CustomerBuckets) {
+			return c, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+		}
+		if *minutes != "" {
+			c.MinuteDedupe = map[int]bool{}
+			for _, s := range strings.Split(*minutes, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(s))
+				if err != nil || n < 0 {
+					return c, fmt.Errorf("--minute-dedupe: %q is not a scene number", s)
+				}
+				c.MinuteDedupe[n] = true
+			}
+		}
+		return c, nil
+	}
 }

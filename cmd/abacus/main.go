@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +28,10 @@ func commands() []command {
 		{"serve", "run the HTTP API (SQLite in ./abacus-data by default)", runServe},
 		{"migrate", "apply the database migrations and exit", runMigrate},
 		{"verify", "check every ledger invariant; exits 1 on a violation", runVerify},
+		{"ingest", "charge usage events from NDJSON or CSV files", runIngest},
+		{"prices", "import and list the price book", runPrices},
+		{"rerate", "charge unpriced events whose price now exists", runRerate},
+		{"void", "reverse the charges of usage events", runVoid},
 		{"keys", "create, list and revoke API keys", runKeys},
 		{"bench", "measure throughput: abacus bench ledger", runBench},
 		{"version", "print the version", runVersion},
@@ -103,4 +108,10 @@ func newFlagSet(name, argsUsage string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// quietLogger logs warnings and errors only, for commands that print
+// their own progress.
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -12,9 +12,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/abacus-billing/abacus"
 	abacushttp "github.com/abacus-billing/abacus/http"
 	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/metering"
+	"github.com/abacus-billing/abacus/rating"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,8 +28,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxBatch := fs.Int("max-batch", 4000, "most ledger operations committed in one database transaction")
 	workers := fs.Int("workers", 0, "batches in flight at once (default 1 on SQLite, 4 on PostgreSQL)")
 	expireEvery := fs.Duration("expire-every", 10*time.Second, "how often holds past their expiry are released")
+	usage := usageFlags(fs)
+	burstStep := fs.String("burst-step", "5", "burst levels: one level per this many percent of utilisation")
+	burstMax := fs.Int("burst-max", 20, "burst levels: the highest level")
+	natsURL := fs.String("nats", os.Getenv("ABACUS_NATS_URL"), "consume usage events from this NATS JetStream server, e.g. nats://127.0.0.1:4222 (env ABACUS_NATS_URL)")
+	natsStream := fs.String("nats-stream", "meteringEventStream", "the JetStream stream of usage events (created if missing)")
+	natsSubject := fs.String("nats-subject", "accounting.metering.duration", "the subject usage events are published to")
+	natsDurable := fs.String("nats-durable", "abacus-metering", "the durable consumer's name")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	ucfg, err := usage()
+	if err != nil {
+		return err
+	}
+	step, err := decimal.NewFromString(*burstStep)
+	if err != nil || !step.IsPositive() || *burstMax < 1 {
+		return fmt.Errorf("--burst-step must be a positive decimal and --burst-max at least 1")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
@@ -43,7 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			*workers = 4
 		}
 	}
-	engine := ledger.New(st, ledger.Config{MaxBatch: *maxBatch, Workers: *workers, Logger: log})
+	engine := ledger.New(st, ledger.Config{MaxBatch: *maxBatch, Workers: *workers, Logger: log, Usage: ucfg})
 	api := abacushttp.NewServer(engine, log)
 
 	ln, err := net.Listen("tcp", *addr)
@@ -57,6 +76,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	go engine.ExpireLoop(loopCtx, *expireEvery)
+	go engine.BurstLoop(loopCtx, rating.LevelRule{Step: step, Max: *burstMax})
+	var consumer *metering.Consumer
+	if *natsURL != "" {
+		consumer = metering.NewConsumer(metering.ConsumerConfig{URL: *natsURL, Stream: *natsStream, Subject: *natsSubject,
+			Durable: *natsDurable, Logger: log}, &metering.Pipeline{Engine: engine}, st)
+		if err := consumer.Start(loopCtx); err != nil {
+			stopLoops()
+			engine.Close()
+			return fmt.Errorf("--nats: %w", err)
+		}
+		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subject %s)\n", *natsURL, *natsStream, *natsSubject)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -72,6 +103,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	if serr := srv.Shutdown(shutdownCtx); serr != nil {
 		log.Error("http shutdown", "err", serr)
+	}
+	if consumer != nil {
+		consumer.Stop() // commits and acks its batch in flight
 	}
 	stopLoops()
 	engine.Close()

@@ -13,9 +13,14 @@ import (
 func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {
 	created := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		ct, err := tx.Exec(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, a.CreatedAt)
+		var low *int64
+		if a.LowBalance != nil {
+			v := a.LowBalance.Micros()
+			low = &v
+		}
+		ct, err := tx.Exec(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, low, a.CreatedAt)
 		if err != nil || ct.RowsAffected() == 0 {
 			return err
 		}
@@ -49,12 +54,17 @@ const ensureSystemWallets = `INSERT INTO wallets (account_id, bucket, currency, 
 func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
 	var a abacus.Account
 	var limit int64
-	err := s.pool.QueryRow(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at
-		FROM accounts WHERE id = $1`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &a.CreatedAt)
+	var low *int64
+	err := s.pool.QueryRow(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
+		FROM accounts WHERE id = $1`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &low, &a.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, notFound("account", id)
 	}
 	a.Overdraft.Limit, a.CreatedAt = abacus.AmountFromMicros(limit), a.CreatedAt.UTC()
+	if low != nil {
+		v := abacus.AmountFromMicros(*low)
+		a.LowBalance = &v
+	}
 	return a, err
 }
 

@@ -83,3 +83,18 @@ func (r *auditReader) Idempotency(fn func(abacus.IdempotencyRecord) error) error
 // audit sees a posting that names no wallet instead of skipping it.
 const orphanPostingColumns = `p.tx_id, p.wallet_id, COALESCE(w.account_id, ''), COALESCE(w.bucket, ''), COALESCE(w.currency, ''),
 	p.amount, p.balance_after, p.version`
+
+func (r *auditReader) Events(fn func(abacus.StoredEvent) error) error {
+	return each(r, `SELECT `+eventColumns+` FROM usage_events ORDER BY seq`, scanEvent, fn)
+}
+
+func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
+	return each(r, `SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events FROM usage_rollups
+		ORDER BY account_id, bucket, scene, resource_id, customer_id`, func(row pgx.Row) (abacus.Rollup, error) {
+		var x abacus.Rollup
+		var amount int64
+		err := row.Scan(&x.Account, &x.Bucket, &x.Scene, &x.ResourceID, &x.CustomerID, &x.Currency, &x.Quantity, &amount, &x.Events)
+		x.Bucket, x.Amount = x.Bucket.UTC(), abacus.AmountFromMicros(amount)
+		return x, err
+	}, fn)
+}

@@ -208,6 +208,8 @@ var racedConstraints = map[string]bool{
 	"idempotency_keys_pkey":    true,
 	"transactions_reverts_key": true,
 	"transactions_hold_id_key": true,
+	"usage_events_id":          true, // an event id sent for two accounts at once
+	"usage_minutes_pkey":       true, // a minute slot taken by a batch of another account
 }
 
 func notFound(what string, id any) error {

@@ -200,5 +200,6 @@ func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 			FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::timestamptz[]) AS u(key, hash, tx, hold, at)`,
 			keys, hashes, txs, holds, ats)
 	}
+	t.queueUsage(b, c)
 	return t.tx.SendBatch(ctx, b).Close()
 }

@@ -14,9 +14,13 @@ import (
 func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {
 	created := false
 	err := s.inWrite(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, micros(a.CreatedAt))
+		var low sql.NullInt64
+		if a.LowBalance != nil {
+			low = sql.NullInt64{Int64: a.LowBalance.Micros(), Valid: true}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, low, micros(a.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -64,12 +68,17 @@ func (s *Store) inWrite(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
 	var a abacus.Account
 	var limit, at int64
-	err := s.read.QueryRowContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, created_at
-		FROM accounts WHERE id = ?`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &at)
+	var low sql.NullInt64
+	err := s.read.QueryRowContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
+		FROM accounts WHERE id = ?`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &low, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, notFound("account", id)
 	}
 	a.Overdraft.Limit, a.CreatedAt = abacus.AmountFromMicros(limit), fromMicros(at)
+	if low.Valid {
+		v := abacus.AmountFromMicros(low.Int64)
+		a.LowBalance = &v
+	}
 	return a, err
 }
 

@@ -265,7 +265,8 @@ const maxVars = 30000
 
 // insertRows inserts n rows of cols columns with multi-row INSERTs: one
 // statement per few thousand values instead of one per row.
-func insertRows(ctx context.Context, tx *sql.Tx, head string, cols, n int, row func(i int, args []any) []any) error {
+// tail, if given, follows the VALUES list (an ON CONFLICT clause).
+func insertRows(ctx context.Context, tx *sql.Tx, head string, cols, n int, row func(i int, args []any) []any, tail ...string) error {
 	group := "(" + placeholders(cols) + ")"
 	per := min(maxVars/cols, 500)
 	args := make([]any, 0, per*cols)
@@ -275,7 +276,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, head string, cols, n int, row f
 		for i := start; i < end; i++ {
 			args = row(i, args)
 		}
-		q := head + " VALUES " + strings.TrimSuffix(strings.Repeat(group+",", end-start), ",")
+		q := head + " VALUES " + strings.TrimSuffix(strings.Repeat(group+",", end-start), ",") + strings.Join(tail, "")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", head, err)
 		}

@@ -212,7 +212,10 @@ func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 			k := &c.Keys[i]
 			return append(a, k.Key, k.Hash, nullID(k.TxID), nullID(k.HoldID), micros(k.CreatedAt))
 		})
-	return raced(err, sqlite3.ErrConstraintPrimaryKey) // the key is taken
+	if err != nil {
+		return raced(err, sqlite3.ErrConstraintPrimaryKey) // the key is taken
+	}
+	return t.applyUsage(ctx, c)
 }
 
 // raced marks err as ErrRetry if it is the constraint violation code,

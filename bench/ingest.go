@@ -1,0 +1,327 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	abacushttp "github.com/abacus-billing/abacus/http"
+	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/metering"
+	"github.com/abacus-billing/abacus/metering/decode"
+)
+
+// IngestConfig sets up `abacus bench ingest`.
+type IngestConfig struct {
+	Stores      []string
+	Paths       []string // "in-process", "http"
+	PostgresURL string
+	Dir         string
+	Duration    time.Duration
+	Accounts    int
+	SKUs        int
+	Producers   int // concurrent producers, each sending a batch and waiting for its answer
+	BatchSize   int // events per request
+	Duplicates  int // percent of events that repeat an earlier id
+	MaxBatch    int
+	Workers     int // PostgreSQL batches in flight
+	Verify      bool
+}
+
+// IngestResult is one run's figures.
+type IngestResult struct {
+	Store, Path, Design string
+	Events              int64
+	EventsPerSec        float64
+	P50, P99            time.Duration
+	HalfLoadP99         time.Duration // p99 when offered half of the peak rate
+	PeakRSS             int64
+	Verified            string
+}
+
+// Ingest measures usage ingestion end to end: decoding, dedupe against the
+// database, rating with tiered prices, charging, rollups, commit, answer.
+// Each store and path runs the batched engine and, in the same run, the
+// common design of one database transaction per event (the same work with
+// batches of one), and the batched engine again at half its peak rate to
+// measure acknowledgement latency under ordinary load.
+func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResult, error) {
+	fmt.Fprintf(out, "abacus bench ingest: %s\n", Machine())
+	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates; %d producers sending %d events per request\n\n",
+		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.Producers, cfg.BatchSize)
+	var results []IngestResult
+	for _, st := range cfg.Stores {
+		for _, path := range cfg.Paths {
+			batched, err := runIngest(ctx, cfg, st, path, "batched", 0)
+			if err != nil {
+				return results, fmt.Errorf("%s %s batched: %w", st, path, err)
+			}
+			half, err := runIngest(ctx, cfg, st, path, "batched", batched.EventsPerSec/2)
+			if err != nil {
+				return results, fmt.Errorf("%s %s at half load: %w", st, path, err)
+			}
+			batched.HalfLoadP99 = half.P99
+			perEvent, err := runIngest(ctx, cfg, st, path, "per-event", 0)
+			if err != nil {
+				return results, fmt.Errorf("%s %s per-event: %w", st, path, err)
+			}
+			for _, r := range []IngestResult{batched, perEvent} {
+				fmt.Fprintf(out, "  %-8s %-10s %-9s %9s events/s  p50 %-9s p99 %-9s peak RSS %-8s %s\n", r.Store, r.Path, r.Design,
+					thousands(r.EventsPerSec), r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), mib(r.PeakRSS), r.Verified)
+			}
+			fmt.Fprintf(out, "  %-8s %-10s batched / per-event = %.1f×; p99 at half load (%s events/s) = %s\n\n", st, path,
+				batched.EventsPerSec/perEvent.EventsPerSec, thousands(batched.EventsPerSec/2), batched.HalfLoadP99.Round(100*time.Microsecond))
+			results = append(results, batched, perEvent)
+		}
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "store\tpath\tdesign\tevents/s\tp50\tp99\tp99 at half load\tpeak RSS\t")
+	for _, r := range results {
+		half := "-"
+		if r.HalfLoadP99 > 0 {
+			half = r.HalfLoadP99.Round(100 * time.Microsecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Store, r.Path, r.Design, thousands(r.EventsPerSec),
+			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), half, mib(r.PeakRSS))
+	}
+	return results, tw.Flush()
+}
+
+// skuPrices returns n graduated per-minute prices: the first 1,000 minutes
+// of a month at one rate, the next 9,000 cheaper, the rest cheaper still.
+func skuPrices(n int, from time.Time) []abacus.Price {
+	var ps []abacus.Price
+	for i := 0; i < n; i++ {
+		base := decimal.New(int64(10+i), -3) // 0.010, 0.011, …
+		ps = append(ps, abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: fmt.Sprintf("sku-%d", i), UnitType: "minute",
+			Currency: "USD", Unit: 1, Model: abacus.ModelGraduated, ValidFrom: from, CreatedAt: from,
+			Tiers: []abacus.PriceTier{
+				{UpTo: 1000, UnitPrice: base},
+				{UpTo: 10000, UnitPrice: base.Mul(decimal.RequireFromString("0.8"))},
+				{UpTo: 0, UnitPrice: base.Mul(decimal.RequireFromString("0.6"))},
+			}})
+	}
+	return ps
+}
+
+// generator makes events: random accounts and SKUs, and a share that
+// repeat an id sent before.
+type generator struct {
+	cfg   IngestConfig
+	seq   atomic.Int64
+	start time.Time
+}
+
+func (g *generator) batch(r *rand.Rand, n int) []abacus.UsageEvent {
+	evs := make([]abacus.UsageEvent, n)
+	for i := range evs {
+		s := g.seq.Add(1)
+		if g.cfg.Duplicates > 0 && r.IntN(100) < g.cfg.Duplicates && s > 1000 {
+			s -= 1 + int64(r.IntN(1000)) // an id sent a moment ago
+		}
+		acct := int(s*7919) % g.cfg.Accounts
+		evs[i] = abacus.UsageEvent{
+			ID:         fmt.Sprintf("00000000-0000-4000-8000-%012d", s),
+			Account:    abacus.AccountID(fmt.Sprintf("be000000-0000-4000-8000-%012d", acct+1)),
+			Value:      1 + s%60,
+			Scene:      11,
+			ResourceID: fmt.Sprintf("sku-%d", s%int64(g.cfg.SKUs)),
+			CustomerID: fmt.Sprintf("space-%d", acct%97),
+			Time:       g.start.Add(time.Duration(s%3600) * time.Second),
+		}
+	}
+	return evs
+}
+
+func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string, rate float64) (IngestResult, error) {
+	r := IngestResult{Store: kind, Path: path, Design: design}
+	ecfg := ledger.Config{MaxBatch: cfg.MaxBatch, Workers: 1, Usage: ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}}
+	conns := int32(8)
+	batchSize := cfg.BatchSize
+	if kind == "postgres" {
+		ecfg.Workers = cfg.Workers
+	}
+	if design == "per-event" {
+		ecfg.MaxBatch, batchSize = 1, 1
+		if kind == "postgres" {
+			ecfg.Workers, conns = 32, 36
+		}
+	}
+	st, cleanup, err := freshStore(ctx, kind, cfg.Dir, cfg.PostgresURL, conns)
+	if err != nil {
+		return r, err
+	}
+	defer cleanup()
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if err := st.PriceBookAdd(ctx, skuPrices(cfg.SKUs, start.AddDate(0, -1, 0)), nil, nil); err != nil {
+		return r, err
+	}
+	e := ledger.New(st, ecfg)
+	defer e.Close()
+	pipe := &metering.Pipeline{Engine: e}
+	send := func(ctx context.Context, evs []abacus.UsageEvent) error {
+		items := make([]decode.Item, len(evs))
+		for i := range evs {
+			if err := evs[i].Validate(); err != nil {
+				return err
+			}
+			items[i] = decode.Item{Event: evs[i], ID: evs[i].ID}
+		}
+		_, err := pipe.Ingest(ctx, items)
+		return err
+	}
+	if path == "http" {
+		send, err = httpSender(st, e)
+		if err != nil {
+			return r, err
+		}
+	}
+	g := &generator{cfg: cfg, start: start}
+	// Create the accounts (the engine would on first sight) before measuring.
+	warm := make([]abacus.UsageEvent, 0, cfg.Accounts)
+	for i := 0; i < cfg.Accounts; i++ {
+		warm = append(warm, abacus.UsageEvent{ID: fmt.Sprintf("warm-%d", i), Account: abacus.AccountID(fmt.Sprintf("be000000-0000-4000-8000-%012d", i+1)),
+			Value: 1, Scene: 11, ResourceID: "sku-0", Time: start})
+	}
+	for i := range warm {
+		warm[i].Validate()
+	}
+	if _, err := e.Ingest(ctx, warm); err != nil {
+		return r, err
+	}
+	runtime.GC()
+	resetPeakRSS()
+
+	var (
+		events         atomic.Int64
+		measure, stop  atomic.Bool
+		mu             sync.Mutex
+		lat            latencies
+		wg             sync.WaitGroup
+		firstErr       atomic.Value
+		producers      = cfg.Producers
+		perProducerGap time.Duration
+	)
+	if design == "per-event" {
+		producers = cfg.Producers * cfg.BatchSize / 4 // as many events in flight, a request each
+		if producers > 4000 {
+			producers = 4000
+		}
+	}
+	if rate > 0 {
+		perProducerGap = time.Duration(float64(time.Second) * float64(producers*batchSize) / rate)
+	}
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(p), 42))
+			var mine latencies
+			next := time.Now().Add(time.Duration(rnd.Int64N(int64(perProducerGap + 1))))
+			for !stop.Load() {
+				if perProducerGap > 0 {
+					time.Sleep(time.Until(next))
+					next = next.Add(perProducerGap)
+				}
+				evs := g.batch(rnd, batchSize)
+				t0 := time.Now()
+				if err := send(ctx, evs); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					stop.Store(true)
+					return
+				}
+				if measure.Load() {
+					events.Add(int64(len(evs)))
+					mine = append(mine, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(min(time.Second, cfg.Duration/4))
+	measure.Store(true)
+	t0 := time.Now()
+	time.Sleep(cfg.Duration)
+	measure.Store(false)
+	elapsed := time.Since(t0)
+	r.PeakRSS = peakRSS()
+	stop.Store(true)
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return r, err
+	}
+	r.Events = events.Load()
+	r.EventsPerSec = float64(r.Events) / elapsed.Seconds()
+	r.P50, r.P99 = lat.quantile(0.50), lat.quantile(0.99)
+	e.Close()
+	if cfg.Verify && rate == 0 {
+		rep, err := ledger.Verify(ctx, st)
+		if err != nil {
+			return r, err
+		}
+		if !rep.OK() {
+			return r, fmt.Errorf("verify failed after the run:\n%s", rep)
+		}
+		r.Verified = "verify ok"
+	}
+	return r, nil
+}
+
+// httpSender serves the API in-process on a loopback port and sends each
+// batch as a JSON array to the ingestion endpoint, as a platform would.
+func httpSender(st abacus.Store, e *ledger.Engine) (func(context.Context, []abacus.UsageEvent) error, error) {
+	k, token, err := abacus.NewAPIKey("bench", abacus.RoleService, "", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := st.APIKeyCreate(context.Background(), k); err != nil {
+		return nil, err
+	}
+	srv := httptest.NewServer(abacushttp.NewServer(e, nil).Handler())
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096}}
+	type wire struct {
+		UUID       string `json:"uuid"`
+		UserUUID   string `json:"user_uuid"`
+		Value      int64  `json:"value"`
+		ValueType  int    `json:"value_type"`
+		Scene      int    `json:"scene"`
+		ResourceID string `json:"resource_id"`
+		CustomerID string `json:"customer_id"`
+		CreatedAt  string `json:"created_at"`
+	}
+	return func(ctx context.Context, evs []abacus.UsageEvent) error {
+		ws := make([]wire, len(evs))
+		for i, ev := range evs {
+			ws[i] = wire{ev.ID, string(ev.Account), ev.Value, ev.ValueType, ev.Scene, ev.ResourceID, ev.CustomerID, ev.Time.Format(time.RFC3339)}
+		}
+		body, _ := json.Marshal(ws)
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/api/v1/accounting/metering/events", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			return fmt.Errorf("ingest answered %d: %s", res.StatusCode, b)
+		}
+		return nil
+	}, nil
+}

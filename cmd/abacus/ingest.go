@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/metering"
+	"github.com/abacus-billing/abacus/metering/decode"
+)
+
+func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("ingest", "FILE...", stderr)
+	db := dbFlag(fs)
+	usage := usageFlags(fs)
+	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv)")
+	chunk := fs.Int("chunk", 2000, "events handed to the engine at a time")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("name at least one file (- for standard input)")
+	}
+	ucfg, err := usage()
+	if err != nil {
+		return err
+	}
+	st, err := openMigrated(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	engine := ledger.New(st, ledger.Config{Usage: ucfg, Logger: quietLogger(stderr)})
+	defer engine.Close()
+	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, stderr: stderr}
+	for _, name := range fs.Args() {
+		if err := in.file(ctx, name, *format); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	s := in.sum
+	fmt.Fprintf(stdout, "accepted %d (%d unpriced), duplicate %d, rejected %d\n", s.Accepted, s.Unpriced, s.Duplicate, s.Rejected)
+	if s.Rejected > 0 {
+		return fmt.Errorf("%d events were rejected (listed above); the others are in", s.Rejected)
+	}
+	return nil
+}
+
+// ingester streams files through the pipeline: it keeps a few chunks in
+// flight so reading and committing overlap, counts what became of every
+// event and reports rejections with their file and line.
+type ingester struct {
+	pipe   *metering.Pipeline
+	chunk  int
+	stderr io.Writer
+
+	mu        sync.Mutex
+	sum       metering.Summary
+	rejected  int
+	firstFail error
+}
+
+const maxPrinted = 100
+
+func (in *ingester) file(ctx context.Context, name, format string) error {
+	var r io.Reader = os.Stdin
+	var size int64 = -1
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+		r = f
+	}
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".csv":
+			format = "csv"
+		case ".ndjson", ".jsonl", ".json":
+			format = "ndjson"
+		default:
+			return fmt.Errorf("cannot tell the format from the name; use --format ndjson or --format csv")
+		}
+	}
+	prog := newProgress(in.stderr, name, size)
+	counted := &countingReader{r: r, progress: prog}
+	var rd *decode.Reader
+	switch format {
+	case "ndjson":
+		rd = decode.NewNDJSONReader(counted)
+	case "csv":
+		var err error
+		if rd, err = decode.NewCSVReader(counted); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--format %q is not ndjson or csv", format)
+	}
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	send := func(items []decode.Item) {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results, err := in.pipe.Ingest(ctx, items)
+			in.mu.Lock()
+			defer in.mu.Unlock()
+			if err != nil {
+				if in.firstFail == nil {
+					in.firstFail = err
+				}
+				return
+			}
+			in.sum.Add(results)
+			for i, res := range results {
+				if res.Status == abacus.IngestRejected {
+					in.rejected++
+					if in.rejected <= maxPrinted {
+						fmt.Fprintf(in.stderr, "%s:%d: event %s rejected: %v\n", name, items[i].Line, res.ID, res.Err)
+					} else if in.rejected == maxPrinted+1 {
+						fmt.Fprintln(in.stderr, "… more rejections are counted but not shown")
+					}
+				}
+			}
+			prog.events(len(items))
+		}()
+	}
+	var items []decode.Item
+	var readErr error
+	for {
+		it, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		items = append(items, it)
+		if len(items) == in.chunk {
+			send(items)
+			items = nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(items) > 0 {
+		send(items)
+	}
+	wg.Wait()
+	prog.done()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch {
+	case in.firstFail != nil:
+		return fmt.Errorf("%w (nothing is lost: run the same command again, the event ids make it safe)", in.firstFail)
+	case readErr != nil:
+		return readErr
+	}
+	return ctx.Err()
+}
+
+// countingReader tells the progress how many bytes were read.
+type countingReader struct {
+	r        io.Reader
+	progress *progress
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.progress.bytes(n)
+	return n, err
+}
+
+// progress shows a bar with rate and ETA on a terminal, and a plain line
+// every five seconds otherwise.
+type progress struct {
+	bar   *progressbar.ProgressBar
+	out   io.Writer
+	name  string
+	size  int64
+	start time.Time
+
+	mu         sync.Mutex
+	read       int64
+	n          int
+	lastReport time.Time
+}
+
+func newProgress(out io.Writer, name string, size int64) *progress {
+	p := &progress{out: out, name: name, size: size, start: time.Now(), lastReport: time.Now()}
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions64(size, progressbar.OptionSetWriter(out), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription(name), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	}
+	return p
+}
+
+func (p *progress) bytes(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.read += int64(n)
+	if p.bar != nil {
+		p.bar.Add(n)
+	}
+}
+
+func (p *progress) events(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n += n
+	if p.bar == nil && time.Since(p.lastReport) >= 5*time.Second {
+		p.lastReport = time.Now()
+		p.line()
+	}
+}
+
+func (p *progress) line() {
+	elapsed := time.Since(p.start)
+	rate := float64(p.n) / elapsed.Seconds()
+	eta := ""
+	if p.size > 0 && p.read > 0 && p.read < p.size {
+		eta = fmt.Sprintf(", ETA %s", (time.Duration(float64(elapsed) * float64(p.size-p.read) / float64(p.read))).Round(time.Second))
+	}
+	fmt.Fprintf(p.out, "%s: %d events, %d of %d bytes, %.0f events/s%s\n", p.name, p.n, p.read, p.size, rate, eta)
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Finish()
+		return
+	}
+	p.line()
+}

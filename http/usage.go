@@ -1,0 +1,212 @@
+package http
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/metering"
+	wire "github.com/abacus-billing/abacus/metering/decode"
+)
+
+// maxUsageBody bounds a batch of usage events.
+const maxUsageBody = 16 << 20
+
+type ingestResultView struct {
+	ID       string         `json:"uuid"`
+	Status   string         `json:"status"`
+	Charged  *abacus.Amount `json:"charged,omitempty"`
+	Unpriced bool           `json:"unpriced,omitempty"`
+	Error    *errorBody     `json:"error,omitempty"`
+}
+
+type ingestView struct {
+	Accepted  int                `json:"accepted"`
+	Duplicate int                `json:"duplicate"`
+	Rejected  int                `json:"rejected"`
+	Unpriced  int                `json:"unpriced"`
+	Results   []ingestResultView `json:"results"`
+}
+
+// handleIngest takes a batch of events (a JSON array of CSGHub events, or
+// CloudEvents) and answers per item, after the batch has committed.
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
+	dec, err := wire.ForContentType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return abacus.WithField(err, "Content-Type")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUsageBody))
+	if err != nil {
+		return decodeError(err)
+	}
+	items, err := dec(body)
+	if err != nil {
+		return abacus.WithField(err, "body")
+	}
+	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(r.Context(), items)
+	if err != nil {
+		return err
+	}
+	var sum metering.Summary
+	sum.Add(results)
+	v := ingestView{Accepted: sum.Accepted, Duplicate: sum.Duplicate, Rejected: sum.Rejected, Unpriced: sum.Unpriced, Results: make([]ingestResultView, len(results))}
+	for i, res := range results {
+		rv := ingestResultView{ID: res.ID, Status: string(res.Status), Unpriced: res.Unpriced}
+		if res.Status == abacus.IngestAccepted {
+			c := res.Charged
+			rv.Charged = &c
+		}
+		if res.Err != nil {
+			rv.Error = &errorBody{Code: res.Err.Code, Message: res.Err.Error(), Field: res.Err.Field}
+		}
+		v.Results[i] = rv
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	errs, err := s.engine.VoidEvents(r.Context(), []string{id})
+	if err != nil {
+		return err
+	}
+	if errs[0] != nil {
+		return errs[0]
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"uuid": id, "status": string(abacus.EventVoided)})
+	return nil
+}
+
+type storedEventView struct {
+	Seq          int64              `json:"seq"`
+	ID           string             `json:"uuid"`
+	Account      abacus.AccountID   `json:"user_uuid"`
+	Value        int64              `json:"value"`
+	ValueType    int                `json:"value_type"`
+	Scene        int                `json:"scene"`
+	OpUID        string             `json:"op_uid"`
+	ResourceID   string             `json:"resource_id"`
+	ResourceName string             `json:"resource_name"`
+	CustomerID   string             `json:"customer_id"`
+	CreatedAt    time.Time          `json:"created_at"`
+	Extra        string             `json:"extra"`
+	Status       abacus.EventStatus `json:"status"`
+	Currency     abacus.Currency    `json:"currency"`
+	Charged      abacus.Amount      `json:"charged"`
+	ReceivedAt   time.Time          `json:"received_at"`
+	Transaction  int64              `json:"transaction,omitempty"`
+	Void         int64              `json:"void_transaction,omitempty"`
+}
+
+// handleEvents lists stored events: an account's, or every unpriced one.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
+	q := abacus.EventQuery{Limit: defaultPage}
+	query := r.URL.Query()
+	if a := query.Get("account"); a != "" {
+		id, err := abacus.ParseAccountID(a)
+		if err != nil {
+			return err
+		}
+		q.Account = id
+	}
+	if err := mayRead(r, q.Account); err != nil {
+		return err
+	}
+	if st := query.Get("status"); st != "" {
+		switch abacus.EventStatus(st) {
+		case abacus.EventCharged, abacus.EventUnpriced, abacus.EventVoided:
+			q.Status = abacus.EventStatus(st)
+		default:
+			return abacus.Errorf(abacus.CodeInvalid, "status", "%q is not one of charged, unpriced, voided", st)
+		}
+	}
+	var err error
+	if q.From, err = timeParam(query.Get("from"), "from"); err != nil {
+		return err
+	}
+	if q.To, err = timeParam(query.Get("to"), "to"); err != nil {
+		return err
+	}
+	if q.Limit, err = intParam(query.Get("limit"), "limit", defaultPage, 1, maxPage); err != nil {
+		return err
+	}
+	after, err := intParam(query.Get("after"), "after", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	q.AfterSeq = int64(after)
+	evs, err := s.store.Events(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	page := struct {
+		Events []storedEventView `json:"events"`
+		Next   *int64            `json:"next_after"`
+	}{Events: []storedEventView{}}
+	for _, e := range evs {
+		page.Events = append(page.Events, storedEventView{e.Seq, e.ID, e.Account, e.Value, e.ValueType, e.Scene, e.OpUID, e.ResourceID,
+			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.ReceivedAt, e.TxID, e.VoidTxID})
+	}
+	if len(evs) == q.Limit {
+		page.Next = &evs[len(evs)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+type deadLetterView struct {
+	ID         int64     `json:"id"`
+	Source     string    `json:"source"`
+	Subject    string    `json:"subject"`
+	Reason     string    `json:"reason"`
+	Payload    string    `json:"payload"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	limit, err := intParam(r.URL.Query().Get("limit"), "limit", defaultPage, 1, maxPage)
+	if err != nil {
+		return err
+	}
+	after, err := intParam(r.URL.Query().Get("after"), "after", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	ds, err := s.store.DeadLetters(r.Context(), int64(after), limit)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		DeadLetters []deadLetterView `json:"dead_letters"`
+	}{DeadLetters: []deadLetterView{}}
+	for _, d := range ds {
+		out.DeadLetters = append(out.DeadLetters, deadLetterView{d.ID, d.Source, d.Subject, d.Reason, string(d.Payload), d.ReceivedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func timeParam(v, field string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return t, abacus.Errorf(abacus.CodeInvalid, field, "%q is not an RFC 3339 time such as \"2026-11-01T00:00:00Z\"", v)
+	}
+	return t.UTC(), nil
+}
+
+func intParam(v, field string, def, lo, hi int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, abacus.Errorf(abacus.CodeInvalid, field, "%q is not a whole number from %d to %d", v, lo, hi)
+	}
+	return n, nil
+}

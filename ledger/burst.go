@@ -1,0 +1,40 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// BurstCycle is how often burst levels are recomputed, as CloudSigma does.
+const BurstCycle = 5 * time.Minute
+
+// RunBurstCycle runs the burst cycle that contains now, unless some process
+// ran it already: the levels computed last cycle take effect, and new ones
+// are computed from the latest utilisation by rule for the next cycle.
+func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.LevelRule) (bool, error) {
+	cycle := now.UTC().Truncate(BurstCycle)
+	return e.store.BurstCycle(ctx, cycle, func(util map[string]decimal.Decimal, current map[string]int) map[string]int {
+		_, next := rating.NextLevels(current, current, util, rule)
+		return next
+	})
+}
+
+// BurstLoop runs a burst cycle at the start of every cycle until ctx ends.
+func (e *Engine) BurstLoop(ctx context.Context, rule rating.LevelRule) {
+	for {
+		now := e.cfg.Now()
+		if _, err := e.RunBurstCycle(ctx, now, rule); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Error("burst cycle", "err", err)
+		}
+		wait := now.Truncate(BurstCycle).Add(BurstCycle).Sub(now)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package ledger_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// TestBurstCycles: utilisation sets the next level, which takes effect one
+// cycle later; each cycle runs once however many engines try; events are
+// charged at the level in force at their own time.
+func TestBurstCycles(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		price := perMinute("cpu", "0", t0)
+		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
+		price.Levels = []abacus.BurstPrice{{Level: 0, UnitPrice: decimal.RequireFromString("0.5")},
+			{Level: 1, UnitPrice: decimal.RequireFromString("1")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
+		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ { // three engines racing for the same cycle
+			ran, err := e.RunBurstCycle(ctx, t0.Add(time.Minute), rule)
+			if err != nil || ran != (i == 0) {
+				t.Fatalf("cycle at t0, try %d: ran %v, %v", i, ran, err)
+			}
+		}
+		cur, next, err := st.BurstLevels(ctx, t0.Add(time.Minute))
+		if err != nil || cur["cpu"] != 0 || next["cpu"] != 4 {
+			t.Fatalf("after the first cycle: current %v next %v %v", cur, next, err)
+		}
+		if _, err := e.RunBurstCycle(ctx, t0.Add(ledger.BurstCycle), rule); err != nil {
+			t.Fatal(err)
+		}
+		cur, _, _ = st.BurstLevels(ctx, t0.Add(ledger.BurstCycle))
+		if cur["cpu"] != 4 {
+			t.Fatalf("next must take effect one cycle later: %v", cur)
+		}
+		acct := newAccountID()
+		ev := func(id string, at time.Time) abacus.UsageEvent {
+			return spaceEvent(id, acct, "cpu", 1, at)
+		}
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{ev("before", t0.Add(time.Minute)), ev("after", t0.Add(ledger.BurstCycle+time.Minute))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Charged.String() != "1" || res[1].Charged.String() != "4" {
+			t.Fatalf("level 1 before the change, 4 after: %+v", res)
+		}
+		mustVerify(t, st)
+	})
+}

@@ -1,0 +1,310 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// UsageConfig tunes how usage events are charged.
+type UsageConfig struct {
+	// NoAutoCreate turns off creating an account for an event that names
+	// one abacus has not seen (CSGHub creates them); such events are then
+	// rejected.
+	NoAutoCreate bool
+	// DefaultCurrency is the currency of accounts created for events.
+	DefaultCurrency abacus.Currency
+	// NewAccountOverdraft is the floor policy of accounts created for
+	// events; CSGHub lets usage take them negative without limit.
+	NewAccountOverdraft abacus.Overdraft
+	// DrawOrder is the order charges draw from the buckets.
+	DrawOrder []abacus.Bucket
+	// MinuteDedupe lists the scenes where a second event for the same
+	// instance in the same wall-clock minute is a duplicate (CSGHub's
+	// minute-level check), off for every scene by default.
+	MinuteDedupe map[int]bool
+}
+
+func (c UsageConfig) withDefaults() UsageConfig {
+	if c.DefaultCurrency == "" {
+		c.DefaultCurrency = "USD"
+	}
+	if len(c.DrawOrder) == 0 {
+		c.DrawOrder = abacus.DefaultDrawOrder
+	}
+	return c
+}
+
+// usageKind says what a usage item asks for.
+type usageKind uint8
+
+const (
+	ingestEvent usageKind = iota
+	voidEvent
+	rerateEvent
+)
+
+// usageItem is one event to ingest, void or rerate, prepared outside the
+// batch.
+type usageItem struct {
+	kind     usageKind
+	event    abacus.UsageEvent // ingest: the event; void and rerate: its id and account
+	customer *customerWallets
+	revenue  int64
+	result   *abacus.IngestResult
+	// minuteDedupe: the event's scene has CSGHub's minute-level dedupe on.
+	minuteDedupe bool
+}
+
+// usageJob is one caller's items: they join a batch together and are
+// answered together, after its commit.
+type usageJob struct {
+	items []usageItem
+	done  chan error
+}
+
+// Ingest charges usage events exactly once each: an id stored before is a
+// duplicate, a bad event is rejected with the field at fault, and the rest
+// are rated with the price valid at their own time and charged in the same
+// database transaction that stores them. It returns once that transaction
+// has committed. The events must have passed Validate.
+func (e *Engine) Ingest(ctx context.Context, events []abacus.UsageEvent) ([]abacus.IngestResult, error) {
+	items := make([]usageItem, len(events))
+	results := make([]abacus.IngestResult, len(events))
+	for i := range events {
+		items[i] = usageItem{kind: ingestEvent, event: events[i], result: &results[i]}
+		results[i].ID = events[i].ID
+	}
+	if err := e.runUsageJob(ctx, items); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// VoidEvents reverses the charges of stored events, exactly once each:
+// the money goes back to the buckets it came from and the rollups of the
+// events' own periods are corrected. A missing or already voided event
+// gets its error; the others are voided.
+func (e *Engine) VoidEvents(ctx context.Context, ids []string) ([]error, error) {
+	return e.byID(ctx, voidEvent, ids)
+}
+
+// Rerate charges unpriced events whose price now exists, exactly once
+// each, at the price valid at their own time. An event still without a
+// price stays unpriced (its result says so); one that is not unpriced gets
+// an error.
+func (e *Engine) Rerate(ctx context.Context, ids []string) ([]abacus.IngestResult, error) {
+	items, results, errs := e.itemsByID(ctx, rerateEvent, ids)
+	if err := e.runUsageJob(ctx, items); err != nil {
+		return nil, err
+	}
+	out := make([]abacus.IngestResult, len(ids))
+	for i := range ids {
+		out[i] = abacus.IngestResult{ID: ids[i], Status: abacus.IngestRejected, Err: asError(errs[i])}
+		if r := results[i]; r != nil {
+			out[i] = *r
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]error, error) {
+	items, results, errs := e.itemsByID(ctx, kind, ids)
+	if err := e.runUsageJob(ctx, items); err != nil {
+		return nil, err
+	}
+	for i, r := range results {
+		if r != nil && r.Err != nil {
+			errs[i] = r.Err
+		}
+	}
+	return errs, nil
+}
+
+// itemsByID looks up the stored events named by ids. An id that is not
+// stored gets its error now; the others become items.
+func (e *Engine) itemsByID(ctx context.Context, kind usageKind, ids []string) ([]usageItem, []*abacus.IngestResult, []error) {
+	errs := make([]error, len(ids))
+	results := make([]*abacus.IngestResult, len(ids))
+	stored, err := e.store.Events(ctx, abacus.EventQuery{IDs: ids, Limit: len(ids) + 1})
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return nil, results, errs
+	}
+	byID := make(map[string]abacus.StoredEvent, len(stored))
+	for _, s := range stored {
+		byID[s.ID] = s
+	}
+	var items []usageItem
+	for i, id := range ids {
+		s, ok := byID[id]
+		if !ok {
+			errs[i] = abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)
+			continue
+		}
+		results[i] = &abacus.IngestResult{ID: id}
+		items = append(items, usageItem{kind: kind, event: s.UsageEvent, result: results[i]})
+	}
+	return items, results, errs
+}
+
+func asError(err error) *abacus.Error {
+	var ae *abacus.Error
+	if err == nil {
+		return nil
+	}
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return &abacus.Error{Code: abacus.CodeInternal, Message: err.Error()}
+}
+
+// runUsageJob prepares the items, queues them and waits for their batch.
+func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
+	var live []usageItem
+	for i := range items {
+		if err := e.prepareUsage(ctx, &items[i]); err != nil {
+			items[i].result.Status, items[i].result.Err = abacus.IngestRejected, asError(err)
+			continue
+		}
+		live = append(live, items[i])
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	job := &usageJob{items: live, done: make(chan error, 1)}
+	select {
+	case e.usage <- job:
+	case <-e.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-job.done:
+		return err
+	case <-e.stopped:
+		select {
+		case err := <-job.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// prepareUsage resolves an item's account (creating it for a new event if
+// allowed) and the wallets its batch must lock.
+func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
+	cw, err := e.cache.customer(ctx, it.event.Account)
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent && !e.cfg.Usage.NoAutoCreate {
+		_, _, err = e.store.AccountCreate(ctx, abacus.Account{
+			ID: it.event.Account, Kind: abacus.KindUser, Currency: e.cfg.Usage.DefaultCurrency,
+			Overdraft: e.cfg.Usage.NewAccountOverdraft, CreatedAt: e.cfg.Now().UTC(),
+		})
+		if err == nil {
+			cw, err = e.cache.customer(ctx, it.event.Account)
+		}
+	}
+	if err != nil {
+		return abacus.WithField(withoutField(err), "user_uuid")
+	}
+	it.customer = cw
+	it.minuteDedupe = it.kind == ingestEvent && e.cfg.Usage.MinuteDedupe[it.event.Scene]
+	it.revenue, err = e.cache.systemWallet(ctx, abacus.SystemRevenue.ID(), cw.currency)
+	return err
+}
+
+func withoutField(err error) error {
+	var ae *abacus.Error
+	if errors.As(err, &ae) {
+		c := *ae
+		c.Field = ""
+		return &c
+	}
+	return err
+}
+
+// workUsage collects queued usage jobs, starting with first, into one
+// batch of at most MaxBatch items, and commits it.
+func (e *Engine) workUsage(first *usageJob) {
+	jobs := []*usageJob{first}
+	n := len(first.items)
+fill:
+	for n < e.cfg.MaxBatch {
+		select {
+		case j := <-e.usage:
+			jobs = append(jobs, j)
+			n += len(j.items)
+		default:
+			break fill
+		}
+	}
+	e.runUsage(jobs)
+}
+
+// runUsage commits a usage batch, retrying it when it lost a race, and
+// answers its jobs. A batch the database refuses is split, job by job.
+func (e *Engine) runUsage(jobs []*usageJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var items []*usageItem
+	for _, j := range jobs {
+		for i := range j.items {
+			items = append(items, &j.items[i])
+		}
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = e.commitUsage(ctx, items)
+		if !errors.Is(err, abacus.ErrRetry) || attempt == 10 {
+			break
+		}
+		e.retries.Add(1)
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+	}
+	if err != nil && len(jobs) > 1 && !errors.Is(err, abacus.ErrRetry) && ctx.Err() == nil {
+		e.cfg.Logger.Warn("usage batch failed; retrying it job by job", "jobs", len(jobs), "err", err)
+		for _, j := range jobs {
+			e.runUsage([]*usageJob{j})
+		}
+		return
+	}
+	if err != nil {
+		e.cfg.Logger.Error("usage batch failed", "items", len(items), "err", err)
+		err = &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; send the events again: their ids make it safe"}
+	} else {
+		e.batches.Add(1)
+		e.ops.Add(int64(len(items)))
+	}
+	for _, j := range jobs {
+		j.done <- err
+	}
+}
+
+// rating returns the price book, reloading it when another process (or
+// this one) changed it since it was loaded.
+func (e *Engine) rating(ctx context.Context, version int64) (*rating.Book, error) {
+	e.bookMu.Lock()
+	defer e.bookMu.Unlock()
+	if e.book != nil && e.bookVersion >= version {
+		return e.book, nil
+	}
+	pb, err := e.store.PriceBookLoad(ctx)
+	if err != nil {
+		return nil, err
+	}
+	book, err := rating.NewBook(pb.Prices, pb.Levels, pb.Commitments)
+	if err != nil {
+		return nil, err
+	}
+	e.book, e.bookVersion = book, pb.Version
+	return book, nil
+}

@@ -1,0 +1,597 @@
+package ledger
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// usageBatch is the in-memory state of one usage batch. Usage batches
+// hold nothing but usage, so every wallet they touch gets exactly one
+// posting: the netted change of the whole batch, in one usage transaction.
+type usageBatch struct {
+	*batch
+	book    *rating.Book
+	used    map[rating.Counter]int64 // counters as they stand, stored plus this batch
+	counted map[rating.Counter]int64 // what this batch adds
+	carry   map[abacus.AccountID]decimal.Decimal
+	carried map[abacus.AccountID]bool // residue changed
+	seenDB  map[string]bool
+	seen    map[string]bool // ingested by this batch
+	minutes map[abacus.MinuteSlot]string
+	stored  map[string]*abacus.StoredEvent // void and rerate targets, under lock
+	rollups map[rollupKey]*abacus.Rollup
+	events  []abacus.StoredEvent
+	updates []abacus.StoredEvent
+	minuteT []abacus.MinuteSlot
+}
+
+type rollupKey struct {
+	account    abacus.AccountID
+	bucket     time.Time
+	scene      int
+	resource   string
+	customerID string
+}
+
+// counterKey spells a price key for the store; the length of the unit
+// type before it makes the spelling unambiguous.
+func counterKey(k rating.Key) string {
+	return strconv.Itoa(k.SKUType) + "|" + strconv.Itoa(k.SKUKind) + "|" + strconv.Itoa(len(k.UnitType)) + ":" + k.UnitType + "|" + k.ResourceID
+}
+
+// commitUsage applies a usage batch in one write transaction.
+func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
+	return e.store.Write(ctx, func(tx abacus.WriteTx) error {
+		u := &usageBatch{
+			batch: &batch{
+				now:       e.cfg.Now().UTC().Truncate(time.Microsecond),
+				drawOrder: e.cfg.Usage.DrawOrder,
+				wallets:   map[int64]*abacus.Wallet{},
+				before:    map[int64]abacus.Wallet{},
+			},
+			used:    map[rating.Counter]int64{},
+			counted: map[rating.Counter]int64{},
+			carry:   map[abacus.AccountID]decimal.Decimal{},
+			carried: map[abacus.AccountID]bool{},
+			seenDB:  map[string]bool{},
+			seen:    map[string]bool{},
+			minutes: map[abacus.MinuteSlot]string{},
+			stored:  map[string]*abacus.StoredEvent{},
+			rollups: map[rollupKey]*abacus.Rollup{},
+		}
+		if err := u.load(ctx, e, tx, items); err != nil {
+			return err
+		}
+		for _, it := range items {
+			*it.result = abacus.IngestResult{ID: it.event.ID}
+			var err error
+			switch it.kind {
+			case ingestEvent:
+				err = u.ingest(it)
+			case voidEvent:
+				err = u.void(it)
+			case rerateEvent:
+				err = u.rerate(it)
+			}
+			if err != nil {
+				// A rule said no: this item is rejected and the batch goes
+				// on. Anything else (the database, a bug) fails the batch.
+				var ae *abacus.Error
+				if !errors.As(err, &ae) || ae.Code == abacus.CodeInternal {
+					return err
+				}
+				it.result.Status, it.result.Err = abacus.IngestRejected, ae
+			}
+		}
+		c, err := u.changes(ctx, tx, items)
+		if err != nil || c == nil {
+			return err
+		}
+		return tx.Apply(ctx, c)
+	})
+}
+
+// load locks the batch's accounts and reads what its items are judged by:
+// wallets, stored ids, minute slots, the price book, counters and carries.
+func (u *usageBatch) load(ctx context.Context, e *Engine, tx abacus.WriteTx, items []*usageItem) error {
+	var lock, read []int64
+	var ids, targets []string
+	var slots []abacus.MinuteSlot
+	accounts := map[abacus.AccountID]bool{}
+	for _, it := range items {
+		lock = append(lock, it.customer.lead, it.revenue)
+		read = append(read, it.revenue)
+		for _, id := range it.customer.ids {
+			read = append(read, id)
+		}
+		accounts[it.event.Account] = true
+		if it.kind == ingestEvent {
+			ids = append(ids, it.event.ID)
+			if e.cfg.Usage.MinuteDedupe[it.event.Scene] {
+				slots = append(slots, minuteSlot(&it.event))
+			}
+		} else {
+			targets = append(targets, it.event.ID)
+		}
+	}
+	ws, err := tx.WalletsLock(ctx, sortedUnique(lock), sortedUnique(read))
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		u.before[w.ID] = w
+		c := w
+		u.wallets[w.ID] = &c
+	}
+	if len(ids) > 0 {
+		seen, err := tx.EventsSeen(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range seen {
+			u.seenDB[id] = true
+		}
+	}
+	if len(slots) > 0 {
+		taken, err := tx.MinutesTaken(ctx, slots)
+		if err != nil {
+			return err
+		}
+		for _, s := range taken {
+			u.minutes[slotOf(s)] = s.EventID
+		}
+	}
+	if len(targets) > 0 {
+		stored, err := tx.EventsGet(ctx, targets)
+		if err != nil {
+			return err
+		}
+		for i := range stored {
+			u.stored[stored[i].ID] = &stored[i]
+		}
+	}
+	version, err := tx.PriceBookVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if u.book, err = e.rating(ctx, version); err != nil {
+		return err
+	}
+	var wanted []rating.Counter
+	for _, it := range items {
+		wanted = append(wanted, u.countersOf(&it.event, it.customer.currency)...)
+	}
+	if len(wanted) > 0 {
+		keys := make([]abacus.UsageCounter, len(wanted))
+		byKey := make(map[abacus.UsageCounter]rating.Counter, len(wanted))
+		for i, c := range wanted {
+			keys[i] = abacus.UsageCounter{Account: c.Account, Key: counterKey(c.Key), Currency: c.Currency, Period: c.Period}
+			byKey[keys[i]] = c
+			u.used[c] = 0
+		}
+		stored, err := tx.Counters(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, s := range stored {
+			q := s.Quantity
+			s.Quantity = 0
+			if c, ok := byKey[s]; ok {
+				u.used[c] = q
+			}
+		}
+	}
+	accts := make([]abacus.AccountID, 0, len(accounts))
+	for a := range accounts {
+		accts = append(accts, a)
+	}
+	carries, err := tx.Carries(ctx, accts)
+	if err != nil {
+		return err
+	}
+	for _, c := range carries {
+		d, err := decimal.NewFromString(c.Residue)
+		if err != nil {
+			return fmt.Errorf("ledger: the carry of %s is not a decimal: %w", c.Account, err)
+		}
+		u.carry[c.Account] = d
+	}
+	return nil
+}
+
+// countersOf lists the counters an event's prices count against.
+func (u *usageBatch) countersOf(e *abacus.UsageEvent, cur abacus.Currency) []rating.Counter {
+	comps, err := rating.Components(e)
+	if err != nil {
+		return nil
+	}
+	var out []rating.Counter
+	for _, c := range comps {
+		p, ok := u.book.Price(c.Key, cur, e.Time)
+		if ok && (p.Model == abacus.ModelGraduated || p.Model == abacus.ModelVolume || p.Model == abacus.ModelPackage) {
+			out = append(out, rating.Counter{Account: e.Account, Key: c.Key, Currency: cur, Period: rating.PeriodOf(e.Time)})
+		}
+	}
+	return out
+}
+
+func minuteSlot(e *abacus.UsageEvent) abacus.MinuteSlot {
+	return abacus.MinuteSlot{Scene: e.Scene, CustomerID: e.CustomerID, Minute: e.Time.Truncate(time.Minute), EventID: e.ID}
+}
+
+// slotOf is a slot without its owner, to look it up by.
+func slotOf(s abacus.MinuteSlot) abacus.MinuteSlot {
+	s.EventID = ""
+	return s
+}
+
+func (u *usageBatch) ingest(it *usageItem) error {
+	ev := &it.event
+	if u.seenDB[ev.ID] || u.seen[ev.ID] {
+		it.result.Status = abacus.IngestDuplicate
+		return nil
+	}
+	var slot abacus.MinuteSlot
+	if it.minuteDedupe {
+		slot = minuteSlot(ev)
+		if owner, taken := u.minutes[slotOf(slot)]; taken && owner != ev.ID {
+			it.result.Status = abacus.IngestDuplicate
+			return nil
+		}
+	}
+	cur := it.customer.currency
+	r, err := u.book.Rate(ev, cur, u.usedOf)
+	if err != nil {
+		return err
+	}
+	stored := abacus.StoredEvent{UsageEvent: *ev, Status: abacus.EventUnpriced, ReceivedAt: u.now, Currency: cur}
+	if !r.Unpriced {
+		stored.Status = abacus.EventCharged
+		if err := u.chargeRating(it, &stored, r); err != nil {
+			return err
+		}
+	}
+	if err := u.roll(ev, cur, ev.Value, stored.Charged, 1); err != nil {
+		return err
+	}
+	u.seen[ev.ID] = true
+	if it.minuteDedupe {
+		u.minutes[slotOf(slot)] = ev.ID
+		u.minuteT = append(u.minuteT, slot)
+	}
+	u.events = append(u.events, stored)
+	it.result.Status, it.result.Charged, it.result.Unpriced = abacus.IngestAccepted, stored.Charged, r.Unpriced
+	return nil
+}
+
+func (u *usageBatch) usedOf(c rating.Counter) int64 { return u.used[c] }
+
+// chargeRating charges a rated event: its cost plus the account's carry,
+// floored to micro-units, drawn from the buckets; what the floor leaves
+// over is the new carry. It changes nothing if the charge is refused.
+func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r rating.Rating) error {
+	acct := ev.Account
+	total := r.Cost.Add(u.carry[acct])
+	amount, rest, err := abacus.AmountFromDecimal(total, abacus.RoundFloor)
+	if err != nil {
+		return err
+	}
+	drawn, err := u.charge(it, amount)
+	if err != nil {
+		return err
+	}
+	for _, l := range r.Lines {
+		if l.Counter != nil {
+			u.used[*l.Counter] += l.Quantity
+			u.counted[*l.Counter] += l.Quantity
+		}
+		ev.PriceIDs = append(ev.PriceIDs, l.PriceID)
+	}
+	if !rest.Equal(u.carry[acct]) {
+		u.carry[acct], u.carried[acct] = rest, true
+	}
+	ev.Charged, ev.Drawn = amount, drawn
+	return nil
+}
+
+// charge moves amount from the account to revenue, drawing the buckets in
+// order within the account's floor; a negative amount (a volume price
+// stepping down) goes back to cash.
+func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
+	var d abacus.Drawn
+	if amount.IsZero() {
+		return d, nil
+	}
+	revenue := u.wallets[it.revenue]
+	if amount.IsNegative() {
+		cash := u.wallets[it.customer.ids[abacus.BucketCash]]
+		credit, err := amount.Neg()
+		if err != nil {
+			return d, err
+		}
+		if err := u.move([]part{{cash, credit}}, revenue, amount); err != nil {
+			return d, err
+		}
+		d.Cash = amount
+		return d, nil
+	}
+	parts, err := u.draw(it.customer, amount)
+	if err != nil {
+		return d, err
+	}
+	debits := make([]part, len(parts))
+	for i, p := range parts {
+		neg, _ := p.amount.Neg()
+		debits[i] = part{p.w, neg}
+		switch p.w.Bucket {
+		case abacus.BucketCash:
+			d.Cash = p.amount
+		case abacus.BucketBonus:
+			d.Bonus = p.amount
+		case abacus.BucketVoucher:
+			d.Voucher = p.amount
+		}
+	}
+	return d, u.move(debits, revenue, amount)
+}
+
+// move adds each part to its wallet and amount to revenue, all or none.
+func (u *usageBatch) move(parts []part, revenue *abacus.Wallet, toRevenue abacus.Amount) error {
+	next := make([]abacus.Amount, len(parts))
+	for i, p := range parts {
+		b, err := p.w.Balance.Add(p.amount)
+		if err != nil {
+			return err
+		}
+		next[i] = b
+	}
+	rev, err := revenue.Balance.Add(toRevenue)
+	if err != nil {
+		return err
+	}
+	for i, p := range parts {
+		p.w.Balance = next[i]
+	}
+	revenue.Balance = rev
+	return nil
+}
+
+// roll adds an event's usage and money to the rollup of its quarter hour.
+func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, quantity int64, amount abacus.Amount, events int64) error {
+	k := rollupKey{ev.Account, ev.Time.Truncate(abacus.RollupBucket), ev.Scene, ev.ResourceID, ev.CustomerID}
+	r := u.rollups[k]
+	if r == nil {
+		r = &abacus.Rollup{Account: k.account, Bucket: k.bucket, Scene: k.scene, ResourceID: k.resource, CustomerID: k.customerID, Currency: cur}
+		u.rollups[k] = r
+	}
+	a, err := r.Amount.Add(amount)
+	if err != nil {
+		return err
+	}
+	r.Amount, r.Quantity, r.Events = a, r.Quantity+quantity, r.Events+events
+	return nil
+}
+
+func (u *usageBatch) void(it *usageItem) error {
+	s := u.stored[it.event.ID]
+	switch {
+	case s == nil:
+		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
+	case s.Status == abacus.EventVoided:
+		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
+	}
+	if s.Status == abacus.EventCharged && !s.Charged.IsZero() {
+		// Give back exactly what each bucket paid.
+		var parts []part
+		for _, x := range []struct {
+			b abacus.Bucket
+			a abacus.Amount
+		}{{abacus.BucketCash, s.Drawn.Cash}, {abacus.BucketBonus, s.Drawn.Bonus}, {abacus.BucketVoucher, s.Drawn.Voucher}} {
+			if !x.a.IsZero() {
+				parts = append(parts, part{u.wallets[it.customer.ids[x.b]], x.a})
+			}
+		}
+		back, err := s.Charged.Neg()
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if p.amount.IsNegative() && p.w.HasFloor {
+				if after, err := p.w.Balance.Add(p.amount); err != nil || after.Cmp(p.w.Floor) < 0 {
+					return u.insufficient(p.w, p.amount)
+				}
+			}
+		}
+		if err := u.move(parts, u.wallets[it.revenue], back); err != nil {
+			return err
+		}
+	}
+	if s.Status == abacus.EventCharged {
+		if r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf); err == nil && !r.Unpriced {
+			for _, l := range r.Lines {
+				if l.Counter != nil {
+					u.used[*l.Counter] -= l.Quantity
+					u.counted[*l.Counter] -= l.Quantity
+				}
+			}
+		}
+	}
+	neg, _ := s.Charged.Neg()
+	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, neg, -1); err != nil {
+		return err
+	}
+	s.Status = abacus.EventVoided
+	u.updates = append(u.updates, *s)
+	it.result.Status = abacus.IngestAccepted
+	return nil
+}
+
+func (u *usageBatch) rerate(it *usageItem) error {
+	s := u.stored[it.event.ID]
+	switch {
+	case s == nil:
+		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
+	case s.Status != abacus.EventUnpriced:
+		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is %s; only unpriced events are rated again", s.ID, s.Status)
+	}
+	r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	if err != nil {
+		return err
+	}
+	it.result.Status = abacus.IngestAccepted
+	if r.Unpriced {
+		it.result.Unpriced = true
+		return nil
+	}
+	charged := *s
+	charged.Status = abacus.EventCharged
+	if err := u.chargeRating(it, &charged, r); err != nil {
+		return err
+	}
+	if err := u.roll(&s.UsageEvent, s.Currency, 0, charged.Charged, 0); err != nil {
+		return err
+	}
+	*s = charged
+	u.updates = append(u.updates, *s)
+	it.result.Charged = s.Charged
+	return nil
+}
+
+// changes turns the batch into writes: one usage transaction with a
+// posting per touched wallet, the events, counters, carries, rollups,
+// minute slots and low-balance messages.
+func (u *usageBatch) changes(ctx context.Context, tx abacus.WriteTx, items []*usageItem) (*abacus.Changes, error) {
+	c := &abacus.Changes{}
+	t := abacus.Transaction{Type: abacus.TxUsage, CreatedAt: u.now, Memo: fmt.Sprintf("usage: %d events", len(u.events)+len(u.updates))}
+	for id, w := range u.wallets {
+		before := u.before[id]
+		if w.Balance == before.Balance {
+			continue
+		}
+		amount, err := w.Balance.Sub(before.Balance)
+		if err != nil {
+			return nil, err
+		}
+		w.Version++
+		c.Wallets = append(c.Wallets, *w)
+		t.Postings = append(t.Postings, abacus.Posting{WalletID: id, Account: w.Account, Bucket: w.Bucket, Currency: w.Currency,
+			Amount: amount, BalanceAfter: w.Balance, Version: w.Version})
+	}
+	if len(t.Postings) > 0 {
+		slices.SortFunc(t.Postings, func(x, y abacus.Posting) int { return cmp.Compare(x.WalletID, y.WalletID) })
+		slices.SortFunc(c.Wallets, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
+		ids, _, err := tx.ReserveIDs(ctx, 1, 0)
+		if err != nil {
+			return nil, err
+		}
+		t.ID = ids[0]
+		for i := range t.Postings {
+			t.Postings[i].TxID = t.ID
+		}
+		c.Transactions = []abacus.Transaction{t}
+		// Every event that moved money did so in this transaction.
+		for i := range u.events {
+			if !u.events[i].Charged.IsZero() {
+				u.events[i].TxID = t.ID
+			}
+		}
+		for i := range u.updates {
+			switch ev := &u.updates[i]; {
+			case ev.Charged.IsZero():
+			case ev.Status == abacus.EventVoided:
+				ev.VoidTxID = t.ID
+			default:
+				ev.TxID = t.ID
+			}
+		}
+	}
+	c.Events, c.EventUpdates = u.events, u.updates
+	for k, q := range u.counted {
+		if q != 0 {
+			c.Counters = append(c.Counters, abacus.UsageCounter{Account: k.Account, Key: counterKey(k.Key), Currency: k.Currency, Period: k.Period, Quantity: q})
+		}
+	}
+	for a := range u.carried {
+		c.Carries = append(c.Carries, abacus.Carry{Account: a, Residue: u.carry[a].String()})
+	}
+	for _, r := range u.rollups {
+		if r.Quantity != 0 || !r.Amount.IsZero() || r.Events != 0 {
+			c.Rollups = append(c.Rollups, *r)
+		}
+	}
+	c.Minutes = u.minuteT
+	var err error
+	if c.Outbox, err = u.lowBalances(items); err != nil {
+		return nil, err
+	}
+	if len(c.Transactions)+len(c.Events)+len(c.EventUpdates)+len(c.Counters)+len(c.Carries)+len(c.Rollups)+len(c.Outbox) == 0 {
+		return nil, nil
+	}
+	sortChanges(c)
+	return c, nil
+}
+
+// sortChanges orders what is upserted, so two batches that race for the
+// same rows (on PostgreSQL) take their locks in the same order.
+func sortChanges(c *abacus.Changes) {
+	slices.SortFunc(c.Counters, func(x, y abacus.UsageCounter) int {
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Key, y.Key), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period))
+	})
+	slices.SortFunc(c.Carries, func(x, y abacus.Carry) int { return cmp.Compare(x.Account, y.Account) })
+	slices.SortFunc(c.Rollups, func(x, y abacus.Rollup) int {
+		return cmp.Or(cmp.Compare(x.Account, y.Account), x.Bucket.Compare(y.Bucket), cmp.Compare(x.Scene, y.Scene),
+			cmp.Compare(x.ResourceID, y.ResourceID), cmp.Compare(x.CustomerID, y.CustomerID))
+	})
+	slices.SortFunc(c.Events, func(x, y abacus.StoredEvent) int { return cmp.Compare(x.ID, y.ID) })
+}
+
+// lowBalances writes a message for every account whose available total
+// fell below its low-balance threshold in this batch.
+func (u *usageBatch) lowBalances(items []*usageItem) ([]abacus.OutboxMessage, error) {
+	var out []abacus.OutboxMessage
+	done := map[abacus.AccountID]bool{}
+	for _, it := range items {
+		cw := it.customer
+		if cw.lowBalance == nil || done[it.event.Account] {
+			continue
+		}
+		done[it.event.Account] = true
+		var before, after abacus.Amount
+		for _, id := range cw.ids {
+			b, a := u.before[id], u.wallets[id]
+			bAvail, err := b.Available()
+			if err != nil {
+				return nil, err
+			}
+			aAvail, err := a.Available()
+			if err != nil {
+				return nil, err
+			}
+			if before, err = before.Add(bAvail); err != nil {
+				return nil, err
+			}
+			if after, err = after.Add(aAvail); err != nil {
+				return nil, err
+			}
+		}
+		if before.Cmp(*cw.lowBalance) >= 0 && after.Cmp(*cw.lowBalance) < 0 {
+			payload, _ := json.Marshal(map[string]string{
+				"account": string(it.event.Account), "currency": string(cw.currency),
+				"threshold": cw.lowBalance.String(), "available": after.String(),
+			})
+			out = append(out, abacus.OutboxMessage{Kind: abacus.OutboxLowBalance, Account: it.event.Account, Payload: string(payload), CreatedAt: u.now})
+		}
+	}
+	return out, nil
+}

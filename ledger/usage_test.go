@@ -1,0 +1,98 @@
+package ledger_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+)
+
+func perMinute(resource, price string, from time.Time) abacus.Price {
+	return abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: resource, UnitType: "minute", Currency: "USD", Unit: 1,
+		Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString(price), ValidFrom: from, CreatedAt: from}
+}
+
+func spaceEvent(id string, acct abacus.AccountID, resource string, minutes int64, at time.Time) abacus.UsageEvent {
+	e := abacus.UsageEvent{ID: id, Account: acct, Value: minutes, ValueType: abacus.ValueDuration, Scene: 11,
+		ResourceID: resource, CustomerID: "space-1", Time: at}
+	if err := e.Validate(); err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func TestUsageBasics(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.0000004", t0)}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		acct := newAccountID()
+		var evs []abacus.UsageEvent
+		for i := 0; i < 1000; i++ {
+			evs = append(evs, spaceEvent(string(newAccountID()), acct, "gpu", 1, t0.Add(time.Duration(i)*time.Minute)))
+		}
+		evs = append(evs, evs[3]) // a duplicate inside the batch
+		res, err := e.Ingest(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted := 0
+		for _, r := range res {
+			if r.Status == abacus.IngestAccepted {
+				accepted++
+			}
+		}
+		if accepted != 1000 || res[1000].Status != abacus.IngestDuplicate {
+			t.Fatalf("accepted %d, last %+v", accepted, res[1000])
+		}
+		// A thousand charges of 0.0000004 add up to 0.0004: carried, not lost.
+		if w := wallet(t, st, acct, abacus.BucketCash, "USD"); w.Balance.String() != "-0.0004" {
+			t.Fatalf("cash %s, want -0.0004", w.Balance)
+		}
+		// Replaying everything adds nothing.
+		res, err = e.Ingest(ctx, evs[:1000])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Status != abacus.IngestDuplicate {
+				t.Fatalf("replay: %+v", r)
+			}
+		}
+		// An event without a price is kept, then charged once a price exists.
+		cpu := spaceEvent("cpu-1", acct, "cpu", 10, t0.Add(time.Hour))
+		res, _ = e.Ingest(ctx, []abacus.UsageEvent{cpu})
+		if !res[0].Unpriced || res[0].Status != abacus.IngestAccepted {
+			t.Fatalf("unpriced: %+v", res[0])
+		}
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("cpu", "0.5", t0)}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		rr, err := e.Rerate(ctx, []string{"cpu-1"})
+		if err != nil || rr[0].Charged.String() != "5" {
+			t.Fatalf("rerate: %+v %v", rr, err)
+		}
+		rr, _ = e.Rerate(ctx, []string{"cpu-1"})
+		if rr[0].Status != abacus.IngestRejected {
+			t.Fatalf("a second rerate must be refused: %+v", rr[0])
+		}
+		errs, err := e.VoidEvents(ctx, []string{"cpu-1", "cpu-1", "nope"})
+		if err != nil || errs[0] != nil || errs[1] == nil || errs[2] == nil {
+			t.Fatalf("void: %v %v", errs, err)
+		}
+		if w := wallet(t, st, acct, abacus.BucketCash, "USD"); w.Balance.String() != "-0.0004" {
+			t.Fatalf("cash after void %s, want -0.0004", w.Balance)
+		}
+		mustVerify(t, st)
+	})
+}

@@ -1,0 +1,179 @@
+package ledger
+
+import (
+	"cmp"
+	"math/big"
+	"slices"
+	"strings"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// usageCheck checks that the usage events and the ledger tell the same
+// story: each usage transaction moves exactly what its events were charged
+// (less what voids gave back), per currency and per account, and the
+// rollups sum the events that stand.
+type usageCheck struct {
+	c   *Check
+	txs map[int64]bool // usage transactions
+
+	ledgerByTx   map[txCurrency]*big.Int        // revenue postings of usage transactions
+	eventsByTx   map[txCurrency]*big.Int        // what events say those transactions moved
+	ledgerByAcct map[abacus.AccountID]*big.Int  // customer postings of usage transactions
+	eventsByAcct map[abacus.AccountID]*big.Int  // what the account's events were charged, net of voids
+	want, rolled map[abacus.AccountID]*rollSums // rollups as the events imply them, and as stored
+}
+
+type txCurrency struct {
+	tx       int64
+	currency abacus.Currency
+}
+
+type rollSums struct {
+	quantity, amount, events big.Int
+}
+
+func newUsageCheck(c *Check) *usageCheck {
+	return &usageCheck{c: c, txs: map[int64]bool{},
+		ledgerByTx: map[txCurrency]*big.Int{}, eventsByTx: map[txCurrency]*big.Int{},
+		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
+		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}}
+}
+
+func addTo[K comparable](m map[K]*big.Int, k K, n int64) {
+	s := m[k]
+	if s == nil {
+		s = new(big.Int)
+		m[k] = s
+	}
+	s.Add(s, big.NewInt(n))
+}
+
+func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
+	s := m[a]
+	if s == nil {
+		s = &rollSums{}
+		m[a] = s
+	}
+	return s
+}
+
+// posting sees every posting, in transaction order.
+func (u *usageCheck) posting(p abacus.Posting) {
+	if !u.txs[p.TxID] {
+		return
+	}
+	if _, system := abacus.SystemAccountByID(p.Account); system {
+		if p.Account == abacus.SystemRevenue.ID() {
+			addTo(u.ledgerByTx, txCurrency{p.TxID, p.Currency}, p.Amount.Micros())
+		}
+		return
+	}
+	addTo(u.ledgerByAcct, p.Account, p.Amount.Micros())
+}
+
+func (u *usageCheck) events(ar abacus.AuditReader) error {
+	return ar.Events(func(e abacus.StoredEvent) error {
+		charged := e.Charged.Micros()
+		w := sumsOf(u.want, e.Account)
+		switch e.Status {
+		case abacus.EventCharged, abacus.EventUnpriced:
+			w.quantity.Add(&w.quantity, big.NewInt(e.Value))
+			w.events.Add(&w.events, big.NewInt(1))
+			w.amount.Add(&w.amount, big.NewInt(charged))
+		case abacus.EventVoided:
+		default:
+			u.c.fail("event %s has unknown status %q", e.ID, e.Status)
+		}
+		if charged == 0 {
+			return nil
+		}
+		if e.Status == abacus.EventUnpriced {
+			u.c.fail("event %s is unpriced yet was charged %s", e.ID, e.Charged)
+		}
+		if e.TxID == 0 || !u.txs[e.TxID] {
+			u.c.fail("event %s was charged %s but names no usage transaction (%d)", e.ID, e.Charged, e.TxID)
+			return nil
+		}
+		addTo(u.eventsByTx, txCurrency{e.TxID, e.Currency}, charged)
+		addTo(u.eventsByAcct, e.Account, -charged)
+		if e.Status == abacus.EventVoided {
+			if e.VoidTxID == 0 || !u.txs[e.VoidTxID] {
+				u.c.fail("event %s was voided but names no usage transaction that gave its %s back", e.ID, e.Charged)
+				return nil
+			}
+			addTo(u.eventsByTx, txCurrency{e.VoidTxID, e.Currency}, -charged)
+			addTo(u.eventsByAcct, e.Account, charged)
+		}
+		return nil
+	})
+}
+
+func (u *usageCheck) rollups(ar abacus.AuditReader) error {
+	return ar.Rollups(func(r abacus.Rollup) error {
+		s := sumsOf(u.rolled, r.Account)
+		s.quantity.Add(&s.quantity, big.NewInt(r.Quantity))
+		s.amount.Add(&s.amount, big.NewInt(r.Amount.Micros()))
+		s.events.Add(&s.events, big.NewInt(r.Events))
+		return nil
+	})
+}
+
+func (u *usageCheck) finish() {
+	zero := new(big.Int)
+	keys := map[txCurrency]bool{}
+	for k := range u.ledgerByTx {
+		keys[k] = true
+	}
+	for k := range u.eventsByTx {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys, func(a, b txCurrency) int {
+		return cmp.Or(cmp.Compare(a.tx, b.tx), strings.Compare(string(a.currency), string(b.currency)))
+	}) {
+		l, e := orZero(u.ledgerByTx[k], zero), orZero(u.eventsByTx[k], zero)
+		if l.Cmp(e) != 0 {
+			u.c.fail("usage transaction %d moved %s %s to revenue but its events say %s", k.tx, micros(l), k.currency, micros(e))
+		}
+	}
+	accts := map[abacus.AccountID]bool{}
+	for a := range u.ledgerByAcct {
+		accts[a] = true
+	}
+	for a := range u.eventsByAcct {
+		accts[a] = true
+	}
+	for a := range u.want {
+		accts[a] = true
+	}
+	for a := range u.rolled {
+		accts[a] = true
+	}
+	for _, a := range sortedKeys(accts, func(x, y abacus.AccountID) int { return strings.Compare(string(x), string(y)) }) {
+		l, e := orZero(u.ledgerByAcct[a], zero), orZero(u.eventsByAcct[a], zero)
+		if l.Cmp(e) != 0 {
+			u.c.fail("account %s: usage transactions moved %s but its events were charged %s", a, micros(l), micros(new(big.Int).Neg(e)))
+		}
+		w, r := sumsOf(u.want, a), sumsOf(u.rolled, a)
+		if w.quantity.Cmp(&r.quantity) != 0 || w.amount.Cmp(&r.amount) != 0 || w.events.Cmp(&r.events) != 0 {
+			u.c.fail("account %s: rollups hold %s units, %s charged, %s events; its events say %s, %s, %s", a,
+				&r.quantity, micros(&r.amount), &r.events, &w.quantity, micros(&w.amount), &w.events)
+		}
+	}
+}
+
+func orZero(n, zero *big.Int) *big.Int {
+	if n == nil {
+		return zero
+	}
+	return n
+}
+
+func sortedKeys[K comparable](m map[K]bool, cmp func(a, b K) int) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, cmp)
+	return out
+}

@@ -1,0 +1,195 @@
+// Package decode turns every wire format of usage events into
+// []abacus.UsageEvent: CSGHub metering events as JSON, CloudEvents 1.0
+// (structured and batch mode), and files of NDJSON or CSV.
+//
+// Every item is decoded on its own: a bad item yields an Item whose Err
+// names the field at fault in its wire name, and the other items still come
+// through. Only a body that cannot be split into items at all (not JSON, or
+// not an object or array) is an error of the whole call.
+//
+// Numbers never go through float64: values are read from the JSON text
+// itself and must be whole numbers that fit in an int64.
+package decode
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// Item is one decoded event or the reason it could not be decoded.
+//
+// Err.Field is the wire name of the field at fault: "value", "created_at"
+// for CSGHub events and CSV columns; "id", "subject", "time", "specversion"
+// or "data.value" for CloudEvents. Where no field is at fault the item as
+// a whole is named: "[3]" for the fourth element of a JSON array that is
+// not an object, "line 7" for a file line that is not JSON, too long, or
+// not valid CSV. In files the message also ends with "(line N)" when the
+// field names no line.
+type Item struct {
+	Event abacus.UsageEvent // valid when Err == nil (already passed Event.Validate())
+	Err   *abacus.Error     // names the field, in the wire name (e.g. "value", "created_at", "data.value"); for files the message also gives the line
+	ID    string            // the event id if it could be read, even when Err != nil (so results can name the item)
+	Line  int               // for files: the 1-based line (NDJSON) or record line (CSV); 0 otherwise
+}
+
+// Content types ForContentType knows.
+const (
+	ContentTypeJSON            = "application/json"
+	ContentTypeCloudEvent      = "application/cloudevents+json"
+	ContentTypeCloudEventBatch = "application/cloudevents-batch+json"
+)
+
+// format says how to read one JSON object.
+type format int
+
+const (
+	formatCSGHub     format = iota // a CSGHub metering event
+	formatCloudEvent               // a CloudEvents 1.0 event in JSON format
+	formatAuto                     // a CloudEvent if it has "specversion", else CSGHub
+)
+
+// CSGHubJSON decodes a single JSON object or a JSON array of CSGHub
+// metering events. It returns an error only if the body is not JSON or
+// is neither an object nor an array.
+func CSGHubJSON(body []byte) ([]Item, error) {
+	return decodeBody(body, formatCSGHub, true, true)
+}
+
+// CloudEvent decodes one CloudEvents 1.0 event in structured mode
+// (application/cloudevents+json): a single JSON object.
+func CloudEvent(body []byte) ([]Item, error) {
+	return decodeBody(body, formatCloudEvent, true, false)
+}
+
+// CloudEventsBatch decodes CloudEvents in batch mode
+// (application/cloudevents-batch+json): a JSON array of events.
+func CloudEventsBatch(body []byte) ([]Item, error) {
+	return decodeBody(body, formatCloudEvent, false, true)
+}
+
+// autoJSON decodes an application/json body: an object or an array whose
+// objects are CloudEvents if they carry "specversion", CSGHub events if not.
+func autoJSON(body []byte) ([]Item, error) {
+	return decodeBody(body, formatAuto, true, true)
+}
+
+// ForContentType picks the decoder for an HTTP Content-Type header.
+// application/json reads CSGHub events, or CloudEvents where the objects
+// carry "specversion"; application/cloudevents+json reads one CloudEvent;
+// application/cloudevents-batch+json reads a batch of them. Parameters
+// other than charset=utf-8 are ignored; any other type is an error naming
+// Content-Type.
+func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
+	if strings.TrimSpace(ct) == "" {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "is required: send %s, %s or %s", ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%s is not a media type", show(ct))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "charset %s is not supported; JSON is UTF-8", show(cs))
+	}
+	switch mt {
+	case ContentTypeJSON:
+		return autoJSON, nil
+	case ContentTypeCloudEvent:
+		return CloudEvent, nil
+	case ContentTypeCloudEventBatch:
+		return CloudEventsBatch, nil
+	}
+	return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%s is not supported: send %s, %s or %s", show(mt), ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
+}
+
+// decodeBody splits a body into its items and decodes each.
+func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, error) {
+	body = bytes.TrimPrefix(body, utf8BOM)
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is empty")
+	}
+	if err := checkJSON(body); err != nil {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", err)
+	}
+	switch trimmed[0] {
+	case '{':
+		if !allowObject {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON object; batch mode (%s) takes a JSON array of events", ContentTypeCloudEventBatch)
+		}
+		return []Item{decodeOne(body, f, "body")}, nil
+	case '[':
+		if !allowArray {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON array; structured mode (%s) takes one event: send a batch as %s", ContentTypeCloudEvent, ContentTypeCloudEventBatch)
+		}
+		return decodeArray(body, f)
+	}
+	want := "a JSON object or array of events"
+	switch {
+	case !allowArray:
+		want = "a JSON object"
+	case !allowObject:
+		want = "a JSON array of events"
+	}
+	return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is %s; it must be %s", kindName(kindOf(trimmed)), want)
+}
+
+// decodeArray decodes each element of a JSON array known to be valid.
+func decodeArray(body []byte, f format) ([]Item, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // '['
+		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", err)
+	}
+	var items []Item
+	for i := 0; dec.More(); i++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", err)
+		}
+		items = append(items, decodeOne(raw, f, fmt.Sprintf("[%d]", i)))
+	}
+	return items, nil
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// checkJSON reports why data is not one valid JSON value, or nil.
+func checkJSON(data []byte) error {
+	if json.Valid(data) {
+		return nil
+	}
+	var v json.RawMessage
+	err := json.Unmarshal(data, &v)
+	if err == nil {
+		return errors.New("not a single JSON value")
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("%s (at byte %d)", strings.TrimPrefix(syn.Error(), "json: "), syn.Offset)
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// decodeOne decodes one JSON value known to be valid. where names the
+// value for an error that concerns it as a whole ("[3]", "line 7").
+func decodeOne(raw []byte, f format, where string) Item {
+	obj, kind := readObject(raw)
+	if obj == nil {
+		return Item{Err: abacus.Errorf(abacus.CodeInvalid, where, "is %s, not a JSON object", kindName(kind))}
+	}
+	if f == formatAuto {
+		f = formatCSGHub
+		if _, ok := obj.vals["specversion"]; ok {
+			f = formatCloudEvent
+		}
+	}
+	if f == formatCloudEvent {
+		return cloudEventItem(obj)
+	}
+	return csghubItem(obj)
+}

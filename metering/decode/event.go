@@ -1,0 +1,543 @@
+package decode
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"mime"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// The fields of a CSGHub metering event, in the order they are checked.
+const (
+	fUUID = iota
+	fUserUUID
+	fValue
+	fValueType
+	fScene
+	fOpUID
+	fResourceID
+	fResourceName
+	fCustomerID
+	fCreatedAt
+	fExtra
+	nFields
+)
+
+// csghubNames are the CSGHub wire names of the fields; Validate's errors
+// use them too.
+var csghubNames = [nFields]string{
+	"uuid", "user_uuid", "value", "value_type", "scene", "op_uid",
+	"resource_id", "resource_name", "customer_id", "created_at", "extra",
+}
+
+// required fields must be present (not null, not an empty CSV cell).
+// uuid, user_uuid and created_at are left to Validate, which says so.
+var required = [nFields]bool{fValue: true, fValueType: true, fScene: true}
+
+// JSON kinds, by the first byte of a value.
+const (
+	kindInvalid = '?'
+	kindString  = '"'
+	kindNumber  = '0'
+	kindObject  = '{'
+	kindArray   = '['
+	kindBool    = 't'
+	kindNull    = 'n'
+)
+
+func kindOf(raw []byte) byte {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return kindInvalid
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		return kindString
+	case c == '{':
+		return kindObject
+	case c == '[':
+		return kindArray
+	case c == 't' || c == 'f':
+		return kindBool
+	case c == 'n':
+		return kindNull
+	case c == '-' || c >= '0' && c <= '9':
+		return kindNumber
+	}
+	return kindInvalid
+}
+
+func kindName(k byte) string {
+	switch k {
+	case kindString:
+		return "a string"
+	case kindNumber:
+		return "a number"
+	case kindObject:
+		return "an object"
+	case kindArray:
+		return "an array"
+	case kindBool:
+		return "a boolean"
+	case kindNull:
+		return "null"
+	}
+	return "not valid JSON"
+}
+
+// object is a JSON object read key by key, so that a key given twice is
+// seen (encoding/json would silently keep the last one).
+type object struct {
+	vals map[string]json.RawMessage
+	dups map[string]bool
+}
+
+// readObject reads raw, a valid JSON value. It returns nil and the kind of
+// value if raw is not an object.
+func readObject(raw []byte) (*object, byte) {
+	if k := kindOf(raw); k != kindObject {
+		return nil, k
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil {
+		return nil, kindInvalid
+	}
+	o := &object{vals: map[string]json.RawMessage{}}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, kindInvalid
+		}
+		key, ok := t.(string)
+		if !ok {
+			return nil, kindInvalid
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, kindInvalid
+		}
+		if _, seen := o.vals[key]; seen {
+			if o.dups == nil {
+				o.dups = map[string]bool{}
+			}
+			o.dups[key] = true
+		}
+		o.vals[key] = v
+	}
+	return o, kindObject
+}
+
+// value is one field as read from the wire, before it is parsed.
+type value struct {
+	present bool   // false if missing, null or an empty CSV cell
+	kind    byte   // the JSON kind; kindString for CSV cells
+	s       string // a string's content, or a number's text
+	raw     []byte // an object's JSON text
+	text    bool   // from a text format (CSV), where numbers come as strings
+}
+
+// field reads key from o; wire names it in errors.
+func (o *object) field(key, wire string) (value, *abacus.Error) {
+	raw, ok := o.vals[key]
+	if !ok {
+		return value{}, nil
+	}
+	if o.dups[key] {
+		return value{}, abacus.Errorf(abacus.CodeInvalid, wire, "appears more than once in the object")
+	}
+	v := value{present: true, kind: kindOf(raw)}
+	switch v.kind {
+	case kindNull:
+		return value{}, nil
+	case kindString:
+		if err := json.Unmarshal(raw, &v.s); err != nil {
+			return value{}, abacus.Errorf(abacus.CodeInvalid, wire, "is not a valid JSON string")
+		}
+	case kindNumber:
+		v.s = string(bytes.TrimSpace(raw))
+	case kindObject:
+		v.raw = raw
+	}
+	return v, nil
+}
+
+// textValue is a CSV cell; an empty cell is missing.
+func textValue(s string) value {
+	return value{present: s != "", kind: kindString, s: s, text: true}
+}
+
+func typeError(wire, want string, v value) *abacus.Error {
+	return abacus.Errorf(abacus.CodeInvalid, wire, "must be %s, not %s", want, kindName(v.kind))
+}
+
+func (v value) str(wire string) (string, *abacus.Error) {
+	if !v.present {
+		return "", nil
+	}
+	if v.kind != kindString {
+		return "", typeError(wire, "a JSON string", v)
+	}
+	return v.s, nil
+}
+
+// int reads a whole number of the given bit size. JSON strings holding
+// one are accepted where allowString (and always in text formats).
+func (v value) int(wire string, bits int, allowString bool) (int64, *abacus.Error) {
+	switch {
+	case v.kind == kindNumber:
+	case v.kind == kindString && (allowString || v.text):
+	case allowString:
+		return 0, typeError(wire, "a JSON integer or a string holding one", v)
+	default:
+		return 0, typeError(wire, "a JSON integer", v)
+	}
+	n, msg := parseInt(v.s, bits)
+	if msg != "" {
+		return 0, abacus.Errorf(abacus.CodeInvalid, wire, "%s", msg)
+	}
+	return n, nil
+}
+
+// extra reads the extra field: a string holding a JSON object (as CSGHub
+// sends it) is kept verbatim; an object is kept as its compact text.
+func (v value) extra(wire string) (string, *abacus.Error) {
+	if !v.present {
+		return "", nil
+	}
+	switch v.kind {
+	case kindString:
+		if v.s == "" {
+			return "", nil
+		}
+		if len(v.s) > abacus.MaxEventExtra {
+			return "", abacus.Errorf(abacus.CodeInvalid, wire, "is longer than %d bytes", abacus.MaxEventExtra)
+		}
+		if !isJSONObject([]byte(v.s)) {
+			return "", abacus.Errorf(abacus.CodeInvalid, wire, "must hold a JSON object such as {\"from_source\":\"…\"}, or be empty")
+		}
+		return v.s, nil
+	case kindObject:
+		if len(v.raw) > 4*abacus.MaxEventExtra {
+			return "", abacus.Errorf(abacus.CodeInvalid, wire, "is longer than %d bytes", abacus.MaxEventExtra)
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, v.raw); err != nil {
+			return "", abacus.Errorf(abacus.CodeInvalid, wire, "is not a valid JSON object")
+		}
+		return b.String(), nil
+	}
+	return "", typeError(wire, "a string holding a JSON object, or an object", v)
+}
+
+func isJSONObject(b []byte) bool {
+	return json.Valid(b) && kindOf(b) == kindObject
+}
+
+func (v value) time(wire string) (t timeValue, err *abacus.Error) {
+	if !v.present {
+		return timeValue{}, nil
+	}
+	if v.kind != kindString {
+		return timeValue{}, typeError(wire, "a string holding an RFC 3339 time such as \"2026-08-18T10:00:00+08:00\"", v)
+	}
+	if v.s == "" {
+		return timeValue{}, abacus.Errorf(abacus.CodeInvalid, wire, "is empty; it must be an RFC 3339 time such as 2026-08-18T10:00:00+08:00")
+	}
+	tm, msg := parseTime(v.s)
+	if msg != "" {
+		return timeValue{}, abacus.Errorf(abacus.CodeInvalid, wire, "%s", msg)
+	}
+	return timeValue{t: tm, ok: true}, nil
+}
+
+// buildEvent parses the fields into an event. names gives each field's
+// wire name for errors.
+func buildEvent(f *[nFields]value, names *[nFields]string) (abacus.UsageEvent, *abacus.Error) {
+	var ev abacus.UsageEvent
+	for i := range f {
+		if required[i] && !f[i].present {
+			return ev, abacus.Errorf(abacus.CodeInvalid, names[i], "is required")
+		}
+	}
+	var err *abacus.Error
+	str := func(i int, dst *string) {
+		if err == nil {
+			*dst, err = f[i].str(names[i])
+		}
+	}
+	var account string
+	str(fUUID, &ev.ID)
+	str(fUserUUID, &account)
+	ev.Account = abacus.AccountID(account)
+	if err != nil {
+		return ev, err
+	}
+	if ev.Value, err = f[fValue].int(names[fValue], 64, true); err != nil {
+		return ev, err
+	}
+	n, err := f[fValueType].int(names[fValueType], 32, false)
+	if err != nil {
+		return ev, err
+	}
+	ev.ValueType = int(n)
+	if n, err = f[fScene].int(names[fScene], 32, false); err != nil {
+		return ev, err
+	}
+	ev.Scene = int(n)
+	str(fOpUID, &ev.OpUID)
+	str(fResourceID, &ev.ResourceID)
+	str(fResourceName, &ev.ResourceName)
+	str(fCustomerID, &ev.CustomerID)
+	if err != nil {
+		return ev, err
+	}
+	t, err := f[fCreatedAt].time(names[fCreatedAt])
+	if err != nil {
+		return ev, err
+	}
+	ev.Time = t.t
+	if ev.Extra, err = f[fExtra].extra(names[fExtra]); err != nil {
+		return ev, err
+	}
+	return ev, nil
+}
+
+// validate runs Event.Validate and renames the field it names to the
+// wire name of this format.
+func validate(ev *abacus.UsageEvent, names *[nFields]string) *abacus.Error {
+	err := ev.Validate()
+	if err == nil {
+		return nil
+	}
+	var ae *abacus.Error
+	if !errors.As(err, &ae) {
+		return abacus.Errorf(abacus.CodeInvalid, "event", "%v", err)
+	}
+	c := *ae
+	for i, n := range csghubNames {
+		if c.Field == n {
+			c.Field = names[i]
+			break
+		}
+	}
+	if c.Field == "" {
+		c.Field = "event"
+	}
+	if c.Code == "" {
+		c.Code = abacus.CodeInvalid
+	}
+	return &c
+}
+
+// finish validates a built event and makes the item.
+func finish(ev abacus.UsageEvent, id string, err *abacus.Error, names *[nFields]string) Item {
+	if err == nil {
+		// Validate checks the year before it converts to UTC, so
+		// 2000-01-01T00:30:00+01:00 (1999 in UTC) would pass once and
+		// fail when validated again; judge the instant, in UTC.
+		ev.Time = ev.Time.UTC()
+		err = validate(&ev, names)
+	}
+	if err != nil {
+		return Item{Err: err, ID: displayID(id)}
+	}
+	return Item{Event: ev, ID: ev.ID}
+}
+
+// displayID returns id as results should name it: canonical if it is a
+// UUID, and empty if it could never be an event id.
+func displayID(id string) string {
+	if id == "" || len(id) > abacus.MaxEventIDLength || !utf8.ValidString(id) {
+		return ""
+	}
+	if a, err := abacus.ParseAccountID(id); err == nil {
+		return string(a)
+	}
+	return id
+}
+
+// canonEqual compares two ids or accounts the way Validate would store
+// them: UUIDs in any case are equal.
+func canonEqual(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ca, err1 := abacus.ParseAccountID(a)
+	cb, err2 := abacus.ParseAccountID(b)
+	return err1 == nil && err2 == nil && ca == cb
+}
+
+// csghubItem decodes a CSGHub metering event object.
+func csghubItem(o *object) Item {
+	var f [nFields]value
+	var id string
+	var err *abacus.Error
+	for i, name := range csghubNames {
+		var ferr *abacus.Error
+		f[i], ferr = o.field(name, name)
+		if err == nil {
+			err = ferr
+		}
+	}
+	if f[fUUID].kind == kindString {
+		id = f[fUUID].s
+	}
+	if err != nil {
+		return Item{Err: err, ID: displayID(id)}
+	}
+	ev, err := buildEvent(&f, &csghubNames)
+	return finish(ev, id, err, &csghubNames)
+}
+
+// cloudEventItem decodes a CloudEvents 1.0 event in JSON format.
+func cloudEventItem(o *object) Item {
+	idv, idErr := o.field("id", "id")
+	id := ""
+	if idv.kind == kindString {
+		id = idv.s
+	}
+	fail := func(err *abacus.Error) Item { return Item{Err: err, ID: displayID(id)} }
+
+	spec, err := o.field("specversion", "specversion")
+	if err != nil {
+		return fail(err)
+	}
+	if !spec.present {
+		return fail(abacus.Errorf(abacus.CodeInvalid, "specversion", "is required: a CloudEvent carries \"specversion\": \"1.0\""))
+	}
+	sv, err := spec.str("specversion")
+	if err != nil {
+		return fail(err)
+	}
+	if sv != "1.0" {
+		return fail(abacus.Errorf(abacus.CodeInvalid, "specversion", "%s is not supported; only CloudEvents 1.0 (\"1.0\") is", show(sv)))
+	}
+	if idErr != nil {
+		return fail(idErr)
+	}
+	if _, err := idv.str("id"); err != nil {
+		return fail(err)
+	}
+	if !idv.present || idv.s == "" {
+		return fail(abacus.Errorf(abacus.CodeInvalid, "id", "is required: every event needs a unique id"))
+	}
+	if _, ok := o.vals["data_base64"]; ok {
+		return fail(abacus.Errorf(abacus.CodeInvalid, "data_base64", "is not supported: send the usage as a JSON object in \"data\""))
+	}
+	dct, err := o.field("datacontenttype", "datacontenttype")
+	if err != nil {
+		return fail(err)
+	}
+	if dct.present {
+		s, err := dct.str("datacontenttype")
+		if err != nil {
+			return fail(err)
+		}
+		if mt, _, perr := mime.ParseMediaType(s); perr != nil || mt != ContentTypeJSON {
+			return fail(abacus.Errorf(abacus.CodeInvalid, "datacontenttype", "%s is not supported; data must be %s", show(s), ContentTypeJSON))
+		}
+	}
+	for _, attr := range []string{"source", "type"} {
+		v, err := o.field(attr, attr)
+		if err != nil {
+			return fail(err)
+		}
+		s, err := v.str(attr)
+		if err != nil {
+			return fail(err)
+		}
+		if s == "" {
+			return fail(abacus.Errorf(abacus.CodeInvalid, attr, "is required by CloudEvents 1.0"))
+		}
+	}
+	subject, err := o.field("subject", "subject")
+	if err != nil {
+		return fail(err)
+	}
+	tm, err := o.field("time", "time")
+	if err != nil {
+		return fail(err)
+	}
+	dv, err := o.field("data", "data")
+	if err != nil {
+		return fail(err)
+	}
+	if !dv.present {
+		return fail(abacus.Errorf(abacus.CodeInvalid, "data", "is required: a JSON object with value, value_type, scene, resource_id …"))
+	}
+	if dv.kind != kindObject {
+		return fail(typeError("data", "a JSON object", dv))
+	}
+	data, _ := readObject(dv.raw)
+	if data == nil {
+		return fail(abacus.Errorf(abacus.CodeInvalid, "data", "is not a valid JSON object"))
+	}
+
+	names := [nFields]string{}
+	var f [nFields]value
+	for i, n := range csghubNames {
+		names[i] = "data." + n
+		if f[i], err = data.field(n, names[i]); err != nil {
+			return fail(err)
+		}
+	}
+	dataUUID, dataUser, dataTime := f[fUUID], f[fUserUUID], f[fCreatedAt]
+	f[fUUID], names[fUUID] = idv, "id"
+	if subject.present || !dataUser.present {
+		f[fUserUUID], names[fUserUUID] = subject, "subject"
+	}
+	if tm.present || !dataTime.present {
+		f[fCreatedAt], names[fCreatedAt] = tm, "time"
+	}
+	ev, err := buildEvent(&f, &names)
+	if err != nil {
+		return fail(err)
+	}
+	// The data may repeat the CSGHub fields that CloudEvents attributes
+	// carry; then they must say the same.
+	if dataUUID.present {
+		s, err := dataUUID.str("data.uuid")
+		if err != nil {
+			return fail(err)
+		}
+		if !canonEqual(s, id) {
+			return fail(abacus.Errorf(abacus.CodeInvalid, "data.uuid", "%s does not match the event id %s", show(s), show(id)))
+		}
+	}
+	if dataUser.present && names[fUserUUID] == "subject" {
+		s, err := dataUser.str("data.user_uuid")
+		if err != nil {
+			return fail(err)
+		}
+		if !canonEqual(s, string(ev.Account)) {
+			return fail(abacus.Errorf(abacus.CodeInvalid, "data.user_uuid", "%s does not match subject %s", show(s), show(string(ev.Account))))
+		}
+	}
+	if dataTime.present && names[fCreatedAt] == "time" {
+		t, err := dataTime.time("data.created_at")
+		if err != nil {
+			return fail(err)
+		}
+		if !t.t.Equal(ev.Time) {
+			return fail(abacus.Errorf(abacus.CodeInvalid, "data.created_at", "%s does not match time %s", show(dataTime.s), show(tm.s)))
+		}
+	}
+	return finish(ev, id, nil, &names)
+}
+
+// show quotes s for a message, cut to a readable length.
+func show(s string) string {
+	const max = 64
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strings.TrimSuffix(quote(s[:cut]), `"`) + `…"`
+	}
+	return quote(s)
+}

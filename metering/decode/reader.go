@@ -1,0 +1,368 @@
+package decode
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// MaxLine bounds one NDJSON line and one CSV record, in bytes (not
+// counting the final line end). A longer one is an item with an error; the reader goes on after it without
+// holding it in memory.
+const MaxLine = 1 << 20
+
+// Reader streams the events of a file, one item per line (NDJSON) or
+// record (CSV). Memory is bounded by MaxLine per item. A Reader is not
+// safe for concurrent use.
+type Reader struct {
+	lr  lineReader
+	csv bool
+	col []int // CSV: the field of each column
+	buf []byte
+	err error // sticky: io.EOF or an I/O error
+}
+
+// NewNDJSONReader reads newline-delimited JSON: each line a CSGHub event
+// object, or a CloudEvent if it has "specversion". Blank lines are skipped.
+func NewNDJSONReader(r io.Reader) *Reader {
+	return &Reader{lr: newLineReader(r)}
+}
+
+// NewCSVReader reads RFC 4180 CSV whose header row names CSGHub fields
+// (uuid, user_uuid, value, value_type, scene, op_uid, resource_id,
+// resource_name, customer_id, created_at, extra) in any order. It reads
+// the header at once: an unknown or repeated column, or a missing
+// required one (uuid, user_uuid, value, value_type, scene, created_at),
+// is an *abacus.Error naming the column.
+func NewCSVReader(r io.Reader) (*Reader, error) {
+	rd := &Reader{lr: newLineReader(r), csv: true}
+	for {
+		rec, line, over, err := rd.readRecord()
+		if err == io.EOF {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "is missing: the file is empty; its first row must name the columns (%s)", strings.Join(csghubNames[:], ","))
+		}
+		if err != nil {
+			return nil, err
+		}
+		if over {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "is longer than %d bytes", MaxLine)
+		}
+		cells, perr := parseCSVRecord(rec, line)
+		if perr != "" {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "is not valid CSV: %s (line %d)", perr, line)
+		}
+		if cells == nil {
+			continue // blank
+		}
+		if err := rd.setHeader(cells); err != nil {
+			return nil, err
+		}
+		return rd, nil
+	}
+}
+
+func (r *Reader) setHeader(cells []string) error {
+	seen := [nFields]bool{}
+	r.col = make([]int, len(cells))
+	for i, c := range cells {
+		name := strings.ToLower(strings.TrimSpace(c))
+		if name == "" {
+			return abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("column %d", i+1), "has no name in the header")
+		}
+		f := -1
+		for j, n := range csghubNames {
+			if n == name {
+				f = j
+			}
+		}
+		if f < 0 {
+			return abacus.Errorf(abacus.CodeInvalid, headerField(c), "is not a known column; the columns are %s", strings.Join(csghubNames[:], ", "))
+		}
+		if seen[f] {
+			return abacus.Errorf(abacus.CodeInvalid, name, "appears twice in the header")
+		}
+		seen[f] = true
+		r.col[i] = f
+	}
+	for _, f := range []int{fUUID, fUserUUID, fValue, fValueType, fScene, fCreatedAt} {
+		if !seen[f] {
+			return abacus.Errorf(abacus.CodeInvalid, csghubNames[f], "column is missing from the header; it is required")
+		}
+	}
+	return nil
+}
+
+// headerField names an unknown column for an error's Field: as written,
+// but cut and made printable.
+func headerField(c string) string {
+	c = strings.TrimSpace(c)
+	if q := show(c); q != `"`+c+`"` || len(c) > 64 {
+		return q
+	}
+	return c
+}
+
+// Next returns the next item. It returns io.EOF after the last one, and
+// an I/O error as an error; a bad line or record is an Item with Err.
+func (r *Reader) Next() (Item, error) {
+	if r.err != nil {
+		return Item{}, r.err
+	}
+	for {
+		var (
+			it  Item
+			ok  bool
+			err error
+		)
+		if r.csv {
+			it, ok, err = r.nextCSV()
+		} else {
+			it, ok, err = r.nextNDJSON()
+		}
+		if err != nil {
+			r.err = err
+			return Item{}, err
+		}
+		if ok {
+			if it.Err != nil {
+				it.Err = atLine(it.Err, it.Line)
+			}
+			return it, nil
+		}
+	}
+}
+
+// atLine adds the line to an item's error message.
+func atLine(err *abacus.Error, line int) *abacus.Error {
+	if strings.HasPrefix(err.Field, "line ") {
+		return err
+	}
+	c := *err
+	c.Message = fmt.Sprintf("%s (line %d)", c.Message, line)
+	return &c
+}
+
+func lineError(line int, format string, args ...any) *abacus.Error {
+	return abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("line %d", line), format, args...)
+}
+
+// nextNDJSON reads one line; ok is false for a blank line.
+func (r *Reader) nextNDJSON() (Item, bool, error) {
+	var over bool
+	var err error
+	r.buf, over, err = r.lr.readLine(r.buf[:0], MaxLine+2, nil)
+	if err != nil {
+		return Item{}, false, err
+	}
+	line := r.lr.line
+	content := bytes.Trim(r.buf, " \t\r\n")
+	if over || len(content) > MaxLine {
+		return Item{Line: line, Err: lineError(line, "is longer than %d bytes", MaxLine)}, true, nil
+	}
+	if len(content) == 0 {
+		return Item{}, false, nil
+	}
+	if jerr := checkJSON(content); jerr != nil {
+		return Item{Line: line, Err: lineError(line, "is not valid JSON: %s", jerr)}, true, nil
+	}
+	it := decodeOne(content, formatAuto, fmt.Sprintf("line %d", line))
+	it.Line = line
+	return it, true, nil
+}
+
+// nextCSV reads one record; ok is false for a blank one.
+func (r *Reader) nextCSV() (Item, bool, error) {
+	rec, line, over, err := r.readRecord()
+	if err != nil {
+		return Item{}, false, err
+	}
+	if over {
+		return Item{Line: line, Err: lineError(line, "starts a record longer than %d bytes", MaxLine)}, true, nil
+	}
+	cells, perr := parseCSVRecord(rec, line)
+	if perr != "" {
+		return Item{Line: line, Err: lineError(line, "is not valid CSV: %s", perr)}, true, nil
+	}
+	if cells == nil {
+		return Item{}, false, nil
+	}
+	if len(cells) != len(r.col) {
+		it := Item{Line: line, Err: lineError(line, "has %d fields; the header has %d", len(cells), len(r.col))}
+		for i, f := range r.col {
+			if f == fUUID && i < len(cells) {
+				it.ID = displayID(cells[i])
+			}
+		}
+		return it, true, nil
+	}
+	var f [nFields]value
+	for i, c := range cells {
+		f[r.col[i]] = textValue(c)
+	}
+	ev, berr := buildEvent(&f, &csghubNames)
+	it := finish(ev, f[fUUID].s, berr, &csghubNames)
+	it.Line = line
+	return it, true, nil
+}
+
+// parseCSVRecord parses one record's text, which starts on line, with
+// encoding/csv. It returns nil cells for a blank record and a message for
+// a malformed one.
+func parseCSVRecord(rec []byte, line int) ([]string, string) {
+	if len(bytes.Trim(rec, " \t\r\n")) == 0 {
+		return nil, ""
+	}
+	cr := csv.NewReader(bytes.NewReader(rec))
+	cr.FieldsPerRecord = -1
+	cells, err := cr.Read()
+	if err == io.EOF {
+		return nil, ""
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			where := fmt.Sprintf("at byte %d", pe.Column)
+			if pe.Line > 1 {
+				where += fmt.Sprintf(" of line %d", line+pe.Line-1)
+			}
+			return nil, fmt.Sprintf("%v, %s", pe.Err, where)
+		}
+		return nil, err.Error()
+	}
+	if _, err := cr.Read(); err != io.EOF {
+		return nil, "the record cannot be split from the next"
+	}
+	return cells, ""
+}
+
+// readRecord reads the text of one CSV record: physical lines up to a
+// newline outside quotes (RFC 4180 allows newlines in quoted fields). It
+// returns the 1-based line the record starts on; over is true if the
+// record was longer than MaxLine (its text is then not kept).
+func (r *Reader) readRecord() (rec []byte, line int, over bool, err error) {
+	var st csvState
+	st.fieldStart = true
+	r.buf = r.buf[:0]
+	line = r.lr.line + 1
+	for {
+		var of bool
+		var rerr error
+		r.buf, of, rerr = r.lr.readLine(r.buf, MaxLine+2, st.scan)
+		over = over || of
+		if rerr == io.EOF {
+			if r.lr.line >= line { // the record began and the file ended inside it
+				return r.buf, line, over || len(r.buf) > MaxLine, nil
+			}
+			return nil, line, false, io.EOF
+		}
+		if rerr != nil {
+			return nil, line, false, rerr
+		}
+		if st.ended || r.lr.eof {
+			over = over || len(bytes.TrimSuffix(bytes.TrimSuffix(r.buf, []byte("\n")), []byte("\r"))) > MaxLine
+			return r.buf, line, over, nil
+		}
+	}
+}
+
+// csvState follows quoting the way encoding/csv does, to find where a
+// record ends.
+type csvState struct {
+	inQuotes   bool
+	quoteSeen  bool // inside quotes, a quote that may close them or be doubled
+	fieldStart bool
+	ended      bool
+}
+
+func (s *csvState) scan(chunk []byte) {
+	for _, c := range chunk {
+		if s.inQuotes {
+			if s.quoteSeen {
+				s.quoteSeen = false
+				if c == '"' {
+					continue // "" is a quote
+				}
+				s.inQuotes = false
+			} else {
+				if c == '"' {
+					s.quoteSeen = true
+				}
+				continue
+			}
+		}
+		switch c {
+		case ',':
+			s.fieldStart = true
+		case '\n':
+			s.ended = true
+		case '"':
+			if s.fieldStart {
+				s.inQuotes = true
+			}
+			s.fieldStart = false
+		default:
+			s.fieldStart = false
+		}
+	}
+}
+
+// lineReader reads physical lines with bounded memory.
+type lineReader struct {
+	br   *bufio.Reader
+	line int  // lines read so far
+	eof  bool // the last line had no newline
+}
+
+func newLineReader(r io.Reader) lineReader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, utf8BOM) {
+		_, _ = br.Discard(3)
+	}
+	return lineReader{br: br}
+}
+
+// readLine appends the next line, with its newline, to buf as long as buf
+// stays within max bytes; over reports that it did not. scan, if set,
+// sees every byte of the line. It returns io.EOF if there is no line.
+func (l *lineReader) readLine(buf []byte, max int, scan func([]byte)) (_ []byte, over bool, err error) {
+	if l.eof {
+		return buf, false, io.EOF
+	}
+	got := false
+	for {
+		chunk, err := l.br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			got = true
+			if scan != nil {
+				scan(chunk)
+			}
+			if !over && len(buf)+len(chunk) <= max {
+				buf = append(buf, chunk...)
+			} else {
+				over = true
+			}
+		}
+		switch err {
+		case nil:
+			l.line++
+			return buf, over, nil
+		case bufio.ErrBufferFull:
+			continue
+		case io.EOF:
+			l.eof = true
+			if !got {
+				return buf, over, io.EOF
+			}
+			l.line++
+			return buf, over, nil
+		default:
+			return buf, over, err
+		}
+	}
+}

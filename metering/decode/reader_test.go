@@ -1,0 +1,341 @@
+package decode_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/metering/decode"
+)
+
+// want is what one item of a file should be.
+type want struct {
+	line  int
+	id    string
+	field string // "" for a good event
+}
+
+func checkWant(t *testing.T, items []decode.Item, wants []want) {
+	t.Helper()
+	if len(items) != len(wants) {
+		for _, it := range items {
+			t.Logf("%+v", it)
+		}
+		t.Fatalf("%d items, want %d", len(items), len(wants))
+	}
+	for i, w := range wants {
+		it := items[i]
+		field := ""
+		if it.Err != nil {
+			field = it.Err.Field
+			if !strings.HasPrefix(field, "line ") && !strings.Contains(it.Err.Message, fmt.Sprintf("(line %d)", w.line)) {
+				t.Fatalf("item %d: message %q does not give line %d", i, it.Err.Message, w.line)
+			}
+			t.Logf("%v", it.Err)
+		}
+		if it.Line != w.line || it.ID != w.id || field != w.field {
+			t.Fatalf("item %d: line %d id %q field %q (%v), want %+v", i, it.Line, it.ID, field, it.Err, w)
+		}
+	}
+}
+
+func TestNDJSON(t *testing.T) {
+	lines := []string{
+		csghub("n1"),              // 1
+		"",                        // 2 blank
+		"   \t",                   // 3 blank
+		cloudEvent("n2", nil),     // 4
+		`{"uuid":"n3",`,           // 5 malformed
+		csghub("n4", "value=2.5"), // 6
+		"42",                      // 7 not an object
+		cloudEvent("n5", nil, `user_uuid="`+acct2+`"`),         // 8
+		"[" + csghub("n6") + "]",                               // 9 an array is not a line's event
+		csghub("n7") + " " + csghub("n8"),                      // 10 two values on a line
+		csghub("n9", `created_at="2026-08-18T10:00:00+05:45"`), // 11
+	}
+	body := strings.Join(lines, "\n") // no newline after the last line
+	items, err := readAll(t, decode.NewNDJSONReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{
+		{1, "n1", ""},
+		{4, "n2", ""},
+		{5, "", "line 5"},
+		{6, "n4", "value"},
+		{7, "", "line 7"},
+		{8, "n5", "data.user_uuid"},
+		{9, "", "line 9"},
+		{10, "", "line 10"},
+		{11, "n9", ""},
+	})
+	if got := items[8].Event.Time.Format("15:04"); got != "04:15" {
+		t.Fatalf("time %s", got)
+	}
+}
+
+func TestNDJSONLineEndingsAndBOM(t *testing.T) {
+	body := "\ufeff" + csghub("a") + "\r\n\r\n" + csghub("b") + "\r\n"
+	items, err := readAll(t, decode.NewNDJSONReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{1, "a", ""}, {3, "b", ""}})
+	// One byte at a time, as a slow network delivers.
+	items, err = readAll(t, decode.NewNDJSONReader(iotest.OneByteReader(strings.NewReader(body))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{1, "a", ""}, {3, "b", ""}})
+	items, err = readAll(t, decode.NewNDJSONReader(strings.NewReader("")))
+	if err != nil || len(items) != 0 {
+		t.Fatal(items, err)
+	}
+}
+
+func TestNDJSONLongLines(t *testing.T) {
+	pad := func(n int) string { // a good event of exactly n bytes
+		ev := csghub("p", `pad=""`)
+		return csghub("p", `pad="`+strings.Repeat("x", n-len(ev))+`"`)
+	}
+	ok := pad(decode.MaxLine)
+	long := pad(decode.MaxLine + 1)
+	huge := strings.Repeat("y", 5*decode.MaxLine) // not even JSON
+	body := ok + "\n" + long + "\n" + csghub("after-long") + "\n" + huge + "\n" + csghub("after-huge") + "\n" + huge
+	items, err := readAll(t, decode.NewNDJSONReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{
+		{1, "p", ""},
+		{2, "", "line 2"},
+		{3, "after-long", ""},
+		{4, "", "line 4"},
+		{5, "after-huge", ""},
+		{6, "", "line 6"},
+	})
+	if !strings.Contains(items[1].Err.Message, "longer") {
+		t.Fatal(items[1].Err)
+	}
+}
+
+var errDisk = errors.New("disk on fire")
+
+func TestNDJSONReadError(t *testing.T) {
+	r := io.MultiReader(strings.NewReader(csghub("a")+"\n"+csghub("b")), iotest.ErrReader(errDisk))
+	items, err := readAll(t, decode.NewNDJSONReader(r))
+	if !errors.Is(err, errDisk) {
+		t.Fatalf("error %v", err)
+	}
+	checkWant(t, items, []want{{1, "a", ""}})
+}
+
+const csvHeader = "uuid,user_uuid,value,value_type,scene,op_uid,resource_id,resource_name,customer_id,created_at,extra\n"
+
+func csvRow(id string, cells ...string) string {
+	row := []string{id, acct, "12", "0", "11", "deployer", "12", "CPU basic", "u-1", "2026-08-18T10:00:00+08:00", `"{""from_source"":""space""}"`}
+	for i, c := range cells {
+		if c != "=" {
+			row[i+1] = c
+		}
+	}
+	return strings.Join(row, ",") + "\n"
+}
+
+func TestCSV(t *testing.T) {
+	body := csvHeader +
+		csvRow("c1") + // 2
+		"\n" + // 3 blank
+		csvRow("c2", "=", "12.5") + // 4
+		csvRow("c3", "=", "1e3") + // 5
+		csvRow("c4", "=", "99999999999999999999") + // 6
+		csvRow("c5", "=", "=", "7") + // 7
+		csvRow("c6", "=", "=", "=", "x") + // 8
+		csvRow("c7", "=", "=", "=", "=", "=", "=", "=", "=", "2026-08-18 10:00:00") + // 9
+		csvRow("c8", "=", "=", "=", "=", "=", "=", "=", "=", "2026-08-18T10:00:00+05:45") + // 10
+		csvRow("c9", "=", "", "=", "=", "", "", "", "", "=", "") + // 11: empty value
+		csvRow("c10", "=", "=", "=", "=", "", "", "", "", "=", "") + // 12: empty optional cells
+		"c11," + acct + ",1,0,11\n" + // 13: too few fields
+		csvRow("c12", "=", "=", "=", "=", "=", "=", `"multi`+"\n"+`line name"`, "=", "=", `"{`+"\n"+`""k"": ""v""}"`) + // 14-16
+		csvRow("c13", "not-a-uuid") + // 17
+		`c14,x"y,1,0,11,,,,,2026-08-18T10:00:00Z,` + "\n" + // 18: bare quote
+		csvRow("c15", "=", "=", "=", "=", "=", "=", "=", "=", "=", `"not json"`) + // 19
+		csvRow("c16", "=", "-5") + // 20
+		csvRow("", "=") + // 21: empty uuid
+		csvRow("c18", "=", "=", "=", "=", "=", "=", "=", "=", "") // 22: no time
+	items, err := readAll(t, mustCSV(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{
+		{2, "c1", ""},
+		{4, "c2", "value"},
+		{5, "c3", "value"},
+		{6, "c4", "value"},
+		{7, "c5", "value_type"},
+		{8, "c6", "scene"},
+		{9, "c7", "created_at"},
+		{10, "c8", ""},
+		{11, "c9", "value"},
+		{12, "c10", ""},
+		{13, "c11", "line 13"},
+		{14, "c12", ""},
+		{17, "c13", "user_uuid"},
+		{18, "", "line 18"},
+		{19, "c15", "extra"},
+		{20, "c16", "value"},
+		{21, "", "uuid"},
+		{22, "c18", "created_at"},
+	})
+	c1 := items[0].Event
+	if c1.Value != 12 || c1.Scene != 11 || c1.ResourceName != "CPU basic" || c1.Extra != `{"from_source":"space"}` || c1.Time.Hour() != 2 {
+		t.Fatalf("%+v", c1)
+	}
+	if got := items[7].Event.Time.Format("15:04"); got != "04:15" {
+		t.Fatalf("time %s", got)
+	}
+	if ev := items[9].Event; ev.OpUID != "" || ev.Extra != "" || ev.CustomerID != "" {
+		t.Fatalf("%+v", ev)
+	}
+	if ev := items[11].Event; ev.ResourceName != "multi\nline name" || ev.Extra != "{\n\"k\": \"v\"}" {
+		t.Fatalf("%+v", ev)
+	}
+	if !strings.Contains(items[8].Err.Message, "required") {
+		t.Fatal(items[8].Err)
+	}
+}
+
+func mustCSV(t *testing.T, body string) *decode.Reader {
+	t.Helper()
+	r, err := decode.NewCSVReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestCSVColumnsAnyOrderCRLFAndBOM(t *testing.T) {
+	body := "\ufeff\r\n Created_At ,uuid,value,user_uuid,scene,value_type\r\n" +
+		"2026-08-18T10:00:00Z,a," + "5," + acct + ",11,0\r\n" +
+		"\r\n" +
+		"2026-08-18T10:00:00Z,b," + "5.0," + acct + ",11,0\r\n" +
+		"2026-08-18T10:00:00Z,c," + "5," + acct + ",11,1"
+	items, err := readAll(t, mustCSV(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{3, "a", ""}, {5, "b", "value"}, {6, "c", ""}})
+	if items[2].Event.ValueType != 1 || items[0].Event.Value != 5 {
+		t.Fatalf("%+v", items)
+	}
+}
+
+func TestCSVHeader(t *testing.T) {
+	for _, c := range []struct{ name, header, field, msg string }{
+		{"empty file", "", "header", "empty"},
+		{"blank lines only", "\n\r\n  \n", "header", "empty"},
+		{"unknown column", "uuid,user_uuid,value,value_type,scene,created_at,colour\n", "colour", "not a known column"},
+		{"misspelt column", "uuid,user_uuid,valeu,value_type,scene,created_at\n", "valeu", "not a known column"},
+		{"repeated column", "uuid,user_uuid,value,value_type,scene,created_at,value\n", "value", "twice"},
+		{"missing value", "uuid,user_uuid,value_type,scene,created_at\n", "value", "missing"},
+		{"missing uuid", "user_uuid,value,value_type,scene,created_at\n", "uuid", "missing"},
+		{"missing created_at", "uuid,user_uuid,value,value_type,scene\n", "created_at", "missing"},
+		{"missing scene", "uuid,user_uuid,value,value_type,created_at\n", "scene", "missing"},
+		{"empty column name", "uuid,user_uuid,value,value_type,scene,created_at,\n", "column 7", "no name"},
+		{"bad quoting", "uuid,\"user_uuid\"x,value\n", "header", "CSV"},
+		{"ops_id is not op_uid", "uuid,user_uuid,value,value_type,scene,created_at,ops_id\n", "ops_id", "not a known column"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := c.header + csvRow("x")
+			if c.msg == "empty" {
+				body = c.header
+			}
+			r, err := decode.NewCSVReader(strings.NewReader(body))
+			var ae *abacus.Error
+			if r != nil || !errors.As(err, &ae) {
+				t.Fatalf("reader %v, error %v", r != nil, err)
+			}
+			if ae.Field != c.field || !strings.Contains(ae.Message, c.msg) {
+				t.Fatalf("error %q, want field %q and %q", ae, c.field, c.msg)
+			}
+			t.Log(ae)
+		})
+	}
+	// An I/O error while reading the header is returned as it is.
+	_, err := decode.NewCSVReader(io.MultiReader(strings.NewReader("uuid,"), iotest.ErrReader(errDisk)))
+	if !errors.Is(err, errDisk) {
+		t.Fatal(err)
+	}
+}
+
+func TestCSVLongRecordsAndErrors(t *testing.T) {
+	big := strings.Repeat("n", decode.MaxLine)
+	unterminated := `u1,` + acct + `,1,0,11,,,"` + strings.Repeat("z\n", 10) // quote never closed
+	body := csvHeader +
+		csvRow("a") + // 2
+		csvRow("b", "=", "=", "=", "=", "=", "=", big) + // 3: too long
+		csvRow("c") + // 4
+		unterminated // 5…: swallows the rest, as encoding/csv does
+	items, err := readAll(t, mustCSV(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "a", ""}, {3, "", "line 3"}, {4, "c", ""}, {5, "", "line 5"}})
+
+	r := io.MultiReader(strings.NewReader(csvHeader+csvRow("a")+"b,"), iotest.ErrReader(errDisk))
+	rd, err := decode.NewCSVReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err = readAll(t, rd)
+	if !errors.Is(err, errDisk) || len(items) != 1 {
+		t.Fatal(items, err)
+	}
+}
+
+func TestCSVByteAtATime(t *testing.T) {
+	body := csvHeader + csvRow("a") + csvRow("b", "=", "=", "=", "=", "=", "=", `"x`+"\n"+`y"`) + csvRow("c", "=", "1.5")
+	want := []want{{2, "a", ""}, {3, "b", ""}, {5, "c", "value"}}
+	r, err := decode.NewCSVReader(iotest.OneByteReader(bytes.NewReader([]byte(body))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := readAll(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, want)
+}
+
+func TestCSVQuoting(t *testing.T) {
+	body := csvHeader + csvRow("q1", "=", "=", "=", "=", `"op,1"`, `"12"`, `"CPU, ""basic"""`, `""`, `"2026-08-18T10:00:00Z"`, `""`)
+	items, err := readAll(t, mustCSV(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "q1", ""}})
+	ev := items[0].Event
+	if ev.OpUID != "op,1" || ev.ResourceID != "12" || ev.ResourceName != `CPU, "basic"` || ev.CustomerID != "" || ev.Extra != "" {
+		t.Fatalf("%+v", ev)
+	}
+}
+
+func TestCSVRecordAtTheLimit(t *testing.T) {
+	// A record of MaxLine bytes is read (and its field found too long);
+	// one byte more is refused as a whole.
+	row := func(n int) string { // a record of exactly n bytes before its line end
+		r := strings.TrimSuffix(csvRow("p"), "\n")
+		return strings.Replace(r, "CPU basic", "CPU basic"+strings.Repeat("x", n-len(r)), 1) + "\r\n"
+	}
+	body := csvHeader + row(decode.MaxLine) + row(decode.MaxLine+1) + csvRow("q")
+	items, err := readAll(t, mustCSV(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "p", "resource_name"}, {3, "", "line 3"}, {4, "q", ""}})
+}

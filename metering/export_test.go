@@ -1,0 +1,12 @@
+package metering
+
+// SetHooks makes c call beforeIngest when it has fetched and decoded a
+// batch, and beforeAck when the batch has committed and is about to be
+// settled. Either may be nil. Call it before Start.
+func SetHooks(c *Consumer, beforeIngest, beforeAck func()) {
+	c.beforeIngest, c.beforeAck = beforeIngest, beforeAck
+}
+
+// KillConnection closes c's NATS connection at once, as if its process
+// had died: nothing more it sends reaches the server.
+func KillConnection(c *Consumer) { c.nc.Close() }

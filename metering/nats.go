@@ -1,0 +1,644 @@
+package metering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/metering/decode"
+)
+
+// Defaults of ConsumerConfig: CSGHub's stream and subjects.
+const (
+	DefaultStream            = "meteringEventStream"
+	DefaultSubject           = "accounting.metering.duration"
+	DefaultDurable           = "abacus-metering"
+	DefaultDeadLetterSubject = "accounting.dlq.meter"
+)
+
+// ReasonHeader is the header of a dead-lettered message that says why it
+// was refused, naming the field ("value: 1.5 has a fraction; …"). A
+// message of several events gives each bad one's index: "[2] value: …".
+const ReasonHeader = "Abacus-Reason"
+
+// More headers of a dead-lettered message: the error codes of its reasons
+// ("invalid", "insufficient_funds", "not_found", …, comma separated), and
+// the subject it came on.
+const (
+	CodeHeader    = "Abacus-Code"
+	SubjectHeader = "Abacus-Subject"
+)
+
+// maxRetryDelay caps the delay of a redelivery the consumer asks for.
+const maxRetryDelay = time.Minute
+
+// maxReason bounds a dead letter's reason, in bytes.
+const maxReason = 4000
+
+// ConsumerConfig configures a Consumer. Zero fields take their defaults.
+type ConsumerConfig struct {
+	URL string // nats://host:4222; several may be given, comma separated
+	// Stream is created, capturing Subject, if it is missing; a stream
+	// that exists is used as it is and must capture Subject.
+	Stream            string        // default "meteringEventStream"
+	Subject           string        // the consumer's filter; default "accounting.metering.duration"
+	Durable           string        // the durable pull consumer; default "abacus-metering"
+	DeadLetterSubject string        // default "accounting.dlq.meter"; must not match Subject
+	Batch             int           // messages fetched per pull, default 1000
+	MaxWait           time.Duration // how long a pull waits to fill a batch, default 50ms
+	AckWait           time.Duration // how long JetStream waits for an ack before redelivering, default 30s
+	// RetryDelay is how long JetStream waits before redelivering a
+	// message the consumer could not settle (the database is down); it
+	// doubles with each delivery, up to a minute. Default 1s.
+	RetryDelay time.Duration
+	// RetryLimit is how many deliveries an event that keeps failing
+	// with an internal error gets before its message is dead-lettered,
+	// default 10. A batch the database cannot commit at all is retried
+	// without limit.
+	RetryLimit int
+	Logger     *slog.Logger
+}
+
+func (c ConsumerConfig) withDefaults() ConsumerConfig {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Subject == "" {
+		c.Subject = DefaultSubject
+	}
+	if c.Durable == "" {
+		c.Durable = DefaultDurable
+	}
+	if c.DeadLetterSubject == "" {
+		c.DeadLetterSubject = DefaultDeadLetterSubject
+	}
+	if c.Batch <= 0 {
+		c.Batch = 1000
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 50 * time.Millisecond
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = time.Second
+	}
+	if c.RetryLimit <= 0 {
+		c.RetryLimit = 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c ConsumerConfig) validate() error {
+	for _, s := range []struct{ name, v string }{{"Subject", c.Subject}, {"DeadLetterSubject", c.DeadLetterSubject}} {
+		if !validSubject(s.v) {
+			return fmt.Errorf("metering: %s %q is not a NATS subject", s.name, s.v)
+		}
+	}
+	if strings.ContainsAny(c.DeadLetterSubject, "*>") {
+		return fmt.Errorf("metering: DeadLetterSubject %q has a wildcard", c.DeadLetterSubject)
+	}
+	if subjectCovers(c.Subject, c.DeadLetterSubject) {
+		return fmt.Errorf("metering: DeadLetterSubject %q matches Subject %q: dead letters would come back", c.DeadLetterSubject, c.Subject)
+	}
+	if c.Stream == "" || strings.ContainsAny(c.Stream, " \t.*>") || c.Durable == "" || strings.ContainsAny(c.Durable, " \t.*>") {
+		return fmt.Errorf("metering: stream %q or durable %q is not a valid name", c.Stream, c.Durable)
+	}
+	return nil
+}
+
+// ConsumerStats counts what a Consumer did since it was made.
+type ConsumerStats struct {
+	Received     int64 // messages fetched
+	Redelivered  int64 // of them, messages JetStream had delivered before
+	Accepted     int64 // events charged (or kept unpriced)
+	Duplicate    int64 // events whose id was stored before: not charged again
+	Rejected     int64 // events refused, each in a dead-lettered message
+	DeadLettered int64 // messages dead-lettered
+	Retried      int64 // messages handed back for a later redelivery
+}
+
+// Consumer takes usage events from a JetStream durable pull consumer:
+// it fetches a batch, charges all of its events through the Pipeline in
+// one call, and acks each message only after that call returned, so after
+// the commit. A message it cannot use is dead-lettered, never dropped.
+type Consumer struct {
+	cfg ConsumerConfig
+	p   *Pipeline
+	st  abacus.Store
+	log *slog.Logger
+
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	// Set by Start, then used by the fetch loop only.
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+
+	received, redelivered, accepted, duplicate, rejected, deadLettered, retried atomic.Int64
+
+	// Set by tests: beforeIngest runs when a batch has been fetched and
+	// decoded, beforeAck when it has committed, before it is settled.
+	beforeIngest, beforeAck func()
+}
+
+// NewConsumer returns a consumer that charges events through p and keeps
+// dead letters in st. It does nothing until Start.
+func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
+	cfg = cfg.withDefaults()
+	return &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats")}
+}
+
+// Start connects to NATS, creates the stream if it is missing and the
+// durable pull consumer (AckExplicit, DeliverAll) or updates it, and starts
+// fetching. It returns an error if NATS cannot be reached or the stream
+// does not capture the subject. Cancelling ctx stops fetching as Stop does;
+// Stop must still be called.
+func (c *Consumer) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errors.New("metering: the consumer was stopped")
+	}
+	if c.started {
+		return errors.New("metering: the consumer is already started")
+	}
+	if err := c.cfg.validate(); err != nil {
+		return err
+	}
+	log := c.log
+	nc, err := nats.Connect(c.cfg.URL,
+		nats.Name("abacus-metering"),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return fmt.Errorf("metering: connecting to NATS at %s: %w", c.cfg.URL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("metering: %w", err)
+	}
+	c.nc, c.js = nc, js
+	if err := c.ensureStream(ctx); err != nil {
+		nc.Close()
+		return err
+	}
+	if err := c.ensureConsumer(ctx); err != nil {
+		nc.Close()
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	c.cancel, c.done, c.started = cancel, make(chan struct{}), true
+	go c.run(runCtx)
+	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
+	return nil
+}
+
+// Stop stops fetching, lets the batch in flight commit and be acked, and
+// closes the connection. It is safe to call more than once, and before
+// Start.
+func (c *Consumer) Stop() {
+	c.mu.Lock()
+	c.stopped = true
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// Stats returns the consumer's counters.
+func (c *Consumer) Stats() ConsumerStats {
+	return ConsumerStats{
+		Received:     c.received.Load(),
+		Redelivered:  c.redelivered.Load(),
+		Accepted:     c.accepted.Load(),
+		Duplicate:    c.duplicate.Load(),
+		Rejected:     c.rejected.Load(),
+		DeadLettered: c.deadLettered.Load(),
+		Retried:      c.retried.Load(),
+	}
+}
+
+// ensureStream creates the stream if it is missing, and checks that it
+// captures the subject.
+func (c *Consumer) ensureStream(ctx context.Context) error {
+	s, err := c.js.Stream(ctx, c.cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = c.js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:        c.cfg.Stream,
+			Description: "usage events for metering (created by abacus)",
+			Subjects:    []string{c.cfg.Subject},
+			Storage:     jetstream.FileStorage,
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another instance won
+			s, err = c.js.Stream(ctx, c.cfg.Stream)
+		} else if err == nil {
+			c.log.Info("created JetStream stream", "stream", c.cfg.Stream, "subject", c.cfg.Subject)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("metering: stream %s: %w", c.cfg.Stream, err)
+	}
+	subjects := s.CachedInfo().Config.Subjects
+	if len(subjects) == 0 { // a mirror or a stream of sources: the server checks the filter
+		return nil
+	}
+	for _, p := range subjects {
+		if subjectCovers(p, c.cfg.Subject) {
+			return nil
+		}
+	}
+	return fmt.Errorf("metering: stream %s captures %s, not %s", c.cfg.Stream, strings.Join(subjects, ", "), c.cfg.Subject)
+}
+
+// ensureConsumer creates the durable pull consumer or brings its
+// settings up to date.
+func (c *Consumer) ensureConsumer(ctx context.Context) error {
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       c.cfg.Durable,
+		Description:   "abacus metering",
+		FilterSubject: c.cfg.Subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       c.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: max(1000, 2*c.cfg.Batch),
+	})
+	if err != nil {
+		return fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+	}
+	c.cons = cons
+	return nil
+}
+
+// run fetches and handles batches until ctx is done or the connection is
+// closed, then closes the connection.
+func (c *Consumer) run(ctx context.Context) {
+	defer close(c.done)
+	defer func() {
+		c.nc.FlushTimeout(time.Second) // the last naks
+		c.nc.Close()
+	}()
+	failures := 0
+	for ctx.Err() == nil {
+		fetched, err := c.cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(c.cfg.MaxWait))
+		var msgs []jetstream.Msg
+		if err == nil {
+			for m := range fetched.Messages() {
+				msgs = append(msgs, m)
+			}
+			err = fetched.Error()
+		}
+		if len(msgs) > 0 {
+			c.handle(msgs) // even when stopping: they were delivered, so settle them
+		}
+		if err == nil || len(msgs) > 0 {
+			failures = 0
+			continue
+		}
+		if c.nc.IsClosed() {
+			c.log.Error("NATS connection closed; the metering consumer stops", "err", err)
+			return
+		}
+		failures++
+		c.log.Warn("fetching usage events failed", "err", err, "failures", failures)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, nats.ErrNoResponders) {
+			// Someone deleted the durable (or its stream): make them again.
+			if err := c.ensureStream(ctx); err != nil {
+				c.log.Error("recreating the stream failed", "err", err)
+			} else if err := c.ensureConsumer(ctx); err != nil {
+				c.log.Error("recreating the durable consumer failed", "err", err)
+			} else {
+				c.log.Warn("the durable consumer was missing and is made again", "stream", c.cfg.Stream, "durable", c.cfg.Durable)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+// inMsg is one fetched message and what became of it.
+type inMsg struct {
+	msg       jetstream.Msg
+	delivered uint64        // deliveries so far, this one included
+	seq       uint64        // stream sequence
+	bad       *abacus.Error // the body could not be split into events
+	first, n  int           // its items in the batch
+}
+
+// batch is the state of handling one fetched batch.
+type batch struct {
+	ctx context.Context
+	// dlq says where dead letters go: 0 not looked up yet, 1 to the
+	// JetStream stream that captures the subject, -1 plainly (none does).
+	dlq int
+}
+
+// handle charges a batch of messages in one Pipeline call and settles each
+// message: ack, dead-letter and ack, or hand back for redelivery.
+func (c *Consumer) handle(msgs []jetstream.Msg) {
+	// Whatever happens to the caller, let the batch commit: an abandoned
+	// commit is only redelivered as duplicates, but waiting costs nothing.
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckWait)
+	defer cancel()
+	in := make([]inMsg, len(msgs))
+	var items []decode.Item
+	for i, m := range msgs {
+		in[i] = inMsg{msg: m, delivered: 1}
+		if md, err := m.Metadata(); err == nil {
+			in[i].delivered, in[i].seq = md.NumDelivered, md.Sequence.Stream
+		}
+		c.received.Add(1)
+		if in[i].delivered > 1 {
+			c.redelivered.Add(1)
+		}
+		its, err := decodeMessage(m)
+		if err != nil {
+			in[i].bad = asAbacusError(err)
+			continue
+		}
+		in[i].first, in[i].n = len(items), len(its)
+		items = append(items, its...)
+	}
+	if c.beforeIngest != nil {
+		c.beforeIngest()
+	}
+	results, err := c.p.Ingest(ctx, items)
+	if c.beforeAck != nil {
+		c.beforeAck()
+	}
+	if err != nil {
+		c.log.Error("charging a batch of usage events failed; it will be redelivered", "messages", len(msgs), "events", len(items), "err", err)
+		for i := range in {
+			c.retry(&in[i])
+		}
+		return
+	}
+	b := &batch{ctx: ctx}
+	var acks []jetstream.Msg
+	for i := range in {
+		m := &in[i]
+		var rs []abacus.IngestResult
+		if m.bad == nil {
+			rs = results[m.first : m.first+m.n]
+		}
+		if c.settle(b, m, rs) {
+			acks = append(acks, m.msg)
+		}
+	}
+	c.ack(ctx, acks)
+}
+
+// settle counts a message's results and decides its fate. It returns true
+// if the message is to be acked; otherwise it has been handed back.
+func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
+	var reasons, codes []string
+	addCode := func(code abacus.ErrorCode) {
+		if !slices.Contains(codes, string(code)) {
+			codes = append(codes, string(code))
+		}
+	}
+	transient, rejected := false, 0
+	for j, r := range rs {
+		switch r.Status {
+		case abacus.IngestAccepted:
+			c.accepted.Add(1)
+		case abacus.IngestDuplicate:
+			c.duplicate.Add(1)
+		default:
+			if isTransient(r.Err) && m.delivered < uint64(c.cfg.RetryLimit) {
+				transient = true
+				continue
+			}
+			rejected++
+			reason, code := "rejected", abacus.CodeInternal
+			if r.Err != nil {
+				reason, code = r.Err.Error(), r.Err.Code
+			}
+			if len(rs) > 1 && !strings.HasPrefix(reason, "[") {
+				reason = fmt.Sprintf("[%d] %s", j, reason)
+			}
+			reasons = append(reasons, reason)
+			addCode(code)
+		}
+	}
+	if m.bad != nil {
+		reasons = append(reasons, m.bad.Error())
+		addCode(m.bad.Code)
+	}
+	if transient {
+		// The good events are stored: redelivered, they are duplicates.
+		c.log.Warn("some usage events failed for a reason of ours; their message will be redelivered",
+			"subject", m.msg.Subject(), "seq", m.seq, "deliveries", m.delivered)
+		c.retry(m)
+		return false
+	}
+	if len(reasons) == 0 {
+		return true
+	}
+	if err := c.deadLetter(b, m, reasons, codes); err != nil {
+		c.log.Error("dead-lettering a usage message failed; it will be redelivered", "subject", m.msg.Subject(), "seq", m.seq, "err", err)
+		c.retry(m)
+		return false
+	}
+	c.rejected.Add(int64(rejected))
+	c.deadLettered.Add(1)
+	return true
+}
+
+// deadLetter records a message in the store, then publishes it to the
+// dead letter subject: through JetStream if a stream captures the subject,
+// plainly if none does. The store comes first: while the database is down
+// nothing is published, so the subject sees a message once.
+func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error {
+	reason := clip(strings.Join(reasons, "; "))
+	c.log.Warn("usage message dead-lettered", "subject", m.msg.Subject(), "seq", m.seq, "reason", reason)
+	if err := c.st.DeadLetterAdd(b.ctx, abacus.DeadLetter{
+		Source: "nats", Subject: m.msg.Subject(), Reason: reason, Payload: m.msg.Data(), ReceivedAt: c.p.Engine.Now().UTC(),
+	}); err != nil {
+		return fmt.Errorf("recording the dead letter: %w", err)
+	}
+	out := nats.NewMsg(c.cfg.DeadLetterSubject)
+	out.Data = m.msg.Data()
+	out.Header.Set(ReasonHeader, strings.NewReplacer("\r", " ", "\n", " ").Replace(reason))
+	out.Header.Set(CodeHeader, strings.Join(codes, ","))
+	out.Header.Set(SubjectHeader, m.msg.Subject())
+	if ct := m.msg.Headers().Get("Content-Type"); ct != "" {
+		out.Header.Set("Content-Type", ct)
+	}
+	if b.dlq == 0 {
+		// Not a JetStream publish blindly: a plain subscriber on the
+		// subject would take the request and never answer it.
+		_, err := c.js.StreamNameBySubject(b.ctx, c.cfg.DeadLetterSubject)
+		switch {
+		case err == nil:
+			b.dlq = 1
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			b.dlq = -1
+		default:
+			return fmt.Errorf("looking for a stream that captures %s: %w", c.cfg.DeadLetterSubject, err)
+		}
+	}
+	var err error
+	if b.dlq > 0 {
+		// The stream confirms it has the message, and the id makes a
+		// redelivered dead letter a duplicate it drops.
+		msgID := fmt.Sprintf("%s:%s:%d", c.cfg.Stream, c.cfg.Durable, m.seq)
+		_, err = c.js.PublishMsg(b.ctx, out, jetstream.WithMsgID(msgID), jetstream.WithRetryAttempts(0))
+	} else if err = c.nc.PublishMsg(out); err == nil {
+		err = c.nc.FlushWithContext(b.ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("publishing to %s: %w", c.cfg.DeadLetterSubject, err)
+	}
+	return nil
+}
+
+// ack acks messages, confirming the last: JetStream handles a consumer's
+// acks in order, so once it is confirmed all of them are.
+func (c *Consumer) ack(ctx context.Context, msgs []jetstream.Msg) {
+	for i, m := range msgs {
+		var err error
+		if i == len(msgs)-1 {
+			err = m.DoubleAck(ctx)
+		} else {
+			err = m.Ack()
+		}
+		if err != nil { // redelivered later, as duplicates
+			c.log.Warn("acking usage messages failed; they will be redelivered", "messages", len(msgs)-i, "err", err)
+			return
+		}
+	}
+}
+
+// retry hands a message back to JetStream, to be redelivered after a
+// delay that grows with its deliveries.
+func (c *Consumer) retry(m *inMsg) {
+	c.retried.Add(1)
+	d := c.cfg.RetryDelay
+	for i := uint64(1); i < m.delivered && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	if err := m.msg.NakWithDelay(min(d, maxRetryDelay)); err != nil {
+		c.log.Warn("handing back a usage message failed; it will be redelivered after the ack wait", "seq", m.seq, "err", err)
+	}
+}
+
+// decodeMessage splits a message into events: the Content-Type header
+// picks the decoder if it names one; otherwise the body is a CSGHub event,
+// a CloudEvent if it carries "specversion", or a JSON array of them.
+func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
+	f := autoJSON
+	if ct := m.Headers().Get("Content-Type"); ct != "" {
+		if g, err := decode.ForContentType(ct); err == nil {
+			f = g
+		}
+	}
+	return f(m.Data())
+}
+
+var autoJSON = func() func([]byte) ([]decode.Item, error) {
+	f, err := decode.ForContentType(decode.ContentTypeJSON)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}()
+
+// isTransient tells a rejection that is the ledger's trouble, not the
+// event's (an internal error, an unavailable database).
+func isTransient(e *abacus.Error) bool {
+	if e == nil {
+		return true
+	}
+	return e.Code == abacus.CodeInternal || e.Code == abacus.CodeUnavailable
+}
+
+func asAbacusError(err error) *abacus.Error {
+	var ae *abacus.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return abacus.Errorf(abacus.CodeInvalid, "body", "%s", err)
+}
+
+// clip cuts a reason to maxReason bytes, on a rune boundary.
+func clip(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	cut := maxReason - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// validSubject tells a NATS subject or filter: dot-separated tokens,
+// none empty, without white space; ">" only as the last token.
+func validSubject(s string) bool {
+	if s == "" || strings.ContainsAny(s, " \t\r\n") {
+		return false
+	}
+	toks := strings.Split(s, ".")
+	for i, t := range toks {
+		if t == "" || (strings.ContainsAny(t, "*>") && len(t) > 1) || (t == ">" && i != len(toks)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// subjectCovers tells whether every subject that subject matches is
+// matched by pattern (both may hold wildcards).
+func subjectCovers(pattern, subject string) bool {
+	p, s := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, pt := range p {
+		if pt == ">" {
+			return i < len(s)
+		}
+		if i >= len(s) {
+			return false
+		}
+		switch {
+		case pt == "*":
+			if s[i] == ">" {
+				return false
+			}
+		case pt != s[i]:
+			return false
+		}
+	}
+	return len(p) == len(s)
+}

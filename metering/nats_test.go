@@ -1,0 +1,749 @@
+package metering_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/metering"
+	"github.com/abacus-billing/abacus/metering/decode"
+	"github.com/abacus-billing/abacus/metering/natstest"
+)
+
+var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// bundle is what a consumer test works with: a store with a price of 0.5
+// per GPU minute, an engine over it, a JetStream server and a client.
+type bundle struct {
+	t   *testing.T
+	st  abacus.Store
+	p   *metering.Pipeline
+	url string
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+func setup(t *testing.T, st abacus.Store, usage ledger.UsageConfig) *bundle {
+	t.Helper()
+	srv := natstest.Start(t)
+	ctx := context.Background()
+	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD", Unit: 1,
+		Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0, CreatedAt: t0}
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	eng := ledger.New(st, ledger.Config{Usage: usage, Logger: testLogger(t)})
+	t.Cleanup(func() { eng.Close() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{t: t, st: st, p: &metering.Pipeline{Engine: eng}, url: srv.ClientURL(), nc: nc, js: js}
+}
+
+// consumer returns a consumer on the bundle's server with quick retries;
+// it is stopped when the test ends.
+func (b *bundle) consumer(cfg metering.ConsumerConfig) *metering.Consumer {
+	cfg.URL = b.url
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(b.t)
+	}
+	if cfg.RetryDelay == 0 {
+		cfg.RetryDelay = 20 * time.Millisecond
+	}
+	c := metering.NewConsumer(cfg, b.p, b.st)
+	b.t.Cleanup(c.Stop)
+	return c
+}
+
+// start returns a started consumer.
+func (b *bundle) start(cfg metering.ConsumerConfig) *metering.Consumer {
+	b.t.Helper()
+	c := b.consumer(cfg)
+	if err := c.Start(context.Background()); err != nil {
+		b.t.Fatal(err)
+	}
+	return c
+}
+
+// createStream creates the stream the consumer would create.
+func (b *bundle) createStream() {
+	b.t.Helper()
+	_, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// publish publishes to JetStream and waits for the stream to store it.
+func (b *bundle) publish(subject, data string) {
+	b.t.Helper()
+	if _, err := b.js.Publish(context.Background(), subject, []byte(data)); err != nil {
+		b.t.Fatalf("publishing to %s: %v", subject, err)
+	}
+}
+
+// info returns the durable consumer's state.
+func (b *bundle) info(durable string) *jetstream.ConsumerInfo {
+	b.t.Helper()
+	cons, err := b.js.Consumer(context.Background(), metering.DefaultStream, durable)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return info
+}
+
+// waitDrained waits until every message was delivered and acked.
+func (b *bundle) waitDrained(durable string) {
+	b.t.Helper()
+	waitFor(b.t, "every message delivered and acked", func() bool {
+		i := b.info(durable)
+		return i.NumPending == 0 && i.NumAckPending == 0
+	})
+}
+
+// cash returns an account's cash balance.
+func (b *bundle) cash(id abacus.AccountID) string {
+	b.t.Helper()
+	ws, err := b.st.Wallets(context.Background(), []abacus.AccountID{id})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.Bucket == abacus.BucketCash {
+			return w.Balance.String()
+		}
+	}
+	return "no cash wallet"
+}
+
+// events returns the events stored for an account.
+func (b *bundle) events(id abacus.AccountID) []abacus.StoredEvent {
+	b.t.Helper()
+	evs, err := b.st.Events(context.Background(), abacus.EventQuery{Account: id, Limit: 1000})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return evs
+}
+
+// deadLetters returns every dead letter.
+func (b *bundle) deadLetters() []abacus.DeadLetter {
+	b.t.Helper()
+	ds, err := b.st.DeadLetters(context.Background(), 0, 1000)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return ds
+}
+
+// subscribe collects the messages published to a subject.
+func (b *bundle) subscribe(subject string) *collector {
+	b.t.Helper()
+	c := &collector{ch: make(chan *nats.Msg, 100)}
+	sub, err := b.nc.ChanSubscribe(subject, c.ch)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := b.nc.Flush(); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { sub.Unsubscribe() })
+	return c
+}
+
+type collector struct {
+	ch   chan *nats.Msg
+	msgs []*nats.Msg
+}
+
+// wait waits for n messages in all.
+func (c *collector) wait(t *testing.T, n int) []*nats.Msg {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for len(c.msgs) < n {
+		select {
+		case m := <-c.ch:
+			c.msgs = append(c.msgs, m)
+		case <-deadline:
+			t.Fatalf("got %d messages, want %d", len(c.msgs), n)
+		}
+	}
+	return c.msgs
+}
+
+// waitFor polls cond until it holds, failing the test after 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// testLogger logs into the test's output, shown when it fails or with -v.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func newID() abacus.AccountID {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return abacus.AccountID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+}
+
+// csghub returns a CSGHub metering event of GPU minutes as JSON.
+func csghub(id string, acct abacus.AccountID, minutes string) string {
+	return fmt.Sprintf(`{"uuid":%q,"user_uuid":%q,"value":%s,"value_type":0,"scene":11,"op_uid":"","resource_id":"gpu",`+
+		`"resource_name":"GPU","customer_id":"space-1","created_at":"2026-11-01T10:00:00+08:00","extra":"{}"}`, id, acct, minutes)
+}
+
+// cloudEvent returns a CloudEvent of GPU minutes.
+func cloudEvent(id string, acct abacus.AccountID, minutes int) string {
+	return fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/deployer","type":"com.opencsg.metering","subject":%q,`+
+		`"time":"2026-11-01T10:00:00Z","datacontenttype":"application/json",`+
+		`"data":{"value":%d,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-2"}}`, id, acct, minutes)
+}
+
+func createAccount(t *testing.T, st abacus.Store, od abacus.Overdraft) abacus.AccountID {
+	t.Helper()
+	id := newID()
+	a := abacus.Account{ID: id, Kind: abacus.KindUser, Name: "test", Currency: "USD", Overdraft: od, CreatedAt: t0}
+	if _, created, err := st.AccountCreate(context.Background(), a); err != nil || !created {
+		t.Fatalf("creating account %s: created=%v err=%v", id, created, err)
+	}
+	return id
+}
+
+var unlimited = ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}
+
+// TestConsumerCharges is the main flow: the stream and the durable are
+// created, events in every shape are charged once, and every message is
+// acked.
+func TestConsumerCharges(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		b := setup(t, open(t), unlimited)
+		ctx := context.Background()
+		if _, err := b.js.Stream(ctx, metering.DefaultStream); err != jetstream.ErrStreamNotFound {
+			t.Fatalf("stream before Start: %v", err)
+		}
+		c := b.start(metering.ConsumerConfig{})
+
+		s, err := b.js.Stream(ctx, metering.DefaultStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.Subjects; len(got) != 1 || got[0] != metering.DefaultSubject {
+			t.Fatalf("stream subjects %v", got)
+		}
+		ci := b.info(metering.DefaultDurable).Config
+		if ci.AckPolicy != jetstream.AckExplicitPolicy || ci.DeliverPolicy != jetstream.DeliverAllPolicy ||
+			ci.FilterSubject != metering.DefaultSubject || ci.Durable != metering.DefaultDurable || ci.AckWait != 30*time.Second {
+			t.Fatalf("durable consumer config %+v", ci)
+		}
+
+		a1, a2 := newID(), newID()
+		for range 5 {
+			b.publish(metering.DefaultSubject, csghub(string(newID()), a1, "2"))
+		}
+		b.publish(metering.DefaultSubject, "["+csghub(string(newID()), a2, "1")+","+csghub(string(newID()), a2, "1")+","+
+			cloudEvent(string(newID()), a2, 1)+"]")
+		b.publish(metering.DefaultSubject, cloudEvent(string(newID()), a2, 4))
+		// A CloudEvents batch, said so by its Content-Type header.
+		batch := nats.NewMsg(metering.DefaultSubject)
+		batch.Header.Set("Content-Type", decode.ContentTypeCloudEventBatch)
+		batch.Data = []byte("[" + cloudEvent(string(newID()), a2, 2) + "]")
+		if _, err := b.js.PublishMsg(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+
+		waitFor(t, "10 events accepted", func() bool { return c.Stats().Accepted == 10 })
+		b.waitDrained(metering.DefaultDurable)
+		if got := b.cash(a1); got != "-5" {
+			t.Fatalf("a1 cash %s, want -5 (5 events of 2 minutes at 0.5)", got)
+		}
+		if got := b.cash(a2); got != "-4.5" {
+			t.Fatalf("a2 cash %s, want -4.5 (9 minutes at 0.5)", got)
+		}
+		if evs := b.events(a1); len(evs) != 5 || evs[0].Status != abacus.EventCharged || evs[0].Charged.String() != "1" {
+			t.Fatalf("a1 events %+v", evs)
+		}
+		if evs := b.events(a2); len(evs) != 5 {
+			t.Fatalf("a2 has %d events, want 5", len(evs))
+		}
+		want := metering.ConsumerStats{Received: 8, Accepted: 10}
+		if got := c.Stats(); got != want {
+			t.Fatalf("stats %+v, want %+v", got, want)
+		}
+		c.Stop()
+		c.Stop()
+	})
+}
+
+// TestConsumerDuplicates: an event sent twice over NATS, and once more over
+// another path, is charged once.
+func TestConsumerDuplicates(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	acct := newID()
+	e1, e2 := csghub(string(newID()), acct, "2"), csghub(string(newID()), acct, "4")
+	// e1 came over HTTP first.
+	items, err := decode.CSGHubJSON([]byte(e1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := b.p.Ingest(context.Background(), items)
+	if err != nil || rs[0].Status != abacus.IngestAccepted {
+		t.Fatalf("direct ingest: %+v %v", rs, err)
+	}
+	c := b.start(metering.ConsumerConfig{})
+	b.publish(metering.DefaultSubject, e1)
+	b.publish(metering.DefaultSubject, e2)
+	b.publish(metering.DefaultSubject, e1)
+	b.publish(metering.DefaultSubject, e2)
+	waitFor(t, "4 messages received", func() bool { return c.Stats().Received == 4 })
+	b.waitDrained(metering.DefaultDurable)
+	// Later, e2 comes over HTTP too.
+	rs, err = b.p.Ingest(context.Background(), items[:0:0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _ = decode.CSGHubJSON([]byte(e2))
+	if rs, err = b.p.Ingest(context.Background(), items); err != nil || rs[0].Status != abacus.IngestDuplicate {
+		t.Fatalf("e2 over HTTP after NATS: %+v %v", rs, err)
+	}
+	if got := b.cash(acct); got != "-3" {
+		t.Fatalf("cash %s, want -3 (6 minutes at 0.5, each event once)", got)
+	}
+	if evs := b.events(acct); len(evs) != 2 {
+		t.Fatalf("%d events stored, want 2", len(evs))
+	}
+	want := metering.ConsumerStats{Received: 4, Accepted: 1, Duplicate: 3}
+	if got := c.Stats(); got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+}
+
+// TestConsumerRedeliveryAfterCrash: a consumer that commits a batch and
+// dies before acking it leaves the messages to be redelivered; the next
+// consumer on the durable finds them duplicates and acks them.
+func TestConsumerRedeliveryAfterCrash(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStream()
+	acct := newID()
+	const n = 20
+	for range n {
+		b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	}
+	cfg := metering.ConsumerConfig{AckWait: time.Second}
+	c1 := b.consumer(cfg)
+	metering.SetHooks(c1, nil, func() { metering.KillConnection(c1) })
+	if err := c1.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first consumer to commit its batch", func() bool { return c1.Stats().Accepted == n })
+	c1.Stop()
+	if got := b.cash(acct); got != "-20" {
+		t.Fatalf("cash after the crash %s, want -20", got)
+	}
+	if i := b.info(metering.DefaultDurable); i.NumAckPending != n {
+		t.Fatalf("after the crash %d messages await an ack, want %d", i.NumAckPending, n)
+	}
+
+	c2 := b.start(cfg)
+	waitFor(t, "the redelivered messages", func() bool { return c2.Stats().Duplicate == n })
+	b.waitDrained(metering.DefaultDurable)
+	if got := b.cash(acct); got != "-20" {
+		t.Fatalf("cash after redelivery %s, want -20: every event charged once", got)
+	}
+	if evs := b.events(acct); len(evs) != n {
+		t.Fatalf("%d events stored, want %d", len(evs), n)
+	}
+	if s := c2.Stats(); s.Received != n || s.Redelivered != n || s.Accepted != 0 || s.DeadLettered != 0 {
+		t.Fatalf("second consumer stats %+v", s)
+	}
+}
+
+// TestConsumerDeadLetters: bad messages and refused events land on the
+// dead letter subject and in the store, with their reason, and are acked;
+// the good events around them are charged.
+func TestConsumerDeadLetters(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		b := setup(t, st, ledger.UsageConfig{NoAutoCreate: true})
+		ctx := context.Background()
+		// CSGHub's DLQ stream: dead letters are published to it with a
+		// confirmation.
+		dlq, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := b.subscribe(metering.DefaultDeadLetterSubject)
+		rich := createAccount(t, st, abacus.Overdraft{Unlimited: true})
+		poor := createAccount(t, st, abacus.Overdraft{}) // no money, no overdraft: usage is refused
+		cloudNoSource := strings.Replace(cloudEvent(string(newID()), rich, 1), `"source":"/deployer",`, "", 1)
+
+		good := csghub(string(newID()), rich, "2")
+		type expect struct{ reason, code string }
+		bad := map[string]expect{ // payload → how its reason starts, and its code
+			`{"uuid": oops`:                       {"body: is not valid JSON", "invalid"},
+			`42`:                                  {"body: is a number", "invalid"},
+			csghub(string(newID()), rich, "1.5"):  {"value: ", "invalid"},
+			csghub(string(newID()), newID(), "1"): {"user_uuid: ", "not_found"},
+			csghub(string(newID()), poor, "2"):    {"amount: ", "insufficient_funds"},
+			cloudNoSource:                         {"source: is required", "invalid"},
+			"[" + csghub(string(newID()), rich, "4") + "," + csghub(string(newID()), rich, `"x"`) + "]": {"[1] value: ", "invalid"},
+			"[" + csghub(string(newID()), rich, "2") + ", 42]":                                          {"[1]: is a number, not a JSON object", "invalid"},
+		}
+		c := b.start(metering.ConsumerConfig{})
+		b.publish(metering.DefaultSubject, good)
+		for p := range bad {
+			b.publish(metering.DefaultSubject, p)
+		}
+		waitFor(t, "8 messages dead-lettered", func() bool { return c.Stats().DeadLettered == 8 })
+		b.waitDrained(metering.DefaultDurable)
+
+		if got := b.cash(rich); got != "-4" {
+			t.Fatalf("rich cash %s, want -4: the good events are charged", got)
+		}
+		if got := b.cash(poor); got != "0" {
+			t.Fatalf("poor cash %s, want 0", got)
+		}
+		ds := b.deadLetters()
+		if len(ds) != 8 {
+			t.Fatalf("%d dead letters stored, want 8: %+v", len(ds), ds)
+		}
+		reasons := map[string]string{}
+		for _, d := range ds {
+			want, ok := bad[string(d.Payload)]
+			if !ok {
+				t.Fatalf("dead letter of a payload not sent bad: %q", d.Payload)
+			}
+			if d.Source != "nats" || d.Subject != metering.DefaultSubject || !strings.HasPrefix(d.Reason, want.reason) || d.ReceivedAt.IsZero() {
+				t.Fatalf("dead letter %+v: want reason with %q", d, want)
+			}
+			reasons[string(d.Payload)] = d.Reason
+		}
+		for _, m := range sub.wait(t, 8) {
+			if got, want := m.Header.Get(metering.ReasonHeader), reasons[string(m.Data)]; got != want || want == "" {
+				t.Fatalf("DLQ message %q: reason header %q, want %q", m.Data, got, want)
+			}
+			if m.Header.Get(metering.SubjectHeader) != metering.DefaultSubject || m.Header.Get(metering.CodeHeader) != bad[string(m.Data)].code {
+				t.Fatalf("DLQ message headers %v", m.Header)
+			}
+		}
+		if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 8 {
+			t.Fatalf("DLQ stream: %+v %v", info, err)
+		}
+		want := metering.ConsumerStats{Received: 9, Accepted: 3, Rejected: 6, DeadLettered: 8}
+		if got := c.Stats(); got != want {
+			t.Fatalf("stats %+v, want %+v", got, want)
+		}
+	})
+}
+
+// flakyStore is a store whose database can go down.
+type flakyStore struct {
+	abacus.Store
+	writesDown, readsDown atomic.Bool
+}
+
+var errDown = fmt.Errorf("database is down")
+
+func (s *flakyStore) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
+	if s.writesDown.Load() {
+		return errDown
+	}
+	return s.Store.Write(ctx, fn)
+}
+
+func (s *flakyStore) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+	if s.writesDown.Load() {
+		return errDown
+	}
+	return s.Store.DeadLetterAdd(ctx, d)
+}
+
+func (s *flakyStore) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {
+	if s.writesDown.Load() {
+		return abacus.Account{}, false, errDown
+	}
+	return s.Store.AccountCreate(ctx, a)
+}
+
+func (s *flakyStore) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
+	if s.readsDown.Load() {
+		return abacus.Account{}, errDown
+	}
+	return s.Store.AccountGet(ctx, id)
+}
+
+// TestConsumerDatabaseDown: while the database cannot commit, nothing is
+// acked and nothing is dead-lettered; once it is back, every event is
+// charged once and the bad message dead-lettered once.
+func TestConsumerDatabaseDown(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{Store: testdb.SQLite(t)}
+	b := setup(t, st, unlimited)
+	sub := b.subscribe(metering.DefaultDeadLetterSubject) // no DLQ stream: published plainly
+	acct := createAccount(t, st, abacus.Overdraft{Unlimited: true})
+	st.writesDown.Store(true)
+	c := b.start(metering.ConsumerConfig{})
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	b.publish(metering.DefaultSubject, csghub(string(newID()), newID(), "2")) // a new account: its creation fails too
+	b.publish(metering.DefaultSubject, "not json")
+	waitFor(t, "redeliveries", func() bool { return c.Stats().Retried >= 9 })
+	if evs := b.events(acct); len(evs) != 0 {
+		t.Fatalf("events stored while the database is down: %+v", evs)
+	}
+	if i := b.info(metering.DefaultDurable); i.AckFloor.Stream != 0 {
+		t.Fatalf("a message was acked while the database is down: %+v", i)
+	}
+	if ds := b.deadLetters(); len(ds) != 0 || len(sub.ch) != 0 {
+		t.Fatalf("dead-lettered while the database is down: %+v", ds)
+	}
+
+	st.writesDown.Store(false)
+	b.waitDrained(metering.DefaultDurable)
+	if got := b.cash(acct); got != "-1" {
+		t.Fatalf("cash %s, want -1", got)
+	}
+	if ds := b.deadLetters(); len(ds) != 1 || !strings.HasPrefix(ds[0].Reason, "body: is not valid JSON") {
+		t.Fatalf("dead letters %+v", ds)
+	}
+	if ms := sub.wait(t, 1); string(ms[0].Data) != "not json" || ms[0].Header.Get(metering.ReasonHeader) == "" {
+		t.Fatalf("DLQ message %+v", ms[0])
+	}
+	if s := c.Stats(); s.Accepted != 2 || s.Duplicate != 0 || s.DeadLettered != 1 || s.Redelivered < 3 {
+		t.Fatalf("stats %+v", s)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if len(sub.ch) != 0 {
+		t.Fatalf("the bad message was dead-lettered more than once")
+	}
+}
+
+// TestConsumerRetryLimit: an event that keeps failing with an internal
+// error is retried RetryLimit times, then dead-lettered with the error;
+// the other event of its message is charged once.
+func TestConsumerRetryLimit(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{Store: testdb.SQLite(t)}
+	b := setup(t, st, unlimited)
+	known := createAccount(t, st, abacus.Overdraft{Unlimited: true})
+	// Charge known once, so the engine has it cached.
+	items, _ := decode.CSGHubJSON([]byte(csghub(string(newID()), known, "2")))
+	if _, err := b.p.Ingest(context.Background(), items); err != nil {
+		t.Fatal(err)
+	}
+	sub := b.subscribe(metering.DefaultDeadLetterSubject)
+	st.readsDown.Store(true) // accounts not cached cannot be looked up
+	c := b.start(metering.ConsumerConfig{RetryLimit: 3, RetryDelay: 5 * time.Millisecond})
+	b.publish(metering.DefaultSubject, "["+csghub(string(newID()), known, "2")+","+csghub(string(newID()), newID(), "2")+"]")
+	waitFor(t, "the message dead-lettered", func() bool { return c.Stats().DeadLettered == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	want := metering.ConsumerStats{Received: 3, Redelivered: 2, Retried: 2, Accepted: 1, Duplicate: 2, Rejected: 1, DeadLettered: 1}
+	if got := c.Stats(); got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+	ds := b.deadLetters()
+	if len(ds) != 1 || ds[0].Reason != "[1] database is down" {
+		t.Fatalf("dead letters %+v", ds)
+	}
+	if m := sub.wait(t, 1)[0]; m.Header.Get(metering.ReasonHeader) != ds[0].Reason || m.Header.Get(metering.CodeHeader) != "internal" {
+		t.Fatalf("DLQ message headers %v", m.Header)
+	}
+	if got := b.cash(known); got != "-2" {
+		t.Fatalf("cash %s, want -2", got)
+	}
+}
+
+// TestConsumerGracefulStop: Stop lets the batch in flight commit and be
+// acked before it returns.
+func TestConsumerGracefulStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStream()
+	acct := newID()
+	for range 10 {
+		b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	}
+	c := b.consumer(metering.ConsumerConfig{})
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	metering.SetHooks(c, func() {
+		if once.CompareAndSwap(false, true) {
+			close(inFlight)
+			<-release
+		}
+	}, nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-inFlight // fetched, not yet charged
+	stopped := make(chan struct{})
+	go func() { c.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned with a batch in flight")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+	// No waiting: it is all done by now.
+	if got := b.cash(acct); got != "-10" {
+		t.Fatalf("cash %s, want -10", got)
+	}
+	if i := b.info(metering.DefaultDurable); i.NumAckPending != 0 || i.NumPending != 0 {
+		t.Fatalf("after Stop: %d messages await an ack, %d undelivered", i.NumAckPending, i.NumPending)
+	}
+	if s := c.Stats(); s.Accepted != 10 || s.Received != 10 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestConsumerExistingStream: a stream that exists (CSGHub's, capturing
+// more subjects) is used as it is, and the durable consumer reads only
+// its subject; an existing durable is brought up to date.
+func TestConsumerExistingStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	csghubCfg := jetstream.StreamConfig{
+		Name:        metering.DefaultStream,
+		Description: "CSGHub's",
+		Subjects:    []string{"accounting.metering.duration", "accounting.metering.token", "accounting.metering.quota"},
+		MaxAge:      72 * time.Hour,
+	}
+	if _, err := b.js.CreateStream(ctx, csghubCfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.js.CreateConsumer(ctx, metering.DefaultStream, jetstream.ConsumerConfig{
+		Durable: metering.DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, FilterSubject: metering.DefaultSubject,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	acct := newID()
+	b.publish("accounting.metering.duration", csghub(string(newID()), acct, "2"))
+	b.publish("accounting.metering.token", csghub(string(newID()), acct, "2"))
+	c := b.start(metering.ConsumerConfig{AckWait: 10 * time.Second})
+	waitFor(t, "the event charged", func() bool { return c.Stats().Accepted == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	s, err := b.js.Stream(ctx, metering.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := s.CachedInfo()
+	if info.Config.Description != "CSGHub's" || len(info.Config.Subjects) != 3 || info.Config.MaxAge != 72*time.Hour || info.State.Msgs != 2 {
+		t.Fatalf("the stream changed: %+v", info)
+	}
+	if ci := b.info(metering.DefaultDurable).Config; ci.AckWait != 10*time.Second || ci.FilterSubject != metering.DefaultSubject {
+		t.Fatalf("durable not updated: %+v", ci)
+	}
+	if got := b.cash(acct); got != "-1" {
+		t.Fatalf("cash %s, want -1", got)
+	}
+	if s := c.Stats(); s.Received != 1 {
+		t.Fatalf("stats %+v: the token subject is not ours", s)
+	}
+
+	t.Run("a stream without the subject", func(t *testing.T) {
+		c := b.consumer(metering.ConsumerConfig{Subject: "accounting.fee.credit", Durable: "fee"})
+		if err := c.Start(ctx); err == nil || !strings.Contains(err.Error(), "captures") {
+			t.Fatalf("Start: %v", err)
+		}
+		c.Stop()
+	})
+}
+
+// TestConsumerLifecycle: Start fails clearly when it cannot work; Stop is
+// safe before Start and twice.
+func TestConsumerLifecycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+
+	c := metering.NewConsumer(metering.ConsumerConfig{URL: "nats://127.0.0.1:1"}, b.p, b.st)
+	c.Stop() // before Start
+	if err := metering.NewConsumer(metering.ConsumerConfig{URL: "nats://127.0.0.1:1"}, b.p, b.st).Start(ctx); err == nil {
+		t.Fatal("Start succeeded without NATS")
+	}
+	if err := c.Start(ctx); err == nil {
+		t.Fatal("Start after Stop succeeded")
+	}
+
+	loop := b.consumer(metering.ConsumerConfig{Subject: "accounting.>"})
+	if err := loop.Start(ctx); err == nil || !strings.Contains(err.Error(), "DeadLetterSubject") {
+		t.Fatalf("a subject that takes in its own dead letters: %v", err)
+	}
+
+	c = b.start(metering.ConsumerConfig{})
+	if err := c.Start(ctx); err == nil {
+		t.Fatal("a second Start succeeded")
+	}
+	c.Stop()
+	c.Stop()
+
+	// Cancelling Start's context stops fetching too; Stop still returns.
+	cctx, cancel := context.WithCancel(ctx)
+	c = b.consumer(metering.ConsumerConfig{})
+	if err := c.Start(cctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	c.Stop()
+}
+
+// TestConsumerDurableDeleted: a durable deleted under a running consumer
+// is made again, and the consumer goes on.
+func TestConsumerDurableDeleted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	c := b.start(metering.ConsumerConfig{})
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	waitFor(t, "the first event", func() bool { return c.Stats().Accepted == 1 })
+	if err := b.js.DeleteConsumer(ctx, metering.DefaultStream, metering.DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	waitFor(t, "the second event", func() bool { return c.Stats().Accepted == 2 })
+	b.waitDrained(metering.DefaultDurable)
+	if got := b.cash(acct); got != "-2" {
+		t.Fatalf("cash %s, want -2", got)
+	}
+}

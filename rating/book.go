@@ -1,0 +1,204 @@
+package rating
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/shopspring/decimal"
+)
+
+// Book is an immutable, indexed snapshot of the price book: every price
+// version, the burst level history and the accounts' commitments. It is
+// safe for concurrent use. Build a new Book when any of them changes.
+type Book struct {
+	prices      map[priceKey][]*abacus.Price // ValidFrom ascending
+	levels      map[string][]abacus.BurstLevel
+	commitments map[abacus.AccountID][]abacus.Commitment
+}
+
+type priceKey struct {
+	Key
+	Currency abacus.Currency
+}
+
+// NewBook checks and indexes a price book. Every price must pass
+// [Validate]; two versions of one key and currency may not share a
+// ValidFrom (the book would be ambiguous). Burst levels need a resource,
+// a level ≥ 1 and a time; two records of one resource at one time must
+// agree. Commitments need a valid account, Months ≥ 1 and From < Until.
+// The inputs are copied: later changes to them do not reach the Book.
+// Errors are *abacus.Error naming the element ("prices[3].tiers[1].up_to").
+func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) (*Book, error) {
+	b := &Book{
+		prices:      make(map[priceKey][]*abacus.Price),
+		levels:      make(map[string][]abacus.BurstLevel),
+		commitments: make(map[abacus.AccountID][]abacus.Commitment),
+	}
+	for i := range prices {
+		p := clonePrice(&prices[i])
+		if err := Validate(p); err != nil {
+			return nil, abacus.WithField(err, fmt.Sprintf("prices[%d]", i))
+		}
+		k := priceKey{KeyOf(p), p.Currency}
+		b.prices[k] = append(b.prices[k], p)
+	}
+	for k, vs := range b.prices {
+		sort.SliceStable(vs, func(i, j int) bool { return vs[i].ValidFrom.Before(vs[j].ValidFrom) })
+		for i := 1; i < len(vs); i++ {
+			if vs[i].ValidFrom.Equal(vs[i-1].ValidFrom) {
+				return nil, abacus.Errorf(abacus.CodeConflict, "prices", "two %s prices for %s are valid from %s",
+					k.Currency, k.Key, vs[i].ValidFrom.UTC().Format(time.RFC3339Nano))
+			}
+		}
+	}
+	for i, l := range levels {
+		field := fmt.Sprintf("burst_levels[%d]", i)
+		switch {
+		case l.Resource == "":
+			return nil, abacus.Errorf(abacus.CodeInvalid, field+".resource", "is required")
+		case l.Level < 1:
+			return nil, abacus.Errorf(abacus.CodeInvalid, field+".level", "%d is not a burst level (levels start at 1; 0 is the subscription price)", l.Level)
+		case l.EffectiveFrom.IsZero():
+			return nil, abacus.Errorf(abacus.CodeInvalid, field+".effective_from", "is required")
+		}
+		b.levels[l.Resource] = append(b.levels[l.Resource], l)
+	}
+	for r, ls := range b.levels {
+		sort.SliceStable(ls, func(i, j int) bool { return ls[i].EffectiveFrom.Before(ls[j].EffectiveFrom) })
+		out := ls[:1]
+		for _, l := range ls[1:] {
+			last := out[len(out)-1]
+			if l.EffectiveFrom.Equal(last.EffectiveFrom) {
+				if l.Level != last.Level {
+					return nil, abacus.Errorf(abacus.CodeConflict, "burst_levels", "resource %q has levels %d and %d from %s",
+						r, last.Level, l.Level, l.EffectiveFrom.UTC().Format(time.RFC3339Nano))
+				}
+				continue
+			}
+			out = append(out, l)
+		}
+		b.levels[r] = out
+	}
+	for i, c := range commitments {
+		if err := validateCommitment(&c); err != nil {
+			return nil, abacus.WithField(err, fmt.Sprintf("commitments[%d]", i))
+		}
+		b.commitments[c.Account] = append(b.commitments[c.Account], c)
+	}
+	return b, nil
+}
+
+func validateCommitment(c *abacus.Commitment) error {
+	acct, err := abacus.ParseAccountID(string(c.Account))
+	if err != nil {
+		return abacus.WithField(withoutField(err), "account")
+	}
+	c.Account = acct
+	switch {
+	case c.Months < 1:
+		return abacus.Errorf(abacus.CodeInvalid, "months", "%d is not a number of months (at least 1)", c.Months)
+	case c.From.IsZero():
+		return abacus.Errorf(abacus.CodeInvalid, "from", "is required")
+	case c.Until.IsZero():
+		return abacus.Errorf(abacus.CodeInvalid, "until", "is required")
+	case !c.From.Before(c.Until):
+		return abacus.Errorf(abacus.CodeInvalid, "until", "must be after from (%s)", c.From.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func withoutField(err error) error {
+	if e, ok := err.(*abacus.Error); ok {
+		c := *e
+		c.Field = ""
+		return &c
+	}
+	return err
+}
+
+// clonePrice copies p deeply enough that the Book shares no slice with
+// its caller.
+func clonePrice(p *abacus.Price) *abacus.Price {
+	c := *p
+	c.Tiers = slices.Clone(p.Tiers)
+	c.Levels = slices.Clone(p.Levels)
+	c.Discounts = slices.Clone(p.Discounts)
+	if p.License != nil {
+		l := *p.License
+		c.License = &l
+	}
+	return &c
+}
+
+// Price returns the price version valid at t for k in currency cur: the
+// one with the newest ValidFrom ≤ t. It reports false when there is none.
+// The price belongs to the Book: do not modify it.
+func (b *Book) Price(k Key, cur abacus.Currency, t time.Time) (*abacus.Price, bool) {
+	vs := b.prices[priceKey{k, cur}]
+	// The first version valid after t; the one before it is in force.
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].ValidFrom.After(t) })
+	if i == 0 {
+		return nil, false
+	}
+	return vs[i-1], true
+}
+
+// Versions returns every version of the price of k in cur, oldest first.
+// The prices belong to the Book: do not modify them.
+func (b *Book) Versions(k Key, cur abacus.Currency) []*abacus.Price {
+	return slices.Clone(b.prices[priceKey{k, cur}])
+}
+
+// Level returns the burst level in force for resource at t: the newest
+// recorded level with EffectiveFrom ≤ t, or 1 when none is known.
+func (b *Book) Level(resource string, t time.Time) int {
+	ls := b.levels[resource]
+	i := sort.Search(len(ls), func(i int) bool { return ls[i].EffectiveFrom.After(t) })
+	if i == 0 {
+		return 1
+	}
+	return ls[i-1].Level
+}
+
+// Commitment returns the account's commitment active at t (From ≤ t <
+// Until). With several, it returns the one of the most Months (the one
+// earning the largest discount; ties go to the one that started first).
+func (b *Book) Commitment(acct abacus.AccountID, t time.Time) (abacus.Commitment, bool) {
+	var best abacus.Commitment
+	found := false
+	for _, c := range b.commitments[acct] {
+		if t.Before(c.From) || !t.Before(c.Until) {
+			continue
+		}
+		if !found || c.Months > best.Months || (c.Months == best.Months && c.From.Before(best.From)) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+// DiscountFor returns the fraction p takes off for an account committed
+// for months: the largest Fraction among p's Discounts with Months ≤
+// months, or zero.
+func DiscountFor(p *abacus.Price, months int) decimal.Decimal {
+	f := decimal.Zero
+	for _, d := range p.Discounts {
+		if d.Months <= months && d.Fraction.GreaterThan(f) {
+			f = d.Fraction
+		}
+	}
+	return f
+}
+
+// levelPrice returns p's price at level.
+func levelPrice(p *abacus.Price, level int) (decimal.Decimal, bool) {
+	for _, l := range p.Levels {
+		if l.Level == level {
+			return l.UnitPrice, true
+		}
+	}
+	return decimal.Zero, false
+}

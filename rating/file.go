@@ -1,0 +1,464 @@
+package rating
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/shopspring/decimal"
+)
+
+// MaxFileSize bounds a price file.
+const MaxFileSize = 32 << 20
+
+// FileError is an error in a price file. It prints as
+// "prices.yaml:14: prices[2].tiers[1].up_to: must be greater than 1000"
+// and unwraps to the *abacus.Error (code and field path) inside.
+type FileError struct {
+	File string
+	Line int // 1-based; 0 when the line is not known
+	Err  *abacus.Error
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Err.Error())
+	}
+	return e.File + ": " + e.Err.Error()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ParseFile reads a price file: YAML (a name ending in .yaml or .yml) or
+// JSON (.json); with another name the format is sniffed (a file starting
+// with '{' is JSON). name is only used to choose the format and in errors.
+//
+// The file is a mapping with two lists, both optional:
+//
+//	prices:       # price versions
+//	  - sku_type: 1            # required, CSGHub sku_type
+//	    sku_kind: 1            # required, CSGHub sku_kind
+//	    resource_id: "12"      # required
+//	    sku_unit: 1            # required, the price is per this many base units
+//	    sku_unit_type: minute  # required
+//	    currency: USD          # required
+//	    valid_from: 2026-01-01T00:00:00Z  # required, RFC 3339
+//	    model: per_unit        # per_unit (the default), graduated, volume, package, burst
+//	    sku_price: "0.05"      # per_unit and package only
+//	    tiers:                 # graduated and volume only
+//	      - {up_to: 1000, price: "0.01", flat_fee: "0"}  # up_to omitted: the last, unbounded tier
+//	    package: 100           # package only
+//	    levels:                # burst only
+//	      - {level: 1, price: "0.02"}
+//	    discounts:             # any model
+//	      - {months: 12, fraction: "0.2"}
+//	    license: {name: msft_p73_04837_core, long_name: Windows Server, type: instance, user_metric: smp, burstable: true}
+//	    desc: CPU basic
+//	commitments:
+//	  - {account: 3f0c…-uuid, months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}
+//
+// Amounts are decimal strings or numbers, read exactly from their text,
+// never through a float; an exponent (1e3), a leading dot and the like are
+// refused. Integers are numbers or strings of digits. Unknown fields are
+// refused, so a misspelt field never silently falls back to a default.
+// Every price passes [Validate], and no two prices may share a key,
+// currency and valid_from. Errors are *FileError naming the file, the line
+// and the field; ParseFile stops at the first. IDs of the returned prices
+// are zero: the store assigns them.
+func ParseFile(r io.Reader, name string) (prices []abacus.Price, commitments []abacus.Commitment, err error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeInvalid, "", "cannot read: %v", err)}
+	}
+	if len(data) > MaxFileSize {
+		return nil, nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeTooLarge, "", "is larger than %d bytes", MaxFileSize)}
+	}
+	var root *node
+	var line int
+	if isJSON(data, name) {
+		root, line, err = parseJSON(data)
+	} else {
+		root, line, err = parseYAML(data)
+	}
+	if err != nil {
+		return nil, nil, &FileError{File: name, Line: line, Err: &abacus.Error{Code: abacus.CodeInvalid, Message: err.Error()}}
+	}
+	if root == nil {
+		return nil, nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeInvalid, "", "is empty: a price file is a mapping with prices and commitments")}
+	}
+	d := &fileDecoder{file: name}
+	prices, commitments = d.decodeFile(root)
+	if d.err != nil {
+		return nil, nil, d.err
+	}
+	return prices, commitments, nil
+}
+
+func isJSON(data []byte, name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".json":
+		return true
+	case ".yaml", ".yml":
+		return false
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	data = bytes.TrimLeft(data, " \t\r\n")
+	return len(data) > 0 && (data[0] == '{' || data[0] == '[')
+}
+
+// fileDecoder turns nodes into prices. It keeps the first error and does
+// nothing after it, so the code reads straight through.
+type fileDecoder struct {
+	file string
+	err  *FileError
+}
+
+func (d *fileDecoder) fail(line int, field string, code abacus.ErrorCode, format string, args ...any) {
+	if d.err == nil {
+		d.err = &FileError{File: d.file, Line: line, Err: abacus.Errorf(code, field, format, args...)}
+	}
+}
+
+// fields checks that n is a mapping whose keys are all in known.
+func (d *fileDecoder) fields(n *node, path string, known ...string) bool {
+	if d.err != nil {
+		return false
+	}
+	if n.kind != mapNode {
+		d.fail(n.line, path, abacus.CodeInvalid, "must be a mapping, not %s", n.describe())
+		return false
+	}
+	for i, k := range n.keys {
+		if !contains(known, k) {
+			d.fail(n.keyLines[i], join(path, k), abacus.CodeInvalid, "unknown field (known: %s)", strings.Join(known, ", "))
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+// field returns m's value under key, or nil when it is absent or null;
+// with required, an absent field is an error.
+func (d *fileDecoder) field(m *node, path, key string, required bool) (*node, string) {
+	f := join(path, key)
+	if d.err != nil {
+		return nil, f
+	}
+	v, _ := m.get(key)
+	if v == nil || (v.kind == scalarNode && v.tag == tagNull) {
+		if required {
+			d.fail(m.line, f, abacus.CodeInvalid, "is required")
+		}
+		return nil, f
+	}
+	return v, f
+}
+
+func (d *fileDecoder) list(n *node, path string) []*node {
+	if n == nil || d.err != nil {
+		return nil
+	}
+	if n.kind != listNode {
+		d.fail(n.line, path, abacus.CodeInvalid, "must be a list, not %s", n.describe())
+		return nil
+	}
+	return n.items
+}
+
+func (d *fileDecoder) scalar(n *node, path, want string, tags ...scalarTag) (string, bool) {
+	if n == nil || d.err != nil {
+		return "", false
+	}
+	if n.kind == scalarNode {
+		for _, t := range tags {
+			if n.tag == t {
+				return n.text, true
+			}
+		}
+	}
+	d.fail(n.line, path, abacus.CodeInvalid, "must be %s, not %s", want, n.describe())
+	return "", false
+}
+
+func (d *fileDecoder) str(n *node, path string) string {
+	s, _ := d.scalar(n, path, "a string", tagString, tagNumber, tagOther)
+	return s
+}
+
+var decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// decimal reads an exact decimal from the text as written.
+func (d *fileDecoder) decimal(n *node, path string) decimal.Decimal {
+	s, ok := d.scalar(n, path, "a decimal number such as \"0.05\"", tagString, tagNumber)
+	if !ok {
+		return decimal.Zero
+	}
+	if !decimalText.MatchString(s) {
+		why := "is not a decimal number such as \"0.05\""
+		if strings.ContainsAny(s, "eE") && !strings.ContainsAny(s, "xX") {
+			why = "is not a plain decimal number: write it without an exponent"
+		}
+		d.fail(n.line, path, abacus.CodeInvalid, "%s %s", clip(s), why)
+		return decimal.Zero
+	}
+	v, err := decimal.NewFromString(s)
+	if err != nil {
+		d.fail(n.line, path, abacus.CodeInvalid, "%s is not a decimal number", clip(s))
+	}
+	return v
+}
+
+func (d *fileDecoder) int64(n *node, path string) int64 {
+	return d.integer(n, path, math.MinInt64, math.MaxInt64)
+}
+
+func (d *fileDecoder) int(n *node, path string) int {
+	return int(d.integer(n, path, math.MinInt32, math.MaxInt32))
+}
+
+func (d *fileDecoder) integer(n *node, path string, min, max int64) int64 {
+	s, ok := d.scalar(n, path, "an integer", tagString, tagNumber)
+	if !ok {
+		return 0
+	}
+	if !isInteger(s) {
+		d.fail(n.line, path, abacus.CodeInvalid, "%s is not an integer", clip(s))
+		return 0
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < min || v > max {
+		d.fail(n.line, path, abacus.CodeInvalid, "%s is out of range (%d to %d)", clip(s), min, max)
+		return 0
+	}
+	return v
+}
+
+func (d *fileDecoder) time(n *node, path string) time.Time {
+	s, ok := d.scalar(n, path, "an RFC 3339 time such as 2026-01-01T00:00:00Z", tagString, tagOther)
+	if !ok {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		d.fail(n.line, path, abacus.CodeInvalid, "%s is not an RFC 3339 time such as 2026-01-01T00:00:00Z", clip(s))
+	}
+	return t
+}
+
+func (d *fileDecoder) bool(n *node, path string) bool {
+	s, _ := d.scalar(n, path, "true or false", tagBool)
+	return s == "true" || s == "True" || s == "TRUE"
+}
+
+func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []abacus.Commitment) {
+	if !d.fields(root, "", "prices", "commitments") {
+		return nil, nil
+	}
+	var prices []abacus.Price
+	var nodes []*node
+	pl, _ := d.field(root, "", "prices", false)
+	for i, pn := range d.list(pl, "prices") {
+		path := fmt.Sprintf("prices[%d]", i)
+		p := d.price(pn, path)
+		if d.err != nil {
+			return nil, nil
+		}
+		if err := Validate(&p); err != nil {
+			e := asError(err)
+			d.fail(pn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
+			return nil, nil
+		}
+		for j := range prices {
+			q := &prices[j]
+			if KeyOf(q) == KeyOf(&p) && q.Currency == p.Currency && q.ValidFrom.Equal(p.ValidFrom) {
+				d.fail(pn.line, path, abacus.CodeConflict, "has the same key, currency and valid_from as prices[%d] (line %d)", j, nodes[j].line)
+				return nil, nil
+			}
+		}
+		prices = append(prices, p)
+		nodes = append(nodes, pn)
+	}
+	var commitments []abacus.Commitment
+	cl, _ := d.field(root, "", "commitments", false)
+	for i, cn := range d.list(cl, "commitments") {
+		path := fmt.Sprintf("commitments[%d]", i)
+		if !d.fields(cn, path, "account", "months", "from", "until") {
+			return nil, nil
+		}
+		var c abacus.Commitment
+		c.Account = abacus.AccountID(d.str(d.field(cn, path, "account", true)))
+		c.Months = d.int(d.field(cn, path, "months", true))
+		c.From = d.time(d.field(cn, path, "from", true))
+		c.Until = d.time(d.field(cn, path, "until", true))
+		if d.err != nil {
+			return nil, nil
+		}
+		if err := validateCommitment(&c); err != nil {
+			e := asError(err)
+			d.fail(cn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
+			return nil, nil
+		}
+		commitments = append(commitments, c)
+	}
+	return prices, commitments
+}
+
+var priceFields = []string{
+	"sku_type", "sku_kind", "resource_id", "sku_unit", "sku_unit_type", "sku_price", "currency",
+	"valid_from", "model", "tiers", "package", "levels", "discounts", "license", "desc",
+}
+
+func (d *fileDecoder) price(n *node, path string) abacus.Price {
+	var p abacus.Price
+	if !d.fields(n, path, priceFields...) {
+		return p
+	}
+	p.SKUType = d.int(d.field(n, path, "sku_type", true))
+	p.SKUKind = d.int(d.field(n, path, "sku_kind", true))
+	p.ResourceID = d.str(d.field(n, path, "resource_id", true))
+	p.Unit = d.int64(d.field(n, path, "sku_unit", true))
+	p.UnitType = d.str(d.field(n, path, "sku_unit_type", true))
+	p.Currency = abacus.Currency(d.str(d.field(n, path, "currency", true)))
+	p.ValidFrom = d.time(d.field(n, path, "valid_from", true))
+	p.Model = abacus.ModelPerUnit
+	if m, f := d.field(n, path, "model", false); m != nil {
+		p.Model = abacus.PriceModel(d.str(m, f))
+	}
+	p.Desc = d.str(d.field(n, path, "desc", false))
+	if d.err != nil {
+		return p
+	}
+	// Which of the model-specific fields the model uses. Validate checks
+	// values; here a field the model does not use is refused even when it
+	// is zero or empty, since writing it shows a misunderstanding.
+	uses := map[string][]abacus.PriceModel{
+		"sku_price": {abacus.ModelPerUnit, abacus.ModelPackage},
+		"tiers":     {abacus.ModelGraduated, abacus.ModelVolume},
+		"package":   {abacus.ModelPackage},
+		"levels":    {abacus.ModelBurst},
+	}
+	for _, f := range []string{"sku_price", "tiers", "package", "levels"} {
+		models := uses[f]
+		v, line := n.get(f)
+		used := false
+		for _, m := range models {
+			used = used || m == p.Model
+		}
+		switch {
+		case v != nil && !used && isKnownModel(p.Model):
+			d.fail(line, join(path, f), abacus.CodeInvalid, "is not used by the %s model (only by %s)", p.Model, modelList(models))
+			return p
+		case (v == nil || v.tag == tagNull && v.kind == scalarNode) && used:
+			d.fail(n.line, join(path, f), abacus.CodeInvalid, "is required for the %s model", p.Model)
+			return p
+		}
+	}
+	if v, f := d.field(n, path, "sku_price", false); v != nil {
+		p.UnitPrice = d.decimal(v, f)
+	}
+	if v, f := d.field(n, path, "package", false); v != nil {
+		p.Package = d.int64(v, f)
+	}
+	tl, tf := d.field(n, path, "tiers", false)
+	for i, tn := range d.list(tl, tf) {
+		f := fmt.Sprintf("%s[%d]", tf, i)
+		if !d.fields(tn, f, "up_to", "price", "flat_fee") {
+			return p
+		}
+		var t abacus.PriceTier
+		if v, vf := d.field(tn, f, "up_to", false); v != nil {
+			t.UpTo = d.int64(v, vf)
+		}
+		t.UnitPrice = d.decimal(d.field(tn, f, "price", true))
+		if v, vf := d.field(tn, f, "flat_fee", false); v != nil {
+			t.FlatFee = d.decimal(v, vf)
+		}
+		p.Tiers = append(p.Tiers, t)
+	}
+	ll, lf := d.field(n, path, "levels", false)
+	for i, ln := range d.list(ll, lf) {
+		f := fmt.Sprintf("%s[%d]", lf, i)
+		if !d.fields(ln, f, "level", "price") {
+			return p
+		}
+		p.Levels = append(p.Levels, abacus.BurstPrice{
+			Level:     d.int(d.field(ln, f, "level", true)),
+			UnitPrice: d.decimal(d.field(ln, f, "price", true)),
+		})
+	}
+	dl, df := d.field(n, path, "discounts", false)
+	for i, dn := range d.list(dl, df) {
+		f := fmt.Sprintf("%s[%d]", df, i)
+		if !d.fields(dn, f, "months", "fraction") {
+			return p
+		}
+		p.Discounts = append(p.Discounts, abacus.CommitmentDiscount{
+			Months:   d.int(d.field(dn, f, "months", true)),
+			Fraction: d.decimal(d.field(dn, f, "fraction", true)),
+		})
+	}
+	if ln, f := d.field(n, path, "license", false); ln != nil {
+		if !d.fields(ln, f, "name", "long_name", "type", "user_metric", "burstable") {
+			return p
+		}
+		l := &abacus.License{Type: LicenseInstance}
+		l.Name = d.str(d.field(ln, f, "name", true))
+		l.LongName = d.str(d.field(ln, f, "long_name", false))
+		if v, vf := d.field(ln, f, "type", false); v != nil {
+			l.Type = d.str(v, vf)
+		}
+		l.UserMetric = d.str(d.field(ln, f, "user_metric", false))
+		l.Burstable = d.bool(d.field(ln, f, "burstable", true))
+		p.License = l
+	}
+	return p
+}
+
+// asError returns err as an *abacus.Error.
+func asError(err error) *abacus.Error {
+	var e *abacus.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &abacus.Error{Code: abacus.CodeInvalid, Message: err.Error()}
+}
+
+func isKnownModel(m abacus.PriceModel) bool {
+	switch m {
+	case abacus.ModelPerUnit, abacus.ModelGraduated, abacus.ModelVolume, abacus.ModelPackage, abacus.ModelBurst:
+		return true
+	}
+	return false
+}
+
+func modelList(ms []abacus.PriceModel) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, " and ")
+}

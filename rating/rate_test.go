@@ -1,0 +1,401 @@
+package rating_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+	"github.com/shopspring/decimal"
+)
+
+func TestPriceChangeMidPeriodPerUnit(t *testing.T) {
+	v1 := perUnit("r", "0.05", 1)
+	v2 := perUnit("r", "0.04", 1)
+	v2.ValidFrom = mar1
+	b := mustBook(t, []abacus.Price{v2, v1}, nil, nil) // any order
+	en := newEngine(b, "USD")
+	for _, tc := range []struct {
+		at     time.Time
+		cost   string
+		priced bool
+	}{
+		{jan1.Add(-time.Microsecond), "0", false}, // before the first version
+		{jan1, "0.5", true},                       // ValidFrom itself is in force
+		{mar1.Add(-time.Microsecond), "0.5", true},
+		{mar1, "0.4", true},
+		{mar1.Add(24 * time.Hour), "0.4", true},
+	} {
+		r := en.rate(t, event("r", 10, tc.at))
+		if r.Unpriced == tc.priced {
+			t.Errorf("at %s: unpriced %v (%s)", tc.at, r.Unpriced, r.Reason)
+		}
+		wantCost(t, tc.at.String(), r.Cost, tc.cost)
+	}
+}
+
+// TestPriceChangeMidPeriodGraduated: a new version in the middle of a month
+// prices the events after it, counting the month's usage from its start.
+func TestPriceChangeMidPeriodGraduated(t *testing.T) {
+	v1 := graduated("r", tiers("100:1", ":0.5")...)
+	v1.ID = 1
+	v2 := graduated("r", tiers("150:2", ":1")...)
+	v2.ID = 2
+	v2.ValidFrom = jan1.Add(14 * 24 * time.Hour)
+	b := mustBook(t, []abacus.Price{v1, v2}, nil, nil)
+	en := newEngine(b, "USD")
+	r := en.rate(t, event("r", 80, jan10)) // v1: 80 × 1
+	wantCost(t, "before the change", r.Cost, "80")
+	if r.Lines[0].PriceID != 1 {
+		t.Errorf("price %d, want 1", r.Lines[0].PriceID)
+	}
+	// Out of order: an event from before the change that arrives late still
+	// uses v1 and continues the same counter (80 → 120).
+	late := en.rate(t, event("r", 40, jan10.Add(time.Hour)))
+	wantCost(t, "late event before the change", late.Cost, "30") // 20 × 1 + 20 × 0.5
+	r = en.rate(t, event("r", 50, v2.ValidFrom.Add(time.Hour)))  // v2 from 120: 30 × 2 + 20 × 1
+	wantCost(t, "after the change", r.Cost, "80")
+	if r.Lines[0].PriceID != 2 {
+		t.Errorf("price %d, want 2", r.Lines[0].PriceID)
+	}
+	if got := en.counters[*r.Lines[0].Counter]; got != 170 {
+		t.Errorf("counter %d, want 170", got)
+	}
+}
+
+func TestBookPriceLookup(t *testing.T) {
+	usd := perUnit("r", "1", 1)
+	eur := perUnit("r", "2", 1)
+	eur.Currency = "EUR"
+	other := perUnit("s", "3", 1)
+	b := mustBook(t, []abacus.Price{usd, eur, other}, nil, nil)
+	if p, ok := b.Price(key("r"), "EUR", jan10); !ok || !p.UnitPrice.Equal(d("2")) {
+		t.Errorf("EUR price: %v %v", p, ok)
+	}
+	if _, ok := b.Price(key("r"), "GBP", jan10); ok {
+		t.Error("a GBP price was found")
+	}
+	k := key("r")
+	k.SKUKind = 4
+	if _, ok := b.Price(k, "USD", jan10); ok {
+		t.Error("a price of another kind was found")
+	}
+	k = key("r")
+	k.UnitType = "second"
+	if _, ok := b.Price(k, "USD", jan10); ok {
+		t.Error("a price of another unit type was found")
+	}
+	if got := b.Versions(key("r"), "USD"); len(got) != 1 {
+		t.Errorf("versions: %d", len(got))
+	}
+	// An account in a currency without prices gets unpriced events.
+	r, err := b.Rate(event("r", 1, jan10), "GBP", nil)
+	if err != nil || !r.Unpriced || !strings.Contains(r.Reason, "GBP") {
+		t.Errorf("GBP rating: %+v, %v", r, err)
+	}
+}
+
+func TestBurstLevelHistory(t *testing.T) {
+	at := func(h, m int) time.Time { return time.Date(2026, 1, 10, h, m, 0, 0, time.UTC) }
+	levels := []abacus.BurstLevel{
+		{Resource: "cpu", Level: 4, EffectiveFrom: at(10, 5)},
+		{Resource: "cpu", Level: 3, EffectiveFrom: at(10, 0)},
+		{Resource: "cpu", Level: 3, EffectiveFrom: at(10, 0)}, // a repeated record is harmless
+		{Resource: "mem", Level: 2, EffectiveFrom: at(9, 0)},
+		{Resource: "cpu", Level: 9, EffectiveFrom: at(11, 0)},
+	}
+	// CloudSigma's cpu: per GHz-hour, amounts in MHz × seconds.
+	p := burst("cpu", 3_600_000, map[int]string{0: "0.01", 1: "0.014", 3: "0.0199", 4: "0.021"})
+	p.ID = 40
+	b := mustBook(t, []abacus.Price{p}, levels, nil)
+	for _, tc := range []struct {
+		at    time.Time
+		level int
+		cost  string // 4000 MHz for 300 s
+	}{
+		{at(9, 59), 1, "0.00466666666666666667"}, // no level known yet: level 1 (0.014 × 1 200 000 / 3 600 000)
+		{at(10, 0), 3, "0.00663333333333333333"}, // CloudSigma's ledger example, to the 20th place
+		{at(10, 4), 3, "0.00663333333333333333"},
+		{at(10, 5), 4, "0.007"},
+	} {
+		if got := b.Level("cpu", tc.at); got != tc.level {
+			t.Errorf("Level at %s: %d, want %d", tc.at, got, tc.level)
+		}
+		en := newEngine(b, "USD")
+		r := en.rate(t, event("cpu", 4000*300, tc.at))
+		if r.Unpriced {
+			t.Fatalf("at %s: unpriced: %s", tc.at, r.Reason)
+		}
+		l := r.Lines[0]
+		if l.Level != tc.level || l.Counter != nil || l.PriceID != 40 {
+			t.Errorf("at %s: line %+v", tc.at, l)
+		}
+		wantCost(t, tc.at.String(), r.Cost, tc.cost)
+	}
+	if got := b.Level("mem", at(8, 0)); got != 1 {
+		t.Errorf("mem before its first record: level %d", got)
+	}
+	if got := b.Level("disk", at(8, 0)); got != 1 {
+		t.Errorf("unknown resource: level %d", got)
+	}
+	// Level 9 has no price: unpriced, never priced at another level.
+	r, err := b.Rate(event("cpu", 1, at(11, 0)), "USD", nil)
+	if err != nil || !r.Unpriced || len(r.Lines) != 0 || !strings.Contains(r.Reason, "level 9") {
+		t.Errorf("missing level: %+v, %v", r, err)
+	}
+}
+
+// TestCloudSigmaStorageExample reproduces the dssd row of CloudSigma's
+// ledger: 0.21 per GB-month × 300 s × 10 GiB / the multiplier.
+func TestCloudSigmaStorageExample(t *testing.T) {
+	p := burst("dssd", 2_783_138_807_808_000, map[int]string{1: "0.21000000000000000000"})
+	b := mustBook(t, []abacus.Price{p}, nil, nil)
+	r := newEngine(b, "USD").rate(t, event("dssd", 300*10737418240, jan10))
+	wantCost(t, "dssd", r.Cost, "0.00024305555555555556")
+}
+
+func TestCommitmentDiscounts(t *testing.T) {
+	p := perUnit("r", "1", 1)
+	p.Discounts = []abacus.CommitmentDiscount{{Months: 12, Fraction: d("0.2")}, {Months: 3, Fraction: d("0.05")}, {Months: 24, Fraction: d("0.35")}}
+	q := perUnit("s", "1", 1) // no discounts
+	p.ValidFrom = jan1.AddDate(-1, 0, 0)
+	commitments := []abacus.Commitment{
+		{Account: alice, Months: 12, From: jan1, Until: mar1},
+		{Account: alice, Months: 6, From: jan1, Until: mar1},                                  // overlapping: the longer one counts
+		{Account: "0D9C8B7A-6F5E-4D3C-2B1A-098765432100", Months: 3, From: feb1, Until: mar1}, // any case
+	}
+	b := mustBook(t, []abacus.Price{p, q}, nil, commitments)
+	for _, tc := range []struct {
+		who      abacus.AccountID
+		res      string
+		at       time.Time
+		cost     string
+		discount string
+	}{
+		{alice, "r", jan1, "80", "0.2"},                        // From is inclusive
+		{alice, "r", mar1.Add(-time.Microsecond), "80", "0.2"}, //
+		{alice, "r", mar1, "100", "0"},                         // Until is exclusive
+		{alice, "r", jan1.Add(-time.Microsecond), "100", "0"},  //
+		{bob, "r", jan10, "100", "0"},                          // not committed yet
+		{bob, "r", feb1, "95", "0.05"},                         // 3 months: 5 %
+		{alice, "s", jan10, "100", "0"},                        // the price has no discounts
+	} {
+		e := event(tc.res, 100, tc.at)
+		e.Account = tc.who
+		r := newEngine(b, "USD").rate(t, e)
+		l := r.Lines[0]
+		wantCost(t, string(tc.who)+" "+tc.at.String(), r.Cost, tc.cost)
+		if !l.Discount.Equal(d(tc.discount)) || !l.RegularCost.Equal(d("100")) {
+			t.Errorf("%s at %s: discount %s, regular %s", tc.who, tc.at, l.Discount, l.RegularCost)
+		}
+	}
+	c, ok := b.Commitment(alice, jan10)
+	if !ok || c.Months != 12 {
+		t.Errorf("Commitment: %+v %v", c, ok)
+	}
+	if got := rating.DiscountFor(&p, 11); !got.Equal(d("0.05")) {
+		t.Errorf("DiscountFor 11 months: %s", got)
+	}
+	if got := rating.DiscountFor(&p, 36); !got.Equal(d("0.35")) {
+		t.Errorf("DiscountFor 36 months: %s", got)
+	}
+}
+
+// TestDiscountIsExact: a discount is applied without rounding, including
+// on a volume credit.
+func TestDiscountIsExact(t *testing.T) {
+	p := volume("r", tiers("1000:0.01", ":0.005")...)
+	p.Discounts = []abacus.CommitmentDiscount{{Months: 1, Fraction: d("0.123")}}
+	b := mustBook(t, []abacus.Price{p}, nil, []abacus.Commitment{{Account: alice, Months: 1, From: jan1, Until: feb1}})
+	en := newEngine(b, "USD")
+	wantCost(t, "first", en.rate(t, event("r", 1000, jan10)).Cost, "8.77")
+	wantCost(t, "credit", en.rate(t, event("r", 1, jan10)).Cost, "-4.380615") // −4.995 × 0.877
+	q := perUnit("s", "1", 3)
+	q.Discounts = p.Discounts
+	b = mustBook(t, []abacus.Price{q}, nil, []abacus.Commitment{{Account: alice, Months: 1, From: jan1, Until: feb1}})
+	wantCost(t, "third", newEngine(b, "USD").rate(t, event("s", 1, jan10)).Cost, "0.29233333333333333333041") // 0.33333333333333333333 × 0.877
+}
+
+func licensed(r, typ, metric string, burstable bool) abacus.Price {
+	p := perUnit(r, "0.5", 1)
+	p.License = &abacus.License{Name: r, Type: typ, UserMetric: metric, Burstable: burstable}
+	return p
+}
+
+func TestLicences(t *testing.T) {
+	b := mustBook(t, []abacus.Price{
+		licensed("inst", rating.LicenseInstall, "", true),
+		licensed("run", rating.LicenseInstance, "smp", true),
+		licensed("stub", rating.LicenseStub, "users", true),
+		licensed("strict", rating.LicenseInstance, "", false),
+		func() abacus.Price {
+			p := licensed("gstub", rating.LicenseStub, "users", true)
+			p.Model = abacus.ModelGraduated
+			p.UnitPrice = decimal.Zero
+			p.Tiers = tiers("100:1", ":0")
+			return p
+		}(),
+	}, nil, []abacus.Commitment{{Account: bob, Months: 1, From: jan1, Until: mar1}})
+	for _, tc := range []struct {
+		name        string
+		res         string
+		extra       map[string]any
+		who         abacus.AccountID
+		qty         int64
+		cost        string
+		uncommitted bool
+		err         string // the field of the expected error
+	}{
+		{name: "install, running", res: "inst", qty: 10, cost: "5"},
+		{name: "install, stopped", res: "inst", extra: map[string]any{"running": false}, qty: 10, cost: "5"},
+		{name: "instance, no flag", res: "run", qty: 10, cost: "5"},
+		{name: "instance, running", res: "run", extra: map[string]any{"running": true}, qty: 10, cost: "5"},
+		{name: "instance, running string", res: "run", extra: map[string]any{"running": "true"}, qty: 10, cost: "5"},
+		{name: "instance, stopped", res: "run", extra: map[string]any{"running": false}, qty: 0, cost: "0"},
+		{name: "instance, stopped string", res: "run", extra: map[string]any{"running": "false"}, qty: 0, cost: "0"},
+		{name: "instance, running null", res: "run", extra: map[string]any{"running": nil}, qty: 10, cost: "5"},
+		{name: "instance, bad running", res: "run", extra: map[string]any{"running": "maybe"}, err: "extra.running"},
+		{name: "instance, numeric running", res: "run", extra: map[string]any{"running": 0}, err: "extra.running"},
+		{name: "stub, number", res: "stub", extra: map[string]any{"users": 25}, qty: 250, cost: "125"},
+		{name: "stub, string", res: "stub", extra: map[string]any{"users": "25"}, qty: 250, cost: "125"},
+		{name: "stub, zero users", res: "stub", extra: map[string]any{"users": 0}, qty: 0, cost: "0"},
+		{name: "stub, missing", res: "stub", err: "extra.users"},
+		{name: "stub, negative", res: "stub", extra: map[string]any{"users": -1}, err: "extra.users"},
+		{name: "stub, fraction", res: "stub", extra: map[string]any{"users": json.Number("2.5")}, err: "extra.users"},
+		{name: "stub, overflow", res: "stub", extra: map[string]any{"users": "9223372036854775807"}, err: "value"},
+		{name: "stub, counted", res: "gstub", extra: map[string]any{"users": 20}, qty: 200, cost: "100"},
+		{name: "not burstable, no commitment", res: "strict", qty: 10, cost: "5", uncommitted: true},
+		{name: "not burstable, stopped", res: "strict", extra: map[string]any{"running": false}, qty: 0, cost: "0", uncommitted: true},
+		{name: "not burstable, committed", res: "strict", who: bob, qty: 10, cost: "5"},
+	} {
+		e := event(tc.res, 10, jan10)
+		if tc.extra != nil {
+			withExtra(e, tc.extra)
+		}
+		if tc.who != "" {
+			e.Account = tc.who
+		}
+		r, err := b.Rate(e, "USD", func(rating.Counter) int64 { return 0 })
+		if tc.err != "" {
+			var ae *abacus.Error
+			if !errors.As(err, &ae) || ae.Field != tc.err {
+				t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || r.Unpriced {
+			t.Errorf("%s: %+v, %v", tc.name, r, err)
+			continue
+		}
+		l := r.Lines[0]
+		wantCost(t, tc.name, r.Cost, tc.cost)
+		if l.Quantity != tc.qty || l.Uncommitted != tc.uncommitted || r.Uncommitted != tc.uncommitted {
+			t.Errorf("%s: quantity %d uncommitted %v/%v, want %d %v", tc.name, l.Quantity, l.Uncommitted, r.Uncommitted, tc.qty, tc.uncommitted)
+		}
+	}
+}
+
+func TestUnpricedCountsNothing(t *testing.T) {
+	// The prompt price exists, the completion price does not.
+	prompt := abacus.Price{SKUType: 1, SKUKind: rating.KindPrompt, ResourceID: "m", UnitType: "token", Currency: "USD",
+		Unit: 1000, Model: abacus.ModelGraduated, Tiers: tiers("1000:1", ":0.5"), ValidFrom: jan1}
+	b := mustBook(t, []abacus.Price{prompt}, nil, nil)
+	e := &abacus.UsageEvent{ID: "t", Account: alice, Value: 300, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10,
+		Extra: `{"prompt_token_num":"200","completion_token_num":"100"}`}
+	en := newEngine(b, "USD")
+	r := en.rate(t, e)
+	if !r.Unpriced || len(r.Lines) != 0 || !r.Cost.IsZero() || !strings.Contains(r.Reason, "sku_kind 5") {
+		t.Fatalf("rating %+v", r)
+	}
+	if len(en.counters) != 0 {
+		t.Errorf("counted %v", en.counters)
+	}
+	// Prompt tokens alone are priced.
+	e.Extra = `{"prompt_token_num":2000}`
+	r = en.rate(t, e)
+	wantCost(t, "prompt only", r.Cost, "1.5")
+}
+
+func TestTokenEventTwoLines(t *testing.T) {
+	mk := func(kind int, price string) abacus.Price {
+		return abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "m", UnitType: "token", Currency: "USD",
+			Unit: 1_000_000, Model: abacus.ModelPerUnit, UnitPrice: d(price), ValidFrom: jan1}
+	}
+	b := mustBook(t, []abacus.Price{mk(4, "0.5"), mk(5, "1.5")}, nil, nil)
+	e := &abacus.UsageEvent{ID: "t", Account: alice, Value: 1, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10,
+		Extra: `{"prompt_token_num":"1000","completion_token_num":500}`}
+	r := newEngine(b, "USD").rate(t, e)
+	if len(r.Lines) != 2 || r.Lines[0].Quantity != 1000 || r.Lines[1].Quantity != 500 || r.Lines[1].Key.SKUKind != 5 {
+		t.Fatalf("lines %+v", r.Lines)
+	}
+	wantCost(t, "tokens", r.Cost, "0.00125")
+}
+
+// TestLinesShareACounter: two components under one key (an override can
+// make that happen) see each other's quantity.
+func TestLinesShareACounter(t *testing.T) {
+	p := abacus.Price{SKUType: 1, SKUKind: 9, ResourceID: "m", UnitType: "token", Currency: "USD",
+		Unit: 1, Model: abacus.ModelPackage, UnitPrice: d("1"), Package: 10, ValidFrom: jan1}
+	b := mustBook(t, []abacus.Price{p}, nil, nil)
+	en := newEngine(b, "USD")
+	e := &abacus.UsageEvent{ID: "t", Account: alice, Value: 6, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10,
+		Extra: `{"sku_kind":9}`}
+	wantCost(t, "first", en.rate(t, e).Cost, "1")
+	wantCost(t, "second", en.rate(t, e).Cost, "1") // 6 → 12 opens a second package
+	wantCost(t, "third", en.rate(t, e).Cost, "0")  // 12 → 18
+}
+
+func TestRateErrors(t *testing.T) {
+	b := mustBook(t, []abacus.Price{graduated("r", tiers("10:1", ":1")...)}, nil, nil)
+	for _, tc := range []struct {
+		name  string
+		e     *abacus.UsageEvent
+		used  int64
+		field string
+		code  abacus.ErrorCode
+	}{
+		{"bad extra", &abacus.UsageEvent{Account: alice, Value: 1, Scene: 11, ResourceID: "r", Time: jan10, Extra: "{"}, 0, "extra", abacus.CodeInvalid},
+		{"negative value", &abacus.UsageEvent{Account: alice, Value: -1, Scene: 11, ResourceID: "r", Time: jan10}, 0, "value", abacus.CodeInvalid},
+		{"bad value type", &abacus.UsageEvent{Account: alice, Value: 1, ValueType: 7, Scene: 11, ResourceID: "r", Time: jan10}, 0, "value_type", abacus.CodeInvalid},
+		{"overflow", event("r", 2, jan10), 1<<63 - 1, "value", abacus.CodeOverflow},
+		{"negative counter", event("r", 2, jan10), -1, "counter", abacus.CodeInternal},
+		{"no counters", event("r", 2, jan10), -2, "counter", abacus.CodeInternal},
+	} {
+		used := func(rating.Counter) int64 { return tc.used }
+		if tc.used == -2 {
+			used = nil
+		}
+		_, err := b.Rate(tc.e, "USD", used)
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Field != tc.field || ae.Code != tc.code {
+			t.Errorf("%s: %v, want %s on %s", tc.name, err, tc.code, tc.field)
+		}
+	}
+}
+
+// TestRateConcurrently: a Book is shared by many goroutines (run with -race).
+func TestRateConcurrently(t *testing.T) {
+	b := mustBook(t, []abacus.Price{graduated("r", tiers("10:1", ":0.5")...), burst("cpu", 1, map[int]string{1: "1"})}, nil, nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				if _, err := b.Rate(event("r", 3, jan10), "USD", func(rating.Counter) int64 { return int64(j) }); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := b.Rate(event("cpu", 3, jan10), "USD", nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

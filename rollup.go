@@ -1,0 +1,30 @@
+package abacus
+
+import "time"
+
+// RollupBucket is the width of the time buckets usage is summed in. All
+// time zones in use are whole quarter hours from UTC (+05:45, +12:45), so
+// quarter-hour buckets add up exactly to any local hour, day, week, month
+// or year.
+const RollupBucket = 15 * time.Minute
+
+// Rollup is usage and cost summed per account, scene, resource, instance
+// and quarter hour.
+type Rollup struct {
+	Account    AccountID
+	Bucket     time.Time // the start of the quarter hour, UTC
+	Scene      int
+	ResourceID string
+	CustomerID string
+	Currency   Currency
+	Quantity   int64  // base units used
+	Amount     Amount // money charged (voids and volume credits subtract)
+	Events     int64  // events counted (voids subtract)
+}
+
+// RollupQuery selects an account's rollups in [From, To). Both must be
+// whole quarter hours.
+type RollupQuery struct {
+	Account  AccountID
+	From, To time.Time
+}

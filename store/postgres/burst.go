@@ -1,0 +1,91 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+)
+
+// BurstUtilisationSet implements abacus.Store.
+func (s *Store) BurstUtilisationSet(ctx context.Context, resource string, percent decimal.Decimal, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO burst_utilisation (resource, percent, measured_at) VALUES ($1, $2, $3)
+		ON CONFLICT (resource) DO UPDATE SET percent = excluded.percent, measured_at = excluded.measured_at`, resource, percent.String(), at)
+	return err
+}
+
+// BurstCycle implements abacus.Store.
+func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, next func(map[string]decimal.Decimal, map[string]int) map[string]int) (bool, error) {
+	ran := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ct, err := tx.Exec(ctx, `INSERT INTO burst_cycles (cycle) VALUES ($1) ON CONFLICT (cycle) DO NOTHING`, cycle)
+		if err != nil || ct.RowsAffected() == 0 {
+			return err // or another process ran this cycle
+		}
+		rows, err := tx.Query(ctx, `SELECT resource, percent FROM burst_utilisation`)
+		if err != nil {
+			return err
+		}
+		util := map[string]decimal.Decimal{}
+		var r, p string
+		if _, err := pgx.ForEachRow(rows, []any{&r, &p}, func() error {
+			d, err := decimal.NewFromString(p)
+			if err != nil {
+				return fmt.Errorf("postgres: utilisation of %s: %w", r, err)
+			}
+			util[r] = d
+			return nil
+		}); err != nil {
+			return err
+		}
+		current, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+		if err != nil {
+			return err
+		}
+		for r, l := range current {
+			if _, err := tx.Exec(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES ($1, $2, $3)
+				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, r, cycle, l); err != nil {
+				return err
+			}
+		}
+		for r, l := range next(util, current) {
+			if _, err := tx.Exec(ctx, `INSERT INTO burst_next (resource, level) VALUES ($1, $2)
+				ON CONFLICT (resource) DO UPDATE SET level = excluded.level`, r, l); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE price_book SET version = version + 1`); err != nil {
+			return err
+		}
+		ran = true
+		return nil
+	})
+	return ran, err
+}
+
+// BurstLevels implements abacus.Store.
+func (s *Store) BurstLevels(ctx context.Context, now time.Time) (current, next map[string]int, err error) {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if current, err = readLevels(ctx, tx, `SELECT DISTINCT ON (resource) resource, level FROM burst_levels
+			WHERE effective_from <= $1 ORDER BY resource, effective_from DESC`, now); err != nil {
+			return err
+		}
+		next, err = readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+		return err
+	})
+	return current, next, err
+}
+
+func readLevels(ctx context.Context, tx pgx.Tx, q string, args ...any) (map[string]int, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	var r string
+	var l int
+	_, err = pgx.ForEachRow(rows, []any{&r, &l}, func() error { out[r] = l; return nil })
+	return out, err
+}

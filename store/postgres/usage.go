@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/abacus-billing/abacus"
+)
+
+const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id`
+
+func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
+	var e abacus.StoredEvent
+	var charged, cash, bonus, voucher int64
+	var prices string
+	var tx, void *int64
+	err := row.Scan(&e.Seq, &e.ID, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
+		&e.Time, &e.ReceivedAt, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void)
+	if err != nil {
+		return e, err
+	}
+	e.Time, e.ReceivedAt = e.Time.UTC(), e.ReceivedAt.UTC()
+	e.Charged = abacus.AmountFromMicros(charged)
+	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+	if tx != nil {
+		e.TxID = *tx
+	}
+	if void != nil {
+		e.VoidTxID = *void
+	}
+	e.PriceIDs, err = parseIDs(prices)
+	return e, err
+}
+
+func formatIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseIDs(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ids []int64
+	for _, p := range strings.Split(s, ",") {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: bad price id list %q", s)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// EventsSeen implements abacus.WriteTx.
+func (t *writeTx) EventsSeen(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id FROM usage_events WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// EventsGet implements abacus.WriteTx.
+func (t *writeTx) EventsGet(ctx context.Context, ids []string) ([]abacus.StoredEvent, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE id = ANY($1) ORDER BY seq`, ids)
+	return collect(rows, err, scanEvent)
+}
+
+// MinutesTaken implements abacus.WriteTx.
+func (t *writeTx) MinutesTaken(ctx context.Context, slots []abacus.MinuteSlot) ([]abacus.MinuteSlot, error) {
+	scenes, customers, minutes := make([]int32, len(slots)), make([]string, len(slots)), make([]time.Time, len(slots))
+	for i, s := range slots {
+		scenes[i], customers[i], minutes[i] = int32(s.Scene), s.CustomerID, s.Minute
+	}
+	rows, err := t.tx.Query(ctx, `SELECT m.scene, m.customer_id, m.minute, m.event_id FROM usage_minutes m
+		JOIN unnest($1::int[], $2::text[], $3::timestamptz[]) AS u(scene, customer_id, minute)
+		ON m.scene = u.scene AND m.customer_id = u.customer_id AND m.minute = u.minute`, scenes, customers, minutes)
+	return collect(rows, err, func(row pgx.Row) (abacus.MinuteSlot, error) {
+		var s abacus.MinuteSlot
+		err := row.Scan(&s.Scene, &s.CustomerID, &s.Minute, &s.EventID)
+		s.Minute = s.Minute.UTC()
+		return s, err
+	})
+}
+
+// PriceBookVersion implements abacus.WriteTx.
+func (t *writeTx) PriceBookVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := t.tx.QueryRow(ctx, `SELECT version FROM price_book`).Scan(&v)
+	return v, err
+}
+
+// Counters implements abacus.WriteTx.
+func (t *writeTx) Counters(ctx context.Context, cs []abacus.UsageCounter) ([]abacus.UsageCounter, error) {
+	accts, keys, curs, periods := make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs)), make([]time.Time, len(cs))
+	for i, c := range cs {
+		accts[i], keys[i], curs[i], periods[i] = string(c.Account), c.Key, string(c.Currency), c.Period
+	}
+	rows, err := t.tx.Query(ctx, `SELECT c.account_id, c.price_key, c.currency, c.period, c.quantity FROM usage_counters c
+		JOIN unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(account_id, price_key, currency, period)
+		ON c.account_id = u.account_id AND c.price_key = u.price_key AND c.currency = u.currency AND c.period = u.period`, accts, keys, curs, periods)
+	return collect(rows, err, func(row pgx.Row) (abacus.UsageCounter, error) {
+		var c abacus.UsageCounter
+		err := row.Scan(&c.Account, &c.Key, &c.Currency, &c.Period, &c.Quantity)
+		c.Period = c.Period.UTC()
+		return c, err
+	})
+}
+
+// Carries implements abacus.WriteTx.
+func (t *writeTx) Carries(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Carry, error) {
+	ids := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i] = string(a)
+	}
+	rows, err := t.tx.Query(ctx, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
+	return collect(rows, err, func(row pgx.Row) (abacus.Carry, error) {
+		var c abacus.Carry
+		return c, row.Scan(&c.Account, &c.Residue)
+	})
+}
+
+// queueUsage adds the usage half of a batch's writes to the pipeline.
+func (t *writeTx) queueUsage(b *pgx.Batch, c *abacus.Changes) {
+	if n := len(c.Events); n > 0 {
+		ids, accts, ops, res, names, custs, extras, statuses, curs, prices := make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		scenes, vtypes := make([]int32, n), make([]int32, n)
+		values, charged, cash, bonus, voucher, txs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		times, recv := make([]time.Time, n), make([]time.Time, n)
+		for i, e := range c.Events {
+			ids[i], accts[i], ops[i], res[i], names[i], custs[i], extras[i] = e.ID, string(e.Account), e.OpUID, e.ResourceID, e.ResourceName, e.CustomerID, e.Extra
+			statuses[i], curs[i], prices[i] = string(e.Status), string(e.Currency), formatIDs(e.PriceIDs)
+			scenes[i], vtypes[i], values[i] = int32(e.Scene), int32(e.ValueType), e.Value
+			charged[i], cash[i], bonus[i], voucher[i], txs[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID
+			times[i], recv[i] = e.Time, e.ReceivedAt
+		}
+		b.Queue(`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
+			event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id)
+			SELECT id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
+				event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, NULLIF(tx_id, 0)
+			FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
+				$10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[],
+				$18::bigint[], $19::text[], $20::bigint[])
+			AS u(id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time, received_at, extra,
+				status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id)`,
+			ids, accts, scenes, vtypes, values, ops, res, names, custs, times, recv, extras, statuses, curs, charged, cash, bonus, voucher, prices, txs)
+	}
+	if n := len(c.EventUpdates); n > 0 {
+		ids, statuses, prices := make([]string, n), make([]string, n), make([]string, n)
+		charged, cash, bonus, voucher, txs, voids := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, e := range c.EventUpdates {
+			ids[i], statuses[i], prices[i] = e.ID, string(e.Status), formatIDs(e.PriceIDs)
+			charged[i], cash[i], bonus[i], voucher[i], txs[i], voids[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID, e.VoidTxID
+		}
+		b.Queue(`UPDATE usage_events e SET status = u.status, charged = u.charged, drawn_cash = u.cash, drawn_bonus = u.bonus,
+			drawn_voucher = u.voucher, price_ids = u.prices, tx_id = NULLIF(u.tx, 0), void_tx_id = NULLIF(u.void, 0)
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
+			AS u(id, status, charged, cash, bonus, voucher, prices, tx, void) WHERE e.id = u.id`,
+			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids).Exec(func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() != int64(n) {
+				return fmt.Errorf("postgres: updated %d events, expected %d", ct.RowsAffected(), n)
+			}
+			return nil
+		})
+	}
+	if n := len(c.Counters); n > 0 {
+		accts, keys, curs, periods, qs := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]int64, n)
+		for i, u := range c.Counters {
+			accts[i], keys[i], curs[i], periods[i], qs[i] = string(u.Account), u.Key, string(u.Currency), u.Period, u.Quantity
+		}
+		b.Queue(`INSERT INTO usage_counters (account_id, price_key, currency, period, quantity)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[])
+			ON CONFLICT (account_id, price_key, currency, period) DO UPDATE SET quantity = usage_counters.quantity + excluded.quantity`,
+			accts, keys, curs, periods, qs)
+	}
+	if n := len(c.Carries); n > 0 {
+		accts, residues := make([]string, n), make([]string, n)
+		for i, cr := range c.Carries {
+			accts[i], residues[i] = string(cr.Account), cr.Residue
+		}
+		b.Queue(`INSERT INTO usage_carry (account_id, residue) SELECT * FROM unnest($1::text[], $2::text[])
+			ON CONFLICT (account_id) DO UPDATE SET residue = excluded.residue`, accts, residues)
+	}
+	if n := len(c.Rollups); n > 0 {
+		accts, res, custs, curs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		buckets, scenes := make([]time.Time, n), make([]int32, n)
+		qs, amounts, events := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, r := range c.Rollups {
+			accts[i], res[i], custs[i], curs[i], buckets[i], scenes[i] = string(r.Account), r.ResourceID, r.CustomerID, string(r.Currency), r.Bucket, int32(r.Scene)
+			qs[i], amounts[i], events[i] = r.Quantity, r.Amount.Micros(), r.Events
+		}
+		b.Queue(`INSERT INTO usage_rollups (account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events)
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
+			ON CONFLICT (account_id, bucket, scene, resource_id, customer_id) DO UPDATE SET quantity = usage_rollups.quantity + excluded.quantity,
+				amount = usage_rollups.amount + excluded.amount, events = usage_rollups.events + excluded.events`,
+			accts, buckets, scenes, res, custs, curs, qs, amounts, events)
+	}
+	if n := len(c.Minutes); n > 0 {
+		scenes, custs, ids, minutes := make([]int32, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, m := range c.Minutes {
+			scenes[i], custs[i], ids[i], minutes[i] = int32(m.Scene), m.CustomerID, m.EventID, m.Minute
+		}
+		b.Queue(`INSERT INTO usage_minutes (scene, customer_id, minute, event_id) SELECT * FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::text[])`,
+			scenes, custs, minutes, ids)
+	}
+	if n := len(c.Outbox); n > 0 {
+		kinds, accts, payloads, ats := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, o := range c.Outbox {
+			kinds[i], accts[i], payloads[i], ats[i] = o.Kind, string(o.Account), o.Payload, o.CreatedAt
+		}
+		b.Queue(`INSERT INTO outbox (kind, account_id, payload, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])`,
+			kinds, accts, payloads, ats)
+	}
+}

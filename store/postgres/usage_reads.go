@@ -1,0 +1,169 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/store"
+)
+
+// PriceBookAdd implements abacus.Store.
+func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for i := range prices {
+			p := &prices[i]
+			params, err := store.EncodePriceParams(p)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO prices (sku_type, sku_kind, resource_id, unit_type, currency, unit, model,
+				unit_price, params, description, valid_from, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.Unit, string(p.Model),
+				p.UnitPrice.String(), params, p.Desc, p.ValidFrom, p.CreatedAt); err != nil {
+				return err
+			}
+		}
+		for _, l := range levels {
+			if _, err := tx.Exec(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES ($1, $2, $3)
+				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, l.EffectiveFrom, l.Level); err != nil {
+				return err
+			}
+		}
+		for _, c := range commitments {
+			if _, err := tx.Exec(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES ($1, $2, $3, $4)`,
+				string(c.Account), c.Months, c.From, c.Until); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE price_book SET version = version + 1`)
+		return err
+	})
+}
+
+// PriceBookLoad implements abacus.Store. It reads one snapshot.
+func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
+	b := &abacus.PriceBook{}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM price_book`).Scan(&b.Version); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params,
+			description, valid_from, created_at FROM prices ORDER BY id`)
+		if b.Prices, err = collect(rows, err, func(row pgx.Row) (abacus.Price, error) {
+			var p abacus.Price
+			var price, params string
+			if err := row.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
+				&p.Desc, &p.ValidFrom, &p.CreatedAt); err != nil {
+				return p, err
+			}
+			p.ValidFrom, p.CreatedAt = p.ValidFrom.UTC(), p.CreatedAt.UTC()
+			var err error
+			if p.UnitPrice, err = decimal.NewFromString(price); err != nil {
+				return p, fmt.Errorf("postgres: price %d: %w", p.ID, err)
+			}
+			return p, store.DecodePriceParams(params, &p)
+		}); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT resource, effective_from, level FROM burst_levels ORDER BY resource, effective_from`)
+		if b.Levels, err = collect(rows, err, func(row pgx.Row) (abacus.BurstLevel, error) {
+			var l abacus.BurstLevel
+			err := row.Scan(&l.Resource, &l.EffectiveFrom, &l.Level)
+			l.EffectiveFrom = l.EffectiveFrom.UTC()
+			return l, err
+		}); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`)
+		b.Commitments, err = collect(rows, err, func(row pgx.Row) (abacus.Commitment, error) {
+			var c abacus.Commitment
+			err := row.Scan(&c.Account, &c.Months, &c.From, &c.Until)
+			c.From, c.Until = c.From.UTC(), c.Until.UTC()
+			return c, err
+		})
+		return err
+	})
+	return b, err
+}
+
+// Events implements abacus.Store.
+func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.StoredEvent, error) {
+	if q.Limit < 1 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	}
+	where := []string{"seq > $1"}
+	args := []any{q.AfterSeq}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if len(q.IDs) > 0 {
+		add("id = ANY($%d)", q.IDs)
+	}
+	if q.Account != "" {
+		add("account_id = $%d", string(q.Account))
+	}
+	if q.Status != "" {
+		add("status = $%d", string(q.Status))
+	}
+	if !q.From.IsZero() {
+		add("event_time >= $%d", q.From)
+	}
+	if !q.To.IsZero() {
+		add("event_time < $%d", q.To)
+	}
+	args = append(args, q.Limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args)), args...)
+	return collect(rows, err, scanEvent)
+}
+
+// Rollups implements abacus.Store.
+func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error) {
+	rows, err := s.pool.Query(ctx, `SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events
+		FROM usage_rollups WHERE account_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket, scene, resource_id, customer_id`,
+		string(q.Account), q.From, q.To)
+	return collect(rows, err, func(row pgx.Row) (abacus.Rollup, error) {
+		var r abacus.Rollup
+		var amount int64
+		err := row.Scan(&r.Account, &r.Bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events)
+		r.Bucket, r.Amount = r.Bucket.UTC(), abacus.AmountFromMicros(amount)
+		return r, err
+	})
+}
+
+// DeadLetterAdd implements abacus.Store.
+func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (source, subject, reason, payload, received_at) VALUES ($1, $2, $3, $4, $5)`,
+		d.Source, d.Subject, d.Reason, d.Payload, d.ReceivedAt)
+	return err
+}
+
+// DeadLetters implements abacus.Store.
+func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, source, subject, reason, payload, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	return collect(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
+		var d abacus.DeadLetter
+		err := row.Scan(&d.ID, &d.Source, &d.Subject, &d.Reason, &d.Payload, &d.ReceivedAt)
+		d.ReceivedAt = d.ReceivedAt.UTC()
+		return d, err
+	})
+}
+
+// Outbox implements abacus.Store.
+func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.OutboxMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	return collect(rows, err, func(row pgx.Row) (abacus.OutboxMessage, error) {
+		var o abacus.OutboxMessage
+		var at time.Time
+		err := row.Scan(&o.ID, &o.Kind, &o.Account, &o.Payload, &at)
+		o.CreatedAt = at.UTC()
+		return o, err
+	})
+}

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// BurstUtilisationSet implements abacus.Store.
+func (s *Store) BurstUtilisationSet(ctx context.Context, resource string, percent decimal.Decimal, at time.Time) error {
+	return s.inWrite(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO burst_utilisation (resource, percent, measured_at) VALUES (?, ?, ?)
+			ON CONFLICT (resource) DO UPDATE SET percent = excluded.percent, measured_at = excluded.measured_at`, resource, percent.String(), micros(at))
+		return err
+	})
+}
+
+// BurstCycle implements abacus.Store.
+func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, next func(map[string]decimal.Decimal, map[string]int) map[string]int) (bool, error) {
+	ran := false
+	err := s.inWrite(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO burst_cycles (cycle) VALUES (?) ON CONFLICT (cycle) DO NOTHING`, micros(cycle))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // another process ran this cycle
+		}
+		util, err := readUtilisation(ctx, tx)
+		if err != nil {
+			return err
+		}
+		current, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+		if err != nil {
+			return err
+		}
+		for r, l := range current {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES (?, ?, ?)
+				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, r, micros(cycle), l); err != nil {
+				return err
+			}
+		}
+		for r, l := range next(util, current) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_next (resource, level) VALUES (?, ?)
+				ON CONFLICT (resource) DO UPDATE SET level = excluded.level`, r, l); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`); err != nil {
+			return err
+		}
+		ran = true
+		return nil
+	})
+	return ran, err
+}
+
+// BurstLevels implements abacus.Store.
+func (s *Store) BurstLevels(ctx context.Context, now time.Time) (map[string]int, map[string]int, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tx.Rollback()
+	current, err := readLevels(ctx, tx, `SELECT b.resource, b.level FROM burst_levels b WHERE b.effective_from = (
+		SELECT MAX(effective_from) FROM burst_levels WHERE resource = b.resource AND effective_from <= ?)`, micros(now))
+	if err != nil {
+		return nil, nil, err
+	}
+	next, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+	return current, next, err
+}
+
+func readUtilisation(ctx context.Context, tx *sql.Tx) (map[string]decimal.Decimal, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT resource, percent FROM burst_utilisation`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]decimal.Decimal{}
+	for rows.Next() {
+		var r, p string
+		if err := rows.Scan(&r, &p); err != nil {
+			return nil, err
+		}
+		d, err := decimal.NewFromString(p)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: utilisation of %s: %w", r, err)
+		}
+		out[r] = d
+	}
+	return out, rows.Err()
+}
+
+func readLevels(ctx context.Context, tx *sql.Tx, q string, args ...any) (map[string]int, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var r string
+		var l int
+		if err := rows.Scan(&r, &l); err != nil {
+			return nil, err
+		}
+		out[r] = l
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,236 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/abacus-billing/abacus"
+)
+
+const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id`
+
+func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
+	var e abacus.StoredEvent
+	var at, recv, charged, cash, bonus, voucher int64
+	var prices string
+	var tx, void sql.NullInt64
+	err := sc.Scan(&e.Seq, &e.ID, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
+		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void)
+	if err != nil {
+		return e, err
+	}
+	e.Time, e.ReceivedAt = fromMicros(at), fromMicros(recv)
+	e.Charged = abacus.AmountFromMicros(charged)
+	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+	e.TxID, e.VoidTxID = tx.Int64, void.Int64
+	e.PriceIDs, err = parseIDs(prices)
+	return e, err
+}
+
+func formatIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseIDs(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ids []int64
+	for _, p := range strings.Split(s, ",") {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: bad price id list %q", s)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// EventsSeen implements abacus.WriteTx.
+func (t *writeTx) EventsSeen(ctx context.Context, ids []string) ([]string, error) {
+	var out []string
+	err := chunks(sortedUnique(ids), func(c []string) error {
+		rows, err := t.tx.QueryContext(ctx, `SELECT id FROM usage_events WHERE id IN (`+placeholders(len(c))+`)`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out = append(out, id)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// EventsGet implements abacus.WriteTx.
+func (t *writeTx) EventsGet(ctx context.Context, ids []string) ([]abacus.StoredEvent, error) {
+	var out []abacus.StoredEvent
+	err := chunks(sortedUnique(ids), func(c []string) error {
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE id IN (`+placeholders(len(c))+`) ORDER BY seq`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// MinutesTaken implements abacus.WriteTx.
+func (t *writeTx) MinutesTaken(ctx context.Context, slots []abacus.MinuteSlot) ([]abacus.MinuteSlot, error) {
+	var out []abacus.MinuteSlot
+	for _, s := range slots {
+		var owner string
+		err := t.tx.QueryRowContext(ctx, `SELECT event_id FROM usage_minutes WHERE scene = ? AND customer_id = ? AND minute = ?`,
+			s.Scene, s.CustomerID, micros(s.Minute)).Scan(&owner)
+		switch {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return nil, err
+		default:
+			s.EventID = owner
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// PriceBookVersion implements abacus.WriteTx.
+func (t *writeTx) PriceBookVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := t.tx.QueryRowContext(ctx, `SELECT version FROM price_book`).Scan(&v)
+	return v, err
+}
+
+// Counters implements abacus.WriteTx.
+func (t *writeTx) Counters(ctx context.Context, cs []abacus.UsageCounter) ([]abacus.UsageCounter, error) {
+	var out []abacus.UsageCounter
+	err := chunks(cs, func(c []abacus.UsageCounter) error {
+		args := make([]any, 0, 4*len(c))
+		for _, u := range c {
+			args = append(args, string(u.Account), u.Key, string(u.Currency), micros(u.Period))
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, price_key, currency, period, quantity FROM usage_counters
+			WHERE (account_id, price_key, currency, period) IN (VALUES `+placeholders4(len(c))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var u abacus.UsageCounter
+			var period int64
+			if err := rows.Scan(&u.Account, &u.Key, &u.Currency, &period, &u.Quantity); err != nil {
+				return err
+			}
+			u.Period = fromMicros(period)
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Carries implements abacus.WriteTx.
+func (t *writeTx) Carries(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Carry, error) {
+	var out []abacus.Carry
+	err := chunks(sortedUnique(accounts), func(c []abacus.AccountID) error {
+		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, residue FROM usage_carry WHERE account_id IN (`+placeholders(len(c))+`)`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c abacus.Carry
+			if err := rows.Scan(&c.Account, &c.Residue); err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// applyUsage writes the usage half of a batch's changes.
+func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
+	err := insertRows(ctx, t.tx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+		customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id)`, 20, len(c.Events),
+		func(i int, a []any) []any {
+			e := &c.Events[i]
+			return append(a, e.ID, string(e.Account), e.Scene, e.ValueType, e.Value, e.OpUID, e.ResourceID, e.ResourceName,
+				e.CustomerID, micros(e.Time), micros(e.ReceivedAt), e.Extra, string(e.Status), string(e.Currency), e.Charged.Micros(),
+				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), formatIDs(e.PriceIDs), nullID(e.TxID))
+		})
+	if err != nil {
+		return raced(err, sqlite3.ErrConstraintUnique)
+	}
+	for _, e := range c.EventUpdates {
+		res, err := t.tx.ExecContext(ctx, `UPDATE usage_events SET status = ?, charged = ?, drawn_cash = ?, drawn_bonus = ?, drawn_voucher = ?,
+			price_ids = ?, tx_id = ?, void_tx_id = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(),
+			e.Drawn.Voucher.Micros(), formatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("sqlite: event %s to update is missing", e.ID)
+		}
+	}
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_counters (account_id, price_key, currency, period, quantity)`, 5, len(c.Counters),
+		func(i int, a []any) []any {
+			u := &c.Counters[i]
+			return append(a, string(u.Account), u.Key, string(u.Currency), micros(u.Period), u.Quantity)
+		}, ` ON CONFLICT (account_id, price_key, currency, period) DO UPDATE SET quantity = quantity + excluded.quantity`)
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_carry (account_id, residue)`, 2, len(c.Carries),
+		func(i int, a []any) []any { return append(a, string(c.Carries[i].Account), c.Carries[i].Residue) },
+		` ON CONFLICT (account_id) DO UPDATE SET residue = excluded.residue`)
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_rollups (account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events)`, 9, len(c.Rollups),
+		func(i int, a []any) []any {
+			r := &c.Rollups[i]
+			return append(a, string(r.Account), micros(r.Bucket), r.Scene, r.ResourceID, r.CustomerID, string(r.Currency), r.Quantity, r.Amount.Micros(), r.Events)
+		}, ` ON CONFLICT (account_id, bucket, scene, resource_id, customer_id) DO UPDATE SET
+			quantity = quantity + excluded.quantity, amount = amount + excluded.amount, events = events + excluded.events`)
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_minutes (scene, customer_id, minute, event_id)`, 4, len(c.Minutes),
+		func(i int, a []any) []any {
+			m := &c.Minutes[i]
+			return append(a, m.Scene, m.CustomerID, micros(m.Minute), m.EventID)
+		})
+	if err != nil {
+		return raced(err, sqlite3.ErrConstraintPrimaryKey)
+	}
+	return insertRows(ctx, t.tx, `INSERT INTO outbox (kind, account_id, payload, created_at)`, 4, len(c.Outbox),
+		func(i int, a []any) []any {
+			o := &c.Outbox[i]
+			return append(a, o.Kind, string(o.Account), o.Payload, micros(o.CreatedAt))
+		})
+}

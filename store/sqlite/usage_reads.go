@@ -1,0 +1,231 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/store"
+)
+
+// PriceBookAdd implements abacus.Store.
+func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) error {
+	return s.inWrite(ctx, func(tx *sql.Tx) error {
+		for i := range prices {
+			p := &prices[i]
+			params, err := store.EncodePriceParams(p)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO prices (sku_type, sku_kind, resource_id, unit_type, currency, unit, model,
+				unit_price, params, description, valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.Unit, string(p.Model),
+				p.UnitPrice.String(), params, p.Desc, micros(p.ValidFrom), micros(p.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		for _, l := range levels {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES (?, ?, ?)
+				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, micros(l.EffectiveFrom), l.Level); err != nil {
+				return err
+			}
+		}
+		for _, c := range commitments {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
+				string(c.Account), c.Months, micros(c.From), micros(c.Until)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`)
+		return err
+	})
+}
+
+// PriceBookLoad implements abacus.Store. It reads in one snapshot.
+func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	b := &abacus.PriceBook{}
+	if err := tx.QueryRowContext(ctx, `SELECT version FROM price_book`).Scan(&b.Version); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params,
+		description, valid_from, created_at FROM prices ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var p abacus.Price
+		var price, params string
+		var from, at int64
+		if err := rows.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
+			&p.Desc, &from, &at); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if p.UnitPrice, err = decimal.NewFromString(price); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: price %d: %w", p.ID, err)
+		}
+		if err := store.DecodePriceParams(params, &p); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		p.ValidFrom, p.CreatedAt = fromMicros(from), fromMicros(at)
+		b.Prices = append(b.Prices, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT resource, effective_from, level FROM burst_levels ORDER BY resource, effective_from`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var l abacus.BurstLevel
+		var at int64
+		if err := rows.Scan(&l.Resource, &at, &l.Level); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		l.EffectiveFrom = fromMicros(at)
+		b.Levels = append(b.Levels, l)
+	}
+	rows.Close()
+	rows, err = tx.QueryContext(ctx, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c abacus.Commitment
+		var from, until int64
+		if err := rows.Scan(&c.Account, &c.Months, &from, &until); err != nil {
+			return nil, err
+		}
+		c.From, c.Until = fromMicros(from), fromMicros(until)
+		b.Commitments = append(b.Commitments, c)
+	}
+	return b, rows.Err()
+}
+
+// Events implements abacus.Store.
+func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.StoredEvent, error) {
+	if q.Limit < 1 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	}
+	where := []string{"seq > ?"}
+	args := []any{q.AfterSeq}
+	if len(q.IDs) > 0 {
+		if len(q.IDs) > 500 {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "ids", "at most 500 at a time")
+		}
+		where, args = append(where, "id IN ("+placeholders(len(q.IDs))+")"), append(args, anys(q.IDs)...)
+	}
+	if q.Account != "" {
+		where, args = append(where, "account_id = ?"), append(args, string(q.Account))
+	}
+	if q.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(q.Status))
+	}
+	if !q.From.IsZero() {
+		where, args = append(where, "event_time >= ?"), append(args, micros(q.From))
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "event_time < ?"), append(args, micros(q.To))
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`,
+		append(args, q.Limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []abacus.StoredEvent
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Rollups implements abacus.Store.
+func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events
+		FROM usage_rollups WHERE account_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, scene, resource_id, customer_id`,
+		string(q.Account), micros(q.From), micros(q.To))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []abacus.Rollup
+	for rows.Next() {
+		var r abacus.Rollup
+		var bucket, amount int64
+		if err := rows.Scan(&r.Account, &bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events); err != nil {
+			return nil, err
+		}
+		r.Bucket, r.Amount = fromMicros(bucket), abacus.AmountFromMicros(amount)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeadLetterAdd implements abacus.Store.
+func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+	return s.inWrite(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (source, subject, reason, payload, received_at) VALUES (?, ?, ?, ?, ?)`,
+			d.Source, d.Subject, d.Reason, d.Payload, micros(d.ReceivedAt))
+		return err
+	})
+}
+
+// DeadLetters implements abacus.Store.
+func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, source, subject, reason, payload, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []abacus.DeadLetter
+	for rows.Next() {
+		var d abacus.DeadLetter
+		var at int64
+		if err := rows.Scan(&d.ID, &d.Source, &d.Subject, &d.Reason, &d.Payload, &at); err != nil {
+			return nil, err
+		}
+		d.ReceivedAt = fromMicros(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Outbox implements abacus.Store.
+func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.OutboxMessage, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []abacus.OutboxMessage
+	for rows.Next() {
+		var o abacus.OutboxMessage
+		var at int64
+		if err := rows.Scan(&o.ID, &o.Kind, &o.Account, &o.Payload, &at); err != nil {
+			return nil, err
+		}
+		o.CreatedAt = fromMicros(at)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,170 @@
+package abacus
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// UsageEvent is one immutable measurement: who used what, how much, and
+// when. Its ID is the dedupe key on every path (HTTP, NATS, files) and in
+// every process: the database accepts an ID once.
+//
+// The fields follow CSGHub's metering event; CloudEvents and files carry
+// the same facts.
+type UsageEvent struct {
+	ID           string    // the event id; a UUID is kept in lower case
+	Account      AccountID // who pays (CSGHub user_uuid: a user or an org namespace)
+	Value        int64     // how much, in the base unit of ValueType (minutes, tokens, …)
+	ValueType    int       // 0 duration (minutes), 1 tokens, 2 quota, 3 count
+	Scene        int       // what kind of usage, as CSGHub numbers scenes (10 inference, 11 space, …)
+	OpUID        string    // the operator or producing service
+	ResourceID   string    // the SKU resource; with the scene it selects the price
+	ResourceName string    // display name
+	CustomerID   string    // the instance shown on bills (deploy, task, model)
+	Time         time.Time // when the usage happened (CSGHub created_at)
+	Extra        string    // a JSON object as text, kept verbatim
+}
+
+// Value types, as CSGHub numbers them.
+const (
+	ValueDuration = 0 // minutes
+	ValueTokens   = 1
+	ValueQuota    = 2
+	ValueCount    = 3
+)
+
+// Limits on event fields.
+const (
+	MaxEventIDLength = 255
+	MaxEventText     = 1000  // resource ids, names, instance ids, operator
+	MaxEventExtra    = 16384 // bytes of extra JSON
+)
+
+// Validate checks an event and puts its ID and account in canonical form.
+// Errors name the field at fault, in the wire names CSGHub uses.
+func (e *UsageEvent) Validate() error {
+	if e.ID == "" {
+		return Errorf(CodeInvalid, "uuid", "is required: every event needs a unique id")
+	}
+	if len(e.ID) > MaxEventIDLength || !printable(e.ID) {
+		return Errorf(CodeInvalid, "uuid", "must be 1 to %d printable characters without spaces", MaxEventIDLength)
+	}
+	if id, err := ParseAccountID(e.ID); err == nil {
+		e.ID = string(id) // one event, one spelling
+	}
+	if e.Account == "" {
+		return Errorf(CodeInvalid, "user_uuid", "is required: the account the usage is charged to")
+	}
+	acct, err := ParseAccountID(string(e.Account))
+	if err != nil {
+		return WithField(withoutField(err), "user_uuid")
+	}
+	if _, system := SystemAccountByID(acct); system {
+		return Errorf(CodeInvalid, "user_uuid", "%s is a system account", acct)
+	}
+	e.Account = acct
+	if e.Value < 0 {
+		return Errorf(CodeInvalid, "value", "%d is negative; usage is never negative (void an event to take it back)", e.Value)
+	}
+	if e.ValueType < ValueDuration || e.ValueType > ValueCount {
+		return Errorf(CodeInvalid, "value_type", "%d is not one of 0 (duration), 1 (tokens), 2 (quota), 3 (count)", e.ValueType)
+	}
+	if e.Scene < 0 || e.Scene > 999 {
+		return Errorf(CodeInvalid, "scene", "%d is not a scene number", e.Scene)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"op_uid", e.OpUID}, {"resource_id", e.ResourceID}, {"resource_name", e.ResourceName}, {"customer_id", e.CustomerID},
+	} {
+		if err := ValidateText(f.name, f.v, MaxEventText); err != nil {
+			return err
+		}
+	}
+	if e.Time.IsZero() {
+		return Errorf(CodeInvalid, "created_at", "is required: when the usage happened")
+	}
+	e.Time = e.Time.UTC().Truncate(time.Microsecond) // before the check, so a stored event validates again
+	if y := e.Time.Year(); y < 2000 || y > 9999 {
+		return Errorf(CodeInvalid, "created_at", "%s is not between the years 2000 and 9999", e.Time.Format(time.RFC3339))
+	}
+	if err := ValidateText("extra", e.Extra, MaxEventExtra); err != nil {
+		return err
+	}
+	return nil
+}
+
+// withoutField drops the field an inner error named, so the caller's wins.
+func withoutField(err error) error {
+	if e, ok := err.(*Error); ok {
+		c := *e
+		c.Field = ""
+		return &c
+	}
+	return err
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// IngestStatus is what became of one event.
+type IngestStatus string
+
+// Ingest statuses.
+const (
+	IngestAccepted  IngestStatus = "accepted"  // stored, and charged or kept as unpriced
+	IngestDuplicate IngestStatus = "duplicate" // its id was seen before; nothing changed
+	IngestRejected  IngestStatus = "rejected"  // bad, or refused by the account's floor; nothing changed
+)
+
+// IngestResult is the answer for one event of a batch.
+type IngestResult struct {
+	ID       string
+	Status   IngestStatus
+	Err      *Error // with IngestRejected: why, naming the field
+	Charged  Amount // with IngestAccepted: what the ledger took
+	Unpriced bool   // accepted, but no price was valid at its time: kept to be rated later
+}
+
+// EventStatus is where a stored event is in its life.
+type EventStatus string
+
+// Event statuses.
+const (
+	EventCharged  EventStatus = "charged"  // rated and charged (perhaps zero)
+	EventUnpriced EventStatus = "unpriced" // stored; no price was valid at its time yet
+	EventVoided   EventStatus = "voided"   // its charge was reversed
+)
+
+// StoredEvent is an event as the ledger keeps it, with its rating.
+type StoredEvent struct {
+	UsageEvent
+	Seq        int64 // the order it was stored in
+	Status     EventStatus
+	ReceivedAt time.Time
+	Currency   Currency
+	Charged    Amount // the money taken for it (net of earlier carry); negative for a volume-tier credit
+	Drawn      Drawn  // where the charge came from
+	PriceIDs   []int64 // the price rows that rated it
+	TxID       int64   // the usage transaction that charged it
+	VoidTxID   int64   // the transaction that reversed it
+}
+
+// Drawn is how much of a charge each bucket paid.
+type Drawn struct {
+	Cash, Bonus, Voucher Amount
+}
+
+// String names the event for logs.
+func (e *UsageEvent) String() string {
+	return fmt.Sprintf("event %s (%s, scene %d, %s %d)", e.ID, e.Account, e.Scene, strings.TrimSpace(e.ResourceID), e.Value)
+}

@@ -1,0 +1,72 @@
+package abacus
+
+import "time"
+
+// UsageCounter is how much an account used under one price key in one
+// billing period: what tiered prices are counted against.
+type UsageCounter struct {
+	Account  AccountID
+	Key      string // the price key, as rating spells it
+	Currency Currency
+	Period   time.Time // the period's start, UTC
+	Quantity int64
+}
+
+// Carry is what rounding to micro-units left over from an account's usage
+// charges: an exact decimal in [0, 0.000001), added to its next charge.
+type Carry struct {
+	Account AccountID
+	Residue string
+}
+
+// MinuteSlot records that an instance was metered in a wall-clock minute,
+// for CSGHub's minute-level dedupe.
+type MinuteSlot struct {
+	Scene      int
+	CustomerID string
+	Minute     time.Time
+	EventID    string
+}
+
+// PriceBook is every price version, burst level change and commitment,
+// with the version that changes whenever any of them does.
+type PriceBook struct {
+	Version     int64
+	Prices      []Price
+	Levels      []BurstLevel
+	Commitments []Commitment
+}
+
+// OutboxMessage is an internal event written in the same transaction as
+// what caused it, for later delivery (webhooks, email).
+type OutboxMessage struct {
+	ID        int64
+	Kind      string // "low_balance"
+	Account   AccountID
+	Payload   string // JSON
+	CreatedAt time.Time
+}
+
+// Outbox kinds.
+const OutboxLowBalance = "low_balance"
+
+// DeadLetter is a message that could not be understood, kept with the
+// reason instead of being dropped.
+type DeadLetter struct {
+	ID         int64
+	Source     string // "nats"
+	Subject    string
+	Reason     string
+	Payload    []byte
+	ReceivedAt time.Time
+}
+
+// EventQuery selects stored events.
+type EventQuery struct {
+	IDs      []string    // only these events; empty: any
+	Account  AccountID   // empty: every account
+	Status   EventStatus // empty: any
+	From, To time.Time   // event time in [From, To); zero: unbounded
+	AfterSeq int64       // paging: events stored after this one
+	Limit    int
+}
