@@ -148,7 +148,7 @@ func (g *generator) batch(r *rand.Rand, n int) []abacus.UsageEvent {
 
 func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string, rate float64) (IngestResult, error) {
 	r := IngestResult{Store: kind, Path: path, Design: design}
-	ecfg := ledger.Config{MaxBatch: cfg.MaxBatch, Workers: 1, Usage: ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}}
+	ecfg := ledger.Config{MaxBatch: cfg.MaxBatch, Workers: 1, Usage: ledger.UsageConfig{}}
 	conns := int32(8)
 	batchSize := cfg.BatchSize
 	if kind == "postgres" {

@@ -16,6 +16,7 @@ func TestAuthorization(t *testing.T) {
 		f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "seed", `{"type":"topup","account":"`+alice+`","amount":"100","currency":"USD"}`, 201)
 		tx := jsonNumber(f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "seed2", `{"type":"charge","account":"`+alice+`","amount":"1","currency":"USD"}`, 201).body["id"])
 		hold := jsonNumber(f.mustDo("admin", "POST", "/api/v1/holds", "seed3", `{"account":"`+alice+`","amount":"1","currency":"USD"}`, 201).body["id"])
+		f.mustDo("admin", "POST", "/api/v1/accounting/metering/events", "", "["+csghubEvent("seed-event", alice, 1, "2026-11-02T10:00:00Z")+"]", 200)
 
 		ok, created, gone := []int{200}, []int{201}, []int{201, 409} // gone: allowed, but another caller may have used it up
 		no := []int{403}
@@ -46,6 +47,12 @@ func TestAuthorization(t *testing.T) {
 			{"GET", "/api/v1/holds/" + hold, nil, readOwn},
 			{"POST", "/api/v1/holds/" + hold + "/post", nil, expect{gone, gone, no, no}},
 			{"POST", "/api/v1/holds/" + hold + "/void", nil, expect{[]int{200, 409}, []int{200, 409}, no, no}},
+			{"POST", "/api/v1/accounting/metering/events", body(`[{"uuid":"authz-%d","user_uuid":"` + alice + `","value":1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}]`), expect{ok, ok, no, no}},
+			{"GET", "/api/v1/accounting/metering/events?account=" + alice, nil, readOwn},
+			{"POST", "/api/v1/accounting/metering/events/seed-event/void", nil, expect{[]int{200, 409}, []int{200, 409}, no, no}},
+			{"GET", "/api/v1/accounting/metering/dead-letters", nil, expect{ok, ok, no, no}},
+			{"POST", "/api/v1/burst/utilisation", body(`{"resource":"cpu","percent":"%d"}`), expect{ok, ok, no, no}},
+			{"GET", "/api/v1/burst/levels", nil, expect{ok, ok, ok, ok}},
 		}
 		for i, c := range cases {
 			for _, who := range []string{"", "bob", "alice", "service", "admin"} {

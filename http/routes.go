@@ -36,6 +36,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	route("POST /api/v1/accounting/metering/events/{id}/void", backend(s.handleEventVoid))
 	route("GET /api/v1/accounting/metering/dead-letters", backend(s.handleDeadLetters))
 
+	route("POST /api/v1/burst/utilisation", backend(s.handleUtilisation))
+	route("GET /api/v1/burst/levels", anyKey(s.handleBurstLevels))
+
 	route("/api/", anyKey(notFoundAPI))
 }
 

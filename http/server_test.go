@@ -69,9 +69,23 @@ type response struct {
 // idempotency key.
 func (f *fixture) do(who, method, path, key, body string) response {
 	f.t.Helper()
+	return f.send(who, method, path, key, "", body)
+}
+
+// doCT sends a body with a content type.
+func (f *fixture) doCT(who, method, path, contentType, body string) response {
+	f.t.Helper()
+	return f.send(who, method, path, "", contentType, body)
+}
+
+func (f *fixture) send(who, method, path, key, contentType, body string) response {
+	f.t.Helper()
 	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if who != "" {
 		req.Header.Set("Authorization", "Bearer "+f.tokens[who])

@@ -33,9 +33,13 @@ type ingestView struct {
 // handleIngest takes a batch of events (a JSON array of CSGHub events, or
 // CloudEvents) and answers per item, after the batch has committed.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
-	dec, err := wire.ForContentType(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "application/json" // what CSGHub's producers send; a client that says nothing is taken at its word
+	}
+	dec, err := wire.ForContentType(ct)
 	if err != nil {
-		return abacus.WithField(err, "Content-Type")
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUsageBody))
 	if err != nil {
@@ -43,7 +47,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	}
 	items, err := dec(body)
 	if err != nil {
-		return abacus.WithField(err, "body")
+		return err
 	}
 	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(r.Context(), items)
 	if err != nil {

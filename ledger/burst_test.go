@@ -20,7 +20,7 @@ func TestBurstCycles(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		st := open(t)
 		ctx := context.Background()
-		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}})
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{}})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 		price := perMinute("cpu", "0", t0)

@@ -18,8 +18,8 @@ type UsageConfig struct {
 	// DefaultCurrency is the currency of accounts created for events.
 	DefaultCurrency abacus.Currency
 	// NewAccountOverdraft is the floor policy of accounts created for
-	// events; CSGHub lets usage take them negative without limit.
-	NewAccountOverdraft abacus.Overdraft
+	// events; nil means CSGHub's: usage takes them negative without limit.
+	NewAccountOverdraft *abacus.Overdraft
 	// DrawOrder is the order charges draw from the buckets.
 	DrawOrder []abacus.Bucket
 	// MinuteDedupe lists the scenes where a second event for the same
@@ -34,6 +34,9 @@ func (c UsageConfig) withDefaults() UsageConfig {
 	}
 	if len(c.DrawOrder) == 0 {
 		c.DrawOrder = abacus.DefaultDrawOrder
+	}
+	if c.NewAccountOverdraft == nil {
+		c.NewAccountOverdraft = &abacus.Overdraft{Unlimited: true}
 	}
 	return c
 }
@@ -207,7 +210,7 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent && !e.cfg.Usage.NoAutoCreate {
 		_, _, err = e.store.AccountCreate(ctx, abacus.Account{
 			ID: it.event.Account, Kind: abacus.KindUser, Currency: e.cfg.Usage.DefaultCurrency,
-			Overdraft: e.cfg.Usage.NewAccountOverdraft, CreatedAt: e.cfg.Now().UTC(),
+			Overdraft: *e.cfg.Usage.NewAccountOverdraft, CreatedAt: e.cfg.Now().UTC(),
 		})
 		if err == nil {
 			cw, err = e.cache.customer(ctx, it.event.Account)

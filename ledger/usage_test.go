@@ -30,7 +30,7 @@ func TestUsageBasics(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		st := open(t)
 		ctx := context.Background()
-		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}})
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{}})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.0000004", t0)}, nil, nil); err != nil {

@@ -241,7 +241,7 @@ func createAccount(t *testing.T, st abacus.Store, od abacus.Overdraft) abacus.Ac
 	return id
 }
 
-var unlimited = ledger.UsageConfig{NewAccountOverdraft: abacus.Overdraft{Unlimited: true}}
+var unlimited = ledger.UsageConfig{}
 
 // TestConsumerCharges is the main flow: the stream and the durable are
 // created, events in every shape are charged once, and every message is

@@ -93,15 +93,17 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 			return c, fmt.Errorf("--default-currency: %w", err)
 		}
 		c.DefaultCurrency, c.NoAutoCreate = cur, !*autoCreate
+		var od abacus.Overdraft
 		switch *overdraft {
 		case "unlimited":
-			c.NewAccountOverdraft.Unlimited = true
+			od.Unlimited = true
 		case "none":
 		default:
-			if c.NewAccountOverdraft.Limit, err = abacus.ParseAmount(*overdraft); err != nil || c.NewAccountOverdraft.Limit.IsNegative() {
+			if od.Limit, err = abacus.ParseAmount(*overdraft); err != nil || od.Limit.IsNegative() {
 				return c, fmt.Errorf("--new-account-overdraft: %q is not unlimited, none or a limit such as 50", *overdraft)
 			}
 		}
+		c.NewAccountOverdraft = &od
 		seen := map[abacus.Bucket]bool{}
 		for _, b := range strings.Split(*order, ",") {
 			bk, err := abacus.ParseBucket(strings.TrimSpace(b))

@@ -1,0 +1,51 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+)
+
+type utilisationRequest struct {
+	Resource string `json:"resource"`
+	Percent  string `json:"percent"` // an exact decimal, 0 to 100
+}
+
+// handleUtilisation records a resource's current utilisation, from which
+// the next burst level is computed at the next 5-minute cycle.
+func (s *Server) handleUtilisation(w http.ResponseWriter, r *http.Request) error {
+	var req utilisationRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := required(req.Resource, "resource"); err != nil {
+		return err
+	}
+	if err := abacus.ValidateText("resource", req.Resource, abacus.MaxEventText); err != nil {
+		return err
+	}
+	if err := required(req.Percent, "percent"); err != nil {
+		return err
+	}
+	p, err := decimal.NewFromString(req.Percent)
+	if err != nil || p.IsNegative() || p.GreaterThan(decimal.NewFromInt(100)) {
+		return abacus.Errorf(abacus.CodeInvalid, "percent", "%q is not a decimal from 0 to 100", req.Percent)
+	}
+	if err := s.store.BurstUtilisationSet(r.Context(), req.Resource, p, s.now().UTC()); err != nil {
+		return err
+	}
+	return s.handleBurstLevels(w, r)
+}
+
+// handleBurstLevels shows the burst levels in force and those computed for
+// the next cycle, as CloudSigma's /pricing/ current and next.
+func (s *Server) handleBurstLevels(w http.ResponseWriter, r *http.Request) error {
+	current, next, err := s.store.BurstLevels(r.Context(), s.now().UTC())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]map[string]int{"current": current, "next": next})
+	return nil
+}

@@ -1,0 +1,89 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+)
+
+func csghubEvent(id, acct string, value any, at string) string {
+	return fmt.Sprintf(`{"uuid":%q,"user_uuid":%q,"value":%v,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1","created_at":%q}`, id, acct, value, at)
+}
+
+func TestIngestEndpoint(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(context.Background(), []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute",
+			Currency: "USD", Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0, CreatedAt: t0}}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		f := newFixture(t, st)
+		f.mustDo("service", "POST", "/api/v1/ledger/transactions", "fund", `{"type":"topup","account":"`+alice+`","amount":"100","currency":"USD"}`, 201)
+		path := "/api/v1/accounting/metering/events"
+		good := csghubEvent("11111111-0000-4000-8000-000000000001", alice, 4, "2026-11-02T10:00:00+05:45")
+		body := "[" + strings.Join([]string{
+			good,
+			csghubEvent("11111111-0000-4000-8000-000000000002", alice, `"1.5"`, "2026-11-02T10:00:00Z"),
+			csghubEvent("11111111-0000-4000-8000-000000000003", "not-a-uuid", 1, "2026-11-02T10:00:00Z"),
+			csghubEvent("11111111-0000-4000-8000-000000000004", alice, 1, "yesterday"),
+			`42`,
+			good,
+		}, ",") + "]"
+		r := f.mustDo("service", "POST", path, "", body, 200)
+		want := []struct{ status, field string }{{"accepted", ""}, {"rejected", "value"}, {"rejected", "user_uuid"}, {"rejected", "created_at"}, {"rejected", "[4]"}, {"duplicate", ""}}
+		results := r.body["results"].([]any)
+		for i, w := range want {
+			got := results[i].(map[string]any)
+			field := ""
+			if e, ok := got["error"].(map[string]any); ok {
+				field, _ = e["field"].(string)
+			}
+			if got["status"] != w.status || field != w.field {
+				t.Errorf("item %d: %v, want %s naming %q", i, got, w.status, w.field)
+			}
+		}
+		if results[0].(map[string]any)["charged"] != "2" {
+			t.Fatalf("4 minutes at 0.5: %v", results[0])
+		}
+		// The whole batch again: everything already seen is a duplicate, nothing is charged twice.
+		again := f.mustDo("service", "POST", path, "", body, 200)
+		if again.body["duplicate"].(float64) != 2 || again.body["accepted"].(float64) != 0 {
+			t.Fatalf("replay: %s", again.raw)
+		}
+		acct := f.mustDo("alice", "GET", "/api/v1/accounts/"+alice, "", "", 200)
+		if acct.body["total"].(map[string]any)["balance"] != "98" {
+			t.Fatalf("balance: %s", acct.raw)
+		}
+		// CloudEvents batch.
+		ce := `[{"specversion":"1.0","id":"ce-1","source":"gpu-cluster","type":"usage","subject":"` + alice + `","time":"2026-11-02T11:00:00Z",
+			"data":{"value":2,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}}]`
+		req := f.doCT("service", "POST", path, "application/cloudevents-batch+json", ce)
+		if req.status != 200 || req.body["accepted"].(float64) != 1 {
+			t.Fatalf("cloudevents: %d %s", req.status, req.raw)
+		}
+		if r := f.doCT("service", "POST", path, "text/plain", "x"); r.status != 400 || r.body["field"] != "Content-Type" {
+			t.Fatalf("content type: %d %s", r.status, r.raw)
+		}
+		big := "[" + strings.Repeat(good+",", 17<<20/len(good)) + good + "]"
+		if r := f.do("service", "POST", path, "", big); r.status != 413 {
+			t.Fatalf("a body over the limit: %d", r.status)
+		}
+		// Listing and voiding.
+		list := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 200)
+		if n := len(list.body["events"].([]any)); n != 2 {
+			t.Fatalf("alice's events: %s", list.raw)
+		}
+		f.mustDo("bob", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 403)
+		f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200)
+		f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 409)
+		f.mustDo("service", "POST", path+"/nope/void", "", "", 404)
+	})
+}

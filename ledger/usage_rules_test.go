@@ -1,0 +1,179 @@
+package ledger_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+)
+
+// usageFixture is an engine over a fresh store with per-minute prices.
+type usageFixture struct {
+	t   *testing.T
+	st  abacus.Store
+	e   *ledger.Engine
+	t0  time.Time
+	ctx context.Context
+}
+
+func newUsageFixture(t *testing.T, st abacus.Store, cfg ledger.UsageConfig, prices ...abacus.Price) *usageFixture {
+	t.Helper()
+	f := &usageFixture{t: t, st: st, t0: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ctx: context.Background()}
+	f.e = ledger.New(st, ledger.Config{Usage: cfg})
+	t.Cleanup(func() { f.e.Close() })
+	if len(prices) > 0 {
+		if err := st.PriceBookAdd(f.ctx, prices, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func (f *usageFixture) ingest(evs ...abacus.UsageEvent) []abacus.IngestResult {
+	f.t.Helper()
+	res, err := f.e.Ingest(f.ctx, evs)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
+func (f *usageFixture) account(od abacus.Overdraft, low *abacus.Amount) abacus.AccountID {
+	f.t.Helper()
+	id := newAccountID()
+	if _, _, err := f.st.AccountCreate(f.ctx, abacus.Account{ID: id, Kind: abacus.KindUser, Currency: "USD", Overdraft: od, LowBalance: low, CreatedAt: f.t0}); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+func (f *usageFixture) fund(acct abacus.AccountID, typ abacus.TxType, amount string) {
+	f.t.Helper()
+	if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.Move{Type: typ, Account: acct, Currency: "USD", Amount: amt(f.t, amount)}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestUsageRules(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		gpu := perMinute("gpu", "1", t0.AddDate(0, -1, 0))
+
+		t.Run("unknown accounts are rejected when auto-create is off", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{NoAutoCreate: true}, gpu)
+			res := f.ingest(spaceEvent("e1", newAccountID(), "gpu", 1, f.t0))
+			if res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeNotFound || res[0].Err.Field != "user_uuid" {
+				t.Fatalf("%+v", res[0])
+			}
+		})
+
+		t.Run("a floor that refuses rejects the event and changes nothing", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu)
+			acct := f.account(abacus.Overdraft{}, nil)
+			f.fund(acct, abacus.TxTopup, "2")
+			res := f.ingest(spaceEvent("a", acct, "gpu", 2, f.t0), spaceEvent("b", acct, "gpu", 1, f.t0.Add(time.Minute)))
+			if res[0].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestRejected || res[1].Err.Code != abacus.CodeInsufficientFunds {
+				t.Fatalf("%+v", res)
+			}
+			// The refused event left no trace: sent again after a top-up, it is charged.
+			f.fund(acct, abacus.TxTopup, "1")
+			if res := f.ingest(spaceEvent("b", acct, "gpu", 1, f.t0.Add(time.Minute))); res[0].Status != abacus.IngestAccepted {
+				t.Fatalf("retry after top-up: %+v", res[0])
+			}
+			mustVerify(t, f.st)
+		})
+
+		t.Run("draw order and the overdraft on cash", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{DrawOrder: []abacus.Bucket{abacus.BucketBonus, abacus.BucketCash, abacus.BucketVoucher}}, gpu)
+			acct := f.account(abacus.Overdraft{Limit: amt(t, "5")}, nil)
+			f.fund(acct, abacus.TxGrant, "3")
+			f.fund(acct, abacus.TxTopup, "4")
+			f.ingest(spaceEvent("a", acct, "gpu", 10, f.t0)) // bonus 3, cash 4, then cash 3 into the overdraft
+			if b, c := wallet(t, f.st, acct, abacus.BucketBonus, "USD").Balance, wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "0" || c.String() != "-3" {
+				t.Fatalf("bonus %s cash %s", b, c)
+			}
+			mustVerify(t, f.st)
+		})
+
+		t.Run("crossing the low-balance threshold writes one message", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu)
+			low := amt(t, "5")
+			acct := f.account(abacus.Overdraft{Unlimited: true}, &low)
+			f.fund(acct, abacus.TxTopup, "7")
+			f.ingest(spaceEvent("a", acct, "gpu", 1, f.t0)) // 6: above
+			f.ingest(spaceEvent("b", acct, "gpu", 2, f.t0)) // 4: crosses
+			f.ingest(spaceEvent("c", acct, "gpu", 1, f.t0)) // 3: already below
+			msgs, err := f.st.Outbox(f.ctx, 0, 10)
+			if err != nil || len(msgs) != 1 || msgs[0].Kind != abacus.OutboxLowBalance || msgs[0].Account != acct {
+				t.Fatalf("%+v %v", msgs, err)
+			}
+		})
+
+		t.Run("minute-level dedupe for the scenes it is on for", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{MinuteDedupe: map[int]bool{11: true}}, gpu)
+			acct := newAccountID()
+			a := spaceEvent("a", acct, "gpu", 1, f.t0.Add(10*time.Second))
+			b := spaceEvent("b", acct, "gpu", 1, f.t0.Add(50*time.Second)) // same instance, same minute
+			c := spaceEvent("c", acct, "gpu", 1, f.t0.Add(70*time.Second)) // next minute
+			res := f.ingest(a, b, c)
+			if res[0].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestDuplicate || res[2].Status != abacus.IngestAccepted {
+				t.Fatalf("%+v", res)
+			}
+			d := spaceEvent("d", acct, "gpu", 1, f.t0.Add(30*time.Second)) // a later batch, same minute
+			if res := f.ingest(d); res[0].Status != abacus.IngestDuplicate {
+				t.Fatalf("across batches: %+v", res[0])
+			}
+		})
+
+		t.Run("a price change in the middle of a period and a late event", func(t *testing.T) {
+			cheap := perMinute("gpu", "0.5", t0.Add(10*24*time.Hour)) // from the 11th
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu, cheap)
+			acct := newAccountID()
+			res := f.ingest(spaceEvent("before", acct, "gpu", 10, t0.Add(24*time.Hour)), spaceEvent("after", acct, "gpu", 10, t0.Add(20*24*time.Hour)))
+			if res[0].Charged.String() != "10" || res[1].Charged.String() != "5" {
+				t.Fatalf("each at its own time's price: %+v", res)
+			}
+			// A late event for the 2nd, sent after both, still pays the old price
+			// and lands in the rollup of its own quarter hour.
+			late := spaceEvent("late", acct, "gpu", 4, t0.Add(24*time.Hour+7*time.Minute))
+			if res := f.ingest(late); res[0].Charged.String() != "4" {
+				t.Fatalf("late: %+v", res[0])
+			}
+			rs, err := f.st.Rollups(f.ctx, abacus.RollupQuery{Account: acct, From: t0.Add(24 * time.Hour), To: t0.Add(24*time.Hour + 15*time.Minute)})
+			if err != nil || len(rs) != 1 || rs[0].Quantity != 14 || rs[0].Amount.String() != "14" || rs[0].Events != 2 {
+				t.Fatalf("rollup of the 2nd 00:00-00:15: %+v %v", rs, err)
+			}
+			// Voiding corrects the rollup of the event's own period, once.
+			if errs, err := f.e.VoidEvents(f.ctx, []string{"late"}); err != nil || errs[0] != nil {
+				t.Fatal(errs, err)
+			}
+			rs, _ = f.st.Rollups(f.ctx, abacus.RollupQuery{Account: acct, From: t0.Add(24 * time.Hour), To: t0.Add(24*time.Hour + 15*time.Minute)})
+			if rs[0].Quantity != 10 || rs[0].Amount.String() != "10" || rs[0].Events != 1 {
+				t.Fatalf("rollup after the void: %+v", rs)
+			}
+			mustVerify(t, f.st)
+		})
+
+		t.Run("graduated tiers count per account and period", func(t *testing.T) {
+			tiered := perMinute("gpu", "0", t0.AddDate(0, -1, 0))
+			tiered.Model, tiered.UnitPrice = abacus.ModelGraduated, decimal.Zero
+			tiered.Tiers = []abacus.PriceTier{{UpTo: 10, UnitPrice: decimal.NewFromInt(2)}, {UpTo: 0, UnitPrice: decimal.NewFromInt(1)}}
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered)
+			acct, other := newAccountID(), newAccountID()
+			// 8 minutes at 2, then 6 crossing the boundary: 2×2 + 4×1; another
+			// account starts at the first tier; December starts over.
+			res := f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)),
+				spaceEvent("c", other, "gpu", 1, t0), spaceEvent("d", acct, "gpu", 1, t0.AddDate(0, 1, 0)))
+			got := []string{res[0].Charged.String(), res[1].Charged.String(), res[2].Charged.String(), res[3].Charged.String()}
+			if got[0] != "16" || got[1] != "8" || got[2] != "2" || got[3] != "2" {
+				t.Fatalf("charges %v", got)
+			}
+			mustVerify(t, f.st)
+		})
+	})
+}
