@@ -152,8 +152,8 @@ type StoredEvent struct {
 	Status     EventStatus
 	ReceivedAt time.Time
 	Currency   Currency
-	Charged    Amount // the money taken for it (net of earlier carry); negative for a volume-tier credit
-	Drawn      Drawn  // where the charge came from
+	Charged    Amount  // the money taken for it (net of earlier carry); negative for a volume-tier credit
+	Drawn      Drawn   // where the charge came from
 	PriceIDs   []int64 // the price rows that rated it
 	TxID       int64   // the usage transaction that charged it
 	VoidTxID   int64   // the transaction that reversed it

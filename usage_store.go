@@ -54,6 +54,7 @@ const OutboxLowBalance = "low_balance"
 // reason instead of being dropped.
 type DeadLetter struct {
 	ID         int64
+	Key        string // if set, a second letter with the same key is not recorded
 	Source     string // "nats"
 	Subject    string
 	Reason     string

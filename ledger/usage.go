@@ -172,7 +172,13 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 	var live []usageItem
 	for i := range items {
 		if err := e.prepareUsage(ctx, &items[i]); err != nil {
-			items[i].result.Status, items[i].result.Err = abacus.IngestRejected, asError(err)
+			var ae *abacus.Error
+			if !errors.As(err, &ae) || ae.Code == abacus.CodeInternal {
+				// The database, not the event: fail the call, reject nothing.
+				e.cfg.Logger.Error("preparing usage", "err", err)
+				return &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; send the events again: their ids make it safe"}
+			}
+			items[i].result.Status, items[i].result.Err = abacus.IngestRejected, ae
 			continue
 		}
 		live = append(live, items[i])

@@ -485,6 +485,8 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	reason := clip(strings.Join(reasons, "; "))
 	c.log.Warn("usage message dead-lettered", "subject", m.msg.Subject(), "seq", m.seq, "reason", reason)
 	if err := c.st.DeadLetterAdd(b.ctx, abacus.DeadLetter{
+		// The key makes a redelivered message's second recording a no-op.
+		Key:    fmt.Sprintf("nats:%s:%s:%d", c.cfg.Stream, c.cfg.Durable, m.seq),
 		Source: "nats", Subject: m.msg.Subject(), Reason: reason, Payload: m.msg.Data(), ReceivedAt: c.p.Engine.Now().UTC(),
 	}); err != nil {
 		return fmt.Errorf("recording the dead letter: %w", err)

@@ -140,17 +140,21 @@ func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rol
 
 // DeadLetterAdd implements abacus.Store.
 func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (source, subject, reason, payload, received_at) VALUES ($1, $2, $3, $4, $5)`,
-		d.Source, d.Subject, d.Reason, d.Payload, d.ReceivedAt)
+	var key *string
+	if d.Key != "" {
+		key = &d.Key
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (key) DO NOTHING`, key, d.Source, d.Subject, d.Reason, d.Payload, d.ReceivedAt)
 	return err
 }
 
 // DeadLetters implements abacus.Store.
 func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, source, subject, reason, payload, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	rows, err := s.pool.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	return collect(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
 		var d abacus.DeadLetter
-		err := row.Scan(&d.ID, &d.Source, &d.Subject, &d.Reason, &d.Payload, &d.ReceivedAt)
+		err := row.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &d.ReceivedAt)
 		d.ReceivedAt = d.ReceivedAt.UTC()
 		return d, err
 	})

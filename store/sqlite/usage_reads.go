@@ -184,15 +184,15 @@ func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rol
 // DeadLetterAdd implements abacus.Store.
 func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (source, subject, reason, payload, received_at) VALUES (?, ?, ?, ?, ?)`,
-			d.Source, d.Subject, d.Reason, d.Payload, micros(d.ReceivedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (key) DO NOTHING`, sql.NullString{String: d.Key, Valid: d.Key != ""}, d.Source, d.Subject, d.Reason, d.Payload, micros(d.ReceivedAt))
 		return err
 	})
 }
 
 // DeadLetters implements abacus.Store.
 func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, source, subject, reason, payload, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	for rows.Next() {
 		var d abacus.DeadLetter
 		var at int64
-		if err := rows.Scan(&d.ID, &d.Source, &d.Subject, &d.Reason, &d.Payload, &at); err != nil {
+		if err := rows.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &at); err != nil {
 			return nil, err
 		}
 		d.ReceivedAt = fromMicros(at)

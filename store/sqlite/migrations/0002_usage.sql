@@ -124,6 +124,7 @@ CREATE TABLE price_book (version INTEGER NOT NULL);
 INSERT INTO price_book (version) VALUES (0);
 
 CREATE TABLE dead_letters (
+    key         TEXT UNIQUE, -- the message's identity, so a redelivery is recorded once
     id          INTEGER PRIMARY KEY,
     source      TEXT NOT NULL,
     subject     TEXT NOT NULL,
