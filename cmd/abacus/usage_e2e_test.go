@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/abacus-billing/abacus/metering/natstest"
+)
+
+const priceFile = `prices:
+  - sku_type: 1
+    sku_kind: 1
+    resource_id: gpu
+    sku_unit: 1
+    sku_unit_type: minute
+    sku_price: "0.25"
+    currency: USD
+    valid_from: 2026-01-01T00:00:00Z
+`
+
+func usageEvent(id, acct string, minutes int) string {
+	return fmt.Sprintf(`{"uuid":%q,"user_uuid":%q,"value":%d,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1","created_at":"2026-11-02T10:00:00Z"}`, id, acct, minutes)
+}
+
+func importPrices(t *testing.T, dsn string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "prices.yaml")
+	if err := os.WriteFile(path, []byte(priceFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil {
+		t.Fatalf("prices import: %v\n%s", err, out)
+	}
+}
+
+// TestUsageExactlyOnceAcrossPaths sends the same events over HTTP, NATS
+// JetStream and a file: each is charged once, whichever path came first.
+func TestUsageExactlyOnceAcrossPaths(t *testing.T) {
+	for name, db := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := db(t)
+			importPrices(t, dsn)
+			ns := natstest.Start(t)
+			s := startServer(t, dsn, "ABACUS_ADMIN_TOKEN="+adminToken, "ABACUS_NATS_URL="+ns.ClientURL())
+			acct := account(1)
+			var lines []string
+			for i := 0; i < 30; i++ {
+				lines = append(lines, usageEvent(fmt.Sprintf("e2e-event-%d", i), acct, 4)) // 4 minutes at 0.25: 1 each
+			}
+			// HTTP takes events 0-19, NATS 10-29, the file all 30.
+			st, body, _, err := post(s.url+"/api/v1/accounting/metering/events", adminToken, "", "["+strings.Join(lines[:20], ",")+"]")
+			if err != nil || st != 200 || body["accepted"].(float64) != 20 {
+				t.Fatalf("http: %d %v %v", st, body, err)
+			}
+			nc, err := nats.Connect(ns.ClientURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			for _, l := range lines[10:] {
+				if err := nc.Publish("accounting.metering.duration", []byte(l)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			nc.Flush()
+			file := filepath.Join(t.TempDir(), "events.ndjson")
+			os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				acctBody := getJSON(t, s.url+"/api/v1/accounts/"+acct)
+				if acctBody["total"] != nil && acctBody["total"].(map[string]any)["balance"] == "-30" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the NATS events were not charged: %v", acctBody)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			out, err := runCLI(t, "ingest", "--db", dsn, file)
+			if err != nil || !strings.Contains(out, "accepted 0 (0 unpriced), duplicate 30, rejected 0") {
+				t.Fatalf("the file must hold only duplicates now: %v\n%s", err, out)
+			}
+			if b := getJSON(t, s.url+"/api/v1/accounts/"+acct)["total"].(map[string]any)["balance"]; b != "-30" {
+				t.Fatalf("30 events of 1 each, each once: balance %v", b)
+			}
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			<-s.exited
+			if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+				t.Fatalf("verify: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestKillDuringIngestion kills the server with SIGKILL while producers
+// send usage, restarts it, and checks that the ledger verifies and that
+// every acknowledged event is stored: sent again, each is a duplicate.
+func TestKillDuringIngestion(t *testing.T) {
+	for name, db := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := db(t)
+			importPrices(t, dsn)
+			s := startServer(t, dsn, "ABACUS_ADMIN_TOKEN="+adminToken)
+			var mu sync.Mutex
+			var acked [][]string
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			for g := 0; g < 8; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						var batch []string
+						for k := 0; k < 50; k++ {
+							batch = append(batch, usageEvent(fmt.Sprintf("kill-%d-%d-%d", g, i, k), account(1+(g+k)%5), 1+k%7))
+						}
+						st, body, _, err := post(s.url+"/api/v1/accounting/metering/events", adminToken, "", "["+strings.Join(batch, ",")+"]")
+						if err != nil {
+							return // the server is gone
+						}
+						if st == 200 && body["accepted"].(float64) == 50 {
+							mu.Lock()
+							acked = append(acked, batch)
+							mu.Unlock()
+						}
+					}
+				}()
+			}
+			time.Sleep(1500 * time.Millisecond)
+			s.cmd.Process.Signal(syscall.SIGKILL)
+			<-s.exited
+			close(stop)
+			wg.Wait()
+			if len(acked) < 10 {
+				t.Fatalf("only %d batches were acknowledged before the kill", len(acked))
+			}
+			if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+				t.Fatalf("verify after kill -9: %v\n%s", err, out)
+			}
+			s2 := startServer(t, dsn, "ABACUS_ADMIN_TOKEN="+adminToken)
+			for _, batch := range acked {
+				st, body, _, err := post(s2.url+"/api/v1/accounting/metering/events", adminToken, "", "["+strings.Join(batch, ",")+"]")
+				if err != nil || st != 200 || body["duplicate"].(float64) != 50 {
+					t.Fatalf("an acknowledged batch is not all stored: %d %v %v", st, body, err)
+				}
+			}
+			t.Logf("%d batches of 50 events acknowledged before kill -9; all present", len(acked))
+		})
+	}
+}
+
+func getJSON(t *testing.T, url string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
