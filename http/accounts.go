@@ -18,6 +18,7 @@ type accountRequest struct {
 		Limit     string `json:"limit"`
 		Unlimited bool   `json:"unlimited"`
 	} `json:"overdraft"`
+	LowBalance string `json:"low_balance_threshold"` // warn when the available total falls below this
 }
 
 func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) error {
@@ -44,6 +45,13 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 			}
 		}
 	}
+	if req.LowBalance != "" {
+		low, err := parseAmount(req.LowBalance, "low_balance_threshold")
+		if err != nil {
+			return err
+		}
+		a.LowBalance = &low
+	}
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -51,7 +59,8 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if !created && (stored.Kind != a.Kind || stored.Name != a.Name || stored.Currency != a.Currency || stored.Overdraft != a.Overdraft) {
+	if !created && (stored.Kind != a.Kind || stored.Name != a.Name || stored.Currency != a.Currency || stored.Overdraft != a.Overdraft ||
+		(stored.LowBalance == nil) != (a.LowBalance == nil) || (a.LowBalance != nil && *stored.LowBalance != *a.LowBalance)) {
 		return abacus.Errorf(abacus.CodeConflict, "id", "account %s exists already with other attributes", id)
 	}
 	status := http.StatusOK

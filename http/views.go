@@ -14,7 +14,10 @@ type accountView struct {
 	Name      string             `json:"name"`
 	Currency  abacus.Currency    `json:"currency"`
 	Overdraft overdraftView      `json:"overdraft"`
-	CreatedAt time.Time          `json:"created_at"`
+	// LowBalance: a low_balance message is written when the available
+	// total falls below it.
+	LowBalance *abacus.Amount `json:"low_balance_threshold"`
+	CreatedAt  time.Time      `json:"created_at"`
 	// Balances are keyed by bucket; a system account's by currency.
 	Balances map[string]balView `json:"balances"`
 	Total    *balView           `json:"total,omitempty"` // not for system accounts
@@ -34,8 +37,8 @@ type balView struct {
 func newAccountView(a abacus.Account, ws []abacus.Wallet) (accountView, error) {
 	v := accountView{
 		ID: a.ID, Kind: a.Kind, Name: a.Name, Currency: a.Currency, CreatedAt: a.CreatedAt,
-		Overdraft: overdraftView{a.Overdraft.Limit, a.Overdraft.Unlimited},
-		Balances:  map[string]balView{},
+		Overdraft: overdraftView{a.Overdraft.Limit, a.Overdraft.Unlimited}, LowBalance: a.LowBalance,
+		Balances: map[string]balView{},
 	}
 	if a.Kind == abacus.KindSystem {
 		v.Overdraft = overdraftView{Unlimited: true} // the platform's side has no floor
