@@ -14,9 +14,15 @@ import (
 // version, the burst level history and the accounts' commitments. It is
 // safe for concurrent use. Build a new Book when any of them changes.
 type Book struct {
-	prices      map[priceKey][]*abacus.Price // ValidFrom ascending
+	prices      map[priceKey][]*version // ValidFrom ascending
 	levels      map[string][]abacus.BurstLevel
 	commitments map[abacus.AccountID][]abacus.Commitment
+}
+
+// version is one price version with its cost function compiled.
+type version struct {
+	price *abacus.Price
+	cost  costFn
 }
 
 type priceKey struct {
@@ -33,7 +39,7 @@ type priceKey struct {
 // Errors are *abacus.Error naming the element ("prices[3].tiers[1].up_to").
 func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) (*Book, error) {
 	b := &Book{
-		prices:      make(map[priceKey][]*abacus.Price),
+		prices:      make(map[priceKey][]*version),
 		levels:      make(map[string][]abacus.BurstLevel),
 		commitments: make(map[abacus.AccountID][]abacus.Commitment),
 	}
@@ -43,14 +49,15 @@ func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []ab
 			return nil, abacus.WithField(err, fmt.Sprintf("prices[%d]", i))
 		}
 		k := priceKey{KeyOf(p), p.Currency}
-		b.prices[k] = append(b.prices[k], p)
+		v := &version{price: p, cost: compile(p, nil)}
+		b.prices[k] = append(b.prices[k], v)
 	}
 	for k, vs := range b.prices {
-		sort.SliceStable(vs, func(i, j int) bool { return vs[i].ValidFrom.Before(vs[j].ValidFrom) })
+		sort.SliceStable(vs, func(i, j int) bool { return vs[i].price.ValidFrom.Before(vs[j].price.ValidFrom) })
 		for i := 1; i < len(vs); i++ {
-			if vs[i].ValidFrom.Equal(vs[i-1].ValidFrom) {
+			if vs[i].price.ValidFrom.Equal(vs[i-1].price.ValidFrom) {
 				return nil, abacus.Errorf(abacus.CodeConflict, "prices", "two %s prices for %s are valid from %s",
-					k.Currency, k.Key, vs[i].ValidFrom.UTC().Format(time.RFC3339Nano))
+					k.Currency, k.Key, vs[i].price.ValidFrom.UTC().Format(time.RFC3339Nano))
 			}
 		}
 	}
@@ -137,9 +144,18 @@ func clonePrice(p *abacus.Price) *abacus.Price {
 // one with the newest ValidFrom ≤ t. It reports false when there is none.
 // The price belongs to the Book: do not modify it.
 func (b *Book) Price(k Key, cur abacus.Currency, t time.Time) (*abacus.Price, bool) {
+	v, ok := b.version(k, cur, t)
+	if !ok {
+		return nil, false
+	}
+	return v.price, true
+}
+
+// version returns the price version valid at t for k in cur.
+func (b *Book) version(k Key, cur abacus.Currency, t time.Time) (*version, bool) {
 	vs := b.prices[priceKey{k, cur}]
 	// The first version valid after t; the one before it is in force.
-	i := sort.Search(len(vs), func(i int) bool { return vs[i].ValidFrom.After(t) })
+	i := sort.Search(len(vs), func(i int) bool { return vs[i].price.ValidFrom.After(t) })
 	if i == 0 {
 		return nil, false
 	}
@@ -149,7 +165,15 @@ func (b *Book) Price(k Key, cur abacus.Currency, t time.Time) (*abacus.Price, bo
 // Versions returns every version of the price of k in cur, oldest first.
 // The prices belong to the Book: do not modify them.
 func (b *Book) Versions(k Key, cur abacus.Currency) []*abacus.Price {
-	return slices.Clone(b.prices[priceKey{k, cur}])
+	vs := b.prices[priceKey{k, cur}]
+	if vs == nil {
+		return nil
+	}
+	out := make([]*abacus.Price, len(vs))
+	for i, v := range vs {
+		out[i] = v.price
+	}
+	return out
 }
 
 // Level returns the burst level in force for resource at t: the newest
@@ -193,12 +217,12 @@ func DiscountFor(p *abacus.Price, months int) decimal.Decimal {
 	return f
 }
 
-// levelPrice returns p's price at level.
-func levelPrice(p *abacus.Price, level int) (decimal.Decimal, bool) {
-	for _, l := range p.Levels {
+// levelIndex returns the index in p.Levels of p's price at level.
+func levelIndex(p *abacus.Price, level int) (int, bool) {
+	for i, l := range p.Levels {
 		if l.Level == level {
-			return l.UnitPrice, true
+			return i, true
 		}
 	}
-	return decimal.Zero, false
+	return 0, false
 }

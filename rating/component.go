@@ -1,7 +1,6 @@
 package rating
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -107,14 +106,15 @@ const (
 // malformed value under one of the keys above. Errors are *abacus.Error
 // naming the field ("extra.prompt_token_num").
 func Components(e *abacus.UsageEvent) ([]Component, error) {
-	extra, err := parseExtra(e.Extra)
+	extra, err := parseExtra(e.Extra, nil)
 	if err != nil {
 		return nil, err
 	}
-	return components(e, extra)
+	return components(e, extra, nil)
 }
 
-func components(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Component, error) {
+// components splits e, appending to out (a buffer of the caller's).
+func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Component, error) {
 	if e.Value < 0 {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "value", "%d is negative", e.Value)
 	}
@@ -137,9 +137,9 @@ func components(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Compo
 		}
 		k.SKUType = int(v)
 	}
-	if raw, ok := extra[ExtraSKUUnitType]; ok && !isNull(raw) {
+	if raw, ok := extra.get(ExtraSKUUnitType); ok && !isNull(raw) {
 		var s string
-		if err := json.Unmarshal(raw, &s); err != nil || strings.TrimSpace(s) == "" {
+		if err := json.Unmarshal([]byte(raw), &s); err != nil || strings.TrimSpace(s) == "" {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUUnitType, "must be a non-empty string such as \"minute\"")
 		}
 		k.UnitType = s
@@ -153,10 +153,10 @@ func components(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Compo
 			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUKind, "%d is not a sku_kind", kind)
 		}
 		k.SKUKind = int(kind)
-		return []Component{{Key: k, Quantity: e.Value}}, nil
+		return append(out, Component{Key: k, Quantity: e.Value}), nil
 	}
 	if e.ValueType != abacus.ValueTokens {
-		return []Component{{Key: k, Quantity: e.Value}}, nil
+		return append(out, Component{Key: k, Quantity: e.Value}), nil
 	}
 	prompt, hasPrompt, err := extraInt(extra, ExtraPromptTokens)
 	if err != nil {
@@ -167,7 +167,7 @@ func components(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Compo
 		return nil, err
 	}
 	if !hasPrompt && !hasCompletion {
-		return []Component{{Key: k, Quantity: e.Value}}, nil
+		return append(out, Component{Key: k, Quantity: e.Value}), nil
 	}
 	for _, f := range []struct {
 		name string
@@ -177,7 +177,6 @@ func components(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Compo
 			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+f.name, "%d is negative", f.v)
 		}
 	}
-	var out []Component
 	if prompt > 0 || completion == 0 {
 		out = append(out, Component{Key: k, Quantity: prompt})
 	}
@@ -189,31 +188,21 @@ func components(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Compo
 	return out, nil
 }
 
-// parseExtra reads an event's extra: empty, null or a JSON object.
-func parseExtra(s string) (map[string]json.RawMessage, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "extra", "is not a JSON object: %v", err)
-	}
-	return m, nil
-}
-
-func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+func isNull(raw string) bool { return strings.TrimSpace(raw) == "null" }
 
 // extraInt reads extra[key] as an integer written as a JSON number or a
 // string of digits ("12", 12). A missing key or null is (0, false, nil).
 // Fractions, exponents and anything else are errors naming the field.
-func extraInt(extra map[string]json.RawMessage, key string) (int64, bool, error) {
-	raw, ok := extra[key]
+func extraInt(extra extraFields, key string) (int64, bool, error) {
+	raw, ok := extra.get(key)
 	if !ok || isNull(raw) {
 		return 0, false, nil
 	}
-	text := strings.TrimSpace(string(raw))
+	text := strings.TrimSpace(raw)
 	if strings.HasPrefix(text, `"`) {
-		if err := json.Unmarshal(raw, &text); err != nil {
+		if plain, ok := plainStringText(text); ok {
+			text = plain
+		} else if err := json.Unmarshal([]byte(raw), &text); err != nil {
 			return 0, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "is not a string or an integer")
 		}
 		text = strings.TrimSpace(text)
@@ -230,17 +219,23 @@ func extraInt(extra map[string]json.RawMessage, key string) (int64, bool, error)
 
 // extraBool reads extra[key] as a JSON boolean or the string "true" or
 // "false". A missing key or null is (false, false, nil).
-func extraBool(extra map[string]json.RawMessage, key string) (bool, bool, error) {
-	raw, ok := extra[key]
+func extraBool(extra extraFields, key string) (bool, bool, error) {
+	raw, ok := extra.get(key)
 	if !ok || isNull(raw) {
 		return false, false, nil
 	}
+	switch raw {
+	case "true", `"true"`:
+		return true, true, nil
+	case "false", `"false"`:
+		return false, true, nil
+	}
 	var b bool
-	if err := json.Unmarshal(raw, &b); err == nil {
+	if err := json.Unmarshal([]byte(raw), &b); err == nil {
 		return b, true, nil
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
+	if err := json.Unmarshal([]byte(raw), &s); err == nil {
 		switch s {
 		case "true":
 			return true, true, nil
@@ -248,7 +243,7 @@ func extraBool(extra map[string]json.RawMessage, key string) (bool, bool, error)
 			return false, true, nil
 		}
 	}
-	return false, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not true or false", clip(string(raw)))
+	return false, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not true or false", clip(raw))
 }
 
 // isInteger reports whether s is an optional minus sign and digits.

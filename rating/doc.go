@@ -61,9 +61,10 @@
 //
 // # Exactness
 //
-// Arithmetic is exact (math/big); no float is used anywhere. The one place
-// a result may not be a finite decimal is the division by Unit (a Unit of
-// 3 600 000 has the factor 3). Each value of C(q) is therefore rounded
+// Arithmetic is exact, on integers (C(q) × 10^20 as a 256-bit integer
+// for every realistic price, math/big beyond: see cost.go); no float is
+// used anywhere. The one place a result may not be a finite decimal is
+// the division by Unit (a Unit of 3 600 000 has the factor 3). Each value of C(q) is therefore rounded
 // half-even to [CostScale] (20) decimal places, the precision CloudSigma
 // quotes. Because increments are differences of rounded values of C, the
 // increments of a counted model still sum to the rounded C(total) exactly.

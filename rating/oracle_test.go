@@ -5,9 +5,12 @@ package rating
 // differential tests compare the fast code with, digit for digit.
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,11 +151,11 @@ func oldPow10(n int32) *big.Int {
 
 // oldRate is the former Book.Rate, on the old cost functions.
 func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64) (Rating, error) {
-	extra, err := parseExtra(e.Extra)
+	extra, err := oldParseExtra(e.Extra)
 	if err != nil {
 		return Rating{}, err
 	}
-	comps, err := components(e, extra)
+	comps, err := oldComponents(e, extra)
 	if err != nil {
 		return Rating{}, err
 	}
@@ -172,7 +175,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 		if lic := p.License; lic != nil {
 			switch lic.Type {
 			case LicenseInstance:
-				running, set, err := extraBool(extra, ExtraRunning)
+				running, set, err := oldExtraBool(extra, ExtraRunning)
 				if err != nil {
 					return Rating{}, err
 				}
@@ -180,7 +183,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 					l.Quantity = 0
 				}
 			case LicenseStub:
-				n, set, err := extraInt(extra, lic.UserMetric)
+				n, set, err := oldExtraInt(extra, lic.UserMetric)
 				if err != nil {
 					return Rating{}, err
 				}
@@ -243,4 +246,153 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 	}
 	r.Cost = oldTrim(r.Cost)
 	return r, nil
+}
+
+// levelPrice returns p's price at level.
+func levelPrice(p *abacus.Price, level int) (decimal.Decimal, bool) {
+	for _, l := range p.Levels {
+		if l.Level == level {
+			return l.UnitPrice, true
+		}
+	}
+	return decimal.Zero, false
+}
+
+// The former parsing of extra, on encoding/json alone.
+
+func oldComponents(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Component, error) {
+	if e.Value < 0 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "value", "%d is negative", e.Value)
+	}
+	k := Key{SKUType: SKUTypeOfScene(e.Scene), ResourceID: e.ResourceID, UnitType: UnitTypeOfScene(e.Scene)}
+	switch e.ValueType {
+	case abacus.ValueDuration, abacus.ValueQuota:
+		k.SKUKind = KindTime
+	case abacus.ValueTokens:
+		k.SKUKind = KindPrompt
+	case abacus.ValueCount:
+		k.SKUKind = KindMultimodalCompletion
+	default:
+		return nil, abacus.Errorf(abacus.CodeInvalid, "value_type", "%d is not one of 0 (duration), 1 (tokens), 2 (quota), 3 (count)", e.ValueType)
+	}
+	if v, ok, err := oldExtraInt(extra, ExtraSKUType); err != nil {
+		return nil, err
+	} else if ok {
+		if v < 0 || v > math.MaxInt32 {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUType, "%d is not a sku_type", v)
+		}
+		k.SKUType = int(v)
+	}
+	if raw, ok := extra[ExtraSKUUnitType]; ok && !oldIsNull(raw) {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil || strings.TrimSpace(s) == "" {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUUnitType, "must be a non-empty string such as \"minute\"")
+		}
+		k.UnitType = s
+	}
+	kind, kindSet, err := oldExtraInt(extra, ExtraSKUKind)
+	if err != nil {
+		return nil, err
+	}
+	if kindSet {
+		if kind < 1 || kind > math.MaxInt32 {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUKind, "%d is not a sku_kind", kind)
+		}
+		k.SKUKind = int(kind)
+		return []Component{{Key: k, Quantity: e.Value}}, nil
+	}
+	if e.ValueType != abacus.ValueTokens {
+		return []Component{{Key: k, Quantity: e.Value}}, nil
+	}
+	prompt, hasPrompt, err := oldExtraInt(extra, ExtraPromptTokens)
+	if err != nil {
+		return nil, err
+	}
+	completion, hasCompletion, err := oldExtraInt(extra, ExtraCompletionTokens)
+	if err != nil {
+		return nil, err
+	}
+	if !hasPrompt && !hasCompletion {
+		return []Component{{Key: k, Quantity: e.Value}}, nil
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{ExtraPromptTokens, prompt}, {ExtraCompletionTokens, completion}} {
+		if f.v < 0 {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+f.name, "%d is negative", f.v)
+		}
+	}
+	var out []Component
+	if prompt > 0 || completion == 0 {
+		out = append(out, Component{Key: k, Quantity: prompt})
+	}
+	if completion > 0 {
+		c := k
+		c.SKUKind = KindCompletion
+		out = append(out, Component{Key: c, Quantity: completion})
+	}
+	return out, nil
+}
+
+// oldParseExtra reads an event's extra: empty, null or a JSON object.
+func oldParseExtra(s string) (map[string]json.RawMessage, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "extra", "is not a JSON object: %v", err)
+	}
+	return m, nil
+}
+
+func oldIsNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// extraInt reads extra[key] as an integer written as a JSON number or a
+// string of digits ("12", 12). A missing key or null is (0, false, nil).
+// Fractions, exponents and anything else are errors naming the field.
+func oldExtraInt(extra map[string]json.RawMessage, key string) (int64, bool, error) {
+	raw, ok := extra[key]
+	if !ok || oldIsNull(raw) {
+		return 0, false, nil
+	}
+	text := strings.TrimSpace(string(raw))
+	if strings.HasPrefix(text, `"`) {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return 0, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "is not a string or an integer")
+		}
+		text = strings.TrimSpace(text)
+	}
+	if !isInteger(text) {
+		return 0, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not an integer", clip(text))
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		return 0, false, abacus.Errorf(abacus.CodeOverflow, "extra."+key, "%s does not fit in 64 bits", clip(text))
+	}
+	return n, true, nil
+}
+
+// extraBool reads extra[key] as a JSON boolean or the string "true" or
+// "false". A missing key or null is (false, false, nil).
+func oldExtraBool(extra map[string]json.RawMessage, key string) (bool, bool, error) {
+	raw, ok := extra[key]
+	if !ok || oldIsNull(raw) {
+		return false, false, nil
+	}
+	var b bool
+	if err := json.Unmarshal(raw, &b); err == nil {
+		return b, true, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		switch s {
+		case "true":
+			return true, true, nil
+		case "false":
+			return false, true, nil
+		}
+	}
+	return false, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not true or false", clip(string(raw)))
 }

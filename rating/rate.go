@@ -3,6 +3,7 @@ package rating
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -85,11 +86,13 @@ type Line struct {
 // events that cannot be rated as they are: malformed extra fields, a
 // missing stub licence count, a quantity that overflows.
 func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64) (Rating, error) {
-	extra, err := parseExtra(e.Extra)
+	var extraBuf [8]extraField
+	extra, err := parseExtra(e.Extra, extraBuf[:0])
 	if err != nil {
 		return Rating{}, err
 	}
-	comps, err := components(e, extra)
+	var compBuf [2]Component
+	comps, err := components(e, extra, compBuf[:0])
 	if err != nil {
 		return Rating{}, err
 	}
@@ -98,13 +101,19 @@ func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 	if c, ok := b.Commitment(e.Account, t); ok {
 		months = c.Months
 	}
-	r := Rating{Cost: decimal.Zero}
-	pending := map[Counter]int64{}
+	r := Rating{Cost: decimal.Zero, Lines: make([]Line, 0, len(comps))}
+	var pendBuf [2]pendingUse
+	pending := pendBuf[:0] // the quantities of this event's earlier lines, by counter
+	// sum is the total × 10^CostScale while every line is a value of the
+	// fast path without a discount (fast).
+	var sum u256
+	fast := true
 	for _, comp := range comps {
-		p, ok := b.Price(comp.Key, cur, t)
+		v, ok := b.version(comp.Key, cur, t)
 		if !ok {
 			return unpriced(fmt.Sprintf("no %s price for %s valid at %s", cur, comp.Key, t.UTC().Format(time.RFC3339Nano))), nil
 		}
+		p, fn := v.price, &v.cost
 		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero}
 		if lic := p.License; lic != nil {
 			switch lic.Type {
@@ -135,16 +144,29 @@ func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 			}
 			l.Uncommitted = !lic.Burstable && months == 0
 		}
+		var x u256 // the line's cost × 10^CostScale, on the fast path
+		lineFast := fn.fast
 		switch p.Model {
 		case abacus.ModelPerUnit:
-			l.RegularCost = roundRat(perUnits(p.UnitPrice, bigInt(l.Quantity), p.Unit))
+			if lineFast {
+				x = fn.scaled(l.Quantity)
+				l.RegularCost = scaledDecimal(x)
+			} else {
+				l.RegularCost = bigScaledDecimal(generalTerm(p.UnitPrice, l.Quantity, p.Unit))
+			}
 		case abacus.ModelBurst:
 			l.Level = b.Level(comp.Key.ResourceID, t)
-			price, ok := levelPrice(p, l.Level)
+			i, ok := levelIndex(p, l.Level)
 			if !ok {
 				return unpriced(fmt.Sprintf("the %s price %d for %s has no burst level %d", cur, p.ID, comp.Key, l.Level)), nil
 			}
-			l.RegularCost = roundRat(perUnits(price, bigInt(l.Quantity), p.Unit))
+			if lineFast {
+				lv := &fn.levels[i]
+				x = roundDiv(mul128x64(lv.a, uint64(l.Quantity)), lv.den)
+				l.RegularCost = scaledDecimal(x)
+			} else {
+				l.RegularCost = bigScaledDecimal(generalTerm(p.Levels[i].UnitPrice, l.Quantity, p.Unit))
+			}
 		case abacus.ModelGraduated, abacus.ModelVolume, abacus.ModelPackage:
 			c := Counter{Account: e.Account, Key: comp.Key, Currency: cur, Period: PeriodOf(t)}
 			if used == nil {
@@ -154,17 +176,30 @@ func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 			if q < 0 {
 				return Rating{}, abacus.Errorf(abacus.CodeInternal, "counter", "the usage counter of %s is negative (%d)", comp.Key, q)
 			}
-			if q > math.MaxInt64-pending[c] {
+			pend := pendingOf(pending, c)
+			if q > math.MaxInt64-pend {
 				return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "the usage counter of %s overflows", comp.Key)
 			}
-			q += pending[c]
+			q += pend
 			if l.Quantity > math.MaxInt64-q {
 				return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "the usage counter of %s overflows", comp.Key)
 			}
-			before, _ := Cumulative(p, q)
-			after, _ := Cumulative(p, q+l.Quantity)
-			l.RegularCost = trim(after.Sub(before))
-			pending[c] += l.Quantity
+			// C(q+v) − C(q), each value rounded: the increments telescope.
+			if lineFast {
+				x = sub256(fn.scaled(q+l.Quantity), fn.scaled(q))
+				l.RegularCost = scaledDecimal(x)
+			} else {
+				before, _, _ := generalScaled(p, q)
+				after, _, ok := generalScaled(p, q+l.Quantity)
+				if !ok {
+					after = new(big.Int)
+				}
+				if before != nil {
+					after.Sub(after, before)
+				}
+				l.RegularCost = bigScaledDecimal(after)
+			}
+			pending = addPending(pending, c, l.Quantity)
 			l.Counter = &c
 		default:
 			return Rating{}, abacus.Errorf(abacus.CodeInternal, "model", "price %d has unknown model %q", p.ID, p.Model)
@@ -173,13 +208,52 @@ func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		if f := DiscountFor(p, months); f.Sign() > 0 {
 			l.Discount = f
 			l.Cost = trim(l.RegularCost.Sub(l.RegularCost.Mul(f)))
+			lineFast = false
 		}
-		r.Cost = r.Cost.Add(l.Cost)
+		if fast = fast && lineFast; fast {
+			sum = add256(sum, x)
+		}
 		r.Uncommitted = r.Uncommitted || l.Uncommitted
 		r.Lines = append(r.Lines, l)
 	}
-	r.Cost = trim(r.Cost)
+	switch {
+	case len(r.Lines) == 1:
+		// Zero + the line, trimmed, is the line (a line is trimmed already).
+		r.Cost = r.Lines[0].Cost
+	case fast:
+		r.Cost = scaledDecimal(sum)
+	default:
+		for _, l := range r.Lines {
+			r.Cost = r.Cost.Add(l.Cost)
+		}
+		r.Cost = trim(r.Cost)
+	}
 	return r, nil
+}
+
+// pendingUse is the quantity an event's earlier lines add to a counter.
+type pendingUse struct {
+	c Counter
+	q int64
+}
+
+func pendingOf(ps []pendingUse, c Counter) int64 {
+	for _, p := range ps {
+		if p.c == c {
+			return p.q
+		}
+	}
+	return 0
+}
+
+func addPending(ps []pendingUse, c Counter, q int64) []pendingUse {
+	for i := range ps {
+		if ps[i].c == c {
+			ps[i].q += q
+			return ps
+		}
+	}
+	return append(ps, pendingUse{c, q})
 }
 
 func unpriced(reason string) Rating {

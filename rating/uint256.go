@@ -103,16 +103,12 @@ func (x *u256) big(neg bool) *big.Int {
 	for n > 0 && x[n-1] == 0 {
 		n--
 	}
-	var ws []big.Word
-	if bits.UintSize == 64 {
-		ws = make([]big.Word, n)
-		for i := range ws {
-			ws[i] = big.Word(x[i])
-		}
-	} else {
-		ws = make([]big.Word, 2*n)
-		for i := range ws {
-			ws[i] = big.Word(x[i/2] >> (32 * (i % 2)))
+	ws := make([]big.Word, 0, 8) // 256 bits in 32- or 64-bit words
+	for i := range n {
+		if bits.UintSize == 64 {
+			ws = append(ws, big.Word(x[i]))
+		} else {
+			ws = append(ws, big.Word(x[i]), big.Word(x[i]>>32))
 		}
 	}
 	z := new(big.Int).SetBits(ws)
