@@ -160,6 +160,12 @@ func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 			ps = append(ps, ref{i, j})
 		}
 	}
+	// In primary-key order, each insert lands next to the one before:
+	// fewer pages visited, fewer splits.
+	slices.SortFunc(ps, func(x, y ref) int {
+		a, b := &c.Transactions[x.tx].Postings[x.p], &c.Transactions[y.tx].Postings[y.p]
+		return cmp.Or(cmp.Compare(a.WalletID, b.WalletID), cmp.Compare(a.TxID, b.TxID))
+	})
 	err = insertRows(ctx, t.tx, `INSERT INTO postings (wallet_id, tx_id, amount, balance_after, version)`, 5, len(ps),
 		func(i int, a []any) []any {
 			p := &c.Transactions[ps[i].tx].Postings[ps[i].p]
