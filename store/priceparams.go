@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -32,4 +34,30 @@ func DecodePriceParams(s string, p *abacus.Price) error {
 	}
 	p.Tiers, p.Package, p.Levels, p.Discounts, p.License = pp.Tiers, pp.Package, pp.Levels, pp.Discounts, pp.License
 	return nil
+}
+
+// FormatIDs writes the price ids that rated an event as both stores keep
+// them: comma-separated.
+func FormatIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseIDs reads what FormatIDs wrote.
+func ParseIDs(s string) ([]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ids []int64
+	for _, p := range strings.Split(s, ",") {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("store: bad price id list %q", s)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }

@@ -3,14 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/store"
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
@@ -35,31 +34,8 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	if void != nil {
 		e.VoidTxID = *void
 	}
-	e.PriceIDs, err = parseIDs(prices)
+	e.PriceIDs, err = store.ParseIDs(prices)
 	return e, err
-}
-
-func formatIDs(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ",")
-}
-
-func parseIDs(s string) ([]int64, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var ids []int64
-	for _, p := range strings.Split(s, ",") {
-		id, err := strconv.ParseInt(p, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: bad price id list %q", s)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
 }
 
 // EventsSeen implements abacus.WriteTx.
@@ -141,7 +117,7 @@ func (t *writeTx) queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		times, recv := make([]time.Time, n), make([]time.Time, n)
 		for i, e := range c.Events {
 			ids[i], accts[i], ops[i], res[i], names[i], custs[i], extras[i] = e.ID, string(e.Account), e.OpUID, e.ResourceID, e.ResourceName, e.CustomerID, e.Extra
-			statuses[i], curs[i], prices[i] = string(e.Status), string(e.Currency), formatIDs(e.PriceIDs)
+			statuses[i], curs[i], prices[i] = string(e.Status), string(e.Currency), store.FormatIDs(e.PriceIDs)
 			scenes[i], vtypes[i], values[i] = int32(e.Scene), int32(e.ValueType), e.Value
 			charged[i], cash[i], bonus[i], voucher[i], txs[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID
 			times[i], recv[i] = e.Time, e.ReceivedAt
@@ -161,7 +137,7 @@ func (t *writeTx) queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		ids, statuses, prices := make([]string, n), make([]string, n), make([]string, n)
 		charged, cash, bonus, voucher, txs, voids := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		for i, e := range c.EventUpdates {
-			ids[i], statuses[i], prices[i] = e.ID, string(e.Status), formatIDs(e.PriceIDs)
+			ids[i], statuses[i], prices[i] = e.ID, string(e.Status), store.FormatIDs(e.PriceIDs)
 			charged[i], cash[i], bonus[i], voucher[i], txs[i], voids[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID, e.VoidTxID
 		}
 		b.Queue(`UPDATE usage_events e SET status = u.status, charged = u.charged, drawn_cash = u.cash, drawn_bonus = u.bonus,

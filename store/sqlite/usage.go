@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/store"
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
@@ -29,31 +28,8 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	e.Charged = abacus.AmountFromMicros(charged)
 	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
 	e.TxID, e.VoidTxID = tx.Int64, void.Int64
-	e.PriceIDs, err = parseIDs(prices)
+	e.PriceIDs, err = store.ParseIDs(prices)
 	return e, err
-}
-
-func formatIDs(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ",")
-}
-
-func parseIDs(s string) ([]int64, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var ids []int64
-	for _, p := range strings.Split(s, ",") {
-		id, err := strconv.ParseInt(p, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: bad price id list %q", s)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
 }
 
 // EventsSeen implements abacus.WriteTx.
@@ -181,7 +157,7 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 			e := &c.Events[i]
 			return append(a, e.ID, string(e.Account), e.Scene, e.ValueType, e.Value, e.OpUID, e.ResourceID, e.ResourceName,
 				e.CustomerID, micros(e.Time), micros(e.ReceivedAt), e.Extra, string(e.Status), string(e.Currency), e.Charged.Micros(),
-				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), formatIDs(e.PriceIDs), nullID(e.TxID))
+				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID))
 		})
 	if err != nil {
 		return raced(err, sqlite3.ErrConstraintUnique)
@@ -189,7 +165,7 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	for _, e := range c.EventUpdates {
 		res, err := t.tx.ExecContext(ctx, `UPDATE usage_events SET status = ?, charged = ?, drawn_cash = ?, drawn_bonus = ?, drawn_voucher = ?,
 			price_ids = ?, tx_id = ?, void_tx_id = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(),
-			e.Drawn.Voucher.Micros(), formatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.ID)
+			e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.ID)
 		if err != nil {
 			return err
 		}
