@@ -1,8 +1,6 @@
 package abacus
 
 import (
-	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -162,9 +160,4 @@ type StoredEvent struct {
 // Drawn is how much of a charge each bucket paid.
 type Drawn struct {
 	Cash, Bonus, Voucher Amount
-}
-
-// String names the event for logs.
-func (e *UsageEvent) String() string {
-	return fmt.Sprintf("event %s (%s, scene %d, %s %d)", e.ID, e.Account, e.Scene, strings.TrimSpace(e.ResourceID), e.Value)
 }

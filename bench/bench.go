@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,9 +65,13 @@ func freshStore(ctx context.Context, kind, dir, pgURL string, maxConns int32) (a
 	return nil, nil, fmt.Errorf("unknown store %q: use sqlite or postgres", kind)
 }
 
-// resetPeakRSS makes the kernel forget the process's peak resident set,
-// so each run reports its own peak.
-func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+// resetPeakRSS returns freed memory to the kernel and makes it forget the
+// process's peak resident set, so each run reports its own peak.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
 
 // peakRSS returns the peak resident set since the last reset, in bytes.
 func peakRSS() int64 {
