@@ -116,6 +116,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		q.Account = id
 	}
+	if k := caller(r); k.Role == abacus.RoleUser && q.Account == "" {
+		q.Account = k.Account // a user key lists its own account's events
+	}
 	if err := mayRead(r, q.Account); err != nil {
 		return err
 	}
