@@ -62,6 +62,21 @@ const (
 	BucketMain    Bucket = "main"
 )
 
+// RevenueShards is how many main buckets the revenue account has per
+// currency. Every charge credits revenue, so one row would be the point
+// where all concurrent batches queue; batches of usage for different
+// accounts credit different shards and run side by side. The account's
+// balance is the sum of its shards.
+const RevenueShards = 8
+
+// RevenueShard names revenue's k-th main bucket; shard 0 is main.
+func RevenueShard(k int) Bucket {
+	if k%RevenueShards == 0 {
+		return BucketMain
+	}
+	return Bucket(fmt.Sprintf("main%d", k%RevenueShards))
+}
+
 // CustomerBuckets lists a customer account's buckets.
 var CustomerBuckets = []Bucket{BucketCash, BucketBonus, BucketVoucher}
 

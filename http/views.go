@@ -51,9 +51,19 @@ func newAccountView(a abacus.Account, ws []abacus.Wallet) (accountView, error) {
 		}
 		key := string(w.Bucket)
 		if a.Kind == abacus.KindSystem {
-			key = string(w.Currency)
+			key = string(w.Currency) // revenue's shards add up to its balance
 		}
-		v.Balances[key] = balView{w.Balance, w.Held, avail}
+		b := v.Balances[key]
+		if b.Balance, err = b.Balance.Add(w.Balance); err != nil {
+			return v, err
+		}
+		if b.Held, err = b.Held.Add(w.Held); err != nil {
+			return v, err
+		}
+		if b.Available, err = b.Available.Add(avail); err != nil {
+			return v, err
+		}
+		v.Balances[key] = b
 		if total.Balance, err = total.Balance.Add(w.Balance); err != nil {
 			return v, err
 		}

@@ -27,7 +27,7 @@ type walletCache struct {
 
 	mu        sync.RWMutex
 	customers map[abacus.AccountID]*customerWallets
-	system    map[abacus.Currency]map[abacus.AccountID]int64
+	system    map[abacus.Currency]map[systemKey]int64
 }
 
 func newWalletCache(store abacus.Store, max int) *walletCache {
@@ -35,7 +35,7 @@ func newWalletCache(store abacus.Store, max int) *walletCache {
 		store:     store,
 		max:       max,
 		customers: map[abacus.AccountID]*customerWallets{},
-		system:    map[abacus.Currency]map[abacus.AccountID]int64{},
+		system:    map[abacus.Currency]map[systemKey]int64{},
 	}
 }
 
@@ -80,11 +80,22 @@ func (c *walletCache) customer(ctx context.Context, id abacus.AccountID) (*custo
 	return cw, nil
 }
 
-// systemWallet returns the id of a system account's wallet in a currency,
-// creating the system wallets of that currency if they are missing.
+type systemKey struct {
+	account abacus.AccountID
+	bucket  abacus.Bucket
+}
+
+// systemWallet returns the id of a system account's main wallet in a
+// currency, creating the system wallets of that currency if missing.
 func (c *walletCache) systemWallet(ctx context.Context, id abacus.AccountID, cur abacus.Currency) (int64, error) {
+	return c.systemBucket(ctx, id, abacus.BucketMain, cur)
+}
+
+// systemBucket is systemWallet for any of a system account's buckets
+// (revenue has shards).
+func (c *walletCache) systemBucket(ctx context.Context, id abacus.AccountID, b abacus.Bucket, cur abacus.Currency) (int64, error) {
 	c.mu.RLock()
-	wid, ok := c.system[cur][id]
+	wid, ok := c.system[cur][systemKey{id, b}]
 	c.mu.RUnlock()
 	if ok {
 		return wid, nil
@@ -93,15 +104,15 @@ func (c *walletCache) systemWallet(ctx context.Context, id abacus.AccountID, cur
 	if err != nil {
 		return 0, err
 	}
-	m := map[abacus.AccountID]int64{}
+	m := map[systemKey]int64{}
 	for _, w := range ws {
-		m[w.Account] = w.ID
+		m[systemKey{w.Account, w.Bucket}] = w.ID
 	}
 	c.mu.Lock()
 	c.system[cur] = m
 	c.mu.Unlock()
-	if wid, ok = m[id]; !ok {
-		return 0, abacus.Errorf(abacus.CodeInternal, "", "system wallet of %s in %s is missing", id, cur)
+	if wid, ok = m[systemKey{id, b}]; !ok {
+		return 0, abacus.Errorf(abacus.CodeInternal, "", "system wallet %s of %s in %s is missing", b, id, cur)
 	}
 	return wid, nil
 }

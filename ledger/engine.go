@@ -69,7 +69,7 @@ type Engine struct {
 	store abacus.Store
 	cfg   Config
 	queue chan *pending
-	usage chan *usageJob // usage batches are kept apart from other operations
+	usage []chan *usageJob // per worker: usage batches are kept apart from other operations
 	cache *walletCache
 
 	bookMu      sync.Mutex
@@ -91,14 +91,15 @@ func New(store abacus.Store, cfg Config) *Engine {
 		store:   store,
 		cfg:     cfg,
 		queue:   make(chan *pending, cfg.QueueSize),
-		usage:   make(chan *usageJob, cfg.QueueSize/16+1),
+		usage:   make([]chan *usageJob, cfg.Workers),
 		cache:   newWalletCache(store, cfg.CacheAccounts),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	for range cfg.Workers {
+	for w := range cfg.Workers {
+		e.usage[w] = make(chan *usageJob, cfg.QueueSize/16/cfg.Workers+1)
 		e.workers.Add(1)
-		go e.work()
+		go e.work(e.usage[w])
 	}
 	return e
 }
@@ -228,21 +229,21 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-func (e *Engine) work() {
+func (e *Engine) work(usage chan *usageJob) {
 	defer e.workers.Done()
 	for {
 		select {
 		case p := <-e.queue:
 			e.workLedger(p)
-		case j := <-e.usage:
-			e.workUsage(j)
+		case j := <-usage:
+			e.workUsage(usage, j)
 		case <-e.closing:
 			// Drain what was queued before the close, then stop.
 			select {
 			case p := <-e.queue:
 				e.workLedger(p)
-			case j := <-e.usage:
-				e.workUsage(j)
+			case j := <-usage:
+				e.workUsage(usage, j)
 			default:
 				return
 			}

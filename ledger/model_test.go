@@ -112,7 +112,7 @@ func newModel(t *rapid.T, st abacus.Store) *model {
 	m.system = map[abacus.SystemAccount]*mWallet{}
 	for _, w := range ws {
 		name, _ := abacus.SystemAccountByID(w.Account)
-		if w.Currency != "USD" {
+		if w.Currency != "USD" || w.Bucket != abacus.BucketMain { // revenue's other shards take only usage
 			continue
 		}
 		mw := &mWallet{id: w.ID, name: string(name), version: w.Version}

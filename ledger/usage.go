@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -60,6 +61,14 @@ type usageItem struct {
 	result   *abacus.IngestResult
 	// minuteDedupe: the event's scene has CSGHub's minute-level dedupe on.
 	minuteDedupe bool
+	shard        int // the worker whose batches take the account's usage
+}
+
+// shardOf spreads accounts over n workers.
+func shardOf(a abacus.AccountID, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(a))
+	return int(h.Sum32() % uint32(n))
 }
 
 // usageJob is one caller's items: they join a batch together and are
@@ -186,14 +195,35 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 	if len(live) == 0 {
 		return nil
 	}
-	job := &usageJob{items: live, done: make(chan error, 1)}
-	select {
-	case e.usage <- job:
-	case <-e.closing:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	// Each account belongs to one worker, whose batches credit their own
+	// revenue shard: batches of different workers lock different rows and
+	// commit side by side.
+	byShard := map[int][]usageItem{}
+	for _, it := range live {
+		byShard[it.shard] = append(byShard[it.shard], it)
 	}
+	jobs := make([]*usageJob, 0, len(byShard))
+	for shard, its := range byShard {
+		job := &usageJob{items: its, done: make(chan error, 1)}
+		select {
+		case e.usage[shard] <- job:
+		case <-e.closing:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		jobs = append(jobs, job)
+	}
+	var first error
+	for _, job := range jobs {
+		if err := e.waitUsage(ctx, job); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (e *Engine) waitUsage(ctx context.Context, job *usageJob) error {
 	select {
 	case err := <-job.done:
 		return err
@@ -227,7 +257,8 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	}
 	it.customer = cw
 	it.minuteDedupe = it.kind == ingestEvent && e.cfg.Usage.MinuteDedupe[it.event.Scene]
-	it.revenue, err = e.cache.systemWallet(ctx, abacus.SystemRevenue.ID(), cw.currency)
+	it.shard = shardOf(it.event.Account, len(e.usage))
+	it.revenue, err = e.cache.systemBucket(ctx, abacus.SystemRevenue.ID(), abacus.RevenueShard(it.shard), cw.currency)
 	return err
 }
 
@@ -243,13 +274,13 @@ func withoutField(err error) error {
 
 // workUsage collects queued usage jobs, starting with first, into one
 // batch of at most MaxBatch items, and commits it.
-func (e *Engine) workUsage(first *usageJob) {
+func (e *Engine) workUsage(queue chan *usageJob, first *usageJob) {
 	jobs := []*usageJob{first}
 	n := len(first.items)
 fill:
 	for n < e.cfg.MaxBatch {
 		select {
-		case j := <-e.usage:
+		case j := <-queue:
 			jobs = append(jobs, j)
 			n += len(j.items)
 		default:

@@ -96,3 +96,41 @@ func TestUsageBasics(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
+
+// TestUsageShardsRevenue: with several workers, usage of different
+// accounts credits different revenue shards, and the shards add up to
+// everything charged.
+func TestUsageShardsRevenue(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Workers: 4})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		var evs []abacus.UsageEvent
+		for i := 0; i < 64; i++ {
+			evs = append(evs, spaceEvent(string(newAccountID()), newAccountID(), "gpu", 1, t0))
+		}
+		if _, err := e.Ingest(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := st.Wallets(ctx, []abacus.AccountID{abacus.SystemRevenue.ID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		used, total := 0, int64(0)
+		for _, w := range ws {
+			if !w.Balance.IsZero() {
+				used++
+			}
+			total += w.Balance.Micros()
+		}
+		if used < 2 || total != 64_000_000 {
+			t.Fatalf("%d shards used, %d micro-units in all; want several shards adding up to 64", used, total)
+		}
+		mustVerify(t, st)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -36,8 +37,7 @@ func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Acc
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, ensureSystemWallets, string(a.Currency))
-		return err
+		return ensureSystemWallets(ctx, tx, a.Currency)
 	})
 	if err != nil {
 		return abacus.Account{}, false, err
@@ -46,9 +46,22 @@ func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Acc
 	return stored, created, err
 }
 
-const ensureSystemWallets = `INSERT INTO wallets (account_id, bucket, currency, floor)
-	SELECT id, 'main', $1, NULL FROM accounts WHERE kind = 'system' ORDER BY id
-	ON CONFLICT (account_id, bucket, currency) DO NOTHING`
+// ensureSystemWallets creates the main wallet of every system account in
+// a currency, and revenue's shards.
+func ensureSystemWallets(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, c abacus.Currency) error {
+	shards := make([]string, 0, abacus.RevenueShards)
+	for k := 1; k < abacus.RevenueShards; k++ {
+		shards = append(shards, string(abacus.RevenueShard(k)))
+	}
+	_, err := q.Exec(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor)
+		SELECT id, 'main', $1, NULL::bigint FROM accounts WHERE kind = 'system'
+		UNION ALL SELECT $2, b, $1, NULL::bigint FROM unnest($3::text[]) b
+		ORDER BY 1, 2
+		ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(c), string(abacus.SystemRevenue.ID()), shards)
+	return err
+}
 
 // AccountGet implements abacus.Store.
 func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
@@ -85,7 +98,7 @@ func queryWallets(ctx context.Context, q queryer, accounts []abacus.AccountID) (
 
 // SystemWalletsEnsure implements abacus.Store.
 func (s *Store) SystemWalletsEnsure(ctx context.Context, c abacus.Currency) ([]abacus.Wallet, error) {
-	if _, err := s.pool.Exec(ctx, ensureSystemWallets, string(c)); err != nil {
+	if err := ensureSystemWallets(ctx, s.pool, c); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+walletColumns+` FROM wallets

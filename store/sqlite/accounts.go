@@ -48,6 +48,10 @@ func ensureSystemWallets(ctx context.Context, tx *sql.Tx, c abacus.Currency) err
 	_, err := tx.ExecContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor)
 		SELECT id, 'main', ?, NULL FROM accounts WHERE kind = 'system' ORDER BY id
 		ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(c))
+	for k := 1; k < abacus.RevenueShards && err == nil; k++ {
+		_, err = tx.ExecContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor) VALUES (?, ?, ?, NULL)
+			ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(abacus.SystemRevenue.ID()), string(abacus.RevenueShard(k)), string(c))
+	}
 	return err
 }
 

@@ -39,19 +39,34 @@ func byCurrency(ws []abacus.Wallet, c abacus.Currency) []abacus.Wallet {
 
 // checkSystemWallets checks that ws are the system wallets of c: one per
 // system account, in bucket main, without a floor.
+// systemWalletsPerCurrency is one main wallet per system account, and
+// revenue's extra shards.
+var systemWalletsPerCurrency = len(abacus.SystemAccounts) + abacus.RevenueShards - 1
+
 func checkSystemWallets(t testing.TB, what string, ws []abacus.Wallet, c abacus.Currency) {
 	t.Helper()
-	if len(ws) != len(abacus.SystemAccounts) {
-		t.Fatalf("%s: %d system wallets in %s, want one per system account (%d): %+v", what, len(ws), c, len(abacus.SystemAccounts), ws)
+	if len(ws) != systemWalletsPerCurrency {
+		t.Fatalf("%s: %d system wallets in %s, want a main one per system account and revenue's shards (%d): %+v", what, len(ws), c, systemWalletsPerCurrency, ws)
 	}
-	seen := map[abacus.AccountID]bool{}
+	type key struct {
+		acct   abacus.AccountID
+		bucket abacus.Bucket
+	}
+	seen := map[key]bool{}
 	for _, w := range ws {
-		if _, ok := abacus.SystemAccountByID(w.Account); !ok || seen[w.Account] {
-			t.Fatalf("%s: wallet %+v is not the one wallet of a system account", what, w)
+		k := key{w.Account, w.Bucket}
+		_, system := abacus.SystemAccountByID(w.Account)
+		if !system || seen[k] || (w.Bucket != abacus.BucketMain && w.Account != abacus.SystemRevenue.ID()) {
+			t.Fatalf("%s: wallet %+v is not a system wallet", what, w)
 		}
-		seen[w.Account] = true
-		want := abacus.Wallet{ID: w.ID, Account: w.Account, Bucket: abacus.BucketMain, Currency: c}
+		seen[k] = true
+		want := abacus.Wallet{ID: w.ID, Account: w.Account, Bucket: w.Bucket, Currency: c}
 		same(t, what, w, want)
+	}
+	for k := 0; k < abacus.RevenueShards; k++ {
+		if !seen[key{abacus.SystemRevenue.ID(), abacus.RevenueShard(k)}] {
+			t.Fatalf("%s: revenue has no shard %s", what, abacus.RevenueShard(k))
+		}
 	}
 }
 
@@ -185,11 +200,11 @@ func testWallets(t *testing.T, st abacus.Store) {
 	same(t, "Wallets of no accounts", mustWallets(t, st), []abacus.Wallet(nil))
 
 	rev := mustWallets(t, st, abacus.SystemRevenue.ID())
-	if len(rev) != 2 || rev[0].ID >= rev[1].ID {
-		t.Fatalf("revenue wallets %+v, want one in USD and one in EUR, in id order", rev)
+	if len(rev) != 2*abacus.RevenueShards || !slices.IsSortedFunc(rev, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) }) {
+		t.Fatalf("revenue wallets %+v, want its shards in USD and in EUR, in id order", rev)
 	}
 	for _, w := range rev {
-		if w.Bucket != abacus.BucketMain || w.HasFloor || (w.Currency != "USD" && w.Currency != "EUR") {
+		if w.HasFloor || (w.Currency != "USD" && w.Currency != "EUR") {
 			t.Errorf("revenue wallet %+v", w)
 		}
 	}
@@ -257,7 +272,7 @@ func testSystemWalletsEnsure(t *testing.T, st abacus.Store) {
 	all := mustWallets(t, st, systemIDs()...)
 	same(t, "EUR system wallets", byCurrency(all, "EUR"), eur)
 	same(t, "JPY system wallets", byCurrency(all, "JPY"), jpy)
-	if len(all) != 2*len(abacus.SystemAccounts) {
+	if len(all) != 2*systemWalletsPerCurrency {
 		t.Fatalf("system wallets %+v, want EUR and JPY only", all)
 	}
 

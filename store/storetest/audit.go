@@ -191,7 +191,7 @@ func testAuditSnapshot(t *testing.T, st abacus.Store) {
 	same(t, "Audit while another writer commits", during, before)
 	after := auditAll(t, st)
 	if len(after.Transactions) != len(before.Transactions)+1 || len(after.Holds) != len(before.Holds)+1 ||
-		len(after.Idempotency) != 1 || len(after.Wallets) != len(before.Wallets)+3+len(abacus.SystemAccounts) {
+		len(after.Idempotency) != 1 || len(after.Wallets) != len(before.Wallets)+3+systemWalletsPerCurrency {
 		t.Fatalf("the next audit does not see the writes: %d transactions, %d holds, %d keys, %d wallets",
 			len(after.Transactions), len(after.Holds), len(after.Idempotency), len(after.Wallets))
 	}
