@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -36,6 +38,7 @@ type IngestConfig struct {
 	Producers   int // concurrent producers, each sending a batch and waiting for its answer
 	BatchSize   int // events per request
 	Duplicates  int // percent of events that repeat an earlier id
+	IDs         IDs // how event ids are spelled
 	MaxBatch    int
 	Workers     int // PostgreSQL batches in flight
 	Verify      bool
@@ -60,8 +63,8 @@ type IngestResult struct {
 // measure acknowledgement latency under ordinary load.
 func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResult, error) {
 	fmt.Fprintf(out, "abacus bench ingest: %s\n", Machine())
-	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates; %d producers sending %d events per request\n\n",
-		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.Producers, cfg.BatchSize)
+	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates, %s event ids; %d producers sending %d events per request\n\n",
+		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.IDs, cfg.Producers, cfg.BatchSize)
 	var results []IngestResult
 	for _, st := range cfg.Stores {
 		for _, path := range cfg.Paths {
@@ -134,7 +137,7 @@ func (g *generator) batch(r *rand.Rand, n int) []abacus.UsageEvent {
 		}
 		acct := int(s*7919) % g.cfg.Accounts
 		evs[i] = abacus.UsageEvent{
-			ID:         fmt.Sprintf("00000000-0000-4000-8000-%012d", s),
+			ID:         g.cfg.IDs.id(s),
 			Account:    abacus.AccountID(fmt.Sprintf("be000000-0000-4000-8000-%012d", acct+1)),
 			Value:      1 + s%60,
 			Scene:      11,
@@ -144,6 +147,30 @@ func (g *generator) batch(r *rand.Rand, n int) []abacus.UsageEvent {
 		}
 	}
 	return evs
+}
+
+// IDs says how the benchmarks spell event ids and idempotency keys.
+type IDs string
+
+const (
+	// RandomIDs are UUIDs version 4, spread over the key space as most
+	// producers' ids are: every insert into the id index lands on a
+	// different page.
+	RandomIDs IDs = "random"
+	// OrderedIDs grow with time, as UUIDs version 7 or order numbers do:
+	// inserts append to the index.
+	OrderedIDs IDs = "ordered"
+)
+
+// id spells sequence number s.
+func (k IDs) id(s int64) string {
+	if k == OrderedIDs {
+		return fmt.Sprintf("00000000-0000-7000-8000-%012d", s)
+	}
+	h := sha256.Sum256([]byte(strconv.FormatInt(s, 10)))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string, rate float64) (IngestResult, error) {

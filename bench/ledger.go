@@ -26,6 +26,7 @@ type LedgerConfig struct {
 	Callers     int           // concurrent callers, each waiting for its answer
 	PerOpConns  int           // connections (= concurrent transactions) of the per-operation design
 	Verify      bool          // run ledger.Verify after every run
+	IDs         IDs           // how idempotency keys are spelled
 	MaxBatch    int           // operations per database transaction of the batched design
 	Workers     int           // batches in flight at once in the batched design on PostgreSQL
 }
@@ -48,8 +49,8 @@ type LedgerResult struct {
 // UPDATE, as most ledgers do), and prints the figures and the ratios.
 func Ledger(ctx context.Context, cfg LedgerConfig, out io.Writer) ([]LedgerResult, error) {
 	fmt.Fprintf(out, "abacus bench ledger: %s\n", Machine())
-	fmt.Fprintf(out, "%s measured per run after warm-up; %d callers; spread = %d accounts, hot = 1 account; every operation is a charge with its own idempotency key\n\n",
-		cfg.Duration, cfg.Callers, cfg.Accounts)
+	fmt.Fprintf(out, "%s measured per run after warm-up; %d callers; spread = %d accounts, hot = 1 account; every operation is a charge with its own idempotency key (%s)\n\n",
+		cfg.Duration, cfg.Callers, cfg.Accounts, cfg.IDs)
 	var results []LedgerResult
 	for _, st := range cfg.Stores {
 		for _, workload := range cfg.Workloads {
@@ -132,7 +133,7 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 				op := &abacus.Move{Type: abacus.TxCharge, Account: ids[int(n)%len(ids)], Currency: "USD",
 					Amount: abacus.AmountFromMicros(1 + n%997)}
 				start := time.Now()
-				_, err := e.Submit(ctx, fmt.Sprintf("bench-%d", n), op)
+				_, err := e.Submit(ctx, cfg.IDs.id(n), op)
 				d := time.Since(start)
 				if err != nil {
 					if abacus.ErrorCodeOf(err) != abacus.CodeInsufficientFunds {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +33,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	conns := fs.Int("per-op-conns", 32, "concurrent database transactions of the per-operation design on PostgreSQL")
 	maxBatch := fs.Int("max-batch", 4000, "operations per database transaction of the batched design")
 	workers := fs.Int("workers", 4, "batches in flight at once in the batched design on PostgreSQL")
+	ids := idsFlag(fs)
 	verify := fs.Bool("verify", true, "check every ledger invariant after each run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	keys, err := ids()
+	if err != nil {
 		return err
 	}
 	stopProfile, err := startProfile(*cpuprofile)
@@ -49,7 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer os.RemoveAll(dir)
 	_, err = bench.Ledger(ctx, bench.LedgerConfig{
 		Stores: strings.Split(*stores, ","), Workloads: strings.Split(*workloads, ","), Designs: strings.Split(*designs, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
-		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify, MaxBatch: *maxBatch, Workers: *workers,
+		Accounts: *accounts, Callers: *callers, PerOpConns: *conns, Verify: *verify, MaxBatch: *maxBatch, Workers: *workers, IDs: keys,
 	}, stdout)
 	return err
 }
@@ -69,8 +75,13 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	maxBatch := fs.Int("max-batch", 4000, "events per database transaction")
 	workers := fs.Int("workers", 4, "batches in flight at once on PostgreSQL")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each full-load run")
+	ids := idsFlag(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	keys, err := ids()
+	if err != nil {
 		return err
 	}
 	stopProfile, err := startProfile(*cpuprofile)
@@ -86,7 +97,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	_, err = bench.Ingest(ctx, bench.IngestConfig{
 		Stores: strings.Split(*stores, ","), Paths: strings.Split(*paths, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
 		Accounts: *accounts, SKUs: *skus, Producers: *producers, BatchSize: *batch, Duplicates: *dups,
-		MaxBatch: *maxBatch, Workers: *workers, Verify: *verify,
+		MaxBatch: *maxBatch, Workers: *workers, IDs: keys, Verify: *verify,
 	}, stdout)
 	return err
 }
@@ -105,4 +116,16 @@ func startProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// idsFlag adds --ids; the func it returns reads it.
+func idsFlag(fs *flag.FlagSet) func() (bench.IDs, error) {
+	v := fs.String("ids", "random", "ids and idempotency keys: random (UUIDs v4, as most clients send) or ordered (growing with time, as UUIDs v7)")
+	return func() (bench.IDs, error) {
+		switch k := bench.IDs(*v); k {
+		case bench.RandomIDs, bench.OrderedIDs:
+			return k, nil
+		}
+		return "", fmt.Errorf("--ids: %q is not random or ordered", *v)
+	}
 }
