@@ -1,0 +1,45 @@
+package bench_test
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/abacus-billing/abacus/bench"
+	"github.com/abacus-billing/abacus/internal/testdb"
+)
+
+// The benchmarks are commands, not tests; these runs keep them working:
+// short, small, on SQLite, each ending with a clean verify.
+
+func TestLedgerBenchRuns(t *testing.T) {
+	rs, err := bench.Ledger(t.Context(), bench.LedgerConfig{
+		Stores: []string{"sqlite"}, Workloads: []string{"hot"}, Designs: []string{"batched", "per-op"},
+		Dir: t.TempDir(), PostgresURL: testdb.PostgresURL(), Duration: 300 * time.Millisecond,
+		Accounts: 10, Callers: 50, PerOpConns: 4, MaxBatch: 100, IDs: bench.RandomIDs, Verify: true,
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Ops == 0 || r.Verified != "verify ok" {
+			t.Fatalf("%+v", r)
+		}
+	}
+}
+
+func TestIngestBenchRuns(t *testing.T) {
+	rs, err := bench.Ingest(t.Context(), bench.IngestConfig{
+		Stores: []string{"sqlite"}, Paths: []string{"in-process", "http"}, Dir: t.TempDir(), PostgresURL: testdb.PostgresURL(),
+		Duration: 300 * time.Millisecond, Accounts: 20, SKUs: 3, Producers: 4, BatchSize: 10, Duplicates: 5,
+		MaxBatch: 200, Workers: 2, IDs: bench.OrderedIDs, Verify: true,
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Events == 0 || r.Verified != "verify ok" {
+			t.Fatalf("%+v", r)
+		}
+	}
+}
