@@ -101,7 +101,17 @@ func (e *Engine) Ingest(ctx context.Context, events []abacus.UsageEvent) ([]abac
 // events' own periods are corrected. A missing or already voided event
 // gets its error; the others are voided.
 func (e *Engine) VoidEvents(ctx context.Context, ids []string) ([]error, error) {
-	return e.byID(ctx, voidEvent, ids)
+	results, err := e.byID(ctx, voidEvent, ids)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(results))
+	for i, r := range results {
+		if r.Err != nil {
+			errs[i] = r.Err
+		}
+	}
+	return errs, nil
 }
 
 // Rerate charges unpriced events whose price now exists, exactly once
@@ -109,60 +119,39 @@ func (e *Engine) VoidEvents(ctx context.Context, ids []string) ([]error, error) 
 // price stays unpriced (its result says so); one that is not unpriced gets
 // an error.
 func (e *Engine) Rerate(ctx context.Context, ids []string) ([]abacus.IngestResult, error) {
-	items, results, errs := e.itemsByID(ctx, rerateEvent, ids)
-	if err := e.runUsageJob(ctx, items); err != nil {
-		return nil, err
-	}
-	out := make([]abacus.IngestResult, len(ids))
-	for i := range ids {
-		out[i] = abacus.IngestResult{ID: ids[i], Status: abacus.IngestRejected, Err: asError(errs[i])}
-		if r := results[i]; r != nil {
-			out[i] = *r
-		}
-	}
-	return out, nil
+	return e.byID(ctx, rerateEvent, ids)
 }
 
-func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]error, error) {
-	items, results, errs := e.itemsByID(ctx, kind, ids)
-	if err := e.runUsageJob(ctx, items); err != nil {
-		return nil, err
-	}
-	for i, r := range results {
-		if r != nil && r.Err != nil {
-			errs[i] = r.Err
+// byID voids or rerates stored events, one result per id.
+func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abacus.IngestResult, error) {
+	results := make([]abacus.IngestResult, len(ids))
+	byID := map[string]abacus.StoredEvent{}
+	for start := 0; start < len(ids); start += 500 { // the stores take so many ids at a time
+		chunk := ids[start:min(start+500, len(ids))]
+		stored, err := e.store.Events(ctx, abacus.EventQuery{IDs: chunk, Limit: len(chunk) + 1})
+		if err != nil {
+			e.cfg.Logger.Error("reading events", "err", err)
+			return nil, &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; try again"}
 		}
-	}
-	return errs, nil
-}
-
-// itemsByID looks up the stored events named by ids. An id that is not
-// stored gets its error now; the others become items.
-func (e *Engine) itemsByID(ctx context.Context, kind usageKind, ids []string) ([]usageItem, []*abacus.IngestResult, []error) {
-	errs := make([]error, len(ids))
-	results := make([]*abacus.IngestResult, len(ids))
-	stored, err := e.store.Events(ctx, abacus.EventQuery{IDs: ids, Limit: len(ids) + 1})
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
+		for _, s := range stored {
+			byID[s.ID] = s
 		}
-		return nil, results, errs
-	}
-	byID := make(map[string]abacus.StoredEvent, len(stored))
-	for _, s := range stored {
-		byID[s.ID] = s
 	}
 	var items []usageItem
 	for i, id := range ids {
+		results[i].ID = id
 		s, ok := byID[id]
 		if !ok {
-			errs[i] = abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)
+			results[i].Status = abacus.IngestRejected
+			results[i].Err = abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)
 			continue
 		}
-		results[i] = &abacus.IngestResult{ID: id}
-		items = append(items, usageItem{kind: kind, event: s.UsageEvent, result: results[i]})
+		items = append(items, usageItem{kind: kind, event: s.UsageEvent, result: &results[i]})
 	}
-	return items, results, errs
+	if err := e.runUsageJob(ctx, items); err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 func asError(err error) *abacus.Error {

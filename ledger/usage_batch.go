@@ -118,7 +118,7 @@ func (u *usageBatch) load(ctx context.Context, e *Engine, tx abacus.WriteTx, ite
 		accounts[it.event.Account] = true
 		if it.kind == ingestEvent {
 			ids = append(ids, it.event.ID)
-			if e.cfg.Usage.MinuteDedupe[it.event.Scene] {
+			if it.minuteDedupe {
 				slots = append(slots, minuteSlot(&it.event))
 			}
 		} else {
