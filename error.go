@@ -72,3 +72,16 @@ func WithField(err error, field string) error {
 	}
 	return &c
 }
+
+// RenameField returns err naming field instead of whatever field it named:
+// for a value checked by a helper that knows it by another name ("account"
+// checked as a path "id").
+func RenameField(err error, field string) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Field = field
+	return &c
+}

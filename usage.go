@@ -57,7 +57,7 @@ func (e *UsageEvent) Validate() error {
 	}
 	acct, err := ParseAccountID(string(e.Account))
 	if err != nil {
-		return WithField(withoutField(err), "user_uuid")
+		return RenameField(err, "user_uuid")
 	}
 	if _, system := SystemAccountByID(acct); system {
 		return Errorf(CodeInvalid, "user_uuid", "%s is a system account", acct)
@@ -90,16 +90,6 @@ func (e *UsageEvent) Validate() error {
 		return err
 	}
 	return nil
-}
-
-// withoutField drops the field an inner error named, so the caller's wins.
-func withoutField(err error) error {
-	if e, ok := err.(*Error); ok {
-		c := *e
-		c.Field = ""
-		return &c
-	}
-	return err
 }
 
 func printable(s string) bool {

@@ -31,7 +31,7 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 	}
 	id, err := abacus.ParseAccountID(req.ID)
 	if err != nil {
-		return abacus.WithField(err, "id")
+		return abacus.RenameField(err, "id")
 	}
 	if err := required(req.Currency, "currency"); err != nil {
 		return err
@@ -87,7 +87,7 @@ func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, a abacus.A
 func accountFromPath(r *http.Request) (abacus.AccountID, error) {
 	id, err := abacus.ResolveAccountRef(r.PathValue("id"))
 	if err != nil {
-		return "", abacus.WithField(err, "id")
+		return "", abacus.RenameField(err, "id")
 	}
 	return id, mayRead(r, id)
 }
@@ -114,13 +114,9 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := abacus.EntryQuery{Account: id, Limit: defaultPage}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPage {
-			return abacus.Errorf(abacus.CodeInvalid, "limit", "%q is not a whole number from 1 to %d", v, maxPage)
-		}
-		q.Limit = n
+	q := abacus.EntryQuery{Account: id}
+	if q.Limit, err = intParam(r.URL.Query().Get("limit"), "limit", defaultPage, 1, maxPage); err != nil {
+		return err
 	}
 	if v := r.URL.Query().Get("cursor"); v != "" {
 		if q.After, err = parseCursor(v); err != nil {

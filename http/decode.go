@@ -88,20 +88,14 @@ func jsonKind(goKind string) string {
 	return "number"
 }
 
-// field parses a required value, naming the field on error.
+// parseAmount parses a required amount, naming field on error.
 func parseAmount(s, field string) (abacus.Amount, error) {
 	if s == "" {
 		return abacus.Zero, abacus.Errorf(abacus.CodeInvalid, field, "is required: a string holding an exact decimal such as \"10.5\"")
 	}
 	a, err := abacus.ParseAmount(s)
 	if err != nil {
-		var ae *abacus.Error
-		if errors.As(err, &ae) {
-			c := *ae
-			c.Field = field
-			return abacus.Zero, &c
-		}
-		return abacus.Zero, err
+		return abacus.Zero, abacus.RenameField(err, field)
 	}
 	return a, nil
 }

@@ -170,6 +170,7 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"hold expiry", "/api/v1/holds", "b19", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"tomorrow"}`, 400, "expires_at"},
 		{"account kind", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"robot","currency":"USD"}`, 400, "kind"},
 		{"overdraft", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":"-5"}}`, 400, "overdraft.limit"},
+		{"account id", "/api/v1/accounts", "", `{"id":"nope","kind":"user","currency":"USD"}`, 400, "id"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,6 +179,12 @@ func TestBadInputNamesTheField(t *testing.T) {
 				t.Fatalf("field %q, message %q; want both to name %q", r.body["field"], r.body["message"], c.field)
 			}
 		})
+	}
+	if r := f.mustDo("admin", "GET", "/api/v1/accounts/nope/entries?limit=0", "", "", 400); r.body["field"] != "id" {
+		t.Fatalf("a bad account in the path: field %q, want id", r.body["field"])
+	}
+	if r := f.mustDo("admin", "GET", "/api/v1/accounts/"+alice+"/entries?limit=0", "", "", 400); r.body["field"] != "limit" {
+		t.Fatalf("a bad limit: field %q, want limit", r.body["field"])
 	}
 	// Nothing above moved money.
 	acct := f.mustDo("admin", "GET", "/api/v1/accounts/"+alice, "", "", 200)

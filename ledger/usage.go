@@ -154,17 +154,6 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	return results, nil
 }
 
-func asError(err error) *abacus.Error {
-	var ae *abacus.Error
-	if err == nil {
-		return nil
-	}
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return &abacus.Error{Code: abacus.CodeInternal, Message: err.Error()}
-}
-
 // runUsageJob prepares the items, queues them and waits for their batch.
 func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 	var live []usageItem
@@ -242,22 +231,12 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 		}
 	}
 	if err != nil {
-		return abacus.WithField(withoutField(err), "user_uuid")
+		return abacus.RenameField(err, "user_uuid")
 	}
 	it.customer = cw
 	it.minuteDedupe = it.kind == ingestEvent && e.cfg.Usage.MinuteDedupe[it.event.Scene]
 	it.shard = shardOf(it.event.Account, len(e.usage))
 	it.revenue, err = e.cache.systemBucket(ctx, abacus.SystemRevenue.ID(), abacus.RevenueShard(it.shard), cw.currency)
-	return err
-}
-
-func withoutField(err error) error {
-	var ae *abacus.Error
-	if errors.As(err, &ae) {
-		c := *ae
-		c.Field = ""
-		return &c
-	}
 	return err
 }
 

@@ -101,7 +101,7 @@ func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []ab
 func validateCommitment(c *abacus.Commitment) error {
 	acct, err := abacus.ParseAccountID(string(c.Account))
 	if err != nil {
-		return abacus.WithField(withoutField(err), "account")
+		return abacus.RenameField(err, "account")
 	}
 	c.Account = acct
 	switch {
@@ -115,15 +115,6 @@ func validateCommitment(c *abacus.Commitment) error {
 		return abacus.Errorf(abacus.CodeInvalid, "until", "must be after from (%s)", c.From.Format(time.RFC3339))
 	}
 	return nil
-}
-
-func withoutField(err error) error {
-	if e, ok := err.(*abacus.Error); ok {
-		c := *e
-		c.Field = ""
-		return &c
-	}
-	return err
 }
 
 // clonePrice copies p deeply enough that the Book shares no slice with
