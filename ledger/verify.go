@@ -200,8 +200,8 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 		}
 		legs++
 		v.usage.posting(p)
-		add(sums, p.Currency, p.Amount)
-		add(v.currencyTotals, p.Currency, p.Amount)
+		addTo(sums, p.Currency, p.Amount.Micros())
+		addTo(v.currencyTotals, p.Currency, p.Amount.Micros())
 		if d, ok := v.holdPostDebits[p.TxID]; ok && p.Amount.IsNegative() {
 			d.Sub(d, big.NewInt(p.Amount.Micros()))
 		}
@@ -212,13 +212,14 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 	return err
 }
 
-func add(m map[abacus.Currency]*big.Int, c abacus.Currency, a abacus.Amount) {
-	s := m[c]
+// addTo adds n to the sum m keeps under k.
+func addTo[K comparable](m map[K]*big.Int, k K, n int64) {
+	s := m[k]
 	if s == nil {
 		s = new(big.Int)
-		m[c] = s
+		m[k] = s
 	}
-	s.Add(s, big.NewInt(a.Micros()))
+	s.Add(s, big.NewInt(n))
 }
 
 func micros(n *big.Int) string {

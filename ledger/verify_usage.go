@@ -40,15 +40,6 @@ func newUsageCheck(c *Check) *usageCheck {
 		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}}
 }
 
-func addTo[K comparable](m map[K]*big.Int, k K, n int64) {
-	s := m[k]
-	if s == nil {
-		s = new(big.Int)
-		m[k] = s
-	}
-	s.Add(s, big.NewInt(n))
-}
-
 func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
 	s := m[a]
 	if s == nil {
