@@ -48,10 +48,12 @@ type Store interface {
 	// BurstUtilisationSet records a resource's latest utilisation, in percent.
 	BurstUtilisationSet(ctx context.Context, resource string, percent decimal.Decimal, at time.Time) error
 	// BurstCycle runs the burst cycle that starts at cycle, once across
-	// every process (it returns false if one ran it already): the levels
-	// computed last cycle take effect at cycle, and next, given the latest
-	// utilisation and those levels, computes the levels of the next cycle.
-	BurstCycle(ctx context.Context, cycle time.Time, next func(utilisation map[string]decimal.Decimal, current map[string]int) map[string]int) (bool, error)
+	// every process (it returns false if one ran it already). It gives
+	// step the latest utilisation, the levels in force at cycle and those
+	// computed last cycle; step returns the level changes that take effect
+	// at cycle and the levels of the next cycle, and BurstCycle records
+	// both. Only a change moves the price book's version.
+	BurstCycle(ctx context.Context, cycle time.Time, step BurstStep) (bool, error)
 	// BurstLevels returns the levels in force now and those computed for
 	// the next cycle, per resource.
 	BurstLevels(ctx context.Context, now time.Time) (current, next map[string]int, err error)
@@ -131,6 +133,9 @@ type Changes struct {
 	Minutes      []MinuteSlot   // minute slots to take
 	Outbox       []OutboxMessage
 }
+
+// BurstStep computes one burst cycle; see Store.BurstCycle.
+type BurstStep func(utilisation map[string]decimal.Decimal, inForce, next map[string]int) (changes []BurstLevel, newNext map[string]int)
 
 // IdempotencyRecord ties an idempotency key to the one effect it had.
 type IdempotencyRecord struct {

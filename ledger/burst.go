@@ -6,6 +6,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
 )
 
@@ -17,9 +18,11 @@ const BurstCycle = 5 * time.Minute
 // are computed from the latest utilisation by rule for the next cycle.
 func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.LevelRule) (bool, error) {
 	cycle := now.UTC().Truncate(BurstCycle)
-	return e.store.BurstCycle(ctx, cycle, func(util map[string]decimal.Decimal, current map[string]int) map[string]int {
-		_, next := rating.NextLevels(current, current, util, rule)
-		return next
+	return e.store.BurstCycle(ctx, cycle, func(util map[string]decimal.Decimal, inForce, next map[string]int) ([]abacus.BurstLevel, map[string]int) {
+		newCurrent, newNext := rating.NextLevels(inForce, next, util, rule)
+		// Only changes are recorded: the history stays as long as the
+		// levels' story, not one row per resource every five minutes.
+		return rating.LevelChanges(inForce, newCurrent, cycle), newNext
 	})
 }
 

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -50,6 +51,23 @@ func TestBurstCycles(t *testing.T) {
 		cur, _, _ = st.BurstLevels(ctx, t0.Add(ledger.BurstCycle))
 		if cur["cpu"] != 4 {
 			t.Fatalf("next must take effect one cycle later: %v", cur)
+		}
+		before, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Utilisation unchanged: the cycle runs, but no level changes, so
+		// nothing is recorded and no engine need reload its prices.
+		if ran, err := e.RunBurstCycle(ctx, t0.Add(2*ledger.BurstCycle), rule); err != nil || !ran {
+			t.Fatalf("third cycle: ran %v, %v", ran, err)
+		}
+		after, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: t0.Add(ledger.BurstCycle)}}
+		if !reflect.DeepEqual(after.Levels, want) || after.Version != before.Version {
+			t.Fatalf("an unchanged level is recorded again: levels %+v, version %d → %d", after.Levels, before.Version, after.Version)
 		}
 		acct := newAccountID()
 		ev := func(id string, at time.Time) abacus.UsageEvent {

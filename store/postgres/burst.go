@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
 )
 
 // BurstUtilisationSet implements abacus.Store.
@@ -17,7 +19,7 @@ func (s *Store) BurstUtilisationSet(ctx context.Context, resource string, percen
 }
 
 // BurstCycle implements abacus.Store.
-func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, next func(map[string]decimal.Decimal, map[string]int) map[string]int) (bool, error) {
+func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.BurstStep) (bool, error) {
 	ran := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		ct, err := tx.Exec(ctx, `INSERT INTO burst_cycles (cycle) VALUES ($1) ON CONFLICT (cycle) DO NOTHING`, cycle)
@@ -40,24 +42,31 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, next func(map[s
 		}); err != nil {
 			return err
 		}
-		current, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+		inForce, err := levelsAt(ctx, tx, cycle)
 		if err != nil {
 			return err
 		}
-		for r, l := range current {
+		next, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+		if err != nil {
+			return err
+		}
+		changes, newNext := step(util, inForce, next)
+		for _, l := range changes {
 			if _, err := tx.Exec(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES ($1, $2, $3)
-				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, r, cycle, l); err != nil {
+				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, l.EffectiveFrom, l.Level); err != nil {
 				return err
 			}
 		}
-		for r, l := range next(util, current) {
+		for r, l := range newNext {
 			if _, err := tx.Exec(ctx, `INSERT INTO burst_next (resource, level) VALUES ($1, $2)
 				ON CONFLICT (resource) DO UPDATE SET level = excluded.level`, r, l); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE price_book SET version = version + 1`); err != nil {
-			return err
+		if len(changes) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE price_book SET version = version + 1`); err != nil {
+				return err
+			}
 		}
 		ran = true
 		return nil
@@ -68,14 +77,19 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, next func(map[s
 // BurstLevels implements abacus.Store.
 func (s *Store) BurstLevels(ctx context.Context, now time.Time) (current, next map[string]int, err error) {
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if current, err = readLevels(ctx, tx, `SELECT DISTINCT ON (resource) resource, level FROM burst_levels
-			WHERE effective_from <= $1 ORDER BY resource, effective_from DESC`, now); err != nil {
+		if current, err = levelsAt(ctx, tx, now); err != nil {
 			return err
 		}
 		next, err = readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
 		return err
 	})
 	return current, next, err
+}
+
+// levelsAt returns the level of each resource in force at t.
+func levelsAt(ctx context.Context, tx pgx.Tx, t time.Time) (map[string]int, error) {
+	return readLevels(ctx, tx, `SELECT DISTINCT ON (resource) resource, level FROM burst_levels
+		WHERE effective_from <= $1 ORDER BY resource, effective_from DESC`, t)
 }
 
 func readLevels(ctx context.Context, tx pgx.Tx, q string, args ...any) (map[string]int, error) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
 )
 
 // BurstUtilisationSet implements abacus.Store.
@@ -19,7 +21,7 @@ func (s *Store) BurstUtilisationSet(ctx context.Context, resource string, percen
 }
 
 // BurstCycle implements abacus.Store.
-func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, next func(map[string]decimal.Decimal, map[string]int) map[string]int) (bool, error) {
+func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.BurstStep) (bool, error) {
 	ran := false
 	err := s.inWrite(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO burst_cycles (cycle) VALUES (?) ON CONFLICT (cycle) DO NOTHING`, micros(cycle))
@@ -33,24 +35,31 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, next func(map[s
 		if err != nil {
 			return err
 		}
-		current, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+		inForce, err := levelsAt(ctx, tx, cycle)
 		if err != nil {
 			return err
 		}
-		for r, l := range current {
+		next, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
+		if err != nil {
+			return err
+		}
+		changes, newNext := step(util, inForce, next)
+		for _, l := range changes {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES (?, ?, ?)
-				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, r, micros(cycle), l); err != nil {
+				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, micros(l.EffectiveFrom), l.Level); err != nil {
 				return err
 			}
 		}
-		for r, l := range next(util, current) {
+		for r, l := range newNext {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_next (resource, level) VALUES (?, ?)
 				ON CONFLICT (resource) DO UPDATE SET level = excluded.level`, r, l); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`); err != nil {
-			return err
+		if len(changes) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`); err != nil {
+				return err
+			}
 		}
 		ran = true
 		return nil
@@ -65,13 +74,18 @@ func (s *Store) BurstLevels(ctx context.Context, now time.Time) (map[string]int,
 		return nil, nil, err
 	}
 	defer tx.Rollback()
-	current, err := readLevels(ctx, tx, `SELECT b.resource, b.level FROM burst_levels b WHERE b.effective_from = (
-		SELECT MAX(effective_from) FROM burst_levels WHERE resource = b.resource AND effective_from <= ?)`, micros(now))
+	current, err := levelsAt(ctx, tx, now)
 	if err != nil {
 		return nil, nil, err
 	}
 	next, err := readLevels(ctx, tx, `SELECT resource, level FROM burst_next`)
 	return current, next, err
+}
+
+// levelsAt returns the level of each resource in force at t.
+func levelsAt(ctx context.Context, tx *sql.Tx, t time.Time) (map[string]int, error) {
+	return readLevels(ctx, tx, `SELECT b.resource, b.level FROM burst_levels b WHERE b.effective_from = (
+		SELECT MAX(effective_from) FROM burst_levels WHERE resource = b.resource AND effective_from <= ?)`, micros(t))
 }
 
 func readUtilisation(ctx context.Context, tx *sql.Tx) (map[string]decimal.Decimal, error) {
