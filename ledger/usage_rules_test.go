@@ -124,9 +124,13 @@ func TestUsageRules(t *testing.T) {
 			if res[0].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestDuplicate || res[2].Status != abacus.IngestAccepted {
 				t.Fatalf("%+v", res)
 			}
-			d := spaceEvent("d", acct, "gpu", 1, f.t0.Add(30*time.Second)) // a later batch, same minute
-			if res := f.ingest(d); res[0].Status != abacus.IngestDuplicate {
-				t.Fatalf("across batches: %+v", res[0])
+			// A later batch: one slot taken by a, one by c, one free.
+			d := spaceEvent("d", acct, "gpu", 1, f.t0.Add(30*time.Second))
+			e := spaceEvent("e", acct, "gpu", 1, f.t0.Add(80*time.Second))
+			g := spaceEvent("g", acct, "gpu", 1, f.t0.Add(130*time.Second))
+			res = f.ingest(d, e, g)
+			if res[0].Status != abacus.IngestDuplicate || res[1].Status != abacus.IngestDuplicate || res[2].Status != abacus.IngestAccepted {
+				t.Fatalf("across batches: %+v", res)
 			}
 		})
 

@@ -260,6 +260,11 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
+// tuples returns n row values of cols placeholders each: (?,?),(?,?).
+func tuples(n, cols int) string {
+	return strings.TrimSuffix(strings.Repeat("("+placeholders(cols)+"),", n), ",")
+}
+
 // maxVars keeps every statement well below SQLite's limit of host parameters.
 const maxVars = 30000
 
@@ -267,7 +272,6 @@ const maxVars = 30000
 // statement per few thousand values instead of one per row.
 // tail, if given, follows the VALUES list (an ON CONFLICT clause).
 func insertRows(ctx context.Context, tx *sql.Tx, head string, cols, n int, row func(i int, args []any) []any, tail ...string) error {
-	group := "(" + placeholders(cols) + ")"
 	per := min(maxVars/cols, 500)
 	args := make([]any, 0, per*cols)
 	for start := 0; start < n; start += per {
@@ -276,7 +280,7 @@ func insertRows(ctx context.Context, tx *sql.Tx, head string, cols, n int, row f
 		for i := start; i < end; i++ {
 			args = row(i, args)
 		}
-		q := head + " VALUES " + strings.TrimSuffix(strings.Repeat(group+",", end-start), ",") + strings.Join(tail, "")
+		q := head + " VALUES " + tuples(end-start, cols) + strings.Join(tail, "")
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", head, err)
 		}

@@ -77,20 +77,29 @@ func (t *writeTx) EventsGet(ctx context.Context, ids []string) ([]abacus.StoredE
 // MinutesTaken implements abacus.WriteTx.
 func (t *writeTx) MinutesTaken(ctx context.Context, slots []abacus.MinuteSlot) ([]abacus.MinuteSlot, error) {
 	var out []abacus.MinuteSlot
-	for _, s := range slots {
-		var owner string
-		err := t.tx.QueryRowContext(ctx, `SELECT event_id FROM usage_minutes WHERE scene = ? AND customer_id = ? AND minute = ?`,
-			s.Scene, s.CustomerID, micros(s.Minute)).Scan(&owner)
-		switch {
-		case err == sql.ErrNoRows:
-		case err != nil:
-			return nil, err
-		default:
-			s.EventID = owner
+	err := chunks(slots, func(c []abacus.MinuteSlot) error {
+		args := make([]any, 0, 3*len(c))
+		for _, s := range c {
+			args = append(args, s.Scene, s.CustomerID, micros(s.Minute))
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT scene, customer_id, minute, event_id FROM usage_minutes
+			WHERE (scene, customer_id, minute) IN (VALUES `+tuples(len(c), 3)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s abacus.MinuteSlot
+			var minute int64
+			if err := rows.Scan(&s.Scene, &s.CustomerID, &minute, &s.EventID); err != nil {
+				return err
+			}
+			s.Minute = fromMicros(minute)
 			out = append(out, s)
 		}
-	}
-	return out, nil
+		return rows.Err()
+	})
+	return out, err
 }
 
 // PriceBookVersion implements abacus.WriteTx.
@@ -109,7 +118,7 @@ func (t *writeTx) Counters(ctx context.Context, cs []abacus.UsageCounter) ([]aba
 			args = append(args, string(u.Account), u.Key, string(u.Currency), micros(u.Period))
 		}
 		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, price_key, currency, period, quantity FROM usage_counters
-			WHERE (account_id, price_key, currency, period) IN (VALUES `+placeholders4(len(c))+`)`, args...)
+			WHERE (account_id, price_key, currency, period) IN (VALUES `+tuples(len(c), 4)+`)`, args...)
 		if err != nil {
 			return err
 		}

@@ -246,7 +246,7 @@ func (t *writeTx) updateWallets(ctx context.Context, ws []abacus.Wallet) error {
 			args = append(args, w.ID, w.Balance.Micros(), w.Held.Micros(), w.Version)
 		}
 		q := `UPDATE wallets SET balance = u.column2, held = u.column3, version = u.column4
-			FROM (VALUES ` + placeholders4(len(c)) + `) AS u WHERE wallets.id = u.column1`
+			FROM (VALUES ` + tuples(len(c), 4) + `) AS u WHERE wallets.id = u.column1`
 		res, err := t.tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: updating wallets: %w", err)
@@ -256,17 +256,6 @@ func (t *writeTx) updateWallets(ctx context.Context, ws []abacus.Wallet) error {
 		}
 		return nil
 	})
-}
-
-func placeholders4(n int) string {
-	s := make([]byte, 0, n*10)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			s = append(s, ',')
-		}
-		s = append(s, "(?,?,?,?)"...)
-	}
-	return string(s)
 }
 
 // sortedUnique returns vals sorted and without repeats, leaving vals as
