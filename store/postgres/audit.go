@@ -89,12 +89,5 @@ func (r *auditReader) Events(fn func(abacus.StoredEvent) error) error {
 }
 
 func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
-	return each(r, `SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events FROM usage_rollups
-		ORDER BY account_id, bucket, scene, resource_id, customer_id`, func(row pgx.Row) (abacus.Rollup, error) {
-		var x abacus.Rollup
-		var amount int64
-		err := row.Scan(&x.Account, &x.Bucket, &x.Scene, &x.ResourceID, &x.CustomerID, &x.Currency, &x.Quantity, &amount, &x.Events)
-		x.Bucket, x.Amount = x.Bucket.UTC(), abacus.AmountFromMicros(amount)
-		return x, err
-	}, fn)
+	return each(r, `SELECT `+rollupColumns+` FROM usage_rollups ORDER BY account_id, bucket, scene, resource_id, customer_id`, scanRollup, fn)
 }

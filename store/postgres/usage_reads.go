@@ -126,16 +126,20 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 
 // Rollups implements abacus.Store.
 func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error) {
-	rows, err := s.pool.Query(ctx, `SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events
-		FROM usage_rollups WHERE account_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket, scene, resource_id, customer_id`,
+	rows, err := s.pool.Query(ctx, `SELECT `+rollupColumns+` FROM usage_rollups
+		WHERE account_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket, scene, resource_id, customer_id`,
 		string(q.Account), q.From, q.To)
-	return collect(rows, err, func(row pgx.Row) (abacus.Rollup, error) {
-		var r abacus.Rollup
-		var amount int64
-		err := row.Scan(&r.Account, &r.Bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events)
-		r.Bucket, r.Amount = r.Bucket.UTC(), abacus.AmountFromMicros(amount)
-		return r, err
-	})
+	return collect(rows, err, scanRollup)
+}
+
+const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events`
+
+func scanRollup(row pgx.Row) (abacus.Rollup, error) {
+	var r abacus.Rollup
+	var amount int64
+	err := row.Scan(&r.Account, &r.Bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events)
+	r.Bucket, r.Amount = r.Bucket.UTC(), abacus.AmountFromMicros(amount)
+	return r, err
 }
 
 // DeadLetterAdd implements abacus.Store.

@@ -100,12 +100,6 @@ func (r *auditReader) Events(fn func(abacus.StoredEvent) error) error {
 }
 
 func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
-	return each(r, `SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events FROM usage_rollups
-		ORDER BY account_id, bucket, scene, resource_id, customer_id`, func(rows *sql.Rows) (abacus.Rollup, error) {
-		var x abacus.Rollup
-		var bucket, amount int64
-		err := rows.Scan(&x.Account, &bucket, &x.Scene, &x.ResourceID, &x.CustomerID, &x.Currency, &x.Quantity, &amount, &x.Events)
-		x.Bucket, x.Amount = fromMicros(bucket), abacus.AmountFromMicros(amount)
-		return x, err
-	}, fn)
+	return each(r, `SELECT `+rollupColumns+` FROM usage_rollups ORDER BY account_id, bucket, scene, resource_id, customer_id`,
+		func(rows *sql.Rows) (abacus.Rollup, error) { return scanRollup(rows) }, fn)
 }

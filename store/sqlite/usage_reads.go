@@ -161,8 +161,8 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 
 // Rollups implements abacus.Store.
 func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events
-		FROM usage_rollups WHERE account_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, scene, resource_id, customer_id`,
+	rows, err := s.read.QueryContext(ctx, `SELECT `+rollupColumns+` FROM usage_rollups
+		WHERE account_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, scene, resource_id, customer_id`,
 		string(q.Account), micros(q.From), micros(q.To))
 	if err != nil {
 		return nil, err
@@ -170,15 +170,23 @@ func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rol
 	defer rows.Close()
 	var out []abacus.Rollup
 	for rows.Next() {
-		var r abacus.Rollup
-		var bucket, amount int64
-		if err := rows.Scan(&r.Account, &bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events); err != nil {
+		r, err := scanRollup(rows)
+		if err != nil {
 			return nil, err
 		}
-		r.Bucket, r.Amount = fromMicros(bucket), abacus.AmountFromMicros(amount)
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events`
+
+func scanRollup(sc interface{ Scan(...any) error }) (abacus.Rollup, error) {
+	var r abacus.Rollup
+	var bucket, amount int64
+	err := sc.Scan(&r.Account, &bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events)
+	r.Bucket, r.Amount = fromMicros(bucket), abacus.AmountFromMicros(amount)
+	return r, err
 }
 
 // DeadLetterAdd implements abacus.Store.
