@@ -1,6 +1,7 @@
-// Package bench measures abacus: `abacus bench ledger` runs the batched
-// ledger engine against the common one-transaction-per-operation design
-// on the same machine, store and workload, and prints both.
+// Package bench measures abacus against the common one-transaction-per-
+// operation design on the same machine, store and workload, and prints
+// both: `abacus bench ledger` drives ledger operations, `abacus bench
+// ingest` usage events, in process and over HTTP.
 package bench
 
 import (

@@ -33,7 +33,7 @@ func commands() []command {
 		{"rerate", "charge unpriced events whose price now exists", runRerate},
 		{"void", "reverse the charges of usage events", runVoid},
 		{"keys", "create, list and revoke API keys", runKeys},
-		{"bench", "measure throughput: abacus bench ledger", runBench},
+		{"bench", "measure throughput: abacus bench ledger|ingest", runBench},
 		{"version", "print the version", runVersion},
 	}
 }
