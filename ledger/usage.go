@@ -272,6 +272,12 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = e.commitUsage(ctx, items)
+		if errors.Is(err, errStaleBook) && attempt < 10 {
+			if err = e.loadBook(ctx); err != nil {
+				break
+			}
+			continue
+		}
 		if !errors.Is(err, abacus.ErrRetry) || attempt == 10 {
 			break
 		}
@@ -297,22 +303,37 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 	}
 }
 
-// rating returns the price book, reloading it when another process (or
-// this one) changed it since it was loaded.
-func (e *Engine) rating(ctx context.Context, version int64) (*rating.Book, error) {
+// errStaleBook stops a usage batch whose price book is older than the
+// store's: the book is reloaded outside the write transaction, which on
+// PostgreSQL holds a pooled connection, and the batch runs again. Loading
+// inside it would take a second connection, and workers that all hold one
+// would wait on each other.
+var errStaleBook = errors.New("ledger: the price book changed")
+
+// currentBook returns the loaded price book if it is at least version.
+func (e *Engine) currentBook(version int64) (*rating.Book, error) {
 	e.bookMu.Lock()
 	defer e.bookMu.Unlock()
-	if e.book != nil && e.bookVersion >= version {
-		return e.book, nil
+	if e.book == nil || e.bookVersion < version {
+		return nil, errStaleBook
 	}
+	return e.book, nil
+}
+
+// loadBook reads the price book as it stands.
+func (e *Engine) loadBook(ctx context.Context) error {
 	pb, err := e.store.PriceBookLoad(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	book, err := rating.NewBook(pb.Prices, pb.Levels, pb.Commitments)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e.book, e.bookVersion = book, pb.Version
-	return book, nil
+	e.bookMu.Lock()
+	defer e.bookMu.Unlock()
+	if e.book == nil || pb.Version > e.bookVersion {
+		e.book, e.bookVersion = book, pb.Version
+	}
+	return nil
 }

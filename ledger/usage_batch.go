@@ -165,7 +165,7 @@ func (u *usageBatch) load(ctx context.Context, e *Engine, tx abacus.WriteTx, ite
 	if err != nil {
 		return err
 	}
-	if u.book, err = e.rating(ctx, version); err != nil {
+	if u.book, err = e.currentBook(version); err != nil {
 		return err
 	}
 	var wanted []rating.Counter

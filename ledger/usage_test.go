@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
 	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/store/postgres"
 )
 
 func perMinute(resource, price string, from time.Time) abacus.Price {
@@ -133,4 +136,46 @@ func TestUsageShardsRevenue(t *testing.T) {
 		}
 		mustVerify(t, st)
 	})
+}
+
+// TestUsageWorkersFillThePool: as many PostgreSQL workers as pooled
+// connections, all meeting a changed price book at once, still commit:
+// no worker holding a connection waits for another one.
+func TestUsageWorkersFillThePool(t *testing.T) {
+	const workers = 4
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := postgres.Open(ctx, testdb.PostgresSchemaURL(t), postgres.Options{MaxConns: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := ledger.New(st, ledger.Config{Workers: workers})
+	defer e.Close()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for round := 0; round < 3; round++ {
+		// A new price every round: every worker's next batch finds its book stale.
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", strconv.Itoa(round+1), t0.Add(time.Duration(round)*time.Hour))}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := units(t, int64(round+1))
+		together(8*workers, func(i int) {
+			ev := spaceEvent(fmt.Sprintf("r%d-%d", round, i), newAccountID(), "gpu", 1, t0.Add(time.Duration(round)*time.Hour))
+			res, err := e.Ingest(ctx, []abacus.UsageEvent{ev})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if res[0].Status != abacus.IngestAccepted || res[0].Charged != want {
+				t.Errorf("event %s: %s charged %s, want accepted and %s", ev.ID, res[0].Status, res[0].Charged, want)
+			}
+		})
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	mustVerify(t, st)
 }
