@@ -141,18 +141,10 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 
 // decodeArray decodes each element of a JSON array known to be valid.
 func decodeArray(body []byte, f format) ([]Item, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // '['
-		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", err)
-	}
 	var items []Item
-	for i := 0; dec.More(); i++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", err)
-		}
-		items = append(items, decodeOne(raw, f, fmt.Sprintf("[%d]", i)))
-	}
+	eachElement(body, 0, func(raw []byte) {
+		items = append(items, decodeOne(raw, f, fmt.Sprintf("[%d]", len(items))))
+	})
 	return items, nil
 }
 

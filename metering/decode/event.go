@@ -102,24 +102,8 @@ func readObject(raw []byte) (*object, byte) {
 	if k := kindOf(raw); k != kindObject {
 		return nil, k
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil {
-		return nil, kindInvalid
-	}
-	o := &object{vals: map[string]json.RawMessage{}}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, kindInvalid
-		}
-		key, ok := t.(string)
-		if !ok {
-			return nil, kindInvalid
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, kindInvalid
-		}
+	o := &object{vals: make(map[string]json.RawMessage, nFields)}
+	eachMember(raw, 0, func(key string, v []byte) {
 		if _, seen := o.vals[key]; seen {
 			if o.dups == nil {
 				o.dups = map[string]bool{}
@@ -127,7 +111,7 @@ func readObject(raw []byte) (*object, byte) {
 			o.dups[key] = true
 		}
 		o.vals[key] = v
-	}
+	})
 	return o, kindObject
 }
 
@@ -154,9 +138,7 @@ func (o *object) field(key, wire string) (value, *abacus.Error) {
 	case kindNull:
 		return value{}, nil
 	case kindString:
-		if err := json.Unmarshal(raw, &v.s); err != nil {
-			return value{}, abacus.Errorf(abacus.CodeInvalid, wire, "is not a valid JSON string")
-		}
+		v.s = unquote(bytes.TrimSpace(raw))
 	case kindNumber:
 		v.s = string(bytes.TrimSpace(raw))
 	case kindObject:
