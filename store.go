@@ -102,19 +102,9 @@ type WriteTx interface {
 	// resolves is no longer open or a key or reversal is taken.
 	Apply(ctx context.Context, c *Changes) error
 
-	// EventsSeen returns those of the ids that are stored already.
-	EventsSeen(ctx context.Context, ids []string) ([]string, error)
-	// EventsGet returns the stored events with the given ids.
-	EventsGet(ctx context.Context, ids []string) ([]StoredEvent, error)
-	// MinutesTaken returns those of the slots that are taken already.
-	MinutesTaken(ctx context.Context, slots []MinuteSlot) ([]MinuteSlot, error)
-	// PriceBookVersion returns the price book's current version.
-	PriceBookVersion(ctx context.Context) (int64, error)
-	// Counters returns the stored quantities of the given counters; a
-	// counter never written is absent.
-	Counters(ctx context.Context, cs []UsageCounter) ([]UsageCounter, error)
-	// Carries returns the stored residues of the given accounts.
-	Carries(ctx context.Context, accounts []AccountID) ([]Carry, error)
+	// ReadUsage reads what a usage batch is judged by, all at once (on
+	// PostgreSQL in one round trip), locking as WalletsLock does first.
+	ReadUsage(ctx context.Context, r UsageReads) (UsageState, error)
 }
 
 // Changes is everything one batch writes.

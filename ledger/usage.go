@@ -156,7 +156,7 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 
 // runUsageJob prepares the items, queues them and waits for their batch.
 func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
-	var live []usageItem
+	live := make([]usageItem, 0, len(items))
 	for i := range items {
 		if err := e.prepareUsage(ctx, &items[i]); err != nil {
 			var ae *abacus.Error
@@ -310,14 +310,19 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 // would wait on each other.
 var errStaleBook = errors.New("ledger: the price book changed")
 
-// currentBook returns the loaded price book if it is at least version.
-func (e *Engine) currentBook(version int64) (*rating.Book, error) {
+// priceBook returns the loaded price book and its version, loading it
+// the first time.
+func (e *Engine) priceBook(ctx context.Context) (*rating.Book, int64, error) {
 	e.bookMu.Lock()
-	defer e.bookMu.Unlock()
-	if e.book == nil || e.bookVersion < version {
-		return nil, errStaleBook
+	book, version := e.book, e.bookVersion
+	e.bookMu.Unlock()
+	if book != nil {
+		return book, version, nil
 	}
-	return e.book, nil
+	if err := e.loadBook(ctx); err != nil {
+		return nil, 0, err
+	}
+	return e.priceBook(ctx)
 }
 
 // loadBook reads the price book as it stands.

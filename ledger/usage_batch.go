@@ -52,6 +52,10 @@ func counterKey(k rating.Key) string {
 
 // commitUsage applies a usage batch in one write transaction.
 func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
+	book, version, err := e.priceBook(ctx)
+	if err != nil {
+		return err
+	}
 	return e.store.Write(ctx, func(tx abacus.WriteTx) error {
 		u := &usageBatch{
 			batch: &batch{
@@ -69,8 +73,9 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 			minutes: map[abacus.MinuteSlot]string{},
 			stored:  map[string]*abacus.StoredEvent{},
 			rollups: map[rollupKey]*abacus.Rollup{},
+			book:    book,
 		}
-		if err := u.load(ctx, e, tx, items); err != nil {
+		if err := u.load(ctx, tx, items, version); err != nil {
 			return err
 		}
 		for _, it := range items {
@@ -102,105 +107,75 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 	})
 }
 
-// load locks the batch's accounts and reads what its items are judged by:
-// wallets, stored ids, minute slots, the price book, counters and carries.
-func (u *usageBatch) load(ctx context.Context, e *Engine, tx abacus.WriteTx, items []*usageItem) error {
-	var lock, read []int64
-	var ids, targets []string
-	var slots []abacus.MinuteSlot
+// load locks the batch's accounts and reads, in one go, what its items
+// are judged by: wallets, stored ids, minute slots, counters and carries.
+// The counters to read depend on the prices, so they are named from the
+// book the batch began with; if the store's book is newer the batch stops
+// with errStaleBook and runs again with the new one.
+func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usageItem, version int64) error {
+	var r abacus.UsageReads
+	var lock []int64
 	accounts := map[abacus.AccountID]bool{}
+	var wanted []rating.Counter
 	for _, it := range items {
 		lock = append(lock, it.customer.lead, it.revenue)
-		read = append(read, it.revenue)
+		r.Read = append(r.Read, it.revenue)
 		for _, id := range it.customer.ids {
-			read = append(read, id)
+			r.Read = append(r.Read, id)
 		}
-		accounts[it.event.Account] = true
+		if !accounts[it.event.Account] {
+			accounts[it.event.Account] = true
+			r.Accounts = append(r.Accounts, it.event.Account)
+		}
 		if it.kind == ingestEvent {
-			ids = append(ids, it.event.ID)
+			r.EventIDs = append(r.EventIDs, it.event.ID)
 			if it.minuteDedupe {
-				slots = append(slots, minuteSlot(&it.event))
+				r.Slots = append(r.Slots, minuteSlot(&it.event))
 			}
 		} else {
-			targets = append(targets, it.event.ID)
+			r.Targets = append(r.Targets, it.event.ID)
 		}
+		wanted = append(wanted, u.countersOf(&it.event, it.customer.currency)...)
 	}
-	ws, err := tx.WalletsLock(ctx, sortedUnique(lock), sortedUnique(read))
+	r.Lock, r.Read = sortedUnique(lock), sortedUnique(r.Read)
+	byKey := make(map[abacus.UsageCounter]rating.Counter, len(wanted))
+	for _, c := range wanted {
+		k := abacus.UsageCounter{Account: c.Account, Key: counterKey(c.Key), Currency: c.Currency, Period: c.Period}
+		if _, dup := byKey[k]; !dup {
+			byKey[k] = c
+			r.Counters = append(r.Counters, k)
+		}
+		u.used[c] = 0
+	}
+	st, err := tx.ReadUsage(ctx, r)
 	if err != nil {
 		return err
 	}
-	for _, w := range ws {
+	if st.BookVersion > version {
+		return errStaleBook
+	}
+	for _, w := range st.Wallets {
 		u.before[w.ID] = w
 		c := w
 		u.wallets[w.ID] = &c
 	}
-	if len(ids) > 0 {
-		seen, err := tx.EventsSeen(ctx, ids)
-		if err != nil {
-			return err
-		}
-		for _, id := range seen {
-			u.seenDB[id] = true
-		}
+	for _, id := range st.Seen {
+		u.seenDB[id] = true
 	}
-	if len(slots) > 0 {
-		taken, err := tx.MinutesTaken(ctx, slots)
-		if err != nil {
-			return err
-		}
-		for _, s := range taken {
-			u.minutes[slotOf(s)] = s.EventID
+	for _, s := range st.Taken {
+		u.minutes[slotOf(s)] = s.EventID
+	}
+	for i := range st.Stored {
+		u.stored[st.Stored[i].ID] = &st.Stored[i]
+	}
+	for _, s := range st.Counters {
+		q := s.Quantity
+		s.Quantity = 0
+		if c, ok := byKey[s]; ok {
+			u.used[c] = q
 		}
 	}
-	if len(targets) > 0 {
-		stored, err := tx.EventsGet(ctx, targets)
-		if err != nil {
-			return err
-		}
-		for i := range stored {
-			u.stored[stored[i].ID] = &stored[i]
-		}
-	}
-	version, err := tx.PriceBookVersion(ctx)
-	if err != nil {
-		return err
-	}
-	if u.book, err = e.currentBook(version); err != nil {
-		return err
-	}
-	var wanted []rating.Counter
-	for _, it := range items {
-		wanted = append(wanted, u.countersOf(&it.event, it.customer.currency)...)
-	}
-	if len(wanted) > 0 {
-		keys := make([]abacus.UsageCounter, len(wanted))
-		byKey := make(map[abacus.UsageCounter]rating.Counter, len(wanted))
-		for i, c := range wanted {
-			keys[i] = abacus.UsageCounter{Account: c.Account, Key: counterKey(c.Key), Currency: c.Currency, Period: c.Period}
-			byKey[keys[i]] = c
-			u.used[c] = 0
-		}
-		stored, err := tx.Counters(ctx, keys)
-		if err != nil {
-			return err
-		}
-		for _, s := range stored {
-			q := s.Quantity
-			s.Quantity = 0
-			if c, ok := byKey[s]; ok {
-				u.used[c] = q
-			}
-		}
-	}
-	accts := make([]abacus.AccountID, 0, len(accounts))
-	for a := range accounts {
-		accts = append(accts, a)
-	}
-	carries, err := tx.Carries(ctx, accts)
-	if err != nil {
-		return err
-	}
-	for _, c := range carries {
+	for _, c := range st.Carries {
 		d, err := decimal.NewFromString(c.Residue)
 		if err != nil {
 			return fmt.Errorf("ledger: the carry of %s is not a decimal: %w", c.Account, err)

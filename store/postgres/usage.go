@@ -38,73 +38,70 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	return e, err
 }
 
-// EventsSeen implements abacus.WriteTx.
-func (t *writeTx) EventsSeen(ctx context.Context, ids []string) ([]string, error) {
-	rows, err := t.tx.Query(ctx, `SELECT id FROM usage_events WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, err
+// ReadUsage implements abacus.WriteTx: every statement goes in one
+// pipeline, so a batch's reads cost one round trip. PostgreSQL runs them in
+// order, so the reads after the lock see what its holders committed.
+func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (abacus.UsageState, error) {
+	var st abacus.UsageState
+	b := &pgx.Batch{}
+	queueWallets(b, r.Lock, r.Read, &st.Wallets)
+	if len(r.EventIDs) > 0 {
+		queueRows(b, &st.Seen, scanString, `SELECT id FROM usage_events WHERE id = ANY($1)`, r.EventIDs)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// EventsGet implements abacus.WriteTx.
-func (t *writeTx) EventsGet(ctx context.Context, ids []string) ([]abacus.StoredEvent, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE id = ANY($1) ORDER BY seq`, ids)
-	return collect(rows, err, scanEvent)
-}
-
-// MinutesTaken implements abacus.WriteTx.
-func (t *writeTx) MinutesTaken(ctx context.Context, slots []abacus.MinuteSlot) ([]abacus.MinuteSlot, error) {
-	scenes, customers, minutes := make([]int32, len(slots)), make([]string, len(slots)), make([]time.Time, len(slots))
-	for i, s := range slots {
-		scenes[i], customers[i], minutes[i] = int32(s.Scene), s.CustomerID, s.Minute
+	if len(r.Targets) > 0 {
+		queueRows(b, &st.Stored, scanEvent, `SELECT `+eventColumns+` FROM usage_events WHERE id = ANY($1) ORDER BY seq`, r.Targets)
 	}
-	rows, err := t.tx.Query(ctx, `SELECT m.scene, m.customer_id, m.minute, m.event_id FROM usage_minutes m
-		JOIN unnest($1::int[], $2::text[], $3::timestamptz[]) AS u(scene, customer_id, minute)
-		ON m.scene = u.scene AND m.customer_id = u.customer_id AND m.minute = u.minute`, scenes, customers, minutes)
-	return collect(rows, err, func(row pgx.Row) (abacus.MinuteSlot, error) {
-		var s abacus.MinuteSlot
-		err := row.Scan(&s.Scene, &s.CustomerID, &s.Minute, &s.EventID)
-		s.Minute = s.Minute.UTC()
-		return s, err
-	})
-}
-
-// PriceBookVersion implements abacus.WriteTx.
-func (t *writeTx) PriceBookVersion(ctx context.Context) (int64, error) {
-	var v int64
-	err := t.tx.QueryRow(ctx, `SELECT version FROM price_book`).Scan(&v)
-	return v, err
-}
-
-// Counters implements abacus.WriteTx.
-func (t *writeTx) Counters(ctx context.Context, cs []abacus.UsageCounter) ([]abacus.UsageCounter, error) {
-	accts, keys, curs, periods := make([]string, len(cs)), make([]string, len(cs)), make([]string, len(cs)), make([]time.Time, len(cs))
-	for i, c := range cs {
-		accts[i], keys[i], curs[i], periods[i] = string(c.Account), c.Key, string(c.Currency), c.Period
+	if n := len(r.Slots); n > 0 {
+		scenes, customers, minutes := make([]int32, n), make([]string, n), make([]time.Time, n)
+		for i, s := range r.Slots {
+			scenes[i], customers[i], minutes[i] = int32(s.Scene), s.CustomerID, s.Minute
+		}
+		queueRows(b, &st.Taken, scanSlot, `SELECT m.scene, m.customer_id, m.minute, m.event_id FROM usage_minutes m
+			JOIN unnest($1::int[], $2::text[], $3::timestamptz[]) AS u(scene, customer_id, minute)
+			ON m.scene = u.scene AND m.customer_id = u.customer_id AND m.minute = u.minute`, scenes, customers, minutes)
 	}
-	rows, err := t.tx.Query(ctx, `SELECT c.account_id, c.price_key, c.currency, c.period, c.quantity FROM usage_counters c
-		JOIN unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(account_id, price_key, currency, period)
-		ON c.account_id = u.account_id AND c.price_key = u.price_key AND c.currency = u.currency AND c.period = u.period`, accts, keys, curs, periods)
-	return collect(rows, err, func(row pgx.Row) (abacus.UsageCounter, error) {
-		var c abacus.UsageCounter
-		err := row.Scan(&c.Account, &c.Key, &c.Currency, &c.Period, &c.Quantity)
-		c.Period = c.Period.UTC()
-		return c, err
-	})
+	b.Queue(`SELECT version FROM price_book`).QueryRow(func(row pgx.Row) error { return row.Scan(&st.BookVersion) })
+	if n := len(r.Counters); n > 0 {
+		accts, keys, curs, periods := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, c := range r.Counters {
+			accts[i], keys[i], curs[i], periods[i] = string(c.Account), c.Key, string(c.Currency), c.Period
+		}
+		queueRows(b, &st.Counters, scanCounter, `SELECT c.account_id, c.price_key, c.currency, c.period, c.quantity FROM usage_counters c
+			JOIN unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(account_id, price_key, currency, period)
+			ON c.account_id = u.account_id AND c.price_key = u.price_key AND c.currency = u.currency AND c.period = u.period`, accts, keys, curs, periods)
+	}
+	if n := len(r.Accounts); n > 0 {
+		ids := make([]string, n)
+		for i, a := range r.Accounts {
+			ids[i] = string(a)
+		}
+		queueRows(b, &st.Carries, scanCarry, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
+	}
+	return st, t.tx.SendBatch(ctx, b).Close()
 }
 
-// Carries implements abacus.WriteTx.
-func (t *writeTx) Carries(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Carry, error) {
-	ids := make([]string, len(accounts))
-	for i, a := range accounts {
-		ids[i] = string(a)
-	}
-	rows, err := t.tx.Query(ctx, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
-	return collect(rows, err, func(row pgx.Row) (abacus.Carry, error) {
-		var c abacus.Carry
-		return c, row.Scan(&c.Account, &c.Residue)
-	})
+func scanString(row pgx.Row) (string, error) {
+	var s string
+	return s, row.Scan(&s)
+}
+
+func scanSlot(row pgx.Row) (abacus.MinuteSlot, error) {
+	var s abacus.MinuteSlot
+	err := row.Scan(&s.Scene, &s.CustomerID, &s.Minute, &s.EventID)
+	s.Minute = s.Minute.UTC()
+	return s, err
+}
+
+func scanCounter(row pgx.Row) (abacus.UsageCounter, error) {
+	var c abacus.UsageCounter
+	err := row.Scan(&c.Account, &c.Key, &c.Currency, &c.Period, &c.Quantity)
+	c.Period = c.Period.UTC()
+	return c, err
+}
+
+func scanCarry(row pgx.Row) (abacus.Carry, error) {
+	var c abacus.Carry
+	return c, row.Scan(&c.Account, &c.Residue)
 }
 
 // queueUsage adds the usage half of a batch's writes to the pipeline.

@@ -71,16 +71,26 @@ func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, er
 // it committed.
 func (t *writeTx) WalletsLock(ctx context.Context, lock, read []int64) ([]abacus.Wallet, error) {
 	b := &pgx.Batch{}
+	var out []abacus.Wallet
+	queueWallets(b, lock, read, &out)
+	return out, t.tx.SendBatch(ctx, b).Close()
+}
+
+// queueWallets adds WalletsLock's two statements to b.
+func queueWallets(b *pgx.Batch, lock, read []int64, out *[]abacus.Wallet) {
 	if len(lock) > 0 {
 		b.Queue(`SELECT id FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, lock)
 	}
-	var out []abacus.Wallet
-	b.Queue(`SELECT `+walletColumns+` FROM wallets WHERE id = ANY($1) ORDER BY id`, read).Query(func(rows pgx.Rows) error {
+	queueRows(b, out, scanWallet, `SELECT `+walletColumns+` FROM wallets WHERE id = ANY($1) ORDER BY id`, read)
+}
+
+// queueRows adds a query to b whose rows, scanned, go into out.
+func queueRows[T any](b *pgx.Batch, out *[]T, scan func(pgx.Row) (T, error), sql string, args ...any) {
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 		var err error
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (abacus.Wallet, error) { return scanWallet(r) })
+		*out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 		return err
 	})
-	return out, t.tx.SendBatch(ctx, b).Close()
 }
 
 func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {

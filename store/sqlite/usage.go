@@ -32,8 +32,43 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	return e, err
 }
 
-// EventsSeen implements abacus.WriteTx.
-func (t *writeTx) EventsSeen(ctx context.Context, ids []string) ([]string, error) {
+// ReadUsage implements abacus.WriteTx. SQLite has no round trips to save:
+// it reads one thing after another, locking first.
+func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (st abacus.UsageState, err error) {
+	if st.Wallets, err = t.WalletsLock(ctx, r.Lock, r.Read); err != nil {
+		return st, err
+	}
+	if len(r.EventIDs) > 0 {
+		if st.Seen, err = t.eventsSeen(ctx, r.EventIDs); err != nil {
+			return st, err
+		}
+	}
+	if len(r.Targets) > 0 {
+		if st.Stored, err = t.eventsGet(ctx, r.Targets); err != nil {
+			return st, err
+		}
+	}
+	if len(r.Slots) > 0 {
+		if st.Taken, err = t.minutesTaken(ctx, r.Slots); err != nil {
+			return st, err
+		}
+	}
+	if st.BookVersion, err = t.priceBookVersion(ctx); err != nil {
+		return st, err
+	}
+	if len(r.Counters) > 0 {
+		if st.Counters, err = t.counters(ctx, r.Counters); err != nil {
+			return st, err
+		}
+	}
+	if len(r.Accounts) > 0 {
+		st.Carries, err = t.carries(ctx, r.Accounts)
+	}
+	return st, err
+}
+
+// eventsSeen returns those of the ids that are stored already.
+func (t *writeTx) eventsSeen(ctx context.Context, ids []string) ([]string, error) {
 	var out []string
 	err := chunks(sortedUnique(ids), func(c []string) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT id FROM usage_events WHERE id IN (`+placeholders(len(c))+`)`, anys(c)...)
@@ -53,8 +88,8 @@ func (t *writeTx) EventsSeen(ctx context.Context, ids []string) ([]string, error
 	return out, err
 }
 
-// EventsGet implements abacus.WriteTx.
-func (t *writeTx) EventsGet(ctx context.Context, ids []string) ([]abacus.StoredEvent, error) {
+// eventsGet returns the stored events with the given ids.
+func (t *writeTx) eventsGet(ctx context.Context, ids []string) ([]abacus.StoredEvent, error) {
 	var out []abacus.StoredEvent
 	err := chunks(sortedUnique(ids), func(c []string) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE id IN (`+placeholders(len(c))+`) ORDER BY seq`, anys(c)...)
@@ -74,8 +109,8 @@ func (t *writeTx) EventsGet(ctx context.Context, ids []string) ([]abacus.StoredE
 	return out, err
 }
 
-// MinutesTaken implements abacus.WriteTx.
-func (t *writeTx) MinutesTaken(ctx context.Context, slots []abacus.MinuteSlot) ([]abacus.MinuteSlot, error) {
+// minutesTaken returns those of the slots that are taken already.
+func (t *writeTx) minutesTaken(ctx context.Context, slots []abacus.MinuteSlot) ([]abacus.MinuteSlot, error) {
 	var out []abacus.MinuteSlot
 	err := chunks(slots, func(c []abacus.MinuteSlot) error {
 		args := make([]any, 0, 3*len(c))
@@ -102,15 +137,14 @@ func (t *writeTx) MinutesTaken(ctx context.Context, slots []abacus.MinuteSlot) (
 	return out, err
 }
 
-// PriceBookVersion implements abacus.WriteTx.
-func (t *writeTx) PriceBookVersion(ctx context.Context) (int64, error) {
+func (t *writeTx) priceBookVersion(ctx context.Context) (int64, error) {
 	var v int64
 	err := t.tx.QueryRowContext(ctx, `SELECT version FROM price_book`).Scan(&v)
 	return v, err
 }
 
-// Counters implements abacus.WriteTx.
-func (t *writeTx) Counters(ctx context.Context, cs []abacus.UsageCounter) ([]abacus.UsageCounter, error) {
+// counters returns the stored quantities of the counters ever written.
+func (t *writeTx) counters(ctx context.Context, cs []abacus.UsageCounter) ([]abacus.UsageCounter, error) {
 	var out []abacus.UsageCounter
 	err := chunks(cs, func(c []abacus.UsageCounter) error {
 		args := make([]any, 0, 4*len(c))
@@ -137,8 +171,8 @@ func (t *writeTx) Counters(ctx context.Context, cs []abacus.UsageCounter) ([]aba
 	return out, err
 }
 
-// Carries implements abacus.WriteTx.
-func (t *writeTx) Carries(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Carry, error) {
+// carries returns the stored residues of the accounts that have one.
+func (t *writeTx) carries(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Carry, error) {
 	var out []abacus.Carry
 	err := chunks(sortedUnique(accounts), func(c []abacus.AccountID) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, residue FROM usage_carry WHERE account_id IN (`+placeholders(len(c))+`)`, anys(c)...)

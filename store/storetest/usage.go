@@ -1,0 +1,55 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// testReadUsage: ReadUsage locks and reads the wallets as WalletsLock does
+// and finds, of what it is asked for, exactly what is stored: event ids,
+// whole events, minute slots, counters and carries, and the book version.
+func testReadUsage(t *testing.T, st abacus.Store) {
+	c := mustAccount(t, st, 1, "USD")
+	ev := abacus.StoredEvent{
+		UsageEvent: abacus.UsageEvent{ID: "ev-1", Account: c.ID, Value: 3, Scene: 11, ResourceID: "gpu", CustomerID: "space-1", Time: at(60), Extra: "{}"},
+		Status:     abacus.EventUnpriced, ReceivedAt: at(61), Currency: "USD",
+	}
+	slot := abacus.MinuteSlot{Scene: 11, CustomerID: "space-1", Minute: at(60), EventID: "ev-1"}
+	counter := abacus.UsageCounter{Account: c.ID, Key: "1|1|6:minute|gpu", Currency: "USD", Period: at(0), Quantity: 42}
+	carry := abacus.Carry{Account: c.ID, Residue: "0.0000004"}
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{Events: []abacus.StoredEvent{ev}, Minutes: []abacus.MinuteSlot{slot},
+			Counters: []abacus.UsageCounter{counter}, Carries: []abacus.Carry{carry}})
+	})
+	other := mustAccount(t, st, 2, "USD")
+	var got abacus.UsageState
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		absentSlot := slot
+		absentSlot.Minute = at(120)
+		absentCounter := counter
+		absentCounter.Key = "1|1|6:minute|cpu"
+		var err error
+		got, err = tx.ReadUsage(t.Context(), abacus.UsageReads{
+			Lock:     []int64{c.cash()},
+			Read:     []int64{c.voucher(), c.cash()},
+			EventIDs: []string{"ev-2", "ev-1"},
+			Targets:  []string{"ev-1", "ev-3"},
+			Slots:    []abacus.MinuteSlot{{Scene: 11, CustomerID: "space-1", Minute: at(60)}, absentSlot},
+			Counters: []abacus.UsageCounter{{Account: c.ID, Key: counter.Key, Currency: "USD", Period: at(0)}, absentCounter},
+			Accounts: []abacus.AccountID{c.ID, other.ID},
+		})
+		return err
+	})
+	same(t, "wallets", got.Wallets, []abacus.Wallet{c.w[abacus.BucketCash], c.w[abacus.BucketVoucher]})
+	same(t, "seen", got.Seen, []string{"ev-1"})
+	if len(got.Stored) != 1 || got.Stored[0].ID != "ev-1" || got.Stored[0].Value != 3 || got.Stored[0].Status != abacus.EventUnpriced {
+		t.Fatalf("stored events %+v, want ev-1 alone", got.Stored)
+	}
+	same(t, "taken", got.Taken, []abacus.MinuteSlot{slot})
+	same(t, "counters", got.Counters, []abacus.UsageCounter{counter})
+	same(t, "carries", got.Carries, []abacus.Carry{carry})
+	if got.BookVersion != 0 {
+		t.Fatalf("book version %d of an empty price book, want 0", got.BookVersion)
+	}
+}
