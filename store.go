@@ -66,6 +66,8 @@ type Store interface {
 	Events(ctx context.Context, q EventQuery) ([]StoredEvent, error)
 	Rollups(ctx context.Context, q RollupQuery) ([]Rollup, error)
 	DeadLetterAdd(ctx context.Context, d DeadLetter) error
+	// DeadLetters and Outbox list in id order from after afterID, at most
+	// limit (at least 1) at a time.
 	DeadLetters(ctx context.Context, afterID int64, limit int) ([]DeadLetter, error)
 	Outbox(ctx context.Context, afterID int64, limit int) ([]OutboxMessage, error)
 

@@ -155,6 +155,9 @@ func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
 
 // DeadLetters implements abacus.Store.
 func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
+	if limit < 1 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	return collect(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
 		var d abacus.DeadLetter
@@ -166,6 +169,9 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 
 // Outbox implements abacus.Store.
 func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.OutboxMessage, error) {
+	if limit < 1 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	return collect(rows, err, func(row pgx.Row) (abacus.OutboxMessage, error) {
 		var o abacus.OutboxMessage

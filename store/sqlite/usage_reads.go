@@ -200,6 +200,9 @@ func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
 
 // DeadLetters implements abacus.Store.
 func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
+	if limit < 1 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, err
@@ -220,6 +223,9 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 
 // Outbox implements abacus.Store.
 func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.OutboxMessage, error) {
+	if limit < 1 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WriteRollback", testRollback},
 		{"WriteRaces", testRaces},
 		{"WriteReadUsage", testReadUsage},
+		{"UsageListLimits", testUsageListLimits},
 
 		{"Transactions", testTransactions},
 		{"Entries", testEntries},

@@ -53,3 +53,22 @@ func testReadUsage(t *testing.T, st abacus.Store) {
 		t.Fatalf("book version %d of an empty price book, want 0", got.BookVersion)
 	}
 }
+
+// testUsageListLimits: the lists of dead letters and internal events take
+// a limit of at least one and say so; none returns everything instead.
+func testUsageListLimits(t *testing.T, st abacus.Store) {
+	for _, limit := range []int{0, -1} {
+		_, err := st.DeadLetters(t.Context(), 0, limit)
+		checkLimitError(t, "DeadLetters", err)
+		_, err = st.Outbox(t.Context(), 0, limit)
+		checkLimitError(t, "Outbox", err)
+	}
+}
+
+func checkLimitError(t *testing.T, what string, err error) {
+	t.Helper()
+	var ae *abacus.Error
+	if !asError(err, &ae) || ae.Code != abacus.CodeInvalid || ae.Field != "limit" {
+		t.Fatalf("%s with a limit below 1: %v, want an invalid limit", what, err)
+	}
+}
