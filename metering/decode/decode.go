@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"strconv"
 	"strings"
 
 	"github.com/abacus-billing/abacus"
@@ -122,7 +123,7 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 		if !allowObject {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON object; batch mode (%s) takes a JSON array of events", ContentTypeCloudEventBatch)
 		}
-		return []Item{decodeOne(body, f, "body")}, nil
+		return []Item{decodeOne(body, f, 0, "body")}, nil
 	case '[':
 		if !allowArray {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON array; structured mode (%s) takes one event: send a batch as %s", ContentTypeCloudEvent, ContentTypeCloudEventBatch)
@@ -143,7 +144,7 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 func decodeArray(body []byte, f format) ([]Item, error) {
 	var items []Item
 	eachElement(body, 0, func(raw []byte) {
-		items = append(items, decodeOne(raw, f, fmt.Sprintf("[%d]", len(items))))
+		items = append(items, decodeOne(raw, f, len(items), ""))
 	})
 	return items, nil
 }
@@ -167,16 +168,20 @@ func checkJSON(data []byte) error {
 	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 }
 
-// decodeOne decodes one JSON value known to be valid. where names the
-// value for an error that concerns it as a whole ("[3]", "line 7").
-func decodeOne(raw []byte, f format, where string) Item {
+// decodeOne decodes one JSON value known to be valid. An error that
+// concerns it as a whole names it where ("body", "line 7") or, without
+// one, as element index of an array ("[3]").
+func decodeOne(raw []byte, f format, index int, where string) Item {
 	obj, kind := readObject(raw)
 	if obj == nil {
+		if where == "" {
+			where = "[" + strconv.Itoa(index) + "]"
+		}
 		return Item{Err: abacus.Errorf(abacus.CodeInvalid, where, "is %s, not a JSON object", kindName(kind))}
 	}
 	if f == formatAuto {
 		f = formatCSGHub
-		if _, ok := obj.vals["specversion"]; ok {
+		if _, ok, _ := obj.lookup("specversion"); ok {
 			f = formatCloudEvent
 		}
 	}

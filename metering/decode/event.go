@@ -89,29 +89,35 @@ func kindName(k byte) string {
 	return "not valid JSON"
 }
 
-// object is a JSON object read key by key, so that a key given twice is
-// seen (encoding/json would silently keep the last one).
-type object struct {
-	vals map[string]json.RawMessage
-	dups map[string]bool
+// object is a JSON object's members in the order sent, so that a key
+// given twice is seen (encoding/json would silently keep the last one).
+// Events have a dozen keys: a scan is cheaper than building a map.
+type object []member
+
+type member struct {
+	key string
+	raw []byte
+}
+
+// lookup returns the value of key, and whether it is present more than once.
+func (o object) lookup(key string) (raw []byte, ok, twice bool) {
+	for _, m := range o {
+		if m.key == key {
+			twice = ok
+			raw, ok = m.raw, true
+		}
+	}
+	return raw, ok, twice
 }
 
 // readObject reads raw, a valid JSON value. It returns nil and the kind of
 // value if raw is not an object.
-func readObject(raw []byte) (*object, byte) {
+func readObject(raw []byte) (object, byte) {
 	if k := kindOf(raw); k != kindObject {
 		return nil, k
 	}
-	o := &object{vals: make(map[string]json.RawMessage, nFields)}
-	eachMember(raw, 0, func(key string, v []byte) {
-		if _, seen := o.vals[key]; seen {
-			if o.dups == nil {
-				o.dups = map[string]bool{}
-			}
-			o.dups[key] = true
-		}
-		o.vals[key] = v
-	})
+	o := make(object, 0, nFields)
+	eachMember(raw, 0, func(key string, v []byte) { o = append(o, member{key, v}) })
 	return o, kindObject
 }
 
@@ -125,12 +131,12 @@ type value struct {
 }
 
 // field reads key from o; wire names it in errors.
-func (o *object) field(key, wire string) (value, *abacus.Error) {
-	raw, ok := o.vals[key]
+func (o object) field(key, wire string) (value, *abacus.Error) {
+	raw, ok, twice := o.lookup(key)
 	if !ok {
 		return value{}, nil
 	}
-	if o.dups[key] {
+	if twice {
 		return value{}, abacus.Errorf(abacus.CodeInvalid, wire, "appears more than once in the object")
 	}
 	v := value{present: true, kind: kindOf(raw)}
@@ -354,7 +360,7 @@ func canonEqual(a, b string) bool {
 }
 
 // csghubItem decodes a CSGHub metering event object.
-func csghubItem(o *object) Item {
+func csghubItem(o object) Item {
 	var f [nFields]value
 	var id string
 	var err *abacus.Error
@@ -376,7 +382,7 @@ func csghubItem(o *object) Item {
 }
 
 // cloudEventItem decodes a CloudEvents 1.0 event in JSON format.
-func cloudEventItem(o *object) Item {
+func cloudEventItem(o object) Item {
 	idv, idErr := o.field("id", "id")
 	id := ""
 	if idv.kind == kindString {
@@ -407,7 +413,7 @@ func cloudEventItem(o *object) Item {
 	if !idv.present || idv.s == "" {
 		return fail(abacus.Errorf(abacus.CodeInvalid, "id", "is required: every event needs a unique id"))
 	}
-	if _, ok := o.vals["data_base64"]; ok {
+	if _, ok, _ := o.lookup("data_base64"); ok {
 		return fail(abacus.Errorf(abacus.CodeInvalid, "data_base64", "is not supported: send the usage as a JSON object in \"data\""))
 	}
 	dct, err := o.field("datacontenttype", "datacontenttype")
