@@ -77,12 +77,15 @@ func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (abacus.Us
 		}
 		queueRows(b, &st.Carries, scanCarry, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
 	}
-	return st, t.tx.SendBatch(ctx, b).Close()
+	// The callbacks fill st while the batch is closed: close it first.
+	err := t.tx.SendBatch(ctx, b).Close()
+	return st, err
 }
 
 func scanString(row pgx.Row) (string, error) {
 	var s string
-	return s, row.Scan(&s)
+	err := row.Scan(&s)
+	return s, err
 }
 
 func scanSlot(row pgx.Row) (abacus.MinuteSlot, error) {
@@ -101,7 +104,8 @@ func scanCounter(row pgx.Row) (abacus.UsageCounter, error) {
 
 func scanCarry(row pgx.Row) (abacus.Carry, error) {
 	var c abacus.Carry
-	return c, row.Scan(&c.Account, &c.Residue)
+	err := row.Scan(&c.Account, &c.Residue)
+	return c, err
 }
 
 // queueUsage adds the usage half of a batch's writes to the pipeline.

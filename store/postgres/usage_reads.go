@@ -67,7 +67,8 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 			if p.UnitPrice, err = decimal.NewFromString(price); err != nil {
 				return p, fmt.Errorf("postgres: price %d: %w", p.ID, err)
 			}
-			return p, store.DecodePriceParams(params, &p)
+			err = store.DecodePriceParams(params, &p)
+			return p, err
 		}); err != nil {
 			return err
 		}

@@ -73,7 +73,8 @@ func (t *writeTx) WalletsLock(ctx context.Context, lock, read []int64) ([]abacus
 	b := &pgx.Batch{}
 	var out []abacus.Wallet
 	queueWallets(b, lock, read, &out)
-	return out, t.tx.SendBatch(ctx, b).Close()
+	err := t.tx.SendBatch(ctx, b).Close() // fills out
+	return out, err
 }
 
 // queueWallets adds WalletsLock's two statements to b.
@@ -125,7 +126,8 @@ func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []i
 	if b.Len() == 0 {
 		return nil, nil, nil
 	}
-	return txIDs, holdIDs, t.tx.SendBatch(ctx, b).Close()
+	err := t.tx.SendBatch(ctx, b).Close() // fills txIDs and holdIDs
+	return txIDs, holdIDs, err
 }
 
 // Apply sends every write of the batch in one pipelined round trip.

@@ -67,7 +67,7 @@ func (r *auditReader) Holds(fn func(abacus.Hold) error) error {
 	for {
 		var ids []int64
 		err := each(r, fmt.Sprintf(`SELECT id FROM holds WHERE id > %d ORDER BY id LIMIT 1000`, after),
-			func(rows *sql.Rows) (int64, error) { var id int64; return id, rows.Scan(&id) },
+			func(rows *sql.Rows) (int64, error) { var id int64; err := rows.Scan(&id); return id, err },
 			func(id int64) error { ids = append(ids, id); return nil })
 		if err != nil || len(ids) == 0 {
 			return err
