@@ -95,8 +95,8 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 
 // Events implements abacus.Store.
 func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.StoredEvent, error) {
-	if q.Limit < 1 {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	if err := store.CheckLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	where := []string{"seq > $1"}
 	args := []any{q.AfterSeq}
@@ -156,8 +156,8 @@ func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
 
 // DeadLetters implements abacus.Store.
 func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
-	if limit < 1 {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	return collect(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
@@ -170,8 +170,8 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 
 // Outbox implements abacus.Store.
 func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.OutboxMessage, error) {
-	if limit < 1 {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	return collect(rows, err, func(row pgx.Row) (abacus.OutboxMessage, error) {

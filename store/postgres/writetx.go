@@ -89,7 +89,7 @@ func queueWallets(b *pgx.Batch, lock, read []int64, out *[]abacus.Wallet) {
 func queueRows[T any](b *pgx.Batch, out *[]T, scan func(pgx.Row) (T, error), sql string, args ...any) {
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 		var err error
-		*out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+		*out, err = collect(rows, nil, scan)
 		return err
 	})
 }

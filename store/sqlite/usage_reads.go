@@ -119,8 +119,8 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 
 // Events implements abacus.Store.
 func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.StoredEvent, error) {
-	if q.Limit < 1 {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	if err := store.CheckLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	where := []string{"seq > ?"}
 	args := []any{q.AfterSeq}
@@ -200,8 +200,8 @@ func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
 
 // DeadLetters implements abacus.Store.
 func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]abacus.DeadLetter, error) {
-	if limit < 1 {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
@@ -223,8 +223,8 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 
 // Outbox implements abacus.Store.
 func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.OutboxMessage, error) {
-	if limit < 1 {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "limit", "must be at least 1")
+	if err := store.CheckLimit(limit); err != nil {
+		return nil, err
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
