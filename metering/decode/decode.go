@@ -123,7 +123,7 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 		if !allowObject {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON object; batch mode (%s) takes a JSON array of events", ContentTypeCloudEventBatch)
 		}
-		return []Item{decodeOne(body, f, 0, "body")}, nil
+		return []Item{decodeOne(body, f, func() string { return "body" })}, nil
 	case '[':
 		if !allowArray {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON array; structured mode (%s) takes one event: send a batch as %s", ContentTypeCloudEvent, ContentTypeCloudEventBatch)
@@ -144,7 +144,8 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 func decodeArray(body []byte, f format) ([]Item, error) {
 	var items []Item
 	eachElement(body, 0, func(raw []byte) {
-		items = append(items, decodeOne(raw, f, len(items), ""))
+		i := len(items)
+		items = append(items, decodeOne(raw, f, func() string { return "[" + strconv.Itoa(i) + "]" }))
 	})
 	return items, nil
 }
@@ -169,15 +170,12 @@ func checkJSON(data []byte) error {
 }
 
 // decodeOne decodes one JSON value known to be valid. An error that
-// concerns it as a whole names it where ("body", "line 7") or, without
-// one, as element index of an array ("[3]").
-func decodeOne(raw []byte, f format, index int, where string) Item {
+// concerns it as a whole names it where() ("body", "[3]", "line 7"), which
+// is only spelled out then.
+func decodeOne(raw []byte, f format, where func() string) Item {
 	obj, kind := readObject(raw)
 	if obj == nil {
-		if where == "" {
-			where = "[" + strconv.Itoa(index) + "]"
-		}
-		return Item{Err: abacus.Errorf(abacus.CodeInvalid, where, "is %s, not a JSON object", kindName(kind))}
+		return Item{Err: abacus.Errorf(abacus.CodeInvalid, where(), "is %s, not a JSON object", kindName(kind))}
 	}
 	if f == formatAuto {
 		f = formatCSGHub

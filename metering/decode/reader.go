@@ -171,7 +171,7 @@ func (r *Reader) nextNDJSON() (Item, bool, error) {
 	if jerr := checkJSON(content); jerr != nil {
 		return Item{Line: line, Err: lineError(line, "is not valid JSON: %s", jerr)}, true, nil
 	}
-	it := decodeOne(content, formatAuto, 0, fmt.Sprintf("line %d", line))
+	it := decodeOne(content, formatAuto, func() string { return fmt.Sprintf("line %d", line) })
 	it.Line = line
 	return it, true, nil
 }
