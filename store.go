@@ -21,8 +21,9 @@ var ErrRetry = errors.New("abacus: write conflict with a concurrent transaction;
 // Reads that find nothing return an *Error with CodeNotFound.
 type Store interface {
 	// Write runs fn in one write transaction, with every row fn locks held
-	// until commit, and commits if fn returns nil. It returns ErrRetry
-	// when a concurrent writer forced a rollback.
+	// until commit, and commits if fn returns nil (fn may end with
+	// WriteTx.Commit instead). It returns ErrRetry when a concurrent writer
+	// forced a rollback.
 	Write(ctx context.Context, fn func(WriteTx) error) error
 
 	// AccountCreate creates a customer account with its wallets, and the
@@ -103,6 +104,10 @@ type WriteTx interface {
 	// Apply writes a batch's changes. It returns ErrRetry if a hold it
 	// resolves is no longer open or a key or reversal is taken.
 	Apply(ctx context.Context, c *Changes) error
+	// Commit applies c as Apply does and commits the transaction; it must
+	// be fn's last call. PostgreSQL sends the writes and the COMMIT in one
+	// round trip.
+	Commit(ctx context.Context, c *Changes) error
 
 	// ReadUsage reads what a usage batch is judged by, all at once (on
 	// PostgreSQL in one round trip), locking as WalletsLock does first.

@@ -36,6 +36,7 @@ type UsageReads struct {
 	Slots      []MinuteSlot   // minute slots to look for (EventID ignored)
 	Counters   []UsageCounter // counters to read (Quantity ignored)
 	Accounts   []AccountID    // accounts whose carried residues to read
+	TxIDs      int            // transaction ids to reserve once the wallets are locked, as ReserveIDs
 }
 
 // UsageState is what a UsageReads found.
@@ -47,6 +48,7 @@ type UsageState struct {
 	BookVersion int64          // the price book's version
 	Counters    []UsageCounter // those of Counters ever written, with their quantities
 	Carries     []Carry        // the residues of those of Accounts that have one
+	TxIDs       []int64        // the reserved transaction ids, increasing
 }
 
 // PriceBook is every price version, burst level change and commitment,

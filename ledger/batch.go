@@ -70,7 +70,7 @@ func (e *Engine) commitBatch(ctx context.Context, ps []*pending) ([]outcome, err
 		if err != nil || c == nil {
 			return err
 		}
-		return tx.Apply(ctx, c)
+		return tx.Commit(ctx, c)
 	})
 	if err != nil {
 		return nil, err

@@ -24,12 +24,26 @@ func (p poisonStore) Write(ctx context.Context, fn func(abacus.WriteTx) error) e
 type poisonTx struct{ abacus.WriteTx }
 
 func (p poisonTx) Apply(ctx context.Context, c *abacus.Changes) error {
-	for _, t := range c.Transactions {
-		if t.Memo == "poison" {
-			return errors.New("the database refused a value")
-		}
+	if poisoned(c) {
+		return errors.New("the database refused a value")
 	}
 	return p.WriteTx.Apply(ctx, c)
+}
+
+func (p poisonTx) Commit(ctx context.Context, c *abacus.Changes) error {
+	if poisoned(c) {
+		return errors.New("the database refused a value")
+	}
+	return p.WriteTx.Commit(ctx, c)
+}
+
+func poisoned(c *abacus.Changes) bool {
+	for _, t := range c.Transactions {
+		if t.Memo == "poison" {
+			return true
+		}
+	}
+	return false
 }
 
 // TestPoisonedBatch: one operation the database refuses fails alone; the

@@ -34,6 +34,7 @@ type usageBatch struct {
 	events  []abacus.StoredEvent
 	updates []abacus.StoredEvent
 	minuteT []abacus.MinuteSlot
+	txID    int64 // the usage transaction's id, reserved with the reads
 }
 
 type rollupKey struct {
@@ -99,11 +100,11 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 				it.result.Status, it.result.Err = abacus.IngestRejected, ae
 			}
 		}
-		c, err := u.changes(ctx, tx, items)
+		c, err := u.changes(items)
 		if err != nil || c == nil {
 			return err
 		}
-		return tx.Apply(ctx, c)
+		return tx.Commit(ctx, c)
 	})
 }
 
@@ -138,6 +139,9 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 		wanted = append(wanted, u.countersOf(&it.event, it.customer.currency)...)
 	}
 	r.Lock, r.Read = sortedUnique(lock), sortedUnique(r.Read)
+	// Nearly every batch moves money: its transaction id comes with the
+	// reads rather than in a round trip of its own.
+	r.TxIDs = 1
 	byKey := make(map[abacus.UsageCounter]rating.Counter, len(wanted))
 	for _, c := range wanted {
 		k := abacus.UsageCounter{Account: c.Account, Key: counterKey(c.Key), Currency: c.Currency, Period: c.Period}
@@ -154,6 +158,10 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 	if st.BookVersion > version {
 		return errStaleBook
 	}
+	if len(st.TxIDs) != 1 {
+		return fmt.Errorf("ledger: the store reserved %d transaction ids, not 1", len(st.TxIDs))
+	}
+	u.txID = st.TxIDs[0]
 	for _, w := range st.Wallets {
 		u.before[w.ID] = w
 		c := w
@@ -446,7 +454,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 // changes turns the batch into writes: one usage transaction with a
 // posting per touched wallet, the events, counters, carries, rollups,
 // minute slots and low-balance messages.
-func (u *usageBatch) changes(ctx context.Context, tx abacus.WriteTx, items []*usageItem) (*abacus.Changes, error) {
+func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	c := &abacus.Changes{}
 	t := abacus.Transaction{Type: abacus.TxUsage, CreatedAt: u.now, Memo: fmt.Sprintf("usage: %d events", len(u.events)+len(u.updates))}
 	for id, w := range u.wallets {
@@ -466,11 +474,7 @@ func (u *usageBatch) changes(ctx context.Context, tx abacus.WriteTx, items []*us
 	if len(t.Postings) > 0 {
 		slices.SortFunc(t.Postings, func(x, y abacus.Posting) int { return cmp.Compare(x.WalletID, y.WalletID) })
 		slices.SortFunc(c.Wallets, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
-		ids, _, err := tx.ReserveIDs(ctx, 1, 0)
-		if err != nil {
-			return nil, err
-		}
-		t.ID = ids[0]
+		t.ID = u.txID
 		for i := range t.Postings {
 			t.Postings[i].TxID = t.ID
 		}

@@ -167,15 +167,26 @@ func (s *Store) SchemaVersion(ctx context.Context) (have, know int, err error) {
 // batch depends on is locked before it is read, so each statement sees
 // what concurrent batches committed on those rows.
 func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return mapError(err)
 	}
-	defer tx.Rollback(context.Background())
-	if err := fn(&writeTx{tx}); err != nil {
-		return mapError(err)
+	// The pool closes a connection released inside a transaction, which is
+	// what a failed ROLLBACK leaves.
+	defer conn.Release()
+	t := &writeTx{conn: conn.Conn()}
+	err = fn(t)
+	switch {
+	case !t.begun || t.committed:
+	case err != nil:
+		conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+	default:
+		var tag pgconn.CommandTag
+		if tag, err = conn.Exec(ctx, `COMMIT`); err == nil && tag.String() != "COMMIT" {
+			err = errors.New("postgres: the transaction had failed and was rolled back")
+		}
 	}
-	return mapError(tx.Commit(ctx))
+	return mapError(err)
 }
 
 func pgCode(err error) string {

@@ -237,3 +237,43 @@ func TestRacesBlocked(t *testing.T) {
 	}
 	storetest.RunRaces(t, st1, st2, wait)
 }
+
+// TestWriteLazyTransaction: the transaction that Write opens with its first
+// statement and may close with Commit still fails whole. A statement after
+// Commit is refused; a Write whose fn hid a failed statement reports the
+// rollback instead of a commit; and the connection serves the next Write.
+func TestWriteLazyTransaction(t *testing.T) {
+	s := testdb.Postgres(t)
+	ctx := t.Context()
+	key := abacus.IdempotencyRecord{Key: "lazy", Hash: []byte{1}, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	err := s.Write(ctx, func(tx abacus.WriteTx) error {
+		if err := tx.Commit(ctx, &abacus.Changes{Keys: []abacus.IdempotencyRecord{key}}); err != nil {
+			return err
+		}
+		_, _, err := tx.ReserveIDs(ctx, 1, 0)
+		return err
+	})
+	if err == nil {
+		t.Fatal("a statement after Commit succeeded")
+	}
+	err = s.Write(ctx, func(tx abacus.WriteTx) error {
+		tx.Apply(ctx, &abacus.Changes{Keys: []abacus.IdempotencyRecord{key}}) // taken: fails, and fn hides it
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a Write whose transaction had failed reported a commit")
+	}
+	for range 3 { // more than the pool's idle connections would need
+		var recs []abacus.IdempotencyRecord
+		if err := s.Write(ctx, func(tx abacus.WriteTx) error {
+			var err error
+			recs, err = tx.IdempotencyGet(ctx, []string{"lazy"})
+			return err
+		}); err != nil {
+			t.Fatalf("a Write after the failures: %v", err)
+		}
+		if len(recs) != 1 || recs[0].Key != "lazy" {
+			t.Fatalf("keys %+v, want the one Commit wrote", recs)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (abacus.Us
 	var st abacus.UsageState
 	b := &pgx.Batch{}
 	queueWallets(b, r.Lock, r.Read, &st.Wallets)
+	queueIDs(b, "transaction_ids", r.TxIDs, &st.TxIDs)
 	if len(r.EventIDs) > 0 {
 		queueRows(b, &st.Seen, scanString, `SELECT id FROM usage_events WHERE id = ANY($1)`, r.EventIDs)
 	}
@@ -78,7 +79,7 @@ func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (abacus.Us
 		queueRows(b, &st.Carries, scanCarry, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
 	}
 	// The callbacks fill st while the batch is closed: close it first.
-	err := t.tx.SendBatch(ctx, b).Close()
+	err := t.send(ctx, b)
 	return st, err
 }
 
@@ -109,7 +110,7 @@ func scanCarry(row pgx.Row) (abacus.Carry, error) {
 }
 
 // queueUsage adds the usage half of a batch's writes to the pipeline.
-func (t *writeTx) queueUsage(b *pgx.Batch, c *abacus.Changes) {
+func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 	if n := len(c.Events); n > 0 {
 		ids, accts, ops, res, names, custs, extras, statuses, curs, prices := make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -12,7 +13,45 @@ import (
 	"github.com/abacus-billing/abacus"
 )
 
-type writeTx struct{ tx pgx.Tx }
+// writeTx is a transaction opened lazily: its BEGIN rides in the first
+// pipeline and, when the engine ends with Commit, its COMMIT in the last,
+// so a batch pays no round trip for either.
+type writeTx struct {
+	conn      *pgx.Conn
+	begun     bool // BEGIN has been sent
+	committed bool // Commit's pipeline, COMMIT included, succeeded
+}
+
+const beginSQL = `BEGIN ISOLATION LEVEL READ COMMITTED`
+
+var errAfterCommit = errors.New("postgres: a statement after Commit")
+
+// send runs b as one pipeline, opening the transaction ahead of it if no
+// statement has yet.
+func (t *writeTx) send(ctx context.Context, b *pgx.Batch) error {
+	if t.committed {
+		return errAfterCommit
+	}
+	if !t.begun {
+		b.QueuedQueries = slices.Insert(b.QueuedQueries, 0, &pgx.QueuedQuery{SQL: beginSQL})
+		t.begun = true
+	}
+	return t.conn.SendBatch(ctx, b).Close()
+}
+
+// query runs one statement and returns its rows, for reads that are not
+// queued in a pipeline.
+func (t *writeTx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if !t.begun {
+		if err := t.send(ctx, &pgx.Batch{}); err != nil {
+			return nil, err
+		}
+	}
+	if t.committed {
+		return nil, errAfterCommit
+	}
+	return t.conn.Query(ctx, sql, args...)
+}
 
 const walletColumns = `id, account_id, bucket, currency, balance, held, version, floor`
 
@@ -38,7 +77,7 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]
 }
 
 func (t *writeTx) IdempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
-	rows, err := t.tx.Query(ctx, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys WHERE key = ANY($1)`, keys)
+	rows, err := t.query(ctx, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys WHERE key = ANY($1)`, keys)
 	return collect(rows, err, scanIdempotency)
 }
 
@@ -57,12 +96,12 @@ func scanIdempotency(row pgx.Row) (abacus.IdempotencyRecord, error) {
 }
 
 func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+holdColumns+` FROM holds WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+	rows, err := t.query(ctx, `SELECT `+holdColumns+` FROM holds WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 	hs, err := collect(rows, err, scanHold)
 	if err != nil || len(hs) == 0 {
 		return hs, err
 	}
-	return hs, attachLegs(ctx, t.tx, hs)
+	return hs, attachLegs(ctx, t.conn, hs)
 }
 
 // WalletsLock locks with FOR NO KEY UPDATE, which does not block the
@@ -73,7 +112,7 @@ func (t *writeTx) WalletsLock(ctx context.Context, lock, read []int64) ([]abacus
 	b := &pgx.Batch{}
 	var out []abacus.Wallet
 	queueWallets(b, lock, read, &out)
-	err := t.tx.SendBatch(ctx, b).Close() // fills out
+	err := t.send(ctx, b) // fills out
 	return out, err
 }
 
@@ -95,7 +134,7 @@ func queueRows[T any](b *pgx.Batch, out *[]T, scan func(pgx.Row) (T, error), sql
 }
 
 func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
-	rows, err := t.tx.Query(ctx, `SELECT reverts, id FROM transactions WHERE reverts = ANY($1)`, txIDs)
+	rows, err := t.query(ctx, `SELECT reverts, id FROM transactions WHERE reverts = ANY($1)`, txIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -110,28 +149,48 @@ func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64
 func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []int64, error) {
 	b := &pgx.Batch{}
 	var txIDs, holdIDs []int64
-	seq := func(name string, n int, dst *[]int64) {
-		if n == 0 {
-			return
-		}
-		b.Queue(`SELECT nextval('`+name+`') FROM generate_series(1, $1)`, n).Query(func(rows pgx.Rows) error {
-			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-			slices.Sort(ids)
-			*dst = ids
-			return err
-		})
-	}
-	seq("transaction_ids", ntx, &txIDs)
-	seq("hold_ids", nholds, &holdIDs)
+	queueIDs(b, "transaction_ids", ntx, &txIDs)
+	queueIDs(b, "hold_ids", nholds, &holdIDs)
 	if b.Len() == 0 {
 		return nil, nil, nil
 	}
-	err := t.tx.SendBatch(ctx, b).Close() // fills txIDs and holdIDs
+	err := t.send(ctx, b) // fills txIDs and holdIDs
 	return txIDs, holdIDs, err
+}
+
+// queueIDs adds to b the drawing of n ids from a sequence, in increasing
+// order, into dst.
+func queueIDs(b *pgx.Batch, seq string, n int, dst *[]int64) {
+	if n == 0 {
+		return
+	}
+	b.Queue(`SELECT nextval('`+seq+`') FROM generate_series(1, $1)`, n).Query(func(rows pgx.Rows) error {
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		slices.Sort(ids)
+		*dst = ids
+		return err
+	})
 }
 
 // Apply sends every write of the batch in one pipelined round trip.
 func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
+	return t.send(ctx, queueChanges(c))
+}
+
+// Commit sends the writes and the COMMIT in one pipeline. If a write
+// fails, PostgreSQL skips the rest, COMMIT included, and Write rolls back.
+func (t *writeTx) Commit(ctx context.Context, c *abacus.Changes) error {
+	b := queueChanges(c)
+	b.Queue(`COMMIT`)
+	if err := t.send(ctx, b); err != nil {
+		return err
+	}
+	t.committed = true
+	return nil
+}
+
+// queueChanges queues every write of c.
+func queueChanges(c *abacus.Changes) *pgx.Batch {
 	b := &pgx.Batch{}
 	if n := len(c.Transactions); n > 0 {
 		ids, reverts, holds := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -212,6 +271,6 @@ func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 			FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::timestamptz[]) AS u(key, hash, tx, hold, at)`,
 			keys, hashes, txs, holds, ats)
 	}
-	t.queueUsage(b, c)
-	return t.tx.SendBatch(ctx, b).Close()
+	queueUsage(b, c)
+	return b
 }

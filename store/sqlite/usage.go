@@ -38,6 +38,9 @@ func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (st abacus
 	if st.Wallets, err = t.WalletsLock(ctx, r.Lock, r.Read); err != nil {
 		return st, err
 	}
+	if st.TxIDs, err = t.nextIDs(ctx, "transaction_ids", r.TxIDs); err != nil {
+		return st, err
+	}
 	if len(r.EventIDs) > 0 {
 		if st.Seen, err = t.eventsSeen(ctx, r.EventIDs); err != nil {
 			return st, err

@@ -143,6 +143,12 @@ func (t *writeTx) nextIDs(ctx context.Context, seq string, n int) ([]int64, erro
 	return ids, nil
 }
 
+// Commit applies c; Write commits when fn returns, which costs SQLite
+// nothing more.
+func (t *writeTx) Commit(ctx context.Context, c *abacus.Changes) error {
+	return t.Apply(ctx, c)
+}
+
 func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
 	err := insertRows(ctx, t.tx, `INSERT INTO transactions (id, type, memo, reverts, hold_id, created_at)`, 6, len(c.Transactions),
 		func(i int, a []any) []any {

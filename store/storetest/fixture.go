@@ -211,6 +211,15 @@ func (b *batch) key(r abacus.IdempotencyRecord) {
 // apply writes the batch: every changed wallet, in id order, plus what
 // was added.
 func (b *batch) apply() error {
+	return b.tx.Apply(b.ctx, b.changes())
+}
+
+// commit writes what the batch did with WriteTx.Commit.
+func (b *batch) commit() error {
+	return b.tx.Commit(b.ctx, b.changes())
+}
+
+func (b *batch) changes() *abacus.Changes {
 	b.c.Wallets = nil
 	for id, w := range b.wallets {
 		if *w != b.before[id] {
@@ -218,7 +227,7 @@ func (b *batch) apply() error {
 		}
 	}
 	slices.SortFunc(b.c.Wallets, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
-	return b.tx.Apply(b.ctx, &b.c)
+	return &b.c
 }
 
 // state returns the wallet as the batch left it.

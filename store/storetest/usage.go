@@ -8,7 +8,8 @@ import (
 
 // testReadUsage: ReadUsage locks and reads the wallets as WalletsLock does
 // and finds, of what it is asked for, exactly what is stored: event ids,
-// whole events, minute slots, counters and carries, and the book version.
+// whole events, minute slots, counters and carries, and the book version;
+// and it reserves transaction ids after the lock, as ReserveIDs does.
 func testReadUsage(t *testing.T, st abacus.Store) {
 	c := mustAccount(t, st, 1, "USD")
 	ev := abacus.StoredEvent{
@@ -23,6 +24,12 @@ func testReadUsage(t *testing.T, st abacus.Store) {
 			Counters: []abacus.UsageCounter{counter}, Carries: []abacus.Carry{carry}})
 	})
 	other := mustAccount(t, st, 2, "USD")
+	var before []int64
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		var err error
+		before, _, err = tx.ReserveIDs(t.Context(), 1, 0)
+		return err
+	})
 	var got abacus.UsageState
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		absentSlot := slot
@@ -38,6 +45,7 @@ func testReadUsage(t *testing.T, st abacus.Store) {
 			Slots:    []abacus.MinuteSlot{{Scene: 11, CustomerID: "space-1", Minute: at(60)}, absentSlot},
 			Counters: []abacus.UsageCounter{{Account: c.ID, Key: counter.Key, Currency: "USD", Period: at(0)}, absentCounter},
 			Accounts: []abacus.AccountID{c.ID, other.ID},
+			TxIDs:    2,
 		})
 		return err
 	})
@@ -49,6 +57,9 @@ func testReadUsage(t *testing.T, st abacus.Store) {
 	same(t, "taken", got.Taken, []abacus.MinuteSlot{slot})
 	same(t, "counters", got.Counters, []abacus.UsageCounter{counter})
 	same(t, "carries", got.Carries, []abacus.Carry{carry})
+	if len(got.TxIDs) != 2 || got.TxIDs[0] <= before[0] || got.TxIDs[1] <= got.TxIDs[0] {
+		t.Fatalf("reserved transaction ids %v, want two increasing ids after %d", got.TxIDs, before[0])
+	}
 	if got.BookVersion != 0 {
 		t.Fatalf("book version %d of an empty price book, want 0", got.BookVersion)
 	}

@@ -327,14 +327,28 @@ func testApply(t *testing.T, st abacus.Store) {
 	same(t, "key of the post", keysOf(t, st, "post-h1"),
 		[]abacus.IdempotencyRecord{{Key: "post-h1", Hash: []byte{1}, TxID: x3.ID, HoldID: h1.ID, CreatedAt: at(150)}})
 
-	// An Apply with only a wallet change, and an empty Apply.
+	// An empty Apply, and an empty Commit.
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		if err := tx.Apply(t.Context(), &abacus.Changes{}); err != nil {
 			return fmt.Errorf("empty Apply: %w", err)
 		}
 		return nil
 	})
-	same(t, "Wallets after an empty Apply", mustWallets(t, st, c.ID), state)
+	mustWrite(t, st, func(tx abacus.WriteTx) error { return tx.Commit(t.Context(), &abacus.Changes{}) })
+	same(t, "Wallets after an empty Apply and Commit", mustWallets(t, st, c.ID), state)
+
+	// Commit writes as Apply does, and what it wrote stays.
+	var x4 abacus.Transaction
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		b := lock(t, tx, c.cash(), c.bonus(), c.voucher(), rev.ID)
+		x4 = b.post(abacus.Transaction{Type: abacus.TxCharge, Memo: "committed", CreatedAt: at(160)}, leg{c.cash(), -1_000}, leg{rev.ID, 1_000})
+		b.key(abacus.IdempotencyRecord{Key: "x4", Hash: []byte("h-x4"), TxID: x4.ID, CreatedAt: at(160)})
+		state = []abacus.Wallet{b.state(c.cash()), b.state(c.bonus()), b.state(c.voucher())}
+		return b.commit()
+	})
+	same(t, "transaction written by Commit", mustTransactions(t, st, x4.ID), []abacus.Transaction{x4})
+	same(t, "Wallets after Commit", mustWallets(t, st, c.ID), state)
+	same(t, "key written by Commit", keysOf(t, st, "x4"), []abacus.IdempotencyRecord{{Key: "x4", Hash: []byte("h-x4"), TxID: x4.ID, CreatedAt: at(160)}})
 }
 
 // testApplyMany applies more rows of each kind than a store may put in one
@@ -469,18 +483,24 @@ func testTaken(t *testing.T, st abacus.Store) {
 		{"hold post", abacus.Transaction{Type: abacus.TxHoldPost, HoldID: 77, CreatedAt: at(30)}, "new-2"},
 	}
 	for _, tc := range cases {
-		var x abacus.Transaction
-		err := st.Write(t.Context(), func(tx abacus.WriteTx) error {
-			b := lock(t, tx, c.cash(), rev.ID)
-			x = b.post(tc.x, leg{c.cash(), -2}, leg{rev.ID, 2})
-			b.key(abacus.IdempotencyRecord{Key: tc.key, Hash: []byte{2}, TxID: x.ID, CreatedAt: at(30)})
-			return b.apply()
-		})
-		if !errors.Is(err, abacus.ErrRetry) {
-			t.Fatalf("%s taken: %v, want an error wrapping ErrRetry", tc.name, err)
+		for _, commit := range []bool{false, true} {
+			var x abacus.Transaction
+			err := st.Write(t.Context(), func(tx abacus.WriteTx) error {
+				b := lock(t, tx, c.cash(), rev.ID)
+				x = b.post(tc.x, leg{c.cash(), -2}, leg{rev.ID, 2})
+				b.key(abacus.IdempotencyRecord{Key: tc.key, Hash: []byte{2}, TxID: x.ID, CreatedAt: at(30)})
+				if commit {
+					return b.commit()
+				}
+				return b.apply()
+			})
+			name := fmt.Sprintf("%s taken (Commit: %v)", tc.name, commit)
+			if !errors.Is(err, abacus.ErrRetry) {
+				t.Fatalf("%s: %v, want an error wrapping ErrRetry", name, err)
+			}
+			same(t, name+": transaction of a failed batch", mustTransactions(t, st, x.ID), []abacus.Transaction(nil))
+			same(t, name+": wallets after a failed batch", mustWallets(t, st, c.ID, abacus.SystemRevenue.ID()), before)
 		}
-		same(t, tc.name+": transaction of a failed batch", mustTransactions(t, st, x.ID), []abacus.Transaction(nil))
-		same(t, tc.name+": wallets after a failed batch", mustWallets(t, st, c.ID, abacus.SystemRevenue.ID()), before)
 	}
 	same(t, "the taken key", keysOf(t, st, "taken", "new-1", "new-2"),
 		[]abacus.IdempotencyRecord{{Key: "taken", Hash: []byte{1}, CreatedAt: at(23)}})
