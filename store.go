@@ -109,9 +109,43 @@ type WriteTx interface {
 	// round trip.
 	Commit(ctx context.Context, c *Changes) error
 
-	// ReadUsage reads what a usage batch is judged by, all at once (on
-	// PostgreSQL in one round trip), locking as WalletsLock does first.
-	ReadUsage(ctx context.Context, r UsageReads) (UsageState, error)
+	// ReadBatch locks as WalletsLock does and then reads, all at once (on
+	// PostgreSQL in one round trip), what a batch is judged by.
+	ReadBatch(ctx context.Context, r BatchReads) (BatchState, error)
+}
+
+// BatchReads asks for what a batch is judged by. Everything is read once
+// the wallets in Lock are locked, so what concurrent batches committed on
+// them is seen.
+type BatchReads struct {
+	Lock, Read []int64  // wallets to lock, and to read once locked, as WalletsLock
+	Keys       []string // idempotency keys to look up, as IdempotencyGet
+	Reverted   []int64  // transactions whose reversals to find, as Reversals
+	// Transaction and hold ids to reserve, as ReserveIDs.
+	TxIDs, HoldIDs int
+
+	EventIDs []string       // ids to look for among the stored usage events
+	Targets  []string       // stored events to return whole: those to void or rerate
+	Slots    []MinuteSlot   // minute slots to look for (EventID ignored)
+	Counters []UsageCounter // counters to read (Quantity ignored)
+	Accounts []AccountID    // accounts whose carried residues to read
+	Book     bool           // read the price book's version
+}
+
+// BatchState is what a BatchReads found.
+type BatchState struct {
+	Wallets   []Wallet            // the wallets in Read, in id order
+	Records   []IdempotencyRecord // those of Keys that exist
+	Reversals map[int64]int64     // of Reverted, those reverted, to the reverting transaction
+	TxIDs     []int64             // the reserved transaction ids, increasing
+	HoldIDs   []int64             // the reserved hold ids, increasing
+
+	Seen        []string       // those of EventIDs that are stored
+	Stored      []StoredEvent  // those of Targets that are stored
+	Taken       []MinuteSlot   // those of Slots taken, with the event that took each
+	Counters    []UsageCounter // those of Counters ever written, with their quantities
+	Carries     []Carry        // the residues of those of Accounts that have one
+	BookVersion int64          // the price book's version, if Book
 }
 
 // Changes is everything one batch writes.

@@ -28,29 +28,6 @@ type MinuteSlot struct {
 	EventID    string
 }
 
-// UsageReads asks for everything a usage batch is judged by.
-type UsageReads struct {
-	Lock, Read []int64        // wallets to lock, and to read once locked, as WalletsLock
-	EventIDs   []string       // ids to look for among the stored events
-	Targets    []string       // stored events to return whole: those to void or rerate
-	Slots      []MinuteSlot   // minute slots to look for (EventID ignored)
-	Counters   []UsageCounter // counters to read (Quantity ignored)
-	Accounts   []AccountID    // accounts whose carried residues to read
-	TxIDs      int            // transaction ids to reserve once the wallets are locked, as ReserveIDs
-}
-
-// UsageState is what a UsageReads found.
-type UsageState struct {
-	Wallets     []Wallet       // the wallets in Read, in id order
-	Seen        []string       // those of EventIDs that are stored
-	Stored      []StoredEvent  // those of Targets that are stored
-	Taken       []MinuteSlot   // those of Slots taken, with the event that took each
-	BookVersion int64          // the price book's version
-	Counters    []UsageCounter // those of Counters ever written, with their quantities
-	Carries     []Carry        // the residues of those of Accounts that have one
-	TxIDs       []int64        // the reserved transaction ids, increasing
-}
-
 // PriceBook is every price version, burst level change and commitment,
 // with the version that changes whenever any of them does.
 type PriceBook struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -25,6 +26,8 @@ type batch struct {
 
 	txs         []abacus.Transaction
 	newHolds    []abacus.Hold
+	txIDs       []int64 // reserved for txs, in order
+	holdIDs     []int64 // reserved for newHolds, in order
 	resolutions []resolution
 	items       []item
 }
@@ -66,7 +69,7 @@ func (e *Engine) commitBatch(ctx context.Context, ps []*pending) ([]outcome, err
 			b.items[i] = item{txIdx: -1, newHold: -1, resolved: -1, dupOf: -1}
 			b.apply(i, p, ps)
 		}
-		c, err := b.changes(ctx, tx, ps)
+		c, err := b.changes(ps)
 		if err != nil || c == nil {
 			return err
 		}
@@ -83,6 +86,7 @@ func (e *Engine) commitBatch(ctx context.Context, ps []*pending) ([]outcome, err
 func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) error {
 	var holdIDs, lockIDs, readIDs, revertIDs []int64
 	var keys []string
+	newHolds := 0
 	for _, p := range ps {
 		if p.key != "" {
 			keys = append(keys, p.key)
@@ -96,6 +100,8 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 			holdIDs = append(holdIDs, o.HoldID)
 		case *abacus.Revert:
 			revertIDs = append(revertIDs, o.TxID)
+		case *abacus.HoldCreate:
+			newHolds++
 		}
 		lockIDs = append(lockIDs, p.prep.lock...)
 		readIDs = append(readIDs, p.prep.read...)
@@ -109,11 +115,18 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 			b.holds[holds[i].ID] = &holds[i]
 		}
 	}
-	ws, err := tx.WalletsLock(ctx, sortedUnique(lockIDs), sortedUnique(readIDs))
+	// Keys, reversals and ids are read under the wallet locks, in the same
+	// round trip: what a concurrent batch committed on the same rows is
+	// visible, and within one wallet transaction ids grow in commit order.
+	// Ids are reserved for every operation that may need one; the unused
+	// ones are gaps, as a rollback leaves.
+	r := abacus.BatchReads{Lock: sortedUnique(lockIDs), Read: sortedUnique(readIDs),
+		Keys: sortedUnique(keys), Reverted: sortedUnique(revertIDs), TxIDs: len(ps), HoldIDs: newHolds}
+	st, err := tx.ReadBatch(ctx, r)
 	if err != nil {
 		return err
 	}
-	for _, w := range ws {
+	for _, w := range st.Wallets {
 		b.before[w.ID] = w
 		c := w
 		b.wallets[w.ID] = &c
@@ -129,27 +142,14 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 			return abacus.Errorf(abacus.CodeInternal, "", "hold %d: wallet %d was not read", h.ID, h.CounterWallet)
 		}
 	}
-	// Read keys and reversals only now: under the wallet locks, what a
-	// concurrent batch committed on the same rows is visible.
-	if len(keys) > 0 {
-		recs, err := tx.IdempotencyGet(ctx, sortedUnique(keys))
-		if err != nil {
-			return err
-		}
-		b.records = make(map[string]abacus.IdempotencyRecord, len(recs))
-		for _, r := range recs {
-			b.records[r.Key] = r
-		}
+	b.records = make(map[string]abacus.IdempotencyRecord, len(st.Records))
+	for _, r := range st.Records {
+		b.records[r.Key] = r
 	}
-	if len(revertIDs) > 0 {
-		rev, err := tx.Reversals(ctx, sortedUnique(revertIDs))
-		if err != nil {
-			return err
-		}
-		for id := range rev {
-			b.reverted[id] = true
-		}
+	for id := range st.Reversals {
+		b.reverted[id] = true
 	}
+	b.txIDs, b.holdIDs = st.TxIDs, st.HoldIDs
 	return nil
 }
 
@@ -160,7 +160,7 @@ func sortedUnique[T int64 | string](s []T) []T {
 
 // changes assigns ids to what the batch made and collects the writes.
 // It returns nil when the batch changed nothing.
-func (b *batch) changes(ctx context.Context, tx abacus.WriteTx, ps []*pending) (*abacus.Changes, error) {
+func (b *batch) changes(ps []*pending) (*abacus.Changes, error) {
 	c := &abacus.Changes{}
 	for id, w := range b.wallets {
 		if *w != b.before[id] {
@@ -171,19 +171,18 @@ func (b *batch) changes(ctx context.Context, tx abacus.WriteTx, ps []*pending) (
 		return nil, nil
 	}
 	slices.SortFunc(c.Wallets, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
-	txIDs, holdIDs, err := tx.ReserveIDs(ctx, len(b.txs), len(b.newHolds))
-	if err != nil {
-		return nil, err
+	if len(b.txIDs) < len(b.txs) || len(b.holdIDs) < len(b.newHolds) {
+		return nil, fmt.Errorf("ledger: %d transaction and %d hold ids reserved for %d and %d", len(b.txIDs), len(b.holdIDs), len(b.txs), len(b.newHolds))
 	}
 	for i := range b.txs {
 		t := &b.txs[i]
-		t.ID = txIDs[i]
+		t.ID = b.txIDs[i]
 		for j := range t.Postings {
 			t.Postings[j].TxID = t.ID
 		}
 	}
 	for i := range b.newHolds {
-		b.newHolds[i].ID = holdIDs[i]
+		b.newHolds[i].ID = b.holdIDs[i]
 	}
 	for _, r := range b.resolutions {
 		if r.txIdx >= 0 {

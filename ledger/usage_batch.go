@@ -114,7 +114,7 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 // book the batch began with; if the store's book is newer the batch stops
 // with errStaleBook and runs again with the new one.
 func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usageItem, version int64) error {
-	var r abacus.UsageReads
+	var r abacus.BatchReads
 	var lock []int64
 	accounts := map[abacus.AccountID]bool{}
 	var wanted []rating.Counter
@@ -141,7 +141,7 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 	r.Lock, r.Read = sortedUnique(lock), sortedUnique(r.Read)
 	// Nearly every batch moves money: its transaction id comes with the
 	// reads rather than in a round trip of its own.
-	r.TxIDs = 1
+	r.TxIDs, r.Book = 1, true
 	byKey := make(map[abacus.UsageCounter]rating.Counter, len(wanted))
 	for _, c := range wanted {
 		k := abacus.UsageCounter{Account: c.Account, Key: counterKey(c.Key), Currency: c.Currency, Period: c.Period}
@@ -151,7 +151,7 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 		}
 		u.used[c] = 0
 	}
-	st, err := tx.ReadUsage(ctx, r)
+	st, err := tx.ReadBatch(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -38,14 +37,8 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	return e, err
 }
 
-// ReadUsage implements abacus.WriteTx: every statement goes in one
-// pipeline, so a batch's reads cost one round trip. PostgreSQL runs them in
-// order, so the reads after the lock see what its holders committed.
-func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (abacus.UsageState, error) {
-	var st abacus.UsageState
-	b := &pgx.Batch{}
-	queueWallets(b, r.Lock, r.Read, &st.Wallets)
-	queueIDs(b, "transaction_ids", r.TxIDs, &st.TxIDs)
+// queueUsageReads adds the usage half of ReadBatch to b.
+func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 	if len(r.EventIDs) > 0 {
 		queueRows(b, &st.Seen, scanString, `SELECT id FROM usage_events WHERE id = ANY($1)`, r.EventIDs)
 	}
@@ -61,7 +54,9 @@ func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (abacus.Us
 			JOIN unnest($1::int[], $2::text[], $3::timestamptz[]) AS u(scene, customer_id, minute)
 			ON m.scene = u.scene AND m.customer_id = u.customer_id AND m.minute = u.minute`, scenes, customers, minutes)
 	}
-	b.Queue(`SELECT version FROM price_book`).QueryRow(func(row pgx.Row) error { return row.Scan(&st.BookVersion) })
+	if r.Book {
+		b.Queue(`SELECT version FROM price_book`).QueryRow(func(row pgx.Row) error { return row.Scan(&st.BookVersion) })
+	}
 	if n := len(r.Counters); n > 0 {
 		accts, keys, curs, periods := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
 		for i, c := range r.Counters {
@@ -78,9 +73,6 @@ func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (abacus.Us
 		}
 		queueRows(b, &st.Carries, scanCarry, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
 	}
-	// The callbacks fill st while the batch is closed: close it first.
-	err := t.send(ctx, b)
-	return st, err
 }
 
 func scanString(row pgx.Row) (string, error) {

@@ -77,8 +77,15 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]
 }
 
 func (t *writeTx) IdempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
-	rows, err := t.query(ctx, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys WHERE key = ANY($1)`, keys)
-	return collect(rows, err, scanIdempotency)
+	b := &pgx.Batch{}
+	var out []abacus.IdempotencyRecord
+	queueKeys(b, keys, &out)
+	err := t.send(ctx, b) // fills out
+	return out, err
+}
+
+func queueKeys(b *pgx.Batch, keys []string, out *[]abacus.IdempotencyRecord) {
+	queueRows(b, out, scanIdempotency, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys WHERE key = ANY($1)`, keys)
 }
 
 func scanIdempotency(row pgx.Row) (abacus.IdempotencyRecord, error) {
@@ -134,14 +141,19 @@ func queueRows[T any](b *pgx.Batch, out *[]T, scan func(pgx.Row) (T, error), sql
 }
 
 func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
-	rows, err := t.query(ctx, `SELECT reverts, id FROM transactions WHERE reverts = ANY($1)`, txIDs)
-	if err != nil {
-		return nil, err
-	}
+	b := &pgx.Batch{}
 	out := map[int64]int64{}
-	var orig, id int64
-	_, err = pgx.ForEachRow(rows, []any{&orig, &id}, func() error { out[orig] = id; return nil })
+	queueReversals(b, txIDs, out)
+	err := t.send(ctx, b) // fills out
 	return out, err
+}
+
+func queueReversals(b *pgx.Batch, txIDs []int64, out map[int64]int64) {
+	b.Queue(`SELECT reverts, id FROM transactions WHERE reverts = ANY($1)`, txIDs).Query(func(rows pgx.Rows) error {
+		var orig, id int64
+		_, err := pgx.ForEachRow(rows, []any{&orig, &id}, func() error { out[orig] = id; return nil })
+		return err
+	})
 }
 
 // ReserveIDs draws from the sequences. It runs after the batch has locked
@@ -156,6 +168,28 @@ func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []i
 	}
 	err := t.send(ctx, b) // fills txIDs and holdIDs
 	return txIDs, holdIDs, err
+}
+
+// ReadBatch implements abacus.WriteTx: every statement goes in one
+// pipeline, so a batch's reads cost one round trip. PostgreSQL runs them in
+// order, so the reads and ids after the lock see what its holders committed.
+func (t *writeTx) ReadBatch(ctx context.Context, r abacus.BatchReads) (abacus.BatchState, error) {
+	var st abacus.BatchState
+	b := &pgx.Batch{}
+	queueWallets(b, r.Lock, r.Read, &st.Wallets)
+	queueIDs(b, "transaction_ids", r.TxIDs, &st.TxIDs)
+	queueIDs(b, "hold_ids", r.HoldIDs, &st.HoldIDs)
+	if len(r.Keys) > 0 {
+		queueKeys(b, r.Keys, &st.Records)
+	}
+	if len(r.Reverted) > 0 {
+		st.Reversals = map[int64]int64{}
+		queueReversals(b, r.Reverted, st.Reversals)
+	}
+	queueUsageReads(b, r, &st)
+	// The callbacks fill st while the batch is closed: close it first.
+	err := t.send(ctx, b)
+	return st, err
 }
 
 // queueIDs adds to b the drawing of n ids from a sequence, in increasing

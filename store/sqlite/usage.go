@@ -32,42 +32,37 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	return e, err
 }
 
-// ReadUsage implements abacus.WriteTx. SQLite has no round trips to save:
-// it reads one thing after another, locking first.
-func (t *writeTx) ReadUsage(ctx context.Context, r abacus.UsageReads) (st abacus.UsageState, err error) {
-	if st.Wallets, err = t.WalletsLock(ctx, r.Lock, r.Read); err != nil {
-		return st, err
-	}
-	if st.TxIDs, err = t.nextIDs(ctx, "transaction_ids", r.TxIDs); err != nil {
-		return st, err
-	}
+// readUsage reads the usage half of ReadBatch into st.
+func (t *writeTx) readUsage(ctx context.Context, r abacus.BatchReads, st *abacus.BatchState) (err error) {
 	if len(r.EventIDs) > 0 {
 		if st.Seen, err = t.eventsSeen(ctx, r.EventIDs); err != nil {
-			return st, err
+			return err
 		}
 	}
 	if len(r.Targets) > 0 {
 		if st.Stored, err = t.eventsGet(ctx, r.Targets); err != nil {
-			return st, err
+			return err
 		}
 	}
 	if len(r.Slots) > 0 {
 		if st.Taken, err = t.minutesTaken(ctx, r.Slots); err != nil {
-			return st, err
+			return err
 		}
 	}
-	if st.BookVersion, err = t.priceBookVersion(ctx); err != nil {
-		return st, err
+	if r.Book {
+		if st.BookVersion, err = t.priceBookVersion(ctx); err != nil {
+			return err
+		}
 	}
 	if len(r.Counters) > 0 {
 		if st.Counters, err = t.counters(ctx, r.Counters); err != nil {
-			return st, err
+			return err
 		}
 	}
 	if len(r.Accounts) > 0 {
 		st.Carries, err = t.carries(ctx, r.Accounts)
 	}
-	return st, err
+	return err
 }
 
 // eventsSeen returns those of the ids that are stored already.

@@ -143,6 +143,28 @@ func (t *writeTx) nextIDs(ctx context.Context, seq string, n int) ([]int64, erro
 	return ids, nil
 }
 
+// ReadBatch implements abacus.WriteTx. SQLite has no round trips to save:
+// it reads one thing after another, locking first.
+func (t *writeTx) ReadBatch(ctx context.Context, r abacus.BatchReads) (st abacus.BatchState, err error) {
+	if st.Wallets, err = t.WalletsLock(ctx, r.Lock, r.Read); err != nil {
+		return st, err
+	}
+	if st.TxIDs, st.HoldIDs, err = t.ReserveIDs(ctx, r.TxIDs, r.HoldIDs); err != nil {
+		return st, err
+	}
+	if len(r.Keys) > 0 {
+		if st.Records, err = t.IdempotencyGet(ctx, r.Keys); err != nil {
+			return st, err
+		}
+	}
+	if len(r.Reverted) > 0 {
+		if st.Reversals, err = t.Reversals(ctx, r.Reverted); err != nil {
+			return st, err
+		}
+	}
+	return st, t.readUsage(ctx, r, &st)
+}
+
 // Commit applies c; Write commits when fn returns, which costs SQLite
 // nothing more.
 func (t *writeTx) Commit(ctx context.Context, c *abacus.Changes) error {

@@ -43,7 +43,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WriteTaken", testTaken},
 		{"WriteRollback", testRollback},
 		{"WriteRaces", testRaces},
-		{"WriteReadUsage", testReadUsage},
+		{"WriteReadBatch", testReadBatch},
 		{"UsageListLimits", testUsageListLimits},
 
 		{"Transactions", testTransactions},

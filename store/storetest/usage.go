@@ -3,14 +3,17 @@ package storetest
 import (
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/abacus-billing/abacus"
 )
 
-// testReadUsage: ReadUsage locks and reads the wallets as WalletsLock does
+// testReadBatch: ReadBatch locks and reads the wallets as WalletsLock does
 // and finds, of what it is asked for, exactly what is stored: event ids,
-// whole events, minute slots, counters and carries, and the book version;
-// and it reserves transaction ids after the lock, as ReserveIDs does.
-func testReadUsage(t *testing.T, st abacus.Store) {
+// whole events, minute slots, counters and carries, the book version,
+// idempotency records and reversals; and it reserves transaction and hold
+// ids after the lock, as ReserveIDs does.
+func testReadBatch(t *testing.T, st abacus.Store) {
 	c := mustAccount(t, st, 1, "USD")
 	ev := abacus.StoredEvent{
 		UsageEvent: abacus.UsageEvent{ID: "ev-1", Account: c.ID, Value: 3, Scene: 11, ResourceID: "gpu", CustomerID: "space-1", Time: at(60), Extra: "{}"},
@@ -24,20 +27,35 @@ func testReadUsage(t *testing.T, st abacus.Store) {
 			Counters: []abacus.UsageCounter{counter}, Carries: []abacus.Carry{carry}})
 	})
 	other := mustAccount(t, st, 2, "USD")
-	var before []int64
+	var before, beforeHolds []int64
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		var err error
-		before, _, err = tx.ReserveIDs(t.Context(), 1, 0)
+		before, beforeHolds, err = tx.ReserveIDs(t.Context(), 1, 1)
 		return err
 	})
-	var got abacus.UsageState
+	// A key, and a charge that was reverted.
+	_, rev := funded(t, st, 3)
+	x := mustPost(t, st, abacus.Transaction{Type: abacus.TxCharge, CreatedAt: at(70)}, leg{c.cash(), -5}, leg{rev.ID, 5})
+	y := mustPost(t, st, abacus.Transaction{Type: abacus.TxRevert, Reverts: x.ID, CreatedAt: at(71)}, leg{c.cash(), 5}, leg{rev.ID, -5})
+	key := abacus.IdempotencyRecord{Key: "read-batch", Hash: []byte{7}, TxID: x.ID, CreatedAt: at(70)}
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{Keys: []abacus.IdempotencyRecord{key}})
+	})
+	for _, w := range mustWallets(t, st, c.ID) {
+		c.w[w.Bucket] = w
+	}
+	if err := st.PriceBookAdd(t.Context(), []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
+		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: at(0), CreatedAt: at(0)}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got abacus.BatchState
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		absentSlot := slot
 		absentSlot.Minute = at(120)
 		absentCounter := counter
 		absentCounter.Key = "1|1|6:minute|cpu"
 		var err error
-		got, err = tx.ReadUsage(t.Context(), abacus.UsageReads{
+		got, err = tx.ReadBatch(t.Context(), abacus.BatchReads{
 			Lock:     []int64{c.cash()},
 			Read:     []int64{c.voucher(), c.cash()},
 			EventIDs: []string{"ev-2", "ev-1"},
@@ -45,7 +63,11 @@ func testReadUsage(t *testing.T, st abacus.Store) {
 			Slots:    []abacus.MinuteSlot{{Scene: 11, CustomerID: "space-1", Minute: at(60)}, absentSlot},
 			Counters: []abacus.UsageCounter{{Account: c.ID, Key: counter.Key, Currency: "USD", Period: at(0)}, absentCounter},
 			Accounts: []abacus.AccountID{c.ID, other.ID},
+			Keys:     []string{"absent", "read-batch"},
+			Reverted: []int64{x.ID, y.ID},
 			TxIDs:    2,
+			HoldIDs:  1,
+			Book:     true,
 		})
 		return err
 	})
@@ -60,8 +82,13 @@ func testReadUsage(t *testing.T, st abacus.Store) {
 	if len(got.TxIDs) != 2 || got.TxIDs[0] <= before[0] || got.TxIDs[1] <= got.TxIDs[0] {
 		t.Fatalf("reserved transaction ids %v, want two increasing ids after %d", got.TxIDs, before[0])
 	}
-	if got.BookVersion != 0 {
-		t.Fatalf("book version %d of an empty price book, want 0", got.BookVersion)
+	if len(got.HoldIDs) != 1 || got.HoldIDs[0] <= beforeHolds[0] {
+		t.Fatalf("reserved hold ids %v, want one after %d", got.HoldIDs, beforeHolds[0])
+	}
+	same(t, "idempotency records", got.Records, []abacus.IdempotencyRecord{key})
+	same(t, "reversals", got.Reversals, map[int64]int64{x.ID: y.ID})
+	if got.BookVersion < 1 {
+		t.Fatalf("book version %d after a price was added, want at least 1", got.BookVersion)
 	}
 }
 
