@@ -42,13 +42,11 @@ func (t *writeTx) send(ctx context.Context, b *pgx.Batch) error {
 // query runs one statement and returns its rows, for reads that are not
 // queued in a pipeline.
 func (t *writeTx) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if !t.begun {
+	if !t.begun || t.committed {
+		// An empty pipeline: send opens the transaction, or refuses.
 		if err := t.send(ctx, &pgx.Batch{}); err != nil {
 			return nil, err
 		}
-	}
-	if t.committed {
-		return nil, errAfterCommit
 	}
 	return t.conn.Query(ctx, sql, args...)
 }
