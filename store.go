@@ -86,21 +86,11 @@ type Store interface {
 // Lock methods lock rows in ascending id order, so that concurrent batches
 // from any number of processes never deadlock.
 type WriteTx interface {
-	// IdempotencyGet returns the records of the keys that exist.
-	IdempotencyGet(ctx context.Context, keys []string) ([]IdempotencyRecord, error)
 	// HoldsLock locks the given holds and returns them with their legs.
 	HoldsLock(ctx context.Context, ids []int64) ([]Hold, error)
-	// WalletsLock locks the wallets in lock, in ascending id order, and
-	// then returns the state of every wallet in read, in id order. The
-	// engine locks one wallet per account, its lead, and every change to
-	// any wallet of the account is made under that lock, so the others
-	// need no lock of their own and are read once it is held.
-	WalletsLock(ctx context.Context, lock, read []int64) ([]Wallet, error)
-	// Reversals returns, for those of the given transactions that have
-	// been reverted, the id of the reverting transaction.
-	Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error)
-	// ReserveIDs returns fresh, increasing transaction and hold ids.
-	ReserveIDs(ctx context.Context, transactions, holds int) (txIDs, holdIDs []int64, err error)
+	// ReadBatch locks the wallets in r.Lock and then reads, all at once (on
+	// PostgreSQL in one round trip), what a batch is judged by.
+	ReadBatch(ctx context.Context, r BatchReads) (BatchState, error)
 	// Apply writes a batch's changes. It returns ErrRetry if a hold it
 	// resolves is no longer open or a key or reversal is taken.
 	Apply(ctx context.Context, c *Changes) error
@@ -108,20 +98,22 @@ type WriteTx interface {
 	// be fn's last call. PostgreSQL sends the writes and the COMMIT in one
 	// round trip.
 	Commit(ctx context.Context, c *Changes) error
-
-	// ReadBatch locks as WalletsLock does and then reads, all at once (on
-	// PostgreSQL in one round trip), what a batch is judged by.
-	ReadBatch(ctx context.Context, r BatchReads) (BatchState, error)
 }
 
 // BatchReads asks for what a batch is judged by. Everything is read once
 // the wallets in Lock are locked, so what concurrent batches committed on
-// them is seen.
+// them is seen, and ids are reserved then, so within one wallet they grow
+// in commit order.
 type BatchReads struct {
-	Lock, Read []int64  // wallets to lock, and to read once locked, as WalletsLock
-	Keys       []string // idempotency keys to look up, as IdempotencyGet
-	Reverted   []int64  // transactions whose reversals to find, as Reversals
-	// Transaction and hold ids to reserve, as ReserveIDs.
+	// Lock is locked in ascending id order; the engine locks one wallet
+	// per account, its lead, and every change to any wallet of the
+	// account is made under that lock, so the others need no lock of
+	// their own and are read, as Read asks, once it is held.
+	Lock, Read []int64
+	Keys       []string // idempotency keys to look up
+	Reverted   []int64  // transactions whose reversals to find
+	// Fresh, increasing transaction and hold ids to reserve: never handed
+	// out again, used or not.
 	TxIDs, HoldIDs int
 
 	EventIDs []string       // ids to look for among the stored usage events
@@ -136,7 +128,7 @@ type BatchReads struct {
 type BatchState struct {
 	Wallets   []Wallet            // the wallets in Read, in id order
 	Records   []IdempotencyRecord // those of Keys that exist
-	Reversals map[int64]int64     // of Reverted, those reverted, to the reverting transaction
+	Reversals map[int64]int64     // those of Reverted reverted, to the reverting transaction; nil if none asked
 	TxIDs     []int64             // the reserved transaction ids, increasing
 	HoldIDs   []int64             // the reserved hold ids, increasing
 

@@ -250,7 +250,7 @@ func TestWriteLazyTransaction(t *testing.T) {
 		if err := tx.Commit(ctx, &abacus.Changes{Keys: []abacus.IdempotencyRecord{key}}); err != nil {
 			return err
 		}
-		_, _, err := tx.ReserveIDs(ctx, 1, 0)
+		_, err := tx.ReadBatch(ctx, abacus.BatchReads{TxIDs: 1})
 		return err
 	})
 	if err == nil {
@@ -266,8 +266,8 @@ func TestWriteLazyTransaction(t *testing.T) {
 	for range 3 { // more than the pool's idle connections would need
 		var recs []abacus.IdempotencyRecord
 		if err := s.Write(ctx, func(tx abacus.WriteTx) error {
-			var err error
-			recs, err = tx.IdempotencyGet(ctx, []string{"lazy"})
+			st, err := tx.ReadBatch(ctx, abacus.BatchReads{Keys: []string{"lazy"}})
+			recs = st.Records
 			return err
 		}); err != nil {
 			t.Fatalf("a Write after the failures: %v", err)

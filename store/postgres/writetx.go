@@ -74,14 +74,6 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }
 
-func (t *writeTx) IdempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
-	b := &pgx.Batch{}
-	var out []abacus.IdempotencyRecord
-	queueKeys(b, keys, &out)
-	err := t.send(ctx, b) // fills out
-	return out, err
-}
-
 func queueKeys(b *pgx.Batch, keys []string, out *[]abacus.IdempotencyRecord) {
 	queueRows(b, out, scanIdempotency, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys WHERE key = ANY($1)`, keys)
 }
@@ -109,19 +101,10 @@ func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, er
 	return hs, attachLegs(ctx, t.conn, hs)
 }
 
-// WalletsLock locks with FOR NO KEY UPDATE, which does not block the
+// queueWallets locks with FOR NO KEY UPDATE, which does not block the
 // key-share locks of foreign keys, and reads in a second statement of the
 // same round trip: at READ COMMITTED it sees what the lock holders before
 // it committed.
-func (t *writeTx) WalletsLock(ctx context.Context, lock, read []int64) ([]abacus.Wallet, error) {
-	b := &pgx.Batch{}
-	var out []abacus.Wallet
-	queueWallets(b, lock, read, &out)
-	err := t.send(ctx, b) // fills out
-	return out, err
-}
-
-// queueWallets adds WalletsLock's two statements to b.
 func queueWallets(b *pgx.Batch, lock, read []int64, out *[]abacus.Wallet) {
 	if len(lock) > 0 {
 		b.Queue(`SELECT id FROM wallets WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, lock)
@@ -138,34 +121,12 @@ func queueRows[T any](b *pgx.Batch, out *[]T, scan func(pgx.Row) (T, error), sql
 	})
 }
 
-func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
-	b := &pgx.Batch{}
-	out := map[int64]int64{}
-	queueReversals(b, txIDs, out)
-	err := t.send(ctx, b) // fills out
-	return out, err
-}
-
 func queueReversals(b *pgx.Batch, txIDs []int64, out map[int64]int64) {
 	b.Queue(`SELECT reverts, id FROM transactions WHERE reverts = ANY($1)`, txIDs).Query(func(rows pgx.Rows) error {
 		var orig, id int64
 		_, err := pgx.ForEachRow(rows, []any{&orig, &id}, func() error { out[orig] = id; return nil })
 		return err
 	})
-}
-
-// ReserveIDs draws from the sequences. It runs after the batch has locked
-// its wallets, so within one wallet ids grow in commit order.
-func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []int64, error) {
-	b := &pgx.Batch{}
-	var txIDs, holdIDs []int64
-	queueIDs(b, "transaction_ids", ntx, &txIDs)
-	queueIDs(b, "hold_ids", nholds, &holdIDs)
-	if b.Len() == 0 {
-		return nil, nil, nil
-	}
-	err := t.send(ctx, b) // fills txIDs and holdIDs
-	return txIDs, holdIDs, err
 }
 
 // ReadBatch implements abacus.WriteTx: every statement goes in one

@@ -38,7 +38,7 @@ func scanWallet(sc interface{ Scan(...any) error }) (abacus.Wallet, error) {
 	return w, nil
 }
 
-func (t *writeTx) IdempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
+func (t *writeTx) idempotencyGet(ctx context.Context, keys []string) ([]abacus.IdempotencyRecord, error) {
 	var out []abacus.IdempotencyRecord
 	err := chunks(sortedUnique(keys), func(ks []string) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT key, request_hash, tx_id, hold_id, created_at
@@ -72,9 +72,9 @@ func (t *writeTx) HoldsLock(ctx context.Context, ids []int64) ([]abacus.Hold, er
 	return queryHolds(ctx, t.tx, ids)
 }
 
-// WalletsLock needs to lock nothing: BEGIN IMMEDIATE holds the database's
+// walletsLock needs to lock nothing: BEGIN IMMEDIATE holds the database's
 // one write lock already.
-func (t *writeTx) WalletsLock(ctx context.Context, _, read []int64) ([]abacus.Wallet, error) {
+func (t *writeTx) walletsLock(ctx context.Context, _, read []int64) ([]abacus.Wallet, error) {
 	out, missing := t.cache.get(sortedUnique(read))
 	from := len(out)
 	err := chunks(missing, func(c []int64) error {
@@ -97,7 +97,7 @@ func (t *writeTx) WalletsLock(ctx context.Context, _, read []int64) ([]abacus.Wa
 	return out, err
 }
 
-func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
+func (t *writeTx) reversals(ctx context.Context, txIDs []int64) (map[int64]int64, error) {
 	out := map[int64]int64{}
 	err := chunks(sortedUnique(txIDs), func(c []int64) error {
 		rows, err := t.tx.QueryContext(ctx, `SELECT reverts, id FROM transactions WHERE reverts IN (`+placeholders(len(c))+`)`, anys(c)...)
@@ -117,9 +117,9 @@ func (t *writeTx) Reversals(ctx context.Context, txIDs []int64) (map[int64]int64
 	return out, err
 }
 
-// ReserveIDs draws from the sequences table, like PostgreSQL's sequences:
+// reserveIDs draws from the sequences table, like PostgreSQL's sequences:
 // ids are fresh and increasing across calls, in one transaction or many.
-func (t *writeTx) ReserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []int64, error) {
+func (t *writeTx) reserveIDs(ctx context.Context, ntx, nholds int) ([]int64, []int64, error) {
 	txIDs, err := t.nextIDs(ctx, "transaction_ids", ntx)
 	if err != nil {
 		return nil, nil, err
@@ -146,19 +146,19 @@ func (t *writeTx) nextIDs(ctx context.Context, seq string, n int) ([]int64, erro
 // ReadBatch implements abacus.WriteTx. SQLite has no round trips to save:
 // it reads one thing after another, locking first.
 func (t *writeTx) ReadBatch(ctx context.Context, r abacus.BatchReads) (st abacus.BatchState, err error) {
-	if st.Wallets, err = t.WalletsLock(ctx, r.Lock, r.Read); err != nil {
+	if st.Wallets, err = t.walletsLock(ctx, r.Lock, r.Read); err != nil {
 		return st, err
 	}
-	if st.TxIDs, st.HoldIDs, err = t.ReserveIDs(ctx, r.TxIDs, r.HoldIDs); err != nil {
+	if st.TxIDs, st.HoldIDs, err = t.reserveIDs(ctx, r.TxIDs, r.HoldIDs); err != nil {
 		return st, err
 	}
 	if len(r.Keys) > 0 {
-		if st.Records, err = t.IdempotencyGet(ctx, r.Keys); err != nil {
+		if st.Records, err = t.idempotencyGet(ctx, r.Keys); err != nil {
 			return st, err
 		}
 	}
 	if len(r.Reverted) > 0 {
-		if st.Reversals, err = t.Reversals(ctx, r.Reverted); err != nil {
+		if st.Reversals, err = t.reversals(ctx, r.Reverted); err != nil {
 			return st, err
 		}
 	}

@@ -234,11 +234,11 @@ func testWalletsMany(t *testing.T, st abacus.Store) {
 	}
 	rnd.Shuffle(len(wids), func(i, j int) { wids[i], wids[j] = wids[j], wids[i] })
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		got, err := tx.WalletsLock(t.Context(), wids, wids)
+		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: wids, Read: wids})
 		if err != nil {
 			return err
 		}
-		same(t, "WalletsLock of many wallets", got, want)
+		same(t, "locking and reading many wallets", st.Wallets, want)
 		return nil
 	})
 }

@@ -114,12 +114,13 @@ func lock(t testing.TB, tx abacus.WriteTx, ids ...int64) *batch {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	ws, err := tx.WalletsLock(t.Context(), ids, ids)
+	st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: ids, Read: ids})
 	if err != nil {
-		t.Fatalf("WalletsLock(%v): %v", ids, err)
+		t.Fatalf("ReadBatch locking %v: %v", ids, err)
 	}
+	ws := st.Wallets
 	if len(ws) != len(ids) {
-		t.Fatalf("WalletsLock(%v) returned %d wallets", ids, len(ws))
+		t.Fatalf("ReadBatch locking %v returned %d wallets", ids, len(ws))
 	}
 	b := &batch{t: t, ctx: t.Context(), tx: tx, before: map[int64]abacus.Wallet{}, wallets: map[int64]*abacus.Wallet{}}
 	for _, w := range ws {
@@ -141,14 +142,21 @@ func (b *batch) wallet(id int64) *abacus.Wallet {
 
 func (b *batch) reserve(ntx, nholds int) ([]int64, []int64) {
 	b.t.Helper()
-	txs, holds, err := b.tx.ReserveIDs(b.ctx, ntx, nholds)
+	return reserve(b.t, b.tx, ntx, nholds)
+}
+
+// reserve reserves ids with ReadBatch and checks it returned as many as
+// asked.
+func reserve(t testing.TB, tx abacus.WriteTx, ntx, nholds int) ([]int64, []int64) {
+	t.Helper()
+	st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: ntx, HoldIDs: nholds})
 	if err != nil {
-		b.t.Fatalf("ReserveIDs(%d, %d): %v", ntx, nholds, err)
+		t.Fatalf("reserving %d transaction and %d hold ids: %v", ntx, nholds, err)
 	}
-	if len(txs) != ntx || len(holds) != nholds {
-		b.t.Fatalf("ReserveIDs(%d, %d) = %v, %v", ntx, nholds, txs, holds)
+	if len(st.TxIDs) != ntx || len(st.HoldIDs) != nholds {
+		t.Fatalf("reserving %d transaction and %d hold ids gave %v, %v", ntx, nholds, st.TxIDs, st.HoldIDs)
 	}
-	return txs, holds
+	return st.TxIDs, st.HoldIDs
 }
 
 // post adds a transaction with a fresh id. Its postings go to Apply in the

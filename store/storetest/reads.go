@@ -186,15 +186,12 @@ func testEntriesDuringWrites(t *testing.T, st abacus.Store) {
 		for i := 1; !stop.Load(); i++ {
 			sign := int64(1 - 2*(i%2))
 			err := st.Write(ctx, func(tx abacus.WriteTx) error {
-				ws, err := tx.WalletsLock(ctx, []int64{c.cash(), c.bonus()}, []int64{c.cash(), c.bonus()})
+				st, err := tx.ReadBatch(ctx, abacus.BatchReads{Lock: []int64{c.cash(), c.bonus()}, Read: []int64{c.cash(), c.bonus()}, TxIDs: 1})
 				if err != nil {
 					return err
 				}
-				ids, _, err := tx.ReserveIDs(ctx, 1, 0)
-				if err != nil {
-					return err
-				}
-				x := abacus.Transaction{ID: ids[0], Type: abacus.TxTransfer, CreatedAt: at(i)}
+				ws := st.Wallets
+				x := abacus.Transaction{ID: st.TxIDs[0], Type: abacus.TxTransfer, CreatedAt: at(i)}
 				for j := range ws {
 					w := &ws[j]
 					amount := sign

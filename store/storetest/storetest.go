@@ -32,10 +32,10 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WalletsMany", testWalletsMany},
 		{"SystemWalletsEnsure", testSystemWalletsEnsure},
 
-		{"WriteIdempotencyGet", testIdempotencyGet},
+		{"WriteReadKeys", testReadKeys},
 		{"WriteHoldsLock", testHoldsLock},
-		{"WriteWalletsLock", testWalletsLock},
-		{"WriteReversals", testReversals},
+		{"WriteReadWallets", testReadWallets},
+		{"WriteReadReversals", testReadReversals},
 		{"WriteReserveIDs", testReserveIDs},
 		{"WriteApply", testApply},
 		{"WriteApplyMany", testApplyMany},

@@ -8,11 +8,11 @@ import (
 	"github.com/abacus-billing/abacus"
 )
 
-// testReadBatch: ReadBatch locks and reads the wallets as WalletsLock does
-// and finds, of what it is asked for, exactly what is stored: event ids,
-// whole events, minute slots, counters and carries, the book version,
-// idempotency records and reversals; and it reserves transaction and hold
-// ids after the lock, as ReserveIDs does.
+// testReadBatch: one ReadBatch asking for everything locks and reads the
+// wallets and finds, of what it is asked for, exactly what is stored: event
+// ids, whole events, minute slots, counters and carries, the book version,
+// idempotency records and reversals; and it reserves fresh transaction and
+// hold ids.
 func testReadBatch(t *testing.T, st abacus.Store) {
 	c := mustAccount(t, st, 1, "USD")
 	ev := abacus.StoredEvent{
@@ -29,8 +29,8 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 	other := mustAccount(t, st, 2, "USD")
 	var before, beforeHolds []int64
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		var err error
-		before, beforeHolds, err = tx.ReserveIDs(t.Context(), 1, 1)
+		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: 1, HoldIDs: 1})
+		before, beforeHolds = st.TxIDs, st.HoldIDs
 		return err
 	})
 	// A key, and a charge that was reverted.

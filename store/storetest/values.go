@@ -64,7 +64,7 @@ func testTimesRoundTrip(t *testing.T, st abacus.Store) {
 		same(t, what+": Transactions", mustTransactions(t, st, x.ID), []abacus.Transaction{x})
 		same(t, what+": Entries", mustEntries(t, st, abacus.EntryQuery{Account: a.ID, Limit: 10}), entriesOf(a.ID, x))
 		same(t, what+": Hold", mustHoldGet(t, st, h.ID), h)
-		same(t, what+": IdempotencyGet", keysOf(t, st, what),
+		same(t, what+": idempotency record", keysOf(t, st, what),
 			[]abacus.IdempotencyRecord{{Key: what, Hash: []byte{1}, TxID: x.ID, CreatedAt: want}})
 		mustWrite(t, st, func(tx abacus.WriteTx) error {
 			hs, err := tx.HoldsLock(t.Context(), []int64{h.ID})
@@ -146,11 +146,11 @@ func testAmountsRoundTrip(t *testing.T, st abacus.Store) {
 	same(t, "Entries with extreme amounts", mustEntries(t, st, abacus.EntryQuery{Account: c.ID, Limit: 10}), entriesOf(c.ID, txs...))
 	for _, w := range state {
 		mustWrite(t, st, func(tx abacus.WriteTx) error {
-			got, err := tx.WalletsLock(t.Context(), []int64{w.ID}, []int64{w.ID})
+			st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: []int64{w.ID}, Read: []int64{w.ID}})
 			if err != nil {
 				return err
 			}
-			same(t, "wallet with an extreme amount", got, []abacus.Wallet{w})
+			same(t, "wallet with an extreme amount", st.Wallets, []abacus.Wallet{w})
 			return nil
 		})
 	}

@@ -48,15 +48,17 @@ func keysOf(t testing.TB, st abacus.Store, keys ...string) []abacus.IdempotencyR
 	t.Helper()
 	var out []abacus.IdempotencyRecord
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		var err error
-		out, err = tx.IdempotencyGet(t.Context(), keys)
+		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Keys: keys})
+		out = st.Records
 		return err
 	})
 	slices.SortFunc(out, func(x, y abacus.IdempotencyRecord) int { return cmp.Compare(x.Key, y.Key) })
 	return out
 }
 
-func testIdempotencyGet(t *testing.T, st abacus.Store) {
+// testReadKeys: ReadBatch finds the idempotency records of the keys that
+// exist, whatever bytes their hashes hold.
+func testReadKeys(t *testing.T, st abacus.Store) {
 	c, rev := funded(t, st, 1)
 	var recs []abacus.IdempotencyRecord
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
@@ -78,10 +80,10 @@ func testIdempotencyGet(t *testing.T, st abacus.Store) {
 		}
 		return b.apply()
 	})
-	same(t, "IdempotencyGet", keysOf(t, st, "nothing", "missing", "hold-1", "charge-1"), recs)
-	same(t, "IdempotencyGet of one key", keysOf(t, st, "hold-1"), recs[1:2])
-	same(t, "IdempotencyGet of a missing key", keysOf(t, st, "missing"), []abacus.IdempotencyRecord(nil))
-	same(t, "IdempotencyGet of no keys", keysOf(t, st), []abacus.IdempotencyRecord(nil))
+	same(t, "keys", keysOf(t, st, "nothing", "missing", "hold-1", "charge-1"), recs)
+	same(t, "one key", keysOf(t, st, "hold-1"), recs[1:2])
+	same(t, "a missing key", keysOf(t, st, "missing"), []abacus.IdempotencyRecord(nil))
+	same(t, "no keys", keysOf(t, st), []abacus.IdempotencyRecord(nil))
 }
 
 func testHoldsLock(t *testing.T, st abacus.Store) {
@@ -138,18 +140,20 @@ func testHoldsLock(t *testing.T, st abacus.Store) {
 	})
 }
 
-func testWalletsLock(t *testing.T, st abacus.Store) {
+// testReadWallets: ReadBatch locks and reads wallets, in id order, as the
+// last batch left them.
+func testReadWallets(t *testing.T, st abacus.Store) {
 	c, rev := funded(t, st, 1)
 	d := mustAccount(t, st, 2, "USD")
 	want := append(mustWallets(t, st, c.ID, d.ID), rev)
 	slices.SortFunc(want, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
 	ids := []int64{d.voucher(), c.cash(), 999_999, rev.ID, c.bonus(), d.cash(), c.voucher(), d.bonus()}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		got, err := tx.WalletsLock(t.Context(), ids, ids)
+		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: ids, Read: ids})
 		if err != nil {
 			return err
 		}
-		same(t, "WalletsLock, in id order", got, want)
+		same(t, "wallets, in id order", st.Wallets, want)
 		return nil
 	})
 	// What a batch wrote is what the next one locks.
@@ -166,40 +170,39 @@ func testWalletsLock(t *testing.T, st abacus.Store) {
 		t.Fatalf("fixture: %+v", after)
 	}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		got, err := tx.WalletsLock(t.Context(), []int64{rev.ID, c.cash()}, []int64{rev.ID, c.cash()})
+		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: []int64{rev.ID, c.cash()}, Read: []int64{rev.ID, c.cash()}})
 		if err != nil {
 			return err
 		}
-		same(t, "WalletsLock after a write", got, after)
+		same(t, "wallets after a write", st.Wallets, after)
 		return nil
 	})
 }
 
-func testReversals(t *testing.T, st abacus.Store) {
+// testReadReversals: ReadBatch finds which of the transactions asked about
+// were reverted, and by which.
+func testReadReversals(t *testing.T, st abacus.Store) {
 	c, rev := funded(t, st, 1)
 	x1 := mustPost(t, st, abacus.Transaction{Type: abacus.TxCharge, CreatedAt: at(20)}, leg{c.cash(), -5}, leg{rev.ID, 5})
 	x2 := mustPost(t, st, abacus.Transaction{Type: abacus.TxCharge, CreatedAt: at(21)}, leg{c.cash(), -6}, leg{rev.ID, 6})
 	x3 := mustPost(t, st, abacus.Transaction{Type: abacus.TxRevert, Reverts: x1.ID, CreatedAt: at(22)}, leg{c.cash(), 5}, leg{rev.ID, -5})
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		got, err := tx.Reversals(t.Context(), []int64{x3.ID, 999_999, x2.ID, x1.ID})
-		if err != nil {
-			return err
+		reversals := func(ids ...int64) map[int64]int64 {
+			st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Reverted: ids})
+			if err != nil {
+				t.Fatalf("ReadBatch of reversals %v: %v", ids, err)
+			}
+			return st.Reversals
 		}
-		same(t, "Reversals", got, map[int64]int64{x1.ID: x3.ID})
-		got, err = tx.Reversals(t.Context(), []int64{x2.ID})
-		if err != nil {
-			return err
-		}
-		same(t, "Reversals of an unreverted transaction", got, map[int64]int64{})
-		got, err = tx.Reversals(t.Context(), nil)
-		if err != nil {
-			return err
-		}
-		same(t, "Reversals of nothing", got, map[int64]int64{})
+		same(t, "reversals", reversals(x3.ID, 999_999, x2.ID, x1.ID), map[int64]int64{x1.ID: x3.ID})
+		same(t, "reversals of an unreverted transaction", reversals(x2.ID), map[int64]int64{})
+		same(t, "reversals of nothing", reversals(), map[int64]int64(nil))
 		return nil
 	})
 }
 
+// testReserveIDs: ReadBatch reserves fresh, increasing ids, never handed
+// out again.
 func testReserveIDs(t *testing.T, st abacus.Store) {
 	var lastTx, lastHold int64
 	check := func(what string, txs, holds []int64) {
@@ -217,30 +220,19 @@ func testReserveIDs(t *testing.T, st abacus.Store) {
 			lastHold = id
 		}
 	}
-	reserve := func(tx abacus.WriteTx, ntx, nholds int) ([]int64, []int64) {
-		t.Helper()
-		txs, holds, err := tx.ReserveIDs(t.Context(), ntx, nholds)
-		if err != nil {
-			t.Fatalf("ReserveIDs(%d, %d): %v", ntx, nholds, err)
-		}
-		if len(txs) != ntx || len(holds) != nholds {
-			t.Fatalf("ReserveIDs(%d, %d) = %v, %v", ntx, nholds, txs, holds)
-		}
-		return txs, holds
-	}
 	// Several calls in one transaction, which then commits without using them.
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		txs, holds := reserve(tx, 3, 2)
+		txs, holds := reserve(t, tx, 3, 2)
 		check("first call", txs, holds)
-		txs, holds = reserve(tx, 2, 0)
+		txs, holds = reserve(t, tx, 2, 0)
 		check("second call in the same transaction", txs, holds)
-		txs, holds = reserve(tx, 0, 3)
+		txs, holds = reserve(t, tx, 0, 3)
 		check("third call in the same transaction", txs, holds)
-		reserve(tx, 0, 0)
+		reserve(t, tx, 0, 0)
 		return nil
 	})
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		txs, holds := reserve(tx, 1, 1)
+		txs, holds := reserve(t, tx, 1, 1)
 		check("a later transaction", txs, holds)
 		return nil
 	})
@@ -257,7 +249,7 @@ func testReserveIDs(t *testing.T, st abacus.Store) {
 	})
 	check("the suite's own writes", []int64{used.ID}, []int64{hold.ID})
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		txs, holds := reserve(tx, 500, 700)
+		txs, holds := reserve(t, tx, 500, 700)
 		check("a large reservation", txs, holds)
 		return nil
 	})
@@ -404,7 +396,7 @@ func testApplyMany(t *testing.T, st abacus.Store) {
 		knames[i] = k.Key
 	}
 	rnd.Shuffle(len(knames), func(i, j int) { knames[i], knames[j] = knames[j], knames[i] })
-	same(t, "IdempotencyGet of many keys", keysOf(t, st, knames...), keys)
+	same(t, "many keys", keysOf(t, st, knames...), keys)
 
 	due, err := st.HoldsDue(t.Context(), at(5000), 2000)
 	if err != nil {
