@@ -179,7 +179,11 @@ func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error 
 	switch {
 	case !t.begun || t.committed:
 	case err != nil:
-		conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		// Bounded: a server that stopped answering must not hold the
+		// writer; the pool drops the connection, and with it the transaction.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		conn.Exec(rctx, `ROLLBACK`)
+		cancel()
 	default:
 		var tag pgconn.CommandTag
 		if tag, err = conn.Exec(ctx, `COMMIT`); err == nil && tag.String() != "COMMIT" {
