@@ -80,18 +80,26 @@ func (f *fixture) doCT(who, method, path, contentType, body string) response {
 
 func (f *fixture) send(who, method, path, key, contentType, body string) response {
 	f.t.Helper()
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		h.Set("Idempotency-Key", key)
+	}
+	return f.doHeaders(who, method, path, h, body)
+}
+
+// doHeaders sends a body with the given headers.
+func (f *fixture) doHeaders(who, method, path string, h http.Header, body string) response {
+	f.t.Helper()
 	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	req.Header = h.Clone()
 	if who != "" {
 		req.Header.Set("Authorization", "Bearer "+f.tokens[who])
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -31,13 +31,10 @@ type ingestView struct {
 }
 
 // handleIngest takes a batch of events (a JSON array of CSGHub events, or
-// CloudEvents) and answers per item, after the batch has committed.
+// CloudEvents in any mode) and answers per item, after the batch has
+// committed.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		ct = "application/json" // what CSGHub's producers send; a client that says nothing is taken at its word
-	}
-	dec, err := wire.ForContentType(ct)
+	dec, err := wire.ForHeaders(r.Header.Get, true)
 	if err != nil {
 		return err
 	}

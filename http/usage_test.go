@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,30 @@ func TestIngestEndpoint(t *testing.T) {
 		if req.status != 200 || req.body["accepted"].(float64) != 1 {
 			t.Fatalf("cloudevents: %d %s", req.status, req.raw)
 		}
+		// A CloudEvent in binary mode, as the SDKs send it: attributes in
+		// ce-* headers (percent-encoded), the usage as the body.
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set("ce-specversion", "1.0")
+		h.Set("ce-id", "ce%2D2")
+		h.Set("ce-source", "gpu-cluster")
+		h.Set("ce-type", "usage")
+		h.Set("ce-subject", alice)
+		h.Set("ce-time", "2026-11-02T11:05:00Z")
+		data := `{"value":4,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}`
+		bin := f.doHeaders("service", "POST", path, h, data)
+		if res := bin.body["results"].([]any)[0].(map[string]any); bin.status != 200 || res["status"] != "accepted" || res["uuid"] != "ce-2" || res["charged"] != "2" {
+			t.Fatalf("binary mode: %d %s", bin.status, bin.raw)
+		}
+		if again := f.doHeaders("service", "POST", path, h, data); again.body["duplicate"].(float64) != 1 {
+			t.Fatalf("binary mode again: %s", again.raw)
+		}
+		h.Del("ce-source")
+		h.Set("ce-id", "ce-3")
+		if bad := f.doHeaders("service", "POST", path, h, data); bad.status != 200 || bad.body["rejected"].(float64) != 1 ||
+			bad.body["results"].([]any)[0].(map[string]any)["error"].(map[string]any)["field"] != "ce-source" {
+			t.Fatalf("binary mode without ce-source: %d %s", bad.status, bad.raw)
+		}
 		if r := f.doCT("service", "POST", path, "text/plain", "x"); r.status != 400 || r.body["field"] != "Content-Type" {
 			t.Fatalf("content type: %d %s", r.status, r.raw)
 		}
@@ -78,7 +103,7 @@ func TestIngestEndpoint(t *testing.T) {
 		}
 		// Listing and voiding.
 		list := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 200)
-		if n := len(list.body["events"].([]any)); n != 2 {
+		if n := len(list.body["events"].([]any)); n != 3 {
 			t.Fatalf("alice's events: %s", list.raw)
 		}
 		f.mustDo("bob", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 403)

@@ -493,12 +493,17 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	}
 	out := nats.NewMsg(c.cfg.DeadLetterSubject)
 	out.Data = m.msg.Data()
+	// The message's own headers go along: a CloudEvent in binary mode
+	// keeps its attributes there. Not the Nats-* ones, which the server
+	// acts on (an expected stream, a TTL) and were meant for the original.
+	for k, vs := range m.msg.Headers() {
+		if !strings.HasPrefix(strings.ToLower(k), "nats-") {
+			out.Header[k] = slices.Clone(vs)
+		}
+	}
 	out.Header.Set(ReasonHeader, strings.NewReplacer("\r", " ", "\n", " ").Replace(reason))
 	out.Header.Set(CodeHeader, strings.Join(codes, ","))
 	out.Header.Set(SubjectHeader, m.msg.Subject())
-	if ct := m.msg.Headers().Get("Content-Type"); ct != "" {
-		out.Header.Set("Content-Type", ct)
-	}
 	if b.dlq == 0 {
 		// Not a JetStream publish blindly: a plain subscriber on the
 		// subject would take the request and never answer it.
@@ -557,17 +562,32 @@ func (c *Consumer) retry(m *inMsg) {
 	}
 }
 
-// decodeMessage splits a message into events: the Content-Type header
-// picks the decoder if it names one; otherwise the body is a CSGHub event,
-// a CloudEvent if it carries "specversion", or a JSON array of them.
+// decodeMessage splits a message into events: a CloudEvent in binary mode
+// by its ce-* headers, else as the Content-Type header says if it names a
+// format; otherwise the body is a CSGHub event, a CloudEvent if it carries
+// "specversion", or a JSON array of them.
 func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
-	f := autoJSON
-	if ct := m.Headers().Get("Content-Type"); ct != "" {
-		if g, err := decode.ForContentType(ct); err == nil {
-			f = g
-		}
+	f, err := decode.ForHeaders(headerGetter(m.Headers()), false)
+	if err != nil {
+		f = autoJSON
 	}
 	return f(m.Data())
+}
+
+// headerGetter reads NATS headers, whose names are case-sensitive, as HTTP
+// reads its own: CloudEvents SDKs write ce-id, others Ce-Id.
+func headerGetter(h nats.Header) func(string) string {
+	return func(name string) string {
+		if v := h.Get(name); v != "" {
+			return v
+		}
+		for k, vs := range h {
+			if strings.EqualFold(k, name) && len(vs) > 0 {
+				return vs[0]
+			}
+		}
+		return ""
+	}
 }
 
 var autoJSON = func() func([]byte) ([]decode.Item, error) {

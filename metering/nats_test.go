@@ -283,22 +283,33 @@ func TestConsumerCharges(t *testing.T) {
 		if _, err := b.js.PublishMsg(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
+		// A CloudEvent in binary mode, as the CloudEvents SDK publishes it:
+		// attributes in ce-* headers, the usage as the body.
+		bin := nats.NewMsg(metering.DefaultSubject)
+		for k, v := range map[string]string{"ce-specversion": "1.0", "ce-id": string(newID()), "ce-source": "/deployer",
+			"ce-type": "com.opencsg.metering", "ce-subject": string(a2), "ce-time": "2026-11-01T10:00:00Z", "content-type": "application/json"} {
+			bin.Header[k] = []string{v} // as sent: lower case, which NATS keeps
+		}
+		bin.Data = []byte(`{"value":3,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-2"}`)
+		if _, err := b.js.PublishMsg(ctx, bin); err != nil {
+			t.Fatal(err)
+		}
 
-		waitFor(t, "10 events accepted", func() bool { return c.Stats().Accepted == 10 })
+		waitFor(t, "11 events accepted", func() bool { return c.Stats().Accepted == 11 })
 		b.waitDrained(metering.DefaultDurable)
 		if got := b.cash(a1); got != "-5" {
 			t.Fatalf("a1 cash %s, want -5 (5 events of 2 minutes at 0.5)", got)
 		}
-		if got := b.cash(a2); got != "-4.5" {
-			t.Fatalf("a2 cash %s, want -4.5 (9 minutes at 0.5)", got)
+		if got := b.cash(a2); got != "-6" {
+			t.Fatalf("a2 cash %s, want -6 (12 minutes at 0.5)", got)
 		}
 		if evs := b.events(a1); len(evs) != 5 || evs[0].Status != abacus.EventCharged || evs[0].Charged.String() != "1" {
 			t.Fatalf("a1 events %+v", evs)
 		}
-		if evs := b.events(a2); len(evs) != 5 {
-			t.Fatalf("a2 has %d events, want 5", len(evs))
+		if evs := b.events(a2); len(evs) != 6 {
+			t.Fatalf("a2 has %d events, want 6", len(evs))
 		}
-		want := metering.ConsumerStats{Received: 8, Accepted: 10}
+		want := metering.ConsumerStats{Received: 9, Accepted: 11}
 		if got := c.Stats(); got != want {
 			t.Fatalf("stats %+v, want %+v", got, want)
 		}
@@ -424,12 +435,29 @@ func TestConsumerDeadLetters(t *testing.T) {
 			"[" + csghub(string(newID()), rich, "4") + "," + csghub(string(newID()), rich, `"x"`) + "]": {"[1] value: ", "invalid"},
 			"[" + csghub(string(newID()), rich, "2") + ", 42]":                                          {"[1]: is a number, not a JSON object", "invalid"},
 		}
+		// A CloudEvent in binary mode with a bad time: its reason names the
+		// header, and its dead letter keeps the headers.
+		binBody, binID := `{"value":1,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"binary"}`, string(newID())
+		bad[binBody] = expect{"ce-time: ", "invalid"}
 		c := b.start(metering.ConsumerConfig{})
 		b.publish(metering.DefaultSubject, good)
 		for p := range bad {
+			if p == binBody {
+				continue
+			}
 			b.publish(metering.DefaultSubject, p)
 		}
-		waitFor(t, "8 messages dead-lettered", func() bool { return c.Stats().DeadLettered == 8 })
+		bin := nats.NewMsg(metering.DefaultSubject)
+		for k, v := range map[string]string{"ce-specversion": "1.0", "ce-id": binID, "ce-source": "/deployer", "ce-type": "usage",
+			"ce-subject": string(rich), "ce-time": "yesterday", "Content-Type": "application/json",
+			"Nats-Expected-Stream": metering.DefaultStream} { // for the original only: the dead letter must not carry it
+			bin.Header[k] = []string{v}
+		}
+		bin.Data = []byte(binBody)
+		if _, err := b.js.PublishMsg(ctx, bin); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "9 messages dead-lettered", func() bool { return c.Stats().DeadLettered == 9 })
 		b.waitDrained(metering.DefaultDurable)
 
 		if got := b.cash(rich); got != "-4" {
@@ -439,8 +467,8 @@ func TestConsumerDeadLetters(t *testing.T) {
 			t.Fatalf("poor cash %s, want 0", got)
 		}
 		ds := b.deadLetters()
-		if len(ds) != 8 {
-			t.Fatalf("%d dead letters stored, want 8: %+v", len(ds), ds)
+		if len(ds) != 9 {
+			t.Fatalf("%d dead letters stored, want 9: %+v", len(ds), ds)
 		}
 		reasons := map[string]string{}
 		for _, d := range ds {
@@ -453,7 +481,10 @@ func TestConsumerDeadLetters(t *testing.T) {
 			}
 			reasons[string(d.Payload)] = d.Reason
 		}
-		for _, m := range sub.wait(t, 8) {
+		for _, m := range sub.wait(t, 9) {
+			if string(m.Data) == binBody && (m.Header["ce-id"] == nil || m.Header["ce-id"][0] != binID || m.Header.Get("Nats-Expected-Stream") != "") {
+				t.Fatalf("binary-mode dead letter lost its attributes: %v", m.Header)
+			}
 			if got, want := m.Header.Get(metering.ReasonHeader), reasons[string(m.Data)]; got != want || want == "" {
 				t.Fatalf("DLQ message %q: reason header %q, want %q", m.Data, got, want)
 			}
@@ -461,10 +492,10 @@ func TestConsumerDeadLetters(t *testing.T) {
 				t.Fatalf("DLQ message headers %v", m.Header)
 			}
 		}
-		if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 8 {
+		if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 9 {
 			t.Fatalf("DLQ stream: %+v %v", info, err)
 		}
-		want := metering.ConsumerStats{Received: 9, Accepted: 3, Rejected: 6, DeadLettered: 8}
+		want := metering.ConsumerStats{Received: 10, Accepted: 3, Rejected: 7, DeadLettered: 9}
 		if got := c.Stats(); got != want {
 			t.Fatalf("stats %+v, want %+v", got, want)
 		}

@@ -1,6 +1,6 @@
 // Package decode turns every wire format of usage events into
 // []abacus.UsageEvent: CSGHub metering events as JSON, CloudEvents 1.0
-// (structured and batch mode), and files of NDJSON or CSV.
+// (structured, batch and binary mode), and files of NDJSON or CSV.
 //
 // Every item is decoded on its own: a bad item yields an Item whose Err
 // names the field at fault in its wire name, and the other items still come
