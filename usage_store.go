@@ -59,6 +59,7 @@ type DeadLetter struct {
 	Subject    string
 	Reason     string
 	Payload    []byte
+	Headers    map[string][]string // the message's headers as received; nil if it had none
 	ReceivedAt time.Time
 }
 

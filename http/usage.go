@@ -162,12 +162,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 type deadLetterView struct {
-	ID         int64     `json:"id"`
-	Source     string    `json:"source"`
-	Subject    string    `json:"subject"`
-	Reason     string    `json:"reason"`
-	Payload    string    `json:"payload"`
-	ReceivedAt time.Time `json:"received_at"`
+	ID         int64               `json:"id"`
+	Source     string              `json:"source"`
+	Subject    string              `json:"subject"`
+	Reason     string              `json:"reason"`
+	Payload    string              `json:"payload"`
+	Headers    map[string][]string `json:"headers,omitempty"`
+	ReceivedAt time.Time           `json:"received_at"`
 }
 
 func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
@@ -187,7 +188,7 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 		DeadLetters []deadLetterView `json:"dead_letters"`
 	}{DeadLetters: []deadLetterView{}}
 	for _, d := range ds {
-		out.DeadLetters = append(out.DeadLetters, deadLetterView{d.ID, d.Source, d.Subject, d.Reason, string(d.Payload), d.ReceivedAt})
+		out.DeadLetters = append(out.DeadLetters, deadLetterView{d.ID, d.Source, d.Subject, d.Reason, string(d.Payload), d.Headers, d.ReceivedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

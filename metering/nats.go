@@ -487,7 +487,8 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	if err := c.st.DeadLetterAdd(b.ctx, abacus.DeadLetter{
 		// The key makes a redelivered message's second recording a no-op.
 		Key:    fmt.Sprintf("nats:%s:%s:%d", c.cfg.Stream, c.cfg.Durable, m.seq),
-		Source: "nats", Subject: m.msg.Subject(), Reason: reason, Payload: m.msg.Data(), ReceivedAt: c.p.Engine.Now().UTC(),
+		Source: "nats", Subject: m.msg.Subject(), Reason: reason, Payload: m.msg.Data(), Headers: m.msg.Headers(),
+		ReceivedAt: c.p.Engine.Now().UTC(),
 	}); err != nil {
 		return fmt.Errorf("recording the dead letter: %w", err)
 	}

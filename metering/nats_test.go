@@ -480,6 +480,9 @@ func TestConsumerDeadLetters(t *testing.T) {
 				t.Fatalf("dead letter %+v: want reason with %q", d, want)
 			}
 			reasons[string(d.Payload)] = d.Reason
+			if string(d.Payload) == binBody && (len(d.Headers["ce-id"]) != 1 || d.Headers["ce-id"][0] != binID) {
+				t.Fatalf("the binary-mode dead letter was stored without its attributes: %+v", d.Headers)
+			}
 		}
 		for _, m := range sub.wait(t, 9) {
 			if string(m.Data) == binBody && (m.Header["ce-id"] == nil || m.Header["ce-id"][0] != binID || m.Header.Get("Nats-Expected-Stream") != "") {

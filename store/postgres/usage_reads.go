@@ -149,8 +149,12 @@ func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
 	if d.Key != "" {
 		key = &d.Key
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (key) DO NOTHING`, key, d.Source, d.Subject, d.Reason, d.Payload, d.ReceivedAt)
+	headers, err := store.EncodeHeaders(d.Headers)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, headers, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (key) DO NOTHING`, key, d.Source, d.Subject, d.Reason, d.Payload, headers, d.ReceivedAt)
 	return err
 }
 
@@ -159,11 +163,15 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	rows, err := s.pool.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	return collect(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
 		var d abacus.DeadLetter
-		err := row.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &d.ReceivedAt)
+		var headers string
+		if err := row.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &headers, &d.ReceivedAt); err != nil {
+			return d, err
+		}
 		d.ReceivedAt = d.ReceivedAt.UTC()
+		d.Headers, err = store.DecodeHeaders(headers)
 		return d, err
 	})
 }

@@ -191,9 +191,13 @@ func scanRollup(sc interface{ Scan(...any) error }) (abacus.Rollup, error) {
 
 // DeadLetterAdd implements abacus.Store.
 func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+	headers, err := store.EncodeHeaders(d.Headers)
+	if err != nil {
+		return err
+	}
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (key) DO NOTHING`, sql.NullString{String: d.Key, Valid: d.Key != ""}, d.Source, d.Subject, d.Reason, d.Payload, micros(d.ReceivedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, headers, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (key) DO NOTHING`, sql.NullString{String: d.Key, Valid: d.Key != ""}, d.Source, d.Subject, d.Reason, d.Payload, headers, micros(d.ReceivedAt))
 		return err
 	})
 }
@@ -203,7 +207,7 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -212,10 +216,14 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	for rows.Next() {
 		var d abacus.DeadLetter
 		var at int64
-		if err := rows.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &at); err != nil {
+		var headers string
+		if err := rows.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &headers, &at); err != nil {
 			return nil, err
 		}
 		d.ReceivedAt = fromMicros(at)
+		if d.Headers, err = store.DecodeHeaders(headers); err != nil {
+			return nil, err
+		}
 		out = append(out, d)
 	}
 	return out, rows.Err()

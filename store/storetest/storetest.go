@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WriteRaces", testRaces},
 		{"WriteReadBatch", testReadBatch},
 		{"UsageListLimits", testUsageListLimits},
+		{"DeadLetters", testDeadLetters},
 
 		{"Transactions", testTransactions},
 		{"Entries", testEntries},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -89,6 +90,50 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 	same(t, "reversals", got.Reversals, map[int64]int64{x.ID: y.ID})
 	if got.BookVersion < 1 {
 		t.Fatalf("book version %d after a price was added, want at least 1", got.BookVersion)
+	}
+}
+
+// testDeadLetters: dead letters come back as recorded, headers included,
+// in id order and by page; a second letter with the same key is not
+// recorded.
+func testDeadLetters(t *testing.T, st abacus.Store) {
+	ctx := t.Context()
+	letters := []abacus.DeadLetter{
+		{Key: "nats:s:d:1", Source: "nats", Subject: "accounting.metering.duration", Reason: "value: is not a number",
+			Payload: []byte{'{', 0, 0xff, '}'}, ReceivedAt: at(10)},
+		{Key: "nats:s:d:2", Source: "nats", Subject: "accounting.metering.duration", Reason: "ce-time: is not a time",
+			Payload: []byte(`{"value":1}`), ReceivedAt: at(11),
+			Headers: map[string][]string{"ce-id": {"e1"}, "ce-time": {"yesterday"}, "X-Twice": {"a", "b\"\u00e9"}}},
+		{Source: "nats", Subject: "s", Reason: "no key", Payload: []byte("x"), ReceivedAt: at(12)},
+	}
+	for _, d := range letters {
+		if err := st.DeadLetterAdd(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := letters[1]
+	again.Reason = "recorded twice"
+	if err := st.DeadLetterAdd(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.DeadLetters(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(letters) {
+		t.Fatalf("%d dead letters, want %d: %+v", len(got), len(letters), got)
+	}
+	for i := range got {
+		if got[i].ID <= 0 || (i > 0 && got[i].ID <= got[i-1].ID) {
+			t.Fatalf("dead letter ids %d after %d", got[i].ID, got[max(i-1, 0)].ID)
+		}
+		want := letters[i]
+		want.ID = got[i].ID
+		same(t, fmt.Sprintf("dead letter %d", i), got[i], want)
+	}
+	page, err := st.DeadLetters(ctx, got[0].ID, 1)
+	if err != nil || len(page) != 1 || page[0].ID != got[1].ID {
+		t.Fatalf("the page after the first: %+v %v", page, err)
 	}
 }
 
