@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/store"
@@ -134,16 +132,12 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			ids[i], statuses[i], prices[i] = e.ID, string(e.Status), store.FormatIDs(e.PriceIDs)
 			charged[i], cash[i], bonus[i], voucher[i], txs[i], voids[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID, e.VoidTxID
 		}
-		b.Queue(`UPDATE usage_events e SET status = u.status, charged = u.charged, drawn_cash = u.cash, drawn_bonus = u.bonus,
+		b.Queue(`WITH updated AS (UPDATE usage_events e SET status = u.status, charged = u.charged, drawn_cash = u.cash, drawn_bonus = u.bonus,
 			drawn_voucher = u.voucher, price_ids = u.prices, tx_id = NULLIF(u.tx, 0), void_tx_id = NULLIF(u.void, 0)
 			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
-			AS u(id, status, charged, cash, bonus, voucher, prices, tx, void) WHERE e.id = u.id`,
-			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids).Exec(func(ct pgconn.CommandTag) error {
-			if ct.RowsAffected() != int64(n) {
-				return fmt.Errorf("postgres: updated %d events, expected %d", ct.RowsAffected(), n)
-			}
-			return nil
-		})
+			AS u(id, status, charged, cash, bonus, voucher, prices, tx, void) WHERE e.id = u.id RETURNING 1)
+			SELECT abacus_expect_rows(count(*), $10, 'usage events updated', false) FROM updated`,
+			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids, n)
 	}
 	if n := len(c.Counters); n > 0 {
 		accts, keys, curs, periods, qs := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]int64, n)

@@ -3,12 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -182,7 +180,9 @@ func (t *writeTx) Commit(ctx context.Context, c *abacus.Changes) error {
 	return nil
 }
 
-// queueChanges queues every write of c.
+// queueChanges queues every write of c. Commit sends COMMIT in the same
+// pipeline, so nothing here may check a result in Go: an update that must
+// touch every row it names says so to abacus_expect_rows, in the server.
 func queueChanges(c *abacus.Changes) *pgx.Batch {
 	b := &pgx.Batch{}
 	if n := len(c.Transactions); n > 0 {
@@ -230,28 +230,21 @@ func queueChanges(c *abacus.Changes) *pgx.Batch {
 		for i, h := range c.Resolutions {
 			ids[i], posted[i], txs[i], statuses[i], ats[i] = h.ID, h.PostedAmount.Micros(), h.TxID, string(h.Status), h.ResolvedAt
 		}
-		b.Queue(`UPDATE holds h SET status = u.status, resolved_at = u.at, posted_amount = u.posted, tx_id = NULLIF(u.tx, 0)
+		b.Queue(`WITH resolved AS (UPDATE holds h SET status = u.status, resolved_at = u.at, posted_amount = u.posted, tx_id = NULLIF(u.tx, 0)
 			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[]) AS u(id, status, at, posted, tx)
-			WHERE h.id = u.id AND h.status = 'open'`, ids, statuses, ats, posted, txs).Exec(func(ct pgconn.CommandTag) error {
-			if ct.RowsAffected() != int64(n) {
-				return fmt.Errorf("%w: a hold was resolved by a concurrent batch", abacus.ErrRetry)
-			}
-			return nil
-		})
+			WHERE h.id = u.id AND h.status = 'open' RETURNING 1)
+			SELECT abacus_expect_rows(count(*), $6, 'open holds resolved (one was resolved by a concurrent batch)', true) FROM resolved`,
+			ids, statuses, ats, posted, txs, n)
 	}
 	if n := len(c.Wallets); n > 0 {
 		ids, bals, helds, vers := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		for i, w := range c.Wallets {
 			ids[i], bals[i], helds[i], vers[i] = w.ID, w.Balance.Micros(), w.Held.Micros(), w.Version
 		}
-		b.Queue(`UPDATE wallets w SET balance = u.balance, held = u.held, version = u.version
+		b.Queue(`WITH updated AS (UPDATE wallets w SET balance = u.balance, held = u.held, version = u.version
 			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, balance, held, version)
-			WHERE w.id = u.id`, ids, bals, helds, vers).Exec(func(ct pgconn.CommandTag) error {
-			if ct.RowsAffected() != int64(n) {
-				return fmt.Errorf("postgres: updated %d wallets, expected %d", ct.RowsAffected(), n)
-			}
-			return nil
-		})
+			WHERE w.id = u.id RETURNING 1)
+			SELECT abacus_expect_rows(count(*), $5, 'wallets updated', false) FROM updated`, ids, bals, helds, vers, n)
 	}
 	if n := len(c.Keys); n > 0 {
 		keys, hashes, txs, holds := make([]string, n), make([][]byte, n), make([]int64, n), make([]int64, n)

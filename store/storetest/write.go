@@ -420,17 +420,23 @@ func testResolveNotOpen(t *testing.T, st abacus.Store) {
 		return b.apply()
 	})
 	before := mustWallets(t, st, c.ID, abacus.SystemRevenue.ID())
-	for _, status := range []abacus.HoldStatus{abacus.HoldPosted, abacus.HoldExpired, abacus.HoldVoided} {
+	for i, status := range []abacus.HoldStatus{abacus.HoldPosted, abacus.HoldExpired, abacus.HoldVoided} {
+		// With Apply, and with Commit, whose COMMIT must not survive the
+		// failed resolution.
+		commit := i%2 == 1
 		var x abacus.Transaction
 		err := st.Write(t.Context(), func(tx abacus.WriteTx) error {
 			b := lock(t, tx, c.cash(), rev.ID)
 			x = b.post(abacus.Transaction{Type: abacus.TxHoldPost, HoldID: h.ID, CreatedAt: at(22)}, leg{c.cash(), -10}, leg{rev.ID, 10})
 			b.key(abacus.IdempotencyRecord{Key: "late", Hash: []byte{1}, TxID: x.ID, HoldID: h.ID, CreatedAt: at(22)})
 			b.resolve(h, status, at(22), micros(10), x.ID) // h as it was when open
+			if commit {
+				return b.commit()
+			}
 			return b.apply()
 		})
 		if !errors.Is(err, abacus.ErrRetry) {
-			t.Fatalf("resolving (%s) a voided hold: %v, want an error wrapping ErrRetry", status, err)
+			t.Fatalf("resolving (%s, Commit: %v) a voided hold: %v, want an error wrapping ErrRetry", status, commit, err)
 		}
 		same(t, "hold after a failed resolution", mustHoldGet(t, st, h.ID), voided)
 		same(t, "transaction of a failed batch", mustTransactions(t, st, x.ID), []abacus.Transaction(nil))
@@ -449,6 +455,18 @@ func testResolveNotOpen(t *testing.T, st abacus.Store) {
 		t.Fatal("resolving a missing hold succeeded")
 	}
 	same(t, "wallets after a failed batch", mustWallets(t, st, c.ID, abacus.SystemRevenue.ID()), before)
+	// Nor can a wallet that does not exist be updated, and what the same
+	// Commit wrote before it does not stay.
+	err = st.Write(t.Context(), func(tx abacus.WriteTx) error {
+		return tx.Commit(t.Context(), &abacus.Changes{
+			Keys:    []abacus.IdempotencyRecord{{Key: "ghost", Hash: []byte{1}, CreatedAt: at(24)}},
+			Wallets: []abacus.Wallet{{ID: 999_999, Account: c.ID, Bucket: abacus.BucketCash, Currency: "USD", Balance: micros(5), Version: 9}},
+		})
+	})
+	if err == nil || errors.Is(err, abacus.ErrRetry) {
+		t.Fatalf("updating a missing wallet: %v, want an error that is not a race", err)
+	}
+	same(t, "key of a failed Commit", keysOf(t, st, "ghost"), []abacus.IdempotencyRecord(nil))
 }
 
 // testTaken writes what the database keeps unique, a second time: a key,
