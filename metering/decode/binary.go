@@ -79,9 +79,7 @@ func BinaryCloudEvent(get func(name string) string, percentEncoded bool, content
 		}
 		ev[attr] = v
 	}
-	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
-		ev["datacontenttype"] = mt
-	} else if strings.TrimSpace(contentType) != "" {
+	if strings.TrimSpace(contentType) != "" {
 		ev["datacontenttype"] = contentType
 	}
 	structured, err := json.Marshal(ev)

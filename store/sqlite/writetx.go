@@ -162,7 +162,8 @@ func (t *writeTx) ReadBatch(ctx context.Context, r abacus.BatchReads) (st abacus
 			return st, err
 		}
 	}
-	return st, t.readUsage(ctx, r, &st)
+	err = t.readUsage(ctx, r, &st) // before the return reads st: Go leaves that order open
+	return st, err
 }
 
 // Commit applies c; Write commits when fn returns, which costs SQLite
