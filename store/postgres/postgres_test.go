@@ -266,8 +266,8 @@ func TestWriteLazyTransaction(t *testing.T) {
 	for range 3 { // more than the pool's idle connections would need
 		var recs []abacus.IdempotencyRecord
 		if err := s.Write(ctx, func(tx abacus.WriteTx) error {
-			st, err := tx.ReadBatch(ctx, abacus.BatchReads{Keys: []string{"lazy"}})
-			recs = st.Records
+			read, err := tx.ReadBatch(ctx, abacus.BatchReads{Keys: []string{"lazy"}})
+			recs = read.Records
 			return err
 		}); err != nil {
 			t.Fatalf("a Write after the failures: %v", err)

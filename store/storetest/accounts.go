@@ -234,11 +234,11 @@ func testWalletsMany(t *testing.T, st abacus.Store) {
 	}
 	rnd.Shuffle(len(wids), func(i, j int) { wids[i], wids[j] = wids[j], wids[i] })
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: wids, Read: wids})
+		read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: wids, Read: wids})
 		if err != nil {
 			return err
 		}
-		same(t, "locking and reading many wallets", st.Wallets, want)
+		same(t, "locking and reading many wallets", read.Wallets, want)
 		return nil
 	})
 }

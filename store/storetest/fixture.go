@@ -114,11 +114,11 @@ func lock(t testing.TB, tx abacus.WriteTx, ids ...int64) *batch {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: ids, Read: ids})
+	read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: ids, Read: ids})
 	if err != nil {
 		t.Fatalf("ReadBatch locking %v: %v", ids, err)
 	}
-	ws := st.Wallets
+	ws := read.Wallets
 	if len(ws) != len(ids) {
 		t.Fatalf("ReadBatch locking %v returned %d wallets", ids, len(ws))
 	}
@@ -149,14 +149,14 @@ func (b *batch) reserve(ntx, nholds int) ([]int64, []int64) {
 // asked.
 func reserve(t testing.TB, tx abacus.WriteTx, ntx, nholds int) ([]int64, []int64) {
 	t.Helper()
-	st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: ntx, HoldIDs: nholds})
+	read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: ntx, HoldIDs: nholds})
 	if err != nil {
 		t.Fatalf("reserving %d transaction and %d hold ids: %v", ntx, nholds, err)
 	}
-	if len(st.TxIDs) != ntx || len(st.HoldIDs) != nholds {
-		t.Fatalf("reserving %d transaction and %d hold ids gave %v, %v", ntx, nholds, st.TxIDs, st.HoldIDs)
+	if len(read.TxIDs) != ntx || len(read.HoldIDs) != nholds {
+		t.Fatalf("reserving %d transaction and %d hold ids gave %v, %v", ntx, nholds, read.TxIDs, read.HoldIDs)
 	}
-	return st.TxIDs, st.HoldIDs
+	return read.TxIDs, read.HoldIDs
 }
 
 // post adds a transaction with a fresh id. Its postings go to Apply in the

@@ -28,8 +28,8 @@ func RunRaces(t *testing.T, st1, st2 abacus.Store, wait func(testing.TB)) {
 		Legs: []abacus.HoldLeg{{WalletID: c.cash(), Amount: micros(10)}}, CounterWallet: rev.ID, CreatedAt: at(21)})
 	var ids []int64
 	mustWrite(t, st1, func(tx abacus.WriteTx) error {
-		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: 2})
-		ids = st.TxIDs
+		read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: 2})
+		ids = read.TxIDs
 		return err
 	})
 	revert := func(id int64) *abacus.Changes {

@@ -186,12 +186,12 @@ func testEntriesDuringWrites(t *testing.T, st abacus.Store) {
 		for i := 1; !stop.Load(); i++ {
 			sign := int64(1 - 2*(i%2))
 			err := st.Write(ctx, func(tx abacus.WriteTx) error {
-				st, err := tx.ReadBatch(ctx, abacus.BatchReads{Lock: []int64{c.cash(), c.bonus()}, Read: []int64{c.cash(), c.bonus()}, TxIDs: 1})
+				read, err := tx.ReadBatch(ctx, abacus.BatchReads{Lock: []int64{c.cash(), c.bonus()}, Read: []int64{c.cash(), c.bonus()}, TxIDs: 1})
 				if err != nil {
 					return err
 				}
-				ws := st.Wallets
-				x := abacus.Transaction{ID: st.TxIDs[0], Type: abacus.TxTransfer, CreatedAt: at(i)}
+				ws := read.Wallets
+				x := abacus.Transaction{ID: read.TxIDs[0], Type: abacus.TxTransfer, CreatedAt: at(i)}
 				for j := range ws {
 					w := &ws[j]
 					amount := sign

@@ -30,8 +30,8 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 	other := mustAccount(t, st, 2, "USD")
 	var before, beforeHolds []int64
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: 1, HoldIDs: 1})
-		before, beforeHolds = st.TxIDs, st.HoldIDs
+		read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{TxIDs: 1, HoldIDs: 1})
+		before, beforeHolds = read.TxIDs, read.HoldIDs
 		return err
 	})
 	// A key, and a charge that was reverted.

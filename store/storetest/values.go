@@ -146,11 +146,11 @@ func testAmountsRoundTrip(t *testing.T, st abacus.Store) {
 	same(t, "Entries with extreme amounts", mustEntries(t, st, abacus.EntryQuery{Account: c.ID, Limit: 10}), entriesOf(c.ID, txs...))
 	for _, w := range state {
 		mustWrite(t, st, func(tx abacus.WriteTx) error {
-			st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: []int64{w.ID}, Read: []int64{w.ID}})
+			read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: []int64{w.ID}, Read: []int64{w.ID}})
 			if err != nil {
 				return err
 			}
-			same(t, "wallet with an extreme amount", st.Wallets, []abacus.Wallet{w})
+			same(t, "wallet with an extreme amount", read.Wallets, []abacus.Wallet{w})
 			return nil
 		})
 	}

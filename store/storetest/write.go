@@ -48,8 +48,8 @@ func keysOf(t testing.TB, st abacus.Store, keys ...string) []abacus.IdempotencyR
 	t.Helper()
 	var out []abacus.IdempotencyRecord
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Keys: keys})
-		out = st.Records
+		read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Keys: keys})
+		out = read.Records
 		return err
 	})
 	slices.SortFunc(out, func(x, y abacus.IdempotencyRecord) int { return cmp.Compare(x.Key, y.Key) })
@@ -149,11 +149,11 @@ func testReadWallets(t *testing.T, st abacus.Store) {
 	slices.SortFunc(want, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
 	ids := []int64{d.voucher(), c.cash(), 999_999, rev.ID, c.bonus(), d.cash(), c.voucher(), d.bonus()}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: ids, Read: ids})
+		read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: ids, Read: ids})
 		if err != nil {
 			return err
 		}
-		same(t, "wallets, in id order", st.Wallets, want)
+		same(t, "wallets, in id order", read.Wallets, want)
 		return nil
 	})
 	// What a batch wrote is what the next one locks.
@@ -170,11 +170,11 @@ func testReadWallets(t *testing.T, st abacus.Store) {
 		t.Fatalf("fixture: %+v", after)
 	}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: []int64{rev.ID, c.cash()}, Read: []int64{rev.ID, c.cash()}})
+		read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Lock: []int64{rev.ID, c.cash()}, Read: []int64{rev.ID, c.cash()}})
 		if err != nil {
 			return err
 		}
-		same(t, "wallets after a write", st.Wallets, after)
+		same(t, "wallets after a write", read.Wallets, after)
 		return nil
 	})
 }
@@ -188,11 +188,11 @@ func testReadReversals(t *testing.T, st abacus.Store) {
 	x3 := mustPost(t, st, abacus.Transaction{Type: abacus.TxRevert, Reverts: x1.ID, CreatedAt: at(22)}, leg{c.cash(), 5}, leg{rev.ID, -5})
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		reversals := func(ids ...int64) map[int64]int64 {
-			st, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Reverted: ids})
+			read, err := tx.ReadBatch(t.Context(), abacus.BatchReads{Reverted: ids})
 			if err != nil {
 				t.Fatalf("ReadBatch of reversals %v: %v", ids, err)
 			}
-			return st.Reversals
+			return read.Reversals
 		}
 		same(t, "reversals", reversals(x3.ID, 999_999, x2.ID, x1.ID), map[int64]int64{x1.ID: x3.ID})
 		same(t, "reversals of an unreverted transaction", reversals(x2.ID), map[int64]int64{})
