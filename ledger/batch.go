@@ -126,11 +126,7 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 	if err != nil {
 		return err
 	}
-	for _, w := range st.Wallets {
-		b.before[w.ID] = w
-		c := w
-		b.wallets[w.ID] = &c
-	}
+	b.take(st.Wallets)
 	// prepare named every wallet the holds touch; a miss would be a bug.
 	for _, h := range b.holds {
 		for _, l := range h.Legs {
@@ -151,6 +147,16 @@ func (b *batch) lock(ctx context.Context, tx abacus.WriteTx, ps []*pending) erro
 	}
 	b.txIDs, b.holdIDs = st.TxIDs, st.HoldIDs
 	return nil
+}
+
+// take keeps the wallets as read: their state before the batch, and a copy
+// the batch changes.
+func (b *batch) take(ws []abacus.Wallet) {
+	for _, w := range ws {
+		b.before[w.ID] = w
+		c := w
+		b.wallets[w.ID] = &c
+	}
 }
 
 func sortedUnique[T int64 | string](s []T) []T {

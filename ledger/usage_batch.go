@@ -162,11 +162,7 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 		return fmt.Errorf("ledger: the store reserved %d transaction ids, not 1", len(st.TxIDs))
 	}
 	u.txID = st.TxIDs[0]
-	for _, w := range st.Wallets {
-		u.before[w.ID] = w
-		c := w
-		u.wallets[w.ID] = &c
-	}
+	u.take(st.Wallets)
 	for _, id := range st.Seen {
 		u.seenDB[id] = true
 	}
@@ -374,6 +370,10 @@ func (u *usageBatch) void(it *usageItem) error {
 	case s.Status == abacus.EventVoided:
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
 	}
+	back, err := s.Charged.Neg()
+	if err != nil {
+		return err
+	}
 	if s.Status == abacus.EventCharged && !s.Charged.IsZero() {
 		// Give back exactly what each bucket paid.
 		var parts []part
@@ -384,10 +384,6 @@ func (u *usageBatch) void(it *usageItem) error {
 			if !x.a.IsZero() {
 				parts = append(parts, part{u.wallets[it.customer.ids[x.b]], x.a})
 			}
-		}
-		back, err := s.Charged.Neg()
-		if err != nil {
-			return err
 		}
 		for _, p := range parts {
 			if p.amount.IsNegative() && p.w.HasFloor {
@@ -410,8 +406,7 @@ func (u *usageBatch) void(it *usageItem) error {
 			}
 		}
 	}
-	neg, _ := s.Charged.Neg()
-	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, neg, -1); err != nil {
+	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, back, -1); err != nil {
 		return err
 	}
 	s.Status = abacus.EventVoided
