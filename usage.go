@@ -120,6 +120,7 @@ type IngestResult struct {
 	Status   IngestStatus
 	Err      *Error // with IngestRejected: why, naming the field
 	Charged  Amount // with IngestAccepted: what the ledger took
+	Refunded Amount // for a void: what the account got back (see StoredEvent.Refunded)
 	Unpriced bool   // accepted, but no price was valid at its time: kept to be rated later
 }
 
@@ -145,6 +146,10 @@ type StoredEvent struct {
 	PriceIDs   []int64 // the price rows that rated it
 	TxID       int64   // the usage transaction that charged it
 	VoidTxID   int64   // the transaction that reversed it
+	// Refunded is what its void gave back: what the month's cost dropped by
+	// without it. That is Charged for a per-unit price, but with tiers it is
+	// priced at the top of the month's usage, not where the event once was.
+	Refunded Amount
 }
 
 // Drawn is how much of a charge each bucket paid.

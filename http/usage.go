@@ -70,14 +70,14 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	errs, err := s.engine.VoidEvents(r.Context(), []string{id})
+	res, err := s.engine.VoidEvents(r.Context(), []string{id})
 	if err != nil {
 		return err
 	}
-	if errs[0] != nil {
-		return errs[0]
+	if res[0].Err != nil {
+		return res[0].Err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"uuid": id, "status": string(abacus.EventVoided)})
+	writeJSON(w, http.StatusOK, map[string]any{"uuid": id, "status": abacus.EventVoided, "refunded": res[0].Refunded})
 	return nil
 }
 
@@ -97,6 +97,7 @@ type storedEventView struct {
 	Status       abacus.EventStatus `json:"status"`
 	Currency     abacus.Currency    `json:"currency"`
 	Charged      abacus.Amount      `json:"charged"`
+	Refunded     abacus.Amount      `json:"refunded"`
 	ReceivedAt   time.Time          `json:"received_at"`
 	Transaction  int64              `json:"transaction,omitempty"`
 	Void         int64              `json:"void_transaction,omitempty"`
@@ -152,7 +153,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	}{Events: []storedEventView{}}
 	for _, e := range evs {
 		page.Events = append(page.Events, storedEventView{e.Seq, e.ID, e.Account, e.Value, e.ValueType, e.Scene, e.OpUID, e.ResourceID,
-			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.ReceivedAt, e.TxID, e.VoidTxID})
+			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.Refunded, e.ReceivedAt, e.TxID, e.VoidTxID})
 	}
 	if len(evs) == q.Limit {
 		page.Next = &evs[len(evs)-1].Seq

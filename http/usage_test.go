@@ -107,8 +107,14 @@ func TestIngestEndpoint(t *testing.T) {
 			t.Fatalf("alice's events: %s", list.raw)
 		}
 		f.mustDo("bob", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 403)
-		f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200)
+		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200); v.body["refunded"] != "2" {
+			t.Fatalf("void: %s", v.raw)
+		}
 		f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 409)
+		voided := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?status=voided&account="+alice, "", "", 200)
+		if evs := voided.body["events"].([]any); len(evs) != 1 || evs[0].(map[string]any)["refunded"] != "2" || evs[0].(map[string]any)["charged"] != "2" {
+			t.Fatalf("voided events: %s", voided.raw)
+		}
 		f.mustDo("service", "POST", path+"/nope/void", "", "", 404)
 	})
 }

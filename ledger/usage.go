@@ -96,22 +96,13 @@ func (e *Engine) Ingest(ctx context.Context, events []abacus.UsageEvent) ([]abac
 	return results, nil
 }
 
-// VoidEvents reverses the charges of stored events, exactly once each:
-// the money goes back to the buckets it came from and the rollups of the
-// events' own periods are corrected. A missing or already voided event
-// gets its error; the others are voided.
-func (e *Engine) VoidEvents(ctx context.Context, ids []string) ([]error, error) {
-	results, err := e.byID(ctx, voidEvent, ids)
-	if err != nil {
-		return nil, err
-	}
-	errs := make([]error, len(results))
-	for i, r := range results {
-		if r.Err != nil {
-			errs[i] = r.Err
-		}
-	}
-	return errs, nil
+// VoidEvents takes stored events back out, exactly once each: the account
+// gets back what the month's cost drops by without the event (its own
+// charge for a per-unit price; see abacus.StoredEvent.Refunded), and the
+// rollups of the events' own periods are corrected. A missing or already
+// voided event is rejected with its error; the others are voided.
+func (e *Engine) VoidEvents(ctx context.Context, ids []string) ([]abacus.IngestResult, error) {
+	return e.byID(ctx, voidEvent, ids)
 }
 
 // Rerate charges unpriced events whose price now exists, exactly once

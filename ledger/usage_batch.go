@@ -362,59 +362,6 @@ func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, quantity i
 	return nil
 }
 
-func (u *usageBatch) void(it *usageItem) error {
-	s := u.stored[it.event.ID]
-	switch {
-	case s == nil:
-		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
-	case s.Status == abacus.EventVoided:
-		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
-	}
-	back, err := s.Charged.Neg()
-	if err != nil {
-		return err
-	}
-	if s.Status == abacus.EventCharged && !s.Charged.IsZero() {
-		// Give back exactly what each bucket paid.
-		var parts []part
-		for _, x := range []struct {
-			b abacus.Bucket
-			a abacus.Amount
-		}{{abacus.BucketCash, s.Drawn.Cash}, {abacus.BucketBonus, s.Drawn.Bonus}, {abacus.BucketVoucher, s.Drawn.Voucher}} {
-			if !x.a.IsZero() {
-				parts = append(parts, part{u.wallets[it.customer.ids[x.b]], x.a})
-			}
-		}
-		for _, p := range parts {
-			if p.amount.IsNegative() && p.w.HasFloor {
-				if after, err := p.w.Balance.Add(p.amount); err != nil || after.Cmp(p.w.Floor) < 0 {
-					return u.insufficient(p.w, p.amount)
-				}
-			}
-		}
-		if err := u.move(parts, u.wallets[it.revenue], back); err != nil {
-			return err
-		}
-	}
-	if s.Status == abacus.EventCharged {
-		if r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf); err == nil && !r.Unpriced {
-			for _, l := range r.Lines {
-				if l.Counter != nil {
-					u.used[*l.Counter] -= l.Quantity
-					u.counted[*l.Counter] -= l.Quantity
-				}
-			}
-		}
-	}
-	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, back, -1); err != nil {
-		return err
-	}
-	s.Status = abacus.EventVoided
-	u.updates = append(u.updates, *s)
-	it.result.Status = abacus.IngestAccepted
-	return nil
-}
-
 func (u *usageBatch) rerate(it *usageItem) error {
 	s := u.stored[it.event.ID]
 	switch {
@@ -482,10 +429,11 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 		}
 		for i := range u.updates {
 			switch ev := &u.updates[i]; {
-			case ev.Charged.IsZero():
 			case ev.Status == abacus.EventVoided:
-				ev.VoidTxID = t.ID
-			default:
+				if !ev.Refunded.IsZero() {
+					ev.VoidTxID = t.ID
+				}
+			case !ev.Charged.IsZero():
 				ev.TxID = t.ID
 			}
 		}

@@ -153,8 +153,8 @@ func TestUsageRules(t *testing.T) {
 				t.Fatalf("rollup of the 2nd 00:00-00:15: %+v %v", rs, err)
 			}
 			// Voiding corrects the rollup of the event's own period, once.
-			if errs, err := f.e.VoidEvents(f.ctx, []string{"late"}); err != nil || errs[0] != nil {
-				t.Fatal(errs, err)
+			if res, err := f.e.VoidEvents(f.ctx, []string{"late"}); err != nil || res[0].Err != nil || res[0].Refunded.String() != "4" {
+				t.Fatal(res, err)
 			}
 			rs, _ = f.st.Rollups(f.ctx, abacus.RollupQuery{Account: acct, From: t0.Add(24 * time.Hour), To: t0.Add(24*time.Hour + 15*time.Minute)})
 			if rs[0].Quantity != 10 || rs[0].Amount.String() != "10" || rs[0].Events != 1 {

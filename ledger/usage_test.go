@@ -89,9 +89,9 @@ func TestUsageBasics(t *testing.T) {
 		if rr[0].Status != abacus.IngestRejected {
 			t.Fatalf("a second rerate must be refused: %+v", rr[0])
 		}
-		errs, err := e.VoidEvents(ctx, []string{"cpu-1", "cpu-1", "nope"})
-		if err != nil || errs[0] != nil || errs[1] == nil || errs[2] == nil {
-			t.Fatalf("void: %v %v", errs, err)
+		voids, err := e.VoidEvents(ctx, []string{"cpu-1", "cpu-1", "nope"})
+		if err != nil || voids[0].Err != nil || voids[0].Refunded.String() != "5" || voids[1].Err == nil || voids[2].Err == nil {
+			t.Fatalf("void: %+v %v", voids, err)
 		}
 		if w := wallet(t, st, acct, abacus.BucketCash, "USD"); w.Balance.String() != "-0.0004" {
 			t.Fatalf("cash after void %s, want -0.0004", w.Balance)

@@ -12,7 +12,7 @@ import (
 // usageCheck checks that the usage events and the ledger tell the same
 // story: each usage transaction moves exactly what its events were charged
 // (less what voids gave back), per currency and per account, and the
-// rollups sum the events that stand.
+// rollups sum the events that stand and what voids left of theirs.
 type usageCheck struct {
 	c   *Check
 	txs map[int64]bool // usage transactions
@@ -65,7 +65,7 @@ func (u *usageCheck) posting(p abacus.Posting) {
 
 func (u *usageCheck) events(ar abacus.AuditReader) error {
 	return ar.Events(func(e abacus.StoredEvent) error {
-		charged := e.Charged.Micros()
+		charged, refunded := e.Charged.Micros(), e.Refunded.Micros()
 		w := sumsOf(u.want, e.Account)
 		switch e.Status {
 		case abacus.EventCharged, abacus.EventUnpriced:
@@ -73,28 +73,33 @@ func (u *usageCheck) events(ar abacus.AuditReader) error {
 			w.events.Add(&w.events, big.NewInt(1))
 			w.amount.Add(&w.amount, big.NewInt(charged))
 		case abacus.EventVoided:
+			// With tiers a void gives back the month's top price, so what the
+			// event was charged and what came back need not cancel.
+			w.amount.Add(&w.amount, big.NewInt(charged-refunded))
 		default:
 			u.c.fail("event %s has unknown status %q", e.ID, e.Status)
 		}
-		if charged == 0 {
-			return nil
+		if refunded != 0 && e.Status != abacus.EventVoided {
+			u.c.fail("event %s is %s yet was refunded %s", e.ID, e.Status, e.Refunded)
 		}
-		if e.Status == abacus.EventUnpriced {
-			u.c.fail("event %s is unpriced yet was charged %s", e.ID, e.Charged)
-		}
-		if e.TxID == 0 || !u.txs[e.TxID] {
-			u.c.fail("event %s was charged %s but names no usage transaction (%d)", e.ID, e.Charged, e.TxID)
-			return nil
-		}
-		addTo(u.eventsByTx, txCurrency{e.TxID, e.Currency}, charged)
-		addTo(u.eventsByAcct, e.Account, -charged)
-		if e.Status == abacus.EventVoided {
-			if e.VoidTxID == 0 || !u.txs[e.VoidTxID] {
-				u.c.fail("event %s was voided but names no usage transaction that gave its %s back", e.ID, e.Charged)
-				return nil
+		if charged != 0 {
+			if e.Status == abacus.EventUnpriced {
+				u.c.fail("event %s is unpriced yet was charged %s", e.ID, e.Charged)
 			}
-			addTo(u.eventsByTx, txCurrency{e.VoidTxID, e.Currency}, -charged)
-			addTo(u.eventsByAcct, e.Account, charged)
+			if e.TxID == 0 || !u.txs[e.TxID] {
+				u.c.fail("event %s was charged %s but names no usage transaction (%d)", e.ID, e.Charged, e.TxID)
+			} else {
+				addTo(u.eventsByTx, txCurrency{e.TxID, e.Currency}, charged)
+				addTo(u.eventsByAcct, e.Account, -charged)
+			}
+		}
+		if refunded != 0 {
+			if e.VoidTxID == 0 || !u.txs[e.VoidTxID] {
+				u.c.fail("event %s was voided but names no usage transaction that gave its %s back", e.ID, e.Refunded)
+			} else {
+				addTo(u.eventsByTx, txCurrency{e.VoidTxID, e.Currency}, -refunded)
+				addTo(u.eventsByAcct, e.Account, refunded)
+			}
 		}
 		return nil
 	})

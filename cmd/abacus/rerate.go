@@ -81,17 +81,17 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer st.Close()
 	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr)})
 	defer engine.Close()
-	errs, err := engine.VoidEvents(ctx, fs.Args())
+	res, err := engine.VoidEvents(ctx, fs.Args())
 	if err != nil {
 		return err
 	}
 	failed := 0
-	for i, e := range errs {
-		if e != nil {
+	for _, r := range res {
+		if r.Err != nil {
 			failed++
-			fmt.Fprintf(stderr, "%s: %v\n", fs.Arg(i), e)
+			fmt.Fprintf(stderr, "%s: %v\n", r.ID, r.Err)
 		} else {
-			fmt.Fprintf(stdout, "voided %s\n", fs.Arg(i))
+			fmt.Fprintf(stdout, "voided %s: %s given back\n", r.ID, r.Refunded)
 		}
 	}
 	if failed > 0 {

@@ -10,20 +10,20 @@ import (
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id`
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded`
 
 func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	var e abacus.StoredEvent
-	var charged, cash, bonus, voucher int64
+	var charged, cash, bonus, voucher, refunded int64
 	var prices string
 	var tx, void *int64
 	err := row.Scan(&e.Seq, &e.ID, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
-		&e.Time, &e.ReceivedAt, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void)
+		&e.Time, &e.ReceivedAt, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded)
 	if err != nil {
 		return e, err
 	}
 	e.Time, e.ReceivedAt = e.Time.UTC(), e.ReceivedAt.UTC()
-	e.Charged = abacus.AmountFromMicros(charged)
+	e.Charged, e.Refunded = abacus.AmountFromMicros(charged), abacus.AmountFromMicros(refunded)
 	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
 	if tx != nil {
 		e.TxID = *tx
@@ -127,17 +127,19 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 	}
 	if n := len(c.EventUpdates); n > 0 {
 		ids, statuses, prices := make([]string, n), make([]string, n), make([]string, n)
-		charged, cash, bonus, voucher, txs, voids := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		charged, cash, bonus, voucher, txs, voids, refunded := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n),
+			make([]int64, n), make([]int64, n)
 		for i, e := range c.EventUpdates {
 			ids[i], statuses[i], prices[i] = e.ID, string(e.Status), store.FormatIDs(e.PriceIDs)
 			charged[i], cash[i], bonus[i], voucher[i], txs[i], voids[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID, e.VoidTxID
+			refunded[i] = e.Refunded.Micros()
 		}
 		b.Queue(`WITH updated AS (UPDATE usage_events e SET status = u.status, charged = u.charged, drawn_cash = u.cash, drawn_bonus = u.bonus,
-			drawn_voucher = u.voucher, price_ids = u.prices, tx_id = NULLIF(u.tx, 0), void_tx_id = NULLIF(u.void, 0)
-			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
-			AS u(id, status, charged, cash, bonus, voucher, prices, tx, void) WHERE e.id = u.id RETURNING 1)
-			SELECT abacus_expect_rows(count(*), $10, 'usage events updated', false) FROM updated`,
-			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids, n)
+			drawn_voucher = u.voucher, price_ids = u.prices, tx_id = NULLIF(u.tx, 0), void_tx_id = NULLIF(u.void, 0), refunded = u.refunded
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
+			AS u(id, status, charged, cash, bonus, voucher, prices, tx, void, refunded) WHERE e.id = u.id RETURNING 1)
+			SELECT abacus_expect_rows(count(*), $11, 'usage events updated', false) FROM updated`,
+			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids, refunded, n)
 	}
 	if n := len(c.Counters); n > 0 {
 		accts, keys, curs, periods, qs := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]int64, n)

@@ -12,20 +12,20 @@ import (
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id`
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded`
 
 func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	var e abacus.StoredEvent
-	var at, recv, charged, cash, bonus, voucher int64
+	var at, recv, charged, cash, bonus, voucher, refunded int64
 	var prices string
 	var tx, void sql.NullInt64
 	err := sc.Scan(&e.Seq, &e.ID, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
-		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void)
+		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded)
 	if err != nil {
 		return e, err
 	}
 	e.Time, e.ReceivedAt = fromMicros(at), fromMicros(recv)
-	e.Charged = abacus.AmountFromMicros(charged)
+	e.Charged, e.Refunded = abacus.AmountFromMicros(charged), abacus.AmountFromMicros(refunded)
 	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
 	e.TxID, e.VoidTxID = tx.Int64, void.Int64
 	e.PriceIDs, err = store.ParseIDs(prices)
@@ -205,8 +205,8 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	}
 	for _, e := range c.EventUpdates {
 		res, err := t.tx.ExecContext(ctx, `UPDATE usage_events SET status = ?, charged = ?, drawn_cash = ?, drawn_bonus = ?, drawn_voucher = ?,
-			price_ids = ?, tx_id = ?, void_tx_id = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(),
-			e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.ID)
+			price_ids = ?, tx_id = ?, void_tx_id = ?, refunded = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(),
+			e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.Refunded.Micros(), e.ID)
 		if err != nil {
 			return err
 		}

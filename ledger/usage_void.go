@@ -1,0 +1,140 @@
+package ledger
+
+import (
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// void takes a stored event back out of the month: its usage leaves its
+// counters and its rollup, and the account gets back what the month's cost
+// drops by without it, so the events that stand still sum to C(total).
+func (u *usageBatch) void(it *usageItem) error {
+	s := u.stored[it.event.ID]
+	switch {
+	case s == nil:
+		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
+	case s.Status == abacus.EventVoided:
+		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
+	}
+	var refund abacus.Amount
+	if s.Status == abacus.EventCharged {
+		var err error
+		if refund, err = u.refund(it, s); err != nil {
+			return err
+		}
+	}
+	back, err := refund.Neg()
+	if err != nil {
+		return err
+	}
+	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, back, -1); err != nil {
+		return err
+	}
+	s.Status, s.Refunded = abacus.EventVoided, refund
+	u.updates = append(u.updates, *s)
+	it.result.Status, it.result.Refunded = abacus.IngestAccepted, refund
+	return nil
+}
+
+// refund gives back a charged event's share of its month: with its counters
+// at top, C(top) − C(top − v) at the event's own price, which is its own
+// charge for a per-unit price but not for tiers (voiding the month's first
+// event of a cheaper-by-volume price gives back the top tier's price). Like a
+// charge it goes through the account's carry, here rounded up, so the carry
+// stays in [0, 1µ) and the account's charges plus carry equal the exact cost
+// of what stands. It changes nothing if the money cannot move.
+func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount, error) {
+	r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	if err != nil {
+		return abacus.Amount{}, err
+	}
+	if r.Unpriced {
+		// Prices are never deleted, so what rated the event rates it still.
+		return abacus.Amount{}, abacus.Errorf(abacus.CodeConflict, "uuid", "event %q can no longer be rated (%s); it was not voided", s.ID, r.Reason)
+	}
+	out := map[rating.Counter]int64{}
+	for _, l := range r.Lines {
+		if l.Counter != nil {
+			out[*l.Counter] += l.Quantity
+		}
+	}
+	if len(out) > 0 {
+		r, err = u.book.Rate(&s.UsageEvent, s.Currency, func(c rating.Counter) int64 { return u.used[c] - out[c] })
+		if err != nil {
+			return abacus.Amount{}, err
+		}
+	}
+	acct := s.Account
+	amount, short, err := abacus.AmountFromDecimal(r.Cost.Sub(u.carry[acct]), abacus.RoundCeiling)
+	if err != nil {
+		return abacus.Amount{}, err
+	}
+	if err := u.giveBack(it, s, amount); err != nil {
+		return abacus.Amount{}, err
+	}
+	for c, q := range out {
+		u.used[c] -= q
+		u.counted[c] -= q
+	}
+	if rest := short.Neg(); !rest.Equal(u.carry[acct]) {
+		u.carry[acct], u.carried[acct] = rest, true
+	}
+	return amount, nil
+}
+
+// giveBack moves a refund from revenue to the account. What the event paid
+// comes back to the buckets it came from, in proportion when the refund is
+// smaller; anything beyond it goes to cash. A negative refund (a volume price
+// stepping back up) is charged like usage, within the account's floor.
+func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacus.Amount) error {
+	if !amount.IsPositive() {
+		owed, err := amount.Neg()
+		if err != nil {
+			return err
+		}
+		_, err = u.charge(it, owed)
+		return err
+	}
+	buckets := []abacus.Bucket{abacus.BucketCash, abacus.BucketBonus, abacus.BucketVoucher}
+	paid := []abacus.Amount{s.Drawn.Cash, s.Drawn.Bonus, s.Drawn.Voucher}
+	weights := make([]int64, len(paid))
+	total := abacus.Zero
+	for i, p := range paid {
+		if p.IsPositive() {
+			weights[i] = p.Micros()
+			total, _ = total.Add(p) // the parts of one charge cannot overflow
+		}
+	}
+	shares := make([]abacus.Amount, len(paid))
+	switch {
+	case total.IsZero():
+		shares[0] = amount
+	case amount.Cmp(total) >= 0:
+		excess, err := amount.Sub(total)
+		if err != nil {
+			return err
+		}
+		for i, w := range weights {
+			shares[i] = abacus.AmountFromMicros(w)
+		}
+		if shares[0], err = shares[0].Add(excess); err != nil {
+			return err
+		}
+	default:
+		var err error
+		if shares, err = abacus.Allocate(amount, weights); err != nil {
+			return err
+		}
+	}
+	var parts []part
+	for i, b := range buckets {
+		if !shares[i].IsZero() {
+			parts = append(parts, part{u.wallets[it.customer.ids[b]], shares[i]})
+		}
+	}
+	back, err := amount.Neg()
+	if err != nil {
+		return err
+	}
+	return u.move(parts, u.wallets[it.revenue], back)
+}

@@ -1,0 +1,234 @@
+package ledger_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"pgregory.net/rapid"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+)
+
+// tieredPrice prices gpu minutes by tiers of (up to, unit price); an up
+// to of 0 is the last tier.
+func tieredPrice(model abacus.PriceModel, from time.Time, tiers ...[2]int64) abacus.Price {
+	p := perMinute("gpu", "0", from)
+	p.Model, p.UnitPrice = model, decimal.Zero
+	for _, t := range tiers {
+		p.Tiers = append(p.Tiers, abacus.PriceTier{UpTo: t[0], UnitPrice: decimal.NewFromInt(t[1])})
+	}
+	return p
+}
+
+func (f *usageFixture) void(id string) abacus.IngestResult {
+	f.t.Helper()
+	res, err := f.e.VoidEvents(f.ctx, []string{id})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res[0]
+}
+
+func (f *usageFixture) balances(acct abacus.AccountID) string {
+	f.t.Helper()
+	return fmt.Sprintf("cash %s bonus %s voucher %s", wallet(f.t, f.st, acct, abacus.BucketCash, "USD").Balance,
+		wallet(f.t, f.st, acct, abacus.BucketBonus, "USD").Balance, wallet(f.t, f.st, acct, abacus.BucketVoucher, "USD").Balance)
+}
+
+func (f *usageFixture) voucher(acct abacus.AccountID, amount string) {
+	f.t.Helper()
+	if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.Move{Type: abacus.TxGrant, Account: acct, Currency: "USD",
+		Amount: amt(f.t, amount), Bucket: abacus.BucketVoucher}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// TestVoidGivesBackTheMonthsTop: a void leaves the month charged C(what
+// stands), whatever the tiers, and the money goes back where it came from.
+func TestVoidGivesBackTheMonthsTop(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+
+		t.Run("graduated, cheaper by volume: a smaller refund, in proportion", func(t *testing.T) {
+			// 10 minutes at 2, then 1: C(6) = 12, C(14) = 24.
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice(abacus.ModelGraduated, month, [2]int64{10, 2}, [2]int64{0, 1}))
+			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+			f.voucher(acct, "10")
+			res := f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)))
+			if res[0].Charged.String() != "16" || res[1].Charged.String() != "8" {
+				t.Fatalf("charges %+v", res) // a: voucher 10, cash 6; b: cash 8
+			}
+			if v := f.void("a"); v.Err != nil || v.Refunded.String() != "12" {
+				t.Fatalf("void: %+v", v) // C(14) − C(6), 10:6 to voucher and cash
+			}
+			if got := f.balances(acct); got != "cash -9.5 bonus 0 voucher 7.5" {
+				t.Fatal(got)
+			}
+			// The month now stands at C(6) = 12, and goes on from there.
+			if res := f.ingest(spaceEvent("c", acct, "gpu", 4, t0.Add(2*time.Hour))); res[0].Charged.String() != "8" {
+				t.Fatalf("after the void: %+v", res[0])
+			}
+			evs, err := f.st.Events(f.ctx, abacus.EventQuery{IDs: []string{"a"}, Limit: 2})
+			if err != nil || len(evs) != 1 || evs[0].Status != abacus.EventVoided || evs[0].Charged.String() != "16" || evs[0].Refunded.String() != "12" {
+				t.Fatalf("stored: %+v %v", evs, err)
+			}
+			// The rollup of a's quarter hour keeps what the void left of its charge.
+			rs, err := f.st.Rollups(f.ctx, abacus.RollupQuery{Account: acct, From: t0, To: t0.Add(15 * time.Minute)})
+			if err != nil || len(rs) != 1 || rs[0].Quantity != 0 || rs[0].Events != 0 || rs[0].Amount.String() != "4" {
+				t.Fatalf("rollup: %+v %v", rs, err)
+			}
+			mustVerify(t, f.st)
+			// A refund the ledger did not make is caught.
+			corrupt(t, f.st, `UPDATE usage_events SET refunded = refunded + 1 WHERE id = 'a'`)
+			if rep, err := ledger.Verify(f.ctx, f.st); err != nil || rep.OK() {
+				t.Fatalf("verify after corrupting a refund: %v\n%s", err, rep)
+			}
+		})
+
+		t.Run("graduated, dearer by volume: the excess to cash", func(t *testing.T) {
+			// 10 minutes at 1, then 2: C(6) = 6, C(14) = 18.
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice(abacus.ModelGraduated, month, [2]int64{10, 1}, [2]int64{0, 2}))
+			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+			f.voucher(acct, "10")
+			f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour))) // a: voucher 8; b: voucher 2, cash 8
+			if v := f.void("a"); v.Refunded.String() != "12" {
+				t.Fatalf("void: %+v", v)
+			}
+			if got := f.balances(acct); got != "cash -4 bonus 0 voucher 8" {
+				t.Fatal(got)
+			}
+			mustVerify(t, f.st)
+		})
+
+		t.Run("volume: a void can cost, and then the floor holds", func(t *testing.T) {
+			// All minutes at 2 up to 10, all at 1 beyond: C(8) = 16, C(14) = 14.
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice(abacus.ModelVolume, month, [2]int64{10, 2}, [2]int64{0, 1}))
+			acct := f.account(abacus.Overdraft{}, nil)
+			f.fund(acct, abacus.TxTopup, "16")
+			res := f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)))
+			if res[0].Charged.String() != "16" || res[1].Charged.String() != "-2" {
+				t.Fatalf("charges %+v", res)
+			}
+			// Without b the month costs C(8) = 16 again: 2 more than the 14
+			// paid, and cash holds 2 only after b's credit.
+			f.fund(acct, abacus.TxAdjust, "-2")
+			if v := f.void("b"); v.Err == nil || v.Err.Code != abacus.CodeInsufficientFunds {
+				t.Fatalf("a void beyond the floor: %+v", v)
+			}
+			f.fund(acct, abacus.TxTopup, "2")
+			if v := f.void("b"); v.Err != nil || v.Refunded.String() != "-2" {
+				t.Fatalf("void: %+v", v)
+			}
+			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 0" {
+				t.Fatal(got)
+			}
+			mustVerify(t, f.st)
+		})
+
+		t.Run("a refund goes through the carry", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0.0000004", month))
+			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+			// 1.2 µ: charged 0, 0 and 1 µ, 0.2 µ carried.
+			f.ingest(spaceEvent("a", acct, "gpu", 1, t0), spaceEvent("b", acct, "gpu", 1, t0), spaceEvent("c", acct, "gpu", 1, t0))
+			// Without a: 0.8 µ. Giving back 1 µ leaves 0 charged and 0.8 µ carried,
+			// so the next 0.4 µ is charged 1 µ.
+			if v := f.void("a"); v.Refunded.String() != "0.000001" {
+				t.Fatalf("void: %+v", v)
+			}
+			if res := f.ingest(spaceEvent("d", acct, "gpu", 1, t0)); res[0].Charged.String() != "0.000001" {
+				t.Fatalf("after: %+v", res[0])
+			}
+			mustVerify(t, f.st)
+		})
+	})
+}
+
+// TestVoidsKeepTheMonthExact: after any mix of events and voids, an
+// account's charges less its refunds are C(what stands) to within the
+// carry, for graduated and volume prices.
+func TestVoidsKeepTheMonthExact(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		tiers := [][2]int64{{10, 7}, {25, 3}, {0, 2}}
+		prices := map[string]abacus.Price{}
+		var book []abacus.Price
+		for _, m := range []abacus.PriceModel{abacus.ModelGraduated, abacus.ModelVolume} {
+			p := tieredPrice(m, t0.AddDate(0, -1, 0), tiers...)
+			p.ResourceID = string(m)
+			p.Unit = 3 // prices per 3 minutes: costs in thirds, so the carry works
+			prices[string(m)] = p
+			book = append(book, p)
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, book...)
+		rapid.Check(t, func(rt *rapid.T) {
+			model := rapid.SampledFrom([]string{string(abacus.ModelGraduated), string(abacus.ModelVolume)}).Draw(rt, "model")
+			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+			var standing []string
+			value := map[string]int64{}
+			for i, n := 0, rapid.IntRange(1, 12).Draw(rt, "steps"); i < n; i++ {
+				if len(standing) > 0 && rapid.Bool().Draw(rt, "void") {
+					k := rapid.IntRange(0, len(standing)-1).Draw(rt, "which")
+					if v := f.void(standing[k]); v.Err != nil {
+						rt.Fatalf("void: %+v", v)
+					}
+					standing = append(standing[:k], standing[k+1:]...)
+					continue
+				}
+				id := string(newAccountID())
+				value[id] = rapid.Int64Range(1, 20).Draw(rt, "minutes")
+				if res := f.ingest(spaceEvent(id, acct, model, value[id], t0.Add(time.Duration(i)*time.Minute))); res[0].Status != abacus.IngestAccepted {
+					rt.Fatalf("ingest: %+v", res[0])
+				}
+				standing = append(standing, id)
+			}
+			var q int64
+			for _, id := range standing {
+				q += value[id]
+			}
+			p := prices[model]
+			unit := decimal.NewFromInt(p.Unit)
+			want := tierCost(p, q) // C × unit, exactly
+			paid := decimal.Zero
+			for _, b := range []abacus.Bucket{abacus.BucketCash, abacus.BucketBonus, abacus.BucketVoucher} {
+				paid = paid.Sub(wallet(rt, f.st, acct, b, "USD").Balance.Decimal())
+			}
+			// Charges round down and carry the rest: paid ≤ C < paid + 1 µ.
+			if paid.Mul(unit).GreaterThan(want) || paid.Add(decimal.New(1, -6)).Mul(unit).LessThanOrEqual(want) {
+				rt.Fatalf("%s: %d minutes stand, C = %s/%d, paid %s", model, q, want, p.Unit, paid)
+			}
+		})
+		mustVerify(t, f.st)
+	})
+}
+
+// tierCost is the oracle: C(q) of a graduated or volume price, times its
+// unit, so that it is exact.
+func tierCost(p abacus.Price, q int64) decimal.Decimal {
+	cost, below := decimal.Zero, int64(0)
+	for _, t := range p.Tiers {
+		top := t.UpTo
+		if top == 0 || top > q {
+			top = q
+		}
+		if p.Model == abacus.ModelVolume {
+			if t.UpTo == 0 || q <= t.UpTo {
+				cost = t.UnitPrice.Mul(decimal.NewFromInt(q))
+				break
+			}
+			continue
+		}
+		if top > below {
+			cost = cost.Add(t.UnitPrice.Mul(decimal.NewFromInt(top - below)))
+		}
+		below = top
+		if below >= q {
+			break
+		}
+	}
+	return cost
+}

@@ -1,0 +1,3 @@
+-- What a void gave back: the month's cost less its cost without the event,
+-- which for tiered prices differs from what the event was charged.
+ALTER TABLE usage_events ADD COLUMN refunded BIGINT NOT NULL DEFAULT 0;
