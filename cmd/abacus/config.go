@@ -79,7 +79,7 @@ func describeDB(db string) string {
 }
 
 // usageFlags adds the flags that say how usage is charged, shared by
-// serve and ingest, and returns a func that reads them.
+// serve, ingest, rerate and void, and returns a func that reads them.
 func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	currency := fs.String("default-currency", envOr("ABACUS_DEFAULT_CURRENCY", "USD"), "currency of accounts created for usage events (env ABACUS_DEFAULT_CURRENCY)")
 	autoCreate := fs.Bool("auto-create", envOr("ABACUS_AUTO_CREATE", "true") == "true", "create an account for an event that names an unknown one, as CSGHub does; when off, such events are rejected (env ABACUS_AUTO_CREATE)")

@@ -68,18 +68,23 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("void", "EVENT_ID...", stderr)
 	db := dbFlag(fs)
+	usage := usageFlags(fs) // a void under a volume price can cost: it draws as usage does
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return fmt.Errorf("name the events to void")
 	}
+	ucfg, err := usage()
+	if err != nil {
+		return err
+	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr)})
+	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
 	defer engine.Close()
 	res, err := engine.VoidEvents(ctx, fs.Args())
 	if err != nil {

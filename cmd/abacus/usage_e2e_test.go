@@ -95,6 +95,13 @@ func TestUsageExactlyOnceAcrossPaths(t *testing.T) {
 			}
 			s.cmd.Process.Signal(syscall.SIGTERM)
 			<-s.exited
+			// A void gives the charge back once.
+			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err != nil || !strings.Contains(out, "voided e2e-event-0: 1 given back") {
+				t.Fatalf("void: %v\n%s", err, out)
+			}
+			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err == nil || !strings.Contains(out, "voided already") {
+				t.Fatalf("a second void must fail: %v\n%s", err, out)
+			}
 			if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
 				t.Fatalf("verify: %v\n%s", err, out)
 			}
