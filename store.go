@@ -153,6 +153,7 @@ type Changes struct {
 	Counters     []UsageCounter // quantities to add
 	Carries      []Carry        // residues to set
 	Rollups      []Rollup       // quantities, amounts and counts to add
+	FreedMinutes []MinuteSlot   // minute slots to give up, each only if the EventID named still holds it; before Minutes
 	Minutes      []MinuteSlot   // minute slots to take
 	Outbox       []OutboxMessage
 }

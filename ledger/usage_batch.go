@@ -33,8 +33,9 @@ type usageBatch struct {
 	rollups map[rollupKey]*abacus.Rollup
 	events  []abacus.StoredEvent
 	updates []abacus.StoredEvent
-	minuteT []abacus.MinuteSlot
-	txID    int64 // the usage transaction's id, reserved with the reads
+	minuteT []abacus.MinuteSlot // slots this batch takes
+	freed   []abacus.MinuteSlot // slots voided events give up
+	txID    int64               // the usage transaction's id, reserved with the reads
 }
 
 type rollupKey struct {
@@ -452,7 +453,7 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 			c.Rollups = append(c.Rollups, *r)
 		}
 	}
-	c.Minutes = u.minuteT
+	c.Minutes, c.FreedMinutes = u.minuteT, u.freed
 	var err error
 	if c.Outbox, err = u.lowBalances(items); err != nil {
 		return nil, err

@@ -132,6 +132,19 @@ func TestUsageRules(t *testing.T) {
 			if res[0].Status != abacus.IngestDuplicate || res[1].Status != abacus.IngestDuplicate || res[2].Status != abacus.IngestAccepted {
 				t.Fatalf("across batches: %+v", res)
 			}
+			// Voiding a frees its minute for a corrected event under a new id;
+			// a's own id stays taken.
+			if res, err := f.e.VoidEvents(f.ctx, []string{"a"}); err != nil || res[0].Err != nil {
+				t.Fatal(res, err)
+			}
+			again := spaceEvent("a", acct, "gpu", 1, f.t0.Add(10*time.Second))
+			fixed := spaceEvent("a-fixed", acct, "gpu", 1, f.t0.Add(20*time.Second))
+			late := spaceEvent("a-late", acct, "gpu", 1, f.t0.Add(40*time.Second))
+			res = f.ingest(again, fixed, late)
+			if res[0].Status != abacus.IngestDuplicate || res[1].Status != abacus.IngestAccepted || res[2].Status != abacus.IngestDuplicate {
+				t.Fatalf("after the void: %+v", res)
+			}
+			mustVerify(t, f.st)
 		})
 
 		t.Run("a price change in the middle of a period and a late event", func(t *testing.T) {

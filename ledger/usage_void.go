@@ -6,8 +6,9 @@ import (
 )
 
 // void takes a stored event back out of the month: its usage leaves its
-// counters and its rollup, and the account gets back what the month's cost
-// drops by without it, so the events that stand still sum to C(total).
+// counters, its rollup and its minute slot, and the account gets back what
+// the month's cost drops by without it, so the events that stand still sum
+// to C(total). Its id stays taken.
 func (u *usageBatch) void(it *usageItem) error {
 	s := u.stored[it.event.ID]
 	switch {
@@ -30,6 +31,13 @@ func (u *usageBatch) void(it *usageItem) error {
 	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, back, -1); err != nil {
 		return err
 	}
+	// Its minute slot, if it took one, is free again: a corrected event for
+	// that minute, under a new id, is no duplicate.
+	slot := minuteSlot(&s.UsageEvent)
+	if u.minutes[slotOf(slot)] == s.ID {
+		delete(u.minutes, slotOf(slot))
+	}
+	u.freed = append(u.freed, slot)
 	s.Status, s.Refunded = abacus.EventVoided, refund
 	u.updates = append(u.updates, *s)
 	it.result.Status, it.result.Refunded = abacus.IngestAccepted, refund

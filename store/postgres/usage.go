@@ -173,6 +173,15 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 				amount = usage_rollups.amount + excluded.amount, events = usage_rollups.events + excluded.events`,
 			accts, buckets, scenes, res, custs, curs, qs, amounts, events)
 	}
+	if n := len(c.FreedMinutes); n > 0 {
+		scenes, custs, ids, minutes := make([]int32, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, m := range c.FreedMinutes {
+			scenes[i], custs[i], ids[i], minutes[i] = int32(m.Scene), m.CustomerID, m.EventID, m.Minute
+		}
+		b.Queue(`DELETE FROM usage_minutes m USING unnest($1::int[], $2::text[], $3::timestamptz[], $4::text[]) AS u(scene, customer_id, minute, event_id)
+			WHERE m.scene = u.scene AND m.customer_id = u.customer_id AND m.minute = u.minute AND m.event_id = u.event_id`,
+			scenes, custs, minutes, ids)
+	}
 	if n := len(c.Minutes); n > 0 {
 		scenes, custs, ids, minutes := make([]int32, n), make([]string, n), make([]string, n), make([]time.Time, n)
 		for i, m := range c.Minutes {

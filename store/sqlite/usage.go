@@ -237,6 +237,12 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	if err != nil {
 		return err
 	}
+	for _, m := range c.FreedMinutes {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM usage_minutes WHERE scene = ? AND customer_id = ? AND minute = ? AND event_id = ?`,
+			m.Scene, m.CustomerID, micros(m.Minute), m.EventID); err != nil {
+			return err
+		}
+	}
 	err = insertRows(ctx, t.tx, `INSERT INTO usage_minutes (scene, customer_id, minute, event_id)`, 4, len(c.Minutes),
 		func(i int, a []any) []any {
 			m := &c.Minutes[i]

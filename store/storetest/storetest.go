@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WriteRollback", testRollback},
 		{"WriteRaces", testRaces},
 		{"WriteReadBatch", testReadBatch},
+		{"WriteFreedMinutes", testFreedMinutes},
 		{"UsageListLimits", testUsageListLimits},
 		{"DeadLetters", testDeadLetters},
 

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -154,4 +156,38 @@ func checkLimitError(t *testing.T, what string, err error) {
 	if !asError(err, &ae) || ae.Code != abacus.CodeInvalid || ae.Field != "limit" {
 		t.Fatalf("%s with a limit below 1: %v, want an invalid limit", what, err)
 	}
+}
+
+// testFreedMinutes: a slot is given up only by the event that holds it,
+// and can be taken again in the same write.
+func testFreedMinutes(t *testing.T, st abacus.Store) {
+	a := abacus.MinuteSlot{Scene: 11, CustomerID: "space-1", Minute: at(60), EventID: "a"}
+	b := abacus.MinuteSlot{Scene: 11, CustomerID: "space-2", Minute: at(60), EventID: "b"}
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{Minutes: []abacus.MinuteSlot{a, b}})
+	})
+	notB := b
+	notB.EventID = "not-b"
+	taker := a
+	taker.EventID = "c"
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{FreedMinutes: []abacus.MinuteSlot{a, notB}, Minutes: []abacus.MinuteSlot{taker}})
+	})
+	var got abacus.BatchState
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		var err error
+		got, err = tx.ReadBatch(t.Context(), abacus.BatchReads{Slots: []abacus.MinuteSlot{slotKey(a), slotKey(b)}})
+		return err
+	})
+	same(t, "slots", sortedSlots(got.Taken), []abacus.MinuteSlot{taker, b})
+}
+
+func slotKey(s abacus.MinuteSlot) abacus.MinuteSlot {
+	s.EventID = ""
+	return s
+}
+
+func sortedSlots(s []abacus.MinuteSlot) []abacus.MinuteSlot {
+	slices.SortFunc(s, func(x, y abacus.MinuteSlot) int { return strings.Compare(x.CustomerID, y.CustomerID) })
+	return s
 }
