@@ -319,7 +319,7 @@ func httpSender(st abacus.Store, e *ledger.Engine) (func(context.Context, []abac
 	if err := st.APIKeyCreate(context.Background(), k); err != nil {
 		return nil, err
 	}
-	srv := httptest.NewServer(abacushttp.NewServer(e, nil).Handler())
+	srv := httptest.NewServer(abacushttp.NewServer(e, abacushttp.Config{}).Handler())
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096}}
 	type wire struct {
 		UUID       string `json:"uuid"`

@@ -20,20 +20,37 @@ type Server struct {
 	log    *slog.Logger
 	auth   *authenticator
 	now    func() time.Time
+	ingest *admission
 }
 
+// Config is how a Server is set up; the zero value is the defaults.
+type Config struct {
+	Logger *slog.Logger // slog.Default() if nil
+	// IngestMemory bounds the bytes of usage request bodies held at once
+	// (DefaultIngestMemory if 0); see admission.
+	IngestMemory int64
+}
+
+// DefaultIngestMemory is how many bytes of usage request bodies the
+// ingestion endpoint holds at once unless configured otherwise.
+const DefaultIngestMemory = 256 << 20
+
 // NewServer returns a server over the engine and its store.
-func NewServer(engine *ledger.Engine, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.Default()
+func NewServer(engine *ledger.Engine, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IngestMemory <= 0 {
+		cfg.IngestMemory = DefaultIngestMemory
 	}
 	st := engine.Store()
 	return &Server{
 		engine: engine,
 		store:  st,
-		log:    log,
+		log:    cfg.Logger,
 		auth:   &authenticator{store: st, cache: map[string]cachedKey{}},
 		now:    engine.Now,
+		ingest: newAdmission(cfg.IngestMemory),
 	}
 }
 

@@ -31,9 +31,14 @@ type fixture struct {
 
 func newFixture(t testing.TB, st abacus.Store) *fixture {
 	t.Helper()
+	return newFixtureWith(t, st, abacushttp.Config{})
+}
+
+func newFixtureWith(t testing.TB, st abacus.Store, cfg abacushttp.Config) *fixture {
+	t.Helper()
 	e := ledger.New(st, ledger.Config{})
 	t.Cleanup(func() { e.Close() })
-	srv := httptest.NewServer(abacushttp.NewServer(e, nil).Handler())
+	srv := httptest.NewServer(abacushttp.NewServer(e, cfg).Handler())
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, url: srv.URL, tokens: map[string]string{}}
 	ctx := context.Background()

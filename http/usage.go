@@ -38,6 +38,11 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.ingest.admit(w, r, maxUsageBody)
+	if err != nil {
+		return err
+	}
+	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUsageBody))
 	if err != nil {
 		return decodeError(err)

@@ -1,8 +1,10 @@
 package http_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -117,4 +119,25 @@ func TestIngestEndpoint(t *testing.T) {
 		}
 		f.mustDo("service", "POST", path+"/nope/void", "", "", 404)
 	})
+}
+
+// TestIngestDeclaredTooLarge: a body declared over the limit is refused
+// before a byte of it is read, and so before it takes any room.
+func TestIngestDeclaredTooLarge(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST /api/v1/accounting/metering/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n[", f.tokens["service"], 17<<20)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 413 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
 }

@@ -379,3 +379,18 @@ func TestKeysCommands(t *testing.T) {
 		t.Fatalf("a bad role must be refused naming the flag: %v\n%s", err, out)
 	}
 }
+
+// TestServeRefusesBadSettings: a bad setting stops serve before it opens
+// anything, with an error that names the flag.
+func TestServeRefusesBadSettings(t *testing.T) {
+	for _, c := range []struct{ flag, value string }{
+		{"--ingest-memory", "0"},
+		{"--ingest-memory", "lots"},
+		{"--draw-order", "cash,cash,bonus"},
+	} {
+		out, err := runCLI(t, "serve", "--db", filepath.Join(t.TempDir(), "a.db"), "--addr", "127.0.0.1:0", c.flag, c.value)
+		if err == nil || !strings.Contains(out, c.flag+":") {
+			t.Errorf("serve %s %s: %v\n%s", c.flag, c.value, err, out)
+		}
+	}
+}

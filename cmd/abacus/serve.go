@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -27,6 +28,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", envOr("ABACUS_ADDR", "127.0.0.1:8086"), "address to listen on (env ABACUS_ADDR)")
 	maxBatch := fs.Int("max-batch", 4000, "most ledger operations committed in one database transaction")
 	workers := fs.Int("workers", 0, "batches in flight at once (default 1 on SQLite, 4 on PostgreSQL)")
+	ingestMemory := fs.String("ingest-memory", envOr("ABACUS_INGEST_MEMORY", strconv.Itoa(abacushttp.DefaultIngestMemory>>20)),
+		"MiB of usage request bodies the ingestion endpoint holds at once; more requests wait their turn (env ABACUS_INGEST_MEMORY)")
 	expireEvery := fs.Duration("expire-every", 10*time.Second, "how often holds past their expiry are released")
 	usage := usageFlags(fs)
 	burstStep := fs.String("burst-step", "5", "burst levels: one level per this many percent of utilisation")
@@ -41,6 +44,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ucfg, err := usage()
 	if err != nil {
 		return err
+	}
+	ingestMB, err := strconv.Atoi(*ingestMemory)
+	if err != nil || ingestMB < 1 || ingestMB > 1<<20 {
+		return fmt.Errorf("--ingest-memory: %q is not a number of MiB from 1 to 1048576", *ingestMemory)
 	}
 	step, err := decimal.NewFromString(*burstStep)
 	if err != nil || !step.IsPositive() || *burstMax < 1 {
@@ -63,7 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	engine := ledger.New(st, ledger.Config{MaxBatch: *maxBatch, Workers: *workers, Logger: log, Usage: ucfg})
-	api := abacushttp.NewServer(engine, log)
+	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: int64(ingestMB) << 20})
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
