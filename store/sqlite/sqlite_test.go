@@ -160,3 +160,38 @@ func TestMigrateConcurrent(t *testing.T) {
 		t.Fatalf("the migrated database does not work: %v", err)
 	}
 }
+
+// TestMigrationKeepsOldVoids: a void made before events recorded their
+// refund gave back what the event was charged, and the migration that
+// adds the record says so.
+func TestMigrationKeepsOldVoids(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := testdb.SQLitePath(t)
+	s := open(t, path)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The schema as it was before 0005, holding a voided and a charged event.
+	_, err = db.ExecContext(ctx, `ALTER TABLE usage_events DROP COLUMN refunded;
+		DELETE FROM schema_migrations WHERE version = 5;
+		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
+			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
+		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
+			('kept', 'a', 11, 0, 4, '', 'gpu', '', 's', 0, 0, '', 'charged', 'USD', 2000000, 2000000, 0, 0, '1', 1, NULL)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, abacus.EventQuery{IDs: []string{"old", "kept"}, Limit: 3})
+	if err != nil || len(evs) != 2 || evs[0].Refunded.String() != "2" || !evs[1].Refunded.IsZero() {
+		t.Fatalf("%+v %v", evs, err)
+	}
+}
