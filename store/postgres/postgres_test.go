@@ -291,7 +291,7 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	// The schema as it was before 0005, holding a voided and a charged event.
 	for _, q := range []string{
 		`ALTER TABLE usage_events DROP COLUMN refunded`,
-		`DELETE FROM schema_migrations WHERE version = 5`,
+		`DELETE FROM schema_migrations WHERE version >= 5`,
 		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
 		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),

@@ -98,17 +98,26 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	if err := store.CheckLimit(q.Limit); err != nil {
 		return nil, err
 	}
-	where := []string{"seq > $1"}
-	args := []any{q.AfterSeq}
+	var where []string
+	var args []any
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
+	// An account's events come in event-time order, paged from the position
+	// of the last one seen; all accounts' in the order they were stored.
+	order := "seq"
+	if q.Account != "" {
+		order = "event_time, seq"
+		add("account_id = $%d", string(q.Account))
+		if q.AfterSeq > 0 {
+			add("(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = $%d)", q.AfterSeq)
+		}
+	} else {
+		add("seq > $%d", q.AfterSeq)
+	}
 	if len(q.IDs) > 0 {
 		add("id = ANY($%d)", q.IDs)
-	}
-	if q.Account != "" {
-		add("account_id = $%d", string(q.Account))
 	}
 	if q.Status != "" {
 		add("status = $%d", string(q.Status))
@@ -121,7 +130,7 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	}
 	args = append(args, q.Limit)
 	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args)), args...)
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args...)
 	return collect(rows, err, scanEvent)
 }
 

@@ -122,16 +122,21 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	if err := store.CheckLimit(q.Limit); err != nil {
 		return nil, err
 	}
-	where := []string{"seq > ?"}
-	args := []any{q.AfterSeq}
+	// An account's events come in event-time order, paged from the position
+	// of the last one seen; all accounts' in the order they were stored.
+	where, args, order := []string{"seq > ?"}, []any{q.AfterSeq}, "seq"
+	if q.Account != "" {
+		where, args, order = []string{"account_id = ?"}, []any{string(q.Account)}, "event_time, seq"
+		if q.AfterSeq > 0 {
+			where = append(where, "(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = ?)")
+			args = append(args, q.AfterSeq)
+		}
+	}
 	if len(q.IDs) > 0 {
 		if len(q.IDs) > 500 {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "ids", "at most 500 at a time")
 		}
 		where, args = append(where, "id IN ("+placeholders(len(q.IDs))+")"), append(args, anys(q.IDs)...)
-	}
-	if q.Account != "" {
-		where, args = append(where, "account_id = ?"), append(args, string(q.Account))
 	}
 	if q.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(q.Status))
@@ -142,7 +147,7 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	if !q.To.IsZero() {
 		where, args = append(where, "event_time < ?"), append(args, micros(q.To))
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`,
+	rows, err := s.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`,
 		append(args, q.Limit)...)
 	if err != nil {
 		return nil, err

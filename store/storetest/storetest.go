@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WriteReadBatch", testReadBatch},
 		{"WriteFreedMinutes", testFreedMinutes},
 		{"UsageListLimits", testUsageListLimits},
+		{"EventsListing", testEventsListing},
 		{"DeadLetters", testDeadLetters},
 
 		{"Transactions", testTransactions},
