@@ -21,9 +21,14 @@ type admission struct {
 	sem  *semaphore.Weighted
 }
 
-// bodyDeadline is how long an admitted request has to send its body: a
-// slow client must not sit on room others are waiting for.
-const bodyDeadline = time.Minute
+// An admitted request has bodyDeadline to send its body and answerDeadline
+// to be answered and take the answer: a slow client must not sit on room
+// others are waiting for. (A request cut off after its commit is safe to
+// send again: its events come back duplicate.)
+var (
+	bodyDeadline   = time.Minute
+	answerDeadline = 2 * time.Minute
+)
 
 func newAdmission(room int64) *admission {
 	return &admission{room: room, sem: semaphore.NewWeighted(room)}
@@ -44,6 +49,10 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, maxBody int64)
 	if err := a.sem.Acquire(r.Context(), n); err != nil {
 		return nil, err
 	}
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyDeadline))
+	// Both end with the request: the server sets the connection's own
+	// before it reads the next one.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(bodyDeadline))
+	rc.SetWriteDeadline(time.Now().Add(answerDeadline))
 	return func() { a.sem.Release(n) }, nil
 }

@@ -2,10 +2,19 @@ package http
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
 )
 
 func bodyOf(ctx context.Context, size int64) *http.Request {
@@ -63,5 +72,51 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("the room is free again: %v", err)
 	} else {
 		release()
+	}
+}
+
+// TestAdmissionDeadlinesEndWithTheRequest: the deadlines an admitted
+// request gets do not outlive it on a kept-alive connection.
+func TestAdmissionDeadlinesEndWithTheRequest(t *testing.T) {
+	defer func(d time.Duration) { answerDeadline = d }(answerDeadline)
+	answerDeadline = 200 * time.Millisecond
+	st := testdb.SQLite(t)
+	e := ledger.New(st, ledger.Config{})
+	defer e.Close()
+	srv := httptest.NewServer(NewServer(e, Config{}).Handler())
+	defer srv.Close()
+	k, token, err := abacus.NewAPIKey("svc", abacus.RoleService, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.APIKeyCreate(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int32
+	client := srv.Client()
+	for i := range 2 {
+		body := fmt.Sprintf(`[{"uuid":"deadline-%d","user_uuid":"aaaaaaaa-0000-4000-8000-00000000000%d","value":1,"value_type":0,"scene":11,`+
+			`"resource_id":"gpu","customer_id":"s","created_at":"2026-11-02T10:00:00Z"}]`, i, i)
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/accounting/metering/events", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+			if !info.Reused {
+				conns.Add(1)
+			}
+		}}
+		res, err := client.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, res.StatusCode)
+		}
+		time.Sleep(2 * answerDeadline) // past the first request's deadline
+	}
+	if conns.Load() != 1 {
+		t.Fatalf("%d connections; the test needs the second request on the first one's", conns.Load())
 	}
 }
