@@ -46,11 +46,11 @@ func (u *usageBatch) void(it *usageItem) error {
 
 // refund gives back a charged event's share of its month: with its counters
 // at top, C(top) − C(top − v) at the event's own price, which is its own
-// charge for a per-unit price but not for tiers (voiding the month's first
-// event of a cheaper-by-volume price gives back the top tier's price). Like a
-// charge it goes through the account's carry, here rounded up, so the carry
-// stays in [0, 1µ) and the account's charges plus carry equal the exact cost
-// of what stands. It changes nothing if the money cannot move.
+// charge for a per-unit price but for tiers what the month's last v units
+// cost, wherever the event once fell. Like a charge it goes through the
+// account's carry, here rounded up, so the carry stays in [0, 1µ) and the
+// account's charges plus carry equal the exact cost of what stands. It
+// changes nothing if the money cannot move.
 func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount, error) {
 	r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
 	if err != nil {
