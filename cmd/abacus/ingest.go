@@ -132,7 +132,11 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 				if res.Status == abacus.IngestRejected {
 					in.rejected++
 					if in.rejected <= maxPrinted {
-						fmt.Fprintf(in.stderr, "%s:%d: event %s rejected: %v\n", name, items[i].Line, res.ID, res.Err)
+						why := res.Err.Error()
+						if strings.HasPrefix(res.Err.Field, "line ") { // the prefix names the line already
+							why = res.Err.Message
+						}
+						fmt.Fprintf(in.stderr, "%s:%d: event %s rejected: %s\n", name, items[i].Line, res.ID, why)
 					} else if in.rejected == maxPrinted+1 {
 						fmt.Fprintln(in.stderr, "… more rejections are counted but not shown")
 					}

@@ -186,3 +186,29 @@ func getJSON(t *testing.T, url string) map[string]any {
 	}
 	return m
 }
+
+// TestIngestNamesRejectedLines: each rejected line is named once, by file
+// and line, with the field at fault; the good lines are charged.
+func TestIngestNamesRejectedLines(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	file := filepath.Join(t.TempDir(), "events.csv")
+	acct := account(7)
+	os.WriteFile(file, []byte("uuid,user_uuid,value,value_type,scene,resource_id,customer_id,created_at\n"+
+		"c-1,"+acct+",4,0,11,gpu,s,2026-11-02T10:00:00Z\n"+
+		"c-2,"+acct+",x,0,11,gpu,s,2026-11-02T10:00:00Z\n"+
+		"c-3,"+acct+",4,0,11,gpu,s\n"), 0o600)
+	out, err := runCLI(t, "ingest", "--db", dsn, file)
+	if err == nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 2") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{file + `:3: event c-2 rejected: value: "x" is not a whole number` + "\n",
+		file + ":4: event c-3 rejected: has 7 fields; the header has 8\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "(line") {
+		t.Errorf("a line named twice:\n%s", out)
+	}
+}

@@ -30,11 +30,10 @@ import (
 // or "data.value" for CloudEvents. Where no field is at fault the item as
 // a whole is named: "[3]" for the fourth element of a JSON array that is
 // not an object, "line 7" for a file line that is not JSON, too long, or
-// not valid CSV. In files the message also ends with "(line N)" when the
-// field names no line.
+// not valid CSV. A file item's line is in Line.
 type Item struct {
 	Event abacus.UsageEvent // valid when Err == nil (already passed Event.Validate())
-	Err   *abacus.Error     // names the field, in the wire name (e.g. "value", "created_at", "data.value"); for files the message also gives the line
+	Err   *abacus.Error     // names the field, in the wire name (e.g. "value", "created_at", "data.value")
 	ID    string            // the event id if it could be read, even when Err != nil (so results can name the item)
 	Line  int               // for files: the 1-based line (NDJSON) or record line (CSV); 0 otherwise
 }

@@ -130,22 +130,9 @@ func (r *Reader) Next() (Item, error) {
 			return Item{}, err
 		}
 		if ok {
-			if it.Err != nil {
-				it.Err = atLine(it.Err, it.Line)
-			}
 			return it, nil
 		}
 	}
-}
-
-// atLine adds the line to an item's error message.
-func atLine(err *abacus.Error, line int) *abacus.Error {
-	if strings.HasPrefix(err.Field, "line ") {
-		return err
-	}
-	c := *err
-	c.Message = fmt.Sprintf("%s (line %d)", c.Message, line)
-	return &c
 }
 
 func lineError(line int, format string, args ...any) *abacus.Error {

@@ -3,7 +3,6 @@ package decode_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -33,9 +32,6 @@ func checkWant(t *testing.T, items []decode.Item, wants []want) {
 		field := ""
 		if it.Err != nil {
 			field = it.Err.Field
-			if !strings.HasPrefix(field, "line ") && !strings.Contains(it.Err.Message, fmt.Sprintf("(line %d)", w.line)) {
-				t.Fatalf("item %d: message %q does not give line %d", i, it.Err.Message, w.line)
-			}
 			t.Logf("%v", it.Err)
 		}
 		if it.Line != w.line || it.ID != w.id || field != w.field {
