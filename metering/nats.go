@@ -40,6 +40,13 @@ const (
 	SubjectHeader = "Abacus-Subject"
 )
 
+// DefaultMaxBytes is what a pull fetches at most unless configured.
+const DefaultMaxBytes = 64 << 20
+
+// subjectRoom is what a delivered message may count beyond the server's
+// max_payload (its headers and body): its subject and the ack reply.
+const subjectRoom = 64 << 10
+
 // maxRetryDelay caps the delay of a redelivery the consumer asks for.
 const maxRetryDelay = time.Minute
 
@@ -51,13 +58,18 @@ type ConsumerConfig struct {
 	URL string // nats://host:4222; several may be given, comma separated
 	// Stream is created, capturing Subject, if it is missing; a stream
 	// that exists is used as it is and must capture Subject.
-	Stream            string        // default "meteringEventStream"
-	Subject           string        // the consumer's filter; default "accounting.metering.duration"
-	Durable           string        // the durable pull consumer; default "abacus-metering"
-	DeadLetterSubject string        // default "accounting.dlq.meter"; must not match Subject
-	Batch             int           // messages fetched per pull, default 1000
-	MaxWait           time.Duration // how long a pull waits to fill a batch, default 50ms
-	AckWait           time.Duration // how long JetStream waits for an ack before redelivering, default 30s
+	Stream            string // default "meteringEventStream"
+	Subject           string // the consumer's filter; default "accounting.metering.duration"
+	Durable           string // the durable pull consumer; default "abacus-metering"
+	DeadLetterSubject string // default "accounting.dlq.meter"; must not match Subject
+	Batch             int    // messages fetched per pull, default 1000
+	// MaxBytes bounds what one pull fetches (bodies, headers and
+	// subjects), and so the consumer's memory, default 64 MiB. It is
+	// raised to the server's max_payload and some room for subjects when
+	// that is larger, so that any message the server takes can be fetched.
+	MaxBytes int
+	MaxWait  time.Duration // how long a pull waits to fill a batch, default 50ms
+	AckWait  time.Duration // how long JetStream waits for an ack before redelivering, default 30s
 	// RetryDelay is how long JetStream waits before redelivering a
 	// message the consumer could not settle (the database is down); it
 	// doubles with each delivery, up to a minute. Default 1s.
@@ -85,6 +97,9 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	}
 	if c.Batch <= 0 {
 		c.Batch = 1000
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = DefaultMaxBytes
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 50 * time.Millisecond
@@ -310,7 +325,7 @@ func (c *Consumer) run(ctx context.Context) {
 	}()
 	failures := 0
 	for ctx.Err() == nil {
-		fetched, err := c.cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(c.cfg.MaxWait))
+		fetched, err := c.cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(c.cfg.MaxWait), jetstream.FetchMaxBytes(c.fetchBytes()))
 		var msgs []jetstream.Msg
 		if err == nil {
 			for m := range fetched.Messages() {
@@ -346,6 +361,15 @@ func (c *Consumer) run(ctx context.Context) {
 		case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
 		}
 	}
+}
+
+// fetchBytes is the byte budget of a pull. A message larger than the
+// budget would never be delivered (the server ends the pull instead) and
+// would stall the consumer, so the budget is never below the largest
+// message the server takes; its max_payload is read from the connection
+// each time, as a reconnect may bring a different one.
+func (c *Consumer) fetchBytes() int {
+	return max(c.cfg.MaxBytes, int(c.nc.MaxPayload())+subjectRoom)
 }
 
 // inMsg is one fetched message and what became of it.

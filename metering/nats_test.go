@@ -783,3 +783,48 @@ func TestConsumerDurableDeleted(t *testing.T) {
 		t.Fatalf("cash %s, want -2", got)
 	}
 }
+
+// TestConsumerFetchBudget: a pull fetches no more bytes than MaxBytes, so
+// a backlog of large messages is taken a few at a time, not all at once;
+// and a message larger than MaxBytes (but not than the server takes) is
+// still fetched, on its own, rather than stalling the consumer.
+func TestConsumerFetchBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStream()
+	acct := newID()
+	publishPadded := func(pad int) {
+		b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "1")+strings.Repeat(" ", pad))
+	}
+	for range 40 {
+		publishPadded(100 << 10)
+	}
+	publishPadded(900 << 10)
+
+	const budget = 3 << 19 // 1.5 MiB: above the floor of the server's 1 MiB max_payload
+	c := b.consumer(metering.ConsumerConfig{MaxBytes: budget})
+	var last, largest int64
+	metering.SetHooks(c, func() {
+		n := c.Stats().Received
+		largest, last = max(largest, n-last), n
+	}, nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "41 events accepted", func() bool { return c.Stats().Accepted == 41 })
+	if largest > budget/(100<<10) {
+		t.Fatalf("a pull fetched %d messages of 100 KiB, over the budget of 1.5 MiB", largest)
+	}
+	if largest < 2 {
+		t.Fatalf("pulls fetched one message each: the budget is not used")
+	}
+
+	// A budget below one message is raised to what the server takes.
+	publishPadded(900 << 10)
+	tiny := b.start(metering.ConsumerConfig{Durable: "tiny", MaxBytes: 1 << 10})
+	waitFor(t, "42 messages through the tiny budget", func() bool { return tiny.Stats().Received == 42 })
+	b.waitDrained("tiny")
+	if got := b.cash(acct); got != "-21" {
+		t.Fatalf("cash %s, want -21 (42 minutes at 0.5, each event once)", got)
+	}
+}

@@ -386,6 +386,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 	for _, c := range []struct{ flag, value string }{
 		{"--ingest-memory", "0"},
 		{"--ingest-memory", "lots"},
+		{"--nats-fetch-memory", "-1"},
 		{"--draw-order", "cash,cash,bonus"},
 	} {
 		out, err := runCLI(t, "serve", "--db", filepath.Join(t.TempDir(), "a.db"), "--addr", "127.0.0.1:0", c.flag, c.value)

@@ -38,6 +38,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	natsStream := fs.String("nats-stream", "meteringEventStream", "the JetStream stream of usage events (created if missing)")
 	natsSubject := fs.String("nats-subject", "accounting.metering.duration", "the subject usage events are published to")
 	natsDurable := fs.String("nats-durable", "abacus-metering", "the durable consumer's name")
+	natsFetchMemory := fs.String("nats-fetch-memory", envOr("ABACUS_NATS_FETCH_MEMORY", strconv.Itoa(metering.DefaultMaxBytes>>20)),
+		"MiB of messages one pull from NATS fetches at most; never below the server's max_payload (env ABACUS_NATS_FETCH_MEMORY)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,9 +47,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ingestMB, err := strconv.Atoi(*ingestMemory)
-	if err != nil || ingestMB < 1 || ingestMB > 1<<20 {
-		return fmt.Errorf("--ingest-memory: %q is not a number of MiB from 1 to 1048576", *ingestMemory)
+	ingestBytes, err := mebibytes("ingest-memory", *ingestMemory)
+	if err != nil {
+		return err
+	}
+	natsFetchBytes, err := mebibytes("nats-fetch-memory", *natsFetchMemory)
+	if err != nil {
+		return err
 	}
 	step, err := decimal.NewFromString(*burstStep)
 	if err != nil || !step.IsPositive() || *burstMax < 1 {
@@ -70,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	engine := ledger.New(st, ledger.Config{MaxBatch: *maxBatch, Workers: *workers, Logger: log, Usage: ucfg})
-	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: int64(ingestMB) << 20})
+	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: ingestBytes})
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -87,7 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var consumer *metering.Consumer
 	if *natsURL != "" {
 		consumer = metering.NewConsumer(metering.ConsumerConfig{URL: *natsURL, Stream: *natsStream, Subject: *natsSubject,
-			Durable: *natsDurable, Logger: log}, &metering.Pipeline{Engine: engine}, st)
+			Durable: *natsDurable, MaxBytes: int(natsFetchBytes), Logger: log}, &metering.Pipeline{Engine: engine}, st)
 		if err := consumer.Start(loopCtx); err != nil {
 			stopLoops()
 			engine.Close()
@@ -154,4 +160,13 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 	}
 	fmt.Fprintf(stdout, "created admin API key %s; it is shown only this once:\n\n    %s\n\n", k.ID, tok)
 	return nil
+}
+
+// mebibytes reads a flag's number of MiB, from 1 MiB to 1 TiB, as bytes.
+func mebibytes(flag, v string) (int64, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1<<20 {
+		return 0, fmt.Errorf("--%s: %q is not a number of MiB from 1 to 1048576", flag, v)
+	}
+	return int64(n) << 20, nil
 }
