@@ -7,14 +7,17 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
 	"github.com/abacus-billing/abacus/store"
 	"github.com/abacus-billing/abacus/store/postgres"
 	"github.com/abacus-billing/abacus/store/storetest"
@@ -307,5 +310,72 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	evs, err := s.Events(ctx, abacus.EventQuery{IDs: []string{"old", "kept"}, Limit: 3})
 	if err != nil || len(evs) != 2 || evs[0].Refunded.String() != "2" || !evs[1].Refunded.IsZero() {
 		t.Fatalf("%+v %v", evs, err)
+	}
+}
+
+// TestWritePlansProbeIndexes: the statements of a write batch find rows
+// through indexes even when their plans were made while the tables were
+// empty and the statistics are stale, as in a new database under its first
+// load. A scan there would read the whole table in every batch.
+func TestWritePlansProbeIndexes(t *testing.T) {
+	ctx := t.Context()
+	// One connection, whose statements keep the plan made at their first
+	// run, as PostgreSQL does when custom plans look no cheaper.
+	s, err := postgres.Open(ctx, testdb.PostgresSchemaURL(t)+"&plan_cache_mode=force_generic_plan", postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	tiered := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD", Unit: 1,
+		Model: abacus.ModelGraduated, ValidFrom: at, CreatedAt: at, Tiers: []abacus.PriceTier{
+			{UpTo: 10, UnitPrice: decimal.RequireFromString("0.5")}, {UnitPrice: decimal.RequireFromString("0.25")}}}
+	if err := s.PriceBookAdd(ctx, []abacus.Price{tiered}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	e := ledger.New(s, ledger.Config{})
+	defer e.Close()
+	ev := abacus.UsageEvent{ID: "first", Account: "be000000-0000-4000-8000-000000000001", Value: 3, Scene: 11, ResourceID: "gpu", Time: at}
+	if err := ev.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := e.Ingest(ctx, []abacus.UsageEvent{ev}); err != nil || rs[0].Status != abacus.IngestAccepted {
+		t.Fatalf("ingest: %+v %v", rs, err)
+	}
+	// The tables grow, with no ANALYZE.
+	for _, grow := range []string{
+		`INSERT INTO accounts (id, kind, name, currency, created_at) SELECT 'grown-' || i, 'user', '', 'USD', now() FROM generate_series(1, 20000) i`,
+		`INSERT INTO wallets (account_id, bucket, currency) SELECT 'grown-' || i, 'cash', 'USD' FROM generate_series(1, 20000) i`,
+		`INSERT INTO usage_counters (account_id, price_key, currency, period, quantity)
+			SELECT 'grown-' || i, 'k', 'USD', now(), 1 FROM generate_series(1, 20000) i`,
+	} {
+		if _, err := s.Pool().Exec(ctx, grow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ table, statement, args string }{
+		{"usage_counters", "%FROM usage_counters c%", `'{a}', '{k}', '{USD}', '{2026-11-01}'`},
+		{"wallets", "%UPDATE wallets w SET balance%", `'{1}', '{0}', '{0}', '{1}', 1`},
+		{"usage_events", "SELECT id FROM usage_events WHERE id = ANY%", `'{a}'`},
+	} {
+		var name string
+		err := s.Pool().QueryRow(ctx, `SELECT name FROM pg_prepared_statements WHERE statement LIKE $1`, c.statement).Scan(&name)
+		if err != nil {
+			t.Fatalf("the batch's statement %q: %v", c.statement, err)
+		}
+		rows, err := s.Pool().Query(ctx, `EXPLAIN EXECUTE `+pgx.Identifier{name}.Sanitize()+`(`+c.args+`)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := strings.Join(plan, "\n"); strings.Contains(text, "Seq Scan on "+c.table) {
+			t.Errorf("the batch's statement %q scans %s:\n%s", c.statement, c.table, text)
+		}
 	}
 }

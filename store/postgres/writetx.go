@@ -22,6 +22,18 @@ type writeTx struct {
 
 const beginSQL = `BEGIN ISOLATION LEVEL READ COMMITTED`
 
+// keyedPlansSQL makes the transaction's statements find rows through their
+// indexes. Every statement of a write batch looks rows up by key, joined to
+// the batch's arrays, so probing an index per key is the right plan at any
+// table size. Left to itself the planner may pick a sequential scan and a
+// hash join while a table is small or its statistics are stale (a new
+// database, a bulk load: autoanalyze comes a minute later at best), and a
+// generic plan made then is kept as the table grows, so every batch would
+// read the whole table. No statement here needs a scan; where one has no
+// index (the one-row price_book) it still gets its scan.
+const keyedPlansSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+	set_config('enable_mergejoin', 'off', true)`
+
 var errAfterCommit = errors.New("postgres: a statement after Commit")
 
 // send runs b as one pipeline, opening the transaction ahead of it if no
@@ -31,7 +43,7 @@ func (t *writeTx) send(ctx context.Context, b *pgx.Batch) error {
 		return errAfterCommit
 	}
 	if !t.begun {
-		b.QueuedQueries = slices.Insert(b.QueuedQueries, 0, &pgx.QueuedQuery{SQL: beginSQL})
+		b.QueuedQueries = slices.Insert(b.QueuedQueries, 0, &pgx.QueuedQuery{SQL: beginSQL}, &pgx.QueuedQuery{SQL: keyedPlansSQL})
 		t.begun = true
 	}
 	return t.conn.SendBatch(ctx, b).Close()
