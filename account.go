@@ -2,6 +2,7 @@ package abacus
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -177,6 +178,16 @@ var SystemAccounts = map[SystemAccount]AccountID{
 
 // ID returns the system account's UUID.
 func (s SystemAccount) ID() AccountID { return SystemAccounts[s] }
+
+// SystemAccountIDs returns the system accounts' UUIDs, in order.
+func SystemAccountIDs() []string {
+	ids := make([]string, 0, len(SystemAccounts))
+	for _, id := range SystemAccounts {
+		ids = append(ids, string(id))
+	}
+	slices.Sort(ids)
+	return ids
+}
 
 // SystemAccountByID returns the name of a system account, if id is one.
 func SystemAccountByID(id AccountID) (SystemAccount, bool) {

@@ -47,7 +47,8 @@ func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Acc
 }
 
 // ensureSystemWallets creates the main wallet of every system account in
-// a currency, and revenue's shards.
+// a currency, and revenue's shards. It names the system accounts by id:
+// it runs for every account created, which must not read all accounts.
 func ensureSystemWallets(ctx context.Context, q interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 }, c abacus.Currency) error {
@@ -56,10 +57,10 @@ func ensureSystemWallets(ctx context.Context, q interface {
 		shards = append(shards, string(abacus.RevenueShard(k)))
 	}
 	_, err := q.Exec(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor)
-		SELECT id, 'main', $1, NULL::bigint FROM accounts WHERE kind = 'system'
+		SELECT id, 'main', $1, NULL::bigint FROM accounts WHERE id = ANY($4) AND kind = 'system'
 		UNION ALL SELECT $2, b, $1, NULL::bigint FROM unnest($3::text[]) b
 		ORDER BY 1, 2
-		ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(c), string(abacus.SystemRevenue.ID()), shards)
+		ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(c), string(abacus.SystemRevenue.ID()), shards, abacus.SystemAccountIDs())
 	return err
 }
 
@@ -102,6 +103,6 @@ func (s *Store) SystemWalletsEnsure(ctx context.Context, c abacus.Currency) ([]a
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+walletColumns+` FROM wallets
-		WHERE currency = $1 AND account_id IN (SELECT id FROM accounts WHERE kind = 'system') ORDER BY id`, string(c))
+		WHERE account_id = ANY($2) AND currency = $1 ORDER BY id`, string(c), abacus.SystemAccountIDs())
 	return collect(rows, err, scanWallet)
 }

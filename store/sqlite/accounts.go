@@ -44,10 +44,13 @@ func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Acc
 	return stored, created, err
 }
 
+// ensureSystemWallets creates the main wallet of every system account in
+// a currency, and revenue's shards. It names the system accounts by id:
+// it runs for every account created, which must not read all accounts.
 func ensureSystemWallets(ctx context.Context, tx *sql.Tx, c abacus.Currency) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor)
-		SELECT id, 'main', ?, NULL FROM accounts WHERE kind = 'system' ORDER BY id
-		ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(c))
+		SELECT id, 'main', ?, NULL FROM accounts WHERE id IN (`+placeholders(len(abacus.SystemAccounts))+`) AND kind = 'system' ORDER BY id
+		ON CONFLICT (account_id, bucket, currency) DO NOTHING`, append([]any{string(c)}, anys(abacus.SystemAccountIDs())...)...)
 	for k := 1; k < abacus.RevenueShards && err == nil; k++ {
 		_, err = tx.ExecContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor) VALUES (?, ?, ?, NULL)
 			ON CONFLICT (account_id, bucket, currency) DO NOTHING`, string(abacus.SystemRevenue.ID()), string(abacus.RevenueShard(k)), string(c))
@@ -122,7 +125,8 @@ func (s *Store) SystemWalletsEnsure(ctx context.Context, c abacus.Currency) ([]a
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets
-			WHERE currency = ? AND account_id IN (SELECT id FROM accounts WHERE kind = 'system') ORDER BY id`, string(c))
+			WHERE currency = ? AND account_id IN (`+placeholders(len(abacus.SystemAccounts))+`) ORDER BY id`,
+			append([]any{string(c)}, anys(abacus.SystemAccountIDs())...)...)
 		if err != nil {
 			return err
 		}
