@@ -10,3 +10,7 @@ func SetHooks(c *Consumer, beforeIngest, beforeAck func()) {
 // KillConnection closes c's NATS connection at once, as if its process
 // had died: nothing more it sends reaches the server.
 func KillConnection(c *Consumer) { c.nc.Close() }
+
+// SetFetchBudget makes c's pulls fetch at most n bytes, whatever the
+// server takes. Call it before Start.
+func SetFetchBudget(c *Consumer, n int) { c.budget = func() int { return n } }

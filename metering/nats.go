@@ -171,6 +171,8 @@ type Consumer struct {
 
 	received, redelivered, accepted, duplicate, rejected, deadLettered, retried atomic.Int64
 
+	budget func() int // the byte budget of a pull: fetchBytes
+
 	// Set by tests: beforeIngest runs when a batch has been fetched and
 	// decoded, beforeAck when it has committed, before it is settled.
 	beforeIngest, beforeAck func()
@@ -180,7 +182,9 @@ type Consumer struct {
 // dead letters in st. It does nothing until Start.
 func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
 	cfg = cfg.withDefaults()
-	return &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats")}
+	c := &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats")}
+	c.budget = c.fetchBytes
+	return c
 }
 
 // Start connects to NATS, creates the stream if it is missing and the
@@ -324,8 +328,16 @@ func (c *Consumer) run(ctx context.Context) {
 		c.nc.Close()
 	}()
 	failures := 0
+	oversized := false
 	for ctx.Err() == nil {
-		fetched, err := c.cons.Fetch(c.cfg.Batch, jetstream.FetchMaxWait(c.cfg.MaxWait), jetstream.FetchMaxBytes(c.fetchBytes()))
+		n, opts := c.cfg.Batch, []jetstream.FetchOpt{jetstream.FetchMaxWait(c.cfg.MaxWait)}
+		if oversized {
+			n = 1 // alone, with no byte budget
+		} else {
+			opts = append(opts, jetstream.FetchMaxBytes(c.budget()))
+		}
+		began := time.Now()
+		fetched, err := c.cons.Fetch(n, opts...)
 		var msgs []jetstream.Msg
 		if err == nil {
 			for m := range fetched.Messages() {
@@ -333,6 +345,11 @@ func (c *Consumer) run(ctx context.Context) {
 			}
 			err = fetched.Error()
 		}
+		// A pull that ends early with nothing and no error was refused the
+		// next message for being over the byte budget (larger than the
+		// max_payload this connection was told, as after the server's was
+		// lowered): the next pull takes that message alone.
+		oversized = !oversized && err == nil && len(msgs) == 0 && time.Since(began) < c.cfg.MaxWait/2
 		if len(msgs) > 0 {
 			c.handle(msgs) // even when stopping: they were delivered, so settle them
 		}
@@ -364,10 +381,10 @@ func (c *Consumer) run(ctx context.Context) {
 }
 
 // fetchBytes is the byte budget of a pull. A message larger than the
-// budget would never be delivered (the server ends the pull instead) and
-// would stall the consumer, so the budget is never below the largest
-// message the server takes; its max_payload is read from the connection
-// each time, as a reconnect may bring a different one.
+// budget is not delivered (the server ends the pull instead), so the
+// budget is never below the largest message the server takes; its
+// max_payload is read from the connection each time, as a reconnect may
+// bring a different one.
 func (c *Consumer) fetchBytes() int {
 	return max(c.cfg.MaxBytes, int(c.nc.MaxPayload())+subjectRoom)
 }

@@ -828,3 +828,26 @@ func TestConsumerFetchBudget(t *testing.T) {
 		t.Fatalf("cash %s, want -21 (42 minutes at 0.5, each event once)", got)
 	}
 }
+
+// TestConsumerOversizedMessage: a message over the byte budget even so (the
+// server's max_payload was lowered after it was stored) is fetched alone
+// rather than stalling the consumer.
+func TestConsumerOversizedMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStream()
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "4")+strings.Repeat(" ", 10<<10))
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "6"))
+	c := b.consumer(metering.ConsumerConfig{})
+	metering.SetFetchBudget(c, 4<<10)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "3 events accepted", func() bool { return c.Stats().Accepted == 3 })
+	b.waitDrained(metering.DefaultDurable)
+	if got := b.cash(acct); got != "-6" {
+		t.Fatalf("cash %s, want -6 (12 minutes at 0.5)", got)
+	}
+}
