@@ -73,8 +73,8 @@ func (u *usageCheck) events(ar abacus.AuditReader) error {
 			w.events.Add(&w.events, big.NewInt(1))
 			w.amount.Add(&w.amount, big.NewInt(charged))
 		case abacus.EventVoided:
-			// With tiers a void gives back the month's top price, so what the
-			// event was charged and what came back need not cancel.
+			// With tiers a void gives back what the month's last units cost,
+			// so what the event was charged and what came back need not cancel.
 			w.amount.Add(&w.amount, big.NewInt(charged-refunded))
 		default:
 			u.c.fail("event %s has unknown status %q", e.ID, e.Status)
