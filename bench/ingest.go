@@ -51,6 +51,7 @@ type IngestResult struct {
 	EventsPerSec        float64
 	P50, P99            time.Duration
 	HalfLoadP99         time.Duration // p99 when offered half of the peak rate
+	CPU, HalfLoadCPU    CPUUse
 	PeakRSS             int64
 	Verified            string
 }
@@ -76,7 +77,7 @@ func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResul
 			if err != nil {
 				return results, fmt.Errorf("%s %s at half load: %w", st, path, err)
 			}
-			batched.HalfLoadP99 = half.P99
+			batched.HalfLoadP99, batched.HalfLoadCPU = half.P99, half.CPU
 			perEvent, err := runIngest(ctx, cfg, st, path, "per-event", 0)
 			if err != nil {
 				return results, fmt.Errorf("%s %s per-event: %w", st, path, err)
@@ -84,9 +85,11 @@ func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResul
 			for _, r := range []IngestResult{batched, perEvent} {
 				fmt.Fprintf(out, "  %-8s %-10s %-9s %9s events/s  p50 %-9s p99 %-9s peak RSS %-8s %s\n", r.Store, r.Path, r.Design,
 					thousands(r.EventsPerSec), r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), mib(r.PeakRSS), r.Verified)
+				fmt.Fprintf(out, "  %-8s %-10s %-9s CPU %s\n", "", "", "", r.CPU)
 			}
-			fmt.Fprintf(out, "  %-8s %-10s batched / per-event = %.1f×; p99 at half load (%s events/s) = %s\n\n", st, path,
-				batched.EventsPerSec/perEvent.EventsPerSec, thousands(batched.EventsPerSec/2), batched.HalfLoadP99.Round(100*time.Microsecond))
+			fmt.Fprintf(out, "  %-8s %-10s batched / per-event = %.1f×; p99 at half load (%s events/s) = %s, CPU %s\n\n", st, path,
+				batched.EventsPerSec/perEvent.EventsPerSec, thousands(batched.EventsPerSec/2), batched.HalfLoadP99.Round(100*time.Microsecond),
+				batched.HalfLoadCPU)
 			results = append(results, batched, perEvent)
 		}
 	}
@@ -281,11 +284,13 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 		}()
 	}
 	time.Sleep(min(time.Second, cfg.Duration/4))
+	cpu0 := sampleCPU()
 	measure.Store(true)
 	t0 := time.Now()
 	time.Sleep(cfg.Duration)
 	measure.Store(false)
 	elapsed := time.Since(t0)
+	cpu1 := sampleCPU()
 	r.PeakRSS = peakRSS()
 	stop.Store(true)
 	wg.Wait()
@@ -294,6 +299,7 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 	}
 	r.Events = events.Load()
 	r.EventsPerSec = float64(r.Events) / elapsed.Seconds()
+	r.CPU = cpuUse(cpu0, cpu1, r.Events)
 	r.P50, r.P99 = lat.quantile(0.50), lat.quantile(0.99)
 	e.Close()
 	if cfg.Verify && rate == 0 {
