@@ -51,7 +51,10 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	s := in.sum
 	fmt.Fprintf(stdout, "accepted %d (%d unpriced), duplicate %d, rejected %d\n", s.Accepted, s.Unpriced, s.Duplicate, s.Rejected)
-	if s.Rejected > 0 {
+	switch {
+	case s.Rejected == 1:
+		return errors.New("1 event was rejected (listed above); the others are in")
+	case s.Rejected > 1:
 		return fmt.Errorf("%d events were rejected (listed above); the others are in", s.Rejected)
 	}
 	return nil
