@@ -11,7 +11,7 @@ import (
 // under ingestion load, because every batch allocates its encoded rows
 // anew (pgx, for one, keeps no buffer between pipelines); at 400 abacus
 // spent a quarter less CPU per event and PostgreSQL, sharing the
-// machine, took 12–15% more events/s. The heap may then reach five times
+// machine, took about 15% more events/s. The heap may then reach five times
 // what is live, which the configuration bounds (--max-batch, the queues,
 // --ingest-memory); under a container's memory limit set GOMEMLIMIT too.
 const defaultGOGC = 400
