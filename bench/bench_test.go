@@ -44,7 +44,7 @@ func TestIngestBenchRuns(t *testing.T) {
 		// The run took CPU, and the machine was busy some but not all of
 		// the time. (The kernel counts a process's time and the machine's
 		// differently, so over 300 ms the two shares may not nest.)
-		if r.CPU.PerEvent <= 0 || r.CPU.Abacus <= 0 || r.CPU.MachineBusy <= 0 || r.CPU.MachineBusy > 1 {
+		if r.CPU.PerEvent <= 0 || r.CPU.Process <= 0 || r.CPU.MachineBusy <= 0 || r.CPU.MachineBusy > 1 {
 			t.Fatalf("%s %s %s: CPU %+v", r.Store, r.Path, r.Design, r.CPU)
 		}
 	}

@@ -9,8 +9,9 @@ import (
 
 // cpuSample is what this process and the whole machine had spent on CPU at
 // one moment, read from Linux's /proc (zero elsewhere). Two samples around
-// a run say whether the machine was saturated and how much of it abacus
-// took; with the database on the same machine, the rest was mostly the
+// a run say whether the machine was saturated and how much of it this
+// process took (abacus, and in-process the benchmark's producers too);
+// with the database on the same machine, the rest was mostly the
 // database's.
 type cpuSample struct {
 	self        int64 // this process's user and system time, in clock ticks
@@ -53,9 +54,9 @@ func sampleCPU() cpuSample {
 
 // CPUUse is where the CPU time of a run went.
 type CPUUse struct {
-	PerEvent    time.Duration // abacus's own CPU time per acknowledged event
+	PerEvent    time.Duration // this process's CPU time per acknowledged event
 	MachineBusy float64       // share of all the machine's CPU time that was busy, 0 if unknown
-	Abacus      float64       // share of all the machine's CPU time that abacus used
+	Process     float64       // share of all the machine's CPU time that this process used
 }
 
 func cpuUse(from, to cpuSample, events int64) CPUUse {
@@ -65,16 +66,16 @@ func cpuUse(from, to cpuSample, events int64) CPUUse {
 	}
 	if total := to.total - from.total; total > 0 {
 		u.MachineBusy = float64(to.busy-from.busy) / float64(total)
-		u.Abacus = float64(to.self-from.self) / float64(total)
+		u.Process = float64(to.self-from.self) / float64(total)
 	}
 	return u
 }
 
-// String reads, for example, "31µs/event, machine 94% busy (abacus 36%)".
+// String reads, for example, "31µs/event, machine 94% busy (this process 36%)".
 func (u CPUUse) String() string {
 	s := u.PerEvent.Round(time.Microsecond).String() + "/event"
 	if u.MachineBusy > 0 {
-		s += ", machine " + strconv.Itoa(int(u.MachineBusy*100+0.5)) + "% busy (abacus " + strconv.Itoa(int(u.Abacus*100+0.5)) + "%)"
+		s += ", machine " + strconv.Itoa(int(u.MachineBusy*100+0.5)) + "% busy (this process " + strconv.Itoa(int(u.Process*100+0.5)) + "%)"
 	}
 	return s
 }
