@@ -178,14 +178,14 @@ func (k IDs) id(s int64) string {
 
 func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string, rate float64) (IngestResult, error) {
 	r := IngestResult{Store: kind, Path: path, Design: design}
-	ecfg := ledger.Config{MaxBatch: cfg.MaxBatch, Workers: 1, Usage: ledger.UsageConfig{}}
+	ecfg := ledger.Config{Workers: 1, Usage: ledger.UsageConfig{MaxBatch: cfg.MaxBatch}}
 	conns := int32(8)
 	batchSize := cfg.BatchSize
 	if kind == "postgres" {
 		ecfg.Workers = cfg.Workers
 	}
 	if design == "per-event" {
-		ecfg.MaxBatch, batchSize = 1, 1
+		ecfg.MaxBatch, ecfg.Usage.MaxBatch, batchSize = 1, 1, 1
 		if kind == "postgres" {
 			ecfg.Workers, conns = 32, 36
 		}

@@ -19,7 +19,8 @@ import (
 
 // Config tunes the engine. The zero value of each field means its default.
 type Config struct {
-	// MaxBatch bounds the operations committed in one database transaction.
+	// MaxBatch bounds the ledger operations committed in one database
+	// transaction; usage batches have their own bound, Usage.MaxBatch.
 	MaxBatch int
 	// Workers is how many batches may be in flight at once. SQLite has one
 	// writer, so more than one only helps on PostgreSQL.

@@ -27,6 +27,13 @@ type UsageConfig struct {
 	// instance in the same wall-clock minute is a duplicate (CSGHub's
 	// minute-level check), off for every scene by default.
 	MinuteDedupe map[int]bool
+	// MaxBatch bounds the events (and voids and rerates) committed in one
+	// usage transaction; default 16,000. It is larger than the ledger's
+	// MaxBatch because a usage batch nets each account's work (wallets,
+	// postings, index pages) over all its events: offered more than it can
+	// take, the engine batches more and each event costs less. The engine
+	// takes what is queued, so below that load batches stay small.
+	MaxBatch int
 }
 
 func (c UsageConfig) withDefaults() UsageConfig {
@@ -38,6 +45,9 @@ func (c UsageConfig) withDefaults() UsageConfig {
 	}
 	if c.NewAccountOverdraft == nil {
 		c.NewAccountOverdraft = &abacus.Overdraft{Unlimited: true}
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 16_000
 	}
 	return c
 }
@@ -232,12 +242,12 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 }
 
 // workUsage collects queued usage jobs, starting with first, into one
-// batch of at most MaxBatch items, and commits it.
+// batch of at most Usage.MaxBatch items, and commits it.
 func (e *Engine) workUsage(queue chan *usageJob, first *usageJob) {
 	jobs := []*usageJob{first}
 	n := len(first.items)
 fill:
-	for n < e.cfg.MaxBatch {
+	for n < e.cfg.Usage.MaxBatch {
 		select {
 		case j := <-queue:
 			jobs = append(jobs, j)

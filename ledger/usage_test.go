@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,4 +179,51 @@ func TestUsageWorkersFillThePool(t *testing.T) {
 		}
 	}
 	mustVerify(t, st)
+}
+
+// TestUsageBatchCap: usage batches grow to Usage.MaxBatch events, past the
+// ledger's MaxBatch, and no further.
+func TestUsageBatchCap(t *testing.T) {
+	for _, tc := range []struct {
+		cap, minBatches, maxBatches int64
+	}{
+		{cap: 40, minBatches: 1, maxBatches: 3},  // the first event, then the 29 queued behind it
+		{cap: 10, minBatches: 4, maxBatches: 30}, // the queued 29 take three batches at least
+	} {
+		t.Run(strconv.FormatInt(tc.cap, 10), func(t *testing.T) {
+			ctx := context.Background()
+			st := testdb.SQLite(t)
+			t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+			if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			e := ledger.New(st, ledger.Config{MaxBatch: 5, Usage: ledger.UsageConfig{MaxBatch: int(tc.cap)}})
+			defer e.Close()
+			acct := createAccount(t, st, abacus.Overdraft{Unlimited: true})
+			if _, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("warm", acct, "gpu", 1, t0)}); err != nil {
+				t.Fatal(err) // the price book and the account are cached from here on
+			}
+			before, _, _ := e.Stats()
+			release := blockWrites(t, st)
+			var wg sync.WaitGroup
+			for i := range 30 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ev := spaceEvent(fmt.Sprintf("e%d", i), acct, "gpu", 1, t0.Add(time.Duration(i)*time.Minute))
+					if res, err := e.Ingest(ctx, []abacus.UsageEvent{ev}); err != nil || res[0].Status != abacus.IngestAccepted {
+						t.Errorf("event %d: %v %+v", i, err, res)
+					}
+				}()
+			}
+			time.Sleep(200 * time.Millisecond) // every event queued behind the blocked batch
+			release()
+			wg.Wait()
+			after, _, _ := e.Stats()
+			if n := after - before; n < tc.minBatches || n > tc.maxBatches {
+				t.Fatalf("30 events took %d batches, want %d to %d", n, tc.minBatches, tc.maxBatches)
+			}
+			mustVerify(t, st)
+		})
+	}
 }

@@ -72,7 +72,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	producers := fs.Int("producers", 64, "concurrent producers, each sending a request and waiting for its answer")
 	batch := fs.Int("batch", 100, "events per request")
 	dups := fs.Int("duplicates", 1, "percent of events that repeat an earlier id")
-	maxBatch := fs.Int("max-batch", 4000, "events per database transaction")
+	maxBatch := fs.Int("max-batch", 16000, "most events per database transaction (serve's --max-usage-batch)")
 	workers := fs.Int("workers", 4, "batches in flight at once on PostgreSQL")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each full-load run")
 	ids := idsFlag(fs)
