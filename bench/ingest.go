@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -35,18 +36,23 @@ type IngestConfig struct {
 	Duration    time.Duration
 	Accounts    int
 	SKUs        int
-	Producers   int // concurrent producers, each sending a batch and waiting for its answer
-	BatchSize   int // events per request
-	Duplicates  int // percent of events that repeat an earlier id
-	IDs         IDs // how event ids are spelled
-	MaxBatch    int
-	Workers     int // PostgreSQL batches in flight
-	Verify      bool
+	// Producers are the counts of concurrent producers, each sending a
+	// request and waiting for its answer, to run the batched engine with:
+	// the count that gives the most events/s is its peak, where the
+	// half-load and per-event runs then take place.
+	Producers  []int
+	BatchSize  int // events per request
+	Duplicates int // percent of events that repeat an earlier id
+	IDs        IDs // how event ids are spelled
+	MaxBatch   int
+	Workers    int // PostgreSQL batches in flight
+	Verify     bool
 }
 
 // IngestResult is one run's figures.
 type IngestResult struct {
 	Store, Path, Design string
+	Producers           int
 	Events              int64
 	EventsPerSec        float64
 	P50, P99            time.Duration
@@ -58,35 +64,40 @@ type IngestResult struct {
 
 // Ingest measures usage ingestion end to end: decoding, dedupe against the
 // database, rating with tiered prices, charging, rollups, commit, answer.
-// Each store and path runs the batched engine and, in the same run, the
-// common design of one database transaction per event (the same work with
-// batches of one), and the batched engine again at half its peak rate to
-// measure acknowledgement latency under ordinary load.
+// Each store and path runs the batched engine with each count of
+// producers, and at the count that gave the most events/s (its peak: more
+// in flight makes bigger, cheaper batches until the machine is saturated)
+// the batched engine again at half that rate, to measure acknowledgement
+// latency under ordinary load, and the common design of one database
+// transaction per event (the same work with batches of one).
 func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResult, error) {
 	fmt.Fprintf(out, "abacus bench ingest: %s\n", Machine())
-	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates, %s event ids; %d producers sending %d events per request\n\n",
-		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.IDs, cfg.Producers, cfg.BatchSize)
+	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates, %s event ids; %s producers sending %d events per request; at most %d events per transaction\n\n",
+		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.IDs, ints(cfg.Producers), cfg.BatchSize, cfg.MaxBatch)
 	var results []IngestResult
 	for _, st := range cfg.Stores {
 		for _, path := range cfg.Paths {
-			batched, err := runIngest(ctx, cfg, st, path, "batched", 0)
-			if err != nil {
-				return results, fmt.Errorf("%s %s batched: %w", st, path, err)
+			var batched IngestResult
+			for _, p := range cfg.Producers {
+				r, err := runIngest(ctx, cfg, st, path, "batched", p, 0)
+				if err != nil {
+					return results, fmt.Errorf("%s %s batched, %d producers: %w", st, path, p, err)
+				}
+				printRun(out, r)
+				if r.EventsPerSec > batched.EventsPerSec {
+					batched = r
+				}
 			}
-			half, err := runIngest(ctx, cfg, st, path, "batched", batched.EventsPerSec/2)
+			half, err := runIngest(ctx, cfg, st, path, "batched", batched.Producers, batched.EventsPerSec/2)
 			if err != nil {
 				return results, fmt.Errorf("%s %s at half load: %w", st, path, err)
 			}
 			batched.HalfLoadP99, batched.HalfLoadCPU = half.P99, half.CPU
-			perEvent, err := runIngest(ctx, cfg, st, path, "per-event", 0)
+			perEvent, err := runIngest(ctx, cfg, st, path, "per-event", batched.Producers, 0)
 			if err != nil {
 				return results, fmt.Errorf("%s %s per-event: %w", st, path, err)
 			}
-			for _, r := range []IngestResult{batched, perEvent} {
-				fmt.Fprintf(out, "  %-8s %-10s %-9s %9s events/s  p50 %-9s p99 %-9s peak RSS %-8s %s\n", r.Store, r.Path, r.Design,
-					thousands(r.EventsPerSec), r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), mib(r.PeakRSS), r.Verified)
-				fmt.Fprintf(out, "  %-8s %-10s %-9s CPU %s\n", "", "", "", r.CPU)
-			}
+			printRun(out, perEvent)
 			fmt.Fprintf(out, "  %-8s %-10s batched / per-event = %.1f×; p99 at half load (%s events/s) = %s, CPU %s\n\n", st, path,
 				batched.EventsPerSec/perEvent.EventsPerSec, thousands(batched.EventsPerSec/2), batched.HalfLoadP99.Round(100*time.Microsecond),
 				batched.HalfLoadCPU)
@@ -94,16 +105,30 @@ func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResul
 		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "store\tpath\tdesign\tevents/s\tp50\tp99\tp99 at half load\tpeak RSS\t")
+	fmt.Fprintln(tw, "store\tpath\tdesign\tproducers\tevents/s\tp50\tp99\tp99 at half load\tpeak RSS\t")
 	for _, r := range results {
 		half := "-"
 		if r.HalfLoadP99 > 0 {
 			half = r.HalfLoadP99.Round(100 * time.Microsecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Store, r.Path, r.Design, thousands(r.EventsPerSec),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Store, r.Path, r.Design, r.Producers, thousands(r.EventsPerSec),
 			r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), half, mib(r.PeakRSS))
 	}
 	return results, tw.Flush()
+}
+
+func printRun(out io.Writer, r IngestResult) {
+	fmt.Fprintf(out, "  %-8s %-10s %-9s %5d producers %9s events/s  p50 %-9s p99 %-9s peak RSS %-8s %s\n", r.Store, r.Path, r.Design, r.Producers,
+		thousands(r.EventsPerSec), r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), mib(r.PeakRSS), r.Verified)
+	fmt.Fprintf(out, "  %-8s %-10s %-9s CPU %s\n", "", "", "", r.CPU)
+}
+
+func ints(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
 }
 
 // skuPrices returns n graduated per-minute prices: the first 1,000 minutes
@@ -176,8 +201,8 @@ func (k IDs) id(s int64) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string, rate float64) (IngestResult, error) {
-	r := IngestResult{Store: kind, Path: path, Design: design}
+func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string, producers int, rate float64) (IngestResult, error) {
+	r := IngestResult{Store: kind, Path: path, Design: design, Producers: producers}
 	ecfg := ledger.Config{Workers: 1, Usage: ledger.UsageConfig{MaxBatch: cfg.MaxBatch}}
 	conns := int32(8)
 	batchSize := cfg.BatchSize
@@ -242,14 +267,11 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 		lat            latencies
 		wg             sync.WaitGroup
 		firstErr       atomic.Value
-		producers      = cfg.Producers
 		perProducerGap time.Duration
 	)
 	if design == "per-event" {
-		producers = cfg.Producers * cfg.BatchSize / 4 // as many events in flight, a request each
-		if producers > 4000 {
-			producers = 4000
-		}
+		producers = min(producers*cfg.BatchSize/4, 4000) // as many events in flight, a request each
+		r.Producers = producers
 	}
 	if rate > 0 {
 		perProducerGap = time.Duration(float64(time.Second) * float64(producers*batchSize) / rate)

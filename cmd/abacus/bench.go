@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	dur := fs.Duration("duration", 10*time.Second, "measured time per run")
 	accounts := fs.Int("accounts", 1000, "accounts the events are spread over")
 	skus := fs.Int("skus", 20, "SKUs, each with a graduated price of three tiers")
-	producers := fs.Int("producers", 64, "concurrent producers, each sending a request and waiting for its answer")
+	producers := fs.String("producers", "64,256", "concurrent producers, each sending a request and waiting for its answer; with several counts, the one with the most events/s is the peak")
 	batch := fs.Int("batch", 100, "events per request")
 	dups := fs.Int("duplicates", 1, "percent of events that repeat an earlier id")
 	maxBatch := fs.Int("max-batch", 16000, "most events per database transaction (serve's --max-usage-batch)")
@@ -84,6 +85,14 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	var counts []int
+	for _, f := range strings.Split(*producers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("--producers: %q is not a list of positive counts such as 64,256", *producers)
+		}
+		counts = append(counts, n)
+	}
 	stopProfile, err := startProfile(*cpuprofile)
 	if err != nil {
 		return err
@@ -96,7 +105,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer os.RemoveAll(dir)
 	_, err = bench.Ingest(ctx, bench.IngestConfig{
 		Stores: strings.Split(*stores, ","), Paths: strings.Split(*paths, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
-		Accounts: *accounts, SKUs: *skus, Producers: *producers, BatchSize: *batch, Duplicates: *dups,
+		Accounts: *accounts, SKUs: *skus, Producers: counts, BatchSize: *batch, Duplicates: *dups,
 		MaxBatch: *maxBatch, Workers: *workers, IDs: keys, Verify: *verify,
 	}, stdout)
 	return err
