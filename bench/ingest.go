@@ -239,10 +239,12 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 		return err
 	}
 	if path == "http" {
-		send, err = httpSender(st, e)
+		var stopHTTP func()
+		send, stopHTTP, err = httpSender(st, e)
 		if err != nil {
 			return r, err
 		}
+		defer stopHTTP()
 	}
 	g := &generator{cfg: cfg, start: start}
 	// Create the accounts (the engine would on first sight) before measuring.
@@ -339,16 +341,23 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 
 // httpSender serves the API in-process on a loopback port and sends each
 // batch as a JSON array to the ingestion endpoint, as a platform would.
-func httpSender(st abacus.Store, e *ledger.Engine) (func(context.Context, []abacus.UsageEvent) error, error) {
+// stop closes the server and the client's connections, so that nothing of
+// the run (thousands of idle connections, the engine and store behind the
+// server) outlives it into the next run's memory.
+func httpSender(st abacus.Store, e *ledger.Engine) (send func(context.Context, []abacus.UsageEvent) error, stop func(), err error) {
 	k, token, err := abacus.NewAPIKey("bench", abacus.RoleService, "", time.Now())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := st.APIKeyCreate(context.Background(), k); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srv := httptest.NewServer(abacushttp.NewServer(e, abacushttp.Config{}).Handler())
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4096}}
+	stop = func() {
+		client.CloseIdleConnections()
+		srv.Close()
+	}
 	type wire struct {
 		UUID       string `json:"uuid"`
 		UserUUID   string `json:"user_uuid"`
@@ -378,5 +387,5 @@ func httpSender(st abacus.Store, e *ledger.Engine) (func(context.Context, []abac
 			return fmt.Errorf("ingest answered %d: %s", res.StatusCode, b)
 		}
 		return nil
-	}, nil
+	}, stop, nil
 }
