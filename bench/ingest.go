@@ -44,7 +44,7 @@ type IngestConfig struct {
 	BatchSize  int // events per request
 	Duplicates int // percent of events that repeat an earlier id
 	IDs        IDs // how event ids are spelled
-	MaxBatch   int
+	MaxBatch   int // most events per usage transaction
 	Workers    int // PostgreSQL batches in flight
 	Verify     bool
 }
@@ -272,7 +272,7 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 		perProducerGap time.Duration
 	)
 	if design == "per-event" {
-		producers = min(producers*cfg.BatchSize/4, 4000) // as many events in flight, a request each
+		producers = min(producers*cfg.BatchSize/4, 4000) // a quarter as many events in flight, one per request
 		r.Producers = producers
 	}
 	if rate > 0 {
