@@ -43,6 +43,14 @@ const (
 // DefaultMaxBytes is what a pull fetches at most unless configured.
 const DefaultMaxBytes = 64 << 20
 
+// DefaultBatch is how many messages a pull fetches at most unless
+// configured. A pull is charged as one batch before the next is fetched,
+// so it bounds the engine's batches on this path: with a backlog, pulls of
+// 16,000 charged twice as many events a second as pulls of 1,000
+// (BenchmarkConsumerDrain). A pull waits no longer than MaxWait to fill,
+// so a large one adds no latency when few events arrive.
+const DefaultBatch = 16_000
+
 // subjectRoom is what a delivered message may count beyond the server's
 // max_payload (its headers and body): its subject and the ack reply.
 const subjectRoom = 64 << 10
@@ -62,7 +70,7 @@ type ConsumerConfig struct {
 	Subject           string // the consumer's filter; default "accounting.metering.duration"
 	Durable           string // the durable pull consumer; default "abacus-metering"
 	DeadLetterSubject string // default "accounting.dlq.meter"; must not match Subject
-	Batch             int    // messages fetched per pull, default 1000
+	Batch             int    // messages fetched per pull, default DefaultBatch
 	// MaxBytes bounds what one pull fetches (bodies, headers and
 	// subjects), and so the consumer's memory, default 64 MiB. It is
 	// raised to the server's max_payload and some room for subjects when
@@ -96,7 +104,7 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 		c.DeadLetterSubject = DefaultDeadLetterSubject
 	}
 	if c.Batch <= 0 {
-		c.Batch = 1000
+		c.Batch = DefaultBatch
 	}
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = DefaultMaxBytes

@@ -851,3 +851,26 @@ func TestConsumerOversizedMessage(t *testing.T) {
 		t.Fatalf("cash %s, want -6 (12 minutes at 0.5)", got)
 	}
 }
+
+// TestConsumerPullsABacklogAtOnce: a pull takes thousands of waiting
+// messages, so a backlog is charged in a few large batches, not one per
+// thousand messages.
+func TestConsumerPullsABacklogAtOnce(t *testing.T) {
+	b := setup(t, testdb.SQLite(t), ledger.UsageConfig{})
+	b.createStream()
+	const n = 3000
+	for i := range n {
+		ev := fmt.Sprintf(`{"uuid":"00000000-0000-4000-8000-%012d","user_uuid":"be000000-0000-4000-8000-000000000001","value":1,`+
+			`"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"c","created_at":"2026-11-01T00:00:00Z"}`, i)
+		if _, err := b.js.PublishAsync(metering.DefaultSubject, []byte(ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-b.js.PublishAsyncComplete()
+	before, _, _ := b.p.Engine.Stats()
+	c := b.start(metering.ConsumerConfig{})
+	waitFor(t, "every event charged", func() bool { return c.Stats().Accepted == n })
+	if after, _, _ := b.p.Engine.Stats(); after-before > 2 {
+		t.Fatalf("%d waiting messages took %d batches", n, after-before)
+	}
+}
