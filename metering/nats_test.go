@@ -868,7 +868,9 @@ func TestConsumerPullsABacklogAtOnce(t *testing.T) {
 	}
 	<-b.js.PublishAsyncComplete()
 	before, _, _ := b.p.Engine.Stats()
-	c := b.start(metering.ConsumerConfig{})
+	// Long enough for the server to deliver the whole backlog to one pull
+	// however busy the machine; only the pull's size is under test.
+	c := b.start(metering.ConsumerConfig{MaxWait: 3 * time.Second})
 	waitFor(t, "every event charged", func() bool { return c.Stats().Accepted == n })
 	if after, _, _ := b.p.Engine.Stats(); after-before > 2 {
 		t.Fatalf("%d waiting messages took %d batches", n, after-before)
