@@ -187,8 +187,8 @@ func TestUsageBatchCap(t *testing.T) {
 	for _, tc := range []struct {
 		cap, minBatches, maxBatches int64
 	}{
-		{cap: 40, minBatches: 1, maxBatches: 3},  // the first event, then the 29 queued behind it
-		{cap: 10, minBatches: 4, maxBatches: 30}, // the queued 29 take three batches at least
+		{cap: 40, minBatches: 1, maxBatches: 3},  // what came first, then the rest queued behind it
+		{cap: 10, minBatches: 3, maxBatches: 30}, // 30 events in batches of 10 at most
 	} {
 		t.Run(strconv.FormatInt(tc.cap, 10), func(t *testing.T) {
 			ctx := context.Background()
