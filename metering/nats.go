@@ -46,7 +46,7 @@ const DefaultMaxBytes = 64 << 20
 // DefaultBatch is how many messages a pull fetches at most unless
 // configured. A pull is charged as one batch before the next is fetched,
 // so it bounds the engine's batches on this path: with a backlog, pulls of
-// 16,000 charged twice as many events a second as pulls of 1,000
+// 16,000 charged nearly twice as many events a second as pulls of 1,000
 // (BenchmarkConsumerDrain). A pull waits no longer than MaxWait to fill,
 // whatever its size.
 const DefaultBatch = 16_000
