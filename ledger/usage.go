@@ -28,13 +28,16 @@ type UsageConfig struct {
 	// minute-level check), off for every scene by default.
 	MinuteDedupe map[int]bool
 	// MaxBatch bounds the events (and voids and rerates) committed in one
-	// usage transaction; default 16,000. It is larger than the ledger's
+	// usage transaction; default DefaultUsageBatch. It is larger than the ledger's
 	// MaxBatch because a usage batch nets each account's work (wallets,
 	// postings, index pages) over all its events: offered more than it can
 	// take, the engine batches more and each event costs less. The engine
 	// takes what is queued, so below that load batches stay small.
 	MaxBatch int
 }
+
+// DefaultUsageBatch is UsageConfig.MaxBatch unless configured.
+const DefaultUsageBatch = 16_000
 
 func (c UsageConfig) withDefaults() UsageConfig {
 	if c.DefaultCurrency == "" {
@@ -47,7 +50,7 @@ func (c UsageConfig) withDefaults() UsageConfig {
 		c.NewAccountOverdraft = &abacus.Overdraft{Unlimited: true}
 	}
 	if c.MaxBatch <= 0 {
-		c.MaxBatch = 16_000
+		c.MaxBatch = DefaultUsageBatch
 	}
 	return c
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/ledger"
 	"github.com/abacus-billing/abacus/metering/decode"
 )
 
@@ -44,12 +45,13 @@ const (
 const DefaultMaxBytes = 64 << 20
 
 // DefaultBatch is how many messages a pull fetches at most unless
-// configured. A pull is charged as one batch before the next is fetched,
-// so it bounds the engine's batches on this path: with a backlog, pulls of
-// 16,000 charged nearly twice as many events a second as pulls of 1,000
+// configured: as many as a usage batch holds events, since a pull is
+// charged as one batch before the next is fetched and so bounds the
+// engine's batches on this path. With a backlog, pulls of 16,000 charged
+// nearly twice as many events a second as pulls of 1,000
 // (BenchmarkConsumerDrain). A pull waits no longer than MaxWait to fill,
 // whatever its size.
-const DefaultBatch = 16_000
+const DefaultBatch = ledger.DefaultUsageBatch
 
 // subjectRoom is what a delivered message may count beyond the server's
 // max_payload (its headers and body): its subject and the ack reply.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus/bench"
+	"github.com/abacus-billing/abacus/ledger"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,7 +74,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	producers := fs.String("producers", "64,256", "concurrent producers, each sending a request and waiting for its answer; with several counts, the one with the most events/s is the peak")
 	batch := fs.Int("batch", 100, "events per request")
 	dups := fs.Int("duplicates", 1, "percent of events that repeat an earlier id")
-	maxBatch := fs.Int("max-batch", 16000, "most events per database transaction (serve's --max-usage-batch)")
+	maxBatch := fs.Int("max-batch", ledger.DefaultUsageBatch, "most events per database transaction (serve's --max-usage-batch)")
 	workers := fs.Int("workers", 4, "batches in flight at once on PostgreSQL")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each full-load run")
 	ids := idsFlag(fs)

@@ -86,7 +86,7 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	overdraft := fs.String("new-account-overdraft", "unlimited", "floor of accounts created for events: unlimited (CSGHub: usage may go negative), none, or a limit such as 50")
 	order := fs.String("draw-order", "voucher,cash,bonus", "the order charges draw from an account's buckets")
 	minutes := fs.String("minute-dedupe", "", "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15)")
-	maxBatch := fs.Int("max-usage-batch", 16000, "most usage events committed in one database transaction")
+	maxBatch := fs.Int("max-usage-batch", ledger.DefaultUsageBatch, "most usage events committed in one database transaction")
 	return func() (ledger.UsageConfig, error) {
 		var c ledger.UsageConfig
 		if *maxBatch < 1 {
