@@ -769,7 +769,10 @@ func TestConsumerDurableDeleted(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	ctx := context.Background()
-	c := b.start(metering.ConsumerConfig{})
+	// On a busy machine the remade durable may deliver a message to a pull
+	// that has just expired on the client; JetStream redelivers it after
+	// AckWait, which here must come within waitDrained's ten seconds.
+	c := b.start(metering.ConsumerConfig{AckWait: 3 * time.Second})
 	acct := newID()
 	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
 	waitFor(t, "the first event", func() bool { return c.Stats().Accepted == 1 })
