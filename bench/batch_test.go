@@ -111,7 +111,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 }
 
 // The prefilled events belong to the month before the measured ones, with
-// random ids, spread over the same accounts; chunks of them commit in
+// ids that look random, spread over the same accounts; chunks of them commit in
 // turn, %d rows after %d.
 const (
 	sqlitePrefill = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)
@@ -122,7 +122,7 @@ const (
 		FROM n`
 	postgresPrefill = `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
 			event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids)
-		SELECT md5(random()::text), format('be000000-0000-4000-8000-%%s', lpad((1 + floor(random() * 1000))::text, 12, '0')), 11, 0, 30, '', 'sku-3', '',
+		SELECT md5((%[2]d + i)::text), format('be000000-0000-4000-8000-%%s', lpad((1 + floor(random() * 1000))::text, 12, '0')), 11, 0, 30, '', 'sku-3', '',
 			'space-5', timestamptz '2026-10-01' + ((%[2]d + i) * interval '1 ms'), timestamptz '2026-10-01', '', 'charged', 'USD', 1234, 1234, 0, 0, '7'
 		FROM generate_series(1, %[1]d) i`
 )
