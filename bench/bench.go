@@ -24,10 +24,11 @@ import (
 	"github.com/abacus-billing/abacus/store/sqlite"
 )
 
-// freshStore opens an empty, migrated store of the given kind: a new SQLite
-// file in dir, or a new schema in the PostgreSQL database at pgURL. The
-// returned func closes and removes it.
-func freshStore(ctx context.Context, kind, dir, pgURL string, maxConns int32) (abacus.Store, func(), error) {
+// freshStore opens a migrated store of the given kind: a new SQLite file
+// in dir, or a new schema in the PostgreSQL database at pgURL, holding
+// stored older usage events of the accounts (see storeOlderEvents), none
+// if stored is 0. The returned func closes and removes it.
+func freshStore(ctx context.Context, kind, dir, pgURL string, maxConns int32, stored, accounts int) (abacus.Store, func(), error) {
 	var b [4]byte
 	rand.Read(b[:])
 	name := "abacus_bench_" + hex.EncodeToString(b[:])
@@ -38,26 +39,38 @@ func freshStore(ctx context.Context, kind, dir, pgURL string, maxConns int32) (a
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := st.Migrate(ctx); err != nil {
-			st.Close()
-			return nil, nil, err
-		}
-		return st, func() {
+		cleanup := func() {
 			st.Close()
 			for _, suffix := range []string{"", "-wal", "-shm"} {
 				os.Remove(path + suffix)
 			}
-		}, nil
+		}
+		err = st.Migrate(ctx)
+		if err == nil {
+			err = storeOlderEvents(ctx, st, "", accounts, stored)
+		}
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		return st, cleanup, nil
 	case "postgres":
 		if err := postgres.CreateSchema(ctx, pgURL, name); err != nil {
 			return nil, nil, fmt.Errorf("postgres at %s: %w", pgURL, err)
 		}
-		st, err := postgres.Open(ctx, postgres.WithSchema(pgURL, name), postgres.Options{MaxConns: maxConns})
-		if err == nil {
-			err = st.Migrate(ctx)
-		}
+		url := postgres.WithSchema(pgURL, name)
 		drop := func() { postgres.DropSchema(context.Background(), pgURL, name) }
+		st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: maxConns})
 		if err != nil {
+			drop()
+			return nil, nil, err
+		}
+		err = st.Migrate(ctx)
+		if err == nil {
+			err = storeOlderEvents(ctx, st, url, accounts, stored)
+		}
+		if err != nil {
+			st.Close()
 			drop()
 			return nil, nil, err
 		}

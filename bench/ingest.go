@@ -46,7 +46,10 @@ type IngestConfig struct {
 	IDs        IDs // how event ids are spelled
 	MaxBatch   int // most events per usage transaction
 	Workers    int // PostgreSQL batches in flight
-	Verify     bool
+	// Stored is how many older usage events each run's database holds
+	// before it starts, as one that has run a while does; 0: none.
+	Stored int
+	Verify bool
 }
 
 // IngestResult is one run's figures.
@@ -72,8 +75,8 @@ type IngestResult struct {
 // transaction per event (the same work with batches of one).
 func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResult, error) {
 	fmt.Fprintf(out, "abacus bench ingest: %s\n", Machine())
-	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates, %s event ids; %s producers sending %d events per request; at most %d events per transaction\n\n",
-		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.IDs, ints(cfg.Producers), cfg.BatchSize, cfg.MaxBatch)
+	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates, %s event ids; %s producers sending %d events per request; at most %d events per transaction%s\n\n",
+		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.IDs, ints(cfg.Producers), cfg.BatchSize, cfg.MaxBatch, storedNote(cfg.Stored))
 	var results []IngestResult
 	for _, st := range cfg.Stores {
 		for _, path := range cfg.Paths {
@@ -121,6 +124,13 @@ func printRun(out io.Writer, r IngestResult) {
 	fmt.Fprintf(out, "  %-8s %-10s %-9s %5d producers %9s events/s  p50 %-9s p99 %-9s peak RSS %-8s %s\n", r.Store, r.Path, r.Design, r.Producers,
 		thousands(r.EventsPerSec), r.P50.Round(100*time.Microsecond), r.P99.Round(100*time.Microsecond), mib(r.PeakRSS), r.Verified)
 	fmt.Fprintf(out, "  %-8s %-10s %-9s CPU %s\n", "", "", "", r.CPU)
+}
+
+func storedNote(n int) string {
+	if n == 0 {
+		return "; each run starts from an empty database"
+	}
+	return fmt.Sprintf("; each run's database holds %s older events first", thousands(float64(n)))
 }
 
 func ints(ns []int) string {
@@ -215,7 +225,7 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 			ecfg.Workers, conns = 32, 36
 		}
 	}
-	st, cleanup, err := freshStore(ctx, kind, cfg.Dir, cfg.PostgresURL, conns)
+	st, cleanup, err := freshStore(ctx, kind, cfg.Dir, cfg.PostgresURL, conns, cfg.Stored, cfg.Accounts)
 	if err != nil {
 		return r, err
 	}

@@ -94,7 +94,7 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 			conns = int32(cfg.PerOpConns) + 4
 		}
 	}
-	st, cleanup, err := freshStore(ctx, kind, cfg.Dir, cfg.PostgresURL, conns)
+	st, cleanup, err := freshStore(ctx, kind, cfg.Dir, cfg.PostgresURL, conns, 0, 0)
 	if err != nil {
 		return r, err
 	}

@@ -76,6 +76,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	dups := fs.Int("duplicates", 1, "percent of events that repeat an earlier id")
 	maxBatch := fs.Int("max-batch", ledger.DefaultUsageBatch, "most events per database transaction (serve's --max-usage-batch)")
 	workers := fs.Int("workers", 4, "batches in flight at once on PostgreSQL")
+	stored := fs.Int("stored", 0, "older usage events each run's database holds before it starts, as one that has run a while does (0: none)")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each full-load run")
 	ids := idsFlag(fs)
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -85,6 +86,9 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	keys, err := ids()
 	if err != nil {
 		return err
+	}
+	if *stored < 0 {
+		return fmt.Errorf("--stored: %d is negative; give 0 or more events", *stored)
 	}
 	var counts []int
 	for _, f := range strings.Split(*producers, ",") {
@@ -107,7 +111,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	_, err = bench.Ingest(ctx, bench.IngestConfig{
 		Stores: strings.Split(*stores, ","), Paths: strings.Split(*paths, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
 		Accounts: *accounts, SKUs: *skus, Producers: counts, BatchSize: *batch, Duplicates: *dups,
-		MaxBatch: *maxBatch, Workers: *workers, IDs: keys, Verify: *verify,
+		MaxBatch: *maxBatch, Workers: *workers, IDs: keys, Stored: *stored, Verify: *verify,
 	}, stdout)
 	return err
 }

@@ -396,3 +396,18 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchIngestRefusesBadSettings: a bad setting stops the benchmark
+// before it runs anything, naming the flag.
+func TestBenchIngestRefusesBadSettings(t *testing.T) {
+	for _, c := range []struct{ flag, value string }{
+		{"--stored", "-1"},
+		{"--producers", "64,none"},
+		{"--ids", "sequential"},
+	} {
+		out, err := runCLI(t, "bench", "ingest", "--stores", "sqlite", c.flag, c.value)
+		if err == nil || !strings.Contains(out, c.flag+":") {
+			t.Errorf("bench ingest %s %s: %v\n%s", c.flag, c.value, err, out)
+		}
+	}
+}
