@@ -28,11 +28,12 @@ type UsageConfig struct {
 	// minute-level check), off for every scene by default.
 	MinuteDedupe map[int]bool
 	// MaxBatch bounds the events (and voids and rerates) committed in one
-	// usage transaction; default DefaultUsageBatch. It is larger than the ledger's
-	// MaxBatch because a usage batch nets each account's work (wallets,
-	// postings, index pages) over all its events: offered more than it can
-	// take, the engine batches more and each event costs less. The engine
-	// takes what is queued, so below that load batches stay small.
+	// usage transaction; default DefaultUsageBatch. It is larger than the
+	// ledger's MaxBatch because a usage batch nets each account's work
+	// (wallets, postings, index pages) over all its events: offered more
+	// than it can take, the engine batches more and each event costs less.
+	// The engine takes what is queued, so below that load batches stay
+	// small.
 	MaxBatch int
 }
 
