@@ -57,7 +57,7 @@ func Open(path string) (*Store, error) {
 		}
 	}
 	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64&_cache_size=-65536"
-	write, err := sql.Open(driverName, path+"?"+common+"&_txlock=immediate")
+	write, err := sql.Open(writerDriver, path+"?"+common+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -87,16 +87,28 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// driverName is mattn's driver with abacus's per-connection settings.
-const driverName = "sqlite3_abacus"
+// driverName is mattn's driver with abacus's per-connection settings;
+// writerDriver adds the writer's own.
+const driverName, writerDriver = "sqlite3_abacus", "sqlite3_abacus_writer"
 
 func init() {
+	// The writer leaves checkpoints to the background checkpointer and
+	// only checkpoints itself past 100,000 pages (about 400 MB), by which
+	// time there is little left to copy. After a checkpoint the WAL file
+	// is cut back to 64 MB.
+	const common = `PRAGMA wal_autocheckpoint = 100000; PRAGMA journal_size_limit = 67108864`
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		// The writer leaves checkpoints to the background checkpointer and
-		// only checkpoints itself past 100,000 pages (about 400 MB), by
-		// which time there is little left to copy. After a checkpoint the
-		// WAL file is cut back to 64 MB.
-		_, err := c.Exec(`PRAGMA wal_autocheckpoint = 100000; PRAGMA journal_size_limit = 67108864`, nil)
+		_, err := c.Exec(common, nil)
+		return err
+	}})
+	// A statement that writes many rows keeps the pages it changes in a
+	// statement journal, to undo itself alone if it fails; past 64 KiB
+	// SQLite spills that journal to a temporary file, which for a usage
+	// batch's inserts was as many writes as the commit's. The writer keeps
+	// it in memory (bounded by the batch); readers keep the default, so a
+	// large sort spills to disk rather than memory.
+	sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec(common+`; PRAGMA temp_store = MEMORY`, nil)
 		return err
 	}})
 }
