@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -193,5 +195,76 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	evs, err := s.Events(ctx, abacus.EventQuery{IDs: []string{"old", "kept"}, Limit: 3})
 	if err != nil || len(evs) != 2 || evs[0].Refunded.String() != "2" || !evs[1].Refunded.IsZero() {
 		t.Fatalf("%+v %v", evs, err)
+	}
+}
+
+// TestMigrationBinaryEventIDs: events stored before 0007 kept every id as
+// text. After it, a UUID id is found again by its spelling (so a replay is
+// still a duplicate) and is stored as its 16 bytes; other ids stay text.
+func TestMigrationBinaryEventIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := testdb.SQLitePath(t)
+	s := open(t, path)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const uuid, capitals = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", "6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"
+	_, err = db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 7;
+		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
+			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids)
+		VALUES (?, 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'unpriced', 'USD', 0, 0, 0, 0, ''),
+			(?, 'a', 11, 0, 2, '', 'gpu', '', 's', 0, 0, '', 'unpriced', 'USD', 0, 0, 0, 0, ''),
+			('order-7', 'a', 11, 0, 3, '', 'gpu', '', 's', 0, 0, '', 'unpriced', 'USD', 0, 0, 0, 0, '')`, uuid, capitals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkApplied(t, path)
+	rows, err := db.QueryContext(ctx, `SELECT typeof(id), length(id) FROM usage_events ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for rows.Next() {
+		var kind string
+		var n int
+		if err := rows.Scan(&kind, &n); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, fmt.Sprintf("%s %d", kind, n))
+	}
+	rows.Close()
+	if want := []string{"blob 16", "text 36", "text 7"}; !slices.Equal(kinds, want) {
+		t.Fatalf("stored ids are %v, want %v", kinds, want)
+	}
+	var seen []string
+	err = s.Write(ctx, func(tx abacus.WriteTx) error {
+		st, err := tx.ReadBatch(ctx, abacus.BatchReads{EventIDs: []string{uuid, capitals, "order-7", "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4c"}})
+		seen = st.Seen
+		return err
+	})
+	slices.Sort(seen)
+	if want := []string{capitals, uuid, "order-7"}; err != nil || !slices.Equal(seen, want) {
+		t.Fatalf("seen after the migration: %v %v, want %v", seen, err, want)
+	}
+}
+
+// TestWriterJournalsInMemory: the writer keeps statement journals in
+// memory (see writerDriver).
+func TestWriterJournalsInMemory(t *testing.T) {
+	t.Parallel()
+	path := testdb.SQLitePath(t)
+	s := open(t, path)
+	var writer int
+	if err := sqlite.WriterDB(s).QueryRow(`PRAGMA temp_store`).Scan(&writer); err != nil || writer != 2 {
+		t.Fatalf("the writer's temp_store is %d (%v), want 2 (memory)", writer, err)
 	}
 }

@@ -17,13 +17,15 @@ const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, res
 func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	var e abacus.StoredEvent
 	var at, recv, charged, cash, bonus, voucher, refunded int64
+	var key any
 	var prices string
 	var tx, void sql.NullInt64
-	err := sc.Scan(&e.Seq, &e.ID, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
+	err := sc.Scan(&e.Seq, &key, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
 		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded)
 	if err != nil {
 		return e, err
 	}
+	e.ID = eventID(key)
 	e.Time, e.ReceivedAt = fromMicros(at), fromMicros(recv)
 	e.Charged, e.Refunded = abacus.AmountFromMicros(charged), abacus.AmountFromMicros(refunded)
 	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
@@ -69,17 +71,17 @@ func (t *writeTx) readUsage(ctx context.Context, r abacus.BatchReads, st *abacus
 func (t *writeTx) eventsSeen(ctx context.Context, ids []string) ([]string, error) {
 	var out []string
 	err := chunks(sortedUnique(ids), func(c []string) error {
-		rows, err := t.tx.QueryContext(ctx, `SELECT id FROM usage_events WHERE id IN (`+placeholders(len(c))+`)`, anys(c)...)
+		rows, err := t.tx.QueryContext(ctx, `SELECT id FROM usage_events WHERE id IN (`+placeholders(len(c))+`)`, eventKeys(c)...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var key any
+			if err := rows.Scan(&key); err != nil {
 				return err
 			}
-			out = append(out, id)
+			out = append(out, eventID(key))
 		}
 		return rows.Err()
 	})
@@ -90,7 +92,7 @@ func (t *writeTx) eventsSeen(ctx context.Context, ids []string) ([]string, error
 func (t *writeTx) eventsGet(ctx context.Context, ids []string) ([]abacus.StoredEvent, error) {
 	var out []abacus.StoredEvent
 	err := chunks(sortedUnique(ids), func(c []string) error {
-		rows, err := t.tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE id IN (`+placeholders(len(c))+`) ORDER BY seq`, anys(c)...)
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE id IN (`+placeholders(len(c))+`) ORDER BY seq`, eventKeys(c)...)
 		if err != nil {
 			return err
 		}
@@ -196,7 +198,7 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 		customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id)`, 20, len(c.Events),
 		func(i int, a []any) []any {
 			e := &c.Events[i]
-			return append(a, e.ID, string(e.Account), e.Scene, e.ValueType, e.Value, e.OpUID, e.ResourceID, e.ResourceName,
+			return append(a, eventKey(e.ID), string(e.Account), e.Scene, e.ValueType, e.Value, e.OpUID, e.ResourceID, e.ResourceName,
 				e.CustomerID, micros(e.Time), micros(e.ReceivedAt), e.Extra, string(e.Status), string(e.Currency), e.Charged.Micros(),
 				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID))
 		})
@@ -206,7 +208,7 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	for _, e := range c.EventUpdates {
 		res, err := t.tx.ExecContext(ctx, `UPDATE usage_events SET status = ?, charged = ?, drawn_cash = ?, drawn_bonus = ?, drawn_voucher = ?,
 			price_ids = ?, tx_id = ?, void_tx_id = ?, refunded = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(),
-			e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.Refunded.Micros(), e.ID)
+			e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.Refunded.Micros(), eventKey(e.ID))
 		if err != nil {
 			return err
 		}

@@ -136,7 +136,7 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 		if len(q.IDs) > 500 {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "ids", "at most 500 at a time")
 		}
-		where, args = append(where, "id IN ("+placeholders(len(q.IDs))+")"), append(args, anys(q.IDs)...)
+		where, args = append(where, "id IN ("+placeholders(len(q.IDs))+")"), append(args, eventKeys(q.IDs)...)
 	}
 	if q.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(q.Status))

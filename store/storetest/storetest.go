@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WriteFreedMinutes", testFreedMinutes},
 		{"UsageListLimits", testUsageListLimits},
 		{"EventsListing", testEventsListing},
+		{"EventIDSpellings", testEventIDSpellings},
 		{"DeadLetters", testDeadLetters},
 
 		{"Transactions", testTransactions},

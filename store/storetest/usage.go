@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -234,4 +235,80 @@ func testEventsListing(t *testing.T, st abacus.Store) {
 	same(t, "everyone's, after a2", list(abacus.EventQuery{AfterSeq: seqOf("a2"), Limit: 2}), []string{"a3", "b1"})
 	same(t, "unpriced", list(abacus.EventQuery{Status: abacus.EventUnpriced, Limit: 10}), []string{"a1", "a2", "a3", "b1"})
 	same(t, "by id", list(abacus.EventQuery{IDs: []string{"b1", "a1"}, Limit: 10}), []string{"a1", "b1"})
+}
+
+// testEventIDSpellings: an event id is the exact string the producer sent,
+// however the store keeps it. A UUID and the same UUID in capitals are
+// two events, as are ids that only look like UUIDs; each is found,
+// listed, updated and refused again by its own spelling alone.
+func testEventIDSpellings(t *testing.T, st abacus.Store) {
+	a := mustAccount(t, st, 1, "USD")
+	ids := []string{
+		"0d4c5e1a-3b2f-4c6d-8e9f-a0b1c2d3e4f5", // as CSGHub's producers send them
+		"0D4C5E1A-3B2F-4C6D-8E9F-A0B1C2D3E4F5",
+		"0d4c5e1a3b2f4c6d8e9fa0b1c2d3e4f5",
+		"0d4c5e1a-3b2f-4c6d-8e9f-a0b1c2d3e4fg",
+		"{0d4c5e1a-3b2f-4c6d-8e9f-a0b1c2d3e4f5}",
+		"ffffffff-ffff-ffff-ffff-ffffffffffff",
+		"00000000-0000-0000-0000-000000000000",
+		"ev-1",
+	}
+	var evs []abacus.StoredEvent
+	for i, id := range ids {
+		evs = append(evs, abacus.StoredEvent{UsageEvent: abacus.UsageEvent{ID: id, Account: a.ID, Value: int64(i + 1), Scene: 11,
+			ResourceID: "gpu", Time: at(i), Extra: "{}"}, Status: abacus.EventUnpriced, ReceivedAt: at(100), Currency: "USD"})
+	}
+	mustWrite(t, st, func(tx abacus.WriteTx) error { return tx.Apply(t.Context(), &abacus.Changes{Events: evs}) })
+
+	absent := "0d4c5e1a-3b2f-4c6d-8e9f-a0b1c2d3e4f6"
+	var got abacus.BatchState
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		var err error
+		got, err = tx.ReadBatch(t.Context(), abacus.BatchReads{EventIDs: append([]string{absent}, ids...), Targets: []string{ids[0], absent}})
+		return err
+	})
+	same(t, "seen", sortedStrings(got.Seen), sortedStrings(ids))
+	if len(got.Stored) != 1 || got.Stored[0].ID != ids[0] || got.Stored[0].Value != 1 {
+		t.Fatalf("stored events %+v, want %s alone, with value 1", got.Stored, ids[0])
+	}
+
+	listed, err := st.Events(t.Context(), abacus.EventQuery{IDs: []string{ids[1], ids[0], absent}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 2 || listed[0].ID != ids[0] || listed[0].Value != 1 || listed[1].ID != ids[1] || listed[1].Value != 2 {
+		t.Fatalf("listed %+v, want %s (value 1) and %s (value 2)", listed, ids[0], ids[1])
+	}
+	all, err := st.Events(t.Context(), abacus.EventQuery{Account: a.ID, Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allIDs []string
+	for _, e := range all {
+		allIDs = append(allIDs, e.ID)
+	}
+	same(t, "the account's events", allIDs, ids)
+
+	voided := listed[0]
+	voided.Status = abacus.EventVoided
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{EventUpdates: []abacus.StoredEvent{voided}})
+	})
+	after, err := st.Events(t.Context(), abacus.EventQuery{IDs: ids[:2], Limit: 10})
+	if err != nil || len(after) != 2 || after[0].Status != abacus.EventVoided || after[1].Status != abacus.EventUnpriced {
+		t.Fatalf("after voiding %s: %+v %v, want it voided and %s untouched", ids[0], after, err, ids[1])
+	}
+
+	err = st.Write(t.Context(), func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{Events: evs[:1]})
+	})
+	if !errors.Is(err, abacus.ErrRetry) {
+		t.Fatalf("storing %s a second time: %v, want ErrRetry (the unique key refuses it)", ids[0], err)
+	}
+}
+
+func sortedStrings(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
