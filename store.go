@@ -14,6 +14,12 @@ import (
 // see the winner's rows.
 var ErrRetry = errors.New("abacus: write conflict with a concurrent transaction; retry")
 
+// ErrRefused marks a write the database refused for a value it cannot
+// hold: a sum past its integer range, a CHECK the row fails. Nothing was
+// written, and running the same work again fails again, so the engine
+// finds the operation that carries the value and refuses it alone.
+var ErrRefused = errors.New("abacus: the database refused a value")
+
 // Store persists accounts, the ledger and API keys. Implementations only
 // persist: every rule lives above the store (in package ledger), so SQLite
 // and PostgreSQL behave the same by construction.

@@ -264,7 +264,8 @@ fill:
 }
 
 // runUsage commits a usage batch, retrying it when it lost a race, and
-// answers its jobs. A batch the database refuses is split, job by job.
+// answers its jobs. A batch the database refuses is split, job by job,
+// and a job it refuses down to the events at fault.
 func (e *Engine) runUsage(jobs []*usageJob) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -274,21 +275,7 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 			items = append(items, &j.items[i])
 		}
 	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = e.commitUsage(ctx, items)
-		if errors.Is(err, errStaleBook) && attempt < 10 {
-			if err = e.loadBook(ctx); err != nil {
-				break
-			}
-			continue
-		}
-		if !errors.Is(err, abacus.ErrRetry) || attempt == 10 {
-			break
-		}
-		e.retries.Add(1)
-		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
-	}
+	err := e.commitRetrying(ctx, items)
 	if err != nil && len(jobs) > 1 && !errors.Is(err, abacus.ErrRetry) && ctx.Err() == nil {
 		e.cfg.Logger.Warn("usage batch failed; retrying it job by job", "jobs", len(jobs), "err", err)
 		for _, j := range jobs {
@@ -296,15 +283,63 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 		}
 		return
 	}
+	if errors.Is(err, abacus.ErrRefused) && ctx.Err() == nil {
+		err = e.isolate(ctx, items, err)
+	}
 	if err != nil {
 		e.cfg.Logger.Error("usage batch failed", "items", len(items), "err", err)
 		err = &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; send the events again: their ids make it safe"}
-	} else {
-		e.batches.Add(1)
-		e.ops.Add(int64(len(items)))
 	}
 	for _, j := range jobs {
 		j.done <- err
+	}
+}
+
+// isolate commits each half of items the database refused on its own,
+// down to the events that carry the refused value (a rollup's sum past its
+// range), and rejects those alone: one bad event must not hold back the
+// others, nor stop a NATS stream that would redeliver it forever.
+func (e *Engine) isolate(ctx context.Context, items []*usageItem, refusal error) error {
+	if len(items) == 1 {
+		it := items[0]
+		e.cfg.Logger.Warn("usage event refused", "id", it.event.ID, "err", refusal)
+		*it.result = abacus.IngestResult{ID: it.event.ID, Status: abacus.IngestRejected, Err: abacus.Errorf(abacus.CodeOverflow, "value",
+			"this event's usage would take a sum it adds to (its quarter hour's rollup) past what the database holds; nothing was charged")}
+		return nil
+	}
+	half := len(items) / 2
+	for _, part := range [][]*usageItem{items[:half], items[half:]} {
+		err := e.commitRetrying(ctx, part)
+		if errors.Is(err, abacus.ErrRefused) && ctx.Err() == nil {
+			err = e.isolate(ctx, part, err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitRetrying commits items, again while it loses races or the price
+// book changes under it.
+func (e *Engine) commitRetrying(ctx context.Context, items []*usageItem) error {
+	for attempt := 0; ; attempt++ {
+		err := e.commitUsage(ctx, items)
+		if errors.Is(err, errStaleBook) && attempt < 10 {
+			if err = e.loadBook(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if !errors.Is(err, abacus.ErrRetry) || attempt == 10 {
+			if err == nil {
+				e.batches.Add(1)
+				e.ops.Add(int64(len(items)))
+			}
+			return err
+		}
+		e.retries.Add(1)
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 	}
 }
 

@@ -348,6 +348,9 @@ func (u *usageBatch) move(parts []part, revenue *abacus.Wallet, toRevenue abacus
 }
 
 // roll adds an event's usage and money to the rollup of its quarter hour.
+// A sum past int64 fails the batch as the database would (ErrRefused; the
+// money has moved by now), and the engine then refuses the events that
+// overflow, each alone, against the stored sums.
 func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, quantity int64, amount abacus.Amount, events int64) error {
 	k := rollupKey{ev.Account, ev.Time.Truncate(abacus.RollupBucket), ev.Scene, ev.ResourceID, ev.CustomerID}
 	r := u.rollups[k]
@@ -356,11 +359,19 @@ func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, quantity i
 		u.rollups[k] = r
 	}
 	a, err := r.Amount.Add(amount)
-	if err != nil {
-		return err
+	q, qOK := addInt64(r.Quantity, quantity)
+	n, nOK := addInt64(r.Events, events)
+	if err != nil || !qOK || !nOK {
+		return fmt.Errorf("%w: the usage of %s in the quarter hour from %s overflows its rollup", abacus.ErrRefused, ev.Account, k.bucket.Format(time.RFC3339))
 	}
-	r.Amount, r.Quantity, r.Events = a, r.Quantity+quantity, r.Events+events
+	r.Amount, r.Quantity, r.Events = a, q, n
 	return nil
+}
+
+// addInt64 returns x+y and whether it fits.
+func addInt64(x, y int64) (int64, bool) {
+	sum := x + y
+	return sum, (sum > x) == (y > 0)
 }
 
 func (u *usageBatch) rerate(it *usageItem) error {

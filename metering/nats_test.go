@@ -879,3 +879,36 @@ func TestConsumerPullsABacklogAtOnce(t *testing.T) {
 		t.Fatalf("%d waiting messages took %d batches", n, after-before)
 	}
 }
+
+// TestConsumerRollupOverflow: an event the database refuses, its quarter
+// hour's rollup being full, is dead-lettered with the reason, and the
+// events pulled with it are charged; the stream does not stall on it.
+func TestConsumerRollupOverflow(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		b := setup(t, open(t), unlimited)
+		full, other := newID(), newID()
+		storage := func(id string, minutes string) string { // no price: kept unpriced, counted in rollups
+			return strings.Replace(csghub(id, full, minutes), `"resource_id":"gpu"`, `"resource_id":"storage"`, 1)
+		}
+		c := b.start(metering.ConsumerConfig{})
+		b.publish(metering.DefaultSubject, storage(string(newID()), "9223372036854775807"))
+		waitFor(t, "the first event accepted", func() bool { return c.Stats().Accepted == 1 })
+		tooMuch := storage(string(newID()), "1")
+		b.publish(metering.DefaultSubject, tooMuch)
+		b.publish(metering.DefaultSubject, csghub(string(newID()), other, "2"))
+		waitFor(t, "a message dead-lettered", func() bool { return c.Stats().DeadLettered == 1 })
+		b.waitDrained(metering.DefaultDurable)
+		if got := b.cash(other); got != "-1" {
+			t.Fatalf("cash %s, want -1: the event beside the refused one is charged", got)
+		}
+		ds := b.deadLetters()
+		if len(ds) != 1 || string(ds[0].Payload) != tooMuch || !strings.Contains(ds[0].Reason, "value") {
+			t.Fatalf("dead letters %+v, want the refused event's, naming value", ds)
+		}
+		want := metering.ConsumerStats{Received: 3, Accepted: 2, Rejected: 1, DeadLettered: 1}
+		if got := c.Stats(); got != want {
+			t.Fatalf("stats %+v, want %+v", got, want)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -204,7 +205,8 @@ func pgCode(err error) string {
 // mapError turns the losing side of a race into ErrRetry: a unique value
 // a concurrent batch took first (an idempotency key, a reversal, a hold's
 // posting), a serialization failure or a deadlock. Other unique
-// violations are bugs, not races, and retrying would not help.
+// violations are bugs, not races, and retrying would not help. A value
+// the server cannot hold becomes ErrRefused.
 func mapError(err error) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
@@ -214,6 +216,10 @@ func mapError(err error) error {
 	case pe.Code == "23505" && racedConstraints[pe.ConstraintName],
 		pe.Code == "40001", pe.Code == "40P01":
 		return fmt.Errorf("%w: %w", abacus.ErrRetry, err)
+	case strings.HasPrefix(pe.Code, "22"), pe.Code == "23514", pe.Code == "23502":
+		// Data exceptions (a bigint sum out of range, …), CHECK and NOT
+		// NULL violations: the values, not the moment, are at fault.
+		return fmt.Errorf("%w: %w", abacus.ErrRefused, err)
 	}
 	return err
 }

@@ -233,12 +233,19 @@ func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error 
 	return nil
 }
 
-// mapError turns a busy database into ErrRetry; the engine then retries
-// the whole batch.
+// mapError turns a busy database into ErrRetry, on which the engine
+// retries the whole batch, and a value SQLite refuses into ErrRefused.
 func mapError(err error) error {
 	var se sqlite3.Error
-	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+	switch {
+	case !errors.As(err, &se):
+	case se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked:
 		return fmt.Errorf("%w: %v", abacus.ErrRetry, err)
+	case se.ExtendedCode == sqlite3.ErrConstraintCheck || se.ExtendedCode == sqlite3.ErrConstraintNotNull ||
+		se.Code == sqlite3.ErrTooBig || se.Code == sqlite3.ErrMismatch:
+		// An integer sum past 64 bits becomes a REAL in SQLite, which the
+		// tables' typeof CHECKs refuse.
+		return fmt.Errorf("%w: %w", abacus.ErrRefused, err)
 	}
 	return err
 }
