@@ -127,12 +127,26 @@ func (e *Engine) Rerate(ctx context.Context, ids []string) ([]abacus.IngestResul
 	return e.byID(ctx, rerateEvent, ids)
 }
 
-// byID voids or rerates stored events, one result per id.
+// storedSpelling is how ingestion stored an event id: a UUID in any case
+// as lowercase (UsageEvent.Validate), anything else as sent.
+func storedSpelling(id string) string {
+	if u, err := abacus.ParseAccountID(id); err == nil {
+		return string(u)
+	}
+	return id
+}
+
+// byID voids or rerates stored events, one result per id, found by the
+// spelling the producer sent, as a repeat of the event would be.
 func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abacus.IngestResult, error) {
 	results := make([]abacus.IngestResult, len(ids))
 	byID := map[string]abacus.StoredEvent{}
+	stored := make([]string, len(ids))
+	for i, id := range ids {
+		stored[i] = storedSpelling(id)
+	}
 	for start := 0; start < len(ids); start += 500 { // the stores take so many ids at a time
-		chunk := ids[start:min(start+500, len(ids))]
+		chunk := stored[start:min(start+500, len(ids))]
 		stored, err := e.store.Events(ctx, abacus.EventQuery{IDs: chunk, Limit: len(chunk) + 1})
 		if err != nil {
 			e.cfg.Logger.Error("reading events", "err", err)
@@ -145,7 +159,7 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	var items []usageItem
 	for i, id := range ids {
 		results[i].ID = id
-		s, ok := byID[id]
+		s, ok := byID[stored[i]]
 		if !ok {
 			results[i].Status = abacus.IngestRejected
 			results[i].Err = abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)

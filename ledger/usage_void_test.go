@@ -232,3 +232,35 @@ func tierCost(p abacus.Price, q int64) decimal.Decimal {
 	}
 	return cost
 }
+
+// TestVoidAndRerateByAnySpelling: ingestion stores a UUID event id in
+// lowercase, so voids and rerates find it by the capitals the producer
+// may have sent, and answer with the id as stored, as ingestion does.
+func TestVoidAndRerateByAnySpelling(t *testing.T) {
+	st := testdb.SQLite(t)
+	e := ledger.New(st, ledger.Config{})
+	defer e.Close()
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	acct := newAccountID()
+	const upper, lower = "AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA", "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+	res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent(upper, acct, "gpu", 4, t0)})
+	if err != nil || res[0].ID != lower || res[0].Status != abacus.IngestAccepted || !res[0].Unpriced {
+		t.Fatalf("ingest: %+v %v, want accepted unpriced", res, err)
+	}
+	if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.5", t0)}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := e.Rerate(ctx, []string{upper})
+	if err != nil || rr[0].ID != lower || rr[0].Status != abacus.IngestAccepted || rr[0].Charged.String() != "2" {
+		t.Fatalf("rerate by %s: %+v %v, want charged 2", upper, rr, err)
+	}
+	vs, err := e.VoidEvents(ctx, []string{upper})
+	if err != nil || vs[0].ID != lower || vs[0].Status != abacus.IngestAccepted || vs[0].Refunded.String() != "2" {
+		t.Fatalf("void by %s: %+v %v, want refunded 2", upper, vs, err)
+	}
+	if w := wallet(t, st, acct, abacus.BucketCash, "USD"); !w.Balance.IsZero() {
+		t.Fatalf("cash %s after the void, want 0", w.Balance)
+	}
+	mustVerify(t, st)
+}
