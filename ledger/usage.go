@@ -253,7 +253,10 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 		return abacus.RenameField(err, "user_uuid")
 	}
 	it.customer = cw
-	it.minuteDedupe = it.kind == ingestEvent && e.cfg.Usage.MinuteDedupe[it.event.Scene]
+	// An event that names no instance has no minute to share with
+	// another: CSGHub would drop every such event after a minute's first,
+	// whatever its account, which is usage lost.
+	it.minuteDedupe = it.kind == ingestEvent && e.cfg.Usage.MinuteDedupe[it.event.Scene] && it.event.CustomerID != ""
 	it.shard = shardOf(it.event.Account, len(e.usage))
 	it.revenue, err = e.cache.systemBucket(ctx, abacus.SystemRevenue.ID(), abacus.RevenueShard(it.shard), cw.currency)
 	return err

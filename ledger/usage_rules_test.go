@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -143,6 +144,18 @@ func TestUsageRules(t *testing.T) {
 			res = f.ingest(again, fixed, late)
 			if res[0].Status != abacus.IngestDuplicate || res[1].Status != abacus.IngestAccepted || res[2].Status != abacus.IngestDuplicate {
 				t.Fatalf("after the void: %+v", res)
+			}
+			// Events that name no instance are not one instance: each counts.
+			var anon []abacus.UsageEvent
+			for i, acct := range []abacus.AccountID{acct, acct, newAccountID()} {
+				ev := spaceEvent(fmt.Sprintf("anon-%d", i), acct, "gpu", 1, f.t0.Add(5*time.Minute))
+				ev.CustomerID = ""
+				anon = append(anon, ev)
+			}
+			for _, r := range f.ingest(anon...) {
+				if r.Status != abacus.IngestAccepted {
+					t.Fatalf("an event without customer_id: %+v, want accepted", r)
+				}
 			}
 			mustVerify(t, f.st)
 		})
