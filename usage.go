@@ -38,11 +38,15 @@ const (
 	MaxEventIDLength = 255
 	MaxEventText     = 1000  // resource ids, names, instance ids, operator
 	MaxEventExtra    = 16384 // bytes of extra JSON
+	MaxScene         = 999   // scenes are numbered 0 to MaxScene
 )
 
 // Validate checks an event and puts its ID and account in canonical form.
 // Errors name the field at fault, in the wire names CSGHub uses.
 func (e *UsageEvent) Validate() error {
+	if err := e.checkUTF8(); err != nil {
+		return err
+	}
 	if e.ID == "" {
 		return Errorf(CodeInvalid, "uuid", "is required: every event needs a unique id")
 	}
@@ -69,7 +73,7 @@ func (e *UsageEvent) Validate() error {
 	if e.ValueType < ValueDuration || e.ValueType > ValueCount {
 		return Errorf(CodeInvalid, "value_type", "%d is not one of 0 (duration), 1 (tokens), 2 (quota), 3 (count)", e.ValueType)
 	}
-	if e.Scene < 0 || e.Scene > 999 {
+	if e.Scene < 0 || e.Scene > MaxScene {
 		return Errorf(CodeInvalid, "scene", "%d is not a scene number", e.Scene)
 	}
 	for _, f := range []struct{ name, v string }{
@@ -88,6 +92,21 @@ func (e *UsageEvent) Validate() error {
 	}
 	if err := ValidateText("extra", e.Extra, MaxEventExtra); err != nil {
 		return err
+	}
+	return nil
+}
+
+// checkUTF8 names the first text field that is not valid UTF-8. Decoders
+// hand such bytes on as sent, not replaced with U+FFFD, because replacing
+// them would make distinct ids one and drop a real event as a duplicate.
+func (e *UsageEvent) checkUTF8() error {
+	for _, f := range []struct{ name, v string }{
+		{"uuid", e.ID}, {"user_uuid", string(e.Account)}, {"op_uid", e.OpUID}, {"resource_id", e.ResourceID},
+		{"resource_name", e.ResourceName}, {"customer_id", e.CustomerID}, {"extra", e.Extra},
+	} {
+		if !utf8.ValidString(f.v) {
+			return Errorf(CodeInvalid, f.name, "is not valid UTF-8")
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -76,6 +77,10 @@ func BinaryCloudEvent(get func(name string) string, percentEncoded bool, content
 		}
 		if attr == "id" {
 			id = v
+		}
+		if !utf8.ValidString(v) {
+			// json.Marshal below would replace the bytes with U+FFFD.
+			return []Item{{Err: notUTF8("ce-" + attr), ID: displayID(id)}}, nil
 		}
 		ev[attr] = v
 	}

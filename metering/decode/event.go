@@ -172,6 +172,20 @@ func (v value) str(wire string) (string, *abacus.Error) {
 	return v.s, nil
 }
 
+// ownStr is str for a string decode reads itself rather than hand on in the
+// event, where Validate would refuse invalid UTF-8.
+func (v value) ownStr(wire string) (string, *abacus.Error) {
+	s, err := v.str(wire)
+	if err == nil && !utf8.ValidString(s) {
+		return "", notUTF8(wire)
+	}
+	return s, err
+}
+
+func notUTF8(wire string) *abacus.Error {
+	return abacus.Errorf(abacus.CodeInvalid, wire, "is not valid UTF-8")
+}
+
 // int reads a whole number of the given bit size. JSON strings holding
 // one are accepted where allowString (and always in text formats).
 func (v value) int(wire string, bits int, allowString bool) (int64, *abacus.Error) {
@@ -231,6 +245,9 @@ func (v value) time(wire string) (t timeValue, err *abacus.Error) {
 	}
 	if v.kind != kindString {
 		return timeValue{}, typeError(wire, "a string holding an RFC 3339 time such as \"2026-08-18T10:00:00+08:00\"", v)
+	}
+	if !utf8.ValidString(v.s) {
+		return timeValue{}, notUTF8(wire)
 	}
 	if v.s == "" {
 		return timeValue{}, abacus.Errorf(abacus.CodeInvalid, wire, "is empty; it must be an RFC 3339 time such as 2026-08-18T10:00:00+08:00")
@@ -397,7 +414,7 @@ func cloudEventItem(o object) Item {
 	if !spec.present {
 		return fail(abacus.Errorf(abacus.CodeInvalid, "specversion", "is required: a CloudEvent carries \"specversion\": \"1.0\""))
 	}
-	sv, err := spec.str("specversion")
+	sv, err := spec.ownStr("specversion")
 	if err != nil {
 		return fail(err)
 	}
@@ -421,7 +438,7 @@ func cloudEventItem(o object) Item {
 		return fail(err)
 	}
 	if dct.present {
-		s, err := dct.str("datacontenttype")
+		s, err := dct.ownStr("datacontenttype")
 		if err != nil {
 			return fail(err)
 		}
@@ -434,7 +451,7 @@ func cloudEventItem(o object) Item {
 		if err != nil {
 			return fail(err)
 		}
-		s, err := v.str(attr)
+		s, err := v.ownStr(attr)
 		if err != nil {
 			return fail(err)
 		}

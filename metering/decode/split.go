@@ -2,7 +2,7 @@ package decode
 
 import (
 	"bytes"
-	"encoding/json"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -101,14 +101,82 @@ func eachMember(b []byte, i int, fn func(key string, raw []byte)) {
 	}
 }
 
-// unquote returns the content of a valid JSON string as encoding/json
-// would: escapes resolved, invalid UTF-8 replaced.
+// unquote returns the content of a valid JSON string with its escapes
+// resolved. Unlike encoding/json it keeps invalid UTF-8 as sent, and a
+// lone surrogate escape as the (invalid) bytes of its code point, instead
+// of replacing either with U+FFFD: otherwise distinct ids would become one
+// and the second event be dropped as a duplicate. Validate refuses them,
+// naming the field.
 func unquote(raw []byte) string {
 	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner)
 	}
-	var s string
-	json.Unmarshal(raw, &s) // valid JSON: it cannot fail
-	return s
+	out := make([]byte, 0, len(inner))
+	for i := 0; i < len(inner); {
+		switch {
+		case inner[i] != '\\':
+			out = append(out, inner[i])
+			i++
+		case inner[i+1] == 'u':
+			var n int
+			out, n = appendEscapedRune(out, inner[i:])
+			i += n
+		default:
+			out = append(out, unescapeByte(inner[i+1]))
+			i += 2
+		}
+	}
+	return string(out)
+}
+
+// unescapeByte is the byte a one-letter escape such as \n stands for.
+func unescapeByte(c byte) byte {
+	switch c {
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	}
+	return c // " \ /
+}
+
+// appendEscapedRune decodes the \uXXXX escape at the start of esc, and the
+// low surrogate escape after it if it starts a pair, returning how many
+// bytes it read.
+func appendEscapedRune(out, esc []byte) ([]byte, int) {
+	r := hex4(esc[2:6])
+	if utf16.IsSurrogate(r) && len(esc) >= 12 && esc[6] == '\\' && esc[7] == 'u' {
+		if pair := utf16.DecodeRune(r, hex4(esc[8:12])); pair != utf8.RuneError {
+			return utf8.AppendRune(out, pair), 12
+		}
+	}
+	if utf16.IsSurrogate(r) {
+		// The three-byte form of a surrogate, which is not UTF-8.
+		return append(out, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F), 6
+	}
+	return utf8.AppendRune(out, r), 6
+}
+
+// hex4 reads four hex digits, which json.Valid has checked.
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
