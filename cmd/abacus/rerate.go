@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -27,16 +28,15 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
 	defer engine.Close()
-	var charged, still int
-	var total abacus.Amount
+	var t rerateTally
 	var after int64
 	for {
 		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventUnpriced, AfterSeq: after, Limit: 500})
-		if err != nil || len(evs) == 0 {
-			if err == nil {
-				break
-			}
+		if err != nil {
 			return err
+		}
+		if len(evs) == 0 {
+			break
 		}
 		ids := make([]string, len(evs))
 		for i, e := range evs {
@@ -47,21 +47,44 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		for _, r := range results {
-			switch {
-			case r.Status != abacus.IngestAccepted:
-				fmt.Fprintf(stderr, "event %s: %v\n", r.ID, r.Err)
-			case r.Unpriced:
-				still++
-			default:
-				charged++
-				if total, err = total.Add(r.Charged); err != nil {
-					return err
-				}
+		if err := t.add(results, stderr); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "charged %d events (%s in all); %d still have no price; %d refused\n", t.charged, t.total, t.still, t.refused)
+	switch {
+	case t.refused == 1:
+		return errors.New("1 event was refused (listed above); it is still unpriced")
+	case t.refused > 1:
+		return fmt.Errorf("%d events were refused (listed above); they are still unpriced", t.refused)
+	}
+	return nil
+}
+
+// rerateTally counts what became of the events a rerate tried. A refused
+// event (by its account's floor, say) stays unpriced: it is neither
+// charged nor one that still has no price, and scripts must hear of it.
+type rerateTally struct {
+	charged, still, refused int
+	total                   abacus.Amount
+}
+
+func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error {
+	for _, r := range results {
+		switch {
+		case r.Status != abacus.IngestAccepted:
+			t.refused++
+			fmt.Fprintf(stderr, "event %s: %v\n", r.ID, r.Err)
+		case r.Unpriced:
+			t.still++
+		default:
+			t.charged++
+			var err error
+			if t.total, err = t.total.Add(r.Charged); err != nil {
+				return err
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "charged %d events (%s in all); %d still have no price\n", charged, total, still)
 	return nil
 }
 
