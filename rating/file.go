@@ -72,14 +72,34 @@ func (e *FileError) Unwrap() error { return e.Err }
 // Every price passes [Validate], and no two prices may share a key,
 // currency and valid_from. Errors are *FileError naming the file, the line
 // and the field; ParseFile stops at the first. IDs of the returned prices
-// are zero: the store assigns them.
+// are zero: the store assigns them. To check the prices against a stored
+// book as well, use [ReadFile] and [File.CheckAgainst].
 func ParseFile(r io.Reader, name string) (prices []abacus.Price, commitments []abacus.Commitment, err error) {
+	f, err := ReadFile(r, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.Prices, f.Commitments, nil
+}
+
+// File is a price file as [ReadFile] read it. It keeps the line of each
+// price, so that a conflict with the stored book found later can still
+// name it.
+type File struct {
+	Name        string
+	Prices      []abacus.Price
+	Commitments []abacus.Commitment
+	lines       []int // of each price
+}
+
+// ReadFile is [ParseFile], returning the file.
+func ReadFile(r io.Reader, name string) (*File, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
-		return nil, nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeInvalid, "", "cannot read: %v", err)}
+		return nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeInvalid, "", "cannot read: %v", err)}
 	}
 	if len(data) > MaxFileSize {
-		return nil, nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeTooLarge, "", "is larger than %d bytes", MaxFileSize)}
+		return nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeTooLarge, "", "is larger than %d bytes", MaxFileSize)}
 	}
 	var root *node
 	var line int
@@ -89,17 +109,48 @@ func ParseFile(r io.Reader, name string) (prices []abacus.Price, commitments []a
 		root, line, err = parseYAML(data)
 	}
 	if err != nil {
-		return nil, nil, &FileError{File: name, Line: line, Err: &abacus.Error{Code: abacus.CodeInvalid, Message: err.Error()}}
+		return nil, &FileError{File: name, Line: line, Err: &abacus.Error{Code: abacus.CodeInvalid, Message: err.Error()}}
 	}
 	if root == nil {
-		return nil, nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeInvalid, "", "is empty: a price file is a mapping with prices and commitments")}
+		return nil, &FileError{File: name, Err: abacus.Errorf(abacus.CodeInvalid, "", "is empty: a price file is a mapping with prices and commitments")}
 	}
 	d := &fileDecoder{file: name}
-	prices, commitments = d.decodeFile(root)
+	f := &File{Name: name}
+	f.Prices, f.lines, f.Commitments = d.decodeFile(root)
 	if d.err != nil {
-		return nil, nil, d.err
+		return nil, d.err
 	}
-	return prices, commitments, nil
+	return f, nil
+}
+
+// versionID is what makes a price version unique in a book.
+type versionID struct {
+	key      Key
+	currency abacus.Currency
+	sec      int64 // valid_from, as an instant in any zone
+	nsec     int
+}
+
+func versionOf(p *abacus.Price) versionID {
+	return versionID{KeyOf(p), p.Currency, p.ValidFrom.Unix(), p.ValidFrom.Nanosecond()}
+}
+
+// CheckAgainst reports, as a *FileError naming the file and the line, the
+// first price of f that has the key, currency and valid_from of a stored
+// version: adding it would make the book ambiguous, and a stored price is
+// never edited in place.
+func (f *File) CheckAgainst(stored []abacus.Price) error {
+	byVersion := make(map[versionID]*abacus.Price, len(stored))
+	for i := range stored {
+		byVersion[versionOf(&stored[i])] = &stored[i]
+	}
+	for i := range f.Prices {
+		if old, ok := byVersion[versionOf(&f.Prices[i])]; ok {
+			return &FileError{File: f.Name, Line: f.lines[i], Err: abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
+				"has the same key, currency and valid_from as stored price %d; prices are never edited: add a version with a later valid_from", old.ID)}
+		}
+	}
+	return nil
 }
 
 func isJSON(data []byte, name string) bool {
@@ -274,40 +325,41 @@ func (d *fileDecoder) bool(n *node, path string) bool {
 	return s == "true" || s == "True" || s == "TRUE"
 }
 
-func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []abacus.Commitment) {
+// decodeFile returns the prices with the line of each, and the commitments.
+func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Commitment) {
 	if !d.fields(root, "", "prices", "commitments") {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var prices []abacus.Price
-	var nodes []*node
+	var lines []int
 	pl, _ := d.field(root, "", "prices", false)
 	for i, pn := range d.list(pl, "prices") {
 		path := fmt.Sprintf("prices[%d]", i)
 		p := d.price(pn, path)
 		if d.err != nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if err := Validate(&p); err != nil {
 			e := asError(err)
 			d.fail(pn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
-			return nil, nil
+			return nil, nil, nil
 		}
 		for j := range prices {
 			q := &prices[j]
 			if KeyOf(q) == KeyOf(&p) && q.Currency == p.Currency && q.ValidFrom.Equal(p.ValidFrom) {
-				d.fail(pn.line, path, abacus.CodeConflict, "has the same key, currency and valid_from as prices[%d] (line %d)", j, nodes[j].line)
-				return nil, nil
+				d.fail(pn.line, path, abacus.CodeConflict, "has the same key, currency and valid_from as prices[%d] (line %d)", j, lines[j])
+				return nil, nil, nil
 			}
 		}
 		prices = append(prices, p)
-		nodes = append(nodes, pn)
+		lines = append(lines, pn.line)
 	}
 	var commitments []abacus.Commitment
 	cl, _ := d.field(root, "", "commitments", false)
 	for i, cn := range d.list(cl, "commitments") {
 		path := fmt.Sprintf("commitments[%d]", i)
 		if !d.fields(cn, path, "account", "months", "from", "until") {
-			return nil, nil
+			return nil, nil, nil
 		}
 		var c abacus.Commitment
 		c.Account = abacus.AccountID(d.str(d.field(cn, path, "account", true)))
@@ -315,16 +367,16 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []abacus.Commitmen
 		c.From = d.time(d.field(cn, path, "from", true))
 		c.Until = d.time(d.field(cn, path, "until", true))
 		if d.err != nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if err := validateCommitment(&c); err != nil {
 			e := asError(err)
 			d.fail(cn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
-			return nil, nil
+			return nil, nil, nil
 		}
 		commitments = append(commitments, c)
 	}
-	return prices, commitments
+	return prices, lines, commitments
 }
 
 var priceFields = []string{

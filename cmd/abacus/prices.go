@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -46,10 +47,11 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer f.Close()
-	prices, commitments, err := rating.ParseFile(f, fs.Arg(0))
+	file, err := rating.ReadFile(f, fs.Arg(0))
 	if err != nil {
 		return err
 	}
+	prices, commitments := file.Prices, file.Commitments
 	now := time.Now().UTC()
 	for i := range prices {
 		prices[i].CreatedAt = now
@@ -62,6 +64,9 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	// The new versions must make a valid book with the old ones.
 	book, err := st.PriceBookLoad(ctx)
 	if err != nil {
+		return err
+	}
+	if err := file.CheckAgainst(book.Prices); err != nil {
 		return err
 	}
 	if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
@@ -105,12 +110,81 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return a.ValidFrom.Before(b.ValidFrom)
 	})
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSKU_TYPE\tSKU_KIND\tRESOURCE_ID\tUNIT\tMODEL\tPRICE\tCURRENCY\tVALID_FROM\tDESC")
+	fmt.Fprintln(tw, "ID\tSKU_TYPE\tSKU_KIND\tRESOURCE_ID\tUNIT\tMODEL\tPRICE\tCURRENCY\tVALID_FROM\tDISCOUNTS\tLICENSE\tDESC")
 	for _, p := range prices {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.SKUType, p.SKUKind, p.ResourceID, p.Unit, p.UnitType,
-			p.Model, p.UnitPrice, p.Currency, p.ValidFrom.Format(time.RFC3339), p.Desc)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.SKUType, p.SKUKind, p.ResourceID, p.Unit, p.UnitType,
+			p.Model, priceText(&p), p.Currency, p.ValidFrom.Format(time.RFC3339), discountsText(p.Discounts), licenseText(p.License), p.Desc)
 	}
 	return tw.Flush()
+}
+
+// priceText is what defines a price under its model. UnitPrice alone is
+// zero for every model but per_unit and package, so showing it would be a
+// wrong number.
+func priceText(p *abacus.Price) string {
+	switch p.Model {
+	case abacus.ModelGraduated, abacus.ModelVolume:
+		return tiersText(p.Tiers)
+	case abacus.ModelPackage:
+		return fmt.Sprintf("%s per package of %d", p.UnitPrice, p.Package)
+	case abacus.ModelBurst:
+		return levelsText(p.Levels)
+	}
+	return p.UnitPrice.String()
+}
+
+// tiersText writes tiers as the ranges of base units they price, such as
+// "0-1000: 0.01, 1000+: 0.008 + 5 flat"; UpTo 0 is the unbounded last tier.
+func tiersText(tiers []abacus.PriceTier) string {
+	parts := make([]string, len(tiers))
+	var from int64
+	for i, t := range tiers {
+		bounds := fmt.Sprintf("%d+", from)
+		if t.UpTo != 0 {
+			bounds = fmt.Sprintf("%d-%d", from, t.UpTo)
+		}
+		parts[i] = bounds + ": " + t.UnitPrice.String()
+		if !t.FlatFee.IsZero() {
+			parts[i] += " + " + t.FlatFee.String() + " flat"
+		}
+		from = t.UpTo
+	}
+	return strings.Join(parts, ", ")
+}
+
+func levelsText(levels []abacus.BurstPrice) string {
+	parts := make([]string, len(levels))
+	for i, l := range levels {
+		parts[i] = fmt.Sprintf("level %d: %s", l.Level, l.UnitPrice)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// discountsText writes each discount as the percentage it takes off from
+// its number of months on: exact, since a fraction times 100 is.
+func discountsText(ds []abacus.CommitmentDiscount) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%d+ months: %s%% off", d.Months, d.Fraction.Shift(2))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func licenseText(l *abacus.License) string {
+	if l == nil {
+		return "-"
+	}
+	s := l.Type + ": " + l.Name
+	if l.UserMetric != "" {
+		s += ", metric " + l.UserMetric
+	}
+	if l.Burstable {
+		return s + ", burstable"
+	}
+	return s + ", not burstable"
 }
 
 // inForce keeps, per key and currency, the newest version valid at now,
