@@ -125,8 +125,8 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 			c.MinuteDedupe = map[int]bool{}
 			for _, s := range strings.Split(*minutes, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(s))
-				if err != nil || n < 0 {
-					return c, fmt.Errorf("--minute-dedupe: %q is not a scene number", s)
+				if err != nil || n < 0 || n > abacus.MaxScene {
+					return c, fmt.Errorf("--minute-dedupe: %q is not a scene number (0 to %d)", s, abacus.MaxScene)
 				}
 				c.MinuteDedupe[n] = true
 			}
