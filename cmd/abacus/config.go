@@ -83,9 +83,11 @@ func describeDB(db string) string {
 func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	currency := fs.String("default-currency", envOr("ABACUS_DEFAULT_CURRENCY", "USD"), "currency of accounts created for usage events (env ABACUS_DEFAULT_CURRENCY)")
 	autoCreate := fs.Bool("auto-create", envOr("ABACUS_AUTO_CREATE", "true") == "true", "create an account for an event that names an unknown one, as CSGHub does; when off, such events are rejected (env ABACUS_AUTO_CREATE)")
-	overdraft := fs.String("new-account-overdraft", "unlimited", "floor of accounts created for events: unlimited (CSGHub: usage may go negative), none, or a limit such as 50")
-	order := fs.String("draw-order", "voucher,cash,bonus", "the order charges draw from an account's buckets")
-	minutes := fs.String("minute-dedupe", "", "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15)")
+	// Set through the environment, one setting holds for every command, so
+	// a file ingested beside the server is charged by the server's rules.
+	overdraft := fs.String("new-account-overdraft", envOr("ABACUS_NEW_ACCOUNT_OVERDRAFT", "unlimited"), "floor of accounts created for events: unlimited (CSGHub: usage may go negative), none, or a limit such as 50 (env ABACUS_NEW_ACCOUNT_OVERDRAFT)")
+	order := fs.String("draw-order", envOr("ABACUS_DRAW_ORDER", "voucher,cash,bonus"), "the order charges draw from an account's buckets (env ABACUS_DRAW_ORDER)")
+	minutes := fs.String("minute-dedupe", os.Getenv("ABACUS_MINUTE_DEDUPE"), "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15; env ABACUS_MINUTE_DEDUPE)")
 	maxBatch := fs.Int("max-usage-batch", ledger.DefaultUsageBatch, "most usage events committed in one database transaction")
 	return func() (ledger.UsageConfig, error) {
 		var c ledger.UsageConfig

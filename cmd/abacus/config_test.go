@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/abacus-billing/abacus/ledger"
 )
 
 // TestMinuteDedupeScenes: --minute-dedupe takes only scenes an event can
@@ -51,5 +54,35 @@ func TestServeRefusesSceneOver999(t *testing.T) {
 	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatalf("serve created the database before refusing: %v", err)
+	}
+}
+
+// TestUsageFlagsFromEnvironment: the rules that decide a charge come from
+// the environment when no flag is given, so serve, ingest, rerate and void
+// share them; a flag still wins.
+func TestUsageFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("ABACUS_DRAW_ORDER", "bonus,cash,voucher")
+	t.Setenv("ABACUS_MINUTE_DEDUPE", "11,15")
+	t.Setenv("ABACUS_NEW_ACCOUNT_OVERDRAFT", "none")
+	read := func(args ...string) ledger.UsageConfig {
+		t.Helper()
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		usage := usageFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		c, err := usage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := read()
+	if fmt.Sprint(c.DrawOrder) != "[bonus cash voucher]" || len(c.MinuteDedupe) != 2 || !c.MinuteDedupe[11] || !c.MinuteDedupe[15] ||
+		c.NewAccountOverdraft.Unlimited || !c.NewAccountOverdraft.Limit.IsZero() {
+		t.Fatalf("from the environment: order %v, minute dedupe %v, overdraft %+v", c.DrawOrder, c.MinuteDedupe, *c.NewAccountOverdraft)
+	}
+	if c = read("--draw-order", "cash,bonus,voucher"); fmt.Sprint(c.DrawOrder) != "[cash bonus voucher]" {
+		t.Fatalf("a flag over the environment: %v", c.DrawOrder)
 	}
 }
