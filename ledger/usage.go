@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -141,12 +142,12 @@ func storedSpelling(id string) string {
 func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abacus.IngestResult, error) {
 	results := make([]abacus.IngestResult, len(ids))
 	byID := map[string]abacus.StoredEvent{}
-	stored := make([]string, len(ids))
+	spelled := make([]string, len(ids))
 	for i, id := range ids {
-		stored[i] = storedSpelling(id)
+		spelled[i] = storedSpelling(id)
 	}
 	for start := 0; start < len(ids); start += 500 { // the stores take so many ids at a time
-		chunk := stored[start:min(start+500, len(ids))]
+		chunk := spelled[start:min(start+500, len(ids))]
 		stored, err := e.store.Events(ctx, abacus.EventQuery{IDs: chunk, Limit: len(chunk) + 1})
 		if err != nil {
 			e.cfg.Logger.Error("reading events", "err", err)
@@ -159,7 +160,7 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	var items []usageItem
 	for i, id := range ids {
 		results[i].ID = id
-		s, ok := byID[stored[i]]
+		s, ok := byID[spelled[i]]
 		if !ok {
 			results[i].Status = abacus.IngestRejected
 			results[i].Err = abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)
@@ -320,8 +321,9 @@ func (e *Engine) isolate(ctx context.Context, items []*usageItem, refusal error)
 	if len(items) == 1 {
 		it := items[0]
 		e.cfg.Logger.Warn("usage event refused", "id", it.event.ID, "err", refusal)
+		said := strings.TrimPrefix(refusal.Error(), abacus.ErrRefused.Error()+": ")
 		*it.result = abacus.IngestResult{ID: it.event.ID, Status: abacus.IngestRejected, Err: abacus.Errorf(abacus.CodeOverflow, "value",
-			"this event's usage would take a sum it adds to (its quarter hour's rollup) past what the database holds; nothing was charged")}
+			"the database refused this event, as it would take a stored sum (its quarter hour's rollup) past what it holds (%s); nothing was charged", said)}
 		return nil
 	}
 	half := len(items) / 2
