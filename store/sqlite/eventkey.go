@@ -35,6 +35,9 @@ func eventKeys(ids []string) []any {
 func eventID(key any) string {
 	switch k := key.(type) {
 	case []byte:
+		if len(k) != 16 { // never written by abacus; shown, not trusted
+			return string(k)
+		}
 		h := hex.EncodeToString(k)
 		return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 	case string:
