@@ -47,7 +47,15 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 	if isPostgres(db) {
 		return postgres.Open(ctx, db, postgres.Options{})
 	}
-	return sqlite.Open(db)
+	var o sqlite.Options
+	if v := os.Getenv("ABACUS_SQLITE_CACHE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("ABACUS_SQLITE_CACHE: %q is not a positive number of MiB", v)
+		}
+		o.WriterCacheMiB = n
+	}
+	return sqlite.OpenWith(db, o)
 }
 
 // openMigrated opens and migrates.

@@ -86,3 +86,28 @@ func TestUsageFlagsFromEnvironment(t *testing.T) {
 		t.Fatalf("a flag over the environment: %v", c.DrawOrder)
 	}
 }
+
+// TestSQLiteCacheFromEnvironment: ABACUS_SQLITE_CACHE sizes the SQLite
+// writer's page cache; a value that is not a positive number of MiB is
+// refused, naming the variable, before anything is opened.
+func TestSQLiteCacheFromEnvironment(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	for _, bad := range []string{"x", "0", "-5", "1.5"} {
+		t.Setenv("ABACUS_SQLITE_CACHE", bad)
+		if st, err := openStore(context.Background(), db); err == nil || !strings.HasPrefix(err.Error(), "ABACUS_SQLITE_CACHE: ") {
+			if st != nil {
+				st.Close()
+			}
+			t.Fatalf("ABACUS_SQLITE_CACHE=%s: %v, want an error naming the variable", bad, err)
+		}
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused setting created the database: %v", err)
+	}
+	t.Setenv("ABACUS_SQLITE_CACHE", "128")
+	st, err := openStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}

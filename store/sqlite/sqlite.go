@@ -45,9 +45,32 @@ type Store struct {
 
 var _ abacus.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database file at path. Call Migrate
-// before use.
-func Open(path string) (*Store, error) {
+// Options tunes a store. The zero value of each field means its default.
+type Options struct {
+	// WriterCacheMiB is the writer's page cache. It holds the pages every
+	// batch touches (the id and account indexes, rollups, counters,
+	// wallets); once they outgrow it, batches read pages back. Readers
+	// keep 64 MiB each.
+	WriterCacheMiB int
+}
+
+// DefaultWriterCacheMiB is the writer's page cache unless set: with 3
+// million events stored, usage ran 8–15% faster with it than with 64 MiB.
+// The memory is taken only as the database grows.
+const DefaultWriterCacheMiB = 256
+
+// Open opens (creating if needed) the database file at path with the
+// default options. Call Migrate before use.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Store, error) {
+	if o.WriterCacheMiB < 0 {
+		return nil, fmt.Errorf("sqlite: a page cache of %d MiB", o.WriterCacheMiB)
+	}
+	if o.WriterCacheMiB == 0 {
+		o.WriterCacheMiB = DefaultWriterCacheMiB
+	}
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: the database path %q must not contain ? or #", path)
 	}
@@ -56,8 +79,8 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: creating %s: %w", dir, err)
 		}
 	}
-	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64&_cache_size=-65536"
-	write, err := sql.Open(writerDriver, path+"?"+common+"&_txlock=immediate")
+	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64"
+	write, err := sql.Open(writerDriver, fmt.Sprintf("%s?%s&_txlock=immediate&_cache_size=-%d", path, common, o.WriterCacheMiB*1024))
 	if err != nil {
 		return nil, err
 	}
@@ -68,13 +91,13 @@ func Open(path string) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
-	read, err := sql.Open(driverName, path+"?"+common+"&_query_only=true")
+	read, err := sql.Open(driverName, path+"?"+common+"&_query_only=true&_cache_size=-65536")
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
 	read.SetMaxOpenConns(8)
-	ckpt, err := sql.Open(driverName, path+"?"+common)
+	ckpt, err := sql.Open(driverName, path+"?"+common+"&_cache_size=-65536")
 	if err != nil {
 		write.Close()
 		read.Close()

@@ -257,14 +257,26 @@ func TestMigrationBinaryEventIDs(t *testing.T) {
 	}
 }
 
-// TestWriterJournalsInMemory: the writer keeps statement journals in
-// memory (see writerDriver).
-func TestWriterJournalsInMemory(t *testing.T) {
+// TestWriterSettings: the writer keeps statement journals in memory (see
+// writerDriver) and has the page cache it was opened with, 256 MiB unless
+// told otherwise.
+func TestWriterSettings(t *testing.T) {
 	t.Parallel()
-	path := testdb.SQLitePath(t)
-	s := open(t, path)
-	var writer int
-	if err := sqlite.WriterDB(s).QueryRow(`PRAGMA temp_store`).Scan(&writer); err != nil || writer != 2 {
-		t.Fatalf("the writer's temp_store is %d (%v), want 2 (memory)", writer, err)
+	for _, c := range []struct{ mib, wantKiB int }{{0, -262144}, {32, -32768}} {
+		s, err := sqlite.OpenWith(testdb.SQLitePath(t), sqlite.Options{WriterCacheMiB: c.mib})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var temp, cache int
+		if err := sqlite.WriterDB(s).QueryRow(`PRAGMA temp_store`).Scan(&temp); err != nil || temp != 2 {
+			t.Fatalf("the writer's temp_store is %d (%v), want 2 (memory)", temp, err)
+		}
+		if err := sqlite.WriterDB(s).QueryRow(`PRAGMA cache_size`).Scan(&cache); err != nil || cache != c.wantKiB {
+			t.Fatalf("WriterCacheMiB %d: the writer's cache_size is %d (%v), want %d", c.mib, cache, err, c.wantKiB)
+		}
+	}
+	if _, err := sqlite.OpenWith(testdb.SQLitePath(t), sqlite.Options{WriterCacheMiB: -1}); err == nil {
+		t.Fatal("a negative page cache was accepted")
 	}
 }
