@@ -163,24 +163,32 @@ func TestMigrateConcurrent(t *testing.T) {
 	}
 }
 
-// TestMigrationKeepsOldVoids: a void made before events recorded their
-// refund gave back what the event was charged, and the migration that
-// adds the record says so.
-func TestMigrationKeepsOldVoids(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// migratedWithSQL returns a migrated store, a plain connection to its
+// file and its path, for tests that set up what an older schema held.
+func migratedWithSQL(t *testing.T) (*sqlite.Store, *sql.DB, string) {
+	t.Helper()
 	path := testdb.SQLitePath(t)
 	s := open(t, path)
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	db, err := sql.Open("sqlite3", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return s, db, path
+}
+
+// TestMigrationKeepsOldVoids: a void made before events recorded their
+// refund gave back what the event was charged, and the migration that
+// adds the record says so.
+func TestMigrationKeepsOldVoids(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, _ := migratedWithSQL(t)
 	// The schema as it was before 0005, holding a voided and a charged event.
-	_, err = db.ExecContext(ctx, `ALTER TABLE usage_events DROP COLUMN refunded;
+	_, err := db.ExecContext(ctx, `ALTER TABLE usage_events DROP COLUMN refunded;
 		DELETE FROM schema_migrations WHERE version >= 5;
 		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
@@ -204,18 +212,9 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 func TestMigrationBinaryEventIDs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := testdb.SQLitePath(t)
-	s := open(t, path)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	s, db, path := migratedWithSQL(t)
 	const uuid, capitals = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", "6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"
-	_, err = db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 7;
+	_, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 7;
 		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids)
 		VALUES (?, 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'unpriced', 'USD', 0, 0, 0, 0, ''),
