@@ -80,7 +80,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 		}
 	}
 	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64"
-	write, err := sql.Open(writerDriver, fmt.Sprintf("%s?%s&_txlock=immediate&_cache_size=-%d", path, common, o.WriterCacheMiB*1024))
+	write, err := sql.Open(writerDriver, fmt.Sprintf("%s?%s&_txlock=immediate&_cache_size=-%d&vfs=%s", path, common, o.WriterCacheMiB*1024, walbufVFS))
 	if err != nil {
 		return nil, err
 	}

@@ -268,6 +268,10 @@ func TestWriterSettings(t *testing.T) {
 		}
 		defer s.Close()
 		var temp, cache int
+		var synchronous int
+		if err := sqlite.WriterDB(s).QueryRow(`PRAGMA synchronous`).Scan(&synchronous); err != nil || synchronous != 2 {
+			t.Fatalf("the writer's synchronous is %d (%v), want 2 (FULL): its WAL buffer needs every commit synced", synchronous, err)
+		}
 		if err := sqlite.WriterDB(s).QueryRow(`PRAGMA temp_store`).Scan(&temp); err != nil || temp != 2 {
 			t.Fatalf("the writer's temp_store is %d (%v), want 2 (memory)", temp, err)
 		}

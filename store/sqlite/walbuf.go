@@ -1,0 +1,21 @@
+package sqlite
+
+// #cgo linux LDFLAGS: -Wl,--unresolved-symbols=ignore-in-object-files
+// #cgo darwin LDFLAGS: -Wl,-undefined,dynamic_lookup
+// #include "walbuf.h"
+import "C"
+
+import (
+	"fmt"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite walbuf.c wraps
+)
+
+// walbufVFS gathers the writer's WAL writes (walbuf.c).
+const walbufVFS = C.WALBUF_VFS
+
+func init() {
+	if rc := C.walbufRegister(); rc != C.SQLITE_OK {
+		panic(fmt.Sprintf("sqlite: registering the %s VFS: SQLite error %d", walbufVFS, rc))
+	}
+}
