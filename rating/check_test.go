@@ -10,17 +10,18 @@ import (
 	"github.com/abacus-billing/abacus/rating"
 )
 
-// TestCheckAgainstNamesTheLine: a price that has the key, currency and
-// valid_from of a stored version is named by its file and line, whatever
-// zone either time was written in; another time or currency is another
-// version.
-func TestCheckAgainstNamesTheLine(t *testing.T) {
+// TestUnstoredNamesTheLine: a price that has the key, currency and
+// valid_from of a stored version but another price is named by its file
+// and line, whatever zone either time was written in; another time or
+// currency is another version.
+func TestUnstoredNamesTheLine(t *testing.T) {
 	stored, _, err := rating.ParseFile(strings.NewReader(tiersFile[:strings.Index(tiersFile, "  - sku_type")]), "old.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stored[1].ID = 42
 	stored[1].ValidFrom = stored[1].ValidFrom.In(time.FixedZone("", 8*3600))
+	book := abacus.PriceBook{Prices: stored}
 	const file = `prices:
   - {sku_type: 1, sku_kind: 1, resource_id: b, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: 2026-02-01T00:00:00Z, sku_price: "2"}
   - {sku_type: 1, sku_kind: 1, resource_id: b, sku_unit: 1, sku_unit_type: minute, currency: EUR, valid_from: 2026-01-01T00:00:00Z, sku_price: "2"}
@@ -37,20 +38,63 @@ func TestCheckAgainstNamesTheLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = f.CheckAgainst(stored)
-	const want = "new.yaml:4: prices[2]: has the same key, currency and valid_from as stored price 42; prices are never edited: add a version with a later valid_from"
+	_, _, err = f.Unstored(book)
+	const want = "new.yaml:4: prices[2]: has the same key, currency and valid_from as stored price 42 but differs from it; prices are never edited: add a version with a later valid_from"
 	var fe *rating.FileError
 	if err == nil || err.Error() != want || !errors.As(err, &fe) || fe.Line != 4 || abacus.ErrorCodeOf(err) != abacus.CodeConflict {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
-	if err := f.CheckAgainst(nil); err != nil {
-		t.Fatalf("against an empty book: %v", err)
+	if prices, _, err := f.Unstored(abacus.PriceBook{}); err != nil || len(prices) != 3 {
+		t.Fatalf("against an empty book: %d prices, %v", len(prices), err)
 	}
 	f, err = rating.ReadFile(strings.NewReader(strings.Replace(file, "2025-12-31T19:00:00-05:00", "2026-01-01T00:00:01Z", 1)), "new.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.CheckAgainst(stored); err != nil {
-		t.Fatalf("a later version: %v", err)
+	if prices, _, err := f.Unstored(book); err != nil || len(prices) != 3 {
+		t.Fatalf("a later version: %d prices, %v", len(prices), err)
+	}
+}
+
+// TestUnstoredLeavesOutWhatIsStored: importing a file again adds only
+// what is new in it. A stored version read back (its time in UTC, its
+// decimals as stored, an id) is the file's, and so is a commitment with
+// the same account, months and instants.
+func TestUnstoredLeavesOutWhatIsStored(t *testing.T) {
+	const file = `prices:
+  - {sku_type: 1, sku_kind: 1, resource_id: a, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: "2026-01-01T05:45:00+05:45", sku_price: "1.50"}
+  - sku_type: 1
+    sku_kind: 4
+    resource_id: c
+    sku_unit: 1
+    sku_unit_type: token
+    currency: USD
+    valid_from: 2026-01-01T00:00:00Z
+    model: graduated
+    tiers:
+      - {up_to: 1000, price: "0.010"}
+      - price: "0.005"
+commitments:
+  - {account: 5f0c6b6e-1b9e-4a43-9c1e-7d2b0b8f4c11, months: 12, from: "2026-01-01T00:00:00Z", until: "2027-01-01T00:00:00Z"}
+`
+	f, err := rating.ReadFile(strings.NewReader(file), "book.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	book := abacus.PriceBook{Prices: append([]abacus.Price(nil), f.Prices...), Commitments: append([]abacus.Commitment(nil), f.Commitments...)}
+	for i := range book.Prices {
+		book.Prices[i].ID, book.Prices[i].CreatedAt = int64(i+1), time.Now()
+		book.Prices[i].ValidFrom = book.Prices[i].ValidFrom.UTC()
+	}
+	book.Prices[0].UnitPrice = book.Prices[0].UnitPrice.Truncate(1) // 1.5: the same value, written shorter
+	book.Commitments[0].From = book.Commitments[0].From.In(time.FixedZone("", -3600))
+	prices, commitments, err := f.Unstored(book)
+	if err != nil || len(prices) != 0 || len(commitments) != 0 {
+		t.Fatalf("the same file again: %d prices and %d commitments to add, %v", len(prices), len(commitments), err)
+	}
+	book.Prices, book.Commitments = book.Prices[:1], nil
+	prices, commitments, err = f.Unstored(book)
+	if err != nil || len(prices) != 1 || prices[0].ResourceID != "c" || len(commitments) != 1 {
+		t.Fatalf("with one price stored: %+v and %d commitments to add, %v", prices, len(commitments), err)
 	}
 }

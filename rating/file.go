@@ -1,6 +1,7 @@
 package rating
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 // currency and valid_from. Errors are *FileError naming the file, the line
 // and the field; ParseFile stops at the first. IDs of the returned prices
 // are zero: the store assigns them. To check the prices against a stored
-// book as well, use [ReadFile] and [File.CheckAgainst].
+// book as well, use [ReadFile] and [File.Unstored].
 func ParseFile(r io.Reader, name string) (prices []abacus.Price, commitments []abacus.Commitment, err error) {
 	f, err := ReadFile(r, name)
 	if err != nil {
@@ -135,22 +136,62 @@ func versionOf(p *abacus.Price) versionID {
 	return versionID{KeyOf(p), p.Currency, p.ValidFrom.Unix(), p.ValidFrom.Nanosecond()}
 }
 
-// CheckAgainst reports, as a *FileError naming the file and the line, the
-// first price of f that has the key, currency and valid_from of a stored
-// version: adding it would make the book ambiguous, and a stored price is
-// never edited in place.
-func (f *File) CheckAgainst(stored []abacus.Price) error {
-	byVersion := make(map[versionID]*abacus.Price, len(stored))
-	for i := range stored {
-		byVersion[versionOf(&stored[i])] = &stored[i]
+// Unstored returns what of f the stored book does not hold yet, so that a
+// price file kept as the book's source can be imported again after a
+// version is added to it. A price or commitment the book holds already,
+// the same in every field (a time as an instant), is left out. A price
+// with the key, currency and valid_from of a stored version that differs
+// in any other field is reported, as a *FileError naming the file and the
+// line: a stored price is never edited in place.
+func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitment, error) {
+	byVersion := make(map[versionID]*abacus.Price, len(book.Prices))
+	for i := range book.Prices {
+		byVersion[versionOf(&book.Prices[i])] = &book.Prices[i]
 	}
+	var prices []abacus.Price
 	for i := range f.Prices {
-		if old, ok := byVersion[versionOf(&f.Prices[i])]; ok {
-			return &FileError{File: f.Name, Line: f.lines[i], Err: abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
-				"has the same key, currency and valid_from as stored price %d; prices are never edited: add a version with a later valid_from", old.ID)}
+		old, ok := byVersion[versionOf(&f.Prices[i])]
+		switch {
+		case !ok:
+			prices = append(prices, f.Prices[i])
+		case !samePrice(old, &f.Prices[i]):
+			return nil, nil, &FileError{File: f.Name, Line: f.lines[i], Err: abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
+				"has the same key, currency and valid_from as stored price %d but differs from it; prices are never edited: add a version with a later valid_from", old.ID)}
 		}
 	}
-	return nil
+	type commitmentID struct {
+		account     abacus.AccountID
+		months      int
+		from, until int64 // Unix nanoseconds
+	}
+	idOf := func(c abacus.Commitment) commitmentID {
+		return commitmentID{c.Account, c.Months, c.From.UnixNano(), c.Until.UnixNano()}
+	}
+	stored := make(map[commitmentID]bool, len(book.Commitments))
+	for _, c := range book.Commitments {
+		stored[idOf(c)] = true
+	}
+	var commitments []abacus.Commitment
+	for _, c := range f.Commitments {
+		if !stored[idOf(c)] {
+			commitments = append(commitments, c)
+		}
+	}
+	return prices, commitments, nil
+}
+
+// samePrice reports whether a and b are one version: every field as a
+// price file writes it, apart from the id and when it was stored.
+func samePrice(a, b *abacus.Price) bool {
+	canonical := func(p abacus.Price) string {
+		p.ID, p.CreatedAt, p.ValidFrom = 0, time.Time{}, p.ValidFrom.UTC()
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		writeJSON(w, priceNode(&p), "")
+		w.Flush()
+		return buf.String()
+	}
+	return canonical(*a) == canonical(*b)
 }
 
 func isJSON(data []byte, name string) bool {

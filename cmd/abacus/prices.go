@@ -23,7 +23,9 @@ Usage:
   abacus prices list [--db DB] [--all]  the prices in force now (--all: every version)
 
 Prices are versioned: importing a price for a key that has one adds a new
-version from its valid_from time; nothing is edited in place.
+version from its valid_from time; nothing is edited in place. What the book
+holds already, unchanged, is left out, so a file can be imported again
+after versions are added to it.
 `)
 		return exitError{2}
 	}
@@ -51,31 +53,36 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	prices, commitments := file.Prices, file.Commitments
-	now := time.Now().UTC()
-	for i := range prices {
-		prices[i].CreatedAt = now
-	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	// The new versions must make a valid book with the old ones.
 	book, err := st.PriceBookLoad(ctx)
 	if err != nil {
 		return err
 	}
-	if err := file.CheckAgainst(book.Prices); err != nil {
+	prices, commitments, err := file.Unstored(*book)
+	if err != nil {
 		return err
 	}
+	kept := fmt.Sprintf("%d prices and %d commitments were stored already", len(file.Prices)-len(prices), len(file.Commitments)-len(commitments))
+	if len(prices)+len(commitments) == 0 {
+		fmt.Fprintf(stdout, "nothing new in %s: its %s\n", fs.Arg(0), kept)
+		return nil
+	}
+	now := time.Now().UTC()
+	for i := range prices {
+		prices[i].CreatedAt = now
+	}
+	// The new versions must make a valid book with the old ones.
 	if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
 		return err
 	}
 	if err := st.PriceBookAdd(ctx, prices, nil, commitments); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %d prices and %d commitments from %s\n", len(prices), len(commitments), fs.Arg(0))
+	fmt.Fprintf(stdout, "imported %d prices and %d commitments from %s; %s\n", len(prices), len(commitments), fs.Arg(0), kept)
 	return nil
 }
 

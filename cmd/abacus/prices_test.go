@@ -48,19 +48,17 @@ func TestPricesListShowsEveryModel(t *testing.T) {
 }
 
 // TestPricesImportNamesLineOfStoredConflict: a price whose key, currency
-// and valid_from are already stored is named by file and line, and
-// nothing of the file is imported.
+// and valid_from are already stored with another price is named by file
+// and line, and nothing of the file is imported.
 func TestPricesImportNamesLineOfStoredConflict(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "a.db")
 	importPrices(t, dsn)
 	later := strings.Replace(priceFile, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", 1)
-	path := filepath.Join(t.TempDir(), "again.yaml")
-	if err := os.WriteFile(path, []byte(later+strings.TrimPrefix(priceFile, "prices:\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	edited := strings.Replace(priceFile, `"0.25"`, `"0.30"`, 1)
+	path := writeFile(t, "again.yaml", later+strings.TrimPrefix(edited, "prices:\n"))
 	out, err := runCLI(t, "prices", "import", "--db", dsn, path)
 	line := strings.Count(later, "\n") + 1 // the second price's first line
-	want := fmt.Sprintf("%s:%d: prices[1]: has the same key, currency and valid_from as stored price 1", path, line)
+	want := fmt.Sprintf("%s:%d: prices[1]: has the same key, currency and valid_from as stored price 1 but differs from it", path, line)
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("%v\n%s\nwant %s", err, out, want)
 	}
@@ -68,4 +66,36 @@ func TestPricesImportNamesLineOfStoredConflict(t *testing.T) {
 	if err != nil || strings.Count(out, "\n") != 2 {
 		t.Fatalf("the file's other price was imported: %v\n%s", err, out)
 	}
+}
+
+// TestPricesImportAgain: the price file is the book's source, imported
+// again after every change: what is stored already is left out, and only
+// the versions added to the file are imported.
+func TestPricesImportAgain(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	path := writeFile(t, "same.yaml", priceFile)
+	out, err := runCLI(t, "prices", "import", "--db", dsn, path)
+	if err != nil || !strings.Contains(out, "nothing new in "+path+": its 1 prices and 0 commitments were stored already") {
+		t.Fatalf("the same file again: %v\n%s", err, out)
+	}
+	later := strings.Replace(strings.Replace(priceFile, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", 1), `"0.25"`, `"0.20"`, 1)
+	path = writeFile(t, "added.yaml", priceFile+strings.TrimPrefix(later, "prices:\n"))
+	out, err = runCLI(t, "prices", "import", "--db", dsn, path)
+	if err != nil || !strings.Contains(out, "imported 1 prices and 0 commitments from "+path+"; 1 prices and 0 commitments were stored already") {
+		t.Fatalf("the file with a version added: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "prices", "list", "--db", dsn, "--all")
+	if err != nil || strings.Count(out, "\n") != 3 || !strings.Contains(out, " 0.2 ") || !strings.Contains(out, " 0.25 ") {
+		t.Fatalf("want the two versions, each once: %v\n%s", err, out)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
