@@ -308,7 +308,13 @@ func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, 
 	}
 	parts, err := u.draw(it.customer, amount)
 	if err != nil {
-		return d, err
+		// The floor refused: name what the producer sent, the event's
+		// value (or, for a void, its id), not the ledger's amount.
+		field := "value"
+		if it.kind == voidEvent {
+			field = "uuid"
+		}
+		return d, abacus.RenameField(err, field)
 	}
 	debits := make([]part, len(parts))
 	for i, p := range parts {

@@ -78,7 +78,7 @@ func TestUsageRules(t *testing.T) {
 			acct := f.account(abacus.Overdraft{}, nil)
 			f.fund(acct, abacus.TxTopup, "2")
 			res := f.ingest(spaceEvent("a", acct, "gpu", 2, f.t0), spaceEvent("b", acct, "gpu", 1, f.t0.Add(time.Minute)))
-			if res[0].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestRejected || res[1].Err.Code != abacus.CodeInsufficientFunds {
+			if res[0].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestRejected || res[1].Err.Code != abacus.CodeInsufficientFunds || res[1].Err.Field != "value" {
 				t.Fatalf("%+v", res)
 			}
 			// The refused event left no trace: sent again after a top-up, it is charged.

@@ -117,7 +117,7 @@ func TestVoidGivesBackTheMonthsTop(t *testing.T) {
 			// Without b the month costs C(8) = 16 again: 2 more than the 14
 			// paid, and cash holds 2 only after b's credit.
 			f.fund(acct, abacus.TxAdjust, "-2")
-			if v := f.void("b"); v.Err == nil || v.Err.Code != abacus.CodeInsufficientFunds {
+			if v := f.void("b"); v.Err == nil || v.Err.Code != abacus.CodeInsufficientFunds || v.Err.Field != "uuid" {
 				t.Fatalf("a void beyond the floor: %+v", v)
 			}
 			f.fund(acct, abacus.TxTopup, "2")
