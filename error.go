@@ -13,6 +13,7 @@ type ErrorCode string
 const (
 	CodeInvalid             ErrorCode = "invalid"              // bad input; Field names it
 	CodeNotFound            ErrorCode = "not_found"            // the named thing does not exist
+	CodeMethodNotAllowed    ErrorCode = "method_not_allowed"   // the path exists, for other methods
 	CodeConflict            ErrorCode = "conflict"             // it exists already, differently
 	CodeIdempotencyConflict ErrorCode = "idempotency_conflict" // key reused with another request
 	CodeInsufficientFunds   ErrorCode = "insufficient_funds"   // a floor would be crossed

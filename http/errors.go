@@ -14,6 +14,7 @@ import (
 var statusOf = map[abacus.ErrorCode]int{
 	abacus.CodeInvalid:             http.StatusBadRequest,
 	abacus.CodeNotFound:            http.StatusNotFound,
+	abacus.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	abacus.CodeConflict:            http.StatusConflict,
 	abacus.CodeIdempotencyConflict: http.StatusConflict,
 	abacus.CodeInsufficientFunds:   http.StatusUnprocessableEntity,

@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -13,6 +14,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 		backend     = func(h handler) handler { return s.authenticate(allow(abacus.RoleAdmin, abacus.RoleService)(h)) }
 		route       = func(pattern string, h handler) { mux.Handle(pattern, s.serve(h)) }
 		notFoundAPI = func(w http.ResponseWriter, r *http.Request) error {
+			if allowed := methodsFor(mux, r); len(allowed) > 0 {
+				w.Header().Set("Allow", strings.Join(allowed, ", "))
+				return abacus.Errorf(abacus.CodeMethodNotAllowed, "", "%s takes %s, not %s", r.URL.Path, strings.Join(allowed, " or "), r.Method)
+			}
 			return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s", r.Method, r.URL.Path)
 		}
 	)
@@ -40,6 +45,20 @@ func (s *Server) routes(mux *http.ServeMux) {
 	route("GET /api/v1/burst/levels", anyKey(s.handleBurstLevels))
 
 	route("/api/", anyKey(notFoundAPI))
+}
+
+// methodsFor lists the methods a route other than the catch-all serves
+// r's path with: the path exists, and r used another method.
+func methodsFor(mux *http.ServeMux, r *http.Request) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {

@@ -274,3 +274,22 @@ func jsonNumber(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestUnknownRoutes: a path the API has, asked with another method, is a
+// 405 that lists the methods it takes; a path it lacks is a 404. Both
+// come as the API's JSON errors.
+func TestUnknownRoutes(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	r := f.mustDo("service", "PUT", "/api/v1/accounting/metering/events", "", "[]", 405)
+	if r.header.Get("Allow") != "GET, POST" || r.body["code"] != "method_not_allowed" {
+		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
+	}
+	r = f.mustDo("service", "DELETE", "/api/v1/holds/7", "", "", 405)
+	if r.header.Get("Allow") != "GET" {
+		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
+	}
+	r = f.mustDo("service", "GET", "/api/v1/nowhere", "", "", 404)
+	if r.header.Get("Allow") != "" || r.body["code"] != "not_found" {
+		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
+	}
+}
