@@ -36,10 +36,20 @@ type UsageConfig struct {
 	// The engine takes what is queued, so below that load batches stay
 	// small.
 	MaxBatch int
+	// MaxAhead bounds how far past the engine's clock an event's time may
+	// be; default DefaultMaxAhead, negative for no bound. A later event is
+	// rejected, naming created_at: it is a producer's clock or unit error
+	// far more often than usage, and it would be charged at a price not yet
+	// in force into a period that has not begun. Late events have no bound.
+	MaxAhead time.Duration
 }
 
 // DefaultUsageBatch is UsageConfig.MaxBatch unless configured.
 const DefaultUsageBatch = 16_000
+
+// DefaultMaxAhead is UsageConfig.MaxAhead unless configured: room for
+// clocks that disagree, as metering APIs commonly allow.
+const DefaultMaxAhead = 5 * time.Minute
 
 func (c UsageConfig) withDefaults() UsageConfig {
 	if c.DefaultCurrency == "" {
@@ -53,6 +63,9 @@ func (c UsageConfig) withDefaults() UsageConfig {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = DefaultUsageBatch
+	}
+	if c.MaxAhead == 0 {
+		c.MaxAhead = DefaultMaxAhead
 	}
 	return c
 }
@@ -240,6 +253,12 @@ func (e *Engine) waitUsage(ctx context.Context, job *usageJob) error {
 // prepareUsage resolves an item's account (creating it for a new event if
 // allowed) and the wallets its batch must lock.
 func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
+	if ahead := e.cfg.Usage.MaxAhead; it.kind == ingestEvent && ahead > 0 {
+		if now := e.cfg.Now(); it.event.Time.After(now.Add(ahead)) {
+			return abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s after abacus's clock (%s); check the producer's clock and that the time is in seconds, not milliseconds",
+				it.event.Time.UTC().Format(time.RFC3339), ahead, now.UTC().Format(time.RFC3339))
+		}
+	}
 	cw, err := e.cache.customer(ctx, it.event.Account)
 	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent && !e.cfg.Usage.NoAutoCreate {
 		_, _, err = e.store.AccountCreate(ctx, abacus.Account{

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ type usageFixture struct {
 func newUsageFixture(t *testing.T, st abacus.Store, cfg ledger.UsageConfig, prices ...abacus.Price) *usageFixture {
 	t.Helper()
 	f := &usageFixture{t: t, st: st, t0: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ctx: context.Background()}
+	if cfg.MaxAhead == 0 {
+		cfg.MaxAhead = -1 // the tests' events are in and after November 2026, whatever the day they run
+	}
 	f.e = ledger.New(st, ledger.Config{Usage: cfg})
 	t.Cleanup(func() { f.e.Close() })
 	if len(prices) > 0 {
@@ -71,6 +75,28 @@ func TestUsageRules(t *testing.T) {
 			if res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeNotFound || res[0].Err.Field != "user_uuid" {
 				t.Fatalf("%+v", res[0])
 			}
+		})
+
+		t.Run("an event ahead of the clock is rejected and creates no account", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{MaxAhead: ledger.DefaultMaxAhead}, gpu)
+			now := time.Now()
+			acct := newAccountID()
+			res := f.ingest(spaceEvent("ahead", acct, "gpu", 1, now.Add(time.Hour)), spaceEvent("skewed", newAccountID(), "gpu", 1, now.Add(time.Minute)))
+			if res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeInvalid || res[0].Err.Field != "created_at" ||
+				!strings.Contains(res[0].Err.Message, "more than 5m0s after abacus's clock") {
+				t.Fatalf("an hour ahead: %+v", res[0])
+			}
+			if res[1].Status != abacus.IngestAccepted {
+				t.Fatalf("a minute ahead, within the room for clocks: %+v", res[1])
+			}
+			if _, err := f.st.AccountGet(f.ctx, acct); abacus.ErrorCodeOf(err) != abacus.CodeNotFound {
+				t.Fatalf("the rejected event's account: %v", err)
+			}
+			unbounded := newUsageFixture(t, f.st, ledger.UsageConfig{MaxAhead: -1}) // the price is stored already
+			if res := unbounded.ingest(spaceEvent("ahead", acct, "gpu", 1, now.AddDate(1, 0, 0))); res[0].Status != abacus.IngestAccepted {
+				t.Fatalf("without a bound, a year ahead: %+v", res[0])
+			}
+			mustVerify(t, f.st)
 		})
 
 		t.Run("a floor that refuses rejects the event and changes nothing", func(t *testing.T) {

@@ -430,7 +430,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 			`42`:                                  {"body: is a number", "invalid"},
 			csghub(string(newID()), rich, "1.5"):  {"value: ", "invalid"},
 			csghub(string(newID()), newID(), "1"): {"user_uuid: ", "not_found"},
-			csghub(string(newID()), poor, "2"):    {"amount: ", "insufficient_funds"},
+			csghub(string(newID()), poor, "2"):    {"value: ", "insufficient_funds"},
 			cloudNoSource:                         {"source: is required", "invalid"},
 			"[" + csghub(string(newID()), rich, "4") + "," + csghub(string(newID()), rich, `"x"`) + "]": {"[1] value: ", "invalid"},
 			"[" + csghub(string(newID()), rich, "2") + ", 42]":                                          {"[1]: is a number, not a JSON object", "invalid"},

@@ -39,6 +39,15 @@ func (p *Pipeline) Ingest(ctx context.Context, items []decode.Item) ([]abacus.In
 			return nil, err
 		}
 		for j, r := range rs {
+			// The ledger names CSGHub's fields; the producer gets its own
+			// format's names.
+			if r.Err != nil {
+				if f := items[at[j]].WireField(r.Err.Field); f != r.Err.Field {
+					e := *r.Err
+					e.Field = f
+					r.Err = &e
+				}
+			}
 			results[at[j]] = r
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/ledger"
@@ -97,12 +98,21 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	order := fs.String("draw-order", envOr("ABACUS_DRAW_ORDER", "voucher,cash,bonus"), "the order charges draw from an account's buckets (env ABACUS_DRAW_ORDER)")
 	minutes := fs.String("minute-dedupe", os.Getenv("ABACUS_MINUTE_DEDUPE"), "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15; env ABACUS_MINUTE_DEDUPE)")
 	maxBatch := fs.Int("max-usage-batch", ledger.DefaultUsageBatch, "most usage events committed in one database transaction")
+	ahead := fs.String("max-event-ahead", envOr("ABACUS_MAX_EVENT_AHEAD", ledger.DefaultMaxAhead.String()), "how far past this machine's clock an event's time may be; later events are rejected (0: no bound; env ABACUS_MAX_EVENT_AHEAD)")
 	return func() (ledger.UsageConfig, error) {
 		var c ledger.UsageConfig
 		if *maxBatch < 1 {
 			return c, fmt.Errorf("--max-usage-batch: %d is not a positive number of events", *maxBatch)
 		}
 		c.MaxBatch = *maxBatch
+		d, err := time.ParseDuration(*ahead)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("--max-event-ahead: %q is not a duration such as 5m (0: no bound)", *ahead)
+		}
+		c.MaxAhead = d
+		if d == 0 {
+			c.MaxAhead = -1
+		}
 		cur, err := abacus.ParseCurrency(*currency)
 		if err != nil {
 			return c, fmt.Errorf("--default-currency: %w", err)

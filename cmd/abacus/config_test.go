@@ -85,6 +85,26 @@ func TestUsageFlagsFromEnvironment(t *testing.T) {
 	if c = read("--draw-order", "cash,bonus,voucher"); fmt.Sprint(c.DrawOrder) != "[cash bonus voucher]" {
 		t.Fatalf("a flag over the environment: %v", c.DrawOrder)
 	}
+	if c.MaxAhead != ledger.DefaultMaxAhead {
+		t.Fatalf("max event ahead by default: %s", c.MaxAhead)
+	}
+	t.Setenv("ABACUS_MAX_EVENT_AHEAD", "1h")
+	if c = read(); c.MaxAhead != time.Hour {
+		t.Fatalf("max event ahead from the environment: %s", c.MaxAhead)
+	}
+	if c = read("--max-event-ahead", "0"); c.MaxAhead >= 0 {
+		t.Fatalf("--max-event-ahead 0 is no bound, not %s", c.MaxAhead)
+	}
+	for _, bad := range []string{"soon", "-1m", "5"} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		usage := usageFlags(fs)
+		if err := fs.Parse([]string{"--max-event-ahead", bad}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := usage(); err == nil || !strings.HasPrefix(err.Error(), "--max-event-ahead: ") {
+			t.Errorf("%q: %v, want an error naming --max-event-ahead", bad, err)
+		}
+	}
 }
 
 // TestSQLiteCacheFromEnvironment: ABACUS_SQLITE_CACHE sizes the SQLite

@@ -97,6 +97,13 @@ func BinaryCloudEvent(get func(name string) string, percentEncoded bool, content
 		e.Field = binaryField(e.Field)
 		it.Err = &e
 	}
+	if it.names != nil {
+		names := *it.names
+		for i := range names {
+			names[i] = binaryField(names[i])
+		}
+		it.names = &names
+	}
 	return []Item{it}, nil
 }
 

@@ -36,6 +36,22 @@ type Item struct {
 	Err   *abacus.Error     // names the field, in the wire name (e.g. "value", "created_at", "data.value")
 	ID    string            // the event id if it could be read, even when Err != nil (so results can name the item)
 	Line  int               // for files: the 1-based line (NDJSON) or record line (CSV); 0 otherwise
+	names *[nFields]string  // each field's wire name, where the format's are not CSGHub's
+}
+
+// WireField is the name a field has in this item's format, given its
+// CSGHub name (as the ledger's errors give it): "created_at" is "time" in
+// a CloudEvent. Names that are not CSGHub fields come back as they are.
+func (it Item) WireField(field string) string {
+	if it.names == nil {
+		return field
+	}
+	for i, n := range csghubNames {
+		if n == field {
+			return it.names[i]
+		}
+	}
+	return field
 }
 
 // Content types ForContentType knows.

@@ -350,7 +350,11 @@ func finish(ev abacus.UsageEvent, id string, err *abacus.Error, names *[nFields]
 	if err != nil {
 		return Item{Err: err, ID: displayID(id)}
 	}
-	return Item{Event: ev, ID: ev.ID}
+	it := Item{Event: ev, ID: ev.ID}
+	if names != &csghubNames {
+		it.names = names
+	}
+	return it
 }
 
 // displayID returns id as results should name it: canonical if it is a
