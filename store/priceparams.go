@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -60,4 +61,13 @@ func ParseIDs(s string) ([]int64, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// PriceVersionTaken is the error of adding prices[i] where the book has a
+// version with its key, currency and valid_from: a stored price is never
+// edited, and two would make the book ambiguous.
+func PriceVersionTaken(i int, p *abacus.Price) error {
+	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
+		"sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s has a %s version valid from %s already; prices are never edited: add a version with a later valid_from",
+		p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency, p.ValidFrom.UTC().Format(time.RFC3339Nano))
 }

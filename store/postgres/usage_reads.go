@@ -26,6 +26,9 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 				unit_price, params, description, valid_from, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.Unit, string(p.Model),
 				p.UnitPrice.String(), params, p.Desc, p.ValidFrom, p.CreatedAt); err != nil {
+				if pgCode(err) == "23505" {
+					return store.PriceVersionTaken(i, p)
+				}
 				return err
 			}
 		}

@@ -25,6 +25,9 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 				unit_price, params, description, valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.Unit, string(p.Model),
 				p.UnitPrice.String(), params, p.Desc, micros(p.ValidFrom), micros(p.CreatedAt)); err != nil {
+				if isUnique(err) {
+					return store.PriceVersionTaken(i, p)
+				}
 				return err
 			}
 		}

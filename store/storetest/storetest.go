@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"EventsListing", testEventsListing},
 		{"EventIDSpellings", testEventIDSpellings},
 		{"DeadLetters", testDeadLetters},
+		{"PriceVersionTaken", testPriceVersionTaken},
 
 		{"Transactions", testTransactions},
 		{"Entries", testEntries},

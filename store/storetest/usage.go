@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -311,4 +312,41 @@ func sortedStrings(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// testPriceVersionTaken: a price with the key, currency and valid_from of
+// a stored version is refused, naming it, and nothing of its call is
+// stored: not the other prices, not a new book version.
+func testPriceVersionTaken(t *testing.T, st abacus.Store) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
+		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: from, CreatedAt: from}
+	if err := st.PriceBookAdd(t.Context(), []abacus.Price{gpu}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, err := st.PriceBookLoad(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, again := gpu, gpu
+	cpu.ResourceID = "cpu"
+	again.UnitPrice = decimal.New(2, -2)
+	again.ValidFrom = from.In(time.FixedZone("", 3600)) // the same instant
+	err = st.PriceBookAdd(t.Context(), []abacus.Price{cpu, again}, nil, []abacus.Commitment{{Account: "c", Months: 12, From: from, Until: from.AddDate(1, 0, 0)}})
+	var ae *abacus.Error
+	if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != "prices[1]" || !strings.Contains(ae.Message, "valid from 2026-01-01T00:00:00Z already") {
+		t.Fatalf("a second version with the same valid_from: %v", err)
+	}
+	after, err := st.PriceBookLoad(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Version != before.Version || len(after.Prices) != 1 || len(after.Commitments) != 0 {
+		t.Fatalf("the refused call left version %d (was %d), %d prices, %d commitments", after.Version, before.Version, len(after.Prices), len(after.Commitments))
+	}
+	later := again
+	later.ValidFrom = from.Add(time.Microsecond)
+	if err := st.PriceBookAdd(t.Context(), []abacus.Price{later}, nil, nil); err != nil {
+		t.Fatalf("a version a microsecond later: %v", err)
+	}
 }
