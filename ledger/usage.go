@@ -255,7 +255,7 @@ func (e *Engine) waitUsage(ctx context.Context, job *usageJob) error {
 func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	if ahead := e.cfg.Usage.MaxAhead; it.kind == ingestEvent && ahead > 0 {
 		if now := e.cfg.Now(); it.event.Time.After(now.Add(ahead)) {
-			return abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s after abacus's clock (%s); check the producer's clock and that the time is in seconds, not milliseconds",
+			return abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s after abacus's clock (%s): check the producer's clock",
 				it.event.Time.UTC().Format(time.RFC3339), ahead, now.UTC().Format(time.RFC3339))
 		}
 	}
