@@ -1,9 +1,10 @@
 package metering
 
 // SetHooks makes c call beforeIngest when it has fetched and decoded a
-// batch, and beforeAck when the batch has committed and is about to be
-// settled. Either may be nil. Call it before Start.
-func SetHooks(c *Consumer, beforeIngest, beforeAck func()) {
+// batch of n messages, and beforeAck when the batch has committed and is
+// about to be settled. Either may be nil; two batches may call them at
+// once. Call it before Start.
+func SetHooks(c *Consumer, beforeIngest func(n int), beforeAck func()) {
 	c.beforeIngest, c.beforeAck = beforeIngest, beforeAck
 }
 

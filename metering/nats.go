@@ -46,12 +46,16 @@ const DefaultMaxBytes = 64 << 20
 
 // DefaultBatch is how many messages a pull fetches at most unless
 // configured: as many as a usage batch holds events, since a pull is
-// charged as one batch before the next is fetched and so bounds the
-// engine's batches on this path. With a backlog, pulls of 16,000 charged
-// nearly twice as many events a second as pulls of 1,000
-// (BenchmarkConsumerDrain). A pull waits no longer than MaxWait to fill,
-// whatever its size.
+// charged as one call and so bounds the engine's batches on this path.
+// With a backlog, pulls of 16,000 charged nearly twice as many events a
+// second as pulls of 1,000 (BenchmarkConsumerDrain). A pull waits no
+// longer than MaxWait to fill, whatever its size.
 const DefaultBatch = ledger.DefaultUsageBatch
+
+// pullsInFlight is how many pulls the consumer holds at once: while one
+// batch commits, the next is fetched, decoded and queued behind it, so
+// the engine never waits for NATS. Memory is bounded by this many pulls.
+const pullsInFlight = 2
 
 // subjectRoom is what a delivered message may count beyond the server's
 // max_payload (its headers and body): its subject and the ack reply.
@@ -74,9 +78,10 @@ type ConsumerConfig struct {
 	DeadLetterSubject string // default "accounting.dlq.meter"; must not match Subject
 	Batch             int    // messages fetched per pull, default DefaultBatch
 	// MaxBytes bounds what one pull fetches (bodies, headers and
-	// subjects), and so the consumer's memory, default 64 MiB. It is
-	// raised to the server's max_payload and some room for subjects when
-	// that is larger, so that any message the server takes can be fetched.
+	// subjects), default 64 MiB; the consumer holds two pulls at most, so
+	// this bounds its memory too. It is raised to the server's max_payload
+	// and some room for subjects when that is larger, so that any message
+	// the server takes can be fetched.
 	MaxBytes int
 	MaxWait  time.Duration // how long a pull waits to fill a batch, default 50ms
 	AckWait  time.Duration // how long JetStream waits for an ack before redelivering, default 30s
@@ -161,7 +166,8 @@ type ConsumerStats struct {
 // Consumer takes usage events from a JetStream durable pull consumer:
 // it fetches a batch, charges all of its events through the Pipeline in
 // one call, and acks each message only after that call returned, so after
-// the commit. A message it cannot use is dead-lettered, never dropped.
+// the commit; it fetches the next batch while one commits. A message it
+// cannot use is dead-lettered, never dropped.
 type Consumer struct {
 	cfg ConsumerConfig
 	p   *Pipeline
@@ -183,9 +189,11 @@ type Consumer struct {
 
 	budget func() int // the byte budget of a pull: fetchBytes
 
-	// Set by tests: beforeIngest runs when a batch has been fetched and
-	// decoded, beforeAck when it has committed, before it is settled.
-	beforeIngest, beforeAck func()
+	// Set by tests: beforeIngest runs when a batch of n messages has been
+	// fetched and decoded, beforeAck when it has committed, before it is
+	// settled. Two batches may call them at once.
+	beforeIngest func(n int)
+	beforeAck    func()
 }
 
 // NewConsumer returns a consumer that charges events through p and keeps
@@ -249,8 +257,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops fetching, lets the batch in flight commit and be acked, and
-// closes the connection. It is safe to call more than once, and before
+// Stop stops fetching, lets the batches in flight commit and be acked,
+// and closes the connection. It is safe to call more than once, and before
 // Start.
 func (c *Consumer) Stop() {
 	c.mu.Lock()
@@ -329,17 +337,22 @@ func (c *Consumer) ensureConsumer(ctx context.Context) error {
 	return nil
 }
 
-// run fetches and handles batches until ctx is done or the connection is
-// closed, then closes the connection.
+// run fetches batches and hands each to a goroutine of its own, at most
+// pullsInFlight at once, until ctx is done or the connection is closed;
+// then it waits for them and closes the connection.
 func (c *Consumer) run(ctx context.Context) {
 	defer close(c.done)
+	var handling sync.WaitGroup
 	defer func() {
+		handling.Wait()
 		c.nc.FlushTimeout(time.Second) // the last naks
 		c.nc.Close()
 	}()
+	held := make(chan struct{}, pullsInFlight)
 	failures := 0
 	oversized := false
 	for ctx.Err() == nil {
+		held <- struct{}{} // wait until fewer than pullsInFlight pulls are held
 		n, opts := c.cfg.Batch, []jetstream.FetchOpt{jetstream.FetchMaxWait(c.cfg.MaxWait)}
 		if oversized {
 			n = 1 // alone, with no byte budget
@@ -361,7 +374,15 @@ func (c *Consumer) run(ctx context.Context) {
 		// lowered): the next pull takes that message alone.
 		oversized = !oversized && err == nil && len(msgs) == 0 && time.Since(began) < c.cfg.MaxWait/2
 		if len(msgs) > 0 {
-			c.handle(msgs) // even when stopping: they were delivered, so settle them
+			// Even when stopping: they were delivered, so settle them.
+			handling.Add(1)
+			go func() {
+				defer handling.Done()
+				c.handle(msgs)
+				<-held
+			}()
+		} else {
+			<-held
 		}
 		if err == nil || len(msgs) > 0 {
 			failures = 0
@@ -443,7 +464,7 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 		items = append(items, its...)
 	}
 	if c.beforeIngest != nil {
-		c.beforeIngest()
+		c.beforeIngest(len(msgs))
 	}
 	results, err := c.p.Ingest(ctx, items)
 	if c.beforeAck != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -636,7 +637,7 @@ func TestConsumerGracefulStop(t *testing.T) {
 	c := b.consumer(metering.ConsumerConfig{})
 	inFlight, release := make(chan struct{}), make(chan struct{})
 	var once atomic.Bool
-	metering.SetHooks(c, func() {
+	metering.SetHooks(c, func(int) {
 		if once.CompareAndSwap(false, true) {
 			close(inFlight)
 			<-release
@@ -806,19 +807,24 @@ func TestConsumerFetchBudget(t *testing.T) {
 
 	const budget = 3 << 19 // 1.5 MiB: above the floor of the server's 1 MiB max_payload
 	c := b.consumer(metering.ConsumerConfig{MaxBytes: budget})
-	var last, largest int64
-	metering.SetHooks(c, func() {
-		n := c.Stats().Received
-		largest, last = max(largest, n-last), n
+	var mu sync.Mutex
+	largest := 0 // messages in the largest pull
+	metering.SetHooks(c, func(n int) {
+		mu.Lock()
+		largest = max(largest, n)
+		mu.Unlock()
 	}, nil)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "41 events accepted", func() bool { return c.Stats().Accepted == 41 })
-	if largest > budget/(100<<10) {
-		t.Fatalf("a pull fetched %d messages of 100 KiB, over the budget of 1.5 MiB", largest)
+	mu.Lock()
+	most := largest
+	mu.Unlock()
+	if most > budget/(100<<10) {
+		t.Fatalf("a pull fetched %d messages of 100 KiB, over the budget of 1.5 MiB", most)
 	}
-	if largest < 2 {
+	if most < 2 {
 		t.Fatalf("pulls fetched one message each: the budget is not used")
 	}
 

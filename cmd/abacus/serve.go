@@ -39,7 +39,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	natsSubject := fs.String("nats-subject", "accounting.metering.duration", "the subject usage events are published to")
 	natsDurable := fs.String("nats-durable", "abacus-metering", "the durable consumer's name")
 	natsFetchMemory := fs.String("nats-fetch-memory", envOr("ABACUS_NATS_FETCH_MEMORY", strconv.Itoa(metering.DefaultMaxBytes>>20)),
-		"MiB of messages one pull from NATS fetches at most; never below the server's max_payload (env ABACUS_NATS_FETCH_MEMORY)")
+		"MiB of messages one pull from NATS fetches at most (two are held at once); never below the server's max_payload (env ABACUS_NATS_FETCH_MEMORY)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
