@@ -21,20 +21,31 @@ import (
 
 // BenchmarkConsumerDrain measures how fast the JetStream consumer charges
 // a backlog: b.N CSGHub events over 1,000 accounts and 20 per-minute SKUs
-// wait in the stream, one per message, and the consumer (on SQLite, as
-// `abacus serve` runs by default) takes them all, with messages fetched
-// per pull as the sub-benchmark says. Run with a backlog of a realistic
-// size: go test ./metering -run '^$' -bench ConsumerDrain -benchtime 150000x
+// wait in the stream, one per message, and the consumer takes them all,
+// with messages fetched per pull as the sub-benchmark says, on each store
+// with the workers `abacus serve` gives it (1 on SQLite, 4 on PostgreSQL).
+// Run with a backlog of a realistic size:
+//
+//	go test ./metering -run '^$' -bench ConsumerDrain -benchtime 150000x
 func BenchmarkConsumerDrain(b *testing.B) {
-	for _, pull := range []int{1000, metering.DefaultBatch} {
-		b.Run("pull="+strconv.Itoa(pull), func(b *testing.B) { drain(b, pull) })
+	stores := []struct {
+		name    string
+		open    func(testing.TB) abacus.Store
+		workers int
+	}{
+		{"sqlite", func(t testing.TB) abacus.Store { return testdb.SQLite(t) }, 1},
+		{"postgres", func(t testing.TB) abacus.Store { return testdb.Postgres(t) }, 4},
+	}
+	for _, s := range stores {
+		for _, pull := range []int{1000, metering.DefaultBatch} {
+			b.Run(s.name+"/pull="+strconv.Itoa(pull), func(b *testing.B) { drain(b, s.open(b), s.workers, pull) })
+		}
 	}
 }
 
-func drain(b *testing.B, pull int) {
+func drain(b *testing.B, st abacus.Store, workers, pull int) {
 	ctx := context.Background()
 	srv := natstest.Start(b)
-	st := testdb.SQLite(b)
 	from := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	var ps []abacus.Price
 	for i := range 20 {
@@ -44,7 +55,7 @@ func drain(b *testing.B, pull int) {
 	if err := st.PriceBookAdd(ctx, ps, nil, nil); err != nil {
 		b.Fatal(err)
 	}
-	e := ledger.New(st, ledger.Config{})
+	e := ledger.New(st, ledger.Config{Workers: workers})
 	defer e.Close()
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
