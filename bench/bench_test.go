@@ -33,7 +33,7 @@ func TestIngestBenchRuns(t *testing.T) {
 	rs, err := bench.Ingest(t.Context(), bench.IngestConfig{
 		Stores: []string{"sqlite"}, Paths: []string{"in-process", "http"}, Dir: t.TempDir(), PostgresURL: testdb.PostgresURL(),
 		Duration: 300 * time.Millisecond, Accounts: 20, SKUs: 3, Producers: []int{2, 4}, BatchSize: 10, Duplicates: 5,
-		MaxBatch: 200, Workers: 2, IDs: bench.OrderedIDs, Verify: true,
+		MaxBatch: 200, Workers: 2, IDs: bench.OrderedIDs, Times: bench.ClockTimes, Verify: true,
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -41,11 +41,12 @@ type IngestConfig struct {
 	// the count that gives the most events/s is its peak, where the
 	// half-load and per-event runs then take place.
 	Producers  []int
-	BatchSize  int // events per request
-	Duplicates int // percent of events that repeat an earlier id
-	IDs        IDs // how event ids are spelled
-	MaxBatch   int // most events per usage transaction
-	Workers    int // PostgreSQL batches in flight
+	BatchSize  int   // events per request
+	Duplicates int   // percent of events that repeat an earlier id
+	IDs        IDs   // how event ids are spelled
+	Times      Times // how event times run
+	MaxBatch   int   // most events per usage transaction
+	Workers    int   // PostgreSQL batches in flight
 	// Stored is how many older usage events each run's database holds
 	// before it starts, as one that has run a while does; 0: none.
 	Stored int
@@ -74,9 +75,12 @@ type IngestResult struct {
 // latency under ordinary load, and the common design of one database
 // transaction per event (the same work with batches of one).
 func Ingest(ctx context.Context, cfg IngestConfig, out io.Writer) ([]IngestResult, error) {
+	if cfg.Times == "" {
+		cfg.Times = SpreadTimes
+	}
 	fmt.Fprintf(out, "abacus bench ingest: %s\n", Machine())
-	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates, %s event ids; %s producers sending %d events per request; at most %d events per transaction%s\n\n",
-		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.IDs, ints(cfg.Producers), cfg.BatchSize, cfg.MaxBatch, storedNote(cfg.Stored))
+	fmt.Fprintf(out, "%s per run; %d accounts, %d SKUs with graduated tiers, %d%% duplicates, %s event ids, %s event times; %s producers sending %d events per request; at most %d events per transaction%s\n\n",
+		cfg.Duration, cfg.Accounts, cfg.SKUs, cfg.Duplicates, cfg.IDs, cfg.Times, ints(cfg.Producers), cfg.BatchSize, cfg.MaxBatch, storedNote(cfg.Stored))
 	var results []IngestResult
 	for _, st := range cfg.Stores {
 		for _, path := range cfg.Paths {
@@ -181,10 +185,32 @@ func (g *generator) batch(r *rand.Rand, n int) []abacus.UsageEvent {
 			Scene:      11,
 			ResourceID: fmt.Sprintf("sku-%d", s%int64(g.cfg.SKUs)),
 			CustomerID: fmt.Sprintf("space-%d", acct%97),
-			Time:       g.start.Add(time.Duration(s%3600) * time.Second),
+			Time:       g.cfg.Times.at(g.start, s, g.cfg.Accounts),
 		}
 	}
 	return evs
+}
+
+// Times says how the events' times run.
+type Times string
+
+const (
+	// SpreadTimes put the events of a run in one hour, each account's
+	// consecutive events 1,000 s apart in event time, in different quarter
+	// hours: an account's rollups do not net within a batch, and its
+	// events land all over its stretch of the account-time index.
+	SpreadTimes Times = "spread"
+	// ClockTimes follow the clock, as producers' do: every account reports
+	// once a minute, so its events come in time order.
+	ClockTimes Times = "clock"
+)
+
+// at is the time of event number s.
+func (t Times) at(start time.Time, s int64, accounts int) time.Time {
+	if t == ClockTimes {
+		return start.Add(time.Duration(s/int64(accounts)) * time.Minute)
+	}
+	return start.Add(time.Duration(s%3600) * time.Second)
 }
 
 // IDs says how the benchmarks spell event ids and idempotency keys.
@@ -213,7 +239,8 @@ func (k IDs) id(s int64) string {
 
 func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string, producers int, rate float64) (IngestResult, error) {
 	r := IngestResult{Store: kind, Path: path, Design: design, Producers: producers}
-	ecfg := ledger.Config{Workers: 1, Usage: ledger.UsageConfig{MaxBatch: cfg.MaxBatch}}
+	// The events' times are made up, from a fixed start: none is refused for being ahead.
+	ecfg := ledger.Config{Workers: 1, Usage: ledger.UsageConfig{MaxBatch: cfg.MaxBatch, MaxAhead: -1}}
 	conns := int32(8)
 	batchSize := cfg.BatchSize
 	if kind == "postgres" {

@@ -79,6 +79,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	stored := fs.Int("stored", 0, "older usage events each run's database holds before it starts, as one that has run a while does (0: none)")
 	verify := fs.Bool("verify", true, "check every ledger invariant after each full-load run")
 	ids := idsFlag(fs)
+	times := fs.String("times", "spread", "event times: spread (each account's events 1,000 s apart, all over one hour) or clock (each account reporting once a minute, in time order, as producers do)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,6 +87,9 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	keys, err := ids()
 	if err != nil {
 		return err
+	}
+	if t := bench.Times(*times); t != bench.SpreadTimes && t != bench.ClockTimes {
+		return fmt.Errorf("--times: %q is not spread or clock", *times)
 	}
 	if *stored < 0 {
 		return fmt.Errorf("--stored: %d is negative; give 0 or more events", *stored)
@@ -111,7 +115,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	_, err = bench.Ingest(ctx, bench.IngestConfig{
 		Stores: strings.Split(*stores, ","), Paths: strings.Split(*paths, ","), PostgresURL: *pg, Dir: dir, Duration: *dur,
 		Accounts: *accounts, SKUs: *skus, Producers: counts, BatchSize: *batch, Duplicates: *dups,
-		MaxBatch: *maxBatch, Workers: *workers, IDs: keys, Stored: *stored, Verify: *verify,
+		MaxBatch: *maxBatch, Workers: *workers, IDs: keys, Times: bench.Times(*times), Stored: *stored, Verify: *verify,
 	}, stdout)
 	return err
 }
