@@ -8,6 +8,11 @@
 // that), read, truncate, size, lock change, file control and close. A
 // write that does not continue the gathered ones sends those first.
 //
+// A transaction that spills pages to the WAL and then rolls back leaves
+// frames past the WAL's end, which the next writer writes over; so when the
+// database file's write lock is let go, what is still gathered is sent
+// first, while the lock is held, as SQLite's own writes would have been.
+//
 // Only connections with synchronous=FULL may use it: with NORMAL, SQLite
 // publishes a commit to readers without syncing the WAL, and they would
 // read frames still in the buffer.
@@ -21,14 +26,17 @@
 // KiB page, one pwrite call where there were 58.
 #define WALBUF_CAP (120 * 1024)
 
-typedef struct walbufFile {
+typedef struct walbufFile walbufFile;
+struct walbufFile {
 	sqlite3_file base;  // pMethods: walbufMethods
 	sqlite3_file *real; // the default VFS's file, right after this struct
 	int gather;         // a WAL file: writes are gathered
 	char *buf;
 	int len;            // bytes gathered, for [off, off+len)
 	sqlite3_int64 off;
-} walbufFile;
+	walbufFile *wal;    // a database file: its connection's WAL, while open
+	walbufFile *db;     // a WAL file: its connection's database file
+};
 
 static sqlite3_vfs *walbufReal;
 
@@ -43,6 +51,12 @@ static int walbufFlush(walbufFile *f) {
 
 static int walbufClose(sqlite3_file *p) {
 	walbufFile *f = (walbufFile *)p;
+	if (f->db != NULL) {
+		f->db->wal = NULL;
+	}
+	if (f->wal != NULL) {
+		f->wal->db = NULL;
+	}
 	int rc = walbufFlush(f);
 	int rc2 = f->real->pMethods->xClose(f->real);
 	free(f->buf);
@@ -142,6 +156,13 @@ static int walbufShmMap(sqlite3_file *p, int pg, int pgsz, int extend, void vola
 
 static int walbufShmLock(sqlite3_file *p, int offset, int n, int flags) {
 	walbufFile *f = (walbufFile *)p;
+	if ((flags & SQLITE_SHM_UNLOCK) != 0 && f->wal != NULL) {
+		// Frames of a transaction that did not commit (one that did was
+		// sent at its sync): past the WAL's end, harmless, but only while
+		// this connection still holds the lock. An error here leaves them
+		// unwritten, which is as harmless.
+		walbufFlush(f->wal);
+	}
 	return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
@@ -189,6 +210,13 @@ static int walbufOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int f
 	}
 	f->gather = rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) != 0;
 	f->base.pMethods = &walbufMethods;
+	if (f->gather) {
+		walbufFile *db = (walbufFile *)sqlite3_database_file_object(name);
+		if (db != NULL && db->base.pMethods == &walbufMethods) {
+			db->wal = f;
+			f->db = db;
+		}
+	}
 	return rc;
 }
 

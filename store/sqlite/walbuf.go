@@ -1,5 +1,8 @@
 package sqlite
 
+// /* SQLite's functions are left unresolved until the binary is linked
+//    with mattn's copy, so a function called undeclared must not compile. */
+// #cgo CFLAGS: -Werror=implicit-function-declaration
 // #cgo linux LDFLAGS: -Wl,--unresolved-symbols=ignore-in-object-files
 // #cgo darwin LDFLAGS: -Wl,-undefined,dynamic_lookup
 // #include "walbuf.h"

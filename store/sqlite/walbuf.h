@@ -10,6 +10,7 @@
 #define SQLITE_ERROR 1
 #define SQLITE_CANTOPEN 14
 #define SQLITE_OPEN_WAL 0x00080000
+#define SQLITE_SHM_UNLOCK 1
 
 typedef long long int sqlite3_int64;
 typedef struct sqlite3_io_methods sqlite3_io_methods;
@@ -68,6 +69,7 @@ struct sqlite3_vfs {
 
 sqlite3_vfs *sqlite3_vfs_find(const char *zVfsName);
 int sqlite3_vfs_register(sqlite3_vfs *, int makeDflt);
+sqlite3_file *sqlite3_database_file_object(const char *);
 
 int walbufRegister(void);
 

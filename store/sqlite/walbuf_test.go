@@ -146,3 +146,62 @@ func copyDatabase(t *testing.T, path string) string {
 	}
 	return to
 }
+
+// A transaction that spills pages to the WAL and then rolls back leaves
+// frames past the WAL's end, which the next writer, here another
+// connection as another process would be, writes over. What the writer had
+// gathered of them must reach the file before it lets go of the write lock,
+// as SQLite's own writes would have, and never after.
+func TestWALBufferRollbackThenAnotherWriter(t *testing.T) {
+	t.Parallel()
+	path := testdb.SQLitePath(t)
+	s, err := sqlite.OpenWith(path, sqlite.Options{WriterCacheMiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, other := sqlite.WriterDB(s), plainDB(t, path)
+	// The other writer leaves its frames in the WAL, where a late write of
+	// the old ones would land on them.
+	other.SetMaxOpenConns(1)
+	if _, err := other.Exec(`PRAGMA wal_autocheckpoint = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		// The pages the transaction changes have no earlier frames in the
+		// WAL, so undoing it reads them from the database file, not the WAL.
+		if _, err := other.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := w.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// ~3 MB against a 1 MiB cache: it spills, and its last frames are
+		// still gathered when it rolls back.
+		if _, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+			INSERT INTO t (v) SELECT printf('%.*c', 600, 'r') FROM n`); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		// Enough frames to reach past those the rollback left.
+		if _, err := other.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+			INSERT INTO t (v) SELECT printf('%.*c', 3000, 'o') FROM n`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Exec(`INSERT INTO t (v) VALUES ('w')`); err != nil {
+			t.Fatal(err)
+		}
+		rows, bytes := int64(1001*(round+1)), int64((round+1)*(1000*3000+1))
+		for name, db := range map[string]*sql.DB{"the writer": w, "the other": other, "a copy": plainDB(t, copyDatabase(t, path))} {
+			if got := contents(t, db); got.rows != rows || got.bytes != bytes || got.integrity != "ok" {
+				t.Fatalf("round %d, %s reads %+v, want %d rows of %d bytes, integrity ok", round, name, got, rows, bytes)
+			}
+		}
+	}
+}
