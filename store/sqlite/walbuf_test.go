@@ -22,12 +22,7 @@ import (
 // WAL before it commits, reads them back and overwrites them in place.
 func TestWALBufferLargeTransaction(t *testing.T) {
 	t.Parallel()
-	path := testdb.SQLitePath(t)
-	s, err := sqlite.OpenWith(path, sqlite.Options{WriterCacheMiB: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := smallCacheStore(t)
 	w := sqlite.WriterDB(s)
 	tx, err := w.Begin()
 	if err != nil {
@@ -94,6 +89,19 @@ func TestWALBufferRestarts(t *testing.T) {
 	}
 }
 
+// smallCacheStore opens a store whose writer keeps a 1 MiB page cache, so
+// a transaction of a few MB spills pages to the WAL before it ends.
+func smallCacheStore(t *testing.T) (*sqlite.Store, string) {
+	t.Helper()
+	path := testdb.SQLitePath(t)
+	s, err := sqlite.OpenWith(path, sqlite.Options{WriterCacheMiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
 type tableContents struct {
 	rows, bytes, weighted int64
 	integrity             string
@@ -154,12 +162,7 @@ func copyDatabase(t *testing.T, path string) string {
 // as SQLite's own writes would have, and never after.
 func TestWALBufferRollbackThenAnotherWriter(t *testing.T) {
 	t.Parallel()
-	path := testdb.SQLitePath(t)
-	s, err := sqlite.OpenWith(path, sqlite.Options{WriterCacheMiB: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := smallCacheStore(t)
 	w, other := sqlite.WriterDB(s), plainDB(t, path)
 	// The other writer leaves its frames in the WAL, where a late write of
 	// the old ones would land on them.
