@@ -139,7 +139,11 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 						if strings.HasPrefix(res.Err.Field, "line ") { // the prefix names the line already
 							why = res.Err.Message
 						}
-						fmt.Fprintf(in.stderr, "%s:%d: event %s rejected: %s\n", name, items[i].Line, res.ID, why)
+						what := "event " + res.ID + " rejected"
+						if res.ID == "" { // a line with no id to name, such as one that is not JSON
+							what = "rejected"
+						}
+						fmt.Fprintf(in.stderr, "%s:%d: %s: %s\n", name, items[i].Line, what, why)
 					} else if in.rejected == maxPrinted+1 {
 						fmt.Fprintln(in.stderr, "… more rejections are counted but not shown")
 					}

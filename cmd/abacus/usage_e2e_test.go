@@ -211,4 +211,15 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	if strings.Contains(out, "(line") {
 		t.Errorf("a line named twice:\n%s", out)
 	}
+
+	// A line with no id to name (not JSON at all) is named by its line alone.
+	nd := filepath.Join(t.TempDir(), "events.ndjson")
+	os.WriteFile(nd, []byte(`{"uuid":"n-1","user_uuid":"`+acct+`","value":4,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}`+"\nnot json\n"), 0o600)
+	out, err = runCLI(t, "ingest", "--db", dsn, nd)
+	if err == nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 1") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if want := nd + ":2: rejected: is not valid JSON"; !strings.Contains(out, want) {
+		t.Errorf("missing %q in\n%s", want, out)
+	}
 }
