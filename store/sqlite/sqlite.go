@@ -315,7 +315,7 @@ const maxVars = 30000
 // tail, if given, follows the VALUES list (an ON CONFLICT clause).
 func insertRows(ctx context.Context, tx *sql.Tx, head string, cols, n int, row func(i int, args []any) []any, tail ...string) error {
 	per := min(maxVars/cols, 500)
-	args := make([]any, 0, per*cols)
+	args := make([]any, 0, min(per, n)*cols)
 	for start := 0; start < n; start += per {
 		end := min(start+per, n)
 		args = args[:0]
