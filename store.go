@@ -162,6 +162,7 @@ type Changes struct {
 	FreedMinutes []MinuteSlot   // minute slots to give up, each only if the EventID named still holds it; before Minutes
 	Minutes      []MinuteSlot   // minute slots to take
 	Outbox       []OutboxMessage
+	PriceUses    []PriceUse // latest event times to raise, each only if later than the stored one
 }
 
 // BurstStep computes one burst cycle; see Store.BurstCycle.

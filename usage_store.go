@@ -12,6 +12,17 @@ type UsageCounter struct {
 	Quantity int64
 }
 
+// PriceUse is the latest event time a price version has charged, kept per
+// engine shard so that batches of different workers never write the same
+// row. A version added later for the same key and currency must take
+// effect after every event charged under that key: otherwise it would be
+// the price in force at the time of events charged at another.
+type PriceUse struct {
+	PriceID int64
+	Shard   int
+	Latest  time.Time
+}
+
 // Carry is what rounding to micro-units left over from an account's usage
 // charges: an exact decimal in [0, 0.000001), added to its next charge.
 type Carry struct {

@@ -31,11 +31,18 @@ type usageBatch struct {
 	minutes map[abacus.MinuteSlot]string
 	stored  map[string]*abacus.StoredEvent // void and rerate targets, under lock
 	rollups map[rollupKey]*abacus.Rollup
-	events  []abacus.StoredEvent
-	updates []abacus.StoredEvent
-	minuteT []abacus.MinuteSlot // slots this batch takes
-	freed   []abacus.MinuteSlot // slots voided events give up
-	txID    int64               // the usage transaction's id, reserved with the reads
+	// priceUses is the latest event time each price version charged.
+	priceUses map[priceUse]time.Time
+	events    []abacus.StoredEvent
+	updates   []abacus.StoredEvent
+	minuteT   []abacus.MinuteSlot // slots this batch takes
+	freed     []abacus.MinuteSlot // slots voided events give up
+	txID      int64               // the usage transaction's id, reserved with the reads
+}
+
+type priceUse struct {
+	id    int64
+	shard int
 }
 
 type rollupKey struct {
@@ -66,16 +73,17 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 				wallets:   map[int64]*abacus.Wallet{},
 				before:    map[int64]abacus.Wallet{},
 			},
-			used:    map[rating.Counter]int64{},
-			counted: map[rating.Counter]int64{},
-			carry:   map[abacus.AccountID]decimal.Decimal{},
-			carried: map[abacus.AccountID]bool{},
-			seenDB:  map[string]bool{},
-			seen:    map[string]bool{},
-			minutes: map[abacus.MinuteSlot]string{},
-			stored:  map[string]*abacus.StoredEvent{},
-			rollups: map[rollupKey]*abacus.Rollup{},
-			book:    book,
+			used:      map[rating.Counter]int64{},
+			counted:   map[rating.Counter]int64{},
+			carry:     map[abacus.AccountID]decimal.Decimal{},
+			carried:   map[abacus.AccountID]bool{},
+			seenDB:    map[string]bool{},
+			seen:      map[string]bool{},
+			minutes:   map[abacus.MinuteSlot]string{},
+			stored:    map[string]*abacus.StoredEvent{},
+			rollups:   map[rollupKey]*abacus.Rollup{},
+			priceUses: map[priceUse]time.Time{},
+			book:      book,
 		}
 		if err := u.load(ctx, tx, items, version); err != nil {
 			return err
@@ -277,6 +285,10 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 			u.counted[*l.Counter] += l.Quantity
 		}
 		ev.PriceIDs = append(ev.PriceIDs, l.PriceID)
+		use := priceUse{l.PriceID, it.shard}
+		if latest, ok := u.priceUses[use]; !ok || ev.Time.After(latest) {
+			u.priceUses[use] = ev.Time
+		}
 	}
 	if !rest.Equal(u.carry[acct]) {
 		u.carry[acct], u.carried[acct] = rest, true
@@ -470,6 +482,9 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 			c.Rollups = append(c.Rollups, *r)
 		}
 	}
+	for k, latest := range u.priceUses {
+		c.PriceUses = append(c.PriceUses, abacus.PriceUse{PriceID: k.id, Shard: k.shard, Latest: latest})
+	}
 	c.Minutes, c.FreedMinutes = u.minuteT, u.freed
 	var err error
 	if c.Outbox, err = u.lowBalances(items); err != nil {
@@ -494,6 +509,9 @@ func sortChanges(c *abacus.Changes) {
 			cmp.Compare(x.ResourceID, y.ResourceID), cmp.Compare(x.CustomerID, y.CustomerID))
 	})
 	slices.SortFunc(c.Events, func(x, y abacus.StoredEvent) int { return cmp.Compare(x.ID, y.ID) })
+	slices.SortFunc(c.PriceUses, func(x, y abacus.PriceUse) int {
+		return cmp.Or(cmp.Compare(x.PriceID, y.PriceID), cmp.Compare(x.Shard, y.Shard))
+	})
 }
 
 // lowBalances writes a message for every account whose available total

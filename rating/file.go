@@ -91,6 +91,7 @@ type File struct {
 	Prices      []abacus.Price
 	Commitments []abacus.Commitment
 	lines       []int // of each price
+	commitLines []int // of each commitment
 }
 
 // ReadFile is [ParseFile], returning the file.
@@ -117,7 +118,7 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 	}
 	d := &fileDecoder{file: name}
 	f := &File{Name: name}
-	f.Prices, f.lines, f.Commitments = d.decodeFile(root)
+	f.Prices, f.lines, f.Commitments, f.commitLines = d.decodeFile(root)
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -179,6 +180,44 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 	}
 	return prices, commitments, nil
 }
+
+// Locate names the file and line of an error a store returned for adding
+// prices and commitments, the part of f that Unstored returned: its field
+// "prices[i]…" or "commitments[i]…" counts in those, and becomes the
+// element's place in the file. Other errors are returned as they are.
+func (f *File) Locate(err error, prices []abacus.Price, commitments []abacus.Commitment) error {
+	var ae *abacus.Error
+	if !errors.As(err, &ae) {
+		return err
+	}
+	m := storedField.FindStringSubmatch(ae.Field)
+	if m == nil {
+		return err
+	}
+	i, _ := strconv.Atoi(m[2])
+	at := func(j, line int) error {
+		e := *ae
+		e.Field = fmt.Sprintf("%s[%d]%s", m[1], j, m[3])
+		return &FileError{File: f.Name, Line: line, Err: &e}
+	}
+	switch {
+	case m[1] == "prices" && i < len(prices):
+		for j := range f.Prices {
+			if versionOf(&f.Prices[j]) == versionOf(&prices[i]) {
+				return at(j, f.lines[j])
+			}
+		}
+	case m[1] == "commitments" && i < len(commitments):
+		for j, c := range f.Commitments {
+			if c.Account == commitments[i].Account && c.Months == commitments[i].Months && c.From.Equal(commitments[i].From) && c.Until.Equal(commitments[i].Until) {
+				return at(j, f.commitLines[j])
+			}
+		}
+	}
+	return err
+}
+
+var storedField = regexp.MustCompile(`^(prices|commitments)\[(\d+)\](.*)$`)
 
 // samePrice reports whether a and b are one version: every field as a
 // price file writes it, apart from the id and when it was stored.
@@ -367,9 +406,9 @@ func (d *fileDecoder) bool(n *node, path string) bool {
 }
 
 // decodeFile returns the prices with the line of each, and the commitments.
-func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Commitment) {
+func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Commitment, []int) {
 	if !d.fields(root, "", "prices", "commitments") {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	var prices []abacus.Price
 	var lines []int
@@ -378,29 +417,30 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		path := fmt.Sprintf("prices[%d]", i)
 		p := d.price(pn, path)
 		if d.err != nil {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		if err := Validate(&p); err != nil {
 			e := asError(err)
 			d.fail(pn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		for j := range prices {
 			q := &prices[j]
 			if KeyOf(q) == KeyOf(&p) && q.Currency == p.Currency && q.ValidFrom.Equal(p.ValidFrom) {
 				d.fail(pn.line, path, abacus.CodeConflict, "has the same key, currency and valid_from as prices[%d] (line %d)", j, lines[j])
-				return nil, nil, nil
+				return nil, nil, nil, nil
 			}
 		}
 		prices = append(prices, p)
 		lines = append(lines, pn.line)
 	}
 	var commitments []abacus.Commitment
+	var commitLines []int
 	cl, _ := d.field(root, "", "commitments", false)
 	for i, cn := range d.list(cl, "commitments") {
 		path := fmt.Sprintf("commitments[%d]", i)
 		if !d.fields(cn, path, "account", "months", "from", "until") {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		var c abacus.Commitment
 		c.Account = abacus.AccountID(d.str(d.field(cn, path, "account", true)))
@@ -408,16 +448,17 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		c.From = d.time(d.field(cn, path, "from", true))
 		c.Until = d.time(d.field(cn, path, "until", true))
 		if d.err != nil {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		if err := validateCommitment(&c); err != nil {
 			e := asError(err)
 			d.fail(cn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		commitments = append(commitments, c)
+		commitLines = append(commitLines, cn.line)
 	}
-	return prices, lines, commitments
+	return prices, lines, commitments, commitLines
 }
 
 var priceFields = []string{

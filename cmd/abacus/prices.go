@@ -80,7 +80,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if err := st.PriceBookAdd(ctx, prices, nil, commitments); err != nil {
-		return err
+		return file.Locate(err, prices, commitments)
 	}
 	fmt.Fprintf(stdout, "imported %d prices and %d commitments from %s; %s\n", len(prices), len(commitments), fs.Arg(0), kept)
 	return nil

@@ -99,3 +99,63 @@ func writeFile(t *testing.T, name, content string) string {
 	}
 	return path
 }
+
+// TestPricesImportAfterCharges: once events were charged under a price, a
+// version that would take effect at or before the latest of them is
+// refused, naming its line, and so is a commitment that would start before
+// the account's latest charged event; they could only be later. Unpriced
+// events hold nothing back, and once rerated they do.
+func TestPricesImportAfterCharges(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	acct := account(3)
+	cpu := strings.ReplaceAll(usageEvent("cpu-1", acct, 2), `"gpu"`, `"cpu"`) // no price yet: unpriced
+	events := writeFile(t, "events.ndjson", usageEvent("gpu-1", acct, 4)+"\n"+cpu+"\n")
+	if out, err := runCLI(t, "ingest", "--db", dsn, events); err != nil || !strings.Contains(out, "accepted 2 (1 unpriced)") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	version := func(resource, from, price string) string {
+		v := strings.Replace(strings.Replace(priceFile, "2026-01-01T00:00:00Z", from, 1), `"0.25"`, price, 1)
+		return strings.TrimPrefix(strings.Replace(v, "resource_id: gpu", "resource_id: "+resource, 1), "prices:\n")
+	}
+	imports := func(name, body string) (string, error) {
+		t.Helper()
+		path := writeFile(t, name, body)
+		out, err := runCLI(t, "prices", "import", "--db", dsn, path)
+		return strings.ReplaceAll(out, path, name), err
+	}
+
+	out, err := imports("backdated.yaml", priceFile+version("gpu", "2026-11-02T10:00:00Z", `"0.30"`))
+	line := strings.Count(priceFile, "\n") + 1
+	want := fmt.Sprintf("backdated.yaml:%d: prices[1].valid_from: 2026-11-02T10:00:00Z is not after 2026-11-02T10:00:00Z, the time of the latest event charged under sku_type 1", line)
+	if err == nil || !strings.Contains(out, want) {
+		t.Fatalf("%v\n%s\nwant %s", err, out, want)
+	}
+	commitment := fmt.Sprintf("commitments:\n  - {account: %s, months: 12, from: 2026-11-01T00:00:00Z, until: 2027-11-01T00:00:00Z}\n", acct)
+	out, err = imports("committed.yaml", priceFile+commitment)
+	want = fmt.Sprintf("committed.yaml:%d: commitments[0].from: 2026-11-01T00:00:00Z is not after 2026-11-02T10:00:00Z, the time of the latest event charged to account %s", line+1, acct)
+	if err == nil || !strings.Contains(out, want) {
+		t.Fatalf("%v\n%s\nwant %s", err, out, want)
+	}
+
+	// A price for the unpriced event's time is what rerate waits for.
+	if out, err := imports("cpu.yaml", "prices:\n"+version("cpu", "2026-11-01T00:00:00Z", `"0.5"`)); err != nil {
+		t.Fatalf("a price for unpriced events: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 1 events (1 in all)") {
+		t.Fatalf("rerate: %v\n%s", err, out)
+	}
+	out, err = imports("cpu-again.yaml", "prices:\n"+version("cpu", "2026-11-02T00:00:00Z", `"0.6"`))
+	if err == nil || !strings.Contains(out, "cpu-again.yaml:2: prices[0].valid_from: 2026-11-02T00:00:00Z is not after 2026-11-02T10:00:00Z") {
+		t.Fatalf("a version before the rerated event: %v\n%s", err, out)
+	}
+
+	out, err = imports("later.yaml", priceFile+version("gpu", "2026-11-02T10:00:00.000001Z", `"0.30"`))
+	if err != nil || !strings.Contains(out, "imported 1 prices") {
+		t.Fatalf("a version after the latest charged event: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "verify", "--db", dsn)
+	if err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -283,7 +284,8 @@ func TestWriteLazyTransaction(t *testing.T) {
 
 // TestMigrationKeepsOldVoids: a void made before events recorded their
 // refund gave back what the event was charged, and the migration that
-// adds the record says so.
+// adds the record says so. The migration that records the latest event
+// each price version charged fills it from the events stored before it.
 func TestMigrationKeepsOldVoids(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -294,11 +296,13 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	// The schema as it was before 0005, holding a voided and a charged event.
 	for _, q := range []string{
 		`ALTER TABLE usage_events DROP COLUMN refunded`,
+		`DROP TABLE price_uses`,
 		`DELETE FROM schema_migrations WHERE version >= 5`,
 		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
-		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
-			('kept', 'a', 11, 0, 4, '', 'gpu', '', 's', now(), now(), '', 'charged', 'USD', 2000000, 2000000, 0, 0, '1', 1, NULL)`,
+		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', '2026-11-01T00:00:09Z', now(), '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
+			('kept', 'a', 11, 0, 4, '', 'gpu', '', 's', '2026-11-01T00:00:05Z', now(), '', 'charged', 'USD', 2000000, 2000000, 0, 0, '1,2', 1, NULL),
+			('none', 'a', 11, 0, 4, '', 'gpu', '', 's', '2026-11-01T00:00:20Z', now(), '', 'unpriced', 'USD', 0, 0, 0, 0, '', NULL, NULL)`,
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -310,6 +314,11 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	evs, err := s.Events(ctx, abacus.EventQuery{IDs: []string{"old", "kept"}, Limit: 3})
 	if err != nil || len(evs) != 2 || evs[0].Refunded.String() != "2" || !evs[1].Refunded.IsZero() {
 		t.Fatalf("%+v %v", evs, err)
+	}
+	var uses string
+	if err := s.Pool().QueryRow(ctx, `SELECT string_agg(price_id || '@' || shard || ':' || to_char(latest AT TIME ZONE 'UTC', 'HH24:MI:SS'), ' ' ORDER BY price_id)
+		FROM price_uses`).Scan(&uses); err != nil || uses != "1@0:00:00:09 2@0:00:00:05" {
+		t.Fatalf("price uses %q, want the latest charged event of each: %v", uses, err)
 	}
 }
 
@@ -383,5 +392,51 @@ func TestWritePlansProbeIndexes(t *testing.T) {
 		if text := strings.Join(plan, "\n"); strings.Contains(text, "Seq Scan on "+c.table) {
 			t.Errorf("the batch's statement %q scans %s:\n%s", c.statement, c.table, text)
 		}
+	}
+}
+
+// TestPriceBookWaitsForRating: a price version is added only once the
+// usage batches that rated with the book before it have committed, so the
+// check of the latest event charged under its key sees theirs too. (Here
+// the batch commits an event charged at the version's own valid_from
+// while the import waits, and the import is then refused.)
+func TestPriceBookWaitsForRating(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jan := func(day int) time.Time { return time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC) }
+	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
+		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: jan(1), CreatedAt: jan(1)}
+	if err := s.PriceBookAdd(ctx, []abacus.Price{gpu}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	book, err := s.PriceBookLoad(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := gpu
+	next.ValidFrom, next.UnitPrice = jan(10), decimal.New(2, -2)
+	imported := make(chan error, 1)
+	err = s.Write(ctx, func(tx abacus.WriteTx) error {
+		if _, err := tx.ReadBatch(ctx, abacus.BatchReads{Book: true}); err != nil {
+			return err
+		}
+		go func() { imported <- s.PriceBookAdd(ctx, []abacus.Price{next}, nil, nil) }()
+		select {
+		case err := <-imported:
+			return fmt.Errorf("the import finished (%v) while a batch that read the old book was open", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		return tx.Commit(ctx, &abacus.Changes{PriceUses: []abacus.PriceUse{{PriceID: book.Prices[0].ID, Shard: 2, Latest: jan(10)}}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *abacus.Error
+	if err := <-imported; !errors.As(err, &ae) || ae.Field != "prices[0].valid_from" {
+		t.Fatalf("the import after the batch committed: %v, want it refused", err)
 	}
 }

@@ -35,6 +35,11 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	return e, err
 }
 
+// bookLock is the advisory lock between rating and changing the price
+// book: usage batches that read the book's version hold it shared until
+// they commit, PriceBookAdd holds it exclusively.
+const bookLock int64 = 0x6162616375730001
+
 // queueUsageReads adds the usage half of ReadBatch to b.
 func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 	if len(r.EventIDs) > 0 {
@@ -197,5 +202,13 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		}
 		b.Queue(`INSERT INTO outbox (kind, account_id, payload, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])`,
 			kinds, accts, payloads, ats)
+	}
+	if n := len(c.PriceUses); n > 0 {
+		ids, shards, latest := make([]int64, n), make([]int32, n), make([]time.Time, n)
+		for i, u := range c.PriceUses {
+			ids[i], shards[i], latest[i] = u.PriceID, int32(u.Shard), u.Latest
+		}
+		b.Queue(`INSERT INTO price_uses (price_id, shard, latest) SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[])
+			ON CONFLICT (price_id, shard) DO UPDATE SET latest = GREATEST(price_uses.latest, excluded.latest)`, ids, shards, latest)
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,8 +17,23 @@ import (
 // PriceBookAdd implements abacus.Store.
 func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Usage batches rate under the shared lock: once this holds it,
+		// every batch rated with the old book has committed its price
+		// uses, and the batches after it wait and then find the book changed.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bookLock); err != nil {
+			return err
+		}
 		for i := range prices {
 			p := &prices[i]
+			var latest *time.Time
+			if err := tx.QueryRow(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
+				WHERE p.sku_type = $1 AND p.sku_kind = $2 AND p.resource_id = $3 AND p.unit_type = $4 AND p.currency = $5`,
+				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency)).Scan(&latest); err != nil {
+				return err
+			}
+			if latest != nil && !latest.Before(p.ValidFrom) {
+				return store.PriceTooEarly(i, p, *latest)
+			}
 			params, err := store.EncodePriceParams(p)
 			if err != nil {
 				return err
@@ -38,7 +54,16 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 				return err
 			}
 		}
-		for _, c := range commitments {
+		for i, c := range commitments {
+			var latest time.Time
+			err := tx.QueryRow(ctx, `SELECT event_time FROM usage_events WHERE account_id = $1 AND price_ids <> ''
+				ORDER BY event_time DESC LIMIT 1`, string(c.Account)).Scan(&latest)
+			if err == nil && !latest.Before(c.From) {
+				return store.CommitmentTooEarly(i, &c, latest)
+			}
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES ($1, $2, $3, $4)`,
 				string(c.Account), c.Months, c.From, c.Until); err != nil {
 				return err

@@ -145,6 +145,9 @@ func queueReversals(b *pgx.Batch, txIDs []int64, out map[int64]int64) {
 func (t *writeTx) ReadBatch(ctx context.Context, r abacus.BatchReads) (abacus.BatchState, error) {
 	var st abacus.BatchState
 	b := &pgx.Batch{}
+	if r.Book { // first, so that a batch waiting for it holds no row locks yet
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, bookLock)
+	}
 	queueWallets(b, r.Lock, r.Read, &st.Wallets)
 	queueIDs(b, "transaction_ids", r.TxIDs, &st.TxIDs)
 	queueIDs(b, "hold_ids", r.HoldIDs, &st.HoldIDs)

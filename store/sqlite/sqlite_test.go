@@ -182,18 +182,21 @@ func migratedWithSQL(t *testing.T) (*sqlite.Store, *sql.DB, string) {
 
 // TestMigrationKeepsOldVoids: a void made before events recorded their
 // refund gave back what the event was charged, and the migration that
-// adds the record says so.
+// adds the record says so. The migration that records the latest event
+// each price version charged fills it from the events stored before it.
 func TestMigrationKeepsOldVoids(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, db, _ := migratedWithSQL(t)
 	// The schema as it was before 0005, holding a voided and a charged event.
 	_, err := db.ExecContext(ctx, `ALTER TABLE usage_events DROP COLUMN refunded;
+		DROP TABLE price_uses;
 		DELETE FROM schema_migrations WHERE version >= 5;
 		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
-		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
-			('kept', 'a', 11, 0, 4, '', 'gpu', '', 's', 0, 0, '', 'charged', 'USD', 2000000, 2000000, 0, 0, '1', 1, NULL)`)
+		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', 9, 0, '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
+			('kept', 'a', 11, 0, 4, '', 'gpu', '', 's', 5, 0, '', 'charged', 'USD', 2000000, 2000000, 0, 0, '1,2', 1, NULL),
+			('none', 'a', 11, 0, 4, '', 'gpu', '', 's', 20, 0, '', 'unpriced', 'USD', 0, 0, 0, 0, '', NULL, NULL)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +206,11 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	evs, err := s.Events(ctx, abacus.EventQuery{IDs: []string{"old", "kept"}, Limit: 3})
 	if err != nil || len(evs) != 2 || evs[0].Refunded.String() != "2" || !evs[1].Refunded.IsZero() {
 		t.Fatalf("%+v %v", evs, err)
+	}
+	var uses string
+	if err := db.QueryRowContext(ctx, `SELECT group_concat(price_id || '@' || shard || ':' || latest, ' ') FROM
+		(SELECT * FROM price_uses ORDER BY price_id)`).Scan(&uses); err != nil || uses != "1@0:9 2@0:5" {
+		t.Fatalf("price uses %q, want the latest charged event of each: %v", uses, err)
 	}
 }
 
@@ -214,7 +222,7 @@ func TestMigrationBinaryEventIDs(t *testing.T) {
 	ctx := context.Background()
 	s, db, path := migratedWithSQL(t)
 	const uuid, capitals = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", "6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"
-	_, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 7;
+	_, err := db.ExecContext(ctx, `DROP TABLE price_uses; DELETE FROM schema_migrations WHERE version >= 7;
 		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids)
 		VALUES (?, 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'unpriced', 'USD', 0, 0, 0, 0, ''),

@@ -253,9 +253,17 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	if err != nil {
 		return raced(err, sqlite3.ErrConstraintPrimaryKey)
 	}
-	return insertRows(ctx, t.tx, `INSERT INTO outbox (kind, account_id, payload, created_at)`, 4, len(c.Outbox),
+	err = insertRows(ctx, t.tx, `INSERT INTO outbox (kind, account_id, payload, created_at)`, 4, len(c.Outbox),
 		func(i int, a []any) []any {
 			o := &c.Outbox[i]
 			return append(a, o.Kind, string(o.Account), o.Payload, micros(o.CreatedAt))
 		})
+	if err != nil {
+		return err
+	}
+	return insertRows(ctx, t.tx, `INSERT INTO price_uses (price_id, shard, latest)`, 3, len(c.PriceUses),
+		func(i int, a []any) []any {
+			u := &c.PriceUses[i]
+			return append(a, u.PriceID, u.Shard, micros(u.Latest))
+		}, ` ON CONFLICT (price_id, shard) DO UPDATE SET latest = max(latest, excluded.latest)`)
 }

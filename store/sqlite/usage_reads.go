@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -17,6 +18,15 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
 		for i := range prices {
 			p := &prices[i]
+			var latest sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
+				WHERE p.sku_type = ? AND p.sku_kind = ? AND p.resource_id = ? AND p.unit_type = ? AND p.currency = ?`,
+				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency)).Scan(&latest); err != nil {
+				return err
+			}
+			if latest.Valid && latest.Int64 >= micros(p.ValidFrom) {
+				return store.PriceTooEarly(i, p, fromMicros(latest.Int64))
+			}
 			params, err := store.EncodePriceParams(p)
 			if err != nil {
 				return err
@@ -37,7 +47,16 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 				return err
 			}
 		}
-		for _, c := range commitments {
+		for i, c := range commitments {
+			var latest int64
+			err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND price_ids <> ''
+				ORDER BY event_time DESC LIMIT 1`, string(c.Account)).Scan(&latest)
+			if err == nil && latest >= micros(c.From) {
+				return store.CommitmentTooEarly(i, &c, fromMicros(latest))
+			}
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
 				string(c.Account), c.Months, micros(c.From), micros(c.Until)); err != nil {
 				return err

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"EventIDSpellings", testEventIDSpellings},
 		{"DeadLetters", testDeadLetters},
 		{"PriceVersionTaken", testPriceVersionTaken},
+		{"PriceTooEarly", testPriceTooEarly},
 
 		{"Transactions", testTransactions},
 		{"Entries", testEntries},

@@ -350,3 +350,74 @@ func testPriceVersionTaken(t *testing.T, st abacus.Store) {
 		t.Fatalf("a version a microsecond later: %v", err)
 	}
 }
+
+// testPriceTooEarly: once an event was charged under a price key, a new
+// version for that key and currency must take effect after it (the latest
+// over every shard; an earlier use never lowers it), and a commitment of
+// the account must start after its latest charged event. A refused call
+// stores nothing. Another currency, an account without charged events and
+// an unpriced event hold nothing back.
+func testPriceTooEarly(t *testing.T, st abacus.Store) {
+	ctx := t.Context()
+	jan := func(day int) time.Time { return time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC) }
+	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
+		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: jan(1), CreatedAt: jan(1)}
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	book, err := st.PriceBookLoad(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := book.Prices[0].ID
+	a, b := mustAccount(t, st, 1, "USD"), mustAccount(t, st, 2, "USD")
+	event := func(eid string, acct customer, at time.Time, status abacus.EventStatus, prices ...int64) abacus.StoredEvent {
+		return abacus.StoredEvent{UsageEvent: abacus.UsageEvent{ID: eid, Account: acct.ID, Value: 1, Scene: 11, ResourceID: "gpu", Time: at, Extra: "{}"},
+			Status: status, ReceivedAt: jan(20), Currency: "USD", PriceIDs: prices}
+	}
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(ctx, &abacus.Changes{
+			Events:    []abacus.StoredEvent{event("e1", a, jan(10), abacus.EventCharged, id), event("e2", a, jan(15), abacus.EventUnpriced)},
+			PriceUses: []abacus.PriceUse{{PriceID: id, Shard: 0, Latest: jan(5)}, {PriceID: id, Shard: 3, Latest: jan(10)}},
+		})
+	})
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(ctx, &abacus.Changes{PriceUses: []abacus.PriceUse{{PriceID: id, Shard: 3, Latest: jan(2)}}})
+	})
+	before, err := st.PriceBookLoad(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, prices []abacus.Price, commitments []abacus.Commitment, field string) {
+		t.Helper()
+		err := st.PriceBookAdd(ctx, prices, nil, commitments)
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != field || !strings.Contains(ae.Message, "2026-01-10T00:00:00Z") {
+			t.Fatalf("%s: %v, want a conflict naming %s and the latest charged event", what, err, field)
+		}
+		after, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Version != before.Version || len(after.Prices) != len(before.Prices) || len(after.Commitments) != len(before.Commitments) {
+			t.Fatalf("%s: the refused call stored something", what)
+		}
+	}
+	eur, atEvent, early := gpu, gpu, gpu
+	eur.Currency = "EUR"
+	atEvent.ValidFrom, atEvent.UnitPrice = jan(10), decimal.New(2, -2)
+	early.ValidFrom = jan(3)
+	refused("a version from the latest charged event's time", []abacus.Price{eur, atEvent}, nil, "prices[1].valid_from")
+	refused("a version from before it", []abacus.Price{early}, nil, "prices[0].valid_from")
+	year := func(acct customer, from time.Time) abacus.Commitment {
+		return abacus.Commitment{Account: acct.ID, Months: 12, From: from, Until: from.AddDate(1, 0, 0)}
+	}
+	refused("a commitment from the account's latest charged event", nil, []abacus.Commitment{year(b, jan(1)), year(a, jan(10))}, "commitments[1].from")
+
+	later := atEvent
+	later.ValidFrom = jan(10).Add(time.Microsecond)
+	err = st.PriceBookAdd(ctx, []abacus.Price{eur, later}, nil, []abacus.Commitment{year(b, jan(1)), year(a, jan(10).Add(time.Microsecond))})
+	if err != nil {
+		t.Fatalf("versions after the latest charged event, another currency, a commitment of an account with none charged: %v", err)
+	}
+}
