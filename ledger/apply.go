@@ -70,14 +70,15 @@ func (b *batch) post(t abacus.Transaction, legs []leg) (int, error) {
 		if err != nil {
 			return -1, err
 		}
-		if l.amount.IsNegative() && l.w.HasFloor {
-			avail, err := bal.Sub(held)
-			if err != nil {
-				return -1, err
-			}
-			if avail.Cmp(l.w.Floor) < 0 {
-				return -1, b.insufficient(l.w, l.amount)
-			}
+		// What is available must fit an amount too, floor or not: a wallet
+		// without one could otherwise end where its available amount
+		// cannot be computed, let alone shown.
+		avail, err := bal.Sub(held)
+		if err != nil {
+			return -1, err
+		}
+		if l.amount.IsNegative() && l.w.HasFloor && avail.Cmp(l.w.Floor) < 0 {
+			return -1, b.insufficient(l.w, l.amount)
 		}
 		next[i] = after{bal, held}
 	}

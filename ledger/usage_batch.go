@@ -352,6 +352,9 @@ func (u *usageBatch) move(parts []part, revenue *abacus.Wallet, toRevenue abacus
 		if err != nil {
 			return err
 		}
+		if _, err := b.Sub(p.w.Held); err != nil { // available must fit too, floor or not
+			return err
+		}
 		next[i] = b
 	}
 	rev, err := revenue.Balance.Add(toRevenue)

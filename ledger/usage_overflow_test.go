@@ -82,3 +82,44 @@ func wantRejectedValue(t *testing.T, r abacus.IngestResult) {
 		t.Fatalf("%s: the error %v names no field value", r.ID, r.Err)
 	}
 }
+
+// TestAvailableMustFit: a charge that would leave a wallet's available
+// amount (balance less held) past int64 is refused as an overflow even on
+// an account without a floor, whose balance alone would fit: otherwise
+// the wallet could no longer say what it has available. Through the
+// ledger and through usage alike, and nothing changes.
+func TestAvailableMustFit(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		acct := createAccount(t, st, abacus.Overdraft{Unlimited: true})
+		prefix := newKeyPrefix()
+		five := abacus.AmountFromMicros(5_000_000)
+		submit(t, e, prefix+"-hold", &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: five, Bucket: abacus.BucketCash})
+		_, err := e.Submit(ctx, prefix+"-charge", &abacus.Move{Type: abacus.TxCharge, Account: acct, Currency: "USD",
+			Amount: abacus.AmountFromMicros(math.MaxInt64), Bucket: abacus.BucketCash})
+		if abacus.ErrorCodeOf(err) != abacus.CodeOverflow {
+			t.Fatalf("a charge leaving available below int64: %v, want overflow", err)
+		}
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("huge", acct, "gpu", math.MaxInt64/1_000_000, t0)})
+		if err != nil || res[0].Status != abacus.IngestRejected || abacus.ErrorCodeOf(res[0].Err) != abacus.CodeOverflow {
+			t.Fatalf("usage leaving available below int64: %+v %v, want rejected as an overflow", res, err)
+		}
+		ws, err := st.Wallets(ctx, []abacus.AccountID{acct})
+		if err != nil || len(ws) != 3 {
+			t.Fatalf("%+v %v", ws, err)
+		}
+		for _, w := range ws {
+			if !w.Balance.IsZero() || (w.Bucket == abacus.BucketCash) != (w.Held.Cmp(five) == 0) {
+				t.Fatalf("wallet %s %s changed: balance %s, held %s", w.Account, w.Bucket, w.Balance, w.Held)
+			}
+		}
+		mustVerify(t, st)
+	})
+}
