@@ -217,4 +217,8 @@ type AuditReader interface {
 	Events(fn func(StoredEvent) error) error
 	// Rollups streams every rollup row.
 	Rollups(fn func(Rollup) error) error
+	// Prices streams every price version, by id.
+	Prices(fn func(Price) error) error
+	// PriceUses streams the latest event time recorded per price version and shard.
+	PriceUses(fn func(PriceUse) error) error
 }

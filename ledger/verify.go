@@ -79,7 +79,13 @@ func (r *Report) String() string {
 //   - holds: each open hold's legs sum to its amount, every wallet holds
 //     exactly what its open holds reserve, and each hold was resolved at
 //     most once, a posted hold by exactly one transaction that drew at most
-//     what it held.
+//     what it held;
+//   - usage: each usage transaction moves what its events were charged,
+//     less what voids gave back, per currency and account, and the rollups
+//     sum the events;
+//   - prices: every event names versions in force at its time (none added
+//     later took over before it), and each version's recorded latest use
+//     is no earlier than the events it rated.
 func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v := &verifier{
 		r: &Report{Counts: map[string]int64{}},
@@ -92,8 +98,10 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.reverts = v.check("each transaction reverted at most once")
 	v.holds = v.check("holds are consistent and resolved at most once")
 	v.usage = newUsageCheck(v.check("usage events agree with their transactions and rollups"))
+	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
-		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency, v.usage.events, v.usage.rollups} {
+		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
+			v.prices.load, v.events, v.usage.rollups} {
 			if err := step(ar); err != nil {
 				return err
 			}
@@ -126,6 +134,16 @@ type verifier struct {
 	txIDs          []int64         // every transaction, in id order
 	wallets        map[int64]*walletState
 	usage          *usageCheck
+	prices         *priceCheck
+}
+
+// events streams the usage events once, for the checks that read them.
+func (v *verifier) events(ar abacus.AuditReader) error {
+	return ar.Events(func(e abacus.StoredEvent) error {
+		v.usage.event(&e)
+		v.prices.event(&e)
+		return nil
+	})
 }
 
 func (v *verifier) check(name string) *Check {
@@ -357,6 +375,7 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 // finish compares what the scans accumulated.
 func (v *verifier) finish() {
 	v.usage.finish()
+	v.prices.finish()
 	currencies := make([]string, 0, len(v.currencyTotals))
 	for c := range v.currencyTotals {
 		currencies = append(currencies, string(c))

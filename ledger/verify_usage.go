@@ -63,46 +63,43 @@ func (u *usageCheck) posting(p abacus.Posting) {
 	addTo(u.ledgerByAcct, p.Account, p.Amount.Micros())
 }
 
-func (u *usageCheck) events(ar abacus.AuditReader) error {
-	return ar.Events(func(e abacus.StoredEvent) error {
-		charged, refunded := e.Charged.Micros(), e.Refunded.Micros()
-		w := sumsOf(u.want, e.Account)
-		switch e.Status {
-		case abacus.EventCharged, abacus.EventUnpriced:
-			w.quantity.Add(&w.quantity, big.NewInt(e.Value))
-			w.events.Add(&w.events, big.NewInt(1))
-			w.amount.Add(&w.amount, big.NewInt(charged))
-		case abacus.EventVoided:
-			// With tiers a void gives back what the month's last units cost,
-			// so what the event was charged and what came back need not cancel.
-			w.amount.Add(&w.amount, big.NewInt(charged-refunded))
-		default:
-			u.c.fail("event %s has unknown status %q", e.ID, e.Status)
+func (u *usageCheck) event(e *abacus.StoredEvent) {
+	charged, refunded := e.Charged.Micros(), e.Refunded.Micros()
+	w := sumsOf(u.want, e.Account)
+	switch e.Status {
+	case abacus.EventCharged, abacus.EventUnpriced:
+		w.quantity.Add(&w.quantity, big.NewInt(e.Value))
+		w.events.Add(&w.events, big.NewInt(1))
+		w.amount.Add(&w.amount, big.NewInt(charged))
+	case abacus.EventVoided:
+		// With tiers a void gives back what the month's last units cost,
+		// so what the event was charged and what came back need not cancel.
+		w.amount.Add(&w.amount, big.NewInt(charged-refunded))
+	default:
+		u.c.fail("event %s has unknown status %q", e.ID, e.Status)
+	}
+	if refunded != 0 && e.Status != abacus.EventVoided {
+		u.c.fail("event %s is %s yet was refunded %s", e.ID, e.Status, e.Refunded)
+	}
+	if charged != 0 {
+		if e.Status == abacus.EventUnpriced {
+			u.c.fail("event %s is unpriced yet was charged %s", e.ID, e.Charged)
 		}
-		if refunded != 0 && e.Status != abacus.EventVoided {
-			u.c.fail("event %s is %s yet was refunded %s", e.ID, e.Status, e.Refunded)
+		if e.TxID == 0 || !u.txs[e.TxID] {
+			u.c.fail("event %s was charged %s but names no usage transaction (%d)", e.ID, e.Charged, e.TxID)
+		} else {
+			addTo(u.eventsByTx, txCurrency{e.TxID, e.Currency}, charged)
+			addTo(u.eventsByAcct, e.Account, -charged)
 		}
-		if charged != 0 {
-			if e.Status == abacus.EventUnpriced {
-				u.c.fail("event %s is unpriced yet was charged %s", e.ID, e.Charged)
-			}
-			if e.TxID == 0 || !u.txs[e.TxID] {
-				u.c.fail("event %s was charged %s but names no usage transaction (%d)", e.ID, e.Charged, e.TxID)
-			} else {
-				addTo(u.eventsByTx, txCurrency{e.TxID, e.Currency}, charged)
-				addTo(u.eventsByAcct, e.Account, -charged)
-			}
+	}
+	if refunded != 0 {
+		if e.VoidTxID == 0 || !u.txs[e.VoidTxID] {
+			u.c.fail("event %s was voided but names no usage transaction that gave its %s back", e.ID, e.Refunded)
+		} else {
+			addTo(u.eventsByTx, txCurrency{e.VoidTxID, e.Currency}, -refunded)
+			addTo(u.eventsByAcct, e.Account, refunded)
 		}
-		if refunded != 0 {
-			if e.VoidTxID == 0 || !u.txs[e.VoidTxID] {
-				u.c.fail("event %s was voided but names no usage transaction that gave its %s back", e.ID, e.Refunded)
-			} else {
-				addTo(u.eventsByTx, txCurrency{e.VoidTxID, e.Currency}, -refunded)
-				addTo(u.eventsByAcct, e.Account, refunded)
-			}
-		}
-		return nil
-	})
+	}
 }
 
 func (u *usageCheck) rollups(ar abacus.AuditReader) error {

@@ -91,3 +91,16 @@ func (r *auditReader) Events(fn func(abacus.StoredEvent) error) error {
 func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
 	return each(r, `SELECT `+rollupColumns+` FROM usage_rollups ORDER BY account_id, bucket, scene, resource_id, customer_id`, scanRollup, fn)
 }
+
+func (r *auditReader) Prices(fn func(abacus.Price) error) error {
+	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
+}
+
+func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
+	return each(r, `SELECT price_id, shard, latest FROM price_uses ORDER BY price_id, shard`, func(row pgx.Row) (abacus.PriceUse, error) {
+		var u abacus.PriceUse
+		err := row.Scan(&u.PriceID, &u.Shard, &u.Latest)
+		u.Latest = u.Latest.UTC()
+		return u, err
+	}, fn)
+}

@@ -74,6 +74,23 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 	})
 }
 
+const priceColumns = `id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at`
+
+func scanPrice(row pgx.Row) (abacus.Price, error) {
+	var p abacus.Price
+	var price, params string
+	if err := row.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
+		&p.Desc, &p.ValidFrom, &p.CreatedAt); err != nil {
+		return p, err
+	}
+	p.ValidFrom, p.CreatedAt = p.ValidFrom.UTC(), p.CreatedAt.UTC()
+	var err error
+	if p.UnitPrice, err = decimal.NewFromString(price); err != nil {
+		return p, fmt.Errorf("postgres: price %d: %w", p.ID, err)
+	}
+	return p, store.DecodePriceParams(params, &p)
+}
+
 // PriceBookLoad implements abacus.Store. It reads one snapshot.
 func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	b := &abacus.PriceBook{}
@@ -81,23 +98,8 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 		if err := tx.QueryRow(ctx, `SELECT version FROM price_book`).Scan(&b.Version); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params,
-			description, valid_from, created_at FROM prices ORDER BY id`)
-		if b.Prices, err = collect(rows, err, func(row pgx.Row) (abacus.Price, error) {
-			var p abacus.Price
-			var price, params string
-			if err := row.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
-				&p.Desc, &p.ValidFrom, &p.CreatedAt); err != nil {
-				return p, err
-			}
-			p.ValidFrom, p.CreatedAt = p.ValidFrom.UTC(), p.CreatedAt.UTC()
-			var err error
-			if p.UnitPrice, err = decimal.NewFromString(price); err != nil {
-				return p, fmt.Errorf("postgres: price %d: %w", p.ID, err)
-			}
-			err = store.DecodePriceParams(params, &p)
-			return p, err
-		}); err != nil {
+		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
+		if b.Prices, err = collect(rows, err, scanPrice); err != nil {
 			return err
 		}
 		rows, err = tx.Query(ctx, `SELECT resource, effective_from, level FROM burst_levels ORDER BY resource, effective_from`)

@@ -103,3 +103,17 @@ func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
 	return each(r, `SELECT `+rollupColumns+` FROM usage_rollups ORDER BY account_id, bucket, scene, resource_id, customer_id`,
 		func(rows *sql.Rows) (abacus.Rollup, error) { return scanRollup(rows) }, fn)
 }
+
+func (r *auditReader) Prices(fn func(abacus.Price) error) error {
+	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
+}
+
+func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
+	return each(r, `SELECT price_id, shard, latest FROM price_uses ORDER BY price_id, shard`, func(rows *sql.Rows) (abacus.PriceUse, error) {
+		var u abacus.PriceUse
+		var latest int64
+		err := rows.Scan(&u.PriceID, &u.Shard, &latest)
+		u.Latest = fromMicros(latest)
+		return u, err
+	}, fn)
+}

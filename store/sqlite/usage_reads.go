@@ -67,6 +67,24 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 	})
 }
 
+const priceColumns = `id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at`
+
+func scanPrice(rows *sql.Rows) (abacus.Price, error) {
+	var p abacus.Price
+	var price, params string
+	var from, at int64
+	if err := rows.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
+		&p.Desc, &from, &at); err != nil {
+		return p, err
+	}
+	var err error
+	if p.UnitPrice, err = decimal.NewFromString(price); err != nil {
+		return p, fmt.Errorf("sqlite: price %d: %w", p.ID, err)
+	}
+	p.ValidFrom, p.CreatedAt = fromMicros(from), fromMicros(at)
+	return p, store.DecodePriceParams(params, &p)
+}
+
 // PriceBookLoad implements abacus.Store. It reads in one snapshot.
 func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -78,29 +96,16 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT version FROM price_book`).Scan(&b.Version); err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params,
-		description, valid_from, created_at FROM prices ORDER BY id`)
+	rows, err := tx.QueryContext(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var p abacus.Price
-		var price, params string
-		var from, at int64
-		if err := rows.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
-			&p.Desc, &from, &at); err != nil {
+		p, err := scanPrice(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if p.UnitPrice, err = decimal.NewFromString(price); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqlite: price %d: %w", p.ID, err)
-		}
-		if err := store.DecodePriceParams(params, &p); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		p.ValidFrom, p.CreatedAt = fromMicros(from), fromMicros(at)
 		b.Prices = append(b.Prices, p)
 	}
 	rows.Close()

@@ -1,0 +1,57 @@
+package ledger_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+)
+
+// TestVerifyCatchesPricesOutOfTime: verify finds an event that names a
+// version not in force at its time, whether too early or taken over, and a
+// version whose recorded latest use is earlier than an event it rated (the
+// record that keeps a backdated version out). A new version after every
+// charged event leaves the ledger consistent.
+func TestVerifyCatchesPricesOutOfTime(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		for _, c := range []struct {
+			name, sql string
+			args      func(v1, v2 int64) []any
+			want      string
+		}{
+			{"an event names a later version", `UPDATE usage_events SET price_ids = ? WHERE id = 'a'`,
+				func(v1, v2 int64) []any { return []any{strconv.FormatInt(v2, 10)} }, "in force only from"},
+			{"an event names a version taken over before it", `UPDATE usage_events SET price_ids = ? WHERE id = 'c'`,
+				func(v1, v2 int64) []any { return []any{strconv.FormatInt(v1, 10)} }, "took effect at"},
+			{"a version's latest use lost", `DELETE FROM price_uses WHERE price_id = ?`,
+				func(v1, v2 int64) []any { return []any{v1} }, "latest recorded use"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
+				acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+				f.ingest(spaceEvent("a", acct, "gpu", 2, f.t0), spaceEvent("b", acct, "gpu", 3, f.t0.Add(time.Hour)))
+				if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "2", f.t0.Add(2*time.Hour))}, nil, nil); err != nil {
+					t.Fatal(err)
+				}
+				if res := f.ingest(spaceEvent("c", acct, "gpu", 1, f.t0.Add(3*time.Hour))); res[0].Charged.String() != "2" {
+					t.Fatalf("c at the new version: %+v", res[0])
+				}
+				mustVerify(t, f.st)
+				book, err := f.st.PriceBookLoad(f.ctx)
+				if err != nil || len(book.Prices) != 2 {
+					t.Fatalf("%+v %v", book, err)
+				}
+				corrupt(t, f.st, c.sql, c.args(book.Prices[0].ID, book.Prices[1].ID)...)
+				rep, err := ledger.Verify(f.ctx, f.st)
+				if err != nil || rep.OK() || !strings.Contains(rep.String(), "FAIL  events name the price versions in force at their time") ||
+					!strings.Contains(rep.String(), c.want) {
+					t.Fatalf("verify after %s: %v\n%s", c.name, err, rep)
+				}
+			})
+		}
+	})
+}
