@@ -77,6 +77,12 @@ type Engine struct {
 	book        *rating.Book
 	bookVersion int64
 
+	// usesMu guards usesWritten: the latest event time per price version
+	// and shard that this engine's committed batches recorded. A batch
+	// leaves out a use no later than that, which the store holds already.
+	usesMu      sync.Mutex
+	usesWritten map[priceUse]time.Time
+
 	closing   chan struct{}
 	stopped   chan struct{}
 	closeOnce sync.Once
@@ -89,13 +95,14 @@ type Engine struct {
 func New(store abacus.Store, cfg Config) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{
-		store:   store,
-		cfg:     cfg,
-		queue:   make(chan *pending, cfg.QueueSize),
-		usage:   make([]chan *usageJob, cfg.Workers),
-		cache:   newWalletCache(store, cfg.CacheAccounts),
-		closing: make(chan struct{}),
-		stopped: make(chan struct{}),
+		store:       store,
+		cfg:         cfg,
+		queue:       make(chan *pending, cfg.QueueSize),
+		usage:       make([]chan *usageJob, cfg.Workers),
+		cache:       newWalletCache(store, cfg.CacheAccounts),
+		usesWritten: map[priceUse]time.Time{},
+		closing:     make(chan struct{}),
+		stopped:     make(chan struct{}),
 	}
 	for w := range cfg.Workers {
 		e.usage[w] = make(chan *usageJob, cfg.QueueSize/16/cfg.Workers+1)

@@ -65,7 +65,8 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 	if err != nil {
 		return err
 	}
-	return e.store.Write(ctx, func(tx abacus.WriteTx) error {
+	var uses []abacus.PriceUse
+	err = e.store.Write(ctx, func(tx abacus.WriteTx) error {
 		u := &usageBatch{
 			batch: &batch{
 				now:       e.cfg.Now().UTC().Truncate(time.Microsecond),
@@ -113,7 +114,32 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 		if err != nil || c == nil {
 			return err
 		}
+		c.PriceUses = e.unwrittenUses(c.PriceUses)
+		uses = c.PriceUses
 		return tx.Commit(ctx, c)
+	})
+	if err == nil {
+		e.usesMu.Lock()
+		for _, pu := range uses {
+			k := priceUse{pu.PriceID, pu.Shard}
+			if pu.Latest.After(e.usesWritten[k]) {
+				e.usesWritten[k] = pu.Latest
+			}
+		}
+		e.usesMu.Unlock()
+	}
+	return err
+}
+
+// unwrittenUses leaves out the uses no later than what this engine's
+// batches have committed: the store keeps the latest, so writing them
+// again would change nothing. Only committed batches count, so a use
+// is never left out that the store does not hold.
+func (e *Engine) unwrittenUses(uses []abacus.PriceUse) []abacus.PriceUse {
+	e.usesMu.Lock()
+	defer e.usesMu.Unlock()
+	return slices.DeleteFunc(uses, func(pu abacus.PriceUse) bool {
+		return !pu.Latest.After(e.usesWritten[priceUse{pu.PriceID, pu.Shard}])
 	})
 }
 

@@ -209,6 +209,6 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			ids[i], shards[i], latest[i] = u.PriceID, int32(u.Shard), u.Latest
 		}
 		b.Queue(`INSERT INTO price_uses (price_id, shard, latest) SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[])
-			ON CONFLICT (price_id, shard) DO UPDATE SET latest = GREATEST(price_uses.latest, excluded.latest)`, ids, shards, latest)
+			ON CONFLICT (price_id, shard) DO UPDATE SET latest = excluded.latest WHERE price_uses.latest < excluded.latest`, ids, shards, latest)
 	}
 }

@@ -265,5 +265,5 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 		func(i int, a []any) []any {
 			u := &c.PriceUses[i]
 			return append(a, u.PriceID, u.Shard, micros(u.Latest))
-		}, ` ON CONFLICT (price_id, shard) DO UPDATE SET latest = max(latest, excluded.latest)`)
+		}, ` ON CONFLICT (price_id, shard) DO UPDATE SET latest = excluded.latest WHERE latest < excluded.latest`)
 }
