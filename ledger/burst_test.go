@@ -83,3 +83,63 @@ func TestBurstCycles(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
+
+// TestBurstLevelAfterChargedEvents: a cycle runs a little after its start,
+// and events dated after that start may be charged before it runs, at the
+// level then in force. The new level then takes effect just after the
+// latest of them, not at the cycle's start, so the levels recorded still
+// say what every charged event paid; a late event before that point pays
+// the old level too.
+func TestBurstLevelAfterChargedEvents(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		price := perMinute("cpu", "0", t0)
+		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
+		price.Levels = []abacus.BurstPrice{{Level: 1, UnitPrice: decimal.RequireFromString("1")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
+		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.RunBurstCycle(ctx, t0, rule); err != nil { // level 4 is next
+			t.Fatal(err)
+		}
+		acct := newAccountID()
+		start := t0.Add(ledger.BurstCycle)
+		charge := func(id string, at time.Time) string {
+			t.Helper()
+			res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent(id, acct, "cpu", 1, at)})
+			if err != nil || res[0].Status != abacus.IngestAccepted {
+				t.Fatalf("%s: %+v %v", id, res, err)
+			}
+			return res[0].Charged.String()
+		}
+		if got := charge("early", start.Add(30*time.Second)); got != "1" {
+			t.Fatalf("an event of the next cycle before it ran: charged %s, want the level in force, 1", got)
+		}
+		if _, err := e.RunBurstCycle(ctx, start.Add(40*time.Second), rule); err != nil {
+			t.Fatal(err)
+		}
+		book, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: start.Add(30*time.Second + time.Microsecond)}}
+		if !reflect.DeepEqual(book.Levels, want) {
+			t.Fatalf("levels %+v, want level 4 from just after the early event", book.Levels)
+		}
+		if got := charge("late", start.Add(10*time.Second)); got != "1" {
+			t.Fatalf("a late event before the change: charged %s, want 1", got)
+		}
+		if got := charge("after", start.Add(35*time.Second)); got != "4" {
+			t.Fatalf("an event after the change: charged %s, want 4", got)
+		}
+		mustVerify(t, st)
+	})
+}

@@ -26,6 +26,11 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		if err != nil || ct.RowsAffected() == 0 {
 			return err // or another process ran this cycle
 		}
+		// As PriceBookAdd: the batches rating with the levels in force now
+		// commit first, so their events are seen below.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bookLock); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT resource, percent FROM burst_utilisation`)
 		if err != nil {
 			return err
@@ -52,6 +57,16 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		}
 		changes, newNext := step(util, inForce, next)
 		for _, l := range changes {
+			// A level takes effect after the events charged at the old
+			// one already, which may be dated past the cycle's start.
+			var latest *time.Time
+			if err := tx.QueryRow(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
+				WHERE p.model = 'burst' AND p.resource_id = $1`, l.Resource).Scan(&latest); err != nil {
+				return err
+			}
+			if latest != nil && !latest.Before(l.EffectiveFrom) {
+				l.EffectiveFrom = latest.Add(time.Microsecond)
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES ($1, $2, $3)
 				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, l.EffectiveFrom, l.Level); err != nil {
 				return err
