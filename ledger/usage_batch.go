@@ -67,6 +67,7 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 	}
 	var uses []abacus.PriceUse
 	err = e.store.Write(ctx, func(tx abacus.WriteTx) error {
+		uses = nil // of the attempt that commits, if the store tries again
 		u := &usageBatch{
 			batch: &batch{
 				now:       e.cfg.Now().UTC().Truncate(time.Microsecond),

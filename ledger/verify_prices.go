@@ -80,7 +80,11 @@ func (pc *priceCheck) finish() {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if rec, ok := pc.recorded[id]; !ok || rec.Before(pc.charged[id]) {
+		rec, ok := pc.recorded[id]
+		switch {
+		case !ok:
+			pc.c.fail("price %d rated an event at %s but no use of it is recorded: a version could be added before that event", id, stamp(pc.charged[id]))
+		case rec.Before(pc.charged[id]):
 			pc.c.fail("price %d rated an event at %s but its latest recorded use is %s: a version could be added before that event",
 				id, stamp(pc.charged[id]), stamp(rec))
 		}

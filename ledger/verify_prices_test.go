@@ -28,7 +28,7 @@ func TestVerifyCatchesPricesOutOfTime(t *testing.T) {
 			{"an event names a version taken over before it", `UPDATE usage_events SET price_ids = ? WHERE id = 'c'`,
 				func(v1, v2 int64) []any { return []any{strconv.FormatInt(v1, 10)} }, "took effect at"},
 			{"a version's latest use lost", `DELETE FROM price_uses WHERE price_id = ?`,
-				func(v1, v2 int64) []any { return []any{v1} }, "latest recorded use"},
+				func(v1, v2 int64) []any { return []any{v1} }, "no use of it is recorded"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
