@@ -160,21 +160,13 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 				"has the same key, currency and valid_from as stored price %d but differs from it; prices are never edited: add a version with a later valid_from", old.ID)}
 		}
 	}
-	type commitmentID struct {
-		account     abacus.AccountID
-		months      int
-		from, until int64 // Unix nanoseconds
-	}
-	idOf := func(c abacus.Commitment) commitmentID {
-		return commitmentID{c.Account, c.Months, c.From.UnixNano(), c.Until.UnixNano()}
-	}
 	stored := make(map[commitmentID]bool, len(book.Commitments))
 	for _, c := range book.Commitments {
-		stored[idOf(c)] = true
+		stored[commitmentOf(c)] = true
 	}
 	var commitments []abacus.Commitment
 	for _, c := range f.Commitments {
-		if !stored[idOf(c)] {
+		if !stored[commitmentOf(c)] {
 			commitments = append(commitments, c)
 		}
 	}
@@ -208,13 +200,24 @@ func (f *File) Locate(err error, prices []abacus.Price, commitments []abacus.Com
 			}
 		}
 	case m[1] == "commitments" && i < len(commitments):
-		for j, c := range f.Commitments {
-			if c.Account == commitments[i].Account && c.Months == commitments[i].Months && c.From.Equal(commitments[i].From) && c.Until.Equal(commitments[i].Until) {
+		for j := range f.Commitments {
+			if commitmentOf(f.Commitments[j]) == commitmentOf(commitments[i]) {
 				return at(j, f.commitLines[j])
 			}
 		}
 	}
 	return err
+}
+
+// commitmentID is a commitment as a comparable value, its times as instants.
+type commitmentID struct {
+	account     abacus.AccountID
+	months      int
+	from, until int64 // Unix nanoseconds
+}
+
+func commitmentOf(c abacus.Commitment) commitmentID {
+	return commitmentID{c.Account, c.Months, c.From.UnixNano(), c.Until.UnixNano()}
 }
 
 var storedField = regexp.MustCompile(`^(prices|commitments)\[(\d+)\](.*)$`)
