@@ -27,6 +27,8 @@ func TestVerifyCatchesPricesOutOfTime(t *testing.T) {
 				func(v1, v2 int64) []any { return []any{strconv.FormatInt(v2, 10)} }, "in force only from"},
 			{"an event names a version taken over before it", `UPDATE usage_events SET price_ids = ? WHERE id = 'c'`,
 				func(v1, v2 int64) []any { return []any{strconv.FormatInt(v1, 10)} }, "took effect at"},
+			{"a version's latest use behind", `UPDATE price_uses SET latest = (SELECT min(event_time) FROM usage_events) WHERE price_id = ?`,
+				func(v1, v2 int64) []any { return []any{v1} }, "its latest recorded use is"},
 			{"a version's latest use lost", `DELETE FROM price_uses WHERE price_id = ?`,
 				func(v1, v2 int64) []any { return []any{v1} }, "no use of it is recorded"},
 		} {
