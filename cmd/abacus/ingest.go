@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +26,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("ingest", "FILE...", stderr)
 	db := dbFlag(fs)
 	usage := usageFlags(fs)
-	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv)")
+	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv, each also with .gz)")
 	chunk := fs.Int("chunk", 2000, "events handed to the engine at a time")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,14 +46,18 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	engine := ledger.New(st, ledger.Config{Usage: ucfg, Logger: quietLogger(stderr)})
 	defer engine.Close()
 	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, stderr: stderr}
+	var fileErr error
 	for _, name := range fs.Args() {
 		if err := in.file(ctx, name, *format); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			fileErr = fmt.Errorf("%s: %w", name, err)
+			break
 		}
 	}
 	s := in.sum
 	fmt.Fprintf(stdout, "accepted %d (%d unpriced), duplicate %d, rejected %d\n", s.Accepted, s.Unpriced, s.Duplicate, s.Rejected)
 	switch {
+	case fileErr != nil:
+		return fileErr
 	case s.Rejected == 1:
 		return errors.New("1 event was rejected (listed above); the others are in")
 	case s.Rejected > 1:
@@ -91,7 +97,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		r = f
 	}
 	if format == "" {
-		switch strings.ToLower(filepath.Ext(name)) {
+		switch strings.ToLower(filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz"))) {
 		case ".csv":
 			format = "csv"
 		case ".ndjson", ".jsonl", ".json":
@@ -101,14 +107,24 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		}
 	}
 	prog := newProgress(in.stderr, name, size)
-	counted := &countingReader{r: r, progress: prog}
+	// The progress counts the file's own bytes, compressed or not.
+	buffered := bufio.NewReader(&countingReader{r: r, progress: prog})
+	var src io.Reader = buffered
+	if magic, _ := buffered.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(buffered)
+		if err != nil {
+			return fmt.Errorf("reading it as gzip: %w", err)
+		}
+		defer zr.Close()
+		src = zr
+	}
 	var rd *decode.Reader
 	switch format {
 	case "ndjson":
-		rd = decode.NewNDJSONReader(counted)
+		rd = decode.NewNDJSONReader(src)
 	case "csv":
 		var err error
-		if rd, err = decode.NewCSVReader(counted); err != nil {
+		if rd, err = decode.NewCSVReader(src); err != nil {
 			return err
 		}
 	default:
@@ -183,7 +199,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	case in.firstFail != nil:
 		return fmt.Errorf("%w (nothing is lost: run the same command again, the event ids make it safe)", in.firstFail)
 	case readErr != nil:
-		return readErr
+		return fmt.Errorf("%w; the events before it were sent (once the file is whole, run again: those come back as duplicates)", readErr)
 	}
 	return ctx.Err()
 }

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -221,5 +225,42 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	}
 	if want := nd + ":2: rejected: is not valid JSON"; !strings.Contains(out, want) {
 		t.Errorf("missing %q in\n%s", want, out)
+	}
+}
+
+// TestIngestGzip: a gzip-compressed file is read as what its name says
+// under the .gz. One cut short charges the events before the cut, says
+// so, and the whole file sent again charges the rest: those before come
+// back duplicates.
+func TestIngestGzip(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	acct := account(9)
+	var lines strings.Builder
+	const n = 3000
+	for i := range n {
+		fmt.Fprintf(&lines, "%s\n", usageEvent(fmt.Sprintf("gz-%d", i), acct, 4))
+	}
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(lines.String()))
+	zw.Close()
+	whole := filepath.Join(t.TempDir(), "events.ndjson.gz")
+	cut := filepath.Join(t.TempDir(), "cut.ndjson.gz")
+	os.WriteFile(whole, zipped.Bytes(), 0o600)
+	os.WriteFile(cut, zipped.Bytes()[:zipped.Len()*3/4], 0o600)
+
+	out, err := runCLI(t, "ingest", "--db", dsn, cut)
+	var sent int
+	if m := regexp.MustCompile(`accepted (\d+) `).FindStringSubmatch(out); m != nil {
+		sent, _ = strconv.Atoi(m[1])
+	}
+	if err == nil || sent == 0 || sent >= n ||
+		!strings.Contains(out, "unexpected EOF; the events before it were sent") {
+		t.Fatalf("a file cut short: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "ingest", "--db", dsn, whole)
+	if want := fmt.Sprintf("accepted %d (0 unpriced), duplicate %d, rejected 0", n-sent, sent); err != nil || !strings.Contains(out, want) {
+		t.Fatalf("the whole file after: %v\n%s\nwant %s", err, out, want)
 	}
 }
