@@ -73,21 +73,21 @@ func PriceVersionTaken(i int, p *abacus.Price) error {
 }
 
 // PriceTooEarly is the error of adding prices[i] to take effect at or
-// before latest, the time of the latest event already charged under its
-// key and currency: those events paid the version in force then, and the
-// new one would become the price of their time without charging them again.
+// before latest, the time of the latest event charged at the version in
+// force at its valid_from: those events paid that version, and the new
+// one would become the price of their time without charging them again.
 func PriceTooEarly(i int, p *abacus.Price, latest time.Time) error {
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d].valid_from", i),
-		"%s is not after %s, the time of the latest event charged under sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s in %s; "+
-			"those events paid the version in force then, and a version taking effect before them would not charge them again: give it a later valid_from",
+		"%s is not after %s, the time of the latest event charged at the version of sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s in %s "+
+			"in force then; those events paid that version, and one taking effect before them would not charge them again: give it a later valid_from",
 		p.ValidFrom.UTC().Format(time.RFC3339Nano), latest.UTC().Format(time.RFC3339Nano), p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency)
 }
 
-// CommitmentTooEarly is the error of adding commitments[i] to start at or
-// before latest, the time of the account's latest charged event: its
-// discount would apply to events already charged without it.
+// CommitmentTooEarly is the error of adding commitments[i] over a time
+// in which the account has a charged event (latest, the last of them):
+// its discount would apply to events already charged without it.
 func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time) error {
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].from", i),
-		"%s is not after %s, the time of the latest event charged to account %s; those events were charged without this commitment's discount: start it later",
-		c.From.UTC().Format(time.RFC3339Nano), latest.UTC().Format(time.RFC3339Nano), c.Account)
+		"account %s has an event charged at %s, within %s to %s, without this commitment's discount: start it after that event",
+		c.Account, latest.UTC().Format(time.RFC3339Nano), c.From.UTC().Format(time.RFC3339Nano), c.Until.UTC().Format(time.RFC3339Nano))
 }

@@ -100,11 +100,11 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
-// TestPricesImportAfterCharges: once events were charged under a price, a
-// version that would take effect at or before the latest of them is
-// refused, naming its line, and so is a commitment that would start before
-// the account's latest charged event; they could only be later. Unpriced
-// events hold nothing back, and once rerated they do.
+// TestPricesImportAfterCharges: once events were charged at a price, a
+// version that would take over from it at or before the latest of them is
+// refused, naming its line, and so is a commitment over a time in which
+// the account has a charged event. Unpriced events hold nothing back, and
+// once rerated they do.
 func TestPricesImportAfterCharges(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "a.db")
 	importPrices(t, dsn)
@@ -127,13 +127,13 @@ func TestPricesImportAfterCharges(t *testing.T) {
 
 	out, err := imports("backdated.yaml", priceFile+version("gpu", "2026-11-02T10:00:00Z", `"0.30"`))
 	line := strings.Count(priceFile, "\n") + 1
-	want := fmt.Sprintf("backdated.yaml:%d: prices[1].valid_from: 2026-11-02T10:00:00Z is not after 2026-11-02T10:00:00Z, the time of the latest event charged under sku_type 1", line)
+	want := fmt.Sprintf("backdated.yaml:%d: prices[1].valid_from: 2026-11-02T10:00:00Z is not after 2026-11-02T10:00:00Z, the time of the latest event charged at the version of sku_type 1", line)
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("%v\n%s\nwant %s", err, out, want)
 	}
 	commitment := fmt.Sprintf("commitments:\n  - {account: %s, months: 12, from: 2026-11-01T00:00:00Z, until: 2027-11-01T00:00:00Z}\n", acct)
 	out, err = imports("committed.yaml", priceFile+commitment)
-	want = fmt.Sprintf("committed.yaml:%d: commitments[0].from: 2026-11-01T00:00:00Z is not after 2026-11-02T10:00:00Z, the time of the latest event charged to account %s", line+1, acct)
+	want = fmt.Sprintf("committed.yaml:%d: commitments[0].from: account %s has an event charged at 2026-11-02T10:00:00Z, within 2026-11-01T00:00:00Z to 2027-11-01T00:00:00Z", line+1, acct)
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("%v\n%s\nwant %s", err, out, want)
 	}

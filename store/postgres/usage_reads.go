@@ -25,10 +25,13 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 		}
 		for i := range prices {
 			p := &prices[i]
+			// Only the version in force at valid_from would lose events to
+			// the new one: those it charged from then on.
 			var latest *time.Time
-			if err := tx.QueryRow(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
-				WHERE p.sku_type = $1 AND p.sku_kind = $2 AND p.resource_id = $3 AND p.unit_type = $4 AND p.currency = $5`,
-				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency)).Scan(&latest); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT max(latest) FROM price_uses WHERE price_id = (SELECT id FROM prices
+				WHERE sku_type = $1 AND sku_kind = $2 AND resource_id = $3 AND unit_type = $4 AND currency = $5 AND valid_from <= $6
+				ORDER BY valid_from DESC LIMIT 1)`,
+				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.ValidFrom).Scan(&latest); err != nil {
 				return err
 			}
 			if latest != nil && !latest.Before(p.ValidFrom) {
@@ -56,9 +59,9 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 		}
 		for i, c := range commitments {
 			var latest time.Time
-			err := tx.QueryRow(ctx, `SELECT event_time FROM usage_events WHERE account_id = $1 AND price_ids <> ''
-				ORDER BY event_time DESC LIMIT 1`, string(c.Account)).Scan(&latest)
-			if err == nil && !latest.Before(c.From) {
+			err := tx.QueryRow(ctx, `SELECT event_time FROM usage_events WHERE account_id = $1 AND event_time >= $2 AND event_time < $3
+				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), c.From, c.Until).Scan(&latest)
+			if err == nil {
 				return store.CommitmentTooEarly(i, &c, latest)
 			}
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {

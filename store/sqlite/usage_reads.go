@@ -18,10 +18,13 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
 		for i := range prices {
 			p := &prices[i]
+			// Only the version in force at valid_from would lose events to
+			// the new one: those it charged from then on.
 			var latest sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
-				WHERE p.sku_type = ? AND p.sku_kind = ? AND p.resource_id = ? AND p.unit_type = ? AND p.currency = ?`,
-				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency)).Scan(&latest); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT max(latest) FROM price_uses WHERE price_id = (SELECT id FROM prices
+				WHERE sku_type = ? AND sku_kind = ? AND resource_id = ? AND unit_type = ? AND currency = ? AND valid_from <= ?
+				ORDER BY valid_from DESC LIMIT 1)`,
+				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), micros(p.ValidFrom)).Scan(&latest); err != nil {
 				return err
 			}
 			if latest.Valid && latest.Int64 >= micros(p.ValidFrom) {
@@ -49,9 +52,9 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 		}
 		for i, c := range commitments {
 			var latest int64
-			err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND price_ids <> ''
-				ORDER BY event_time DESC LIMIT 1`, string(c.Account)).Scan(&latest)
-			if err == nil && latest >= micros(c.From) {
+			err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ?
+				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), micros(c.From), micros(c.Until)).Scan(&latest)
+			if err == nil {
 				return store.CommitmentTooEarly(i, &c, fromMicros(latest))
 			}
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {

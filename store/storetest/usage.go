@@ -351,25 +351,29 @@ func testPriceVersionTaken(t *testing.T, st abacus.Store) {
 	}
 }
 
-// testPriceTooEarly: once an event was charged under a price key, a new
-// version for that key and currency must take effect after it (the latest
-// over every shard; an earlier use never lowers it), and a commitment of
-// the account must start after its latest charged event. A refused call
-// stores nothing. Another currency, an account without charged events and
-// an unpriced event hold nothing back.
+// testPriceTooEarly: once an event was charged at a price version, a new
+// version taking over from it must take effect after that event (the
+// latest over every shard; an earlier use never lowers it), and a
+// commitment may not cover a time in which its account has a charged
+// event. A refused call stores nothing. Another currency, an account
+// without charged events, an unpriced event, a version before the first
+// (whose events were unpriced) and a commitment that ended before the
+// account's events hold nothing back.
 func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	ctx := t.Context()
 	jan := func(day int) time.Time { return time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC) }
 	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
 		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: jan(1), CreatedAt: jan(1)}
-	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu}, nil, nil); err != nil {
+	cpu := gpu
+	cpu.ResourceID, cpu.ValidFrom = "cpu", jan(20)
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu, cpu}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	book, err := st.PriceBookLoad(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := book.Prices[0].ID
+	id, cpuID := book.Prices[0].ID, book.Prices[1].ID
 	a, b := mustAccount(t, st, 1, "USD"), mustAccount(t, st, 2, "USD")
 	event := func(eid string, acct customer, at time.Time, status abacus.EventStatus, prices ...int64) abacus.StoredEvent {
 		return abacus.StoredEvent{UsageEvent: abacus.UsageEvent{ID: eid, Account: acct.ID, Value: 1, Scene: 11, ResourceID: "gpu", Time: at, Extra: "{}"},
@@ -377,8 +381,10 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		return tx.Apply(ctx, &abacus.Changes{
-			Events:    []abacus.StoredEvent{event("e1", a, jan(10), abacus.EventCharged, id), event("e2", a, jan(15), abacus.EventUnpriced)},
-			PriceUses: []abacus.PriceUse{{PriceID: id, Shard: 0, Latest: jan(5)}, {PriceID: id, Shard: 3, Latest: jan(10)}},
+			Events: []abacus.StoredEvent{event("e1", a, jan(10), abacus.EventCharged, id), event("e2", a, jan(15), abacus.EventUnpriced),
+				event("e3", b, jan(25), abacus.EventCharged, cpuID)},
+			PriceUses: []abacus.PriceUse{{PriceID: id, Shard: 0, Latest: jan(5)}, {PriceID: id, Shard: 3, Latest: jan(10)},
+				{PriceID: cpuID, Shard: 1, Latest: jan(25)}},
 		})
 	})
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
@@ -412,12 +418,17 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	year := func(acct customer, from time.Time) abacus.Commitment {
 		return abacus.Commitment{Account: acct.ID, Months: 12, From: from, Until: from.AddDate(1, 0, 0)}
 	}
-	refused("a commitment from the account's latest charged event", nil, []abacus.Commitment{year(b, jan(1)), year(a, jan(10))}, "commitments[1].from")
+	c := abacus.Commitment{Account: "c", Months: 12, From: jan(1), Until: jan(2)}
+	refused("a commitment from the account's latest charged event", nil, []abacus.Commitment{c, year(a, jan(10))}, "commitments[1].from")
 
 	later := atEvent
 	later.ValidFrom = jan(10).Add(time.Microsecond)
-	err = st.PriceBookAdd(ctx, []abacus.Price{eur, later}, nil, []abacus.Commitment{year(b, jan(1)), year(a, jan(10).Add(time.Microsecond))})
+	cpuBefore := cpu
+	cpuBefore.ValidFrom = jan(5)
+	ended := abacus.Commitment{Account: a.ID, Months: 12, From: jan(1), Until: jan(10)}
+	err = st.PriceBookAdd(ctx, []abacus.Price{eur, later, cpuBefore}, nil, []abacus.Commitment{c, year(a, jan(10).Add(time.Microsecond)), ended})
 	if err != nil {
-		t.Fatalf("versions after the latest charged event, another currency, a commitment of an account with none charged: %v", err)
+		t.Fatalf("versions after the latest charged event, another currency, one before the first version; commitments of an account with "+
+			"none charged, after the latest event, ended before it: %v", err)
 	}
 }
