@@ -64,7 +64,7 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 			if err == nil {
 				return store.CommitmentTooEarly(i, &c, latest)
 			}
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES ($1, $2, $3, $4)`,

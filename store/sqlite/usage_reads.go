@@ -57,7 +57,7 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 			if err == nil {
 				return store.CommitmentTooEarly(i, &c, fromMicros(latest))
 			}
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES (?, ?, ?, ?)`,

@@ -1,8 +1,9 @@
 -- The latest event time each price version has charged, per engine shard
--- (batches of different workers write different rows). A new version for
--- a key takes effect only after every event charged under that key:
--- otherwise the book would name, for events already charged, a price
--- other than the one they paid. Filled here from the events stored so far.
+-- (batches of different workers write different rows). A new version
+-- takes effect only after every event charged at the version it takes
+-- over from: otherwise the book would name, for events already charged, a
+-- price other than the one they paid. Filled here from the events stored
+-- so far.
 CREATE TABLE price_uses (
     price_id BIGINT NOT NULL,
     shard    INT NOT NULL,
