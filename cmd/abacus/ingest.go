@@ -54,6 +54,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	s := in.sum
+	if fileErr != nil && s.Accepted+s.Duplicate+s.Rejected == 0 {
+		return fileErr
+	}
 	fmt.Fprintf(stdout, "accepted %d (%d unpriced), duplicate %d, rejected %d\n", s.Accepted, s.Unpriced, s.Duplicate, s.Rejected)
 	switch {
 	case fileErr != nil:
@@ -97,7 +100,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		r = f
 	}
 	if format == "" {
-		switch strings.ToLower(filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz"))) {
+		switch filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz")) {
 		case ".csv":
 			format = "csv"
 		case ".ndjson", ".jsonl", ".json":
