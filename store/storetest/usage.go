@@ -379,10 +379,11 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 		return abacus.StoredEvent{UsageEvent: abacus.UsageEvent{ID: eid, Account: acct.ID, Value: 1, Scene: 11, ResourceID: "gpu", Time: at, Extra: "{}"},
 			Status: status, ReceivedAt: jan(20), Currency: "USD", PriceIDs: prices}
 	}
+	onCPU := event("e3", b, jan(25), abacus.EventCharged, cpuID)
+	onCPU.ResourceID = "cpu"
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		return tx.Apply(ctx, &abacus.Changes{
-			Events: []abacus.StoredEvent{event("e1", a, jan(10), abacus.EventCharged, id), event("e2", a, jan(15), abacus.EventUnpriced),
-				event("e3", b, jan(25), abacus.EventCharged, cpuID)},
+			Events: []abacus.StoredEvent{event("e1", a, jan(10), abacus.EventCharged, id), event("e2", a, jan(15), abacus.EventUnpriced), onCPU},
 			PriceUses: []abacus.PriceUse{{PriceID: id, Shard: 0, Latest: jan(5)}, {PriceID: id, Shard: 3, Latest: jan(10)},
 				{PriceID: cpuID, Shard: 1, Latest: jan(25)}},
 		})
