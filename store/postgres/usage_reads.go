@@ -25,11 +25,12 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 		}
 		for i := range prices {
 			p := &prices[i]
-			// Only the version in force at valid_from would lose events to
-			// the new one: those it charged from then on.
+			// Only the version in force just before valid_from would lose
+			// events to the new one: those it charged from then on. (One
+			// starting at valid_from itself is refused below as taken.)
 			var latest *time.Time
 			if err := tx.QueryRow(ctx, `SELECT max(latest) FROM price_uses WHERE price_id = (SELECT id FROM prices
-				WHERE sku_type = $1 AND sku_kind = $2 AND resource_id = $3 AND unit_type = $4 AND currency = $5 AND valid_from <= $6
+				WHERE sku_type = $1 AND sku_kind = $2 AND resource_id = $3 AND unit_type = $4 AND currency = $5 AND valid_from < $6
 				ORDER BY valid_from DESC LIMIT 1)`,
 				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.ValidFrom).Scan(&latest); err != nil {
 				return err

@@ -18,11 +18,12 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
 		for i := range prices {
 			p := &prices[i]
-			// Only the version in force at valid_from would lose events to
-			// the new one: those it charged from then on.
+			// Only the version in force just before valid_from would lose
+			// events to the new one: those it charged from then on. (One
+			// starting at valid_from itself is refused below as taken.)
 			var latest sql.NullInt64
 			if err := tx.QueryRowContext(ctx, `SELECT max(latest) FROM price_uses WHERE price_id = (SELECT id FROM prices
-				WHERE sku_type = ? AND sku_kind = ? AND resource_id = ? AND unit_type = ? AND currency = ? AND valid_from <= ?
+				WHERE sku_type = ? AND sku_kind = ? AND resource_id = ? AND unit_type = ? AND currency = ? AND valid_from < ?
 				ORDER BY valid_from DESC LIMIT 1)`,
 				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), micros(p.ValidFrom)).Scan(&latest); err != nil {
 				return err
