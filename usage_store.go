@@ -14,9 +14,9 @@ type UsageCounter struct {
 
 // PriceUse is the latest event time a price version has charged, kept per
 // engine shard so that batches of different workers never write the same
-// row. A version added later for the same key and currency must take
-// effect after every event charged under that key: otherwise it would be
-// the price in force at the time of events charged at another.
+// row. A version added later must take effect after every event charged at
+// the version it takes over from: otherwise it would be the price in force
+// at the time of events that paid another.
 type PriceUse struct {
 	PriceID int64
 	Shard   int
