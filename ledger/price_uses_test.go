@@ -74,7 +74,7 @@ func TestPriceVersionsStayTrueToCharges(t *testing.T) {
 }
 
 // priceOracle says whether adding p must be refused because the version
-// in force at its valid_from has charged an event at or after it, and
+// in force just before its valid_from has charged an event at or after it, and
 // whether a version with its valid_from exists already.
 func priceOracle(rt *rapid.T, st abacus.Store, p abacus.Price) (refuse, taken bool) {
 	book, err := st.PriceBookLoad(rt.Context())

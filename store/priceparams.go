@@ -74,7 +74,7 @@ func PriceVersionTaken(i int, p *abacus.Price) error {
 
 // PriceTooEarly is the error of adding prices[i] to take effect at or
 // before latest, the time of the latest event charged at the version in
-// force at its valid_from: those events paid that version, and the new
+// force just before its valid_from: those events paid that version, and the new
 // one would become the price of their time without charging them again.
 func PriceTooEarly(i int, p *abacus.Price, latest time.Time) error {
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d].valid_from", i),
