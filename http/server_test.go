@@ -36,7 +36,12 @@ func newFixture(t testing.TB, st abacus.Store) *fixture {
 
 func newFixtureWith(t testing.TB, st abacus.Store, cfg abacushttp.Config) *fixture {
 	t.Helper()
-	e := ledger.New(st, ledger.Config{})
+	return newFixtureEngine(t, st, cfg, ledger.Config{})
+}
+
+func newFixtureEngine(t testing.TB, st abacus.Store, cfg abacushttp.Config, ecfg ledger.Config) *fixture {
+	t.Helper()
+	e := ledger.New(st, ecfg)
 	t.Cleanup(func() { e.Close() })
 	srv := httptest.NewServer(abacushttp.NewServer(e, cfg).Handler())
 	t.Cleanup(srv.Close)

@@ -13,7 +13,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
+	abacushttp "github.com/abacus-billing/abacus/http"
 	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
 )
 
 func csghubEvent(id, acct string, value any, at string) string {
@@ -142,30 +144,42 @@ func TestIngestDeclaredTooLarge(t *testing.T) {
 	}
 }
 
-// TestEventAheadOfTheClock: an event dated past abacus's clock (by more
-// than the default five minutes) is rejected, naming the time field as
-// its own format spells it, and creates no account.
-func TestEventAheadOfTheClock(t *testing.T) {
-	f := newFixture(t, testdb.SQLite(t))
-	path := "/api/v1/accounting/metering/events"
-	ahead := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	stranger := "dddddddd-0000-4000-8000-000000000004"
-	check := func(what string, r response, field string) {
-		t.Helper()
-		res := r.body["results"].([]any)[0].(map[string]any)
-		if e, _ := res["error"].(map[string]any); r.status != 200 || res["status"] != "rejected" || e["field"] != field || e["code"] != "invalid" {
-			t.Fatalf("%s: %d %s, want rejected naming %s", what, r.status, r.raw, field)
-		}
-	}
-	check("CSGHub", f.mustDo("service", "POST", path, "", "["+csghubEvent("11111111-0000-4000-8000-00000000000a", stranger, 1, ahead)+"]", 200), "created_at")
-	ce := `[{"specversion":"1.0","id":"ce-ahead","source":"gpu-cluster","type":"usage","subject":"` + stranger + `","time":"` + ahead + `",
+// TestEventOutsideTheClocksBounds: an event dated past abacus's clock
+// (by more than the default five minutes), or before it by more than a
+// configured horizon, is rejected, naming the time field as its own
+// format spells it, and creates no account.
+func TestEventOutsideTheClocksBounds(t *testing.T) {
+	for _, c := range []struct {
+		what string
+		at   time.Time
+		cfg  ledger.UsageConfig
+	}{
+		{"ahead", time.Now().Add(time.Hour), ledger.UsageConfig{}},
+		{"too late", time.Now().AddDate(0, 0, -8), ledger.UsageConfig{MaxAge: 7 * 24 * time.Hour}},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			f := newFixtureEngine(t, testdb.SQLite(t), abacushttp.Config{}, ledger.Config{Usage: c.cfg})
+			path := "/api/v1/accounting/metering/events"
+			at := c.at.UTC().Format(time.RFC3339)
+			stranger := "dddddddd-0000-4000-8000-000000000004"
+			check := func(what string, r response, field string) {
+				t.Helper()
+				res := r.body["results"].([]any)[0].(map[string]any)
+				if e, _ := res["error"].(map[string]any); r.status != 200 || res["status"] != "rejected" || e["field"] != field || e["code"] != "invalid" {
+					t.Fatalf("%s: %d %s, want rejected naming %s", what, r.status, r.raw, field)
+				}
+			}
+			check("CSGHub", f.mustDo("service", "POST", path, "", "["+csghubEvent("11111111-0000-4000-8000-00000000000a", stranger, 1, at)+"]", 200), "created_at")
+			ce := `[{"specversion":"1.0","id":"ce-event","source":"gpu-cluster","type":"usage","subject":"` + stranger + `","time":"` + at + `",
 		"data":{"value":2,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}}]`
-	check("CloudEvents", f.doCT("service", "POST", path, "application/cloudevents-batch+json", ce), "time")
-	h := http.Header{}
-	for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "ce-ahead-2", "ce-source": "gpu-cluster",
-		"ce-type": "usage", "ce-subject": stranger, "ce-time": ahead} {
-		h.Set(k, v)
+			check("CloudEvents", f.doCT("service", "POST", path, "application/cloudevents-batch+json", ce), "time")
+			h := http.Header{}
+			for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "ce-event-2", "ce-source": "gpu-cluster",
+				"ce-type": "usage", "ce-subject": stranger, "ce-time": at} {
+				h.Set(k, v)
+			}
+			check("binary CloudEvent", f.doHeaders("service", "POST", path, h, `{"value":4,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}`), "ce-time")
+			f.mustDo("admin", "GET", "/api/v1/accounts/"+stranger, "", "", 404)
+		})
 	}
-	check("binary CloudEvent", f.doHeaders("service", "POST", path, h, `{"value":4,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}`), "ce-time")
-	f.mustDo("admin", "GET", "/api/v1/accounts/"+stranger, "", "", 404)
 }

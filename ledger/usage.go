@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -40,8 +41,14 @@ type UsageConfig struct {
 	// be; default DefaultMaxAhead, negative for no bound. A later event is
 	// rejected, naming created_at: it is a producer's clock or unit error
 	// far more often than usage, and it would be charged at a price not yet
-	// in force into a period that has not begun. Late events have no bound.
+	// in force into a period that has not begun.
 	MaxAhead time.Duration
+	// MaxAge bounds how far before the engine's clock an event's time may
+	// be; zero (the default) for no bound, as CSGHub has none. A later
+	// event is rejected, naming created_at, so that periods already billed
+	// stay as billed; a repeat of a stored event is still a duplicate.
+	// Voids and rerates of stored events are not bounded.
+	MaxAge time.Duration
 }
 
 // DefaultUsageBatch is UsageConfig.MaxBatch unless configured.
@@ -90,6 +97,9 @@ type usageItem struct {
 	// minuteDedupe: the event's scene has CSGHub's minute-level dedupe on.
 	minuteDedupe bool
 	shard        int // the worker whose batches take the account's usage
+	// tooLate refuses an event older than Usage.MaxAge, once the batch
+	// has found it is no duplicate.
+	tooLate *abacus.Error
 }
 
 // shardOf spreads accounts over n workers.
@@ -259,7 +269,17 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 				it.event.Time.UTC().Format(time.RFC3339), ahead, now.UTC().Format(time.RFC3339))
 		}
 	}
+	if age := e.cfg.Usage.MaxAge; it.kind == ingestEvent && age > 0 {
+		if now := e.cfg.Now(); it.event.Time.Before(now.Add(-age)) {
+			it.tooLate = abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s before abacus's clock (%s): events this late are refused, so that periods already billed stay as billed",
+				it.event.Time.UTC().Format(time.RFC3339), spellAge(age), now.UTC().Format(time.RFC3339))
+		}
+	}
 	cw, err := e.cache.customer(ctx, it.event.Account)
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.tooLate != nil {
+		// An account with no events stores no duplicate of this one.
+		return it.tooLate
+	}
 	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent && !e.cfg.Usage.NoAutoCreate {
 		_, _, err = e.store.AccountCreate(ctx, abacus.Account{
 			ID: it.event.Account, Kind: abacus.KindUser, Currency: e.cfg.Usage.DefaultCurrency,
@@ -280,6 +300,19 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	it.shard = shardOf(it.event.Account, len(e.usage))
 	it.revenue, err = e.cache.systemBucket(ctx, abacus.SystemRevenue.ID(), abacus.RevenueShard(it.shard), cw.currency)
 	return err
+}
+
+// spellAge says a horizon as operators set it: in days where it is
+// whole days.
+func spellAge(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == day:
+		return "1 day"
+	case d%day == 0:
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.String()
 }
 
 // workUsage collects queued usage jobs, starting with first, into one

@@ -265,6 +265,9 @@ func (u *usageBatch) ingest(it *usageItem) error {
 			return nil
 		}
 	}
+	if it.tooLate != nil {
+		return it.tooLate
+	}
 	cur := it.customer.currency
 	r, err := u.book.Rate(ev, cur, u.usedOf)
 	if err != nil {

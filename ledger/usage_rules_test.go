@@ -99,6 +99,50 @@ func TestUsageRules(t *testing.T) {
 			mustVerify(t, f.st)
 		})
 
+		t.Run("an event older than the horizon is rejected; a repeat of a stored one is a duplicate", func(t *testing.T) {
+			const month = 30 * 24 * time.Hour
+			st := open(t)
+			now := time.Now()
+			unbounded := newUsageFixture(t, st, ledger.UsageConfig{}, gpu)
+			known := unbounded.account(abacus.Overdraft{Unlimited: true}, nil)
+			if res := unbounded.ingest(spaceEvent("stored", known, "gpu", 3, now.Add(-40*24*time.Hour))); res[0].Status != abacus.IngestAccepted {
+				t.Fatalf("without a horizon, 40 days late: %+v", res[0])
+			}
+			f := newUsageFixture(t, st, ledger.UsageConfig{MaxAge: month})
+			fresh := newAccountID()
+			res := f.ingest(
+				spaceEvent("stored", known, "gpu", 3, now.Add(-40*24*time.Hour)),   // sent again
+				spaceEvent("late", known, "gpu", 5, now.Add(-31*24*time.Hour)),     // new, past the horizon
+				spaceEvent("late-new", fresh, "gpu", 5, now.Add(-31*24*time.Hour)), // and its account unknown
+				spaceEvent("in-time", known, "gpu", 2, now.Add(-29*24*time.Hour)))  // within it
+			if res[0].Status != abacus.IngestDuplicate {
+				t.Fatalf("a repeat of a stored event past the horizon: %+v", res[0])
+			}
+			for _, r := range res[1:3] {
+				if r.Status != abacus.IngestRejected || r.Err.Code != abacus.CodeInvalid || r.Err.Field != "created_at" ||
+					!strings.Contains(r.Err.Message, "more than 30 days before abacus's clock") {
+					t.Fatalf("past the horizon: %+v", r)
+				}
+			}
+			if res[3].Status != abacus.IngestAccepted || res[3].Charged.String() != "2" {
+				t.Fatalf("within the horizon: %+v", res[3])
+			}
+			if _, err := st.AccountGet(f.ctx, fresh); abacus.ErrorCodeOf(err) != abacus.CodeNotFound {
+				t.Fatalf("the rejected event's account: %v", err)
+			}
+			if b := wallet(t, st, known, abacus.BucketCash, "USD").Balance; b.String() != "-5" {
+				t.Fatalf("cash %s, want -5: the 3 stored and the 2 within the horizon", b)
+			}
+			if evs, err := st.Events(f.ctx, abacus.EventQuery{IDs: []string{"late", "late-new"}, Limit: 10}); err != nil || len(evs) != 0 {
+				t.Fatalf("rejected events stored: %+v %v", evs, err)
+			}
+			// The horizon bounds what producers send, not what operators correct.
+			if res, err := f.e.VoidEvents(f.ctx, []string{"stored"}); err != nil || res[0].Err != nil || res[0].Refunded.String() != "3" {
+				t.Fatalf("voiding an event past the horizon: %+v %v", res, err)
+			}
+			mustVerify(t, st)
+		})
+
 		t.Run("a floor that refuses rejects the event and changes nothing", func(t *testing.T) {
 			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu)
 			acct := f.account(abacus.Overdraft{}, nil)

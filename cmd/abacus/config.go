@@ -99,6 +99,7 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	minutes := fs.String("minute-dedupe", os.Getenv("ABACUS_MINUTE_DEDUPE"), "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15; env ABACUS_MINUTE_DEDUPE)")
 	maxBatch := fs.Int("max-usage-batch", ledger.DefaultUsageBatch, "most usage events committed in one database transaction")
 	ahead := fs.String("max-event-ahead", envOr("ABACUS_MAX_EVENT_AHEAD", ledger.DefaultMaxAhead.String()), "how far past this machine's clock an event's time may be; later events are rejected (0: no bound; env ABACUS_MAX_EVENT_AHEAD)")
+	age := fs.String("max-event-age", envOr("ABACUS_MAX_EVENT_AGE", "0"), "how far before this machine's clock an event's time may be, such as 35d or 72h; earlier events are rejected, so that billed periods stay as billed (0: no bound; env ABACUS_MAX_EVENT_AGE)")
 	return func() (ledger.UsageConfig, error) {
 		var c ledger.UsageConfig
 		if *maxBatch < 1 {
@@ -112,6 +113,10 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 		c.MaxAhead = d
 		if d == 0 {
 			c.MaxAhead = -1
+		}
+		var ok bool
+		if c.MaxAge, ok = parseAge(*age); !ok {
+			return c, fmt.Errorf("--max-event-age: %q is not a duration such as 35d or 72h (0: no bound)", *age)
 		}
 		cur, err := abacus.ParseCurrency(*currency)
 		if err != nil {
@@ -153,4 +158,15 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 		}
 		return c, nil
 	}
+}
+
+// parseAge reads a duration as Go spells it, or a whole number of days
+// such as 35d, the unit horizons are set in.
+func parseAge(s string) (time.Duration, bool) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		return time.Duration(n) * 24 * time.Hour, err == nil && n >= 0 && n <= 100*365
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil && d >= 0
 }

@@ -105,6 +105,29 @@ func TestUsageFlagsFromEnvironment(t *testing.T) {
 			t.Errorf("%q: %v, want an error naming --max-event-ahead", bad, err)
 		}
 	}
+	if c.MaxAge != 0 {
+		t.Fatalf("max event age by default: %s, want no bound", c.MaxAge)
+	}
+	t.Setenv("ABACUS_MAX_EVENT_AGE", "35d")
+	if c = read(); c.MaxAge != 35*24*time.Hour {
+		t.Fatalf("max event age from the environment: %s", c.MaxAge)
+	}
+	if c = read("--max-event-age", "72h"); c.MaxAge != 72*time.Hour {
+		t.Fatalf("--max-event-age 72h: %s", c.MaxAge)
+	}
+	if c = read("--max-event-age", "0"); c.MaxAge != 0 {
+		t.Fatalf("--max-event-age 0 is no bound, not %s", c.MaxAge)
+	}
+	for _, bad := range []string{"a month", "-1d", "-2h", "35", "1.5d", "d"} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		usage := usageFlags(fs)
+		if err := fs.Parse([]string{"--max-event-age", bad}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := usage(); err == nil || !strings.HasPrefix(err.Error(), "--max-event-age: ") {
+			t.Errorf("%q: %v, want an error naming --max-event-age", bad, err)
+		}
+	}
 }
 
 // TestSQLiteCacheFromEnvironment: ABACUS_SQLITE_CACHE sizes the SQLite
