@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -26,7 +27,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("ingest", "FILE...", stderr)
 	db := dbFlag(fs)
 	usage := usageFlags(fs)
-	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv, each also with .gz)")
+	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv, each also with .gz), or else from its first line")
 	chunk := fs.Int("chunk", 2000, "events handed to the engine at a time")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,8 +106,6 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 			format = "csv"
 		case ".ndjson", ".jsonl", ".json":
 			format = "ndjson"
-		default:
-			return fmt.Errorf("cannot tell the format from the name; use --format ndjson or --format csv")
 		}
 	}
 	prog := newProgress(in.stderr, name, size)
@@ -120,6 +119,13 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		}
 		defer zr.Close()
 		src = zr
+	}
+	if format == "" { // standard input, or a name that does not say
+		peek := bufio.NewReader(src)
+		if format = sniffFormat(peek); format == "" {
+			return fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
+		}
+		src = peek
 	}
 	var rd *decode.Reader
 	switch format {
@@ -207,6 +213,24 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	return ctx.Err()
 }
 
+// sniffFormat tells NDJSON from CSV by the first byte that is not a
+// byte-order mark or white space: an object opens an NDJSON line, and a
+// CSV file opens with its header's first name. It says "" for anything
+// else, such as a JSON array.
+func sniffFormat(r *bufio.Reader) string {
+	head, _ := r.Peek(4096)
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	switch {
+	case len(head) == 0:
+		return "ndjson" // nothing to read either way
+	case head[0] == '{':
+		return "ndjson"
+	case head[0] == '"' || head[0] == '_' || 'a' <= head[0] && head[0] <= 'z' || 'A' <= head[0] && head[0] <= 'Z':
+		return "csv"
+	}
+	return ""
+}
+
 // countingReader tells the progress how many bytes were read.
 type countingReader struct {
 	r        io.Reader
@@ -270,7 +294,15 @@ func (p *progress) line() {
 	if p.size > 0 && p.read > 0 && p.read < p.size {
 		eta = fmt.Sprintf(", ETA %s", (time.Duration(float64(elapsed) * float64(p.size-p.read) / float64(p.read))).Round(time.Second))
 	}
-	fmt.Fprintf(p.out, "%s: %d events, %d of %d bytes, %.0f events/s%s\n", p.name, p.n, p.read, p.size, rate, eta)
+	read := fmt.Sprintf("%d bytes", p.read)
+	if p.size >= 0 {
+		read = fmt.Sprintf("%d of %d bytes", p.read, p.size)
+	}
+	events := "events"
+	if p.n == 1 {
+		events = "event"
+	}
+	fmt.Fprintf(p.out, "%s: %d %s, %s, %.0f events/s%s\n", p.name, p.n, events, read, rate, eta)
 }
 
 func (p *progress) done() {

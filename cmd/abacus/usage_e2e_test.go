@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -262,5 +263,43 @@ func TestIngestGzip(t *testing.T) {
 	out, err = runCLI(t, "ingest", "--db", dsn, whole)
 	if want := fmt.Sprintf("accepted %d (0 unpriced), duplicate %d, rejected 0", n-sent, sent); err != nil || !strings.Contains(out, want) {
 		t.Fatalf("the whole file after: %v\n%s\nwant %s", err, out, want)
+	}
+}
+
+// TestIngestTellsTheFormatByContent: standard input, and a file whose
+// name does not say, are read as NDJSON or CSV by their first line,
+// compressed or not; the progress of a stream of unknown size counts its
+// bytes without a total.
+func TestIngestTellsTheFormatByContent(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	acct := account(11)
+	stdin := func(body []byte) (string, error) {
+		cmd := exec.Command(binary, "ingest", "--db", dsn, "-")
+		cmd.Stdin = bytes.NewReader(body)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	nd := "\ufeff\n" + usageEvent("s-1", acct, 4) + "\n" + usageEvent("s-2", acct, 4) + "\n"
+	out, err := stdin([]byte(nd))
+	if err != nil || !strings.Contains(out, "accepted 2 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, fmt.Sprintf("-: 2 events, %d bytes, ", len(nd))) {
+		t.Fatalf("NDJSON on standard input: %v\n%s", err, out)
+	}
+	csv := "uuid,user_uuid,value,value_type,scene,resource_id,customer_id,created_at\n" +
+		"s-3," + acct + ",4,0,11,gpu,s,2026-11-02T10:00:00Z\n"
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(csv))
+	zw.Close()
+	if out, err := stdin(zipped.Bytes()); err != nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, "-: 1 event, ") {
+		t.Fatalf("gzip-compressed CSV on standard input: %v\n%s", err, out)
+	}
+	txt := filepath.Join(t.TempDir(), "usage.txt")
+	os.WriteFile(txt, []byte(csv), 0o600)
+	if out, err := runCLI(t, "ingest", "--db", dsn, txt); err != nil || !strings.Contains(out, "accepted 0 (0 unpriced), duplicate 1, rejected 0") {
+		t.Fatalf("CSV in a .txt file: %v\n%s", err, out)
+	}
+	if out, err := stdin([]byte(`[` + usageEvent("s-4", acct, 4) + `]`)); err == nil || !strings.Contains(out, "cannot tell the format from the name or the content; use --format") {
+		t.Fatalf("a JSON array: %v\n%s", err, out)
 	}
 }
