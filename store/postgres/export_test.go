@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,6 +14,46 @@ import (
 // write batch run it: in tx, a transaction of Write.
 func ExplainInWrite(ctx context.Context, tx abacus.WriteTx, statement string) ([]string, error) {
 	rows, err := tx.(*writeTx).query(ctx, "EXPLAIN "+statement)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// EventsPlan returns the plan PostgreSQL gives the listing of q once a
+// connection has cached its statement: a generic one, for any values of
+// its parameters. Only queries whose parameters are numbers and strings
+// can be planned so.
+func EventsPlan(ctx context.Context, s *Store, q abacus.EventQuery) ([]string, error) {
+	query, args, err := eventsQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		return nil, err
+	}
+	defer conn.Exec(ctx, "RESET plan_cache_mode")
+	if _, err := conn.Exec(ctx, "PREPARE events_plan AS "+query); err != nil {
+		return nil, err
+	}
+	defer conn.Exec(ctx, "DEALLOCATE events_plan")
+	values := make([]string, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case int, int64:
+			values[i] = fmt.Sprint(v)
+		case string:
+			values[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		default:
+			return nil, fmt.Errorf("parameter %d is a %T, not a number or a string", i+1, a)
+		}
+	}
+	rows, err := conn.Query(ctx, "EXPLAIN EXECUTE events_plan("+strings.Join(values, ", ")+")", pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil, err
 	}

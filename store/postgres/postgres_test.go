@@ -440,3 +440,30 @@ func TestPriceBookWaitsForRating(t *testing.T) {
 		t.Fatalf("the import after the batch committed: %v, want it refused", err)
 	}
 }
+
+// TestStatusListingsUseTheirIndexes: the unpriced and the voided events
+// are listed through their partial indexes, not by reading every event
+// stored after the page's start (they are a few among many), even in the
+// generic plan a connection may settle on for a statement it runs often.
+func TestStatusListingsUseTheirIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids)
+		SELECT 'e' || i, 'a' || i % 100, 11, 0, 1, '', 'gpu', '', 's', now(), now(), '',
+			CASE WHEN i % 1000 = 1 THEN 'unpriced' WHEN i % 1000 = 2 THEN 'voided' ELSE 'charged' END, 'USD', 0, 0, 0, 0, ''
+		FROM generate_series(1, 20000) i;
+		ANALYZE usage_events`); err != nil {
+		t.Fatal(err)
+	}
+	for status, index := range map[abacus.EventStatus]string{abacus.EventUnpriced: "usage_events_unpriced", abacus.EventVoided: "usage_events_voided"} {
+		plan, err := postgres.EventsPlan(ctx, s, abacus.EventQuery{Status: status, AfterSeq: 7, Limit: 100})
+		if err != nil || !strings.Contains(strings.Join(plan, "\n"), " using "+index+" ") {
+			t.Errorf("%s events: %v\n%s\nwant %s", status, err, strings.Join(plan, "\n"), index)
+		}
+	}
+}

@@ -129,8 +129,18 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 
 // Events implements abacus.Store.
 func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.StoredEvent, error) {
-	if err := store.CheckLimit(q.Limit); err != nil {
+	query, args, err := eventsQuery(q)
+	if err != nil {
 		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
+	return collect(rows, err, scanEvent)
+}
+
+// eventsQuery is the statement that answers q.
+func eventsQuery(q abacus.EventQuery) (string, []any, error) {
+	if err := store.CheckLimit(q.Limit); err != nil {
+		return "", nil, err
 	}
 	var where []string
 	var args []any
@@ -154,7 +164,11 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 		add("id = ANY($%d)", q.IDs)
 	}
 	if q.Status != "" {
-		add("status = $%d", string(q.Status))
+		cond, err := store.StatusCondition(q.Status)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, cond)
 	}
 	if !q.From.IsZero() {
 		add("event_time >= $%d", q.From)
@@ -163,9 +177,8 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 		add("event_time < $%d", q.To)
 	}
 	args = append(args, q.Limit)
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args...)
-	return collect(rows, err, scanEvent)
+	return `SELECT ` + eventColumns + ` FROM usage_events WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args, nil
 }
 
 // Rollups implements abacus.Store.

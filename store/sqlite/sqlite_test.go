@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -289,5 +290,28 @@ func TestWriterSettings(t *testing.T) {
 	}
 	if _, err := sqlite.OpenWith(testdb.SQLitePath(t), sqlite.Options{WriterCacheMiB: -1}); err == nil {
 		t.Fatal("a negative page cache was accepted")
+	}
+}
+
+// TestStatusListingsUseTheirIndexes: the unpriced and the voided events
+// are listed through their partial indexes, not by reading every event
+// stored after the page's start: they are a few among millions. With an
+// account named, the account's index serves.
+func TestStatusListingsUseTheirIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.SQLitePath(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for status, index := range map[abacus.EventStatus]string{abacus.EventUnpriced: "usage_events_unpriced", abacus.EventVoided: "usage_events_voided"} {
+		plan, err := sqlite.EventsPlan(ctx, s, abacus.EventQuery{Status: status, AfterSeq: 7, Limit: 100})
+		if err != nil || !strings.Contains(strings.Join(plan, "\n"), "USING INDEX "+index+" ") {
+			t.Errorf("%s events: %q %v, want %s", status, plan, err, index)
+		}
+		plan, err = sqlite.EventsPlan(ctx, s, abacus.EventQuery{Account: "a", Status: status, Limit: 100})
+		if err != nil || !strings.Contains(strings.Join(plan, "\n"), "USING INDEX usage_events_account ") {
+			t.Errorf("an account's %s events: %q %v, want its index", status, plan, err)
+		}
 	}
 }

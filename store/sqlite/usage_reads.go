@@ -150,36 +150,11 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 
 // Events implements abacus.Store.
 func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.StoredEvent, error) {
-	if err := store.CheckLimit(q.Limit); err != nil {
+	query, args, err := eventsQuery(q)
+	if err != nil {
 		return nil, err
 	}
-	// An account's events come in event-time order, paged from the position
-	// of the last one seen; all accounts' in the order they were stored.
-	where, args, order := []string{"seq > ?"}, []any{q.AfterSeq}, "seq"
-	if q.Account != "" {
-		where, args, order = []string{"account_id = ?"}, []any{string(q.Account)}, "event_time, seq"
-		if q.AfterSeq > 0 {
-			where = append(where, "(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = ?)")
-			args = append(args, q.AfterSeq)
-		}
-	}
-	if len(q.IDs) > 0 {
-		if len(q.IDs) > 500 {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "ids", "at most 500 at a time")
-		}
-		where, args = append(where, "id IN ("+placeholders(len(q.IDs))+")"), append(args, eventKeys(q.IDs)...)
-	}
-	if q.Status != "" {
-		where, args = append(where, "status = ?"), append(args, string(q.Status))
-	}
-	if !q.From.IsZero() {
-		where, args = append(where, "event_time >= ?"), append(args, micros(q.From))
-	}
-	if !q.To.IsZero() {
-		where, args = append(where, "event_time < ?"), append(args, micros(q.To))
-	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM usage_events WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`,
-		append(args, q.Limit)...)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +168,44 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// eventsQuery is the statement that answers q.
+func eventsQuery(q abacus.EventQuery) (string, []any, error) {
+	if err := store.CheckLimit(q.Limit); err != nil {
+		return "", nil, err
+	}
+	// An account's events come in event-time order, paged from the position
+	// of the last one seen; all accounts' in the order they were stored.
+	where, args, order := []string{"seq > ?"}, []any{q.AfterSeq}, "seq"
+	if q.Account != "" {
+		where, args, order = []string{"account_id = ?"}, []any{string(q.Account)}, "event_time, seq"
+		if q.AfterSeq > 0 {
+			where = append(where, "(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = ?)")
+			args = append(args, q.AfterSeq)
+		}
+	}
+	if len(q.IDs) > 0 {
+		if len(q.IDs) > 500 {
+			return "", nil, abacus.Errorf(abacus.CodeInvalid, "ids", "at most 500 at a time")
+		}
+		where, args = append(where, "id IN ("+placeholders(len(q.IDs))+")"), append(args, eventKeys(q.IDs)...)
+	}
+	if q.Status != "" {
+		cond, err := store.StatusCondition(q.Status)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, cond)
+	}
+	if !q.From.IsZero() {
+		where, args = append(where, "event_time >= ?"), append(args, micros(q.From))
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "event_time < ?"), append(args, micros(q.To))
+	}
+	return `SELECT ` + eventColumns + ` FROM usage_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ?`,
+		append(args, q.Limit), nil
 }
 
 // Rollups implements abacus.Store.

@@ -236,6 +236,11 @@ func testEventsListing(t *testing.T, st abacus.Store) {
 	same(t, "everyone's, after a2", list(abacus.EventQuery{AfterSeq: seqOf("a2"), Limit: 2}), []string{"a3", "b1"})
 	same(t, "unpriced", list(abacus.EventQuery{Status: abacus.EventUnpriced, Limit: 10}), []string{"a1", "a2", "a3", "b1"})
 	same(t, "by id", list(abacus.EventQuery{IDs: []string{"b1", "a1"}, Limit: 10}), []string{"a1", "b1"})
+	same(t, "voided", list(abacus.EventQuery{Status: abacus.EventVoided, Limit: 10}), []string{"a4"})
+	same(t, "unpriced after a2", list(abacus.EventQuery{Status: abacus.EventUnpriced, AfterSeq: seqOf("a2"), Limit: 10}), []string{"a3", "b1"})
+	if _, err := st.Events(t.Context(), abacus.EventQuery{Status: "lost' OR 'x' = 'x", Limit: 10}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid {
+		t.Fatalf("an unknown status: %v, want it refused as invalid", err)
+	}
 }
 
 // testEventIDSpellings: an event id is the exact string the producer sent,

@@ -1,0 +1,17 @@
+package store
+
+import "github.com/abacus-billing/abacus"
+
+// StatusCondition is the SQL condition that an event has status s, with
+// the status spelled in the statement rather than bound, so that the
+// partial index of a rare status (unpriced, voided) serves every plan of
+// it: a generic PostgreSQL plan, which a connection may settle on for a
+// statement it runs often, cannot match a bound value to an index's
+// condition. Only the statuses abacus knows are spelled.
+func StatusCondition(s abacus.EventStatus) (string, error) {
+	switch s {
+	case abacus.EventCharged, abacus.EventUnpriced, abacus.EventVoided:
+		return "status = '" + string(s) + "'", nil
+	}
+	return "", abacus.Errorf(abacus.CodeInvalid, "status", "%q is not charged, unpriced or voided", s)
+}
