@@ -42,7 +42,13 @@ type Price struct {
 	License    *License             // set when the SKU is a licence
 	Desc       string
 	ValidFrom  time.Time
-	CreatedAt  time.Time
+	// Revision tells apart versions of one key and currency with the same
+	// ValidFrom: a correction that replaces a version from its own start
+	// stores it again with the next revision. The highest is in force; the
+	// others stay, as the record of what the events they rated paid. 0 for
+	// a version as first stored.
+	Revision  int
+	CreatedAt time.Time
 }
 
 // PriceTier is one band of a tiered price: units up to UpTo (in base

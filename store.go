@@ -68,6 +68,14 @@ type Store interface {
 	// PriceBookAdd appends price versions, burst level changes and
 	// commitments, and bumps the price book version, in one transaction.
 	PriceBookAdd(ctx context.Context, prices []Price, levels []BurstLevel, commitments []Commitment) error
+	// PriceBookCorrect appends price versions that correct the book: unlike
+	// PriceBookAdd it accepts a version that takes effect before events
+	// already charged at the version it takes over from (they are then to
+	// be repriced), and one with the ValidFrom of a stored version (with a
+	// higher Revision, which replaces it). A version whose key, currency,
+	// ValidFrom and Revision are taken is refused (CodeConflict,
+	// prices[i]). It bumps the price book version.
+	PriceBookCorrect(ctx context.Context, prices []Price) error
 	PriceBookLoad(ctx context.Context) (*PriceBook, error)
 	// Events returns stored events in the order they were stored.
 	Events(ctx context.Context, q EventQuery) ([]StoredEvent, error)
@@ -163,6 +171,7 @@ type Changes struct {
 	Minutes      []MinuteSlot   // minute slots to take
 	Outbox       []OutboxMessage
 	PriceUses    []PriceUse // latest event times to raise, each only if later than the stored one
+	Reprices     []Reprice  // new; the events they change are among EventUpdates
 }
 
 // BurstStep computes one burst cycle; see Store.BurstCycle.
@@ -221,4 +230,6 @@ type AuditReader interface {
 	Prices(fn func(Price) error) error
 	// PriceUses streams the latest event time recorded per price version and shard.
 	PriceUses(fn func(PriceUse) error) error
+	// Reprices streams every reprice, in the order they were stored.
+	Reprices(fn func(Reprice) error) error
 }

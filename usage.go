@@ -139,8 +139,12 @@ type IngestResult struct {
 	Status   IngestStatus
 	Err      *Error // with IngestRejected: why, naming the field
 	Charged  Amount // with IngestAccepted: what the ledger took
-	Refunded Amount // for a void: what the account got back (see StoredEvent.Refunded)
+	Refunded Amount // for a void or a reprice: what the account got back (see StoredEvent.Refunded)
 	Unpriced bool   // accepted, but no price was valid at its time: kept to be rated later
+	// Repriced says a reprice charged the event again (Refunded back at
+	// the prices it was charged, Charged at the corrected ones); false
+	// where its prices still stand.
+	Repriced bool
 }
 
 // EventStatus is where a stored event is in its life.

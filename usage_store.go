@@ -23,6 +23,23 @@ type PriceUse struct {
 	Latest  time.Time
 }
 
+// Reprice records that a stored event was rated again after its prices
+// were corrected: usage transaction TxID moved Amount (negative where the
+// corrected price is lower) on top of what the event had paid, and the
+// event now names the corrected versions. The event's Charged is what it
+// has paid in all, so its first charge, in EventTxID, was Charged less
+// the Amount of each of its reprices.
+type Reprice struct {
+	EventSeq  int64
+	Account   AccountID
+	Currency  Currency
+	EventTxID int64   // the transaction that first charged the event (0: it cost nothing then)
+	TxID      int64   // this reprice's usage transaction (0: it moved nothing)
+	Amount    Amount  // what the event's charge changed by
+	PriceIDs  []int64 // the versions that had rated it
+	CreatedAt time.Time
+}
+
 // Carry is what rounding to micro-units left over from an account's usage
 // charges: an exact decimal in [0, 0.000001), added to its next charge.
 type Carry struct {

@@ -14,7 +14,8 @@ import (
 // version, the burst level history and the accounts' commitments. It is
 // safe for concurrent use. Build a new Book when any of them changes.
 type Book struct {
-	prices      map[priceKey][]*version // ValidFrom ascending
+	prices      map[priceKey][]*version // in force from ValidFrom, ascending: the highest revision of each
+	byID        map[int64]*version      // every version, superseded revisions too
 	levels      map[string][]abacus.BurstLevel
 	commitments map[abacus.AccountID][]abacus.Commitment
 }
@@ -31,8 +32,8 @@ type priceKey struct {
 }
 
 // NewBook checks and indexes a price book. Every price must pass
-// [Validate]; two versions of one key and currency may not share a
-// ValidFrom (the book would be ambiguous). Burst levels need a resource,
+// [Validate]; two versions of one key and currency may share a ValidFrom
+// only with different revisions, the highest of which is in force. Burst levels need a resource,
 // a level ≥ 1 and a time; two records of one resource at one time must
 // agree. Commitments need a valid account, Months ≥ 1 and From < Until.
 // The inputs are copied: later changes to them do not reach the Book.
@@ -40,6 +41,7 @@ type priceKey struct {
 func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) (*Book, error) {
 	b := &Book{
 		prices:      make(map[priceKey][]*version),
+		byID:        make(map[int64]*version),
 		levels:      make(map[string][]abacus.BurstLevel),
 		commitments: make(map[abacus.AccountID][]abacus.Commitment),
 	}
@@ -51,15 +53,27 @@ func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []ab
 		k := priceKey{KeyOf(p), p.Currency}
 		v := &version{price: p, cost: compile(p, nil)}
 		b.prices[k] = append(b.prices[k], v)
+		if p.ID != 0 {
+			b.byID[p.ID] = v
+		}
 	}
 	for k, vs := range b.prices {
-		sort.SliceStable(vs, func(i, j int) bool { return vs[i].price.ValidFrom.Before(vs[j].price.ValidFrom) })
-		for i := 1; i < len(vs); i++ {
-			if vs[i].price.ValidFrom.Equal(vs[i-1].price.ValidFrom) {
-				return nil, abacus.Errorf(abacus.CodeConflict, "prices", "two %s prices for %s are valid from %s",
-					k.Currency, k.Key, vs[i].price.ValidFrom.UTC().Format(time.RFC3339Nano))
+		sort.SliceStable(vs, func(i, j int) bool {
+			x, y := vs[i].price, vs[j].price
+			return x.ValidFrom.Before(y.ValidFrom) || x.ValidFrom.Equal(y.ValidFrom) && x.Revision < y.Revision
+		})
+		inForce := vs[:0]
+		for i, v := range vs {
+			if i+1 < len(vs) && vs[i+1].price.ValidFrom.Equal(v.price.ValidFrom) {
+				if vs[i+1].price.Revision == v.price.Revision {
+					return nil, abacus.Errorf(abacus.CodeConflict, "prices", "two %s prices for %s are valid from %s in revision %d",
+						k.Currency, k.Key, v.price.ValidFrom.UTC().Format(time.RFC3339Nano), v.price.Revision)
+				}
+				continue // superseded by the next revision
 			}
+			inForce = append(inForce, v)
 		}
+		b.prices[k] = inForce
 	}
 	for i, l := range levels {
 		field := fmt.Sprintf("burst_levels[%d]", i)
@@ -153,8 +167,19 @@ func (b *Book) version(k Key, cur abacus.Currency, t time.Time) (*version, bool)
 	return vs[i-1], true
 }
 
-// Versions returns every version of the price of k in cur, oldest first.
-// The prices belong to the Book: do not modify them.
+// named returns the version among ids that prices k in cur.
+func (b *Book) named(k Key, cur abacus.Currency, ids []int64) (*version, bool) {
+	for _, id := range ids {
+		if v, ok := b.byID[id]; ok && v.price.Currency == cur && KeyOf(v.price) == k {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// Versions returns the versions of the price of k in cur, oldest first,
+// each the highest revision of its ValidFrom. The prices belong to the
+// Book: do not modify them.
 func (b *Book) Versions(k Key, cur abacus.Currency) []*abacus.Price {
 	vs := b.prices[priceKey{k, cur}]
 	if vs == nil {

@@ -39,7 +39,7 @@ func TestUnstoredNamesTheLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = f.Unstored(book)
-	const want = "new.yaml:4: prices[2]: has the same key, currency and valid_from as stored price 42 but differs from it; prices are never edited: add a version with a later valid_from"
+	const want = "new.yaml:4: prices[2]: has the same key, currency and valid_from as stored price 42 but differs from it; prices are never edited: add a version with a later valid_from, or import with --correct to replace it and reprice its events"
 	var fe *rating.FileError
 	if err == nil || err.Error() != want || !errors.As(err, &fe) || fe.Line != 4 || abacus.ErrorCodeOf(err) != abacus.CodeConflict {
 		t.Fatalf("got  %v\nwant %s", err, want)
@@ -96,5 +96,39 @@ commitments:
 	prices, commitments, err = f.Unstored(book)
 	if err != nil || len(prices) != 1 || prices[0].ResourceID != "c" || len(commitments) != 1 {
 		t.Fatalf("with one price stored: %+v and %d commitments to add, %v", prices, len(commitments), err)
+	}
+}
+
+// TestCorrectionsRevise: a correction file's price at a stored version's
+// key, currency and valid_from with other terms becomes that version's
+// next revision; one the book holds as it is, in its latest revision, is
+// left out; a new one is revision 0. A commitment the book lacks is
+// refused with its line.
+func TestCorrectionsRevise(t *testing.T) {
+	const file = `prices:
+  - {sku_type: 1, sku_kind: 1, resource_id: a, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: 2026-01-01T00:00:00Z, sku_price: "2"}
+  - {sku_type: 1, sku_kind: 1, resource_id: b, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: 2026-01-01T00:00:00Z, sku_price: "3"}
+  - {sku_type: 1, sku_kind: 1, resource_id: c, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: 2026-01-01T00:00:00Z, sku_price: "4"}
+`
+	f, err := rating.ReadFile(strings.NewReader(file), "fix.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := append([]abacus.Price(nil), f.Prices[:2]...)
+	stored[0].ID, stored[1].ID = 1, 2
+	stored[0].UnitPrice = stored[0].UnitPrice.Add(stored[0].UnitPrice) // a: 4 stored, 2 in the file
+	b1 := stored[1]
+	b1.ID, b1.Revision = 3, 1
+	stored[1].UnitPrice = stored[0].UnitPrice // b: revision 0 said 4, revision 1 says 3, as the file does
+	prices, err := f.Corrections(abacus.PriceBook{Prices: append(stored, b1)})
+	if err != nil || len(prices) != 2 || prices[0].ResourceID != "a" || prices[0].Revision != 1 || prices[1].ResourceID != "c" || prices[1].Revision != 0 {
+		t.Fatalf("%+v %v", prices, err)
+	}
+	withCommitment, err := rating.ReadFile(strings.NewReader(file+"commitments:\n  - {account: 5f6c0a66-4a38-4b38-9d4b-0a4c1f3e2a10, months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}\n"), "fix.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := withCommitment.Corrections(abacus.PriceBook{}); err == nil || !strings.HasPrefix(err.Error(), "fix.yaml:6: commitments[0]: ") {
+		t.Fatalf("a new commitment: %v", err)
 	}
 }

@@ -157,7 +157,7 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 			prices = append(prices, f.Prices[i])
 		case !samePrice(old, &f.Prices[i]):
 			return nil, nil, &FileError{File: f.Name, Line: f.lines[i], Err: abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
-				"has the same key, currency and valid_from as stored price %d but differs from it; prices are never edited: add a version with a later valid_from", old.ID)}
+				"has the same key, currency and valid_from as stored price %d but differs from it; prices are never edited: add a version with a later valid_from, or import with --correct to replace it and reprice its events", old.ID)}
 		}
 	}
 	stored := make(map[commitmentID]bool, len(book.Commitments))
@@ -171,6 +171,45 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 		}
 	}
 	return prices, commitments, nil
+}
+
+// Corrections returns what of f corrects the stored book: each price the
+// book does not hold, and, where the book holds the price's key, currency
+// and valid_from with other terms, the price as that version's next
+// revision, which replaces it. A price the book holds as it is, in its
+// latest revision, is left out. Commitments are not corrected: one the
+// book does not hold is reported, as a *FileError naming its line.
+func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
+	latest := make(map[versionID]*abacus.Price, len(book.Prices))
+	for i := range book.Prices {
+		p := &book.Prices[i]
+		if old, ok := latest[versionOf(p)]; !ok || p.Revision > old.Revision {
+			latest[versionOf(p)] = p
+		}
+	}
+	var prices []abacus.Price
+	for i := range f.Prices {
+		p := f.Prices[i]
+		old, ok := latest[versionOf(&p)]
+		switch {
+		case !ok:
+			prices = append(prices, p)
+		case !samePrice(old, &p):
+			p.Revision = old.Revision + 1
+			prices = append(prices, p)
+		}
+	}
+	stored := make(map[commitmentID]bool, len(book.Commitments))
+	for _, c := range book.Commitments {
+		stored[commitmentOf(c)] = true
+	}
+	for j, c := range f.Commitments {
+		if !stored[commitmentOf(c)] {
+			return nil, &FileError{File: f.Name, Line: f.commitLines[j], Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d]", j),
+				"is not in the book; a correction changes prices only: import commitments without --correct")}
+		}
+	}
+	return prices, nil
 }
 
 // Locate names the file and line of an error a store returned for adding
@@ -226,7 +265,7 @@ var storedField = regexp.MustCompile(`^(prices|commitments)\[(\d+)\](.*)$`)
 // price file writes it, apart from the id and when it was stored.
 func samePrice(a, b *abacus.Price) bool {
 	canonical := func(p abacus.Price) string {
-		p.ID, p.CreatedAt, p.ValidFrom = 0, time.Time{}, p.ValidFrom.UTC()
+		p.ID, p.Revision, p.CreatedAt, p.ValidFrom = 0, 0, time.Time{}, p.ValidFrom.UTC()
 		var buf bytes.Buffer
 		w := bufio.NewWriter(&buf)
 		writeJSON(w, priceNode(&p), "")

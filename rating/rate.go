@@ -86,6 +86,21 @@ type Line struct {
 // events that cannot be rated as they are: malformed extra fields, a
 // missing stub licence count, a quantity that overflows.
 func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64) (Rating, error) {
+	return b.rate(e, cur, used, nil)
+}
+
+// RateWith rates e as Rate does, but with the price versions ids (a
+// stored event's PriceIDs) instead of those in force at its time: what
+// the event cost at the prices it was charged, whatever has corrected
+// them since. A component none of ids prices is Unpriced.
+func (b *Book) RateWith(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64, ids []int64) (Rating, error) {
+	if len(ids) == 0 {
+		return unpriced("the event names no price version"), nil
+	}
+	return b.rate(e, cur, used, ids)
+}
+
+func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64, ids []int64) (Rating, error) {
 	var extraBuf [8]extraField
 	extra, err := parseExtra(e.Extra, extraBuf[:0])
 	if err != nil {
@@ -109,7 +124,13 @@ func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 	var sum u256
 	fast := true
 	for _, comp := range comps {
-		v, ok := b.version(comp.Key, cur, t)
+		var v *version
+		var ok bool
+		if ids == nil {
+			v, ok = b.version(comp.Key, cur, t)
+		} else {
+			v, ok = b.named(comp.Key, cur, ids)
+		}
 		if !ok {
 			return unpriced(fmt.Sprintf("no %s price for %s valid at %s", cur, comp.Key, t.UTC().Format(time.RFC3339Nano))), nil
 		}

@@ -64,12 +64,16 @@ func ParseIDs(s string) ([]int64, error) {
 }
 
 // PriceVersionTaken is the error of adding prices[i] where the book has a
-// version with its key, currency and valid_from: a stored price is never
-// edited, and two would make the book ambiguous.
+// version with its key, currency, valid_from and revision: a stored price
+// is never edited, and two would make the book ambiguous.
 func PriceVersionTaken(i int, p *abacus.Price) error {
+	revision := ""
+	if p.Revision > 0 { // a correction, which lost to another
+		revision = fmt.Sprintf(" at revision %d", p.Revision)
+	}
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
-		"sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s has a %s version valid from %s already; prices are never edited: add a version with a later valid_from",
-		p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency, p.ValidFrom.UTC().Format(time.RFC3339Nano))
+		"sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s has a %s version valid from %s%s already; prices are never edited: add a version with a later valid_from",
+		p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency, p.ValidFrom.UTC().Format(time.RFC3339Nano), revision)
 }
 
 // PriceTooEarly is the error of adding prices[i] to take effect at or
@@ -79,7 +83,8 @@ func PriceVersionTaken(i int, p *abacus.Price) error {
 func PriceTooEarly(i int, p *abacus.Price, latest time.Time) error {
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d].valid_from", i),
 		"%s is not after %s, the time of the latest event charged at the version of sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s in %s "+
-			"in force then; those events paid that version, and one taking effect before them would not charge them again: give it a later valid_from",
+			"in force then; those events paid that version, and one taking effect before them would not charge them again: give it a later valid_from, "+
+			"or import with --correct to reprice them",
 		p.ValidFrom.UTC().Format(time.RFC3339Nano), latest.UTC().Format(time.RFC3339Nano), p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency)
 }
 

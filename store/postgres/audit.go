@@ -104,3 +104,7 @@ func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
 		return u, err
 	}, fn)
 }
+
+func (r *auditReader) Reprices(fn func(abacus.Reprice) error) error {
+	return each(r, `SELECT `+repriceColumns+` FROM usage_reprices ORDER BY id`, scanReprice, fn)
+}

@@ -285,7 +285,8 @@ func TestWriteLazyTransaction(t *testing.T) {
 // TestMigrationKeepsOldVoids: a void made before events recorded their
 // refund gave back what the event was charged, and the migration that
 // adds the record says so. The migration that records the latest event
-// each price version charged fills it from the events stored before it.
+// each price version charged fills it from the events stored before it,
+// and the one that gives versions a revision keeps those stored at 0.
 func TestMigrationKeepsOldVoids(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -293,11 +294,18 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The schema as it was before 0005, holding a voided and a charged event.
+	// The schema as it was before 0005, holding a voided and a charged
+	// event and the price that charged them.
 	for _, q := range []string{
+		`DROP TABLE usage_reprices`,
+		`DROP INDEX prices_key`,
+		`ALTER TABLE prices DROP COLUMN revision`,
+		`CREATE UNIQUE INDEX prices_key ON prices (sku_type, sku_kind, resource_id, unit_type, currency, valid_from)`,
 		`ALTER TABLE usage_events DROP COLUMN refunded`,
 		`DROP TABLE price_uses`,
 		`DELETE FROM schema_migrations WHERE version >= 5`,
+		`INSERT INTO prices (id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at)
+		VALUES (1, 1, 1, 'gpu', 'minute', 'USD', 1, 'per_unit', '0.5', '{}', '', '2026-11-01T00:00:00Z', now())`,
 		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
 		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', '2026-11-01T00:00:09Z', now(), '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
@@ -319,6 +327,10 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, `SELECT string_agg(price_id || '@' || shard || ':' || to_char(latest AT TIME ZONE 'UTC', 'HH24:MI:SS'), ' ' ORDER BY price_id)
 		FROM price_uses`).Scan(&uses); err != nil || uses != "1@0:00:00:09 2@0:00:00:05" {
 		t.Fatalf("price uses %q, want the latest charged event of each: %v", uses, err)
+	}
+	book, err := s.PriceBookLoad(ctx)
+	if err != nil || len(book.Prices) != 1 || book.Prices[0].ID != 1 || book.Prices[0].Revision != 0 {
+		t.Fatalf("the book after the migrations: %+v %v, want the old price at revision 0", book, err)
 	}
 }
 

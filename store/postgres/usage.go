@@ -211,4 +211,40 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		b.Queue(`INSERT INTO price_uses (price_id, shard, latest) SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[])
 			ON CONFLICT (price_id, shard) DO UPDATE SET latest = excluded.latest WHERE price_uses.latest < excluded.latest`, ids, shards, latest)
 	}
+	if n := len(c.Reprices); n > 0 {
+		seqs, eventTxs, txs, amounts := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		accts, curs, prices, ats := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, r := range c.Reprices {
+			seqs[i], eventTxs[i], txs[i], amounts[i] = r.EventSeq, r.EventTxID, r.TxID, r.Amount.Micros()
+			accts[i], curs[i], prices[i], ats[i] = string(r.Account), string(r.Currency), store.FormatIDs(r.PriceIDs), r.CreatedAt
+		}
+		// WITH ORDINALITY: ids are handed out in the order of c.Reprices.
+		b.Queue(`INSERT INTO usage_reprices (event_seq, account_id, currency, event_tx_id, tx_id, amount, price_ids, created_at)
+			SELECT seq, account_id, currency, NULLIF(event_tx, 0), NULLIF(tx, 0), amount, price_ids, created_at
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::timestamptz[]) WITH ORDINALITY
+			AS u(seq, account_id, currency, event_tx, tx, amount, price_ids, created_at, n) ORDER BY n`,
+			seqs, accts, curs, eventTxs, txs, amounts, prices, ats)
+	}
+}
+
+const repriceColumns = `event_seq, account_id, currency, event_tx_id, tx_id, amount, price_ids, created_at`
+
+func scanReprice(row pgx.Row) (abacus.Reprice, error) {
+	var r abacus.Reprice
+	var eventTx, tx *int64
+	var amount int64
+	var prices string
+	if err := row.Scan(&r.EventSeq, &r.Account, &r.Currency, &eventTx, &tx, &amount, &prices, &r.CreatedAt); err != nil {
+		return r, err
+	}
+	if eventTx != nil {
+		r.EventTxID = *eventTx
+	}
+	if tx != nil {
+		r.TxID = *tx
+	}
+	r.Amount, r.CreatedAt = abacus.AmountFromMicros(amount), r.CreatedAt.UTC()
+	var err error
+	r.PriceIDs, err = store.ParseIDs(prices)
+	return r, err
 }

@@ -16,6 +16,18 @@ import (
 
 // PriceBookAdd implements abacus.Store.
 func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) error {
+	return s.changeBook(ctx, prices, levels, commitments, false)
+}
+
+// PriceBookCorrect implements abacus.Store.
+func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
+	return s.changeBook(ctx, prices, nil, nil, true)
+}
+
+// changeBook adds to the price book and bumps its version, in one
+// transaction. A correction's prices may take effect before events
+// already charged: the engine reprices those.
+func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment, correction bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Usage batches rate under the shared lock: once this holds it,
 		// every batch rated with the old book has committed its price
@@ -25,27 +37,19 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 		}
 		for i := range prices {
 			p := &prices[i]
-			// Only the version in force just before valid_from would lose
-			// events to the new one: those it charged from then on. (One
-			// starting at valid_from itself is refused below as taken.)
-			var latest *time.Time
-			if err := tx.QueryRow(ctx, `SELECT max(latest) FROM price_uses WHERE price_id = (SELECT id FROM prices
-				WHERE sku_type = $1 AND sku_kind = $2 AND resource_id = $3 AND unit_type = $4 AND currency = $5 AND valid_from < $6
-				ORDER BY valid_from DESC LIMIT 1)`,
-				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.ValidFrom).Scan(&latest); err != nil {
-				return err
-			}
-			if latest != nil && !latest.Before(p.ValidFrom) {
-				return store.PriceTooEarly(i, p, *latest)
+			if !correction {
+				if err := checkPriceUses(ctx, tx, i, p); err != nil {
+					return err
+				}
 			}
 			params, err := store.EncodePriceParams(p)
 			if err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO prices (sku_type, sku_kind, resource_id, unit_type, currency, unit, model,
-				unit_price, params, description, valid_from, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				unit_price, params, description, valid_from, revision, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.Unit, string(p.Model),
-				p.UnitPrice.String(), params, p.Desc, p.ValidFrom, p.CreatedAt); err != nil {
+				p.UnitPrice.String(), params, p.Desc, p.ValidFrom, p.Revision, p.CreatedAt); err != nil {
 				if pgCode(err) == "23505" {
 					return store.PriceVersionTaken(i, p)
 				}
@@ -78,13 +82,36 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 	})
 }
 
-const priceColumns = `id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at`
+// checkPriceUses refuses prices[i] if it would take effect at or before an
+// event charged at the version in force just before it. Only that version
+// would lose events to the new one: those it charged from then on, at
+// whichever revision (a correction leaves the events rated before it at
+// the revision they paid). One starting at valid_from itself is refused
+// as taken.
+func checkPriceUses(ctx context.Context, tx pgx.Tx, i int, p *abacus.Price) error {
+	var latest *time.Time
+	if err := tx.QueryRow(ctx, `SELECT max(u.latest) FROM prices p JOIN price_uses u ON u.price_id = p.id
+		WHERE p.sku_type = $1 AND p.sku_kind = $2 AND p.resource_id = $3 AND p.unit_type = $4 AND p.currency = $5
+		AND p.valid_from = (SELECT valid_from FROM prices
+			WHERE sku_type = $1 AND sku_kind = $2 AND resource_id = $3 AND unit_type = $4 AND currency = $5 AND valid_from < $6
+			ORDER BY valid_from DESC LIMIT 1)`,
+		p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.ValidFrom).Scan(&latest); err != nil {
+		return err
+	}
+	if latest != nil && !latest.Before(p.ValidFrom) {
+		return store.PriceTooEarly(i, p, *latest)
+	}
+	return nil
+}
+
+const priceColumns = `id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from,
+	revision, created_at`
 
 func scanPrice(row pgx.Row) (abacus.Price, error) {
 	var p abacus.Price
 	var price, params string
 	if err := row.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
-		&p.Desc, &p.ValidFrom, &p.CreatedAt); err != nil {
+		&p.Desc, &p.ValidFrom, &p.Revision, &p.CreatedAt); err != nil {
 		return p, err
 	}
 	p.ValidFrom, p.CreatedAt = p.ValidFrom.UTC(), p.CreatedAt.UTC()

@@ -117,3 +117,8 @@ func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
 		return u, err
 	}, fn)
 }
+
+func (r *auditReader) Reprices(fn func(abacus.Reprice) error) error {
+	return each(r, `SELECT `+repriceColumns+` FROM usage_reprices ORDER BY id`,
+		func(rows *sql.Rows) (abacus.Reprice, error) { return scanReprice(rows) }, fn)
+}

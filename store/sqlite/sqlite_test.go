@@ -184,15 +184,19 @@ func migratedWithSQL(t *testing.T) (*sqlite.Store, *sql.DB, string) {
 // TestMigrationKeepsOldVoids: a void made before events recorded their
 // refund gave back what the event was charged, and the migration that
 // adds the record says so. The migration that records the latest event
-// each price version charged fills it from the events stored before it.
+// each price version charged fills it from the events stored before it,
+// and the one that gives versions a revision keeps those stored at 0.
 func TestMigrationKeepsOldVoids(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, db, _ := migratedWithSQL(t)
-	// The schema as it was before 0005, holding a voided and a charged event.
-	_, err := db.ExecContext(ctx, `ALTER TABLE usage_events DROP COLUMN refunded;
+	// The schema as it was before 0005, holding a voided and a charged
+	// event and the price that charged them.
+	_, err := db.ExecContext(ctx, undo0011+`ALTER TABLE usage_events DROP COLUMN refunded;
 		DROP TABLE price_uses;
 		DELETE FROM schema_migrations WHERE version >= 5;
+		INSERT INTO prices (id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at)
+		VALUES (1, 1, 1, 'gpu', 'minute', 'USD', 1, 'per_unit', '0.5', '{}', '', 0, 0);
 		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
 		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', 9, 0, '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
@@ -213,7 +217,19 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 		(SELECT * FROM price_uses ORDER BY price_id)`).Scan(&uses); err != nil || uses != "1@0:9 2@0:5" {
 		t.Fatalf("price uses %q, want the latest charged event of each: %v", uses, err)
 	}
+	book, err := s.PriceBookLoad(ctx)
+	if err != nil || len(book.Prices) != 1 || book.Prices[0].ID != 1 || book.Prices[0].Revision != 0 {
+		t.Fatalf("the book after the migrations: %+v %v, want the old price at revision 0", book, err)
+	}
 }
+
+// undo0011 takes a migrated database back to before 0011, for tests that
+// rewind further: a column an index uses cannot be dropped.
+const undo0011 = `DROP TABLE usage_reprices;
+	DROP INDEX prices_key;
+	ALTER TABLE prices DROP COLUMN revision;
+	CREATE UNIQUE INDEX prices_key ON prices (sku_type, sku_kind, resource_id, unit_type, currency, valid_from);
+	`
 
 // TestMigrationBinaryEventIDs: events stored before 0007 kept every id as
 // text. After it, a UUID id is found again by its spelling (so a replay is
@@ -223,7 +239,7 @@ func TestMigrationBinaryEventIDs(t *testing.T) {
 	ctx := context.Background()
 	s, db, path := migratedWithSQL(t)
 	const uuid, capitals = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", "6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"
-	_, err := db.ExecContext(ctx, `DROP TABLE price_uses; DELETE FROM schema_migrations WHERE version >= 7;
+	_, err := db.ExecContext(ctx, undo0011+`DROP TABLE price_uses; DELETE FROM schema_migrations WHERE version >= 7;
 		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
 			received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids)
 		VALUES (?, 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'unpriced', 'USD', 0, 0, 0, 0, ''),

@@ -261,9 +261,34 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	if err != nil {
 		return err
 	}
-	return insertRows(ctx, t.tx, `INSERT INTO price_uses (price_id, shard, latest)`, 3, len(c.PriceUses),
+	err = insertRows(ctx, t.tx, `INSERT INTO price_uses (price_id, shard, latest)`, 3, len(c.PriceUses),
 		func(i int, a []any) []any {
 			u := &c.PriceUses[i]
 			return append(a, u.PriceID, u.Shard, micros(u.Latest))
 		}, ` ON CONFLICT (price_id, shard) DO UPDATE SET latest = excluded.latest WHERE latest < excluded.latest`)
+	if err != nil {
+		return err
+	}
+	return insertRows(ctx, t.tx, `INSERT INTO usage_reprices (event_seq, account_id, currency, event_tx_id, tx_id, amount, price_ids, created_at)`, 8,
+		len(c.Reprices), func(i int, a []any) []any {
+			r := &c.Reprices[i]
+			return append(a, r.EventSeq, string(r.Account), string(r.Currency), nullID(r.EventTxID), nullID(r.TxID), r.Amount.Micros(),
+				store.FormatIDs(r.PriceIDs), micros(r.CreatedAt))
+		})
+}
+
+const repriceColumns = `event_seq, account_id, currency, event_tx_id, tx_id, amount, price_ids, created_at`
+
+func scanReprice(sc interface{ Scan(...any) error }) (abacus.Reprice, error) {
+	var r abacus.Reprice
+	var eventTx, tx sql.NullInt64
+	var amount, at int64
+	var prices string
+	if err := sc.Scan(&r.EventSeq, &r.Account, &r.Currency, &eventTx, &tx, &amount, &prices, &at); err != nil {
+		return r, err
+	}
+	r.EventTxID, r.TxID, r.Amount, r.CreatedAt = eventTx.Int64, tx.Int64, abacus.AmountFromMicros(amount), fromMicros(at)
+	var err error
+	r.PriceIDs, err = store.ParseIDs(prices)
+	return r, err
 }

@@ -15,30 +15,34 @@ import (
 
 // PriceBookAdd implements abacus.Store.
 func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) error {
+	return s.changeBook(ctx, prices, levels, commitments, false)
+}
+
+// PriceBookCorrect implements abacus.Store.
+func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
+	return s.changeBook(ctx, prices, nil, nil, true)
+}
+
+// changeBook adds to the price book and bumps its version, in one
+// transaction. A correction's prices may take effect before events
+// already charged: the engine reprices those.
+func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment, correction bool) error {
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
 		for i := range prices {
 			p := &prices[i]
-			// Only the version in force just before valid_from would lose
-			// events to the new one: those it charged from then on. (One
-			// starting at valid_from itself is refused below as taken.)
-			var latest sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT max(latest) FROM price_uses WHERE price_id = (SELECT id FROM prices
-				WHERE sku_type = ? AND sku_kind = ? AND resource_id = ? AND unit_type = ? AND currency = ? AND valid_from < ?
-				ORDER BY valid_from DESC LIMIT 1)`,
-				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), micros(p.ValidFrom)).Scan(&latest); err != nil {
-				return err
-			}
-			if latest.Valid && latest.Int64 >= micros(p.ValidFrom) {
-				return store.PriceTooEarly(i, p, fromMicros(latest.Int64))
+			if !correction {
+				if err := checkPriceUses(ctx, tx, i, p); err != nil {
+					return err
+				}
 			}
 			params, err := store.EncodePriceParams(p)
 			if err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO prices (sku_type, sku_kind, resource_id, unit_type, currency, unit, model,
-				unit_price, params, description, valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				unit_price, params, description, valid_from, revision, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), p.Unit, string(p.Model),
-				p.UnitPrice.String(), params, p.Desc, micros(p.ValidFrom), micros(p.CreatedAt)); err != nil {
+				p.UnitPrice.String(), params, p.Desc, micros(p.ValidFrom), p.Revision, micros(p.CreatedAt)); err != nil {
 				if isUnique(err) {
 					return store.PriceVersionTaken(i, p)
 				}
@@ -71,14 +75,37 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels 
 	})
 }
 
-const priceColumns = `id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at`
+// checkPriceUses refuses prices[i] if it would take effect at or before an
+// event charged at the version in force just before it. Only that version
+// would lose events to the new one: those it charged from then on, at
+// whichever revision (a correction leaves the events rated before it at
+// the revision they paid). One starting at valid_from itself is refused
+// as taken.
+func checkPriceUses(ctx context.Context, tx *sql.Tx, i int, p *abacus.Price) error {
+	var latest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(u.latest) FROM prices p JOIN price_uses u ON u.price_id = p.id
+		WHERE p.sku_type = ?1 AND p.sku_kind = ?2 AND p.resource_id = ?3 AND p.unit_type = ?4 AND p.currency = ?5
+		AND p.valid_from = (SELECT valid_from FROM prices
+			WHERE sku_type = ?1 AND sku_kind = ?2 AND resource_id = ?3 AND unit_type = ?4 AND currency = ?5 AND valid_from < ?6
+			ORDER BY valid_from DESC LIMIT 1)`,
+		p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, string(p.Currency), micros(p.ValidFrom)).Scan(&latest); err != nil {
+		return err
+	}
+	if latest.Valid && latest.Int64 >= micros(p.ValidFrom) {
+		return store.PriceTooEarly(i, p, fromMicros(latest.Int64))
+	}
+	return nil
+}
+
+const priceColumns = `id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from,
+	revision, created_at`
 
 func scanPrice(rows *sql.Rows) (abacus.Price, error) {
 	var p abacus.Price
 	var price, params string
 	var from, at int64
 	if err := rows.Scan(&p.ID, &p.SKUType, &p.SKUKind, &p.ResourceID, &p.UnitType, &p.Currency, &p.Unit, &p.Model, &price, &params,
-		&p.Desc, &from, &at); err != nil {
+		&p.Desc, &from, &p.Revision, &at); err != nil {
 		return p, err
 	}
 	var err error

@@ -51,6 +51,11 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"DeadLetters", testDeadLetters},
 		{"PriceVersionTaken", testPriceVersionTaken},
 		{"PriceTooEarly", testPriceTooEarly},
+		{"PriceRevisionRoundTrip", testPriceRevisionRoundTrip},
+		{"PriceCorrectTooEarly", testPriceCorrectTooEarly},
+		{"PriceCorrectRevisionTaken", testPriceCorrectRevisionTaken},
+		{"PriceTooEarlyRevisions", testPriceTooEarlyRevisions},
+		{"Reprices", testReprices},
 
 		{"Transactions", testTransactions},
 		{"Entries", testEntries},
