@@ -84,10 +84,11 @@ const (
 	ingestEvent usageKind = iota
 	voidEvent
 	rerateEvent
+	repriceEvent
 )
 
-// usageItem is one event to ingest, void or rerate, prepared outside the
-// batch.
+// usageItem is one event to ingest, void, rerate or reprice, prepared
+// outside the batch.
 type usageItem struct {
 	kind     usageKind
 	event    abacus.UsageEvent // ingest: the event; void and rerate: its id and account

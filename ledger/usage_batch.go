@@ -33,6 +33,9 @@ type usageBatch struct {
 	rollups map[rollupKey]*abacus.Rollup
 	// priceUses is the latest event time each price version charged.
 	priceUses map[priceUse]time.Time
+	repricing map[string]bool // events given back, to be charged again
+	pending   []repricing
+	reprices  []abacus.Reprice
 	events    []abacus.StoredEvent
 	updates   []abacus.StoredEvent
 	minuteT   []abacus.MinuteSlot // slots this batch takes
@@ -66,8 +69,38 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 		return err
 	}
 	var uses []abacus.PriceUse
-	err = e.store.Write(ctx, func(tx abacus.WriteTx) error {
-		uses = nil // of the attempt that commits, if the store tries again
+	for {
+		err = e.writeUsage(ctx, items, book, version, &uses)
+		var refused *errRepriceRefused
+		if !errors.As(err, &refused) {
+			break
+		}
+		// The batch rolled back; it runs again without the event.
+		it := refused.item
+		var ae *abacus.Error
+		errors.As(refused.err, &ae) // repriceCharge stops the batch only for rule errors
+		*it.result = abacus.IngestResult{ID: it.event.ID, Status: abacus.IngestRejected, Err: ae}
+		if items = slices.DeleteFunc(slices.Clone(items), func(x *usageItem) bool { return x == it }); len(items) == 0 {
+			return nil
+		}
+	}
+	if err == nil {
+		e.usesMu.Lock()
+		for _, pu := range uses {
+			k := priceUse{pu.PriceID, pu.Shard}
+			if pu.Latest.After(e.usesWritten[k]) {
+				e.usesWritten[k] = pu.Latest
+			}
+		}
+		e.usesMu.Unlock()
+	}
+	return err
+}
+
+// writeUsage is one attempt at a usage batch's write transaction.
+func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *rating.Book, version int64, uses *[]abacus.PriceUse) error {
+	return e.store.Write(ctx, func(tx abacus.WriteTx) error {
+		*uses = nil // of the attempt that commits, if the store tries again
 		u := &usageBatch{
 			batch: &batch{
 				now:       e.cfg.Now().UTC().Truncate(time.Microsecond),
@@ -85,6 +118,7 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 			stored:    map[string]*abacus.StoredEvent{},
 			rollups:   map[rollupKey]*abacus.Rollup{},
 			priceUses: map[priceUse]time.Time{},
+			repricing: map[string]bool{},
 			book:      book,
 		}
 		if err := u.load(ctx, tx, items, version); err != nil {
@@ -100,6 +134,8 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 				err = u.void(it)
 			case rerateEvent:
 				err = u.rerate(it)
+			case repriceEvent:
+				err = u.repriceBack(it)
 			}
 			if err != nil {
 				// A rule said no: this item is rejected and the batch goes
@@ -111,25 +147,19 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 				it.result.Status, it.result.Err = abacus.IngestRejected, ae
 			}
 		}
+		for _, p := range u.pending {
+			if err := u.repriceCharge(p); err != nil {
+				return err
+			}
+		}
 		c, err := u.changes(items)
 		if err != nil || c == nil {
 			return err
 		}
 		c.PriceUses = e.unwrittenUses(c.PriceUses)
-		uses = c.PriceUses
+		*uses = c.PriceUses
 		return tx.Commit(ctx, c)
 	})
-	if err == nil {
-		e.usesMu.Lock()
-		for _, pu := range uses {
-			k := priceUse{pu.PriceID, pu.Shard}
-			if pu.Latest.After(e.usesWritten[k]) {
-				e.usesWritten[k] = pu.Latest
-			}
-		}
-		e.usesMu.Unlock()
-	}
-	return err
 }
 
 // unwrittenUses leaves out the uses no later than what this engine's
@@ -172,7 +202,11 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 		} else {
 			r.Targets = append(r.Targets, it.event.ID)
 		}
-		wanted = append(wanted, u.countersOf(&it.event, it.customer.currency)...)
+		if it.kind == repriceEvent {
+			wanted = append(wanted, componentCounters(&it.event, it.customer.currency)...)
+		} else {
+			wanted = append(wanted, u.countersOf(&it.event, it.customer.currency)...)
+		}
 	}
 	r.Lock, r.Read = sortedUnique(lock), sortedUnique(r.Read)
 	// Nearly every batch moves money: its transaction id comes with the
@@ -353,7 +387,7 @@ func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, 
 		// The floor refused: name what the producer sent, the event's
 		// value (or, for a void, its id), not the ledger's amount.
 		field := "value"
-		if it.kind == voidEvent {
+		if it.kind == voidEvent || it.kind == repriceEvent {
 			field = "uuid"
 		}
 		return d, abacus.RenameField(err, field)
@@ -496,12 +530,18 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 				if !ev.Refunded.IsZero() {
 					ev.VoidTxID = t.ID
 				}
+			case u.repricing[ev.ID]:
+				// It keeps the transaction of its first charge; the
+				// reprice names this one.
 			case !ev.Charged.IsZero():
 				ev.TxID = t.ID
 			}
 		}
+		for i := range u.reprices {
+			u.reprices[i].TxID = t.ID
+		}
 	}
-	c.Events, c.EventUpdates = u.events, u.updates
+	c.Events, c.EventUpdates, c.Reprices = u.events, u.updates, u.reprices
 	for k, q := range u.counted {
 		if q != 0 {
 			c.Counters = append(c.Counters, abacus.UsageCounter{Account: k.Account, Key: counterKey(k.Key), Currency: k.Currency, Period: k.Period, Quantity: q})

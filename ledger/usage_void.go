@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"errors"
+
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
 )
@@ -16,11 +18,13 @@ func (u *usageBatch) void(it *usageItem) error {
 		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
 	case s.Status == abacus.EventVoided:
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
+	case u.repricing[s.ID]:
+		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is being repriced; void it again once that is done", s.ID)
 	}
 	var refund abacus.Amount
 	if s.Status == abacus.EventCharged {
 		var err error
-		if refund, err = u.refund(it, s); err != nil {
+		if refund, _, err = u.refund(it, s); err != nil {
 			return err
 		}
 	}
@@ -45,20 +49,22 @@ func (u *usageBatch) void(it *usageItem) error {
 }
 
 // refund gives back a charged event's share of its month: with its counters
-// at top, C(top) − C(top − v) at the event's own price, which is its own
+// at top, C(top) − C(top − v) at the price versions that charged it (the
+// event's PriceIDs, whatever corrected them since), which is its own
 // charge for a per-unit price but for tiers what the month's last v units
 // cost, wherever the event once fell. Like a charge it goes through the
 // account's carry, here rounded up, so the carry stays in [0, 1µ) and the
 // account's charges plus carry equal the exact cost of what stands. It
-// changes nothing if the money cannot move.
-func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount, error) {
-	r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+// returns what came back to each bucket, and changes nothing if the money
+// cannot move.
+func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount, abacus.Drawn, error) {
+	r, err := u.book.RateWith(&s.UsageEvent, s.Currency, u.usedOf, s.PriceIDs)
 	if err != nil {
-		return abacus.Amount{}, err
+		return abacus.Amount{}, abacus.Drawn{}, err
 	}
 	if r.Unpriced {
 		// Prices are never deleted, so what rated the event rates it still.
-		return abacus.Amount{}, abacus.Errorf(abacus.CodeConflict, "uuid", "event %q can no longer be rated (%s); it was not voided", s.ID, r.Reason)
+		return abacus.Amount{}, abacus.Drawn{}, abacus.Errorf(abacus.CodeConflict, "uuid", "event %q can no longer be rated (%s); nothing was given back", s.ID, r.Reason)
 	}
 	out := map[rating.Counter]int64{}
 	for _, l := range r.Lines {
@@ -67,18 +73,19 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 		}
 	}
 	if len(out) > 0 {
-		r, err = u.book.Rate(&s.UsageEvent, s.Currency, func(c rating.Counter) int64 { return u.used[c] - out[c] })
+		r, err = u.book.RateWith(&s.UsageEvent, s.Currency, func(c rating.Counter) int64 { return u.used[c] - out[c] }, s.PriceIDs)
 		if err != nil {
-			return abacus.Amount{}, err
+			return abacus.Amount{}, abacus.Drawn{}, err
 		}
 	}
 	acct := s.Account
 	amount, short, err := abacus.AmountFromDecimal(r.Cost.Sub(u.carry[acct]), abacus.RoundCeiling)
 	if err != nil {
-		return abacus.Amount{}, err
+		return abacus.Amount{}, abacus.Drawn{}, err
 	}
-	if err := u.giveBack(it, s, amount); err != nil {
-		return abacus.Amount{}, err
+	back, err := u.giveBack(it, s, amount)
+	if err != nil {
+		return abacus.Amount{}, abacus.Drawn{}, err
 	}
 	for c, q := range out {
 		u.used[c] -= q
@@ -87,21 +94,24 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 	if rest := short.Neg(); !rest.Equal(u.carry[acct]) {
 		u.carry[acct], u.carried[acct] = rest, true
 	}
-	return amount, nil
+	return amount, back, nil
 }
 
 // giveBack moves a refund from revenue to the account. What the event paid
 // comes back to the buckets it came from, in proportion when the refund is
 // smaller; anything beyond it goes to cash. A negative refund (a volume price
 // stepping back up) is charged like usage, within the account's floor.
-func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacus.Amount) error {
+func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacus.Amount) (abacus.Drawn, error) {
 	if !amount.IsPositive() {
 		owed, err := amount.Neg()
 		if err != nil {
-			return err
+			return abacus.Drawn{}, err
 		}
-		_, err = u.charge(it, owed)
-		return err
+		d, err := u.charge(it, owed)
+		if err != nil {
+			return abacus.Drawn{}, err
+		}
+		return subDrawn(abacus.Drawn{}, d)
 	}
 	buckets := []abacus.Bucket{abacus.BucketCash, abacus.BucketBonus, abacus.BucketVoucher}
 	paid := []abacus.Amount{s.Drawn.Cash, s.Drawn.Bonus, s.Drawn.Voucher}
@@ -120,18 +130,18 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 	case amount.Cmp(total) >= 0:
 		excess, err := amount.Sub(total)
 		if err != nil {
-			return err
+			return abacus.Drawn{}, err
 		}
 		for i, w := range weights {
 			shares[i] = abacus.AmountFromMicros(w)
 		}
 		if shares[0], err = shares[0].Add(excess); err != nil {
-			return err
+			return abacus.Drawn{}, err
 		}
 	default:
 		var err error
 		if shares, err = abacus.Allocate(amount, weights); err != nil {
-			return err
+			return abacus.Drawn{}, err
 		}
 	}
 	var parts []part
@@ -142,7 +152,27 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 	}
 	back, err := amount.Neg()
 	if err != nil {
-		return err
+		return abacus.Drawn{}, err
 	}
-	return u.move(parts, u.wallets[it.revenue], back)
+	return abacus.Drawn{Cash: shares[0], Bonus: shares[1], Voucher: shares[2]}, u.move(parts, u.wallets[it.revenue], back)
+}
+
+// subDrawn is a − b, bucket by bucket.
+func subDrawn(a, b abacus.Drawn) (abacus.Drawn, error) {
+	var d abacus.Drawn
+	var err [3]error
+	d.Cash, err[0] = a.Cash.Sub(b.Cash)
+	d.Bonus, err[1] = a.Bonus.Sub(b.Bonus)
+	d.Voucher, err[2] = a.Voucher.Sub(b.Voucher)
+	return d, errors.Join(err[:]...)
+}
+
+// addDrawn is a + b, bucket by bucket.
+func addDrawn(a, b abacus.Drawn) (abacus.Drawn, error) {
+	var d abacus.Drawn
+	var err [3]error
+	d.Cash, err[0] = a.Cash.Add(b.Cash)
+	d.Bonus, err[1] = a.Bonus.Add(b.Bonus)
+	d.Voucher, err[2] = a.Voucher.Add(b.Voucher)
+	return d, errors.Join(err[:]...)
 }

@@ -12,11 +12,13 @@ import (
 // force at its time, so that no version added later took over from before
 // an event it did not charge, and that each version's recorded latest use
 // is no earlier than the events it charged: that record is what refuses
-// such a version.
+// such a version. An event that stands must name no version a correction
+// replaced (a voided one keeps what charged it).
 type priceCheck struct {
 	c        *Check
 	prices   map[int64]*abacus.Price
-	starts   map[versionKey][]time.Time // valid_from of each version, in order
+	starts   map[versionKey][]time.Time // valid_from of each version, in order, once each
+	replaced map[int64]int64            // a version → the revision that replaced it
 	recorded map[int64]time.Time        // latest use, over every shard
 	charged  map[int64]time.Time        // latest event a version rated
 }
@@ -26,8 +28,14 @@ type versionKey struct {
 	currency abacus.Currency
 }
 
+// versionID is a version and its revisions.
+type versionID struct {
+	versionKey
+	validFrom int64
+}
+
 func newPriceCheck(c *Check) *priceCheck {
-	return &priceCheck{c: c, prices: map[int64]*abacus.Price{}, starts: map[versionKey][]time.Time{},
+	return &priceCheck{c: c, prices: map[int64]*abacus.Price{}, starts: map[versionKey][]time.Time{}, replaced: map[int64]int64{},
 		recorded: map[int64]time.Time{}, charged: map[int64]time.Time{}}
 }
 
@@ -41,8 +49,21 @@ func (pc *priceCheck) load(ar abacus.AuditReader) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range pc.starts {
+	latest := map[versionID]*abacus.Price{}
+	for _, p := range pc.prices {
+		v := versionID{versionKey{rating.KeyOf(p), p.Currency}, p.ValidFrom.UnixNano()}
+		if q := latest[v]; q == nil || p.Revision > q.Revision {
+			latest[v] = p
+		}
+	}
+	for _, p := range pc.prices {
+		if q := latest[versionID{versionKey{rating.KeyOf(p), p.Currency}, p.ValidFrom.UnixNano()}]; q != p {
+			pc.replaced[p.ID] = q.ID
+		}
+	}
+	for k, s := range pc.starts {
 		slices.SortFunc(s, time.Time.Compare)
+		pc.starts[k] = slices.CompactFunc(s, time.Time.Equal)
 	}
 	return ar.PriceUses(func(u abacus.PriceUse) error {
 		if u.Latest.After(pc.recorded[u.PriceID]) {
@@ -59,11 +80,15 @@ func (pc *priceCheck) event(e *abacus.StoredEvent) {
 			pc.c.fail("event %s names price %d, which does not exist", e.ID, id)
 			continue
 		}
+		if by, ok := pc.replaced[id]; ok && e.Status != abacus.EventVoided {
+			pc.c.fail("event %s at %s was charged at price %d, which price %d replaced: it is to be repriced (abacus prices import --correct)",
+				e.ID, stamp(e.Time), id, by)
+		}
 		if e.Time.Before(p.ValidFrom) {
 			pc.c.fail("event %s at %s was rated with price %d, in force only from %s", e.ID, stamp(e.Time), id, stamp(p.ValidFrom))
 		}
 		starts := pc.starts[versionKey{rating.KeyOf(p), p.Currency}]
-		if i, _ := slices.BinarySearchFunc(starts, p.ValidFrom, time.Time.Compare); i+1 < len(starts) && !starts[i+1].After(e.Time) {
+		if i, _ := slices.BinarySearchFunc(starts, p.ValidFrom, time.Time.Compare); i+1 < len(starts) && !starts[i+1].After(e.Time) && e.Status != abacus.EventVoided {
 			pc.c.fail("event %s at %s was charged at price %d, but a version of its key and currency took effect at %s, before the event",
 				e.ID, stamp(e.Time), id, stamp(starts[i+1]))
 		}

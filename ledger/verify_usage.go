@@ -22,6 +22,7 @@ type usageCheck struct {
 	ledgerByAcct map[abacus.AccountID]*big.Int  // customer postings of usage transactions
 	eventsByAcct map[abacus.AccountID]*big.Int  // what the account's events were charged, net of voids
 	want, rolled map[abacus.AccountID]*rollSums // rollups as the events imply them, and as stored
+	reprices     map[int64][]abacus.Reprice     // by event seq; each seen is deleted
 }
 
 type txCurrency struct {
@@ -37,7 +38,7 @@ func newUsageCheck(c *Check) *usageCheck {
 	return &usageCheck{c: c, txs: map[int64]bool{},
 		ledgerByTx: map[txCurrency]*big.Int{}, eventsByTx: map[txCurrency]*big.Int{},
 		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
-		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}}
+		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}, reprices: map[int64][]abacus.Reprice{}}
 }
 
 func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
@@ -63,7 +64,38 @@ func (u *usageCheck) posting(p abacus.Posting) {
 	addTo(u.ledgerByAcct, p.Account, p.Amount.Micros())
 }
 
+// loadReprices reads the reprices before the events they changed.
+func (u *usageCheck) loadReprices(ar abacus.AuditReader) error {
+	return ar.Reprices(func(r abacus.Reprice) error {
+		u.reprices[r.EventSeq] = append(u.reprices[r.EventSeq], r)
+		return nil
+	})
+}
+
+// repriced moves what an event's reprices charged from its first
+// transaction, where its Charged (the total) is counted, to theirs, and
+// says whether it has any.
+func (u *usageCheck) repriced(e *abacus.StoredEvent) bool {
+	rs := u.reprices[e.Seq]
+	for _, r := range rs {
+		amount := r.Amount.Micros()
+		switch {
+		case r.EventTxID != e.TxID:
+			u.c.fail("a reprice of event %s says it was first charged in transaction %d, the event says %d", e.ID, r.EventTxID, e.TxID)
+		case amount == 0:
+		case r.TxID == 0 || !u.txs[r.TxID]:
+			u.c.fail("a reprice of event %s moved %s but names no usage transaction (%d)", e.ID, r.Amount, r.TxID)
+		default:
+			addTo(u.eventsByTx, txCurrency{e.TxID, e.Currency}, -amount)
+			addTo(u.eventsByTx, txCurrency{r.TxID, e.Currency}, amount)
+		}
+	}
+	delete(u.reprices, e.Seq)
+	return len(rs) > 0
+}
+
 func (u *usageCheck) event(e *abacus.StoredEvent) {
+	repriced := u.repriced(e)
 	charged, refunded := e.Charged.Micros(), e.Refunded.Micros()
 	w := sumsOf(u.want, e.Account)
 	switch e.Status {
@@ -85,7 +117,9 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 		if e.Status == abacus.EventUnpriced {
 			u.c.fail("event %s is unpriced yet was charged %s", e.ID, e.Charged)
 		}
-		if e.TxID == 0 || !u.txs[e.TxID] {
+		// An event first charged nothing names no transaction (0), where
+		// what its reprices moved elsewhere must then net to nothing.
+		if e.TxID != 0 && !u.txs[e.TxID] || e.TxID == 0 && !repriced {
 			u.c.fail("event %s was charged %s but names no usage transaction (%d)", e.ID, e.Charged, e.TxID)
 		} else {
 			addTo(u.eventsByTx, txCurrency{e.TxID, e.Currency}, charged)
@@ -113,6 +147,9 @@ func (u *usageCheck) rollups(ar abacus.AuditReader) error {
 }
 
 func (u *usageCheck) finish() {
+	for _, seq := range sortedKeys(mapKeys(u.reprices), cmp.Compare[int64]) {
+		u.c.fail("%d reprices name event %d, which is not stored", len(u.reprices[seq]), seq)
+	}
 	zero := new(big.Int)
 	keys := map[txCurrency]bool{}
 	for k := range u.ledgerByTx {
@@ -168,5 +205,13 @@ func sortedKeys[K comparable](m map[K]bool, cmp func(a, b K) int) []K {
 		out = append(out, k)
 	}
 	slices.SortFunc(out, cmp)
+	return out
+}
+
+func mapKeys[K comparable, V any](m map[K]V) map[K]bool {
+	out := make(map[K]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
 	return out
 }

@@ -1,0 +1,350 @@
+package ledger_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"pgregory.net/rapid"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// bookIDs returns the ids of the stored prices of resource, by valid_from
+// and revision.
+func priceID(t *testing.T, st abacus.Store, resource string, from time.Time, revision int) int64 {
+	t.Helper()
+	pb, err := st.PriceBookLoad(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pb.Prices {
+		if p.ResourceID == resource && p.ValidFrom.Equal(from) && p.Revision == revision {
+			return p.ID
+		}
+	}
+	t.Fatalf("no price of %s from %s in revision %d", resource, from, revision)
+	return 0
+}
+
+func storedEvent(t *testing.T, st abacus.Store, id string) abacus.StoredEvent {
+	t.Helper()
+	evs, err := st.Events(t.Context(), abacus.EventQuery{IDs: []string{id}, Limit: 1})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("event %s: %v %v", id, evs, err)
+	}
+	return evs[0]
+}
+
+// TestRepricePerUnit: a version that corrects the price from a time before
+// events already charged reprices those events, and only those: each gets
+// back what it paid and pays the corrected price, its rollup follows, and
+// a second reprice changes nothing. A void afterwards gives back the
+// corrected charge.
+func TestRepricePerUnit(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", t0.AddDate(0, -1, 0)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("before", acct, "gpu", 10, t0.Add(24*time.Hour)), spaceEvent("after", acct, "gpu", 5, t0.Add(20*24*time.Hour)),
+			spaceEvent("later", acct, "gpu", 3, t0.Add(25*24*time.Hour)))
+		fix := perMinute("gpu", "2", t0.Add(15*24*time.Hour))
+		if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{fix}, nil, nil); abacus.ErrorCodeOf(err) != abacus.CodeConflict {
+			t.Fatalf("an ordinary import of a version before charged events: %v", err)
+		}
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fix}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.e.Reprice(f.ctx, []string{"before", "after", "later"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := res[0]; r.Status != abacus.IngestAccepted || r.Repriced {
+			t.Fatalf("an event before the correction: %+v", r)
+		}
+		for i, want := range [][2]string{1: {"5", "10"}, 2: {"3", "6"}} {
+			if r := res[i]; i > 0 && (r.Status != abacus.IngestAccepted || !r.Repriced || r.Refunded.String() != want[0] || r.Charged.String() != want[1]) {
+				t.Fatalf("%s: %+v, want %s back and %s charged", r.ID, r, want[0], want[1])
+			}
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "-26" {
+			t.Fatalf("cash %s, want -26: 10 at the old price, 16 at the corrected one", b)
+		}
+		fixID := priceID(t, f.st, "gpu", fix.ValidFrom, 0)
+		if e := storedEvent(t, f.st, "after"); e.Charged.String() != "10" || len(e.PriceIDs) != 1 || e.PriceIDs[0] != fixID || e.Drawn.Cash.String() != "10" {
+			t.Fatalf("the repriced event: %+v, want 10 charged at price %d", e, fixID)
+		}
+		rolls, err := f.st.Rollups(f.ctx, abacus.RollupQuery{Account: acct, From: t0, To: t0.AddDate(0, 1, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := abacus.Zero
+		for _, r := range rolls {
+			total, _ = total.Add(r.Amount)
+		}
+		if total.String() != "26" {
+			t.Fatalf("rollups hold %s, want 26", total)
+		}
+		mustVerify(t, f.st)
+		again, err := f.e.Reprice(f.ctx, []string{"after", "later"})
+		if err != nil || again[0].Repriced || again[1].Repriced {
+			t.Fatalf("repriced twice: %+v %v", again, err)
+		}
+		if res, err := f.e.VoidEvents(f.ctx, []string{"after"}); err != nil || res[0].Refunded.String() != "10" {
+			t.Fatalf("void after the reprice: %+v %v, want the corrected 10 back", res, err)
+		}
+		mustVerify(t, f.st)
+	})
+}
+
+// TestRepriceTieredMonth: a revision that replaces a graduated price from
+// its own start, with the month's events repriced in one call, leaves the
+// month charged exactly what the corrected price makes of its total.
+func TestRepriceTieredMonth(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		from := t0.AddDate(0, -1, 0)
+		tiered := func(first, rest string) abacus.Price {
+			p := perMinute("gpu", "0", from)
+			p.Model, p.UnitPrice = abacus.ModelGraduated, decimal.Zero
+			p.Tiers = []abacus.PriceTier{{UpTo: 100, UnitPrice: decimal.RequireFromString(first)}, {UnitPrice: decimal.RequireFromString(rest)}}
+			return p
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered("1", "0.5"))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		var ids []string
+		for i, v := range []int64{70, 60, 50, 20} { // 200 units: 100 × 1 + 100 × 0.5 = 150
+			id := string(rune('a' + i))
+			ids = append(ids, id)
+			f.ingest(spaceEvent(id, acct, "gpu", v, t0.Add(time.Duration(i+1)*24*time.Hour)))
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "-150" {
+			t.Fatalf("cash %s before", b)
+		}
+		fixed := tiered("2", "1")
+		fixed.Revision = 1
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fixed}); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := ledger.Verify(f.ctx, f.st); err != nil || rep.OK() || !strings.Contains(rep.String(), "which price") {
+			t.Fatalf("verify before the reprice, with events charged at a replaced revision: %v\n%s", err, rep)
+		}
+		res, err := f.e.Reprice(f.ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Status != abacus.IngestAccepted || !r.Repriced {
+				t.Fatalf("%+v", r)
+			}
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "-300" {
+			t.Fatalf("cash %s, want -300: 100 × 2 + 100 × 1", b)
+		}
+		mustVerify(t, f.st)
+		// What comes next in the month is charged at the corrected tiers.
+		if r := f.ingest(spaceEvent("e", acct, "gpu", 10, t0.Add(10*24*time.Hour))); r[0].Charged.String() != "10" {
+			t.Fatalf("after: %+v", r[0])
+		}
+	})
+}
+
+// TestRepriceRefusedByTheFloor: a corrected charge the account's floor
+// refuses leaves that event as it was, and the others of the same batch
+// are repriced; once the account can pay, a reprice takes it too.
+func TestRepriceRefusedByTheFloor(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", t0.AddDate(0, -1, 0)))
+		poor := f.account(abacus.Overdraft{}, nil)
+		rich := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.fund(poor, abacus.TxTopup, "12")
+		f.ingest(spaceEvent("poor", poor, "gpu", 10, t0.Add(24*time.Hour)), spaceEvent("rich", rich, "gpu", 10, t0.Add(24*time.Hour)))
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{perMinute("gpu", "2", t0)}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.e.Reprice(f.ctx, []string{"poor", "rich", "missing"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := res[0]; r.Status != abacus.IngestRejected || r.Err.Code != abacus.CodeInsufficientFunds || r.Err.Field != "uuid" {
+			t.Fatalf("beyond the floor: %+v", r)
+		}
+		if r := res[1]; !r.Repriced || r.Charged.String() != "20" {
+			t.Fatalf("the other account, in the same batch: %+v", r)
+		}
+		if r := res[2]; r.Status != abacus.IngestRejected || r.Err.Code != abacus.CodeNotFound {
+			t.Fatalf("an unknown event: %+v", r)
+		}
+		if b := wallet(t, f.st, poor, abacus.BucketCash, "USD").Balance; b.String() != "2" {
+			t.Fatalf("the refused account's cash %s, want 2 as before", b)
+		}
+		if e := storedEvent(t, f.st, "poor"); e.Charged.String() != "10" {
+			t.Fatalf("the refused event: %+v", e)
+		}
+		if rep, err := ledger.Verify(f.ctx, f.st); err != nil || rep.OK() {
+			t.Fatalf("verify passed with an event charged at a replaced price: %v\n%s", err, rep)
+		}
+		f.fund(poor, abacus.TxTopup, "10")
+		if res, err := f.e.Reprice(f.ctx, []string{"poor"}); err != nil || !res[0].Repriced {
+			t.Fatalf("after a top-up: %+v %v", res, err)
+		}
+		mustVerify(t, f.st)
+		voided := f.ingest(spaceEvent("gone", rich, "gpu", 1, t0.Add(48*time.Hour)))
+		if voided[0].Status != abacus.IngestAccepted {
+			t.Fatal(voided[0])
+		}
+		f.e.VoidEvents(f.ctx, []string{"gone"})
+		if res, err := f.e.Reprice(f.ctx, []string{"gone"}); err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeConflict {
+			t.Fatalf("a voided event: %+v %v", res, err)
+		}
+	})
+}
+
+// TestCorrectionsChargeTheCorrectedBook: whatever the mix of events, voids,
+// corrections (versions that take effect before events already charged,
+// and revisions that replace a version from its own start) and reprices,
+// once the events are repriced every event that stands names the versions
+// in force at its time, one with a per-minute price was charged exactly
+// that price of its own time, and verify holds.
+func TestCorrectionsChargeTheCorrectedBook(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		tiered := func(first, rest string, from time.Time) abacus.Price {
+			p := perMinute("cpu", "0", from)
+			p.Model = abacus.ModelGraduated
+			p.Tiers = []abacus.PriceTier{{UpTo: 3, UnitPrice: decimal.RequireFromString(first)}, {UnitPrice: decimal.RequireFromString(rest)}}
+			return p
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", t0), tiered("2", "1", t0))
+		var all []string
+		runs := 0
+		rapid.Check(t, func(rt *rapid.T) {
+			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+			var mine []string
+			for i, n := 0, rapid.IntRange(1, 15).Draw(rt, "steps"); i < n; i++ {
+				resource := rapid.SampledFrom([]string{"gpu", "cpu"}).Draw(rt, "resource")
+				switch rapid.SampledFrom([]string{"event", "event", "void", "correct", "reprice"}).Draw(rt, "action") {
+				case "event":
+					at := t0.Add(time.Duration(rapid.IntRange(0, 24*60).Draw(rt, "minute")) * time.Minute)
+					id := string(newAccountID())
+					if res := f.ingest(spaceEvent(id, acct, resource, rapid.Int64Range(1, 5).Draw(rt, "value"), at)); res[0].Status != abacus.IngestAccepted {
+						rt.Fatalf("ingest: %+v", res[0])
+					}
+					mine, all = append(mine, id), append(all, id)
+				case "void":
+					if len(mine) > 0 {
+						f.void(mine[rapid.IntRange(0, len(mine)-1).Draw(rt, "which")]) // a second void is refused; either is fine
+					}
+				case "correct":
+					price := func() string { return rapid.SampledFrom([]string{"1", "2", "3", "4"}).Draw(rt, "price") }
+					p := perMinute(resource, price(), t0)
+					if resource == "cpu" {
+						p = tiered(price(), price(), t0)
+					}
+					pb, err := f.st.PriceBookLoad(f.ctx)
+					if err != nil {
+						rt.Fatal(err)
+					}
+					var froms []time.Time
+					revision := map[time.Time]int{}
+					for _, q := range pb.Prices {
+						if q.ResourceID == resource {
+							froms = append(froms, q.ValidFrom.UTC())
+							revision[q.ValidFrom.UTC()] = max(revision[q.ValidFrom.UTC()], q.Revision)
+						}
+					}
+					if rapid.Bool().Draw(rt, "replace") { // a stored version, from its own start
+						p.ValidFrom = rapid.SampledFrom(froms).Draw(rt, "from")
+						p.Revision = revision[p.ValidFrom] + 1
+					} else if p.ValidFrom = t0.Add(time.Duration(rapid.IntRange(1, 36*60).Draw(rt, "minute")) * time.Minute); slices.ContainsFunc(froms, p.ValidFrom.Equal) {
+						p.Revision = revision[p.ValidFrom] + 1
+					}
+					if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{p}); err != nil {
+						rt.Fatalf("correcting %s from %s in revision %d: %v", resource, p.ValidFrom, p.Revision, err)
+					}
+				case "reprice":
+					if _, err := f.e.Reprice(f.ctx, mine); err != nil {
+						rt.Fatalf("reprice: %v", err)
+					}
+				}
+			}
+			// Every account's events, earlier runs' too: the book is shared.
+			res, err := f.e.Reprice(f.ctx, all)
+			if err != nil {
+				rt.Fatalf("reprice: %v", err)
+			}
+			for _, r := range res {
+				if r.Status != abacus.IngestAccepted && r.Err.Code != abacus.CodeConflict { // voided ones are refused
+					rt.Fatalf("reprice: %+v", r)
+				}
+			}
+			pb, err := f.st.PriceBookLoad(f.ctx)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			book, err := rating.NewBook(pb.Prices, pb.Levels, pb.Commitments)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			evs, err := f.st.Events(f.ctx, abacus.EventQuery{Account: acct, Limit: 100})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Status != abacus.EventCharged || e.ResourceID != "gpu" {
+					continue
+				}
+				p, _ := book.Price(rating.Key{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute"}, "USD", e.Time)
+				if want := p.UnitPrice.Mul(decimal.NewFromInt(e.Value)); !e.Charged.Decimal().Equal(want) {
+					rt.Fatalf("event %s at %s, %d minutes: charged %s, want %s at price %d", e.ID, e.Time, e.Value, e.Charged, want, p.ID)
+				}
+			}
+			if runs++; runs%10 == 0 {
+				mustVerify(rt, f.st)
+			}
+		})
+		mustVerify(t, f.st)
+	})
+}
+
+// TestRepriceAndVoidInOneBatch: a void of an event that its batch is
+// repricing is refused, and the reprice stands (on SQLite, where a test
+// can hold the writer so that both requests join one batch).
+func TestRepriceAndVoidInOneBatch(t *testing.T) {
+	st := testdb.SQLite(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	f := newUsageFixture(t, st, ledger.UsageConfig{}, perMinute("gpu", "1", t0.AddDate(0, -1, 0)))
+	acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+	f.ingest(spaceEvent("e", acct, "gpu", 10, t0.Add(24*time.Hour)))
+	if err := st.PriceBookCorrect(f.ctx, []abacus.Price{perMinute("gpu", "2", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	release := blockWrites(t, st)
+	busy := make(chan struct{})
+	go func() { // takes the worker, which waits for the writer, so the next two queue together
+		f.e.Ingest(f.ctx, []abacus.UsageEvent{spaceEvent("other", acct, "gpu", 1, t0.Add(24*time.Hour))})
+		close(busy)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	var repriced, voided []abacus.IngestResult
+	done := make(chan struct{}, 2)
+	go func() { repriced, _ = f.e.Reprice(f.ctx, []string{"e"}); done <- struct{}{} }()
+	time.Sleep(100 * time.Millisecond)
+	go func() { voided, _ = f.e.VoidEvents(f.ctx, []string{"e"}); done <- struct{}{} }()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	<-busy
+	<-done
+	<-done
+	if len(repriced) != 1 || !repriced[0].Repriced || len(voided) != 1 || voided[0].Status != abacus.IngestRejected ||
+		!strings.Contains(voided[0].Err.Message, "is being repriced") {
+		t.Fatalf("reprice %+v, void %+v", repriced, voided)
+	}
+	mustVerify(t, st)
+}
