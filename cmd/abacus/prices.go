@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -20,12 +22,18 @@ func runPrices(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 Usage:
   abacus prices import [--db DB] FILE   add the prices and commitments of a YAML or JSON file
+  abacus prices import --correct FILE   correct the book to the file's prices and reprice
+                                        the events they change
   abacus prices list [--db DB] [--all]  the prices in force now (--all: every version)
 
 Prices are versioned: importing a price for a key that has one adds a new
 version from its valid_from time; nothing is edited in place. What the book
 holds already, unchanged, is left out, so a file can be imported again
-after versions are added to it.
+after versions are added to it. A version may not take effect before events
+already charged at the one it takes over from, nor change a stored one:
+--correct allows both (a changed version is stored again as its next
+revision) and then charges those events again at the corrected prices,
+appending the difference.
 `)
 		return exitError{2}
 	}
@@ -38,6 +46,8 @@ after versions are added to it.
 func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prices", "import FILE", stderr)
 	db := dbFlag(fs)
+	correct := fs.Bool("correct", false, "correct the book: accept versions that take effect before events already charged, and changed stored versions (as their next revision), then reprice the events they change")
+	usage := usageFlags(fs) // a reprice charges as usage does
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +71,13 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	book, err := st.PriceBookLoad(ctx)
 	if err != nil {
 		return err
+	}
+	if *correct {
+		ucfg, err := usage()
+		if err != nil {
+			return err
+		}
+		return pricesCorrect(ctx, st, file, book, ucfg, stdout, stderr)
 	}
 	prices, commitments, err := file.Unstored(*book)
 	if err != nil {
@@ -114,13 +131,13 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if a.SKUKind != b.SKUKind {
 			return a.SKUKind < b.SKUKind
 		}
-		return a.ValidFrom.Before(b.ValidFrom)
+		return a.ValidFrom.Before(b.ValidFrom) || a.ValidFrom.Equal(b.ValidFrom) && a.Revision < b.Revision
 	})
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSKU_TYPE\tSKU_KIND\tRESOURCE_ID\tUNIT\tMODEL\tPRICE\tCURRENCY\tVALID_FROM\tDISCOUNTS\tLICENSE\tDESC")
+	fmt.Fprintln(tw, "ID\tSKU_TYPE\tSKU_KIND\tRESOURCE_ID\tUNIT\tMODEL\tPRICE\tCURRENCY\tVALID_FROM\tREVISION\tDISCOUNTS\tLICENSE\tDESC")
 	for _, p := range prices {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.SKUType, p.SKUKind, p.ResourceID, p.Unit, p.UnitType,
-			p.Model, priceText(&p), p.Currency, p.ValidFrom.Format(time.RFC3339), discountsText(p.Discounts), licenseText(p.License), p.Desc)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.ID, p.SKUType, p.SKUKind, p.ResourceID, p.Unit, p.UnitType,
+			p.Model, priceText(&p), p.Currency, p.ValidFrom.Format(time.RFC3339), p.Revision, discountsText(p.Discounts), licenseText(p.License), p.Desc)
 	}
 	return tw.Flush()
 }
@@ -195,26 +212,31 @@ func licenseText(l *abacus.License) string {
 }
 
 // inForce keeps, per key and currency, the newest version valid at now,
-// and every version that starts later.
+// and every version that starts later: of each, the latest revision.
 func inForce(prices []abacus.Price, now time.Time) []abacus.Price {
 	type key struct {
 		k   rating.Key
 		cur abacus.Currency
 	}
+	type version struct {
+		key
+		from int64
+	}
 	latest := map[key]abacus.Price{}
-	var out []abacus.Price
+	later := map[version]abacus.Price{}
 	for _, p := range prices {
+		k := key{rating.KeyOf(&p), p.Currency}
 		if p.ValidFrom.After(now) {
-			out = append(out, p)
+			v := version{k, p.ValidFrom.UnixNano()}
+			if old, ok := later[v]; !ok || p.Revision > old.Revision {
+				later[v] = p
+			}
 			continue
 		}
-		k := key{rating.KeyOf(&p), p.Currency}
-		if old, ok := latest[k]; !ok || !p.ValidFrom.Before(old.ValidFrom) {
+		if old, ok := latest[k]; !ok || p.ValidFrom.After(old.ValidFrom) || p.ValidFrom.Equal(old.ValidFrom) && p.Revision > old.Revision {
 			latest[k] = p
 		}
 	}
-	for _, p := range latest {
-		out = append(out, p)
-	}
-	return out
+	out := slices.Collect(maps.Values(latest))
+	return append(out, slices.Collect(maps.Values(later))...)
 }

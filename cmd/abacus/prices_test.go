@@ -159,3 +159,42 @@ func TestPricesImportAfterCharges(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
+
+// TestPricesCorrect: a price file kept as the book's source, with a price
+// changed in place, is refused by a plain import and, with --correct,
+// stored as the version's next revision; the events it charged are
+// charged again at the corrected price, appending the difference. Running
+// it again changes nothing, and verify holds.
+func TestPricesCorrect(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn) // gpu at 0.25 a minute
+	events := writeFile(t, "events.ndjson", usageEvent("gpu-1", account(3), 4)+"\n"+usageEvent("gpu-2", account(4), 6)+"\n")
+	if out, err := runCLI(t, "ingest", "--db", dsn, events); err != nil || !strings.Contains(out, "accepted 2 (0 unpriced)") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	fixed := writeFile(t, "fixed.yaml", strings.Replace(priceFile, `"0.25"`, `"0.20"`, 1))
+	out, err := runCLI(t, "prices", "import", "--db", dsn, fixed)
+	if err == nil || !strings.Contains(out, "or import with --correct to replace it and reprice its events") {
+		t.Fatalf("a plain import of a changed version: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
+	if err != nil || !strings.Contains(out, "stored 1 corrected price version from "+fixed+" (0 were in the book already)\n") ||
+		!strings.Contains(out, "repriced 2 events: 2.5 given back, 2 charged again; 0 refused\n") {
+		t.Fatalf("--correct: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
+	if err != nil || !strings.Contains(out, "stored 0 corrected price versions from "+fixed+" (1 were in the book already)\n") ||
+		!strings.Contains(out, "repriced 0 events: 0 given back, 0 charged again; 0 refused\n") {
+		t.Fatalf("--correct again: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "prices", "list", "--db", dsn)
+	if err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, " 0.2 ") {
+		t.Fatalf("list: only the revision in force: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "prices", "list", "--all", "--db", dsn); err != nil || strings.Count(out, "\n") != 3 {
+		t.Fatalf("list --all: both revisions: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+}
