@@ -34,6 +34,7 @@ type usageBatch struct {
 	// priceUses is the latest event time each price version charged.
 	priceUses map[priceUse]time.Time
 	repricing map[string]bool // events given back, to be charged again
+	rerated   map[string]bool // unpriced events this batch charges
 	pending   []repricing
 	reprices  []abacus.Reprice
 	events    []abacus.StoredEvent
@@ -119,6 +120,7 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			rollups:   map[rollupKey]*abacus.Rollup{},
 			priceUses: map[priceUse]time.Time{},
 			repricing: map[string]bool{},
+			rerated:   map[string]bool{},
 			book:      book,
 		}
 		if err := u.load(ctx, tx, items, version); err != nil {
@@ -485,6 +487,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 		return err
 	}
 	*s = charged
+	u.rerated[s.ID] = true
 	u.updates = append(u.updates, *s)
 	it.result.Charged = s.Charged
 	return nil

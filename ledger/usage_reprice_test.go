@@ -343,7 +343,7 @@ func TestRepriceAndVoidInOneBatch(t *testing.T) {
 	<-done
 	<-done
 	if len(repriced) != 1 || !repriced[0].Repriced || len(voided) != 1 || voided[0].Status != abacus.IngestRejected ||
-		!strings.Contains(voided[0].Err.Message, "is being repriced") {
+		!strings.Contains(voided[0].Err.Message, "is being charged by this batch") {
 		t.Fatalf("reprice %+v, void %+v", repriced, voided)
 	}
 	mustVerify(t, st)

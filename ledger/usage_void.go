@@ -18,8 +18,11 @@ func (u *usageBatch) void(it *usageItem) error {
 		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
 	case s.Status == abacus.EventVoided:
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
-	case u.repricing[s.ID]:
-		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is being repriced; void it again once that is done", s.ID)
+	case u.repricing[s.ID], u.rerated[s.ID]:
+		// Its charge is not settled until the batch ends: voided now, a
+		// rerated event's charge and refund would net to no transaction
+		// for it to name, and a repriced one would be given back twice.
+		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is being charged by this batch; void it again once that is done", s.ID)
 	}
 	var refund abacus.Amount
 	if s.Status == abacus.EventCharged {

@@ -264,3 +264,40 @@ func TestVoidAndRerateByAnySpelling(t *testing.T) {
 	}
 	mustVerify(t, st)
 }
+
+// TestRerateAndVoidInOneBatch: a void of an event that its batch is
+// charging by rerate is refused (its charge and refund would net to no
+// transaction at all), and the rerate stands.
+func TestRerateAndVoidInOneBatch(t *testing.T) {
+	st := testdb.SQLite(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	f := newUsageFixture(t, st, ledger.UsageConfig{})
+	acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+	if r := f.ingest(spaceEvent("e", acct, "gpu", 10, t0.Add(24*time.Hour))); !r[0].Unpriced {
+		t.Fatalf("%+v", r[0])
+	}
+	if err := st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	release := blockWrites(t, st)
+	busy := make(chan struct{})
+	go func() {
+		f.e.Ingest(f.ctx, []abacus.UsageEvent{spaceEvent("other", acct, "gpu", 1, t0.Add(24*time.Hour))})
+		close(busy)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	var rerated, voided []abacus.IngestResult
+	done := make(chan struct{}, 2)
+	go func() { rerated, _ = f.e.Rerate(f.ctx, []string{"e"}); done <- struct{}{} }()
+	time.Sleep(100 * time.Millisecond)
+	go func() { voided, _ = f.e.VoidEvents(f.ctx, []string{"e"}); done <- struct{}{} }()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	<-busy
+	<-done
+	<-done
+	if len(rerated) != 1 || rerated[0].Charged.String() != "10" || len(voided) != 1 || voided[0].Status != abacus.IngestRejected {
+		t.Fatalf("rerate %+v, void %+v", rerated, voided)
+	}
+	mustVerify(t, st)
+}
