@@ -83,7 +83,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	kept := fmt.Sprintf("%d prices and %d commitments were stored already", len(file.Prices)-len(prices), len(file.Commitments)-len(commitments))
+	kept := fmt.Sprintf("%s and %s were stored already", count(len(file.Prices)-len(prices), "price"), count(len(file.Commitments)-len(commitments), "commitment"))
 	if len(prices)+len(commitments) == 0 {
 		fmt.Fprintf(stdout, "nothing new in %s: its %s\n", fs.Arg(0), kept)
 		return nil
@@ -99,7 +99,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := st.PriceBookAdd(ctx, prices, nil, commitments); err != nil {
 		return file.Locate(err, prices, commitments)
 	}
-	fmt.Fprintf(stdout, "imported %d prices and %d commitments from %s; %s\n", len(prices), len(commitments), fs.Arg(0), kept)
+	fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), fs.Arg(0), kept)
 	return nil
 }
 

@@ -155,11 +155,3 @@ func (t *repriceTally) add(results []abacus.IngestResult, stderr io.Writer) erro
 	}
 	return nil
 }
-
-// count says n things, in the singular for one.
-func count(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
-}

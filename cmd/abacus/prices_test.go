@@ -76,13 +76,13 @@ func TestPricesImportAgain(t *testing.T) {
 	importPrices(t, dsn)
 	path := writeFile(t, "same.yaml", priceFile)
 	out, err := runCLI(t, "prices", "import", "--db", dsn, path)
-	if err != nil || !strings.Contains(out, "nothing new in "+path+": its 1 prices and 0 commitments were stored already") {
+	if err != nil || !strings.Contains(out, "nothing new in "+path+": its 1 price and 0 commitments were stored already") {
 		t.Fatalf("the same file again: %v\n%s", err, out)
 	}
 	later := strings.Replace(strings.Replace(priceFile, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", 1), `"0.25"`, `"0.20"`, 1)
 	path = writeFile(t, "added.yaml", priceFile+strings.TrimPrefix(later, "prices:\n"))
 	out, err = runCLI(t, "prices", "import", "--db", dsn, path)
-	if err != nil || !strings.Contains(out, "imported 1 prices and 0 commitments from "+path+"; 1 prices and 0 commitments were stored already") {
+	if err != nil || !strings.Contains(out, "imported 1 price and 0 commitments from "+path+"; 1 price and 0 commitments were stored already") {
 		t.Fatalf("the file with a version added: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "prices", "list", "--db", dsn, "--all")
@@ -142,7 +142,7 @@ func TestPricesImportAfterCharges(t *testing.T) {
 	if out, err := imports("cpu.yaml", "prices:\n"+version("cpu", "2026-11-01T00:00:00Z", `"0.5"`)); err != nil {
 		t.Fatalf("a price for unpriced events: %v\n%s", err, out)
 	}
-	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 1 events (1 in all)") {
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 1 event (1 in all)") {
 		t.Fatalf("rerate: %v\n%s", err, out)
 	}
 	out, err = imports("cpu-again.yaml", "prices:\n"+version("cpu", "2026-11-02T00:00:00Z", `"0.6"`))
@@ -151,7 +151,7 @@ func TestPricesImportAfterCharges(t *testing.T) {
 	}
 
 	out, err = imports("later.yaml", priceFile+version("gpu", "2026-11-02T10:00:00.000001Z", `"0.30"`))
-	if err != nil || !strings.Contains(out, "imported 1 prices") {
+	if err != nil || !strings.Contains(out, "imported 1 price") {
 		t.Fatalf("a version after the latest charged event: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "verify", "--db", dsn)

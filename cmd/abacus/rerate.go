@@ -51,7 +51,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "charged %d events (%s in all); %d still have no price; %d refused\n", t.charged, t.total, t.still, t.refused)
+	fmt.Fprintf(stdout, "charged %s (%s in all); %d still have no price; %d refused\n", count(t.charged, "event"), t.total, t.still, t.refused)
 	switch {
 	case t.refused == 1:
 		return errors.New("1 event was refused (listed above); it is still unpriced")

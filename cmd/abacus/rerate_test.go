@@ -37,7 +37,7 @@ func TestRerateReportsRefusedEvents(t *testing.T) {
 	}
 	importPrices(t, dsn)
 	for run, want := range []string{
-		"charged 1 events (1 in all); 0 still have no price; 1 refused\n",
+		"charged 1 event (1 in all); 0 still have no price; 1 refused\n",
 		"charged 0 events (0 in all); 0 still have no price; 1 refused\n",
 	} {
 		out, err := runCLI(t, "rerate", "--db", dsn)
