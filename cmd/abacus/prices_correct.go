@@ -15,8 +15,8 @@ import (
 )
 
 // pricesCorrect stores what of file corrects the book, then reprices every
-// charged event that a version of the file's keys charged since the
-// file's earliest valid_from. Both steps are idempotent, so a run that
+// charged event since the file's earliest valid_from that names a version
+// no longer in force at its time. Both steps are idempotent, so a run that
 // stopped half way is finished by running it again.
 func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ucfg ledger.UsageConfig, stdout, stderr io.Writer) error {
 	prices, err := file.Corrections(*book)
@@ -42,7 +42,11 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	if len(file.Prices) == 0 {
 		return nil
 	}
-	byAccount, err := repriceCandidates(ctx, st, file, book)
+	stale, err := staleEvents(file, book)
+	if err != nil {
+		return err
+	}
+	accounts, err := stale.accounts(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -60,17 +64,15 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	}
 	// An account's events go in one call, so a month of tiers is given
 	// back and charged again as a whole.
-	for _, acct := range slices.Sorted(maps.Keys(byAccount)) {
-		chunk = append(chunk, byAccount[acct]...)
-		if len(chunk) >= 2000 {
+	for i, acct := range accounts {
+		ids, err := stale.of(ctx, st, acct)
+		if err != nil {
+			return err
+		}
+		if chunk = append(chunk, ids...); len(chunk) >= 2000 || i == len(accounts)-1 && len(chunk) > 0 {
 			if err := send(); err != nil {
 				return err
 			}
-		}
-	}
-	if len(chunk) > 0 {
-		if err := send(); err != nil {
-			return err
 		}
 	}
 	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused)
@@ -83,47 +85,81 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	return nil
 }
 
-// repriceCandidates finds, by account, the charged events at or after the
-// file's earliest valid_from that name a version no longer in force at
-// their time: those a correction changes, stored now or by an earlier run
-// that stopped. It reads every event stored since, in pages.
-func repriceCandidates(ctx context.Context, st migrator, file *rating.File, stored *abacus.PriceBook) (map[abacus.AccountID][]string, error) {
+// staleFinder finds the charged events at or after since that name a
+// version no longer in force at their time: those a correction changes,
+// stored now or by an earlier run that stopped.
+type staleFinder struct {
+	book  *rating.Book
+	byID  map[int64]*abacus.Price
+	since time.Time
+}
+
+// staleEvents looks from the file's earliest valid_from on.
+func staleEvents(file *rating.File, stored *abacus.PriceBook) (*staleFinder, error) {
 	book, err := rating.NewBook(stored.Prices, stored.Levels, stored.Commitments)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]*abacus.Price, len(stored.Prices))
+	f := &staleFinder{book: book, byID: make(map[int64]*abacus.Price, len(stored.Prices)), since: file.Prices[0].ValidFrom}
 	for i := range stored.Prices {
-		byID[stored.Prices[i].ID] = &stored.Prices[i]
+		f.byID[stored.Prices[i].ID] = &stored.Prices[i]
 	}
-	since := file.Prices[0].ValidFrom
 	for _, p := range file.Prices {
-		if p.ValidFrom.Before(since) {
-			since = p.ValidFrom
+		if p.ValidFrom.Before(f.since) {
+			f.since = p.ValidFrom
 		}
 	}
-	stale := func(e abacus.StoredEvent) bool {
-		for _, id := range e.PriceIDs {
-			p := byID[id]
-			if p == nil {
-				return false // not a version this book knows: verify reports it
-			}
-			if now, ok := book.Price(rating.KeyOf(p), p.Currency, e.Time); !ok || now.ID != id {
-				return true
-			}
+	return f, nil
+}
+
+func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
+	for _, id := range e.PriceIDs {
+		p := f.byID[id]
+		if p == nil {
+			return false // not a version this book knows: verify reports it
 		}
-		return false
+		if now, ok := f.book.Price(rating.KeyOf(p), p.Currency, e.Time); !ok || now.ID != id {
+			return true
+		}
 	}
-	out := map[abacus.AccountID][]string{}
+	return false
+}
+
+// accounts lists, in order, the accounts with stale events. It reads every
+// charged event since, in pages, and keeps only the accounts, so memory
+// stays bounded by their number.
+func (f *staleFinder) accounts(ctx context.Context, st migrator) ([]abacus.AccountID, error) {
+	found := map[abacus.AccountID]bool{}
 	var after int64
 	for {
-		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventCharged, From: since, AfterSeq: after, Limit: 1000})
-		if err != nil || len(evs) == 0 {
-			return out, err
+		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventCharged, From: f.since, AfterSeq: after, Limit: 1000})
+		if err != nil {
+			return nil, err
 		}
-		for _, e := range evs {
-			if stale(e) {
-				out[e.Account] = append(out[e.Account], e.ID)
+		if len(evs) == 0 {
+			return slices.Sorted(maps.Keys(found)), nil
+		}
+		for i := range evs {
+			if f.stale(&evs[i]) {
+				found[evs[i].Account] = true
+			}
+		}
+		after = evs[len(evs)-1].Seq
+	}
+}
+
+// of returns the ids of acct's stale events, through the account's index.
+func (f *staleFinder) of(ctx context.Context, st migrator, acct abacus.AccountID) ([]string, error) {
+	var ids []string
+	var after int64
+	for {
+		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, Status: abacus.EventCharged, From: f.since, AfterSeq: after, Limit: 1000})
+		if err != nil || len(evs) == 0 {
+			return ids, err
+		}
+		for i := range evs {
+			if f.stale(&evs[i]) {
+				ids = append(ids, evs[i].ID)
 			}
 		}
 		after = evs[len(evs)-1].Seq
