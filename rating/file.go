@@ -212,6 +212,17 @@ func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 	return prices, nil
 }
 
+// Line returns the line of the file's version of p's key, currency and
+// valid_from, or 0.
+func (f *File) Line(p *abacus.Price) int {
+	for i := range f.Prices {
+		if versionOf(&f.Prices[i]) == versionOf(p) {
+			return f.lines[i]
+		}
+	}
+	return 0
+}
+
 // Locate names the file and line of an error a store returned for adding
 // prices and commitments, the part of f that Unstored returned: its field
 // "prices[i]…" or "commitments[i]…" counts in those, and becomes the

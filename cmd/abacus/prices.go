@@ -22,8 +22,9 @@ func runPrices(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 Usage:
   abacus prices import [--db DB] FILE   add the prices and commitments of a YAML or JSON file
-  abacus prices import --correct FILE   correct the book to the file's prices and reprice
-                                        the events they change
+  abacus prices import --correct [--dry-run] FILE
+                                        correct the book to the file's prices and reprice
+                                        the events they change (--dry-run: only say what)
   abacus prices list [--db DB] [--all]  the prices in force now (--all: every version)
 
 Prices are versioned: importing a price for a key that has one adds a new
@@ -47,6 +48,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlagSet("prices", "import FILE", stderr)
 	db := dbFlag(fs)
 	correct := fs.Bool("correct", false, "correct the book: accept versions that take effect before events already charged, and changed stored versions (as their next revision), then reprice the events they change")
+	dryRun := fs.Bool("dry-run", false, "with --correct: say what would be stored and how many events would be repriced, and change nothing")
 	usage := usageFlags(fs) // a reprice charges as usage does
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -72,7 +74,12 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if *correct {
+	switch {
+	case *dryRun && !*correct:
+		return fmt.Errorf("--dry-run goes with --correct")
+	case *dryRun:
+		return pricesCorrectDryRun(ctx, st, file, book, stdout)
+	case *correct:
 		ucfg, err := usage()
 		if err != nil {
 			return err

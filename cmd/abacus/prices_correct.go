@@ -85,6 +85,52 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	return nil
 }
 
+// pricesCorrectDryRun says what pricesCorrect would store and how many
+// events it would reprice, against a book that holds the corrections in
+// memory only.
+func pricesCorrectDryRun(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, stdout io.Writer) error {
+	prices, err := file.Corrections(*book)
+	if err != nil {
+		return err
+	}
+	corrected := *book
+	corrected.Prices = slices.Clone(book.Prices)
+	for i, p := range prices {
+		p.ID = -int64(i + 1) // stored ids are positive
+		corrected.Prices = append(corrected.Prices, p)
+	}
+	if _, err := rating.NewBook(corrected.Prices, book.Levels, book.Commitments); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "would store %s from %s (%d are in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
+	for i := range prices {
+		p := &prices[i]
+		fmt.Fprintf(stdout, "  %s:%d: %s in %s from %s, revision %d\n", file.Name, file.Line(p), rating.KeyOf(p), p.Currency,
+			p.ValidFrom.UTC().Format(time.RFC3339), p.Revision)
+	}
+	if len(file.Prices) == 0 {
+		return nil
+	}
+	stale, err := staleEvents(file, &corrected)
+	if err != nil {
+		return err
+	}
+	accounts, err := stale.accounts(ctx, st)
+	if err != nil {
+		return err
+	}
+	events := 0
+	for _, acct := range accounts {
+		ids, err := stale.of(ctx, st, acct)
+		if err != nil {
+			return err
+		}
+		events += len(ids)
+	}
+	fmt.Fprintf(stdout, "would reprice %s of %s; nothing was changed\n", count(events, "event"), count(len(accounts), "account"))
+	return nil
+}
+
 // staleFinder finds the charged events at or after since that name a
 // version no longer in force at their time: those a correction changes,
 // stored now or by an earlier run that stopped.

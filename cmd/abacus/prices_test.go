@@ -177,6 +177,13 @@ func TestPricesCorrect(t *testing.T) {
 	if err == nil || !strings.Contains(out, "or import with --correct to replace it and reprice its events") {
 		t.Fatalf("a plain import of a changed version: %v\n%s", err, out)
 	}
+	for range 2 { // a dry run changes nothing
+		out, err = runCLI(t, "prices", "import", "--correct", "--dry-run", "--db", dsn, fixed)
+		if err != nil || !strings.Contains(out, "would store 1 corrected price version from "+fixed+" (0 are in the book already)\n  "+fixed+":2: ") ||
+			!strings.Contains(out, "would reprice 2 events of 2 accounts; nothing was changed\n") {
+			t.Fatalf("--correct --dry-run: %v\n%s", err, out)
+		}
+	}
 	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
 	if err != nil || !strings.Contains(out, "stored 1 corrected price version from "+fixed+" (0 were in the book already)\n") ||
 		!strings.Contains(out, "repriced 2 events: 2.5 given back, 2 charged again; 0 refused\n") {
