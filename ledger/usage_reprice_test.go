@@ -325,23 +325,9 @@ func TestRepriceAndVoidInOneBatch(t *testing.T) {
 	if err := st.PriceBookCorrect(f.ctx, []abacus.Price{perMinute("gpu", "2", t0)}); err != nil {
 		t.Fatal(err)
 	}
-	release := blockWrites(t, st)
-	busy := make(chan struct{})
-	go func() { // takes the worker, which waits for the writer, so the next two queue together
-		f.e.Ingest(f.ctx, []abacus.UsageEvent{spaceEvent("other", acct, "gpu", 1, t0.Add(24*time.Hour))})
-		close(busy)
-	}()
-	time.Sleep(100 * time.Millisecond)
-	var repriced, voided []abacus.IngestResult
-	done := make(chan struct{}, 2)
-	go func() { repriced, _ = f.e.Reprice(f.ctx, []string{"e"}); done <- struct{}{} }()
-	time.Sleep(100 * time.Millisecond)
-	go func() { voided, _ = f.e.VoidEvents(f.ctx, []string{"e"}); done <- struct{}{} }()
-	time.Sleep(100 * time.Millisecond)
-	release()
-	<-busy
-	<-done
-	<-done
+	repriced, voided := inOneBatch(t, f, acct,
+		func() ([]abacus.IngestResult, error) { return f.e.Reprice(f.ctx, []string{"e"}) },
+		func() ([]abacus.IngestResult, error) { return f.e.VoidEvents(f.ctx, []string{"e"}) })
 	if len(repriced) != 1 || !repriced[0].Repriced || len(voided) != 1 || voided[0].Status != abacus.IngestRejected ||
 		!strings.Contains(voided[0].Err.Message, "is being charged by this batch") {
 		t.Fatalf("reprice %+v, void %+v", repriced, voided)

@@ -161,21 +161,16 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 }
 
 // subDrawn is a − b, bucket by bucket.
-func subDrawn(a, b abacus.Drawn) (abacus.Drawn, error) {
-	var d abacus.Drawn
-	var err [3]error
-	d.Cash, err[0] = a.Cash.Sub(b.Cash)
-	d.Bonus, err[1] = a.Bonus.Sub(b.Bonus)
-	d.Voucher, err[2] = a.Voucher.Sub(b.Voucher)
-	return d, errors.Join(err[:]...)
-}
+func subDrawn(a, b abacus.Drawn) (abacus.Drawn, error) { return eachBucket(a, b, abacus.Amount.Sub) }
 
 // addDrawn is a + b, bucket by bucket.
-func addDrawn(a, b abacus.Drawn) (abacus.Drawn, error) {
+func addDrawn(a, b abacus.Drawn) (abacus.Drawn, error) { return eachBucket(a, b, abacus.Amount.Add) }
+
+func eachBucket(a, b abacus.Drawn, op func(abacus.Amount, abacus.Amount) (abacus.Amount, error)) (abacus.Drawn, error) {
 	var d abacus.Drawn
 	var err [3]error
-	d.Cash, err[0] = a.Cash.Add(b.Cash)
-	d.Bonus, err[1] = a.Bonus.Add(b.Bonus)
-	d.Voucher, err[2] = a.Voucher.Add(b.Voucher)
+	d.Cash, err[0] = op(a.Cash, b.Cash)
+	d.Bonus, err[1] = op(a.Bonus, b.Bonus)
+	d.Voucher, err[2] = op(a.Voucher, b.Voucher)
 	return d, errors.Join(err[:]...)
 }

@@ -279,25 +279,39 @@ func TestRerateAndVoidInOneBatch(t *testing.T) {
 	if err := st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	release := blockWrites(t, st)
+	rerated, voided := inOneBatch(t, f, acct,
+		func() ([]abacus.IngestResult, error) { return f.e.Rerate(f.ctx, []string{"e"}) },
+		func() ([]abacus.IngestResult, error) { return f.e.VoidEvents(f.ctx, []string{"e"}) })
+	if len(rerated) != 1 || rerated[0].Charged.String() != "10" || len(voided) != 1 || voided[0].Status != abacus.IngestRejected {
+		t.Fatalf("rerate %+v, void %+v", rerated, voided)
+	}
+	mustVerify(t, st)
+}
+
+// inOneBatch runs first and then second so that they join one usage batch
+// (on SQLite): while a test holds the writer, an ingest for acct takes the
+// engine's worker, first and second queue behind it, and then all go.
+func inOneBatch(t *testing.T, f *usageFixture, acct abacus.AccountID, first, second func() ([]abacus.IngestResult, error)) (a, b []abacus.IngestResult) {
+	t.Helper()
+	release := blockWrites(t, f.st)
 	busy := make(chan struct{})
 	go func() {
-		f.e.Ingest(f.ctx, []abacus.UsageEvent{spaceEvent("other", acct, "gpu", 1, t0.Add(24*time.Hour))})
+		f.e.Ingest(f.ctx, []abacus.UsageEvent{spaceEvent(string(newAccountID()), acct, "gpu", 1, f.t0.Add(24*time.Hour))})
 		close(busy)
 	}()
-	time.Sleep(100 * time.Millisecond)
-	var rerated, voided []abacus.IngestResult
+	var errA, errB error
 	done := make(chan struct{}, 2)
-	go func() { rerated, _ = f.e.Rerate(f.ctx, []string{"e"}); done <- struct{}{} }()
 	time.Sleep(100 * time.Millisecond)
-	go func() { voided, _ = f.e.VoidEvents(f.ctx, []string{"e"}); done <- struct{}{} }()
+	go func() { a, errA = first(); done <- struct{}{} }()
+	time.Sleep(200 * time.Millisecond) // so that first queues before second
+	go func() { b, errB = second(); done <- struct{}{} }()
 	time.Sleep(100 * time.Millisecond)
 	release()
 	<-busy
 	<-done
 	<-done
-	if len(rerated) != 1 || rerated[0].Charged.String() != "10" || len(voided) != 1 || voided[0].Status != abacus.IngestRejected {
-		t.Fatalf("rerate %+v, void %+v", rerated, voided)
+	if errA != nil || errB != nil {
+		t.Fatalf("%v, %v", errA, errB)
 	}
-	mustVerify(t, st)
+	return a, b
 }
