@@ -334,3 +334,29 @@ func TestRepriceAndVoidInOneBatch(t *testing.T) {
 	}
 	mustVerify(t, st)
 }
+
+// TestRepriceAFreeEvent: an event first charged nothing names no
+// transaction; repriced, what it pays is in the reprice's, and verify
+// follows it there.
+func TestRepriceAFreeEvent(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0", t0))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		if r := f.ingest(spaceEvent("free", acct, "gpu", 10, t0.Add(time.Hour))); r[0].Status != abacus.IngestAccepted || !r[0].Charged.IsZero() {
+			t.Fatalf("%+v", r[0])
+		}
+		fixed := perMinute("gpu", "1", t0)
+		fixed.Revision = 1
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fixed}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"free"}); err != nil || !res[0].Repriced || res[0].Charged.String() != "10" {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if e := storedEvent(t, f.st, "free"); e.TxID != 0 || e.Charged.String() != "10" {
+			t.Fatalf("%+v", e)
+		}
+		mustVerify(t, f.st)
+	})
+}
