@@ -62,17 +62,22 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		chunk = chunk[:0]
 		return t.add(results, stderr)
 	}
-	// An account's events go in one call, so a month of tiers is given
-	// back and charged again as a whole.
-	for i, acct := range accounts {
-		ids, err := stale.of(ctx, st, acct)
+	// An account's events of one month go in one call, so a month of tiers
+	// is given back and charged again as a whole.
+	for _, acct := range accounts {
+		err := stale.months(ctx, st, acct, func(ids []string) error {
+			if chunk = append(chunk, ids...); len(chunk) >= 2000 {
+				return send()
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		if chunk = append(chunk, ids...); len(chunk) >= 2000 || i == len(accounts)-1 && len(chunk) > 0 {
-			if err := send(); err != nil {
-				return err
-			}
+	}
+	if len(chunk) > 0 {
+		if err := send(); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused)
@@ -121,11 +126,9 @@ func pricesCorrectDryRun(ctx context.Context, st migrator, file *rating.File, bo
 	}
 	events := 0
 	for _, acct := range accounts {
-		ids, err := stale.of(ctx, st, acct)
-		if err != nil {
+		if err := stale.months(ctx, st, acct, func(ids []string) error { events += len(ids); return nil }); err != nil {
 			return err
 		}
-		events += len(ids)
 	}
 	fmt.Fprintf(stdout, "would reprice %s of %s; nothing was changed\n", count(events, "event"), count(len(accounts), "account"))
 	return nil
@@ -194,19 +197,39 @@ func (f *staleFinder) accounts(ctx context.Context, st migrator) ([]abacus.Accou
 	}
 }
 
-// of returns the ids of acct's stale events, through the account's index.
-func (f *staleFinder) of(ctx context.Context, st migrator, acct abacus.AccountID) ([]string, error) {
+// months hands each, one calendar month (UTC, the period tiers count
+// over) at a time, the ids of acct's stale events, read through the
+// account's index in event-time order: memory holds one month of one
+// account.
+func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.AccountID, each func(ids []string) error) error {
 	var ids []string
+	var month time.Time
 	var after int64
 	for {
 		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, Status: abacus.EventCharged, From: f.since, AfterSeq: after, Limit: 1000})
-		if err != nil || len(evs) == 0 {
-			return ids, err
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			if len(ids) > 0 {
+				return each(ids)
+			}
+			return nil
 		}
 		for i := range evs {
-			if f.stale(&evs[i]) {
-				ids = append(ids, evs[i].ID)
+			e := &evs[i]
+			if !f.stale(e) {
+				continue
 			}
+			if m := rating.PeriodOf(e.Time); !m.Equal(month) {
+				if len(ids) > 0 {
+					if err := each(ids); err != nil {
+						return err
+					}
+				}
+				ids, month = nil, m
+			}
+			ids = append(ids, e.ID)
 		}
 		after = evs[len(evs)-1].Seq
 	}
