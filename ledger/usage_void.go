@@ -157,7 +157,10 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	return abacus.Drawn{Cash: shares[0], Bonus: shares[1], Voucher: shares[2]}, u.move(parts, u.wallets[it.revenue], back)
+	if err := u.move(parts, u.wallets[it.revenue], back); err != nil {
+		return abacus.Drawn{}, err
+	}
+	return abacus.Drawn{Cash: shares[0], Bonus: shares[1], Voucher: shares[2]}, nil
 }
 
 // subDrawn is a − b, bucket by bucket.

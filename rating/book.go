@@ -33,9 +33,9 @@ type priceKey struct {
 
 // NewBook checks and indexes a price book. Every price must pass
 // [Validate]; two versions of one key and currency may share a ValidFrom
-// only with different revisions, the highest of which is in force. Burst levels need a resource,
-// a level ≥ 1 and a time; two records of one resource at one time must
-// agree. Commitments need a valid account, Months ≥ 1 and From < Until.
+// only with different revisions, the highest of which is in force. Burst
+// levels need a resource, a level ≥ 1 and a time; two records of one
+// resource at one time must agree. Commitments need a valid account, Months ≥ 1 and From < Until.
 // The inputs are copied: later changes to them do not reach the Book.
 // Errors are *abacus.Error naming the element ("prices[3].tiers[1].up_to").
 func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) (*Book, error) {
