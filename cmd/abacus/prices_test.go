@@ -3,9 +3,16 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
 )
 
 // TestPricesListShowsEveryModel: each price of the example file is listed
@@ -203,5 +210,91 @@ func TestPricesCorrect(t *testing.T) {
 	}
 	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out)
+	}
+}
+
+// TestKillDuringCorrection kills a correction with SIGKILL while it
+// reprices. The ledger stays whole (verify names only the events still to
+// reprice), the same command run again finishes, and in the end every
+// event paid the corrected price exactly once.
+func TestKillDuringCorrection(t *testing.T) {
+	for name, db := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := db(t)
+			importPrices(t, dsn) // gpu at 0.25 a minute
+			var events strings.Builder
+			const n = 30_000
+			for i := range n {
+				fmt.Fprintln(&events, usageEvent(fmt.Sprintf("k-%d", i), account(1+i%300), 1+i%7))
+			}
+			if out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, "events.ndjson", events.String())); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			fixed := writeFile(t, "fixed.yaml", strings.Replace(priceFile, `"0.25"`, `"0.40"`, 1))
+			ctx := t.Context()
+			st, err := openMigrated(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			reprices := func() int {
+				n := 0
+				err := st.Audit(ctx, func(ar abacus.AuditReader) error {
+					return ar.Reprices(func(abacus.Reprice) error { n++; return nil })
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			cmd := exec.Command(binary, "prices", "import", "--correct", "--db", dsn, fixed)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			for reprices() < 2000 {
+				select {
+				case err := <-exited:
+					t.Fatalf("the correction ended before the kill: %v", err)
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+			if done := reprices(); done >= n {
+				t.Fatalf("the correction had finished (%d reprices) before the kill", done)
+			}
+			out, err := runCLI(t, "verify", "--db", dsn)
+			if err == nil || strings.Contains(out, "FAIL  usage events agree") || !strings.Contains(out, "FAIL  events name the price versions in force") {
+				t.Fatalf("verify after kill -9 should name only the events still to reprice: %v\n%s", err, out)
+			}
+			out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
+			if err != nil || !strings.Contains(out, "stored 0 corrected price versions") {
+				t.Fatalf("run again: %v\n%s", err, out)
+			}
+			if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+				t.Fatalf("verify: %v\n%s", err, out)
+			}
+			if done := reprices(); done != n {
+				t.Fatalf("%d reprices, want one for each of %d events", done, n)
+			}
+			var after int64
+			for {
+				evs, err := st.Events(ctx, abacus.EventQuery{AfterSeq: after, Limit: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(evs) == 0 {
+					break
+				}
+				for _, e := range evs {
+					if want := decimal.NewFromInt(e.Value).Mul(decimal.RequireFromString("0.40")); !e.Charged.Decimal().Equal(want) {
+						t.Fatalf("event %s of %d minutes paid %s, want %s", e.ID, e.Value, e.Charged, want)
+					}
+				}
+				after = evs[len(evs)-1].Seq
+			}
+		})
 	}
 }
