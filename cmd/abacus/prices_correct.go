@@ -16,7 +16,7 @@ import (
 
 // pricesCorrect stores what of file corrects the book, then reprices every
 // charged event since the file's earliest valid_from that names a version
-// no longer in force at its time. Both steps are idempotent, so a run that
+// of the file's keys no longer in force at its time. Both steps are idempotent, so a run that
 // stopped half way is finished by running it again.
 func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ucfg ledger.UsageConfig, stdout, stderr io.Writer) error {
 	prices, err := file.Corrections(*book)
@@ -140,20 +140,29 @@ func pricesCorrectDryRun(ctx context.Context, st migrator, file *rating.File, bo
 type staleFinder struct {
 	book  *rating.Book
 	byID  map[int64]*abacus.Price
+	keys  map[priceKey]bool // the file's
 	since time.Time
 }
 
-// staleEvents looks from the file's earliest valid_from on.
+type priceKey struct {
+	key rating.Key
+	cur abacus.Currency
+}
+
+// staleEvents looks at the events of the file's keys, from its earliest
+// valid_from on: what the file corrects, and nothing else.
 func staleEvents(file *rating.File, stored *abacus.PriceBook) (*staleFinder, error) {
 	book, err := rating.NewBook(stored.Prices, stored.Levels, stored.Commitments)
 	if err != nil {
 		return nil, err
 	}
-	f := &staleFinder{book: book, byID: make(map[int64]*abacus.Price, len(stored.Prices)), since: file.Prices[0].ValidFrom}
+	f := &staleFinder{book: book, byID: make(map[int64]*abacus.Price, len(stored.Prices)), keys: map[priceKey]bool{}, since: file.Prices[0].ValidFrom}
 	for i := range stored.Prices {
 		f.byID[stored.Prices[i].ID] = &stored.Prices[i]
 	}
-	for _, p := range file.Prices {
+	for i := range file.Prices {
+		p := &file.Prices[i]
+		f.keys[priceKey{rating.KeyOf(p), p.Currency}] = true
 		if p.ValidFrom.Before(f.since) {
 			f.since = p.ValidFrom
 		}
@@ -167,7 +176,11 @@ func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
 		if p == nil {
 			return false // not a version this book knows: verify reports it
 		}
-		if now, ok := f.book.Price(rating.KeyOf(p), p.Currency, e.Time); !ok || now.ID != id {
+		k := priceKey{rating.KeyOf(p), p.Currency}
+		if !f.keys[k] {
+			continue
+		}
+		if now, ok := f.book.Price(k.key, k.cur, e.Time); !ok || now.ID != id {
 			return true
 		}
 	}

@@ -298,3 +298,51 @@ func TestKillDuringCorrection(t *testing.T) {
 		})
 	}
 }
+
+// TestPricesCorrectLeavesOtherKeys: a correction reprices the events of
+// the keys its file names; events of another key that are out of step
+// with the book (corrected by other means) wait for a file that names it.
+func TestPricesCorrectLeavesOtherKeys(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	cpu := strings.Replace(priceFile, "resource_id: gpu", "resource_id: cpu", 1)
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "both.yaml", priceFile+strings.TrimPrefix(cpu, "prices:\n"))); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	events := usageEvent("g", account(5), 4) + "\n" + strings.ReplaceAll(usageEvent("c", account(5), 4), `"gpu"`, `"cpu"`) + "\n"
+	if out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, "events.ndjson", events)); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	st, err := openMigrated(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	book, err := st.PriceBookLoad(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range book.Prices {
+		if p.ResourceID == "cpu" {
+			p.Revision, p.UnitPrice = 1, decimal.RequireFromString("0.5")
+			if err := st.PriceBookCorrect(t.Context(), []abacus.Price{p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	gpuFixed := writeFile(t, "gpu.yaml", strings.Replace(priceFile, `"0.25"`, `"0.40"`, 1))
+	out, err := runCLI(t, "prices", "import", "--correct", "--db", dsn, gpuFixed)
+	if err != nil || !strings.Contains(out, "repriced 1 event: 1 given back, 1.6 charged again; 0 refused\n") {
+		t.Fatalf("the gpu file: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "verify", "--db", dsn); err == nil || !strings.Contains(out, "event c at ") {
+		t.Fatalf("verify with the cpu event still at its replaced price: %v\n%s", err, out)
+	}
+	cpuFixed := writeFile(t, "cpu.yaml", strings.Replace(cpu, `"0.25"`, `"0.5"`, 1))
+	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, cpuFixed)
+	if err != nil || !strings.Contains(out, "stored 0 corrected price versions") || !strings.Contains(out, "repriced 1 event: 1 given back, 2 charged again; 0 refused\n") {
+		t.Fatalf("the cpu file: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+}
