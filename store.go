@@ -65,9 +65,10 @@ type Store interface {
 	// the next cycle, per resource.
 	BurstLevels(ctx context.Context, now time.Time) (current, next map[string]int, err error)
 
-	// PriceBookAdd appends price versions, burst level changes and
-	// commitments, and bumps the price book version, in one transaction.
-	PriceBookAdd(ctx context.Context, prices []Price, levels []BurstLevel, commitments []Commitment) error
+	// PriceBookAdd appends price versions and commitments, and bumps the
+	// price book version, in one transaction. (Burst levels change only
+	// through BurstCycle.)
+	PriceBookAdd(ctx context.Context, prices []Price, commitments []Commitment) error
 	// PriceBookCorrect appends price versions that correct the book: unlike
 	// PriceBookAdd it accepts a version that takes effect before events
 	// already charged at the version it takes over from (they are then to

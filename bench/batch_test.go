@@ -35,7 +35,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 				}
 				defer cleanup()
 				start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-				if err := st.PriceBookAdd(b.Context(), skuPrices(cfg.SKUs, start.AddDate(0, -1, 0)), nil, nil); err != nil {
+				if err := st.PriceBookAdd(b.Context(), skuPrices(cfg.SKUs, start.AddDate(0, -1, 0)), nil); err != nil {
 					b.Fatal(err)
 				}
 				e := ledger.New(st, ledger.Config{Workers: 1})

@@ -258,7 +258,7 @@ func runIngest(ctx context.Context, cfg IngestConfig, kind, path, design string,
 	}
 	defer cleanup()
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	if err := st.PriceBookAdd(ctx, skuPrices(cfg.SKUs, start.AddDate(0, -1, 0)), nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, skuPrices(cfg.SKUs, start.AddDate(0, -1, 0)), nil); err != nil {
 		return r, err
 	}
 	e := ledger.New(st, ecfg)

@@ -27,7 +27,7 @@ func TestIngestEndpoint(t *testing.T) {
 		st := open(t)
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		if err := st.PriceBookAdd(context.Background(), []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute",
-			Currency: "USD", Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0, CreatedAt: t0}}, nil, nil); err != nil {
+			Currency: "USD", Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0, CreatedAt: t0}}, nil); err != nil {
 			t.Fatal(err)
 		}
 		f := newFixture(t, st)

@@ -28,7 +28,7 @@ func TestBurstCycles(t *testing.T) {
 		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
 		price.Levels = []abacus.BurstPrice{{Level: 0, UnitPrice: decimal.RequireFromString("0.5")},
 			{Level: 1, UnitPrice: decimal.RequireFromString("1")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
-		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil); err != nil {
 			t.Fatal(err)
 		}
 		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
@@ -100,7 +100,7 @@ func TestBurstLevelAfterChargedEvents(t *testing.T) {
 		price := perMinute("cpu", "0", t0)
 		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
 		price.Levels = []abacus.BurstPrice{{Level: 1, UnitPrice: decimal.RequireFromString("1")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
-		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil); err != nil {
 			t.Fatal(err)
 		}
 		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}

@@ -49,7 +49,7 @@ func TestPriceVersionsStayTrueToCharges(t *testing.T) {
 					at := t0.Add(time.Duration(rapid.IntRange(0, 36*60).Draw(rt, "minute")) * time.Minute)
 					p := perMinute(resource, rapid.SampledFrom([]string{"1", "2", "3"}).Draw(rt, "price"), at)
 					refuse, taken := priceOracle(rt, f.st, p)
-					err := f.st.PriceBookAdd(f.ctx, []abacus.Price{p}, nil, nil)
+					err := f.st.PriceBookAdd(f.ctx, []abacus.Price{p}, nil)
 					var ae *abacus.Error
 					switch {
 					case taken:

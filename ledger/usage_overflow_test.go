@@ -24,7 +24,7 @@ func TestUsageRollupOverflow(t *testing.T) {
 		e := ledger.New(st, ledger.Config{})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.5", t0)}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.5", t0)}, nil); err != nil {
 			t.Fatal(err)
 		}
 		full, other, twice := newAccountID(), newAccountID(), newAccountID()
@@ -95,7 +95,7 @@ func TestAvailableMustFit(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil); err != nil {
 			t.Fatal(err)
 		}
 		acct := createAccount(t, st, abacus.Overdraft{Unlimited: true})

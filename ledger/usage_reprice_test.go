@@ -54,7 +54,7 @@ func TestRepricePerUnit(t *testing.T) {
 		f.ingest(spaceEvent("before", acct, "gpu", 10, t0.Add(24*time.Hour)), spaceEvent("after", acct, "gpu", 5, t0.Add(20*24*time.Hour)),
 			spaceEvent("later", acct, "gpu", 3, t0.Add(25*24*time.Hour)))
 		fix := perMinute("gpu", "2", t0.Add(15*24*time.Hour))
-		if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{fix}, nil, nil); abacus.ErrorCodeOf(err) != abacus.CodeConflict {
+		if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{fix}, nil); abacus.ErrorCodeOf(err) != abacus.CodeConflict {
 			t.Fatalf("an ordinary import of a version before charged events: %v", err)
 		}
 		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fix}); err != nil {

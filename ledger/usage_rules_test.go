@@ -32,7 +32,7 @@ func newUsageFixture(t *testing.T, st abacus.Store, cfg ledger.UsageConfig, pric
 	f.e = ledger.New(st, ledger.Config{Usage: cfg})
 	t.Cleanup(func() { f.e.Close() })
 	if len(prices) > 0 {
-		if err := st.PriceBookAdd(f.ctx, prices, nil, nil); err != nil {
+		if err := st.PriceBookAdd(f.ctx, prices, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

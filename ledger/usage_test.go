@@ -37,7 +37,7 @@ func TestUsageBasics(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{}})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.0000004", t0)}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.0000004", t0)}, nil); err != nil {
 			t.Fatal(err)
 		}
 		acct := newAccountID()
@@ -79,7 +79,7 @@ func TestUsageBasics(t *testing.T) {
 		if !res[0].Unpriced || res[0].Status != abacus.IngestAccepted {
 			t.Fatalf("unpriced: %+v", res[0])
 		}
-		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("cpu", "0.5", t0)}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("cpu", "0.5", t0)}, nil); err != nil {
 			t.Fatal(err)
 		}
 		rr, err := e.Rerate(ctx, []string{"cpu-1"})
@@ -111,7 +111,7 @@ func TestUsageShardsRevenue(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Workers: 4})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil); err != nil {
 			t.Fatal(err)
 		}
 		var evs []abacus.UsageEvent
@@ -159,7 +159,7 @@ func TestUsageWorkersFillThePool(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for round := 0; round < 3; round++ {
 		// A new price every round: every worker's next batch finds its book stale.
-		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", strconv.Itoa(round+1), t0.Add(time.Duration(round)*time.Hour))}, nil, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", strconv.Itoa(round+1), t0.Add(time.Duration(round)*time.Hour))}, nil); err != nil {
 			t.Fatal(err)
 		}
 		want := units(t, int64(round+1))
@@ -194,7 +194,7 @@ func TestUsageBatchCap(t *testing.T) {
 			ctx := context.Background()
 			st := testdb.SQLite(t)
 			t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-			if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+			if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil); err != nil {
 				t.Fatal(err)
 			}
 			e := ledger.New(st, ledger.Config{MaxBatch: 5, Usage: ledger.UsageConfig{MaxBatch: int(tc.cap)}})

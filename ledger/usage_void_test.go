@@ -248,7 +248,7 @@ func TestVoidAndRerateByAnySpelling(t *testing.T) {
 	if err != nil || res[0].ID != lower || res[0].Status != abacus.IngestAccepted || !res[0].Unpriced {
 		t.Fatalf("ingest: %+v %v, want accepted unpriced", res, err)
 	}
-	if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.5", t0)}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "0.5", t0)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rr, err := e.Rerate(ctx, []string{upper})
@@ -276,7 +276,7 @@ func TestRerateAndVoidInOneBatch(t *testing.T) {
 	if r := f.ingest(spaceEvent("e", acct, "gpu", 10, t0.Add(24*time.Hour))); !r[0].Unpriced {
 		t.Fatalf("%+v", r[0])
 	}
-	if err := st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rerated, voided := inOneBatch(t, f, acct,

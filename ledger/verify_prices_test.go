@@ -36,7 +36,7 @@ func TestVerifyCatchesPricesOutOfTime(t *testing.T) {
 				f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
 				acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
 				f.ingest(spaceEvent("a", acct, "gpu", 2, f.t0), spaceEvent("b", acct, "gpu", 3, f.t0.Add(time.Hour)))
-				if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "2", f.t0.Add(2*time.Hour))}, nil, nil); err != nil {
+				if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "2", f.t0.Add(2*time.Hour))}, nil); err != nil {
 					t.Fatal(err)
 				}
 				if res := f.ingest(spaceEvent("c", acct, "gpu", 1, f.t0.Add(3*time.Hour))); res[0].Charged.String() != "2" {

@@ -52,7 +52,7 @@ func drain(b *testing.B, st abacus.Store, workers, pull int) {
 		ps = append(ps, abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: fmt.Sprintf("sku-%d", i), UnitType: "minute", Currency: "USD",
 			Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.01"), ValidFrom: from, CreatedAt: from})
 	}
-	if err := st.PriceBookAdd(ctx, ps, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, ps, nil); err != nil {
 		b.Fatal(err)
 	}
 	e := ledger.New(st, ledger.Config{Workers: workers})

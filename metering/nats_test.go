@@ -42,7 +42,7 @@ func setup(t *testing.T, st abacus.Store, usage ledger.UsageConfig) *bundle {
 	ctx := context.Background()
 	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD", Unit: 1,
 		Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0, CreatedAt: t0}
-	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu}, nil); err != nil {
 		t.Fatal(err)
 	}
 	eng := ledger.New(st, ledger.Config{Usage: usage, Logger: testLogger(t)})

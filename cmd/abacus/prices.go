@@ -103,7 +103,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
 		return err
 	}
-	if err := st.PriceBookAdd(ctx, prices, nil, commitments); err != nil {
+	if err := st.PriceBookAdd(ctx, prices, commitments); err != nil {
 		return file.Locate(err, prices, commitments)
 	}
 	fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), fs.Arg(0), kept)

@@ -356,7 +356,7 @@ func TestWritePlansProbeIndexes(t *testing.T) {
 	tiered := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD", Unit: 1,
 		Model: abacus.ModelGraduated, ValidFrom: at, CreatedAt: at, Tiers: []abacus.PriceTier{
 			{UpTo: 10, UnitPrice: decimal.RequireFromString("0.5")}, {UnitPrice: decimal.RequireFromString("0.25")}}}
-	if err := s.PriceBookAdd(ctx, []abacus.Price{tiered}, nil, nil); err != nil {
+	if err := s.PriceBookAdd(ctx, []abacus.Price{tiered}, nil); err != nil {
 		t.Fatal(err)
 	}
 	e := ledger.New(s, ledger.Config{})
@@ -422,7 +422,7 @@ func TestPriceBookWaitsForRating(t *testing.T) {
 	jan := func(day int) time.Time { return time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC) }
 	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
 		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: jan(1), CreatedAt: jan(1)}
-	if err := s.PriceBookAdd(ctx, []abacus.Price{gpu}, nil, nil); err != nil {
+	if err := s.PriceBookAdd(ctx, []abacus.Price{gpu}, nil); err != nil {
 		t.Fatal(err)
 	}
 	book, err := s.PriceBookLoad(ctx)
@@ -436,7 +436,7 @@ func TestPriceBookWaitsForRating(t *testing.T) {
 		if _, err := tx.ReadBatch(ctx, abacus.BatchReads{Book: true}); err != nil {
 			return err
 		}
-		go func() { imported <- s.PriceBookAdd(ctx, []abacus.Price{next}, nil, nil) }()
+		go func() { imported <- s.PriceBookAdd(ctx, []abacus.Price{next}, nil) }()
 		select {
 		case err := <-imported:
 			return fmt.Errorf("the import finished (%v) while a batch that read the old book was open", err)

@@ -15,19 +15,19 @@ import (
 )
 
 // PriceBookAdd implements abacus.Store.
-func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) error {
-	return s.changeBook(ctx, prices, levels, commitments, false)
+func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment) error {
+	return s.changeBook(ctx, prices, commitments, false)
 }
 
 // PriceBookCorrect implements abacus.Store.
 func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
-	return s.changeBook(ctx, prices, nil, nil, true)
+	return s.changeBook(ctx, prices, nil, true)
 }
 
 // changeBook adds to the price book and bumps its version, in one
 // transaction. A correction's prices may take effect before events
 // already charged: the engine reprices those.
-func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment, correction bool) error {
+func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment, correction bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Usage batches rate under the shared lock: once this holds it,
 		// every batch rated with the old book has committed its price
@@ -53,12 +53,6 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, levels []
 				if pgCode(err) == "23505" {
 					return store.PriceVersionTaken(i, p)
 				}
-				return err
-			}
-		}
-		for _, l := range levels {
-			if _, err := tx.Exec(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES ($1, $2, $3)
-				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, l.EffectiveFrom, l.Level); err != nil {
 				return err
 			}
 		}

@@ -14,19 +14,19 @@ import (
 )
 
 // PriceBookAdd implements abacus.Store.
-func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) error {
-	return s.changeBook(ctx, prices, levels, commitments, false)
+func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment) error {
+	return s.changeBook(ctx, prices, commitments, false)
 }
 
 // PriceBookCorrect implements abacus.Store.
 func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
-	return s.changeBook(ctx, prices, nil, nil, true)
+	return s.changeBook(ctx, prices, nil, true)
 }
 
 // changeBook adds to the price book and bumps its version, in one
 // transaction. A correction's prices may take effect before events
 // already charged: the engine reprices those.
-func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment, correction bool) error {
+func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment, correction bool) error {
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
 		for i := range prices {
 			p := &prices[i]
@@ -46,12 +46,6 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, levels []
 				if isUnique(err) {
 					return store.PriceVersionTaken(i, p)
 				}
-				return err
-			}
-		}
-		for _, l := range levels {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES (?, ?, ?)
-				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, micros(l.EffectiveFrom), l.Level); err != nil {
 				return err
 			}
 		}

@@ -42,7 +42,7 @@ func chargedAt(t testing.TB, st abacus.Store, id int64, latest time.Time) {
 func testPriceRevisionRoundTrip(t *testing.T, st abacus.Store) {
 	first, other := gpuPrice(1, 1), gpuPrice(1, 3)
 	other.ResourceID, other.Revision = "cpu", 2
-	if err := st.PriceBookAdd(t.Context(), []abacus.Price{first, other}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(t.Context(), []abacus.Price{first, other}, nil); err != nil {
 		t.Fatal(err)
 	}
 	fix := gpuPrice(1, 2)
@@ -71,14 +71,14 @@ func testPriceRevisionRoundTrip(t *testing.T, st abacus.Store) {
 // them), where PriceBookAdd refuses it; it bumps the book's version.
 func testPriceCorrectTooEarly(t *testing.T, st abacus.Store) {
 	ctx := t.Context()
-	if err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 1)}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 1)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	chargedAt(t, st, mustBook(t, st).Prices[0].ID, jan(10))
 	before := mustBook(t, st)
 	early := gpuPrice(5, 2)
 	var ae *abacus.Error
-	if err := st.PriceBookAdd(ctx, []abacus.Price{early}, nil, nil); !errors.As(err, &ae) || ae.Field != "prices[0].valid_from" {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{early}, nil); !errors.As(err, &ae) || ae.Field != "prices[0].valid_from" {
 		t.Fatalf("PriceBookAdd of a version before a charged event: %v, want it refused", err)
 	}
 	if err := st.PriceBookCorrect(ctx, []abacus.Price{early}); err != nil {
@@ -96,7 +96,7 @@ func testPriceCorrectTooEarly(t *testing.T, st abacus.Store) {
 // a version where revision 0 is taken.
 func testPriceCorrectRevisionTaken(t *testing.T, st abacus.Store) {
 	ctx := t.Context()
-	if err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 1)}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 1)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	fix := gpuPrice(1, 2)
@@ -117,7 +117,7 @@ func testPriceCorrectRevisionTaken(t *testing.T, st abacus.Store) {
 	if after.Version != before.Version || len(after.Prices) != len(before.Prices) {
 		t.Fatalf("the refused call left version %d (was %d) and %d prices (were %d)", after.Version, before.Version, len(after.Prices), len(before.Prices))
 	}
-	err = st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 4)}, nil, nil)
+	err = st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 4)}, nil)
 	if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != "prices[0]" {
 		t.Fatalf("PriceBookAdd at a stored valid_from: %v, want it refused as taken", err)
 	}
@@ -128,7 +128,7 @@ func testPriceCorrectRevisionTaken(t *testing.T, st abacus.Store) {
 // the highest: a correction leaves what its predecessor charged.
 func testPriceTooEarlyRevisions(t *testing.T, st abacus.Store) {
 	ctx := t.Context()
-	if err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 1)}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(1, 1)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	chargedAt(t, st, mustBook(t, st).Prices[0].ID, jan(10))
@@ -137,14 +137,14 @@ func testPriceTooEarlyRevisions(t *testing.T, st abacus.Store) {
 	if err := st.PriceBookCorrect(ctx, []abacus.Price{fix}); err != nil {
 		t.Fatal(err)
 	}
-	err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(5, 3)}, nil, nil)
+	err := st.PriceBookAdd(ctx, []abacus.Price{gpuPrice(5, 3)}, nil)
 	var ae *abacus.Error
 	if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != "prices[0].valid_from" {
 		t.Fatalf("a version before an event charged at revision 0: %v, want it refused", err)
 	}
 	later := gpuPrice(10, 3)
 	later.ValidFrom = jan(10).Add(time.Microsecond)
-	if err := st.PriceBookAdd(ctx, []abacus.Price{later}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{later}, nil); err != nil {
 		t.Fatalf("a version after the event: %v", err)
 	}
 }

@@ -50,7 +50,7 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 		c.w[w.Bucket] = w
 	}
 	if err := st.PriceBookAdd(t.Context(), []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
-		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: at(0), CreatedAt: at(0)}}, nil, nil); err != nil {
+		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: at(0), CreatedAt: at(0)}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var got abacus.BatchState
@@ -326,7 +326,7 @@ func testPriceVersionTaken(t *testing.T, st abacus.Store) {
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
 		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: from, CreatedAt: from}
-	if err := st.PriceBookAdd(t.Context(), []abacus.Price{gpu}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(t.Context(), []abacus.Price{gpu}, nil); err != nil {
 		t.Fatal(err)
 	}
 	before, err := st.PriceBookLoad(t.Context())
@@ -337,7 +337,7 @@ func testPriceVersionTaken(t *testing.T, st abacus.Store) {
 	cpu.ResourceID = "cpu"
 	again.UnitPrice = decimal.New(2, -2)
 	again.ValidFrom = from.In(time.FixedZone("", 3600)) // the same instant
-	err = st.PriceBookAdd(t.Context(), []abacus.Price{cpu, again}, nil, []abacus.Commitment{{Account: "c", Months: 12, From: from, Until: from.AddDate(1, 0, 0)}})
+	err = st.PriceBookAdd(t.Context(), []abacus.Price{cpu, again}, []abacus.Commitment{{Account: "c", Months: 12, From: from, Until: from.AddDate(1, 0, 0)}})
 	var ae *abacus.Error
 	if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != "prices[1]" || !strings.Contains(ae.Message, "valid from 2026-01-01T00:00:00Z already") {
 		t.Fatalf("a second version with the same valid_from: %v", err)
@@ -351,7 +351,7 @@ func testPriceVersionTaken(t *testing.T, st abacus.Store) {
 	}
 	later := again
 	later.ValidFrom = from.Add(time.Microsecond)
-	if err := st.PriceBookAdd(t.Context(), []abacus.Price{later}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(t.Context(), []abacus.Price{later}, nil); err != nil {
 		t.Fatalf("a version a microsecond later: %v", err)
 	}
 }
@@ -371,7 +371,7 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: jan(1), CreatedAt: jan(1)}
 	cpu := gpu
 	cpu.ResourceID, cpu.ValidFrom = "cpu", jan(20)
-	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu, cpu}, nil, nil); err != nil {
+	if err := st.PriceBookAdd(ctx, []abacus.Price{gpu, cpu}, nil); err != nil {
 		t.Fatal(err)
 	}
 	book, err := st.PriceBookLoad(ctx)
@@ -402,7 +402,7 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	}
 	refused := func(what string, prices []abacus.Price, commitments []abacus.Commitment, field string) {
 		t.Helper()
-		err := st.PriceBookAdd(ctx, prices, nil, commitments)
+		err := st.PriceBookAdd(ctx, prices, commitments)
 		var ae *abacus.Error
 		if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != field || !strings.Contains(ae.Message, "2026-01-10T00:00:00Z") {
 			t.Fatalf("%s: %v, want a conflict naming %s and the latest charged event", what, err, field)
@@ -432,7 +432,7 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	cpuBefore := cpu
 	cpuBefore.ValidFrom = jan(5)
 	ended := abacus.Commitment{Account: a.ID, Months: 12, From: jan(1), Until: jan(10)}
-	err = st.PriceBookAdd(ctx, []abacus.Price{eur, later, cpuBefore}, nil, []abacus.Commitment{c, year(a, jan(10).Add(time.Microsecond)), ended})
+	err = st.PriceBookAdd(ctx, []abacus.Price{eur, later, cpuBefore}, []abacus.Commitment{c, year(a, jan(10).Add(time.Microsecond)), ended})
 	if err != nil {
 		t.Fatalf("versions after the latest charged event, another currency, one before the first version; commitments of an account with "+
 			"none charged, after the latest event, ended before it: %v", err)
