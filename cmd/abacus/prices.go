@@ -74,17 +74,15 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	switch {
-	case *dryRun && !*correct:
+	if *dryRun && !*correct {
 		return fmt.Errorf("--dry-run goes with --correct")
-	case *dryRun:
-		return pricesCorrectDryRun(ctx, st, file, book, stdout)
-	case *correct:
+	}
+	if *correct {
 		ucfg, err := usage()
 		if err != nil {
 			return err
 		}
-		return pricesCorrect(ctx, st, file, book, ucfg, stdout, stderr)
+		return pricesCorrect(ctx, st, file, book, ucfg, *dryRun, stdout, stderr)
 	}
 	prices, commitments, err := file.Unstored(*book)
 	if err != nil {

@@ -16,39 +16,68 @@ import (
 
 // pricesCorrect stores what of file corrects the book, then reprices every
 // charged event since the file's earliest valid_from that names a version
-// of the file's keys no longer in force at its time. Both steps are idempotent, so a run that
-// stopped half way is finished by running it again.
-func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ucfg ledger.UsageConfig, stdout, stderr io.Writer) error {
+// of the file's keys no longer in force at its time. Both steps are
+// idempotent, so a run that stopped half way is finished by running it
+// again. A dry run says what it would store and how many events it would
+// reprice, against the corrections held in memory, and changes nothing.
+func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ucfg ledger.UsageConfig, dryRun bool,
+	stdout, stderr io.Writer) error {
 	prices, err := file.Corrections(*book)
 	if err != nil {
 		return err
 	}
-	if len(prices) > 0 {
-		now := time.Now().UTC()
-		for i := range prices {
-			prices[i].CreatedAt = now
-		}
-		if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, book.Commitments); err != nil {
-			return err
-		}
-		if err := st.PriceBookCorrect(ctx, prices); err != nil {
-			return file.Locate(err, prices, nil)
-		}
-		if book, err = st.PriceBookLoad(ctx); err != nil {
-			return err
-		}
+	corrected := *book
+	corrected.Prices = slices.Clone(book.Prices)
+	now := time.Now().UTC()
+	for i := range prices {
+		prices[i].CreatedAt = now
+		p := prices[i]
+		p.ID = -int64(i + 1) // until stored: stored ids are positive
+		corrected.Prices = append(corrected.Prices, p)
 	}
-	fmt.Fprintf(stdout, "stored %s from %s (%d were in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
+	if _, err := rating.NewBook(corrected.Prices, book.Levels, book.Commitments); err != nil {
+		return err
+	}
+	if dryRun {
+		fmt.Fprintf(stdout, "would store %s from %s (%d are in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
+		for i := range prices {
+			p := &prices[i]
+			fmt.Fprintf(stdout, "  %s:%d: %s in %s from %s, revision %d\n", file.Name, file.Line(p), rating.KeyOf(p), p.Currency,
+				p.ValidFrom.UTC().Format(time.RFC3339), p.Revision)
+		}
+	} else {
+		if len(prices) > 0 {
+			if err := st.PriceBookCorrect(ctx, prices); err != nil {
+				return file.Locate(err, prices, nil)
+			}
+			stored, err := st.PriceBookLoad(ctx)
+			if err != nil {
+				return err
+			}
+			corrected = *stored
+		}
+		fmt.Fprintf(stdout, "stored %s from %s (%d were in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
+	}
 	if len(file.Prices) == 0 {
 		return nil
 	}
-	stale, err := staleEvents(file, book)
+	stale, err := staleEvents(file, &corrected)
 	if err != nil {
 		return err
 	}
 	accounts, err := stale.accounts(ctx, st)
 	if err != nil {
 		return err
+	}
+	if dryRun {
+		events := 0
+		for _, acct := range accounts {
+			if err := stale.months(ctx, st, acct, func(ids []string) error { events += len(ids); return nil }); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(stdout, "would reprice %s of %s; nothing was changed\n", count(events, "event"), count(len(accounts), "account"))
+		return nil
 	}
 	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
 	defer engine.Close()
@@ -87,50 +116,6 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	case t.refused > 1:
 		return fmt.Errorf("%d events were refused (listed above); they keep their old prices: run the same command again once they can pay", t.refused)
 	}
-	return nil
-}
-
-// pricesCorrectDryRun says what pricesCorrect would store and how many
-// events it would reprice, against a book that holds the corrections in
-// memory only.
-func pricesCorrectDryRun(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, stdout io.Writer) error {
-	prices, err := file.Corrections(*book)
-	if err != nil {
-		return err
-	}
-	corrected := *book
-	corrected.Prices = slices.Clone(book.Prices)
-	for i, p := range prices {
-		p.ID = -int64(i + 1) // stored ids are positive
-		corrected.Prices = append(corrected.Prices, p)
-	}
-	if _, err := rating.NewBook(corrected.Prices, book.Levels, book.Commitments); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "would store %s from %s (%d are in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
-	for i := range prices {
-		p := &prices[i]
-		fmt.Fprintf(stdout, "  %s:%d: %s in %s from %s, revision %d\n", file.Name, file.Line(p), rating.KeyOf(p), p.Currency,
-			p.ValidFrom.UTC().Format(time.RFC3339), p.Revision)
-	}
-	if len(file.Prices) == 0 {
-		return nil
-	}
-	stale, err := staleEvents(file, &corrected)
-	if err != nil {
-		return err
-	}
-	accounts, err := stale.accounts(ctx, st)
-	if err != nil {
-		return err
-	}
-	events := 0
-	for _, acct := range accounts {
-		if err := stale.months(ctx, st, acct, func(ids []string) error { events += len(ids); return nil }); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stdout, "would reprice %s of %s; nothing was changed\n", count(events, "event"), count(len(accounts), "account"))
 	return nil
 }
 
