@@ -513,36 +513,39 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 		t.Postings = append(t.Postings, abacus.Posting{WalletID: id, Account: w.Account, Bucket: w.Bucket, Currency: w.Currency,
 			Amount: amount, BalanceAfter: w.Balance, Version: w.Version})
 	}
+	t.ID = u.txID
 	if len(t.Postings) > 0 {
 		slices.SortFunc(t.Postings, func(x, y abacus.Posting) int { return cmp.Compare(x.WalletID, y.WalletID) })
 		slices.SortFunc(c.Wallets, func(x, y abacus.Wallet) int { return cmp.Compare(x.ID, y.ID) })
-		t.ID = u.txID
 		for i := range t.Postings {
 			t.Postings[i].TxID = t.ID
 		}
 		c.Transactions = []abacus.Transaction{t}
-		// Every event that moved money did so in this transaction.
-		for i := range u.events {
-			if !u.events[i].Charged.IsZero() {
-				u.events[i].TxID = t.ID
+	}
+	// Every event that moved money did so in this transaction. Where the
+	// batch's movements net to nothing (a charge and a refund of one
+	// account, say), no transaction is written and they name its id all
+	// the same: under it, nothing moved, as verify checks.
+	for i := range u.events {
+		if !u.events[i].Charged.IsZero() {
+			u.events[i].TxID = t.ID
+		}
+	}
+	for i := range u.updates {
+		switch ev := &u.updates[i]; {
+		case ev.Status == abacus.EventVoided:
+			if !ev.Refunded.IsZero() {
+				ev.VoidTxID = t.ID
 			}
+		case u.repricing[ev.ID]:
+			// It keeps the transaction of its first charge; the reprice
+			// names this one.
+		case !ev.Charged.IsZero():
+			ev.TxID = t.ID
 		}
-		for i := range u.updates {
-			switch ev := &u.updates[i]; {
-			case ev.Status == abacus.EventVoided:
-				if !ev.Refunded.IsZero() {
-					ev.VoidTxID = t.ID
-				}
-			case u.repricing[ev.ID]:
-				// It keeps the transaction of its first charge; the
-				// reprice names this one.
-			case !ev.Charged.IsZero():
-				ev.TxID = t.ID
-			}
-		}
-		for i := range u.reprices {
-			u.reprices[i].TxID = t.ID
-		}
+	}
+	for i := range u.reprices {
+		u.reprices[i].TxID = t.ID
 	}
 	c.Events, c.EventUpdates, c.Reprices = u.events, u.updates, u.reprices
 	for k, q := range u.counted {

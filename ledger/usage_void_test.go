@@ -315,3 +315,24 @@ func inOneBatch(t *testing.T, f *usageFixture, acct abacus.AccountID, first, sec
 	}
 	return a, b
 }
+
+// TestBatchThatNetsToNothing: a batch whose money nets to nothing (an event
+// charged 5 and another voided for 5, on one account) writes no
+// transaction, and verify still holds: the events name the batch's
+// transaction id, under which nothing moved.
+func TestBatchThatNetsToNothing(t *testing.T) {
+	st := testdb.SQLite(t)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	f := newUsageFixture(t, st, ledger.UsageConfig{}, perMinute("gpu", "1", t0))
+	acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+	f.ingest(spaceEvent("old", acct, "gpu", 5, t0.Add(time.Hour)))
+	charged, voided := inOneBatch(t, f, acct,
+		func() ([]abacus.IngestResult, error) {
+			return f.e.Ingest(f.ctx, []abacus.UsageEvent{spaceEvent("new", acct, "gpu", 5, t0.Add(2*time.Hour))})
+		},
+		func() ([]abacus.IngestResult, error) { return f.e.VoidEvents(f.ctx, []string{"old"}) })
+	if charged[0].Charged.String() != "5" || voided[0].Refunded.String() != "5" {
+		t.Fatalf("%+v %+v", charged, voided)
+	}
+	mustVerify(t, st)
+}
