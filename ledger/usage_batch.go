@@ -33,7 +33,7 @@ type usageBatch struct {
 	rollups map[rollupKey]*abacus.Rollup
 	// priceUses is the latest event time each price version charged.
 	priceUses map[priceUse]time.Time
-	repricing map[string]bool // events given back, to be charged again
+	repricing map[string]bool // events to reprice at the end of the batch
 	rerated   map[string]bool // unpriced events this batch charges
 	pending   []repricing
 	reprices  []abacus.Reprice
@@ -149,10 +149,8 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 				it.result.Status, it.result.Err = abacus.IngestRejected, ae
 			}
 		}
-		for _, p := range u.pending {
-			if err := u.repriceCharge(p); err != nil {
-				return err
-			}
+		if err := u.settleReprices(); err != nil {
+			return err
 		}
 		c, err := u.changes(items)
 		if err != nil || c == nil {
@@ -533,13 +531,13 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	}
 	for i := range u.updates {
 		switch ev := &u.updates[i]; {
+		case u.repricing[ev.ID]:
+			// It keeps the transactions of its first charge and of its
+			// void; the reprice names this one.
 		case ev.Status == abacus.EventVoided:
 			if !ev.Refunded.IsZero() {
 				ev.VoidTxID = t.ID
 			}
-		case u.repricing[ev.ID]:
-			// It keeps the transaction of its first charge; the reprice
-			// names this one.
 		case !ev.Charged.IsZero():
 			ev.TxID = t.ID
 		}

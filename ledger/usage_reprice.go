@@ -1,90 +1,169 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
 )
 
 // Reprice charges stored events again after their prices were corrected
-// (Store.PriceBookCorrect), exactly once each: an event whose versions
-// are no longer those in force at its time gets back what it cost at
-// them and pays the prices in force now, in one usage transaction, and
-// its rollup changes by the difference. An event whose prices stand is
-// left as it is (its result is not Repriced); one that is not charged is
-// rejected. A corrected charge the account's floor refuses is rejected and
-// leaves the event as it was.
+// (Store.PriceBookCorrect), exactly once each. The events of an account's
+// month in which any event names a version no longer in force at its time
+// are repriced whole: each gets back exactly what it paid (a
+// voided one, what its void left it), and the month's standing events are
+// charged again, in the order they were stored, at the prices in force at
+// their times, as if those had been in force as the events came. All of
+// it is one usage transaction, and the rollups change by the differences.
+// A month whose prices all stand is left as it is (its events' results are
+// not Repriced); an unpriced event is rejected. A charge the account's
+// floor refuses is rejected and leaves its event as it was.
 //
-// Tiered prices count the month's usage, so the events of one account and
-// month should be repriced in one call: the batch first gives back what
-// all of them cost at their old prices, the month's last units first, and
-// then charges them at the new ones, so a month repriced whole ends at
-// C(total) of its corrected price, as if it had been in force all along.
+// Tiered prices count a month's usage, so pass all the events of a month
+// (charged and voided) in one call: the events of the month in other calls
+// keep their place in its usage.
 func (e *Engine) Reprice(ctx context.Context, ids []string) ([]abacus.IngestResult, error) {
 	return e.byID(ctx, repriceEvent, ids)
 }
 
-// repricing is an event a batch has given back and is to charge again.
+// repricing is an event of a batch's reprices: stale when it names a
+// version no longer in force, and once given back, what came back.
 type repricing struct {
 	it       *usageItem
 	event    *abacus.StoredEvent
+	stale    bool
 	refunded abacus.Amount
 	back     abacus.Drawn
 }
 
-// repriceBack is a reprice's first half: an event whose prices changed
-// gets back what it cost at the versions that charged it.
+// repriceBack checks an event to reprice and keeps it for the end of the
+// batch, when its month is repriced whole.
 func (u *usageBatch) repriceBack(it *usageItem) error {
 	s := u.stored[it.event.ID]
 	switch {
 	case s == nil:
 		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
-	case s.Status != abacus.EventCharged:
-		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is %s; only charged events are repriced", s.ID, s.Status)
+	case s.Status == abacus.EventUnpriced:
+		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is unpriced; abacus rerate charges it once a price exists", s.ID)
 	case u.repricing[s.ID]:
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is repriced by this batch already", s.ID)
 	}
+	// A voided event too: what its charge and void left it was counted at
+	// the prices that charged it. Versions are never deleted, so one is in
+	// force for an event that was charged.
 	now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
 	if err != nil {
 		return err
 	}
+	stale := len(s.PriceIDs) > 0 && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs) // one voided unpriced named none
 	it.result.Status = abacus.IngestAccepted
-	if now.Unpriced || slices.Equal(priceIDsOf(now), s.PriceIDs) {
-		return nil // its prices stand (versions are never deleted, so one is in force)
-	}
-	refunded, back, err := u.refund(it, s)
-	if err != nil {
-		return err
-	}
 	u.repricing[s.ID] = true
-	u.pending = append(u.pending, repricing{it: it, event: s, refunded: refunded, back: back})
+	u.pending = append(u.pending, repricing{it: it, event: s, stale: stale})
 	return nil
 }
 
-// repriceCharge is a reprice's second half, once every event of the batch
-// has been given back: the event pays the prices in force at its time.
-// A refusal (the account's floor) must undo the first half too, which only
-// the database can: the batch stops with errRepriceRefused and runs again
-// without the event.
-func (u *usageBatch) repriceCharge(p repricing) error {
-	s, it := p.event, p.it
-	now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
-	if err == nil && now.Unpriced {
-		err = fmt.Errorf("ledger: event %s was priced a moment ago and is not now: %s", s.ID, now.Reason)
+// settleReprices reprices the months of the batch's reprices in which any
+// event is stale: every event of the month gets back what it paid, then
+// the standing ones are charged again in the order they were stored.
+func (u *usageBatch) settleReprices() error {
+	type month struct {
+		account abacus.AccountID
+		start   time.Time
 	}
+	months := map[month][]repricing{}
+	var order []month
+	for _, p := range u.pending {
+		m := month{p.event.Account, rating.PeriodOf(p.event.Time)}
+		if months[m] == nil {
+			order = append(order, m)
+		}
+		months[m] = append(months[m], p)
+	}
+	for _, m := range order {
+		group := months[m]
+		if !slices.ContainsFunc(group, func(p repricing) bool { return p.stale }) {
+			continue // its prices stand
+		}
+		for i := range group {
+			if err := u.giveBackPaid(&group[i]); err != nil {
+				return err
+			}
+		}
+		slices.SortFunc(group, func(x, y repricing) int { return cmp.Compare(x.event.Seq, y.event.Seq) })
+		for _, p := range group {
+			if err := u.repriceCharge(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// giveBackPaid gives an event of a month being repriced back exactly what
+// it paid, net of what a void gave back, and takes a standing one's usage
+// out of its counters, which the month's charges then count again.
+func (u *usageBatch) giveBackPaid(p *repricing) error {
+	s, it := p.event, p.it
+	paid, err := s.Charged.Sub(s.Refunded)
 	if err != nil {
 		return err
 	}
-	charged := *s
-	charged.PriceIDs = nil
-	if err := u.chargeRating(it, &charged, now); err != nil {
+	if s.Status == abacus.EventCharged {
+		was, err := u.book.RateWith(&s.UsageEvent, s.Currency, u.usedOf, s.PriceIDs)
+		if err == nil && was.Unpriced {
+			err = fmt.Errorf("ledger: event %s names prices the book does not hold: %s", s.ID, was.Reason)
+		}
+		if err != nil {
+			return err
+		}
+		for _, l := range was.Lines {
+			if l.Counter != nil {
+				u.used[*l.Counter] -= l.Quantity
+				u.counted[*l.Counter] -= l.Quantity
+			}
+		}
+	}
+	back, err := u.giveBack(it, s, paid)
+	if err != nil {
 		if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
 			return err
 		}
 		return &errRepriceRefused{item: it, err: err}
+	}
+	p.refunded, p.back = paid, back
+	return nil
+}
+
+// repriceCharge ends an event's reprice, once every event of its month
+// has been given back: a standing event pays the prices in force at its
+// time, through the account's carry; a voided one keeps nothing. A
+// refusal (the account's floor) must undo the month's refunds too, which
+// only the database can: the batch stops with errRepriceRefused and runs
+// again without the event.
+func (u *usageBatch) repriceCharge(p repricing) error {
+	s, it := p.event, p.it
+	charged := *s
+	charged.Charged, charged.Drawn, charged.PriceIDs = abacus.Zero, abacus.Drawn{}, nil
+	if s.Status == abacus.EventCharged {
+		now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+		if err == nil && now.Unpriced {
+			err = fmt.Errorf("ledger: event %s was priced a moment ago and is not now: %s", s.ID, now.Reason)
+		}
+		if err != nil {
+			return err
+		}
+		if err := u.chargeRating(it, &charged, now); err != nil {
+			if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
+				return err
+			}
+			return &errRepriceRefused{item: it, err: err}
+		}
+	} else {
+		charged.PriceIDs = s.PriceIDs // a voided event keeps what charged it
 	}
 	delta, err := charged.Charged.Sub(p.refunded)
 	if err != nil {
@@ -112,8 +191,9 @@ func (u *usageBatch) repriceCharge(p repricing) error {
 	return nil
 }
 
-// errRepriceRefused stops a batch in which a repriced event could not be
-// charged again: its refund is in the batch already.
+// errRepriceRefused stops a batch in which an event of a month being
+// repriced could not be given back or charged again: the month's other
+// refunds are in the batch already.
 type errRepriceRefused struct {
 	item *usageItem
 	err  error

@@ -64,11 +64,10 @@ func TestRepricePerUnit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := res[0]; r.Status != abacus.IngestAccepted || r.Repriced {
-			t.Fatalf("an event before the correction: %+v", r)
-		}
-		for i, want := range [][2]string{1: {"5", "10"}, 2: {"3", "6"}} {
-			if r := res[i]; i > 0 && (r.Status != abacus.IngestAccepted || !r.Repriced || r.Refunded.String() != want[0] || r.Charged.String() != want[1]) {
+		// The month is repriced whole: the event before the correction pays
+		// what it paid.
+		for i, want := range [][2]string{{"10", "10"}, {"5", "10"}, {"3", "6"}} {
+			if r := res[i]; r.Status != abacus.IngestAccepted || !r.Repriced || r.Refunded.String() != want[0] || r.Charged.String() != want[1] {
 				t.Fatalf("%s: %+v, want %s back and %s charged", r.ID, r, want[0], want[1])
 			}
 		}
@@ -200,8 +199,8 @@ func TestRepriceRefusedByTheFloor(t *testing.T) {
 			t.Fatal(voided[0])
 		}
 		f.e.VoidEvents(f.ctx, []string{"gone"})
-		if res, err := f.e.Reprice(f.ctx, []string{"gone"}); err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeConflict {
-			t.Fatalf("a voided event: %+v %v", res, err)
+		if res, err := f.e.Reprice(f.ctx, []string{"gone"}); err != nil || res[0].Status != abacus.IngestAccepted || res[0].Repriced {
+			t.Fatalf("a voided event charged at the price in force: %+v %v", res, err)
 		}
 	})
 }
@@ -356,6 +355,78 @@ func TestRepriceAFreeEvent(t *testing.T) {
 		}
 		if e := storedEvent(t, f.st, "free"); e.TxID != 0 || e.Charged.String() != "10" {
 			t.Fatalf("%+v", e)
+		}
+		mustVerify(t, f.st)
+	})
+}
+
+// TestTieredMonthRepricedWhole: whatever the events and voids of a month
+// under a graduated price, and whatever revisions replace that price from
+// its start, once the month's events are repriced in one call the account
+// has paid, net of what voids gave back, exactly what the price in force
+// makes of the month's standing usage.
+func TestTieredMonthRepricedWhole(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		tiered := func(first, rest int64, revision int) abacus.Price {
+			p := perMinute("cpu", "0", t0)
+			p.Model, p.Revision = abacus.ModelGraduated, revision
+			p.Tiers = []abacus.PriceTier{{UpTo: 3, UnitPrice: decimal.NewFromInt(first)}, {UnitPrice: decimal.NewFromInt(rest)}}
+			return p
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered(2, 1, 0))
+		revision, first, rest := 0, int64(2), int64(1)
+		var all []string
+		rapid.Check(t, func(rt *rapid.T) {
+			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+			var mine []string
+			for i, n := 0, rapid.IntRange(1, 12).Draw(rt, "steps"); i < n; i++ {
+				switch rapid.SampledFrom([]string{"event", "event", "event", "void", "correct"}).Draw(rt, "action") {
+				case "event":
+					at := t0.Add(time.Duration(rapid.IntRange(0, 28*24*60).Draw(rt, "minute")) * time.Minute)
+					id := string(newAccountID())
+					if res := f.ingest(spaceEvent(id, acct, "cpu", rapid.Int64Range(1, 4).Draw(rt, "value"), at)); res[0].Status != abacus.IngestAccepted {
+						rt.Fatalf("ingest: %+v", res[0])
+					}
+					mine, all = append(mine, id), append(all, id)
+				case "void":
+					if len(mine) > 0 {
+						f.void(mine[rapid.IntRange(0, len(mine)-1).Draw(rt, "which")])
+					}
+				case "correct":
+					revision++
+					first, rest = rapid.Int64Range(1, 5).Draw(rt, "first"), rapid.Int64Range(0, 5).Draw(rt, "rest")
+					if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{tiered(first, rest, revision)}); err != nil {
+						rt.Fatal(err)
+					}
+				}
+			}
+			if _, err := f.e.Reprice(f.ctx, mine); err != nil {
+				rt.Fatal(err)
+			}
+			evs, err := f.st.Events(f.ctx, abacus.EventQuery{Account: acct, Limit: 100})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			var units int64
+			paid := abacus.Zero
+			for _, e := range evs {
+				if e.Status != abacus.EventVoided {
+					units += e.Value
+				}
+				net, _ := e.Charged.Sub(e.Refunded)
+				paid, _ = paid.Add(net)
+			}
+			want := min(units, 3)*first + max(units-3, 0)*rest
+			if paid.String() != decimal.NewFromInt(want).String() {
+				rt.Fatalf("%d standing units at %d then %d: paid %s, want %d", units, first, rest, paid, want)
+			}
+			if cash := wallet(rt, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != decimal.NewFromInt(-want).String() {
+				rt.Fatalf("cash %s, want %d", cash, -want)
+			}
+		})
+		if _, err := f.e.Reprice(f.ctx, all); err != nil { // earlier accounts, after later corrections
+			t.Fatal(err)
 		}
 		mustVerify(t, f.st)
 	})

@@ -70,13 +70,15 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		return err
 	}
 	if dryRun {
-		events := 0
+		events, stales := 0, 0
 		for _, acct := range accounts {
-			if err := stale.months(ctx, st, acct, func(ids []string) error { events += len(ids); return nil }); err != nil {
+			err := stale.months(ctx, st, acct, func(ids []string, n int) error { events, stales = events+len(ids), stales+n; return nil })
+			if err != nil {
 				return err
 			}
 		}
-		fmt.Fprintf(stdout, "would reprice %s of %s; nothing was changed\n", count(events, "event"), count(len(accounts), "account"))
+		fmt.Fprintf(stdout, "would reprice %s of %s, in the months of %s at versions no longer in force; nothing was changed\n",
+			count(events, "event"), count(len(accounts), "account"), count(stales, "event"))
 		return nil
 	}
 	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
@@ -91,10 +93,10 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		chunk = chunk[:0]
 		return t.add(results, stderr)
 	}
-	// An account's events of one month go in one call, so a month of tiers
-	// is given back and charged again as a whole.
+	// An account's events of one month go in one call: the engine gives a
+	// month back and charges it again whole.
 	for _, acct := range accounts {
-		err := stale.months(ctx, st, acct, func(ids []string) error {
+		err := stale.months(ctx, st, acct, func(ids []string, _ int) error {
 			if chunk = append(chunk, ids...); len(chunk) >= 2000 {
 				return send()
 			}
@@ -119,9 +121,9 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	return nil
 }
 
-// staleFinder finds the charged events at or after since that name a
-// version no longer in force at their time: those a correction changes,
-// stored now or by an earlier run that stopped.
+// staleFinder finds the events at or after since that name a version of
+// the file's keys no longer in force at their time, and so the months a
+// correction changes, stored now or by an earlier run that stopped.
 type staleFinder struct {
 	book  *rating.Book
 	byID  map[int64]*abacus.Price
@@ -155,6 +157,14 @@ func staleEvents(file *rating.File, stored *abacus.PriceBook) (*staleFinder, err
 	return f, nil
 }
 
+// named says whether e was charged at a version of the file's keys.
+func (f *staleFinder) named(e *abacus.StoredEvent) bool {
+	return slices.ContainsFunc(e.PriceIDs, func(id int64) bool {
+		p := f.byID[id]
+		return p != nil && f.keys[priceKey{rating.KeyOf(p), p.Currency}]
+	})
+}
+
 func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
 	for _, id := range e.PriceIDs {
 		p := f.byID[id]
@@ -173,13 +183,13 @@ func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
 }
 
 // accounts lists, in order, the accounts with stale events. It reads every
-// charged event since, in pages, and keeps only the accounts, so memory
-// stays bounded by their number.
+// event since, in pages, and keeps only the accounts, so memory stays
+// bounded by their number.
 func (f *staleFinder) accounts(ctx context.Context, st migrator) ([]abacus.AccountID, error) {
 	found := map[abacus.AccountID]bool{}
 	var after int64
 	for {
-		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventCharged, From: f.since, AfterSeq: after, Limit: 1000})
+		evs, err := st.Events(ctx, abacus.EventQuery{From: f.since, AfterSeq: after, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
@@ -196,38 +206,45 @@ func (f *staleFinder) accounts(ctx context.Context, st migrator) ([]abacus.Accou
 }
 
 // months hands each, one calendar month (UTC, the period tiers count
-// over) at a time, the ids of acct's stale events, read through the
-// account's index in event-time order: memory holds one month of one
-// account.
-func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.AccountID, each func(ids []string) error) error {
+// over) at a time, the ids of acct's events charged at the file's keys
+// (voided ones too) in a month in which any is stale, and how many are:
+// the engine reprices them whole.
+// It reads them through the account's index in event-time order, so
+// memory holds one month of one account.
+func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.AccountID, each func(ids []string, stale int) error) error {
 	var ids []string
+	var stale int
 	var month time.Time
+	flush := func() error {
+		if stale == 0 {
+			return nil
+		}
+		return each(ids, stale)
+	}
 	var after int64
 	for {
-		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, Status: abacus.EventCharged, From: f.since, AfterSeq: after, Limit: 1000})
+		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, From: f.since, AfterSeq: after, Limit: 1000})
 		if err != nil {
 			return err
 		}
 		if len(evs) == 0 {
-			if len(ids) > 0 {
-				return each(ids)
-			}
-			return nil
+			return flush()
 		}
 		for i := range evs {
 			e := &evs[i]
-			if !f.stale(e) {
-				continue
+			if !f.named(e) {
+				continue // unpriced (abacus rerate's), or another key's
 			}
 			if m := rating.PeriodOf(e.Time); !m.Equal(month) {
-				if len(ids) > 0 {
-					if err := each(ids); err != nil {
-						return err
-					}
+				if err := flush(); err != nil {
+					return err
 				}
-				ids, month = nil, m
+				ids, stale, month = nil, 0, m
 			}
 			ids = append(ids, e.ID)
+			if f.stale(e) {
+				stale++
+			}
 		}
 		after = evs[len(evs)-1].Seq
 	}

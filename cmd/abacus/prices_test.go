@@ -187,7 +187,7 @@ func TestPricesCorrect(t *testing.T) {
 	for range 2 { // a dry run changes nothing
 		out, err = runCLI(t, "prices", "import", "--correct", "--dry-run", "--db", dsn, fixed)
 		if err != nil || !strings.Contains(out, "would store 1 corrected price version from "+fixed+" (0 are in the book already)\n  "+fixed+":2: ") ||
-			!strings.Contains(out, "would reprice 2 events of 2 accounts; nothing was changed\n") {
+			!strings.Contains(out, "would reprice 2 events of 2 accounts, in the months of 2 events at versions no longer in force; nothing was changed\n") {
 			t.Fatalf("--correct --dry-run: %v\n%s", err, out)
 		}
 	}
