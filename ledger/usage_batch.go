@@ -137,7 +137,7 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			case rerateEvent:
 				err = u.rerate(it)
 			case repriceEvent:
-				err = u.repriceBack(it)
+				err = u.queueReprice(it)
 			}
 			if err != nil {
 				// A rule said no: this item is rejected and the batch goes

@@ -14,10 +14,10 @@ import (
 // Reprice charges stored events again after their prices were corrected
 // (Store.PriceBookCorrect), exactly once each. The events of an account's
 // month in which any event names a version no longer in force at its time
-// are repriced whole: each gets back exactly what it paid (a
-// voided one, what its void left it), and the month's standing events are
-// charged again, in the order they were stored, at the prices in force at
-// their times, as if those had been in force as the events came. All of
+// are repriced whole: each gets back exactly what it paid (a voided one,
+// what its void left it), and the month's standing events are charged
+// again, in the order they were stored, at the prices in force at their
+// times, as if those had been in force as the events came. All of
 // it is one usage transaction, and the rollups change by the differences.
 // A month whose prices all stand is left as it is (its events' results are
 // not Repriced); an unpriced event is rejected. A charge the account's
@@ -40,9 +40,9 @@ type repricing struct {
 	back     abacus.Drawn
 }
 
-// repriceBack checks an event to reprice and keeps it for the end of the
-// batch, when its month is repriced whole.
-func (u *usageBatch) repriceBack(it *usageItem) error {
+// queueReprice checks an event to reprice and keeps it for the end of the
+// batch, when its month is repriced whole if any of its events is stale.
+func (u *usageBatch) queueReprice(it *usageItem) error {
 	s := u.stored[it.event.ID]
 	switch {
 	case s == nil:
