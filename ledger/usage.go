@@ -44,10 +44,10 @@ type UsageConfig struct {
 	// in force into a period that has not begun.
 	MaxAhead time.Duration
 	// MaxAge bounds how far before the engine's clock an event's time may
-	// be; zero (the default) for no bound, as CSGHub has none. A later
+	// be; zero (the default) for no bound, as CSGHub has none. An older
 	// event is rejected, naming created_at, so that periods already billed
 	// stay as billed; a repeat of a stored event is still a duplicate.
-	// Voids and rerates of stored events are not bounded.
+	// Voids, rerates and reprices of stored events are not bounded.
 	MaxAge time.Duration
 }
 
