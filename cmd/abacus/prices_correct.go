@@ -95,7 +95,8 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	}
 	// An account's events of one month go in one call: the engine gives a
 	// month back and charges it again whole.
-	for _, acct := range accounts {
+	start, reported := time.Now(), time.Now()
+	for i, acct := range accounts {
 		err := stale.months(ctx, st, acct, func(ids []string, _ int) error {
 			if chunk = append(chunk, ids...); len(chunk) >= 2000 {
 				return send()
@@ -104,6 +105,11 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		})
 		if err != nil {
 			return err
+		}
+		if time.Since(reported) >= 5*time.Second { // a large correction takes minutes
+			reported = time.Now()
+			fmt.Fprintf(stderr, "%d of %d accounts, %s repriced, %s\n", i+1, len(accounts), count(t.repriced, "event"),
+				time.Since(start).Round(time.Second))
 		}
 	}
 	if len(chunk) > 0 {
