@@ -91,7 +91,7 @@ const (
 // outside the batch.
 type usageItem struct {
 	kind     usageKind
-	event    abacus.UsageEvent // ingest: the event; void and rerate: its id and account
+	event    abacus.UsageEvent // ingest: the event; void, rerate and reprice: its id and account
 	customer *customerWallets
 	revenue  int64
 	result   *abacus.IngestResult

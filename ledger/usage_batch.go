@@ -29,7 +29,7 @@ type usageBatch struct {
 	seenDB  map[string]bool
 	seen    map[string]bool // ingested by this batch
 	minutes map[abacus.MinuteSlot]string
-	stored  map[string]*abacus.StoredEvent // void and rerate targets, under lock
+	stored  map[string]*abacus.StoredEvent // void, rerate and reprice targets, under lock
 	rollups map[rollupKey]*abacus.Rollup
 	// priceUses is the latest event time each price version charged.
 	priceUses map[priceUse]time.Time

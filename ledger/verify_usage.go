@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"cmp"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -150,7 +151,7 @@ func (u *usageCheck) rollups(ar abacus.AuditReader) error {
 }
 
 func (u *usageCheck) finish() {
-	for _, seq := range sortedKeys(mapKeys(u.reprices), cmp.Compare[int64]) {
+	for _, seq := range slices.Sorted(maps.Keys(u.reprices)) {
 		u.c.fail("%d reprices name event %d, which is not stored", len(u.reprices[seq]), seq)
 	}
 	zero := new(big.Int)
@@ -208,13 +209,5 @@ func sortedKeys[K comparable](m map[K]bool, cmp func(a, b K) int) []K {
 		out = append(out, k)
 	}
 	slices.SortFunc(out, cmp)
-	return out
-}
-
-func mapKeys[K comparable, V any](m map[K]V) map[K]bool {
-	out := make(map[K]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,12 +216,16 @@ func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 // Line returns the line of the file's version of p's key, currency and
 // valid_from, or 0.
 func (f *File) Line(p *abacus.Price) int {
-	for i := range f.Prices {
-		if versionOf(&f.Prices[i]) == versionOf(p) {
-			return f.lines[i]
-		}
+	if j := f.indexOf(p); j >= 0 {
+		return f.lines[j]
 	}
 	return 0
+}
+
+// indexOf returns the index of the file's version of p's key, currency
+// and valid_from, or -1.
+func (f *File) indexOf(p *abacus.Price) int {
+	return slices.IndexFunc(f.Prices, func(q abacus.Price) bool { return versionOf(&q) == versionOf(p) })
 }
 
 // Locate names the file and line of an error a store returned for adding
@@ -244,10 +249,8 @@ func (f *File) Locate(err error, prices []abacus.Price, commitments []abacus.Com
 	}
 	switch {
 	case m[1] == "prices" && i < len(prices):
-		for j := range f.Prices {
-			if versionOf(&f.Prices[j]) == versionOf(&prices[i]) {
-				return at(j, f.lines[j])
-			}
+		if j := f.indexOf(&prices[i]); j >= 0 {
+			return at(j, f.lines[j])
 		}
 	case m[1] == "commitments" && i < len(commitments):
 		for j := range f.Commitments {

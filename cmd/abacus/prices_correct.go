@@ -175,7 +175,7 @@ func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
 	for _, id := range e.PriceIDs {
 		p := f.byID[id]
 		if p == nil {
-			return false // not a version this book knows: verify reports it
+			continue // not a version this book knows: verify reports it
 		}
 		k := priceKey{rating.KeyOf(p), p.Currency}
 		if !f.keys[k] {
