@@ -182,6 +182,62 @@ func together(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// writeGate is a store whose writes a test can hold at a gate: a batch
+// arriving at a held gate waits there, so whatever the test queues
+// meanwhile goes into the batch after it.
+type writeGate struct {
+	abacus.Store
+	mu      sync.Mutex
+	open    chan struct{} // closed while writes pass
+	arrived chan struct{}
+}
+
+func newWriteGate(st abacus.Store) *writeGate {
+	g := &writeGate{Store: st, open: make(chan struct{}), arrived: make(chan struct{}, 1)}
+	close(g.open)
+	return g
+}
+
+func (g *writeGate) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+	default:
+		select {
+		case g.arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g.Store.Write(ctx, fn)
+}
+
+// hold closes the gate. arrived receives when a write reaches it; release
+// opens it again.
+func (g *writeGate) hold() (arrived <-chan struct{}, release func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	open := make(chan struct{})
+	g.open = open
+	return g.arrived, func() { close(open) }
+}
+
+// waitQueued waits until n operations or usage jobs wait for e's worker.
+func waitQueued(t *testing.T, e *ledger.Engine, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); e.Queued() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d operations queued after 10 s", e.Queued(), n)
+		}
+	}
+}
+
 // blockWrites stops every ledger batch from committing until release is
 // called: it holds SQLite's write lock, or an exclusive lock on
 // PostgreSQL's idempotency keys, which every batch with a key reads.

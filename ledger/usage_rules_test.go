@@ -16,11 +16,12 @@ import (
 
 // usageFixture is an engine over a fresh store with per-minute prices.
 type usageFixture struct {
-	t   *testing.T
-	st  abacus.Store
-	e   *ledger.Engine
-	t0  time.Time
-	ctx context.Context
+	t    *testing.T
+	st   abacus.Store
+	gate *writeGate // the engine's store
+	e    *ledger.Engine
+	t0   time.Time
+	ctx  context.Context
 }
 
 func newUsageFixture(t *testing.T, st abacus.Store, cfg ledger.UsageConfig, prices ...abacus.Price) *usageFixture {
@@ -29,7 +30,8 @@ func newUsageFixture(t *testing.T, st abacus.Store, cfg ledger.UsageConfig, pric
 	if cfg.MaxAhead == 0 {
 		cfg.MaxAhead = -1 // the tests' events are in and after November 2026, whatever the day they run
 	}
-	f.e = ledger.New(st, ledger.Config{Usage: cfg})
+	f.gate = newWriteGate(st)
+	f.e = ledger.New(f.gate, ledger.Config{Usage: cfg})
 	t.Cleanup(func() { f.e.Close() })
 	if len(prices) > 0 {
 		if err := st.PriceBookAdd(f.ctx, prices, nil); err != nil {

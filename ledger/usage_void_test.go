@@ -288,30 +288,34 @@ func TestRerateAndVoidInOneBatch(t *testing.T) {
 	mustVerify(t, st)
 }
 
-// inOneBatch runs first and then second so that they join one usage batch
-// (on SQLite): while a test holds the writer, an ingest for acct takes the
-// engine's worker, first and second queue behind it, and then all go.
+// inOneBatch runs first and then second so that they join one usage batch:
+// while an ingest for acct waits at the engine's write gate, first and
+// second queue behind it, and then all go.
 func inOneBatch(t *testing.T, f *usageFixture, acct abacus.AccountID, first, second func() ([]abacus.IngestResult, error)) (a, b []abacus.IngestResult) {
 	t.Helper()
-	release := blockWrites(t, f.st)
+	arrived, release := f.gate.hold()
 	busy := make(chan struct{})
 	go func() {
 		f.e.Ingest(f.ctx, []abacus.UsageEvent{spaceEvent(string(newAccountID()), acct, "gpu", 1, f.t0.Add(24*time.Hour))})
 		close(busy)
 	}()
+	<-arrived
 	var errA, errB error
 	done := make(chan struct{}, 2)
-	time.Sleep(100 * time.Millisecond)
 	go func() { a, errA = first(); done <- struct{}{} }()
-	time.Sleep(200 * time.Millisecond) // so that first queues before second
+	waitQueued(t, f.e, 1)
 	go func() { b, errB = second(); done <- struct{}{} }()
-	time.Sleep(100 * time.Millisecond)
+	waitQueued(t, f.e, 2)
+	batches, _, _ := f.e.Stats()
 	release()
 	<-busy
 	<-done
 	<-done
 	if errA != nil || errB != nil {
 		t.Fatalf("%v, %v", errA, errB)
+	}
+	if after, _, _ := f.e.Stats(); after != batches+2 {
+		t.Fatalf("%d batches after the held one, want 2: its own and the one first and second share", after-batches)
 	}
 	return a, b
 }
