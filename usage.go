@@ -175,6 +175,13 @@ type StoredEvent struct {
 	Refunded Amount
 }
 
+// Settled says whether the event is voided with nothing left of its
+// charge, as a reprice leaves one: the prices that charged it no longer
+// count. (One voided while unpriced was never charged.)
+func (e *StoredEvent) Settled() bool {
+	return e.Status == EventVoided && e.Charged.Cmp(e.Refunded) == 0
+}
+
 // Drawn is how much of a charge each bucket paid.
 type Drawn struct {
 	Cash, Bonus, Voucher Amount

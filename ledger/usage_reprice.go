@@ -23,9 +23,11 @@ import (
 // not Repriced); an unpriced event is rejected. A charge the account's
 // floor refuses is rejected and leaves its event as it was.
 //
-// Tiered prices count a month's usage, so pass all the events of a month
-// (charged and voided) in one call: the events of the month in other calls
-// keep their place in its usage.
+// Tiered prices count a month's usage, so pass in one call the events of
+// a month (charged and voided) that share a price key with a stale one,
+// and those that share one with them: an event is given back and charged
+// again whole, and the events of the month left out keep their place in
+// its usage.
 func (e *Engine) Reprice(ctx context.Context, ids []string) ([]abacus.IngestResult, error) {
 	return e.byID(ctx, repriceEvent, ids)
 }
@@ -59,7 +61,7 @@ func (u *usageBatch) queueReprice(it *usageItem) error {
 	if err != nil {
 		return err
 	}
-	stale := len(s.PriceIDs) > 0 && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs) // one voided unpriced named none
+	stale := len(s.PriceIDs) > 0 && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs) && !s.Settled()
 	it.result.Status = abacus.IngestAccepted
 	u.repricing[s.ID] = true
 	u.pending = append(u.pending, repricing{it: it, event: s, stale: stale})

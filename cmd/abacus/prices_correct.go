@@ -14,9 +14,9 @@ import (
 	"github.com/abacus-billing/abacus/rating"
 )
 
-// pricesCorrect stores what of file corrects the book, then reprices every
-// charged event since the file's earliest valid_from that names a version
-// of the file's keys no longer in force at its time. Both steps are
+// pricesCorrect stores what of file corrects the book, then reprices the
+// months, from that of the file's earliest valid_from, in which an event
+// names a version of the file's keys no longer in force at its time. Both steps are
 // idempotent, so a run that stopped half way is finished by running it
 // again. A dry run says what it would store and how many events it would
 // reprice, against the corrections held in memory, and changes nothing.
@@ -163,15 +163,21 @@ func staleEvents(file *rating.File, stored *abacus.PriceBook) (*staleFinder, err
 	return f, nil
 }
 
-// named says whether e was charged at a version of the file's keys.
-func (f *staleFinder) named(e *abacus.StoredEvent) bool {
-	return slices.ContainsFunc(e.PriceIDs, func(id int64) bool {
-		p := f.byID[id]
-		return p != nil && f.keys[priceKey{rating.KeyOf(p), p.Currency}]
-	})
+// keysOf lists the price keys e was charged at.
+func (f *staleFinder) keysOf(e *abacus.StoredEvent) []priceKey {
+	var out []priceKey
+	for _, id := range e.PriceIDs {
+		if p := f.byID[id]; p != nil {
+			out = append(out, priceKey{rating.KeyOf(p), p.Currency})
+		}
+	}
+	return out
 }
 
 func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
+	if e.Settled() {
+		return false
+	}
 	for _, id := range e.PriceIDs {
 		p := f.byID[id]
 		if p == nil {
@@ -212,24 +218,64 @@ func (f *staleFinder) accounts(ctx context.Context, st migrator) ([]abacus.Accou
 }
 
 // months hands each, one calendar month (UTC, the period tiers count
-// over) at a time, the ids of acct's events charged at the file's keys
-// (voided ones too) in a month in which any is stale, and how many are:
-// the engine reprices them whole.
+// over) at a time, the ids of acct's events to reprice in a month in which
+// any is stale, and how many are. Those are the stale events and every
+// event of the month that shares a price key with one, and so on: an
+// event is given back and charged again whole, so every event counted in
+// the same tiers (a token event's completion tokens, say, when only its
+// prompt price changed) must be charged again with it, from the start of
+// the month, for the month to come out as the corrected book makes it.
 // It reads them through the account's index in event-time order, so
 // memory holds one month of one account.
 func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.AccountID, each func(ids []string, stale int) error) error {
-	var ids []string
-	var stale int
-	var month time.Time
+	type event struct {
+		id    string
+		keys  []priceKey
+		stale bool
+	}
+	var month []event
+	var start time.Time
 	flush := func() error {
-		if stale == 0 {
+		affected := map[priceKey]bool{}
+		for _, e := range month {
+			if e.stale {
+				for _, k := range e.keys {
+					affected[k] = true
+				}
+			}
+		}
+		in := make([]bool, len(month))
+		for grown := len(affected) > 0; grown; {
+			grown = false
+			for i, e := range month {
+				if in[i] || !slices.ContainsFunc(e.keys, func(k priceKey) bool { return affected[k] }) {
+					continue
+				}
+				in[i] = true
+				for _, k := range e.keys {
+					grown = grown || !affected[k]
+					affected[k] = true
+				}
+			}
+		}
+		var ids []string
+		stale := 0
+		for i, e := range month {
+			if in[i] {
+				ids = append(ids, e.id)
+			}
+			if e.stale {
+				stale++
+			}
+		}
+		if len(ids) == 0 {
 			return nil
 		}
 		return each(ids, stale)
 	}
 	var after int64
 	for {
-		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, From: f.since, AfterSeq: after, Limit: 1000})
+		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, From: rating.PeriodOf(f.since), AfterSeq: after, Limit: 1000})
 		if err != nil {
 			return err
 		}
@@ -238,19 +284,16 @@ func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.Accou
 		}
 		for i := range evs {
 			e := &evs[i]
-			if !f.named(e) {
-				continue // unpriced (abacus rerate's), or another key's
+			if len(e.PriceIDs) == 0 {
+				continue // unpriced (abacus rerate's), or voided before it was
 			}
-			if m := rating.PeriodOf(e.Time); !m.Equal(month) {
+			if m := rating.PeriodOf(e.Time); !m.Equal(start) {
 				if err := flush(); err != nil {
 					return err
 				}
-				ids, stale, month = nil, 0, m
+				month, start = month[:0], m
 			}
-			ids = append(ids, e.ID)
-			if f.stale(e) {
-				stale++
-			}
+			month = append(month, event{e.ID, f.keysOf(e), f.stale(e)})
 		}
 		after = evs[len(evs)-1].Seq
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -345,4 +346,117 @@ func TestPricesCorrectLeavesOtherKeys(t *testing.T) {
 	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
+}
+
+// TestPricesCorrectRepricesWholeMonths: a correction brings every account
+// month it touches to what the corrected book makes of it, from the start
+// of the month and across the keys its events share, and a second run
+// changes nothing.
+func TestPricesCorrectRepricesWholeMonths(t *testing.T) {
+	const acct = "aa000000-0000-4000-8000-000000000001"
+	event := func(id, resource, at string, minutes int, extra string) string {
+		valueType, scene := 0, 11
+		if extra != "" {
+			valueType, scene = 1, 15
+		} else {
+			extra = "null"
+		}
+		return fmt.Sprintf(`{"uuid":%q,"user_uuid":%q,"value":%d,"value_type":%d,"scene":%d,"resource_id":%q,"customer_id":"c1","created_at":%q,"extra":%s}`+"\n",
+			id, acct, minutes, valueType, scene, resource, at, extra)
+	}
+	price := func(kind int, resource, unitType, from, terms string) string {
+		return fmt.Sprintf("  - {sku_type: 1, sku_kind: %d, resource_id: %s, sku_unit: 1, sku_unit_type: %s, currency: USD, valid_from: %s, %s}\n",
+			kind, resource, unitType, from, terms)
+	}
+	graduated := func(first, rest string) string {
+		return fmt.Sprintf(`model: graduated, tiers: [{up_to: 100, price: "%s"}, {price: "%s"}]`, first, rest)
+	}
+	for _, tc := range []struct {
+		name, book, events, voids, fix string
+		want                           string // what the account's standing events pay in all
+	}{{
+		// Only the prompt price changes, but the token event is charged
+		// again whole: the other event's completion tokens, in the same
+		// tiers, must be charged again with it.
+		name: "tokens",
+		book: price(4, "llm", "token", "2026-01-01T00:00:00Z", `sku_price: "1"`) +
+			price(5, "llm", "token", "2026-01-01T00:00:00Z", `model: graduated, tiers: [{up_to: 10, price: "1"}, {price: "0"}]`),
+		events: event("x", "llm", "2026-01-02T00:00:00Z", 0, `{"prompt_token_num":5,"completion_token_num":10}`) +
+			event("y", "llm", "2026-01-03T00:00:00Z", 0, `{"prompt_token_num":0,"completion_token_num":10}`),
+		fix:  price(4, "llm", "token", "2026-01-01T00:00:00Z", `sku_price: "2"`),
+		want: "20", // 5 prompt tokens at 2, and 20 completion tokens of which the first 10 at 1
+	}, {
+		// The new version starts on the 20th; the late event of the 5th,
+		// stored after the one of the 25th, counted in the month first.
+		name:   "a version from mid-month",
+		book:   price(1, "g", "minute", "2026-01-01T00:00:00Z", graduated("1", "0.5")),
+		events: event("a", "g", "2026-01-25T00:00:00Z", 40, "") + event("b", "g", "2026-01-05T00:00:00Z", 80, ""),
+		fix:    price(1, "g", "minute", "2026-01-20T00:00:00Z", graduated("2", "1")),
+		want:   "150", // b: 80 at 1; a: 20 at 2 and 20 at 1
+	}, {
+		name:   "a voided event",
+		book:   price(1, "t", "minute", "2026-02-01T00:00:00Z", `sku_price: "1"`),
+		events: event("v1", "t", "2026-02-01T00:00:00Z", 1, "") + event("v2", "t", "2026-02-02T00:00:00Z", 1, "") + event("v3", "t", "2026-02-03T00:00:00Z", 1, ""),
+		voids:  "v1",
+		fix:    price(1, "t", "minute", "2026-02-01T00:00:00Z", `sku_price: "2"`),
+		want:   "4",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "a.db")
+			if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "book.yaml", "prices:\n"+tc.book)); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			for i, line := range strings.SplitAfter(tc.events, "\n") {
+				if line == "" {
+					continue
+				}
+				if out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, fmt.Sprintf("e%d.ndjson", i), line)); err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+			}
+			if tc.voids != "" {
+				if out, err := runCLI(t, "void", "--db", dsn, tc.voids); err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+			}
+			fix := writeFile(t, "fix.yaml", "prices:\n"+tc.fix)
+			if out, err := runCLI(t, "prices", "import", "--correct", "--db", dsn, fix); err != nil {
+				t.Fatalf("--correct: %v\n%s", err, out)
+			}
+			if paid := standingCharges(t, dsn, acct); paid.String() != tc.want {
+				t.Fatalf("the account's events paid %s after the correction, want %s", paid, tc.want)
+			}
+			out, err := runCLI(t, "prices", "import", "--correct", "--db", dsn, fix)
+			if err != nil || !strings.Contains(out, "repriced 0 events") {
+				t.Fatalf("--correct again: %v\n%s", err, out)
+			}
+			if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+				t.Fatalf("verify: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// standingCharges sums what acct's events paid, net of what voids gave back.
+func standingCharges(t *testing.T, dsn, acct string) abacus.Amount {
+	t.Helper()
+	st, err := openMigrated(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.Events(t.Context(), abacus.EventQuery{Account: abacus.AccountID(acct), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := abacus.Zero
+	for _, e := range evs {
+		net, err1 := e.Charged.Sub(e.Refunded)
+		var err2 error
+		sum, err2 = sum.Add(net)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sum
 }
