@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -13,9 +14,9 @@ import (
 // memory the endpoint may use, so that memory is bounded by configuration
 // however many producers send at once: a request reserves its
 // Content-Length (the largest body when it sends none) before its body is
-// read, and gives it back once answered. Waiters are served in order; a
-// request larger than the whole room waits to run alone. What a body decodes
-// to is proportional to it, so the room bounds that too.
+// read, and reserves perEvent more for each event it decoded to (at most
+// decode.MaxItems), and gives it all back once answered. Waiters are
+// served in order; a request larger than the whole room waits to run alone.
 type admission struct {
 	room int64
 	sem  *semaphore.Weighted
@@ -34,10 +35,45 @@ func newAdmission(room int64) *admission {
 	return &admission{room: room, sem: semaphore.NewWeighted(room)}
 }
 
-// admit waits for room for r's body and returns what gives it back. It
-// fails when the body is declared too large, or when the client gives up
-// waiting.
-func (a *admission) admit(w http.ResponseWriter, r *http.Request, maxBody int64) (func(), error) {
+// perEvent is the memory an event of an admitted request takes beyond its
+// bytes of the body, decoded, charged and answered (measured: about 1 KiB
+// for a rejected one, a few for a charged one).
+const perEvent = 4 << 10
+
+// reservation is the room an admitted request holds.
+type reservation struct {
+	a *admission
+	n int64
+}
+
+func (r *reservation) release() { r.a.sem.Release(r.n) }
+
+// grow reserves more for the request, up to the whole room: at once when
+// there is room, and otherwise by giving back what it holds and waiting in
+// line for the whole, so that no two requests wait holding room the other
+// needs.
+func (r *reservation) grow(ctx context.Context, more int64) error {
+	total := min(r.n+more, r.a.room)
+	if total <= r.n {
+		return nil
+	}
+	if r.a.sem.TryAcquire(total - r.n) {
+		r.n = total
+		return nil
+	}
+	r.a.sem.Release(r.n)
+	if err := r.a.sem.Acquire(ctx, total); err != nil {
+		r.n = 0
+		return err
+	}
+	r.n = total
+	return nil
+}
+
+// admit waits for room for r's body and returns the reservation, which
+// the caller must release. It fails when the body is declared too large,
+// or when the client gives up waiting.
+func (a *admission) admit(w http.ResponseWriter, r *http.Request, maxBody int64) (*reservation, error) {
 	n := r.ContentLength
 	switch {
 	case n > maxBody:
@@ -54,5 +90,5 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, maxBody int64)
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(bodyDeadline))
 	rc.SetWriteDeadline(time.Now().Add(answerDeadline))
-	return func() { a.sem.Release(n) }, nil
+	return &reservation{a: a, n: n}, nil
 }

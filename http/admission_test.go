@@ -30,16 +30,16 @@ func TestAdmission(t *testing.T) {
 	a := newAdmission(100)
 	w := httptest.NewRecorder()
 	ctx := context.Background()
-	releaseA, err := a.admit(w, bodyOf(ctx, 60), 1000)
+	resA, err := a.admit(w, bodyOf(ctx, 60), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	admitted := make(chan string, 2)
-	var releaseB, releaseC func()
+	var resB, resC *reservation
 	go func() {
-		releaseB, _ = a.admit(w, bodyOf(ctx, 50), 1000) // does not fit beside A
+		resB, _ = a.admit(w, bodyOf(ctx, 50), 1000) // does not fit beside A
 		admitted <- "B"
-		releaseC, _ = a.admit(w, bodyOf(ctx, -1), 1000) // no Content-Length: the largest body, clamped to the room
+		resC, _ = a.admit(w, bodyOf(ctx, -1), 1000) // no Content-Length: the largest body, clamped to the room
 		admitted <- "C"
 	}()
 	select {
@@ -47,7 +47,7 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("%s was admitted while A held 60 of 100", who)
 	case <-time.After(200 * time.Millisecond):
 	}
-	releaseA()
+	resA.release()
 	if who := <-admitted; who != "B" {
 		t.Fatalf("%s first", who)
 	}
@@ -56,7 +56,7 @@ func TestAdmission(t *testing.T) {
 		t.Fatal("C, which needs the whole room, was admitted beside B")
 	case <-time.After(200 * time.Millisecond):
 	}
-	releaseB()
+	resB.release()
 	<-admitted
 	// Waiting ends when the client gives up.
 	gone, cancel := context.WithCancel(ctx)
@@ -64,15 +64,51 @@ func TestAdmission(t *testing.T) {
 	if _, err := a.admit(w, bodyOf(gone, 10), 1000); err == nil {
 		t.Fatal("a request admitted while C held the whole room")
 	}
-	releaseC()
+	resC.release()
 	if _, err := a.admit(w, bodyOf(ctx, 1001), 1000); err == nil {
 		t.Fatal("a body declared over the limit was admitted")
 	}
-	if release, err := a.admit(w, bodyOf(ctx, 100), 1000); err != nil {
+	if res, err := a.admit(w, bodyOf(ctx, 100), 1000); err != nil {
 		t.Fatalf("the room is free again: %v", err)
 	} else {
-		release()
+		res.release()
 	}
+}
+
+// TestAdmissionGrows: a request grows its reservation at once when there
+// is room, and never beyond the room; two that fill the room and both need
+// more do not wait for each other for ever, as they would holding on.
+func TestAdmissionGrows(t *testing.T) {
+	a := newAdmission(100)
+	w := httptest.NewRecorder()
+	ctx := context.Background()
+	resA, _ := a.admit(w, bodyOf(ctx, 30), 1000)
+	if err := resA.grow(ctx, 20); err != nil || resA.n != 50 {
+		t.Fatalf("grown to %d: %v", resA.n, err)
+	}
+	resB, _ := a.admit(w, bodyOf(ctx, 50), 1000)
+	done := make(chan *reservation, 2)
+	for _, res := range []*reservation{resA, resB} {
+		go func() {
+			if err := res.grow(ctx, 10); err != nil || res.n != 60 {
+				t.Errorf("grown to %d: %v", res.n, err)
+			}
+			done <- res
+		}()
+	}
+	for range 2 {
+		select {
+		case res := <-done:
+			res.release()
+		case <-time.After(5 * time.Second):
+			t.Fatal("two requests that both need more wait for each other")
+		}
+	}
+	res, _ := a.admit(w, bodyOf(ctx, 10), 1000)
+	if err := res.grow(ctx, 1000); err != nil || res.n != 100 {
+		t.Fatalf("grown to %d, want the whole room: %v", res.n, err)
+	}
+	res.release()
 }
 
 // TestAdmissionDeadlinesEndWithTheRequest: the deadlines an admitted

@@ -38,17 +38,20 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	release, err := s.ingest.admit(w, r, maxUsageBody)
+	room, err := s.ingest.admit(w, r, maxUsageBody)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer room.release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUsageBody))
 	if err != nil {
 		return decodeError(err)
 	}
 	items, err := dec(body)
 	if err != nil {
+		return err
+	}
+	if err := room.grow(r.Context(), int64(len(items))*perEvent); err != nil {
 		return err
 	}
 	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(r.Context(), items)

@@ -155,9 +155,19 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 	return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is %s; it must be %s", kindName(kindOf(trimmed)), want)
 }
 
+// MaxItems bounds the events of one body. What a body decodes to, and
+// its answer, grow with its items, not its bytes: a 16 MiB array of
+// single digits is eight million of them.
+const MaxItems = 10_000
+
 // decodeArray decodes each element of a JSON array known to be valid.
 func decodeArray(body []byte, f format) ([]Item, error) {
-	var items []Item
+	n := 0
+	eachElement(body, 0, func([]byte) { n++ })
+	if n > MaxItems {
+		return nil, abacus.Errorf(abacus.CodeTooLarge, "body", "holds %d items; send at most %d in one request", n, MaxItems)
+	}
+	items := make([]Item, 0, n)
 	eachElement(body, 0, func(raw []byte) {
 		i := len(items)
 		items = append(items, decodeOne(raw, f, func() string { return "[" + strconv.Itoa(i) + "]" }))

@@ -530,3 +530,20 @@ func TestValueExactBeyondFloat(t *testing.T) {
 		t.Fatalf("%+v %v", items, err)
 	}
 }
+
+// TestArrayOfTooManyItems: a body of more than MaxItems items is refused
+// as too large before any is decoded, however few bytes it takes.
+func TestArrayOfTooManyItems(t *testing.T) {
+	ones := func(n int) []byte { return []byte("[" + strings.Repeat("1,", n-1) + "1]") }
+	items, err := decode.CSGHubJSON(ones(decode.MaxItems))
+	if err != nil || len(items) != decode.MaxItems || items[0].Err == nil {
+		t.Fatalf("%d items, %v: want each rejected on its own", len(items), err)
+	}
+	for _, dec := range []func([]byte) ([]decode.Item, error){decode.CSGHubJSON, decode.CloudEventsBatch} {
+		items, err = dec(ones(decode.MaxItems + 1))
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Code != abacus.CodeTooLarge || ae.Field != "body" || items != nil {
+			t.Fatalf("%d items: %v", len(items), err)
+		}
+	}
+}
