@@ -337,7 +337,7 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	total := r.Cost.Add(u.carry[acct])
 	amount, rest, err := abacus.AmountFromDecimal(total, abacus.RoundFloor)
 	if err != nil {
-		return err
+		return abacus.RenameField(err, it.field())
 	}
 	drawn, err := u.charge(it, amount)
 	if err != nil {
@@ -361,10 +361,25 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	return nil
 }
 
+// field names what the producer sent that a refused charge is about: the
+// event's value, or for a void or a reprice its id; not the ledger's amount.
+func (it *usageItem) field() string {
+	if it.kind == voidEvent || it.kind == repriceEvent {
+		return "uuid"
+	}
+	return "value"
+}
+
 // charge moves amount from the account to revenue, drawing the buckets in
 // order within the account's floor; a negative amount (a volume price
-// stepping down) goes back to cash.
+// stepping down) goes back to cash. A refusal (the floor, a balance that
+// would overflow) names it.field().
 func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
+	d, err := u.chargeAmount(it, amount)
+	return d, abacus.RenameField(err, it.field())
+}
+
+func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
 	var d abacus.Drawn
 	if amount.IsZero() {
 		return d, nil
@@ -384,13 +399,7 @@ func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, 
 	}
 	parts, err := u.draw(it.customer, amount)
 	if err != nil {
-		// The floor refused: name what the producer sent, the event's
-		// value (or, for a void, its id), not the ledger's amount.
-		field := "value"
-		if it.kind == voidEvent || it.kind == repriceEvent {
-			field = "uuid"
-		}
-		return d, abacus.RenameField(err, field)
+		return d, err
 	}
 	debits := make([]part, len(parts))
 	for i, p := range parts {

@@ -41,14 +41,15 @@ type Item struct {
 
 // WireField is the name a field has in this item's format, given its
 // CSGHub name (as the ledger's errors give it): "created_at" is "time" in
-// a CloudEvent. Names that are not CSGHub fields come back as they are.
+// a CloudEvent, and "extra.prompt_token_num" is "data.extra.prompt_token_num".
+// Names that are not CSGHub fields come back as they are.
 func (it Item) WireField(field string) string {
 	if it.names == nil {
 		return field
 	}
 	for i, n := range csghubNames {
-		if n == field {
-			return it.names[i]
+		if rest, ok := strings.CutPrefix(field, n); ok && (rest == "" || rest[0] == '.') {
+			return it.names[i] + rest
 		}
 	}
 	return field

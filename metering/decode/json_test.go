@@ -547,3 +547,23 @@ func TestArrayOfTooManyItems(t *testing.T) {
 		}
 	}
 }
+
+// TestWireFieldKeepsSubfields: an error about a part of a field (from
+// rating an event's extra) is named in the item's own format.
+func TestWireFieldKeepsSubfields(t *testing.T) {
+	items, err := decode.CloudEventsBatch([]byte(jsonArray(cloudEvent("ce-1", nil))))
+	if err != nil || len(items) != 1 {
+		t.Fatalf("%+v %v", items, err)
+	}
+	for field, want := range map[string]string{
+		"extra.prompt_token_num": "data.extra.prompt_token_num",
+		"extra":                  "data.extra",
+		"created_at":             "time",
+		"extras":                 "extras",
+		"amount":                 "amount",
+	} {
+		if got := items[0].WireField(field); got != want {
+			t.Errorf("%s: %s, want %s", field, got, want)
+		}
+	}
+}
