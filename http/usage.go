@@ -1,9 +1,12 @@
 package http
 
 import (
+	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -43,15 +46,15 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer room.release()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUsageBody))
+	body, inflated, err := readUsageBody(w, r)
 	if err != nil {
-		return decodeError(err)
+		return err
 	}
 	items, err := dec(body)
 	if err != nil {
 		return err
 	}
-	if err := room.grow(r.Context(), int64(len(items))*perEvent); err != nil {
+	if err := room.grow(r.Context(), inflated+int64(len(items))*perEvent); err != nil {
 		return err
 	}
 	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(r.Context(), items)
@@ -74,6 +77,38 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// readUsageBody reads a usage request's body, gzip-compressed or not, up to
+// maxUsageBody bytes either way, and says how many more bytes than were
+// sent it takes uncompressed.
+func readUsageBody(w http.ResponseWriter, r *http.Request) (body []byte, inflated int64, err error) {
+	sent := http.MaxBytesReader(w, r.Body, maxUsageBody)
+	switch coding := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); coding {
+	case "", "identity":
+		body, err = io.ReadAll(sent)
+		if err != nil {
+			return nil, 0, decodeError(err)
+		}
+		return body, 0, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(sent)
+		if err == nil {
+			body, err = io.ReadAll(io.LimitReader(zr, maxUsageBody+1))
+		}
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			return nil, 0, decodeError(err)
+		case err != nil:
+			return nil, 0, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid gzip: %v", err)
+		case len(body) > maxUsageBody:
+			return nil, 0, abacus.Errorf(abacus.CodeTooLarge, "body", "is larger than %d bytes uncompressed", maxUsageBody)
+		}
+		return body, int64(len(body)), nil
+	default:
+		return nil, 0, abacus.Errorf(abacus.CodeInvalid, "Content-Encoding", "%q is not supported: send the body as it is, or gzip-compressed", coding)
+	}
 }
 
 func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"net"
@@ -181,5 +183,45 @@ func TestEventOutsideTheClocksBounds(t *testing.T) {
 			check("binary CloudEvent", f.doHeaders("service", "POST", path, h, `{"value":4,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}`), "ce-time")
 			f.mustDo("admin", "GET", "/api/v1/accounts/"+stranger, "", "", 404)
 		})
+	}
+}
+
+// TestIngestBodyEncodings: a gzip-compressed body is read as the same
+// events, within the same limit uncompressed; a body of more items than
+// allowed is too large however small; another coding is refused, naming
+// Content-Encoding.
+func TestIngestBodyEncodings(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	path := "/api/v1/accounting/metering/events"
+	gz := func(s string) string {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(s))
+		zw.Close()
+		return b.String()
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Encoding", "gzip")
+	body := "[" + csghubEvent("gz-1", alice, 1, "2026-11-02T10:00:00Z") + "]"
+	if r := f.doHeaders("service", "POST", path, h, gz(body)); r.status != 200 || r.body["accepted"].(float64) != 1 {
+		t.Fatalf("gzip: %d %s", r.status, r.raw)
+	}
+	if r := f.doHeaders("service", "POST", path, h, gz(body)); r.status != 200 || r.body["duplicate"].(float64) != 1 {
+		t.Fatalf("gzip again: %d %s", r.status, r.raw)
+	}
+	if r := f.doHeaders("service", "POST", path, h, gz("["+strings.Repeat(" ", 17<<20)+"]")); r.status != 413 {
+		t.Fatalf("gzip of 17 MiB: %d %s", r.status, r.raw)
+	}
+	if r := f.doHeaders("service", "POST", path, h, body); r.status != 400 || r.body["field"] != "body" {
+		t.Fatalf("not gzip: %d %s", r.status, r.raw)
+	}
+	h.Set("Content-Encoding", "br")
+	if r := f.doHeaders("service", "POST", path, h, body); r.status != 400 || r.body["field"] != "Content-Encoding" {
+		t.Fatalf("br: %d %s", r.status, r.raw)
+	}
+	h.Del("Content-Encoding")
+	if r := f.doHeaders("service", "POST", path, h, "["+strings.Repeat("1,", 10_000)+"1]"); r.status != 413 || r.body["field"] != "body" {
+		t.Fatalf("10,001 items: %d %s", r.status, r.raw)
 	}
 }
