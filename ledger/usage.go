@@ -203,6 +203,9 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 	live := make([]usageItem, 0, len(items))
 	for i := range items {
 		if err := e.prepareUsage(ctx, &items[i]); err != nil {
+			if err == errAnswered {
+				continue
+			}
 			var ae *abacus.Error
 			if !errors.As(err, &ae) || ae.Code == abacus.CodeInternal {
 				// The database, not the event: fail the call, reject nothing.
@@ -261,6 +264,9 @@ func (e *Engine) waitUsage(ctx context.Context, job *usageJob) error {
 	}
 }
 
+// errAnswered is prepareUsage's word that it answered the item itself.
+var errAnswered = errors.New("ledger: answered before its batch")
+
 // prepareUsage resolves an item's account (creating it for a new event if
 // allowed) and the wallets its batch must lock.
 func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
@@ -277,9 +283,23 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 		}
 	}
 	cw, err := e.cache.customer(ctx, it.event.Account)
-	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.tooLate != nil {
-		// An account with no events stores no duplicate of this one.
-		return it.tooLate
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent {
+		// An account's first sight: before creating it, answer what would
+		// leave it behind for nothing, a repeat of an event stored under
+		// another account (a producer that got the account wrong, then
+		// right) or an event that cannot be rated.
+		if seen, err := e.store.Events(ctx, abacus.EventQuery{IDs: []string{it.event.ID}, Limit: 1}); err != nil {
+			return err
+		} else if len(seen) > 0 {
+			it.result.Status = abacus.IngestDuplicate
+			return errAnswered
+		}
+		if it.tooLate != nil {
+			return it.tooLate
+		}
+		if _, err := rating.Components(&it.event); err != nil {
+			return err
+		}
 	}
 	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent && !e.cfg.Usage.NoAutoCreate {
 		_, _, err = e.store.AccountCreate(ctx, abacus.Account{

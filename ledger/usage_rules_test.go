@@ -79,6 +79,36 @@ func TestUsageRules(t *testing.T) {
 			}
 		})
 
+		t.Run("a repeat or an unratable event creates no account", func(t *testing.T) {
+			st := open(t)
+			f := newUsageFixture(t, st, ledger.UsageConfig{}, gpu)
+			if res := f.ingest(spaceEvent("first", newAccountID(), "gpu", 1, f.t0)); res[0].Status != abacus.IngestAccepted {
+				t.Fatalf("%+v", res[0])
+			}
+			again, tokens := newAccountID(), newAccountID()
+			bad := abacus.UsageEvent{ID: "tokens", Account: tokens, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm", Time: f.t0,
+				Extra: `{"prompt_token_num":"abc"}`}
+			if err := bad.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			res := f.ingest(spaceEvent("first", again, "gpu", 1, f.t0), bad)
+			if res[0].Status != abacus.IngestDuplicate {
+				t.Fatalf("the repeat under another account: %+v", res[0])
+			}
+			if res[1].Status != abacus.IngestRejected || !strings.HasPrefix(res[1].Err.Field, "extra") {
+				t.Fatalf("the unratable event: %+v", res[1])
+			}
+			for _, acct := range []abacus.AccountID{again, tokens} {
+				if _, err := st.AccountGet(f.ctx, acct); abacus.ErrorCodeOf(err) != abacus.CodeNotFound {
+					t.Fatalf("account %s: %v", acct, err)
+				}
+			}
+			strict := newUsageFixture(t, st, ledger.UsageConfig{NoAutoCreate: true})
+			if res := strict.ingest(spaceEvent("first", again, "gpu", 1, f.t0)); res[0].Status != abacus.IngestDuplicate {
+				t.Fatalf("the repeat, auto-create off: %+v", res[0])
+			}
+		})
+
 		t.Run("an event ahead of the clock is rejected and creates no account", func(t *testing.T) {
 			f := newUsageFixture(t, open(t), ledger.UsageConfig{MaxAhead: ledger.DefaultMaxAhead}, gpu)
 			now := time.Now()
