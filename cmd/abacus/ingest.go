@@ -35,6 +35,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() == 0 {
 		return fmt.Errorf("name at least one file (- for standard input)")
 	}
+	if *chunk < 1 || *chunk > maxChunk {
+		return fmt.Errorf("--chunk %d: give 1 to %d events", *chunk, maxChunk)
+	}
 	ucfg, err := usage()
 	if err != nil {
 		return err
@@ -47,21 +50,31 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	engine := ledger.New(st, ledger.Config{Usage: ucfg, Logger: quietLogger(stderr)})
 	defer engine.Close()
 	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, stderr: stderr}
-	var fileErr error
-	for _, name := range fs.Args() {
-		if err := in.file(ctx, name, *format); err != nil {
-			fileErr = fmt.Errorf("%s: %w", name, err)
+	// A file that fails does not stop the others: each is told as it fails,
+	// and all of them at the end.
+	var failed []string
+	for i, name := range fs.Args() {
+		if ctx.Err() != nil {
+			failed = append(failed, fmt.Sprintf("%s and %d more files: not read (interrupted)", name, fs.NArg()-i-1))
 			break
+		}
+		if err := in.file(ctx, name, *format); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+			if fs.NArg() > 1 {
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			}
 		}
 	}
 	s := in.sum
-	if fileErr != nil && s.Accepted+s.Duplicate+s.Rejected == 0 {
-		return fileErr
+	if len(failed) == 1 && fs.NArg() == 1 && s.Accepted+s.Duplicate+s.Rejected == 0 {
+		return errors.New(failed[0])
 	}
 	fmt.Fprintf(stdout, "accepted %d (%d unpriced), duplicate %d, rejected %d\n", s.Accepted, s.Unpriced, s.Duplicate, s.Rejected)
 	switch {
-	case fileErr != nil:
-		return fileErr
+	case len(failed) == 1:
+		return errors.New(failed[0])
+	case len(failed) > 1:
+		return fmt.Errorf("%d of %d files failed:\n  %s", len(failed), fs.NArg(), strings.Join(failed, "\n  "))
 	case s.Rejected == 1:
 		return errors.New("1 event was rejected (listed above); the others are in")
 	case s.Rejected > 1:
@@ -85,6 +98,9 @@ type ingester struct {
 }
 
 const maxPrinted = 100
+
+// maxChunk bounds --chunk: a chunk is held in memory whole.
+const maxChunk = 100_000
 
 func (in *ingester) file(ctx context.Context, name, format string) error {
 	var r io.Reader = os.Stdin
@@ -120,12 +136,15 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		defer zr.Close()
 		src = zr
 	}
+	peek := bufio.NewReader(src)
+	src = peek
+	if head, _ := peek.Peek(4096); bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n"), []byte("[")) {
+		return errors.New("is a JSON array; abacus ingest reads NDJSON (one event per line) or CSV: send an array to the HTTP endpoint")
+	}
 	if format == "" { // standard input, or a name that does not say
-		peek := bufio.NewReader(src)
 		if format = sniffFormat(peek); format == "" {
 			return fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
 		}
-		src = peek
 	}
 	var rd *decode.Reader
 	switch format {
@@ -146,7 +165,10 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results, err := in.pipe.Ingest(ctx, items)
+			// A chunk handed over is seen through, interrupted or not:
+			// it may commit whatever its caller does, and the summary
+			// must count it.
+			results, err := in.pipe.Ingest(context.WithoutCancel(ctx), items)
 			in.mu.Lock()
 			defer in.mu.Unlock()
 			if err != nil {
@@ -197,7 +219,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 			break
 		}
 	}
-	if len(items) > 0 {
+	if len(items) > 0 && ctx.Err() == nil {
 		send(items)
 	}
 	wg.Wait()
@@ -209,8 +231,10 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		return fmt.Errorf("%w (nothing is lost: run the same command again, the event ids make it safe)", in.firstFail)
 	case readErr != nil:
 		return fmt.Errorf("%w; the events before it were sent (once the file is whole, run again: those come back as duplicates)", readErr)
+	case ctx.Err() != nil:
+		return errors.New("interrupted: the events counted are in; run the same command again for the rest (those come back as duplicates)")
 	}
-	return ctx.Err()
+	return nil
 }
 
 // sniffFormat tells NDJSON from CSV by the first byte that is not a
@@ -219,7 +243,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 // else, such as a JSON array.
 func sniffFormat(r *bufio.Reader) string {
 	head, _ := r.Peek(4096)
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
 	switch {
 	case len(head) == 0:
 		return "ndjson" // nothing to read either way
@@ -230,6 +254,8 @@ func sniffFormat(r *bufio.Reader) string {
 	}
 	return ""
 }
+
+var utf8BOM = []byte("\xef\xbb\xbf")
 
 // countingReader tells the progress how many bytes were read.
 type countingReader struct {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/metering/natstest"
 )
 
@@ -299,7 +300,86 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, txt); err != nil || !strings.Contains(out, "accepted 0 (0 unpriced), duplicate 1, rejected 0") {
 		t.Fatalf("CSV in a .txt file: %v\n%s", err, out)
 	}
-	if out, err := stdin([]byte(`[` + usageEvent("s-4", acct, 4) + `]`)); err == nil || !strings.Contains(out, "cannot tell the format from the name or the content; use --format") {
+	if out, err := stdin([]byte(`[` + usageEvent("s-4", acct, 4) + `]`)); err == nil || !strings.Contains(out, "is a JSON array; abacus ingest reads NDJSON") {
 		t.Fatalf("a JSON array: %v\n%s", err, out)
+	}
+}
+
+// TestIngestCarriesOnPastABadFile: of several files, one missing or not
+// readable does not stop the ones after it; each is named, and the
+// command fails.
+func TestIngestCarriesOnPastABadFile(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	dir := t.TempDir()
+	first, last := filepath.Join(dir, "first.ndjson"), filepath.Join(dir, "last.ndjson")
+	os.WriteFile(first, []byte(usageEvent("f-1", account(12), 1)+"\n"), 0o600)
+	os.WriteFile(last, []byte(usageEvent("f-2", account(12), 1)+"\n"), 0o600)
+	array := filepath.Join(dir, "array.json")
+	os.WriteFile(array, []byte("["+usageEvent("f-3", account(12), 1)+"]"), 0o600)
+	missing := filepath.Join(dir, "missing.ndjson")
+	out, err := runCLI(t, "ingest", "--db", dsn, first, missing, array, last)
+	if err == nil || !strings.Contains(out, "accepted 2 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, "2 of 4 files failed") ||
+		!strings.Contains(out, missing+": open") || !strings.Contains(out, array+": is a JSON array") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "ingest", "--db", dsn, "--chunk", "0", first); err == nil || !strings.Contains(out, "--chunk 0: give 1 to 100000 events") {
+		t.Fatalf("--chunk 0: %v\n%s", err, out)
+	}
+}
+
+// TestIngestInterruptedCountsWhatItSent: interrupted, ingest still sees
+// through the chunks it handed over, and its summary counts every event
+// it stored.
+func TestIngestInterruptedCountsWhatItSent(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	var events strings.Builder
+	for i := range 100_000 {
+		fmt.Fprintln(&events, usageEvent(fmt.Sprintf("int-%d", i), account(1+i%50), 1))
+	}
+	file := writeFile(t, "events.ndjson", events.String())
+	st, err := openMigrated(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out bytes.Buffer
+	cmd := exec.Command(binary, "ingest", "--db", dsn, file)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		evs, err := st.Events(t.Context(), abacus.EventQuery{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err == nil || !strings.Contains(out.String(), "interrupted: the events counted are in") {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var accepted int
+	if _, err := fmt.Sscanf(out.String()[strings.Index(out.String(), "accepted "):], "accepted %d", &accepted); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	stored := 0
+	for after := int64(0); ; {
+		evs, err := st.Events(t.Context(), abacus.EventQuery{AfterSeq: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		stored, after = stored+len(evs), evs[len(evs)-1].Seq
+	}
+	if stored == 100_000 || stored != accepted {
+		t.Fatalf("the summary counted %d accepted of %d stored (of 100,000)\n%s", accepted, stored, out.String())
 	}
 }
