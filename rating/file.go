@@ -450,8 +450,12 @@ func (d *fileDecoder) time(n *node, path string) time.Time {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	switch {
+	case err != nil:
 		d.fail(n.line, path, abacus.CodeInvalid, "%s is not an RFC 3339 time such as 2026-01-01T00:00:00Z", clip(s))
+	case t.Nanosecond()%1000 != 0:
+		// Stored times keep microseconds: stored, it would be another time.
+		d.fail(n.line, path, abacus.CodeInvalid, "%s is finer than a microsecond, which is as fine as abacus keeps times", clip(s))
 	}
 	return t
 }

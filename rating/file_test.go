@@ -113,6 +113,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"bad model", replace(`    sku_price: "0.05"`, "    model: flat"), "model", `prices[0].model: "flat" is not one of per_unit, graduated, volume, package, burst`},
 		{"date only", replace("2026-01-01T00:00:00Z", "2026-01-01"), "valid_from", `prices[0].valid_from: "2026-01-01" is not an RFC 3339 time such as 2026-01-01T00:00:00Z`},
 		{"no offset", replace("2026-01-01T00:00:00Z", "2026-01-01T00:00:00"), "valid_from", `prices[0].valid_from: "2026-01-01T00:00:00" is not an RFC 3339 time such as 2026-01-01T00:00:00Z`},
+		{"nanoseconds", replace("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.0000005Z"), "valid_from", `prices[0].valid_from: "2026-01-01T00:00:00.0000005Z" is finer than a microsecond, which is as fine as abacus keeps times`},
 		{"negative price", replace(`"0.05"`, `-0.05`), "sku_price", "prices[0].sku_price: -0.05 is negative"},
 		{"duplicate key", base + "    sku_kind: 4\n", "sku_kind: 4", `the key "sku_kind" is given twice`},
 		{"alias", strings.Replace(base, "  - sku_type: 1", "  - &p\n    sku_type: 1", 1) + "  - *p\n", "*p", "YAML aliases (*name) are not supported in price files: write the value out"},
