@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strings"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -393,10 +392,10 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 func (e *Engine) isolate(ctx context.Context, items []*usageItem, refusal error) error {
 	if len(items) == 1 {
 		it := items[0]
+		// The database's own words go to the log, not to the producer.
 		e.cfg.Logger.Warn("usage event refused", "id", it.event.ID, "err", refusal)
-		said := strings.TrimPrefix(refusal.Error(), abacus.ErrRefused.Error()+": ")
 		*it.result = abacus.IngestResult{ID: it.event.ID, Status: abacus.IngestRejected, Err: abacus.Errorf(abacus.CodeOverflow, "value",
-			"the database refused this event, as it would take a stored sum (its quarter hour's rollup) past what it holds (%s); nothing was charged", said)}
+			"the database refused this event, as it would take a stored sum (its quarter hour's rollup) past what it holds; nothing was charged")}
 		return nil
 	}
 	half := len(items) / 2
