@@ -3,6 +3,8 @@ package abacus
 import (
 	"time"
 	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
 )
 
 // UsageEvent is one immutable measurement: who used what, how much, and
@@ -173,13 +175,12 @@ type StoredEvent struct {
 	// without it. That is Charged for a per-unit price, but with tiers it is
 	// priced at the top of the month's usage, not where the event once was.
 	Refunded Amount
-}
-
-// Settled says whether the event is voided with nothing left of its
-// charge, as a reprice leaves one: the prices that charged it no longer
-// count. (One voided while unpriced was never charged.)
-func (e *StoredEvent) Settled() bool {
-	return e.Status == EventVoided && e.Charged.Cmp(e.Refunded) == 0
+	// Cost is the exact amount its charge stands for, before the account's
+	// carry rounds it to micro-units: the rating's cost, less what a void
+	// gave back (exactly). Charges, refunds and carry add up to the costs,
+	// so a reprice gives back exactly this. Not Valid for an event stored
+	// before abacus kept it (migration 0012).
+	Cost decimal.NullDecimal
 }
 
 // Drawn is how much of a charge each bucket paid.

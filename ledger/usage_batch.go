@@ -307,7 +307,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	if err != nil {
 		return err
 	}
-	stored := abacus.StoredEvent{UsageEvent: *ev, Status: abacus.EventUnpriced, ReceivedAt: u.now, Currency: cur}
+	stored := abacus.StoredEvent{UsageEvent: *ev, Status: abacus.EventUnpriced, ReceivedAt: u.now, Currency: cur, Cost: decimal.NullDecimal{Valid: true}}
 	if !r.Unpriced {
 		stored.Status = abacus.EventCharged
 		if err := u.chargeRating(it, &stored, r); err != nil {
@@ -357,7 +357,7 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	if !rest.Equal(u.carry[acct]) {
 		u.carry[acct], u.carried[acct] = rest, true
 	}
-	ev.Charged, ev.Drawn = amount, drawn
+	ev.Charged, ev.Drawn, ev.Cost = amount, drawn, decimal.NullDecimal{Decimal: r.Cost, Valid: true}
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
 )
@@ -61,7 +63,7 @@ func (u *usageBatch) queueReprice(it *usageItem) error {
 	if err != nil {
 		return err
 	}
-	stale := len(s.PriceIDs) > 0 && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs) && !s.Settled()
+	stale := len(s.PriceIDs) > 0 && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs)
 	it.result.Status = abacus.IngestAccepted
 	u.repricing[s.ID] = true
 	u.pending = append(u.pending, repricing{it: it, event: s, stale: stale})
@@ -106,8 +108,11 @@ func (u *usageBatch) settleReprices() error {
 }
 
 // giveBackPaid gives an event of a month being repriced back exactly what
-// it paid, net of what a void gave back, and takes a standing one's usage
-// out of its counters, which the month's charges then count again.
+// it paid, net of what a void gave back: its exact cost through the
+// account's carry, or, for an event stored before abacus kept that, its
+// charge less its refund in micro-units (what its charge carried stays in
+// the carry). It takes a standing one's usage out of its counters, which
+// the month's charges then count again.
 func (u *usageBatch) giveBackPaid(p *repricing) error {
 	s, it := p.event, p.it
 	paid, err := s.Charged.Sub(s.Refunded)
@@ -129,7 +134,12 @@ func (u *usageBatch) giveBackPaid(p *repricing) error {
 			}
 		}
 	}
-	back, err := u.giveBack(it, s, paid)
+	var back abacus.Drawn
+	if s.Cost.Valid {
+		paid, back, err = u.giveBackExactly(it, s, s.Cost.Decimal)
+	} else {
+		back, err = u.giveBack(it, s, paid)
+	}
 	if err != nil {
 		if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
 			return err
@@ -150,6 +160,7 @@ func (u *usageBatch) repriceCharge(p repricing) error {
 	s, it := p.event, p.it
 	charged := *s
 	charged.Charged, charged.Drawn, charged.PriceIDs = abacus.Zero, abacus.Drawn{}, nil
+	charged.Cost.Decimal = decimal.Zero // a voided event's: nothing of it stands
 	if s.Status == abacus.EventCharged {
 		now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
 		if err == nil && now.Unpriced {
@@ -164,9 +175,11 @@ func (u *usageBatch) repriceCharge(p repricing) error {
 			}
 			return &errRepriceRefused{item: it, err: err}
 		}
-	} else {
-		charged.PriceIDs = s.PriceIDs // a voided event keeps what charged it
 	}
+	// A voided event's charge is now settled at nothing: it names no
+	// version, as one voided while unpriced names none, so that it is never
+	// stale again and the next correction leaves its month alone. The
+	// versions that charged it are in its reprice.
 	delta, err := charged.Charged.Sub(p.refunded)
 	if err != nil {
 		return err
@@ -188,6 +201,10 @@ func (u *usageBatch) repriceCharge(p repricing) error {
 		return err
 	}
 	s.Charged, s.PriceIDs = total, charged.PriceIDs
+	// An event whose old cost was unknown left what its charge carried in
+	// the carry: its new one stays unknown, so that verify does not count
+	// on the account's costs adding up.
+	s.Cost = decimal.NullDecimal{Decimal: charged.Cost.Decimal, Valid: s.Cost.Valid}
 	u.updates = append(u.updates, *s)
 	it.result.Repriced, it.result.Refunded, it.result.Charged = true, p.refunded, charged.Charged
 	return nil

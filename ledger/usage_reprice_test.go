@@ -431,3 +431,43 @@ func TestTieredMonthRepricedWhole(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestRepriceAMonthWithAVoidOfTheOldVersion: an event charged at a version
+// since replaced and then voided, its refund equal to its charge, still
+// marks its month for repricing: while it was standing, the events after
+// it were charged higher in the tiers, and the month must be charged again
+// without it. Once repriced, the voided event names no version, and the
+// month is left alone.
+func TestRepriceAMonthWithAVoidOfTheOldVersion(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		tiered := func(first, rest string, revision int) abacus.Price {
+			p := perMinute("cpu", "0", t0)
+			p.Model, p.Revision = abacus.ModelGraduated, revision
+			p.Tiers = []abacus.PriceTier{{UpTo: 3, UnitPrice: decimal.RequireFromString(first)}, {UnitPrice: decimal.RequireFromString(rest)}}
+			return p
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered("2", "2", 0))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("a", acct, "cpu", 3, t0.Add(time.Hour))) // 6
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{tiered("3", "1", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		f.ingest(spaceEvent("b", acct, "cpu", 3, t0.Add(2*time.Hour))) // units 4 to 6 at the new version: 3
+		if res := f.void("a"); res.Refunded.String() != "6" {
+			t.Fatalf("void: %+v", res)
+		}
+		for range 2 {
+			if _, err := f.e.Reprice(f.ctx, []string{"a", "b"}); err != nil {
+				t.Fatal(err)
+			}
+			if b := storedEvent(t, f.st, "b"); b.Charged.String() != "9" {
+				t.Fatalf("b's 3 units, alone in the month at 3 each: charged %s", b.Charged)
+			}
+			if a := storedEvent(t, f.st, "a"); len(a.PriceIDs) != 0 || a.Charged.Cmp(a.Refunded) != 0 {
+				t.Fatalf("the voided event after the reprice: %+v", a)
+			}
+		}
+		mustVerify(t, f.st)
+	})
+}

@@ -3,6 +3,8 @@ package ledger
 import (
 	"errors"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
 )
@@ -26,10 +28,12 @@ func (u *usageBatch) void(it *usageItem) error {
 	}
 	var refund abacus.Amount
 	if s.Status == abacus.EventCharged {
+		var exact decimal.Decimal
 		var err error
-		if refund, _, err = u.refund(it, s); err != nil {
+		if refund, exact, _, err = u.refund(it, s); err != nil {
 			return err
 		}
+		s.Cost.Decimal = s.Cost.Decimal.Sub(exact)
 	}
 	back, err := refund.Neg()
 	if err != nil {
@@ -59,15 +63,16 @@ func (u *usageBatch) void(it *usageItem) error {
 // account's carry, here rounded up, so the carry stays in [0, 1µ) and the
 // account's charges plus carry equal the exact cost of what stands. It
 // returns what came back to each bucket, and changes nothing if the money
-// cannot move.
-func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount, abacus.Drawn, error) {
+// cannot move. It also returns the refund's exact amount, before the carry
+// rounded it.
+func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount, decimal.Decimal, abacus.Drawn, error) {
 	r, err := u.book.RateWith(&s.UsageEvent, s.Currency, u.usedOf, s.PriceIDs)
 	if err != nil {
-		return abacus.Amount{}, abacus.Drawn{}, err
+		return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, err
 	}
 	if r.Unpriced {
 		// Prices are never deleted, so what rated the event rates it still.
-		return abacus.Amount{}, abacus.Drawn{}, abacus.Errorf(abacus.CodeConflict, "uuid", "event %q can no longer be rated (%s); nothing was given back", s.ID, r.Reason)
+		return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, abacus.Errorf(abacus.CodeConflict, "uuid", "event %q can no longer be rated (%s); nothing was given back", s.ID, r.Reason)
 	}
 	out := map[rating.Counter]int64{}
 	for _, l := range r.Lines {
@@ -78,21 +83,33 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 	if len(out) > 0 {
 		r, err = u.book.RateWith(&s.UsageEvent, s.Currency, func(c rating.Counter) int64 { return u.used[c] - out[c] }, s.PriceIDs)
 		if err != nil {
-			return abacus.Amount{}, abacus.Drawn{}, err
+			return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, err
 		}
 	}
+	amount, back, err := u.giveBackExactly(it, s, r.Cost)
+	if err != nil {
+		return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, err
+	}
+	for c, q := range out {
+		u.used[c] -= q
+		u.counted[c] -= q
+	}
+	return amount, r.Cost, back, nil
+}
+
+// giveBackExactly gives back an exact amount through the account's carry,
+// rounded up, so the carry stays in [0, 1µ) and the account's charges plus
+// carry still equal the exact costs of what stands. It returns what came
+// back, and to each bucket, and changes nothing if the money cannot move.
+func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact decimal.Decimal) (abacus.Amount, abacus.Drawn, error) {
 	acct := s.Account
-	amount, short, err := abacus.AmountFromDecimal(r.Cost.Sub(u.carry[acct]), abacus.RoundCeiling)
+	amount, short, err := abacus.AmountFromDecimal(exact.Sub(u.carry[acct]), abacus.RoundCeiling)
 	if err != nil {
 		return abacus.Amount{}, abacus.Drawn{}, err
 	}
 	back, err := u.giveBack(it, s, amount)
 	if err != nil {
 		return abacus.Amount{}, abacus.Drawn{}, err
-	}
-	for c, q := range out {
-		u.used[c] -= q
-		u.counted[c] -= q
 	}
 	if rest := short.Neg(); !rest.Equal(u.carry[acct]) {
 		u.carry[acct], u.carried[acct] = rest, true

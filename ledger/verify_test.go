@@ -145,3 +145,29 @@ func corrupt(t *testing.T, st abacus.Store, query string, args ...any) {
 		t.Fatalf("corrupt: unknown store %T", st)
 	}
 }
+
+// TestVerifyChecksEventCosts: an account's usage charges are its events'
+// exact costs less a carry below a micro-unit; a cost that says otherwise
+// fails verify, and an event whose cost is unknown (stored before abacus
+// kept costs) leaves its account out of that check.
+func TestVerifyChecksEventCosts(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0.0000015", t0))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		for i := range 3 {
+			f.ingest(spaceEvent(fmt.Sprintf("e%d", i), acct, "gpu", 1, t0.Add(time.Duration(i)*time.Minute)))
+		}
+		mustVerify(t, f.st) // 4.5µ: 4µ charged, 0.5µ carried
+		corrupt(t, f.st, `UPDATE usage_events SET cost = '0.000003' WHERE id = 'e0'`)
+		rep, err := ledger.Verify(context.Background(), f.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() || !strings.Contains(rep.String(), "its events' exact costs come to 0.000006 but it was charged 0.000004") {
+			t.Fatalf("a cost that does not add up:\n%s", rep)
+		}
+		corrupt(t, f.st, `UPDATE usage_events SET cost = NULL WHERE id = 'e0'`)
+		mustVerify(t, f.st)
+	})
+}

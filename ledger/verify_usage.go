@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/abacus-billing/abacus"
 )
 
@@ -27,6 +29,8 @@ type usageCheck struct {
 	eventsByAcct map[abacus.AccountID]*big.Int  // what the account's events were charged, net of voids
 	want, rolled map[abacus.AccountID]*rollSums // rollups as the events imply them, and as stored
 	reprices     map[int64][]abacus.Reprice     // by event seq; each seen is deleted
+	costs        map[abacus.AccountID]decimal.Decimal
+	costUnknown  map[abacus.AccountID]bool // an event stored before abacus kept costs
 }
 
 type txCurrency struct {
@@ -42,7 +46,8 @@ func newUsageCheck(c *Check) *usageCheck {
 	return &usageCheck{c: c, txs: map[int64]bool{},
 		ledgerByTx: map[txCurrency]*big.Int{}, eventsByTx: map[txCurrency]*big.Int{},
 		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
-		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}, reprices: map[int64][]abacus.Reprice{}}
+		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}, reprices: map[int64][]abacus.Reprice{},
+		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}}
 }
 
 func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
@@ -113,6 +118,11 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 		w.amount.Add(&w.amount, big.NewInt(charged-refunded))
 	default:
 		u.c.fail("event %s has unknown status %q", e.ID, e.Status)
+	}
+	if e.Cost.Valid {
+		u.costs[e.Account] = u.costs[e.Account].Add(e.Cost.Decimal)
+	} else {
+		u.costUnknown[e.Account] = true
 	}
 	if refunded != 0 && e.Status != abacus.EventVoided {
 		u.c.fail("event %s is %s yet was refunded %s", e.ID, e.Status, e.Refunded)
@@ -187,6 +197,15 @@ func (u *usageCheck) finish() {
 		l, e := orZero(u.ledgerByAcct[a], zero), orZero(u.eventsByAcct[a], zero)
 		if l.Cmp(e) != 0 {
 			u.c.fail("account %s: usage transactions moved %s but its events were charged %s", a, micros(l), micros(new(big.Int).Neg(e)))
+		}
+		// What an account was charged for usage is its events' exact costs
+		// less its carry, which is in [0, 1µ).
+		if cost, ok := u.costs[a]; ok && !u.costUnknown[a] {
+			carry := cost.Add(decimal.NewFromBigInt(e, -6))
+			if carry.IsNegative() || carry.GreaterThanOrEqual(decimal.New(1, -6)) {
+				u.c.fail("account %s: its events' exact costs come to %s but it was charged %s for them; the difference is more than a carry holds",
+					a, cost, micros(new(big.Int).Neg(e)))
+			}
 		}
 		w, r := sumsOf(u.want, a), sumsOf(u.rolled, a)
 		if w.quantity.Cmp(&r.quantity) != 0 || w.amount.Cmp(&r.amount) != 0 || w.events.Cmp(&r.events) != 0 {

@@ -1,6 +1,28 @@
 package store
 
-import "github.com/abacus-billing/abacus"
+import (
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+)
+
+// FormatCost is an event's exact cost as stored: its decimal, or NULL.
+func FormatCost(c decimal.NullDecimal) *string {
+	if !c.Valid {
+		return nil
+	}
+	s := c.Decimal.String()
+	return &s
+}
+
+// ParseCost reads an event's exact cost as stored.
+func ParseCost(s *string) (decimal.NullDecimal, error) {
+	if s == nil {
+		return decimal.NullDecimal{}, nil
+	}
+	d, err := decimal.NewFromString(*s)
+	return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
+}
 
 // StatusCondition is the SQL condition that an event has status s, with
 // the status spelled in the statement rather than bound, so that the

@@ -175,9 +175,6 @@ func (f *staleFinder) keysOf(e *abacus.StoredEvent) []priceKey {
 }
 
 func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
-	if e.Settled() {
-		return false
-	}
 	for _, id := range e.PriceIDs {
 		p := f.byID[id]
 		if p == nil {

@@ -400,6 +400,17 @@ func TestPricesCorrectRepricesWholeMonths(t *testing.T) {
 		voids:  "v1",
 		fix:    price(1, "t", "minute", "2026-02-01T00:00:00Z", `sku_price: "2"`),
 		want:   "4",
+	}, {
+		// Below a micro-unit: 1.5µ a minute charges 1, 2, 1µ, carrying the
+		// rest; at 1.7µ the two standing minutes cost 3.4µ, 3µ charged and
+		// 0.4µ carried. Given back in whole micro-units, what the old charges
+		// carried would have stayed and been charged again.
+		name:   "a price below a micro-unit",
+		book:   price(1, "t", "minute", "2026-02-01T00:00:00Z", `sku_price: "0.0000015"`),
+		events: event("s1", "t", "2026-02-01T00:00:00Z", 1, "") + event("s2", "t", "2026-02-02T00:00:00Z", 1, "") + event("s3", "t", "2026-02-03T00:00:00Z", 1, ""),
+		voids:  "s1",
+		fix:    price(1, "t", "minute", "2026-02-01T00:00:00Z", `sku_price: "0.0000017"`),
+		want:   "0.000003",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := filepath.Join(t.TempDir(), "a.db")

@@ -297,6 +297,7 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	// The schema as it was before 0005, holding a voided and a charged
 	// event and the price that charged them.
 	for _, q := range []string{
+		`ALTER TABLE usage_events DROP COLUMN cost`,
 		`DROP TABLE usage_reprices`,
 		`DROP INDEX prices_key`,
 		`ALTER TABLE prices DROP COLUMN revision`,

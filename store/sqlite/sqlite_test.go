@@ -223,9 +223,10 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	}
 }
 
-// undo0011 takes a migrated database back to before 0011, for tests that
-// rewind further: a column an index uses cannot be dropped.
-const undo0011 = `DROP TABLE usage_reprices;
+// undo0011 takes a migrated database back to before 0011 (and 0012), for
+// tests that rewind further: a column an index uses cannot be dropped.
+const undo0011 = `ALTER TABLE usage_events DROP COLUMN cost;
+	DROP TABLE usage_reprices;
 	DROP INDEX prices_key;
 	ALTER TABLE prices DROP COLUMN revision;
 	CREATE UNIQUE INDEX prices_key ON prices (sku_type, sku_kind, resource_id, unit_type, currency, valid_from);
