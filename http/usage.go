@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/metering"
@@ -210,7 +211,8 @@ type deadLetterView struct {
 	Source     string              `json:"source"`
 	Subject    string              `json:"subject"`
 	Reason     string              `json:"reason"`
-	Payload    string              `json:"payload"`
+	Payload    *string             `json:"payload,omitempty"`        // as text, when it is UTF-8
+	PayloadB64 []byte              `json:"payload_base64,omitempty"` // its exact bytes, when it is not
 	Headers    map[string][]string `json:"headers,omitempty"`
 	ReceivedAt time.Time           `json:"received_at"`
 }
@@ -232,7 +234,14 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 		DeadLetters []deadLetterView `json:"dead_letters"`
 	}{DeadLetters: []deadLetterView{}}
 	for _, d := range ds {
-		out.DeadLetters = append(out.DeadLetters, deadLetterView{d.ID, d.Source, d.Subject, d.Reason, string(d.Payload), d.Headers, d.ReceivedAt})
+		v := deadLetterView{ID: d.ID, Source: d.Source, Subject: d.Subject, Reason: d.Reason, Headers: d.Headers, ReceivedAt: d.ReceivedAt}
+		if utf8.Valid(d.Payload) {
+			text := string(d.Payload)
+			v.Payload = &text
+		} else { // as text it would lose the bytes that are not, and could not be sent again as it came
+			v.PayloadB64 = d.Payload
+		}
+		out.DeadLetters = append(out.DeadLetters, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

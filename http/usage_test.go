@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -223,5 +224,31 @@ func TestIngestBodyEncodings(t *testing.T) {
 	h.Del("Content-Encoding")
 	if r := f.doHeaders("service", "POST", path, h, "["+strings.Repeat("1,", 10_000)+"1]"); r.status != 413 || r.body["field"] != "body" {
 		t.Fatalf("10,001 items: %d %s", r.status, r.raw)
+	}
+}
+
+// TestDeadLettersKeepTheirBytes: a dead letter's payload comes back as
+// text when it is UTF-8, and otherwise as its exact bytes in base64, so it
+// can be sent again as it came.
+func TestDeadLettersKeepTheirBytes(t *testing.T) {
+	st := testdb.SQLite(t)
+	f := newFixture(t, st)
+	for i, payload := range []string{`{"uuid":1}`, "bad\xff\xfe"} {
+		if err := st.DeadLetterAdd(context.Background(), abacus.DeadLetter{Key: fmt.Sprint(i), Source: "nats", Subject: "accounting.metering.duration",
+			Reason: "body: is not valid JSON", Payload: []byte(payload), ReceivedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.mustDo("service", "GET", "/api/v1/accounting/metering/dead-letters", "", "", 200)
+	ds := r.body["dead_letters"].([]any)
+	if len(ds) != 2 {
+		t.Fatalf("%s", r.raw)
+	}
+	text, bytes := ds[0].(map[string]any), ds[1].(map[string]any)
+	if text["payload"] != `{"uuid":1}` || text["payload_base64"] != nil {
+		t.Fatalf("a UTF-8 payload: %v", text)
+	}
+	if bytes["payload"] != nil || bytes["payload_base64"] != base64.StdEncoding.EncodeToString([]byte("bad\xff\xfe")) {
+		t.Fatalf("a payload that is not UTF-8: %v", bytes)
 	}
 }
