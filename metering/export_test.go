@@ -1,5 +1,7 @@
 package metering
 
+import "time"
+
 // SetHooks makes c call beforeIngest when it has fetched and decoded a
 // batch of n messages, and beforeAck when the batch has committed and is
 // about to be settled. Either may be nil; two batches may call them at
@@ -15,3 +17,7 @@ func KillConnection(c *Consumer) { c.nc.Close() }
 // SetFetchBudget makes c's pulls fetch at most n bytes, whatever the
 // server takes. Call it before Start.
 func SetFetchBudget(c *Consumer, n int) { c.budget = func() int { return n } }
+
+// SetReconnectWait makes c wait d between attempts to reconnect, instead
+// of nats.go's two seconds. Call it before Start.
+func SetReconnectWait(c *Consumer, d time.Duration) { c.reconnectWait = d }

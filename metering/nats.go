@@ -1,11 +1,13 @@
 package metering
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,6 +181,8 @@ type Consumer struct {
 	stopped bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+	failed  chan struct{} // closed when the consumer stops on its own: see Failed
+	err     error         // why it failed
 
 	// Set by Start, then used by the fetch loop only.
 	nc   *nats.Conn
@@ -188,6 +192,8 @@ type Consumer struct {
 	received, redelivered, accepted, duplicate, rejected, deadLettered, retried atomic.Int64
 
 	budget func() int // the byte budget of a pull: fetchBytes
+
+	reconnectWait time.Duration // set by tests; zero: nats.go's default
 
 	// Set by tests: beforeIngest runs when a batch of n messages has been
 	// fetched and decoded, beforeAck when it has committed, before it is
@@ -200,16 +206,19 @@ type Consumer struct {
 // dead letters in st. It does nothing until Start.
 func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
 	cfg = cfg.withDefaults()
-	c := &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats")}
+	c := &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats"), failed: make(chan struct{})}
 	c.budget = c.fetchBytes
 	return c
 }
 
 // Start connects to NATS, creates the stream if it is missing and the
 // durable pull consumer (AckExplicit, DeliverAll) or updates it, and starts
-// fetching. It returns an error if NATS cannot be reached or the stream
-// does not capture the subject. Cancelling ctx stops fetching as Stop does;
-// Stop must still be called.
+// fetching. It returns an error if the URL is malformed or, when NATS is
+// reachable, if the stream does not capture the subject. When NATS is not
+// reachable yet, Start returns at once and the consumer keeps trying, then
+// sets up the stream and the durable once connected; if that setup finds
+// the stream unusable, the consumer fails (see Failed). Cancelling ctx
+// stops fetching as Stop does; Stop must still be called.
 func (c *Consumer) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -222,19 +231,43 @@ func (c *Consumer) Start(ctx context.Context) error {
 	if err := c.cfg.validate(); err != nil {
 		return err
 	}
+	if err := CheckURL(c.cfg.URL); err != nil {
+		return fmt.Errorf("metering: URL %w", err)
+	}
 	log := c.log
-	nc, err := nats.Connect(c.cfg.URL,
+	var quietUntil atomic.Int64
+	opts := []nats.Option{
 		nats.Name("abacus-metering"),
+		// A consumer whose connection gives up stops billing while abacus
+		// goes on answering, so it never gives up: not after any number of
+		// attempts, not on a server that refuses the credentials for a
+		// while (as one restarted with new ones does until they are
+		// rolled out), and not when NATS is down as abacus starts.
 		nats.MaxReconnects(-1),
+		nats.IgnoreAuthErrorAbort(),
+		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted()) }),
-	)
+		// Attempts come every few seconds, forever: a log line for each
+		// would bury everything else.
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if now := time.Now(); now.UnixNano() >= quietUntil.Load() {
+				quietUntil.Store(now.Add(time.Minute).UnixNano())
+				log.Warn("NATS is not reachable; still trying (logged once a minute at most)", "err", err)
+			}
+		}),
+		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("NATS connected", "url", RedactURL(nc.ConnectedUrlRedacted())) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", RedactURL(nc.ConnectedUrlRedacted())) }),
+	}
+	if c.reconnectWait > 0 {
+		opts = append(opts, nats.ReconnectWait(c.reconnectWait))
+	}
+	nc, err := nats.Connect(c.cfg.URL, opts...)
 	if err != nil {
-		return fmt.Errorf("metering: connecting to NATS at %s: %w", c.cfg.URL, err)
+		return fmt.Errorf("metering: connecting to NATS at %s: %w", RedactURL(c.cfg.URL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -242,19 +275,49 @@ func (c *Consumer) Start(ctx context.Context) error {
 		return fmt.Errorf("metering: %w", err)
 	}
 	c.nc, c.js = nc, js
-	if err := c.ensureStream(ctx); err != nil {
-		nc.Close()
-		return err
-	}
-	if err := c.ensureConsumer(ctx); err != nil {
-		nc.Close()
-		return err
+	if nc.IsConnected() {
+		// Reachable: a stream that cannot be used is an error of the
+		// caller's settings, told now.
+		if err := c.setup(ctx); err != nil {
+			nc.Close()
+			return err
+		}
+		c.logStarted()
+	} else {
+		c.log.Warn("NATS is not reachable yet; the metering consumer starts once it is", "url", RedactURL(c.cfg.URL), "err", nc.LastError())
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	c.cancel, c.done, c.started = cancel, make(chan struct{}), true
 	go c.run(runCtx)
-	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
 	return nil
+}
+
+func (c *Consumer) logStarted() {
+	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
+}
+
+// Failed is closed when the consumer stops on its own, for good: its
+// connection was closed (a server error nats.go does not retry), or the
+// stream turned out unusable when it was set up after Start. Usage is
+// then no longer charged from NATS, so a service should stop and be
+// restarted rather than carry on. Err says why. Stop does not close it.
+func (c *Consumer) Failed() <-chan struct{} { return c.failed }
+
+// Err returns why the consumer failed, or nil if it has not.
+func (c *Consumer) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *Consumer) fail(err error) {
+	c.log.Error("the metering consumer stops: usage on NATS is no longer charged", "err", err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		close(c.failed)
+	}
 }
 
 // Stop stops fetching, lets the batches in flight commit and be acked,
@@ -285,6 +348,20 @@ func (c *Consumer) Stats() ConsumerStats {
 	}
 }
 
+// setup makes sure of the stream and the durable consumer.
+func (c *Consumer) setup(ctx context.Context) error {
+	if err := c.ensureStream(ctx); err != nil {
+		return err
+	}
+	return c.ensureConsumer(ctx)
+}
+
+// unusableError marks a setup error that trying again will not help: a
+// stream that exists but cannot serve the consumer.
+type unusableError struct{ error }
+
+func (e unusableError) Unwrap() error { return e.error }
+
 // ensureStream creates the stream if it is missing, and checks that it
 // captures the subject.
 func (c *Consumer) ensureStream(ctx context.Context) error {
@@ -314,7 +391,7 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("metering: stream %s captures %s, not %s", c.cfg.Stream, strings.Join(subjects, ", "), c.cfg.Subject)
+	return unusableError{fmt.Errorf("metering: stream %s captures %s, not %s", c.cfg.Stream, strings.Join(subjects, ", "), c.cfg.Subject)}
 }
 
 // ensureConsumer creates the durable pull consumer or brings its
@@ -337,7 +414,8 @@ func (c *Consumer) ensureConsumer(ctx context.Context) error {
 	return nil
 }
 
-// run fetches batches and hands each to a goroutine of its own, at most
+// run sets up the stream and the durable if Start could not, then
+// fetches batches and hands each to a goroutine of its own, at most
 // pullsInFlight at once, until ctx is done or the connection is closed;
 // then it waits for them and closes the connection.
 func (c *Consumer) run(ctx context.Context) {
@@ -348,6 +426,15 @@ func (c *Consumer) run(ctx context.Context) {
 		c.nc.FlushTimeout(time.Second) // the last naks
 		c.nc.Close()
 	}()
+	if c.cons == nil {
+		if err := c.setupOnceConnected(ctx); err != nil {
+			if ctx.Err() == nil {
+				c.fail(err)
+			}
+			return
+		}
+		c.logStarted()
+	}
 	held := make(chan struct{}, pullsInFlight)
 	failures := 0
 	oversized := false
@@ -388,8 +475,13 @@ func (c *Consumer) run(ctx context.Context) {
 			failures = 0
 			continue
 		}
+		if ctx.Err() != nil {
+			break
+		}
 		if c.nc.IsClosed() {
-			c.log.Error("NATS connection closed; the metering consumer stops", "err", err)
+			// nats.go never gives up reconnecting here, so this is a
+			// server error it does not retry, or Close from elsewhere.
+			c.fail(fmt.Errorf("metering: the NATS connection was closed: %w", cmp.Or(c.nc.LastError(), err)))
 			return
 		}
 		failures++
@@ -407,6 +499,46 @@ func (c *Consumer) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+// setupOnceConnected waits for the connection, then sets up the stream
+// and the durable, trying again with a growing delay while that fails for
+// a reason that may pass (JetStream not ready, a timeout). It returns an
+// error if the stream is unusable, the connection closed or ctx is done.
+func (c *Consumer) setupOnceConnected(ctx context.Context) error {
+	// Registered before the status is read, so no change is missed.
+	changed := c.nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
+	defer c.nc.RemoveStatusListener(changed)
+	failures := 0
+	for {
+		switch {
+		case c.nc.IsClosed():
+			return fmt.Errorf("metering: the NATS connection was closed before the consumer was set up: %w", cmp.Or(c.nc.LastError(), nats.ErrConnectionClosed))
+		case !c.nc.IsConnected():
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-changed:
+			}
+			continue
+		}
+		err := c.setup(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, new(unusableError)):
+			return err
+		}
+		failures++
+		c.log.Warn("setting up the JetStream stream and durable consumer failed; trying again", "err", err, "failures", failures)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(100*time.Millisecond<<min(failures-1, 6), 5*time.Second)):
 		}
 	}
 }
@@ -435,6 +567,9 @@ type batch struct {
 	// dlq says where dead letters go: 0 not looked up yet, 1 to the
 	// JetStream stream that captures the subject, -1 plainly (none does).
 	dlq int
+	// instance tells the consumer's stream from an earlier one of the
+	// same name, "" until looked up: see deadLetter.
+	instance string
 }
 
 // handle charges a batch of messages in one Pipeline call and settles each
@@ -556,9 +691,23 @@ func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
 func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error {
 	reason := clip(strings.Join(reasons, "; "))
 	c.log.Warn("usage message dead-lettered", "subject", m.msg.Subject(), "seq", m.seq, "reason", reason)
+	if b.instance == "" {
+		// A stream deleted and made again, or one of a new cluster,
+		// numbers its messages from 1 again: the sequence alone would
+		// make a new message's dead letter look like an old one's and be
+		// dropped. Its creation time tells the streams apart, and stays
+		// the same for a redelivery. Looked up per batch, not kept from
+		// setup: another instance may have made the stream again.
+		s, err := c.js.Stream(b.ctx, c.cfg.Stream)
+		if err != nil {
+			return fmt.Errorf("looking up stream %s: %w", c.cfg.Stream, err)
+		}
+		b.instance = strconv.FormatInt(s.CachedInfo().Created.UnixNano(), 10)
+	}
+	id := fmt.Sprintf("%s:%s:%s:%d", c.cfg.Stream, c.cfg.Durable, b.instance, m.seq)
 	if err := c.st.DeadLetterAdd(b.ctx, abacus.DeadLetter{
 		// The key makes a redelivered message's second recording a no-op.
-		Key:    fmt.Sprintf("nats:%s:%s:%d", c.cfg.Stream, c.cfg.Durable, m.seq),
+		Key:    "nats:" + id,
 		Source: "nats", Subject: m.msg.Subject(), Reason: reason, Payload: m.msg.Data(), Headers: m.msg.Headers(),
 		ReceivedAt: c.p.Engine.Now().UTC(),
 	}); err != nil {
@@ -594,8 +743,7 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	if b.dlq > 0 {
 		// The stream confirms it has the message, and the id makes a
 		// redelivered dead letter a duplicate it drops.
-		msgID := fmt.Sprintf("%s:%s:%d", c.cfg.Stream, c.cfg.Durable, m.seq)
-		_, err = c.js.PublishMsg(b.ctx, out, jetstream.WithMsgID(msgID), jetstream.WithRetryAttempts(0))
+		_, err = c.js.PublishMsg(b.ctx, out, jetstream.WithMsgID(id), jetstream.WithRetryAttempts(0))
 	} else if err = c.nc.PublishMsg(out); err == nil {
 		err = c.nc.FlushWithContext(b.ctx)
 	}

@@ -735,8 +735,8 @@ func TestConsumerLifecycle(t *testing.T) {
 
 	c := metering.NewConsumer(metering.ConsumerConfig{URL: "nats://127.0.0.1:1"}, b.p, b.st)
 	c.Stop() // before Start
-	if err := metering.NewConsumer(metering.ConsumerConfig{URL: "nats://127.0.0.1:1"}, b.p, b.st).Start(ctx); err == nil {
-		t.Fatal("Start succeeded without NATS")
+	if err := metering.NewConsumer(metering.ConsumerConfig{URL: "nats://127.0.0.1:0x1"}, b.p, b.st).Start(ctx); err == nil {
+		t.Fatal("Start succeeded with a malformed URL")
 	}
 	if err := c.Start(ctx); err == nil {
 		t.Fatal("Start after Stop succeeded")

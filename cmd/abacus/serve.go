@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	natsDurable := fs.String("nats-durable", "abacus-metering", "the durable consumer's name")
 	natsFetchMemory := fs.String("nats-fetch-memory", envOr("ABACUS_NATS_FETCH_MEMORY", strconv.Itoa(metering.DefaultMaxBytes>>20)),
 		"MiB of messages one pull from NATS fetches at most (two are held at once); never below the server's max_payload (env ABACUS_NATS_FETCH_MEMORY)")
+	natsStatsEvery := fs.Duration("nats-stats-every", time.Minute, "how often the NATS consumer's counters are logged, when they changed (0: only on shutdown)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +55,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	natsFetchBytes, err := mebibytes("nats-fetch-memory", *natsFetchMemory)
 	if err != nil {
 		return err
+	}
+	if *natsURL != "" {
+		if err := metering.CheckURL(*natsURL); err != nil {
+			return fmt.Errorf("--nats: %w", err)
+		}
+	}
+	if *natsStatsEvery < 0 {
+		return fmt.Errorf("--nats-stats-every: %s is negative", *natsStatsEvery)
 	}
 	step, err := decimal.NewFromString(*burstStep)
 	if err != nil || !step.IsPositive() || *burstMax < 1 {
@@ -91,15 +100,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	go engine.ExpireLoop(loopCtx, *expireEvery)
 	go engine.BurstLoop(loopCtx, rating.LevelRule{Step: step, Max: *burstMax})
 	var consumer *metering.Consumer
+	var consumerFailed <-chan struct{} // nil, never ready, without a consumer
+	var statsLogged chan struct{}
 	if *natsURL != "" {
 		consumer = metering.NewConsumer(metering.ConsumerConfig{URL: *natsURL, Stream: *natsStream, Subject: *natsSubject,
 			Durable: *natsDurable, MaxBytes: int(natsFetchBytes), Logger: log}, &metering.Pipeline{Engine: engine}, st)
 		if err := consumer.Start(loopCtx); err != nil {
+			ln.Close()
 			stopLoops()
 			engine.Close()
 			return fmt.Errorf("--nats: %w", err)
 		}
-		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subject %s)\n", *natsURL, *natsStream, *natsSubject)
+		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subject %s)\n", metering.RedactURL(*natsURL), *natsStream, *natsSubject)
+		consumerFailed = consumer.Failed()
+		statsLogged = make(chan struct{})
+		go func() {
+			defer close(statsLogged)
+			logConsumerStats(loopCtx, *natsStatsEvery, consumer.Stats, log)
+		}()
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -108,6 +126,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case err = <-served:
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "shutting down: finishing requests in flight")
+	case <-consumerFailed:
+		// Going on would answer requests and /healthz while usage on NATS
+		// is no longer charged: better to exit and be restarted.
+		err = fmt.Errorf("--nats: the consumer stopped, so abacus exits: %w", consumer.Err())
+		fmt.Fprintln(stdout, "shutting down: the NATS consumer stopped")
 	}
 	// Stop taking requests and wait for those in flight: each waits for
 	// its batch to commit or roll back. Then stop the engine, which drains
@@ -121,12 +144,45 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		consumer.Stop() // commits and acks its batch in flight
 	}
 	stopLoops()
+	if statsLogged != nil {
+		<-statsLogged // the last counters, after Stop settled the last batch
+	}
 	engine.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	fmt.Fprintln(stdout, "stopped")
 	return err
+}
+
+// logConsumerStats logs the NATS consumer's counters every so often when
+// they changed, and once more when ctx is done: they are how an operator
+// sees that dead letters pile up or that nothing arrives. With every 0 it
+// logs only at the end.
+func logConsumerStats(ctx context.Context, every time.Duration, stats func() metering.ConsumerStats, log *slog.Logger) {
+	var logged metering.ConsumerStats
+	flush := func() {
+		if s := stats(); s != logged {
+			logged = s
+			log.Info("NATS consumer", "received", s.Received, "redelivered", s.Redelivered, "accepted", s.Accepted,
+				"duplicate", s.Duplicate, "rejected", s.Rejected, "dead_lettered", s.DeadLettered, "retried", s.Retried)
+		}
+	}
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+			flush()
+		case <-ctx.Done():
+			flush()
+			return
+		}
+	}
 }
 
 // ensureAdminKey makes sure somebody can administer abacus: with

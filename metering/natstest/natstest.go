@@ -4,6 +4,7 @@
 package natstest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -14,14 +15,33 @@ import (
 // returns it; its ClientURL is where to connect.
 func Start(tb testing.TB) *server.Server {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{
+	return Run(tb, Options(tb))
+}
+
+// Options returns the options Start uses, to be changed before Run: a
+// server on a free loopback port, with JetStream stored in a new
+// temporary directory. A test that restarts a server keeps its Port and
+// StoreDir, so that clients find it again with its streams.
+func Options(tb testing.TB) *server.Options {
+	return &server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
 		JetStream: true,
 		StoreDir:  tb.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
-	})
+	}
+}
+
+// Run runs a NATS server with opts, shut down when the test ends if it
+// is still running. Port 0 is taken as a free port, not NATS's default
+// 4222: that one may be another program's.
+func Run(tb testing.TB, opts *server.Options) *server.Server {
+	tb.Helper()
+	if opts.Port == 0 {
+		opts.Port = -1
+	}
+	s, err := server.NewServer(opts)
 	if err != nil {
 		tb.Fatalf("starting NATS: %v", err)
 	}
@@ -30,9 +50,25 @@ func Start(tb testing.TB) *server.Server {
 		s.Shutdown()
 		tb.Fatal("NATS did not become ready in 10s")
 	}
-	tb.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
+	tb.Cleanup(func() { Stop(s) })
 	return s
+}
+
+// Stop shuts a server down and waits until it is: its port is free again
+// and its store closed, so that another may take them.
+func Stop(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+// FreePort returns a loopback port nothing listens on, for a server a
+// test starts later than its clients.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -1,0 +1,340 @@
+package metering_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/metering"
+	"github.com/abacus-billing/abacus/metering/natstest"
+)
+
+// refuser refuses every client, counting them: a NATS server restarted
+// with credentials the consumer does not have yet.
+type refuser struct{ tries atomic.Int64 }
+
+func (r *refuser) Check(server.ClientAuthentication) bool { r.tries.Add(1); return false }
+
+// connect returns a JetStream client of the server at url.
+func connect(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// closed tells whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestConsumerOutlastsRefusedCredentials: NATS restarted with credentials
+// that refuse the consumer's, many times over, and then back with its
+// own: the consumer reconnects and charges again. nats.go by default gives
+// up after the same authorization error twice, and the consumer then
+// stopped for good while abacus went on.
+func TestConsumerOutlastsRefusedCredentials(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	port, store := natstest.FreePort(t), t.TempDir()
+	withPassword := func() *server.Options {
+		o := natstest.Options(t)
+		o.Port, o.StoreDir, o.Username, o.Password = port, store, "abacus", "pw1"
+		return o
+	}
+	url := fmt.Sprintf("nats://abacus:pw1@127.0.0.1:%d", port)
+	ns := natstest.Run(t, withPassword())
+	c := metering.NewConsumer(metering.ConsumerConfig{URL: url, Logger: testLogger(t), RetryDelay: 20 * time.Millisecond}, b.p, b.st)
+	metering.SetReconnectWait(c, 20*time.Millisecond)
+	t.Cleanup(c.Stop)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	acct := newID()
+	js := connect(t, url)
+	if _, err := js.Publish(context.Background(), metering.DefaultSubject, []byte(csghub(string(newID()), acct, "2"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first event", func() bool { return c.Stats().Accepted == 1 })
+
+	natstest.Stop(ns)
+	refused := &refuser{}
+	wrong := natstest.Options(t)
+	wrong.Port, wrong.JetStream, wrong.CustomClientAuthentication = port, false, refused
+	ns = natstest.Run(t, wrong)
+	waitFor(t, "the consumer to try on past two refusals, where nats.go gives up by default", func() bool { return refused.tries.Load() >= 5 })
+	natstest.Stop(ns)
+
+	natstest.Run(t, withPassword())
+	js = connect(t, url)
+	if _, err := js.Publish(context.Background(), metering.DefaultSubject, []byte(csghub(string(newID()), acct, "2"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the event published after the credentials came back", func() bool { return c.Stats().Accepted == 2 })
+	if got := b.cash(acct); got != "-2" {
+		t.Fatalf("cash %s, want -2", got)
+	}
+	if closed(c.Failed()) {
+		t.Fatalf("the consumer failed: %v", c.Err())
+	}
+}
+
+// TestConsumerFailsWhenConnectionCloses: a connection closed for good
+// stops the consumer, and it says so through Failed and Err, so that its
+// service can stop rather than look healthy while nothing is charged.
+// Stop is not a failure.
+func TestConsumerFailsWhenConnectionCloses(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	stopped := b.start(metering.ConsumerConfig{Durable: "stopped"})
+	c := b.start(metering.ConsumerConfig{})
+	if closed(c.Failed()) || c.Err() != nil {
+		t.Fatalf("failed at the start: %v", c.Err())
+	}
+	metering.KillConnection(c)
+	select {
+	case <-c.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the consumer did not report its closed connection")
+	}
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "connection was closed") {
+		t.Fatalf("Err %v", err)
+	}
+	stopped.Stop()
+	if closed(stopped.Failed()) || stopped.Err() != nil {
+		t.Fatalf("Stop counted as a failure: %v", stopped.Err())
+	}
+}
+
+// TestConsumerWaitsForNATS: with NATS down, Start returns at once; the
+// consumer connects when NATS comes up, creates the stream and the
+// durable, and charges.
+func TestConsumerWaitsForNATS(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	opts := natstest.Options(t)
+	opts.Port = natstest.FreePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", opts.Port)
+	c := metering.NewConsumer(metering.ConsumerConfig{URL: url, Logger: testLogger(t)}, b.p, b.st)
+	metering.SetReconnectWait(c, 20*time.Millisecond)
+	t.Cleanup(c.Stop)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatalf("Start with NATS down: %v", err)
+	}
+	// One stopped while it waits is stopped, not failed.
+	early := metering.NewConsumer(metering.ConsumerConfig{URL: url, Logger: testLogger(t)}, b.p, b.st)
+	if err := early.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	early.Stop()
+	if closed(early.Failed()) {
+		t.Fatalf("stopped while waiting for NATS, it failed: %v", early.Err())
+	}
+
+	natstest.Run(t, opts)
+	js := connect(t, url)
+	waitFor(t, "the durable consumer to be created", func() bool {
+		_, err := js.Consumer(context.Background(), metering.DefaultStream, metering.DefaultDurable)
+		return err == nil
+	})
+	acct := newID()
+	if _, err := js.Publish(context.Background(), metering.DefaultSubject, []byte(csghub(string(newID()), acct, "4"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the event", func() bool { return c.Stats().Accepted == 1 })
+	if got := b.cash(acct); got != "-2" {
+		t.Fatalf("cash %s, want -2", got)
+	}
+}
+
+// TestConsumerLateStreamUnusable: a stream found unusable only once NATS
+// came up, after Start, fails the consumer with the reason, as Start
+// would have.
+func TestConsumerLateStreamUnusable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	opts := natstest.Options(t)
+	opts.Port = natstest.FreePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", opts.Port)
+	ns := natstest.Run(t, opts)
+	if _, err := connect(t, url).CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"other.subject"}}); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Stop(ns)
+
+	c := metering.NewConsumer(metering.ConsumerConfig{URL: url, Logger: testLogger(t)}, b.p, b.st)
+	metering.SetReconnectWait(c, 20*time.Millisecond)
+	t.Cleanup(c.Stop)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatalf("Start with NATS down: %v", err)
+	}
+	natstest.Run(t, opts)
+	select {
+	case <-c.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the consumer did not fail on a stream without its subject")
+	}
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "captures other.subject, not "+metering.DefaultSubject) {
+		t.Fatalf("Err %v", err)
+	}
+}
+
+// TestConsumerRefusesMalformedURL: a URL NATS could never be reached at
+// fails Start at once, naming it without its password or token.
+func TestConsumerRefusesMalformedURL(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	for url, want := range map[string]string{
+		"nats://abacus:s3cret@127.0.0.1:notaport":     "URL nats://abacus:xxxxx@127.0.0.1:notaport is not a URL",
+		"nats://s3cret@127.0.0.1:99999":               "URL nats://xxxxx@127.0.0.1:99999 has port 99999",
+		"http://abacus:s3cret@127.0.0.1:4222":         `URL http://abacus:xxxxx@127.0.0.1:4222 has scheme "http"`,
+		"nats://127.0.0.1:4222, nats://:s3cret@:4222": "URL nats://:xxxxx@:4222 has no host",
+		" , ": "URL is empty",
+	} {
+		err := metering.NewConsumer(metering.ConsumerConfig{URL: url}, b.p, b.st).Start(context.Background())
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Start with %q: %v; want %q", url, err, want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                         "nats://127.0.0.1:4222",
+		"nats://user:pw@host:4222":                      "nats://user:xxxxx@host:4222",
+		"nats://tok3n@host":                             "nats://xxxxx@host",
+		"user:p@ss:w@host:4222":                         "user:xxxxx@host:4222",
+		"nats://a:1@h1:4222,nats://h2:4222, tls://t@h3": "nats://a:xxxxx@h1:4222,nats://h2:4222, tls://xxxxx@h3",
+		"nats://user:pa%zz@host:4222":                   "nats://user:xxxxx@host:4222",
+		"wss://user:pw@host/path":                       "wss://user:xxxxx@host/path",
+		"":                                              "",
+	} {
+		if got := metering.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestConsumerDeadLettersAfterStreamRecreated: a stream deleted and made
+// again numbers its messages from 1 again; a bad message at a sequence
+// number that an earlier one had is still recorded and republished, not
+// taken for the earlier one's redelivery.
+func TestConsumerDeadLettersAfterStreamRecreated(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	dlq, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.start(metering.ConsumerConfig{AckWait: 3 * time.Second})
+	b.publish(metering.DefaultSubject, "first bad")
+	waitFor(t, "the first dead letter", func() bool { return c.Stats().DeadLettered == 1 })
+	b.waitDrained(metering.DefaultDurable)
+
+	if err := b.js.DeleteStream(ctx, metering.DefaultStream); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the consumer to make the stream and its durable again", func() bool {
+		_, err := b.js.Consumer(ctx, metering.DefaultStream, metering.DefaultDurable)
+		return err == nil
+	})
+	ack, err := b.js.Publish(ctx, metering.DefaultSubject, []byte("second bad"))
+	if err != nil || ack.Sequence != 1 {
+		t.Fatalf("publishing to the new stream: %+v %v; want sequence 1", ack, err)
+	}
+	waitFor(t, "the second dead letter", func() bool { return c.Stats().DeadLettered == 2 })
+	b.waitDrained(metering.DefaultDurable)
+
+	ds := b.deadLetters()
+	if len(ds) != 2 || string(ds[0].Payload) != "first bad" || string(ds[1].Payload) != "second bad" {
+		t.Fatalf("dead letters stored %+v, want both", ds)
+	}
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 2 {
+		t.Fatalf("DLQ stream holds %+v (%v), want both", info.State, err)
+	}
+}
+
+// deadLetterThenDie is a store whose first dead letter is recorded and
+// then the consumer's connection dies, before the letter is republished
+// and the message acked.
+type deadLetterThenDie struct {
+	abacus.Store
+	die  func()
+	once atomic.Bool
+}
+
+func (s *deadLetterThenDie) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+	err := s.Store.DeadLetterAdd(ctx, d)
+	if err == nil && s.once.CompareAndSwap(false, true) {
+		s.die()
+	}
+	return err
+}
+
+// TestConsumerDeadLetterRedeliveredOnce: a message whose dead letter was
+// recorded but not acked comes again to the next consumer; it is recorded
+// and republished once all the same.
+func TestConsumerDeadLetterRedeliveredOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	dlq, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.createStream()
+	b.publish(metering.DefaultSubject, "bad")
+	cfg := metering.ConsumerConfig{URL: b.url, Logger: testLogger(t), AckWait: time.Second, RetryDelay: 20 * time.Millisecond}
+	st := &deadLetterThenDie{Store: b.st}
+	c1 := metering.NewConsumer(cfg, b.p, st)
+	st.die = func() { metering.KillConnection(c1) }
+	t.Cleanup(c1.Stop)
+	if err := c1.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c1.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first consumer did not die")
+	}
+	c1.Stop()
+	if ds := b.deadLetters(); len(ds) != 1 {
+		t.Fatalf("%d dead letters after the first delivery, want 1", len(ds))
+	}
+	if i := b.info(metering.DefaultDurable); i.NumAckPending != 1 {
+		t.Fatalf("%d messages await an ack, want the dead-lettered one", i.NumAckPending)
+	}
+
+	c2 := b.start(cfg)
+	waitFor(t, "the redelivered message dead-lettered", func() bool { return c2.Stats().DeadLettered == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	if ds := b.deadLetters(); len(ds) != 1 {
+		t.Fatalf("%d dead letters after the redelivery, want 1: %+v", len(ds), ds)
+	}
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("DLQ stream holds %+v (%v), want 1", info.State, err)
+	}
+}
