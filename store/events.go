@@ -1,27 +1,49 @@
 package store
 
 import (
+	"fmt"
+
 	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
 )
 
-// FormatCost is an event's exact cost as stored: its decimal, or NULL.
-func FormatCost(c decimal.NullDecimal) *string {
-	if !c.Valid {
+// The cost column holds an event's exact cost only where its charge net
+// of its refund does not say it: NULL stands for that net amount, which it
+// is whenever the carry played no part (most events, and one byte of the
+// row). CostUnknown, the column's default, marks an event stored before
+// abacus kept costs.
+const CostUnknown = "unknown"
+
+// FormatCost is an event's exact cost as stored.
+func FormatCost(e *abacus.StoredEvent) *string {
+	s := CostUnknown
+	switch {
+	case !e.Cost.Valid:
+	case e.Cost.Decimal.Equal(e.Charged.Decimal().Sub(e.Refunded.Decimal())):
 		return nil
+	default:
+		s = e.Cost.Decimal.String()
 	}
-	s := c.Decimal.String()
 	return &s
 }
 
-// ParseCost reads an event's exact cost as stored.
-func ParseCost(s *string) (decimal.NullDecimal, error) {
-	if s == nil {
-		return decimal.NullDecimal{}, nil
+// ParseCost reads an event's exact cost as stored, once its charge and
+// refund are read.
+func ParseCost(e *abacus.StoredEvent, s *string) error {
+	switch {
+	case s == nil:
+		e.Cost = decimal.NullDecimal{Decimal: e.Charged.Decimal().Sub(e.Refunded.Decimal()), Valid: true}
+	case *s == CostUnknown:
+		e.Cost = decimal.NullDecimal{}
+	default:
+		d, err := decimal.NewFromString(*s)
+		if err != nil {
+			return fmt.Errorf("event %s: cost %q: %w", e.ID, *s, err)
+		}
+		e.Cost = decimal.NullDecimal{Decimal: d, Valid: true}
 	}
-	d, err := decimal.NewFromString(*s)
-	return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
+	return nil
 }
 
 // StatusCondition is the SQL condition that an event has status s, with

@@ -23,9 +23,6 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	if err != nil {
 		return e, err
 	}
-	if e.Cost, err = store.ParseCost(cost); err != nil {
-		return e, err
-	}
 	e.Time, e.ReceivedAt = e.Time.UTC(), e.ReceivedAt.UTC()
 	e.Charged, e.Refunded = abacus.AmountFromMicros(charged), abacus.AmountFromMicros(refunded)
 	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
@@ -35,8 +32,10 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	if void != nil {
 		e.VoidTxID = *void
 	}
-	e.PriceIDs, err = store.ParseIDs(prices)
-	return e, err
+	if e.PriceIDs, err = store.ParseIDs(prices); err != nil {
+		return e, err
+	}
+	return e, store.ParseCost(&e, cost)
 }
 
 // bookLock is the advisory lock between rating and changing the price
@@ -118,7 +117,7 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		times, recv := make([]time.Time, n), make([]time.Time, n)
 		costs := make([]*string, n)
 		for i, e := range c.Events {
-			costs[i] = store.FormatCost(e.Cost)
+			costs[i] = store.FormatCost(&e)
 			ids[i], accts[i], ops[i], res[i], names[i], custs[i], extras[i] = e.ID, string(e.Account), e.OpUID, e.ResourceID, e.ResourceName, e.CustomerID, e.Extra
 			statuses[i], curs[i], prices[i] = string(e.Status), string(e.Currency), store.FormatIDs(e.PriceIDs)
 			scenes[i], vtypes[i], values[i] = int32(e.Scene), int32(e.ValueType), e.Value
@@ -142,7 +141,7 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			make([]int64, n), make([]int64, n)
 		costs := make([]*string, n)
 		for i, e := range c.EventUpdates {
-			costs[i] = store.FormatCost(e.Cost)
+			costs[i] = store.FormatCost(&e)
 			ids[i], statuses[i], prices[i] = e.ID, string(e.Status), store.FormatIDs(e.PriceIDs)
 			charged[i], cash[i], bonus[i], voucher[i], txs[i], voids[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID, e.VoidTxID
 			refunded[i] = e.Refunded.Micros()

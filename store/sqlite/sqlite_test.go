@@ -221,6 +221,9 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	if err != nil || len(book.Prices) != 1 || book.Prices[0].ID != 1 || book.Prices[0].Revision != 0 {
 		t.Fatalf("the book after the migrations: %+v %v, want the old price at revision 0", book, err)
 	}
+	if evs[0].Cost.Valid || evs[1].Cost.Valid {
+		t.Fatalf("events stored before 0012 have costs %v and %v, want them unknown", evs[0].Cost, evs[1].Cost)
+	}
 }
 
 // undo0011 takes a migrated database back to before 0011 (and 0012), for

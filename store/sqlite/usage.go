@@ -26,16 +26,15 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	if err != nil {
 		return e, err
 	}
-	if e.Cost, err = store.ParseCost(cost); err != nil {
-		return e, err
-	}
 	e.ID = eventID(key)
 	e.Time, e.ReceivedAt = fromMicros(at), fromMicros(recv)
 	e.Charged, e.Refunded = abacus.AmountFromMicros(charged), abacus.AmountFromMicros(refunded)
 	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
 	e.TxID, e.VoidTxID = tx.Int64, void.Int64
-	e.PriceIDs, err = store.ParseIDs(prices)
-	return e, err
+	if e.PriceIDs, err = store.ParseIDs(prices); err != nil {
+		return e, err
+	}
+	return e, store.ParseCost(&e, cost)
 }
 
 // readUsage reads the usage half of ReadBatch into st.
@@ -204,7 +203,7 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 			e := &c.Events[i]
 			return append(a, eventKey(e.ID), string(e.Account), e.Scene, e.ValueType, e.Value, e.OpUID, e.ResourceID, e.ResourceName,
 				e.CustomerID, micros(e.Time), micros(e.ReceivedAt), e.Extra, string(e.Status), string(e.Currency), e.Charged.Micros(),
-				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), store.FormatCost(e.Cost))
+				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), store.FormatCost(e))
 		})
 	if err != nil {
 		return raced(err, sqlite3.ErrConstraintUnique)
@@ -213,7 +212,7 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 		res, err := t.tx.ExecContext(ctx, `UPDATE usage_events SET status = ?, charged = ?, drawn_cash = ?, drawn_bonus = ?, drawn_voucher = ?,
 			price_ids = ?, tx_id = ?, void_tx_id = ?, refunded = ?, cost = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(),
 			e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.Refunded.Micros(),
-			store.FormatCost(e.Cost), eventKey(e.ID))
+			store.FormatCost(&e), eventKey(e.ID))
 		if err != nil {
 			return err
 		}
