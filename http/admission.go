@@ -70,6 +70,14 @@ func (r *reservation) grow(ctx context.Context, more int64) error {
 	return nil
 }
 
+// shrink gives back what the request holds beyond n.
+func (r *reservation) shrink(n int64) {
+	if n < r.n {
+		r.a.sem.Release(r.n - n)
+		r.n = n
+	}
+}
+
 // admit waits for room for r's body and returns the reservation, which
 // the caller must release. It fails when the body is declared too large,
 // or when the client gives up waiting.

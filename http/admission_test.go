@@ -77,7 +77,8 @@ func TestAdmission(t *testing.T) {
 
 // TestAdmissionGrows: a request grows its reservation at once when there
 // is room, and never beyond the room; two that fill the room and both need
-// more do not wait for each other for ever, as they would holding on.
+// more do not wait for each other for ever, as they would holding on; what
+// a request gives back is free for others at once.
 func TestAdmissionGrows(t *testing.T) {
 	a := newAdmission(100)
 	w := httptest.NewRecorder()
@@ -108,7 +109,18 @@ func TestAdmissionGrows(t *testing.T) {
 	if err := res.grow(ctx, 1000); err != nil || res.n != 100 {
 		t.Fatalf("grown to %d, want the whole room: %v", res.n, err)
 	}
+	res.shrink(30) // what a compressed body took, once read
+	other, err := a.admit(w, bodyOf(ctx, 70), 1000)
+	if err != nil {
+		t.Fatalf("the 70 given back: %v", err)
+	}
+	other.release()
 	res.release()
+	if res, err := a.admit(w, bodyOf(ctx, 100), 1000); err != nil {
+		t.Fatalf("the room is free again: %v", err)
+	} else {
+		res.release()
+	}
 }
 
 // TestAdmissionDeadlinesEndWithTheRequest: the deadlines an admitted

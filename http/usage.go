@@ -47,7 +47,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer room.release()
-	body, inflated, err := readUsageBody(w, r)
+	body, err := readUsageBody(w, r, room)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := room.grow(r.Context(), inflated+int64(len(items))*perEvent); err != nil {
+	if err := room.grow(r.Context(), int64(len(items))*perEvent); err != nil {
 		return err
 	}
 	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(r.Context(), items)
@@ -81,34 +81,41 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 }
 
 // readUsageBody reads a usage request's body, gzip-compressed or not, up to
-// maxUsageBody bytes either way, and says how many more bytes than were
-// sent it takes uncompressed.
-func readUsageBody(w http.ResponseWriter, r *http.Request) (body []byte, inflated int64, err error) {
+// maxUsageBody bytes either way. A compressed body may grow to that
+// whatever was sent, so it first reserves room for the largest, and once
+// read keeps what the body takes.
+func readUsageBody(w http.ResponseWriter, r *http.Request, room *reservation) ([]byte, error) {
 	sent := http.MaxBytesReader(w, r.Body, maxUsageBody)
 	switch coding := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); coding {
 	case "", "identity":
-		body, err = io.ReadAll(sent)
+		body, err := io.ReadAll(sent)
 		if err != nil {
-			return nil, 0, decodeError(err)
+			return nil, decodeError(err)
 		}
-		return body, 0, nil
+		return body, nil
 	case "gzip", "x-gzip":
+		held := room.n
+		if err := room.grow(r.Context(), maxUsageBody); err != nil {
+			return nil, err
+		}
 		zr, err := gzip.NewReader(sent)
+		var body []byte
 		if err == nil {
 			body, err = io.ReadAll(io.LimitReader(zr, maxUsageBody+1))
 		}
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
-			return nil, 0, decodeError(err)
+			return nil, decodeError(err)
 		case err != nil:
-			return nil, 0, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid gzip: %v", err)
+			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid gzip: %v", err)
 		case len(body) > maxUsageBody:
-			return nil, 0, abacus.Errorf(abacus.CodeTooLarge, "body", "is larger than %d bytes uncompressed", maxUsageBody)
+			return nil, abacus.Errorf(abacus.CodeTooLarge, "body", "is larger than %d bytes uncompressed", maxUsageBody)
 		}
-		return body, int64(len(body)), nil
+		room.shrink(held + int64(len(body)))
+		return body, nil
 	default:
-		return nil, 0, abacus.Errorf(abacus.CodeInvalid, "Content-Encoding", "%q is not supported: send the body as it is, or gzip-compressed", coding)
+		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Encoding", "%q is not supported: send the body as it is, or gzip-compressed", coding)
 	}
 }
 
