@@ -2,6 +2,7 @@ package http
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -30,7 +31,9 @@ func (s *Server) handleUtilisation(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	p, err := decimal.NewFromString(req.Percent)
-	if err != nil || p.IsNegative() || p.GreaterThan(decimal.NewFromInt(100)) {
+	// Plain digits only, as every decimal abacus takes: "1e1" is not 10 here.
+	plain := strings.Trim(req.Percent, "0123456789.") == "" && strings.Count(req.Percent, ".") <= 1
+	if err != nil || !plain || p.IsNegative() || p.GreaterThan(decimal.NewFromInt(100)) {
 		return abacus.Errorf(abacus.CodeInvalid, "percent", "%q is not a decimal from 0 to 100", req.Percent)
 	}
 	if err := s.store.BurstUtilisationSet(r.Context(), req.Resource, p, s.now().UTC()); err != nil {
