@@ -93,8 +93,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	fmt.Fprintf(stdout, "abacus %s listening on http://%s\n", version, ln.Addr())
-	fmt.Fprintf(stdout, "data: %s\n", describeDB(*db))
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	go engine.ExpireLoop(loopCtx, *expireEvery)
@@ -119,6 +117,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			logConsumerStats(loopCtx, *natsStatsEvery, consumer.Stats, log)
 		}()
 	}
+	// Said once everything has started: a consumer that cannot start ends
+	// serve before it claims to listen.
+	fmt.Fprintf(stdout, "abacus %s listening on http://%s\n", version, ln.Addr())
+	fmt.Fprintf(stdout, "data: %s\n", describeDB(*db))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
