@@ -176,7 +176,13 @@ type Changes struct {
 }
 
 // BurstStep computes one burst cycle; see Store.BurstCycle.
-type BurstStep func(utilisation map[string]decimal.Decimal, inForce, next map[string]int) (changes []BurstLevel, newNext map[string]int)
+type BurstStep func(utilisation map[string]Utilisation, inForce, next map[string]int) (changes []BurstLevel, newNext map[string]int)
+
+// Utilisation is a resource's latest reported utilisation.
+type Utilisation struct {
+	Percent    decimal.Decimal
+	MeasuredAt time.Time
+}
 
 // IdempotencyRecord ties an idempotency key to the one effect it had.
 type IdempotencyRecord struct {

@@ -13,13 +13,27 @@ import (
 // BurstCycle is how often burst levels are recomputed, as CloudSigma does.
 const BurstCycle = 5 * time.Minute
 
+// staleUtilisation is how old the latest utilisation of a resource may be
+// before a cycle that goes by it says so: three cycles without a report.
+const staleUtilisation = 3 * BurstCycle
+
 // RunBurstCycle runs the burst cycle that contains now, unless some process
 // ran it already: the levels computed last cycle take effect, and new ones
-// are computed from the latest utilisation by rule for the next cycle.
+// are computed from the latest utilisation by rule for the next cycle. A
+// resource whose latest report is older than staleUtilisation keeps
+// following it, and the cycle logs a warning: its feed may have stopped.
 func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.LevelRule) (bool, error) {
 	cycle := now.UTC().Truncate(BurstCycle)
-	return e.store.BurstCycle(ctx, cycle, func(util map[string]decimal.Decimal, inForce, next map[string]int) ([]abacus.BurstLevel, map[string]int) {
-		newCurrent, newNext := rating.NextLevels(inForce, next, util, rule)
+	return e.store.BurstCycle(ctx, cycle, func(util map[string]abacus.Utilisation, inForce, next map[string]int) ([]abacus.BurstLevel, map[string]int) {
+		percents := make(map[string]decimal.Decimal, len(util))
+		for r, u := range util {
+			percents[r] = u.Percent
+			if age := cycle.Sub(u.MeasuredAt); age > staleUtilisation {
+				e.cfg.Logger.Warn("burst: a resource's utilisation was last reported long ago; its level still follows that report",
+					"resource", r, "percent", u.Percent.String(), "reported", u.MeasuredAt.Format(time.RFC3339), "age", age.Round(time.Second).String())
+			}
+		}
+		newCurrent, newNext := rating.NextLevels(inForce, next, percents, rule)
 		// Only changes are recorded: the history stays as long as the
 		// levels' story, not one row per resource every five minutes.
 		return rating.LevelChanges(inForce, newCurrent, cycle), newNext

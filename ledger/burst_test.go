@@ -1,8 +1,12 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,4 +146,59 @@ func TestBurstLevelAfterChargedEvents(t *testing.T) {
 		}
 		mustVerify(t, st)
 	})
+}
+
+// TestBurstWarnsOfStaleUtilisation: a cycle that goes by a resource's
+// utilisation reported more than three cycles ago says so, as its feed may
+// have stopped; the level still follows the report.
+func TestBurstWarnsOfStaleUtilisation(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		var logged lockedBuffer
+		e := ledger.New(st, ledger.Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("12"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.RunBurstCycle(ctx, t0.Add(ledger.BurstCycle), rule); err != nil {
+			t.Fatal(err)
+		}
+		_, fresh, err := st.BurstLevels(ctx, t0.Add(ledger.BurstCycle))
+		if err != nil || fresh["cpu"] == 0 {
+			t.Fatalf("12%% must call for a level: %v %v", fresh, err)
+		}
+		if strings.Contains(logged.String(), "last reported long ago") {
+			t.Fatalf("a report one cycle old was called stale:\n%s", logged.String())
+		}
+		if _, err := e.RunBurstCycle(ctx, t0.Add(4*ledger.BurstCycle), rule); err != nil {
+			t.Fatal(err)
+		}
+		if out := logged.String(); !strings.Contains(out, "last reported long ago") || !strings.Contains(out, "resource=cpu") || !strings.Contains(out, "age=20m0s") {
+			t.Fatalf("a report four cycles old:\n%s", out)
+		}
+		if _, next, err := st.BurstLevels(ctx, t0.Add(4*ledger.BurstCycle)); err != nil || next["cpu"] != fresh["cpu"] {
+			t.Fatalf("the level must still follow the report: next %v, %v when it was fresh: %v", next, fresh, err)
+		}
+	})
+}
+
+// lockedBuffer is a log's output, written from any goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

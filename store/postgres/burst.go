@@ -31,18 +31,19 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bookLock); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT resource, percent FROM burst_utilisation`)
+		rows, err := tx.Query(ctx, `SELECT resource, percent, measured_at FROM burst_utilisation`)
 		if err != nil {
 			return err
 		}
-		util := map[string]decimal.Decimal{}
+		util := map[string]abacus.Utilisation{}
 		var r, p string
-		if _, err := pgx.ForEachRow(rows, []any{&r, &p}, func() error {
+		var at time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&r, &p, &at}, func() error {
 			d, err := decimal.NewFromString(p)
 			if err != nil {
 				return fmt.Errorf("postgres: utilisation of %s: %w", r, err)
 			}
-			util[r] = d
+			util[r] = abacus.Utilisation{Percent: d, MeasuredAt: at.UTC()}
 			return nil
 		}); err != nil {
 			return err

@@ -98,23 +98,24 @@ func levelsAt(ctx context.Context, tx *sql.Tx, t time.Time) (map[string]int, err
 		SELECT MAX(effective_from) FROM burst_levels WHERE resource = b.resource AND effective_from <= ?)`, micros(t))
 }
 
-func readUtilisation(ctx context.Context, tx *sql.Tx) (map[string]decimal.Decimal, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT resource, percent FROM burst_utilisation`)
+func readUtilisation(ctx context.Context, tx *sql.Tx) (map[string]abacus.Utilisation, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT resource, percent, measured_at FROM burst_utilisation`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]decimal.Decimal{}
+	out := map[string]abacus.Utilisation{}
 	for rows.Next() {
 		var r, p string
-		if err := rows.Scan(&r, &p); err != nil {
+		var at int64
+		if err := rows.Scan(&r, &p, &at); err != nil {
 			return nil, err
 		}
 		d, err := decimal.NewFromString(p)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: utilisation of %s: %w", r, err)
 		}
-		out[r] = d
+		out[r] = abacus.Utilisation{Percent: d, MeasuredAt: fromMicros(at)}
 	}
 	return out, rows.Err()
 }
