@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopspring/decimal"
 
@@ -57,15 +56,7 @@ func drain(b *testing.B, st abacus.Store, workers, pull int) {
 	}
 	e := ledger.New(st, ledger.Config{Workers: workers})
 	defer e.Close()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, js := natstest.Connect(b, srv.ClientURL())
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject}}); err != nil {
 		b.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/abacus-billing/abacus"
@@ -24,18 +23,9 @@ type refuser struct{ tries atomic.Int64 }
 
 func (r *refuser) Check(server.ClientAuthentication) bool { r.tries.Add(1); return false }
 
-// connect returns a JetStream client of the server at url.
-func connect(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+// jetStream is a producer's JetStream client of the server at url.
+func jetStream(t *testing.T, url string) jetstream.JetStream {
+	_, js := natstest.Connect(t, url)
 	return js
 }
 
@@ -72,7 +62,7 @@ func TestConsumerOutlastsRefusedCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	acct := newID()
-	js := connect(t, url)
+	js := jetStream(t, url)
 	if _, err := js.Publish(context.Background(), metering.DefaultSubject, []byte(csghub(string(newID()), acct, "2"))); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +77,7 @@ func TestConsumerOutlastsRefusedCredentials(t *testing.T) {
 	natstest.Stop(ns)
 
 	natstest.Run(t, withPassword())
-	js = connect(t, url)
+	js = jetStream(t, url)
 	if _, err := js.Publish(context.Background(), metering.DefaultSubject, []byte(csghub(string(newID()), acct, "2"))); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +143,7 @@ func TestConsumerWaitsForNATS(t *testing.T) {
 	}
 
 	natstest.Run(t, opts)
-	js := connect(t, url)
+	js := jetStream(t, url)
 	waitFor(t, "the durable consumer to be created", func() bool {
 		_, err := js.Consumer(context.Background(), metering.DefaultStream, metering.DefaultDurable)
 		return err == nil
@@ -178,7 +168,7 @@ func TestConsumerLateStreamUnusable(t *testing.T) {
 	opts.Port = natstest.FreePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", opts.Port)
 	ns := natstest.Run(t, opts)
-	if _, err := connect(t, url).CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"other.subject"}}); err != nil {
+	if _, err := jetStream(t, url).CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"other.subject"}}); err != nil {
 		t.Fatal(err)
 	}
 	natstest.Stop(ns)

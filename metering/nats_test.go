@@ -47,15 +47,7 @@ func setup(t *testing.T, st abacus.Store, usage ledger.UsageConfig) *bundle {
 	}
 	eng := ledger.New(st, ledger.Config{Usage: usage, Logger: testLogger(t)})
 	t.Cleanup(func() { eng.Close() })
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, srv.ClientURL())
 	return &bundle{t: t, st: st, p: &metering.Pipeline{Engine: eng}, url: srv.ClientURL(), nc: nc, js: js}
 }
 
