@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 	"github.com/abacus-billing/abacus/rating"
 )
 
-// bookIDs returns the ids of the stored prices of resource, by valid_from
-// and revision.
+// priceID returns the id of the stored price of resource with valid_from
+// from and the given revision.
 func priceID(t *testing.T, st abacus.Store, resource string, from time.Time, revision int) int64 {
 	t.Helper()
 	pb, err := st.PriceBookLoad(t.Context())
@@ -109,10 +110,7 @@ func TestRepriceTieredMonth(t *testing.T) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		from := t0.AddDate(0, -1, 0)
 		tiered := func(first, rest string) abacus.Price {
-			p := perMinute("gpu", "0", from)
-			p.Model, p.UnitPrice = abacus.ModelGraduated, decimal.Zero
-			p.Tiers = []abacus.PriceTier{{UpTo: 100, UnitPrice: decimal.RequireFromString(first)}, {UnitPrice: decimal.RequireFromString(rest)}}
-			return p
+			return tieredPrice("gpu", abacus.ModelGraduated, from, tier{100, first}, tier{0, rest})
 		}
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered("1", "0.5"))
 		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
@@ -215,10 +213,7 @@ func TestCorrectionsChargeTheCorrectedBook(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		tiered := func(first, rest string, from time.Time) abacus.Price {
-			p := perMinute("cpu", "0", from)
-			p.Model = abacus.ModelGraduated
-			p.Tiers = []abacus.PriceTier{{UpTo: 3, UnitPrice: decimal.RequireFromString(first)}, {UnitPrice: decimal.RequireFromString(rest)}}
-			return p
+			return tieredPrice("cpu", abacus.ModelGraduated, from, tier{3, first}, tier{0, rest})
 		}
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", t0), tiered("2", "1", t0))
 		var all []string
@@ -369,9 +364,8 @@ func TestTieredMonthRepricedWhole(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		tiered := func(first, rest int64, revision int) abacus.Price {
-			p := perMinute("cpu", "0", t0)
-			p.Model, p.Revision = abacus.ModelGraduated, revision
-			p.Tiers = []abacus.PriceTier{{UpTo: 3, UnitPrice: decimal.NewFromInt(first)}, {UnitPrice: decimal.NewFromInt(rest)}}
+			p := tieredPrice("cpu", abacus.ModelGraduated, t0, tier{3, strconv.FormatInt(first, 10)}, tier{0, strconv.FormatInt(rest, 10)})
+			p.Revision = revision
 			return p
 		}
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered(2, 1, 0))
@@ -442,9 +436,8 @@ func TestRepriceAMonthWithAVoidOfTheOldVersion(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		tiered := func(first, rest string, revision int) abacus.Price {
-			p := perMinute("cpu", "0", t0)
-			p.Model, p.Revision = abacus.ModelGraduated, revision
-			p.Tiers = []abacus.PriceTier{{UpTo: 3, UnitPrice: decimal.RequireFromString(first)}, {UnitPrice: decimal.RequireFromString(rest)}}
+			p := tieredPrice("cpu", abacus.ModelGraduated, t0, tier{3, first}, tier{0, rest})
+			p.Revision = revision
 			return p
 		}
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered("2", "2", 0))

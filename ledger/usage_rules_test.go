@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopspring/decimal"
-
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
 	"github.com/abacus-billing/abacus/ledger"
@@ -292,9 +290,7 @@ func TestUsageRules(t *testing.T) {
 		})
 
 		t.Run("graduated tiers count per account and period", func(t *testing.T) {
-			tiered := perMinute("gpu", "0", t0.AddDate(0, -1, 0))
-			tiered.Model, tiered.UnitPrice = abacus.ModelGraduated, decimal.Zero
-			tiered.Tiers = []abacus.PriceTier{{UpTo: 10, UnitPrice: decimal.NewFromInt(2)}, {UpTo: 0, UnitPrice: decimal.NewFromInt(1)}}
+			tiered := tieredPrice("gpu", abacus.ModelGraduated, t0.AddDate(0, -1, 0), tier{10, "2"}, tier{0, "1"})
 			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered)
 			acct, other := newAccountID(), newAccountID()
 			// 8 minutes at 2, then 6 crossing the boundary: 2×2 + 4×1; another

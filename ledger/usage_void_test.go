@@ -13,13 +13,19 @@ import (
 	"github.com/abacus-billing/abacus/ledger"
 )
 
-// tieredPrice prices gpu minutes by tiers of (up to, unit price); an up
-// to of 0 is the last tier.
-func tieredPrice(model abacus.PriceModel, from time.Time, tiers ...[2]int64) abacus.Price {
-	p := perMinute("gpu", "0", from)
+// tier is a band of a tiered price: minutes up to upTo (0: the last
+// band) at price each.
+type tier struct {
+	upTo  int64
+	price string
+}
+
+// tieredPrice prices minutes of resource from from by tiers.
+func tieredPrice(resource string, model abacus.PriceModel, from time.Time, tiers ...tier) abacus.Price {
+	p := perMinute(resource, "0", from)
 	p.Model, p.UnitPrice = model, decimal.Zero
 	for _, t := range tiers {
-		p.Tiers = append(p.Tiers, abacus.PriceTier{UpTo: t[0], UnitPrice: decimal.NewFromInt(t[1])})
+		p.Tiers = append(p.Tiers, abacus.PriceTier{UpTo: t.upTo, UnitPrice: decimal.RequireFromString(t.price)})
 	}
 	return p
 }
@@ -56,7 +62,7 @@ func TestVoidGivesBackTheMonthsTop(t *testing.T) {
 
 		t.Run("graduated, cheaper by volume: a smaller refund, in proportion", func(t *testing.T) {
 			// 10 minutes at 2, then 1: C(6) = 12, C(14) = 24.
-			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice(abacus.ModelGraduated, month, [2]int64{10, 2}, [2]int64{0, 1}))
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("gpu", abacus.ModelGraduated, month, tier{10, "2"}, tier{0, "1"}))
 			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
 			f.voucher(acct, "10")
 			res := f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)))
@@ -92,7 +98,7 @@ func TestVoidGivesBackTheMonthsTop(t *testing.T) {
 
 		t.Run("graduated, dearer by volume: the excess to cash", func(t *testing.T) {
 			// 10 minutes at 1, then 2: C(6) = 6, C(14) = 18.
-			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice(abacus.ModelGraduated, month, [2]int64{10, 1}, [2]int64{0, 2}))
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("gpu", abacus.ModelGraduated, month, tier{10, "1"}, tier{0, "2"}))
 			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
 			f.voucher(acct, "10")
 			f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour))) // a: voucher 8; b: voucher 2, cash 8
@@ -107,7 +113,7 @@ func TestVoidGivesBackTheMonthsTop(t *testing.T) {
 
 		t.Run("volume: a void can cost, and then the floor holds", func(t *testing.T) {
 			// All minutes at 2 up to 10, all at 1 beyond: C(8) = 16, C(14) = 14.
-			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice(abacus.ModelVolume, month, [2]int64{10, 2}, [2]int64{0, 1}))
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("gpu", abacus.ModelVolume, month, tier{10, "2"}, tier{0, "1"}))
 			acct := f.account(abacus.Overdraft{}, nil)
 			f.fund(acct, abacus.TxTopup, "16")
 			res := f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)))
@@ -154,12 +160,11 @@ func TestVoidGivesBackTheMonthsTop(t *testing.T) {
 func TestVoidsKeepTheMonthExact(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-		tiers := [][2]int64{{10, 7}, {25, 3}, {0, 2}}
+		tiers := []tier{{10, "7"}, {25, "3"}, {0, "2"}}
 		prices := map[string]abacus.Price{}
 		var book []abacus.Price
 		for _, m := range []abacus.PriceModel{abacus.ModelGraduated, abacus.ModelVolume} {
-			p := tieredPrice(m, t0.AddDate(0, -1, 0), tiers...)
-			p.ResourceID = string(m)
+			p := tieredPrice(string(m), m, t0.AddDate(0, -1, 0), tiers...)
 			p.Unit = 3 // prices per 3 minutes: costs in thirds, so the carry works
 			prices[string(m)] = p
 			book = append(book, p)
