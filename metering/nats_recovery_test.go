@@ -235,10 +235,7 @@ func TestConsumerDeadLettersAfterStreamRecreated(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	ctx := context.Background()
-	dlq, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dlq := b.createDeadLetterStream()
 	c := b.start(metering.ConsumerConfig{AckWait: 3 * time.Second})
 	b.publish(metering.DefaultSubject, "first bad")
 	waitFor(t, "the first dead letter", func() bool { return c.Stats().DeadLettered == 1 })
@@ -291,10 +288,7 @@ func TestConsumerDeadLetterRedeliveredOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	ctx := context.Background()
-	dlq, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dlq := b.createDeadLetterStream()
 	b.createStream()
 	b.publish(metering.DefaultSubject, "bad")
 	cfg := metering.ConsumerConfig{URL: b.url, Logger: testLogger(t), AckWait: time.Second, RetryDelay: 20 * time.Millisecond}

@@ -85,6 +85,17 @@ func (b *bundle) createStream() {
 	}
 }
 
+// createDeadLetterStream creates CSGHub's DLQ stream: dead letters are
+// then published to it with a confirmation.
+func (b *bundle) createDeadLetterStream() jetstream.Stream {
+	b.t.Helper()
+	dlq, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return dlq
+}
+
 // publish publishes to JetStream and waits for the stream to store it.
 func (b *bundle) publish(subject, data string) {
 	b.t.Helper()
@@ -405,12 +416,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 		st := open(t)
 		b := setup(t, st, ledger.UsageConfig{NoAutoCreate: true})
 		ctx := context.Background()
-		// CSGHub's DLQ stream: dead letters are published to it with a
-		// confirmation.
-		dlq, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		dlq := b.createDeadLetterStream()
 		sub := b.subscribe(metering.DefaultDeadLetterSubject)
 		rich := createAccount(t, st, abacus.Overdraft{Unlimited: true})
 		poor := createAccount(t, st, abacus.Overdraft{}) // no money, no overdraft: usage is refused
