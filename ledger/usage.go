@@ -186,7 +186,7 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 		s, ok := byID[spelled[i]]
 		if !ok {
 			results[i].Status = abacus.IngestRejected
-			results[i].Err = abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)
+			results[i].Err = errNoEvent(id)
 			continue
 		}
 		items = append(items, usageItem{kind: kind, event: s.UsageEvent, result: &results[i]})
@@ -261,6 +261,11 @@ func (e *Engine) waitUsage(ctx context.Context, job *usageJob) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// errNoEvent answers a void, rerate or reprice of an event not stored.
+func errNoEvent(id string) *abacus.Error {
+	return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)
 }
 
 // errAnswered is prepareUsage's word that it answered the item itself.

@@ -472,7 +472,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	s := u.stored[it.event.ID]
 	switch {
 	case s == nil:
-		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
+		return errNoEvent(it.event.ID)
 	case s.Status != abacus.EventUnpriced:
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is %s; only unpriced events are rated again", s.ID, s.Status)
 	}

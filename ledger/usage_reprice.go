@@ -50,7 +50,7 @@ func (u *usageBatch) queueReprice(it *usageItem) error {
 	s := u.stored[it.event.ID]
 	switch {
 	case s == nil:
-		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
+		return errNoEvent(it.event.ID)
 	case s.Status == abacus.EventUnpriced:
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is unpriced; abacus rerate charges it once a price exists", s.ID)
 	case u.repricing[s.ID]:

@@ -17,7 +17,7 @@ func (u *usageBatch) void(it *usageItem) error {
 	s := u.stored[it.event.ID]
 	switch {
 	case s == nil:
-		return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", it.event.ID)
+		return errNoEvent(it.event.ID)
 	case s.Status == abacus.EventVoided:
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
 	case u.repricing[s.ID], u.rerated[s.ID]:
