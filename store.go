@@ -113,6 +113,10 @@ type WriteTx interface {
 	// be fn's last call. PostgreSQL sends the writes and the COMMIT in one
 	// round trip.
 	Commit(ctx context.Context, c *Changes) error
+	// UsagePaid sums, bucket by bucket, the Drawn of the account's events
+	// in currency with event times in [from, to), as stored: what each
+	// bucket has paid for that usage, net.
+	UsagePaid(ctx context.Context, account AccountID, currency Currency, from, to time.Time) (Drawn, error)
 }
 
 // BatchReads asks for what a batch is judged by. Everything is read once

@@ -166,11 +166,18 @@ type StoredEvent struct {
 	Status     EventStatus
 	ReceivedAt time.Time
 	Currency   Currency
-	Charged    Amount  // the money taken for it (net of earlier carry); negative for a volume-tier credit
-	Drawn      Drawn   // where the charge came from
-	PriceIDs   []int64 // the price rows that rated it
-	TxID       int64   // the usage transaction that charged it
-	VoidTxID   int64   // the transaction that reversed it
+	Charged    Amount // the money taken for it (net of earlier carry); negative for a volume-tier credit
+	// Drawn is what each bucket has paid for it, net of what came back:
+	// it sums to Charged less Refunded. A bucket a credit went to is
+	// negative. What a bucket paid for an account's month bounds what
+	// credits give back to it, so promotional money never comes back as cash.
+	Drawn Drawn
+	// DrawnEstimated says Drawn is an estimate: the event was voided before
+	// abacus kept what came back to each bucket (migration 0013).
+	DrawnEstimated bool
+	PriceIDs       []int64 // the price rows that rated it
+	TxID           int64   // the usage transaction that charged it
+	VoidTxID       int64   // the transaction that reversed it
 	// Refunded is what its void gave back: what the month's cost dropped by
 	// without it. That is Charged for a per-unit price, but with tiers it is
 	// priced at the top of the month's usage, not where the event once was.
@@ -186,4 +193,13 @@ type StoredEvent struct {
 // Drawn is how much of a charge each bucket paid.
 type Drawn struct {
 	Cash, Bonus, Voucher Amount
+}
+
+// Sum is what the buckets paid together.
+func (d Drawn) Sum() (Amount, error) {
+	s, err := d.Cash.Add(d.Bonus)
+	if err != nil {
+		return Amount{}, err
+	}
+	return s.Add(d.Voucher)
 }

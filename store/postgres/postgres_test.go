@@ -282,6 +282,37 @@ func TestWriteLazyTransaction(t *testing.T) {
 	}
 }
 
+// TestMigrationNetsOldVoids: events voided before 0013 kept what their
+// charge drew; the migration takes their refunds off it as the void split
+// them, and marks the split an estimate.
+func TestMigrationNetsOldVoids(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
+		`DELETE FROM schema_migrations WHERE version >= 13`,
+		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES ('whole', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 16000000),
+			('part', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 12000000),
+			('beyond', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 8000000, 0, 0, 8000000, '1', 12000000),
+			('cost', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', -2000000, -2000000, 0, 0, '1', -2000000),
+			('kept', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0)`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckNettedVoids(t, s)
+}
+
 // TestMigrationKeepsOldVoids: a void made before events recorded their
 // refund gave back what the event was charged, and the migration that
 // adds the record says so. The migration that records the latest event
@@ -297,6 +328,7 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	// The schema as it was before 0005, holding a voided and a charged
 	// event and the price that charged them.
 	for _, q := range []string{
+		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
 		`ALTER TABLE usage_events DROP COLUMN cost`,
 		`DROP TABLE usage_reprices`,
 		`DROP INDEX prices_key`,

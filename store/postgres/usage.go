@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -10,7 +11,7 @@ import (
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost`
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost, drawn_estimated`
 
 func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	var e abacus.StoredEvent
@@ -19,7 +20,7 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	var tx, void *int64
 	var cost *string
 	err := row.Scan(&e.Seq, &e.ID, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
-		&e.Time, &e.ReceivedAt, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost)
+		&e.Time, &e.ReceivedAt, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost, &e.DrawnEstimated)
 	if err != nil {
 		return e, err
 	}
@@ -256,4 +257,19 @@ func scanReprice(row pgx.Row) (abacus.Reprice, error) {
 	var err error
 	r.PriceIDs, err = store.ParseIDs(prices)
 	return r, err
+}
+
+// UsagePaid implements abacus.WriteTx through the events' account-time index.
+func (t *writeTx) UsagePaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, from, to time.Time) (abacus.Drawn, error) {
+	rows, err := t.query(ctx, `SELECT COALESCE(SUM(drawn_cash), 0)::bigint, COALESCE(SUM(drawn_bonus), 0)::bigint, COALESCE(SUM(drawn_voucher), 0)::bigint
+		FROM usage_events WHERE account_id = $1 AND event_time >= $2 AND event_time < $3 AND currency = $4`, string(account), from, to, string(currency))
+	ds, err := collect(rows, err, func(row pgx.Row) (abacus.Drawn, error) {
+		var cash, bonus, voucher int64
+		err := row.Scan(&cash, &bonus, &voucher)
+		return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}, err
+	})
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	return ds[0], nil
 }

@@ -226,14 +226,51 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	}
 }
 
-// undo0011 takes a migrated database back to before 0011 (and 0012), for
-// tests that rewind further: a column an index uses cannot be dropped.
-const undo0011 = `ALTER TABLE usage_events DROP COLUMN cost;
+// undo0011 takes a migrated database back to before 0011 (and those
+// after it), for tests that rewind further: a column an index uses cannot
+// be dropped.
+const undo0011 = undo0013 + `ALTER TABLE usage_events DROP COLUMN cost;
 	DROP TABLE usage_reprices;
 	DROP INDEX prices_key;
 	ALTER TABLE prices DROP COLUMN revision;
 	CREATE UNIQUE INDEX prices_key ON prices (sku_type, sku_kind, resource_id, unit_type, currency, valid_from);
 	`
+
+// undo0013 takes a migrated database back to before 0013.
+const undo0013 = `ALTER TABLE usage_events DROP COLUMN drawn_estimated;
+	DELETE FROM schema_migrations WHERE version >= 13;
+	`
+
+// TestMigrationNetsOldVoids: events voided before 0013 kept what their
+// charge drew; the migration takes their refunds off it as the void split
+// them, and marks the split an estimate.
+func TestMigrationNetsOldVoids(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, _ := migratedWithSQL(t)
+	_, err := db.ExecContext(ctx, undo0013+`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES ('whole', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 16000000),
+			('part', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 12000000),
+			('beyond', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 8000000, 0, 0, 8000000, '1', 12000000),
+			('cost', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', -2000000, -2000000, 0, 0, '1', -2000000),
+			('kept', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
+			('big', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 4000000000, 1000000000, 0, 3000000000, '1', 2000000000)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckNettedVoids(t, s)
+	// Past 3,037 units the products would not fit SQLite's integers: the
+	// refund comes off one bucket after another (PostgreSQL's numeric
+	// splits it in proportion).
+	big, err := s.Events(ctx, abacus.EventQuery{IDs: []string{"big"}, Limit: 2})
+	if err != nil || len(big) != 1 || big[0].Drawn != (abacus.Drawn{Cash: abacus.AmountFromMicros(1e9), Voucher: abacus.AmountFromMicros(1e9)}) || !big[0].DrawnEstimated {
+		t.Fatalf("a large void after the migration: %+v %v", big, err)
+	}
+}
 
 // TestMigrationBinaryEventIDs: events stored before 0007 kept every id as
 // text. After it, a UUID id is found again by its spelling (so a replay is

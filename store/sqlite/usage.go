@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -12,7 +13,7 @@ import (
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost`
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost, drawn_estimated`
 
 func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	var e abacus.StoredEvent
@@ -22,7 +23,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	var tx, void sql.NullInt64
 	var cost *string
 	err := sc.Scan(&e.Seq, &key, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
-		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost)
+		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost, &e.DrawnEstimated)
 	if err != nil {
 		return e, err
 	}
@@ -295,4 +296,13 @@ func scanReprice(sc interface{ Scan(...any) error }) (abacus.Reprice, error) {
 	var err error
 	r.PriceIDs, err = store.ParseIDs(prices)
 	return r, err
+}
+
+// UsagePaid implements abacus.WriteTx through the events' account-time index.
+func (t *writeTx) UsagePaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, from, to time.Time) (abacus.Drawn, error) {
+	var cash, bonus, voucher int64
+	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(drawn_cash), 0), COALESCE(SUM(drawn_bonus), 0), COALESCE(SUM(drawn_voucher), 0)
+		FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ? AND currency = ?`,
+		string(account), micros(from), micros(to), string(currency)).Scan(&cash, &bonus, &voucher)
+	return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}, err
 }

@@ -97,6 +97,54 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 	}
 }
 
+// testUsagePaid: UsagePaid sums the Drawn of one account's events in one
+// currency over a half-open interval of event times, as events are stored
+// and as updates leave them, and is zero where there are none.
+func testUsagePaid(t *testing.T, st abacus.Store) {
+	c, other := mustAccount(t, st, 1, "USD"), mustAccount(t, st, 2, "USD")
+	event := func(id string, acct abacus.AccountID, cur abacus.Currency, when time.Time, cash, bonus, voucher int64) abacus.StoredEvent {
+		return abacus.StoredEvent{
+			UsageEvent: abacus.UsageEvent{ID: id, Account: acct, Value: 1, Scene: 11, ResourceID: "gpu", CustomerID: "s", Time: when, Extra: "{}"},
+			Status:     abacus.EventCharged, ReceivedAt: when, Currency: cur, Charged: abacus.AmountFromMicros(cash + bonus + voucher),
+			Drawn: abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)},
+		}
+	}
+	from, to := at(100), at(200)
+	in := event("in", c.ID, "USD", from, 5, 7, 11)
+	evs := []abacus.StoredEvent{
+		in,
+		event("in-credit", c.ID, "USD", at(199), -2, 0, -3),
+		event("at-end", c.ID, "USD", to, 1000, 0, 0),
+		event("before", c.ID, "USD", at(99), 1000, 0, 0),
+		event("euro", c.ID, "EUR", at(150), 1000, 0, 0),
+		event("other", other.ID, "USD", at(150), 1000, 0, 0),
+	}
+	mustWrite(t, st, func(tx abacus.WriteTx) error { return tx.Apply(t.Context(), &abacus.Changes{Events: evs}) })
+	paid := func(acct abacus.AccountID) abacus.Drawn {
+		t.Helper()
+		var d abacus.Drawn
+		mustWrite(t, st, func(tx abacus.WriteTx) error {
+			var err error
+			d, err = tx.UsagePaid(t.Context(), acct, "USD", from, to)
+			return err
+		})
+		return d
+	}
+	same(t, "paid", paid(c.ID), abacus.Drawn{Cash: abacus.AmountFromMicros(3), Bonus: abacus.AmountFromMicros(7), Voucher: abacus.AmountFromMicros(8)})
+	same(t, "paid with no events", paid(accountID(3)), abacus.Drawn{})
+	// A void leaves what came back off its event's buckets.
+	stored, err := st.Events(t.Context(), abacus.EventQuery{IDs: []string{"in"}, Limit: 2})
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("%+v %v", stored, err)
+	}
+	voided := stored[0]
+	voided.Status, voided.Refunded, voided.Drawn = abacus.EventVoided, abacus.AmountFromMicros(20), abacus.Drawn{Cash: abacus.AmountFromMicros(3)}
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{EventUpdates: []abacus.StoredEvent{voided}})
+	})
+	same(t, "paid after a void", paid(c.ID), abacus.Drawn{Cash: abacus.AmountFromMicros(1), Voucher: abacus.AmountFromMicros(-3)})
+}
+
 // testDeadLetters: dead letters come back as recorded, headers included,
 // in id order and by page; a second letter with the same key is not
 // recorded.
