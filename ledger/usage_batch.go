@@ -42,6 +42,11 @@ type usageBatch struct {
 	minuteT   []abacus.MinuteSlot // slots this batch takes
 	freed     []abacus.MinuteSlot // slots voided events give up
 	txID      int64               // the usage transaction's id, reserved with the reads
+	// What each bucket paid for a month's usage: as stored, read when a
+	// credit first needs it, and what this batch moved since.
+	readPaid   func(usageMonth) (abacus.Drawn, error)
+	paidStored map[usageMonth]abacus.Drawn
+	paidMoved  map[usageMonth]abacus.Drawn
 }
 
 type priceUse struct {
@@ -122,6 +127,11 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			repricing: map[string]bool{},
 			rerated:   map[string]bool{},
 			book:      book,
+			readPaid: func(m usageMonth) (abacus.Drawn, error) {
+				return tx.UsagePaid(ctx, m.account, m.currency, m.start, m.start.AddDate(0, 1, 0)) // a month, as rating.PeriodOf
+			},
+			paidStored: map[usageMonth]abacus.Drawn{},
+			paidMoved:  map[usageMonth]abacus.Drawn{},
 		}
 		if err := u.load(ctx, tx, items, version); err != nil {
 			return err
@@ -310,7 +320,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	stored := abacus.StoredEvent{UsageEvent: *ev, Status: abacus.EventUnpriced, ReceivedAt: u.now, Currency: cur, Cost: decimal.NullDecimal{Valid: true}}
 	if !r.Unpriced {
 		stored.Status = abacus.EventCharged
-		if err := u.chargeRating(it, &stored, r); err != nil {
+		if err := u.chargeRating(it, &stored, r, abacus.Drawn{}); err != nil {
 			return err
 		}
 	}
@@ -330,16 +340,17 @@ func (u *usageBatch) ingest(it *usageItem) error {
 func (u *usageBatch) usedOf(c rating.Counter) int64 { return u.used[c] }
 
 // chargeRating charges a rated event: its cost plus the account's carry,
-// floored to micro-units, drawn from the buckets; what the floor leaves
-// over is the new carry. It changes nothing if the charge is refused.
-func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r rating.Rating) error {
+// floored to micro-units, drawn from the buckets (first from those prefer
+// names, see chargeAmount); what the floor leaves over is the new carry.
+// It changes nothing if the charge is refused.
+func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r rating.Rating, prefer abacus.Drawn) error {
 	acct := ev.Account
 	total := r.Cost.Add(u.carry[acct])
 	amount, rest, err := abacus.AmountFromDecimal(total, abacus.RoundFloor)
 	if err != nil {
 		return abacus.RenameField(err, it.field())
 	}
-	drawn, err := u.charge(it, amount)
+	drawn, err := u.charge(it, amount, prefer)
 	if err != nil {
 		return err
 	}
@@ -372,31 +383,43 @@ func (it *usageItem) field() string {
 
 // charge moves amount from the account to revenue, drawing the buckets in
 // order within the account's floor; a negative amount (a volume price
-// stepping down) goes back to cash. A refusal (the floor, a balance that
-// would overflow) names it.field().
-func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
-	d, err := u.chargeAmount(it, amount)
+// stepping down) is a credit for the event's month. A refusal (the floor,
+// a balance that would overflow) names it.field() and changes nothing.
+//
+// It draws first from the buckets prefer names, in proportion and at most
+// what it says and what each can give: a reprice gives an event back what
+// it paid and charges it again, and drawing the new charge from where the
+// refund went moves only the difference, so a voucher granted since
+// cannot pay what cash had paid and leave the cash with the account.
+func (u *usageBatch) charge(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
+	d, err := u.chargeAmount(it, amount, prefer)
 	return d, abacus.RenameField(err, it.field())
 }
 
-func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
-	var d abacus.Drawn
-	if amount.IsZero() {
-		return d, nil
-	}
-	revenue := u.wallets[it.revenue]
-	if amount.IsNegative() {
-		cash := u.wallets[it.customer.ids[abacus.BucketCash]]
-		credit, err := amount.Neg()
+func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
+	switch {
+	case amount.IsZero():
+		return abacus.Drawn{}, nil
+	case amount.IsNegative():
+		owed, err := amount.Neg()
 		if err != nil {
-			return d, err
+			return abacus.Drawn{}, err
 		}
-		if err := u.move([]part{{cash, credit}}, revenue, amount); err != nil {
-			return d, err
+		back, err := u.credit(it, owed)
+		if err != nil {
+			return abacus.Drawn{}, err
 		}
-		d.Cash = amount
-		return d, nil
+		return subDrawn(abacus.Drawn{}, back)
+	case prefer == abacus.Drawn{}:
+		return u.drawFor(it, amount)
 	}
+	return u.drawPreferring(it, amount, prefer)
+}
+
+// drawFor draws amount from the item's account in the draw order, within
+// its floor, and moves it to revenue.
+func (u *usageBatch) drawFor(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
+	var d abacus.Drawn
 	parts, err := u.draw(it.customer, amount)
 	if err != nil {
 		return d, err
@@ -414,11 +437,13 @@ func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount) (abacus.D
 			d.Voucher = p.amount
 		}
 	}
-	return d, u.move(debits, revenue, amount)
+	return d, u.move(it, debits, amount)
 }
 
-// move adds each part to its wallet and amount to revenue, all or none.
-func (u *usageBatch) move(parts []part, revenue *abacus.Wallet, toRevenue abacus.Amount) error {
+// move adds each part to its wallet and toRevenue to the item's revenue
+// wallet, all or none, and counts what the buckets paid for its month.
+func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) error {
+	revenue := u.wallets[it.revenue]
 	next := make([]abacus.Amount, len(parts))
 	for i, p := range parts {
 		b, err := p.w.Balance.Add(p.amount)
@@ -434,10 +459,27 @@ func (u *usageBatch) move(parts []part, revenue *abacus.Wallet, toRevenue abacus
 	if err != nil {
 		return err
 	}
+	m := monthOf(it)
+	paid := u.paidMoved[m]
+	for _, p := range parts {
+		var err error
+		switch p.w.Bucket {
+		case abacus.BucketCash:
+			paid.Cash, err = paid.Cash.Sub(p.amount)
+		case abacus.BucketBonus:
+			paid.Bonus, err = paid.Bonus.Sub(p.amount)
+		case abacus.BucketVoucher:
+			paid.Voucher, err = paid.Voucher.Sub(p.amount)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	for i, p := range parts {
 		p.w.Balance = next[i]
 	}
 	revenue.Balance = rev
+	u.paidMoved[m] = paid
 	return nil
 }
 
@@ -487,7 +529,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	}
 	charged := *s
 	charged.Status = abacus.EventCharged
-	if err := u.chargeRating(it, &charged, r); err != nil {
+	if err := u.chargeRating(it, &charged, r, abacus.Drawn{}); err != nil {
 		return err
 	}
 	if err := u.roll(&s.UsageEvent, s.Currency, 0, charged.Charged, 0); err != nil {

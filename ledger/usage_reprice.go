@@ -169,7 +169,7 @@ func (u *usageBatch) repriceCharge(p repricing) error {
 		if err != nil {
 			return err
 		}
-		if err := u.chargeRating(it, &charged, now); err != nil {
+		if err := u.chargeRating(it, &charged, now, p.back); err != nil {
 			if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
 				return err
 			}

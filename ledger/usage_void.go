@@ -29,8 +29,12 @@ func (u *usageBatch) void(it *usageItem) error {
 	var refund abacus.Amount
 	if s.Status == abacus.EventCharged {
 		var exact decimal.Decimal
+		var back abacus.Drawn
 		var err error
-		if refund, exact, _, err = u.refund(it, s); err != nil {
+		if refund, exact, back, err = u.refund(it, s); err != nil {
+			return err
+		}
+		if s.Drawn, err = subDrawn(s.Drawn, back); err != nil {
 			return err
 		}
 		s.Cost.Decimal = s.Cost.Decimal.Sub(exact)
@@ -115,69 +119,6 @@ func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact
 		u.carry[acct], u.carried[acct] = rest, true
 	}
 	return amount, back, nil
-}
-
-// giveBack moves a refund from revenue to the account. What the event paid
-// comes back to the buckets it came from, in proportion when the refund is
-// smaller; anything beyond it goes to cash. A negative refund (a volume price
-// stepping back up) is charged like usage, within the account's floor.
-func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacus.Amount) (abacus.Drawn, error) {
-	if !amount.IsPositive() {
-		owed, err := amount.Neg()
-		if err != nil {
-			return abacus.Drawn{}, err
-		}
-		d, err := u.charge(it, owed)
-		if err != nil {
-			return abacus.Drawn{}, err
-		}
-		return subDrawn(abacus.Drawn{}, d)
-	}
-	buckets := []abacus.Bucket{abacus.BucketCash, abacus.BucketBonus, abacus.BucketVoucher}
-	paid := []abacus.Amount{s.Drawn.Cash, s.Drawn.Bonus, s.Drawn.Voucher}
-	weights := make([]int64, len(paid))
-	total := abacus.Zero
-	for i, p := range paid {
-		if p.IsPositive() {
-			weights[i] = p.Micros()
-			total, _ = total.Add(p) // the parts of one charge cannot overflow
-		}
-	}
-	shares := make([]abacus.Amount, len(paid))
-	switch {
-	case total.IsZero():
-		shares[0] = amount
-	case amount.Cmp(total) >= 0:
-		excess, err := amount.Sub(total)
-		if err != nil {
-			return abacus.Drawn{}, err
-		}
-		for i, w := range weights {
-			shares[i] = abacus.AmountFromMicros(w)
-		}
-		if shares[0], err = shares[0].Add(excess); err != nil {
-			return abacus.Drawn{}, err
-		}
-	default:
-		var err error
-		if shares, err = abacus.Allocate(amount, weights); err != nil {
-			return abacus.Drawn{}, err
-		}
-	}
-	var parts []part
-	for i, b := range buckets {
-		if !shares[i].IsZero() {
-			parts = append(parts, part{u.wallets[it.customer.ids[b]], shares[i]})
-		}
-	}
-	back, err := amount.Neg()
-	if err != nil {
-		return abacus.Drawn{}, err
-	}
-	if err := u.move(parts, u.wallets[it.revenue], back); err != nil {
-		return abacus.Drawn{}, err
-	}
-	return abacus.Drawn{Cash: shares[0], Bonus: shares[1], Voucher: shares[2]}, nil
 }
 
 // subDrawn is a − b, bucket by bucket.

@@ -47,8 +47,13 @@ func (f *usageFixture) balances(acct abacus.AccountID) string {
 
 func (f *usageFixture) voucher(acct abacus.AccountID, amount string) {
 	f.t.Helper()
+	f.grant(acct, abacus.BucketVoucher, amount)
+}
+
+func (f *usageFixture) grant(acct abacus.AccountID, bucket abacus.Bucket, amount string) {
+	f.t.Helper()
 	if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.Move{Type: abacus.TxGrant, Account: acct, Currency: "USD",
-		Amount: amt(f.t, amount), Bucket: abacus.BucketVoucher}); err != nil {
+		Amount: amt(f.t, amount), Bucket: bucket}); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -96,16 +101,18 @@ func TestVoidGivesBackTheMonthsTop(t *testing.T) {
 			}
 		})
 
-		t.Run("graduated, dearer by volume: the excess to cash", func(t *testing.T) {
+		t.Run("graduated, dearer by volume: the excess as the month was paid", func(t *testing.T) {
 			// 10 minutes at 1, then 2: C(6) = 6, C(14) = 18.
 			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("gpu", abacus.ModelGraduated, month, tier{10, "1"}, tier{0, "2"}))
 			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
 			f.voucher(acct, "10")
 			f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour))) // a: voucher 8; b: voucher 2, cash 8
+			// C(14) − C(6) = 12: a's 8 to the voucher, and the 4 beyond as the
+			// rest of the month was paid, 2:8, so 0.8 to the voucher and 3.2 to cash.
 			if v := f.void("a"); v.Refunded.String() != "12" {
 				t.Fatalf("void: %+v", v)
 			}
-			if got := f.balances(acct); got != "cash -4 bonus 0 voucher 8" {
+			if got := f.balances(acct); got != "cash -4.8 bonus 0 voucher 8.8" {
 				t.Fatal(got)
 			}
 			mustVerify(t, f.st)

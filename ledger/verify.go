@@ -97,7 +97,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.keys = v.check("one effect per idempotency key")
 	v.reverts = v.check("each transaction reverted at most once")
 	v.holds = v.check("holds are consistent and resolved at most once")
-	v.usage = newUsageCheck(v.check("usage events agree with their transactions, rollups and exact costs"))
+	v.usage = newUsageCheck(v.check("usage events agree with their transactions, rollups, exact costs and the buckets that paid"))
 	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
 		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,

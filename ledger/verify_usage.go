@@ -6,10 +6,12 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
 )
 
 // usageCheck checks that the usage events and the ledger tell the same
@@ -31,6 +33,25 @@ type usageCheck struct {
 	reprices     map[int64][]abacus.Reprice     // by event seq; each seen is deleted
 	costs        map[abacus.AccountID]decimal.Decimal
 	costUnknown  map[abacus.AccountID]bool // an event stored before abacus kept costs
+	promoPaid    map[promoBucket]*big.Int  // what a promotional bucket paid, net, for an account's month
+	// Per bucket: what usage transactions moved on it, and what the
+	// events say it paid (negated), but for accounts with an event whose
+	// split is an estimate.
+	ledgerByBucket, eventsByBucket map[acctBucket]*big.Int
+	estimated                      map[abacus.AccountID]bool
+}
+
+type acctBucket struct {
+	account  abacus.AccountID
+	currency abacus.Currency
+	bucket   abacus.Bucket
+}
+
+type promoBucket struct {
+	account  abacus.AccountID
+	currency abacus.Currency
+	month    time.Time
+	bucket   abacus.Bucket
 }
 
 type txCurrency struct {
@@ -47,7 +68,8 @@ func newUsageCheck(c *Check) *usageCheck {
 		ledgerByTx: map[txCurrency]*big.Int{}, eventsByTx: map[txCurrency]*big.Int{},
 		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
 		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}, reprices: map[int64][]abacus.Reprice{},
-		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}}
+		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, promoPaid: map[promoBucket]*big.Int{},
+		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{}}
 }
 
 func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
@@ -71,6 +93,7 @@ func (u *usageCheck) posting(p abacus.Posting) {
 		return
 	}
 	addTo(u.ledgerByAcct, p.Account, p.Amount.Micros())
+	addTo(u.ledgerByBucket, acctBucket{p.Account, p.Currency, p.Bucket}, p.Amount.Micros())
 }
 
 // loadReprices reads the reprices before the events they changed.
@@ -124,6 +147,22 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 	} else {
 		u.costUnknown[e.Account] = true
 	}
+	if sum, err := e.Drawn.Sum(); err != nil || sum.Micros() != charged-refunded {
+		u.c.fail("event %s: its buckets paid %s cash, %s bonus and %s voucher for it, which is not its charge %s less its refund %s",
+			e.ID, e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.Charged, e.Refunded)
+	}
+	for _, b := range []struct {
+		bucket abacus.Bucket
+		paid   abacus.Amount
+	}{{abacus.BucketCash, e.Drawn.Cash}, {abacus.BucketBonus, e.Drawn.Bonus}, {abacus.BucketVoucher, e.Drawn.Voucher}} {
+		addTo(u.eventsByBucket, acctBucket{e.Account, e.Currency, b.bucket}, -b.paid.Micros())
+	}
+	if e.DrawnEstimated {
+		u.estimated[e.Account] = true
+	}
+	month := rating.PeriodOf(e.Time)
+	addTo(u.promoPaid, promoBucket{e.Account, e.Currency, month, abacus.BucketBonus}, e.Drawn.Bonus.Micros())
+	addTo(u.promoPaid, promoBucket{e.Account, e.Currency, month, abacus.BucketVoucher}, e.Drawn.Voucher.Micros())
 	if refunded != 0 && e.Status != abacus.EventVoided {
 		u.c.fail("event %s is %s yet was refunded %s", e.ID, e.Status, e.Refunded)
 	}
@@ -165,6 +204,38 @@ func (u *usageCheck) finish() {
 		u.c.fail("%d reprices name event %d, which is not stored", len(u.reprices[seq]), seq)
 	}
 	zero := new(big.Int)
+	// Credits and refunds go back to a bucket at most what it paid for the
+	// month's usage: promotional money never comes back as cash or as more.
+	over := map[promoBucket]bool{}
+	for k, n := range u.promoPaid {
+		if n.Sign() < 0 {
+			over[k] = true
+		}
+	}
+	for _, k := range sortedKeys(over, func(a, b promoBucket) int {
+		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)),
+			a.month.Compare(b.month), strings.Compare(string(a.bucket), string(b.bucket)))
+	}) {
+		u.c.fail("account %s: its %s bucket got back %s %s more for the usage of %s than it paid for it", k.account, k.bucket,
+			micros(new(big.Int).Neg(u.promoPaid[k])), k.currency, k.month.Format("2006-01"))
+	}
+	buckets := map[acctBucket]bool{}
+	for k := range u.ledgerByBucket {
+		buckets[k] = true
+	}
+	for k := range u.eventsByBucket {
+		buckets[k] = true
+	}
+	for _, k := range sortedKeys(buckets, func(a, b acctBucket) int {
+		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)),
+			strings.Compare(string(a.bucket), string(b.bucket)))
+	}) {
+		l, e := orZero(u.ledgerByBucket[k], zero), orZero(u.eventsByBucket[k], zero)
+		if l.Cmp(e) != 0 && !u.estimated[k.account] {
+			u.c.fail("account %s: usage transactions moved %s %s on its %s bucket but its events say it paid %s", k.account,
+				micros(l), k.currency, k.bucket, micros(new(big.Int).Neg(e)))
+		}
+	}
 	keys := map[txCurrency]bool{}
 	for k := range u.ledgerByTx {
 		keys[k] = true

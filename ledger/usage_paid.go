@@ -1,0 +1,276 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// Money that comes back to an account for usage (a volume price stepping
+// down, a void, a reprice) goes to the buckets that paid for it, never
+// more to one than it paid: otherwise a voucher spent on usage could come
+// back as cash. What an event paid bounds what its own void gives back to
+// each bucket; what its account paid for its month, net, bounds the rest.
+
+// usageMonth is an account's billing period in one currency.
+type usageMonth struct {
+	account  abacus.AccountID
+	currency abacus.Currency
+	start    time.Time
+}
+
+func monthOf(it *usageItem) usageMonth {
+	return usageMonth{it.event.Account, it.customer.currency, rating.PeriodOf(it.event.Time)}
+}
+
+// monthPaid is what each bucket has paid, net, for the usage of its
+// month: the stored events' Drawn, read once a batch first needs it, and
+// what the batch has moved since.
+func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
+	m := monthOf(it)
+	stored, ok := u.paidStored[m]
+	if !ok {
+		var err error
+		if stored, err = u.readPaid(m); err != nil {
+			return abacus.Drawn{}, err
+		}
+		u.paidStored[m] = stored
+	}
+	return addDrawn(stored, u.paidMoved[m])
+}
+
+// credit gives amount back to the account for usage of its month, to
+// the buckets in proportion to what each paid for that month and at most
+// that; only what is beyond them all (what a carry's rounding adds) goes
+// to cash. It returns what came back to each bucket.
+func (u *usageBatch) credit(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
+	paid, err := u.monthPaid(it)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	shares, beyond, err := shareOut(amount, paid)
+	if err == nil {
+		shares.Cash, err = shares.Cash.Add(beyond)
+	}
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	return shares, u.moveBack(it, shares)
+}
+
+// giveBack moves a refund of event s from revenue to the account. What s
+// paid comes back to the buckets it came from, in proportion when the
+// refund is smaller, and to none more than what is left of what it paid
+// for the month (credits to the month's other events may have given some
+// of it back already); anything beyond is a credit for its month. A
+// negative refund (a volume price stepping back up) is reclaim's.
+func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacus.Amount) (abacus.Drawn, error) {
+	if amount.IsZero() {
+		return abacus.Drawn{}, nil
+	}
+	if amount.IsNegative() {
+		owed, err := amount.Neg()
+		if err != nil {
+			return abacus.Drawn{}, err
+		}
+		return u.reclaim(it, s, owed)
+	}
+	month, err := u.monthPaid(it)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	own, beyond, err := shareOut(amount, abacus.Drawn{
+		Cash:    lesser(s.Drawn.Cash, month.Cash),
+		Bonus:   lesser(s.Drawn.Bonus, month.Bonus),
+		Voucher: lesser(s.Drawn.Voucher, month.Voucher),
+	})
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	if err := u.moveBack(it, own); err != nil {
+		return abacus.Drawn{}, err
+	}
+	if beyond.IsZero() {
+		return own, nil
+	}
+	more, err := u.credit(it, beyond)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	return addDrawn(own, more)
+}
+
+// reclaim takes owed back from the account for event s, which a credit
+// once went to: from the buckets s's credits went to, in proportion. A
+// voucher or bonus bucket gives what it still holds and cash the rest, as
+// the account's floor allows: money a promotion credited and the account
+// spent is owed in cash. Beyond s's credits it is charged like usage.
+// It returns what came back to each bucket: negative.
+func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.Amount) (abacus.Drawn, error) {
+	credited, err := subDrawn(abacus.Drawn{}, s.Drawn)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	shares, beyond, err := shareOut(owed, credited)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	fromCash := shares.Cash
+	for _, b := range []struct {
+		bucket abacus.Bucket
+		share  *abacus.Amount
+	}{{abacus.BucketBonus, &shares.Bonus}, {abacus.BucketVoucher, &shares.Voucher}} {
+		avail, err := u.wallets[it.customer.ids[b.bucket]].Available()
+		if err != nil {
+			return abacus.Drawn{}, err
+		}
+		take := abacus.Zero
+		if avail.IsPositive() {
+			take = abacus.Min(*b.share, avail)
+		}
+		short, _ := b.share.Sub(take) // both within the share
+		*b.share = take
+		if fromCash, err = fromCash.Add(short); err != nil {
+			return abacus.Drawn{}, err
+		}
+	}
+	shares.Cash = fromCash
+	cash := u.wallets[it.customer.ids[abacus.BucketCash]]
+	if cash.HasFloor && fromCash.IsPositive() {
+		avail, err := cash.Available()
+		if err != nil {
+			return abacus.Drawn{}, err
+		}
+		if room, err := avail.Sub(cash.Floor); err != nil || room.Cmp(fromCash) < 0 {
+			return abacus.Drawn{}, abacus.RenameField(u.insufficientTotal(it.customer, owed), it.field())
+		}
+	}
+	back, err := subDrawn(abacus.Drawn{}, shares)
+	if err == nil {
+		err = u.moveBack(it, back)
+	}
+	if err != nil || beyond.IsZero() {
+		return back, err
+	}
+	d, err := u.charge(it, beyond, abacus.Drawn{})
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	return subDrawn(back, d)
+}
+
+// drawPreferring draws amount first from the buckets prefer names, in
+// proportion and at most what each can give (see charge), and the rest in
+// the draw order. It changes nothing if the draw is refused.
+func (u *usageBatch) drawPreferring(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
+	canGive, err := u.canGive(it, prefer)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	first, rest, err := shareOut(amount, canGive)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	taken, err := subDrawn(abacus.Drawn{}, first)
+	if err == nil {
+		err = u.moveBack(it, taken)
+	}
+	if err != nil || rest.IsZero() {
+		return first, err
+	}
+	d, err := u.drawFor(it, rest)
+	if err != nil {
+		if undo := u.moveBack(it, first); undo != nil {
+			return abacus.Drawn{}, undo
+		}
+		return abacus.Drawn{}, err
+	}
+	return addDrawn(first, d)
+}
+
+// moveBack moves what d says from revenue to each bucket (a negative part
+// from the bucket to revenue); a zero d moves nothing.
+func (u *usageBatch) moveBack(it *usageItem, d abacus.Drawn) error {
+	total, err := d.Sum()
+	if err != nil {
+		return err
+	}
+	var parts []part
+	for _, p := range []struct {
+		bucket abacus.Bucket
+		amount abacus.Amount
+	}{{abacus.BucketCash, d.Cash}, {abacus.BucketBonus, d.Bonus}, {abacus.BucketVoucher, d.Voucher}} {
+		if !p.amount.IsZero() {
+			parts = append(parts, part{u.wallets[it.customer.ids[p.bucket]], p.amount})
+		}
+	}
+	back, err := total.Neg()
+	if err != nil {
+		return err
+	}
+	return u.move(it, parts, back)
+}
+
+// shareOut splits a positive amount over the buckets in proportion to what
+// paid says each paid (its positive parts), each at most that, and returns
+// what is beyond them all.
+func shareOut(amount abacus.Amount, paid abacus.Drawn) (abacus.Drawn, abacus.Amount, error) {
+	parts := [3]abacus.Amount{paid.Cash, paid.Bonus, paid.Voucher}
+	var weights []int64
+	total := abacus.Zero
+	for i, p := range parts {
+		if !p.IsPositive() {
+			parts[i] = abacus.Zero
+		}
+		weights = append(weights, parts[i].Micros())
+		var err error
+		if total, err = total.Add(parts[i]); err != nil {
+			return abacus.Drawn{}, abacus.Zero, err
+		}
+	}
+	if total.IsZero() {
+		return abacus.Drawn{}, amount, nil
+	}
+	if amount.Cmp(total) >= 0 {
+		beyond, err := amount.Sub(total)
+		return abacus.Drawn{Cash: parts[0], Bonus: parts[1], Voucher: parts[2]}, beyond, err
+	}
+	shares, err := abacus.Allocate(amount, weights)
+	if err != nil {
+		return abacus.Drawn{}, abacus.Zero, err
+	}
+	return abacus.Drawn{Cash: shares[0], Bonus: shares[1], Voucher: shares[2]}, abacus.Zero, nil
+}
+
+// lesser is the smaller of a and b, and zero if that is negative.
+func lesser(a, b abacus.Amount) abacus.Amount {
+	if m := abacus.Min(a, b); m.IsPositive() {
+		return m
+	}
+	return abacus.Zero
+}
+
+// canGive caps each bucket of d at what the item's account can give from
+// it: a voucher or bonus what it holds, cash down to the floor, if any.
+func (u *usageBatch) canGive(it *usageItem, d abacus.Drawn) (abacus.Drawn, error) {
+	out := d
+	for _, b := range []struct {
+		bucket abacus.Bucket
+		amount *abacus.Amount
+	}{{abacus.BucketCash, &out.Cash}, {abacus.BucketBonus, &out.Bonus}, {abacus.BucketVoucher, &out.Voucher}} {
+		w := u.wallets[it.customer.ids[b.bucket]]
+		if b.bucket == abacus.BucketCash && !w.HasFloor {
+			continue
+		}
+		room, err := w.Available()
+		if err == nil && w.HasFloor {
+			room, err = room.Sub(w.Floor)
+		}
+		if err != nil {
+			return abacus.Drawn{}, err
+		}
+		*b.amount = lesser(*b.amount, room)
+	}
+	return out, nil
+}

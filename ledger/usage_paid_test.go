@@ -1,0 +1,243 @@
+package ledger_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+)
+
+// TestCreditsGoBackToTheBucketsThatPaid: money usage gives back goes to
+// the buckets that paid for the month, never more to one than it paid, so
+// a voucher spent on usage never comes back as cash.
+func TestCreditsGoBackToTheBucketsThatPaid(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		// All minutes at 2 up to 10, all at 1 beyond: C(8) = 16, C(14) = 14.
+		gpu := tieredPrice("gpu", abacus.ModelVolume, month, tier{10, "2"}, tier{0, "1"})
+		cpu := perMinute("cpu", "1", month)
+
+		t.Run("a volume credit goes back to the voucher that paid", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu)
+			acct := f.account(abacus.Overdraft{}, nil)
+			f.voucher(acct, "100")
+			res := f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)))
+			if res[0].Charged.String() != "16" || res[1].Charged.String() != "-2" {
+				t.Fatalf("charges %+v", res)
+			}
+			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 86" {
+				t.Fatal(got)
+			}
+			if b := f.stored("b"); b.Drawn != (abacus.Drawn{Voucher: amt(t, "-2")}) {
+				t.Fatalf("b's buckets: %+v", b.Drawn)
+			}
+			mustVerify(t, f.st)
+			// Voided, b's credit comes back from the voucher it went to.
+			if v := f.void("b"); v.Err != nil || v.Refunded.String() != "-2" {
+				t.Fatalf("void: %+v", v)
+			}
+			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 84" {
+				t.Fatal(got)
+			}
+			if b := f.stored("b"); b.Drawn != (abacus.Drawn{}) {
+				t.Fatalf("b's buckets after its void: %+v", b.Drawn)
+			}
+			mustVerify(t, f.st)
+
+			// Records that put a's voucher money in cash disagree with the
+			// postings; ones that give the voucher back more than it paid
+			// are caught as well.
+			corrupt(t, f.st, `UPDATE usage_events SET drawn_voucher = drawn_voucher - 20000000, drawn_cash = drawn_cash + 20000000 WHERE id = 'a'`)
+			rep, err := ledger.Verify(f.ctx, f.st)
+			if err != nil || rep.OK() || !strings.Contains(rep.String(), "on its voucher bucket but its events say it paid -4") ||
+				!strings.Contains(rep.String(), "its voucher bucket got back 4 USD more for the usage of 2026-11 than it paid for it") {
+				t.Fatalf("verify after moving a's voucher money to cash: %v\n%s", err, rep)
+			}
+		})
+
+		t.Run("a month paid by voucher and cash shares a credit as it paid", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu)
+			acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+			f.voucher(acct, "10")
+			f.ingest(spaceEvent("a", acct, "gpu", 8, t0)) // voucher 10, cash 6
+			f.ingest(spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)))
+			// The credit of 2 goes back 10:6.
+			if got := f.balances(acct); got != "cash -5.25 bonus 0 voucher 1.25" {
+				t.Fatal(got)
+			}
+			mustVerify(t, f.st)
+		})
+
+		t.Run("a credit the voucher has spent is reclaimed in cash, within the floor", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu, cpu)
+			acct := f.account(abacus.Overdraft{}, nil)
+			f.voucher(acct, "16")
+			f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour))) // voucher 0, then 2
+			f.ingest(spaceEvent("c", acct, "cpu", 2, t0.Add(2*time.Hour)))                                    // voucher 0
+			if v := f.void("b"); v.Err == nil || v.Err.Code != abacus.CodeInsufficientFunds || v.Err.Field != "uuid" {
+				t.Fatalf("a reclaim beyond the floor: %+v", v)
+			}
+			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 0" {
+				t.Fatal(got)
+			}
+			f.fund(acct, abacus.TxTopup, "2")
+			if v := f.void("b"); v.Err != nil || v.Refunded.String() != "-2" {
+				t.Fatalf("void: %+v", v)
+			}
+			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 0" {
+				t.Fatal(got)
+			}
+			if b := f.stored("b"); b.Drawn != (abacus.Drawn{Cash: amt(t, "2"), Voucher: amt(t, "-2")}) {
+				t.Fatalf("b's buckets after its void: %+v", b.Drawn)
+			}
+			mustVerify(t, f.st)
+		})
+	})
+}
+
+func (f *usageFixture) stored(id string) abacus.StoredEvent {
+	f.t.Helper()
+	evs, err := f.st.Events(f.ctx, abacus.EventQuery{IDs: []string{id}, Limit: 2})
+	if err != nil || len(evs) != 1 {
+		f.t.Fatalf("event %s: %+v %v", id, evs, err)
+	}
+	return evs[0]
+}
+
+// TestUsageNeverGivesABucketMoreThanItPaid: whatever usage, voids,
+// funding and price corrections come in any order, under tiers cheaper and
+// dearer by volume, no bucket ends up holding more than was put in it.
+func TestUsageNeverGivesABucketMoreThanItPaid(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		revision := 0
+		prices := func(a, b, c string) []abacus.Price {
+			ps := []abacus.Price{
+				tieredPrice("cheaper", abacus.ModelVolume, month, tier{5, a}, tier{12, b}, tier{0, c}),
+				tieredPrice("dearer", abacus.ModelGraduated, month, tier{10, c}, tier{0, a}),
+				perMinute("flat", b, month),
+			}
+			for i := range ps {
+				ps[i].Revision = revision
+			}
+			return ps
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, prices("3", "2", "1")...)
+		buckets := []abacus.Bucket{abacus.BucketCash, abacus.BucketBonus, abacus.BucketVoucher}
+		var accounts []abacus.AccountID
+		var all []string
+		rapid.Check(t, func(rt *rapid.T) {
+			acct := f.account(abacus.Overdraft{Unlimited: rapid.Bool().Draw(rt, "overdraft")}, nil)
+			accounts = append(accounts, acct)
+			put := map[abacus.Bucket]int64{}
+			var standing, mine []string
+			for i, n := 0, rapid.IntRange(1, 14).Draw(rt, "steps"); i < n; i++ {
+				switch rapid.IntRange(0, 4).Draw(rt, "step") {
+				case 4: // a correction of every price, and this account's events repriced
+					price := func(label string) string { return strconv.Itoa(rapid.IntRange(1, 4).Draw(rt, label)) }
+					revision++
+					if err := f.st.PriceBookCorrect(f.ctx, prices(price("a"), price("b"), price("c"))); err != nil {
+						rt.Fatal(err)
+					}
+					res, err := f.e.Reprice(f.ctx, mine)
+					if err != nil {
+						rt.Fatal(err)
+					}
+					for _, r := range res {
+						if r.Err != nil && r.Err.Code != abacus.CodeInsufficientFunds {
+							rt.Fatalf("reprice: %+v", r)
+						}
+					}
+				case 0:
+					b := rapid.SampledFrom(buckets).Draw(rt, "bucket")
+					units := rapid.Int64Range(1, 30).Draw(rt, "units")
+					a := abacus.AmountFromMicros(units * 1_000_000)
+					if b == abacus.BucketCash {
+						f.fund(acct, abacus.TxTopup, a.String())
+					} else {
+						f.grant(acct, b, a.String())
+					}
+					put[b] += units
+				case 1:
+					if len(standing) == 0 {
+						continue
+					}
+					k := rapid.IntRange(0, len(standing)-1).Draw(rt, "which")
+					if v := f.void(standing[k]); v.Err == nil {
+						standing = append(standing[:k], standing[k+1:]...)
+					} else if v.Err.Code != abacus.CodeInsufficientFunds {
+						rt.Fatalf("void: %+v", v)
+					}
+				default:
+					id := string(newAccountID())
+					resource := rapid.SampledFrom([]string{"cheaper", "dearer", "flat"}).Draw(rt, "resource")
+					at := t0.Add(time.Duration(rapid.IntRange(0, 39).Draw(rt, "day")) * 24 * time.Hour) // November, and some of December
+					res := f.ingest(spaceEvent(id, acct, resource, rapid.Int64Range(1, 8).Draw(rt, "minutes"), at))
+					switch {
+					case res[0].Status == abacus.IngestAccepted:
+						standing, mine, all = append(standing, id), append(mine, id), append(all, id)
+					case res[0].Err == nil || res[0].Err.Code != abacus.CodeInsufficientFunds:
+						rt.Fatalf("ingest: %+v", res[0])
+					}
+				}
+			}
+			for _, b := range buckets {
+				w := wallet(rt, f.st, acct, b, "USD")
+				if w.Balance.Cmp(abacus.AmountFromMicros(put[b]*1_000_000)) > 0 {
+					rt.Fatalf("the %s bucket holds %s, more than the %d put in it", b, w.Balance, put[b])
+				}
+			}
+		})
+		// Earlier accounts' events, after later corrections, with the money
+		// to pay them.
+		for _, a := range accounts {
+			f.fund(a, abacus.TxTopup, "1000")
+		}
+		if _, err := f.e.Reprice(f.ctx, all); err != nil {
+			t.Fatal(err)
+		}
+		mustVerify(t, f.st)
+	})
+}
+
+// TestRepriceMovesOnlyTheDifference: a reprice gives an event back what it
+// paid and charges it again; the new charge comes first from where the
+// refund went, so a voucher granted since pays only what the corrected
+// price adds, never what cash had paid.
+func TestRepriceMovesOnlyTheDifference(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "2", month))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "20")
+		f.ingest(spaceEvent("a", acct, "gpu", 10, t0)) // 20 from cash
+		f.voucher(acct, "50")
+		for i, step := range []struct{ price, charged, balances string }{
+			{"1", "10", "cash 10 bonus 0 voucher 50"}, // 10 of the 20 back to cash
+			{"3", "30", "cash 10 bonus 0 voucher 30"}, // cash's 10 again, and 20 more in the draw order: voucher first
+		} {
+			fixed := perMinute("gpu", step.price, month)
+			fixed.Revision = i + 1
+			if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fixed}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.e.Reprice(f.ctx, []string{"a"})
+			if err != nil || !res[0].Repriced || res[0].Charged.String() != step.charged {
+				t.Fatalf("reprice at %s: %+v %v", step.price, res, err)
+			}
+			if got := f.balances(acct); got != step.balances {
+				t.Fatalf("after the reprice at %s: %s, want %s", step.price, got, step.balances)
+			}
+		}
+		mustVerify(t, f.st)
+	})
+}
