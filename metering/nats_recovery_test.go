@@ -248,9 +248,16 @@ func TestConsumerDeadLettersAfterStreamRecreated(t *testing.T) {
 		_, err := b.js.Consumer(ctx, metering.DefaultStream, metering.DefaultDurable)
 		return err == nil
 	})
-	ack, err := b.js.Publish(ctx, metering.DefaultSubject, []byte("second bad"))
-	if err != nil || ack.Sequence != 1 {
-		t.Fatalf("publishing to the new stream: %+v %v; want sequence 1", ack, err)
+	// The new stream may take a while to answer on a loaded machine; a
+	// message id makes a publish that timed out after landing harmless.
+	var ack *jetstream.PubAck
+	var err error
+	waitFor(t, "the new stream to take a message", func() bool {
+		ack, err = b.js.Publish(ctx, metering.DefaultSubject, []byte("second bad"), jetstream.WithMsgID("second bad"))
+		return err == nil
+	})
+	if ack.Sequence != 1 {
+		t.Fatalf("publishing to the new stream: %+v; want sequence 1", ack)
 	}
 	waitFor(t, "the second dead letter", func() bool { return c.Stats().DeadLettered == 2 })
 	b.waitDrained(metering.DefaultDurable)
