@@ -151,7 +151,7 @@ type BatchState struct {
 	TxIDs     []int64             // the reserved transaction ids, increasing
 	HoldIDs   []int64             // the reserved hold ids, increasing
 
-	Seen        []string       // those of EventIDs that are stored
+	Seen        []StoredEvent  // those of EventIDs that are stored, as stored
 	Stored      []StoredEvent  // those of Targets that are stored
 	Taken       []MinuteSlot   // those of Slots taken, with the event that took each
 	Counters    []UsageCounter // those of Counters ever written, with their quantities

@@ -289,12 +289,15 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	cw, err := e.cache.customer(ctx, it.event.Account)
 	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent {
 		// An account's first sight: before creating it, answer what would
-		// leave it behind for nothing, a repeat of an event stored under
-		// another account (a producer that got the account wrong, then
-		// right) or an event that cannot be rated.
+		// leave it behind for nothing, an id stored under another account
+		// (a producer that got the account wrong, then right: repeatOf
+		// says so) or an event that cannot be rated.
 		if seen, err := e.store.Events(ctx, abacus.EventQuery{IDs: []string{it.event.ID}, Limit: 1}); err != nil {
 			return err
 		} else if len(seen) > 0 {
+			if err := repeatOf(&seen[0].UsageEvent, &it.event); err != nil {
+				return err
+			}
 			it.result.Status = abacus.IngestDuplicate
 			return errAnswered
 		}

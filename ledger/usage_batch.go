@@ -25,9 +25,9 @@ type usageBatch struct {
 	used    map[rating.Counter]int64 // counters as they stand, stored plus this batch
 	counted map[rating.Counter]int64 // what this batch adds
 	carry   map[abacus.AccountID]decimal.Decimal
-	carried map[abacus.AccountID]bool // residue changed
-	seenDB  map[string]bool
-	seen    map[string]bool // ingested by this batch
+	carried map[abacus.AccountID]bool     // residue changed
+	seenDB  map[string]*abacus.UsageEvent // stored, by id
+	seen    map[string]*abacus.UsageEvent // ingested by this batch
 	minutes map[abacus.MinuteSlot]string
 	stored  map[string]*abacus.StoredEvent // void, rerate and reprice targets, under lock
 	rollups map[rollupKey]*abacus.Rollup
@@ -118,8 +118,8 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			counted:   map[rating.Counter]int64{},
 			carry:     map[abacus.AccountID]decimal.Decimal{},
 			carried:   map[abacus.AccountID]bool{},
-			seenDB:    map[string]bool{},
-			seen:      map[string]bool{},
+			seenDB:    map[string]*abacus.UsageEvent{},
+			seen:      map[string]*abacus.UsageEvent{},
 			minutes:   map[abacus.MinuteSlot]string{},
 			stored:    map[string]*abacus.StoredEvent{},
 			rollups:   map[rollupKey]*abacus.Rollup{},
@@ -243,8 +243,8 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 	}
 	u.txID = st.TxIDs[0]
 	u.take(st.Wallets)
-	for _, id := range st.Seen {
-		u.seenDB[id] = true
+	for i := range st.Seen {
+		u.seenDB[st.Seen[i].ID] = &st.Seen[i].UsageEvent
 	}
 	for _, s := range st.Taken {
 		u.minutes[slotOf(s)] = s.EventID
@@ -297,7 +297,10 @@ func slotOf(s abacus.MinuteSlot) abacus.MinuteSlot {
 
 func (u *usageBatch) ingest(it *usageItem) error {
 	ev := &it.event
-	if u.seenDB[ev.ID] || u.seen[ev.ID] {
+	if prior := cmp.Or(u.seenDB[ev.ID], u.seen[ev.ID]); prior != nil {
+		if err := repeatOf(prior, ev); err != nil {
+			return err
+		}
 		it.result.Status = abacus.IngestDuplicate
 		return nil
 	}
@@ -327,7 +330,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	if err := u.roll(ev, cur, ev.Value, stored.Charged, 1); err != nil {
 		return err
 	}
-	u.seen[ev.ID] = true
+	u.seen[ev.ID] = ev
 	if it.minuteDedupe {
 		u.minutes[slotOf(slot)] = ev.ID
 		u.minuteT = append(u.minuteT, slot)

@@ -77,7 +77,7 @@ func TestUsageRules(t *testing.T) {
 			}
 		})
 
-		t.Run("a repeat or an unratable event creates no account", func(t *testing.T) {
+		t.Run("an id stored under another account, or an unratable event, creates no account", func(t *testing.T) {
 			st := open(t)
 			f := newUsageFixture(t, st, ledger.UsageConfig{}, gpu)
 			if res := f.ingest(spaceEvent("first", newAccountID(), "gpu", 1, f.t0)); res[0].Status != abacus.IngestAccepted {
@@ -89,9 +89,12 @@ func TestUsageRules(t *testing.T) {
 			if err := bad.Validate(); err != nil {
 				t.Fatal(err)
 			}
+			// A producer that got the account wrong, then right, under one id:
+			// told, not dropped as a duplicate.
 			res := f.ingest(spaceEvent("first", again, "gpu", 1, f.t0), bad)
-			if res[0].Status != abacus.IngestDuplicate {
-				t.Fatalf("the repeat under another account: %+v", res[0])
+			if res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeConflict || res[0].Err.Field != "uuid" ||
+				!strings.Contains(res[0].Err.Message, "user_uuid") {
+				t.Fatalf("the id under another account: %+v", res[0])
 			}
 			if res[1].Status != abacus.IngestRejected || !strings.HasPrefix(res[1].Err.Field, "extra") {
 				t.Fatalf("the unratable event: %+v", res[1])
@@ -102,8 +105,8 @@ func TestUsageRules(t *testing.T) {
 				}
 			}
 			strict := newUsageFixture(t, st, ledger.UsageConfig{NoAutoCreate: true})
-			if res := strict.ingest(spaceEvent("first", again, "gpu", 1, f.t0)); res[0].Status != abacus.IngestDuplicate {
-				t.Fatalf("the repeat, auto-create off: %+v", res[0])
+			if res := strict.ingest(spaceEvent("first", again, "gpu", 1, f.t0)); res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeConflict {
+				t.Fatalf("the id under another account, auto-create off: %+v", res[0])
 			}
 		})
 

@@ -422,7 +422,7 @@ func TestWritePlansProbeIndexes(t *testing.T) {
 	for _, c := range []struct{ table, statement, args string }{
 		{"usage_counters", "%FROM usage_counters c%", `'{a}', '{k}', '{USD}', '{2026-11-01}'`},
 		{"wallets", "%UPDATE wallets w SET balance%", `'{1}', '{0}', '{0}', '{1}', 1`},
-		{"usage_events", "SELECT id FROM usage_events WHERE id = ANY%", `'{a}'`},
+		{"usage_events", "SELECT seq, id, %FROM usage_events WHERE id = ANY($1)", `'{a}'`},
 	} {
 		var name string
 		err := s.Pool().QueryRow(ctx, `SELECT name FROM pg_prepared_statements WHERE statement LIKE $1`, c.statement).Scan(&name)

@@ -47,7 +47,7 @@ const bookLock int64 = 0x6162616375730001
 // queueUsageReads adds the usage half of ReadBatch to b.
 func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 	if len(r.EventIDs) > 0 {
-		queueRows(b, &st.Seen, scanString, `SELECT id FROM usage_events WHERE id = ANY($1)`, r.EventIDs)
+		queueRows(b, &st.Seen, scanEvent, `SELECT `+eventColumns+` FROM usage_events WHERE id = ANY($1)`, r.EventIDs)
 	}
 	if len(r.Targets) > 0 {
 		queueRows(b, &st.Stored, scanEvent, `SELECT `+eventColumns+` FROM usage_events WHERE id = ANY($1) ORDER BY seq`, r.Targets)
@@ -80,12 +80,6 @@ func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 		}
 		queueRows(b, &st.Carries, scanCarry, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
 	}
-}
-
-func scanString(row pgx.Row) (string, error) {
-	var s string
-	err := row.Scan(&s)
-	return s, err
 }
 
 func scanSlot(row pgx.Row) (abacus.MinuteSlot, error) {

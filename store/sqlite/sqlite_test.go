@@ -313,7 +313,9 @@ func TestMigrationBinaryEventIDs(t *testing.T) {
 	var seen []string
 	err = s.Write(ctx, func(tx abacus.WriteTx) error {
 		st, err := tx.ReadBatch(ctx, abacus.BatchReads{EventIDs: []string{uuid, capitals, "order-7", "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4c"}})
-		seen = st.Seen
+		for _, e := range st.Seen {
+			seen = append(seen, e.ID)
+		}
 		return err
 	})
 	slices.Sort(seen)

@@ -41,7 +41,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 // readUsage reads the usage half of ReadBatch into st.
 func (t *writeTx) readUsage(ctx context.Context, r abacus.BatchReads, st *abacus.BatchState) (err error) {
 	if len(r.EventIDs) > 0 {
-		if st.Seen, err = t.eventsSeen(ctx, r.EventIDs); err != nil {
+		if st.Seen, err = t.eventsGet(ctx, r.EventIDs); err != nil {
 			return err
 		}
 	}
@@ -69,27 +69,6 @@ func (t *writeTx) readUsage(ctx context.Context, r abacus.BatchReads, st *abacus
 		st.Carries, err = t.carries(ctx, r.Accounts)
 	}
 	return err
-}
-
-// eventsSeen returns those of the ids that are stored already.
-func (t *writeTx) eventsSeen(ctx context.Context, ids []string) ([]string, error) {
-	var out []string
-	err := chunks(sortedUnique(ids), func(c []string) error {
-		rows, err := t.tx.QueryContext(ctx, `SELECT id FROM usage_events WHERE id IN (`+placeholders(len(c))+`)`, eventKeys(c)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var key any
-			if err := rows.Scan(&key); err != nil {
-				return err
-			}
-			out = append(out, eventID(key))
-		}
-		return rows.Err()
-	})
-	return out, err
 }
 
 // eventsGet returns the stored events with the given ids.

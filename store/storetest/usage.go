@@ -77,7 +77,9 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 		return err
 	})
 	same(t, "wallets", got.Wallets, []abacus.Wallet{c.w[abacus.BucketCash], c.w[abacus.BucketVoucher]})
-	same(t, "seen", got.Seen, []string{"ev-1"})
+	if len(got.Seen) != 1 || got.Seen[0].ID != "ev-1" || got.Seen[0].Value != 3 || got.Seen[0].Account != c.ID {
+		t.Fatalf("seen events %+v, want ev-1 alone, as stored", got.Seen)
+	}
 	if len(got.Stored) != 1 || got.Stored[0].ID != "ev-1" || got.Stored[0].Value != 3 || got.Stored[0].Status != abacus.EventUnpriced {
 		t.Fatalf("stored events %+v, want ev-1 alone", got.Stored)
 	}
@@ -321,7 +323,7 @@ func testEventIDSpellings(t *testing.T, st abacus.Store) {
 		got, err = tx.ReadBatch(t.Context(), abacus.BatchReads{EventIDs: append([]string{absent}, ids...), Targets: []string{ids[0], absent}})
 		return err
 	})
-	same(t, "seen", sortedStrings(got.Seen), sortedStrings(ids))
+	same(t, "seen", sortedStrings(eventIDs(got.Seen)), sortedStrings(ids))
 	if len(got.Stored) != 1 || got.Stored[0].ID != ids[0] || got.Stored[0].Value != 1 {
 		t.Fatalf("stored events %+v, want %s alone, with value 1", got.Stored, ids[0])
 	}
@@ -359,6 +361,14 @@ func testEventIDSpellings(t *testing.T, st abacus.Store) {
 	if !errors.Is(err, abacus.ErrRetry) {
 		t.Fatalf("storing %s a second time: %v, want ErrRetry (the unique key refuses it)", ids[0], err)
 	}
+}
+
+func eventIDs(evs []abacus.StoredEvent) []string {
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	return ids
 }
 
 func sortedStrings(s []string) []string {

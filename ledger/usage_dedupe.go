@@ -1,0 +1,49 @@
+package ledger
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// repeatOf answers an event whose id is taken already by prior: a
+// duplicate if it tells what prior told, for the producer sent it again;
+// otherwise an error naming the first fact that differs. An id names one
+// event, so such an event would be dropped as a duplicate and its usage
+// lost: a producer that reused an id, or got an account wrong and then
+// right, learns it, and the event can be sent again under an id of its own.
+// The facts are those that decide a charge: who, when, what and how much;
+// of extra, what it makes of the components.
+func repeatOf(prior, ev *abacus.UsageEvent) error {
+	field, was, now := differingFact(prior, ev)
+	if field == "" {
+		return nil
+	}
+	return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is stored already with %s %s, and this one says %s: an id names one event; send this one under an id of its own",
+		ev.ID, field, was, now)
+}
+
+func differingFact(a, b *abacus.UsageEvent) (field, was, now string) {
+	for _, f := range []struct{ name, was, now string }{
+		{"user_uuid", string(a.Account), string(b.Account)},
+		{"created_at", a.Time.UTC().Format(time.RFC3339Nano), b.Time.UTC().Format(time.RFC3339Nano)},
+		{"scene", strconv.Itoa(a.Scene), strconv.Itoa(b.Scene)},
+		{"resource_id", a.ResourceID, b.ResourceID},
+		{"customer_id", a.CustomerID, b.CustomerID},
+		{"value_type", strconv.Itoa(a.ValueType), strconv.Itoa(b.ValueType)},
+		{"value", strconv.FormatInt(a.Value, 10), strconv.FormatInt(b.Value, 10)},
+	} {
+		if f.was != f.now {
+			return f.name, strconv.Quote(f.was), strconv.Quote(f.now)
+		}
+	}
+	ca, errA := rating.Components(a)
+	cb, errB := rating.Components(b)
+	if (errA == nil) != (errB == nil) || errA == nil && !slices.Equal(ca, cb) || errA != nil && a.Extra != b.Extra {
+		return "extra", strconv.Quote(a.Extra), strconv.Quote(b.Extra)
+	}
+	return "", "", ""
+}
