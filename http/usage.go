@@ -262,6 +262,11 @@ func timeParam(v, field string) (time.Time, error) {
 	if err != nil {
 		return t, abacus.Errorf(abacus.CodeInvalid, field, "%q is not an RFC 3339 time such as \"2026-11-01T00:00:00Z\"", v)
 	}
+	// No event is older (UsageEvent.Validate), and a time given must not
+	// read as the zero time, which stands for no bound.
+	if floor := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC); t.Before(floor) {
+		return floor, nil
+	}
 	return t.UTC(), nil
 }
 

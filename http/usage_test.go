@@ -114,6 +114,13 @@ func TestIngestEndpoint(t *testing.T) {
 			t.Fatalf("alice's events: %s", list.raw)
 		}
 		f.mustDo("bob", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 403)
+		// A bound at the zero time is a bound, not none.
+		for q, want := range map[string]int{"&to=0001-01-01T00:00:00Z": 0, "&from=0001-01-01T00:00:00Z": 3} {
+			page := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice+q, "", "", 200)
+			if n := len(page.body["events"].([]any)); n != want {
+				t.Fatalf("alice's events%s: %s", q, page.raw)
+			}
+		}
 		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200); v.body["refunded"] != "2" {
 			t.Fatalf("void: %s", v.raw)
 		}
