@@ -22,8 +22,15 @@ const staleUtilisation = 3 * BurstCycle
 // are computed from the latest utilisation by rule for the next cycle. A
 // resource whose latest report is older than staleUtilisation keeps
 // following it, and the cycle logs a warning: its feed may have stopped.
+// So does a level for the next cycle that a burst price of the resource
+// has no price for: its events would be unpriced, and an operator has a
+// cycle to add the level or change the rule (serve's --burst-max).
 func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.LevelRule) (bool, error) {
 	cycle := now.UTC().Truncate(BurstCycle)
+	book, _, err := e.priceBook(ctx)
+	if err != nil {
+		return false, err
+	}
 	return e.store.BurstCycle(ctx, cycle, func(util map[string]abacus.Utilisation, inForce, next map[string]int) ([]abacus.BurstLevel, map[string]int) {
 		percents := make(map[string]decimal.Decimal, len(util))
 		for r, u := range util {
@@ -34,6 +41,12 @@ func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.L
 			}
 		}
 		newCurrent, newNext := rating.NextLevels(inForce, next, percents, rule)
+		for r, level := range newNext {
+			for _, p := range book.BurstGaps(r, level, cycle.Add(BurstCycle)) {
+				e.cfg.Logger.Warn("burst: a resource goes to a level its burst price has no price for; its events will be unpriced until one is added",
+					"resource", r, "level", level, "price", p.ID, "currency", string(p.Currency), "from", cycle.Add(BurstCycle).Format(time.RFC3339))
+			}
+		}
 		// Only changes are recorded: the history stays as long as the
 		// levels' story, not one row per resource every five minutes.
 		return rating.LevelChanges(inForce, newCurrent, cycle), newNext

@@ -202,3 +202,39 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestBurstWarnsOfALevelWithoutAPrice: a cycle that sets a resource's next
+// level to one its burst price has no price for says so, a cycle ahead:
+// its events would be unpriced.
+func TestBurstWarnsOfALevelWithoutAPrice(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		var logged lockedBuffer
+		e := ledger.New(st, ledger.Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		price := perMinute("cpu", "0", t0)
+		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
+		price.Levels = []abacus.BurstPrice{{Level: 0, UnitPrice: decimal.RequireFromString("0.5")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
+		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil); err != nil {
+			t.Fatal(err)
+		}
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		for i, c := range []struct {
+			percent string
+			warned  bool
+		}{{"17.5", false}, {"50", true}} { // levels 4 and 11
+			if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString(c.percent), t0.Add(time.Duration(i)*ledger.BurstCycle)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.RunBurstCycle(ctx, t0.Add(time.Duration(i)*ledger.BurstCycle), rule); err != nil {
+				t.Fatal(err)
+			}
+			out := logged.String()
+			if warned := strings.Contains(out, "has no price for"); warned != c.warned || warned && !strings.Contains(out, "resource=cpu level=11") {
+				t.Fatalf("at %s%%: warned %v, want %v:\n%s", c.percent, warned, c.warned, out)
+			}
+		}
+	})
+}

@@ -203,6 +203,25 @@ func (b *Book) Level(resource string, t time.Time) int {
 	return ls[i-1].Level
 }
 
+// BurstGaps returns the burst prices of resource in force at t, in any
+// currency, that have no price at level, by id: the events they price
+// while that level is in force are unpriced.
+func (b *Book) BurstGaps(resource string, level int, t time.Time) []*abacus.Price {
+	var out []*abacus.Price
+	for k := range b.prices {
+		if k.ResourceID != resource {
+			continue
+		}
+		if v, ok := b.version(k.Key, k.Currency, t); ok && v.price.Model == abacus.ModelBurst {
+			if _, ok := levelIndex(v.price, level); !ok {
+				out = append(out, v.price)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 // Commitment returns the account's commitment active at t (From ≤ t <
 // Until). With several, it returns the one of the most Months (the one
 // earning the largest discount; ties go to the one that started first).
