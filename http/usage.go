@@ -149,9 +149,20 @@ type storedEventView struct {
 	Currency     abacus.Currency    `json:"currency"`
 	Charged      abacus.Amount      `json:"charged"`
 	Refunded     abacus.Amount      `json:"refunded"`
+	Paid         paidView           `json:"paid"`
 	ReceivedAt   time.Time          `json:"received_at"`
 	Transaction  int64              `json:"transaction,omitempty"`
 	Void         int64              `json:"void_transaction,omitempty"`
+}
+
+// paidView is what each bucket paid for an event, net of what came back
+// to it (abacus.StoredEvent.Drawn); estimated for events voided before
+// abacus kept that.
+type paidView struct {
+	Cash      abacus.Amount `json:"cash"`
+	Bonus     abacus.Amount `json:"bonus"`
+	Voucher   abacus.Amount `json:"voucher"`
+	Estimated bool          `json:"estimated,omitempty"`
 }
 
 // handleEvents lists stored events: an account's, or every unpriced one.
@@ -204,7 +215,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	}{Events: []storedEventView{}}
 	for _, e := range evs {
 		page.Events = append(page.Events, storedEventView{e.Seq, e.ID, e.Account, e.Value, e.ValueType, e.Scene, e.OpUID, e.ResourceID,
-			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.Refunded, e.ReceivedAt, e.TxID, e.VoidTxID})
+			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.Refunded,
+			paidView{e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.DrawnEstimated}, e.ReceivedAt, e.TxID, e.VoidTxID})
 	}
 	if len(evs) == q.Limit {
 		page.Next = &evs[len(evs)-1].Seq

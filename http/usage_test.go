@@ -113,6 +113,13 @@ func TestIngestEndpoint(t *testing.T) {
 		if n := len(list.body["events"].([]any)); n != 3 {
 			t.Fatalf("alice's events: %s", list.raw)
 		}
+		paid := map[any]string{}
+		for _, e := range list.body["events"].([]any) {
+			paid[e.(map[string]any)["uuid"]] = fmt.Sprint(e.(map[string]any)["paid"])
+		}
+		if got := paid["11111111-0000-4000-8000-000000000001"]; got != "map[bonus:0 cash:2 voucher:0]" {
+			t.Fatalf("what each bucket paid for the first event: %s", got)
+		}
 		f.mustDo("bob", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 403)
 		// A bound at the zero time is a bound, not none.
 		for q, want := range map[string]int{"&to=0001-01-01T00:00:00Z": 0, "&from=0001-01-01T00:00:00Z": 3} {
@@ -126,7 +133,8 @@ func TestIngestEndpoint(t *testing.T) {
 		}
 		f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 409)
 		voided := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?status=voided&account="+alice, "", "", 200)
-		if evs := voided.body["events"].([]any); len(evs) != 1 || evs[0].(map[string]any)["refunded"] != "2" || evs[0].(map[string]any)["charged"] != "2" {
+		if evs := voided.body["events"].([]any); len(evs) != 1 || evs[0].(map[string]any)["refunded"] != "2" || evs[0].(map[string]any)["charged"] != "2" ||
+			fmt.Sprint(evs[0].(map[string]any)["paid"]) != "map[bonus:0 cash:0 voucher:0]" {
 			t.Fatalf("voided events: %s", voided.raw)
 		}
 		f.mustDo("service", "POST", path+"/nope/void", "", "", 404)
