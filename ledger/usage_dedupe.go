@@ -22,7 +22,7 @@ func repeatOf(prior, ev *abacus.UsageEvent) error {
 	if field == "" {
 		return nil
 	}
-	return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is stored already with %s %s, and this one says %s: an id names one event; send this one under an id of its own",
+	return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was sent already with %s %s, and this one says %s: an id names one event; send this one under an id of its own",
 		ev.ID, field, was, now)
 }
 
@@ -43,7 +43,15 @@ func differingFact(a, b *abacus.UsageEvent) (field, was, now string) {
 	ca, errA := rating.Components(a)
 	cb, errB := rating.Components(b)
 	if (errA == nil) != (errB == nil) || errA == nil && !slices.Equal(ca, cb) || errA != nil && a.Extra != b.Extra {
-		return "extra", strconv.Quote(a.Extra), strconv.Quote(b.Extra)
+		return "extra", quoteClipped(a.Extra), quoteClipped(b.Extra)
 	}
 	return "", "", ""
+}
+
+// quoteClipped quotes s, cut to its first 200 bytes: extra may be long.
+func quoteClipped(s string) string {
+	if len(s) > 200 {
+		return strconv.Quote(s[:200]) + "…"
+	}
+	return strconv.Quote(s)
 }

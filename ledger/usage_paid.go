@@ -64,7 +64,8 @@ func (u *usageBatch) credit(it *usageItem, amount abacus.Amount) (abacus.Drawn, 
 // refund is smaller, and to none more than what is left of what it paid
 // for the month (credits to the month's other events may have given some
 // of it back already); anything beyond is a credit for its month. A
-// negative refund (a volume price stepping back up) is reclaim's.
+// negative refund (a volume price stepping back up) is reclaim's. It
+// changes nothing if the money cannot move.
 func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacus.Amount) (abacus.Drawn, error) {
 	if amount.IsZero() {
 		return abacus.Drawn{}, nil
@@ -96,7 +97,7 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 	}
 	more, err := u.credit(it, beyond)
 	if err != nil {
-		return abacus.Drawn{}, err
+		return abacus.Drawn{}, u.undo(it, own, err)
 	}
 	return addDrawn(own, more)
 }
@@ -106,7 +107,8 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 // voucher or bonus bucket gives what it still holds and cash the rest, as
 // the account's floor allows: money a promotion credited and the account
 // spent is owed in cash. Beyond s's credits it is charged like usage.
-// It returns what came back to each bucket: negative.
+// It returns what came back to each bucket, negative, and changes nothing
+// if the money cannot move.
 func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.Amount) (abacus.Drawn, error) {
 	credited, err := subDrawn(abacus.Drawn{}, s.Drawn)
 	if err != nil {
@@ -155,7 +157,7 @@ func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.A
 	}
 	d, err := u.charge(it, beyond, abacus.Drawn{})
 	if err != nil {
-		return abacus.Drawn{}, err
+		return abacus.Drawn{}, u.undo(it, back, err)
 	}
 	return subDrawn(back, d)
 }
@@ -181,12 +183,23 @@ func (u *usageBatch) drawPreferring(it *usageItem, amount abacus.Amount, prefer 
 	}
 	d, err := u.drawFor(it, rest)
 	if err != nil {
-		if undo := u.moveBack(it, first); undo != nil {
-			return abacus.Drawn{}, undo
-		}
-		return abacus.Drawn{}, err
+		return abacus.Drawn{}, u.undo(it, taken, err)
 	}
 	return addDrawn(first, d)
+}
+
+// undo moves back what moveBack moved as d, after a later step of the same
+// movement failed with err, so that a refused item changes nothing; it
+// returns err.
+func (u *usageBatch) undo(it *usageItem, d abacus.Drawn, err error) error {
+	back, uerr := subDrawn(abacus.Drawn{}, d)
+	if uerr == nil {
+		uerr = u.moveBack(it, back)
+	}
+	if uerr != nil {
+		return uerr // not a refusal: the batch fails
+	}
+	return err
 }
 
 // moveBack moves what d says from revenue to each bucket (a negative part

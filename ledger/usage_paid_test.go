@@ -56,7 +56,7 @@ func TestCreditsGoBackToTheBucketsThatPaid(t *testing.T) {
 			// are caught as well.
 			corrupt(t, f.st, `UPDATE usage_events SET drawn_voucher = drawn_voucher - 20000000, drawn_cash = drawn_cash + 20000000 WHERE id = 'a'`)
 			rep, err := ledger.Verify(f.ctx, f.st)
-			if err != nil || rep.OK() || !strings.Contains(rep.String(), "on its voucher bucket but its events say it paid -4") ||
+			if err != nil || rep.OK() || !strings.Contains(rep.String(), "took 16 USD from its voucher bucket but its events say it paid -4") ||
 				!strings.Contains(rep.String(), "its voucher bucket got back 4 USD more for the usage of 2026-11 than it paid for it") {
 				t.Fatalf("verify after moving a's voucher money to cash: %v\n%s", err, rep)
 			}
@@ -99,6 +99,36 @@ func TestCreditsGoBackToTheBucketsThatPaid(t *testing.T) {
 			}
 			mustVerify(t, f.st)
 		})
+	})
+}
+
+// TestARefusedVoidMovesNothing: a void that takes back more than its
+// event's credit, where the floor refuses the rest, leaves every bucket
+// as it was, the part the credit covers included.
+func TestARefusedVoidMovesNothing(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("gpu", abacus.ModelVolume, t0.AddDate(0, -1, 0), tier{10, "2"}, tier{0, "1"}))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "19")
+		for i, m := range []int64{5, 4, 3, 1} { // 10, then 8 more, 6 back, 1 more: 13 paid
+			f.ingest(spaceEvent(string(rune('a'+i)), acct, "gpu", m, t0.Add(time.Duration(i)*time.Hour)))
+		}
+		if got := f.balances(acct); got != "cash 6 bonus 0 voucher 0" {
+			t.Fatal(got)
+		}
+		// Without c the month costs C(10) = 20: 7 more than paid, of which
+		// c's credit covers 6 and the floor refuses the last.
+		if v := f.void("c"); v.Err == nil || v.Err.Code != abacus.CodeInsufficientFunds {
+			t.Fatalf("void: %+v", v)
+		}
+		if got := f.balances(acct); got != "cash 6 bonus 0 voucher 0" {
+			t.Fatalf("after the refused void: %s", got)
+		}
+		if c := f.stored("c"); c.Status != abacus.EventCharged || c.Drawn != (abacus.Drawn{Cash: amt(t, "-6")}) {
+			t.Fatalf("c after the refused void: %+v", c)
+		}
+		mustVerify(t, f.st)
 	})
 }
 

@@ -232,8 +232,8 @@ func (u *usageCheck) finish() {
 	}) {
 		l, e := orZero(u.ledgerByBucket[k], zero), orZero(u.eventsByBucket[k], zero)
 		if l.Cmp(e) != 0 && !u.estimated[k.account] {
-			u.c.fail("account %s: usage transactions moved %s %s on its %s bucket but its events say it paid %s", k.account,
-				micros(l), k.currency, k.bucket, micros(new(big.Int).Neg(e)))
+			u.c.fail("account %s: usage transactions took %s %s from its %s bucket but its events say it paid %s", k.account,
+				micros(new(big.Int).Neg(l)), k.currency, k.bucket, micros(new(big.Int).Neg(e)))
 		}
 	}
 	keys := map[txCurrency]bool{}
