@@ -81,7 +81,15 @@ type Store interface {
 	// Events returns stored events in the order they were stored.
 	Events(ctx context.Context, q EventQuery) ([]StoredEvent, error)
 	Rollups(ctx context.Context, q RollupQuery) ([]Rollup, error)
-	DeadLetterAdd(ctx context.Context, d DeadLetter) error
+	// DeadLetterAdd records a dead letter; one under a Key already stored
+	// is not recorded again. published reports that the letter under d.Key
+	// was stored before and has been marked published (DeadLetterPublished):
+	// a new letter, or one stored but not yet marked, gives false.
+	DeadLetterAdd(ctx context.Context, d DeadLetter) (published bool, err error)
+	// DeadLetterPublished marks the letter under key published at at. A
+	// letter marked already keeps its first time; no letter under key is
+	// CodeNotFound.
+	DeadLetterPublished(ctx context.Context, key string, at time.Time) error
 	// DeadLetters and Outbox list in id order from after afterID, at most
 	// limit (at least 1) at a time.
 	DeadLetters(ctx context.Context, afterID int64, limit int) ([]DeadLetter, error)

@@ -81,14 +81,15 @@ const OutboxLowBalance = "low_balance"
 // DeadLetter is a message that could not be understood, kept with the
 // reason instead of being dropped.
 type DeadLetter struct {
-	ID         int64
-	Key        string // if set, a second letter with the same key is not recorded
-	Source     string // "nats"
-	Subject    string
-	Reason     string
-	Payload    []byte
-	Headers    map[string][]string // the message's headers as received; nil if it had none
-	ReceivedAt time.Time
+	ID          int64
+	Key         string // if set, a second letter with the same key is not recorded
+	Source      string // "nats"
+	Subject     string
+	Reason      string
+	Payload     []byte
+	Headers     map[string][]string // the message's headers as received; nil if it had none
+	ReceivedAt  time.Time
+	PublishedAt time.Time // when it was published to the dead letter subject; zero: not yet
 }
 
 // EventQuery selects stored events. With an Account they come by event

@@ -226,14 +226,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 type deadLetterView struct {
-	ID         int64               `json:"id"`
-	Source     string              `json:"source"`
-	Subject    string              `json:"subject"`
-	Reason     string              `json:"reason"`
-	Payload    *string             `json:"payload,omitempty"`        // as text, when it is UTF-8
-	PayloadB64 []byte              `json:"payload_base64,omitempty"` // its exact bytes, when it is not
-	Headers    map[string][]string `json:"headers,omitempty"`
-	ReceivedAt time.Time           `json:"received_at"`
+	ID          int64               `json:"id"`
+	Source      string              `json:"source"`
+	Subject     string              `json:"subject"`
+	Reason      string              `json:"reason"`
+	Payload     *string             `json:"payload,omitempty"`        // as text, when it is UTF-8
+	PayloadB64  []byte              `json:"payload_base64,omitempty"` // its exact bytes, when it is not
+	Headers     map[string][]string `json:"headers,omitempty"`
+	ReceivedAt  time.Time           `json:"received_at"`
+	PublishedAt *time.Time          `json:"published_at,omitempty"` // to the dead letter subject; omitted until then
 }
 
 func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
@@ -253,7 +254,8 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 		DeadLetters []deadLetterView `json:"dead_letters"`
 	}{DeadLetters: []deadLetterView{}}
 	for _, d := range ds {
-		v := deadLetterView{ID: d.ID, Source: d.Source, Subject: d.Subject, Reason: d.Reason, Headers: d.Headers, ReceivedAt: d.ReceivedAt}
+		v := deadLetterView{ID: d.ID, Source: d.Source, Subject: d.Subject, Reason: d.Reason, Headers: d.Headers, ReceivedAt: d.ReceivedAt,
+			PublishedAt: optTime(d.PublishedAt)}
 		if utf8.Valid(d.Payload) {
 			text := string(d.Payload)
 			v.Payload = &text

@@ -244,15 +244,20 @@ func TestIngestBodyEncodings(t *testing.T) {
 
 // TestDeadLettersKeepTheirBytes: a dead letter's payload comes back as
 // text when it is UTF-8, and otherwise as its exact bytes in base64, so it
-// can be sent again as it came.
+// can be sent again as it came. published_at says when it was published,
+// and is left out until it is.
 func TestDeadLettersKeepTheirBytes(t *testing.T) {
 	st := testdb.SQLite(t)
 	f := newFixture(t, st)
 	for i, payload := range []string{`{"uuid":1}`, "bad\xff\xfe"} {
-		if err := st.DeadLetterAdd(context.Background(), abacus.DeadLetter{Key: fmt.Sprint(i), Source: "nats", Subject: "accounting.metering.duration",
+		if _, err := st.DeadLetterAdd(context.Background(), abacus.DeadLetter{Key: fmt.Sprint(i), Source: "nats", Subject: "accounting.metering.duration",
 			Reason: "body: is not valid JSON", Payload: []byte(payload), ReceivedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	published := time.Date(2026, 11, 1, 0, 0, 1, 0, time.UTC)
+	if err := st.DeadLetterPublished(context.Background(), "0", published); err != nil {
+		t.Fatal(err)
 	}
 	r := f.mustDo("service", "GET", "/api/v1/accounting/metering/dead-letters", "", "", 200)
 	ds := r.body["dead_letters"].([]any)
@@ -260,6 +265,12 @@ func TestDeadLettersKeepTheirBytes(t *testing.T) {
 		t.Fatalf("%s", r.raw)
 	}
 	text, bytes := ds[0].(map[string]any), ds[1].(map[string]any)
+	if text["published_at"] != "2026-11-01T00:00:01Z" {
+		t.Fatalf("a published dead letter: published_at %v, want 2026-11-01T00:00:01Z", text["published_at"])
+	}
+	if _, ok := bytes["published_at"]; ok {
+		t.Fatalf("a dead letter not published: %v, want no published_at", bytes)
+	}
 	if text["payload"] != `{"uuid":1}` || text["payload_base64"] != nil {
 		t.Fatalf("a UTF-8 payload: %v", text)
 	}

@@ -686,8 +686,12 @@ func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
 
 // deadLetter records a message in the store, then publishes it to the
 // dead letter subject: through JetStream if a stream captures the subject,
-// plainly if none does. The store comes first: while the database is down
-// nothing is published, so the subject sees a message once.
+// plainly if none does, and marks it published in the store. The store
+// comes first: while the database is down nothing is published, so the
+// subject sees a message once. A letter the store has marked published is
+// not published again: the durable consumer deleted and made again replays
+// the stream, and a redelivery may come after JetStream's duplicate window,
+// past which the message id no longer makes a second copy a duplicate.
 func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error {
 	reason := clip(strings.Join(reasons, "; "))
 	c.log.Warn("usage message dead-lettered", "subject", m.msg.Subject(), "seq", m.seq, "reason", reason)
@@ -705,13 +709,19 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 		b.instance = strconv.FormatInt(s.CachedInfo().Created.UnixNano(), 10)
 	}
 	id := fmt.Sprintf("%s:%s:%s:%d", c.cfg.Stream, c.cfg.Durable, b.instance, m.seq)
-	if err := c.st.DeadLetterAdd(b.ctx, abacus.DeadLetter{
+	key := "nats:" + id
+	published, err := c.st.DeadLetterAdd(b.ctx, abacus.DeadLetter{
 		// The key makes a redelivered message's second recording a no-op.
-		Key:    "nats:" + id,
+		Key:    key,
 		Source: "nats", Subject: m.msg.Subject(), Reason: reason, Payload: m.msg.Data(), Headers: m.msg.Headers(),
 		ReceivedAt: c.p.Engine.Now().UTC(),
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("recording the dead letter: %w", err)
+	}
+	if published {
+		c.log.Info("usage message was dead-lettered and published before; not published again", "subject", m.msg.Subject(), "seq", m.seq, "key", key)
+		return nil
 	}
 	out := nats.NewMsg(c.cfg.DeadLetterSubject)
 	out.Data = m.msg.Data()
@@ -739,7 +749,6 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 			return fmt.Errorf("looking for a stream that captures %s: %w", c.cfg.DeadLetterSubject, err)
 		}
 	}
-	var err error
 	if b.dlq > 0 {
 		// The stream confirms it has the message, and the id makes a
 		// redelivered dead letter a duplicate it drops.
@@ -749,6 +758,13 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	}
 	if err != nil {
 		return fmt.Errorf("publishing to %s: %w", c.cfg.DeadLetterSubject, err)
+	}
+	// Should marking fail, the message is redelivered and its letter
+	// published again: within the duplicate window the stream drops that
+	// copy by its id; past it (or published plainly) the subject sees it
+	// twice.
+	if err := c.st.DeadLetterPublished(b.ctx, key, c.p.Engine.Now().UTC()); err != nil {
+		return fmt.Errorf("marking the dead letter published: %w", err)
 	}
 	return nil
 }

@@ -280,12 +280,12 @@ type deadLetterThenDie struct {
 	once atomic.Bool
 }
 
-func (s *deadLetterThenDie) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
-	err := s.Store.DeadLetterAdd(ctx, d)
+func (s *deadLetterThenDie) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) (bool, error) {
+	published, err := s.Store.DeadLetterAdd(ctx, d)
 	if err == nil && s.once.CompareAndSwap(false, true) {
 		s.die()
 	}
-	return err
+	return published, err
 }
 
 // TestConsumerDeadLetterRedeliveredOnce: a message whose dead letter was
@@ -327,5 +327,46 @@ func TestConsumerDeadLetterRedeliveredOnce(t *testing.T) {
 	}
 	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
 		t.Fatalf("DLQ stream holds %+v (%v), want 1", info.State, err)
+	}
+}
+
+// TestConsumerDeadLetterPublishedOnceAfterReplay: a durable deleted and
+// made again replays the stream, dead letters included, after the DLQ
+// stream's duplicates window has passed, so that the message id no longer
+// makes a second copy a duplicate. The letter, marked published in the
+// store, is not published again.
+func TestConsumerDeadLetterPublishedOnceAfterReplay(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	const window = 200 * time.Millisecond
+	dlq := b.createDeadLetterStreamWindow(window)
+	// AckWait as in TestConsumerDurableDeleted: the remade durable may
+	// deliver to a pull that has just expired on the client.
+	c := b.start(metering.ConsumerConfig{AckWait: 3 * time.Second})
+	b.publish(metering.DefaultSubject, "bad")
+	waitFor(t, "the dead letter", func() bool { return c.Stats().DeadLettered == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("DLQ stream holds %+v (%v), want 1", info.State, err)
+	}
+	time.Sleep(3 * window) // the server forgets the message id
+
+	if err := b.js.DeleteConsumer(ctx, metering.DefaultStream, metering.DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the consumer to make its durable again", func() bool {
+		_, err := b.js.Consumer(ctx, metering.DefaultStream, metering.DefaultDurable)
+		return err == nil
+	})
+	waitFor(t, "the replayed message dead-lettered again", func() bool { return c.Stats().DeadLettered == 2 })
+	b.waitDrained(metering.DefaultDurable)
+
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("DLQ stream holds %+v (%v) after the replay, want 1: the letter published once", info.State, err)
+	}
+	ds := b.deadLetters()
+	if len(ds) != 1 || string(ds[0].Payload) != "bad" || ds[0].PublishedAt.IsZero() {
+		t.Fatalf("dead letters stored %+v, want the one, marked published", ds)
 	}
 }

@@ -89,7 +89,16 @@ func (b *bundle) createStream() {
 // then published to it with a confirmation.
 func (b *bundle) createDeadLetterStream() jetstream.Stream {
 	b.t.Helper()
-	dlq, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}})
+	return b.createDeadLetterStreamWindow(0)
+}
+
+// createDeadLetterStreamWindow creates the DLQ stream with a duplicates
+// window of its own (0: the server's default, two minutes): past it, a
+// message id no longer makes a second copy a duplicate.
+func (b *bundle) createDeadLetterStreamWindow(duplicates time.Duration) jetstream.Stream {
+	b.t.Helper()
+	dlq, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"},
+		Duplicates: duplicates})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -519,11 +528,18 @@ func (s *flakyStore) Write(ctx context.Context, fn func(abacus.WriteTx) error) e
 	return s.Store.Write(ctx, fn)
 }
 
-func (s *flakyStore) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+func (s *flakyStore) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) (bool, error) {
+	if s.writesDown.Load() {
+		return false, errDown
+	}
+	return s.Store.DeadLetterAdd(ctx, d)
+}
+
+func (s *flakyStore) DeadLetterPublished(ctx context.Context, key string, at time.Time) error {
 	if s.writesDown.Load() {
 		return errDown
 	}
-	return s.Store.DeadLetterAdd(ctx, d)
+	return s.Store.DeadLetterPublished(ctx, key, at)
 }
 
 func (s *flakyStore) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {

@@ -293,6 +293,7 @@ func TestMigrationNetsOldVoids(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
+		`ALTER TABLE dead_letters DROP COLUMN published_at`,
 		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
 		`DELETE FROM schema_migrations WHERE version >= 13`,
 		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
@@ -313,6 +314,45 @@ func TestMigrationNetsOldVoids(t *testing.T) {
 	storetest.CheckNettedVoids(t, s)
 }
 
+// TestMigrationMarksOldDeadLettersPublished: a dead letter stored before
+// 0014 was published right after it was recorded; the migration marks it
+// published then, so that a replay of its message does not publish it
+// again.
+func TestMigrationMarksOldDeadLettersPublished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	received := time.Date(2026, 11, 1, 12, 30, 0, 123456000, time.UTC)
+	for _, q := range []string{
+		`ALTER TABLE dead_letters DROP COLUMN published_at`,
+		`DELETE FROM schema_migrations WHERE version >= 14`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at)
+		VALUES ('nats:s:d:1:1', 'nats', 'accounting.metering.duration', 'body: is not valid JSON', '\x7b', $1)`, received); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkApplied(t, s)
+	ds, err := s.DeadLetters(ctx, 0, 10)
+	if err != nil || len(ds) != 1 || !ds[0].ReceivedAt.Equal(received) || !ds[0].PublishedAt.Equal(received) {
+		t.Fatalf("dead letters after the migration: %+v %v; want one published at %v", ds, err, received)
+	}
+	published, err := s.DeadLetterAdd(ctx, abacus.DeadLetter{Key: "nats:s:d:1:1", Source: "nats", Subject: "accounting.metering.duration",
+		Reason: "body: is not valid JSON", Payload: []byte("{"), ReceivedAt: received.Add(time.Hour)})
+	if err != nil || !published {
+		t.Fatalf("the old dead letter added again: published %v, %v; want true", published, err)
+	}
+}
+
 // TestMigrationKeepsOldVoids: a void made before events recorded their
 // refund gave back what the event was charged, and the migration that
 // adds the record says so. The migration that records the latest event
@@ -328,6 +368,7 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	// The schema as it was before 0005, holding a voided and a charged
 	// event and the price that charged them.
 	for _, q := range []string{
+		`ALTER TABLE dead_letters DROP COLUMN published_at`,
 		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
 		`ALTER TABLE usage_events DROP COLUMN cost`,
 		`DROP TABLE usage_reprices`,

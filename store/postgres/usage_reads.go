@@ -221,17 +221,34 @@ func scanRollup(row pgx.Row) (abacus.Rollup, error) {
 }
 
 // DeadLetterAdd implements abacus.Store.
-func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) (bool, error) {
 	var key *string
 	if d.Key != "" {
 		key = &d.Key
 	}
 	headers, err := store.EncodeHeaders(d.Headers)
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, headers, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	ct, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, headers, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (key) DO NOTHING`, key, d.Source, d.Subject, d.Reason, d.Payload, headers, d.ReceivedAt)
+	if err != nil || ct.RowsAffected() > 0 || key == nil {
+		return false, err
+	}
+	// Stored before: whether it was published. (A statement of its own:
+	// it sees the letter even if another transaction committed it after
+	// the insert's snapshot was taken.)
+	var published bool
+	err = s.pool.QueryRow(ctx, `SELECT published_at IS NOT NULL FROM dead_letters WHERE key = $1`, d.Key).Scan(&published)
+	return published, err
+}
+
+// DeadLetterPublished implements abacus.Store.
+func (s *Store) DeadLetterPublished(ctx context.Context, key string, at time.Time) error {
+	ct, err := s.pool.Exec(ctx, `UPDATE dead_letters SET published_at = COALESCE(published_at, $1) WHERE key = $2`, at, key)
+	if err == nil && ct.RowsAffected() == 0 {
+		return notFound("dead letter", key)
+	}
 	return err
 }
 
@@ -240,14 +257,16 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	rows, err := s.pool.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at, published_at
+		FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	return collect(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
 		var d abacus.DeadLetter
 		var headers string
-		if err := row.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &headers, &d.ReceivedAt); err != nil {
+		var published *time.Time
+		if err := row.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &headers, &d.ReceivedAt, &published); err != nil {
 			return d, err
 		}
-		d.ReceivedAt = d.ReceivedAt.UTC()
+		d.ReceivedAt, d.PublishedAt = d.ReceivedAt.UTC(), fromNullTime(published)
 		d.Headers, err = store.DecodeHeaders(headers)
 		return d, err
 	})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
@@ -236,10 +237,44 @@ const undo0011 = undo0013 + `ALTER TABLE usage_events DROP COLUMN cost;
 	CREATE UNIQUE INDEX prices_key ON prices (sku_type, sku_kind, resource_id, unit_type, currency, valid_from);
 	`
 
-// undo0013 takes a migrated database back to before 0013.
-const undo0013 = `ALTER TABLE usage_events DROP COLUMN drawn_estimated;
+// undo0013 takes a migrated database back to before 0013 (and 0014).
+const undo0013 = undo0014 + `ALTER TABLE usage_events DROP COLUMN drawn_estimated;
 	DELETE FROM schema_migrations WHERE version >= 13;
 	`
+
+// undo0014 takes a migrated database back to before 0014.
+const undo0014 = `ALTER TABLE dead_letters DROP COLUMN published_at;
+	DELETE FROM schema_migrations WHERE version >= 14;
+	`
+
+// TestMigrationMarksOldDeadLettersPublished: a dead letter stored before
+// 0014 was published right after it was recorded; the migration marks it
+// published then, so that a replay of its message does not publish it
+// again.
+func TestMigrationMarksOldDeadLettersPublished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, path := migratedWithSQL(t)
+	received := time.Date(2026, 11, 1, 12, 30, 0, 123456000, time.UTC)
+	_, err := db.ExecContext(ctx, undo0014+`INSERT INTO dead_letters (key, source, subject, reason, payload, received_at)
+		VALUES ('nats:s:d:1:1', 'nats', 'accounting.metering.duration', 'body: is not valid JSON', X'7B', ?)`, received.UnixMicro())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkApplied(t, path)
+	ds, err := s.DeadLetters(ctx, 0, 10)
+	if err != nil || len(ds) != 1 || !ds[0].ReceivedAt.Equal(received) || !ds[0].PublishedAt.Equal(received) {
+		t.Fatalf("dead letters after the migration: %+v %v; want one published at %v", ds, err, received)
+	}
+	published, err := s.DeadLetterAdd(ctx, abacus.DeadLetter{Key: "nats:s:d:1:1", Source: "nats", Subject: "accounting.metering.duration",
+		Reason: "body: is not valid JSON", Payload: []byte("{"), ReceivedAt: received.Add(time.Hour)})
+	if err != nil || !published {
+		t.Fatalf("the old dead letter added again: published %v, %v; want true", published, err)
+	}
+}
 
 // TestMigrationNetsOldVoids: events voided before 0013 kept what their
 // charge drew; the migration takes their refunds off it as the void split

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -260,15 +261,38 @@ func scanRollup(sc interface{ Scan(...any) error }) (abacus.Rollup, error) {
 }
 
 // DeadLetterAdd implements abacus.Store.
-func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) error {
+func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) (bool, error) {
 	headers, err := store.EncodeHeaders(d.Headers)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return s.inWrite(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, headers, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+	published := false
+	err = s.inWrite(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, headers, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (key) DO NOTHING`, sql.NullString{String: d.Key, Valid: d.Key != ""}, d.Source, d.Subject, d.Reason, d.Payload, headers, micros(d.ReceivedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 || d.Key == "" {
+			return err
+		}
+		// Stored before: whether it was published.
+		return tx.QueryRowContext(ctx, `SELECT published_at IS NOT NULL FROM dead_letters WHERE key = ?`, d.Key).Scan(&published)
+	})
+	return published, err
+}
+
+// DeadLetterPublished implements abacus.Store.
+func (s *Store) DeadLetterPublished(ctx context.Context, key string, at time.Time) error {
+	return s.inWrite(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE dead_letters SET published_at = COALESCE(published_at, ?) WHERE key = ?`, micros(at), key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("dead letter", key)
+		}
+		return nil
 	})
 }
 
@@ -277,7 +301,8 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at, published_at
+		FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -286,11 +311,12 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	for rows.Next() {
 		var d abacus.DeadLetter
 		var at int64
+		var published sql.NullInt64
 		var headers string
-		if err := rows.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &headers, &at); err != nil {
+		if err := rows.Scan(&d.ID, &d.Key, &d.Source, &d.Subject, &d.Reason, &d.Payload, &headers, &at, &published); err != nil {
 			return nil, err
 		}
-		d.ReceivedAt = fromMicros(at)
+		d.ReceivedAt, d.PublishedAt = fromMicros(at), fromNullMicros(published)
 		if d.Headers, err = store.DecodeHeaders(headers); err != nil {
 			return nil, err
 		}

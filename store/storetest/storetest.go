@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"EventsListing", testEventsListing},
 		{"EventIDSpellings", testEventIDSpellings},
 		{"DeadLetters", testDeadLetters},
+		{"DeadLettersPublished", testDeadLettersPublished},
 		{"PriceVersionTaken", testPriceVersionTaken},
 		{"PriceTooEarly", testPriceTooEarly},
 		{"PriceRevisionRoundTrip", testPriceRevisionRoundTrip},

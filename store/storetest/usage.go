@@ -161,14 +161,14 @@ func testDeadLetters(t *testing.T, st abacus.Store) {
 		{Source: "nats", Subject: "s", Reason: "no key", Payload: []byte("x"), ReceivedAt: at(12)},
 	}
 	for _, d := range letters {
-		if err := st.DeadLetterAdd(ctx, d); err != nil {
-			t.Fatal(err)
+		if published, err := st.DeadLetterAdd(ctx, d); err != nil || published {
+			t.Fatalf("adding a new dead letter: published %v, %v", published, err)
 		}
 	}
 	again := letters[1]
 	again.Reason = "recorded twice"
-	if err := st.DeadLetterAdd(ctx, again); err != nil {
-		t.Fatal(err)
+	if published, err := st.DeadLetterAdd(ctx, again); err != nil || published {
+		t.Fatalf("adding a dead letter again before it was published: published %v, %v", published, err)
 	}
 	got, err := st.DeadLetters(ctx, 0, 10)
 	if err != nil {
@@ -189,6 +189,49 @@ func testDeadLetters(t *testing.T, st abacus.Store) {
 	if err != nil || len(page) != 1 || page[0].ID != got[1].ID {
 		t.Fatalf("the page after the first: %+v %v", page, err)
 	}
+}
+
+// testDeadLettersPublished: a dead letter is not published until marked
+// so; added again after that, it says it was, and the listing gives the
+// time it was first marked. A letter added again before it was marked is
+// not.
+func testDeadLettersPublished(t *testing.T, st abacus.Store) {
+	ctx := t.Context()
+	d := abacus.DeadLetter{Key: "nats:s:d:7:1", Source: "nats", Subject: "accounting.metering.duration", Reason: "body: is not valid JSON",
+		Payload: []byte("{"), ReceivedAt: at(10)}
+	other := d
+	other.Key = "nats:s:d:7:2"
+	for _, l := range []abacus.DeadLetter{d, d, other} {
+		if published, err := st.DeadLetterAdd(ctx, l); err != nil || published {
+			t.Fatalf("adding %s before it was marked published: published %v, %v", l.Key, published, err)
+		}
+	}
+	if err := st.DeadLetterPublished(ctx, d.Key, at(11)); err != nil {
+		t.Fatal(err)
+	}
+	if published, err := st.DeadLetterAdd(ctx, d); err != nil || !published {
+		t.Fatalf("adding a dead letter again after it was marked published: published %v, %v; want true", published, err)
+	}
+	if published, err := st.DeadLetterAdd(ctx, other); err != nil || published {
+		t.Fatalf("adding again a dead letter never marked: published %v, %v; want false", published, err)
+	}
+	if err := st.DeadLetterPublished(ctx, d.Key, at(20)); err != nil {
+		t.Fatalf("marking a dead letter published twice: %v", err)
+	}
+	wantCode(t, "marking an unknown dead letter published", st.DeadLetterPublished(ctx, "nats:s:d:7:3", at(12)), abacus.CodeNotFound)
+	got, err := st.DeadLetters(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d dead letters, want 2: %+v", len(got), got)
+	}
+	want := d
+	want.ID, want.PublishedAt = got[0].ID, at(11) // the first marking's time
+	same(t, "the published dead letter", got[0], want)
+	want = other
+	want.ID = got[1].ID
+	same(t, "the dead letter never marked", got[1], want)
 }
 
 // testUsageListLimits: the lists of dead letters and internal events take
