@@ -121,10 +121,10 @@ type WriteTx interface {
 	// be fn's last call. PostgreSQL sends the writes and the COMMIT in one
 	// round trip.
 	Commit(ctx context.Context, c *Changes) error
-	// UsagePaid sums, bucket by bucket, the Drawn of the account's events
-	// in currency with event times in [from, to), as stored: what each
-	// bucket has paid for that usage, net.
-	UsagePaid(ctx context.Context, account AccountID, currency Currency, from, to time.Time) (Drawn, error)
+	// MonthPaid reads what each bucket has paid for the account's usage in
+	// currency in the billing period starting at period (zero if nothing
+	// was written for it).
+	MonthPaid(ctx context.Context, account AccountID, currency Currency, period time.Time) (Drawn, error)
 }
 
 // BatchReads asks for what a batch is judged by. Everything is read once
@@ -178,6 +178,7 @@ type Changes struct {
 	Events       []StoredEvent  // new usage events
 	EventUpdates []StoredEvent  // events whose status changed (rerated, voided)
 	Counters     []UsageCounter // quantities to add
+	Paid         []MonthPaid    // amounts to add, bucket by bucket
 	Carries      []Carry        // residues to set
 	Rollups      []Rollup       // quantities, amounts and counts to add
 	FreedMinutes []MinuteSlot   // minute slots to give up, each only if the EventID named still holds it; before Minutes
@@ -245,6 +246,8 @@ type AuditReader interface {
 	Events(fn func(StoredEvent) error) error
 	// Rollups streams every rollup row.
 	Rollups(fn func(Rollup) error) error
+	// MonthsPaid streams every MonthPaid row.
+	MonthsPaid(fn func(MonthPaid) error) error
 	// Prices streams every price version, by id.
 	Prices(fn func(Price) error) error
 	// PriceUses streams the latest event time recorded per price version and shard.

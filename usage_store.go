@@ -40,6 +40,17 @@ type Reprice struct {
 	CreatedAt time.Time
 }
 
+// MonthPaid is what each bucket has paid, net, for an account's usage in
+// one currency and billing period: the sum of the Drawn of its events
+// there. What credits give back to a bucket is bounded by it. In Changes
+// it is what a batch adds.
+type MonthPaid struct {
+	Account  AccountID
+	Currency Currency
+	Period   time.Time // the period's start, UTC
+	Paid     Drawn
+}
+
 // Carry is what rounding to micro-units left over from an account's usage
 // charges: an exact decimal in [0, 0.000001), added to its next charge.
 type Carry struct {

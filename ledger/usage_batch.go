@@ -43,7 +43,8 @@ type usageBatch struct {
 	freed     []abacus.MinuteSlot // slots voided events give up
 	txID      int64               // the usage transaction's id, reserved with the reads
 	// What each bucket paid for a month's usage: as stored, read when a
-	// credit first needs it, and what this batch moved since.
+	// credit first needs it, and what this batch moved (which it adds to
+	// the stored sums).
 	readPaid   func(usageMonth) (abacus.Drawn, error)
 	paidStored map[usageMonth]abacus.Drawn
 	paidMoved  map[usageMonth]abacus.Drawn
@@ -128,7 +129,7 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			rerated:   map[string]bool{},
 			book:      book,
 			readPaid: func(m usageMonth) (abacus.Drawn, error) {
-				return tx.UsagePaid(ctx, m.account, m.currency, m.start, m.start.AddDate(0, 1, 0)) // a month, as rating.PeriodOf
+				return tx.MonthPaid(ctx, m.account, m.currency, m.start)
 			},
 			paidStored: map[usageMonth]abacus.Drawn{},
 			paidMoved:  map[usageMonth]abacus.Drawn{},
@@ -546,8 +547,8 @@ func (u *usageBatch) rerate(it *usageItem) error {
 }
 
 // changes turns the batch into writes: one usage transaction with a
-// posting per touched wallet, the events, counters, carries, rollups,
-// minute slots and low-balance messages.
+// posting per touched wallet, the events, counters, what the buckets paid
+// per month, carries, rollups, minute slots and low-balance messages.
 func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	c := &abacus.Changes{}
 	t := abacus.Transaction{Type: abacus.TxUsage, CreatedAt: u.now, Memo: fmt.Sprintf("usage: %d events", len(u.events)+len(u.updates))}
@@ -605,6 +606,11 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 			c.Counters = append(c.Counters, abacus.UsageCounter{Account: k.Account, Key: counterKey(k.Key), Currency: k.Currency, Period: k.Period, Quantity: q})
 		}
 	}
+	for m, d := range u.paidMoved {
+		if d != (abacus.Drawn{}) {
+			c.Paid = append(c.Paid, abacus.MonthPaid{Account: m.account, Currency: m.currency, Period: m.start, Paid: d})
+		}
+	}
 	for a := range u.carried {
 		c.Carries = append(c.Carries, abacus.Carry{Account: a, Residue: u.carry[a].String()})
 	}
@@ -621,7 +627,7 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	if c.Outbox, err = u.lowBalances(items); err != nil {
 		return nil, err
 	}
-	if len(c.Transactions)+len(c.Events)+len(c.EventUpdates)+len(c.Counters)+len(c.Carries)+len(c.Rollups)+len(c.Outbox) == 0 {
+	if len(c.Transactions)+len(c.Events)+len(c.EventUpdates)+len(c.Counters)+len(c.Paid)+len(c.Carries)+len(c.Rollups)+len(c.Outbox) == 0 {
 		return nil, nil
 	}
 	sortChanges(c)
@@ -633,6 +639,9 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 func sortChanges(c *abacus.Changes) {
 	slices.SortFunc(c.Counters, func(x, y abacus.UsageCounter) int {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Key, y.Key), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period))
+	})
+	slices.SortFunc(c.Paid, func(x, y abacus.MonthPaid) int {
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period))
 	})
 	slices.SortFunc(c.Carries, func(x, y abacus.Carry) int { return cmp.Compare(x.Account, y.Account) })
 	slices.SortFunc(c.Rollups, func(x, y abacus.Rollup) int {

@@ -25,8 +25,8 @@ func monthOf(it *usageItem) usageMonth {
 }
 
 // monthPaid is what each bucket has paid, net, for the usage of its
-// month: the stored events' Drawn, read once a batch first needs it, and
-// what the batch has moved since.
+// month: the stored sum of its events' Drawn, read once a batch first
+// needs it, and what the batch has moved.
 func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
 	m := monthOf(it)
 	stored, ok := u.paidStored[m]

@@ -73,6 +73,12 @@ func TestCreditsGoBackToTheBucketsThatPaid(t *testing.T) {
 				t.Fatal(got)
 			}
 			mustVerify(t, f.st)
+			// The month's sums, which bound its credits, are checked too.
+			corrupt(t, f.st, `UPDATE usage_paid SET voucher = voucher + 1000000`)
+			rep, err := ledger.Verify(f.ctx, f.st)
+			if err != nil || rep.OK() || !strings.Contains(rep.String(), "its events say its voucher bucket paid 8.75 USD for the usage of 2026-11, but the store keeps 9.75") {
+				t.Fatalf("verify after changing the month's sums: %v\n%s", err, rep)
+			}
 		})
 
 		t.Run("a credit the voucher has spent is reclaimed in cash, within the floor", func(t *testing.T) {

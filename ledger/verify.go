@@ -101,7 +101,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
 		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
-			v.prices.load, v.usage.loadReprices, v.events, v.usage.rollups} {
+			v.prices.load, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid} {
 			if err := step(ar); err != nil {
 				return err
 			}

@@ -33,7 +33,9 @@ type usageCheck struct {
 	reprices     map[int64][]abacus.Reprice     // by event seq; each seen is deleted
 	costs        map[abacus.AccountID]decimal.Decimal
 	costUnknown  map[abacus.AccountID]bool // an event stored before abacus kept costs
-	promoPaid    map[promoBucket]*big.Int  // what a promotional bucket paid, net, for an account's month
+	// What each bucket paid for an account's month, as its events say and
+	// as the store keeps it.
+	monthPaid, monthStored map[paidKey]*big.Int
 	// Per bucket: what usage transactions moved on it, and what the
 	// events say it paid (negated), but for accounts with an event whose
 	// split is an estimate.
@@ -47,11 +49,16 @@ type acctBucket struct {
 	bucket   abacus.Bucket
 }
 
-type promoBucket struct {
+type paidKey struct {
 	account  abacus.AccountID
 	currency abacus.Currency
 	month    time.Time
 	bucket   abacus.Bucket
+}
+
+func comparePaidKeys(a, b paidKey) int {
+	return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)),
+		a.month.Compare(b.month), strings.Compare(string(a.bucket), string(b.bucket)))
 }
 
 type txCurrency struct {
@@ -68,7 +75,7 @@ func newUsageCheck(c *Check) *usageCheck {
 		ledgerByTx: map[txCurrency]*big.Int{}, eventsByTx: map[txCurrency]*big.Int{},
 		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
 		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}, reprices: map[int64][]abacus.Reprice{},
-		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, promoPaid: map[promoBucket]*big.Int{},
+		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{},
 		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{}}
 }
 
@@ -151,18 +158,14 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 		u.c.fail("event %s: its buckets paid %s cash, %s bonus and %s voucher for it, which is not its charge %s less its refund %s",
 			e.ID, e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.Charged, e.Refunded)
 	}
-	for _, b := range []struct {
-		bucket abacus.Bucket
-		paid   abacus.Amount
-	}{{abacus.BucketCash, e.Drawn.Cash}, {abacus.BucketBonus, e.Drawn.Bonus}, {abacus.BucketVoucher, e.Drawn.Voucher}} {
+	month := rating.PeriodOf(e.Time)
+	for _, b := range bucketsOf(e.Drawn) {
 		addTo(u.eventsByBucket, acctBucket{e.Account, e.Currency, b.bucket}, -b.paid.Micros())
+		addTo(u.monthPaid, paidKey{e.Account, e.Currency, month, b.bucket}, b.paid.Micros())
 	}
 	if e.DrawnEstimated {
 		u.estimated[e.Account] = true
 	}
-	month := rating.PeriodOf(e.Time)
-	addTo(u.promoPaid, promoBucket{e.Account, e.Currency, month, abacus.BucketBonus}, e.Drawn.Bonus.Micros())
-	addTo(u.promoPaid, promoBucket{e.Account, e.Currency, month, abacus.BucketVoucher}, e.Drawn.Voucher.Micros())
 	if refunded != 0 && e.Status != abacus.EventVoided {
 		u.c.fail("event %s is %s yet was refunded %s", e.ID, e.Status, e.Refunded)
 	}
@@ -189,6 +192,24 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 	}
 }
 
+type bucketPaid struct {
+	bucket abacus.Bucket
+	paid   abacus.Amount
+}
+
+func bucketsOf(d abacus.Drawn) []bucketPaid {
+	return []bucketPaid{{abacus.BucketCash, d.Cash}, {abacus.BucketBonus, d.Bonus}, {abacus.BucketVoucher, d.Voucher}}
+}
+
+func (u *usageCheck) monthsPaid(ar abacus.AuditReader) error {
+	return ar.MonthsPaid(func(m abacus.MonthPaid) error {
+		for _, b := range bucketsOf(m.Paid) {
+			addTo(u.monthStored, paidKey{m.Account, m.Currency, m.Period, b.bucket}, b.paid.Micros())
+		}
+		return nil
+	})
+}
+
 func (u *usageCheck) rollups(ar abacus.AuditReader) error {
 	return ar.Rollups(func(r abacus.Rollup) error {
 		s := sumsOf(u.rolled, r.Account)
@@ -204,20 +225,27 @@ func (u *usageCheck) finish() {
 		u.c.fail("%d reprices name event %d, which is not stored", len(u.reprices[seq]), seq)
 	}
 	zero := new(big.Int)
-	// Credits and refunds go back to a bucket at most what it paid for the
-	// month's usage: promotional money never comes back as cash or as more.
-	over := map[promoBucket]bool{}
-	for k, n := range u.promoPaid {
-		if n.Sign() < 0 {
-			over[k] = true
-		}
+	// What the store keeps per month, which bounds the month's credits,
+	// is what its events say; and credits and refunds go back to a bucket
+	// at most what it paid for the month's usage, so promotional money
+	// never comes back as cash or as more.
+	months := map[paidKey]bool{}
+	for k := range u.monthPaid {
+		months[k] = true
 	}
-	for _, k := range sortedKeys(over, func(a, b promoBucket) int {
-		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)),
-			a.month.Compare(b.month), strings.Compare(string(a.bucket), string(b.bucket)))
-	}) {
-		u.c.fail("account %s: its %s bucket got back %s %s more for the usage of %s than it paid for it", k.account, k.bucket,
-			micros(new(big.Int).Neg(u.promoPaid[k])), k.currency, k.month.Format("2006-01"))
+	for k := range u.monthStored {
+		months[k] = true
+	}
+	for _, k := range sortedKeys(months, comparePaidKeys) {
+		events, stored := orZero(u.monthPaid[k], zero), orZero(u.monthStored[k], zero)
+		if events.Cmp(stored) != 0 {
+			u.c.fail("account %s: its events say its %s bucket paid %s %s for the usage of %s, but the store keeps %s", k.account, k.bucket,
+				micros(events), k.currency, k.month.Format("2006-01"), micros(stored))
+		}
+		if k.bucket != abacus.BucketCash && events.Sign() < 0 {
+			u.c.fail("account %s: its %s bucket got back %s %s more for the usage of %s than it paid for it", k.account, k.bucket,
+				micros(new(big.Int).Neg(events)), k.currency, k.month.Format("2006-01"))
+		}
 	}
 	buckets := map[acctBucket]bool{}
 	for k := range u.ledgerByBucket {

@@ -92,6 +92,10 @@ func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
 	return each(r, `SELECT `+rollupColumns+` FROM usage_rollups ORDER BY account_id, bucket, scene, resource_id, customer_id`, scanRollup, fn)
 }
 
+func (r *auditReader) MonthsPaid(fn func(abacus.MonthPaid) error) error {
+	return each(r, `SELECT `+monthPaidColumns+` FROM usage_paid ORDER BY account_id, currency, period`, scanMonthPaid, fn)
+}
+
 func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
 }

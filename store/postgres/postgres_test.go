@@ -284,25 +284,30 @@ func TestWriteLazyTransaction(t *testing.T) {
 
 // TestMigrationNetsOldVoids: events voided before 0013 kept what their
 // charge drew; the migration takes their refunds off it as the void split
-// them, and marks the split an estimate.
+// them, and marks the split an estimate. It sums what the events paid,
+// net, per account, currency and month into usage_paid: UTC months,
+// whatever the session's time zone (here 14 hours ahead of UTC, where the
+// last microsecond of October is already in November).
 func TestMigrationNetsOldVoids(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := open(t, testdb.PostgresSchemaURL(t))
+	s := open(t, testdb.PostgresSchemaURL(t)+"&timezone=Pacific/Kiritimati")
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
 		`ALTER TABLE dead_letters DROP COLUMN published_at`,
 		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
+		`DROP TABLE usage_paid`,
 		`DELETE FROM schema_migrations WHERE version >= 13`,
 		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
 			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
-		VALUES ('whole', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 16000000),
-			('part', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 12000000),
-			('beyond', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', 8000000, 0, 0, 8000000, '1', 12000000),
-			('cost', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'voided', 'USD', -2000000, -2000000, 0, 0, '1', -2000000),
-			('kept', 'a', 11, 0, 1, '', 'gpu', '', 's', now(), now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0)`,
+		VALUES ('whole', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-31T23:59:59.999999Z', now(), '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 16000000),
+			('part', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-31T23:59:59.999999Z', now(), '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 12000000),
+			('beyond', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-31T23:59:59.999999Z', now(), '', 'voided', 'USD', 8000000, 0, 0, 8000000, '1', 12000000),
+			('cost', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-31T23:59:59.999999Z', now(), '', 'voided', 'USD', -2000000, -2000000, 0, 0, '1', -2000000),
+			('kept', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-31T23:59:59.999999Z', now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
+			('next', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-11-01T00:00:00Z', now(), '', 'charged', 'USD', 6000000, 1000000, 2000000, 3000000, '1', 0)`,
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -370,6 +375,7 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	for _, q := range []string{
 		`ALTER TABLE dead_letters DROP COLUMN published_at`,
 		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
+		`DROP TABLE usage_paid`,
 		`ALTER TABLE usage_events DROP COLUMN cost`,
 		`DROP TABLE usage_reprices`,
 		`DROP INDEX prices_key`,

@@ -160,6 +160,21 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			ON CONFLICT (account_id, price_key, currency, period) DO UPDATE SET quantity = usage_counters.quantity + excluded.quantity`,
 			accts, keys, curs, periods, qs)
 	}
+	if n := len(c.Paid); n > 0 {
+		// In the order of c.Paid, as the counters: batches that race for
+		// the same rows lock them in one order.
+		accts, curs, periods := make([]string, n), make([]string, n), make([]time.Time, n)
+		cash, bonus, voucher := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, p := range c.Paid {
+			accts[i], curs[i], periods[i] = string(p.Account), string(p.Currency), p.Period
+			cash[i], bonus[i], voucher[i] = p.Paid.Cash.Micros(), p.Paid.Bonus.Micros(), p.Paid.Voucher.Micros()
+		}
+		b.Queue(`INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[])
+			ON CONFLICT (account_id, currency, period) DO UPDATE SET cash = usage_paid.cash + excluded.cash,
+				bonus = usage_paid.bonus + excluded.bonus, voucher = usage_paid.voucher + excluded.voucher`,
+			accts, curs, periods, cash, bonus, voucher)
+	}
 	if n := len(c.Carries); n > 0 {
 		accts, residues := make([]string, n), make([]string, n)
 		for i, cr := range c.Carries {
@@ -253,17 +268,31 @@ func scanReprice(row pgx.Row) (abacus.Reprice, error) {
 	return r, err
 }
 
-// UsagePaid implements abacus.WriteTx through the events' account-time index.
-func (t *writeTx) UsagePaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, from, to time.Time) (abacus.Drawn, error) {
-	rows, err := t.query(ctx, `SELECT COALESCE(SUM(drawn_cash), 0)::bigint, COALESCE(SUM(drawn_bonus), 0)::bigint, COALESCE(SUM(drawn_voucher), 0)::bigint
-		FROM usage_events WHERE account_id = $1 AND event_time >= $2 AND event_time < $3 AND currency = $4`, string(account), from, to, string(currency))
+// MonthPaid implements abacus.WriteTx: one row of usage_paid, by its key.
+func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time) (abacus.Drawn, error) {
+	rows, err := t.query(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = $1 AND currency = $2 AND period = $3`,
+		string(account), string(currency), period)
 	ds, err := collect(rows, err, func(row pgx.Row) (abacus.Drawn, error) {
 		var cash, bonus, voucher int64
 		err := row.Scan(&cash, &bonus, &voucher)
-		return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}, err
+		return drawn(cash, bonus, voucher), err
 	})
-	if err != nil {
+	if err != nil || len(ds) == 0 {
 		return abacus.Drawn{}, err
 	}
 	return ds[0], nil
+}
+
+func drawn(cash, bonus, voucher int64) abacus.Drawn {
+	return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+}
+
+const monthPaidColumns = `account_id, currency, period, cash, bonus, voucher`
+
+func scanMonthPaid(row pgx.Row) (abacus.MonthPaid, error) {
+	var p abacus.MonthPaid
+	var cash, bonus, voucher int64
+	err := row.Scan(&p.Account, &p.Currency, &p.Period, &cash, &bonus, &voucher)
+	p.Period, p.Paid = p.Period.UTC(), drawn(cash, bonus, voucher)
+	return p, err
 }

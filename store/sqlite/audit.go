@@ -104,6 +104,11 @@ func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
 		func(rows *sql.Rows) (abacus.Rollup, error) { return scanRollup(rows) }, fn)
 }
 
+func (r *auditReader) MonthsPaid(fn func(abacus.MonthPaid) error) error {
+	return each(r, `SELECT `+monthPaidColumns+` FROM usage_paid ORDER BY account_id, currency, period`,
+		func(rows *sql.Rows) (abacus.MonthPaid, error) { return scanMonthPaid(rows) }, fn)
+}
+
 func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
 }

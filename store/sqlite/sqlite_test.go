@@ -239,6 +239,7 @@ const undo0011 = undo0013 + `ALTER TABLE usage_events DROP COLUMN cost;
 
 // undo0013 takes a migrated database back to before 0013 (and 0014).
 const undo0013 = undo0014 + `ALTER TABLE usage_events DROP COLUMN drawn_estimated;
+	DROP TABLE usage_paid;
 	DELETE FROM schema_migrations WHERE version >= 13;
 	`
 
@@ -278,19 +279,24 @@ func TestMigrationMarksOldDeadLettersPublished(t *testing.T) {
 
 // TestMigrationNetsOldVoids: events voided before 0013 kept what their
 // charge drew; the migration takes their refunds off it as the void split
-// them, and marks the split an estimate.
+// them, and marks the split an estimate. It sums what the events paid,
+// net, per account, currency and month into usage_paid.
 func TestMigrationNetsOldVoids(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, db, _ := migratedWithSQL(t)
+	oct := time.Date(2026, 10, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	_, err := db.ExecContext(ctx, undo0013+`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
 			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
-		VALUES ('whole', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 16000000),
-			('part', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 12000000),
-			('beyond', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 8000000, 0, 0, 8000000, '1', 12000000),
-			('cost', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', -2000000, -2000000, 0, 0, '1', -2000000),
-			('kept', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
-			('big', 'a', 11, 0, 1, '', 'gpu', '', 's', 0, 0, '', 'voided', 'USD', 4000000000, 1000000000, 0, 3000000000, '1', 2000000000)`)
+		VALUES ('whole', 'a', 11, 0, 1, '', 'gpu', '', 's', $oct, 0, '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 16000000),
+			('part', 'a', 11, 0, 1, '', 'gpu', '', 's', $oct, 0, '', 'voided', 'USD', 16000000, 6000000, 0, 10000000, '1', 12000000),
+			('beyond', 'a', 11, 0, 1, '', 'gpu', '', 's', $oct, 0, '', 'voided', 'USD', 8000000, 0, 0, 8000000, '1', 12000000),
+			('cost', 'a', 11, 0, 1, '', 'gpu', '', 's', $oct, 0, '', 'voided', 'USD', -2000000, -2000000, 0, 0, '1', -2000000),
+			('kept', 'a', 11, 0, 1, '', 'gpu', '', 's', $oct, 0, '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
+			('next', 'a', 11, 0, 1, '', 'gpu', '', 's', $nov, 0, '', 'charged', 'USD', 6000000, 1000000, 2000000, 3000000, '1', 0),
+			('big', 'a', 11, 0, 1, '', 'gpu', '', 's', $oct, 0, '', 'voided', 'USD', 4000000000, 1000000000, 0, 3000000000, '1', 2000000000)`,
+		sql.Named("oct", oct), sql.Named("nov", nov))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,6 +304,18 @@ func TestMigrationNetsOldVoids(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.CheckNettedVoids(t, s)
+	// October's row, "big" included, as the migration stored it: integers.
+	var cash, bonus, voucher, period int64
+	var kinds string
+	if err := db.QueryRowContext(ctx, `SELECT period, cash, bonus, voucher, typeof(period) || typeof(cash) || typeof(bonus) || typeof(voucher)
+		FROM usage_paid WHERE account_id = 'a' AND currency = 'USD' AND period < ?`, nov).Scan(&period, &cash, &bonus, &voucher, &kinds); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).UnixMicro(); period != want || cash != 1_003_500_000 || bonus != 0 ||
+		voucher != 1_012_500_000 || kinds != "integerintegerintegerinteger" {
+		t.Fatalf("October's usage_paid: period %d, cash %d, bonus %d, voucher %d (%s); want %d, 1003500000, 0, 1012500000, all integers",
+			period, cash, bonus, voucher, kinds, want)
+	}
 	// Past 3,037 units the products would not fit SQLite's integers: the
 	// refund comes off one bucket after another (PostgreSQL's numeric
 	// splits it in proportion).

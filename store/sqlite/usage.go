@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -208,6 +209,15 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	if err != nil {
 		return err
 	}
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher)`, 6, len(c.Paid),
+		func(i int, a []any) []any {
+			p := &c.Paid[i]
+			return append(a, string(p.Account), string(p.Currency), micros(p.Period), p.Paid.Cash.Micros(), p.Paid.Bonus.Micros(), p.Paid.Voucher.Micros())
+		}, ` ON CONFLICT (account_id, currency, period) DO UPDATE SET
+			cash = cash + excluded.cash, bonus = bonus + excluded.bonus, voucher = voucher + excluded.voucher`)
+	if err != nil {
+		return err
+	}
 	err = insertRows(ctx, t.tx, `INSERT INTO usage_carry (account_id, residue)`, 2, len(c.Carries),
 		func(i int, a []any) []any { return append(a, string(c.Carries[i].Account), c.Carries[i].Residue) },
 		` ON CONFLICT (account_id) DO UPDATE SET residue = excluded.residue`)
@@ -277,11 +287,27 @@ func scanReprice(sc interface{ Scan(...any) error }) (abacus.Reprice, error) {
 	return r, err
 }
 
-// UsagePaid implements abacus.WriteTx through the events' account-time index.
-func (t *writeTx) UsagePaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, from, to time.Time) (abacus.Drawn, error) {
+// MonthPaid implements abacus.WriteTx: one row of usage_paid, by its key.
+func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time) (abacus.Drawn, error) {
 	var cash, bonus, voucher int64
-	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(drawn_cash), 0), COALESCE(SUM(drawn_bonus), 0), COALESCE(SUM(drawn_voucher), 0)
-		FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ? AND currency = ?`,
-		string(account), micros(from), micros(to), string(currency)).Scan(&cash, &bonus, &voucher)
-	return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}, err
+	err := t.tx.QueryRowContext(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = ? AND currency = ? AND period = ?`,
+		string(account), string(currency), micros(period)).Scan(&cash, &bonus, &voucher)
+	if errors.Is(err, sql.ErrNoRows) {
+		return abacus.Drawn{}, nil
+	}
+	return drawn(cash, bonus, voucher), err
+}
+
+func drawn(cash, bonus, voucher int64) abacus.Drawn {
+	return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+}
+
+const monthPaidColumns = `account_id, currency, period, cash, bonus, voucher`
+
+func scanMonthPaid(sc interface{ Scan(...any) error }) (abacus.MonthPaid, error) {
+	var p abacus.MonthPaid
+	var period, cash, bonus, voucher int64
+	err := sc.Scan(&p.Account, &p.Currency, &period, &cash, &bonus, &voucher)
+	p.Period, p.Paid = fromMicros(period), drawn(cash, bonus, voucher)
+	return p, err
 }

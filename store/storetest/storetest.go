@@ -44,7 +44,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"WriteRollback", testRollback},
 		{"WriteRaces", testRaces},
 		{"WriteReadBatch", testReadBatch},
-		{"WriteUsagePaid", testUsagePaid},
+		{"WriteMonthPaid", testMonthPaid},
 		{"WriteFreedMinutes", testFreedMinutes},
 		{"UsageListLimits", testUsageListLimits},
 		{"EventsListing", testEventsListing},

@@ -99,52 +99,80 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 	}
 }
 
-// testUsagePaid: UsagePaid sums the Drawn of one account's events in one
-// currency over a half-open interval of event times, as events are stored
-// and as updates leave them, and is zero where there are none.
-func testUsagePaid(t *testing.T, st abacus.Store) {
+// testMonthPaid: the Paid of Changes is added, bucket by bucket, to the
+// row of its account, currency and period, by Apply and by Commit alike,
+// negative parts included; MonthPaid reads a row back, zero where none was
+// written, and the audit streams every row, by account, currency and
+// period. A write that rolls back adds nothing.
+func testMonthPaid(t *testing.T, st abacus.Store) {
 	c, other := mustAccount(t, st, 1, "USD"), mustAccount(t, st, 2, "USD")
-	event := func(id string, acct abacus.AccountID, cur abacus.Currency, when time.Time, cash, bonus, voucher int64) abacus.StoredEvent {
-		return abacus.StoredEvent{
-			UsageEvent: abacus.UsageEvent{ID: id, Account: acct, Value: 1, Scene: 11, ResourceID: "gpu", CustomerID: "s", Time: when, Extra: "{}"},
-			Status:     abacus.EventCharged, ReceivedAt: when, Currency: cur, Charged: abacus.AmountFromMicros(cash + bonus + voucher),
-			Drawn: abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)},
-		}
+	oct, nov := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	paid := func(acct abacus.AccountID, cur abacus.Currency, period time.Time, cash, bonus, voucher int64) abacus.MonthPaid {
+		return abacus.MonthPaid{Account: acct, Currency: cur, Period: period, Paid: abacus.Drawn{Cash: micros(cash), Bonus: micros(bonus), Voucher: micros(voucher)}}
 	}
-	from, to := at(100), at(200)
-	in := event("in", c.ID, "USD", from, 5, 7, 11)
-	evs := []abacus.StoredEvent{
-		in,
-		event("in-credit", c.ID, "USD", at(199), -2, 0, -3),
-		event("at-end", c.ID, "USD", to, 1000, 0, 0),
-		event("before", c.ID, "USD", at(99), 1000, 0, 0),
-		event("euro", c.ID, "EUR", at(150), 1000, 0, 0),
-		event("other", other.ID, "USD", at(150), 1000, 0, 0),
-	}
-	mustWrite(t, st, func(tx abacus.WriteTx) error { return tx.Apply(t.Context(), &abacus.Changes{Events: evs}) })
-	paid := func(acct abacus.AccountID) abacus.Drawn {
-		t.Helper()
-		var d abacus.Drawn
-		mustWrite(t, st, func(tx abacus.WriteTx) error {
-			var err error
-			d, err = tx.UsagePaid(t.Context(), acct, "USD", from, to)
-			return err
-		})
-		return d
-	}
-	same(t, "paid", paid(c.ID), abacus.Drawn{Cash: abacus.AmountFromMicros(3), Bonus: abacus.AmountFromMicros(7), Voucher: abacus.AmountFromMicros(8)})
-	same(t, "paid with no events", paid(accountID(3)), abacus.Drawn{})
-	// A void leaves what came back off its event's buckets.
-	stored, err := st.Events(t.Context(), abacus.EventQuery{IDs: []string{"in"}, Limit: 2})
-	if err != nil || len(stored) != 1 {
-		t.Fatalf("%+v %v", stored, err)
-	}
-	voided := stored[0]
-	voided.Status, voided.Refunded, voided.Drawn = abacus.EventVoided, abacus.AmountFromMicros(20), abacus.Drawn{Cash: abacus.AmountFromMicros(3)}
+	// In the order the ledger sorts them: account, currency, period.
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
-		return tx.Apply(t.Context(), &abacus.Changes{EventUpdates: []abacus.StoredEvent{voided}})
+		return tx.Apply(t.Context(), &abacus.Changes{Paid: []abacus.MonthPaid{
+			paid(c.ID, "EUR", oct, 0, 2, 0),
+			paid(c.ID, "USD", oct, 5, 7, 11),
+			paid(c.ID, "USD", nov, 5_000_000_000_000, 0, 1),
+			paid(other.ID, "USD", oct, 3, 0, 4),
+		}})
 	})
-	same(t, "paid after a void", paid(c.ID), abacus.Drawn{Cash: abacus.AmountFromMicros(1), Voucher: abacus.AmountFromMicros(-3)})
+	// More for one row, some of it coming back, and a new row, by Commit.
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Commit(t.Context(), &abacus.Changes{Paid: []abacus.MonthPaid{
+			paid(c.ID, "USD", oct, -2, 0, -3),
+			paid(other.ID, "EUR", nov, 9, 0, 0),
+		}})
+	})
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{Paid: []abacus.MonthPaid{paid(c.ID, "USD", oct, 1, -7, 0)}})
+	})
+	undone := errors.New("undone")
+	err := st.Write(t.Context(), func(tx abacus.WriteTx) error {
+		if err := tx.Apply(t.Context(), &abacus.Changes{Paid: []abacus.MonthPaid{
+			paid(c.ID, "USD", oct, 100, 100, 100), paid(c.ID, "USD", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), 100, 0, 0),
+		}}); err != nil {
+			return err
+		}
+		return undone
+	})
+	if !errors.Is(err, undone) {
+		t.Fatalf("a write that fails: %v, want its error", err)
+	}
+	want := []abacus.MonthPaid{
+		paid(c.ID, "EUR", oct, 0, 2, 0),
+		paid(c.ID, "USD", oct, 4, 0, 8),
+		paid(c.ID, "USD", nov, 5_000_000_000_000, 0, 1),
+		paid(other.ID, "EUR", nov, 9, 0, 0),
+		paid(other.ID, "USD", oct, 3, 0, 4),
+	}
+	absent := []abacus.MonthPaid{
+		paid(c.ID, "USD", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), 0, 0, 0), // rolled back
+		paid(c.ID, "EUR", nov, 0, 0, 0),
+		paid(other.ID, "GBP", oct, 0, 0, 0),
+		paid(accountID(3), "USD", oct, 0, 0, 0),
+	}
+	keys := append(slices.Clone(want), absent...)
+	read := make([]abacus.Drawn, len(keys))
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		for i, p := range keys {
+			var err error
+			if read[i], err = tx.MonthPaid(t.Context(), p.Account, p.Currency, p.Period); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, p := range keys {
+		same(t, fmt.Sprintf("MonthPaid(%s, %s, %s)", p.Account, p.Currency, p.Period.Format("2006-01")), read[i], p.Paid)
+	}
+	var got []abacus.MonthPaid
+	if err := st.Audit(t.Context(), func(r abacus.AuditReader) error { return r.MonthsPaid(collect(&got)) }); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "audited months paid", got, want)
 }
 
 // testDeadLetters: dead letters come back as recorded, headers included,
