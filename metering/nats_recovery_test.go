@@ -248,17 +248,24 @@ func TestConsumerDeadLettersAfterStreamRecreated(t *testing.T) {
 		_, err := b.js.Consumer(ctx, metering.DefaultStream, metering.DefaultDurable)
 		return err == nil
 	})
-	// The new stream may take a while to answer on a loaded machine; a
-	// message id makes a publish that timed out after landing harmless.
-	var ack *jetstream.PubAck
-	var err error
-	waitFor(t, "the new stream to take a message", func() bool {
-		ack, err = b.js.Publish(ctx, metering.DefaultSubject, []byte("second bad"), jetstream.WithMsgID("second bad"))
-		return err == nil
-	})
-	if ack.Sequence != 1 {
-		t.Fatalf("publishing to the new stream: %+v; want sequence 1", ack)
+	// Published plainly and looked for in the stream: a JetStream publish
+	// to the stream just made again sometimes stored the message and never
+	// had its acknowledgement back (seen twice under -race on a loaded
+	// machine), which is the NATS client's business, not this test's.
+	if err := b.nc.Publish(metering.DefaultSubject, []byte("second bad")); err != nil {
+		t.Fatal(err)
 	}
+	if err := b.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new stream to hold the message, as its first", func() bool {
+		s, err := b.js.Stream(ctx, metering.DefaultStream)
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		return err == nil && info.State.Msgs == 1 && info.State.LastSeq == 1
+	})
 	waitFor(t, "the second dead letter", func() bool { return c.Stats().DeadLettered == 2 })
 	b.waitDrained(metering.DefaultDurable)
 
