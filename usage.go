@@ -195,6 +195,20 @@ type Drawn struct {
 	Cash, Bonus, Voucher Amount
 }
 
+// Of points at the amount of bucket b (one of CustomerBuckets), nil for
+// any other bucket.
+func (d *Drawn) Of(b Bucket) *Amount {
+	switch b {
+	case BucketCash:
+		return &d.Cash
+	case BucketBonus:
+		return &d.Bonus
+	case BucketVoucher:
+		return &d.Voucher
+	}
+	return nil
+}
+
 // Sum is what the buckets paid together.
 func (d Drawn) Sum() (Amount, error) {
 	s, err := d.Cash.Add(d.Bonus)

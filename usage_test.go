@@ -2,6 +2,7 @@ package abacus_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -43,5 +44,21 @@ func TestValidateRefusesInvalidUTF8(t *testing.T) {
 		if ev != before {
 			t.Errorf("%s: a refused event was changed: %+v", field, ev)
 		}
+	}
+}
+
+func TestDrawnOf(t *testing.T) {
+	var d abacus.Drawn
+	*d.Of(abacus.BucketCash), *d.Of(abacus.BucketBonus), *d.Of(abacus.BucketVoucher) =
+		abacus.AmountFromMicros(1), abacus.AmountFromMicros(20), abacus.AmountFromMicros(300)
+	if d.Cash.Micros() != 1 || d.Bonus.Micros() != 20 || d.Voucher.Micros() != 300 || d.Of(abacus.BucketMain) != nil {
+		t.Fatalf("%+v", d)
+	}
+	if sum, err := d.Sum(); err != nil || sum.Micros() != 321 {
+		t.Fatalf("sum %s %v", sum, err)
+	}
+	d.Cash = abacus.AmountFromMicros(math.MaxInt64)
+	if _, err := d.Sum(); err == nil {
+		t.Fatal("a sum past int64 must fail")
 	}
 }

@@ -432,14 +432,7 @@ func (u *usageBatch) drawFor(it *usageItem, amount abacus.Amount) (abacus.Drawn,
 	for i, p := range parts {
 		neg, _ := p.amount.Neg()
 		debits[i] = part{p.w, neg}
-		switch p.w.Bucket {
-		case abacus.BucketCash:
-			d.Cash = p.amount
-		case abacus.BucketBonus:
-			d.Bonus = p.amount
-		case abacus.BucketVoucher:
-			d.Voucher = p.amount
-		}
+		*d.Of(p.w.Bucket) = p.amount // draw takes a customer's buckets
 	}
 	return d, u.move(it, debits, amount)
 }
@@ -466,17 +459,11 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 	m := monthOf(it)
 	paid := u.paidMoved[m]
 	for _, p := range parts {
-		var err error
-		switch p.w.Bucket {
-		case abacus.BucketCash:
-			paid.Cash, err = paid.Cash.Sub(p.amount)
-		case abacus.BucketBonus:
-			paid.Bonus, err = paid.Bonus.Sub(p.amount)
-		case abacus.BucketVoucher:
-			paid.Voucher, err = paid.Voucher.Sub(p.amount)
-		}
-		if err != nil {
-			return err
+		if a := paid.Of(p.w.Bucket); a != nil {
+			var err error
+			if *a, err = a.Sub(p.amount); err != nil {
+				return err
+			}
 		}
 	}
 	for i, p := range parts {

@@ -119,20 +119,17 @@ func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.A
 		return abacus.Drawn{}, err
 	}
 	fromCash := shares.Cash
-	for _, b := range []struct {
-		bucket abacus.Bucket
-		share  *abacus.Amount
-	}{{abacus.BucketBonus, &shares.Bonus}, {abacus.BucketVoucher, &shares.Voucher}} {
-		avail, err := u.wallets[it.customer.ids[b.bucket]].Available()
+	for _, b := range []abacus.Bucket{abacus.BucketBonus, abacus.BucketVoucher} {
+		avail, err := u.wallets[it.customer.ids[b]].Available()
 		if err != nil {
 			return abacus.Drawn{}, err
 		}
-		take := abacus.Zero
+		share, take := shares.Of(b), abacus.Zero
 		if avail.IsPositive() {
-			take = abacus.Min(*b.share, avail)
+			take = abacus.Min(*share, avail)
 		}
-		short, _ := b.share.Sub(take) // both within the share
-		*b.share = take
+		short, _ := share.Sub(take) // both within the share
+		*share = take
 		if fromCash, err = fromCash.Add(short); err != nil {
 			return abacus.Drawn{}, err
 		}
@@ -210,12 +207,9 @@ func (u *usageBatch) moveBack(it *usageItem, d abacus.Drawn) error {
 		return err
 	}
 	var parts []part
-	for _, p := range []struct {
-		bucket abacus.Bucket
-		amount abacus.Amount
-	}{{abacus.BucketCash, d.Cash}, {abacus.BucketBonus, d.Bonus}, {abacus.BucketVoucher, d.Voucher}} {
-		if !p.amount.IsZero() {
-			parts = append(parts, part{u.wallets[it.customer.ids[p.bucket]], p.amount})
+	for _, b := range abacus.CustomerBuckets {
+		if a := *d.Of(b); !a.IsZero() {
+			parts = append(parts, part{u.wallets[it.customer.ids[b]], a})
 		}
 	}
 	back, err := total.Neg()
@@ -268,12 +262,9 @@ func lesser(a, b abacus.Amount) abacus.Amount {
 // it: a voucher or bonus what it holds, cash down to the floor, if any.
 func (u *usageBatch) canGive(it *usageItem, d abacus.Drawn) (abacus.Drawn, error) {
 	out := d
-	for _, b := range []struct {
-		bucket abacus.Bucket
-		amount *abacus.Amount
-	}{{abacus.BucketCash, &out.Cash}, {abacus.BucketBonus, &out.Bonus}, {abacus.BucketVoucher, &out.Voucher}} {
-		w := u.wallets[it.customer.ids[b.bucket]]
-		if b.bucket == abacus.BucketCash && !w.HasFloor {
+	for _, b := range abacus.CustomerBuckets {
+		w := u.wallets[it.customer.ids[b]]
+		if b == abacus.BucketCash && !w.HasFloor {
 			continue
 		}
 		room, err := w.Available()
@@ -283,7 +274,7 @@ func (u *usageBatch) canGive(it *usageItem, d abacus.Drawn) (abacus.Drawn, error
 		if err != nil {
 			return abacus.Drawn{}, err
 		}
-		*b.amount = lesser(*b.amount, room)
+		*out.Of(b) = lesser(*out.Of(b), room)
 	}
 	return out, nil
 }

@@ -159,9 +159,10 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 			e.ID, e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.Charged, e.Refunded)
 	}
 	month := rating.PeriodOf(e.Time)
-	for _, b := range bucketsOf(e.Drawn) {
-		addTo(u.eventsByBucket, acctBucket{e.Account, e.Currency, b.bucket}, -b.paid.Micros())
-		addTo(u.monthPaid, paidKey{e.Account, e.Currency, month, b.bucket}, b.paid.Micros())
+	for _, b := range abacus.CustomerBuckets {
+		paid := e.Drawn.Of(b).Micros()
+		addTo(u.eventsByBucket, acctBucket{e.Account, e.Currency, b}, -paid)
+		addTo(u.monthPaid, paidKey{e.Account, e.Currency, month, b}, paid)
 	}
 	if e.DrawnEstimated {
 		u.estimated[e.Account] = true
@@ -192,19 +193,10 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 	}
 }
 
-type bucketPaid struct {
-	bucket abacus.Bucket
-	paid   abacus.Amount
-}
-
-func bucketsOf(d abacus.Drawn) []bucketPaid {
-	return []bucketPaid{{abacus.BucketCash, d.Cash}, {abacus.BucketBonus, d.Bonus}, {abacus.BucketVoucher, d.Voucher}}
-}
-
 func (u *usageCheck) monthsPaid(ar abacus.AuditReader) error {
 	return ar.MonthsPaid(func(m abacus.MonthPaid) error {
-		for _, b := range bucketsOf(m.Paid) {
-			addTo(u.monthStored, paidKey{m.Account, m.Currency, m.Period, b.bucket}, b.paid.Micros())
+		for _, b := range abacus.CustomerBuckets {
+			addTo(u.monthStored, paidKey{m.Account, m.Currency, m.Period, b}, m.Paid.Of(b).Micros())
 		}
 		return nil
 	})
