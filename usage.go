@@ -142,7 +142,10 @@ type IngestResult struct {
 	Err      *Error // with IngestRejected: why, naming the field
 	Charged  Amount // with IngestAccepted: what the ledger took
 	Refunded Amount // for a void or a reprice: what the account got back (see StoredEvent.Refunded)
-	Unpriced bool   // accepted, but no price was valid at its time: kept to be rated later
+	// Back is, for a void, what came back to each bucket (negative where
+	// a credit was taken back); it sums to Refunded.
+	Back     Drawn
+	Unpriced bool // accepted, but no price was valid at its time: kept to be rated later
 	// Repriced says a reprice charged the event again (Refunded back at
 	// the prices it was charged, Charged at the corrected ones); false
 	// where its prices still stand.

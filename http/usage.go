@@ -128,7 +128,9 @@ func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 	if res[0].Err != nil {
 		return res[0].Err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"uuid": id, "status": abacus.EventVoided, "refunded": res[0].Refunded})
+	b := res[0].Back
+	writeJSON(w, http.StatusOK, map[string]any{"uuid": id, "status": abacus.EventVoided, "refunded": res[0].Refunded,
+		"back": paidView{Cash: b.Cash, Bonus: b.Bonus, Voucher: b.Voucher}})
 	return nil
 }
 
@@ -156,8 +158,8 @@ type storedEventView struct {
 }
 
 // paidView is what each bucket paid for an event, net of what came back
-// to it (abacus.StoredEvent.Drawn); estimated for events voided before
-// abacus kept that.
+// to it (abacus.StoredEvent.Drawn), estimated for events voided before
+// abacus kept that; or, for a void, what came back to each.
 type paidView struct {
 	Cash      abacus.Amount `json:"cash"`
 	Bonus     abacus.Amount `json:"bonus"`

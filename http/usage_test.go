@@ -128,7 +128,8 @@ func TestIngestEndpoint(t *testing.T) {
 				t.Fatalf("alice's events%s: %s", q, page.raw)
 			}
 		}
-		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200); v.body["refunded"] != "2" {
+		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200); v.body["refunded"] != "2" ||
+			fmt.Sprint(v.body["back"]) != "map[bonus:0 cash:2 voucher:0]" {
 			t.Fatalf("void: %s", v.raw)
 		}
 		f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 409)

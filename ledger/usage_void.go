@@ -27,9 +27,9 @@ func (u *usageBatch) void(it *usageItem) error {
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is being charged by this batch; void it again once that is done", s.ID)
 	}
 	var refund abacus.Amount
+	var back abacus.Drawn
 	if s.Status == abacus.EventCharged {
 		var exact decimal.Decimal
-		var back abacus.Drawn
 		var err error
 		if refund, exact, back, err = u.refund(it, s); err != nil {
 			return err
@@ -39,11 +39,11 @@ func (u *usageBatch) void(it *usageItem) error {
 		}
 		s.Cost.Decimal = s.Cost.Decimal.Sub(exact)
 	}
-	back, err := refund.Neg()
+	unrolled, err := refund.Neg()
 	if err != nil {
 		return err
 	}
-	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, back, -1); err != nil {
+	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, unrolled, -1); err != nil {
 		return err
 	}
 	// Its minute slot, if it took one, is free again: a corrected event for
@@ -55,7 +55,7 @@ func (u *usageBatch) void(it *usageItem) error {
 	u.freed = append(u.freed, slot)
 	s.Status, s.Refunded = abacus.EventVoided, refund
 	u.updates = append(u.updates, *s)
-	it.result.Status, it.result.Refunded = abacus.IngestAccepted, refund
+	it.result.Status, it.result.Refunded, it.result.Back = abacus.IngestAccepted, refund, back
 	return nil
 }
 

@@ -109,7 +109,7 @@ func TestVoidGivesBackTheMonthsTop(t *testing.T) {
 			f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour))) // a: voucher 8; b: voucher 2, cash 8
 			// C(14) − C(6) = 12: a's 8 to the voucher, and the 4 beyond as the
 			// rest of the month was paid, 2:8, so 0.8 to the voucher and 3.2 to cash.
-			if v := f.void("a"); v.Refunded.String() != "12" {
+			if v := f.void("a"); v.Refunded.String() != "12" || v.Back != (abacus.Drawn{Cash: amt(t, "3.2"), Voucher: amt(t, "8.8")}) {
 				t.Fatalf("void: %+v", v)
 			}
 			if got := f.balances(acct); got != "cash -4.8 bonus 0 voucher 8.8" {

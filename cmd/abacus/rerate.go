@@ -119,7 +119,7 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			fmt.Fprintf(stderr, "%s: %v\n", r.ID, r.Err)
 		} else {
-			fmt.Fprintf(stdout, "voided %s: %s given back\n", r.ID, r.Refunded)
+			fmt.Fprintf(stdout, "voided %s: %s given back (cash %s, bonus %s, voucher %s)\n", r.ID, r.Refunded, r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
 		}
 	}
 	if failed > 0 {
