@@ -15,6 +15,12 @@ import (
 // abacus kept costs.
 const CostUnknown = "unknown"
 
+// Drawn is what each bucket paid, from the three micro-unit columns that
+// store it.
+func Drawn(cash, bonus, voucher int64) abacus.Drawn {
+	return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+}
+
 // FormatCost is an event's exact cost as stored.
 func FormatCost(e *abacus.StoredEvent) *string {
 	s := CostUnknown

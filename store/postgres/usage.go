@@ -26,7 +26,7 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	}
 	e.Time, e.ReceivedAt = e.Time.UTC(), e.ReceivedAt.UTC()
 	e.Charged, e.Refunded = abacus.AmountFromMicros(charged), abacus.AmountFromMicros(refunded)
-	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+	e.Drawn = store.Drawn(cash, bonus, voucher)
 	if tx != nil {
 		e.TxID = *tx
 	}
@@ -275,16 +275,12 @@ func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, curre
 	ds, err := collect(rows, err, func(row pgx.Row) (abacus.Drawn, error) {
 		var cash, bonus, voucher int64
 		err := row.Scan(&cash, &bonus, &voucher)
-		return drawn(cash, bonus, voucher), err
+		return store.Drawn(cash, bonus, voucher), err
 	})
 	if err != nil || len(ds) == 0 {
 		return abacus.Drawn{}, err
 	}
 	return ds[0], nil
-}
-
-func drawn(cash, bonus, voucher int64) abacus.Drawn {
-	return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
 }
 
 const monthPaidColumns = `account_id, currency, period, cash, bonus, voucher`
@@ -293,6 +289,6 @@ func scanMonthPaid(row pgx.Row) (abacus.MonthPaid, error) {
 	var p abacus.MonthPaid
 	var cash, bonus, voucher int64
 	err := row.Scan(&p.Account, &p.Currency, &p.Period, &cash, &bonus, &voucher)
-	p.Period, p.Paid = p.Period.UTC(), drawn(cash, bonus, voucher)
+	p.Period, p.Paid = p.Period.UTC(), store.Drawn(cash, bonus, voucher)
 	return p, err
 }

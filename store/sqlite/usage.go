@@ -31,7 +31,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	e.ID = eventID(key)
 	e.Time, e.ReceivedAt = fromMicros(at), fromMicros(recv)
 	e.Charged, e.Refunded = abacus.AmountFromMicros(charged), abacus.AmountFromMicros(refunded)
-	e.Drawn = abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+	e.Drawn = store.Drawn(cash, bonus, voucher)
 	e.TxID, e.VoidTxID = tx.Int64, void.Int64
 	if e.PriceIDs, err = store.ParseIDs(prices); err != nil {
 		return e, err
@@ -295,11 +295,7 @@ func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, curre
 	if errors.Is(err, sql.ErrNoRows) {
 		return abacus.Drawn{}, nil
 	}
-	return drawn(cash, bonus, voucher), err
-}
-
-func drawn(cash, bonus, voucher int64) abacus.Drawn {
-	return abacus.Drawn{Cash: abacus.AmountFromMicros(cash), Bonus: abacus.AmountFromMicros(bonus), Voucher: abacus.AmountFromMicros(voucher)}
+	return store.Drawn(cash, bonus, voucher), err
 }
 
 const monthPaidColumns = `account_id, currency, period, cash, bonus, voucher`
@@ -308,6 +304,6 @@ func scanMonthPaid(sc interface{ Scan(...any) error }) (abacus.MonthPaid, error)
 	var p abacus.MonthPaid
 	var period, cash, bonus, voucher int64
 	err := sc.Scan(&p.Account, &p.Currency, &period, &cash, &bonus, &voucher)
-	p.Period, p.Paid = fromMicros(period), drawn(cash, bonus, voucher)
+	p.Period, p.Paid = fromMicros(period), store.Drawn(cash, bonus, voucher)
 	return p, err
 }
