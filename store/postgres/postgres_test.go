@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -282,6 +283,21 @@ func TestWriteLazyTransaction(t *testing.T) {
 	}
 }
 
+// Statements that take a migrated database back to before a migration
+// (and those after it), for tests that set up what an older schema held.
+// Each has no room to spare, so appending to it copies.
+var (
+	undo0014 = []string{`ALTER TABLE dead_letters DROP COLUMN published_at`}
+	undo0013 = slices.Concat(undo0014, []string{`ALTER TABLE usage_events DROP COLUMN drawn_estimated`, `DROP TABLE usage_paid`})
+	undo0011 = slices.Concat(undo0013, []string{
+		`ALTER TABLE usage_events DROP COLUMN cost`,
+		`DROP TABLE usage_reprices`,
+		`DROP INDEX prices_key`,
+		`ALTER TABLE prices DROP COLUMN revision`,
+		`CREATE UNIQUE INDEX prices_key ON prices (sku_type, sku_kind, resource_id, unit_type, currency, valid_from)`,
+	})
+)
+
 // TestMigrationNetsOldVoids: events voided before 0013 kept what their
 // charge drew; the migration takes their refunds off it as the void split
 // them, and marks the split an estimate. It sums what the events paid,
@@ -295,10 +311,7 @@ func TestMigrationNetsOldVoids(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		`ALTER TABLE dead_letters DROP COLUMN published_at`,
-		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
-		`DROP TABLE usage_paid`,
+	for _, q := range append(undo0013,
 		`DELETE FROM schema_migrations WHERE version >= 13`,
 		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
 			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
@@ -308,7 +321,7 @@ func TestMigrationNetsOldVoids(t *testing.T) {
 			('cost', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-31T23:59:59.999999Z', now(), '', 'voided', 'USD', -2000000, -2000000, 0, 0, '1', -2000000),
 			('kept', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-31T23:59:59.999999Z', now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
 			('next', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-11-01T00:00:00Z', now(), '', 'charged', 'USD', 6000000, 1000000, 2000000, 3000000, '1', 0)`,
-	} {
+	) {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -331,10 +344,7 @@ func TestMigrationMarksOldDeadLettersPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	received := time.Date(2026, 11, 1, 12, 30, 0, 123456000, time.UTC)
-	for _, q := range []string{
-		`ALTER TABLE dead_letters DROP COLUMN published_at`,
-		`DELETE FROM schema_migrations WHERE version >= 14`,
-	} {
+	for _, q := range append(undo0014, `DELETE FROM schema_migrations WHERE version >= 14`) {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -372,15 +382,7 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 	}
 	// The schema as it was before 0005, holding a voided and a charged
 	// event and the price that charged them.
-	for _, q := range []string{
-		`ALTER TABLE dead_letters DROP COLUMN published_at`,
-		`ALTER TABLE usage_events DROP COLUMN drawn_estimated`,
-		`DROP TABLE usage_paid`,
-		`ALTER TABLE usage_events DROP COLUMN cost`,
-		`DROP TABLE usage_reprices`,
-		`DROP INDEX prices_key`,
-		`ALTER TABLE prices DROP COLUMN revision`,
-		`CREATE UNIQUE INDEX prices_key ON prices (sku_type, sku_kind, resource_id, unit_type, currency, valid_from)`,
+	for _, q := range append(undo0011,
 		`ALTER TABLE usage_events DROP COLUMN refunded`,
 		`DROP TABLE price_uses`,
 		`DELETE FROM schema_migrations WHERE version >= 5`,
@@ -391,7 +393,7 @@ func TestMigrationKeepsOldVoids(t *testing.T) {
 		VALUES ('old', 'a', 11, 0, 4, '', 'gpu', '', 's', '2026-11-01T00:00:09Z', now(), '', 'voided', 'USD', 2000000, 2000000, 0, 0, '1', 1, 2),
 			('kept', 'a', 11, 0, 4, '', 'gpu', '', 's', '2026-11-01T00:00:05Z', now(), '', 'charged', 'USD', 2000000, 2000000, 0, 0, '1,2', 1, NULL),
 			('none', 'a', 11, 0, 4, '', 'gpu', '', 's', '2026-11-01T00:00:20Z', now(), '', 'unpriced', 'USD', 0, 0, 0, 0, '', NULL, NULL)`,
-	} {
+	) {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
