@@ -28,11 +28,7 @@ func TestBurstCycles(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{}})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-		price := perMinute("cpu", "0", t0)
-		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
-		price.Levels = []abacus.BurstPrice{{Level: 0, UnitPrice: decimal.RequireFromString("0.5")},
-			{Level: 1, UnitPrice: decimal.RequireFromString("1")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
-		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "0.5", "1", "", "", "4")}, nil); err != nil {
 			t.Fatal(err)
 		}
 		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
@@ -101,10 +97,7 @@ func TestBurstLevelAfterChargedEvents(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-		price := perMinute("cpu", "0", t0)
-		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
-		price.Levels = []abacus.BurstPrice{{Level: 1, UnitPrice: decimal.RequireFromString("1")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
-		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
 			t.Fatal(err)
 		}
 		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
@@ -185,6 +178,19 @@ func TestBurstWarnsOfStaleUtilisation(t *testing.T) {
 	})
 }
 
+// burstPrice prices minutes of resource from from by burst level: the
+// i-th price is level i's, and an empty one leaves the level out.
+func burstPrice(resource string, from time.Time, levels ...string) abacus.Price {
+	p := perMinute(resource, "0", from)
+	p.Model, p.UnitPrice = abacus.ModelBurst, decimal.Zero
+	for level, price := range levels {
+		if price != "" {
+			p.Levels = append(p.Levels, abacus.BurstPrice{Level: level, UnitPrice: decimal.RequireFromString(price)})
+		}
+	}
+	return p
+}
+
 // lockedBuffer is a log's output, written from any goroutine.
 type lockedBuffer struct {
 	mu  sync.Mutex
@@ -214,10 +220,7 @@ func TestBurstWarnsOfALevelWithoutAPrice(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-		price := perMinute("cpu", "0", t0)
-		price.Model, price.UnitPrice = abacus.ModelBurst, decimal.Zero
-		price.Levels = []abacus.BurstPrice{{Level: 0, UnitPrice: decimal.RequireFromString("0.5")}, {Level: 4, UnitPrice: decimal.RequireFromString("4")}}
-		if err := st.PriceBookAdd(ctx, []abacus.Price{price}, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "0.5", "", "", "", "4")}, nil); err != nil {
 			t.Fatal(err)
 		}
 		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
