@@ -507,7 +507,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	case s == nil:
 		return errNoEvent(it.event.ID)
 	case s.Status != abacus.EventUnpriced:
-		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q is %s; only unpriced events are rated again", s.ID, s.Status)
+		return abacus.Errorf(abacus.CodeConflict, "status", "event %q is %s; only unpriced events are rated again", s.ID, s.Status)
 	}
 	r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
 	if err != nil {

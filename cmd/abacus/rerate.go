@@ -51,7 +51,11 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "charged %s (%s in all); %d still have no price; %d refused\n", count(t.charged, "event"), t.total, t.still, t.refused)
+	fmt.Fprintf(stdout, "charged %s (%s in all); %d still have no price; %d refused", count(t.charged, "event"), t.total, t.still, t.refused)
+	if t.gone > 0 {
+		fmt.Fprintf(stdout, "; %d charged or voided by another process meanwhile", t.gone)
+	}
+	fmt.Fprintln(stdout)
 	switch {
 	case t.refused == 1:
 		return errors.New("1 event was refused (listed above); it is still unpriced")
@@ -64,14 +68,19 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // rerateTally counts what became of the events a rerate tried. A refused
 // event (by its account's floor, say) stays unpriced: it is neither
 // charged nor one that still has no price, and scripts must hear of it.
+// One that another process (a second rerate, a void) took out of unpriced
+// after it was listed is gone: no longer this run's to charge, and no
+// failure.
 type rerateTally struct {
-	charged, still, refused int
-	total                   abacus.Amount
+	charged, still, refused, gone int
+	total                         abacus.Amount
 }
 
 func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error {
 	for _, r := range results {
 		switch {
+		case r.Status != abacus.IngestAccepted && r.Err != nil && r.Err.Code == abacus.CodeConflict && r.Err.Field == "status":
+			t.gone++
 		case r.Status != abacus.IngestAccepted:
 			t.refused++
 			fmt.Fprintf(stderr, "event %s: %v\n", r.ID, r.Err)

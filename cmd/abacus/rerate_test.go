@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/ledger"
 )
 
 // ingestEvent charges one event from a file, creating its account with
@@ -50,5 +53,37 @@ func TestRerateReportsRefusedEvents(t *testing.T) {
 				t.Fatalf("run %d: missing %q in\n%s", run+1, w, out)
 			}
 		}
+	}
+}
+
+// TestRerateCountsEventsChargedMeanwhile: an event that another process
+// charged between this run's listing and its rerate is counted as gone,
+// not refused, and fails nothing: two reraters at once are not an error.
+func TestRerateCountsEventsChargedMeanwhile(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	ingestEvent(t, dsn, usageEvent("raced", account(23), 4))
+	importPrices(t, dsn)
+	st, err := openMigrated(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	engine := ledger.New(st, ledger.Config{})
+	defer engine.Close()
+	first, err := engine.Rerate(t.Context(), []string{"raced"}) // the other process
+	if err != nil || first[0].Status != abacus.IngestAccepted || first[0].Unpriced {
+		t.Fatalf("first rerate: %+v %v", first, err)
+	}
+	second, err := engine.Rerate(t.Context(), []string{"raced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tally rerateTally
+	var stderr strings.Builder
+	if err := tally.add(second, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if tally != (rerateTally{gone: 1}) || stderr.Len() != 0 {
+		t.Fatalf("tally %+v, stderr %q: want the event counted as gone, quietly", tally, stderr.String())
 	}
 }
