@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	usage := usageFlags(fs)
 	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv, each also with .gz), or else from its first line")
 	chunk := fs.Int("chunk", 2000, "events handed to the engine at a time")
+	rejects := fs.String("rejects", "", "write every rejection, with its file and line, to this file (standard error shows the first 100)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,6 +39,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *chunk < 1 || *chunk > maxChunk {
 		return fmt.Errorf("--chunk %d: give 1 to %d events", *chunk, maxChunk)
+	}
+	if *format != "" && *format != "ndjson" && *format != "csv" {
+		return fmt.Errorf("--format %q is not ndjson or csv", *format)
 	}
 	ucfg, err := usage()
 	if err != nil {
@@ -50,6 +55,16 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	engine := ledger.New(st, ledger.Config{Usage: ucfg, Logger: quietLogger(stderr)})
 	defer engine.Close()
 	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, stderr: stderr}
+	if *rejects != "" {
+		f, err := os.Create(*rejects)
+		if err != nil {
+			return fmt.Errorf("--rejects: %w", err)
+		}
+		defer f.Close()
+		w := bufio.NewWriter(f)
+		defer w.Flush()
+		in.rejects = w
+	}
 	// A file that fails does not stop the others: each is told as it fails,
 	// and all of them at the end.
 	var failed []string
@@ -76,25 +91,34 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case len(failed) > 1:
 		return fmt.Errorf("%d of %d files failed:\n  %s", len(failed), fs.NArg(), strings.Join(failed, "\n  "))
 	case s.Rejected == 1:
-		return errors.New("1 event was rejected (listed above); the others are in")
+		return fmt.Errorf("1 event was rejected (listed %s); the others are in", in.listedWhere())
 	case s.Rejected > 1:
-		return fmt.Errorf("%d events were rejected (listed above); the others are in", s.Rejected)
+		return fmt.Errorf("%d events were rejected (listed %s); the others are in", s.Rejected, in.listedWhere())
 	}
 	return nil
 }
 
+func (in *ingester) listedWhere() string {
+	if in.rejects != nil {
+		return "in the --rejects file"
+	}
+	return "above"
+}
+
 // ingester streams files through the pipeline: it keeps a few chunks in
 // flight so reading and committing overlap, counts what became of every
-// event and reports rejections with their file and line.
+// event and reports rejections with their file and line, in the file's
+// order.
 type ingester struct {
-	pipe   *metering.Pipeline
-	chunk  int
-	stderr io.Writer
+	pipe    *metering.Pipeline
+	chunk   int
+	stderr  io.Writer
+	rejects io.Writer // every rejection; nil: none but the first maxPrinted, on stderr
 
 	mu        sync.Mutex
 	sum       metering.Summary
 	rejected  int
-	firstFail error
+	firstFail error // of the file being read
 }
 
 const maxPrinted = 100
@@ -112,6 +136,9 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		}
 		defer f.Close()
 		if fi, err := f.Stat(); err == nil {
+			if fi.IsDir() {
+				return errors.New("is a directory; name the files in it")
+			}
 			size = fi.Size()
 		}
 		r = f
@@ -155,20 +182,30 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		if rd, err = decode.NewCSVReader(src); err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("--format %q is not ndjson or csv", format)
 	}
+	in.mu.Lock()
+	in.firstFail = nil
+	in.mu.Unlock()
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
+	// Each chunk reports after the one before it, so that rejections
+	// come in the file's order though the chunks commit side by side.
+	var before chan struct{}
 	send := func(items []decode.Item) {
 		sem <- struct{}{}
 		wg.Add(1)
+		prev, turn := before, make(chan struct{})
+		before = turn
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			// A chunk handed over is seen through, interrupted or not:
 			// it may commit whatever its caller does, and the summary
 			// must count it.
 			results, err := in.pipe.Ingest(context.WithoutCancel(ctx), items)
+			if prev != nil {
+				<-prev
+			}
+			defer close(turn)
 			in.mu.Lock()
 			defer in.mu.Unlock()
 			if err != nil {
@@ -178,23 +215,8 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 				return
 			}
 			in.sum.Add(results)
-			for i, res := range results {
-				if res.Status == abacus.IngestRejected {
-					in.rejected++
-					if in.rejected <= maxPrinted {
-						why := res.Err.Error()
-						if strings.HasPrefix(res.Err.Field, "line ") { // the prefix names the line already
-							why = res.Err.Message
-						}
-						what := "event " + res.ID + " rejected"
-						if res.ID == "" { // a line with no id to name, such as one that is not JSON
-							what = "rejected"
-						}
-						fmt.Fprintf(in.stderr, "%s:%d: %s: %s\n", name, items[i].Line, what, why)
-					} else if in.rejected == maxPrinted+1 {
-						fmt.Fprintln(in.stderr, "… more rejections are counted but not shown")
-					}
-				}
+			if slices.ContainsFunc(results, func(r abacus.IngestResult) bool { return r.Status == abacus.IngestRejected }) {
+				prog.print(func() { in.report(name, items, results) })
 			}
 			prog.events(len(items))
 		}()
@@ -235,6 +257,37 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		return errors.New("interrupted: the events counted are in; run the same command again for the rest (those come back as duplicates)")
 	}
 	return nil
+}
+
+// report lists a chunk's rejections: every one to the rejects file, the
+// first maxPrinted of the command to standard error.
+func (in *ingester) report(name string, items []decode.Item, results []abacus.IngestResult) {
+	for i, res := range results {
+		if res.Status != abacus.IngestRejected {
+			continue
+		}
+		in.rejected++
+		why := res.Err.Error()
+		if strings.HasPrefix(res.Err.Field, "line ") { // the prefix names the line already
+			why = res.Err.Message
+		}
+		what := "event " + res.ID + " rejected"
+		if res.ID == "" { // a line with no id to name, such as one that is not JSON
+			what = "rejected"
+		}
+		line := fmt.Sprintf("%s:%d: %s: %s\n", name, items[i].Line, what, why)
+		if in.rejects != nil {
+			io.WriteString(in.rejects, line)
+		}
+		switch {
+		case in.rejected <= maxPrinted:
+			io.WriteString(in.stderr, line)
+		case in.rejected == maxPrinted+1 && in.rejects != nil:
+			fmt.Fprintln(in.stderr, "… more rejections are counted; the --rejects file lists them all")
+		case in.rejected == maxPrinted+1:
+			fmt.Fprintln(in.stderr, "… more rejections are counted but not shown: --rejects FILE lists them all")
+		}
+	}
 }
 
 // sniffFormat tells NDJSON from CSV by the first byte that is not a
@@ -307,10 +360,26 @@ func (p *progress) events(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n += n
-	if p.bar == nil && time.Since(p.lastReport) >= 5*time.Second {
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("%s: %d events, %.0f/s", p.name, p.n, float64(p.n)/time.Since(p.start).Seconds()))
+		return
+	}
+	if time.Since(p.lastReport) >= 5*time.Second {
 		p.lastReport = time.Now()
 		p.line()
 	}
+}
+
+// print runs write, which writes lines of its own to the progress's
+// output, with the bar out of their way; the bar comes back with the next
+// progress.
+func (p *progress) print(write func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Clear()
+	}
+	write()
 }
 
 func (p *progress) line() {

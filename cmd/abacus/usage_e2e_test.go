@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -230,6 +231,48 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	}
 }
 
+// TestIngestListsEveryRejectionInOrder: rejections come in the file's
+// order though chunks commit side by side; standard error shows the first
+// hundred, and --rejects FILE has every one.
+func TestIngestListsEveryRejectionInOrder(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	var lines strings.Builder
+	var want []string
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	for i := range 1000 {
+		if i%4 == 1 {
+			fmt.Fprintf(&lines, "{\"uuid\":\"bad-%d\"}\n", i)
+			want = append(want, fmt.Sprintf("%s:%d: event bad-%d rejected: ", file, i+1, i))
+			continue
+		}
+		fmt.Fprintln(&lines, usageEvent(fmt.Sprintf("ok-%d", i), account(13), 1))
+	}
+	os.WriteFile(file, []byte(lines.String()), 0o600)
+	rejects := filepath.Join(t.TempDir(), "rejects.txt")
+	out, err := runCLI(t, "ingest", "--db", dsn, "--chunk", "7", "--rejects", rejects, file)
+	if err == nil || !strings.Contains(out, "accepted 750 (0 unpriced), duplicate 0, rejected 250") ||
+		!strings.Contains(out, "… more rejections are counted; the --rejects file lists them all") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var shown []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, " rejected: ") {
+			shown = append(shown, l)
+		}
+	}
+	listed, _ := os.ReadFile(rejects)
+	all := strings.Split(strings.TrimSuffix(string(listed), "\n"), "\n")
+	if len(shown) != 100 || len(all) != len(want) {
+		t.Fatalf("%d shown and %d in the file, want 100 and %d", len(shown), len(all), len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(all[i], w) || i < 100 && shown[i] != all[i] {
+			t.Fatalf("rejection %d: file %q, shown %q, want %q…", i, all[i], shown[min(i, 99)], w)
+		}
+	}
+}
+
 // TestIngestGzip: a gzip-compressed file is read as what its name says
 // under the .gz. One cut short charges the events before the cut, says
 // so, and the whole file sent again charges the rest: those before come
@@ -325,6 +368,17 @@ func TestIngestCarriesOnPastABadFile(t *testing.T) {
 	}
 	if out, err := runCLI(t, "ingest", "--db", dsn, "--chunk", "0", first); err == nil || !strings.Contains(out, "--chunk 0: give 1 to 100000 events") {
 		t.Fatalf("--chunk 0: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "ingest", "--db", dsn, dir); err == nil || !strings.Contains(out, dir+": is a directory; name the files in it") {
+		t.Fatalf("a directory: %v\n%s", err, out)
+	}
+	// A bad flag is told before anything is opened.
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	if out, err := runCLI(t, "ingest", "--db", fresh, "--format", "xml", first); err == nil || !strings.Contains(out, `--format "xml" is not ndjson or csv`) {
+		t.Fatalf("--format xml: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("--format xml made the database: %v", err)
 	}
 }
 
