@@ -39,7 +39,7 @@ func TestUnstoredNamesTheLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = f.Unstored(book)
-	const want = "new.yaml:4: prices[2]: has the same key, currency and valid_from as stored price 42 but differs from it; prices are never edited: add a version with a later valid_from, or import with --correct to replace it and reprice its events"
+	const want = "new.yaml:4: prices[2]: has the same key, currency and valid_from as stored price 42 but differs from it in sku_price; prices are never edited: add a version with a later valid_from, or import with --correct to replace it and reprice its events"
 	var fe *rating.FileError
 	if err == nil || err.Error() != want || !errors.As(err, &fe) || fe.Line != 4 || abacus.ErrorCodeOf(err) != abacus.CodeConflict {
 		t.Fatalf("got  %v\nwant %s", err, want)
@@ -130,5 +130,30 @@ func TestCorrectionsRevise(t *testing.T) {
 	}
 	if _, err := withCommitment.Corrections(abacus.PriceBook{}); err == nil || !strings.HasPrefix(err.Error(), "fix.yaml:6: commitments[0]: ") {
 		t.Fatalf("a new commitment: %v", err)
+	}
+}
+
+// TestUnstoredNamesWhatDiffers: the refusal of a changed version names
+// every field that changed, a description too, in the file's order.
+func TestUnstoredNamesWhatDiffers(t *testing.T) {
+	const stored = `prices:
+  - {sku_type: 1, sku_kind: 1, resource_id: b, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: 2026-01-01T00:00:00Z, sku_price: "2", desc: old}
+`
+	prices, _, err := rating.ParseFile(strings.NewReader(stored), "old.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prices[0].ID = 7
+	for edit, want := range map[[2]string]string{
+		{"desc: old", "desc: new"}:                      "differs from it in desc;",
+		{`sku_price: "2", desc: old`, `sku_price: "3"`}: "differs from it in sku_price, desc;",
+	} {
+		f, err := rating.ReadFile(strings.NewReader(strings.Replace(stored, edit[0], edit[1], 1)), "new.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.Unstored(abacus.PriceBook{Prices: prices}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s → %s: %v, want %q", edit[0], edit[1], err, want)
+		}
 	}
 }

@@ -158,7 +158,8 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 			prices = append(prices, f.Prices[i])
 		case !samePrice(old, &f.Prices[i]):
 			return nil, nil, &FileError{File: f.Name, Line: f.lines[i], Err: abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
-				"has the same key, currency and valid_from as stored price %d but differs from it; prices are never edited: add a version with a later valid_from, or import with --correct to replace it and reprice its events", old.ID)}
+				"has the same key, currency and valid_from as stored price %d but differs from it in %s; prices are never edited: add a version with a later valid_from, or import with --correct to replace it and reprice its events",
+				old.ID, strings.Join(priceDiff(old, &f.Prices[i]), ", "))}
 		}
 	}
 	stored := make(map[commitmentID]bool, len(book.Commitments))
@@ -277,16 +278,32 @@ var storedField = regexp.MustCompile(`^(prices|commitments)\[(\d+)\](.*)$`)
 
 // samePrice reports whether a and b are one version: every field as a
 // price file writes it, apart from the id and when it was stored.
-func samePrice(a, b *abacus.Price) bool {
-	canonical := func(p abacus.Price) string {
+func samePrice(a, b *abacus.Price) bool { return len(priceDiff(a, b)) == 0 }
+
+// priceDiff names the fields of a price file in which a and b differ, in
+// the order a file has them.
+func priceDiff(a, b *abacus.Price) []string {
+	canonical := func(p abacus.Price) map[string]string {
 		p.ID, p.Revision, p.CreatedAt, p.ValidFrom = 0, 0, time.Time{}, p.ValidFrom.UTC()
-		var buf bytes.Buffer
-		w := bufio.NewWriter(&buf)
-		writeJSON(w, priceNode(&p), "")
-		w.Flush()
-		return buf.String()
+		n := priceNode(&p)
+		fields := make(map[string]string, len(n.keys))
+		for i, k := range n.keys {
+			var buf bytes.Buffer
+			w := bufio.NewWriter(&buf)
+			writeJSON(w, n.vals[i], "")
+			w.Flush()
+			fields[k] = buf.String()
+		}
+		return fields
 	}
-	return canonical(*a) == canonical(*b)
+	ca, cb := canonical(*a), canonical(*b)
+	var diff []string
+	for _, k := range priceFields {
+		if ca[k] != cb[k] {
+			diff = append(diff, k)
+		}
+	}
+	return diff
 }
 
 func isJSON(data []byte, name string) bool {

@@ -66,7 +66,7 @@ func TestPricesImportNamesLineOfStoredConflict(t *testing.T) {
 	path := writeFile(t, "again.yaml", later+strings.TrimPrefix(edited, "prices:\n"))
 	out, err := runCLI(t, "prices", "import", "--db", dsn, path)
 	line := strings.Count(later, "\n") + 1 // the second price's first line
-	want := fmt.Sprintf("%s:%d: prices[1]: has the same key, currency and valid_from as stored price 1 but differs from it", path, line)
+	want := fmt.Sprintf("%s:%d: prices[1]: has the same key, currency and valid_from as stored price 1 but differs from it in sku_price;", path, line)
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("%v\n%s\nwant %s", err, out, want)
 	}
