@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -70,6 +71,19 @@ func openMigrated(ctx context.Context, db string) (migrator, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// mustExist refuses a SQLite file that is not there, for the commands
+// that read or correct what is stored: opening one would make an empty
+// database, and a mistyped path would report nothing to do.
+func mustExist(db string) error {
+	if isPostgres(db) {
+		return nil
+	}
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--db %s: no database there (abacus serve, ingest, prices import or migrate makes one)", db)
+	}
+	return nil
 }
 
 // describeDB names the database for people, without its password.

@@ -84,6 +84,9 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := mustExist(*db); err != nil {
+		return err
+	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
 		return err
@@ -117,6 +120,9 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("give exactly one key id (abacus keys list shows them)")
+	}
+	if err := mustExist(*db); err != nil {
+		return err
 	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {

@@ -115,6 +115,9 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := mustExist(*db); err != nil {
+		return err
+	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
 		return err

@@ -21,6 +21,9 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if err := mustExist(*db); err != nil {
+		return err
+	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
 		return err
@@ -109,6 +112,9 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ucfg, err := usage()
 	if err != nil {
+		return err
+	}
+	if err := mustExist(*db); err != nil {
 		return err
 	}
 	st, err := openMigrated(ctx, *db)

@@ -87,3 +87,27 @@ func TestRerateCountsEventsChargedMeanwhile(t *testing.T) {
 		t.Fatalf("tally %+v, stderr %q: want the event counted as gone, quietly", tally, stderr.String())
 	}
 }
+
+// TestReadingCommandsNeedTheDatabase: the commands that read or correct
+// what is stored refuse a SQLite path with nothing there, and make
+// nothing: a mistyped --db must not look like an empty, healthy ledger.
+func TestReadingCommandsNeedTheDatabase(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	db := []string{"--db", missing}
+	for _, args := range [][]string{ // flags come before what they act on
+		append([]string{"verify"}, db...),
+		append([]string{"prices", "list"}, db...),
+		append([]string{"rerate"}, db...),
+		append(append([]string{"void"}, db...), "e"),
+		append([]string{"keys", "list"}, db...),
+		append(append([]string{"keys", "revoke"}, db...), "k"),
+	} {
+		out, err := runCLI(t, args...)
+		if err == nil || !strings.Contains(out, "--db "+missing+": no database there") {
+			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s made %s: %v", strings.Join(args, " "), missing, err)
+		}
+	}
+}

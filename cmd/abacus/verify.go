@@ -14,6 +14,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := mustExist(*db); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, *db)
 	if err != nil {
 		return err
