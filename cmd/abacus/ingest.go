@@ -165,6 +165,9 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	}
 	peek := bufio.NewReader(src)
 	src = peek
+	if bom, _ := peek.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
+		return errors.New("is UTF-16 text; abacus ingest reads UTF-8: save it as UTF-8 (iconv -f UTF-16 -t UTF-8)")
+	}
 	if head, _ := peek.Peek(4096); bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n"), []byte("[")) {
 		return errors.New("is a JSON array; abacus ingest reads NDJSON (one event per line) or CSV: send an array to the HTTP endpoint")
 	}

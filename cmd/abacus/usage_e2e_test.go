@@ -369,6 +369,11 @@ func TestIngestCarriesOnPastABadFile(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, "--chunk", "0", first); err == nil || !strings.Contains(out, "--chunk 0: give 1 to 100000 events") {
 		t.Fatalf("--chunk 0: %v\n%s", err, out)
 	}
+	utf16 := filepath.Join(dir, "utf16.csv")
+	os.WriteFile(utf16, []byte("\xff\xfeu\x00u\x00i\x00d\x00"), 0o600)
+	if out, err := runCLI(t, "ingest", "--db", dsn, utf16); err == nil || !strings.Contains(out, utf16+": is UTF-16 text; abacus ingest reads UTF-8") {
+		t.Fatalf("UTF-16: %v\n%s", err, out)
+	}
 	if out, err := runCLI(t, "ingest", "--db", dsn, dir); err == nil || !strings.Contains(out, dir+": is a directory; name the files in it") {
 		t.Fatalf("a directory: %v\n%s", err, out)
 	}

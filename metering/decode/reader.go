@@ -82,7 +82,7 @@ func (r *Reader) setHeader(cells []string) error {
 			}
 		}
 		if f < 0 {
-			return abacus.Errorf(abacus.CodeInvalid, headerField(c), "is not a known column; the columns are %s", strings.Join(csghubNames[:], ", "))
+			return abacus.Errorf(abacus.CodeInvalid, headerField(c), "is not a known column; the first line of a CSV file names its columns, from %s", strings.Join(csghubNames[:], ", "))
 		}
 		if seen[f] {
 			return abacus.Errorf(abacus.CodeInvalid, name, "appears twice in the header")
