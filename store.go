@@ -36,7 +36,13 @@ type Store interface {
 	// system wallets of its currency. If the ID exists it returns the
 	// stored account and false.
 	AccountCreate(ctx context.Context, a Account) (Account, bool, error)
+	// AccountsCreate creates, in one transaction, each of accounts that
+	// does not exist yet, as AccountCreate does, and returns their ids in
+	// ascending order; one that exists is left as it is.
+	AccountsCreate(ctx context.Context, accounts []Account) ([]AccountID, error)
 	AccountGet(ctx context.Context, id AccountID) (Account, error)
+	// Accounts returns those of ids that exist, in id order.
+	Accounts(ctx context.Context, ids []AccountID) ([]Account, error)
 	// Wallets returns every wallet of the given accounts.
 	Wallets(ctx context.Context, accounts []AccountID) ([]Wallet, error)
 	// SystemWalletsEnsure creates the system wallets of a currency if they

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/abacus-billing/abacus"
@@ -58,26 +59,82 @@ func (c *walletCache) customer(ctx context.Context, id abacus.AccountID) (*custo
 	if err != nil {
 		return nil, err
 	}
-	cw = &customerWallets{currency: acct.Currency, ids: map[abacus.Bucket]int64{}, lowBalance: acct.LowBalance}
+	cw = walletsOf(acct, ws)
+	c.put(map[abacus.AccountID]*customerWallets{id: cw})
+	return cw, nil
+}
+
+// holds says whether the cache knows the account.
+func (c *walletCache) holds(id abacus.AccountID) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.customers[id] != nil
+}
+
+// load reads the customer accounts among ids into the cache, 500 at a
+// time in two queries, where customer reads one account in two: and
+// returns those that do not exist.
+func (c *walletCache) load(ctx context.Context, ids []abacus.AccountID) (missing map[abacus.AccountID]bool, err error) {
+	missing = map[abacus.AccountID]bool{}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	for chunk := range slices.Chunk(ids, 500) {
+		accts, err := c.store.Accounts(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := c.store.Wallets(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		byAccount := map[abacus.AccountID][]abacus.Wallet{}
+		for _, w := range ws {
+			byAccount[w.Account] = append(byAccount[w.Account], w)
+		}
+		for _, id := range chunk {
+			missing[id] = true
+		}
+		found := make(map[abacus.AccountID]*customerWallets, len(accts))
+		for _, a := range accts {
+			delete(missing, a.ID)
+			// A system account is left to customer, which refuses it.
+			if a.Kind != abacus.KindSystem {
+				found[a.ID] = walletsOf(a, byAccount[a.ID])
+			}
+		}
+		c.put(found)
+	}
+	return missing, nil
+}
+
+// walletsOf is what the cache keeps of a customer account.
+func walletsOf(acct abacus.Account, ws []abacus.Wallet) *customerWallets {
+	cw := &customerWallets{currency: acct.Currency, ids: map[abacus.Bucket]int64{}, lowBalance: acct.LowBalance}
 	for _, w := range ws {
 		cw.ids[w.Bucket] = w.ID
 		if cw.lead == 0 || w.ID < cw.lead {
 			cw.lead = w.ID
 		}
 	}
+	return cw
+}
+
+// put caches accounts, first forgetting an arbitrary tenth of those it
+// holds when it is full.
+func (c *walletCache) put(accounts map[abacus.AccountID]*customerWallets) {
 	c.mu.Lock()
-	if len(c.customers) >= c.max {
-		n := 0
-		for k := range c.customers {
-			delete(c.customers, k)
-			if n++; n >= c.max/10+1 {
-				break
+	defer c.mu.Unlock()
+	for id, cw := range accounts {
+		if len(c.customers) >= c.max {
+			n := 0
+			for k := range c.customers {
+				delete(c.customers, k)
+				if n++; n >= c.max/10+1 {
+					break
+				}
 			}
 		}
+		c.customers[id] = cw
 	}
-	c.customers[id] = cw
-	c.mu.Unlock()
-	return cw, nil
 }
 
 type systemKey struct {

@@ -164,27 +164,20 @@ func storedSpelling(id string) string {
 // spelling the producer sent, as a repeat of the event would be.
 func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abacus.IngestResult, error) {
 	results := make([]abacus.IngestResult, len(ids))
-	byID := map[string]abacus.StoredEvent{}
 	spelled := make([]string, len(ids))
 	for i, id := range ids {
 		spelled[i] = storedSpelling(id)
 	}
-	for start := 0; start < len(ids); start += 500 { // the stores take so many ids at a time
-		chunk := spelled[start:min(start+500, len(ids))]
-		stored, err := e.store.Events(ctx, abacus.EventQuery{IDs: chunk, Limit: len(chunk) + 1})
-		if err != nil {
-			e.cfg.Logger.Error("reading events", "err", err)
-			return nil, &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; try again"}
-		}
-		for _, s := range stored {
-			byID[s.ID] = s
-		}
+	byID, err := e.storedEvents(ctx, spelled)
+	if err != nil {
+		e.cfg.Logger.Error("reading events", "err", err)
+		return nil, &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; try again"}
 	}
 	var items []usageItem
 	for i, id := range ids {
 		results[i].ID = id
-		s, ok := byID[spelled[i]]
-		if !ok {
+		s := byID[spelled[i]]
+		if s == nil {
 			results[i].Status = abacus.IngestRejected
 			results[i].Err = errNoEvent(id)
 			continue
@@ -199,22 +192,31 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 
 // runUsageJob prepares the items, queues them and waits for their batch.
 func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
-	live := make([]usageItem, 0, len(items))
+	errs := make([]error, len(items))
 	for i := range items {
-		if err := e.prepareUsage(ctx, &items[i]); err != nil {
-			if err == errAnswered {
-				continue
-			}
-			var ae *abacus.Error
-			if !errors.As(err, &ae) || ae.Code == abacus.CodeInternal {
-				// The database, not the event: fail the call, reject nothing.
-				e.cfg.Logger.Error("preparing usage", "err", err)
-				return &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; send the events again: their ids make it safe"}
-			}
-			items[i].result.Status, items[i].result.Err = abacus.IngestRejected, ae
-			continue
+		errs[i] = e.checkTime(&items[i])
+	}
+	err := e.prepareAccounts(ctx, items, errs)
+	live := make([]usageItem, 0, len(items))
+	for i := 0; err == nil && i < len(items); i++ {
+		if errs[i] == nil {
+			errs[i] = e.prepareUsage(ctx, &items[i])
 		}
-		live = append(live, items[i])
+		var ae *abacus.Error
+		switch {
+		case errs[i] == nil:
+			live = append(live, items[i])
+		case errs[i] == errAnswered:
+		case !errors.As(errs[i], &ae) || ae.Code == abacus.CodeInternal:
+			err = errs[i]
+		default:
+			items[i].result.Status, items[i].result.Err = abacus.IngestRejected, ae
+		}
+	}
+	if err != nil {
+		// The database, not the events: fail the call, reject nothing.
+		e.cfg.Logger.Error("preparing usage", "err", err)
+		return &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; send the events again: their ids make it safe"}
 	}
 	if len(live) == 0 {
 		return nil
@@ -268,55 +270,34 @@ func errNoEvent(id string) *abacus.Error {
 	return abacus.Errorf(abacus.CodeNotFound, "uuid", "event %q does not exist", id)
 }
 
-// errAnswered is prepareUsage's word that it answered the item itself.
+// errAnswered is firstSight's word that it answered the item itself.
 var errAnswered = errors.New("ledger: answered before its batch")
 
-// prepareUsage resolves an item's account (creating it for a new event if
-// allowed) and the wallets its batch must lock.
-func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
-	if ahead := e.cfg.Usage.MaxAhead; it.kind == ingestEvent && ahead > 0 {
+// checkTime refuses an event past Usage.MaxAhead, and marks one before
+// Usage.MaxAge to be refused once its batch has found it no duplicate.
+func (e *Engine) checkTime(it *usageItem) error {
+	if it.kind != ingestEvent {
+		return nil
+	}
+	if ahead := e.cfg.Usage.MaxAhead; ahead > 0 {
 		if now := e.cfg.Now(); it.event.Time.After(now.Add(ahead)) {
 			return abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s after abacus's clock (%s): check the producer's clock",
 				it.event.Time.UTC().Format(time.RFC3339), ahead, now.UTC().Format(time.RFC3339))
 		}
 	}
-	if age := e.cfg.Usage.MaxAge; it.kind == ingestEvent && age > 0 {
+	if age := e.cfg.Usage.MaxAge; age > 0 {
 		if now := e.cfg.Now(); it.event.Time.Before(now.Add(-age)) {
 			it.tooLate = abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s before abacus's clock (%s): events this late are refused, so that periods already billed stay as billed",
 				it.event.Time.UTC().Format(time.RFC3339), spellAge(age), now.UTC().Format(time.RFC3339))
 		}
 	}
+	return nil
+}
+
+// prepareUsage resolves an item's account (prepareAccounts has created
+// it, if it may be) and the wallets its batch must lock.
+func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	cw, err := e.cache.customer(ctx, it.event.Account)
-	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent {
-		// An account's first sight: before creating it, answer what would
-		// leave it behind for nothing, an id stored under another account
-		// (a producer that got the account wrong, then right: repeatOf
-		// says so) or an event that cannot be rated.
-		if seen, err := e.store.Events(ctx, abacus.EventQuery{IDs: []string{it.event.ID}, Limit: 1}); err != nil {
-			return err
-		} else if len(seen) > 0 {
-			if err := repeatOf(&seen[0].UsageEvent, &it.event); err != nil {
-				return err
-			}
-			it.result.Status = abacus.IngestDuplicate
-			return errAnswered
-		}
-		if it.tooLate != nil {
-			return it.tooLate
-		}
-		if _, err := rating.Components(&it.event); err != nil {
-			return err
-		}
-	}
-	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && it.kind == ingestEvent && !e.cfg.Usage.NoAutoCreate {
-		_, _, err = e.store.AccountCreate(ctx, abacus.Account{
-			ID: it.event.Account, Kind: abacus.KindUser, Currency: e.cfg.Usage.DefaultCurrency,
-			Overdraft: *e.cfg.Usage.NewAccountOverdraft, CreatedAt: e.cfg.Now().UTC(),
-		})
-		if err == nil {
-			cw, err = e.cache.customer(ctx, it.event.Account)
-		}
-	}
 	if err != nil {
 		return abacus.RenameField(err, "user_uuid")
 	}

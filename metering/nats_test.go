@@ -556,6 +556,20 @@ func (s *flakyStore) AccountGet(ctx context.Context, id abacus.AccountID) (abacu
 	return s.Store.AccountGet(ctx, id)
 }
 
+func (s *flakyStore) AccountsCreate(ctx context.Context, as []abacus.Account) ([]abacus.AccountID, error) {
+	if s.writesDown.Load() {
+		return nil, errDown
+	}
+	return s.Store.AccountsCreate(ctx, as)
+}
+
+func (s *flakyStore) Accounts(ctx context.Context, ids []abacus.AccountID) ([]abacus.Account, error) {
+	if s.readsDown.Load() {
+		return nil, errDown
+	}
+	return s.Store.Accounts(ctx, ids)
+}
+
 // TestConsumerDatabaseDown: while the database cannot commit, nothing is
 // acked and nothing is dead-lettered; once it is back, every event is
 // charged once and the bad message dead-lettered once.

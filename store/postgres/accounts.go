@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,38 +16,73 @@ import (
 
 // AccountCreate implements abacus.Store.
 func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {
-	created := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var low *int64
-		if a.LowBalance != nil {
-			v := a.LowBalance.Micros()
-			low = &v
-		}
-		ct, err := tx.Exec(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, low, a.CreatedAt)
-		if err != nil || ct.RowsAffected() == 0 {
-			return err
-		}
-		created = true
-		for _, b := range abacus.CustomerBuckets {
-			var floor *int64
-			if f, has := a.Overdraft.Floor(b); has {
-				m := f.Micros()
-				floor = &m
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor) VALUES ($1, $2, $3, $4)`,
-				string(a.ID), string(b), string(a.Currency), floor); err != nil {
-				return err
-			}
-		}
-		return ensureSystemWallets(ctx, tx, a.Currency)
-	})
+	created, err := s.AccountsCreate(ctx, []abacus.Account{a})
 	if err != nil {
 		return abacus.Account{}, false, err
 	}
 	stored, err := s.AccountGet(ctx, a.ID)
-	return stored, created, err
+	return stored, len(created) == 1, err
+}
+
+// AccountsCreate implements abacus.Store. The accounts go in in id order,
+// so that two processes creating overlapping sets wait for each other's
+// keys in one order and never deadlock.
+func (s *Store) AccountsCreate(ctx context.Context, accounts []abacus.Account) ([]abacus.AccountID, error) {
+	sorted := slices.SortedFunc(slices.Values(accounts), func(x, y abacus.Account) int { return cmp.Compare(x.ID, y.ID) })
+	n := len(sorted)
+	ids, kinds, names, currencies := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	limits, lows, unlimited, at := make([]int64, n), make([]*int64, n), make([]bool, n), make([]time.Time, n)
+	byID := make(map[abacus.AccountID]*abacus.Account, n)
+	for i := range sorted {
+		a := &sorted[i]
+		ids[i], kinds[i], names[i], currencies[i] = string(a.ID), string(a.Kind), a.Name, string(a.Currency)
+		limits[i], unlimited[i], at[i] = a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, a.CreatedAt
+		if a.LowBalance != nil {
+			v := a.LowBalance.Micros()
+			lows[i] = &v
+		}
+		byID[a.ID] = a
+	}
+	var created []abacus.AccountID
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::bigint[], $8::timestamptz[])
+			ON CONFLICT (id) DO NOTHING RETURNING id`, ids, kinds, names, currencies, limits, unlimited, lows, at)
+		created, err = collect(rows, err, func(r pgx.Row) (abacus.AccountID, error) {
+			var id abacus.AccountID
+			return id, r.Scan(&id)
+		})
+		if err != nil || len(created) == 0 {
+			return err
+		}
+		slices.Sort(created)
+		var wAccounts, wBuckets, wCurrencies []string
+		var wFloors []*int64
+		fresh := map[abacus.Currency]bool{}
+		for _, id := range created {
+			a := byID[id]
+			fresh[a.Currency] = true
+			for _, b := range abacus.CustomerBuckets {
+				var floor *int64
+				if f, has := a.Overdraft.Floor(b); has {
+					m := f.Micros()
+					floor = &m
+				}
+				wAccounts, wBuckets, wCurrencies, wFloors = append(wAccounts, string(id)), append(wBuckets, string(b)), append(wCurrencies, string(a.Currency)), append(wFloors, floor)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])`, wAccounts, wBuckets, wCurrencies, wFloors); err != nil {
+			return err
+		}
+		for _, c := range slices.Sorted(maps.Keys(fresh)) {
+			if err := ensureSystemWallets(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return created, err
 }
 
 // ensureSystemWallets creates the main wallet of every system account in
@@ -66,14 +105,30 @@ func ensureSystemWallets(ctx context.Context, q interface {
 
 // AccountGet implements abacus.Store.
 func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
+	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, string(id)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return abacus.Account{}, notFound("account", id)
+	}
+	return a, err
+}
+
+// Accounts implements abacus.Store.
+func (s *Store) Accounts(ctx context.Context, ids []abacus.AccountID) ([]abacus.Account, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = string(id)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ANY($1) ORDER BY id`, keys)
+	return collect(rows, err, scanAccount)
+}
+
+const accountColumns = `id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at`
+
+func scanAccount(row pgx.Row) (abacus.Account, error) {
 	var a abacus.Account
 	var limit int64
 	var low *int64
-	err := s.pool.QueryRow(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
-		FROM accounts WHERE id = $1`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &low, &a.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return a, notFound("account", id)
-	}
+	err := row.Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &low, &a.CreatedAt)
 	a.Overdraft.Limit, a.CreatedAt = abacus.AmountFromMicros(limit), a.CreatedAt.UTC()
 	if low != nil {
 		v := abacus.AmountFromMicros(*low)

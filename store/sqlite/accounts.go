@@ -12,36 +12,61 @@ import (
 
 // AccountCreate implements abacus.Store.
 func (s *Store) AccountCreate(ctx context.Context, a abacus.Account) (abacus.Account, bool, error) {
-	created := false
-	err := s.inWrite(ctx, func(tx *sql.Tx) error {
-		var low sql.NullInt64
-		if a.LowBalance != nil {
-			low = sql.NullInt64{Int64: a.LowBalance.Micros(), Valid: true}
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, low, micros(a.CreatedAt))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		created = true
-		for _, b := range abacus.CustomerBuckets {
-			floor, has := a.Overdraft.Floor(b)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor) VALUES (?, ?, ?, ?)`,
-				string(a.ID), string(b), string(a.Currency), sql.NullInt64{Int64: floor.Micros(), Valid: has}); err != nil {
-				return err
-			}
-		}
-		return ensureSystemWallets(ctx, tx, a.Currency)
-	})
+	created, err := s.AccountsCreate(ctx, []abacus.Account{a})
 	if err != nil {
 		return abacus.Account{}, false, err
 	}
 	stored, err := s.AccountGet(ctx, a.ID)
-	return stored, created, err
+	return stored, len(created) == 1, err
+}
+
+// AccountsCreate implements abacus.Store.
+func (s *Store) AccountsCreate(ctx context.Context, accounts []abacus.Account) ([]abacus.AccountID, error) {
+	var created []abacus.AccountID
+	err := s.inWrite(ctx, func(tx *sql.Tx) error {
+		created = created[:0]
+		insert, err := tx.PrepareContext(ctx, `INSERT INTO accounts (id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		wallet, err := tx.PrepareContext(ctx, `INSERT INTO wallets (account_id, bucket, currency, floor) VALUES (?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer wallet.Close()
+		currencies := map[abacus.Currency]bool{}
+		for _, a := range accounts {
+			var low sql.NullInt64
+			if a.LowBalance != nil {
+				low = sql.NullInt64{Int64: a.LowBalance.Micros(), Valid: true}
+			}
+			res, err := insert.ExecContext(ctx, string(a.ID), string(a.Kind), a.Name, string(a.Currency), a.Overdraft.Limit.Micros(), a.Overdraft.Unlimited, low, micros(a.CreatedAt))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			created = append(created, a.ID)
+			for _, b := range abacus.CustomerBuckets {
+				floor, has := a.Overdraft.Floor(b)
+				if _, err := wallet.ExecContext(ctx, string(a.ID), string(b), string(a.Currency), sql.NullInt64{Int64: floor.Micros(), Valid: has}); err != nil {
+					return err
+				}
+			}
+			if !currencies[a.Currency] {
+				currencies[a.Currency] = true
+				if err := ensureSystemWallets(ctx, tx, a.Currency); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	slices.Sort(created)
+	return created, err
 }
 
 // ensureSystemWallets creates the main wallet of every system account in
@@ -73,14 +98,41 @@ func (s *Store) inWrite(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // AccountGet implements abacus.Store.
 func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
+	a, err := scanAccount(s.read.QueryRowContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
+		FROM accounts WHERE id = ?`, string(id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return abacus.Account{}, notFound("account", id)
+	}
+	return a, err
+}
+
+// Accounts implements abacus.Store.
+func (s *Store) Accounts(ctx context.Context, ids []abacus.AccountID) ([]abacus.Account, error) {
+	var out []abacus.Account
+	err := chunks(sortedUnique(ids), func(c []abacus.AccountID) error {
+		rows, err := s.read.QueryContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
+			FROM accounts WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			a, err := scanAccount(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func scanAccount(row interface{ Scan(...any) error }) (abacus.Account, error) {
 	var a abacus.Account
 	var limit, at int64
 	var low sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
-		FROM accounts WHERE id = ?`, string(id)).Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &low, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("account", id)
-	}
+	err := row.Scan(&a.ID, &a.Kind, &a.Name, &a.Currency, &limit, &a.Overdraft.Unlimited, &low, &at)
 	a.Overdraft.Limit, a.CreatedAt = abacus.AmountFromMicros(limit), fromMicros(at)
 	if low.Valid {
 		v := abacus.AmountFromMicros(low.Int64)

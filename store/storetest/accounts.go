@@ -166,6 +166,49 @@ func testAccountCreateFloors(t *testing.T, st abacus.Store) {
 	}
 }
 
+// testAccountsCreate: many accounts at once, some there already, each
+// new one with the wallets AccountCreate would give it; Accounts reads
+// those that exist, in id order.
+func testAccountsCreate(t *testing.T, st abacus.Store) {
+	ctx := t.Context()
+	old := mustAccount(t, st, 5, "USD")
+	var accounts []abacus.Account
+	for _, i := range []int{9, 5, 7, 6} { // out of order, one there already
+		accounts = append(accounts, abacus.Account{ID: accountID(i), Kind: abacus.KindUser, Name: "n", Currency: "EUR",
+			Overdraft: abacus.Overdraft{Limit: micros(int64(i))}, CreatedAt: at(i)})
+	}
+	accounts[3].Overdraft = abacus.Overdraft{Unlimited: true}
+	created, err := st.AccountsCreate(ctx, accounts)
+	if want := []abacus.AccountID{accountID(6), accountID(7), accountID(9)}; err != nil || !slices.Equal(created, want) {
+		t.Fatalf("AccountsCreate: %v %v, want %v", created, err, want)
+	}
+	if again, err := st.AccountsCreate(ctx, accounts); err != nil || len(again) != 0 {
+		t.Fatalf("AccountsCreate again: %v %v, want nothing created", again, err)
+	}
+	got, err := st.Accounts(ctx, []abacus.AccountID{accountID(9), accountID(5), accountID(8), accountID(7), accountID(6), accountID(9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []abacus.Account{old.Account, accounts[3], accounts[2], accounts[0]}
+	same(t, "Accounts", got, want)
+	for _, a := range want[1:] {
+		ws := mustWallets(t, st, a.ID)
+		if len(ws) != 3 {
+			t.Fatalf("%s has wallets %+v, want cash, bonus and voucher", a.ID, ws)
+		}
+		for _, w := range ws {
+			floor, has := a.Overdraft.Floor(w.Bucket)
+			if w.Currency != "EUR" || w.HasFloor != has || w.Floor != floor {
+				t.Errorf("%s wallet %+v, want EUR with floor %s (%v)", a.ID, w, floor, has)
+			}
+		}
+	}
+	checkSystemWallets(t, "EUR system wallets", byCurrency(mustWallets(t, st, systemIDs()...), "EUR"), "EUR")
+	if got, err := st.Accounts(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("Accounts(nil): %v %v", got, err)
+	}
+}
+
 func testAccountGet(t *testing.T, st abacus.Store) {
 	ctx := t.Context()
 	for _, id := range []abacus.AccountID{accountID(1), "not-a-uuid", ""} {

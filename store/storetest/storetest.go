@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 	}{
 		{"AccountCreate", testAccountCreate},
 		{"AccountCreateFloors", testAccountCreateFloors},
+		{"AccountsCreate", testAccountsCreate},
 		{"AccountGet", testAccountGet},
 		{"Wallets", testWallets},
 		{"WalletsMany", testWalletsMany},

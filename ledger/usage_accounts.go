@@ -1,0 +1,118 @@
+package ledger
+
+import (
+	"context"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// prepareAccounts readies the accounts of a call's items all at once: it
+// reads those the cache does not hold a few hundred to a query, and
+// creates, in one transaction, those that events see for the first time.
+// (One at a time, a request of 10,000 events for new accounts took 30 s on
+// PostgreSQL.) errs holds each item's verdict so far; an event judged here
+// gets its own.
+func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []error) error {
+	var unknown []abacus.AccountID
+	for i := range items {
+		if errs[i] == nil && !e.cache.holds(items[i].event.Account) {
+			unknown = append(unknown, items[i].event.Account)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	missing, err := e.cache.load(ctx, unknown)
+	if err != nil {
+		return err
+	}
+	var fresh []int // the events whose account does not exist
+	var ids []string
+	for i := range items {
+		if errs[i] == nil && items[i].kind == ingestEvent && missing[items[i].event.Account] {
+			fresh = append(fresh, i)
+			ids = append(ids, items[i].event.ID)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	stored, err := e.storedEvents(ctx, ids)
+	if err != nil {
+		return err
+	}
+	first := map[string]*abacus.UsageEvent{} // the call's first event under each id
+	for i := range items {
+		if errs[i] == nil && items[i].kind == ingestEvent && first[items[i].event.ID] == nil {
+			first[items[i].event.ID] = &items[i].event
+		}
+	}
+	var create []abacus.Account
+	creating := map[abacus.AccountID]bool{}
+	for _, i := range fresh {
+		it := &items[i]
+		if errs[i] = firstSight(it, stored[it.event.ID], first[it.event.ID]); errs[i] != nil || e.cfg.Usage.NoAutoCreate || creating[it.event.Account] {
+			continue
+		}
+		creating[it.event.Account] = true
+		create = append(create, abacus.Account{
+			ID: it.event.Account, Kind: abacus.KindUser, Currency: e.cfg.Usage.DefaultCurrency,
+			Overdraft: *e.cfg.Usage.NewAccountOverdraft, CreatedAt: e.cfg.Now().UTC(),
+		})
+	}
+	if len(create) == 0 {
+		return nil
+	}
+	if _, err := e.store.AccountsCreate(ctx, create); err != nil {
+		return err
+	}
+	created := make([]abacus.AccountID, len(create))
+	for i, a := range create {
+		created[i] = a.ID
+	}
+	_, err = e.cache.load(ctx, created)
+	return err
+}
+
+// firstSight judges an event whose account does not exist before the
+// account is made for it, so that nothing is left behind for an event
+// that will not be charged: one whose id is stored, or taken earlier in
+// the call, under another account (a producer that got the account wrong,
+// then right: repeatOf says so), one too late, or one that cannot be
+// rated. An exact repeat of a stored event is answered duplicate here.
+func firstSight(it *usageItem, stored *abacus.StoredEvent, first *abacus.UsageEvent) error {
+	if stored != nil {
+		if err := repeatOf(&stored.UsageEvent, &it.event); err != nil {
+			return err
+		}
+		it.result.Status = abacus.IngestDuplicate
+		return errAnswered
+	}
+	if first != &it.event {
+		if err := repeatOf(first, &it.event); err != nil {
+			return err
+		}
+	}
+	if it.tooLate != nil {
+		return it.tooLate
+	}
+	_, err := rating.Components(&it.event)
+	return err
+}
+
+// storedEvents reads the stored events among ids, by id.
+func (e *Engine) storedEvents(ctx context.Context, ids []string) (map[string]*abacus.StoredEvent, error) {
+	found := map[string]*abacus.StoredEvent{}
+	for start := 0; start < len(ids); start += 500 { // the stores take so many ids at a time
+		chunk := ids[start:min(start+500, len(ids))]
+		stored, err := e.store.Events(ctx, abacus.EventQuery{IDs: chunk, Limit: len(chunk) + 1})
+		if err != nil {
+			return nil, err
+		}
+		for i := range stored {
+			found[stored[i].ID] = &stored[i]
+		}
+	}
+	return found, nil
+}
