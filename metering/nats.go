@@ -54,6 +54,10 @@ const DefaultMaxBytes = 64 << 20
 // longer than MaxWait to fill, whatever its size.
 const DefaultBatch = ledger.DefaultUsageBatch
 
+// DefaultMaxEvents is how many events the consumer charges in one call
+// at most unless configured: the engine's usage batch.
+const DefaultMaxEvents = 16_000
+
 // pullsInFlight is how many pulls the consumer holds at once: while one
 // batch commits, the next is fetched, decoded and queued behind it, so
 // the engine never waits for NATS. Memory is bounded by this many pulls.
@@ -85,8 +89,14 @@ type ConsumerConfig struct {
 	// and some room for subjects when that is larger, so that any message
 	// the server takes can be fetched.
 	MaxBytes int
-	MaxWait  time.Duration // how long a pull waits to fill a batch, default 50ms
-	AckWait  time.Duration // how long JetStream waits for an ack before redelivering, default 30s
+	// MaxEvents bounds the events charged in one call, default
+	// DefaultMaxEvents: a pull's messages are decoded and charged in
+	// turns of at most this many events (a message's events stay in one
+	// turn), which bounds the memory of decoded events as MaxBytes bounds
+	// the messages'.
+	MaxEvents int
+	MaxWait   time.Duration // how long a pull waits to fill a batch, default 50ms
+	AckWait   time.Duration // how long JetStream waits for an ack before redelivering, default 30s
 	// RetryDelay is how long JetStream waits before redelivering a
 	// message the consumer could not settle (the database is down); it
 	// doubles with each delivery, up to a minute. Default 1s.
@@ -117,6 +127,9 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	}
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = DefaultMaxEvents
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = 50 * time.Millisecond
@@ -572,41 +585,54 @@ type batch struct {
 	instance string
 }
 
-// handle charges a batch of messages in one Pipeline call and settles each
-// message: ack, dead-letter and ack, or hand back for redelivery.
+// handle charges a pull's messages and settles each: ack, dead-letter
+// and ack, or hand back for redelivery. It charges them in turns of at
+// most MaxEvents events, one Pipeline call each, decoding a turn's
+// messages only when its turn comes: a pull is bounded in bytes, and a
+// message that holds an array of events decodes into many times its size.
 func (c *Consumer) handle(msgs []jetstream.Msg) {
-	// Whatever happens to the caller, let the batch commit: an abandoned
-	// commit is only redelivered as duplicates, but waiting costs nothing.
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckWait)
-	defer cancel()
-	in := make([]inMsg, len(msgs))
+	var turn []inMsg
 	var items []decode.Item
-	for i, m := range msgs {
-		in[i] = inMsg{msg: m, delivered: 1}
+	for _, m := range msgs {
+		in := inMsg{msg: m, delivered: 1}
 		if md, err := m.Metadata(); err == nil {
-			in[i].delivered, in[i].seq = md.NumDelivered, md.Sequence.Stream
+			in.delivered, in.seq = md.NumDelivered, md.Sequence.Stream
 		}
 		c.received.Add(1)
-		if in[i].delivered > 1 {
+		if in.delivered > 1 {
 			c.redelivered.Add(1)
 		}
 		its, err := decodeMessage(m)
 		if err != nil {
-			in[i].bad = asAbacusError(err)
-			continue
+			in.bad = asAbacusError(err)
 		}
-		in[i].first, in[i].n = len(items), len(its)
+		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
+			c.charge(turn, items)
+			turn, items = nil, nil
+		}
+		in.first, in.n = len(items), len(its)
 		items = append(items, its...)
+		turn = append(turn, in)
 	}
+	c.charge(turn, items)
+}
+
+// charge charges a turn's events in one Pipeline call and settles its
+// messages.
+func (c *Consumer) charge(in []inMsg, items []decode.Item) {
+	// Whatever happens to the caller, let the batch commit: an abandoned
+	// commit is only redelivered as duplicates, but waiting costs nothing.
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckWait)
+	defer cancel()
 	if c.beforeIngest != nil {
-		c.beforeIngest(len(msgs))
+		c.beforeIngest(len(in))
 	}
 	results, err := c.p.Ingest(ctx, items)
 	if c.beforeAck != nil {
 		c.beforeAck()
 	}
 	if err != nil {
-		c.log.Error("charging a batch of usage events failed; it will be redelivered", "messages", len(msgs), "events", len(items), "err", err)
+		c.log.Error("charging a batch of usage events failed; it will be redelivered", "messages", len(in), "events", len(items), "err", err)
 		for i := range in {
 			c.retry(&in[i])
 		}
@@ -736,6 +762,7 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	out.Header.Set(ReasonHeader, strings.NewReplacer("\r", " ", "\n", " ").Replace(reason))
 	out.Header.Set(CodeHeader, strings.Join(codes, ","))
 	out.Header.Set(SubjectHeader, m.msg.Subject())
+	fitPayload(out, c.nc.MaxPayload())
 	if b.dlq == 0 {
 		// Not a JetStream publish blindly: a plain subscriber on the
 		// subject would take the request and never answer it.
@@ -767,6 +794,44 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 		return fmt.Errorf("marking the dead letter published: %w", err)
 	}
 	return nil
+}
+
+// TruncatedHeader, on a dead-lettered message, gives the size in bytes of
+// the message's body, which was cut to fit the server's max_payload with
+// the headers abacus adds; the dead-letter listing holds it whole.
+const TruncatedHeader = "Abacus-Truncated"
+
+// fitPayload cuts a dead letter's body so that it fits in limit bytes with
+// its headers, and leaves out the original message's own headers if even
+// they do not fit. A message that arrived near max_payload would not fit
+// with abacus's headers added, and could then never be dead-lettered and
+// acked: it would be redelivered for ever, holding the consumer's ack floor.
+func fitPayload(out *nats.Msg, limit int64) {
+	// Room for the Nats-Msg-Id header a JetStream publish adds and the
+	// header block's framing (NATS/1.0 and line ends).
+	const framing = 256
+	headers := func() int64 {
+		n := int64(framing)
+		for k, vs := range out.Header {
+			for _, v := range vs {
+				n += int64(len(k) + len(v) + 4)
+			}
+		}
+		return n
+	}
+	body := out.Data
+	if int64(len(body))+headers() <= limit {
+		return
+	}
+	out.Header.Set(TruncatedHeader, strconv.Itoa(len(body)))
+	if headers() > limit { // the original's own headers are too many
+		for k := range out.Header {
+			if !strings.HasPrefix(k, "Abacus-") {
+				out.Header.Del(k)
+			}
+		}
+	}
+	out.Data = body[:max(0, min(int64(len(body)), limit-headers()))]
 }
 
 // ack acks messages, confirming the last: JetStream handles a consumer's

@@ -377,3 +377,31 @@ func TestConsumerDeadLetterPublishedOnceAfterReplay(t *testing.T) {
 		t.Fatalf("dead letters stored %+v, want the one, marked published", ds)
 	}
 }
+
+// TestConsumerDeadLettersAMessageNearMaxPayload: a bad message that fits
+// the server's max_payload, but not with the headers a dead letter adds,
+// is still dead-lettered and acked: its published copy is cut to fit and
+// says how long it was, and the listing holds it whole. Before, it was
+// handed back and redelivered for ever.
+func TestConsumerDeadLettersAMessageNearMaxPayload(t *testing.T) {
+	t.Parallel()
+	opts := natstest.Options(t)
+	opts.MaxPayload = 4096
+	b := setupOn(t, natstest.Run(t, opts), testdb.SQLite(t), unlimited)
+	sub := b.subscribe(metering.DefaultDeadLetterSubject)
+	c := b.start(metering.ConsumerConfig{})
+	junk := strings.Repeat("Q", 4000)
+	b.publish(metering.DefaultSubject, junk)
+	b.waitDrained(metering.DefaultDurable)
+	if got := c.Stats(); got.DeadLettered != 1 || got.Retried != 0 {
+		t.Fatalf("stats %+v, want one dead letter at the first delivery", got)
+	}
+	m := sub.wait(t, 1)[0]
+	if m.Header.Get(metering.TruncatedHeader) != "4000" || len(m.Data) >= 4000 || !strings.HasPrefix(junk, string(m.Data)) ||
+		!strings.Contains(m.Header.Get(metering.ReasonHeader), "not valid JSON") {
+		t.Fatalf("published %d bytes with headers %v, want the start of the message, cut, and its length", len(m.Data), m.Header)
+	}
+	if ds := b.deadLetters(); len(ds) != 1 || string(ds[0].Payload) != junk || ds[0].PublishedAt.IsZero() {
+		t.Fatalf("dead letters stored %d, want the whole message, marked published", len(ds))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopspring/decimal"
@@ -38,7 +39,12 @@ type bundle struct {
 
 func setup(t *testing.T, st abacus.Store, usage ledger.UsageConfig) *bundle {
 	t.Helper()
-	srv := natstest.Start(t)
+	return setupOn(t, natstest.Start(t), st, usage)
+}
+
+// setupOn is setup with a NATS server of the test's own.
+func setupOn(t *testing.T, srv *server.Server, st abacus.Store, usage ledger.UsageConfig) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	gpu := abacus.Price{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD", Unit: 1,
 		Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0, CreatedAt: t0}
@@ -945,4 +951,41 @@ func TestConsumerRollupOverflow(t *testing.T) {
 			t.Fatalf("stats %+v, want %+v", got, want)
 		}
 	})
+}
+
+// TestConsumerChargesAPullInTurns: a pull's messages are charged in turns
+// of at most MaxEvents events, a message's events all in one turn, so
+// that messages carrying arrays do not decode into an unbounded batch;
+// every event is charged once and every message acked.
+func TestConsumerChargesAPullInTurns(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStream()
+	acct := newID()
+	for range 5 {
+		b.publish(metering.DefaultSubject, "["+csghub(string(newID()), acct, "2")+","+csghub(string(newID()), acct, "2")+","+csghub(string(newID()), acct, "2")+"]")
+	}
+	c := b.consumer(metering.ConsumerConfig{MaxEvents: 7, MaxWait: time.Second})
+	var mu sync.Mutex
+	var turns []int
+	metering.SetHooks(c, func(n int) {
+		mu.Lock()
+		turns = append(turns, n)
+		mu.Unlock()
+	}, nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitDrained(metering.DefaultDurable)
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(turns) != "[2 2 1]" {
+		t.Fatalf("turns of %v messages, want [2 2 1]: 6, 6 and 3 events", turns)
+	}
+	if got := c.Stats(); got.Accepted != 15 {
+		t.Fatalf("stats %+v, want 15 accepted", got)
+	}
+	if got := b.cash(acct); got != "-15" {
+		t.Fatalf("cash %s, want -15", got)
+	}
 }
