@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -297,7 +298,11 @@ func (c *Consumer) Start(ctx context.Context) error {
 		}
 		c.logStarted()
 	} else {
-		c.log.Warn("NATS is not reachable yet; the metering consumer starts once it is", "url", RedactURL(c.cfg.URL), "err", nc.LastError())
+		args := []any{"url", RedactURL(c.cfg.URL)}
+		if err := nc.LastError(); err != nil {
+			args = append(args, "err", err)
+		}
+		c.log.Warn("NATS is not reachable yet; the metering consumer starts once it is", args...)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	c.cancel, c.done, c.started = cancel, make(chan struct{}), true
@@ -370,7 +375,8 @@ func (c *Consumer) setup(ctx context.Context) error {
 }
 
 // unusableError marks a setup error that trying again will not help: a
-// stream that exists but cannot serve the consumer.
+// stream that exists but cannot serve the consumer, a durable the server
+// will not bring to the consumer's settings.
 type unusableError struct{ error }
 
 func (e unusableError) Unwrap() error { return e.error }
@@ -392,7 +398,11 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 			c.log.Info("created JetStream stream", "stream", c.cfg.Stream, "subject", c.cfg.Subject)
 		}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		// What a server without JetStream answers: say so.
+		return fmt.Errorf("metering: stream %s: %w (is JetStream enabled on the NATS server? nats-server -js)", c.cfg.Stream, err)
+	case err != nil:
 		return fmt.Errorf("metering: stream %s: %w", c.cfg.Stream, err)
 	}
 	subjects := s.CachedInfo().Config.Subjects
@@ -421,7 +431,15 @@ func (c *Consumer) ensureConsumer(ctx context.Context) error {
 		MaxAckPending: max(1000, 2*c.cfg.Batch),
 	})
 	if err != nil {
-		return fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+		err = fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+		// The server refused the durable's settings (one made elsewhere
+		// with a deliver policy that cannot be changed, say): that stays
+		// so. Only JetStream not being available yet may pass.
+		var api *jetstream.APIError
+		if errors.As(err, &api) && api.Code != http.StatusServiceUnavailable && api.Code != http.StatusRequestTimeout {
+			return unusableError{err}
+		}
+		return err
 	}
 	c.cons = cons
 	return nil

@@ -405,3 +405,42 @@ func TestConsumerDeadLettersAMessageNearMaxPayload(t *testing.T) {
 		t.Fatalf("dead letters stored %d, want the whole message, marked published", len(ds))
 	}
 }
+
+// TestConsumerLateDurableUnusable: a durable the server will not bring to
+// the consumer's settings, found once NATS comes up after Start, fails the
+// consumer as it would have failed Start, instead of being retried for
+// ever while nothing is consumed.
+func TestConsumerLateDurableUnusable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	opts := natstest.Options(t)
+	opts.Port = natstest.FreePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", opts.Port)
+	ns := natstest.Run(t, opts)
+	js := jetStream(t, url)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateConsumer(ctx, metering.DefaultStream, jetstream.ConsumerConfig{Durable: metering.DefaultDurable,
+		AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverNewPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Stop(ns)
+
+	c := metering.NewConsumer(metering.ConsumerConfig{URL: url, Logger: testLogger(t)}, b.p, b.st)
+	metering.SetReconnectWait(c, 20*time.Millisecond)
+	t.Cleanup(c.Stop)
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("Start with NATS down: %v", err)
+	}
+	natstest.Run(t, opts)
+	select {
+	case <-c.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the consumer did not fail on a durable it cannot use")
+	}
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "deliver policy can not be updated") {
+		t.Fatalf("Err %v", err)
+	}
+}
