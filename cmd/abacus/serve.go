@@ -200,6 +200,12 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 		}
 		id := "key_env_" + hex.EncodeToString(hash[:4])
 		err = st.APIKeyCreate(ctx, abacus.NewAPIKeyWithToken(id, "from ABACUS_ADMIN_TOKEN", abacus.RoleAdmin, "", token, now))
+		if abacus.ErrorCodeOf(err) == abacus.CodeConflict {
+			// Another instance, started with the same token, made it first.
+			if _, again := st.APIKeyByHash(ctx, hash); again == nil {
+				return nil
+			}
+		}
 		if err == nil {
 			fmt.Fprintf(stdout, "admin API key %s: the token in ABACUS_ADMIN_TOKEN\n", id)
 		}
