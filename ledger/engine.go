@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/quietlog"
 	"github.com/abacus-billing/abacus/rating"
 )
 
@@ -89,6 +90,10 @@ type Engine struct {
 	workers   sync.WaitGroup
 
 	batches, ops, retries atomic.Int64
+
+	// failedLog quiets "usage batch failed", which repeats for every
+	// batch while the database is down.
+	failedLog quietlog.Limiter
 }
 
 // New starts an engine over store. Call Close to stop it.
@@ -100,6 +105,7 @@ func New(store abacus.Store, cfg Config) *Engine {
 		queue:       make(chan *pending, cfg.QueueSize),
 		usage:       make([]chan *usageJob, cfg.Workers),
 		cache:       newWalletCache(store, cfg.CacheAccounts),
+		failedLog:   quietlog.Limiter{Period: 10 * time.Second},
 		usesWritten: map[priceUse]time.Time{},
 		closing:     make(chan struct{}),
 		stopped:     make(chan struct{}),

@@ -366,7 +366,9 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 		err = e.isolate(ctx, items, err)
 	}
 	if err != nil {
-		e.cfg.Logger.Error("usage batch failed", "items", len(items), "err", err)
+		if ok, missed := e.failedLog.Allow(time.Now()); ok {
+			e.cfg.Logger.Error("usage batch failed (logged once in 10 s at most)", "items", len(items), "err", err, "not_logged", missed)
+		}
 		err = &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; send the events again: their ids make it safe"}
 	}
 	for _, j := range jobs {

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/quietlog"
 	"github.com/abacus-billing/abacus/ledger"
 	"github.com/abacus-billing/abacus/metering/decode"
 )
@@ -205,6 +206,10 @@ type Consumer struct {
 
 	received, redelivered, accepted, duplicate, rejected, deadLettered, retried atomic.Int64
 
+	// failedLog quiets the failure of a batch, which repeats for every
+	// redelivery while the database is down.
+	failedLog quietlog.Limiter
+
 	budget func() int // the byte budget of a pull: fetchBytes
 
 	reconnectWait time.Duration // set by tests; zero: nats.go's default
@@ -220,7 +225,8 @@ type Consumer struct {
 // dead letters in st. It does nothing until Start.
 func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
 	cfg = cfg.withDefaults()
-	c := &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats"), failed: make(chan struct{})}
+	c := &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats"), failed: make(chan struct{}),
+		failedLog: quietlog.Limiter{Period: 10 * time.Second}}
 	c.budget = c.fetchBytes
 	return c
 }
@@ -650,7 +656,9 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item) {
 		c.beforeAck()
 	}
 	if err != nil {
-		c.log.Error("charging a batch of usage events failed; it will be redelivered", "messages", len(in), "events", len(items), "err", err)
+		if ok, missed := c.failedLog.Allow(time.Now()); ok {
+			c.log.Error("charging a batch of usage events failed; it will be redelivered (logged once in 10 s at most)", "messages", len(in), "events", len(items), "err", err, "not_logged", missed)
+		}
 		for i := range in {
 			c.retry(&in[i])
 		}
