@@ -11,22 +11,24 @@ type ErrorCode string
 
 // The error codes of the core.
 const (
-	CodeInvalid             ErrorCode = "invalid"              // bad input; Field names it
-	CodeNotFound            ErrorCode = "not_found"            // the named thing does not exist
-	CodeMethodNotAllowed    ErrorCode = "method_not_allowed"   // the path exists, for other methods
-	CodeConflict            ErrorCode = "conflict"             // it exists already, differently
-	CodeIdempotencyConflict ErrorCode = "idempotency_conflict" // key reused with another request
-	CodeInsufficientFunds   ErrorCode = "insufficient_funds"   // a floor would be crossed
-	CodeCurrencyMismatch    ErrorCode = "currency_mismatch"    // amount and account differ in currency
-	CodeOverflow            ErrorCode = "overflow"             // an amount would not fit
-	CodeHoldNotOpen         ErrorCode = "hold_not_open"        // hold already posted, voided or expired
-	CodeHoldExpired         ErrorCode = "hold_expired"         // hold passed its expiry
-	CodeAlreadyReverted     ErrorCode = "already_reverted"     // a transaction is reverted at most once
-	CodeUnauthorized        ErrorCode = "unauthorized"         // no or unknown credentials
-	CodeForbidden           ErrorCode = "forbidden"            // credentials lack the right
-	CodeTooLarge            ErrorCode = "too_large"            // request body over the limit
-	CodeUnavailable         ErrorCode = "unavailable"          // shutting down or overloaded; retry
-	CodeInternal            ErrorCode = "internal"             // a bug
+	CodeInvalid             ErrorCode = "invalid"                // bad input; Field names it
+	CodeNotFound            ErrorCode = "not_found"              // the named thing does not exist
+	CodeMethodNotAllowed    ErrorCode = "method_not_allowed"     // the path exists, for other methods
+	CodeConflict            ErrorCode = "conflict"               // it exists already, differently
+	CodeIdempotencyConflict ErrorCode = "idempotency_conflict"   // key reused with another request
+	CodeInsufficientFunds   ErrorCode = "insufficient_funds"     // a floor would be crossed
+	CodeCurrencyMismatch    ErrorCode = "currency_mismatch"      // amount and account differ in currency
+	CodeOverflow            ErrorCode = "overflow"               // an amount would not fit
+	CodeHoldNotOpen         ErrorCode = "hold_not_open"          // hold already posted, voided or expired
+	CodeHoldExpired         ErrorCode = "hold_expired"           // hold passed its expiry
+	CodeAlreadyReverted     ErrorCode = "already_reverted"       // a transaction is reverted at most once
+	CodeUnauthorized        ErrorCode = "unauthorized"           // no or unknown credentials
+	CodeForbidden           ErrorCode = "forbidden"              // credentials lack the right
+	CodeTooLarge            ErrorCode = "too_large"              // request body over the limit
+	CodeUnsupportedMedia    ErrorCode = "unsupported_media_type" // a content type or coding not taken; Field names the header
+	CodeTimeout             ErrorCode = "timeout"                // the request did not arrive in the time allowed
+	CodeUnavailable         ErrorCode = "unavailable"            // shutting down or overloaded; retry
+	CodeInternal            ErrorCode = "internal"               // a bug
 )
 
 // Error is the error type of the core. Message is meant for people and

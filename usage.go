@@ -2,6 +2,7 @@ package abacus
 
 import (
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
@@ -55,6 +56,11 @@ func (e *UsageEvent) Validate() error {
 	if len(e.ID) > MaxEventIDLength || !printable(e.ID) {
 		return Errorf(CodeInvalid, "uuid", "must be 1 to %d printable characters without spaces", MaxEventIDLength)
 	}
+	if e.ID == "." || e.ID == ".." {
+		// URLs drop dot segments (RFC 3986), so no client could send the
+		// void of such an event to .../events/{id}/void.
+		return Errorf(CodeInvalid, "uuid", "%q cannot be an event id: a URL path reads it as a directory, so the event could not be voided", e.ID)
+	}
 	if id, err := ParseAccountID(e.ID); err == nil {
 		e.ID = string(id) // one event, one spelling
 	}
@@ -89,8 +95,8 @@ func (e *UsageEvent) Validate() error {
 		return Errorf(CodeInvalid, "created_at", "is required: when the usage happened")
 	}
 	e.Time = e.Time.UTC().Truncate(time.Microsecond) // before the check, so a stored event validates again
-	if y := e.Time.Year(); y < 2000 || y > 9999 {
-		return Errorf(CodeInvalid, "created_at", "%s is not between the years 2000 and 9999", e.Time.Format(time.RFC3339))
+	if err := ValidateEventTime(e.Time); err != nil {
+		return err
 	}
 	if err := ValidateText("extra", e.Extra, MaxEventExtra); err != nil {
 		return err
@@ -113,12 +119,28 @@ func (e *UsageEvent) checkUTF8() error {
 	return nil
 }
 
+// ValidateEventTime checks an event's time, naming created_at. Validate
+// takes the zero time for a time left out, so a decoder that read
+// 0001-01-01T00:00:00Z, a time sent, checks it here to refuse it as the
+// out-of-range time it is rather than as missing.
+func ValidateEventTime(t time.Time) error {
+	t = t.UTC().Truncate(time.Microsecond)
+	if y := t.Year(); y < 2000 || y > 9999 {
+		return Errorf(CodeInvalid, "created_at", "%s is not between the years 2000 and 9999", t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// printable reports whether s is UTF-8 whose every character is visible:
+// no control or format characters (U+0085, U+200B, U+FEFF) and no spaces
+// of any kind (U+00A0, U+2028), by which two ids that look the same could
+// differ.
 func printable(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
-		if r <= ' ' || r == 0x7f {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
 			return false
 		}
 	}

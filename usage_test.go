@@ -62,3 +62,51 @@ func TestDrawnOf(t *testing.T) {
 		t.Fatal("a sum past int64 must fail")
 	}
 }
+
+// TestValidateRefusesIDsThatLookAlike: an id with a character that shows
+// nothing or looks like a space (so that two ids could look the same and
+// differ), or one a URL path cannot hold (. and .., which clients drop
+// before a void reaches abacus), is refused naming uuid; ids of visible
+// characters in any script, dots among them, are taken as they are.
+func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
+	for _, id := range []string{"a\u00a0b", "a\u200bb", "a\u2028b", "\ufeffab", "ab\u0085", "a\u3000b", "a\u00adb", "a b", "a\tb", ".", ".."} {
+		ev := validEvent()
+		ev.ID = id
+		err := ev.Validate()
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Field != "uuid" || ae.Code != abacus.CodeInvalid {
+			t.Errorf("id %q: %v, want an error naming uuid", id, err)
+		}
+	}
+	for _, id := range []string{"événement-1", "事件-1", "a.b", "...", ".a", "e\u0301"} {
+		ev := validEvent()
+		ev.ID = id
+		if err := ev.Validate(); err != nil || ev.ID != id {
+			t.Errorf("id %q: %v (stored as %q)", id, err, ev.ID)
+		}
+	}
+}
+
+// TestValidateEventTime: a time sent, the zero time among them, is out of
+// range before 2000 and after 9999, in the words Validate uses.
+func TestValidateEventTime(t *testing.T) {
+	for _, at := range []time.Time{{}, time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		err := abacus.ValidateEventTime(at)
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Field != "created_at" || ae.Message != at.Format(time.RFC3339)+" is not between the years 2000 and 9999" {
+			t.Errorf("%s: %v", at, err)
+			continue
+		}
+		ev := validEvent()
+		ev.Time = at
+		if at.IsZero() {
+			ev.Time = at.Add(time.Nanosecond) // the same instant once kept to microseconds; Validate takes the zero time for none
+		}
+		if verr := ev.Validate(); verr == nil || verr.Error() != err.Error() {
+			t.Errorf("%s: Validate says %v, ValidateEventTime %v", at, verr, err)
+		}
+	}
+	if err := abacus.ValidateEventTime(time.Date(2026, 8, 18, 2, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+}

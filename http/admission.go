@@ -25,10 +25,13 @@ type admission struct {
 // An admitted request has bodyDeadline to send its body and answerDeadline
 // to be answered and take the answer: a slow client must not sit on room
 // others are waiting for. (A request cut off after its commit is safe to
-// send again: its events come back duplicate.)
+// send again: its events come back duplicate.) It stops waiting for room
+// and for the engine answerMargin before answerDeadline, so that it can
+// still say so: past the write deadline no answer gets through.
 var (
 	bodyDeadline   = time.Minute
 	answerDeadline = 2 * time.Minute
+	answerMargin   = 10 * time.Second
 )
 
 func newAdmission(room int64) *admission {
@@ -44,6 +47,9 @@ const perEvent = 4 << 10
 type reservation struct {
 	a *admission
 	n int64
+	// waitUntil is when the request stops waiting (answerMargin before
+	// its write deadline).
+	waitUntil time.Time
 }
 
 func (r *reservation) release() { r.a.sem.Release(r.n) }
@@ -95,8 +101,9 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, maxBody int64)
 	}
 	// Both end with the request: the server sets the connection's own
 	// before it reads the next one.
+	now := time.Now()
 	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(bodyDeadline))
-	rc.SetWriteDeadline(time.Now().Add(answerDeadline))
-	return &reservation{a: a, n: n}, nil
+	rc.SetReadDeadline(now.Add(bodyDeadline))
+	rc.SetWriteDeadline(now.Add(answerDeadline))
+	return &reservation{a: a, n: n, waitUntil: now.Add(answerDeadline - answerMargin)}, nil
 }

@@ -1,14 +1,23 @@
 package http
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,26 +135,16 @@ func TestAdmissionGrows(t *testing.T) {
 // TestAdmissionDeadlinesEndWithTheRequest: the deadlines an admitted
 // request gets do not outlive it on a kept-alive connection.
 func TestAdmissionDeadlinesEndWithTheRequest(t *testing.T) {
-	defer func(d time.Duration) { answerDeadline = d }(answerDeadline)
-	answerDeadline = 200 * time.Millisecond
-	st := testdb.SQLite(t)
-	e := ledger.New(st, ledger.Config{})
-	defer e.Close()
-	srv := httptest.NewServer(NewServer(e, Config{}).Handler())
-	defer srv.Close()
-	k, token, err := abacus.NewAPIKey("svc", abacus.RoleService, "", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.APIKeyCreate(context.Background(), k); err != nil {
-		t.Fatal(err)
-	}
+	defer func(d, m time.Duration) { answerDeadline, answerMargin = d, m }(answerDeadline, answerMargin)
+	answerDeadline, answerMargin = 200*time.Millisecond, 0
+	url, token := serveIngest(t, testdb.SQLite(t))
 	var conns atomic.Int32
-	client := srv.Client()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
 	for i := range 2 {
 		body := fmt.Sprintf(`[{"uuid":"deadline-%d","user_uuid":"aaaaaaaa-0000-4000-8000-00000000000%d","value":1,"value_type":0,"scene":11,`+
 			`"resource_id":"gpu","customer_id":"s","created_at":"2026-11-02T10:00:00Z"}]`, i, i)
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/accounting/metering/events", strings.NewReader(body))
+		req, _ := http.NewRequest("POST", url+"/api/v1/accounting/metering/events", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
@@ -166,5 +165,173 @@ func TestAdmissionDeadlinesEndWithTheRequest(t *testing.T) {
 	}
 	if conns.Load() != 1 {
 		t.Fatalf("%d connections; the test needs the second request on the first one's", conns.Load())
+	}
+}
+
+// serveIngest serves the API over st and returns its URL and a service
+// key's token.
+func serveIngest(t *testing.T, st abacus.Store) (string, string) {
+	t.Helper()
+	e := ledger.New(st, ledger.Config{})
+	t.Cleanup(func() { e.Close() })
+	srv := httptest.NewServer(NewServer(e, Config{}).Handler())
+	t.Cleanup(srv.Close)
+	k, token, err := abacus.NewAPIKey("svc", abacus.RoleService, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.APIKeyCreate(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, token
+}
+
+// stalledStore holds the engine's writes until release is closed: a
+// database that takes longer than a request may wait.
+type stalledStore struct {
+	abacus.Store
+	release chan struct{}
+}
+
+func (s stalledStore) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
+	<-s.release
+	return s.Store.Write(ctx, fn)
+}
+
+// TestIngestAnswersBeforeItsWriteDeadline: a request whose events the
+// engine has not committed answerMargin before its write deadline is
+// answered 503, saying that sending it again is safe, rather than cut off
+// without an answer; nor does the end of its body's read deadline end it.
+// Sent again once the engine is through, the events are duplicates.
+func TestIngestAnswersBeforeItsWriteDeadline(t *testing.T) {
+	defer func(b, a, m time.Duration) { bodyDeadline, answerDeadline, answerMargin = b, a, m }(bodyDeadline, answerDeadline, answerMargin)
+	bodyDeadline, answerDeadline, answerMargin = 100*time.Millisecond, 2*time.Second, time.Second
+	st := stalledStore{Store: testdb.SQLite(t), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(st.release) }) }
+	url, token := serveIngest(t, st)
+	t.Cleanup(release) // before the engine closes, which waits for its writes
+	send := func() (*http.Response, map[string]any, time.Duration) {
+		body := `[{"uuid":"slow-1","user_uuid":"aaaaaaaa-0000-4000-8000-000000000001","value":1,"value_type":0,"scene":11,` +
+			`"resource_id":"gpu","customer_id":"s","created_at":"2026-11-02T10:00:00Z"}]`
+		req, _ := http.NewRequest("POST", url+"/api/v1/accounting/metering/events", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		start := time.Now()
+		res, err := (&http.Client{Timeout: 3 * answerDeadline}).Do(req)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		defer res.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&v); err != nil {
+			t.Fatalf("status %d, no JSON: %v", res.StatusCode, err)
+		}
+		return res, v, time.Since(start)
+	}
+	res, v, took := send()
+	if res.StatusCode != 503 || v["code"] != "unavailable" || res.Header.Get("Retry-After") == "" ||
+		!strings.Contains(v["message"].(string), "sending them again is safe") {
+		t.Fatalf("%d (Retry-After %q) %v", res.StatusCode, res.Header.Get("Retry-After"), v)
+	}
+	if wait := answerDeadline - answerMargin; took < wait || took >= answerDeadline {
+		t.Fatalf("answered after %s, want from %s to %s", took, wait, answerDeadline)
+	}
+	release()
+	if res, v, _ := send(); res.StatusCode != 200 || v["duplicate"] != 1.0 {
+		t.Fatalf("sent again: %d %v", res.StatusCode, v)
+	}
+}
+
+// TestIngestBodyThatStalls: a body that has not all come by bodyDeadline is
+// answered 408, saying so, and naming nothing of the connection.
+func TestIngestBodyThatStalls(t *testing.T) {
+	defer func(d time.Duration) { bodyDeadline = d }(bodyDeadline)
+	bodyDeadline = 200 * time.Millisecond
+	url, token := serveIngest(t, testdb.SQLite(t))
+	for _, coding := range []string{"identity", "gzip"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "POST /api/v1/accounting/metering/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Encoding: %s\r\nContent-Length: 100\r\n\r\n\x1f\x8b", token, coding)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", coding, err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		var v map[string]any
+		json.Unmarshal(raw, &v)
+		if res.StatusCode != 408 || v["code"] != "timeout" || v["field"] != "body" || v["message"] != "body: did not arrive within 200ms" {
+			t.Errorf("%s: %d %s", coding, res.StatusCode, raw)
+		}
+	}
+}
+
+// TestBodyReadErrorsHideTheConnection: what went wrong reading a body is
+// told without the sockets' addresses that the error's text carries.
+func TestBodyReadErrorsHideTheConnection(t *testing.T) {
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 38084}
+	for cause, code := range map[error]abacus.ErrorCode{os.ErrDeadlineExceeded: abacus.CodeTimeout, syscall.ECONNRESET: abacus.CodeInvalid} {
+		err := &net.OpError{Op: "read", Net: "tcp", Source: addr, Addr: addr, Err: cause}
+		for name, got := range map[string]error{"decodeError": decodeError(err), "usageReadError": usageReadError(err)} {
+			var ae *abacus.Error
+			if !errors.As(got, &ae) || ae.Code != code || ae.Field != "body" || strings.Contains(ae.Message, "127.0.0.1") || strings.Contains(ae.Message, "tcp") {
+				t.Errorf("%s(%v): %v, want %s naming body and no socket", name, err, got, code)
+			}
+		}
+	}
+}
+
+// statusRecorder notes the status a handler writes, if any.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// TestIngestClientGoneGetsNothing: a client that gives up while the engine
+// is busy is written no answer, and nothing is logged: it is no 503 and
+// no 500.
+func TestIngestClientGoneGetsNothing(t *testing.T) {
+	defer func(a, m time.Duration) { answerDeadline, answerMargin = a, m }(answerDeadline, answerMargin)
+	answerDeadline, answerMargin = 2*time.Second, time.Second
+	st := stalledStore{Store: testdb.SQLite(t), release: make(chan struct{})}
+	e := ledger.New(st, ledger.Config{})
+	t.Cleanup(func() { e.Close() })
+	t.Cleanup(func() { close(st.release) })
+	var logged bytes.Buffer
+	api := NewServer(e, Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))}).Handler()
+	written := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		api.ServeHTTP(rec, r)
+		written <- rec.status
+	}))
+	t.Cleanup(srv.Close)
+	k, token, err := abacus.NewAPIKey("svc", abacus.RoleService, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.APIKeyCreate(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	body := `[{"uuid":"gone-1","user_uuid":"aaaaaaaa-0000-4000-8000-000000000001","value":1,"value_type":0,"scene":11,` +
+		`"resource_id":"gpu","customer_id":"s","created_at":"2026-11-02T10:00:00Z"}]`
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/api/v1/accounting/metering/events", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	if res, err := (&http.Client{Transport: &http.Transport{}}).Do(req); err == nil {
+		t.Fatalf("answered %d while the engine was stalled", res.StatusCode)
+	}
+	if status := <-written; status != 0 || logged.Len() != 0 {
+		t.Fatalf("a client gone was written %d; logged %q", status, logged.String())
 	}
 }

@@ -66,12 +66,13 @@ func caller(r *http.Request) abacus.APIKey {
 // request context.
 func (s *Server) authenticate(next handler) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		h := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || token == "" {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		token = strings.TrimSpace(token)
+		// Auth schemes are case-insensitive (RFC 9110 11.1): "bearer" is Bearer.
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			return abacus.Errorf(abacus.CodeUnauthorized, "Authorization", "send an API key as \"Authorization: Bearer <key>\"")
 		}
-		k, err := s.auth.key(r.Context(), strings.TrimSpace(token))
+		k, err := s.auth.key(r.Context(), token)
 		if err != nil {
 			return err
 		}

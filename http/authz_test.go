@@ -2,6 +2,8 @@ package http_test
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/abacus-billing/abacus"
@@ -90,4 +92,26 @@ func contains(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// TestBearerSchemeAnyCase: the scheme of Authorization is case-insensitive
+// (RFC 9110), the key is not; another scheme, or none, is refused.
+func TestBearerSchemeAnyCase(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	for auth, want := range map[string]int{
+		"Bearer " + f.tokens["alice"]:                  200,
+		"bearer " + f.tokens["alice"]:                  200,
+		"BEARER " + f.tokens["alice"]:                  200,
+		"bEaReR  " + f.tokens["alice"]:                 200,
+		"Basic " + f.tokens["alice"]:                   401,
+		"Bearer":                                       401,
+		"bearer ":                                      401,
+		f.tokens["alice"]:                              401,
+		"Bearer " + strings.ToUpper(f.tokens["alice"]): 401,
+	} {
+		r := f.doHeaders("", "GET", "/api/v1/accounts/"+alice, http.Header{"Authorization": {auth}}, "")
+		if r.status != want || want == 401 && r.body["field"] != "Authorization" {
+			t.Errorf("Authorization %q: %d %s, want %d", auth, r.status, r.raw, want)
+		}
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/abacus-billing/abacus"
@@ -46,10 +48,17 @@ func decodeError(err error) error {
 		syntax   *json.SyntaxError
 		typ      *json.UnmarshalTypeError
 		tooLarge *http.MaxBytesError
+		conn     net.Error
 	)
 	switch {
 	case errors.As(err, &tooLarge):
 		return abacus.Errorf(abacus.CodeTooLarge, "body", "is larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return abacus.Errorf(abacus.CodeTimeout, "body", "did not arrive in time")
+	case errors.As(err, &conn):
+		// Its text names this machine's and the client's sockets, which
+		// are no business of the client's.
+		return abacus.Errorf(abacus.CodeInvalid, "body", "cannot be read: the connection failed")
 	case errors.As(err, &syntax):
 		return abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON (at byte %d)", syntax.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

@@ -26,6 +26,8 @@ var statusOf = map[abacus.ErrorCode]int{
 	abacus.CodeUnauthorized:        http.StatusUnauthorized,
 	abacus.CodeForbidden:           http.StatusForbidden,
 	abacus.CodeTooLarge:            http.StatusRequestEntityTooLarge,
+	abacus.CodeUnsupportedMedia:    http.StatusUnsupportedMediaType,
+	abacus.CodeTimeout:             http.StatusRequestTimeout,
 	abacus.CodeUnavailable:         http.StatusServiceUnavailable,
 	abacus.CodeInternal:            http.StatusInternalServerError,
 }

@@ -2,9 +2,11 @@ package http
 
 import (
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +49,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer room.release()
-	body, err := readUsageBody(w, r, room)
+	ctx, cancel := context.WithDeadline(r.Context(), room.waitUntil)
+	defer cancel()
+	body, err := readUsageBody(ctx, w, r, room)
 	if err != nil {
 		return err
 	}
@@ -55,12 +59,12 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := room.grow(r.Context(), int64(len(items))*perEvent); err != nil {
-		return err
+	if err := room.grow(ctx, int64(len(items))*perEvent); err != nil {
+		return unconfirmed(ctx, r, err)
 	}
-	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(r.Context(), items)
+	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(ctx, items)
 	if err != nil {
-		return err
+		return unconfirmed(ctx, r, err)
 	}
 	var sum metering.Summary
 	sum.Add(results)
@@ -80,33 +84,49 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// unconfirmed answers err, which ended a wait for room or for the engine
+// (not a read of the body: one that fails cancels the request, and its
+// error must still be answered). A wait that reached the request's
+// deadline answers 503 while the client can still take it: the events may
+// yet commit, and sent again they come back duplicate. A client gone gets
+// nothing, as writeError does for a cancelled request.
+func unconfirmed(ctx context.Context, r *http.Request, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return err
+	}
+	if gone := r.Context().Err(); gone != nil {
+		return gone
+	}
+	return abacus.Errorf(abacus.CodeUnavailable, "", "the events were not confirmed within %s; sending them again is safe: their ids make those already stored come back duplicate",
+		answerDeadline-answerMargin)
+}
+
 // readUsageBody reads a usage request's body, gzip-compressed or not, up to
 // maxUsageBody bytes either way. A compressed body may grow to that
-// whatever was sent, so it first reserves room for the largest, and once
-// read keeps what the body takes.
-func readUsageBody(w http.ResponseWriter, r *http.Request, room *reservation) ([]byte, error) {
-	sent := http.MaxBytesReader(w, r.Body, maxUsageBody)
+// whatever was sent, so it first reserves room for the largest (waiting
+// while ctx lasts), and once read keeps what the body takes.
+func readUsageBody(ctx context.Context, w http.ResponseWriter, r *http.Request, room *reservation) ([]byte, error) {
+	sent := &bodyReader{r: http.MaxBytesReader(w, r.Body, maxUsageBody)}
 	switch coding := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); coding {
 	case "", "identity":
 		body, err := io.ReadAll(sent)
 		if err != nil {
-			return nil, decodeError(err)
+			return nil, usageReadError(err)
 		}
 		return body, nil
 	case "gzip", "x-gzip":
 		held := room.n
-		if err := room.grow(r.Context(), maxUsageBody); err != nil {
-			return nil, err
+		if err := room.grow(ctx, maxUsageBody); err != nil {
+			return nil, unconfirmed(ctx, r, err)
 		}
 		zr, err := gzip.NewReader(sent)
 		var body []byte
 		if err == nil {
 			body, err = io.ReadAll(io.LimitReader(zr, maxUsageBody+1))
 		}
-		var tooLarge *http.MaxBytesError
 		switch {
-		case errors.As(err, &tooLarge):
-			return nil, decodeError(err)
+		case sent.err != nil: // the body did not come, rather than came as something else
+			return nil, usageReadError(sent.err)
 		case err != nil:
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid gzip: %v", err)
 		case len(body) > maxUsageBody:
@@ -115,8 +135,32 @@ func readUsageBody(w http.ResponseWriter, r *http.Request, room *reservation) ([
 		room.shrink(held + int64(len(body)))
 		return body, nil
 	default:
-		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Encoding", "%q is not supported: send the body as it is, or gzip-compressed", coding)
+		return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Encoding", "%q is not supported: send the body as it is, or gzip-compressed", coding)
 	}
+}
+
+// bodyReader keeps the error reading the body gave, so that a body cut
+// off or too large is not called bad gzip.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// usageReadError is decodeError for a usage body, whose read deadline is
+// bodyDeadline.
+func usageReadError(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return abacus.Errorf(abacus.CodeTimeout, "body", "did not arrive within %s", bodyDeadline)
+	}
+	return decodeError(err)
 }
 
 func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
@@ -192,12 +236,25 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 			return abacus.Errorf(abacus.CodeInvalid, "status", "%q is not one of charged, unpriced, voided", st)
 		}
 	}
-	var err error
-	if q.From, err = timeParam(query.Get("from"), "from"); err != nil {
+	from, err := timeParam(query.Get("from"), "from")
+	if err != nil {
 		return err
 	}
-	if q.To, err = timeParam(query.Get("to"), "to"); err != nil {
+	to, err := timeParam(query.Get("to"), "to")
+	if err != nil {
 		return err
+	}
+	// [from, to) with from == to is empty, a question with an answer; from
+	// after to is a mistake, such as the two swapped, that an empty list
+	// would hide.
+	if query.Get("from") != "" && query.Get("to") != "" && from.After(to) {
+		return abacus.Errorf(abacus.CodeInvalid, "from", "%q is later than to %q", query.Get("from"), query.Get("to"))
+	}
+	if query.Get("from") != "" {
+		q.From = eventBound(from)
+	}
+	if query.Get("to") != "" {
+		q.To = eventBound(to)
 	}
 	if q.Limit, err = intParam(query.Get("limit"), "limit", defaultPage, 1, maxPage); err != nil {
 		return err
@@ -278,12 +335,17 @@ func timeParam(v, field string) (time.Time, error) {
 	if err != nil {
 		return t, abacus.Errorf(abacus.CodeInvalid, field, "%q is not an RFC 3339 time such as \"2026-11-01T00:00:00Z\"", v)
 	}
-	// No event is older (UsageEvent.Validate), and a time given must not
-	// read as the zero time, which stands for no bound.
-	if floor := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC); t.Before(floor) {
-		return floor, nil
-	}
 	return t.UTC(), nil
+}
+
+// eventBound is a time given as a bound on events' times, as the store
+// takes it: no event is older than 2000 (UsageEvent.Validate), and a time
+// given must not read as the zero time, which stands for no bound.
+func eventBound(t time.Time) time.Time {
+	if floor := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC); t.Before(floor) {
+		return floor
+	}
+	return t
 }
 
 func intParam(v, field string, def, lo, hi int) (int, error) {

@@ -101,8 +101,12 @@ func TestIngestEndpoint(t *testing.T) {
 			bad.body["results"].([]any)[0].(map[string]any)["error"].(map[string]any)["field"] != "ce-source" {
 			t.Fatalf("binary mode without ce-source: %d %s", bad.status, bad.raw)
 		}
-		if r := f.doCT("service", "POST", path, "text/plain", "x"); r.status != 400 || r.body["field"] != "Content-Type" {
-			t.Fatalf("content type: %d %s", r.status, r.raw)
+		// A media type abacus does not take is unsupported; a header that
+		// is not a media type is bad input.
+		for ct, want := range map[string]int{"text/plain": 415, "application/json; charset=latin1": 415, "application/": 400} {
+			if r := f.doCT("service", "POST", path, ct, "x"); r.status != want || r.body["field"] != "Content-Type" {
+				t.Fatalf("content type %s: %d %s, want %d", ct, r.status, r.raw, want)
+			}
 		}
 		big := "[" + strings.Repeat(good+",", 17<<20/len(good)) + good + "]"
 		if r := f.do("service", "POST", path, "", big); r.status != 413 {
@@ -122,10 +126,19 @@ func TestIngestEndpoint(t *testing.T) {
 		}
 		f.mustDo("bob", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 403)
 		// A bound at the zero time is a bound, not none.
-		for q, want := range map[string]int{"&to=0001-01-01T00:00:00Z": 0, "&from=0001-01-01T00:00:00Z": 3} {
+		// [from, to): empty when from == to, and from after to is refused,
+		// also when both are before any event.
+		for q, want := range map[string]int{"&to=0001-01-01T00:00:00Z": 0, "&from=0001-01-01T00:00:00Z": 3,
+			"&from=2026-11-02T04:15:00Z&to=2026-11-02T04:15:00Z": 0, "&from=2026-11-02T04:15:00Z&to=2026-11-02T04:15:00.000001Z": 1} {
 			page := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice+q, "", "", 200)
 			if n := len(page.body["events"].([]any)); n != want {
 				t.Fatalf("alice's events%s: %s", q, page.raw)
+			}
+		}
+		for _, q := range []string{"&from=2026-11-03T00:00:00Z&to=2026-11-02T00:00:00Z", "&from=1999-01-01T00:00:00Z&to=1998-01-01T00:00:00Z",
+			"&from=2026-11-02T04:15:00.000001Z&to=2026-11-02T04:15:00Z"} {
+			if r := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice+q, "", "", 400); r.body["field"] != "from" {
+				t.Fatalf("alice's events%s: %s", q, r.raw)
 			}
 		}
 		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200); v.body["refunded"] != "2" ||
@@ -234,7 +247,7 @@ func TestIngestBodyEncodings(t *testing.T) {
 		t.Fatalf("not gzip: %d %s", r.status, r.raw)
 	}
 	h.Set("Content-Encoding", "br")
-	if r := f.doHeaders("service", "POST", path, h, body); r.status != 400 || r.body["field"] != "Content-Encoding" {
+	if r := f.doHeaders("service", "POST", path, h, body); r.status != 415 || r.body["field"] != "Content-Encoding" {
 		t.Fatalf("br: %d %s", r.status, r.raw)
 	}
 	h.Del("Content-Encoding")
@@ -277,5 +290,56 @@ func TestDeadLettersKeepTheirBytes(t *testing.T) {
 	}
 	if bytes["payload"] != nil || bytes["payload_base64"] != base64.StdEncoding.EncodeToString([]byte("bad\xff\xfe")) {
 		t.Fatalf("a payload that is not UTF-8: %v", bytes)
+	}
+}
+
+// TestIngestRefusesIDsAndTimesAsSent: an id a void's URL cannot name (. or
+// ..) or with a character that shows nothing or looks like a space is
+// rejected naming the id field of its format, and a time sent as the zero
+// time is out of range, not missing; nothing is stored.
+func TestIngestRefusesIDsAndTimesAsSent(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	path := "/api/v1/accounting/metering/events"
+	at := "2026-11-02T10:00:00Z"
+	type want struct{ field, says string }
+	check := func(what string, r response, wants ...want) {
+		t.Helper()
+		results, _ := r.body["results"].([]any)
+		if r.status != 200 || len(results) != len(wants) {
+			t.Fatalf("%s: %d %s", what, r.status, r.raw)
+		}
+		for i, w := range wants {
+			res := results[i].(map[string]any)
+			e, _ := res["error"].(map[string]any)
+			if msg, _ := e["message"].(string); res["status"] != "rejected" || e["field"] != w.field || !strings.Contains(msg, w.says) {
+				t.Errorf("%s item %d: %v, want rejected naming %s saying %q", what, i, res, w.field, w.says)
+			}
+		}
+	}
+	csg := "[" + strings.Join([]string{
+		csghubEvent(".", alice, 1, at), csghubEvent("..", alice, 1, at), `{"uuid":"a\u00a0b","user_uuid":"` + alice + `","value":1,"value_type":0,"scene":11,"created_at":"` + at + `"}`,
+		csghubEvent("zero-time", alice, 1, "0001-01-01T00:00:00Z"),
+	}, ",") + "]"
+	outOfRange := "0001-01-01T00:00:00Z is not between the years 2000 and 9999"
+	check("CSGHub", f.mustDo("service", "POST", path, "", csg, 200),
+		want{"uuid", "voided"}, want{"uuid", "voided"}, want{"uuid", "printable"}, want{"created_at", outOfRange})
+	ce := func(id, time string) string {
+		return `{"specversion":"1.0","id":"` + id + `","source":"gpu-cluster","type":"usage","subject":"` + alice + `","time":"` + time + `",
+			"data":{"value":2,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}}`
+	}
+	check("CloudEvents", f.doCT("service", "POST", path, "application/cloudevents-batch+json", "["+ce("..", at)+","+ce("ce-zero", "0001-01-01T00:00:00Z")+"]"),
+		want{"id", "voided"}, want{"time", outOfRange})
+	h := http.Header{}
+	for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": "%2E", "ce-source": "gpu-cluster",
+		"ce-type": "usage", "ce-subject": alice, "ce-time": at} {
+		h.Set(k, v)
+	}
+	data := `{"value":4,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}`
+	check("binary CloudEvent id", f.doHeaders("service", "POST", path, h, data), want{"ce-id", "voided"})
+	h.Set("ce-id", "ce-zero-2")
+	h.Set("ce-time", "0001-01-01T00:00:00Z")
+	check("binary CloudEvent time", f.doHeaders("service", "POST", path, h, data), want{"ce-time", outOfRange})
+	if page := f.mustDo("admin", "GET", path+"?account="+alice, "", "", 200); len(page.body["events"].([]any)) != 0 {
+		t.Fatalf("rejected events were stored: %s", page.raw)
 	}
 }

@@ -213,6 +213,9 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 			items[i].result.Status, items[i].result.Err = abacus.IngestRejected, ae
 		}
 	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // the caller gave up waiting: nothing to log
+	}
 	if err != nil {
 		// The database, not the events: fail the call, reject nothing.
 		e.cfg.Logger.Error("preparing usage", "err", err)

@@ -69,6 +69,9 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 		{"no type", "ce-type", "", "application/json", binaryData, "ce-type"},
 		{"old specversion", "ce-specversion", "0.3", "application/json", binaryData, "ce-specversion"},
 		{"bad time", "ce-time", "yesterday", "application/json", binaryData, "ce-time"},
+		{"the zero time", "ce-time", "0001-01-01T00:00:00Z", "application/json", binaryData, "ce-time"},
+		{"dot id", "ce-id", ".", "application/json", binaryData, "ce-id"},
+		{"dot dot id, percent-encoded", "ce-id", "%2E%2E", "application/json", binaryData, "ce-id"},
 		{"bad subject", "ce-subject", "not-an-account", "application/json", binaryData, "ce-subject"},
 		{"bad escape", "ce-source", "/gw%zz", "application/json", binaryData, "ce-source"},
 		{"not JSON data", "", "", "text/plain", binaryData, "Content-Type"},
@@ -88,6 +91,13 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 		if items[0].Err == nil || items[0].Err.Field != c.field {
 			t.Fatalf("%s: %+v, want an error naming %s", c.name, items[0], c.field)
 		}
+	}
+	// Sent as the zero time, ce-time is out of range, not missing.
+	h := binaryHeaders()
+	h.Set("ce-time", "0001-01-01T00:00:00Z")
+	items, _ := decode.BinaryCloudEvent(h.Get, true, "application/json", []byte(binaryData))
+	if e := items[0].Err; e == nil || e.Message != "0001-01-01T00:00:00Z is not between the years 2000 and 9999" {
+		t.Fatalf("ce-time at the zero time: %v", e)
 	}
 	for _, body := range []string{"", "  ", `{"value":`} {
 		items, err := decode.BinaryCloudEvent(binaryHeaders().Get, true, "application/json", []byte(body))

@@ -100,8 +100,9 @@ func autoJSON(body []byte) ([]Item, error) {
 // application/json reads CSGHub events, or CloudEvents where the objects
 // carry "specversion"; application/cloudevents+json reads one CloudEvent;
 // application/cloudevents-batch+json reads a batch of them. Parameters
-// other than charset=utf-8 are ignored; any other type is an error naming
-// Content-Type.
+// other than charset=utf-8 are ignored. Any other type or charset is a
+// CodeUnsupportedMedia error naming Content-Type; a missing or malformed
+// header, a CodeInvalid one.
 func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
 	if strings.TrimSpace(ct) == "" {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "is required: send %s, %s or %s", ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
@@ -111,7 +112,7 @@ func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%s is not a media type", show(ct))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "charset %s is not supported; JSON is UTF-8", show(cs))
+		return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "charset %s is not supported; JSON is UTF-8", show(cs))
 	}
 	switch mt {
 	case ContentTypeJSON:
@@ -121,7 +122,7 @@ func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
 	case ContentTypeCloudEventBatch:
 		return CloudEventsBatch, nil
 	}
-	return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%s is not supported: send %s, %s or %s", show(mt), ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
+	return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "%s is not supported: send %s, %s or %s", show(mt), ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
 }
 
 // decodeBody splits a body into its items and decodes each.

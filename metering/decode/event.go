@@ -304,6 +304,10 @@ func buildEvent(f *[nFields]value, names *[nFields]string) (abacus.UsageEvent, *
 	if err != nil {
 		return ev, err
 	}
+	if t.ok && t.t.IsZero() {
+		// Validate would take it for a time left out; it was sent.
+		return ev, wireError(abacus.ValidateEventTime(t.t), names)
+	}
 	ev.Time = t.t
 	if ev.Extra, err = f[fExtra].extra(names[fExtra]); err != nil {
 		return ev, err
@@ -314,7 +318,12 @@ func buildEvent(f *[nFields]value, names *[nFields]string) (abacus.UsageEvent, *
 // validate runs Event.Validate and renames the field it names to the
 // wire name of this format.
 func validate(ev *abacus.UsageEvent, names *[nFields]string) *abacus.Error {
-	err := ev.Validate()
+	return wireError(ev.Validate(), names)
+}
+
+// wireError is an error of the core's, naming a field by its CSGHub name,
+// as an item's error, naming it by its name in this format.
+func wireError(err error, names *[nFields]string) *abacus.Error {
 	if err == nil {
 		return nil
 	}

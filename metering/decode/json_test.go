@@ -167,6 +167,18 @@ var csghubCases = []csghubCase{
 	{name: "uuid number", mods: []string{`uuid=5`}, field: "uuid", msg: "number"},
 	{name: "uuid with space", mods: []string{`uuid="a b"`}, field: "uuid"},
 	{name: "uuid too long", mods: []string{`uuid="` + strings.Repeat("a", 256) + `"`}, field: "uuid"},
+	{name: "uuid dot", mods: []string{`uuid="."`}, field: "uuid", msg: "voided"},
+	{name: "uuid dot dot", mods: []string{`uuid=".."`}, field: "uuid", msg: "voided"},
+	{name: "uuid with no-break space", mods: []string{`uuid="a\u00a0b"`}, field: "uuid", msg: "printable"},
+	{name: "uuid with zero-width space", mods: []string{`uuid="a\u200bb"`}, field: "uuid", msg: "printable"},
+	{name: "uuid with line separator", mods: []string{`uuid="a\u2028b"`}, field: "uuid", msg: "printable"},
+	{name: "uuid with byte order mark", mods: []string{`uuid="\ufeffab"`}, field: "uuid", msg: "printable"},
+	{name: "uuid with next line", mods: []string{`uuid="ab\u0085"`}, field: "uuid", msg: "printable"},
+	{name: "uuid of dots and letters", mods: []string{`uuid="...a.b"`}, check: func(t *testing.T, ev abacus.UsageEvent) {
+		if ev.ID != "...a.b" {
+			t.Fatalf("id %q", ev.ID)
+		}
+	}},
 	{name: "user_uuid missing", mods: []string{"-user_uuid"}, field: "user_uuid", msg: "required"},
 	{name: "user_uuid not a uuid", mods: []string{`user_uuid="alice"`}, field: "user_uuid", msg: "UUID"},
 	{name: "user_uuid system account", mods: []string{`user_uuid="00000000-0000-0000-0000-000000000001"`}, field: "user_uuid", msg: "system"},
@@ -197,6 +209,8 @@ var csghubCases = []csghubCase{
 	{name: "created_at hour 25", mods: []string{`created_at="2026-08-18T25:00:00Z"`}, field: "created_at"},
 	{name: "created_at leap second", mods: []string{`created_at="2026-12-31T23:59:60Z"`}, field: "created_at"},
 	{name: "created_at year 1999", mods: []string{`created_at="1999-12-31T23:59:59Z"`}, field: "created_at", msg: "2000"},
+	{name: "created_at the zero time", mods: []string{`created_at="0001-01-01T00:00:00Z"`}, field: "created_at", msg: "0001-01-01T00:00:00Z is not between the years 2000 and 9999"},
+	{name: "created_at the zero time with an offset", mods: []string{`created_at="0001-01-01T08:00:00+08:00"`}, field: "created_at", msg: "0001-01-01T00:00:00Z is not between the years 2000 and 9999"},
 	{name: "created_at 1999 in UTC", mods: []string{`created_at="2000-01-01T00:30:00+01:00"`}, field: "created_at", msg: "2000"},
 	{name: "created_at year 10000 in UTC", mods: []string{`created_at="9999-12-31T23:30:00-01:00"`}, field: "created_at", msg: "9999"},
 	{name: "created_at 2000 in UTC", mods: []string{`created_at="1999-12-31T23:30:00-01:00"`}, check: at("2000-01-01T00:30:00Z")},
@@ -359,6 +373,9 @@ var ceCases = []ceCase{
 	{name: "id empty", mods: []string{`id=""`}, field: "id", msg: "required"},
 	{name: "id number", mods: []string{`id=5`}, field: "id", msg: "number"},
 	{name: "id with space", mods: []string{`id="a b"`}, field: "id"},
+	{name: "id dot", mods: []string{`id="."`}, field: "id", msg: "voided"},
+	{name: "id dot dot", mods: []string{`id=".."`}, field: "id", msg: "voided"},
+	{name: "id with zero-width space", mods: []string{`id="a\u200bb"`}, field: "id", msg: "printable"},
 	{name: "source missing", mods: []string{"-source"}, field: "source"},
 	{name: "source number", mods: []string{"source=1"}, field: "source"},
 	{name: "type missing", mods: []string{"-type"}, field: "type"},
@@ -367,6 +384,8 @@ var ceCases = []ceCase{
 	{name: "subject not a uuid", mods: []string{`subject="alice"`}, field: "subject", msg: "UUID"},
 	{name: "subject number", mods: []string{`subject=1`}, field: "subject"},
 	{name: "time missing", mods: []string{"-time"}, field: "time", msg: "required"},
+	{name: "time the zero time", mods: []string{`time="0001-01-01T00:00:00Z"`}, field: "time", msg: "is not between the years 2000 and 9999"},
+	{name: "data.created_at the zero time without time", mods: []string{"-time"}, dataMods: []string{`created_at="0001-01-01T00:00:00Z"`}, field: "data.created_at", msg: "is not between the years 2000 and 9999"},
 	{name: "time without offset", mods: []string{`time="2026-08-18T10:00:00"`}, field: "time", msg: "offset"},
 	{name: "time number", mods: []string{`time=1786000000`}, field: "time"},
 	{name: "datacontenttype text", mods: []string{`datacontenttype="text/plain"`}, field: "datacontenttype"},
@@ -513,11 +532,15 @@ func TestForContentType(t *testing.T) {
 	if _, err := f([]byte(ces)); err == nil {
 		t.Fatal("structured mode accepted an array")
 	}
-	for _, ct := range []string{"", "text/plain", "application/xml", "application/x-ndjson", "text/csv", "application/json; charset=latin1", "application/", ";;"} {
+	// A type or charset not taken is unsupported; a header missing or
+	// not a media type at all, invalid.
+	for ct, code := range map[string]abacus.ErrorCode{"": abacus.CodeInvalid, "text/plain": abacus.CodeUnsupportedMedia, "application/xml": abacus.CodeUnsupportedMedia,
+		"application/x-ndjson": abacus.CodeUnsupportedMedia, "text/csv": abacus.CodeUnsupportedMedia, "application/json; charset=latin1": abacus.CodeUnsupportedMedia,
+		"application/": abacus.CodeInvalid, ";;": abacus.CodeInvalid} {
 		f, err := decode.ForContentType(ct)
 		var ae *abacus.Error
-		if f != nil || !errors.As(err, &ae) || ae.Field != "Content-Type" {
-			t.Fatalf("%q: %v %v", ct, f != nil, err)
+		if f != nil || !errors.As(err, &ae) || ae.Field != "Content-Type" || ae.Code != code {
+			t.Fatalf("%q: %v %v, want %s", ct, f != nil, err, code)
 		}
 	}
 }
