@@ -411,7 +411,9 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("metering: stream %s: %w", c.cfg.Stream, err)
 	}
-	subjects := s.CachedInfo().Config.Subjects
+	cfg := s.CachedInfo().Config
+	c.warnLimits(cfg)
+	subjects := cfg.Subjects
 	if len(subjects) == 0 { // a mirror or a stream of sources: the server checks the filter
 		return nil
 	}
@@ -421,6 +423,25 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 		}
 	}
 	return unusableError{fmt.Errorf("metering: stream %s captures %s, not %s", c.cfg.Stream, strings.Join(subjects, ", "), c.cfg.Subject)}
+}
+
+// warnLimits tells of a stream's settings by which the server may drop
+// usage abacus has not charged yet: it uses a stream as it finds it, but
+// those are lost events, told once at setup.
+func (c *Consumer) warnLimits(cfg jetstream.StreamConfig) {
+	var why []string
+	if cfg.Retention != jetstream.LimitsPolicy {
+		why = append(why, fmt.Sprintf("retention %s (a message no consumer is interested in yet, as while the durable is missing, is dropped)", cfg.Retention))
+	}
+	if cfg.MaxAge > 0 {
+		why = append(why, fmt.Sprintf("max_age %s", cfg.MaxAge))
+	}
+	if cfg.MaxMsgs > 0 || cfg.MaxBytes > 0 || cfg.MaxMsgsPerSubject > 0 {
+		why = append(why, fmt.Sprintf("max_msgs %d, max_bytes %d, max_msgs_per_subject %d", cfg.MaxMsgs, cfg.MaxBytes, cfg.MaxMsgsPerSubject))
+	}
+	if len(why) > 0 {
+		c.log.Warn("the stream may drop usage events before abacus charges them (while abacus is down, say)", "stream", cfg.Name, "settings", strings.Join(why, "; "))
+	}
 }
 
 // ensureConsumer creates the durable pull consumer or brings its

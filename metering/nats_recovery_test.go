@@ -1,9 +1,13 @@
 package metering_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -443,4 +447,39 @@ func TestConsumerLateDurableUnusable(t *testing.T) {
 	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "deliver policy can not be updated") {
 		t.Fatalf("Err %v", err)
 	}
+}
+
+// TestConsumerWarnsOfAStreamThatDrops: a stream found with settings by
+// which the server may drop usage not yet charged is used, and said so.
+func TestConsumerWarnsOfAStreamThatDrops(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject},
+		Retention: jetstream.InterestPolicy, MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	var mu sync.Mutex
+	c := b.start(metering.ConsumerConfig{Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &out, mu: &mu}, nil))})
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	waitFor(t, "the event", func() bool { return c.Stats().Accepted == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"the stream may drop usage events", "retention Interest", "max_age 1h0m0s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("missing %q in the log:\n%s", want, out.String())
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
