@@ -143,6 +143,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		}
 		r = f
 	}
+	explicit := format != ""
 	if format == "" {
 		switch filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz")) {
 		case ".csv":
@@ -171,10 +172,14 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	if head, _ := peek.Peek(4096); bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n"), []byte("[")) {
 		return errors.New("is a JSON array; abacus ingest reads NDJSON (one event per line) or CSV: send an array to the HTTP endpoint")
 	}
-	if format == "" { // standard input, or a name that does not say
-		if format = sniffFormat(peek); format == "" {
+	switch sniffed := sniffFormat(peek); {
+	case format == "": // standard input, or a name that does not say
+		if format = sniffed; format == "" {
 			return fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
 		}
+	case format != sniffed && sniffed != "" && !explicit:
+		// Every line would be rejected for the name's format.
+		return fmt.Errorf("is named as %s but reads as %s; rename it, or use --format %s", strings.ToUpper(format), strings.ToUpper(sniffed), sniffed)
 	}
 	var rd *decode.Reader
 	switch format {

@@ -338,6 +338,11 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	if out, err := stdin(zipped.Bytes()); err != nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, "-: 1 event, ") {
 		t.Fatalf("gzip-compressed CSV on standard input: %v\n%s", err, out)
 	}
+	misnamed := filepath.Join(t.TempDir(), "usage.ndjson")
+	os.WriteFile(misnamed, []byte(csv), 0o600)
+	if out, err := runCLI(t, "ingest", "--db", dsn, misnamed); err == nil || !strings.Contains(out, "is named as NDJSON but reads as CSV; rename it, or use --format csv") {
+		t.Fatalf("CSV in a .ndjson file: %v\n%s", err, out)
+	}
 	txt := filepath.Join(t.TempDir(), "usage.txt")
 	os.WriteFile(txt, []byte(csv), 0o600)
 	if out, err := runCLI(t, "ingest", "--db", dsn, txt); err != nil || !strings.Contains(out, "accepted 0 (0 unpriced), duplicate 1, rejected 0") {
