@@ -544,8 +544,16 @@ func (c *Consumer) run(ctx context.Context) {
 		}
 		failures++
 		c.log.Warn("fetching usage events failed", "err", err, "failures", failures)
+		select {
+		case <-ctx.Done():
+			continue
+		case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
+		}
 		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, nats.ErrNoResponders) {
-			// Someone deleted the durable (or its stream): make them again.
+			// Someone deleted the durable (or its stream): make them
+			// again, after the wait: a stream made again within a few
+			// milliseconds of its deletion came up with the old one's
+			// state and took no messages (nats-server 2.15, under load).
 			if err := c.ensureStream(ctx); err != nil {
 				c.log.Error("recreating the stream failed", "err", err)
 			} else if err := c.ensureConsumer(ctx); err != nil {
@@ -553,10 +561,6 @@ func (c *Consumer) run(ctx context.Context) {
 			} else {
 				c.log.Warn("the durable consumer was missing and is made again", "stream", c.cfg.Stream, "durable", c.cfg.Durable)
 			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
 		}
 	}
 }
