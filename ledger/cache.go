@@ -71,9 +71,9 @@ func (c *walletCache) holds(id abacus.AccountID) bool {
 	return c.customers[id] != nil
 }
 
-// load reads the customer accounts among ids into the cache, 500 at a
-// time in two queries, where customer reads one account in two: and
-// returns those that do not exist.
+// load reads the customer accounts among ids into the cache, two queries
+// for every 500 (customer takes two for each one), and returns those that
+// do not exist.
 func (c *walletCache) load(ctx context.Context, ids []abacus.AccountID) (missing map[abacus.AccountID]bool, err error) {
 	missing = map[abacus.AccountID]bool{}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))

@@ -10,8 +10,8 @@ import (
 // prepareAccounts readies the accounts of a call's items all at once: it
 // reads those the cache does not hold a few hundred to a query, and
 // creates, in one transaction, those that events see for the first time.
-// (One at a time, a request of 10,000 events for new accounts took 30 s on
-// PostgreSQL.) errs holds each item's verdict so far; an event judged here
+// (One at a time, 10,000 events for new accounts took 18 s on PostgreSQL.)
+// errs holds each item's verdict so far; an event judged here
 // gets its own.
 func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []error) error {
 	var unknown []abacus.AccountID

@@ -177,7 +177,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		if format = sniffed; format == "" {
 			return fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
 		}
-	case format != sniffed && sniffed != "" && !explicit:
+	case format != sniffed && sniffed != "" && !explicit && !blank(peek):
 		// Every line would be rejected for the name's format.
 		return fmt.Errorf("is named as %s but reads as %s; rename it, or use --format %s", strings.ToUpper(format), strings.ToUpper(sniffed), sniffed)
 	}
@@ -314,6 +314,13 @@ func sniffFormat(r *bufio.Reader) string {
 		return "csv"
 	}
 	return ""
+}
+
+// blank says the start of r holds nothing but a byte-order mark and
+// white space: an empty file, which reads as any format.
+func blank(r *bufio.Reader) bool {
+	head, _ := r.Peek(4096)
+	return len(bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")) == 0
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")

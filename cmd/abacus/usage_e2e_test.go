@@ -343,6 +343,11 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, misnamed); err == nil || !strings.Contains(out, "is named as NDJSON but reads as CSV; rename it, or use --format csv") {
 		t.Fatalf("CSV in a .ndjson file: %v\n%s", err, out)
 	}
+	empty := filepath.Join(t.TempDir(), "empty.csv")
+	os.WriteFile(empty, nil, 0o600)
+	if out, err := runCLI(t, "ingest", "--db", dsn, empty); err == nil || !strings.Contains(out, "header: is missing: the file is empty") {
+		t.Fatalf("an empty .csv file: %v\n%s", err, out)
+	}
 	txt := filepath.Join(t.TempDir(), "usage.txt")
 	os.WriteFile(txt, []byte(csv), 0o600)
 	if out, err := runCLI(t, "ingest", "--db", dsn, txt); err != nil || !strings.Contains(out, "accepted 0 (0 unpriced), duplicate 1, rejected 0") {
