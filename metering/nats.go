@@ -58,7 +58,7 @@ const DefaultBatch = ledger.DefaultUsageBatch
 
 // DefaultMaxEvents is how many events the consumer charges in one call
 // at most unless configured: the engine's usage batch.
-const DefaultMaxEvents = 16_000
+const DefaultMaxEvents = ledger.DefaultUsageBatch
 
 // pullsInFlight is how many pulls the consumer holds at once: while one
 // batch commits, the next is fetched, decoded and queued behind it, so
@@ -642,7 +642,8 @@ type batch struct {
 func (c *Consumer) handle(msgs []jetstream.Msg) {
 	var turn []inMsg
 	var items []decode.Item
-	for _, m := range msgs {
+	fresh := time.Now() // when JetStream last restarted the ack wait of the pull's messages
+	for i, m := range msgs {
 		in := inMsg{msg: m, delivered: 1}
 		if md, err := m.Metadata(); err == nil {
 			in.delivered, in.seq = md.NumDelivered, md.Sequence.Stream
@@ -658,6 +659,14 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
 			c.charge(turn, items)
 			turn, items = nil, nil
+			if time.Since(fresh) > c.cfg.AckWait/2 {
+				// The turns so far took long: keep JetStream from
+				// redelivering the messages still waiting for theirs.
+				for _, w := range msgs[i:] {
+					w.InProgress()
+				}
+				fresh = time.Now()
+			}
 		}
 		in.first, in.n = len(items), len(its)
 		items = append(items, its...)

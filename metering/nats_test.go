@@ -989,3 +989,25 @@ func TestConsumerChargesAPullInTurns(t *testing.T) {
 		t.Fatalf("cash %s, want -15", got)
 	}
 }
+
+// TestConsumerKeepsLongPullsFromRedelivery: a pull whose turns take
+// longer together than the ack wait tells JetStream its messages are in
+// progress, so that none is redelivered while it waits for its turn.
+func TestConsumerKeepsLongPullsFromRedelivery(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStream()
+	acct := newID()
+	for range 6 {
+		b.publish(metering.DefaultSubject, "["+csghub(string(newID()), acct, "2")+","+csghub(string(newID()), acct, "2")+"]")
+	}
+	c := b.consumer(metering.ConsumerConfig{MaxEvents: 2, MaxWait: 100 * time.Millisecond, AckWait: 2 * time.Second})
+	metering.SetHooks(c, func(int) { time.Sleep(700 * time.Millisecond) }, nil) // six turns: 4.2 s
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitDrained(metering.DefaultDurable)
+	if got := c.Stats(); got.Accepted != 12 || got.Redelivered != 0 || got.Duplicate != 0 {
+		t.Fatalf("stats %+v, want 12 accepted and nothing redelivered", got)
+	}
+}
