@@ -311,7 +311,11 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 	}
 	out := struct {
 		DeadLetters []deadLetterView `json:"dead_letters"`
+		Next        *int64           `json:"next_after"`
 	}{DeadLetters: []deadLetterView{}}
+	if len(ds) == limit {
+		out.Next = &ds[len(ds)-1].ID
+	}
 	for _, d := range ds {
 		v := deadLetterView{ID: d.ID, Source: d.Source, Subject: d.Subject, Reason: d.Reason, Headers: d.Headers, ReceivedAt: d.ReceivedAt,
 			PublishedAt: optTime(d.PublishedAt)}

@@ -291,6 +291,19 @@ func TestDeadLettersKeepTheirBytes(t *testing.T) {
 	if bytes["payload"] != nil || bytes["payload_base64"] != base64.StdEncoding.EncodeToString([]byte("bad\xff\xfe")) {
 		t.Fatalf("a payload that is not UTF-8: %v", bytes)
 	}
+	if r.body["next_after"] != nil {
+		t.Fatalf("a page that is not full: next_after %v, want null", r.body["next_after"])
+	}
+	// Page by page with next_after, as the events listing.
+	r = f.mustDo("service", "GET", "/api/v1/accounting/metering/dead-letters?limit=1", "", "", 200)
+	next := r.body["next_after"]
+	if ds := r.body["dead_letters"].([]any); len(ds) != 1 || next != ds[0].(map[string]any)["id"] {
+		t.Fatalf("page 1: %s", r.raw)
+	}
+	r = f.mustDo("service", "GET", fmt.Sprintf("/api/v1/accounting/metering/dead-letters?limit=1&after=%v", next), "", "", 200)
+	if ds := r.body["dead_letters"].([]any); len(ds) != 1 || ds[0].(map[string]any)["payload_base64"] == nil {
+		t.Fatalf("page 2: %s", r.raw)
+	}
 }
 
 // TestIngestRefusesIDsAndTimesAsSent: an id a void's URL cannot name (. or
