@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,6 +94,10 @@ func TestUsageBasics(t *testing.T) {
 		voids, err := e.VoidEvents(ctx, []string{"cpu-1", "cpu-1", "nope"})
 		if err != nil || voids[0].Err != nil || voids[0].Refunded.String() != "5" || voids[1].Err == nil || voids[2].Err == nil {
 			t.Fatalf("void: %+v %v", voids, err)
+		}
+		if again, err := e.VoidEvents(ctx, []string{"cpu-1"}); err != nil || again[0].Err == nil ||
+			again[0].Err.Code != abacus.CodeConflict || !strings.Contains(again[0].Err.Message, "was voided already; that gave back 5 USD") {
+			t.Fatalf("a void sent again: %+v %v, want a conflict saying what the first gave back", again, err)
 		}
 		if w := wallet(t, st, acct, abacus.BucketCash, "USD"); w.Balance.String() != "-0.0004" {
 			t.Fatalf("cash after void %s, want -0.0004", w.Balance)

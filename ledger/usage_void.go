@@ -19,7 +19,9 @@ func (u *usageBatch) void(it *usageItem) error {
 	case s == nil:
 		return errNoEvent(it.event.ID)
 	case s.Status == abacus.EventVoided:
-		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already", s.ID)
+		// Said with what it gave back: a caller sending the void again
+		// after a lost answer learns what the first did.
+		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already; that gave back %s %s", s.ID, s.Refunded, s.Currency)
 	case u.repricing[s.ID], u.rerated[s.ID]:
 		// Its charge is not settled until the batch ends: voided now, a
 		// rerated event's charge and refund would net to no transaction
