@@ -167,7 +167,7 @@ func decodeArray(body []byte, f format) ([]Item, error) {
 	n := 0
 	eachElement(body, 0, func([]byte) { n++ })
 	if n > MaxItems {
-		return nil, abacus.Errorf(abacus.CodeTooLarge, "body", "holds %d items; send at most %d in one request", n, MaxItems)
+		return nil, abacus.Errorf(abacus.CodeTooLarge, "body", "holds %d items; send at most %d in one request or message", n, MaxItems)
 	}
 	items := make([]Item, 0, n)
 	eachElement(body, 0, func(raw []byte) {
