@@ -176,6 +176,12 @@ func serveIngest(t *testing.T, st abacus.Store) (string, string) {
 	t.Cleanup(func() { e.Close() })
 	srv := httptest.NewServer(NewServer(e, Config{}).Handler())
 	t.Cleanup(srv.Close)
+	return srv.URL, serviceToken(t, st)
+}
+
+// serviceToken stores a service key in st and returns its token.
+func serviceToken(t *testing.T, st abacus.Store) string {
+	t.Helper()
 	k, token, err := abacus.NewAPIKey("svc", abacus.RoleService, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +189,7 @@ func serveIngest(t *testing.T, st abacus.Store) (string, string) {
 	if err := st.APIKeyCreate(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	return srv.URL, token
+	return token
 }
 
 // stalledStore holds the engine's writes until release is closed: a
@@ -315,13 +321,7 @@ func TestIngestClientGoneGetsNothing(t *testing.T) {
 		written <- rec.status
 	}))
 	t.Cleanup(srv.Close)
-	k, token, err := abacus.NewAPIKey("svc", abacus.RoleService, "", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.APIKeyCreate(context.Background(), k); err != nil {
-		t.Fatal(err)
-	}
+	token := serviceToken(t, st)
 	body := `[{"uuid":"gone-1","user_uuid":"aaaaaaaa-0000-4000-8000-000000000001","value":1,"value_type":0,"scene":11,` +
 		`"resource_id":"gpu","customer_id":"s","created_at":"2026-11-02T10:00:00Z"}]`
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
