@@ -167,12 +167,23 @@ func TestConsumerWaitsForNATS(t *testing.T) {
 // would have.
 func TestConsumerLateStreamUnusable(t *testing.T) {
 	t.Parallel()
+	failsOnceNATSIsUp(t, "captures other.subject, not "+metering.DefaultSubject, func(js jetstream.JetStream) error {
+		_, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"other.subject"}})
+		return err
+	})
+}
+
+// failsOnceNATSIsUp prepares a NATS server with prepare, stops it, starts
+// a consumer, starts the server again, and wants the consumer to fail with
+// an error that says want.
+func failsOnceNATSIsUp(t *testing.T, want string, prepare func(jetstream.JetStream) error) {
+	t.Helper()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	opts := natstest.Options(t)
 	opts.Port = natstest.FreePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", opts.Port)
 	ns := natstest.Run(t, opts)
-	if _, err := jetStream(t, url).CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"other.subject"}}); err != nil {
+	if err := prepare(jetStream(t, url)); err != nil {
 		t.Fatal(err)
 	}
 	natstest.Stop(ns)
@@ -187,10 +198,10 @@ func TestConsumerLateStreamUnusable(t *testing.T) {
 	select {
 	case <-c.Failed():
 	case <-time.After(10 * time.Second):
-		t.Fatal("the consumer did not fail on a stream without its subject")
+		t.Fatalf("the consumer did not fail (want %q)", want)
 	}
-	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "captures other.subject, not "+metering.DefaultSubject) {
-		t.Fatalf("Err %v", err)
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Err %v, want %q", err, want)
 	}
 }
 
@@ -399,37 +410,15 @@ func TestConsumerDeadLettersAMessageNearMaxPayload(t *testing.T) {
 // ever while nothing is consumed.
 func TestConsumerLateDurableUnusable(t *testing.T) {
 	t.Parallel()
-	b := setup(t, testdb.SQLite(t), unlimited)
-	opts := natstest.Options(t)
-	opts.Port = natstest.FreePort(t)
-	url := fmt.Sprintf("nats://127.0.0.1:%d", opts.Port)
-	ns := natstest.Run(t, opts)
-	js := jetStream(t, url)
-	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateConsumer(ctx, metering.DefaultStream, jetstream.ConsumerConfig{Durable: metering.DefaultDurable,
-		AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverNewPolicy}); err != nil {
-		t.Fatal(err)
-	}
-	natstest.Stop(ns)
-
-	c := metering.NewConsumer(metering.ConsumerConfig{URL: url, Logger: testLogger(t)}, b.p, b.st)
-	metering.SetReconnectWait(c, 20*time.Millisecond)
-	t.Cleanup(c.Stop)
-	if err := c.Start(ctx); err != nil {
-		t.Fatalf("Start with NATS down: %v", err)
-	}
-	natstest.Run(t, opts)
-	select {
-	case <-c.Failed():
-	case <-time.After(10 * time.Second):
-		t.Fatal("the consumer did not fail on a durable it cannot use")
-	}
-	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "deliver policy can not be updated") {
-		t.Fatalf("Err %v", err)
-	}
+	failsOnceNATSIsUp(t, "deliver policy can not be updated", func(js jetstream.JetStream) error {
+		ctx := context.Background()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject}}); err != nil {
+			return err
+		}
+		_, err := js.CreateConsumer(ctx, metering.DefaultStream, jetstream.ConsumerConfig{Durable: metering.DefaultDurable,
+			AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverNewPolicy})
+		return err
+	})
 }
 
 // TestConsumerWarnsOfAStreamThatDrops: a stream found with settings by
