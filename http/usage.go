@@ -40,6 +40,11 @@ type ingestView struct {
 // CloudEvents in any mode) and answers per item, after the batch has
 // committed.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
+	if wire.BinaryHeader(r.Header.Get) {
+		if err := wire.BinaryContentType(r.Header.Get("Content-Type")); err != nil {
+			return err
+		}
+	}
 	dec, err := wire.ForHeaders(r.Header.Get, true)
 	if err != nil {
 		return err

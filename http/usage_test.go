@@ -101,6 +101,16 @@ func TestIngestEndpoint(t *testing.T) {
 			bad.body["results"].([]any)[0].(map[string]any)["error"].(map[string]any)["field"] != "ce-source" {
 			t.Fatalf("binary mode without ce-source: %d %s", bad.status, bad.raw)
 		}
+		// Over HTTP a body abacus does not read is refused whole, as in the
+		// other modes, not rejected as an item in a 200.
+		h.Set("ce-source", "gpu-cluster")
+		for ct, want := range map[string]int{"text/plain": 415, "application/xml": 415, "application/json; charset=latin1": 415, "application/": 400} {
+			h.Set("Content-Type", ct)
+			if r := f.doHeaders("service", "POST", path, h, data); r.status != want || r.body["field"] != "Content-Type" {
+				t.Fatalf("binary mode with content type %s: %d %s, want %d", ct, r.status, r.raw, want)
+			}
+		}
+		h.Set("Content-Type", "application/json")
 		// A media type abacus does not take is unsupported; a header that
 		// is not a media type is bad input.
 		for ct, want := range map[string]int{"text/plain": 415, "application/json; charset=latin1": 415, "application/": 400} {

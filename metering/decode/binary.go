@@ -39,6 +39,30 @@ func ForHeaders(get func(name string) string, percentEncoded bool) (func([]byte)
 	return ForContentType(ct)
 }
 
+// BinaryContentType checks the media type of a binary-mode body, the
+// event's datacontenttype, for a transport where the whole message can be
+// refused for it: over HTTP a type abacus does not read is 415, as in the
+// other modes, not an item rejected in a 200. Over NATS a message is
+// dead-lettered whole anyway, and BinaryCloudEvent names the header there.
+// No Content-Type at all is JSON.
+func BinaryContentType(ct string) error {
+	if strings.TrimSpace(ct) == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%s is not a media type", show(ct))
+	}
+	if err := utf8Charset(params); err != nil {
+		return err
+	}
+	switch mt {
+	case ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch:
+		return nil
+	}
+	return abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "%s is not supported: a CloudEvent in binary mode carries its data as %s", show(mt), ContentTypeJSON)
+}
+
 // BinaryHeader says whether headers carry a CloudEvent in binary mode:
 // they name its specversion. get returns a header's value ("" if absent).
 func BinaryHeader(get func(name string) string) bool {

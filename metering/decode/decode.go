@@ -111,8 +111,8 @@ func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
 	if err != nil {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%s is not a media type", show(ct))
 	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-		return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "charset %s is not supported; JSON is UTF-8", show(cs))
+	if err := utf8Charset(params); err != nil {
+		return nil, err
 	}
 	switch mt {
 	case ContentTypeJSON:
@@ -123,6 +123,14 @@ func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
 		return CloudEventsBatch, nil
 	}
 	return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "%s is not supported: send %s, %s or %s", show(mt), ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
+}
+
+// utf8Charset refuses a Content-Type's charset other than UTF-8.
+func utf8Charset(params map[string]string) error {
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "charset %s is not supported; JSON is UTF-8", show(cs))
+	}
+	return nil
 }
 
 // decodeBody splits a body into its items and decodes each.
