@@ -1,0 +1,255 @@
+package metering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/metering/decode"
+)
+
+// inMsg is one fetched message and what became of it.
+type inMsg struct {
+	msg       jetstream.Msg
+	delivered uint64        // deliveries so far, this one included
+	seq       uint64        // stream sequence
+	bad       *abacus.Error // the body could not be split into events
+	first, n  int           // its items in the batch
+}
+
+// batch is the state of handling one fetched batch.
+type batch struct {
+	ctx context.Context
+	// dlq says where dead letters go: 0 not looked up yet, 1 to the
+	// JetStream stream that captures the subject, -1 plainly (none does).
+	dlq int
+	// instance tells the consumer's stream from an earlier one of the
+	// same name, "" until looked up: see deadLetter.
+	instance string
+}
+
+// handle charges a pull's messages and settles each: ack, dead-letter
+// and ack, or hand back for redelivery. It charges them in turns of at
+// most MaxEvents events, one Pipeline call each, decoding a turn's
+// messages only when its turn comes: a pull is bounded in bytes, and a
+// message that holds an array of events decodes into many times its size.
+func (c *Consumer) handle(msgs []jetstream.Msg) {
+	var turn []inMsg
+	var items []decode.Item
+	fresh := time.Now() // when JetStream last restarted the ack wait of the pull's messages
+	for i, m := range msgs {
+		in := inMsg{msg: m, delivered: 1}
+		if md, err := m.Metadata(); err == nil {
+			in.delivered, in.seq = md.NumDelivered, md.Sequence.Stream
+		}
+		c.received.Add(1)
+		if in.delivered > 1 {
+			c.redelivered.Add(1)
+		}
+		its, err := decodeMessage(m)
+		if err != nil {
+			in.bad = asAbacusError(err)
+		}
+		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
+			c.charge(turn, items)
+			turn, items = nil, nil
+			if time.Since(fresh) > c.cfg.AckWait/2 {
+				// The turns so far took long: keep JetStream from
+				// redelivering the messages still waiting for theirs.
+				for _, w := range msgs[i:] {
+					w.InProgress()
+				}
+				fresh = time.Now()
+			}
+		}
+		in.first, in.n = len(items), len(its)
+		items = append(items, its...)
+		turn = append(turn, in)
+	}
+	c.charge(turn, items)
+}
+
+// charge charges a turn's events in one Pipeline call and settles its
+// messages.
+func (c *Consumer) charge(in []inMsg, items []decode.Item) {
+	// Whatever happens to the caller, let the batch commit: an abandoned
+	// commit is only redelivered as duplicates, but waiting costs nothing.
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckWait)
+	defer cancel()
+	if c.beforeIngest != nil {
+		c.beforeIngest(len(in))
+	}
+	results, err := c.p.Ingest(ctx, items)
+	if c.beforeAck != nil {
+		c.beforeAck()
+	}
+	if err != nil {
+		if ok, missed := c.failedLog.Allow(time.Now()); ok {
+			c.log.Error("charging a batch of usage events failed; it will be redelivered (logged once in 10 s at most)", "messages", len(in), "events", len(items), "err", err, "not_logged", missed)
+		}
+		for i := range in {
+			c.retry(&in[i])
+		}
+		return
+	}
+	b := &batch{ctx: ctx}
+	var acks []jetstream.Msg
+	for i := range in {
+		m := &in[i]
+		var rs []abacus.IngestResult
+		if m.bad == nil {
+			rs = results[m.first : m.first+m.n]
+		}
+		if c.settle(b, m, rs) {
+			acks = append(acks, m.msg)
+		}
+	}
+	c.ack(ctx, acks)
+}
+
+// settle counts a message's results and decides its fate. It returns true
+// if the message is to be acked; otherwise it has been handed back.
+func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
+	var reasons, codes []string
+	addCode := func(code abacus.ErrorCode) {
+		if !slices.Contains(codes, string(code)) {
+			codes = append(codes, string(code))
+		}
+	}
+	transient, rejected := false, 0
+	for j, r := range rs {
+		switch r.Status {
+		case abacus.IngestAccepted:
+			c.accepted.Add(1)
+		case abacus.IngestDuplicate:
+			c.duplicate.Add(1)
+		default:
+			if isTransient(r.Err) && m.delivered < uint64(c.cfg.RetryLimit) {
+				transient = true
+				continue
+			}
+			rejected++
+			reason, code := "rejected", abacus.CodeInternal
+			if r.Err != nil {
+				reason, code = r.Err.Error(), r.Err.Code
+			}
+			if len(rs) > 1 && !strings.HasPrefix(reason, "[") {
+				reason = fmt.Sprintf("[%d] %s", j, reason)
+			}
+			reasons = append(reasons, reason)
+			addCode(code)
+		}
+	}
+	if m.bad != nil {
+		reasons = append(reasons, m.bad.Error())
+		addCode(m.bad.Code)
+	}
+	if transient {
+		// The good events are stored: redelivered, they are duplicates.
+		c.log.Warn("some usage events failed for a reason of ours; their message will be redelivered",
+			"subject", m.msg.Subject(), "seq", m.seq, "deliveries", m.delivered)
+		c.retry(m)
+		return false
+	}
+	if len(reasons) == 0 {
+		return true
+	}
+	if err := c.deadLetter(b, m, reasons, codes); err != nil {
+		c.log.Error("dead-lettering a usage message failed; it will be redelivered", "subject", m.msg.Subject(), "seq", m.seq, "err", err)
+		c.retry(m)
+		return false
+	}
+	c.rejected.Add(int64(rejected))
+	c.deadLettered.Add(1)
+	return true
+}
+
+// ack acks messages, confirming the last: JetStream handles a consumer's
+// acks in order, so once it is confirmed all of them are.
+func (c *Consumer) ack(ctx context.Context, msgs []jetstream.Msg) {
+	for i, m := range msgs {
+		var err error
+		if i == len(msgs)-1 {
+			err = m.DoubleAck(ctx)
+		} else {
+			err = m.Ack()
+		}
+		if err != nil { // redelivered later, as duplicates
+			c.log.Warn("acking usage messages failed; they will be redelivered", "messages", len(msgs)-i, "err", err)
+			return
+		}
+	}
+}
+
+// retry hands a message back to JetStream, to be redelivered after a
+// delay that grows with its deliveries.
+func (c *Consumer) retry(m *inMsg) {
+	c.retried.Add(1)
+	d := c.cfg.RetryDelay
+	for i := uint64(1); i < m.delivered && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	if err := m.msg.NakWithDelay(min(d, maxRetryDelay)); err != nil {
+		c.log.Warn("handing back a usage message failed; it will be redelivered after the ack wait", "seq", m.seq, "err", err)
+	}
+}
+
+// decodeMessage splits a message into events: a CloudEvent in binary mode
+// by its ce-* headers, else as the Content-Type header says if it names a
+// format; otherwise the body is a CSGHub event, a CloudEvent if it carries
+// "specversion", or a JSON array of them.
+func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
+	f, err := decode.ForHeaders(headerGetter(m.Headers()), false)
+	if err != nil {
+		f = autoJSON
+	}
+	return f(m.Data())
+}
+
+// headerGetter reads NATS headers, whose names are case-sensitive, as HTTP
+// reads its own: CloudEvents SDKs write ce-id, others Ce-Id.
+func headerGetter(h nats.Header) func(string) string {
+	return func(name string) string {
+		if v := h.Get(name); v != "" {
+			return v
+		}
+		for k, vs := range h {
+			if strings.EqualFold(k, name) && len(vs) > 0 {
+				return vs[0]
+			}
+		}
+		return ""
+	}
+}
+
+var autoJSON = func() func([]byte) ([]decode.Item, error) {
+	f, err := decode.ForContentType(decode.ContentTypeJSON)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}()
+
+// isTransient tells a rejection that is the ledger's trouble, not the
+// event's (an internal error, an unavailable database).
+func isTransient(e *abacus.Error) bool {
+	if e == nil {
+		return true
+	}
+	return e.Code == abacus.CodeInternal || e.Code == abacus.CodeUnavailable
+}
+
+func asAbacusError(err error) *abacus.Error {
+	var ae *abacus.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return abacus.Errorf(abacus.CodeInvalid, "body", "%s", err)
+}
