@@ -1,0 +1,249 @@
+package ledger
+
+import (
+	"cmp"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+func (u *usageBatch) ingest(it *usageItem) error {
+	ev := &it.event
+	if prior := cmp.Or(u.seenDB[ev.ID], u.seen[ev.ID]); prior != nil {
+		if err := repeatOf(prior, ev); err != nil {
+			return err
+		}
+		it.result.Status = abacus.IngestDuplicate
+		return nil
+	}
+	var slot abacus.MinuteSlot
+	if it.minuteDedupe {
+		slot = minuteSlot(ev)
+		if owner, taken := u.minutes[slotOf(slot)]; taken && owner != ev.ID {
+			it.result.Status = abacus.IngestDuplicate
+			return nil
+		}
+	}
+	if it.tooLate != nil {
+		return it.tooLate
+	}
+	cur := it.customer.currency
+	r, err := u.book.Rate(ev, cur, u.usedOf)
+	if err != nil {
+		return err
+	}
+	stored := abacus.StoredEvent{UsageEvent: *ev, Status: abacus.EventUnpriced, ReceivedAt: u.now, Currency: cur, Cost: decimal.NullDecimal{Valid: true}}
+	if !r.Unpriced {
+		stored.Status = abacus.EventCharged
+		if err := u.chargeRating(it, &stored, r, abacus.Drawn{}); err != nil {
+			return err
+		}
+	}
+	if err := u.roll(ev, cur, ev.Value, stored.Charged, 1); err != nil {
+		return err
+	}
+	u.seen[ev.ID] = ev
+	if it.minuteDedupe {
+		u.minutes[slotOf(slot)] = ev.ID
+		u.minuteT = append(u.minuteT, slot)
+	}
+	u.events = append(u.events, stored)
+	it.result.Status, it.result.Charged, it.result.Unpriced = abacus.IngestAccepted, stored.Charged, r.Unpriced
+	return nil
+}
+
+func (u *usageBatch) usedOf(c rating.Counter) int64 { return u.used[c] }
+
+// chargeRating charges a rated event: its cost plus the account's carry,
+// floored to micro-units, drawn from the buckets (first from those prefer
+// names, see chargeAmount); what the floor leaves over is the new carry.
+// It changes nothing if the charge is refused.
+func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r rating.Rating, prefer abacus.Drawn) error {
+	acct := ev.Account
+	total := r.Cost.Add(u.carry[acct])
+	amount, rest, err := abacus.AmountFromDecimal(total, abacus.RoundFloor)
+	if err != nil {
+		return abacus.RenameField(err, it.field())
+	}
+	drawn, err := u.charge(it, amount, prefer)
+	if err != nil {
+		return err
+	}
+	for _, l := range r.Lines {
+		if l.Counter != nil {
+			u.used[*l.Counter] += l.Quantity
+			u.counted[*l.Counter] += l.Quantity
+		}
+		ev.PriceIDs = append(ev.PriceIDs, l.PriceID)
+		use := priceUse{l.PriceID, it.shard}
+		if latest, ok := u.priceUses[use]; !ok || ev.Time.After(latest) {
+			u.priceUses[use] = ev.Time
+		}
+	}
+	if !rest.Equal(u.carry[acct]) {
+		u.carry[acct], u.carried[acct] = rest, true
+	}
+	ev.Charged, ev.Drawn, ev.Cost = amount, drawn, decimal.NullDecimal{Decimal: r.Cost, Valid: true}
+	return nil
+}
+
+// field names what the producer sent that a refused charge is about: the
+// event's value, or for a void or a reprice its id; not the ledger's amount.
+func (it *usageItem) field() string {
+	if it.kind == voidEvent || it.kind == repriceEvent {
+		return "uuid"
+	}
+	return "value"
+}
+
+// charge moves amount from the account to revenue, drawing the buckets in
+// order within the account's floor; a negative amount (a volume price
+// stepping down) is a credit for the event's month. A refusal (the floor,
+// a balance that would overflow) names it.field() and changes nothing.
+//
+// It draws first from the buckets prefer names, in proportion and at most
+// what it says and what each can give: a reprice gives an event back what
+// it paid and charges it again, and drawing the new charge from where the
+// refund went moves only the difference, so a voucher granted since
+// cannot pay what cash had paid and leave the cash with the account.
+func (u *usageBatch) charge(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
+	d, err := u.chargeAmount(it, amount, prefer)
+	return d, abacus.RenameField(err, it.field())
+}
+
+func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
+	switch {
+	case amount.IsZero():
+		return abacus.Drawn{}, nil
+	case amount.IsNegative():
+		owed, err := amount.Neg()
+		if err != nil {
+			return abacus.Drawn{}, err
+		}
+		back, err := u.credit(it, owed)
+		if err != nil {
+			return abacus.Drawn{}, err
+		}
+		return subDrawn(abacus.Drawn{}, back)
+	case prefer == abacus.Drawn{}:
+		return u.drawFor(it, amount)
+	}
+	return u.drawPreferring(it, amount, prefer)
+}
+
+// drawFor draws amount from the item's account in the draw order, within
+// its floor, and moves it to revenue.
+func (u *usageBatch) drawFor(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
+	var d abacus.Drawn
+	parts, err := u.draw(it.customer, amount)
+	if err != nil {
+		return d, err
+	}
+	debits := make([]part, len(parts))
+	for i, p := range parts {
+		neg, _ := p.amount.Neg()
+		debits[i] = part{p.w, neg}
+		*d.Of(p.w.Bucket) = p.amount // draw takes a customer's buckets
+	}
+	return d, u.move(it, debits, amount)
+}
+
+// move adds each part to its wallet and toRevenue to the item's revenue
+// wallet, all or none, and counts what the buckets paid for its month.
+func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) error {
+	revenue := u.wallets[it.revenue]
+	next := make([]abacus.Amount, len(parts))
+	for i, p := range parts {
+		b, err := p.w.Balance.Add(p.amount)
+		if err != nil {
+			return err
+		}
+		if _, err := b.Sub(p.w.Held); err != nil { // available must fit too, floor or not
+			return err
+		}
+		next[i] = b
+	}
+	rev, err := revenue.Balance.Add(toRevenue)
+	if err != nil {
+		return err
+	}
+	m := monthOf(it)
+	paid := u.paidMoved[m]
+	for _, p := range parts {
+		if a := paid.Of(p.w.Bucket); a != nil {
+			var err error
+			if *a, err = a.Sub(p.amount); err != nil {
+				return err
+			}
+		}
+	}
+	for i, p := range parts {
+		p.w.Balance = next[i]
+	}
+	revenue.Balance = rev
+	u.paidMoved[m] = paid
+	return nil
+}
+
+// roll adds an event's usage and money to the rollup of its quarter hour.
+// A sum past int64 fails the batch as the database would (ErrRefused; the
+// money has moved by now), and the engine then refuses the events that
+// overflow, each alone, against the stored sums.
+func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, quantity int64, amount abacus.Amount, events int64) error {
+	k := rollupKey{ev.Account, ev.Time.Truncate(abacus.RollupBucket), ev.Scene, ev.ResourceID, ev.CustomerID}
+	r := u.rollups[k]
+	if r == nil {
+		r = &abacus.Rollup{Account: k.account, Bucket: k.bucket, Scene: k.scene, ResourceID: k.resource, CustomerID: k.customerID, Currency: cur}
+		u.rollups[k] = r
+	}
+	a, err := r.Amount.Add(amount)
+	q, qOK := addInt64(r.Quantity, quantity)
+	n, nOK := addInt64(r.Events, events)
+	if err != nil || !qOK || !nOK {
+		return fmt.Errorf("%w: the usage of %s in the quarter hour from %s overflows its rollup", abacus.ErrRefused, ev.Account, k.bucket.Format(time.RFC3339))
+	}
+	r.Amount, r.Quantity, r.Events = a, q, n
+	return nil
+}
+
+// addInt64 returns x+y and whether it fits.
+func addInt64(x, y int64) (int64, bool) {
+	sum := x + y
+	return sum, (sum > x) == (y > 0)
+}
+
+func (u *usageBatch) rerate(it *usageItem) error {
+	s := u.stored[it.event.ID]
+	switch {
+	case s == nil:
+		return errNoEvent(it.event.ID)
+	case s.Status != abacus.EventUnpriced:
+		return abacus.Errorf(abacus.CodeConflict, "status", "event %q is %s; only unpriced events are rated again", s.ID, s.Status)
+	}
+	r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	if err != nil {
+		return err
+	}
+	it.result.Status = abacus.IngestAccepted
+	if r.Unpriced {
+		it.result.Unpriced = true
+		return nil
+	}
+	charged := *s
+	charged.Status = abacus.EventCharged
+	if err := u.chargeRating(it, &charged, r, abacus.Drawn{}); err != nil {
+		return err
+	}
+	if err := u.roll(&s.UsageEvent, s.Currency, 0, charged.Charged, 0); err != nil {
+		return err
+	}
+	*s = charged
+	u.rerated[s.ID] = true
+	u.updates = append(u.updates, *s)
+	it.result.Charged = s.Charged
+	return nil
+}
