@@ -579,3 +579,19 @@ func TestPeriodsFallBackAcrossMidnight(t *testing.T) {
 		t.Errorf("the first hour of 10 January is %v", h)
 	}
 }
+
+func TestParseZone(t *testing.T) {
+	for name, want := range map[string]string{"": "UTC", "UTC": "UTC", "Asia/Kathmandu": "Asia/Kathmandu", "America/New_York": "America/New_York"} {
+		loc, err := billing.ParseZone(name)
+		if err != nil || loc.String() != want {
+			t.Errorf("ParseZone(%q) = %v, %v, want %s", name, loc, err, want)
+		}
+	}
+	for _, name := range []string{"Mars/Olympus_Mons", "Local", "local", "../etc/passwd", "/usr/share/zoneinfo/UTC", "Europe/Berlin\x00"} {
+		_, err := billing.ParseZone(name)
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Code != abacus.CodeInvalid || ae.Field != "time_zone" {
+			t.Errorf("ParseZone(%q): %v, want an invalid time_zone", name, err)
+		}
+	}
+}
