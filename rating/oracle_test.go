@@ -236,7 +236,14 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 			return Rating{}, abacus.Errorf(abacus.CodeInternal, "model", "price %d has unknown model %q", p.ID, p.Model)
 		}
 		l.Cost = l.RegularCost
-		if f := DiscountFor(p, months); f.Sign() > 0 {
+		discountMonths := months
+		if p.Model == abacus.ModelVolume { // the discount of the month's first instant
+			discountMonths = 0
+			if c, ok := b.Commitment(e.Account, PeriodOf(t)); ok {
+				discountMonths = c.Months
+			}
+		}
+		if f := DiscountFor(p, discountMonths); f.Sign() > 0 {
 			l.Discount = f
 			l.Cost = oldTrim(l.RegularCost.Sub(l.RegularCost.Mul(f)))
 		}

@@ -226,7 +226,19 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 			return Rating{}, abacus.Errorf(abacus.CodeInternal, "model", "price %d has unknown model %q", p.ID, p.Model)
 		}
 		l.Cost = l.RegularCost
-		if f := DiscountFor(p, months); f.Sign() > 0 {
+		discountMonths := months
+		if p.Model == abacus.ModelVolume {
+			// A volume tier reprices the month's earlier usage, which paid at
+			// the discount of its own time: one discount for the whole month,
+			// that of its first instant, keeps the month's charges at
+			// (1 − f) × C(total). A discount changing mid-month would credit
+			// earlier usage at a fraction it never paid.
+			discountMonths = 0
+			if c, ok := b.Commitment(e.Account, PeriodOf(t)); ok {
+				discountMonths = c.Months
+			}
+		}
+		if f := DiscountFor(p, discountMonths); f.Sign() > 0 {
 			l.Discount = f
 			l.Cost = trim(l.RegularCost.Sub(l.RegularCost.Mul(f)))
 			lineFast = false

@@ -88,11 +88,28 @@ func PriceTooEarly(i int, p *abacus.Price, latest time.Time) error {
 		p.ValidFrom.UTC().Format(time.RFC3339Nano), latest.UTC().Format(time.RFC3339Nano), p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency)
 }
 
+// CommitmentReach is the end of the time whose charges c's discounts
+// decide: Until, or, when that falls within a month (UTC), the month's end,
+// since a volume price takes the discount in force at its month's start
+// for the whole month.
+func CommitmentReach(c *abacus.Commitment) time.Time {
+	u := c.Until.UTC()
+	month := time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if month.Equal(u) {
+		return u
+	}
+	return month.AddDate(0, 1, 0)
+}
+
 // CommitmentTooEarly is the error of adding commitments[i] over a time
 // in which the account has a charged event (latest, the last of them):
 // its discount would apply to events already charged without it.
 func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time) error {
+	reach := ""
+	if r := CommitmentReach(c); !r.Equal(c.Until) {
+		reach = fmt.Sprintf(" (or before %s: a volume price takes the discount of its month's start for the whole month)", r.Format(time.RFC3339))
+	}
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].from", i),
-		"account %s has an event charged at %s, within %s to %s, without this commitment's discount: start it after that event",
-		c.Account, latest.UTC().Format(time.RFC3339Nano), c.From.UTC().Format(time.RFC3339Nano), c.Until.UTC().Format(time.RFC3339Nano))
+		"account %s has an event charged at %s, within %s to %s%s, without this commitment's discount: start it after that event",
+		c.Account, latest.UTC().Format(time.RFC3339Nano), c.From.UTC().Format(time.RFC3339Nano), c.Until.UTC().Format(time.RFC3339Nano), reach)
 }

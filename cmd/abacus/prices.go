@@ -101,6 +101,9 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
 		return err
 	}
+	if err := rating.CheckVolumeVersions(book.Prices, prices); err != nil {
+		return file.Locate(err, prices, commitments)
+	}
 	if err := st.PriceBookAdd(ctx, prices, commitments); err != nil {
 		return file.Locate(err, prices, commitments)
 	}

@@ -38,6 +38,9 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	if _, err := rating.NewBook(corrected.Prices, book.Levels, book.Commitments); err != nil {
 		return err
 	}
+	if err := rating.CheckVolumeVersions(book.Prices, prices); err != nil {
+		return file.Locate(err, prices, nil)
+	}
 	if dryRun {
 		fmt.Fprintf(stdout, "would store %s from %s (%d are in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
 		for i := range prices {

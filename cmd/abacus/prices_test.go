@@ -471,3 +471,32 @@ func standingCharges(t *testing.T, dsn, acct string) abacus.Amount {
 	}
 	return sum
 }
+
+// TestPricesImportKeepsVolumeVersionsToMonths: a version that changes a
+// volume price within a month is refused, naming its line, by a plain
+// import and by --correct: the month's earlier usage would be credited at
+// the new version's rates (a dearer one credited more than was charged).
+func TestPricesImportKeepsVolumeVersionsToMonths(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	version := func(from, price string) string {
+		return `  - {sku_type: 1, sku_kind: 1, resource_id: vv, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: ` + from +
+			`, model: volume, tiers: [{up_to: 100, price: "` + price + `"}, {price: "0.10"}]}` + "\n"
+	}
+	first := "prices:\n" + version("2026-01-01T00:00:00Z", "1.00")
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "p1.yaml", first)); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	midMonth := writeFile(t, "p2.yaml", first+version("2026-11-20T00:00:00Z", "5.00"))
+	for _, args := range [][]string{{"prices", "import"}, {"prices", "import", "--correct"}} {
+		out, err := runCLI(t, append(args, "--db", dsn, midMonth)...)
+		if err == nil || !strings.Contains(out, "p2.yaml:3: prices[1].valid_from:") || !strings.Contains(out, "such as 2026-12-01T00:00:00Z") {
+			t.Fatalf("%v of a volume version from mid-month: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := runCLI(t, "prices", "list", "--db", dsn, "--all"); err != nil || !strings.Contains(out, "0-100: 1,") || strings.Contains(out, "0-100: 5") {
+		t.Fatalf("a refused import stored something: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "p3.yaml", first+version("2026-12-01T00:00:00Z", "5.00"))); err != nil {
+		t.Fatalf("a volume version from a month's start: %v\n%s", err, out)
+	}
+}

@@ -59,7 +59,7 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		for i, c := range commitments {
 			var latest time.Time
 			err := tx.QueryRow(ctx, `SELECT event_time FROM usage_events WHERE account_id = $1 AND event_time >= $2 AND event_time < $3
-				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), c.From, c.Until).Scan(&latest)
+				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), c.From, store.CommitmentReach(&c)).Scan(&latest)
 			if err == nil {
 				return store.CommitmentTooEarly(i, &c, latest)
 			}

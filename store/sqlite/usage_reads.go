@@ -53,7 +53,7 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		for i, c := range commitments {
 			var latest int64
 			err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ?
-				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), micros(c.From), micros(c.Until)).Scan(&latest)
+				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), micros(c.From), micros(store.CommitmentReach(&c))).Scan(&latest)
 			if err == nil {
 				return store.CommitmentTooEarly(i, &c, fromMicros(latest))
 			}

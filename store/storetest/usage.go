@@ -555,12 +555,16 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	}
 	c := abacus.Commitment{Account: "c", Months: 12, From: jan(1), Until: jan(2)}
 	refused("a commitment from the account's latest charged event", nil, []abacus.Commitment{c, year(a, jan(10))}, "commitments[1].from")
+	// A volume price takes the discount in force at its month's start, so a
+	// commitment that ends within a month reaches that month's events.
+	refused("a commitment ending in the month of a charged event", nil,
+		[]abacus.Commitment{{Account: a.ID, Months: 12, From: jan(1), Until: jan(5)}}, "commitments[0].from")
 
 	later := atEvent
 	later.ValidFrom = jan(10).Add(time.Microsecond)
 	cpuBefore := cpu
 	cpuBefore.ValidFrom = jan(5)
-	ended := abacus.Commitment{Account: a.ID, Months: 12, From: jan(1), Until: jan(10)}
+	ended := abacus.Commitment{Account: a.ID, Months: 12, From: jan(1).AddDate(0, -2, 0), Until: jan(1)}
 	err = st.PriceBookAdd(ctx, []abacus.Price{eur, later, cpuBefore}, []abacus.Commitment{c, year(a, jan(10).Add(time.Microsecond)), ended})
 	if err != nil {
 		t.Fatalf("versions after the latest charged event, another currency, one before the first version; commitments of an account with "+
