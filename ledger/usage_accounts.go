@@ -83,14 +83,14 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 // rated. An exact repeat of a stored event is answered duplicate here.
 func firstSight(it *usageItem, stored *abacus.StoredEvent, first *abacus.UsageEvent) error {
 	if stored != nil {
-		if err := repeatOf(&stored.UsageEvent, &it.event); err != nil {
+		if err := repeatOf(&stored.UsageEvent, &it.event, nil); err != nil {
 			return err
 		}
 		it.result.Status = abacus.IngestDuplicate
 		return errAnswered
 	}
 	if first != &it.event {
-		if err := repeatOf(first, &it.event); err != nil {
+		if err := repeatOf(first, &it.event, nil); err != nil {
 			return err
 		}
 	}

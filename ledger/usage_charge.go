@@ -14,7 +14,8 @@ import (
 func (u *usageBatch) ingest(it *usageItem) error {
 	ev := &it.event
 	if prior := cmp.Or(u.seenDB[ev.ID], u.seen[ev.ID]); prior != nil {
-		if err := repeatOf(prior, ev); err != nil {
+		licensed := func(e *abacus.UsageEvent) ([]int64, error) { return u.book.LicensedQuantities(e, it.customer.currency) }
+		if err := repeatOf(prior, ev, licensed); err != nil {
 			return err
 		}
 		it.result.Status = abacus.IngestDuplicate

@@ -16,9 +16,11 @@ import (
 // lost: a producer that reused an id, or got an account wrong and then
 // right, learns it, and the event can be sent again under an id of its own.
 // The facts are those that decide a charge: who, when, what and how much;
-// of extra, what it makes of the components.
-func repeatOf(prior, ev *abacus.UsageEvent) error {
-	field, was, now := differingFact(prior, ev)
+// of extra, what it makes of the components and, where licensed is given,
+// of their quantities under the licences of their prices (extra.running,
+// a stub licence's declared count).
+func repeatOf(prior, ev *abacus.UsageEvent, licensed func(*abacus.UsageEvent) ([]int64, error)) error {
+	field, was, now := differingFact(prior, ev, licensed)
 	if field == "" {
 		return nil
 	}
@@ -26,7 +28,7 @@ func repeatOf(prior, ev *abacus.UsageEvent) error {
 		ev.ID, field, was, now)
 }
 
-func differingFact(a, b *abacus.UsageEvent) (field, was, now string) {
+func differingFact(a, b *abacus.UsageEvent, licensed func(*abacus.UsageEvent) ([]int64, error)) (field, was, now string) {
 	for _, f := range []struct{ name, was, now string }{
 		{"user_uuid", string(a.Account), string(b.Account)},
 		{"created_at", a.Time.UTC().Format(time.RFC3339Nano), b.Time.UTC().Format(time.RFC3339Nano)},
@@ -44,6 +46,13 @@ func differingFact(a, b *abacus.UsageEvent) (field, was, now string) {
 	cb, errB := rating.Components(b)
 	if (errA == nil) != (errB == nil) || errA == nil && !slices.Equal(ca, cb) || errA != nil && a.Extra != b.Extra {
 		return "extra", quoteClipped(a.Extra), quoteClipped(b.Extra)
+	}
+	if licensed != nil && errA == nil {
+		qa, errA := licensed(a)
+		qb, errB := licensed(b)
+		if (errA == nil) != (errB == nil) || errA == nil && !slices.Equal(qa, qb) {
+			return "extra", quoteClipped(a.Extra), quoteClipped(b.Extra)
+		}
 	}
 	return "", "", ""
 }

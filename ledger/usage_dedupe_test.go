@@ -58,3 +58,40 @@ func TestAnIDNamesOneEvent(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestARepeatThatALicencePricesOtherwiseConflicts: extra.running and a
+// stub licence's declared count change what an event costs, so a repeat
+// that differs there is a conflict, not a duplicate whose usage is lost;
+// an extra key no licence reads may still differ.
+func TestARepeatThatALicencePricesOtherwiseConflicts(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		instance, stub := perMinute("win", "1", t0.AddDate(0, -1, 0)), perMinute("rds", "1", t0.AddDate(0, -1, 0))
+		instance.License = &abacus.License{Name: "win", Type: "instance", UserMetric: "smp", Burstable: true}
+		stub.License = &abacus.License{Name: "rds", Type: "stub", UserMetric: "users", Burstable: true}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, instance, stub)
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		with := func(id, resource, extra string) abacus.UsageEvent {
+			e := spaceEvent(id, acct, resource, 10, t0)
+			e.Extra = extra
+			return e
+		}
+		f.ingest(with("w", "win", `{"running":true}`), with("r", "rds", `{"users":3}`))
+		res := f.ingest(
+			with("w", "win", `{"running":"true","note":"resent"}`), // the same quantity
+			with("w", "win", `{"running":false}`),
+			with("r", "rds", `{"users":"3","smp":9}`), // smp is no licence's metric here
+			with("r", "rds", `{"users":4}`),
+		)
+		for i, want := range []string{"duplicate", "rejected", "duplicate", "rejected"} {
+			r := res[i]
+			if string(r.Status) != want || want == "rejected" && (r.Err.Code != abacus.CodeConflict || !strings.Contains(r.Err.Message, " extra ")) {
+				t.Fatalf("item %d: %+v, want %s", i, r, want)
+			}
+		}
+		if cash := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != "-40" {
+			t.Fatalf("cash %s, want -40: 10 minutes running, 10 minutes × 3 users", cash)
+		}
+		mustVerify(t, f.st)
+	})
+}

@@ -137,31 +137,8 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		p, fn := v.price, &v.cost
 		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero}
 		if lic := p.License; lic != nil {
-			switch lic.Type {
-			case LicenseInstance:
-				running, set, err := extraBool(extra, ExtraRunning)
-				if err != nil {
-					return Rating{}, err
-				}
-				if set && !running {
-					l.Quantity = 0
-				}
-			case LicenseStub:
-				n, set, err := extraInt(extra, lic.UserMetric)
-				if err != nil {
-					return Rating{}, err
-				}
-				if !set {
-					return Rating{}, abacus.Errorf(abacus.CodeInvalid, "extra."+lic.UserMetric,
-						"is required: licence %s is billed per declared %s", lic.Name, lic.UserMetric)
-				}
-				if n < 0 {
-					return Rating{}, abacus.Errorf(abacus.CodeInvalid, "extra."+lic.UserMetric, "%d is negative", n)
-				}
-				if n != 0 && l.Quantity > math.MaxInt64/n {
-					return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "%d × %s %d does not fit in 64 bits", l.Quantity, lic.UserMetric, n)
-				}
-				l.Quantity *= n
+			if l.Quantity, err = licensed(lic, extra, l.Quantity); err != nil {
+				return Rating{}, err
 			}
 			l.Uncommitted = !lic.Burstable && months == 0
 		}
@@ -291,4 +268,63 @@ func addPending(ps []pendingUse, c Counter, q int64) []pendingUse {
 
 func unpriced(reason string) Rating {
 	return Rating{Unpriced: true, Reason: reason, Cost: decimal.Zero}
+}
+
+// licensed is the quantity a licence bills of q base units: none while an
+// instance licence's server is stopped (extra.running false), q times the
+// count a stub licence's customer declares in extra[UserMetric].
+func licensed(lic *abacus.License, extra extraFields, q int64) (int64, error) {
+	switch lic.Type {
+	case LicenseInstance:
+		running, set, err := extraBool(extra, ExtraRunning)
+		if err != nil {
+			return 0, err
+		}
+		if set && !running {
+			return 0, nil
+		}
+	case LicenseStub:
+		n, set, err := extraInt(extra, lic.UserMetric)
+		if err != nil {
+			return 0, err
+		}
+		if !set {
+			return 0, abacus.Errorf(abacus.CodeInvalid, "extra."+lic.UserMetric,
+				"is required: licence %s is billed per declared %s", lic.Name, lic.UserMetric)
+		}
+		if n < 0 {
+			return 0, abacus.Errorf(abacus.CodeInvalid, "extra."+lic.UserMetric, "%d is negative", n)
+		}
+		if n != 0 && q > math.MaxInt64/n {
+			return 0, abacus.Errorf(abacus.CodeOverflow, "value", "%d × %s %d does not fit in 64 bits", q, lic.UserMetric, n)
+		}
+		return q * n, nil
+	}
+	return q, nil
+}
+
+// LicensedQuantities are the quantities e's components bill under the
+// licences of the prices in force at its time for an account in cur, in
+// component order: what of extra, beyond the components, decides its
+// price. A repeat of an event whose extra differs only where no licence
+// reads it prices the same. Errors are those Rate would give.
+func (b *Book) LicensedQuantities(e *abacus.UsageEvent, cur abacus.Currency) ([]int64, error) {
+	extra, err := parseExtra(e.Extra, nil)
+	if err != nil {
+		return nil, err
+	}
+	comps, err := components(e, extra, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(comps))
+	for i, c := range comps {
+		out[i] = c.Quantity
+		if v, ok := b.version(c.Key, cur, e.Time); ok && v.price.License != nil {
+			if out[i], err = licensed(v.price.License, extra, c.Quantity); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
