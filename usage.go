@@ -172,6 +172,8 @@ type IngestResult struct {
 	// the prices it was charged, Charged at the corrected ones); false
 	// where its prices still stand.
 	Repriced bool
+	// Uncommitted: charged, and flagged (see StoredEvent.Uncommitted).
+	Uncommitted bool
 }
 
 // EventStatus is where a stored event is in its life.
@@ -201,8 +203,12 @@ type StoredEvent struct {
 	// abacus kept what came back to each bucket (migration 0013).
 	DrawnEstimated bool
 	PriceIDs       []int64 // the price rows that rated it
-	TxID           int64   // the usage transaction that charged it
-	VoidTxID       int64   // the transaction that reversed it
+	// Uncommitted flags usage of a licence that requires a subscription
+	// (not burstable) by an account with no commitment active at its time:
+	// charged all the same, and listed for the operator to follow up.
+	Uncommitted bool
+	TxID        int64 // the usage transaction that charged it
+	VoidTxID    int64 // the transaction that reversed it
 	// Refunded is what its void gave back: what the month's cost dropped by
 	// without it. That is Charged for a per-unit price, but with tiers it is
 	// priced at the top of the month's usage, not where the event once was.

@@ -107,10 +107,12 @@ type DeadLetter struct {
 // time, ties in the order stored, so a page of one account costs its own
 // rows however large the table; without one, in the order stored.
 type EventQuery struct {
-	IDs      []string    // only these events; empty: any
-	Account  AccountID   // empty: every account
-	Status   EventStatus // empty: any
-	From, To time.Time   // event time in [From, To); zero: unbounded
-	AfterSeq int64       // paging: the events after this one, in the listing's order
-	Limit    int
+	IDs     []string    // only these events; empty: any
+	Account AccountID   // empty: every account
+	Status  EventStatus // empty: any
+	// Uncommitted: only events flagged so (see StoredEvent.Uncommitted).
+	Uncommitted bool
+	From, To    time.Time // event time in [From, To); zero: unbounded
+	AfterSeq    int64     // paging: the events after this one, in the listing's order
+	Limit       int
 }

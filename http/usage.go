@@ -25,7 +25,9 @@ type ingestResultView struct {
 	Status   string         `json:"status"`
 	Charged  *abacus.Amount `json:"charged,omitempty"`
 	Unpriced bool           `json:"unpriced,omitempty"`
-	Error    *errorBody     `json:"error,omitempty"`
+	// Uncommitted: a licence that requires a subscription, used without one.
+	Uncommitted bool       `json:"uncommitted,omitempty"`
+	Error       *errorBody `json:"error,omitempty"`
 }
 
 type ingestView struct {
@@ -75,7 +77,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	sum.Add(results)
 	v := ingestView{Accepted: sum.Accepted, Duplicate: sum.Duplicate, Rejected: sum.Rejected, Unpriced: sum.Unpriced, Results: make([]ingestResultView, len(results))}
 	for i, res := range results {
-		rv := ingestResultView{ID: res.ID, Status: string(res.Status), Unpriced: res.Unpriced}
+		rv := ingestResultView{ID: res.ID, Status: string(res.Status), Unpriced: res.Unpriced, Uncommitted: res.Uncommitted}
 		if res.Status == abacus.IngestAccepted {
 			c := res.Charged
 			rv.Charged = &c
@@ -204,6 +206,7 @@ type storedEventView struct {
 	ReceivedAt   time.Time          `json:"received_at"`
 	Transaction  int64              `json:"transaction,omitempty"`
 	Void         int64              `json:"void_transaction,omitempty"`
+	Uncommitted  bool               `json:"uncommitted,omitempty"`
 }
 
 // paidView is what each bucket paid for an event, net of what came back
@@ -240,6 +243,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		default:
 			return abacus.Errorf(abacus.CodeInvalid, "status", "%q is not one of charged, unpriced, voided", st)
 		}
+	}
+	switch u := query.Get("uncommitted"); u {
+	case "", "false":
+	case "true":
+		q.Uncommitted = true
+	default:
+		return abacus.Errorf(abacus.CodeInvalid, "uncommitted", "%q is not true or false", u)
 	}
 	from, err := timeParam(query.Get("from"), "from")
 	if err != nil {
@@ -280,7 +290,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range evs {
 		page.Events = append(page.Events, storedEventView{e.Seq, e.ID, e.Account, e.Value, e.ValueType, e.Scene, e.OpUID, e.ResourceID,
 			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.Refunded,
-			paidView{e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.DrawnEstimated}, e.ReceivedAt, e.TxID, e.VoidTxID})
+			paidView{e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.DrawnEstimated}, e.ReceivedAt, e.TxID, e.VoidTxID, e.Uncommitted})
 	}
 	if len(evs) == q.Limit {
 		page.Next = &evs[len(evs)-1].Seq

@@ -135,6 +135,13 @@ func TestIngestEndpoint(t *testing.T) {
 			t.Fatalf("what each bucket paid for the first event: %s", got)
 		}
 		f.mustDo("bob", "GET", "/api/v1/accounting/metering/events?account="+alice, "", "", 403)
+		// No licence was used without a subscription; the flag is true or false.
+		if l := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?uncommitted=true&account="+alice, "", "", 200); len(l.body["events"].([]any)) != 0 {
+			t.Fatalf("uncommitted: %s", l.raw)
+		}
+		if r := f.do("alice", "GET", "/api/v1/accounting/metering/events?uncommitted=yes&account="+alice, "", ""); r.status != 400 || r.body["field"] != "uncommitted" {
+			t.Fatalf("uncommitted=yes: %d %s", r.status, r.raw)
+		}
 		// A bound at the zero time is a bound, not none.
 		// [from, to): empty when from == to, and from after to is refused,
 		// also when both are before any event.

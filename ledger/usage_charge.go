@@ -89,6 +89,7 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 		u.carry[acct], u.carried[acct] = rest, true
 	}
 	ev.Charged, ev.Drawn, ev.Cost = amount, drawn, decimal.NullDecimal{Decimal: r.Cost, Valid: true}
+	ev.Uncommitted, it.result.Uncommitted = r.Uncommitted, r.Uncommitted
 	return nil
 }
 

@@ -200,7 +200,7 @@ func (u *usageBatch) repriceCharge(p repricing) error {
 	if err != nil {
 		return err
 	}
-	s.Charged, s.PriceIDs = total, charged.PriceIDs
+	s.Charged, s.PriceIDs, s.Uncommitted = total, charged.PriceIDs, charged.Uncommitted
 	// An event whose old cost was unknown left what its charge carried in
 	// the carry: its new one stays unknown, so that verify does not count
 	// on the account's costs adding up.

@@ -57,6 +57,7 @@ func (p *Pipeline) Ingest(ctx context.Context, items []decode.Item) ([]abacus.In
 // Summary counts results.
 type Summary struct {
 	Accepted, Duplicate, Rejected, Unpriced int
+	Uncommitted                             int // accepted, of a licence that requires a subscription, without one
 }
 
 // Add counts results into s.
@@ -67,6 +68,9 @@ func (s *Summary) Add(rs []abacus.IngestResult) {
 			s.Accepted++
 			if r.Unpriced {
 				s.Unpriced++
+			}
+			if r.Uncommitted {
+				s.Uncommitted++
 			}
 		case abacus.IngestDuplicate:
 			s.Duplicate++

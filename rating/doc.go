@@ -98,7 +98,8 @@
 //     licence. Usage of such a licence by an account with no active
 //     commitment is still charged, at the normal price (an operator never
 //     silently gives usage away), and the line is flagged Uncommitted so the
-//     operator can follow it up. Rating.Uncommitted is true when any line is.
+//     operator can follow it up. Rating.Uncommitted is true when any line is;
+//     the ledger stores it on the event (StoredEvent.Uncommitted).
 //
 // For install and instance licences the user metric is informative: the
 // producer sends a value that already counts licences (e.g. minutes × cores).

@@ -85,6 +85,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New(failed[0])
 	}
 	fmt.Fprintf(stdout, "accepted %d (%d unpriced), duplicate %d, rejected %d\n", s.Accepted, s.Unpriced, s.Duplicate, s.Rejected)
+	if s.Uncommitted > 0 {
+		fmt.Fprintf(stdout, "%d accepted of a licence that requires a subscription, by accounts without one: listed by ?uncommitted=true\n", s.Uncommitted)
+	}
 	switch {
 	case len(failed) == 1:
 		return errors.New(failed[0])

@@ -11,7 +11,7 @@ import (
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost, drawn_estimated`
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost, drawn_estimated, uncommitted`
 
 func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	var e abacus.StoredEvent
@@ -20,7 +20,7 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	var tx, void *int64
 	var cost *string
 	err := row.Scan(&e.Seq, &e.ID, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
-		&e.Time, &e.ReceivedAt, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost, &e.DrawnEstimated)
+		&e.Time, &e.ReceivedAt, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost, &e.DrawnEstimated, &e.Uncommitted)
 	if err != nil {
 		return e, err
 	}
@@ -111,8 +111,9 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		values, charged, cash, bonus, voucher, txs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		times, recv := make([]time.Time, n), make([]time.Time, n)
 		costs := make([]*string, n)
+		uncommitted := make([]bool, n)
 		for i, e := range c.Events {
-			costs[i] = store.FormatCost(&e)
+			costs[i], uncommitted[i] = store.FormatCost(&e), e.Uncommitted
 			ids[i], accts[i], ops[i], res[i], names[i], custs[i], extras[i] = e.ID, string(e.Account), e.OpUID, e.ResourceID, e.ResourceName, e.CustomerID, e.Extra
 			statuses[i], curs[i], prices[i] = string(e.Status), string(e.Currency), store.FormatIDs(e.PriceIDs)
 			scenes[i], vtypes[i], values[i] = int32(e.Scene), int32(e.ValueType), e.Value
@@ -120,35 +121,37 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			times[i], recv[i] = e.Time, e.ReceivedAt
 		}
 		b.Queue(`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-			event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, cost)
+			event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, cost, uncommitted)
 			SELECT id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-				event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, NULLIF(tx_id, 0), cost
+				event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, NULLIF(tx_id, 0), cost, uncommitted
 			FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[],
 				$10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[],
-				$18::bigint[], $19::text[], $20::bigint[], $21::text[])
+				$18::bigint[], $19::text[], $20::bigint[], $21::text[], $22::bool[])
 			AS u(id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time, received_at, extra,
-				status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, cost)`,
-			ids, accts, scenes, vtypes, values, ops, res, names, custs, times, recv, extras, statuses, curs, charged, cash, bonus, voucher, prices, txs, costs)
+				status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, cost, uncommitted)`,
+			ids, accts, scenes, vtypes, values, ops, res, names, custs, times, recv, extras, statuses, curs, charged, cash, bonus, voucher, prices, txs, costs,
+			uncommitted)
 	}
 	if n := len(c.EventUpdates); n > 0 {
 		ids, statuses, prices := make([]string, n), make([]string, n), make([]string, n)
 		charged, cash, bonus, voucher, txs, voids, refunded := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n),
 			make([]int64, n), make([]int64, n)
 		costs := make([]*string, n)
+		uncommitted := make([]bool, n)
 		for i, e := range c.EventUpdates {
-			costs[i] = store.FormatCost(&e)
+			costs[i], uncommitted[i] = store.FormatCost(&e), e.Uncommitted
 			ids[i], statuses[i], prices[i] = e.ID, string(e.Status), store.FormatIDs(e.PriceIDs)
 			charged[i], cash[i], bonus[i], voucher[i], txs[i], voids[i] = e.Charged.Micros(), e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), e.TxID, e.VoidTxID
 			refunded[i] = e.Refunded.Micros()
 		}
 		b.Queue(`WITH updated AS (UPDATE usage_events e SET status = u.status, charged = u.charged, drawn_cash = u.cash, drawn_bonus = u.bonus,
 			drawn_voucher = u.voucher, price_ids = u.prices, tx_id = NULLIF(u.tx, 0), void_tx_id = NULLIF(u.void, 0), refunded = u.refunded,
-			cost = u.cost
+			cost = u.cost, uncommitted = u.uncommitted
 			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[],
-				$11::text[])
-			AS u(id, status, charged, cash, bonus, voucher, prices, tx, void, refunded, cost) WHERE e.id = u.id RETURNING 1)
-			SELECT abacus_expect_rows(count(*), $12, 'usage events updated', false) FROM updated`,
-			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids, refunded, costs, n)
+				$11::text[], $12::bool[])
+			AS u(id, status, charged, cash, bonus, voucher, prices, tx, void, refunded, cost, uncommitted) WHERE e.id = u.id RETURNING 1)
+			SELECT abacus_expect_rows(count(*), $13, 'usage events updated', false) FROM updated`,
+			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids, refunded, costs, uncommitted, n)
 	}
 	if n := len(c.Counters); n > 0 {
 		accts, keys, curs, periods, qs := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]int64, n)

@@ -191,6 +191,9 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 		}
 		where = append(where, cond)
 	}
+	if q.Uncommitted {
+		where = append(where, "uncommitted")
+	}
 	if !q.From.IsZero() {
 		add("event_time >= $%d", q.From)
 	}

@@ -243,9 +243,15 @@ const undo0013 = undo0014 + `ALTER TABLE usage_events DROP COLUMN drawn_estimate
 	DELETE FROM schema_migrations WHERE version >= 13;
 	`
 
-// undo0014 takes a migrated database back to before 0014.
-const undo0014 = `ALTER TABLE dead_letters DROP COLUMN published_at;
+// undo0014 takes a migrated database back to before 0014 (and 0015).
+const undo0014 = undo0015 + `ALTER TABLE dead_letters DROP COLUMN published_at;
 	DELETE FROM schema_migrations WHERE version >= 14;
+	`
+
+// undo0015 takes a migrated database back to before 0015.
+const undo0015 = `DROP INDEX usage_events_uncommitted;
+	ALTER TABLE usage_events DROP COLUMN uncommitted;
+	DELETE FROM schema_migrations WHERE version >= 15;
 	`
 
 // TestMigrationMarksOldDeadLettersPublished: a dead letter stored before

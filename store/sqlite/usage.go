@@ -14,7 +14,7 @@ import (
 )
 
 const eventColumns = `seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id,
-	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost, drawn_estimated`
+	event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id, refunded, cost, drawn_estimated, uncommitted`
 
 func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	var e abacus.StoredEvent
@@ -24,7 +24,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (abacus.StoredEvent, error) {
 	var tx, void sql.NullInt64
 	var cost *string
 	err := sc.Scan(&e.Seq, &key, &e.Account, &e.Scene, &e.ValueType, &e.Value, &e.OpUID, &e.ResourceID, &e.ResourceName, &e.CustomerID,
-		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost, &e.DrawnEstimated)
+		&at, &recv, &e.Extra, &e.Status, &e.Currency, &charged, &cash, &bonus, &voucher, &prices, &tx, &void, &refunded, &cost, &e.DrawnEstimated, &e.Uncommitted)
 	if err != nil {
 		return e, err
 	}
@@ -179,21 +179,21 @@ func (t *writeTx) carries(ctx context.Context, accounts []abacus.AccountID) ([]a
 // applyUsage writes the usage half of a batch's changes.
 func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	err := insertRows(ctx, t.tx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
-		customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, cost)`, 21, len(c.Events),
+		customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, cost, uncommitted)`, 22, len(c.Events),
 		func(i int, a []any) []any {
 			e := &c.Events[i]
 			return append(a, eventKey(e.ID), string(e.Account), e.Scene, e.ValueType, e.Value, e.OpUID, e.ResourceID, e.ResourceName,
 				e.CustomerID, micros(e.Time), micros(e.ReceivedAt), e.Extra, string(e.Status), string(e.Currency), e.Charged.Micros(),
-				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), store.FormatCost(e))
+				e.Drawn.Cash.Micros(), e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), store.FormatCost(e), e.Uncommitted)
 		})
 	if err != nil {
 		return raced(err, sqlite3.ErrConstraintUnique)
 	}
 	for _, e := range c.EventUpdates {
 		res, err := t.tx.ExecContext(ctx, `UPDATE usage_events SET status = ?, charged = ?, drawn_cash = ?, drawn_bonus = ?, drawn_voucher = ?,
-			price_ids = ?, tx_id = ?, void_tx_id = ?, refunded = ?, cost = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(),
+			price_ids = ?, tx_id = ?, void_tx_id = ?, refunded = ?, cost = ?, uncommitted = ? WHERE id = ?`, string(e.Status), e.Charged.Micros(), e.Drawn.Cash.Micros(),
 			e.Drawn.Bonus.Micros(), e.Drawn.Voucher.Micros(), store.FormatIDs(e.PriceIDs), nullID(e.TxID), nullID(e.VoidTxID), e.Refunded.Micros(),
-			store.FormatCost(&e), eventKey(e.ID))
+			store.FormatCost(&e), e.Uncommitted, eventKey(e.ID))
 		if err != nil {
 			return err
 		}

@@ -220,6 +220,9 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 		}
 		where = append(where, cond)
 	}
+	if q.Uncommitted {
+		where = append(where, "uncommitted = 1")
+	}
 	if !q.From.IsZero() {
 		where, args = append(where, "event_time >= ?"), append(args, micros(q.From))
 	}

@@ -328,6 +328,7 @@ func testEventsListing(t *testing.T, st abacus.Store) {
 		event("a1", a, 100, abacus.EventUnpriced), event("a2", a, 50, abacus.EventUnpriced), // a2 arrives late
 		event("a3", a, 100, abacus.EventUnpriced), event("b1", b, 10, abacus.EventUnpriced), event("a4", a, 200, abacus.EventVoided),
 	}
+	evs[4].Uncommitted = true
 	mustWrite(t, st, func(tx abacus.WriteTx) error { return tx.Apply(t.Context(), &abacus.Changes{Events: evs}) })
 	list := func(q abacus.EventQuery) []string {
 		t.Helper()
@@ -362,6 +363,25 @@ func testEventsListing(t *testing.T, st abacus.Store) {
 	if _, err := st.Events(t.Context(), abacus.EventQuery{Status: "lost' OR 'x' = 'x", Limit: 10}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid {
 		t.Fatalf("an unknown status: %v, want it refused as invalid", err)
 	}
+	// A licence used without a subscription is flagged; an update sets or
+	// clears the flag (a rerate, a reprice).
+	same(t, "uncommitted", list(abacus.EventQuery{Uncommitted: true, Limit: 10}), []string{"a4"})
+	same(t, "a's uncommitted", list(abacus.EventQuery{Account: a.ID, Uncommitted: true, Limit: 10}), []string{"a4"})
+	flip := func(id string, uncommitted bool) {
+		t.Helper()
+		got, err := st.Events(t.Context(), abacus.EventQuery{IDs: []string{id}, Limit: 1})
+		if err != nil || len(got) != 1 || got[0].Uncommitted == uncommitted {
+			t.Fatalf("%s before its update: %+v %v", id, got, err)
+		}
+		e := got[0]
+		e.Uncommitted = uncommitted
+		mustWrite(t, st, func(tx abacus.WriteTx) error {
+			return tx.Apply(t.Context(), &abacus.Changes{EventUpdates: []abacus.StoredEvent{e}})
+		})
+	}
+	flip("b1", true)
+	flip("a4", false)
+	same(t, "uncommitted after updates", list(abacus.EventQuery{Uncommitted: true, Limit: 10}), []string{"b1"})
 }
 
 // testEventIDSpellings: an event id is the exact string the producer sent,
