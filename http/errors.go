@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/store"
 )
 
 // statusOf is the one table from error codes to HTTP statuses.
@@ -39,18 +40,27 @@ type errorBody struct {
 	Field   string           `json:"field,omitempty"`
 }
 
-// writeError renders err. Errors that are not *abacus.Error are bugs or
-// outages: they are logged and answered with a generic message.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// writeError renders err. Errors that are not *abacus.Error are outages
+// of the database, answered 503 (the request may be sent again), or bugs,
+// answered 500; both are logged, outages at most once in 10 s.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *abacus.Error
-	if !errors.As(err, &e) {
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			return // the client went away; nobody is listening
+	switch {
+	case errors.As(err, &e):
+		if e.Code == abacus.CodeInternal {
+			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return // the client went away; nobody is listening
+	case store.Unavailable(err):
+		if ok, missed := s.outageLog.Allow(time.Now()); ok {
+			s.log.Warn("the database is unreachable; requests get 503 (logged once in 10 s at most)", "method", r.Method, "path", r.URL.Path,
+				"err", err, "not_logged", missed)
+		}
+		e = &abacus.Error{Code: abacus.CodeUnavailable, Message: "the database is unreachable; try again in a moment"}
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = &abacus.Error{Code: abacus.CodeInternal, Message: "internal error; it has been logged"}
-	} else if e.Code == abacus.CodeInternal {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/quietlog"
 	"github.com/abacus-billing/abacus/ledger"
 )
 
@@ -21,6 +22,9 @@ type Server struct {
 	auth   *authenticator
 	now    func() time.Time
 	ingest *admission
+	// outageLog quiets the line each request logs while the database is
+	// unreachable.
+	outageLog quietlog.Limiter
 }
 
 // Config is how a Server is set up; the zero value is the defaults.
@@ -45,12 +49,13 @@ func NewServer(engine *ledger.Engine, cfg Config) *Server {
 	}
 	st := engine.Store()
 	return &Server{
-		engine: engine,
-		store:  st,
-		log:    cfg.Logger,
-		auth:   &authenticator{store: st, cache: map[string]cachedKey{}},
-		now:    engine.Now,
-		ingest: newAdmission(cfg.IngestMemory),
+		engine:    engine,
+		store:     st,
+		log:       cfg.Logger,
+		auth:      &authenticator{store: st, cache: map[string]cachedKey{}},
+		now:       engine.Now,
+		ingest:    newAdmission(cfg.IngestMemory),
+		outageLog: quietlog.Limiter{Period: 10 * time.Second},
 	}
 }
 
@@ -60,7 +65,7 @@ type handler func(http.ResponseWriter, *http.Request) error
 func (s *Server) serve(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			writeError(w, r, s.log, err)
+			s.writeError(w, r, err)
 		}
 	}
 }

@@ -91,9 +91,10 @@ type Engine struct {
 
 	batches, ops, retries atomic.Int64
 
-	// failedLog quiets "usage batch failed", which repeats for every
-	// batch while the database is down.
-	failedLog quietlog.Limiter
+	// failedLog and prepareLog quiet "usage batch failed" and "preparing
+	// usage", which repeat for every batch and call while the database is
+	// down.
+	failedLog, prepareLog quietlog.Limiter
 }
 
 // New starts an engine over store. Call Close to stop it.
@@ -106,6 +107,7 @@ func New(store abacus.Store, cfg Config) *Engine {
 		usage:       make([]chan *usageJob, cfg.Workers),
 		cache:       newWalletCache(store, cfg.CacheAccounts),
 		failedLog:   quietlog.Limiter{Period: 10 * time.Second},
+		prepareLog:  quietlog.Limiter{Period: 10 * time.Second},
 		usesWritten: map[priceUse]time.Time{},
 		closing:     make(chan struct{}),
 		stopped:     make(chan struct{}),

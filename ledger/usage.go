@@ -218,7 +218,9 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 	}
 	if err != nil {
 		// The database, not the events: fail the call, reject nothing.
-		e.cfg.Logger.Error("preparing usage", "err", err)
+		if ok, missed := e.prepareLog.Allow(time.Now()); ok {
+			e.cfg.Logger.Error("preparing usage failed (logged once in 10 s at most)", "err", err, "not_logged", missed)
+		}
 		return &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; send the events again: their ids make it safe"}
 	}
 	if len(live) == 0 {
