@@ -35,13 +35,17 @@ type Price struct {
 	Unit       int64      // the price is per this many base units (CSGHub sku_unit)
 	Model      PriceModel // how usage becomes money
 	UnitPrice  decimal.Decimal
-	Tiers      []PriceTier          // graduated and volume
-	Package    int64                // package: base units per package
-	Levels     []BurstPrice         // burst: the price at each level; level 0 is the subscription price
-	Discounts  []CommitmentDiscount // off the price for accounts with a commitment
-	License    *License             // set when the SKU is a licence
-	Desc       string
-	ValidFrom  time.Time
+	// CachedPrice is, for a per-unit price of prompt tokens, the price of
+	// the prompt tokens the model served from its cache (CSGHub's
+	// sku_cached_price); not Valid: they cost UnitPrice like the others.
+	CachedPrice decimal.NullDecimal
+	Tiers       []PriceTier          // graduated and volume
+	Package     int64                // package: base units per package
+	Levels      []BurstPrice         // burst: the price at each level; level 0 is the subscription price
+	Discounts   []CommitmentDiscount // off the price for accounts with a commitment
+	License     *License             // set when the SKU is a licence
+	Desc        string
+	ValidFrom   time.Time
 	// Revision tells apart versions of one key and currency with the same
 	// ValidFrom: a correction that replaces a version from its own start
 	// stores it again with the next revision. The highest is in force; the

@@ -38,10 +38,11 @@ func TestAnIDNamesOneEvent(t *testing.T) {
 		res := f.ingest(a, later, value, other,
 			tokens("t", `{"completion_token_num":"6","prompt_token_num":"4","note":"resent"}`), // the same components
 			tokens("t", `{"prompt_token_num":"5","completion_token_num":"5"}`),
+			tokens("t", `{"prompt_token_num":"4","completion_token_num":"6","prompt_token_cache_num":"2"}`), // cached tokens price otherwise
 			twice, twice, twiceValue)
 		for i, want := range []struct{ status, field string }{
 			{"duplicate", ""}, {"rejected", "created_at"}, {"rejected", "value"}, {"rejected", "user_uuid"},
-			{"duplicate", ""}, {"rejected", "extra"},
+			{"duplicate", ""}, {"rejected", "extra"}, {"rejected", "extra"},
 			{"accepted", ""}, {"duplicate", ""}, {"rejected", "value"},
 		} {
 			r := res[i]

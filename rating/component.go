@@ -34,6 +34,10 @@ func (k Key) String() string {
 type Component struct {
 	Key      Key
 	Quantity int64
+	// Cached is, of a prompt component's Quantity, the tokens the model
+	// served from its cache (extra.prompt_token_cache_num), which a price
+	// with a CachedPrice prices at that.
+	Cached int64
 }
 
 // SKU kinds, as CSGHub numbers them.
@@ -73,12 +77,13 @@ func UnitTypeOfScene(scene int) string {
 
 // Keys of an event's extra that rating reads.
 const (
-	ExtraSKUType          = "sku_type"             // overrides the sku_type derived from the scene
-	ExtraSKUKind          = "sku_kind"             // overrides the sku_kind derived from the value type (and disables the token split)
-	ExtraSKUUnitType      = "sku_unit_type"        // overrides the sku_unit_type derived from the scene
-	ExtraPromptTokens     = "prompt_token_num"     // prompt tokens of a token event
-	ExtraCompletionTokens = "completion_token_num" // completion tokens of a token event
-	ExtraRunning          = "running"              // false: an instance licence's server is stopped
+	ExtraSKUType          = "sku_type"               // overrides the sku_type derived from the scene
+	ExtraSKUKind          = "sku_kind"               // overrides the sku_kind derived from the value type (and disables the token split)
+	ExtraSKUUnitType      = "sku_unit_type"          // overrides the sku_unit_type derived from the scene
+	ExtraPromptTokens     = "prompt_token_num"       // prompt tokens of a token event
+	ExtraCompletionTokens = "completion_token_num"   // completion tokens of a token event
+	ExtraCachedTokens     = "prompt_token_cache_num" // of the prompt tokens, those served from the model's cache
+	ExtraRunning          = "running"                // false: an instance licence's server is stopped
 )
 
 // Components splits an event into what is priced separately, following
@@ -177,8 +182,17 @@ func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Com
 			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+f.name, "%d is negative", f.v)
 		}
 	}
+	cached, _, err := extraInt(extra, ExtraCachedTokens)
+	switch {
+	case err != nil:
+		return nil, err
+	case cached < 0:
+		return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is negative", cached)
+	case cached > prompt:
+		return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is more than the %d prompt tokens (%s), of which it is a part", cached, prompt, ExtraPromptTokens)
+	}
 	if prompt > 0 || completion == 0 {
-		out = append(out, Component{Key: k, Quantity: prompt})
+		out = append(out, Component{Key: k, Quantity: prompt, Cached: cached})
 	}
 	if completion > 0 {
 		c := k

@@ -55,6 +55,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 //	    valid_from: 2026-01-01T00:00:00Z  # required, RFC 3339
 //	    model: per_unit        # per_unit (the default), graduated, volume, package, burst
 //	    sku_price: "0.05"      # per_unit and package only
+//	    sku_cached_price: "0.02"  # per_unit prompt tokens (sku_kind 4) only: cached prompt tokens
 //	    tiers:                 # graduated and volume only
 //	      - {up_to: 1000, price: "0.01", flat_fee: "0"}  # up_to omitted: the last, unbounded tier
 //	    package: 100           # package only
@@ -539,7 +540,7 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 }
 
 var priceFields = []string{
-	"sku_type", "sku_kind", "resource_id", "sku_unit", "sku_unit_type", "sku_price", "currency",
+	"sku_type", "sku_kind", "resource_id", "sku_unit", "sku_unit_type", "sku_price", "sku_cached_price", "currency",
 	"valid_from", "model", "tiers", "package", "levels", "discounts", "license", "desc",
 }
 
@@ -590,6 +591,9 @@ func (d *fileDecoder) price(n *node, path string) abacus.Price {
 	}
 	if v, f := d.field(n, path, "sku_price", false); v != nil {
 		p.UnitPrice = d.decimal(v, f)
+	}
+	if v, f := d.field(n, path, "sku_cached_price", false); v != nil && !(v.tag == tagNull && v.kind == scalarNode) {
+		p.CachedPrice = decimal.NewNullDecimal(d.decimal(v, f))
 	}
 	if v, f := d.field(n, path, "package", false); v != nil {
 		p.Package = d.int64(v, f)

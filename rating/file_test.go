@@ -93,8 +93,8 @@ func TestParseFileErrors(t *testing.T) {
 		{"infinity", replace(`"0.05"`, `.inf`), ".inf", `prices[0].sku_price: ".inf" is not a decimal number such as "0.05"`},
 		{"hex price", replace(`"0.05"`, `0x10`), "0x10", `prices[0].sku_price: "0x10" is not a decimal number such as "0.05"`},
 		{"boolean price", replace(`"0.05"`, `true`), "sku_price", `prices[0].sku_price: must be a decimal number such as "0.05", not true`},
-		{"unknown field", base + "    colour: red\n", "colour", "prices[0].colour: unknown field (known: sku_type, sku_kind, resource_id, sku_unit, sku_unit_type, sku_price, currency, valid_from, model, tiers, package, levels, discounts, license, desc)"},
-		{"CSGHub's sku_desc is desc here", base + "    sku_desc: CPU\n", "sku_desc", "prices[0].sku_desc: unknown field (known: sku_type, sku_kind, resource_id, sku_unit, sku_unit_type, sku_price, currency, valid_from, model, tiers, package, levels, discounts, license, desc)"},
+		{"unknown field", base + "    colour: red\n", "colour", "prices[0].colour: unknown field (known: sku_type, sku_kind, resource_id, sku_unit, sku_unit_type, sku_price, sku_cached_price, currency, valid_from, model, tiers, package, levels, discounts, license, desc)"},
+		{"CSGHub's sku_desc is desc here", base + "    sku_desc: CPU\n", "sku_desc", "prices[0].sku_desc: unknown field (known: sku_type, sku_kind, resource_id, sku_unit, sku_unit_type, sku_price, sku_cached_price, currency, valid_from, model, tiers, package, levels, discounts, license, desc)"},
 		{"unknown top-level field", base + "discounts: []\n", "discounts", "discounts: unknown field (known: prices, commitments)"},
 		{"missing field", replace("    currency: USD\n", ""), "sku_type", "prices[0].currency: is required"},
 		{"null field", replace("currency: USD", "currency: null"), "sku_type", "prices[0].currency: is required"},
@@ -224,7 +224,7 @@ func TestParseFileJSON(t *testing.T) {
 	}{
 		{"exponent", replace("0.05", "5e-2"), "5e-2", `prices[0].sku_price: "5e-2" is not a plain decimal number: write it without an exponent`},
 		{"big exponent", replace("0.05", "1E3"), "1E3", `prices[0].sku_price: "1E3" is not a plain decimal number: write it without an exponent`},
-		{"unknown field", replace(`"sku_kind": 1,`, `"sku_kind": 1, "skuPrice": 1,`), "skuPrice", "prices[0].skuPrice: unknown field (known: sku_type, sku_kind, resource_id, sku_unit, sku_unit_type, sku_price, currency, valid_from, model, tiers, package, levels, discounts, license, desc)"},
+		{"unknown field", replace(`"sku_kind": 1,`, `"sku_kind": 1, "skuPrice": 1,`), "skuPrice", "prices[0].skuPrice: unknown field (known: sku_type, sku_kind, resource_id, sku_unit, sku_unit_type, sku_price, sku_cached_price, currency, valid_from, model, tiers, package, levels, discounts, license, desc)"},
 		{"missing field", replace(`"currency": "USD",`, ``), "{", "prices[0].currency: is required"},
 		{"wrong type", replace(`"sku_unit": 1`, `"sku_unit": "one"`), "sku_unit", `prices[0].sku_unit: "one" is not an integer`},
 		{"validation", replace(`"sku_unit": 1`, `"sku_unit": -1`), "sku_unit", "prices[0].sku_unit: -1 is not a number of base units (at least 1)"},
@@ -264,14 +264,16 @@ func TestExampleFileRoundTrip(t *testing.T) {
 	}
 	models := map[abacus.PriceModel]bool{}
 	licences := map[string]bool{}
+	cached := false
 	for _, p := range prices {
+		cached = cached || p.CachedPrice.Valid
 		models[p.Model] = true
 		if p.License != nil {
 			licences[p.License.Type] = true
 		}
 	}
-	if len(models) != 5 || !licences[rating.LicenseInstance] || !licences[rating.LicenseStub] || len(commitments) != 2 {
-		t.Errorf("the example covers models %v, licences %v, %d commitments", models, licences, len(commitments))
+	if len(models) != 5 || !licences[rating.LicenseInstance] || !licences[rating.LicenseStub] || len(commitments) != 2 || !cached {
+		t.Errorf("the example covers models %v, licences %v, %d commitments, a cached price %v", models, licences, len(commitments), cached)
 	}
 	if _, err := rating.NewBook(prices, nil, commitments); err != nil {
 		t.Fatalf("NewBook(example): %v", err)
@@ -353,6 +355,7 @@ func diffPrices(a, b []abacus.Price) string {
 		p, q := a[i], b[i]
 		if p.SKUType != q.SKUType || p.SKUKind != q.SKUKind || p.ResourceID != q.ResourceID || p.UnitType != q.UnitType ||
 			p.Currency != q.Currency || p.Unit != q.Unit || p.Model != q.Model || !eq(p.UnitPrice, q.UnitPrice) ||
+			p.CachedPrice.Valid != q.CachedPrice.Valid || !eq(p.CachedPrice.Decimal, q.CachedPrice.Decimal) ||
 			p.Package != q.Package || p.Desc != q.Desc || !p.ValidFrom.Equal(q.ValidFrom) ||
 			len(p.Tiers) != len(q.Tiers) || len(p.Levels) != len(q.Levels) || len(p.Discounts) != len(q.Discounts) ||
 			(p.License == nil) != (q.License == nil) {

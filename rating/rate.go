@@ -146,7 +146,12 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		lineFast := fn.fast
 		switch p.Model {
 		case abacus.ModelPerUnit:
-			if lineFast {
+			if cached := min(comp.Cached, l.Quantity); cached > 0 && p.CachedPrice.Valid {
+				// One exact sum, rounded once: the tokens from the cache at
+				// their price, the others at the price.
+				sum, _ := roundedSum(p.Unit, []bigTerm{{p.UnitPrice, l.Quantity - cached, true}, {p.CachedPrice.Decimal, cached, true}})
+				l.RegularCost, lineFast = bigScaledDecimal(sum), false
+			} else if lineFast {
 				x = fn.scaled(l.Quantity)
 				l.RegularCost = scaledDecimal(x)
 			} else {

@@ -433,3 +433,36 @@ func TestVolumeDiscountIsTheMonths(t *testing.T) {
 		wantCost(t, tc.name+": per unit", en.rate(t, event("u", 11, nov(20))).Cost, tc.perUnitOn20)
 	}
 }
+
+// TestCachedPromptTokens: a prompt-token price with a sku_cached_price
+// prices the prompt tokens served from the cache at it and the rest at
+// sku_price, in one exact sum rounded once; without one, cached tokens
+// cost what the others do.
+func TestCachedPromptTokens(t *testing.T) {
+	prompt := func(r, price string, unit int64, cached string) abacus.Price {
+		p := perUnit(r, price, unit)
+		p.SKUKind, p.UnitType = rating.KindPrompt, "token"
+		if cached != "" {
+			p.CachedPrice = decimal.NewNullDecimal(d(cached))
+		}
+		return p
+	}
+	b := mustBook(t, []abacus.Price{prompt("llm", "0.5", 1_000_000, "0.125"), prompt("thirds", "1", 3, "0.25"), prompt("plain", "0.5", 1_000_000, "")}, nil, nil)
+	for _, tc := range []struct {
+		res, extra, cost string
+	}{
+		{"llm", `{"prompt_token_num":"1000000","prompt_token_cache_num":"400000"}`, "0.35"},
+		{"llm", `{"prompt_token_num":"1000000","prompt_token_cache_num":"0"}`, "0.5"},
+		{"llm", `{"prompt_token_num":"1000000","prompt_token_cache_num":"1000000"}`, "0.125"},
+		// 1/3 + 0.25/3, rounded once: rounding each term would give …666.
+		{"thirds", `{"prompt_token_num":"2","prompt_token_cache_num":"1"}`, "0.41666666666666666667"},
+		{"plain", `{"prompt_token_num":"1000000","prompt_token_cache_num":"400000"}`, "0.5"},
+	} {
+		e := &abacus.UsageEvent{ID: "e", Account: alice, Value: 1, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: tc.res, Time: jan10, Extra: tc.extra}
+		r, err := b.Rate(e, "USD", nil)
+		if err != nil || r.Unpriced {
+			t.Fatalf("%s %s: %+v %v", tc.res, tc.extra, r, err)
+		}
+		wantCost(t, tc.res+" "+tc.extra, r.Cost, tc.cost)
+	}
+}

@@ -36,7 +36,9 @@ const (
 //     listed once, no negative price;
 //   - discounts: months ≥ 1, each months listed once, 0 ≤ fraction < 1;
 //   - license: a name, a type of install, instance or stub, and a
-//     user_metric for stub.
+//     user_metric for stub;
+//   - sku_cached_price: only on a per_unit price of prompt tokens
+//     (sku_kind 4), and not negative.
 func Validate(p *abacus.Price) error {
 	if p == nil {
 		return abacus.Errorf(abacus.CodeInvalid, "price", "is missing")
@@ -72,6 +74,16 @@ func Validate(p *abacus.Price) error {
 	}
 	if err := validateModel(p); err != nil {
 		return err
+	}
+	if c := p.CachedPrice; c.Valid {
+		switch {
+		case p.Model != abacus.ModelPerUnit:
+			return invalid("sku_cached_price", "is not used by the %s model (only by per_unit)", p.Model)
+		case p.SKUKind != KindPrompt:
+			return invalid("sku_cached_price", "is the price of cached prompt tokens: only a price of sku_kind %d (prompt tokens) has one", KindPrompt)
+		case c.Decimal.IsNegative():
+			return invalid("sku_cached_price", "%s is negative; leave it out for cached tokens to cost sku_price (CSGHub's -1)", c.Decimal)
+		}
 	}
 	months := map[int]int{}
 	for i, d := range p.Discounts {

@@ -79,6 +79,11 @@ func TestValidate(t *testing.T) {
 			p.Discounts = []abacus.CommitmentDiscount{{Months: 3, Fraction: d("0.1")}, {Months: 3, Fraction: d("0.2")}}
 		}), "discounts[1].months", "listed twice"},
 		{mod(pu, func(p *abacus.Price) { p.License = lic("rent", "") }), "license.type", `"rent" is not one of install, instance, stub`},
+		{mod(gr, func(p *abacus.Price) { p.SKUKind, p.CachedPrice = rating.KindPrompt, decimal.NewNullDecimal(d("0.1")) }), "sku_cached_price", "only by per_unit"},
+		{mod(pu, func(p *abacus.Price) {
+			p.SKUKind, p.CachedPrice = rating.KindCompletion, decimal.NewNullDecimal(d("0.1"))
+		}), "sku_cached_price", "sku_kind 4"},
+		{mod(pu, func(p *abacus.Price) { p.SKUKind, p.CachedPrice = rating.KindPrompt, decimal.NewNullDecimal(d("-1")) }), "sku_cached_price", "negative; leave it out"},
 		{mod(pu, func(p *abacus.Price) { p.License = lic("", "") }), "license.type", "not one of"},
 		{mod(pu, func(p *abacus.Price) { p.License = lic("stub", "") }), "license.user_metric", "required for a stub"},
 		{mod(pu, func(p *abacus.Price) { p.License = &abacus.License{Type: "install"} }), "license.name", "required"},

@@ -66,6 +66,9 @@ func priceNode(p *abacus.Price) *node {
 	case abacus.ModelPerUnit, abacus.ModelPackage:
 		n.set("sku_price", dec(p.UnitPrice))
 	}
+	if p.CachedPrice.Valid {
+		n.set("sku_cached_price", dec(p.CachedPrice.Decimal))
+	}
 	if p.Model == abacus.ModelPackage {
 		n.set("package", num(p.Package))
 	}

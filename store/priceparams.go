@@ -8,22 +8,28 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/shopspring/decimal"
 )
 
 // priceParams is how both stores keep the model-specific parts of a price:
 // one JSON column, with every decimal as a string so nothing passes
 // through a float.
 type priceParams struct {
-	Tiers     []abacus.PriceTier          `json:"tiers,omitempty"`
-	Package   int64                       `json:"package,omitempty"`
-	Levels    []abacus.BurstPrice         `json:"levels,omitempty"`
-	Discounts []abacus.CommitmentDiscount `json:"discounts,omitempty"`
-	License   *abacus.License             `json:"license,omitempty"`
+	CachedPrice *decimal.Decimal            `json:"cached_price,omitempty"`
+	Tiers       []abacus.PriceTier          `json:"tiers,omitempty"`
+	Package     int64                       `json:"package,omitempty"`
+	Levels      []abacus.BurstPrice         `json:"levels,omitempty"`
+	Discounts   []abacus.CommitmentDiscount `json:"discounts,omitempty"`
+	License     *abacus.License             `json:"license,omitempty"`
 }
 
 // EncodePriceParams returns the JSON column of a price.
 func EncodePriceParams(p *abacus.Price) (string, error) {
-	b, err := json.Marshal(priceParams{p.Tiers, p.Package, p.Levels, p.Discounts, p.License})
+	pp := priceParams{Tiers: p.Tiers, Package: p.Package, Levels: p.Levels, Discounts: p.Discounts, License: p.License}
+	if p.CachedPrice.Valid {
+		pp.CachedPrice = &p.CachedPrice.Decimal
+	}
+	b, err := json.Marshal(pp)
 	return string(b), err
 }
 
@@ -34,6 +40,9 @@ func DecodePriceParams(s string, p *abacus.Price) error {
 		return fmt.Errorf("store: price %d: reading its parameters: %w", p.ID, err)
 	}
 	p.Tiers, p.Package, p.Levels, p.Discounts, p.License = pp.Tiers, pp.Package, pp.Levels, pp.Discounts, pp.License
+	if pp.CachedPrice != nil {
+		p.CachedPrice = decimal.NewNullDecimal(*pp.CachedPrice)
+	}
 	return nil
 }
 

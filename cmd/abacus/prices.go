@@ -165,6 +165,9 @@ func priceText(p *abacus.Price) string {
 	case abacus.ModelBurst:
 		return levelsText(p.Levels)
 	}
+	if p.CachedPrice.Valid {
+		return fmt.Sprintf("%s, cached %s", p.UnitPrice, p.CachedPrice.Decimal)
+	}
 	return p.UnitPrice.String()
 }
 

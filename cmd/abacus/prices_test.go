@@ -42,6 +42,7 @@ func TestPricesListShowsEveryModel(t *testing.T) {
 		"msft_p73_04837_core per_unit": {" 0.015 ", " instance: msft_p73_04837_core, metric smp, not burstable"},
 		"msft_rds_user per_unit":       {" 4.2 ", " stub: msft_rds_user, metric users, burstable"},
 		"12 per_unit":                  {" 0.05 ", " 0.04 "},
+		"thirdparty://gpt-4o per_unit": {" 2.5, cached 1.25 "},
 	} {
 		row, ok := rows[key]
 		if !ok {
