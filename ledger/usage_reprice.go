@@ -3,6 +3,7 @@ package ledger
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -23,7 +24,8 @@ import (
 // it is one usage transaction, and the rollups change by the differences.
 // A month whose prices all stand is left as it is (its events' results are
 // not Repriced); an unpriced event is rejected. A charge the account's
-// floor refuses is rejected and leaves its event as it was.
+// floor refuses is rejected and leaves its month as it was: the month's
+// other events are rejected too, naming it.
 //
 // Tiered prices count a month's usage, so pass in one call the events of
 // a month (charged and voided) that share a price key with a stale one,
@@ -94,17 +96,32 @@ func (u *usageBatch) settleReprices() error {
 		}
 		for i := range group {
 			if err := u.giveBackPaid(&group[i]); err != nil {
-				return err
+				return withMonth(err, group)
 			}
 		}
 		slices.SortFunc(group, func(x, y repricing) int { return cmp.Compare(x.event.Seq, y.event.Seq) })
 		for _, p := range group {
 			if err := u.repriceCharge(p); err != nil {
-				return err
+				return withMonth(err, group)
 			}
 		}
 	}
 	return nil
+}
+
+// withMonth names, in a refusal, the items of the refused event's month:
+// a month is repriced whole or not at all, since its tiers count all of
+// its usage. Repricing the rest of it at the new prices with the refused
+// event's usage still counted at the old ones would leave the month at
+// neither (a volume month had come to less than nothing).
+func withMonth(err error, group []repricing) error {
+	var refused *errRepriceRefused
+	if errors.As(err, &refused) {
+		for _, p := range group {
+			refused.month = append(refused.month, p.it)
+		}
+	}
+	return err
 }
 
 // giveBackPaid gives an event of a month being repriced back exactly what
@@ -212,10 +229,12 @@ func (u *usageBatch) repriceCharge(p repricing) error {
 
 // errRepriceRefused stops a batch in which an event of a month being
 // repriced could not be given back or charged again: the month's other
-// refunds are in the batch already.
+// refunds are in the batch already. The batch runs again without the
+// month's items (the refused one's among them).
 type errRepriceRefused struct {
-	item *usageItem
-	err  error
+	item  *usageItem
+	err   error
+	month []*usageItem
 }
 
 func (e *errRepriceRefused) Error() string { return "ledger: a reprice was refused: " + e.err.Error() }

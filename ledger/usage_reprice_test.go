@@ -464,3 +464,54 @@ func TestRepriceAMonthWithAVoidOfTheOldVersion(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestRepriceRefusedLeavesTheMonth: a month is repriced whole or not at
+// all. When the floor refuses one of its events, the others are left as
+// they were too: repricing them at a corrected volume price with the
+// refused event's usage still counted at the old one had taken the month
+// below nothing and given the account more than it ever paid in.
+func TestRepriceRefusedLeavesTheMonth(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		from := t0.AddDate(0, -1, 0)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("bv", abacus.ModelVolume, from, tier{100, "1"}, tier{0, "0.1"}))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "100")
+		f.ingest(spaceEvent("y1", acct, "bv", 90, t0.AddDate(0, 0, 4)), spaceEvent("y2", acct, "bv", 11, t0.AddDate(0, 0, 19)))
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "89.9" {
+			t.Fatalf("cash %s, want 89.9: the month is C(101) = 10.1", b)
+		}
+		fixed := tieredPrice("bv", abacus.ModelVolume, from, tier{100, "2"}, tier{0, "0.2"})
+		fixed.Revision = 1
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fixed}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.e.Reprice(f.ctx, []string{"y1", "y2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r.Status != abacus.IngestRejected || r.Err.Code != abacus.CodeInsufficientFunds {
+				t.Fatalf("item %d: %+v, want both refused by the floor", i, r)
+			}
+		}
+		if !strings.Contains(res[1].Err.Message, `"y1"`) && !strings.Contains(res[0].Err.Message, `"y2"`) {
+			t.Fatalf("neither names the event that was refused: %+v", res)
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "89.9" {
+			t.Fatalf("cash %s, want 89.9 as before", b)
+		}
+		if y1, y2 := storedEvent(t, f.st, "y1"), storedEvent(t, f.st, "y2"); y1.Charged.String() != "90" || y2.Charged.String() != "-79.9" {
+			t.Fatalf("the month's events changed: %s and %s", y1.Charged, y2.Charged)
+		}
+		// Once the account can pay, the month is repriced whole: C'(101) = 20.2.
+		f.fund(acct, abacus.TxTopup, "100")
+		if res, err := f.e.Reprice(f.ctx, []string{"y1", "y2"}); err != nil || !res[0].Repriced || !res[1].Repriced {
+			t.Fatalf("after a top-up: %+v %v", res, err)
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "179.8" {
+			t.Fatalf("cash %s, want 179.8: 200 less C'(101) = 20.2", b)
+		}
+		mustVerify(t, f.st)
+	})
+}

@@ -237,7 +237,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 		}
 		l.Cost = l.RegularCost
 		discountMonths := months
-		if p.Model == abacus.ModelVolume { // the discount of the month's first instant
+		if p.Model == abacus.ModelVolume || p.Model == abacus.ModelGraduated || p.Model == abacus.ModelPackage { // the discount of the month's first instant
 			discountMonths = 0
 			if c, ok := b.Commitment(e.Account, PeriodOf(t)); ok {
 				discountMonths = c.Months

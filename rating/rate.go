@@ -209,14 +209,9 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		}
 		l.Cost = l.RegularCost
 		discountMonths := months
-		if p.Model == abacus.ModelVolume {
-			// A volume tier reprices the month's earlier usage, which paid at
-			// the discount of its own time: one discount for the whole month,
-			// that of its first instant, keeps the month's charges at
-			// (1 − f) × C(total). A discount changing mid-month would credit
-			// earlier usage at a fraction it never paid.
+		if at := discountAt(p.Model, t); !at.Equal(t) {
 			discountMonths = 0
-			if c, ok := b.Commitment(e.Account, PeriodOf(t)); ok {
+			if c, ok := b.Commitment(e.Account, at); ok {
 				discountMonths = c.Months
 			}
 		}

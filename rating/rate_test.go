@@ -400,8 +400,9 @@ func TestRateConcurrently(t *testing.T) {
 	wg.Wait()
 }
 
-// TestVolumeDiscountIsTheMonths: a volume price takes the discount in force
-// at its month's first instant for the whole month. A step into a cheaper
+// TestVolumeDiscountIsTheMonths: a volume price, as every price that counts
+// usage, takes the discount in force at its month's first instant for the
+// whole month. A step into a cheaper
 // tier credits the month's earlier usage; had it been at the discount of the
 // credit's own time, a commitment ending mid-month would credit at full
 // price what was paid at half, and the month would end below zero.
@@ -410,18 +411,21 @@ func TestVolumeDiscountIsTheMonths(t *testing.T) {
 	p.Discounts = []abacus.CommitmentDiscount{{Months: 12, Fraction: d("0.5")}}
 	per := perUnit("u", "1", 1)
 	per.Discounts = p.Discounts
+	grad := graduated("g", abacus.PriceTier{UpTo: 100, UnitPrice: d("1")}, abacus.PriceTier{UnitPrice: d("0.1")})
+	grad.Discounts = p.Discounts
 	nov := func(day int) time.Time { return time.Date(2026, 11, day, 10, 0, 0, 0, time.UTC) }
 	for _, tc := range []struct {
 		name        string
 		from, until time.Time
 		first, then string // costs of 90 minutes on the 5th, then 11 on the 20th
 		perUnitOn20 string // a per-unit price keeps the discount of the event's time
+		graduated   string // 11 minutes after 90 under a graduated price: the month's discount too
 	}{
-		{"a commitment ending mid-month", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), nov(15), "45", "-39.95", "11"},
-		{"a commitment starting mid-month", nov(15), time.Date(2027, 11, 15, 0, 0, 0, 0, time.UTC), "90", "-79.9", "5.5"},
-		{"a commitment from the month's start", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), nov(15), "45", "-39.95", "11"},
+		{"a commitment ending mid-month", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), nov(15), "45", "-39.95", "11", "5.05"},
+		{"a commitment starting mid-month", nov(15), time.Date(2027, 11, 15, 0, 0, 0, 0, time.UTC), "90", "-79.9", "5.5", "10.1"},
+		{"a commitment from the month's start", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), nov(15), "45", "-39.95", "11", "5.05"},
 	} {
-		b := mustBook(t, []abacus.Price{p, per}, nil, []abacus.Commitment{{Account: alice, Months: 12, From: tc.from, Until: tc.until}})
+		b := mustBook(t, []abacus.Price{p, per, grad}, nil, []abacus.Commitment{{Account: alice, Months: 12, From: tc.from, Until: tc.until}})
 		en := newEngine(b, "USD")
 		first, then := en.rate(t, event("v", 90, nov(5))), en.rate(t, event("v", 11, nov(20)))
 		wantCost(t, tc.name+": the first 90 minutes", first.Cost, tc.first)
@@ -431,6 +435,8 @@ func TestVolumeDiscountIsTheMonths(t *testing.T) {
 			t.Errorf("%s: the month came to %s", tc.name, total)
 		}
 		wantCost(t, tc.name+": per unit", en.rate(t, event("u", 11, nov(20))).Cost, tc.perUnitOn20)
+		en.rate(t, event("g", 90, nov(5)))
+		wantCost(t, tc.name+": graduated", en.rate(t, event("g", 11, nov(20))).Cost, tc.graduated)
 	}
 }
 

@@ -99,8 +99,8 @@ func PriceTooEarly(i int, p *abacus.Price, latest time.Time) error {
 
 // CommitmentReach is the end of the time whose charges c's discounts
 // decide: Until, or, when that falls within a month (UTC), the month's end,
-// since a volume price takes the discount in force at its month's start
-// for the whole month.
+// since a price that counts usage (graduated, volume, package) takes the
+// discount in force at its month's start for the whole month.
 func CommitmentReach(c *abacus.Commitment) time.Time {
 	u := c.Until.UTC()
 	month := time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -116,7 +116,7 @@ func CommitmentReach(c *abacus.Commitment) time.Time {
 func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time) error {
 	reach := ""
 	if r := CommitmentReach(c); !r.Equal(c.Until) {
-		reach = fmt.Sprintf(" (or before %s: a volume price takes the discount of its month's start for the whole month)", r.Format(time.RFC3339))
+		reach = fmt.Sprintf(" (or before %s: a price that counts usage takes the discount of its month's start for the whole month)", r.Format(time.RFC3339))
 	}
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].from", i),
 		"account %s has an event charged at %s, within %s to %s%s, without this commitment's discount: start it after that event",

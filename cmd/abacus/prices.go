@@ -101,7 +101,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
 		return err
 	}
-	if err := rating.CheckVolumeVersions(book.Prices, prices); err != nil {
+	if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
 		return file.Locate(err, prices, commitments)
 	}
 	if err := st.PriceBookAdd(ctx, prices, commitments); err != nil {

@@ -38,7 +38,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	if _, err := rating.NewBook(corrected.Prices, book.Levels, book.Commitments); err != nil {
 		return err
 	}
-	if err := rating.CheckVolumeVersions(book.Prices, prices); err != nil {
+	if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
 		return file.Locate(err, prices, nil)
 	}
 	if dryRun {

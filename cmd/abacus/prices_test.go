@@ -473,11 +473,12 @@ func standingCharges(t *testing.T, dsn, acct string) abacus.Amount {
 	return sum
 }
 
-// TestPricesImportKeepsVolumeVersionsToMonths: a version that changes a
-// volume price within a month is refused, naming its line, by a plain
-// import and by --correct: the month's earlier usage would be credited at
-// the new version's rates (a dearer one credited more than was charged).
-func TestPricesImportKeepsVolumeVersionsToMonths(t *testing.T) {
+// TestPricesImportKeepsCountedVersionsToMonths: a version that takes over
+// from a volume price within a month is refused, naming its line, by a
+// plain import and by --correct: the month's earlier usage would be
+// credited at the new version's rates (a dearer one credited more than was
+// charged). A per_unit one may.
+func TestPricesImportKeepsCountedVersionsToMonths(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "a.db")
 	version := func(from, price string) string {
 		return `  - {sku_type: 1, sku_kind: 1, resource_id: vv, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: ` + from +
@@ -499,5 +500,9 @@ func TestPricesImportKeepsVolumeVersionsToMonths(t *testing.T) {
 	}
 	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "p3.yaml", first+version("2026-12-01T00:00:00Z", "5.00"))); err != nil {
 		t.Fatalf("a volume version from a month's start: %v\n%s", err, out)
+	}
+	perUnit := `  - {sku_type: 1, sku_kind: 1, resource_id: vv, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: 2026-12-20T00:00:00Z, sku_price: "0.5"}` + "\n"
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "p4.yaml", first+version("2026-12-01T00:00:00Z", "5.00")+perUnit)); err != nil {
+		t.Fatalf("a per_unit version from mid-month: %v\n%s", err, out)
 	}
 }

@@ -1,0 +1,55 @@
+package rating_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+func TestCheckCountedVersions(t *testing.T) {
+	aug1 := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
+	sep15 := time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC)
+	nov20 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	dec1 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	vol := volume("v", abacus.PriceTier{UpTo: 100, UnitPrice: d("1")}, abacus.PriceTier{UnitPrice: d("0.1")})
+	grad := graduated("v", abacus.PriceTier{UpTo: 100, UnitPrice: d("1")}, abacus.PriceTier{UnitPrice: d("0.1")})
+	pack := pkg("v", "5", 100)
+	unit := perUnit("v", "0.5", 1)
+	from := func(p abacus.Price, at time.Time) abacus.Price { p.ValidFrom = at; return p }
+	revised := func(p abacus.Price, rev int) abacus.Price { p.Revision = rev; return p }
+	other := from(vol, nov20)
+	other.ResourceID = "w"
+	for _, tc := range []struct {
+		name          string
+		stored, added []abacus.Price
+		refused       int // index in added, or -1
+	}{
+		{"volume, then volume mid-month", []abacus.Price{vol}, []abacus.Price{from(vol, nov20)}, 0},
+		{"graduated, then graduated mid-month", []abacus.Price{grad}, []abacus.Price{from(grad, nov20)}, 0},
+		{"graduated, then volume mid-month", []abacus.Price{grad}, []abacus.Price{from(grad, dec1), from(vol, nov20)}, 1},
+		{"package, then graduated mid-month", []abacus.Price{pack}, []abacus.Price{from(grad, nov20)}, 0},
+		{"an earlier counted version before a counted one from mid-month", []abacus.Price{from(vol, sep15)}, []abacus.Price{from(vol, aug1)}, 0},
+		{"volume, then per_unit mid-month", []abacus.Price{vol}, []abacus.Price{from(unit, nov20)}, -1},
+		{"per_unit, then graduated mid-month", []abacus.Price{unit}, []abacus.Price{from(grad, nov20)}, -1},
+		{"an earlier per_unit version before a volume one from mid-month", []abacus.Price{from(vol, sep15)}, []abacus.Price{from(unit, aug1)}, -1},
+		{"counted versions from months' starts", []abacus.Price{vol}, []abacus.Price{from(grad, dec1)}, -1},
+		{"a key's first version mid-month", nil, []abacus.Price{from(vol, nov20)}, -1},
+		{"another key", []abacus.Price{vol}, []abacus.Price{other}, -1},
+		{"a stored book from before the rule", []abacus.Price{vol, from(vol, nov20)}, []abacus.Price{from(vol, dec1)}, -1},
+		{"a revision of a stored version from mid-month", []abacus.Price{vol, from(vol, nov20)}, []abacus.Price{revised(from(grad, nov20), 1)}, -1},
+		{"a revision that makes a stored mid-month version per_unit", []abacus.Price{vol, from(vol, nov20)}, []abacus.Price{revised(from(unit, nov20), 1)}, -1},
+	} {
+		err := rating.CheckCountedVersions(tc.stored, tc.added)
+		var ae *abacus.Error
+		switch {
+		case tc.refused < 0 && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.refused >= 0 && (!errors.As(err, &ae) || ae.Code != abacus.CodeInvalid || ae.Field != fmt.Sprintf("prices[%d].valid_from", tc.refused)):
+			t.Errorf("%s: %v, want prices[%d].valid_from refused", tc.name, err, tc.refused)
+		}
+	}
+}
