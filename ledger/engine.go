@@ -91,10 +91,10 @@ type Engine struct {
 
 	batches, ops, retries atomic.Int64
 
-	// failedLog and prepareLog quiet "usage batch failed" and "preparing
-	// usage", which repeat for every batch and call while the database is
-	// down.
-	failedLog, prepareLog quietlog.Limiter
+	// failedLog, prepareLog and ledgerLog quiet "usage batch failed",
+	// "preparing usage" and "ledger batch failed", which repeat for every
+	// batch and call while the database is down.
+	failedLog, prepareLog, ledgerLog quietlog.Limiter
 }
 
 // New starts an engine over store. Call Close to stop it.
@@ -108,6 +108,7 @@ func New(store abacus.Store, cfg Config) *Engine {
 		cache:       newWalletCache(store, cfg.CacheAccounts),
 		failedLog:   quietlog.Limiter{Period: 10 * time.Second},
 		prepareLog:  quietlog.Limiter{Period: 10 * time.Second},
+		ledgerLog:   quietlog.Limiter{Period: 10 * time.Second},
 		usesWritten: map[priceUse]time.Time{},
 		closing:     make(chan struct{}),
 		stopped:     make(chan struct{}),
@@ -310,7 +311,9 @@ func (e *Engine) run(batch []*pending) {
 		return
 	}
 	if err != nil {
-		e.cfg.Logger.Error("ledger batch failed", "ops", len(batch), "err", err)
+		if ok, missed := e.ledgerLog.Allow(time.Now()); ok {
+			e.cfg.Logger.Error("ledger batch failed (logged once in 10 s at most)", "ops", len(batch), "err", err, "not_logged", missed)
+		}
 		fail := &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; retry with the same idempotency key"}
 		for _, p := range batch {
 			p.done <- outcome{err: fail}
