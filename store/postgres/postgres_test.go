@@ -333,6 +333,45 @@ func TestMigrationNetsOldVoids(t *testing.T) {
 	storetest.CheckNettedVoids(t, s)
 }
 
+// TestMigrationRepairsUsagePaid: a database that ran 0013 before usage_paid
+// was added to it has no such table; 0016 makes it and fills it from the
+// events, and leaves a table 0013 made as it is.
+func TestMigrationRepairsUsagePaid(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
+			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 3000000, 1000000, 2000000, 0, '1', 0)`,
+		`DROP TABLE usage_paid`,
+		`DELETE FROM schema_migrations WHERE version >= 16`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // the second time the table is there: left as it is, not added to again
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var cash, bonus, voucher int64
+		if err := s.Pool().QueryRow(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = 'a'`).Scan(&cash, &bonus, &voucher); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(cash, bonus, voucher); got != "7000000 2000000 10000000" {
+			t.Fatalf("usage_paid after the repair: %s, want 7000000 2000000 10000000", got)
+		}
+		if _, err := s.Pool().Exec(ctx, `DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestMigrationMarksOldDeadLettersPublished: a dead letter stored before
 // 0014 was published right after it was recorded; the migration marks it
 // published then, so that a replay of its message does not publish it

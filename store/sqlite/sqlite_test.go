@@ -433,3 +433,41 @@ func TestStatusListingsUseTheirIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationRepairsUsagePaid: a database that ran 0013 before usage_paid
+// was added to it has no such table; 0016 makes it and fills it from the
+// events, and leaves a table 0013 made as it is.
+func TestMigrationRepairsUsagePaid(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, _ := migratedWithSQL(t)
+	oct := time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC).UnixMicro()
+	_, err := db.ExecContext(ctx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', ?, 0, '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
+			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', ?, 0, '', 'charged', 'USD', 3000000, 1000000, 2000000, 0, '1', 0);
+		DROP TABLE usage_paid;
+		DELETE FROM schema_migrations WHERE version >= 16;`, oct, oct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := func() string {
+		t.Helper()
+		var cash, bonus, voucher int64
+		if err := db.QueryRowContext(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = 'a'`).Scan(&cash, &bonus, &voucher); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(cash, bonus, voucher)
+	}
+	for range 2 { // the second time the table is there: left as it is, not added to again
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := paid(); got != "7000000 2000000 10000000" {
+			t.Fatalf("usage_paid after the repair: %s, want 7000000 2000000 10000000", got)
+		}
+		if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
