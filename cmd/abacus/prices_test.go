@@ -387,13 +387,15 @@ func TestPricesCorrectRepricesWholeMonths(t *testing.T) {
 		fix:  price(4, "llm", "token", "2026-01-01T00:00:00Z", `sku_price: "2"`),
 		want: "20", // 5 prompt tokens at 2, and 20 completion tokens of which the first 10 at 1
 	}, {
-		// The new version starts on the 20th; the late event of the 5th,
-		// stored after the one of the 25th, counted in the month first.
-		name:   "a version from mid-month",
+		// The late event of the 5th, stored after the one of the 25th: the
+		// month is charged again whole at the corrected tiers. (A graduated
+		// version from mid-month is refused: prices that count usage
+		// change versions at months' starts.)
+		name:   "a late event",
 		book:   price(1, "g", "minute", "2026-01-01T00:00:00Z", graduated("1", "0.5")),
 		events: event("a", "g", "2026-01-25T00:00:00Z", 40, "") + event("b", "g", "2026-01-05T00:00:00Z", 80, ""),
-		fix:    price(1, "g", "minute", "2026-01-20T00:00:00Z", graduated("2", "1")),
-		want:   "150", // b: 80 at 1; a: 20 at 2 and 20 at 1
+		fix:    price(1, "g", "minute", "2026-01-01T00:00:00Z", graduated("2", "1")),
+		want:   "220", // C(120): 100 at 2 and 20 at 1
 	}, {
 		name:   "a voided event",
 		book:   price(1, "t", "minute", "2026-02-01T00:00:00Z", `sku_price: "1"`),
