@@ -77,14 +77,18 @@ func TestARepeatThatALicencePricesOtherwiseConflicts(t *testing.T) {
 			e.Extra = extra
 			return e
 		}
-		f.ingest(with("w", "win", `{"running":true}`), with("r", "rds", `{"users":3}`))
+		early := with("early", "win", `{"running":false}`) // before the price: stored unpriced, charged by a version imported later
+		early.Time = t0.AddDate(0, -2, 0)
+		f.ingest(with("w", "win", `{"running":true}`), with("r", "rds", `{"users":3}`), early)
+		early.Extra = `{"running":true}`
 		res := f.ingest(
 			with("w", "win", `{"running":"true","note":"resent"}`), // the same quantity
 			with("w", "win", `{"running":false}`),
 			with("r", "rds", `{"users":"3","smp":9}`), // smp is no licence's metric here
 			with("r", "rds", `{"users":4}`),
+			early,
 		)
-		for i, want := range []string{"duplicate", "rejected", "duplicate", "rejected"} {
+		for i, want := range []string{"duplicate", "rejected", "duplicate", "rejected", "rejected"} {
 			r := res[i]
 			if string(r.Status) != want || want == "rejected" && (r.Err.Code != abacus.CodeConflict || !strings.Contains(r.Err.Message, " extra ")) {
 				t.Fatalf("item %d: %+v, want %s", i, r, want)

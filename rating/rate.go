@@ -303,11 +303,13 @@ func licensed(lic *abacus.License, extra extraFields, q int64) (int64, error) {
 	return q, nil
 }
 
-// LicensedQuantities are the quantities e's components bill under the
-// licences of the prices in force at its time for an account in cur, in
-// component order: what of extra, beyond the components, decides its
-// price. A repeat of an event whose extra differs only where no licence
-// reads it prices the same. Errors are those Rate would give.
+// LicensedQuantities are the quantities e's components bill under every
+// licence a version of their prices has for an account in cur: what of
+// extra, beyond the components, may decide its price. Every version's, not
+// only the one in force at its time: an event stored unpriced is charged
+// by a version imported later. A repeat of an event whose extra differs
+// only where no licence reads it prices the same. A licence's error (a
+// stub's count missing) counts as a quantity of its own.
 func (b *Book) LicensedQuantities(e *abacus.UsageEvent, cur abacus.Currency) ([]int64, error) {
 	extra, err := parseExtra(e.Extra, nil)
 	if err != nil {
@@ -317,13 +319,17 @@ func (b *Book) LicensedQuantities(e *abacus.UsageEvent, cur abacus.Currency) ([]
 	if err != nil {
 		return nil, err
 	}
-	out := make([]int64, len(comps))
-	for i, c := range comps {
-		out[i] = c.Quantity
-		if v, ok := b.version(c.Key, cur, e.Time); ok && v.price.License != nil {
-			if out[i], err = licensed(v.price.License, extra, c.Quantity); err != nil {
-				return nil, err
+	var out []int64
+	for _, c := range comps {
+		for _, v := range b.prices[priceKey{c.Key, cur}] {
+			if v.price.License == nil {
+				continue
 			}
+			q, err := licensed(v.price.License, extra, c.Quantity)
+			if err != nil {
+				q = -1 // none bills a negative quantity
+			}
+			out = append(out, q)
 		}
 	}
 	return out, nil
