@@ -3,6 +3,7 @@ package rating
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -15,74 +16,113 @@ func Counts(m abacus.PriceModel) bool {
 	return m == abacus.ModelGraduated || m == abacus.ModelVolume || m == abacus.ModelPackage
 }
 
-// CheckCountedVersions refuses a version of added that would make one
-// month (UTC) run under two versions of a key that both count the month's
-// usage. The month's counter would then hold usage of both, so each
-// version's tiers would price the other's usage: a volume step would
+// CheckCountedVersions refuses added if it would put two versions that
+// count usage in force within one month (UTC) of a key where there was at
+// most one: the month's counter would hold usage of both, so each
+// version's tiers would price the other's usage, a volume step would
 // credit earlier usage at rates it never paid, and a void at its own
 // version, priced at the top of the month, could give back more than the
-// month paid. Such versions change at a month's first instant; a per_unit
-// or burst version may take over, or be taken over from, at any time, as
-// may a key's first version. Only a version added at a new valid_from is
-// judged: a book stored before this rule still takes imports, and a
-// revision of a stored version (a correction) keeps the change it had.
-// Errors name prices[i].valid_from, i indexing added.
+// month paid. It counts every version in force in the month, not only
+// neighbours: a per_unit version between two counted ones still leaves
+// both in the month. Counted versions therefore change at a month's first
+// instant; per_unit and burst versions may change at any time. A month
+// that had two already (a book stored before this rule) may still be
+// corrected, as long as the correction does not add a third. Errors name
+// prices[i].valid_from, i indexing added: a version added, or revised,
+// within or at the start of the month at fault.
 func CheckCountedVersions(stored, added []abacus.Price) error {
 	type version struct {
 		from     time.Time
 		model    abacus.PriceModel
 		revision int
-		added    int  // index in added, or -1
-		new      bool // added at a valid_from no stored version of the key has
+		added    int // index in added, or -1
 	}
 	type keyCur struct {
 		key Key
 		cur abacus.Currency
 	}
-	byKey := map[keyCur]map[time.Time]version{}
-	put := func(p *abacus.Price, i int) {
+	type book map[keyCur]map[time.Time]version
+	put := func(b book, p *abacus.Price, i int) {
 		k := keyCur{KeyOf(p), p.Currency}
-		if byKey[k] == nil {
-			byKey[k] = map[time.Time]version{}
+		if b[k] == nil {
+			b[k] = map[time.Time]version{}
 		}
 		from := p.ValidFrom.UTC()
-		v, ok := byKey[k][from]
-		if !ok || p.Revision >= v.revision {
-			byKey[k][from] = version{from, p.Model, p.Revision, i, i >= 0 && (!ok || v.new)}
+		if v, ok := b[k][from]; !ok || p.Revision >= v.revision {
+			b[k][from] = version{from, p.Model, p.Revision, i}
 		}
 	}
+	before, after := book{}, book{}
 	for i := range stored {
-		put(&stored[i], -1)
+		put(before, &stored[i], -1)
+		put(after, &stored[i], -1)
 	}
 	for i := range added {
-		put(&added[i], i)
+		put(after, &added[i], i)
+	}
+	sorted := func(vs map[time.Time]version) []version {
+		out := make([]version, 0, len(vs))
+		for _, v := range vs {
+			out = append(out, v)
+		}
+		slices.SortFunc(out, func(a, b version) int { return a.from.Compare(b.from) })
+		return out
+	}
+	// inMonth lists the versions of vs in force at some time of the month
+	// from start: the one in force at its start, and those starting in it.
+	inMonth := func(vs []version, start time.Time) []version {
+		end := start.AddDate(0, 1, 0)
+		var out []version
+		for j, v := range vs {
+			if !v.from.After(start) && (j+1 == len(vs) || vs[j+1].from.After(start)) || v.from.After(start) && v.from.Before(end) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	counted := func(vs []version) int {
+		n := 0
+		for _, v := range vs {
+			if Counts(v.model) {
+				n++
+			}
+		}
+		return n
 	}
 	first := -1 // the smallest index in added refused, for the same answer every time
 	var refused error
-	for _, versions := range byKey {
-		vs := make([]version, 0, len(versions))
-		for _, v := range versions {
-			vs = append(vs, v)
-		}
-		slices.SortFunc(vs, func(a, b version) int { return a.from.Compare(b.from) })
-		for j := 1; j < len(vs); j++ {
-			prev, next := vs[j-1], vs[j]
-			if !prev.new && !next.new || !Counts(prev.model) || !Counts(next.model) || PeriodOf(next.from).Equal(next.from) {
+	for k, versions := range after {
+		vs := sorted(versions)
+		old := sorted(before[k])
+		for _, v := range vs {
+			month := PeriodOf(v.from)
+			if month.Equal(v.from) {
+				continue // a change at a month's start puts one version in each month
+			}
+			now := inMonth(vs, month)
+			n := counted(now)
+			if n < 2 || n <= counted(inMonth(old, month)) {
 				continue
 			}
-			i := next.added
-			if !next.new {
-				i = prev.added
+			// Name an added version that counts, or else any added one.
+			i := -1
+			for _, w := range now {
+				if w.added >= 0 && (i < 0 || Counts(w.model) && !Counts(added[i].Model) || Counts(w.model) == Counts(added[i].Model) && w.added < i) {
+					i = w.added
+				}
 			}
-			if first >= 0 && first <= i {
+			if i < 0 || first >= 0 && first <= i {
 				continue
+			}
+			var spelled []string
+			for _, w := range now {
+				spelled = append(spelled, fmt.Sprintf("%s from %s", w.model, w.from.Format(time.RFC3339)))
 			}
 			first, refused = i, abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("prices[%d].valid_from", i),
-				"%s in %s: the %s version from %s would take over from the %s one from %s within a month (UTC), and both count the month's usage: "+
+				"%s in %s: the month from %s would run under %s, %d of which count the month's usage: "+
 					"each would price the other's usage in its tiers, and a void or a volume credit could give back more than the month paid; "+
-					"prices that count usage change versions at a month's first instant (such as %s), or one of the two is per_unit",
-				KeyOf(&added[i]), added[i].Currency, next.model, next.from.Format(time.RFC3339), prev.model, prev.from.Format(time.RFC3339),
-				PeriodOf(next.from).AddDate(0, 1, 0).Format(time.RFC3339))
+					"versions that count usage change at a month's first instant (such as %s), with no other counted version in between",
+				k.key, k.cur, month.Format("2006-01"), strings.Join(spelled, ", "), n, month.AddDate(0, 1, 0).Format(time.RFC3339))
 		}
 	}
 	return refused

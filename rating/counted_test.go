@@ -13,6 +13,9 @@ import (
 func TestCheckCountedVersions(t *testing.T) {
 	aug1 := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
 	sep15 := time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC)
+	nov1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	nov5 := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
+	nov15 := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)
 	nov20 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	dec1 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	vol := volume("v", abacus.PriceTier{UpTo: 100, UnitPrice: d("1")}, abacus.PriceTier{UnitPrice: d("0.1")})
@@ -42,6 +45,12 @@ func TestCheckCountedVersions(t *testing.T) {
 		{"a stored book from before the rule", []abacus.Price{vol, from(vol, nov20)}, []abacus.Price{from(vol, dec1)}, -1},
 		{"a revision of a stored version from mid-month", []abacus.Price{vol, from(vol, nov20)}, []abacus.Price{revised(from(grad, nov20), 1)}, -1},
 		{"a revision that makes a stored mid-month version per_unit", []abacus.Price{vol, from(vol, nov20)}, []abacus.Price{revised(from(unit, nov20), 1)}, -1},
+		// Not only neighbours: a per_unit version between two counted ones
+		// leaves both in the month.
+		{"volume, per_unit, then volume in one month", []abacus.Price{from(vol, nov1)}, []abacus.Price{from(unit, nov5), from(vol, nov20)}, 1},
+		{"revisions that make two per_unit versions of a month graduated", []abacus.Price{from(unit, nov1), from(unit, nov15)},
+			[]abacus.Price{revised(from(grad, nov1), 1), revised(from(grad, nov15), 1)}, 0},
+		{"per_unit, then volume, then per_unit in one month", []abacus.Price{from(unit, nov1)}, []abacus.Price{from(vol, nov5), from(unit, nov20)}, -1},
 	} {
 		err := rating.CheckCountedVersions(tc.stored, tc.added)
 		var ae *abacus.Error
