@@ -515,3 +515,43 @@ func TestRepriceRefusedLeavesTheMonth(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestVoidInAMonthLeftUnrepriced: a month a correction could not reprice
+// (the floor refused it) keeps its events at the replaced version while
+// later events of the month are charged at the new one. A void of one of
+// the old ones, priced at the old tiers at the top of the month, had given
+// back 10 where the month paid 1.1; it is refused until the month is
+// repriced, and verify names a month below zero should one ever be.
+func TestVoidInAMonthLeftUnrepriced(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		from := t0.AddDate(0, -1, 0)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("r", abacus.ModelGraduated, from, tier{10, "0.01"}, tier{0, "1"}))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "0.1")
+		f.ingest(spaceEvent("a", acct, "r", 10, t0.AddDate(0, 0, 1)))
+		fixed := tieredPrice("r", abacus.ModelGraduated, from, tier{10, "1"}, tier{0, "0.01"})
+		fixed.Revision = 1
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fixed}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"a"}); err != nil || res[0].Status != abacus.IngestRejected {
+			t.Fatalf("the reprice the floor refuses: %+v %v", res, err)
+		}
+		f.fund(acct, abacus.TxTopup, "1")
+		if r := f.ingest(spaceEvent("b", acct, "r", 100, t0.AddDate(0, 0, 19))); r[0].Charged.String() != "1" {
+			t.Fatalf("b at the corrected tiers, counted after a's 10: %+v", r[0])
+		}
+		res, err := f.e.VoidEvents(f.ctx, []string{"a"})
+		if err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeConflict || !strings.Contains(res[0].Err.Message, "reprice its month first") {
+			t.Fatalf("the void of a: %+v %v, want it refused until the month is repriced", res, err)
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "0" {
+			t.Fatalf("cash %s, want 0: 1.1 in, 1.1 charged", b)
+		}
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || strings.Contains(rep.String(), "came to") {
+			t.Fatalf("verify: %v\n%s\nwant the stale event named, and no month below zero", err, rep)
+		}
+	})
+}

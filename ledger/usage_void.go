@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/shopspring/decimal"
 
@@ -87,6 +88,16 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 		}
 	}
 	if len(out) > 0 {
+		// Its month counts usage of every event in it. While a correction
+		// has replaced the versions that charged it and its month is not
+		// repriced (the floor refused that), later events of the month
+		// were charged at the new ones: priced at the old at the top of the
+		// month, the refund could come to more than the month paid.
+		if now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf); err == nil && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs) {
+			return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, abacus.Errorf(abacus.CodeConflict, "uuid",
+				"event %q was charged at a price version a correction has replaced, and its price counts the month's usage: "+
+					"reprice its month first (abacus prices import --correct with the book's file), then void it; nothing was given back", s.ID)
+		}
 		r, err = u.book.RateWith(&s.UsageEvent, s.Currency, func(c rating.Counter) int64 { return u.used[c] - out[c] }, s.PriceIDs)
 		if err != nil {
 			return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, err

@@ -171,3 +171,27 @@ func TestVerifyChecksEventCosts(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestVerifyNamesAMonthBelowZero: every price's month costs C(total) ≥ 0,
+// whatever its credits and voids, so an account-month whose events came to
+// less than nothing gave back money never paid; verify names it. (Here the
+// events and the monthly sums are made to say a void gave back 12 of a
+// month's 10, consistently, as a pricing bug would have.)
+func TestVerifyNamesAMonthBelowZero(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", t0))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("e", acct, "gpu", 10, t0.Add(time.Hour)))
+		mustVerify(t, f.st)
+		corrupt(t, f.st, `UPDATE usage_events SET drawn_cash = -2000000, refunded = 12000000, status = 'voided' WHERE id = 'e'`)
+		corrupt(t, f.st, `UPDATE usage_paid SET cash = -2000000`)
+		rep, err := ledger.Verify(context.Background(), f.st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() || !strings.Contains(rep.String(), "its usage of 2026-11 came to -2 USD: more came back than was paid for it") {
+			t.Fatalf("a month below zero:\n%s", rep)
+		}
+	})
+}

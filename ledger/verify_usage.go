@@ -228,6 +228,7 @@ func (u *usageCheck) finish() {
 	for k := range u.monthStored {
 		months[k] = true
 	}
+	u.monthsNotBelowZero()
 	for _, k := range sortedKeys(months, comparePaidKeys) {
 		events, stored := orZero(u.monthPaid[k], zero), orZero(u.monthStored[k], zero)
 		if events.Cmp(stored) != 0 {
@@ -302,6 +303,36 @@ func (u *usageCheck) finish() {
 		if w.quantity.Cmp(&r.quantity) != 0 || w.amount.Cmp(&r.amount) != 0 || w.events.Cmp(&r.events) != 0 {
 			u.c.fail("account %s: rollups hold %s units, %s charged, %s events; its events say %s, %s, %s", a,
 				&r.quantity, micros(&r.amount), &r.events, &w.quantity, micros(&w.amount), &w.events)
+		}
+	}
+}
+
+// monthsNotBelowZero checks that no account's usage of a month came to
+// less than nothing, by more than the micro-unit a refund's rounding
+// through the carry may take: every price's month costs C(total) ≥ 0,
+// whatever its credits and voids, so a month below zero gave back money
+// that was never paid.
+func (u *usageCheck) monthsNotBelowZero() {
+	type month struct {
+		account  abacus.AccountID
+		currency abacus.Currency
+		start    time.Time
+	}
+	net, months := map[month]*big.Int{}, map[month]bool{}
+	for k, paid := range u.monthPaid {
+		m := month{k.account, k.currency, k.month}
+		if net[m] == nil {
+			net[m], months[m] = new(big.Int), true
+		}
+		net[m].Add(net[m], paid)
+	}
+	floor := big.NewInt(-1)
+	for _, m := range sortedKeys(months, func(a, b month) int {
+		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
+	}) {
+		if net[m].Cmp(floor) < 0 {
+			u.c.fail("account %s: its usage of %s came to %s %s: more came back than was paid for it", m.account, m.start.Format("2006-01"),
+				micros(net[m]), m.currency)
 		}
 	}
 }
