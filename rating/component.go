@@ -153,12 +153,32 @@ func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Com
 	if err != nil {
 		return nil, err
 	}
+	// Of a token event's prompt tokens (all its value, without the split),
+	// those served from the model's cache.
+	var cached int64
+	if e.ValueType == abacus.ValueTokens {
+		if cached, _, err = extraInt(extra, ExtraCachedTokens); err != nil {
+			return nil, err
+		}
+		if cached < 0 {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is negative", cached)
+		}
+	}
+	whole := func(k Key) ([]Component, error) {
+		if k.SKUKind != KindPrompt {
+			return append(out, Component{Key: k, Quantity: e.Value}), nil // no prompt tokens to have been cached
+		}
+		if cached > e.Value {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is more than the event's %d tokens (value), of which it is a part", cached, e.Value)
+		}
+		return append(out, Component{Key: k, Quantity: e.Value, Cached: cached}), nil
+	}
 	if kindSet {
 		if kind < 1 || kind > math.MaxInt32 {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUKind, "%d is not a sku_kind", kind)
 		}
 		k.SKUKind = int(kind)
-		return append(out, Component{Key: k, Quantity: e.Value}), nil
+		return whole(k)
 	}
 	if e.ValueType != abacus.ValueTokens {
 		return append(out, Component{Key: k, Quantity: e.Value}), nil
@@ -172,7 +192,7 @@ func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Com
 		return nil, err
 	}
 	if !hasPrompt && !hasCompletion {
-		return append(out, Component{Key: k, Quantity: e.Value}), nil
+		return whole(k)
 	}
 	for _, f := range []struct {
 		name string
@@ -182,13 +202,7 @@ func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Com
 			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+f.name, "%d is negative", f.v)
 		}
 	}
-	cached, _, err := extraInt(extra, ExtraCachedTokens)
-	switch {
-	case err != nil:
-		return nil, err
-	case cached < 0:
-		return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is negative", cached)
-	case cached > prompt:
+	if cached > prompt {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is more than the %d prompt tokens (%s), of which it is a part", cached, prompt, ExtraPromptTokens)
 	}
 	if prompt > 0 || completion == 0 {

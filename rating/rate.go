@@ -136,17 +136,19 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		}
 		p, fn := v.price, &v.cost
 		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero}
+		cached := comp.Cached
 		if lic := p.License; lic != nil {
 			if l.Quantity, err = licensed(lic, extra, l.Quantity); err != nil {
 				return Rating{}, err
 			}
+			cached, _ = licensed(lic, extra, cached) // as many times as the rest, or none: it cannot fail where the line did not
 			l.Uncommitted = !lic.Burstable && months == 0
 		}
 		var x u256 // the line's cost × 10^CostScale, on the fast path
 		lineFast := fn.fast
 		switch p.Model {
 		case abacus.ModelPerUnit:
-			if cached := min(comp.Cached, l.Quantity); cached > 0 && p.CachedPrice.Valid {
+			if cached > 0 && p.CachedPrice.Valid {
 				// One exact sum, rounded once: the tokens from the cache at
 				// their price, the others at the price.
 				sum, _ := roundedSum(p.Unit, []bigTerm{{p.UnitPrice, l.Quantity - cached, true}, {p.CachedPrice.Decimal, cached, true}})

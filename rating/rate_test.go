@@ -453,7 +453,9 @@ func TestCachedPromptTokens(t *testing.T) {
 		}
 		return p
 	}
-	b := mustBook(t, []abacus.Price{prompt("llm", "0.5", 1_000_000, "0.125"), prompt("thirds", "1", 3, "0.25"), prompt("plain", "0.5", 1_000_000, "")}, nil, nil)
+	seats := prompt("seats", "1", 1, "0.5")
+	seats.License = &abacus.License{Name: "seats", Type: rating.LicenseStub, UserMetric: "users", Burstable: true}
+	b := mustBook(t, []abacus.Price{prompt("llm", "0.5", 1_000_000, "0.125"), prompt("thirds", "1", 3, "0.25"), prompt("plain", "0.5", 1_000_000, ""), seats}, nil, nil)
 	for _, tc := range []struct {
 		res, extra, cost string
 	}{
@@ -463,6 +465,10 @@ func TestCachedPromptTokens(t *testing.T) {
 		// 1/3 + 0.25/3, rounded once: rounding each term would give …666.
 		{"thirds", `{"prompt_token_num":"2","prompt_token_cache_num":"1"}`, "0.41666666666666666667"},
 		{"plain", `{"prompt_token_num":"1000000","prompt_token_cache_num":"400000"}`, "0.5"},
+		// Without the split the cached tokens are of the value (1 here).
+		{"llm", `{"prompt_token_cache_num":"1"}`, "0.000000125"},
+		// A stub licence's count multiplies the cached tokens as the rest: 30 cached at 0.5.
+		{"seats", `{"prompt_token_num":"10","prompt_token_cache_num":"10","users":3}`, "15"},
 	} {
 		e := &abacus.UsageEvent{ID: "e", Account: alice, Value: 1, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: tc.res, Time: jan10, Extra: tc.extra}
 		r, err := b.Rate(e, "USD", nil)
