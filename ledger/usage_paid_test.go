@@ -207,9 +207,11 @@ func TestUsageNeverGivesABucketMoreThanItPaid(t *testing.T) {
 						continue
 					}
 					k := rapid.IntRange(0, len(standing)-1).Draw(rt, "which")
+					// A void is refused by the floor, or in a month a correction
+					// could not reprice (the floor refused that) until it is.
 					if v := f.void(standing[k]); v.Err == nil {
 						standing = append(standing[:k], standing[k+1:]...)
-					} else if v.Err.Code != abacus.CodeInsufficientFunds {
+					} else if v.Err.Code != abacus.CodeInsufficientFunds && !(v.Err.Code == abacus.CodeConflict && strings.Contains(v.Err.Message, "reprice its month first")) {
 						rt.Fatalf("void: %+v", v)
 					}
 				default:
