@@ -204,6 +204,7 @@ type storedEventView struct {
 	Refunded     abacus.Amount      `json:"refunded"`
 	Paid         paidView           `json:"paid"`
 	ReceivedAt   time.Time          `json:"received_at"`
+	Prices       []int64            `json:"prices,omitempty"` // the price versions that charged it
 	Transaction  int64              `json:"transaction,omitempty"`
 	Void         int64              `json:"void_transaction,omitempty"`
 	Uncommitted  bool               `json:"uncommitted,omitempty"`
@@ -290,7 +291,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range evs {
 		page.Events = append(page.Events, storedEventView{e.Seq, e.ID, e.Account, e.Value, e.ValueType, e.Scene, e.OpUID, e.ResourceID,
 			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.Refunded,
-			paidView{e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.DrawnEstimated}, e.ReceivedAt, e.TxID, e.VoidTxID, e.Uncommitted})
+			paidView{e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.DrawnEstimated}, e.ReceivedAt, e.PriceIDs, e.TxID, e.VoidTxID, e.Uncommitted})
 	}
 	if len(evs) == q.Limit {
 		page.Next = &evs[len(evs)-1].Seq

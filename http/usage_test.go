@@ -131,6 +131,11 @@ func TestIngestEndpoint(t *testing.T) {
 		for _, e := range list.body["events"].([]any) {
 			paid[e.(map[string]any)["uuid"]] = fmt.Sprint(e.(map[string]any)["paid"])
 		}
+		for _, e := range list.body["events"].([]any) {
+			if ps, ok := e.(map[string]any)["prices"].([]any); !ok || len(ps) != 1 {
+				t.Fatalf("the versions that charged an event: %v", e)
+			}
+		}
 		if got := paid["11111111-0000-4000-8000-000000000001"]; got != "map[bonus:0 cash:2 voucher:0]" {
 			t.Fatalf("what each bucket paid for the first event: %s", got)
 		}

@@ -25,7 +25,7 @@ Usage:
   abacus prices import --correct [--dry-run] FILE
                                         correct the book to the file's prices and reprice
                                         the events they change (--dry-run: only say what)
-  abacus prices list [--db DB] [--all]  the prices in force now (--all: every version)
+  abacus prices list [--db DB] [--all]  the prices in force now and those to come (--all: every version)
 
 Prices are versioned: importing a price for a key that has one adds a new
 version from its valid_from time; nothing is edited in place. What the book
@@ -114,7 +114,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prices", "list", stderr)
 	db := dbFlag(fs)
-	all := fs.Bool("all", false, "every version, not only those in force now")
+	all := fs.Bool("all", false, "every version, not only those in force now or to come")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
