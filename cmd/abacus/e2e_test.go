@@ -378,6 +378,9 @@ func TestKeysCommands(t *testing.T) {
 	if out, err := runCLI(t, "keys", "create", "--db", dsn, "--role", "owner"); err == nil || !strings.Contains(out, "--role") {
 		t.Fatalf("a bad role must be refused naming the flag: %v\n%s", err, out)
 	}
+	if out, err := runCLI(t, "keys", "create", "--db", dsn, "--role", "user"); err == nil || !strings.Contains(out, "a user key is for one account: name it with --account") {
+		t.Fatalf("a user key without its account: %v\n%s", err, out)
+	}
 }
 
 // TestServeRefusesBadSettings: a bad setting stops serve before it opens

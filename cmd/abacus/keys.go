@@ -51,6 +51,12 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("--role: %w", err)
 	}
 	var acct abacus.AccountID
+	switch {
+	case r == abacus.RoleUser && *account == "":
+		return fmt.Errorf("--account: a user key is for one account: name it with --account UUID")
+	case r != abacus.RoleUser && *account != "":
+		return fmt.Errorf("--account: only a user key is for one account, not a %s key", r)
+	}
 	if *account != "" {
 		if acct, err = abacus.ParseAccountID(*account); err != nil {
 			return fmt.Errorf("--account: %w", err)
