@@ -426,12 +426,13 @@ func TestTieredMonthRepricedWhole(t *testing.T) {
 	})
 }
 
-// TestRepriceAMonthWithAVoidOfTheOldVersion: an event charged at a version
-// since replaced and then voided, its refund equal to its charge, still
-// marks its month for repricing: while it was standing, the events after
-// it were charged higher in the tiers, and the month must be charged again
-// without it. Once repriced, the voided event names no version, and the
-// month is left alone.
+// TestRepriceAMonthWithAVoidOfTheOldVersion: an event charged and voided
+// at a version since replaced still marks its month for repricing: while
+// it was standing, the events after it were charged higher in the tiers,
+// and the month must be charged again without it. Once repriced, the
+// voided event names no version, and the month is left alone. (A void
+// after the correction and before the reprice is refused: see
+// TestVoidInAMonthLeftUnrepriced.)
 func TestRepriceAMonthWithAVoidOfTheOldVersion(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -442,13 +443,13 @@ func TestRepriceAMonthWithAVoidOfTheOldVersion(t *testing.T) {
 		}
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tiered("2", "2", 0))
 		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
-		f.ingest(spaceEvent("a", acct, "cpu", 3, t0.Add(time.Hour))) // 6
-		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{tiered("3", "1", 1)}); err != nil {
-			t.Fatal(err)
-		}
-		f.ingest(spaceEvent("b", acct, "cpu", 3, t0.Add(2*time.Hour))) // units 4 to 6 at the new version: 3
+		f.ingest(spaceEvent("a", acct, "cpu", 3, t0.Add(time.Hour)))   // 6
+		f.ingest(spaceEvent("b", acct, "cpu", 3, t0.Add(2*time.Hour))) // units 4 to 6: 6
 		if res := f.void("a"); res.Refunded.String() != "6" {
 			t.Fatalf("void: %+v", res)
+		}
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{tiered("3", "1", 1)}); err != nil {
+			t.Fatal(err)
 		}
 		for range 2 {
 			if _, err := f.e.Reprice(f.ctx, []string{"a", "b"}); err != nil {
