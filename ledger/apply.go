@@ -222,6 +222,12 @@ func (b *batch) revert(r *abacus.Revert, orig *abacus.Transaction) (int, error) 
 	if orig.Type == abacus.TxRevert {
 		return -1, abacus.Errorf(abacus.CodeInvalid, "transaction", "transaction %d is itself a revert; post a new transaction instead", orig.ID)
 	}
+	if orig.Type == abacus.TxUsage {
+		// Its events record what they were charged and what each bucket
+		// paid; a mirror image would give the money back outside them, and
+		// a void would then give it back again.
+		return -1, abacus.Errorf(abacus.CodeConflict, "transaction", "transaction %d charged usage events: take usage back by voiding its events (POST /api/v1/accounting/metering/events/{id}/void), not by a revert", orig.ID)
+	}
 	if b.reverted[orig.ID] {
 		return -1, abacus.Errorf(abacus.CodeAlreadyReverted, "transaction", "transaction %d has already been reverted", orig.ID)
 	}

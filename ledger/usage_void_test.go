@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -351,4 +352,26 @@ func TestBatchThatNetsToNothing(t *testing.T) {
 		t.Fatalf("%+v %+v", charged, voided)
 	}
 	mustVerify(t, st)
+}
+
+// TestUsageIsNotReverted: a usage transaction is taken back by voiding its
+// events, which record what they were charged and what each bucket paid.
+// A revert of it had given the money back outside them, and a void then
+// gave it back again.
+func TestUsageIsNotReverted(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", t0.AddDate(0, -1, 0)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("e", acct, "gpu", 2, t0))
+		tx := storedEvent(t, f.st, "e").TxID
+		_, err := f.e.Submit(f.ctx, "revert-usage", &abacus.Revert{TxID: tx})
+		if abacus.ErrorCodeOf(err) != abacus.CodeConflict || !strings.Contains(err.Error(), "voiding its events") {
+			t.Fatalf("a revert of usage transaction %d: %v, want it refused", tx, err)
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "-2" {
+			t.Fatalf("cash %s, want -2 as charged", b)
+		}
+		mustVerify(t, f.st)
+	})
 }
