@@ -96,7 +96,7 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 		if now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf); err == nil && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs) {
 			return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, abacus.Errorf(abacus.CodeConflict, "uuid",
 				"event %q was charged at a price version a correction has replaced, and its price counts the month's usage: "+
-					"reprice its month first (abacus prices import --correct with the book's file), then void it; nothing was given back", s.ID)
+					"reprice its month first (abacus prices import --correct with the book's file; where the account's floor refused that, the account needs the corrected month's cost first), then void it; nothing was given back", s.ID)
 		}
 		r, err = u.book.RateWith(&s.UsageEvent, s.Currency, func(c rating.Counter) int64 { return u.used[c] - out[c] }, s.PriceIDs)
 		if err != nil {

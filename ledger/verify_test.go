@@ -195,3 +195,25 @@ func TestVerifyNamesAMonthBelowZero(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyMonthsWithCarries: what a month's buckets paid may drift below
+// its exact cost by a micro-unit per event, since the account's carry
+// crosses months (a void of a September event charged nothing gives back a
+// micro-unit the October events took): its exact cost, not what it paid,
+// is what may not be below zero.
+func TestVerifyMonthsWithCarries(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		sep, oct := time.Date(2026, 9, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0.0000001", sep.AddDate(0, -1, 0)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		for i := range 2 {
+			b, a := fmt.Sprintf("b%d", i), fmt.Sprintf("a%d", i)
+			f.ingest(spaceEvent(b, acct, "gpu", 5, sep.Add(time.Duration(i)*time.Hour)))
+			f.ingest(spaceEvent(a, acct, "gpu", 5, oct.Add(time.Duration(i)*time.Hour)))
+			if res, err := f.e.VoidEvents(f.ctx, []string{b}); err != nil || res[0].Err != nil {
+				t.Fatalf("void %s: %+v %v", b, res, err)
+			}
+		}
+		mustVerify(t, f.st)
+	})
+}

@@ -36,6 +36,11 @@ type usageCheck struct {
 	// What each bucket paid for an account's month, as its events say and
 	// as the store keeps it.
 	monthPaid, monthStored map[paidKey]*big.Int
+	// The exact cost of what stands of each account's month, and its
+	// events; a month with an event of unknown cost is not in monthCost.
+	monthCost   map[usageMonth]decimal.Decimal
+	monthEvents map[usageMonth]int64
+	monthNoCost map[usageMonth]bool
 	// Per bucket: what usage transactions moved on it, and what the
 	// events say it paid (negated), but for accounts with an event whose
 	// split is an estimate.
@@ -76,6 +81,7 @@ func newUsageCheck(c *Check) *usageCheck {
 		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
 		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}, reprices: map[int64][]abacus.Reprice{},
 		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{},
+		monthCost: map[usageMonth]decimal.Decimal{}, monthEvents: map[usageMonth]int64{}, monthNoCost: map[usageMonth]bool{},
 		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{}}
 }
 
@@ -159,6 +165,13 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 			e.ID, e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.Charged, e.Refunded)
 	}
 	month := rating.PeriodOf(e.Time)
+	um := usageMonth{e.Account, e.Currency, month}
+	u.monthEvents[um]++
+	if e.Cost.Valid {
+		u.monthCost[um] = u.monthCost[um].Add(e.Cost.Decimal)
+	} else {
+		u.monthNoCost[um] = true
+	}
 	for _, b := range abacus.CustomerBuckets {
 		paid := e.Drawn.Of(b).Micros()
 		addTo(u.eventsByBucket, acctBucket{e.Account, e.Currency, b}, -paid)
@@ -307,32 +320,37 @@ func (u *usageCheck) finish() {
 	}
 }
 
-// monthsNotBelowZero checks that no account's usage of a month came to
-// less than nothing, by more than the micro-unit a refund's rounding
-// through the carry may take: every price's month costs C(total) ≥ 0,
-// whatever its credits and voids, so a month below zero gave back money
-// that was never paid.
+// monthsNotBelowZero checks that no account's month of usage came to less
+// than nothing: every price's month costs C(total) >= 0 whatever its
+// credits and voids, so a month below zero gave back money never paid.
+// It sums the exact costs of what stands, which are rounded only at 20
+// places (half a unit there per event). A month with an event stored
+// before costs were kept is judged by what its buckets paid instead,
+// which the account's carry may move by a micro-unit per event across
+// months.
 func (u *usageCheck) monthsNotBelowZero() {
-	type month struct {
-		account  abacus.AccountID
-		currency abacus.Currency
-		start    time.Time
+	months := map[usageMonth]bool{}
+	for m := range u.monthEvents {
+		months[m] = true
 	}
-	net, months := map[month]*big.Int{}, map[month]bool{}
-	for k, paid := range u.monthPaid {
-		m := month{k.account, k.currency, k.month}
-		if net[m] == nil {
-			net[m], months[m] = new(big.Int), true
-		}
-		net[m].Add(net[m], paid)
-	}
-	floor := big.NewInt(-1)
-	for _, m := range sortedKeys(months, func(a, b month) int {
+	for _, m := range sortedKeys(months, func(a, b usageMonth) int {
 		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
 	}) {
-		if net[m].Cmp(floor) < 0 {
+		n := u.monthEvents[m]
+		came := u.monthCost[m]
+		slack := decimal.New(n, -rating.CostScale)
+		if u.monthNoCost[m] {
+			paid := new(big.Int)
+			for _, b := range abacus.CustomerBuckets {
+				if p := u.monthPaid[paidKey{m.account, m.currency, m.start, b}]; p != nil {
+					paid.Add(paid, p)
+				}
+			}
+			came, slack = decimal.NewFromBigInt(paid, -6), decimal.New(n, -6)
+		}
+		if came.Add(slack).Sign() < 0 {
 			u.c.fail("account %s: its usage of %s came to %s %s: more came back than was paid for it", m.account, m.start.Format("2006-01"),
-				micros(net[m]), m.currency)
+				came, m.currency)
 		}
 	}
 }
