@@ -172,15 +172,16 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	if bom, _ := peek.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
 		return errors.New("is UTF-16 text; abacus ingest reads UTF-8: save it as UTF-8 (iconv -f UTF-16 -t UTF-8)")
 	}
-	if head, _ := peek.Peek(4096); bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n"), []byte("[")) {
+	head := lead(peek)
+	if bytes.HasPrefix(head, []byte("[")) {
 		return errors.New("is a JSON array; abacus ingest reads NDJSON (one event per line) or CSV: send an array to the HTTP endpoint")
 	}
-	switch sniffed := sniffFormat(peek); {
+	switch sniffed := sniffFormat(head); {
 	case format == "": // standard input, or a name that does not say
 		if format = sniffed; format == "" {
 			return fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
 		}
-	case format != sniffed && sniffed != "" && !explicit && !blank(peek):
+	case format != sniffed && sniffed != "" && !explicit && len(head) > 0: // an empty file reads as any format
 		// Every line would be rejected for the name's format.
 		return fmt.Errorf("is named as %s but reads as %s; rename it, or use --format %s", strings.ToUpper(format), strings.ToUpper(sniffed), sniffed)
 	}
@@ -301,13 +302,17 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 	}
 }
 
-// sniffFormat tells NDJSON from CSV by the first byte that is not a
-// byte-order mark or white space: an object opens an NDJSON line, and a
-// CSV file opens with its header's first name. It says "" for anything
-// else, such as a JSON array.
-func sniffFormat(r *bufio.Reader) string {
+// lead is the start of r past a byte-order mark and white space, which
+// tells a file's format.
+func lead(r *bufio.Reader) []byte {
 	head, _ := r.Peek(4096)
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
+	return bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
+}
+
+// sniffFormat tells NDJSON from CSV by a file's lead: an object opens an
+// NDJSON line, and a CSV file opens with its header's first name. It says
+// "" for anything else, such as a JSON array.
+func sniffFormat(head []byte) string {
 	switch {
 	case len(head) == 0:
 		return "ndjson" // nothing to read either way
@@ -317,13 +322,6 @@ func sniffFormat(r *bufio.Reader) string {
 		return "csv"
 	}
 	return ""
-}
-
-// blank says the start of r holds nothing but a byte-order mark and
-// white space: an empty file, which reads as any format.
-func blank(r *bufio.Reader) bool {
-	head, _ := r.Peek(4096)
-	return len(bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")) == 0
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")
