@@ -61,11 +61,10 @@ func (u *usageBatch) queueReprice(it *usageItem) error {
 	// A voided event too: what its charge and void left it was counted at
 	// the prices that charged it. Versions are never deleted, so one is in
 	// force for an event that was charged.
-	now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	stale, err := u.stale(s)
 	if err != nil {
 		return err
 	}
-	stale := len(s.PriceIDs) > 0 && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs)
 	it.result.Status = abacus.IngestAccepted
 	u.repricing[s.ID] = true
 	u.pending = append(u.pending, repricing{it: it, event: s, stale: stale})
@@ -238,6 +237,16 @@ type errRepriceRefused struct {
 }
 
 func (e *errRepriceRefused) Error() string { return "ledger: a reprice was refused: " + e.err.Error() }
+
+// stale says a stored event names versions no longer in force at its
+// time: a correction replaced them, and its month is not repriced yet.
+func (u *usageBatch) stale(s *abacus.StoredEvent) (bool, error) {
+	now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	if err != nil {
+		return false, err
+	}
+	return len(s.PriceIDs) > 0 && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs), nil
+}
 
 func priceIDsOf(r rating.Rating) []int64 {
 	ids := make([]int64, len(r.Lines))

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"errors"
-	"slices"
 
 	"github.com/shopspring/decimal"
 
@@ -93,7 +92,7 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 		// repriced (the floor refused that), later events of the month
 		// were charged at the new ones: priced at the old at the top of the
 		// month, the refund could come to more than the month paid.
-		if now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf); err == nil && !now.Unpriced && !slices.Equal(priceIDsOf(now), s.PriceIDs) {
+		if stale, err := u.stale(s); err == nil && stale {
 			return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, abacus.Errorf(abacus.CodeConflict, "uuid",
 				"event %q was charged at a price version a correction has replaced, and its price counts the month's usage: "+
 					"reprice its month first (abacus prices import --correct with the book's file; where the account's floor refused that, the account needs the corrected month's cost first), then void it; nothing was given back", s.ID)
