@@ -152,7 +152,7 @@ type BatchReads struct {
 	EventIDs []string       // ids to look for among the stored usage events
 	Targets  []string       // stored events to return whole: those to void or rerate
 	Slots    []MinuteSlot   // minute slots to look for (EventID ignored)
-	Counters []UsageCounter // counters to read (Quantity ignored)
+	Counters []UsageCounter // counters to read (Quantity and PriceID ignored)
 	Accounts []AccountID    // accounts whose carried residues to read
 	Book     bool           // read the price book's version
 }
@@ -168,7 +168,7 @@ type BatchState struct {
 	Seen        []StoredEvent  // those of EventIDs that are stored, as stored
 	Stored      []StoredEvent  // those of Targets that are stored
 	Taken       []MinuteSlot   // those of Slots taken, with the event that took each
-	Counters    []UsageCounter // those of Counters ever written, with their quantities
+	Counters    []UsageCounter // those of Counters ever written, with their quantities and versions
 	Carries     []Carry        // the residues of those of Accounts that have one
 	BookVersion int64          // the price book's version, if Book
 }
@@ -183,7 +183,7 @@ type Changes struct {
 
 	Events       []StoredEvent  // new usage events
 	EventUpdates []StoredEvent  // events whose status changed (rerated, voided)
-	Counters     []UsageCounter // quantities to add
+	Counters     []UsageCounter // quantities to add, and the version each now counts at (0: unchanged)
 	Paid         []MonthPaid    // amounts to add, bucket by bucket
 	Carries      []Carry        // residues to set
 	Rollups      []Rollup       // quantities, amounts and counts to add

@@ -10,6 +10,9 @@ type UsageCounter struct {
 	Currency Currency
 	Period   time.Time // the period's start, UTC
 	Quantity int64
+	// PriceID is the version that counted its latest usage; 0 where that
+	// is unknown (counted before migration 0017).
+	PriceID int64
 }
 
 // PriceUse is the latest event time a price version has charged, kept per

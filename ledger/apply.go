@@ -203,19 +203,21 @@ func (b *batch) draw(c *customerWallets, amount abacus.Amount) ([]part, error) {
 }
 
 func (b *batch) insufficientTotal(c *customerWallets, need abacus.Amount) error {
-	total := abacus.Zero
-	var acct abacus.AccountID
-	for _, bk := range b.drawOrder {
-		w := b.wallets[c.ids[bk]]
-		acct = w.Account
-		if a, err := w.Available(); err == nil && a.IsPositive() {
-			total, _ = total.Add(a)
-		}
-	}
 	cash := b.wallets[c.ids[abacus.BucketCash]]
 	return abacus.Errorf(abacus.CodeInsufficientFunds, "amount",
 		"account %s has %s %s available across its buckets (cash floor %s); %s is needed",
-		acct, total, c.currency, cash.Floor, need)
+		cash.Account, b.availableTotal(c), c.currency, cash.Floor, need)
+}
+
+// availableTotal is what a customer's buckets have available above zero.
+func (b *batch) availableTotal(c *customerWallets) abacus.Amount {
+	total := abacus.Zero
+	for _, bk := range b.drawOrder {
+		if a, err := b.wallets[c.ids[bk]].Available(); err == nil && a.IsPositive() {
+			total, _ = total.Add(a)
+		}
+	}
+	return total
 }
 
 func (b *batch) revert(r *abacus.Revert, orig *abacus.Transaction) (int, error) {

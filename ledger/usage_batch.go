@@ -22,13 +22,17 @@ type usageBatch struct {
 	book    *rating.Book
 	used    map[rating.Counter]int64 // counters as they stand, stored plus this batch
 	counted map[rating.Counter]int64 // what this batch adds
-	carry   map[abacus.AccountID]decimal.Decimal
-	carried map[abacus.AccountID]bool     // residue changed
-	seenDB  map[string]*abacus.UsageEvent // stored, by id
-	seen    map[string]*abacus.UsageEvent // ingested by this batch
-	minutes map[abacus.MinuteSlot]string
-	stored  map[string]*abacus.StoredEvent // void, rerate and reprice targets, under lock
-	rollups map[rollupKey]*abacus.Rollup
+	// The version that counted each counter's latest usage: as stored (0
+	// if unknown), and as this batch's charges left it.
+	usedBy    map[rating.Counter]int64
+	countedBy map[rating.Counter]int64
+	carry     map[abacus.AccountID]decimal.Decimal
+	carried   map[abacus.AccountID]bool     // residue changed
+	seenDB    map[string]*abacus.UsageEvent // stored, by id
+	seen      map[string]*abacus.UsageEvent // ingested by this batch
+	minutes   map[abacus.MinuteSlot]string
+	stored    map[string]*abacus.StoredEvent // void, rerate and reprice targets, under lock
+	rollups   map[rollupKey]*abacus.Rollup
 	// priceUses is the latest event time each price version charged.
 	priceUses map[priceUse]time.Time
 	repricing map[string]bool // events to reprice at the end of the batch
@@ -119,6 +123,8 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			},
 			used:      map[rating.Counter]int64{},
 			counted:   map[rating.Counter]int64{},
+			usedBy:    map[rating.Counter]int64{},
+			countedBy: map[rating.Counter]int64{},
 			carry:     map[abacus.AccountID]decimal.Decimal{},
 			carried:   map[abacus.AccountID]bool{},
 			seenDB:    map[string]*abacus.UsageEvent{},
@@ -256,10 +262,10 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 		u.stored[st.Stored[i].ID] = &st.Stored[i]
 	}
 	for _, s := range st.Counters {
-		q := s.Quantity
-		s.Quantity = 0
+		q, v := s.Quantity, s.PriceID
+		s.Quantity, s.PriceID = 0, 0
 		if c, ok := byKey[s]; ok {
-			u.used[c] = q
+			u.used[c], u.usedBy[c] = q, v
 		}
 	}
 	for _, c := range st.Carries {

@@ -65,8 +65,14 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	}
 	c.Events, c.EventUpdates, c.Reprices = u.events, u.updates, u.reprices
 	for k, q := range u.counted {
-		if q != 0 {
-			c.Counters = append(c.Counters, abacus.UsageCounter{Account: k.Account, Key: counterKey(k.Key), Currency: k.Currency, Period: k.Period, Quantity: q})
+		// A reprice that gives a month back and charges it again at the
+		// correcting version adds nothing, but moves the counter to it.
+		v := u.countedBy[k]
+		if v == u.usedBy[k] {
+			v = 0
+		}
+		if q != 0 || v != 0 {
+			c.Counters = append(c.Counters, abacus.UsageCounter{Account: k.Account, Key: counterKey(k.Key), Currency: k.Currency, Period: k.Period, Quantity: q, PriceID: v})
 		}
 	}
 	for m, d := range u.paidMoved {

@@ -33,7 +33,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 		return it.tooLate
 	}
 	cur := it.customer.currency
-	r, err := u.book.Rate(ev, cur, u.usedOf)
+	r, err := u.rateNew(ev, cur)
 	if err != nil {
 		return err
 	}
@@ -59,6 +59,39 @@ func (u *usageBatch) ingest(it *usageItem) error {
 
 func (u *usageBatch) usedOf(c rating.Counter) int64 { return u.used[c] }
 
+// rateNew rates a new charge (an event, or an unpriced one rerated) at the
+// prices in force at its time, but where its month's counter holds usage
+// counted at a version a correction has replaced (the month is not
+// repriced yet, or its reprice was refused), at that version: the
+// corrected version's tiers would price the month's usage as if it had
+// paid them, and a volume credit could give back more than the month
+// paid. The month stays at one version, and the event, naming the
+// replaced one, is repriced with it.
+func (u *usageBatch) rateNew(e *abacus.UsageEvent, cur abacus.Currency) (rating.Rating, error) {
+	r, err := u.book.Rate(e, cur, u.usedOf)
+	if err != nil || r.Unpriced {
+		return r, err
+	}
+	var ids []int64
+	for i, l := range r.Lines {
+		if l.Counter == nil || u.used[*l.Counter] == 0 {
+			continue
+		}
+		v := cmp.Or(u.countedBy[*l.Counter], u.usedBy[*l.Counter])
+		if v == 0 || v == l.PriceID || !u.book.Superseded(v) {
+			continue
+		}
+		if ids == nil {
+			ids = priceIDsOf(r)
+		}
+		ids[i] = v
+	}
+	if ids == nil {
+		return r, nil
+	}
+	return u.book.RateWith(e, cur, u.usedOf, ids)
+}
+
 // chargeRating charges a rated event: its cost plus the account's carry,
 // floored to micro-units, drawn from the buckets (first from those prefer
 // names, see chargeAmount); what the floor leaves over is the new carry.
@@ -78,6 +111,7 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 		if l.Counter != nil {
 			u.used[*l.Counter] += l.Quantity
 			u.counted[*l.Counter] += l.Quantity
+			u.countedBy[*l.Counter] = l.PriceID
 		}
 		ev.PriceIDs = append(ev.PriceIDs, l.PriceID)
 		use := priceUse{l.PriceID, it.shard}
@@ -226,7 +260,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	case s.Status != abacus.EventUnpriced:
 		return abacus.Errorf(abacus.CodeConflict, "status", "event %q is %s; only unpriced events are rated again", s.ID, s.Status)
 	}
-	r, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	r, err := u.rateNew(&s.UsageEvent, s.Currency)
 	if err != nil {
 		return err
 	}

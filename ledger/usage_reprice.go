@@ -93,19 +93,84 @@ func (u *usageBatch) settleReprices() error {
 		if !slices.ContainsFunc(group, func(p repricing) bool { return p.stale }) {
 			continue // its prices stand
 		}
-		for i := range group {
-			if err := u.giveBackPaid(&group[i]); err != nil {
-				return withMonth(err, group)
-			}
-		}
-		slices.SortFunc(group, func(x, y repricing) int { return cmp.Compare(x.event.Seq, y.event.Seq) })
-		for _, p := range group {
-			if err := u.repriceCharge(p); err != nil {
-				return withMonth(err, group)
-			}
+		if err := u.repriceMonth(group); err != nil {
+			return withMonth(err, group)
 		}
 	}
 	return nil
+}
+
+// repriceMonth gives every event of an account's month back what it paid
+// and charges the standing ones again in the order they were stored. The
+// account's floor is asked once, of the whole month: with tiers a total on
+// the way can be far above the month's (a volume month's first event alone
+// pays the first tier's price for its units), and a correction that
+// lowered the month's cost had been refused on such a total. The month is
+// refused only if it leaves cash below its floor, and lower than it found
+// it.
+func (u *usageBatch) repriceMonth(group []repricing) error {
+	slices.SortFunc(group, func(x, y repricing) int { return cmp.Compare(x.event.Seq, y.event.Seq) })
+	c := group[0].it.customer
+	cash := u.wallets[c.ids[abacus.BucketCash]]
+	before, err := cash.Available()
+	if err != nil {
+		return err
+	}
+	held, err := u.netAvailable(c)
+	if err != nil {
+		return err
+	}
+	has := u.availableTotal(c)
+	floored := cash.HasFloor
+	if floored {
+		// Lifted for the month's steps alone; a refused month's batch is
+		// run again without it.
+		cash.HasFloor = false
+		defer func() { cash.HasFloor = true }()
+	}
+	for i := range group {
+		if err := u.giveBackPaid(&group[i]); err != nil {
+			return err
+		}
+	}
+	for _, p := range group {
+		if err := u.repriceCharge(p); err != nil {
+			return err
+		}
+	}
+	after, err := cash.Available()
+	if err != nil {
+		return err
+	}
+	if !floored || after.Cmp(cash.Floor) >= 0 || after.Cmp(before) >= 0 {
+		return nil
+	}
+	left, err := u.netAvailable(c)
+	if err == nil {
+		left, err = held.Sub(left)
+	}
+	if err != nil {
+		return err
+	}
+	return &errRepriceRefused{item: group[0].it, err: abacus.Errorf(abacus.CodeInsufficientFunds, "uuid",
+		"account %s has %s %s available across its buckets (cash floor %s); its month from %s costs %s more at the corrected prices",
+		cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), left)}
+}
+
+// netAvailable is what a customer's buckets have available, below zero
+// included.
+func (u *usageBatch) netAvailable(c *customerWallets) (abacus.Amount, error) {
+	total := abacus.Zero
+	for _, b := range abacus.CustomerBuckets {
+		a, err := u.wallets[c.ids[b]].Available()
+		if err == nil {
+			total, err = total.Add(a)
+		}
+		if err != nil {
+			return abacus.Amount{}, err
+		}
+	}
+	return total, nil
 }
 
 // withMonth names, in a refusal, the items of the refused event's month:

@@ -477,10 +477,11 @@ func TestRepriceRefusedLeavesTheMonth(t *testing.T) {
 		from := t0.AddDate(0, -1, 0)
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("bv", abacus.ModelVolume, from, tier{100, "1"}, tier{0, "0.1"}))
 		acct := f.account(abacus.Overdraft{}, nil)
-		f.fund(acct, abacus.TxTopup, "100")
-		f.ingest(spaceEvent("y1", acct, "bv", 90, t0.AddDate(0, 0, 4)), spaceEvent("y2", acct, "bv", 11, t0.AddDate(0, 0, 19)))
-		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "89.9" {
-			t.Fatalf("cash %s, want 89.9: the month is C(101) = 10.1", b)
+		f.fund(acct, abacus.TxTopup, "15")
+		f.ingest(spaceEvent("y2", acct, "bv", 11, t0.AddDate(0, 0, 19)))
+		f.ingest(spaceEvent("y1", acct, "bv", 90, t0.AddDate(0, 0, 4)))
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "4.9" {
+			t.Fatalf("cash %s, want 4.9: the month is C(101) = 10.1", b)
 		}
 		fixed := tieredPrice("bv", abacus.ModelVolume, from, tier{100, "2"}, tier{0, "0.2"})
 		fixed.Revision = 1
@@ -496,13 +497,16 @@ func TestRepriceRefusedLeavesTheMonth(t *testing.T) {
 				t.Fatalf("item %d: %+v, want both refused by the floor", i, r)
 			}
 		}
-		if !strings.Contains(res[1].Err.Message, `"y1"`) && !strings.Contains(res[0].Err.Message, `"y2"`) {
-			t.Fatalf("neither names the event that was refused: %+v", res)
+		if !strings.Contains(res[0].Err.Message, `"y2"`) {
+			t.Fatalf("y1's refusal does not name y2, the month's first event, refused for the month: %+v", res)
 		}
-		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "89.9" {
-			t.Fatalf("cash %s, want 89.9 as before", b)
+		if want := "has 4.9 USD available across its buckets (cash floor 0); its month from 2026-11-01 costs 10.1 more"; !strings.Contains(res[1].Err.Message, want) {
+			t.Fatalf("the refusal says %q, want what the corrected month costs more: %q", res[1].Err.Message, want)
 		}
-		if y1, y2 := storedEvent(t, f.st, "y1"), storedEvent(t, f.st, "y2"); y1.Charged.String() != "90" || y2.Charged.String() != "-79.9" {
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "4.9" {
+			t.Fatalf("cash %s, want 4.9 as before", b)
+		}
+		if y1, y2 := storedEvent(t, f.st, "y1"), storedEvent(t, f.st, "y2"); y1.Charged.String() != "-0.9" || y2.Charged.String() != "11" {
 			t.Fatalf("the month's events changed: %s and %s", y1.Charged, y2.Charged)
 		}
 		// Once the account can pay, the month is repriced whole: C'(101) = 20.2.
@@ -510,19 +514,20 @@ func TestRepriceRefusedLeavesTheMonth(t *testing.T) {
 		if res, err := f.e.Reprice(f.ctx, []string{"y1", "y2"}); err != nil || !res[0].Repriced || !res[1].Repriced {
 			t.Fatalf("after a top-up: %+v %v", res, err)
 		}
-		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "179.8" {
-			t.Fatalf("cash %s, want 179.8: 200 less C'(101) = 20.2", b)
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "94.8" {
+			t.Fatalf("cash %s, want 94.8: 115 less C'(101) = 20.2", b)
 		}
 		mustVerify(t, f.st)
 	})
 }
 
 // TestVoidInAMonthLeftUnrepriced: a month a correction could not reprice
-// (the floor refused it) keeps its events at the replaced version while
-// later events of the month are charged at the new one. A void of one of
-// the old ones, priced at the old tiers at the top of the month, had given
-// back 10 where the month paid 1.1; it is refused until the month is
-// repriced, and verify names a month below zero should one ever be.
+// (the floor refused it) keeps its events at the replaced version. Later
+// events of the month had been charged at the new one, and a void of one
+// of the old ones, priced at the old tiers at the top of the month, had
+// given back 10 where the month paid 1.1; later events are now charged at
+// the month's version, and a void is refused until the month is
+// repriced all the same.
 func TestVoidInAMonthLeftUnrepriced(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -540,8 +545,8 @@ func TestVoidInAMonthLeftUnrepriced(t *testing.T) {
 			t.Fatalf("the reprice the floor refuses: %+v %v", res, err)
 		}
 		f.fund(acct, abacus.TxTopup, "1")
-		if r := f.ingest(spaceEvent("b", acct, "r", 100, t0.AddDate(0, 0, 19))); r[0].Charged.String() != "1" {
-			t.Fatalf("b at the corrected tiers, counted after a's 10: %+v", r[0])
+		if r := f.ingest(spaceEvent("b", acct, "r", 1, t0.AddDate(0, 0, 19))); r[0].Charged.String() != "1" {
+			t.Fatalf("b at the month's replaced tiers, counted after a's 10: %+v", r[0])
 		}
 		res, err := f.e.VoidEvents(f.ctx, []string{"a"})
 		if err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeConflict || !strings.Contains(res[0].Err.Message, "reprice its month first") {
@@ -554,5 +559,63 @@ func TestVoidInAMonthLeftUnrepriced(t *testing.T) {
 		if err != nil || rep.OK() || strings.Contains(rep.String(), "came to") {
 			t.Fatalf("verify: %v\n%s\nwant the stale event named, and no month below zero", err, rep)
 		}
+	})
+}
+
+// TestNewUsageInAMonthLeftUnrepriced: while a correction's reprice of a
+// month is refused by the floor, the month's new usage is charged at the
+// version its counter counted, not the corrected one. A volume event
+// charged at the corrected tiers had been credited C'(101) − C'(90) =
+// −79.9 in a month that had paid 0.9, leaving the account 79 richer than
+// the month's usage at either version. Once repriced, the month counts at
+// the corrected version and new usage pays it.
+func TestNewUsageInAMonthLeftUnrepriced(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		from := t0.AddDate(0, -1, 0)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("v", abacus.ModelVolume, from, tier{100, "0.01"}, tier{0, "0.001"}))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "1")
+		f.ingest(spaceEvent("a", acct, "v", 90, t0.AddDate(0, 0, 1)))
+		old := priceID(t, f.st, "v", from, 0)
+		fixed := tieredPrice("v", abacus.ModelVolume, from, tier{100, "1"}, tier{0, "0.1"})
+		fixed.Revision = 1
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fixed}); err != nil {
+			t.Fatal(err)
+		}
+		corrected := priceID(t, f.st, "v", from, 1)
+		if res, err := f.e.Reprice(f.ctx, []string{"a"}); err != nil || res[0].Status != abacus.IngestRejected {
+			t.Fatalf("the reprice the floor refuses (C'(90) = 90): %+v %v", res, err)
+		}
+		r := f.ingest(spaceEvent("b", acct, "v", 11, t0.AddDate(0, 0, 19)))
+		if r[0].Status != abacus.IngestAccepted || r[0].Charged.String() != "-0.799" {
+			t.Fatalf("b: %+v, want C(101) − C(90) = 0.101 − 0.9 at the month's version", r[0])
+		}
+		if b := storedEvent(t, f.st, "b"); !slices.Equal(b.PriceIDs, []int64{old}) {
+			t.Fatalf("b names %v, want the month's version %d", b.PriceIDs, old)
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "0.899" {
+			t.Fatalf("cash %s, want 1 − C(101) = 0.899", b)
+		}
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || strings.Contains(rep.String(), "came to") {
+			t.Fatalf("verify: %v\n%s\nwant the stale events named, and no month below zero", err, rep)
+		}
+		// Once the account can pay, the month is repriced whole at C'(101) = 10.1,
+		// and the counter counts at the corrected version from then on.
+		f.fund(acct, abacus.TxTopup, "10")
+		if res, err := f.e.Reprice(f.ctx, []string{"a", "b"}); err != nil || !res[0].Repriced || !res[1].Repriced {
+			t.Fatalf("after a top-up: %+v %v", res, err)
+		}
+		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "0.9" {
+			t.Fatalf("cash %s, want 11 − C'(101) = 0.9", b)
+		}
+		if r := f.ingest(spaceEvent("c", acct, "v", 1, t0.AddDate(0, 0, 20))); r[0].Charged.String() != "0.1" {
+			t.Fatalf("c: %+v, want C'(102) − C'(101) = 0.1", r[0])
+		}
+		if c := storedEvent(t, f.st, "c"); !slices.Equal(c.PriceIDs, []int64{corrected}) {
+			t.Fatalf("c names %v, want the corrected version %d", c.PriceIDs, corrected)
+		}
+		mustVerify(t, f.st)
 	})
 }

@@ -177,6 +177,19 @@ func (b *Book) named(k Key, cur abacus.Currency, ids []int64) (*version, bool) {
 	return nil, false
 }
 
+// Superseded says a higher revision of its key's version from the same
+// ValidFrom has replaced the price version id: a correction. An unknown id
+// is not superseded.
+func (b *Book) Superseded(id int64) bool {
+	v, ok := b.byID[id]
+	if !ok {
+		return false
+	}
+	vs := b.prices[priceKey{KeyOf(v.price), v.price.Currency}]
+	i := sort.Search(len(vs), func(i int) bool { return !vs[i].price.ValidFrom.Before(v.price.ValidFrom) })
+	return i == len(vs) || vs[i] != v
+}
+
 // Versions returns the versions of the price of k in cur, oldest first,
 // each the highest revision of its ValidFrom. The prices belong to the
 // Book: do not modify them.

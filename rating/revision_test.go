@@ -25,6 +25,11 @@ func TestRevisionsReplaceAVersion(t *testing.T) {
 	if vs := b.Versions(rating.KeyOf(&wrong), "USD"); len(vs) != 1 || vs[0].ID != 2 {
 		t.Fatalf("versions %v, want only the revision in force", vs)
 	}
+	for id, want := range map[int64]bool{1: true, 2: false, 7: false} {
+		if got := b.Superseded(id); got != want {
+			t.Fatalf("Superseded(%d) = %v, want %v", id, got, want)
+		}
+	}
 	r, err = b.RateWith(ev, "USD", nil, []int64{1})
 	if err != nil || r.Unpriced || r.Lines[0].PriceID != 1 {
 		t.Fatalf("with the version it was charged at: %+v %v", r, err)

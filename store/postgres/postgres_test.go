@@ -287,7 +287,8 @@ func TestWriteLazyTransaction(t *testing.T) {
 // (and those after it), for tests that set up what an older schema held.
 // Each has no room to spare, so appending to it copies.
 var (
-	undo0015 = []string{`ALTER TABLE usage_events DROP COLUMN uncommitted`} // its index goes with it
+	undo0017 = []string{`ALTER TABLE usage_counters DROP COLUMN price_id`}
+	undo0015 = slices.Concat(undo0017, []string{`ALTER TABLE usage_events DROP COLUMN uncommitted`}) // its index goes with it
 	undo0014 = slices.Concat(undo0015, []string{`ALTER TABLE dead_letters DROP COLUMN published_at`})
 	undo0013 = slices.Concat(undo0014, []string{`ALTER TABLE usage_events DROP COLUMN drawn_estimated`, `DROP TABLE usage_paid`})
 	undo0011 = slices.Concat(undo0013, []string{
@@ -349,6 +350,7 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
 			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 3000000, 1000000, 2000000, 0, '1', 0)`,
 		`DROP TABLE usage_paid`,
+		undo0017[0],
 		`DELETE FROM schema_migrations WHERE version >= 16`,
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
@@ -366,7 +368,7 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 		if got := fmt.Sprint(cash, bonus, voucher); got != "7000000 2000000 10000000" {
 			t.Fatalf("usage_paid after the repair: %s, want 7000000 2000000 10000000", got)
 		}
-		if _, err := s.Pool().Exec(ctx, `DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
+		if _, err := s.Pool().Exec(ctx, undo0017[0]+`; DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -69,7 +69,7 @@ func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 		for i, c := range r.Counters {
 			accts[i], keys[i], curs[i], periods[i] = string(c.Account), c.Key, string(c.Currency), c.Period
 		}
-		queueRows(b, &st.Counters, scanCounter, `SELECT c.account_id, c.price_key, c.currency, c.period, c.quantity FROM usage_counters c
+		queueRows(b, &st.Counters, scanCounter, `SELECT c.account_id, c.price_key, c.currency, c.period, c.quantity, COALESCE(c.price_id, 0) FROM usage_counters c
 			JOIN unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(account_id, price_key, currency, period)
 			ON c.account_id = u.account_id AND c.price_key = u.price_key AND c.currency = u.currency AND c.period = u.period`, accts, keys, curs, periods)
 	}
@@ -91,7 +91,7 @@ func scanSlot(row pgx.Row) (abacus.MinuteSlot, error) {
 
 func scanCounter(row pgx.Row) (abacus.UsageCounter, error) {
 	var c abacus.UsageCounter
-	err := row.Scan(&c.Account, &c.Key, &c.Currency, &c.Period, &c.Quantity)
+	err := row.Scan(&c.Account, &c.Key, &c.Currency, &c.Period, &c.Quantity, &c.PriceID)
 	c.Period = c.Period.UTC()
 	return c, err
 }
@@ -154,14 +154,16 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			ids, statuses, charged, cash, bonus, voucher, prices, txs, voids, refunded, costs, uncommitted, n)
 	}
 	if n := len(c.Counters); n > 0 {
-		accts, keys, curs, periods, qs := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]int64, n)
+		accts, keys, curs, periods := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		qs, versions := make([]int64, n), make([]int64, n)
 		for i, u := range c.Counters {
-			accts[i], keys[i], curs[i], periods[i], qs[i] = string(u.Account), u.Key, string(u.Currency), u.Period, u.Quantity
+			accts[i], keys[i], curs[i], periods[i], qs[i], versions[i] = string(u.Account), u.Key, string(u.Currency), u.Period, u.Quantity, u.PriceID
 		}
-		b.Queue(`INSERT INTO usage_counters (account_id, price_key, currency, period, quantity)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[])
-			ON CONFLICT (account_id, price_key, currency, period) DO UPDATE SET quantity = usage_counters.quantity + excluded.quantity`,
-			accts, keys, curs, periods, qs)
+		b.Queue(`INSERT INTO usage_counters (account_id, price_key, currency, period, quantity, price_id)
+			SELECT a, k, c, p, q, NULLIF(v, 0) FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[]) AS u(a, k, c, p, q, v)
+			ON CONFLICT (account_id, price_key, currency, period) DO UPDATE SET quantity = usage_counters.quantity + excluded.quantity,
+				price_id = COALESCE(excluded.price_id, usage_counters.price_id)`,
+			accts, keys, curs, periods, qs, versions)
 	}
 	if n := len(c.Paid); n > 0 {
 		// In the order of c.Paid, as the counters: batches that race for

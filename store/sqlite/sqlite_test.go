@@ -248,10 +248,15 @@ const undo0014 = undo0015 + `ALTER TABLE dead_letters DROP COLUMN published_at;
 	DELETE FROM schema_migrations WHERE version >= 14;
 	`
 
-// undo0015 takes a migrated database back to before 0015.
-const undo0015 = `DROP INDEX usage_events_uncommitted;
+// undo0015 takes a migrated database back to before 0015 (and 0017).
+const undo0015 = undo0017 + `DROP INDEX usage_events_uncommitted;
 	ALTER TABLE usage_events DROP COLUMN uncommitted;
 	DELETE FROM schema_migrations WHERE version >= 15;
+	`
+
+// undo0017 takes a migrated database back to before 0017.
+const undo0017 = `ALTER TABLE usage_counters DROP COLUMN price_id;
+	DELETE FROM schema_migrations WHERE version >= 17;
 	`
 
 // TestMigrationMarksOldDeadLettersPublished: a dead letter stored before
@@ -446,7 +451,7 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
 		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', ?, 0, '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
 			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', ?, 0, '', 'charged', 'USD', 3000000, 1000000, 2000000, 0, '1', 0);
-		DROP TABLE usage_paid;
+		DROP TABLE usage_paid;`+undo0017+`
 		DELETE FROM schema_migrations WHERE version >= 16;`, oct, oct)
 	if err != nil {
 		t.Fatal(err)
@@ -466,7 +471,7 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 		if got := paid(); got != "7000000 2000000 10000000" {
 			t.Fatalf("usage_paid after the repair: %s, want 7000000 2000000 10000000", got)
 		}
-		if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
+		if _, err := db.ExecContext(ctx, undo0017+`DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
 			t.Fatal(err)
 		}
 	}

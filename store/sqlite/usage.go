@@ -135,7 +135,7 @@ func (t *writeTx) counters(ctx context.Context, cs []abacus.UsageCounter) ([]aba
 		for _, u := range c {
 			args = append(args, string(u.Account), u.Key, string(u.Currency), micros(u.Period))
 		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, price_key, currency, period, quantity FROM usage_counters
+		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, price_key, currency, period, quantity, COALESCE(price_id, 0) FROM usage_counters
 			WHERE (account_id, price_key, currency, period) IN (VALUES `+tuples(len(c), 4)+`)`, args...)
 		if err != nil {
 			return err
@@ -144,7 +144,7 @@ func (t *writeTx) counters(ctx context.Context, cs []abacus.UsageCounter) ([]aba
 		for rows.Next() {
 			var u abacus.UsageCounter
 			var period int64
-			if err := rows.Scan(&u.Account, &u.Key, &u.Currency, &period, &u.Quantity); err != nil {
+			if err := rows.Scan(&u.Account, &u.Key, &u.Currency, &period, &u.Quantity, &u.PriceID); err != nil {
 				return err
 			}
 			u.Period = fromMicros(period)
@@ -201,11 +201,12 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 			return fmt.Errorf("sqlite: event %s to update is missing", e.ID)
 		}
 	}
-	err = insertRows(ctx, t.tx, `INSERT INTO usage_counters (account_id, price_key, currency, period, quantity)`, 5, len(c.Counters),
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_counters (account_id, price_key, currency, period, quantity, price_id)`, 6, len(c.Counters),
 		func(i int, a []any) []any {
 			u := &c.Counters[i]
-			return append(a, string(u.Account), u.Key, string(u.Currency), micros(u.Period), u.Quantity)
-		}, ` ON CONFLICT (account_id, price_key, currency, period) DO UPDATE SET quantity = quantity + excluded.quantity`)
+			return append(a, string(u.Account), u.Key, string(u.Currency), micros(u.Period), u.Quantity, nullID(u.PriceID))
+		}, ` ON CONFLICT (account_id, price_key, currency, period) DO UPDATE SET quantity = quantity + excluded.quantity,
+			price_id = COALESCE(excluded.price_id, price_id)`)
 	if err != nil {
 		return err
 	}

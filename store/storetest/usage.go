@@ -25,12 +25,19 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 		Status:     abacus.EventUnpriced, ReceivedAt: at(61), Currency: "USD",
 	}
 	slot := abacus.MinuteSlot{Scene: 11, CustomerID: "space-1", Minute: at(60), EventID: "ev-1"}
-	counter := abacus.UsageCounter{Account: c.ID, Key: "1|1|6:minute|gpu", Currency: "USD", Period: at(0), Quantity: 42}
+	counter := abacus.UsageCounter{Account: c.ID, Key: "1|1|6:minute|gpu", Currency: "USD", Period: at(0), Quantity: 40, PriceID: 7}
 	carry := abacus.Carry{Account: c.ID, Residue: "0.0000004"}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		return tx.Apply(t.Context(), &abacus.Changes{Events: []abacus.StoredEvent{ev}, Minutes: []abacus.MinuteSlot{slot},
 			Counters: []abacus.UsageCounter{counter}, Carries: []abacus.Carry{carry}})
 	})
+	// Quantities add up; a version of 0 leaves the stored one.
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		more := counter
+		more.Quantity, more.PriceID = 2, 0
+		return tx.Apply(t.Context(), &abacus.Changes{Counters: []abacus.UsageCounter{more}})
+	})
+	counter.Quantity = 42
 	other := mustAccount(t, st, 2, "USD")
 	var before, beforeHolds []int64
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
