@@ -48,11 +48,15 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 			first[items[i].event.ID] = &items[i].event
 		}
 	}
+	book, _, err := e.priceBook(ctx)
+	if err != nil {
+		return err
+	}
 	var create []abacus.Account
 	creating := map[abacus.AccountID]bool{}
 	for _, i := range fresh {
 		it := &items[i]
-		if errs[i] = firstSight(it, stored[it.event.ID], first[it.event.ID]); errs[i] != nil || e.cfg.Usage.NoAutoCreate || creating[it.event.Account] {
+		if errs[i] = e.firstSight(book, it, stored[it.event.ID], first[it.event.ID]); errs[i] != nil || e.cfg.Usage.NoAutoCreate || creating[it.event.Account] {
 			continue
 		}
 		creating[it.event.Account] = true
@@ -80,8 +84,10 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 // that will not be charged: one whose id is stored, or taken earlier in
 // the call, under another account (a producer that got the account wrong,
 // then right: repeatOf says so), one too late, or one that cannot be
-// rated. An exact repeat of a stored event is answered duplicate here.
-func firstSight(it *usageItem, stored *abacus.StoredEvent, first *abacus.UsageEvent) error {
+// rated: its extra fields, or what its price makes of them (a licence
+// count), as a new account's counters, all zero, rate it. An exact repeat
+// of a stored event is answered duplicate here.
+func (e *Engine) firstSight(book *rating.Book, it *usageItem, stored *abacus.StoredEvent, first *abacus.UsageEvent) error {
 	if stored != nil {
 		if err := repeatOf(&stored.UsageEvent, &it.event, nil); err != nil {
 			return err
@@ -97,7 +103,7 @@ func firstSight(it *usageItem, stored *abacus.StoredEvent, first *abacus.UsageEv
 	if it.tooLate != nil {
 		return it.tooLate
 	}
-	_, err := rating.Components(&it.event)
+	_, err := book.Rate(&it.event, e.cfg.Usage.DefaultCurrency, func(rating.Counter) int64 { return 0 })
 	return err
 }
 

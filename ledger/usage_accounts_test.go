@@ -48,7 +48,9 @@ func TestNewAccountsAreMadeTogether(t *testing.T) {
 		defer e.Close()
 		price := perMinute("gpu", "0.01", t0.AddDate(0, -1, 0))
 		price.Currency = "EUR"
-		if err := st.PriceBookAdd(t.Context(), []abacus.Price{price}, nil); err != nil {
+		stub := perMinute("rds", "0.01", t0.AddDate(0, -1, 0))
+		stub.Currency, stub.License = "EUR", &abacus.License{Name: "rds", Type: "stub", UserMetric: "users", Burstable: true}
+		if err := st.PriceBookAdd(t.Context(), []abacus.Price{price, stub}, nil); err != nil {
 			t.Fatal(err)
 		}
 		known := newAccountID()
@@ -67,12 +69,14 @@ func TestNewAccountsAreMadeTogether(t *testing.T) {
 				evs = append(evs, spaceEvent(fmt.Sprintf("new-%d-%d", i, j), fresh[i], "gpu", 3, t0))
 			}
 		}
-		left := []abacus.AccountID{newAccountID(), newAccountID(), newAccountID()}
+		left := []abacus.AccountID{newAccountID(), newAccountID(), newAccountID(), newAccountID()}
 		taken := spaceEvent("new-0-0", left[0], "gpu", 3, t0)     // the call's first event holds its id under fresh[0]
 		stored := spaceEvent("stored", left[1], "gpu", 1, t0)     // a stored event holds it under known
 		unrated := spaceEvent("bad-extra", left[2], "gpu", 1, t0) // an extra that cannot be rated
 		unrated.Extra = `{"sku_kind":"x"}`
-		evs = append(evs, taken, stored, unrated)
+		unlicensed := spaceEvent("bad-licence", left[3], "rds", 1, t0) // a licence count its price cannot take
+		unlicensed.Extra = `{"users":-1}`
+		evs = append(evs, taken, stored, unrated, unlicensed)
 		res, err := e.Ingest(t.Context(), evs)
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +86,7 @@ func TestNewAccountsAreMadeTogether(t *testing.T) {
 				t.Fatalf("event %d: %+v", i, r)
 			}
 		}
-		for i, field := range []string{"uuid", "uuid", "extra.sku_kind"} {
+		for i, field := range []string{"uuid", "uuid", "extra.sku_kind", "extra.users"} {
 			if r := res[len(fresh)*2+i]; r.Status != abacus.IngestRejected || r.Err.Field != field {
 				t.Errorf("%s: %+v, want rejected naming %s", evs[len(fresh)*2+i].ID, r, field)
 			}
