@@ -174,6 +174,9 @@ type IngestResult struct {
 	Repriced bool
 	// Uncommitted: charged, and flagged (see StoredEvent.Uncommitted).
 	Uncommitted bool
+	// DuplicateOf, with IngestDuplicate, is the other event that holds the
+	// instance's minute under the minute dedupe; empty for a repeated id.
+	DuplicateOf string
 }
 
 // EventStatus is where a stored event is in its life.

@@ -26,7 +26,10 @@ type ingestResultView struct {
 	Charged  *abacus.Amount `json:"charged,omitempty"`
 	Unpriced bool           `json:"unpriced,omitempty"`
 	// Uncommitted: a licence that requires a subscription, used without one.
-	Uncommitted bool       `json:"uncommitted,omitempty"`
+	Uncommitted bool `json:"uncommitted,omitempty"`
+	// DuplicateOf: dropped by the minute dedupe, for this event of the
+	// same instance and minute.
+	DuplicateOf string     `json:"duplicate_of,omitempty"`
 	Error       *errorBody `json:"error,omitempty"`
 }
 
@@ -77,7 +80,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	sum.Add(results)
 	v := ingestView{Accepted: sum.Accepted, Duplicate: sum.Duplicate, Rejected: sum.Rejected, Unpriced: sum.Unpriced, Results: make([]ingestResultView, len(results))}
 	for i, res := range results {
-		rv := ingestResultView{ID: res.ID, Status: string(res.Status), Unpriced: res.Unpriced, Uncommitted: res.Uncommitted}
+		rv := ingestResultView{ID: res.ID, Status: string(res.Status), Unpriced: res.Unpriced, Uncommitted: res.Uncommitted, DuplicateOf: res.DuplicateOf}
 		if res.Status == abacus.IngestAccepted {
 			c := res.Charged
 			rv.Charged = &c

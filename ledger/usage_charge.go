@@ -25,7 +25,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	if it.minuteDedupe {
 		slot = minuteSlot(ev)
 		if owner, taken := u.minutes[slotOf(slot)]; taken && owner != ev.ID {
-			it.result.Status = abacus.IngestDuplicate
+			it.result.Status, it.result.DuplicateOf = abacus.IngestDuplicate, owner
 			return nil
 		}
 	}

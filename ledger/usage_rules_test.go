@@ -224,9 +224,12 @@ func TestUsageRules(t *testing.T) {
 			a := spaceEvent("a", acct, "gpu", 1, f.t0.Add(10*time.Second))
 			b := spaceEvent("b", acct, "gpu", 1, f.t0.Add(50*time.Second)) // same instance, same minute
 			c := spaceEvent("c", acct, "gpu", 1, f.t0.Add(70*time.Second)) // next minute
-			res := f.ingest(a, b, c)
+			res := f.ingest(a, b, c, a)
 			if res[0].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestDuplicate || res[2].Status != abacus.IngestAccepted {
 				t.Fatalf("%+v", res)
+			}
+			if res[1].DuplicateOf != "a" || res[3].Status != abacus.IngestDuplicate || res[3].DuplicateOf != "" {
+				t.Fatalf("b %+v and a again %+v: want b dropped for a's minute, and a a repeat of its id", res[1], res[3])
 			}
 			// A later batch: one slot taken by a, one by c, one free.
 			d := spaceEvent("d", acct, "gpu", 1, f.t0.Add(30*time.Second))
@@ -235,6 +238,9 @@ func TestUsageRules(t *testing.T) {
 			res = f.ingest(d, e, g)
 			if res[0].Status != abacus.IngestDuplicate || res[1].Status != abacus.IngestDuplicate || res[2].Status != abacus.IngestAccepted {
 				t.Fatalf("across batches: %+v", res)
+			}
+			if res[0].DuplicateOf != "a" || res[1].DuplicateOf != "c" {
+				t.Fatalf("across batches: d for %q and e for %q, want a and c", res[0].DuplicateOf, res[1].DuplicateOf)
 			}
 			// Voiding a frees its minute for a corrected event under a new id;
 			// a's own id stays taken.
