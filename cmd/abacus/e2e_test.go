@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const adminToken = "e2e-admin-token"
+const adminToken = "e2e-admin-token-0123456789abcdef"
 
 // server is a running `abacus serve` process.
 type server struct {

@@ -187,30 +187,62 @@ func logConsumerStats(ctx context.Context, every time.Duration, stats func() met
 	}
 }
 
+// envKeyName names the admin keys ABACUS_ADMIN_TOKEN made.
+const envKeyName = "from ABACUS_ADMIN_TOKEN"
+
+// minAdminToken is the shortest ABACUS_ADMIN_TOKEN taken: keys are stored
+// as plain SHA-256 hashes, which only a long random token keeps from being
+// guessed from a copy of the database.
+const minAdminToken = 24
+
 // ensureAdminKey makes sure somebody can administer abacus: with
-// ABACUS_ADMIN_TOKEN set, that token is an admin key; otherwise a database
-// without keys gets one admin key, printed once.
+// ABACUS_ADMIN_TOKEN set, that token is an admin key, and the keys earlier
+// values of it made are revoked, so that changing it rotates it;
+// otherwise a database without keys gets one admin key, printed once.
 func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout io.Writer) error {
 	now := time.Now().UTC()
-	if token != "" {
-		hash := abacus.HashToken(token)
-		_, err := st.APIKeyByHash(ctx, hash)
-		if abacus.ErrorCodeOf(err) != abacus.CodeNotFound {
-			return err
-		}
-		id := "key_env_" + hex.EncodeToString(hash[:4])
-		err = st.APIKeyCreate(ctx, abacus.NewAPIKeyWithToken(id, "from ABACUS_ADMIN_TOKEN", abacus.RoleAdmin, "", token, now))
+	if token == "" {
+		return ensureFirstAdminKey(ctx, st, now, stdout)
+	}
+	if n := len(token); n < minAdminToken {
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN has %d characters; it needs at least %d random ones (openssl rand -hex 24 makes one)", n, minAdminToken)
+	}
+	hash := abacus.HashToken(token)
+	id := "key_env_" + hex.EncodeToString(hash[:4])
+	k, err := st.APIKeyByHash(ctx, hash)
+	if err == nil && !k.RevokedAt.IsZero() {
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN: its key %s was revoked at %s; choose a new token", k.ID, k.RevokedAt.Format(time.RFC3339))
+	}
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
+		err = st.APIKeyCreate(ctx, abacus.NewAPIKeyWithToken(id, envKeyName, abacus.RoleAdmin, "", token, now))
 		if abacus.ErrorCodeOf(err) == abacus.CodeConflict {
 			// Another instance, started with the same token, made it first.
-			if _, again := st.APIKeyByHash(ctx, hash); again == nil {
-				return nil
-			}
-		}
-		if err == nil {
+			_, err = st.APIKeyByHash(ctx, hash)
+		} else if err == nil {
 			fmt.Fprintf(stdout, "admin API key %s: the token in ABACUS_ADMIN_TOKEN\n", id)
 		}
+	}
+	if err != nil {
 		return err
 	}
+	keys, err := st.APIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.Name == envKeyName && k.ID != id && k.RevokedAt.IsZero() {
+			if err := st.APIKeyRevoke(ctx, k.ID, now); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "revoked admin API key %s: an earlier ABACUS_ADMIN_TOKEN\n", k.ID)
+		}
+	}
+	return nil
+}
+
+// ensureFirstAdminKey gives a database without keys one admin key, and
+// prints its token once.
+func ensureFirstAdminKey(ctx context.Context, st abacus.Store, now time.Time, stdout io.Writer) error {
 	keys, err := st.APIKeys(ctx)
 	if err != nil || len(keys) > 0 {
 		return err

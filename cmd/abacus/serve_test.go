@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +47,45 @@ func TestAdminKeyRace(t *testing.T) {
 	}
 	if k, err := st.APIKeyByHash(t.Context(), abacus.HashToken(token)); err != nil || k.Role != abacus.RoleAdmin {
 		t.Fatalf("the key: %+v %v", k, err)
+	}
+}
+
+// TestAdminTokenRotates: a changed ABACUS_ADMIN_TOKEN revokes the key the
+// earlier one made, where it had stayed a valid admin key; a token revoked
+// so, or one too short to be stored as a plain hash, stops the server
+// with the reason.
+func TestAdminTokenRotates(t *testing.T) {
+	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const first, second = "first-admin-token-0123456789abcdef", "second-admin-token-0123456789abcdef"
+	revoked := func(token string) bool {
+		t.Helper()
+		k, err := st.APIKeyByHash(t.Context(), abacus.HashToken(token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !k.RevokedAt.IsZero()
+	}
+	if err := ensureAdminKey(t.Context(), st, "short-token", io.Discard); err == nil || !strings.Contains(err.Error(), "ABACUS_ADMIN_TOKEN has 11 characters") {
+		t.Fatalf("a short token: %v", err)
+	}
+	if err := ensureAdminKey(t.Context(), st, first, io.Discard); err != nil || revoked(first) {
+		t.Fatalf("the first token: %v", err)
+	}
+	var out strings.Builder
+	if err := ensureAdminKey(t.Context(), st, second, &out); err != nil || revoked(second) || !revoked(first) {
+		t.Fatalf("the second token: %v; want it valid and the first revoked", err)
+	}
+	if !strings.Contains(out.String(), "revoked admin API key key_env_") {
+		t.Fatalf("output %q does not say the first was revoked", out.String())
+	}
+	if err := ensureAdminKey(t.Context(), st, second, io.Discard); err != nil || revoked(second) {
+		t.Fatalf("the second token again: %v", err)
+	}
+	if err := ensureAdminKey(t.Context(), st, first, io.Discard); err == nil || !strings.Contains(err.Error(), "was revoked") || revoked(second) {
+		t.Fatalf("the first token again: %v; want it refused, the second left valid", err)
 	}
 }
