@@ -260,4 +260,6 @@ type AuditReader interface {
 	PriceUses(fn func(PriceUse) error) error
 	// Reprices streams every reprice, in the order they were stored.
 	Reprices(fn func(Reprice) error) error
+	// Counters streams every usage counter.
+	Counters(fn func(UsageCounter) error) error
 }

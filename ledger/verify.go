@@ -85,7 +85,9 @@ func (r *Report) String() string {
 //     sum the events;
 //   - prices: every event names versions in force at its time (none added
 //     later took over before it), and each version's recorded latest use
-//     is no earlier than the events it rated.
+//     is no earlier than the events it rated;
+//   - counters: each tier counter holds what the standing events of its
+//     month count, rated at the versions that charged them.
 func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v := &verifier{
 		r: &Report{Counts: map[string]int64{}},
@@ -99,9 +101,10 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.holds = v.check("holds are consistent and resolved at most once")
 	v.usage = newUsageCheck(v.check("usage events agree with their transactions, rollups, exact costs and the buckets that paid"))
 	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
+	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"))
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
 		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
-			v.prices.load, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid} {
+			v.prices.load, v.loadCounters, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid} {
 			if err := step(ar); err != nil {
 				return err
 			}
@@ -135,6 +138,7 @@ type verifier struct {
 	wallets        map[int64]*walletState
 	usage          *usageCheck
 	prices         *priceCheck
+	counters       *counterCheck
 }
 
 // events streams the usage events once, for the checks that read them.
@@ -142,8 +146,13 @@ func (v *verifier) events(ar abacus.AuditReader) error {
 	return ar.Events(func(e abacus.StoredEvent) error {
 		v.usage.event(&e)
 		v.prices.event(&e)
+		v.counters.event(&e)
 		return nil
 	})
+}
+
+func (v *verifier) loadCounters(ar abacus.AuditReader) error {
+	return v.counters.load(ar, v.prices.prices)
 }
 
 func (v *verifier) check(name string) *Check {
@@ -376,6 +385,7 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 func (v *verifier) finish() {
 	v.usage.finish()
 	v.prices.finish()
+	v.counters.finish()
 	currencies := make([]string, 0, len(v.currencyTotals))
 	for c := range v.currencyTotals {
 		currencies = append(currencies, string(c))

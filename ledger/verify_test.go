@@ -217,3 +217,34 @@ func TestVerifyMonthsWithCarries(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestVerifyChecksTierCounters: a tier counter holds what its month's
+// standing events count at the versions that charged them; one that
+// drifted, one that counts a voided event, or one missing, fails verify.
+func TestVerifyChecksTierCounters(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("g", abacus.ModelGraduated, t0, tier{10, "1"}, tier{0, "0.5"}))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("a", acct, "g", 8, t0.Add(time.Hour)), spaceEvent("b", acct, "g", 4, t0.Add(2*time.Hour)),
+			spaceEvent("c", acct, "g", 5, t0.Add(3*time.Hour)))
+		if res, err := f.e.VoidEvents(f.ctx, []string{"c"}); err != nil || res[0].Err != nil {
+			t.Fatal(res, err)
+		}
+		mustVerify(t, f.st)
+		for _, c := range []struct{ sql, want string }{
+			{`UPDATE usage_counters SET quantity = 13`, "holds 13; the month's standing events count 12"},
+			{`UPDATE usage_counters SET quantity = 17`, "holds 17; the month's standing events count 12"},
+			{`DELETE FROM usage_counters`, "holds 0; the month's standing events count 12"},
+		} {
+			corrupt(t, f.st, c.sql)
+			rep, err := ledger.Verify(context.Background(), f.st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK() || !strings.Contains(rep.String(), c.want) || !strings.Contains(rep.String(), "month from 2026-11-01T00:00:00Z") {
+				t.Fatalf("after %s:\n%s\nwant %q", c.sql, rep, c.want)
+			}
+		}
+	})
+}

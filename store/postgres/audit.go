@@ -109,6 +109,11 @@ func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
 	}, fn)
 }
 
+func (r *auditReader) Counters(fn func(abacus.UsageCounter) error) error {
+	return each(r, `SELECT account_id, price_key, currency, period, quantity, COALESCE(price_id, 0) FROM usage_counters ORDER BY account_id, price_key, currency, period`,
+		scanCounter, fn)
+}
+
 func (r *auditReader) Reprices(fn func(abacus.Reprice) error) error {
 	return each(r, `SELECT `+repriceColumns+` FROM usage_reprices ORDER BY id`, scanReprice, fn)
 }

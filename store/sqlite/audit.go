@@ -123,6 +123,11 @@ func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
 	}, fn)
 }
 
+func (r *auditReader) Counters(fn func(abacus.UsageCounter) error) error {
+	return each(r, `SELECT `+counterColumns+` FROM usage_counters ORDER BY account_id, price_key, currency, period`,
+		func(rows *sql.Rows) (abacus.UsageCounter, error) { return scanCounter(rows) }, fn)
+}
+
 func (r *auditReader) Reprices(fn func(abacus.Reprice) error) error {
 	return each(r, `SELECT `+repriceColumns+` FROM usage_reprices ORDER BY id`,
 		func(rows *sql.Rows) (abacus.Reprice, error) { return scanReprice(rows) }, fn)

@@ -127,6 +127,16 @@ func (t *writeTx) priceBookVersion(ctx context.Context) (int64, error) {
 	return v, err
 }
 
+const counterColumns = `account_id, price_key, currency, period, quantity, COALESCE(price_id, 0)`
+
+func scanCounter(rows *sql.Rows) (abacus.UsageCounter, error) {
+	var c abacus.UsageCounter
+	var period int64
+	err := rows.Scan(&c.Account, &c.Key, &c.Currency, &period, &c.Quantity, &c.PriceID)
+	c.Period = fromMicros(period)
+	return c, err
+}
+
 // counters returns the stored quantities of the counters ever written.
 func (t *writeTx) counters(ctx context.Context, cs []abacus.UsageCounter) ([]abacus.UsageCounter, error) {
 	var out []abacus.UsageCounter
@@ -135,19 +145,17 @@ func (t *writeTx) counters(ctx context.Context, cs []abacus.UsageCounter) ([]aba
 		for _, u := range c {
 			args = append(args, string(u.Account), u.Key, string(u.Currency), micros(u.Period))
 		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, price_key, currency, period, quantity, COALESCE(price_id, 0) FROM usage_counters
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+counterColumns+` FROM usage_counters
 			WHERE (account_id, price_key, currency, period) IN (VALUES `+tuples(len(c), 4)+`)`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var u abacus.UsageCounter
-			var period int64
-			if err := rows.Scan(&u.Account, &u.Key, &u.Currency, &period, &u.Quantity, &u.PriceID); err != nil {
+			u, err := scanCounter(rows)
+			if err != nil {
 				return err
 			}
-			u.Period = fromMicros(period)
 			out = append(out, u)
 		}
 		return rows.Err()

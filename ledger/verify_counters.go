@@ -1,0 +1,99 @@
+package ledger
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
+)
+
+// counterCheck checks that every tier counter holds exactly the usage the
+// events standing in its month count under its key, each rated at the
+// versions that charged it. A counter that drifted would price the rest of
+// its month's tiers from the wrong place, and no sum of money shows that
+// until the month's charges are wrong.
+type counterCheck struct {
+	c       *Check
+	book    *rating.Book
+	counted map[int64]bool // versions whose model counts usage
+	want    map[counterID]int64
+	have    map[counterID]int64
+}
+
+type counterID struct {
+	account  abacus.AccountID
+	key      string
+	currency abacus.Currency
+	period   int64 // µs since the epoch: the month's start
+}
+
+func compareCounterIDs(a, b counterID) int {
+	return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.key, b.key), cmp.Compare(a.currency, b.currency), cmp.Compare(a.period, b.period))
+}
+
+func newCounterCheck(c *Check) *counterCheck {
+	return &counterCheck{c: c, counted: map[int64]bool{}, want: map[counterID]int64{}, have: map[counterID]int64{}}
+}
+
+// load reads the stored counters, and makes a book of every stored price
+// version to rate events at the versions they name.
+func (cc *counterCheck) load(ar abacus.AuditReader, prices map[int64]*abacus.Price) error {
+	all := make([]abacus.Price, 0, len(prices))
+	for _, p := range prices {
+		all = append(all, *p)
+		if rating.Counts(p.Model) {
+			cc.counted[p.ID] = true
+		}
+	}
+	book, err := rating.NewBook(all, nil, nil)
+	if err != nil {
+		cc.c.fail("the stored prices do not make a price book: %v", err)
+	} else {
+		cc.book = book
+	}
+	return ar.Counters(func(c abacus.UsageCounter) error {
+		cc.have[counterID{c.Account, c.Key, c.Currency, c.Period.UnixMicro()}] = c.Quantity
+		return nil
+	})
+}
+
+func (cc *counterCheck) event(e *abacus.StoredEvent) {
+	if cc.book == nil || e.Status != abacus.EventCharged || !slices.ContainsFunc(e.PriceIDs, func(id int64) bool { return cc.counted[id] }) {
+		return
+	}
+	r, err := cc.book.RateWith(&e.UsageEvent, e.Currency, func(rating.Counter) int64 { return 0 }, e.PriceIDs)
+	if err == nil && r.Unpriced {
+		err = abacus.Errorf(abacus.CodeInvalid, "price_ids", "%s", r.Reason)
+	}
+	if err != nil {
+		cc.c.fail("event %s cannot be rated at the versions that charged it: %v", e.ID, err)
+		return
+	}
+	for _, l := range r.Lines {
+		if c := l.Counter; c != nil {
+			cc.want[counterID{c.Account, counterKey(c.Key), c.Currency, c.Period.UnixMicro()}] += l.Quantity
+		}
+	}
+}
+
+func (cc *counterCheck) finish() {
+	if cc.book == nil {
+		return
+	}
+	ids := slices.Collect(maps.Keys(cc.have))
+	for id := range cc.want {
+		if _, ok := cc.have[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, compareCounterIDs)
+	for _, id := range ids {
+		if have, want := cc.have[id], cc.want[id]; have != want {
+			cc.c.fail("the counter of account %s, price key %s, %s, month from %s holds %d; the month's standing events count %d",
+				id.account, id.key, id.currency, stamp(time.UnixMicro(id.period)), have, want)
+		}
+	}
+}
