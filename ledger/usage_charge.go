@@ -61,7 +61,8 @@ func (u *usageBatch) usedOf(c rating.Counter) int64 { return u.used[c] }
 
 // rateNew rates a new charge (an event, or an unpriced one rerated) at the
 // prices in force at its time, but where its month's counter holds usage
-// counted at a version a correction has replaced (the month is not
+// counted at a version a correction has replaced for the whole month (a
+// revision of it, or a version from the month's start; the month is not
 // repriced yet, or its reprice was refused), at that version: the
 // corrected version's tiers would price the month's usage as if it had
 // paid them, and a volume credit could give back more than the month
@@ -77,8 +78,9 @@ func (u *usageBatch) rateNew(e *abacus.UsageEvent, cur abacus.Currency) (rating.
 		if l.Counter == nil || u.used[*l.Counter] == 0 {
 			continue
 		}
-		v := cmp.Or(u.countedBy[*l.Counter], u.usedBy[*l.Counter])
-		if v == 0 || v == l.PriceID || !u.book.Superseded(v) {
+		c := *l.Counter
+		v := cmp.Or(u.countedBy[c], u.usedBy[c])
+		if v == 0 || v == l.PriceID || u.book.InForceDuring(v, c.Period, c.Period.AddDate(0, 1, 0)) {
 			continue
 		}
 		if ids == nil {

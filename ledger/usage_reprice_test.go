@@ -619,3 +619,41 @@ func TestNewUsageInAMonthLeftUnrepriced(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestNewUsageAfterAVersionFromTheMonthsStart: a correction may also add a
+// version from a month's start, taking over from one that charged the
+// month. While that month waits for its reprice, its new usage is charged
+// at the version its counter counted, as under a revision: at the new
+// version's tiers a volume event had been credited 159.8 in a month that
+// had paid 90.
+func TestNewUsageAfterAVersionFromTheMonthsStart(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		from := t0.AddDate(0, -1, 0)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("n", abacus.ModelVolume, from, tier{100, "1"}, tier{0, "0.1"}))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "90")
+		f.ingest(spaceEvent("n1", acct, "n", 90, t0.AddDate(0, 0, 1)))
+		old := priceID(t, f.st, "n", from, 0)
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{tieredPrice("n", abacus.ModelVolume, t0, tier{100, "2"}, tier{0, "0.2"})}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"n1"}); err != nil || res[0].Status != abacus.IngestRejected {
+			t.Fatalf("the reprice the floor refuses (90 more): %+v %v", res, err)
+		}
+		r := f.ingest(spaceEvent("n2", acct, "n", 11, t0.AddDate(0, 0, 9)))
+		if r[0].Charged.String() != "-79.9" {
+			t.Fatalf("n2: %+v, want C(101) − C(90) = 10.1 − 90 at the month's version", r[0])
+		}
+		if n2 := storedEvent(t, f.st, "n2"); !slices.Equal(n2.PriceIDs, []int64{old}) {
+			t.Fatalf("n2 names %v, want the month's version %d", n2.PriceIDs, old)
+		}
+		if res, err := f.e.VoidEvents(f.ctx, []string{"n2"}); err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeConflict {
+			t.Fatalf("the void of n2: %+v %v, want it refused until the month is repriced", res, err)
+		}
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || strings.Contains(rep.String(), "came to") {
+			t.Fatalf("verify: %v\n%s\nwant the stale events named, and no month below zero", err, rep)
+		}
+	})
+}

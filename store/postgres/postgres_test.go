@@ -606,3 +606,49 @@ func TestStatusListingsUseTheirIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationLearnsCounterVersions: 0017 gives each counter the version
+// that charged the latest event it counts: of its account, currency, month
+// and key, stored last, charged (not voided), at a counted price. A key's
+// unit type is counted in bytes, as the ledger spells it.
+func TestMigrationLearnsCounterVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(undo0017,
+		`DELETE FROM schema_migrations WHERE version >= 17`,
+		`INSERT INTO prices (id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at, revision)
+		VALUES (1, 1, 1, 'gpu', 'minute', 'USD', 1, 'graduated', '0', '{}', '', '2026-01-01T00:00:00Z', now(), 0),
+			(2, 1, 1, 'gpu', 'minute', 'USD', 1, 'graduated', '0', '{}', '', '2026-01-01T00:00:00Z', now(), 1),
+			(3, 1, 1, 'cpu', 'minute', 'USD', 1, 'per_unit', '1', '{}', '', '2026-01-01T00:00:00Z', now(), 0),
+			(4, 1, 1, 'npu', 'minüte', 'USD', 1, 'volume', '0', '{}', '', '2026-01-01T00:00:00Z', now(), 0)`,
+		`INSERT INTO usage_events (seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES (1, 'e1', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '3,1', 0),
+			(2, 'e2', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '2', 0),
+			(3, 'e3', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'voided', 'USD', 0, 0, 0, 0, '1', 0),
+			(4, 'e4', 'b', 11, 0, 1, '', 'gpu', '', 's', '2026-09-30T23:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
+			(5, 'e5', 'a', 11, 0, 1, '', 'npu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '4', 0)`,
+		`INSERT INTO usage_counters (account_id, price_key, currency, period, quantity)
+		VALUES ('a', '1|1|6:minute|gpu', 'USD', '2026-10-01T00:00:00Z', 2), ('b', '1|1|6:minute|gpu', 'USD', '2026-09-01T00:00:00Z', 1),
+			('a', '1|1|7:minüte|npu', 'USD', '2026-10-01T00:00:00Z', 1), ('a', '1|1|6:minute|tpu', 'USD', '2026-10-01T00:00:00Z', 5)`,
+	) {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := s.Pool().QueryRow(ctx, `SELECT string_agg(account_id || ':' || price_key || '=' || COALESCE(price_id::text, 'null'), ' ' ORDER BY account_id, price_key COLLATE "C")
+		FROM usage_counters`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a:1|1|6:minute|gpu=2 a:1|1|6:minute|tpu=null a:1|1|7:minüte|npu=4 b:1|1|6:minute|gpu=1"; got != want {
+		t.Fatalf("counters after 0017: %s\nwant %s", got, want)
+	}
+}

@@ -476,3 +476,45 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationLearnsCounterVersions: 0017 gives each counter the version
+// that charged the latest event it counts: of its account, currency, month
+// and key, stored last, charged (not voided), at a counted price. A key's
+// unit type is counted in bytes, as the ledger spells it.
+func TestMigrationLearnsCounterVersions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, _ := migratedWithSQL(t)
+	oct, sep := time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC).UnixMicro(), time.Date(2026, 9, 30, 23, 0, 0, 0, time.UTC).UnixMicro()
+	octStart, sepStart := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	_, err := db.ExecContext(ctx, undo0017+fmt.Sprintf(`
+		INSERT INTO prices (id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at, revision)
+		VALUES (1, 1, 1, 'gpu', 'minute', 'USD', 1, 'graduated', '0', '{}', '', 0, 0, 0),
+			(2, 1, 1, 'gpu', 'minute', 'USD', 1, 'graduated', '0', '{}', '', 0, 0, 1),
+			(3, 1, 1, 'cpu', 'minute', 'USD', 1, 'per_unit', '1', '{}', '', 0, 0, 0),
+			(4, 1, 1, 'npu', 'minüte', 'USD', 1, 'volume', '0', '{}', '', 0, 0, 0);
+		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', %[1]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '3,1', 0),
+			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', %[1]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '2', 0),
+			('e3', 'a', 11, 0, 1, '', 'gpu', '', 's', %[1]d, 0, '', 'voided', 'USD', 0, 0, 0, 0, '1', 0),
+			('e4', 'b', 11, 0, 1, '', 'gpu', '', 's', %[2]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
+			('e5', 'a', 11, 0, 1, '', 'npu', '', 's', %[1]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '4', 0);
+		INSERT INTO usage_counters (account_id, price_key, currency, period, quantity)
+		VALUES ('a', '1|1|6:minute|gpu', 'USD', %[3]d, 2), ('b', '1|1|6:minute|gpu', 'USD', %[4]d, 1),
+			('a', '1|1|7:minüte|npu', 'USD', %[3]d, 1), ('a', '1|1|6:minute|tpu', 'USD', %[3]d, 5)`, oct, sep, octStart, sepStart))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := db.QueryRowContext(ctx, `SELECT group_concat(account_id || ':' || price_key || '=' || COALESCE(price_id, 'null'), ' ') FROM
+		(SELECT * FROM usage_counters ORDER BY account_id, price_key)`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a:1|1|6:minute|gpu=2 a:1|1|6:minute|tpu=null a:1|1|7:minüte|npu=4 b:1|1|6:minute|gpu=1"; got != want {
+		t.Fatalf("counters after 0017: %s\nwant %s", got, want)
+	}
+}
