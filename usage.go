@@ -56,10 +56,16 @@ func (e *UsageEvent) Validate() error {
 	if len(e.ID) > MaxEventIDLength || !printable(e.ID) {
 		return Errorf(CodeInvalid, "uuid", "must be 1 to %d printable characters without spaces", MaxEventIDLength)
 	}
-	if e.ID == "." || e.ID == ".." {
+	switch e.ID {
+	case ".", "..":
 		// URLs drop dot segments (RFC 3986), so no client could send the
 		// void of such an event to .../events/{id}/void.
 		return Errorf(CodeInvalid, "uuid", "%q cannot be an event id: a URL path reads it as a directory, so the event could not be voided", e.ID)
+	case "/":
+		// Go's ServeMux takes a path segment that unescapes to "/" (%2F)
+		// for a trailing slash, which no {id} matches, so its void would
+		// find no route. "//", "a/" and "/a" are not one slash and do reach it.
+		return Errorf(CodeInvalid, "uuid", "%q cannot be an event id: in the URL of its void (.../events/%%2F/void) it is read as a trailing slash, so the event could not be voided", e.ID)
 	}
 	if id, err := ParseAccountID(e.ID); err == nil {
 		e.ID = string(id) // one event, one spelling

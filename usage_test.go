@@ -66,10 +66,11 @@ func TestDrawnOf(t *testing.T) {
 // TestValidateRefusesIDsThatLookAlike: an id with a character that shows
 // nothing or looks like a space (so that two ids could look the same and
 // differ), or one a URL path cannot hold (. and .., which clients drop
-// before a void reaches abacus), is refused naming uuid; ids of visible
+// before a void reaches abacus, and /, which its route takes for a trailing
+// slash), is refused naming uuid; ids of visible
 // characters in any script, dots among them, are taken as they are.
 func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
-	for _, id := range []string{"a\u00a0b", "a\u200bb", "a\u2028b", "\ufeffab", "ab\u0085", "a\u3000b", "a\u00adb", "a b", "a\tb", ".", ".."} {
+	for _, id := range []string{"a\u00a0b", "a\u200bb", "a\u2028b", "\ufeffab", "ab\u0085", "a\u3000b", "a\u00adb", "a b", "a\tb", ".", "..", "/"} {
 		ev := validEvent()
 		ev.ID = id
 		err := ev.Validate()
@@ -78,7 +79,7 @@ func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
 			t.Errorf("id %q: %v, want an error naming uuid", id, err)
 		}
 	}
-	for _, id := range []string{"événement-1", "事件-1", "a.b", "...", ".a", "e\u0301"} {
+	for _, id := range []string{"événement-1", "事件-1", "a.b", "...", ".a", "e\u0301", "//", "a/", "/a"} {
 		ev := validEvent()
 		ev.ID = id
 		if err := ev.Validate(); err != nil || ev.ID != id {

@@ -45,12 +45,12 @@ type ingestView struct {
 // CloudEvents in any mode) and answers per item, after the batch has
 // committed.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
-	if wire.BinaryHeader(r.Header.Get) {
-		if err := wire.BinaryContentType(r.Header.Get("Content-Type")); err != nil {
+	if wire.BinaryHeader(r.Header) {
+		if err := wire.BinaryContentType(r.Header); err != nil {
 			return err
 		}
 	}
-	dec, err := wire.ForHeaders(r.Header.Get, true)
+	dec, err := wire.ForHeaders(r.Header, true)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,11 @@ func unconfirmed(ctx context.Context, r *http.Request, err error) error {
 // while ctx lasts), and once read keeps what the body takes.
 func readUsageBody(ctx context.Context, w http.ResponseWriter, r *http.Request, room *reservation) ([]byte, error) {
 	sent := &bodyReader{r: http.MaxBytesReader(w, r.Body, maxUsageBody)}
-	switch coding := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); coding {
+	// A header sent twice is one list (RFC 9110, section 5.3): two gzip
+	// headers say the body was compressed twice, as "gzip, gzip" does, and
+	// are refused alike rather than decoded once.
+	coding := strings.ToLower(strings.TrimSpace(strings.Join(r.Header.Values("Content-Encoding"), ", ")))
+	switch coding {
 	case "", "identity":
 		body, err := io.ReadAll(sent)
 		if err != nil {

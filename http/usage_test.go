@@ -3,12 +3,14 @@ package http_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +274,20 @@ func TestIngestBodyEncodings(t *testing.T) {
 	if r := f.doHeaders("service", "POST", path, h, body); r.status != 415 || r.body["field"] != "Content-Encoding" {
 		t.Fatalf("br: %d %s", r.status, r.raw)
 	}
+	// Compressed twice, in one header or two, is not a coding abacus reads;
+	// two headers are not taken for one gzip.
+	twice := "[" + csghubEvent("gz-twice", alice, 1, "2026-11-02T10:00:00Z") + "]"
+	for _, codings := range [][]string{{"gzip, gzip"}, {"gzip", "gzip"}} {
+		h["Content-Encoding"] = codings
+		for _, sent := range []string{gz(twice), gz(gz(twice))} {
+			if r := f.doHeaders("service", "POST", path, h, sent); r.status != 415 || r.body["field"] != "Content-Encoding" {
+				t.Fatalf("Content-Encoding %q: %d %s", codings, r.status, r.raw)
+			}
+		}
+	}
+	if page := f.mustDo("admin", "GET", path+"?account="+alice, "", "", 200); strings.Contains(page.raw, "gz-twice") {
+		t.Fatalf("an event sent with two codings was stored: %s", page.raw)
+	}
 	h.Del("Content-Encoding")
 	if r := f.doHeaders("service", "POST", path, h, "["+strings.Repeat("1,", 10_000)+"1]"); r.status != 413 || r.body["field"] != "body" {
 		t.Fatalf("10,001 items: %d %s", r.status, r.raw)
@@ -328,10 +344,11 @@ func TestDeadLettersKeepTheirBytes(t *testing.T) {
 	}
 }
 
-// TestIngestRefusesIDsAndTimesAsSent: an id a void's URL cannot name (. or
-// ..) or with a character that shows nothing or looks like a space is
-// rejected naming the id field of its format, and a time sent as the zero
-// time is out of range, not missing; nothing is stored.
+// TestIngestRefusesIDsAndTimesAsSent: an id a void's URL cannot name (.,
+// .. or /) or with a character that shows nothing or looks like a space is
+// rejected naming the id field of its format, a time sent as the zero
+// time is out of range, not missing, and a body's created_at that differs
+// from ce-time says so in the header's name; nothing is stored.
 func TestIngestRefusesIDsAndTimesAsSent(t *testing.T) {
 	f := newFixture(t, testdb.SQLite(t))
 	path := "/api/v1/accounting/metering/events"
@@ -353,11 +370,11 @@ func TestIngestRefusesIDsAndTimesAsSent(t *testing.T) {
 	}
 	csg := "[" + strings.Join([]string{
 		csghubEvent(".", alice, 1, at), csghubEvent("..", alice, 1, at), `{"uuid":"a\u00a0b","user_uuid":"` + alice + `","value":1,"value_type":0,"scene":11,"created_at":"` + at + `"}`,
-		csghubEvent("zero-time", alice, 1, "0001-01-01T00:00:00Z"),
+		csghubEvent("zero-time", alice, 1, "0001-01-01T00:00:00Z"), csghubEvent("/", alice, 1, at),
 	}, ",") + "]"
 	outOfRange := "0001-01-01T00:00:00Z is not between the years 2000 and 9999"
 	check("CSGHub", f.mustDo("service", "POST", path, "", csg, 200),
-		want{"uuid", "voided"}, want{"uuid", "voided"}, want{"uuid", "printable"}, want{"created_at", outOfRange})
+		want{"uuid", "voided"}, want{"uuid", "voided"}, want{"uuid", "printable"}, want{"created_at", outOfRange}, want{"uuid", "trailing slash"})
 	ce := func(id, time string) string {
 		return `{"specversion":"1.0","id":"` + id + `","source":"gpu-cluster","type":"usage","subject":"` + alice + `","time":"` + time + `",
 			"data":{"value":2,"value_type":0,"scene":11,"resource_id":"gpu","customer_id":"space-1"}}`
@@ -374,7 +391,82 @@ func TestIngestRefusesIDsAndTimesAsSent(t *testing.T) {
 	h.Set("ce-id", "ce-zero-2")
 	h.Set("ce-time", "0001-01-01T00:00:00Z")
 	check("binary CloudEvent time", f.doHeaders("service", "POST", path, h, data), want{"ce-time", outOfRange})
+	h.Set("ce-id", "ce-late")
+	h.Set("ce-time", at)
+	late := strings.Replace(data, `{`, `{"created_at":"2026-11-02T11:00:00Z",`, 1)
+	check("binary CloudEvent, created_at", f.doHeaders("service", "POST", path, h, late), want{"created_at", `does not match ce-time "` + at + `"`})
 	if page := f.mustDo("admin", "GET", path+"?account="+alice, "", "", 200); len(page.body["events"].([]any)) != 0 {
 		t.Fatalf("rejected events were stored: %s", page.raw)
+	}
+}
+
+// TestIngestRefusesRepeatedHeaders: a CloudEvent in binary mode whose
+// ce-subject, ce-id or ce-time comes twice is rejected naming the header,
+// not charged to the account of its first value; a Content-Type sent twice
+// is refused whole with 400, as one that is not a media type is. Nothing
+// is stored.
+func TestIngestRefusesRepeatedHeaders(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	path := "/api/v1/accounting/metering/events"
+	data := `{"value":5,"value_type":0,"scene":11,"resource_id":"12"}`
+	binary := func(id string) http.Header {
+		h := http.Header{}
+		for k, v := range map[string]string{"Content-Type": "application/json", "ce-specversion": "1.0", "ce-id": id, "ce-source": "/q",
+			"ce-type": "t", "ce-subject": alice, "ce-time": "2026-11-02T10:00:00Z"} {
+			h.Set(k, v)
+		}
+		return h
+	}
+	for _, c := range []struct{ header, second, id string }{
+		{"ce-subject", bob, "bin-dupsub"},
+		{"ce-id", "bin-dupid-2", ""},
+		{"ce-time", "2026-11-02T11:00:00Z", "bin-duptime"},
+	} {
+		h := binary(cmp.Or(c.id, "bin-dupid-1"))
+		h.Add(c.header, c.second)
+		r := f.doHeaders("service", "POST", path, h, data)
+		results, _ := r.body["results"].([]any)
+		if r.status != 200 || len(results) != 1 || r.body["rejected"] != 1.0 {
+			t.Fatalf("two %s: %d %s", c.header, r.status, r.raw)
+		}
+		res := results[0].(map[string]any)
+		if e, _ := res["error"].(map[string]any); res["status"] != "rejected" || res["uuid"] != c.id || e["field"] != c.header || e["code"] != "invalid" ||
+			!strings.Contains(e["message"].(string), "appears more than once") {
+			t.Errorf("two %s: %v, want rejected naming %s", c.header, res, c.header)
+		}
+	}
+	h := binary("bin-dupct")
+	h.Add("Content-Type", "application/json")
+	if r := f.doHeaders("service", "POST", path, h, data); r.status != 400 || r.body["field"] != "Content-Type" {
+		t.Fatalf("binary mode, two content types: %d %s", r.status, r.raw)
+	}
+	two := http.Header{"Content-Type": {"application/json", "application/cloudevents-batch+json"}}
+	if r := f.doHeaders("service", "POST", path, two, "["+csghubEvent("dupct", alice, 1, "2026-11-02T10:00:00Z")+"]"); r.status != 400 || r.body["field"] != "Content-Type" {
+		t.Fatalf("two content types: %d %s", r.status, r.raw)
+	}
+	for _, acct := range []string{alice, bob} {
+		if page := f.mustDo("admin", "GET", path+"?account="+acct, "", "", 200); len(page.body["events"].([]any)) != 0 {
+			t.Fatalf("%s: rejected events were stored: %s", acct, page.raw)
+		}
+	}
+}
+
+// TestVoidIDsWithSlashes: an id with a slash in it, but not the one
+// slash Validate refuses, reaches its void's route escaped.
+func TestVoidIDsWithSlashes(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	path := "/api/v1/accounting/metering/events"
+	ids := []string{"//", "a/", "/a", "/./", "a/../b"}
+	var evs []string
+	for _, id := range ids {
+		evs = append(evs, csghubEvent(id, alice, 1, "2026-11-02T10:00:00Z"))
+	}
+	if r := f.mustDo("service", "POST", path, "", "["+strings.Join(evs, ",")+"]", 200); r.body["accepted"] != float64(len(ids)) {
+		t.Fatalf("ingest: %s", r.raw)
+	}
+	for _, id := range ids {
+		if v := f.mustDo("service", "POST", path+"/"+url.PathEscape(id)+"/void", "", "", 200); v.body["uuid"] != id || v.body["status"] != "voided" {
+			t.Errorf("void of %q: %s", id, v.raw)
+		}
 	}
 }

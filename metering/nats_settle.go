@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/abacus-billing/abacus"
@@ -206,27 +205,11 @@ func (c *Consumer) retry(m *inMsg) {
 // format; otherwise the body is a CSGHub event, a CloudEvent if it carries
 // "specversion", or a JSON array of them.
 func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
-	f, err := decode.ForHeaders(headerGetter(m.Headers()), false)
+	f, err := decode.ForHeaders(m.Headers(), false)
 	if err != nil {
 		f = autoJSON
 	}
 	return f(m.Data())
-}
-
-// headerGetter reads NATS headers, whose names are case-sensitive, as HTTP
-// reads its own: CloudEvents SDKs write ce-id, others Ce-Id.
-func headerGetter(h nats.Header) func(string) string {
-	return func(name string) string {
-		if v := h.Get(name); v != "" {
-			return v
-		}
-		for k, vs := range h {
-			if strings.EqualFold(k, name) && len(vs) > 0 {
-				return vs[0]
-			}
-		}
-		return ""
-	}
 }
 
 var autoJSON = func() func([]byte) ([]decode.Item, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -24,14 +25,22 @@ var binaryAttributes = []string{"specversion", "id", "source", "type", "subject"
 // CloudEvents bindings have it: a CloudEvents content type is structured or
 // batch mode; otherwise a ce-specversion header is binary mode, with the
 // body's content type as the data's; otherwise ForContentType decides, and
-// no Content-Type at all is JSON, what CSGHub's producers send. get returns
-// a header's value; percentEncoded is for BinaryCloudEvent.
-func ForHeaders(get func(name string) string, percentEncoded bool) (func([]byte) ([]Item, error), error) {
-	ct := get("Content-Type")
-	if BinaryHeader(get) {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != ContentTypeCloudEvent && mt != ContentTypeCloudEventBatch {
-			return func(body []byte) ([]Item, error) { return BinaryCloudEvent(get, percentEncoded, ct, body) }, nil
+// no Content-Type at all is JSON, what CSGHub's producers send. h is the
+// message's headers (http.Header, nats.Header), their names in any case;
+// percentEncoded is for BinaryCloudEvent. Content-Type given twice is a
+// CodeInvalid error, as one that is not a media type is.
+func ForHeaders(h map[string][]string, percentEncoded bool) (func([]byte) ([]Item, error), error) {
+	hv := foldHeaders(h)
+	ct, ctErr := hv.one("Content-Type")
+	if hv.binary() {
+		// The binary decoder names a repeated Content-Type in the item's
+		// error, which over NATS dead-letters the message with that reason.
+		if mt, _, _ := mime.ParseMediaType(ct); ctErr != nil || mt != ContentTypeCloudEvent && mt != ContentTypeCloudEventBatch {
+			return func(body []byte) ([]Item, error) { return binaryCloudEvent(hv, percentEncoded, body) }, nil
 		}
+	}
+	if ctErr != nil {
+		return nil, ctErr
 	}
 	if strings.TrimSpace(ct) == "" {
 		ct = ContentTypeJSON
@@ -42,15 +51,20 @@ func ForHeaders(get func(name string) string, percentEncoded bool) (func([]byte)
 // BinaryContentType checks the media type of a binary-mode body, the
 // event's datacontenttype, for a transport where the whole message can be
 // refused for it: over HTTP a type abacus does not read is 415, as in the
-// other modes, not an item rejected in a 200. Over NATS a message is
-// dead-lettered whole anyway, and BinaryCloudEvent names the header there.
-// No Content-Type at all is JSON.
-func BinaryContentType(ct string) error {
+// other modes, not an item rejected in a 200; one that is not a media type,
+// or is given twice, is 400. Over NATS a message is dead-lettered whole
+// anyway, and BinaryCloudEvent names the header there. No Content-Type at
+// all is JSON.
+func BinaryContentType(h map[string][]string) error {
+	ct, err := foldHeaders(h).one("Content-Type")
+	if err != nil {
+		return err
+	}
 	if strings.TrimSpace(ct) == "" {
 		return nil
 	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
+	mt, params, perr := mime.ParseMediaType(ct)
+	if perr != nil {
 		return abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%s is not a media type", show(ct))
 	}
 	if err := utf8Charset(params); err != nil {
@@ -64,20 +78,28 @@ func BinaryContentType(ct string) error {
 }
 
 // BinaryHeader says whether headers carry a CloudEvent in binary mode:
-// they name its specversion. get returns a header's value ("" if absent).
-func BinaryHeader(get func(name string) string) bool {
-	return get("ce-specversion") != ""
+// they name its specversion.
+func BinaryHeader(h map[string][]string) bool {
+	return foldHeaders(h).binary()
 }
 
-// BinaryCloudEvent decodes a CloudEvent in binary content mode: get returns
-// the ce-* headers, contentType is the body's media type (the event's
-// datacontenttype) and body its data, a JSON object of usage. The HTTP
-// binding percent-encodes header values; percentEncoded decodes them.
+// BinaryCloudEvent decodes a CloudEvent in binary content mode: the ce-*
+// headers of h are its attributes, its Content-Type the body's media type
+// (the event's datacontenttype), and body its data, a JSON object of
+// usage. The HTTP binding percent-encodes header values; percentEncoded
+// decodes them.
 //
 // As with a structured event, a problem with the event is the item's error,
 // and only a body that is not JSON fails the call. Errors name the header
-// ("ce-id", "ce-time") or, within the body, the field ("value").
-func BinaryCloudEvent(get func(name string) string, percentEncoded bool, contentType string, body []byte) ([]Item, error) {
+// ("ce-id", "ce-time") or, within the body, the field ("value"). A ce-*
+// header or Content-Type given more than once is such an error: which of
+// its values the sender meant is not ours to guess, and the first could
+// charge the wrong account.
+func BinaryCloudEvent(h map[string][]string, percentEncoded bool, body []byte) ([]Item, error) {
+	return binaryCloudEvent(foldHeaders(h), percentEncoded, body)
+}
+
+func binaryCloudEvent(h headers, percentEncoded bool, body []byte) ([]Item, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is empty: in binary mode the body is the event's data, a JSON object of usage")
@@ -88,7 +110,10 @@ func BinaryCloudEvent(get func(name string) string, percentEncoded bool, content
 	ev := map[string]any{"data": json.RawMessage(body)}
 	var id string
 	for _, attr := range binaryAttributes {
-		v := get("ce-" + attr)
+		v, err := h.one("ce-" + attr)
+		if err != nil {
+			return []Item{{Err: err, ID: displayID(id)}}, nil
+		}
 		if v == "" {
 			continue
 		}
@@ -108,14 +133,24 @@ func BinaryCloudEvent(get func(name string) string, percentEncoded bool, content
 		}
 		ev[attr] = v
 	}
+	// Extensions are not read, but one given twice is refused too: an
+	// event has each attribute once, so the message is not one event as
+	// its sender meant it.
+	if err := h.repeated("ce-"); err != nil {
+		return []Item{{Err: err, ID: displayID(id)}}, nil
+	}
+	contentType, err := h.one("Content-Type")
+	if err != nil {
+		return []Item{{Err: err, ID: displayID(id)}}, nil
+	}
 	if strings.TrimSpace(contentType) != "" {
 		ev["datacontenttype"] = contentType
 	}
-	structured, err := json.Marshal(ev)
-	if err != nil {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", err)
+	structured, merr := json.Marshal(ev)
+	if merr != nil {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", merr)
 	}
-	it := decodeOne(structured, formatCloudEvent, func() string { return "body" })
+	it := decodeOne(structured, formatBinaryCloudEvent, func() string { return "body" })
 	if it.Err != nil {
 		e := *it.Err
 		e.Field = binaryField(e.Field)
@@ -129,6 +164,55 @@ func BinaryCloudEvent(get func(name string) string, percentEncoded bool, content
 		it.names = &names
 	}
 	return []Item{it}, nil
+}
+
+// headers are a message's headers by their names in lower case: HTTP
+// canonicalizes names (Ce-Id) and NATS keeps them as sent (ce-id from
+// CloudEvents SDKs, Ce-Id from others), and either spelling, or both, is
+// one header.
+type headers map[string][]string
+
+func foldHeaders(h map[string][]string) headers {
+	out := make(headers, len(h))
+	for k, vs := range h {
+		lower := strings.ToLower(k)
+		out[lower] = append(out[lower], vs...)
+	}
+	return out
+}
+
+// one returns the value of the header name ("" if absent); more than one
+// value is an error naming it.
+func (h headers) one(name string) (string, *abacus.Error) {
+	vs := h[strings.ToLower(name)]
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", abacus.Errorf(abacus.CodeInvalid, name, "appears more than once in the headers; send it once")
+}
+
+// repeated returns the error of one for the first header, in name order,
+// whose name starts with prefix and that has more than one value.
+func (h headers) repeated(prefix string) *abacus.Error {
+	var names []string
+	for name, vs := range h {
+		if strings.HasPrefix(name, prefix) && len(vs) > 1 {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	_, err := h.one(slices.Min(names))
+	return err
+}
+
+// binary says whether the headers name a specversion: binary mode.
+func (h headers) binary() bool {
+	return slices.ContainsFunc(h["ce-specversion"], func(v string) bool { return v != "" })
 }
 
 // binaryField names, for a binary-mode sender, the field a structured-mode

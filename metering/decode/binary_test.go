@@ -3,6 +3,7 @@ package decode_test
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/abacus-billing/abacus"
@@ -22,6 +23,7 @@ func binaryHeaders() http.Header {
 	h.Set("ce-type", "com.opencsg.metering")
 	h.Set("ce-subject", acct)
 	h.Set("ce-time", "2026-08-18T10:00:00Z")
+	h.Set("Content-Type", "application/json")
 	return h
 }
 
@@ -29,10 +31,11 @@ func binaryHeaders() http.Header {
 // in structured mode decodes to the same usage.
 func TestBinaryCloudEventSameAsStructured(t *testing.T) {
 	h := binaryHeaders()
-	if !decode.BinaryHeader(h.Get) || decode.BinaryHeader(http.Header{}.Get) {
+	if !decode.BinaryHeader(h) || decode.BinaryHeader(http.Header{}) {
 		t.Fatal("BinaryHeader does not go by ce-specversion")
 	}
-	got, err := decode.BinaryCloudEvent(h.Get, true, "application/json; charset=utf-8", []byte(binaryData))
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	got, err := decode.BinaryCloudEvent(h, true, []byte(binaryData))
 	if err != nil || len(got) != 1 {
 		t.Fatal(got, err)
 	}
@@ -47,11 +50,11 @@ func TestBinaryCloudEventSameAsStructured(t *testing.T) {
 
 	// The HTTP binding percent-encodes header values; NATS does not.
 	h.Set("ce-id", "e%2F1")
-	got, _ = decode.BinaryCloudEvent(h.Get, true, "application/json", []byte(binaryData))
+	got, _ = decode.BinaryCloudEvent(h, true, []byte(binaryData))
 	if got[0].Err != nil || got[0].Event.ID != "e/1" {
 		t.Fatalf("percent-encoded id: %+v", got[0])
 	}
-	got, _ = decode.BinaryCloudEvent(h.Get, false, "application/json", []byte(binaryData))
+	got, _ = decode.BinaryCloudEvent(h, false, []byte(binaryData))
 	if got[0].Err != nil || got[0].Event.ID != "e%2F1" {
 		t.Fatalf("id taken as it is: %+v", got[0])
 	}
@@ -83,7 +86,8 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 		if c.header != "" {
 			h.Set(c.header, c.value)
 		}
-		items, err := decode.BinaryCloudEvent(h.Get, true, c.contentType, []byte(c.body))
+		h.Set("Content-Type", c.contentType)
+		items, err := decode.BinaryCloudEvent(h, true, []byte(c.body))
 		if err != nil || len(items) != 1 {
 			t.Fatalf("%s: %v %v", c.name, items, err)
 		}
@@ -95,15 +99,110 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 	// Sent as the zero time, ce-time is out of range, not missing.
 	h := binaryHeaders()
 	h.Set("ce-time", "0001-01-01T00:00:00Z")
-	items, _ := decode.BinaryCloudEvent(h.Get, true, "application/json", []byte(binaryData))
+	items, _ := decode.BinaryCloudEvent(h, true, []byte(binaryData))
 	if e := items[0].Err; e == nil || e.Message != "0001-01-01T00:00:00Z is not between the years 2000 and 9999" {
 		t.Fatalf("ce-time at the zero time: %v", e)
 	}
 	for _, body := range []string{"", "  ", `{"value":`} {
-		items, err := decode.BinaryCloudEvent(binaryHeaders().Get, true, "application/json", []byte(body))
+		items, err := decode.BinaryCloudEvent(binaryHeaders(), true, []byte(body))
 		var ae *abacus.Error
 		if items != nil || !errors.As(err, &ae) || ae.Field != "body" {
 			t.Fatalf("body %q: %v %v", body, items, err)
 		}
+	}
+}
+
+// TestBinaryCloudEventRepeatedHeaders: a ce-* header or Content-Type sent
+// twice is the item's error naming it, as a key twice in a JSON object is,
+// however the names are spelled; the first value is not taken for the
+// event, which would charge it to the first of two accounts.
+func TestBinaryCloudEventRepeatedHeaders(t *testing.T) {
+	other := "22222222-2222-4222-8222-222222222222"
+	for _, c := range []struct {
+		name, header, value, field, id string
+	}{
+		{"two subjects", "ce-subject", other, "ce-subject", "e1"},
+		{"two ids", "ce-id", "e2", "ce-id", ""},
+		{"two times", "ce-time", "2026-08-18T11:00:00Z", "ce-time", "e1"},
+		{"two spec versions", "ce-specversion", "1.0", "ce-specversion", ""},
+		{"the same subject twice", "ce-subject", acct, "ce-subject", "e1"},
+		{"an extension twice", "ce-traceparent", "00-1", "ce-traceparent", "e1"},
+		{"two content types", "Content-Type", "application/json", "Content-Type", "e1"},
+	} {
+		h := binaryHeaders()
+		if c.header == "ce-traceparent" {
+			h.Add(c.header, "00-0")
+		}
+		h.Add(c.header, c.value)
+		items, err := decode.BinaryCloudEvent(h, true, []byte(binaryData))
+		if err != nil || len(items) != 1 {
+			t.Fatalf("%s: %v %v", c.name, items, err)
+		}
+		checkItem(t, items[0])
+		if e := items[0].Err; e == nil || e.Field != c.field || e.Code != abacus.CodeInvalid || e.Message != "appears more than once in the headers; send it once" || items[0].ID != c.id {
+			t.Errorf("%s: %+v, want an error naming %s of the item %q", c.name, items[0], c.field, c.id)
+		}
+	}
+	// NATS keeps names as sent: ce-subject and Ce-Subject are one header.
+	h := map[string][]string{}
+	for k, v := range binaryHeaders() {
+		h[strings.ToLower(k)] = v
+	}
+	h["Ce-Subject"] = []string{other}
+	items, err := decode.BinaryCloudEvent(h, false, []byte(binaryData))
+	if err != nil || len(items) != 1 || items[0].Err == nil || items[0].Err.Field != "ce-subject" {
+		t.Fatalf("ce-subject and Ce-Subject: %+v %v", items, err)
+	}
+	dec, err := decode.ForHeaders(h, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, err := dec([]byte(binaryData)); err != nil || len(items) != 1 || items[0].Err == nil || items[0].Err.Field != "ce-subject" {
+		t.Fatalf("ForHeaders, ce-subject and Ce-Subject: %+v %v", items, err)
+	}
+
+	// Content-Type twice: a whole request's error where it picks the mode,
+	// as one that is not a media type is; in binary mode, the item's.
+	two := http.Header{"Content-Type": {"application/json", "application/cloudevents-batch+json"}}
+	var ae *abacus.Error
+	if _, err := decode.ForHeaders(two, true); !errors.As(err, &ae) || ae.Field != "Content-Type" || ae.Code != abacus.CodeInvalid {
+		t.Fatalf("ForHeaders with two content types: %v", err)
+	}
+	bin := binaryHeaders()
+	bin["Content-Type"] = two["Content-Type"]
+	if err := decode.BinaryContentType(bin); !errors.As(err, &ae) || ae.Field != "Content-Type" || ae.Code != abacus.CodeInvalid {
+		t.Fatalf("BinaryContentType with two content types: %v", err)
+	}
+	dec, err = decode.ForHeaders(bin, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items, err := dec([]byte(binaryData)); err != nil || len(items) != 1 || items[0].Err == nil || items[0].Err.Field != "Content-Type" {
+		t.Fatalf("binary mode with two content types: %+v %v", items, err)
+	}
+}
+
+// TestBinaryCloudEventNamesHeadersInMessages: a body field that disagrees
+// with an attribute names the attribute's header in its message too.
+func TestBinaryCloudEventNamesHeadersInMessages(t *testing.T) {
+	other := "22222222-2222-4222-8222-222222222222"
+	for _, c := range []struct{ field, value, header string }{
+		{"created_at", `"2026-08-18T11:00:00Z"`, "ce-time"},
+		{"user_uuid", `"` + other + `"`, "ce-subject"},
+	} {
+		body := strings.Replace(binaryData, `{`, `{"`+c.field+`":`+c.value+`,`, 1)
+		items, err := decode.BinaryCloudEvent(binaryHeaders(), true, []byte(body))
+		if err != nil || len(items) != 1 {
+			t.Fatalf("%s: %v %v", c.field, items, err)
+		}
+		e := items[0].Err
+		if e == nil || e.Field != c.field || !strings.Contains(e.Message, "does not match "+c.header+" ") {
+			t.Errorf("%s: %v, want an error naming %s, saying it does not match %s", c.field, e, c.field, c.header)
+		}
+	}
+	// In structured mode the attribute is named as it is there.
+	items, err := decode.CloudEvent([]byte(strings.Replace(cloudEvent("e1", nil), `"data":{`, `"data":{"created_at":"2026-08-18T11:00:00Z",`, 1)))
+	if err != nil || len(items) != 1 || items[0].Err == nil || !strings.Contains(items[0].Err.Message, "does not match time ") {
+		t.Fatalf("structured: %+v %v", items, err)
 	}
 }

@@ -69,6 +69,9 @@ const (
 	formatCSGHub     format = iota // a CSGHub metering event
 	formatCloudEvent               // a CloudEvents 1.0 event in JSON format
 	formatAuto                     // a CloudEvent if it has "specversion", else CSGHub
+	// formatBinaryCloudEvent is a CloudEvent rebuilt from binary mode's
+	// headers and body, whose messages name the attributes as headers.
+	formatBinaryCloudEvent
 )
 
 // CSGHubJSON decodes a single JSON object or a JSON array of CSGHub
@@ -218,8 +221,8 @@ func decodeOne(raw []byte, f format, where func() string) Item {
 			f = formatCloudEvent
 		}
 	}
-	if f == formatCloudEvent {
-		return cloudEventItem(obj)
+	if f == formatCloudEvent || f == formatBinaryCloudEvent {
+		return cloudEventItem(obj, f == formatBinaryCloudEvent)
 	}
 	return csghubItem(obj)
 }

@@ -411,8 +411,16 @@ func csghubItem(o object) Item {
 	return finish(ev, id, err, &csghubNames)
 }
 
-// cloudEventItem decodes a CloudEvents 1.0 event in JSON format.
-func cloudEventItem(o object) Item {
+// cloudEventItem decodes a CloudEvents 1.0 event in JSON format; binary
+// says it was sent in binary mode, where messages name the attributes by
+// their headers (binaryField renames the field of its errors).
+func cloudEventItem(o object, binary bool) Item {
+	attrName := func(attr string) string {
+		if binary {
+			return "ce-" + attr
+		}
+		return attr
+	}
 	idv, idErr := o.field("id", "id")
 	id := ""
 	if idv.kind == kindString {
@@ -532,7 +540,7 @@ func cloudEventItem(o object) Item {
 			return fail(err)
 		}
 		if !canonEqual(s, string(ev.Account)) {
-			return fail(abacus.Errorf(abacus.CodeInvalid, "data.user_uuid", "%s does not match subject %s", show(s), show(string(ev.Account))))
+			return fail(abacus.Errorf(abacus.CodeInvalid, "data.user_uuid", "%s does not match %s %s", show(s), attrName("subject"), show(string(ev.Account))))
 		}
 	}
 	if dataTime.present && names[fCreatedAt] == "time" {
@@ -541,7 +549,7 @@ func cloudEventItem(o object) Item {
 			return fail(err)
 		}
 		if !t.t.Equal(ev.Time) {
-			return fail(abacus.Errorf(abacus.CodeInvalid, "data.created_at", "%s does not match time %s", show(dataTime.s), show(tm.s)))
+			return fail(abacus.Errorf(abacus.CodeInvalid, "data.created_at", "%s does not match %s %s", show(dataTime.s), attrName("time"), show(tm.s)))
 		}
 	}
 	return finish(ev, id, nil, &names)

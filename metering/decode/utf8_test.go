@@ -42,7 +42,7 @@ func TestInvalidUTF8InCSGHubFields(t *testing.T) {
 // picked as the HTTP endpoint picks it.
 func TestInvalidUTF8DoesNotCollide(t *testing.T) {
 	h := http.Header{"Content-Type": {"application/json"}}
-	dec, err := decode.ForHeaders(h.Get, true)
+	dec, err := decode.ForHeaders(h, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestInvalidUTF8InBinaryCloudEvent(t *testing.T) {
 		if c.header != "" {
 			h[http.CanonicalHeaderKey(c.header)] = []string{c.value}
 		}
-		items, err := decode.BinaryCloudEvent(h.Get, c.percentEncoded, "application/json", []byte(c.body))
+		items, err := decode.BinaryCloudEvent(h, c.percentEncoded, []byte(c.body))
 		if err != nil || len(items) != 1 {
 			t.Fatalf("%s: %v %v", c.field, items, err)
 		}
