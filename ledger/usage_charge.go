@@ -103,10 +103,13 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	total := r.Cost.Add(u.carry[acct])
 	amount, rest, err := abacus.AmountFromDecimal(total, abacus.RoundFloor)
 	if err != nil {
-		return abacus.RenameField(err, it.field())
+		return abacus.RenameField(err, it.costField(r))
 	}
 	drawn, err := u.charge(it, amount, prefer)
 	if err != nil {
+		if abacus.ErrorCodeOf(err) == abacus.CodeOverflow {
+			return abacus.RenameField(err, it.costField(r))
+		}
 		return err
 	}
 	for _, l := range r.Lines {
@@ -136,6 +139,16 @@ func (it *usageItem) field() string {
 		return "uuid"
 	}
 	return "value"
+}
+
+// costField is field for a cost too large to charge: for an event sent
+// or rated again, the field its cost grows with (r.Field), which is a
+// token count in extra where the event's value was not priced.
+func (it *usageItem) costField(r rating.Rating) string {
+	if it.kind == voidEvent || it.kind == repriceEvent {
+		return it.field()
+	}
+	return r.Field()
 }
 
 // charge moves amount from the account to revenue, drawing the buckets in

@@ -1,10 +1,13 @@
 package ledger_test
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
@@ -129,4 +132,73 @@ func TestAvailableMustFit(t *testing.T) {
 		}
 		mustVerify(t, st)
 	})
+}
+
+// TestUsageTokenOverflowNamesTheCount: a token event whose cost is too
+// large for an amount, or for the balance it is drawn from, is rejected
+// as an overflow naming the token count in extra that the cost grows with,
+// not value, which a split leaves unpriced; the event beside it is charged
+// and the refused ones change nothing.
+func TestUsageTokenOverflowNamesTheCount(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var prices []abacus.Price
+		for _, kind := range []int{4, 5} {
+			prices = append(prices, abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "llm", UnitType: "token", Currency: "USD", Unit: 1_000_000,
+				Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("2"), ValidFrom: t0, CreatedAt: t0})
+		}
+		if err := st.PriceBookAdd(ctx, prices, nil); err != nil {
+			t.Fatal(err)
+		}
+		acct := createAccount(t, st, abacus.Overdraft{Unlimited: true})
+		tokens := func(id, extra string) abacus.UsageEvent {
+			return abacus.UsageEvent{ID: id, Account: acct, Value: 1, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm",
+				Time: t0.Add(10 * time.Hour), Extra: extra}
+		}
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{
+			tokens("b-maxp", `{"prompt_token_num":9223372036854775807}`),
+			tokens("b-maxc", `{"prompt_token_num":1,"completion_token_num":9223372036854775807}`),
+			tokens("b-ok", `{"prompt_token_num":1000000,"completion_token_num":1000000}`),
+		})
+		if err != nil || len(res) != 3 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		wantOverflowOf(t, res[0], "extra.prompt_token_num")
+		wantOverflowOf(t, res[1], "extra.completion_token_num")
+		if res[2].Status != abacus.IngestAccepted || res[2].Charged.String() != "4" {
+			t.Fatalf("the event beside them: %+v, want charged 4", res[2])
+		}
+		// A cost an amount holds (9223372036854.775806), but the balance,
+		// already at -4, cannot take.
+		res, err = e.Ingest(ctx, []abacus.UsageEvent{tokens("b-floor", `{"prompt_token_num":4611686018427387903,"completion_token_num":0}`)})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		wantOverflowOf(t, res[0], "extra.prompt_token_num")
+		ws, err := st.Wallets(ctx, []abacus.AccountID{acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range ws {
+			if want := map[abacus.Bucket]string{abacus.BucketCash: "-4"}[w.Bucket]; w.Balance.String() != cmp.Or(want, "0") {
+				t.Fatalf("%s balance %s, want only the event beside charged", w.Bucket, w.Balance)
+			}
+		}
+		evs, err := st.Events(ctx, abacus.EventQuery{IDs: []string{"b-maxp", "b-maxc", "b-floor"}, Limit: 3})
+		if err != nil || len(evs) != 0 {
+			t.Fatalf("refused events were stored: %+v %v", evs, err)
+		}
+		mustVerify(t, st)
+	})
+}
+
+func wantOverflowOf(t *testing.T, r abacus.IngestResult, field string) {
+	t.Helper()
+	if r.Status != abacus.IngestRejected || abacus.ErrorCodeOf(r.Err) != abacus.CodeOverflow || r.Err.Field != field {
+		t.Fatalf("%s: %+v (%v), want rejected as an overflow naming %s", r.ID, r, r.Err, field)
+	}
 }

@@ -115,13 +115,28 @@ func Components(e *abacus.UsageEvent) ([]Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	return components(e, extra, nil)
+	cs, _, err := components(e, extra, nil)
+	return cs, err
 }
 
-// components splits e, appending to out (a buffer of the caller's).
-func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Component, error) {
+// quantityField names the field of the event a component's quantity was
+// read from, for errors about what it comes to: split says it is a token
+// count in extra (components' split), not the event's value.
+func quantityField(c Component, split bool) string {
+	switch {
+	case !split:
+		return "value"
+	case c.Key.SKUKind == KindCompletion:
+		return "extra." + ExtraCompletionTokens
+	}
+	return "extra." + ExtraPromptTokens
+}
+
+// components splits e, appending to out (a buffer of the caller's). split
+// says the quantities are extra's token counts, not the event's value.
+func components(e *abacus.UsageEvent, extra extraFields, out []Component) (_ []Component, split bool, _ error) {
 	if e.Value < 0 {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "value", "%d is negative", e.Value)
+		return nil, false, abacus.Errorf(abacus.CodeInvalid, "value", "%d is negative", e.Value)
 	}
 	k := Key{SKUType: SKUTypeOfScene(e.Scene), ResourceID: e.ResourceID, UnitType: UnitTypeOfScene(e.Scene)}
 	switch e.ValueType {
@@ -132,36 +147,36 @@ func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Com
 	case abacus.ValueCount:
 		k.SKUKind = KindMultimodalCompletion
 	default:
-		return nil, abacus.Errorf(abacus.CodeInvalid, "value_type", "%d is not one of 0 (duration), 1 (tokens), 2 (quota), 3 (count)", e.ValueType)
+		return nil, false, abacus.Errorf(abacus.CodeInvalid, "value_type", "%d is not one of 0 (duration), 1 (tokens), 2 (quota), 3 (count)", e.ValueType)
 	}
 	if v, ok, err := extraInt(extra, ExtraSKUType); err != nil {
-		return nil, err
+		return nil, false, err
 	} else if ok {
 		if v < 0 || v > math.MaxInt32 {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUType, "%d is not a sku_type", v)
+			return nil, false, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUType, "%d is not a sku_type", v)
 		}
 		k.SKUType = int(v)
 	}
 	if raw, ok := extra.get(ExtraSKUUnitType); ok && !isNull(raw) {
 		var s string
 		if err := json.Unmarshal([]byte(raw), &s); err != nil || strings.TrimSpace(s) == "" {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUUnitType, "must be a non-empty string such as \"minute\"")
+			return nil, false, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUUnitType, "must be a non-empty string such as \"minute\"")
 		}
 		k.UnitType = s
 	}
 	kind, kindSet, err := extraInt(extra, ExtraSKUKind)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Of a token event's prompt tokens (all its value, without the split),
 	// those served from the model's cache.
 	var cached int64
 	if e.ValueType == abacus.ValueTokens {
 		if cached, _, err = extraInt(extra, ExtraCachedTokens); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if cached < 0 {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is negative", cached)
+			return nil, false, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is negative", cached)
 		}
 	}
 	whole := func(k Key) ([]Component, error) {
@@ -175,35 +190,37 @@ func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Com
 	}
 	if kindSet {
 		if kind < 1 || kind > math.MaxInt32 {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUKind, "%d is not a sku_kind", kind)
+			return nil, false, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraSKUKind, "%d is not a sku_kind", kind)
 		}
 		k.SKUKind = int(kind)
-		return whole(k)
+		cs, err := whole(k)
+		return cs, false, err
 	}
 	if e.ValueType != abacus.ValueTokens {
-		return append(out, Component{Key: k, Quantity: e.Value}), nil
+		return append(out, Component{Key: k, Quantity: e.Value}), false, nil
 	}
 	prompt, hasPrompt, err := extraInt(extra, ExtraPromptTokens)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	completion, hasCompletion, err := extraInt(extra, ExtraCompletionTokens)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !hasPrompt && !hasCompletion {
-		return whole(k)
+		cs, err := whole(k)
+		return cs, false, err
 	}
 	for _, f := range []struct {
 		name string
 		v    int64
 	}{{ExtraPromptTokens, prompt}, {ExtraCompletionTokens, completion}} {
 		if f.v < 0 {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+f.name, "%d is negative", f.v)
+			return nil, false, abacus.Errorf(abacus.CodeInvalid, "extra."+f.name, "%d is negative", f.v)
 		}
 	}
 	if cached > prompt {
-		return nil, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is more than the %d prompt tokens (%s), of which it is a part", cached, prompt, ExtraPromptTokens)
+		return nil, false, abacus.Errorf(abacus.CodeInvalid, "extra."+ExtraCachedTokens, "%d is more than the %d prompt tokens (%s), of which it is a part", cached, prompt, ExtraPromptTokens)
 	}
 	if prompt > 0 || completion == 0 {
 		out = append(out, Component{Key: k, Quantity: prompt, Cached: cached})
@@ -213,7 +230,7 @@ func components(e *abacus.UsageEvent, extra extraFields, out []Component) ([]Com
 		c.SKUKind = KindCompletion
 		out = append(out, Component{Key: c, Quantity: completion})
 	}
-	return out, nil
+	return out, true, nil
 }
 
 func isNull(raw string) bool { return strings.TrimSpace(raw) == "null" }

@@ -172,6 +172,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 			return unpriced(fmt.Sprintf("no %s price for %s valid at %s", cur, comp.Key, t.UTC().Format(time.RFC3339Nano))), nil
 		}
 		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero}
+		field := oldQuantityField(e, extra, comp)
 		if lic := p.License; lic != nil {
 			switch lic.Type {
 			case LicenseInstance:
@@ -195,7 +196,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 					return Rating{}, abacus.Errorf(abacus.CodeInvalid, "extra."+lic.UserMetric, "%d is negative", n)
 				}
 				if n != 0 && l.Quantity > math.MaxInt64/n {
-					return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "%d × %s %d does not fit in 64 bits", l.Quantity, lic.UserMetric, n)
+					return Rating{}, abacus.Errorf(abacus.CodeOverflow, field, "%d × %s %d does not fit in 64 bits", l.Quantity, lic.UserMetric, n)
 				}
 				l.Quantity *= n
 			}
@@ -221,11 +222,11 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 				return Rating{}, abacus.Errorf(abacus.CodeInternal, "counter", "the usage counter of %s is negative (%d)", comp.Key, q)
 			}
 			if q > math.MaxInt64-pending[c] {
-				return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "the usage counter of %s overflows", comp.Key)
+				return Rating{}, abacus.Errorf(abacus.CodeOverflow, field, "the usage counter of %s overflows", comp.Key)
 			}
 			q += pending[c]
 			if l.Quantity > math.MaxInt64-q {
-				return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "the usage counter of %s overflows", comp.Key)
+				return Rating{}, abacus.Errorf(abacus.CodeOverflow, field, "the usage counter of %s overflows", comp.Key)
 			}
 			before, _ := oldCumulative(p, q)
 			after, _ := oldCumulative(p, q+l.Quantity)
@@ -266,6 +267,23 @@ func levelPrice(p *abacus.Price, level int) (decimal.Decimal, bool) {
 }
 
 // The former parsing of extra, on encoding/json alone.
+
+// oldQuantityField names the field an overflow of comp's quantity is
+// about: its token count in extra where the event's tokens are split, as
+// Rate names it since QA found value named for them (the former Rate named
+// value throughout).
+func oldQuantityField(e *abacus.UsageEvent, extra map[string]json.RawMessage, comp Component) string {
+	_, kindSet, _ := oldExtraInt(extra, ExtraSKUKind)
+	_, hasPrompt, _ := oldExtraInt(extra, ExtraPromptTokens)
+	_, hasCompletion, _ := oldExtraInt(extra, ExtraCompletionTokens)
+	switch {
+	case e.ValueType != abacus.ValueTokens || kindSet || !hasPrompt && !hasCompletion:
+		return "value"
+	case comp.Key.SKUKind == KindCompletion:
+		return "extra." + ExtraCompletionTokens
+	}
+	return "extra." + ExtraPromptTokens
+}
 
 func oldComponents(e *abacus.UsageEvent, extra map[string]json.RawMessage) ([]Component, error) {
 	if e.Value < 0 {

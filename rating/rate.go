@@ -70,6 +70,30 @@ type Line struct {
 	// requires a subscription) by an account with no commitment active
 	// at the event's time. The line is charged normally all the same.
 	Uncommitted bool
+
+	// Field is the event's field the line's cost grows with, which an
+	// error about that cost names: "value", or in a token split the count
+	// in extra it prices ("extra.prompt_token_num"), or
+	// "extra.prompt_token_cache_num" where the cached tokens are the larger
+	// part of the cost.
+	Field string
+}
+
+// Field names the event's field that a refusal of the rating's whole
+// cost (one too large for an amount) is about: that of the line costing
+// the most, either way from zero. In a token split it is not "value",
+// which the split leaves unpriced.
+func (r Rating) Field() string {
+	if len(r.Lines) == 0 {
+		return "value"
+	}
+	most := r.Lines[0]
+	for _, l := range r.Lines[1:] {
+		if l.Cost.Abs().Cmp(most.Cost.Abs()) > 0 {
+			most = l
+		}
+	}
+	return most.Field
 }
 
 // Rate prices one event for an account whose currency is cur.
@@ -107,7 +131,7 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		return Rating{}, err
 	}
 	var compBuf [2]Component
-	comps, err := components(e, extra, compBuf[:0])
+	comps, split, err := components(e, extra, compBuf[:0])
 	if err != nil {
 		return Rating{}, err
 	}
@@ -135,13 +159,13 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 			return unpriced(fmt.Sprintf("no %s price for %s valid at %s", cur, comp.Key, t.UTC().Format(time.RFC3339Nano))), nil
 		}
 		p, fn := v.price, &v.cost
-		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero}
+		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero, Field: quantityField(comp, split)}
 		cached := comp.Cached
 		if lic := p.License; lic != nil {
-			if l.Quantity, err = licensed(lic, extra, l.Quantity); err != nil {
+			if l.Quantity, err = licensed(lic, extra, l.Quantity, l.Field); err != nil {
 				return Rating{}, err
 			}
-			cached, _ = licensed(lic, extra, cached) // as many times as the rest, or none: it cannot fail where the line did not
+			cached, _ = licensed(lic, extra, cached, l.Field) // as many times as the rest, or none: it cannot fail where the line did not
 			l.Uncommitted = !lic.Burstable && months == 0
 		}
 		var x u256 // the line's cost × 10^CostScale, on the fast path
@@ -153,6 +177,9 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 				// their price, the others at the price.
 				sum, _ := roundedSum(p.Unit, []bigTerm{{p.UnitPrice, l.Quantity - cached, true}, {p.CachedPrice.Decimal, cached, true}})
 				l.RegularCost, lineFast = bigScaledDecimal(sum), false
+				if p.CachedPrice.Decimal.Mul(decimal.NewFromInt(cached)).Cmp(p.UnitPrice.Mul(decimal.NewFromInt(l.Quantity-cached))) > 0 {
+					l.Field = "extra." + ExtraCachedTokens
+				}
 			} else if lineFast {
 				x = fn.scaled(l.Quantity)
 				l.RegularCost = scaledDecimal(x)
@@ -183,11 +210,11 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 			}
 			pend := pendingOf(pending, c)
 			if q > math.MaxInt64-pend {
-				return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "the usage counter of %s overflows", comp.Key)
+				return Rating{}, abacus.Errorf(abacus.CodeOverflow, l.Field, "the usage counter of %s overflows", comp.Key)
 			}
 			q += pend
 			if l.Quantity > math.MaxInt64-q {
-				return Rating{}, abacus.Errorf(abacus.CodeOverflow, "value", "the usage counter of %s overflows", comp.Key)
+				return Rating{}, abacus.Errorf(abacus.CodeOverflow, l.Field, "the usage counter of %s overflows", comp.Key)
 			}
 			// C(q+v) − C(q), each value rounded: the increments telescope.
 			if lineFast {
@@ -274,8 +301,9 @@ func unpriced(reason string) Rating {
 
 // licensed is the quantity a licence bills of q base units: none while an
 // instance licence's server is stopped (extra.running false), q times the
-// count a stub licence's customer declares in extra[UserMetric].
-func licensed(lic *abacus.License, extra extraFields, q int64) (int64, error) {
+// count a stub licence's customer declares in extra[UserMetric]. field
+// names where q was read from, for a product too large.
+func licensed(lic *abacus.License, extra extraFields, q int64, field string) (int64, error) {
 	switch lic.Type {
 	case LicenseInstance:
 		running, set, err := extraBool(extra, ExtraRunning)
@@ -298,7 +326,7 @@ func licensed(lic *abacus.License, extra extraFields, q int64) (int64, error) {
 			return 0, abacus.Errorf(abacus.CodeInvalid, "extra."+lic.UserMetric, "%d is negative", n)
 		}
 		if n != 0 && q > math.MaxInt64/n {
-			return 0, abacus.Errorf(abacus.CodeOverflow, "value", "%d × %s %d does not fit in 64 bits", q, lic.UserMetric, n)
+			return 0, abacus.Errorf(abacus.CodeOverflow, field, "%d × %s %d does not fit in 64 bits", q, lic.UserMetric, n)
 		}
 		return q * n, nil
 	}
@@ -317,7 +345,7 @@ func (b *Book) LicensedQuantities(e *abacus.UsageEvent, cur abacus.Currency) ([]
 	if err != nil {
 		return nil, err
 	}
-	comps, err := components(e, extra, nil)
+	comps, split, err := components(e, extra, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +355,7 @@ func (b *Book) LicensedQuantities(e *abacus.UsageEvent, cur abacus.Currency) ([]
 			if v.price.License == nil {
 				continue
 			}
-			q, err := licensed(v.price.License, extra, c.Quantity)
+			q, err := licensed(v.price.License, extra, c.Quantity, quantityField(c, split))
 			if err != nil {
 				q = -1 // none bills a negative quantity
 			}
