@@ -221,7 +221,7 @@ func (v value) extra(wire string) (string, *abacus.Error) {
 		if !isJSONObject([]byte(v.s)) {
 			return "", abacus.Errorf(abacus.CodeInvalid, wire, "must hold a JSON object such as {\"from_source\":\"…\"}, or be empty")
 		}
-		return v.s, nil
+		return v.s, repeatedKey([]byte(v.s), wire)
 	case kindObject:
 		if len(v.raw) > 4*abacus.MaxEventExtra {
 			return "", abacus.Errorf(abacus.CodeInvalid, wire, "is longer than %d bytes", abacus.MaxEventExtra)
@@ -230,9 +230,25 @@ func (v value) extra(wire string) (string, *abacus.Error) {
 		if err := json.Compact(&b, v.raw); err != nil {
 			return "", abacus.Errorf(abacus.CodeInvalid, wire, "is not a valid JSON object")
 		}
-		return b.String(), nil
+		return b.String(), repeatedKey(v.raw, wire)
 	}
 	return "", typeError(wire, "a string holding a JSON object, or an object", v)
+}
+
+// repeatedKey refuses an extra object that holds a key twice, as an event
+// that does: its token counts and licence counts are money, and which of
+// two values its producer meant is not ours to guess (encoding/json would
+// take the last).
+func repeatedKey(raw []byte, wire string) *abacus.Error {
+	o, _ := readObject(raw)
+	seen := make(map[string]bool, len(o))
+	for _, m := range o {
+		if seen[m.key] {
+			return abacus.Errorf(abacus.CodeInvalid, wire+"."+m.key, "appears more than once in the object")
+		}
+		seen[m.key] = true
+	}
+	return nil
 }
 
 func isJSONObject(b []byte) bool {

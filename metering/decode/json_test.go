@@ -224,6 +224,8 @@ var csghubCases = []csghubCase{
 	{name: "extra blank string", mods: []string{`extra="  "`}, field: "extra"},
 	{name: "extra number", mods: []string{"extra=5"}, field: "extra", msg: "number"},
 	{name: "extra array", mods: []string{"extra=[]"}, field: "extra", msg: "array"},
+	{name: "extra key twice", mods: []string{`extra={"prompt_token_num":5,"prompt_token_num":3}`}, field: "extra.prompt_token_num", msg: "more than once"},
+	{name: "extra string key twice", mods: []string{`extra="{\"n\":1,\"\\u006e\":2}"`}, field: "extra.n", msg: "more than once"},
 	{name: "extra too long", mods: []string{`extra="{\"k\":\"` + strings.Repeat("x", abacus.MaxEventExtra) + `\"}"`}, field: "extra", msg: "longer"},
 	{name: "extra object too long", mods: []string{`extra={"k":"` + strings.Repeat("x", abacus.MaxEventExtra) + `"}`}, field: "extra", msg: "longer"},
 }
@@ -403,6 +405,7 @@ var ceCases = []ceCase{
 	{name: "data.value negative", dataMods: []string{"value=-3"}, field: "data.value", msg: "negative"},
 	{name: "data.value missing", dataMods: []string{"-value"}, field: "data.value", msg: "required"},
 	{name: "data.value twice", dataMods: []string{`value=1,"value":1`}, field: "data.value", msg: "more than once"},
+	{name: "data.extra key twice", dataMods: []string{`extra={"running":true,"running":false}`}, field: "data.extra.running", msg: "more than once"},
 	{name: "data.value_type string", dataMods: []string{`value_type="x"`}, field: "data.value_type"},
 	{name: "data.value_type out of range", dataMods: []string{`value_type=9`}, field: "data.value_type"},
 	{name: "data.scene out of range", dataMods: []string{`scene=5000`}, field: "data.scene"},
