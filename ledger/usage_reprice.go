@@ -116,7 +116,7 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 	if err != nil {
 		return err
 	}
-	held, err := u.netAvailable(c)
+	netBefore, err := u.netAvailable(c)
 	if err != nil {
 		return err
 	}
@@ -145,16 +145,17 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 	if !floored || after.Cmp(cash.Floor) >= 0 || after.Cmp(before) >= 0 {
 		return nil
 	}
-	left, err := u.netAvailable(c)
-	if err == nil {
-		left, err = held.Sub(left)
+	netAfter, err := u.netAvailable(c)
+	if err != nil {
+		return err
 	}
+	more, err := netBefore.Sub(netAfter)
 	if err != nil {
 		return err
 	}
 	return &errRepriceRefused{item: group[0].it, err: abacus.Errorf(abacus.CodeInsufficientFunds, "uuid",
 		"account %s has %s %s available across its buckets (cash floor %s); its month from %s costs %s more at the corrected prices",
-		cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), left)}
+		cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), more)}
 }
 
 // netAvailable is what a customer's buckets have available, below zero
