@@ -253,7 +253,11 @@ func TestCorrectionsChargeTheCorrectedBook(t *testing.T) {
 							revision[q.ValidFrom.UTC()] = max(revision[q.ValidFrom.UTC()], q.Revision)
 						}
 					}
-					if rapid.Bool().Draw(rt, "replace") { // a stored version, from its own start
+					// A counted price changes versions only at a month's start
+					// (rating.CheckCountedVersions, which the CLI applies): two in
+					// one month let a void give back more than the month paid,
+					// which verify names. cpu's are corrected in place.
+					if resource == "cpu" || rapid.Bool().Draw(rt, "replace") { // a stored version, from its own start
 						p.ValidFrom = rapid.SampledFrom(froms).Draw(rt, "from")
 						p.Revision = revision[p.ValidFrom] + 1
 					} else if p.ValidFrom = t0.Add(time.Duration(rapid.IntRange(1, 36*60).Draw(rt, "minute")) * time.Minute); slices.ContainsFunc(froms, p.ValidFrom.Equal) {
