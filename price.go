@@ -87,6 +87,18 @@ type License struct {
 	Burstable  bool   // usage without a subscription is billed at burst prices
 }
 
+// BurstCycle is how often burst levels are recomputed, as CloudSigma does.
+const BurstCycle = 5 * time.Minute
+
+// BurstHoldBack is how far past its cycle's start a level change may be
+// held back, to take effect after the events already charged at the old
+// level: two cycles, more than a cycle runs late plus the clock error
+// producers are allowed by default. An event dated further ahead (a clock
+// years ahead, let in by --max-event-ahead 0) does not hold it back: it
+// would have held every later change of its resource, for every account,
+// until its time.
+const BurstHoldBack = 2 * BurstCycle
+
 // BurstLevel records that a resource's burst level changed at a time.
 type BurstLevel struct {
 	Resource      string

@@ -11,7 +11,7 @@ import (
 )
 
 // BurstCycle is how often burst levels are recomputed, as CloudSigma does.
-const BurstCycle = 5 * time.Minute
+const BurstCycle = abacus.BurstCycle
 
 // staleUtilisation is how old the latest utilisation of a resource may be
 // before a cycle that goes by it says so: three cycles without a report.

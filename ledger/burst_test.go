@@ -141,6 +141,48 @@ func TestBurstLevelAfterChargedEvents(t *testing.T) {
 	})
 }
 
+// TestBurstLevelNotHeldBackByAClockYearsAhead: an event dated far ahead
+// (let in with no bound on how far ahead an event may be) does not hold a
+// level change back to its time: it had held every later change of its
+// resource, for every account, for as long.
+func TestBurstLevelNotHeldBackByAClockYearsAhead(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.RunBurstCycle(ctx, t0, rule); err != nil { // level 4 is next
+			t.Fatal(err)
+		}
+		acct := newAccountID()
+		start := t0.Add(ledger.BurstCycle)
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("ahead", acct, "cpu", 1, t0.AddDate(1, 0, 0))}); err != nil || res[0].Charged.String() != "1" {
+			t.Fatalf("the event a year ahead: %+v %v, want charged at the level in force, 1", res, err)
+		}
+		if _, err := e.RunBurstCycle(ctx, start.Add(time.Second), rule); err != nil {
+			t.Fatal(err)
+		}
+		book, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: start}}; !reflect.DeepEqual(book.Levels, want) {
+			t.Fatalf("levels %+v, want level 4 from the cycle's start", book.Levels)
+		}
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("now", acct, "cpu", 1, start.Add(time.Minute))}); err != nil || res[0].Charged.String() != "4" {
+			t.Fatalf("an event of this cycle: %+v %v, want charged at level 4", res, err)
+		}
+	})
+}
+
 // TestBurstWarnsOfStaleUtilisation: a cycle that goes by a resource's
 // utilisation reported more than three cycles ago says so, as its feed may
 // have stopped; the level still follows the report.

@@ -59,13 +59,14 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		changes, newNext := step(util, inForce, next)
 		for _, l := range changes {
 			// A level takes effect after the events charged at the old
-			// one already, which may be dated past the cycle's start.
+			// one already, which may be dated past the cycle's start, but
+			// not past abacus.BurstHoldBack.
 			var latest *time.Time
 			if err := tx.QueryRow(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
 				WHERE p.model = 'burst' AND p.resource_id = $1`, l.Resource).Scan(&latest); err != nil {
 				return err
 			}
-			if latest != nil && !latest.Before(l.EffectiveFrom) {
+			if latest != nil && !latest.Before(l.EffectiveFrom) && latest.Before(cycle.Add(abacus.BurstHoldBack)) {
 				l.EffectiveFrom = latest.Add(time.Microsecond)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES ($1, $2, $3)

@@ -46,13 +46,14 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		changes, newNext := step(util, inForce, next)
 		for _, l := range changes {
 			// A level takes effect after the events charged at the old
-			// one already, which may be dated past the cycle's start.
+			// one already, which may be dated past the cycle's start, but
+			// not past abacus.BurstHoldBack.
 			var latest sql.NullInt64
 			if err := tx.QueryRowContext(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
 				WHERE p.model = 'burst' AND p.resource_id = ?`, l.Resource).Scan(&latest); err != nil {
 				return err
 			}
-			if latest.Valid && latest.Int64 >= micros(l.EffectiveFrom) {
+			if latest.Valid && latest.Int64 >= micros(l.EffectiveFrom) && latest.Int64 < micros(cycle.Add(abacus.BurstHoldBack)) {
 				l.EffectiveFrom = fromMicros(latest.Int64 + 1)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES (?, ?, ?)
