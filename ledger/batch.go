@@ -218,7 +218,13 @@ func (b *batch) changes(ps []*pending) (*abacus.Changes, error) {
 	// Keys go in sorted, so two batches racing for the same keys take
 	// their index locks in the same order and cannot deadlock.
 	slices.SortFunc(c.Keys, func(x, y abacus.IdempotencyRecord) int { return cmp.Compare(x.Key, y.Key) })
-	return c, nil
+	var customers []*customerWallets
+	for _, p := range ps {
+		customers = append(customers, p.prep.customers...)
+	}
+	var err error
+	c.Outbox, err = b.lowBalances(customers)
+	return c, err
 }
 
 // outcomes turns the committed batch into answers, reading back the

@@ -12,10 +12,11 @@ import (
 // it is immutable once written, so it is safe to read before the batch
 // takes its locks.
 type prepared struct {
-	customer *customerWallets
-	counter  int64   // the system wallet on the other side
-	legs     []int64 // Transfer: the wallet of each posting
-	original *abacus.Transaction
+	customer  *customerWallets
+	customers []*customerWallets // every customer account it touches
+	counter   int64              // the system wallet on the other side
+	legs      []int64            // Transfer: the wallet of each posting
+	original  *abacus.Transaction
 	// lock lists the wallets to lock: the lead wallet of each customer
 	// account the operation touches, which serialises all changes to the
 	// account (so its transactions also commit in the order of their ids),
@@ -24,6 +25,7 @@ type prepared struct {
 }
 
 func (p *prepared) lockCustomer(cw *customerWallets) {
+	p.customers = append(p.customers, cw)
 	p.lock = append(p.lock, cw.lead)
 	for _, id := range cw.ids {
 		p.read = append(p.read, id)

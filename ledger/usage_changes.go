@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -93,7 +92,11 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	}
 	c.Minutes, c.FreedMinutes = u.minuteT, u.freed
 	var err error
-	if c.Outbox, err = u.lowBalances(items); err != nil {
+	customers := make([]*customerWallets, len(items))
+	for i, it := range items {
+		customers[i] = it.customer
+	}
+	if c.Outbox, err = u.lowBalances(customers); err != nil {
 		return nil, err
 	}
 	if len(c.Transactions)+len(c.Events)+len(c.EventUpdates)+len(c.Counters)+len(c.Paid)+len(c.Carries)+len(c.Rollups)+len(c.Outbox) == 0 {
@@ -121,44 +124,4 @@ func sortChanges(c *abacus.Changes) {
 	slices.SortFunc(c.PriceUses, func(x, y abacus.PriceUse) int {
 		return cmp.Or(cmp.Compare(x.PriceID, y.PriceID), cmp.Compare(x.Shard, y.Shard))
 	})
-}
-
-// lowBalances writes a message for every account whose available total
-// fell below its low-balance threshold in this batch.
-func (u *usageBatch) lowBalances(items []*usageItem) ([]abacus.OutboxMessage, error) {
-	var out []abacus.OutboxMessage
-	done := map[abacus.AccountID]bool{}
-	for _, it := range items {
-		cw := it.customer
-		if cw.lowBalance == nil || done[it.event.Account] {
-			continue
-		}
-		done[it.event.Account] = true
-		var before, after abacus.Amount
-		for _, id := range cw.ids {
-			b, a := u.before[id], u.wallets[id]
-			bAvail, err := b.Available()
-			if err != nil {
-				return nil, err
-			}
-			aAvail, err := a.Available()
-			if err != nil {
-				return nil, err
-			}
-			if before, err = before.Add(bAvail); err != nil {
-				return nil, err
-			}
-			if after, err = after.Add(aAvail); err != nil {
-				return nil, err
-			}
-		}
-		if before.Cmp(*cw.lowBalance) >= 0 && after.Cmp(*cw.lowBalance) < 0 {
-			payload, _ := json.Marshal(map[string]string{
-				"account": string(it.event.Account), "currency": string(cw.currency),
-				"threshold": cw.lowBalance.String(), "available": after.String(),
-			})
-			out = append(out, abacus.OutboxMessage{Kind: abacus.OutboxLowBalance, Account: it.event.Account, Payload: string(payload), CreatedAt: u.now})
-		}
-	}
-	return out, nil
 }

@@ -218,6 +218,28 @@ func TestUsageRules(t *testing.T) {
 			}
 		})
 
+		t.Run("a charge or a hold crossing the threshold writes the message too", func(t *testing.T) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu)
+			low := amt(t, "10")
+			acct := f.account(abacus.Overdraft{Unlimited: true}, &low)
+			f.fund(acct, abacus.TxTopup, "12")
+			f.fund(acct, abacus.TxCharge, "3")              // 9: crosses
+			f.ingest(spaceEvent("a", acct, "gpu", 1, f.t0)) // 8: below already
+			f.fund(acct, abacus.TxTopup, "10")              // 18
+			if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: amt(t, "9")}); err != nil {
+				t.Fatal(err) // 9 available: crosses again
+			}
+			msgs, err := f.st.Outbox(f.ctx, 0, 10)
+			if err != nil || len(msgs) != 2 {
+				t.Fatalf("%+v %v, want a message for the charge and one for the hold", msgs, err)
+			}
+			for i, want := range []string{`"available":"9"`, `"available":"9"`} {
+				if msgs[i].Kind != abacus.OutboxLowBalance || msgs[i].Account != acct || !strings.Contains(msgs[i].Payload, want) {
+					t.Fatalf("message %d: %+v, want %s", i, msgs[i], want)
+				}
+			}
+		})
+
 		t.Run("minute-level dedupe for the scenes it is on for", func(t *testing.T) {
 			f := newUsageFixture(t, open(t), ledger.UsageConfig{MinuteDedupe: map[int]bool{11: true}}, gpu)
 			acct := newAccountID()
