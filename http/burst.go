@@ -21,7 +21,7 @@ func (s *Server) handleUtilisation(w http.ResponseWriter, r *http.Request) error
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := required(req.Resource, "resource"); err != nil {
+	if err := required(strings.TrimSpace(req.Resource), "resource"); err != nil {
 		return err
 	}
 	if err := abacus.ValidateText("resource", req.Resource, abacus.MaxEventText); err != nil {
@@ -48,6 +48,16 @@ func (s *Server) handleBurstLevels(w http.ResponseWriter, r *http.Request) error
 	current, next, err := s.store.BurstLevels(r.Context(), s.now().UTC())
 	if err != nil {
 		return err
+	}
+	// A resource whose level never changed is at level 1, which is not
+	// recorded; a client building its current prices from current needs it.
+	if current == nil {
+		current = map[string]int{}
+	}
+	for r := range next {
+		if _, ok := current[r]; !ok {
+			current[r] = 1
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]map[string]int{"current": current, "next": next})
 	return nil

@@ -114,6 +114,14 @@ func CommitmentReach(c *abacus.Commitment) time.Time {
 // in which the account has a charged event (latest, the last of them):
 // its discount would apply to events already charged without it.
 func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time) error {
+	if !latest.Before(c.Until) {
+		// Only the month of its end reaches the event: the end is at fault.
+		u := c.Until.UTC()
+		return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].until", i),
+			"account %s has an event charged at %s, after this commitment's end %s but in the same month, charged without its discount, "+
+				"and a price that counts usage takes the discount of its month's start for the whole month: end it at %s, the month's start",
+			c.Account, latest.UTC().Format(time.RFC3339Nano), u.Format(time.RFC3339Nano), time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339))
+	}
 	reach := ""
 	if r := CommitmentReach(c); !r.Equal(c.Until) {
 		reach = fmt.Sprintf(" (or before %s: a price that counts usage takes the discount of its month's start for the whole month)", r.Format(time.RFC3339))

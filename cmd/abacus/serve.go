@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -65,7 +66,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--nats-stats-every: %s is negative", *natsStatsEvery)
 	}
 	step, err := decimal.NewFromString(*burstStep)
-	if err != nil || !step.IsPositive() || *burstMax < 1 {
+	// Plain digits, as every decimal abacus takes: "1e1" is not 10 here.
+	if plain := strings.Trim(*burstStep, "0123456789.") == ""; err != nil || !plain || !step.IsPositive() || *burstMax < 1 {
 		return fmt.Errorf("--burst-step must be a positive decimal and --burst-max at least 1")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))

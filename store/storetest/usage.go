@@ -585,7 +585,7 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	// A volume price takes the discount in force at its month's start, so a
 	// commitment that ends within a month reaches that month's events.
 	refused("a commitment ending in the month of a charged event", nil,
-		[]abacus.Commitment{{Account: a.ID, Months: 12, From: jan(1), Until: jan(5)}}, "commitments[0].from")
+		[]abacus.Commitment{{Account: a.ID, Months: 12, From: jan(1), Until: jan(5)}}, "commitments[0].until")
 
 	later := atEvent
 	later.ValidFrom = jan(10).Add(time.Microsecond)
