@@ -57,6 +57,18 @@ func TestServeRefusesSceneOver999(t *testing.T) {
 	}
 }
 
+// TestServeRefusesAnExponentBurstStep: --burst-step is a plain decimal, as
+// every decimal abacus takes; 1e1 is refused, not read as 10.
+func TestServeRefusesAnExponentBurstStep(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	outb, err := exec.CommandContext(ctx, binary, "serve", "--db", db, "--addr", "127.0.0.1:0", "--burst-step", "1e1").CombinedOutput()
+	if err == nil || !strings.Contains(string(outb), "--burst-step must be a positive decimal") {
+		t.Fatalf("%v\n%s", err, outb)
+	}
+}
+
 // TestUsageFlagsFromEnvironment: the rules that decide a charge come from
 // the environment when no flag is given, so serve, ingest, rerate and void
 // share them; a flag still wins.
