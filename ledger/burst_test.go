@@ -180,6 +180,12 @@ func TestBurstLevelNotHeldBackByAClockYearsAhead(t *testing.T) {
 		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("now", acct, "cpu", 1, start.Add(time.Minute))}); err != nil || res[0].Charged.String() != "4" {
 			t.Fatalf("an event of this cycle: %+v %v, want charged at level 4", res, err)
 		}
+		// Its void gives back what it paid, not the level recorded at its
+		// time since (4), which had given 3 more than it paid.
+		if res, err := e.VoidEvents(ctx, []string{"ahead"}); err != nil || res[0].Refunded.String() != "1" {
+			t.Fatalf("the void of the event a year ahead: %+v %v, want 1 back", res, err)
+		}
+		mustVerify(t, st)
 	})
 }
 

@@ -63,9 +63,9 @@ func (u *usageBatch) void(it *usageItem) error {
 
 // refund gives back a charged event's share of its month: with its counters
 // at top, C(top) − C(top − v) at the price versions that charged it (the
-// event's PriceIDs, whatever corrected them since), which is its own
-// charge for a per-unit price but for tiers what the month's last v units
-// cost, wherever the event once fell. Like a charge it goes through the
+// event's PriceIDs, whatever corrected them since), which for tiers is what
+// the month's last v units cost, wherever the event once fell; an event
+// whose prices count nothing gets back its exact cost. Like a charge it goes through the
 // account's carry, here rounded up, so the carry stays in [0, 1µ) and the
 // account's charges plus carry equal the exact cost of what stands. It
 // returns what came back to each bucket, and changes nothing if the money
@@ -101,6 +101,12 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 		if err != nil {
 			return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, err
 		}
+	} else if s.Cost.Valid {
+		// What it cost is what comes back: rated again, a burst price
+		// takes the level recorded at its time, which for an event dated
+		// beyond the levels' hold-back (abacus.BurstHoldBack) is not the
+		// one it paid.
+		r.Cost = s.Cost.Decimal
 	}
 	amount, back, err := u.giveBackExactly(it, s, r.Cost)
 	if err != nil {
