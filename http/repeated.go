@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
+	"unicode"
 )
 
 // repeatedKey finds a key given twice in one object of a JSON text and
 // names it by its path ("postings[1].amount"). encoding/json keeps the
 // last value of such a key, so {"amount":"1","amount":"1000"} would move
-// 1000 where the sender may have meant either. A text that is not valid
-// JSON has none: decoding it says what is wrong.
+// 1000 where the sender may have meant either; and it matches keys to
+// fields whatever their case ("AMOUNT", and "\u212a" for k), so keys
+// that differ only so are one key too. A text that is not valid JSON has
+// none: decoding it says what is wrong.
 func repeatedKey(body []byte) (string, bool) {
 	if !json.Valid(body) {
 		return "", false
@@ -59,11 +63,12 @@ func repeatedKey(body []byte) (string, bool) {
 		if len(stack) > 0 {
 			if top := stack[len(stack)-1]; top.object && top.wantKey {
 				if key, ok := tok.(string); ok {
-					if top.keys[key] {
+					folded := foldKey(key)
+					if top.keys[folded] {
 						top.key = key
 						return child(), true
 					}
-					top.keys[key], top.key, top.wantKey = true, key, false
+					top.keys[folded], top.key, top.wantKey = true, key, false
 					continue
 				}
 			}
@@ -80,4 +85,19 @@ func repeatedKey(body []byte) (string, bool) {
 			done()
 		}
 	}
+}
+
+// foldKey spells a key as every key that equals it under Unicode case
+// folding does, as encoding/json compares them: each letter becomes the
+// least of its case-fold orbit.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
 }

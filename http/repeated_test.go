@@ -5,6 +5,8 @@ import "testing"
 func TestRepeatedKey(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"amount":"1","amount":"1000"}`:                     "amount",
+		`{"amount":"1","AMOUNT":"1000"}`:                     "AMOUNT",
+		`{"kind":"user","\u212aind":"org"}`:                  "\u212aind",
 		`{"a":{"b":1,"c":2,"b":3}}`:                          "a.b",
 		`{"postings":[{"x":1},{"amount":"1","amount":"2"}]}`: "postings[1].amount",
 		`[{"k":1},{"k":1,"k":2}]`:                            "[1].k",

@@ -206,6 +206,11 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 	if token == "" {
 		return ensureFirstAdminKey(ctx, st, now, stdout)
 	}
+	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		// A key no Authorization header can carry as it is: starting with
+		// it would revoke the key of the token before, and lock everyone out.
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN holds white space or a character other than printable ASCII; use one like openssl rand -hex 24 makes")
+	}
 	if n := len(token); n < minAdminToken {
 		return fmt.Errorf("ABACUS_ADMIN_TOKEN has %d characters; it needs at least %d random ones (openssl rand -hex 24 makes one)", n, minAdminToken)
 	}

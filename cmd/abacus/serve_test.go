@@ -72,6 +72,9 @@ func TestAdminTokenRotates(t *testing.T) {
 	if err := ensureAdminKey(t.Context(), st, "short-token", io.Discard); err == nil || !strings.Contains(err.Error(), "ABACUS_ADMIN_TOKEN has 11 characters") {
 		t.Fatalf("a short token: %v", err)
 	}
+	if err := ensureAdminKey(t.Context(), st, "  "+first+"  ", io.Discard); err == nil || !strings.Contains(err.Error(), "white space") {
+		t.Fatalf("a token with spaces around it, which no header carries: %v", err)
+	}
 	if err := ensureAdminKey(t.Context(), st, first, io.Discard); err != nil || revoked(first) {
 		t.Fatalf("the first token: %v", err)
 	}
