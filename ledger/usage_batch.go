@@ -287,7 +287,7 @@ func (u *usageBatch) countersOf(e *abacus.UsageEvent, cur abacus.Currency) []rat
 	var out []rating.Counter
 	for _, c := range comps {
 		p, ok := u.book.Price(c.Key, cur, e.Time)
-		if ok && (p.Model == abacus.ModelGraduated || p.Model == abacus.ModelVolume || p.Model == abacus.ModelPackage) {
+		if ok && rating.Counts(p.Model) {
 			out = append(out, rating.Counter{Account: e.Account, Key: c.Key, Currency: cur, Period: rating.PeriodOf(e.Time)})
 		}
 	}
