@@ -128,9 +128,18 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 		cash.HasFloor = false
 		defer func() { cash.HasFloor = true }()
 	}
-	for i := range group {
-		if err := u.giveBackPaid(&group[i]); err != nil {
-			return err
+	// Credits are taken back first. A charge given back while its month's
+	// credits were still out was bounded by the month's net, and what was
+	// beyond that went to cash: a month paid 2 in cash and 10 in bonus
+	// came back as 9.875 and 2.125.
+	for _, credits := range []bool{true, false} {
+		for i := range group {
+			if group[i].credit() != credits {
+				continue
+			}
+			if err := u.giveBackPaid(&group[i]); err != nil {
+				return err
+			}
 		}
 	}
 	for _, p := range group {
@@ -187,6 +196,13 @@ func withMonth(err error, group []repricing) error {
 		}
 	}
 	return err
+}
+
+// credit says the event was paid less than nothing, net: what a volume
+// price stepping down gave back.
+func (p repricing) credit() bool {
+	paid, err := p.event.Charged.Sub(p.event.Refunded)
+	return err == nil && paid.IsNegative()
 }
 
 // giveBackPaid gives an event of a month being repriced back exactly what
