@@ -197,12 +197,18 @@ func (p *usageProgram) balances() map[*upAccount]upBalances {
 	return out
 }
 
-// moved checks that each account's cash moved by want (µ) and nothing else.
+func (b upBalances) total() int64 { return b.cash + b.bonus + b.voucher }
+
+// moved checks that each account in want had its buckets move by what it
+// says (µ) together, and that no other account's moved at all.
 func (p *usageProgram) moved(what string, before, after map[*upAccount]upBalances, want map[*upAccount]int64) {
 	for _, a := range p.accts {
 		b, c := before[a], after[a]
-		if c.cash-b.cash != want[a] || c.bonus != b.bonus || c.voucher != b.voucher {
-			p.t.Fatalf("%s: account %s went from %+v to %+v; want cash to move by %s and nothing else", what, a.id, b, c,
+		if _, ok := want[a]; !ok && b != c {
+			p.t.Fatalf("%s: account %s went from %+v to %+v; want it unchanged", what, a.id, b, c)
+		}
+		if c.total()-b.total() != want[a] {
+			p.t.Fatalf("%s: account %s went from %+v to %+v; want its buckets to move by %s together", what, a.id, b, c,
 				abacus.AmountFromMicros(want[a]))
 		}
 	}
@@ -279,9 +285,14 @@ func (p *usageProgram) check(final bool) {
 	bal := p.balances()
 	carries := p.carries()
 	for _, a := range p.accts {
-		if b := bal[a]; b.cash != a.topups-net[a] || b.bonus != 0 || b.voucher != 0 {
-			t.Fatalf("account %s holds %+v; want cash %s: %s paid in less %s charged net", a.id, b,
-				abacus.AmountFromMicros(a.topups-net[a]), abacus.AmountFromMicros(a.topups), abacus.AmountFromMicros(net[a]))
+		// Usage draws the promotional buckets first and gives each back
+		// no more than it paid: none ends above what was put in it, and
+		// they never go below zero.
+		in := a.topups + a.bonus + a.voucher
+		if b := bal[a]; b.total() != in-net[a] || b.cash > a.topups || b.bonus < 0 || b.bonus > a.bonus || b.voucher < 0 || b.voucher > a.voucher {
+			t.Fatalf("account %s holds %+v; want %s in all: %s paid in, %s granted to bonus and %s to voucher, less %s charged net, and none above what was put in it",
+				a.id, b, abacus.AmountFromMicros(in-net[a]), abacus.AmountFromMicros(a.topups), abacus.AmountFromMicros(a.bonus),
+				abacus.AmountFromMicros(a.voucher), abacus.AmountFromMicros(net[a]))
 		}
 		carry := new(big.Rat).Sub(costs[a], new(big.Rat).SetFrac64(net[a], 1_000_000))
 		if carry.Sign() < 0 || carry.Cmp(big.NewRat(1, 1_000_000)) >= 0 || carry.Cmp(carries[a.id]) != 0 {

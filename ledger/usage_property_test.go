@@ -27,13 +27,17 @@ import (
 // earlier events, corrections of the book (revisions, and new versions:
 // counted ones only where rating.CheckCountedVersions lets them, as the CLI
 // does), reprices of a month's events of a key (chosen as `abacus prices
-// import --correct` chooses them), of every month at once, and top-ups.
+// import --correct` chooses them), of every month at once, top-ups and
+// grants to the bonus and voucher buckets.
 //
 // After every step:
 //   - a refused operation changed nothing (balances, stored events), and
-//     an accepted one moved cash by exactly what it answered;
-//   - each account's cash is its top-ups less what its events were charged
-//     net of what voids gave back, and its carry, read from the store, is
+//     an accepted one moved the account's buckets, together, by exactly
+//     what it answered;
+//   - each account holds what was put in it (top-ups, and grants to its
+//     bonus and voucher buckets) less what its events were charged net of
+//     what voids gave back, no bucket more than was put in it and none
+//     below zero but cash, and its carry, read from the store, is
 //     exactly its events' exact costs less that, in [0, 1µ);
 //   - every account-month of a key whose events all name the versions in
 //     force at their times has exact costs adding up to what the oracle
@@ -64,7 +68,7 @@ func TestUsageProperty(t *testing.T) {
 			defer p.e.Close()
 			for i, n := 0, rapid.IntRange(1, 24).Draw(rt, "steps"); i < n; i++ {
 				switch rapid.SampledFrom([]string{"ingest", "ingest", "ingest", "void", "void", "correct", "correct",
-					"reprice", "repriceAll", "topup"}).Draw(rt, "action") {
+					"reprice", "repriceAll", "topup", "grant"}).Draw(rt, "action") {
 				case "ingest":
 					p.ingest()
 				case "void":
@@ -78,6 +82,10 @@ func TestUsageProperty(t *testing.T) {
 				case "topup":
 					a := p.accts[rapid.IntRange(0, len(p.accts)-1).Draw(rt, "topupAccount")]
 					p.topup(a, rapid.Int64Range(1, 100_000_000).Draw(rt, "topupMicros"))
+				case "grant":
+					a := p.accts[rapid.IntRange(0, len(p.accts)-1).Draw(rt, "grantAccount")]
+					p.grant(a, rapid.SampledFrom([]abacus.Bucket{abacus.BucketBonus, abacus.BucketVoucher}).Draw(rt, "grantBucket"),
+						rapid.Int64Range(1, 100_000_000).Draw(rt, "grantMicros"))
 				}
 				p.check(false)
 			}
@@ -109,6 +117,8 @@ type upAccount struct {
 	id      abacus.AccountID
 	floored bool  // cash floor 0; otherwise unlimited
 	topups  int64 // µ paid in
+	bonus   int64 // µ granted to the bonus bucket
+	voucher int64 // µ granted to the voucher bucket
 }
 
 type upEvent struct {
@@ -167,6 +177,11 @@ func newUsageProgram(t *rapid.T, st abacus.Store) *usageProgram {
 			if m := rapid.Int64Range(0, 200_000_000).Draw(t, "funds"); m > 0 {
 				p.topup(a, m)
 			}
+		}
+		// Promotional money from the start, so that months are paid from
+		// more than one bucket.
+		if b := rapid.SampledFrom([]abacus.Bucket{"", abacus.BucketBonus, abacus.BucketVoucher}).Draw(t, "grantFirst"); b != "" {
+			p.grant(a, b, rapid.Int64Range(1, 200_000_000).Draw(t, "grantFirstMicros"))
 		}
 		t.Logf("account %d: %s, floored %v", i, a.id, floored)
 	}
@@ -254,6 +269,22 @@ func (p *usageProgram) topup(a *upAccount, micros int64) {
 	}
 	a.topups += micros
 	p.t.Logf("top-up of %s by %s", a.id, abacus.AmountFromMicros(micros))
+}
+
+// grant puts micros in a promotional bucket, which usage draws before
+// cash and credits give back to in proportion to what it paid.
+func (p *usageProgram) grant(a *upAccount, b abacus.Bucket, micros int64) {
+	_, err := p.e.Submit(p.ctx, string(newAccountID()), &abacus.Move{Type: abacus.TxGrant, Account: a.id, Currency: "USD",
+		Amount: abacus.AmountFromMicros(micros), Bucket: b})
+	if err != nil {
+		p.t.Fatalf("grant: %v", err)
+	}
+	if b == abacus.BucketBonus {
+		a.bonus += micros
+	} else {
+		a.voucher += micros
+	}
+	p.t.Logf("grant to %s's %s bucket of %s", a.id, b, abacus.AmountFromMicros(micros))
 }
 
 // drawTime draws an event's time: a month's first or last minute, or any
