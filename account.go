@@ -34,6 +34,15 @@ func ParseAccountID(s string) (AccountID, error) {
 
 func badAccountID(s string) error { return badUUID("account", s) }
 
+// nilAccountID is the nil UUID, which a producer that lost its user's id
+// sends: no account is ever it, or every such event would be charged to
+// one account nobody owns.
+const nilAccountID AccountID = "00000000-0000-0000-0000-000000000000"
+
+func nilAccount(field string) error {
+	return Errorf(CodeInvalid, field, "%s is the nil UUID, which names no account", nilAccountID)
+}
+
 func badUUID(field, s string) error {
 	if len(s) > 40 {
 		s = s[:40] + "…"
@@ -134,6 +143,9 @@ func (a *Account) Validate() error {
 	id, err := ParseAccountID(string(a.ID))
 	if err != nil {
 		return badUUID("id", string(a.ID))
+	}
+	if id == nilAccountID {
+		return nilAccount("id")
 	}
 	a.ID = id // one account, one spelling
 	if a.Kind != KindUser && a.Kind != KindOrg {

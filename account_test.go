@@ -158,6 +158,7 @@ func TestAccountValidate(t *testing.T) {
 		{"id", func(a *abacus.Account) { a.ID = "" }},
 		{"id", func(a *abacus.Account) { a.ID = "not-a-uuid" }},
 		{"id", func(a *abacus.Account) { a.ID = custA + "x" }},
+		{"id", func(a *abacus.Account) { a.ID = "00000000-0000-0000-0000-000000000000" }},
 		{"kind", func(a *abacus.Account) { a.Kind = "" }},
 		{"kind", func(a *abacus.Account) { a.Kind = abacus.KindSystem }},
 		{"kind", func(a *abacus.Account) { a.Kind = "User" }},

@@ -80,6 +80,9 @@ func (e *UsageEvent) Validate() error {
 	if _, system := SystemAccountByID(acct); system {
 		return Errorf(CodeInvalid, "user_uuid", "%s is a system account", acct)
 	}
+	if acct == nilAccountID {
+		return nilAccount("user_uuid")
+	}
 	e.Account = acct
 	if e.Value < 0 {
 		return Errorf(CodeInvalid, "value", "%d is negative; usage is never negative (void an event to take it back)", e.Value)

@@ -88,6 +88,25 @@ func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
 	}
 }
 
+// TestValidateRefusesTheNilAccount: usage of the nil UUID, which a
+// producer that lost its user's id sends, is refused naming user_uuid, as
+// a system account's is; the nil UUID is fine as an event id.
+func TestValidateRefusesTheNilAccount(t *testing.T) {
+	for _, acct := range []abacus.AccountID{"00000000-0000-0000-0000-000000000000", abacus.SystemRevenue.ID()} {
+		ev := validEvent()
+		ev.Account = acct
+		var ae *abacus.Error
+		if err := ev.Validate(); !errors.As(err, &ae) || ae.Field != "user_uuid" || ae.Code != abacus.CodeInvalid {
+			t.Errorf("account %s: %v, want an error naming user_uuid", acct, err)
+		}
+	}
+	ev := validEvent()
+	ev.ID = "00000000-0000-0000-0000-000000000000"
+	if err := ev.Validate(); err != nil {
+		t.Errorf("the nil UUID as an event id: %v", err)
+	}
+}
+
 // TestValidateEventTime: a time sent, the zero time among them, is out of
 // range before 2000 and after 9999, in the words Validate uses.
 func TestValidateEventTime(t *testing.T) {
