@@ -40,7 +40,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	stored := abacus.StoredEvent{UsageEvent: *ev, Status: abacus.EventUnpriced, ReceivedAt: u.now, Currency: cur, Cost: decimal.NullDecimal{Valid: true}}
 	if !r.Unpriced {
 		stored.Status = abacus.EventCharged
-		if err := u.chargeRating(it, &stored, r, abacus.Drawn{}); err != nil {
+		if err := u.chargeRating(it, &stored, r); err != nil {
 			return err
 		}
 	}
@@ -95,23 +95,37 @@ func (u *usageBatch) rateNew(e *abacus.UsageEvent, cur abacus.Currency) (rating.
 }
 
 // chargeRating charges a rated event: its cost plus the account's carry,
-// floored to micro-units, drawn from the buckets (first from those prefer
-// names, see chargeAmount); what the floor leaves over is the new carry.
-// It changes nothing if the charge is refused.
-func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r rating.Rating, prefer abacus.Drawn) error {
-	acct := ev.Account
-	total := r.Cost.Add(u.carry[acct])
-	amount, rest, err := abacus.AmountFromDecimal(total, abacus.RoundFloor)
+// floored to micro-units, drawn from the buckets; what the floor leaves
+// over is the new carry. It changes nothing if the charge is refused.
+func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r rating.Rating) error {
+	amount, rest, err := u.withCarry(it, ev.Account, r)
 	if err != nil {
-		return abacus.RenameField(err, it.costField(r))
+		return err
 	}
-	drawn, err := u.charge(it, amount, prefer)
+	drawn, err := u.charge(it, amount)
 	if err != nil {
 		if abacus.ErrorCodeOf(err) == abacus.CodeOverflow {
 			return abacus.RenameField(err, it.costField(r))
 		}
 		return err
 	}
+	u.record(it, ev, r, amount, rest)
+	ev.Drawn = drawn
+	return nil
+}
+
+// withCarry is what a rated event is charged: its cost plus the account's
+// carry, floored to micro-units, and what the floor leaves over.
+func (u *usageBatch) withCarry(it *usageItem, acct abacus.AccountID, r rating.Rating) (abacus.Amount, decimal.Decimal, error) {
+	amount, rest, err := abacus.AmountFromDecimal(r.Cost.Add(u.carry[acct]), abacus.RoundFloor)
+	return amount, rest, abacus.RenameField(err, it.costField(r))
+}
+
+// record books a charge of amount for ev at rating r: its usage counted,
+// the versions it names, and rest as the account's carry. It moves no
+// money.
+func (u *usageBatch) record(it *usageItem, ev *abacus.StoredEvent, r rating.Rating, amount abacus.Amount, rest decimal.Decimal) {
+	acct := ev.Account
 	for _, l := range r.Lines {
 		if l.Counter != nil {
 			u.used[*l.Counter] += l.Quantity
@@ -127,9 +141,8 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	if !rest.Equal(u.carry[acct]) {
 		u.carry[acct], u.carried[acct] = rest, true
 	}
-	ev.Charged, ev.Drawn, ev.Cost = amount, drawn, decimal.NullDecimal{Decimal: r.Cost, Valid: true}
+	ev.Charged, ev.Cost = amount, decimal.NullDecimal{Decimal: r.Cost, Valid: true}
 	ev.Uncommitted, it.result.Uncommitted = r.Uncommitted, r.Uncommitted
-	return nil
 }
 
 // field names what the producer sent that a refused charge is about: the
@@ -155,18 +168,12 @@ func (it *usageItem) costField(r rating.Rating) string {
 // order within the account's floor; a negative amount (a volume price
 // stepping down) is a credit for the event's month. A refusal (the floor,
 // a balance that would overflow) names it.field() and changes nothing.
-//
-// It draws first from the buckets prefer names, in proportion and at most
-// what it says and what each can give: a reprice gives an event back what
-// it paid and charges it again, and drawing the new charge from where the
-// refund went moves only the difference, so a voucher granted since
-// cannot pay what cash had paid and leave the cash with the account.
-func (u *usageBatch) charge(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
-	d, err := u.chargeAmount(it, amount, prefer)
+func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
+	d, err := u.chargeAmount(it, amount)
 	return d, abacus.RenameField(err, it.field())
 }
 
-func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
+func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
 	switch {
 	case amount.IsZero():
 		return abacus.Drawn{}, nil
@@ -180,10 +187,8 @@ func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount, prefer ab
 			return abacus.Drawn{}, err
 		}
 		return subDrawn(abacus.Drawn{}, back)
-	case prefer == abacus.Drawn{}:
-		return u.drawFor(it, amount)
 	}
-	return u.drawPreferring(it, amount, prefer)
+	return u.drawFor(it, amount)
 }
 
 // drawFor draws amount from the item's account in the draw order, within
@@ -286,7 +291,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	}
 	charged := *s
 	charged.Status = abacus.EventCharged
-	if err := u.chargeRating(it, &charged, r, abacus.Drawn{}); err != nil {
+	if err := u.chargeRating(it, &charged, r); err != nil {
 		return err
 	}
 	if err := u.roll(&s.UsageEvent, s.Currency, 0, charged.Charged, 0); err != nil {

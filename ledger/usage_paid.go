@@ -152,37 +152,11 @@ func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.A
 	if err != nil || beyond.IsZero() {
 		return back, err
 	}
-	d, err := u.charge(it, beyond, abacus.Drawn{})
+	d, err := u.charge(it, beyond)
 	if err != nil {
 		return abacus.Drawn{}, u.undo(it, back, err)
 	}
 	return subDrawn(back, d)
-}
-
-// drawPreferring draws amount first from the buckets prefer names, in
-// proportion and at most what each can give (see charge), and the rest in
-// the draw order. It changes nothing if the draw is refused.
-func (u *usageBatch) drawPreferring(it *usageItem, amount abacus.Amount, prefer abacus.Drawn) (abacus.Drawn, error) {
-	canGive, err := u.canGive(it, prefer)
-	if err != nil {
-		return abacus.Drawn{}, err
-	}
-	first, rest, err := shareOut(amount, canGive)
-	if err != nil {
-		return abacus.Drawn{}, err
-	}
-	taken, err := subDrawn(abacus.Drawn{}, first)
-	if err == nil {
-		err = u.moveBack(it, taken)
-	}
-	if err != nil || rest.IsZero() {
-		return first, err
-	}
-	d, err := u.drawFor(it, rest)
-	if err != nil {
-		return abacus.Drawn{}, u.undo(it, taken, err)
-	}
-	return addDrawn(first, d)
 }
 
 // undo moves back what moveBack moved as d, after a later step of the same
@@ -256,25 +230,4 @@ func lesser(a, b abacus.Amount) abacus.Amount {
 		return m
 	}
 	return abacus.Zero
-}
-
-// canGive caps each bucket of d at what the item's account can give from
-// it: a voucher or bonus what it holds, cash down to the floor, if any.
-func (u *usageBatch) canGive(it *usageItem, d abacus.Drawn) (abacus.Drawn, error) {
-	out := d
-	for _, b := range abacus.CustomerBuckets {
-		w := u.wallets[it.customer.ids[b]]
-		if b == abacus.BucketCash && !w.HasFloor {
-			continue
-		}
-		room, err := w.Available()
-		if err == nil && w.HasFloor {
-			room, err = room.Sub(w.Floor)
-		}
-		if err != nil {
-			return abacus.Drawn{}, err
-		}
-		*out.Of(b) = lesser(*out.Of(b), room)
-	}
-	return out, nil
 }

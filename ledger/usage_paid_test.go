@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
 
 	"github.com/abacus-billing/abacus"
@@ -144,6 +145,71 @@ func TestARepriceGivesEachBucketWhatItPaid(t *testing.T) {
 			t.Fatalf("after a reprice to the same cost: %s", got)
 		}
 		mustVerify(t, f.st)
+	})
+}
+
+// TestARepriceToTheSameCostMovesNothing: a correction that leaves a
+// month's cost as it was moves no money and is never refused, whichever
+// way its events get there: a first event dearer than the voucher holds,
+// or a volume credit the voucher spent since, or holds, before the
+// correction. (Moved event by event, cash had paid part of such months,
+// and a floor of 0 refused them.) A reprice that leaves out events of the
+// month at the replaced version is refused and changes nothing.
+func TestARepriceToTheSameCostMovesNothing(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		// All minutes at 2 up to 10, all at 1 beyond: C(8) = 16, C(14) = 14.
+		gpu := func(first string, revision int) abacus.Price {
+			p := tieredPrice("gpu", abacus.ModelVolume, month, tier{10, first}, tier{0, "1"})
+			p.Revision = revision
+			return p
+		}
+		for _, tc := range []struct {
+			name, voucher, first string
+			after                func(f *usageFixture, acct abacus.AccountID)
+		}{
+			// Corrected, C(8) = 32, more than the voucher's 30; C(14) is 14.
+			{"dearer on the way", "30", "4", nil},
+			{"a credit spent since", "16", "2", func(f *usageFixture, acct abacus.AccountID) {
+				f.ingest(spaceEvent("c", acct, "cpu", 2, t0.Add(2*time.Hour))) // the voucher's last 2
+			}},
+			{"a credit held since", "16", "2", func(f *usageFixture, acct abacus.AccountID) {
+				if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: amt(t, "2"),
+					Bucket: abacus.BucketVoucher}); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		} {
+			for _, od := range []abacus.Overdraft{{}, {Unlimited: true}} {
+				f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu("2", 0), perMinute("cpu", "1", month))
+				acct := f.account(od, nil)
+				f.voucher(acct, tc.voucher)
+				f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour)))
+				if tc.after != nil {
+					tc.after(f, acct)
+				}
+				before := f.balances(acct)
+				if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{gpu(tc.first, 1)}); err != nil {
+					t.Fatal(err)
+				}
+				if res, err := f.e.Reprice(f.ctx, []string{"b"}); err != nil || res[0].Err == nil || res[0].Err.Code != abacus.CodeConflict ||
+					!strings.Contains(res[0].Err.Message, "by events this call leaves out") {
+					t.Fatalf("%s, floor %v: a reprice of b alone: %+v %v", tc.name, !od.Unlimited, res, err)
+				}
+				if got := f.balances(acct); got != before {
+					t.Fatalf("%s, floor %v: a refused reprice moved %s to %s", tc.name, !od.Unlimited, before, got)
+				}
+				res, err := f.e.Reprice(f.ctx, []string{"a", "b"})
+				if err != nil || res[0].Err != nil || res[1].Err != nil || !res[0].Repriced || res[0].Charged.String() != gpu(tc.first, 1).Tiers[0].UnitPrice.Mul(decimal.NewFromInt(8)).String() {
+					t.Fatalf("%s, floor %v: reprice: %+v %v", tc.name, !od.Unlimited, res, err)
+				}
+				if got := f.balances(acct); got != before {
+					t.Fatalf("%s, floor %v: a reprice to the same cost moved %s to %s", tc.name, !od.Unlimited, before, got)
+				}
+				mustVerify(t, f.st)
+			}
+		}
 	})
 }
 

@@ -31,19 +31,22 @@ import (
 // a month (charged and voided) that share a price key with a stale one,
 // and those that share one with them: an event is given back and charged
 // again whole, and the events of the month left out keep their place in
-// its usage.
+// its usage. A month is refused (a conflict) if events left out were
+// counted at a version the correction replaced.
 func (e *Engine) Reprice(ctx context.Context, ids []string) ([]abacus.IngestResult, error) {
 	return e.byID(ctx, repriceEvent, ids)
 }
 
 // repricing is an event of a batch's reprices: stale when it names a
-// version no longer in force, and once given back, what came back.
+// version no longer in force; once given back, what came back and the
+// counters its usage left; once charged again, its new charge.
 type repricing struct {
 	it       *usageItem
 	event    *abacus.StoredEvent
 	stale    bool
 	refunded abacus.Amount
-	back     abacus.Drawn
+	counters []rating.Counter
+	charged  abacus.StoredEvent
 }
 
 // queueReprice checks an event to reprice and keeps it for the end of the
@@ -101,16 +104,24 @@ func (u *usageBatch) settleReprices() error {
 }
 
 // repriceMonth gives every event of an account's month back what it paid
-// and charges the standing ones again in the order they were stored. The
-// account's floor is asked once, of the whole month: with tiers a total on
-// the way can be far above the month's (a volume month's first event alone
-// pays the first tier's price for its units), and a correction that
+// and charges the standing ones again in the order they were stored, as
+// bookings; the money then moves once, by the difference. What the month
+// costs more is drawn as a charge is; what it costs less goes back to the
+// buckets in proportion to what each paid for the month's events, at most
+// that. Moved event by event, the buckets had depended on the way there:
+// a charge at the corrected price that took a voucher's last money and
+// some cash, credited in proportion a moment later, left cash paying part
+// of a month whose cost had not changed.
+//
+// The account's floor is asked once, of the whole month: with tiers a
+// total on the way can be far above the month's, and a correction that
 // lowered the month's cost had been refused on such a total. The month is
 // refused only if it leaves cash below its floor, and lower than it found
 // it.
 func (u *usageBatch) repriceMonth(group []repricing) error {
 	slices.SortFunc(group, func(x, y repricing) int { return cmp.Compare(x.event.Seq, y.event.Seq) })
-	c := group[0].it.customer
+	it := group[0].it
+	c := it.customer
 	cash := u.wallets[c.ids[abacus.BucketCash]]
 	before, err := cash.Available()
 	if err != nil {
@@ -121,50 +132,99 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 		return err
 	}
 	has := u.availableTotal(c)
-	floored := cash.HasFloor
-	if floored {
-		// Lifted for the month's steps alone; a refused month's batch is
-		// run again without it.
-		cash.HasFloor = false
-		defer func() { cash.HasFloor = true }()
-	}
-	// Credits are taken back first. A charge given back while its month's
-	// credits were still out was bounded by the month's net, and what was
-	// beyond that went to cash: a month paid 2 in cash and 10 in bonus
-	// came back as 9.875 and 2.125.
-	for _, credits := range []bool{true, false} {
-		for i := range group {
-			if group[i].credit() != credits {
-				continue
-			}
-			if err := u.giveBackPaid(&group[i]); err != nil {
-				return err
-			}
-		}
-	}
-	for _, p := range group {
-		if err := u.repriceCharge(p); err != nil {
+	var paid abacus.Drawn // what the month's events paid, net, bucket by bucket
+	given := abacus.Zero
+	for i := range group {
+		if err := u.takeBack(&group[i]); err != nil {
 			return err
 		}
+		if paid, err = addDrawn(paid, group[i].event.Drawn); err == nil {
+			given, err = given.Add(group[i].refunded)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := u.noneLeftOut(group); err != nil {
+		return err
+	}
+	charged := abacus.Zero
+	for i := range group {
+		if err := u.chargeAgain(&group[i]); err != nil {
+			return err
+		}
+		if charged, err = charged.Add(group[i].charged.Charged); err != nil {
+			return err
+		}
+	}
+	more, err := charged.Sub(given)
+	if err != nil {
+		return err
+	}
+	floored := cash.HasFloor
+	cash.HasFloor = false // asked below, of the month's end
+	moved, err := u.settleDifference(it, more, paid)
+	cash.HasFloor = floored
+	if err != nil {
+		if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
+			return err
+		}
+		return &errRepriceRefused{item: it, err: err}
 	}
 	after, err := cash.Available()
 	if err != nil {
 		return err
 	}
-	if !floored || after.Cmp(cash.Floor) >= 0 || after.Cmp(before) >= 0 {
-		return nil
+	if floored && after.Cmp(cash.Floor) < 0 && after.Cmp(before) < 0 {
+		netAfter, err := u.netAvailable(c)
+		if err != nil {
+			return err
+		}
+		more, err := netBefore.Sub(netAfter)
+		if err != nil {
+			return err
+		}
+		return &errRepriceRefused{item: it, err: abacus.Errorf(abacus.CodeInsufficientFunds, "uuid",
+			"account %s has %s %s available across its buckets (cash floor %s); its month from %s costs %s more at the corrected prices",
+			cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), more)}
 	}
-	netAfter, err := u.netAvailable(c)
+	now, err := addDrawn(paid, moved)
 	if err != nil {
 		return err
 	}
-	more, err := netBefore.Sub(netAfter)
-	if err != nil {
-		return err
+	return u.finishReprices(group, now)
+}
+
+// settleDifference moves what a repriced month costs more (more > 0), as
+// a charge draws it, or gives back what it costs less to the buckets in
+// proportion to what the month's events paid, each at most that (what is
+// beyond them, a carry's rounding, is a credit for the month). It returns
+// what each bucket paid more, negative where it got back.
+func (u *usageBatch) settleDifference(it *usageItem, more abacus.Amount, paid abacus.Drawn) (abacus.Drawn, error) {
+	if !more.IsNegative() {
+		return u.charge(it, more)
 	}
-	return &errRepriceRefused{item: group[0].it, err: abacus.Errorf(abacus.CodeInsufficientFunds, "uuid",
-		"account %s has %s %s available across its buckets (cash floor %s); its month from %s costs %s more at the corrected prices",
-		cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), more)}
+	less, err := more.Neg()
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	own, beyond, err := shareOut(less, paid)
+	if err == nil {
+		err = u.moveBack(it, own)
+	}
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	if !beyond.IsZero() {
+		credited, err := u.credit(it, beyond)
+		if err != nil {
+			return abacus.Drawn{}, u.undo(it, own, err)
+		}
+		if own, err = addDrawn(own, credited); err != nil {
+			return abacus.Drawn{}, err
+		}
+	}
+	return subDrawn(abacus.Drawn{}, own)
 }
 
 // netAvailable is what a customer's buckets have available, below zero
@@ -205,18 +265,15 @@ func (p repricing) credit() bool {
 	return err == nil && paid.IsNegative()
 }
 
-// giveBackPaid gives an event of a month being repriced back exactly what
-// it paid, net of what a void gave back: its exact cost through the
-// account's carry, or, for an event stored before abacus kept that, its
-// charge less its refund in micro-units (what its charge carried stays in
-// the carry). It takes a standing one's usage out of its counters, which
-// the month's charges then count again.
-func (u *usageBatch) giveBackPaid(p *repricing) error {
-	s, it := p.event, p.it
-	paid, err := s.Charged.Sub(s.Refunded)
-	if err != nil {
-		return err
-	}
+// takeBack books an event of a month being repriced as given back
+// exactly what it paid, net of what a void gave back: its exact cost
+// through the account's carry, or, for an event stored before abacus kept
+// that, its charge less its refund in micro-units (what its charge
+// carried stays in the carry). It takes a standing one's usage out of its
+// counters, which the month's charges then count again. No money moves
+// (settleDifference moves the month's difference).
+func (u *usageBatch) takeBack(p *repricing) error {
+	s := p.event
 	if s.Status == abacus.EventCharged {
 		was, err := u.book.RateWith(&s.UsageEvent, s.Currency, u.usedOf, s.PriceIDs)
 		if err == nil && was.Unpriced {
@@ -229,82 +286,133 @@ func (u *usageBatch) giveBackPaid(p *repricing) error {
 			if l.Counter != nil {
 				u.used[*l.Counter] -= l.Quantity
 				u.counted[*l.Counter] -= l.Quantity
+				p.counters = append(p.counters, *l.Counter)
 			}
 		}
 	}
-	var back abacus.Drawn
-	if s.Cost.Valid {
-		paid, back, err = u.giveBackExactly(it, s, s.Cost.Decimal)
-	} else {
-		back, err = u.giveBack(it, s, paid)
+	if !s.Cost.Valid {
+		paid, err := s.Charged.Sub(s.Refunded)
+		p.refunded = paid
+		return err
 	}
+	acct := s.Account
+	amount, short, err := abacus.AmountFromDecimal(s.Cost.Decimal.Sub(u.carry[acct]), abacus.RoundCeiling)
 	if err != nil {
-		if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
-			return err
-		}
-		return &errRepriceRefused{item: it, err: err}
+		return err
 	}
-	p.refunded, p.back = paid, back
+	if rest := short.Neg(); !rest.Equal(u.carry[acct]) {
+		u.carry[acct], u.carried[acct] = rest, true
+	}
+	p.refunded = amount
 	return nil
 }
 
-// repriceCharge ends an event's reprice, once every event of its month
-// has been given back: a standing event pays the prices in force at its
-// time, through the account's carry; a voided one keeps nothing. A
-// refusal (the account's floor) must undo the month's refunds too, which
-// only the database can: the batch stops with errRepriceRefused and runs
-// again without the event.
-func (u *usageBatch) repriceCharge(p repricing) error {
-	s, it := p.event, p.it
-	charged := *s
-	charged.Charged, charged.Drawn, charged.PriceIDs = abacus.Zero, abacus.Drawn{}, nil
-	charged.Cost.Decimal = decimal.Zero // a voided event's: nothing of it stands
-	if s.Status == abacus.EventCharged {
-		now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
-		if err == nil && now.Unpriced {
-			err = fmt.Errorf("ledger: event %s was priced a moment ago and is not now: %s", s.ID, now.Reason)
+// noneLeftOut refuses a month whose counters, once its events are taken
+// back, still hold usage counted at a version a correction has replaced
+// for the whole month: events of the month at that version were left out
+// of the call. Charged again at the corrected version on top of that
+// usage, a volume step had credited usage at rates it never paid (14 − 32
+// came back for a month that had paid 14), and the month would stand at
+// two versions.
+func (u *usageBatch) noneLeftOut(group []repricing) error {
+	for _, p := range group {
+		for _, c := range p.counters {
+			v := cmp.Or(u.countedBy[c], u.usedBy[c])
+			if u.used[c] == 0 || v == 0 || u.book.InForceDuring(v, c.Period, c.Period.AddDate(0, 1, 0)) {
+				continue
+			}
+			return &errRepriceRefused{item: p.it, err: abacus.Errorf(abacus.CodeConflict, "uuid",
+				"the month of event %q holds %d more units of its price, counted at a version a correction has replaced, by events this call leaves out: "+
+					"reprice the month's events of the price together, as abacus prices import --correct does; nothing was changed", p.event.ID, u.used[c])}
 		}
+	}
+	return nil
+}
+
+// chargeAgain books a standing event of a month being repriced at the
+// prices in force at its time, through the account's carry; a voided one
+// is settled at nothing.
+func (u *usageBatch) chargeAgain(p *repricing) error {
+	s, it := p.event, p.it
+	p.charged = *s
+	p.charged.Charged, p.charged.Drawn, p.charged.PriceIDs = abacus.Zero, abacus.Drawn{}, nil
+	p.charged.Cost.Decimal = decimal.Zero // a voided event's: nothing of it stands
+	if s.Status != abacus.EventCharged {
+		return nil
+	}
+	now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	if err == nil && now.Unpriced {
+		err = fmt.Errorf("ledger: event %s was priced a moment ago and is not now: %s", s.ID, now.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	amount, rest, err := u.withCarry(it, s.Account, now)
+	if err != nil {
+		return &errRepriceRefused{item: it, err: err}
+	}
+	u.record(it, &p.charged, now, amount, rest)
+	return nil
+}
+
+// finishReprices records a repriced month: each event's new charge, and
+// its buckets, which are its share of what the month's events now pay,
+// split as the month is (paid). A voided event's charge is now settled
+// at nothing: it names no version, as one voided while unpriced names
+// none, so that it is never stale again and the next correction leaves
+// its month alone. The versions that charged it are in its reprice.
+func (u *usageBatch) finishReprices(group []repricing, paid abacus.Drawn) error {
+	weights := make([]int64, len(abacus.CustomerBuckets))
+	positive := false
+	for i, b := range abacus.CustomerBuckets {
+		if a := paid.Of(b); a.IsPositive() {
+			weights[i], positive = a.Micros(), true
+		}
+	}
+	if !positive {
+		weights[slices.Index(abacus.CustomerBuckets, abacus.BucketCash)] = 1
+	}
+	left := paid // what the events' shares leave over, which the last takes
+	for i := range group {
+		p := &group[i]
+		s, it := p.event, p.it
+		delta, err := p.charged.Charged.Sub(p.refunded)
 		if err != nil {
 			return err
 		}
-		if err := u.chargeRating(it, &charged, now, p.back); err != nil {
-			if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
-				return err
-			}
-			return &errRepriceRefused{item: it, err: err}
+		if err := u.roll(&s.UsageEvent, s.Currency, 0, delta, 0); err != nil {
+			return err
 		}
+		u.reprices = append(u.reprices, abacus.Reprice{EventSeq: s.Seq, Account: s.Account, Currency: s.Currency, EventTxID: s.TxID,
+			Amount: delta, PriceIDs: s.PriceIDs, CreatedAt: u.now})
+		if s.Charged, err = s.Charged.Add(delta); err != nil {
+			return err
+		}
+		net, err := s.Charged.Sub(s.Refunded)
+		if err != nil {
+			return err
+		}
+		shares, err := abacus.Allocate(net, weights)
+		if err != nil {
+			return err
+		}
+		var drawn abacus.Drawn
+		for j, b := range abacus.CustomerBuckets {
+			*drawn.Of(b) = shares[j]
+		}
+		if i == len(group)-1 {
+			drawn = left // what the shares' rounding left over: it sums to net too
+		} else if left, err = subDrawn(left, drawn); err != nil {
+			return err
+		}
+		s.Drawn, s.PriceIDs, s.Uncommitted = drawn, p.charged.PriceIDs, p.charged.Uncommitted
+		// An event whose old cost was unknown left what its charge carried
+		// in the carry: its new one stays unknown, so that verify does not
+		// count on the account's costs adding up.
+		s.Cost = decimal.NullDecimal{Decimal: p.charged.Cost.Decimal, Valid: s.Cost.Valid}
+		u.updates = append(u.updates, *s)
+		it.result.Repriced, it.result.Refunded, it.result.Charged = true, p.refunded, p.charged.Charged
 	}
-	// A voided event's charge is now settled at nothing: it names no
-	// version, as one voided while unpriced names none, so that it is never
-	// stale again and the next correction leaves its month alone. The
-	// versions that charged it are in its reprice.
-	delta, err := charged.Charged.Sub(p.refunded)
-	if err != nil {
-		return err
-	}
-	if err := u.roll(&s.UsageEvent, s.Currency, 0, delta, 0); err != nil {
-		return err
-	}
-	u.reprices = append(u.reprices, abacus.Reprice{EventSeq: s.Seq, Account: s.Account, Currency: s.Currency, EventTxID: s.TxID,
-		Amount: delta, PriceIDs: s.PriceIDs, CreatedAt: u.now})
-	total, err := s.Charged.Add(delta)
-	if err != nil {
-		return err
-	}
-	kept, err := subDrawn(s.Drawn, p.back)
-	if err == nil {
-		s.Drawn, err = addDrawn(kept, charged.Drawn)
-	}
-	if err != nil {
-		return err
-	}
-	s.Charged, s.PriceIDs, s.Uncommitted = total, charged.PriceIDs, charged.Uncommitted
-	// An event whose old cost was unknown left what its charge carried in
-	// the carry: its new one stays unknown, so that verify does not count
-	// on the account's costs adding up.
-	s.Cost = decimal.NullDecimal{Decimal: charged.Cost.Decimal, Valid: s.Cost.Valid}
-	u.updates = append(u.updates, *s)
-	it.result.Repriced, it.result.Refunded, it.result.Charged = true, p.refunded, charged.Charged
 	return nil
 }
 

@@ -123,9 +123,9 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused)
 	switch {
 	case t.refused == 1:
-		return errors.New("1 event was refused (listed above); it keeps its old price: run the same command again once it can pay")
+		return errors.New("1 event was refused (listed above); it keeps its old price: run the same command again once it can pay (or, where events of its month came in meanwhile, now)")
 	case t.refused > 1:
-		return fmt.Errorf("%d events were refused (listed above); they keep their old prices: run the same command again once they can pay", t.refused)
+		return fmt.Errorf("%d events were refused (listed above); they keep their old prices: run the same command again once they can pay (or, where events of their months came in meanwhile, now)", t.refused)
 	}
 	return nil
 }
