@@ -87,7 +87,7 @@ func (e *Engine) commitUsage(ctx context.Context, items []*usageItem) error {
 		// The batch rolled back; it runs again without the event's month.
 		it := refused.item
 		var ae *abacus.Error
-		errors.As(refused.err, &ae) // repriceCharge stops the batch only for rule errors
+		errors.As(refused.err, &ae) // a reprice stops the batch only for rule errors
 		for _, m := range refused.month {
 			*m.result = abacus.IngestResult{ID: m.event.ID, Status: abacus.IngestRejected, Err: abacus.Errorf(ae.Code, ae.Field,
 				"not repriced: event %q of the same account and month was refused (%s); a month is repriced whole, so it stays as it was", it.event.ID, ae.Message)}

@@ -258,13 +258,6 @@ func withMonth(err error, group []repricing) error {
 	return err
 }
 
-// credit says the event was paid less than nothing, net: what a volume
-// price stepping down gave back.
-func (p repricing) credit() bool {
-	paid, err := p.event.Charged.Sub(p.event.Refunded)
-	return err == nil && paid.IsNegative()
-}
-
 // takeBack books an event of a month being repriced as given back
 // exactly what it paid, net of what a void gave back: its exact cost
 // through the account's carry, or, for an event stored before abacus kept
