@@ -267,7 +267,7 @@ func withMonth(err error, group []repricing) error {
 // (settleDifference moves the month's difference).
 func (u *usageBatch) takeBack(p *repricing) error {
 	s := p.event
-	if s.Status == abacus.EventCharged {
+	if len(s.PriceIDs) > 0 { // a voided one's too: its month is settled with it
 		was, err := u.book.RateWith(&s.UsageEvent, s.Currency, u.usedOf, s.PriceIDs)
 		if err == nil && was.Unpriced {
 			err = fmt.Errorf("ledger: event %s names prices the book does not hold: %s", s.ID, was.Reason)
@@ -276,11 +276,14 @@ func (u *usageBatch) takeBack(p *repricing) error {
 			return err
 		}
 		for _, l := range was.Lines {
-			if l.Counter != nil {
+			if l.Counter == nil {
+				continue
+			}
+			if s.Status == abacus.EventCharged {
 				u.used[*l.Counter] -= l.Quantity
 				u.counted[*l.Counter] -= l.Quantity
-				p.counters = append(p.counters, *l.Counter)
 			}
+			p.counters = append(p.counters, *l.Counter)
 		}
 	}
 	if !s.Cost.Valid {
@@ -306,7 +309,9 @@ func (u *usageBatch) takeBack(p *repricing) error {
 // of the call. Charged again at the corrected version on top of that
 // usage, a volume step had credited usage at rates it never paid (14 − 32
 // came back for a month that had paid 14), and the month would stand at
-// two versions.
+// two versions; a voided event settled alone had given back what its void
+// charged the month's other events, which kept their credits (cash 39 of
+// 30 paid in).
 func (u *usageBatch) noneLeftOut(group []repricing) error {
 	for _, p := range group {
 		for _, c := range p.counters {

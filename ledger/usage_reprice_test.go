@@ -661,3 +661,45 @@ func TestNewUsageAfterAVersionFromTheMonthsStart(t *testing.T) {
 		}
 	})
 }
+
+// TestAVoidedEventIsNotRepricedWithoutItsMonth: a voided event's void
+// charged its month's other events what the month then cost more; settled
+// alone it had given that back while they kept their credits (cash 39 of
+// the 30 paid in). Repriced without the events of its month at the
+// replaced version, it is refused and changes nothing; with them, the
+// month stands at the corrected price.
+func TestAVoidedEventIsNotRepricedWithoutItsMonth(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		gpu := func(first string, revision int) abacus.Price {
+			p := tieredPrice("gpu", abacus.ModelVolume, t0.AddDate(0, -1, 0), tier{5, first}, tier{0, "1"})
+			p.Revision = revision
+			return p
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu("4", 0))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "30")
+		f.ingest(spaceEvent("x", acct, "gpu", 4, t0), spaceEvent("y", acct, "gpu", 3, t0.Add(time.Hour))) // 16, then 7 − 16
+		if v := f.void("x"); v.Err != nil || v.Refunded.String() != "-5" {                                // C(3) = 12
+			t.Fatalf("void: %+v", v)
+		}
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{gpu("3", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.e.Reprice(f.ctx, []string{"x"})
+		if err != nil || res[0].Err == nil || res[0].Err.Code != abacus.CodeConflict || !strings.Contains(res[0].Err.Message, "holds 3 more units") {
+			t.Fatalf("x alone: %+v %v", res, err)
+		}
+		if got := f.balances(acct); got != "cash 18 bonus 0 voucher 0" {
+			t.Fatalf("after the refused reprice: %s", got)
+		}
+		res, err = f.e.Reprice(f.ctx, []string{"x", "y"})
+		if err != nil || res[0].Err != nil || res[1].Err != nil || res[1].Charged.String() != "9" { // C(3) = 9 now
+			t.Fatalf("x and y: %+v %v", res, err)
+		}
+		if got := f.balances(acct); got != "cash 21 bonus 0 voucher 0" {
+			t.Fatalf("after the month's reprice: %s", got)
+		}
+		mustVerify(t, f.st)
+	})
+}
