@@ -30,9 +30,8 @@ import (
 // Tiered prices count a month's usage, so pass in one call the events of
 // a month (charged and voided) that share a price key with a stale one,
 // and those that share one with them: an event is given back and charged
-// again whole, and the events of the month left out keep their place in
-// its usage. A month is refused (a conflict) if events left out were
-// counted at a version the correction replaced.
+// again whole. A month whose counted prices still hold usage of events
+// left out is refused (a conflict) and changes nothing.
 func (e *Engine) Reprice(ctx context.Context, ids []string) ([]abacus.IngestResult, error) {
 	return e.byID(ctx, repriceEvent, ids)
 }
@@ -188,6 +187,27 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 			"account %s has %s %s available across its buckets (cash floor %s); its month from %s costs %s more at the corrected prices",
 			cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), more)}
 	}
+	// What the month could not take back (credit) stays in the carry, and
+	// its last event, standing if any stands, was charged it.
+	if got, err := moved.Sum(); err != nil {
+		return err
+	} else if got != more {
+		kept, err := got.Sub(more)
+		if err != nil {
+			return err
+		}
+		last := &group[len(group)-1]
+		for i := range group {
+			if group[i].event.Status == abacus.EventCharged {
+				last = &group[i]
+			}
+		}
+		if last.charged.Charged, err = last.charged.Charged.Add(kept); err != nil {
+			return err
+		}
+		acct := it.event.Account
+		u.carry[acct], u.carried[acct] = u.carry[acct].Sub(kept.Decimal()), true
+	}
 	now, err := addDrawn(paid, moved)
 	if err != nil {
 		return err
@@ -197,9 +217,10 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 
 // settleDifference moves what a repriced month costs more (more > 0), as
 // a charge draws it, or gives back what it costs less to the buckets in
-// proportion to what the month's events paid, each at most that (what is
-// beyond them, a carry's rounding, is a credit for the month). It returns
-// what each bucket paid more, negative where it got back.
+// proportion to what the month's events paid, each at most that and what
+// the month still has paid (what is beyond them is a credit for the month,
+// which may give back less). It returns what each bucket paid more,
+// negative where it got back.
 func (u *usageBatch) settleDifference(it *usageItem, more abacus.Amount, paid abacus.Drawn) (abacus.Drawn, error) {
 	if !more.IsNegative() {
 		return u.charge(it, more)
@@ -208,7 +229,18 @@ func (u *usageBatch) settleDifference(it *usageItem, more abacus.Amount, paid ab
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	own, beyond, err := shareOut(less, paid)
+	// At most what the month still has paid, too: credits to its events
+	// left out of the call may have given some of it back already (a
+	// voucher had got back 10.67 of the 10 it was granted).
+	month, err := u.monthPaid(it)
+	if err != nil {
+		return abacus.Drawn{}, err
+	}
+	own, beyond, err := shareOut(less, abacus.Drawn{
+		Cash:    lesser(paid.Cash, month.Cash),
+		Bonus:   lesser(paid.Bonus, month.Bonus),
+		Voucher: lesser(paid.Voucher, month.Voucher),
+	})
 	if err == nil {
 		err = u.moveBack(it, own)
 	}
@@ -304,23 +336,24 @@ func (u *usageBatch) takeBack(p *repricing) error {
 }
 
 // noneLeftOut refuses a month whose counters, once its events are taken
-// back, still hold usage counted at a version a correction has replaced
-// for the whole month: events of the month at that version were left out
-// of the call. Charged again at the corrected version on top of that
-// usage, a volume step had credited usage at rates it never paid (14 − 32
-// came back for a month that had paid 14), and the month would stand at
-// two versions; a voided event settled alone had given back what its void
+// back, still hold usage: events of the month that count on them were
+// left out of the call (or came in the same batch). An event's charge on a
+// counted price depends on where its usage falls in the month, so the
+// month's events are charged again together or not at all. Charged again
+// on top of the usage left out, a volume step had credited usage at rates
+// it never paid (14 − 32 came back for a month that had paid 14); a
+// graduated event moved above the rest was charged 4 less than its month
+// then cost; and a voided event settled alone had given back what its void
 // charged the month's other events, which kept their credits (cash 39 of
 // 30 paid in).
 func (u *usageBatch) noneLeftOut(group []repricing) error {
 	for _, p := range group {
 		for _, c := range p.counters {
-			v := cmp.Or(u.countedBy[c], u.usedBy[c])
-			if u.used[c] == 0 || v == 0 || u.book.InForceDuring(v, c.Period, c.Period.AddDate(0, 1, 0)) {
+			if u.used[c] == 0 {
 				continue
 			}
 			return &errRepriceRefused{item: p.it, err: abacus.Errorf(abacus.CodeConflict, "uuid",
-				"the month of event %q holds %d more units of its price, counted at a version a correction has replaced, by events this call leaves out: "+
+				"the month of event %q holds %d more units of its price, counted by events this call leaves out (or that came in meanwhile): "+
 					"reprice the month's events of the price together, as abacus prices import --correct does; nothing was changed", p.event.ID, u.used[c])}
 		}
 	}
@@ -360,14 +393,18 @@ func (u *usageBatch) chargeAgain(p *repricing) error {
 // none, so that it is never stale again and the next correction leaves
 // its month alone. The versions that charged it are in its reprice.
 func (u *usageBatch) finishReprices(group []repricing, paid abacus.Drawn) error {
-	weights := make([]int64, len(abacus.CustomerBuckets))
-	positive := false
-	for i, b := range abacus.CustomerBuckets {
-		if a := paid.Of(b); a.IsPositive() {
-			weights[i], positive = a.Micros(), true
+	// A month that now nets to nothing (a volume credit as large as its
+	// charges) is split as its events' charges were, so that a credit is
+	// taken back from the bucket that got it, not cash.
+	weights, ok := positiveParts(paid)
+	for i := 0; !ok && i < len(group); i++ {
+		charges, _ := positiveParts(group[i].event.Drawn)
+		for j := range weights {
+			weights[j] += charges[j]
+			ok = ok || weights[j] > 0
 		}
 	}
-	if !positive {
+	if !ok {
 		weights[slices.Index(abacus.CustomerBuckets, abacus.BucketCash)] = 1
 	}
 	left := paid // what the events' shares leave over, which the last takes
@@ -412,6 +449,19 @@ func (u *usageBatch) finishReprices(group []repricing, paid abacus.Drawn) error 
 		it.result.Repriced, it.result.Refunded, it.result.Charged = true, p.refunded, p.charged.Charged
 	}
 	return nil
+}
+
+// positiveParts lists d's positive parts in micro-units, in the order of
+// abacus.CustomerBuckets, and says whether any is.
+func positiveParts(d abacus.Drawn) ([]int64, bool) {
+	parts := make([]int64, len(abacus.CustomerBuckets))
+	any := false
+	for i, b := range abacus.CustomerBuckets {
+		if a := d.Of(b); a.IsPositive() {
+			parts[i], any = a.Micros(), true
+		}
+	}
+	return parts, any
 }
 
 // errRepriceRefused stops a batch in which an event of a month being

@@ -703,3 +703,128 @@ func TestAVoidedEventIsNotRepricedWithoutItsMonth(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestARepriceGivesNoBucketMoreThanItsMonthPaid: what a cheaper month
+// gives back is bounded by what each bucket still has paid for the month,
+// not only by what the call's events paid: a volume credit to events of
+// another price had already given the voucher part of it back (it had
+// ended at 10.67 of the 10 granted). The CLI passes the flat event alone,
+// since it shares no price with the others.
+func TestARepriceGivesNoBucketMoreThanItsMonthPaid(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("flat", "1", month),
+			tieredPrice("gpu", abacus.ModelVolume, month, tier{10, "2"}, tier{0, "1"}))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.voucher(acct, "10")
+		f.ingest(spaceEvent("p", acct, "flat", 10, t0)) // the voucher's 10
+		f.fund(acct, abacus.TxTopup, "16")
+		f.ingest(spaceEvent("a", acct, "gpu", 8, t0.Add(time.Hour)))   // cash 16
+		f.ingest(spaceEvent("b", acct, "gpu", 6, t0.Add(2*time.Hour))) // 2 back, 16:10
+		fixed := perMinute("flat", "0.01", month)
+		fixed.Revision = 1
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fixed}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"p"}); err != nil || res[0].Err != nil || res[0].Charged.String() != "0.1" {
+			t.Fatalf("reprice: %+v %v", res, err)
+		}
+		if v := wallet(t, f.st, acct, abacus.BucketVoucher, "USD").Balance; v.Cmp(amt(t, "10")) > 0 {
+			t.Fatalf("the voucher holds %s, more than the 10 granted (%s)", v, f.balances(acct))
+		}
+		mustVerify(t, f.st)
+	})
+}
+
+// TestARepriceLeavesNoCountedUsageOut: an event whose graduated tokens
+// share a counter with a later event is not repriced without it (moved
+// above it, it had been charged 4 less than its month then cost, and the
+// voids after gave back 4 never paid); with it, the month is exact and
+// voiding everything gives back exactly what was paid in.
+func TestARepriceLeavesNoCountedUsageOut(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		tokens := func(kind int, model abacus.PriceModel, revision int, tiers ...tier) abacus.Price {
+			p := tieredPrice("llm", model, month, tiers...)
+			p.SKUKind, p.UnitType, p.Unit, p.Revision = kind, "token", 1_000_000, revision
+			if model == abacus.ModelPerUnit {
+				p.UnitPrice, p.Tiers = p.Tiers[0].UnitPrice, nil
+			}
+			return p
+		}
+		prompt := func(price string, revision int) abacus.Price {
+			return tokens(4, abacus.ModelPerUnit, revision, tier{0, price})
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, prompt("2", 0), tokens(5, abacus.ModelGraduated, 0, tier{3_000_000, "3"}, tier{0, "1"}))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "20")
+		tok := func(id, extra string, at time.Duration) abacus.UsageEvent {
+			return abacus.UsageEvent{ID: id, Account: acct, Value: 1, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm", Time: t0.Add(at), Extra: extra}
+		}
+		f.ingest(tok("t1", `{"prompt_token_num":1000000,"completion_token_num":2000000}`, time.Hour)) // 2 + 6
+		f.ingest(tok("t3", `{"completion_token_num":4000000}`, 2*time.Hour))                          // C(6) − C(2) = 6
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{prompt("1", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.e.Reprice(f.ctx, []string{"t1"})
+		if err != nil || res[0].Err == nil || res[0].Err.Code != abacus.CodeConflict || !strings.Contains(res[0].Err.Message, "holds 4000000 more units") {
+			t.Fatalf("t1 alone: %+v %v", res, err)
+		}
+		if got := f.balances(acct); got != "cash 6 bonus 0 voucher 0" {
+			t.Fatalf("after the refused reprice: %s", got)
+		}
+		if res, err = f.e.Reprice(f.ctx, []string{"t1", "t3"}); err != nil || res[0].Err != nil || res[0].Charged.String() != "7" || res[1].Charged.String() != "6" {
+			t.Fatalf("t1 and t3: %+v %v", res, err)
+		}
+		mustVerify(t, f.st)
+		for _, id := range []string{"t3", "t1"} {
+			if v := f.void(id); v.Err != nil {
+				t.Fatalf("void %s: %+v", id, v)
+			}
+		}
+		if got := f.balances(acct); got != "cash 20 bonus 0 voucher 0" {
+			t.Fatalf("after voiding everything: %s", got)
+		}
+		mustVerify(t, f.st)
+	})
+}
+
+// TestARepricedMonthThatNetsToNothingKeepsItsBuckets: a month whose
+// volume credit cancels its charge is split, after its reprice, as its
+// events' charges were (here the voucher), not to cash, so a void then
+// takes the credit back from the voucher (it had asked cash, which paid
+// nothing, for 24, and a floor of 0 refused it).
+func TestARepricedMonthThatNetsToNothingKeepsItsBuckets(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		gpu := func(first string, revision int) abacus.Price {
+			p := tieredPrice("gpu", abacus.ModelVolume, month, tier{10, first}, tier{0, "0"})
+			p.Revision = revision
+			return p
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu("2", 0))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.voucher(acct, "30")
+		f.ingest(spaceEvent("a", acct, "gpu", 8, t0))                // 16 from the voucher
+		f.ingest(spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour))) // C(14) = 0: the 16 back
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{gpu("3", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"a", "b"}); err != nil || res[0].Err != nil || res[0].Charged.String() != "24" {
+			t.Fatalf("reprice: %+v %v", res, err)
+		}
+		if a := f.stored("a"); a.Drawn != (abacus.Drawn{Voucher: amt(t, "24")}) {
+			t.Fatalf("a's buckets: %+v", a.Drawn)
+		}
+		if v := f.void("b"); v.Err != nil || v.Refunded.String() != "-24" { // the month costs C(8) = 24 without b
+			t.Fatalf("void of b: %+v", v)
+		}
+		if got := f.balances(acct); got != "cash 0 bonus 0 voucher 6" {
+			t.Fatal(got)
+		}
+		mustVerify(t, f.st)
+	})
+}
