@@ -55,8 +55,7 @@ type MonthPaid struct {
 }
 
 // Carry is what rounding to micro-units left over from an account's usage
-// charges: an exact decimal below 0.000001 either way (below zero where a
-// month could not take a rounding back), added to its next charge.
+// charges: an exact decimal in [0, 0.000001), added to its next charge.
 type Carry struct {
 	Account AccountID
 	Residue string

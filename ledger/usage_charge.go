@@ -109,33 +109,15 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 		}
 		return err
 	}
-	// A credit its month could not give back whole (credit) leaves the
-	// rest in the carry.
-	if got, err := drawn.Sum(); err != nil {
-		return err
-	} else if got != amount {
-		kept, err := got.Sub(amount)
-		if err != nil {
-			return err
-		}
-		amount, rest = got, rest.Sub(kept.Decimal())
-	}
 	u.record(it, ev, r, amount, rest)
 	ev.Drawn = drawn
 	return nil
 }
 
 // withCarry is what a rated event is charged: its cost plus the account's
-// carry, floored to micro-units, and what the floor leaves over. A cost
-// of nothing or more is never a credit: with the carry below zero (what a
-// month could not give back) it is charged nothing, and the carry keeps
-// the rest.
+// carry, floored to micro-units, and what the floor leaves over.
 func (u *usageBatch) withCarry(it *usageItem, acct abacus.AccountID, r rating.Rating) (abacus.Amount, decimal.Decimal, error) {
-	total := r.Cost.Add(u.carry[acct])
-	amount, rest, err := abacus.AmountFromDecimal(total, abacus.RoundFloor)
-	if err == nil && amount.IsNegative() && !r.Cost.IsNegative() {
-		amount, rest = abacus.Zero, total
-	}
+	amount, rest, err := abacus.AmountFromDecimal(r.Cost.Add(u.carry[acct]), abacus.RoundFloor)
 	return amount, rest, abacus.RenameField(err, it.costField(r))
 }
 

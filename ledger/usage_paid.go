@@ -42,20 +42,22 @@ func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
 
 // credit gives amount back to the account for usage of its month, to
 // the buckets in proportion to what each paid for that month and at most
-// that. What is beyond them all, a carry's rounding, does not come back:
-// the caller keeps it in the account's carry, which then goes below zero
-// (never by a micro-unit or more: the account was charged that much more
-// than its exact costs, and its next charge pays it back). The carry
-// is the account's, across months, so a month that paid nothing can owe a
-// millionth another month's voucher paid; given to cash, as it was, that
-// millionth came back as cash, once per void. It returns what came back to
-// each bucket.
+// that; only what is beyond them all (what a carry's rounding adds) goes
+// to cash. The carry is the account's, across months, so a month can owe
+// back micro-units another month's buckets paid; kept in the carry
+// instead, those had piled up below zero without bound where an account's
+// events alternate between months (QA), and a carry per account-month is
+// what would let them go back where they came from. It returns what came
+// back to each bucket.
 func (u *usageBatch) credit(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
 	paid, err := u.monthPaid(it)
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	shares, _, err := shareOut(amount, paid)
+	shares, beyond, err := shareOut(amount, paid)
+	if err == nil {
+		shares.Cash, err = shares.Cash.Add(beyond)
+	}
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
@@ -66,8 +68,7 @@ func (u *usageBatch) credit(it *usageItem, amount abacus.Amount) (abacus.Drawn, 
 // paid comes back to the buckets it came from, in proportion when the
 // refund is smaller, and to none more than what is left of what it paid
 // for the month (credits to the month's other events may have given some
-// of it back already); anything beyond is a credit for its month, which
-// may give back less (see credit). A
+// of it back already); anything beyond is a credit for its month. A
 // negative refund (a volume price stepping back up) is reclaim's. It
 // changes nothing if the money cannot move.
 func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacus.Amount) (abacus.Drawn, error) {

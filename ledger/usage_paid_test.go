@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -211,52 +210,6 @@ func TestARepriceToTheSameCostMovesNothing(t *testing.T) {
 				mustVerify(t, f.st)
 			}
 		}
-	})
-}
-
-// TestARoundingAMonthCannotTakeBackStaysInTheCarry: the carry is the
-// account's, across months. A November event of half a micro-unit is
-// charged nothing and a December one a micro-unit, from the voucher;
-// voided, November's gives back a micro-unit November never paid. That
-// stays in the carry (below zero) until December's void settles it, where
-// it had gone to cash, a micro-unit of voucher money per cycle. The same
-// through a reprice to a price of nothing.
-func TestARoundingAMonthCannotTakeBackStaysInTheCarry(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
-		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-		month := t0.AddDate(0, -1, 0)
-		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0.0000005", month))
-		acct := f.account(abacus.Overdraft{}, nil)
-		f.voucher(acct, "1")
-		for cycle := range 3 {
-			x, y := fmt.Sprintf("x%d", cycle), fmt.Sprintf("y%d", cycle)
-			f.ingest(spaceEvent(x, acct, "gpu", 1, t0.Add(time.Duration(cycle)*time.Hour)), spaceEvent(y, acct, "gpu", 1, t0.AddDate(0, 1, 0).Add(time.Duration(cycle)*time.Hour)))
-			if v := f.void(x); v.Err != nil || !v.Refunded.IsZero() {
-				t.Fatalf("void %s: %+v", x, v)
-			}
-			mustVerify(t, f.st)
-			if v := f.void(y); v.Err != nil || v.Refunded.String() != "0.000001" {
-				t.Fatalf("void %s: %+v", y, v)
-			}
-			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 1" {
-				t.Fatalf("after cycle %d: %s", cycle, got)
-			}
-		}
-		mustVerify(t, f.st)
-
-		f.ingest(spaceEvent("x", acct, "gpu", 1, t0.Add(5*time.Hour)), spaceEvent("y", acct, "gpu", 1, t0.AddDate(0, 1, 0).Add(5*time.Hour)))
-		free := perMinute("gpu", "0", month)
-		free.Revision = 1
-		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{free}); err != nil {
-			t.Fatal(err)
-		}
-		if res, err := f.e.Reprice(f.ctx, []string{"x", "y"}); err != nil || res[0].Err != nil || res[1].Err != nil {
-			t.Fatalf("reprice: %+v %v", res, err)
-		}
-		if got := f.balances(acct); got != "cash 0 bonus 0 voucher 1" {
-			t.Fatalf("after the reprice to nothing: %s", got)
-		}
-		mustVerify(t, f.st)
 	})
 }
 

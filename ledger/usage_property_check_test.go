@@ -295,7 +295,7 @@ func (p *usageProgram) check(final bool) {
 				abacus.AmountFromMicros(a.voucher), abacus.AmountFromMicros(net[a]))
 		}
 		carry := new(big.Rat).Sub(costs[a], new(big.Rat).SetFrac64(net[a], 1_000_000))
-		if !carryRange(carry) || carry.Cmp(carries[a.id]) != 0 {
+		if carry.Sign() < 0 || carry.Cmp(big.NewRat(1, 1_000_000)) >= 0 || carry.Cmp(carries[a.id]) != 0 {
 			t.Fatalf("account %s: its events' exact costs come to %s and it was charged %s net: that leaves %s, and the store carries %s",
 				a.id, costs[a].FloatString(20), abacus.AmountFromMicros(net[a]), carry.FloatString(20), carries[a.id].FloatString(20))
 		}
@@ -315,10 +315,10 @@ func (p *usageProgram) check(final bool) {
 	}
 	if final {
 		// The account's charges are the book's exact costs of what stands,
-		// less a carry below 1µ either way.
+		// less a carry in [0, 1µ).
 		for _, a := range p.accts {
 			carry := new(big.Rat).Sub(total[a], new(big.Rat).SetFrac64(net[a], 1_000_000))
-			if !carryRange(carry) {
+			if carry.Sign() < 0 || carry.Cmp(big.NewRat(1, 1_000_000)) >= 0 {
 				t.Fatalf("account %s was charged %s net; the book makes %s of its standing usage", a.id, abacus.AmountFromMicros(net[a]),
 					total[a].FloatString(20))
 			}
@@ -383,10 +383,4 @@ func (p *usageProgram) carries() map[abacus.AccountID]*big.Rat {
 		p.t.Fatalf("reading the carries: %v", err)
 	}
 	return out
-}
-
-// carryRange says a carry is below 1µ either way: below zero where a month
-// could not take a rounding back (the account was charged that much more).
-func carryRange(carry *big.Rat) bool {
-	return new(big.Rat).Abs(carry).Cmp(big.NewRat(1, 1_000_000)) < 0
 }

@@ -38,7 +38,7 @@ import (
 //     bonus and voucher buckets) less what its events were charged net of
 //     what voids gave back, no bucket more than was put in it and none
 //     below zero but cash, and its carry, read from the store, is
-//     exactly its events' exact costs less that, below 1µ either way;
+//     exactly its events' exact costs less that, in [0, 1µ);
 //   - every account-month of a key whose events all name the versions in
 //     force at their times has exact costs adding up to what the oracle
 //     makes of the book: C(total standing usage) at the month's counted
@@ -49,7 +49,7 @@ import (
 //
 // At the end every account can pay, every month is repriced, and then every
 // account-month is exact, the account's charges are the oracle's exact
-// costs less a carry below 1µ either way, and Verify is clean.
+// costs less a carry in [0, 1µ), and Verify is clean.
 //
 // Each check starts from an empty store (a new SQLite file, or the
 // PostgreSQL schema emptied), so a failure shrinks to a minimal program.

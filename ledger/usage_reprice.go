@@ -187,27 +187,6 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 			"account %s has %s %s available across its buckets (cash floor %s); its month from %s costs %s more at the corrected prices",
 			cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), more)}
 	}
-	// What the month could not take back (credit) stays in the carry, and
-	// its last event, standing if any stands, was charged it.
-	if got, err := moved.Sum(); err != nil {
-		return err
-	} else if got != more {
-		kept, err := got.Sub(more)
-		if err != nil {
-			return err
-		}
-		last := &group[len(group)-1]
-		for i := range group {
-			if group[i].event.Status == abacus.EventCharged {
-				last = &group[i]
-			}
-		}
-		if last.charged.Charged, err = last.charged.Charged.Add(kept); err != nil {
-			return err
-		}
-		acct := it.event.Account
-		u.carry[acct], u.carried[acct] = u.carry[acct].Sub(kept.Decimal()), true
-	}
 	now, err := addDrawn(paid, moved)
 	if err != nil {
 		return err
@@ -218,9 +197,9 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 // settleDifference moves what a repriced month costs more (more > 0), as
 // a charge draws it, or gives back what it costs less to the buckets in
 // proportion to what the month's events paid, each at most that and what
-// the month still has paid (what is beyond them is a credit for the month,
-// which may give back less). It returns what each bucket paid more,
-// negative where it got back.
+// the month still has paid (what is beyond them is a credit for the
+// month). It returns what each bucket paid more, negative where it got
+// back.
 func (u *usageBatch) settleDifference(it *usageItem, more abacus.Amount, paid abacus.Drawn) (abacus.Drawn, error) {
 	if !more.IsNegative() {
 		return u.charge(it, more)

@@ -66,7 +66,7 @@ func (u *usageBatch) void(it *usageItem) error {
 // event's PriceIDs, whatever corrected them since), which for tiers is what
 // the month's last v units cost, wherever the event once fell; an event
 // whose prices count nothing gets back its exact cost. Like a charge it goes through the
-// account's carry, here rounded up, so the carry stays below 1µ and the
+// account's carry, here rounded up, so the carry stays in [0, 1µ) and the
 // account's charges plus carry equal the exact cost of what stands. It
 // returns what came back to each bucket, and changes nothing if the money
 // cannot move. It also returns the refund's exact amount, before the carry
@@ -120,10 +120,9 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 }
 
 // giveBackExactly gives back an exact amount through the account's carry,
-// rounded up, so the carry stays below 1µ and the account's charges plus
-// carry still equal the exact costs of what stands; what the month could
-// not take back (credit) stays in the carry. It returns what came back,
-// and to each bucket, and changes nothing if the money cannot move.
+// rounded up, so the carry stays in [0, 1µ) and the account's charges plus
+// carry still equal the exact costs of what stands. It returns what came
+// back, and to each bucket, and changes nothing if the money cannot move.
 func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact decimal.Decimal) (abacus.Amount, abacus.Drawn, error) {
 	acct := s.Account
 	amount, short, err := abacus.AmountFromDecimal(exact.Sub(u.carry[acct]), abacus.RoundCeiling)
@@ -134,18 +133,10 @@ func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact
 	if err != nil {
 		return abacus.Amount{}, abacus.Drawn{}, err
 	}
-	given, err := back.Sum()
-	if err != nil {
-		return abacus.Amount{}, abacus.Drawn{}, err
-	}
-	kept, err := amount.Sub(given)
-	if err != nil {
-		return abacus.Amount{}, abacus.Drawn{}, err
-	}
-	if rest := short.Neg().Sub(kept.Decimal()); !rest.Equal(u.carry[acct]) {
+	if rest := short.Neg(); !rest.Equal(u.carry[acct]) {
 		u.carry[acct], u.carried[acct] = rest, true
 	}
-	return given, back, nil
+	return amount, back, nil
 }
 
 // subDrawn is a − b, bucket by bucket.

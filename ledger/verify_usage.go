@@ -304,11 +304,10 @@ func (u *usageCheck) finish() {
 			u.c.fail("account %s: usage transactions moved %s but its events were charged %s", a, micros(l), micros(new(big.Int).Neg(e)))
 		}
 		// What an account was charged for usage is its events' exact costs
-		// less its carry, which is below 1µ either way (below zero where a
-		// month could not take a rounding back).
+		// less its carry, which is in [0, 1µ).
 		if cost, ok := u.costs[a]; ok && !u.costUnknown[a] {
 			carry := cost.Add(decimal.NewFromBigInt(e, -6))
-			if carry.Abs().GreaterThanOrEqual(decimal.New(1, -6)) {
+			if carry.IsNegative() || carry.GreaterThanOrEqual(decimal.New(1, -6)) {
 				u.c.fail("account %s: its events' exact costs come to %s but it was charged %s for them; the difference is more than a carry holds",
 					a, cost, micros(new(big.Int).Neg(e)))
 			}
