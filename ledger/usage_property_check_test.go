@@ -287,9 +287,12 @@ func (p *usageProgram) check(final bool) {
 	for _, a := range p.accts {
 		// Usage draws the promotional buckets first and gives each back
 		// no more than it paid: none ends above what was put in it, and
-		// they never go below zero.
+		// they never go below zero. Cash alone may get a micro-unit per
+		// event more: a carry's rounding beyond what a month's buckets paid
+		// goes to cash (the documented exception; the carry is the
+		// account's, across months).
 		in := a.topups + a.bonus + a.voucher
-		if b := bal[a]; b.total() != in-net[a] || b.cash > a.topups || b.bonus < 0 || b.bonus > a.bonus || b.voucher < 0 || b.voucher > a.voucher {
+		if b := bal[a]; b.total() != in-net[a] || b.cash > a.topups+int64(len(p.events)) || b.bonus < 0 || b.bonus > a.bonus || b.voucher < 0 || b.voucher > a.voucher {
 			t.Fatalf("account %s holds %+v; want %s in all: %s paid in, %s granted to bonus and %s to voucher, less %s charged net, and none above what was put in it",
 				a.id, b, abacus.AmountFromMicros(in-net[a]), abacus.AmountFromMicros(a.topups), abacus.AmountFromMicros(a.bonus),
 				abacus.AmountFromMicros(a.voucher), abacus.AmountFromMicros(net[a]))
