@@ -376,11 +376,13 @@ func (u *usageBatch) finishReprices(group []repricing, paid abacus.Drawn) error 
 	// charges) is split as its events' charges were, so that a credit is
 	// taken back from the bucket that got it, not cash.
 	weights, ok := positiveParts(paid)
-	for i := 0; !ok && i < len(group); i++ {
-		charges, _ := positiveParts(group[i].event.Drawn)
-		for j := range weights {
-			weights[j] += charges[j]
-			ok = ok || weights[j] > 0
+	if !ok {
+		for _, p := range group {
+			charges, any := positiveParts(p.event.Drawn)
+			for j := range weights {
+				weights[j] += charges[j]
+			}
+			ok = ok || any
 		}
 	}
 	if !ok {
