@@ -378,11 +378,11 @@ func (u *usageBatch) finishReprices(group []repricing, paid abacus.Drawn) error 
 	weights, ok := positiveParts(paid)
 	if !ok {
 		for _, p := range group {
-			charges, any := positiveParts(p.event.Drawn)
+			charges, some := positiveParts(p.event.Drawn)
 			for j := range weights {
 				weights[j] += charges[j]
 			}
-			ok = ok || any
+			ok = ok || some
 		}
 	}
 	if !ok {
@@ -436,13 +436,13 @@ func (u *usageBatch) finishReprices(group []repricing, paid abacus.Drawn) error 
 // abacus.CustomerBuckets, and says whether any is.
 func positiveParts(d abacus.Drawn) ([]int64, bool) {
 	parts := make([]int64, len(abacus.CustomerBuckets))
-	any := false
+	some := false
 	for i, b := range abacus.CustomerBuckets {
 		if a := d.Of(b); a.IsPositive() {
-			parts[i], any = a.Micros(), true
+			parts[i], some = a.Micros(), true
 		}
 	}
-	return parts, any
+	return parts, some
 }
 
 // errRepriceRefused stops a batch in which an event of a month being
