@@ -154,7 +154,7 @@ func TestARepriceGivesEachBucketWhatItPaid(t *testing.T) {
 // or a volume credit the voucher spent since, or holds, before the
 // correction. (Moved event by event, cash had paid part of such months,
 // and a floor of 0 refused them.) A reprice that leaves out events of the
-// month at the replaced version is refused and changes nothing.
+// month's tiered price is refused and changes nothing.
 func TestARepriceToTheSameCostMovesNothing(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -36,8 +36,9 @@ import (
 //     what it answered;
 //   - each account holds what was put in it (top-ups, and grants to its
 //     bonus and voucher buckets) less what its events were charged net of
-//     what voids gave back, no bucket more than was put in it and none
-//     below zero but cash, and its carry, read from the store, is
+//     what voids gave back, no bucket more than was put in it (cash a
+//     micro-unit per event more, the carry's documented exception) and
+//     none below zero but cash, and its carry, read from the store, is
 //     exactly its events' exact costs less that, in [0, 1µ);
 //   - every account-month of a key whose events all name the versions in
 //     force at their times has exact costs adding up to what the oracle
