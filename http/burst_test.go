@@ -7,7 +7,6 @@ import (
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
-	"github.com/abacus-billing/abacus/ledger"
 )
 
 // TestBurstUtilisationPercent: a utilisation is a plain decimal from 0 to
@@ -41,7 +40,7 @@ func TestBurstUtilisationResource(t *testing.T) {
 func TestBurstLevelsShowLevelOne(t *testing.T) {
 	st := testdb.SQLite(t)
 	f := newFixture(t, st)
-	cycle := time.Now().UTC().Truncate(ledger.BurstCycle)
+	cycle := time.Now().UTC().Truncate(abacus.BurstCycle)
 	_, err := st.BurstCycle(t.Context(), cycle, func(map[string]abacus.Utilisation, map[string]int, map[string]int) ([]abacus.BurstLevel, map[string]int) {
 		return []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: cycle}}, map[string]int{"cpu": 4, "ip": 1}
 	})

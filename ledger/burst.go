@@ -10,12 +10,9 @@ import (
 	"github.com/abacus-billing/abacus/rating"
 )
 
-// BurstCycle is how often burst levels are recomputed, as CloudSigma does.
-const BurstCycle = abacus.BurstCycle
-
 // staleUtilisation is how old the latest utilisation of a resource may be
 // before a cycle that goes by it says so: three cycles without a report.
-const staleUtilisation = 3 * BurstCycle
+const staleUtilisation = 3 * abacus.BurstCycle
 
 // RunBurstCycle runs the burst cycle that contains now, unless some process
 // ran it already: the levels computed last cycle take effect, and new ones
@@ -26,7 +23,7 @@ const staleUtilisation = 3 * BurstCycle
 // has no price for: its events would be unpriced, and an operator has a
 // cycle to add the level or change the rule (serve's --burst-max).
 func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.LevelRule) (bool, error) {
-	cycle := now.UTC().Truncate(BurstCycle)
+	cycle := now.UTC().Truncate(abacus.BurstCycle)
 	book, _, err := e.priceBook(ctx)
 	if err != nil {
 		return false, err
@@ -42,9 +39,9 @@ func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.L
 		}
 		newCurrent, newNext := rating.NextLevels(inForce, next, percents, rule)
 		for r, level := range newNext {
-			for _, p := range book.BurstGaps(r, level, cycle.Add(BurstCycle)) {
+			for _, p := range book.BurstGaps(r, level, cycle.Add(abacus.BurstCycle)) {
 				e.cfg.Logger.Warn("burst: a resource goes to a level its burst price has no price for; its events will be unpriced until one is added",
-					"resource", r, "level", level, "price", p.ID, "currency", string(p.Currency), "from", cycle.Add(BurstCycle).Format(time.RFC3339))
+					"resource", r, "level", level, "price", p.ID, "currency", string(p.Currency), "from", cycle.Add(abacus.BurstCycle).Format(time.RFC3339))
 			}
 		}
 		// Only changes are recorded: the history stays as long as the
@@ -60,7 +57,7 @@ func (e *Engine) BurstLoop(ctx context.Context, rule rating.LevelRule) {
 		if _, err := e.RunBurstCycle(ctx, now, rule); err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Error("burst cycle", "err", err)
 		}
-		wait := now.Truncate(BurstCycle).Add(BurstCycle).Sub(now)
+		wait := now.Truncate(abacus.BurstCycle).Add(abacus.BurstCycle).Sub(now)
 		select {
 		case <-ctx.Done():
 			return

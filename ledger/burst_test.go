@@ -45,10 +45,10 @@ func TestBurstCycles(t *testing.T) {
 		if err != nil || cur["cpu"] != 0 || next["cpu"] != 4 {
 			t.Fatalf("after the first cycle: current %v next %v %v", cur, next, err)
 		}
-		if _, err := e.RunBurstCycle(ctx, t0.Add(ledger.BurstCycle), rule); err != nil {
+		if _, err := e.RunBurstCycle(ctx, t0.Add(abacus.BurstCycle), rule); err != nil {
 			t.Fatal(err)
 		}
-		cur, _, _ = st.BurstLevels(ctx, t0.Add(ledger.BurstCycle))
+		cur, _, _ = st.BurstLevels(ctx, t0.Add(abacus.BurstCycle))
 		if cur["cpu"] != 4 {
 			t.Fatalf("next must take effect one cycle later: %v", cur)
 		}
@@ -58,14 +58,14 @@ func TestBurstCycles(t *testing.T) {
 		}
 		// Utilisation unchanged: the cycle runs, but no level changes, so
 		// nothing is recorded and no engine need reload its prices.
-		if ran, err := e.RunBurstCycle(ctx, t0.Add(2*ledger.BurstCycle), rule); err != nil || !ran {
+		if ran, err := e.RunBurstCycle(ctx, t0.Add(2*abacus.BurstCycle), rule); err != nil || !ran {
 			t.Fatalf("third cycle: ran %v, %v", ran, err)
 		}
 		after, err := st.PriceBookLoad(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: t0.Add(ledger.BurstCycle)}}
+		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: t0.Add(abacus.BurstCycle)}}
 		if !reflect.DeepEqual(after.Levels, want) || after.Version != before.Version {
 			t.Fatalf("an unchanged level is recorded again: levels %+v, version %d → %d", after.Levels, before.Version, after.Version)
 		}
@@ -73,7 +73,7 @@ func TestBurstCycles(t *testing.T) {
 		ev := func(id string, at time.Time) abacus.UsageEvent {
 			return spaceEvent(id, acct, "cpu", 1, at)
 		}
-		res, err := e.Ingest(ctx, []abacus.UsageEvent{ev("before", t0.Add(time.Minute)), ev("after", t0.Add(ledger.BurstCycle+time.Minute))})
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{ev("before", t0.Add(time.Minute)), ev("after", t0.Add(abacus.BurstCycle+time.Minute))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func TestBurstLevelAfterChargedEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		acct := newAccountID()
-		start := t0.Add(ledger.BurstCycle)
+		start := t0.Add(abacus.BurstCycle)
 		charge := func(id string, at time.Time) string {
 			t.Helper()
 			res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent(id, acct, "cpu", 1, at)})
@@ -163,7 +163,7 @@ func TestBurstLevelNotHeldBackByAClockYearsAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 		acct := newAccountID()
-		start := t0.Add(ledger.BurstCycle)
+		start := t0.Add(abacus.BurstCycle)
 		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("ahead", acct, "cpu", 1, t0.AddDate(1, 0, 0))}); err != nil || res[0].Charged.String() != "1" {
 			t.Fatalf("the event a year ahead: %+v %v, want charged at the level in force, 1", res, err)
 		}
@@ -204,23 +204,23 @@ func TestBurstWarnsOfStaleUtilisation(t *testing.T) {
 		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("12"), t0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.RunBurstCycle(ctx, t0.Add(ledger.BurstCycle), rule); err != nil {
+		if _, err := e.RunBurstCycle(ctx, t0.Add(abacus.BurstCycle), rule); err != nil {
 			t.Fatal(err)
 		}
-		_, fresh, err := st.BurstLevels(ctx, t0.Add(ledger.BurstCycle))
+		_, fresh, err := st.BurstLevels(ctx, t0.Add(abacus.BurstCycle))
 		if err != nil || fresh["cpu"] == 0 {
 			t.Fatalf("12%% must call for a level: %v %v", fresh, err)
 		}
 		if strings.Contains(logged.String(), "last reported long ago") {
 			t.Fatalf("a report one cycle old was called stale:\n%s", logged.String())
 		}
-		if _, err := e.RunBurstCycle(ctx, t0.Add(4*ledger.BurstCycle), rule); err != nil {
+		if _, err := e.RunBurstCycle(ctx, t0.Add(4*abacus.BurstCycle), rule); err != nil {
 			t.Fatal(err)
 		}
 		if out := logged.String(); !strings.Contains(out, "last reported long ago") || !strings.Contains(out, "resource=cpu") || !strings.Contains(out, "age=20m0s") {
 			t.Fatalf("a report four cycles old:\n%s", out)
 		}
-		if _, next, err := st.BurstLevels(ctx, t0.Add(4*ledger.BurstCycle)); err != nil || next["cpu"] != fresh["cpu"] {
+		if _, next, err := st.BurstLevels(ctx, t0.Add(4*abacus.BurstCycle)); err != nil || next["cpu"] != fresh["cpu"] {
 			t.Fatalf("the level must still follow the report: next %v, %v when it was fresh: %v", next, fresh, err)
 		}
 	})
@@ -276,10 +276,10 @@ func TestBurstWarnsOfALevelWithoutAPrice(t *testing.T) {
 			percent string
 			warned  bool
 		}{{"17.5", false}, {"50", true}} { // levels 4 and 11
-			if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString(c.percent), t0.Add(time.Duration(i)*ledger.BurstCycle)); err != nil {
+			if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString(c.percent), t0.Add(time.Duration(i)*abacus.BurstCycle)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.RunBurstCycle(ctx, t0.Add(time.Duration(i)*ledger.BurstCycle), rule); err != nil {
+			if _, err := e.RunBurstCycle(ctx, t0.Add(time.Duration(i)*abacus.BurstCycle), rule); err != nil {
 				t.Fatal(err)
 			}
 			out := logged.String()
