@@ -73,7 +73,9 @@ type Store interface {
 
 	// PriceBookAdd appends price versions and commitments, and bumps the
 	// price book version, in one transaction. (Burst levels change only
-	// through BurstCycle.)
+	// through BurstCycle.) It and PriceBookCorrect refuse, in that
+	// transaction, prices that rating.CheckCountedVersions refuses against
+	// the versions stored then.
 	PriceBookAdd(ctx context.Context, prices []Price, commitments []Commitment) error
 	// PriceBookCorrect appends price versions that correct the book: unlike
 	// PriceBookAdd it accepts a version that takes effect before events

@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
 	"github.com/abacus-billing/abacus/store"
 )
 
@@ -33,6 +34,17 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		// every batch rated with the old book has committed its price
 		// uses, and the batches after it wait and then find the book changed.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bookLock); err != nil {
+			return err
+		}
+		// Checked here, under the lock, against what is stored: two imports
+		// that each pass a check of the book they read could together break
+		// the rule.
+		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
+		stored, err := collect(rows, err, scanPrice)
+		if err != nil {
+			return err
+		}
+		if err := rating.CheckCountedVersions(stored, prices); err != nil {
 			return err
 		}
 		for i := range prices {
@@ -71,7 +83,7 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `UPDATE price_book SET version = version + 1`)
+		_, err = tx.Exec(ctx, `UPDATE price_book SET version = version + 1`)
 		return err
 	})
 }

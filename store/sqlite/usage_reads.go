@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
 	"github.com/abacus-billing/abacus/store"
 )
 
@@ -29,6 +30,16 @@ func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) err
 // already charged: the engine reprices those.
 func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment, correction bool) error {
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
+		// Checked here, in the one write transaction, against what is
+		// stored: two imports that each pass a check of the book they read
+		// could together break the rule.
+		stored, err := loadPrices(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := rating.CheckCountedVersions(stored, prices); err != nil {
+			return err
+		}
 		for i := range prices {
 			p := &prices[i]
 			if !correction {
@@ -65,7 +76,7 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`)
+		_, err = tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`)
 		return err
 	})
 }
@@ -111,6 +122,24 @@ func scanPrice(rows *sql.Rows) (abacus.Price, error) {
 	return p, store.DecodePriceParams(params, &p)
 }
 
+// loadPrices reads every stored price version, in id order.
+func loadPrices(ctx context.Context, tx *sql.Tx) ([]abacus.Price, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []abacus.Price
+	for rows.Next() {
+		p, err := scanPrice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // PriceBookLoad implements abacus.Store. It reads in one snapshot.
 func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -122,23 +151,10 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT version FROM price_book`).Scan(&b.Version); err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
-	if err != nil {
+	if b.Prices, err = loadPrices(ctx, tx); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		p, err := scanPrice(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		b.Prices = append(b.Prices, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = tx.QueryContext(ctx, `SELECT resource, effective_from, level FROM burst_levels ORDER BY resource, effective_from`)
+	rows, err := tx.QueryContext(ctx, `SELECT resource, effective_from, level FROM burst_levels ORDER BY resource, effective_from`)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,4 +194,68 @@ func testReprices(t *testing.T, st abacus.Store) {
 		t.Fatal(err)
 	}
 	same(t, "audited reprices", got, want)
+}
+
+// tieredPrice is a graduated version of gpuPrice's key, valid from
+// jan(day): its tiers count the month's usage.
+func tieredPrice(day int) abacus.Price {
+	p := gpuPrice(day, 1)
+	p.Model, p.UnitPrice = abacus.ModelGraduated, decimal.Decimal{}
+	p.Tiers = []abacus.PriceTier{{UpTo: 100, UnitPrice: decimal.New(2, -2)}, {UnitPrice: decimal.New(1, -2)}}
+	return p
+}
+
+// testPriceBookOneCountedVersionAMonth: the store itself refuses a version
+// that would put a second version counting usage in a month, whether it is
+// added or a correction, and checks it in the transaction that stores it:
+// of two calls that each pass against the book they started from, and
+// race, one stores and the other is refused, leaving nothing behind.
+func testPriceBookOneCountedVersionAMonth(t *testing.T, st abacus.Store) {
+	ctx := t.Context()
+	if err := st.PriceBookAdd(ctx, []abacus.Price{tieredPrice(1)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ae *abacus.Error
+	for name, change := range map[string]func([]abacus.Price) error{
+		"PriceBookAdd":     func(p []abacus.Price) error { return st.PriceBookAdd(ctx, p, nil) },
+		"PriceBookCorrect": func(p []abacus.Price) error { return st.PriceBookCorrect(ctx, p) },
+	} {
+		before := mustBook(t, st)
+		err := change([]abacus.Price{gpuPrice(3, 1), tieredPrice(15)})
+		if !errors.As(err, &ae) || ae.Field != "prices[1].valid_from" {
+			t.Fatalf("%s of a second counted version in January: %v, want prices[1].valid_from refused", name, err)
+		}
+		if after := mustBook(t, st); after.Version != before.Version || len(after.Prices) != len(before.Prices) {
+			t.Fatalf("%s refused left version %d (was %d) and %d prices (were %d)", name, after.Version, before.Version, len(after.Prices), len(before.Prices))
+		}
+	}
+
+	// February has no version yet: each of two from within it is valid
+	// alone, and together they are not.
+	for round := range 10 {
+		first, other := tieredPrice(33), tieredPrice(34) // February 2 and 3
+		first.ResourceID = fmt.Sprintf("gpu-%d", round)  // a fresh key each round
+		other.ResourceID = first.ResourceID
+		start := mustBook(t, st)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, p := range []abacus.Price{first, other} {
+			wg.Go(func() { errs[i] = st.PriceBookAdd(ctx, []abacus.Price{p}, nil) })
+		}
+		wg.Wait()
+		stored := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				stored++
+			case !errors.As(err, &ae) || ae.Field != "prices[0].valid_from":
+				t.Fatalf("round %d: %v, want prices[0].valid_from refused", round, err)
+			}
+		}
+		book := mustBook(t, st)
+		if stored != 1 || len(book.Prices) != len(start.Prices)+1 || book.Version != start.Version+1 {
+			t.Fatalf("round %d: %d of two racing versions stored; the book went from %d prices at version %d to %d at %d",
+				round, stored, len(start.Prices), start.Version, len(book.Prices), book.Version)
+		}
+	}
 }

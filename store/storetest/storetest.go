@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"PriceCorrectTooEarly", testPriceCorrectTooEarly},
 		{"PriceCorrectRevisionTaken", testPriceCorrectRevisionTaken},
 		{"PriceTooEarlyRevisions", testPriceTooEarlyRevisions},
+		{"PriceBookOneCountedVersionAMonth", testPriceBookOneCountedVersionAMonth},
 		{"Reprices", testReprices},
 
 		{"Transactions", testTransactions},
