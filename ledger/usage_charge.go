@@ -104,10 +104,9 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	}
 	drawn, err := u.charge(it, amount)
 	if err != nil {
-		if abacus.ErrorCodeOf(err) == abacus.CodeOverflow {
-			return abacus.RenameField(err, it.costField(r))
-		}
-		return err
+		// The floor or an overflow refuses the whole cost: in a token
+		// split it comes from the counts in extra, not from value.
+		return abacus.RenameField(err, it.costField(r))
 	}
 	u.record(it, ev, r, amount, rest)
 	ev.Drawn = drawn
@@ -154,9 +153,10 @@ func (it *usageItem) field() string {
 	return "value"
 }
 
-// costField is field for a cost too large to charge: for an event sent
-// or rated again, the field its cost grows with (r.Field), which is a
-// token count in extra where the event's value was not priced.
+// costField is field for a cost refused (too large, or beyond the
+// account's floor): for an event sent or rated again, the field its cost
+// grows with (r.Field), which is a token count in extra where the event's
+// value was not priced.
 func (it *usageItem) costField(r rating.Rating) string {
 	if it.kind == voidEvent || it.kind == repriceEvent {
 		return it.field()

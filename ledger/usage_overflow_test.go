@@ -202,3 +202,38 @@ func wantOverflowOf(t *testing.T, r abacus.IngestResult, field string) {
 		t.Fatalf("%s: %+v (%v), want rejected as an overflow naming %s", r.ID, r, r.Err, field)
 	}
 }
+
+// TestUsageTokenFloorNamesTheCount: a token split that the account's
+// floor refuses names the count that costs the most, not value, and
+// changes nothing.
+func TestUsageTokenFloorNamesTheCount(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var prices []abacus.Price
+		for _, kind := range []int{4, 5} {
+			prices = append(prices, abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "llm", UnitType: "token", Currency: "USD", Unit: 1_000_000,
+				Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("2"), ValidFrom: t0, CreatedAt: t0})
+		}
+		if err := st.PriceBookAdd(ctx, prices, nil); err != nil {
+			t.Fatal(err)
+		}
+		acct := createAccount(t, st, abacus.Overdraft{}) // no credit: refused at zero
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{{ID: "t-floor", Account: acct, Value: 1, ValueType: abacus.ValueTokens, Scene: 15,
+			ResourceID: "llm", Time: t0.Add(time.Hour), Extra: `{"prompt_token_num":1000,"completion_token_num":2000000}`}})
+		if err != nil || len(res) != 1 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if r := res[0]; r.Status != abacus.IngestRejected || abacus.ErrorCodeOf(r.Err) != abacus.CodeInsufficientFunds || r.Err.Field != "extra.completion_token_num" {
+			t.Fatalf("%+v (%v), want rejected for insufficient funds naming extra.completion_token_num", r, r.Err)
+		}
+		evs, err := st.Events(ctx, abacus.EventQuery{IDs: []string{"t-floor"}, Limit: 1})
+		if err != nil || len(evs) != 0 {
+			t.Fatalf("the refused event was stored: %+v %v", evs, err)
+		}
+		mustVerify(t, st)
+	})
+}
