@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"mime"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -119,6 +120,27 @@ func readObject(raw []byte) (object, byte) {
 	o := make(object, 0, nFields)
 	eachMember(raw, 0, func(key string, v []byte) { o = append(o, member{key, v}) })
 	return o, kindObject
+}
+
+// caseVariant refuses a member of o whose key is one of names in another
+// case ("VALUE"): encoding/json, which CSGHub's services decode with,
+// would read it as that field, so an event holding both would be billed
+// one way here and another there. A key that is no field in any case is
+// left alone, as producers may add fields. prefix goes before the key in
+// the error ("data.").
+func (o object) caseVariant(names *[nFields]string, prefix string) *abacus.Error {
+	for _, m := range o {
+		if slices.Contains(names[:], m.key) {
+			continue
+		}
+		for _, n := range names {
+			if strings.EqualFold(m.key, n) {
+				return abacus.Errorf(abacus.CodeInvalid, prefix+m.key,
+					"is %s spelled in another case; send each field once, spelled %s (encoding/json would read this key as %s, and abacus does not guess which value was meant)", n, n, n)
+			}
+		}
+	}
+	return nil
 }
 
 // value is one field as read from the wire, before it is parsed.
@@ -420,6 +442,9 @@ func csghubItem(o object) Item {
 	if f[fUUID].kind == kindString {
 		id = f[fUUID].s
 	}
+	if err == nil {
+		err = o.caseVariant(&csghubNames, "")
+	}
 	if err != nil {
 		return Item{Err: err, ID: displayID(id)}
 	}
@@ -526,6 +551,9 @@ func cloudEventItem(o object, binary bool) Item {
 		if f[i], err = data.field(n, names[i]); err != nil {
 			return fail(err)
 		}
+	}
+	if err := data.caseVariant(&csghubNames, "data."); err != nil {
+		return fail(err)
 	}
 	dataUUID, dataUser, dataTime := f[fUUID], f[fUserUUID], f[fCreatedAt]
 	f[fUUID], names[fUUID] = idv, "id"

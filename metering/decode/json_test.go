@@ -116,7 +116,9 @@ var csghubCases = []csghubCase{
 			t.Fatalf("%+v", ev)
 		}
 	}},
-	{name: "unknown fields ignored", mods: []string{`new_field={"a":[1,2,{"b":null}]}`, `Value="x"`, `ops_id=5`}, check: value(12)},
+	{name: "unknown fields ignored", mods: []string{`new_field={"a":[1,2,{"b":null}]}`, `values="x"`, `ops_id=5`}, check: value(12)},
+	{name: "field in another case", mods: []string{`VALUE=1000`}, field: "VALUE", msg: "value spelled in another case"},
+	{name: "field only in another case", mods: []string{"-resource_id", `Resource_ID="gpu"`}, field: "Resource_ID", msg: "resource_id spelled"},
 	{name: "upper case account", mods: []string{`user_uuid="` + strings.ToUpper(acct) + `"`}, check: func(t *testing.T, ev abacus.UsageEvent) {
 		if ev.Account != acct {
 			t.Fatalf("account %q", ev.Account)
@@ -366,6 +368,7 @@ var ceCases = []ceCase{
 	}},
 	{name: "time from data", mods: []string{"-time"}, dataMods: []string{`created_at="2026-08-18T10:00:00+05:45"`}, check: at("2026-08-18T04:15:00Z")},
 	{name: "unknown data fields ignored", dataMods: []string{`model="x"`, `tokens={"in":1}`}, check: value(7)},
+	{name: "data field in another case", dataMods: []string{`Value=1000`}, field: "data.Value", msg: "value spelled in another case"},
 
 	{name: "specversion missing", mods: []string{"-specversion"}, field: "specversion", msg: "required"},
 	{name: "specversion 0.3", mods: []string{`specversion="0.3"`}, field: "specversion", msg: "1.0"},
