@@ -117,5 +117,10 @@ func FuzzCSV(f *testing.F) {
 		if n := bytes.Count(body, []byte("\n")) + 1; len(items) > n {
 			t.Fatalf("%d items from %d lines", len(items), n)
 		}
+		for i := 1; i < len(items); i++ { // a line read again is not answered twice
+			if items[i].Line <= items[i-1].Line {
+				t.Fatalf("item %d is of line %d, after one of line %d", i, items[i].Line, items[i-1].Line)
+			}
+		}
 	})
 }

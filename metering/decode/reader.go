@@ -3,8 +3,6 @@ package decode
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -25,7 +23,11 @@ type Reader struct {
 	csv bool
 	col []int // CSV: the field of each column
 	buf []byte
-	err error // sticky: io.EOF or an I/O error
+	// CSV: where each physical line of the last record ends in buf, and
+	// which of them were too long to keep
+	ends  []int
+	overs []bool
+	err   error // sticky: io.EOF or an I/O error
 }
 
 // NewNDJSONReader reads newline-delimited JSON: each line a CSGHub event
@@ -43,15 +45,15 @@ func NewNDJSONReader(r io.Reader) *Reader {
 func NewCSVReader(r io.Reader) (*Reader, error) {
 	rd := &Reader{lr: newLineReader(r), csv: true}
 	for {
-		rec, line, over, err := rd.readRecord()
+		rec, line, problem, err := rd.readRecord()
 		if err == io.EOF {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "is missing: the file is empty; its first row must name the columns (%s)", strings.Join(csghubNames[:], ","))
 		}
 		if err != nil {
 			return nil, err
 		}
-		if over {
-			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "is longer than %d bytes", MaxLine)
+		if problem != "" {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "%s (line %d)", problem, line)
 		}
 		cells, perr := parseCSVRecord(rec, line)
 		if perr != "" {
@@ -165,22 +167,22 @@ func (r *Reader) nextNDJSON() (Item, bool, error) {
 
 // nextCSV reads one record; ok is false for a blank one.
 func (r *Reader) nextCSV() (Item, bool, error) {
-	rec, line, over, err := r.readRecord()
+	rec, line, problem, err := r.readRecord()
 	if err != nil {
 		return Item{}, false, err
 	}
-	if over {
-		return Item{Line: line, Err: lineError(line, "starts a record longer than %d bytes", MaxLine)}, true, nil
+	if problem != "" {
+		return Item{Line: line, Err: lineError(line, "%s", problem)}, true, nil
 	}
 	cells, perr := parseCSVRecord(rec, line)
 	if perr != "" {
-		return Item{Line: line, Err: lineError(line, "is not valid CSV: %s", perr)}, true, nil
+		return Item{Line: line, Err: lineError(line, "is not valid CSV: %s%s", perr, r.readAgain())}, true, nil
 	}
 	if cells == nil {
 		return Item{}, false, nil
 	}
 	if len(cells) != len(r.col) {
-		it := Item{Line: line, Err: lineError(line, "has %d fields; the header has %d", len(cells), len(r.col))}
+		it := Item{Line: line, Err: lineError(line, "has %d fields; the header has %d%s", len(cells), len(r.col), r.readAgain())}
 		for i, f := range r.col {
 			if f == fUUID && i < len(cells) {
 				it.ID = displayID(cells[i])
@@ -198,113 +200,29 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 	return it, true, nil
 }
 
-// parseCSVRecord parses one record's text, which starts on line, with
-// encoding/csv. It returns nil cells for a blank record and a message for
-// a malformed one.
-func parseCSVRecord(rec []byte, line int) ([]string, string) {
-	if len(bytes.Trim(rec, " \t\r\n")) == 0 {
-		return nil, ""
-	}
-	cr := csv.NewReader(bytes.NewReader(rec))
-	cr.FieldsPerRecord = -1
-	cells, err := cr.Read()
-	if err == io.EOF {
-		return nil, ""
-	}
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			where := fmt.Sprintf("at byte %d", pe.Column)
-			if pe.Line > 1 {
-				where += fmt.Sprintf(" of line %d", line+pe.Line-1)
-			}
-			return nil, fmt.Sprintf("%v, %s", pe.Err, where)
-		}
-		return nil, err.Error()
-	}
-	if _, err := cr.Read(); err != io.EOF {
-		return nil, "the record cannot be split from the next"
-	}
-	return cells, ""
-}
-
-// readRecord reads the text of one CSV record: physical lines up to a
-// newline outside quotes (RFC 4180 allows newlines in quoted fields). It
-// returns the 1-based line the record starts on; over is true if the
-// record was longer than MaxLine (its text is then not kept).
-func (r *Reader) readRecord() (rec []byte, line int, over bool, err error) {
-	var st csvState
-	st.fieldStart = true
-	r.buf = r.buf[:0]
-	line = r.lr.line + 1
-	for {
-		var of bool
-		var rerr error
-		r.buf, of, rerr = r.lr.readLine(r.buf, MaxLine+2, st.scan)
-		over = over || of
-		if rerr == io.EOF {
-			if r.lr.line >= line { // the record began and the file ended inside it
-				return r.buf, line, over || len(r.buf) > MaxLine, nil
-			}
-			return nil, line, false, io.EOF
-		}
-		if rerr != nil {
-			return nil, line, false, rerr
-		}
-		if st.ended || r.lr.eof {
-			over = over || len(bytes.TrimSuffix(bytes.TrimSuffix(r.buf, []byte("\n")), []byte("\r"))) > MaxLine
-			return r.buf, line, over, nil
-		}
-	}
-}
-
-// csvState follows quoting the way encoding/csv does, to find where a
-// record ends.
-type csvState struct {
-	inQuotes   bool
-	quoteSeen  bool // inside quotes, a quote that may close them or be doubled
-	fieldStart bool
-	ended      bool
-}
-
-func (s *csvState) scan(chunk []byte) {
-	for _, c := range chunk {
-		if s.inQuotes {
-			if s.quoteSeen {
-				s.quoteSeen = false
-				if c == '"' {
-					continue // "" is a quote
-				}
-				s.inQuotes = false
-			} else {
-				if c == '"' {
-					s.quoteSeen = true
-				}
-				continue
-			}
-		}
-		switch c {
-		case ',':
-			s.fieldStart = true
-		case '\n':
-			s.ended = true
-		case '"':
-			if s.fieldStart {
-				s.inQuotes = true
-			}
-			s.fieldStart = false
-		default:
-			s.fieldStart = false
-		}
-	}
-}
-
 // lineReader reads physical lines with bounded memory.
 type lineReader struct {
-	br   *bufio.Reader
-	line int  // lines read so far
-	eof  bool // the last line had no newline
+	br      *bufio.Reader
+	line    int  // lines read so far
+	eof     bool // the source has no more lines
+	pending []givenBack
 }
+
+// givenBack is a line given back to be read again, or, if over, one that
+// was too long to keep.
+type givenBack struct {
+	text []byte
+	over bool
+}
+
+// giveBack puts lines, the last ones read, back to be read again.
+func (l *lineReader) giveBack(lines []givenBack) {
+	l.pending = append(lines, l.pending...)
+	l.line -= len(lines)
+}
+
+// atEnd says that no line is left.
+func (l *lineReader) atEnd() bool { return l.eof && len(l.pending) == 0 }
 
 func newLineReader(r io.Reader) lineReader {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -318,6 +236,24 @@ func newLineReader(r io.Reader) lineReader {
 // stays within max bytes; over reports that it did not. scan, if set,
 // sees every byte of the line. It returns io.EOF if there is no line.
 func (l *lineReader) readLine(buf []byte, max int, scan func([]byte)) (_ []byte, over bool, err error) {
+	if len(l.pending) > 0 {
+		p := l.pending[0]
+		l.pending = l.pending[1:]
+		l.line++
+		if p.over {
+			if scan != nil {
+				scan([]byte{'\n'}) // what it held is gone: end it here
+			}
+			return buf, true, nil
+		}
+		if scan != nil {
+			scan(p.text)
+		}
+		if len(buf)+len(p.text) > max {
+			return buf, true, nil
+		}
+		return append(buf, p.text...), false, nil
+	}
 	if l.eof {
 		return buf, false, io.EOF
 	}

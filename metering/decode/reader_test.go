@@ -3,6 +3,7 @@ package decode_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -271,17 +272,15 @@ func TestCSVHeader(t *testing.T) {
 
 func TestCSVLongRecordsAndErrors(t *testing.T) {
 	big := strings.Repeat("n", decode.MaxLine)
-	unterminated := `u1,` + acct + `,1,0,11,,,"` + strings.Repeat("z\n", 10) // quote never closed
 	body := csvHeader +
 		csvRow("a") + // 2
 		csvRow("b", "=", "=", "=", "=", "=", "=", big) + // 3: too long
-		csvRow("c") + // 4
-		unterminated // 5…: swallows the rest, as encoding/csv does
+		csvRow("c") // 4
 	items, err := readAll(t, mustCSV(t, body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWant(t, items, []want{{2, "a", ""}, {3, "", "line 3"}, {4, "c", ""}, {5, "", "line 5"}})
+	checkWant(t, items, []want{{2, "a", ""}, {3, "", "line 3"}, {4, "c", ""}})
 
 	r := io.MultiReader(strings.NewReader(csvHeader+csvRow("a")+"b,"), iotest.ErrReader(errDisk))
 	rd, err := decode.NewCSVReader(r)
@@ -292,6 +291,53 @@ func TestCSVLongRecordsAndErrors(t *testing.T) {
 	if !errors.Is(err, errDisk) || len(items) != 1 {
 		t.Fatal(items, err)
 	}
+}
+
+// TestCSVStrayQuote: a quote that opens a field and is never closed costs
+// its own line, not the lines after it: those are read again, each as the
+// start of a record, whether the record it opened ran to the end of the
+// file, past MaxLine, or into a later quote that closed it.
+func TestCSVStrayQuote(t *testing.T) {
+	stray := `s,` + acct + `,1,0,11,,,"{` + "\n"
+	plain := func(id string) string { return csvRow(id, "=", "=", "=", "=", "=", "=", "=", "=", "=", "") } // no quotes
+	many := func(n int, row func(string) string) (string, []want) {
+		var b strings.Builder
+		var ws []want
+		for i := range n {
+			id := fmt.Sprintf("r%d", i)
+			b.WriteString(row(id))
+			ws = append(ws, want{3 + i, id, ""})
+		}
+		return b.String(), ws
+	}
+	for _, c := range []struct {
+		name string
+		rows int
+		row  func(string) string
+		msg  string
+	}{
+		{"to the end of the file", 3, plain, "not closed by the end of the file; the 3 lines after it"},
+		{"past MaxLine", decode.MaxLine/len(plain("r0000")) + 10, plain, fmt.Sprintf("not closed within %d bytes", decode.MaxLine)},
+		{"into a later quote", 3, func(id string) string { return csvRow(id) }, "the line after it"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, wants := many(c.rows, c.row)
+			items, err := readAll(t, mustCSV(t, csvHeader+stray+rows))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) == 0 || items[0].Line != 2 || items[0].Err == nil || !strings.Contains(items[0].Err.Message, c.msg) {
+				t.Fatalf("first item %+v, want line 2 refused saying %q", items[0], c.msg)
+			}
+			checkWant(t, items[1:], wants)
+		})
+	}
+	// A stray quote on the last line is refused as encoding/csv finds it.
+	items, err := readAll(t, mustCSV(t, csvHeader+csvRow("a")+strings.TrimSuffix(stray, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "a", ""}, {3, "", "line 3"}})
 }
 
 func TestCSVByteAtATime(t *testing.T) {
