@@ -53,8 +53,11 @@ func (e *UsageEvent) Validate() error {
 	if e.ID == "" {
 		return Errorf(CodeInvalid, "uuid", "is required: every event needs a unique id")
 	}
-	if len(e.ID) > MaxEventIDLength || !printable(e.ID) {
-		return Errorf(CodeInvalid, "uuid", "must be 1 to %d printable characters without spaces", MaxEventIDLength)
+	if len(e.ID) > MaxEventIDLength {
+		return Errorf(CodeInvalid, "uuid", "is %d bytes long in UTF-8; an event id is at most %d", len(e.ID), MaxEventIDLength)
+	}
+	if !printable(e.ID) {
+		return Errorf(CodeInvalid, "uuid", "must be printable characters without spaces")
 	}
 	switch e.ID {
 	case ".", "..":

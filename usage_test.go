@@ -2,7 +2,9 @@ package abacus_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +130,31 @@ func TestValidateEventTime(t *testing.T) {
 	}
 	if err := abacus.ValidateEventTime(time.Date(2026, 8, 18, 2, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestValidateEventIDLength: an id is at most MaxEventIDLength bytes of
+// UTF-8, and the error says bytes, which is what is counted: 63 four-byte
+// characters fit where 64 do not.
+func TestValidateEventIDLength(t *testing.T) {
+	for _, c := range []struct {
+		id string
+		ok bool
+	}{
+		{strings.Repeat("x", abacus.MaxEventIDLength), true},
+		{strings.Repeat("x", abacus.MaxEventIDLength+1), false},
+		{strings.Repeat("😀", 63), true},
+		{strings.Repeat("😀", 64), false},
+	} {
+		ev := validEvent()
+		ev.ID = c.id
+		err := ev.Validate()
+		var ae *abacus.Error
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("an id of %d bytes: %v", len(c.id), err)
+		case !c.ok && (!errors.As(err, &ae) || ae.Field != "uuid" || !strings.Contains(ae.Message, fmt.Sprintf("is %d bytes long", len(c.id)))):
+			t.Errorf("an id of %d bytes: %v, want it refused naming uuid and its length in bytes", len(c.id), err)
+		}
 	}
 }
