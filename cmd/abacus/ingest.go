@@ -188,6 +188,10 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	var rd *decode.Reader
 	switch format {
 	case "ndjson":
+		if first, _, ended := bytes.Cut(head, []byte("\n")); ended && string(bytes.TrimSpace(first)) == "{" {
+			// Every line would be rejected, each for a part of an event.
+			return errors.New("is JSON spread over lines (its first line is a lone {); abacus ingest reads NDJSON, one event per line: write one per line (jq -c . FILE)")
+		}
 		rd = decode.NewNDJSONReader(src)
 	case "csv":
 		var err error

@@ -356,6 +356,13 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	if out, err := stdin([]byte(`[` + usageEvent("s-4", acct, 4) + `]`)); err == nil || !strings.Contains(out, "is a JSON array; abacus ingest reads NDJSON") {
 		t.Fatalf("a JSON array: %v\n%s", err, out)
 	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, []byte(usageEvent("s-5", acct, 5)), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := stdin(pretty.Bytes()); err == nil || !strings.Contains(out, "is JSON spread over lines") || strings.Contains(out, "rejected") {
+		t.Fatalf("an event spread over lines: %v\n%s", err, out)
+	}
 }
 
 // TestIngestCarriesOnPastABadFile: of several files, one missing or not
