@@ -39,6 +39,23 @@ func badAccountID(s string) error { return badUUID("account", s) }
 // one account nobody owns.
 const nilAccountID AccountID = "00000000-0000-0000-0000-000000000000"
 
+// ParseCustomerID is ParseAccountID for an account usage is charged to:
+// a system account's id, or the nil UUID, is refused. Errors name
+// "account".
+func ParseCustomerID(s string) (AccountID, error) {
+	acct, err := ParseAccountID(s)
+	if err != nil {
+		return "", err
+	}
+	if _, system := SystemAccountByID(acct); system {
+		return "", Errorf(CodeInvalid, "account", "%s is a system account", acct)
+	}
+	if acct == nilAccountID {
+		return "", nilAccount("account")
+	}
+	return acct, nil
+}
+
 func nilAccount(field string) error {
 	return Errorf(CodeInvalid, field, "%s is the nil UUID, which names no account", nilAccountID)
 }

@@ -76,15 +76,9 @@ func (e *UsageEvent) Validate() error {
 	if e.Account == "" {
 		return Errorf(CodeInvalid, "user_uuid", "is required: the account the usage is charged to")
 	}
-	acct, err := ParseAccountID(string(e.Account))
+	acct, err := ParseCustomerID(string(e.Account))
 	if err != nil {
 		return RenameField(err, "user_uuid")
-	}
-	if _, system := SystemAccountByID(acct); system {
-		return Errorf(CodeInvalid, "user_uuid", "%s is a system account", acct)
-	}
-	if acct == nilAccountID {
-		return nilAccount("user_uuid")
 	}
 	e.Account = acct
 	if e.Value < 0 {

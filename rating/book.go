@@ -113,7 +113,7 @@ func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []ab
 }
 
 func validateCommitment(c *abacus.Commitment) error {
-	acct, err := abacus.ParseAccountID(string(c.Account))
+	acct, err := abacus.ParseCustomerID(string(c.Account))
 	if err != nil {
 		return abacus.RenameField(err, "account")
 	}

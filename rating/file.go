@@ -108,7 +108,8 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 	var root *node
 	var line int
 	if isJSON(data, name) {
-		root, line, err = parseJSON(data)
+		// Editors on Windows write a BOM, which JSON does not allow.
+		root, line, err = parseJSON(bytes.TrimPrefix(data, utf8BOM))
 	} else {
 		root, line, err = parseYAML(data)
 	}
@@ -307,6 +308,8 @@ func priceDiff(a, b *abacus.Price) []string {
 	return diff
 }
 
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 func isJSON(data []byte, name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".json":
@@ -314,7 +317,7 @@ func isJSON(data []byte, name string) bool {
 	case ".yaml", ".yml":
 		return false
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	data = bytes.TrimPrefix(data, utf8BOM)
 	data = bytes.TrimLeft(data, " \t\r\n")
 	return len(data) > 0 && (data[0] == '{' || data[0] == '[')
 }
@@ -474,6 +477,9 @@ func (d *fileDecoder) time(n *node, path string) time.Time {
 	case t.Nanosecond()%1000 != 0:
 		// Stored times keep microseconds: stored, it would be another time.
 		d.fail(n.line, path, abacus.CodeInvalid, "%s is finer than a microsecond, which is as fine as abacus keeps times", clip(s))
+	case t.IsZero():
+		// Go's zero time, which everything after reads as no time at all.
+		d.fail(n.line, path, abacus.CodeInvalid, "%s is the zero time, which abacus reads as no time: give a real one, such as 2000-01-01T00:00:00Z (no event is earlier)", clip(s))
 	}
 	return t
 }

@@ -97,6 +97,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"CSGHub's sku_desc is desc here", base + "    sku_desc: CPU\n", "sku_desc", "prices[0].sku_desc: unknown field (known: sku_type, sku_kind, resource_id, sku_unit, sku_unit_type, sku_price, sku_cached_price, currency, valid_from, model, tiers, package, levels, discounts, license, desc)"},
 		{"unknown top-level field", base + "discounts: []\n", "discounts", "discounts: unknown field (known: prices, commitments)"},
 		{"missing field", replace("    currency: USD\n", ""), "sku_type", "prices[0].currency: is required"},
+		{"zero time", replace("2026-01-01T00:00:00Z", "0001-01-01T00:00:00Z"), "valid_from", `prices[0].valid_from: "0001-01-01T00:00:00Z" is the zero time, which abacus reads as no time: give a real one, such as 2000-01-01T00:00:00Z (no event is earlier)`},
 		{"null field", replace("currency: USD", "currency: null"), "sku_type", "prices[0].currency: is required"},
 		{"missing sku_price", replace(`    sku_price: "0.05"`+"\n", ""), "sku_type", "prices[0].sku_price: is required for the per_unit model"},
 		{"sku_price on graduated", graduatedPrice + "    sku_price: \"1\"\n", "sku_price", "prices[0].sku_price: is not used by the graduated model (only by per_unit and package)"},
@@ -206,9 +207,14 @@ func TestParseFileJSON(t *testing.T) {
 	if len(prices) != 1 || !prices[0].UnitPrice.Equal(d("0.05")) || prices[0].Model != abacus.ModelPerUnit {
 		t.Fatalf("%+v", prices)
 	}
-	// JSON without an extension is sniffed.
-	if _, _, err := rating.ParseFile(strings.NewReader(jsonFile), "-"); err != nil {
-		t.Errorf("sniffed JSON: %v", err)
+	// JSON without an extension is sniffed, and a BOM before it, which
+	// editors on Windows write, is read past.
+	for _, name := range []string{"-", "prices.json"} {
+		for _, body := range []string{jsonFile, "\ufeff" + jsonFile} {
+			if _, _, err := rating.ParseFile(strings.NewReader(body), name); err != nil {
+				t.Errorf("JSON named %s, %d bytes: %v", name, len(body), err)
+			}
+		}
 	}
 	replace := func(old, new string) string {
 		if !strings.Contains(jsonFile, old) {

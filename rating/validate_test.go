@@ -122,6 +122,8 @@ func TestNewBookErrors(t *testing.T) {
 		{"level without time", nil, []abacus.BurstLevel{{Resource: "cpu", Level: 1}}, nil, "burst_levels[0].effective_from", abacus.CodeInvalid},
 		{"conflicting levels", nil, []abacus.BurstLevel{{Resource: "cpu", Level: 1, EffectiveFrom: jan1}, {Resource: "cpu", Level: 2, EffectiveFrom: jan1}}, nil, "burst_levels", abacus.CodeConflict},
 		{"bad account", nil, nil, []abacus.Commitment{{Account: "x", Months: 1, From: jan1, Until: feb1}}, "commitments[0].account", abacus.CodeInvalid},
+		{"system account", nil, nil, []abacus.Commitment{{Account: abacus.SystemRevenue.ID(), Months: 1, From: jan1, Until: feb1}}, "commitments[0].account", abacus.CodeInvalid},
+		{"nil UUID", nil, nil, []abacus.Commitment{{Account: "00000000-0000-0000-0000-000000000000", Months: 1, From: jan1, Until: feb1}}, "commitments[0].account", abacus.CodeInvalid},
 		{"no months", nil, nil, []abacus.Commitment{{Account: alice, From: jan1, Until: feb1}}, "commitments[0].months", abacus.CodeInvalid},
 		{"no from", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, Until: feb1}}, "commitments[0].from", abacus.CodeInvalid},
 		{"no until", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: jan1}}, "commitments[0].until", abacus.CodeInvalid},
