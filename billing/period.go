@@ -37,9 +37,10 @@
 // straddles midnight, a day never straddles a month. Weeks start on Monday
 // (ISO 8601).
 //
-// No zone in the tz database (1850 to 2040) sets its clocks back across a
-// boundary, such as from 00:30 to 23:30; if one did, the repeated 23:30 to
-// midnight would belong to the new day, which began at the first midnight.
+// A zone that sets its clocks back across a boundary (America/St_Johns
+// did until 2006, from 00:01 to 23:01) repeats the time before it: the
+// repeated 23:01 to midnight belongs to the new day, which began at the
+// first midnight.
 package billing
 
 import (

@@ -587,7 +587,8 @@ func TestParseZone(t *testing.T) {
 			t.Errorf("ParseZone(%q) = %v, %v, want %s", name, loc, err, want)
 		}
 	}
-	for _, name := range []string{"Mars/Olympus_Mons", "Local", "local", "../etc/passwd", "/usr/share/zoneinfo/UTC", "Europe/Berlin\x00"} {
+	for _, name := range []string{"Mars/Olympus_Mons", "Local", "local", "localtime", "posixrules", "posix/Europe/Berlin", "right/UTC",
+		"../etc/passwd", "/usr/share/zoneinfo/UTC", "Europe/Berlin\x00"} {
 		_, err := billing.ParseZone(name)
 		var ae *abacus.Error
 		if !errors.As(err, &ae) || ae.Code != abacus.CodeInvalid || ae.Field != "time_zone" {

@@ -69,10 +69,14 @@ type Statement struct {
 //
 // The rollup query is for the periods' UTC span, which must be whole
 // quarter hours (abacus.RollupBucket) at every period boundary: otherwise a
-// bucket would straddle two periods. Every real zone passes today; a fixed
-// offset such as +05:07 is refused with field "time_offset", a zone whose
-// boundary falls off the quarter hour in the range (historical local mean
-// time, say) with field "time_zone".
+// bucket would straddle two periods. Every zone's rules in force today
+// pass; a fixed offset such as +05:07 is refused with field "time_offset",
+// a zone whose boundary falls off the quarter hour in the range with field
+// "time_zone": historical local mean time, and the hours of a few days
+// when a zone changed its clocks at 00:01 (America/St_Johns and
+// America/Goose_Bay until 2011, America/Moncton until 2006, Asia/Gaza and
+// Asia/Hebron in 2010–2011, Antarctica/Casey in 2020–2022), whose hour
+// after the change starts at :01. Days and longer periods there pass.
 //
 // Build also refuses rows that do not belong to the query (another
 // account, a bucket outside the span) and rows of more than one currency.

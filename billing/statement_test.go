@@ -333,6 +333,15 @@ func TestBuildErrors(t *testing.T) {
 	ny := load(t, "America/New_York")
 	_, err = billing.Build(ctx, ok, acct, time.Date(1880, 1, 1, 0, 0, 0, 0, ny), time.Date(1880, 1, 2, 0, 0, 0, 0, ny), billing.Day, ny, billing.GroupBy{})
 	wantCode(t, err, abacus.CodeInvalid, "time_zone")
+	// So would the hour after a change at 00:01, as St. John's made them
+	// until 2011; its day is fine.
+	sj := load(t, "America/St_Johns")
+	day := time.Date(2006, 4, 2, 0, 0, 0, 0, sj)
+	_, err = billing.Build(ctx, ok, acct, day, day.AddDate(0, 0, 1), billing.Hour, sj, billing.GroupBy{})
+	wantCode(t, err, abacus.CodeInvalid, "time_zone")
+	if _, err := billing.Build(ctx, ok, acct, day, day.AddDate(0, 0, 1), billing.Day, sj, billing.GroupBy{}); err != nil {
+		t.Fatalf("a day of St. John's with a change at 00:01: %v", err)
+	}
 
 	// The source's error comes back wrapped.
 	boom := errors.New("boom")
