@@ -204,6 +204,10 @@ type Consumer struct {
 	// failedLog quiets the failure of a batch, which repeats for every
 	// redelivery while the database is down.
 	failedLog quietlog.Limiter
+	// refusedLog quiets dead letters the dead-letter stream refuses, and
+	// deadLetterLog those that could not be recorded or published, which
+	// repeat for every message while the cause lasts.
+	refusedLog, deadLetterLog quietlog.Limiter
 
 	budget func() int // the byte budget of a pull: fetchBytes
 
@@ -221,7 +225,8 @@ type Consumer struct {
 func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
 	cfg = cfg.withDefaults()
 	c := &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats"), failed: make(chan struct{}),
-		failedLog: quietlog.Limiter{Period: 10 * time.Second}}
+		failedLog: quietlog.Limiter{Period: 10 * time.Second}, refusedLog: quietlog.Limiter{Period: 10 * time.Second},
+		deadLetterLog: quietlog.Limiter{Period: 10 * time.Second}}
 	c.budget = c.fetchBytes
 	return c
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
@@ -87,6 +88,17 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	} else if err = c.nc.PublishMsg(out); err == nil {
 		err = c.nc.FlushWithContext(b.ctx)
 	}
+	if refusedByStream(err) {
+		// The stream answered and will not take it (larger than its
+		// max_msg_size, full and discarding new): handed back, the message
+		// would come back for ever, holding the ack floor and every event
+		// behind it. The letter is in the store, listed, unpublished.
+		if ok, missed := c.refusedLog.Allow(time.Now()); ok {
+			c.log.Error("the dead-letter stream refused a dead letter; it is kept in the dead-letter list, unpublished (logged once in 10 s at most)",
+				"subject", c.cfg.DeadLetterSubject, "key", key, "err", err, "not_logged", missed)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("publishing to %s: %w", c.cfg.DeadLetterSubject, err)
 	}
@@ -99,6 +111,19 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 	}
 	return nil
 }
+
+// refusedByStream says the stream answered a publish and refused the
+// message in a way sending it again will not change: a client error (the
+// message too large, 400), or its store failing (10077: full under
+// discard new). Being unavailable (503) passes.
+func refusedByStream(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.Code >= 400 && api.Code < 500 || api.ErrorCode == jsStoreFailed)
+}
+
+// jsStoreFailed is the server's JSStreamStoreFailedF, which nats.go does
+// not name.
+const jsStoreFailed jetstream.ErrorCode = 10077
 
 // TruncatedHeader, on a dead-lettered message, gives the size in bytes of
 // the message's body, which was cut to fit the server's max_payload with

@@ -73,3 +73,35 @@ func TestConsumerDeadLettersRepeatedHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumerDeadLettersByContentHeaders: a body that is not JSON under a
+// Content-Type naming another format is dead-lettered naming the header,
+// as is a compressed one, which abacus does not read over NATS; JSON under
+// a type that says otherwise is charged, as CSGHub's producers send it.
+func TestConsumerDeadLettersByContentHeaders(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	acct := newID()
+	publish := func(h nats.Header, body string) {
+		t.Helper()
+		m := nats.NewMsg(metering.DefaultSubject)
+		m.Header, m.Data = h, []byte(body)
+		if _, err := b.js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := b.start(metering.ConsumerConfig{})
+	publish(nats.Header{"Content-Type": {"text/csv"}}, "uuid,user_uuid\nx,y\n")
+	publish(nats.Header{"Content-Encoding": {"gzip"}}, "\x1f\x8b\x08\x00")
+	publish(nats.Header{"Content-Type": {"application/xml"}}, csghub(string(newID()), acct, "2"))
+	waitFor(t, "3 messages received", func() bool { return c.Stats().Received == 3 })
+	b.waitDrained(metering.DefaultDurable)
+	if got := c.Stats(); got.Accepted != 1 || got.DeadLettered != 2 {
+		t.Fatalf("stats %+v, want 1 accepted and 2 dead-lettered", got)
+	}
+	ds := b.deadLetters()
+	if len(ds) != 2 || !strings.HasPrefix(ds[0].Reason, "Content-Type: ") || !strings.HasPrefix(ds[1].Reason, "Content-Encoding: ") {
+		t.Fatalf("dead letters %+v, want reasons naming Content-Type and Content-Encoding", ds)
+	}
+}

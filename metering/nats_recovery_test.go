@@ -455,3 +455,32 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestConsumerDeadLetterRefusedByItsStream: a dead letter the dead-letter
+// stream refuses (larger than its max_msg_size) is kept in the list,
+// unpublished, and its message acked; the events behind it are charged.
+// Before, the message was handed back for ever, holding the ack floor.
+func TestConsumerDeadLetterRefusedByItsStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	if _, err := b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "accountingDlqStream", Subjects: []string{"accounting.dlq.>"}, MaxMsgSize: 512}); err != nil {
+		t.Fatal(err)
+	}
+	c := b.start(metering.ConsumerConfig{RetryDelay: 20 * time.Millisecond})
+	junk := strings.Repeat("Q", 2000)
+	b.publish(metering.DefaultSubject, junk)
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	b.waitDrained(metering.DefaultDurable)
+	if got := c.Stats(); got.DeadLettered != 1 || got.Accepted != 1 || got.Retried != 0 {
+		t.Fatalf("stats %+v, want the bad message dead-lettered at once and the good one charged", got)
+	}
+	ds := b.deadLetters()
+	if len(ds) != 1 || string(ds[0].Payload) != junk || !ds[0].PublishedAt.IsZero() {
+		t.Fatalf("dead letters %+v, want the message, whole and not marked published", ds)
+	}
+	if got := b.cash(acct); got != "-1" {
+		t.Fatalf("cash %s, want the good event charged", got)
+	}
+}

@@ -161,7 +161,10 @@ func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
 		return true
 	}
 	if err := c.deadLetter(b, m, reasons, codes); err != nil {
-		c.log.Error("dead-lettering a usage message failed; it will be redelivered", "subject", m.msg.Subject(), "seq", m.seq, "err", err)
+		if ok, missed := c.deadLetterLog.Allow(time.Now()); ok {
+			c.log.Error("dead-lettering a usage message failed; it will be redelivered (logged once in 10 s at most)",
+				"subject", m.msg.Subject(), "seq", m.seq, "err", err, "not_logged", missed)
+		}
 		c.retry(m)
 		return false
 	}
@@ -205,11 +208,22 @@ func (c *Consumer) retry(m *inMsg) {
 // format; otherwise the body is a CSGHub event, a CloudEvent if it carries
 // "specversion", or a JSON array of them.
 func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
-	f, err := decode.ForHeaders(m.Headers(), false)
-	if err != nil {
-		f = autoJSON
+	for k, vs := range m.Headers() {
+		if strings.EqualFold(k, "Content-Encoding") && slices.ContainsFunc(vs, func(v string) bool { return v != "" && !strings.EqualFold(v, "identity") }) {
+			return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Encoding", "%q: abacus reads a NATS message's body as it is; publish it uncompressed", strings.Join(vs, ", "))
+		}
 	}
-	return f(m.Data())
+	f, err := decode.ForHeaders(m.Headers(), false)
+	if err == nil {
+		return f(m.Data())
+	}
+	// A type that says it is not JSON is read as JSON all the same, as
+	// CSGHub's producers send it; only if that fails is the type the
+	// reason.
+	if items, jerr := autoJSON(m.Data()); jerr == nil {
+		return items, nil
+	}
+	return nil, err
 }
 
 var autoJSON = func() func([]byte) ([]decode.Item, error) {
