@@ -155,7 +155,7 @@ type BatchReads struct {
 	Targets  []string       // stored events to return whole: those to void or rerate
 	Slots    []MinuteSlot   // minute slots to look for (EventID ignored)
 	Counters []UsageCounter // counters to read (Quantity and PriceID ignored)
-	Accounts []AccountID    // accounts whose carried residues to read
+	Carries  []Carry        // the account periods whose carries to read (Residue ignored)
 	Book     bool           // read the price book's version
 }
 
@@ -171,7 +171,7 @@ type BatchState struct {
 	Stored      []StoredEvent  // those of Targets that are stored
 	Taken       []MinuteSlot   // those of Slots taken, with the event that took each
 	Counters    []UsageCounter // those of Counters ever written, with their quantities and versions
-	Carries     []Carry        // the residues of those of Accounts that have one
+	Carries     []Carry        // those of Carries stored, with their residues
 	BookVersion int64          // the price book's version, if Book
 }
 
@@ -264,4 +264,7 @@ type AuditReader interface {
 	Reprices(fn func(Reprice) error) error
 	// Counters streams every usage counter.
 	Counters(fn func(UsageCounter) error) error
+	// Carries streams every carry, those from before carries were kept
+	// per period (a zero Period) too.
+	Carries(fn func(Carry) error) error
 }

@@ -55,9 +55,14 @@ type MonthPaid struct {
 }
 
 // Carry is what rounding to micro-units left over from an account's usage
-// charges: an exact decimal in [0, 0.000001), added to its next charge.
+// charges in one billing period: an exact decimal in [0, 0.000001), added
+// to its next charge in that period. It is the period's, so that what a
+// period gives back through it never reaches money another period paid. A
+// zero Period is an account's carry from before carries were kept per
+// period (migration 0018): kept as it was, and used by nothing.
 type Carry struct {
 	Account AccountID
+	Period  time.Time // the period's start, UTC
 	Residue string
 }
 

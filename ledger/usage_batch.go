@@ -26,8 +26,8 @@ type usageBatch struct {
 	// if unknown), and as this batch's charges left it.
 	usedBy    map[rating.Counter]int64
 	countedBy map[rating.Counter]int64
-	carry     map[abacus.AccountID]decimal.Decimal
-	carried   map[abacus.AccountID]bool     // residue changed
+	carry     map[carryKey]decimal.Decimal
+	carried   map[carryKey]bool             // residue changed
 	seenDB    map[string]*abacus.UsageEvent // stored, by id
 	seen      map[string]*abacus.UsageEvent // ingested by this batch
 	minutes   map[abacus.MinuteSlot]string
@@ -125,8 +125,8 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			counted:   map[rating.Counter]int64{},
 			usedBy:    map[rating.Counter]int64{},
 			countedBy: map[rating.Counter]int64{},
-			carry:     map[abacus.AccountID]decimal.Decimal{},
-			carried:   map[abacus.AccountID]bool{},
+			carry:     map[carryKey]decimal.Decimal{},
+			carried:   map[carryKey]bool{},
 			seenDB:    map[string]*abacus.UsageEvent{},
 			seen:      map[string]*abacus.UsageEvent{},
 			minutes:   map[abacus.MinuteSlot]string{},
@@ -201,7 +201,7 @@ func (e *Engine) unwrittenUses(uses []abacus.PriceUse) []abacus.PriceUse {
 func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usageItem, version int64) error {
 	var r abacus.BatchReads
 	var lock []int64
-	accounts := map[abacus.AccountID]bool{}
+	periods := map[carryKey]bool{}
 	var wanted []rating.Counter
 	for _, it := range items {
 		lock = append(lock, it.customer.lead, it.revenue)
@@ -209,9 +209,9 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 		for _, id := range it.customer.ids {
 			r.Read = append(r.Read, id)
 		}
-		if !accounts[it.event.Account] {
-			accounts[it.event.Account] = true
-			r.Accounts = append(r.Accounts, it.event.Account)
+		if k := carryOf(&it.event); !periods[k] {
+			periods[k] = true
+			r.Carries = append(r.Carries, abacus.Carry{Account: k.account, Period: k.period})
 		}
 		if it.kind == ingestEvent {
 			r.EventIDs = append(r.EventIDs, it.event.ID)
@@ -271,9 +271,9 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 	for _, c := range st.Carries {
 		d, err := decimal.NewFromString(c.Residue)
 		if err != nil {
-			return fmt.Errorf("ledger: the carry of %s is not a decimal: %w", c.Account, err)
+			return fmt.Errorf("ledger: the carry of %s for %s is not a decimal: %w", c.Account, c.Period.Format("2006-01"), err)
 		}
-		u.carry[c.Account] = d
+		u.carry[carryKey{c.Account, c.Period.UTC()}] = d
 	}
 	return nil
 }
@@ -292,6 +292,23 @@ func (u *usageBatch) countersOf(e *abacus.UsageEvent, cur abacus.Currency) []rat
 		}
 	}
 	return out
+}
+
+// carryKey is an account's billing period, which a carry is kept for: what
+// a period gives back through its carry is then never money that another
+// period's buckets paid.
+type carryKey struct {
+	account abacus.AccountID
+	period  time.Time
+}
+
+func carryOf(e *abacus.UsageEvent) carryKey { return carryKey{e.Account, rating.PeriodOf(e.Time)} }
+
+// setCarry makes rest the carry of k.
+func (u *usageBatch) setCarry(k carryKey, rest decimal.Decimal) {
+	if !rest.Equal(u.carry[k]) {
+		u.carry[k], u.carried[k] = rest, true
+	}
 }
 
 func minuteSlot(e *abacus.UsageEvent) abacus.MinuteSlot {

@@ -79,8 +79,8 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 			c.Paid = append(c.Paid, abacus.MonthPaid{Account: m.account, Currency: m.currency, Period: m.start, Paid: d})
 		}
 	}
-	for a := range u.carried {
-		c.Carries = append(c.Carries, abacus.Carry{Account: a, Residue: u.carry[a].String()})
+	for k := range u.carried {
+		c.Carries = append(c.Carries, abacus.Carry{Account: k.account, Period: k.period, Residue: u.carry[k].String()})
 	}
 	for _, r := range u.rollups {
 		if r.Quantity != 0 || !r.Amount.IsZero() || r.Events != 0 {
@@ -115,7 +115,9 @@ func sortChanges(c *abacus.Changes) {
 	slices.SortFunc(c.Paid, func(x, y abacus.MonthPaid) int {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period))
 	})
-	slices.SortFunc(c.Carries, func(x, y abacus.Carry) int { return cmp.Compare(x.Account, y.Account) })
+	slices.SortFunc(c.Carries, func(x, y abacus.Carry) int {
+		return cmp.Or(cmp.Compare(x.Account, y.Account), x.Period.Compare(y.Period))
+	})
 	slices.SortFunc(c.Rollups, func(x, y abacus.Rollup) int {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), x.Bucket.Compare(y.Bucket), cmp.Compare(x.Scene, y.Scene),
 			cmp.Compare(x.ResourceID, y.ResourceID), cmp.Compare(x.CustomerID, y.CustomerID))

@@ -94,11 +94,12 @@ func (u *usageBatch) rateNew(e *abacus.UsageEvent, cur abacus.Currency) (rating.
 	return u.book.RateWith(e, cur, u.usedOf, ids)
 }
 
-// chargeRating charges a rated event: its cost plus the account's carry,
-// floored to micro-units, drawn from the buckets; what the floor leaves
-// over is the new carry. It changes nothing if the charge is refused.
+// chargeRating charges a rated event: its cost plus the carry of its
+// account's month, floored to micro-units, drawn from the buckets; what
+// the floor leaves over is the new carry. It changes nothing if the charge
+// is refused.
 func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r rating.Rating) error {
-	amount, rest, err := u.withCarry(it, ev.Account, r)
+	amount, rest, err := u.withCarry(it, &ev.UsageEvent, r)
 	if err != nil {
 		return err
 	}
@@ -113,18 +114,18 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	return nil
 }
 
-// withCarry is what a rated event is charged: its cost plus the account's
-// carry, floored to micro-units, and what the floor leaves over.
-func (u *usageBatch) withCarry(it *usageItem, acct abacus.AccountID, r rating.Rating) (abacus.Amount, decimal.Decimal, error) {
-	amount, rest, err := abacus.AmountFromDecimal(r.Cost.Add(u.carry[acct]), abacus.RoundFloor)
+// withCarry is what a rated event e is charged: its cost plus the carry of
+// its account's month, floored to micro-units, and what the floor leaves
+// over.
+func (u *usageBatch) withCarry(it *usageItem, e *abacus.UsageEvent, r rating.Rating) (abacus.Amount, decimal.Decimal, error) {
+	amount, rest, err := abacus.AmountFromDecimal(r.Cost.Add(u.carry[carryOf(e)]), abacus.RoundFloor)
 	return amount, rest, abacus.RenameField(err, it.costField(r))
 }
 
 // record books a charge of amount for ev at rating r: its usage counted,
-// the versions it names, and rest as the account's carry. It moves no
+// the versions it names, and rest as the carry of its month. It moves no
 // money.
 func (u *usageBatch) record(it *usageItem, ev *abacus.StoredEvent, r rating.Rating, amount abacus.Amount, rest decimal.Decimal) {
-	acct := ev.Account
 	for _, l := range r.Lines {
 		if l.Counter != nil {
 			u.used[*l.Counter] += l.Quantity
@@ -137,9 +138,7 @@ func (u *usageBatch) record(it *usageItem, ev *abacus.StoredEvent, r rating.Rati
 			u.priceUses[use] = ev.Time
 		}
 	}
-	if !rest.Equal(u.carry[acct]) {
-		u.carry[acct], u.carried[acct] = rest, true
-	}
+	u.setCarry(carryOf(&ev.UsageEvent), rest)
 	ev.Charged, ev.Cost = amount, decimal.NullDecimal{Decimal: r.Cost, Valid: true}
 	ev.Uncommitted, it.result.Uncommitted = r.Uncommitted, r.Uncommitted
 }

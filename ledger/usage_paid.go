@@ -42,13 +42,10 @@ func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
 
 // credit gives amount back to the account for usage of its month, to
 // the buckets in proportion to what each paid for that month and at most
-// that; only what is beyond them all (what a carry's rounding adds) goes
-// to cash. The carry is the account's, across months, so a month can owe
-// back micro-units another month's buckets paid; kept in the carry
-// instead, those had piled up below zero without bound where an account's
-// events alternate between months (QA), and a carry per account-month is
-// what would let them go back where they came from. It returns what came
-// back to each bucket.
+// that. With a carry per month nothing is beyond them all; a month of an
+// account whose carry was one across months before migration 0018 may owe
+// back micro-units another month paid, and those go to cash. It returns
+// what came back to each bucket.
 func (u *usageBatch) credit(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
 	paid, err := u.monthPaid(it)
 	if err != nil {

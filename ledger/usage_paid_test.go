@@ -390,3 +390,52 @@ func TestRepriceMovesOnlyTheDifference(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestACarryIsItsMonths: what rounding to micro-units leaves over is kept
+// per account and month, so that a void gives back through the carry only
+// what its own month was charged. With one carry across months, a void in
+// a month its buckets had paid nothing for gave back a micro-unit another
+// month's voucher had paid, and it came back as cash.
+func TestACarryIsItsMonths(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		dec := nov.AddDate(0, 1, 0)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0.0000004", nov.AddDate(0, -1, 0)))
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.voucher(acct, "1")
+		// 0.4µ a minute: November carries 0.4µ, then December its own
+		// 0.4µ, then November's second minute makes 0.8µ, still nothing to
+		// charge. (One carry would have charged the third a micro-unit.)
+		res := f.ingest(spaceEvent("n1", acct, "gpu", 1, nov), spaceEvent("d1", acct, "gpu", 1, dec), spaceEvent("n2", acct, "gpu", 1, nov.Add(time.Hour)))
+		for _, r := range res {
+			if r.Status != abacus.IngestAccepted || !r.Charged.IsZero() {
+				t.Fatalf("charges %+v, want each event charged nothing yet", res)
+			}
+		}
+		// A third November minute makes 1.2µ: a micro-unit, from the
+		// voucher, and 0.2µ carried.
+		if r := f.ingest(spaceEvent("n3", acct, "gpu", 1, nov.Add(2*time.Hour))); r[0].Charged.String() != "0.000001" {
+			t.Fatalf("n3: %+v, want charged a micro-unit", r[0])
+		}
+		// December's void gives back its own 0.4µ from December's carry:
+		// nothing moves.
+		if v := f.void("d1"); v.Err != nil || !v.Refunded.IsZero() {
+			t.Fatalf("void of d1: %+v, want nothing given back", v)
+		}
+		if got := f.balances(acct); got != "cash 0 bonus 0 voucher 0.999999" {
+			t.Fatalf("balances %s, want the voucher's micro-unit spent on November and no cash", got)
+		}
+		// November's voids give back its 1.2µ through its carry of 0.2µ:
+		// the first a micro-unit, to the voucher that paid it, the others
+		// nothing, and the carry ends at zero.
+		for _, id := range []string{"n1", "n2", "n3"} {
+			if v := f.void(id); v.Err != nil {
+				t.Fatalf("void of %s: %+v", id, v)
+			}
+		}
+		if got := f.balances(acct); got != "cash 0 bonus 0 voucher 1" {
+			t.Fatalf("balances %s, want everything back where it came from", got)
+		}
+		mustVerify(t, f.st)
+	})
+}

@@ -6,6 +6,8 @@ package ledger_test
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"math/big"
 	"regexp"
 	"slices"
@@ -236,11 +238,9 @@ func (p *usageProgram) check(final bool) {
 		t.Fatalf("%d events are stored, want the %d accepted", len(stored), len(p.events))
 	}
 	net := map[*upAccount]int64{}
-	costs := map[*upAccount]*big.Rat{}
+	monthNet := map[upMonth]int64{}
+	monthCosts := map[upMonth]*big.Rat{}
 	wantStale := int64(0)
-	for _, a := range p.accts {
-		costs[a] = new(big.Rat)
-	}
 	groupCosts := map[upGroup]*big.Rat{}
 	settled := map[upGroup]bool{}
 	for _, g := range p.groups() {
@@ -252,8 +252,13 @@ func (p *usageProgram) check(final bool) {
 			t.Fatalf("event %s is stored as %+v (found %v), want it %s", e.id, s, ok, map[bool]string{true: "voided", false: "charged"}[e.voided])
 		}
 		g := upGroup{e.acct, monthStart(e.at), e.key}
+		m := upMonth{e.acct, g.month}
 		net[e.acct] += s.Charged.Micros() - s.Refunded.Micros()
-		costs[e.acct].Add(costs[e.acct], s.Cost.Decimal.Rat())
+		monthNet[m] += s.Charged.Micros() - s.Refunded.Micros()
+		if monthCosts[m] == nil {
+			monthCosts[m] = new(big.Rat)
+		}
+		monthCosts[m].Add(monthCosts[m], s.Cost.Decimal.Rat())
 		groupCosts[g].Add(groupCosts[g], s.Cost.Decimal.Rat())
 		if p.stale(&s) {
 			settled[g] = false
@@ -280,50 +285,51 @@ func (p *usageProgram) check(final bool) {
 			}
 		}
 	}
-	// Money: cash is what came in less what usage took, and the carry is
-	// exactly the events' exact costs less that, below a micro-unit.
+	// Money: cash is what came in less what usage took, and each month's
+	// carry is exactly its events' exact costs less what they were charged,
+	// below a micro-unit.
 	bal := p.balances()
-	carries := p.carries()
+	carries := p.carries(slices.Collect(maps.Keys(monthCosts)))
+	for m, cost := range monthCosts {
+		carry := new(big.Rat).Sub(cost, new(big.Rat).SetFrac64(monthNet[m], 1_000_000))
+		if carry.Sign() < 0 || carry.Cmp(big.NewRat(1, 1_000_000)) >= 0 || carry.Cmp(carries[m]) != 0 {
+			t.Fatalf("account %s, %s: its events' exact costs come to %s and it was charged %s net: that leaves %s, and the store carries %s",
+				m.acct.id, m.month.Format("2006-01"), cost.FloatString(20), abacus.AmountFromMicros(monthNet[m]), carry.FloatString(20), carries[m].FloatString(20))
+		}
+	}
 	for _, a := range p.accts {
 		// Usage draws the promotional buckets first and gives each back
 		// no more than it paid: none ends above what was put in it, and
-		// they never go below zero. Cash alone may get a micro-unit per
-		// event more: a carry's rounding beyond what a month's buckets paid
-		// goes to cash (the documented exception; the carry is the
-		// account's, across months).
+		// they never go below zero.
 		in := a.topups + a.bonus + a.voucher
-		if b := bal[a]; b.total() != in-net[a] || b.cash > a.topups+int64(len(p.events)) || b.bonus < 0 || b.bonus > a.bonus || b.voucher < 0 || b.voucher > a.voucher {
+		if b := bal[a]; b.total() != in-net[a] || b.cash > a.topups || b.bonus < 0 || b.bonus > a.bonus || b.voucher < 0 || b.voucher > a.voucher {
 			t.Fatalf("account %s holds %+v; want %s in all: %s paid in, %s granted to bonus and %s to voucher, less %s charged net, and none above what was put in it",
 				a.id, b, abacus.AmountFromMicros(in-net[a]), abacus.AmountFromMicros(a.topups), abacus.AmountFromMicros(a.bonus),
 				abacus.AmountFromMicros(a.voucher), abacus.AmountFromMicros(net[a]))
 		}
-		carry := new(big.Rat).Sub(costs[a], new(big.Rat).SetFrac64(net[a], 1_000_000))
-		if carry.Sign() < 0 || carry.Cmp(big.NewRat(1, 1_000_000)) >= 0 || carry.Cmp(carries[a.id]) != 0 {
-			t.Fatalf("account %s: its events' exact costs come to %s and it was charged %s net: that leaves %s, and the store carries %s",
-				a.id, costs[a].FloatString(20), abacus.AmountFromMicros(net[a]), carry.FloatString(20), carries[a.id].FloatString(20))
-		}
 	}
 	// Every settled month's exact costs add up to what the book makes of it.
-	total := map[*upAccount]*big.Rat{}
-	for _, a := range p.accts {
-		total[a] = new(big.Rat)
-	}
+	total := map[upMonth]*big.Rat{}
 	for _, g := range p.groups() {
 		want := p.groupCost(g)
-		total[g.acct].Add(total[g.acct], want)
+		m := upMonth{g.acct, g.month}
+		if total[m] == nil {
+			total[m] = new(big.Rat)
+		}
+		total[m].Add(total[m], want)
 		if settled[g] && groupCosts[g].Cmp(want) != 0 {
 			t.Fatalf("account %s, %s in %s: its events' exact costs come to %s; the book makes %s of its standing usage",
 				g.acct.id, g.key, g.month.Format("2006-01"), groupCosts[g].FloatString(20), want.FloatString(20))
 		}
 	}
 	if final {
-		// The account's charges are the book's exact costs of what stands,
+		// Each month's charges are the book's exact costs of what stands,
 		// less a carry in [0, 1µ).
-		for _, a := range p.accts {
-			carry := new(big.Rat).Sub(total[a], new(big.Rat).SetFrac64(net[a], 1_000_000))
+		for m, want := range total {
+			carry := new(big.Rat).Sub(want, new(big.Rat).SetFrac64(monthNet[m], 1_000_000))
 			if carry.Sign() < 0 || carry.Cmp(big.NewRat(1, 1_000_000)) >= 0 {
-				t.Fatalf("account %s was charged %s net; the book makes %s of its standing usage", a.id, abacus.AmountFromMicros(net[a]),
-					total[a].FloatString(20))
+				t.Fatalf("account %s was charged %s net for %s; the book makes %s of its standing usage", m.acct.id, abacus.AmountFromMicros(monthNet[m]),
+					m.month.Format("2006-01"), want.FloatString(20))
 			}
 		}
 		mustVerify(t, p.st)
@@ -357,19 +363,25 @@ func (p *usageProgram) check(final bool) {
 
 var errReadOnly = errors.New("read only")
 
-// carries reads each account's carried residue as the engine does, in a
+// upMonth is an account's month, which has a carry of its own.
+type upMonth struct {
+	acct  *upAccount
+	month time.Time
+}
+
+// carries reads the carried residues of months as the engine does, in a
 // write transaction it then rolls back.
-func (p *usageProgram) carries() map[abacus.AccountID]*big.Rat {
-	var ids []abacus.AccountID
-	for _, a := range p.accts {
-		ids = append(ids, a.id)
-	}
-	out := map[abacus.AccountID]*big.Rat{}
-	for _, id := range ids {
-		out[id] = new(big.Rat)
+func (p *usageProgram) carries(months []upMonth) map[upMonth]*big.Rat {
+	out := map[upMonth]*big.Rat{}
+	var keys []abacus.Carry
+	byKey := map[abacus.Carry]upMonth{}
+	for _, m := range months {
+		out[m] = new(big.Rat)
+		k := abacus.Carry{Account: m.acct.id, Period: m.month}
+		keys, byKey[k] = append(keys, k), m
 	}
 	err := p.st.Write(p.ctx, func(tx abacus.WriteTx) error {
-		s, err := tx.ReadBatch(p.ctx, abacus.BatchReads{Accounts: ids})
+		s, err := tx.ReadBatch(p.ctx, abacus.BatchReads{Carries: keys})
 		if err != nil {
 			return err
 		}
@@ -378,7 +390,11 @@ func (p *usageProgram) carries() map[abacus.AccountID]*big.Rat {
 			if err != nil {
 				return err
 			}
-			out[c.Account] = d.Rat()
+			m, ok := byKey[abacus.Carry{Account: c.Account, Period: c.Period}]
+			if !ok {
+				return fmt.Errorf("the store returned a carry for %s, %s, which was not asked for", c.Account, c.Period)
+			}
+			out[m] = d.Rat()
 		}
 		return errReadOnly
 	})

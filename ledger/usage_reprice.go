@@ -271,7 +271,7 @@ func withMonth(err error, group []repricing) error {
 
 // takeBack books an event of a month being repriced as given back
 // exactly what it paid, net of what a void gave back: its exact cost
-// through the account's carry, or, for an event stored before abacus kept
+// through the carry of its month, or, for an event stored before abacus kept
 // that, its charge less its refund in micro-units (what its charge
 // carried stays in the carry). It takes a standing one's usage out of its
 // counters, which the month's charges then count again. No money moves
@@ -302,14 +302,12 @@ func (u *usageBatch) takeBack(p *repricing) error {
 		p.refunded = paid
 		return err
 	}
-	acct := s.Account
-	amount, short, err := abacus.AmountFromDecimal(s.Cost.Decimal.Sub(u.carry[acct]), abacus.RoundCeiling)
+	k := carryOf(&s.UsageEvent)
+	amount, short, err := abacus.AmountFromDecimal(s.Cost.Decimal.Sub(u.carry[k]), abacus.RoundCeiling)
 	if err != nil {
 		return err
 	}
-	if rest := short.Neg(); !rest.Equal(u.carry[acct]) {
-		u.carry[acct], u.carried[acct] = rest, true
-	}
+	u.setCarry(k, short.Neg())
 	p.refunded = amount
 	return nil
 }
@@ -340,7 +338,7 @@ func (u *usageBatch) noneLeftOut(group []repricing) error {
 }
 
 // chargeAgain books a standing event of a month being repriced at the
-// prices in force at its time, through the account's carry; a voided one
+// prices in force at its time, through the carry of its month; a voided one
 // is settled at nothing.
 func (u *usageBatch) chargeAgain(p *repricing) error {
 	s, it := p.event, p.it
@@ -357,7 +355,7 @@ func (u *usageBatch) chargeAgain(p *repricing) error {
 	if err != nil {
 		return err
 	}
-	amount, rest, err := u.withCarry(it, s.Account, now)
+	amount, rest, err := u.withCarry(it, &s.UsageEvent, now)
 	if err != nil {
 		return &errRepriceRefused{item: it, err: err}
 	}

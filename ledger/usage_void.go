@@ -65,9 +65,10 @@ func (u *usageBatch) void(it *usageItem) error {
 // at top, C(top) − C(top − v) at the price versions that charged it (the
 // event's PriceIDs, whatever corrected them since), which for tiers is what
 // the month's last v units cost, wherever the event once fell; an event
-// whose prices count nothing gets back its exact cost. Like a charge it goes through the
-// account's carry, here rounded up, so the carry stays in [0, 1µ) and the
-// account's charges plus carry equal the exact cost of what stands. It
+// whose prices count nothing gets back its exact cost. Like a charge it
+// goes through the carry of its month, here rounded up, so the carry stays
+// in [0, 1µ) and the month's charges plus carry equal the exact cost of
+// what stands. It
 // returns what came back to each bucket, and changes nothing if the money
 // cannot move. It also returns the refund's exact amount, before the carry
 // rounded it.
@@ -119,13 +120,14 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 	return amount, r.Cost, back, nil
 }
 
-// giveBackExactly gives back an exact amount through the account's carry,
-// rounded up, so the carry stays in [0, 1µ) and the account's charges plus
-// carry still equal the exact costs of what stands. It returns what came
-// back, and to each bucket, and changes nothing if the money cannot move.
+// giveBackExactly gives back an exact amount for event s through the carry
+// of its month, rounded up, so the carry stays in [0, 1µ) and the month's
+// charges plus carry still equal the exact costs of what stands. It
+// returns what came back, and to each bucket, and changes nothing if the
+// money cannot move.
 func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact decimal.Decimal) (abacus.Amount, abacus.Drawn, error) {
-	acct := s.Account
-	amount, short, err := abacus.AmountFromDecimal(exact.Sub(u.carry[acct]), abacus.RoundCeiling)
+	k := carryOf(&s.UsageEvent)
+	amount, short, err := abacus.AmountFromDecimal(exact.Sub(u.carry[k]), abacus.RoundCeiling)
 	if err != nil {
 		return abacus.Amount{}, abacus.Drawn{}, err
 	}
@@ -133,9 +135,7 @@ func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact
 	if err != nil {
 		return abacus.Amount{}, abacus.Drawn{}, err
 	}
-	if rest := short.Neg(); !rest.Equal(u.carry[acct]) {
-		u.carry[acct], u.carried[acct] = rest, true
-	}
+	u.setCarry(k, short.Neg())
 	return amount, back, nil
 }
 

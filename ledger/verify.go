@@ -104,7 +104,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"))
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
 		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
-			v.prices.load, v.loadCounters, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid} {
+			v.prices.load, v.loadCounters, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid, v.usage.loadCarries} {
 			if err := step(ar); err != nil {
 				return err
 			}

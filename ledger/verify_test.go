@@ -196,11 +196,9 @@ func TestVerifyNamesAMonthBelowZero(t *testing.T) {
 	})
 }
 
-// TestVerifyMonthsWithCarries: what a month's buckets paid may drift below
-// its exact cost by a micro-unit per event, since the account's carry
-// crosses months (a void of a September event charged nothing gives back a
-// micro-unit the October events took): its exact cost, not what it paid,
-// is what may not be below zero.
+// TestVerifyMonthsWithCarries: what a month's buckets paid is its exact
+// cost less its carry, each month's own, however its events and voids
+// alternate with another month's.
 func TestVerifyMonthsWithCarries(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		sep, oct := time.Date(2026, 9, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC)
@@ -215,6 +213,39 @@ func TestVerifyMonthsWithCarries(t *testing.T) {
 			}
 		}
 		mustVerify(t, f.st)
+	})
+}
+
+// TestVerifyChecksEachMonthsCarry: each month was charged its events'
+// exact costs less its own carry; a carry that drifted fails verify, for
+// the month and for the account. An account whose carry was one across
+// months before migration 0018 is checked by its sum, that carry included.
+func TestVerifyChecksEachMonthsCarry(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		sep, oct := time.Date(2026, 9, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0.0000001", sep.AddDate(0, -1, 0)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("s1", acct, "gpu", 3, sep), spaceEvent("o1", acct, "gpu", 3, oct)) // 0.3µ each, carried
+		mustVerify(t, f.st)
+
+		corrupt(t, f.st, `UPDATE usage_carry_periods SET residue = '0.0000002' WHERE period = ?`, sep.AddDate(0, 0, -9)) // September's start
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || !strings.Contains(rep.String(), "its usage of 2026-09 costs 0.0000003 exactly and was charged 0 for it, which leaves 0.0000003; its carry for the month holds 0.0000002") ||
+			!strings.Contains(rep.String(), "its carries hold 0.0000005") {
+			t.Fatalf("a September carry of 0.2µ where 0.3µ is left: %v\n%s", err, rep.String())
+		}
+
+		// As an account stored before 0018 is: one carry for both months.
+		corrupt(t, f.st, `DELETE FROM usage_carry_periods`)
+		corrupt(t, f.st, `INSERT INTO usage_carry (account_id, residue) VALUES (?, '0.0000006')`, string(acct))
+		mustVerify(t, f.st)
+		// A September event after it has September's carry to itself.
+		f.ingest(spaceEvent("s2", acct, "gpu", 3, sep.Add(time.Hour)))
+		mustVerify(t, f.st)
+		corrupt(t, f.st, `UPDATE usage_carry SET residue = '0.0000005'`)
+		if rep, err := ledger.Verify(f.ctx, f.st); err != nil || rep.OK() || !strings.Contains(rep.String(), "which leaves 0.0000009; its carries hold 0.0000008") {
+			t.Fatalf("an old carry that drifted: %v\n%s", err, rep)
+		}
 	})
 }
 

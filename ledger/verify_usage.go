@@ -46,6 +46,10 @@ type usageCheck struct {
 	// split is an estimate.
 	ledgerByBucket, eventsByBucket map[acctBucket]*big.Int
 	estimated                      map[abacus.AccountID]bool
+	// The stored carries per month, and those of accounts from before
+	// carries were kept per month (migration 0018).
+	carries      map[carryKey]decimal.Decimal
+	accountCarry map[abacus.AccountID]decimal.Decimal
 }
 
 type acctBucket struct {
@@ -82,7 +86,8 @@ func newUsageCheck(c *Check) *usageCheck {
 		want: map[abacus.AccountID]*rollSums{}, rolled: map[abacus.AccountID]*rollSums{}, reprices: map[int64][]abacus.Reprice{},
 		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{},
 		monthCost: map[usageMonth]decimal.Decimal{}, monthEvents: map[usageMonth]int64{}, monthNoCost: map[usageMonth]bool{},
-		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{}}
+		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{},
+		carries: map[carryKey]decimal.Decimal{}, accountCarry: map[abacus.AccountID]decimal.Decimal{}}
 }
 
 func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
@@ -215,6 +220,29 @@ func (u *usageCheck) monthsPaid(ar abacus.AuditReader) error {
 	})
 }
 
+func (u *usageCheck) loadCarries(ar abacus.AuditReader) error {
+	return ar.Carries(func(c abacus.Carry) error {
+		d, err := decimal.NewFromString(c.Residue)
+		if err != nil || d.IsNegative() || d.GreaterThanOrEqual(decimal.New(1, -6)) {
+			u.c.fail("account %s: its carry for %s is %q, not a decimal in [0, 0.000001)", c.Account, carryPeriod(c.Period), c.Residue)
+			return nil
+		}
+		if c.Period.IsZero() {
+			u.accountCarry[c.Account] = d
+		} else {
+			u.carries[carryKey{c.Account, c.Period.UTC()}] = d
+		}
+		return nil
+	})
+}
+
+func carryPeriod(t time.Time) string {
+	if t.IsZero() {
+		return "every month before carries were kept per month"
+	}
+	return t.Format("2006-01")
+}
+
 func (u *usageCheck) rollups(ar abacus.AuditReader) error {
 	return ar.Rollups(func(r abacus.Rollup) error {
 		s := sumsOf(u.rolled, r.Account)
@@ -242,6 +270,7 @@ func (u *usageCheck) finish() {
 		months[k] = true
 	}
 	u.monthsNotBelowZero()
+	u.monthsCarried()
 	for _, k := range sortedKeys(months, comparePaidKeys) {
 		events, stored := orZero(u.monthPaid[k], zero), orZero(u.monthStored[k], zero)
 		if events.Cmp(stored) != 0 {
@@ -304,12 +333,17 @@ func (u *usageCheck) finish() {
 			u.c.fail("account %s: usage transactions moved %s but its events were charged %s", a, micros(l), micros(new(big.Int).Neg(e)))
 		}
 		// What an account was charged for usage is its events' exact costs
-		// less its carry, which is in [0, 1µ).
+		// less its carries.
 		if cost, ok := u.costs[a]; ok && !u.costUnknown[a] {
-			carry := cost.Add(decimal.NewFromBigInt(e, -6))
-			if carry.IsNegative() || carry.GreaterThanOrEqual(decimal.New(1, -6)) {
-				u.c.fail("account %s: its events' exact costs come to %s but it was charged %s for them; the difference is more than a carry holds",
-					a, cost, micros(new(big.Int).Neg(e)))
+			carried := u.accountCarry[a]
+			for k, c := range u.carries {
+				if k.account == a {
+					carried = carried.Add(c)
+				}
+			}
+			if diff := cost.Add(decimal.NewFromBigInt(e, -6)); !diff.Equal(carried) {
+				u.c.fail("account %s: its events' exact costs come to %s but it was charged %s for them, which leaves %s; its carries hold %s",
+					a, cost, micros(new(big.Int).Neg(e)), diff, carried)
 			}
 		}
 		w, r := sumsOf(u.want, a), sumsOf(u.rolled, a)
@@ -351,6 +385,38 @@ func (u *usageCheck) monthsNotBelowZero() {
 		if came.Add(slack).Sign() < 0 {
 			u.c.fail("account %s: its usage of %s came to %s %s: more came back than was paid for it", m.account, m.start.Format("2006-01"),
 				came, m.currency)
+		}
+	}
+}
+
+// monthsCarried checks that each month was charged its events' exact
+// costs less its own carry, so that what it gives back through the carry
+// never reaches another month's money. An account whose carry was one
+// across months before migration 0018 is left to the check of its sum.
+func (u *usageCheck) monthsCarried() {
+	months := map[usageMonth]bool{}
+	for m := range u.monthCost {
+		months[m] = true
+	}
+	for _, m := range sortedKeys(months, func(a, b usageMonth) int {
+		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
+	}) {
+		if u.monthNoCost[m] || u.costUnknown[m.account] {
+			continue
+		}
+		if _, old := u.accountCarry[m.account]; old {
+			continue
+		}
+		paid := new(big.Int)
+		for _, b := range abacus.CustomerBuckets {
+			if p := u.monthPaid[paidKey{m.account, m.currency, m.start, b}]; p != nil {
+				paid.Add(paid, p)
+			}
+		}
+		carry := u.carries[carryKey{m.account, m.start}]
+		if diff := u.monthCost[m].Sub(decimal.NewFromBigInt(paid, -6)); !diff.Equal(carry) {
+			u.c.fail("account %s: its usage of %s costs %s exactly and was charged %s for it, which leaves %s; its carry for the month holds %s",
+				m.account, m.start.Format("2006-01"), u.monthCost[m], micros(paid), diff, carry)
 		}
 	}
 }

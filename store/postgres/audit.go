@@ -96,6 +96,19 @@ func (r *auditReader) MonthsPaid(fn func(abacus.MonthPaid) error) error {
 	return each(r, `SELECT `+monthPaidColumns+` FROM usage_paid ORDER BY account_id, currency, period`, scanMonthPaid, fn)
 }
 
+// Carries lists the account-wide carries from before periods (the zero
+// Period) first.
+func (r *auditReader) Carries(fn func(abacus.Carry) error) error {
+	if err := each(r, `SELECT account_id, residue FROM usage_carry ORDER BY account_id`, func(row pgx.Row) (abacus.Carry, error) {
+		var c abacus.Carry
+		err := row.Scan(&c.Account, &c.Residue)
+		return c, err
+	}, fn); err != nil {
+		return err
+	}
+	return each(r, `SELECT account_id, period, residue FROM usage_carry_periods ORDER BY account_id, period`, scanCarry, fn)
+}
+
 func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
 }

@@ -73,12 +73,13 @@ func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 			JOIN unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(account_id, price_key, currency, period)
 			ON c.account_id = u.account_id AND c.price_key = u.price_key AND c.currency = u.currency AND c.period = u.period`, accts, keys, curs, periods)
 	}
-	if n := len(r.Accounts); n > 0 {
-		ids := make([]string, n)
-		for i, a := range r.Accounts {
-			ids[i] = string(a)
+	if n := len(r.Carries); n > 0 {
+		accts, periods := make([]string, n), make([]time.Time, n)
+		for i, c := range r.Carries {
+			accts[i], periods[i] = string(c.Account), c.Period
 		}
-		queueRows(b, &st.Carries, scanCarry, `SELECT account_id, residue FROM usage_carry WHERE account_id = ANY($1)`, ids)
+		queueRows(b, &st.Carries, scanCarry, `SELECT c.account_id, c.period, c.residue FROM usage_carry_periods c
+			JOIN unnest($1::text[], $2::timestamptz[]) AS k(account_id, period) ON c.account_id = k.account_id AND c.period = k.period`, accts, periods)
 	}
 }
 
@@ -98,7 +99,8 @@ func scanCounter(row pgx.Row) (abacus.UsageCounter, error) {
 
 func scanCarry(row pgx.Row) (abacus.Carry, error) {
 	var c abacus.Carry
-	err := row.Scan(&c.Account, &c.Residue)
+	err := row.Scan(&c.Account, &c.Period, &c.Residue)
+	c.Period = c.Period.UTC()
 	return c, err
 }
 
@@ -181,12 +183,12 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			accts, curs, periods, cash, bonus, voucher)
 	}
 	if n := len(c.Carries); n > 0 {
-		accts, residues := make([]string, n), make([]string, n)
+		accts, periods, residues := make([]string, n), make([]time.Time, n), make([]string, n)
 		for i, cr := range c.Carries {
-			accts[i], residues[i] = string(cr.Account), cr.Residue
+			accts[i], periods[i], residues[i] = string(cr.Account), cr.Period, cr.Residue
 		}
-		b.Queue(`INSERT INTO usage_carry (account_id, residue) SELECT * FROM unnest($1::text[], $2::text[])
-			ON CONFLICT (account_id) DO UPDATE SET residue = excluded.residue`, accts, residues)
+		b.Queue(`INSERT INTO usage_carry_periods (account_id, period, residue) SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[])
+			ON CONFLICT (account_id, period) DO UPDATE SET residue = excluded.residue`, accts, periods, residues)
 	}
 	if n := len(c.Rollups); n > 0 {
 		accts, res, custs, curs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -109,6 +109,19 @@ func (r *auditReader) MonthsPaid(fn func(abacus.MonthPaid) error) error {
 		func(rows *sql.Rows) (abacus.MonthPaid, error) { return scanMonthPaid(rows) }, fn)
 }
 
+// Carries lists the account-wide carries from before periods (period 0,
+// the zero time) first.
+func (r *auditReader) Carries(fn func(abacus.Carry) error) error {
+	if err := each(r, `SELECT account_id, residue FROM usage_carry ORDER BY account_id`, func(rows *sql.Rows) (abacus.Carry, error) {
+		var c abacus.Carry
+		err := rows.Scan(&c.Account, &c.Residue)
+		return c, err
+	}, fn); err != nil {
+		return err
+	}
+	return each(r, `SELECT `+carryColumns+` FROM usage_carry_periods ORDER BY account_id, period`, scanCarry, fn)
+}
+
 func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
 }

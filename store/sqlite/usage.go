@@ -66,8 +66,8 @@ func (t *writeTx) readUsage(ctx context.Context, r abacus.BatchReads, st *abacus
 			return err
 		}
 	}
-	if len(r.Accounts) > 0 {
-		st.Carries, err = t.carries(ctx, r.Accounts)
+	if len(r.Carries) > 0 {
+		st.Carries, err = t.carries(ctx, r.Carries)
 	}
 	return err
 }
@@ -163,18 +163,22 @@ func (t *writeTx) counters(ctx context.Context, cs []abacus.UsageCounter) ([]aba
 	return out, err
 }
 
-// carries returns the stored residues of the accounts that have one.
-func (t *writeTx) carries(ctx context.Context, accounts []abacus.AccountID) ([]abacus.Carry, error) {
+// carries returns those of the account periods that have a carry stored.
+func (t *writeTx) carries(ctx context.Context, keys []abacus.Carry) ([]abacus.Carry, error) {
 	var out []abacus.Carry
-	err := chunks(sortedUnique(accounts), func(c []abacus.AccountID) error {
-		rows, err := t.tx.QueryContext(ctx, `SELECT account_id, residue FROM usage_carry WHERE account_id IN (`+placeholders(len(c))+`)`, anys(c)...)
+	err := chunks(keys, func(c []abacus.Carry) error {
+		args := make([]any, 0, 2*len(c))
+		for _, k := range c {
+			args = append(args, string(k.Account), micros(k.Period))
+		}
+		rows, err := t.tx.QueryContext(ctx, `SELECT `+carryColumns+` FROM usage_carry_periods WHERE (account_id, period) IN (VALUES `+tuples(len(c), 2)+`)`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var c abacus.Carry
-			if err := rows.Scan(&c.Account, &c.Residue); err != nil {
+			c, err := scanCarry(rows)
+			if err != nil {
 				return err
 			}
 			out = append(out, c)
@@ -182,6 +186,16 @@ func (t *writeTx) carries(ctx context.Context, accounts []abacus.AccountID) ([]a
 		return rows.Err()
 	})
 	return out, err
+}
+
+const carryColumns = `account_id, period, residue`
+
+func scanCarry(rows *sql.Rows) (abacus.Carry, error) {
+	var c abacus.Carry
+	var period int64
+	err := rows.Scan(&c.Account, &period, &c.Residue)
+	c.Period = fromMicros(period)
+	return c, err
 }
 
 // applyUsage writes the usage half of a batch's changes.
@@ -227,9 +241,10 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	if err != nil {
 		return err
 	}
-	err = insertRows(ctx, t.tx, `INSERT INTO usage_carry (account_id, residue)`, 2, len(c.Carries),
-		func(i int, a []any) []any { return append(a, string(c.Carries[i].Account), c.Carries[i].Residue) },
-		` ON CONFLICT (account_id) DO UPDATE SET residue = excluded.residue`)
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_carry_periods (account_id, period, residue)`, 3, len(c.Carries),
+		func(i int, a []any) []any {
+			return append(a, string(c.Carries[i].Account), micros(c.Carries[i].Period), c.Carries[i].Residue)
+		}, ` ON CONFLICT (account_id, period) DO UPDATE SET residue = excluded.residue`)
 	if err != nil {
 		return err
 	}

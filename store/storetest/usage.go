@@ -26,10 +26,11 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 	}
 	slot := abacus.MinuteSlot{Scene: 11, CustomerID: "space-1", Minute: at(60), EventID: "ev-1"}
 	counter := abacus.UsageCounter{Account: c.ID, Key: "1|1|6:minute|gpu", Currency: "USD", Period: at(0), Quantity: 40, PriceID: 7}
-	carry := abacus.Carry{Account: c.ID, Residue: "0.0000004"}
+	carry := abacus.Carry{Account: c.ID, Period: at(0), Residue: "0.0000004"}
+	otherPeriod := abacus.Carry{Account: c.ID, Period: at(0).AddDate(0, 1, 0), Residue: "0.0000009"}
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		return tx.Apply(t.Context(), &abacus.Changes{Events: []abacus.StoredEvent{ev}, Minutes: []abacus.MinuteSlot{slot},
-			Counters: []abacus.UsageCounter{counter}, Carries: []abacus.Carry{carry}})
+			Counters: []abacus.UsageCounter{counter}, Carries: []abacus.Carry{carry, otherPeriod}})
 	})
 	// Quantities add up; a version of 0 leaves the stored one.
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
@@ -74,7 +75,7 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 			Targets:  []string{"ev-1", "ev-3"},
 			Slots:    []abacus.MinuteSlot{{Scene: 11, CustomerID: "space-1", Minute: at(60)}, absentSlot},
 			Counters: []abacus.UsageCounter{{Account: c.ID, Key: counter.Key, Currency: "USD", Period: at(0)}, absentCounter},
-			Accounts: []abacus.AccountID{c.ID, other.ID},
+			Carries:  []abacus.Carry{{Account: c.ID, Period: at(0)}, {Account: other.ID, Period: at(0)}},
 			Keys:     []string{"absent", "read-batch"},
 			Reverted: []int64{x.ID, y.ID},
 			TxIDs:    2,
@@ -93,6 +94,11 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 	same(t, "taken", got.Taken, []abacus.MinuteSlot{slot})
 	same(t, "counters", got.Counters, []abacus.UsageCounter{counter})
 	same(t, "carries", got.Carries, []abacus.Carry{carry})
+	var audited []abacus.Carry
+	if err := st.Audit(t.Context(), func(r abacus.AuditReader) error { return r.Carries(collect(&audited)) }); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "the audited carries", audited, []abacus.Carry{carry, otherPeriod})
 	if len(got.TxIDs) != 2 || got.TxIDs[0] <= before[0] || got.TxIDs[1] <= got.TxIDs[0] {
 		t.Fatalf("reserved transaction ids %v, want two increasing ids after %d", got.TxIDs, before[0])
 	}
