@@ -64,6 +64,10 @@ type Carry struct {
 	Account AccountID
 	Period  time.Time // the period's start, UTC
 	Residue string
+	// Shared: the period had usage while its account's carry was one
+	// across periods, so what it paid may differ from its exact cost by
+	// more than its own carry. Set by migration 0018 only.
+	Shared bool
 }
 
 // MinuteSlot records that an instance was metered in a wall-clock minute,

@@ -219,7 +219,8 @@ func TestVerifyMonthsWithCarries(t *testing.T) {
 // TestVerifyChecksEachMonthsCarry: each month was charged its events'
 // exact costs less its own carry; a carry that drifted fails verify, for
 // the month and for the account. An account whose carry was one across
-// months before migration 0018 is checked by its sum, that carry included.
+// months before migration 0018 is checked by its sum, that carry included,
+// and its months since one by one.
 func TestVerifyChecksEachMonthsCarry(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		sep, oct := time.Date(2026, 9, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 10, 0, 0, 0, 0, time.UTC)
@@ -235,15 +236,28 @@ func TestVerifyChecksEachMonthsCarry(t *testing.T) {
 			t.Fatalf("a September carry of 0.2µ where 0.3µ is left: %v\n%s", err, rep.String())
 		}
 
-		// As an account stored before 0018 is: one carry for both months.
+		// As migration 0018 leaves an account whose carry was one for both
+		// months: that carry kept, and the months marked shared.
 		corrupt(t, f.st, `DELETE FROM usage_carry_periods`)
 		corrupt(t, f.st, `INSERT INTO usage_carry (account_id, residue) VALUES (?, '0.0000006')`, string(acct))
+		for _, m := range []time.Time{sep.AddDate(0, 0, -9), oct.AddDate(0, 0, -9)} {
+			corrupt(t, f.st, `INSERT INTO usage_carry_periods (account_id, period, residue, shared) VALUES (?, ?, '0', ?)`, string(acct), m, true)
+		}
 		mustVerify(t, f.st)
+		// A month since has a carry of its own, which verify checks.
+		nov := oct.AddDate(0, 1, 0)
+		f.ingest(spaceEvent("n1", acct, "gpu", 3, nov))
+		mustVerify(t, f.st)
+		corrupt(t, f.st, `UPDATE usage_carry_periods SET residue = '0.0000001' WHERE period = ?`, nov.AddDate(0, 0, -9))
+		if rep, err := ledger.Verify(f.ctx, f.st); err != nil || rep.OK() || !strings.Contains(rep.String(), "its usage of 2026-11 costs 0.0000003 exactly") {
+			t.Fatalf("a November carry that drifted: %v\n%s", err, rep.String())
+		}
+		corrupt(t, f.st, `UPDATE usage_carry_periods SET residue = '0.0000003' WHERE period = ?`, nov.AddDate(0, 0, -9))
 		// A September event after it has September's carry to itself.
 		f.ingest(spaceEvent("s2", acct, "gpu", 3, sep.Add(time.Hour)))
 		mustVerify(t, f.st)
 		corrupt(t, f.st, `UPDATE usage_carry SET residue = '0.0000005'`)
-		if rep, err := ledger.Verify(f.ctx, f.st); err != nil || rep.OK() || !strings.Contains(rep.String(), "which leaves 0.0000009; its carries hold 0.0000008") {
+		if rep, err := ledger.Verify(f.ctx, f.st); err != nil || rep.OK() || !strings.Contains(rep.String(), "which leaves 0.0000012; its carries hold 0.0000011") {
 			t.Fatalf("an old carry that drifted: %v\n%s", err, rep)
 		}
 	})

@@ -46,10 +46,12 @@ type usageCheck struct {
 	// split is an estimate.
 	ledgerByBucket, eventsByBucket map[acctBucket]*big.Int
 	estimated                      map[abacus.AccountID]bool
-	// The stored carries per month, and those of accounts from before
-	// carries were kept per month (migration 0018).
+	// The stored carries per month, those of accounts from before
+	// carries were kept per month (migration 0018), and the months that
+	// had usage then (abacus.Carry.Shared).
 	carries      map[carryKey]decimal.Decimal
 	accountCarry map[abacus.AccountID]decimal.Decimal
+	shared       map[carryKey]bool
 }
 
 type acctBucket struct {
@@ -87,7 +89,7 @@ func newUsageCheck(c *Check) *usageCheck {
 		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{},
 		monthCost: map[usageMonth]decimal.Decimal{}, monthEvents: map[usageMonth]int64{}, monthNoCost: map[usageMonth]bool{},
 		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{},
-		carries: map[carryKey]decimal.Decimal{}, accountCarry: map[abacus.AccountID]decimal.Decimal{}}
+		carries: map[carryKey]decimal.Decimal{}, accountCarry: map[abacus.AccountID]decimal.Decimal{}, shared: map[carryKey]bool{}}
 }
 
 func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
@@ -227,10 +229,15 @@ func (u *usageCheck) loadCarries(ar abacus.AuditReader) error {
 			u.c.fail("account %s: its carry for %s is %q, not a decimal in [0, 0.000001)", c.Account, carryPeriod(c.Period), c.Residue)
 			return nil
 		}
-		if c.Period.IsZero() {
+		k := carryKey{c.Account, c.Period.UTC()}
+		switch {
+		case c.Period.IsZero():
 			u.accountCarry[c.Account] = d
-		} else {
-			u.carries[carryKey{c.Account, c.Period.UTC()}] = d
+		case c.Shared:
+			u.shared[k] = true
+			fallthrough
+		default:
+			u.carries[k] = d
 		}
 		return nil
 	})
@@ -391,8 +398,9 @@ func (u *usageCheck) monthsNotBelowZero() {
 
 // monthsCarried checks that each month was charged its events' exact
 // costs less its own carry, so that what it gives back through the carry
-// never reaches another month's money. An account whose carry was one
-// across months before migration 0018 is left to the check of its sum.
+// never reaches another month's money. A month that had usage while its
+// account's carry was one across months (before migration 0018) is left
+// to the check of the account's sum.
 func (u *usageCheck) monthsCarried() {
 	months := map[usageMonth]bool{}
 	for m := range u.monthCost {
@@ -401,10 +409,8 @@ func (u *usageCheck) monthsCarried() {
 	for _, m := range sortedKeys(months, func(a, b usageMonth) int {
 		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
 	}) {
-		if u.monthNoCost[m] || u.costUnknown[m.account] {
-			continue
-		}
-		if _, old := u.accountCarry[m.account]; old {
+		k := carryKey{m.account, m.start}
+		if u.monthNoCost[m] || u.costUnknown[m.account] || u.shared[k] {
 			continue
 		}
 		paid := new(big.Int)
@@ -413,7 +419,7 @@ func (u *usageCheck) monthsCarried() {
 				paid.Add(paid, p)
 			}
 		}
-		carry := u.carries[carryKey{m.account, m.start}]
+		carry := u.carries[k]
 		if diff := u.monthCost[m].Sub(decimal.NewFromBigInt(paid, -6)); !diff.Equal(carry) {
 			u.c.fail("account %s: its usage of %s costs %s exactly and was charged %s for it, which leaves %s; its carry for the month holds %s",
 				m.account, m.start.Format("2006-01"), u.monthCost[m], micros(paid), diff, carry)

@@ -652,3 +652,41 @@ func TestMigrationLearnsCounterVersions(t *testing.T) {
 		t.Fatalf("counters after 0017: %s\nwant %s", got, want)
 	}
 }
+
+// TestMigrationMarksSharedCarryMonths: 0018 keeps a carry per account and
+// month, and marks the months with usage of an account that had a carry,
+// one across its months, as shared; another account's months are not.
+func TestMigrationMarksSharedCarryMonths(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP TABLE usage_carry_periods`,
+		`DELETE FROM schema_migrations WHERE version >= 18`,
+		`INSERT INTO usage_events (seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES (1, 'e1', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-09-30T23:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
+			(2, 'e2', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'voided', 'USD', 0, 0, 0, 0, '1', 0),
+			(3, 'e3', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
+			(4, 'e4', 'b', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '1', 0)`,
+		`INSERT INTO usage_carry (account_id, residue) VALUES ('a', '0.0000003')`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := s.Pool().QueryRow(ctx, `SELECT string_agg(account_id || ':' || to_char(period AT TIME ZONE 'UTC', 'YYYY-MM') || ':' || residue || ':' || shared::text, ' '
+		ORDER BY account_id, period) FROM usage_carry_periods`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a:2026-09:0:true a:2026-10:0:true"; got != want {
+		t.Fatalf("carries after 0018: %s\nwant %s", got, want)
+	}
+}

@@ -78,7 +78,7 @@ func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 		for i, c := range r.Carries {
 			accts[i], periods[i] = string(c.Account), c.Period
 		}
-		queueRows(b, &st.Carries, scanCarry, `SELECT c.account_id, c.period, c.residue FROM usage_carry_periods c
+		queueRows(b, &st.Carries, scanCarry, `SELECT c.account_id, c.period, c.residue, c.shared FROM usage_carry_periods c
 			JOIN unnest($1::text[], $2::timestamptz[]) AS k(account_id, period) ON c.account_id = k.account_id AND c.period = k.period`, accts, periods)
 	}
 }
@@ -99,7 +99,7 @@ func scanCounter(row pgx.Row) (abacus.UsageCounter, error) {
 
 func scanCarry(row pgx.Row) (abacus.Carry, error) {
 	var c abacus.Carry
-	err := row.Scan(&c.Account, &c.Period, &c.Residue)
+	err := row.Scan(&c.Account, &c.Period, &c.Residue, &c.Shared)
 	c.Period = c.Period.UTC()
 	return c, err
 }

@@ -518,3 +518,35 @@ func TestMigrationLearnsCounterVersions(t *testing.T) {
 		t.Fatalf("counters after 0017: %s\nwant %s", got, want)
 	}
 }
+
+// TestMigrationMarksSharedCarryMonths: 0018 keeps a carry per account and
+// month, and marks the months with usage of an account that had a carry,
+// one across its months, as shared; another account's months are not.
+func TestMigrationMarksSharedCarryMonths(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, _ := migratedWithSQL(t)
+	sep, oct := time.Date(2026, 9, 30, 23, 0, 0, 0, time.UTC).UnixMicro(), time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC).UnixMicro()
+	_, err := db.ExecContext(ctx, fmt.Sprintf(`DROP TABLE usage_carry_periods; DELETE FROM schema_migrations WHERE version >= 18;
+		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', %[1]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
+			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', %[2]d, 0, '', 'voided', 'USD', 0, 0, 0, 0, '1', 0),
+			('e3', 'a', 11, 0, 1, '', 'gpu', '', 's', %[2]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
+			('e4', 'b', 11, 0, 1, '', 'gpu', '', 's', %[2]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '1', 0);
+		INSERT INTO usage_carry (account_id, residue) VALUES ('a', '0.0000003')`, sep, oct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := db.QueryRowContext(ctx, `SELECT group_concat(account_id || ':' || strftime('%Y-%m', period / 1000000, 'unixepoch') || ':' || residue || ':' || shared, ' ')
+		FROM (SELECT * FROM usage_carry_periods ORDER BY account_id, period)`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a:2026-09:0:1 a:2026-10:0:1"; got != want {
+		t.Fatalf("carries after 0018: %s\nwant %s", got, want)
+	}
+}

@@ -188,12 +188,12 @@ func (t *writeTx) carries(ctx context.Context, keys []abacus.Carry) ([]abacus.Ca
 	return out, err
 }
 
-const carryColumns = `account_id, period, residue`
+const carryColumns = `account_id, period, residue, shared`
 
 func scanCarry(rows *sql.Rows) (abacus.Carry, error) {
 	var c abacus.Carry
 	var period int64
-	err := rows.Scan(&c.Account, &period, &c.Residue)
+	err := rows.Scan(&c.Account, &period, &c.Residue, &c.Shared)
 	c.Period = fromMicros(period)
 	return c, err
 }
