@@ -49,6 +49,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
+		if ctx.Err() != nil { // waiting for the database, another writer's lock say
+			return errors.New("interrupted while opening the database, before any event was read: nothing changed")
+		}
 		return err
 	}
 	defer st.Close()
