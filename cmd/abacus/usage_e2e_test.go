@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -457,5 +458,23 @@ func TestIngestInterruptedCountsWhatItSent(t *testing.T) {
 	}
 	if stored == 100_000 || stored != accepted {
 		t.Fatalf("the summary counted %d accepted of %d stored (of 100,000)\n%s", accepted, stored, out.String())
+	}
+}
+
+// TestIngestInterruptedWhileOpening: interrupted before the database is
+// open (waiting for another writer's lock, say), ingest says so and that
+// nothing changed, not "context canceled".
+func TestIngestInterruptedWhileOpening(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "usage.ndjson")
+	if err := os.WriteFile(file, []byte(usageEvent("i-1", account(1), 1)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"ingest", "--db", filepath.Join(dir, "a.db"), file}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "interrupted while opening the database, before any event was read: nothing changed") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 }
