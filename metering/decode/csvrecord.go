@@ -12,7 +12,8 @@ import (
 // readRecord reads the text of one CSV record: physical lines up to a
 // newline outside quotes (RFC 4180 allows newlines in quoted fields). It
 // returns the 1-based line the record starts on, and problem, an error's
-// message, for a record longer than MaxLine (its text is then not kept).
+// message, for a record it cannot read: one longer than MaxLine (its text
+// is then not kept), or a quote left open over several lines.
 //
 // A quoted field that is not closed by the end of the file, or within
 // MaxLine, would take every line after it into one record: that line
