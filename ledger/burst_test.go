@@ -289,3 +289,59 @@ func TestBurstWarnsOfALevelWithoutAPrice(t *testing.T) {
 		}
 	})
 }
+
+// TestBurstLevelHeldPastTheNextCycleStillChanges: a change held back past
+// the next cycle's start (an event dated just after it was charged before
+// the change's cycle ran) is what that next cycle's change follows: the
+// level computed for it takes effect, just after the held change. Before,
+// the next cycle compared with the level in force at its own start, saw no
+// change, and the held level stayed in force for the whole cycle.
+func TestBurstLevelHeldPastTheNextCycleStillChanges(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.RunBurstCycle(ctx, t0, rule); err != nil { // level 4 is next
+			t.Fatal(err)
+		}
+		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.Zero, t0.Add(time.Minute)); err != nil { // and 1 after it
+			t.Fatal(err)
+		}
+		acct := newAccountID()
+		c1, c2 := t0.Add(abacus.BurstCycle), t0.Add(2*abacus.BurstCycle)
+		held := c2.Add(500 * time.Millisecond)
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("ahead", acct, "cpu", 1, held)}); err != nil || res[0].Charged.String() != "1" {
+			t.Fatalf("an event just past the next cycle's start: %+v %v, want charged at level 1", res, err)
+		}
+		for _, at := range []time.Time{c1.Add(2 * time.Second), c2} {
+			if _, err := e.RunBurstCycle(ctx, at, rule); err != nil {
+				t.Fatal(err)
+			}
+		}
+		book, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: held.Add(time.Microsecond)},
+			{Resource: "cpu", Level: 1, EffectiveFrom: held.Add(2 * time.Microsecond)}}
+		if !reflect.DeepEqual(book.Levels, want) {
+			t.Fatalf("levels %+v, want level 4 just after the event ahead and 1 just after that", book.Levels)
+		}
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("now", acct, "cpu", 1, c2.Add(time.Minute))}); err != nil || res[0].Charged.String() != "1" {
+			t.Fatalf("an event of the second cycle: %+v %v, want charged at level 1, computed for it", res, err)
+		}
+		if cur, _, err := st.BurstLevels(ctx, c2.Add(time.Minute)); err != nil || cur["cpu"] != 1 {
+			t.Fatalf("current levels %v (%v), want cpu at 1", cur, err)
+		}
+		mustVerify(t, st)
+	})
+}

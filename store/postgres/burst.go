@@ -48,7 +48,9 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		}); err != nil {
 			return err
 		}
-		inForce, err := levelsAt(ctx, tx, cycle)
+		// The latest level recorded is the one a change follows, even one
+		// a cycle before held back past this cycle's start.
+		inForce, err := readLevels(ctx, tx, `SELECT DISTINCT ON (resource) resource, level FROM burst_levels ORDER BY resource, effective_from DESC`)
 		if err != nil {
 			return err
 		}
@@ -61,13 +63,19 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 			// A level takes effect after the events charged at the old
 			// one already, which may be dated past the cycle's start, but
 			// not past abacus.BurstHoldBack.
-			var latest *time.Time
-			if err := tx.QueryRow(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
-				WHERE p.model = 'burst' AND p.resource_id = $1`, l.Resource).Scan(&latest); err != nil {
+			// And after the level it follows, held back past the cycle's
+			// start itself.
+			var latest, last *time.Time
+			if err := tx.QueryRow(ctx, `SELECT (SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
+				WHERE p.model = 'burst' AND p.resource_id = $1), (SELECT max(effective_from) FROM burst_levels WHERE resource = $1)`,
+				l.Resource).Scan(&latest, &last); err != nil {
 				return err
 			}
 			if latest != nil && !latest.Before(l.EffectiveFrom) && latest.Before(cycle.Add(abacus.BurstHoldBack)) {
 				l.EffectiveFrom = latest.Add(time.Microsecond)
+			}
+			if last != nil && !last.Before(l.EffectiveFrom) {
+				l.EffectiveFrom = last.Add(time.Microsecond)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES ($1, $2, $3)
 				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, l.EffectiveFrom, l.Level); err != nil {

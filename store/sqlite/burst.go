@@ -35,7 +35,10 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		if err != nil {
 			return err
 		}
-		inForce, err := levelsAt(ctx, tx, cycle)
+		// The latest level recorded is the one a change follows, even one
+		// a cycle before held back past this cycle's start.
+		inForce, err := readLevels(ctx, tx, `SELECT b.resource, b.level FROM burst_levels b WHERE b.effective_from = (
+			SELECT MAX(effective_from) FROM burst_levels WHERE resource = b.resource)`)
 		if err != nil {
 			return err
 		}
@@ -48,13 +51,19 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 			// A level takes effect after the events charged at the old
 			// one already, which may be dated past the cycle's start, but
 			// not past abacus.BurstHoldBack.
-			var latest sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
-				WHERE p.model = 'burst' AND p.resource_id = ?`, l.Resource).Scan(&latest); err != nil {
+			// And after the level it follows, held back past the cycle's
+			// start itself.
+			var latest, last sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT (SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
+				WHERE p.model = 'burst' AND p.resource_id = ?1), (SELECT max(effective_from) FROM burst_levels WHERE resource = ?1)`,
+				l.Resource).Scan(&latest, &last); err != nil {
 				return err
 			}
 			if latest.Valid && latest.Int64 >= micros(l.EffectiveFrom) && latest.Int64 < micros(cycle.Add(abacus.BurstHoldBack)) {
 				l.EffectiveFrom = fromMicros(latest.Int64 + 1)
+			}
+			if last.Valid && last.Int64 >= micros(l.EffectiveFrom) {
+				l.EffectiveFrom = fromMicros(last.Int64 + 1)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO burst_levels (resource, effective_from, level) VALUES (?, ?, ?)
 				ON CONFLICT (resource, effective_from) DO UPDATE SET level = excluded.level`, l.Resource, micros(l.EffectiveFrom), l.Level); err != nil {
