@@ -690,3 +690,69 @@ func TestMigrationMarksSharedCarryMonths(t *testing.T) {
 		t.Fatalf("carries after 0018: %s\nwant %s", got, want)
 	}
 }
+
+// TestEventsListingWaitsForBatchesInFlight: a batch that took lower seqs
+// and commits after one with higher seqs does not go unseen by a client
+// paging all accounts' events by seq: the listing waits for it. Before, a
+// page read in between returned the later batch's events, and the
+// client's next page started past the earlier batch's.
+func TestEventsListingWaitsForBatchesInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	event := func(id string) abacus.StoredEvent {
+		return abacus.StoredEvent{
+			UsageEvent: abacus.UsageEvent{ID: id, Account: "a", Value: 1, Scene: 11, ResourceID: "gpu", CustomerID: "s", Time: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)},
+			Status:     abacus.EventUnpriced, ReceivedAt: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), Currency: "USD",
+		}
+	}
+	inserted, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		firstDone <- s.Write(ctx, func(tx abacus.WriteTx) error {
+			if _, err := tx.ReadBatch(ctx, abacus.BatchReads{Book: true}); err != nil {
+				return err
+			}
+			if err := tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{event("first")}}); err != nil {
+				return err
+			}
+			close(inserted)
+			<-release
+			return nil
+		})
+	}()
+	<-inserted
+	if err := s.Write(ctx, func(tx abacus.WriteTx) error {
+		if _, err := tx.ReadBatch(ctx, abacus.BatchReads{Book: true}); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{event("second")}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	listed := make(chan []abacus.StoredEvent, 1)
+	go func() {
+		evs, err := s.Events(ctx, abacus.EventQuery{Limit: 10})
+		if err != nil {
+			t.Error(err)
+		}
+		listed <- evs
+	}()
+	select {
+	case evs := <-listed:
+		close(release)
+		<-firstDone
+		t.Fatalf("the listing answered %d events while a batch with lower seqs was in flight", len(evs))
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	evs := <-listed
+	if len(evs) != 2 || evs[0].ID != "first" || evs[1].ID != "second" {
+		t.Fatalf("listed %+v, want first and second, in seq order", evs)
+	}
+}
