@@ -345,3 +345,63 @@ func TestBurstLevelHeldPastTheNextCycleStillChanges(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
+
+// TestBurstCorrectionWithoutALevelEventsPaid: a correction that takes away
+// a level charged events paid leaves their month at the prices it paid,
+// each event refused naming the one with no price now; voided, that event
+// no longer holds the month back. Before, the reprice failed the batch as
+// an internal error ("could not confirm the commit").
+func TestBurstCorrectionWithoutALevelEventsPaid(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Time{t0, t0.Add(abacus.BurstCycle)} { // level 4 from the second cycle
+			if _, err := e.RunBurstCycle(ctx, at, rule); err != nil {
+				t.Fatal(err)
+			}
+		}
+		acct := newAccountID()
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("l1", acct, "cpu", 1, t0.Add(time.Minute)),
+			spaceEvent("l4", acct, "cpu", 1, t0.Add(abacus.BurstCycle+time.Minute))})
+		if err != nil || res[0].Charged.String() != "1" || res[1].Charged.String() != "4" {
+			t.Fatalf("%+v %v, want charged 1 and 4", res, err)
+		}
+		fix := burstPrice("cpu", t0, "", "2", "", "3") // level 4 gone
+		fix.Revision = 1
+		if err := st.PriceBookCorrect(ctx, []abacus.Price{fix}); err != nil {
+			t.Fatal(err)
+		}
+		res, err = e.Reprice(ctx, []string{"l1", "l4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Status != abacus.IngestRejected || r.Err.Code != abacus.CodeConflict || r.Err.Field != "uuid" || !strings.Contains(r.Err.Message, `"l4" has no price at the corrected prices`) {
+				t.Fatalf("reprice %+v (%v), want each refused naming l4", r, r.Err)
+			}
+		}
+		if got := wallet(t, st, acct, abacus.BucketCash, "USD").Balance.String(); got != "-5" {
+			t.Fatalf("cash %s after the refused reprice, want -5: nothing moved", got)
+		}
+		if res, err := e.VoidEvents(ctx, []string{"l4"}); err != nil || res[0].Refunded.String() != "4" {
+			t.Fatalf("void of l4: %+v %v", res, err)
+		}
+		if res, err := e.Reprice(ctx, []string{"l1", "l4"}); err != nil || res[0].Err != nil || res[1].Err != nil {
+			t.Fatalf("reprice after the void: %+v %v", res, err)
+		}
+		if got := wallet(t, st, acct, abacus.BucketCash, "USD").Balance.String(); got != "-2" {
+			t.Fatalf("cash %s, want -2: l1 at the corrected level 1", got)
+		}
+		mustVerify(t, st)
+	})
+}

@@ -349,11 +349,14 @@ func (u *usageBatch) chargeAgain(p *repricing) error {
 		return nil
 	}
 	now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
-	if err == nil && now.Unpriced {
-		err = fmt.Errorf("ledger: event %s was priced a moment ago and is not now: %s", s.ID, now.Reason)
-	}
 	if err != nil {
 		return err
+	}
+	if now.Unpriced {
+		// A correction took away what prices it (a burst level, say): its
+		// month keeps the prices it paid, as a refused charge leaves it.
+		return &errRepriceRefused{item: it, err: abacus.Errorf(abacus.CodeConflict, "uuid",
+			"event %q has no price at the corrected prices (%s), so its month keeps the prices it was charged at: correct the price so that it prices the event, or void the event, and reprice again", s.ID, now.Reason)}
 	}
 	amount, rest, err := u.withCarry(it, &s.UsageEvent, now)
 	if err != nil {
