@@ -24,6 +24,10 @@ func (s *Server) handleUtilisation(w http.ResponseWriter, r *http.Request) error
 	if err := required(strings.TrimSpace(req.Resource), "resource"); err != nil {
 		return err
 	}
+	if strings.TrimSpace(req.Resource) != req.Resource {
+		// " cpu " would be a resource of its own, which no price names.
+		return abacus.Errorf(abacus.CodeInvalid, "resource", "%q has spaces around it; send the resource_id the burst prices name", req.Resource)
+	}
 	if err := abacus.ValidateText("resource", req.Resource, abacus.MaxEventText); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func TestBurstUtilisationPercent(t *testing.T) {
 func TestBurstUtilisationResource(t *testing.T) {
 	f := newFixture(t, testdb.SQLite(t))
 	path := "/api/v1/burst/utilisation"
-	for _, body := range []string{`{"resource":" ","percent":"5"}`, `{"resource":"cpu","percent":"5","resource":"mem"}`} {
+	for _, body := range []string{`{"resource":" ","percent":"5"}`, `{"resource":" cpu ","percent":"5"}`, `{"resource":"cpu","percent":"5","resource":"mem"}`} {
 		if r := f.do("service", "POST", path, "", body); r.status != 400 || r.body["field"] != "resource" {
 			t.Fatalf("%s: %d %s", body, r.status, r.raw)
 		}
