@@ -176,6 +176,12 @@ func TestIngestEndpoint(t *testing.T) {
 			t.Fatalf("voided events: %s", voided.raw)
 		}
 		f.mustDo("service", "POST", path+"/nope/void", "", "", 404)
+		// An id sent in upper case is stored, and its void answered, in
+		// lower case, as the listing and a second void name it.
+		f.mustDo("service", "POST", path, "", "["+csghubEvent("AAAAAAAA-0000-4000-8000-000000000001", alice, 1, "2026-11-02T10:00:00Z")+"]", 200)
+		if v := f.mustDo("service", "POST", path+"/AAAAAAAA-0000-4000-8000-000000000001/void", "", "", 200); v.body["uuid"] != "aaaaaaaa-0000-4000-8000-000000000001" {
+			t.Fatalf("void of an id sent in upper case: %s", v.raw)
+		}
 	})
 }
 

@@ -151,9 +151,9 @@ func (e *Engine) Rerate(ctx context.Context, ids []string) ([]abacus.IngestResul
 	return e.byID(ctx, rerateEvent, ids)
 }
 
-// storedSpelling is how ingestion stored an event id: a UUID in any case
+// StoredSpelling is how ingestion stored an event id: a UUID in any case
 // as lowercase (UsageEvent.Validate), anything else as sent.
-func storedSpelling(id string) string {
+func StoredSpelling(id string) string {
 	if u, err := abacus.ParseAccountID(id); err == nil {
 		return string(u)
 	}
@@ -166,7 +166,7 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	results := make([]abacus.IngestResult, len(ids))
 	spelled := make([]string, len(ids))
 	for i, id := range ids {
-		spelled[i] = storedSpelling(id)
+		spelled[i] = StoredSpelling(id)
 	}
 	byID, err := e.storedEvents(ctx, spelled)
 	if err != nil {
