@@ -83,11 +83,7 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	own, beyond, err := shareOut(amount, abacus.Drawn{
-		Cash:    lesser(s.Drawn.Cash, month.Cash),
-		Bonus:   lesser(s.Drawn.Bonus, month.Bonus),
-		Voucher: lesser(s.Drawn.Voucher, month.Voucher),
-	})
+	own, beyond, err := shareOut(amount, lesserDrawn(s.Drawn, month))
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
@@ -224,6 +220,11 @@ func shareOut(amount abacus.Amount, paid abacus.Drawn) (abacus.Drawn, abacus.Amo
 		return abacus.Drawn{}, abacus.Zero, err
 	}
 	return abacus.Drawn{Cash: shares[0], Bonus: shares[1], Voucher: shares[2]}, abacus.Zero, nil
+}
+
+// lesserDrawn is lesser of a and b, bucket by bucket.
+func lesserDrawn(a, b abacus.Drawn) abacus.Drawn {
+	return abacus.Drawn{Cash: lesser(a.Cash, b.Cash), Bonus: lesser(a.Bonus, b.Bonus), Voucher: lesser(a.Voucher, b.Voucher)}
 }
 
 // lesser is the smaller of a and b, and zero if that is negative.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -77,14 +76,10 @@ func (u *usageBatch) queueReprice(it *usageItem) error {
 // event is stale: every event of the month gets back what it paid, then
 // the standing ones are charged again in the order they were stored.
 func (u *usageBatch) settleReprices() error {
-	type month struct {
-		account abacus.AccountID
-		start   time.Time
-	}
-	months := map[month][]repricing{}
-	var order []month
+	months := map[carryKey][]repricing{}
+	var order []carryKey
 	for _, p := range u.pending {
-		m := month{p.event.Account, rating.PeriodOf(p.event.Time)}
+		m := carryOf(&p.event.UsageEvent)
 		if months[m] == nil {
 			order = append(order, m)
 		}
@@ -215,11 +210,7 @@ func (u *usageBatch) settleDifference(it *usageItem, more abacus.Amount, paid ab
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	own, beyond, err := shareOut(less, abacus.Drawn{
-		Cash:    lesser(paid.Cash, month.Cash),
-		Bonus:   lesser(paid.Bonus, month.Bonus),
-		Voucher: lesser(paid.Voucher, month.Voucher),
-	})
+	own, beyond, err := shareOut(less, lesserDrawn(paid, month))
 	if err == nil {
 		err = u.moveBack(it, own)
 	}

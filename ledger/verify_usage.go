@@ -46,12 +46,12 @@ type usageCheck struct {
 	// split is an estimate.
 	ledgerByBucket, eventsByBucket map[acctBucket]*big.Int
 	estimated                      map[abacus.AccountID]bool
-	// The stored carries per month, those of accounts from before
-	// carries were kept per month (migration 0018), and the months that
-	// had usage then (abacus.Carry.Shared).
-	carries      map[carryKey]decimal.Decimal
-	accountCarry map[abacus.AccountID]decimal.Decimal
-	shared       map[carryKey]bool
+	// The stored carries per month; per account, all of them and the one
+	// from before carries were kept per month (migration 0018); and the
+	// months that had usage then (abacus.Carry.Shared).
+	carries map[carryKey]decimal.Decimal
+	carried map[abacus.AccountID]decimal.Decimal
+	shared  map[carryKey]bool
 }
 
 type acctBucket struct {
@@ -89,7 +89,7 @@ func newUsageCheck(c *Check) *usageCheck {
 		costs: map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{},
 		monthCost: map[usageMonth]decimal.Decimal{}, monthEvents: map[usageMonth]int64{}, monthNoCost: map[usageMonth]bool{},
 		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{},
-		carries: map[carryKey]decimal.Decimal{}, accountCarry: map[abacus.AccountID]decimal.Decimal{}, shared: map[carryKey]bool{}}
+		carries: map[carryKey]decimal.Decimal{}, carried: map[abacus.AccountID]decimal.Decimal{}, shared: map[carryKey]bool{}}
 }
 
 func sumsOf(m map[abacus.AccountID]*rollSums, a abacus.AccountID) *rollSums {
@@ -229,15 +229,10 @@ func (u *usageCheck) loadCarries(ar abacus.AuditReader) error {
 			u.c.fail("account %s: its carry for %s is %q, not a decimal in [0, 0.000001)", c.Account, carryPeriod(c.Period), c.Residue)
 			return nil
 		}
-		k := carryKey{c.Account, c.Period.UTC()}
-		switch {
-		case c.Period.IsZero():
-			u.accountCarry[c.Account] = d
-		case c.Shared:
-			u.shared[k] = true
-			fallthrough
-		default:
-			u.carries[k] = d
+		u.carried[c.Account] = u.carried[c.Account].Add(d)
+		if !c.Period.IsZero() {
+			k := carryKey{c.Account, c.Period.UTC()}
+			u.carries[k], u.shared[k] = d, c.Shared
 		}
 		return nil
 	})
@@ -342,12 +337,7 @@ func (u *usageCheck) finish() {
 		// What an account was charged for usage is its events' exact costs
 		// less its carries.
 		if cost, ok := u.costs[a]; ok && !u.costUnknown[a] {
-			carried := u.accountCarry[a]
-			for k, c := range u.carries {
-				if k.account == a {
-					carried = carried.Add(c)
-				}
-			}
+			carried := u.carried[a]
 			if diff := cost.Add(decimal.NewFromBigInt(e, -6)); !diff.Equal(carried) {
 				u.c.fail("account %s: its events' exact costs come to %s but it was charged %s for them, which leaves %s; its carries hold %s",
 					a, cost, micros(new(big.Int).Neg(e)), diff, carried)
