@@ -94,19 +94,7 @@ func TestBurstLevelAfterChargedEvents(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		st := open(t)
 		ctx := context.Background()
-		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
-		defer e.Close()
-		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
-			t.Fatal(err)
-		}
-		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
-		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.RunBurstCycle(ctx, t0, rule); err != nil { // level 4 is next
-			t.Fatal(err)
-		}
+		e, t0, rule := levelFourNext(t, st)
 		acct := newAccountID()
 		start := t0.Add(abacus.BurstCycle)
 		charge := func(id string, at time.Time) string {
@@ -149,19 +137,7 @@ func TestBurstLevelNotHeldBackByAClockYearsAhead(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		st := open(t)
 		ctx := context.Background()
-		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
-		defer e.Close()
-		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
-			t.Fatal(err)
-		}
-		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
-		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.RunBurstCycle(ctx, t0, rule); err != nil { // level 4 is next
-			t.Fatal(err)
-		}
+		e, t0, rule := levelFourNext(t, st)
 		acct := newAccountID()
 		start := t0.Add(abacus.BurstCycle)
 		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("ahead", acct, "cpu", 1, t0.AddDate(1, 0, 0))}); err != nil || res[0].Charged.String() != "1" {
@@ -228,6 +204,29 @@ func TestBurstWarnsOfStaleUtilisation(t *testing.T) {
 
 // burstPrice prices minutes of resource from from by burst level: the
 // i-th price is level i's, and an empty one leaves the level out.
+// levelFourNext starts a burst test on st: an engine with no bound on how
+// far ahead an event may be, a burst price for cpu of 1 at level 1 and 4
+// at level 4 from t0, and the cycle at t0 run with cpu at 17.5%, which
+// makes 4 the next level under rule.
+func levelFourNext(t *testing.T, st abacus.Store) (e *ledger.Engine, t0 time.Time, rule rating.LevelRule) {
+	t.Helper()
+	ctx := context.Background()
+	e = ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
+	t.Cleanup(func() { e.Close() })
+	t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rule = rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+	if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.RunBurstCycle(ctx, t0, rule); err != nil {
+		t.Fatal(err)
+	}
+	return e, t0, rule
+}
+
 func burstPrice(resource string, from time.Time, levels ...string) abacus.Price {
 	p := perMinute(resource, "0", from)
 	p.Model, p.UnitPrice = abacus.ModelBurst, decimal.Zero
@@ -300,19 +299,7 @@ func TestBurstLevelHeldPastTheNextCycleStillChanges(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		st := open(t)
 		ctx := context.Background()
-		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
-		defer e.Close()
-		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
-			t.Fatal(err)
-		}
-		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
-		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.RunBurstCycle(ctx, t0, rule); err != nil { // level 4 is next
-			t.Fatal(err)
-		}
+		e, t0, rule := levelFourNext(t, st)
 		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.Zero, t0.Add(time.Minute)); err != nil { // and 1 after it
 			t.Fatal(err)
 		}
@@ -355,20 +342,9 @@ func TestBurstCorrectionWithoutALevelEventsPaid(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		st := open(t)
 		ctx := context.Background()
-		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
-		defer e.Close()
-		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
-		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "", "1", "", "", "4")}, nil); err != nil {
+		e, t0, rule := levelFourNext(t, st)
+		if _, err := e.RunBurstCycle(ctx, t0.Add(abacus.BurstCycle), rule); err != nil { // level 4 from the second cycle
 			t.Fatal(err)
-		}
-		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
-		if err := st.BurstUtilisationSet(ctx, "cpu", decimal.RequireFromString("17.5"), t0); err != nil {
-			t.Fatal(err)
-		}
-		for _, at := range []time.Time{t0, t0.Add(abacus.BurstCycle)} { // level 4 from the second cycle
-			if _, err := e.RunBurstCycle(ctx, at, rule); err != nil {
-				t.Fatal(err)
-			}
 		}
 		acct := newAccountID()
 		res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("l1", acct, "cpu", 1, t0.Add(time.Minute)),

@@ -146,12 +146,7 @@ func TestUsageTokenOverflowNamesTheCount(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
 		defer e.Close()
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		var prices []abacus.Price
-		for _, kind := range []int{4, 5} {
-			prices = append(prices, abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "llm", UnitType: "token", Currency: "USD", Unit: 1_000_000,
-				Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("2"), ValidFrom: t0, CreatedAt: t0})
-		}
-		if err := st.PriceBookAdd(ctx, prices, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, tokenPrices(t0), nil); err != nil {
 			t.Fatal(err)
 		}
 		acct := createAccount(t, st, abacus.Overdraft{Unlimited: true})
@@ -196,6 +191,17 @@ func TestUsageTokenOverflowNamesTheCount(t *testing.T) {
 	})
 }
 
+// tokenPrices prices an LLM's prompt (sku_kind 4) and completion (5)
+// tokens at 2 a million each, from t0.
+func tokenPrices(t0 time.Time) []abacus.Price {
+	var prices []abacus.Price
+	for _, kind := range []int{4, 5} {
+		prices = append(prices, abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "llm", UnitType: "token", Currency: "USD", Unit: 1_000_000,
+			Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("2"), ValidFrom: t0, CreatedAt: t0})
+	}
+	return prices
+}
+
 func wantOverflowOf(t *testing.T, r abacus.IngestResult, field string) {
 	t.Helper()
 	if r.Status != abacus.IngestRejected || abacus.ErrorCodeOf(r.Err) != abacus.CodeOverflow || r.Err.Field != field {
@@ -213,12 +219,7 @@ func TestUsageTokenFloorNamesTheCount(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Usage: ledger.UsageConfig{MaxAhead: -1}})
 		defer e.Close()
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		var prices []abacus.Price
-		for _, kind := range []int{4, 5} {
-			prices = append(prices, abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "llm", UnitType: "token", Currency: "USD", Unit: 1_000_000,
-				Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("2"), ValidFrom: t0, CreatedAt: t0})
-		}
-		if err := st.PriceBookAdd(ctx, prices, nil); err != nil {
+		if err := st.PriceBookAdd(ctx, tokenPrices(t0), nil); err != nil {
 			t.Fatal(err)
 		}
 		acct := createAccount(t, st, abacus.Overdraft{}) // no credit: refused at zero
