@@ -106,7 +106,7 @@ func (r *auditReader) Carries(fn func(abacus.Carry) error) error {
 	}, fn); err != nil {
 		return err
 	}
-	return each(r, `SELECT account_id, period, residue, shared FROM usage_carry_periods ORDER BY account_id, period`, scanCarry, fn)
+	return each(r, `SELECT `+carryColumns+` FROM usage_carry_periods ORDER BY account_id, period`, scanCarry, fn)
 }
 
 func (r *auditReader) Prices(fn func(abacus.Price) error) error {

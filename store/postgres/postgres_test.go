@@ -710,6 +710,11 @@ func TestEventsListingWaitsForBatchesInFlight(t *testing.T) {
 		}
 	}
 	inserted, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	// However the test ends, the first batch ends: it holds the book's
+	// lock, which every database's test shares.
+	var once sync.Once
+	releaseFirst := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseFirst)
 	go func() {
 		firstDone <- s.Write(ctx, func(tx abacus.WriteTx) error {
 			if _, err := tx.ReadBatch(ctx, abacus.BatchReads{Book: true}); err != nil {
@@ -742,12 +747,12 @@ func TestEventsListingWaitsForBatchesInFlight(t *testing.T) {
 	}()
 	select {
 	case evs := <-listed:
-		close(release)
+		releaseFirst()
 		<-firstDone
 		t.Fatalf("the listing answered %d events while a batch with lower seqs was in flight", len(evs))
 	case <-time.After(300 * time.Millisecond):
 	}
-	close(release)
+	releaseFirst()
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}

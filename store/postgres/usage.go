@@ -78,8 +78,8 @@ func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 		for i, c := range r.Carries {
 			accts[i], periods[i] = string(c.Account), c.Period
 		}
-		queueRows(b, &st.Carries, scanCarry, `SELECT c.account_id, c.period, c.residue, c.shared FROM usage_carry_periods c
-			JOIN unnest($1::text[], $2::timestamptz[]) AS k(account_id, period) ON c.account_id = k.account_id AND c.period = k.period`, accts, periods)
+		queueRows(b, &st.Carries, scanCarry, `SELECT `+carryColumns+` FROM usage_carry_periods
+			JOIN unnest($1::text[], $2::timestamptz[]) AS k(acct, start) ON account_id = k.acct AND period = k.start`, accts, periods)
 	}
 }
 
@@ -96,6 +96,8 @@ func scanCounter(row pgx.Row) (abacus.UsageCounter, error) {
 	c.Period = c.Period.UTC()
 	return c, err
 }
+
+const carryColumns = `account_id, period, residue, shared`
 
 func scanCarry(row pgx.Row) (abacus.Carry, error) {
 	var c abacus.Carry
