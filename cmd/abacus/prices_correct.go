@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -40,6 +41,14 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	}
 	if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
 		return file.Locate(err, prices, nil)
+	}
+	if len(prices) > 0 && len(file.Prices) > 0 {
+		// Before anything is stored: an event the corrected book cannot
+		// price (a burst level taken away, say) would keep its month at
+		// the old prices after the correction was stored.
+		if err := pricedByCorrection(ctx, st, file, &corrected, stderr); err != nil {
+			return err
+		}
 	}
 	if dryRun {
 		fmt.Fprintf(stdout, "would store %s from %s (%d are in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
@@ -178,6 +187,13 @@ func (f *staleFinder) keysOf(e *abacus.StoredEvent) []priceKey {
 }
 
 func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
+	_, ok := f.staleKey(e)
+	return ok
+}
+
+// staleKey returns the first of the file's keys e was charged at a
+// version of that is no longer in force at its time.
+func (f *staleFinder) staleKey(e *abacus.StoredEvent) (priceKey, bool) {
 	for _, id := range e.PriceIDs {
 		p := f.byID[id]
 		if p == nil {
@@ -188,10 +204,62 @@ func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
 			continue
 		}
 		if now, ok := f.book.Price(k.key, k.cur, e.Time); !ok || now.ID != id {
-			return true
+			return k, true
 		}
 	}
-	return false
+	return priceKey{}, false
+}
+
+// pricedByCorrection refuses a correction, before it is stored, that
+// leaves a charged event it makes stale with no price (a burst level the
+// event paid taken away, say): the reprice would refuse the event's month,
+// and the book would then say what its month was never charged. It names
+// the events and the file's line of the version that cannot price them.
+// The engine refuses such a month all the same, for an event that comes
+// in after this check.
+func pricedByCorrection(ctx context.Context, st migrator, file *rating.File, corrected *abacus.PriceBook, stderr io.Writer) error {
+	f, err := staleEvents(file, corrected)
+	if err != nil {
+		return err
+	}
+	const listed = 20
+	n := 0
+	noCounters := func(rating.Counter) int64 { return 0 } // tiers never make an event unpriced
+	err = f.scan(ctx, st, func(e *abacus.StoredEvent) error {
+		k, ok := f.staleKey(e)
+		if !ok || e.Status != abacus.EventCharged { // a voided event is settled at nothing
+			return nil
+		}
+		r, err := f.book.Rate(&e.UsageEvent, e.Currency, noCounters)
+		if err == nil && !r.Unpriced {
+			return nil
+		}
+		reason := r.Reason
+		if err != nil {
+			reason = err.Error()
+		}
+		line := 0
+		if p, ok := f.book.Price(k.key, k.cur, e.Time); ok {
+			line = file.Line(p)
+			// Not stored yet, the version's id is a stand-in of no use to anyone.
+			reason = strings.Replace(reason, fmt.Sprintf(" price %d ", p.ID), " price ", 1)
+		}
+		if n++; n <= listed {
+			fmt.Fprintf(stderr, "event %q of account %s at %s would have no price at the version of %s:%d (%s)\n",
+				e.ID, e.Account, e.Time.UTC().Format(time.RFC3339), file.Name, line, reason)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return nil
+	case n > listed:
+		fmt.Fprintf(stderr, "and %d more\n", n-listed)
+	}
+	return fmt.Errorf("%s charged at prices the file corrects would have no price (listed above): "+
+		"correct the file so that it prices them, or void them first; nothing was stored", count(n, "event"))
 }
 
 // accounts lists, in order, the accounts with stale events. It reads every
@@ -199,18 +267,26 @@ func (f *staleFinder) stale(e *abacus.StoredEvent) bool {
 // bounded by their number.
 func (f *staleFinder) accounts(ctx context.Context, st migrator) ([]abacus.AccountID, error) {
 	found := map[abacus.AccountID]bool{}
+	err := f.scan(ctx, st, func(e *abacus.StoredEvent) error {
+		if f.stale(e) {
+			found[e.Account] = true
+		}
+		return nil
+	})
+	return slices.Sorted(maps.Keys(found)), err
+}
+
+// scan hands each every event since, in pages.
+func (f *staleFinder) scan(ctx context.Context, st migrator, each func(*abacus.StoredEvent) error) error {
 	var after int64
 	for {
 		evs, err := st.Events(ctx, abacus.EventQuery{From: f.since, AfterSeq: after, Limit: 1000})
-		if err != nil {
-			return nil, err
-		}
-		if len(evs) == 0 {
-			return slices.Sorted(maps.Keys(found)), nil
+		if err != nil || len(evs) == 0 {
+			return err
 		}
 		for i := range evs {
-			if f.stale(&evs[i]) {
-				found[evs[i].Account] = true
+			if err := each(&evs[i]); err != nil {
+				return err
 			}
 		}
 		after = evs[len(evs)-1].Seq
