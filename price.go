@@ -99,6 +99,14 @@ const BurstCycle = 5 * time.Minute
 // until its time.
 const BurstHoldBack = 2 * BurstCycle
 
+// FarShard is the PriceUse shard of events dated at or past BurstHoldBack
+// after the start of the cycle they were charged in. No cycle that can
+// run before their time passes could hold a change back to them, and,
+// kept apart, they leave the hold-back to the events near the cycles
+// (with the other shards' latest times that far ahead, a cycle had held
+// back nothing, for any account, until their time).
+const FarShard = -1
+
 // BurstLevel records that a resource's burst level changed at a time.
 type BurstLevel struct {
 	Resource      string

@@ -165,6 +165,43 @@ func TestBurstLevelNotHeldBackByAClockYearsAhead(t *testing.T) {
 	})
 }
 
+// TestBurstFarAheadEventLeavesTheHoldBackToOthers: an event dated far
+// ahead, charged before a cycle, does not keep that cycle from holding its
+// change back to an event near its start. Before, the latest use of the
+// resource's prices was the far event's, past the hold-back, so the cycle
+// held back nothing: the near event paid level 1 where the recorded level
+// at its time said 4 (QA).
+func TestBurstFarAheadEventLeavesTheHoldBackToOthers(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		_, t0, rule := levelFourNext(t, st)
+		start := t0.Add(abacus.BurstCycle)
+		clock := start.Add(20 * time.Second) // the cycle of start has not run yet
+		e := ledger.New(st, ledger.Config{Now: func() time.Time { return clock }, Usage: ledger.UsageConfig{MaxAhead: -1}})
+		defer e.Close()
+		acct, other := newAccountID(), newAccountID()
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("far", other, "cpu", 1, start.Add(time.Hour)),
+			spaceEvent("near", acct, "cpu", 1, start.Add(30*time.Second))})
+		if err != nil || res[0].Charged.String() != "1" || res[1].Charged.String() != "1" {
+			t.Fatalf("%+v %v, want both charged at the level in force, 1", res, err)
+		}
+		clock = start.Add(40 * time.Second)
+		if _, err := e.RunBurstCycle(ctx, clock, rule); err != nil {
+			t.Fatal(err)
+		}
+		book, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: start.Add(30*time.Second + time.Microsecond)}}
+		if !reflect.DeepEqual(book.Levels, want) {
+			t.Fatalf("levels %+v, want level 4 from just after the near event", book.Levels)
+		}
+		mustVerify(t, st)
+	})
+}
+
 // TestBurstWarnsOfStaleUtilisation: a cycle that goes by a resource's
 // utilisation reported more than three cycles ago says so, as its feed may
 // have stopped; the level still follows the report.

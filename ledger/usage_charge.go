@@ -134,6 +134,9 @@ func (u *usageBatch) record(it *usageItem, ev *abacus.StoredEvent, r rating.Rati
 		}
 		ev.PriceIDs = append(ev.PriceIDs, l.PriceID)
 		use := priceUse{l.PriceID, it.shard}
+		if !ev.Time.Before(u.now.Truncate(abacus.BurstCycle).Add(abacus.BurstHoldBack)) {
+			use.shard = abacus.FarShard
+		}
 		if latest, ok := u.priceUses[use]; !ok || ev.Time.After(latest) {
 			u.priceUses[use] = ev.Time
 		}

@@ -50,13 +50,14 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		for _, l := range changes {
 			// A level takes effect after the events charged at the old
 			// one already, which may be dated past the cycle's start, but
-			// not past abacus.BurstHoldBack.
+			// not past abacus.BurstHoldBack (those of abacus.FarShard are
+			// further).
 			// And after the level it follows, held back past the cycle's
 			// start itself.
 			var latest, last sql.NullInt64
 			if err := tx.QueryRowContext(ctx, `SELECT (SELECT max(u.latest) FROM price_uses u JOIN prices p ON p.id = u.price_id
-				WHERE p.model = 'burst' AND p.resource_id = ?1), (SELECT max(effective_from) FROM burst_levels WHERE resource = ?1)`,
-				l.Resource).Scan(&latest, &last); err != nil {
+				WHERE p.model = 'burst' AND p.resource_id = ?1 AND u.shard <> ?2), (SELECT max(effective_from) FROM burst_levels WHERE resource = ?1)`,
+				l.Resource, abacus.FarShard).Scan(&latest, &last); err != nil {
 				return err
 			}
 			if latest.Valid && latest.Int64 >= micros(l.EffectiveFrom) && latest.Int64 < micros(cycle.Add(abacus.BurstHoldBack)) {
