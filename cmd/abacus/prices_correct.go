@@ -245,7 +245,7 @@ func pricedByCorrection(ctx context.Context, st migrator, file *rating.File, cor
 			reason = strings.Replace(reason, fmt.Sprintf(" price %d ", p.ID), " price ", 1)
 		}
 		if n++; n <= listed {
-			fmt.Fprintf(stderr, "event %q of account %s at %s would have no price at the version of %s:%d (%s)\n",
+			fmt.Fprintf(stderr, "event %q of account %s at %s could not be priced by the version of %s:%d (%s)\n",
 				e.ID, e.Account, e.Time.UTC().Format(time.RFC3339), file.Name, line, reason)
 		}
 		return nil
@@ -258,7 +258,7 @@ func pricedByCorrection(ctx context.Context, st migrator, file *rating.File, cor
 	case n > listed:
 		fmt.Fprintf(stderr, "and %d more\n", n-listed)
 	}
-	return fmt.Errorf("%s charged at prices the file corrects would have no price (listed above): "+
+	return fmt.Errorf("%s could not be priced by the corrected prices (listed above): "+
 		"correct the file so that it prices them, or void them first; nothing was stored", count(n, "event"))
 }
 

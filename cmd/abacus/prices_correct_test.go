@@ -58,9 +58,9 @@ func TestCorrectionThatUnpricesAnEventIsRefusedWhole(t *testing.T) {
 			fixed := writeFile(t, "fixed.yaml", burst(`{level: 0, price: "0"}, {level: 1, price: "2"}`)) // level 4 gone
 			for _, args := range [][]string{{"--dry-run"}, nil} {
 				out, err := runCLI(t, append(append([]string{"prices", "import", "--correct", "--db", dsn}, args...), fixed)...)
-				want := `event "l4" of account ` + account(7) + " at 2026-11-02T10:06:00Z would have no price at the version of " + fixed +
+				want := `event "l4" of account ` + account(7) + " at 2026-11-02T10:06:00Z could not be priced by the version of " + fixed +
 					`:2 (the USD price for sku_type 1, sku_kind 1, resource_id "cpu", sku_unit_type minute has no burst level 4)` + "\n" +
-					"abacus prices: 1 event charged at prices the file corrects would have no price (listed above): " +
+					"abacus prices: 1 event could not be priced by the corrected prices (listed above): " +
 					"correct the file so that it prices them, or void them first; nothing was stored\n"
 				if err == nil || !strings.Contains(out, want) || strings.Contains(out, "repriced") {
 					t.Fatalf("--correct %v: %v\n%s", args, err, out)
