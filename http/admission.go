@@ -10,16 +10,20 @@ import (
 	"github.com/abacus-billing/abacus"
 )
 
-// admission holds ingestion requests back until their bodies fit in the
-// memory the endpoint may use, so that memory is bounded by configuration
-// however many producers send at once: a request reserves its
-// Content-Length (the largest body when it sends none) before its body is
-// read, and reserves perEvent more for each event it decoded to (at most
-// decode.MaxItems), and gives it all back once answered. Waiters are
-// served in order; a request larger than the whole room waits to run alone.
+// admission holds ingestion requests back until they fit in the memory
+// the endpoint may use, so that memory is bounded by configuration however
+// many producers send at once. It has two rooms. A request reserves room
+// for its body before reading it: its Content-Length, or, with none,
+// unknownBody and the rest at once when the body grows past it (a request
+// that finds no room then is refused, not held). Once read, and before any
+// of it is decoded, it reserves perEvent for each item the body holds in
+// the other room, waiting there with its body's room held. A request never
+// waits for a body's room while it holds room for events, so no two wait
+// for each other. Both are given back once it is answered. Waiters are
+// served in order; a request larger than a whole room waits to run alone.
 type admission struct {
-	room int64
-	sem  *semaphore.Weighted
+	bodyRoom, eventRoom int64
+	bodies, events      *semaphore.Weighted
 }
 
 // An admitted request has bodyDeadline to send its body and answerDeadline
@@ -34,8 +38,14 @@ var (
 	answerMargin   = 10 * time.Second
 )
 
-func newAdmission(room int64) *admission {
-	return &admission{room: room, sem: semaphore.NewWeighted(room)}
+func newAdmission(bodyRoom, eventRoom int64) *admission {
+	return &admission{bodyRoom: bodyRoom, eventRoom: eventRoom, bodies: semaphore.NewWeighted(bodyRoom), events: semaphore.NewWeighted(eventRoom)}
+}
+
+// splitAdmission gives a quarter of the ingestion memory to bodies and the
+// rest to what they decode to: an event of ~200 bytes takes perEvent.
+func splitAdmission(memory int64) *admission {
+	return newAdmission(memory/4, memory-memory/4)
 }
 
 // perEvent is the memory an event of an admitted request takes beyond its
@@ -43,32 +53,42 @@ func newAdmission(room int64) *admission {
 // for a rejected one, a few for a charged one).
 const perEvent = 4 << 10
 
+// unknownBody is what a request without a Content-Length reserves before
+// its body is read: a slow client sending one has held the largest body's
+// room, and sixteen of them all of it, for a minute.
+const unknownBody = 1 << 20
+
 // reservation is the room an admitted request holds.
 type reservation struct {
-	a *admission
-	n int64
+	a      *admission
+	n      int64 // of the bodies' room
+	events int64 // of the events' room
 	// waitUntil is when the request stops waiting (answerMargin before
 	// its write deadline).
 	waitUntil time.Time
 }
 
-func (r *reservation) release() { r.a.sem.Release(r.n) }
+func (r *reservation) release() {
+	r.a.bodies.Release(r.n)
+	r.a.events.Release(r.events)
+}
 
-// grow reserves more for the request, up to the whole room: at once when
-// there is room, and otherwise by giving back what it holds and waiting in
-// line for the whole, so that no two requests wait holding room the other
-// needs.
+// grow reserves more for the request's body, up to the whole room: at
+// once when there is room, and otherwise by giving back what it holds and
+// waiting in line for the whole, so that no two requests wait holding
+// room the other needs. It is for a body not read yet: what the request
+// holds in memory while it waits must be nothing.
 func (r *reservation) grow(ctx context.Context, more int64) error {
-	total := min(r.n+more, r.a.room)
+	total := min(r.n+more, r.a.bodyRoom)
 	if total <= r.n {
 		return nil
 	}
-	if r.a.sem.TryAcquire(total - r.n) {
+	if r.a.bodies.TryAcquire(total - r.n) {
 		r.n = total
 		return nil
 	}
-	r.a.sem.Release(r.n)
-	if err := r.a.sem.Acquire(ctx, total); err != nil {
+	r.a.bodies.Release(r.n)
+	if err := r.a.bodies.Acquire(ctx, total); err != nil {
 		r.n = 0
 		return err
 	}
@@ -76,12 +96,33 @@ func (r *reservation) grow(ctx context.Context, more int64) error {
 	return nil
 }
 
-// shrink gives back what the request holds beyond n.
+// tryGrow reserves more for the request's body, up to the whole room, if
+// there is room now.
+func (r *reservation) tryGrow(more int64) bool {
+	total := min(r.n+more, r.a.bodyRoom)
+	if total > r.n && !r.a.bodies.TryAcquire(total-r.n) {
+		return false
+	}
+	r.n = max(r.n, total)
+	return true
+}
+
+// shrink gives back what the request holds for its body beyond n.
 func (r *reservation) shrink(n int64) {
 	if n < r.n {
-		r.a.sem.Release(r.n - n)
+		r.a.bodies.Release(r.n - n)
 		r.n = n
 	}
+}
+
+// reserveEvents waits for room for items decoded events (see admission).
+func (r *reservation) reserveEvents(ctx context.Context, items int) error {
+	n := min(int64(items)*perEvent, r.a.eventRoom)
+	if err := r.a.events.Acquire(ctx, n); err != nil {
+		return err
+	}
+	r.events += n
+	return nil
 }
 
 // admit waits for room for r's body and returns the reservation, which
@@ -93,10 +134,10 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, maxBody int64)
 	case n > maxBody:
 		return nil, abacus.Errorf(abacus.CodeTooLarge, "body", "is larger than %d bytes", maxBody)
 	case n < 0:
-		n = maxBody
+		n = min(unknownBody, maxBody)
 	}
-	n = min(n, a.room)
-	if err := a.sem.Acquire(r.Context(), n); err != nil {
+	n = min(n, a.bodyRoom)
+	if err := a.bodies.Acquire(r.Context(), n); err != nil {
 		return nil, err
 	}
 	// Both end with the request: the server sets the connection's own

@@ -30,13 +30,15 @@ type Server struct {
 // Config is how a Server is set up; the zero value is the defaults.
 type Config struct {
 	Logger *slog.Logger // slog.Default() if nil
-	// IngestMemory bounds the bytes of usage request bodies held at once
-	// (DefaultIngestMemory if 0); see admission.
+	// IngestMemory bounds the bytes of usage request bodies, and of what
+	// they decode to, held at once (DefaultIngestMemory if 0); see
+	// admission.
 	IngestMemory int64
 }
 
-// DefaultIngestMemory is how many bytes of usage request bodies the
-// ingestion endpoint holds at once unless configured otherwise.
+// DefaultIngestMemory is how many bytes of usage request bodies, and of
+// what they decode to, the ingestion endpoint holds at once unless
+// configured otherwise.
 const DefaultIngestMemory = 256 << 20
 
 // NewServer returns a server over the engine and its store.
@@ -54,7 +56,7 @@ func NewServer(engine *ledger.Engine, cfg Config) *Server {
 		log:       cfg.Logger,
 		auth:      &authenticator{store: st, cache: map[string]cachedKey{}},
 		now:       engine.Now,
-		ingest:    newAdmission(cfg.IngestMemory),
+		ingest:    splitAdmission(cfg.IngestMemory),
 		outageLog: quietlog.Limiter{Period: 10 * time.Second},
 	}
 }

@@ -66,11 +66,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, err := dec(body)
+	items, err := dec(body, func(n int) error { return room.reserveEvents(ctx, n) })
 	if err != nil {
-		return err
-	}
-	if err := room.grow(ctx, int64(len(items))*perEvent); err != nil {
 		return unconfirmed(ctx, r, err)
 	}
 	results, err := (&metering.Pipeline{Engine: s.engine}).Ingest(ctx, items)
@@ -115,7 +112,9 @@ func unconfirmed(ctx context.Context, r *http.Request, err error) error {
 // readUsageBody reads a usage request's body, gzip-compressed or not, up to
 // maxUsageBody bytes either way. A compressed body may grow to that
 // whatever was sent, so it first reserves room for the largest (waiting
-// while ctx lasts), and once read keeps what the body takes.
+// while ctx lasts), and once read keeps what the body takes. One sent
+// without a Content-Length takes the rest of its room, past what admit
+// reserved, when it gets there, if there is room then.
 func readUsageBody(ctx context.Context, w http.ResponseWriter, r *http.Request, room *reservation) ([]byte, error) {
 	sent := &bodyReader{r: http.MaxBytesReader(w, r.Body, maxUsageBody)}
 	// A header sent twice is one list (RFC 9110, section 5.3): two gzip
@@ -124,7 +123,11 @@ func readUsageBody(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	coding := strings.ToLower(strings.TrimSpace(strings.Join(r.Header.Values("Content-Encoding"), ", ")))
 	switch coding {
 	case "", "identity":
-		body, err := io.ReadAll(sent)
+		var in io.Reader = sent
+		if r.ContentLength < 0 {
+			in = &roomReader{r: sent, room: room}
+		}
+		body, err := io.ReadAll(in)
 		if err != nil {
 			return nil, usageReadError(err)
 		}
@@ -154,6 +157,28 @@ func readUsageBody(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	}
 }
 
+// roomReader reads a body of unknown length within its room, and takes
+// the rest of the room at once when it gets there: taking it bit by bit,
+// two bodies could each hold half and wait for the other's.
+type roomReader struct {
+	r    io.Reader
+	room *reservation
+	read int64
+}
+
+func (rr *roomReader) Read(p []byte) (int, error) {
+	if rr.read >= rr.room.n && !rr.room.tryGrow(maxUsageBody-rr.room.n) {
+		return 0, abacus.Errorf(abacus.CodeUnavailable, "body", "is longer than %d bytes and came without a Content-Length, and the endpoint has no room for more now; "+
+			"send it again, or with its Content-Length, which waits for room", unknownBody)
+	}
+	if rr.read < rr.room.n {
+		p = p[:min(int64(len(p)), rr.room.n-rr.read)]
+	} // else the body has the whole room: it runs alone, up to maxUsageBody
+	n, err := rr.r.Read(p)
+	rr.read += int64(n)
+	return n, err
+}
+
 // bodyReader keeps the error reading the body gave, so that a body cut
 // off or too large is not called bad gzip.
 type bodyReader struct {
@@ -172,6 +197,10 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // usageReadError is decodeError for a usage body, whose read deadline is
 // bodyDeadline.
 func usageReadError(err error) error {
+	var ae *abacus.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return abacus.Errorf(abacus.CodeTimeout, "body", "did not arrive within %s", bodyDeadline)
 	}

@@ -215,18 +215,18 @@ func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
 	}
 	f, err := decode.ForHeaders(m.Headers(), false)
 	if err == nil {
-		return f(m.Data())
+		return f(m.Data(), nil)
 	}
 	// A type that says it is not JSON is read as JSON all the same, as
 	// CSGHub's producers send it; only if that fails is the type the
 	// reason.
-	if items, jerr := autoJSON(m.Data()); jerr == nil {
+	if items, jerr := autoJSON(m.Data(), nil); jerr == nil {
 		return items, nil
 	}
 	return nil, err
 }
 
-var autoJSON = func() func([]byte) ([]decode.Item, error) {
+var autoJSON = func() decode.Decoder {
 	f, err := decode.ForContentType(decode.ContentTypeJSON)
 	if err != nil {
 		panic(err)

@@ -29,14 +29,16 @@ var binaryAttributes = []string{"specversion", "id", "source", "type", "subject"
 // message's headers (http.Header, nats.Header), their names in any case;
 // percentEncoded is for BinaryCloudEvent. Content-Type given twice is a
 // CodeInvalid error, as one that is not a media type is.
-func ForHeaders(h map[string][]string, percentEncoded bool) (func([]byte) ([]Item, error), error) {
+func ForHeaders(h map[string][]string, percentEncoded bool) (Decoder, error) {
 	hv := foldHeaders(h)
 	ct, ctErr := hv.one("Content-Type")
 	if hv.binary() {
 		// The binary decoder names a repeated Content-Type in the item's
 		// error, which over NATS dead-letters the message with that reason.
 		if mt, _, _ := mime.ParseMediaType(ct); ctErr != nil || mt != ContentTypeCloudEvent && mt != ContentTypeCloudEventBatch {
-			return func(body []byte) ([]Item, error) { return binaryCloudEvent(hv, percentEncoded, body) }, nil
+			return func(body []byte, reserve func(int) error) ([]Item, error) {
+				return binaryCloudEvent(hv, percentEncoded, body, reserve)
+			}, nil
 		}
 	}
 	if ctErr != nil {
@@ -96,16 +98,19 @@ func BinaryHeader(h map[string][]string) bool {
 // its values the sender meant is not ours to guess, and the first could
 // charge the wrong account.
 func BinaryCloudEvent(h map[string][]string, percentEncoded bool, body []byte) ([]Item, error) {
-	return binaryCloudEvent(foldHeaders(h), percentEncoded, body)
+	return binaryCloudEvent(foldHeaders(h), percentEncoded, body, nil)
 }
 
-func binaryCloudEvent(h headers, percentEncoded bool, body []byte) ([]Item, error) {
+func binaryCloudEvent(h headers, percentEncoded bool, body []byte, reserve func(int) error) ([]Item, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is empty: in binary mode the body is the event's data, a JSON object of usage")
 	}
 	if err := checkJSON(body); err != nil {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid JSON: %s", err)
+	}
+	if err := reserveItems(reserve, 1); err != nil {
+		return nil, err
 	}
 	ev := map[string]any{"data": json.RawMessage(body)}
 	var id string

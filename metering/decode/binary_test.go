@@ -157,7 +157,7 @@ func TestBinaryCloudEventRepeatedHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if items, err := dec([]byte(binaryData)); err != nil || len(items) != 1 || items[0].Err == nil || items[0].Err.Field != "ce-subject" {
+	if items, err := dec([]byte(binaryData), nil); err != nil || len(items) != 1 || items[0].Err == nil || items[0].Err.Field != "ce-subject" {
 		t.Fatalf("ForHeaders, ce-subject and Ce-Subject: %+v %v", items, err)
 	}
 
@@ -177,7 +177,7 @@ func TestBinaryCloudEventRepeatedHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if items, err := dec([]byte(binaryData)); err != nil || len(items) != 1 || items[0].Err == nil || items[0].Err.Field != "Content-Type" {
+	if items, err := dec([]byte(binaryData), nil); err != nil || len(items) != 1 || items[0].Err == nil || items[0].Err.Field != "Content-Type" {
 		t.Fatalf("binary mode with two content types: %+v %v", items, err)
 	}
 }

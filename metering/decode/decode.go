@@ -74,29 +74,36 @@ const (
 	formatBinaryCloudEvent
 )
 
+// Decoder decodes a body into its items. reserve, if not nil, is told how
+// many items the body holds before any is decoded, so that a caller can
+// bound the memory they will take (or wait for it); an error it returns
+// ends the call and is returned as it is.
+type Decoder func(body []byte, reserve func(items int) error) ([]Item, error)
+
 // CSGHubJSON decodes a single JSON object or a JSON array of CSGHub
 // metering events. It returns an error only if the body is not JSON or
 // is neither an object nor an array.
 func CSGHubJSON(body []byte) ([]Item, error) {
-	return decodeBody(body, formatCSGHub, true, true)
+	return decodeBody(body, formatCSGHub, true, true, nil)
 }
 
 // CloudEvent decodes one CloudEvents 1.0 event in structured mode
 // (application/cloudevents+json): a single JSON object.
 func CloudEvent(body []byte) ([]Item, error) {
-	return decodeBody(body, formatCloudEvent, true, false)
+	return decodeBody(body, formatCloudEvent, true, false, nil)
 }
 
 // CloudEventsBatch decodes CloudEvents in batch mode
 // (application/cloudevents-batch+json): a JSON array of events.
 func CloudEventsBatch(body []byte) ([]Item, error) {
-	return decodeBody(body, formatCloudEvent, false, true)
+	return decodeBody(body, formatCloudEvent, false, true, nil)
 }
 
-// autoJSON decodes an application/json body: an object or an array whose
-// objects are CloudEvents if they carry "specversion", CSGHub events if not.
-func autoJSON(body []byte) ([]Item, error) {
-	return decodeBody(body, formatAuto, true, true)
+// decoderOf is the Decoder of a format, and of the bodies it allows.
+func decoderOf(f format, allowObject, allowArray bool) Decoder {
+	return func(body []byte, reserve func(int) error) ([]Item, error) {
+		return decodeBody(body, f, allowObject, allowArray, reserve)
+	}
 }
 
 // ForContentType picks the decoder for an HTTP Content-Type header.
@@ -106,7 +113,7 @@ func autoJSON(body []byte) ([]Item, error) {
 // other than charset=utf-8 are ignored. Any other type or charset is a
 // CodeUnsupportedMedia error naming Content-Type; a missing or malformed
 // header, a CodeInvalid one.
-func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
+func ForContentType(ct string) (Decoder, error) {
 	if strings.TrimSpace(ct) == "" {
 		return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Type", "is required: send %s, %s or %s", ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
 	}
@@ -119,11 +126,13 @@ func ForContentType(ct string) (func([]byte) ([]Item, error), error) {
 	}
 	switch mt {
 	case ContentTypeJSON:
-		return autoJSON, nil
+		// An object or an array whose objects are CloudEvents if they
+		// carry "specversion", CSGHub events if not.
+		return decoderOf(formatAuto, true, true), nil
 	case ContentTypeCloudEvent:
-		return CloudEvent, nil
+		return decoderOf(formatCloudEvent, true, false), nil
 	case ContentTypeCloudEventBatch:
-		return CloudEventsBatch, nil
+		return decoderOf(formatCloudEvent, false, true), nil
 	}
 	return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "%s is not supported: send %s, %s or %s", show(mt), ContentTypeJSON, ContentTypeCloudEvent, ContentTypeCloudEventBatch)
 }
@@ -136,8 +145,9 @@ func utf8Charset(params map[string]string) error {
 	return nil
 }
 
-// decodeBody splits a body into its items and decodes each.
-func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, error) {
+// decodeBody splits a body into its items and decodes each, once reserve
+// (if not nil) has taken their number.
+func decodeBody(body []byte, f format, allowObject, allowArray bool, reserve func(int) error) ([]Item, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -151,12 +161,15 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 		if !allowObject {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON object; batch mode (%s) takes a JSON array of events", ContentTypeCloudEventBatch)
 		}
+		if err := reserveItems(reserve, 1); err != nil {
+			return nil, err
+		}
 		return []Item{decodeOne(body, f, func() string { return "body" })}, nil
 	case '[':
 		if !allowArray {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is a JSON array; structured mode (%s) takes one event: send a batch as %s", ContentTypeCloudEvent, ContentTypeCloudEventBatch)
 		}
-		return decodeArray(body, f)
+		return decodeArray(body, f, reserve)
 	}
 	want := "a JSON object or array of events"
 	switch {
@@ -174,11 +187,14 @@ func decodeBody(body []byte, f format, allowObject, allowArray bool) ([]Item, er
 const MaxItems = 10_000
 
 // decodeArray decodes each element of a JSON array known to be valid.
-func decodeArray(body []byte, f format) ([]Item, error) {
+func decodeArray(body []byte, f format, reserve func(int) error) ([]Item, error) {
 	n := 0
 	eachElement(body, 0, func([]byte) { n++ })
 	if n > MaxItems {
 		return nil, abacus.Errorf(abacus.CodeTooLarge, "body", "holds %d items; send at most %d in one request or message", n, MaxItems)
+	}
+	if err := reserveItems(reserve, n); err != nil {
+		return nil, err
 	}
 	items := make([]Item, 0, n)
 	eachElement(body, 0, func(raw []byte) {
@@ -186,6 +202,13 @@ func decodeArray(body []byte, f format) ([]Item, error) {
 		items = append(items, decodeOne(raw, f, func() string { return "[" + strconv.Itoa(i) + "]" }))
 	})
 	return items, nil
+}
+
+func reserveItems(reserve func(int) error, n int) error {
+	if reserve == nil {
+		return nil
+	}
+	return reserve(n)
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}

@@ -55,7 +55,7 @@ func FuzzCSGHubJSON(f *testing.F) {
 		if err2 != nil {
 			t.Fatal(err2)
 		}
-		items2, err2 := auto(body)
+		items2, err2 := auto(body, nil)
 		checkBody(t, items2, err2)
 		if (err == nil) != (err2 == nil) || len(items) != len(items2) {
 			t.Fatalf("CSGHubJSON: %d items, %v; application/json: %d items, %v", len(items), err, len(items2), err2)

@@ -516,7 +516,7 @@ func TestForContentType(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.ct, err)
 		}
-		items, err := f([]byte(c.body))
+		items, err := f([]byte(c.body), nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.ct, err)
 		}
@@ -535,7 +535,7 @@ func TestForContentType(t *testing.T) {
 		}
 	}
 	f, _ := decode.ForContentType("application/cloudevents+json")
-	if _, err := f([]byte(ces)); err == nil {
+	if _, err := f([]byte(ces), nil); err == nil {
 		t.Fatal("structured mode accepted an array")
 	}
 	// A type or charset not taken is unsupported; a header missing or
@@ -573,6 +573,46 @@ func TestArrayOfTooManyItems(t *testing.T) {
 		var ae *abacus.Error
 		if !errors.As(err, &ae) || ae.Code != abacus.CodeTooLarge || ae.Field != "body" || items != nil {
 			t.Fatalf("%d items: %v", len(items), err)
+		}
+	}
+}
+
+// TestDecoderReservesBeforeDecoding: a Decoder tells reserve how many
+// items the body holds before it decodes any, in every mode, and an error
+// of reserve ends the call with nothing decoded: the HTTP endpoint waits
+// there for memory for them.
+func TestDecoderReservesBeforeDecoding(t *testing.T) {
+	full := errors.New("no room")
+	binary := map[string][]string{"ce-specversion": {"1.0"}, "ce-id": {"b1"}, "ce-source": {"s"}, "ce-type": {"t"},
+		"ce-subject": {"f47ac10b-58cc-4372-a567-0e02b2c3d479"}, "ce-time": {"2026-08-18T10:00:00Z"}}
+	for _, c := range []struct {
+		name    string
+		headers map[string][]string
+		body    string
+		items   int
+	}{
+		{"array", nil, jsonArray(csghub("r1"), csghub("r2"), "1"), 3},
+		{"object", nil, csghub("r1"), 1},
+		{"batch", map[string][]string{"Content-Type": {decode.ContentTypeCloudEventBatch}}, "[" + cloudEvent("c1", nil) + "]", 1},
+		{"binary", binary, `{"value": 1, "value_type": 0, "scene": 1}`, 1},
+	} {
+		dec, err := decode.ForHeaders(c.headers, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asked := -1
+		items, err := dec([]byte(c.body), func(n int) error { asked = n; return nil })
+		if err != nil || len(items) != c.items || asked != c.items {
+			t.Fatalf("%s: %d items, reserved %d: %v", c.name, len(items), asked, err)
+		}
+		if items, err := dec([]byte(c.body), func(int) error { return full }); err != full || items != nil {
+			t.Fatalf("%s, refused by reserve: %v %v", c.name, items, err)
+		}
+	}
+	dec, _ := decode.ForHeaders(nil, false)
+	for _, body := range []string{"[1,", "[" + strings.Repeat("1,", decode.MaxItems) + "1]"} {
+		if _, err := dec([]byte(body), func(int) error { t.Fatalf("%.10s…: reserve asked for a body refused whole", body); return nil }); err == nil {
+			t.Fatalf("%.10s…: no error", body)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func TestInvalidUTF8DoesNotCollide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items, err := dec([]byte(jsonArray(csghub("iu3\xff"), csghub(`iu3\ud800`), csghub("iu3\ufffd"))))
+	items, err := dec([]byte(jsonArray(csghub("iu3\xff"), csghub(`iu3\ud800`), csghub("iu3\ufffd"))), nil)
 	if err != nil || len(items) != 3 {
 		t.Fatal(items, err)
 	}
