@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
@@ -165,10 +167,18 @@ func StoredSpelling(id string) string {
 func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abacus.IngestResult, error) {
 	results := make([]abacus.IngestResult, len(ids))
 	spelled := make([]string, len(ids))
+	var lookup []string
 	for i, id := range ids {
 		spelled[i] = StoredSpelling(id)
+		// No event was stored under an id that is not UTF-8 or holds a
+		// NUL, and PostgreSQL refuses such text outright: asked for it,
+		// the lookup failed, and the answer said the ledger was
+		// unreachable, for a client to try again for ever (QA).
+		if utf8.ValidString(id) && !strings.ContainsRune(id, 0) {
+			lookup = append(lookup, spelled[i])
+		}
 	}
-	byID, err := e.storedEvents(ctx, spelled)
+	byID, err := e.storedEvents(ctx, lookup)
 	if err != nil {
 		e.cfg.Logger.Error("reading events", "err", err)
 		return nil, &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; try again"}

@@ -1,7 +1,9 @@
 package ledger_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,6 +278,39 @@ func TestVoidAndRerateByAnySpelling(t *testing.T) {
 		t.Fatalf("cash %s after the void, want 0", w.Balance)
 	}
 	mustVerify(t, st)
+}
+
+// TestVoidAndRerateOfIdsNoEventCanHave: an id that is not UTF-8 or holds
+// a NUL names no event, on either store, and the other ids of the call
+// are voided. PostgreSQL refuses such text outright, and that had failed
+// the whole call as "the ledger is unreachable; try again" (QA).
+func TestVoidAndRerateOfIdsNoEventCanHave(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		e := ledger.New(st, ledger.Config{})
+		defer e.Close()
+		ctx := t.Context()
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("ok", newAccountID(), "gpu", 4, t0)}); err != nil || res[0].Status != abacus.IngestAccepted {
+			t.Fatalf("ingest: %+v %v", res, err)
+		}
+		bad := []string{"\xff", "a\x00b", "caf\xe9"}
+		for name, call := range map[string]func(context.Context, []string) ([]abacus.IngestResult, error){"void": e.VoidEvents, "rerate": e.Rerate} {
+			res, err := call(ctx, append(slices.Clone(bad), "ok"))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for i := range bad {
+				if res[i].Status != abacus.IngestRejected || res[i].Err == nil || res[i].Err.Code != abacus.CodeNotFound {
+					t.Errorf("%s of %q: %+v (%v), want not found", name, bad[i], res[i], res[i].Err)
+				}
+			}
+			if name == "void" && (res[3].Status != abacus.IngestAccepted || res[3].Err != nil) {
+				t.Errorf("void of ok beside them: %+v (%v)", res[3], res[3].Err)
+			}
+		}
+		mustVerify(t, st)
+	})
 }
 
 // TestRerateAndVoidInOneBatch: a void of an event that its batch is
