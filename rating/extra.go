@@ -27,6 +27,27 @@ func (x extraFields) get(key string) (string, bool) {
 	return "", false
 }
 
+// caseVariant refuses a member whose key is one of keys in another case
+// ("PROMPT_TOKEN_NUM"): encoding/json, decoding extra into a struct as a
+// producer may, would read it as that key, so abacus would bill the event
+// one way and the producer's own books another. The event's top-level
+// fields are refused alike. A key that is none of them in any case is
+// left alone, as producers add their own.
+func (x extraFields) caseVariant(keys ...string) error {
+	for _, f := range x {
+		for _, key := range keys {
+			if f.key != key && strings.EqualFold(f.key, key) {
+				return abacus.Errorf(abacus.CodeInvalid, "extra."+f.key,
+					"is %s spelled in another case; send it once, spelled %s (encoding/json would read this key as %s, and abacus does not guess which value was meant)", key, key, key)
+			}
+		}
+	}
+	return nil
+}
+
+// readKeys are the keys of extra rating reads whatever the price.
+var readKeys = []string{ExtraSKUType, ExtraSKUKind, ExtraSKUUnitType, ExtraPromptTokens, ExtraCompletionTokens, ExtraCachedTokens, ExtraRunning}
+
 // parseExtra reads an event's extra: empty, null or a JSON object. The
 // fields are appended to buf (the caller's, to spare an allocation).
 //

@@ -130,6 +130,14 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 	if err != nil {
 		return Rating{}, err
 	}
+	// Not for a stored event rated as it was charged (RateWith), so that
+	// one stored before this rule can still be voided.
+	strict := ids == nil
+	if strict {
+		if err := extra.caseVariant(readKeys...); err != nil {
+			return Rating{}, err
+		}
+	}
 	var compBuf [2]Component
 	comps, split, err := components(e, extra, compBuf[:0])
 	if err != nil {
@@ -162,6 +170,11 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero, Field: quantityField(comp, split)}
 		cached := comp.Cached
 		if lic := p.License; lic != nil {
+			if strict && lic.UserMetric != "" {
+				if err := extra.caseVariant(lic.UserMetric); err != nil {
+					return Rating{}, err
+				}
+			}
 			if l.Quantity, err = licensed(lic, extra, l.Quantity, l.Field); err != nil {
 				return Rating{}, err
 			}

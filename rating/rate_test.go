@@ -268,6 +268,10 @@ func TestLicences(t *testing.T) {
 		{name: "stub, fraction", res: "stub", extra: map[string]any{"users": json.Number("2.5")}, err: "extra.users"},
 		{name: "stub, overflow", res: "stub", extra: map[string]any{"users": "9223372036854775807"}, err: "value"},
 		{name: "stub, counted", res: "gstub", extra: map[string]any{"users": 20}, qty: 200, cost: "100"},
+		{name: "stub, count in capitals", res: "stub", extra: map[string]any{"USERS": 25}, err: "extra.USERS"},
+		{name: "stub, count twice in two cases", res: "stub", extra: map[string]any{"users": 1, "Users": 25}, err: "extra.Users"},
+		{name: "instance, running in capitals", res: "run", extra: map[string]any{"Running": false}, err: "extra.Running"},
+		{name: "install, another key in capitals", res: "inst", extra: map[string]any{"OWNER": "x"}, qty: 10, cost: "5"},
 		{name: "not burstable, no commitment", res: "strict", qty: 10, cost: "5", uncommitted: true},
 		{name: "not burstable, stopped", res: "strict", extra: map[string]any{"running": false}, qty: 0, cost: "0", uncommitted: true},
 		{name: "not burstable, committed", res: "strict", who: bob, qty: 10, cost: "5"},
@@ -333,6 +337,41 @@ func TestTokenEventTwoLines(t *testing.T) {
 		t.Fatalf("lines %+v", r.Lines)
 	}
 	wantCost(t, "tokens", r.Cost, "0.00125")
+}
+
+// TestExtraKeysInAnotherCase: a key of extra that rating reads, spelled
+// in another case, is refused naming it, where it had been ignored: a
+// producer decoding extra with encoding/json into a struct reads it as the
+// key, and would bill 900 prompt tokens where abacus billed 100 (QA). An
+// event already stored is still rated as it was charged (RateWith), so
+// that it can be voided.
+func TestExtraKeysInAnotherCase(t *testing.T) {
+	mk := func(kind int, price string) abacus.Price {
+		return abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "m", UnitType: "token", Currency: "USD",
+			Unit: 1000, Model: abacus.ModelPerUnit, UnitPrice: d(price), ValidFrom: jan1}
+	}
+	b := mustBook(t, []abacus.Price{mk(4, "1"), mk(5, "10")}, nil, nil)
+	none := func(rating.Counter) int64 { return 0 }
+	for extra, field := range map[string]string{
+		`{"PROMPT_TOKEN_NUM":100,"COMPLETION_TOKEN_NUM":900}`:                      "extra.PROMPT_TOKEN_NUM",
+		`{"prompt_token_num":100,"Prompt_Token_Num":900,"completion_token_num":0}`: "extra.Prompt_Token_Num",
+		`{"prompt_token_num":100,"completion_token_num":900,"SKU_KIND":4}`:         "extra.SKU_KIND",
+	} {
+		e := &abacus.UsageEvent{ID: "t", Account: alice, Value: 1000, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10, Extra: extra}
+		_, err := b.Rate(e, "USD", none)
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Field != field || ae.Code != abacus.CodeInvalid {
+			t.Errorf("%s: %v, want refused naming %s", extra, err, field)
+		}
+		if _, err := b.RateWith(e, "USD", none, []int64{1, 2}); err != nil {
+			t.Errorf("%s, as stored: %v", extra, err)
+		}
+	}
+	e := &abacus.UsageEvent{ID: "t", Account: alice, Value: 1000, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10,
+		Extra: `{"prompt_token_num":100,"completion_token_num":900,"Owner_Type":"3"}`}
+	if r, err := b.Rate(e, "USD", none); err != nil || r.Cost.String() != "9.1" {
+		t.Fatalf("with a key rating does not read: %+v %v, want 9.1", r, err)
+	}
 }
 
 // TestLinesShareACounter: two components under one key (an override can
