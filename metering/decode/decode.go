@@ -35,7 +35,7 @@ type Item struct {
 	Event abacus.UsageEvent // valid when Err == nil (already passed Event.Validate())
 	Err   *abacus.Error     // names the field, in the wire name (e.g. "value", "created_at", "data.value")
 	ID    string            // the event id if it could be read, even when Err != nil (so results can name the item)
-	Line  int               // for files: the 1-based line (NDJSON) or record line (CSV); 0 otherwise
+	Line  int               // for files: the 1-based line (a CSV record is one line); 0 otherwise
 	names *[nFields]string  // each field's wire name, where the format's are not CSGHub's
 }
 

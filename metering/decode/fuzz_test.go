@@ -3,6 +3,7 @@ package decode_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,6 +99,11 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte(csvHeader + csvRow("a", "=", "=", "=", "=", "=", "=", `"multi`+"\n"+`line"`) + `"unterminated`))
 	f.Add([]byte(csvHeader + csvRow("a", "=", "=", "=", "=", "=", "=", "=", "=", "=", `"{""k"":1}"`)))
 	f.Add([]byte("uuid,user_uuid\n"))
+	// A stray quote closed by a later line's, the lines parsing together.
+	unquoted := func(id, customer string) string {
+		return csvRow(id, "=", "=", "=", "=", "=", "=", "=", customer, "=", "")
+	}
+	f.Add([]byte(csvHeader + unquoted("a", `"c`) + unquoted("b", "=") + unquoted("c", `c"`) + unquoted("d", "=")))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := decode.NewCSVReader(bytes.NewReader(body))
 		if err != nil {
@@ -117,10 +123,29 @@ func FuzzCSV(f *testing.F) {
 		if n := bytes.Count(body, []byte("\n")) + 1; len(items) > n {
 			t.Fatalf("%d items from %d lines", len(items), n)
 		}
-		for i := 1; i < len(items); i++ { // a line read again is not answered twice
+		for i := 1; i < len(items); i++ { // no line is answered twice
 			if items[i].Line <= items[i-1].Line {
 				t.Fatalf("item %d is of line %d, after one of line %d", i, items[i].Line, items[i-1].Line)
 			}
+		}
+		// Every line after the header is answered, by an event or an
+		// error, but blank ones: none is lost inside another's record.
+		var want, got []int
+		header := false
+		for i, l := range bytes.SplitAfter(bytes.TrimPrefix(body, []byte("\ufeff")), []byte("\n")) {
+			if len(bytes.Trim(l, " \t\r\n")) == 0 {
+				continue
+			}
+			if header {
+				want = append(want, i+1)
+			}
+			header = true
+		}
+		for _, it := range items {
+			got = append(got, it.Line)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("lines answered %v, want %v", got, want)
 		}
 	})
 }

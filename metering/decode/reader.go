@@ -10,24 +10,20 @@ import (
 	"github.com/abacus-billing/abacus"
 )
 
-// MaxLine bounds one NDJSON line and one CSV record, in bytes (not
-// counting the final line end). A longer one is an item with an error; the reader goes on after it without
+// MaxLine bounds one line, in bytes (not counting its line end). A longer
+// one is an item with an error; the reader goes on after it without
 // holding it in memory.
 const MaxLine = 1 << 20
 
-// Reader streams the events of a file, one item per line (NDJSON) or
-// record (CSV). Memory is bounded by MaxLine per item. A Reader is not
+// Reader streams the events of a file, one item per line (a CSV record
+// is one line). Memory is bounded by MaxLine per item. A Reader is not
 // safe for concurrent use.
 type Reader struct {
 	lr  lineReader
 	csv bool
 	col []int // CSV: the field of each column
 	buf []byte
-	// CSV: where each physical line of the last record ends in buf, and
-	// which of them were too long to keep
-	ends  []int
-	overs []bool
-	err   error // sticky: io.EOF or an I/O error
+	err error // sticky: io.EOF or an I/O error
 }
 
 // NewNDJSONReader reads newline-delimited JSON: each line a CSGHub event
@@ -36,7 +32,8 @@ func NewNDJSONReader(r io.Reader) *Reader {
 	return &Reader{lr: newLineReader(r)}
 }
 
-// NewCSVReader reads RFC 4180 CSV whose header row names CSGHub fields
+// NewCSVReader reads RFC 4180 CSV, one record a line (no field may hold
+// a line break), whose header row names CSGHub fields
 // (uuid, user_uuid, value, value_type, scene, op_uid, resource_id,
 // resource_name, customer_id, created_at, extra) in any order. It reads
 // the header at once: an unknown or repeated column, or a missing
@@ -55,7 +52,7 @@ func NewCSVReader(r io.Reader) (*Reader, error) {
 		if problem != "" {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "%s (line %d)", problem, line)
 		}
-		cells, perr := parseCSVRecord(rec, line)
+		cells, perr := parseCSVRecord(rec)
 		if perr != "" {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "header", "is not valid CSV: %s (line %d)", perr, line)
 		}
@@ -171,23 +168,27 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 	if err != nil {
 		return Item{}, false, err
 	}
+	if problem == pastLineEnd {
+		// The fields before the open one may name the event.
+		it := Item{Line: line, Err: lineError(line, "%s; the next line is read as a record of its own", problem)}
+		if cells, _ := parseCSVRecord(rec); len(cells) > 1 {
+			it.ID = r.id(cells[:len(cells)-1]) // the last is the open field's start
+		}
+		return it, true, nil
+	}
 	if problem != "" {
 		return Item{Line: line, Err: lineError(line, "%s", problem)}, true, nil
 	}
-	cells, perr := parseCSVRecord(rec, line)
+	cells, perr := parseCSVRecord(rec)
 	if perr != "" {
-		return Item{Line: line, Err: lineError(line, "is not valid CSV: %s%s", perr, r.readAgain())}, true, nil
+		return Item{Line: line, Err: lineError(line, "is not valid CSV: %s", perr)}, true, nil
 	}
 	if cells == nil {
 		return Item{}, false, nil
 	}
 	if len(cells) != len(r.col) {
-		it := Item{Line: line, Err: lineError(line, "has %d fields; the header has %d%s", len(cells), len(r.col), r.readAgain())}
-		for i, f := range r.col {
-			if f == fUUID && i < len(cells) {
-				it.ID = displayID(cells[i])
-			}
-		}
+		it := Item{Line: line, Err: lineError(line, "has %d fields; the header has %d", len(cells), len(r.col))}
+		it.ID = r.id(cells)
 		return it, true, nil
 	}
 	var f [nFields]value
@@ -200,29 +201,23 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 	return it, true, nil
 }
 
+// id is the event id among the leading cells of a record that cannot be
+// read, to name it by, or "".
+func (r *Reader) id(cells []string) string {
+	for i, f := range r.col {
+		if f == fUUID && i < len(cells) {
+			return displayID(cells[i])
+		}
+	}
+	return ""
+}
+
 // lineReader reads physical lines with bounded memory.
 type lineReader struct {
-	br      *bufio.Reader
-	line    int  // lines read so far
-	eof     bool // the source has no more lines
-	pending []givenBack
+	br   *bufio.Reader
+	line int  // lines read so far
+	eof  bool // the source has no more lines
 }
-
-// givenBack is a line given back to be read again, or, if over, one that
-// was too long to keep.
-type givenBack struct {
-	text []byte
-	over bool
-}
-
-// giveBack puts lines, the last ones read, back to be read again.
-func (l *lineReader) giveBack(lines []givenBack) {
-	l.pending = append(lines, l.pending...)
-	l.line -= len(lines)
-}
-
-// atEnd says that no line is left.
-func (l *lineReader) atEnd() bool { return l.eof && len(l.pending) == 0 }
 
 func newLineReader(r io.Reader) lineReader {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -236,24 +231,6 @@ func newLineReader(r io.Reader) lineReader {
 // stays within max bytes; over reports that it did not. scan, if set,
 // sees every byte of the line. It returns io.EOF if there is no line.
 func (l *lineReader) readLine(buf []byte, max int, scan func([]byte)) (_ []byte, over bool, err error) {
-	if len(l.pending) > 0 {
-		p := l.pending[0]
-		l.pending = l.pending[1:]
-		l.line++
-		if p.over {
-			if scan != nil {
-				scan([]byte{'\n'}) // what it held is gone: end it here
-			}
-			return buf, true, nil
-		}
-		if scan != nil {
-			scan(p.text)
-		}
-		if len(buf)+len(p.text) > max {
-			return buf, true, nil
-		}
-		return append(buf, p.text...), false, nil
-	}
 	if l.eof {
 		return buf, false, io.EOF
 	}
