@@ -232,6 +232,90 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	}
 }
 
+// TestIngestCSVStrayQuote: a stray quote in a CSV file costs its own line
+// (QA's files): every line is charged or named as rejected, so that the
+// summary adds up to the file's lines, including a line that, read as
+// RFC 4180 allows, was inside another event's field.
+func TestIngestCSVStrayQuote(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	acct := account(8)
+	row := func(id string, minutes int, customer, extra string) string {
+		return fmt.Sprintf("%s,%s,%d,0,11,,gpu,,%s,2026-11-02T10:00:00Z,%s\n", id, acct, minutes, customer, extra)
+	}
+	const header = "uuid,user_uuid,value,value_type,scene,op_uid,resource_id,resource_name,customer_id,created_at,extra\n"
+	for _, c := range []struct {
+		name, rows, summary string
+		rejected            []string    // the rejections listed, in order
+		charged             [][2]string // events charged, and what voiding each gives back
+	}{
+		{"in customer_id",
+			row("q31", 5, "c", "{}") + row("q32", 5, `"c`, "{}") + row("q33", 7, `c"`, "{}") + row("q34", 5, "c", "{}"),
+			"accepted 2 (0 unpriced), duplicate 0, rejected 2",
+			[]string{":3: event q32 rejected: opens a quoted field that runs past the end of the line: no field may hold a line break",
+				`:4: rejected: is not valid CSV: bare " in non-quoted-field`},
+			[][2]string{{"q31", "1.25"}, {"q34", "1.25"}}},
+		{"in extra",
+			row("x1", 5, "c", `"{`) + row("x2", 6, "c", "{}") + row("x3", 7, "c", `{}"`) + row("x4", 8, "c", "{}"),
+			"accepted 2 (0 unpriced), duplicate 0, rejected 2",
+			[]string{":2: event x1 rejected: opens a quoted field that runs past the end of the line",
+				`:4: rejected: is not valid CSV: bare " in non-quoted-field`},
+			[][2]string{{"x2", "1.5"}, {"x4", "2"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "events.csv")
+			os.WriteFile(file, []byte(header+c.rows), 0o600)
+			out, err := runCLI(t, "ingest", "--db", dsn, file)
+			if err == nil || !strings.Contains(out, c.summary) {
+				t.Fatalf("%v\n%s\nwant %s", err, out, c.summary)
+			}
+			// Each line of the file is counted once.
+			m := regexp.MustCompile(`accepted (\d+) .*, duplicate (\d+), rejected (\d+)`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no summary in\n%s", out)
+			}
+			n := 0
+			for _, d := range m[1:] {
+				k, _ := strconv.Atoi(d)
+				n += k
+			}
+			if lines := strings.Count(c.rows, "\n"); n != lines {
+				t.Fatalf("%d counted, from %d lines:\n%s", n, lines, out)
+			}
+			var listed []string
+			for _, l := range strings.Split(out, "\n") {
+				if regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:\d+: `).MatchString(l) {
+					listed = append(listed, l)
+				}
+			}
+			if len(listed) != len(c.rejected) {
+				t.Fatalf("%d rejections listed, want %d:\n%s", len(listed), len(c.rejected), out)
+			}
+			for i, w := range c.rejected {
+				if !strings.HasPrefix(listed[i], file+w) {
+					t.Errorf("rejection %d: %q, want %q…", i, listed[i], file+w)
+				}
+			}
+			args := []string{"void", "--db", dsn}
+			for _, ch := range c.charged {
+				args = append(args, ch[0])
+			}
+			out, err = runCLI(t, args...)
+			for _, ch := range c.charged {
+				if w := "voided " + ch[0] + ": " + ch[1] + " given back "; !strings.Contains(out, w) {
+					t.Errorf("missing %q in\n%s", w, out)
+				}
+			}
+			if err != nil {
+				t.Fatalf("void: %v\n%s", err, out)
+			}
+		})
+	}
+	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+}
+
 // TestIngestListsEveryRejectionInOrder: rejections come in the file's
 // order though chunks commit side by side; standard error shows the first
 // hundred, and --rejects FILE has every one.
