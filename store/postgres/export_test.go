@@ -59,3 +59,8 @@ func EventsPlan(ctx context.Context, s *Store, q abacus.EventQuery) ([]string, e
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// DeadLetterAddHeld is DeadLetterAdd with hold called before its commit.
+func DeadLetterAddHeld(ctx context.Context, s *Store, d abacus.DeadLetter, hold func()) (bool, error) {
+	return s.deadLetterAdd(ctx, d, hold)
+}

@@ -761,3 +761,59 @@ func TestEventsListingWaitsForBatchesInFlight(t *testing.T) {
 		t.Fatalf("listed %+v, want first and second, in seq order", evs)
 	}
 }
+
+// TestDeadLetterListingWaitsForInsertsInFlight: a page of dead letters
+// is read once the inserts in flight have committed, so a client paging
+// by id never passes a letter that commits after a higher one. Several
+// processes dead-lettering at once had made a follower of the list miss
+// 475 of 60,000 (QA).
+func TestDeadLetterListingWaitsForInsertsInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	letter := func(key string) abacus.DeadLetter {
+		return abacus.DeadLetter{Key: key, Source: "nats", Subject: "s", Reason: "bad", Payload: []byte("{}"), ReceivedAt: time.Now()}
+	}
+	inserted, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	// However the test ends, the first insert ends: the lock it holds is
+	// every test database's.
+	var once sync.Once
+	releaseFirst := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseFirst)
+	go func() {
+		_, err := postgres.DeadLetterAddHeld(ctx, s, letter("first"), func() { close(inserted); <-release })
+		firstDone <- err
+	}()
+	<-inserted
+	// Before the listing asks for the lock: queued behind it, this insert
+	// would wait for the first, which waits for the test.
+	if _, err := s.DeadLetterAdd(ctx, letter("second")); err != nil {
+		t.Fatal(err)
+	}
+	listed := make(chan []abacus.DeadLetter, 1)
+	go func() {
+		ds, err := s.DeadLetters(ctx, 0, 10)
+		if err != nil {
+			t.Error(err)
+		}
+		listed <- ds
+	}()
+	select {
+	case ds := <-listed:
+		releaseFirst()
+		<-firstDone
+		t.Fatalf("the listing answered %d letters while one with a lower id was in flight", len(ds))
+	case <-time.After(300 * time.Millisecond):
+	}
+	releaseFirst()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	ds := <-listed
+	if len(ds) != 2 || ds[0].Key != "first" || ds[1].Key != "second" {
+		t.Fatalf("listed %+v, want first and second, in id order", ds)
+	}
+}
