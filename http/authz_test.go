@@ -95,7 +95,8 @@ func contains(s []int, v int) bool {
 }
 
 // TestBearerSchemeAnyCase: the scheme of Authorization is case-insensitive
-// (RFC 9110), the key is not; another scheme, or none, is refused.
+// (RFC 9110), the key is not; another scheme, or none, is refused, saying
+// in WWW-Authenticate which one to use.
 func TestBearerSchemeAnyCase(t *testing.T) {
 	f := newFixture(t, testdb.SQLite(t))
 	for auth, want := range map[string]int{
@@ -110,8 +111,8 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 		"Bearer " + strings.ToUpper(f.tokens["alice"]): 401,
 	} {
 		r := f.doHeaders("", "GET", "/api/v1/accounts/"+alice, http.Header{"Authorization": {auth}}, "")
-		if r.status != want || want == 401 && r.body["field"] != "Authorization" {
-			t.Errorf("Authorization %q: %d %s, want %d", auth, r.status, r.raw, want)
+		if r.status != want || want == 401 && (r.body["field"] != "Authorization" || r.header.Get("WWW-Authenticate") != `Bearer realm="abacus"`) {
+			t.Errorf("Authorization %q: %d %s (WWW-Authenticate %q), want %d", auth, r.status, r.raw, r.header.Get("WWW-Authenticate"), want)
 		}
 	}
 }

@@ -66,8 +66,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="abacus"`) // RFC 9110 asks a 401 to say how to authenticate
 	}
 	writeJSON(w, status, errorBody{Code: e.Code, Message: e.Error(), Field: e.Field})
 }
