@@ -30,6 +30,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	usage := usageFlags(fs)
 	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv, each also with .gz), or else from its first line")
 	chunk := fs.Int("chunk", 2000, "events handed to the engine at a time")
+	flush := fs.Duration("flush", time.Second, "send a chunk that is not full once its first event has waited this long, so that events from input that goes quiet (tail -f) are charged without waiting for more")
 	rejects := fs.String("rejects", "", "write every rejection, with its file and line, to this file (standard error shows the first 100)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -39,6 +40,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *chunk < 1 || *chunk > maxChunk {
 		return fmt.Errorf("--chunk %d: give 1 to %d events", *chunk, maxChunk)
+	}
+	if *flush <= 0 {
+		return fmt.Errorf("--flush %s: give a duration above 0 (1s, 200ms)", *flush)
 	}
 	if *format != "" && *format != "ndjson" && *format != "csv" {
 		return fmt.Errorf("--format %q is not ndjson or csv", *format)
@@ -57,7 +61,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 	engine := ledger.New(st, ledger.Config{Usage: ucfg, Logger: quietLogger(stderr)})
 	defer engine.Close()
-	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, stderr: stderr}
+	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, flush: *flush, stderr: stderr}
 	if *rejects != "" {
 		f, err := os.Create(*rejects)
 		if err != nil {
@@ -118,6 +122,7 @@ func (in *ingester) listedWhere() string {
 type ingester struct {
 	pipe    *metering.Pipeline
 	chunk   int
+	flush   time.Duration // how long an event waits for its chunk to fill
 	stderr  io.Writer
 	rejects io.Writer // every rejection; nil: none but the first maxPrinted, on stderr
 
@@ -133,74 +138,22 @@ const maxPrinted = 100
 const maxChunk = 100_000
 
 func (in *ingester) file(ctx context.Context, name, format string) error {
-	var r io.Reader = os.Stdin
-	var size int64 = -1
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil {
-			if fi.IsDir() {
-				return errors.New("is a directory; name the files in it")
-			}
-			size = fi.Size()
-		}
-		r = f
+	prog := newProgress(in.stderr, name)
+	// The input is read on a goroutine of its own, so that this loop is
+	// never held up by input that is slow to come (a pipe that pauses,
+	// tail -f): it sends what was read once it has waited --flush, and it
+	// stops when interrupted, however long a read blocks.
+	src := &source{ready: make(chan struct{}), items: make(chan decode.Item, 64), stop: make(chan struct{})}
+	go src.read(name, format, prog)
+	defer close(src.stop) // a read that blocks ends with the process
+	select {
+	case <-src.ready:
+	case <-ctx.Done():
+		prog.done()
+		return errors.New("interrupted before any event of it was read: nothing of it was sent")
 	}
-	explicit := format != ""
-	if format == "" {
-		switch filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz")) {
-		case ".csv":
-			format = "csv"
-		case ".ndjson", ".jsonl", ".json":
-			format = "ndjson"
-		}
-	}
-	prog := newProgress(in.stderr, name, size)
-	// The progress counts the file's own bytes, compressed or not.
-	buffered := bufio.NewReader(&countingReader{r: r, progress: prog})
-	var src io.Reader = buffered
-	if magic, _ := buffered.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(buffered)
-		if err != nil {
-			return fmt.Errorf("reading it as gzip: %w", err)
-		}
-		defer zr.Close()
-		src = zr
-	}
-	peek := bufio.NewReader(src)
-	src = peek
-	if bom, _ := peek.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
-		return errors.New("is UTF-16 text; abacus ingest reads UTF-8: save it as UTF-8 (iconv -f UTF-16 -t UTF-8)")
-	}
-	head := lead(peek)
-	if bytes.HasPrefix(head, []byte("[")) {
-		return errors.New("is a JSON array; abacus ingest reads NDJSON (one event per line) or CSV: send an array to the HTTP endpoint")
-	}
-	switch sniffed := sniffFormat(head); {
-	case format == "": // standard input, or a name that does not say
-		if format = sniffed; format == "" {
-			return fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
-		}
-	case format != sniffed && sniffed != "" && !explicit && len(head) > 0: // an empty file reads as any format
-		// Every line would be rejected for the name's format.
-		return fmt.Errorf("is named as %s but reads as %s; rename it, or use --format %s", strings.ToUpper(format), strings.ToUpper(sniffed), sniffed)
-	}
-	var rd *decode.Reader
-	switch format {
-	case "ndjson":
-		if first, _, ended := bytes.Cut(head, []byte("\n")); ended && string(bytes.TrimSpace(first)) == "{" {
-			// Every line would be rejected, each for a part of an event.
-			return errors.New("is JSON spread over lines (its first line is a lone {); abacus ingest reads NDJSON, one event per line: write one per line (jq -c . FILE)")
-		}
-		rd = decode.NewNDJSONReader(src)
-	case "csv":
-		var err error
-		if rd, err = decode.NewCSVReader(src); err != nil {
-			return err
-		}
+	if src.failed != nil {
+		return src.failed
 	}
 	in.mu.Lock()
 	in.firstFail = nil
@@ -210,7 +163,9 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	// Each chunk reports after the one before it, so that rejections
 	// come in the file's order though the chunks commit side by side.
 	var before chan struct{}
+	sentLine := 0 // the line of the last event handed over
 	send := func(items []decode.Item) {
+		sentLine = items[len(items)-1].Line
 		sem <- struct{}{}
 		wg.Add(1)
 		prev, turn := before, make(chan struct{})
@@ -240,29 +195,46 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 			prog.events(len(items))
 		}()
 	}
+	// A chunk goes when it is full, or once its first event has waited
+	// --flush for the rest: events read from input that goes quiet are
+	// charged without waiting for more.
 	var items []decode.Item
-	var readErr error
-	for {
-		it, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	var flush *time.Timer
+	var flushed <-chan time.Time // nil while no event waits
+	sendItems := func() {
+		if flush != nil {
+			flush.Stop()
+			flush, flushed = nil, nil
 		}
-		if err != nil {
-			readErr = err
-			break
-		}
-		items = append(items, it)
-		if len(items) == in.chunk {
+		if len(items) > 0 {
 			send(items)
 			items = nil
 		}
-		if ctx.Err() != nil {
-			break
+	}
+	interrupted := false
+read:
+	for {
+		select {
+		case it, ok := <-src.items:
+			if !ok {
+				break read
+			}
+			if items = append(items, it); len(items) == in.chunk {
+				sendItems()
+			} else if flush == nil {
+				flush = time.NewTimer(in.flush)
+				flushed = flush.C
+			}
+		case <-flushed:
+			sendItems()
+		case <-ctx.Done():
+			interrupted = true
+			break read
 		}
 	}
-	if len(items) > 0 && ctx.Err() == nil {
-		send(items)
-	}
+	// What was read is sent, interrupted or not: a line read from a pipe
+	// cannot be read again.
+	sendItems()
 	wg.Wait()
 	prog.done()
 	in.mu.Lock()
@@ -270,12 +242,142 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	switch {
 	case in.firstFail != nil:
 		return fmt.Errorf("%w (nothing is lost: run the same command again, the event ids make it safe)", in.firstFail)
-	case readErr != nil:
-		return fmt.Errorf("%w; the events before it were sent (once the file is whole, run again: those come back as duplicates)", readErr)
-	case ctx.Err() != nil:
-		return errors.New("interrupted: the events counted are in; run the same command again for the rest (those come back as duplicates)")
+	case interrupted && sentLine == 0:
+		return errors.New("interrupted before any event of it was read: nothing of it was sent")
+	case interrupted && name == "-":
+		return fmt.Errorf("interrupted: the events counted are in, every one up to line %d of standard input; "+
+			"send the rest again, from line %d or whole: it is safe (those sent come back as duplicates)", sentLine, sentLine+1)
+	case interrupted:
+		return fmt.Errorf("interrupted: the events counted are in, every one up to line %d; "+
+			"run the same command again for the rest: it is safe (those come back as duplicates)", sentLine)
+	case src.err != nil: // the items are all in: src.err was set before they closed
+		return fmt.Errorf("%w; the events before it were sent (once the file is whole, run again: those come back as duplicates)", src.err)
 	}
 	return nil
+}
+
+// source reads one input on a goroutine of its own and hands over its
+// items in order. Its fields are the reader's until the channel that
+// says they are set is closed: failed and prog's size until ready, err
+// until items.
+type source struct {
+	ready  chan struct{}    // closed once the input is open and its format known, or failed
+	failed error            // why the input could not be read at all
+	items  chan decode.Item // closed after the last item
+	err    error            // why reading stopped before the end, if it did
+	stop   chan struct{}    // closed when no more items are taken
+}
+
+func (s *source) read(name, format string, prog *progress) {
+	defer close(s.items)
+	rd, closeInput, err := openInput(name, format, prog)
+	s.failed = err
+	close(s.ready)
+	if err != nil {
+		return
+	}
+	defer closeInput()
+	for {
+		it, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			s.err = err
+			return
+		}
+		select {
+		case s.items <- it:
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// openInput opens a file (or standard input, for -), tells its format and
+// starts its decoder, reading no more of it than it must: input from a
+// pipe may come a line at a time.
+func openInput(name, format string, prog *progress) (_ *decode.Reader, _ func(), err error) {
+	var closers []func() error
+	closeInput := func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeInput()
+		}
+	}()
+	var r io.Reader = os.Stdin
+	var size int64 = -1
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, f.Close)
+		if fi, err := f.Stat(); err == nil {
+			if fi.IsDir() {
+				return nil, nil, errors.New("is a directory; name the files in it")
+			}
+			size = fi.Size()
+		}
+		r = f
+	}
+	explicit := format != ""
+	if format == "" {
+		switch filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz")) {
+		case ".csv":
+			format = "csv"
+		case ".ndjson", ".jsonl", ".json":
+			format = "ndjson"
+		}
+	}
+	prog.open(size)
+	// The progress counts the file's own bytes, compressed or not.
+	buffered := bufio.NewReader(&countingReader{r: r, progress: prog})
+	var src io.Reader = buffered
+	if magic, _ := buffered.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(buffered)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading it as gzip: %w", err)
+		}
+		closers = append(closers, zr.Close)
+		src = zr
+	}
+	peek := bufio.NewReader(src)
+	src = peek
+	if bom, _ := peek.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
+		return nil, nil, errors.New("is UTF-16 text; abacus ingest reads UTF-8: save it as UTF-8 (iconv -f UTF-16 -t UTF-8)")
+	}
+	head := lead(peek)
+	if bytes.HasPrefix(head, []byte("[")) {
+		return nil, nil, errors.New("is a JSON array; abacus ingest reads NDJSON (one event per line) or CSV: send an array to the HTTP endpoint")
+	}
+	switch sniffed := sniffFormat(head); {
+	case format == "": // standard input, or a name that does not say
+		if format = sniffed; format == "" {
+			return nil, nil, fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
+		}
+	case format != sniffed && sniffed != "" && !explicit && len(head) > 0: // an empty file reads as any format
+		// Every line would be rejected for the name's format.
+		return nil, nil, fmt.Errorf("is named as %s but reads as %s; rename it, or use --format %s", strings.ToUpper(format), strings.ToUpper(sniffed), sniffed)
+	}
+	switch format {
+	case "ndjson":
+		if first, _, ended := bytes.Cut(head, []byte("\n")); ended && string(bytes.TrimSpace(first)) == "{" {
+			// Every line would be rejected, each for a part of an event.
+			return nil, nil, errors.New("is JSON spread over lines (its first line is a lone {); abacus ingest reads NDJSON, one event per line: write one per line (jq -c . FILE)")
+		}
+		return decode.NewNDJSONReader(src), closeInput, nil
+	default: // csv
+		rd, err := decode.NewCSVReader(src)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rd, closeInput, nil
+	}
 }
 
 // report lists a chunk's rejections: every one to the rejects file, the
@@ -310,10 +412,22 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 }
 
 // lead is the start of r past a byte-order mark and white space, which
-// tells a file's format.
+// tells a file's format: up to the end of its first line that holds
+// anything else, or of its buffer, or of the input. It waits for no more:
+// a pipe may pause after its first lines, and they are to be charged
+// meanwhile.
 func lead(r *bufio.Reader) []byte {
-	head, _ := r.Peek(4096)
-	return bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
+	for {
+		head, _ := r.Peek(r.Buffered()) // what has come
+		trimmed := bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
+		if len(head) == r.Size() || bytes.IndexByte(trimmed, '\n') >= 0 {
+			return trimmed
+		}
+		if _, err := r.Peek(len(head) + 1); err != nil { // waits for more
+			head, _ = r.Peek(r.Buffered())
+			return bytes.TrimLeft(bytes.TrimPrefix(head, utf8BOM), " \t\r\n")
+		}
+	}
 }
 
 // sniffFormat tells NDJSON from CSV by a file's lead: an object opens an
@@ -346,33 +460,47 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // progress shows a bar with rate and ETA on a terminal, and a plain line
-// every five seconds otherwise.
+// every five seconds otherwise. The input's reader opens it, once it knows
+// the size; once done it shows nothing more.
 type progress struct {
-	bar   *progressbar.ProgressBar
 	out   io.Writer
 	name  string
-	size  int64
 	start time.Time
 
 	mu         sync.Mutex
+	bar        *progressbar.ProgressBar
+	size       int64
 	read       int64
 	n          int
 	lastReport time.Time
+	finished   bool
 }
 
-func newProgress(out io.Writer, name string, size int64) *progress {
-	p := &progress{out: out, name: name, size: size, start: time.Now(), lastReport: time.Now()}
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.bar = progressbar.NewOptions64(size, progressbar.OptionSetWriter(out), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription(name), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+func newProgress(out io.Writer, name string) *progress {
+	return &progress{out: out, name: name, size: -1, start: time.Now(), lastReport: time.Now()}
+}
+
+// open sets the input's size (-1: unknown) and, on a terminal, shows the bar.
+func (p *progress) open(size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.finished {
+		return
+	}
+	p.size = size
+	if f, ok := p.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.bar = progressbar.NewOptions64(size, progressbar.OptionSetWriter(p.out), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription(p.name), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 	}
-	return p
 }
 
 func (p *progress) bytes(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.finished { // a read that went on after the file's summary
+		return
+	}
 	p.read += int64(n)
 	if p.bar != nil {
 		p.bar.Add(n)
@@ -426,6 +554,7 @@ func (p *progress) line() {
 func (p *progress) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.finished = true
 	if p.bar != nil {
 		p.bar.Finish()
 		return

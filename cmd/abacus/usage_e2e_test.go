@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -560,5 +561,169 @@ func TestIngestInterruptedWhileOpening(t *testing.T) {
 	if code := run(ctx, []string{"ingest", "--db", filepath.Join(dir, "a.db"), file}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "interrupted while opening the database, before any event was read: nothing changed") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+// running is an abacus process the test signals, with a pipe to its
+// standard input that the test writes to and keeps open.
+type running struct {
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *lockedBuffer // standard output and error
+	exited chan error    // the process's end, once
+}
+
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	p := &running{name: "abacus " + args[0], cmd: exec.Command(binary, args...), out: &lockedBuffer{}, exited: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.stdin.Close() })
+	return p
+}
+
+// startPiped runs abacus ingest on its standard input.
+func startPiped(t *testing.T, args ...string) *running {
+	t.Helper()
+	return start(t, append(append([]string{"ingest"}, args...), "-")...)
+}
+
+// send writes events to the process's standard input, one a line.
+func (p *running) send(t *testing.T, events []string) {
+	t.Helper()
+	if _, err := io.WriteString(p.stdin, strings.Join(events, "\n")+"\n"); err != nil {
+		t.Fatalf("%v\n%s", err, p.out)
+	}
+}
+
+// waitUntil polls cond for up to 20 s, while the process runs.
+func (p *running) waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		select {
+		case err := <-p.exited:
+			p.exited <- err
+			t.Fatalf("%s exited (%v) while waiting for %s:\n%s", p.name, err, what, p.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s:\n%s", what, p.out)
+		}
+	}
+}
+
+// end waits up to 10 s for the process to exit, and returns its exit code.
+func (p *running) end(t *testing.T, after string) int {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s still runs 10 s after %s:\n%s", p.name, after, p.out)
+	}
+	return 0
+}
+
+// storedEvents counts the events stored.
+func storedEvents(t *testing.T, st migrator) int {
+	t.Helper()
+	return eventsIn(t, st, "")
+}
+
+// eventsIn counts the events stored in a status ("": any).
+func eventsIn(t *testing.T, st migrator, status abacus.EventStatus) int {
+	t.Helper()
+	n := 0
+	for after := int64(0); ; {
+		evs, err := st.Events(t.Context(), abacus.EventQuery{Status: status, AfterSeq: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			return n
+		}
+		n, after = n+len(evs), evs[len(evs)-1].Seq
+	}
+}
+
+func pipedEvents(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, usageEvent(fmt.Sprintf("%s-%d", prefix, i), account(1+i%20), 1))
+	}
+	return out
+}
+
+// TestIngestFromAPipeChargesAsItGoes: reading standard input that pauses
+// (tail -f), ingest charges a full chunk at once and the rest once it has
+// waited --flush (a second), not at the next chunk or the end of the
+// input; interrupted while its input is open and quiet, it stops at once,
+// with its summary and the line to send again from.
+func TestIngestFromAPipeChargesAsItGoes(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	st, err := openMigrated(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := startPiped(t, "--db", dsn)
+	p.send(t, pipedEvents("tail", 0, 3000)) // a chunk of 2,000, and 1,000 that wait
+	p.waitUntil(t, "3,000 events charged", func() bool { return storedEvents(t, st) == 3000 })
+	p.send(t, pipedEvents("tail", 3000, 3010))
+	p.waitUntil(t, "3,010 events charged", func() bool { return storedEvents(t, st) == 3010 })
+	p.cmd.Process.Signal(os.Interrupt)
+	if code := p.end(t, "SIGINT"); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	}
+	for _, want := range []string{
+		"accepted 3010 (0 unpriced), duplicate 0, rejected 0\n",
+		"abacus ingest: -: interrupted: the events counted are in, every one up to line 3010 of standard input; " +
+			"send the rest again, from line 3011 or whole: it is safe (those sent come back as duplicates)\n",
+	} {
+		if !strings.Contains(p.out.String(), want) {
+			t.Fatalf("missing %q in:\n%s", want, p.out)
+		}
+	}
+}
+
+// TestIngestInterruptedSendsWhatItRead: interrupted (SIGTERM) with events
+// read that wait for their chunk to fill, ingest sends them and waits for
+// their commit before it exits, and counts them: a line read from a pipe
+// cannot be read again.
+func TestIngestInterruptedSendsWhatItRead(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	st, err := openMigrated(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := startPiped(t, "--db", dsn, "--chunk", "3", "--flush", "1h")
+	p.send(t, pipedEvents("held", 0, 5))
+	p.waitUntil(t, "the first chunk charged", func() bool { return storedEvents(t, st) == 3 })
+	p.cmd.Process.Signal(syscall.SIGTERM) // events 4 and 5 wait for a third
+	if code := p.end(t, "SIGTERM"); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	}
+	if !strings.Contains(p.out.String(), "accepted 5 (0 unpriced), duplicate 0, rejected 0\n") ||
+		!strings.Contains(p.out.String(), "interrupted: the events counted are in, every one up to line 5 of standard input") {
+		t.Fatalf("want all 5 counted:\n%s", p.out)
+	}
+	if n := storedEvents(t, st); n != 5 {
+		t.Fatalf("%d events stored, want 5", n)
 	}
 }
