@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -40,9 +41,58 @@ func commands() []command {
 
 func main() {
 	tuneGC()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	onInterrupt(cancel, os.Args[1:], os.Stderr)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// onInterrupt cancels the commands' context at the first SIGINT or
+// SIGTERM: a command stops, sees through what it handed to the database,
+// and says what it did. A second one exits at once (130 for SIGINT, 143
+// for SIGTERM), without waiting for what is in flight: a transaction not
+// committed by then is rolled back, and no count the command printed
+// includes it.
+func onInterrupt(cancel func(), args []string, stderr io.Writer) {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+		name := "abacus"
+		if len(args) > 0 {
+			name += " " + args[0]
+		}
+		var sig os.Signal
+		select {
+		case sig = <-signals:
+		case <-time.After(2 * time.Second): // still at it: say why, and how not to wait
+			fmt.Fprintf(stderr, "%s: interrupted: finishing what is in flight; interrupt again to exit at once\n", name)
+			sig = <-signals
+		}
+		fmt.Fprintf(stderr, "%s: interrupted again: exiting at once, without waiting for what was in flight "+
+			"(what had not committed is rolled back, and no count printed includes it)%s\n", name, rerunAdvice(args))
+		code := 130
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		os.Exit(code)
+	}()
+}
+
+// rerunAdvice says, for the commands that running again finishes, that
+// it is safe.
+func rerunAdvice(args []string) string {
+	switch {
+	case len(args) == 0:
+	case args[0] == "ingest":
+		return "; run the same command again, on the same input: it is safe (the events stored come back as duplicates)"
+	case args[0] == "rerate":
+		return "; run the same command again to finish: it is safe (it charges only the events still unpriced)"
+	case args[0] == "prices" && len(args) > 1 && args[1] == "import":
+		return "; run the same command again to finish: it is safe (what is stored already is left out, and a correction reprices only events still at versions no longer in force)"
+	}
+	return ""
 }
 
 // exitError carries a process exit code other than 1.

@@ -20,9 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
 	"github.com/abacus-billing/abacus/metering/natstest"
 )
 
@@ -621,6 +623,16 @@ func (p *running) waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// hinted waits until the process, interrupted, says it is finishing what
+// is in flight: it is still running 2 s after the signal, which it has
+// taken.
+func (p *running) hinted(t *testing.T) {
+	t.Helper()
+	p.waitUntil(t, "the hint", func() bool {
+		return strings.Contains(p.out.String(), p.name+": interrupted: finishing what is in flight; interrupt again to exit at once\n")
+	})
+}
+
 // end waits up to 10 s for the process to exit, and returns its exit code.
 func (p *running) end(t *testing.T, after string) int {
 	t.Helper()
@@ -635,6 +647,59 @@ func (p *running) end(t *testing.T, after string) int {
 		t.Fatalf("%s still runs 10 s after %s:\n%s", p.name, after, p.out)
 	}
 	return 0
+}
+
+// heldLock is a PostgreSQL transaction that holds a lock.
+type heldLock struct {
+	t        *testing.T
+	tx       pgx.Tx
+	pid      uint32
+	observer *pgx.Conn // outside the transaction, which would see one snapshot of the activity
+}
+
+// holdLock takes a lock in a transaction of its own, by a statement, until
+// release or the test's end.
+func holdLock(t *testing.T, dsn, statement string, args ...any) *heldLock {
+	t.Helper()
+	connect := func() *pgx.Conn {
+		conn, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		return conn
+	}
+	conn := connect()
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), statement, args...); err != nil {
+		t.Fatal(err)
+	}
+	return &heldLock{t: t, tx: tx, pid: conn.PgConn().PID(), observer: connect()}
+}
+
+// waited says whether another session waits for the lock.
+func (l *heldLock) waited() bool {
+	return l.count("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", int(l.pid)) > 0
+}
+
+// count runs a count outside the transaction, and outside the book's lock,
+// which the store's listing of all events takes and a usage batch waiting
+// for this lock holds.
+func (l *heldLock) count(query string, args ...any) int {
+	var n int
+	if err := l.observer.QueryRow(l.t.Context(), query, args...).Scan(&n); err != nil {
+		l.t.Fatal(err)
+	}
+	return n
+}
+
+func (l *heldLock) release() {
+	if err := l.tx.Rollback(l.t.Context()); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 // storedEvents counts the events stored.
@@ -725,5 +790,49 @@ func TestIngestInterruptedSendsWhatItRead(t *testing.T) {
 	}
 	if n := storedEvents(t, st); n != 5 {
 		t.Fatalf("%d events stored, want 5", n)
+	}
+}
+
+// TestIngestSecondInterruptExitsAtOnce: interrupted while a chunk waits
+// for a lock in the database, ingest waits for it, and says after a while
+// that a second interrupt exits at once; the second does, 130, without
+// counting the chunk that had not committed. None of it is stored, and
+// the same input sent again charges it.
+func TestIngestSecondInterruptExitsAtOnce(t *testing.T) {
+	dsn := testdb.PostgresSchemaURL(t)
+	importPrices(t, dsn)
+	st, err := openMigrated(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := startPiped(t, "--db", dsn)
+	events := pipedEvents("again", 0, 5)
+	p.send(t, events[:3])
+	p.waitUntil(t, "the first 3 events charged", func() bool { return storedEvents(t, st) == 3 })
+
+	lock := holdLock(t, dsn, "LOCK TABLE usage_events IN ACCESS EXCLUSIVE MODE")
+	p.send(t, events[3:])
+	p.waitUntil(t, "the last 2 events waiting for the lock", lock.waited)
+	p.cmd.Process.Signal(os.Interrupt)
+	p.hinted(t)
+	p.cmd.Process.Signal(os.Interrupt)
+	if code := p.end(t, "a second SIGINT"); code != 130 {
+		t.Fatalf("exit %d, want 130:\n%s", code, p.out)
+	}
+	if out := p.out.String(); !strings.Contains(out, "abacus ingest: interrupted again: exiting at once, without waiting for what was in flight") ||
+		strings.Contains(out, "accepted") {
+		t.Fatalf("want no count, and why:\n%s", out)
+	}
+	lock.release()
+	if n := storedEvents(t, st); n != 3 {
+		t.Fatalf("%d events stored, want the 3 before the lock", n)
+	}
+	out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, "again.ndjson", strings.Join(events, "\n")+"\n"))
+	if err != nil || !strings.Contains(out, "accepted 2 (0 unpriced), duplicate 3, rejected 0\n") {
+		t.Fatalf("sent again: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
