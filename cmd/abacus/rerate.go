@@ -26,16 +26,30 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
+		if ctx.Err() != nil { // waiting for the database, another writer's lock say
+			return errors.New("interrupted while opening the database, before any event was charged: nothing changed")
+		}
 		return err
 	}
 	defer st.Close()
 	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
 	defer engine.Close()
 	var t rerateTally
+	// Interrupted, it stops listing, and says what it charged.
+	interrupted := func() error {
+		t.print(stdout)
+		return errors.New("interrupted: the events counted are charged; run the same command again to finish: it is safe (it charges only the events still unpriced)" + t.refusedNote())
+	}
 	var after int64
 	for {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventUnpriced, AfterSeq: after, Limit: 500})
 		if err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
 			return err
 		}
 		if len(evs) == 0 {
@@ -46,7 +60,9 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			ids[i] = e.ID
 		}
 		after = evs[len(evs)-1].Seq
-		results, err := engine.Rerate(ctx, ids)
+		// Seen through, interrupted or not: it may commit whatever its
+		// caller does, and the count must hold it.
+		results, err := engine.Rerate(context.WithoutCancel(ctx), ids)
 		if err != nil {
 			return err
 		}
@@ -54,11 +70,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "charged %s (%s in all); %d still have no price; %d refused", count(t.charged, "event"), t.total, t.still, t.refused)
-	if t.gone > 0 {
-		fmt.Fprintf(stdout, "; %d charged or voided by another process meanwhile", t.gone)
-	}
-	fmt.Fprintln(stdout)
+	t.print(stdout)
 	switch {
 	case t.refused == 1:
 		return errors.New("1 event was refused (listed above); it is still unpriced")
@@ -77,6 +89,26 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 type rerateTally struct {
 	charged, still, refused, gone int
 	total                         abacus.Amount
+}
+
+// print is the command's summary.
+func (t *rerateTally) print(stdout io.Writer) {
+	fmt.Fprintf(stdout, "charged %s (%s in all); %d still have no price; %d refused", count(t.charged, "event"), t.total, t.still, t.refused)
+	if t.gone > 0 {
+		fmt.Fprintf(stdout, "; %d charged or voided by another process meanwhile", t.gone)
+	}
+	fmt.Fprintln(stdout)
+}
+
+// refusedNote adds the refused events to an interruption's message.
+func (t *rerateTally) refusedNote() string {
+	switch {
+	case t.refused == 1:
+		return "; the 1 event refused (listed above) is still unpriced"
+	case t.refused > 1:
+		return fmt.Sprintf("; the %d events refused (listed above) are still unpriced", t.refused)
+	}
+	return ""
 }
 
 func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
 	"github.com/abacus-billing/abacus/ledger"
 )
 
@@ -109,5 +111,57 @@ func TestReadingCommandsNeedTheDatabase(t *testing.T) {
 		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("%s made %s: %v", strings.Join(args, " "), missing, err)
 		}
+	}
+}
+
+// TestRerateInterruptedSaysWhatItCharged: interrupted (SIGINT) while a
+// call waits for a lock, rerate sees the call through and then stops,
+// printing its summary, which counts exactly what was charged, and that
+// running it again is safe; it exits 1. Run again, it charges the rest.
+func TestRerateInterruptedSaysWhatItCharged(t *testing.T) {
+	dsn := testdb.PostgresSchemaURL(t)
+	// 1,000 events of ten accounts, then 1,000 of an account the test
+	// holds the wallets of: rerate charges 500 at a time, in the order
+	// they were stored, so its third call waits for the lock.
+	var first, held strings.Builder
+	for i := range 1000 {
+		fmt.Fprintln(&first, usageEvent(fmt.Sprintf("rr-%d", i), account(1+i%10), 1+i%7))
+		fmt.Fprintln(&held, usageEvent(fmt.Sprintf("rr-held-%d", i), account(11), 1))
+	}
+	for _, events := range []string{first.String(), held.String()} {
+		if out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, "events.ndjson", events)); err != nil || !strings.Contains(out, "accepted 1000 (1000 unpriced)") {
+			t.Fatalf("ingest: %v\n%s", err, out)
+		}
+	}
+	importPrices(t, dsn)
+	lock := holdLock(t, dsn, "SELECT id FROM wallets WHERE account_id = $1 FOR UPDATE", account(11))
+	p := start(t, "rerate", "--db", dsn)
+	p.waitUntil(t, "the third call waiting for the lock", lock.waited)
+	charged := "SELECT count(*) FROM usage_events WHERE status = 'charged'"
+	if n := lock.count(charged); n != 1000 {
+		t.Fatalf("%d events charged before the lock, want 1000", n)
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	p.hinted(t) // the signal taken while the call waits
+	lock.release()
+	if code := p.end(t, "SIGINT and the lock released"); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	}
+	for _, want := range []string{
+		"charged 1500 events (1124.25 in all); 0 still have no price; 0 refused\n", // 3,997 minutes and 500, at 0.25
+		"abacus rerate: interrupted: the events counted are charged; run the same command again to finish: it is safe (it charges only the events still unpriced)\n",
+	} {
+		if !strings.Contains(p.out.String(), want) {
+			t.Fatalf("missing %q in:\n%s", want, p.out)
+		}
+	}
+	if n := lock.count(charged); n != 1500 {
+		t.Fatalf("%d events charged, want the 1500 counted", n)
+	}
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 500 events (125 in all); 0 still have no price; 0 refused\n") {
+		t.Fatalf("rerate again: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
