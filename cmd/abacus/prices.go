@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -67,11 +68,17 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
+		if ctx.Err() != nil { // waiting for the database, another writer's lock say
+			return errors.New("interrupted while opening the database, before anything was stored: nothing changed")
+		}
 		return err
 	}
 	defer st.Close()
 	book, err := st.PriceBookLoad(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted before anything was stored: nothing changed")
+		}
 		return err
 	}
 	if *dryRun && !*correct {

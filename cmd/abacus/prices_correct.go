@@ -42,12 +42,20 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
 		return file.Locate(err, prices, nil)
 	}
+	// Interrupted before the correction is stored, it has changed
+	// nothing; after, it says what it did.
+	before := func(err error) error {
+		if ctx.Err() != nil {
+			return errors.New("interrupted before anything was stored: nothing changed")
+		}
+		return err
+	}
 	if len(prices) > 0 && len(file.Prices) > 0 {
 		// Before anything is stored: an event the corrected book cannot
 		// price (a burst level taken away, say) would keep its month at
 		// the old prices after the correction was stored.
 		if err := pricedByCorrection(ctx, st, file, &corrected, stderr); err != nil {
-			return err
+			return before(err)
 		}
 	}
 	if dryRun {
@@ -57,18 +65,38 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 			fmt.Fprintf(stdout, "  %s:%d: %s in %s from %s, revision %d\n", file.Name, file.Line(p), rating.KeyOf(p), p.Currency,
 				p.ValidFrom.UTC().Format(time.RFC3339), p.Revision)
 		}
-	} else {
+	} else if len(prices) > 0 {
+		if ctx.Err() != nil {
+			return before(ctx.Err())
+		}
+		// Seen through once begun, so that what it says is so.
+		if err := st.PriceBookCorrect(context.WithoutCancel(ctx), prices); err != nil {
+			return file.Locate(err, prices, nil)
+		}
+	}
+	var t repriceTally
+	var failed error // of a reprice, which no interruption explains
+	// Interrupted once the correction is stored, it says what it repriced.
+	interrupted := func(err error) error {
+		if ctx.Err() == nil || failed != nil {
+			return err
+		}
+		if dryRun {
+			return errors.New("interrupted: a dry run changes nothing")
+		}
+		t.print(stdout)
+		return errors.New("interrupted: the events counted are repriced; run the same command again to finish: it is safe " +
+			"(it stores nothing twice, and reprices only events still at versions no longer in force)" + t.refusedNote())
+	}
+	if !dryRun {
+		fmt.Fprintf(stdout, "stored %s from %s (%d were in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
 		if len(prices) > 0 {
-			if err := st.PriceBookCorrect(ctx, prices); err != nil {
-				return file.Locate(err, prices, nil)
-			}
 			stored, err := st.PriceBookLoad(ctx)
 			if err != nil {
-				return err
+				return interrupted(err)
 			}
 			corrected = *stored
 		}
-		fmt.Fprintf(stdout, "stored %s from %s (%d were in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
 	}
 	if len(file.Prices) == 0 {
 		return nil
@@ -79,14 +107,14 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	}
 	accounts, err := stale.accounts(ctx, st)
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	if dryRun {
 		events, stales := 0, 0
 		for _, acct := range accounts {
 			err := stale.months(ctx, st, acct, func(ids []string, n int) error { events, stales = events+len(ids), stales+n; return nil })
 			if err != nil {
-				return err
+				return interrupted(err)
 			}
 		}
 		fmt.Fprintf(stdout, "would reprice %s of %s, in the months of %s at versions no longer in force; nothing was changed\n",
@@ -95,20 +123,25 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	}
 	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
 	defer engine.Close()
-	var t repriceTally
 	var chunk []string
 	send := func() error {
-		results, err := engine.Reprice(ctx, chunk)
-		if err != nil {
-			return err
+		// Seen through, interrupted or not: it may commit whatever its
+		// caller does, and the count must hold it.
+		results, err := engine.Reprice(context.WithoutCancel(ctx), chunk)
+		if err == nil {
+			chunk = chunk[:0]
+			err = t.add(results, stderr)
 		}
-		chunk = chunk[:0]
-		return t.add(results, stderr)
+		failed = err
+		return err
 	}
 	// An account's events of one month go in one call: the engine gives a
 	// month back and charges it again whole.
 	start, reported := time.Now(), time.Now()
 	for i, acct := range accounts {
+		if ctx.Err() != nil {
+			return interrupted(ctx.Err())
+		}
 		err := stale.months(ctx, st, acct, func(ids []string, _ int) error {
 			if chunk = append(chunk, ids...); len(chunk) >= 2000 {
 				return send()
@@ -116,7 +149,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 			return nil
 		})
 		if err != nil {
-			return err
+			return interrupted(err)
 		}
 		if time.Since(reported) >= 5*time.Second { // a large correction takes minutes
 			reported = time.Now()
@@ -129,7 +162,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused)
+	t.print(stdout)
 	switch {
 	case t.refused == 1:
 		return errors.New("1 event was refused (listed above); it keeps its old price: run the same command again once it can pay (or, where events of its month came in meanwhile, now)")
@@ -379,6 +412,22 @@ func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.Accou
 type repriceTally struct {
 	repriced, refused int
 	refunded, charged abacus.Amount
+}
+
+// print is the command's summary.
+func (t *repriceTally) print(stdout io.Writer) {
+	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused)
+}
+
+// refusedNote adds the refused events to an interruption's message.
+func (t *repriceTally) refusedNote() string {
+	switch {
+	case t.refused == 1:
+		return "; the 1 event refused (listed above) keeps its old price"
+	case t.refused > 1:
+		return fmt.Sprintf("; the %d events refused (listed above) keep their old prices", t.refused)
+	}
+	return ""
 }
 
 func (t *repriceTally) add(results []abacus.IngestResult, stderr io.Writer) error {

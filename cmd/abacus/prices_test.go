@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/testdb"
 )
 
 // TestPricesListShowsEveryModel: each price of the example file is listed
@@ -298,6 +299,68 @@ func TestKillDuringCorrection(t *testing.T) {
 				after = evs[len(evs)-1].Seq
 			}
 		})
+	}
+}
+
+// TestCorrectionInterruptedSaysWhatItRepriced: interrupted (SIGINT) while
+// a call waits for a lock, a correction sees the call through and then
+// stops, printing its summary, which counts exactly what was repriced, and
+// that running it again is safe; it exits 1. Run again, it reprices the
+// rest, each event once.
+func TestCorrectionInterruptedSaysWhatItRepriced(t *testing.T) {
+	dsn := testdb.PostgresSchemaURL(t)
+	importPrices(t, dsn) // gpu at 0.25 a minute
+	// 200 events for each of 50 accounts: a correction reprices them by
+	// account, in calls of 2,000 events or more, so its third call, of
+	// accounts 21 to 30, waits for account 25, whose wallets the test holds.
+	var events strings.Builder
+	minutes := 0 // of the first 30 accounts
+	for i := range 10_000 {
+		fmt.Fprintln(&events, usageEvent(fmt.Sprintf("ci-%d", i), account(1+i/200), 1+i%7))
+		if i < 6000 {
+			minutes += 1 + i%7
+		}
+	}
+	if out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, "events.ndjson", events.String())); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	fixed := writeFile(t, "fixed.yaml", strings.Replace(priceFile, `"0.25"`, `"0.40"`, 1))
+	lock := holdLock(t, dsn, "SELECT id FROM wallets WHERE account_id = $1 FOR UPDATE", account(25))
+	p := start(t, "prices", "import", "--correct", "--db", dsn, fixed)
+	p.waitUntil(t, "the third call waiting for the lock", lock.waited)
+	reprices := "SELECT count(*) FROM usage_reprices"
+	if n := lock.count(reprices); n != 4000 {
+		t.Fatalf("%d events repriced before the lock, want 4000", n)
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	p.hinted(t) // the signal taken while the call waits
+	lock.release()
+	if code := p.end(t, "SIGINT and the lock released"); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	}
+	m := decimal.NewFromInt(int64(minutes))
+	for _, want := range []string{
+		"stored 1 corrected price version from " + fixed + " (0 were in the book already)\n",
+		fmt.Sprintf("repriced 6000 events: %s given back, %s charged again; 0 refused\n", m.Mul(decimal.RequireFromString("0.25")), m.Mul(decimal.RequireFromString("0.40"))),
+		"abacus prices: interrupted: the events counted are repriced; run the same command again to finish: it is safe " +
+			"(it stores nothing twice, and reprices only events still at versions no longer in force)\n",
+	} {
+		if !strings.Contains(p.out.String(), want) {
+			t.Fatalf("missing %q in:\n%s", want, p.out)
+		}
+	}
+	if n := lock.count(reprices); n != 6000 {
+		t.Fatalf("%d events repriced, want the 6000 counted", n)
+	}
+	out, err := runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
+	if err != nil || !strings.Contains(out, "stored 0 corrected price versions") || !strings.Contains(out, "repriced 4000 events: ") {
+		t.Fatalf("run again: %v\n%s", err, out)
+	}
+	if n := lock.count(reprices); n != 10_000 {
+		t.Fatalf("%d reprices, want one for each of 10,000 events", n)
+	}
+	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
 
