@@ -38,6 +38,10 @@ var (
 	answerMargin   = 10 * time.Second
 )
 
+// RequestDeadline is the longest an admitted usage request takes to be
+// answered, which a server shutting down waits for.
+func RequestDeadline() time.Duration { return answerDeadline }
+
 func newAdmission(bodyRoom, eventRoom int64) *admission {
 	return &admission{bodyRoom: bodyRoom, eventRoom: eventRoom, bodies: semaphore.NewWeighted(bodyRoom), events: semaphore.NewWeighted(eventRoom)}
 }

@@ -139,10 +139,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Stop taking requests and wait for those in flight: each waits for
 	// its batch to commit or roll back. Then stop the engine, which drains
 	// what is still queued.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// As long as a request may take: an admitted one has that to be
+	// answered. (It had been 30 s, and requests still at work were cut off
+	// without an answer, with exit status 0 (QA).)
+	wait := abacushttp.RequestDeadline() + 10*time.Second
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	var cut error
 	if serr := srv.Shutdown(shutdownCtx); serr != nil {
-		log.Error("http shutdown", "err", serr)
+		srv.Close()
+		log.Error("http shutdown: requests still in flight were cut off", "waited", wait.String(), "err", serr)
+		cut = fmt.Errorf("requests still in flight after %s were cut off without an answer; their events may have been charged: sending them again is safe", wait)
 	}
 	if consumer != nil {
 		consumer.Stop() // commits and acks its batch in flight
@@ -156,7 +163,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = nil
 	}
 	fmt.Fprintln(stdout, "stopped")
-	return err
+	return errors.Join(err, cut)
 }
 
 // logConsumerStats logs the NATS consumer's counters every so often when
