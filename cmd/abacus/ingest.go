@@ -241,7 +241,18 @@ read:
 	defer in.mu.Unlock()
 	switch {
 	case in.firstFail != nil:
-		return fmt.Errorf("%w (nothing is lost: run the same command again, the event ids make it safe)", in.firstFail)
+		again := "run the same command again"
+		if name == "-" {
+			again = "send the same input again"
+		}
+		var ae *abacus.Error
+		if errors.As(in.firstFail, &ae) && ae.Code == abacus.CodeUnavailable {
+			// Its advice to the HTTP client that sent the events is the
+			// one given here.
+			what, _, _ := strings.Cut(ae.Message, ";")
+			return fmt.Errorf("%s; nothing is lost: %s, the event ids make it safe", what, again)
+		}
+		return fmt.Errorf("%w; nothing is lost: %s, the event ids make it safe", in.firstFail, again)
 	case interrupted && sentLine == 0:
 		return errors.New("interrupted before any event of it was read: nothing of it was sent")
 	case interrupted && name == "-":
