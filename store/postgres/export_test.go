@@ -64,3 +64,6 @@ func EventsPlan(ctx context.Context, s *Store, q abacus.EventQuery) ([]string, e
 func DeadLetterAddHeld(ctx context.Context, s *Store, d abacus.DeadLetter, hold func()) (bool, error) {
 	return s.deadLetterAdd(ctx, d, hold)
 }
+
+// MaxConns is the bound of s's connection pool.
+func MaxConns(s *Store) int32 { return s.pool.Config().MaxConns }

@@ -29,7 +29,7 @@ func Migrations() ([]store.Migration, error) { return store.ReadMigrations(migra
 
 // Options tunes the connection pool.
 type Options struct {
-	MaxConns int32 // default 16
+	MaxConns int32 // default: the URL's pool_max_conns, or 16
 }
 
 // Store is the PostgreSQL implementation of abacus.Store.
@@ -45,7 +45,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	cfg.MaxConns = 16
+	if !strings.Contains(url, "pool_max_conns") { // an operator's own bound stands
+		cfg.MaxConns = 16
+	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}

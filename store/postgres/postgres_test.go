@@ -817,3 +817,21 @@ func TestDeadLetterListingWaitsForInsertsInFlight(t *testing.T) {
 		t.Fatalf("listed %+v, want first and second, in id order", ds)
 	}
 }
+
+// TestPoolSizeFromTheURL: pool_max_conns in the URL bounds the
+// connections a process keeps; without it, 16. Before, 16 always: QA ran
+// twelve processes and the server ran out of connections, with no way
+// to ask for fewer.
+func TestPoolSizeFromTheURL(t *testing.T) {
+	url := testdb.PostgresSchemaURL(t)
+	if got := postgres.MaxConns(open(t, url)); got != 16 {
+		t.Fatalf("pool of %d by default, want 16", got)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	if got := postgres.MaxConns(open(t, url+sep+"pool_max_conns=3")); got != 3 {
+		t.Fatalf("pool of %d with pool_max_conns=3", got)
+	}
+}
