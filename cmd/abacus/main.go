@@ -71,13 +71,21 @@ func onInterrupt(cancel func(), args []string, stderr io.Writer) {
 			sig = <-signals
 		}
 		fmt.Fprintf(stderr, "%s: interrupted again: exiting at once, without waiting for what was in flight "+
-			"(what had not committed is rolled back, and no count printed includes it)%s\n", name, rerunAdvice(args))
+			"(what had not committed is rolled back, and %s)%s\n", name, unconfirmed(args), rerunAdvice(args))
 		code := 130
 		if s, ok := sig.(syscall.Signal); ok {
 			code = 128 + int(s)
 		}
 		os.Exit(code)
 	}()
+}
+
+// unconfirmed says what a command that exits at once did not confirm.
+func unconfirmed(args []string) string {
+	if len(args) > 0 && args[0] == "serve" {
+		return "no request was answered, nor NATS message acked, before its commit"
+	}
+	return "no count printed includes it"
 }
 
 // rerunAdvice says, for the commands that running again finishes, that
