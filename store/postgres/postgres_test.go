@@ -835,3 +835,63 @@ func TestPoolSizeFromTheURL(t *testing.T) {
 		t.Fatalf("pool of %d with pool_max_conns=3", got)
 	}
 }
+
+// TestOutboxListingWaitsForBatchesInFlight: a page of the outbox is read
+// once the batches writing messages have committed, so a client paging by
+// id never passes a message that commits after a higher one.
+func TestOutboxListingWaitsForBatchesInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	message := func(account string) *abacus.Changes {
+		return &abacus.Changes{Outbox: []abacus.OutboxMessage{{Kind: "low_balance", Account: abacus.AccountID(account), Payload: "{}", CreatedAt: time.Now()}}}
+	}
+	inserted, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	// However the test ends, the first batch ends: the lock it holds is
+	// every test database's.
+	var once sync.Once
+	releaseFirst := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseFirst)
+	go func() {
+		firstDone <- s.Write(ctx, func(tx abacus.WriteTx) error {
+			if err := tx.Apply(ctx, message("first")); err != nil {
+				return err
+			}
+			close(inserted)
+			<-release
+			return nil
+		})
+	}()
+	<-inserted
+	// Before the listing asks for the lock: queued behind it, this batch
+	// would wait for the first, which waits for the test.
+	if err := s.Write(ctx, func(tx abacus.WriteTx) error { return tx.Apply(ctx, message("second")) }); err != nil {
+		t.Fatal(err)
+	}
+	listed := make(chan []abacus.OutboxMessage, 1)
+	go func() {
+		msgs, err := s.Outbox(ctx, 0, 10)
+		if err != nil {
+			t.Error(err)
+		}
+		listed <- msgs
+	}()
+	select {
+	case msgs := <-listed:
+		releaseFirst()
+		<-firstDone
+		t.Fatalf("the listing answered %d messages while one with a lower id was in flight", len(msgs))
+	case <-time.After(300 * time.Millisecond):
+	}
+	releaseFirst()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	msgs := <-listed
+	if len(msgs) != 2 || msgs[0].Account != "first" || msgs[1].Account != "second" {
+		t.Fatalf("listed %+v, want first and second, in id order", msgs)
+	}
+}

@@ -223,14 +223,6 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		b.Queue(`INSERT INTO usage_minutes (scene, customer_id, minute, event_id) SELECT * FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::text[])`,
 			scenes, custs, minutes, ids)
 	}
-	if n := len(c.Outbox); n > 0 {
-		kinds, accts, payloads, ats := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
-		for i, o := range c.Outbox {
-			kinds[i], accts[i], payloads[i], ats[i] = o.Kind, string(o.Account), o.Payload, o.CreatedAt
-		}
-		b.Queue(`INSERT INTO outbox (kind, account_id, payload, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])`,
-			kinds, accts, payloads, ats)
-	}
 	if n := len(c.PriceUses); n > 0 {
 		ids, shards, latest := make([]int64, n), make([]int32, n), make([]time.Time, n)
 		for i, u := range c.PriceUses {
@@ -252,6 +244,17 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::timestamptz[]) WITH ORDINALITY
 			AS u(seq, account_id, currency, event_tx, tx, amount, price_ids, created_at, n) ORDER BY n`,
 			seqs, accts, curs, eventTxs, txs, amounts, prices, ats)
+	}
+	if n := len(c.Outbox); n > 0 {
+		kinds, accts, payloads, ats := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, o := range c.Outbox {
+			kinds[i], accts[i], payloads[i], ats[i] = o.Kind, string(o.Account), o.Payload, o.CreatedAt
+		}
+		// Last, once every row lock of the batch is held: the lock orders
+		// the messages' ids before their listing (see Outbox).
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, outboxLock)
+		b.Queue(`INSERT INTO outbox (kind, account_id, payload, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])`,
+			kinds, accts, payloads, ats)
 	}
 }
 

@@ -346,12 +346,29 @@ func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.
 	if err := store.CheckLimit(limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
-	return collect(rows, err, func(row pgx.Row) (abacus.OutboxMessage, error) {
-		var o abacus.OutboxMessage
-		var at time.Time
-		err := row.Scan(&o.ID, &o.Kind, &o.Account, &o.Payload, &at)
-		o.CreatedAt = at.UTC()
-		return o, err
+	// Paged by id, as the dead letters are, and for the same reason
+	// waiting for the batches writing messages: see outboxLock.
+	var out []abacus.OutboxMessage
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, outboxLock); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+		out, err = collect(rows, err, func(row pgx.Row) (abacus.OutboxMessage, error) {
+			var o abacus.OutboxMessage
+			var at time.Time
+			err := row.Scan(&o.ID, &o.Kind, &o.Account, &o.Payload, &at)
+			o.CreatedAt = at.UTC()
+			return o, err
+		})
+		return err
 	})
+	return out, err
 }
+
+// outboxLock orders the outbox's messages before their listing: batches
+// of every kind write them and commit side by side, so a page read while
+// one with lower ids is in flight would pass its messages for good. A
+// batch takes it shared just before it writes them, with every other lock
+// of its own held, until it commits; the listing takes it exclusively.
+const outboxLock int64 = 0x6162616375730003
