@@ -103,7 +103,7 @@ func (e *Engine) firstSight(book *rating.Book, it *usageItem, stored *abacus.Sto
 	if it.tooLate != nil {
 		return it.tooLate
 	}
-	_, err := book.Rate(&it.event, e.cfg.Usage.DefaultCurrency, func(rating.Counter) int64 { return 0 })
+	_, err := book.RateIncoming(&it.event, e.cfg.Usage.DefaultCurrency, func(rating.Counter) int64 { return 0 })
 	return err
 }
 

@@ -33,7 +33,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 		return it.tooLate
 	}
 	cur := it.customer.currency
-	r, err := u.rateNew(ev, cur)
+	r, err := u.rateNew(ev, cur, true)
 	if err != nil {
 		return err
 	}
@@ -67,9 +67,15 @@ func (u *usageBatch) usedOf(c rating.Counter) int64 { return u.used[c] }
 // corrected version's tiers would price the month's usage as if it had
 // paid them, and a volume credit could give back more than the month
 // paid. The month stays at one version, and the event, naming the
-// replaced one, is repriced with it.
-func (u *usageBatch) rateNew(e *abacus.UsageEvent, cur abacus.Currency) (rating.Rating, error) {
-	r, err := u.book.Rate(e, cur, u.usedOf)
+// replaced one, is repriced with it. An incoming event is held to the
+// rules of events coming in (rating.Book.RateIncoming); a stored one
+// rerated, to those it was stored by.
+func (u *usageBatch) rateNew(e *abacus.UsageEvent, cur abacus.Currency, incoming bool) (rating.Rating, error) {
+	rate := u.book.Rate
+	if incoming {
+		rate = u.book.RateIncoming
+	}
+	r, err := rate(e, cur, u.usedOf)
 	if err != nil || r.Unpriced {
 		return r, err
 	}
@@ -282,7 +288,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	case s.Status != abacus.EventUnpriced:
 		return abacus.Errorf(abacus.CodeConflict, "status", "event %q is %s; only unpriced events are rated again", s.ID, s.Status)
 	}
-	r, err := u.rateNew(&s.UsageEvent, s.Currency)
+	r, err := u.rateNew(&s.UsageEvent, s.Currency, false)
 	if err != nil {
 		return err
 	}

@@ -313,6 +313,50 @@ func TestVoidAndRerateOfIdsNoEventCanHave(t *testing.T) {
 	})
 }
 
+// TestExtraKeyInAnotherCaseComingInOrStored: an event coming in with a key
+// of extra rating reads in another case is refused naming it, and makes
+// no account; one stored before that rule (unpriced, here) is rerated as
+// it was stored, where refused it would stay unpriced for good (QA).
+func TestExtraKeyInAnotherCaseComingInOrStored(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		e := ledger.New(st, ledger.Config{})
+		defer e.Close()
+		ctx := t.Context()
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		tokens := func(id string, acct abacus.AccountID, extra string) abacus.UsageEvent {
+			return abacus.UsageEvent{ID: id, Account: acct, Value: 1_000_000, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm",
+				CustomerID: "c", Time: t0.Add(time.Hour), Extra: extra}
+		}
+		newcomer := newAccountID()
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{tokens("in", newcomer, `{"PROMPT_TOKEN_NUM":1000000}`)})
+		if err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Field != "extra.PROMPT_TOKEN_NUM" {
+			t.Fatalf("coming in: %+v %v, want refused naming extra.PROMPT_TOKEN_NUM", res, err)
+		}
+		if ws, err := st.Wallets(ctx, []abacus.AccountID{newcomer}); err != nil || len(ws) != 0 {
+			t.Fatalf("the refused event made its account: %d wallets, %v", len(ws), err)
+		}
+		acct := newAccountID()
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{tokens("first", acct, "")}); err != nil || !res[0].Unpriced {
+			t.Fatalf("%+v %v", res, err)
+		}
+		legacy := abacus.StoredEvent{UsageEvent: tokens("legacy", acct, `{"PROMPT_TOKEN_NUM":1000000}`), Status: abacus.EventUnpriced,
+			ReceivedAt: t0.Add(time.Hour), Currency: "USD", Cost: decimal.NullDecimal{Valid: true}}
+		if err := st.Write(ctx, func(tx abacus.WriteTx) error {
+			return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{legacy}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PriceBookAdd(ctx, tokenPrices(t0), nil); err != nil {
+			t.Fatal(err)
+		}
+		rr, err := e.Rerate(ctx, []string{"legacy"})
+		if err != nil || rr[0].Status != abacus.IngestAccepted || rr[0].Charged.String() != "2" {
+			t.Fatalf("rerate of the stored event: %+v %v, want charged 2 for its value, as it was stored", rr, err)
+		}
+	})
+}
+
 // TestRerateAndVoidInOneBatch: a void of an event that its batch is
 // charging by rerate is refused (its charge and refund would net to no
 // transaction at all), and the rerate stands.

@@ -110,7 +110,16 @@ func (r Rating) Field() string {
 // events that cannot be rated as they are: malformed extra fields, a
 // missing stub licence count, a quantity that overflows.
 func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64) (Rating, error) {
-	return b.rate(e, cur, used, nil)
+	return b.rate(e, cur, used, nil, false)
+}
+
+// RateIncoming rates an event coming in as Rate does, and also refuses
+// one whose extra holds a key rating reads in another case
+// ("PROMPT_TOKEN_NUM", see caseVariant). Events stored before that rule
+// are rated again (voided, repriced, rerated) with Rate, as they were
+// charged: refused, they could never be.
+func (b *Book) RateIncoming(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64) (Rating, error) {
+	return b.rate(e, cur, used, nil, true)
 }
 
 // RateWith rates e as Rate does, but with the price versions ids (a
@@ -121,18 +130,15 @@ func (b *Book) RateWith(e *abacus.UsageEvent, cur abacus.Currency, used func(Cou
 	if len(ids) == 0 {
 		return unpriced("the event names no price version"), nil
 	}
-	return b.rate(e, cur, used, ids)
+	return b.rate(e, cur, used, ids, false)
 }
 
-func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64, ids []int64) (Rating, error) {
+func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64, ids []int64, strict bool) (Rating, error) {
 	var extraBuf [8]extraField
 	extra, err := parseExtra(e.Extra, extraBuf[:0])
 	if err != nil {
 		return Rating{}, err
 	}
-	// Not for a stored event rated as it was charged (RateWith), so that
-	// one stored before this rule can still be voided.
-	strict := ids == nil
 	if strict {
 		if err := extra.caseVariant(readKeys...); err != nil {
 			return Rating{}, err

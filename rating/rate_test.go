@@ -283,7 +283,7 @@ func TestLicences(t *testing.T) {
 		if tc.who != "" {
 			e.Account = tc.who
 		}
-		r, err := b.Rate(e, "USD", func(rating.Counter) int64 { return 0 })
+		r, err := b.RateIncoming(e, "USD", func(rating.Counter) int64 { return 0 })
 		if tc.err != "" {
 			var ae *abacus.Error
 			if !errors.As(err, &ae) || ae.Field != tc.err {
@@ -343,8 +343,9 @@ func TestTokenEventTwoLines(t *testing.T) {
 // in another case, is refused naming it, where it had been ignored: a
 // producer decoding extra with encoding/json into a struct reads it as the
 // key, and would bill 900 prompt tokens where abacus billed 100 (QA). An
-// event already stored is still rated as it was charged (RateWith), so
-// that it can be voided.
+// event stored before the rule is rated again as it was (RateWith, Rate),
+// so that it can be voided, repriced and rerated: refused, it would hold
+// back every correction of its prices for good (QA).
 func TestExtraKeysInAnotherCase(t *testing.T) {
 	mk := func(kind int, price string) abacus.Price {
 		return abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "m", UnitType: "token", Currency: "USD",
@@ -358,7 +359,7 @@ func TestExtraKeysInAnotherCase(t *testing.T) {
 		`{"prompt_token_num":100,"completion_token_num":900,"SKU_KIND":4}`:         "extra.SKU_KIND",
 	} {
 		e := &abacus.UsageEvent{ID: "t", Account: alice, Value: 1000, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10, Extra: extra}
-		_, err := b.Rate(e, "USD", none)
+		_, err := b.RateIncoming(e, "USD", none)
 		var ae *abacus.Error
 		if !errors.As(err, &ae) || ae.Field != field || ae.Code != abacus.CodeInvalid {
 			t.Errorf("%s: %v, want refused naming %s", extra, err, field)
@@ -366,10 +367,13 @@ func TestExtraKeysInAnotherCase(t *testing.T) {
 		if _, err := b.RateWith(e, "USD", none, []int64{1, 2}); err != nil {
 			t.Errorf("%s, as stored: %v", extra, err)
 		}
+		if _, err := b.Rate(e, "USD", none); err != nil {
+			t.Errorf("%s, stored and rated again: %v", extra, err)
+		}
 	}
 	e := &abacus.UsageEvent{ID: "t", Account: alice, Value: 1000, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10,
 		Extra: `{"prompt_token_num":100,"completion_token_num":900,"Owner_Type":"3"}`}
-	if r, err := b.Rate(e, "USD", none); err != nil || r.Cost.String() != "9.1" {
+	if r, err := b.RateIncoming(e, "USD", none); err != nil || r.Cost.String() != "9.1" {
 		t.Fatalf("with a key rating does not read: %+v %v, want 9.1", r, err)
 	}
 }
