@@ -370,6 +370,28 @@ func TestIngestBodyOfUnknownLength(t *testing.T) {
 	if code, v := send(); code != 503 || v["field"] != "body" || !strings.Contains(fmt.Sprint(v["message"]), "without a Content-Length") {
 		t.Fatalf("past 1 MiB with the rest of the room held: %d %v", code, v)
 	}
+	// A body of just the size reserved needs no more, even when its last
+	// chunk comes a while after its bytes (QA: it got 503).
+	other := strings.Replace(event, "chunked-1", "chunked-2", 1)
+	exact := "[" + other + strings.Repeat(" ", unknownBody-len(other)-2) + "]"
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(exact))
+		time.Sleep(300 * time.Millisecond)
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", url+"/api/v1/accounting/metering/events", pr)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	json.NewDecoder(res.Body).Decode(&v)
+	res.Body.Close()
+	if res.StatusCode != 200 || v["accepted"] != 1.0 {
+		t.Fatalf("a body of just %d bytes, its end late: %d %v", unknownBody, res.StatusCode, v)
+	}
 	holder.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -158,22 +158,39 @@ func readUsageBody(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 }
 
 // roomReader reads a body of unknown length within its room, and takes
-// the rest of the room at once when it gets there: taking it bit by bit,
-// two bodies could each hold half and wait for the other's.
+// the rest of the room at once when more comes than that: taking it bit by
+// bit, two bodies could each hold half and wait for the other's.
 type roomReader struct {
-	r    io.Reader
-	room *reservation
-	read int64
+	r     io.Reader
+	room  *reservation
+	read  int64
+	grown bool
 }
 
 func (rr *roomReader) Read(p []byte) (int, error) {
-	if rr.read >= rr.room.n && !rr.room.tryGrow(maxUsageBody-rr.room.n) {
-		return 0, abacus.Errorf(abacus.CodeUnavailable, "body", "is longer than %d bytes and came without a Content-Length, and the endpoint has no room for more now; "+
-			"send it again, or with its Content-Length, which waits for room", unknownBody)
+	if len(p) == 0 {
+		return 0, nil
 	}
-	if rr.read < rr.room.n {
+	if !rr.grown && rr.read >= rr.room.n {
+		// More room only if more comes: a body of just the size reserved
+		// ends here (its last chunk may come a while after its bytes).
+		var one [1]byte
+		n, err := rr.r.Read(one[:])
+		if n == 0 {
+			return 0, err
+		}
+		if !rr.room.tryGrow(maxUsageBody - rr.room.n) {
+			return 0, abacus.Errorf(abacus.CodeUnavailable, "body", "is longer than %d bytes and came without a Content-Length, and the endpoint has no room for more now; "+
+				"send it again, or with its Content-Length, which waits for room", unknownBody)
+		}
+		rr.grown = true
+		p[0] = one[0]
+		rr.read++
+		return 1, err
+	}
+	if !rr.grown { // past the room once grown, the body has all of it: it runs alone, up to maxUsageBody
 		p = p[:min(int64(len(p)), rr.room.n-rr.read)]
-	} // else the body has the whole room: it runs alone, up to maxUsageBody
+	}
 	n, err := rr.r.Read(p)
 	rr.read += int64(n)
 	return n, err
