@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/ledger"
@@ -164,7 +165,11 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, r := range res {
 		if r.Err != nil {
 			failed++
-			fmt.Fprintf(stderr, "%s: %v\n", r.ID, r.Err)
+			name := r.ID
+			if q := strconv.Quote(name); q[1:len(q)-1] != name { // bytes a terminal would not show as they are
+				name = q
+			}
+			fmt.Fprintf(stderr, "%s: %v\n", name, r.Err)
 		} else {
 			fmt.Fprintf(stdout, "voided %s: %s given back (cash %s, bonus %s, voucher %s)\n", r.ID, r.Refunded, r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
 		}

@@ -113,6 +113,10 @@ func TestUsageExactlyOnceAcrossPaths(t *testing.T) {
 			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err == nil || !strings.Contains(out, "voided already") {
 				t.Fatalf("a second void must fail: %v\n%s", err, out)
 			}
+			// An id no event can have, named so that a terminal shows it.
+			if out, err := runCLI(t, "void", "--db", dsn, "caf\xe9"); err == nil || !strings.Contains(out, `"caf\xe9": uuid: event "caf\xe9" does not exist`) {
+				t.Fatalf("void of an id that is not UTF-8: %v\n%q", err, out)
+			}
 			if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
 				t.Fatalf("verify: %v\n%s", err, out)
 			}
