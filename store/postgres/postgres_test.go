@@ -691,133 +691,6 @@ func TestMigrationMarksSharedCarryMonths(t *testing.T) {
 	}
 }
 
-// TestEventsListingWaitsForBatchesInFlight: a batch that took lower seqs
-// and commits after one with higher seqs does not go unseen by a client
-// paging all accounts' events by seq: the listing waits for it. Before, a
-// page read in between returned the later batch's events, and the
-// client's next page started past the earlier batch's.
-func TestEventsListingWaitsForBatchesInFlight(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := open(t, testdb.PostgresSchemaURL(t))
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	event := func(id string) abacus.StoredEvent {
-		return abacus.StoredEvent{
-			UsageEvent: abacus.UsageEvent{ID: id, Account: "a", Value: 1, Scene: 11, ResourceID: "gpu", CustomerID: "s", Time: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)},
-			Status:     abacus.EventUnpriced, ReceivedAt: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), Currency: "USD",
-		}
-	}
-	inserted, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	// However the test ends, the first batch ends: it holds the book's
-	// lock, which every database's test shares.
-	var once sync.Once
-	releaseFirst := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(releaseFirst)
-	go func() {
-		firstDone <- s.Write(ctx, func(tx abacus.WriteTx) error {
-			if _, err := tx.ReadBatch(ctx, abacus.BatchReads{Book: true}); err != nil {
-				return err
-			}
-			if err := tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{event("first")}}); err != nil {
-				return err
-			}
-			close(inserted)
-			<-release
-			return nil
-		})
-	}()
-	<-inserted
-	// Not through the book's lock: another test's exclusive request queued
-	// behind the first batch's would hold this one back, and the first waits
-	// for it (a wait PostgreSQL cannot see).
-	if err := s.Write(ctx, func(tx abacus.WriteTx) error {
-		return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{event("second")}})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	listed := make(chan []abacus.StoredEvent, 1)
-	go func() {
-		evs, err := s.Events(ctx, abacus.EventQuery{Limit: 10})
-		if err != nil {
-			t.Error(err)
-		}
-		listed <- evs
-	}()
-	select {
-	case evs := <-listed:
-		releaseFirst()
-		<-firstDone
-		t.Fatalf("the listing answered %d events while a batch with lower seqs was in flight", len(evs))
-	case <-time.After(300 * time.Millisecond):
-	}
-	releaseFirst()
-	if err := <-firstDone; err != nil {
-		t.Fatal(err)
-	}
-	evs := <-listed
-	if len(evs) != 2 || evs[0].ID != "first" || evs[1].ID != "second" {
-		t.Fatalf("listed %+v, want first and second, in seq order", evs)
-	}
-}
-
-// TestDeadLetterListingWaitsForInsertsInFlight: a page of dead letters
-// is read once the inserts in flight have committed, so a client paging
-// by id never passes a letter that commits after a higher one. Several
-// processes dead-lettering at once had made a follower of the list miss
-// 475 of 60,000 (QA).
-func TestDeadLetterListingWaitsForInsertsInFlight(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := open(t, testdb.PostgresSchemaURL(t))
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	letter := func(key string) abacus.DeadLetter {
-		return abacus.DeadLetter{Key: key, Source: "nats", Subject: "s", Reason: "bad", Payload: []byte("{}"), ReceivedAt: time.Now()}
-	}
-	inserted, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	// However the test ends, the first insert ends: the lock it holds is
-	// every test database's.
-	var once sync.Once
-	releaseFirst := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(releaseFirst)
-	go func() {
-		_, err := postgres.DeadLetterAddHeld(ctx, s, letter("first"), func() { close(inserted); <-release })
-		firstDone <- err
-	}()
-	<-inserted
-	// Before the listing asks for the lock: queued behind it, this insert
-	// would wait for the first, which waits for the test.
-	if _, err := s.DeadLetterAdd(ctx, letter("second")); err != nil {
-		t.Fatal(err)
-	}
-	listed := make(chan []abacus.DeadLetter, 1)
-	go func() {
-		ds, err := s.DeadLetters(ctx, 0, 10)
-		if err != nil {
-			t.Error(err)
-		}
-		listed <- ds
-	}()
-	select {
-	case ds := <-listed:
-		releaseFirst()
-		<-firstDone
-		t.Fatalf("the listing answered %d letters while one with a lower id was in flight", len(ds))
-	case <-time.After(300 * time.Millisecond):
-	}
-	releaseFirst()
-	if err := <-firstDone; err != nil {
-		t.Fatal(err)
-	}
-	ds := <-listed
-	if len(ds) != 2 || ds[0].Key != "first" || ds[1].Key != "second" {
-		t.Fatalf("listed %+v, want first and second, in id order", ds)
-	}
-}
-
 // TestPoolSizeFromTheURL: pool_max_conns in the URL bounds the
 // connections a process keeps; without it, 16. Before, 16 always: QA ran
 // twelve processes and the server ran out of connections, with no way
@@ -836,62 +709,144 @@ func TestPoolSizeFromTheURL(t *testing.T) {
 	}
 }
 
+// TestEventsListingWaitsForBatchesInFlight: a batch that took lower seqs
+// and commits after one with higher seqs does not go unseen by a client
+// paging all accounts' events by seq: the listing waits for it. Before, a
+// page read in between returned the later batch's events, and the
+// client's next page started past the earlier batch's.
+func TestEventsListingWaitsForBatchesInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := migrated(t)
+	event := func(id string) *abacus.Changes {
+		at := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		return &abacus.Changes{Events: []abacus.StoredEvent{{
+			UsageEvent: abacus.UsageEvent{ID: id, Account: "a", Value: 1, Scene: 11, ResourceID: "gpu", CustomerID: "s", Time: at},
+			Status:     abacus.EventUnpriced, ReceivedAt: at, Currency: "USD",
+		}}}
+	}
+	listingWaitsForWritesInFlight(t,
+		func(hold func()) error {
+			return s.Write(ctx, func(tx abacus.WriteTx) error {
+				if _, err := tx.ReadBatch(ctx, abacus.BatchReads{Book: true}); err != nil { // the book's lock, shared
+					return err
+				}
+				if err := tx.Apply(ctx, event("first")); err != nil {
+					return err
+				}
+				hold()
+				return nil
+			})
+		},
+		// Not through the book's lock: see listingWaitsForWritesInFlight.
+		func() error {
+			return s.Write(ctx, func(tx abacus.WriteTx) error { return tx.Apply(ctx, event("second")) })
+		},
+		func() ([]abacus.StoredEvent, error) { return s.Events(ctx, abacus.EventQuery{Limit: 10}) },
+		func(e abacus.StoredEvent) string { return e.ID })
+}
+
+// TestDeadLetterListingWaitsForInsertsInFlight: a page of dead letters
+// is read once the inserts in flight have committed, so a client paging
+// by id never passes a letter that commits after a higher one. Several
+// processes dead-lettering at once had made a follower of the list miss
+// 475 of 60,000 (QA).
+func TestDeadLetterListingWaitsForInsertsInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := migrated(t)
+	letter := func(key string) abacus.DeadLetter {
+		return abacus.DeadLetter{Key: key, Source: "nats", Subject: "s", Reason: "bad", Payload: []byte("{}"), ReceivedAt: time.Now()}
+	}
+	listingWaitsForWritesInFlight(t,
+		func(hold func()) error {
+			_, err := postgres.DeadLetterAddHeld(ctx, s, letter("first"), hold)
+			return err
+		},
+		func() error { _, err := s.DeadLetterAdd(ctx, letter("second")); return err },
+		func() ([]abacus.DeadLetter, error) { return s.DeadLetters(ctx, 0, 10) },
+		func(d abacus.DeadLetter) string { return d.Key })
+}
+
 // TestOutboxListingWaitsForBatchesInFlight: a page of the outbox is read
 // once the batches writing messages have committed, so a client paging by
 // id never passes a message that commits after a higher one.
 func TestOutboxListingWaitsForBatchesInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := open(t, testdb.PostgresSchemaURL(t))
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	message := func(account string) *abacus.Changes {
 		return &abacus.Changes{Outbox: []abacus.OutboxMessage{{Kind: "low_balance", Account: abacus.AccountID(account), Payload: "{}", CreatedAt: time.Now()}}}
 	}
+	listingWaitsForWritesInFlight(t,
+		func(hold func()) error {
+			return s.Write(ctx, func(tx abacus.WriteTx) error {
+				if err := tx.Apply(ctx, message("first")); err != nil {
+					return err
+				}
+				hold()
+				return nil
+			})
+		},
+		func() error {
+			return s.Write(ctx, func(tx abacus.WriteTx) error { return tx.Apply(ctx, message("second")) })
+		},
+		func() ([]abacus.OutboxMessage, error) { return s.Outbox(ctx, 0, 10) },
+		func(o abacus.OutboxMessage) string { return string(o.Account) })
+}
+
+// migrated opens a fresh, migrated store in a schema of its own.
+func migrated(t *testing.T) *postgres.Store {
+	t.Helper()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// listingWaitsForWritesInFlight checks that a listing paged by position
+// waits for the writes in flight: first writes "first" and calls hold
+// before it commits, second then writes "second" and commits (a higher
+// position), and list, called meanwhile, must answer only once first has
+// committed, with both in order; name says which an item is.
+//
+// The lock first holds is every test database's, so first always ends
+// however the test does. second runs before list asks for the lock:
+// queued behind list's exclusive request, it would wait for first, which
+// waits for the test (a wait PostgreSQL cannot see).
+func listingWaitsForWritesInFlight[T any](t *testing.T, first func(hold func()) error, second func() error, list func() ([]T, error), name func(T) string) {
+	t.Helper()
 	inserted, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	// However the test ends, the first batch ends: the lock it holds is
-	// every test database's.
 	var once sync.Once
 	releaseFirst := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(releaseFirst)
-	go func() {
-		firstDone <- s.Write(ctx, func(tx abacus.WriteTx) error {
-			if err := tx.Apply(ctx, message("first")); err != nil {
-				return err
-			}
-			close(inserted)
-			<-release
-			return nil
-		})
-	}()
+	go func() { firstDone <- first(func() { close(inserted); <-release }) }()
 	<-inserted
-	// Before the listing asks for the lock: queued behind it, this batch
-	// would wait for the first, which waits for the test.
-	if err := s.Write(ctx, func(tx abacus.WriteTx) error { return tx.Apply(ctx, message("second")) }); err != nil {
+	if err := second(); err != nil {
 		t.Fatal(err)
 	}
-	listed := make(chan []abacus.OutboxMessage, 1)
+	listed := make(chan []T, 1)
 	go func() {
-		msgs, err := s.Outbox(ctx, 0, 10)
+		items, err := list()
 		if err != nil {
 			t.Error(err)
 		}
-		listed <- msgs
+		listed <- items
 	}()
 	select {
-	case msgs := <-listed:
+	case items := <-listed:
 		releaseFirst()
 		<-firstDone
-		t.Fatalf("the listing answered %d messages while one with a lower id was in flight", len(msgs))
+		t.Fatalf("the listing answered %d items while a write with lower positions was in flight", len(items))
 	case <-time.After(300 * time.Millisecond):
 	}
 	releaseFirst()
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}
-	msgs := <-listed
-	if len(msgs) != 2 || msgs[0].Account != "first" || msgs[1].Account != "second" {
-		t.Fatalf("listed %+v, want first and second, in id order", msgs)
+	items := <-listed
+	if len(items) != 2 || name(items[0]) != "first" || name(items[1]) != "second" {
+		t.Fatalf("listed %+v, want first and second, in order", items)
 	}
 }
