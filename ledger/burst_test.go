@@ -111,14 +111,7 @@ func TestBurstLevelAfterChargedEvents(t *testing.T) {
 		if _, err := e.RunBurstCycle(ctx, start.Add(40*time.Second), rule); err != nil {
 			t.Fatal(err)
 		}
-		book, err := st.PriceBookLoad(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: start.Add(30*time.Second + time.Microsecond)}}
-		if !reflect.DeepEqual(book.Levels, want) {
-			t.Fatalf("levels %+v, want level 4 from just after the early event", book.Levels)
-		}
+		wantLevels(t, st, "level 4 from just after the early event", abacus.BurstLevel{Resource: "cpu", Level: 4, EffectiveFrom: start.Add(30*time.Second + time.Microsecond)})
 		if got := charge("late", start.Add(10*time.Second)); got != "1" {
 			t.Fatalf("a late event before the change: charged %s, want 1", got)
 		}
@@ -146,13 +139,7 @@ func TestBurstLevelNotHeldBackByAClockYearsAhead(t *testing.T) {
 		if _, err := e.RunBurstCycle(ctx, start.Add(time.Second), rule); err != nil {
 			t.Fatal(err)
 		}
-		book, err := st.PriceBookLoad(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: start}}; !reflect.DeepEqual(book.Levels, want) {
-			t.Fatalf("levels %+v, want level 4 from the cycle's start", book.Levels)
-		}
+		wantLevels(t, st, "level 4 from the cycle's start", abacus.BurstLevel{Resource: "cpu", Level: 4, EffectiveFrom: start})
 		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("now", acct, "cpu", 1, start.Add(time.Minute))}); err != nil || res[0].Charged.String() != "4" {
 			t.Fatalf("an event of this cycle: %+v %v, want charged at level 4", res, err)
 		}
@@ -190,14 +177,7 @@ func TestBurstFarAheadEventLeavesTheHoldBackToOthers(t *testing.T) {
 		if _, err := e.RunBurstCycle(ctx, clock, rule); err != nil {
 			t.Fatal(err)
 		}
-		book, err := st.PriceBookLoad(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: start.Add(30*time.Second + time.Microsecond)}}
-		if !reflect.DeepEqual(book.Levels, want) {
-			t.Fatalf("levels %+v, want level 4 from just after the near event", book.Levels)
-		}
+		wantLevels(t, st, "level 4 from just after the near event", abacus.BurstLevel{Resource: "cpu", Level: 4, EffectiveFrom: start.Add(30*time.Second + time.Microsecond)})
 		mustVerify(t, st)
 	})
 }
@@ -262,6 +242,18 @@ func levelFourNext(t *testing.T, st abacus.Store) (e *ledger.Engine, t0 time.Tim
 		t.Fatal(err)
 	}
 	return e, t0, rule
+}
+
+// wantLevels fails the test unless the levels recorded are want.
+func wantLevels(t *testing.T, st abacus.Store, what string, want ...abacus.BurstLevel) {
+	t.Helper()
+	book, err := st.PriceBookLoad(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(book.Levels, want) {
+		t.Fatalf("levels %+v, want %s", book.Levels, what)
+	}
 }
 
 func burstPrice(resource string, from time.Time, levels ...string) abacus.Price {
@@ -351,15 +343,9 @@ func TestBurstLevelHeldPastTheNextCycleStillChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		book, err := st.PriceBookLoad(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []abacus.BurstLevel{{Resource: "cpu", Level: 4, EffectiveFrom: held.Add(time.Microsecond)},
-			{Resource: "cpu", Level: 1, EffectiveFrom: held.Add(2 * time.Microsecond)}}
-		if !reflect.DeepEqual(book.Levels, want) {
-			t.Fatalf("levels %+v, want level 4 just after the event ahead and 1 just after that", book.Levels)
-		}
+		wantLevels(t, st, "level 4 just after the event ahead and 1 just after that",
+			abacus.BurstLevel{Resource: "cpu", Level: 4, EffectiveFrom: held.Add(time.Microsecond)},
+			abacus.BurstLevel{Resource: "cpu", Level: 1, EffectiveFrom: held.Add(2 * time.Microsecond)})
 		if res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("now", acct, "cpu", 1, c2.Add(time.Minute))}); err != nil || res[0].Charged.String() != "1" {
 			t.Fatalf("an event of the second cycle: %+v %v, want charged at level 1, computed for it", res, err)
 		}
