@@ -421,13 +421,7 @@ func (t *repriceTally) print(stdout io.Writer) {
 
 // refusedNote adds the refused events to an interruption's message.
 func (t *repriceTally) refusedNote() string {
-	switch {
-	case t.refused == 1:
-		return "; the 1 event refused (listed above) keeps its old price"
-	case t.refused > 1:
-		return fmt.Sprintf("; the %d events refused (listed above) keep their old prices", t.refused)
-	}
-	return ""
+	return refusedNote(t.refused, "keeps its old price", "keep their old prices")
 }
 
 func (t *repriceTally) add(results []abacus.IngestResult, stderr io.Writer) error {

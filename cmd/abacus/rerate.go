@@ -103,11 +103,17 @@ func (t *rerateTally) print(stdout io.Writer) {
 
 // refusedNote adds the refused events to an interruption's message.
 func (t *rerateTally) refusedNote() string {
+	return refusedNote(t.refused, "is still unpriced", "are still unpriced")
+}
+
+// refusedNote says, for an interruption's message, what became of the n
+// events refused (listed above): one for a single event, many for more.
+func refusedNote(n int, one, many string) string {
 	switch {
-	case t.refused == 1:
-		return "; the 1 event refused (listed above) is still unpriced"
-	case t.refused > 1:
-		return fmt.Sprintf("; the %d events refused (listed above) are still unpriced", t.refused)
+	case n == 1:
+		return "; the 1 event refused (listed above) " + one
+	case n > 1:
+		return fmt.Sprintf("; the %d events refused (listed above) %s", n, many)
 	}
 	return ""
 }
