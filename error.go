@@ -51,6 +51,14 @@ func Errorf(code ErrorCode, field, format string, args ...any) *Error {
 	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// ErrKeyInAnotherCase refuses a JSON key, field, that is the key name
+// spelled in another case ("VALUE" for "value"): Go's encoding/json, which
+// CSGHub's services decode with, would read it as name, so abacus would
+// bill the event one way and its producer's own books another.
+func ErrKeyInAnotherCase(field, name string) *Error {
+	return Errorf(CodeInvalid, field, "is %s spelled in another case; send it once, spelled %s (encoding/json would read this key as %s, and abacus does not guess which value was meant)", name, name, name)
+}
+
 // ErrorCodeOf returns the code of err, or CodeInternal if err is not an *Error.
 func ErrorCodeOf(err error) ErrorCode {
 	var e *Error

@@ -37,8 +37,7 @@ func (x extraFields) caseVariant(keys ...string) error {
 	for _, f := range x {
 		for _, key := range keys {
 			if f.key != key && strings.EqualFold(f.key, key) {
-				return abacus.Errorf(abacus.CodeInvalid, "extra."+f.key,
-					"is %s spelled in another case; send it once, spelled %s (encoding/json would read this key as %s, and abacus does not guess which value was meant)", key, key, key)
+				return abacus.ErrKeyInAnotherCase("extra."+f.key, key)
 			}
 		}
 	}

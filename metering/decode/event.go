@@ -135,8 +135,7 @@ func (o object) caseVariant(names *[nFields]string, prefix string) *abacus.Error
 		}
 		for _, n := range names {
 			if strings.EqualFold(m.key, n) {
-				return abacus.Errorf(abacus.CodeInvalid, prefix+m.key,
-					"is %s spelled in another case; send each field once, spelled %s (encoding/json would read this key as %s, and abacus does not guess which value was meant)", n, n, n)
+				return abacus.ErrKeyInAnotherCase(prefix+m.key, n)
 			}
 		}
 	}
