@@ -28,7 +28,7 @@ func (s *Store) BurstCycle(ctx context.Context, cycle time.Time, step abacus.Bur
 		}
 		// As PriceBookAdd: the batches rating with the levels in force now
 		// commit first, so their events are seen below.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bookLock); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.book); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT resource, percent, measured_at FROM burst_utilisation`)

@@ -67,3 +67,24 @@ func DeadLetterAddHeld(ctx context.Context, s *Store, d abacus.DeadLetter, hold 
 
 // MaxConns is the bound of s's connection pool.
 func MaxConns(s *Store) int32 { return s.pool.Config().MaxConns }
+
+// HoldBookLock takes s's price book lock exclusively, as PriceBookAdd does,
+// and holds it until release is called.
+func HoldBookLock(ctx context.Context, s *Store) (release func(), err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.book); err != nil {
+		tx.Rollback(ctx)
+		return nil, err
+	}
+	return func() { tx.Rollback(context.Background()) }, nil
+}
+
+// LockKeysOf returns the advisory lock keys of schema: migration, book,
+// dead letters, outbox.
+func LockKeysOf(schema string) [4]int64 {
+	k := locksOf(schema)
+	return [4]int64{k.migration, k.book, k.deadLetters, k.outbox}
+}

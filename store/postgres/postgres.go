@@ -34,7 +34,8 @@ type Options struct {
 
 // Store is the PostgreSQL implementation of abacus.Store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	locks lockKeys
 }
 
 var _ abacus.Store = (*Store)(nil)
@@ -59,7 +60,12 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connecting: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	if err := s.loadLocks(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: reading the schema: %w", err)
+	}
+	return s, nil
 }
 
 // Close closes the pool.
@@ -106,9 +112,6 @@ func adminExec(ctx context.Context, url, sql string) error {
 	return err
 }
 
-// migrationLock serialises migrators across processes.
-const migrationLock = 0x61626163 // "abac"
-
 // Migrate applies the migrations the database has not seen, each in its
 // own transaction, holding an advisory lock so that instances starting
 // together migrate once. It refuses a database migrated by a newer abacus.
@@ -122,10 +125,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, s.locks.migration); err != nil {
 		return err
 	}
-	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, s.locks.migration)
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("postgres: migrating: %w", err)
@@ -177,7 +180,7 @@ func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error 
 	// The pool closes a connection released inside a transaction, which is
 	// what a failed ROLLBACK leaves.
 	defer conn.Release()
-	t := &writeTx{conn: conn.Conn()}
+	t := &writeTx{conn: conn.Conn(), locks: &s.locks}
 	err = fn(t)
 	switch {
 	case !t.begun || t.committed:

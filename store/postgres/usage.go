@@ -39,11 +39,6 @@ func scanEvent(row pgx.Row) (abacus.StoredEvent, error) {
 	return e, store.ParseCost(&e, cost)
 }
 
-// bookLock is the advisory lock between rating and changing the price
-// book: usage batches that read the book's version hold it shared until
-// they commit, PriceBookAdd holds it exclusively.
-const bookLock int64 = 0x6162616375730001
-
 // queueUsageReads adds the usage half of ReadBatch to b.
 func queueUsageReads(b *pgx.Batch, r abacus.BatchReads, st *abacus.BatchState) {
 	if len(r.EventIDs) > 0 {
@@ -107,7 +102,7 @@ func scanCarry(row pgx.Row) (abacus.Carry, error) {
 }
 
 // queueUsage adds the usage half of a batch's writes to the pipeline.
-func queueUsage(b *pgx.Batch, c *abacus.Changes) {
+func queueUsage(b *pgx.Batch, c *abacus.Changes, locks *lockKeys) {
 	if n := len(c.Events); n > 0 {
 		ids, accts, ops, res, names, custs, extras, statuses, curs, prices := make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -252,7 +247,7 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes) {
 		}
 		// Last, once every row lock of the batch is held: the lock orders
 		// the messages' ids before their listing (see Outbox).
-		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, outboxLock)
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, locks.outbox)
 		b.Queue(`INSERT INTO outbox (kind, account_id, payload, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])`,
 			kinds, accts, payloads, ats)
 	}

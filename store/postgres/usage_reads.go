@@ -33,7 +33,7 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		// Usage batches rate under the shared lock: once this holds it,
 		// every batch rated with the old book has committed its price
 		// uses, and the batches after it wait and then find the book changed.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bookLock); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.book); err != nil {
 			return err
 		}
 		// Checked here, under the lock, against what is stored: two imports
@@ -179,7 +179,7 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	// read.
 	var out []abacus.StoredEvent
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, bookLock); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.book); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, query, args...)
@@ -259,10 +259,6 @@ func (s *Store) DeadLetterAdd(ctx context.Context, d abacus.DeadLetter) (bool, e
 	return s.deadLetterAdd(ctx, d, nil)
 }
 
-// deadLetterLock orders the dead letters' inserts before their listing
-// (see DeadLetters).
-const deadLetterLock int64 = 0x6162616375730002
-
 // deadLetterAdd is DeadLetterAdd; a test's beforeCommit holds the insert
 // in flight.
 func (s *Store) deadLetterAdd(ctx context.Context, d abacus.DeadLetter, beforeCommit func()) (bool, error) {
@@ -276,7 +272,7 @@ func (s *Store) deadLetterAdd(ctx context.Context, d abacus.DeadLetter, beforeCo
 	}
 	added := false
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, deadLetterLock); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, s.locks.deadLetters); err != nil {
 			return err
 		}
 		ct, err := tx.Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, headers, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -316,11 +312,11 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	// inserts of several processes commit side by side, so a page read
 	// while one with a lower id is in flight would pass it for good (QA:
 	// 475 of 60,000 missed by a client following the list). Inserts hold
-	// deadLetterLock shared until they commit: taken here, it waits for
+	// the dead letters' lock shared until they commit: taken here, it waits for
 	// those in flight and holds new ones back for the read.
 	var out []abacus.DeadLetter
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, deadLetterLock); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.deadLetters); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at, published_at
@@ -347,10 +343,10 @@ func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.
 		return nil, err
 	}
 	// Paged by id, as the dead letters are, and for the same reason
-	// waiting for the batches writing messages: see outboxLock.
+	// waiting for the batches writing messages: see lockKeys.outbox.
 	var out []abacus.OutboxMessage
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, outboxLock); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.outbox); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id, kind, account_id, payload, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
@@ -365,10 +361,3 @@ func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) ([]abacus.
 	})
 	return out, err
 }
-
-// outboxLock orders the outbox's messages before their listing: batches
-// of every kind write them and commit side by side, so a page read while
-// one with lower ids is in flight would pass its messages for good. A
-// batch takes it shared just before it writes them, with every other lock
-// of its own held, until it commits; the listing takes it exclusively.
-const outboxLock int64 = 0x6162616375730003

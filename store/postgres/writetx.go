@@ -16,6 +16,7 @@ import (
 // so a batch pays no round trip for either.
 type writeTx struct {
 	conn      *pgx.Conn
+	locks     *lockKeys
 	begun     bool // BEGIN has been sent
 	committed bool // Commit's pipeline, COMMIT included, succeeded
 }
@@ -146,7 +147,7 @@ func (t *writeTx) ReadBatch(ctx context.Context, r abacus.BatchReads) (abacus.Ba
 	var st abacus.BatchState
 	b := &pgx.Batch{}
 	if r.Book { // first, so that a batch waiting for it holds no row locks yet
-		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, bookLock)
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, t.locks.book)
 	}
 	queueWallets(b, r.Lock, r.Read, &st.Wallets)
 	queueIDs(b, "transaction_ids", r.TxIDs, &st.TxIDs)
@@ -180,13 +181,13 @@ func queueIDs(b *pgx.Batch, seq string, n int, dst *[]int64) {
 
 // Apply sends every write of the batch in one pipelined round trip.
 func (t *writeTx) Apply(ctx context.Context, c *abacus.Changes) error {
-	return t.send(ctx, queueChanges(c))
+	return t.send(ctx, queueChanges(c, t.locks))
 }
 
 // Commit sends the writes and the COMMIT in one pipeline. If a write
 // fails, PostgreSQL skips the rest, COMMIT included, and Write rolls back.
 func (t *writeTx) Commit(ctx context.Context, c *abacus.Changes) error {
-	b := queueChanges(c)
+	b := queueChanges(c, t.locks)
 	b.Queue(`COMMIT`)
 	if err := t.send(ctx, b); err != nil {
 		return err
@@ -198,7 +199,7 @@ func (t *writeTx) Commit(ctx context.Context, c *abacus.Changes) error {
 // queueChanges queues every write of c. Commit sends COMMIT in the same
 // pipeline, so nothing here may check a result in Go: an update that must
 // touch every row it names says so to abacus_expect_rows, in the server.
-func queueChanges(c *abacus.Changes) *pgx.Batch {
+func queueChanges(c *abacus.Changes, locks *lockKeys) *pgx.Batch {
 	b := &pgx.Batch{}
 	if n := len(c.Transactions); n > 0 {
 		ids, reverts, holds := make([]int64, n), make([]int64, n), make([]int64, n)
@@ -272,6 +273,6 @@ func queueChanges(c *abacus.Changes) *pgx.Batch {
 			FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], $5::timestamptz[]) AS u(key, hash, tx, hold, at)`,
 			keys, hashes, txs, holds, ats)
 	}
-	queueUsage(b, c)
+	queueUsage(b, c, locks)
 	return b
 }
