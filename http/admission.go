@@ -12,18 +12,24 @@ import (
 
 // admission holds ingestion requests back until they fit in the memory
 // the endpoint may use, so that memory is bounded by configuration however
-// many producers send at once. It has two rooms. A request reserves room
-// for its body before reading it: its Content-Length, or, with none,
-// unknownBody and the rest at once when the body grows past it (a request
-// that finds no room then is refused, not held). Once read, and before any
-// of it is decoded, it reserves perEvent for each item the body holds in
-// the other room, waiting there with its body's room held. A request never
-// waits for a body's room while it holds room for events, so no two wait
-// for each other. Both are given back once it is answered. Waiters are
-// served in order; a request larger than a whole room waits to run alone.
+// many producers send at once. It has three rooms, which a request takes
+// in order, never waiting for one while it holds a later one, so no two
+// wait for each other:
+//   - bodies: before its body is read, its Content-Length, or, with none,
+//     unknownBody and the rest at once when the body grows past it (a
+//     request that finds no room then is refused, not held);
+//   - unpacked: for a compressed body, once read, what it decompresses to
+//     (the size its gzip trailer gives), waiting there with the compressed
+//     body's room held, which it gives back once decompressed;
+//   - events: once read, and before any of it is decoded, perEvent for each
+//     item the body holds, waiting there with the room its body takes
+//     held (the unpacked room's, for a compressed one).
+//
+// All are given back once it is answered. Waiters are served in order; a
+// request larger than a whole room waits to run alone.
 type admission struct {
-	bodyRoom, eventRoom int64
-	bodies, events      *semaphore.Weighted
+	bodyRoom, unpackedRoom, eventRoom int64
+	bodies, unpacked, events          *semaphore.Weighted
 }
 
 // An admitted request has bodyDeadline to send its body and answerDeadline
@@ -42,14 +48,16 @@ var (
 // answered, which a server shutting down waits for.
 func RequestDeadline() time.Duration { return answerDeadline }
 
-func newAdmission(bodyRoom, eventRoom int64) *admission {
-	return &admission{bodyRoom: bodyRoom, eventRoom: eventRoom, bodies: semaphore.NewWeighted(bodyRoom), events: semaphore.NewWeighted(eventRoom)}
+func newAdmission(bodyRoom, unpackedRoom, eventRoom int64) *admission {
+	return &admission{bodyRoom: bodyRoom, unpackedRoom: unpackedRoom, eventRoom: eventRoom,
+		bodies: semaphore.NewWeighted(bodyRoom), unpacked: semaphore.NewWeighted(unpackedRoom), events: semaphore.NewWeighted(eventRoom)}
 }
 
-// splitAdmission gives a quarter of the ingestion memory to bodies and the
-// rest to what they decode to: an event of ~200 bytes takes perEvent.
+// splitAdmission gives a quarter of the ingestion memory to bodies as
+// sent, an eighth to compressed ones decompressed, and the rest to what
+// they decode to: an event of ~200 bytes takes perEvent.
 func splitAdmission(memory int64) *admission {
-	return newAdmission(memory/4, memory-memory/4)
+	return newAdmission(memory/4, memory/8, memory-memory/4-memory/8)
 }
 
 // perEvent is the memory an event of an admitted request takes beyond its
@@ -64,9 +72,10 @@ const unknownBody = 1 << 20
 
 // reservation is the room an admitted request holds.
 type reservation struct {
-	a      *admission
-	n      int64 // of the bodies' room
-	events int64 // of the events' room
+	a        *admission
+	n        int64 // of the bodies' room
+	unpacked int64 // of the unpacked room
+	events   int64 // of the events' room
 	// waitUntil is when the request stops waiting (answerMargin before
 	// its write deadline).
 	waitUntil time.Time
@@ -74,30 +83,9 @@ type reservation struct {
 
 func (r *reservation) release() {
 	r.a.bodies.Release(r.n)
+	r.a.unpacked.Release(r.unpacked)
 	r.a.events.Release(r.events)
-}
-
-// grow reserves more for the request's body, up to the whole room: at
-// once when there is room, and otherwise by giving back what it holds and
-// waiting in line for the whole, so that no two requests wait holding
-// room the other needs. It is for a body not read yet: what the request
-// holds in memory while it waits must be nothing.
-func (r *reservation) grow(ctx context.Context, more int64) error {
-	total := min(r.n+more, r.a.bodyRoom)
-	if total <= r.n {
-		return nil
-	}
-	if r.a.bodies.TryAcquire(total - r.n) {
-		r.n = total
-		return nil
-	}
-	r.a.bodies.Release(r.n)
-	if err := r.a.bodies.Acquire(ctx, total); err != nil {
-		r.n = 0
-		return err
-	}
-	r.n = total
-	return nil
+	r.n, r.unpacked, r.events = 0, 0, 0
 }
 
 // tryGrow reserves more for the request's body, up to the whole room, if
@@ -117,6 +105,20 @@ func (r *reservation) shrink(n int64) {
 		r.a.bodies.Release(r.n - n)
 		r.n = n
 	}
+}
+
+// reserveUnpacked waits for n bytes of the unpacked room (at most the
+// whole room), giving back first what it held there: a request waits for
+// it holding its compressed body's room, never part of the same room.
+func (r *reservation) reserveUnpacked(ctx context.Context, n int64) error {
+	r.a.unpacked.Release(r.unpacked)
+	r.unpacked = 0
+	n = min(n, r.a.unpackedRoom)
+	if err := r.a.unpacked.Acquire(ctx, n); err != nil {
+		return err
+	}
+	r.unpacked = n
+	return nil
 }
 
 // reserveEvents waits for room for items decoded events (see admission).

@@ -3,6 +3,7 @@ package http
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,7 +37,7 @@ func bodyOf(ctx context.Context, size int64) *http.Request {
 // larger than the room runs alone; one declared over the limit, or whose
 // client gives up waiting, is refused.
 func TestAdmission(t *testing.T) {
-	a := newAdmission(100, 100)
+	a := newAdmission(100, 100, 100)
 	w := httptest.NewRecorder()
 	ctx := context.Background()
 	resA, err := a.admit(w, bodyOf(ctx, 60), 1000)
@@ -84,52 +85,56 @@ func TestAdmission(t *testing.T) {
 	}
 }
 
-// TestAdmissionGrows: a request grows its reservation at once when there
-// is room, and never beyond the room; two that fill the room and both need
-// more do not wait for each other for ever, as they would holding on; what
-// a request gives back is free for others at once.
-func TestAdmissionGrows(t *testing.T) {
-	a := newAdmission(100, 100)
+// TestAdmissionUnpacked: compressed bodies wait in order for room for
+// what they decompress to, holding their compressed bodies' room, which
+// they give back once decompressed; one whose trailer lied gives back what
+// it held of the unpacked room before it waits for more, so two that fill
+// the room do not wait for each other for ever.
+func TestAdmissionUnpacked(t *testing.T) {
+	a := newAdmission(100, 100, 100)
 	w := httptest.NewRecorder()
 	ctx := context.Background()
 	resA, _ := a.admit(w, bodyOf(ctx, 30), 1000)
-	if err := resA.grow(ctx, 20); err != nil || resA.n != 50 {
-		t.Fatalf("grown to %d: %v", resA.n, err)
+	if err := resA.reserveUnpacked(ctx, 60); err != nil || resA.unpacked != 60 {
+		t.Fatalf("reserved %d: %v", resA.unpacked, err)
 	}
-	resB, _ := a.admit(w, bodyOf(ctx, 50), 1000)
-	done := make(chan *reservation, 2)
-	for _, res := range []*reservation{resA, resB} {
-		go func() {
-			if err := res.grow(ctx, 10); err != nil || res.n != 60 {
-				t.Errorf("grown to %d: %v", res.n, err)
-			}
-			done <- res
-		}()
+	resB, _ := a.admit(w, bodyOf(ctx, 30), 1000)
+	bUnpacked := make(chan error, 1)
+	go func() { bUnpacked <- resB.reserveUnpacked(ctx, 60) }()
+	select {
+	case err := <-bUnpacked:
+		t.Fatalf("B got 60 of the unpacked room beside A's 60: %v", err)
+	case <-time.After(200 * time.Millisecond):
 	}
-	for range 2 {
-		select {
-		case res := <-done:
-			res.release()
-		case <-time.After(5 * time.Second):
-			t.Fatal("two requests that both need more wait for each other")
+	aAgain := make(chan error, 1)
+	go func() { aAgain <- resA.reserveUnpacked(ctx, 1000) }() // its trailer said too little
+	select {
+	case err := <-bUnpacked:
+		if err != nil {
+			t.Fatal(err)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("A kept its 60 while it waited for the whole room, and B waits for ever")
 	}
-	res, _ := a.admit(w, bodyOf(ctx, 10), 1000)
-	if err := res.grow(ctx, 1000); err != nil || res.n != 100 {
-		t.Fatalf("grown to %d, want the whole room: %v", res.n, err)
+	select {
+	case err := <-aAgain:
+		t.Fatalf("A got the whole room while B held 60 of it: %v", err)
+	case <-time.After(200 * time.Millisecond):
 	}
-	res.shrink(30) // what a compressed body took, once read
-	other, err := a.admit(w, bodyOf(ctx, 70), 1000)
+	resB.release()
+	if err := <-aAgain; err != nil || resA.unpacked != 100 {
+		t.Fatalf("A reserved %d of the unpacked room, want the whole: %v", resA.unpacked, err)
+	}
+	resA.shrink(0) // decompressed: its compressed body's room goes back
+	other, err := a.admit(w, bodyOf(ctx, 100), 1000)
 	if err != nil {
-		t.Fatalf("the 70 given back: %v", err)
+		t.Fatalf("the bodies' room A gave back: %v", err)
+	}
+	resA.release()
+	if err := other.reserveUnpacked(ctx, 100); err != nil {
+		t.Fatalf("the unpacked room is free again: %v", err)
 	}
 	other.release()
-	res.release()
-	if res, err := a.admit(w, bodyOf(ctx, 100), 1000); err != nil {
-		t.Fatalf("the room is free again: %v", err)
-	} else {
-		res.release()
-	}
 }
 
 // TestAdmissionEventsWaitHoldingTheirBody: a request waiting for room for
@@ -139,7 +144,7 @@ func TestAdmissionGrows(t *testing.T) {
 // next request in to do the same: 300 producers of 10,000 events took
 // 4.6 GB with 64 MiB configured (QA).
 func TestAdmissionEventsWaitHoldingTheirBody(t *testing.T) {
-	a := newAdmission(100, 10*perEvent)
+	a := newAdmission(100, 100, 10*perEvent)
 	w := httptest.NewRecorder()
 	ctx := context.Background()
 	first, _ := a.admit(w, bodyOf(ctx, 40), 1000)
@@ -329,6 +334,43 @@ func TestIngestBodyThatStalls(t *testing.T) {
 		if res.StatusCode != 408 || v["code"] != "timeout" || v["field"] != "body" || v["message"] != "body: did not arrive within 200ms" {
 			t.Errorf("%s: %d %s", coding, res.StatusCode, raw)
 		}
+	}
+}
+
+// TestIngestSlowGzipSendersHoldOnlyWhatTheySent: a compressed body holds
+// its Content-Length of the bodies' room while it comes, and room for what
+// it decompresses to only once it has all come. Before, it reserved the
+// largest body (16 MiB) while it was read: with 16 MiB for bodies, one
+// slow gzip sender held back every other request for a minute.
+func TestIngestSlowGzipSendersHoldOnlyWhatTheySent(t *testing.T) {
+	url, token := serveIngestWith(t, testdb.SQLite(t), Config{IngestMemory: 64 << 20}) // 16 MiB for bodies
+	for range 2 {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /api/v1/accounting/metering/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 1000\r\n\r\n\x1f\x8b", token)
+	}
+	time.Sleep(200 * time.Millisecond) // both admitted, their bodies coming
+	body := `[{"uuid":"beside-slow-gzip","user_uuid":"aaaaaaaa-0000-4000-8000-000000000001","value":1,"value_type":0,"scene":11,` +
+		`"resource_id":"gpu","customer_id":"s","created_at":"2026-11-02T10:00:00Z"}]`
+	var packed bytes.Buffer
+	zw := gzip.NewWriter(&packed)
+	zw.Write([]byte(body))
+	zw.Close()
+	req, _ := http.NewRequest("POST", url+"/api/v1/accounting/metering/events", &packed)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Encoding", "gzip")
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("a request beside two slow gzip senders: %v", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(raw), `"accepted":1`) {
+		t.Fatalf("%d %s", res.StatusCode, raw)
 	}
 }
 

@@ -1,8 +1,10 @@
 package http
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -110,51 +112,90 @@ func unconfirmed(ctx context.Context, r *http.Request, err error) error {
 }
 
 // readUsageBody reads a usage request's body, gzip-compressed or not, up to
-// maxUsageBody bytes either way. A compressed body may grow to that
-// whatever was sent, so it first reserves room for the largest (waiting
-// while ctx lasts), and once read keeps what the body takes. One sent
-// without a Content-Length takes the rest of its room, past what admit
-// reserved, when it gets there, if there is room then.
+// maxUsageBody bytes either way, within the room admit reserved: one sent
+// without a Content-Length takes the rest of its room when it gets past
+// what admit reserved, if there is room then. A compressed body is read
+// whole first, so that a slow sender holds only what it sent, and then
+// decompressed (see gunzip).
 func readUsageBody(ctx context.Context, w http.ResponseWriter, r *http.Request, room *reservation) ([]byte, error) {
-	sent := &bodyReader{r: http.MaxBytesReader(w, r.Body, maxUsageBody)}
 	// A header sent twice is one list (RFC 9110, section 5.3): two gzip
 	// headers say the body was compressed twice, as "gzip, gzip" does, and
 	// are refused alike rather than decoded once.
 	coding := strings.ToLower(strings.TrimSpace(strings.Join(r.Header.Values("Content-Encoding"), ", ")))
-	switch coding {
-	case "", "identity":
-		var in io.Reader = sent
-		if r.ContentLength < 0 {
-			in = &roomReader{r: sent, room: room}
-		}
-		body, err := io.ReadAll(in)
-		if err != nil {
-			return nil, usageReadError(err)
-		}
-		return body, nil
-	case "gzip", "x-gzip":
-		held := room.n
-		if err := room.grow(ctx, maxUsageBody); err != nil {
+	if coding != "" && coding != "identity" && coding != "gzip" && coding != "x-gzip" {
+		return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Encoding", "%q is not supported: send the body as it is, or gzip-compressed", coding)
+	}
+	sent := http.MaxBytesReader(w, r.Body, maxUsageBody)
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 { // admit refused any longer
+		body, err = readAtMost(sent, r.ContentLength)
+	} else {
+		body, err = io.ReadAll(&roomReader{r: sent, room: room})
+	}
+	if err != nil {
+		return nil, usageReadError(err)
+	}
+	if coding == "gzip" || coding == "x-gzip" {
+		return gunzip(ctx, r, body, room)
+	}
+	return body, nil
+}
+
+// gunzip decompresses a body read whole. It first waits for room for what
+// the gzip trailer says the body holds (ISIZE: the last member's size,
+// modulo 2³²), holding the compressed body's room, which it gives back
+// once decompressed. A body that holds more than its trailer says (several
+// members, or a trailer that lies) gives back that room and the bytes it
+// decompressed, waits for room for the largest body, and starts again.
+func gunzip(ctx context.Context, r *http.Request, packed []byte, room *reservation) ([]byte, error) {
+	var want int64
+	if len(packed) >= 18 { // a header of 10 bytes and a trailer of 8, at the least
+		want = min(int64(binary.LittleEndian.Uint32(packed[len(packed)-4:])), maxUsageBody)
+	}
+	for {
+		if err := room.reserveUnpacked(ctx, want); err != nil {
 			return nil, unconfirmed(ctx, r, err)
 		}
-		zr, err := gzip.NewReader(sent)
+		zr, err := gzip.NewReader(bytes.NewReader(packed))
 		var body []byte
-		if err == nil {
+		switch {
+		case err != nil:
+		case want < maxUsageBody:
+			body, err = readAtMost(zr, want)
+		default: // as it comes: what it takes may be far less than the largest
 			body, err = io.ReadAll(io.LimitReader(zr, maxUsageBody+1))
 		}
 		switch {
-		case sent.err != nil: // the body did not come, rather than came as something else
-			return nil, usageReadError(sent.err)
 		case err != nil:
 			return nil, abacus.Errorf(abacus.CodeInvalid, "body", "is not valid gzip: %v", err)
-		case len(body) > maxUsageBody:
+		case int64(len(body)) <= want:
+			room.shrink(0)
+			return body, nil
+		case want == maxUsageBody:
 			return nil, abacus.Errorf(abacus.CodeTooLarge, "body", "is larger than %d bytes uncompressed", maxUsageBody)
 		}
-		room.shrink(held + int64(len(body)))
-		return body, nil
-	default:
-		return nil, abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Encoding", "%q is not supported: send the body as it is, or gzip-compressed", coding)
+		want = maxUsageBody
 	}
+}
+
+// readAtMost reads r, of n bytes, to its end into a buffer of n+1 taken at
+// once (so that it holds what its room says, where growing one as it
+// filled would take up to twice that): it stops at n+1, which says r holds
+// more than n.
+func readAtMost(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, 0, n+1)
+	for len(buf) < cap(buf) {
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // roomReader reads a body of unknown length within its room, and takes
@@ -193,21 +234,6 @@ func (rr *roomReader) Read(p []byte) (int, error) {
 	}
 	n, err := rr.r.Read(p)
 	rr.read += int64(n)
-	return n, err
-}
-
-// bodyReader keeps the error reading the body gave, so that a body cut
-// off or too large is not called bad gzip.
-type bodyReader struct {
-	r   io.Reader
-	err error
-}
-
-func (b *bodyReader) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
-		b.err = err
-	}
 	return n, err
 }
 

@@ -270,6 +270,19 @@ func TestIngestBodyEncodings(t *testing.T) {
 	if r := f.doHeaders("service", "POST", path, h, gz(body)); r.status != 200 || r.body["duplicate"].(float64) != 1 {
 		t.Fatalf("gzip again: %d %s", r.status, r.raw)
 	}
+	// Several members, as concatenated gzip files are: the trailer gives the
+	// last one's size only.
+	members := gz("["+csghubEvent("gz-2", alice, 1, "2026-11-02T10:01:00Z")+",") + gz(strings.Repeat(" ", 100_000)+csghubEvent("gz-3", alice, 1, "2026-11-02T10:02:00Z")+"]")
+	if r := f.doHeaders("service", "POST", path, h, members); r.status != 200 || r.body["accepted"].(float64) != 2 {
+		t.Fatalf("gzip of two members: %d %s", r.status, r.raw)
+	}
+	// A trailer that says less than the body holds: decompressed whole, it
+	// fails gzip's own check.
+	lying := []byte(gz(body))
+	copy(lying[len(lying)-4:], []byte{1, 0, 0, 0})
+	if r := f.doHeaders("service", "POST", path, h, string(lying)); r.status != 400 || r.body["field"] != "body" || !strings.Contains(r.raw, "not valid gzip") {
+		t.Fatalf("a gzip trailer that lies: %d %s", r.status, r.raw)
+	}
 	if r := f.doHeaders("service", "POST", path, h, gz("["+strings.Repeat(" ", 17<<20)+"]")); r.status != 413 {
 		t.Fatalf("gzip of 17 MiB: %d %s", r.status, r.raw)
 	}
