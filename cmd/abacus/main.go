@@ -41,24 +41,24 @@ func commands() []command {
 
 func main() {
 	tuneGC()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	onInterrupt(cancel, os.Args[1:], os.Stderr)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // onInterrupt cancels the commands' context at the first SIGINT or
-// SIGTERM: a command stops, sees through what it handed to the database,
-// and says what it did. A second one exits at once (130 for SIGINT, 143
-// for SIGTERM), without waiting for what is in flight: a transaction not
-// committed by then is rolled back, and no count the command printed
-// includes it.
-func onInterrupt(cancel func(), args []string, stderr io.Writer) {
+// SIGTERM, with an interruption as its cause: a command stops, sees
+// through what it handed to the database, says what it did, and exits
+// 128 + the signal's number if it did not finish (see run). A second one
+// exits at once (130 for SIGINT, 143 for SIGTERM), without waiting for
+// what is in flight: a transaction not committed by then is rolled back,
+// and no count the command printed includes it.
+func onInterrupt(cancel context.CancelCauseFunc, args []string, stderr io.Writer) {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-signals
-		cancel()
+		cancel(interruption{<-signals})
 		name := "abacus"
 		if len(args) > 0 {
 			name += " " + args[0]
@@ -72,12 +72,50 @@ func onInterrupt(cancel func(), args []string, stderr io.Writer) {
 		}
 		fmt.Fprintf(stderr, "%s: interrupted again: exiting at once, without waiting for what was in flight "+
 			"(what had not committed is rolled back, and %s)%s\n", name, unconfirmed(args), rerunAdvice(args))
-		code := 130
-		if s, ok := sig.(syscall.Signal); ok {
-			code = 128 + int(s)
-		}
-		os.Exit(code)
+		os.Exit(interruption{sig}.exitCode())
 	}()
+}
+
+// interruption is the cause of a context cancelled by a signal.
+type interruption struct{ sig os.Signal }
+
+func (i interruption) Error() string { return "interrupted by " + i.sig.String() }
+
+// exitCode is the shell's code for a process the signal ended.
+func (i interruption) exitCode() int {
+	if s, ok := i.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 130
+}
+
+// interruptedBy returns the interruption that cancelled ctx, if one did.
+// serve is left out: its shutdown is a signal's normal end, and what it
+// exits with is for the supervisor that sent it.
+func interruptedBy(ctx context.Context, name string) (interruption, bool) {
+	var in interruption
+	return in, name != "serve" && errors.As(context.Cause(ctx), &in)
+}
+
+// interruptedAdvice says, for a command interrupted while it changed what
+// is stored, what may have changed and how to finish.
+func interruptedAdvice(args []string) string {
+	switch {
+	case len(args) == 0:
+	case args[0] == "void":
+		return ": the events it did not print may or may not be voided; run the same command again: " +
+			"an event voided already is refused, saying what its void gave back"
+	case args[0] == "keys" && len(args) > 1 && args[1] == "create":
+		return ": the key may or may not have been created, and its token was not printed; " +
+			"`abacus keys list` shows it, and `abacus keys revoke KEY_ID` takes it back"
+	case args[0] == "migrate":
+		return "; run it again: each migration commits alone, and those applied are left out"
+	case args[0] == "ingest", args[0] == "rerate", args[0] == "prices":
+		if advice := rerunAdvice(args); advice != "" {
+			return ": what it did not report may or may not be stored" + advice
+		}
+	}
+	return ""
 }
 
 // unconfirmed says what a command that exits at once did not confirm.
@@ -125,7 +163,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.As(err, &ee):
+			if in, ok := interruptedBy(ctx, c.name); ok {
+				return in.exitCode()
+			}
 			return ee.code
+		}
+		if in, ok := interruptedBy(ctx, c.name); ok {
+			if errors.Is(err, context.Canceled) { // "context canceled" told nobody whether anything had changed
+				fmt.Fprintf(stderr, "abacus %s: interrupted before it finished%s\n", c.name, interruptedAdvice(args))
+			} else {
+				fmt.Fprintf(stderr, "abacus %s: %v\n", c.name, err)
+			}
+			return in.exitCode()
 		}
 		fmt.Fprintf(stderr, "abacus %s: %v\n", c.name, err)
 		return 1

@@ -335,8 +335,8 @@ func TestCorrectionInterruptedSaysWhatItRepriced(t *testing.T) {
 	p.cmd.Process.Signal(os.Interrupt)
 	p.hinted(t) // the signal taken while the call waits
 	lock.release()
-	if code := p.end(t, "SIGINT and the lock released"); code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	if code := p.end(t, "SIGINT and the lock released"); code != 130 {
+		t.Fatalf("exit %d, want 130:\n%s", code, p.out)
 	}
 	m := decimal.NewFromInt(int64(minutes))
 	for _, want := range []string{

@@ -144,8 +144,8 @@ func TestRerateInterruptedSaysWhatItCharged(t *testing.T) {
 	p.cmd.Process.Signal(os.Interrupt)
 	p.hinted(t) // the signal taken while the call waits
 	lock.release()
-	if code := p.end(t, "SIGINT and the lock released"); code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	if code := p.end(t, "SIGINT and the lock released"); code != 130 {
+		t.Fatalf("exit %d, want 130:\n%s", code, p.out)
 	}
 	for _, want := range []string{
 		"charged 1500 events (1124.25 in all); 0 still have no price; 0 refused\n", // 3,997 minutes and 500, at 0.25

@@ -561,10 +561,10 @@ func TestIngestInterruptedWhileOpening(t *testing.T) {
 	if err := os.WriteFile(file, []byte(usageEvent("i-1", account(1), 1)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(interruption{os.Interrupt})
 	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"ingest", "--db", filepath.Join(dir, "a.db"), file}, &stdout, &stderr); code != 1 ||
+	if code := run(ctx, []string{"ingest", "--db", filepath.Join(dir, "a.db"), file}, &stdout, &stderr); code != 130 ||
 		!strings.Contains(stderr.String(), "interrupted while opening the database, before any event was read: nothing changed") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
@@ -755,8 +755,8 @@ func TestIngestFromAPipeChargesAsItGoes(t *testing.T) {
 	p.send(t, pipedEvents("tail", 3000, 3010))
 	p.waitUntil(t, "3,010 events charged", func() bool { return storedEvents(t, st) == 3010 })
 	p.cmd.Process.Signal(os.Interrupt)
-	if code := p.end(t, "SIGINT"); code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	if code := p.end(t, "SIGINT"); code != 130 {
+		t.Fatalf("exit %d, want 130:\n%s", code, p.out)
 	}
 	for _, want := range []string{
 		"accepted 3010 (0 unpriced), duplicate 0, rejected 0\n",
@@ -785,8 +785,8 @@ func TestIngestInterruptedSendsWhatItRead(t *testing.T) {
 	p.send(t, pipedEvents("held", 0, 5))
 	p.waitUntil(t, "the first chunk charged", func() bool { return storedEvents(t, st) == 3 })
 	p.cmd.Process.Signal(syscall.SIGTERM) // events 4 and 5 wait for a third
-	if code := p.end(t, "SIGTERM"); code != 1 {
-		t.Fatalf("exit %d, want 1:\n%s", code, p.out)
+	if code := p.end(t, "SIGTERM"); code != 143 {
+		t.Fatalf("exit %d, want 143:\n%s", code, p.out)
 	}
 	if !strings.Contains(p.out.String(), "accepted 5 (0 unpriced), duplicate 0, rejected 0\n") ||
 		!strings.Contains(p.out.String(), "interrupted: the events counted are in, every one up to line 5 of standard input") {

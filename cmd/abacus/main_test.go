@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestInterruptedCommandsSaySoAndExitAsTheShellExpects: a command whose
+// work an interrupt cut short exits 128 + the signal's number, and where
+// its error is only the cancellation says what may have changed and how
+// to finish, not "context canceled"; one the signal did not cut short
+// exits as it would have.
+func TestInterruptedCommandsSaySoAndExitAsTheShellExpects(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"migrate", "--db", db}, &stdout, &stderr); code != 0 {
+		t.Fatalf("migrate: %d %s", code, stderr.String())
+	}
+	for _, c := range []struct {
+		sig  syscall.Signal
+		args []string
+		code int
+		want string
+	}{
+		{syscall.SIGINT, []string{"keys", "create", "--role", "admin", "--db", db}, 130,
+			"abacus keys: interrupted before it finished: the key may or may not have been created, and its token was not printed; " +
+				"`abacus keys list` shows it, and `abacus keys revoke KEY_ID` takes it back\n"},
+		{syscall.SIGTERM, []string{"void", "--db", db, "e-1"}, 143,
+			"abacus void: interrupted before it finished: the events it did not print may or may not be voided; run the same command again: " +
+				"an event voided already is refused, saying what its void gave back\n"},
+		{syscall.SIGINT, []string{"void", "--db", filepath.Join(t.TempDir(), "none.db"), "e-1"}, 130, "no database there"},
+	} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(interruption{c.sig})
+		stdout.Reset()
+		stderr.Reset()
+		if code := run(ctx, c.args, &stdout, &stderr); code != c.code || !strings.Contains(stderr.String(), c.want) || strings.Contains(stderr.String(), "context canceled") {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr.String(), c.code, c.want)
+		}
+	}
+	if code := run(t.Context(), []string{"void", "--db", db, "e-1"}, &stdout, &stderr); code != 1 {
+		t.Errorf("void of an event not there, uninterrupted: exit %d, want 1", code)
+	}
+}
