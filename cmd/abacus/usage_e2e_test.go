@@ -260,13 +260,13 @@ func TestIngestCSVStrayQuote(t *testing.T) {
 			row("q31", 5, "c", "{}") + row("q32", 5, `"c`, "{}") + row("q33", 7, `c"`, "{}") + row("q34", 5, "c", "{}"),
 			"accepted 2 (0 unpriced), duplicate 0, rejected 2",
 			[]string{":3: event q32 rejected: opens a quoted field that runs past the end of the line: no field may hold a line break",
-				`:4: rejected: is not valid CSV: bare " in non-quoted-field`},
+				`:4: event q33 rejected: is not valid CSV: bare " in non-quoted-field`},
 			[][2]string{{"q31", "1.25"}, {"q34", "1.25"}}},
 		{"in extra",
 			row("x1", 5, "c", `"{`) + row("x2", 6, "c", "{}") + row("x3", 7, "c", `{}"`) + row("x4", 8, "c", "{}"),
 			"accepted 2 (0 unpriced), duplicate 0, rejected 2",
 			[]string{":2: event x1 rejected: opens a quoted field that runs past the end of the line",
-				`:4: rejected: is not valid CSV: bare " in non-quoted-field`},
+				`:4: event x3 rejected: is not valid CSV: bare " in non-quoted-field`},
 			[][2]string{{"x2", "1.5"}, {"x4", "2"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

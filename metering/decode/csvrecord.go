@@ -44,7 +44,8 @@ func (r *Reader) readRecord() (rec []byte, line int, problem string, err error) 
 }
 
 // parseCSVRecord parses one record's text with encoding/csv. It returns
-// nil cells for a blank record and a message for a malformed one.
+// nil cells for a blank record and a message for a malformed one, whose
+// cells are then those before the field at fault, to name its event by.
 func parseCSVRecord(rec []byte) ([]string, string) {
 	if len(bytes.Trim(rec, " \t\r\n")) == 0 {
 		return nil, ""
@@ -58,7 +59,7 @@ func parseCSVRecord(rec []byte) ([]string, string) {
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Sprintf("%v, at byte %d", pe.Err, pe.Column)
+			return fieldsBefore(rec, pe.Column-1), fmt.Sprintf("%v, at byte %d", pe.Err, pe.Column)
 		}
 		return nil, err.Error()
 	}
@@ -66,6 +67,21 @@ func parseCSVRecord(rec []byte) ([]string, string) {
 		return nil, "the record cannot be split from the next"
 	}
 	return cells, ""
+}
+
+// fieldsBefore returns the whole fields of rec before the one that holds
+// its byte at, or nil if they cannot be read either.
+func fieldsBefore(rec []byte, at int) []string {
+	st := csvState{fieldStart: true}
+	st.scan(rec[:min(max(at, 0), len(rec))])
+	if st.fieldAt == 0 {
+		return nil
+	}
+	cells, perr := parseCSVRecord(rec[:st.fieldAt-1]) // without the comma that ends them
+	if perr != "" {
+		return nil
+	}
+	return cells
 }
 
 // csvState follows quoting the way encoding/csv does, to find whether a
@@ -77,6 +93,7 @@ type csvState struct {
 	ended      bool // a line end outside quotes
 	n          int  // bytes scanned
 	quoteAt    int  // where the last quoted field opened
+	fieldAt    int  // where the last field opened, after the first
 }
 
 func (s *csvState) scan(chunk []byte) {
@@ -99,6 +116,7 @@ func (s *csvState) scan(chunk []byte) {
 		switch c {
 		case ',':
 			s.fieldStart = true
+			s.fieldAt = s.n
 		case '\n':
 			s.ended = true
 		case '"':

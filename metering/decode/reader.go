@@ -181,7 +181,7 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 	}
 	cells, perr := parseCSVRecord(rec)
 	if perr != "" {
-		return Item{Line: line, Err: lineError(line, "is not valid CSV: %s", perr)}, true, nil
+		return Item{Line: line, ID: r.id(cells), Err: lineError(line, "is not valid CSV: %s", perr)}, true, nil
 	}
 	if cells == nil {
 		return Item{}, false, nil

@@ -160,7 +160,7 @@ func TestCSV(t *testing.T) {
 		"c11," + acct + ",1,0,11\n" + // 13: too few fields
 		csvRow("c12", "=", "=", "=", "=", "=", "=", `"multi`+"\n"+`line name"`, "=", "=", `"{`+"\n"+`""k"": ""v""}"`) + // 14-16: no field may hold a line break: each line is a record
 		csvRow("c13", "not-a-uuid") + // 17
-		`c14,x"y,1,0,11,,,,,2026-08-18T10:00:00Z,` + "\n" + // 18: bare quote
+		`c14,x"y,1,0,11,,,,,2026-08-18T10:00:00Z,` + "\n" + // 18: bare quote, after the uuid
 		csvRow("c15", "=", "=", "=", "=", "=", "=", "=", "=", "=", `"not json"`) + // 19
 		csvRow("c16", "=", "-5") + // 20
 		csvRow("", "=") + // 21: empty uuid
@@ -185,7 +185,7 @@ func TestCSV(t *testing.T) {
 		{15, "", "line 15"},    // line name",…,"{
 		{16, "", "line 16"},    // ""k"": ""v""}"
 		{17, "c13", "user_uuid"},
-		{18, "", "line 18"},
+		{18, "c14", "line 18"},
 		{19, "c15", "extra"},
 		{20, "c16", "value"},
 		{21, "", "uuid"},
@@ -337,7 +337,7 @@ func TestCSVStrayQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWant(t, items, []want{{2, "a", ""}, {3, "", "line 3"}})
+	checkWant(t, items, []want{{2, "a", ""}, {3, "s", "line 3"}})
 }
 
 func TestCSVByteAtATime(t *testing.T) {
@@ -401,12 +401,12 @@ func TestCSVStrayQuoteClosedLater(t *testing.T) {
 			row("q32", "5", `"c`, "02", "{}") + // 3: the stray quote
 			row("q33", "7", `c"`, "03", "{}") + // 4: the quote that closed it, bare on its own line
 			row("q34", "5", "c", "02", "{}"),
-			3, []want{{2, "q31", ""}, {3, "q32", "line 3"}, {4, "", "line 4"}, {5, "q34", ""}}},
+			3, []want{{2, "q31", ""}, {3, "q32", "line 3"}, {4, "q33", "line 4"}, {5, "q34", ""}}},
 		{"in extra", row("x1", "5", "c", "02", `"{`) + // 2: the stray quote
 			row("x2", "6", "c", "02", "{}") +
 			row("x3", "7", "c", "02", `{}"`) + // 4: the quote that closed it
 			row("x4", "8", "c", "02", "{}"),
-			2, []want{{2, "x1", "line 2"}, {3, "x2", ""}, {4, "", "line 4"}, {5, "x4", ""}}},
+			2, []want{{2, "x1", "line 2"}, {3, "x2", ""}, {4, "x3", "line 4"}, {5, "x4", ""}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			items, err := readAll(t, mustCSV(t, csvHeader+c.rows))
