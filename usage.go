@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
+	"golang.org/x/text/unicode/norm"
 )
 
 // UsageEvent is one immutable measurement: who used what, how much, and
@@ -58,6 +59,12 @@ func (e *UsageEvent) Validate() error {
 	}
 	if !printable(e.ID) {
 		return Errorf(CodeInvalid, "uuid", "must be printable characters without spaces")
+	}
+	if !norm.NFC.IsNormalString(e.ID) {
+		// "café" with é as one character or as e and a combining accent is
+		// one id to anyone reading it, and a tool that normalises it on a
+		// retry would have it charged twice (QA).
+		return Errorf(CodeInvalid, "uuid", "is not in Unicode normalization form C (NFC): a letter and a combining mark that one character spells (e and U+0301 for é) would make it look like another id; send it composed")
 	}
 	switch e.ID {
 	case ".", "..":

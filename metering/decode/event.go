@@ -128,9 +128,9 @@ func readObject(raw []byte) (object, byte) {
 // one way here and another there. A key that is no field in any case is
 // left alone, as producers may add fields. prefix goes before the key in
 // the error ("data.").
-func (o object) caseVariant(names *[nFields]string, prefix string) *abacus.Error {
+func (o object) caseVariant(names []string, prefix string) *abacus.Error {
 	for _, m := range o {
-		if slices.Contains(names[:], m.key) {
+		if slices.Contains(names, m.key) {
 			continue
 		}
 		for _, n := range names {
@@ -442,7 +442,7 @@ func csghubItem(o object) Item {
 		id = f[fUUID].s
 	}
 	if err == nil {
-		err = o.caseVariant(&csghubNames, "")
+		err = o.caseVariant(csghubNames[:], "")
 	}
 	if err != nil {
 		return Item{Err: err, ID: displayID(id)}
@@ -450,6 +450,12 @@ func csghubItem(o object) Item {
 	ev, err := buildEvent(&f, &csghubNames)
 	return finish(ev, id, err, &csghubNames)
 }
+
+// cloudEventAttributes are the attributes of a CloudEvent in JSON format
+// that decoding reads or refuses. CloudEvents names them in lower case
+// only; one in another case ("Subject") is refused as a CSGHub field in
+// another case is: encoding/json would read it as the attribute.
+var cloudEventAttributes = []string{"specversion", "id", "source", "type", "subject", "time", "data", "datacontenttype", "dataschema", "data_base64"}
 
 // cloudEventItem decodes a CloudEvents 1.0 event in JSON format; binary
 // says it was sent in binary mode, where messages name the attributes by
@@ -481,6 +487,11 @@ func cloudEventItem(o object, binary bool) Item {
 	}
 	if sv != "1.0" {
 		return fail(abacus.Errorf(abacus.CodeInvalid, "specversion", "%s is not supported; only CloudEvents 1.0 (\"1.0\") is", show(sv)))
+	}
+	if !binary { // headers, which carry binary mode's, have no case
+		if err := o.caseVariant(cloudEventAttributes, ""); err != nil {
+			return fail(err)
+		}
 	}
 	if idErr != nil {
 		return fail(idErr)
@@ -551,7 +562,7 @@ func cloudEventItem(o object, binary bool) Item {
 			return fail(err)
 		}
 	}
-	if err := data.caseVariant(&csghubNames, "data."); err != nil {
+	if err := data.caseVariant(csghubNames[:], "data."); err != nil {
 		return fail(err)
 	}
 	dataUUID, dataUser, dataTime := f[fUUID], f[fUserUUID], f[fCreatedAt]

@@ -386,6 +386,14 @@ var ceCases = []ceCase{
 	{name: "type missing", mods: []string{"-type"}, field: "type"},
 	{name: "type empty", mods: []string{`type=""`}, field: "type"},
 	{name: "subject missing", mods: []string{"-subject"}, field: "subject", msg: "required"},
+	// Attributes in another case, which encoding/json would read as the
+	// attribute (QA: "Subject" named another account, "Data" another value).
+	{name: "Subject beside subject", mods: []string{`Subject="` + acct2 + `"`}, field: "Subject", msg: "subject spelled in another case"},
+	{name: "Subject alone", mods: []string{"-subject", `Subject="` + acct + `"`}, field: "Subject", msg: "subject spelled"},
+	{name: "ID beside id", mods: []string{`ID="other"`}, field: "ID", msg: "id spelled"},
+	{name: "Time beside time", mods: []string{`Time="2026-11-29T10:00:00Z"`}, field: "Time", msg: "time spelled"},
+	{name: "Data beside data", mods: []string{`Data={"value":3000}`}, field: "Data", msg: "data spelled"},
+	{name: "DataContentType", mods: []string{`DataContentType="text/plain"`}, field: "DataContentType", msg: "datacontenttype spelled"},
 	{name: "subject not a uuid", mods: []string{`subject="alice"`}, field: "subject", msg: "UUID"},
 	{name: "subject number", mods: []string{`subject=1`}, field: "subject"},
 	{name: "time missing", mods: []string{"-time"}, field: "time", msg: "required"},
