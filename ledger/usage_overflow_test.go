@@ -150,14 +150,14 @@ func TestUsageTokenOverflowNamesTheCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		acct := createAccount(t, st, abacus.Overdraft{Unlimited: true})
-		tokens := func(id, extra string) abacus.UsageEvent {
-			return abacus.UsageEvent{ID: id, Account: acct, Value: 1, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm",
+		tokens := func(id string, value int64, extra string) abacus.UsageEvent {
+			return abacus.UsageEvent{ID: id, Account: acct, Value: value, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm",
 				Time: t0.Add(10 * time.Hour), Extra: extra}
 		}
 		res, err := e.Ingest(ctx, []abacus.UsageEvent{
-			tokens("b-maxp", `{"prompt_token_num":9223372036854775807}`),
-			tokens("b-maxc", `{"prompt_token_num":1,"completion_token_num":9223372036854775807}`),
-			tokens("b-ok", `{"prompt_token_num":1000000,"completion_token_num":1000000}`),
+			tokens("b-maxp", math.MaxInt64, `{"prompt_token_num":9223372036854775807}`),
+			tokens("b-maxc", math.MaxInt64, `{"prompt_token_num":0,"completion_token_num":9223372036854775807}`),
+			tokens("b-ok", 2_000_000, `{"prompt_token_num":1000000,"completion_token_num":1000000}`),
 		})
 		if err != nil || len(res) != 3 {
 			t.Fatalf("%+v %v", res, err)
@@ -169,7 +169,7 @@ func TestUsageTokenOverflowNamesTheCount(t *testing.T) {
 		}
 		// A cost an amount holds (9223372036854.775806), but the balance,
 		// already at -4, cannot take.
-		res, err = e.Ingest(ctx, []abacus.UsageEvent{tokens("b-floor", `{"prompt_token_num":4611686018427387903,"completion_token_num":0}`)})
+		res, err = e.Ingest(ctx, []abacus.UsageEvent{tokens("b-floor", 4611686018427387903, `{"prompt_token_num":4611686018427387903,"completion_token_num":0}`)})
 		if err != nil || len(res) != 1 {
 			t.Fatalf("%+v %v", res, err)
 		}
@@ -223,7 +223,7 @@ func TestUsageTokenFloorNamesTheCount(t *testing.T) {
 			t.Fatal(err)
 		}
 		acct := createAccount(t, st, abacus.Overdraft{}) // no credit: refused at zero
-		res, err := e.Ingest(ctx, []abacus.UsageEvent{{ID: "t-floor", Account: acct, Value: 1, ValueType: abacus.ValueTokens, Scene: 15,
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{{ID: "t-floor", Account: acct, Value: 2_001_000, ValueType: abacus.ValueTokens, Scene: 15,
 			ResourceID: "llm", Time: t0.Add(time.Hour), Extra: `{"prompt_token_num":1000,"completion_token_num":2000000}`}})
 		if err != nil || len(res) != 1 {
 			t.Fatalf("%+v %v", res, err)

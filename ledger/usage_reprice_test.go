@@ -784,11 +784,11 @@ func TestARepriceLeavesNoCountedUsageOut(t *testing.T) {
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, prompt("2", 0), tokens(5, abacus.ModelGraduated, 0, tier{3_000_000, "3"}, tier{0, "1"}))
 		acct := f.account(abacus.Overdraft{}, nil)
 		f.fund(acct, abacus.TxTopup, "20")
-		tok := func(id, extra string, at time.Duration) abacus.UsageEvent {
-			return abacus.UsageEvent{ID: id, Account: acct, Value: 1, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm", Time: t0.Add(at), Extra: extra}
+		tok := func(id string, value int64, extra string, at time.Duration) abacus.UsageEvent {
+			return abacus.UsageEvent{ID: id, Account: acct, Value: value, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm", Time: t0.Add(at), Extra: extra}
 		}
-		f.ingest(tok("t1", `{"prompt_token_num":1000000,"completion_token_num":2000000}`, time.Hour)) // 2 + 6
-		f.ingest(tok("t3", `{"completion_token_num":4000000}`, 2*time.Hour))                          // C(6) − C(2) = 6
+		f.ingest(tok("t1", 3_000_000, `{"prompt_token_num":1000000,"completion_token_num":2000000}`, time.Hour)) // 2 + 6
+		f.ingest(tok("t3", 4_000_000, `{"completion_token_num":4000000}`, 2*time.Hour))                          // C(6) − C(2) = 6
 		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{prompt("1", 1)}); err != nil {
 			t.Fatal(err)
 		}

@@ -95,8 +95,9 @@ const (
 //     count (3) is kind 7; tokens (1) are kind 4 (prompt) and kind 5
 //     (completion) when extra carries "prompt_token_num" or
 //     "completion_token_num" (integers, as JSON numbers or strings; a
-//     missing one is 0; their sum need not equal the event's value, which
-//     is then not used), otherwise one component of kind 4 with the value.
+//     missing one is 0; Book.RateIncoming refuses an event whose value is
+//     not their sum, which stored events need not be), otherwise one
+//     component of kind 4 with the value.
 //     In the split, a part of zero tokens is left out, unless both are
 //     zero, when one prompt component of 0 remains so that the event still
 //     needs a price;

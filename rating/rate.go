@@ -115,9 +115,11 @@ func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 
 // RateIncoming rates an event coming in as Rate does, and also refuses
 // one whose extra holds a key rating reads in another case
-// ("PROMPT_TOKEN_NUM", see caseVariant). Events stored before that rule
-// are rated again (voided, repriced, rerated) with Rate, as they were
-// charged: refused, they could never be.
+// ("PROMPT_TOKEN_NUM", see caseVariant), and a token event whose extra's
+// prompt and completion tokens do not add up to its value (see
+// splitMatchesValue). Events stored before those rules are rated again
+// (voided, repriced, rerated) with Rate, as they were charged: refused,
+// they could never be.
 func (b *Book) RateIncoming(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter) int64) (Rating, error) {
 	return b.rate(e, cur, used, nil, true)
 }
@@ -148,6 +150,11 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 	comps, split, err := components(e, extra, compBuf[:0])
 	if err != nil {
 		return Rating{}, err
+	}
+	if strict && split {
+		if err := splitMatchesValue(e, comps); err != nil {
+			return Rating{}, err
+		}
 	}
 	t := e.Time
 	months := 0
@@ -382,4 +389,31 @@ func (b *Book) LicensedQuantities(e *abacus.UsageEvent, cur abacus.Currency) ([]
 		}
 	}
 	return out, nil
+}
+
+// splitMatchesValue refuses a token event whose prompt and completion
+// tokens (extra's split, which prices it) do not add up to its value
+// (what its rollups and statements count): CSGHub's AI gateway sends the
+// total as the value, and an event that says otherwise would be charged
+// for tokens its statements do not show, or show tokens it was not
+// charged for (QA: value 0 with 100 tokens in extra was charged for 100
+// and counted as 0). Which the producer meant is not abacus's to guess.
+func splitMatchesValue(e *abacus.UsageEvent, comps []Component) error {
+	var total int64
+	for _, c := range comps {
+		if c.Quantity > math.MaxInt64-total {
+			total = -1 // more than any value
+			break
+		}
+		total += c.Quantity
+	}
+	if total == e.Value {
+		return nil
+	}
+	sum := fmt.Sprint(total)
+	if total < 0 {
+		sum = "more than 64 bits hold"
+	}
+	return abacus.Errorf(abacus.CodeInvalid, "value", "is %d tokens, but extra's %s and %s add up to %s: a token event's value is its prompt and completion tokens together",
+		e.Value, ExtraPromptTokens, ExtraCompletionTokens, sum)
 }

@@ -378,6 +378,52 @@ func TestExtraKeysInAnotherCase(t *testing.T) {
 	}
 }
 
+// TestTokenSplitMustAddUpToValue: an incoming token event whose prompt and
+// completion tokens in extra do not add up to its value is refused naming
+// value (QA: value 0 with 100 tokens was charged for 100 and counted as
+// 0 in its rollups; value 100 with only 40 completion tokens was charged
+// for 40). An event stored before the rule is rated again as it was.
+func TestTokenSplitMustAddUpToValue(t *testing.T) {
+	mk := func(kind int, price string) abacus.Price {
+		return abacus.Price{SKUType: 1, SKUKind: kind, ResourceID: "m", UnitType: "token", Currency: "USD",
+			Unit: 1000, Model: abacus.ModelPerUnit, UnitPrice: d(price), ValidFrom: jan1}
+	}
+	b := mustBook(t, []abacus.Price{mk(4, "1"), mk(5, "10")}, nil, nil)
+	none := func(rating.Counter) int64 { return 0 }
+	for _, c := range []struct {
+		value int64
+		extra string
+	}{
+		{0, `{"prompt_token_num":60,"completion_token_num":40}`},
+		{100, `{"prompt_token_num":60,"completion_token_num":50}`},
+		{100, `{"completion_token_num":40}`},
+		{100, `{"prompt_token_num":"100","completion_token_num":"9223372036854775807"}`},
+		{1, `{"prompt_token_num":0,"completion_token_num":0}`},
+	} {
+		e := &abacus.UsageEvent{ID: "t", Account: alice, Value: c.value, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10, Extra: c.extra}
+		_, err := b.RateIncoming(e, "USD", none)
+		var ae *abacus.Error
+		if !errors.As(err, &ae) || ae.Field != "value" || ae.Code != abacus.CodeInvalid || !strings.Contains(ae.Message, "add up to") {
+			t.Errorf("value %d, extra %s: %v, want refused naming value", c.value, c.extra, err)
+		}
+		if _, err := b.Rate(e, "USD", none); err != nil {
+			t.Errorf("value %d, extra %s, stored and rated again: %v", c.value, c.extra, err)
+		}
+	}
+	for value, extra := range map[int64]string{
+		100: `{"prompt_token_num":60,"completion_token_num":40,"prompt_token_cache_num":20}`,
+		40:  `{"completion_token_num":"40"}`,
+		0:   `{"prompt_token_num":0,"completion_token_num":0}`,
+		7:   `{"sku_kind":4,"prompt_token_num":60}`, // an explicit kind prices the value: no split
+		5:   `{}`,
+	} {
+		e := &abacus.UsageEvent{ID: "t", Account: alice, Value: value, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "m", Time: jan10, Extra: extra}
+		if _, err := b.RateIncoming(e, "USD", none); err != nil {
+			t.Errorf("value %d, extra %s: %v", value, extra, err)
+		}
+	}
+}
+
 // TestLinesShareACounter: two components under one key (an override can
 // make that happen) see each other's quantity.
 func TestLinesShareACounter(t *testing.T) {

@@ -445,8 +445,8 @@ func TestPricesCorrectRepricesWholeMonths(t *testing.T) {
 		name: "tokens",
 		book: price(4, "llm", "token", "2026-01-01T00:00:00Z", `sku_price: "1"`) +
 			price(5, "llm", "token", "2026-01-01T00:00:00Z", `model: graduated, tiers: [{up_to: 10, price: "1"}, {price: "0"}]`),
-		events: event("x", "llm", "2026-01-02T00:00:00Z", 0, `{"prompt_token_num":5,"completion_token_num":10}`) +
-			event("y", "llm", "2026-01-03T00:00:00Z", 0, `{"prompt_token_num":0,"completion_token_num":10}`),
+		events: event("x", "llm", "2026-01-02T00:00:00Z", 15, `{"prompt_token_num":5,"completion_token_num":10}`) +
+			event("y", "llm", "2026-01-03T00:00:00Z", 10, `{"prompt_token_num":0,"completion_token_num":10}`),
 		fix:  price(4, "llm", "token", "2026-01-01T00:00:00Z", `sku_price: "2"`),
 		want: "20", // 5 prompt tokens at 2, and 20 completion tokens of which the first 10 at 1
 	}, {
