@@ -3,6 +3,7 @@ package abacus_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -188,5 +189,20 @@ func TestAccountValidateCanonicalisesID(t *testing.T) {
 	}
 	if a.ID != custA {
 		t.Fatalf("ID after Validate = %q, want %q", a.ID, custA)
+	}
+}
+
+// TestUserKeysAreForCustomers: a user key is bound to a customer's
+// account, never to a system account (revenue's transactions are every
+// customer's charges) nor to the nil UUID.
+func TestUserKeysAreForCustomers(t *testing.T) {
+	now := time.Now()
+	for _, acct := range []abacus.AccountID{abacus.SystemRevenue.ID(), abacus.SystemPromotions.ID(), "00000000-0000-0000-0000-000000000000", "alice", ""} {
+		if _, _, err := abacus.NewAPIKey("k", abacus.RoleUser, acct, now); abacus.ErrorCodeOf(err) != abacus.CodeInvalid {
+			t.Errorf("a user key for %q: %v, want refused", acct, err)
+		}
+	}
+	if k, _, err := abacus.NewAPIKey("k", abacus.RoleUser, "AAAAAAAA-0000-4000-8000-000000000001", now); err != nil || k.Account != "aaaaaaaa-0000-4000-8000-000000000001" {
+		t.Errorf("a user key for a customer: %+v %v", k, err)
 	}
 }

@@ -116,3 +116,36 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 		}
 	}
 }
+
+// TestUserKeySeesOnlyItsOwnPostings: a user key reads a transaction that
+// touches its account, and of it only its own account's postings, not
+// the other customer's nor revenue's with their balances (QA: a usage
+// batch's transaction showed every customer it charged).
+func TestUserKeySeesOnlyItsOwnPostings(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newFixture(t, open(t))
+		f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "top", `{"type":"topup","account":"`+alice+`","amount":"100","currency":"USD"}`, 201)
+		transfer := jsonNumber(f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "move",
+			`{"currency":"USD","postings":[{"account":"`+alice+`","amount":"-7"},{"account":"`+bob+`","amount":"7"}]}`, 201).body["id"])
+		charge := jsonNumber(f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "charge", `{"type":"charge","account":"`+alice+`","amount":"1","currency":"USD"}`, 201).body["id"])
+		for _, id := range []string{transfer, charge} {
+			all := f.mustDo("admin", "GET", "/api/v1/ledger/transactions/"+id, "", "", 200)
+			own := f.mustDo("alice", "GET", "/api/v1/ledger/transactions/"+id, "", "", 200)
+			postings := func(r response) []any { return r.body["postings"].([]any) }
+			if len(postings(all)) < 2 {
+				t.Fatalf("transaction %s as admin: %s", id, all.raw)
+			}
+			for _, p := range postings(own) {
+				if acct := p.(map[string]any)["account"]; acct != alice {
+					t.Errorf("transaction %s as alice shows a posting of %v: %s", id, acct, own.raw)
+				}
+			}
+			if len(postings(own)) == 0 {
+				t.Errorf("transaction %s as alice shows none of her postings: %s", id, own.raw)
+			}
+		}
+		if r := f.mustDo("bob", "GET", "/api/v1/ledger/transactions/"+charge, "", "", 403); !strings.Contains(r.raw, "may read account "+bob+" only") {
+			t.Errorf("bob reading alice's charge: %s", r.raw)
+		}
+	})
+}
