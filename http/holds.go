@@ -40,6 +40,11 @@ func (s *Server) handleHoldCreate(w http.ResponseWriter, r *http.Request) error 
 		if op.ExpiresAt, err = time.Parse(time.RFC3339Nano, req.ExpiresAt); err != nil {
 			return abacus.Errorf(abacus.CodeInvalid, "expires_at", "%q is not an RFC 3339 time such as \"2026-12-01T10:00:00Z\"", req.ExpiresAt)
 		}
+		// Checked here, not only by the hold: its zero time means no
+		// expiry, and "0001-01-01T00:00:00Z" made a hold that never expired (QA).
+		if y := op.ExpiresAt.UTC().Year(); y < 2000 || y > 9999 {
+			return abacus.Errorf(abacus.CodeInvalid, "expires_at", "must be a time between the years 2000 and 9999")
+		}
 	}
 	res, err := s.submit(w, r, op)
 	if err != nil {

@@ -186,6 +186,9 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"two values", tx, "b17", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD"} {}`, 400, "body"},
 		{"hold id", "/api/v1/holds/abc/void", "b18", ``, 400, "id"},
 		{"hold expiry", "/api/v1/holds", "b19", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"tomorrow"}`, 400, "expires_at"},
+		// The zero time, which the hold reads as no expiry (QA: a hold that never expired).
+		{"hold expiry the zero time", "/api/v1/holds", "b20", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"0001-01-01T00:00:00Z"}`, 400, "expires_at"},
+		{"hold expiry the zero time with an offset", "/api/v1/holds", "b21", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"0001-01-01T01:00:00+01:00"}`, 400, "expires_at"},
 		{"account kind", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"robot","currency":"USD"}`, 400, "kind"},
 		{"overdraft", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":"-5"}}`, 400, "overdraft.limit"},
 		{"account id", "/api/v1/accounts", "", `{"id":"nope","kind":"user","currency":"USD"}`, 400, "id"},
