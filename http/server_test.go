@@ -150,6 +150,12 @@ func TestTransactionsReplayAndConflict(t *testing.T) {
 		if other.body["code"] != "idempotency_conflict" {
 			t.Fatalf("conflict: %s", other.raw)
 		}
+		// Two keys: refused, and nothing charged (QA: the first was taken,
+		// and a retry with the second was charged again).
+		h := http.Header{"Idempotency-Key": {"ka", "kb"}, "Content-Type": {"application/json"}}
+		if r := f.doHeaders("service", "POST", "/api/v1/ledger/transactions", h, body); r.status != 400 || r.body["field"] != "Idempotency-Key" {
+			t.Fatalf("two Idempotency-Key headers: %d %s", r.status, r.raw)
+		}
 		acct := f.mustDo("alice", "GET", "/api/v1/accounts/"+alice, "", "", 200)
 		total := acct.body["total"].(map[string]any)
 		if total["balance"] != "10.000001" {

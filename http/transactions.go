@@ -26,6 +26,12 @@ type postingRequest struct {
 
 // submit runs op under the request's Idempotency-Key and marks replays.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, op abacus.Op) (abacus.Result, error) {
+	// Two keys name two operations, and a retry carrying either would be
+	// applied again under it (QA: the first was taken, and a retry with the
+	// second charged twice).
+	if keys := r.Header.Values("Idempotency-Key"); len(keys) > 1 {
+		return abacus.Result{}, abacus.Errorf(abacus.CodeInvalid, "Idempotency-Key", "is sent %d times; send one key", len(keys))
+	}
 	res, err := s.engine.Submit(r.Context(), r.Header.Get("Idempotency-Key"), op)
 	if err == nil && res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
