@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/jsontext"
 )
 
 // maxBody bounds a request body.
@@ -35,6 +36,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	}
 	if path, ok := repeatedKey(body); ok {
 		return abacus.Errorf(abacus.CodeInvalid, path, "appears more than once in the object; send it once")
+	}
+	if at, bad := jsontext.BadString(body); bad && json.Valid(body) {
+		return abacus.Errorf(abacus.CodeInvalid, fieldAt(body, at), "is not valid UTF-8 text (at byte %d): bytes that are not UTF-8, or half of an escaped surrogate pair, would be stored as U+FFFD", at)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -16,13 +16,62 @@ import (
 // that differ only so are one key too. A text that is not valid JSON has
 // none: decoding it says what is wrong.
 func repeatedKey(body []byte) (string, bool) {
+	seen := map[string]bool{} // the objects' paths and their keys, folded
+	var found string
+	walkJSON(body, func(t jsonToken) bool {
+		if !t.key {
+			return true
+		}
+		member := t.parent + "\x00" + foldKey(t.tok.(string))
+		if seen[member] {
+			found = t.path
+			return false
+		}
+		seen[member] = true
+		return true
+	})
+	return found, found != ""
+}
+
+// fieldAt names the value of a valid JSON text that holds its byte at:
+// its path, or the path of the object whose key holds it ("body" for the
+// text's own).
+func fieldAt(body []byte, at int) string {
+	field := "body"
+	walkJSON(body, func(t jsonToken) bool {
+		if t.end <= int64(at) {
+			return true
+		}
+		path := t.path
+		if t.key {
+			path = t.parent
+		}
+		if path != "" {
+			field = path
+		}
+		return false
+	})
+	return field
+}
+
+// jsonToken is a token of a JSON text as walkJSON reads it.
+type jsonToken struct {
+	tok    json.Token
+	path   string // of the value it is or opens; a key's, of its member
+	parent string // of the object or array it is in
+	key    bool   // an object's key
+	end    int64  // the offset just past it
+}
+
+// walkJSON calls visit with each token of body, a valid JSON text, in
+// order, until visit returns false.
+func walkJSON(body []byte, visit func(jsonToken) bool) {
 	if !json.Valid(body) {
-		return "", false
+		return
 	}
 	type frame struct {
 		path    string
 		object  bool
-		keys    map[string]bool
 		key     string // the member whose value comes next
 		wantKey bool
 		index   int
@@ -42,6 +91,12 @@ func repeatedKey(body []byte) (string, bool) {
 		}
 		return top.path + "[" + strconv.Itoa(top.index) + "]"
 	}
+	parent := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		return stack[len(stack)-1].path
+	}
 	// done moves past the value just read.
 	done := func() {
 		if len(stack) == 0 {
@@ -58,26 +113,30 @@ func repeatedKey(body []byte) (string, bool) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false
+			return
 		}
+		t := jsonToken{tok: tok, parent: parent(), end: dec.InputOffset()}
 		if len(stack) > 0 {
 			if top := stack[len(stack)-1]; top.object && top.wantKey {
 				if key, ok := tok.(string); ok {
-					folded := foldKey(key)
-					if top.keys[folded] {
-						top.key = key
-						return child(), true
+					top.key, top.wantKey = key, false
+					t.path, t.key = child(), true
+					if !visit(t) {
+						return
 					}
-					top.keys[folded], top.key, top.wantKey = true, key, false
 					continue
 				}
 			}
 		}
+		t.path = child()
+		if !visit(t) {
+			return
+		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{path: child(), object: true, keys: map[string]bool{}, wantKey: true})
+			stack = append(stack, &frame{path: t.path, object: true, wantKey: true})
 		case json.Delim('['):
-			stack = append(stack, &frame{path: child()})
+			stack = append(stack, &frame{path: t.path})
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
 			done()

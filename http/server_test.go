@@ -192,6 +192,11 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"two values", tx, "b17", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD"} {}`, 400, "body"},
 		{"hold id", "/api/v1/holds/abc/void", "b18", ``, 400, "id"},
 		{"hold expiry", "/api/v1/holds", "b19", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"tomorrow"}`, 400, "expires_at"},
+		// Text encoding/json would store as U+FFFD (QA: a memo of "\xff" became "�").
+		{"memo not UTF-8", tx, "b22", "{\"type\":\"topup\",\"account\":\"" + alice + "\",\"amount\":\"1\",\"currency\":\"USD\",\"memo\":\"a\xffb\"}", 400, "memo"},
+		{"memo half a surrogate pair", tx, "b23", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD","memo":"\ud800"}`, 400, "memo"},
+		{"posting account not UTF-8", tx, "b24", "{\"currency\":\"USD\",\"postings\":[{\"account\":\"" + alice + "\",\"amount\":\"1\"},{\"account\":\"\xff\",\"amount\":\"-1\"}]}", 400, "postings[1].account"},
+		{"key not UTF-8", tx, "b25", "{\"type\":\"topup\",\"\xff\":1}", 400, "body"},
 		// The zero time, which the hold reads as no expiry (QA: a hold that never expired).
 		{"hold expiry the zero time", "/api/v1/holds", "b20", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"0001-01-01T00:00:00Z"}`, 400, "expires_at"},
 		{"hold expiry the zero time with an offset", "/api/v1/holds", "b21", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"0001-01-01T01:00:00+01:00"}`, 400, "expires_at"},

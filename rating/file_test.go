@@ -238,6 +238,10 @@ func TestParseFileJSON(t *testing.T) {
 		{"syntax", replace(`"sku_price": 0.05`, `"sku_price": 0.05,`), "}", "invalid JSON: invalid character '}' looking for beginning of object key string"},
 		{"truncated", jsonFile[:40], "sku_type", "invalid JSON: unexpected end of file"},
 		{"trailing data", jsonFile + "{}", "{}", "invalid JSON: unexpected { after the top-level value"},
+		// encoding/json would read these as U+FFFD: a resource id that no
+		// event could match (QA).
+		{"not UTF-8", replace(`"sku_unit": 1`, "\"sku_unit\": 1, \"desc\": \"r\xff\""), "desc", "invalid JSON: a string holds bytes that are not UTF-8, or half of an escaped surrogate pair"},
+		{"half a surrogate pair", replace(`"sku_unit": 1`, `"sku_unit": 1, "desc": "r\ud800"`), "desc", "invalid JSON: a string holds bytes that are not UTF-8, or half of an escaped surrogate pair"},
 	} {
 		if tc.name == "duplicate key" {
 			tc.want = `the key "sku_unit" is given twice`

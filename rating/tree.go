@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/abacus-billing/abacus/internal/jsontext"
 )
 
 // A node is one value of a price file, YAML or JSON, with the line it is
@@ -242,6 +244,12 @@ func parseJSON(data []byte) (*node, int, error) {
 			return nil, p.errLine(err), p.errMessage(err)
 		}
 		return nil, p.lineAt(p.dec.InputOffset() - 1), fmt.Errorf("invalid JSON: unexpected %v after the top-level value", tok)
+	}
+	// Valid JSON, whose strings encoding/json has decoded with U+FFFD for
+	// what is not UTF-8: a resource id so changed would match no event, and
+	// its usage would go unpriced without a word (QA). YAML refuses it.
+	if at, bad := jsontext.BadString(data); bad {
+		return nil, p.lineAt(int64(at)), errors.New("invalid JSON: a string holds bytes that are not UTF-8, or half of an escaped surrogate pair")
 	}
 	return n, 0, nil
 }
