@@ -297,13 +297,13 @@ func (e *Engine) checkTime(it *usageItem) error {
 	if ahead := e.cfg.Usage.MaxAhead; ahead > 0 {
 		if now := e.cfg.Now(); it.event.Time.After(now.Add(ahead)) {
 			return abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s after abacus's clock (%s): check the producer's clock",
-				it.event.Time.UTC().Format(time.RFC3339), ahead, now.UTC().Format(time.RFC3339))
+				it.event.Time.UTC().Format(time.RFC3339Nano), ahead, now.UTC().Format(time.RFC3339))
 		}
 	}
 	if age := e.cfg.Usage.MaxAge; age > 0 {
 		if now := e.cfg.Now(); it.event.Time.Before(now.Add(-age)) {
 			it.tooLate = abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s before abacus's clock (%s): events this late are refused, so that periods already billed stay as billed",
-				it.event.Time.UTC().Format(time.RFC3339), spellAge(age), now.UTC().Format(time.RFC3339))
+				it.event.Time.UTC().Format(time.RFC3339Nano), spellAge(age), now.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil

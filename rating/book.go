@@ -126,7 +126,7 @@ func validateCommitment(c *abacus.Commitment) error {
 	case c.Until.IsZero():
 		return abacus.Errorf(abacus.CodeInvalid, "until", "is required")
 	case !c.From.Before(c.Until):
-		return abacus.Errorf(abacus.CodeInvalid, "until", "must be after from (%s)", c.From.Format(time.RFC3339))
+		return abacus.Errorf(abacus.CodeInvalid, "until", "must be after from (%s)", c.From.Format(time.RFC3339Nano))
 	}
 	return nil
 }

@@ -116,7 +116,7 @@ func CheckCountedVersions(stored, added []abacus.Price) error {
 			}
 			var spelled []string
 			for _, w := range now {
-				spelled = append(spelled, fmt.Sprintf("%s from %s", w.model, w.from.Format(time.RFC3339)))
+				spelled = append(spelled, fmt.Sprintf("%s from %s", w.model, w.from.Format(time.RFC3339Nano)))
 			}
 			first, refused = i, abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("prices[%d].valid_from", i),
 				"%s in %s: the month from %s would run under %s, %d of which count the month's usage: "+

@@ -155,7 +155,7 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintln(tw, "ID\tSKU_TYPE\tSKU_KIND\tRESOURCE_ID\tUNIT\tMODEL\tPRICE\tCURRENCY\tVALID_FROM\tREVISION\tDISCOUNTS\tLICENSE\tDESC")
 	for _, p := range prices {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.ID, p.SKUType, p.SKUKind, p.ResourceID, p.Unit, p.UnitType,
-			p.Model, priceText(&p), p.Currency, p.ValidFrom.Format(time.RFC3339), p.Revision, discountsText(p.Discounts), licenseText(p.License), p.Desc)
+			p.Model, priceText(&p), p.Currency, p.ValidFrom.Format(time.RFC3339Nano), p.Revision, discountsText(p.Discounts), licenseText(p.License), p.Desc)
 	}
 	return tw.Flush()
 }

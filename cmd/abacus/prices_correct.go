@@ -63,7 +63,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		for i := range prices {
 			p := &prices[i]
 			fmt.Fprintf(stdout, "  %s:%d: %s in %s from %s, revision %d\n", file.Name, file.Line(p), rating.KeyOf(p), p.Currency,
-				p.ValidFrom.UTC().Format(time.RFC3339), p.Revision)
+				p.ValidFrom.UTC().Format(time.RFC3339Nano), p.Revision)
 		}
 	} else if len(prices) > 0 {
 		if ctx.Err() != nil {
@@ -279,7 +279,7 @@ func pricedByCorrection(ctx context.Context, st migrator, file *rating.File, cor
 		}
 		if n++; n <= listed {
 			fmt.Fprintf(stderr, "event %q of account %s at %s could not be priced by the version of %s:%d (%s)\n",
-				e.ID, e.Account, e.Time.UTC().Format(time.RFC3339), file.Name, line, reason)
+				e.ID, e.Account, e.Time.UTC().Format(time.RFC3339Nano), file.Name, line, reason)
 		}
 		return nil
 	})

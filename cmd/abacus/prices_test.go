@@ -89,14 +89,17 @@ func TestPricesImportAgain(t *testing.T) {
 	if err != nil || !strings.Contains(out, "nothing new in "+path+": its 1 price and 0 commitments were stored already") {
 		t.Fatalf("the same file again: %v\n%s", err, out)
 	}
-	later := strings.Replace(strings.Replace(priceFile, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z", 1), `"0.25"`, `"0.20"`, 1)
+	// A version from a microsecond past the second: the list shows its
+	// time whole (QA: it showed the second, when the version before was
+	// still in force).
+	later := strings.Replace(strings.Replace(priceFile, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00.000001Z", 1), `"0.25"`, `"0.20"`, 1)
 	path = writeFile(t, "added.yaml", priceFile+strings.TrimPrefix(later, "prices:\n"))
 	out, err = runCLI(t, "prices", "import", "--db", dsn, path)
 	if err != nil || !strings.Contains(out, "imported 1 price and 0 commitments from "+path+"; 1 price and 0 commitments were stored already") {
 		t.Fatalf("the file with a version added: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "prices", "list", "--db", dsn, "--all")
-	if err != nil || strings.Count(out, "\n") != 3 || !strings.Contains(out, " 0.2 ") || !strings.Contains(out, " 0.25 ") {
+	if err != nil || strings.Count(out, "\n") != 3 || !strings.Contains(out, " 0.2 ") || !strings.Contains(out, " 0.25 ") || !strings.Contains(out, "2026-06-01T00:00:00.000001Z") {
 		t.Fatalf("want the two versions, each once: %v\n%s", err, out)
 	}
 }
