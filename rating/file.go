@@ -425,6 +425,10 @@ func (d *fileDecoder) decimal(n *node, path string) decimal.Decimal {
 	if !ok {
 		return decimal.Zero
 	}
+	if leadingZero(s) {
+		d.fail(n.line, path, abacus.CodeInvalid, "%s", leadingZeroWhy(s))
+		return decimal.Zero
+	}
 	if !decimalText.MatchString(s) {
 		why := "is not a decimal number such as \"0.05\""
 		if strings.ContainsAny(s, "eE") && !strings.ContainsAny(s, "xX") {
@@ -438,6 +442,17 @@ func (d *fileDecoder) decimal(n *node, path string) decimal.Decimal {
 		d.fail(n.line, path, abacus.CodeInvalid, "%s is not a decimal number", clip(s))
 	}
 	return v
+}
+
+// leadingZero reports a number written with a zero before its first
+// digit (010, 00.5), which YAML 1.1 tools read as octal or refuse.
+func leadingZero(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return len(s) > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9'
+}
+
+func leadingZeroWhy(s string) string {
+	return clip(s) + " has a leading zero, which some tools read as octal (YAML 1.1 reads 010 as 8): write it without"
 }
 
 func (d *fileDecoder) int64(n *node, path string) int64 {
@@ -455,6 +470,10 @@ func (d *fileDecoder) integer(n *node, path string, min, max int64) int64 {
 	}
 	if !isInteger(s) {
 		d.fail(n.line, path, abacus.CodeInvalid, "%s is not an integer", clip(s))
+		return 0
+	}
+	if leadingZero(s) {
+		d.fail(n.line, path, abacus.CodeInvalid, "%s", leadingZeroWhy(s))
 		return 0
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
@@ -506,6 +525,13 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		if err := Validate(&p); err != nil {
 			e := asError(err)
 			d.fail(pn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
+			return nil, nil, nil, nil
+		}
+		// Here, not in Validate, which a stored book passes too: an event's
+		// unit type, from its scene, is in lower case, and a price for
+		// "Minute" matched none, leaving its usage unpriced (QA).
+		if lower := strings.ToLower(p.UnitType); lower != p.UnitType {
+			d.fail(pn.lineOf("sku_unit_type"), path+".sku_unit_type", abacus.CodeInvalid, "%s is not in lower case, as events' unit types are (%s): a price for it would match no event", clip(p.UnitType), clip(lower))
 			return nil, nil, nil, nil
 		}
 		for j := range prices {

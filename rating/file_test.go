@@ -90,6 +90,10 @@ func TestParseFileErrors(t *testing.T) {
 		{"exponent", replace(`"0.05"`, `1e3`), "1e3", `prices[0].sku_price: "1e3" is not a plain decimal number: write it without an exponent`},
 		{"quoted exponent", replace(`"0.05"`, `"5E-2"`), "5E-2", `prices[0].sku_price: "5E-2" is not a plain decimal number: write it without an exponent`},
 		{"leading dot", replace(`"0.05"`, `.05`), ".05", `prices[0].sku_price: ".05" is not a decimal number such as "0.05"`},
+		// QA: read as 10 here and as 8 by YAML 1.1 tools.
+		{"leading zero", replace(`"0.05"`, `010`), "010", `prices[0].sku_price: "010" has a leading zero, which some tools read as octal (YAML 1.1 reads 010 as 8): write it without`},
+		{"leading zeros", replace(`"0.05"`, `00.5`), "00.5", `prices[0].sku_price: "00.5" has a leading zero, which some tools read as octal (YAML 1.1 reads 010 as 8): write it without`},
+		{"leading zero integer", replace("sku_unit: 1", "sku_unit: 07"), "sku_unit: 07", `prices[0].sku_unit: "07" has a leading zero, which some tools read as octal (YAML 1.1 reads 010 as 8): write it without`},
 		{"infinity", replace(`"0.05"`, `.inf`), ".inf", `prices[0].sku_price: ".inf" is not a decimal number such as "0.05"`},
 		{"hex price", replace(`"0.05"`, `0x10`), "0x10", `prices[0].sku_price: "0x10" is not a decimal number such as "0.05"`},
 		{"boolean price", replace(`"0.05"`, `true`), "sku_price", `prices[0].sku_price: must be a decimal number such as "0.05", not true`},
@@ -111,6 +115,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"huge integer", replace("sku_type: 1", "sku_type: 99999999999"), "sku_type", `prices[0].sku_type: "99999999999" is out of range (-2147483648 to 2147483647)`},
 		{"zero unit", replace("sku_unit: 1", "sku_unit: 0"), "sku_unit", "prices[0].sku_unit: 0 is not a number of base units (at least 1)"},
 		{"bad currency", replace("currency: USD", "currency: dollars"), "currency", `prices[0].currency: "dollars" is not a currency code such as "USD"`},
+		{"unit type not in lower case", replace("sku_unit_type: minute", "sku_unit_type: Minute"), "sku_unit_type", `prices[0].sku_unit_type: "Minute" is not in lower case, as events' unit types are ("minute"): a price for it would match no event`},
 		{"bad model", replace(`    sku_price: "0.05"`, "    model: flat"), "model", `prices[0].model: "flat" is not one of per_unit, graduated, volume, package, burst`},
 		{"date only", replace("2026-01-01T00:00:00Z", "2026-01-01"), "valid_from", `prices[0].valid_from: "2026-01-01" is not an RFC 3339 time such as 2026-01-01T00:00:00Z`},
 		{"no offset", replace("2026-01-01T00:00:00Z", "2026-01-01T00:00:00"), "valid_from", `prices[0].valid_from: "2026-01-01T00:00:00" is not an RFC 3339 time such as 2026-01-01T00:00:00Z`},

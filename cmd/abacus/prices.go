@@ -115,7 +115,16 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return file.Locate(err, prices, commitments)
 	}
 	fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), fs.Arg(0), kept)
+	unpricedHint(ctx, st, stdout)
 	return nil
+}
+
+// unpricedHint says so when events wait unpriced: new prices do not charge
+// them by themselves (QA: nothing said so).
+func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
+	if evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventUnpriced, Limit: 1}); err == nil && len(evs) > 0 {
+		fmt.Fprintln(stdout, "events are waiting unpriced: run `abacus rerate` to charge those the book now prices")
+	}
 }
 
 func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

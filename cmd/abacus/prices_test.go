@@ -574,3 +574,26 @@ func TestPricesImportKeepsCountedVersionsToMonths(t *testing.T) {
 		t.Fatalf("a per_unit version from mid-month: %v\n%s", err, out)
 	}
 }
+
+// TestPricesImportSaysEventsWaitUnpriced: new prices do not charge the
+// events stored unpriced before them, so an import says when some wait,
+// and that rerate charges them (QA: nothing said so).
+func TestPricesImportSaysEventsWaitUnpriced(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	events := writeFile(t, "usage.ndjson", usageEvent("early-1", account(1), 4)+"\n")
+	if out, err := runCLI(t, "ingest", "--db", dsn, events); err != nil || !strings.Contains(out, "(1 unpriced)") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	path := writeFile(t, "prices.yaml", priceFile)
+	hint := "events are waiting unpriced: run `abacus rerate` to charge those the book now prices"
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || !strings.Contains(out, hint) {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	later := writeFile(t, "later.yaml", strings.Replace(priceFile, "2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z", 1))
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, later); err != nil || strings.Contains(out, hint) {
+		t.Fatalf("none waits: %v\n%s", err, out)
+	}
+}
