@@ -213,6 +213,9 @@ func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Encoding", "%q: abacus reads a NATS message's body as it is; publish it uncompressed", strings.Join(vs, ", "))
 		}
 	}
+	if err := decode.WithoutSpecversion(m.Headers()); err != nil {
+		return nil, err
+	}
 	f, err := decode.ForHeaders(m.Headers(), false)
 	if err == nil {
 		return f(m.Data(), nil)

@@ -78,6 +78,8 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 		{"bad subject", "ce-subject", "not-an-account", "application/json", binaryData, "ce-subject"},
 		{"bad escape", "ce-source", "/gw%zz", "application/json", binaryData, "ce-source"},
 		{"not JSON data", "", "", "text/plain", binaryData, "Content-Type"},
+		// QA: taken in binary mode, refused in structured mode.
+		{"datacontenttype header not JSON", "ce-datacontenttype", "text/plain", "application/json", binaryData, "ce-datacontenttype"},
 		{"data not an object", "", "", "application/json", `[1]`, "body"},
 		{"bad value", "", "", "application/json", `{"value":1.5,"value_type":1,"scene":15,"resource_id":"x"}`, "value"},
 		{"no scene", "", "", "application/json", `{"value":1,"value_type":1,"resource_id":"x"}`, "scene"},
@@ -109,6 +111,23 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 		if items != nil || !errors.As(err, &ae) || ae.Field != "body" {
 			t.Fatalf("body %q: %v %v", body, items, err)
 		}
+	}
+	h = binaryHeaders()
+	h.Set("ce-datacontenttype", "application/json")
+	if items, _ := decode.BinaryCloudEvent(h, true, []byte(binaryData)); items[0].Err != nil {
+		t.Fatalf("ce-datacontenttype: application/json: %v", items[0].Err)
+	}
+	// ce-* headers without ce-specversion: not binary mode, but the body
+	// is not taken for an event of its own either (QA: it was charged under
+	// the uuid of its body).
+	h = binaryHeaders()
+	h.Del("ce-specversion")
+	var ae *abacus.Error
+	if _, err := decode.ForHeaders(h, true); !errors.As(err, &ae) || ae.Field != "ce-specversion" || !strings.Contains(ae.Message, "ce-id") {
+		t.Fatalf("ce-id without ce-specversion: %v", err)
+	}
+	if _, err := decode.ForHeaders(http.Header{"Content-Type": {"application/json"}, "Ce-Traceparent": {"x"}}, true); err != nil {
+		t.Fatalf("an extension header alone: %v", err)
 	}
 }
 
