@@ -233,7 +233,9 @@ func (v value) extra(wire string) (string, *abacus.Error) {
 	}
 	switch v.kind {
 	case kindString:
-		if v.s == "" {
+		// "null" is what a Go producer's json.Marshal of a nil map gives;
+		// it is no extra, as a JSON null is.
+		if s := strings.TrimSpace(v.s); s == "" || s == "null" {
 			return "", nil
 		}
 		if len(v.s) > abacus.MaxEventExtra {
