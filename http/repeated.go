@@ -33,6 +33,28 @@ func repeatedKey(body []byte) (string, bool) {
 	return found, found != ""
 }
 
+// keyInAnotherCase finds a key that is not lower case ASCII, as every
+// field of a request is: encoding/json matches keys to fields whatever
+// their case ("AMOUNT", and "\u017f" for s), so one DisallowUnknownFields
+// lets through may be a field spelled otherwise (QA: {"AMOUNT":"2"} was
+// read as amount), as a usage event refuses it.
+func keyInAnotherCase(body []byte) (path, key string, found bool) {
+	walkJSON(body, func(t jsonToken) bool {
+		if !t.key {
+			return true
+		}
+		k := t.tok.(string)
+		for i := 0; i < len(k); i++ {
+			if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+				path, key, found = t.path, k, true
+				return false
+			}
+		}
+		return true
+	})
+	return path, key, found
+}
+
 // fieldAt names the value of a valid JSON text that holds its byte at:
 // its path, or the path of the object whose key holds it ("body" for the
 // text's own).

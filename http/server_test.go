@@ -197,6 +197,10 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"memo half a surrogate pair", tx, "b23", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"USD","memo":"\ud800"}`, 400, "memo"},
 		{"posting account not UTF-8", tx, "b24", "{\"currency\":\"USD\",\"postings\":[{\"account\":\"" + alice + "\",\"amount\":\"1\"},{\"account\":\"\xff\",\"amount\":\"-1\"}]}", 400, "postings[1].account"},
 		{"key not UTF-8", tx, "b25", "{\"type\":\"topup\",\"\xff\":1}", 400, "body"},
+		// A field in another case, alone (QA: read as amount).
+		{"field in another case", tx, "b26", `{"type":"topup","account":"` + alice + `","AMOUNT":"2","currency":"USD"}`, 400, "AMOUNT"},
+		{"nested field in another case", tx, "b27", `{"currency":"USD","postings":[{"account":"` + alice + `","Amount":"1"},{"account":"revenue","amount":"-1"}]}`, 400, "postings[0].Amount"},
+		{"field with a Kelvin sign", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","\u212aind":"user","currency":"USD"}`, 400, "\u212aind"},
 		// The zero time, which the hold reads as no expiry (QA: a hold that never expired).
 		{"hold expiry the zero time", "/api/v1/holds", "b20", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"0001-01-01T00:00:00Z"}`, 400, "expires_at"},
 		{"hold expiry the zero time with an offset", "/api/v1/holds", "b21", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"0001-01-01T01:00:00+01:00"}`, 400, "expires_at"},
