@@ -252,6 +252,11 @@ func usageReadError(err error) error {
 
 func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	// It takes no body: a field one carries ("reason") would not be kept,
+	// so it is refused by name, as any unknown field is (QA).
+	if err := decodeOptional(w, r, &struct{}{}); err != nil {
+		return err
+	}
 	res, err := s.engine.VoidEvents(r.Context(), []string{id})
 	if err != nil {
 		return err

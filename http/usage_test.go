@@ -165,7 +165,12 @@ func TestIngestEndpoint(t *testing.T) {
 				t.Fatalf("alice's events%s: %s", q, r.raw)
 			}
 		}
-		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "", 200); v.body["refunded"] != "2" ||
+		// The void takes no body: a field it would not keep is refused, and
+		// nothing is voided.
+		if r := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", `{"reason":"mistake"}`, 400); r.body["field"] != "reason" {
+			t.Fatalf("void with a reason: %s", r.raw)
+		}
+		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "{}", 200); v.body["refunded"] != "2" ||
 			fmt.Sprint(v.body["back"]) != "map[bonus:0 cash:2 voucher:0]" {
 			t.Fatalf("void: %s", v.raw)
 		}
