@@ -60,12 +60,6 @@ func (e *UsageEvent) Validate() error {
 	if !printable(e.ID) {
 		return Errorf(CodeInvalid, "uuid", "must be printable characters without spaces")
 	}
-	if !norm.NFC.IsNormalString(e.ID) {
-		// "café" with é as one character or as e and a combining accent is
-		// one id to anyone reading it, and a tool that normalises it on a
-		// retry would have it charged twice (QA).
-		return Errorf(CodeInvalid, "uuid", "is not in Unicode normalization form C (NFC): a letter and a combining mark that one character spells (e and U+0301 for é) would make it look like another id; send it composed")
-	}
 	switch e.ID {
 	case ".", "..":
 		// URLs drop dot segments (RFC 3986), so no client could send the
@@ -142,6 +136,19 @@ func ValidateEventTime(t time.Time) error {
 		return Errorf(CodeInvalid, "created_at", "%s is not between the years 2000 and 9999", t.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// CheckNewEventID refuses the id of an event coming in that is not in
+// Unicode normalization form C: "café" with é as one character or as e and
+// a combining accent is one id to anyone reading it, and a tool that
+// normalises it on a retry would have it charged twice (QA). It is for
+// events not stored yet: one stored before the rule, sent again, is a
+// duplicate as ever.
+func CheckNewEventID(id string) error {
+	if norm.NFC.IsNormalString(id) {
+		return nil
+	}
+	return Errorf(CodeInvalid, "uuid", "is not in Unicode normalization form C (NFC): a letter and a combining mark that one character spells (e and U+0301 for é) would make it look like another id; send it composed")
 }
 
 // printable reports whether s is UTF-8 whose every character is visible:

@@ -179,6 +179,9 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 		}
 	}
 	byID, err := e.storedEvents(ctx, lookup)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err() // the caller gave up (QA: an interrupted void said the ledger was unreachable)
+	}
 	if err != nil {
 		e.cfg.Logger.Error("reading events", "err", err)
 		return nil, &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; try again"}

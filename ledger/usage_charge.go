@@ -32,6 +32,9 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	if it.tooLate != nil {
 		return it.tooLate
 	}
+	if err := abacus.CheckNewEventID(ev.ID); err != nil {
+		return err
+	}
 	cur := it.customer.currency
 	r, err := u.rateNew(ev, cur, true)
 	if err != nil {

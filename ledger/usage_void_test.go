@@ -454,3 +454,46 @@ func TestUsageIsNotReverted(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestNonNFCIDComingInOrStored: an event coming in under an id not in
+// Unicode NFC is refused naming uuid, before its account is made; one
+// stored under such an id before the rule, sent again, is a duplicate as
+// ever (QA: a redelivery of it over NATS would have been dead-lettered).
+func TestNonNFCIDComingInOrStored(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		e := ledger.New(st, ledger.Config{})
+		defer e.Close()
+		ctx := t.Context()
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		minutes := func(id string, acct abacus.AccountID) abacus.UsageEvent {
+			return abacus.UsageEvent{ID: id, Account: acct, Value: 5, ValueType: abacus.ValueDuration, Scene: 11, ResourceID: "gpu", Time: t0.Add(time.Hour)}
+		}
+		newcomer := newAccountID()
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{minutes("cafe\u0301-1", newcomer)})
+		if err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Field != "uuid" {
+			t.Fatalf("coming in for a new account: %+v %v, want refused naming uuid", res, err)
+		}
+		if ws, err := st.Wallets(ctx, []abacus.AccountID{newcomer}); err != nil || len(ws) != 0 {
+			t.Fatalf("the refused event made its account: %d wallets, %v", len(ws), err)
+		}
+		acct := newAccountID()
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{minutes("caf\u00e9-1", acct)}); err != nil || res[0].Status != abacus.IngestAccepted {
+			t.Fatalf("the composed id: %+v %v", res, err)
+		}
+		res, err = e.Ingest(ctx, []abacus.UsageEvent{minutes("cafe\u0301-2", acct)})
+		if err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Field != "uuid" {
+			t.Fatalf("coming in: %+v %v, want refused naming uuid", res, err)
+		}
+		legacy := abacus.StoredEvent{UsageEvent: minutes("cafe\u0301-3", acct), Status: abacus.EventUnpriced,
+			ReceivedAt: t0.Add(time.Hour), Currency: "USD", Cost: decimal.NullDecimal{Valid: true}}
+		if err := st.Write(ctx, func(tx abacus.WriteTx) error {
+			return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{legacy}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := e.Ingest(ctx, []abacus.UsageEvent{minutes("cafe\u0301-3", acct)}); err != nil || res[0].Status != abacus.IngestDuplicate {
+			t.Fatalf("sent again once stored before the rule: %+v %v, want duplicate", res, err)
+		}
+	})
+}

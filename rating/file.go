@@ -92,8 +92,9 @@ type File struct {
 	Name        string
 	Prices      []abacus.Price
 	Commitments []abacus.Commitment
-	lines       []int // of each price
-	commitLines []int // of each commitment
+	lines       []int            // of each price
+	warnings    map[int][]string // of prices, by index
+	commitLines []int            // of each commitment
 }
 
 // ReadFile is [ParseFile], returning the file.
@@ -125,6 +126,7 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	f.warnings = d.warnings
 	return f, nil
 }
 
@@ -175,6 +177,24 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 		}
 	}
 	return prices, commitments, nil
+}
+
+// WarningsFor returns the warnings of the file's prices among prices (those
+// an import adds, say: one stored already was warned of then), each as
+// "file:line: field: message": what the file may mean but most likely does
+// not.
+func (f *File) WarningsFor(prices []abacus.Price) []string {
+	adding := make(map[versionID]bool, len(prices))
+	for i := range prices {
+		adding[versionOf(&prices[i])] = true
+	}
+	var out []string
+	for i := range f.Prices {
+		if adding[versionOf(&f.Prices[i])] {
+			out = append(out, f.warnings[i]...)
+		}
+	}
+	return out
 }
 
 // Corrections returns what of f corrects the stored book: each price the
@@ -325,8 +345,18 @@ func isJSON(data []byte, name string) bool {
 // fileDecoder turns nodes into prices. It keeps the first error and does
 // nothing after it, so the code reads straight through.
 type fileDecoder struct {
-	file string
-	err  *FileError
+	file     string
+	err      *FileError
+	warnings map[int][]string
+}
+
+// warn notes what price i of the file may mean but most likely does not,
+// as "file:line: field: message".
+func (d *fileDecoder) warn(i, line int, field string, format string, args ...any) {
+	if d.warnings == nil {
+		d.warnings = map[int][]string{}
+	}
+	d.warnings[i] = append(d.warnings[i], (&FileError{File: d.file, Line: line, Err: abacus.Errorf(abacus.CodeInvalid, field, format, args...)}).Error())
 }
 
 func (d *fileDecoder) fail(line int, field string, code abacus.ErrorCode, format string, args ...any) {
@@ -527,12 +557,13 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 			d.fail(pn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
 			return nil, nil, nil, nil
 		}
-		// Here, not in Validate, which a stored book passes too: an event's
-		// unit type, from its scene, is in lower case, and a price for
-		// "Minute" matched none, leaving its usage unpriced (QA).
-		if lower := strings.ToLower(p.UnitType); lower != p.UnitType {
-			d.fail(pn.lineOf("sku_unit_type"), path+".sku_unit_type", abacus.CodeInvalid, "%s is not in lower case, as events' unit types are (%s): a price for it would match no event", clip(p.UnitType), clip(lower))
-			return nil, nil, nil, nil
+		// A warning, not an error: an event may name such a unit type in
+		// its extra, and a book that holds one already must still import.
+		// But an event's unit type from its scene is lower case, and a price
+		// for "Minute" matched none of those, leaving their usage unpriced
+		// without a word (QA).
+		if plain := strings.ToLower(strings.TrimSpace(p.UnitType)); plain != p.UnitType {
+			d.warn(i, pn.lineOf("sku_unit_type"), path+".sku_unit_type", "%s is not %s, which events' unit types from their scenes are: only events that name it in extra.sku_unit_type will match it", clip(p.UnitType), clip(plain))
 		}
 		for j := range prices {
 			q := &prices[j]

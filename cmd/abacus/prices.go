@@ -95,6 +95,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	warn(stderr, file.WarningsFor(prices))
 	kept := fmt.Sprintf("%s and %s were stored already", count(len(file.Prices)-len(prices), "price"), count(len(file.Commitments)-len(commitments), "commitment"))
 	if len(prices)+len(commitments) == 0 {
 		fmt.Fprintf(stdout, "nothing new in %s: its %s\n", fs.Arg(0), kept)
@@ -117,6 +118,13 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), fs.Arg(0), kept)
 	unpricedHint(ctx, st, stdout)
 	return nil
+}
+
+// warn prints a price file's warnings, each on a line of its own.
+func warn(stderr io.Writer, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
 }
 
 // unpricedHint says so when events wait unpriced: new prices do not charge

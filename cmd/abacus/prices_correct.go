@@ -27,6 +27,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 	if err != nil {
 		return err
 	}
+	warn(stderr, file.WarningsFor(prices))
 	corrected := *book
 	corrected.Prices = slices.Clone(book.Prices)
 	now := time.Now().UTC()

@@ -597,3 +597,19 @@ func TestPricesImportSaysEventsWaitUnpriced(t *testing.T) {
 		t.Fatalf("none waits: %v\n%s", err, out)
 	}
 }
+
+// TestPricesImportWarnsOfUnitTypesNoSceneGives: a price whose
+// sku_unit_type no scene gives ("Minute") is imported, with a warning
+// naming its line, once (QA: refused outright, a book holding one could
+// no longer be imported).
+func TestPricesImportWarnsOfUnitTypesNoSceneGives(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	path := writeFile(t, "prices.yaml", strings.Replace(priceFile, "sku_unit_type: minute", "sku_unit_type: Minute", 1))
+	warning := `prices[0].sku_unit_type: "Minute" is not "minute", which events' unit types from their scenes are`
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || !strings.Contains(out, "warning: "+path+":") || !strings.Contains(out, warning) {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || strings.Contains(out, "warning") {
+		t.Fatalf("imported again, nothing new: %v\n%s", err, out)
+	}
+}
