@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
@@ -148,4 +149,22 @@ func TestUserKeySeesOnlyItsOwnPostings(t *testing.T) {
 			t.Errorf("bob reading alice's charge: %s", r.raw)
 		}
 	})
+}
+
+// TestUserKeyOfASystemAccountIsRefused: a user key made before user keys
+// were held to customers' accounts, bound to revenue, is refused on every
+// request, saying why (QA: it read revenue and every charge to it).
+func TestUserKeyOfASystemAccountIsRefused(t *testing.T) {
+	st := testdb.SQLite(t)
+	f := newFixture(t, st)
+	k := abacus.NewAPIKeyWithToken("key_legacy", "legacy", abacus.RoleUser, abacus.SystemRevenue.ID(), "abk_legacy-revenue-token-0123456789", time.Now())
+	if err := st.APIKeyCreate(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	f.tokens["legacy"] = "abk_legacy-revenue-token-0123456789"
+	for _, path := range []string{"/api/v1/accounts/revenue", "/api/v1/accounts/" + string(abacus.SystemRevenue.ID())} {
+		if r := f.mustDo("legacy", "GET", path, "", "", 403); r.body["field"] != "Authorization" || !strings.Contains(r.raw, "no customer's account") {
+			t.Errorf("GET %s: %s", path, r.raw)
+		}
+	}
 }
