@@ -56,7 +56,7 @@ func Errorf(code ErrorCode, field, format string, args ...any) *Error {
 // CSGHub's services decode with, would read it as name, so abacus would
 // bill the event one way and its producer's own books another.
 func ErrKeyInAnotherCase(field, name string) *Error {
-	return Errorf(CodeInvalid, field, "is %s spelled in another case; send it once, spelled %s (encoding/json would read this key as %s, and abacus does not guess which value was meant)", name, name, name)
+	return Errorf(CodeInvalid, field, "is %s spelled in another case; spell it %s, and send it once (encoding/json would read this key as %s, and abacus does not guess which value was meant)", name, name, name)
 }
 
 // ErrorCodeOf returns the code of err, or CodeInternal if err is not an *Error.

@@ -156,8 +156,8 @@ func binaryCloudEvent(h headers, percentEncoded bool, body []byte, reserve func(
 	// that is not JSON (QA: text/plain was taken here, refused there).
 	if dct, err := h.one("ce-datacontenttype"); err != nil {
 		return []Item{{Err: err, ID: displayID(id)}}, nil
-	} else if mt, _, perr := mime.ParseMediaType(dct); strings.TrimSpace(dct) != "" && (perr != nil || mt != ContentTypeJSON) {
-		return []Item{{Err: abacus.Errorf(abacus.CodeInvalid, "ce-datacontenttype", "%s is not supported; data must be %s", show(dct), ContentTypeJSON), ID: displayID(id)}}, nil
+	} else if mt, params, perr := mime.ParseMediaType(dct); strings.TrimSpace(dct) != "" && (perr != nil || mt != ContentTypeJSON || utf8Charset(params) != nil) {
+		return []Item{{Err: abacus.Errorf(abacus.CodeInvalid, "ce-datacontenttype", "%s is not supported; data must be %s, in UTF-8", show(dct), ContentTypeJSON), ID: displayID(id)}}, nil
 	}
 	if strings.TrimSpace(contentType) != "" {
 		ev["datacontenttype"] = contentType
@@ -246,6 +246,11 @@ func WithoutSpecversion(h map[string][]string) error {
 
 func (h headers) withoutSpecversion() *abacus.Error {
 	if h.binary() {
+		return nil
+	}
+	// Structured and batch mode may carry binary mode's headers beside the
+	// event, which is the body's whole (the HTTP binding, 3.2).
+	if mt, _, _ := mime.ParseMediaType(strings.Join(h["content-type"], ",")); mt == ContentTypeCloudEvent || mt == ContentTypeCloudEventBatch {
 		return nil
 	}
 	for _, attr := range binaryAttributes[1:] {

@@ -80,6 +80,7 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 		{"not JSON data", "", "", "text/plain", binaryData, "Content-Type"},
 		// QA: taken in binary mode, refused in structured mode.
 		{"datacontenttype header not JSON", "ce-datacontenttype", "text/plain", "application/json", binaryData, "ce-datacontenttype"},
+		{"datacontenttype header not UTF-8", "ce-datacontenttype", "application/json; charset=latin1", "application/json", binaryData, "ce-datacontenttype"},
 		{"data not an object", "", "", "application/json", `[1]`, "body"},
 		{"bad value", "", "", "application/json", `{"value":1.5,"value_type":1,"scene":15,"resource_id":"x"}`, "value"},
 		{"no scene", "", "", "application/json", `{"value":1,"value_type":1,"resource_id":"x"}`, "scene"},
@@ -128,6 +129,12 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 	}
 	if _, err := decode.ForHeaders(http.Header{"Content-Type": {"application/json"}, "Ce-Traceparent": {"x"}}, true); err != nil {
 		t.Fatalf("an extension header alone: %v", err)
+	}
+	// Structured mode may carry binary mode's headers beside its body.
+	for _, ct := range []string{decode.ContentTypeCloudEvent, decode.ContentTypeCloudEventBatch + "; charset=utf-8"} {
+		if _, err := decode.ForHeaders(http.Header{"Content-Type": {ct}, "Ce-Id": {"e1"}}, true); err != nil {
+			t.Fatalf("%s with ce-id: %v", ct, err)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/jsontext"
 )
 
 // The fields of a CSGHub metering event, in the order they are checked.
@@ -244,6 +245,9 @@ func (v value) extra(wire string) (string, *abacus.Error) {
 		if !isJSONObject([]byte(v.s)) {
 			return "", abacus.Errorf(abacus.CodeInvalid, wire, "must hold a JSON object such as {\"from_source\":\"…\"}, or be empty")
 		}
+		if err := textOfExtra([]byte(v.s), wire); err != nil {
+			return "", err
+		}
 		return v.s, repeatedKey([]byte(v.s), wire)
 	case kindObject:
 		if len(v.raw) > 4*abacus.MaxEventExtra {
@@ -252,6 +256,9 @@ func (v value) extra(wire string) (string, *abacus.Error) {
 		var b bytes.Buffer
 		if err := json.Compact(&b, v.raw); err != nil {
 			return "", abacus.Errorf(abacus.CodeInvalid, wire, "is not a valid JSON object")
+		}
+		if err := textOfExtra(v.raw, wire); err != nil {
+			return "", err
 		}
 		return b.String(), repeatedKey(v.raw, wire)
 	}
@@ -270,6 +277,16 @@ func repeatedKey(raw []byte, wire string) *abacus.Error {
 			return abacus.Errorf(abacus.CodeInvalid, wire+"."+m.key, "appears more than once in the object")
 		}
 		seen[m.key] = true
+	}
+	return nil
+}
+
+// textOfExtra refuses an extra whose strings encoding/json, rating's and
+// the producer's, would read with U+FFFD: half of an escaped surrogate
+// pair ("\ud800"), say in a sku_unit_type no price could then match (QA).
+func textOfExtra(b []byte, wire string) *abacus.Error {
+	if at, bad := jsontext.BadString(b); bad {
+		return abacus.Errorf(abacus.CodeInvalid, wire, "holds text that is not UTF-8, or half of an escaped surrogate pair (at byte %d)", at)
 	}
 	return nil
 }

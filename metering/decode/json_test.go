@@ -111,6 +111,8 @@ var csghubCases = []csghubCase{
 	{name: "extra empty string", mods: []string{`extra=""`}, check: extra("")},
 	{name: "extra null", mods: []string{`extra=null`}, check: extra("")},
 	{name: "extra the string null", mods: []string{`extra="null"`}, check: extra("")}, // a nil map marshalled, as Go producers send it
+	{name: "extra half a surrogate pair", mods: []string{`extra={"sku_unit_type":"\ud800"}`}, field: "extra", msg: "surrogate"},
+	{name: "extra as a string, half a surrogate pair", mods: []string{`extra="{\"sku_unit_type\":\"\\ud800\"}"`}, field: "extra", msg: "surrogate"},
 	{name: "extra blank", mods: []string{`extra=" "`}, check: extra("")},
 	{name: "extra missing", mods: []string{`-extra`}, check: extra("")},
 	{name: "optional text missing or null", mods: []string{"-op_uid", "resource_id=null", "-resource_name", "customer_id=null"}, check: func(t *testing.T, ev abacus.UsageEvent) {
