@@ -127,6 +127,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"parser error on a later line", base + "  - sku_type: 1\n   sku_kind: 1\n", "  - sku_type: 1", "invalid YAML: did not find expected '-' indicator (in the block or flow collection that starts on this line)"},
 		{"scanner error", base + "    desc: a: b\n", "a: b", "invalid YAML: mapping values are not allowed in this context"},
 		{"tab", base + "\tdesc: x\n", "\tdesc", "invalid YAML: found character that cannot start any token"},
+		{"not UTF-8", base + "    desc: r\xff\n", "desc", "invalid YAML: a byte that is not UTF-8"},
 		{"two documents", base + "---\nprices: []\n", "---", "a price file holds one YAML document"},
 		{"prices not a list", "prices: 5\n", "prices", "prices: must be a list, not \"5\""},
 		{"price not a mapping", "prices:\n  - 5\n", "- 5", `prices[0]: must be a mapping, not "5"`},

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -116,6 +117,19 @@ func (n *node) lineOf(path string) int {
 
 // parseYAML reads one YAML document into nodes.
 func parseYAML(data []byte) (*node, int, error) {
+	// yaml.v3 refuses it without a line (QA).
+	if !utf8.Valid(data) {
+		at := len(data)
+		for i := 0; i < len(data); {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				at = i
+				break
+			}
+			i += n
+		}
+		return nil, 1 + bytes.Count(data[:at], []byte("\n")), errors.New("invalid YAML: a byte that is not UTF-8")
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
