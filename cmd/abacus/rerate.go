@@ -38,7 +38,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var t rerateTally
 	// Interrupted, it stops listing, and says what it charged.
 	interrupted := func() error {
-		t.print(stdout)
+		t.print(stdout, true)
 		return errors.New("interrupted: the events counted are charged; run the same command again to finish: it is safe (it charges only the events still unpriced)" + t.refusedNote())
 	}
 	var after int64
@@ -71,7 +71,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	t.print(stdout)
+	t.print(stdout, false)
 	switch {
 	case t.refused == 1:
 		return errors.New("1 event was refused (listed above); it is still unpriced")
@@ -92,9 +92,15 @@ type rerateTally struct {
 	total                         abacus.Amount
 }
 
-// print is the command's summary.
-func (t *rerateTally) print(stdout io.Writer) {
-	fmt.Fprintf(stdout, "charged %s (%s in all); %d still have no price; %d refused", count(t.charged, "event"), t.total, t.still, t.refused)
+// print is the command's summary; partial, of a run interrupted before it
+// had listed every unpriced event (QA: "0 still have no price" read as
+// none left, where it had listed none).
+func (t *rerateTally) print(stdout io.Writer, partial bool) {
+	still := "still have no price"
+	if partial {
+		still = "of those it listed " + still
+	}
+	fmt.Fprintf(stdout, "charged %s (%s in all); %d %s; %d refused", count(t.charged, "event"), t.total, t.still, still, t.refused)
 	if t.gone > 0 {
 		fmt.Fprintf(stdout, "; %d charged or voided by another process meanwhile", t.gone)
 	}

@@ -148,7 +148,7 @@ func TestRerateInterruptedSaysWhatItCharged(t *testing.T) {
 		t.Fatalf("exit %d, want 130:\n%s", code, p.out)
 	}
 	for _, want := range []string{
-		"charged 1500 events (1124.25 in all); 0 still have no price; 0 refused\n", // 3,997 minutes and 500, at 0.25
+		"charged 1500 events (1124.25 in all); 0 of those it listed still have no price; 0 refused\n", // 3,997 minutes and 500, at 0.25
 		"abacus rerate: interrupted: the events counted are charged; run the same command again to finish: it is safe (it charges only the events still unpriced)\n",
 	} {
 		if !strings.Contains(p.out.String(), want) {
