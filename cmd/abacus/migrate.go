@@ -31,7 +31,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if after == before {
 		fmt.Fprintf(stdout, "%s is up to date at schema version %d\n", describeDB(*db), after)
 	} else {
-		fmt.Fprintf(stdout, "%s migrated from schema version %d to %d\n", describeDB(*db), before, after)
+		// Not "migrated by this command": another one started with it may
+		// have applied them, and each said it had (QA).
+		fmt.Fprintf(stdout, "%s is at schema version %d; it was at %d when this command began\n", describeDB(*db), after, before)
 	}
 	return nil
 }
