@@ -17,8 +17,8 @@ import (
 func TestInterruptedCommandsSaySoAndExitAsTheShellExpects(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
 	var stdout, stderr bytes.Buffer
-	if code := run(t.Context(), []string{"migrate", "--db", db}, &stdout, &stderr); code != 0 {
-		t.Fatalf("migrate: %d %s", code, stderr.String())
+	if code := run(t.Context(), []string{"migrate", "--db", db}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "; it was at 0 when this command began\n") {
+		t.Fatalf("migrate: %d %s %s", code, stdout.String(), stderr.String())
 	}
 	for _, c := range []struct {
 		sig  syscall.Signal
