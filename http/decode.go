@@ -37,11 +37,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	if at, bad := jsontext.BadString(body); bad && json.Valid(body) {
 		return abacus.Errorf(abacus.CodeInvalid, fieldAt(body, at), "is not valid UTF-8 text (at byte %d): bytes that are not UTF-8, or half of an escaped surrogate pair, would be stored as U+FFFD", at)
 	}
-	if path, ok := repeatedKey(body); ok {
-		return abacus.Errorf(abacus.CodeInvalid, path, "appears more than once in the object; send it once")
-	}
-	if path, key, ok := keyInAnotherCase(body); ok {
-		return abacus.Errorf(abacus.CodeInvalid, path, "%q is not a field: fields are named in lower case ASCII, and a key in another case, which encoding/json would take for the field, is refused", key)
+	if err := checkKeys(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

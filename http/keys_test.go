@@ -1,11 +1,20 @@
 package http
 
-import "testing"
+import (
+	"errors"
+	"testing"
 
-func TestRepeatedKey(t *testing.T) {
+	"github.com/abacus-billing/abacus"
+)
+
+// TestCheckKeys: the first key given twice in its object, in any case, or
+// not in lower case ASCII, named by its path.
+func TestCheckKeys(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"amount":"1","amount":"1000"}`:                     "amount",
 		`{"amount":"1","AMOUNT":"1000"}`:                     "AMOUNT",
+		`{"AMOUNT":"1"}`:                                     "AMOUNT",
+		`{"postings":[{"Amount":"1"}]}`:                      "postings[0].Amount",
 		`{"kind":"user","\u212aind":"org"}`:                  "\u212aind",
 		`{"a":{"b":1,"c":2,"b":3}}`:                          "a.b",
 		`{"postings":[{"x":1},{"amount":"1","amount":"2"}]}`: "postings[1].amount",
@@ -15,9 +24,13 @@ func TestRepeatedKey(t *testing.T) {
 		`{"a":1,"a"`:                                         "",
 		`not json`:                                           "",
 	} {
-		got, ok := repeatedKey([]byte(body))
-		if got != want || ok != (want != "") {
-			t.Errorf("%s: %q %v, want %q", body, got, ok, want)
+		err := checkKeys([]byte(body))
+		got := ""
+		if ae := (*abacus.Error)(nil); errors.As(err, &ae) {
+			got = ae.Field
+		}
+		if got != want || (err == nil) != (want == "") {
+			t.Errorf("%s: %v, want %q", body, err, want)
 		}
 	}
 }

@@ -6,53 +6,51 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/abacus-billing/abacus"
 )
 
-// repeatedKey finds a key given twice in one object of a JSON text and
-// names it by its path ("postings[1].amount"). encoding/json keeps the
-// last value of such a key, so {"amount":"1","amount":"1000"} would move
-// 1000 where the sender may have meant either; and it matches keys to
-// fields whatever their case ("AMOUNT", and "\u212a" for k), so keys
-// that differ only so are one key too. A text that is not valid JSON has
-// none: decoding it says what is wrong.
-func repeatedKey(body []byte) (string, bool) {
+// checkKeys refuses the first key of a JSON text, naming it by its path
+// ("postings[1].amount"), that is given twice in its object, or that is
+// not lower case ASCII, as every field of a request is. encoding/json
+// keeps the last value of a key given twice, so {"amount":"1",
+// "amount":"1000"} would move 1000 where the sender may have meant either;
+// and it matches keys to fields whatever their case ("AMOUNT", and
+// "\u212a" for k), so keys that differ only so are one key too, and one
+// such key alone, which DisallowUnknownFields lets through, is a field
+// spelled otherwise (QA: {"AMOUNT":"2"} was read as amount), as a usage
+// event refuses it. A text that is not valid JSON has none: decoding it
+// says what is wrong.
+func checkKeys(body []byte) error {
 	seen := map[string]bool{} // the objects' paths and their keys, folded
-	var found string
-	walkJSON(body, func(t jsonToken) bool {
-		if !t.key {
-			return true
-		}
-		member := t.parent + "\x00" + foldKey(t.tok.(string))
-		if seen[member] {
-			found = t.path
-			return false
-		}
-		seen[member] = true
-		return true
-	})
-	return found, found != ""
-}
-
-// keyInAnotherCase finds a key that is not lower case ASCII, as every
-// field of a request is: encoding/json matches keys to fields whatever
-// their case ("AMOUNT", and "\u017f" for s), so one DisallowUnknownFields
-// lets through may be a field spelled otherwise (QA: {"AMOUNT":"2"} was
-// read as amount), as a usage event refuses it.
-func keyInAnotherCase(body []byte) (path, key string, found bool) {
+	var err error
 	walkJSON(body, func(t jsonToken) bool {
 		if !t.key {
 			return true
 		}
 		k := t.tok.(string)
-		for i := 0; i < len(k); i++ {
-			if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-				path, key, found = t.path, k, true
-				return false
-			}
+		member := t.parent + "\x00" + foldKey(k)
+		switch {
+		case seen[member]:
+			err = abacus.Errorf(abacus.CodeInvalid, t.path, "appears more than once in the object; send it once")
+		case !lowerASCII(k):
+			err = abacus.Errorf(abacus.CodeInvalid, t.path, "%q is not a field: fields are named in lower case ASCII, and a key in another case, which encoding/json would take for the field, is refused", k)
+		default:
+			seen[member] = true
+			return true
 		}
-		return true
+		return false
 	})
-	return path, key, found
+	return err
+}
+
+func lowerASCII(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // fieldAt names the value of a valid JSON text that holds its byte at:
