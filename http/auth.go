@@ -76,10 +76,15 @@ func (s *Server) authenticate(next handler) handler {
 		if err != nil {
 			return err
 		}
-		// Keys made before user keys were held to customers' accounts: one
-		// bound to revenue read every customer's charges (QA).
-		if _, err := abacus.ParseCustomerID(string(k.Account)); k.Role == abacus.RoleUser && err != nil {
-			return abacus.Errorf(abacus.CodeForbidden, "Authorization", "this user key (%s) is bound to %s, which is no customer's account: revoke it, and make one for a customer (abacus keys create --role user --account UUID)", k.ID, k.Account)
+		// Keys made before user keys were held to customers' accounts, in
+		// lower case: one bound to revenue read every customer's charges
+		// (QA), and one in upper case read no account at all.
+		if k.Role == abacus.RoleUser {
+			acct, err := abacus.ParseCustomerID(string(k.Account))
+			if err != nil {
+				return abacus.Errorf(abacus.CodeForbidden, "Authorization", "this user key (%s) is bound to %s, which is no customer's account: revoke it, and make one for a customer (abacus keys create --role user --account UUID)", k.ID, k.Account)
+			}
+			k.Account = acct
 		}
 		return next(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
 	}

@@ -168,3 +168,19 @@ func TestUserKeyOfASystemAccountIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestUserKeyMadeInUpperCaseReadsItsAccount: a user key made before keys
+// were held to lower case, bound to its account in upper case, reads that
+// account, which it could not.
+func TestUserKeyMadeInUpperCaseReadsItsAccount(t *testing.T) {
+	st := testdb.SQLite(t)
+	f := newFixture(t, st)
+	k := abacus.NewAPIKeyWithToken("key_upper", "upper", abacus.RoleUser, abacus.AccountID(strings.ToUpper(alice)), "abk_upper-case-token-0123456789", time.Now())
+	if err := st.APIKeyCreate(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	f.tokens["upper"] = "abk_upper-case-token-0123456789"
+	f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "top", `{"type":"topup","account":"`+alice+`","amount":"1","currency":"USD"}`, 201)
+	f.mustDo("upper", "GET", "/api/v1/accounts/"+alice, "", "", 200)
+	f.mustDo("upper", "GET", "/api/v1/accounts/"+bob, "", "", 403)
+}
