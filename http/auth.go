@@ -112,9 +112,5 @@ func mayRead(r *http.Request, account abacus.AccountID) error {
 	if k.Role == abacus.RoleAdmin || k.Role == abacus.RoleService || k.Account == account {
 		return nil
 	}
-	return onlyOwnAccount(k)
-}
-
-func onlyOwnAccount(k abacus.APIKey) error {
 	return abacus.Errorf(abacus.CodeForbidden, "", "this key may read account %s only", k.Account)
 }

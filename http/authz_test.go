@@ -25,6 +25,7 @@ func TestAuthorization(t *testing.T) {
 		no := []int{403}
 		type expect struct{ admin, service, alice, bob []int }
 		readOwn := expect{ok, ok, ok, no}
+		readOwnHidden := expect{ok, ok, ok, []int{404}} // another's does not exist as far as bob can tell
 		backendOnly := expect{created, created, no, no}
 		adminOnly := expect{created, no, no, no}
 		n := 0
@@ -44,10 +45,10 @@ func TestAuthorization(t *testing.T) {
 			{"POST", "/api/v1/ledger/transactions", body(`{"type":"charge","account":"` + alice + `","amount":"1","currency":"USD","memo":"%d"}`), backendOnly},
 			{"POST", "/api/v1/ledger/transactions", body(`{"type":"adjust","account":"` + alice + `","amount":"-1","currency":"USD","memo":"%d"}`), adminOnly},
 			{"POST", "/api/v1/ledger/transactions", body(`{"currency":"USD","memo":"%d","postings":[{"account":"` + alice + `","amount":"-1"},{"account":"` + bob + `","amount":"1"}]}`), adminOnly},
-			{"GET", "/api/v1/ledger/transactions/" + tx, nil, readOwn},
+			{"GET", "/api/v1/ledger/transactions/" + tx, nil, readOwnHidden},
 			{"POST", "/api/v1/ledger/transactions/" + tx + "/revert", nil, expect{gone, gone, no, no}},
 			{"POST", "/api/v1/holds", body(`{"account":"` + alice + `","amount":"1","currency":"USD","memo":"%d"}`), backendOnly},
-			{"GET", "/api/v1/holds/" + hold, nil, readOwn},
+			{"GET", "/api/v1/holds/" + hold, nil, readOwnHidden},
 			{"POST", "/api/v1/holds/" + hold + "/post", nil, expect{gone, gone, no, no}},
 			{"POST", "/api/v1/holds/" + hold + "/void", nil, expect{[]int{200, 409}, []int{200, 409}, no, no}},
 			{"POST", "/api/v1/accounting/metering/events", body(`[{"uuid":"authz-%d","user_uuid":"` + alice + `","value":1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}]`), expect{ok, ok, no, no}},
@@ -145,8 +146,12 @@ func TestUserKeySeesOnlyItsOwnPostings(t *testing.T) {
 				t.Errorf("transaction %s as alice shows none of her postings: %s", id, own.raw)
 			}
 		}
-		if r := f.mustDo("bob", "GET", "/api/v1/ledger/transactions/"+charge, "", "", 403); !strings.Contains(r.raw, "may read account "+bob+" only") {
-			t.Errorf("bob reading alice's charge: %s", r.raw)
+		// Alice's transaction does not exist as far as bob can tell: ids are
+		// sequential, and a 403 told which did.
+		theirs := f.mustDo("bob", "GET", "/api/v1/ledger/transactions/"+charge, "", "", 404)
+		none := f.mustDo("bob", "GET", "/api/v1/ledger/transactions/999999", "", "", 404)
+		if strings.ReplaceAll(theirs.raw, charge, "N") != strings.ReplaceAll(none.raw, "999999", "N") {
+			t.Errorf("bob reading alice's charge: %s, and one that does not exist: %s", theirs.raw, none.raw)
 		}
 	})
 }

@@ -63,8 +63,10 @@ func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := mayRead(r, h.Account); err != nil {
-		return err
+	// Another account's hold does not exist as far as a user key can tell:
+	// ids are sequential, and a 403 told which did (QA).
+	if mayRead(r, h.Account) != nil {
+		return abacus.Errorf(abacus.CodeNotFound, "", "hold %d does not exist", id)
 	}
 	writeJSON(w, http.StatusOK, newHoldView(&h))
 	return nil

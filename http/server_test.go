@@ -262,7 +262,7 @@ func TestHoldLifecycle(t *testing.T) {
 		if tot := acct.body["total"].(map[string]any); tot["balance"] != "2.5" || tot["held"] != "0" {
 			t.Fatalf("after post: %s", acct.raw)
 		}
-		f.mustDo("bob", "GET", id, "", "", 403)
+		f.mustDo("bob", "GET", id, "", "", 404) // another's hold does not exist as far as bob can tell
 		f.mustDo("alice", "GET", id, "", "", 200)
 	})
 }
