@@ -402,6 +402,39 @@ func TestIngestGzip(t *testing.T) {
 	}
 }
 
+// TestIngestGzipMembersAndTrailingBytes: a file of two gzip members (two
+// files concatenated) is read whole; bytes after the gzip data that are no
+// gzip are named as such, after every event of it was sent, not as a file
+// cut short (QA).
+func TestIngestGzipMembersAndTrailingBytes(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	acct := account(10)
+	member := func(from, to int) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		for i := from; i < to; i++ {
+			fmt.Fprintf(zw, "%s\n", usageEvent(fmt.Sprintf("gm-%d", i), acct, 4))
+		}
+		zw.Close()
+		return b.Bytes()
+	}
+	two := filepath.Join(t.TempDir(), "two.ndjson.gz")
+	os.WriteFile(two, append(member(0, 10), member(10, 20)...), 0o600)
+	if out, err := runCLI(t, "ingest", "--db", dsn, two); err != nil || !strings.Contains(out, "accepted 20 (0 unpriced), duplicate 0, rejected 0") {
+		t.Fatalf("two members: %v\n%s", err, out)
+	}
+	for _, junk := range []string{"x", "garbage after the data\n"} {
+		trailing := filepath.Join(t.TempDir(), "trailing.ndjson.gz")
+		os.WriteFile(trailing, append(member(20, 30), junk...), 0o600)
+		out, err := runCLI(t, "ingest", "--db", dsn, trailing)
+		if err == nil || !strings.Contains(out, "accepted 0 (0 unpriced), duplicate 10, rejected 0") && !strings.Contains(out, "accepted 10 (0 unpriced), duplicate 0, rejected 0") ||
+			!strings.Contains(out, "after its gzip data come bytes that are not gzip: every event of the gzip data was read and sent") || strings.Contains(out, "once the file is whole") {
+			t.Fatalf("%q after the gzip data: %v\n%s", junk, err, out)
+		}
+	}
+}
+
 // TestIngestTellsTheFormatByContent: standard input, and a file whose
 // name does not say, are read as NDJSON or CSV by their first line,
 // compressed or not; the progress of a stream of unknown size counts its
