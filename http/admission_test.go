@@ -507,3 +507,40 @@ func TestIngestClientGoneGetsNothing(t *testing.T) {
 		t.Fatalf("a client gone was written %d; logged %q", status, logged.String())
 	}
 }
+
+// TestConnectionsEndWithTheirDeadlines: a connection left idle after an
+// answer, and one whose request body never comes (even to a request
+// refused 401, whose body the server would drain), are closed, not held
+// for ever: a few thousand, which need no key, had locked every client
+// out (QA).
+func TestConnectionsEndWithTheirDeadlines(t *testing.T) {
+	defer func(h, i, b time.Duration) { headerDeadline, idleDeadline, bodyDeadline = h, i, b }(headerDeadline, idleDeadline, bodyDeadline)
+	headerDeadline, idleDeadline, bodyDeadline = 200*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+	st := testdb.SQLite(t)
+	e := ledger.New(st, ledger.Config{})
+	t.Cleanup(func() { e.Close() })
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer(e, Config{}).HTTPServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	closedWithin := func(conn net.Conn, d time.Duration) bool {
+		conn.SetReadDeadline(time.Now().Add(d))
+		_, err := io.Copy(io.Discard, conn) // whatever answer comes, then the close
+		return err == nil
+	}
+	for name, request := range map[string]string{
+		"idle after an answer":      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"a body that never comes":   "POST /api/v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n",
+		"headers that never finish": "GET /healthz HTTP/1.1\r\nHost: x\r\n",
+	} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(conn, request)
+		if !closedWithin(conn, 5*time.Second) {
+			t.Errorf("%s: the connection was still open after 5 s", name)
+		}
+		conn.Close()
+	}
+}

@@ -5,6 +5,7 @@
 package http
 
 import (
+	"log"
 	"log/slog"
 	"net/http"
 	"time"
@@ -77,4 +78,24 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return mux
+}
+
+// The connection deadlines of HTTPServer. A client holds a connection
+// only as long as a request may take: without them, a connection left
+// idle after an answer, or a request whose body never came (even one
+// refused 401, whose body the server waits to drain), was held for ever,
+// and a few thousand, which need no key, locked every client out (QA).
+// The usage endpoint sets its own (bodyDeadline, answerDeadline).
+var (
+	headerDeadline = 10 * time.Second
+	idleDeadline   = 2 * time.Minute
+)
+
+// HTTPServer returns an http.Server for the API with its deadlines: the
+// request's headers within headerDeadline, the whole request within
+// bodyDeadline, the answer within answerDeadline, and idleDeadline between
+// requests.
+func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
+	return &http.Server{Handler: s.Handler(), ErrorLog: errorLog,
+		ReadHeaderTimeout: headerDeadline, ReadTimeout: bodyDeadline, WriteTimeout: answerDeadline, IdleTimeout: idleDeadline}
 }

@@ -94,7 +94,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		engine.Close()
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := api.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	go engine.ExpireLoop(loopCtx, *expireEvery)
