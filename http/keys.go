@@ -22,21 +22,18 @@ import (
 // event refuses it. A text that is not valid JSON has none: decoding it
 // says what is wrong.
 func checkKeys(body []byte) error {
-	seen := map[string]bool{} // the objects' paths and their keys, folded
 	var err error
-	walkJSON(body, func(t jsonToken) bool {
+	walkJSON(body, func(t *jsonWalk) bool {
 		if !t.key {
 			return true
 		}
 		k := t.tok.(string)
-		member := t.parent + "\x00" + foldKey(k)
 		switch {
-		case seen[member]:
-			err = abacus.Errorf(abacus.CodeInvalid, t.path, "appears more than once in the object; send it once")
+		case t.repeated:
+			err = abacus.Errorf(abacus.CodeInvalid, t.path(), "appears more than once in the object; send it once")
 		case !lowerASCII(k):
-			err = abacus.Errorf(abacus.CodeInvalid, t.path, "%q is not a field: fields are named in lower case ASCII, and a key in another case, which encoding/json would take for the field, is refused", k)
+			err = abacus.Errorf(abacus.CodeInvalid, t.path(), "%q is not a field: fields are named in lower case ASCII, and a key in another case, which encoding/json would take for the field, is refused", k)
 		default:
-			seen[member] = true
 			return true
 		}
 		return false
@@ -58,13 +55,13 @@ func lowerASCII(k string) bool {
 // text's own).
 func fieldAt(body []byte, at int) string {
 	field := "body"
-	walkJSON(body, func(t jsonToken) bool {
+	walkJSON(body, func(t *jsonWalk) bool {
 		if t.end <= int64(at) {
 			return true
 		}
-		path := t.path
+		path := t.path()
 		if t.key {
-			path = t.parent
+			path = t.parentPath()
 		}
 		if path != "" {
 			field = path
@@ -74,55 +71,66 @@ func fieldAt(body []byte, at int) string {
 	return field
 }
 
-// jsonToken is a token of a JSON text as walkJSON reads it.
-type jsonToken struct {
-	tok    json.Token
-	path   string // of the value it is or opens; a key's, of its member
-	parent string // of the object or array it is in
-	key    bool   // an object's key
-	end    int64  // the offset just past it
+// jsonWalk is where walkJSON is in a JSON text: the token just read, and
+// the objects and arrays around it. Paths are spelled only when asked
+// for, and each object keeps only its own keys: built for every token, a
+// text of nested objects with long keys took memory by the square of its
+// depth (QA: a body of 200 KB, 940 MB).
+type jsonWalk struct {
+	tok      json.Token
+	key      bool  // an object's key
+	repeated bool  // a key its object holds already, in any case
+	end      int64 // the offset just past the token
+	stack    []jsonFrame
+}
+
+type jsonFrame struct {
+	object  bool
+	key     string          // the member whose value comes next
+	keys    map[string]bool // folded, of an object
+	wantKey bool
+	index   int
+}
+
+// path is the token's ("postings[1].amount"): of the value it is or
+// opens, or, for a key, of its member.
+func (w *jsonWalk) path() string {
+	var b strings.Builder
+	for i, f := range w.stack {
+		switch {
+		case !f.object:
+			b.WriteString("[" + strconv.Itoa(f.index) + "]")
+		case i > 0:
+			b.WriteString("." + f.key)
+		default:
+			b.WriteString(f.key)
+		}
+	}
+	return b.String()
+}
+
+// parentPath is the path of the object or array the token is in.
+func (w *jsonWalk) parentPath() string {
+	if len(w.stack) == 0 {
+		return ""
+	}
+	outer := jsonWalk{stack: w.stack[:len(w.stack)-1]}
+	return outer.path()
 }
 
 // walkJSON calls visit with each token of body, a valid JSON text, in
 // order, until visit returns false.
-func walkJSON(body []byte, visit func(jsonToken) bool) {
+func walkJSON(body []byte, visit func(*jsonWalk) bool) {
 	if !json.Valid(body) {
 		return
 	}
-	type frame struct {
-		path    string
-		object  bool
-		key     string // the member whose value comes next
-		wantKey bool
-		index   int
-	}
-	var stack []*frame
-	// child is the path of the value that comes next.
-	child := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		top := stack[len(stack)-1]
-		if top.object {
-			if top.path == "" {
-				return top.key
-			}
-			return top.path + "." + top.key
-		}
-		return top.path + "[" + strconv.Itoa(top.index) + "]"
-	}
-	parent := func() string {
-		if len(stack) == 0 {
-			return ""
-		}
-		return stack[len(stack)-1].path
-	}
+	w := &jsonWalk{}
 	// done moves past the value just read.
 	done := func() {
-		if len(stack) == 0 {
+		if len(w.stack) == 0 {
 			return
 		}
-		if top := stack[len(stack)-1]; top.object {
+		if top := &w.stack[len(w.stack)-1]; top.object {
 			top.wantKey = true
 		} else {
 			top.index++
@@ -135,30 +143,31 @@ func walkJSON(body []byte, visit func(jsonToken) bool) {
 		if err != nil {
 			return
 		}
-		t := jsonToken{tok: tok, parent: parent(), end: dec.InputOffset()}
-		if len(stack) > 0 {
-			if top := stack[len(stack)-1]; top.object && top.wantKey {
+		w.tok, w.key, w.repeated, w.end = tok, false, false, dec.InputOffset()
+		if len(w.stack) > 0 {
+			if top := &w.stack[len(w.stack)-1]; top.object && top.wantKey {
 				if key, ok := tok.(string); ok {
+					folded := foldKey(key)
 					top.key, top.wantKey = key, false
-					t.path, t.key = child(), true
-					if !visit(t) {
+					w.key, w.repeated = true, top.keys[folded]
+					top.keys[folded] = true
+					if !visit(w) {
 						return
 					}
 					continue
 				}
 			}
 		}
-		t.path = child()
-		if !visit(t) {
+		if !visit(w) {
 			return
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{path: t.path, object: true, wantKey: true})
+			w.stack = append(w.stack, jsonFrame{object: true, keys: map[string]bool{}, wantKey: true})
 		case json.Delim('['):
-			stack = append(stack, &frame{path: t.path})
+			w.stack = append(w.stack, jsonFrame{})
 		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
+			w.stack = w.stack[:len(w.stack)-1]
 			done()
 		default:
 			done()
