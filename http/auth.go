@@ -66,6 +66,11 @@ func caller(r *http.Request) abacus.APIKey {
 // request context.
 func (s *Server) authenticate(next handler) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		// Two are refused, as two Idempotency-Keys are: a proxy that checks
+		// or adds the last would disagree with abacus, which took the first (QA).
+		if n := len(r.Header.Values("Authorization")); n > 1 {
+			return abacus.Errorf(abacus.CodeInvalid, "Authorization", "is sent %d times; send one key", n)
+		}
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		token = strings.TrimSpace(token)
 		// Auth schemes are case-insensitive (RFC 9110 11.1): "bearer" is Bearer.

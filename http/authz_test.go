@@ -119,6 +119,19 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 	}
 }
 
+// TestAuthorizationSentTwice: two Authorization headers are refused,
+// whichever comes first: abacus took the first, and a proxy that checks
+// or adds the last would disagree (QA).
+func TestAuthorizationSentTwice(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	for _, keys := range [][]string{{"alice", "admin"}, {"admin", "alice"}} {
+		h := http.Header{"Authorization": {"Bearer " + f.tokens[keys[0]], "Bearer " + f.tokens[keys[1]]}}
+		if r := f.doHeaders("", "GET", "/api/v1/accounts/"+bob, h, ""); r.status != 400 || r.body["field"] != "Authorization" {
+			t.Errorf("%s then %s: %d %s", keys[0], keys[1], r.status, r.raw)
+		}
+	}
+}
+
 // TestUserKeySeesOnlyItsOwnPostings: a user key reads a transaction that
 // touches its account, and of it only its own account's postings, not
 // the other customer's nor revenue's with their balances (QA: a usage

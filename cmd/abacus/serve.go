@@ -227,6 +227,11 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 	if err == nil && !k.RevokedAt.IsZero() {
 		return fmt.Errorf("ABACUS_ADMIN_TOKEN: its key %s was revoked at %s; choose a new token", k.ID, k.RevokedAt.Format(time.RFC3339))
 	}
+	if err == nil && k.Role != abacus.RoleAdmin {
+		// Taken as it was, it stayed a key of that role, and the admin keys of
+		// earlier tokens were revoked: nobody could administer (QA).
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN is the token of %s key %s, not an admin one; choose a new token", k.Role, k.ID)
+	}
 	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
 		err = st.APIKeyCreate(ctx, abacus.NewAPIKeyWithToken(id, envKeyName, abacus.RoleAdmin, "", token, now))
 		if abacus.ErrorCodeOf(err) == abacus.CodeConflict {

@@ -88,6 +88,15 @@ func TestAdminTokenRotates(t *testing.T) {
 	if err := ensureAdminKey(t.Context(), st, second, io.Discard); err != nil || revoked(second) {
 		t.Fatalf("the second token again: %v", err)
 	}
+	// The token of a service key: refused, and nothing revoked (QA: it
+	// stayed a service key, and the admin key before it was revoked).
+	const service = "service-token-0123456789abcdef-0123"
+	if err := st.APIKeyCreate(t.Context(), abacus.NewAPIKeyWithToken("key_svc", "svc", abacus.RoleService, "", service, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureAdminKey(t.Context(), st, service, io.Discard); err == nil || !strings.Contains(err.Error(), "is the token of service key key_svc, not an admin one") || revoked(second) {
+		t.Fatalf("a service key's token: %v", err)
+	}
 	if err := ensureAdminKey(t.Context(), st, first, io.Discard); err == nil || !strings.Contains(err.Error(), "was revoked") || revoked(second) {
 		t.Fatalf("the first token again: %v; want it refused, the second left valid", err)
 	}
