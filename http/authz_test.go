@@ -202,3 +202,20 @@ func TestUserKeyMadeInUpperCaseReadsItsAccount(t *testing.T) {
 	f.mustDo("upper", "GET", "/api/v1/accounts/"+alice, "", "", 200)
 	f.mustDo("upper", "GET", "/api/v1/accounts/"+bob, "", "", 403)
 }
+
+// TestOnlyAdminRevertsWhatOnlyAdminPosts: a service key, which may not post
+// explicit postings or adjustments, may not revert them either (QA: it
+// reverted an admin's correction); an admin key may.
+func TestOnlyAdminRevertsWhatOnlyAdminPosts(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "top", `{"type":"topup","account":"`+alice+`","amount":"100","currency":"USD"}`, 201)
+	adjust := jsonNumber(f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "adj", `{"type":"adjust","account":"`+alice+`","amount":"-1","currency":"USD","memo":"fix"}`, 201).body["id"])
+	transfer := jsonNumber(f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "move",
+		`{"currency":"USD","postings":[{"account":"`+alice+`","amount":"-7"},{"account":"`+bob+`","amount":"7"}]}`, 201).body["id"])
+	charge := jsonNumber(f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "charge", `{"type":"charge","account":"`+alice+`","amount":"1","currency":"USD"}`, 201).body["id"])
+	for _, id := range []string{adjust, transfer} {
+		f.mustDo("service", "POST", "/api/v1/ledger/transactions/"+id+"/revert", "svc-"+id, "", 403)
+		f.mustDo("admin", "POST", "/api/v1/ledger/transactions/"+id+"/revert", "adm-"+id, "", 201)
+	}
+	f.mustDo("service", "POST", "/api/v1/ledger/transactions/"+charge+"/revert", "svc-"+charge, "", 201)
+}

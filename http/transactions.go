@@ -166,6 +166,18 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(w, r, &req); err != nil {
 		return err
 	}
+	// Reverting is moving the money back: a key that may not post
+	// explicit postings or adjustments may not revert them either (QA: a
+	// service key reverted an admin's correction).
+	if caller(r).Role != abacus.RoleAdmin {
+		txs, err := s.store.Transactions(r.Context(), []int64{id})
+		if err != nil {
+			return err
+		}
+		if len(txs) == 1 && (txs[0].Type == abacus.TxAdjust || txs[0].Type == abacus.TxTransfer) {
+			return abacus.Errorf(abacus.CodeForbidden, "", "only an admin key may revert explicit postings or adjustments")
+		}
+	}
 	res, err := s.submit(w, r, &abacus.Revert{TxID: id, Memo: req.Memo})
 	if err != nil {
 		return err
