@@ -207,7 +207,9 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 		order = "event_time, seq"
 		add("account_id = $%d", string(q.Account))
 		if q.AfterSeq > 0 {
-			add("(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = $%d)", q.AfterSeq)
+			// Only a position of the account's own ($1): another's placed
+			// that event among the account's by time (QA).
+			add("(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = $%d AND account_id = $1)", q.AfterSeq)
 		}
 	} else {
 		add("seq > $%d", q.AfterSeq)

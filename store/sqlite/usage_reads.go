@@ -219,8 +219,10 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 	if q.Account != "" {
 		where, args, order = []string{"account_id = ?"}, []any{string(q.Account)}, "event_time, seq"
 		if q.AfterSeq > 0 {
-			where = append(where, "(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = ?)")
-			args = append(args, q.AfterSeq)
+			// Only a position of the account's own: another's placed that
+			// event among the account's by time (QA).
+			where = append(where, "(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = ? AND account_id = ?)")
+			args = append(args, q.AfterSeq, string(q.Account))
 		}
 	}
 	if len(q.IDs) > 0 {

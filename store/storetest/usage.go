@@ -366,6 +366,9 @@ func testEventsListing(t *testing.T, st abacus.Store) {
 	same(t, "a's first page", list(abacus.EventQuery{Account: a.ID, Limit: 2}), []string{"a2", "a1"})
 	same(t, "a's second page", list(abacus.EventQuery{Account: a.ID, AfterSeq: seqOf("a1"), Limit: 2}), []string{"a3", "a4"})
 	same(t, "a's last page", list(abacus.EventQuery{Account: a.ID, AfterSeq: seqOf("a4"), Limit: 2}), []string{})
+	// b1's position is no position of a's listing: taken as one, it placed
+	// b's event among a's by time (QA), as a seq that does not exist is not.
+	same(t, "a's after b1", list(abacus.EventQuery{Account: a.ID, AfterSeq: seqOf("b1"), Limit: 10}), []string{})
 	same(t, "a's [100, 200)", list(abacus.EventQuery{Account: a.ID, From: at(100), To: at(200), Limit: 10}), []string{"a1", "a3"})
 	same(t, "a's voided", list(abacus.EventQuery{Account: a.ID, Status: abacus.EventVoided, Limit: 10}), []string{"a4"})
 	same(t, "everyone's, after a2", list(abacus.EventQuery{AfterSeq: seqOf("a2"), Limit: 2}), []string{"a3", "b1"})
