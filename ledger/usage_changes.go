@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
 	"github.com/abacus-billing/abacus"
@@ -13,7 +12,10 @@ import (
 // per month, carries, rollups, minute slots and low-balance messages.
 func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	c := &abacus.Changes{}
-	t := abacus.Transaction{Type: abacus.TxUsage, CreatedAt: u.now, Memo: fmt.Sprintf("usage: %d events", len(u.events)+len(u.updates))}
+	// The memo names no count: a batch holds many customers' events, and
+	// each customer reads the memo with its entries (QA: "usage: 50 events"
+	// told one of them the platform's volume).
+	t := abacus.Transaction{Type: abacus.TxUsage, CreatedAt: u.now, Memo: "usage"}
 	for id, w := range u.wallets {
 		before := u.before[id]
 		if w.Balance == before.Balance {
