@@ -219,3 +219,16 @@ func TestOnlyAdminRevertsWhatOnlyAdminPosts(t *testing.T) {
 	}
 	f.mustDo("service", "POST", "/api/v1/ledger/transactions/"+charge+"/revert", "svc-"+charge, "", 201)
 }
+
+// TestAccountWhoseBucketsAddUpPastAnAmount: each bucket may hold up to the
+// most an amount holds, and their total more; the account is read all
+// the same (QA: 422 overflow on a plain GET).
+func TestAccountWhoseBucketsAddUpPastAnAmount(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "cash", `{"type":"topup","account":"`+alice+`","amount":"5000000000000","currency":"USD"}`, 201)
+	f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "bonus", `{"type":"grant","account":"`+alice+`","amount":"5000000000000","currency":"USD"}`, 201)
+	r := f.mustDo("alice", "GET", "/api/v1/accounts/"+alice, "", "", 200)
+	if total := r.body["total"].(map[string]any); total["balance"] != "10000000000000" || total["available"] != "10000000000000" {
+		t.Fatalf("%s", r.raw)
+	}
+}

@@ -3,6 +3,8 @@ package http
 import (
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/abacus-billing/abacus"
 )
 
@@ -28,10 +30,19 @@ type overdraftView struct {
 	Unlimited bool          `json:"unlimited"`
 }
 
+// balView sums wallets exactly, past what one Amount holds: each bucket
+// may hold up to its most, and their total more (QA: an account with
+// 5,000,000,000,000 in cash and as much in bonus could not be read).
 type balView struct {
-	Balance   abacus.Amount `json:"balance"`
-	Held      abacus.Amount `json:"held"`
-	Available abacus.Amount `json:"available"`
+	Balance   decimal.Decimal `json:"balance"`
+	Held      decimal.Decimal `json:"held"`
+	Available decimal.Decimal `json:"available"`
+}
+
+func (b *balView) add(balance, held, available abacus.Amount) {
+	b.Balance = b.Balance.Add(balance.Decimal())
+	b.Held = b.Held.Add(held.Decimal())
+	b.Available = b.Available.Add(available.Decimal())
 }
 
 func newAccountView(a abacus.Account, ws []abacus.Wallet) (accountView, error) {
@@ -54,25 +65,9 @@ func newAccountView(a abacus.Account, ws []abacus.Wallet) (accountView, error) {
 			key = string(w.Currency) // revenue's shards add up to its balance
 		}
 		b := v.Balances[key]
-		if b.Balance, err = b.Balance.Add(w.Balance); err != nil {
-			return v, err
-		}
-		if b.Held, err = b.Held.Add(w.Held); err != nil {
-			return v, err
-		}
-		if b.Available, err = b.Available.Add(avail); err != nil {
-			return v, err
-		}
+		b.add(w.Balance, w.Held, avail)
 		v.Balances[key] = b
-		if total.Balance, err = total.Balance.Add(w.Balance); err != nil {
-			return v, err
-		}
-		if total.Held, err = total.Held.Add(w.Held); err != nil {
-			return v, err
-		}
-		if total.Available, err = total.Available.Add(avail); err != nil {
-			return v, err
-		}
+		total.add(w.Balance, w.Held, avail)
 	}
 	if a.Kind != abacus.KindSystem {
 		v.Total = &total
