@@ -22,6 +22,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 		}
 	)
 	route("GET /healthz", s.handleHealth)
+	// Errors are JSON on every path, not Go's text (QA).
+	route("/healthz", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", "GET, HEAD")
+		return abacus.Errorf(abacus.CodeMethodNotAllowed, "", "%s takes GET, not %s", r.URL.Path, r.Method)
+	})
+	route("/", func(w http.ResponseWriter, r *http.Request) error {
+		return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s: the API is under /api/v1/", r.Method, r.URL.Path)
+	})
 
 	route("POST /api/v1/accounts", backend(s.handleAccountCreate))
 	route("GET /api/v1/accounts/{id}", anyKey(s.handleAccountGet))

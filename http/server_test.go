@@ -316,3 +316,39 @@ func TestUnknownRoutes(t *testing.T) {
 		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
 	}
 }
+
+// TestErrorsAreJSONOffTheAPI: paths outside /api/ and other methods on
+// /healthz answer JSON errors too, not Go's text (QA).
+func TestErrorsAreJSONOffTheAPI(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/", 404, "not_found"},
+		{"GET", "/metrics", 404, "not_found"},
+		{"POST", "/healthz", 405, "method_not_allowed"},
+	} {
+		r := f.do("", c.method, c.path, "", "")
+		if r.status != c.status || r.body["code"] != c.code || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s %q", c.method, c.path, r.status, r.header.Get("Content-Type"), r.raw)
+		}
+	}
+	if r := f.do("", "POST", "/healthz", "", ""); r.header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /healthz: Allow %q", r.header.Get("Allow"))
+	}
+}
+
+// TestAnswersAreNotCachedOrSniffed: every answer says it is UTF-8 JSON, not
+// to be sniffed as anything else, nor kept in a cache: it holds balances
+// and charges (QA).
+func TestAnswersAreNotCachedOrSniffed(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	for who, path := range map[string]string{"alice": "/api/v1/accounts/" + alice, "bob": "/api/v1/accounts/" + alice, "": "/healthz"} {
+		r := f.do(who, "GET", path, "", "")
+		if r.header.Get("Content-Type") != "application/json; charset=utf-8" || r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s as %q (%d): %v", path, who, r.status, r.header)
+		}
+	}
+}
