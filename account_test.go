@@ -206,3 +206,19 @@ func TestUserKeysAreForCustomers(t *testing.T) {
 		t.Errorf("a user key for a customer: %+v %v", k, err)
 	}
 }
+
+// TestAPIKeyIDsShowNothingOfTheirTokens: a key's id is random of its own,
+// not the token's first characters (QA: 40 of its bits were shown
+// wherever ids are).
+func TestAPIKeyIDsShowNothingOfTheirTokens(t *testing.T) {
+	for range 20 {
+		k, token, err := abacus.NewAPIKey("k", abacus.RoleAdmin, "", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := strings.TrimPrefix(k.ID, "key_")
+		if len(id) != 8 || strings.Contains(token, id) || !strings.HasPrefix(token, "abk_") || len(token) != 4+40 {
+			t.Fatalf("id %s, token %s", k.ID, token)
+		}
+	}
+}

@@ -65,13 +65,14 @@ func NewAPIKey(name string, role Role, account AccountID, now time.Time) (APIKey
 	} else if account != "" {
 		return APIKey{}, "", Errorf(CodeInvalid, "account", "only a user key is tied to an account")
 	}
-	var b [25]byte
+	// The id is random bytes of its own: it was the token's first eight
+	// characters, 40 of its bits shown wherever ids are (QA).
+	var b [25 + 5]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return APIKey{}, "", fmt.Errorf("abacus: reading random bytes: %w", err)
 	}
-	s := strings.ToLower(tokenEncoding.EncodeToString(b[:]))
-	id := "key_" + s[:8]
-	token := "abk_" + s
+	id := "key_" + strings.ToLower(tokenEncoding.EncodeToString(b[25:]))
+	token := "abk_" + strings.ToLower(tokenEncoding.EncodeToString(b[:25]))
 	return NewAPIKeyWithToken(id, name, role, account, token, now), token, nil
 }
 
