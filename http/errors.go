@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/store"
@@ -72,7 +73,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="abacus"`) // RFC 9110 asks a 401 to say how to authenticate
 	}
-	writeJSON(w, status, errorBody{Code: e.Code, Message: e.Error(), Field: e.Field})
+	writeJSON(w, status, errorBody{Code: e.Code, Message: clipText(e.Error()), Field: clipText(e.Field)})
+}
+
+// clipText cuts what an error echoes of a request at 1,000 bytes (on a
+// character's boundary): a key of a megabyte came back twice (QA).
+func clipText(s string) string {
+	const most = 1000
+	if len(s) <= most {
+		return s
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

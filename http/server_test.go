@@ -352,3 +352,15 @@ func TestAnswersAreNotCachedOrSniffed(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsEchoLittleOfTheRequest: an error names what is wrong, cut at
+// 1,000 bytes, not the whole of a long key or value (QA: a key of 1 MB
+// came back twice).
+func TestErrorsEchoLittleOfTheRequest(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	long := strings.Repeat("k", 500_000)
+	r := f.mustDo("admin", "POST", "/api/v1/ledger/transactions", "long", `{"type":"topup","`+long+`":1}`, 400)
+	if len(r.raw) > 3000 || !strings.HasSuffix(r.body["field"].(string), "…") || !strings.HasPrefix(r.body["field"].(string), "kkk") {
+		t.Fatalf("%d bytes: %.200s", len(r.raw), r.raw)
+	}
+}
