@@ -364,3 +364,13 @@ func TestErrorsEchoLittleOfTheRequest(t *testing.T) {
 		t.Fatalf("%d bytes: %.200s", len(r.raw), r.raw)
 	}
 }
+
+// TestLedgerBodiesAreNotCompressed: a ledger request's body is read as it
+// is; one sent compressed gets 415 naming Content-Encoding, not "bad JSON".
+func TestLedgerBodiesAreNotCompressed(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	h := http.Header{"Content-Encoding": {"gzip"}, "Idempotency-Key": {"gz"}}
+	if r := f.doHeaders("admin", "POST", "/api/v1/ledger/transactions", h, "\x1f\x8b"); r.status != 415 || r.body["field"] != "Content-Encoding" {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+}
