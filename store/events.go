@@ -65,3 +65,11 @@ func StatusCondition(s abacus.EventStatus) (string, error) {
 	}
 	return "", abacus.Errorf(abacus.CodeInvalid, "status", "%q is not charged, unpriced or voided", s)
 }
+
+// NotAPosition refuses an account listing's after that is not the seq of
+// one of the account's own events. An empty page had answered it, which is
+// what "nothing new" looks like: a client passing another listing's
+// position stopped following without a word (QA).
+func NotAPosition(q abacus.EventQuery) error {
+	return abacus.Errorf(abacus.CodeInvalid, "after", "%d is not a position of account %s's events: page with the next_after of its page before, or the seq of one of its events", q.AfterSeq, q.Account)
+}

@@ -168,7 +168,18 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	}
 	if q.Account != "" || len(q.IDs) > 0 {
 		rows, err := s.pool.Query(ctx, query, args...)
-		return collect(rows, err, scanEvent)
+		out, err := collect(rows, err, scanEvent)
+		if err != nil || len(out) > 0 || q.Account == "" || q.AfterSeq <= 0 {
+			return out, err
+		}
+		var own bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM usage_events WHERE seq = $1 AND account_id = $2)`, q.AfterSeq, string(q.Account)).Scan(&own); err != nil {
+			return nil, err
+		}
+		if !own {
+			return nil, store.NotAPosition(q)
+		}
+		return out, nil
 	}
 	// All accounts' events, in the order stored, are paged by seq, which a
 	// batch takes as it inserts; batches commit side by side, so a page

@@ -205,7 +205,17 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil || len(out) > 0 || q.Account == "" || q.AfterSeq <= 0 {
+		return out, err
+	}
+	var own bool
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM usage_events WHERE seq = ? AND account_id = ?)`, q.AfterSeq, string(q.Account)).Scan(&own); err != nil {
+		return nil, err
+	}
+	if !own {
+		return nil, store.NotAPosition(q)
+	}
+	return out, nil
 }
 
 // eventsQuery is the statement that answers q.

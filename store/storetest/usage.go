@@ -367,8 +367,13 @@ func testEventsListing(t *testing.T, st abacus.Store) {
 	same(t, "a's second page", list(abacus.EventQuery{Account: a.ID, AfterSeq: seqOf("a1"), Limit: 2}), []string{"a3", "a4"})
 	same(t, "a's last page", list(abacus.EventQuery{Account: a.ID, AfterSeq: seqOf("a4"), Limit: 2}), []string{})
 	// b1's position is no position of a's listing: taken as one, it placed
-	// b's event among a's by time (QA), as a seq that does not exist is not.
-	same(t, "a's after b1", list(abacus.EventQuery{Account: a.ID, AfterSeq: seqOf("b1"), Limit: 10}), []string{})
+	// b's event among a's by time, and answered with an empty page it looked
+	// like "nothing new" (QA); so is a seq that does not exist.
+	for _, after := range []int64{seqOf("b1"), seqOf("a4") + 1000} {
+		if _, err := st.Events(t.Context(), abacus.EventQuery{Account: a.ID, AfterSeq: after, Limit: 10}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "after") {
+			t.Errorf("a's after %d: %v, want refused naming after", after, err)
+		}
+	}
 	same(t, "a's [100, 200)", list(abacus.EventQuery{Account: a.ID, From: at(100), To: at(200), Limit: 10}), []string{"a1", "a3"})
 	same(t, "a's voided", list(abacus.EventQuery{Account: a.ID, Status: abacus.EventVoided, Limit: 10}), []string{"a4"})
 	same(t, "everyone's, after a2", list(abacus.EventQuery{AfterSeq: seqOf("a2"), Limit: 2}), []string{"a3", "b1"})
