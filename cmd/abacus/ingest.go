@@ -606,10 +606,14 @@ func (g *gzipMembers) Read(p []byte) (int, error) {
 			return n, io.EOF
 		case len(next) == 0:
 			return n, perr
+		case len(next) == 1 && next[0] == 0x1f: // a member cut after its first byte
+			return n, io.ErrUnexpectedEOF
 		case len(next) < 2 || next[0] != 0x1f || next[1] != 0x8b:
 			return n, errBytesAfterGzip
 		}
-		if err := g.zr.Reset(g.in); err != nil {
+		if err := g.zr.Reset(g.in); errors.Is(err, gzip.ErrHeader) {
+			return n, errBytesAfterGzip // its first two bytes only looked like gzip's
+		} else if err != nil {
 			return n, err
 		}
 		g.zr.Multistream(false)

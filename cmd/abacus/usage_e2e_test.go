@@ -424,7 +424,7 @@ func TestIngestGzipMembersAndTrailingBytes(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, two); err != nil || !strings.Contains(out, "accepted 20 (0 unpriced), duplicate 0, rejected 0") {
 		t.Fatalf("two members: %v\n%s", err, out)
 	}
-	for _, junk := range []string{"x", "garbage after the data\n"} {
+	for _, junk := range []string{"x", "garbage after the data\n", "\x1f\x8bXXXXXXXXXXXX"} { // the last only starts as gzip does
 		trailing := filepath.Join(t.TempDir(), "trailing.ndjson.gz")
 		os.WriteFile(trailing, append(member(20, 30), junk...), 0o600)
 		out, err := runCLI(t, "ingest", "--db", dsn, trailing)
@@ -432,6 +432,12 @@ func TestIngestGzipMembersAndTrailingBytes(t *testing.T) {
 			!strings.Contains(out, "after its gzip data come bytes that are not gzip: every event of the gzip data was read and sent") || strings.Contains(out, "once the file is whole") {
 			t.Fatalf("%q after the gzip data: %v\n%s", junk, err, out)
 		}
+	}
+	// A second member cut after its first byte is a file cut short.
+	cut := filepath.Join(t.TempDir(), "cut.ndjson.gz")
+	os.WriteFile(cut, append(member(30, 40), 0x1f), 0o600)
+	if out, err := runCLI(t, "ingest", "--db", dsn, cut); err == nil || !strings.Contains(out, "unexpected EOF; the events before it were sent") {
+		t.Fatalf("a member cut after its first byte: %v\n%s", err, out)
 	}
 }
 
