@@ -31,8 +31,10 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	// Read as it is, a compressed body was refused as bad JSON (QA).
-	if coding := strings.TrimSpace(strings.Join(r.Header.Values("Content-Encoding"), ", ")); coding != "" && !strings.EqualFold(coding, "identity") {
-		return abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Encoding", "%q is not supported here: send the body as it is", coding)
+	for _, coding := range r.Header.Values("Content-Encoding") {
+		if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+			return abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Encoding", "%q is not supported here: send the body as it is", coding)
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {

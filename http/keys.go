@@ -32,7 +32,7 @@ func checkKeys(body []byte) error {
 		case t.repeated:
 			err = abacus.Errorf(abacus.CodeInvalid, t.path(), "appears more than once in the object; send it once")
 		case !lowerASCII(k):
-			err = abacus.Errorf(abacus.CodeInvalid, t.path(), "%q is not a field: fields are named in lower case ASCII, and a key in another case, which encoding/json would take for the field, is refused", k)
+			err = abacus.Errorf(abacus.CodeInvalid, t.path(), "%q is not a field: fields are named in lower case ASCII letters, digits and _ (a key in another case, which encoding/json would take for a field, is refused)", k)
 		default:
 			return true
 		}

@@ -112,7 +112,8 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		acct := string(k.Account)
 		if acct == "" {
 			acct = "-"
-		} else if _, err := abacus.ParseCustomerID(acct); err != nil && k.RevokedAt.IsZero() {
+		}
+		if _, err := abacus.ParseCustomerID(string(k.Account)); k.Role == abacus.RoleUser && err != nil && k.RevokedAt.IsZero() {
 			acct += " (no customer's: refused; revoke it)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, acct, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)

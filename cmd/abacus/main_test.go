@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/abacus-billing/abacus"
 )
 
 // TestInterruptedCommandsSaySoAndExitAsTheShellExpects: a command whose
@@ -44,5 +48,27 @@ func TestInterruptedCommandsSaySoAndExitAsTheShellExpects(t *testing.T) {
 	}
 	if code := run(t.Context(), []string{"void", "--db", db, "e-1"}, &stdout, &stderr); code != 1 {
 		t.Errorf("void of an event not there, uninterrupted: exit %d, want 1", code)
+	}
+}
+
+// TestKeysListMarksUserKeysOfNoCustomer: a user key made before user keys
+// were held to customers' accounts (revenue's, or none) is marked, as the
+// API refuses it; a revoked one is not.
+func TestKeysListMarksUserKeysOfNoCustomer(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	st, err := openMigrated(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, acct := range []abacus.AccountID{abacus.SystemRevenue.ID(), ""} {
+		k := abacus.NewAPIKeyWithToken(fmt.Sprintf("key_old%d", i), "old", abacus.RoleUser, acct, fmt.Sprintf("abk_old-token-%d-0123456789abcdef", i), time.Now())
+		if err := st.APIKeyCreate(t.Context(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"keys", "list", "--db", db}, &stdout, &stderr); code != 0 || strings.Count(stdout.String(), "(no customer's: refused; revoke it)") != 2 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 }
