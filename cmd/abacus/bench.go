@@ -38,7 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ids := idsFlag(fs)
 	verify := fs.Bool("verify", true, "check every ledger invariant after each run")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], false); err != nil {
 		return err
 	}
 	keys, err := ids()
@@ -81,7 +81,7 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	ids := idsFlag(fs)
 	times := fs.String("times", "spread", "event times: spread (each account's events 1,000 s apart, all over one hour) or clock (each account reporting once a minute, in time order, as producers do)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	keys, err := ids()

@@ -32,7 +32,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	chunk := fs.Int("chunk", 2000, "events handed to the engine at a time")
 	flush := fs.Duration("flush", time.Second, "send a chunk that is not full once its first event has waited this long, so that events from input that goes quiet (tail -f) are charged without waiting for more")
 	rejects := fs.String("rejects", "", "write every rejection, with its file and line, to this file (standard error shows the first 100)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -43,7 +43,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	role := fs.String("role", "", "admin, service or user (required)")
 	account := fs.String("account", "", "with --role user: the account the key may read")
 	name := fs.String("name", "", "a name to recognise the key by")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	r, err := abacus.ParseRole(*role)
@@ -87,7 +87,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys", "list", stderr)
 	db := dbFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if err := mustExist(*db); err != nil {
@@ -124,7 +124,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys", "revoke KEY_ID", stderr)
 	db := dbFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -195,7 +195,7 @@ func usage(w io.Writer) {
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("version", "", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "abacus", version)

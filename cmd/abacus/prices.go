@@ -51,7 +51,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	correct := fs.Bool("correct", false, "correct the book: accept versions that take effect before events already charged, and changed stored versions (as their next revision), then reprice the events they change")
 	dryRun := fs.Bool("dry-run", false, "with --correct: say what would be stored and how many events would be repriced, and change nothing")
 	usage := usageFlags(fs) // a reprice charges as usage does
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -139,7 +139,7 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlagSet("prices", "list", stderr)
 	db := dbFlag(fs)
 	all := fs.Bool("all", false, "every version, not only those in force now or to come")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if err := mustExist(*db); err != nil {

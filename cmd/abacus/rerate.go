@@ -15,7 +15,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("rerate", "", stderr)
 	db := dbFlag(fs)
 	usage := usageFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	ucfg, err := usage()
@@ -149,7 +149,7 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("void", "EVENT_ID...", stderr)
 	db := dbFlag(fs)
 	usage := usageFlags(fs) // a void under a volume price can cost: it draws as usage does
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

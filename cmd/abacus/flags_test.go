@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestFlagsAfterArgumentsAreRefused: a flag written after an argument, an
+// argument to a command that takes none, and a bool flag's value after a
+// space are refused before anything is opened: Go's flag package had
+// taken them for arguments, and `abacus void ID --db X` voided ID in the
+// default database (QA).
+func TestFlagsAfterArgumentsAreRefused(t *testing.T) {
+	t.Chdir(t.TempDir()) // where the default database would be made
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"void", "ev-1", "--db", "x.db"}, `"--db" comes after an argument, where it is no flag`},
+		{[]string{"ingest", "ev.ndjson", "--db", "x.db"}, `"--db" comes after an argument`},
+		{[]string{"migrate", "extra", "--db", "x.db"}, `abacus migrate takes no arguments, and "extra" is one`},
+		{[]string{"serve", "extra", "--addr", "127.0.0.1:0"}, `abacus serve takes no arguments, and "extra" is one`},
+		{[]string{"keys", "create", "--role", "service", "extra"}, `takes no arguments, and "extra" is one`},
+		{[]string{"serve", "--auto-create", "false", "--addr", "127.0.0.1:0"}, "--auto-create false: write --auto-create=false"},
+		{[]string{"ingest", "--auto-create", "false", "ev.ndjson"}, "--auto-create false: write --auto-create=false"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want it refused saying %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+	if _, err := os.Stat("abacus-data"); !os.IsNotExist(err) {
+		t.Fatalf("a refused command made the default database: %v", err)
+	}
+	// After --, an argument may start with -.
+	var stdout, stderr bytes.Buffer
+	run(t.Context(), []string{"void", "--db", "none.db", "--", "-odd-id"}, &stdout, &stderr)
+	if strings.Contains(stderr.String(), "comes after an argument") || !strings.Contains(stderr.String(), "no database there") {
+		t.Errorf("void -- -odd-id: %q", stderr.String())
+	}
+}
