@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,9 +34,16 @@ func dbFlag(fs *flag.FlagSet) *string {
 		"a SQLite file path, or a postgres:// URL (env ABACUS_DB)")
 }
 
+// isPostgres says whether db names a PostgreSQL database: a URL, its
+// scheme in any case, or a key=value connection string. Anything else was
+// taken for a SQLite path, and "POSTGRES://u:pw@host/db" made directories
+// of that name, password and all (QA).
 func isPostgres(db string) bool {
-	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+	lower := strings.ToLower(db)
+	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") || pgKeyValue.MatchString(db)
 }
+
+var pgKeyValue = regexp.MustCompile(`(^|\s)(host|hostaddr|dbname|user|password|port|sslmode)=`)
 
 // migrator is what both stores offer beyond abacus.Store.
 type migrator interface {
@@ -46,6 +54,11 @@ type migrator interface {
 
 // openStore opens the database db names; it does not migrate.
 func openStore(ctx context.Context, db string) (migrator, error) {
+	if strings.TrimSpace(db) == "" {
+		// Taken as a SQLite path, it made files named after the driver's
+		// options in the working directory (QA).
+		return nil, errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
+	}
 	if isPostgres(db) {
 		return postgres.Open(ctx, db, postgres.Options{})
 	}
@@ -58,6 +71,32 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 		o.WriterCacheMiB = n
 	}
 	return sqlite.OpenWith(db, o)
+}
+
+// openCurrent opens a database for a command that reads or corrects what
+// is stored: it checks the schema instead of migrating it. Migrating, a
+// newer binary's "prices list" upgraded a database older servers still
+// wrote to, and made abacus tables in one that was not abacus's (QA).
+func openCurrent(ctx context.Context, db string) (migrator, error) {
+	st, err := openStore(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	have, know, err := st.SchemaVersion(ctx)
+	switch {
+	case err != nil:
+	case have == 0:
+		err = fmt.Errorf("%s holds no abacus database (schema version 0); abacus serve, ingest, prices import or migrate makes one", describeDB(db))
+	case have < know:
+		err = fmt.Errorf("%s is at schema version %d and this abacus expects %d: stop the older abacus processes, then run abacus migrate", describeDB(db), have, know)
+	case have > know:
+		err = fmt.Errorf("%s is at schema version %d, newer than this abacus knows (%d): use the abacus that migrated it", describeDB(db), have, know)
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // openMigrated opens and migrates.
@@ -77,6 +116,9 @@ func openMigrated(ctx context.Context, db string) (migrator, error) {
 // that read or correct what is stored: opening one would make an empty
 // database, and a mistyped path would report nothing to do.
 func mustExist(db string) error {
+	if strings.TrimSpace(db) == "" {
+		return errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
+	}
 	if isPostgres(db) {
 		return nil
 	}
@@ -92,11 +134,15 @@ func describeDB(db string) string {
 		return db
 	}
 	u, err := url.Parse(db)
-	if err != nil {
+	if err != nil || u.Scheme == "" { // a key=value string, which may hold a password anywhere
 		return "postgres"
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if q := u.Query(); q.Has("password") { // QA: printed whole
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
 }
@@ -105,7 +151,9 @@ func describeDB(db string) string {
 // serve, ingest, rerate and void, and returns a func that reads them.
 func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	currency := fs.String("default-currency", envOr("ABACUS_DEFAULT_CURRENCY", "USD"), "currency of accounts created for usage events (env ABACUS_DEFAULT_CURRENCY)")
-	autoCreate := fs.Bool("auto-create", envOr("ABACUS_AUTO_CREATE", "true") == "true", "create an account for an event that names an unknown one, as CSGHub does; when off, such events are rejected (env ABACUS_AUTO_CREATE)")
+	autoEnv := envOr("ABACUS_AUTO_CREATE", "true")
+	autoDefault, autoErr := strconv.ParseBool(autoEnv) // any word but "true" had turned it off (QA)
+	autoCreate := fs.Bool("auto-create", autoDefault || autoErr != nil, "create an account for an event that names an unknown one, as CSGHub does; when off, such events are rejected (env ABACUS_AUTO_CREATE)")
 	// Set through the environment, one setting holds for every command, so
 	// a file ingested beside the server is charged by the server's rules.
 	overdraft := fs.String("new-account-overdraft", envOr("ABACUS_NEW_ACCOUNT_OVERDRAFT", "unlimited"), "floor of accounts created for events: unlimited (CSGHub: usage may go negative), none, or a limit such as 50 (env ABACUS_NEW_ACCOUNT_OVERDRAFT)")
@@ -116,6 +164,9 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	age := fs.String("max-event-age", envOr("ABACUS_MAX_EVENT_AGE", "0"), "how far before this machine's clock an event's time may be, such as 35d or 72h; earlier events are rejected, so that billed periods stay as billed (0: no bound; env ABACUS_MAX_EVENT_AGE)")
 	return func() (ledger.UsageConfig, error) {
 		var c ledger.UsageConfig
+		if autoErr != nil {
+			return c, fmt.Errorf("ABACUS_AUTO_CREATE: %q is not true or false", autoEnv)
+		}
 		if *maxBatch < 1 {
 			return c, fmt.Errorf("--max-usage-batch: %d is not a positive number of events", *maxBatch)
 		}

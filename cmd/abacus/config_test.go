@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,4 +166,82 @@ func TestSQLiteCacheFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+}
+
+// TestServeRefusesSettingsBeforeOpening: serve refuses each setting that
+// had been taken as a default without a word, or failed only once it ran
+// (QA), naming it, before it opens or makes any database.
+func TestServeRefusesSettingsBeforeOpening(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "never.db")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--expire-every", "0"}, "--expire-every: 0s is not a positive duration"},
+		{[]string{"--expire-every", "-1s"}, "--expire-every: -1s is not a positive duration"},
+		{[]string{"--addr", ""}, "--addr is empty"},
+		{[]string{"--max-batch", "0"}, "--max-batch: 0 is not from 1 to 1000000"},
+		{[]string{"--max-batch", "2000000000"}, "--max-batch: 2000000000 is not from 1 to 1000000"},
+		{[]string{"--workers", "-1"}, "--workers: -1 is not from 1 to 256"},
+	} {
+		var stdout, stderr strings.Builder
+		err := runServe(t.Context(), append([]string{"--db", db}, c.args...), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.args, err, c.want)
+		}
+	}
+	t.Setenv("ABACUS_ADMIN_TOKEN", "short")
+	if err := runServe(t.Context(), []string{"--db", db, "--addr", "127.0.0.1:0"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "ABACUS_ADMIN_TOKEN has 5 characters") {
+		t.Errorf("a short admin token: %v", err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused serve made its database: %v", err)
+	}
+}
+
+// TestReadingCommandsDoNotMigrate: the commands that read or correct what
+// is stored check the schema instead of migrating it: a newer binary's
+// prices list had upgraded a database older servers wrote to, and made
+// abacus tables in one that was not abacus's (QA).
+func TestReadingCommandsDoNotMigrate(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "other.db")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"prices", "list", "--db", other}, {"keys", "list", "--db", other}, {"rerate", "--db", other},
+		{"void", "--db", other, "e-1"}, {"keys", "revoke", "--db", other, "key_x"}, {"verify", "--db", other},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run(t.Context(), args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "holds no abacus database") {
+			t.Errorf("%q: exit %d, %q", args, code, stderr.String())
+		}
+	}
+	st, err := openStore(t.Context(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if have, _, err := st.SchemaVersion(t.Context()); err != nil || have != 0 {
+		t.Fatalf("schema version %d, %v: a reading command migrated it", have, err)
+	}
+}
+
+// TestDescribeDBHidesPasswords: a PostgreSQL password is never printed,
+// in the URL's user part or its query (QA: printed whole), nor in a
+// key=value string; a PostgreSQL URL is one whatever the case of its
+// scheme (QA: taken for a SQLite path, it made directories of that name).
+func TestDescribeDBHidesPasswords(t *testing.T) {
+	for _, db := range []string{"postgres://u:secret@h/db", "postgres://u@h/db?password=secret", "POSTGRES://u:secret@h/db", "host=h user=u password=secret dbname=db"} {
+		if !isPostgres(db) {
+			t.Errorf("%q: not taken for PostgreSQL", db)
+		}
+		if got := describeDB(db); strings.Contains(got, "secret") {
+			t.Errorf("%q described as %q", db, got)
+		}
+	}
+	if isPostgres("./data/abacus.db") || isPostgres("/var/lib/postgres-backups/abacus.db") {
+		t.Error("a SQLite path taken for PostgreSQL")
+	}
 }

@@ -93,7 +93,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := mustExist(*db); err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := mustExist(*db); err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err
 	}

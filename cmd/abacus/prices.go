@@ -145,7 +145,7 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := mustExist(*db); err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err
 	}

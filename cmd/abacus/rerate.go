@@ -25,7 +25,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := mustExist(*db); err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		if ctx.Err() != nil { // waiting for the database, another writer's lock say
 			return errors.New("interrupted while opening the database, before any event was charged: nothing changed")
@@ -162,7 +162,7 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := mustExist(*db); err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *natsStatsEvery < 0 {
 		return fmt.Errorf("--nats-stats-every: %s is negative", *natsStatsEvery)
 	}
+	// Checked before anything is opened: each of these had been taken as a
+	// default without a word, or failed only once the server ran (QA).
+	switch {
+	case strings.TrimSpace(*addr) == "":
+		return errors.New("--addr is empty: give host:port, such as 127.0.0.1:8086 (an empty one listened on every interface)")
+	case *expireEvery <= 0:
+		return fmt.Errorf("--expire-every: %s is not a positive duration", *expireEvery)
+	case *maxBatch < 1 || *maxBatch > maxLedgerBatch:
+		return fmt.Errorf("--max-batch: %d is not from 1 to %d operations", *maxBatch, maxLedgerBatch)
+	case *workers < 0 || *workers > maxWorkers:
+		return fmt.Errorf("--workers: %d is not from 1 to %d (0: the store's default)", *workers, maxWorkers)
+	}
+	if err := checkAdminToken(os.Getenv("ABACUS_ADMIN_TOKEN")); err != nil {
+		return err
+	}
 	step, err := decimal.NewFromString(*burstStep)
 	// Plain digits, as every decimal abacus takes: "1e1" is not 10 here.
 	if plain := strings.Trim(*burstStep, "0123456789.") == ""; err != nil || !plain || !step.IsPositive() || *burstMax < 1 {
@@ -72,12 +87,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	// Listening first: a port taken had ended serve after the first admin
+	// key was made and printed "only this once" (QA).
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer st.Close()
 	if err := ensureAdminKey(ctx, st, os.Getenv("ABACUS_ADMIN_TOKEN"), stdout); err != nil {
+		ln.Close()
 		return err
 	}
 	if *workers == 0 {
@@ -89,11 +112,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	engine := ledger.New(st, ledger.Config{MaxBatch: *maxBatch, Workers: *workers, Logger: log, Usage: ucfg})
 	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: ingestBytes})
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		engine.Close()
-		return err
-	}
 	srv := api.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
@@ -204,6 +222,31 @@ const envKeyName = "from ABACUS_ADMIN_TOKEN"
 // guessed from a copy of the database.
 const minAdminToken = 24
 
+// maxLedgerBatch and maxWorkers bound --max-batch and --workers: the
+// engine's queues are sized by them, and --max-batch 2000000000 asked for
+// 64 GB at start (QA).
+const (
+	maxLedgerBatch = 1_000_000
+	maxWorkers     = 256
+)
+
+// checkAdminToken checks ABACUS_ADMIN_TOKEN before anything is opened:
+// refused once the database was made, it had left one behind (QA).
+func checkAdminToken(token string) error {
+	if token == "" {
+		return nil
+	}
+	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		// A key no Authorization header can carry as it is: starting with
+		// it would revoke the key of the token before, and lock everyone out.
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN holds white space or a character other than printable ASCII; use one like openssl rand -hex 24 makes")
+	}
+	if n := len(token); n < minAdminToken {
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN has %d characters; it needs at least %d random ones (openssl rand -hex 24 makes one)", n, minAdminToken)
+	}
+	return nil
+}
+
 // ensureAdminKey makes sure somebody can administer abacus: with
 // ABACUS_ADMIN_TOKEN set, that token is an admin key, and the keys earlier
 // values of it made are revoked, so that changing it rotates it;
@@ -213,13 +256,8 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 	if token == "" {
 		return ensureFirstAdminKey(ctx, st, now, stdout)
 	}
-	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
-		// A key no Authorization header can carry as it is: starting with
-		// it would revoke the key of the token before, and lock everyone out.
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN holds white space or a character other than printable ASCII; use one like openssl rand -hex 24 makes")
-	}
-	if n := len(token); n < minAdminToken {
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN has %d characters; it needs at least %d random ones (openssl rand -hex 24 makes one)", n, minAdminToken)
+	if err := checkAdminToken(token); err != nil {
+		return err
 	}
 	hash := abacus.HashToken(token)
 	id := "key_env_" + hex.EncodeToString(hash[:4])
