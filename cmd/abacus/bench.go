@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,17 @@ import (
 	"github.com/abacus-billing/abacus/bench"
 	"github.com/abacus-billing/abacus/ledger"
 )
+
+// oneOf checks a comma-separated list against the names it may hold: an
+// unknown one had run as another and labelled its rows with the typo (QA).
+func oneOf(flag, list string, names ...string) error {
+	for _, v := range strings.Split(list, ",") {
+		if !slices.Contains(names, v) {
+			return fmt.Errorf("--%s: %q is not one of %s", flag, v, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "ingest" {
@@ -44,6 +56,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	keys, err := ids()
 	if err != nil {
 		return err
+	}
+	if err := oneOf("stores", *stores, "sqlite", "postgres"); err != nil {
+		return err
+	}
+	if err := oneOf("workloads", *workloads, "spread", "hot"); err != nil {
+		return err
+	}
+	if err := oneOf("designs", *designs, "batched", "per-op"); err != nil {
+		return err
+	}
+	if *dur <= 0 {
+		return fmt.Errorf("--duration: %s is not a positive duration", *dur)
 	}
 	stopProfile, err := startProfile(*cpuprofile)
 	if err != nil {
@@ -101,6 +125,15 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("--producers: %q is not a list of positive counts such as 64,256", *producers)
 		}
 		counts = append(counts, n)
+	}
+	if err := oneOf("stores", *stores, "sqlite", "postgres"); err != nil {
+		return err
+	}
+	if err := oneOf("paths", *paths, "in-process", "http"); err != nil {
+		return err
+	}
+	if *dur <= 0 {
+		return fmt.Errorf("--duration: %s is not a positive duration", *dur)
 	}
 	stopProfile, err := startProfile(*cpuprofile)
 	if err != nil {

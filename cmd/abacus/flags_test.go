@@ -41,3 +41,23 @@ func TestFlagsAfterArgumentsAreRefused(t *testing.T) {
 		t.Errorf("void -- -odd-id: %q", stderr.String())
 	}
 }
+
+// TestBenchRefusesWhatItWouldNotMeasure: an unknown path, design or
+// workload, or no duration, is refused; it had run as another and
+// labelled its rows with the typo (QA).
+func TestBenchRefusesWhatItWouldNotMeasure(t *testing.T) {
+	for args, want := range map[string]string{
+		"ingest --paths nope":      `--paths: "nope" is not one of in-process, http`,
+		"ingest --stores mysql":    `--stores: "mysql" is not one of sqlite, postgres`,
+		"ingest --duration 0s":     "--duration: 0s is not a positive duration",
+		"ledger --designs bogus":   `--designs: "bogus" is not one of batched, per-op`,
+		"ledger --workloads warm":  `--workloads: "warm" is not one of spread, hot`,
+		"ledger --duration -1s":    "--duration: -1s is not a positive duration",
+		"ledger --stores sqlite,x": `--stores: "x" is not one of sqlite, postgres`,
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), append([]string{"bench"}, strings.Fields(args)...), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("bench %s: exit %d, %q", args, code, stderr.String())
+		}
+	}
+}
