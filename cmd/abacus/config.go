@@ -65,8 +65,8 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 	var o sqlite.Options
 	if v := os.Getenv("ABACUS_SQLITE_CACHE"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("ABACUS_SQLITE_CACHE: %q is not a positive number of MiB", v)
+		if err != nil || n < 1 || n > 1<<20 {
+			return nil, fmt.Errorf("ABACUS_SQLITE_CACHE: %q is not a number of MiB from 1 to 1048576", v)
 		}
 		o.WriterCacheMiB = n
 	}

@@ -148,7 +148,7 @@ func TestUsageFlagsFromEnvironment(t *testing.T) {
 // refused, naming the variable, before anything is opened.
 func TestSQLiteCacheFromEnvironment(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
-	for _, bad := range []string{"x", "0", "-5", "1.5"} {
+	for _, bad := range []string{"x", "0", "-5", "1.5", "100000000"} {
 		t.Setenv("ABACUS_SQLITE_CACHE", bad)
 		if st, err := openStore(context.Background(), db); err == nil || !strings.HasPrefix(err.Error(), "ABACUS_SQLITE_CACHE: ") {
 			if st != nil {
@@ -184,6 +184,7 @@ func TestServeRefusesSettingsBeforeOpening(t *testing.T) {
 		{[]string{"--max-batch", "0"}, "--max-batch: 0 is not from 1 to 1000000"},
 		{[]string{"--max-batch", "2000000000"}, "--max-batch: 2000000000 is not from 1 to 1000000"},
 		{[]string{"--workers", "-1"}, "--workers: -1 is not from 1 to 256"},
+		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-stream", ""}, "--nats-stream is empty"},
 	} {
 		var stdout, stderr strings.Builder
 		err := runServe(t.Context(), append([]string{"--db", db}, c.args...), &stdout, &stderr)

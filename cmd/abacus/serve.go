@@ -61,6 +61,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := metering.CheckURL(*natsURL); err != nil {
 			return fmt.Errorf("--nats: %w", err)
 		}
+		for flag, v := range map[string]string{"nats-stream": *natsStream, "nats-subject": *natsSubject, "nats-durable": *natsDurable} {
+			if strings.TrimSpace(v) == "" { // the defaults were used, and the banner named none (QA)
+				return fmt.Errorf("--%s is empty", flag)
+			}
+		}
 	}
 	if *natsStatsEvery < 0 {
 		return fmt.Errorf("--nats-stats-every: %s is negative", *natsStatsEvery)
