@@ -25,10 +25,16 @@ func TestFlagsAfterArgumentsAreRefused(t *testing.T) {
 		{[]string{"keys", "create", "--role", "service", "extra"}, `takes no arguments, and "extra" is one`},
 		{[]string{"serve", "--auto-create", "false", "--addr", "127.0.0.1:0"}, "--auto-create false: write --auto-create=false"},
 		{[]string{"ingest", "--auto-create", "false", "ev.ndjson"}, "--auto-create false: write --auto-create=false"},
+		// The other command lines abacus cannot run as written exit 2 too.
+		{[]string{"verify", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"void", "--db", "x.db"}, "name the events to void"},
+		{[]string{"ingest", "--db", "x.db"}, "name at least one file"},
+		{[]string{"prices", "import", "--db", "x.db"}, "name one price file"},
+		{[]string{"keys", "frobnicate"}, `unknown subcommand "frobnicate"`},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(t.Context(), c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {
-			t.Errorf("%q: exit %d, stderr %q; want it refused saying %q", c.args, code, stderr.String(), c.want)
+		if code := run(t.Context(), c.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2, saying %q", c.args, code, stderr.String(), c.want)
 		}
 	}
 	if _, err := os.Stat("abacus-data"); !os.IsNotExist(err) {

@@ -36,7 +36,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("name at least one file (- for standard input)")
+		return usagef("name at least one file (- for standard input)")
 	}
 	if *chunk < 1 || *chunk > maxChunk {
 		return fmt.Errorf("--chunk %d: give 1 to %d events", *chunk, maxChunk)

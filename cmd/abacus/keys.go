@@ -34,7 +34,7 @@ A token is printed once, when its key is created; abacus keeps only a hash.
 	case "revoke":
 		return keysRevoke(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("unknown subcommand %q: use create, list or revoke", args[0])
+	return usagef("unknown subcommand %q: use create, list or revoke", args[0])
 }
 
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -128,7 +128,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("give exactly one key id (abacus keys list shows them)")
+		return usagef("give exactly one key id (abacus keys list shows them)")
 	}
 	if err := mustExist(*db); err != nil {
 		return err

@@ -157,11 +157,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
 		var ee exitError
+		var ue usageError
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "abacus %s: %v\n", c.name, err)
+			return 2
 		case errors.As(err, &ee):
 			if in, ok := interruptedBy(ctx, c.name); ok {
 				return in.exitCode()

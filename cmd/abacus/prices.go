@@ -55,7 +55,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("name one price file")
+		return usagef("name one price file")
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {

@@ -153,7 +153,7 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("name the events to void")
+		return usagef("name the events to void")
 	}
 	ucfg, err := usage()
 	if err != nil {
