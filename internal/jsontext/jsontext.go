@@ -27,7 +27,7 @@ func BadString(b []byte) (int, bool) {
 				i += 2
 				continue
 			}
-			r, ok := hex4(b[i+2 : i+6])
+			r, ok := Hex4(b[i+2 : i+6])
 			switch {
 			case !ok:
 				i += 2
@@ -37,7 +37,7 @@ func BadString(b []byte) (int, bool) {
 				if i+12 > len(b) || b[i+6] != '\\' || b[i+7] != 'u' {
 					return i, true
 				}
-				if lo, ok := hex4(b[i+8 : i+12]); !ok || lo < 0xDC00 || lo >= 0xE000 {
+				if lo, ok := Hex4(b[i+8 : i+12]); !ok || lo < 0xDC00 || lo >= 0xE000 {
 					return i, true
 				}
 				i += 12
@@ -57,8 +57,9 @@ func BadString(b []byte) (int, bool) {
 	return 0, false
 }
 
-func hex4(h []byte) (rune, bool) {
-	var r rune
+// Hex4 reads the four hex digits of a \u escape; ok is false if they are
+// not four hex digits.
+func Hex4(h []byte) (r rune, ok bool) {
 	for _, c := range h {
 		switch {
 		case c >= '0' && c <= '9':

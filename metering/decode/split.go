@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/abacus-billing/abacus/internal/jsontext"
 )
 
 // The functions here walk JSON that json.Valid has accepted, so they only
@@ -166,17 +168,6 @@ func appendEscapedRune(out, esc []byte) ([]byte, int) {
 
 // hex4 reads four hex digits, which json.Valid has checked.
 func hex4(h []byte) rune {
-	var r rune
-	for _, c := range h {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
+	r, _ := jsontext.Hex4(h)
 	return r
 }
