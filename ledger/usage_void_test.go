@@ -340,13 +340,7 @@ func TestExtraKeyInAnotherCaseComingInOrStored(t *testing.T) {
 		if res, err := e.Ingest(ctx, []abacus.UsageEvent{tokens("first", acct, "")}); err != nil || !res[0].Unpriced {
 			t.Fatalf("%+v %v", res, err)
 		}
-		legacy := abacus.StoredEvent{UsageEvent: tokens("legacy", acct, `{"PROMPT_TOKEN_NUM":1000000}`), Status: abacus.EventUnpriced,
-			ReceivedAt: t0.Add(time.Hour), Currency: "USD", Cost: decimal.NullDecimal{Valid: true}}
-		if err := st.Write(ctx, func(tx abacus.WriteTx) error {
-			return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{legacy}})
-		}); err != nil {
-			t.Fatal(err)
-		}
+		storeUnpriced(t, st, tokens("legacy", acct, `{"PROMPT_TOKEN_NUM":1000000}`))
 		if err := st.PriceBookAdd(ctx, tokenPrices(t0), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -485,15 +479,21 @@ func TestNonNFCIDComingInOrStored(t *testing.T) {
 		if err != nil || res[0].Status != abacus.IngestRejected || res[0].Err.Field != "uuid" {
 			t.Fatalf("coming in: %+v %v, want refused naming uuid", res, err)
 		}
-		legacy := abacus.StoredEvent{UsageEvent: minutes("cafe\u0301-3", acct), Status: abacus.EventUnpriced,
-			ReceivedAt: t0.Add(time.Hour), Currency: "USD", Cost: decimal.NullDecimal{Valid: true}}
-		if err := st.Write(ctx, func(tx abacus.WriteTx) error {
-			return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{legacy}})
-		}); err != nil {
-			t.Fatal(err)
-		}
+		storeUnpriced(t, st, minutes("cafe\u0301-3", acct))
 		if res, err := e.Ingest(ctx, []abacus.UsageEvent{minutes("cafe\u0301-3", acct)}); err != nil || res[0].Status != abacus.IngestDuplicate {
 			t.Fatalf("sent again once stored before the rule: %+v %v, want duplicate", res, err)
 		}
 	})
+}
+
+// storeUnpriced stores ev unpriced as an earlier release did, past the
+// rules events coming in are held to now.
+func storeUnpriced(t *testing.T, st abacus.Store, ev abacus.UsageEvent) {
+	t.Helper()
+	stored := abacus.StoredEvent{UsageEvent: ev, Status: abacus.EventUnpriced, ReceivedAt: ev.Time, Currency: "USD", Cost: decimal.NullDecimal{Valid: true}}
+	if err := st.Write(t.Context(), func(tx abacus.WriteTx) error {
+		return tx.Apply(t.Context(), &abacus.Changes{Events: []abacus.StoredEvent{stored}})
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
