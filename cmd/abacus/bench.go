@@ -27,6 +27,17 @@ func oneOf(flag, list string, names ...string) error {
 	return nil
 }
 
+// checkRuns checks what both benchmarks take: the stores, and a duration.
+func checkRuns(stores string, dur time.Duration) error {
+	if err := oneOf("stores", stores, "sqlite", "postgres"); err != nil {
+		return err
+	}
+	if dur <= 0 {
+		return fmt.Errorf("--duration: %s is not a positive duration", dur)
+	}
+	return nil
+}
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "ingest" {
 		return runBenchIngest(ctx, args[1:], stdout, stderr)
@@ -57,7 +68,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := oneOf("stores", *stores, "sqlite", "postgres"); err != nil {
+	if err := checkRuns(*stores, *dur); err != nil {
 		return err
 	}
 	if err := oneOf("workloads", *workloads, "spread", "hot"); err != nil {
@@ -65,9 +76,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := oneOf("designs", *designs, "batched", "per-op"); err != nil {
 		return err
-	}
-	if *dur <= 0 {
-		return fmt.Errorf("--duration: %s is not a positive duration", *dur)
 	}
 	stopProfile, err := startProfile(*cpuprofile)
 	if err != nil {
@@ -126,14 +134,11 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		counts = append(counts, n)
 	}
-	if err := oneOf("stores", *stores, "sqlite", "postgres"); err != nil {
+	if err := checkRuns(*stores, *dur); err != nil {
 		return err
 	}
 	if err := oneOf("paths", *paths, "in-process", "http"); err != nil {
 		return err
-	}
-	if *dur <= 0 {
-		return fmt.Errorf("--duration: %s is not a positive duration", *dur)
 	}
 	stopProfile, err := startProfile(*cpuprofile)
 	if err != nil {
