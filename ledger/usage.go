@@ -322,8 +322,12 @@ func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	it.customer = cw
 	// An event that names no instance has no minute to share with
 	// another: CSGHub would drop every such event after a minute's first,
-	// whatever its account, which is usage lost.
-	it.minuteDedupe = it.kind == ingestEvent && e.cfg.Usage.MinuteDedupe[it.event.Scene] && it.event.CustomerID != ""
+	// whatever its account, which is usage lost. A token event is one
+	// request, not a minute of an instance's time: CSGHub checks minutes
+	// only for other value types (IsNeedCheckMeteringInMinute), and
+	// dropping the second request of a minute lost its usage (QA).
+	it.minuteDedupe = it.kind == ingestEvent && e.cfg.Usage.MinuteDedupe[it.event.Scene] && it.event.CustomerID != "" &&
+		it.event.ValueType != abacus.ValueTokens
 	it.shard = shardOf(it.event.Account, len(e.usage))
 	it.revenue, err = e.cache.systemBucket(ctx, abacus.SystemRevenue.ID(), abacus.RevenueShard(it.shard), cw.currency)
 	return err

@@ -288,6 +288,20 @@ func TestUsageRules(t *testing.T) {
 					t.Fatalf("an event without customer_id: %+v, want accepted", r)
 				}
 			}
+			// A token event is one request, not a minute of an instance's
+			// time: CSGHub checks minutes only for other value types, and
+			// dropping the second of two requests in a minute lost its usage (QA).
+			var tokens []abacus.UsageEvent
+			for i := range 2 {
+				ev := spaceEvent(fmt.Sprintf("tokens-%d", i), acct, "gpu", 1, f.t0.Add(9*time.Minute))
+				ev.ValueType = abacus.ValueTokens
+				tokens = append(tokens, ev)
+			}
+			for _, r := range f.ingest(tokens...) {
+				if r.Status != abacus.IngestAccepted {
+					t.Fatalf("two token events of one instance in a minute: %+v, want each accepted", r)
+				}
+			}
 			mustVerify(t, f.st)
 		})
 
