@@ -1,6 +1,7 @@
 package abacus
 
 import (
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -16,7 +17,7 @@ import (
 // The fields follow CSGHub's metering event; CloudEvents and files carry
 // the same facts.
 type UsageEvent struct {
-	ID           string    // the event id; a UUID is kept in lower case
+	ID           string    // the event id; a UUID is kept in lower case, hyphenated (CanonicalEventID)
 	Account      AccountID // who pays (CSGHub user_uuid: a user or an org namespace)
 	Value        int64     // how much, in the base unit of ValueType (minutes, tokens, …)
 	ValueType    int       // 0 duration (minutes), 1 tokens, 2 quota, 3 count
@@ -71,9 +72,7 @@ func (e *UsageEvent) Validate() error {
 		// find no route. "//", "a/" and "/a" are not one slash and do reach it.
 		return Errorf(CodeInvalid, "uuid", "%q cannot be an event id: in the URL of its void (.../events/%%2F/void) it is read as a trailing slash, so the event could not be voided", e.ID)
 	}
-	if id, err := ParseAccountID(e.ID); err == nil {
-		e.ID = string(id) // one event, one spelling
-	}
+	e.ID = CanonicalEventID(e.ID) // one event, one spelling
 	if e.Account == "" {
 		return Errorf(CodeInvalid, "user_uuid", "is required: the account the usage is charged to")
 	}
@@ -138,6 +137,36 @@ func ValidateEventTime(t time.Time) error {
 	return nil
 }
 
+// CanonicalEventID returns id as ingestion keeps it: a UUID in any
+// spelling that CSGHub's uuid type reads as the same value (either case;
+// hyphenated, in braces, after "urn:uuid:", or 32 hex digits) as
+// lowercase 8-4-4-4-12, and any other id as sent. Kept as sent, the
+// other spellings of one event's UUID were charged once each (QA).
+func CanonicalEventID(id string) string {
+	inner := id
+	switch {
+	case len(id) == 38 && id[0] == '{' && id[37] == '}':
+		inner = id[1:37]
+	case len(id) == 45 && strings.EqualFold(id[:9], "urn:uuid:"):
+		inner = id[9:]
+	case len(id) == 32 && isHex(id):
+		inner = id[0:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:32]
+	}
+	if u, err := ParseAccountID(inner); err == nil {
+		return string(u)
+	}
+	return id
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
 // CheckNewEventID refuses the id of an event coming in that is not in
 // Unicode normalization form C: "café" with é as one character or as e and
 // a combining accent is one id to anyone reading it, and a tool that
@@ -145,6 +174,12 @@ func ValidateEventTime(t time.Time) error {
 // events not stored yet: one stored before the rule, sent again, is a
 // duplicate as ever.
 func CheckNewEventID(id string) error {
+	if id == string(nilAccountID) {
+		// What a producer sends that never set the event's id: the first
+		// such event was charged and every later one, of any account,
+		// taken for a repeat of it (QA).
+		return Errorf(CodeInvalid, "uuid", "is the nil UUID, which a producer that never set the event's id sends; give every event an id of its own")
+	}
 	if norm.NFC.IsNormalString(id) {
 		return nil
 	}

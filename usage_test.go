@@ -96,7 +96,7 @@ func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
 // stored before the rule: the ledger asks CheckNewEventID only of events
 // it does not hold.)
 func TestCheckNewEventID(t *testing.T) {
-	for _, id := range []string{"cafe\u0301-1", "e\u0301", "\u212b", "\u1100\u1161"} {
+	for _, id := range []string{"cafe\u0301-1", "e\u0301", "\u212b", "\u1100\u1161", "00000000-0000-0000-0000-000000000000"} {
 		if err := abacus.CheckNewEventID(id); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "uuid") {
 			t.Errorf("id %q: %v, want refused naming uuid", id, err)
 		}
@@ -110,7 +110,8 @@ func TestCheckNewEventID(t *testing.T) {
 
 // TestValidateRefusesTheNilAccount: usage of the nil UUID, which a
 // producer that lost its user's id sends, is refused naming user_uuid, as
-// a system account's is; the nil UUID is fine as an event id.
+// a system account's is; the nil UUID as an event id is refused only for
+// new events (CheckNewEventID), so one stored earlier is still a duplicate.
 func TestValidateRefusesTheNilAccount(t *testing.T) {
 	for _, acct := range []abacus.AccountID{"00000000-0000-0000-0000-000000000000", abacus.SystemRevenue.ID()} {
 		ev := validEvent()
@@ -173,6 +174,29 @@ func TestValidateEventIDLength(t *testing.T) {
 			t.Errorf("an id of %d bytes: %v", len(c.id), err)
 		case !c.ok && (!errors.As(err, &ae) || ae.Field != "uuid" || !strings.Contains(ae.Message, fmt.Sprintf("is %d bytes long", len(c.id)))):
 			t.Errorf("an id of %d bytes: %v, want it refused naming uuid and its length in bytes", len(c.id), err)
+		}
+	}
+}
+
+// TestCanonicalEventID: every spelling CSGHub's uuid type reads as one
+// UUID is one event id; anything else is kept as sent.
+func TestCanonicalEventID(t *testing.T) {
+	const want = "9100000a-0000-4000-8000-00000000000b"
+	for _, id := range []string{want, "9100000A-0000-4000-8000-00000000000B", "{9100000a-0000-4000-8000-00000000000b}",
+		"urn:uuid:9100000a-0000-4000-8000-00000000000b", "URN:UUID:9100000A-0000-4000-8000-00000000000B", "9100000a00004000800000000000000b"} {
+		if got := abacus.CanonicalEventID(id); got != want {
+			t.Errorf("%q: %q, want %q", id, got, want)
+		}
+		ev := validEvent()
+		ev.ID = id
+		if err := ev.Validate(); err != nil || ev.ID != want {
+			t.Errorf("Validate %q: %v, ID %q", id, err, ev.ID)
+		}
+	}
+	for _, id := range []string{"order-17", "{9100000a-0000-4000-8000-00000000000b", "9100000a-0000-4000-8000-00000000000b}",
+		"urn:uuid:{9100000a-0000-4000-8000-00000000000b}", "9100000a00004000800000000000000g", "9100000a00004000800000000000000bb", "uuid:9100000a-0000-4000-8000-00000000000b"} {
+		if got := abacus.CanonicalEventID(id); got != id {
+			t.Errorf("%q: %q, want it as sent", id, got)
 		}
 	}
 }

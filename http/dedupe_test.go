@@ -1,6 +1,8 @@
 package http_test
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,5 +27,35 @@ func TestMinuteDedupeNamesTheEventItKept(t *testing.T) {
 		if of, _ := res["duplicate_of"].(string); res["status"] != want.status || of != want.of {
 			t.Fatalf("item %d: %v, want %s with duplicate_of %q", i, res, want.status, want.of)
 		}
+	}
+}
+
+// TestEventIDSpellingsAreOneEvent: a UUID braced, after urn:uuid:, or
+// without hyphens is the UUID CSGHub's uuid type reads, so one event; each
+// had been charged once (QA). The void finds it by any of them. The nil
+// UUID, which a producer that never set the id sends, is refused.
+func TestEventIDSpellingsAreOneEvent(t *testing.T) {
+	f := newFixtureEngine(t, testdb.SQLite(t), abacushttp.Config{}, ledger.Config{})
+	acct := "dddddddd-0000-4000-8000-000000000006"
+	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	const id = "91000000-0000-4000-8000-0000000000c1"
+	var items []string
+	for _, spelled := range []string{id, "{" + id + "}", "urn:uuid:" + id, "91000000000040008000" + "0000000000C1", "00000000-0000-0000-0000-000000000000"} {
+		items = append(items, csghubEvent(spelled, acct, 1, at))
+	}
+	r := f.mustDo("service", "POST", "/api/v1/accounting/metering/events", "", "["+strings.Join(items, ",")+"]", 200)
+	results := r.body["results"].([]any)
+	for i, want := range []string{"accepted", "duplicate", "duplicate", "duplicate", "rejected"} {
+		res := results[i].(map[string]any)
+		if res["status"] != want || (want != "rejected" && res["uuid"] != id) {
+			t.Fatalf("item %d: %v, want %s as %s", i, res, want, id)
+		}
+	}
+	if e := results[4].(map[string]any)["error"].(map[string]any); e["field"] != "uuid" {
+		t.Fatalf("the nil UUID: %v, want refused naming uuid", e)
+	}
+	r = f.mustDo("service", "POST", "/api/v1/accounting/metering/events/"+url.PathEscape("{"+id+"}")+"/void", "", "", 200)
+	if r.body["uuid"] != id {
+		t.Fatalf("void: %v, want it to name %s", r.body, id)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
-	"github.com/abacus-billing/abacus/ledger"
 	"github.com/abacus-billing/abacus/metering"
 	wire "github.com/abacus-billing/abacus/metering/decode"
 )
@@ -265,7 +264,7 @@ func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 		return res[0].Err
 	}
 	b := res[0].Back
-	writeJSON(w, http.StatusOK, map[string]any{"uuid": ledger.StoredSpelling(id), "status": abacus.EventVoided, "refunded": res[0].Refunded,
+	writeJSON(w, http.StatusOK, map[string]any{"uuid": abacus.CanonicalEventID(id), "status": abacus.EventVoided, "refunded": res[0].Refunded,
 		"back": paidView{Cash: b.Cash, Bonus: b.Bonus, Voucher: b.Voucher}})
 	return nil
 }

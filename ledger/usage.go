@@ -153,15 +153,6 @@ func (e *Engine) Rerate(ctx context.Context, ids []string) ([]abacus.IngestResul
 	return e.byID(ctx, rerateEvent, ids)
 }
 
-// StoredSpelling is how ingestion stored an event id: a UUID in any case
-// as lowercase (UsageEvent.Validate), anything else as sent.
-func StoredSpelling(id string) string {
-	if u, err := abacus.ParseAccountID(id); err == nil {
-		return string(u)
-	}
-	return id
-}
-
 // byID voids or rerates stored events, one result per id, found by the
 // spelling the producer sent, as a repeat of the event would be.
 func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abacus.IngestResult, error) {
@@ -169,7 +160,7 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	spelled := make([]string, len(ids))
 	var lookup []string
 	for i, id := range ids {
-		spelled[i] = StoredSpelling(id)
+		spelled[i] = abacus.CanonicalEventID(id)
 		// No event was stored under an id that is not UTF-8 or holds a
 		// NUL, and PostgreSQL refuses such text outright: asked for it,
 		// the lookup failed, and the answer said the ledger was

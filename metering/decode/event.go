@@ -428,14 +428,11 @@ func displayID(id string) string {
 	if id == "" || len(id) > abacus.MaxEventIDLength || !utf8.ValidString(id) {
 		return ""
 	}
-	if a, err := abacus.ParseAccountID(id); err == nil {
-		return string(a)
-	}
-	return id
+	return abacus.CanonicalEventID(id)
 }
 
-// canonEqual compares two ids or accounts the way Validate would store
-// them: UUIDs in any case are equal.
+// canonEqual compares two accounts the way Validate would store them:
+// UUIDs in any case are equal.
 func canonEqual(a, b string) bool {
 	if a == b {
 		return true
@@ -603,7 +600,7 @@ func cloudEventItem(o object, binary bool) Item {
 		if err != nil {
 			return fail(err)
 		}
-		if !canonEqual(s, id) {
+		if abacus.CanonicalEventID(s) != abacus.CanonicalEventID(id) {
 			return fail(abacus.Errorf(abacus.CodeInvalid, "data.uuid", "%s does not match the event id %s", show(s), show(id)))
 		}
 	}
