@@ -167,24 +167,36 @@ func isHex(s string) bool {
 	return true
 }
 
-// CheckNewEventID refuses the id of an event coming in that is not in
-// Unicode normalization form C: "café" with é as one character or as e and
-// a combining accent is one id to anyone reading it, and a tool that
-// normalises it on a retry would have it charged twice (QA). It is for
-// events not stored yet: one stored before the rule, sent again, is a
-// duplicate as ever.
-func CheckNewEventID(id string) error {
-	if id == string(nilAccountID) {
-		// What a producer sends that never set the event's id: the first
-		// such event was charged and every later one, of any account,
-		// taken for a repeat of it (QA).
+// CheckNewEvent refuses what Validate lets through but an event coming
+// in must not be. It is for events not stored yet: one stored before a
+// rule, sent again, is a duplicate as ever.
+//
+//   - An id not in Unicode normalization form C: "café" with é as one
+//     character or as e and a combining accent is one id to anyone reading
+//     it, and a tool that normalises it on a retry would have it charged
+//     twice (QA).
+//   - The nil UUID as id, what a producer that never set the event's id
+//     sends: the first such event was charged and every later one, of any
+//     account, taken for a repeat of it (QA).
+//   - A scene CSGHub credits (1 portal charge, 3 cash charge, 41 dataset
+//     sale income): usage is charged, so such an event would take from
+//     the account what CSGHub gives it (QA).
+func CheckNewEvent(e *UsageEvent) error {
+	if e.ID == string(nilAccountID) {
 		return Errorf(CodeInvalid, "uuid", "is the nil UUID, which a producer that never set the event's id sends; give every event an id of its own")
 	}
-	if norm.NFC.IsNormalString(id) {
-		return nil
+	if !norm.NFC.IsNormalString(e.ID) {
+		return Errorf(CodeInvalid, "uuid", "is not in Unicode normalization form C (NFC): a letter and a combining mark that one character spells (e and U+0301 for é) would make it look like another id; send it composed")
 	}
-	return Errorf(CodeInvalid, "uuid", "is not in Unicode normalization form C (NFC): a letter and a combining mark that one character spells (e and U+0301 for é) would make it look like another id; send it composed")
+	if name, ok := creditScenes[e.Scene]; ok {
+		return Errorf(CodeInvalid, "scene", "%d (%s) is a scene CSGHub credits to the account, not usage to charge: post it to the ledger as a top-up or grant", e.Scene, name)
+	}
+	return nil
 }
+
+// creditScenes are the scenes CSGHub's statements credit (its credit
+// path); every other scene is charged.
+var creditScenes = map[int]string{1: "portal charge", 3: "cash charge", 41: "dataset sale income"}
 
 // printable reports whether s is UTF-8 whose every character is visible:
 // no control or format characters (U+0085, U+200B, U+FEFF) and no spaces

@@ -90,20 +90,27 @@ func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
 	}
 }
 
-// TestCheckNewEventID: the id of an event coming in must be in Unicode
+// TestCheckNewEvent: the id of an event coming in must be in Unicode
 // normalization form C, where "cafe\u0301" and "café" look the same and
-// would be charged twice (QA). (Validate lets them by, for the events
-// stored before the rule: the ledger asks CheckNewEventID only of events
-// it does not hold.)
-func TestCheckNewEventID(t *testing.T) {
+// would be charged twice (QA), and not the nil UUID; its scene must not
+// be one CSGHub credits. (Validate lets them by, for the events stored
+// before the rule: the ledger asks CheckNewEvent only of events it does
+// not hold.)
+func TestCheckNewEvent(t *testing.T) {
 	for _, id := range []string{"cafe\u0301-1", "e\u0301", "\u212b", "\u1100\u1161", "00000000-0000-0000-0000-000000000000"} {
-		if err := abacus.CheckNewEventID(id); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "uuid") {
+		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "uuid") {
 			t.Errorf("id %q: %v, want refused naming uuid", id, err)
 		}
 	}
 	for _, id := range []string{"caf\u00e9-1", "\u00c5", "\uac00", "\u0301", "plain-1", "事件-1"} {
-		if err := abacus.CheckNewEventID(id); err != nil {
+		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11}); err != nil {
 			t.Errorf("id %q: %v", id, err)
+		}
+	}
+	for scene, charged := range map[int]bool{0: true, 1: false, 2: true, 3: false, 4: true, 10: true, 15: true, 40: true, 41: false, 99: true} {
+		err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: "e-1", Scene: scene})
+		if charged && err != nil || !charged && (abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "scene")) {
+			t.Errorf("scene %d: %v", scene, err)
 		}
 	}
 }
@@ -111,7 +118,7 @@ func TestCheckNewEventID(t *testing.T) {
 // TestValidateRefusesTheNilAccount: usage of the nil UUID, which a
 // producer that lost its user's id sends, is refused naming user_uuid, as
 // a system account's is; the nil UUID as an event id is refused only for
-// new events (CheckNewEventID), so one stored earlier is still a duplicate.
+// new events (CheckNewEvent), so one stored earlier is still a duplicate.
 func TestValidateRefusesTheNilAccount(t *testing.T) {
 	for _, acct := range []abacus.AccountID{"00000000-0000-0000-0000-000000000000", abacus.SystemRevenue.ID()} {
 		ev := validEvent()

@@ -103,7 +103,7 @@ func (e *Engine) firstSight(book *rating.Book, it *usageItem, stored *abacus.Sto
 	if it.tooLate != nil {
 		return it.tooLate
 	}
-	if err := abacus.CheckNewEventID(it.event.ID); err != nil {
+	if err := abacus.CheckNewEvent(&it.event); err != nil {
 		return err
 	}
 	_, err := book.RateIncoming(&it.event, e.cfg.Usage.DefaultCurrency, func(rating.Counter) int64 { return 0 })

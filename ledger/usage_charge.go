@@ -32,7 +32,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	if it.tooLate != nil {
 		return it.tooLate
 	}
-	if err := abacus.CheckNewEventID(ev.ID); err != nil {
+	if err := abacus.CheckNewEvent(ev); err != nil {
 		return err
 	}
 	cur := it.customer.currency
