@@ -205,15 +205,28 @@ func (b *batch) draw(c *customerWallets, amount abacus.Amount) ([]part, error) {
 func (b *batch) insufficientTotal(c *customerWallets, need abacus.Amount) error {
 	cash := b.wallets[c.ids[abacus.BucketCash]]
 	return abacus.Errorf(abacus.CodeInsufficientFunds, "amount",
-		"account %s has %s %s available across its buckets (cash floor %s); %s is needed",
-		cash.Account, b.availableTotal(c), c.currency, cash.Floor, need)
+		"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); %s is needed",
+		cash.Account, b.spendable(c), c.currency, cash.Floor, need)
 }
 
-// availableTotal is what a customer's buckets have available above zero.
-func (b *batch) availableTotal(c *customerWallets) abacus.Amount {
+// spendable is what a customer's buckets have available above zero, and
+// cash down to its floor: what a charge may take. (Above zero alone, an
+// account with cash at -4 of a floor of -5 was told it had 0 for a charge
+// of 2, and then took one of 1; QA.)
+func (b *batch) spendable(c *customerWallets) abacus.Amount {
 	total := abacus.Zero
 	for _, bk := range b.drawOrder {
-		if a, err := b.wallets[c.ids[bk]].Available(); err == nil && a.IsPositive() {
+		w := b.wallets[c.ids[bk]]
+		a, err := w.Available()
+		if err != nil {
+			continue
+		}
+		if bk == abacus.BucketCash && w.HasFloor {
+			if a, err = a.Sub(w.Floor); err != nil {
+				continue
+			}
+		}
+		if a.IsPositive() {
 			total, _ = total.Add(a)
 		}
 	}

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -95,4 +96,32 @@ func raceToOverdraft(t *testing.T, st abacus.Store, es []*ledger.Engine) {
 			mustVerify(t, st)
 		})
 	}
+}
+
+// TestInsufficientFundsSaysWhatCanBeSpent: the refusal counts cash down to
+// its floor. Counting balances above zero alone, an account with cash at
+// -4 of a floor of -5 was told it had 0 for a charge of 2, and then took
+// one of 1 (QA).
+func TestInsufficientFundsSaysWhatCanBeSpent(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		e := engines(t, ledger.Config{}, st)[0]
+		acct := createAccount(t, st, abacus.Overdraft{Limit: abacus.AmountFromMicros(5_000_000)})
+		prefix := newKeyPrefix()
+		charge := func(key string, units int64) error {
+			_, err := e.Submit(context.Background(), prefix+key, &abacus.Move{Type: abacus.TxCharge, Account: acct, Currency: "USD", Amount: abacus.AmountFromMicros(units * 1_000_000)})
+			return err
+		}
+		submit(t, e, prefix+"-voucher", &abacus.Move{Type: abacus.TxGrant, Account: acct, Currency: "USD", Amount: abacus.AmountFromMicros(3_000_000), Bucket: abacus.BucketVoucher})
+		if err := charge("-a", 7); err != nil { // voucher 3, cash -4
+			t.Fatal(err)
+		}
+		err := charge("-b", 2)
+		if abacus.ErrorCodeOf(err) != abacus.CodeInsufficientFunds || !strings.Contains(err.Error(), "can spend 1 USD") {
+			t.Fatalf("a charge of 2 with cash at -4 of -5: %v, want insufficient funds saying 1 can be spent", err)
+		}
+		if err := charge("-c", 1); err != nil {
+			t.Fatalf("the 1 it can spend: %v", err)
+		}
+	})
 }

@@ -125,7 +125,7 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 	if err != nil {
 		return err
 	}
-	has := u.availableTotal(c)
+	has := u.spendable(c)
 	var paid abacus.Drawn // what the month's events paid, net, bucket by bucket
 	given := abacus.Zero
 	for i := range group {
@@ -179,7 +179,7 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 			return err
 		}
 		return &errRepriceRefused{item: it, err: abacus.Errorf(abacus.CodeInsufficientFunds, "uuid",
-			"account %s has %s %s available across its buckets (cash floor %s); its month from %s costs %s more at the corrected prices",
+			"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); its month from %s costs %s more at the corrected prices",
 			cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), more)}
 	}
 	now, err := addDrawn(paid, moved)
