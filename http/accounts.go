@@ -15,10 +15,13 @@ type accountRequest struct {
 	Name      string `json:"name"`
 	Currency  string `json:"currency"`
 	Overdraft *struct {
-		Limit     string `json:"limit"`
-		Unlimited bool   `json:"unlimited"`
+		Limit     *string `json:"limit"`
+		Unlimited bool    `json:"unlimited"`
 	} `json:"overdraft"`
-	LowBalance string `json:"low_balance_threshold"` // warn when the available total falls below this
+	// Absent or null: none. An empty string is refused, as a template
+	// that dropped the value would have made an account with no floor
+	// room, or no warnings, without a word (QA).
+	LowBalance *string `json:"low_balance_threshold"` // warn when the available total falls below this
 }
 
 func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) error {
@@ -39,14 +42,14 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 	a := abacus.Account{ID: id, Kind: abacus.AccountKind(req.Kind), Name: req.Name, Currency: abacus.Currency(req.Currency), CreatedAt: s.now().UTC()}
 	if req.Overdraft != nil {
 		a.Overdraft.Unlimited = req.Overdraft.Unlimited
-		if req.Overdraft.Limit != "" {
-			if a.Overdraft.Limit, err = parseAmount(req.Overdraft.Limit, "overdraft.limit"); err != nil {
+		if req.Overdraft.Limit != nil {
+			if a.Overdraft.Limit, err = parseAmount(*req.Overdraft.Limit, "overdraft.limit"); err != nil {
 				return err
 			}
 		}
 	}
-	if req.LowBalance != "" {
-		low, err := parseAmount(req.LowBalance, "low_balance_threshold")
+	if req.LowBalance != nil {
+		low, err := parseAmount(*req.LowBalance, "low_balance_threshold")
 		if err != nil {
 			return err
 		}

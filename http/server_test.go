@@ -206,6 +206,9 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"hold expiry the zero time with an offset", "/api/v1/holds", "b21", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":"0001-01-01T01:00:00+01:00"}`, 400, "expires_at"},
 		{"account kind", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"robot","currency":"USD"}`, 400, "kind"},
 		{"overdraft", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":"-5"}}`, 400, "overdraft.limit"},
+		// An empty string had made a floor of 0, and no warnings (QA).
+		{"overdraft empty", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":""}}`, 400, "overdraft.limit"},
+		{"low balance threshold empty", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","low_balance_threshold":""}`, 400, "low_balance_threshold"},
 		{"account id", "/api/v1/accounts", "", `{"id":"nope","kind":"user","currency":"USD"}`, 400, "id"},
 	}
 	for _, c := range cases {
