@@ -108,7 +108,8 @@ func RevenueShard(k int) Bucket {
 var CustomerBuckets = []Bucket{BucketCash, BucketBonus, BucketVoucher}
 
 // DefaultDrawOrder is the order a charge draws from a customer's buckets
-// when it names none: voucher, then cash, then bonus, as CSGHub does.
+// when it names none, unless the engine is configured with another:
+// voucher, then cash, then bonus, as CSGHub does.
 // What is still owed after that lands on cash, as far as its floor allows.
 var DefaultDrawOrder = []Bucket{BucketVoucher, BucketCash, BucketBonus}
 

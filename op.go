@@ -31,7 +31,7 @@ type Move struct {
 	Account  AccountID
 	Currency Currency
 	Amount   Amount // positive; with adjust, the sign says which way
-	Bucket   Bucket // empty: the type's default (a charge then draws in DefaultDrawOrder)
+	Bucket   Bucket // empty: the type's default (a charge then draws in the engine's draw order, DefaultDrawOrder unless configured)
 	Memo     string
 }
 
@@ -61,7 +61,7 @@ type HoldCreate struct {
 	Account   AccountID
 	Currency  Currency
 	Amount    Amount
-	Bucket    Bucket    // empty: reserve across buckets in DefaultDrawOrder
+	Bucket    Bucket    // empty: reserve across buckets in the engine's draw order
 	ExpiresAt time.Time // zero: never
 	Memo      string
 }

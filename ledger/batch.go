@@ -54,7 +54,7 @@ func (e *Engine) commitBatch(ctx context.Context, ps []*pending) ([]outcome, err
 	err := e.store.Write(ctx, func(tx abacus.WriteTx) error {
 		b = &batch{
 			now:       e.cfg.Now().UTC().Truncate(time.Microsecond),
-			drawOrder: abacus.DefaultDrawOrder,
+			drawOrder: e.cfg.DrawOrder,
 			wallets:   map[int64]*abacus.Wallet{},
 			before:    map[int64]abacus.Wallet{},
 			holds:     map[int64]*abacus.Hold{},

@@ -34,6 +34,9 @@ type Config struct {
 	// Now is the clock; tests inject their own.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// DrawOrder is the order charges, holds and usage draw from a
+	// customer's buckets; empty: abacus.DefaultDrawOrder.
+	DrawOrder []abacus.Bucket
 	// Usage tunes how usage events are charged.
 	Usage UsageConfig
 }
@@ -47,6 +50,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 4 * c.MaxBatch * c.Workers
+	}
+	if len(c.DrawOrder) == 0 {
+		c.DrawOrder = abacus.DefaultDrawOrder
 	}
 	if c.CacheAccounts <= 0 {
 		c.CacheAccounts = 100_000

@@ -24,8 +24,6 @@ type UsageConfig struct {
 	// NewAccountOverdraft is the floor policy of accounts created for
 	// events; nil means CSGHub's: usage takes them negative without limit.
 	NewAccountOverdraft *abacus.Overdraft
-	// DrawOrder is the order charges draw from the buckets.
-	DrawOrder []abacus.Bucket
 	// MinuteDedupe lists the scenes where a second event for the same
 	// instance in the same wall-clock minute is a duplicate (CSGHub's
 	// minute-level check), off for every scene by default.
@@ -62,9 +60,6 @@ const DefaultMaxAhead = 5 * time.Minute
 func (c UsageConfig) withDefaults() UsageConfig {
 	if c.DefaultCurrency == "" {
 		c.DefaultCurrency = "USD"
-	}
-	if len(c.DrawOrder) == 0 {
-		c.DrawOrder = abacus.DefaultDrawOrder
 	}
 	if c.NewAccountOverdraft == nil {
 		c.NewAccountOverdraft = &abacus.Overdraft{Unlimited: true}

@@ -117,7 +117,7 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 		u := &usageBatch{
 			batch: &batch{
 				now:       e.cfg.Now().UTC().Truncate(time.Microsecond),
-				drawOrder: e.cfg.Usage.DrawOrder,
+				drawOrder: e.cfg.DrawOrder,
 				wallets:   map[int64]*abacus.Wallet{},
 				before:    map[int64]abacus.Wallet{},
 			},

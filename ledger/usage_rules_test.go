@@ -24,12 +24,19 @@ type usageFixture struct {
 
 func newUsageFixture(t *testing.T, st abacus.Store, cfg ledger.UsageConfig, prices ...abacus.Price) *usageFixture {
 	t.Helper()
+	return newEngineFixture(t, st, ledger.Config{Usage: cfg}, prices...)
+}
+
+// newEngineFixture is newUsageFixture with the engine's whole
+// configuration.
+func newEngineFixture(t *testing.T, st abacus.Store, cfg ledger.Config, prices ...abacus.Price) *usageFixture {
+	t.Helper()
 	f := &usageFixture{t: t, st: st, t0: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ctx: context.Background()}
-	if cfg.MaxAhead == 0 {
-		cfg.MaxAhead = -1 // the tests' events are in and after November 2026, whatever the day they run
+	if cfg.Usage.MaxAhead == 0 {
+		cfg.Usage.MaxAhead = -1 // the tests' events are in and after November 2026, whatever the day they run
 	}
 	f.gate = newWriteGate(st)
-	f.e = ledger.New(f.gate, ledger.Config{Usage: cfg})
+	f.e = ledger.New(f.gate, cfg)
 	t.Cleanup(func() { f.e.Close() })
 	if len(prices) > 0 {
 		if err := st.PriceBookAdd(f.ctx, prices, nil); err != nil {
@@ -193,13 +200,33 @@ func TestUsageRules(t *testing.T) {
 		})
 
 		t.Run("draw order and the overdraft on cash", func(t *testing.T) {
-			f := newUsageFixture(t, open(t), ledger.UsageConfig{DrawOrder: []abacus.Bucket{abacus.BucketBonus, abacus.BucketCash, abacus.BucketVoucher}}, gpu)
+			f := newEngineFixture(t, open(t), ledger.Config{DrawOrder: []abacus.Bucket{abacus.BucketBonus, abacus.BucketCash, abacus.BucketVoucher}}, gpu)
 			acct := f.account(abacus.Overdraft{Limit: amt(t, "5")}, nil)
 			f.fund(acct, abacus.TxGrant, "3")
 			f.fund(acct, abacus.TxTopup, "4")
 			f.ingest(spaceEvent("a", acct, "gpu", 10, f.t0)) // bonus 3, cash 4, then cash 3 into the overdraft
 			if b, c := wallet(t, f.st, acct, abacus.BucketBonus, "USD").Balance, wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "0" || c.String() != "-3" {
 				t.Fatalf("bonus %s cash %s", b, c)
+			}
+			// The ledger's charges and holds draw in the same order (QA: they
+			// took the voucher first whatever the configuration said).
+			other := f.account(abacus.Overdraft{}, nil)
+			for _, bk := range abacus.CustomerBuckets {
+				if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.Move{Type: abacus.TxGrant, Account: other, Currency: "USD", Amount: amt(t, "2"), Bucket: bk}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.Move{Type: abacus.TxCharge, Account: other, Currency: "USD", Amount: amt(t, "1")}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.HoldCreate{Account: other, Currency: "USD", Amount: amt(t, "2")}); err != nil {
+				t.Fatal(err)
+			}
+			for bk, want := range map[abacus.Bucket]string{abacus.BucketBonus: "0", abacus.BucketCash: "1", abacus.BucketVoucher: "2"} {
+				w := wallet(t, f.st, other, bk, "USD")
+				if avail, _ := w.Available(); avail.String() != want {
+					t.Errorf("%s: %s available, want %s (bonus first, then cash)", bk, avail, want)
+				}
 			}
 			mustVerify(t, f.st)
 		})

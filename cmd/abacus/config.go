@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"regexp"
@@ -147,9 +148,11 @@ func describeDB(db string) string {
 	return u.String()
 }
 
-// usageFlags adds the flags that say how usage is charged, shared by
-// serve, ingest, rerate and void, and returns a func that reads them.
-func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
+// usageFlags adds the flags that say how usage is charged and money
+// drawn, shared by serve, ingest, rerate, void and prices import
+// --correct, and returns a func that reads them into an engine's
+// configuration.
+func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 	currency := fs.String("default-currency", envOr("ABACUS_DEFAULT_CURRENCY", "USD"), "currency of accounts created for usage events (env ABACUS_DEFAULT_CURRENCY)")
 	autoEnv := envOr("ABACUS_AUTO_CREATE", "true")
 	autoDefault, autoErr := strconv.ParseBool(autoEnv) // any word but "true" had turned it off (QA)
@@ -157,23 +160,24 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 	// Set through the environment, one setting holds for every command, so
 	// a file ingested beside the server is charged by the server's rules.
 	overdraft := fs.String("new-account-overdraft", envOr("ABACUS_NEW_ACCOUNT_OVERDRAFT", "unlimited"), "floor of accounts created for events: unlimited (CSGHub: usage may go negative), none, or a limit such as 50 (env ABACUS_NEW_ACCOUNT_OVERDRAFT)")
-	order := fs.String("draw-order", envOr("ABACUS_DRAW_ORDER", "voucher,cash,bonus"), "the order charges draw from an account's buckets (env ABACUS_DRAW_ORDER)")
+	order := fs.String("draw-order", envOr("ABACUS_DRAW_ORDER", "voucher,cash,bonus"), "the order charges, holds and usage draw from an account's buckets (env ABACUS_DRAW_ORDER)")
 	minutes := fs.String("minute-dedupe", os.Getenv("ABACUS_MINUTE_DEDUPE"), "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15; env ABACUS_MINUTE_DEDUPE)")
 	maxBatch := fs.Int("max-usage-batch", ledger.DefaultUsageBatch, "most usage events committed in one database transaction")
 	ahead := fs.String("max-event-ahead", envOr("ABACUS_MAX_EVENT_AHEAD", ledger.DefaultMaxAhead.String()), "how far past this machine's clock an event's time may be; later events are rejected (0: no bound; env ABACUS_MAX_EVENT_AHEAD)")
 	age := fs.String("max-event-age", envOr("ABACUS_MAX_EVENT_AGE", "0"), "how far before this machine's clock an event's time may be, such as 35d or 72h; earlier events are rejected, so that billed periods stay as billed (0: no bound; env ABACUS_MAX_EVENT_AGE)")
-	return func() (ledger.UsageConfig, error) {
+	return func() (ledger.Config, error) {
 		var c ledger.UsageConfig
+		var drawOrder []abacus.Bucket
 		if autoErr != nil {
-			return c, fmt.Errorf("ABACUS_AUTO_CREATE: %q is not true or false", autoEnv)
+			return ledger.Config{}, fmt.Errorf("ABACUS_AUTO_CREATE: %q is not true or false", autoEnv)
 		}
 		if *maxBatch < 1 {
-			return c, fmt.Errorf("--max-usage-batch: %d is not a positive number of events", *maxBatch)
+			return ledger.Config{}, fmt.Errorf("--max-usage-batch: %d is not a positive number of events", *maxBatch)
 		}
 		c.MaxBatch = *maxBatch
 		d, err := time.ParseDuration(*ahead)
 		if err != nil || d < 0 {
-			return c, fmt.Errorf("--max-event-ahead: %q is not a duration such as 5m (0: no bound)", *ahead)
+			return ledger.Config{}, fmt.Errorf("--max-event-ahead: %q is not a duration such as 5m (0: no bound)", *ahead)
 		}
 		c.MaxAhead = d
 		if d == 0 {
@@ -181,11 +185,11 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 		}
 		var ok bool
 		if c.MaxAge, ok = parseAge(*age); !ok {
-			return c, fmt.Errorf("--max-event-age: %q is not a duration such as 35d or 72h (0: no bound)", *age)
+			return ledger.Config{}, fmt.Errorf("--max-event-age: %q is not a duration such as 35d or 72h (0: no bound)", *age)
 		}
 		cur, err := abacus.ParseCurrency(*currency)
 		if err != nil {
-			return c, fmt.Errorf("--default-currency: %w", err)
+			return ledger.Config{}, fmt.Errorf("--default-currency: %w", err)
 		}
 		c.DefaultCurrency, c.NoAutoCreate = cur, !*autoCreate
 		var od abacus.Overdraft
@@ -195,7 +199,7 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 		case "none":
 		default:
 			if od.Limit, err = abacus.ParseAmount(*overdraft); err != nil || od.Limit.IsNegative() {
-				return c, fmt.Errorf("--new-account-overdraft: %q is not unlimited, none or a limit such as 50", *overdraft)
+				return ledger.Config{}, fmt.Errorf("--new-account-overdraft: %q is not unlimited, none or a limit such as 50", *overdraft)
 			}
 		}
 		c.NewAccountOverdraft = &od
@@ -203,26 +207,32 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.UsageConfig, error) {
 		for _, b := range strings.Split(*order, ",") {
 			bk, err := abacus.ParseBucket(strings.TrimSpace(b))
 			if err != nil || seen[bk] {
-				return c, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+				return ledger.Config{}, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
 			}
 			seen[bk] = true
-			c.DrawOrder = append(c.DrawOrder, bk)
+			drawOrder = append(drawOrder, bk)
 		}
-		if len(c.DrawOrder) != len(abacus.CustomerBuckets) {
-			return c, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+		if len(drawOrder) != len(abacus.CustomerBuckets) {
+			return ledger.Config{}, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
 		}
 		if *minutes != "" {
 			c.MinuteDedupe = map[int]bool{}
 			for _, s := range strings.Split(*minutes, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(s))
 				if err != nil || n < 0 || n > abacus.MaxScene {
-					return c, fmt.Errorf("--minute-dedupe: %q is not a scene number (0 to %d)", s, abacus.MaxScene)
+					return ledger.Config{}, fmt.Errorf("--minute-dedupe: %q is not a scene number (0 to %d)", s, abacus.MaxScene)
 				}
 				c.MinuteDedupe[n] = true
 			}
 		}
-		return c, nil
+		return ledger.Config{DrawOrder: drawOrder, Usage: c}, nil
 	}
+}
+
+// withLogger returns cfg logging to log.
+func withLogger(cfg ledger.Config, log *slog.Logger) ledger.Config {
+	cfg.Logger = log
+	return cfg
 }
 
 // parseAge reads a duration as Go spells it, or a whole number of days

@@ -24,7 +24,8 @@ func TestMinuteDedupeScenes(t *testing.T) {
 		if err := fs.Parse([]string{"--minute-dedupe", value}); err != nil {
 			t.Fatal(err)
 		}
-		c, err := read()
+		cfg, err := read()
+		c := cfg.Usage
 		if want == nil {
 			if err == nil || !strings.HasPrefix(err.Error(), "--minute-dedupe: ") {
 				t.Errorf("%q: %v, want an error naming --minute-dedupe", value, err)
@@ -77,7 +78,7 @@ func TestUsageFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("ABACUS_DRAW_ORDER", "bonus,cash,voucher")
 	t.Setenv("ABACUS_MINUTE_DEDUPE", "11,15")
 	t.Setenv("ABACUS_NEW_ACCOUNT_OVERDRAFT", "none")
-	read := func(args ...string) ledger.UsageConfig {
+	read := func(args ...string) ledger.Config {
 		t.Helper()
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		usage := usageFlags(fs)
@@ -90,22 +91,23 @@ func TestUsageFlagsFromEnvironment(t *testing.T) {
 		}
 		return c
 	}
-	c := read()
-	if fmt.Sprint(c.DrawOrder) != "[bonus cash voucher]" || len(c.MinuteDedupe) != 2 || !c.MinuteDedupe[11] || !c.MinuteDedupe[15] ||
+	cfg := read()
+	c := cfg.Usage
+	if fmt.Sprint(cfg.DrawOrder) != "[bonus cash voucher]" || len(c.MinuteDedupe) != 2 || !c.MinuteDedupe[11] || !c.MinuteDedupe[15] ||
 		c.NewAccountOverdraft.Unlimited || !c.NewAccountOverdraft.Limit.IsZero() {
-		t.Fatalf("from the environment: order %v, minute dedupe %v, overdraft %+v", c.DrawOrder, c.MinuteDedupe, *c.NewAccountOverdraft)
+		t.Fatalf("from the environment: order %v, minute dedupe %v, overdraft %+v", cfg.DrawOrder, c.MinuteDedupe, *c.NewAccountOverdraft)
 	}
-	if c = read("--draw-order", "cash,bonus,voucher"); fmt.Sprint(c.DrawOrder) != "[cash bonus voucher]" {
-		t.Fatalf("a flag over the environment: %v", c.DrawOrder)
+	if cfg = read("--draw-order", "cash,bonus,voucher"); fmt.Sprint(cfg.DrawOrder) != "[cash bonus voucher]" {
+		t.Fatalf("a flag over the environment: %v", cfg.DrawOrder)
 	}
 	if c.MaxAhead != ledger.DefaultMaxAhead {
 		t.Fatalf("max event ahead by default: %s", c.MaxAhead)
 	}
 	t.Setenv("ABACUS_MAX_EVENT_AHEAD", "1h")
-	if c = read(); c.MaxAhead != time.Hour {
+	if c = read().Usage; c.MaxAhead != time.Hour {
 		t.Fatalf("max event ahead from the environment: %s", c.MaxAhead)
 	}
-	if c = read("--max-event-ahead", "0"); c.MaxAhead >= 0 {
+	if c = read("--max-event-ahead", "0").Usage; c.MaxAhead >= 0 {
 		t.Fatalf("--max-event-ahead 0 is no bound, not %s", c.MaxAhead)
 	}
 	for _, bad := range []string{"soon", "-1m", "5"} {
@@ -122,13 +124,13 @@ func TestUsageFlagsFromEnvironment(t *testing.T) {
 		t.Fatalf("max event age by default: %s, want no bound", c.MaxAge)
 	}
 	t.Setenv("ABACUS_MAX_EVENT_AGE", "35d")
-	if c = read(); c.MaxAge != 35*24*time.Hour {
+	if c = read().Usage; c.MaxAge != 35*24*time.Hour {
 		t.Fatalf("max event age from the environment: %s", c.MaxAge)
 	}
-	if c = read("--max-event-age", "72h"); c.MaxAge != 72*time.Hour {
+	if c = read("--max-event-age", "72h").Usage; c.MaxAge != 72*time.Hour {
 		t.Fatalf("--max-event-age 72h: %s", c.MaxAge)
 	}
-	if c = read("--max-event-age", "0"); c.MaxAge != 0 {
+	if c = read("--max-event-age", "0").Usage; c.MaxAge != 0 {
 		t.Fatalf("--max-event-age 0 is no bound, not %s", c.MaxAge)
 	}
 	for _, bad := range []string{"a month", "-1d", "-2h", "35", "1.5d", "d"} {

@@ -47,7 +47,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *format != "" && *format != "ndjson" && *format != "csv" {
 		return fmt.Errorf("--format %q is not ndjson or csv", *format)
 	}
-	ucfg, err := usage()
+	ecfg, err := usage()
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	engine := ledger.New(st, ledger.Config{Usage: ucfg, Logger: quietLogger(stderr)})
+	engine := ledger.New(st, withLogger(ecfg, quietLogger(stderr)))
 	defer engine.Close()
 	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, flush: *flush, stderr: stderr}
 	if *rejects != "" {

@@ -85,11 +85,11 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("--dry-run goes with --correct")
 	}
 	if *correct {
-		ucfg, err := usage()
+		ecfg, err := usage()
 		if err != nil {
 			return err
 		}
-		return pricesCorrect(ctx, st, file, book, ucfg, *dryRun, stdout, stderr)
+		return pricesCorrect(ctx, st, file, book, ecfg, *dryRun, stdout, stderr)
 	}
 	prices, commitments, err := file.Unstored(*book)
 	if err != nil {

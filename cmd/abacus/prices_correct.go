@@ -21,7 +21,7 @@ import (
 // idempotent, so a run that stopped half way is finished by running it
 // again. A dry run says what it would store and how many events it would
 // reprice, against the corrections held in memory, and changes nothing.
-func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ucfg ledger.UsageConfig, dryRun bool,
+func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ecfg ledger.Config, dryRun bool,
 	stdout, stderr io.Writer) error {
 	prices, err := file.Corrections(*book)
 	if err != nil {
@@ -122,7 +122,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 			count(events, "event"), count(len(accounts), "account"), count(stales, "event"))
 		return nil
 	}
-	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
+	engine := ledger.New(st, withLogger(ecfg, quietLogger(stderr)))
 	defer engine.Close()
 	var chunk []string
 	send := func() error {

@@ -18,7 +18,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	ucfg, err := usage()
+	ecfg, err := usage()
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
+	engine := ledger.New(st, withLogger(ecfg, quietLogger(stderr)))
 	defer engine.Close()
 	var t rerateTally
 	// Interrupted, it stops listing, and says what it charged.
@@ -155,7 +155,7 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() == 0 {
 		return usagef("name the events to void")
 	}
-	ucfg, err := usage()
+	ecfg, err := usage()
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	engine := ledger.New(st, ledger.Config{Logger: quietLogger(stderr), Usage: ucfg})
+	engine := ledger.New(st, withLogger(ecfg, quietLogger(stderr)))
 	defer engine.Close()
 	res, err := engine.VoidEvents(ctx, fs.Args())
 	if err != nil {

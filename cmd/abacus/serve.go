@@ -45,7 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	ucfg, err := usage()
+	ecfg, err := usage()
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			*workers = 4
 		}
 	}
-	engine := ledger.New(st, ledger.Config{MaxBatch: *maxBatch, Workers: *workers, Logger: log, Usage: ucfg})
+	ecfg.MaxBatch, ecfg.Workers, ecfg.Logger = *maxBatch, *workers, log
+	engine := ledger.New(st, ecfg)
 	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: ingestBytes})
 
 	srv := api.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
