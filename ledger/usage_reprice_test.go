@@ -852,3 +852,42 @@ func TestARepricedMonthThatNetsToNothingKeepsItsBuckets(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestARepriceDrawsOnTheVoucherOnlyForItsScenes: what a repriced month
+// costs more is drawn on the voucher only if every event of it may use
+// one; an LLM's tokens may not, by default (CSGHub's IsUseVoucher).
+func TestARepriceDrawsOnTheVoucherOnlyForItsScenes(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		tokens := func(price string, from time.Time) abacus.Price {
+			return abacus.Price{SKUType: 1, SKUKind: 4, ResourceID: "llm", UnitType: "token", Currency: "USD", Unit: 1,
+				Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString(price), ValidFrom: from, CreatedAt: from}
+		}
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", t0.AddDate(0, -1, 0)), tokens("1", t0.AddDate(0, -1, 0)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.Move{Type: abacus.TxGrant, Account: acct, Currency: "USD", Amount: amt(t, "100"), Bucket: abacus.BucketVoucher}); err != nil {
+			t.Fatal(err)
+		}
+		tok := abacus.UsageEvent{ID: "tokens", Account: acct, Value: 5, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm", Time: t0.Add(48 * time.Hour)}
+		if err := tok.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		f.ingest(spaceEvent("space", acct, "gpu", 10, t0.Add(24*time.Hour)), tok)
+		balances := func() string {
+			return "voucher " + wallet(t, f.st, acct, abacus.BucketVoucher, "USD").Balance.String() + " cash " + wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance.String()
+		}
+		if got := balances(); got != "voucher 90 cash -5" {
+			t.Fatalf("charged: %s", got)
+		}
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{tokens("2", t0)}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"space", "tokens"}); err != nil || res[1].Err != nil || !res[1].Repriced {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if got := balances(); got != "voucher 90 cash -10" {
+			t.Fatalf("repriced: %s, want the tokens' 5 more from cash", got)
+		}
+		mustVerify(t, f.st)
+	})
+}
