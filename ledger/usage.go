@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -187,7 +189,11 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 		e.cfg.Logger.Error("reading events", "err", err)
 		return nil, &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is unreachable; try again"}
 	}
-	var items []usageItem
+	type found struct {
+		item usageItem
+		seq  int64
+	}
+	var fs []found
 	for i, id := range ids {
 		results[i].ID = id
 		s := byID[spelled[i]]
@@ -196,7 +202,20 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 			results[i].Err = errNoEvent(id)
 			continue
 		}
-		items = append(items, usageItem{kind: kind, event: s.UsageEvent, result: &results[i]})
+		fs = append(fs, found{usageItem{kind: kind, event: s.UsageEvent, result: &results[i]}, s.Seq})
+	}
+	if kind == rerateEvent {
+		// Charged in the order the usage happened, as they would have been
+		// had their price been there: a batch stores its events in id
+		// order, and an account with money for two of three was charged
+		// its third day's and refused its second's (QA).
+		slices.SortStableFunc(fs, func(a, b found) int {
+			return cmp.Or(a.item.event.Time.Compare(b.item.event.Time), cmp.Compare(a.seq, b.seq))
+		})
+	}
+	items := make([]usageItem, len(fs))
+	for i := range fs {
+		items[i] = fs[i].item
 	}
 	if err := e.runUsageJob(ctx, items); err != nil {
 		return nil, err

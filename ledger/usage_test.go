@@ -232,3 +232,30 @@ func TestUsageBatchCap(t *testing.T) {
 		})
 	}
 }
+
+// TestRerateChargesInTheOrderOfUsage: unpriced events are charged in the
+// order the usage happened, whatever order they are listed in (a batch
+// stores its events by id): an account with money for two of three pays
+// for its first two days, and its third day's event is refused.
+func TestRerateChargesInTheOrderOfUsage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{})
+		acct := f.account(abacus.Overdraft{}, nil)
+		f.fund(acct, abacus.TxTopup, "2")
+		f.ingest(spaceEvent("z-day1", acct, "gpu", 1, f.t0), spaceEvent("a-day2", acct, "gpu", 1, f.t0.Add(24*time.Hour)),
+			spaceEvent("m-day3", acct, "gpu", 1, f.t0.Add(48*time.Hour)))
+		if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("gpu", "1", f.t0.AddDate(0, -1, 0))}, nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.e.Rerate(f.ctx, []string{"m-day3", "a-day2", "z-day1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []abacus.IngestStatus{abacus.IngestRejected, abacus.IngestAccepted, abacus.IngestAccepted} {
+			if res[i].Status != want {
+				t.Fatalf("%s: %+v, want %s", res[i].ID, res[i], want)
+			}
+		}
+		mustVerify(t, f.st)
+	})
+}
