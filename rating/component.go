@@ -75,6 +75,9 @@ func UnitTypeOfScene(scene int) string {
 	return "minute"
 }
 
+// SceneUnitTypes are the unit types UnitTypeOfScene gives.
+var SceneUnitTypes = []string{"minute", "token", "count", "repository"}
+
 // Keys of an event's extra that rating reads.
 const (
 	ExtraSKUType          = "sku_type"               // overrides the sku_type derived from the scene

@@ -562,7 +562,12 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		// But an event's unit type from its scene is lower case, and a price
 		// for "Minute" matched none of those, leaving their usage unpriced
 		// without a word (QA).
-		if plain := strings.ToLower(strings.TrimSpace(p.UnitType)); plain != p.UnitType {
+		// Nor did a unit type no scene gives, such as "day" (QA).
+		plain := strings.ToLower(strings.TrimSpace(p.UnitType))
+		switch {
+		case !slices.Contains(SceneUnitTypes, plain):
+			d.warn(i, pn.lineOf("sku_unit_type"), path+".sku_unit_type", "%s is a unit type no scene gives (they give %s): only events that name it in extra.sku_unit_type will match it", clip(p.UnitType), strings.Join(SceneUnitTypes, ", "))
+		case plain != p.UnitType:
 			d.warn(i, pn.lineOf("sku_unit_type"), path+".sku_unit_type", "%s is not %s, which events' unit types from their scenes are: only events that name it in extra.sku_unit_type will match it", clip(p.UnitType), clip(plain))
 		}
 		for j := range prices {

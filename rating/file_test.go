@@ -400,13 +400,15 @@ func diffPrices(a, b []abacus.Price) string {
 }
 
 // TestFileWarnsOfUnitTypesNoSceneGives: a sku_unit_type that is not lower
-// case, or has spaces around it, matches no event whose unit type comes
-// from its scene (QA: its usage stayed unpriced without a word). It is a
+// case, or has spaces around it, or that no scene gives ("day"), matches
+// no event whose unit type comes from its scene (QA: its usage stayed
+// unpriced without a word). It is a
 // warning, by line, not an error: an event may name it in its extra, and a
 // book holding one must still import.
 func TestFileWarnsOfUnitTypesNoSceneGives(t *testing.T) {
 	file := strings.Replace(base, "sku_unit_type: minute", "sku_unit_type: Minute", 1) +
-		strings.Replace(strings.Replace(strings.TrimPrefix(base, "prices:\n"), "sku_unit_type: minute", `sku_unit_type: "minute "`, 1), "resource_id: \"12\"", "resource_id: \"13\"", 1)
+		strings.Replace(strings.Replace(strings.TrimPrefix(base, "prices:\n"), "sku_unit_type: minute", `sku_unit_type: "minute "`, 1), "resource_id: \"12\"", "resource_id: \"13\"", 1) +
+		strings.Replace(strings.Replace(strings.TrimPrefix(base, "prices:\n"), "sku_unit_type: minute", `sku_unit_type: day`, 1), "resource_id: \"12\"", "resource_id: \"14\"", 1)
 	f, err := rating.ReadFile(strings.NewReader(file), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -415,11 +417,12 @@ func TestFileWarnsOfUnitTypesNoSceneGives(t *testing.T) {
 	want := []string{
 		fmt.Sprintf(`p.yaml:%d: prices[0].sku_unit_type: "Minute" is not "minute", which events' unit types from their scenes are: only events that name it in extra.sku_unit_type will match it`, lineOf(t, file, "Minute")),
 		fmt.Sprintf(`p.yaml:%d: prices[1].sku_unit_type: "minute " is not "minute", which events' unit types from their scenes are: only events that name it in extra.sku_unit_type will match it`, lineOf(t, file, `"minute "`)),
+		fmt.Sprintf(`p.yaml:%d: prices[2].sku_unit_type: "day" is a unit type no scene gives (they give minute, token, count, repository): only events that name it in extra.sku_unit_type will match it`, lineOf(t, file, "sku_unit_type: day")),
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("warnings:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := f.WarningsFor(f.Prices[1:]); len(got) != 1 || got[0] != want[1] {
+	if got := f.WarningsFor(f.Prices[1:2]); len(got) != 1 || got[0] != want[1] {
 		t.Fatalf("the second price's alone: %q", got)
 	}
 	if got := f.WarningsFor(nil); len(got) != 0 {
