@@ -29,16 +29,24 @@ func repeatOf(prior, ev *abacus.UsageEvent, licensed func(*abacus.UsageEvent) ([
 }
 
 func differingFact(a, b *abacus.UsageEvent, licensed func(*abacus.UsageEvent) ([]int64, error)) (field, was, now string) {
-	for _, f := range []struct{ name, was, now string }{
-		{"user_uuid", string(a.Account), string(b.Account)},
-		{"created_at", a.Time.UTC().Format(time.RFC3339Nano), b.Time.UTC().Format(time.RFC3339Nano)},
-		{"scene", strconv.Itoa(a.Scene), strconv.Itoa(b.Scene)},
-		{"resource_id", a.ResourceID, b.ResourceID},
-		{"customer_id", a.CustomerID, b.CustomerID},
-		{"value_type", strconv.Itoa(a.ValueType), strconv.Itoa(b.ValueType)},
-		{"value", strconv.FormatInt(a.Value, 10), strconv.FormatInt(b.Value, 10)},
+	// Texts are quoted, numbers not, as the event spells them.
+	for _, f := range []struct {
+		name, was, now string
+		number         bool
+	}{
+		{"user_uuid", string(a.Account), string(b.Account), false},
+		{"created_at", a.Time.UTC().Format(time.RFC3339Nano), b.Time.UTC().Format(time.RFC3339Nano), false},
+		{"scene", strconv.Itoa(a.Scene), strconv.Itoa(b.Scene), true},
+		{"resource_id", a.ResourceID, b.ResourceID, false},
+		{"customer_id", a.CustomerID, b.CustomerID, false},
+		{"value_type", strconv.Itoa(a.ValueType), strconv.Itoa(b.ValueType), true},
+		{"value", strconv.FormatInt(a.Value, 10), strconv.FormatInt(b.Value, 10), true},
 	} {
-		if f.was != f.now {
+		switch {
+		case f.was == f.now:
+		case f.number:
+			return f.name, f.was, f.now
+		default:
 			return f.name, strconv.Quote(f.was), strconv.Quote(f.now)
 		}
 	}

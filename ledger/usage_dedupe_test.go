@@ -53,6 +53,13 @@ func TestAnIDNamesOneEvent(t *testing.T) {
 				t.Fatalf("item %d: %+v, want a conflict naming %s", i, r, want.field)
 			}
 		}
+		// A number is spelled as the event spells it, a text quoted.
+		if msg := res[2].Err.Message; !strings.Contains(msg, " with value 5, and this one says 6:") {
+			t.Fatalf("the value's conflict: %q", msg)
+		}
+		if msg := res[3].Err.Message; !strings.Contains(msg, ` with user_uuid "`+string(acct)+`", and this one says "`) {
+			t.Fatalf("the account's conflict: %q", msg)
+		}
 		if cash := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != "-6" {
 			t.Fatalf("cash %s, want -6: a and b once each", cash)
 		}
