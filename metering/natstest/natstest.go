@@ -4,7 +4,13 @@
 package natstest
 
 import (
+	"context"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +95,54 @@ func FreePort(tb testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// StartBinary runs the nats-server program at path (for an older server
+// than the library's: 2.9 takes one filter per consumer) with JetStream
+// on a free loopback port, its storage in a temporary directory, and
+// returns its client URL; it is killed when the test ends. The test is
+// skipped if there is no such program: the path in
+// ABACUS_TEST_NATS_SERVER, or else nats-server on the PATH or in
+// /usr/sbin.
+func StartBinary(tb testing.TB) (url, version string) {
+	tb.Helper()
+	path := os.Getenv("ABACUS_TEST_NATS_SERVER")
+	if path == "" {
+		var err error
+		if path, err = exec.LookPath("nats-server"); err != nil {
+			path = "/usr/sbin/nats-server"
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		tb.Skipf("no nats-server program (%v); set ABACUS_TEST_NATS_SERVER", err)
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		tb.Skipf("%s --version: %v", path, err)
+	}
+	version = strings.TrimPrefix(strings.TrimSpace(string(out)), "nats-server: v")
+	port := FreePort(tb)
+	cmd := exec.Command(path, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", tb.TempDir())
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting %s: %v", path, err)
+	}
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	url = fmt.Sprintf("nats://127.0.0.1:%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		nc, err := nats.Connect(url)
+		if err == nil {
+			js, _ := jetstream.New(nc)
+			_, err = js.AccountInfo(context.Background())
+			nc.Close()
+			if err == nil {
+				return url, version
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s did not become ready in 10s: %v", path, err)
+		}
+	}
 }
