@@ -21,8 +21,14 @@ import (
 
 // Defaults of ConsumerConfig: CSGHub's stream and subjects.
 const (
-	DefaultStream            = "meteringEventStream"
-	DefaultSubject           = "accounting.metering.duration"
+	DefaultStream = "meteringEventStream"
+	// DefaultSubject is the subject CSGHub's producers publish to, token
+	// events too.
+	DefaultSubject = "accounting.metering.duration"
+	// DefaultSubjects are the subjects the consumer takes by default, the
+	// three CSGHub's metering consumer subscribes to: a deployment may
+	// send token or quota events to their own subjects.
+	DefaultSubjects          = "accounting.metering.duration,accounting.metering.token,accounting.metering.quota"
 	DefaultDurable           = "abacus-metering"
 	DefaultDeadLetterSubject = "accounting.dlq.meter"
 )
@@ -73,10 +79,15 @@ const maxReason = 4000
 // ConsumerConfig configures a Consumer. Zero fields take their defaults.
 type ConsumerConfig struct {
 	URL string // nats://host:4222; several may be given, comma separated
-	// Stream is created, capturing Subject, if it is missing; a stream
-	// that exists is used as it is and must capture Subject.
-	Stream            string // default "meteringEventStream"
-	Subject           string // the consumer's filter; default "accounting.metering.duration"
+	// Stream is created, capturing Subject's subjects, if it is missing;
+	// a stream that exists is used as it is: the consumer takes what of
+	// Subject it captures (see ensureStream).
+	Stream string // default "meteringEventStream"
+	// Subject is what the consumer takes: subjects or wildcard filters,
+	// comma separated; default DefaultSubjects. Given, each must overlap
+	// the stream's subjects; by default, those the stream does not
+	// capture are named in the log.
+	Subject           string
 	Durable           string // the durable pull consumer; default "abacus-metering"
 	DeadLetterSubject string // default "accounting.dlq.meter"; must not match Subject
 	Batch             int    // messages fetched per pull, default DefaultBatch
@@ -111,7 +122,7 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 		c.Stream = DefaultStream
 	}
 	if c.Subject == "" {
-		c.Subject = DefaultSubject
+		c.Subject = DefaultSubjects
 	}
 	if c.Durable == "" {
 		c.Durable = DefaultDurable
@@ -146,22 +157,42 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	return c
 }
 
-func (c ConsumerConfig) validate() error {
-	for _, s := range []struct{ name, v string }{{"Subject", c.Subject}, {"DeadLetterSubject", c.DeadLetterSubject}} {
-		if !validSubject(s.v) {
-			return fmt.Errorf("metering: %s %q is not a NATS subject", s.name, s.v)
-		}
+// validate checks the configuration and returns Subject's filters.
+func (c ConsumerConfig) validate() ([]string, error) {
+	filters, err := parseSubjects(c.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if !validSubject(c.DeadLetterSubject) {
+		return nil, fmt.Errorf("metering: DeadLetterSubject %q is not a NATS subject", c.DeadLetterSubject)
 	}
 	if strings.ContainsAny(c.DeadLetterSubject, "*>") {
-		return fmt.Errorf("metering: DeadLetterSubject %q has a wildcard", c.DeadLetterSubject)
+		return nil, fmt.Errorf("metering: DeadLetterSubject %q has a wildcard", c.DeadLetterSubject)
 	}
-	if subjectCovers(c.Subject, c.DeadLetterSubject) {
-		return fmt.Errorf("metering: DeadLetterSubject %q matches Subject %q: dead letters would come back", c.DeadLetterSubject, c.Subject)
+	for _, f := range filters {
+		if subjectCovers(f, c.DeadLetterSubject) {
+			return nil, fmt.Errorf("metering: DeadLetterSubject %q matches Subject %q: dead letters would come back", c.DeadLetterSubject, f)
+		}
 	}
 	if c.Stream == "" || strings.ContainsAny(c.Stream, " \t.*>") || c.Durable == "" || strings.ContainsAny(c.Durable, " \t.*>") {
-		return fmt.Errorf("metering: stream %q or durable %q is not a valid name", c.Stream, c.Durable)
+		return nil, fmt.Errorf("metering: stream %q or durable %q is not a valid name", c.Stream, c.Durable)
 	}
-	return nil
+	return filters, nil
+}
+
+// parseSubjects reads a comma-separated list of subjects and filters,
+// space around each ignored. A filter given twice, or within another
+// of the list, is left out: the server refuses overlapping filters.
+func parseSubjects(list string) ([]string, error) {
+	var filters []string
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if !validSubject(f) {
+			return nil, fmt.Errorf("metering: Subject %q is not a NATS subject or a comma-separated list of them (%q)", list, f)
+		}
+		filters = append(filters, f)
+	}
+	return normalize(filters), nil
 }
 
 // ConsumerStats counts what a Consumer did since it was made.
@@ -182,9 +213,17 @@ type ConsumerStats struct {
 // cannot use is dead-lettered, never dropped.
 type Consumer struct {
 	cfg ConsumerConfig
-	p   *Pipeline
-	st  abacus.Store
-	log *slog.Logger
+	// explicit: Subject was given, not the default; then a subject of it
+	// the stream does not capture is an error, not a line in the log.
+	explicit bool
+	// want is Subject's filters; filters what the durable takes of them,
+	// as the stream captures them, and whole that this is the whole
+	// stream (set by ensureStream).
+	want, filters []string
+	whole         bool
+	p             *Pipeline
+	st            abacus.Store
+	log           *slog.Logger
 
 	mu      sync.Mutex
 	started bool
@@ -223,8 +262,9 @@ type Consumer struct {
 // NewConsumer returns a consumer that charges events through p and keeps
 // dead letters in st. It does nothing until Start.
 func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
+	explicit := strings.TrimSpace(cfg.Subject) != ""
 	cfg = cfg.withDefaults()
-	c := &Consumer{cfg: cfg, p: p, st: st, log: cfg.Logger.With("component", "metering-nats"), failed: make(chan struct{}),
+	c := &Consumer{cfg: cfg, explicit: explicit, p: p, st: st, log: cfg.Logger.With("component", "metering-nats"), failed: make(chan struct{}),
 		failedLog: quietlog.Limiter{Period: 10 * time.Second}, refusedLog: quietlog.Limiter{Period: 10 * time.Second},
 		deadLetterLog: quietlog.Limiter{Period: 10 * time.Second}}
 	c.budget = c.fetchBytes
@@ -248,9 +288,11 @@ func (c *Consumer) Start(ctx context.Context) error {
 	if c.started {
 		return errors.New("metering: the consumer is already started")
 	}
-	if err := c.cfg.validate(); err != nil {
+	want, err := c.cfg.validate()
+	if err != nil {
 		return err
 	}
+	c.want = want
 	if err := CheckURL(c.cfg.URL); err != nil {
 		return fmt.Errorf("metering: URL %w", err)
 	}
@@ -317,7 +359,11 @@ func (c *Consumer) Start(ctx context.Context) error {
 }
 
 func (c *Consumer) logStarted() {
-	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
+	filter := strings.Join(c.filters, ",")
+	if c.whole {
+		filter = "the whole stream"
+	}
+	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "filter", filter, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
 }
 
 // Failed is closed when the consumer stops on its own, for good: its

@@ -52,3 +52,81 @@ func TestClip(t *testing.T) {
 		t.Fatalf("clip: %d bytes, valid %v", len(s), utf8.ValidString(s))
 	}
 }
+
+func TestIntersect(t *testing.T) {
+	for _, c := range []struct{ a, b, want string }{
+		{"accounting.metering.>", "accounting.metering.token", "accounting.metering.token"},
+		{"accounting.>", "accounting.metering.*", "accounting.metering.*"},
+		{"accounting.*.quota", "accounting.metering.*", "accounting.metering.quota"},
+		{"accounting.metering.*", "accounting.*.quota", "accounting.metering.quota"},
+		{">", ">", ">"},
+		{"a.>", "a.*.>", "a.*.>"},
+		{"accounting.metering.token", "accounting.metering.token", "accounting.metering.token"},
+		{"accounting.metering.token", "accounting.metering.quota", ""},
+		{"accounting.metering.>", "accounting.metering", ""},
+		{"accounting.*", "accounting.metering.token", ""},
+		{"accounting.fee.>", "accounting.metering.>", ""},
+	} {
+		got, ok := intersect(c.a, c.b)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("intersect(%q, %q) = %q, %v, want %q", c.a, c.b, got, ok, c.want)
+		}
+	}
+}
+
+func TestParseSubjects(t *testing.T) {
+	for in, want := range map[string]string{
+		DefaultSubjects:                    DefaultSubjects,
+		" a.b , a.c ":                      "a.b,a.c",
+		"a.b,a.b":                          "a.b",
+		"a.b,a.>,a.*":                      "a.>",
+		"a.*,a.b":                          "a.*",
+		"accounting.metering.>":            "accounting.metering.>",
+		"a.b,":                             "error",
+		",":                                "error",
+		"a.b,a c":                          "error",
+		"accounting.metering.duration;x.y": "accounting.metering.duration;x.y", // one subject, as NATS has it
+	} {
+		fs, err := parseSubjects(in)
+		got := strings.Join(fs, ",")
+		if err != nil {
+			got = "error"
+		}
+		if got != want {
+			t.Errorf("parseSubjects(%q) = %q (%v), want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	csg := []string{"accounting.metering.duration", "accounting.metering.token", "accounting.metering.quota"}
+	def, _ := parseSubjects(DefaultSubjects)
+	for _, c := range []struct {
+		name             string
+		stream, want     []string
+		filters, missing string
+		whole            bool
+	}{
+		{"CSGHub's stream", csg, def, DefaultSubjects, "", true},
+		{"an old abacus's stream", csg[:1], def, "accounting.metering.duration", "accounting.metering.token,accounting.metering.quota", true},
+		{"a wildcard over CSGHub's stream", csg, []string{"accounting.metering.>"}, DefaultSubjects, "", true},
+		{"a stream wider than the filter", []string{"accounting.>"}, []string{"accounting.metering.>"}, "accounting.metering.>", "", false},
+		{"the defaults on a wide stream", []string{"accounting.>"}, def, DefaultSubjects, "", false},
+		{"two of three", csg, []string{"accounting.metering.token", "accounting.metering.quota"}, "accounting.metering.token,accounting.metering.quota", "", false},
+		{"nothing captured", csg, []string{"accounting.fee.credit"}, "", "accounting.fee.credit", false},
+		{"a mirror", nil, def, DefaultSubjects, "", false},
+	} {
+		filters, missing, whole := plan(c.stream, c.want)
+		if strings.Join(filters, ",") != c.filters || strings.Join(missing, ",") != c.missing || whole != c.whole {
+			t.Errorf("%s: plan = %v, %v, %v; want %s, %s, %v", c.name, filters, missing, whole, c.filters, c.missing, c.whole)
+		}
+	}
+}
+
+func TestVersionAtLeast(t *testing.T) {
+	for v, want := range map[string]bool{"2.9.10": false, "2.10.0": true, "2.15.2": true, "3.0.0": true, "1.11.0": false, "": false, "2.10.0-beta.1": true} {
+		if got := versionAtLeast(v, 2, 10); got != want {
+			t.Errorf("versionAtLeast(%q, 2, 10) = %v", v, got)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,21 +29,23 @@ type unusableError struct{ error }
 
 func (e unusableError) Unwrap() error { return e.error }
 
-// ensureStream creates the stream if it is missing, and checks that it
-// captures the subject.
+// ensureStream creates the stream if it is missing, capturing the
+// configured subjects, and works out what of them the durable takes of a
+// stream that exists: a stream is the operator's, and its subjects are
+// never changed.
 func (c *Consumer) ensureStream(ctx context.Context) error {
 	s, err := c.js.Stream(ctx, c.cfg.Stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = c.js.CreateStream(ctx, jetstream.StreamConfig{
 			Name:        c.cfg.Stream,
 			Description: "usage events for metering (created by abacus)",
-			Subjects:    []string{c.cfg.Subject},
+			Subjects:    c.want,
 			Storage:     jetstream.FileStorage,
 		})
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another instance won
 			s, err = c.js.Stream(ctx, c.cfg.Stream)
 		} else if err == nil {
-			c.log.Info("created JetStream stream", "stream", c.cfg.Stream, "subject", c.cfg.Subject)
+			c.log.Info("created JetStream stream", "stream", c.cfg.Stream, "subjects", strings.Join(c.want, ","))
 		}
 	}
 	switch {
@@ -54,16 +57,73 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 	}
 	cfg := s.CachedInfo().Config
 	c.warnLimits(cfg)
-	subjects := cfg.Subjects
-	if len(subjects) == 0 { // a mirror or a stream of sources: the server checks the filter
-		return nil
+	filters, missing, whole := plan(cfg.Subjects, c.want)
+	captures := strings.Join(cfg.Subjects, ", ")
+	switch {
+	case len(filters) == 0:
+		return unusableError{fmt.Errorf("metering: stream %s captures %s, not %s", c.cfg.Stream, captures, strings.Join(c.want, ", "))}
+	case len(missing) > 0 && c.explicit:
+		return unusableError{fmt.Errorf("metering: stream %s captures %s, not %s (of the subjects given, %s)", c.cfg.Stream, captures,
+			strings.Join(missing, ", "), strings.Join(c.want, ", "))}
+	case len(missing) > 0:
+		c.log.Warn("the stream does not capture all of the metering subjects: events published to those get no stream, and are not charged; add them to the stream to have them charged",
+			"stream", c.cfg.Stream, "captures", strings.Join(cfg.Subjects, ","), "not_captured", strings.Join(missing, ","))
 	}
-	for _, p := range subjects {
-		if subjectCovers(p, c.cfg.Subject) {
-			return nil
+	c.filters, c.whole = filters, whole
+	return nil
+}
+
+// plan works out the durable's filters on a stream capturing subjects
+// (none: a mirror or a stream of sources, whose subjects the server
+// checks) for the filters want: what of each the stream captures. It
+// returns those, the filters of want the stream captures nothing of, and
+// whether the filters take in all the stream captures.
+func plan(subjects, want []string) (filters, missing []string, whole bool) {
+	if len(subjects) == 0 {
+		return want, nil, false
+	}
+	for _, w := range want {
+		found := false
+		for _, s := range subjects {
+			if x, ok := intersect(w, s); ok {
+				filters, found = append(filters, x), true
+			}
+		}
+		if !found {
+			missing = append(missing, w)
 		}
 	}
-	return unusableError{fmt.Errorf("metering: stream %s captures %s, not %s", c.cfg.Stream, strings.Join(subjects, ", "), c.cfg.Subject)}
+	filters = normalize(filters)
+	whole = len(filters) > 0 && coveredAll(filters, subjects)
+	return filters, missing, whole
+}
+
+// coveredAll tells whether every subject is within one of the filters.
+func coveredAll(filters, subjects []string) bool {
+	for _, s := range subjects {
+		if !slices.ContainsFunc(filters, func(f string) bool { return subjectCovers(f, s) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// normalize leaves out of filters those given before or within another.
+func normalize(filters []string) []string {
+	var out []string
+	for i, f := range filters {
+		within := false
+		for j, g := range filters {
+			if i != j && subjectCovers(g, f) && (f != g || j < i) {
+				within = true
+				break
+			}
+		}
+		if !within {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // warnLimits tells of a stream's settings by which the server may drop
@@ -86,31 +146,130 @@ func (c *Consumer) warnLimits(cfg jetstream.StreamConfig) {
 }
 
 // ensureConsumer creates the durable pull consumer or brings its
-// settings up to date.
+// settings up to date. Its filter is none when it takes the whole stream
+// (as on CSGHub's stream, of the three metering subjects), so that
+// nats-server before 2.10, which takes one filter per consumer, serves
+// it; several filters (FilterSubjects) need 2.10.
 func (c *Consumer) ensureConsumer(ctx context.Context) error {
-	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       c.cfg.Durable,
 		Description:   "abacus metering",
-		FilterSubject: c.cfg.Subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckWait:       c.cfg.AckWait,
 		MaxDeliver:    -1,
 		MaxAckPending: max(1000, 2*c.cfg.Batch),
-	})
-	if err != nil {
-		err = fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
-		// The server refused the durable's settings (one made elsewhere
-		// with a deliver policy that cannot be changed, say): that stays
-		// so. Only JetStream not being available yet may pass.
-		var api *jetstream.APIError
-		if errors.As(err, &api) && api.Code != http.StatusServiceUnavailable && api.Code != http.StatusRequestTimeout {
-			return unusableError{err}
+	}
+	switch {
+	case len(c.filters) == 1:
+		cfg.FilterSubject = c.filters[0]
+	case c.whole:
+	default:
+		if v := c.nc.ConnectedServerVersion(); !versionAtLeast(v, 2, 10) {
+			// nats.go would send FilterSubjects all the same, and a server
+			// before 2.10 would make a durable of the whole stream.
+			return unusableError{fmt.Errorf("metering: nats-server %s takes one filter per consumer (2.10 takes several), and abacus would take %s of stream %s; "+
+				"give --nats-subject one filter, or a stream capturing only what abacus is to take", v, strings.Join(c.filters, ", "), c.cfg.Stream)}
 		}
+		cfg.FilterSubjects = c.filters
+	}
+	if err := c.refilter(ctx, cfg); err != nil {
 		return err
+	}
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, cfg)
+	if err != nil {
+		return c.consumerError(err)
 	}
 	c.cons = cons
 	return nil
+}
+
+// consumerError wraps an error of the durable's creation or update.
+func (c *Consumer) consumerError(err error) error {
+	err = fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+	// The server refused the durable's settings (one made elsewhere
+	// with a deliver policy that cannot be changed, say): that stays
+	// so. Only JetStream not being available yet may pass.
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.Code != http.StatusServiceUnavailable && api.Code != http.StatusRequestTimeout {
+		return unusableError{err}
+	}
+	return err
+}
+
+// refilter deletes the durable if it exists with filters that leave out
+// some of what cfg takes (an older abacus made it with the filter
+// accounting.metering.duration), so that CreateOrUpdateConsumer makes it
+// again, from the start of the stream. Updated in place, it would go on
+// from where it was, and skip the messages of the subjects it takes in
+// now that came before: the token events waiting in the stream. Made
+// again, it replays the stream: every event charged before comes back a
+// duplicate and is not charged again, and a dead letter is recorded and
+// published once (it is known by the stream and sequence). On a stream
+// that does not keep its messages by limits, deleting the durable may
+// drop what it had not acked, so there it is an error, for the operator.
+func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) error {
+	cons, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+	}
+	info := cons.CachedInfo()
+	had, wants := filtersOf(info.Config), filtersOf(cfg)
+	if len(had) == 0 || slices.Equal(had, wants) {
+		return nil // it took the whole stream, or takes what it did
+	}
+	if len(wants) > 0 && !slices.ContainsFunc(wants, func(w string) bool {
+		return !slices.ContainsFunc(had, func(h string) bool { return subjectCovers(h, w) })
+	}) {
+		return nil // narrowed: updated in place, it misses nothing it takes
+	}
+	stream, err := c.js.Stream(ctx, c.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("metering: stream %s: %w", c.cfg.Stream, err)
+	}
+	if r := stream.CachedInfo().Config.Retention; r != jetstream.LimitsPolicy {
+		return unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and would take %s: the stream's retention is %s, "+
+			"so making the durable again could drop messages it has not acked; once it has none pending, delete it (nats consumer rm %s %s) and start abacus again, "+
+			"or give --nats-subject %s", c.cfg.Durable, c.cfg.Stream, strings.Join(had, ","), describe(wants), r, c.cfg.Stream, c.cfg.Durable, strings.Join(had, ","))}
+	}
+	c.log.Warn("the durable consumer takes less than is configured: it is deleted and made again, and replays the stream from its start; events charged before come back as duplicates and are not charged again",
+		"stream", c.cfg.Stream, "durable", c.cfg.Durable, "had", strings.Join(had, ","), "takes", describe(wants),
+		"messages", stream.CachedInfo().State.Msgs, "ack_floor", info.AckFloor.Stream)
+	if err := c.js.DeleteConsumer(ctx, c.cfg.Stream, c.cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("metering: deleting durable consumer %s on stream %s to make it again: %w", c.cfg.Durable, c.cfg.Stream, err)
+	}
+	return nil
+}
+
+// filtersOf returns a consumer's filters, sorted; none: the whole stream.
+func filtersOf(cfg jetstream.ConsumerConfig) []string {
+	var fs []string
+	if cfg.FilterSubject != "" {
+		fs = append(fs, cfg.FilterSubject)
+	}
+	fs = append(fs, cfg.FilterSubjects...)
+	slices.Sort(fs)
+	return fs
+}
+
+func describe(filters []string) string {
+	if len(filters) == 0 {
+		return "the whole stream"
+	}
+	return strings.Join(filters, ",")
+}
+
+// versionAtLeast tells whether a server version ("2.9.10") is at least
+// major.minor.
+func versionAtLeast(v string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(v, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 // setupOnceConnected waits for the connection, then sets up the stream
@@ -189,4 +348,29 @@ func subjectCovers(pattern, subject string) bool {
 		}
 	}
 	return len(p) == len(s)
+}
+
+// intersect returns the filter of the subjects both a and b match (both
+// may hold wildcards), and whether there are any.
+func intersect(a, b string) (string, bool) {
+	p, q := strings.Split(a, "."), strings.Split(b, ".")
+	var out []string
+	for i := 0; ; i++ {
+		switch {
+		case i == len(p) && i == len(q):
+			return strings.Join(out, "."), true
+		case i < len(p) && p[i] == ">" && i < len(q):
+			return strings.Join(append(out, q[i:]...), "."), true
+		case i < len(q) && q[i] == ">" && i < len(p):
+			return strings.Join(append(out, p[i:]...), "."), true
+		case i == len(p) || i == len(q):
+			return "", false
+		case p[i] == "*":
+			out = append(out, q[i])
+		case q[i] == "*" || p[i] == q[i]:
+			out = append(out, p[i])
+		default:
+			return "", false
+		}
+	}
 }

@@ -279,12 +279,13 @@ func TestConsumerCharges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := s.CachedInfo().Config.Subjects; len(got) != 1 || got[0] != metering.DefaultSubject {
+		if got := strings.Join(s.CachedInfo().Config.Subjects, ","); got != metering.DefaultSubjects {
 			t.Fatalf("stream subjects %v", got)
 		}
+		// No filter: the durable takes the whole stream, of the three subjects.
 		ci := b.info(metering.DefaultDurable).Config
 		if ci.AckPolicy != jetstream.AckExplicitPolicy || ci.DeliverPolicy != jetstream.DeliverAllPolicy ||
-			ci.FilterSubject != metering.DefaultSubject || ci.Durable != metering.DefaultDurable || ci.AckWait != 30*time.Second {
+			ci.FilterSubject != "" || len(ci.FilterSubjects) != 0 || ci.Durable != metering.DefaultDurable || ci.AckWait != 30*time.Second {
 			t.Fatalf("durable consumer config %+v", ci)
 		}
 
@@ -706,9 +707,9 @@ func TestConsumerGracefulStop(t *testing.T) {
 	}
 }
 
-// TestConsumerExistingStream: a stream that exists (CSGHub's, capturing
-// more subjects) is used as it is, and the durable consumer reads only
-// its subject; an existing durable is brought up to date.
+// TestConsumerExistingStream: a stream that exists (CSGHub's) is used as
+// it is, and a durable consumer given one subject reads only that; an
+// existing durable is brought up to date.
 func TestConsumerExistingStream(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
@@ -730,7 +731,7 @@ func TestConsumerExistingStream(t *testing.T) {
 	acct := newID()
 	b.publish("accounting.metering.duration", csghub(string(newID()), acct, "2"))
 	b.publish("accounting.metering.token", csghub(string(newID()), acct, "2"))
-	c := b.start(metering.ConsumerConfig{AckWait: 10 * time.Second})
+	c := b.start(metering.ConsumerConfig{Subject: metering.DefaultSubject, AckWait: 10 * time.Second})
 	waitFor(t, "the event charged", func() bool { return c.Stats().Accepted == 1 })
 	b.waitDrained(metering.DefaultDurable)
 	s, err := b.js.Stream(ctx, metering.DefaultStream)

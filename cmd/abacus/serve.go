@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,7 +38,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	burstMax := fs.Int("burst-max", 20, "burst levels: the highest level")
 	natsURL := fs.String("nats", os.Getenv("ABACUS_NATS_URL"), "consume usage events from this NATS JetStream server, e.g. nats://127.0.0.1:4222 (env ABACUS_NATS_URL)")
 	natsStream := fs.String("nats-stream", "meteringEventStream", "the JetStream stream of usage events (created if missing)")
-	natsSubject := fs.String("nats-subject", "accounting.metering.duration", "the subject usage events are published to")
+	natsSubject := fs.String("nats-subject", metering.DefaultSubjects,
+		"the subjects usage events are published to: subjects or wildcard filters (accounting.metering.>), comma separated; by default those the stream does not capture are only logged")
 	natsDurable := fs.String("nats-durable", "abacus-metering", "the durable consumer's name")
 	natsFetchMemory := fs.String("nats-fetch-memory", envOr("ABACUS_NATS_FETCH_MEMORY", strconv.Itoa(metering.DefaultMaxBytes>>20)),
 		"MiB of messages one pull from NATS fetches at most (two are held at once); never below the server's max_payload (env ABACUS_NATS_FETCH_MEMORY)")
@@ -127,7 +129,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var consumerFailed <-chan struct{} // nil, never ready, without a consumer
 	var statsLogged chan struct{}
 	if *natsURL != "" {
-		consumer = metering.NewConsumer(metering.ConsumerConfig{URL: *natsURL, Stream: *natsStream, Subject: *natsSubject,
+		subject := "" // the default: the subjects of it the stream does not capture are logged, not refused
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "nats-subject" {
+				subject = *natsSubject
+			}
+		})
+		consumer = metering.NewConsumer(metering.ConsumerConfig{URL: *natsURL, Stream: *natsStream, Subject: subject,
 			Durable: *natsDurable, MaxBytes: int(natsFetchBytes), Logger: log}, &metering.Pipeline{Engine: engine}, st)
 		if err := consumer.Start(loopCtx); err != nil {
 			ln.Close()
@@ -135,7 +143,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			engine.Close()
 			return fmt.Errorf("--nats: %w", err)
 		}
-		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subject %s)\n", metering.RedactURL(*natsURL), *natsStream, *natsSubject)
+		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subjects %s)\n", metering.RedactURL(*natsURL), *natsStream, *natsSubject)
 		consumerFailed = consumer.Failed()
 		statsLogged = make(chan struct{})
 		go func() {

@@ -177,7 +177,7 @@ func TestServeNATSExitsWhenConsumerFails(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("abacus serve ended with %v, want exit code 1", err)
 	}
-	if log := s.log.String(); !strings.Contains(log, "abacus serve: --nats: the consumer stopped, so abacus exits: metering: stream meteringEventStream captures other.subject, not accounting.metering.duration") {
+	if log := s.log.String(); !strings.Contains(log, "abacus serve: --nats: the consumer stopped, so abacus exits: metering: stream meteringEventStream captures other.subject, not accounting.metering.duration, accounting.metering.token, accounting.metering.quota") {
 		t.Fatalf("no reason given:\n%s", log)
 	}
 	if out := s.stdout.String(); !strings.Contains(out, "shutting down: the NATS consumer stopped\n") || !strings.HasSuffix(out, "stopped\n") {
@@ -272,5 +272,36 @@ func TestServeNATSLogsStatsOnShutdown(t *testing.T) {
 	}
 	if want := `msg="NATS consumer" received=1 redelivered=0 accepted=1 `; strings.Count(s.log.String(), want) != 1 {
 		t.Fatalf("want %q once in:\n%s", want, s.log)
+	}
+}
+
+// TestServeNATSSubjects: on CSGHub's stream of three metering subjects,
+// serve charges what comes on each, by default and with a wildcard or a
+// list as --nats-subject (QA: the wildcard stopped serve, and the token
+// and quota subjects were never read).
+func TestServeNATSSubjects(t *testing.T) {
+	t.Parallel()
+	for i, args := range [][]string{nil, {"--nats-subject", "accounting.metering.>"},
+		{"--nats-subject", "accounting.metering.duration, accounting.metering.token,accounting.metering.quota"}} {
+		t.Run(fmt.Sprint(args), func(t *testing.T) {
+			t.Parallel()
+			ns := natstest.Start(t)
+			js := jsClient(t, ns.ClientURL())
+			if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "meteringEventStream",
+				Subjects: []string{"accounting.metering.duration", "accounting.metering.token", "accounting.metering.quota"}}); err != nil {
+				t.Fatal(err)
+			}
+			s := startServeNATS(t, append([]string{"--nats", ns.ClientURL()}, args...)...)
+			acct := account(20 + i)
+			for _, subj := range []string{"duration", "token", "quota"} {
+				if _, err := js.Publish(context.Background(), "accounting.metering."+subj, []byte(usageEvent(fmt.Sprint("subjects-", i, subj), acct, 4))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.waitUntil(t, "the 3 events charged", func() bool { return s.balance(t, acct) == "-3" })
+			if len(args) == 0 && !strings.Contains(s.stdout.String(), "subjects accounting.metering.duration,accounting.metering.token,accounting.metering.quota)") {
+				t.Fatalf("the banner:\n%s", s.stdout)
+			}
+		})
 	}
 }
