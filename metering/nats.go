@@ -359,9 +359,9 @@ func (c *Consumer) Start(ctx context.Context) error {
 }
 
 func (c *Consumer) logStarted() {
-	filter := strings.Join(c.filters, ",")
-	if c.whole {
-		filter = "the whole stream"
+	filter := strings.Join(c.filters, ",") // the durable's, as ensureConsumer sets it
+	if c.whole && len(c.filters) > 1 {
+		filter = "none (the whole stream)"
 	}
 	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "filter", filter, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
 }
