@@ -197,17 +197,16 @@ func (c *Consumer) consumerError(err error) error {
 	return err
 }
 
-// refilter deletes the durable if it exists with filters that leave out
-// some of what cfg takes (an older abacus made it with the filter
-// accounting.metering.duration), so that CreateOrUpdateConsumer makes it
-// again, from the start of the stream. Updated in place, it would go on
-// from where it was, and skip the messages of the subjects it takes in
-// now that came before: the token events waiting in the stream. Made
-// again, it replays the stream: every event charged before comes back a
-// duplicate and is not charged again, and a dead letter is recorded and
-// published once (it is known by the stream and sequence). On a stream
-// that does not keep its messages by limits, deleting the durable may
-// drop what it had not acked, so there it is an error, for the operator.
+// refilter refuses a durable that exists with filters leaving out some
+// of what cfg takes (an older abacus made it with the filter
+// accounting.metering.duration). Updated in place it would go on from
+// where it was, and skip the messages of the subjects it takes in now
+// that came before: the token events waiting in the stream. Made again, it
+// would replay the stream from its start: the events charged before come
+// back duplicates, but one it dead-lettered, for an account's floor say,
+// is tried again and may be charged now, and a long stream takes long.
+// Which of those an operator wants is theirs to say, so abacus says how
+// to do either and does neither.
 func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) error {
 	cons, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -216,8 +215,7 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) e
 	if err != nil {
 		return fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
 	}
-	info := cons.CachedInfo()
-	had, wants := filtersOf(info.Config), filtersOf(cfg)
+	had, wants := filtersOf(cons.CachedInfo().Config), filtersOf(cfg)
 	if len(had) == 0 || slices.Equal(had, wants) {
 		return nil // it took the whole stream, or takes what it did
 	}
@@ -226,22 +224,17 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) e
 	}) {
 		return nil // narrowed: updated in place, it misses nothing it takes
 	}
-	stream, err := c.js.Stream(ctx, c.cfg.Stream)
-	if err != nil {
-		return fmt.Errorf("metering: stream %s: %w", c.cfg.Stream, err)
+	pending := ""
+	if stream, err := c.js.Stream(ctx, c.cfg.Stream); err == nil {
+		if r := stream.CachedInfo().Config.Retention; r != jetstream.LimitsPolicy {
+			pending = fmt.Sprintf(" (the stream's retention is %s: delete it once it has no messages pending, or they may be dropped)", r)
+		}
 	}
-	if r := stream.CachedInfo().Config.Retention; r != jetstream.LimitsPolicy {
-		return unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and would take %s: the stream's retention is %s, "+
-			"so making the durable again could drop messages it has not acked; once it has none pending, delete it (nats consumer rm %s %s) and start abacus again, "+
-			"or give --nats-subject %s", c.cfg.Durable, c.cfg.Stream, strings.Join(had, ","), describe(wants), r, c.cfg.Stream, c.cfg.Durable, strings.Join(had, ","))}
-	}
-	c.log.Warn("the durable consumer takes less than is configured: it is deleted and made again, and replays the stream from its start; events charged before come back as duplicates and are not charged again",
-		"stream", c.cfg.Stream, "durable", c.cfg.Durable, "had", strings.Join(had, ","), "takes", describe(wants),
-		"messages", stream.CachedInfo().State.Msgs, "ack_floor", info.AckFloor.Stream)
-	if err := c.js.DeleteConsumer(ctx, c.cfg.Stream, c.cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return fmt.Errorf("metering: deleting durable consumer %s on stream %s to make it again: %w", c.cfg.Durable, c.cfg.Stream, err)
-	}
-	return nil
+	return unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. "+
+		"To take them all, delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
+		"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now). "+
+		"To keep it as it is, give --nats-subject %s",
+		c.cfg.Durable, c.cfg.Stream, strings.Join(had, ","), describe(wants), c.cfg.Stream, c.cfg.Durable, pending, strings.Join(had, ","))}
 }
 
 // filtersOf returns a consumer's filters, sorted; none: the whole stream.

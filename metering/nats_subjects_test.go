@@ -116,10 +116,12 @@ func TestConsumerAllMeteringSubjects(t *testing.T) {
 }
 
 // TestConsumerUpgradeCSGHubStream: on CSGHub's stream, a durable an older
-// abacus made with the filter accounting.metering.duration is made again
-// to consume all three subjects: the token and quota events that waited in
-// the stream are charged, and the duration events charged before are not
-// charged again.
+// abacus made with the filter accounting.metering.duration stops the
+// consumer, saying how to go on, and is left as it was; kept by
+// --nats-subject, it is used as before; deleted by the operator, it is
+// made again to consume all three subjects: the token and quota events
+// that waited in the stream are charged, and the duration events charged
+// before are not charged again.
 func TestConsumerUpgradeCSGHubStream(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
@@ -136,8 +138,28 @@ func TestConsumerUpgradeCSGHubStream(t *testing.T) {
 	old.Stop()
 	b.publish("accounting.metering.quota", csghub(string(newID()), acct, "6"))
 
-	var logs logBuffer
-	c := b.start(metering.ConsumerConfig{Logger: logs.logger(t)})
+	// It stops, saying how to go on, and changes nothing: made again on
+	// its own it would have replayed the stream, and retried what it had
+	// dead-lettered.
+	err := b.consumer(metering.ConsumerConfig{}).Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "nats consumer rm "+metering.DefaultStream+" "+metering.DefaultDurable) ||
+		!strings.Contains(err.Error(), "--nats-subject "+metering.DefaultSubject) {
+		t.Fatalf("started on a durable that takes less: %v, want it refused saying how to go on", err)
+	}
+	if got := b.filters(metering.DefaultDurable); !slices.Equal(got, []string{metering.DefaultSubject}) {
+		t.Fatalf("the refused start changed the durable: %v", got)
+	}
+	// Kept as it was, it takes .duration alone, as before.
+	kept := b.start(metering.ConsumerConfig{Subject: metering.DefaultSubject})
+	kept.Stop()
+
+	// Deleted by the operator, it is made again and replays the stream:
+	// the token and quota events are charged, the duration one comes back
+	// a duplicate.
+	if err := b.js.DeleteConsumer(context.Background(), metering.DefaultStream, metering.DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
+	c := b.start(metering.ConsumerConfig{})
 	waitFor(t, "2 events charged", func() bool { return c.Stats().Accepted == 2 })
 	b.waitDrained(metering.DefaultDurable)
 	if got := b.filters(metering.DefaultDurable); len(got) != 0 {
@@ -148,9 +170,6 @@ func TestConsumerUpgradeCSGHubStream(t *testing.T) {
 	}
 	if s := c.Stats(); s.Received != 3 || s.Duplicate != 1 {
 		t.Fatalf("stats %+v: the stream is replayed, the event charged before a duplicate", s)
-	}
-	if !strings.Contains(logs.String(), "made again") {
-		t.Fatalf("the durable's re-creation is not logged:\n%s", logs.String())
 	}
 	c.Stop()
 
@@ -269,7 +288,8 @@ func TestConsumerSubjectForms(t *testing.T) {
 
 // TestConsumerOldServer runs against nats-server before 2.10, which takes
 // one filter per consumer: CSGHub's stream is consumed whole, an older
-// abacus's durable is made again, and two filters of three are refused,
+// abacus's durable is refused until deleted, then made again, and two
+// filters of three are refused,
 // not turned into a durable of the whole stream. Skipped without the
 // program (see natstest.StartBinary).
 func TestConsumerOldServer(t *testing.T) {
@@ -288,6 +308,12 @@ func TestConsumerOldServer(t *testing.T) {
 	b.waitDrained(metering.DefaultDurable)
 	old.Stop()
 
+	if err := b.consumer(metering.ConsumerConfig{}).Start(context.Background()); err == nil || !strings.Contains(err.Error(), "nats consumer rm") {
+		t.Fatalf("started on a durable that takes less: %v, want it refused", err)
+	}
+	if err := b.js.DeleteConsumer(context.Background(), metering.DefaultStream, metering.DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
 	c := b.start(metering.ConsumerConfig{})
 	b.publish("accounting.metering.quota", csghub(string(newID()), acct, "6"))
 	waitFor(t, "2 events charged", func() bool { return c.Stats().Accepted == 2 })
