@@ -121,7 +121,7 @@ func (b *batch) move(m *abacus.Move, prep prepared) (int, error) {
 	}
 	switch {
 	case m.Type == abacus.TxCharge && m.Bucket == "":
-		parts, err := b.draw(prep.customer, b.drawOrder, m.Amount)
+		parts, err := b.draw(prep.customer, m.Amount)
 		if err != nil {
 			return -1, err
 		}
@@ -145,13 +145,13 @@ type part struct {
 	amount abacus.Amount
 }
 
-// draw splits amount across a customer's buckets: each bucket in order
-// gives what it has available above zero, and whatever is still
+// draw splits amount across a customer's buckets: each bucket in the draw
+// order gives what it has available above zero, and whatever is still
 // owed lands on cash as far as its floor allows.
-func (b *batch) draw(c *customerWallets, order []abacus.Bucket, amount abacus.Amount) ([]part, error) {
+func (b *batch) draw(c *customerWallets, amount abacus.Amount) ([]part, error) {
 	var parts []part
 	remaining := amount
-	for _, bk := range order {
+	for _, bk := range b.drawOrder {
 		if remaining.IsZero() {
 			break
 		}
@@ -186,7 +186,7 @@ func (b *batch) draw(c *customerWallets, order []abacus.Bucket, amount abacus.Am
 			return nil, err
 		}
 		if room.Cmp(remaining) < 0 {
-			return nil, b.insufficientTotal(c, order, amount)
+			return nil, b.insufficientTotal(c, amount)
 		}
 	}
 	for i := range parts {
@@ -202,21 +202,20 @@ func (b *batch) draw(c *customerWallets, order []abacus.Bucket, amount abacus.Am
 	return append(parts, part{cash, remaining}), nil
 }
 
-func (b *batch) insufficientTotal(c *customerWallets, order []abacus.Bucket, need abacus.Amount) error {
+func (b *batch) insufficientTotal(c *customerWallets, need abacus.Amount) error {
 	cash := b.wallets[c.ids[abacus.BucketCash]]
 	return abacus.Errorf(abacus.CodeInsufficientFunds, "amount",
 		"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); %s is needed",
-		cash.Account, b.spendable(c, order), c.currency, cash.Floor, need)
+		cash.Account, b.spendable(c), c.currency, cash.Floor, need)
 }
 
-// spendable is what a customer's buckets in order have available above
-// zero, and cash down to its floor: what a charge drawing in order may
-// take. (Above zero alone, an
+// spendable is what a customer's buckets have available above zero, and
+// cash down to its floor: what a charge may take. (Above zero alone, an
 // account with cash at -4 of a floor of -5 was told it had 0 for a charge
 // of 2, and then took one of 1; QA.)
-func (b *batch) spendable(c *customerWallets, order []abacus.Bucket) abacus.Amount {
+func (b *batch) spendable(c *customerWallets) abacus.Amount {
 	total := abacus.Zero
-	for _, bk := range order {
+	for _, bk := range b.drawOrder {
 		w := b.wallets[c.ids[bk]]
 		a, err := w.Available()
 		if err != nil {
@@ -293,7 +292,7 @@ func (b *batch) holdCreate(o *abacus.HoldCreate, prep prepared) (int, error) {
 		parts = []part{{w, o.Amount}}
 	} else {
 		var err error
-		if parts, err = b.draw(prep.customer, b.drawOrder, o.Amount); err != nil {
+		if parts, err = b.draw(prep.customer, o.Amount); err != nil {
 			return -1, err
 		}
 	}

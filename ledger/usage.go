@@ -26,10 +26,6 @@ type UsageConfig struct {
 	// NewAccountOverdraft is the floor policy of accounts created for
 	// events; nil means CSGHub's: usage takes them negative without limit.
 	NewAccountOverdraft *abacus.Overdraft
-	// VoucherScenes lists the scenes whose usage may draw on the voucher
-	// bucket; nil: CSGHub's compute scenes, DefaultVoucherScenes. Usage
-	// of any other scene draws in the draw order without the voucher.
-	VoucherScenes map[int]bool
 	// MinuteDedupe lists the scenes where a second event for the same
 	// instance in the same wall-clock minute is a duplicate (CSGHub's
 	// minute-level check), off for every scene by default.
@@ -56,11 +52,6 @@ type UsageConfig struct {
 	MaxAge time.Duration
 }
 
-// DefaultVoucherScenes are UsageConfig.VoucherScenes unless configured:
-// CSGHub spends vouchers only on inference, spaces, finetunes and
-// evaluations (IsUseVoucher), not on tokens, syncs or purchases.
-var DefaultVoucherScenes = []int{10, 11, 12, 14}
-
 // DefaultUsageBatch is UsageConfig.MaxBatch unless configured.
 const DefaultUsageBatch = 16_000
 
@@ -71,12 +62,6 @@ const DefaultMaxAhead = 5 * time.Minute
 func (c UsageConfig) withDefaults() UsageConfig {
 	if c.DefaultCurrency == "" {
 		c.DefaultCurrency = "USD"
-	}
-	if c.VoucherScenes == nil {
-		c.VoucherScenes = map[int]bool{}
-		for _, s := range DefaultVoucherScenes {
-			c.VoucherScenes[s] = true
-		}
 	}
 	if c.NewAccountOverdraft == nil {
 		c.NewAccountOverdraft = &abacus.Overdraft{Unlimited: true}

@@ -19,11 +19,9 @@ import (
 // posting: the netted change of the whole batch, in one usage transaction.
 type usageBatch struct {
 	*batch
-	vouchers  map[int]bool    // the scenes that may draw on vouchers
-	noVoucher []abacus.Bucket // the draw order of the others
-	book      *rating.Book
-	used      map[rating.Counter]int64 // counters as they stand, stored plus this batch
-	counted   map[rating.Counter]int64 // what this batch adds
+	book    *rating.Book
+	used    map[rating.Counter]int64 // counters as they stand, stored plus this batch
+	counted map[rating.Counter]int64 // what this batch adds
 	// The version that counted each counter's latest usage: as stored (0
 	// if unknown), and as this batch's charges left it.
 	usedBy    map[rating.Counter]int64
@@ -137,8 +135,6 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			priceUses: map[priceUse]time.Time{},
 			repricing: map[string]bool{},
 			rerated:   map[string]bool{},
-			vouchers:  e.cfg.Usage.VoucherScenes,
-			noVoucher: slices.DeleteFunc(slices.Clone(e.cfg.DrawOrder), func(b abacus.Bucket) bool { return b == abacus.BucketVoucher }),
 			book:      book,
 			readPaid: func(m usageMonth) (abacus.Drawn, error) {
 				return tx.MonthPaid(ctx, m.account, m.currency, m.start)
@@ -323,15 +319,4 @@ func minuteSlot(e *abacus.UsageEvent) abacus.MinuteSlot {
 func slotOf(s abacus.MinuteSlot) abacus.MinuteSlot {
 	s.EventID = ""
 	return s
-}
-
-// drawOrderOf is the order a charge for usage of the scenes draws in:
-// the draw order, without the voucher unless every scene may use it.
-func (u *usageBatch) drawOrderOf(scenes ...int) []abacus.Bucket {
-	for _, s := range scenes {
-		if !u.vouchers[s] {
-			return u.noVoucher
-		}
-	}
-	return u.drawOrder
 }

@@ -112,7 +112,7 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 	if err != nil {
 		return err
 	}
-	drawn, err := u.charge(it, u.drawOrderOf(ev.Scene), amount)
+	drawn, err := u.charge(it, amount)
 	if err != nil {
 		// The floor or an overflow refuses the whole cost: in a token
 		// split it comes from the counts in extra, not from value.
@@ -176,16 +176,15 @@ func (it *usageItem) costField(r rating.Rating) string {
 }
 
 // charge moves amount from the account to revenue, drawing the buckets in
-// order (drawOrderOf) within the account's floor; a negative amount (a
-// volume price stepping down) is a credit for the event's month. A refusal
-// (the floor, a balance that would overflow) names it.field() and changes
-// nothing.
-func (u *usageBatch) charge(it *usageItem, order []abacus.Bucket, amount abacus.Amount) (abacus.Drawn, error) {
-	d, err := u.chargeAmount(it, order, amount)
+// order within the account's floor; a negative amount (a volume price
+// stepping down) is a credit for the event's month. A refusal (the floor,
+// a balance that would overflow) names it.field() and changes nothing.
+func (u *usageBatch) charge(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
+	d, err := u.chargeAmount(it, amount)
 	return d, abacus.RenameField(err, it.field())
 }
 
-func (u *usageBatch) chargeAmount(it *usageItem, order []abacus.Bucket, amount abacus.Amount) (abacus.Drawn, error) {
+func (u *usageBatch) chargeAmount(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
 	switch {
 	case amount.IsZero():
 		return abacus.Drawn{}, nil
@@ -200,14 +199,14 @@ func (u *usageBatch) chargeAmount(it *usageItem, order []abacus.Bucket, amount a
 		}
 		return subDrawn(abacus.Drawn{}, back)
 	}
-	return u.drawFor(it, order, amount)
+	return u.drawFor(it, amount)
 }
 
-// drawFor draws amount from the item's account in order, within its
-// floor, and moves it to revenue.
-func (u *usageBatch) drawFor(it *usageItem, order []abacus.Bucket, amount abacus.Amount) (abacus.Drawn, error) {
+// drawFor draws amount from the item's account in the draw order, within
+// its floor, and moves it to revenue.
+func (u *usageBatch) drawFor(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
 	var d abacus.Drawn
-	parts, err := u.draw(it.customer, order, amount)
+	parts, err := u.draw(it.customer, amount)
 	if err != nil {
 		return d, err
 	}

@@ -140,7 +140,7 @@ func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.A
 			return abacus.Drawn{}, err
 		}
 		if room, err := avail.Sub(cash.Floor); err != nil || room.Cmp(fromCash) < 0 {
-			return abacus.Drawn{}, abacus.RenameField(u.insufficientTotal(it.customer, u.drawOrderOf(s.Scene), owed), it.field())
+			return abacus.Drawn{}, abacus.RenameField(u.insufficientTotal(it.customer, owed), it.field())
 		}
 	}
 	back, err := subDrawn(abacus.Drawn{}, shares)
@@ -150,7 +150,7 @@ func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.A
 	if err != nil || beyond.IsZero() {
 		return back, err
 	}
-	d, err := u.charge(it, u.drawOrderOf(s.Scene), beyond)
+	d, err := u.charge(it, beyond)
 	if err != nil {
 		return abacus.Drawn{}, u.undo(it, back, err)
 	}

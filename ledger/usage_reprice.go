@@ -125,12 +125,7 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 	if err != nil {
 		return err
 	}
-	scenes := make([]int, len(group))
-	for i := range group {
-		scenes[i] = group[i].event.Scene
-	}
-	order := u.drawOrderOf(scenes...)
-	has := u.spendable(c, order)
+	has := u.spendable(c)
 	var paid abacus.Drawn // what the month's events paid, net, bucket by bucket
 	given := abacus.Zero
 	for i := range group {
@@ -162,7 +157,7 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 	}
 	floored := cash.HasFloor
 	cash.HasFloor = false // asked below, of the month's end
-	moved, err := u.settleDifference(it, order, more, paid)
+	moved, err := u.settleDifference(it, more, paid)
 	cash.HasFloor = floored
 	if err != nil {
 		if abacus.ErrorCodeOf(err) == abacus.CodeInternal {
@@ -200,9 +195,9 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 // the month still has paid (what is beyond them is a credit for the
 // month). It returns what each bucket paid more, negative where it got
 // back.
-func (u *usageBatch) settleDifference(it *usageItem, order []abacus.Bucket, more abacus.Amount, paid abacus.Drawn) (abacus.Drawn, error) {
+func (u *usageBatch) settleDifference(it *usageItem, more abacus.Amount, paid abacus.Drawn) (abacus.Drawn, error) {
 	if !more.IsNegative() {
-		return u.charge(it, order, more)
+		return u.charge(it, more)
 	}
 	less, err := more.Neg()
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
 	"github.com/abacus-billing/abacus/ledger"
-	"github.com/shopspring/decimal"
 )
 
 // usageFixture is an engine over a fresh store with per-minute prices.
@@ -228,58 +227,6 @@ func TestUsageRules(t *testing.T) {
 				if avail, _ := w.Available(); avail.String() != want {
 					t.Errorf("%s: %s available, want %s (bonus first, then cash)", bk, avail, want)
 				}
-			}
-			mustVerify(t, f.st)
-		})
-
-		t.Run("vouchers pay only for the scenes that may use them", func(t *testing.T) {
-			tokens := abacus.Price{SKUType: 1, SKUKind: 4, ResourceID: "llm", UnitType: "token", Currency: "USD", Unit: 1,
-				Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("1"), ValidFrom: gpu.ValidFrom, CreatedAt: gpu.ValidFrom}
-			tokenEvent := func(id string, acct abacus.AccountID, n int64) abacus.UsageEvent {
-				e := abacus.UsageEvent{ID: id, Account: acct, Value: n, ValueType: abacus.ValueTokens, Scene: 15, ResourceID: "llm", Time: t0}
-				if err := e.Validate(); err != nil {
-					t.Fatal(err)
-				}
-				return e
-			}
-			funded := func(f *usageFixture) abacus.AccountID {
-				acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
-				if _, err := f.e.Submit(f.ctx, string(newAccountID()), &abacus.Move{Type: abacus.TxGrant, Account: acct, Currency: "USD", Amount: amt(t, "5"), Bucket: abacus.BucketVoucher}); err != nil {
-					t.Fatal(err)
-				}
-				f.fund(acct, abacus.TxTopup, "2")
-				return acct
-			}
-			balances := func(f *usageFixture, acct abacus.AccountID) string {
-				return fmt.Sprintf("voucher %s cash %s", wallet(t, f.st, acct, abacus.BucketVoucher, "USD").Balance, wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance)
-			}
-			// By default CSGHub's: a space's minutes, not an LLM's tokens (QA:
-			// tokens had spent the voucher CSGHub keeps for compute).
-			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu, tokens)
-			acct := funded(f)
-			if r := f.ingest(tokenEvent("tokens", acct, 3)); r[0].Status != abacus.IngestAccepted || r[0].Charged.String() != "3" {
-				t.Fatalf("%+v", r[0])
-			}
-			if got := balances(f, acct); got != "voucher 5 cash -1" {
-				t.Fatalf("after 3 tokens: %s, want the voucher untouched", got)
-			}
-			f.ingest(spaceEvent("space", acct, "gpu", 2, t0))
-			if got := balances(f, acct); got != "voucher 3 cash -1" {
-				t.Fatalf("after 2 minutes of a space: %s, want them from the voucher", got)
-			}
-			if res, err := f.e.VoidEvents(f.ctx, []string{"tokens"}); err != nil || res[0].Err != nil {
-				t.Fatal(res, err)
-			}
-			if got := balances(f, acct); got != "voucher 3 cash 2" {
-				t.Fatalf("after the tokens' void: %s, want it back to cash", got)
-			}
-			mustVerify(t, f.st)
-			// Configured, tokens may use it too.
-			f = newUsageFixture(t, open(t), ledger.UsageConfig{VoucherScenes: map[int]bool{15: true}}, gpu, tokens)
-			acct = funded(f)
-			f.ingest(tokenEvent("tokens", acct, 3))
-			if got := balances(f, acct); got != "voucher 2 cash 2" {
-				t.Fatalf("with vouchers for scene 15: %s", got)
 			}
 			mustVerify(t, f.st)
 		})

@@ -161,7 +161,6 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 	// a file ingested beside the server is charged by the server's rules.
 	overdraft := fs.String("new-account-overdraft", envOr("ABACUS_NEW_ACCOUNT_OVERDRAFT", "unlimited"), "floor of accounts created for events: unlimited (CSGHub: usage may go negative), none, or a limit such as 50 (env ABACUS_NEW_ACCOUNT_OVERDRAFT)")
 	order := fs.String("draw-order", envOr("ABACUS_DRAW_ORDER", "voucher,cash,bonus"), "the order charges, holds and usage draw from an account's buckets (env ABACUS_DRAW_ORDER)")
-	vouchers := fs.String("voucher-scenes", envOr("ABACUS_VOUCHER_SCENES", "10,11,12,14"), "scenes, comma-separated, whose usage may draw on vouchers, all or none (CSGHub: 10,11,12,14; env ABACUS_VOUCHER_SCENES)")
 	minutes := fs.String("minute-dedupe", os.Getenv("ABACUS_MINUTE_DEDUPE"), "scenes, comma-separated, where a second event for the same instance in the same minute is a duplicate (CSGHub: 10,11,12,14,15; env ABACUS_MINUTE_DEDUPE)")
 	maxBatch := fs.Int("max-usage-batch", ledger.DefaultUsageBatch, "most usage events committed in one database transaction")
 	ahead := fs.String("max-event-ahead", envOr("ABACUS_MAX_EVENT_AHEAD", ledger.DefaultMaxAhead.String()), "how far past this machine's clock an event's time may be; later events are rejected (0: no bound; env ABACUS_MAX_EVENT_AHEAD)")
@@ -217,38 +216,17 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 			return ledger.Config{}, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
 		}
 		if *minutes != "" {
-			if c.MinuteDedupe, err = parseScenes("--minute-dedupe", *minutes); err != nil {
-				return ledger.Config{}, err
-			}
-		}
-		switch *vouchers {
-		case "all":
-			c.VoucherScenes = map[int]bool{}
-			for s := 0; s <= abacus.MaxScene; s++ {
-				c.VoucherScenes[s] = true
-			}
-		case "none":
-			c.VoucherScenes = map[int]bool{}
-		default:
-			if c.VoucherScenes, err = parseScenes("--voucher-scenes", *vouchers); err != nil {
-				return ledger.Config{}, err
+			c.MinuteDedupe = map[int]bool{}
+			for _, s := range strings.Split(*minutes, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(s))
+				if err != nil || n < 0 || n > abacus.MaxScene {
+					return ledger.Config{}, fmt.Errorf("--minute-dedupe: %q is not a scene number (0 to %d)", s, abacus.MaxScene)
+				}
+				c.MinuteDedupe[n] = true
 			}
 		}
 		return ledger.Config{DrawOrder: drawOrder, Usage: c}, nil
 	}
-}
-
-// parseScenes reads a comma-separated list of scene numbers for flag.
-func parseScenes(flag, list string) (map[int]bool, error) {
-	scenes := map[int]bool{}
-	for _, s := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 0 || n > abacus.MaxScene {
-			return nil, fmt.Errorf("%s: %q is not a scene number (0 to %d)", flag, s, abacus.MaxScene)
-		}
-		scenes[n] = true
-	}
-	return scenes, nil
 }
 
 // withLogger returns cfg logging to log.

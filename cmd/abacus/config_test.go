@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/ledger"
 )
 
@@ -247,32 +246,5 @@ func TestDescribeDBHidesPasswords(t *testing.T) {
 	}
 	if isPostgres("./data/abacus.db") || isPostgres("/var/lib/postgres-backups/abacus.db") {
 		t.Error("a SQLite path taken for PostgreSQL")
-	}
-}
-
-// TestVoucherScenes: --voucher-scenes defaults to CSGHub's compute
-// scenes, takes a list, all or none, and refuses anything else naming
-// the flag.
-func TestVoucherScenes(t *testing.T) {
-	for value, want := range map[string]int{"": 4, "10, 15": 2, "all": abacus.MaxScene + 1, "none": 0, "1000": -1, "x": -1, "10,": -1} {
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		read := usageFlags(fs)
-		args := []string{"--voucher-scenes", value}
-		if value == "" {
-			args = nil
-		}
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := read()
-		if want < 0 {
-			if err == nil || !strings.HasPrefix(err.Error(), "--voucher-scenes: ") {
-				t.Errorf("%q: %v, want an error naming --voucher-scenes", value, err)
-			}
-			continue
-		}
-		if err != nil || cfg.Usage.VoucherScenes == nil || len(cfg.Usage.VoucherScenes) != want {
-			t.Errorf("%q: %d scenes (%v), want %d", value, len(cfg.Usage.VoucherScenes), err, want)
-		}
 	}
 }
