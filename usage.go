@@ -28,6 +28,10 @@ type UsageEvent struct {
 	CustomerID   string    // the instance shown on bills (deploy, task, model)
 	Time         time.Time // when the usage happened (CSGHub created_at)
 	Extra        string    // a JSON object as text, kept verbatim
+	// SentID is the id as sent where Validate unwrapped a UUID from braces
+	// or "urn:uuid:", which earlier releases stored as sent: the ledger
+	// finds such an event under it. Not stored.
+	SentID string
 }
 
 // Value types, as CSGHub numbers them.
@@ -72,7 +76,12 @@ func (e *UsageEvent) Validate() error {
 		// find no route. "//", "a/" and "/a" are not one slash and do reach it.
 		return Errorf(CodeInvalid, "uuid", "%q cannot be an event id: in the URL of its void (.../events/%%2F/void) it is read as a trailing slash, so the event could not be voided", e.ID)
 	}
-	e.ID = CanonicalEventID(e.ID) // one event, one spelling
+	if c := CanonicalEventID(e.ID); c != e.ID { // one event, one spelling
+		if !strings.EqualFold(c, e.ID) {
+			e.SentID = e.ID
+		}
+		e.ID = c
+	}
 	if e.Account == "" {
 		return Errorf(CodeInvalid, "user_uuid", "is required: the account the usage is charged to")
 	}
@@ -137,11 +146,12 @@ func ValidateEventTime(t time.Time) error {
 	return nil
 }
 
-// CanonicalEventID returns id as ingestion keeps it: a UUID in any
-// spelling that CSGHub's uuid type reads as the same value (either case;
-// hyphenated, in braces, after "urn:uuid:", or 32 hex digits) as
-// lowercase 8-4-4-4-12, and any other id as sent. Kept as sent, the
-// other spellings of one event's UUID were charged once each (QA).
+// CanonicalEventID returns id as ingestion keeps it: a UUID hyphenated,
+// in either case, alone, in braces or after "urn:uuid:" (spellings of
+// one UUID to CSGHub's uuid type), as lowercase 8-4-4-4-12, and any other
+// id as sent. Kept as sent, the braced and urn spellings of one event's
+// UUID were charged once each (QA). 32 hex digits alone are left as they
+// are: as often a digest (MD5) as a UUID, and stored as sent before.
 func CanonicalEventID(id string) string {
 	inner := id
 	switch {
@@ -149,22 +159,11 @@ func CanonicalEventID(id string) string {
 		inner = id[1:37]
 	case len(id) == 45 && strings.EqualFold(id[:9], "urn:uuid:"):
 		inner = id[9:]
-	case len(id) == 32 && isHex(id):
-		inner = id[0:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:32]
 	}
 	if u, err := ParseAccountID(inner); err == nil {
 		return string(u)
 	}
 	return id
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // CheckNewEvent refuses what Validate lets through but an event coming

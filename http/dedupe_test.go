@@ -30,9 +30,9 @@ func TestMinuteDedupeNamesTheEventItKept(t *testing.T) {
 	}
 }
 
-// TestEventIDSpellingsAreOneEvent: a UUID braced, after urn:uuid:, or
-// without hyphens is the UUID CSGHub's uuid type reads, so one event; each
-// had been charged once (QA). The void finds it by any of them. The nil
+// TestEventIDSpellingsAreOneEvent: a UUID braced, after urn:uuid:, or in
+// capitals is the UUID CSGHub's uuid type reads, so one event; the first
+// two had been charged once each (QA). The void finds it by any of them. The nil
 // UUID, which a producer that never set the id sends, is refused.
 func TestEventIDSpellingsAreOneEvent(t *testing.T) {
 	f := newFixtureEngine(t, testdb.SQLite(t), abacushttp.Config{}, ledger.Config{})
@@ -40,7 +40,7 @@ func TestEventIDSpellingsAreOneEvent(t *testing.T) {
 	at := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
 	const id = "91000000-0000-4000-8000-0000000000c1"
 	var items []string
-	for _, spelled := range []string{id, "{" + id + "}", "urn:uuid:" + id, "91000000000040008000" + "0000000000C1", "00000000-0000-0000-0000-000000000000"} {
+	for _, spelled := range []string{id, "{" + id + "}", "urn:uuid:" + id, "91000000-0000-4000-8000-0000000000C1", "00000000-0000-0000-0000-000000000000"} {
 		items = append(items, csghubEvent(spelled, acct, 1, at))
 	}
 	r := f.mustDo("service", "POST", "/api/v1/accounting/metering/events", "", "["+strings.Join(items, ",")+"]", 200)

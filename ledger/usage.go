@@ -164,6 +164,9 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 		// unreachable, for a client to try again for ever (QA).
 		if utf8.ValidString(id) && !strings.ContainsRune(id, 0) {
 			lookup = append(lookup, spelled[i])
+			if !strings.EqualFold(id, spelled[i]) {
+				lookup = append(lookup, id)
+			}
 		}
 	}
 	byID, err := e.storedEvents(ctx, lookup)
@@ -181,7 +184,7 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	var fs []found
 	for i, id := range ids {
 		results[i].ID = id
-		s := byID[spelled[i]]
+		s := cmp.Or(byID[spelled[i]], byID[id]) // as an earlier release stored it (see findSentSpellings)
 		if s == nil {
 			results[i].Status = abacus.IngestRejected
 			results[i].Err = errNoEvent(id)
@@ -214,7 +217,10 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 	for i := range items {
 		errs[i] = e.checkTime(&items[i])
 	}
-	err := e.prepareAccounts(ctx, items, errs)
+	err := e.findSentSpellings(ctx, items)
+	if err == nil {
+		err = e.prepareAccounts(ctx, items, errs)
+	}
 	live := make([]usageItem, 0, len(items))
 	for i := 0; err == nil && i < len(items); i++ {
 		if errs[i] == nil {

@@ -110,6 +110,33 @@ func (e *Engine) firstSight(book *rating.Book, it *usageItem, stored *abacus.Sto
 	return err
 }
 
+// findSentSpellings gives an event coming in the id an earlier release
+// stored it under: one sent as a UUID in braces or after "urn:uuid:" was
+// stored as sent, and now comes in as the bare UUID (UsageEvent.SentID).
+// Found under its new spelling alone, it would be charged again. One
+// read, for the calls that hold such ids.
+func (e *Engine) findSentSpellings(ctx context.Context, items []usageItem) error {
+	var sent []string
+	for i := range items {
+		if items[i].kind == ingestEvent && items[i].event.SentID != "" {
+			sent = append(sent, items[i].event.SentID)
+		}
+	}
+	if len(sent) == 0 {
+		return nil
+	}
+	stored, err := e.storedEvents(ctx, sent)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		if ev := &items[i].event; items[i].kind == ingestEvent && ev.SentID != "" && stored[ev.SentID] != nil {
+			ev.ID = ev.SentID
+		}
+	}
+	return nil
+}
+
 // storedEvents reads the stored events among ids, by id.
 func (e *Engine) storedEvents(ctx context.Context, ids []string) (map[string]*abacus.StoredEvent, error) {
 	found := map[string]*abacus.StoredEvent{}

@@ -259,3 +259,36 @@ func TestRerateChargesInTheOrderOfUsage(t *testing.T) {
 		mustVerify(t, f.st)
 	})
 }
+
+// TestAnEventStoredUnderItsSentSpellingIsFound: an earlier release stored
+// a UUID in braces or after urn:uuid: as sent; sent again as it was, it is
+// that event (a duplicate, not charged twice), and a void by that spelling
+// finds it.
+func TestAnEventStoredUnderItsSentSpellingIsFound(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		const id = "91000000-0000-4000-8000-0000000000d1"
+		for _, sent := range []string{"{" + id + "}", "urn:uuid:" + strings.ToUpper(id)} {
+			old := abacus.UsageEvent{ID: sent, Account: acct, Value: 3, Scene: 11, ResourceID: "gpu", CustomerID: "space-1", Time: f.t0}
+			storeUnpriced(t, f.st, old) // as an earlier release did: under the id as sent
+			again := old
+			if err := again.Validate(); err != nil || again.ID != id {
+				t.Fatalf("%v %q", err, again.ID)
+			}
+			if r := f.ingest(again); r[0].Status != abacus.IngestDuplicate || r[0].ID != sent {
+				t.Fatalf("%s sent again: %+v, want a duplicate of the event stored under it", sent, r[0])
+			}
+			if res, err := f.e.Rerate(f.ctx, []string{sent}); err != nil || res[0].Status != abacus.IngestAccepted || res[0].Charged.String() != "3" {
+				t.Fatalf("rerate by %s: %+v %v", sent, res, err)
+			}
+			if res, err := f.e.VoidEvents(f.ctx, []string{sent}); err != nil || res[0].Err != nil || res[0].Refunded.String() != "3" {
+				t.Fatalf("void by %s: %+v %v", sent, res, err)
+			}
+		}
+		if cash := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != "0" {
+			t.Fatalf("cash %s, want 0: each charged once by its rerate and voided", cash)
+		}
+		mustVerify(t, f.st)
+	})
+}
