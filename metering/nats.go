@@ -221,9 +221,12 @@ type Consumer struct {
 	// stream (set by ensureStream).
 	want, filters []string
 	whole         bool
-	p             *Pipeline
-	st            abacus.Store
-	log           *slog.Logger
+	// streamSubjects are the subjects the stream captures (none: a mirror
+	// or a stream of sources), as ensureStream found them.
+	streamSubjects []string
+	p              *Pipeline
+	st             abacus.Store
+	log            *slog.Logger
 
 	mu      sync.Mutex
 	started bool
@@ -247,6 +250,9 @@ type Consumer struct {
 	// deadLetterLog those that could not be recorded or published, which
 	// repeat for every message while the cause lasts.
 	refusedLog, deadLetterLog quietlog.Limiter
+	// otherLog quiets the messages of subjects the consumer does not take
+	// (see takes).
+	otherLog quietlog.Limiter
 
 	budget func() int // the byte budget of a pull: fetchBytes
 
@@ -266,7 +272,7 @@ func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
 	cfg = cfg.withDefaults()
 	c := &Consumer{cfg: cfg, explicit: explicit, p: p, st: st, log: cfg.Logger.With("component", "metering-nats"), failed: make(chan struct{}),
 		failedLog: quietlog.Limiter{Period: 10 * time.Second}, refusedLog: quietlog.Limiter{Period: 10 * time.Second},
-		deadLetterLog: quietlog.Limiter{Period: 10 * time.Second}}
+		deadLetterLog: quietlog.Limiter{Period: 10 * time.Second}, otherLog: quietlog.Limiter{Period: 10 * time.Second}}
 	c.budget = c.fetchBytes
 	return c
 }

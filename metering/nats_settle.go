@@ -44,6 +44,10 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 	var items []decode.Item
 	fresh := time.Now() // when JetStream last restarted the ack wait of the pull's messages
 	for i, m := range msgs {
+		if !c.takes(m.Subject()) {
+			c.leave(m)
+			continue
+		}
 		in := inMsg{msg: m, delivered: 1}
 		if md, err := m.Metadata(); err == nil {
 			in.delivered, in.seq = md.NumDelivered, md.Sequence.Stream
@@ -73,6 +77,27 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 		turn = append(turn, in)
 	}
 	c.charge(turn, items)
+}
+
+// takes tells whether subject is one the consumer is configured to take.
+// A durable without a filter takes what the stream captures, and a stream
+// widened while abacus runs may capture others: its dead-letter subject,
+// say, whose messages it would dead-letter again, for ever (QA).
+func (c *Consumer) takes(subject string) bool {
+	return slices.ContainsFunc(c.want, func(f string) bool { return subjectCovers(f, subject) })
+}
+
+// leave acknowledges a message of a subject the consumer does not take,
+// unread: it is not usage for abacus, and other consumers of the stream
+// have their own durables.
+func (c *Consumer) leave(m jetstream.Msg) {
+	if ok, missed := c.otherLog.Allow(time.Now()); ok {
+		c.log.Warn("a message of a subject abacus does not take was acknowledged and left alone: the stream captures subjects the durable was not made for; restart abacus to give the durable its filters (logged once in 10 s at most)",
+			"subject", m.Subject(), "takes", strings.Join(c.want, ","), "not_logged", missed)
+	}
+	if err := m.Ack(); err != nil {
+		c.log.Debug("acknowledging a message left alone failed; it comes back and is left again", "subject", m.Subject(), "err", err)
+	}
 }
 
 // charge charges a turn's events in one Pipeline call and settles its

@@ -69,7 +69,7 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 		c.log.Warn("the stream does not capture all of the metering subjects: events published to those get no stream, and are not charged; add them to the stream to have them charged",
 			"stream", c.cfg.Stream, "captures", strings.Join(cfg.Subjects, ","), "not_captured", strings.Join(missing, ","))
 	}
-	c.filters, c.whole = filters, whole
+	c.filters, c.whole, c.streamSubjects = filters, whole, cfg.Subjects
 	return nil
 }
 
@@ -219,10 +219,17 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) e
 	if len(had) == 0 || slices.Equal(had, wants) {
 		return nil // it took the whole stream, or takes what it did
 	}
-	if len(wants) > 0 && !slices.ContainsFunc(wants, func(w string) bool {
+	takes := wants
+	if len(takes) == 0 {
+		takes = c.streamSubjects // the whole stream: what it captures
+	}
+	if len(takes) > 0 && !slices.ContainsFunc(takes, func(w string) bool {
 		return !slices.ContainsFunc(had, func(h string) bool { return subjectCovers(h, w) })
 	}) {
-		return nil // narrowed: updated in place, it misses nothing it takes
+		// Narrowed, or the same said otherwise (a wildcard that took the
+		// whole stream, now no filter; QA): updated in place, it misses
+		// nothing it takes.
+		return nil
 	}
 	pending := ""
 	if stream, err := c.js.Stream(ctx, c.cfg.Stream); err == nil {

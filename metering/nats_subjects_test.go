@@ -356,3 +356,53 @@ func versionAtLeast(v string, major, minor int) bool {
 	fmt.Sscanf(v, "%d.%d", &ma, &mi)
 	return ma > major || ma == major && mi >= minor
 }
+
+// TestConsumerWildcardDurableOnAWidenedStream: a durable whose wildcard
+// filter took the whole stream, on a stream whose subjects are then
+// spelled out, takes all it is to take already: abacus starts (QA: it
+// was refused, with the advice to give the flag it had been given).
+func TestConsumerWildcardDurableOnAWidenedStream(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStreamOf("accounting.metering.>")
+	cfg := metering.ConsumerConfig{Subject: "accounting.metering.>", Durable: "wild"}
+	b.start(cfg).Stop()
+	if got := b.filters("wild"); !slices.Equal(got, []string{"accounting.metering.>"}) {
+		t.Fatalf("the durable's filters %v", got)
+	}
+	if _, err := b.js.UpdateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: csghubSubjects}); err != nil {
+		t.Fatal(err)
+	}
+	c := b.start(cfg)
+	defer c.Stop()
+	acct := newID()
+	b.publish("accounting.metering.token", csghub(string(newID()), acct, "2"))
+	waitFor(t, "the token event charged", func() bool { return c.Stats().Accepted == 1 })
+}
+
+// TestConsumerLeavesSubjectsItDoesNotTake: a durable without a filter
+// takes what its stream captures, and a stream widened while abacus runs
+// may capture its dead-letter subject: those messages are acknowledged
+// and left alone, not dead-lettered again for ever (QA: 34 a second).
+func TestConsumerLeavesSubjectsItDoesNotTake(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStreamOf(csghubSubjects...)
+	var logs logBuffer
+	c := b.start(metering.ConsumerConfig{Logger: logs.logger(t)})
+	defer c.Stop()
+	if got := b.filters(metering.DefaultDurable); len(got) != 0 {
+		t.Fatalf("the durable's filters %v, want none", got)
+	}
+	if _, err := b.js.UpdateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream,
+		Subjects: append(slices.Clone(csghubSubjects), metering.DefaultDeadLetterSubject)}); err != nil {
+		t.Fatal(err)
+	}
+	b.publish(metering.DefaultSubject, "not json at all")
+	waitFor(t, "the message dead-lettered", func() bool { return c.Stats().DeadLettered == 1 })
+	waitFor(t, "the dead letter left alone", func() bool { return strings.Contains(logs.String(), "left alone") })
+	b.waitDrained(metering.DefaultDurable)
+	if n := len(b.deadLetters()); n != 1 || c.Stats().DeadLettered != 1 {
+		t.Fatalf("%d dead letters recorded, %d counted; want the one", n, c.Stats().DeadLettered)
+	}
+}
