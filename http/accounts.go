@@ -43,13 +43,13 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 	if req.Overdraft != nil {
 		a.Overdraft.Unlimited = req.Overdraft.Unlimited
 		if req.Overdraft.Limit != nil {
-			if a.Overdraft.Limit, err = parseAmount(*req.Overdraft.Limit, "overdraft.limit"); err != nil {
+			if a.Overdraft.Limit, err = parseOptionalAmount(*req.Overdraft.Limit, "overdraft.limit"); err != nil {
 				return err
 			}
 		}
 	}
 	if req.LowBalance != nil {
-		low, err := parseAmount(*req.LowBalance, "low_balance_threshold")
+		low, err := parseOptionalAmount(*req.LowBalance, "low_balance_threshold")
 		if err != nil {
 			return err
 		}
@@ -157,4 +157,13 @@ func parseCursor(v string) (abacus.EntryCursor, error) {
 		return abacus.EntryCursor{}, abacus.Errorf(abacus.CodeInvalid, "cursor", "%q is not a cursor this API gave out", v)
 	}
 	return abacus.EntryCursor{TxID: t, WalletID: wl}, nil
+}
+
+// parseOptionalAmount is parseAmount for a field that may be left out:
+// sent empty, it is refused as empty, not as missing.
+func parseOptionalAmount(s, field string) (abacus.Amount, error) {
+	if s == "" {
+		return abacus.Zero, abacus.Errorf(abacus.CodeInvalid, field, "is empty: give a string holding an exact decimal such as \"10.5\", or leave the field out")
+	}
+	return parseAmount(s, field)
 }
