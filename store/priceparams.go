@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -76,13 +77,27 @@ func ParseIDs(s string) ([]int64, error) {
 // version with its key, currency, valid_from and revision: a stored price
 // is never edited, and two would make the book ambiguous.
 func PriceVersionTaken(i int, p *abacus.Price) error {
-	revision := ""
+	revision, advice := "", "prices are never edited: add a version with a later valid_from"
 	if p.Revision > 0 { // a correction, which lost to another
-		revision = fmt.Sprintf(" at revision %d", p.Revision)
+		revision, advice = fmt.Sprintf(" at revision %d", p.Revision), "another correction stored it after this one read the book: run this one again"
 	}
-	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
-		"sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s has a %s version valid from %s%s already; prices are never edited: add a version with a later valid_from",
-		p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency, p.ValidFrom.UTC().Format(time.RFC3339Nano), revision)
+	return versionTaken{abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
+		"sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s has a %s version valid from %s%s already; %s",
+		p.SKUType, p.SKUKind, p.ResourceID, p.UnitType, p.Currency, p.ValidFrom.UTC().Format(time.RFC3339Nano), revision, advice)}
+}
+
+// versionTaken marks PriceVersionTaken's error, which an import that read
+// the book before another stored the same version gets.
+type versionTaken struct{ error }
+
+func (v versionTaken) Unwrap() error { return v.error }
+
+// IsPriceVersionTaken tells whether err is PriceVersionTaken's: another
+// import stored a version of the same key, currency, valid_from and
+// revision after the book was read. Read again, the book says whether it
+// is the same version (nothing to add) or another (a real conflict).
+func IsPriceVersionTaken(err error) bool {
+	return errors.As(err, new(versionTaken))
 }
 
 // PriceTooEarly is the error of adding prices[i] to take effect at or

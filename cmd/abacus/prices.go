@@ -15,6 +15,7 @@ import (
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
+	"github.com/abacus-billing/abacus/store"
 )
 
 func runPrices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -91,33 +92,51 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return pricesCorrect(ctx, st, file, book, ecfg, *dryRun, stdout, stderr)
 	}
-	prices, commitments, err := file.Unstored(*book)
-	if err != nil {
-		return err
-	}
-	warn(stderr, file.WarningsFor(prices))
-	kept := fmt.Sprintf("%s and %s were stored already", count(len(file.Prices)-len(prices), "price"), count(len(file.Commitments)-len(commitments), "commitment"))
-	if len(prices)+len(commitments) == 0 {
-		fmt.Fprintf(stdout, "nothing new in %s: its %s\n", fs.Arg(0), kept)
+	return pricesAdd(ctx, st, file, book, stdout, stderr)
+}
+
+// pricesAdd imports what of file book does not hold.
+func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, stdout, stderr io.Writer) error {
+	for attempt := 1; ; attempt++ {
+		prices, commitments, err := file.Unstored(*book)
+		if err != nil {
+			return err
+		}
+		kept := fmt.Sprintf("%s and %s were stored already", count(len(file.Prices)-len(prices), "price"), count(len(file.Commitments)-len(commitments), "commitment"))
+		if len(prices)+len(commitments) == 0 {
+			fmt.Fprintf(stdout, "nothing new in %s: its %s\n", file.Name, kept)
+			return nil
+		}
+		now := time.Now().UTC()
+		for i := range prices {
+			prices[i].CreatedAt = now
+		}
+		// The new versions must make a valid book with the old ones.
+		if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
+			return err
+		}
+		if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
+			return file.Locate(err, prices, commitments)
+		}
+		err = st.PriceBookAdd(ctx, prices, commitments)
+		if store.IsPriceVersionTaken(err) && attempt < 3 {
+			// Another import stored a version of the file after the book
+			// was read (two nodes importing the book as they start, say):
+			// read it again, as a run after that one would (QA: the same
+			// file imported twice at once was told to edit its versions).
+			if book, err = st.PriceBookLoad(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		warn(stderr, file.WarningsFor(prices))
+		if err != nil {
+			return file.Locate(err, prices, commitments)
+		}
+		fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
+		unpricedHint(ctx, st, stdout)
 		return nil
 	}
-	now := time.Now().UTC()
-	for i := range prices {
-		prices[i].CreatedAt = now
-	}
-	// The new versions must make a valid book with the old ones.
-	if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
-		return err
-	}
-	if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
-		return file.Locate(err, prices, commitments)
-	}
-	if err := st.PriceBookAdd(ctx, prices, commitments); err != nil {
-		return file.Locate(err, prices, commitments)
-	}
-	fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), fs.Arg(0), kept)
-	unpricedHint(ctx, st, stdout)
-	return nil
 }
 
 // warn prints a price file's warnings, each on a line of its own.

@@ -13,6 +13,7 @@ import (
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/ledger"
 	"github.com/abacus-billing/abacus/rating"
+	"github.com/abacus-billing/abacus/store"
 )
 
 // pricesCorrect stores what of file corrects the book, then reprices the
@@ -22,6 +23,13 @@ import (
 // again. A dry run says what it would store and how many events it would
 // reprice, against the corrections held in memory, and changes nothing.
 func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ecfg ledger.Config, dryRun bool,
+	stdout, stderr io.Writer) error {
+	return pricesCorrecting(ctx, st, file, book, ecfg, dryRun, false, stdout, stderr)
+}
+
+// pricesCorrecting is pricesCorrect; raced says it starts over because
+// another run stored a revision first, which it does once.
+func pricesCorrecting(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ecfg ledger.Config, dryRun, raced bool,
 	stdout, stderr io.Writer) error {
 	prices, err := file.Corrections(*book)
 	if err != nil {
@@ -71,7 +79,18 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 			return before(ctx.Err())
 		}
 		// Seen through once begun, so that what it says is so.
-		if err := st.PriceBookCorrect(context.WithoutCancel(ctx), prices); err != nil {
+		err := st.PriceBookCorrect(context.WithoutCancel(ctx), prices)
+		if store.IsPriceVersionTaken(err) && !raced {
+			// Another run stored a revision of the file after the book was
+			// read (the same correction, applied twice at once): start over
+			// from the book as it is now, as a run after it would (QA).
+			book, err := st.PriceBookLoad(ctx)
+			if err != nil {
+				return before(err)
+			}
+			return pricesCorrecting(ctx, st, file, book, ecfg, dryRun, true, stdout, stderr)
+		}
+		if err != nil {
 			return file.Locate(err, prices, nil)
 		}
 	}

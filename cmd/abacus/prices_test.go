@@ -15,6 +15,8 @@ import (
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/testdb"
+	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/rating"
 )
 
 // TestPricesListShowsEveryModel: each price of the example file is listed
@@ -611,5 +613,56 @@ func TestPricesImportWarnsOfUnitTypesNoSceneGives(t *testing.T) {
 	}
 	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || strings.Contains(out, "warning") {
 		t.Fatalf("imported again, nothing new: %v\n%s", err, out)
+	}
+}
+
+// TestPricesImportWithAStaleBook: an import that read the book before
+// another stored the same versions (two nodes importing at once) finds
+// them stored, as a run after that one would, and so does a correction
+// (QA: the second of two identical imports at once was told to edit its
+// file, and exited 1).
+func TestPricesImportWithAStaleBook(t *testing.T) {
+	ctx := t.Context()
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn) // gpu at 0.25 a minute
+	st, err := openCurrent(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	read := func(content string) *rating.File {
+		f, err := rating.ReadFile(strings.NewReader(content), "p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	added := priceFile + strings.TrimPrefix(strings.Replace(strings.Replace(priceFile, "2026-01-01", "2026-06-01", 1), `"0.25"`, `"0.20"`, 1), "prices:\n")
+	var out, errs strings.Builder
+	stale, err := st.PriceBookLoad(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		out.Reset()
+		if err := pricesAdd(ctx, st, read(added), stale, &out, &errs); err != nil {
+			t.Fatalf("an import with the book read before: %v\n%s", err, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "nothing new in p.yaml: its 2 prices and 0 commitments were stored already") {
+		t.Fatalf("the second import: %s", out.String())
+	}
+	fixed := read(strings.Replace(added, `"0.20"`, `"0.15"`, 1))
+	if stale, err = st.PriceBookLoad(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		out.Reset()
+		if err := pricesCorrect(ctx, st, fixed, stale, ledger.Config{}, false, &out, &errs); err != nil {
+			t.Fatalf("a correction with the book read before: %v\n%s", err, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "stored 0 corrected price versions from p.yaml (2 were in the book already)") {
+		t.Fatalf("the second correction: %s", out.String())
 	}
 }
