@@ -264,7 +264,7 @@ func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 		return res[0].Err
 	}
 	b := res[0].Back
-	writeJSON(w, http.StatusOK, map[string]any{"uuid": abacus.CanonicalEventID(id), "status": abacus.EventVoided, "refunded": res[0].Refunded,
+	writeJSON(w, http.StatusOK, map[string]any{"uuid": res[0].ID, "status": abacus.EventVoided, "refunded": res[0].Refunded,
 		"back": paidView{Cash: b.Cash, Bonus: b.Bonus, Voucher: b.Voucher}})
 	return nil
 }

@@ -402,9 +402,9 @@ func diffPrices(a, b []abacus.Price) string {
 // TestFileWarnsOfUnitTypesNoSceneGives: a sku_unit_type that is not lower
 // case, or has spaces around it, or that no scene gives ("day"), matches
 // no event whose unit type comes from its scene (QA: its usage stayed
-// unpriced without a word). It is a
-// warning, by line, not an error: an event may name it in its extra, and a
-// book holding one must still import.
+// unpriced without a word). It is a warning, by line, not an error: an
+// event may name it in its extra, and a book holding one must still
+// import.
 func TestFileWarnsOfUnitTypesNoSceneGives(t *testing.T) {
 	file := strings.Replace(base, "sku_unit_type: minute", "sku_unit_type: Minute", 1) +
 		strings.Replace(strings.Replace(strings.TrimPrefix(base, "prices:\n"), "sku_unit_type: minute", `sku_unit_type: "minute "`, 1), "resource_id: \"12\"", "resource_id: \"13\"", 1) +
