@@ -184,7 +184,10 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	var fs []found
 	for i, id := range ids {
 		results[i].ID = id
-		s := cmp.Or(byID[spelled[i]], byID[id]) // as an earlier release stored it (see findSentSpellings)
+		// The spelling sent first: an earlier release stored a braced or
+		// urn UUID as sent, beside which the bare UUID is another event
+		// (QA: the void of "{X}" took out "x"). See findSentSpellings.
+		s := cmp.Or(byID[id], byID[spelled[i]])
 		if s == nil {
 			results[i].Status = abacus.IngestRejected
 			results[i].Err = errNoEvent(id)

@@ -269,6 +269,11 @@ func TestAnEventStoredUnderItsSentSpellingIsFound(t *testing.T) {
 		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
 		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
 		const id = "91000000-0000-4000-8000-0000000000d1"
+		// The bare UUID is another event beside them, charged 7: the
+		// void of "{X}" had taken it out instead (QA).
+		if r := f.ingest(spaceEvent(id, acct, "gpu", 7, f.t0)); r[0].Status != abacus.IngestAccepted {
+			t.Fatalf("%+v", r[0])
+		}
 		for _, sent := range []string{"{" + id + "}", "urn:uuid:" + strings.ToUpper(id)} {
 			old := abacus.UsageEvent{ID: sent, Account: acct, Value: 3, Scene: 11, ResourceID: "gpu", CustomerID: "space-1", Time: f.t0}
 			storeUnpriced(t, f.st, old) // as an earlier release did: under the id as sent
@@ -286,8 +291,8 @@ func TestAnEventStoredUnderItsSentSpellingIsFound(t *testing.T) {
 				t.Fatalf("void by %s: %+v %v", sent, res, err)
 			}
 		}
-		if cash := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != "0" {
-			t.Fatalf("cash %s, want 0: each charged once by its rerate and voided", cash)
+		if cash := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != "-7" {
+			t.Fatalf("cash %s, want -7: the bare UUID's event, the others each charged once by its rerate and voided", cash)
 		}
 		mustVerify(t, f.st)
 	})

@@ -250,8 +250,7 @@ type Consumer struct {
 	// deadLetterLog those that could not be recorded or published, which
 	// repeat for every message while the cause lasts.
 	refusedLog, deadLetterLog quietlog.Limiter
-	// otherLog quiets the messages of subjects the consumer does not take
-	// (see takes).
+	// otherLog quiets the dead letters the consumer gets back (see leave).
 	otherLog quietlog.Limiter
 
 	budget func() int // the byte budget of a pull: fetchBytes

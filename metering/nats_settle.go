@@ -44,7 +44,7 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 	var items []decode.Item
 	fresh := time.Now() // when JetStream last restarted the ack wait of the pull's messages
 	for i, m := range msgs {
-		if !c.takes(m.Subject()) {
+		if m.Subject() == c.cfg.DeadLetterSubject {
 			c.leave(m)
 			continue
 		}
@@ -79,21 +79,16 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 	c.charge(turn, items)
 }
 
-// takes tells whether subject is one the consumer is configured to take.
-// A durable without a filter takes what the stream captures, and a stream
-// widened while abacus runs may capture others: its dead-letter subject,
-// say, whose messages it would dead-letter again, for ever (QA).
-func (c *Consumer) takes(subject string) bool {
-	return slices.ContainsFunc(c.want, func(f string) bool { return subjectCovers(f, subject) })
-}
-
-// leave acknowledges a message of a subject the consumer does not take,
-// unread: it is not usage for abacus, and other consumers of the stream
-// have their own durables.
+// leave acknowledges, unread, a message of the dead-letter subject: one
+// of abacus's own dead letters, which a durable without a filter gets
+// from a stream widened to capture that subject while abacus runs, and
+// would dead-letter again, for ever (QA). Only that subject: a stream's
+// subject transforms and sources store usage under other subjects than
+// the ones configured, and those must be charged (QA again).
 func (c *Consumer) leave(m jetstream.Msg) {
 	if ok, missed := c.otherLog.Allow(time.Now()); ok {
-		c.log.Warn("a message of a subject abacus does not take was acknowledged and left alone: the stream captures subjects the durable was not made for; restart abacus to give the durable its filters (logged once in 10 s at most)",
-			"subject", m.Subject(), "takes", strings.Join(c.want, ","), "not_logged", missed)
+		c.log.Warn("a message of the dead-letter subject was acknowledged and left alone: the stream captures abacus's dead letters, which it would dead-letter again; take that subject out of the stream (logged once in 10 s at most)",
+			"subject", m.Subject(), "not_logged", missed)
 	}
 	if err := m.Ack(); err != nil {
 		c.log.Debug("acknowledging a message left alone failed; it comes back and is left again", "subject", m.Subject(), "err", err)

@@ -380,11 +380,11 @@ func TestConsumerWildcardDurableOnAWidenedStream(t *testing.T) {
 	waitFor(t, "the token event charged", func() bool { return c.Stats().Accepted == 1 })
 }
 
-// TestConsumerLeavesSubjectsItDoesNotTake: a durable without a filter
-// takes what its stream captures, and a stream widened while abacus runs
-// may capture its dead-letter subject: those messages are acknowledged
-// and left alone, not dead-lettered again for ever (QA: 34 a second).
-func TestConsumerLeavesSubjectsItDoesNotTake(t *testing.T) {
+// TestConsumerLeavesItsOwnDeadLetters: a durable without a filter takes
+// what its stream captures, and a stream widened while abacus runs may
+// capture its dead-letter subject: those messages are acknowledged and
+// left alone, not dead-lettered again for ever (QA: 34 a second).
+func TestConsumerLeavesItsOwnDeadLetters(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	b.createStreamOf(csghubSubjects...)
@@ -404,5 +404,27 @@ func TestConsumerLeavesSubjectsItDoesNotTake(t *testing.T) {
 	b.waitDrained(metering.DefaultDurable)
 	if n := len(b.deadLetters()); n != 1 || c.Stats().DeadLettered != 1 {
 		t.Fatalf("%d dead letters recorded, %d counted; want the one", n, c.Stats().DeadLettered)
+	}
+}
+
+// TestConsumerChargesTransformedSubjects: a stream may store usage under
+// other subjects than those published to (a subject transform, sources);
+// a durable of the whole stream charges them (QA: they were acknowledged
+// and left alone, neither charged nor dead-lettered).
+func TestConsumerChargesTransformedSubjects(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	_, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: csghubSubjects,
+		SubjectTransform: &jetstream.SubjectTransformConfig{Source: "accounting.metering.*", Destination: "stored.metering.{{wildcard(1)}}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.start(metering.ConsumerConfig{})
+	defer c.Stop()
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	waitFor(t, "the event charged", func() bool { return c.Stats().Accepted == 1 })
+	if got := b.cash(acct); got != "-1" {
+		t.Fatalf("cash %s, want -1", got)
 	}
 }

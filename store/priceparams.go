@@ -79,7 +79,7 @@ func ParseIDs(s string) ([]int64, error) {
 func PriceVersionTaken(i int, p *abacus.Price) error {
 	revision, advice := "", "prices are never edited: add a version with a later valid_from"
 	if p.Revision > 0 { // a correction, which lost to another
-		revision, advice = fmt.Sprintf(" at revision %d", p.Revision), "another correction stored it after this one read the book: run this one again"
+		revision, advice = fmt.Sprintf(" at revision %d", p.Revision), "another correction stored it after this one read the book: see abacus prices list --all, and run this one again if the book should still say what it does"
 	}
 	return versionTaken{abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
 		"sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s has a %s version valid from %s%s already; %s",

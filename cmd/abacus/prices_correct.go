@@ -81,14 +81,17 @@ func pricesCorrecting(ctx context.Context, st migrator, file *rating.File, book 
 		// Seen through once begun, so that what it says is so.
 		err := st.PriceBookCorrect(context.WithoutCancel(ctx), prices)
 		if store.IsPriceVersionTaken(err) && !raced {
-			// Another run stored a revision of the file after the book was
-			// read (the same correction, applied twice at once): start over
-			// from the book as it is now, as a run after it would (QA).
-			book, err := st.PriceBookLoad(ctx)
-			if err != nil {
-				return before(err)
+			// Another run stored a revision after the book was read. If it
+			// was this correction (the same file applied twice at once), go
+			// on from the book as it is now, as a run after it would (QA);
+			// another correction is a conflict, not one to stack this one on.
+			book, rerr := st.PriceBookLoad(ctx)
+			if rerr != nil {
+				return before(rerr)
 			}
-			return pricesCorrecting(ctx, st, file, book, ecfg, dryRun, true, stdout, stderr)
+			if again, cerr := file.Corrections(*book); cerr == nil && len(again) == 0 {
+				return pricesCorrecting(ctx, st, file, book, ecfg, dryRun, true, stdout, stderr)
+			}
 		}
 		if err != nil {
 			return file.Locate(err, prices, nil)

@@ -656,6 +656,16 @@ func TestPricesImportWithAStaleBook(t *testing.T) {
 	if stale, err = st.PriceBookLoad(ctx); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		// Another correction, with the book read before this one stored
+		// its revision, is a conflict, not a revision stacked on it (QA:
+		// both said they were stored, and the later won unseen).
+		other := read(strings.Replace(added, `"0.20"`, `"0.10"`, 1))
+		err := pricesCorrect(ctx, st, other, stale, ledger.Config{}, false, &out, &errs)
+		if abacus.ErrorCodeOf(err) != abacus.CodeConflict || !strings.Contains(err.Error(), "another correction stored it after this one read the book") {
+			t.Fatalf("a different correction with the book read before: %v", err)
+		}
+	}()
 	for range 2 {
 		out.Reset()
 		if err := pricesCorrect(ctx, st, fixed, stale, ledger.Config{}, false, &out, &errs); err != nil {
