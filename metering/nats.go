@@ -250,7 +250,8 @@ type Consumer struct {
 	// deadLetterLog those that could not be recorded or published, which
 	// repeat for every message while the cause lasts.
 	refusedLog, deadLetterLog quietlog.Limiter
-	// otherLog quiets the dead letters the consumer gets back (see leave).
+	// otherLog quiets the dead letters the consumer gets back (see leave
+	// and deadLetter).
 	otherLog quietlog.Limiter
 
 	budget func() int // the byte budget of a pull: fetchBytes

@@ -54,6 +54,17 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 		c.log.Info("usage message was dead-lettered and published before; not published again", "subject", m.msg.Subject(), "seq", m.seq, "key", key)
 		return nil
 	}
+	if m.msg.Headers().Get(ReasonHeader) != "" {
+		// It is a dead letter already, come back: a stream captures the
+		// dead-letter subject and renames it (a subject transform), so leave
+		// did not know it. Published again it would come back again, for
+		// ever (QA). It is in the list; a stream has it once.
+		if ok, missed := c.otherLog.Allow(time.Now()); ok {
+			c.log.Warn("a dead letter came back and was refused again: it is listed, not published again; take the dead-letter subject out of the stream (logged once in 10 s at most)",
+				"subject", m.msg.Subject(), "key", key, "not_logged", missed)
+		}
+		return nil
+	}
 	out := nats.NewMsg(c.cfg.DeadLetterSubject)
 	out.Data = m.msg.Data()
 	// The message's own headers go along: a CloudEvent in binary mode

@@ -428,3 +428,38 @@ func TestConsumerChargesTransformedSubjects(t *testing.T) {
 		t.Fatalf("cash %s, want -1", got)
 	}
 }
+
+// TestConsumerDeadLettersOnceUnderATransform: a stream that captures the
+// dead-letter subject and renames it (a subject transform) hands abacus
+// its dead letters back under another subject; refused again, each is
+// listed but not published again (QA: it looped, a row and a stream
+// message each time), and the usage beside it is charged.
+func TestConsumerDeadLettersOnceUnderATransform(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStreamOf(csghubSubjects...)
+	c := b.start(metering.ConsumerConfig{}) // a durable of the whole stream
+	defer c.Stop()
+	_, err := b.js.UpdateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream,
+		Subjects:         append(slices.Clone(csghubSubjects), metering.DefaultDeadLetterSubject),
+		SubjectTransform: &jetstream.SubjectTransformConfig{Source: ">", Destination: "t.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "4"))
+	b.publish(metering.DefaultSubject, "not json at all")
+	waitFor(t, "the event charged and the bad message come back once", func() bool { return c.Stats().Accepted == 1 && c.Stats().Received == 3 })
+	b.waitDrained(metering.DefaultDurable)
+	time.Sleep(200 * time.Millisecond) // a loop would go on
+	s, err := b.js.Stream(context.Background(), metering.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 3 || c.Stats().Received != 3 || len(b.deadLetters()) != 2 {
+		t.Fatalf("%d messages in the stream, %d received, %d dead letters listed; want 3, 3 and 2 (the letter and its return)", n, c.Stats().Received, len(b.deadLetters()))
+	}
+	if got := b.cash(acct); got != "-2" {
+		t.Fatalf("cash %s, want -2", got)
+	}
+}
