@@ -24,13 +24,6 @@ import (
 // reprice, against the corrections held in memory, and changes nothing.
 func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ecfg ledger.Config, dryRun bool,
 	stdout, stderr io.Writer) error {
-	return pricesCorrecting(ctx, st, file, book, ecfg, dryRun, false, stdout, stderr)
-}
-
-// pricesCorrecting is pricesCorrect; raced says it starts over because
-// another run stored a revision first, which it does once.
-func pricesCorrecting(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ecfg ledger.Config, dryRun, raced bool,
-	stdout, stderr io.Writer) error {
 	prices, err := file.Corrections(*book)
 	if err != nil {
 		return err
@@ -80,17 +73,18 @@ func pricesCorrecting(ctx context.Context, st migrator, file *rating.File, book 
 		}
 		// Seen through once begun, so that what it says is so.
 		err := st.PriceBookCorrect(context.WithoutCancel(ctx), prices)
-		if store.IsPriceVersionTaken(err) && !raced {
+		if store.IsPriceVersionTaken(err) {
 			// Another run stored a revision after the book was read. If it
 			// was this correction (the same file applied twice at once), go
-			// on from the book as it is now, as a run after it would (QA);
-			// another correction is a conflict, not one to stack this one on.
+			// on from the book as it is now, as a run after it would (QA):
+			// with nothing left to store, that run reprices only. Another
+			// correction is a conflict, not one to stack this one on.
 			book, rerr := st.PriceBookLoad(ctx)
 			if rerr != nil {
 				return before(rerr)
 			}
 			if again, cerr := file.Corrections(*book); cerr == nil && len(again) == 0 {
-				return pricesCorrecting(ctx, st, file, book, ecfg, dryRun, true, stdout, stderr)
+				return pricesCorrect(ctx, st, file, book, ecfg, dryRun, stdout, stderr)
 			}
 		}
 		if err != nil {
