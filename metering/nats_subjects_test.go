@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -42,16 +43,7 @@ func (l *logBuffer) String() string {
 }
 
 func (l *logBuffer) logger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(multiWriter{t.Output(), l}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type multiWriter []interface{ Write([]byte) (int, error) }
-
-func (m multiWriter) Write(p []byte) (int, error) {
-	for _, w := range m {
-		w.Write(p)
-	}
-	return len(p), nil
+	return slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), l), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // createStreamOf creates the metering stream capturing subjects.
