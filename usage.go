@@ -141,7 +141,7 @@ func (e *UsageEvent) checkUTF8() error {
 func ValidateEventTime(t time.Time) error {
 	t = t.UTC().Truncate(time.Microsecond)
 	if y := t.Year(); y < 2000 || y > 9999 {
-		return Errorf(CodeInvalid, "created_at", "%s is not between the years 2000 and 9999", t.Format(time.RFC3339))
+		return Errorf(CodeInvalid, "created_at", "%s is not between the years 2000 and 9999", t.Format(time.RFC3339Nano))
 	}
 	return nil
 }

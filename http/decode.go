@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/abacus-billing/abacus"
@@ -140,4 +142,40 @@ func pathID(r *http.Request, name string) (int64, error) {
 		return 0, abacus.Errorf(abacus.CodeInvalid, name, "%q is not an id", s)
 	}
 	return id, nil
+}
+
+// takes refuses a request whose query string holds a parameter h does not
+// read, or a parameter twice, naming it: a misspelt filter (acount=) had
+// been ignored, widening a listing, and of two values the first was taken
+// unseen (QA).
+func takes(h handler, params ...string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkQuery(r.URL.RawQuery, params); err != nil {
+			return err
+		}
+		return h(w, r)
+	}
+}
+
+func checkQuery(raw string, params []string) error {
+	vs, err := url.ParseQuery(raw)
+	if err != nil {
+		return abacus.Errorf(abacus.CodeInvalid, "query", "cannot be read: %v", err)
+	}
+	keys := make([]string, 0, len(vs))
+	for k := range vs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch {
+		case !slices.Contains(params, k) && len(params) == 0:
+			return abacus.Errorf(abacus.CodeInvalid, k, "is not a parameter: this endpoint takes none")
+		case !slices.Contains(params, k):
+			return abacus.Errorf(abacus.CodeInvalid, k, "is not a parameter of this endpoint, which takes %s", strings.Join(params, ", "))
+		case len(vs[k]) > 1:
+			return abacus.Errorf(abacus.CodeInvalid, k, "is given %d times; give it once", len(vs[k]))
+		}
+	}
+	return nil
 }

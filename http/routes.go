@@ -31,26 +31,26 @@ func (s *Server) routes(mux *http.ServeMux) {
 		return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s: the API is under /api/v1/", r.Method, r.URL.Path)
 	})
 
-	route("POST /api/v1/accounts", backend(s.handleAccountCreate))
-	route("GET /api/v1/accounts/{id}", anyKey(s.handleAccountGet))
-	route("GET /api/v1/accounts/{id}/entries", anyKey(s.handleEntries))
+	route("POST /api/v1/accounts", backend(takes(s.handleAccountCreate)))
+	route("GET /api/v1/accounts/{id}", anyKey(takes(s.handleAccountGet)))
+	route("GET /api/v1/accounts/{id}/entries", anyKey(takes(s.handleEntries, "limit", "cursor")))
 
-	route("POST /api/v1/ledger/transactions", backend(s.handleTransactionCreate))
-	route("GET /api/v1/ledger/transactions/{id}", anyKey(s.handleTransactionGet))
-	route("POST /api/v1/ledger/transactions/{id}/revert", backend(s.handleRevert))
+	route("POST /api/v1/ledger/transactions", backend(takes(s.handleTransactionCreate)))
+	route("GET /api/v1/ledger/transactions/{id}", anyKey(takes(s.handleTransactionGet)))
+	route("POST /api/v1/ledger/transactions/{id}/revert", backend(takes(s.handleRevert)))
 
-	route("POST /api/v1/holds", backend(s.handleHoldCreate))
-	route("GET /api/v1/holds/{id}", anyKey(s.handleHoldGet))
-	route("POST /api/v1/holds/{id}/post", backend(s.handleHoldPost))
-	route("POST /api/v1/holds/{id}/void", backend(s.handleHoldVoid))
+	route("POST /api/v1/holds", backend(takes(s.handleHoldCreate)))
+	route("GET /api/v1/holds/{id}", anyKey(takes(s.handleHoldGet)))
+	route("POST /api/v1/holds/{id}/post", backend(takes(s.handleHoldPost)))
+	route("POST /api/v1/holds/{id}/void", backend(takes(s.handleHoldVoid)))
 
-	route("POST /api/v1/accounting/metering/events", backend(s.handleIngest))
-	route("GET /api/v1/accounting/metering/events", anyKey(s.handleEvents))
-	route("POST /api/v1/accounting/metering/events/{id}/void", backend(s.handleEventVoid))
-	route("GET /api/v1/accounting/metering/dead-letters", backend(s.handleDeadLetters))
+	route("POST /api/v1/accounting/metering/events", backend(takes(s.handleIngest)))
+	route("GET /api/v1/accounting/metering/events", anyKey(takes(s.handleEvents, "account", "status", "uncommitted", "from", "to", "after", "limit")))
+	route("POST /api/v1/accounting/metering/events/{id}/void", backend(takes(s.handleEventVoid)))
+	route("GET /api/v1/accounting/metering/dead-letters", backend(takes(s.handleDeadLetters, "after", "limit")))
 
-	route("POST /api/v1/burst/utilisation", backend(s.handleUtilisation))
-	route("GET /api/v1/burst/levels", anyKey(s.handleBurstLevels))
+	route("POST /api/v1/burst/utilisation", backend(takes(s.handleUtilisation)))
+	route("GET /api/v1/burst/levels", anyKey(takes(s.handleBurstLevels)))
 
 	route("/api/", anyKey(notFoundAPI))
 }

@@ -444,10 +444,16 @@ func timeParam(v, field string) (time.Time, error) {
 
 // eventBound is a time given as a bound on events' times, as the store
 // takes it: no event is older than 2000 (UsageEvent.Validate), and a time
-// given must not read as the zero time, which stands for no bound.
+// given must not read as the zero time, which stands for no bound. Events'
+// times are whole microseconds, so a bound between two is the later of
+// them, for from and to alike; the stores, which keep microseconds, had
+// cut it to the earlier (QA: to=…00.0000001Z left out an event at …00).
 func eventBound(t time.Time) time.Time {
 	if floor := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC); t.Before(floor) {
 		return floor
+	}
+	if c := t.Truncate(time.Microsecond); c.Before(t) {
+		return c.Add(time.Microsecond)
 	}
 	return t
 }

@@ -153,7 +153,9 @@ func TestIngestEndpoint(t *testing.T) {
 		// [from, to): empty when from == to, and from after to is refused,
 		// also when both are before any event.
 		for q, want := range map[string]int{"&to=0001-01-01T00:00:00Z": 0, "&from=0001-01-01T00:00:00Z": 3,
-			"&from=2026-11-02T04:15:00Z&to=2026-11-02T04:15:00Z": 0, "&from=2026-11-02T04:15:00Z&to=2026-11-02T04:15:00.000001Z": 1} {
+			"&from=2026-11-02T04:15:00Z&to=2026-11-02T04:15:00Z": 0, "&from=2026-11-02T04:15:00Z&to=2026-11-02T04:15:00.000001Z": 1,
+			// Bounds finer than the microseconds events keep (QA: they were cut).
+			"&from=2026-11-02T04:15:00Z&to=2026-11-02T04:15:00.0000001Z": 1, "&from=2026-11-02T04:15:00.0000001Z&to=2026-11-02T04:15:00.000001Z": 0} {
 			page := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice+q, "", "", 200)
 			if n := len(page.body["events"].([]any)); n != want {
 				t.Fatalf("alice's events%s: %s", q, page.raw)
@@ -164,6 +166,17 @@ func TestIngestEndpoint(t *testing.T) {
 			if r := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice+q, "", "", 400); r.body["field"] != "from" {
 				t.Fatalf("alice's events%s: %s", q, r.raw)
 			}
+		}
+		// A parameter the listing does not take, or one given twice, is
+		// refused naming it: ignored, acount= had listed every account's.
+		for q, field := range map[string]string{"&acount=x": "acount", "&from=2026-11-02T00:00:00Z&from=2026-11-01T00:00:00Z": "from",
+			"&Limit=1": "Limit", "&x=%zz": "query"} {
+			if r := f.mustDo("alice", "GET", "/api/v1/accounting/metering/events?account="+alice+q, "", "", 400); r.body["field"] != field {
+				t.Fatalf("alice's events%s: %s", q, r.raw)
+			}
+		}
+		if r := f.mustDo("alice", "GET", "/api/v1/accounts/"+alice+"?expand=1", "", "", 400); r.body["field"] != "expand" {
+			t.Fatalf("a parameter where none is taken: %s", r.raw)
 		}
 		// The void takes no body: a field it would not keep is refused, and
 		// nothing is voided.

@@ -217,6 +217,7 @@ var csghubCases = []csghubCase{
 	{name: "created_at year 1999", mods: []string{`created_at="1999-12-31T23:59:59Z"`}, field: "created_at", msg: "2000"},
 	{name: "created_at the zero time", mods: []string{`created_at="0001-01-01T00:00:00Z"`}, field: "created_at", msg: "0001-01-01T00:00:00Z is not between the years 2000 and 9999"},
 	{name: "created_at the zero time with an offset", mods: []string{`created_at="0001-01-01T08:00:00+08:00"`}, field: "created_at", msg: "0001-01-01T00:00:00Z is not between the years 2000 and 9999"},
+	{name: "created_at a microsecond before 2000", mods: []string{`created_at="1999-12-31T23:59:59.999999Z"`}, field: "created_at", msg: "1999-12-31T23:59:59.999999Z is not between the years 2000 and 9999"},
 	{name: "created_at 1999 in UTC", mods: []string{`created_at="2000-01-01T00:30:00+01:00"`}, field: "created_at", msg: "2000"},
 	{name: "created_at year 10000 in UTC", mods: []string{`created_at="9999-12-31T23:30:00-01:00"`}, field: "created_at", msg: "9999"},
 	{name: "created_at 2000 in UTC", mods: []string{`created_at="1999-12-31T23:30:00-01:00"`}, check: at("2000-01-01T00:30:00Z")},
