@@ -270,7 +270,7 @@ func withMonth(err error, group []repricing) error {
 func (u *usageBatch) takeBack(p *repricing) error {
 	s := p.event
 	if len(s.PriceIDs) > 0 { // a voided one's too: its month is settled with it
-		was, err := u.book.RateWith(&s.UsageEvent, s.Currency, u.usedOf, s.PriceIDs)
+		was, err := u.book.RateWith(&s.UsageEvent, s.Currency, noCounts, s.PriceIDs)
 		if err == nil && was.Unpriced {
 			err = fmt.Errorf("ledger: event %s names prices the book does not hold: %s", s.ID, was.Reason)
 		}
@@ -452,7 +452,7 @@ func (e *errRepriceRefused) Error() string { return "ledger: a reprice was refus
 // stale says a stored event names versions no longer in force at its
 // time: a correction replaced them, and its month is not repriced yet.
 func (u *usageBatch) stale(s *abacus.StoredEvent) (bool, error) {
-	now, err := u.book.Rate(&s.UsageEvent, s.Currency, u.usedOf)
+	now, err := u.book.Rate(&s.UsageEvent, s.Currency, noCounts)
 	if err != nil {
 		return false, err
 	}

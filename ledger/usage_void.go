@@ -73,7 +73,8 @@ func (u *usageBatch) void(it *usageItem) error {
 // cannot move. It also returns the refund's exact amount, before the carry
 // rounded it.
 func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount, decimal.Decimal, abacus.Drawn, error) {
-	r, err := u.book.RateWith(&s.UsageEvent, s.Currency, u.usedOf, s.PriceIDs)
+	// First which counters it counts, and how much.
+	r, err := u.book.RateWith(&s.UsageEvent, s.Currency, noCounts, s.PriceIDs)
 	if err != nil {
 		return abacus.Amount{}, decimal.Decimal{}, abacus.Drawn{}, err
 	}
@@ -138,6 +139,12 @@ func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact
 	u.setCarry(k, short.Neg())
 	return amount, back, nil
 }
+
+// noCounts rates an event from empty counters: to learn which counters it
+// counts and how much, which rated on top of its month's counter, where the
+// event already stands, could overflow (QA: such events could never be
+// voided), and what no counter prices costs the same either way.
+func noCounts(rating.Counter) int64 { return 0 }
 
 // subDrawn is a − b, bucket by bucket.
 func subDrawn(a, b abacus.Drawn) (abacus.Drawn, error) { return eachBucket(a, b, abacus.Amount.Sub) }

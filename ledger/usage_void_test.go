@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -498,4 +499,41 @@ func storeUnpriced(t *testing.T, st abacus.Store, ev abacus.UsageEvent) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestVoidAtTheTopOfTheCounter: an event whose month's counter stands near
+// the top of int64 can still be repriced and voided. Working out which counters it
+// counts had rated it once more on top of the counter, which overflowed
+// (QA: such events could never be voided).
+func TestVoidAtTheTopOfTheCounter(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("gpu", abacus.ModelGraduated, t0.AddDate(0, -1, 0), tier{0, "0"}))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		res := f.ingest(spaceEvent("a", acct, "gpu", math.MaxInt64-10, t0), spaceEvent("b", acct, "gpu", 10, t0.Add(time.Hour)),
+			spaceEvent("c", acct, "gpu", 1<<62, t0.AddDate(0, 1, 0)))
+		for _, r := range res {
+			if r.Status != abacus.IngestAccepted {
+				t.Fatalf("ingest: %+v", res)
+			}
+		}
+		// A correction reprices the month: each event comes out of its
+		// counter and is counted again.
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{tieredPrice("gpu", abacus.ModelGraduated, t0, tier{0, "0"})}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"a", "b", "c"}); err != nil || !res[0].Repriced || !res[1].Repriced || !res[2].Repriced {
+			t.Fatalf("reprice: %+v %v", res, err)
+		}
+		for _, id := range []string{"b", "a", "c"} {
+			if v := f.void(id); v.Status != abacus.IngestAccepted || v.Err != nil {
+				t.Fatalf("void %s: %+v", id, v)
+			}
+		}
+		// The month's counter is back at 0: its usage starts over.
+		if res := f.ingest(spaceEvent("d", acct, "gpu", math.MaxInt64, t0.Add(2*time.Hour))); res[0].Status != abacus.IngestAccepted {
+			t.Fatalf("after the voids: %+v", res[0])
+		}
+		mustVerify(t, f.st)
+	})
 }

@@ -64,7 +64,7 @@ func (cc *counterCheck) event(e *abacus.StoredEvent) {
 	if cc.book == nil || e.Status != abacus.EventCharged || !slices.ContainsFunc(e.PriceIDs, func(id int64) bool { return cc.counted[id] }) {
 		return
 	}
-	r, err := cc.book.RateWith(&e.UsageEvent, e.Currency, func(rating.Counter) int64 { return 0 }, e.PriceIDs)
+	r, err := cc.book.RateWith(&e.UsageEvent, e.Currency, noCounts, e.PriceIDs)
 	if err == nil && r.Unpriced {
 		err = abacus.Errorf(abacus.CodeInvalid, "price_ids", "%s", r.Reason)
 	}
