@@ -64,7 +64,7 @@ func (b *batch) post(t abacus.Transaction, legs []leg) (int, error) {
 		}
 		bal, err := l.w.Balance.Add(l.amount)
 		if err != nil {
-			return -1, err
+			return -1, balanceOverflow(l.w)
 		}
 		held, err := l.w.Held.Sub(l.release)
 		if err != nil {
@@ -200,6 +200,19 @@ func (b *batch) draw(c *customerWallets, amount abacus.Amount) ([]part, error) {
 		}
 	}
 	return append(parts, part{cash, remaining}), nil
+}
+
+// balanceOverflow refuses a change that would take w's balance past the
+// largest amount, naming the wallet: when that is revenue's, every
+// account's charges are refused, and must not read as if their own
+// amounts were too large (QA).
+func balanceOverflow(w *abacus.Wallet) error {
+	owner := "account " + string(w.Account) + "'s"
+	if name, ok := abacus.SystemAccountByID(w.Account); ok {
+		owner = "the " + string(name) + " account's"
+	}
+	return abacus.Errorf(abacus.CodeOverflow, "amount", "%s %s wallet in %s would pass the largest balance abacus holds (±9223372036854.775807); nothing moved",
+		owner, w.Bucket, w.Currency)
 }
 
 func (b *batch) insufficientTotal(c *customerWallets, need abacus.Amount) error {

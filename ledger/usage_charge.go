@@ -227,7 +227,7 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 	for i, p := range parts {
 		b, err := p.w.Balance.Add(p.amount)
 		if err != nil {
-			return err
+			return balanceOverflow(p.w)
 		}
 		if _, err := b.Sub(p.w.Held); err != nil { // available must fit too, floor or not
 			return err
@@ -236,7 +236,7 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 	}
 	rev, err := revenue.Balance.Add(toRevenue)
 	if err != nil {
-		return err
+		return balanceOverflow(revenue)
 	}
 	m := monthOf(it)
 	paid := u.paidMoved[m]

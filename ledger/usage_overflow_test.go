@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +237,46 @@ func TestUsageTokenFloorNamesTheCount(t *testing.T) {
 			t.Fatalf("the refused event was stored: %+v %v", evs, err)
 		}
 		mustVerify(t, st)
+	})
+}
+
+// TestRevenueFullIsNamed: a charge that would take the revenue account's
+// balance past the largest amount is refused saying so, not as if the
+// event's own value were too large (QA: after one account's huge event,
+// every other account's were rejected as "value: does not fit"). Nothing
+// moves, and the ledger API's charges say the same.
+func TestRevenueFullIsNamed(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		ctx := context.Background()
+		e := ledger.New(st, ledger.Config{Workers: 1})
+		defer e.Close()
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(ctx, []abacus.Price{perMinute("gpu", "1", t0)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		big, small := createAccount(t, st, abacus.Overdraft{Unlimited: true}), createAccount(t, st, abacus.Overdraft{Unlimited: true})
+		// 9,223,372,036,854,775,807 µ: the revenue wallet is full.
+		res, err := e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("huge", big, "gpu", 9_223_372_036_854, t0), spaceEvent("rest", big, "gpu", 1, t0.Add(time.Minute))})
+		if err != nil || res[0].Status != abacus.IngestAccepted {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if _, err := e.Submit(ctx, "top-up-small", &abacus.Move{Type: abacus.TxTopup, Account: small, Currency: "USD", Amount: units(t, 5), Bucket: abacus.BucketCash}); err != nil {
+			t.Fatal(err)
+		}
+		res, err = e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("other", small, "gpu", 1, t0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := res[0]; r.Status != abacus.IngestRejected || abacus.ErrorCodeOf(r.Err) != abacus.CodeOverflow || !strings.Contains(r.Err.Error(), "revenue") {
+			t.Fatalf("a charge revenue cannot take: %+v", r)
+		}
+		_, err = e.Submit(ctx, "charge-small", &abacus.Move{Type: abacus.TxCharge, Account: small, Currency: "USD", Amount: units(t, 1)})
+		if abacus.ErrorCodeOf(err) != abacus.CodeOverflow || !strings.Contains(err.Error(), "revenue") {
+			t.Fatalf("a ledger charge revenue cannot take: %v", err)
+		}
+		if b := wallet(t, st, small, abacus.BucketCash, "USD").Balance; b.String() != "5" {
+			t.Fatalf("the refused charges moved money: cash %s", b)
+		}
 	})
 }
