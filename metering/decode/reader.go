@@ -3,6 +3,7 @@ package decode
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -68,7 +69,7 @@ func NewCSVReader(r io.Reader) (*Reader, error) {
 
 func (r *Reader) setHeader(cells []string) error {
 	seen := [nFields]bool{}
-	r.col = make([]int, len(cells))
+	col := make([]int, len(cells))
 	for i, c := range cells {
 		name := strings.ToLower(strings.TrimSpace(c))
 		if name == "" {
@@ -87,14 +88,33 @@ func (r *Reader) setHeader(cells []string) error {
 			return abacus.Errorf(abacus.CodeInvalid, name, "appears twice in the header")
 		}
 		seen[f] = true
-		r.col[i] = f
+		col[i] = f
 	}
 	for _, f := range []int{fUUID, fUserUUID, fValue, fValueType, fScene, fCreatedAt} {
 		if !seen[f] {
 			return abacus.Errorf(abacus.CodeInvalid, csghubNames[f], "column is missing from the header; it is required")
 		}
 	}
+	r.col = col
 	return nil
+}
+
+// namesColumns says a record is a header row: every cell a column's name.
+// Files joined end to end (cat, or gzip members, which are read as zcat
+// reads them) carry the next file's header in the middle, in an order of
+// its own; no event is spelled so, as its value would be a name.
+func namesColumns(cells []string) bool {
+	for _, c := range cells {
+		name := strings.ToLower(strings.TrimSpace(c))
+		known := false
+		for _, n := range csghubNames {
+			known = known || n == name
+		}
+		if !known {
+			return false
+		}
+	}
+	return true
 }
 
 // headerField names an unknown column for an error's Field: as written,
@@ -147,7 +167,8 @@ func (r *Reader) nextNDJSON() (Item, bool, error) {
 		return Item{}, false, err
 	}
 	line := r.lr.line
-	content := bytes.Trim(r.buf, " \t\r\n")
+	// A byte-order mark starts the next file of files joined end to end.
+	content := bytes.Trim(bytes.TrimPrefix(r.buf, utf8BOM), " \t\r\n")
 	if over || len(content) > MaxLine {
 		return Item{Line: line, Err: lineError(line, "is longer than %d bytes", MaxLine)}, true, nil
 	}
@@ -179,11 +200,19 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 	if problem != "" {
 		return Item{Line: line, Err: lineError(line, "%s", problem)}, true, nil
 	}
-	cells, perr := parseCSVRecord(rec)
+	cells, perr := parseCSVRecord(bytes.TrimPrefix(rec, utf8BOM))
 	if perr != "" {
 		return Item{Line: line, ID: r.id(cells), Err: lineError(line, "is not valid CSV: %s", perr)}, true, nil
 	}
 	if cells == nil {
+		return Item{}, false, nil
+	}
+	if namesColumns(cells) {
+		if err := r.setHeader(cells); err != nil {
+			var ae *abacus.Error
+			errors.As(err, &ae)
+			return Item{Line: line, Err: abacus.Errorf(ae.Code, ae.Field, "%s (in the header row at line %d, of files joined end to end; the columns stay as the header before named them)", ae.Message, line)}, true, nil
+		}
 		return Item{}, false, nil
 	}
 	if len(cells) != len(r.col) {

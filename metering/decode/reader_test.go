@@ -425,3 +425,45 @@ func TestCSVStrayQuoteClosedLater(t *testing.T) {
 		})
 	}
 }
+
+// TestFilesConcatenated: files joined end to end (cat, or gzip members as
+// zcat reads them) carry each file's byte-order mark, and for CSV its
+// header, in the middle. A header row there takes over the columns from
+// its line on, and a mark at the start of a line is dropped (QA: the
+// second file's header was read as an event, and its rows in the first
+// file's column order, which charged a customer id as the value).
+func TestFilesConcatenated(t *testing.T) {
+	first := "uuid,user_uuid,value,value_type,scene,created_at\n" +
+		"a," + acct + ",5,0,11,2026-08-18T10:00:00Z\n"
+	second := "\ufeffvalue,uuid,user_uuid,scene,value_type,created_at,customer_id\n" +
+		"7,b," + acct + ",11,0,2026-08-18T10:01:00Z,500\n"
+	items, err := readAll(t, mustCSV(t, first+second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "a", ""}, {4, "b", ""}})
+	if ev := items[1].Event; ev.Value != 7 || ev.CustomerID != "500" {
+		t.Fatalf("the second file's row read as %+v", ev)
+	}
+	// A header that is not one (a column twice, one missing) is an error
+	// of its line, and the columns stay as they were.
+	bad := "uuid,user_uuid,value,value_type,scene,scene\n" + "c," + acct + ",5,0,11,2026-08-18T10:02:00Z\n"
+	items, err = readAll(t, mustCSV(t, first+bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "a", ""}, {3, "", "scene"}, {4, "c", ""}})
+	// A row of column names is a header, even in the order before: no
+	// event is spelled so, as its value would be a name.
+	items, err = readAll(t, mustCSV(t, first+"uuid,user_uuid,value_type,value,scene,created_at\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "a", ""}})
+
+	items, err = readAll(t, decode.NewNDJSONReader(strings.NewReader(csghub("x")+"\n\ufeff"+csghub("y")+"\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{1, "x", ""}, {2, "y", ""}})
+}
