@@ -51,6 +51,13 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	var rejectsFile *os.File
+	if *rejects != "" {
+		if rejectsFile, err = openRejects(*rejects, *db, fs.Args()); err != nil {
+			return err
+		}
+		defer rejectsFile.Close()
+	}
 	st, err := openMigrated(ctx, *db)
 	if err != nil {
 		if ctx.Err() != nil { // waiting for the database, another writer's lock say
@@ -62,13 +69,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	engine := ledger.New(st, withLogger(ecfg, quietLogger(stderr)))
 	defer engine.Close()
 	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, flush: *flush, stderr: stderr}
-	if *rejects != "" {
-		f, err := os.Create(*rejects)
-		if err != nil {
+	if rejectsFile != nil {
+		if err := rejectsFile.Truncate(0); err != nil {
 			return fmt.Errorf("--rejects: %w", err)
 		}
-		defer f.Close()
-		w := bufio.NewWriter(f)
+		w := bufio.NewWriter(rejectsFile)
 		defer w.Flush()
 		in.rejects = w
 	}
@@ -106,6 +111,37 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%d events were rejected (listed %s); the others are in", s.Rejected, in.listedWhere())
 	}
 	return nil
+}
+
+// openRejects opens the --rejects file, unemptied, after making sure it is
+// neither the database (a SQLite file, or one beside it) nor an input:
+// created as it was, it emptied the ledger, or an input before it was read
+// (QA). A file it made for a refused name is removed again.
+func openRejects(name, db string, inputs []string) (*os.File, error) {
+	_, statErr := os.Stat(name)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("--rejects: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--rejects: %w", err)
+	}
+	others := slices.DeleteFunc(slices.Clone(inputs), func(s string) bool { return s == "-" })
+	if !isPostgres(db) {
+		others = append(others, db, db+"-wal", db+"-shm", db+"-journal")
+	}
+	for _, o := range others {
+		if oi, err := os.Stat(o); err == nil && os.SameFile(fi, oi) {
+			f.Close()
+			if errors.Is(statErr, os.ErrNotExist) {
+				os.Remove(name)
+			}
+			return nil, fmt.Errorf("--rejects %s is %s, which it would empty: name a file of its own", name, o)
+		}
+	}
+	return f, nil
 }
 
 func (in *ingester) listedWhere() string {

@@ -365,6 +365,46 @@ func TestIngestListsEveryRejectionInOrder(t *testing.T) {
 	}
 }
 
+// TestIngestRejectsIsNoOtherFile: a --rejects file that is the database
+// (by another name too), one of its files or an input is refused before
+// anything is opened, and that file is left as it was (QA: creating it
+// had emptied the ledger, and an input before it was read).
+func TestIngestRejectsIsNoOtherFile(t *testing.T) {
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "a.db")
+	importPrices(t, dsn)
+	file := filepath.Join(dir, "events.ndjson")
+	os.WriteFile(file, []byte(usageEvent("r-1", account(14), 1)+"\n"), 0o600)
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(dsn, link); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(dsn)
+	for _, target := range []string{dsn, link, file, filepath.Join(dir, ".", "a.db")} {
+		out, err := runCLI(t, "ingest", "--db", dsn, "--rejects", target, file)
+		if err == nil || !strings.Contains(out, "--rejects") || !strings.Contains(out, "name a file of its own") {
+			t.Fatalf("--rejects %s: %v\n%s", target, err, out)
+		}
+	}
+	// A database not made yet is no rejects file either.
+	fresh := filepath.Join(dir, "new.db")
+	if out, err := runCLI(t, "ingest", "--db", fresh, "--rejects", fresh, file); err == nil || !strings.Contains(out, "name a file of its own") {
+		t.Fatalf("--rejects the new database: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused run left %s: %v", fresh, err)
+	}
+	if after, _ := os.ReadFile(dsn); !bytes.Equal(before, after) {
+		t.Fatal("the database changed")
+	}
+	if in, _ := os.ReadFile(file); !strings.Contains(string(in), "r-1") {
+		t.Fatal("the input was emptied")
+	}
+	if out, err := runCLI(t, "ingest", "--db", dsn, "--rejects", filepath.Join(dir, "rejects.txt"), file); err != nil {
+		t.Fatalf("a rejects file of its own: %v\n%s", err, out)
+	}
+}
+
 // TestIngestGzip: a gzip-compressed file is read as what its name says
 // under the .gz. One cut short charges the events before the cut, says
 // so, and the whole file sent again charges the rest: those before come
