@@ -28,8 +28,9 @@ func Counts(m abacus.PriceModel) bool {
 // instant; per_unit and burst versions may change at any time. A month
 // that had two already (a book stored before this rule) may still be
 // corrected, as long as the correction does not add a third. Errors name
-// prices[i].valid_from, i indexing added: a version added, or revised,
-// within or at the start of the month at fault.
+// prices[i].valid_from, i indexing added: the version that starts in the
+// middle of the month at fault, where that one is added and counts, else
+// a version added, or revised, within or at the start of that month.
 func CheckCountedVersions(stored, added []abacus.Price) error {
 	type version struct {
 		from     time.Time
@@ -104,11 +105,16 @@ func CheckCountedVersions(stored, added []abacus.Price) error {
 			if n < 2 || n <= counted(inMonth(old, month)) {
 				continue
 			}
-			// Name an added version that counts, or else any added one.
-			i := -1
-			for _, w := range now {
-				if w.added >= 0 && (i < 0 || Counts(w.model) && !Counts(added[i].Model) || Counts(w.model) == Counts(added[i].Model) && w.added < i) {
-					i = w.added
+			// Name v, which changes the month in its middle, if it is added
+			// and counts; else an added version that counts, or else any
+			// added one.
+			i := v.added
+			if i < 0 || !Counts(v.model) {
+				i = -1
+				for _, w := range now {
+					if w.added >= 0 && (i < 0 || Counts(w.model) && !Counts(added[i].Model) || Counts(w.model) == Counts(added[i].Model) && w.added < i) {
+						i = w.added
+					}
 				}
 			}
 			if i < 0 || first >= 0 && first <= i {

@@ -49,7 +49,12 @@ func TestCheckCountedVersions(t *testing.T) {
 		// leaves both in the month.
 		{"volume, per_unit, then volume in one month", []abacus.Price{from(vol, nov1)}, []abacus.Price{from(unit, nov5), from(vol, nov20)}, 1},
 		{"revisions that make two per_unit versions of a month graduated", []abacus.Price{from(unit, nov1), from(unit, nov15)},
-			[]abacus.Price{revised(from(grad, nov1), 1), revised(from(grad, nov15), 1)}, 0},
+			[]abacus.Price{revised(from(grad, nov1), 1), revised(from(grad, nov15), 1)}, 1},
+		// The version named is the one from mid-month, where it is added
+		// and counts (QA: the error blamed the one from the month's start).
+		{"added together: graduated, then volume mid-month", nil, []abacus.Price{from(grad, aug1), from(vol, aug1.AddDate(0, 0, 19))}, 1},
+		{"added together: from months' starts, then one from a start in +08:00", nil,
+			[]abacus.Price{from(vol, aug1), from(vol, sep15.AddDate(0, 0, -14)), from(vol, time.Date(2026, 10, 1, 0, 0, 0, 0, time.FixedZone("+08", 8*3600)))}, 2},
 		{"per_unit, then volume, then per_unit in one month", []abacus.Price{from(unit, nov1)}, []abacus.Price{from(vol, nov5), from(unit, nov20)}, -1},
 	} {
 		err := rating.CheckCountedVersions(tc.stored, tc.added)
