@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/shopspring/decimal"
@@ -557,6 +558,15 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 			d.fail(pn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
 			return nil, nil, nil, nil
 		}
+		// Only here, not in Validate: a book stored before this check must
+		// still load. A line break in a key split `prices list`'s row, and
+		// "w4\n" looked like "w4" (QA).
+		for _, f := range []struct{ name, v string }{{"resource_id", p.ResourceID}, {"sku_unit_type", p.UnitType}} {
+			if i := strings.IndexFunc(f.v, unicode.IsControl); i >= 0 {
+				d.fail(pn.lineOf(f.name), path+"."+f.name, abacus.CodeInvalid, "holds a control character (%U) at byte %d; a key is printable text", []rune(f.v[i:])[0], i)
+				return nil, nil, nil, nil
+			}
+		}
 		// A warning, not an error: an event may name such a unit type in
 		// its extra, and a book that holds one already must still import.
 		// But an event's unit type from its scene is lower case, and a price
@@ -600,6 +610,12 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 			e := asError(err)
 			d.fail(cn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
 			return nil, nil, nil, nil
+		}
+		for j := range commitments {
+			if commitmentOf(commitments[j]) == commitmentOf(c) {
+				d.fail(cn.line, path, abacus.CodeConflict, "is the same commitment as commitments[%d] (line %d)", j, commitLines[j])
+				return nil, nil, nil, nil
+			}
 		}
 		commitments = append(commitments, c)
 		commitLines = append(commitLines, cn.line)
