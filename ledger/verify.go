@@ -74,7 +74,8 @@ func (r *Report) String() string {
 //   - every wallet's balance is the fold of its postings, each posting's
 //     balance_after is the running sum, and versions run 1, 2, 3, … with
 //     the wallet's version equal to its count of postings;
-//   - one effect per idempotency key, and each transaction reverted at most once;
+//   - one effect per idempotency key, and each transaction reverted at most
+//     once, by a revert that names it and posts its postings negated;
 //   - no debit left a wallet below its floor, and no wallet is below it now;
 //   - holds: each open hold's legs sum to its amount, every wallet holds
 //     exactly what its open holds reserve, and each hold was resolved at
@@ -97,7 +98,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.fold = v.check("every balance is the fold of its postings, with contiguous versions")
 	v.floors = v.check("no wallet went below its floor")
 	v.keys = v.check("one effect per idempotency key")
-	v.reverts = v.check("each transaction reverted at most once")
+	v.reverts = newRevertCheck(v.check("each transaction reverted at most once, by its mirror image"))
 	v.holds = v.check("holds are consistent and resolved at most once")
 	v.usage = newUsageCheck(v.check("usage events agree with their transactions, rollups, exact costs and the buckets that paid"))
 	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
@@ -126,15 +127,15 @@ type walletState struct {
 }
 
 type verifier struct {
-	r                                                       *Report
-	zeroSum, txBalanced, fold, floors, keys, reverts, holds *Check
+	r                                              *Report
+	zeroSum, txBalanced, fold, floors, keys, holds *Check
+	reverts                                        *revertCheck
 
 	currencyTotals map[abacus.Currency]*big.Int
 	holdPosts      map[int64]int64 // hold id → the hold_post transaction
 	holdPostDebits map[int64]*big.Int
 	holdStatus     map[int64]abacus.HoldStatus
-	reverted       map[int64]int64 // original → revert
-	txIDs          []int64         // every transaction, in id order
+	txIDs          []int64 // every transaction, in id order
 	wallets        map[int64]*walletState
 	usage          *usageCheck
 	prices         *priceCheck
@@ -164,7 +165,6 @@ func (v *verifier) check(name string) *Check {
 func (v *verifier) transactions(ar abacus.AuditReader) error {
 	v.holdPosts = map[int64]int64{}
 	v.holdPostDebits = map[int64]*big.Int{}
-	v.reverted = map[int64]int64{}
 	return ar.Transactions(func(t abacus.Transaction) error {
 		v.r.Counts["transactions"]++
 		v.txIDs = append(v.txIDs, t.ID)
@@ -178,12 +178,7 @@ func (v *verifier) transactions(ar abacus.AuditReader) error {
 			v.holdPosts[t.HoldID] = t.ID
 			v.holdPostDebits[t.ID] = new(big.Int)
 		}
-		if t.Reverts != 0 {
-			if prev, dup := v.reverted[t.Reverts]; dup {
-				v.reverts.fail("transaction %d is reverted by %d and %d", t.Reverts, prev, t.ID)
-			}
-			v.reverted[t.Reverts] = t.ID
-		}
+		v.reverts.transaction(t)
 		return nil
 	})
 }
@@ -227,6 +222,7 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 		}
 		legs++
 		v.usage.posting(p)
+		v.reverts.posting(p)
 		addTo(sums, p.Currency, p.Amount.Micros())
 		addTo(v.currencyTotals, p.Currency, p.Amount.Micros())
 		if d, ok := v.holdPostDebits[p.TxID]; ok && p.Amount.IsNegative() {
@@ -386,6 +382,10 @@ func (v *verifier) finish() {
 	v.usage.finish()
 	v.prices.finish()
 	v.counters.finish()
+	v.reverts.finish(func(id int64) bool {
+		_, found := slices.BinarySearch(v.txIDs, id)
+		return found
+	})
 	currencies := make([]string, 0, len(v.currencyTotals))
 	for c := range v.currencyTotals {
 		currencies = append(currencies, string(c))

@@ -24,6 +24,7 @@ const (
 	checkFloors  = "no wallet went below its floor"
 	checkKeys    = "one effect per idempotency key"
 	checkHolds   = "holds are consistent and resolved at most once"
+	checkReverts = "each transaction reverted at most once, by its mirror image"
 )
 
 // TestVerifyCatchesCorruption corrupts a healthy ledger in one way at a
@@ -33,8 +34,8 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 	// Each corruption gets the ids of the ledger below: a customer whose
 	// cash was topped up by 100 (transaction topup), charged 30 (charge)
 	// and has 20 held (hold); a second hold was created and voided, so
-	// two keys name it, which is fine.
-	type ids struct{ cash, topup, charge, hold int64 }
+	// two keys name it, which is fine; a grant was reverted.
+	type ids struct{ cash, topup, charge, hold, grant, revert int64 }
 	cases := []struct {
 		name  string
 		sql   string
@@ -68,6 +69,20 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkZeroSum, checkTx, checkFold}},
 		{"a floor raised above the balance", `UPDATE wallets SET floor = 1000000000 WHERE id = ?`,
 			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
+		// QA: with its link lost, the grant could be reverted again.
+		{"a revert's link lost", `UPDATE transactions SET reverts = NULL WHERE id = ?`,
+			func(x ids) []any { return []any{x.revert} }, []string{checkReverts}},
+		{"a revert pointed at another transaction", `UPDATE transactions SET reverts = ? WHERE id = ?`,
+			func(x ids) []any { return []any{x.topup, x.revert} }, []string{checkReverts}},
+		{"a revert's type changed", `UPDATE transactions SET type = 'grant' WHERE id = ?`,
+			func(x ids) []any { return []any{x.revert} }, []string{checkReverts}},
+		{"a transaction made a revert", `UPDATE transactions SET type = 'revert' WHERE id = ?`,
+			func(x ids) []any { return []any{x.topup} }, []string{checkReverts}},
+		{"a revert that gives back a micro-unit less, balanced", `UPDATE postings SET amount = amount - 1, balance_after = balance_after - 1 WHERE tx_id = ? AND amount > 0;
+			UPDATE postings SET amount = amount + 1, balance_after = balance_after + 1 WHERE tx_id = ? AND amount < 0;
+			UPDATE wallets SET balance = balance - 1 WHERE id IN (SELECT wallet_id FROM postings WHERE tx_id = ? AND amount > 0);
+			UPDATE wallets SET balance = balance + 1 WHERE id IN (SELECT wallet_id FROM postings WHERE tx_id = ? AND amount < 0)`,
+			func(x ids) []any { return []any{x.revert, x.revert, x.revert, x.revert} }, []string{checkReverts}},
 	}
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		for _, c := range cases {
@@ -82,6 +97,8 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 				x.hold = submit(t, e, "hold", &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: units(t, 20)}).Hold.ID
 				voided := submit(t, e, "hold2", &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: units(t, 5)}).Hold.ID
 				submit(t, e, "void", &abacus.HoldVoid{HoldID: voided})
+				x.grant = submit(t, e, "grant", &abacus.Move{Type: abacus.TxGrant, Account: acct, Currency: "USD", Amount: units(t, 1)}).Tx.ID
+				x.revert = submit(t, e, "revert", &abacus.Revert{TxID: x.grant}).Tx.ID
 				x.cash = wallet(t, st, acct, abacus.BucketCash, "USD").ID
 				mustVerify(t, st)
 
