@@ -240,6 +240,8 @@ type Auditor interface {
 
 // AuditReader is one snapshot of the ledger.
 type AuditReader interface {
+	// Accounts streams every account, by id.
+	Accounts(fn func(Account) error) error
 	Wallets(fn func(Wallet) error) error
 	// PostingsByWallet streams postings ordered by wallet and version.
 	PostingsByWallet(fn func(Posting) error) error

@@ -77,6 +77,7 @@ func (r *Report) String() string {
 //   - one effect per idempotency key, and each transaction reverted at most
 //     once, by a revert that names it and posts its postings negated;
 //   - no debit left a wallet below its floor, and no wallet is below it now;
+//   - every customer's wallets are in the account's currency;
 //   - holds: each open hold's legs sum to its amount, every wallet holds
 //     exactly what its open holds reserve, and each hold was resolved at
 //     most once, a posted hold by exactly one transaction that drew at most
@@ -97,6 +98,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.txBalanced = v.check("every transaction balances per currency and has two or more postings")
 	v.fold = v.check("every balance is the fold of its postings, with contiguous versions")
 	v.floors = v.check("no wallet went below its floor")
+	v.owners = v.check("every customer's wallets are in its currency")
 	v.keys = v.check("one effect per idempotency key")
 	v.reverts = newRevertCheck(v.check("each transaction reverted at most once, by its mirror image"))
 	v.holds = v.check("holds are consistent and resolved at most once")
@@ -104,7 +106,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
 	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"))
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
-		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
+		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.accountRows, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
 			v.prices.load, v.loadCounters, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid, v.usage.loadCarries} {
 			if err := step(ar); err != nil {
 				return err
@@ -127,15 +129,16 @@ type walletState struct {
 }
 
 type verifier struct {
-	r                                              *Report
-	zeroSum, txBalanced, fold, floors, keys, holds *Check
-	reverts                                        *revertCheck
+	r                                                      *Report
+	zeroSum, txBalanced, fold, floors, owners, keys, holds *Check
+	reverts                                                *revertCheck
 
 	currencyTotals map[abacus.Currency]*big.Int
 	holdPosts      map[int64]int64 // hold id → the hold_post transaction
 	holdPostDebits map[int64]*big.Int
 	holdStatus     map[int64]abacus.HoldStatus
-	txIDs          []int64 // every transaction, in id order
+	currencyOf     map[abacus.AccountID]abacus.Currency // "" for a system account
+	txIDs          []int64                              // every transaction, in id order
 	wallets        map[int64]*walletState
 	usage          *usageCheck
 	prices         *priceCheck
@@ -252,10 +255,29 @@ func micros(n *big.Int) string {
 	return n.String() + " micro-units"
 }
 
+// accountRows reads each account's currency. An account whose currency
+// was changed behind the engine's back had its wallets stay in the old
+// one, and the next top-up posted an unbalanced transaction (QA).
+func (v *verifier) accountRows(ar abacus.AuditReader) error {
+	v.currencyOf = map[abacus.AccountID]abacus.Currency{}
+	return ar.Accounts(func(a abacus.Account) error {
+		v.r.Counts["accounts"]++
+		if _, system := abacus.SystemAccountByID(a.ID); system {
+			a.Currency = ""
+		}
+		v.currencyOf[a.ID] = a.Currency
+		return nil
+	})
+}
+
 func (v *verifier) walletRows(ar abacus.AuditReader) error {
 	v.wallets = map[int64]*walletState{}
 	return ar.Wallets(func(w abacus.Wallet) error {
 		v.r.Counts["wallets"]++
+		// A wallet's account exists: a foreign key says so.
+		if cur := v.currencyOf[w.Account]; cur != "" && cur != w.Currency {
+			v.owners.fail("wallet %d of account %s is in %s, but the account is in %s", w.ID, w.Account, w.Currency, cur)
+		}
 		v.wallets[w.ID] = &walletState{Wallet: w}
 		return nil
 	})

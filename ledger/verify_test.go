@@ -25,6 +25,7 @@ const (
 	checkKeys    = "one effect per idempotency key"
 	checkHolds   = "holds are consistent and resolved at most once"
 	checkReverts = "each transaction reverted at most once, by its mirror image"
+	checkOwners  = "every customer's wallets are in its currency"
 )
 
 // TestVerifyCatchesCorruption corrupts a healthy ledger in one way at a
@@ -35,7 +36,10 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 	// cash was topped up by 100 (transaction topup), charged 30 (charge)
 	// and has 20 held (hold); a second hold was created and voided, so
 	// two keys name it, which is fine; a grant was reverted.
-	type ids struct{ cash, topup, charge, hold, grant, revert int64 }
+	type ids struct {
+		cash, topup, charge, hold, grant, revert int64
+		acct                                     abacus.AccountID
+	}
 	cases := []struct {
 		name  string
 		sql   string
@@ -69,6 +73,9 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkZeroSum, checkTx, checkFold}},
 		{"a floor raised above the balance", `UPDATE wallets SET floor = 1000000000 WHERE id = ?`,
 			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
+		// QA: the next top-up in EUR posted USD cash against EUR clearing.
+		{"an account's currency changed", `UPDATE accounts SET currency = 'EUR' WHERE id = ?`,
+			func(x ids) []any { return []any{string(x.acct)} }, []string{checkOwners}},
 		// QA: with its link lost, the grant could be reverted again.
 		{"a revert's link lost", `UPDATE transactions SET reverts = NULL WHERE id = ?`,
 			func(x ids) []any { return []any{x.revert} }, []string{checkReverts}},
@@ -91,7 +98,7 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 				e := ledger.New(st, ledger.Config{})
 				defer e.Close()
 				acct := createAccount(t, st, abacus.Overdraft{})
-				var x ids
+				x := ids{acct: acct}
 				x.topup = submit(t, e, "topup", &abacus.Move{Type: abacus.TxTopup, Account: acct, Currency: "USD", Amount: units(t, 100)}).Tx.ID
 				x.charge = submit(t, e, "charge", &abacus.Move{Type: abacus.TxCharge, Account: acct, Currency: "USD", Amount: units(t, 30)}).Tx.ID
 				x.hold = submit(t, e, "hold", &abacus.HoldCreate{Account: acct, Currency: "USD", Amount: units(t, 20)}).Hold.ID

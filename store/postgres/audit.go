@@ -38,6 +38,10 @@ func each[T any](r *auditReader, q string, scan func(pgx.Row) (T, error), fn fun
 	return rows.Err()
 }
 
+func (r *auditReader) Accounts(fn func(abacus.Account) error) error {
+	return each(r, `SELECT `+accountColumns+` FROM accounts ORDER BY id`, scanAccount, fn)
+}
+
 func (r *auditReader) Wallets(fn func(abacus.Wallet) error) error {
 	return each(r, `SELECT `+walletColumns+` FROM wallets ORDER BY id`, scanWallet, fn)
 }

@@ -98,7 +98,7 @@ func (s *Store) inWrite(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // AccountGet implements abacus.Store.
 func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {
-	a, err := scanAccount(s.read.QueryRowContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
+	a, err := scanAccount(s.read.QueryRowContext(ctx, `SELECT `+accountColumns+`
 		FROM accounts WHERE id = ?`, string(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return abacus.Account{}, notFound("account", id)
@@ -110,7 +110,7 @@ func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Acc
 func (s *Store) Accounts(ctx context.Context, ids []abacus.AccountID) ([]abacus.Account, error) {
 	var out []abacus.Account
 	err := chunks(sortedUnique(ids), func(c []abacus.AccountID) error {
-		rows, err := s.read.QueryContext(ctx, `SELECT id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at
+		rows, err := s.read.QueryContext(ctx, `SELECT `+accountColumns+`
 			FROM accounts WHERE id IN (`+placeholders(len(c))+`) ORDER BY id`, anys(c)...)
 		if err != nil {
 			return err
@@ -127,6 +127,8 @@ func (s *Store) Accounts(ctx context.Context, ids []abacus.AccountID) ([]abacus.
 	})
 	return out, err
 }
+
+const accountColumns = `id, kind, name, currency, overdraft_limit, overdraft_unlimited, low_balance_threshold, created_at`
 
 func scanAccount(row interface{ Scan(...any) error }) (abacus.Account, error) {
 	var a abacus.Account

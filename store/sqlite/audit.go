@@ -42,6 +42,10 @@ func each[T any](r *auditReader, q string, scan func(*sql.Rows) (T, error), fn f
 	return rows.Err()
 }
 
+func (r *auditReader) Accounts(fn func(abacus.Account) error) error {
+	return each(r, `SELECT `+accountColumns+` FROM accounts ORDER BY id`, func(rows *sql.Rows) (abacus.Account, error) { return scanAccount(rows) }, fn)
+}
+
 func (r *auditReader) Wallets(fn func(abacus.Wallet) error) error {
 	return each(r, `SELECT `+walletColumns+` FROM wallets ORDER BY id`, func(rows *sql.Rows) (abacus.Wallet, error) { return scanWallet(rows) }, fn)
 }
