@@ -22,6 +22,12 @@ type Rollup struct {
 	Events     int64  // events counted (voids subtract)
 }
 
+// RollupDiff is a rollup key whose stored row differs from what the
+// stored events of its key sum to (the usage and count of those that
+// stand, what each was charged net of what a void gave back); Stored or
+// Events is nil where that side has no row.
+type RollupDiff struct{ Stored, Events *Rollup }
+
 // RollupQuery selects an account's rollups in [From, To). Both must be
 // whole quarter hours.
 type RollupQuery struct {

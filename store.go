@@ -256,6 +256,9 @@ type AuditReader interface {
 	Events(fn func(StoredEvent) error) error
 	// Rollups streams every rollup row.
 	Rollups(fn func(Rollup) error) error
+	// RollupDiffs streams, in key order, the rollup keys whose stored row
+	// is not what the events of the key sum to.
+	RollupDiffs(fn func(RollupDiff) error) error
 	// MonthsPaid streams every MonthPaid row.
 	MonthsPaid(fn func(MonthPaid) error) error
 	// Prices streams every price version, by id.

@@ -83,8 +83,8 @@ func (r *Report) String() string {
 //     most once, a posted hold by exactly one transaction that drew at most
 //     what it held;
 //   - usage: each usage transaction moves what its events were charged,
-//     less what voids gave back, per currency and account, and the rollups
-//     sum the events;
+//     less what voids gave back, per currency and account, and each rollup
+//     row holds what the events of its key sum to;
 //   - prices: every event names versions in force at its time (none added
 //     later took over before it), and each version's recorded latest use
 //     is no earlier than the events it rated;

@@ -317,3 +317,39 @@ func TestVerifyChecksTierCounters(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyChecksEachRollup: each rollup row holds what the events of its
+// key sum to. Compared as one sum per account, usage moved to another
+// quarter hour, scene, resource or instance went unseen (QA), and
+// statements by any of them would have been wrong with verify clean.
+func TestVerifyChecksEachRollup(t *testing.T) {
+	t0 := time.Date(2026, 9, 10, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name, sql string
+		args      []any
+		want      string
+	}{
+		{"a rollup moved to another quarter hour", `UPDATE usage_rollups SET bucket = ? WHERE bucket = ?`, []any{t0.Add(time.Hour), t0},
+			"quarter hour from 2026-09-10T00:00:00Z, scene 11, resource \"gpu\", instance \"space-1\" is missing; its events say 5 units, 0.5 USD charged, 1 events"},
+		{"a rollup's resource changed", `UPDATE usage_rollups SET resource_id = 'cpu' WHERE bucket = ?`, []any{t0},
+			"resource \"cpu\", instance \"space-1\" holds 5 units, 0.5 USD charged, 1 events, but no event has its key"},
+		{"an event's scene changed", `UPDATE usage_events SET scene = 12 WHERE id = 'a'`, nil,
+			"scene 11, resource \"gpu\", instance \"space-1\" holds 5 units, 0.5 USD charged, 1 events, but no event has its key"},
+		{"an event moved within its month", `UPDATE usage_events SET event_time = ? WHERE id = 'a'`, []any{t0.Add(15 * time.Minute)},
+			"quarter hour from 2026-09-10T00:15:00Z, scene 11, resource \"gpu\", instance \"space-1\" holds 7 units, 0.7 USD charged, 1 events; its events say 12 units, 1.2 USD charged, 2 events"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+				f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "0.1", t0.AddDate(0, -1, 0)))
+				acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+				f.ingest(spaceEvent("a", acct, "gpu", 5, t0), spaceEvent("b", acct, "gpu", 7, t0.Add(20*time.Minute)))
+				mustVerify(t, f.st)
+				corrupt(t, f.st, c.sql, slices.Clone(c.args)...) // corrupt rewrites times in place
+				rep, err := ledger.Verify(f.ctx, f.st)
+				if err != nil || rep.OK() || !strings.Contains(rep.String(), c.want) {
+					t.Fatalf("%v\n%s", err, rep)
+				}
+			})
+		})
+	}
+}

@@ -149,3 +149,53 @@ func (r *auditReader) Reprices(fn func(abacus.Reprice) error) error {
 	return each(r, `SELECT `+repriceColumns+` FROM usage_reprices ORDER BY id`,
 		func(rows *sql.Rows) (abacus.Reprice, error) { return scanReprice(rows) }, fn)
 }
+
+// rollupDiffs compares every rollup row with what the events of its key
+// sum to, in the database: the events' sums by key, each looked up among
+// the rollups, then the rollups no event has the key of. (A FULL JOIN of
+// the two compared every pair: 2 s for 100,000 events.)
+const rollupDiffs = `WITH e AS (
+	SELECT account_id, event_time - event_time % 900000000 AS bucket, scene, resource_id, customer_id, MIN(currency) AS currency,
+		SUM(CASE status WHEN 'voided' THEN 0 ELSE value END) AS quantity,
+		SUM(CASE status WHEN 'voided' THEN charged - refunded ELSE charged END) AS amount,
+		SUM(status <> 'voided') AS events
+	FROM usage_events GROUP BY 1, 2, 3, 4, 5)
+SELECT e.account_id, e.bucket, e.scene, e.resource_id, e.customer_id, r.currency, r.quantity, r.amount, r.events,
+	e.currency, e.quantity, e.amount, e.events
+FROM e LEFT JOIN usage_rollups r ON r.account_id = e.account_id AND r.bucket = e.bucket AND r.scene = e.scene
+	AND r.resource_id = e.resource_id AND r.customer_id = e.customer_id
+WHERE r.account_id IS NULL OR r.currency <> e.currency OR r.quantity <> e.quantity OR r.amount <> e.amount OR r.events <> e.events
+UNION ALL
+SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events, NULL, NULL, NULL, NULL
+FROM usage_rollups r WHERE NOT EXISTS (SELECT 1 FROM usage_events x WHERE x.account_id = r.account_id
+	AND x.event_time >= r.bucket AND x.event_time < r.bucket + 900000000
+	AND x.scene = r.scene AND x.resource_id = r.resource_id AND x.customer_id = r.customer_id)
+ORDER BY 1, 2, 3, 4, 5`
+
+func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
+	return each(r, rollupDiffs, func(rows *sql.Rows) (abacus.RollupDiff, error) {
+		var k abacus.Rollup
+		var bucket int64
+		var side [2]struct {
+			currency                sql.NullString
+			quantity, amount, count sql.NullInt64
+		}
+		dest := []any{&k.Account, &bucket, &k.Scene, &k.ResourceID, &k.CustomerID}
+		for i := range side {
+			dest = append(dest, &side[i].currency, &side[i].quantity, &side[i].amount, &side[i].count)
+		}
+		var d abacus.RollupDiff
+		if err := rows.Scan(dest...); err != nil {
+			return d, err
+		}
+		k.Bucket = fromMicros(bucket)
+		for i, out := range []**abacus.Rollup{&d.Stored, &d.Events} {
+			if s := side[i]; s.currency.Valid {
+				r := k
+				r.Currency, r.Quantity, r.Amount, r.Events = abacus.Currency(s.currency.String), s.quantity.Int64, abacus.AmountFromMicros(s.amount.Int64), s.count.Int64
+				*out = &r
+			}
+		}
+		return d, nil
+	}, fn)
+}
