@@ -70,7 +70,9 @@ func (r *Report) String() string {
 // Verify checks every ledger invariant over one consistent snapshot:
 //
 //   - postings sum to zero per currency, overall and in every transaction,
-//     and every transaction has two or more postings;
+//     every transaction has two or more postings, and one of a named type
+//     posts against the system account its type names, moving a
+//     customer's money the way that type does;
 //   - every wallet's balance is the fold of its postings, each posting's
 //     balance_after is the running sum, and versions run 1, 2, 3, … with
 //     the wallet's version equal to its count of postings;
@@ -95,7 +97,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 		r: &Report{Counts: map[string]int64{}},
 	}
 	v.zeroSum = v.check("postings sum to zero per currency")
-	v.txBalanced = v.check("every transaction balances per currency and has two or more postings")
+	v.txBalanced = v.check("every transaction balances per currency, has two or more postings, and posts as its type does")
 	v.fold = v.check("every balance is the fold of its postings, with contiguous versions")
 	v.floors = v.check("no wallet went below its floor")
 	v.owners = v.check("every customer's wallets are in its currency")
@@ -139,6 +141,7 @@ type verifier struct {
 	holdStatus     map[int64]abacus.HoldStatus
 	currencyOf     map[abacus.AccountID]abacus.Currency // "" for a system account
 	txIDs          []int64                              // every transaction, in id order
+	txTypes        []abacus.TxType                      // and its type
 	wallets        map[int64]*walletState
 	usage          *usageCheck
 	prices         *priceCheck
@@ -170,7 +173,7 @@ func (v *verifier) transactions(ar abacus.AuditReader) error {
 	v.holdPostDebits = map[int64]*big.Int{}
 	return ar.Transactions(func(t abacus.Transaction) error {
 		v.r.Counts["transactions"]++
-		v.txIDs = append(v.txIDs, t.ID)
+		v.txIDs, v.txTypes = append(v.txIDs, t.ID), append(v.txTypes, t.Type)
 		if t.Type == abacus.TxUsage {
 			v.usage.txs[t.ID] = true
 		}
@@ -190,6 +193,8 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 	v.currencyTotals = map[abacus.Currency]*big.Int{}
 	var cur int64 = -1
 	var legs int
+	var typ abacus.TxType
+	misshapen := false // reported for cur already
 	sums := map[abacus.Currency]*big.Int{}
 	next := 0 // into v.txIDs: both streams come in transaction order
 	noPostings := func(upTo int64) {
@@ -215,15 +220,20 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 		v.r.Counts["postings"]++
 		if p.TxID != cur {
 			flush()
-			cur, legs = p.TxID, 0
+			cur, legs, typ, misshapen = p.TxID, 0, "", false
 			noPostings(cur)
 			if next < len(v.txIDs) && v.txIDs[next] == cur {
+				typ = v.txTypes[next]
 				next++
 			} else {
 				v.txBalanced.fail("postings name transaction %d, which does not exist", cur)
 			}
 		}
 		legs++
+		if bad := shapeOf(typ, p); bad != "" && !misshapen {
+			v.txBalanced.fail("transaction %d, a %s, %s", cur, typ, bad)
+			misshapen = true
+		}
 		v.usage.posting(p)
 		v.reverts.posting(p)
 		addTo(sums, p.Currency, p.Amount.Micros())

@@ -19,7 +19,7 @@ import (
 // The names of Verify's checks.
 const (
 	checkZeroSum = "postings sum to zero per currency"
-	checkTx      = "every transaction balances per currency and has two or more postings"
+	checkTx      = "every transaction balances per currency, has two or more postings, and posts as its type does"
 	checkFold    = "every balance is the fold of its postings, with contiguous versions"
 	checkFloors  = "no wallet went below its floor"
 	checkKeys    = "one effect per idempotency key"
@@ -73,6 +73,11 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkZeroSum, checkTx, checkFold}},
 		{"a floor raised above the balance", `UPDATE wallets SET floor = 1000000000 WHERE id = ?`,
 			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
+		// QA: a top-up made a grant, or a charge a refund, passed.
+		{"a top-up's type changed", `UPDATE transactions SET type = 'grant' WHERE id = ?`,
+			func(x ids) []any { return []any{x.topup} }, []string{checkTx}},
+		{"a charge's type changed", `UPDATE transactions SET type = 'refund' WHERE id = ?`,
+			func(x ids) []any { return []any{x.charge} }, []string{checkTx}},
 		// QA: the next top-up in EUR posted USD cash against EUR clearing.
 		{"an account's currency changed", `UPDATE accounts SET currency = 'EUR' WHERE id = ?`,
 			func(x ids) []any { return []any{string(x.acct)} }, []string{checkOwners}},
@@ -82,7 +87,7 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 		{"a revert pointed at another transaction", `UPDATE transactions SET reverts = ? WHERE id = ?`,
 			func(x ids) []any { return []any{x.topup, x.revert} }, []string{checkReverts}},
 		{"a revert's type changed", `UPDATE transactions SET type = 'grant' WHERE id = ?`,
-			func(x ids) []any { return []any{x.revert} }, []string{checkReverts}},
+			func(x ids) []any { return []any{x.revert} }, []string{checkReverts, checkTx}},
 		{"a transaction made a revert", `UPDATE transactions SET type = 'revert' WHERE id = ?`,
 			func(x ids) []any { return []any{x.topup} }, []string{checkReverts}},
 		{"a revert that gives back a micro-unit less, balanced", `UPDATE postings SET amount = amount - 1, balance_after = balance_after - 1 WHERE tx_id = ? AND amount > 0;
