@@ -76,7 +76,8 @@ func (r *Report) String() string {
 //   - every wallet's balance is the fold of its postings, each posting's
 //     balance_after is the running sum, and versions run 1, 2, 3, … with
 //     the wallet's version equal to its count of postings;
-//   - one effect per idempotency key, and each transaction reverted at most
+//   - one effect per idempotency key, every transaction but usage recorded
+//     under its key, and each transaction reverted at most
 //     once, by a revert that names it and posts its postings negated;
 //   - no debit left a wallet below its floor, and no wallet is below it now;
 //   - every customer's wallets are in the account's currency;
@@ -392,6 +393,13 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 		}
 		return nil
 	})
+	// Every transaction but usage came through Submit, under a key: one
+	// that lost its key would apply again if its request were sent again.
+	for i, id := range v.txIDs {
+		if _, ok := txKeys[id]; !ok && v.txTypes[i] != abacus.TxUsage {
+			v.keys.fail("transaction %d, a %s, has no idempotency key: its request sent again would apply again", id, v.txTypes[i])
+		}
+	}
 	ids := make([]int64, 0, len(holdKeys))
 	for id := range holdKeys {
 		ids = append(ids, id)

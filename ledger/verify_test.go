@@ -62,7 +62,7 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			INSERT INTO postings (wallet_id, tx_id, amount, balance_after, version)
 				SELECT id, 1000000, 5, balance + 5, version + 1 FROM wallets WHERE id = ?;
 			UPDATE wallets SET balance = balance + 5, version = version + 1 WHERE id = ?`,
-			func(x ids) []any { return []any{time.Now(), x.cash, x.cash} }, []string{checkZeroSum, checkTx}},
+			func(x ids) []any { return []any{time.Now(), x.cash, x.cash} }, []string{checkZeroSum, checkTx, checkKeys}},
 		{"two keys for one transaction", `INSERT INTO idempotency_keys (key, request_hash, tx_id, created_at) VALUES ('another key', ?, ?, ?)`,
 			func(x ids) []any { return []any{[]byte{1}, x.charge, time.Now()} }, []string{checkKeys}},
 		{"two keys for one hold", `INSERT INTO idempotency_keys (key, request_hash, hold_id, created_at) VALUES ('another key', ?, ?, ?)`,
@@ -73,6 +73,9 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkZeroSum, checkTx, checkFold}},
 		{"a floor raised above the balance", `UPDATE wallets SET floor = 1000000000 WHERE id = ?`,
 			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
+		// QA: a resend of the charge's request would have charged again.
+		{"a transaction's key deleted", `DELETE FROM idempotency_keys WHERE tx_id = ?`,
+			func(x ids) []any { return []any{x.charge} }, []string{checkKeys}},
 		// QA: a top-up made a grant, or a charge a refund, passed.
 		{"a top-up's type changed", `UPDATE transactions SET type = 'grant' WHERE id = ?`,
 			func(x ids) []any { return []any{x.topup} }, []string{checkTx}},
