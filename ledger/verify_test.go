@@ -343,6 +343,10 @@ func TestVerifyChecksEachRollup(t *testing.T) {
 			"resource \"cpu\", instance \"space-1\" holds 5 units, 0.5 USD charged, 1 events, but no event has its key"},
 		{"an event's scene changed", `UPDATE usage_events SET scene = 12 WHERE id = 'a'`, nil,
 			"scene 11, resource \"gpu\", instance \"space-1\" holds 5 units, 0.5 USD charged, 1 events, but no event has its key"},
+		// Not a rollup, but the same ledger: the mark that takes an account
+		// out of the bucket check, set on an event no migration marked (QA).
+		{"a charged event marked as paid by estimate", `UPDATE usage_events SET drawn_estimated = ? WHERE id = 'a'`, []any{true},
+			"event a is charged, refunded 0, yet marked as paid by buckets estimated"},
 		{"an event moved within its month", `UPDATE usage_events SET event_time = ? WHERE id = 'a'`, []any{t0.Add(15 * time.Minute)},
 			"quarter hour from 2026-09-10T00:15:00Z, scene 11, resource \"gpu\", instance \"space-1\" holds 7 units, 0.7 USD charged, 1 events; its events say 12 units, 1.2 USD charged, 2 events"},
 	} {
