@@ -347,6 +347,9 @@ func TestVerifyChecksEachRollup(t *testing.T) {
 		// out of the bucket check, set on an event no migration marked (QA).
 		{"a charged event marked as paid by estimate", `UPDATE usage_events SET drawn_estimated = ? WHERE id = 'a'`, []any{true},
 			"event a is charged, refunded 0, yet marked as paid by buckets estimated"},
+		{"a month marked shared with a carry across months the account never had", `INSERT INTO usage_carry_periods (account_id, period, residue, shared) SELECT account_id, ?, '0', ? FROM usage_events WHERE id = 'a'`,
+			[]any{time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), true},
+			"its carry for 2026-09 is marked as shared with a carry across months, which the account never had"},
 		{"an event moved within its month", `UPDATE usage_events SET event_time = ? WHERE id = 'a'`, []any{t0.Add(15 * time.Minute)},
 			"quarter hour from 2026-09-10T00:15:00Z, scene 11, resource \"gpu\", instance \"space-1\" holds 7 units, 0.7 USD charged, 1 events; its events say 12 units, 1.2 USD charged, 2 events"},
 	} {

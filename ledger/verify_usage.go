@@ -52,6 +52,8 @@ type usageCheck struct {
 	carries map[carryKey]decimal.Decimal
 	carried map[abacus.AccountID]decimal.Decimal
 	shared  map[carryKey]bool
+	// The accounts with a carry across months (from before migration 0018).
+	acrossMonths map[abacus.AccountID]bool
 }
 
 type acctBucket struct {
@@ -85,7 +87,8 @@ func newUsageCheck(c *Check) *usageCheck {
 		costs:    map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{},
 		monthCost: map[usageMonth]decimal.Decimal{}, monthEvents: map[usageMonth]int64{}, monthNoCost: map[usageMonth]bool{},
 		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{},
-		carries: map[carryKey]decimal.Decimal{}, carried: map[abacus.AccountID]decimal.Decimal{}, shared: map[carryKey]bool{}}
+		carries: map[carryKey]decimal.Decimal{}, carried: map[abacus.AccountID]decimal.Decimal{}, shared: map[carryKey]bool{},
+		acrossMonths: map[abacus.AccountID]bool{}}
 }
 
 // posting sees every posting, in transaction order.
@@ -215,12 +218,28 @@ func (u *usageCheck) loadCarries(ar abacus.AuditReader) error {
 			return nil
 		}
 		u.carried[c.Account] = u.carried[c.Account].Add(d)
-		if !c.Period.IsZero() {
+		if c.Period.IsZero() {
+			u.acrossMonths[c.Account] = true
+		} else {
 			k := carryKey{c.Account, c.Period.UTC()}
 			u.carries[k], u.shared[k] = d, c.Shared
 		}
 		return nil
 	})
+}
+
+// sharedOnlyWithCarryAcross checks that a month marked as having had usage
+// while its account's carry was one across months belongs to an account
+// that had such a carry: migration 0018 marks no other, and the mark takes
+// the month out of the check of its own carry (QA).
+func (u *usageCheck) sharedOnlyWithCarryAcross() {
+	for _, k := range sortedKeys(u.shared, func(a, b carryKey) int {
+		return cmp.Or(strings.Compare(string(a.account), string(b.account)), a.period.Compare(b.period))
+	}) {
+		if u.shared[k] && !u.acrossMonths[k.account] {
+			u.c.fail("account %s: its carry for %s is marked as shared with a carry across months, which the account never had", k.account, carryPeriod(k.period))
+		}
+	}
 }
 
 func carryPeriod(t time.Time) string {
@@ -274,6 +293,7 @@ func (u *usageCheck) finish() {
 	}
 	u.monthsNotBelowZero()
 	u.monthsCarried()
+	u.sharedOnlyWithCarryAcross()
 	for _, k := range sortedKeys(months, comparePaidKeys) {
 		events, stored := orZero(u.monthPaid[k], zero), orZero(u.monthStored[k], zero)
 		if events.Cmp(stored) != 0 {
