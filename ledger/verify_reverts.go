@@ -11,17 +11,16 @@ import (
 // postings are that transaction's, negated. A revert whose link was lost
 // had let the transaction be reverted again, with verify clean (QA).
 type revertCheck struct {
-	c      *Check
-	of     map[int64]int64 // revert → the transaction it reverts
-	by     map[int64]int64 // transaction → its revert
-	isRev  map[int64]bool  // transactions of type revert
-	legs   map[int64]map[int64]int64
-	txType map[int64]abacus.TxType // of the transactions reverted
+	c     *Check
+	of    map[int64]int64           // revert → the transaction it reverts
+	by    map[int64]int64           // transaction → its revert
+	isRev map[int64]bool            // transactions of type revert
+	legs  map[int64]map[int64]int64 // of both sides: wallet → amount
 }
 
 func newRevertCheck(c *Check) *revertCheck {
 	return &revertCheck{c: c, of: map[int64]int64{}, by: map[int64]int64{}, isRev: map[int64]bool{},
-		legs: map[int64]map[int64]int64{}, txType: map[int64]abacus.TxType{}}
+		legs: map[int64]map[int64]int64{}}
 }
 
 // transaction takes the transactions in id order; a revert comes after

@@ -19,9 +19,9 @@ import (
 // story: each usage transaction moves exactly what its events were charged
 // (less what voids gave back, plus what reprices moved), per currency and
 // per account, and each rollup row sums the events of its key that stand
-// and what voids left of theirs. A transaction id that events name and the ledger lacks
-// (or holds as another kind) moved nothing, so its events must net to
-// nothing: a batch whose movements cancel out writes no transaction.
+// and what voids left of theirs. A transaction id that events name and the
+// ledger lacks (or holds as another kind) moved nothing, so its events must
+// net to nothing: a batch whose movements cancel out writes no transaction.
 type usageCheck struct {
 	c   *Check
 	txs map[int64]bool // usage transactions
