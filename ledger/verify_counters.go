@@ -14,13 +14,18 @@ import (
 // events standing in its month count under its key, each rated at the
 // versions that charged it. A counter that drifted would price the rest of
 // its month's tiers from the wrong place, and no sum of money shows that
-// until the month's charges are wrong.
+// until the month's charges are wrong. Each counter's version, which
+// prices the month's next usage, must be one its month's events were
+// charged at: set to a version a correction replaced, the next event was
+// charged at that (QA).
 type counterCheck struct {
-	c       *Check
-	book    *rating.Book
-	counted map[int64]bool // versions whose model counts usage
-	want    map[counterID]int64
-	have    map[counterID]int64
+	c        *Check
+	book     *rating.Book
+	counted  map[int64]bool // versions whose model counts usage
+	want     map[counterID]int64
+	have     map[counterID]int64
+	version  map[counterID]int64          // the version stored with each counter, 0 for none
+	versions map[counterID]map[int64]bool // the versions its events name
 }
 
 type counterID struct {
@@ -35,7 +40,8 @@ func compareCounterIDs(a, b counterID) int {
 }
 
 func newCounterCheck(c *Check) *counterCheck {
-	return &counterCheck{c: c, counted: map[int64]bool{}, want: map[counterID]int64{}, have: map[counterID]int64{}}
+	return &counterCheck{c: c, counted: map[int64]bool{}, want: map[counterID]int64{}, have: map[counterID]int64{},
+		version: map[counterID]int64{}, versions: map[counterID]map[int64]bool{}}
 }
 
 // load reads the stored counters, and makes a book of every stored price
@@ -55,13 +61,16 @@ func (cc *counterCheck) load(ar abacus.AuditReader, prices map[int64]*abacus.Pri
 		cc.book = book
 	}
 	return ar.Counters(func(c abacus.UsageCounter) error {
-		cc.have[counterID{c.Account, c.Key, c.Currency, c.Period.UnixMicro()}] = c.Quantity
+		id := counterID{c.Account, c.Key, c.Currency, c.Period.UnixMicro()}
+		cc.have[id], cc.version[id] = c.Quantity, c.PriceID
 		return nil
 	})
 }
 
 func (cc *counterCheck) event(e *abacus.StoredEvent) {
-	if cc.book == nil || e.Status != abacus.EventCharged || !slices.ContainsFunc(e.PriceIDs, func(id int64) bool { return cc.counted[id] }) {
+	// A voided event stands no more, but the version it was charged at
+	// may still be its counter's (a void leaves that).
+	if cc.book == nil || e.Status == abacus.EventUnpriced || !slices.ContainsFunc(e.PriceIDs, func(id int64) bool { return cc.counted[id] }) {
 		return
 	}
 	r, err := cc.book.RateWith(&e.UsageEvent, e.Currency, noCounts, e.PriceIDs)
@@ -73,9 +82,18 @@ func (cc *counterCheck) event(e *abacus.StoredEvent) {
 		return
 	}
 	for _, l := range r.Lines {
-		if c := l.Counter; c != nil {
-			cc.want[counterID{c.Account, counterKey(c.Key), c.Currency, c.Period.UnixMicro()}] += l.Quantity
+		c := l.Counter
+		if c == nil {
+			continue
 		}
+		id := counterID{c.Account, counterKey(c.Key), c.Currency, c.Period.UnixMicro()}
+		if e.Status == abacus.EventCharged {
+			cc.want[id] += l.Quantity
+		}
+		if cc.versions[id] == nil {
+			cc.versions[id] = map[int64]bool{}
+		}
+		cc.versions[id][l.PriceID] = true
 	}
 }
 
@@ -94,6 +112,12 @@ func (cc *counterCheck) finish() {
 		if have, want := cc.have[id], cc.want[id]; have != want {
 			cc.c.fail("the counter of account %s, price key %s, %s, month from %s holds %d; the month's standing events count %d",
 				id.account, id.key, id.currency, stamp(time.UnixMicro(id.period)), have, want)
+		}
+		// None to compare with: a counter from before migration 0017, or
+		// a month whose events were all voided and then repriced.
+		if v := cc.version[id]; v != 0 && len(cc.versions[id]) > 0 && !cc.versions[id][v] {
+			cc.c.fail("the counter of account %s, price key %s, %s, month from %s names price version %d, which none of the month's events was charged at",
+				id.account, id.key, id.currency, stamp(time.UnixMicro(id.period)), v)
 		}
 	}
 }

@@ -368,3 +368,33 @@ func TestVerifyChecksEachRollup(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyChecksCountersVersion: a tier counter's version, which prices
+// its month's next usage, is one its month's events were charged at. Set
+// to the version a correction replaced, it had passed verify and charged
+// the next event at that (QA).
+func TestVerifyChecksCountersVersion(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, tieredPrice("gpu", abacus.ModelGraduated, t0, tier{10, "1"}, tier{0, "0.5"}))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("a", acct, "gpu", 8, t0.Add(time.Hour)), spaceEvent("b", acct, "gpu", 4, t0.Add(2*time.Hour)))
+		fix := tieredPrice("gpu", abacus.ModelGraduated, t0, tier{10, "0.9"}, tier{0, "0.5"})
+		fix.Revision = 1
+		if err := f.st.PriceBookCorrect(f.ctx, []abacus.Price{fix}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Reprice(f.ctx, []string{"a", "b"}); err != nil || !res[0].Repriced || !res[1].Repriced {
+			t.Fatalf("reprice: %+v %v", res, err)
+		}
+		if _, err := f.e.VoidEvents(f.ctx, []string{"b"}); err != nil {
+			t.Fatal(err)
+		}
+		mustVerify(t, f.st)
+		corrupt(t, f.st, `UPDATE usage_counters SET price_id = ?`, priceID(t, f.st, "gpu", t0, 0))
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || !strings.Contains(rep.String(), "which none of the month's events was charged at") {
+			t.Fatalf("%v\n%s", err, rep)
+		}
+	})
+}
