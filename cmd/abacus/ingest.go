@@ -70,8 +70,12 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer engine.Close()
 	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, flush: *flush, stderr: stderr}
 	if rejectsFile != nil {
-		if err := rejectsFile.Truncate(0); err != nil {
-			return fmt.Errorf("--rejects: %w", err)
+		// Emptied only now, the database open; not a device or a pipe
+		// (/dev/null, >(…)), which cannot be truncated and need not be (QA).
+		if fi, err := rejectsFile.Stat(); err == nil && fi.Mode().IsRegular() {
+			if err := rejectsFile.Truncate(0); err != nil {
+				return fmt.Errorf("--rejects: %w", err)
+			}
 		}
 		w := bufio.NewWriter(rejectsFile)
 		defer w.Flush()

@@ -403,6 +403,10 @@ func TestIngestRejectsIsNoOtherFile(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, "--rejects", filepath.Join(dir, "rejects.txt"), file); err != nil {
 		t.Fatalf("a rejects file of its own: %v\n%s", err, out)
 	}
+	// A device is no file to empty (QA: truncating /dev/null failed).
+	if out, err := runCLI(t, "ingest", "--db", dsn, "--rejects", os.DevNull, file); err != nil || !strings.Contains(out, "duplicate 1") {
+		t.Fatalf("--rejects %s: %v\n%s", os.DevNull, err, out)
+	}
 }
 
 // TestIngestGzip: a gzip-compressed file is read as what its name says
