@@ -64,18 +64,18 @@ func (b *batch) post(t abacus.Transaction, legs []leg) (int, error) {
 		}
 		bal, err := l.w.Balance.Add(l.amount)
 		if err != nil {
-			return -1, balanceOverflow(l.w)
+			return -1, balanceOverflow(l.w, "balance")
 		}
 		held, err := l.w.Held.Sub(l.release)
 		if err != nil {
-			return -1, err
+			return -1, balanceOverflow(l.w, "held amount")
 		}
 		// What is available must fit an amount too, floor or not: a wallet
 		// without one could otherwise end where its available amount
 		// cannot be computed, let alone shown.
 		avail, err := bal.Sub(held)
 		if err != nil {
-			return -1, err
+			return -1, balanceOverflow(l.w, "available amount (balance less held)")
 		}
 		if l.amount.IsNegative() && l.w.HasFloor && avail.Cmp(l.w.Floor) < 0 {
 			return -1, b.insufficient(l.w, l.amount)
@@ -202,17 +202,17 @@ func (b *batch) draw(c *customerWallets, amount abacus.Amount) ([]part, error) {
 	return append(parts, part{cash, remaining}), nil
 }
 
-// balanceOverflow refuses a change that would take w's balance past the
-// largest amount, naming the wallet: when that is revenue's, every
-// account's charges are refused, and must not read as if their own
-// amounts were too large (QA).
-func balanceOverflow(w *abacus.Wallet) error {
+// balanceOverflow refuses a change that would take what of w (its
+// balance, held or available amount) past the largest amount, naming the
+// wallet: when that is revenue's, every account's charges are refused,
+// and must not read as if their own amounts were too large (QA).
+func balanceOverflow(w *abacus.Wallet, what string) error {
 	owner := "account " + string(w.Account) + "'s"
 	if name, ok := abacus.SystemAccountByID(w.Account); ok {
 		owner = "the " + string(name) + " account's"
 	}
-	return abacus.Errorf(abacus.CodeOverflow, "amount", "%s %s wallet in %s would pass the largest balance abacus holds (±9223372036854.775807); nothing moved",
-		owner, w.Bucket, w.Currency)
+	return abacus.Errorf(abacus.CodeOverflow, "amount", "the %s of %s %s wallet in %s would pass the largest amount abacus holds (±9223372036854.775807); nothing moved",
+		what, owner, w.Bucket, w.Currency)
 }
 
 func (b *batch) insufficientTotal(c *customerWallets, need abacus.Amount) error {
@@ -313,7 +313,10 @@ func (b *batch) holdCreate(o *abacus.HoldCreate, prep prepared) (int, error) {
 	for i, pt := range parts {
 		h, err := pt.w.Held.Add(pt.amount)
 		if err != nil {
-			return -1, err
+			return -1, balanceOverflow(pt.w, "held amount")
+		}
+		if _, err := pt.w.Balance.Sub(h); err != nil {
+			return -1, balanceOverflow(pt.w, "available amount (balance less held)")
 		}
 		held[i] = h
 	}

@@ -227,16 +227,16 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 	for i, p := range parts {
 		b, err := p.w.Balance.Add(p.amount)
 		if err != nil {
-			return balanceOverflow(p.w)
+			return balanceOverflow(p.w, "balance")
 		}
 		if _, err := b.Sub(p.w.Held); err != nil { // available must fit too, floor or not
-			return err
+			return balanceOverflow(p.w, "available amount (balance less held)")
 		}
 		next[i] = b
 	}
 	rev, err := revenue.Balance.Add(toRevenue)
 	if err != nil {
-		return balanceOverflow(revenue)
+		return balanceOverflow(revenue, "balance")
 	}
 	m := monthOf(it)
 	paid := u.paidMoved[m]

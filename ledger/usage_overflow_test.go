@@ -278,5 +278,21 @@ func TestRevenueFullIsNamed(t *testing.T) {
 		if b := wallet(t, st, small, abacus.BucketCash, "USD").Balance; b.String() != "5" {
 			t.Fatalf("the refused charges moved money: cash %s", b)
 		}
+		// What a customer's wallet holds, and has available, are named too
+		// (QA: a second huge hold, or a charge beside one, said "amount:
+		// the result does not fit").
+		other := createAccount(t, st, abacus.Overdraft{Unlimited: true})
+		huge := units(t, 9_000_000_000_000)
+		if _, err := e.Submit(ctx, "hold-1", &abacus.HoldCreate{Account: other, Currency: "USD", Amount: huge}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.Submit(ctx, "hold-2", &abacus.HoldCreate{Account: other, Currency: "USD", Amount: huge})
+		if abacus.ErrorCodeOf(err) != abacus.CodeOverflow || !strings.Contains(err.Error(), "the held amount of account "+string(other)+"'s cash wallet in USD") {
+			t.Fatalf("a second huge hold: %v", err)
+		}
+		res, err = e.Ingest(ctx, []abacus.UsageEvent{spaceEvent("beside-the-hold", other, "gpu", 300_000_000_000, t0)})
+		if err != nil || res[0].Status != abacus.IngestRejected || !strings.Contains(res[0].Err.Error(), "the available amount (balance less held) of account "+string(other)) {
+			t.Fatalf("usage beside a huge hold: %+v %v", res, err)
+		}
 	})
 }
