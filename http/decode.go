@@ -169,6 +169,8 @@ func checkQuery(raw string, params []string) error {
 	slices.Sort(keys)
 	for _, k := range keys {
 		switch {
+		case k == "":
+			return abacus.Errorf(abacus.CodeInvalid, "query", "holds a parameter without a name")
 		case !slices.Contains(params, k) && len(params) == 0:
 			return abacus.Errorf(abacus.CodeInvalid, k, "is not a parameter: this endpoint takes none")
 		case !slices.Contains(params, k):
