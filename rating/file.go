@@ -560,10 +560,10 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		}
 		// Only here, not in Validate: a book stored before this check must
 		// still load. A line break in a key split `prices list`'s row, and
-		// "w4\n" looked like "w4" (QA).
+		// "w4\n" or "w4" with a zero-width space looked like "w4" (QA).
 		for _, f := range []struct{ name, v string }{{"resource_id", p.ResourceID}, {"sku_unit_type", p.UnitType}} {
-			if i := strings.IndexFunc(f.v, unicode.IsControl); i >= 0 {
-				d.fail(pn.lineOf(f.name), path+"."+f.name, abacus.CodeInvalid, "holds a control character (%U) at byte %d; a key is printable text", []rune(f.v[i:])[0], i)
+			if i := strings.IndexFunc(f.v, func(r rune) bool { return !unicode.IsPrint(r) }); i >= 0 {
+				d.fail(pn.lineOf(f.name), path+"."+f.name, abacus.CodeInvalid, "holds a character that is not printable (%U) at byte %d; a key is printable text", []rune(f.v[i:])[0], i)
 				return nil, nil, nil, nil
 			}
 		}

@@ -142,8 +142,10 @@ func TestParseFileErrors(t *testing.T) {
 		{"commitment until", base + "commitments:\n  - account: " + string(alice) + "\n    months: 12\n    from: 2026-01-01T00:00:00Z\n    until: 2025-01-01T00:00:00Z\n", "until", "commitments[0].until: must be after from (2026-01-01T00:00:00Z)"},
 		{"commitment months", base + "commitments:\n  - account: " + string(alice) + "\n    from: 2026-01-01T00:00:00Z\n    until: 2027-01-01T00:00:00Z\n", "account", "commitments[0].months: is required"},
 		// QA: a line break split prices list's row, and "w4\n" looked like "w4".
-		{"line break in resource_id", replace(`resource_id: "12"`, `resource_id: "12\n"`), "resource_id", "prices[0].resource_id: holds a control character (U+000A) at byte 2; a key is printable text"},
-		{"tab in sku_unit_type", replace(`sku_unit_type: minute`, `sku_unit_type: "min\tute"`), "sku_unit_type", "prices[0].sku_unit_type: holds a control character (U+0009) at byte 3; a key is printable text"},
+		{"line break in resource_id", replace(`resource_id: "12"`, `resource_id: "12\n"`), "resource_id", "prices[0].resource_id: holds a character that is not printable (U+000A) at byte 2; a key is printable text"},
+		{"zero-width space in resource_id", replace(`resource_id: "12"`, `resource_id: "12\u200b"`), "resource_id", "prices[0].resource_id: holds a character that is not printable (U+200B) at byte 2; a key is printable text"},
+		{"line separator in resource_id", replace(`resource_id: "12"`, `resource_id: "1\u20282"`), "resource_id", "prices[0].resource_id: holds a character that is not printable (U+2028) at byte 1; a key is printable text"},
+		{"tab in sku_unit_type", replace(`sku_unit_type: minute`, `sku_unit_type: "min\tute"`), "sku_unit_type", "prices[0].sku_unit_type: holds a character that is not printable (U+0009) at byte 3; a key is printable text"},
 		{"commitment twice", base + "commitments:\n  - {account: " + string(alice) + ", months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}\n" +
 			"  - {account: " + string(alice) + ", months: 12, from: 2026-01-01T01:00:00+01:00, until: 2027-01-01T00:00:00Z}\n", "+01:00",
 			"commitments[1]: is the same commitment as commitments[0] (line 11)"},
