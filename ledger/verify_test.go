@@ -139,7 +139,9 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 }
 
 // corrupt runs SQL statements written with ? placeholders straight
-// against the store's database. Times are bound as each dialect keeps them.
+// against the store's database, past the triggers that keep prices,
+// transactions and postings append-only (migration 0019), as one who
+// meant to would. Times are bound as each dialect keeps them.
 func corrupt(t *testing.T, st abacus.Store, query string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
@@ -155,10 +157,23 @@ func corrupt(t *testing.T, st abacus.Store, query string, args ...any) {
 			t.Fatal(err)
 		}
 		defer db.Close()
+		for _, table := range []string{"prices", "transactions", "postings"} {
+			if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP TRIGGER IF EXISTS %[1]s_append_only_update; DROP TRIGGER IF EXISTS %[1]s_append_only_delete`, table)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := db.ExecContext(ctx, query, args...); err != nil {
 			t.Fatalf("corrupting: %v", err)
 		}
 	case *postgres.Store:
+		tx, err := s.Pool().Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil { // no triggers
+			t.Fatal(err)
+		}
 		// pgx runs several statements in one call only without
 		// arguments, so run them one by one, numbering placeholders.
 		n := 0
@@ -169,9 +184,12 @@ func corrupt(t *testing.T, st abacus.Store, query string, args ...any) {
 				n++
 				q = strings.Replace(q, "?", fmt.Sprintf("$%d", len(qargs)), 1)
 			}
-			if _, err := s.Pool().Exec(ctx, q, qargs...); err != nil {
+			if _, err := tx.Exec(ctx, q, qargs...); err != nil {
 				t.Fatalf("corrupting: %s: %v", q, err)
 			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
 		}
 	default:
 		t.Fatalf("corrupt: unknown store %T", st)
@@ -395,6 +413,51 @@ func TestVerifyChecksCountersVersion(t *testing.T) {
 		rep, err := ledger.Verify(f.ctx, f.st)
 		if err != nil || rep.OK() || !strings.Contains(rep.String(), "which none of the month's events was charged at") {
 			t.Fatalf("%v\n%s", err, rep)
+		}
+	})
+}
+
+// TestAppendOnlyTables: the database itself refuses to edit or delete a
+// price, a transaction or a posting (migration 0019), so a hand edit
+// cannot change what happened behind abacus's back (QA: a price edited in
+// place charged new events at it, and verify could not tell).
+func TestAppendOnlyTables(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		st := open(t)
+		e := ledger.New(st, ledger.Config{})
+		defer e.Close()
+		acct := createAccount(t, st, abacus.Overdraft{})
+		submit(t, e, "topup", &abacus.Move{Type: abacus.TxTopup, Account: acct, Currency: "USD", Amount: units(t, 5)})
+		if err := st.PriceBookAdd(context.Background(), []abacus.Price{perMinute("gpu", "1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}, nil); err != nil {
+			t.Fatal(err)
+		}
+		exec := func(q string) error {
+			switch s := st.(type) {
+			case *sqlite.Store:
+				db, err := sql.Open("sqlite3", s.Path())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				_, err = db.Exec(q)
+				return err
+			case *postgres.Store:
+				_, err := s.Pool().Exec(context.Background(), q)
+				return err
+			}
+			t.Fatalf("unknown store %T", st)
+			return nil
+		}
+		for _, q := range []string{`UPDATE prices SET unit_price = '0.5'`, `DELETE FROM prices`,
+			`UPDATE transactions SET type = 'grant'`, `DELETE FROM transactions`,
+			`UPDATE postings SET amount = amount * 2`, `DELETE FROM postings`} {
+			if err := exec(q); err == nil || !strings.Contains(err.Error(), "never") {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+		mustVerify(t, st)
+		if b := wallet(t, st, acct, abacus.BucketCash, "USD").Balance; b.String() != "5" {
+			t.Fatalf("cash %s after the refused edits", b)
 		}
 	})
 }

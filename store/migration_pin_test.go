@@ -34,6 +34,7 @@ var landed = map[string]string{
 	"sqlite 0016_usage_paid_repair":       "72059b24cef89b6e03d8d32c404eb6860d9cc0d8d04a2a4d7ccc50b3cf366958",
 	"sqlite 0017_counter_versions":        "398c653d93119820d6a8bf888e9b5ee01fc2d5ac64eb4449f5596553e3d4f88b",
 	"sqlite 0018_carry_periods":           "ed8d7382b4580b4e5b52ee28608880bfbf8b5972d2393855b791993ba0846c5c",
+	"sqlite 0019_append_only":             "c4800d13563e6653af274821fd4d9384740203388c75bb9bfd9946821de985dc",
 	"postgres 0001_ledger":                "e010e3d116c1377bfaa3192701f3232755dde6fca129262fae3c34cfe65b894f",
 	"postgres 0002_usage":                 "0be7f9b1b762e5cd50ee7d4cf0a4fbf2e88e6be785d3aa74a4885bca705c9443",
 	"postgres 0003_dead_letter_headers":   "c21094759f8c3cd9e1041575f2b7e38e5fbe4cb25bfc4b0c9201b9d0a4df8054",
@@ -52,6 +53,7 @@ var landed = map[string]string{
 	"postgres 0016_usage_paid_repair":     "0a997aa999fdd3e9ad8df23866a36290829a863909ecfded5deaa65645540afa",
 	"postgres 0017_counter_versions":      "1dfbf713fc5169ea73914a1de306d6bc562c767dc673ad86fbac536dcf10b198",
 	"postgres 0018_carry_periods":         "ac3ef762f8f30ffd96d195679eb691352db98078bd22a6fe06e5bd4ac79ca3cc",
+	"postgres 0019_append_only":           "685dc50359e13523a10babf1aaae0aad1e81863db8fe53909603f175cd5b1513",
 }
 
 func TestMigrationsAreNeverEdited(t *testing.T) {
