@@ -140,10 +140,11 @@ func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact
 	return amount, back, nil
 }
 
-// noCounts rates an event from empty counters: to learn which counters it
-// counts and how much, which rated on top of its month's counter, where the
-// event already stands, could overflow (QA: such events could never be
-// voided), and what no counter prices costs the same either way.
+// noCounts rates an event from empty counters. Voids, reprices and verify
+// use it to learn which counters an event counts, and how much: rated on
+// top of its month's counter, where the event already stands, a value near
+// 2^63 overflowed (QA: such events could never be voided). What no counter
+// prices costs the same either way.
 func noCounts(rating.Counter) int64 { return 0 }
 
 // subDrawn is a − b, bucket by bucket.
