@@ -21,7 +21,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 			return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s", r.Method, r.URL.Path)
 		}
 	)
-	route("GET /healthz", s.handleHealth)
+	route("GET /healthz", takes(s.handleHealth))
 	// Errors are JSON on every path, not Go's text (QA).
 	route("/healthz", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", "GET, HEAD")

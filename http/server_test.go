@@ -332,6 +332,7 @@ func TestErrorsAreJSONOffTheAPI(t *testing.T) {
 		{"GET", "/", 404, "not_found"},
 		{"GET", "/metrics", 404, "not_found"},
 		{"POST", "/healthz", 405, "method_not_allowed"},
+		{"GET", "/healthz?x=1", 400, "invalid"}, // it takes no parameter, as no endpoint takes one it ignores
 	} {
 		r := f.do("", c.method, c.path, "", "")
 		if r.status != c.status || r.body["code"] != c.code || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {

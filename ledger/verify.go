@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"slices"
@@ -76,8 +77,8 @@ func (r *Report) String() string {
 //   - every wallet's balance is the fold of its postings, each posting's
 //     balance_after is the running sum, and versions run 1, 2, 3, … with
 //     the wallet's version equal to its count of postings;
-//   - one effect per idempotency key, every transaction but usage recorded
-//     under its key, and each transaction reverted at most
+//   - one effect per idempotency key, every transaction but usage and every
+//     hold recorded under its key, and each transaction reverted at most
 //     once, by a revert that names it and posts its postings negated;
 //   - no debit left a wallet below its floor, and no wallet is below it now;
 //   - every customer's wallets are in the account's currency;
@@ -178,6 +179,11 @@ func (v *verifier) transactions(ar abacus.AuditReader) error {
 		if t.Type == abacus.TxUsage {
 			v.usage.txs[t.ID] = true
 		}
+		// Only a hold post draws from a hold (QA: a charge and a hold post,
+		// alike in what they post, had passed for each other).
+		if (t.Type == abacus.TxHoldPost) != (t.HoldID != 0) {
+			v.holds.fail("transaction %d (%s) names hold %d", t.ID, t.Type, t.HoldID)
+		}
 		if t.HoldID != 0 {
 			if prev, dup := v.holdPosts[t.HoldID]; dup {
 				v.holds.fail("hold %d is posted by transactions %d and %d", t.HoldID, prev, t.ID)
@@ -232,7 +238,7 @@ func (v *verifier) postingsByTx(ar abacus.AuditReader) error {
 		}
 		legs++
 		if bad := shapeOf(typ, p); bad != "" && !misshapen {
-			v.txBalanced.fail("transaction %d, a %s, %s", cur, typ, bad)
+			v.txBalanced.fail("transaction %d (%s) %s", cur, typ, bad)
 			misshapen = true
 		}
 		v.usage.posting(p)
@@ -397,7 +403,14 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 	// that lost its key would apply again if its request were sent again.
 	for i, id := range v.txIDs {
 		if _, ok := txKeys[id]; !ok && v.txTypes[i] != abacus.TxUsage {
-			v.keys.fail("transaction %d, a %s, has no idempotency key: its request sent again would apply again", id, v.txTypes[i])
+			v.keys.fail("transaction %d (%s) has no idempotency key: its request sent again would apply again", id, v.txTypes[i])
+		}
+	}
+	// Likewise every hold was created under a key (QA: with it deleted,
+	// the request sent again held the money twice).
+	for _, id := range slices.Sorted(maps.Keys(v.holdStatus)) {
+		if len(holdKeys[id]) == 0 {
+			v.keys.fail("hold %d has no idempotency key: its request sent again would hold again", id)
 		}
 	}
 	ids := make([]int64, 0, len(holdKeys))

@@ -76,6 +76,10 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 		// QA: a resend of the charge's request would have charged again.
 		{"a transaction's key deleted", `DELETE FROM idempotency_keys WHERE tx_id = ?`,
 			func(x ids) []any { return []any{x.charge} }, []string{checkKeys}},
+		{"a hold's key deleted", `DELETE FROM idempotency_keys WHERE hold_id = ?`,
+			func(x ids) []any { return []any{x.hold} }, []string{checkKeys}},
+		{"a charge made a hold post", `UPDATE transactions SET type = 'hold_post' WHERE id = ?`,
+			func(x ids) []any { return []any{x.charge} }, []string{checkHolds}},
 		// QA: a top-up made a grant, or a charge a refund, passed.
 		{"a top-up's type changed", `UPDATE transactions SET type = 'grant' WHERE id = ?`,
 			func(x ids) []any { return []any{x.topup} }, []string{checkTx}},

@@ -31,15 +31,15 @@ func shapeOf(t abacus.TxType, p abacus.Posting) string {
 	}
 	if name, system := abacus.SystemAccountByID(p.Account); system {
 		if name != want.system {
-			return "posts to the " + string(name) + " account, where a " + string(t) + " has " + string(want.system) + " on its other side"
+			return "posts to the " + string(name) + " account, where its type has " + string(want.system) + " on its other side"
 		}
 		return ""
 	}
 	if s := p.Amount.Cmp(abacus.Zero); want.sign != 0 && s != want.sign {
 		if want.sign > 0 {
-			return "takes money from a customer, where a " + string(t) + " gives it"
+			return "takes money from a customer, where its type gives it"
 		}
-		return "gives money to a customer, where a " + string(t) + " takes it"
+		return "gives money to a customer, where its type takes it"
 	}
 	return ""
 }
