@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -141,6 +142,7 @@ type verifier struct {
 	holdPosts      map[int64]int64 // hold id → the hold_post transaction
 	holdPostDebits map[int64]*big.Int
 	holdStatus     map[int64]abacus.HoldStatus
+	holdCreated    map[int64]time.Time
 	currencyOf     map[abacus.AccountID]abacus.Currency // "" for a system account
 	txIDs          []int64                              // every transaction, in id order
 	txTypes        []abacus.TxType                      // and its type
@@ -181,7 +183,10 @@ func (v *verifier) transactions(ar abacus.AuditReader) error {
 		}
 		// Only a hold post draws from a hold (QA: a charge and a hold post,
 		// alike in what they post, had passed for each other).
-		if (t.Type == abacus.TxHoldPost) != (t.HoldID != 0) {
+		switch {
+		case t.Type == abacus.TxHoldPost && t.HoldID == 0:
+			v.holds.fail("transaction %d (%s) names no hold", t.ID, t.Type)
+		case t.Type != abacus.TxHoldPost && t.HoldID != 0:
 			v.holds.fail("transaction %d (%s) names hold %d", t.ID, t.Type, t.HoldID)
 		}
 		if t.HoldID != 0 {
@@ -332,10 +337,10 @@ func walletName(w *walletState) string {
 }
 
 func (v *verifier) holdRows(ar abacus.AuditReader) error {
-	v.holdStatus = map[int64]abacus.HoldStatus{}
+	v.holdStatus, v.holdCreated = map[int64]abacus.HoldStatus{}, map[int64]time.Time{}
 	return ar.Holds(func(h abacus.Hold) error {
 		v.r.Counts["holds"]++
-		v.holdStatus[h.ID] = h.Status
+		v.holdStatus[h.ID], v.holdCreated[h.ID] = h.Status, h.CreatedAt
 		legs := new(big.Int)
 		for _, l := range h.Legs {
 			legs.Add(legs, big.NewInt(l.Amount.Micros()))
@@ -379,7 +384,7 @@ func (v *verifier) holdRows(ar abacus.AuditReader) error {
 // creation's and its release's), any other hold by one.
 func (v *verifier) idempotency(ar abacus.AuditReader) error {
 	txKeys := map[int64]string{}
-	holdKeys := map[int64][]string{}
+	holdKeys := map[int64][]abacus.IdempotencyRecord{}
 	err := ar.Idempotency(func(rec abacus.IdempotencyRecord) error {
 		v.r.Counts["keys"]++
 		switch {
@@ -392,7 +397,7 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 			}
 			txKeys[rec.TxID] = rec.Key
 		default:
-			holdKeys[rec.HoldID] = append(holdKeys[rec.HoldID], rec.Key)
+			holdKeys[rec.HoldID] = append(holdKeys[rec.HoldID], rec)
 		}
 		if len(rec.Hash) == 0 {
 			v.keys.fail("key %q has no request hash", rec.Key)
@@ -406,11 +411,12 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 			v.keys.fail("transaction %d (%s) has no idempotency key: its request sent again would apply again", id, v.txTypes[i])
 		}
 	}
-	// Likewise every hold was created under a key (QA: with it deleted,
-	// the request sent again held the money twice).
+	// Likewise every hold was created under a key, stored with it, at its
+	// time: a void's key names the hold too (QA: with the key deleted, the
+	// request sent again held the money twice).
 	for _, id := range slices.Sorted(maps.Keys(v.holdStatus)) {
-		if len(holdKeys[id]) == 0 {
-			v.keys.fail("hold %d has no idempotency key: its request sent again would hold again", id)
+		if !slices.ContainsFunc(holdKeys[id], func(rec abacus.IdempotencyRecord) bool { return rec.CreatedAt.Equal(v.holdCreated[id]) }) {
+			v.keys.fail("hold %d has no idempotency key of its own: its request sent again would hold again", id)
 		}
 	}
 	ids := make([]int64, 0, len(holdKeys))
@@ -423,7 +429,11 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 		if st := v.holdStatus[id]; st == abacus.HoldVoided || st == abacus.HoldExpired {
 			allowed = 2
 		}
-		if keys := holdKeys[id]; len(keys) > allowed {
+		if recs := holdKeys[id]; len(recs) > allowed {
+			keys := make([]string, len(recs))
+			for i, rec := range recs {
+				keys[i] = rec.Key
+			}
 			v.keys.fail("keys %q record the same effect (hold %d, %s)", keys, id, v.holdStatus[id])
 		}
 	}

@@ -78,6 +78,9 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			func(x ids) []any { return []any{x.charge} }, []string{checkKeys}},
 		{"a hold's key deleted", `DELETE FROM idempotency_keys WHERE hold_id = ?`,
 			func(x ids) []any { return []any{x.hold} }, []string{checkKeys}},
+		// QA: its void's key, which names the hold too, had stood for it.
+		{"a voided hold's own key deleted", `DELETE FROM idempotency_keys WHERE key = 'hold2'`,
+			func(x ids) []any { return nil }, []string{checkKeys}},
 		{"a charge made a hold post", `UPDATE transactions SET type = 'hold_post' WHERE id = ?`,
 			func(x ids) []any { return []any{x.charge} }, []string{checkHolds}},
 		// QA: a top-up made a grant, or a charge a refund, passed.
