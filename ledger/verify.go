@@ -419,12 +419,7 @@ func (v *verifier) idempotency(ar abacus.AuditReader) error {
 			v.keys.fail("hold %d has no idempotency key of its own: its request sent again would hold again", id)
 		}
 	}
-	ids := make([]int64, 0, len(holdKeys))
-	for id := range holdKeys {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(holdKeys)) {
 		allowed := 1
 		if st := v.holdStatus[id]; st == abacus.HoldVoided || st == abacus.HoldExpired {
 			allowed = 2
