@@ -53,12 +53,14 @@ type migrator interface {
 	SchemaVersion(ctx context.Context) (have, know int, err error)
 }
 
+// errEmptyDB refuses an empty --db: taken as a SQLite path, it made files
+// named after the driver's options in the working directory (QA).
+var errEmptyDB = errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
+
 // openStore opens the database db names; it does not migrate.
 func openStore(ctx context.Context, db string) (migrator, error) {
 	if strings.TrimSpace(db) == "" {
-		// Taken as a SQLite path, it made files named after the driver's
-		// options in the working directory (QA).
-		return nil, errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
+		return nil, errEmptyDB
 	}
 	if isPostgres(db) {
 		return postgres.Open(ctx, db, postgres.Options{})
@@ -118,7 +120,7 @@ func openMigrated(ctx context.Context, db string) (migrator, error) {
 // database, and a mistyped path would report nothing to do.
 func mustExist(db string) error {
 	if strings.TrimSpace(db) == "" {
-		return errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
+		return errEmptyDB
 	}
 	if isPostgres(db) {
 		return nil
