@@ -91,8 +91,9 @@ func (r *Report) String() string {
 //     less what voids gave back, per currency and account, and each rollup
 //     row holds what the events of its key sum to;
 //   - prices: every event names versions in force at its time (none added
-//     later took over before it), and each version's recorded latest use
-//     is no earlier than the events it rated;
+//     later took over before it), exactly those its key fields lead to,
+//     and each version's recorded latest use is no earlier than the events
+//     it rated;
 //   - counters: each tier counter holds what the standing events of its
 //     month count, rated at the versions that charged them.
 func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
@@ -109,7 +110,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.holds = v.check("holds are consistent and resolved at most once")
 	v.usage = newUsageCheck(v.check("usage events agree with their transactions, rollups, exact costs and the buckets that paid"))
 	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
-	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"))
+	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"), v.prices.c)
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
 		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.accountRows, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
 			v.prices.load, v.loadCounters, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid, v.usage.loadCarries} {

@@ -20,6 +20,7 @@ import (
 // charged at that (QA).
 type counterCheck struct {
 	c        *Check
+	keys     *Check // every priced event rates at the versions it names
 	book     *rating.Book
 	counted  map[int64]bool // versions whose model counts usage
 	want     map[counterID]int64
@@ -39,8 +40,8 @@ func compareCounterIDs(a, b counterID) int {
 	return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.key, b.key), cmp.Compare(a.currency, b.currency), cmp.Compare(a.period, b.period))
 }
 
-func newCounterCheck(c *Check) *counterCheck {
-	return &counterCheck{c: c, counted: map[int64]bool{}, want: map[counterID]int64{}, have: map[counterID]int64{},
+func newCounterCheck(c, keys *Check) *counterCheck {
+	return &counterCheck{c: c, keys: keys, counted: map[int64]bool{}, want: map[counterID]int64{}, have: map[counterID]int64{},
 		version: map[counterID]int64{}, versions: map[counterID]map[int64]bool{}}
 }
 
@@ -67,10 +68,23 @@ func (cc *counterCheck) load(ar abacus.AuditReader, prices map[int64]*abacus.Pri
 	})
 }
 
+// event checks that every priced event's key fields (scene, resource_id,
+// value_type, extra) still lead to exactly the versions it names: a
+// per-unit event's resource_id edited along with its rollups had passed
+// (QA), as only events of counted versions were rated again.
 func (cc *counterCheck) event(e *abacus.StoredEvent) {
+	// A voided event that was repriced names none (and so do the
+	// benchmark's older events, made by SQL).
+	if cc.book == nil || e.Status == abacus.EventUnpriced || len(e.PriceIDs) == 0 {
+		return
+	}
+	if err := rating.NamedFit(cc.book, &e.UsageEvent, e.Currency, e.PriceIDs); err != nil {
+		cc.keys.fail("event %s does not fit the versions that charged it: %v", e.ID, err)
+		return
+	}
 	// A voided event stands no more, but the version it was charged at
 	// may still be its counter's (a void leaves that).
-	if cc.book == nil || e.Status == abacus.EventUnpriced || !slices.ContainsFunc(e.PriceIDs, func(id int64) bool { return cc.counted[id] }) {
+	if !slices.ContainsFunc(e.PriceIDs, func(id int64) bool { return cc.counted[id] }) {
 		return
 	}
 	r, err := cc.book.RateWith(&e.UsageEvent, e.Currency, noCounts, e.PriceIDs)

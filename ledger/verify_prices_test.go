@@ -57,3 +57,33 @@ func TestVerifyCatchesPricesOutOfTime(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyCatchesEventsOffTheirPriceKey: an event's key fields must still
+// lead to the versions that charged it. With its resource_id edited to one
+// of another per-unit price, with its rollups moved along, verify had
+// passed it (QA): it re-rated only events of prices that count usage. A
+// version named besides the one that charged it is caught too.
+func TestVerifyCatchesEventsOffTheirPriceKey(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)),
+			perMinute("cpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("a", acct, "gpu", 2, f.t0), spaceEvent("b", acct, "gpu", 3, f.t0))
+		mustVerify(t, f.st)
+		book, err := f.st.PriceBookLoad(f.ctx)
+		if err != nil || len(book.Prices) != 2 {
+			t.Fatalf("%+v %v", book, err)
+		}
+		both := strconv.FormatInt(book.Prices[0].ID, 10) + "," + strconv.FormatInt(book.Prices[1].ID, 10)
+		corrupt(t, f.st, `UPDATE usage_events SET resource_id = 'cpu' WHERE id = 'a'`)
+		corrupt(t, f.st, `UPDATE usage_rollups SET quantity = 3, events = 1, amount = 3000000`)
+		corrupt(t, f.st, `INSERT INTO usage_rollups SELECT account_id, bucket, scene, 'cpu', customer_id, currency, 2, 2000000, 1 FROM usage_rollups`)
+		corrupt(t, f.st, `UPDATE usage_events SET price_ids = ? WHERE id = 'b'`, both)
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || !strings.Contains(rep.String(), "event a does not fit the versions that charged it: none of its versions") ||
+			!strings.Contains(rep.String(), "event b does not fit the versions that charged it: its version") ||
+			!strings.Contains(rep.String(), "ok    usage events agree") {
+			t.Fatalf("%v\n%s", err, rep)
+		}
+	})
+}

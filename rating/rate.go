@@ -124,6 +124,40 @@ func (b *Book) RateIncoming(e *abacus.UsageEvent, cur abacus.Currency, used func
 	return b.rate(e, cur, used, nil, true)
 }
 
+// NamedFit says whether ids, a stored event's PriceIDs, are exactly the
+// versions that price e's components, in cur: each component has one of
+// them for its key, and each of them prices a component. It reads only
+// what keys depend on, not burst levels, licences or commitments, so it
+// holds for every event charged so, whatever it cost.
+func NamedFit(b *Book, e *abacus.UsageEvent, cur abacus.Currency, ids []int64) error {
+	var extraBuf [8]extraField
+	extra, err := parseExtra(e.Extra, extraBuf[:0])
+	if err != nil {
+		return err
+	}
+	var compBuf [2]Component
+	comps, _, err := components(e, extra, compBuf[:0])
+	if err != nil {
+		return err
+	}
+	used := make([]bool, len(ids))
+	for _, comp := range comps {
+		v, ok := b.named(comp.Key, cur, ids)
+		if !ok {
+			return fmt.Errorf("none of its versions %v prices %s in %s", ids, comp.Key, cur)
+		}
+		for i, id := range ids {
+			used[i] = used[i] || id == v.price.ID
+		}
+	}
+	for i, id := range ids {
+		if !used[i] {
+			return fmt.Errorf("its version %d prices none of its parts", id)
+		}
+	}
+	return nil
+}
+
 // RateWith rates e as Rate does, but with the price versions ids (a
 // stored event's PriceIDs) instead of those in force at its time: what
 // the event cost at the prices it was charged, whatever has corrected
