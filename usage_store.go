@@ -126,5 +126,8 @@ type EventQuery struct {
 	Uncommitted bool
 	From, To    time.Time // event time in [From, To); zero: unbounded
 	AfterSeq    int64     // paging: the events after this one, in the listing's order
-	Limit       int
+	// ByTime lists every account's events in event-time order (then
+	// arrival), as an account's are, not in the order they were stored.
+	ByTime bool
+	Limit  int
 }

@@ -46,7 +46,10 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if ctx.Err() != nil {
 			return interrupted()
 		}
-		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventUnpriced, AfterSeq: after, Limit: 500})
+		// In the order the usage happened, over every page, so that an
+		// account with money for some of its events pays for the earliest,
+		// and tiers fill in time order.
+		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventUnpriced, ByTime: true, AfterSeq: after, Limit: 500})
 		if err != nil {
 			if ctx.Err() != nil {
 				return interrupted()

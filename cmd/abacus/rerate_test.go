@@ -165,3 +165,51 @@ func TestRerateInterruptedSaysWhatItCharged(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 }
+
+// TestRerateGoesInTheOrderTheUsageHappened: rerate charges unpriced events
+// by event time over every page of 500, not page by page in the order they
+// were stored: an earlier event stored after 500 later ones was charged
+// last (QA), where an account with money for some pays for the earliest.
+func TestRerateGoesInTheOrderTheUsageHappened(t *testing.T) {
+	for name, dsn := range map[string]string{"sqlite": filepath.Join(t.TempDir(), "a.db"), "postgres": testdb.PostgresSchemaURL(t)} {
+		t.Run(name, func(t *testing.T) {
+			var later strings.Builder
+			line := func(w *strings.Builder, id, at string) {
+				fmt.Fprintf(w, `{"uuid":%q,"user_uuid":%q,"value":1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":%q}`+"\n", id, account(31), at)
+			}
+			for i := range 500 {
+				line(&later, fmt.Sprintf("later-%d", i), fmt.Sprintf("2026-11-02T10:%02d:%02dZ", i/60, i%60))
+			}
+			var earliest strings.Builder
+			line(&earliest, "earliest", "2026-11-02T09:00:00Z")
+			// Two runs, so that the earliest is stored after the others (a
+			// batch stores its events by time).
+			for _, events := range []string{later.String(), earliest.String()} {
+				if out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, "events.ndjson", events)); err != nil || !strings.Contains(out, " unpriced)") {
+					t.Fatalf("ingest: %v\n%s", err, out)
+				}
+			}
+			importPrices(t, dsn)
+			if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 501 events") {
+				t.Fatalf("rerate: %v\n%s", err, out)
+			}
+			st, err := openCurrent(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			evs, err := st.Events(t.Context(), abacus.EventQuery{IDs: []string{"earliest", "later-498", "later-499"}, Limit: 3})
+			if err != nil || len(evs) != 3 {
+				t.Fatalf("%+v %v", evs, err)
+			}
+			tx := map[string]int64{}
+			for _, e := range evs {
+				tx[e.ID] = e.TxID
+			}
+			// A call of 500 is one usage transaction.
+			if tx["earliest"] != tx["later-498"] || tx["later-499"] <= tx["earliest"] {
+				t.Fatalf("transactions %v: the earliest event must be charged with the first 500 by time, the latest after", tx)
+			}
+		})
+	}
+}

@@ -212,7 +212,8 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
 	// An account's events come in event-time order, paged from the position
-	// of the last one seen; all accounts' in the order they were stored.
+	// of the last one seen; all accounts' in the order they were stored,
+	// or by time as an account's if asked.
 	order := "seq"
 	if q.Account != "" {
 		order = "event_time, seq"
@@ -221,6 +222,12 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 			// Only a position of the account's own ($1): another's placed
 			// that event among the account's by time (QA).
 			add("(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = $%d AND account_id = $1)", q.AfterSeq)
+		}
+	} else if q.ByTime {
+		order = "event_time, seq"
+		where = append(where, "true")
+		if q.AfterSeq > 0 {
+			add("(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = $%d)", q.AfterSeq)
 		}
 	} else {
 		add("seq > $%d", q.AfterSeq)

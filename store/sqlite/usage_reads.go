@@ -224,8 +224,15 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 		return "", nil, err
 	}
 	// An account's events come in event-time order, paged from the position
-	// of the last one seen; all accounts' in the order they were stored.
+	// of the last one seen; all accounts' in the order they were stored,
+	// or by time as an account's if asked.
 	where, args, order := []string{"seq > ?"}, []any{q.AfterSeq}, "seq"
+	if q.ByTime && q.Account == "" {
+		where, args, order = []string{"(event_time, seq) > (SELECT event_time, seq FROM usage_events WHERE seq = ?)"}, []any{q.AfterSeq}, "event_time, seq"
+		if q.AfterSeq <= 0 {
+			where, args = []string{"1"}, nil
+		}
+	}
 	if q.Account != "" {
 		where, args, order = []string{"account_id = ?"}, []any{string(q.Account)}, "event_time, seq"
 		if q.AfterSeq > 0 {
