@@ -263,6 +263,8 @@ type AuditReader interface {
 	MonthsPaid(fn func(MonthPaid) error) error
 	// Prices streams every price version, by id.
 	Prices(fn func(Price) error) error
+	// Commitments streams every commitment, in the order they were added.
+	Commitments(fn func(Commitment) error) error
 	// PriceUses streams the latest event time recorded per price version and shard.
 	PriceUses(fn func(PriceUse) error) error
 	// Reprices streams every reprice, in the order they were stored.

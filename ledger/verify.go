@@ -110,7 +110,8 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.holds = v.check("holds are consistent and resolved at most once")
 	v.usage = newUsageCheck(v.check("usage events agree with their transactions, rollups, exact costs and the buckets that paid"))
 	v.prices = newPriceCheck(v.check("events name the price versions in force at their time"))
-	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"), v.prices.c)
+	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"))
+	v.rerate = newRerateCheck(v.prices.c, v.usage.c)
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
 		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.accountRows, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
 			v.prices.load, v.loadCounters, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid, v.usage.loadCarries} {
@@ -151,6 +152,7 @@ type verifier struct {
 	usage          *usageCheck
 	prices         *priceCheck
 	counters       *counterCheck
+	rerate         *rerateCheck
 }
 
 // events streams the usage events once, for the checks that read them.
@@ -159,12 +161,16 @@ func (v *verifier) events(ar abacus.AuditReader) error {
 		v.usage.event(&e)
 		v.prices.event(&e)
 		v.counters.event(&e)
+		v.rerate.event(&e)
 		return nil
 	})
 }
 
 func (v *verifier) loadCounters(ar abacus.AuditReader) error {
-	return v.counters.load(ar, v.prices.prices)
+	if err := v.rerate.load(ar, v.prices.prices); err != nil {
+		return err
+	}
+	return v.counters.load(ar, v.prices.prices, v.rerate.book)
 }
 
 func (v *verifier) check(name string) *Check {

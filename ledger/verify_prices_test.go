@@ -87,3 +87,22 @@ func TestVerifyCatchesEventsOffTheirPriceKey(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyCatchesAPerUnitEventsValueEdited: a standing event of per-unit
+// versions costs what they make of its value. With its value edited along
+// with its rollup, verify had passed it (QA): 11 minutes charged as 10.
+func TestVerifyCatchesAPerUnitEventsValueEdited(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "2", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("a", acct, "gpu", 10, f.t0))
+		mustVerify(t, f.st)
+		corrupt(t, f.st, `UPDATE usage_events SET value = 11 WHERE id = 'a'`)
+		corrupt(t, f.st, `UPDATE usage_rollups SET quantity = 11`)
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || !strings.Contains(rep.String(), "FAIL  usage events agree") ||
+			!strings.Contains(rep.String(), "event a is recorded to cost 20, but its 11 at the versions that charged it come to 22") {
+			t.Fatalf("%v\n%s", err, rep)
+		}
+	})
+}

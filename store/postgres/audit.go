@@ -117,6 +117,15 @@ func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
 }
 
+func (r *auditReader) Commitments(fn func(abacus.Commitment) error) error {
+	return each(r, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`, func(row pgx.Row) (abacus.Commitment, error) {
+		var c abacus.Commitment
+		err := row.Scan(&c.Account, &c.Months, &c.From, &c.Until)
+		c.From, c.Until = c.From.UTC(), c.Until.UTC()
+		return c, err
+	}, fn)
+}
+
 func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
 	return each(r, `SELECT price_id, shard, latest FROM price_uses ORDER BY price_id, shard`, func(row pgx.Row) (abacus.PriceUse, error) {
 		var u abacus.PriceUse

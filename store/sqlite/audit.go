@@ -130,6 +130,16 @@ func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 	return each(r, `SELECT `+priceColumns+` FROM prices ORDER BY id`, scanPrice, fn)
 }
 
+func (r *auditReader) Commitments(fn func(abacus.Commitment) error) error {
+	return each(r, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`, func(rows *sql.Rows) (abacus.Commitment, error) {
+		var c abacus.Commitment
+		var from, until int64
+		err := rows.Scan(&c.Account, &c.Months, &from, &until)
+		c.From, c.Until = fromMicros(from), fromMicros(until)
+		return c, err
+	}, fn)
+}
+
 func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {
 	return each(r, `SELECT price_id, shard, latest FROM price_uses ORDER BY price_id, shard`, func(rows *sql.Rows) (abacus.PriceUse, error) {
 		var u abacus.PriceUse
