@@ -12,7 +12,7 @@ type holdRequest struct {
 	Amount    string `json:"amount"`
 	Currency  string `json:"currency"`
 	Bucket    string `json:"bucket"`
-	ExpiresAt string `json:"expires_at"` // RFC 3339
+	ExpiresAt *string `json:"expires_at"` // RFC 3339; left out: never
 	Memo      string `json:"memo"`
 }
 
@@ -36,9 +36,13 @@ func (s *Server) handleHoldCreate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	op := &abacus.HoldCreate{Account: acct, Currency: abacus.Currency(req.Currency), Amount: amount, Bucket: abacus.Bucket(req.Bucket), Memo: req.Memo}
-	if req.ExpiresAt != "" {
-		if op.ExpiresAt, err = time.Parse(time.RFC3339Nano, req.ExpiresAt); err != nil {
-			return abacus.Errorf(abacus.CodeInvalid, "expires_at", "%q is not an RFC 3339 time such as \"2026-12-01T10:00:00Z\"", req.ExpiresAt)
+	if req.ExpiresAt != nil {
+		// Empty, it had made a hold that never expires (QA).
+		if *req.ExpiresAt == "" {
+			return abacus.Errorf(abacus.CodeInvalid, "expires_at", "is empty: give an RFC 3339 time such as \"2026-12-01T10:00:00Z\", or leave the field out for a hold that does not expire")
+		}
+		if op.ExpiresAt, err = time.Parse(time.RFC3339Nano, *req.ExpiresAt); err != nil {
+			return abacus.Errorf(abacus.CodeInvalid, "expires_at", "%q is not an RFC 3339 time such as \"2026-12-01T10:00:00Z\"", *req.ExpiresAt)
 		}
 		// Checked here, not only by the hold: its zero time means no
 		// expiry, and "0001-01-01T00:00:00Z" made a hold that never expired (QA).
@@ -73,7 +77,7 @@ func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
 }
 
 type holdPostRequest struct {
-	Amount string `json:"amount"` // empty: the whole hold
+	Amount *string `json:"amount"` // left out: the whole hold
 	Memo   string `json:"memo"`
 }
 
@@ -87,8 +91,9 @@ func (s *Server) handleHoldPost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	op := &abacus.HoldPost{HoldID: id, Memo: req.Memo}
-	if req.Amount != "" {
-		a, err := parseAmount(req.Amount, "amount")
+	if req.Amount != nil {
+		// Empty, it had posted the whole hold (QA).
+		a, err := parseOptionalAmount(*req.Amount, "amount")
 		if err != nil {
 			return err
 		}
@@ -108,6 +113,11 @@ func (s *Server) handleHoldPost(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleHoldVoid(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
+		return err
+	}
+	// It takes no body: a field one carries ("amount") would not be kept,
+	// so it is refused by name (QA: a partial void released the whole hold).
+	if err := decodeOptional(w, r, &struct{}{}); err != nil {
 		return err
 	}
 	res, err := s.submit(w, r, &abacus.HoldVoid{HoldID: id})

@@ -252,6 +252,19 @@ func TestHoldLifecycle(t *testing.T) {
 		}
 		f.mustDo("service", "POST", "/api/v1/ledger/transactions", "c1", `{"type":"charge","account":"`+alice+`","amount":"1.5","currency":"USD"}`, 422)
 		id := "/api/v1/holds/" + jsonNumber(h.body["id"])
+		// Each refused naming what is wrong, the hold left open (QA: an
+		// empty amount posted all of it, a void's body was never read, so
+		// a partial void released it all).
+		for _, c := range []struct{ path, body, field string }{
+			{id + "/post", `{"amount":""}`, "amount"},
+			{id + "/void", `{"amount":"1"}`, "amount"},
+			{id + "/void", `{"amount":"1"`, "body"},
+			{"/api/v1/holds", `{"account":"` + alice + `","amount":"1","currency":"USD","expires_at":""}`, "expires_at"},
+		} {
+			if r := f.mustDo("service", "POST", c.path, "bad-"+c.body, c.body, 400); r.body["field"] != c.field {
+				t.Fatalf("%s %s: %s", c.path, c.body, r.raw)
+			}
+		}
 		p := f.mustDo("service", "POST", id+"/post", "p1", `{"amount":"4.5"}`, 201)
 		if p.body["hold"].(map[string]any)["status"] != "posted" {
 			t.Fatalf("post: %s", p.raw)
