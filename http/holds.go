@@ -8,12 +8,12 @@ import (
 )
 
 type holdRequest struct {
-	Account   string `json:"account"`
-	Amount    string `json:"amount"`
-	Currency  string `json:"currency"`
-	Bucket    string `json:"bucket"`
+	Account   string  `json:"account"`
+	Amount    string  `json:"amount"`
+	Currency  string  `json:"currency"`
+	Bucket    string  `json:"bucket"`
 	ExpiresAt *string `json:"expires_at"` // RFC 3339; left out: never
-	Memo      string `json:"memo"`
+	Memo      string  `json:"memo"`
 }
 
 func (s *Server) handleHoldCreate(w http.ResponseWriter, r *http.Request) error {
@@ -78,7 +78,7 @@ func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
 
 type holdPostRequest struct {
 	Amount *string `json:"amount"` // left out: the whole hold
-	Memo   string `json:"memo"`
+	Memo   string  `json:"memo"`
 }
 
 func (s *Server) handleHoldPost(w http.ResponseWriter, r *http.Request) error {
