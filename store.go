@@ -99,7 +99,8 @@ type Store interface {
 	// CodeNotFound.
 	DeadLetterPublished(ctx context.Context, key string, at time.Time) error
 	// DeadLetters and Outbox list in id order from after afterID, at most
-	// limit (at least 1) at a time.
+	// limit (at least 1) at a time; a page of dead letters ends early at
+	// MaxDeadLetterPage bytes.
 	DeadLetters(ctx context.Context, afterID int64, limit int) ([]DeadLetter, error)
 	Outbox(ctx context.Context, afterID int64, limit int) ([]OutboxMessage, error)
 

@@ -255,6 +255,12 @@ const (
 	EventVoided   EventStatus = "voided"   // its charge was reversed
 )
 
+// TextBytes is about what a stored event's text takes in memory: its
+// fields of text, which its size varies by, and a fixed part for the rest.
+func (e *StoredEvent) TextBytes() int {
+	return 512 + len(e.ID) + len(e.Account) + len(e.OpUID) + len(e.ResourceID) + len(e.ResourceName) + len(e.CustomerID) + len(e.Extra)
+}
+
 // StoredEvent is an event as the ledger keeps it, with its rating.
 type StoredEvent struct {
 	UsageEvent

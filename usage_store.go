@@ -130,4 +130,26 @@ type EventQuery struct {
 	// arrival), as an account's are, not in the order they were stored.
 	ByTime bool
 	Limit  int
+	// MaxBytes, if not 0, ends the page after the event that brings its
+	// TextBytes to MaxBytes, so that a page's memory is bounded whatever
+	// its events hold (a listing of events with large extras took 38 MB a
+	// request, QA).
+	MaxBytes int
 }
+
+// Bytes is about what a dead letter takes in memory.
+func (d *DeadLetter) Bytes() int {
+	n := 512 + len(d.Key) + len(d.Source) + len(d.Subject) + len(d.Reason) + len(d.Payload)
+	for k, vs := range d.Headers {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return n
+}
+
+// MaxDeadLetterPage bounds the Bytes of a page of dead letters: a page
+// ends after the letter that brings it there, however many its limit
+// allows (each may hold a message of up to NATS's max payload).
+const MaxDeadLetterPage = 1 << 20

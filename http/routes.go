@@ -7,7 +7,8 @@ import (
 	"github.com/abacus-billing/abacus"
 )
 
-// routes declares every route of the API, with who may call it.
+// routes declares every route of the API, with who may call it and the
+// room it takes (usage ingestion has its own admission).
 func (s *Server) routes(mux *http.ServeMux) {
 	var (
 		anyKey      = func(h handler) handler { return s.authenticate(h) }
@@ -31,26 +32,26 @@ func (s *Server) routes(mux *http.ServeMux) {
 		return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s: the API is under /api/v1/", r.Method, r.URL.Path)
 	})
 
-	route("POST /api/v1/accounts", backend(takes(s.handleAccountCreate)))
-	route("GET /api/v1/accounts/{id}", anyKey(takes(s.handleAccountGet)))
-	route("GET /api/v1/accounts/{id}/entries", anyKey(takes(s.handleEntries, "limit", "cursor")))
+	route("POST /api/v1/accounts", backend(takes(s.within(roomBody, s.handleAccountCreate))))
+	route("GET /api/v1/accounts/{id}", anyKey(takes(s.within(roomSmall, s.handleAccountGet))))
+	route("GET /api/v1/accounts/{id}/entries", anyKey(takes(s.within(roomPage, s.handleEntries), "limit", "cursor")))
 
-	route("POST /api/v1/ledger/transactions", backend(takes(s.handleTransactionCreate)))
-	route("GET /api/v1/ledger/transactions/{id}", anyKey(takes(s.handleTransactionGet)))
-	route("POST /api/v1/ledger/transactions/{id}/revert", backend(takes(s.handleRevert)))
+	route("POST /api/v1/ledger/transactions", backend(takes(s.within(roomBody, s.handleTransactionCreate))))
+	route("GET /api/v1/ledger/transactions/{id}", anyKey(takes(s.within(roomSmall, s.handleTransactionGet))))
+	route("POST /api/v1/ledger/transactions/{id}/revert", backend(takes(s.within(roomBody, s.handleRevert))))
 
-	route("POST /api/v1/holds", backend(takes(s.handleHoldCreate)))
-	route("GET /api/v1/holds/{id}", anyKey(takes(s.handleHoldGet)))
-	route("POST /api/v1/holds/{id}/post", backend(takes(s.handleHoldPost)))
-	route("POST /api/v1/holds/{id}/void", backend(takes(s.handleHoldVoid)))
+	route("POST /api/v1/holds", backend(takes(s.within(roomBody, s.handleHoldCreate))))
+	route("GET /api/v1/holds/{id}", anyKey(takes(s.within(roomSmall, s.handleHoldGet))))
+	route("POST /api/v1/holds/{id}/post", backend(takes(s.within(roomBody, s.handleHoldPost))))
+	route("POST /api/v1/holds/{id}/void", backend(takes(s.within(roomBody, s.handleHoldVoid))))
 
 	route("POST /api/v1/accounting/metering/events", backend(takes(s.handleIngest)))
-	route("GET /api/v1/accounting/metering/events", anyKey(takes(s.handleEvents, "account", "status", "uncommitted", "from", "to", "after", "limit")))
-	route("POST /api/v1/accounting/metering/events/{id}/void", backend(takes(s.handleEventVoid)))
-	route("GET /api/v1/accounting/metering/dead-letters", backend(takes(s.handleDeadLetters, "after", "limit")))
+	route("GET /api/v1/accounting/metering/events", anyKey(takes(s.within(roomPage, s.handleEvents), "account", "status", "uncommitted", "from", "to", "after", "limit")))
+	route("POST /api/v1/accounting/metering/events/{id}/void", backend(takes(s.within(roomBody, s.handleEventVoid))))
+	route("GET /api/v1/accounting/metering/dead-letters", backend(takes(s.within(roomPage, s.handleDeadLetters), "after", "limit")))
 
-	route("POST /api/v1/burst/utilisation", backend(takes(s.handleUtilisation)))
-	route("GET /api/v1/burst/levels", anyKey(takes(s.handleBurstLevels)))
+	route("POST /api/v1/burst/utilisation", backend(takes(s.within(roomBody, s.handleUtilisation))))
+	route("GET /api/v1/burst/levels", anyKey(takes(s.within(roomPage, s.handleBurstLevels))))
 
 	route("/api/", anyKey(notFoundAPI))
 }

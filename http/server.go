@@ -23,6 +23,7 @@ type Server struct {
 	auth   *authenticator
 	now    func() time.Time
 	ingest *admission
+	room   *requestRoom // of every other request
 	// outageLog quiets the line each request logs while the database is
 	// unreachable.
 	outageLog quietlog.Limiter
@@ -35,6 +36,9 @@ type Config struct {
 	// they decode to, held at once (DefaultIngestMemory if 0); see
 	// admission.
 	IngestMemory int64
+	// RequestMemory bounds the bytes every other request holds at once
+	// (DefaultRequestMemory if 0); see requestRoom.
+	RequestMemory int64
 }
 
 // DefaultIngestMemory is how many bytes of usage request bodies, and of
@@ -50,6 +54,9 @@ func NewServer(engine *ledger.Engine, cfg Config) *Server {
 	if cfg.IngestMemory <= 0 {
 		cfg.IngestMemory = DefaultIngestMemory
 	}
+	if cfg.RequestMemory <= 0 {
+		cfg.RequestMemory = DefaultRequestMemory
+	}
 	st := engine.Store()
 	return &Server{
 		engine:    engine,
@@ -58,6 +65,7 @@ func NewServer(engine *ledger.Engine, cfg Config) *Server {
 		auth:      &authenticator{store: st, cache: map[string]cachedKey{}},
 		now:       engine.Now,
 		ingest:    splitAdmission(cfg.IngestMemory),
+		room:      newRequestRoom(cfg.RequestMemory),
 		outageLog: quietlog.Limiter{Period: 10 * time.Second},
 	}
 }

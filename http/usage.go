@@ -364,10 +364,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q.AfterSeq = int64(after)
+	q.MaxBytes = pageBytes
 	evs, err := s.store.Events(r.Context(), q)
 	if err != nil {
 		return err
 	}
+	size := 0
+	for i := range evs {
+		size += evs[i].TextBytes()
+	}
+	shrinkRoom(r, size)
 	page := struct {
 		Events []storedEventView `json:"events"`
 		Next   *int64            `json:"next_after"`
@@ -377,7 +383,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.Refunded,
 			paidView{e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.DrawnEstimated}, e.ReceivedAt, e.PriceIDs, e.TxID, e.VoidTxID, e.Uncommitted})
 	}
-	if len(evs) == q.Limit {
+	if len(evs) == q.Limit || size >= q.MaxBytes { // cut short by its bytes, it may have more
 		page.Next = &evs[len(evs)-1].Seq
 	}
 	writeJSON(w, http.StatusOK, page)
@@ -409,11 +415,16 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	size := 0
+	for i := range ds {
+		size += ds[i].Bytes()
+	}
+	shrinkRoom(r, size)
 	out := struct {
 		DeadLetters []deadLetterView `json:"dead_letters"`
 		Next        *int64           `json:"next_after"`
 	}{DeadLetters: []deadLetterView{}}
-	if len(ds) == limit {
+	if len(ds) == limit || size >= abacus.MaxDeadLetterPage { // cut short by its bytes, it may have more
 		out.Next = &ds[len(ds)-1].ID
 	}
 	for _, d := range ds {

@@ -13,7 +13,8 @@ import (
 // spent a quarter less CPU per event and PostgreSQL, sharing the
 // machine, took 13% (HTTP) to 21% (in-process) more events/s. The heap
 // may then reach five times what is live, which the configuration bounds
-// (--max-batch, --max-usage-batch, the queues, --ingest-memory); under a
+// (--max-batch, --max-usage-batch, the queues, --ingest-memory,
+// --request-memory); under a
 // container's memory limit set GOMEMLIMIT too.
 const defaultGOGC = 400
 

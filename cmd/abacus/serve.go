@@ -32,6 +32,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	workers := fs.Int("workers", 0, "batches in flight at once (default 1 on SQLite, 4 on PostgreSQL)")
 	ingestMemory := fs.String("ingest-memory", envOr("ABACUS_INGEST_MEMORY", strconv.Itoa(abacushttp.DefaultIngestMemory>>20)),
 		"MiB of usage request bodies the ingestion endpoint holds at once; more requests wait their turn (env ABACUS_INGEST_MEMORY)")
+	requestMemory := fs.String("request-memory", envOr("ABACUS_REQUEST_MEMORY", strconv.Itoa(abacushttp.DefaultRequestMemory>>20)),
+		"MiB the API's other requests (bodies, pages of listings) hold at once; more wait their turn, up to 10 s, then get 503 (env ABACUS_REQUEST_MEMORY)")
 	expireEvery := fs.Duration("expire-every", 10*time.Second, "how often holds past their expiry are released")
 	usage := usageFlags(fs)
 	burstStep := fs.String("burst-step", "5", "burst levels: one level per this many percent of utilisation")
@@ -52,6 +54,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	ingestBytes, err := mebibytes("ingest-memory", *ingestMemory)
+	if err != nil {
+		return err
+	}
+	requestBytes, err := mebibytes("request-memory", *requestMemory)
 	if err != nil {
 		return err
 	}
@@ -118,7 +124,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ecfg.MaxBatch, ecfg.Workers, ecfg.Logger = *maxBatch, *workers, log
 	engine := ledger.New(st, ecfg)
-	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: ingestBytes})
+	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: ingestBytes, RequestMemory: requestBytes})
 
 	srv := api.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 

@@ -168,7 +168,7 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	}
 	if q.Account != "" || len(q.IDs) > 0 {
 		rows, err := s.pool.Query(ctx, query, args...)
-		out, err := collect(rows, err, scanEvent)
+		out, err := collectCapped(rows, err, scanEvent, (*abacus.StoredEvent).TextBytes, q.MaxBytes)
 		if err != nil || len(out) > 0 || q.Account == "" || q.AfterSeq <= 0 {
 			return out, err
 		}
@@ -194,7 +194,7 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 			return err
 		}
 		rows, err := tx.Query(ctx, query, args...)
-		out, err = collect(rows, err, scanEvent)
+		out, err = collectCapped(rows, err, scanEvent, (*abacus.StoredEvent).TextBytes, q.MaxBytes)
 		return err
 	})
 	return out, err
@@ -341,7 +341,7 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 		}
 		rows, err := tx.Query(ctx, `SELECT id, COALESCE(key, ''), source, subject, reason, payload, headers, received_at, published_at
 			FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
-		out, err = collect(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
+		out, err = collectCapped(rows, err, func(row pgx.Row) (abacus.DeadLetter, error) {
 			var d abacus.DeadLetter
 			var headers string
 			var published *time.Time
@@ -351,7 +351,7 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 			d.ReceivedAt, d.PublishedAt = d.ReceivedAt.UTC(), fromNullTime(published)
 			d.Headers, err = store.DecodeHeaders(headers)
 			return d, err
-		})
+		}, (*abacus.DeadLetter).Bytes, abacus.MaxDeadLetterPage)
 		return err
 	})
 	return out, err

@@ -85,6 +85,29 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 }
 
+// collectCapped is collect that stops after the row that brings the
+// rows' size to max (0: no cap); the rest are read and dropped.
+func collectCapped[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error), size func(*T) int, max int) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	n := 0
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+		if n += size(&v); max > 0 && n >= max {
+			break
+		}
+	}
+	rows.Close()
+	return out, rows.Err()
+}
+
 func queueKeys(b *pgx.Batch, keys []string, out *[]abacus.IdempotencyRecord) {
 	queueRows(b, out, scanIdempotency, `SELECT key, request_hash, tx_id, hold_id, created_at FROM idempotency_keys WHERE key = ANY($1)`, keys)
 }

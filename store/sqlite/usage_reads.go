@@ -198,12 +198,15 @@ func (s *Store) Events(ctx context.Context, q abacus.EventQuery) ([]abacus.Store
 	}
 	defer rows.Close()
 	var out []abacus.StoredEvent
-	for rows.Next() {
+	for n := 0; rows.Next(); {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
+		if n += e.TextBytes(); q.MaxBytes > 0 && n >= q.MaxBytes {
+			break
+		}
 	}
 	if err := rows.Err(); err != nil || len(out) > 0 || q.Account == "" || q.AfterSeq <= 0 {
 		return out, err
@@ -346,6 +349,7 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 	}
 	defer rows.Close()
 	var out []abacus.DeadLetter
+	n := 0
 	for rows.Next() {
 		var d abacus.DeadLetter
 		var at int64
@@ -359,6 +363,9 @@ func (s *Store) DeadLetters(ctx context.Context, afterID int64, limit int) ([]ab
 			return nil, err
 		}
 		out = append(out, d)
+		if n += d.Bytes(); n >= abacus.MaxDeadLetterPage {
+			break
+		}
 	}
 	return out, rows.Err()
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"EventIDSpellings", testEventIDSpellings},
 		{"DeadLetters", testDeadLetters},
 		{"DeadLettersPublished", testDeadLettersPublished},
+		{"DeadLetterPagesByBytes", testDeadLetterPagesByBytes},
 		{"PriceVersionTaken", testPriceVersionTaken},
 		{"PriceTooEarly", testPriceTooEarly},
 		{"PriceRevisionRoundTrip", testPriceRevisionRoundTrip},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -229,6 +230,37 @@ func testDeadLetters(t *testing.T, st abacus.Store) {
 	page, err := st.DeadLetters(ctx, got[0].ID, 1)
 	if err != nil || len(page) != 1 || page[0].ID != got[1].ID {
 		t.Fatalf("the page after the first: %+v %v", page, err)
+	}
+}
+
+// testDeadLetterPagesByBytes: a page of dead letters ends after the one
+// that brings its bytes to MaxDeadLetterPage, whatever its limit, so that
+// a listing's memory is bounded although each may hold a message of up to
+// NATS's max payload; the next page goes on from there.
+func testDeadLetterPagesByBytes(t *testing.T, st abacus.Store) {
+	ctx := t.Context()
+	big := bytes.Repeat([]byte("x"), abacus.MaxDeadLetterPage*2/5)
+	for i := range 3 {
+		if _, err := st.DeadLetterAdd(ctx, abacus.DeadLetter{Source: "nats", Subject: "s", Reason: fmt.Sprint("big ", i), Payload: big,
+			ReceivedAt: time.Date(2026, 11, 1, 0, 0, i, 0, time.UTC)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two are under the page's bytes; the third brings it past them.
+	first, err := st.DeadLetters(ctx, 0, 10)
+	if err != nil || len(first) != 3 {
+		t.Fatalf("first page: %d letters, %v; want 3 (the third passes the page's bytes)", len(first), err)
+	}
+	if _, err := st.DeadLetterAdd(ctx, abacus.DeadLetter{Source: "nats", Subject: "s", Reason: "small", Payload: []byte("x"),
+		ReceivedAt: time.Date(2026, 11, 1, 0, 1, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := st.DeadLetters(ctx, 0, 10); err != nil || len(again) != 3 {
+		t.Fatalf("with one more: %d letters, %v; want the page to end at the third", len(again), err)
+	}
+	rest, err := st.DeadLetters(ctx, first[2].ID, 10)
+	if err != nil || len(rest) != 1 || rest[0].Reason != "small" {
+		t.Fatalf("the page after: %+v %v", rest, err)
 	}
 }
 
