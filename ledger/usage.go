@@ -121,13 +121,26 @@ type usageJob struct {
 // database transaction that stores them. It returns once that transaction
 // has committed. The events must have passed Validate.
 func (e *Engine) Ingest(ctx context.Context, events []abacus.UsageEvent) ([]abacus.IngestResult, error) {
+	return e.IngestAfter(ctx, events, nil, nil)
+}
+
+// IngestAfter is Ingest for calls whose order must hold, as a file's
+// lines' does: the call's events go into batches only once after is
+// closed (nil: at once), and it closes queued (if not nil) once they have,
+// or once the call ends before. Chained, a later call's events never go
+// into a batch before an earlier call's, so that the earlier line wins a
+// conflict over an id or an instance's minute, as within one call. Calls
+// prepared side by side had been queued as each finished preparing (QA:
+// abacus ingest's chunks in flight let a later line win 2% of ids sent
+// twice).
+func (e *Engine) IngestAfter(ctx context.Context, events []abacus.UsageEvent, after <-chan struct{}, queued chan<- struct{}) ([]abacus.IngestResult, error) {
 	items := make([]usageItem, len(events))
 	results := make([]abacus.IngestResult, len(events))
 	for i := range events {
 		items[i] = usageItem{kind: ingestEvent, event: events[i], result: &results[i]}
 		results[i].ID = events[i].ID
 	}
-	if err := e.runUsageJob(ctx, items); err != nil {
+	if err := e.runUsageJob(ctx, items, after, queued); err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -208,14 +221,27 @@ func (e *Engine) byID(ctx context.Context, kind usageKind, ids []string) ([]abac
 	for i := range fs {
 		items[i] = fs[i].item
 	}
-	if err := e.runUsageJob(ctx, items); err != nil {
+	if err := e.runUsageJob(ctx, items, nil, nil); err != nil {
 		return nil, err
 	}
 	return results, nil
 }
 
 // runUsageJob prepares the items, queues them and waits for their batch.
-func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
+func (e *Engine) runUsageJob(ctx context.Context, items []usageItem, after <-chan struct{}, queued chan<- struct{}) error {
+	// Its turn passes on only after the call before's has: a call that
+	// queues nothing must not let the next one ahead of that one. The
+	// call before closes it however it ends.
+	inTurn := func() {
+		if queued != nil {
+			if after != nil {
+				<-after
+			}
+			close(queued)
+			queued = nil
+		}
+	}
+	defer inTurn()
 	errs := make([]error, len(items))
 	for i := range items {
 		errs[i] = e.checkTime(&items[i])
@@ -260,6 +286,15 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 	for _, it := range live {
 		byShard[it.shard] = append(byShard[it.shard], it)
 	}
+	if after != nil {
+		select {
+		case <-after:
+		case <-e.closing:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	jobs := make([]*usageJob, 0, len(byShard))
 	for shard, its := range byShard {
 		job := &usageJob{items: its, done: make(chan error, 1)}
@@ -272,6 +307,7 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem) error {
 		}
 		jobs = append(jobs, job)
 	}
+	inTurn()
 	var first error
 	for _, job := range jobs {
 		if err := e.waitUsage(ctx, job); err != nil && first == nil {

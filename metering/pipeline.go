@@ -22,6 +22,12 @@ type Pipeline struct {
 // error, and the others get what the engine made of them. It returns
 // once everything accepted has committed.
 func (p *Pipeline) Ingest(ctx context.Context, items []decode.Item) ([]abacus.IngestResult, error) {
+	return p.IngestAfter(ctx, items, nil, nil)
+}
+
+// IngestAfter is Ingest in turn, after the call that closes after; it
+// closes queued once its events are queued (see ledger.Engine.IngestAfter).
+func (p *Pipeline) IngestAfter(ctx context.Context, items []decode.Item, after <-chan struct{}, queued chan<- struct{}) ([]abacus.IngestResult, error) {
 	results := make([]abacus.IngestResult, len(items))
 	events := make([]abacus.UsageEvent, 0, len(items))
 	at := make([]int, 0, len(items))
@@ -33,8 +39,14 @@ func (p *Pipeline) Ingest(ctx context.Context, items []decode.Item) ([]abacus.In
 		events = append(events, it.Event)
 		at = append(at, i)
 	}
+	if len(events) == 0 && queued != nil {
+		if after != nil {
+			<-after
+		}
+		close(queued)
+	}
 	if len(events) > 0 {
-		rs, err := p.Engine.Ingest(ctx, events)
+		rs, err := p.Engine.IngestAfter(ctx, events, after, queued)
 		if err != nil {
 			return nil, err
 		}
