@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,6 +43,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	if err != nil {
 		return decodeError(err)
 	}
+	if len(body) > 0 {
+		if err := jsonContentType(r.Header); err != nil {
+			return err
+		}
+	}
 	if at, bad := jsontext.BadString(body); bad && json.Valid(body) {
 		return abacus.Errorf(abacus.CodeInvalid, fieldAt(body, at), "is not valid UTF-8 text (at byte %d): bytes that are not UTF-8, or half of an escaped surrogate pair, would be stored as U+FFFD", at)
 	}
@@ -58,6 +64,27 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return abacus.Errorf(abacus.CodeInvalid, "body", "holds more than one JSON value")
+	}
+	return nil
+}
+
+// jsonContentType refuses a body declared as anything but JSON in UTF-8,
+// as the usage endpoint does (QA: text/plain, a form and charset=latin1
+// were all taken here). A body declared as nothing is read as JSON.
+func jsonContentType(h http.Header) error {
+	cts := h.Values("Content-Type")
+	if len(cts) == 0 {
+		return nil
+	}
+	if len(cts) > 1 {
+		return abacus.Errorf(abacus.CodeInvalid, "Content-Type", "is given %d times; send it once", len(cts))
+	}
+	mt, params, err := mime.ParseMediaType(cts[0])
+	if err != nil {
+		return abacus.Errorf(abacus.CodeInvalid, "Content-Type", "%q is not a media type", cts[0])
+	}
+	if cs, ok := params["charset"]; mt != "application/json" || ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Type", "%q is not supported: send application/json, in UTF-8", cts[0])
 	}
 	return nil
 }
@@ -88,7 +115,7 @@ func decodeError(err error) error {
 			return abacus.Errorf(abacus.CodeInvalid, "body", "must be a JSON object")
 		}
 		if typ.Type.Kind().String() == "string" && typ.Value == "number" {
-			return abacus.Errorf(abacus.CodeInvalid, field, "must be a JSON string holding an exact decimal such as \"10.5\"; numbers are not accepted for amounts")
+			return abacus.Errorf(abacus.CodeInvalid, field, "must be a JSON string, not a number (an amount is a string holding an exact decimal such as \"10.5\")")
 		}
 		return abacus.Errorf(abacus.CodeInvalid, field, "must be a JSON %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

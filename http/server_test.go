@@ -230,6 +230,17 @@ func TestBadInputNamesTheField(t *testing.T) {
 	if acct.body["total"].(map[string]any)["balance"] != "0" {
 		t.Fatalf("rejected requests changed the balance: %s", acct.raw)
 	}
+	// A body declared as anything but JSON in UTF-8, as ingestion refuses
+	// it (QA: these were all taken).
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1"} {
+		h := http.Header{"Idempotency-Key": {"ct-" + ct}, "Content-Type": {ct}}
+		if r := f.doHeaders("admin", "POST", tx, h, `{"type":"topup","account":"`+alice+`","amount":"1","currency":"USD"}`); r.status != 415 || r.body["field"] != "Content-Type" {
+			t.Errorf("Content-Type %s: %d %s", ct, r.status, r.raw)
+		}
+	}
+	if r := f.mustDo("admin", "POST", "/api/v1/holds", "b28", `{"account":"`+alice+`","amount":"1","currency":"USD","expires_at":5}`, 400); r.body["message"] != "expires_at: must be a JSON string, not a number (an amount is a string holding an exact decimal such as \"10.5\")" {
+		t.Errorf("a number for a time: %s", r.raw)
+	}
 	big := bytes.Repeat([]byte("x"), 2<<20)
 	r := f.do("admin", "POST", tx, "b20", `{"memo":"`+string(big)+`"}`)
 	if r.status != 413 || r.body["code"] != "too_large" {

@@ -530,8 +530,10 @@ func cloudEventItem(o object, binary bool) Item {
 		if err != nil {
 			return fail(err)
 		}
-		if mt, _, perr := mime.ParseMediaType(s); perr != nil || mt != ContentTypeJSON {
-			return fail(abacus.Errorf(abacus.CodeInvalid, "datacontenttype", "%s is not supported; data must be %s", show(s), ContentTypeJSON))
+		// Its charset too, as binary mode's ce-datacontenttype (QA: latin1
+		// was taken here, refused there).
+		if mt, params, perr := mime.ParseMediaType(s); perr != nil || mt != ContentTypeJSON || utf8Charset(params) != nil {
+			return fail(abacus.Errorf(abacus.CodeInvalid, "datacontenttype", "%s is not supported; data must be %s, in UTF-8", show(s), ContentTypeJSON))
 		}
 	}
 	for _, attr := range []string{"source", "type"} {

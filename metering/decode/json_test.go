@@ -406,6 +406,7 @@ var ceCases = []ceCase{
 	{name: "time number", mods: []string{`time=1786000000`}, field: "time"},
 	{name: "datacontenttype text", mods: []string{`datacontenttype="text/plain"`}, field: "datacontenttype"},
 	{name: "datacontenttype xml", mods: []string{`datacontenttype="application/xml"`}, field: "datacontenttype"},
+	{name: "datacontenttype not UTF-8", mods: []string{`datacontenttype="application/json; charset=latin1"`}, field: "datacontenttype", msg: "in UTF-8"},
 	{name: "data_base64", mods: []string{"-data", `data_base64="eyJ2YWx1ZSI6MX0="`}, field: "data_base64", msg: "not supported"},
 	{name: "data_base64 beside data", mods: []string{`data_base64=""`}, field: "data_base64"},
 	{name: "data missing", mods: []string{"-data"}, field: "data", msg: "required"},
