@@ -133,6 +133,11 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	size := 0
+	for _, e := range es {
+		size += 256 + len(e.Memo)
+	}
+	shrinkRoom(r, size)
 	page := struct {
 		Entries    []entryView `json:"entries"`
 		NextCursor *string     `json:"next_cursor"`

@@ -53,6 +53,14 @@ func (s *Server) handleBurstLevels(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	size := 0
+	for r := range current {
+		size += 64 + len(r)
+	}
+	for r := range next {
+		size += 64 + len(r)
+	}
+	shrinkRoom(r, size)
 	// A resource whose level never changed is at level 1, which is not
 	// recorded; a client building its current prices from current needs it.
 	if current == nil {

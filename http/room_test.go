@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +127,26 @@ func TestEventPagesAreBoundedByTheirBytes(t *testing.T) {
 			t.Fatalf("%d events over %d pages, want %d over several", len(seen), pages, n)
 		}
 	})
+}
+
+// TestListingShrinksItsRoom: a listing takes room for the largest page
+// before it reads one, and gives back what its page does not need before
+// it writes, so that a slow reader of a small page holds little.
+func TestListingShrinksItsRoom(t *testing.T) {
+	s := &Server{room: newRequestRoom(16 << 20)}
+	var free bool
+	h := s.within(roomPage, func(w http.ResponseWriter, r *http.Request) error {
+		if s.room.sem.TryAcquire(9 << 20) {
+			t.Fatal("a listing about to read its page holds less than a page's room")
+		}
+		shrinkRoom(r, 1000)
+		free = s.room.sem.TryAcquire(16<<20 - baseRoom - pageFactor*1000)
+		return nil
+	})
+	if err := h(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if !free {
+		t.Fatal("a page of 1,000 bytes kept more than it takes")
+	}
 }
