@@ -255,10 +255,15 @@ const (
 	EventVoided   EventStatus = "voided"   // its charge was reversed
 )
 
-// TextBytes is about what a stored event's text takes in memory: its
-// fields of text, which its size varies by, and a fixed part for the rest.
+// TextBytes is about what a stored event takes to answer: its fields of
+// text as JSON (see JSONBytes), which its size varies by, and a fixed
+// part for the rest.
 func (e *StoredEvent) TextBytes() int {
-	return 512 + len(e.ID) + len(e.Account) + len(e.OpUID) + len(e.ResourceID) + len(e.ResourceName) + len(e.CustomerID) + len(e.Extra)
+	n := 512
+	for _, s := range []string{e.ID, string(e.Account), e.OpUID, e.ResourceID, e.ResourceName, e.CustomerID, e.Extra} {
+		n += JSONBytes(s)
+	}
+	return n
 }
 
 // StoredEvent is an event as the ledger keeps it, with its rating.

@@ -137,13 +137,13 @@ type EventQuery struct {
 	MaxBytes int
 }
 
-// Bytes is about what a dead letter takes in memory.
+// Bytes is about what a dead letter takes to answer (see JSONBytes).
 func (d *DeadLetter) Bytes() int {
-	n := 512 + len(d.Key) + len(d.Source) + len(d.Subject) + len(d.Reason) + len(d.Payload)
+	n := 512 + JSONBytes(d.Key) + JSONBytes(d.Source) + JSONBytes(d.Subject) + JSONBytes(d.Reason) + JSONBytes(d.Payload)
 	for k, vs := range d.Headers {
-		n += len(k)
+		n += JSONBytes(k)
 		for _, v := range vs {
-			n += len(v)
+			n += JSONBytes(v)
 		}
 	}
 	return n

@@ -39,7 +39,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 			return abacus.Errorf(abacus.CodeUnsupportedMedia, "Content-Encoding", "%q is not supported here: send the body as it is", coding)
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		return decodeError(err)
 	}
@@ -66,6 +66,24 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 		return abacus.Errorf(abacus.CodeInvalid, "body", "holds more than one JSON value")
 	}
 	return nil
+}
+
+// readBody reads r's body, up to maxBody. One of unknown length takes
+// more room once it passes unsizedStart, or is refused as busy.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	if r.ContentLength >= 0 {
+		return io.ReadAll(body)
+	}
+	start, err := io.ReadAll(io.LimitReader(body, unsizedStart+1))
+	if err != nil || len(start) <= unsizedStart {
+		return start, err
+	}
+	if !growRoom(r, bodyFactor*(maxBody-unsizedStart)) {
+		return nil, busy(w)
+	}
+	rest, err := io.ReadAll(body)
+	return append(start, rest...), err
 }
 
 // jsonContentType refuses a body declared as anything but JSON in UTF-8,

@@ -19,8 +19,12 @@ import (
 // took 10.9 GB, and 1,000 bodies of 1 MiB sent at once 6.2 GB, even
 // those refused (QA).
 type requestRoom struct {
-	size int64
-	sem  *semaphore.Weighted
+	// Requests that take little have a room of their own, an eighth (and
+	// at least one such request's, while that is at most half), so
+	// that they never wait behind large ones in turn (QA: an account read
+	// waited 8 s behind slow senders of large bodies).
+	small, large         *semaphore.Weighted
+	smallSize, largeSize int64
 }
 
 // DefaultRequestMemory is how many bytes of the other requests the API
@@ -38,6 +42,12 @@ const (
 	// pageFactor for each of its bytes, read and encoded.
 	pageBytes  = 1 << 20
 	pageFactor = 4
+	// smallRequest is the most a request takes from the small room.
+	smallRequest = 256 << 10
+	// unsizedStart is what a body without a Content-Length (chunked) is
+	// taken to be until more comes: one had taken the largest body's room,
+	// and a default room let 15 such small requests in at once (QA).
+	unsizedStart = 16 << 10
 )
 
 // roomWait is how long a request waits for room before it is refused as
@@ -45,7 +55,8 @@ const (
 var roomWait = 10 * time.Second
 
 func newRequestRoom(size int64) *requestRoom {
-	return &requestRoom{size: size, sem: semaphore.NewWeighted(size)}
+	small := min(max(size/8, smallRequest), size/2)
+	return &requestRoom{small: semaphore.NewWeighted(small), large: semaphore.NewWeighted(size - small), smallSize: small, largeSize: size - small}
 }
 
 // roomKind is what a route holds in memory besides its answer.
@@ -57,11 +68,14 @@ const (
 	roomPage                  // a page of a listing: pageBytes and its last row
 )
 
-// heldRoom is what a request holds, which a listing shrinks once it knows
-// what its page takes.
+// heldRoom is what a request holds: n of one room, which a listing shrinks
+// once it knows what its page takes, and grown of the large room, which a
+// body of unknown length takes once it is more than unsizedStart.
 type heldRoom struct {
-	room *requestRoom
-	n    int64
+	sem   *semaphore.Weighted
+	n     int64
+	room  *requestRoom
+	grown int64
 }
 
 type heldRoomKey struct{}
@@ -73,28 +87,55 @@ func (s *Server) within(kind roomKind, h handler) handler {
 		switch kind {
 		case roomBody:
 			body := r.ContentLength
-			if body < 0 || body > maxBody {
-				body = maxBody
+			if body < 0 {
+				body = unsizedStart
 			}
-			n += bodyFactor * body
+			n += bodyFactor * min(body, maxBody)
 		case roomPage:
 			n += pageFactor * 2 * pageBytes
 		}
-		n = min(n, s.room.size) // larger than the room: it waits to run alone
+		held := &heldRoom{room: s.room, sem: s.room.small, n: n}
+		if n > smallRequest || n > s.room.smallSize {
+			held.sem, held.n = s.room.large, min(n, s.room.largeSize) // larger than the room: it waits to run alone
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), roomWait)
-		err := s.room.sem.Acquire(ctx, n)
+		err := held.sem.Acquire(ctx, held.n)
 		cancel()
 		if err != nil {
 			if r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-				w.Header().Set("Retry-After", "1")
-				return abacus.Errorf(abacus.CodeUnavailable, "", "the server is busy with other requests; try again in a moment")
+				return busy(w)
 			}
 			return err
 		}
-		held := &heldRoom{room: s.room, n: n}
-		defer func() { s.room.sem.Release(held.n) }()
+		defer func() {
+			held.sem.Release(held.n)
+			s.room.large.Release(held.grown)
+		}()
 		return h(w, r.WithContext(context.WithValue(r.Context(), heldRoomKey{}, held)))
 	}
+}
+
+// busy is the answer to a request that finds no room: 503, to be sent
+// again.
+func busy(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", "1")
+	return abacus.Errorf(abacus.CodeUnavailable, "", "the server is busy with other requests; try again in a moment")
+}
+
+// growRoom takes more of the large room for r if there is some now, and
+// says whether it did: a body of unknown length that grows past what it
+// was taken to be is refused if there is none, not held.
+func growRoom(r *http.Request, more int64) bool {
+	held, _ := r.Context().Value(heldRoomKey{}).(*heldRoom)
+	if held == nil {
+		return true
+	}
+	more = min(more, held.room.largeSize-held.grown)
+	if !held.room.large.TryAcquire(more) {
+		return false
+	}
+	held.grown += more
+	return true
 }
 
 // shrinkRoom gives back what r holds beyond what a page of bytes takes to
@@ -105,7 +146,7 @@ func shrinkRoom(r *http.Request, bytes int) {
 		return
 	}
 	if want := int64(baseRoom + pageFactor*bytes); want < held.n {
-		held.room.sem.Release(held.n - want)
+		held.sem.Release(held.n - want)
 		held.n = want
 	}
 }

@@ -18,10 +18,12 @@ import (
 
 // TestRequestRoomBoundsOtherRequests: a request other than ingestion takes
 // room for its body before reading it; while a slow sender's body holds
-// all of it, another request waits, and past roomWait is refused 503 with
-// Retry-After, changing nothing. Once the slow sender is gone the room is
-// back. Without it, memory grew with every request at once (QA: 1,000
-// bodies of 1 MiB took 6.2 GB).
+// all the large room, another large body waits, and past roomWait is
+// refused 503 with Retry-After, changing nothing, and so is a body of
+// unknown length once it grows past unsizedStart. Small requests, chunked
+// small bodies among them, have a room of their own and go on at once.
+// Once the slow sender is gone the room is back. Without it, memory grew
+// with every request at once (QA: 1,000 bodies of 1 MiB took 6.2 GB).
 func TestRequestRoomBoundsOtherRequests(t *testing.T) {
 	defer func(d time.Duration) { roomWait = d }(roomWait)
 	roomWait = 200 * time.Millisecond
@@ -33,9 +35,16 @@ func TestRequestRoomBoundsOtherRequests(t *testing.T) {
 	defer conn.Close() // before the server's cleanup, which waits for it
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(conn, "POST /api/v1/accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n{", token)
-	account := `{"id":"aaaaaaaa-0000-4000-8000-00000000000a","kind":"user","currency":"USD"}`
-	post := func() (*http.Response, map[string]any) {
-		req, _ := http.NewRequest("POST", url+"/api/v1/accounts", strings.NewReader(account))
+	account := func(i int, pad int) string {
+		return fmt.Sprintf(`{"id":"aaaaaaaa-0000-4000-8000-%012d","kind":"user","currency":"USD"}`, i) + strings.Repeat(" ", pad)
+	}
+	// chunked hides the body's length, as a client streaming it does.
+	send := func(method, path, body string, chunked bool) (*http.Response, map[string]any) {
+		var rd io.Reader = strings.NewReader(body)
+		if chunked {
+			rd = io.MultiReader(rd)
+		}
+		req, _ := http.NewRequest(method, url+path, rd)
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
@@ -50,9 +59,29 @@ func TestRequestRoomBoundsOtherRequests(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // the slow body has its room
 	start := time.Now()
-	res, v := post()
+	res, v := send("POST", "/api/v1/accounts", account(1, 30000), false) // 30 KB: a large request
 	if res.StatusCode != 503 || v["code"] != string(abacus.CodeUnavailable) || res.Header.Get("Retry-After") == "" || time.Since(start) < roomWait {
-		t.Fatalf("beside a body holding all the room: %d %v after %v", res.StatusCode, v, time.Since(start))
+		t.Fatalf("a large body beside one holding all the large room: %d %v after %v", res.StatusCode, v, time.Since(start))
+	}
+	if res, v = send("POST", "/api/v1/accounts", account(2, 30000), true); res.StatusCode != 503 {
+		t.Fatalf("a body of unknown length growing past %d bytes: %d %v", unsizedStart, res.StatusCode, v)
+	}
+	start = time.Now()
+	for i, c := range []struct {
+		method, path, body string
+		chunked            bool
+		status             int
+	}{
+		{"POST", "/api/v1/accounts", account(3, 0), false, 201},
+		{"POST", "/api/v1/accounts", account(4, 0), true, 201},
+		{"GET", "/api/v1/accounts/aaaaaaaa-0000-4000-8000-000000000003", "", false, 200},
+	} {
+		if res, v := send(c.method, c.path, c.body, c.chunked); res.StatusCode != c.status {
+			t.Fatalf("small request %d beside the large room held: %d %v", i, res.StatusCode, v)
+		}
+	}
+	if time.Since(start) > roomWait {
+		t.Fatalf("small requests waited %v behind the large room", time.Since(start))
 	}
 	conn.Close()
 	if _, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
@@ -60,7 +89,7 @@ func TestRequestRoomBoundsOtherRequests(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		res, v = post()
+		res, v = send("POST", "/api/v1/accounts", account(1, 30000), true)
 		if res.StatusCode == 201 {
 			break
 		}
@@ -136,11 +165,11 @@ func TestListingShrinksItsRoom(t *testing.T) {
 	s := &Server{room: newRequestRoom(16 << 20)}
 	var free bool
 	h := s.within(roomPage, func(w http.ResponseWriter, r *http.Request) error {
-		if s.room.sem.TryAcquire(9 << 20) {
+		if s.room.large.TryAcquire(s.room.largeSize - 8<<20) {
 			t.Fatal("a listing about to read its page holds less than a page's room")
 		}
 		shrinkRoom(r, 1000)
-		free = s.room.sem.TryAcquire(16<<20 - baseRoom - pageFactor*1000)
+		free = s.room.large.TryAcquire(s.room.largeSize - baseRoom - pageFactor*1000)
 		return nil
 	})
 	if err := h(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)); err != nil {
