@@ -54,11 +54,11 @@ func (s *Server) handleBurstLevels(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	size := 0
-	for r := range current {
-		size += 64 + len(r)
+	for res := range current {
+		size += 64 + len(res)
 	}
-	for r := range next {
-		size += 64 + len(r)
+	for res := range next {
+		size += 64 + len(res)
 	}
 	shrinkRoom(r, size)
 	// A resource whose level never changed is at level 1, which is not

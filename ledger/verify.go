@@ -88,8 +88,9 @@ func (r *Report) String() string {
 //     most once, a posted hold by exactly one transaction that drew at most
 //     what it held;
 //   - usage: each usage transaction moves what its events were charged,
-//     less what voids gave back, per currency and account, and each rollup
-//     row holds what the events of its key sum to;
+//     less what voids gave back, per currency and account, each rollup
+//     row holds what the events of its key sum to, and each standing event
+//     of per-unit versions costs what they make of it;
 //   - prices: every event names versions in force at its time (none added
 //     later took over before it), exactly those its key fields lead to,
 //     and each version's recorded latest use is no earlier than the events

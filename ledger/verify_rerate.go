@@ -55,7 +55,7 @@ func (rc *rerateCheck) event(e *abacus.StoredEvent) {
 	if rc.book == nil || e.Status == abacus.EventUnpriced || len(e.PriceIDs) == 0 {
 		return
 	}
-	if err := rating.NamedFit(rc.book, &e.UsageEvent, e.Currency, e.PriceIDs); err != nil {
+	if err := rc.book.NamedFit(&e.UsageEvent, e.Currency, e.PriceIDs); err != nil {
 		rc.keys.fail("event %s does not fit the versions that charged it: %v", e.ID, err)
 		return
 	}

@@ -129,7 +129,7 @@ func (b *Book) RateIncoming(e *abacus.UsageEvent, cur abacus.Currency, used func
 // them for its key, and each of them prices a component. It reads only
 // what keys depend on, not burst levels, licences or commitments, so it
 // holds for every event charged so, whatever it cost.
-func NamedFit(b *Book, e *abacus.UsageEvent, cur abacus.Currency, ids []int64) error {
+func (b *Book) NamedFit(e *abacus.UsageEvent, cur abacus.Currency, ids []int64) error {
 	var extraBuf [8]extraField
 	extra, err := parseExtra(e.Extra, extraBuf[:0])
 	if err != nil {
