@@ -1,6 +1,7 @@
 package abacus_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -8,19 +9,25 @@ import (
 	"github.com/abacus-billing/abacus"
 )
 
-// TestJSONBytes: JSONBytes is what encoding/json writes, for text with
-// every kind of escape, and for bytes that are not UTF-8 (base64).
+// TestJSONBytes: JSONBytes is what encoding/json writes without HTML
+// escapes, as the API does, for text with every kind of escape, and for
+// bytes that are not UTF-8 (base64).
 func TestJSONBytes(t *testing.T) {
+	encoded := func(v any) int {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(v)
+		return b.Len() - 1 // its newline
+	}
 	for _, s := range []string{"", "plain", "\x01\x1f\n\t", `"quoted" \ back`, "<a href=x>&</a>", "é and 日本", "line\u2028sep", "bad \xff byte"} {
-		b, _ := json.Marshal(s)
-		if got := abacus.JSONBytes(s); got != len(b) {
-			t.Errorf("%q: %d, encoding/json writes %d", s, got, len(b))
+		if got, want := abacus.JSONBytes(s), encoded(s); got != want {
+			t.Errorf("%q: %d, encoding/json writes %d", s, got, want)
 		}
 	}
 	for _, raw := range [][]byte{{0xff}, {0xff, 0, 1}, {0xff, 0, 1, 2}} {
-		b, _ := json.Marshal(raw)
-		if got := abacus.JSONBytes(raw); got != len(b) {
-			t.Errorf("% x: %d, encoding/json writes %d", raw, got, len(b))
+		if got, want := abacus.JSONBytes(raw), encoded(raw); got != want {
+			t.Errorf("% x: %d, encoding/json writes %d", raw, got, want)
 		}
 	}
 }

@@ -137,7 +137,9 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) error {
 	for _, e := range es {
 		size += 256 + len(e.Memo)
 	}
-	shrinkRoom(r, size)
+	if err := fitRoom(w, r, size); err != nil {
+		return err
+	}
 	page := struct {
 		Entries    []entryView `json:"entries"`
 		NextCursor *string     `json:"next_cursor"`

@@ -60,7 +60,9 @@ func (s *Server) handleBurstLevels(w http.ResponseWriter, r *http.Request) error
 	for res := range next {
 		size += 64 + len(res)
 	}
-	shrinkRoom(r, size)
+	if err := fitRoom(w, r, size); err != nil {
+		return err
+	}
 	// A resource whose level never changed is at level 1, which is not
 	// recorded; a client building its current prices from current needs it.
 	if current == nil {

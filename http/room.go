@@ -95,7 +95,10 @@ func (s *Server) within(kind roomKind, h handler) handler {
 			n += pageFactor * 2 * pageBytes
 		}
 		held := &heldRoom{room: s.room, sem: s.room.small, n: n}
-		if n > smallRequest || n > s.room.smallSize {
+		// A body of unknown length may be large, and come slowly: in the
+		// small room, slow chunked senders held back every small request
+		// (QA).
+		if n > smallRequest || n > s.room.smallSize || kind == roomBody && r.ContentLength < 0 {
 			held.sem, held.n = s.room.large, min(n, s.room.largeSize) // larger than the room: it waits to run alone
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), roomWait)
@@ -130,7 +133,14 @@ func growRoom(r *http.Request, more int64) bool {
 	if held == nil {
 		return true
 	}
-	more = min(more, held.room.largeSize-held.grown)
+	inLarge := held.grown
+	if held.sem == held.room.large {
+		inLarge += held.n
+	}
+	more = min(more, held.room.largeSize-inLarge) // the whole room at most: it runs alone
+	if more <= 0 {
+		return true
+	}
 	if !held.room.large.TryAcquire(more) {
 		return false
 	}
@@ -138,15 +148,23 @@ func growRoom(r *http.Request, more int64) bool {
 	return true
 }
 
-// shrinkRoom gives back what r holds beyond what a page of bytes takes to
-// answer, so that a slow reader of a small page holds little.
-func shrinkRoom(r *http.Request, bytes int) {
+// fitRoom makes what r holds what a page of bytes (of JSON) takes to
+// answer: it gives back the rest, so that a slow reader of a small page
+// holds little, or takes more of the large room for a page that its last
+// row took past pageBytes (a dead letter may be as large as NATS's max
+// payload), refusing the request as busy if there is none now.
+func fitRoom(w http.ResponseWriter, r *http.Request, bytes int) error {
 	held, _ := r.Context().Value(heldRoomKey{}).(*heldRoom)
 	if held == nil {
-		return
+		return nil
 	}
-	if want := int64(baseRoom + pageFactor*bytes); want < held.n {
+	want := int64(baseRoom + pageFactor*bytes)
+	switch {
+	case want < held.n:
 		held.sem.Release(held.n - want)
 		held.n = want
+	case want > held.n+held.grown && !growRoom(r, want-held.n-held.grown):
+		return busy(w)
 	}
+	return nil
 }

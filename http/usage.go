@@ -373,7 +373,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	for i := range evs {
 		size += evs[i].TextBytes()
 	}
-	shrinkRoom(r, size)
+	if err := fitRoom(w, r, size); err != nil {
+		return err
+	}
 	page := struct {
 		Events []storedEventView `json:"events"`
 		Next   *int64            `json:"next_after"`
@@ -419,7 +421,9 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 	for i := range ds {
 		size += ds[i].Bytes()
 	}
-	shrinkRoom(r, size)
+	if err := fitRoom(w, r, size); err != nil {
+		return err
+	}
 	out := struct {
 		DeadLetters []deadLetterView `json:"dead_letters"`
 		Next        *int64           `json:"next_after"`
