@@ -80,6 +80,12 @@ type heldRoom struct {
 
 type heldRoomKey struct{}
 
+// heldOf is the room r holds, nil outside within.
+func heldOf(r *http.Request) *heldRoom {
+	held, _ := r.Context().Value(heldRoomKey{}).(*heldRoom)
+	return held
+}
+
 // within runs h once the request has room of its kind.
 func (s *Server) within(kind roomKind, h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -129,7 +135,7 @@ func busy(w http.ResponseWriter) error {
 // says whether it did: a body of unknown length that grows past what it
 // was taken to be is refused if there is none, not held.
 func growRoom(r *http.Request, more int64) bool {
-	held, _ := r.Context().Value(heldRoomKey{}).(*heldRoom)
+	held := heldOf(r)
 	if held == nil {
 		return true
 	}
@@ -154,7 +160,7 @@ func growRoom(r *http.Request, more int64) bool {
 // row took past pageBytes (a dead letter may be as large as NATS's max
 // payload), refusing the request as busy if there is none now.
 func fitRoom(w http.ResponseWriter, r *http.Request, bytes int) error {
-	held, _ := r.Context().Value(heldRoomKey{}).(*heldRoom)
+	held := heldOf(r)
 	if held == nil {
 		return nil
 	}

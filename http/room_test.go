@@ -39,24 +39,8 @@ func TestRequestRoomBoundsOtherRequests(t *testing.T) {
 	account := func(i int, pad int) string {
 		return fmt.Sprintf(`{"id":"aaaaaaaa-0000-4000-8000-%012d","kind":"user","currency":"USD"}`, i) + strings.Repeat(" ", pad)
 	}
-	// chunked hides the body's length, as a client streaming it does.
 	send := func(method, path, body string, chunked bool) (*http.Response, map[string]any) {
-		var rd io.Reader = strings.NewReader(body)
-		if chunked {
-			rd = io.MultiReader(rd)
-		}
-		req, _ := http.NewRequest(method, url+path, rd)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
-		var v map[string]any
-		json.Unmarshal(raw, &v)
-		return res, v
+		return call(t, url, token, method, path, body, chunked)
 	}
 	time.Sleep(100 * time.Millisecond) // the slow body has its room
 	start := time.Now()
@@ -109,17 +93,9 @@ func TestEventPagesAreBoundedByTheirBytes(t *testing.T) {
 		url, token := serveIngestWith(t, open(t), Config{})
 		do := func(method, path, body string) map[string]any {
 			t.Helper()
-			req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			var v map[string]any
-			if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode != 200 {
-				t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, err)
+			res, v := call(t, url, token, method, path, body, false)
+			if res.StatusCode != 200 || v == nil {
+				t.Fatalf("%s %s: %d %v", method, path, res.StatusCode, v)
 			}
 			return v
 		}
@@ -208,4 +184,27 @@ func TestListingGrowsItsRoomOrIsBusy(t *testing.T) {
 		}
 		s.room.large.Release(s.room.largeSize)
 	}
+}
+
+// call sends a JSON body with the token and returns the answer and its
+// JSON (nil if it has none). chunked hides the body's length, as a client
+// streaming it does.
+func call(t *testing.T, url, token, method, path, body string, chunked bool) (*http.Response, map[string]any) {
+	t.Helper()
+	var rd io.Reader = strings.NewReader(body)
+	if chunked {
+		rd = io.MultiReader(rd)
+	}
+	req, _ := http.NewRequest(method, url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var v map[string]any
+	json.Unmarshal(raw, &v)
+	return res, v
 }
