@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/jsontext"
 )
 
 // Item is one decoded event or the reason it could not be decoded.
@@ -213,9 +214,11 @@ func reserveItems(reserve func(int) error, n int) error {
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// checkJSON reports why data is not one valid JSON value, or nil.
+// checkJSON reports why data is not one valid JSON value, or nil. A value
+// nested deeper than encoding/json goes is valid here: it is the item
+// holding it that is wrong, and its decoding says so for that item alone.
 func checkJSON(data []byte) error {
-	if json.Valid(data) {
+	if json.Valid(data) || jsontext.Valid(data) {
 		return nil
 	}
 	var v json.RawMessage

@@ -648,3 +648,42 @@ func TestWireFieldKeepsSubfields(t *testing.T) {
 		}
 	}
 }
+
+// TestDeepItemFailsAlone: an event nested deeper than encoding/json goes,
+// anywhere in it, is an error of that item, and the rest of the batch
+// decodes (QA: one made the whole batch "not valid JSON"). A body that is
+// not well formed at that depth is still refused whole.
+func TestDeepItemFailsAlone(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 20_000) + "1" + strings.Repeat("}", 20_000)
+	for _, c := range []struct {
+		name, elem, field string
+	}{
+		{"event", strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000), "[1]"},
+		{"extra", csghub("deep", "extra="+deep), "extra"},
+		{"value", csghub("deep", "value="+deep), "value"},
+	} {
+		items, err := decode.CSGHubJSON([]byte(jsonArray(csghub("a"), c.elem, csghub("b"))))
+		if err != nil || len(items) != 3 {
+			t.Fatalf("%s: %d items, %v", c.name, len(items), err)
+		}
+		for i, want := range []string{"", c.field, ""} {
+			checkItem(t, items[i])
+			got := ""
+			if items[i].Err != nil {
+				got = items[i].Err.Field
+			}
+			if got != want {
+				t.Fatalf("%s: item %d: field %q (%v), want %q", c.name, i, got, items[i].Err, want)
+			}
+		}
+	}
+	items, err := decode.CloudEventsBatch([]byte(jsonArray(cloudEvent("a", nil), cloudEvent("deep", nil, "extra="+deep))))
+	if err != nil || len(items) != 2 || items[0].Err != nil || items[1].Err == nil || items[1].Err.Field != "data.extra" {
+		t.Fatalf("CloudEvents: %+v %v", items, err)
+	}
+	items, err = decode.CSGHubJSON([]byte(jsonArray(csghub("a"), deep[:len(deep)-1])))
+	var ae *abacus.Error
+	if !errors.As(err, &ae) || ae.Field != "body" || items != nil {
+		t.Fatalf("a deep element not closed: %+v %v", items, err)
+	}
+}
