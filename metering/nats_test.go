@@ -3,6 +3,7 @@ package metering_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -133,13 +134,44 @@ func (b *bundle) info(durable string) *jetstream.ConsumerInfo {
 	return info
 }
 
-// waitDrained waits until every message was delivered and acked.
+// waitDrained waits until every message the durable takes was delivered
+// and acked. Its pending count alone can read 0 just after a publish,
+// before the server counts the message for it (a test once read the
+// consumer's stats before it had fetched anything), so it also waits for
+// the durable's ack floor to reach the last message it takes.
 func (b *bundle) waitDrained(durable string) {
 	b.t.Helper()
+	last := b.lastSeq(b.filters(durable))
 	waitFor(b.t, "every message delivered and acked", func() bool {
 		i := b.info(durable)
-		return i.NumPending == 0 && i.NumAckPending == 0
+		return i.NumPending == 0 && i.NumAckPending == 0 && i.AckFloor.Stream >= last
 	})
+}
+
+// lastSeq returns the stream sequence of the last message stored on any
+// of the subjects (all of them if none), 0 if there is none.
+func (b *bundle) lastSeq(subjects []string) uint64 {
+	b.t.Helper()
+	ctx := context.Background()
+	s, err := b.js.Stream(ctx, metering.DefaultStream)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if len(subjects) == 0 {
+		subjects = []string{">"}
+	}
+	var last uint64
+	for _, subject := range subjects {
+		m, err := s.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			b.t.Fatalf("the last message on %s: %v", subject, err)
+		}
+		last = max(last, m.Sequence)
+	}
+	return last
 }
 
 // cash returns an account's cash balance.
