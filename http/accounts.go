@@ -82,8 +82,7 @@ func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, a abacus.A
 	if err != nil {
 		return err
 	}
-	writeJSON(w, status, v)
-	return nil
+	return writeJSON(w, status, v)
 }
 
 // accountFromPath parses {id} and checks the caller may read it.
@@ -152,8 +151,7 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) error {
 		c := fmt.Sprintf("%d.%d", last.TxID, last.WalletID)
 		page.NextCursor = &c
 	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return writeJSON(w, http.StatusOK, page)
 }
 
 func parseCursor(v string) (abacus.EntryCursor, error) {

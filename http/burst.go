@@ -73,6 +73,5 @@ func (s *Server) handleBurstLevels(w http.ResponseWriter, r *http.Request) error
 			current[r] = 1
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]map[string]int{"current": current, "next": next})
-	return nil
+	return writeJSON(w, http.StatusOK, map[string]map[string]int{"current": current, "next": next})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -73,7 +74,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="abacus"`) // RFC 9110 asks a 401 to say how to authenticate
 	}
-	writeJSON(w, status, errorBody{Code: e.Code, Message: clipText(e.Error()), Field: clipText(e.Field)})
+	_ = writeJSON(w, status, errorBody{Code: e.Code, Message: clipText(e.Error()), Field: clipText(e.Field)})
 }
 
 // clipText cuts what an error echoes of a request at 1,000 bytes (on a
@@ -90,14 +91,36 @@ func clipText(s string) string {
 	return s[:cut] + "…"
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	// Balances and charges are nobody's to keep in a cache, and the body
 	// is JSON whatever a browser would sniff in it (QA).
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	// The encoder writes nothing until the whole value is encoded, and the
+	// status goes with its first write: a value it cannot encode (a row
+	// edited by hand to a time past year 9999) is an error for the caller
+	// to answer, where it had been a 200 with an empty body (QA).
+	out := &statusOnWrite{w: w, status: status}
+	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	if err := enc.Encode(v); err != nil && !out.sent {
+		return fmt.Errorf("encoding the answer as JSON: %w", err)
+	}
+	return nil
+}
+
+// statusOnWrite sends its status with the first write.
+type statusOnWrite struct {
+	w      http.ResponseWriter
+	status int
+	sent   bool
+}
+
+func (o *statusOnWrite) Write(p []byte) (int, error) {
+	if !o.sent {
+		o.sent = true
+		o.w.WriteHeader(o.status)
+	}
+	return o.w.Write(p)
 }

@@ -54,8 +54,7 @@ func (s *Server) handleHoldCreate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newHoldView(res.Hold))
-	return nil
+	return writeJSON(w, http.StatusCreated, newHoldView(res.Hold))
 }
 
 func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
@@ -72,8 +71,7 @@ func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
 	if mayRead(r, h.Account) != nil {
 		return abacus.Errorf(abacus.CodeNotFound, "", "hold %d does not exist", id)
 	}
-	writeJSON(w, http.StatusOK, newHoldView(&h))
-	return nil
+	return writeJSON(w, http.StatusOK, newHoldView(&h))
 }
 
 type holdPostRequest struct {
@@ -103,11 +101,10 @@ func (s *Server) handleHoldPost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, struct {
+	return writeJSON(w, http.StatusCreated, struct {
 		Hold        holdView        `json:"hold"`
 		Transaction transactionView `json:"transaction"`
 	}{newHoldView(res.Hold), newTransactionView(res.Tx)})
-	return nil
 }
 
 func (s *Server) handleHoldVoid(w http.ResponseWriter, r *http.Request) error {
@@ -124,6 +121,5 @@ func (s *Server) handleHoldVoid(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newHoldView(res.Hold))
-	return nil
+	return writeJSON(w, http.StatusOK, newHoldView(res.Hold))
 }

@@ -57,8 +57,7 @@ func (s *Server) handleTransactionCreate(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newTransactionView(res.Tx))
-	return nil
+	return writeJSON(w, http.StatusCreated, newTransactionView(res.Tx))
 }
 
 func (req *transactionRequest) op() (abacus.Op, error) {
@@ -128,8 +127,7 @@ func (s *Server) handleTransactionGet(w http.ResponseWriter, r *http.Request) er
 	if !ok {
 		return abacus.Errorf(abacus.CodeNotFound, "id", "transaction %d does not exist", id)
 	}
-	writeJSON(w, http.StatusOK, newTransactionView(&t))
-	return nil
+	return writeJSON(w, http.StatusOK, newTransactionView(&t))
 }
 
 // readableTransaction returns t as the caller may see it. A user key
@@ -182,6 +180,5 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newTransactionView(res.Tx))
-	return nil
+	return writeJSON(w, http.StatusCreated, newTransactionView(res.Tx))
 }

@@ -89,8 +89,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 		}
 		v.Results[i] = rv
 	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // unconfirmed answers err, which ended a wait for room or for the engine
@@ -264,9 +263,8 @@ func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 		return res[0].Err
 	}
 	b := res[0].Back
-	writeJSON(w, http.StatusOK, map[string]any{"uuid": res[0].ID, "status": abacus.EventVoided, "refunded": res[0].Refunded,
+	return writeJSON(w, http.StatusOK, map[string]any{"uuid": res[0].ID, "status": abacus.EventVoided, "refunded": res[0].Refunded,
 		"back": paidView{Cash: b.Cash, Bonus: b.Bonus, Voucher: b.Voucher}})
-	return nil
 }
 
 type storedEventView struct {
@@ -388,8 +386,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if len(evs) == q.Limit || size >= q.MaxBytes { // cut short by its bytes, it may have more
 		page.Next = &evs[len(evs)-1].Seq
 	}
-	writeJSON(w, http.StatusOK, page)
-	return nil
+	return writeJSON(w, http.StatusOK, page)
 }
 
 type deadLetterView struct {
@@ -442,8 +439,7 @@ func (s *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 		}
 		out.DeadLetters = append(out.DeadLetters, v)
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func timeParam(v, field string) (time.Time, error) {
