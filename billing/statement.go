@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math/big"
 	"math/bits"
 	"slices"
 	"sort"
@@ -33,7 +34,7 @@ type Line struct {
 	ResourceID string
 	CustomerID string // the instance
 	Currency   abacus.Currency
-	Quantity   int64         // base units used
+	Quantity   *big.Int      // base units used, exactly: one producer's value near 2^63 would overflow an int64 sum
 	Amount     abacus.Amount // money charged, net of voids and credits
 	Events     int64         // events counted, net of voids
 }
@@ -52,7 +53,7 @@ type Statement struct {
 	// Quantity is the sum of the lines' quantities. It adds base units of
 	// different resources alike, so it only means something when the
 	// statement covers one resource.
-	Quantity int64
+	Quantity *big.Int
 }
 
 // Build returns the statement of account for [from, to) split into periods
@@ -64,8 +65,11 @@ type Statement struct {
 // instance. A line appears where at least one rollup row fell, even if its
 // sums net to zero; a period with no rollup rows yields no line, so a
 // statement of an idle account has no lines and a zero total. Sums are
-// exact: a line, total, quantity or event count that does not fit in an
-// int64 is an error (code overflow), however the rows are ordered.
+// exact: a line's amount or event count, or the total, that does not fit
+// in an int64 is an error (code overflow), however the rows are ordered.
+// Quantities are exact at any size: they are only counts, and a sum past
+// 2^63 of base units of different resources (QA: one producer's absurd
+// value) had made the account's statements fail.
 //
 // The rollup query is for the periods' UTC span, which must be whole
 // quarter hours (abacus.RollupBucket) at every period boundary: otherwise a
@@ -83,6 +87,11 @@ type Statement struct {
 func Build(ctx context.Context, src Source, account abacus.AccountID, from, to time.Time, unit Unit, loc *time.Location, by GroupBy) (Statement, error) {
 	if account == "" {
 		return Statement{}, abacus.Errorf(abacus.CodeInvalid, "account", "is required")
+	}
+	// Accounts are stored in one spelling: another found no rollups and
+	// gave an empty statement, not an error (QA).
+	if id, err := abacus.ResolveAccountRef(string(account)); err != nil || id != account {
+		return Statement{}, abacus.Errorf(abacus.CodeInvalid, "account", "%q is not an account id as abacus spells it (a UUID in lower case)", string(account))
 	}
 	loc = orUTC(loc)
 	periods, err := Periods(from, to, unit, loc)
@@ -165,22 +174,23 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		Currency: currency,
 		Lines:    make([]Line, 0, len(keys)),
 	}
-	var total, quantity wide
+	var total wide
+	st.Quantity = new(big.Int)
 	for _, k := range keys {
 		s := acc[k]
-		q, ok1 := s.quantity.int64()
+		q := s.quantity.big()
 		a, ok2 := s.amount.int64()
 		e, ok3 := s.events.int64()
 		for _, c := range []struct {
 			ok    bool
 			field string
-		}{{ok2, "amount"}, {ok1, "quantity"}, {ok3, "events"}} {
+		}{{ok2, "amount"}, {ok3, "events"}} {
 			if !c.ok {
 				return Statement{}, overflow(c.field, "a line of the period starting %s", periods[k.period].Start.Format(time.RFC3339))
 			}
 		}
 		total.add(a)
-		quantity.add(q)
+		st.Quantity.Add(st.Quantity, q)
 		st.Lines = append(st.Lines, Line{
 			Period:     periods[k.period],
 			Scene:      k.scene,
@@ -197,9 +207,6 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		return Statement{}, overflow("amount", "the statement total")
 	}
 	st.Total = abacus.AmountFromMicros(t)
-	if st.Quantity, ok = quantity.int64(); !ok {
-		return Statement{}, overflow("quantity", "the statement quantity")
-	}
 	return st, nil
 }
 
@@ -243,6 +250,16 @@ func (w *wide) add(x int64) {
 	var carry uint64
 	w.lo, carry = bits.Add64(w.lo, uint64(x), 0)
 	w.hi, _ = bits.Add64(w.hi, xhi, carry)
+}
+
+// big returns the sum.
+func (w wide) big() *big.Int {
+	b := new(big.Int).SetUint64(w.hi)
+	b.Lsh(b, 64).Or(b, new(big.Int).SetUint64(w.lo))
+	if int64(w.hi) < 0 { // negative: subtract 2^128
+		b.Sub(b, new(big.Int).Lsh(big.NewInt(1), 128))
+	}
+	return b
 }
 
 // int64 returns the sum and whether it fits in an int64.
