@@ -446,6 +446,7 @@ func (c *Consumer) run(ctx context.Context) {
 		c.logStarted()
 	}
 	held := make(chan struct{}, pullsInFlight)
+	var lastQueued <-chan struct{} // closed once the pull before is in batches
 	failures := 0
 	oversized := false
 	for ctx.Err() == nil {
@@ -472,10 +473,12 @@ func (c *Consumer) run(ctx context.Context) {
 		oversized = !oversized && err == nil && len(msgs) == 0 && time.Since(began) < c.cfg.MaxWait/2
 		if len(msgs) > 0 {
 			// Even when stopping: they were delivered, so settle them.
+			after, queued := lastQueued, make(chan struct{})
+			lastQueued = queued
 			handling.Add(1)
 			go func() {
 				defer handling.Done()
-				c.handle(msgs)
+				c.handle(msgs, after, queued)
 				<-held
 			}()
 		} else {

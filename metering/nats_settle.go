@@ -39,7 +39,15 @@ type batch struct {
 // most MaxEvents events, one Pipeline call each, decoding a turn's
 // messages only when its turn comes: a pull is bounded in bytes, and a
 // message that holds an array of events decodes into many times its size.
-func (c *Consumer) handle(msgs []jetstream.Msg) {
+//
+// Its first turn goes into batches only once after is closed, and it
+// closes queued once its last turn has: chained pull to pull, a later
+// message never goes into a batch before an earlier one, so the earlier
+// wins a conflict over an id or an instance's minute, as CSGHub's
+// in-order consumer has it. Two pulls in flight had let the second's
+// events in between the first's turns (QA: the later of two events with
+// one id was charged, and with minute dedupe 25.00 instead of 5.00).
+func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued chan<- struct{}) {
 	var turn []inMsg
 	var items []decode.Item
 	fresh := time.Now() // when JetStream last restarted the ack wait of the pull's messages
@@ -61,8 +69,8 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 			in.bad = asAbacusError(err)
 		}
 		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
-			c.charge(turn, items)
-			turn, items = nil, nil
+			c.charge(turn, items, after, nil)
+			turn, items, after = nil, nil, nil // the next turn comes after this one has committed
 			if time.Since(fresh) > c.cfg.AckWait/2 {
 				// The turns so far took long: keep JetStream from
 				// redelivering the messages still waiting for theirs.
@@ -76,7 +84,7 @@ func (c *Consumer) handle(msgs []jetstream.Msg) {
 		items = append(items, its...)
 		turn = append(turn, in)
 	}
-	c.charge(turn, items)
+	c.charge(turn, items, after, queued)
 }
 
 // leave acknowledges, unread, a message of the dead-letter subject: one
@@ -95,9 +103,9 @@ func (c *Consumer) leave(m jetstream.Msg) {
 	}
 }
 
-// charge charges a turn's events in one Pipeline call and settles its
-// messages.
-func (c *Consumer) charge(in []inMsg, items []decode.Item) {
+// charge charges a turn's events in one Pipeline call, in turn after
+// after, and settles its messages.
+func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}, queued chan<- struct{}) {
 	// Whatever happens to the caller, let the batch commit: an abandoned
 	// commit is only redelivered as duplicates, but waiting costs nothing.
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckWait)
@@ -105,7 +113,7 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item) {
 	if c.beforeIngest != nil {
 		c.beforeIngest(len(in))
 	}
-	results, err := c.p.Ingest(ctx, items)
+	results, err := c.p.IngestAfter(ctx, items, after, queued)
 	if c.beforeAck != nil {
 		c.beforeAck()
 	}
