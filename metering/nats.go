@@ -258,6 +258,13 @@ type Consumer struct {
 
 	reconnectWait time.Duration // set by tests; zero: nats.go's default
 
+	// recheck is set on every reconnect: the server may have come back
+	// without the stream or the durable (a store lost, a stream kept in
+	// memory, a durable deleted while abacus was away), and a pull of a
+	// durable that is not there gets no answer at all, so nothing else
+	// would tell (QA: the consumer pulled into nothing for good).
+	recheck atomic.Bool
+
 	// Set by tests: beforeIngest runs when a batch of n messages has been
 	// fetched and decoded, beforeAck when it has committed, before it is
 	// settled. Two batches may call them at once.
@@ -328,7 +335,10 @@ func (c *Consumer) Start(ctx context.Context) error {
 			}
 		}),
 		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("NATS connected", "url", RedactURL(nc.ConnectedUrlRedacted())) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", RedactURL(nc.ConnectedUrlRedacted())) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS reconnected", "url", RedactURL(nc.ConnectedUrlRedacted()))
+			c.recheck.Store(true)
+		}),
 	}
 	if c.reconnectWait > 0 {
 		opts = append(opts, nats.ReconnectWait(c.reconnectWait))
@@ -448,6 +458,7 @@ func (c *Consumer) run(ctx context.Context) {
 	held := make(chan struct{}, pullsInFlight)
 	var lastQueued <-chan struct{} // closed once the pull before is in batches
 	failures := 0
+	seen := time.Now() // when the durable was last known to be there
 	oversized := false
 	for ctx.Err() == nil {
 		held <- struct{}{} // wait until fewer than pullsInFlight pulls are held
@@ -484,6 +495,15 @@ func (c *Consumer) run(ctx context.Context) {
 		} else {
 			<-held
 		}
+		if len(msgs) > 0 {
+			seen = time.Now()
+		}
+		if err == nil && len(msgs) == 0 && (c.recheck.Swap(false) || time.Since(seen) > durableCheck) {
+			seen = time.Now()
+			if _, ierr := c.cons.Info(ctx); isMissing(ierr) {
+				err = ierr
+			}
+		}
 		if err == nil || len(msgs) > 0 {
 			failures = 0
 			continue
@@ -504,7 +524,7 @@ func (c *Consumer) run(ctx context.Context) {
 			continue
 		case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)):
 		}
-		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, nats.ErrNoResponders) {
+		if isMissing(err) {
 			// Someone deleted the durable (or its stream): make them
 			// again, after the wait: a stream made again within a few
 			// milliseconds of its deletion came up with the old one's
@@ -518,6 +538,16 @@ func (c *Consumer) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// durableCheck is how long the consumer pulls nothing before it asks
+// whether its durable is still there.
+const durableCheck = 5 * time.Second
+
+// isMissing tells an error that says the durable or its stream is gone.
+func isMissing(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders)
 }
 
 // fetchBytes is the byte budget of a pull. A message larger than the

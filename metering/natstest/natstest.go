@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,6 +107,25 @@ func FreePort(tb testing.TB) int {
 // /usr/sbin.
 func StartBinary(tb testing.TB) (url, version string) {
 	tb.Helper()
+	b := NewBinary(tb)
+	b.Start(tb)
+	return b.URL(), b.Version
+}
+
+// Binary is the nats-server program, run on Port with its JetStream
+// storage in StoreDir: a test may stop it, change them, and start it
+// again, as an operator restarts a server.
+type Binary struct {
+	Path, Version string
+	Port          int
+	StoreDir      string
+	cmd           *exec.Cmd
+}
+
+// NewBinary finds the program (see StartBinary) and picks a free port and
+// a temporary store; it does not start it.
+func NewBinary(tb testing.TB) *Binary {
+	tb.Helper()
 	path := os.Getenv("ABACUS_TEST_NATS_SERVER")
 	if path == "" {
 		var err error
@@ -124,29 +144,45 @@ func StartBinary(tb testing.TB) (url, version string) {
 	if err != nil {
 		skip("%s --version: %v", path, err)
 	}
-	version = strings.TrimPrefix(strings.TrimSpace(string(out)), "nats-server: v")
-	port := FreePort(tb)
-	cmd := exec.Command(path, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", tb.TempDir())
+	return &Binary{Path: path, Version: strings.TrimPrefix(strings.TrimSpace(string(out)), "nats-server: v"),
+		Port: FreePort(tb), StoreDir: tb.TempDir()}
+}
+
+// URL is the server's client URL.
+func (b *Binary) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", b.Port) }
+
+// Start runs the server and waits until JetStream answers; it is killed
+// when the test ends if it still runs.
+func (b *Binary) Start(tb testing.TB) {
+	tb.Helper()
+	cmd := exec.Command(b.Path, "-a", "127.0.0.1", "-p", strconv.Itoa(b.Port), "-js", "-sd", b.StoreDir)
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("starting %s: %v", path, err)
+		tb.Fatalf("starting %s: %v", b.Path, err)
 	}
+	b.cmd = cmd
 	tb.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	url = fmt.Sprintf("nats://127.0.0.1:%d", port)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		nc, err := nats.Connect(url)
+		nc, err := nats.Connect(b.URL())
 		if err == nil {
 			js, _ := jetstream.New(nc)
 			_, err = js.AccountInfo(context.Background())
 			nc.Close()
 			if err == nil {
-				return url, version
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s did not become ready in 10s: %v", path, err)
+			tb.Fatalf("%s did not become ready in 10s: %v", b.Path, err)
 		}
 	}
+}
+
+// Stop stops the server the way an operator does (SIGTERM) and waits
+// until it has exited.
+func (b *Binary) Stop() {
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	b.cmd.Wait()
 }
