@@ -216,6 +216,12 @@ func TestConsumerRefusesMalformedURL(t *testing.T) {
 		"http://abacus:s3cret@127.0.0.1:4222":         `URL http://abacus:xxxxx@127.0.0.1:4222 has scheme "http"`,
 		"nats://127.0.0.1:4222, nats://:s3cret@:4222": "URL nats://:xxxxx@:4222 has no host",
 		" , ": "URL is empty",
+		// Schemes mistyped (QA): each had been retried for ever.
+		"nats//127.0.0.1:4222":               "URL nats//127.0.0.1:4222 has a path",
+		"nats:/127.0.0.1:4222":               "URL nats:/127.0.0.1:4222 has a path",
+		"nats:127.0.0.1:4222":                "URL nats:127.0.0.1:4222 has a host with a colon",
+		"nats://u:s3cret@127.0.0.1:4222?x=1": "URL nats://u:xxxxx@127.0.0.1:4222?x=1 has a path, query",
+		"nats://127.0.0.1:4222, tls://h:1#f": "URL tls://h:1#f has a path, query or fragment",
 	} {
 		err := metering.NewConsumer(metering.ConsumerConfig{URL: url}, b.p, b.st).Start(context.Background())
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {

@@ -41,6 +41,16 @@ func CheckURL(list string) error {
 		if u.Hostname() == "" {
 			return fmt.Errorf("%s has no host", RedactURL(raw))
 		}
+		// A scheme mistyped as nats// or nats:/ reads as host "nats" with a
+		// path, and nats: as host "nats:127.0.0.1": each was retried for
+		// ever, as a host no lookup finds (QA).
+		const want = "want scheme://host:port, such as nats://127.0.0.1:4222"
+		if strings.Contains(u.Hostname(), ":") && !strings.HasPrefix(u.Host, "[") {
+			return fmt.Errorf("%s has a host with a colon in it that is not an IPv6 address in brackets; %s", RedactURL(raw), want)
+		}
+		if u.Path != "" && u.Path != "/" && u.Scheme != "ws" && u.Scheme != "wss" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+			return fmt.Errorf("%s has a path, query or fragment, which NATS does not read; %s", RedactURL(raw), want)
+		}
 		if p := u.Port(); p != "" {
 			if port, err := strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
 				return fmt.Errorf("%s has port %s; want 1 to 65535", RedactURL(raw), p)
