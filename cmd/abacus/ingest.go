@@ -489,15 +489,16 @@ func lead(r *bufio.Reader) []byte {
 }
 
 // sniffFormat tells NDJSON from CSV by a file's lead: an object opens an
-// NDJSON line, and a CSV file opens with its header's first name. It says
-// "" for anything else, such as a JSON array.
+// NDJSON line, and a CSV file opens with a header that names a column. It
+// says "" for anything else, such as a JSON array or a broken first line.
 func sniffFormat(head []byte) string {
+	first, _, _ := bytes.Cut(head, []byte("\n"))
 	switch {
 	case len(head) == 0:
 		return "ndjson" // nothing to read either way
 	case head[0] == '{':
 		return "ndjson"
-	case head[0] == '"' || head[0] == '_' || 'a' <= head[0] && head[0] <= 'z' || 'A' <= head[0] && head[0] <= 'Z':
+	case decode.NamesAColumn(first):
 		return "csv"
 	}
 	return ""

@@ -518,6 +518,16 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, misnamed); err == nil || !strings.Contains(out, "is named as NDJSON but reads as CSV; rename it, or use --format csv") {
 		t.Fatalf("CSV in a .ndjson file: %v\n%s", err, out)
 	}
+	// A file split mid-line starts with the end of an event, and one may
+	// start with a garbled line: the line is rejected, the rest charged
+	// (QA: the file had been refused whole as CSV misnamed).
+	for i, first := range []string{`ource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}`, "garbage"} {
+		split := filepath.Join(t.TempDir(), "part.ndjson")
+		os.WriteFile(split, []byte(first+"\n"+usageEvent(fmt.Sprintf("p-%d", i), acct, 4)+"\n"), 0o600)
+		if out, err := runCLI(t, "ingest", "--db", dsn, split); err == nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 1") || !strings.Contains(out, "part.ndjson:1: rejected: is not valid JSON") {
+			t.Fatalf("NDJSON whose first line is %q: %v\n%s", first, err, out)
+		}
+	}
 	empty := filepath.Join(t.TempDir(), "empty.csv")
 	os.WriteFile(empty, nil, 0o600)
 	if out, err := runCLI(t, "ingest", "--db", dsn, empty); err == nil || !strings.Contains(out, "header: is missing: the file is empty") {

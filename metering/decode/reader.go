@@ -99,6 +99,26 @@ func (r *Reader) setHeader(cells []string) error {
 	return nil
 }
 
+// NamesAColumn says a line reads as a CSV header: a record with a cell
+// that names a column. A file's first line that does not may still be
+// NDJSON whose first line is broken (a file split mid-line), which had
+// been refused whole as CSV misnamed (QA).
+func NamesAColumn(line []byte) bool {
+	cells, problem := parseCSVRecord(line)
+	if problem != "" {
+		return false
+	}
+	for _, c := range cells {
+		name := strings.ToLower(strings.TrimSpace(c))
+		for _, n := range csghubNames {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // namesColumns says a record is a header row: every cell a column's name.
 // Files joined end to end (cat, or gzip members, which are read as zcat
 // reads them) carry the next file's header in the middle, in an order of
