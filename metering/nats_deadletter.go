@@ -24,7 +24,7 @@ import (
 // the stream, and a redelivery may come after JetStream's duplicate window,
 // past which the message id no longer makes a second copy a duplicate.
 func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error {
-	reason := clip(strings.Join(reasons, "; "))
+	reason := reasonOf(reasons)
 	c.log.Warn("usage message dead-lettered", "subject", m.msg.Subject(), "seq", m.seq, "reason", reason)
 	if b.instance == "" {
 		// A stream deleted and made again, or one of a new cluster,
@@ -174,12 +174,44 @@ func fitPayload(out *nats.Msg, limit int64) {
 	out.Data = body[:max(0, min(int64(len(body)), limit-headers()))]
 }
 
+// reasonOf joins a message's reasons in maxReason bytes: as many whole as
+// fit, then how many more there were. A message of 100 bad events had
+// listed 29 and "…", with no word of the rest (QA).
+func reasonOf(reasons []string) string {
+	if s := strings.Join(reasons, "; "); len(s) <= maxReason || len(reasons) == 1 {
+		return clip(s)
+	}
+	room := maxReason - len(fmt.Sprintf("; … and %d more", len(reasons)))
+	var b strings.Builder
+	n := 0
+	for _, r := range reasons {
+		sep := "; "
+		if n == 0 {
+			sep = ""
+		}
+		if b.Len()+len(sep)+len(r) > room {
+			break
+		}
+		b.WriteString(sep + r)
+		n++
+	}
+	if n == 0 { // the first alone is too long
+		b.WriteString(clipTo(reasons[0], room))
+		n = 1
+	}
+	fmt.Fprintf(&b, "; … and %d more", len(reasons)-n)
+	return b.String()
+}
+
 // clip cuts a reason to maxReason bytes, on a rune boundary.
-func clip(s string) string {
-	if len(s) <= maxReason {
+func clip(s string) string { return clipTo(s, maxReason) }
+
+// clipTo cuts s to most bytes, ending in "…" if it was cut.
+func clipTo(s string, most int) string {
+	if len(s) <= most {
 		return s
 	}
-	cut := maxReason - len("…")
+	cut := most - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

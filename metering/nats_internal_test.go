@@ -1,6 +1,7 @@
 package metering
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -50,6 +51,27 @@ func TestClip(t *testing.T) {
 	s := clip(long)
 	if len(s) > maxReason || !utf8.ValidString(s) || !strings.HasSuffix(s, "…") {
 		t.Fatalf("clip: %d bytes, valid %v", len(s), utf8.ValidString(s))
+	}
+}
+
+// TestReasonOf: a dead letter's reasons are kept whole as far as they fit,
+// and the rest are counted (QA: 29 of 100, then "…").
+func TestReasonOf(t *testing.T) {
+	if got := reasonOf([]string{"[0] a", "[1] b"}); got != "[0] a; [1] b" {
+		t.Fatal(got)
+	}
+	var many []string
+	for i := range 100 {
+		many = append(many, fmt.Sprintf("[%d] value: must be a whole number, not %s", i, strings.Repeat("9", 100)))
+	}
+	got := reasonOf(many)
+	kept := strings.Count(got, "value:")
+	if len(got) > maxReason || kept < 20 || !strings.HasSuffix(got, fmt.Sprintf("; … and %d more", 100-kept)) || strings.Contains(got, "9…") {
+		t.Fatalf("%d bytes, %d kept: …%s", len(got), kept, got[max(0, len(got)-80):])
+	}
+	huge := reasonOf([]string{strings.Repeat("é", maxReason), "[1] b"})
+	if len(huge) > maxReason || !utf8.ValidString(huge) || !strings.HasSuffix(huge, "…; … and 1 more") {
+		t.Fatalf("%d bytes: …%s", len(huge), huge[len(huge)-40:])
 	}
 }
 
