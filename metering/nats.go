@@ -171,7 +171,7 @@ func (c ConsumerConfig) validate() ([]string, error) {
 	}
 	for _, f := range filters {
 		if subjectCovers(f, c.DeadLetterSubject) {
-			return nil, fmt.Errorf("metering: DeadLetterSubject %q matches Subject %q: dead letters would come back", c.DeadLetterSubject, f)
+			return nil, fmt.Errorf("metering: the dead-letter subject %q is within the subject %q: dead letters would come back as usage; give another dead-letter subject (abacus serve --nats-dead-letter-subject)", c.DeadLetterSubject, f)
 		}
 	}
 	if c.Stream == "" || strings.ContainsAny(c.Stream, " \t.*>") || c.Durable == "" || strings.ContainsAny(c.Durable, " \t.*>") {

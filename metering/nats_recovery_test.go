@@ -416,7 +416,7 @@ func TestConsumerDeadLettersAMessageNearMaxPayload(t *testing.T) {
 // ever while nothing is consumed.
 func TestConsumerLateDurableUnusable(t *testing.T) {
 	t.Parallel()
-	failsOnceNATSIsUp(t, "deliver policy can not be updated", func(js jetstream.JetStream) error {
+	failsOnceNATSIsUp(t, "deliver policy can not be updated; the durable exists with settings abacus cannot change: delete it (nats consumer rm meteringEventStream abacus-metering)", func(js jetstream.JetStream) error {
 		ctx := context.Background()
 		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject}}); err != nil {
 			return err
@@ -425,6 +425,21 @@ func TestConsumerLateDurableUnusable(t *testing.T) {
 			AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverNewPolicy})
 		return err
 	})
+}
+
+// TestConsumerNamesTheStreamInTheWay: a stream of another name that
+// captures the metering subjects is named, with the flag that consumes it
+// there, where the server's "subjects overlap" named neither (QA).
+func TestConsumerNamesTheStreamInTheWay(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "METERING", Subjects: []string{"accounting.metering.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.consumer(metering.ConsumerConfig{}).Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "stream METERING captures accounting.metering.duration, accounting.metering.token, accounting.metering.quota already: give --nats-stream METERING") {
+		t.Fatalf("Start: %v", err)
+	}
 }
 
 // TestConsumerWarnsOfAStreamThatDrops: a stream found with settings by

@@ -48,7 +48,10 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 			c.log.Info("created JetStream stream", "stream", c.cfg.Stream, "subjects", strings.Join(c.want, ","))
 		}
 	}
+	var api *jetstream.APIError
 	switch {
+	case errors.As(err, &api) && api.ErrorCode == errCodeSubjectsOverlap:
+		return unusableError{fmt.Errorf("metering: stream %s cannot be made: %w; %s", c.cfg.Stream, err, c.overlapping(ctx))}
 	case errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled):
 		// What a server without JetStream answers: say so.
 		return fmt.Errorf("metering: stream %s: %w (is JetStream enabled on the NATS server? nats-server -js)", c.cfg.Stream, err)
@@ -71,6 +74,26 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 	}
 	c.filters, c.whole, c.streamSubjects = filters, whole, cfg.Subjects
 	return nil
+}
+
+// errCodeSubjectsOverlap is the server's error code for a stream whose
+// subjects another stream captures already.
+const errCodeSubjectsOverlap jetstream.ErrorCode = 10065
+
+// overlapping names the streams that capture the subjects abacus would
+// have its stream capture, and how to go on (QA: the server's "subjects
+// overlap with an existing stream" named neither).
+func (c *Consumer) overlapping(ctx context.Context) string {
+	var names []string
+	for _, subject := range c.want {
+		if name, err := c.js.StreamNameBySubject(ctx, subject); err == nil && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return "another stream captures " + strings.Join(c.want, ", ") + ": give its name as --nats-stream, or other subjects as --nats-subject"
+	}
+	return fmt.Sprintf("stream %s captures %s already: give --nats-stream %s to consume it there", strings.Join(names, ", "), strings.Join(c.want, ", "), names[0])
 }
 
 // plan works out the durable's filters on a stream capturing subjects
@@ -192,7 +215,13 @@ func (c *Consumer) consumerError(err error) error {
 	// so. Only JetStream not being available yet may pass.
 	var api *jetstream.APIError
 	if errors.As(err, &api) && api.Code != http.StatusServiceUnavailable && api.Code != http.StatusRequestTimeout {
-		return unusableError{err}
+		if !strings.Contains(api.Description, "can not be updated") && !strings.Contains(api.Description, "cannot be updated") {
+			return unusableError{err}
+		}
+		// Say how to go on, as a filter that takes less does (QA: the
+		// server's "ack policy can not be updated" said nothing more).
+		return unusableError{fmt.Errorf("%w; the durable exists with settings abacus cannot change: delete it (nats consumer rm %s %s) for abacus to make it again, which replays the stream (what was charged comes back as duplicates), or give --nats-durable another name",
+			err, c.cfg.Stream, c.cfg.Durable)}
 	}
 	return err
 }

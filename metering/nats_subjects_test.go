@@ -252,7 +252,7 @@ func TestConsumerSubjectForms(t *testing.T) {
 		{"accounting.fee.credit", "captures"},
 		{"accounting.metering.duration,accounting.fee.credit", "accounting.fee.credit"}, // named, not taken silently
 		{"accounting.metering.duration,,x", "not a NATS subject"},
-		{"accounting.metering.duration,accounting.dlq.>", "DeadLetterSubject"},
+		{"accounting.metering.duration,accounting.dlq.>", "dead-letter subject"},
 	} {
 		cons := b.consumer(metering.ConsumerConfig{Subject: c.subject, Durable: "bad"})
 		if err := cons.Start(ctx); err == nil || !strings.Contains(err.Error(), c.err) {

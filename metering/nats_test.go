@@ -810,7 +810,7 @@ func TestConsumerLifecycle(t *testing.T) {
 	}
 
 	loop := b.consumer(metering.ConsumerConfig{Subject: "accounting.>"})
-	if err := loop.Start(ctx); err == nil || !strings.Contains(err.Error(), "DeadLetterSubject") {
+	if err := loop.Start(ctx); err == nil || !strings.Contains(err.Error(), "dead-letter subject") {
 		t.Fatalf("a subject that takes in its own dead letters: %v", err)
 	}
 

@@ -43,6 +43,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	natsSubject := fs.String("nats-subject", metering.DefaultSubjects,
 		"the subjects usage events are published to: subjects or wildcard filters (accounting.metering.>), comma separated; by default those the stream does not capture are only logged")
 	natsDurable := fs.String("nats-durable", "abacus-metering", "the durable consumer's name")
+	natsDeadLetters := fs.String("nats-dead-letter-subject", metering.DefaultDeadLetterSubject,
+		"where messages that cannot be charged are published, with the reason; not within --nats-subject")
 	natsFetchMemory := fs.String("nats-fetch-memory", envOr("ABACUS_NATS_FETCH_MEMORY", strconv.Itoa(metering.DefaultMaxBytes>>20)),
 		"MiB of messages one pull from NATS fetches at most (two are held at once); never below the server's max_payload (env ABACUS_NATS_FETCH_MEMORY)")
 	natsStatsEvery := fs.Duration("nats-stats-every", time.Minute, "how often the NATS consumer's counters are logged, when they changed (0: only on shutdown)")
@@ -69,7 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := metering.CheckURL(*natsURL); err != nil {
 			return fmt.Errorf("--nats: %w", err)
 		}
-		for flag, v := range map[string]string{"nats-stream": *natsStream, "nats-subject": *natsSubject, "nats-durable": *natsDurable} {
+		for flag, v := range map[string]string{"nats-stream": *natsStream, "nats-subject": *natsSubject, "nats-durable": *natsDurable, "nats-dead-letter-subject": *natsDeadLetters} {
 			if strings.TrimSpace(v) == "" { // the defaults were used, and the banner named none (QA)
 				return fmt.Errorf("--%s is empty", flag)
 			}
@@ -142,7 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		})
 		consumer = metering.NewConsumer(metering.ConsumerConfig{URL: *natsURL, Stream: *natsStream, Subject: subject,
-			Durable: *natsDurable, MaxBytes: int(natsFetchBytes), Logger: log}, &metering.Pipeline{Engine: engine}, st)
+			Durable: *natsDurable, DeadLetterSubject: *natsDeadLetters, MaxBytes: int(natsFetchBytes), Logger: log}, &metering.Pipeline{Engine: engine}, st)
 		if err := consumer.Start(loopCtx); err != nil {
 			ln.Close()
 			stopLoops()

@@ -305,3 +305,27 @@ func TestServeNATSSubjects(t *testing.T) {
 		})
 	}
 }
+
+// TestServeNATSDeadLetterSubject: --nats-dead-letter-subject moves the
+// dead letters, so that a subject that takes in the default one
+// (accounting.>) can be consumed (QA: it was a dead end).
+func TestServeNATSDeadLetterSubject(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	js := jsClient(t, ns.ClientURL())
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "meteringEventStream", Subjects: []string{"accounting.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	letters, err := js.Conn().SubscribeSync("abacus.dlq.meter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServeNATS(t, "--nats", ns.ClientURL(), "--nats-subject", "accounting.>", "--nats-dead-letter-subject", "abacus.dlq.meter")
+	if _, err := js.Publish(context.Background(), "accounting.metering.duration", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := letters.NextMsg(10 * time.Second)
+	if err != nil || string(m.Data) != "not json" || !strings.Contains(m.Header.Get("Abacus-Reason"), "not valid JSON") {
+		t.Fatalf("the dead letter: %v %v", m, err)
+	}
+}
