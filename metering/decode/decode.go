@@ -221,6 +221,9 @@ func checkJSON(data []byte) error {
 	if json.Valid(data) || jsontext.Valid(data) {
 		return nil
 	}
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return errors.New("it is UTF-16 text (it starts with a UTF-16 byte order mark); send JSON in UTF-8")
+	}
 	var v json.RawMessage
 	err := json.Unmarshal(data, &v)
 	if err == nil {

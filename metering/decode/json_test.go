@@ -687,3 +687,14 @@ func TestDeepItemFailsAlone(t *testing.T) {
 		t.Fatalf("a deep element not closed: %+v %v", items, err)
 	}
 }
+
+// TestUTF16BodySaysSo: a body in UTF-16 is refused saying so, not as an
+// invalid character 'ÿ' (QA).
+func TestUTF16BodySaysSo(t *testing.T) {
+	for _, bom := range []string{"\xff\xfe", "\xfe\xff"} {
+		_, err := decode.CSGHubJSON([]byte(bom + "[\x00]\x00"))
+		if err == nil || !strings.Contains(err.Error(), "UTF-16") {
+			t.Fatalf("%q: %v", bom, err)
+		}
+	}
+}
