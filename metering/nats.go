@@ -483,6 +483,7 @@ func (c *Consumer) run(ctx context.Context) {
 		// lowered): the next pull takes that message alone.
 		oversized = !oversized && err == nil && len(msgs) == 0 && time.Since(began) < c.cfg.MaxWait/2
 		if len(msgs) > 0 {
+			seen = time.Now()
 			// Even when stopping: they were delivered, so settle them.
 			after, queued := lastQueued, make(chan struct{})
 			lastQueued = queued
@@ -494,9 +495,6 @@ func (c *Consumer) run(ctx context.Context) {
 			}()
 		} else {
 			<-held
-		}
-		if len(msgs) > 0 {
-			seen = time.Now()
 		}
 		if err == nil && len(msgs) == 0 && (c.recheck.Swap(false) || time.Since(seen) > durableCheck) {
 			seen = time.Now()
