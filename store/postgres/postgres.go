@@ -140,6 +140,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if have > len(ms) {
 		return store.ErrSchemaTooNew{Have: have, Know: len(ms)}
 	}
+	if err := settlePriceCopies(ctx, conn.Conn(), have); err != nil {
+		return err
+	}
 	for _, m := range ms[have:] {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {

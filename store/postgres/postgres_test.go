@@ -850,3 +850,74 @@ func listingWaitsForWritesInFlight[T any](t *testing.T, first func(hold func()) 
 		t.Fatalf("listed %+v, want first and second, in order", items)
 	}
 }
+
+// atVersion opens a store on a fresh schema at schema version v, as an
+// abacus of that version left it.
+func atVersion(t *testing.T, v int) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	ms, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `CREATE TABLE schema_migrations (version INT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:v] {
+		if _, err := s.Pool().Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("migration %d: %v", m.Version, err)
+		}
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// TestMigrationSettlesPriceCopies: a price book that imports which raced
+// stored twice, before versions were unique, loses the copies no event
+// names and migrates; one whose copies differ is refused before any
+// migration, naming them, and stays as the abacus that made it left it
+// (QA: 0008's unique index failed with 0007 applied, and neither abacus
+// would open the database).
+func TestMigrationSettlesPriceCopies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const price = `INSERT INTO prices (id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at)
+		VALUES ($1, 1, 1, $2, 'minute', 'USD', 1, 'per_unit', $3, '{}', '', '2026-11-01T00:00:00Z', now())`
+	s := atVersion(t, 6)
+	for _, p := range [][]any{{1, "gpu", "0.5"}, {2, "gpu", "0.5"}, {3, "cpu", "0.1"}, {4, "cpu", "0.1"}, {5, "cpu", "0.1"}, {6, "disk", "1"}} {
+		if _, err := s.Pool().Exec(ctx, price, p...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
+		received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
+		VALUES ('e', 'a', 11, 0, 4, '', 'cpu', '', 's', '2026-11-01T00:00:09Z', now(), '', 'charged', 'USD', 400000, 400000, 0, 0, '6,4', 1, NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids string
+	if err := s.Pool().QueryRow(ctx, `SELECT string_agg(id::text, ',' ORDER BY id) FROM prices`).Scan(&ids); err != nil || ids != "1,4,6" {
+		t.Fatalf("prices %q (%v), want the first gpu copy, the cpu copy the event names, and disk", ids, err)
+	}
+
+	s = atVersion(t, 7)
+	for _, p := range [][]any{{1, "gpu", "0.5"}, {2, "gpu", "0.6"}} {
+		if _, err := s.Pool().Exec(ctx, price, p...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.Migrate(ctx)
+	if err == nil || !strings.Contains(err.Error(), `resource_id "gpu", sku_unit_type "minute", USD, valid from 2026-11-01T00:00:00Z: versions 1, 2 differ`) ||
+		!strings.Contains(err.Error(), "Nothing was changed") {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var have, n int
+	if err := s.Pool().QueryRow(ctx, `SELECT (SELECT max(version) FROM schema_migrations), (SELECT count(*) FROM prices)`).Scan(&have, &n); err != nil || have != 7 || n != 2 {
+		t.Fatalf("after the refusal: version %d, %d prices (%v)", have, n, err)
+	}
+}

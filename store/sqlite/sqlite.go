@@ -178,6 +178,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlite: migrating: %w", err)
 	}
+	if err := s.settlePriceCopies(ctx); err != nil {
+		return err
+	}
 	for {
 		done, err := s.migrateOne(ctx, ms)
 		if err != nil || done {

@@ -550,3 +550,79 @@ func TestMigrationMarksSharedCarryMonths(t *testing.T) {
 		t.Fatalf("carries after 0018: %s\nwant %s", got, want)
 	}
 }
+
+// atVersion makes a database at schema version v, as an abacus of that
+// version left it, and returns a connection to it.
+func atVersion(t *testing.T, v int) (*sql.DB, string) {
+	t.Helper()
+	path := testdb.SQLitePath(t)
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ms, err := sqlite.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:v] {
+		if _, err := db.Exec(m.SQL); err != nil {
+			t.Fatalf("migration %d: %v", m.Version, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, path
+}
+
+// TestMigrationSettlesPriceCopies: a price book that imports which raced
+// stored twice, before versions were unique, loses the copies no event
+// names and migrates; one whose copies differ is refused before any
+// migration, naming them, and stays as the abacus that made it left it
+// (QA: 0008's unique index failed with 0007 applied, and neither abacus
+// would open the database).
+func TestMigrationSettlesPriceCopies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const price = `INSERT INTO prices (id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model, unit_price, params, description, valid_from, created_at)
+		VALUES (?, 1, 1, ?, 'minute', 'USD', 1, 'per_unit', ?, '{}', '', 0, ?)`
+	db, path := atVersion(t, 6)
+	for _, p := range [][]any{{1, "gpu", "0.5", 1}, {2, "gpu", "0.5", 2}, {3, "cpu", "0.1", 3}, {4, "cpu", "0.1", 4}, {5, "cpu", "0.1", 5}, {6, "disk", "1", 6}} {
+		if _, err := db.Exec(price, p...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name, customer_id, event_time,
+		received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, tx_id, void_tx_id)
+		VALUES ('e', 'a', 11, 0, 4, '', 'cpu', '', 's', 9, 0, '', 'charged', 'USD', 400000, 400000, 0, 0, '6,4', 1, NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids string
+	if err := db.QueryRow(`SELECT group_concat(id) FROM (SELECT id FROM prices ORDER BY id)`).Scan(&ids); err != nil || ids != "1,4,6" {
+		t.Fatalf("prices %q (%v), want the first gpu copy, the cpu copy the event names, and disk", ids, err)
+	}
+
+	db, path = atVersion(t, 7)
+	for _, p := range [][]any{{1, "gpu", "0.5", 1}, {2, "gpu", "0.6", 2}} {
+		if _, err := db.Exec(price, p...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := open(t, path).Migrate(ctx)
+	if err == nil || !strings.Contains(err.Error(), `resource_id "gpu", sku_unit_type "minute", USD, valid from 1970-01-01T00:00:00Z: versions 1, 2 differ`) ||
+		!strings.Contains(err.Error(), "Nothing was changed") {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var n int
+	if got := applied(t, path); len(got) != 7 || db.QueryRow(`SELECT count(*) FROM prices`).Scan(&n) != nil || n != 2 {
+		t.Fatalf("after the refusal: %d migrations, %d prices", len(got), n)
+	}
+}

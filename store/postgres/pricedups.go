@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/abacus-billing/abacus/store"
+)
+
+// settlePriceCopies removes the copies of price versions that imports
+// which raced stored before store.UniquePriceVersions, or refuses to
+// migrate, changing nothing, if they cannot be settled (see
+// store.SettleCopies): otherwise that migration's unique index fails,
+// with the migrations before it applied and this database refused by the
+// abacus that made it. It runs under the migration lock, at version have.
+func settlePriceCopies(ctx context.Context, conn *pgx.Conn, have int) error {
+	if have < 2 || have >= store.UniquePriceVersions { // 0002 made the price book
+		return nil
+	}
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		const key = `sku_type, sku_kind, resource_id, unit_type, currency, valid_from`
+		rows, err := tx.Query(ctx, `SELECT id, `+key+`, unit, model, unit_price, params, description,
+			EXISTS (SELECT 1 FROM usage_events e WHERE ',' || e.price_ids || ',' LIKE '%,' || p.id || ',%')
+			FROM prices p
+			WHERE (`+key+`) IN (SELECT `+key+` FROM prices GROUP BY `+key+` HAVING COUNT(*) > 1)
+			ORDER BY `+key+`, id`)
+		if err != nil {
+			return err
+		}
+		var copies []store.PriceCopy
+		for rows.Next() {
+			var c store.PriceCopy
+			var skuType, skuKind int32
+			var unit int64
+			var validFrom time.Time
+			var resource, unitType, currency, model, unitPrice, params, description string
+			if err := rows.Scan(&c.ID, &skuType, &skuKind, &resource, &unitType, &currency, &validFrom, &unit, &model, &unitPrice, &params, &description, &c.Named); err != nil {
+				rows.Close()
+				return err
+			}
+			c.Key = store.PriceCopyKey(int64(skuType), int64(skuKind), resource, unitType, currency, validFrom.UTC().Format(time.RFC3339Nano))
+			c.Content = strings.Join([]string{fmt.Sprint(unit), model, unitPrice, params, description}, "\x00")
+			copies = append(copies, c)
+		}
+		if err := rows.Err(); err != nil || len(copies) == 0 {
+			return err
+		}
+		remove, err := store.SettleCopies(copies)
+		if err != nil {
+			return fmt.Errorf("postgres: before migration %04d: %w", store.UniquePriceVersions, err)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM prices WHERE id = ANY($1)`, remove)
+		return err
+	})
+}
