@@ -1,6 +1,7 @@
 package metering_test
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,45 +14,70 @@ import (
 // second's events go into batches only after the first's last turn, so
 // the earlier of two messages with one id wins, as it does within a pull.
 // The second pull had been charged between the first's turns (QA: the
-// later value was stored and the earlier message dead-lettered).
+// later value was stored and the earlier message dead-lettered); then so
+// had its second turn when its first reached no batch (all malformed, or
+// refused before batching), and when its wait for the first pull outlasted
+// the ack wait (QA again).
 func TestConsumerEarlierMessageWinsAcrossPulls(t *testing.T) {
 	t.Parallel()
-	b := setup(t, testdb.SQLite(t), unlimited)
-	b.createStream()
-	acct, id := newID(), string(newID())
-	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "1")) // the first pull's first turn
-	b.publish(metering.DefaultSubject, csghub(id, acct, "1"))              // its second
-	b.publish(metering.DefaultSubject, csghub(id, acct, "2"))              // the second pull: a conflict
-	c := b.consumer(metering.ConsumerConfig{Batch: 2, MaxEvents: 1})
-	var calls atomic.Int32
-	second := make(chan struct{})
-	metering.SetHooks(c, func(int) {
-		switch calls.Add(1) {
-		case 1: // hold the first turn until the second pull is being charged
-			select {
-			case <-second:
-				time.Sleep(200 * time.Millisecond)
-			case <-time.After(10 * time.Second):
-				t.Error("the second pull was not fetched while the first was charged")
+	farAhead := func(s string) string {
+		return strings.Replace(s, "2026-11-01T10:00:00+08:00", "2099-11-01T10:00:00+08:00", 1)
+	}
+	for _, c := range []struct {
+		name    string
+		opening func(id string) string // the second pull's first turn, before the conflict
+		hold    time.Duration          // how long the first pull's first turn is held
+		ackWait time.Duration
+		charged int64 // events accepted
+	}{
+		{"plain", nil, 200 * time.Millisecond, 0, 2},
+		{"opening turn malformed", func(id string) string { return csghub(id, newID(), `"x"`) }, 300 * time.Millisecond, 0, 2},
+		{"opening turn refused before batching", func(id string) string { return farAhead(csghub(id, newID(), "1")) }, 300 * time.Millisecond, 0, 2},
+		{"the wait outlasts the ack wait", func(id string) string { return csghub(id, newID(), "1") }, 2500 * time.Millisecond, time.Second, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, testdb.SQLite(t), unlimited)
+			b.createStream()
+			acct, id := newID(), string(newID())
+			b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "1")) // the first pull's first turn
+			b.publish(metering.DefaultSubject, csghub(id, acct, "1"))              // its second
+			if c.opening != nil {
+				b.publish(metering.DefaultSubject, c.opening(string(newID())))
 			}
-		case 2:
-			close(second)
-		}
-	}, nil)
-	if err := c.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	b.waitDrained(metering.DefaultDurable)
-	var value int64 = -1
-	for _, e := range b.events(acct) {
-		if e.ID == id {
-			value = e.Value
-		}
-	}
-	if s := c.Stats(); value != 1 || s.Accepted != 2 || s.DeadLettered != 1 {
-		t.Fatalf("the id stored with value %d, stats %+v: want the earlier message's 1, the later dead-lettered", value, s)
-	}
-	if got := b.cash(acct); got != "-1" {
-		t.Fatalf("cash %s, want -1", got)
+			b.publish(metering.DefaultSubject, csghub(id, acct, "2")) // the second pull: a conflict
+			cons := b.consumer(metering.ConsumerConfig{Batch: 2, MaxEvents: 1, AckWait: c.ackWait})
+			var calls atomic.Int32
+			second := make(chan struct{})
+			metering.SetHooks(cons, func(int) {
+				switch calls.Add(1) {
+				case 1: // hold the first turn until the second pull is being charged
+					select {
+					case <-second:
+						time.Sleep(c.hold)
+					case <-time.After(10 * time.Second):
+						t.Error("the second pull was not fetched while the first was charged")
+					}
+				case 2:
+					close(second)
+				}
+			}, nil)
+			if err := cons.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			b.waitDrained(metering.DefaultDurable)
+			var value int64 = -1
+			for _, e := range b.events(acct) {
+				if e.ID == id {
+					value = e.Value
+				}
+			}
+			if s := cons.Stats(); value != 1 || s.Accepted != c.charged || s.Redelivered != 0 {
+				t.Fatalf("the id stored with value %d, stats %+v: want the earlier message's 1, nothing redelivered", value, s)
+			}
+			if got := b.cash(acct); got != "-1" {
+				t.Fatalf("cash %s, want -1", got)
+			}
+		})
 	}
 }

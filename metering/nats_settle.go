@@ -40,17 +40,21 @@ type batch struct {
 // messages only when its turn comes: a pull is bounded in bytes, and a
 // message that holds an array of events decodes into many times its size.
 //
-// Its first turn goes into batches only once after is closed, and it
-// closes queued once its last turn has: chained pull to pull, a later
+// Its first turn waits until after is closed, and it closes queued once
+// its last turn's events are in batches: chained pull to pull, a later
 // message never goes into a batch before an earlier one, so the earlier
 // wins a conflict over an id or an instance's minute, as CSGHub's
 // in-order consumer has it. Two pulls in flight had let the second's
 // events in between the first's turns (QA: the later of two events with
-// one id was charged, and with minute dedupe 25.00 instead of 5.00).
+// one id was charged, and with minute dedupe 25.00 instead of 5.00). It is
+// the turn that waits, not its events: a turn none of whose events reach
+// a batch (all malformed, say) would not have held back the turns after
+// it (QA again).
 func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued chan<- struct{}) {
 	var turn []inMsg
 	var items []decode.Item
 	fresh := time.Now() // when JetStream last restarted the ack wait of the pull's messages
+	wait := func() { c.waitTurn(after, msgs) }
 	for i, m := range msgs {
 		if m.Subject() == c.cfg.DeadLetterSubject {
 			c.leave(m)
@@ -69,8 +73,8 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 			in.bad = asAbacusError(err)
 		}
 		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
-			c.charge(turn, items, after, nil)
-			turn, items, after = nil, nil, nil // the next turn comes after this one has committed
+			c.charge(turn, items, wait, nil)
+			turn, items, wait = nil, nil, nil // the next turn comes after this one has committed
 			if time.Since(fresh) > c.cfg.AckWait/2 {
 				// The turns so far took long: keep JetStream from
 				// redelivering the messages still waiting for theirs.
@@ -84,7 +88,28 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 		items = append(items, its...)
 		turn = append(turn, in)
 	}
-	c.charge(turn, items, after, queued)
+	c.charge(turn, items, wait, queued)
+}
+
+// waitTurn waits until after is closed: the pull before has all its events
+// in batches. Meanwhile it tells JetStream that msgs are in hand, so that
+// a long wait does not have them redelivered.
+func (c *Consumer) waitTurn(after <-chan struct{}, msgs []jetstream.Msg) {
+	if after == nil {
+		return
+	}
+	tick := time.NewTicker(c.cfg.AckWait / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-after:
+			return
+		case <-tick.C:
+			for _, m := range msgs {
+				m.InProgress()
+			}
+		}
+	}
 }
 
 // leave acknowledges, unread, a message of the dead-letter subject: one
@@ -103,17 +128,21 @@ func (c *Consumer) leave(m jetstream.Msg) {
 	}
 }
 
-// charge charges a turn's events in one Pipeline call, in turn after
-// after, and settles its messages.
-func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}, queued chan<- struct{}) {
+// charge charges a turn's events in one Pipeline call, once wait (if not
+// nil) has returned, and settles its messages; it closes queued once the
+// events are in batches.
+func (c *Consumer) charge(in []inMsg, items []decode.Item, wait func(), queued chan<- struct{}) {
+	if c.beforeIngest != nil {
+		c.beforeIngest(len(in))
+	}
+	if wait != nil {
+		wait()
+	}
 	// Whatever happens to the caller, let the batch commit: an abandoned
 	// commit is only redelivered as duplicates, but waiting costs nothing.
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckWait)
 	defer cancel()
-	if c.beforeIngest != nil {
-		c.beforeIngest(len(in))
-	}
-	results, err := c.p.IngestAfter(ctx, items, after, queued)
+	results, err := c.p.IngestAfter(ctx, items, nil, queued)
 	if c.beforeAck != nil {
 		c.beforeAck()
 	}
