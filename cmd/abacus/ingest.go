@@ -415,7 +415,12 @@ func openInput(name, format string, prog *progress) (_ *decode.Reader, _ func(),
 	}
 	switch sniffed := sniffFormat(head); {
 	case format == "": // standard input, or a name that does not say
-		if format = sniffed; format == "" {
+		if format = sniffed; format == "" && len(head) > 0 && (head[0] == '"' || head[0] == '_' || 'a' <= head[0] && head[0] <= 'z' || 'A' <= head[0] && head[0] <= 'Z') {
+			// Likely CSV with a header of other names: its reader names
+			// them, where "cannot tell" said less (regression QA).
+			format = "csv"
+		}
+		if format == "" {
 			return nil, nil, fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
 		}
 	case format != sniffed && sniffed != "" && !explicit && len(head) > 0: // an empty file reads as any format

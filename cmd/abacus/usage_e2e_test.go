@@ -528,6 +528,11 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 			t.Fatalf("NDJSON whose first line is %q: %v\n%s", first, err, out)
 		}
 	}
+	// A CSV header of other names, where the name does not say the format,
+	// is read as CSV, whose reader names the column it does not know.
+	if out, err := stdin([]byte("id,account,amount\nx,y,1\n")); err == nil || !strings.Contains(out, "id: is not a known column") {
+		t.Fatalf("CSV of other columns on standard input: %v\n%s", err, out)
+	}
 	empty := filepath.Join(t.TempDir(), "empty.csv")
 	os.WriteFile(empty, nil, 0o600)
 	if out, err := runCLI(t, "ingest", "--db", dsn, empty); err == nil || !strings.Contains(out, "header: is missing: the file is empty") {
