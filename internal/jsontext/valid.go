@@ -5,7 +5,14 @@ package jsontext
 // such event in a batch made the whole batch "not valid JSON" where only
 // that event is wrong (QA). Its containers are kept one bit a level, so a
 // text of n bytes takes at most n/8 bytes of stack.
-func Valid(b []byte) bool {
+func Valid(b []byte) bool { return ErrorAt(b) < 0 }
+
+// ErrorAt returns where b stops being one JSON value, at any depth: the
+// offset of the token, or the byte, that cannot come there (len(b) if b
+// ends too soon), or -1 if b is one JSON value. encoding/json reports a
+// text that is both deep and broken as too deep, where the fault is
+// elsewhere (QA).
+func ErrorAt(b []byte) int {
 	var open []uint64 // bit d set: level d is an object
 	depth := 0
 	push := func(object bool) {
@@ -25,8 +32,9 @@ func Valid(b []byte) bool {
 	for {
 		// A value starts at i.
 		if i >= len(b) {
-			return false
+			return len(b)
 		}
+		start := i
 		switch c := b[i]; c {
 		case '{':
 			if i = space(b, i+1); i < len(b) && b[i] == '}' {
@@ -34,8 +42,9 @@ func Valid(b []byte) bool {
 				break
 			}
 			push(true)
+			at := i
 			if i = member(b, i); i < 0 {
-				return false
+				return at
 			}
 			continue
 		case '[':
@@ -57,29 +66,33 @@ func Valid(b []byte) bool {
 			i = numberEnd(b, i)
 		}
 		if i < 0 {
-			return false
+			return start
 		}
 		// A value ended at i: close what it ends, then expect the next.
 		for {
 			i = space(b, i)
 			if depth == 0 {
-				return i == len(b)
+				if i == len(b) {
+					return -1
+				}
+				return i
 			}
 			if i >= len(b) {
-				return false
+				return len(b)
 			}
 			object := inObject()
 			if b[i] == ',' {
 				i = space(b, i+1)
 				if object {
+					at := i
 					if i = member(b, i); i < 0 {
-						return false
+						return at
 					}
 				}
 				break
 			}
 			if object && b[i] != '}' || !object && b[i] != ']' {
-				return false
+				return i
 			}
 			depth--
 			i++

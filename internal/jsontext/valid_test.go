@@ -65,3 +65,28 @@ func TestValidAtAnyDepth(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorAt: where a text stops being JSON, at any depth.
+func TestErrorAt(t *testing.T) {
+	deep := strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000)
+	for _, c := range []struct {
+		text string
+		at   int
+	}{
+		{`[1,2]`, -1},
+		{`[1,]`, 3},
+		{`{"a":1 "b":2}`, 7},
+		{`{"a":1, 2}`, 8},
+		{`[1`, 2},
+		{`[01]`, 2},
+		{`"ab`, 0},
+		{`[tru]`, 1},
+		{`1 2`, 2},
+		{"[" + deep + ",{\"a\":1,}]", len(deep) + 9},
+		{"[" + deep, len(deep) + 1},
+	} {
+		if got := ErrorAt([]byte(c.text)); got != c.at {
+			t.Errorf("%.30q: %d, want %d", c.text, got, c.at)
+		}
+	}
+}

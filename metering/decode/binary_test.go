@@ -232,3 +232,23 @@ func TestBinaryCloudEventNamesHeadersInMessages(t *testing.T) {
 		t.Fatalf("structured: %+v %v", items, err)
 	}
 }
+
+// TestBinaryCloudEventDeepBody: a body deeper than encoding/json goes is
+// read as structured mode reads the same data: a deep field it does not
+// know is no fault, a deep field it reads is that field's (QA: the whole
+// body was refused, naming MarshalJSON).
+func TestBinaryCloudEventDeepBody(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 20_000) + "1" + strings.Repeat("}", 20_000)
+	got, err := decode.BinaryCloudEvent(binaryHeaders(), true, []byte(strings.TrimSuffix(binaryData, "}")+`,"unknown":`+deep+"}"))
+	if err != nil || len(got) != 1 || got[0].Err != nil {
+		t.Fatalf("a deep field not read: %+v %v", got, err)
+	}
+	got, err = decode.BinaryCloudEvent(binaryHeaders(), true, []byte(strings.Replace(binaryData, `"value":7`, `"value":`+deep, 1)))
+	if err != nil || len(got) != 1 || got[0].Err == nil || got[0].Err.Field != "value" {
+		t.Fatalf("a deep value: %+v %v", got, err)
+	}
+	got, err = decode.BinaryCloudEvent(http.Header{"Ce-Specversion": {"1.0"}}, true, []byte(binaryData))
+	if err != nil || len(got) != 1 || got[0].Err == nil || got[0].Err.Field == "body" {
+		t.Fatalf("attributes missing: %+v %v", got, err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/jsontext"
@@ -218,7 +219,11 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // nested deeper than encoding/json goes is valid here: it is the item
 // holding it that is wrong, and its decoding says so for that item alone.
 func checkJSON(data []byte) error {
-	if json.Valid(data) || jsontext.Valid(data) {
+	if json.Valid(data) {
+		return nil
+	}
+	at := jsontext.ErrorAt(data)
+	if at < 0 {
 		return nil
 	}
 	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
@@ -230,7 +235,15 @@ func checkJSON(data []byte) error {
 		return errors.New("not a single JSON value")
 	}
 	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
+	switch {
+	case errors.As(err, &syn) && strings.Contains(syn.Error(), "exceeded max depth"):
+		// Depth is no fault here (see above): say where the text breaks.
+		if at == len(data) {
+			return fmt.Errorf("it ends before its value does (at byte %d)", at)
+		}
+		r, _ := utf8.DecodeRune(data[at:])
+		return fmt.Errorf("invalid character %q (at byte %d)", r, at)
+	case errors.As(err, &syn):
 		return fmt.Errorf("%s (at byte %d)", strings.TrimPrefix(syn.Error(), "json: "), syn.Offset)
 	}
 	return errors.New(strings.TrimPrefix(err.Error(), "json: "))

@@ -2,6 +2,7 @@ package decode_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -696,5 +697,20 @@ func TestUTF16BodySaysSo(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "UTF-16") {
 			t.Fatalf("%q: %v", bom, err)
 		}
+	}
+}
+
+// TestDeepAndBrokenSaysWhere: a body both deeper than encoding/json goes
+// and broken is refused where it breaks, not as too deep (QA).
+func TestDeepAndBrokenSaysWhere(t *testing.T) {
+	deep := strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000)
+	body := jsonArray(csghub("a"), deep, csghub("b")+",")
+	_, err := decode.CSGHubJSON([]byte(body))
+	if err == nil || strings.Contains(err.Error(), "depth") || !strings.Contains(err.Error(), fmt.Sprintf("invalid character ']' (at byte %d)", len(body)-1)) {
+		t.Fatalf("%v", err)
+	}
+	_, err = decode.CSGHubJSON([]byte("[" + deep))
+	if err == nil || !strings.Contains(err.Error(), "ends before its value does") {
+		t.Fatalf("%v", err)
 	}
 }
