@@ -164,10 +164,10 @@ func (c ConsumerConfig) validate() ([]string, error) {
 		return nil, err
 	}
 	if !validSubject(c.DeadLetterSubject) {
-		return nil, fmt.Errorf("metering: DeadLetterSubject %q is not a NATS subject", c.DeadLetterSubject)
+		return nil, fmt.Errorf("metering: the dead-letter subject %q is not a NATS subject", c.DeadLetterSubject)
 	}
 	if strings.ContainsAny(c.DeadLetterSubject, "*>") {
-		return nil, fmt.Errorf("metering: DeadLetterSubject %q has a wildcard", c.DeadLetterSubject)
+		return nil, fmt.Errorf("metering: the dead-letter subject %q has a wildcard; it is where dead letters are published", c.DeadLetterSubject)
 	}
 	for _, f := range filters {
 		if subjectCovers(f, c.DeadLetterSubject) {
@@ -527,12 +527,13 @@ func (c *Consumer) run(ctx context.Context) {
 			// again, after the wait: a stream made again within a few
 			// milliseconds of its deletion came up with the old one's
 			// state and took no messages (nats-server 2.15, under load).
-			if err := c.ensureStream(ctx); err != nil {
-				c.log.Error("recreating the stream failed", "err", err)
-			} else if err := c.ensureConsumer(ctx); err != nil {
-				c.log.Error("recreating the durable consumer failed", "err", err)
+			if serr := c.ensureStream(ctx); serr != nil {
+				c.log.Error("recreating the stream failed", "err", serr)
+			} else if cerr := c.ensureConsumer(ctx); cerr != nil {
+				c.log.Error("recreating the durable consumer failed", "err", cerr)
 			} else {
-				c.log.Warn("the durable consumer was missing and is made again", "stream", c.cfg.Stream, "durable", c.cfg.Durable)
+				c.log.Warn("the stream and the durable consumer are set up again, made if missing: the server said one was gone, or JetStream did not answer",
+					"stream", c.cfg.Stream, "durable", c.cfg.Durable, "cause", err)
 			}
 		}
 	}

@@ -437,7 +437,18 @@ func TestConsumerNamesTheStreamInTheWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := b.consumer(metering.ConsumerConfig{}).Start(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "stream METERING captures accounting.metering.duration, accounting.metering.token, accounting.metering.quota already: give --nats-stream METERING") {
+	if err == nil || !strings.Contains(err.Error(), "stream METERING captures accounting.metering.>: give --nats-stream METERING to consume from it") {
+		t.Fatalf("Start: %v", err)
+	}
+	// Split over two streams: each is named with what it captures.
+	b = setup(t, testdb.SQLite(t), unlimited)
+	for name, subject := range map[string]string{"TOKENS": "accounting.metering.token", "MINUTES": "accounting.metering.duration"} {
+		if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: name, Subjects: []string{subject}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = b.consumer(metering.ConsumerConfig{}).Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "stream MINUTES captures accounting.metering.duration; stream TOKENS captures accounting.metering.token: abacus consumes one stream") {
 		t.Fatalf("Start: %v", err)
 	}
 }

@@ -80,20 +80,32 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 // subjects another stream captures already.
 const errCodeSubjectsOverlap jetstream.ErrorCode = 10065
 
-// overlapping names the streams that capture the subjects abacus would
-// have its stream capture, and how to go on (QA: the server's "subjects
-// overlap with an existing stream" named neither).
+// overlapping names the streams that capture what abacus would have its
+// stream capture, each with what it captures, and how to go on (QA: the
+// server's "subjects overlap with an existing stream" named neither).
 func (c *Consumer) overlapping(ctx context.Context) string {
 	var names []string
 	for _, subject := range c.want {
-		if name, err := c.js.StreamNameBySubject(ctx, subject); err == nil && !slices.Contains(names, name) {
-			names = append(names, name)
+		lister := c.js.StreamNames(ctx, jetstream.WithStreamListSubject(subject))
+		for name := range lister.Name() {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
 		}
 	}
-	if len(names) == 0 {
-		return "another stream captures " + strings.Join(c.want, ", ") + ": give its name as --nats-stream, or other subjects as --nats-subject"
+	var found []string
+	for _, name := range names {
+		if s, err := c.js.Stream(ctx, name); err == nil {
+			found = append(found, fmt.Sprintf("stream %s captures %s", name, strings.Join(s.CachedInfo().Config.Subjects, ", ")))
+		}
 	}
-	return fmt.Sprintf("stream %s captures %s already: give --nats-stream %s to consume it there", strings.Join(names, ", "), strings.Join(c.want, ", "), names[0])
+	switch len(found) {
+	case 0:
+		return "another stream captures some of " + strings.Join(c.want, ", ") + ": give its name as --nats-stream, or other subjects as --nats-subject"
+	case 1:
+		return found[0] + ": give --nats-stream " + names[0] + " to consume from it (abacus takes what of the metering subjects it captures, and names the rest at start)"
+	}
+	return strings.Join(found, "; ") + ": abacus consumes one stream; give --nats-stream and --nats-subject for one of them, or capture the subjects in one stream"
 }
 
 // plan works out the durable's filters on a stream capturing subjects

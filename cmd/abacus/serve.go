@@ -144,12 +144,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		})
 		consumer = metering.NewConsumer(metering.ConsumerConfig{URL: *natsURL, Stream: *natsStream, Subject: subject,
-			Durable: *natsDurable, DeadLetterSubject: *natsDeadLetters, MaxBytes: int(natsFetchBytes), Logger: log}, &metering.Pipeline{Engine: engine}, st)
+			Durable: *natsDurable, DeadLetterSubject: strings.TrimSpace(*natsDeadLetters), MaxBytes: int(natsFetchBytes), Logger: log}, &metering.Pipeline{Engine: engine}, st)
 		if err := consumer.Start(loopCtx); err != nil {
 			ln.Close()
 			stopLoops()
 			engine.Close()
-			return fmt.Errorf("--nats: %w", err)
+			return fmt.Errorf("the NATS consumer: %w", err)
 		}
 		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subjects %s)\n", metering.RedactURL(*natsURL), *natsStream, *natsSubject)
 		consumerFailed = consumer.Failed()

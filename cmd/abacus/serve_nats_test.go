@@ -328,4 +328,8 @@ func TestServeNATSDeadLetterSubject(t *testing.T) {
 	if err != nil || string(m.Data) != "not json" || !strings.Contains(m.Header.Get("Abacus-Reason"), "not valid JSON") {
 		t.Fatalf("the dead letter: %v %v", m, err)
 	}
+	out, err := runCLI(t, "serve", "--db", filepath.Join(t.TempDir(), "a.db"), "--addr", "127.0.0.1:0", "--nats", ns.ClientURL(), "--nats-dead-letter-subject", "dlq.*")
+	if err == nil || !strings.Contains(out, `abacus serve: the NATS consumer: metering: the dead-letter subject "dlq.*" has a wildcard`) {
+		t.Fatalf("a wildcard dead-letter subject: %v\n%s", err, out)
+	}
 }
