@@ -98,7 +98,7 @@ func (c *Consumer) waitTurn(after <-chan struct{}, msgs []jetstream.Msg) {
 	if after == nil {
 		return
 	}
-	tick := time.NewTicker(c.cfg.AckWait / 3)
+	tick := time.NewTicker(max(c.cfg.AckWait/3, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
