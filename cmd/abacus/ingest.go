@@ -415,7 +415,7 @@ func openInput(name, format string, prog *progress) (_ *decode.Reader, _ func(),
 	}
 	switch sniffed := sniffFormat(head); {
 	case format == "": // standard input, or a name that does not say
-		if format = sniffed; format == "" && len(head) > 0 && (head[0] == '"' || head[0] == '_' || 'a' <= head[0] && head[0] <= 'z' || 'A' <= head[0] && head[0] <= 'Z') {
+		if format = sniffed; format == "" && startsAsHeader(head) {
 			// Likely CSV with a header of other names: its reader names
 			// them, where "cannot tell" said less (regression QA).
 			format = "csv"
@@ -507,6 +507,11 @@ func sniffFormat(head []byte) string {
 		return "csv"
 	}
 	return ""
+}
+
+// startsAsHeader says a file's lead starts as a CSV header's first name.
+func startsAsHeader(head []byte) bool {
+	return len(head) > 0 && (head[0] == '"' || head[0] == '_' || 'a' <= head[0] && head[0] <= 'z' || 'A' <= head[0] && head[0] <= 'Z')
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")

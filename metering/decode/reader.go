@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/abacus-billing/abacus"
@@ -108,15 +109,12 @@ func NamesAColumn(line []byte) bool {
 	if problem != "" {
 		return false
 	}
-	for _, c := range cells {
-		name := strings.ToLower(strings.TrimSpace(c))
-		for _, n := range csghubNames {
-			if n == name {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(cells, isColumn)
+}
+
+// isColumn says a header cell names a column.
+func isColumn(cell string) bool {
+	return slices.Contains(csghubNames[:], strings.ToLower(strings.TrimSpace(cell)))
 }
 
 // namesColumns says a record is a header row: every cell a column's name.
@@ -124,17 +122,7 @@ func NamesAColumn(line []byte) bool {
 // reads them) carry the next file's header in the middle, in an order of
 // its own; no event is spelled so, as its value would be a name.
 func namesColumns(cells []string) bool {
-	for _, c := range cells {
-		name := strings.ToLower(strings.TrimSpace(c))
-		known := false
-		for _, n := range csghubNames {
-			known = known || n == name
-		}
-		if !known {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(cells, func(c string) bool { return !isColumn(c) })
 }
 
 // headerField names an unknown column for an error's Field: as written,
