@@ -81,3 +81,51 @@ func TestConsumerEarlierMessageWinsAcrossPulls(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerFailedTurnHoldsBackItsPull: a turn that fails hands back the
+// rest of its pull too, so the earlier message still wins when both come
+// back (QA: the next turn's event was charged while the failed one waited
+// for its redelivery).
+func TestConsumerFailedTurnHoldsBackItsPull(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{Store: testdb.SQLite(t)}
+	b := setup(t, st, unlimited)
+	b.createStream()
+	acct, id := newID(), string(newID())
+	b.publish(metering.DefaultSubject, csghub(id, acct, "1"))
+	b.publish(metering.DefaultSubject, csghub(id, acct, "2")) // the same pull, the next turn: a conflict
+	cons := b.consumer(metering.ConsumerConfig{Batch: 2, MaxEvents: 1})
+	var calls atomic.Int32
+	metering.SetHooks(cons, func(int) {
+		if calls.Add(1) == 1 {
+			st.writesDown.Store(true) // the first turn fails
+		}
+	}, func() { st.writesDown.Store(false) })
+	if err := cons.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitDrained(metering.DefaultDurable)
+	evs := b.events(acct)
+	if s := cons.Stats(); len(evs) != 1 || evs[0].Value != 1 || s.DeadLettered != 1 || s.Retried != 2 {
+		t.Fatalf("stored %+v, stats %+v: want the earlier value 1, the later dead-lettered, both handed back once", evs, s)
+	}
+}
+
+// TestConsumerTurnSlowerThanAckWait: a turn that takes longer than the ack
+// wait keeps its messages in progress and is charged once, where it had
+// failed at its deadline every time it came back (QA).
+func TestConsumerTurnSlowerThanAckWait(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{Store: testdb.SQLite(t)}
+	b := setup(t, st, unlimited)
+	b.createStream()
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "1"))
+	st.writeDelay.Store(int64(time.Second))
+	cons := b.start(metering.ConsumerConfig{AckWait: 300 * time.Millisecond})
+	waitFor(t, "the event charged", func() bool { return cons.Stats().Accepted == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	if s := cons.Stats(); s.Redelivered != 0 || s.Retried != 0 {
+		t.Fatalf("stats %+v: want it charged at its first delivery", s)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,12 +50,14 @@ type batch struct {
 // one id was charged, and with minute dedupe 25.00 instead of 5.00). It is
 // the turn that waits, not its events: a turn none of whose events reach
 // a batch (all malformed, say) would not have held back the turns after
-// it (QA again).
+// it (QA again). Once a turn hands a message back, the rest of the pull
+// goes back with it, uncharged, so that nothing after it in the pull is
+// charged first (QA: a turn that failed let the next one's event take
+// the minute).
 func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued chan<- struct{}) {
 	var turn []inMsg
 	var items []decode.Item
-	fresh := time.Now() // when JetStream last restarted the ack wait of the pull's messages
-	wait := func() { c.waitTurn(after, msgs) }
+	from, failed := 0, false // the turn's first message; whether a turn handed one back
 	for i, m := range msgs {
 		if m.Subject() == c.cfg.DeadLetterSubject {
 			c.leave(m)
@@ -72,44 +75,49 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 		if err != nil {
 			in.bad = asAbacusError(err)
 		}
-		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
-			c.charge(turn, items, wait, nil)
-			turn, items, wait = nil, nil, nil // the next turn comes after this one has committed
-			if time.Since(fresh) > c.cfg.AckWait/2 {
-				// The turns so far took long: keep JetStream from
-				// redelivering the messages still waiting for theirs.
-				for _, w := range msgs[i:] {
-					w.InProgress()
-				}
-				fresh = time.Now()
-			}
+		if !failed && len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
+			failed = !c.charge(turn, items, after, nil, msgs[from:])
+			turn, items, after, from = nil, nil, nil, i // the next turn comes after this one has committed
+		}
+		if failed {
+			c.retry(&in)
+			continue
 		}
 		in.first, in.n = len(items), len(its)
 		items = append(items, its...)
 		turn = append(turn, in)
 	}
-	c.charge(turn, items, wait, queued)
-}
-
-// waitTurn waits until after is closed: the pull before has all its events
-// in batches. Meanwhile it tells JetStream that msgs are in hand, so that
-// a long wait does not have them redelivered.
-func (c *Consumer) waitTurn(after <-chan struct{}, msgs []jetstream.Msg) {
-	if after == nil {
+	if failed {
+		close(queued) // the turns before waited for the pull before
 		return
 	}
-	tick := time.NewTicker(max(c.cfg.AckWait/3, time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-after:
-			return
-		case <-tick.C:
-			for _, m := range msgs {
-				m.InProgress()
+	c.charge(turn, items, after, queued, msgs[from:])
+}
+
+// keepInProgress runs fn, telling JetStream meanwhile that msgs are in
+// hand, so that a long wait or turn does not have them redelivered.
+func (c *Consumer) keepInProgress(msgs []jetstream.Msg, fn func()) {
+	done := make(chan struct{})
+	var ticking sync.WaitGroup
+	ticking.Add(1)
+	go func() {
+		defer ticking.Done()
+		tick := time.NewTicker(max(c.cfg.AckWait/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				for _, m := range msgs {
+					m.InProgress()
+				}
 			}
 		}
-	}
+	}()
+	fn()
+	close(done)
+	ticking.Wait()
 }
 
 // leave acknowledges, unread, a message of the dead-letter subject: one
@@ -128,21 +136,28 @@ func (c *Consumer) leave(m jetstream.Msg) {
 	}
 }
 
-// charge charges a turn's events in one Pipeline call, once wait (if not
-// nil) has returned, and settles its messages; it closes queued once the
-// events are in batches.
-func (c *Consumer) charge(in []inMsg, items []decode.Item, wait func(), queued chan<- struct{}) {
-	if c.beforeIngest != nil {
-		c.beforeIngest(len(in))
-	}
-	if wait != nil {
-		wait()
-	}
+// charge charges a turn's events in one Pipeline call, once after (if not
+// nil) is closed, and settles its messages; it closes queued once the
+// events are in batches. While it waits and charges it keeps the pull's
+// messages from the turn's on (pending) in progress: a turn slower than
+// the ack wait had failed at its deadline every time it came back (QA).
+// It returns false if it handed any message back.
+func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}, queued chan<- struct{}, pending []jetstream.Msg) bool {
 	// Whatever happens to the caller, let the batch commit: an abandoned
 	// commit is only redelivered as duplicates, but waiting costs nothing.
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AckWait)
+	ctx, cancel := context.WithTimeout(context.Background(), max(10*c.cfg.AckWait, turnTimeout))
 	defer cancel()
-	results, err := c.p.IngestAfter(ctx, items, nil, queued)
+	var results []abacus.IngestResult
+	var err error
+	c.keepInProgress(pending, func() {
+		if c.beforeIngest != nil {
+			c.beforeIngest(len(in))
+		}
+		if after != nil {
+			<-after // the pull before has all its events in batches
+		}
+		results, err = c.p.IngestAfter(ctx, items, nil, queued)
+	})
 	if c.beforeAck != nil {
 		c.beforeAck()
 	}
@@ -153,7 +168,7 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item, wait func(), queued c
 		for i := range in {
 			c.retry(&in[i])
 		}
-		return
+		return false
 	}
 	b := &batch{ctx: ctx}
 	var acks []jetstream.Msg
@@ -168,7 +183,12 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item, wait func(), queued c
 		}
 	}
 	c.ack(ctx, acks)
+	return len(acks) == len(in)
 }
+
+// turnTimeout bounds a turn (with ten ack waits, if longer): past it, a
+// database that does not answer has the turn's messages handed back.
+const turnTimeout = 5 * time.Minute
 
 // settle counts a message's results and decides its fate. It returns true
 // if the message is to be acked; otherwise it has been handed back.

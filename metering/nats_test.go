@@ -556,6 +556,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 type flakyStore struct {
 	abacus.Store
 	writesDown, readsDown atomic.Bool
+	writeDelay            atomic.Int64 // nanoseconds each write waits first
 }
 
 var errDown = fmt.Errorf("database is down")
@@ -564,6 +565,7 @@ func (s *flakyStore) Write(ctx context.Context, fn func(abacus.WriteTx) error) e
 	if s.writesDown.Load() {
 		return errDown
 	}
+	time.Sleep(time.Duration(s.writeDelay.Load()))
 	return s.Store.Write(ctx, fn)
 }
 
