@@ -413,12 +413,13 @@ func openInput(name, format string, prog *progress) (_ *decode.Reader, _ func(),
 	if bytes.HasPrefix(head, []byte("[")) {
 		return nil, nil, errors.New("is a JSON array; abacus ingest reads NDJSON (one event per line) or CSV: send an array to the HTTP endpoint")
 	}
+	guessed := false // read as CSV on the look of its first line alone
 	switch sniffed := sniffFormat(head); {
 	case format == "": // standard input, or a name that does not say
 		if format = sniffed; format == "" && startsAsHeader(head) {
 			// Likely CSV with a header of other names: its reader names
 			// them, where "cannot tell" said less (regression QA).
-			format = "csv"
+			format, guessed = "csv", true
 		}
 		if format == "" {
 			return nil, nil, fmt.Errorf("cannot tell the format from the name or the content; use --format ndjson or --format csv")
@@ -436,6 +437,11 @@ func openInput(name, format string, prog *progress) (_ *decode.Reader, _ func(),
 		return decode.NewNDJSONReader(src), closeInput, nil
 	default: // csv
 		rd, err := decode.NewCSVReader(src)
+		if err != nil && guessed {
+			// It may be NDJSON cut mid-line, as split makes its pieces
+			// (regression QA).
+			return nil, nil, fmt.Errorf("%w; it was read as CSV, its name not saying the format: if it is NDJSON, give --format ndjson", err)
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -533,6 +533,10 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	if out, err := stdin([]byte("id,account,amount\nx,y,1\n")); err == nil || !strings.Contains(out, "id: is not a known column") {
 		t.Fatalf("CSV of other columns on standard input: %v\n%s", err, out)
 	}
+	// A piece split makes, with no extension, cut in the middle of a line.
+	if out, err := stdin([]byte(`ff7f","user_uuid":"x"}` + "\n" + usageEvent("s-6", acct, 4) + "\n")); err == nil || !strings.Contains(out, "if it is NDJSON, give --format ndjson") {
+		t.Fatalf("NDJSON cut mid-line on standard input: %v\n%s", err, out)
+	}
 	empty := filepath.Join(t.TempDir(), "empty.csv")
 	os.WriteFile(empty, nil, 0o600)
 	if out, err := runCLI(t, "ingest", "--db", dsn, empty); err == nil || !strings.Contains(out, "header: is missing: the file is empty") {

@@ -237,12 +237,13 @@ func checkJSON(data []byte) error {
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &syn) && strings.Contains(syn.Error(), "exceeded max depth"):
-		// Depth is no fault here (see above): say where the text breaks.
+		// Depth is no fault here (see above): say where the text breaks,
+		// counting from 1 as encoding/json's offsets do.
 		if at == len(data) {
 			return fmt.Errorf("it ends before its value does (at byte %d)", at)
 		}
 		r, _ := utf8.DecodeRune(data[at:])
-		return fmt.Errorf("invalid character %q (at byte %d)", r, at)
+		return fmt.Errorf("invalid character %q (at byte %d)", r, at+1)
 	case errors.As(err, &syn):
 		return fmt.Errorf("%s (at byte %d)", strings.TrimPrefix(syn.Error(), "json: "), syn.Offset)
 	}

@@ -706,7 +706,7 @@ func TestDeepAndBrokenSaysWhere(t *testing.T) {
 	deep := strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000)
 	body := jsonArray(csghub("a"), deep, csghub("b")+",")
 	_, err := decode.CSGHubJSON([]byte(body))
-	if err == nil || strings.Contains(err.Error(), "depth") || !strings.Contains(err.Error(), fmt.Sprintf("invalid character ']' (at byte %d)", len(body)-1)) {
+	if err == nil || strings.Contains(err.Error(), "depth") || !strings.Contains(err.Error(), fmt.Sprintf("invalid character ']' (at byte %d)", len(body))) {
 		t.Fatalf("%v", err)
 	}
 	_, err = decode.CSGHubJSON([]byte("[" + deep))
