@@ -143,10 +143,8 @@ func (c *Consumer) leave(m jetstream.Msg) {
 // the ack wait had failed at its deadline every time it came back (QA).
 // It returns false if it handed any message back.
 func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}, queued chan<- struct{}, pending []jetstream.Msg) bool {
-	// Whatever happens to the caller, let the batch commit: an abandoned
-	// commit is only redelivered as duplicates, but waiting costs nothing.
-	ctx, cancel := context.WithTimeout(context.Background(), max(10*c.cfg.AckWait, turnTimeout))
-	defer cancel()
+	var ctx context.Context
+	var cancel context.CancelFunc
 	var results []abacus.IngestResult
 	var err error
 	c.keepInProgress(pending, func() {
@@ -156,8 +154,12 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}
 		if after != nil {
 			<-after // the pull before has all its events in batches
 		}
+		// Whatever happens to the caller, let the batch commit: an abandoned
+		// commit is only redelivered as duplicates, but waiting costs nothing.
+		ctx, cancel = context.WithTimeout(context.Background(), max(10*c.cfg.AckWait, turnTimeout))
 		results, err = c.p.IngestAfter(ctx, items, nil, queued)
 	})
+	defer cancel()
 	if c.beforeAck != nil {
 		c.beforeAck()
 	}
