@@ -22,10 +22,27 @@ type PriceCopy struct {
 	Named   bool   // an event names it among the versions that rated it
 }
 
-// PriceCopyKey spells a version's key, currency and valid_from for
-// PriceCopy.Key.
-func PriceCopyKey(skuType, skuKind int64, resourceID, unitType, currency, validFrom string) string {
-	return fmt.Sprintf("sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %q, %s, valid from %s", skuType, skuKind, resourceID, unitType, currency, validFrom)
+// PriceCopiesQuery reads, in both dialects, the price versions that share
+// their key, currency and valid_from with another, in key order, with
+// whether events name them: id, the key's six columns, unit, model,
+// unit_price, params, description, named.
+const PriceCopiesQuery = `SELECT id, ` + priceKey + `, unit, model, unit_price, params, description,
+	EXISTS (SELECT 1 FROM usage_events e WHERE ',' || e.price_ids || ',' LIKE '%,' || p.id || ',%')
+	FROM prices p
+	WHERE (` + priceKey + `) IN (SELECT ` + priceKey + ` FROM prices GROUP BY ` + priceKey + ` HAVING COUNT(*) > 1)
+	ORDER BY ` + priceKey + `, id`
+
+const priceKey = `sku_type, sku_kind, resource_id, unit_type, currency, valid_from`
+
+// NewPriceCopy is a row of PriceCopiesQuery as a PriceCopy, its valid_from
+// spelled as RFC 3339.
+func NewPriceCopy(id, skuType, skuKind int64, resourceID, unitType, currency, validFrom string, unit int64, model, unitPrice, params, description string, named bool) PriceCopy {
+	return PriceCopy{
+		ID:      id,
+		Key:     fmt.Sprintf("sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %q, %s, valid from %s", skuType, skuKind, resourceID, unitType, currency, validFrom),
+		Content: strings.Join([]string{fmt.Sprint(unit), model, unitPrice, params, description}, "\x00"),
+		Named:   named,
+	}
 }
 
 // SettleCopies decides which copies go: of a version stored more than

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,29 +21,23 @@ func settlePriceCopies(ctx context.Context, conn *pgx.Conn, have int) error {
 		return nil
 	}
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		const key = `sku_type, sku_kind, resource_id, unit_type, currency, valid_from`
-		rows, err := tx.Query(ctx, `SELECT id, `+key+`, unit, model, unit_price, params, description,
-			EXISTS (SELECT 1 FROM usage_events e WHERE ',' || e.price_ids || ',' LIKE '%,' || p.id || ',%')
-			FROM prices p
-			WHERE (`+key+`) IN (SELECT `+key+` FROM prices GROUP BY `+key+` HAVING COUNT(*) > 1)
-			ORDER BY `+key+`, id`)
+		rows, err := tx.Query(ctx, store.PriceCopiesQuery)
 		if err != nil {
 			return err
 		}
 		var copies []store.PriceCopy
 		for rows.Next() {
-			var c store.PriceCopy
+			var id, unit int64
 			var skuType, skuKind int32
-			var unit int64
 			var validFrom time.Time
 			var resource, unitType, currency, model, unitPrice, params, description string
-			if err := rows.Scan(&c.ID, &skuType, &skuKind, &resource, &unitType, &currency, &validFrom, &unit, &model, &unitPrice, &params, &description, &c.Named); err != nil {
+			var named bool
+			if err := rows.Scan(&id, &skuType, &skuKind, &resource, &unitType, &currency, &validFrom, &unit, &model, &unitPrice, &params, &description, &named); err != nil {
 				rows.Close()
 				return err
 			}
-			c.Key = store.PriceCopyKey(int64(skuType), int64(skuKind), resource, unitType, currency, validFrom.UTC().Format(time.RFC3339Nano))
-			c.Content = strings.Join([]string{fmt.Sprint(unit), model, unitPrice, params, description}, "\x00")
-			copies = append(copies, c)
+			copies = append(copies, store.NewPriceCopy(id, int64(skuType), int64(skuKind), resource, unitType, currency, validFrom.UTC().Format(time.RFC3339Nano),
+				unit, model, unitPrice, params, description, named))
 		}
 		if err := rows.Err(); err != nil || len(copies) == 0 {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/abacus-billing/abacus/store"
@@ -45,30 +44,23 @@ func (s *Store) settlePriceCopies(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// priceCopies reads the price versions that share their key, currency
-// and valid_from with another, in key order, and whether events name them.
+// priceCopies reads store.PriceCopiesQuery.
 func priceCopies(ctx context.Context, tx *sql.Tx) ([]store.PriceCopy, error) {
-	const key = `sku_type, sku_kind, resource_id, unit_type, currency, valid_from`
-	rows, err := tx.QueryContext(ctx, `SELECT id, `+key+`, unit, model, unit_price, params, description,
-		EXISTS (SELECT 1 FROM usage_events e WHERE ',' || e.price_ids || ',' LIKE '%,' || p.id || ',%')
-		FROM prices p
-		WHERE (`+key+`) IN (SELECT `+key+` FROM prices GROUP BY `+key+` HAVING COUNT(*) > 1)
-		ORDER BY `+key+`, id`)
+	rows, err := tx.QueryContext(ctx, store.PriceCopiesQuery)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var copies []store.PriceCopy
 	for rows.Next() {
-		var c store.PriceCopy
-		var skuType, skuKind, unit, validFrom int64
+		var id, skuType, skuKind, unit, validFrom int64
 		var resource, unitType, currency, model, unitPrice, params, description string
-		if err := rows.Scan(&c.ID, &skuType, &skuKind, &resource, &unitType, &currency, &validFrom, &unit, &model, &unitPrice, &params, &description, &c.Named); err != nil {
+		var named bool
+		if err := rows.Scan(&id, &skuType, &skuKind, &resource, &unitType, &currency, &validFrom, &unit, &model, &unitPrice, &params, &description, &named); err != nil {
 			return nil, err
 		}
-		c.Key = store.PriceCopyKey(skuType, skuKind, resource, unitType, currency, fromMicros(validFrom).Format(time.RFC3339Nano))
-		c.Content = strings.Join([]string{fmt.Sprint(unit), model, unitPrice, params, description}, "\x00")
-		copies = append(copies, c)
+		copies = append(copies, store.NewPriceCopy(id, skuType, skuKind, resource, unitType, currency, fromMicros(validFrom).Format(time.RFC3339Nano),
+			unit, model, unitPrice, params, description, named))
 	}
 	return copies, rows.Err()
 }
