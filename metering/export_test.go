@@ -21,3 +21,6 @@ func SetFetchBudget(c *Consumer, n int) { c.budget = func() int { return n } }
 // SetReconnectWait makes c wait d between attempts to reconnect, instead
 // of nats.go's two seconds. Call it before Start.
 func SetReconnectWait(c *Consumer, d time.Duration) { c.reconnectWait = d }
+
+// SetStopGrace sets how long c's Stop lets turns in flight try to commit.
+func SetStopGrace(c *Consumer, d time.Duration) { c.stopGrace = d }

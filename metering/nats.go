@@ -236,6 +236,12 @@ type Consumer struct {
 	failed  chan struct{} // closed when the consumer stops on its own: see Failed
 	err     error         // why it failed
 
+	// turns is the context of every turn's charge, ended stopGrace after
+	// Stop: a turn the database does not answer is handed back then
+	// instead of holding up shutdown for the turn's whole bound (QA: 295 s).
+	turns    context.Context
+	endTurns context.CancelFunc
+
 	// Set by Start, then used by the fetch loop only.
 	nc   *nats.Conn
 	js   jetstream.JetStream
@@ -257,6 +263,7 @@ type Consumer struct {
 	budget func() int // the byte budget of a pull: fetchBytes
 
 	reconnectWait time.Duration // set by tests; zero: nats.go's default
+	stopGrace     time.Duration // set by tests; zero: the constant
 
 	// recheck is set on every reconnect: the server may have come back
 	// without the stream or the durable (a store lost, a stream kept in
@@ -281,6 +288,7 @@ func NewConsumer(cfg ConsumerConfig, p *Pipeline, st abacus.Store) *Consumer {
 		failedLog: quietlog.Limiter{Period: 10 * time.Second}, refusedLog: quietlog.Limiter{Period: 10 * time.Second},
 		deadLetterLog: quietlog.Limiter{Period: 10 * time.Second}, otherLog: quietlog.Limiter{Period: 10 * time.Second}}
 	c.budget = c.fetchBytes
+	c.turns, c.endTurns = context.WithCancel(context.Background())
 	return c
 }
 
@@ -418,8 +426,13 @@ func (c *Consumer) Stop() {
 		return
 	}
 	cancel()
+	grace := time.AfterFunc(cmp.Or(c.stopGrace, stopGrace), c.endTurns)
 	<-done
+	grace.Stop()
 }
+
+// stopGrace is how long Stop lets the turns in flight try to commit.
+const stopGrace = 30 * time.Second
 
 // Stats returns the consumer's counters.
 func (c *Consumer) Stats() ConsumerStats {

@@ -129,3 +129,66 @@ func TestConsumerTurnSlowerThanAckWait(t *testing.T) {
 		t.Fatalf("stats %+v: want it charged at its first delivery", s)
 	}
 }
+
+// TestConsumerStopHandsBackAHungTurn: Stop lets a turn in flight try to
+// commit for its grace, then hands it back, where a database that does not
+// answer had held shutdown for the turn's whole bound (QA: 295 s).
+func TestConsumerStopHandsBackAHungTurn(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{Store: testdb.SQLite(t)}
+	b := setup(t, st, unlimited)
+	b.createStream()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), newID(), "1"))
+	st.writeDelay.Store(int64(3 * time.Second))
+	cons := b.consumer(metering.ConsumerConfig{})
+	metering.SetStopGrace(cons, 300*time.Millisecond)
+	inTurn := make(chan struct{})
+	var once atomic.Bool
+	metering.SetHooks(cons, func(int) {
+		if once.CompareAndSwap(false, true) {
+			close(inTurn)
+		}
+	}, nil)
+	if err := cons.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	<-inTurn
+	time.Sleep(100 * time.Millisecond) // the turn waits for its write
+	start := time.Now()
+	cons.Stop()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Stop took %v with a turn the database does not answer", took)
+	}
+	if s := cons.Stats(); s.Accepted != 0 || s.Retried != 1 {
+		t.Fatalf("stats %+v: want the turn handed back", s)
+	}
+}
+
+// TestConsumerHandsBackInOrder: messages of a pull handed back come back
+// in their order, though the earlier was delivered more often: each is
+// handed back with a delay no shorter than the one before it. The earlier
+// had come back after the later and lost the conflict to it (QA).
+func TestConsumerHandsBackInOrder(t *testing.T) {
+	t.Parallel()
+	st := &flakyStore{Store: testdb.SQLite(t)}
+	b := setup(t, st, unlimited)
+	b.createStream()
+	acct, id := newID(), string(newID())
+	b.publish(metering.DefaultSubject, csghub(id, acct, "1"))
+	st.writesDown.Store(true)
+	first := b.start(metering.ConsumerConfig{})
+	waitFor(t, "the first message handed back", func() bool { return first.Stats().Retried >= 1 })
+	first.Stop() // abacus restarted while the database is down
+	b.publish(metering.DefaultSubject, csghub(id, acct, "2"))
+	time.Sleep(time.Second) // the first message's delay is over: it comes first in the next pull
+	second := b.consumer(metering.ConsumerConfig{Batch: 2, MaxEvents: 1})
+	metering.SetHooks(second, nil, func() { st.writesDown.Store(false) }) // up again after the pull's first turn
+	if err := second.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitDrained(metering.DefaultDurable)
+	evs := b.events(acct)
+	if len(evs) != 1 || evs[0].Value != 1 {
+		t.Fatalf("stored %+v, stats %+v: want the earlier value 1", evs, second.Stats())
+	}
+}

@@ -33,6 +33,8 @@ type batch struct {
 	// instance tells the consumer's stream from an earlier one of the
 	// same name, "" until looked up: see deadLetter.
 	instance string
+	// backoff is the pull's, see retry.
+	backoff *time.Duration
 }
 
 // handle charges a pull's messages and settles each: ack, dead-letter
@@ -57,7 +59,8 @@ type batch struct {
 func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued chan<- struct{}) {
 	var turn []inMsg
 	var items []decode.Item
-	from, failed := 0, false // the turn's first message; whether a turn handed one back
+	from, failed := 0, false  // the turn's first message; whether a turn handed one back
+	var backoff time.Duration // the longest delay a message of the pull was handed back with
 	for i, m := range msgs {
 		if m.Subject() == c.cfg.DeadLetterSubject {
 			c.leave(m)
@@ -76,11 +79,11 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 			in.bad = asAbacusError(err)
 		}
 		if !failed && len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
-			failed = !c.charge(turn, items, after, nil, msgs[from:])
+			failed = !c.charge(turn, items, after, nil, msgs[from:], &backoff)
 			turn, items, after, from = nil, nil, nil, i // the next turn comes after this one has committed
 		}
 		if failed {
-			c.retry(&in)
+			c.retry(&in, &backoff)
 			continue
 		}
 		in.first, in.n = len(items), len(its)
@@ -91,7 +94,7 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 		close(queued) // the turns before waited for the pull before
 		return
 	}
-	c.charge(turn, items, after, queued, msgs[from:])
+	c.charge(turn, items, after, queued, msgs[from:], &backoff)
 }
 
 // keepInProgress runs fn, telling JetStream meanwhile that msgs are in
@@ -142,7 +145,7 @@ func (c *Consumer) leave(m jetstream.Msg) {
 // messages from the turn's on (pending) in progress: a turn slower than
 // the ack wait had failed at its deadline every time it came back (QA).
 // It returns false if it handed any message back.
-func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}, queued chan<- struct{}, pending []jetstream.Msg) bool {
+func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}, queued chan<- struct{}, pending []jetstream.Msg, backoff *time.Duration) bool {
 	var ctx context.Context
 	var cancel context.CancelFunc
 	var results []abacus.IngestResult
@@ -154,9 +157,10 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}
 		if after != nil {
 			<-after // the pull before has all its events in batches
 		}
-		// Whatever happens to the caller, let the batch commit: an abandoned
-		// commit is only redelivered as duplicates, but waiting costs nothing.
-		ctx, cancel = context.WithTimeout(context.Background(), max(10*c.cfg.AckWait, turnTimeout))
+		// Whatever happens to the caller, let the batch commit (until Stop's
+		// grace is over): an abandoned commit is only redelivered as
+		// duplicates, but waiting costs nothing.
+		ctx, cancel = context.WithTimeout(c.turns, max(10*c.cfg.AckWait, turnTimeout))
 		results, err = c.p.IngestAfter(ctx, items, nil, queued)
 	})
 	defer cancel()
@@ -168,11 +172,11 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}
 			c.log.Error("charging a batch of usage events failed; it will be redelivered (logged once in 10 s at most)", "messages", len(in), "events", len(items), "err", err, "not_logged", missed)
 		}
 		for i := range in {
-			c.retry(&in[i])
+			c.retry(&in[i], backoff)
 		}
 		return false
 	}
-	b := &batch{ctx: ctx}
+	b := &batch{ctx: ctx, backoff: backoff}
 	var acks []jetstream.Msg
 	for i := range in {
 		m := &in[i]
@@ -233,7 +237,7 @@ func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
 		// The good events are stored: redelivered, they are duplicates.
 		c.log.Warn("some usage events failed for a reason of ours; their message will be redelivered",
 			"subject", m.msg.Subject(), "seq", m.seq, "deliveries", m.delivered)
-		c.retry(m)
+		c.retry(m, b.backoff)
 		return false
 	}
 	if len(reasons) == 0 {
@@ -244,7 +248,7 @@ func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
 			c.log.Error("dead-lettering a usage message failed; it will be redelivered (logged once in 10 s at most)",
 				"subject", m.msg.Subject(), "seq", m.seq, "err", err, "not_logged", missed)
 		}
-		c.retry(m)
+		c.retry(m, b.backoff)
 		return false
 	}
 	c.rejected.Add(int64(rejected))
@@ -270,14 +274,20 @@ func (c *Consumer) ack(ctx context.Context, msgs []jetstream.Msg) {
 }
 
 // retry hands a message back to JetStream, to be redelivered after a
-// delay that grows with its deliveries.
-func (c *Consumer) retry(m *inMsg) {
+// delay that grows with its deliveries, and is no shorter than that of a
+// message of its pull handed back before it (backoff, which it raises):
+// messages come back in the order they were handed back, where an
+// earlier one delivered more often had come back after a later one and
+// lost a conflict to it (QA).
+func (c *Consumer) retry(m *inMsg, backoff *time.Duration) {
 	c.retried.Add(1)
 	d := c.cfg.RetryDelay
 	for i := uint64(1); i < m.delivered && d < maxRetryDelay; i++ {
 		d *= 2
 	}
-	if err := m.msg.NakWithDelay(min(d, maxRetryDelay)); err != nil {
+	d = max(min(d, maxRetryDelay), *backoff)
+	*backoff = d
+	if err := m.msg.NakWithDelay(d); err != nil {
 		c.log.Warn("handing back a usage message failed; it will be redelivered after the ack wait", "seq", m.seq, "err", err)
 	}
 }
