@@ -74,17 +74,21 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 		if in.delivered > 1 {
 			c.redelivered.Add(1)
 		}
+		if failed {
+			c.retry(&in, &backoff)
+			continue
+		}
 		its, err := decodeMessage(m)
 		if err != nil {
 			in.bad = asAbacusError(err)
 		}
-		if !failed && len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
+		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
 			failed = !c.charge(turn, items, after, nil, msgs[from:], &backoff)
 			turn, items, after, from = nil, nil, nil, i // the next turn comes after this one has committed
-		}
-		if failed {
-			c.retry(&in, &backoff)
-			continue
+			if failed {
+				c.retry(&in, &backoff)
+				continue
+			}
 		}
 		in.first, in.n = len(items), len(its)
 		items = append(items, its...)
