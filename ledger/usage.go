@@ -111,6 +111,7 @@ func shardOf(a abacus.AccountID, n int) int {
 // usageJob is one caller's items: they join a batch together and are
 // answered together, after its commit.
 type usageJob struct {
+	ctx   context.Context // the caller's
 	items []usageItem
 	done  chan error
 }
@@ -297,7 +298,7 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem, after <-cha
 	}
 	jobs := make([]*usageJob, 0, len(byShard))
 	for shard, its := range byShard {
-		job := &usageJob{items: its, done: make(chan error, 1)}
+		job := &usageJob{ctx: ctx, items: its, done: make(chan error, 1)}
 		select {
 		case e.usage[shard] <- job:
 		case <-e.closing:
@@ -420,6 +421,28 @@ fill:
 func (e *Engine) runUsage(jobs []*usageJob) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// A batch runs whatever happens to its callers, but not while the
+	// engine closes once every one of them has gone: each would wait on a
+	// database that does not answer for its minute, one after the other,
+	// holding up shutdown (QA: 118 s for two batches the NATS consumer had
+	// handed back at its grace). What is not committed is sent again.
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-e.closing:
+		case <-finished:
+			return
+		}
+		for _, j := range jobs {
+			select {
+			case <-j.ctx.Done():
+			case <-finished:
+				return
+			}
+		}
+		cancel()
+	}()
 	var items []*usageItem
 	for _, j := range jobs {
 		for i := range j.items {
