@@ -94,16 +94,18 @@ func (c *Consumer) overlapping(ctx context.Context) string {
 		}
 	}
 	var found []string
+	one := "" // the stream, if only one is found
 	for _, name := range names {
 		if s, err := c.js.Stream(ctx, name); err == nil {
 			found = append(found, fmt.Sprintf("stream %s captures %s", name, strings.Join(s.CachedInfo().Config.Subjects, ", ")))
+			one = name
 		}
 	}
 	switch len(found) {
 	case 0:
 		return "another stream captures some of " + strings.Join(c.want, ", ") + ": give its name as --nats-stream, or other subjects as --nats-subject"
 	case 1:
-		return found[0] + ": give --nats-stream " + names[0] + " to consume from it (abacus takes what of the metering subjects it captures, and names the rest at start)"
+		return found[0] + ": give --nats-stream " + one + " to consume from it (abacus takes what of the metering subjects it captures, and names the rest at start)"
 	}
 	return strings.Join(found, "; ") + ": abacus consumes one stream; give --nats-stream and --nats-subject for one of them, or capture the subjects in one stream"
 }
