@@ -20,6 +20,12 @@ type Rollup struct {
 	Quantity   int64  // base units used
 	Amount     Amount // money charged (voids and volume credits subtract)
 	Events     int64  // events counted (voids subtract)
+	// UnpricedQuantity and UnpricedEvents are the part of Quantity and
+	// Events whose events had no price yet: they add nothing to Amount
+	// until abacus rerate charges them, so a statement can tell usage that
+	// was free from usage not yet billed.
+	UnpricedQuantity int64
+	UnpricedEvents   int64
 }
 
 // RollupDiff is a rollup key whose stored row differs from what the

@@ -37,6 +37,12 @@ type Line struct {
 	Quantity   *big.Int      // base units used, exactly: one producer's value near 2^63 would overflow an int64 sum
 	Amount     abacus.Amount // money charged, net of voids and credits
 	Events     int64         // events counted, net of voids
+	// UnpricedQuantity and UnpricedEvents are the part of Quantity and
+	// Events that had no price when the statement was built: Amount holds
+	// nothing for them yet, so a line with unpriced events is not free but
+	// not billed in full. abacus rerate charges them once a price exists.
+	UnpricedQuantity *big.Int
+	UnpricedEvents   int64
 }
 
 // Statement is an account's usage over [From, To) in periods of Unit in
@@ -54,6 +60,9 @@ type Statement struct {
 	// different resources alike, so it only means something when the
 	// statement covers one resource.
 	Quantity *big.Int
+	// UnpricedEvents counts the lines' unpriced events: while it is not 0
+	// the total leaves out usage that will be charged once it is priced.
+	UnpricedEvents int64
 }
 
 // Build returns the statement of account for [from, to) split into periods
@@ -113,7 +122,7 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		resourceID string
 		customerID string
 	}
-	type sums struct{ quantity, amount, events wide }
+	type sums struct{ quantity, amount, events, unpricedQuantity, unpricedEvents wide }
 	acc := make(map[key]*sums)
 	var currency abacus.Currency
 	for i := range rows {
@@ -150,6 +159,8 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		s.quantity.add(r.Quantity)
 		s.amount.add(r.Amount.Micros())
 		s.events.add(r.Events)
+		s.unpricedQuantity.add(r.UnpricedQuantity)
+		s.unpricedEvents.add(r.UnpricedEvents)
 	}
 
 	keys := make([]key, 0, len(acc))
@@ -174,22 +185,24 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		Currency: currency,
 		Lines:    make([]Line, 0, len(keys)),
 	}
-	var total wide
+	var total, unpriced wide
 	st.Quantity = new(big.Int)
 	for _, k := range keys {
 		s := acc[k]
 		q := s.quantity.big()
 		a, ok2 := s.amount.int64()
 		e, ok3 := s.events.int64()
+		ue, ok4 := s.unpricedEvents.int64()
 		for _, c := range []struct {
 			ok    bool
 			field string
-		}{{ok2, "amount"}, {ok3, "events"}} {
+		}{{ok2, "amount"}, {ok3, "events"}, {ok4, "unpriced_events"}} {
 			if !c.ok {
 				return Statement{}, overflow(c.field, "a line of the period starting %s", periods[k.period].Start.Format(time.RFC3339))
 			}
 		}
 		total.add(a)
+		unpriced.add(ue)
 		st.Quantity.Add(st.Quantity, q)
 		st.Lines = append(st.Lines, Line{
 			Period:     periods[k.period],
@@ -200,6 +213,9 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 			Quantity:   q,
 			Amount:     abacus.AmountFromMicros(a),
 			Events:     e,
+
+			UnpricedQuantity: s.unpricedQuantity.big(),
+			UnpricedEvents:   ue,
 		})
 	}
 	t, ok := total.int64()
@@ -207,6 +223,9 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		return Statement{}, overflow("amount", "the statement total")
 	}
 	st.Total = abacus.AmountFromMicros(t)
+	if st.UnpricedEvents, ok = unpriced.int64(); !ok {
+		return Statement{}, overflow("unpriced_events", "the statement's count of unpriced events")
+	}
 	return st, nil
 }
 

@@ -78,7 +78,12 @@ func checkStatement(t tb, src *fakeSource, st billing.Statement) {
 	}
 	var total big.Int
 	quantity := new(big.Int)
+	var unpriced int64
 	for i, l := range st.Lines {
+		if l.UnpricedQuantity == nil {
+			t.Fatalf("line %d: UnpricedQuantity is nil", i)
+		}
+		unpriced += l.UnpricedEvents
 		if l.Period.Start.Before(st.From) || l.Period.End.After(st.To) || l.Period.Start.Location() != st.Location {
 			t.Fatalf("line %d: period %v outside the statement %v to %v", i, l.Period, st.From, st.To)
 		}
@@ -88,8 +93,8 @@ func checkStatement(t tb, src *fakeSource, st billing.Statement) {
 		total.Add(&total, big.NewInt(l.Amount.Micros()))
 		quantity.Add(quantity, l.Quantity)
 	}
-	if total.Cmp(big.NewInt(st.Total.Micros())) != 0 || quantity.Cmp(st.Quantity) != 0 {
-		t.Fatalf("total %v, quantity %d; the lines add up to %v, %d", st.Total, st.Quantity, &total, quantity)
+	if total.Cmp(big.NewInt(st.Total.Micros())) != 0 || quantity.Cmp(st.Quantity) != 0 || unpriced != st.UnpricedEvents {
+		t.Fatalf("total %v, quantity %d, unpriced events %d; the lines add up to %v, %d, %d", st.Total, st.Quantity, st.UnpricedEvents, &total, quantity, unpriced)
 	}
 }
 
@@ -283,6 +288,16 @@ func TestBuildOverflow(t *testing.T) {
 		row(day1, 1, "a", "", 1, 1, math.MinInt64), row(day1, 1, "a", "", 1, 1, -1),
 	}}, acct, from, to, billing.Day, time.UTC, billing.GroupBy{})
 	wantCode(t, err, abacus.CodeOverflow, "events")
+	// And unpriced ones, in a line and across lines.
+	over := func(bucket string, n int64) abacus.Rollup {
+		r := row(bucket, 1, "a", "", 1, 0, 1)
+		r.UnpricedEvents = n
+		return r
+	}
+	for _, rows := range [][]abacus.Rollup{{over(day1, math.MaxInt64), over(day1, 1)}, {over(day1, math.MaxInt64), over(day2, 1)}} {
+		_, err = billing.Build(context.Background(), &fakeSource{rows: rows}, acct, from, to, billing.Day, time.UTC, billing.GroupBy{})
+		wantCode(t, err, abacus.CodeOverflow, "unpriced_events")
+	}
 }
 
 func TestBuildErrors(t *testing.T) {
@@ -483,4 +498,34 @@ func TestBuildAccountSpelledOtherwise(t *testing.T) {
 	src := &fakeSource{rows: []abacus.Rollup{row("2024-05-01T10:00:00Z", 1, "a", "", 1, 1, 1)}}
 	_, err := billing.Build(context.Background(), src, abacus.AccountID(strings.ToUpper(string(acct))), utc("2024-05-01T00:00:00Z"), utc("2024-05-02T00:00:00Z"), billing.Day, time.UTC, billing.GroupBy{})
 	wantCode(t, err, abacus.CodeInvalid, "account")
+}
+
+// TestBuildUnpriced: a line says how much of its usage had no price, so a
+// statement tells usage that was free from usage not billed yet; the
+// statement counts the unpriced events of all its lines.
+func TestBuildUnpriced(t *testing.T) {
+	priced := row("2024-05-01T10:00:00Z", 1, "gpu", "a", 5, 0, 1) // free: a price of 0
+	unpriced := row("2024-05-01T10:15:00Z", 1, "gpu", "a", 7, 0, 2)
+	unpriced.UnpricedQuantity, unpriced.UnpricedEvents = 7, 2
+	half := row("2024-05-01T10:00:00Z", 1, "cpu", "a", 10, 30, 3)
+	half.UnpricedQuantity, half.UnpricedEvents = 4, 1
+	src := &fakeSource{rows: []abacus.Rollup{priced, unpriced, half}}
+	from, to := utc("2024-05-01T00:00:00Z"), utc("2024-05-02T00:00:00Z")
+
+	st := build(t, src, from, to, billing.Day, time.UTC, billing.GroupBy{Resource: true})
+	if len(st.Lines) != 2 || st.UnpricedEvents != 3 {
+		t.Fatalf("%+v", st)
+	}
+	cpu, gpu := st.Lines[0], st.Lines[1]
+	if !is(cpu.UnpricedQuantity, 4) || cpu.UnpricedEvents != 1 || !is(cpu.Quantity, 10) || cpu.Amount.Micros() != 30 {
+		t.Fatalf("cpu line %+v, want 4 of its 10 units unpriced, in 1 event", cpu)
+	}
+	if !is(gpu.UnpricedQuantity, 7) || gpu.UnpricedEvents != 2 || !is(gpu.Quantity, 12) {
+		t.Fatalf("gpu line %+v, want 7 of its 12 units unpriced, in 2 events", gpu)
+	}
+
+	st = build(t, &fakeSource{rows: []abacus.Rollup{priced}}, from, to, billing.Day, time.UTC, billing.GroupBy{})
+	if len(st.Lines) != 1 || !is(st.Lines[0].UnpricedQuantity, 0) || st.Lines[0].UnpricedEvents != 0 || st.UnpricedEvents != 0 {
+		t.Fatalf("free usage shown as unpriced: %+v", st)
+	}
 }

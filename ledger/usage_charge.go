@@ -47,7 +47,11 @@ func (u *usageBatch) ingest(it *usageItem) error {
 			return err
 		}
 	}
-	if err := u.roll(ev, cur, ev.Value, stored.Charged, 1); err != nil {
+	unpriced := int64(0)
+	if r.Unpriced {
+		unpriced = 1
+	}
+	if err := u.roll(ev, cur, stored.Charged, 1, unpriced); err != nil {
 		return err
 	}
 	u.seen[ev.ID] = ev
@@ -256,11 +260,14 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 	return nil
 }
 
-// roll adds an event's usage and money to the rollup of its quarter hour.
-// A sum past int64 fails the batch as the database would (ErrRefused; the
-// money has moved by now), and the engine then refuses the events that
-// overflow, each alone, against the stored sums.
-func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, quantity int64, amount abacus.Amount, events int64) error {
+// roll adds an event's money to the rollup of its quarter hour, and its
+// usage events times (1 when it is stored, -1 when voided), of which
+// unpriced times as usage that has no price yet (1 stored unpriced, -1
+// charged by rerate or voided while unpriced). A sum past int64 fails the
+// batch as the database would (ErrRefused; the money has moved by now), and
+// the engine then refuses the events that overflow, each alone, against the
+// stored sums.
+func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, amount abacus.Amount, events, unpriced int64) error {
 	k := rollupKey{ev.Account, ev.Time.Truncate(abacus.RollupBucket), ev.Scene, ev.ResourceID, ev.CustomerID}
 	r := u.rollups[k]
 	if r == nil {
@@ -268,12 +275,15 @@ func (u *usageBatch) roll(ev *abacus.UsageEvent, cur abacus.Currency, quantity i
 		u.rollups[k] = r
 	}
 	a, err := r.Amount.Add(amount)
-	q, qOK := addInt64(r.Quantity, quantity)
+	// Values are never negative, so ±Value is exact.
+	q, qOK := addInt64(r.Quantity, events*ev.Value)
 	n, nOK := addInt64(r.Events, events)
-	if err != nil || !qOK || !nOK {
+	uq, uqOK := addInt64(r.UnpricedQuantity, unpriced*ev.Value)
+	un, unOK := addInt64(r.UnpricedEvents, unpriced)
+	if err != nil || !qOK || !nOK || !uqOK || !unOK {
 		return fmt.Errorf("%w: the usage of %s in the quarter hour from %s overflows its rollup", abacus.ErrRefused, ev.Account, k.bucket.Format(time.RFC3339))
 	}
-	r.Amount, r.Quantity, r.Events = a, q, n
+	r.Amount, r.Quantity, r.Events, r.UnpricedQuantity, r.UnpricedEvents = a, q, n, uq, un
 	return nil
 }
 
@@ -305,7 +315,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	if err := u.chargeRating(it, &charged, r); err != nil {
 		return err
 	}
-	if err := u.roll(&s.UsageEvent, s.Currency, 0, charged.Charged, 0); err != nil {
+	if err := u.roll(&s.UsageEvent, s.Currency, charged.Charged, 0, -1); err != nil {
 		return err
 	}
 	*s = charged

@@ -388,7 +388,7 @@ func (u *usageBatch) finishReprices(group []repricing, paid abacus.Drawn) error 
 		if err != nil {
 			return err
 		}
-		if err := u.roll(&s.UsageEvent, s.Currency, 0, delta, 0); err != nil {
+		if err := u.roll(&s.UsageEvent, s.Currency, delta, 0, 0); err != nil {
 			return err
 		}
 		u.reprices = append(u.reprices, abacus.Reprice{EventSeq: s.Seq, Account: s.Account, Currency: s.Currency, EventTxID: s.TxID,

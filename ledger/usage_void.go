@@ -45,7 +45,11 @@ func (u *usageBatch) void(it *usageItem) error {
 	if err != nil {
 		return err
 	}
-	if err := u.roll(&s.UsageEvent, s.Currency, -s.Value, unrolled, -1); err != nil {
+	unpriced := int64(0)
+	if s.Status == abacus.EventUnpriced {
+		unpriced = -1
+	}
+	if err := u.roll(&s.UsageEvent, s.Currency, unrolled, -1, unpriced); err != nil {
 		return err
 	}
 	// Its minute slot, if it took one, is free again: a corrected event for

@@ -493,7 +493,7 @@ func storeUnpriced(t *testing.T, st abacus.Store, ev abacus.UsageEvent) {
 	t.Helper()
 	stored := abacus.StoredEvent{UsageEvent: ev, Status: abacus.EventUnpriced, ReceivedAt: ev.Time, Currency: "USD", Cost: decimal.NullDecimal{Valid: true}}
 	rollup := abacus.Rollup{Account: ev.Account, Bucket: ev.Time.UTC().Truncate(15 * time.Minute), Scene: ev.Scene, ResourceID: ev.ResourceID,
-		CustomerID: ev.CustomerID, Currency: "USD", Quantity: ev.Value, Events: 1}
+		CustomerID: ev.CustomerID, Currency: "USD", Quantity: ev.Value, Events: 1, UnpricedQuantity: ev.Value, UnpricedEvents: 1}
 	if err := st.Write(t.Context(), func(tx abacus.WriteTx) error {
 		return tx.Apply(t.Context(), &abacus.Changes{Events: []abacus.StoredEvent{stored}, Rollups: []abacus.Rollup{rollup}})
 	}); err != nil {

@@ -77,7 +77,7 @@ func TestVerifyCatchesEventsOffTheirPriceKey(t *testing.T) {
 		both := strconv.FormatInt(book.Prices[0].ID, 10) + "," + strconv.FormatInt(book.Prices[1].ID, 10)
 		corrupt(t, f.st, `UPDATE usage_events SET resource_id = 'cpu' WHERE id = 'a'`)
 		corrupt(t, f.st, `UPDATE usage_rollups SET quantity = 3, events = 1, amount = 3000000`)
-		corrupt(t, f.st, `INSERT INTO usage_rollups SELECT account_id, bucket, scene, 'cpu', customer_id, currency, 2, 2000000, 1 FROM usage_rollups`)
+		corrupt(t, f.st, `INSERT INTO usage_rollups SELECT account_id, bucket, scene, 'cpu', customer_id, currency, 2, 2000000, 1, 0, 0 FROM usage_rollups`)
 		corrupt(t, f.st, `UPDATE usage_events SET price_ids = ? WHERE id = 'b'`, both)
 		rep, err := ledger.Verify(f.ctx, f.st)
 		if err != nil || rep.OK() || !strings.Contains(rep.String(), "event a does not fit the versions that charged it: none of its versions") ||

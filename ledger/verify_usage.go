@@ -250,8 +250,8 @@ func carryPeriod(t time.Time) string {
 }
 
 // rollups checks each rollup row against the events of its key: the
-// usage and count of those that stand, and what each was charged net of
-// what a void gave back (with tiers a void gives back what the month's
+// usage and count of those that stand and of those unpriced, and what each
+// was charged net of what a void gave back (with tiers a void gives back what the month's
 // last units cost, so a voided event's charge and refund need not
 // cancel). Compared as one sum per account, usage moved to another
 // quarter hour, scene, resource or instance went unseen (QA).
@@ -272,7 +272,11 @@ func (u *usageCheck) rollups(ar abacus.AuditReader) error {
 }
 
 func rollupSums(r *abacus.Rollup) string {
-	return fmt.Sprintf("%d units, %s %s charged, %d events", r.Quantity, r.Amount, r.Currency, r.Events)
+	sums := fmt.Sprintf("%d units, %s %s charged, %d events", r.Quantity, r.Amount, r.Currency, r.Events)
+	if r.UnpricedQuantity != 0 || r.UnpricedEvents != 0 {
+		sums += fmt.Sprintf(" (%d units in %d events unpriced)", r.UnpricedQuantity, r.UnpricedEvents)
+	}
+	return sums
 }
 
 func (u *usageCheck) finish() {

@@ -153,15 +153,20 @@ const rollupDiffs = `WITH e AS (
 		resource_id COLLATE "C" AS resource_id, customer_id COLLATE "C" AS customer_id, MIN(currency) AS currency,
 		SUM(CASE WHEN status = 'voided' THEN 0 ELSE value END) AS quantity,
 		SUM(CASE WHEN status = 'voided' THEN charged - refunded ELSE charged END) AS amount,
-		COUNT(*) FILTER (WHERE status <> 'voided') AS events
+		COUNT(*) FILTER (WHERE status <> 'voided') AS events,
+		SUM(CASE WHEN status = 'unpriced' THEN value ELSE 0 END) AS unpriced_quantity,
+		COUNT(*) FILTER (WHERE status = 'unpriced') AS unpriced_events
 	FROM usage_events GROUP BY 1, 2, 3, 4, 5)
-SELECT e.account_id, e.bucket, e.scene, e.resource_id, e.customer_id, r.currency, r.quantity, r.amount, r.events,
-	e.currency, e.quantity::bigint, e.amount::bigint, e.events
+SELECT e.account_id, e.bucket, e.scene, e.resource_id, e.customer_id,
+	r.currency, r.quantity, r.amount, r.events, r.unpriced_quantity, r.unpriced_events,
+	e.currency, e.quantity::bigint, e.amount::bigint, e.events, e.unpriced_quantity::bigint, e.unpriced_events
 FROM e LEFT JOIN usage_rollups r ON r.account_id = e.account_id AND r.bucket = e.bucket AND r.scene = e.scene
 	AND r.resource_id = e.resource_id AND r.customer_id = e.customer_id
 WHERE r.account_id IS NULL OR r.currency <> e.currency OR r.quantity <> e.quantity OR r.amount <> e.amount OR r.events <> e.events
+	OR r.unpriced_quantity <> e.unpriced_quantity OR r.unpriced_events <> e.unpriced_events
 UNION ALL
-SELECT account_id COLLATE "C", bucket, scene, resource_id, customer_id, currency, quantity, amount, events, NULL, NULL, NULL, NULL
+SELECT account_id COLLATE "C", bucket, scene, resource_id, customer_id, currency, quantity, amount, events, unpriced_quantity, unpriced_events,
+	NULL, NULL, NULL, NULL, NULL, NULL
 FROM usage_rollups r WHERE NOT EXISTS (SELECT 1 FROM usage_events x WHERE x.account_id = r.account_id
 	AND x.event_time >= r.bucket AND x.event_time < r.bucket + INTERVAL '15 minutes'
 	AND x.scene = r.scene AND x.resource_id = r.resource_id AND x.customer_id = r.customer_id)
@@ -171,12 +176,13 @@ func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
 	return each(r, rollupDiffs, func(row pgx.Row) (abacus.RollupDiff, error) {
 		var k abacus.Rollup
 		var side [2]struct {
-			currency                *string
-			quantity, amount, count *int64
+			currency                                                  *string
+			quantity, amount, count, unpricedQuantity, unpricedEvents *int64
 		}
 		dest := []any{&k.Account, &k.Bucket, &k.Scene, &k.ResourceID, &k.CustomerID}
 		for i := range side {
-			dest = append(dest, &side[i].currency, &side[i].quantity, &side[i].amount, &side[i].count)
+			s := &side[i]
+			dest = append(dest, &s.currency, &s.quantity, &s.amount, &s.count, &s.unpricedQuantity, &s.unpricedEvents)
 		}
 		var d abacus.RollupDiff
 		if err := row.Scan(dest...); err != nil {
@@ -187,6 +193,7 @@ func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
 			if s := side[i]; s.currency != nil {
 				r := k
 				r.Currency, r.Quantity, r.Amount, r.Events = abacus.Currency(*s.currency), *s.quantity, abacus.AmountFromMicros(*s.amount), *s.count
+				r.UnpricedQuantity, r.UnpricedEvents = *s.unpricedQuantity, *s.unpricedEvents
 				*out = &r
 			}
 		}

@@ -287,7 +287,8 @@ func TestWriteLazyTransaction(t *testing.T) {
 // (and those after it), for tests that set up what an older schema held.
 // Each has no room to spare, so appending to it copies.
 var (
-	undo0017 = []string{`ALTER TABLE usage_counters DROP COLUMN price_id`}
+	undo0023 = []string{`ALTER TABLE usage_rollups DROP COLUMN unpriced_quantity, DROP COLUMN unpriced_events`}
+	undo0017 = slices.Concat(undo0023, []string{`ALTER TABLE usage_counters DROP COLUMN price_id`})
 	undo0015 = slices.Concat(undo0017, []string{`ALTER TABLE usage_events DROP COLUMN uncommitted`}) // its index goes with it
 	undo0014 = slices.Concat(undo0015, []string{`ALTER TABLE dead_letters DROP COLUMN published_at`})
 	undo0013 = slices.Concat(undo0014, []string{`ALTER TABLE usage_events DROP COLUMN drawn_estimated`, `DROP TABLE usage_paid`})
@@ -350,7 +351,7 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
 			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 3000000, 1000000, 2000000, 0, '1', 0)`,
 		`DROP TABLE usage_paid`,
-		undo0017[0],
+		strings.Join(undo0017, "; "),
 		`DELETE FROM schema_migrations WHERE version >= 16`,
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
@@ -368,7 +369,7 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 		if got := fmt.Sprint(cash, bonus, voucher); got != "7000000 2000000 10000000" {
 			t.Fatalf("usage_paid after the repair: %s, want 7000000 2000000 10000000", got)
 		}
-		if _, err := s.Pool().Exec(ctx, undo0017[0]+`; DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
+		if _, err := s.Pool().Exec(ctx, strings.Join(undo0017, "; ")+`; DELETE FROM schema_migrations WHERE version >= 16`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -663,7 +664,7 @@ func TestMigrationMarksSharedCarryMonths(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
+	for _, q := range append(slices.Clone(undo0023),
 		`DROP TABLE usage_carry_periods`,
 		`DELETE FROM schema_migrations WHERE version >= 18`,
 		`INSERT INTO usage_events (seq, id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
@@ -673,7 +674,7 @@ func TestMigrationMarksSharedCarryMonths(t *testing.T) {
 			(3, 'e3', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
 			(4, 'e4', 'b', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 0, 0, 0, 0, '1', 0)`,
 		`INSERT INTO usage_carry (account_id, residue) VALUES ('a', '0.0000003')`,
-	} {
+	) {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -919,5 +920,55 @@ func TestMigrationSettlesPriceCopies(t *testing.T) {
 	var have, n int
 	if err := s.Pool().QueryRow(ctx, `SELECT (SELECT max(version) FROM schema_migrations), (SELECT count(*) FROM prices)`).Scan(&have, &n); err != nil || have != 7 || n != 2 {
 		t.Fatalf("after the refusal: version %d, %d prices (%v)", have, n, err)
+	}
+}
+
+// TestMigrationCountsUnpricedRollups: 0023 gives each rollup the usage and
+// count of its unpriced events, from the events stored, and 0 where all
+// are priced; a voided event counts in neither.
+func TestMigrationCountsUnpricedRollups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := atVersion(t, 22)
+	at := func(hhmm string) time.Time {
+		ts, err := time.Parse(time.RFC3339, "2026-11-01T"+hhmm+":00Z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	for _, e := range []struct {
+		id, status string
+		value      int64
+		time       string
+	}{{"e1", "unpriced", 3, "10:00"}, {"e2", "unpriced", 4, "10:05"}, {"e3", "charged", 5, "10:10"}, {"e4", "voided", 9, "10:20"}, {"e5", "unpriced", 2, "10:29"}, {"e6", "charged", 5, "11:00"}} {
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+			VALUES ($1, 'a', 11, 0, $2, '', 'gpu', '', 's', $3, now(), '', $4, 'USD', 0, 0, 0, 0, '', 0)`, e.id, e.value, at(e.time), e.status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []struct {
+		bucket           string
+		quantity, events int64
+	}{{"10:00", 12, 3}, {"10:15", 2, 1}, {"11:00", 5, 1}} {
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO usage_rollups (account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events)
+			VALUES ('a', $1, 11, 'gpu', 's', 'USD', $2, 0, $3)`, at(r.bucket), r.quantity, r.events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.Rollups(ctx, abacus.RollupQuery{Account: "a", From: at("00:00"), To: at("12:00")})
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("%+v %v", rows, err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s:%d/%d", r.Bucket.UTC().Format("15:04"), r.UnpricedQuantity, r.UnpricedEvents))
+	}
+	if want := "10:00:7/2 10:15:2/1 11:00:0/0"; strings.Join(got, " ") != want {
+		t.Fatalf("unpriced usage after 0023: %s, want %s", strings.Join(got, " "), want)
 	}
 }

@@ -191,15 +191,19 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes, locks *lockKeys) {
 		accts, res, custs, curs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		buckets, scenes := make([]time.Time, n), make([]int32, n)
 		qs, amounts, events := make([]int64, n), make([]int64, n), make([]int64, n)
+		unpricedQs, unpricedEvents := make([]int64, n), make([]int64, n)
 		for i, r := range c.Rollups {
 			accts[i], res[i], custs[i], curs[i], buckets[i], scenes[i] = string(r.Account), r.ResourceID, r.CustomerID, string(r.Currency), r.Bucket, int32(r.Scene)
-			qs[i], amounts[i], events[i] = r.Quantity, r.Amount.Micros(), r.Events
+			qs[i], amounts[i], events[i], unpricedQs[i], unpricedEvents[i] = r.Quantity, r.Amount.Micros(), r.Events, r.UnpricedQuantity, r.UnpricedEvents
 		}
-		b.Queue(`INSERT INTO usage_rollups (account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events)
-			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
+		b.Queue(`INSERT INTO usage_rollups (`+rollupColumns+`)
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[],
+				$10::bigint[], $11::bigint[])
 			ON CONFLICT (account_id, bucket, scene, resource_id, customer_id) DO UPDATE SET quantity = usage_rollups.quantity + excluded.quantity,
-				amount = usage_rollups.amount + excluded.amount, events = usage_rollups.events + excluded.events`,
-			accts, buckets, scenes, res, custs, curs, qs, amounts, events)
+				amount = usage_rollups.amount + excluded.amount, events = usage_rollups.events + excluded.events,
+				unpriced_quantity = usage_rollups.unpriced_quantity + excluded.unpriced_quantity,
+				unpriced_events = usage_rollups.unpriced_events + excluded.unpriced_events`,
+			accts, buckets, scenes, res, custs, curs, qs, amounts, events, unpricedQs, unpricedEvents)
 	}
 	if n := len(c.FreedMinutes); n > 0 {
 		scenes, custs, ids, minutes := make([]int32, n), make([]string, n), make([]string, n), make([]time.Time, n)

@@ -264,12 +264,12 @@ func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rol
 	return collect(rows, err, scanRollup)
 }
 
-const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events`
+const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events, unpriced_quantity, unpriced_events`
 
 func scanRollup(row pgx.Row) (abacus.Rollup, error) {
 	var r abacus.Rollup
 	var amount int64
-	err := row.Scan(&r.Account, &r.Bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events)
+	err := row.Scan(&r.Account, &r.Bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events, &r.UnpricedQuantity, &r.UnpricedEvents)
 	r.Bucket, r.Amount = r.Bucket.UTC(), abacus.AmountFromMicros(amount)
 	return r, err
 }

@@ -168,15 +168,20 @@ const rollupDiffs = `WITH e AS (
 	SELECT account_id, event_time - event_time % 900000000 AS bucket, scene, resource_id, customer_id, MIN(currency) AS currency,
 		SUM(CASE status WHEN 'voided' THEN 0 ELSE value END) AS quantity,
 		SUM(CASE status WHEN 'voided' THEN charged - refunded ELSE charged END) AS amount,
-		SUM(status <> 'voided') AS events
+		SUM(status <> 'voided') AS events,
+		SUM(CASE status WHEN 'unpriced' THEN value ELSE 0 END) AS unpriced_quantity,
+		SUM(status = 'unpriced') AS unpriced_events
 	FROM usage_events GROUP BY 1, 2, 3, 4, 5)
-SELECT e.account_id, e.bucket, e.scene, e.resource_id, e.customer_id, r.currency, r.quantity, r.amount, r.events,
-	e.currency, e.quantity, e.amount, e.events
+SELECT e.account_id, e.bucket, e.scene, e.resource_id, e.customer_id,
+	r.currency, r.quantity, r.amount, r.events, r.unpriced_quantity, r.unpriced_events,
+	e.currency, e.quantity, e.amount, e.events, e.unpriced_quantity, e.unpriced_events
 FROM e LEFT JOIN usage_rollups r ON r.account_id = e.account_id AND r.bucket = e.bucket AND r.scene = e.scene
 	AND r.resource_id = e.resource_id AND r.customer_id = e.customer_id
 WHERE r.account_id IS NULL OR r.currency <> e.currency OR r.quantity <> e.quantity OR r.amount <> e.amount OR r.events <> e.events
+	OR r.unpriced_quantity <> e.unpriced_quantity OR r.unpriced_events <> e.unpriced_events
 UNION ALL
-SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events, NULL, NULL, NULL, NULL
+SELECT account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events, unpriced_quantity, unpriced_events,
+	NULL, NULL, NULL, NULL, NULL, NULL
 FROM usage_rollups r WHERE NOT EXISTS (SELECT 1 FROM usage_events x WHERE x.account_id = r.account_id
 	AND x.event_time >= r.bucket AND x.event_time < r.bucket + 900000000
 	AND x.scene = r.scene AND x.resource_id = r.resource_id AND x.customer_id = r.customer_id)
@@ -187,12 +192,13 @@ func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
 		var k abacus.Rollup
 		var bucket int64
 		var side [2]struct {
-			currency                sql.NullString
-			quantity, amount, count sql.NullInt64
+			currency                                                  sql.NullString
+			quantity, amount, count, unpricedQuantity, unpricedEvents sql.NullInt64
 		}
 		dest := []any{&k.Account, &bucket, &k.Scene, &k.ResourceID, &k.CustomerID}
 		for i := range side {
-			dest = append(dest, &side[i].currency, &side[i].quantity, &side[i].amount, &side[i].count)
+			s := &side[i]
+			dest = append(dest, &s.currency, &s.quantity, &s.amount, &s.count, &s.unpricedQuantity, &s.unpricedEvents)
 		}
 		var d abacus.RollupDiff
 		if err := rows.Scan(dest...); err != nil {
@@ -203,6 +209,7 @@ func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
 			if s := side[i]; s.currency.Valid {
 				r := k
 				r.Currency, r.Quantity, r.Amount, r.Events = abacus.Currency(s.currency.String), s.quantity.Int64, abacus.AmountFromMicros(s.amount.Int64), s.count.Int64
+				r.UnpricedQuantity, r.UnpricedEvents = s.unpricedQuantity.Int64, s.unpricedEvents.Int64
 				*out = &r
 			}
 		}

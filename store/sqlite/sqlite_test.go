@@ -254,9 +254,15 @@ const undo0015 = undo0017 + `DROP INDEX usage_events_uncommitted;
 	DELETE FROM schema_migrations WHERE version >= 15;
 	`
 
-// undo0017 takes a migrated database back to before 0017.
-const undo0017 = `ALTER TABLE usage_counters DROP COLUMN price_id;
+// undo0017 takes a migrated database back to before 0017 (and 0023).
+const undo0017 = undo0023 + `ALTER TABLE usage_counters DROP COLUMN price_id;
 	DELETE FROM schema_migrations WHERE version >= 17;
+	`
+
+// undo0023 takes a migrated database back to before 0023.
+const undo0023 = `ALTER TABLE usage_rollups DROP COLUMN unpriced_quantity;
+	ALTER TABLE usage_rollups DROP COLUMN unpriced_events;
+	DELETE FROM schema_migrations WHERE version >= 23;
 	`
 
 // TestMigrationMarksOldDeadLettersPublished: a dead letter stored before
@@ -527,7 +533,7 @@ func TestMigrationMarksSharedCarryMonths(t *testing.T) {
 	ctx := context.Background()
 	s, db, _ := migratedWithSQL(t)
 	sep, oct := time.Date(2026, 9, 30, 23, 0, 0, 0, time.UTC).UnixMicro(), time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC).UnixMicro()
-	_, err := db.ExecContext(ctx, fmt.Sprintf(`DROP TABLE usage_carry_periods; DELETE FROM schema_migrations WHERE version >= 18;
+	_, err := db.ExecContext(ctx, fmt.Sprintf(undo0023+`DROP TABLE usage_carry_periods; DELETE FROM schema_migrations WHERE version >= 18;
 		INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
 			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
 		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', %[1]d, 0, '', 'charged', 'USD', 0, 0, 0, 0, '1', 0),
@@ -624,5 +630,56 @@ func TestMigrationSettlesPriceCopies(t *testing.T) {
 	var n int
 	if got := applied(t, path); len(got) != 7 || db.QueryRow(`SELECT count(*) FROM prices`).Scan(&n) != nil || n != 2 {
 		t.Fatalf("after the refusal: %d migrations, %d prices", len(got), n)
+	}
+}
+
+// TestMigrationCountsUnpricedRollups: 0023 gives each rollup the usage and
+// count of its unpriced events, from the events stored, and 0 where all
+// are priced; a voided event counts in neither.
+func TestMigrationCountsUnpricedRollups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, path := atVersion(t, 22)
+	at := func(hhmm string) int64 {
+		ts, err := time.Parse(time.RFC3339, "2026-11-01T"+hhmm+":00Z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts.UnixMicro()
+	}
+	for _, e := range []struct {
+		id, status string
+		value      int64
+		time       string
+	}{{"e1", "unpriced", 3, "10:00"}, {"e2", "unpriced", 4, "10:05"}, {"e3", "charged", 5, "10:10"}, {"e4", "voided", 9, "10:20"}, {"e5", "unpriced", 2, "10:29"}, {"e6", "charged", 5, "11:00"}} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+			VALUES (?, 'a', 11, 0, ?, '', 'gpu', '', 's', ?, 0, '', ?, 'USD', 0, 0, 0, 0, '', 0)`, e.id, e.value, at(e.time), e.status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []struct {
+		bucket           string
+		quantity, events int64
+	}{{"10:00", 12, 3}, {"10:15", 2, 1}, {"11:00", 5, 1}} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO usage_rollups (account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events)
+			VALUES ('a', ?, 11, 'gpu', 's', 'USD', ?, 0, ?)`, at(r.bucket), r.quantity, r.events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t, path)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.Rollups(ctx, abacus.RollupQuery{Account: "a", From: time.UnixMicro(at("00:00")), To: time.UnixMicro(at("12:00"))})
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("%+v %v", rows, err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s:%d/%d", r.Bucket.UTC().Format("15:04"), r.UnpricedQuantity, r.UnpricedEvents))
+	}
+	if want := "10:00:7/2 10:15:2/1 11:00:0/0"; strings.Join(got, " ") != want {
+		t.Fatalf("unpriced usage after 0023: %s, want %s", strings.Join(got, " "), want)
 	}
 }

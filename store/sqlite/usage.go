@@ -248,12 +248,14 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	if err != nil {
 		return err
 	}
-	err = insertRows(ctx, t.tx, `INSERT INTO usage_rollups (account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events)`, 9, len(c.Rollups),
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_rollups (`+rollupColumns+`)`, 11, len(c.Rollups),
 		func(i int, a []any) []any {
 			r := &c.Rollups[i]
-			return append(a, string(r.Account), micros(r.Bucket), r.Scene, r.ResourceID, r.CustomerID, string(r.Currency), r.Quantity, r.Amount.Micros(), r.Events)
+			return append(a, string(r.Account), micros(r.Bucket), r.Scene, r.ResourceID, r.CustomerID, string(r.Currency), r.Quantity, r.Amount.Micros(), r.Events,
+				r.UnpricedQuantity, r.UnpricedEvents)
 		}, ` ON CONFLICT (account_id, bucket, scene, resource_id, customer_id) DO UPDATE SET
-			quantity = quantity + excluded.quantity, amount = amount + excluded.amount, events = events + excluded.events`)
+			quantity = quantity + excluded.quantity, amount = amount + excluded.amount, events = events + excluded.events,
+			unpriced_quantity = unpriced_quantity + excluded.unpriced_quantity, unpriced_events = unpriced_events + excluded.unpriced_events`)
 	if err != nil {
 		return err
 	}

@@ -291,12 +291,12 @@ func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rol
 	return out, rows.Err()
 }
 
-const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events`
+const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events, unpriced_quantity, unpriced_events`
 
 func scanRollup(sc interface{ Scan(...any) error }) (abacus.Rollup, error) {
 	var r abacus.Rollup
 	var bucket, amount int64
-	err := sc.Scan(&r.Account, &bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events)
+	err := sc.Scan(&r.Account, &bucket, &r.Scene, &r.ResourceID, &r.CustomerID, &r.Currency, &r.Quantity, &amount, &r.Events, &r.UnpricedQuantity, &r.UnpricedEvents)
 	r.Bucket, r.Amount = fromMicros(bucket), abacus.AmountFromMicros(amount)
 	return r, err
 }
