@@ -180,6 +180,8 @@ func CanonicalEventID(id string) string {
 //   - A scene CSGHub credits (1 portal charge, 3 cash charge, 41 dataset
 //     sale income): usage is charged, so such an event would take from
 //     the account what CSGHub gives it (QA).
+//   - A control character in a text field, or an invisible one in a key
+//     (checkUnseen).
 func CheckNewEvent(e *UsageEvent) error {
 	if e.ID == string(nilAccountID) {
 		return Errorf(CodeInvalid, "uuid", "is the nil UUID, which a producer that never set the event's id sends; give every event an id of its own")
@@ -189,6 +191,35 @@ func CheckNewEvent(e *UsageEvent) error {
 	}
 	if name, ok := creditScenes[e.Scene]; ok {
 		return Errorf(CodeInvalid, "scene", "%d (%s) is a scene CSGHub credits to the account, not usage to charge: post it to the ledger as a top-up or grant", e.Scene, name)
+	}
+	for _, f := range []struct {
+		name, v string
+		key     bool
+	}{{"op_uid", e.OpUID, true}, {"resource_id", e.ResourceID, true}, {"customer_id", e.CustomerID, true}, {"resource_name", e.ResourceName, false}} {
+		if err := checkUnseen(f.name, f.v, f.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkUnseen refuses a character a reader of the text would not see.
+// A control character (an escape that recolours the terminal listing it, a
+// stray CR after a key) is never part of what a producer means; a name
+// may hold tabs and line breaks. A key (an instance, a resource a price is
+// keyed by) also may not hold an invisible format character (U+200B, a
+// byte order mark, a bidirectional override): "gpu" and "gpu" with
+// U+200B look alike and would be rated and summed apart.
+func checkUnseen(field, s string, key bool) error {
+	for i, r := range s {
+		switch {
+		case r >= ' ' && r < 0x7f: // printable ASCII, most of every event
+		case !key && (r == '\t' || r == '\n' || r == '\r'):
+		case unicode.IsControl(r):
+			return Errorf(CodeInvalid, field, "holds the control character %U at byte %d; send the text without it", r, i)
+		case key && unicode.Is(unicode.Cf, r):
+			return Errorf(CodeInvalid, field, "holds the invisible character %U at byte %d: it would look like another %s and be rated and summed apart from it; send it without", r, i, field)
+		}
 	}
 	return nil
 }

@@ -107,6 +107,34 @@ func TestCheckNewEvent(t *testing.T) {
 			t.Errorf("id %q: %v", id, err)
 		}
 	}
+	// Text a reader would not see: a control character anywhere but as a
+	// name's whitespace, and in a key an invisible format character.
+	for _, c := range []struct {
+		field string
+		set   func(*abacus.UsageEvent, string)
+		bad   []string
+		good  []string
+	}{
+		{"op_uid", func(e *abacus.UsageEvent, v string) { e.OpUID = v }, []string{"op\x1b[31m", "op\t1", "op\u200b", "\u202eop"}, []string{"op-1", "操作"}},
+		{"resource_id", func(e *abacus.UsageEvent, v string) { e.ResourceID = v }, []string{"gpu\r", "gpu\n", "g\x7fpu", "gpu\u0085", "gpu\u200b", "\ufeffgpu"}, []string{"gpu", "gpu a100", "显卡"}},
+		{"customer_id", func(e *abacus.UsageEvent, v string) { e.CustomerID = v }, []string{"space\x00", "space\x1b]0;x\x07"}, []string{"space-1"}},
+		{"resource_name", func(e *abacus.UsageEvent, v string) { e.ResourceName = v }, []string{"A100\x1b[2J", "A100\u009b"}, []string{"A100\tx\r\ny", "A100\u200b", "👩\u200d💻"}},
+	} {
+		for _, v := range c.bad {
+			e := abacus.UsageEvent{ID: "e-1", Scene: 11}
+			c.set(&e, v)
+			if err := abacus.CheckNewEvent(&e); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.HasPrefix(err.Error(), c.field+": ") || !strings.Contains(err.Error(), "U+") {
+				t.Errorf("%s %q: %v, want refused naming %s and the character", c.field, v, err, c.field)
+			}
+		}
+		for _, v := range c.good {
+			e := abacus.UsageEvent{ID: "e-1", Scene: 11}
+			c.set(&e, v)
+			if err := abacus.CheckNewEvent(&e); err != nil {
+				t.Errorf("%s %q: %v", c.field, v, err)
+			}
+		}
+	}
 	for scene, charged := range map[int]bool{0: true, 1: false, 2: true, 3: false, 4: true, 10: true, 15: true, 40: true, 41: false, 99: true} {
 		err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: "e-1", Scene: scene})
 		if charged && err != nil || !charged && (abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "scene")) {

@@ -487,6 +487,31 @@ func TestNonNFCIDComingInOrStored(t *testing.T) {
 	})
 }
 
+// TestControlCharactersComingInOrStored: an event whose key holds a control
+// character is refused naming the field, and the rest of its batch is
+// charged; one stored with such a key before the rule, sent again, is a
+// duplicate as ever.
+func TestControlCharactersComingInOrStored(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		stray := spaceEvent("stray-cr", acct, "gpu\r", 5, f.t0)
+		res := f.ingest(spaceEvent("before", acct, "gpu", 1, f.t0), stray, spaceEvent("after", acct, "gpu", 2, f.t0))
+		if res[0].Status != abacus.IngestAccepted || res[2].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestRejected ||
+			res[1].Err.Field != "resource_id" || !strings.Contains(res[1].Err.Message, "U+000D") {
+			t.Fatalf("%+v, want the event with a CR after its resource refused naming resource_id, the others charged", res)
+		}
+		storeUnpriced(t, f.st, spaceEvent("stored-earlier", acct, "gpu\r", 5, f.t0))
+		if res := f.ingest(spaceEvent("stored-earlier", acct, "gpu\r", 5, f.t0)); res[0].Status != abacus.IngestDuplicate {
+			t.Fatalf("sent again once stored before the rule: %+v, want duplicate", res[0])
+		}
+		if cash := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != "-3" {
+			t.Fatalf("cash %s, want -3", cash)
+		}
+		mustVerify(t, f.st)
+	})
+}
+
 // storeUnpriced stores ev unpriced, with its rollup, as an earlier
 // release did, past the rules events coming in are held to now.
 func storeUnpriced(t *testing.T, st abacus.Store, ev abacus.UsageEvent) {
