@@ -180,8 +180,8 @@ func CanonicalEventID(id string) string {
 //   - A scene CSGHub credits (1 portal charge, 3 cash charge, 41 dataset
 //     sale income): usage is charged, so such an event would take from
 //     the account what CSGHub gives it (QA).
-//   - A control character in a text field, or an invisible one in a key
-//     (checkUnseen).
+//   - A control character in a text field, or a character that is not
+//     printable in a key (checkUnseen).
 func CheckNewEvent(e *UsageEvent) error {
 	if e.ID == string(nilAccountID) {
 		return Errorf(CodeInvalid, "uuid", "is the nil UUID, which a producer that never set the event's id sends; give every event an id of its own")
@@ -207,9 +207,9 @@ func CheckNewEvent(e *UsageEvent) error {
 // A control character (an escape that recolours the terminal listing it, a
 // stray CR after a key) is never part of what a producer means; a name
 // may hold tabs and line breaks. A key (an instance, a resource a price is
-// keyed by) also may not hold an invisible format character (U+200B, a
-// byte order mark, a bidirectional override): "gpu" and "gpu" with
-// U+200B look alike and would be rated and summed apart.
+// keyed by) is printable text, as a price's resource_id must be: "gpu"
+// and "gpu" with U+200B or a no-break space look alike and would be rated
+// and summed apart, and no price could be keyed by the second.
 func checkUnseen(field, s string, key bool) error {
 	for i, r := range s {
 		switch {
@@ -217,8 +217,8 @@ func checkUnseen(field, s string, key bool) error {
 		case !key && (r == '\t' || r == '\n' || r == '\r'):
 		case unicode.IsControl(r):
 			return Errorf(CodeInvalid, field, "holds the control character %U at byte %d; send the text without it", r, i)
-		case key && unicode.Is(unicode.Cf, r):
-			return Errorf(CodeInvalid, field, "holds the invisible character %U at byte %d: it would look like another %s and be rated and summed apart from it; send it without", r, i, field)
+		case key && !unicode.IsPrint(r):
+			return Errorf(CodeInvalid, field, "holds %U at byte %d, which is not printable: it would look like another %s and be rated and summed apart from it; a key is printable text", r, i, field)
 		}
 	}
 	return nil

@@ -108,7 +108,7 @@ func TestCheckNewEvent(t *testing.T) {
 		}
 	}
 	// Text a reader would not see: a control character anywhere but as a
-	// name's whitespace, and in a key an invisible format character.
+	// name's whitespace, and in a key any character that is not printable.
 	for _, c := range []struct {
 		field string
 		set   func(*abacus.UsageEvent, string)
@@ -116,7 +116,7 @@ func TestCheckNewEvent(t *testing.T) {
 		good  []string
 	}{
 		{"op_uid", func(e *abacus.UsageEvent, v string) { e.OpUID = v }, []string{"op\x1b[31m", "op\t1", "op\u200b", "\u202eop"}, []string{"op-1", "操作"}},
-		{"resource_id", func(e *abacus.UsageEvent, v string) { e.ResourceID = v }, []string{"gpu\r", "gpu\n", "g\x7fpu", "gpu\u0085", "gpu\u200b", "\ufeffgpu"}, []string{"gpu", "gpu a100", "显卡"}},
+		{"resource_id", func(e *abacus.UsageEvent, v string) { e.ResourceID = v }, []string{"gpu\r", "gpu\n", "g\x7fpu", "gpu\u0085", "gpu\u200b", "\ufeffgpu", "gpu\u00a0a100"}, []string{"gpu", "gpu a100", "显卡"}},
 		{"customer_id", func(e *abacus.UsageEvent, v string) { e.CustomerID = v }, []string{"space\x00", "space\x1b]0;x\x07"}, []string{"space-1"}},
 		{"resource_name", func(e *abacus.UsageEvent, v string) { e.ResourceName = v }, []string{"A100\x1b[2J", "A100\u009b"}, []string{"A100\tx\r\ny", "A100\u200b", "👩\u200d💻"}},
 	} {
