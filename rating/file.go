@@ -730,7 +730,17 @@ func (d *fileDecoder) price(n *node, path string) abacus.Price {
 		if v, vf := d.field(ln, f, "type", false); v != nil {
 			l.Type = d.str(v, vf)
 		}
-		l.UserMetric = d.str(d.field(ln, f, "user_metric", false))
+		if mn, mf := d.field(ln, f, "user_metric", false); mn != nil {
+			l.UserMetric = d.str(mn, mf)
+			// Its count is read from extra: under a key rating reads for
+			// something else, the event's token count had been multiplied
+			// by itself, and a count under sku_type had moved the event to
+			// another price key (QA).
+			if i := slices.IndexFunc(readKeys, func(k string) bool { return strings.EqualFold(k, l.UserMetric) }); i >= 0 && d.err == nil {
+				d.fail(mn.line, mf, abacus.CodeInvalid, "%s is a key of extra abacus reads for the event itself (%s): give the licence's count a key of its own, such as seats",
+					clip(l.UserMetric), strings.Join(readKeys, ", "))
+			}
+		}
 		l.Burstable = d.bool(d.field(ln, f, "burstable", true))
 		p.License = l
 	}
