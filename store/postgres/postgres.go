@@ -42,6 +42,7 @@ var _ abacus.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://…). Call Migrate before use.
 func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	url = lowerScheme(url)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -66,6 +67,19 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: reading the schema: %w", err)
 	}
 	return s, nil
+}
+
+// lowerScheme spells a URL's postgres:// or postgresql:// scheme in lower
+// case, as pgx knows it. A scheme is case-insensitive (RFC 3986), but pgx
+// read POSTGRES://host/db as a key=value string and connected to the local
+// socket as the operating system's user instead (QA).
+func lowerScheme(url string) string {
+	for _, scheme := range []string{"postgres://", "postgresql://"} {
+		if len(url) >= len(scheme) && strings.EqualFold(url[:len(scheme)], scheme) {
+			return scheme + url[len(scheme):]
+		}
+	}
+	return url
 }
 
 // Close closes the pool.

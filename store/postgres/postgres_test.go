@@ -710,6 +710,31 @@ func TestPoolSizeFromTheURL(t *testing.T) {
 	}
 }
 
+// TestOpenTakesTheSchemeInAnyCase: a URL's scheme is case-insensitive;
+// pgx had read POSTGRES://… as a key=value string and connected to the
+// local socket as the operating system's user (QA).
+func TestOpenTakesTheSchemeInAnyCase(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.PostgresSchemaURL(t)
+	schemaOf := func(s *postgres.Store) string {
+		var schema string
+		if err := s.Pool().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		return schema
+	}
+	want := schemaOf(open(t, url))
+	_, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		t.Fatalf("%s is not a URL", url)
+	}
+	for _, scheme := range []string{"POSTGRES", "PostgreSQL"} {
+		if got := schemaOf(open(t, scheme+"://"+rest)); got != want {
+			t.Fatalf("%s://…: schema %q, want %q", scheme, got, want)
+		}
+	}
+}
+
 // TestEventsListingWaitsForBatchesInFlight: a batch that took lower seqs
 // and commits after one with higher seqs does not go unseen by a client
 // paging all accounts' events by seq: the listing waits for it. Before, a
