@@ -283,8 +283,10 @@ func extraBool(extra extraFields, key string) (bool, bool, error) {
 	if err := json.Unmarshal([]byte(raw), &b); err == nil {
 		return b, true, nil
 	}
+	shown := raw // a string as its text, not quoted twice (QA)
 	var s string
 	if err := json.Unmarshal([]byte(raw), &s); err == nil {
+		shown = s
 		switch s {
 		case "true":
 			return true, true, nil
@@ -292,7 +294,7 @@ func extraBool(extra extraFields, key string) (bool, bool, error) {
 			return false, true, nil
 		}
 	}
-	return false, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not true or false", clip(raw))
+	return false, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not true or false", clip(shown))
 }
 
 // isInteger reports whether s is an optional minus sign and digits.

@@ -410,8 +410,10 @@ func oldExtraBool(extra map[string]json.RawMessage, key string) (bool, bool, err
 	if err := json.Unmarshal(raw, &b); err == nil {
 		return b, true, nil
 	}
+	shown := string(raw) // a string as its text, not quoted twice (QA)
 	var s string
 	if err := json.Unmarshal(raw, &s); err == nil {
+		shown = s
 		switch s {
 		case "true":
 			return true, true, nil
@@ -419,5 +421,5 @@ func oldExtraBool(extra map[string]json.RawMessage, key string) (bool, bool, err
 			return false, true, nil
 		}
 	}
-	return false, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not true or false", clip(string(raw)))
+	return false, false, abacus.Errorf(abacus.CodeInvalid, "extra."+key, "%s is not true or false", clip(shown))
 }

@@ -248,6 +248,7 @@ func TestLicences(t *testing.T) {
 		qty         int64
 		cost        string
 		uncommitted bool
+		message     string // of the error, where it matters
 		err         string // the field of the expected error
 	}{
 		{name: "install, running", res: "inst", qty: 10, cost: "5"},
@@ -258,7 +259,7 @@ func TestLicences(t *testing.T) {
 		{name: "instance, stopped", res: "run", extra: map[string]any{"running": false}, qty: 0, cost: "0"},
 		{name: "instance, stopped string", res: "run", extra: map[string]any{"running": "false"}, qty: 0, cost: "0"},
 		{name: "instance, running null", res: "run", extra: map[string]any{"running": nil}, qty: 10, cost: "5"},
-		{name: "instance, bad running", res: "run", extra: map[string]any{"running": "maybe"}, err: "extra.running"},
+		{name: "instance, bad running", res: "run", extra: map[string]any{"running": "maybe"}, err: "extra.running", message: `"maybe" is not true or false`},
 		{name: "instance, numeric running", res: "run", extra: map[string]any{"running": 0}, err: "extra.running"},
 		{name: "stub, number", res: "stub", extra: map[string]any{"users": 25}, qty: 250, cost: "125"},
 		{name: "stub, string", res: "stub", extra: map[string]any{"users": "25"}, qty: 250, cost: "125"},
@@ -286,7 +287,7 @@ func TestLicences(t *testing.T) {
 		r, err := b.RateIncoming(e, "USD", func(rating.Counter) int64 { return 0 })
 		if tc.err != "" {
 			var ae *abacus.Error
-			if !errors.As(err, &ae) || ae.Field != tc.err {
+			if !errors.As(err, &ae) || ae.Field != tc.err || (tc.message != "" && ae.Message != tc.message) {
 				t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.err)
 			}
 			continue
