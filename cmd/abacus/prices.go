@@ -58,6 +58,9 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() != 1 {
 		return usagef("name one price file")
 	}
+	if *dryRun && !*correct {
+		return usagef("--dry-run goes with --correct: a plain import changes only what it adds, and says what")
+	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return err
@@ -81,9 +84,6 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return errors.New("interrupted before anything was stored: nothing changed")
 		}
 		return err
-	}
-	if *dryRun && !*correct {
-		return fmt.Errorf("--dry-run goes with --correct")
 	}
 	if *correct {
 		ecfg, err := usage()
