@@ -101,7 +101,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		if dryRun {
 			return errors.New("interrupted: a dry run changes nothing")
 		}
-		t.print(stdout)
+		t.print(stdout, stderr)
 		return errors.New("interrupted: the events counted are repriced; run the same command again to finish: it is safe " +
 			"(it stores nothing twice, and reprices only events still at versions no longer in force)" + t.refusedNote())
 	}
@@ -179,13 +179,13 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 			return err
 		}
 	}
-	t.print(stdout)
+	t.print(stdout, stderr)
 	unpricedHint(ctx, st, stdout)
 	switch {
-	case t.refused == 1:
+	case t.refused.n == 1:
 		return errors.New("1 event was refused (listed above); it keeps its old price: run the same command again once it can pay (or, where events of its month came in meanwhile, now)")
-	case t.refused > 1:
-		return fmt.Errorf("%d events were refused (listed above); they keep their old prices: run the same command again once they can pay (or, where events of their months came in meanwhile, now)", t.refused)
+	case t.refused.n > 1:
+		return fmt.Errorf("%d events were refused %s; they keep their old prices: run the same command again once they can pay (or, where events of their months came in meanwhile, now)", t.refused.n, t.refused.where())
 	}
 	return nil
 }
@@ -428,26 +428,27 @@ func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.Accou
 
 // repriceTally counts what became of the events a correction repriced.
 type repriceTally struct {
-	repriced, refused int
+	repriced          int
+	refused           refusals
 	refunded, charged abacus.Amount
 }
 
 // print is the command's summary.
-func (t *repriceTally) print(stdout io.Writer) {
-	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused)
+func (t *repriceTally) print(stdout, stderr io.Writer) {
+	t.refused.more(stderr)
+	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused.n)
 }
 
 // refusedNote adds the refused events to an interruption's message.
 func (t *repriceTally) refusedNote() string {
-	return refusedNote(t.refused, "keeps its old price", "keep their old prices")
+	return t.refused.note("keeps its old price", "keep their old prices")
 }
 
 func (t *repriceTally) add(results []abacus.IngestResult, stderr io.Writer) error {
 	for _, r := range results {
 		switch {
 		case r.Status != abacus.IngestAccepted:
-			t.refused++
-			fmt.Fprintf(stderr, "event %s: %v\n", r.ID, r.Err)
+			t.refused.add(stderr, r)
 		case !r.Repriced: // repriced meanwhile, by another run
 		default:
 			t.repriced++

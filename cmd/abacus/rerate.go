@@ -38,7 +38,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var t rerateTally
 	// Interrupted, it stops listing, and says what it charged.
 	interrupted := func() error {
-		t.print(stdout, true)
+		t.print(stdout, stderr, true)
 		return errors.New("interrupted: the events counted are charged; run the same command again to finish: it is safe (it charges only the events still unpriced)" + t.refusedNote())
 	}
 	var after int64
@@ -74,12 +74,12 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	t.print(stdout, false)
+	t.print(stdout, stderr, false)
 	switch {
-	case t.refused == 1:
+	case t.refused.n == 1:
 		return errors.New("1 event was refused (listed above); it is still unpriced")
-	case t.refused > 1:
-		return fmt.Errorf("%d events were refused (listed above); they are still unpriced", t.refused)
+	case t.refused.n > 1:
+		return fmt.Errorf("%d events were refused %s; they are still unpriced", t.refused.n, t.refused.where())
 	}
 	return nil
 }
@@ -91,19 +91,21 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // after it was listed is gone: no longer this run's to charge, and no
 // failure.
 type rerateTally struct {
-	charged, still, refused, gone int
-	total                         abacus.Amount
+	charged, still, gone int
+	refused              refusals
+	total                abacus.Amount
 }
 
 // print is the command's summary; partial, of a run interrupted before it
 // had listed every unpriced event (QA: "0 still have no price" read as
 // none left, where it had listed none).
-func (t *rerateTally) print(stdout io.Writer, partial bool) {
+func (t *rerateTally) print(stdout, stderr io.Writer, partial bool) {
+	t.refused.more(stderr)
 	still := "still have no price"
 	if partial {
 		still = "of those it listed " + still
 	}
-	fmt.Fprintf(stdout, "charged %s (%s in all); %d %s; %d refused", count(t.charged, "event"), t.total, t.still, still, t.refused)
+	fmt.Fprintf(stdout, "charged %s (%s in all); %d %s; %d refused", count(t.charged, "event"), t.total, t.still, still, t.refused.n)
 	if t.gone > 0 {
 		fmt.Fprintf(stdout, "; %d charged or voided by another process meanwhile", t.gone)
 	}
@@ -112,19 +114,7 @@ func (t *rerateTally) print(stdout io.Writer, partial bool) {
 
 // refusedNote adds the refused events to an interruption's message.
 func (t *rerateTally) refusedNote() string {
-	return refusedNote(t.refused, "is still unpriced", "are still unpriced")
-}
-
-// refusedNote says, for an interruption's message, what became of the n
-// events refused (listed above): one for a single event, many for more.
-func refusedNote(n int, one, many string) string {
-	switch {
-	case n == 1:
-		return "; the 1 event refused (listed above) " + one
-	case n > 1:
-		return fmt.Sprintf("; the %d events refused (listed above) %s", n, many)
-	}
-	return ""
+	return t.refused.note("is still unpriced", "are still unpriced")
 }
 
 func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error {
@@ -133,8 +123,7 @@ func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error
 		case r.Status != abacus.IngestAccepted && r.Err != nil && r.Err.Code == abacus.CodeConflict && r.Err.Field == "status":
 			t.gone++
 		case r.Status != abacus.IngestAccepted:
-			t.refused++
-			fmt.Fprintf(stderr, "event %s: %v\n", r.ID, r.Err)
+			t.refused.add(stderr, r)
 		case r.Unpriced:
 			t.still++
 		default:

@@ -58,6 +58,38 @@ func TestRerateReportsRefusedEvents(t *testing.T) {
 	}
 }
 
+// TestRerateListsTheFirstRefusals: a run that has many events refused
+// lists the first 20 and counts the rest, rather than a line for each
+// (QA: a refused correction printed 800 KB for one account-month).
+func TestRerateListsTheFirstRefusals(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	var lines []string
+	for i := range 25 {
+		lines = append(lines, usageEvent(fmt.Sprintf("floored-%02d", i), account(23), 4))
+	}
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "ingest", "--db", dsn, "--new-account-overdraft", "none", file); err != nil || !strings.Contains(out, "accepted 25 (25 unpriced)") {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	importPrices(t, dsn)
+	out, err := runCLI(t, "rerate", "--db", dsn)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("refused events must fail the command: %v\n%s", err, out)
+	}
+	for _, w := range []string{"and 5 more refused\n", "0 still have no price; 25 refused\n", "25 events were refused (the first 20 listed above); they are still unpriced"} {
+		if !strings.Contains(out, w) {
+			t.Fatalf("missing %q in\n%s", w, out)
+		}
+	}
+	if n := strings.Count(out, "event floored-"); n != 20 {
+		t.Fatalf("%d refused events listed, want 20:\n%s", n, out)
+	}
+}
+
 // TestRerateCountsEventsChargedMeanwhile: an event that another process
 // charged between this run's listing and its rerate is counted as gone,
 // not refused, and fails nothing: two reraters at once are not an error.
