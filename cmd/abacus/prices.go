@@ -146,13 +146,46 @@ func warn(stderr io.Writer, warnings []string) {
 	}
 }
 
-// unpricedHint says so when events wait unpriced: new prices do not charge
-// them by themselves (QA: nothing said so).
+// unpricedHint says so when events wait unpriced that the book now
+// prices: new prices do not charge them by themselves (QA: nothing said
+// so). It rates the first hintScan of them; an event the book still does
+// not price, of another key or currency say, is not worth a word (QA: the
+// hint came after every import while any event waited).
 func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
-	if evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventUnpriced, Limit: 1}); err == nil && len(evs) > 0 {
-		fmt.Fprintln(stdout, "events are waiting unpriced: run `abacus rerate` to charge those the book now prices")
+	stored, err := st.PriceBookLoad(ctx)
+	if err != nil {
+		return
+	}
+	book, err := rating.NewBook(stored.Prices, stored.Levels, stored.Commitments)
+	if err != nil {
+		return
+	}
+	var after int64
+	scanned, priced := 0, 0
+	for scanned < hintScan {
+		evs, err := st.Events(ctx, abacus.EventQuery{Status: abacus.EventUnpriced, AfterSeq: after, Limit: min(1000, hintScan-scanned)})
+		if err != nil || len(evs) == 0 {
+			break
+		}
+		for i := range evs {
+			if r, err := book.Rate(&evs[i].UsageEvent, evs[i].Currency, func(rating.Counter) int64 { return 0 }); err == nil && !r.Unpriced {
+				priced++
+			}
+		}
+		scanned += len(evs)
+		after = evs[len(evs)-1].Seq
+	}
+	switch {
+	case priced == 0:
+	case scanned < hintScan:
+		fmt.Fprintf(stdout, "%s waiting unpriced the book now prices: run `abacus rerate` to charge them\n", count(priced, "event"))
+	default:
+		fmt.Fprintf(stdout, "of the first %d events waiting unpriced, the book now prices %d: run `abacus rerate` to charge them\n", hintScan, priced)
 	}
 }
+
+// hintScan is how many waiting events unpricedHint rates at most.
+const hintScan = 10000
 
 func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prices", "list", stderr)

@@ -586,9 +586,14 @@ func TestPricesImportSaysEventsWaitUnpriced(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, events); err != nil || !strings.Contains(out, "(1 unpriced)") {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	// A price of another key prices none of them: not a word.
+	hint := "waiting unpriced the book now prices: run `abacus rerate` to charge them"
+	other := writeFile(t, "other.yaml", strings.Replace(priceFile, "resource_id: gpu", "resource_id: disk", 1))
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, other); err != nil || strings.Contains(out, hint) || !strings.Contains(out, "imported 1 price") {
+		t.Fatalf("a price of another key: %v\n%s", err, out)
+	}
 	path := writeFile(t, "prices.yaml", priceFile)
-	hint := "events are waiting unpriced: run `abacus rerate` to charge those the book now prices"
-	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || !strings.Contains(out, hint) {
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || !strings.Contains(out, "1 event "+hint) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil {
