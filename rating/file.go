@@ -580,6 +580,13 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		case plain != p.UnitType:
 			d.warn(i, pn.lineOf("sku_unit_type"), path+".sku_unit_type", "%s is not %s, which events' unit types from their scenes are: only events that name it in extra.sku_unit_type will match it", clip(p.UnitType), clip(plain))
 		}
+		if strings.TrimSpace(p.ResourceID) != p.ResourceID {
+			d.warn(i, pn.lineOf("resource_id"), path+".resource_id", "%s has spaces at an end: only events whose resource_id has them too will match it", clip(p.ResourceID))
+		}
+		if p.Model == abacus.ModelBurst && !slices.ContainsFunc(p.Levels, func(l abacus.BurstPrice) bool { return l.Level == 1 }) {
+			// Not an error: a level the rule never reaches needs no price.
+			d.warn(i, pn.lineOf("levels"), path+".levels", "lists no level 1, the level of a resource before its first burst cycle: its events will be unpriced until a cycle sets a level it lists")
+		}
 		for j := range prices {
 			q := &prices[j]
 			if KeyOf(q) == KeyOf(&p) && q.Currency == p.Currency && q.ValidFrom.Equal(p.ValidFrom) {

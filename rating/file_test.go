@@ -438,3 +438,31 @@ func TestFileWarnsOfUnitTypesNoSceneGives(t *testing.T) {
 		t.Fatalf("none added: %q", got)
 	}
 }
+
+// TestFileWarnsOfPricesFewEventsMatch: a resource_id with spaces at an
+// end, and a burst price without level 1 (every resource's level before
+// its first cycle), import with a warning by line: their events had
+// stayed unpriced without a word (QA).
+func TestFileWarnsOfPricesFewEventsMatch(t *testing.T) {
+	spaced := strings.Replace(base, `resource_id: "12"`, `resource_id: " 12"`, 1)
+	burst := strings.Replace(strings.Replace(strings.TrimPrefix(base, "prices:\n"), `    sku_price: "0.05"`, "    model: burst\n    levels:\n      - {level: 0, price: \"1\"}\n      - {level: 2, price: \"2\"}", 1), `resource_id: "12"`, `resource_id: "13"`, 1)
+	file := spaced + burst
+	f, err := rating.ReadFile(strings.NewReader(file), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf(`p.yaml:%d: prices[0].resource_id: " 12" has spaces at an end: only events whose resource_id has them too will match it`, lineOf(t, file, `" 12"`)),
+		fmt.Sprintf(`p.yaml:%d: prices[1].levels: lists no level 1, the level of a resource before its first burst cycle: its events will be unpriced until a cycle sets a level it lists`, lineOf(t, file, "levels:")),
+	}
+	if got := f.WarningsFor(f.Prices); !slices.Equal(got, want) {
+		t.Fatalf("warnings:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	withOne, err := rating.ReadFile(strings.NewReader(strings.Replace(file, "level: 2", "level: 1", 1)), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := withOne.WarningsFor(withOne.Prices[1:]); len(got) != 0 {
+		t.Fatalf("a burst price with level 1: %q", got)
+	}
+}
