@@ -85,7 +85,7 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 		c.Carries = append(c.Carries, abacus.Carry{Account: k.account, Period: k.period, Residue: u.carry[k].String()})
 	}
 	for _, r := range u.rollups {
-		if r.Quantity != 0 || !r.Amount.IsZero() || r.Events != 0 {
+		if r.Quantity != 0 || !r.Amount.IsZero() || r.Events != 0 || r.UnpricedQuantity != 0 || r.UnpricedEvents != 0 {
 			c.Rollups = append(c.Rollups, *r)
 		}
 	}

@@ -70,3 +70,29 @@ type unpricedLine struct {
 	unpricedQ      int64
 	unpricedEvents int64
 }
+
+// TestRerateAtNothingLeavesNoUnpricedUsage: a rerate that charges nothing
+// (a price of 0, a value of 0) still takes its event out of its rollup's
+// unpriced usage, which alone changes: the batch had left such a rollup
+// unwritten, and the free line said it was not billed yet (QA).
+func TestRerateAtNothingLeavesNoUnpricedUsage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{})
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("free-1", acct, "freebie", 30, f.t0), spaceEvent("zero-1", acct, "paid", 0, f.t0))
+		since := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+		if err := f.st.PriceBookAdd(f.ctx, []abacus.Price{perMinute("freebie", "0", since), perMinute("paid", "2", since)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := f.e.Rerate(f.ctx, []string{"free-1", "zero-1"}); err != nil || res[0].Unpriced || res[1].Unpriced || res[0].Status != abacus.IngestAccepted || res[1].Status != abacus.IngestAccepted {
+			t.Fatalf("rerate: %+v %v", res, err)
+		}
+		st, err := billing.Build(f.ctx, f.st, acct, f.t0, f.t0.Add(24*time.Hour), billing.Day, time.UTC, billing.GroupBy{Resource: true})
+		if err != nil || len(st.Lines) != 2 || st.UnpricedEvents != 0 || st.Lines[0].UnpricedQuantity.Sign() != 0 || st.Lines[1].UnpricedQuantity.Sign() != 0 {
+			t.Fatalf("%+v %v, want both lines priced", st, err)
+		}
+		mustVerify(t, f.st)
+		f.void("free-1")
+		mustVerify(t, f.st)
+	})
+}
