@@ -265,6 +265,10 @@ type IngestResult struct {
 	// a credit was taken back); it sums to Refunded.
 	Back     Drawn
 	Unpriced bool // accepted, but no price was valid at its time: kept to be rated later
+	// UnpricedReason says, with Unpriced, which price it lacks (a key
+	// with no version in its currency at its time, a burst level its price
+	// does not list), so that an operator knows what to add.
+	UnpricedReason string
 	// Repriced says a reprice charged the event again (Refunded back at
 	// the prices it was charged, Charged at the corrected ones); false
 	// where its prices still stand.

@@ -27,6 +27,8 @@ type ingestResultView struct {
 	Status   string         `json:"status"`
 	Charged  *abacus.Amount `json:"charged,omitempty"`
 	Unpriced bool           `json:"unpriced,omitempty"`
+	// UnpricedReason: with unpriced, the price it lacks.
+	UnpricedReason string `json:"unpriced_reason,omitempty"`
 	// Uncommitted: a licence that requires a subscription, used without one.
 	Uncommitted bool `json:"uncommitted,omitempty"`
 	// DuplicateOf: dropped by the minute dedupe, for this event of the
@@ -79,7 +81,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	sum.Add(results)
 	v := ingestView{Accepted: sum.Accepted, Duplicate: sum.Duplicate, Rejected: sum.Rejected, Unpriced: sum.Unpriced, Results: make([]ingestResultView, len(results))}
 	for i, res := range results {
-		rv := ingestResultView{ID: res.ID, Status: string(res.Status), Unpriced: res.Unpriced, Uncommitted: res.Uncommitted, DuplicateOf: res.DuplicateOf}
+		rv := ingestResultView{ID: res.ID, Status: string(res.Status), Unpriced: res.Unpriced, UnpricedReason: res.UnpricedReason,
+			Uncommitted: res.Uncommitted, DuplicateOf: res.DuplicateOf}
 		if res.Status == abacus.IngestAccepted {
 			c := res.Charged
 			rv.Charged = &c

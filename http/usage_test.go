@@ -63,6 +63,16 @@ func TestIngestEndpoint(t *testing.T) {
 		if results[0].(map[string]any)["charged"] != "2" {
 			t.Fatalf("4 minutes at 0.5: %v", results[0])
 		}
+		// An event before any price is kept unpriced, and the answer says
+		// which price it lacks.
+		early := f.mustDo("service", "POST", path, "", "["+csghubEvent("11111111-0000-4000-8000-000000000005", bob, 1, "2026-10-31T23:59:00Z")+"]", 200)
+		if res := early.body["results"].([]any)[0].(map[string]any); res["status"] != "accepted" || res["unpriced"] != true ||
+			res["unpriced_reason"] != `no USD price for sku_type 1, sku_kind 1, resource_id "gpu", sku_unit_type minute valid at 2026-10-31T23:59:00Z` {
+			t.Fatalf("unpriced: %s", early.raw)
+		}
+		if res := results[0].(map[string]any); res["unpriced_reason"] != nil {
+			t.Fatalf("a priced event with a reason it is unpriced: %v", res)
+		}
 		// The whole batch again: everything already seen is a duplicate, nothing is charged twice.
 		again := f.mustDo("service", "POST", path, "", body, 200)
 		if again.body["duplicate"].(float64) != 2 || again.body["accepted"].(float64) != 0 {

@@ -60,7 +60,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 		u.minuteT = append(u.minuteT, slot)
 	}
 	u.events = append(u.events, stored)
-	it.result.Status, it.result.Charged, it.result.Unpriced = abacus.IngestAccepted, stored.Charged, r.Unpriced
+	it.result.Status, it.result.Charged, it.result.Unpriced, it.result.UnpricedReason = abacus.IngestAccepted, stored.Charged, r.Unpriced, r.Reason
 	return nil
 }
 
@@ -307,7 +307,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	}
 	it.result.Status = abacus.IngestAccepted
 	if r.Unpriced {
-		it.result.Unpriced = true
+		it.result.Unpriced, it.result.UnpricedReason = true, r.Reason
 		return nil
 	}
 	charged := *s

@@ -100,6 +100,9 @@ type rerateTally struct {
 // had listed every unpriced event (QA: "0 still have no price" read as
 // none left, where it had listed none).
 func (t *rerateTally) print(stdout, stderr io.Writer, partial bool) {
+	if t.still > listedRefusals {
+		fmt.Fprintf(stderr, "and %d more still have no price\n", t.still-listedRefusals)
+	}
 	t.refused.more(stderr)
 	still := "still have no price"
 	if partial {
@@ -125,7 +128,10 @@ func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error
 		case r.Status != abacus.IngestAccepted:
 			t.refused.add(stderr, r)
 		case r.Unpriced:
-			t.still++
+			// Which price it lacks is what the operator adds next.
+			if t.still++; t.still <= listedRefusals {
+				fmt.Fprintf(stderr, "event %s still has no price: %s\n", r.ID, r.UnpricedReason)
+			}
 		default:
 			t.charged++
 			var err error

@@ -37,7 +37,8 @@ func TestRerateReportsRefusedEvents(t *testing.T) {
 	ingestEvent(t, dsn, usageEvent("open", account(22), 4))
 
 	out, err := runCLI(t, "rerate", "--db", dsn)
-	if err != nil || !strings.Contains(out, "charged 0 events (0 in all); 2 still have no price; 0 refused\n") {
+	if err != nil || !strings.Contains(out, "charged 0 events (0 in all); 2 still have no price; 0 refused\n") ||
+		!strings.Contains(out, `event floored still has no price: no USD price for sku_type 1, sku_kind 1, resource_id "gpu", sku_unit_type minute valid at `) {
 		t.Fatalf("rerate without prices: %v\n%s", err, out)
 	}
 	importPrices(t, dsn)
