@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -461,11 +463,11 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 		if strings.HasPrefix(res.Err.Field, "line ") { // the prefix names the line already
 			why = res.Err.Message
 		}
-		what := "event " + res.ID + " rejected"
+		what := "event " + shownID(res.ID) + " rejected"
 		if res.ID == "" { // a line with no id to name, such as one that is not JSON
 			what = "rejected"
 		}
-		line := fmt.Sprintf("%s:%d: %s: %s\n", name, items[i].Line, what, why)
+		line := fmt.Sprintf("%s:%d: %s: %s\n", name, items[i].Line, what, escapeControls(why))
 		if in.rejects != nil {
 			io.WriteString(in.rejects, line)
 		}
@@ -478,6 +480,34 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 			fmt.Fprintln(in.stderr, "… more rejections are counted but not shown: --rejects FILE lists them all")
 		}
 	}
+}
+
+// shownID is a rejected event's id as printed: quoted, with escapes, when
+// it holds a character that is not printable. Printed as sent, an id with
+// a terminal escape cleared and recoloured the operator's terminal, and
+// one ending in CR split its line of the rejects file (QA).
+func shownID(id string) string {
+	if strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(id)
+	}
+	return id
+}
+
+// escapeControls writes the control characters of s as escapes.
+func escapeControls(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // lead is the start of r past a byte-order mark and white space, which

@@ -237,6 +237,15 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	if want := nd + ":2: rejected: is not valid JSON"; !strings.Contains(out, want) {
 		t.Errorf("missing %q in\n%s", want, out)
 	}
+
+	// An id that would act on a terminal, or end a line, is printed
+	// quoted with escapes (QA: one cleared the operator's terminal).
+	esc := filepath.Join(t.TempDir(), "escapes.ndjson")
+	os.WriteFile(esc, []byte(`{"uuid":"esc-1\u001b[2J\r","user_uuid":"`+acct+`","value":-1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}`+"\n"), 0o600)
+	out, _ = runCLI(t, "ingest", "--db", dsn, esc)
+	if want := esc + `:1: event "esc-1\x1b[2J\r" rejected: uuid: must be printable characters without spaces`; !strings.Contains(out, want) || strings.ContainsAny(out, "\x1b\r") {
+		t.Errorf("missing %q, or a control character, in\n%q", want, out)
+	}
 }
 
 // TestIngestCSVStrayQuote: a stray quote in a CSV file costs its own line
