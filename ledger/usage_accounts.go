@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/abacus-billing/abacus"
@@ -27,36 +28,51 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 	if err != nil {
 		return err
 	}
-	var fresh []int // the events whose account does not exist
+	fresh := make([]bool, len(items)) // the events whose account does not exist
 	var ids []string
 	for i := range items {
 		if errs[i] == nil && items[i].kind == ingestEvent && missing[items[i].event.Account] {
-			fresh = append(fresh, i)
+			fresh[i] = true
 			ids = append(ids, items[i].event.ID)
 		}
 	}
-	if len(fresh) == 0 {
+	if len(ids) == 0 {
 		return nil
 	}
 	stored, err := e.storedEvents(ctx, ids)
 	if err != nil {
 		return err
 	}
-	first := map[string]*abacus.UsageEvent{} // the call's first event under each id
-	for i := range items {
-		if errs[i] == nil && items[i].kind == ingestEvent && first[items[i].event.ID] == nil {
-			first[items[i].event.ID] = &items[i].event
-		}
-	}
 	book, _, err := e.priceBook(ctx)
 	if err != nil {
 		return err
 	}
+	// The call's first event under each id that is not refused here, in
+	// order: a corrected event after its refused copy is no conflict with
+	// a copy that was never stored (QA). Events of existing accounts are
+	// judged later, in their batch.
+	first := map[string]*abacus.UsageEvent{}
 	var create []abacus.Account
 	creating := map[abacus.AccountID]bool{}
-	for _, i := range fresh {
+	for i := range items {
 		it := &items[i]
-		if errs[i] = e.firstSight(book, it, stored[it.event.ID], first[it.event.ID]); errs[i] != nil || e.cfg.Usage.NoAutoCreate || creating[it.event.Account] {
+		if errs[i] != nil || it.kind != ingestEvent {
+			continue
+		}
+		if !fresh[i] {
+			if first[it.event.ID] == nil {
+				first[it.event.ID] = &it.event
+			}
+			continue
+		}
+		earlier := cmp.Or(first[it.event.ID], &it.event)
+		if errs[i] = e.firstSight(book, it, stored[it.event.ID], earlier); errs[i] != nil {
+			continue
+		}
+		if first[it.event.ID] == nil {
+			first[it.event.ID] = &it.event
+		}
+		if e.cfg.Usage.NoAutoCreate || creating[it.event.Account] {
 			continue
 		}
 		creating[it.event.Account] = true

@@ -508,6 +508,16 @@ func TestControlCharactersComingInOrStored(t *testing.T) {
 		if cash := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; cash.String() != "-3" {
 			t.Fatalf("cash %s, want -3", cash)
 		}
+		// Corrected in the same call, for an account not made yet: the
+		// refused copy was never stored, so the good one is no conflict
+		// with it (QA: it was, for a new account only).
+		for _, who := range []abacus.AccountID{acct, newAccountID()} {
+			id := "fixed-" + string(who)
+			res := f.ingest(spaceEvent(id, who, "gpu\r", 4, f.t0), spaceEvent(id, who, "gpu", 4, f.t0))
+			if res[0].Status != abacus.IngestRejected || res[0].Err.Field != "resource_id" || res[1].Status != abacus.IngestAccepted || res[1].Charged.String() != "4" {
+				t.Fatalf("a copy corrected in the same call: %+v", res)
+			}
+		}
 		mustVerify(t, f.st)
 	})
 }
