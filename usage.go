@@ -207,9 +207,9 @@ func CheckNewEvent(e *UsageEvent) error {
 // A control character (an escape that recolours the terminal listing it, a
 // stray CR after a key) is never part of what a producer means; a name
 // may hold tabs and line breaks. A key (an instance, a resource a price is
-// keyed by) is printable text, as a price's resource_id must be: "gpu"
-// and "gpu" with U+200B or a no-break space look alike and would be rated
-// and summed apart, and no price could be keyed by the second.
+// keyed by) is printable text in NFC, as a price's resource_id must be:
+// "gpu" and "gpu" with U+200B or a no-break space look alike and would be
+// rated and summed apart, and no price could be keyed by the second.
 func checkUnseen(field, s string, key bool) error {
 	for i, r := range s {
 		switch {
@@ -220,6 +220,11 @@ func checkUnseen(field, s string, key bool) error {
 		case key && !unicode.IsPrint(r):
 			return Errorf(CodeInvalid, field, "holds %U at byte %d, which is not printable: it would look like another %s and be rated and summed apart from it; a key is printable text", r, i, field)
 		}
+	}
+	// Two spellings of one text in Unicode (é as one character, or as e
+	// and a combining accent) would be two keys, as they would be two ids.
+	if key && !norm.NFC.IsNormalString(s) {
+		return Errorf(CodeInvalid, field, "is not in Unicode normalization form C (NFC): it would be another %s than the same text composed; send it composed", field)
 	}
 	return nil
 }

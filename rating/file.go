@@ -15,8 +15,10 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/abacus-billing/abacus"
 	"github.com/shopspring/decimal"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/abacus-billing/abacus"
 )
 
 // MaxFileSize bounds a price file.
@@ -564,6 +566,10 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		for _, f := range []struct{ name, v string }{{"resource_id", p.ResourceID}, {"sku_unit_type", p.UnitType}} {
 			if i := strings.IndexFunc(f.v, func(r rune) bool { return !unicode.IsPrint(r) }); i >= 0 {
 				d.fail(pn.lineOf(f.name), path+"."+f.name, abacus.CodeInvalid, "holds a character that is not printable (%U) at byte %d; a key is printable text", []rune(f.v[i:])[0], i)
+				return nil, nil, nil, nil
+			}
+			if !norm.NFC.IsNormalString(f.v) { // as events' keys must be, or none would match it
+				d.fail(pn.lineOf(f.name), path+"."+f.name, abacus.CodeInvalid, "is not in Unicode normalization form C (NFC), as events' keys are: write it composed")
 				return nil, nil, nil, nil
 			}
 		}
