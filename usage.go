@@ -211,7 +211,9 @@ func CheckNewEvent(e *UsageEvent) error {
 // "gpu" and "gpu" with U+200B or a no-break space look alike and would be
 // rated and summed apart, and no price could be keyed by the second.
 func checkUnseen(field, s string, key bool) error {
+	ascii := true
 	for i, r := range s {
+		ascii = ascii && r < utf8.RuneSelf
 		switch {
 		case r >= ' ' && r < 0x7f: // printable ASCII, most of every event
 		case !key && (r == '\t' || r == '\n' || r == '\r'):
@@ -223,7 +225,7 @@ func checkUnseen(field, s string, key bool) error {
 	}
 	// Two spellings of one text in Unicode (é as one character, or as e
 	// and a combining accent) would be two keys, as they would be two ids.
-	if key && !norm.NFC.IsNormalString(s) {
+	if key && !ascii && !norm.NFC.IsNormalString(s) {
 		return Errorf(CodeInvalid, field, "is not in Unicode normalization form C (NFC): it would be another %s than the same text composed; send it composed", field)
 	}
 	return nil
