@@ -284,6 +284,7 @@ type storedEventView struct {
 	CreatedAt    time.Time          `json:"created_at"`
 	Extra        string             `json:"extra"`
 	Status       abacus.EventStatus `json:"status"`
+	WhyUnpriced  string             `json:"unpriced_reason,omitempty"` // with status unpriced: the price it lacks now
 	Currency     abacus.Currency    `json:"currency"`
 	Charged      abacus.Amount      `json:"charged"`
 	Refunded     abacus.Amount      `json:"refunded"`
@@ -370,20 +371,27 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	size := 0
+	// An unpriced event says which price it lacks (QA: the listing did
+	// not say why).
+	why, err := s.engine.WhyUnpriced(r.Context(), evs)
+	if err != nil {
+		return err
+	}
+	size, reasons := 0, 0
 	for i := range evs {
 		size += evs[i].TextBytes()
+		reasons += abacus.JSONBytes(why[i])
 	}
-	if err := fitRoom(w, r, size); err != nil {
+	if err := fitRoom(w, r, size+reasons); err != nil {
 		return err
 	}
 	page := struct {
 		Events []storedEventView `json:"events"`
 		Next   *int64            `json:"next_after"`
 	}{Events: []storedEventView{}}
-	for _, e := range evs {
+	for i, e := range evs {
 		page.Events = append(page.Events, storedEventView{e.Seq, e.ID, e.Account, e.Value, e.ValueType, e.Scene, e.OpUID, e.ResourceID,
-			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, e.Currency, e.Charged, e.Refunded,
+			e.ResourceName, e.CustomerID, e.Time, e.Extra, e.Status, why[i], e.Currency, e.Charged, e.Refunded,
 			paidView{e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.DrawnEstimated}, e.ReceivedAt, e.PriceIDs, e.TxID, e.VoidTxID, e.Uncommitted})
 	}
 	if len(evs) == q.Limit || size >= q.MaxBytes { // cut short by its bytes, it may have more

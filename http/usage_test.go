@@ -73,6 +73,22 @@ func TestIngestEndpoint(t *testing.T) {
 		if res := results[0].(map[string]any); res["unpriced_reason"] != nil {
 			t.Fatalf("a priced event with a reason it is unpriced: %v", res)
 		}
+		// The listing says so too, from the book as stored now.
+		whyListed := func() any {
+			t.Helper()
+			l := f.mustDo("admin", "GET", path+"?account="+bob, "", "", 200)
+			return l.body["events"].([]any)[0].(map[string]any)["unpriced_reason"]
+		}
+		if why := whyListed(); why != early.body["results"].([]any)[0].(map[string]any)["unpriced_reason"] {
+			t.Fatalf("listed unpriced for %v", why)
+		}
+		if err := st.PriceBookAdd(context.Background(), []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute",
+			Currency: "USD", Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0.AddDate(0, -1, 0), CreatedAt: t0}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if why := whyListed(); why != "the price book prices it now: abacus rerate charges it" {
+			t.Fatalf("listed, once a price exists: %v", why)
+		}
 		// The whole batch again: everything already seen is a duplicate, nothing is charged twice.
 		again := f.mustDo("service", "POST", path, "", body, 200)
 		if again.body["duplicate"].(float64) != 2 || again.body["accepted"].(float64) != 0 {
