@@ -284,7 +284,7 @@ type storedEventView struct {
 	CreatedAt    time.Time          `json:"created_at"`
 	Extra        string             `json:"extra"`
 	Status       abacus.EventStatus `json:"status"`
-	WhyUnpriced  string             `json:"unpriced_reason,omitempty"` // with status unpriced: the price it lacks now
+	Unpriced     string             `json:"unpriced_reason,omitempty"` // with status unpriced: the price it lacks now
 	Currency     abacus.Currency    `json:"currency"`
 	Charged      abacus.Amount      `json:"charged"`
 	Refunded     abacus.Amount      `json:"refunded"`

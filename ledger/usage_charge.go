@@ -260,10 +260,10 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 	return nil
 }
 
-// roll adds an event's money to the rollup of its quarter hour, and its
-// usage events times (1 when it is stored, -1 when voided), of which
-// unpriced times as usage that has no price yet (1 stored unpriced, -1
-// charged by rerate or voided while unpriced). A sum past int64 fails the
+// roll adds to the rollup of an event's quarter hour its money, its usage
+// events times (1 as it is stored, -1 as it is voided), and its usage
+// unpriced times as usage with no price yet (1 as it is stored unpriced,
+// -1 as rerate charges it or it is voided unpriced). A sum past int64 fails the
 // batch as the database would (ErrRefused; the money has moved by now), and
 // the engine then refuses the events that overflow, each alone, against the
 // stored sums.
