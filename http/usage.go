@@ -271,29 +271,29 @@ func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 }
 
 type storedEventView struct {
-	Seq          int64              `json:"seq"`
-	ID           string             `json:"uuid"`
-	Account      abacus.AccountID   `json:"user_uuid"`
-	Value        int64              `json:"value"`
-	ValueType    int                `json:"value_type"`
-	Scene        int                `json:"scene"`
-	OpUID        string             `json:"op_uid"`
-	ResourceID   string             `json:"resource_id"`
-	ResourceName string             `json:"resource_name"`
-	CustomerID   string             `json:"customer_id"`
-	CreatedAt    time.Time          `json:"created_at"`
-	Extra        string             `json:"extra"`
-	Status       abacus.EventStatus `json:"status"`
-	Unpriced     string             `json:"unpriced_reason,omitempty"` // with status unpriced: the price it lacks now
-	Currency     abacus.Currency    `json:"currency"`
-	Charged      abacus.Amount      `json:"charged"`
-	Refunded     abacus.Amount      `json:"refunded"`
-	Paid         paidView           `json:"paid"`
-	ReceivedAt   time.Time          `json:"received_at"`
-	Prices       []int64            `json:"prices,omitempty"` // the price versions that charged it
-	Transaction  int64              `json:"transaction,omitempty"`
-	Void         int64              `json:"void_transaction,omitempty"`
-	Uncommitted  bool               `json:"uncommitted,omitempty"`
+	Seq            int64              `json:"seq"`
+	ID             string             `json:"uuid"`
+	Account        abacus.AccountID   `json:"user_uuid"`
+	Value          int64              `json:"value"`
+	ValueType      int                `json:"value_type"`
+	Scene          int                `json:"scene"`
+	OpUID          string             `json:"op_uid"`
+	ResourceID     string             `json:"resource_id"`
+	ResourceName   string             `json:"resource_name"`
+	CustomerID     string             `json:"customer_id"`
+	CreatedAt      time.Time          `json:"created_at"`
+	Extra          string             `json:"extra"`
+	Status         abacus.EventStatus `json:"status"`
+	UnpricedReason string             `json:"unpriced_reason,omitempty"` // with status unpriced: the price it lacks now
+	Currency       abacus.Currency    `json:"currency"`
+	Charged        abacus.Amount      `json:"charged"`
+	Refunded       abacus.Amount      `json:"refunded"`
+	Paid           paidView           `json:"paid"`
+	ReceivedAt     time.Time          `json:"received_at"`
+	Prices         []int64            `json:"prices,omitempty"` // the price versions that charged it
+	Transaction    int64              `json:"transaction,omitempty"`
+	Void           int64              `json:"void_transaction,omitempty"`
+	Uncommitted    bool               `json:"uncommitted,omitempty"`
 }
 
 // paidView is what each bucket paid for an event, net of what came back
