@@ -86,6 +86,9 @@ type Store interface {
 	// prices[i]). It bumps the price book version.
 	PriceBookCorrect(ctx context.Context, prices []Price) error
 	PriceBookLoad(ctx context.Context) (*PriceBook, error)
+	// PriceBookVersion is the version PriceBookLoad would return now: one
+	// row, where loading reads every price and burst level.
+	PriceBookVersion(ctx context.Context) (int64, error)
 	// Events returns stored events in the order they were stored.
 	Events(ctx context.Context, q EventQuery) ([]StoredEvent, error)
 	Rollups(ctx context.Context, q RollupQuery) ([]Rollup, error)

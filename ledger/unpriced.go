@@ -9,9 +9,8 @@ import (
 
 // WhyUnpriced says of each unpriced event which price it lacks in the
 // price book as stored now, or, where the book prices it now, that abacus
-// rerate would charge it; "" for an event that is not unpriced. The book is
-// read again first, so that a price imported by another process since
-// counts.
+// rerate would charge it; "" for an event that is not unpriced. A price
+// imported by another process since the engine loaded its book counts.
 func (e *Engine) WhyUnpriced(ctx context.Context, evs []abacus.StoredEvent) ([]string, error) {
 	why := make([]string, len(evs))
 	var book *rating.Book
@@ -20,11 +19,8 @@ func (e *Engine) WhyUnpriced(ctx context.Context, evs []abacus.StoredEvent) ([]s
 			continue
 		}
 		if book == nil {
-			if err := e.loadBook(ctx); err != nil {
-				return nil, err
-			}
 			var err error
-			if book, _, err = e.priceBook(ctx); err != nil {
+			if book, err = e.currentBook(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -39,4 +35,23 @@ func (e *Engine) WhyUnpriced(ctx context.Context, evs []abacus.StoredEvent) ([]s
 		}
 	}
 	return why, nil
+}
+
+// currentBook is the price book as stored now: the loaded one unless the
+// store's is newer. (Loading reads every price and burst level; asking for
+// the version reads one row.)
+func (e *Engine) currentBook(ctx context.Context) (*rating.Book, error) {
+	book, version, err := e.priceBook(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := e.store.PriceBookVersion(ctx)
+	if err != nil || stored <= version {
+		return book, err
+	}
+	if err := e.loadBook(ctx); err != nil {
+		return nil, err
+	}
+	book, _, err = e.priceBook(ctx)
+	return book, err
 }

@@ -128,6 +128,13 @@ func scanPrice(row pgx.Row) (abacus.Price, error) {
 	return p, store.DecodePriceParams(params, &p)
 }
 
+// PriceBookVersion implements abacus.Store.
+func (s *Store) PriceBookVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT version FROM price_book`).Scan(&v)
+	return v, err
+}
+
 // PriceBookLoad implements abacus.Store. It reads one snapshot.
 func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	b := &abacus.PriceBook{}

@@ -140,6 +140,13 @@ func loadPrices(ctx context.Context, tx *sql.Tx) ([]abacus.Price, error) {
 	return out, rows.Err()
 }
 
+// PriceBookVersion implements abacus.Store.
+func (s *Store) PriceBookVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.read.QueryRowContext(ctx, `SELECT version FROM price_book`).Scan(&v)
+	return v, err
+}
+
 // PriceBookLoad implements abacus.Store. It reads in one snapshot.
 func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})

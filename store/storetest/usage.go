@@ -548,6 +548,9 @@ func testPriceVersionTaken(t *testing.T, st abacus.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if v, err := st.PriceBookVersion(t.Context()); err != nil || v != after.Version {
+		t.Fatalf("version %d (%v), loaded as %d", v, err, after.Version)
+	}
 	if after.Version != before.Version || len(after.Prices) != 1 || len(after.Commitments) != 0 {
 		t.Fatalf("the refused call left version %d (was %d), %d prices, %d commitments", after.Version, before.Version, len(after.Prices), len(after.Commitments))
 	}
@@ -555,6 +558,9 @@ func testPriceVersionTaken(t *testing.T, st abacus.Store) {
 	later.ValidFrom = from.Add(time.Microsecond)
 	if err := st.PriceBookAdd(t.Context(), []abacus.Price{later}, nil); err != nil {
 		t.Fatalf("a version a microsecond later: %v", err)
+	}
+	if v, err := st.PriceBookVersion(t.Context()); err != nil || v != before.Version+1 {
+		t.Fatalf("version %d (%v) after a version was added to %d", v, err, before.Version)
 	}
 }
 
