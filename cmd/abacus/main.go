@@ -33,6 +33,7 @@ func commands() []command {
 		{"prices", "import and list the price book", runPrices},
 		{"rerate", "charge unpriced events whose price now exists", runRerate},
 		{"void", "reverse the charges of usage events", runVoid},
+		{"statement", "an account's usage and charges per period, from the rollups", runStatement},
 		{"keys", "create, list and revoke API keys", runKeys},
 		{"bench", "measure throughput: abacus bench ledger|ingest", runBench},
 		{"version", "print the version", runVersion},

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/billing"
+)
+
+func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("statement", "ACCOUNT", stderr)
+	db := dbFlag(fs)
+	from := fs.String("from", "", "start: a date (2026-11-01) or an RFC 3339 time, a date read in --tz (default: the start of this month)")
+	to := fs.String("to", "", "end, not included, as --from (default: a month after --from)")
+	unit := fs.String("period", "month", "a line per hour, day, week, month or year")
+	tz := fs.String("tz", "UTC", "the IANA time zone periods start in, such as Europe/Berlin")
+	by := fs.String("by", "", "also a line per scene, resource and/or instance: a comma-separated list of them")
+	if err := parseFlags(fs, args, true); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("name one account")
+	}
+	acct, err := abacus.ResolveAccountRef(fs.Arg(0))
+	if err != nil {
+		return usagef("%s is not an account id: %v", fs.Arg(0), err)
+	}
+	loc, err := billing.ParseZone(*tz)
+	if err != nil {
+		return asFlagError(err)
+	}
+	period, err := billing.ParseUnit(*unit)
+	if err != nil {
+		return asFlagError(err)
+	}
+	group, err := groupBy(*by)
+	if err != nil {
+		return err
+	}
+	start, end, err := statementSpan(*from, *to, loc, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := mustExist(*db); err != nil {
+		return err
+	}
+	st, err := openCurrent(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := billing.Build(ctx, st, acct, start, end, period, loc, group)
+	if err != nil {
+		return asFlagError(err)
+	}
+	printStatement(stdout, &s, group)
+	return nil
+}
+
+// statementFlags names the flag that gives each field billing names.
+var statementFlags = map[string]string{"from": "--from", "to": "--to", "period": "--period", "time_zone": "--tz", "time_offset": "--tz"}
+
+// asFlagError says a statement that cannot be built as asked in the words
+// of the flags (exit 2); any other error is as it is.
+func asFlagError(err error) error {
+	var ae *abacus.Error
+	if !errors.As(err, &ae) || ae.Code != abacus.CodeInvalid {
+		return err
+	}
+	if flag, ok := statementFlags[ae.Field]; ok {
+		return usagef("%s: %s", flag, ae.Message)
+	}
+	return usagef("%v", err)
+}
+
+// statementSpan reads --from and --to: a date is its midnight in loc.
+// With neither, the month now is in; with --from alone, a month from it.
+func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Time, time.Time, error) {
+	read := func(flag, v string) (time.Time, error) {
+		if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+			return t, nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return time.Time{}, usagef("--%s: %q is not a date such as 2026-11-01 or an RFC 3339 time such as 2026-11-01T00:00:00Z", flag, v)
+		}
+		return t, nil
+	}
+	var start, end time.Time
+	var err error
+	switch {
+	case from == "" && to != "":
+		return start, end, usagef("--to goes with --from")
+	case from == "":
+		y, m, _ := now.In(loc).Date()
+		start = time.Date(y, m, 1, 0, 0, 0, 0, loc)
+	default:
+		if start, err = read("from", from); err != nil {
+			return start, end, err
+		}
+	}
+	if to == "" {
+		return start, start.In(loc).AddDate(0, 1, 0), nil
+	}
+	if end, err = read("to", to); err != nil {
+		return start, end, err
+	}
+	return start, end, nil
+}
+
+func groupBy(list string) (billing.GroupBy, error) {
+	var g billing.GroupBy
+	if list == "" {
+		return g, nil
+	}
+	for _, d := range strings.Split(list, ",") {
+		switch strings.TrimSpace(d) {
+		case "scene":
+			g.Scene = true
+		case "resource":
+			g.Resource = true
+		case "instance":
+			g.Instance = true
+		default:
+			return g, usagef("--by: %q is not one of scene, resource, instance", d)
+		}
+	}
+	return g, nil
+}
+
+// printStatement writes a statement as a table: a line per period (and
+// dimension grouped by), the total, and a warning while unpriced usage
+// leaves the total short.
+func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
+	fmt.Fprintf(w, "account %s, %s to %s (%s), by %s", s.Account, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), s.Location, s.Unit)
+	if s.Currency != "" {
+		fmt.Fprintf(w, ", in %s", s.Currency)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{"period"}
+	for _, d := range []struct {
+		on   bool
+		name string
+	}{{g.Scene, "scene"}, {g.Resource, "resource"}, {g.Instance, "instance"}} {
+		if d.on {
+			head = append(head, d.name)
+		}
+	}
+	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
+	row(append(head, "quantity", "events", "amount", "unpriced")...)
+	for _, l := range s.Lines {
+		cells := []string{l.Period.Start.Format(time.RFC3339)}
+		if g.Scene {
+			cells = append(cells, fmt.Sprint(l.Scene))
+		}
+		if g.Resource {
+			cells = append(cells, escapeControls(l.ResourceID)) // a tab would shift the columns
+		}
+		if g.Instance {
+			cells = append(cells, escapeControls(l.CustomerID))
+		}
+		unpriced := ""
+		if l.UnpricedEvents != 0 {
+			unpriced = fmt.Sprintf("%s in %d", l.UnpricedQuantity, l.UnpricedEvents)
+		}
+		row(append(cells, l.Quantity.String(), fmt.Sprint(l.Events), l.Amount.String(), unpriced)...)
+	}
+	total := []string{"total"}
+	for range head[1:] {
+		total = append(total, "")
+	}
+	row(append(total, "", "", s.Total.String(), "")...)
+	tw.Flush()
+	if s.UnpricedEvents != 0 {
+		fmt.Fprintf(w, "unpriced events: %d (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists)\n", s.UnpricedEvents)
+	}
+}
