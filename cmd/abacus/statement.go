@@ -136,7 +136,8 @@ func groupBy(list string) (billing.GroupBy, error) {
 
 // printStatement writes a statement as a table: a line per period (and
 // dimension grouped by), the total, and a warning while unpriced usage
-// leaves the total short.
+// leaves the total short. Quantities show only by resource: a line of
+// several adds minutes to tokens.
 func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 	fmt.Fprintf(w, "account %s, %s to %s (%s), by %s", s.Account, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), s.Location, s.Unit)
 	if s.Currency != "" {
@@ -154,7 +155,10 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 		}
 	}
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
-	row(append(head, "quantity", "events", "amount", "unpriced")...)
+	if g.Resource {
+		head = append(head, "quantity")
+	}
+	row(append(head, "events", "amount", "unpriced")...)
 	for _, l := range s.Lines {
 		cells := []string{l.Period.Start.Format(time.RFC3339)}
 		if g.Scene {
@@ -167,16 +171,20 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 			cells = append(cells, escapeControls(l.CustomerID))
 		}
 		unpriced := ""
-		if l.UnpricedEvents != 0 {
-			unpriced = fmt.Sprintf("%s in %d", l.UnpricedQuantity, l.UnpricedEvents)
+		switch {
+		case l.UnpricedEvents != 0 && g.Resource:
+			unpriced = fmt.Sprintf("%s in %s", l.UnpricedQuantity, count(int(l.UnpricedEvents), "event"))
+		case l.UnpricedEvents != 0:
+			unpriced = count(int(l.UnpricedEvents), "event")
 		}
-		row(append(cells, l.Quantity.String(), fmt.Sprint(l.Events), l.Amount.String(), unpriced)...)
+		if g.Resource {
+			cells = append(cells, l.Quantity.String())
+		}
+		row(append(cells, fmt.Sprint(l.Events), l.Amount.String(), unpriced)...)
 	}
-	total := []string{"total"}
-	for range head[1:] {
-		total = append(total, "")
-	}
-	row(append(total, "", "", s.Total.String(), "")...)
+	total := make([]string, len(head)+3)
+	total[0], total[len(head)+1] = "total", s.Total.String()
+	row(total...)
 	tw.Flush()
 	if s.UnpricedEvents != 0 {
 		fmt.Fprintf(w, "unpriced events: %d (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists)\n", s.UnpricedEvents)

@@ -37,13 +37,20 @@ func TestStatement(t *testing.T) {
 		"account " + acct + ", 2026-11-02T00:00:00+01:00 to 2026-11-04T00:00:00+01:00 (Europe/Berlin), by day, in USD",
 		"period resource quantity events amount unpriced",
 		"2026-11-02T00:00:00+01:00 gpu 4 1 1",
-		"2026-11-03T00:00:00+01:00 cpu 3 1 0 3 in 1",
+		"2026-11-03T00:00:00+01:00 cpu 3 1 0 3 in 1 event",
 		"2026-11-03T00:00:00+01:00 gpu 8 1 2",
 		"total 3",
 		"unpriced events: 1 (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists)",
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Not by resource, no quantity: a line of several adds minutes to
+	// tokens.
+	out, err = runCLI(t, "statement", "--db", dsn, "--from", "2026-11-01", acct)
+	if err != nil || !strings.Contains(out, "period  events  amount  unpriced") || !strings.Contains(out, "1 event\n") {
+		t.Fatalf("%v\n%s", err, out)
 	}
 
 	for _, c := range []struct {
