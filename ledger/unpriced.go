@@ -24,13 +24,7 @@ func (e *Engine) WhyUnpriced(ctx context.Context, evs []abacus.StoredEvent) ([]s
 				return nil, err
 			}
 		}
-		r, err := book.Rate(&evs[i].UsageEvent, evs[i].Currency, func(rating.Counter) int64 { return 0 })
-		switch {
-		case err != nil:
-			why[i] = err.Error()
-		case r.Unpriced:
-			why[i] = r.Reason
-		default:
+		if why[i] = book.Lacks(&evs[i].UsageEvent, evs[i].Currency); why[i] == "" {
 			why[i] = "the price book prices it now: abacus rerate charges it"
 		}
 	}

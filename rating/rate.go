@@ -113,6 +113,21 @@ func (b *Book) Rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 	return b.rate(e, cur, used, nil, false)
 }
 
+// Lacks says what keeps e from being priced in cur, "" if nothing does:
+// the price an unpriced event waits for, or why it cannot be rated. The
+// usage counted so far does not decide whether an event has a price, so it
+// rates as though none were.
+func (b *Book) Lacks(e *abacus.UsageEvent, cur abacus.Currency) string {
+	r, err := b.Rate(e, cur, func(Counter) int64 { return 0 })
+	switch {
+	case err != nil:
+		return err.Error()
+	case r.Unpriced:
+		return r.Reason
+	}
+	return ""
+}
+
 // RateIncoming rates an event coming in as Rate does, and also refuses
 // one whose extra holds a key rating reads in another case
 // ("PROMPT_TOKEN_NUM", see caseVariant), and a token event whose extra's

@@ -168,7 +168,7 @@ func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
 			break
 		}
 		for i := range evs {
-			if r, err := book.Rate(&evs[i].UsageEvent, evs[i].Currency, func(rating.Counter) int64 { return 0 }); err == nil && !r.Unpriced {
+			if book.Lacks(&evs[i].UsageEvent, evs[i].Currency) == "" {
 				priced++
 			}
 		}
