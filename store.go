@@ -91,7 +91,11 @@ type Store interface {
 	PriceBookVersion(ctx context.Context) (int64, error)
 	// Events returns stored events in the order they were stored.
 	Events(ctx context.Context, q EventQuery) ([]StoredEvent, error)
-	Rollups(ctx context.Context, q RollupQuery) ([]Rollup, error)
+	// EachRollup calls fn with each rollup q selects, in the order of
+	// bucket, scene, resource and instance, from one snapshot: a year of
+	// an account's quarter hours can be millions of rows, which a caller
+	// sums as they come rather than holds (an error from fn stops it).
+	EachRollup(ctx context.Context, q RollupQuery, fn func(Rollup) error) error
 	// DeadLetterAdd records a dead letter; one under a Key already stored
 	// is not recorded again. published reports that the letter under d.Key
 	// was stored before and has been marked published (DeadLetterPublished):

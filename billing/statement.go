@@ -3,6 +3,7 @@ package billing
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"math/bits"
@@ -13,9 +14,10 @@ import (
 	"github.com/abacus-billing/abacus"
 )
 
-// Source reads rollups. The store implements it.
+// Source reads rollups, one at a time: a statement holds its lines, not
+// the rows they sum. The store implements it.
 type Source interface {
-	Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error)
+	EachRollup(ctx context.Context, q abacus.RollupQuery, fn func(abacus.Rollup) error) error
 }
 
 // GroupBy says which dimensions split a period's usage into lines. With
@@ -111,11 +113,6 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		return Statement{}, err
 	}
 	span := Period{Start: periods[0].Start, End: periods[len(periods)-1].End}
-	rows, err := src.Rollups(ctx, abacus.RollupQuery{Account: account, From: span.Start.UTC(), To: span.End.UTC()})
-	if err != nil {
-		return Statement{}, fmt.Errorf("reading rollups: %w", err)
-	}
-
 	type key struct {
 		period     int
 		scene      int
@@ -125,20 +122,20 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 	type sums struct{ quantity, amount, events, unpricedQuantity, unpricedEvents wide }
 	acc := make(map[key]*sums)
 	var currency abacus.Currency
-	for i := range rows {
-		r := &rows[i]
+	rows := 0
+	err = src.EachRollup(ctx, abacus.RollupQuery{Account: account, From: span.Start.UTC(), To: span.End.UTC()}, func(r abacus.Rollup) error {
 		if r.Account != account {
-			return Statement{}, abacus.Errorf(abacus.CodeInternal, "", "the rollup source returned a row of account %s for account %s", r.Account, account)
+			return abacus.Errorf(abacus.CodeInternal, "", "the rollup source returned a row of account %s for account %s", r.Account, account)
 		}
-		if i == 0 {
+		if rows++; rows == 1 {
 			currency = r.Currency
 		} else if r.Currency != currency {
-			return Statement{}, abacus.Errorf(abacus.CodeCurrencyMismatch, "currency", "account %s has usage in both %s and %s", account, currency, r.Currency)
+			return abacus.Errorf(abacus.CodeCurrencyMismatch, "currency", "account %s has usage in both %s and %s", account, currency, r.Currency)
 		}
 		// The first period that ends after the bucket starts.
 		p := sort.Search(len(periods), func(j int) bool { return periods[j].End.After(r.Bucket) })
 		if p == len(periods) || r.Bucket.Before(periods[p].Start) {
-			return Statement{}, abacus.Errorf(abacus.CodeInternal, "", "the rollup source returned a bucket at %s outside [%s, %s)",
+			return abacus.Errorf(abacus.CodeInternal, "", "the rollup source returned a bucket at %s outside [%s, %s)",
 				r.Bucket.UTC().Format(time.RFC3339), span.Start.UTC().Format(time.RFC3339), span.End.UTC().Format(time.RFC3339))
 		}
 		k := key{period: p}
@@ -161,6 +158,14 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		s.events.add(r.Events)
 		s.unpricedQuantity.add(r.UnpricedQuantity)
 		s.unpricedEvents.add(r.UnpricedEvents)
+		return nil
+	})
+	var ae *abacus.Error
+	if err != nil && !errors.As(err, &ae) {
+		return Statement{}, fmt.Errorf("reading rollups: %w", err)
+	}
+	if err != nil {
+		return Statement{}, err
 	}
 
 	keys := make([]key, 0, len(acc))

@@ -29,21 +29,19 @@ type fakeSource struct {
 	queries []abacus.RollupQuery
 }
 
-func (f *fakeSource) Rollups(_ context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error) {
+func (f *fakeSource) EachRollup(_ context.Context, q abacus.RollupQuery, fn func(abacus.Rollup) error) error {
 	f.queries = append(f.queries, q)
 	if f.err != nil {
-		return nil, f.err
+		return f.err
 	}
-	if f.raw {
-		return f.rows, nil
-	}
-	var out []abacus.Rollup
 	for _, r := range f.rows {
-		if r.Account == q.Account && !r.Bucket.Before(q.From) && r.Bucket.Before(q.To) {
-			out = append(out, r)
+		if f.raw || r.Account == q.Account && !r.Bucket.Before(q.From) && r.Bucket.Before(q.To) {
+			if err := fn(r); err != nil {
+				return err
+			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func row(bucket string, scene int, resource, instance string, quantity, micros, events int64) abacus.Rollup {
@@ -371,6 +369,11 @@ func TestBuildErrors(t *testing.T) {
 	eur.Currency = "EUR"
 	_, err = billing.Build(ctx, &fakeSource{rows: []abacus.Rollup{row("2024-05-01T00:00:00Z", 1, "a", "", 1, 1, 1), eur}}, acct, from, to, billing.Day, time.UTC, billing.GroupBy{})
 	wantCode(t, err, abacus.CodeCurrencyMismatch, "currency")
+	// The source's error is the statement's, said as reading rollups.
+	_, err = billing.Build(ctx, &fakeSource{err: errors.New("disk on fire")}, acct, from, to, billing.Day, time.UTC, billing.GroupBy{})
+	if err == nil || err.Error() != "reading rollups: disk on fire" {
+		t.Fatalf("a failing source: %v", err)
+	}
 }
 
 // Every quarter-hour rollup of a whole local month lands in exactly one

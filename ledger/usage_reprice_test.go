@@ -79,10 +79,7 @@ func TestRepricePerUnit(t *testing.T) {
 		if e := storedEvent(t, f.st, "after"); e.Charged.String() != "10" || len(e.PriceIDs) != 1 || e.PriceIDs[0] != fixID || e.Drawn.Cash.String() != "10" {
 			t.Fatalf("the repriced event: %+v, want 10 charged at price %d", e, fixID)
 		}
-		rolls, err := f.st.Rollups(f.ctx, abacus.RollupQuery{Account: acct, From: t0, To: t0.AddDate(0, 1, 0)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		rolls := testdb.Rollups(t, f.st, abacus.RollupQuery{Account: acct, From: t0, To: t0.AddDate(0, 1, 0)})
 		total := abacus.Zero
 		for _, r := range rolls {
 			total, _ = total.Add(r.Amount)

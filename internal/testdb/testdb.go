@@ -101,3 +101,18 @@ func Each(t *testing.T, fn func(t *testing.T, open func(t testing.TB) abacus.Sto
 		fn(t, func(t testing.TB) abacus.Store { return Postgres(t) })
 	})
 }
+
+// Rollups collects the rollups q selects.
+func Rollups(t testing.TB, st interface {
+	EachRollup(context.Context, abacus.RollupQuery, func(abacus.Rollup) error) error
+}, q abacus.RollupQuery) []abacus.Rollup {
+	t.Helper()
+	var out []abacus.Rollup
+	if err := st.EachRollup(t.Context(), q, func(r abacus.Rollup) error {
+		out = append(out, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

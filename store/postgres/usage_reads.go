@@ -263,12 +263,25 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args, nil
 }
 
-// Rollups implements abacus.Store.
-func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error) {
+// EachRollup implements abacus.Store.
+func (s *Store) EachRollup(ctx context.Context, q abacus.RollupQuery, fn func(abacus.Rollup) error) error {
 	rows, err := s.pool.Query(ctx, `SELECT `+rollupColumns+` FROM usage_rollups
 		WHERE account_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket, scene, resource_id, customer_id`,
 		string(q.Account), q.From, q.To)
-	return collect(rows, err, scanRollup)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRollup(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events, unpriced_quantity, unpriced_events`

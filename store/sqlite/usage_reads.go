@@ -278,24 +278,25 @@ func eventsQuery(q abacus.EventQuery) (string, []any, error) {
 		append(args, q.Limit), nil
 }
 
-// Rollups implements abacus.Store.
-func (s *Store) Rollups(ctx context.Context, q abacus.RollupQuery) ([]abacus.Rollup, error) {
+// EachRollup implements abacus.Store.
+func (s *Store) EachRollup(ctx context.Context, q abacus.RollupQuery, fn func(abacus.Rollup) error) error {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+rollupColumns+` FROM usage_rollups
 		WHERE account_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket, scene, resource_id, customer_id`,
 		string(q.Account), micros(q.From), micros(q.To))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []abacus.Rollup
 	for rows.Next() {
 		r, err := scanRollup(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, r)
+		if err := fn(r); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 const rollupColumns = `account_id, bucket, scene, resource_id, customer_id, currency, quantity, amount, events, unpriced_quantity, unpriced_events`
