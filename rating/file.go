@@ -568,9 +568,11 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 				d.fail(pn.lineOf(f.name), path+"."+f.name, abacus.CodeInvalid, "holds a character that is not printable (%U) at byte %d; a key is printable text", []rune(f.v[i:])[0], i)
 				return nil, nil, nil, nil
 			}
-			if !norm.NFC.IsNormalString(f.v) { // as events' keys must be, or none would match it
-				d.fail(pn.lineOf(f.name), path+"."+f.name, abacus.CodeInvalid, "is not in Unicode normalization form C (NFC), as events' keys are: write it composed")
-				return nil, nil, nil, nil
+		}
+		// A warning: a book that holds one already must still import.
+		for _, f := range []struct{ name, v string }{{"resource_id", p.ResourceID}, {"sku_unit_type", p.UnitType}} {
+			if !norm.NFC.IsNormalString(f.v) {
+				d.warn(i, pn.lineOf(f.name), path+"."+f.name, "%s is not in Unicode normalization form C (NFC), as the keys of events coming in must be: no new event will match it; write it composed", clip(f.v))
 			}
 		}
 		// A warning, not an error: an event may name such a unit type in
@@ -749,7 +751,7 @@ func (d *fileDecoder) price(n *node, path string) abacus.Price {
 			// something else, the event's token count had been multiplied
 			// by itself, and a count under sku_type had moved the event to
 			// another price key (QA).
-			if i := slices.IndexFunc(readKeys, func(k string) bool { return strings.EqualFold(k, l.UserMetric) }); i >= 0 && d.err == nil {
+			if i := slices.IndexFunc(readKeys, func(k string) bool { return strings.EqualFold(k, l.UserMetric) }); i >= 0 && d.err == nil && l.Type == LicenseStub {
 				d.fail(mn.line, mf, abacus.CodeInvalid, "%s is a key of extra abacus reads for the event itself (%s): give the licence's count a key of its own, such as seats",
 					clip(l.UserMetric), strings.Join(readKeys, ", "))
 			}

@@ -136,7 +136,6 @@ func TestParseFileErrors(t *testing.T) {
 		{"licence burstable", base + "    license: {name: w}\n", "license", "prices[0].license.burstable: is required"},
 		{"licence burstable string", base + "    license: {name: w, burstable: \"yes\"}\n", "license", `prices[0].license.burstable: must be true or false, not the string "yes"`},
 		{"stub needs a metric", base + "    license:\n      name: w\n      type: stub\n      burstable: true\n", "license", "prices[0].license.user_metric: is required for a stub licence: it names the extra field with the declared count"},
-		{"resource_id not composed", replace(`resource_id: "12"`, `resource_id: "cafe\u0301"`), "resource_id", "prices[0].resource_id: is not in Unicode normalization form C (NFC), as events' keys are: write it composed"},
 		{"stub metric a key abacus reads", base + "    license:\n      name: w\n      type: stub\n      user_metric: Prompt_Token_Num\n      burstable: true\n", "user_metric", `prices[0].license.user_metric: "Prompt_Token_Num" is a key of extra abacus reads for the event itself (sku_type, sku_kind, sku_unit_type, prompt_token_num, completion_token_num, prompt_token_cache_num, running): give the licence's count a key of its own, such as seats`},
 		{"discount fraction", base + "    discounts:\n      - {months: 12, fraction: \"1.5\"}\n", "fraction", `prices[0].discounts[0].fraction: 1.5 is not a fraction from 0 up to (not including) 1: 0.25 takes 25% off`},
 		{"level twice", strings.Replace(base, `    sku_price: "0.05"`, "    model: burst\n    levels:\n      - {level: 1, price: \"1\"}\n      - {level: 1, price: \"2\"}", 1), "price: \"2\"", "prices[0].levels[1].level: level 1 is listed twice (also levels[0])"},
@@ -459,11 +458,29 @@ func TestFileWarnsOfPricesFewEventsMatch(t *testing.T) {
 	if got := f.WarningsFor(f.Prices); !slices.Equal(got, want) {
 		t.Fatalf("warnings:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	decomposed := strings.Replace(base, `resource_id: "12"`, `resource_id: "cafe\u0301"`, 1)
+	f, err = rating.ReadFile(strings.NewReader(decomposed), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.WarningsFor(f.Prices), fmt.Sprintf("p.yaml:%d: prices[0].resource_id: \"cafe\u0301\" is not in Unicode normalization form C (NFC), as the keys of events coming in must be: no new event will match it; write it composed", lineOf(t, decomposed, "cafe")); len(got) != 1 || got[0] != want {
+		t.Fatalf("a key not composed: %q\nwant %q", got, want)
+	}
 	withOne, err := rating.ReadFile(strings.NewReader(strings.Replace(file, "level: 2", "level: 1", 1)), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := withOne.WarningsFor(withOne.Prices[1:]); len(got) != 0 {
 		t.Fatalf("a burst price with level 1: %q", got)
+	}
+}
+
+// TestFileStubMetricOnlyForStubs: only a stub licence counts under its
+// user_metric, so only a stub's may not be a key abacus reads (QA: an
+// instance licence naming running was refused).
+func TestFileStubMetricOnlyForStubs(t *testing.T) {
+	file := base + "    license: {name: w, type: instance, user_metric: running, burstable: true}\n"
+	if _, err := rating.ReadFile(strings.NewReader(file), "p.yaml"); err != nil {
+		t.Fatal(err)
 	}
 }
