@@ -203,6 +203,11 @@ func CheckNewEvent(e *UsageEvent) error {
 	return nil
 }
 
+// CheckKeyText refuses, naming field, text that cannot be a key of a new
+// event: a character that is not printable, or text not in NFC (see
+// checkUnseen). Rating holds a price key an event names in its extra to it.
+func CheckKeyText(field, s string) error { return checkUnseen(field, s, true) }
+
 // checkUnseen refuses a character a reader of the text would not see.
 // A control character (an escape that recolours the terminal listing it, a
 // stray CR after a key) is never part of what a producer means; a name

@@ -67,7 +67,7 @@ func TestIngestEndpoint(t *testing.T) {
 		// which price it lacks.
 		early := f.mustDo("service", "POST", path, "", "["+csghubEvent("11111111-0000-4000-8000-000000000005", bob, 1, "2026-10-31T23:59:00Z")+"]", 200)
 		if res := early.body["results"].([]any)[0].(map[string]any); res["status"] != "accepted" || res["unpriced"] != true ||
-			res["unpriced_reason"] != `no USD price for sku_type 1, sku_kind 1, resource_id "gpu", sku_unit_type minute valid at 2026-10-31T23:59:00Z` {
+			res["unpriced_reason"] != `no USD price for sku_type 1, sku_kind 1, resource_id "gpu", sku_unit_type "minute" valid at 2026-10-31T23:59:00Z` {
 			t.Fatalf("unpriced: %s", early.raw)
 		}
 		if res := results[0].(map[string]any); res["unpriced_reason"] != nil {

@@ -26,7 +26,7 @@ func KeyOf(p *abacus.Price) Key {
 }
 
 func (k Key) String() string {
-	return fmt.Sprintf("sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %s", k.SKUType, k.SKUKind, k.ResourceID, k.UnitType)
+	return fmt.Sprintf("sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %q", k.SKUType, k.SKUKind, k.ResourceID, k.UnitType)
 }
 
 // Component is one separately priced part of an event: Quantity base units

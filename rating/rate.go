@@ -1,6 +1,7 @@
 package rating
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -193,6 +194,16 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 	if strict {
 		if err := extra.caseVariant(readKeys...); err != nil {
 			return Rating{}, err
+		}
+		// A key of the price, held to the rules of the event's own keys
+		// (QA: "minute" and a CR was stored unpriced, and printed raw).
+		if raw, ok := extra.get(ExtraSKUUnitType); ok && !isNull(raw) {
+			var unit string
+			if json.Unmarshal([]byte(raw), &unit) == nil {
+				if err := abacus.CheckKeyText("extra."+ExtraSKUUnitType, unit); err != nil {
+					return Rating{}, err
+				}
+			}
 		}
 	}
 	var compBuf [2]Component

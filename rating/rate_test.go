@@ -568,3 +568,25 @@ func TestCachedPromptTokens(t *testing.T) {
 		wantCost(t, tc.res+" "+tc.extra, r.Cost, tc.cost)
 	}
 }
+
+// TestIncomingUnitTypeIsAKey: a sku_unit_type an incoming event names in
+// its extra is a key of its price, held to the rules of the event's own
+// keys; a stored event with one is still rated (QA: "minute" and a CR was
+// stored unpriced, and printed raw).
+func TestIncomingUnitTypeIsAKey(t *testing.T) {
+	b, err := rating.NewBook(nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unit := range []string{"minute\r", "min\u00a0ute", "minu\u200bte", "cafe\u0301"} {
+		e := &abacus.UsageEvent{ID: "e", Account: "a", Value: 1, Scene: 11, ResourceID: "gpu", Time: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+		withExtra(e, map[string]any{"sku_unit_type": unit})
+		var ae *abacus.Error
+		if _, err := b.RateIncoming(e, "USD", func(rating.Counter) int64 { return 0 }); !errors.As(err, &ae) || ae.Field != "extra.sku_unit_type" {
+			t.Errorf("%q coming in: %v, want refused naming extra.sku_unit_type", unit, err)
+		}
+		if r, err := b.Rate(e, "USD", func(rating.Counter) int64 { return 0 }); err != nil || !r.Unpriced {
+			t.Errorf("%q stored: %+v %v, want rated (unpriced, in a book without prices)", unit, r, err)
+		}
+	}
+}

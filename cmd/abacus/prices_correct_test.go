@@ -59,7 +59,7 @@ func TestCorrectionThatUnpricesAnEventIsRefusedWhole(t *testing.T) {
 			for _, args := range [][]string{{"--dry-run"}, nil} {
 				out, err := runCLI(t, append(append([]string{"prices", "import", "--correct", "--db", dsn}, args...), fixed)...)
 				want := `event "l4" of account ` + account(7) + " at 2026-11-02T10:06:00Z could not be priced by the version of " + fixed +
-					`:2 (the USD price for sku_type 1, sku_kind 1, resource_id "cpu", sku_unit_type minute has no burst level 4)` + "\n" +
+					`:2 (the USD price for sku_type 1, sku_kind 1, resource_id "cpu", sku_unit_type "minute" has no burst level 4)` + "\n" +
 					"abacus prices: 1 event could not be priced by the corrected prices (listed above): " +
 					"correct the file so that it prices them, or void them first; nothing was stored\n"
 				if err == nil || !strings.Contains(out, want) || strings.Contains(out, "repriced") {

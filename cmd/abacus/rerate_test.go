@@ -38,7 +38,7 @@ func TestRerateReportsRefusedEvents(t *testing.T) {
 
 	out, err := runCLI(t, "rerate", "--db", dsn)
 	if err != nil || !strings.Contains(out, "charged 0 events (0 in all); 2 still have no price; 0 refused\n") ||
-		!strings.Contains(out, `event floored still has no price: no USD price for sku_type 1, sku_kind 1, resource_id "gpu", sku_unit_type minute valid at `) {
+		!strings.Contains(out, `event floored still has no price: no USD price for sku_type 1, sku_kind 1, resource_id "gpu", sku_unit_type "minute" valid at `) {
 		t.Fatalf("rerate without prices: %v\n%s", err, out)
 	}
 	importPrices(t, dsn)
