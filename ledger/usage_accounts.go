@@ -49,8 +49,14 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 	}
 	// The call's first event under each id that is not refused here, in
 	// order: a corrected event after its refused copy is no conflict with
-	// a copy that was never stored (QA). Events of existing accounts are
-	// judged later, in their batch.
+	// a copy that was never stored (QA). An event of an existing account
+	// that shares its id with one of a new account is judged here as far
+	// as it can be before its batch: what its batch refuses for its
+	// account's money still counts as first.
+	freshIDs := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		freshIDs[id] = true
+	}
 	first := map[string]*abacus.UsageEvent{}
 	var create []abacus.Account
 	creating := map[abacus.AccountID]bool{}
@@ -60,8 +66,14 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 			continue
 		}
 		if !fresh[i] {
-			if first[it.event.ID] == nil {
-				first[it.event.ID] = &it.event
+			if first[it.event.ID] == nil && freshIDs[it.event.ID] {
+				cur := e.cfg.Usage.DefaultCurrency
+				if cw, err := e.cache.customer(ctx, it.event.Account); err == nil {
+					cur = cw.currency
+				}
+				if refusedAnyway(book, it, cur) == nil {
+					first[it.event.ID] = &it.event
+				}
 			}
 			continue
 		}
@@ -116,13 +128,20 @@ func (e *Engine) firstSight(book *rating.Book, it *usageItem, stored *abacus.Sto
 			return err
 		}
 	}
+	return refusedAnyway(book, it, e.cfg.Usage.DefaultCurrency)
+}
+
+// refusedAnyway says why a new event would be refused whatever its
+// account holds: too late, against the rules for new events, or not
+// ratable as it is.
+func refusedAnyway(book *rating.Book, it *usageItem, cur abacus.Currency) error {
 	if it.tooLate != nil {
 		return it.tooLate
 	}
 	if err := abacus.CheckNewEvent(&it.event); err != nil {
 		return err
 	}
-	_, err := book.RateIncoming(&it.event, e.cfg.Usage.DefaultCurrency, func(rating.Counter) int64 { return 0 })
+	_, err := book.RateIncoming(&it.event, cur, func(rating.Counter) int64 { return 0 })
 	return err
 }
 

@@ -511,11 +511,17 @@ func TestControlCharactersComingInOrStored(t *testing.T) {
 		// Corrected in the same call, for an account not made yet: the
 		// refused copy was never stored, so the good one is no conflict
 		// with it (QA: it was, for a new account only).
-		for _, who := range []abacus.AccountID{acct, newAccountID()} {
-			id := "fixed-" + string(who)
-			res := f.ingest(spaceEvent(id, who, "gpu\r", 4, f.t0), spaceEvent(id, who, "gpu", 4, f.t0))
+		for i, who := range [][2]abacus.AccountID{{acct, acct}, {newAccountID(), ""}, {acct, newAccountID()}} {
+			id := fmt.Sprintf("fixed-%d", i)
+			if who[1] == "" {
+				who[1] = who[0]
+			}
+			// The refused copy's account, then the corrected one's: the
+			// same, a new one twice, or an existing one and then a new one
+			// (QA: the last was refused as a conflict too).
+			res := f.ingest(spaceEvent(id, who[0], "gpu\r", 4, f.t0), spaceEvent(id, who[1], "gpu", 4, f.t0))
 			if res[0].Status != abacus.IngestRejected || res[0].Err.Field != "resource_id" || res[1].Status != abacus.IngestAccepted || res[1].Charged.String() != "4" {
-				t.Fatalf("a copy corrected in the same call: %+v", res)
+				t.Fatalf("a copy corrected in the same call, accounts %v: %+v", who, res)
 			}
 		}
 		mustVerify(t, f.st)
