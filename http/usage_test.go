@@ -534,3 +534,26 @@ func TestVoidIDsWithSlashes(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsPageCountsItsReasons: a page of unpriced events ends once its
+// text passes 1 MiB with the reasons they are unpriced counted, as it ends
+// by the events' own (QA: long unpriced keys made pages of 1.6 MiB).
+func TestEventsPageCountsItsReasons(t *testing.T) {
+	st := testdb.SQLite(t)
+	f := newFixture(t, st)
+	resource := strings.Repeat("r", abacus.MaxEventText)
+	var items []string
+	for i := range 700 {
+		items = append(items, fmt.Sprintf(`{"uuid":"long-%d","user_uuid":%q,"value":1,"value_type":0,"scene":11,"resource_id":%q,"customer_id":"s","created_at":"2026-11-02T10:00:00Z"}`, i, alice, resource))
+	}
+	path := "/api/v1/accounting/metering/events"
+	if r := f.mustDo("service", "POST", path, "", "["+strings.Join(items, ",")+"]", 200); r.body["unpriced"].(float64) != 700 {
+		t.Fatalf("%.300s", r.raw)
+	}
+	page := f.mustDo("admin", "GET", path+"?account="+alice+"&limit=1000", "", "", 200)
+	n := len(page.body["events"].([]any))
+	// Each event's text and reason are ~2 KiB: a page of 1 MiB holds ~500.
+	if n >= 700 || page.body["next_after"] == nil || len(page.raw) > 1<<20+8<<10 {
+		t.Fatalf("%d events, next_after %v, %d bytes", n, page.body["next_after"], len(page.raw))
+	}
+}
