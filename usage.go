@@ -195,7 +195,7 @@ func CheckNewEvent(e *UsageEvent) error {
 	for _, f := range []struct {
 		name, v string
 		key     bool
-	}{{"op_uid", e.OpUID, true}, {"resource_id", e.ResourceID, true}, {"customer_id", e.CustomerID, true}, {"resource_name", e.ResourceName, false}} {
+	}{{"resource_id", e.ResourceID, true}, {"customer_id", e.CustomerID, true}, {"op_uid", e.OpUID, false}, {"resource_name", e.ResourceName, false}} {
 		if err := checkUnseen(f.name, f.v, f.key); err != nil {
 			return err
 		}
@@ -211,8 +211,9 @@ func CheckKeyText(field, s string) error { return checkUnseen(field, s, true) }
 // checkUnseen refuses a character a reader of the text would not see.
 // A control character (an escape that recolours the terminal listing it, a
 // stray CR after a key) is never part of what a producer means; a name
-// may hold tabs and line breaks. A key (an instance, a resource a price is
-// keyed by) is printable text in NFC, as a price's resource_id must be:
+// may hold tabs and line breaks, as may an op_uid, which nothing sums or
+// rates by. A key (an instance, a resource a price is keyed by) is
+// printable text in NFC, as a price's resource_id must be:
 // "gpu" and "gpu" with U+200B or a no-break space look alike and would be
 // rated and summed apart, and no price could be keyed by the second.
 func checkUnseen(field, s string, key bool) error {
@@ -225,13 +226,13 @@ func checkUnseen(field, s string, key bool) error {
 		case unicode.IsControl(r):
 			return Errorf(CodeInvalid, field, "holds the control character %U at byte %d; send the text without it", r, i)
 		case key && !unicode.IsPrint(r):
-			return Errorf(CodeInvalid, field, "holds %U at byte %d, which is not printable: it would look like another %s and be rated and summed apart from it; a key is printable text", r, i, field)
+			return Errorf(CodeInvalid, field, "holds %U at byte %d, which is no printable character (or one this abacus's Unicode tables do not know): a key is printable text, so that two keys that look alike are not rated and summed apart", r, i)
 		}
 	}
 	// Two spellings of one text in Unicode (é as one character, or as e
 	// and a combining accent) would be two keys, as they would be two ids.
 	if key && !ascii && !norm.NFC.IsNormalString(s) {
-		return Errorf(CodeInvalid, field, "is not in Unicode normalization form C (NFC): it would be another %s than the same text composed; send it composed", field)
+		return Errorf(CodeInvalid, field, "is not in Unicode normalization form C (NFC): it would be another key than the same text composed; send it composed")
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func TestCheckNewEvent(t *testing.T) {
 		bad   []string
 		good  []string
 	}{
-		{"op_uid", func(e *abacus.UsageEvent, v string) { e.OpUID = v }, []string{"op\x1b[31m", "op\t1", "op\u200b", "\u202eop"}, []string{"op-1", "操作"}},
+		{"op_uid", func(e *abacus.UsageEvent, v string) { e.OpUID = v }, []string{"op\x1b[31m", "op\x00"}, []string{"op-1", "操作", "op\t1", "op\u00a0\u3000"}},
 		{"resource_id", func(e *abacus.UsageEvent, v string) { e.ResourceID = v }, []string{"gpu\r", "gpu\n", "g\x7fpu", "gpu\u0085", "gpu\u200b", "\ufeffgpu", "gpu\u00a0a100", "cafe\u0301"}, []string{"gpu", "gpu a100", "显卡", "caf\u00e9"}},
 		{"customer_id", func(e *abacus.UsageEvent, v string) { e.CustomerID = v }, []string{"space\x00", "space\x1b]0;x\x07"}, []string{"space-1"}},
 		{"resource_name", func(e *abacus.UsageEvent, v string) { e.ResourceName = v }, []string{"A100\x1b[2J", "A100\u009b"}, []string{"A100\tx\r\ny", "A100\u200b", "👩\u200d💻"}},

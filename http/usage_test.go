@@ -86,7 +86,7 @@ func TestIngestEndpoint(t *testing.T) {
 			Currency: "USD", Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.RequireFromString("0.5"), ValidFrom: t0.AddDate(0, -1, 0), CreatedAt: t0}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		if why := whyListed(); why != "the price book prices it now: abacus rerate charges it" {
+		if why := whyListed(); why != "the price book prices it now: abacus rerate charges it, if its account's floor allows" {
 			t.Fatalf("listed, once a price exists: %v", why)
 		}
 		// The whole batch again: everything already seen is a duplicate, nothing is charged twice.

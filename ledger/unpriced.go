@@ -25,7 +25,7 @@ func (e *Engine) WhyUnpriced(ctx context.Context, evs []abacus.StoredEvent) ([]s
 			}
 		}
 		if why[i] = book.Lacks(&evs[i].UsageEvent, evs[i].Currency); why[i] == "" {
-			why[i] = "the price book prices it now: abacus rerate charges it"
+			why[i] = "the price book prices it now: abacus rerate charges it, if its account's floor allows"
 		}
 	}
 	return why, nil

@@ -370,7 +370,7 @@ func TestVerifyChecksEachRollup(t *testing.T) {
 		{"a rollup's resource changed", `UPDATE usage_rollups SET resource_id = 'cpu' WHERE bucket = ?`, []any{t0},
 			"resource \"cpu\", instance \"space-1\" holds 5 units, 0.5 USD charged, 1 events, but no event has its key"},
 		{"a rollup's unpriced usage changed", `UPDATE usage_rollups SET unpriced_quantity = 5, unpriced_events = 1 WHERE bucket = ?`, []any{t0},
-			"holds 5 units, 0.5 USD charged, 1 events (5 units in 1 events unpriced); its events say 5 units, 0.5 USD charged, 1 events"},
+			"holds 5 units, 0.5 USD charged, 1 events (5 units in 1 events unpriced); its events say 5 units, 0.5 USD charged, 1 events (0 units in 0 events unpriced)"},
 		{"an event's scene changed", `UPDATE usage_events SET scene = 12 WHERE id = 'a'`, nil,
 			"scene 11, resource \"gpu\", instance \"space-1\" holds 5 units, 0.5 USD charged, 1 events, but no event has its key"},
 		// Not a rollup, but the same ledger: the mark that takes an account

@@ -259,21 +259,26 @@ func (u *usageCheck) rollups(ar abacus.AuditReader) error {
 	return ar.RollupDiffs(func(d abacus.RollupDiff) error {
 		k := cmp.Or(d.Stored, d.Events)
 		key := fmt.Sprintf("the rollup of account %s, quarter hour from %s, scene %d, resource %q, instance %q", k.Account, k.Bucket.Format(time.RFC3339), k.Scene, k.ResourceID, k.CustomerID)
+		// The unpriced part is said of both sides if of either, so that
+		// where only it differs the difference shows (QA).
+		unpriced := slices.ContainsFunc([]*abacus.Rollup{d.Stored, d.Events}, func(r *abacus.Rollup) bool {
+			return r != nil && (r.UnpricedQuantity != 0 || r.UnpricedEvents != 0)
+		})
 		switch {
 		case d.Stored == nil:
-			u.c.fail("%s is missing; its events say %s", key, rollupSums(d.Events))
+			u.c.fail("%s is missing; its events say %s", key, rollupSums(d.Events, unpriced))
 		case d.Events == nil:
-			u.c.fail("%s holds %s, but no event has its key", key, rollupSums(d.Stored))
+			u.c.fail("%s holds %s, but no event has its key", key, rollupSums(d.Stored, unpriced))
 		default:
-			u.c.fail("%s holds %s; its events say %s", key, rollupSums(d.Stored), rollupSums(d.Events))
+			u.c.fail("%s holds %s; its events say %s", key, rollupSums(d.Stored, unpriced), rollupSums(d.Events, unpriced))
 		}
 		return nil
 	})
 }
 
-func rollupSums(r *abacus.Rollup) string {
+func rollupSums(r *abacus.Rollup, unpriced bool) string {
 	sums := fmt.Sprintf("%d units, %s %s charged, %d events", r.Quantity, r.Amount, r.Currency, r.Events)
-	if r.UnpricedQuantity != 0 || r.UnpricedEvents != 0 {
+	if unpriced {
 		sums += fmt.Sprintf(" (%d units in %d events unpriced)", r.UnpricedQuantity, r.UnpricedEvents)
 	}
 	return sums

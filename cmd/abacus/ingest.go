@@ -483,25 +483,33 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 }
 
 // shownID is a rejected event's id as printed: quoted, with escapes, when
-// it holds a character that is not printable. Printed as sent, an id with
-// a terminal escape cleared and recoloured the operator's terminal, and
-// one ending in CR split its line of the rejects file (QA).
+// it holds a space or a character that is not printable. Printed as sent,
+// an id with a terminal escape cleared and recoloured the operator's
+// terminal, one ending in CR split its line of the rejects file, and one
+// ending in a space looked like another (QA).
 func shownID(id string) string {
-	if strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+	if strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
 		return strconv.Quote(id)
 	}
 	return id
 }
 
-// escapeControls writes the control characters of s as escapes.
+// unseen is a character that acts on a terminal or a line rather than
+// showing: a control character, a format character such as a
+// bidirectional override, or a space other than the ASCII one.
+func unseen(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || (unicode.IsSpace(r) && r != ' ')
+}
+
+// escapeControls writes the unseen characters of s as escapes.
 func escapeControls(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+	if strings.IndexFunc(s, unseen) < 0 {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			q := strconv.QuoteRune(r)
+		if unseen(r) {
+			q := strconv.QuoteRuneToASCII(r)
 			b.WriteString(q[1 : len(q)-1])
 			continue
 		}

@@ -241,10 +241,13 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	// An id that would act on a terminal, or end a line, is printed
 	// quoted with escapes (QA: one cleared the operator's terminal).
 	esc := filepath.Join(t.TempDir(), "escapes.ndjson")
-	os.WriteFile(esc, []byte(`{"uuid":"esc-1\u001b[2J\r","user_uuid":"`+acct+`","value":-1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}`+"\n"), 0o600)
+	os.WriteFile(esc, []byte(`{"uuid":"esc-1\u001b[2J\r","user_uuid":"`+acct+`","value":-1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}`+"\n"+
+		`{"uuid":"tail ","user_uuid":"`+acct+`","value":1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z","extra":{"a\u202eb":1,"a\u202eb":2}}`+"\n"), 0o600)
 	out, _ = runCLI(t, "ingest", "--db", dsn, esc)
-	if want := esc + `:1: event "esc-1\x1b[2J\r" rejected: uuid: must be printable characters without spaces`; !strings.Contains(out, want) || strings.ContainsAny(out, "\x1b\r") {
-		t.Errorf("missing %q, or a control character, in\n%q", want, out)
+	for _, want := range []string{esc + `:1: event "esc-1\x1b[2J\r" rejected: uuid: must be printable characters without spaces`, esc + `:2: event "tail " rejected: `, `a\u202eb`} {
+		if !strings.Contains(out, want) || strings.ContainsAny(out, "\x1b\r\u202e") {
+			t.Errorf("missing %q, or an unseen character, in\n%q", want, out)
+		}
 	}
 }
 
