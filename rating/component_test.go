@@ -129,7 +129,7 @@ func TestSceneTables(t *testing.T) {
 			}
 		}
 	}
-	if got := fmt.Sprint(rating.Key{1, 4, "m", "token"}); got != `sku_type 1, sku_kind 4, resource_id "m", sku_unit_type token` {
+	if got := fmt.Sprint(rating.Key{1, 4, "m", "token"}); got != `sku_type 1, sku_kind 4, resource_id "m", sku_unit_type "token"` {
 		t.Errorf("Key.String: %s", got)
 	}
 }
