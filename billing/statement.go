@@ -160,11 +160,10 @@ func Build(ctx context.Context, src Source, account abacus.AccountID, from, to t
 		s.unpricedEvents.add(r.UnpricedEvents)
 		return nil
 	})
-	var ae *abacus.Error
-	if err != nil && !errors.As(err, &ae) {
-		return Statement{}, fmt.Errorf("reading rollups: %w", err)
-	}
 	if err != nil {
+		if ae := (*abacus.Error)(nil); !errors.As(err, &ae) { // the source's own, not a row's
+			err = fmt.Errorf("reading rollups: %w", err)
+		}
 		return Statement{}, err
 	}
 

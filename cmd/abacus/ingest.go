@@ -467,7 +467,7 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 		if res.ID == "" { // a line with no id to name, such as one that is not JSON
 			what = "rejected"
 		}
-		line := fmt.Sprintf("%s:%d: %s: %s\n", name, items[i].Line, what, escapeControls(why))
+		line := fmt.Sprintf("%s:%d: %s: %s\n", name, items[i].Line, what, escapeUnseen(why))
 		if in.rejects != nil {
 			io.WriteString(in.rejects, line)
 		}
@@ -501,8 +501,8 @@ func unseen(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || (unicode.IsSpace(r) && r != ' ')
 }
 
-// escapeControls writes the unseen characters of s as escapes.
-func escapeControls(s string) string {
+// escapeUnseen writes the unseen characters of s as escapes.
+func escapeUnseen(s string) string {
 	if strings.IndexFunc(s, unseen) < 0 {
 		return s
 	}

@@ -165,10 +165,10 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 			cells = append(cells, fmt.Sprint(l.Scene))
 		}
 		if g.Resource {
-			cells = append(cells, escapeControls(l.ResourceID)) // a tab would shift the columns
+			cells = append(cells, escapeUnseen(l.ResourceID)) // a tab would shift the columns
 		}
 		if g.Instance {
-			cells = append(cells, escapeControls(l.CustomerID))
+			cells = append(cells, escapeUnseen(l.CustomerID))
 		}
 		unpriced := ""
 		switch {
