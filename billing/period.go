@@ -225,6 +225,14 @@ func nextKey(key time.Time, unit Unit) time.Time {
 	}
 }
 
+// DayStart returns the first instant of the local date y-m-d in loc (nil:
+// UTC): its midnight, or, where clocks skip midnight (America/Havana's
+// spring), the end of the gap. time.Date would give an instant of the day
+// before there. Out-of-range months and days normalize as in time.Date.
+func DayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	return boundary(time.Date(y, m, d, 0, 0, 0, 0, time.UTC), orUTC(loc))
+}
+
 // boundary returns the first instant at which loc's clocks read the wall
 // time w or later, in loc.
 func boundary(w time.Time, loc *time.Location) time.Time {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // the same zone data on every machine
+	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/billing"
@@ -593,6 +594,38 @@ func TestParseZone(t *testing.T) {
 		var ae *abacus.Error
 		if !errors.As(err, &ae) || ae.Code != abacus.CodeInvalid || ae.Field != "time_zone" {
 			t.Errorf("ParseZone(%q): %v, want an invalid time_zone", name, err)
+		}
+	}
+	// A long name is clipped between characters, not inside one (QA).
+	if _, err := billing.ParseZone(strings.Repeat("é", 40)); err == nil || !utf8.ValidString(err.Error()) {
+		t.Errorf("a long name: %q", err)
+	}
+}
+
+// TestDayStart: a local date starts at its midnight, or where the clocks
+// skip midnight, when they start again; time.Date gave an instant of the
+// day before (QA: Havana's statement of 8 March 2026 began on the 7th).
+func TestDayStart(t *testing.T) {
+	for _, c := range []struct {
+		zone string
+		date string
+		want string
+	}{
+		{"America/Havana", "2026-03-08", "2026-03-08T01:00:00-04:00"},
+		{"America/Santiago", "2026-09-06", "2026-09-06T01:00:00-03:00"},
+		{"Europe/Berlin", "2026-03-29", "2026-03-29T00:00:00+01:00"},
+		{"America/New_York", "2026-11-01", "2026-11-01T00:00:00-04:00"},
+		{"Asia/Kathmandu", "2026-11-02", "2026-11-02T00:00:00+05:45"},
+		{"UTC", "2026-13-01", "2027-01-01T00:00:00Z"},
+	} {
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var y, m, d int
+		fmt.Sscanf(c.date, "%d-%d-%d", &y, &m, &d)
+		if got := billing.DayStart(y, time.Month(m), d, loc).Format(time.RFC3339); got != c.want {
+			t.Errorf("%s in %s starts at %s, want %s", c.date, c.zone, got, c.want)
 		}
 	}
 }

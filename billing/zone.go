@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // zones are read the same on a machine without a tz database
+	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -25,7 +26,11 @@ func ParseZone(name string) (*time.Location, error) {
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		if len(name) > 64 {
-			name = name[:64] + "…"
+			cut := 64
+			for cut > 0 && !utf8.RuneStart(name[cut]) { // not inside a character
+				cut--
+			}
+			name = name[:cut] + "…"
 		}
 		return nil, abacus.Errorf(abacus.CodeInvalid, "time_zone", "%q is not an IANA time zone name such as Europe/Berlin or Asia/Kathmandu", name)
 	}

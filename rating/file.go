@@ -583,6 +583,7 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		// Nor did a unit type no scene gives, such as "day" (QA).
 		plain := strings.ToLower(strings.TrimSpace(p.UnitType))
 		switch {
+		case !norm.NFC.IsNormalString(p.UnitType): // warned of above: no event coming in names it
 		case !slices.Contains(SceneUnitTypes, plain):
 			d.warn(i, pn.lineOf("sku_unit_type"), path+".sku_unit_type", "%s is a unit type no scene gives (they give %s): only events that name it in extra.sku_unit_type will match it", clip(p.UnitType), strings.Join(SceneUnitTypes, ", "))
 		case plain != p.UnitType:

@@ -463,7 +463,7 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 		if strings.HasPrefix(res.Err.Field, "line ") { // the prefix names the line already
 			why = res.Err.Message
 		}
-		what := "event " + shownID(res.ID) + " rejected"
+		what := "event " + shown(res.ID) + " rejected"
 		if res.ID == "" { // a line with no id to name, such as one that is not JSON
 			what = "rejected"
 		}
@@ -482,13 +482,14 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 	}
 }
 
-// shownID is a rejected event's id as printed: quoted, with escapes, when
-// it holds a space or a character that is not printable. Printed as sent,
-// an id with a terminal escape cleared and recoloured the operator's
-// terminal, one ending in CR split its line of the rejects file, and one
-// ending in a space looked like another (QA).
-func shownID(id string) string {
-	if strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
+// shown is an id or key as printed: quoted, with escapes, when it holds a
+// space, a quote, a backslash or a character that is not printable, so
+// that it reads as itself and as no other. Printed as sent, an id with a
+// terminal escape cleared and recoloured the operator's terminal, one
+// ending in CR split its line of the rejects file, and one ending in a
+// space looked like another (QA).
+func shown(id string) string {
+	if id == "" || strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' || r == '\\' }) >= 0 {
 		return strconv.Quote(id)
 	}
 	return id

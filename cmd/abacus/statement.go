@@ -17,7 +17,7 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlagSet("statement", "ACCOUNT", stderr)
 	db := dbFlag(fs)
 	from := fs.String("from", "", "start: a date (2026-11-01) or an RFC 3339 time, a date read in --tz (default: the start of this month)")
-	to := fs.String("to", "", "end, not included, as --from (default: a month after --from)")
+	to := fs.String("to", "", "end, not included, as --from (default: the end of --from's month)")
 	unit := fs.String("period", "month", "a line per hour, day, week, month or year")
 	tz := fs.String("tz", "UTC", "the IANA time zone periods start in, such as Europe/Berlin")
 	by := fs.String("by", "", "also a line per scene, resource and/or instance: a comma-separated list of them")
@@ -29,7 +29,7 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	acct, err := abacus.ResolveAccountRef(fs.Arg(0))
 	if err != nil {
-		return usagef("%s is not an account id: %v", fs.Arg(0), err)
+		return usagef("%s is not an account id: %v", shown(fs.Arg(0)), err)
 	}
 	loc, err := billing.ParseZone(*tz)
 	if err != nil {
@@ -79,18 +79,25 @@ func asFlagError(err error) error {
 	return usagef("%v", err)
 }
 
-// statementSpan reads --from and --to: a date is its midnight in loc.
-// With neither, the month now is in; with --from alone, a month from it.
+// statementSpan reads --from and --to: a date is its first instant in loc.
+// With neither, the month now is in; with --from alone, to the end of its
+// month.
 func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Time, time.Time, error) {
 	read := func(flag, v string) (time.Time, error) {
-		if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
-			return t, nil
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
+		t, err := time.Parse(time.DateOnly, v)
+		if err == nil {
+			t = billing.DayStart(t.Year(), t.Month(), t.Day(), loc) // not midnight where clocks skip it
+		} else if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			return time.Time{}, usagef("--%s: %q is not a date such as 2026-11-01 or an RFC 3339 time such as 2026-11-01T00:00:00Z", flag, v)
 		}
+		if t.IsZero() {
+			return time.Time{}, usagef("--%s: %q is Go's zero time, which abacus reads as no time: give a later one", flag, v)
+		}
 		return t, nil
+	}
+	monthAfter := func(t time.Time) time.Time {
+		y, m, _ := t.In(loc).Date()
+		return billing.DayStart(y, m+1, 1, loc)
 	}
 	var start, end time.Time
 	var err error
@@ -99,14 +106,14 @@ func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Tim
 		return start, end, usagef("--to goes with --from")
 	case from == "":
 		y, m, _ := now.In(loc).Date()
-		start = time.Date(y, m, 1, 0, 0, 0, 0, loc)
+		start = billing.DayStart(y, m, 1, loc)
 	default:
 		if start, err = read("from", from); err != nil {
 			return start, end, err
 		}
 	}
 	if to == "" {
-		return start, start.In(loc).AddDate(0, 1, 0), nil
+		return start, monthAfter(start), nil
 	}
 	if end, err = read("to", to); err != nil {
 		return start, end, err
@@ -165,10 +172,10 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 			cells = append(cells, fmt.Sprint(l.Scene))
 		}
 		if g.Resource {
-			cells = append(cells, escapeUnseen(l.ResourceID)) // a tab would shift the columns
+			cells = append(cells, shown(l.ResourceID)) // "gpu " is not gpu, and a tab would shift the columns
 		}
 		if g.Instance {
-			cells = append(cells, escapeUnseen(l.CustomerID))
+			cells = append(cells, shown(l.CustomerID))
 		}
 		unpriced := ""
 		switch {

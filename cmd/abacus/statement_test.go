@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestStatement: a statement per local day and resource, from the
@@ -46,10 +47,20 @@ func TestStatement(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 
+	// A resource with a space at its end is quoted, not shown as another.
+	spaced := filepath.Join(t.TempDir(), "spaced.ndjson")
+	os.WriteFile(spaced, []byte(event("d", "gpu ", "1", "2026-11-05T10:00:00Z")), 0o600)
+	if out, err := runCLI(t, "ingest", "--db", dsn, spaced); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "statement", "--db", dsn, "--from", "2026-11-05", "--to", "2026-11-06", "--by", "resource", acct); err != nil || !strings.Contains(out, `"gpu "`) {
+		t.Fatalf("%v\n%s", err, out)
+	}
+
 	// Not by resource, no quantity: a line of several adds minutes to
 	// tokens.
 	out, err = runCLI(t, "statement", "--db", dsn, "--from", "2026-11-01", acct)
-	if err != nil || !strings.Contains(out, "period  events  amount  unpriced") || !strings.Contains(out, "1 event\n") {
+	if err != nil || !strings.Contains(out, "period  events  amount  unpriced") || !strings.Contains(out, "2 events\n") {
 		t.Fatalf("%v\n%s", err, out)
 	}
 
@@ -72,5 +83,36 @@ func TestStatement(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out, c.want) {
 			t.Errorf("%q: %v\n%s\nwant exit 2 saying %q", c.args, err, out, c.want)
 		}
+	}
+}
+
+// TestStatementSpan: a date is its first instant in the zone, also where
+// the clocks skip midnight; --to defaults to the end of --from's month,
+// and the month now by default (QA: Havana's 8 March began on the 7th,
+// and a month after 31 January ran into March).
+func TestStatementSpan(t *testing.T) {
+	havana, err := time.LoadLocation("America/Havana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		from, to   string
+		loc        *time.Location
+		start, end string
+	}{
+		{"2026-03-08", "2026-03-09", havana, "2026-03-08T01:00:00-04:00", "2026-03-09T00:00:00-04:00"},
+		{"2026-01-31", "", time.UTC, "2026-01-31T00:00:00Z", "2026-02-01T00:00:00Z"},
+		{"2026-12-05", "", time.UTC, "2026-12-05T00:00:00Z", "2027-01-01T00:00:00Z"},
+		{"", "", havana, "2026-03-01T00:00:00-05:00", "2026-04-01T00:00:00-04:00"},
+		{"2026-03-08T03:00:00Z", "", time.UTC, "2026-03-08T03:00:00Z", "2026-04-01T00:00:00Z"},
+	} {
+		start, end, err := statementSpan(c.from, c.to, c.loc, now)
+		if err != nil || start.In(c.loc).Format(time.RFC3339) != c.start || end.In(c.loc).Format(time.RFC3339) != c.end {
+			t.Errorf("%q to %q in %s: %v to %v, %v; want %s to %s", c.from, c.to, c.loc, start, end, err, c.start, c.end)
+		}
+	}
+	if _, _, err := statementSpan("0001-01-01", "", time.UTC, now); err == nil || !strings.Contains(err.Error(), "zero time") {
+		t.Errorf("the zero time: %v", err)
 	}
 }
