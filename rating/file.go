@@ -752,7 +752,7 @@ func (d *fileDecoder) price(n *node, path string) abacus.Price {
 			// something else, the event's token count had been multiplied
 			// by itself, and a count under sku_type had moved the event to
 			// another price key (QA).
-			if i := slices.IndexFunc(readKeys, func(k string) bool { return strings.EqualFold(k, l.UserMetric) }); i >= 0 && d.err == nil && l.Type == LicenseStub {
+			if l.Type == LicenseStub && d.err == nil && slices.ContainsFunc(readKeys, func(k string) bool { return strings.EqualFold(k, l.UserMetric) }) {
 				d.fail(mn.line, mf, abacus.CodeInvalid, "%s is a key of extra abacus reads for the event itself (%s): give the licence's count a key of its own, such as seats",
 					clip(l.UserMetric), strings.Join(readKeys, ", "))
 			}
