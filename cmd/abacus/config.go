@@ -77,10 +77,14 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 }
 
 // openCurrent opens a database for a command that reads or corrects what
-// is stored: it checks the schema instead of migrating it. Migrating, a
+// is stored: it refuses one that is not there (mustExist), and checks the
+// schema instead of migrating it. Migrating, a
 // newer binary's "prices list" upgraded a database older servers still
 // wrote to, and made abacus tables in one that was not abacus's (QA).
 func openCurrent(ctx context.Context, db string) (migrator, error) {
+	if err := mustExist(db); err != nil {
+		return nil, err
+	}
 	st, err := openStore(ctx, db)
 	if err != nil {
 		return nil, err

@@ -90,9 +90,6 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if err := mustExist(*db); err != nil {
-		return err
-	}
 	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err
@@ -129,9 +126,6 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if fs.NArg() != 1 {
 		return usagef("give exactly one key id (abacus keys list shows them)")
-	}
-	if err := mustExist(*db); err != nil {
-		return err
 	}
 	st, err := openCurrent(ctx, *db)
 	if err != nil {

@@ -194,9 +194,6 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if err := mustExist(*db); err != nil {
-		return err
-	}
 	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err

@@ -22,9 +22,6 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := mustExist(*db); err != nil {
-		return err
-	}
 	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		if ctx.Err() != nil { // waiting for the database, another writer's lock say
@@ -155,9 +152,6 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ecfg, err := usage()
 	if err != nil {
-		return err
-	}
-	if err := mustExist(*db); err != nil {
 		return err
 	}
 	st, err := openCurrent(ctx, *db)

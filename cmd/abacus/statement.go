@@ -47,9 +47,6 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := mustExist(*db); err != nil {
-		return err
-	}
 	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err

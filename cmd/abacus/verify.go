@@ -14,9 +14,6 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
-	if err := mustExist(*db); err != nil {
-		return err
-	}
 	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err
