@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/gzipmembers"
 	"github.com/abacus-billing/abacus/metering"
 	wire "github.com/abacus-billing/abacus/metering/decode"
 )
@@ -158,14 +160,15 @@ func gunzip(ctx context.Context, r *http.Request, packed []byte, room *reservati
 		if err := room.reserveUnpacked(ctx, want); err != nil {
 			return nil, unconfirmed(ctx, r, err)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(packed))
+		in := bufio.NewReader(bytes.NewReader(packed))
+		zr, err := gzip.NewReader(in)
 		var body []byte
 		switch {
 		case err != nil:
 		case want < maxUsageBody:
-			body, err = readAtMost(zr, want)
+			body, err = readAtMost(gzipmembers.New(zr, in), want)
 		default: // as it comes: what it takes may be far less than the largest
-			body, err = io.ReadAll(io.LimitReader(zr, maxUsageBody+1))
+			body, err = io.ReadAll(io.LimitReader(gzipmembers.New(zr, in), maxUsageBody+1))
 		}
 		switch {
 		case err != nil:

@@ -328,6 +328,19 @@ func TestIngestBodyEncodings(t *testing.T) {
 	if r := f.doHeaders("service", "POST", path, h, string(lying)); r.status != 400 || r.body["field"] != "body" || !strings.Contains(r.raw, "not valid gzip") {
 		t.Fatalf("a gzip trailer that lies: %d %s", r.status, r.raw)
 	}
+	// Bytes after the gzip data that are no gzip are said to be so, short
+	// or long; a member cut short is said to end early (QA: five stray
+	// bytes read as "unexpected EOF", a body cut short).
+	for _, tail := range []string{"junk!", "x", strings.Repeat("junk", 10), "\x1f\x8bxxxxxxxxxxxx"} {
+		r := f.doHeaders("service", "POST", path, h, gz(body)+tail)
+		if r.status != 400 || !strings.Contains(r.raw, "after its gzip data come bytes that are not gzip") {
+			t.Fatalf("gzip and %q: %d %s", tail, r.status, r.raw)
+		}
+	}
+	cut := gz(body)
+	if r := f.doHeaders("service", "POST", path, h, cut+cut[:len(cut)/2]); r.status != 400 || !strings.Contains(r.raw, "unexpected EOF") {
+		t.Fatalf("a second member cut short: %d %s", r.status, r.raw)
+	}
 	if r := f.doHeaders("service", "POST", path, h, gz("["+strings.Repeat(" ", 17<<20)+"]")); r.status != 413 {
 		t.Fatalf("gzip of 17 MiB: %d %s", r.status, r.raw)
 	}

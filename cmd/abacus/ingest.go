@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/gzipmembers"
 	"github.com/abacus-billing/abacus/ledger"
 	"github.com/abacus-billing/abacus/metering"
 	"github.com/abacus-billing/abacus/metering/decode"
@@ -308,7 +309,7 @@ read:
 	case interrupted:
 		return fmt.Errorf("interrupted: the events counted are in, every one up to line %d; "+
 			"run the same command again for the rest: it is safe (those come back as duplicates)", sentLine)
-	case errors.Is(src.err, errBytesAfterGzip):
+	case errors.Is(src.err, gzipmembers.ErrTrailing):
 		return fmt.Errorf("%w: every event of the gzip data was read and sent; nothing after it was read", src.err)
 	case src.err != nil: // the items are all in: src.err was set before they closed
 		return fmt.Errorf("%w; the events before it were sent (once the file is whole, run again: those come back as duplicates)", src.err)
@@ -404,7 +405,7 @@ func openInput(name, format string, prog *progress) (_ *decode.Reader, _ func(),
 			return nil, nil, fmt.Errorf("reading it as gzip: %w", err)
 		}
 		closers = append(closers, zr.Close)
-		src = newGzipMembers(zr, buffered)
+		src = gzipmembers.New(zr, buffered)
 	}
 	peek := bufio.NewReader(src)
 	src = peek
@@ -674,52 +675,4 @@ func (p *progress) done() {
 		return
 	}
 	p.line()
-}
-
-// errBytesAfterGzip is a compressed file's end that is no gzip: not a file
-// cut short, which reading on into it called it (QA).
-var errBytesAfterGzip = errors.New("after its gzip data come bytes that are not gzip")
-
-// gzipMembers reads the members of a gzip file one after another, as
-// gzip -d does, and tells bytes after them that are not gzip from a
-// member cut short.
-type gzipMembers struct {
-	zr *gzip.Reader
-	in *bufio.Reader
-}
-
-func newGzipMembers(zr *gzip.Reader, in *bufio.Reader) *gzipMembers {
-	zr.Multistream(false)
-	return &gzipMembers{zr: zr, in: in}
-}
-
-func (g *gzipMembers) Read(p []byte) (int, error) {
-	for {
-		n, err := g.zr.Read(p)
-		if err != io.EOF {
-			return n, err
-		}
-		// A member ended: the file ends, or another member starts, or bytes
-		// that are no gzip follow.
-		next, perr := g.in.Peek(2)
-		switch {
-		case len(next) == 0 && perr == io.EOF:
-			return n, io.EOF
-		case len(next) == 0:
-			return n, perr
-		case len(next) == 1 && next[0] == 0x1f: // a member cut after its first byte
-			return n, io.ErrUnexpectedEOF
-		case len(next) < 2 || next[0] != 0x1f || next[1] != 0x8b:
-			return n, errBytesAfterGzip
-		}
-		if err := g.zr.Reset(g.in); errors.Is(err, gzip.ErrHeader) {
-			return n, errBytesAfterGzip // its first two bytes only looked like gzip's
-		} else if err != nil {
-			return n, err
-		}
-		g.zr.Multistream(false)
-		if n > 0 {
-			return n, nil
-		}
-	}
 }
