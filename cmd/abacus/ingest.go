@@ -16,9 +16,11 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/internal/gzipmembers"
@@ -484,13 +486,18 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 }
 
 // shown is an id or key as printed: quoted, with escapes, when it holds a
-// space, a quote, a backslash or a character that is not printable, so
-// that it reads as itself and as no other. Printed as sent, an id with a
+// space, a quote, a backslash, a character that is not printable or bytes
+// that are not UTF-8, or is not in NFC, so that it reads as itself and as
+// no other (a 0xff byte is also text/tabwriter's escape). Printed as sent, an id with a
 // terminal escape cleared and recoloured the operator's terminal, one
 // ending in CR split its line of the rejects file, and one ending in a
 // space looked like another (QA).
 func shown(id string) string {
-	if id == "" || strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' || r == '\\' }) >= 0 {
+	switch {
+	case utf8.ValidString(id) && !norm.NFC.IsNormalString(id):
+		return strconv.QuoteToASCII(id) // its combining marks as escapes: quoted as they are, é looks composed
+	case id == "" || !utf8.ValidString(id) ||
+		strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' || r == '\\' }) >= 0:
 		return strconv.Quote(id)
 	}
 	return id

@@ -87,8 +87,8 @@ func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Tim
 		} else if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			return time.Time{}, usagef("--%s: %q is not a date such as 2026-11-01 or an RFC 3339 time such as 2026-11-01T00:00:00Z", flag, v)
 		}
-		if t.IsZero() {
-			return time.Time{}, usagef("--%s: %q is Go's zero time, which abacus reads as no time: give a later one", flag, v)
+		if !t.After(time.Time{}) { // a default --to a month on must not be it either
+			return time.Time{}, usagef("--%s: %q is not after 0001-01-01T00:00:00Z, which abacus reads as no time: give a later one", flag, v)
 		}
 		return t, nil
 	}

@@ -112,7 +112,16 @@ func TestStatementSpan(t *testing.T) {
 			t.Errorf("%q to %q in %s: %v to %v, %v; want %s to %s", c.from, c.to, c.loc, start, end, err, c.start, c.end)
 		}
 	}
-	if _, _, err := statementSpan("0001-01-01", "", time.UTC, now); err == nil || !strings.Contains(err.Error(), "zero time") {
-		t.Errorf("the zero time: %v", err)
+	for _, from := range []string{"0001-01-01", "0000-12-15", "0001-01-01T00:00:00+01:00"} {
+		if _, _, err := statementSpan(from, "", time.UTC, now); err == nil || !strings.Contains(err.Error(), "--from: ") || !strings.Contains(err.Error(), "not after 0001-01-01T00:00:00Z") {
+			t.Errorf("%s, at or before the zero time: %v", from, err)
+		}
+	}
+	// An id that is not UTF-8 or not in NFC is quoted, as one with a space
+	// is (a 0xff byte is also text/tabwriter's escape).
+	for id, want := range map[string]string{"gpu": "gpu", "\xffA": `"\xffA"`, "cafe\u0301": `"cafe\u0301"`, "caf\u00e9": "caf\u00e9", "": `""`, `a"b`: `"a\"b"`} {
+		if got := shown(id); got != want {
+			t.Errorf("shown(%q) = %s, want %s", id, got, want)
+		}
 	}
 }
