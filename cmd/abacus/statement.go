@@ -87,14 +87,12 @@ func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Tim
 		} else if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			return time.Time{}, usagef("--%s: %q is not a date such as 2026-11-01 or an RFC 3339 time such as 2026-11-01T00:00:00Z", flag, v)
 		}
-		if !t.After(time.Time{}) { // a default --to a month on must not be it either
+		// Go's zero time is no time to billing, and from before it the
+		// default --to would be it.
+		if !t.After(time.Time{}) {
 			return time.Time{}, usagef("--%s: %q is not after 0001-01-01T00:00:00Z, which abacus reads as no time: give a later one", flag, v)
 		}
 		return t, nil
-	}
-	monthAfter := func(t time.Time) time.Time {
-		y, m, _ := t.In(loc).Date()
-		return billing.DayStart(y, m+1, 1, loc)
 	}
 	var start, end time.Time
 	var err error
@@ -109,8 +107,9 @@ func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Tim
 			return start, end, err
 		}
 	}
-	if to == "" {
-		return start, monthAfter(start), nil
+	if to == "" { // the end of --from's month
+		y, m, _ := start.In(loc).Date()
+		return start, billing.DayStart(y, m+1, 1, loc), nil
 	}
 	if end, err = read("to", to); err != nil {
 		return start, end, err
