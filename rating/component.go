@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/abacus-billing/abacus"
 )
 
@@ -26,7 +28,17 @@ func KeyOf(p *abacus.Price) Key {
 }
 
 func (k Key) String() string {
-	return fmt.Sprintf("sku_type %d, sku_kind %d, resource_id %q, sku_unit_type %q", k.SKUType, k.SKUKind, k.ResourceID, k.UnitType)
+	return fmt.Sprintf("sku_type %d, sku_kind %d, resource_id %s, sku_unit_type %s", k.SKUType, k.SKUKind, quoteKey(k.ResourceID), quoteKey(k.UnitType))
+}
+
+// quoteKey quotes a key for a message: one not in NFC with its non-ASCII
+// characters escaped, since quoted as they are its combining marks show it
+// composed, and an operator would price the composed key (QA).
+func quoteKey(s string) string {
+	if norm.NFC.IsNormalString(s) {
+		return strconv.Quote(s)
+	}
+	return strconv.QuoteToASCII(s)
 }
 
 // Component is one separately priced part of an event: Quantity base units

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/abacus-billing/abacus"
@@ -131,5 +132,9 @@ func TestSceneTables(t *testing.T) {
 	}
 	if got := fmt.Sprint(rating.Key{1, 4, "m", "token"}); got != `sku_type 1, sku_kind 4, resource_id "m", sku_unit_type "token"` {
 		t.Errorf("Key.String: %s", got)
+	}
+	// A key not in NFC shows its combining marks escaped, not composed (QA).
+	if got := fmt.Sprint(rating.Key{1, 4, "cafe\u0301", "token"}); !strings.Contains(got, `resource_id "cafe\u0301"`) {
+		t.Errorf("Key.String of a decomposed key: %s", got)
 	}
 }

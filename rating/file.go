@@ -572,7 +572,7 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		// A warning: a book that holds one already must still import.
 		for _, f := range []struct{ name, v string }{{"resource_id", p.ResourceID}, {"sku_unit_type", p.UnitType}} {
 			if !norm.NFC.IsNormalString(f.v) {
-				d.warn(i, pn.lineOf(f.name), path+"."+f.name, "%s is not in Unicode normalization form C (NFC), as the keys of events coming in must be: no new event will match it; write it composed", clip(f.v))
+				d.warn(i, pn.lineOf(f.name), path+"."+f.name, "%s is not in Unicode normalization form C (NFC), as the keys of events coming in must be: no new event will match it; write it composed", quoteKey(f.v))
 			}
 		}
 		// A warning, not an error: an event may name such a unit type in

@@ -463,7 +463,7 @@ func TestFileWarnsOfPricesFewEventsMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.WarningsFor(f.Prices), fmt.Sprintf("p.yaml:%d: prices[0].resource_id: \"cafe\u0301\" is not in Unicode normalization form C (NFC), as the keys of events coming in must be: no new event will match it; write it composed", lineOf(t, decomposed, "cafe")); len(got) != 1 || got[0] != want {
+	if got, want := f.WarningsFor(f.Prices), fmt.Sprintf("p.yaml:%d: prices[0].resource_id: \"cafe\\u0301\" is not in Unicode normalization form C (NFC), as the keys of events coming in must be: no new event will match it; write it composed", lineOf(t, decomposed, "cafe")); len(got) != 1 || got[0] != want {
 		t.Fatalf("a key not composed: %q\nwant %q", got, want)
 	}
 	withOne, err := rating.ReadFile(strings.NewReader(strings.Replace(file, "level: 2", "level: 1", 1)), "p.yaml")

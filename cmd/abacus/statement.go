@@ -52,6 +52,10 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
+	// A mistyped account would read as one without usage (QA).
+	if _, err := st.AccountGet(ctx, acct); err != nil {
+		return err
+	}
 	s, err := billing.Build(ctx, st, acct, start, end, period, loc, group)
 	if err != nil {
 		return asFlagError(err)

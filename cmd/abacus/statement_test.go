@@ -57,6 +57,11 @@ func TestStatement(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 
+	// An account that does not exist is refused, not shown without usage.
+	if out, err := runCLI(t, "statement", "--db", dsn, account(99)); err == nil || !strings.Contains(out, "account "+account(99)+" does not exist") {
+		t.Fatalf("an account that does not exist: %v\n%s", err, out)
+	}
+
 	// Not by resource, no quantity: a line of several adds minutes to
 	// tokens.
 	out, err = runCLI(t, "statement", "--db", dsn, "--from", "2026-11-01", acct)
