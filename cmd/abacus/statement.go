@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/mattn/go-runewidth"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/billing"
@@ -151,7 +152,7 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 		fmt.Fprintf(w, ", in %s", s.Currency)
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	var rows [][]string
 	head := []string{"period"}
 	for _, d := range []struct {
 		on   bool
@@ -161,7 +162,7 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 			head = append(head, d.name)
 		}
 	}
-	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
+	row := func(cells ...string) { rows = append(rows, cells) }
 	if g.Resource {
 		head = append(head, "quantity")
 	}
@@ -192,8 +193,32 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 	total := make([]string, len(head)+3)
 	total[0], total[len(head)+1] = "total", s.Total.String()
 	row(total...)
-	tw.Flush()
+	writeColumns(w, rows)
 	if s.UnpricedEvents != 0 {
 		fmt.Fprintf(w, "unpriced events: %d (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists)\n", s.UnpricedEvents)
+	}
+}
+
+// writeColumns writes rows as columns, each cell right-aligned to its
+// column's width on a terminal: text/tabwriter counts characters, so a
+// wide CJK or emoji id shifted the columns after it (QA).
+func writeColumns(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], runewidth.StringWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		b.Reset()
+		for i, c := range r {
+			b.WriteString(strings.Repeat(" ", 2+widths[i]-runewidth.StringWidth(c)))
+			b.WriteString(c)
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }

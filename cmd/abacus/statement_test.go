@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-runewidth"
 )
 
 // TestStatement: a statement per local day and resource, from the
@@ -127,6 +129,19 @@ func TestStatementSpan(t *testing.T) {
 	for id, want := range map[string]string{"gpu": "gpu", "\xffA": `"\xffA"`, "cafe\u0301": `"cafe\u0301"`, "caf\u00e9": "caf\u00e9", "": `""`, `a"b`: `"a\"b"`} {
 		if got := shown(id); got != want {
 			t.Errorf("shown(%q) = %s, want %s", id, got, want)
+		}
+	}
+}
+
+// TestWriteColumnsByDisplayWidth: columns align on a terminal with wide
+// characters in them (QA: CJK and emoji ids shifted theirs).
+func TestWriteColumnsByDisplayWidth(t *testing.T) {
+	var b strings.Builder
+	writeColumns(&b, [][]string{{"period", "resource", "amount"}, {"2026-11-01", "显卡", "1.5"}, {"2026-11-02", "🚀", "12"}, {"2026-11-03", "gpu", "0"}})
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	for _, l := range lines {
+		if runewidth.StringWidth(l) != runewidth.StringWidth(lines[0]) {
+			t.Fatalf("columns do not align:\n%s", b.String())
 		}
 	}
 }
