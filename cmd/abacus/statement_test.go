@@ -125,7 +125,7 @@ func TestStatementSpan(t *testing.T) {
 		}
 	}
 	// An id that is not UTF-8 or not in NFC is quoted, as one with a space
-	// is (a 0xff byte is also text/tabwriter's escape).
+	// is.
 	for id, want := range map[string]string{"gpu": "gpu", "\xffA": `"\xffA"`, "cafe\u0301": `"cafe\u0301"`, "caf\u00e9": "caf\u00e9", "": `""`, `a"b`: `"a\"b"`} {
 		if got := shown(id); got != want {
 			t.Errorf("shown(%q) = %s, want %s", id, got, want)
