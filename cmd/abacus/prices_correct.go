@@ -429,13 +429,13 @@ func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.Accou
 // repriceTally counts what became of the events a correction repriced.
 type repriceTally struct {
 	repriced          int
-	refused           refusals
+	refused           listed
 	refunded, charged abacus.Amount
 }
 
 // print is the command's summary.
 func (t *repriceTally) print(stdout, stderr io.Writer) {
-	t.refused.more(stderr)
+	t.refused.more(stderr, "refused")
 	fmt.Fprintf(stdout, "repriced %s: %s given back, %s charged again; %d refused\n", count(t.repriced, "event"), t.refunded, t.charged, t.refused.n)
 }
 
@@ -448,7 +448,7 @@ func (t *repriceTally) add(results []abacus.IngestResult, stderr io.Writer) erro
 	for _, r := range results {
 		switch {
 		case r.Status != abacus.IngestAccepted:
-			t.refused.add(stderr, r)
+			t.refused.add(stderr, "event %s: %v", r.ID, r.Err)
 		case !r.Repriced: // repriced meanwhile, by another run
 		default:
 			t.repriced++

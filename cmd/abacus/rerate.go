@@ -88,24 +88,22 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // after it was listed is gone: no longer this run's to charge, and no
 // failure.
 type rerateTally struct {
-	charged, still, gone int
-	refused              refusals
-	total                abacus.Amount
+	charged, gone  int
+	still, refused listed
+	total          abacus.Amount
 }
 
 // print is the command's summary; partial, of a run interrupted before it
 // had listed every unpriced event (QA: "0 still have no price" read as
 // none left, where it had listed none).
 func (t *rerateTally) print(stdout, stderr io.Writer, partial bool) {
-	if t.still > listedRefusals {
-		fmt.Fprintf(stderr, "and %d more still have no price\n", t.still-listedRefusals)
-	}
-	t.refused.more(stderr)
+	t.still.more(stderr, "still have no price")
+	t.refused.more(stderr, "refused")
 	still := "still have no price"
 	if partial {
 		still = "of those it listed " + still
 	}
-	fmt.Fprintf(stdout, "charged %s (%s in all); %d %s; %d refused", count(t.charged, "event"), t.total, t.still, still, t.refused.n)
+	fmt.Fprintf(stdout, "charged %s (%s in all); %d %s; %d refused", count(t.charged, "event"), t.total, t.still.n, still, t.refused.n)
 	if t.gone > 0 {
 		fmt.Fprintf(stdout, "; %d charged or voided by another process meanwhile", t.gone)
 	}
@@ -123,12 +121,10 @@ func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error
 		case r.Status != abacus.IngestAccepted && r.Err != nil && r.Err.Code == abacus.CodeConflict && r.Err.Field == "status":
 			t.gone++
 		case r.Status != abacus.IngestAccepted:
-			t.refused.add(stderr, r)
+			t.refused.add(stderr, "event %s: %v", r.ID, r.Err)
 		case r.Unpriced:
 			// Which price it lacks is what the operator adds next.
-			if t.still++; t.still <= listedRefusals {
-				fmt.Fprintf(stderr, "event %s still has no price: %s\n", r.ID, r.UnpricedReason)
-			}
+			t.still.add(stderr, "event %s still has no price: %s", r.ID, r.UnpricedReason)
 		default:
 			t.charged++
 			var err error
