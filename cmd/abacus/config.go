@@ -54,8 +54,9 @@ type migrator interface {
 }
 
 // errEmptyDB refuses an empty --db: taken as a SQLite path, it made files
-// named after the driver's options in the working directory (QA).
-var errEmptyDB = errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
+// named after the driver's options in the working directory (QA). It is
+// a usage error, found as the flags are read, before any file is opened.
+var errEmptyDB = usagef("--db is empty: give a SQLite file path or a postgres:// URL")
 
 // openStore opens the database db names; it does not migrate.
 func openStore(ctx context.Context, db string) (migrator, error) {

@@ -21,6 +21,9 @@ func parseFlags(fs *flag.FlagSet, args []string, takesArgs bool) error {
 		}
 		return usageError{err}
 	}
+	if db := fs.Lookup("db"); db != nil && strings.TrimSpace(db.Value.String()) == "" {
+		return errEmptyDB
+	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		return nil

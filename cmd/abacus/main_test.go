@@ -72,3 +72,26 @@ func TestKeysListMarksUserKeysOfNoCustomer(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 }
+
+// TestEmptyDBIsAUsageError: an empty --db is a command line abacus cannot
+// run as written, so it exits 2 like any other bad flag, naming the flag,
+// whichever command was given it.
+func TestEmptyDBIsAUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--db", ""},
+		{"migrate", "--db", ""},
+		{"verify", "--db", ""},
+		{"ingest", "--db", "", "x.ndjson"},
+		{"prices", "list", "--db", ""},
+		{"prices", "import", "--db", "", "p.yaml"},
+		{"rerate", "--db", ""},
+		{"void", "--db", "", "e-1"},
+		{"statement", "--db", "", "acct"},
+		{"keys", "list", "--db", ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--db is empty") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and --db is empty", args, code, stderr.String())
+		}
+	}
+}
