@@ -189,6 +189,9 @@ func CheckNewEvent(e *UsageEvent) error {
 	if !norm.NFC.IsNormalString(e.ID) {
 		return Errorf(CodeInvalid, "uuid", "is not in Unicode normalization form C (NFC): a letter and a combining mark that one character spells (e and U+0301 for é) would make it look like another id; send it composed")
 	}
+	if e.ResourceID == "" {
+		return Errorf(CodeInvalid, "resource_id", "is missing: every price is keyed by a resource_id, so an event without one could never be priced")
+	}
 	if name, ok := creditScenes[e.Scene]; ok {
 		return Errorf(CodeInvalid, "scene", "%d (%s) is a scene CSGHub credits to the account, not usage to charge: post it to the ledger as a top-up or grant", e.Scene, name)
 	}

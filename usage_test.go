@@ -93,17 +93,17 @@ func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
 // TestCheckNewEvent: the id of an event coming in must be in Unicode
 // normalization form C, where "cafe\u0301" and "café" look the same and
 // would be charged twice (QA), and not the nil UUID; its scene must not
-// be one CSGHub credits. (Validate lets them by, for the events stored
+// be one CSGHub credits, and it must name a resource. (Validate lets them by, for the events stored
 // before the rule: the ledger asks CheckNewEvent only of events it does
 // not hold.)
 func TestCheckNewEvent(t *testing.T) {
 	for _, id := range []string{"cafe\u0301-1", "e\u0301", "\u212b", "\u1100\u1161", "00000000-0000-0000-0000-000000000000"} {
-		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "uuid") {
+		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11, ResourceID: "gpu"}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "uuid") {
 			t.Errorf("id %q: %v, want refused naming uuid", id, err)
 		}
 	}
 	for _, id := range []string{"caf\u00e9-1", "\u00c5", "\uac00", "\u0301", "plain-1", "事件-1"} {
-		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11}); err != nil {
+		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11, ResourceID: "gpu"}); err != nil {
 			t.Errorf("id %q: %v", id, err)
 		}
 	}
@@ -121,14 +121,14 @@ func TestCheckNewEvent(t *testing.T) {
 		{"resource_name", func(e *abacus.UsageEvent, v string) { e.ResourceName = v }, []string{"A100\x1b[2J", "A100\u009b"}, []string{"A100\tx\r\ny", "A100\u200b", "👩\u200d💻"}},
 	} {
 		for _, v := range c.bad {
-			e := abacus.UsageEvent{ID: "e-1", Scene: 11}
+			e := abacus.UsageEvent{ID: "e-1", Scene: 11, ResourceID: "gpu"}
 			c.set(&e, v)
 			if err := abacus.CheckNewEvent(&e); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.HasPrefix(err.Error(), c.field+": ") || !strings.Contains(err.Error(), "U+") && !strings.Contains(err.Error(), "(NFC)") {
 				t.Errorf("%s %q: %v, want refused naming %s and the character, or NFC", c.field, v, err, c.field)
 			}
 		}
 		for _, v := range c.good {
-			e := abacus.UsageEvent{ID: "e-1", Scene: 11}
+			e := abacus.UsageEvent{ID: "e-1", Scene: 11, ResourceID: "gpu"}
 			c.set(&e, v)
 			if err := abacus.CheckNewEvent(&e); err != nil {
 				t.Errorf("%s %q: %v", c.field, v, err)
@@ -136,10 +136,15 @@ func TestCheckNewEvent(t *testing.T) {
 		}
 	}
 	for scene, charged := range map[int]bool{0: true, 1: false, 2: true, 3: false, 4: true, 10: true, 15: true, 40: true, 41: false, 99: true} {
-		err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: "e-1", Scene: scene})
+		err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: "e-1", Scene: scene, ResourceID: "gpu"})
 		if charged && err != nil || !charged && (abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "scene")) {
 			t.Errorf("scene %d: %v", scene, err)
 		}
+	}
+	// Every price is keyed by a resource_id, so an event without one would
+	// wait unpriced for a price that cannot be written.
+	if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: "e-1", Scene: 11}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.HasPrefix(err.Error(), "resource_id: ") {
+		t.Errorf("no resource_id: %v, want refused naming resource_id", err)
 	}
 }
 

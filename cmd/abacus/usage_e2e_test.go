@@ -212,13 +212,15 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	os.WriteFile(file, []byte("uuid,user_uuid,value,value_type,scene,resource_id,customer_id,created_at\n"+
 		"c-1,"+acct+",4,0,11,gpu,s,2026-11-02T10:00:00Z\n"+
 		"c-2,"+acct+",x,0,11,gpu,s,2026-11-02T10:00:00Z\n"+
-		"c-3,"+acct+",4,0,11,gpu,s\n"), 0o600)
+		"c-3,"+acct+",4,0,11,gpu,s\n"+
+		"c-4,"+acct+",4,0,11,,s,2026-11-02T10:00:00Z\n"), 0o600)
 	out, err := runCLI(t, "ingest", "--db", dsn, file)
-	if err == nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 2") {
+	if err == nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 3") {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, want := range []string{file + `:3: event c-2 rejected: value: "x" is not a whole number` + "\n",
-		file + ":4: event c-3 rejected: has 7 fields; the header has 8\n"} {
+		file + ":4: event c-3 rejected: has 7 fields; the header has 8\n",
+		file + ":5: event c-4 rejected: resource_id: is missing: every price is keyed by a resource_id, so an event without one could never be priced\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}
