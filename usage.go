@@ -277,6 +277,9 @@ type IngestResult struct {
 	Err      *Error // with IngestRejected: why, naming the field
 	Charged  Amount // with IngestAccepted: what the ledger took
 	Refunded Amount // for a void or a reprice: what the account got back (see StoredEvent.Refunded)
+	// Currency, with IngestAccepted, is the account's: what Charged and
+	// Refunded are in. A summary over several accounts sums by it.
+	Currency Currency
 	// Back is, for a void, what came back to each bucket (negative where
 	// a credit was taken back); it sums to Refunded.
 	Back     Drawn

@@ -25,10 +25,12 @@ import (
 const maxUsageBody = 16 << 20
 
 type ingestResultView struct {
-	ID       string         `json:"uuid"`
-	Status   string         `json:"status"`
-	Charged  *abacus.Amount `json:"charged,omitempty"`
-	Unpriced bool           `json:"unpriced,omitempty"`
+	ID      string         `json:"uuid"`
+	Status  string         `json:"status"`
+	Charged *abacus.Amount `json:"charged,omitempty"`
+	// Currency: with charged, the account's, which charged is in.
+	Currency abacus.Currency `json:"currency,omitempty"`
+	Unpriced bool            `json:"unpriced,omitempty"`
 	// UnpricedReason: with unpriced, the price it lacks.
 	UnpricedReason string `json:"unpriced_reason,omitempty"`
 	// Uncommitted: a licence that requires a subscription, used without one.
@@ -87,7 +89,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 			Uncommitted: res.Uncommitted, DuplicateOf: res.DuplicateOf}
 		if res.Status == abacus.IngestAccepted {
 			c := res.Charged
-			rv.Charged = &c
+			rv.Charged, rv.Currency = &c, res.Currency
 		}
 		if res.Err != nil {
 			rv.Error = &errorBody{Code: res.Err.Code, Message: res.Err.Error(), Field: res.Err.Field}
@@ -269,7 +271,7 @@ func (s *Server) handleEventVoid(w http.ResponseWriter, r *http.Request) error {
 		return res[0].Err
 	}
 	b := res[0].Back
-	return writeJSON(w, http.StatusOK, map[string]any{"uuid": res[0].ID, "status": abacus.EventVoided, "refunded": res[0].Refunded,
+	return writeJSON(w, http.StatusOK, map[string]any{"uuid": res[0].ID, "status": abacus.EventVoided, "refunded": res[0].Refunded, "currency": res[0].Currency,
 		"back": paidView{Cash: b.Cash, Bonus: b.Bonus, Voucher: b.Voucher}})
 }
 

@@ -60,7 +60,7 @@ func TestIngestEndpoint(t *testing.T) {
 				t.Errorf("item %d: %v, want %s naming %q", i, got, w.status, w.field)
 			}
 		}
-		if results[0].(map[string]any)["charged"] != "2" {
+		if results[0].(map[string]any)["charged"] != "2" || results[0].(map[string]any)["currency"] != "USD" {
 			t.Fatalf("4 minutes at 0.5: %v", results[0])
 		}
 		// An event before any price is kept unpriced, and the answer says
@@ -210,7 +210,7 @@ func TestIngestEndpoint(t *testing.T) {
 		if r := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", `{"reason":"mistake"}`, 400); r.body["field"] != "reason" {
 			t.Fatalf("void with a reason: %s", r.raw)
 		}
-		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "{}", 200); v.body["refunded"] != "2" ||
+		if v := f.mustDo("service", "POST", path+"/11111111-0000-4000-8000-000000000001/void", "", "{}", 200); v.body["refunded"] != "2" || v.body["currency"] != "USD" ||
 			fmt.Sprint(v.body["back"]) != "map[bonus:0 cash:2 voucher:0]" {
 			t.Fatalf("void: %s", v.raw)
 		}

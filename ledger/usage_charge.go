@@ -60,7 +60,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 		u.minuteT = append(u.minuteT, slot)
 	}
 	u.events = append(u.events, stored)
-	it.result.Status, it.result.Charged, it.result.Unpriced, it.result.UnpricedReason = abacus.IngestAccepted, stored.Charged, r.Unpriced, r.Reason
+	it.result.Status, it.result.Currency, it.result.Charged, it.result.Unpriced, it.result.UnpricedReason = abacus.IngestAccepted, cur, stored.Charged, r.Unpriced, r.Reason
 	return nil
 }
 
@@ -305,7 +305,7 @@ func (u *usageBatch) rerate(it *usageItem) error {
 	if err != nil {
 		return err
 	}
-	it.result.Status = abacus.IngestAccepted
+	it.result.Status, it.result.Currency = abacus.IngestAccepted, s.Currency
 	if r.Unpriced {
 		it.result.Unpriced, it.result.UnpricedReason = true, r.Reason
 		return nil

@@ -66,7 +66,7 @@ func (u *usageBatch) queueReprice(it *usageItem) error {
 	if err != nil {
 		return err
 	}
-	it.result.Status = abacus.IngestAccepted
+	it.result.Status, it.result.Currency = abacus.IngestAccepted, s.Currency
 	u.repricing[s.ID] = true
 	u.pending = append(u.pending, repricing{it: it, event: s, stale: stale})
 	return nil

@@ -61,7 +61,7 @@ func (u *usageBatch) void(it *usageItem) error {
 	u.freed = append(u.freed, slot)
 	s.Status, s.Refunded = abacus.EventVoided, refund
 	u.updates = append(u.updates, *s)
-	it.result.Status, it.result.Refunded, it.result.Back = abacus.IngestAccepted, refund, back
+	it.result.Status, it.result.Currency, it.result.Refunded, it.result.Back = abacus.IngestAccepted, s.Currency, refund, back
 	return nil
 }
 

@@ -147,7 +147,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		results, err := engine.Reprice(context.WithoutCancel(ctx), chunk)
 		if err == nil {
 			chunk = chunk[:0]
-			err = t.add(results, stderr)
+			t.add(results, stderr)
 		}
 		failed = err
 		return err
@@ -430,7 +430,7 @@ func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.Accou
 type repriceTally struct {
 	repriced          int
 	refused           listed
-	refunded, charged abacus.Amount
+	refunded, charged sums
 }
 
 // print is the command's summary.
@@ -444,21 +444,16 @@ func (t *repriceTally) refusedNote() string {
 	return t.refused.note("keeps its old price", "keep their old prices")
 }
 
-func (t *repriceTally) add(results []abacus.IngestResult, stderr io.Writer) error {
+func (t *repriceTally) add(results []abacus.IngestResult, stderr io.Writer) {
 	for _, r := range results {
 		switch {
 		case r.Status != abacus.IngestAccepted:
-			t.refused.add(stderr, "event %s: %v", r.ID, r.Err)
+			t.refused.add(stderr, "event %s: %v", shown(r.ID), r.Err)
 		case !r.Repriced: // repriced meanwhile, by another run
 		default:
 			t.repriced++
-			var err1, err2 error
-			t.refunded, err1 = t.refunded.Add(r.Refunded)
-			t.charged, err2 = t.charged.Add(r.Charged)
-			if err := errors.Join(err1, err2); err != nil {
-				return err
-			}
+			t.refunded.add(r.Currency, r.Refunded)
+			t.charged.add(r.Currency, r.Charged)
 		}
 	}
-	return nil
 }

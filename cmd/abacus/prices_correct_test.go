@@ -73,7 +73,7 @@ func TestCorrectionThatUnpricesAnEventIsRefusedWhole(t *testing.T) {
 				t.Fatalf("void of l4: %+v %v", res, err)
 			}
 			out, err := runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
-			if err != nil || !strings.Contains(out, "repriced 2 events: 1 given back, 2 charged again; 0 refused\n") {
+			if err != nil || !strings.Contains(out, "repriced 2 events: 1.00 USD given back, 2.00 USD charged again; 0 refused\n") {
 				t.Fatalf("--correct after the void: %v\n%s", err, out)
 			}
 			if out, err := runCLI(t, "verify", "--db", dsn); err != nil {

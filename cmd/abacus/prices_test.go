@@ -157,7 +157,7 @@ func TestPricesImportAfterCharges(t *testing.T) {
 	if out, err := imports("cpu.yaml", "prices:\n"+version("cpu", "2026-11-01T00:00:00Z", `"0.5"`)); err != nil {
 		t.Fatalf("a price for unpriced events: %v\n%s", err, out)
 	}
-	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 1 event (1 in all)") {
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 1 event (1.00 USD in all)") {
 		t.Fatalf("rerate: %v\n%s", err, out)
 	}
 	out, err = imports("cpu-again.yaml", "prices:\n"+version("cpu", "2026-11-02T00:00:00Z", `"0.6"`))
@@ -201,7 +201,7 @@ func TestPricesCorrect(t *testing.T) {
 	}
 	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
 	if err != nil || !strings.Contains(out, "stored 1 corrected price version from "+fixed+" (0 were in the book already)\n") ||
-		!strings.Contains(out, "repriced 2 events: 2.5 given back, 2 charged again; 0 refused\n") {
+		!strings.Contains(out, "repriced 2 events: 2.50 USD given back, 2.00 USD charged again; 0 refused\n") {
 		t.Fatalf("--correct: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
@@ -346,7 +346,7 @@ func TestCorrectionInterruptedSaysWhatItRepriced(t *testing.T) {
 	m := decimal.NewFromInt(int64(minutes))
 	for _, want := range []string{
 		"stored 1 corrected price version from " + fixed + " (0 were in the book already)\n",
-		fmt.Sprintf("repriced 6000 events: %s given back, %s charged again; 0 refused\n", m.Mul(decimal.RequireFromString("0.25")), m.Mul(decimal.RequireFromString("0.40"))),
+		fmt.Sprintf("repriced 6000 events: %s USD given back, %s USD charged again; 0 refused\n", m.Mul(decimal.RequireFromString("0.25")).StringFixed(2), m.Mul(decimal.RequireFromString("0.40")).StringFixed(2)),
 		"abacus prices: interrupted: the events counted are repriced; run the same command again to finish: it is safe " +
 			"(it stores nothing twice, and reprices only events still at versions no longer in force)\n",
 	} {
@@ -401,7 +401,7 @@ func TestPricesCorrectLeavesOtherKeys(t *testing.T) {
 	}
 	gpuFixed := writeFile(t, "gpu.yaml", strings.Replace(priceFile, `"0.25"`, `"0.40"`, 1))
 	out, err := runCLI(t, "prices", "import", "--correct", "--db", dsn, gpuFixed)
-	if err != nil || !strings.Contains(out, "repriced 1 event: 1 given back, 1.6 charged again; 0 refused\n") {
+	if err != nil || !strings.Contains(out, "repriced 1 event: 1.00 USD given back, 1.60 USD charged again; 0 refused\n") {
 		t.Fatalf("the gpu file: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "verify", "--db", dsn); err == nil || !strings.Contains(out, "event c at ") {
@@ -409,7 +409,7 @@ func TestPricesCorrectLeavesOtherKeys(t *testing.T) {
 	}
 	cpuFixed := writeFile(t, "cpu.yaml", strings.Replace(cpu, `"0.25"`, `"0.5"`, 1))
 	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, cpuFixed)
-	if err != nil || !strings.Contains(out, "stored 0 corrected price versions") || !strings.Contains(out, "repriced 1 event: 1 given back, 2 charged again; 0 refused\n") {
+	if err != nil || !strings.Contains(out, "stored 0 corrected price versions") || !strings.Contains(out, "repriced 1 event: 1.00 USD given back, 2.00 USD charged again; 0 refused\n") {
 		t.Fatalf("the cpu file: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/ledger"
@@ -67,9 +66,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		if err := t.add(results, stderr); err != nil {
-			return err
-		}
+		t.add(results, stderr)
 	}
 	t.print(stdout, stderr, false)
 	switch {
@@ -90,7 +87,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 type rerateTally struct {
 	charged, gone  int
 	still, refused listed
-	total          abacus.Amount
+	total          sums
 }
 
 // print is the command's summary; partial, of a run interrupted before it
@@ -115,25 +112,21 @@ func (t *rerateTally) refusedNote() string {
 	return t.refused.note("is still unpriced", "are still unpriced")
 }
 
-func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) error {
+func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) {
 	for _, r := range results {
 		switch {
 		case r.Status != abacus.IngestAccepted && r.Err != nil && r.Err.Code == abacus.CodeConflict && r.Err.Field == "status":
 			t.gone++
 		case r.Status != abacus.IngestAccepted:
-			t.refused.add(stderr, "event %s: %v", r.ID, r.Err)
+			t.refused.add(stderr, "event %s: %v", shown(r.ID), r.Err)
 		case r.Unpriced:
 			// Which price it lacks is what the operator adds next.
-			t.still.add(stderr, "event %s still has no price: %s", r.ID, r.UnpricedReason)
+			t.still.add(stderr, "event %s still has no price: %s", shown(r.ID), r.UnpricedReason)
 		default:
 			t.charged++
-			var err error
-			if t.total, err = t.total.Add(r.Charged); err != nil {
-				return err
-			}
+			t.total.add(r.Currency, r.Charged)
 		}
 	}
-	return nil
 }
 
 func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -163,15 +156,18 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	failed := 0
 	for _, r := range res {
-		if r.Err != nil {
+		switch {
+		case r.Err != nil:
 			failed++
-			name := r.ID
-			if q := strconv.Quote(name); q[1:len(q)-1] != name { // bytes a terminal would not show as they are
-				name = q
-			}
-			fmt.Fprintf(stderr, "%s: %v\n", name, r.Err)
-		} else {
-			fmt.Fprintf(stdout, "voided %s: %s given back (cash %s, bonus %s, voucher %s)\n", r.ID, r.Refunded, r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
+			fmt.Fprintf(stderr, "%s: %v\n", shown(r.ID), r.Err)
+		case r.Refunded.IsNegative():
+			// An event that took its account into a cheaper volume tier
+			// was a credit; its void takes the credit back.
+			fmt.Fprintf(stdout, "voided %s: %s taken back, a credit its charge had given (cash %s, bonus %s, voucher %s)\n",
+				shown(r.ID), moneyText(r.Refunded.Decimal().Neg(), r.Currency), r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
+		default:
+			fmt.Fprintf(stdout, "voided %s: %s given back (cash %s, bonus %s, voucher %s)\n",
+				shown(r.ID), moneyText(r.Refunded.Decimal(), r.Currency), r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
 		}
 	}
 	if failed > 0 {

@@ -43,7 +43,7 @@ func TestRerateReportsRefusedEvents(t *testing.T) {
 	}
 	importPrices(t, dsn)
 	for run, want := range []string{
-		"charged 1 event (1 in all); 0 still have no price; 1 refused\n",
+		"charged 1 event (1.00 USD in all); 0 still have no price; 1 refused\n",
 		"charged 0 events (0 in all); 0 still have no price; 1 refused\n",
 	} {
 		out, err := runCLI(t, "rerate", "--db", dsn)
@@ -115,10 +115,8 @@ func TestRerateCountsEventsChargedMeanwhile(t *testing.T) {
 	}
 	var tally rerateTally
 	var stderr strings.Builder
-	if err := tally.add(second, &stderr); err != nil {
-		t.Fatal(err)
-	}
-	if tally != (rerateTally{gone: 1}) || stderr.Len() != 0 {
+	tally.add(second, &stderr)
+	if tally.gone != 1 || tally.charged != 0 || tally.still.n != 0 || tally.refused.n != 0 || len(tally.total) != 0 || stderr.Len() != 0 {
 		t.Fatalf("tally %+v, stderr %q: want the event counted as gone, quietly", tally, stderr.String())
 	}
 }
@@ -181,7 +179,7 @@ func TestRerateInterruptedSaysWhatItCharged(t *testing.T) {
 		t.Fatalf("exit %d, want 130:\n%s", code, p.out)
 	}
 	for _, want := range []string{
-		"charged 1500 events (1124.25 in all); 0 of those it listed still have no price; 0 refused\n", // 3,997 minutes and 500, at 0.25
+		"charged 1500 events (1124.25 USD in all); 0 of those it listed still have no price; 0 refused\n", // 3,997 minutes and 500, at 0.25
 		"abacus rerate: interrupted: the events counted are charged; run the same command again to finish: it is safe (it charges only the events still unpriced)\n",
 	} {
 		if !strings.Contains(p.out.String(), want) {
@@ -191,7 +189,7 @@ func TestRerateInterruptedSaysWhatItCharged(t *testing.T) {
 	if n := lock.count(charged); n != 1500 {
 		t.Fatalf("%d events charged, want the 1500 counted", n)
 	}
-	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 500 events (125 in all); 0 still have no price; 0 refused\n") {
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 500 events (125.00 USD in all); 0 still have no price; 0 refused\n") {
 		t.Fatalf("rerate again: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
@@ -244,5 +242,45 @@ func TestRerateGoesInTheOrderTheUsageHappened(t *testing.T) {
 				t.Fatalf("transactions %v: the earliest event must be charged with the first 500 by time, the latest after", tx)
 			}
 		})
+	}
+}
+
+// TestSummariesSumByCurrency: rerate, a correction and a void of events of
+// a EUR account and a USD account say what they moved in each currency,
+// where they had added the euros to the dollars and named neither (QA).
+func TestSummariesSumByCurrency(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	eur, usd := account(31), account(32)
+	write := func(name, body string) string {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if out, err := runCLI(t, "ingest", "--db", dsn, "--default-currency", "EUR", write("e.ndjson", usageEvent("cur-e", eur, 10)+"\n")); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "ingest", "--db", dsn, write("u.ndjson", usageEvent("cur-u", usd, 10)+"\n")); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	prices := func(usdPrice, eurPrice string) string {
+		return write("p.yaml", "prices:\n"+
+			strings.TrimPrefix(strings.Replace(priceFile, `"0.25"`, `"`+usdPrice+`"`, 1), "prices:\n")+
+			strings.TrimPrefix(strings.NewReplacer(`"0.25"`, `"`+eurPrice+`"`, "USD", "EUR").Replace(priceFile), "prices:\n"))
+	}
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, prices("1", "2")); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 2 events (20.00 EUR and 10.00 USD in all);") {
+		t.Errorf("rerate: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, "--correct", prices("3", "5")); err != nil ||
+		!strings.Contains(out, "repriced 2 events: 20.00 EUR and 10.00 USD given back, 50.00 EUR and 30.00 USD charged again; 0 refused\n") {
+		t.Errorf("correction: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "void", "--db", dsn, "cur-e", "cur-u"); err != nil ||
+		!strings.Contains(out, "voided cur-e: 50.00 EUR given back (cash 50,") || !strings.Contains(out, "voided cur-u: 30.00 USD given back (cash 30,") {
+		t.Errorf("void: %v\n%s", err, out)
 	}
 }

@@ -107,7 +107,7 @@ func TestUsageExactlyOnceAcrossPaths(t *testing.T) {
 			s.cmd.Process.Signal(syscall.SIGTERM)
 			<-s.exited
 			// A void gives the charge back once.
-			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err != nil || !strings.Contains(out, "voided e2e-event-0: 1 given back (cash 1, bonus 0, voucher 0)") {
+			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err != nil || !strings.Contains(out, "voided e2e-event-0: 1.00 USD given back (cash 1, bonus 0, voucher 0)") {
 				t.Fatalf("void: %v\n%s", err, out)
 			}
 			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err == nil || !strings.Contains(out, "voided already") {
@@ -275,13 +275,13 @@ func TestIngestCSVStrayQuote(t *testing.T) {
 			"accepted 2 (0 unpriced), duplicate 0, rejected 2",
 			[]string{":3: event q32 rejected: opens a quoted field that runs past the end of the line: no field may hold a line break",
 				`:4: event q33 rejected: is not valid CSV: bare " in non-quoted-field`},
-			[][2]string{{"q31", "1.25"}, {"q34", "1.25"}}},
+			[][2]string{{"q31", "1.25 USD"}, {"q34", "1.25 USD"}}},
 		{"in extra",
 			row("x1", 5, "c", `"{`) + row("x2", 6, "c", "{}") + row("x3", 7, "c", `{}"`) + row("x4", 8, "c", "{}"),
 			"accepted 2 (0 unpriced), duplicate 0, rejected 2",
 			[]string{":2: event x1 rejected: opens a quoted field that runs past the end of the line",
 				`:4: event x3 rejected: is not valid CSV: bare " in non-quoted-field`},
-			[][2]string{{"x2", "1.5"}, {"x4", "2"}}},
+			[][2]string{{"x2", "1.50 USD"}, {"x4", "2.00 USD"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "events.csv")
