@@ -21,7 +21,7 @@ import (
 func oneOf(flag, list string, names ...string) error {
 	for _, v := range strings.Split(list, ",") {
 		if !slices.Contains(names, v) {
-			return fmt.Errorf("--%s: %q is not one of %s", flag, v, strings.Join(names, ", "))
+			return usagef("--%s: %q is not one of %s", flag, v, strings.Join(names, ", "))
 		}
 	}
 	return nil
@@ -33,7 +33,7 @@ func checkRuns(stores string, dur time.Duration) error {
 		return err
 	}
 	if dur <= 0 {
-		return fmt.Errorf("--duration: %s is not a positive duration", dur)
+		return usagef("--duration: %s is not a positive duration", dur)
 	}
 	return nil
 }
@@ -121,16 +121,16 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if t := bench.Times(*times); t != bench.SpreadTimes && t != bench.ClockTimes {
-		return fmt.Errorf("--times: %q is not spread or clock", *times)
+		return usagef("--times: %q is not spread or clock", *times)
 	}
 	if *stored < 0 {
-		return fmt.Errorf("--stored: %d is negative; give 0 or more events", *stored)
+		return usagef("--stored: %d is negative; give 0 or more events", *stored)
 	}
 	var counts []int
 	for _, f := range strings.Split(*producers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return fmt.Errorf("--producers: %q is not a list of positive counts such as 64,256", *producers)
+			return usagef("--producers: %q is not a list of positive counts such as 64,256", *producers)
 		}
 		counts = append(counts, n)
 	}
@@ -182,6 +182,6 @@ func idsFlag(fs *flag.FlagSet) func() (bench.IDs, error) {
 		case bench.RandomIDs, bench.OrderedIDs:
 			return k, nil
 		}
-		return "", fmt.Errorf("--ids: %q is not random or ordered", *v)
+		return "", usagef("--ids: %q is not random or ordered", *v)
 	}
 }

@@ -70,7 +70,7 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 	if v := os.Getenv("ABACUS_SQLITE_CACHE"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1<<20 {
-			return nil, fmt.Errorf("ABACUS_SQLITE_CACHE: %q is not a number of MiB from 1 to 1048576", v)
+			return nil, usagef("ABACUS_SQLITE_CACHE: %q is not a number of MiB from 1 to 1048576", v)
 		}
 		o.WriterCacheMiB = n
 	}
@@ -176,15 +176,15 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		var c ledger.UsageConfig
 		var drawOrder []abacus.Bucket
 		if autoErr != nil {
-			return ledger.Config{}, fmt.Errorf("ABACUS_AUTO_CREATE: %q is not true or false", autoEnv)
+			return ledger.Config{}, usagef("ABACUS_AUTO_CREATE: %q is not true or false", autoEnv)
 		}
 		if *maxBatch < 1 {
-			return ledger.Config{}, fmt.Errorf("--max-usage-batch: %d is not a positive number of events", *maxBatch)
+			return ledger.Config{}, usagef("--max-usage-batch: %d is not a positive number of events", *maxBatch)
 		}
 		c.MaxBatch = *maxBatch
 		d, err := time.ParseDuration(*ahead)
 		if err != nil || d < 0 {
-			return ledger.Config{}, fmt.Errorf("--max-event-ahead: %q is not a duration such as 5m (0: no bound)", *ahead)
+			return ledger.Config{}, usagef("--max-event-ahead: %q is not a duration such as 5m (0: no bound)", *ahead)
 		}
 		c.MaxAhead = d
 		if d == 0 {
@@ -192,11 +192,11 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		}
 		var ok bool
 		if c.MaxAge, ok = parseAge(*age); !ok {
-			return ledger.Config{}, fmt.Errorf("--max-event-age: %q is not a duration such as 35d or 72h (0: no bound)", *age)
+			return ledger.Config{}, usagef("--max-event-age: %q is not a duration such as 35d or 72h (0: no bound)", *age)
 		}
 		cur, err := abacus.ParseCurrency(*currency)
 		if err != nil {
-			return ledger.Config{}, fmt.Errorf("--default-currency: %w", err)
+			return ledger.Config{}, usagef("--default-currency: %w", err)
 		}
 		c.DefaultCurrency, c.NoAutoCreate = cur, !*autoCreate
 		var od abacus.Overdraft
@@ -206,7 +206,7 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		case "none":
 		default:
 			if od.Limit, err = abacus.ParseAmount(*overdraft); err != nil || od.Limit.IsNegative() {
-				return ledger.Config{}, fmt.Errorf("--new-account-overdraft: %q is not unlimited, none or a limit such as 50", *overdraft)
+				return ledger.Config{}, usagef("--new-account-overdraft: %q is not unlimited, none or a limit such as 50", *overdraft)
 			}
 		}
 		c.NewAccountOverdraft = &od
@@ -214,20 +214,20 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		for _, b := range strings.Split(*order, ",") {
 			bk, err := abacus.ParseBucket(strings.TrimSpace(b))
 			if err != nil || seen[bk] {
-				return ledger.Config{}, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+				return ledger.Config{}, usagef("--draw-order: %q must name cash, bonus and voucher, each once", *order)
 			}
 			seen[bk] = true
 			drawOrder = append(drawOrder, bk)
 		}
 		if len(drawOrder) != len(abacus.CustomerBuckets) {
-			return ledger.Config{}, fmt.Errorf("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+			return ledger.Config{}, usagef("--draw-order: %q must name cash, bonus and voucher, each once", *order)
 		}
 		if *minutes != "" {
 			c.MinuteDedupe = map[int]bool{}
 			for _, s := range strings.Split(*minutes, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(s))
 				if err != nil || n < 0 || n > abacus.MaxScene {
-					return ledger.Config{}, fmt.Errorf("--minute-dedupe: %q is not a scene number (0 to %d)", s, abacus.MaxScene)
+					return ledger.Config{}, usagef("--minute-dedupe: %q is not a scene number (0 to %d)", s, abacus.MaxScene)
 				}
 				c.MinuteDedupe[n] = true
 			}

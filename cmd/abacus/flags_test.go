@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,8 +64,36 @@ func TestBenchRefusesWhatItWouldNotMeasure(t *testing.T) {
 		"ledger --stores sqlite,x": `--stores: "x" is not one of sqlite, postgres`,
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(t.Context(), append([]string{"bench"}, strings.Fields(args)...), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), want) {
+		if code := run(t.Context(), append([]string{"bench"}, strings.Fields(args)...), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), want) {
 			t.Errorf("bench %s: exit %d, %q", args, code, stderr.String())
+		}
+	}
+}
+
+// TestBadFlagValuesAreUsageErrors: a flag's value a command cannot take
+// is a command line it cannot run as written, and exits 2 naming the
+// flag, whichever command it is; some had exited 1, as a command that ran
+// and failed does, while statement's exited 2 (QA).
+func TestBadFlagValuesAreUsageErrors(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"rerate", "--db", db, "--max-event-age", "5x"}, "--max-event-age"},
+		{[]string{"ingest", "--db", db, "--chunk", "0", "x.ndjson"}, "--chunk"},
+		{[]string{"ingest", "--db", db, "--format", "xml", "x.ndjson"}, "--format"},
+		{[]string{"ingest", "--db", db, "--max-usage-batch", "0", "x.csv"}, "--max-usage-batch"},
+		{[]string{"ingest", "--db", db, "--minute-dedupe", "x", "x.csv"}, "--minute-dedupe"},
+		{[]string{"void", "--db", db, "--draw-order", "cash", "e-1"}, "--draw-order"},
+		{[]string{"keys", "create", "--db", db, "--role", "boss"}, "--role"},
+		{[]string{"serve", "--db", db, "--workers", "999"}, "--workers"},
+		{[]string{"serve", "--db", db, "--addr="}, "--addr"},
+		{[]string{"statement", "--db", db, "--period", "fortnight", account(1)}, "--period"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), c.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), c.flag) {
+			t.Errorf("%v: exit %d, %q; want 2 naming %s", c.args, code, stderr.String(), c.flag)
 		}
 	}
 }

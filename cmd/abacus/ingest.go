@@ -40,13 +40,13 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("name at least one file (- for standard input)")
 	}
 	if *chunk < 1 || *chunk > maxChunk {
-		return fmt.Errorf("--chunk %d: give 1 to %d events", *chunk, maxChunk)
+		return usagef("--chunk %d: give 1 to %d events", *chunk, maxChunk)
 	}
 	if *flush <= 0 {
-		return fmt.Errorf("--flush %s: give a duration above 0 (1s, 200ms)", *flush)
+		return usagef("--flush %s: give a duration above 0 (1s, 200ms)", *flush)
 	}
 	if *format != "" && *format != "ndjson" && *format != "csv" {
-		return fmt.Errorf("--format %q is not ndjson or csv", *format)
+		return usagef("--format %q is not ndjson or csv", *format)
 	}
 	ecfg, err := usage()
 	if err != nil {
@@ -143,7 +143,7 @@ func openRejects(name, db string, inputs []string) (*os.File, error) {
 			if errors.Is(statErr, os.ErrNotExist) {
 				os.Remove(name)
 			}
-			return nil, fmt.Errorf("--rejects %s is %s, which it would empty: name a file of its own", name, o)
+			return nil, usagef("--rejects %s is %s, which it would empty: name a file of its own", name, o)
 		}
 	}
 	return f, nil

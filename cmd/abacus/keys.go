@@ -48,18 +48,18 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	r, err := abacus.ParseRole(*role)
 	if err != nil {
-		return fmt.Errorf("--role: %w", err)
+		return usagef("--role: %w", err)
 	}
 	var acct abacus.AccountID
 	switch {
 	case r == abacus.RoleUser && *account == "":
-		return fmt.Errorf("--account: a user key is for one account: name it with --account UUID")
+		return usagef("--account: a user key is for one account: name it with --account UUID")
 	case r != abacus.RoleUser && *account != "":
-		return fmt.Errorf("--account: only a user key is for one account, not a %s key", r)
+		return usagef("--account: only a user key is for one account, not a %s key", r)
 	}
 	if *account != "" {
 		if acct, err = abacus.ParseAccountID(*account); err != nil {
-			return fmt.Errorf("--account: %w", err)
+			return usagef("--account: %w", err)
 		}
 	}
 	st, err := openMigrated(ctx, *db)
@@ -69,7 +69,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer st.Close()
 	if acct != "" {
 		if _, err := st.AccountGet(ctx, acct); err != nil {
-			return fmt.Errorf("--account: %w", err)
+			return usagef("--account: %w", err)
 		}
 	}
 	k, token, err := abacus.NewAPIKey(*name, r, acct, time.Now().UTC())

@@ -69,28 +69,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *natsURL != "" {
 		if err := metering.CheckURL(*natsURL); err != nil {
-			return fmt.Errorf("--nats: %w", err)
+			return usagef("--nats: %w", err)
 		}
 		for flag, v := range map[string]string{"nats-stream": *natsStream, "nats-subject": *natsSubject, "nats-durable": *natsDurable, "nats-dead-letter-subject": *natsDeadLetters} {
 			if strings.TrimSpace(v) == "" { // the defaults were used, and the banner named none (QA)
-				return fmt.Errorf("--%s is empty", flag)
+				return usagef("--%s is empty", flag)
 			}
 		}
 	}
 	if *natsStatsEvery < 0 {
-		return fmt.Errorf("--nats-stats-every: %s is negative", *natsStatsEvery)
+		return usagef("--nats-stats-every: %s is negative", *natsStatsEvery)
 	}
 	// Checked before anything is opened: each of these had been taken as a
 	// default without a word, or failed only once the server ran (QA).
 	switch {
 	case strings.TrimSpace(*addr) == "":
-		return errors.New("--addr is empty: give host:port, such as 127.0.0.1:8086 (an empty one listened on every interface)")
+		return usagef("--addr is empty: give host:port, such as 127.0.0.1:8086 (an empty one listened on every interface)")
 	case *expireEvery <= 0:
-		return fmt.Errorf("--expire-every: %s is not a positive duration", *expireEvery)
+		return usagef("--expire-every: %s is not a positive duration", *expireEvery)
 	case *maxBatch < 1 || *maxBatch > maxLedgerBatch:
-		return fmt.Errorf("--max-batch: %d is not from 1 to %d operations", *maxBatch, maxLedgerBatch)
+		return usagef("--max-batch: %d is not from 1 to %d operations", *maxBatch, maxLedgerBatch)
 	case *workers < 0 || *workers > maxWorkers:
-		return fmt.Errorf("--workers: %d is not from 1 to %d (0: the store's default)", *workers, maxWorkers)
+		return usagef("--workers: %d is not from 1 to %d (0: the store's default)", *workers, maxWorkers)
 	}
 	if err := checkAdminToken(os.Getenv("ABACUS_ADMIN_TOKEN")); err != nil {
 		return err
@@ -98,7 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	step, err := decimal.NewFromString(*burstStep)
 	// Plain digits, as every decimal abacus takes: "1e1" is not 10 here.
 	if plain := strings.Trim(*burstStep, "0123456789.") == ""; err != nil || !plain || !step.IsPositive() || *burstMax < 1 {
-		return fmt.Errorf("--burst-step must be a positive decimal and --burst-max at least 1")
+		return usagef("--burst-step must be a positive decimal and --burst-max at least 1")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
@@ -261,10 +261,10 @@ func checkAdminToken(token string) error {
 	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
 		// A key no Authorization header can carry as it is: starting with
 		// it would revoke the key of the token before, and lock everyone out.
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN holds white space or a character other than printable ASCII; use one like openssl rand -hex 24 makes")
+		return usagef("ABACUS_ADMIN_TOKEN holds white space or a character other than printable ASCII; use one like openssl rand -hex 24 makes")
 	}
 	if n := len(token); n < minAdminToken {
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN has %d characters; it needs at least %d random ones (openssl rand -hex 24 makes one)", n, minAdminToken)
+		return usagef("ABACUS_ADMIN_TOKEN has %d characters; it needs at least %d random ones (openssl rand -hex 24 makes one)", n, minAdminToken)
 	}
 	return nil
 }
@@ -341,7 +341,7 @@ func ensureFirstAdminKey(ctx context.Context, st abacus.Store, now time.Time, st
 func mebibytes(flag, v string) (int64, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 1<<20 {
-		return 0, fmt.Errorf("--%s: %q is not a number of MiB from 1 to 1048576", flag, v)
+		return 0, usagef("--%s: %q is not a number of MiB from 1 to 1048576", flag, v)
 	}
 	return int64(n) << 20, nil
 }
