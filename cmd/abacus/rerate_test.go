@@ -284,3 +284,24 @@ func TestSummariesSumByCurrency(t *testing.T) {
 		t.Errorf("void: %v\n%s", err, out)
 	}
 }
+
+// TestVoidOfACreditSaysItTakesItBack: an event that took its account into a
+// cheaper volume tier was charged a credit, so its void costs money; the
+// void says what it takes back, where it had printed "-2 given back" (QA).
+func TestVoidOfACreditSaysItTakesItBack(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	book := "prices:\n" + `  - {sku_type: 1, sku_kind: 1, resource_id: gpu, sku_unit: 1, sku_unit_type: minute, currency: USD, valid_from: 2026-01-01T00:00:00Z` +
+		`, model: volume, tiers: [{up_to: 16, price: "1.00"}, {price: "0.50"}]}` + "\n"
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "p.yaml", book)); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	acct := account(5)
+	events := writeFile(t, "e.ndjson", usageEvent("v-16", acct, 16)+"\n"+usageEvent("v-12", acct, 12)+"\n")
+	if out, err := runCLI(t, "ingest", "--db", dsn, events); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	// 16 minutes cost 16; 28 cost 14, so the second was charged -2.
+	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err != nil || !strings.Contains(out, "voided v-12: 2.00 USD taken back, a credit its charge had given (cash -2, bonus 0, voucher 0)\n") {
+		t.Errorf("void: %v\n%s", err, out)
+	}
+}
