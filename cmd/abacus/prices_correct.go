@@ -106,7 +106,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 			"(it stores nothing twice, and reprices only events still at versions no longer in force)" + t.refusedNote())
 	}
 	if !dryRun {
-		fmt.Fprintf(stdout, "stored %s from %s (%d were in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
+		fmt.Fprintf(stdout, "stored %s from %s (%s in the book already)\n", count(len(prices), "corrected price version"), file.Name, wasWere(len(file.Prices)-len(prices)))
 		if len(prices) > 0 {
 			stored, err := st.PriceBookLoad(ctx)
 			if err != nil {

@@ -205,7 +205,7 @@ func TestPricesCorrect(t *testing.T) {
 		t.Fatalf("--correct: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "prices", "import", "--correct", "--db", dsn, fixed)
-	if err != nil || !strings.Contains(out, "stored 0 corrected price versions from "+fixed+" (1 were in the book already)\n") ||
+	if err != nil || !strings.Contains(out, "stored 0 corrected price versions from "+fixed+" (1 was in the book already)\n") ||
 		!strings.Contains(out, "repriced 0 events: 0 given back, 0 charged again; 0 refused\n") {
 		t.Fatalf("--correct again: %v\n%s", err, out)
 	}

@@ -53,13 +53,21 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
-	// A mistyped account would read as one without usage (QA).
-	if _, err := st.AccountGet(ctx, acct); err != nil {
+	// A mistyped account would read as one without usage (QA), and so
+	// would the platform's own, which usage never charges.
+	account, err := st.AccountGet(ctx, acct)
+	if err != nil {
 		return err
+	}
+	if account.Kind == abacus.KindSystem {
+		return usagef("%s is a system account, which usage does not charge: name a user's or an organization's", fs.Arg(0))
 	}
 	s, err := billing.Build(ctx, st, acct, start, end, period, loc, group)
 	if err != nil {
 		return asFlagError(err)
+	}
+	if s.Currency == "" { // no line said it
+		s.Currency = account.Currency
 	}
 	printStatement(stdout, &s, group)
 	return nil
@@ -128,16 +136,21 @@ func groupBy(list string) (billing.GroupBy, error) {
 		return g, nil
 	}
 	for _, d := range strings.Split(list, ",") {
+		var on *bool
 		switch strings.TrimSpace(d) {
 		case "scene":
-			g.Scene = true
+			on = &g.Scene
 		case "resource":
-			g.Resource = true
+			on = &g.Resource
 		case "instance":
-			g.Instance = true
+			on = &g.Instance
 		default:
 			return g, usagef("--by: %q is not one of scene, resource, instance", d)
 		}
+		if *on {
+			return g, usagef("--by: %q is named twice", strings.TrimSpace(d))
+		}
+		*on = true
 	}
 	return g, nil
 }
@@ -147,11 +160,7 @@ func groupBy(list string) (billing.GroupBy, error) {
 // leaves the total short. Quantities show only by resource: a line of
 // several adds minutes to tokens.
 func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
-	fmt.Fprintf(w, "account %s, %s to %s (%s), by %s", s.Account, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), s.Location, s.Unit)
-	if s.Currency != "" {
-		fmt.Fprintf(w, ", in %s", s.Currency)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "account %s, %s to %s (%s), by %s, in %s\n", s.Account, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), s.Location, s.Unit, s.Currency)
 	var rows [][]string
 	head := []string{"period"}
 	for _, d := range []struct {

@@ -64,6 +64,11 @@ func TestStatement(t *testing.T) {
 		t.Fatalf("an account that does not exist: %v\n%s", err, out)
 	}
 
+	// A span without usage still names the account's currency.
+	if out, err := runCLI(t, "statement", "--db", dsn, "--from", "2026-01-01", acct); err != nil || !strings.Contains(out, "(UTC), by month, in USD\n") {
+		t.Fatalf("a span without usage: %v\n%s", err, out)
+	}
+
 	// Not by resource, no quantity: a line of several adds minutes to
 	// tokens.
 	out, err = runCLI(t, "statement", "--db", dsn, "--from", "2026-11-01", acct)
@@ -77,6 +82,8 @@ func TestStatement(t *testing.T) {
 	}{
 		{[]string{"--tz", "Mars/Olympus", acct}, `--tz: "Mars/Olympus" is not an IANA time zone name`},
 		{[]string{"--by", "colour", acct}, `--by: "colour" is not one of scene, resource, instance`},
+		{[]string{"--by", "resource, resource", acct}, `--by: "resource" is named twice`},
+		{[]string{"revenue"}, "revenue is a system account, which usage does not charge"},
 		{[]string{"--period", "fortnight", acct}, `--period: "fortnight" is not one of hour, day, week, month, year`},
 		{[]string{"--from", "2026-11-05", "--to", "2026-11-01", acct}, "--to: 2026-11-01T00:00:00Z is not after from"},
 		{[]string{"--from", "yesterday", acct}, `--from: "yesterday" is not a date such as 2026-11-01`},
