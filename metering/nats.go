@@ -204,6 +204,10 @@ type ConsumerStats struct {
 	Rejected     int64 // events refused, each in a dead-lettered message
 	DeadLettered int64 // messages dead-lettered
 	Retried      int64 // messages handed back for a later redelivery
+	// Repeated counts first deliveries of messages delivered before: a
+	// fault of nats-server 2.9 (see repeatWatch) that can leave another
+	// message undelivered.
+	Repeated int64
 }
 
 // Consumer takes usage events from a JetStream durable pull consumer:
@@ -247,7 +251,9 @@ type Consumer struct {
 	js   jetstream.JetStream
 	cons jetstream.Consumer
 
-	received, redelivered, accepted, duplicate, rejected, deadLettered, retried atomic.Int64
+	received, redelivered, accepted, duplicate, rejected, deadLettered, retried, repeated atomic.Int64
+
+	firsts repeatWatch // the fetch loop's own
 
 	// failedLog quiets the failure of a batch, which repeats for every
 	// redelivery while the database is down.
@@ -388,6 +394,11 @@ func (c *Consumer) logStarted() {
 		filter = "none (the whole stream)"
 	}
 	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "filter", filter, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
+	if v := c.nc.ConnectedServerVersion(); !versionAtLeast(v, 2, 10) {
+		c.log.Warn("nats-server before 2.10: in abacus's tests 2.9.10 (Debian 12's) sometimes delivered a message again as new in the place of another, "+
+			"after a crash of abacus or a database outage, leaving that one pending and, once, acked uncharged; 2.15 did not. Upgrade nats-server; "+
+			"until then a repeat is logged as an error and counted as repeated", "nats_server", v)
+	}
 }
 
 // Failed is closed when the consumer stops on its own, for good: its
@@ -444,6 +455,7 @@ func (c *Consumer) Stats() ConsumerStats {
 		Rejected:     c.rejected.Load(),
 		DeadLettered: c.deadLettered.Load(),
 		Retried:      c.retried.Load(),
+		Repeated:     c.repeated.Load(),
 	}
 }
 
@@ -495,6 +507,7 @@ func (c *Consumer) run(ctx context.Context) {
 		// max_payload this connection was told, as after the server's was
 		// lowered): the next pull takes that message alone.
 		oversized = !oversized && err == nil && len(msgs) == 0 && time.Since(began) < c.cfg.MaxWait/2
+		c.watchRepeats(msgs)
 		if len(msgs) > 0 {
 			seen = time.Now()
 			// Even when stopping: they were delivered, so settle them.
@@ -545,10 +558,26 @@ func (c *Consumer) run(ctx context.Context) {
 			} else if cerr := c.ensureConsumer(ctx); cerr != nil {
 				c.log.Error("recreating the durable consumer failed", "err", cerr)
 			} else {
+				c.firsts = repeatWatch{} // a durable made again delivers the stream from its start
 				c.log.Warn("the stream and the durable consumer are set up again, made if missing: the server said one was gone, or JetStream did not answer",
 					"stream", c.cfg.Stream, "durable", c.cfg.Durable, "cause", err)
 			}
 		}
+	}
+}
+
+// watchRepeats logs and counts each message of a pull that the server
+// delivered as new a second time (see repeatWatch).
+func (c *Consumer) watchRepeats(msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		md, err := m.Metadata()
+		if err != nil || !c.firsts.repeated(md.NumDelivered, md.Sequence.Stream) {
+			continue
+		}
+		c.repeated.Add(1)
+		c.log.Error("nats-server delivered a message again as new, in the place of another: a fault of nats-server 2.9 that can leave that other message "+
+			"pending and never charged (restart abacus to have it delivered; upgrade nats-server to 2.10 or later)",
+			"stream_seq", md.Sequence.Stream, "consumer_seq", md.Sequence.Consumer, "nats_server", c.nc.ConnectedServerVersion())
 	}
 }
 

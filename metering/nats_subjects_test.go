@@ -295,8 +295,13 @@ func TestConsumerOldServer(t *testing.T) {
 	acct := newID()
 	b.publish("accounting.metering.duration", csghub(string(newID()), acct, "2"))
 	b.publish("accounting.metering.token", csghub(string(newID()), acct, "4"))
-	old := b.start(metering.ConsumerConfig{Subject: metering.DefaultSubject})
+	var log logBuffer
+	old := b.start(metering.ConsumerConfig{Subject: metering.DefaultSubject, Logger: log.logger(t)})
 	waitFor(t, "the duration event charged", func() bool { return old.Stats().Accepted == 1 })
+	// Before 2.10 the operator is told of 2.9's repeated deliveries (QA).
+	if warned := strings.Contains(log.String(), "nats-server before 2.10"); warned == versionAtLeast(version, 2, 10) {
+		t.Errorf("nats-server %s: warned %v:\n%s", version, warned, log.String())
+	}
 	b.waitDrained(metering.DefaultDurable)
 	old.Stop()
 
