@@ -222,6 +222,8 @@ func TestConsumerRefusesMalformedURL(t *testing.T) {
 		"nats:127.0.0.1:4222":                "URL nats:127.0.0.1:4222 has a host with a colon",
 		"nats://u:s3cret@127.0.0.1:4222?x=1": "URL nats://u:xxxxx@127.0.0.1:4222?x=1 has a path, query",
 		"nats://127.0.0.1:4222, tls://h:1#f": "URL tls://h:1#f has a path, query or fragment",
+		// The reason, without the escape, which is of the password (QA).
+		"nats://u:s3cret%ZZ@127.0.0.1:4222": "URL nats://u:xxxxx@127.0.0.1:4222 is not a URL: a % that is not followed by two hex digits",
 	} {
 		err := metering.NewConsumer(metering.ConsumerConfig{URL: url}, b.p, b.st).Start(context.Background())
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {

@@ -29,8 +29,12 @@ func CheckURL(list string) error {
 		if err != nil {
 			why := "is not a URL"
 			var ue *url.Error
-			// url's message may quote part of the credentials.
-			if errors.As(err, &ue) && !strings.Contains(raw, "@") {
+			var escape url.EscapeError
+			switch {
+			case errors.As(err, &escape):
+				// Its message quotes the escape, which may be of a password.
+				why += ": a % that is not followed by two hex digits (write a % in a user or password as %25)"
+			case errors.As(err, &ue) && !strings.Contains(raw, "@"): // else its message may quote part of the credentials
 				why += ": " + ue.Err.Error()
 			}
 			return fmt.Errorf("%s %s", RedactURL(raw), why)

@@ -29,6 +29,18 @@ func envOr(name, def string) string {
 	return def
 }
 
+// givenAs names where a flag's value came from: the flag, or the
+// environment variable that is its default, so that an error does not
+// name a flag the operator never gave (QA).
+func givenAs(fs *flag.FlagSet, name, env string) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	if !given && os.Getenv(env) != "" {
+		return env
+	}
+	return "--" + name
+}
+
 // dbFlag adds --db, defaulting to $ABACUS_DB or the SQLite file.
 func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", envOr("ABACUS_DB", defaultDB),

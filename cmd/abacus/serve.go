@@ -69,7 +69,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *natsURL != "" {
 		if err := metering.CheckURL(*natsURL); err != nil {
-			return usagef("--nats: %w", err)
+			return usagef("%s: %w", givenAs(fs, "nats", "ABACUS_NATS_URL"), err)
 		}
 		for flag, v := range map[string]string{"nats-stream": *natsStream, "nats-subject": *natsSubject, "nats-durable": *natsDurable, "nats-dead-letter-subject": *natsDeadLetters} {
 			if strings.TrimSpace(v) == "" { // the defaults were used, and the banner named none (QA)

@@ -229,6 +229,15 @@ func TestServeNATSRefusesMalformedURL(t *testing.T) {
 			t.Errorf("serve --nats %s: %v\n%s\nwant %q", url, err, out, want)
 		}
 	}
+	// Given by the environment, the error names the variable, not a flag
+	// the operator never gave (QA).
+	cmd := exec.Command(binary, "serve", "--db", filepath.Join(t.TempDir(), "a.db"), "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "ABACUS_NATS_URL=nats://127.0.0.1:70000")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "abacus serve: ABACUS_NATS_URL: nats://127.0.0.1:70000 has port 70000") {
+		t.Errorf("ABACUS_NATS_URL with port 70000: %v\n%s", err, out)
+	}
 }
 
 // TestServeNATSLogsStats: the consumer's counters are logged while they
