@@ -857,6 +857,48 @@ func TestConsumerDurableDeleted(t *testing.T) {
 	}
 }
 
+// TestConsumerReplayChargesWhatWasAckedUncharged: a message acknowledged
+// without its events being stored, as nats-server 2.9 once did (QA), is
+// charged when the durable is deleted and abacus replays the stream; what
+// was charged before comes back a duplicate (the README's recovery).
+func TestConsumerReplayChargesWhatWasAckedUncharged(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	acct := newID()
+	c := b.start(metering.ConsumerConfig{})
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	waitFor(t, "the first event", func() bool { return c.Stats().Accepted == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	c.Stop()
+
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "3"))
+	durable, err := b.js.Consumer(ctx, metering.DefaultStream, metering.DefaultDurable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, err := durable.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lost.DoubleAck(ctx); err != nil { // acknowledged, never charged
+		t.Fatal(err)
+	}
+	if got := b.cash(acct); got != "-1" { // 2 minutes at 0.5
+		t.Fatalf("cash %s before the replay, want -1", got)
+	}
+
+	if err := b.js.DeleteConsumer(ctx, metering.DefaultStream, metering.DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
+	replay := b.start(metering.ConsumerConfig{})
+	waitFor(t, "the replay", func() bool { s := replay.Stats(); return s.Accepted == 1 && s.Duplicate == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	if got := b.cash(acct); got != "-2.5" {
+		t.Fatalf("cash %s after the replay, want -2.5: the lost event charged, the first not again", got)
+	}
+}
+
 // TestConsumerFetchBudget: a pull fetches no more bytes than MaxBytes, so
 // a backlog of large messages is taken a few at a time, not all at once;
 // and a message larger than MaxBytes (but not than the server takes) is
