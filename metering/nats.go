@@ -558,7 +558,6 @@ func (c *Consumer) run(ctx context.Context) {
 			} else if cerr := c.ensureConsumer(ctx); cerr != nil {
 				c.log.Error("recreating the durable consumer failed", "err", cerr)
 			} else {
-				c.firsts = repeatWatch{} // a durable made again delivers the stream from its start
 				c.log.Warn("the stream and the durable consumer are set up again, made if missing: the server said one was gone, or JetStream did not answer",
 					"stream", c.cfg.Stream, "durable", c.cfg.Durable, "cause", err)
 			}
@@ -571,7 +570,7 @@ func (c *Consumer) run(ctx context.Context) {
 func (c *Consumer) watchRepeats(msgs []jetstream.Msg) {
 	for _, m := range msgs {
 		md, err := m.Metadata()
-		if err != nil || !c.firsts.repeated(md.NumDelivered, md.Sequence.Stream) {
+		if err != nil || !c.firsts.repeated(md.NumDelivered, md.Sequence.Stream, md.Sequence.Consumer) {
 			continue
 		}
 		c.repeated.Add(1)

@@ -11,16 +11,24 @@ package metering
 // pulling from the durable, so a first delivery at or below the highest
 // one a process has seen is that fault; abacus cannot tell which message
 // it stood in for, so it says so loudly rather than count a duplicate.
-type repeatWatch struct{ highest uint64 }
+// Every delivery takes the next consumer sequence, so one at or below the
+// highest seen is of a durable made again (by another process, or an
+// operator replaying the stream), which starts over from the stream's
+// start: the watch starts over with it.
+type repeatWatch struct{ stream, consumer uint64 }
 
 // repeated records a delivery and says whether it is such a repeat.
-func (w *repeatWatch) repeated(delivered, streamSeq uint64) bool {
+func (w *repeatWatch) repeated(delivered, streamSeq, consumerSeq uint64) bool {
+	if consumerSeq <= w.consumer {
+		*w = repeatWatch{}
+	}
+	w.consumer = consumerSeq
 	if delivered != 1 {
 		return false // a redelivery: counted as one
 	}
-	if streamSeq <= w.highest {
+	if streamSeq <= w.stream {
 		return true
 	}
-	w.highest = streamSeq
+	w.stream = streamSeq
 	return false
 }
