@@ -581,3 +581,34 @@ func TestConsumerRemakesWhatARestartLost(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerAckWaitsNoLongerThanTheAckWait: a confirmation of acks that
+// never comes (nats-server gone as they were sent) is given up after the
+// ack wait, past which the server sends unacked messages again anyway;
+// waiting for the turn's deadline had held both pulls for five minutes
+// after a crash of nats-server (QA). Here the server stays down, so only
+// the wait's bound lets the turn end.
+func TestConsumerAckWaitsNoLongerThanTheAckWait(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	b := setupOn(t, srv, testdb.SQLite(t), unlimited)
+	cons := b.consumer(metering.ConsumerConfig{AckWait: time.Second})
+	metering.SetStopGrace(cons, time.Minute)
+	var once sync.Once
+	stopped := make(chan struct{})
+	metering.SetHooks(cons, nil, func() { once.Do(func() { natstest.Stop(srv); close(stopped) }) })
+	if err := cons.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	<-stopped
+	began := time.Now()
+	cons.Stop() // waits for the turn, which waits for its acks' confirmation
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("the turn ended %s after the server went, want within about the ack wait (1s)", took)
+	}
+	if got := b.cash(acct); got != "-1" {
+		t.Fatalf("cash %s, want -1: the event charged before its ack", got)
+	}
+}

@@ -192,7 +192,7 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}
 			acks = append(acks, m.msg)
 		}
 	}
-	c.ack(ctx, acks)
+	c.ack(acks)
 	return len(acks) == len(in)
 }
 
@@ -261,8 +261,14 @@ func (c *Consumer) settle(b *batch, m *inMsg, rs []abacus.IngestResult) bool {
 }
 
 // ack acks messages, confirming the last: JetStream handles a consumer's
-// acks in order, so once it is confirmed all of them are.
-func (c *Consumer) ack(ctx context.Context, msgs []jetstream.Msg) {
+// acks in order, so once it is confirmed all of them are. It waits for the
+// confirmation no longer than the ack wait, past which the server sends
+// unacked messages again anyway (as duplicates): waiting for the turn's
+// deadline, a confirmation lost as nats-server crashed held both pulls for
+// five minutes (QA).
+func (c *Consumer) ack(msgs []jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(c.turns, c.cfg.AckWait)
+	defer cancel()
 	for i, m := range msgs {
 		var err error
 		if i == len(msgs)-1 {
