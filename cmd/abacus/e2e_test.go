@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -380,6 +381,13 @@ func TestKeysCommands(t *testing.T) {
 	}
 	if out, err := runCLI(t, "keys", "create", "--db", dsn, "--role", "user"); err == nil || !strings.Contains(out, "a user key is for one account: name it with --account") {
 		t.Fatalf("a user key without its account: %v\n%s", err, out)
+	}
+	// An account that is not there is a command that ran and failed (1),
+	// as a database that fails is, not a command line it cannot run (QA).
+	missing, err := runCLI(t, "keys", "create", "--db", dsn, "--role", "user", "--account", account(77))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(missing, "--account: account "+account(77)+" does not exist") {
+		t.Fatalf("a user key for an account not there: %v\n%s", err, missing)
 	}
 }
 

@@ -69,7 +69,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer st.Close()
 	if acct != "" {
 		if _, err := st.AccountGet(ctx, acct); err != nil {
-			return usagef("--account: %w", err)
+			return fmt.Errorf("--account: %w", err) // not there, or the database failed: the command ran
 		}
 	}
 	k, token, err := abacus.NewAPIKey(*name, r, acct, time.Now().UTC())
