@@ -253,7 +253,8 @@ type Consumer struct {
 
 	received, redelivered, accepted, duplicate, rejected, deadLettered, retried, repeated atomic.Int64
 
-	firsts repeatWatch // the fetch loop's own
+	firsts      repeatWatch // the fetch loop's own
+	durableMade time.Time   // when the durable it pulls from was made, as last known
 
 	// failedLog quiets the failure of a batch, which repeats for every
 	// redelivery while the database is down.
@@ -507,7 +508,7 @@ func (c *Consumer) run(ctx context.Context) {
 		// max_payload this connection was told, as after the server's was
 		// lowered): the next pull takes that message alone.
 		oversized = !oversized && err == nil && len(msgs) == 0 && time.Since(began) < c.cfg.MaxWait/2
-		c.watchRepeats(msgs)
+		c.watchRepeats(ctx, msgs)
 		if len(msgs) > 0 {
 			seen = time.Now()
 			// Even when stopping: they were delivered, so settle them.
@@ -567,10 +568,18 @@ func (c *Consumer) run(ctx context.Context) {
 
 // watchRepeats logs and counts each message of a pull that the server
 // delivered as new a second time (see repeatWatch).
-func (c *Consumer) watchRepeats(msgs []jetstream.Msg) {
+func (c *Consumer) watchRepeats(ctx context.Context, msgs []jetstream.Msg) {
 	for _, m := range msgs {
 		md, err := m.Metadata()
 		if err != nil || !c.firsts.repeated(md.NumDelivered, md.Sequence.Stream, md.Sequence.Consumer) {
+			continue
+		}
+		// A durable made again since, whose redeliveries to another process
+		// took its consumer sequence past the old one's (QA: a process
+		// stopped while another replayed), delivers the stream anew.
+		if info, err := c.cons.Info(ctx); err == nil && !info.Created.Equal(c.durableMade) {
+			c.durableMade = info.Created
+			c.firsts = repeatWatch{stream: md.Sequence.Stream, consumer: md.Sequence.Consumer}
 			continue
 		}
 		c.repeated.Add(1)

@@ -612,3 +612,69 @@ func TestConsumerAckWaitsNoLongerThanTheAckWait(t *testing.T) {
 		t.Fatalf("cash %s, want -1: the event charged before its ack", got)
 	}
 }
+
+// TestConsumerRepeatWatchKnowsADurableMadeAgain: a process whose pulls were
+// held while another made the durable again, and that durable's
+// redeliveries took its consumer sequence past the old one's, gets the
+// stream anew: no repeat of nats-server 2.9's fault (QA: 3,299 errors on
+// 2.15 for a replay by another process).
+func TestConsumerRepeatWatchKnowsADurableMadeAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	var holding atomic.Bool
+	held, release := make(chan struct{}, 2), make(chan struct{})
+	c := b.consumer(metering.ConsumerConfig{AckWait: 2 * time.Second})
+	metering.SetHooks(c, func(int) {
+		if holding.Load() {
+			held <- struct{}{}
+			<-release
+		}
+	}, nil)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acct := newID()
+	for range 5 {
+		b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	}
+	waitFor(t, "five events", func() bool { return c.Stats().Accepted == 5 })
+	b.waitDrained(metering.DefaultDurable)
+
+	// Both pulls held, each by a turn of its own.
+	holding.Store(true)
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	<-held
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	waitFor(t, "the second pull", func() bool { return c.Stats().Received == 7 })
+
+	// Another process makes the durable again and has message 1 delivered
+	// to it ten times, each with the next consumer sequence.
+	cfg := b.info(metering.DefaultDurable).Config
+	if err := b.js.DeleteConsumer(ctx, metering.DefaultStream, metering.DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.js.CreateConsumer(ctx, metering.DefaultStream, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		m, err := again.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Nak(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holding.Store(false)
+	close(release)
+	waitFor(t, "the replay", func() bool { return c.Stats().Duplicate >= 7 })
+	b.waitDrained(metering.DefaultDurable)
+	if s := c.Stats(); s.Repeated != 0 || s.Accepted != 7 {
+		t.Fatalf("stats %+v: want no repeat, 7 events charged once", s)
+	}
+	if got := b.cash(acct); got != "-7" {
+		t.Fatalf("cash %s, want -7", got)
+	}
+}
