@@ -41,6 +41,12 @@ func givenAs(fs *flag.FlagSet, name, env string) string {
 	return "--" + name
 }
 
+// flagOrEnv names where a flag's value came from: the flag, or its
+// variable ABACUS_NAME_IN_CAPITALS.
+func flagOrEnv(fs *flag.FlagSet, name string) string {
+	return givenAs(fs, name, "ABACUS_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+}
+
 // dbFlag adds --db, defaulting to $ABACUS_DB or the SQLite file.
 func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", envOr("ABACUS_DB", defaultDB),
@@ -196,7 +202,7 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		c.MaxBatch = *maxBatch
 		d, err := time.ParseDuration(*ahead)
 		if err != nil || d < 0 {
-			return ledger.Config{}, usagef("--max-event-ahead: %q is not a duration such as 5m (0: no bound)", *ahead)
+			return ledger.Config{}, usagef("%s: %q is not a duration such as 5m (0: no bound)", flagOrEnv(fs, "max-event-ahead"), *ahead)
 		}
 		c.MaxAhead = d
 		if d == 0 {
@@ -204,11 +210,11 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		}
 		var ok bool
 		if c.MaxAge, ok = parseAge(*age); !ok {
-			return ledger.Config{}, usagef("--max-event-age: %q is not a duration such as 35d or 72h (0: no bound)", *age)
+			return ledger.Config{}, usagef("%s: %q is not a duration such as 35d or 72h (0: no bound)", flagOrEnv(fs, "max-event-age"), *age)
 		}
 		cur, err := abacus.ParseCurrency(*currency)
 		if err != nil {
-			return ledger.Config{}, usagef("--default-currency: %w", err)
+			return ledger.Config{}, usagef("%s: %w", flagOrEnv(fs, "default-currency"), err)
 		}
 		c.DefaultCurrency, c.NoAutoCreate = cur, !*autoCreate
 		var od abacus.Overdraft
@@ -218,7 +224,7 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		case "none":
 		default:
 			if od.Limit, err = abacus.ParseAmount(*overdraft); err != nil || od.Limit.IsNegative() {
-				return ledger.Config{}, usagef("--new-account-overdraft: %q is not unlimited, none or a limit such as 50", *overdraft)
+				return ledger.Config{}, usagef("%s: %q is not unlimited, none or a limit such as 50", flagOrEnv(fs, "new-account-overdraft"), *overdraft)
 			}
 		}
 		c.NewAccountOverdraft = &od
@@ -226,20 +232,20 @@ func usageFlags(fs *flag.FlagSet) func() (ledger.Config, error) {
 		for _, b := range strings.Split(*order, ",") {
 			bk, err := abacus.ParseBucket(strings.TrimSpace(b))
 			if err != nil || seen[bk] {
-				return ledger.Config{}, usagef("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+				return ledger.Config{}, usagef("%s: %q must name cash, bonus and voucher, each once", flagOrEnv(fs, "draw-order"), *order)
 			}
 			seen[bk] = true
 			drawOrder = append(drawOrder, bk)
 		}
 		if len(drawOrder) != len(abacus.CustomerBuckets) {
-			return ledger.Config{}, usagef("--draw-order: %q must name cash, bonus and voucher, each once", *order)
+			return ledger.Config{}, usagef("%s: %q must name cash, bonus and voucher, each once", flagOrEnv(fs, "draw-order"), *order)
 		}
 		if *minutes != "" {
 			c.MinuteDedupe = map[int]bool{}
 			for _, s := range strings.Split(*minutes, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(s))
 				if err != nil || n < 0 || n > abacus.MaxScene {
-					return ledger.Config{}, usagef("--minute-dedupe: %q is not a scene number (0 to %d)", s, abacus.MaxScene)
+					return ledger.Config{}, usagef("%s: %q is not a scene number (0 to %d)", flagOrEnv(fs, "minute-dedupe"), s, abacus.MaxScene)
 				}
 				c.MinuteDedupe[n] = true
 			}

@@ -97,3 +97,32 @@ func TestBadFlagValuesAreUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBadEnvironmentValuesNameTheVariable: a value from an ABACUS_
+// variable that a command cannot take is refused naming the variable, not
+// a flag the operator never gave (QA); the flag, when given, is named.
+func TestBadEnvironmentValuesNameTheVariable(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	for _, c := range []struct {
+		env, value string
+		args       []string
+	}{
+		{"ABACUS_DEFAULT_CURRENCY", "XX", []string{"ingest", "--db", db, "x.ndjson"}},
+		{"ABACUS_DRAW_ORDER", "cash", []string{"void", "--db", db, "e-1"}},
+		{"ABACUS_MAX_EVENT_AGE", "5x", []string{"rerate", "--db", db}},
+		{"ABACUS_INGEST_MEMORY", "lots", []string{"serve", "--db", db}},
+		{"ABACUS_NATS_FETCH_MEMORY", "0", []string{"serve", "--db", db}},
+	} {
+		t.Setenv(c.env, c.value)
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), c.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), c.env+": ") {
+			t.Errorf("%s=%s: exit %d, %q; want 2 naming %s", c.env, c.value, code, stderr.String(), c.env)
+		}
+		flag := "--" + strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(c.env, "ABACUS_"), "_", "-"))
+		stderr.Reset()
+		if code := run(t.Context(), append([]string{c.args[0], flag + "=" + c.value}, c.args[1:]...), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), flag+": ") {
+			t.Errorf("%s=%s: exit %d, %q; want 2 naming %s", flag, c.value, code, stderr.String(), flag)
+		}
+		os.Unsetenv(c.env)
+	}
+}

@@ -55,15 +55,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ingestBytes, err := mebibytes("ingest-memory", *ingestMemory)
+	ingestBytes, err := mebibytes(fs, "ingest-memory", *ingestMemory)
 	if err != nil {
 		return err
 	}
-	requestBytes, err := mebibytes("request-memory", *requestMemory)
+	requestBytes, err := mebibytes(fs, "request-memory", *requestMemory)
 	if err != nil {
 		return err
 	}
-	natsFetchBytes, err := mebibytes("nats-fetch-memory", *natsFetchMemory)
+	natsFetchBytes, err := mebibytes(fs, "nats-fetch-memory", *natsFetchMemory)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-consumerFailed:
 		// Going on would answer requests and /healthz while usage on NATS
 		// is no longer charged: better to exit and be restarted.
-		err = fmt.Errorf("--nats: the consumer stopped, so abacus exits: %w", consumer.Err())
+		err = fmt.Errorf("%s: the consumer stopped, so abacus exits: %w", givenAs(fs, "nats", "ABACUS_NATS_URL"), consumer.Err())
 		fmt.Fprintln(stdout, "shutting down: the NATS consumer stopped")
 	}
 	// Stop taking requests and wait for those in flight: each waits for
@@ -338,10 +338,10 @@ func ensureFirstAdminKey(ctx context.Context, st abacus.Store, now time.Time, st
 }
 
 // mebibytes reads a flag's number of MiB, from 1 MiB to 1 TiB, as bytes.
-func mebibytes(flag, v string) (int64, error) {
+func mebibytes(fs *flag.FlagSet, name, v string) (int64, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 1<<20 {
-		return 0, usagef("--%s: %q is not a number of MiB from 1 to 1048576", flag, v)
+		return 0, usagef("%s: %q is not a number of MiB from 1 to 1048576", flagOrEnv(fs, name), v)
 	}
 	return int64(n) << 20, nil
 }
