@@ -71,6 +71,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkRuns(*stores, *dur); err != nil {
 		return err
 	}
+	if err := positive(fs, "accounts", "callers", "per-op-conns", "max-batch", "workers"); err != nil {
+		return err
+	}
 	if err := oneOf("workloads", *workloads, "spread", "hot"); err != nil {
 		return err
 	}
@@ -140,6 +143,15 @@ func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := oneOf("paths", *paths, "in-process", "http"); err != nil {
 		return err
 	}
+	if err := positive(fs, "accounts", "skus", "batch", "max-batch", "workers"); err != nil {
+		return err
+	}
+	if *batch > 10_000 { // the ingestion endpoint's bound
+		return usagef("--batch: %d is more than the 10,000 events a request may hold", *batch)
+	}
+	if *dups < 0 || *dups > 99 {
+		return usagef("--duplicates: %d is not a percent from 0 to 99", *dups)
+	}
 	stopProfile, err := startProfile(*cpuprofile)
 	if err != nil {
 		return err
@@ -184,4 +196,15 @@ func idsFlag(fs *flag.FlagSet) func() (bench.IDs, error) {
 		}
 		return "", usagef("--ids: %q is not random or ordered", *v)
 	}
+}
+
+// positive refuses an int flag of fs below 1: a count of 0 divided by zero,
+// hung, or measured nothing (QA).
+func positive(fs *flag.FlagSet, names ...string) error {
+	for _, name := range names {
+		if v := fs.Lookup(name).Value.(flag.Getter).Get().(int); v < 1 {
+			return usagef("--%s: %d is not a positive number", name, v)
+		}
+	}
+	return nil
 }

@@ -62,6 +62,15 @@ func TestBenchRefusesWhatItWouldNotMeasure(t *testing.T) {
 		"ledger --workloads warm":  `--workloads: "warm" is not one of spread, hot`,
 		"ledger --duration -1s":    "--duration: -1s is not a positive duration",
 		"ledger --stores sqlite,x": `--stores: "x" is not one of sqlite, postgres`,
+		// Counts it cannot measure with: they divided by zero, hung or
+		// measured nothing (QA).
+		"ledger --accounts 0":     "--accounts: 0 is not a positive number",
+		"ledger --per-op-conns 0": "--per-op-conns: 0 is not a positive number",
+		"ingest --skus 0":         "--skus: 0 is not a positive number",
+		"ingest --batch -1":       "--batch: -1 is not a positive number",
+		"ingest --batch 10001":    "--batch: 10001 is more than the 10,000 events a request may hold",
+		"ingest --duplicates -1":  "--duplicates: -1 is not a percent from 0 to 99",
+		"ingest --workers 0":      "--workers: 0 is not a positive number",
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), append([]string{"bench"}, strings.Fields(args)...), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), want) {
