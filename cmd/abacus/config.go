@@ -82,7 +82,11 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 		return nil, errEmptyDB
 	}
 	if isPostgres(db) {
-		return postgres.Open(ctx, db, postgres.Options{})
+		st, err := postgres.Open(ctx, db, postgres.Options{})
+		if err != nil {
+			return nil, asBadDB(err, postgres.ErrMalformedURL)
+		}
+		return st, nil
 	}
 	var o sqlite.Options
 	if v := os.Getenv("ABACUS_SQLITE_CACHE"); v != "" {
@@ -92,7 +96,21 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 		}
 		o.WriterCacheMiB = n
 	}
-	return sqlite.OpenWith(db, o)
+	st, err := sqlite.OpenWith(db, o)
+	if err != nil {
+		return nil, asBadDB(err, sqlite.ErrBadPath)
+	}
+	return st, nil
+}
+
+// asBadDB makes err a usage error naming --db where it is bad, the store's
+// error for what it cannot read: the command line is at fault, not a
+// database that failed.
+func asBadDB(err, bad error) error {
+	if errors.Is(err, bad) {
+		return usageError{fmt.Errorf("--db: %w", err)}
+	}
+	return err
 }
 
 // openCurrent opens a database for a command that reads or corrects what

@@ -98,6 +98,11 @@ func TestBadFlagValuesAreUsageErrors(t *testing.T) {
 		{[]string{"keys", "create", "--db", db, "--role", "boss"}, "--role"},
 		{[]string{"serve", "--db", db, "--workers", "999"}, "--workers"},
 		{[]string{"serve", "--db", db, "--addr="}, "--addr"},
+		{[]string{"serve", "--db", db, "--addr", "nonsense"}, "--addr"},
+		{[]string{"serve", "--db", db, "--addr", "127.0.0.1:99999"}, "--addr"},
+		{[]string{"migrate", "--db", "postgres://u@127.0.0.1:notaport/x"}, "--db: postgres: malformed connection string"},
+		{[]string{"verify", "--db", "host=127.0.0.1 port=abc"}, "--db: postgres: malformed connection string"},
+		{[]string{"migrate", "--db", filepath.Join(t.TempDir(), "x.db?mode=ro")}, "--db: sqlite: bad database path"},
 		{[]string{"statement", "--db", db, "--period", "fortnight", account(1)}, "--period"},
 	} {
 		var stdout, stderr bytes.Buffer

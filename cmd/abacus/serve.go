@@ -85,6 +85,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case strings.TrimSpace(*addr) == "":
 		return usagef("--addr is empty: give host:port, such as 127.0.0.1:8086 (an empty one listened on every interface)")
+	case !hostPort(*addr):
+		return usagef("%s: %q is not host:port with a port from 0 to 65535, such as 127.0.0.1:8086", flagOrEnv(fs, "addr"), *addr)
 	case *expireEvery <= 0:
 		return usagef("--expire-every: %s is not a positive duration", *expireEvery)
 	case *maxBatch < 1 || *maxBatch > maxLedgerBatch:
@@ -344,4 +346,16 @@ func mebibytes(fs *flag.FlagSet, name, v string) (int64, error) {
 		return 0, usagef("%s: %q is not a number of MiB from 1 to 1048576", flagOrEnv(fs, name), v)
 	}
 	return int64(n) << 20, nil
+}
+
+// hostPort says whether addr is one the server can listen on as far as its
+// spelling goes, so that a mistyped one is a usage error, not a failure
+// to listen.
+func hostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	_, err = net.LookupPort("tcp", port)
+	return err == nil
 }

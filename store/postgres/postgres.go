@@ -40,12 +40,17 @@ type Store struct {
 
 var _ abacus.Store = (*Store)(nil)
 
+// ErrMalformedURL is what Open returns, wrapped, for a connection string
+// it cannot read: a mistake in what it was given, not a database that
+// failed.
+var ErrMalformedURL = errors.New("postgres: malformed connection string")
+
 // Open connects to the database at url (postgres://…). Call Migrate before use.
 func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	url = lowerScheme(url)
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformedURL, err)
 	}
 	if !strings.Contains(url, "pool_max_conns") { // an operator's own bound stands
 		cfg.MaxConns = 16

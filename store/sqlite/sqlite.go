@@ -72,7 +72,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 		o.WriterCacheMiB = DefaultWriterCacheMiB
 	}
 	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("sqlite: the database path %q must not contain ? or #", path)
+		return nil, fmt.Errorf("%w: %q must not contain ? or #", ErrBadPath, path)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -109,6 +109,10 @@ func OpenWith(path string, o Options) (*Store, error) {
 	go s.checkpoint()
 	return s, nil
 }
+
+// ErrBadPath is what OpenWith returns, wrapped, for a path it cannot take:
+// a mistake in what it was given, not a database that failed.
+var ErrBadPath = errors.New("sqlite: bad database path")
 
 // driverName is mattn's driver with abacus's per-connection settings;
 // writerDriver adds the writer's own.
