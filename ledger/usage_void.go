@@ -21,6 +21,13 @@ func (u *usageBatch) void(it *usageItem) error {
 	case s.Status == abacus.EventVoided:
 		// Said with what it gave back: a caller sending the void again
 		// after a lost answer learns what the first did.
+		if s.Refunded.IsNegative() { // a credit its charge had given, taken back
+			back, err := s.Refunded.Neg()
+			if err != nil {
+				return err
+			}
+			return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already; that took back %s %s, a credit its charge had given", s.ID, back, s.Currency)
+		}
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already; that gave back %s %s", s.ID, s.Refunded, s.Currency)
 	case u.repricing[s.ID], u.rerated[s.ID]:
 		// Its charge is not settled until the batch ends: voided now, a

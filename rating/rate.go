@@ -237,7 +237,12 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 			v, ok = b.named(comp.Key, cur, ids)
 		}
 		if !ok {
-			return unpriced(fmt.Sprintf("no %s price for %s valid at %s", cur, comp.Key, t.UTC().Format(time.RFC3339Nano))), nil
+			why := fmt.Sprintf("no %s price for %s valid at %s", cur, comp.Key, t.UTC().Format(time.RFC3339Nano))
+			if comp.Key.ResourceID == "" {
+				// Stored before events had to name one (QA).
+				why += ", and none can be written for an empty resource_id: void the event"
+			}
+			return unpriced(why), nil
 		}
 		p, fn := v.price, &v.cost
 		l := Line{Key: comp.Key, PriceID: p.ID, Quantity: comp.Quantity, Discount: decimal.Zero, Field: quantityField(comp, split)}

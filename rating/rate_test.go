@@ -590,3 +590,17 @@ func TestIncomingUnitTypeIsAKey(t *testing.T) {
 		}
 	}
 }
+
+// TestUnpricedWithoutResourceSaysToVoid: an event stored before events had
+// to name a resource can never be priced (a price's resource_id is
+// required), and its reason says so, where rerate had listed it as
+// waiting for a price (QA).
+func TestUnpricedWithoutResourceSaysToVoid(t *testing.T) {
+	en := newEngine(mustBook(t, []abacus.Price{perUnit("r", "0.05", 1)}, nil, nil), "USD")
+	if r := en.rate(t, event("", 10, jan1)); !r.Unpriced || !strings.HasSuffix(r.Reason, "none can be written for an empty resource_id: void the event") {
+		t.Errorf("unpriced %v, reason %q", r.Unpriced, r.Reason)
+	}
+	if r := en.rate(t, event("gpu", 10, jan1)); !r.Unpriced || strings.Contains(r.Reason, "void") {
+		t.Errorf("an event of a resource without a price: unpriced %v, reason %q", r.Unpriced, r.Reason)
+	}
+}

@@ -237,10 +237,13 @@ func count(n int, thing string) string {
 	return fmt.Sprintf("%d %ss", n, thing)
 }
 
-// wasWere is "1 was" or "N were".
-func wasWere(n int) string {
+// wasWere is "1 was" or "N were"; isAre "1 is" or "N are".
+func wasWere(n int) string { return agreeing(n, "was", "were") }
+func isAre(n int) string   { return agreeing(n, "is", "are") }
+
+func agreeing(n int, one, many string) string {
 	if n == 1 {
-		return "1 was"
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d were", n)
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -61,7 +61,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		}
 	}
 	if dryRun {
-		fmt.Fprintf(stdout, "would store %s from %s (%d are in the book already)\n", count(len(prices), "corrected price version"), file.Name, len(file.Prices)-len(prices))
+		fmt.Fprintf(stdout, "would store %s from %s (%s in the book already)\n", count(len(prices), "corrected price version"), file.Name, isAre(len(file.Prices)-len(prices)))
 		for i := range prices {
 			p := &prices[i]
 			fmt.Fprintf(stdout, "  %s:%d: %s in %s from %s, revision %d\n", file.Name, file.Line(p), rating.KeyOf(p), p.Currency,

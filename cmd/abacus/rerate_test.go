@@ -283,6 +283,9 @@ func TestSummariesSumByCurrency(t *testing.T) {
 		!strings.Contains(out, "voided cur-e: 50.00 EUR given back (cash 50,") || !strings.Contains(out, "voided cur-u: 30.00 USD given back (cash 30,") {
 		t.Errorf("void: %v\n%s", err, out)
 	}
+	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err == nil || !strings.Contains(out, "was voided already; that took back 2 USD, a credit its charge had given") {
+		t.Errorf("void again: %v\n%s", err, out)
+	}
 }
 
 // TestVoidOfACreditSaysItTakesItBack: an event that took its account into a
