@@ -157,25 +157,40 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	return c
 }
 
+// ConfigError is a ConsumerConfig that Start refuses as written, naming
+// the field at fault (Subject, DeadLetterSubject, Stream or Durable).
+type ConfigError struct {
+	Field string
+	Err   error
+}
+
+func (e *ConfigError) Error() string { return "metering: " + e.Field + ": " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // validate checks the configuration and returns Subject's filters.
 func (c ConsumerConfig) validate() ([]string, error) {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+	}
 	filters, err := parseSubjects(c.Subject)
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{Field: "Subject", Err: err}
 	}
 	if !validSubject(c.DeadLetterSubject) {
-		return nil, fmt.Errorf("metering: the dead-letter subject %q is not a NATS subject", c.DeadLetterSubject)
+		return nil, bad("DeadLetterSubject", "%q is not a NATS subject", c.DeadLetterSubject)
 	}
 	if strings.ContainsAny(c.DeadLetterSubject, "*>") {
-		return nil, fmt.Errorf("metering: the dead-letter subject %q has a wildcard; it is where dead letters are published", c.DeadLetterSubject)
+		return nil, bad("DeadLetterSubject", "%q has a wildcard; it is where dead letters are published", c.DeadLetterSubject)
 	}
 	for _, f := range filters {
 		if subjectCovers(f, c.DeadLetterSubject) {
-			return nil, fmt.Errorf("metering: the dead-letter subject %q is within the subject %q: dead letters would come back as usage; give another dead-letter subject (abacus serve --nats-dead-letter-subject)", c.DeadLetterSubject, f)
+			return nil, bad("DeadLetterSubject", "%q is within the subject %q: dead letters would come back as usage; give another dead-letter subject", c.DeadLetterSubject, f)
 		}
 	}
-	if c.Stream == "" || strings.ContainsAny(c.Stream, " \t.*>") || c.Durable == "" || strings.ContainsAny(c.Durable, " \t.*>") {
-		return nil, fmt.Errorf("metering: stream %q or durable %q is not a valid name", c.Stream, c.Durable)
+	for field, name := range map[string]string{"Stream": c.Stream, "Durable": c.Durable} {
+		if name == "" || strings.ContainsAny(name, " \t.*>/\\") {
+			return nil, bad(field, "%q is not a valid name: no spaces, dots, wildcards or slashes", name)
+		}
 	}
 	return filters, nil
 }
@@ -188,7 +203,7 @@ func parseSubjects(list string) ([]string, error) {
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if !validSubject(f) {
-			return nil, fmt.Errorf("metering: Subject %q is not a NATS subject or a comma-separated list of them (%q)", list, f)
+			return nil, fmt.Errorf("%q is not a NATS subject or a comma-separated list of them (%q)", list, f)
 		}
 		filters = append(filters, f)
 	}

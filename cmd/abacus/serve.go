@@ -151,6 +151,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			ln.Close()
 			stopLoops()
 			engine.Close()
+			var bad *metering.ConfigError
+			if errors.As(err, &bad) {
+				return usagef("--%s: %w", natsFlags[bad.Field], bad.Err)
+			}
 			return fmt.Errorf("the NATS consumer: %w", err)
 		}
 		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subjects %s)\n", metering.RedactURL(*natsURL), *natsStream, *natsSubject)
@@ -347,6 +351,9 @@ func mebibytes(fs *flag.FlagSet, name, v string) (int64, error) {
 	}
 	return int64(n) << 20, nil
 }
+
+// natsFlags names the flag of each field of metering.ConsumerConfig.
+var natsFlags = map[string]string{"Subject": "nats-subject", "DeadLetterSubject": "nats-dead-letter-subject", "Stream": "nats-stream", "Durable": "nats-durable"}
 
 // hostPort says whether addr is one the server can listen on as far as its
 // spelling goes, so that a mistyped one is a usage error, not a failure

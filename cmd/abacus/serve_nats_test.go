@@ -338,7 +338,15 @@ func TestServeNATSDeadLetterSubject(t *testing.T) {
 		t.Fatalf("the dead letter: %v %v", m, err)
 	}
 	out, err := runCLI(t, "serve", "--db", filepath.Join(t.TempDir(), "a.db"), "--addr", "127.0.0.1:0", "--nats", ns.ClientURL(), "--nats-dead-letter-subject", "dlq.*")
-	if err == nil || !strings.Contains(out, `abacus serve: the NATS consumer: metering: the dead-letter subject "dlq.*" has a wildcard`) {
+	if err == nil || !strings.Contains(out, `abacus serve: --nats-dead-letter-subject: "dlq.*" has a wildcard`) {
 		t.Fatalf("a wildcard dead-letter subject: %v\n%s", err, out)
+	}
+	// Each field as the flag that gives it, exit 2 (QA: Go's field names, exit 1).
+	for flag, value := range map[string]string{"--nats-subject": "qa x.y", "--nats-stream": "QA X", "--nats-durable": "q.a", "--nats-dead-letter-subject": "accounting.metering.duration"} {
+		out, err := runCLI(t, "serve", "--db", filepath.Join(t.TempDir(), "a.db"), "--addr", "127.0.0.1:0", "--nats", ns.ClientURL(), flag, value)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out, "abacus serve: "+flag+": ") {
+			t.Errorf("%s %q: %v\n%s", flag, value, err, out)
+		}
 	}
 }
