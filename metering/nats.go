@@ -219,10 +219,6 @@ type ConsumerStats struct {
 	Rejected     int64 // events refused, each in a dead-lettered message
 	DeadLettered int64 // messages dead-lettered
 	Retried      int64 // messages handed back for a later redelivery
-	// Repeated counts first deliveries of messages delivered before: a
-	// fault of nats-server 2.9 (see repeatWatch) that can leave another
-	// message undelivered.
-	Repeated int64
 }
 
 // Consumer takes usage events from a JetStream durable pull consumer:
@@ -266,10 +262,7 @@ type Consumer struct {
 	js   jetstream.JetStream
 	cons jetstream.Consumer
 
-	received, redelivered, accepted, duplicate, rejected, deadLettered, retried, repeated atomic.Int64
-
-	firsts      repeatWatch // the fetch loop's own
-	durableMade time.Time   // when the durable it pulls from was made, as last known
+	received, redelivered, accepted, duplicate, rejected, deadLettered, retried atomic.Int64
 
 	// failedLog quiets the failure of a batch, which repeats for every
 	// redelivery while the database is down.
@@ -411,9 +404,8 @@ func (c *Consumer) logStarted() {
 	}
 	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "filter", filter, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
 	if v := c.nc.ConnectedServerVersion(); !versionAtLeast(v, 2, 10) {
-		c.log.Warn("nats-server before 2.10: in abacus's tests 2.9.10 (Debian 12's) sometimes delivered a message again as new in the place of another, "+
-			"after a crash of abacus or a database outage, leaving that one pending and, once, acked uncharged; 2.15 did not. Upgrade nats-server; "+
-			"until then a repeat is logged as an error and counted as repeated", "nats_server", v)
+		c.log.Warn("nats-server before 2.10: in abacus's tests 2.9.10 (Debian 12's), after a crash of abacus or a database outage, sometimes never "+
+			"delivered again a message handed back or left unacknowledged: it stayed pending, uncharged, until abacus restarted; 2.15 did not. Upgrade nats-server", "nats_server", v)
 	}
 }
 
@@ -471,7 +463,6 @@ func (c *Consumer) Stats() ConsumerStats {
 		Rejected:     c.rejected.Load(),
 		DeadLettered: c.deadLettered.Load(),
 		Retried:      c.retried.Load(),
-		Repeated:     c.repeated.Load(),
 	}
 }
 
@@ -523,7 +514,6 @@ func (c *Consumer) run(ctx context.Context) {
 		// max_payload this connection was told, as after the server's was
 		// lowered): the next pull takes that message alone.
 		oversized = !oversized && err == nil && len(msgs) == 0 && time.Since(began) < c.cfg.MaxWait/2
-		c.watchRepeats(ctx, msgs)
 		if len(msgs) > 0 {
 			seen = time.Now()
 			// Even when stopping: they were delivered, so settle them.
@@ -578,29 +568,6 @@ func (c *Consumer) run(ctx context.Context) {
 					"stream", c.cfg.Stream, "durable", c.cfg.Durable, "cause", err)
 			}
 		}
-	}
-}
-
-// watchRepeats logs and counts each message of a pull that the server
-// delivered as new a second time (see repeatWatch).
-func (c *Consumer) watchRepeats(ctx context.Context, msgs []jetstream.Msg) {
-	for _, m := range msgs {
-		md, err := m.Metadata()
-		if err != nil || !c.firsts.repeated(md.NumDelivered, md.Sequence.Stream, md.Sequence.Consumer) {
-			continue
-		}
-		// A durable made again since, whose redeliveries to another process
-		// took its consumer sequence past the old one's (QA: a process
-		// stopped while another replayed), delivers the stream anew.
-		if info, err := c.cons.Info(ctx); err == nil && !info.Created.Equal(c.durableMade) {
-			c.durableMade = info.Created
-			c.firsts = repeatWatch{stream: md.Sequence.Stream, consumer: md.Sequence.Consumer}
-			continue
-		}
-		c.repeated.Add(1)
-		c.log.Error("nats-server delivered a message again as new, in the place of another: a fault of nats-server 2.9 that can leave that other message "+
-			"pending and never charged (restart abacus to have it delivered; upgrade nats-server to 2.10 or later)",
-			"stream_seq", md.Sequence.Stream, "consumer_seq", md.Sequence.Consumer, "nats_server", c.nc.ConnectedServerVersion())
 	}
 }
 

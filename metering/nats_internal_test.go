@@ -152,31 +152,3 @@ func TestVersionAtLeast(t *testing.T) {
 		}
 	}
 }
-
-// TestRepeatWatch: a first delivery at or below the highest first delivery
-// seen is the repeat nats-server 2.9 made in the place of another message;
-// redeliveries, first deliveries in stream order with gaps (messages
-// another process took, or on other subjects), and the deliveries of a
-// durable made again, whose consumer sequence starts over, are not.
-func TestRepeatWatch(t *testing.T) {
-	var w repeatWatch
-	for i, c := range []struct {
-		delivered, stream, consumer uint64
-		want                        bool
-	}{
-		{1, 5, 1, false},
-		{1, 9, 3, false}, // 6-8 went to another process
-		{2, 5, 4, false}, // a redelivery, counted as one
-		{3, 1, 5, false},
-		{1, 9, 6, true}, // 9 again as new (QA: stream seq 64299 as consumer seq 64299 and 64300)
-		{1, 7, 7, true},
-		{1, 10, 8, false},
-		{1, 1, 1, false}, // the durable made again replays the stream
-		{1, 2, 2, false},
-		{1, 2, 3, true},
-	} {
-		if got := w.repeated(c.delivered, c.stream, c.consumer); got != c.want {
-			t.Errorf("%d: delivery %d of stream seq %d as consumer seq %d: repeated %v, want %v", i, c.delivered, c.stream, c.consumer, got, c.want)
-		}
-	}
-}

@@ -217,7 +217,7 @@ func (c *Consumer) ensureConsumer(ctx context.Context) error {
 	if err != nil {
 		return c.consumerError(err)
 	}
-	c.cons, c.durableMade = cons, cons.CachedInfo().Created
+	c.cons = cons
 	return nil
 }
 

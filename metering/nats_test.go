@@ -450,7 +450,7 @@ func TestConsumerRedeliveryAfterCrash(t *testing.T) {
 	if evs := b.events(acct); len(evs) != n {
 		t.Fatalf("%d events stored, want %d", len(evs), n)
 	}
-	if s := c2.Stats(); s.Received != n || s.Redelivered != n || s.Accepted != 0 || s.DeadLettered != 0 || s.Repeated != 0 {
+	if s := c2.Stats(); s.Received != n || s.Redelivered != n || s.Accepted != 0 || s.DeadLettered != 0 {
 		t.Fatalf("second consumer stats %+v", s)
 	}
 }

@@ -222,7 +222,7 @@ func logConsumerStats(ctx context.Context, every time.Duration, stats func() met
 		if s := stats(); s != logged {
 			logged = s
 			log.Info("NATS consumer", "received", s.Received, "redelivered", s.Redelivered, "accepted", s.Accepted,
-				"duplicate", s.Duplicate, "rejected", s.Rejected, "dead_lettered", s.DeadLettered, "retried", s.Retried, "repeated", s.Repeated)
+				"duplicate", s.Duplicate, "rejected", s.Rejected, "dead_lettered", s.DeadLettered, "retried", s.Retried)
 		}
 	}
 	var tick <-chan time.Time
