@@ -24,3 +24,7 @@ func SetReconnectWait(c *Consumer, d time.Duration) { c.reconnectWait = d }
 
 // SetStopGrace sets how long c's Stop lets turns in flight try to commit.
 func SetStopGrace(c *Consumer, d time.Duration) { c.stopGrace = d }
+
+// SetStuckAfter makes c stop once its durable's ack floor stays put for d
+// with messages pending. Call it before Start.
+func SetStuckAfter(c *Consumer, d time.Duration) { c.stuckAfter = d }

@@ -279,6 +279,8 @@ type Consumer struct {
 
 	reconnectWait time.Duration // set by tests; zero: nats.go's default
 	stopGrace     time.Duration // set by tests; zero: the constant
+	stuckAfter    time.Duration // set by tests; zero: the constant
+	stuck         stuckWatch    // the fetch loop's own
 
 	// recheck is set on every reconnect: the server may have come back
 	// without the stream or the durable (a store lost, a stream kept in
@@ -534,6 +536,15 @@ func (c *Consumer) run(ctx context.Context) {
 				err = ierr
 			}
 		}
+		if err == nil && time.Since(c.stuck.checked) >= min(stuckCheck, c.stuckLimit()/4) {
+			c.stuck.checked = time.Now()
+			if info, ierr := c.cons.Info(ctx); ierr == nil {
+				if serr := c.stuck.stuck(info, c.retried.Load(), time.Now(), c.stuckLimit()); serr != nil {
+					c.fail(serr)
+					return
+				}
+			}
+		}
 		if err == nil || len(msgs) > 0 {
 			failures = 0
 			continue
@@ -570,6 +581,8 @@ func (c *Consumer) run(ctx context.Context) {
 		}
 	}
 }
+
+func (c *Consumer) stuckLimit() time.Duration { return cmp.Or(c.stuckAfter, stuckAfter) }
 
 // durableCheck is how long the consumer pulls nothing before it asks
 // whether its durable is still there.

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestSubjectCovers(t *testing.T) {
@@ -149,6 +152,40 @@ func TestVersionAtLeast(t *testing.T) {
 	for v, want := range map[string]bool{"2.9.10": false, "2.10.0": true, "2.15.2": true, "3.0.0": true, "1.11.0": false, "": false, "2.10.0-beta.1": true} {
 		if got := versionAtLeast(v, 2, 10); got != want {
 			t.Errorf("versionAtLeast(%q, 2, 10) = %v", v, got)
+		}
+	}
+}
+
+// TestStuckWatch: the ack floor staying put with messages pending stops
+// the consumer after the limit, but not while this process hands messages
+// back (a database that fails keeps the floor too), nor with nothing
+// pending, and a floor that moves starts the count again.
+func TestStuckWatch(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	at := func(floor, pending uint64) *jetstream.ConsumerInfo {
+		return &jetstream.ConsumerInfo{Name: "d", NumAckPending: int(pending), AckFloor: jetstream.SequenceInfo{Stream: floor}}
+	}
+	var w stuckWatch
+	for i, c := range []struct {
+		info    *jetstream.ConsumerInfo
+		retried int64
+		minutes int
+		stuck   bool
+	}{
+		{at(10, 1), 0, 0, false},
+		{at(10, 1), 0, 10, false},
+		{at(10, 1), 0, 15, true},
+		{at(11, 1), 0, 16, false}, // it moved
+		{at(11, 1), 3, 30, false}, // handed back meanwhile
+		{at(11, 1), 3, 44, false},
+		{at(11, 1), 3, 45, true},
+		{at(11, 0), 3, 60, false}, // nothing pending
+		{at(11, 2), 3, 70, false},
+		{at(11, 2), 3, 85, true},
+	} {
+		err := w.stuck(c.info, c.retried, t0.Add(time.Duration(c.minutes)*time.Minute), stuckAfter)
+		if (err != nil) != c.stuck {
+			t.Errorf("%d: at minute %d: %v, want stuck %v", i, c.minutes, err, c.stuck)
 		}
 	}
 }

@@ -612,3 +612,48 @@ func TestConsumerAckWaitsNoLongerThanTheAckWait(t *testing.T) {
 		t.Fatalf("cash %s, want -1: the event charged before its ack", got)
 	}
 }
+
+// TestConsumerStopsWhenMessagesStayPending: a message that stays pending at
+// the server, the ack floor below it, while abacus hands nothing back, is
+// one nats-server does not deliver again (2.9.10 skipped some after
+// crashes and outages; a restart of abacus had them delivered, QA): the
+// consumer stops, naming it, for its process to be restarted. Here a turn
+// that never ends holds the message, telling the server it is in progress.
+func TestConsumerStopsWhenMessagesStayPending(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	var holding atomic.Bool
+	release := make(chan struct{})
+	c := b.consumer(metering.ConsumerConfig{AckWait: 2 * time.Second})
+	metering.SetStuckAfter(c, time.Second)
+	metering.SetHooks(c, func(int) {
+		if holding.Load() {
+			<-release
+		}
+	}, nil)
+	defer close(release) // before the consumer's Stop, which waits for the turn
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acct := newID()
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	waitFor(t, "the first event", func() bool { return c.Stats().Accepted == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	select {
+	case <-c.Failed():
+		t.Fatalf("stopped with nothing pending: %v", c.Err())
+	case <-time.After(2 * time.Second): // past the limit, nothing pending
+	}
+
+	holding.Store(true)
+	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
+	select {
+	case <-c.Failed():
+		if !strings.Contains(c.Err().Error(), "1 messages of durable abacus-metering have stayed pending") {
+			t.Fatalf("stopped saying %v", c.Err())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the consumer went on while a message stayed pending")
+	}
+}
