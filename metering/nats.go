@@ -187,9 +187,9 @@ func (c ConsumerConfig) validate() ([]string, error) {
 			return nil, bad("DeadLetterSubject", "%q is within the subject %q: dead letters would come back as usage; give another dead-letter subject", c.DeadLetterSubject, f)
 		}
 	}
-	for field, name := range map[string]string{"Stream": c.Stream, "Durable": c.Durable} {
-		if name == "" || strings.ContainsAny(name, " \t.*>/\\") {
-			return nil, bad(field, "%q is not a valid name: no spaces, dots, wildcards or slashes", name)
+	for _, f := range [][2]string{{"Stream", c.Stream}, {"Durable", c.Durable}} {
+		if f[1] == "" || strings.ContainsAny(f[1], " \t.*>/\\") {
+			return nil, bad(f[0], "%q is not a valid name: no spaces, dots, wildcards or slashes", f[1])
 		}
 	}
 	return filters, nil
