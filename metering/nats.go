@@ -536,13 +536,20 @@ func (c *Consumer) run(ctx context.Context) {
 				err = ierr
 			}
 		}
-		if err == nil && time.Since(c.stuck.checked) >= min(stuckCheck, c.stuckLimit()/4) {
+		if err != nil {
+			c.stuck.unknown() // NATS out of reach: the server is owed an ack wait once back
+		} else if time.Since(c.stuck.checked) >= min(stuckCheck, c.stuckLimit()/4) {
 			c.stuck.checked = time.Now()
-			if info, ierr := c.cons.Info(ctx); ierr == nil {
-				if serr := c.stuck.stuck(info, c.retried.Load(), time.Now(), c.stuckLimit()); serr != nil {
-					c.fail(serr)
-					return
-				}
+			info, ierr := c.cons.Info(ctx)
+			// A database out of reach keeps messages pending too, handed
+			// back by whichever process gets them (QA: one that got none
+			// had stopped, blaming the server).
+			_, dberr := c.st.PriceBookVersion(ctx)
+			if ierr != nil || dberr != nil {
+				c.stuck.unknown()
+			} else if serr := c.stuck.stuck(info, c.retried.Load(), time.Now(), c.stuckLimit()); serr != nil {
+				c.fail(serr)
+				return
 			}
 		}
 		if err == nil || len(msgs) > 0 {

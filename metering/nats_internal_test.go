@@ -159,7 +159,8 @@ func TestVersionAtLeast(t *testing.T) {
 // TestStuckWatch: the ack floor staying put with messages pending stops
 // the consumer after the limit, but not while this process hands messages
 // back (a database that fails keeps the floor too), nor with nothing
-// pending, and a floor that moves starts the count again.
+// pending; a floor that moves, or a time NATS or the database could not
+// be reached, starts the count again.
 func TestStuckWatch(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	at := func(floor, pending uint64) *jetstream.ConsumerInfo {
@@ -182,7 +183,16 @@ func TestStuckWatch(t *testing.T) {
 		{at(11, 0), 3, 60, false}, // nothing pending
 		{at(11, 2), 3, 70, false},
 		{at(11, 2), 3, 85, true},
+		{at(12, 1), 3, 90, false},
+		{at(12, 1), 3, -1, false}, // NATS or the database out of reach (unknown)
+		{at(12, 1), 3, 104, false},
+		{at(12, 1), 3, 118, false},
+		{at(12, 1), 3, 119, true},
 	} {
+		if c.minutes < 0 {
+			w.unknown()
+			continue
+		}
 		err := w.stuck(c.info, c.retried, t0.Add(time.Duration(c.minutes)*time.Minute), stuckAfter)
 		if (err != nil) != c.stuck {
 			t.Errorf("%d: at minute %d: %v, want stuck %v", i, c.minutes, err, c.stuck)

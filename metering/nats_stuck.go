@@ -8,7 +8,8 @@ import (
 )
 
 // stuckAfter is how long the durable's ack floor may stay where it is,
-// with messages pending and none of this process's handed back meanwhile,
+// with messages pending, NATS and the database in reach, and none of this
+// process's messages handed back meanwhile,
 // before the consumer stops for its process to be restarted. nats-server
 // 2.9.10 now and then never delivered again a message handed back or left
 // unacknowledged by a crashed process; a restart of abacus had it
@@ -27,6 +28,10 @@ type stuckWatch struct {
 	retried int64     // this process's messages handed back by then
 	checked time.Time // when the loop last asked for the durable's state
 }
+
+// unknown starts the count again: while NATS or the database cannot be
+// reached, a floor that stays put says nothing of the server.
+func (w *stuckWatch) unknown() { w.since = time.Time{} }
 
 // stuck records the durable's state and returns an error once its ack
 // floor has stayed for after with messages pending above it, though this

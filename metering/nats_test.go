@@ -604,6 +604,13 @@ func (s *flakyStore) AccountsCreate(ctx context.Context, as []abacus.Account) ([
 	return s.Store.AccountsCreate(ctx, as)
 }
 
+func (s *flakyStore) PriceBookVersion(ctx context.Context) (int64, error) {
+	if s.readsDown.Load() {
+		return 0, errDown
+	}
+	return s.Store.PriceBookVersion(ctx)
+}
+
 func (s *flakyStore) Accounts(ctx context.Context, ids []abacus.AccountID) ([]abacus.Account, error) {
 	if s.readsDown.Load() {
 		return nil, errDown
