@@ -305,8 +305,18 @@ func (c *Consumer) retry(m *inMsg, backoff *time.Duration) {
 // decodeMessage splits a message into events: a CloudEvent in binary mode
 // by its ce-* headers, else as the Content-Type header says if it names a
 // format; otherwise the body is a CSGHub event, a CloudEvent if it carries
-// "specversion", or a JSON array of them.
+// "specversion", or a JSON array of them. A message without events is
+// refused, to be dead-lettered: acked with no trace, a producer's bug that
+// sends empty arrays would lose its usage unseen.
 func decodeMessage(m jetstream.Msg) ([]decode.Item, error) {
+	items, err := decodeBody(m)
+	if err == nil && len(items) == 0 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "body", "holds no events (an empty array); a message must carry at least one")
+	}
+	return items, err
+}
+
+func decodeBody(m jetstream.Msg) ([]decode.Item, error) {
 	for k, vs := range m.Headers() {
 		if strings.EqualFold(k, "Content-Encoding") && slices.ContainsFunc(vs, func(v string) bool { return v != "" && !strings.EqualFold(v, "identity") }) {
 			return nil, abacus.Errorf(abacus.CodeInvalid, "Content-Encoding", "%q: abacus reads a NATS message's body as it is; publish it uncompressed", strings.Join(vs, ", "))

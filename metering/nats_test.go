@@ -481,6 +481,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 			cloudNoSource:                         {"source: is required", "invalid"},
 			"[" + csghub(string(newID()), rich, "4") + "," + csghub(string(newID()), rich, `"x"`) + "]": {"[1] value: ", "invalid"},
 			"[" + csghub(string(newID()), rich, "2") + ", 42]":                                          {"[1]: is a number, not a JSON object", "invalid"},
+			" [ ] ": {"body: holds no events", "invalid"},
 		}
 		// A CloudEvent in binary mode with a bad time: its reason names the
 		// header, and its dead letter keeps the headers.
@@ -504,7 +505,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 		if _, err := b.js.PublishMsg(ctx, bin); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "9 messages dead-lettered", func() bool { return c.Stats().DeadLettered == 9 })
+		waitFor(t, "10 messages dead-lettered", func() bool { return c.Stats().DeadLettered == 10 })
 		b.waitDrained(metering.DefaultDurable)
 
 		if got := b.cash(rich); got != "-4" {
@@ -514,8 +515,8 @@ func TestConsumerDeadLetters(t *testing.T) {
 			t.Fatalf("poor cash %s, want 0", got)
 		}
 		ds := b.deadLetters()
-		if len(ds) != 9 {
-			t.Fatalf("%d dead letters stored, want 9: %+v", len(ds), ds)
+		if len(ds) != 10 {
+			t.Fatalf("%d dead letters stored, want 10: %+v", len(ds), ds)
 		}
 		reasons := map[string]string{}
 		for _, d := range ds {
@@ -531,7 +532,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 				t.Fatalf("the binary-mode dead letter was stored without its attributes: %+v", d.Headers)
 			}
 		}
-		for _, m := range sub.wait(t, 9) {
+		for _, m := range sub.wait(t, 10) {
 			if string(m.Data) == binBody && (m.Header["ce-id"] == nil || m.Header["ce-id"][0] != binID || m.Header.Get("Nats-Expected-Stream") != "") {
 				t.Fatalf("binary-mode dead letter lost its attributes: %v", m.Header)
 			}
@@ -542,10 +543,10 @@ func TestConsumerDeadLetters(t *testing.T) {
 				t.Fatalf("DLQ message headers %v", m.Header)
 			}
 		}
-		if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 9 {
+		if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 10 {
 			t.Fatalf("DLQ stream: %+v %v", info, err)
 		}
-		want := metering.ConsumerStats{Received: 10, Accepted: 3, Rejected: 7, DeadLettered: 9}
+		want := metering.ConsumerStats{Received: 11, Accepted: 3, Rejected: 7, DeadLettered: 10}
 		if got := c.Stats(); got != want {
 			t.Fatalf("stats %+v, want %+v", got, want)
 		}
