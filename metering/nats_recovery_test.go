@@ -224,6 +224,8 @@ func TestConsumerRefusesMalformedURL(t *testing.T) {
 		"nats://127.0.0.1:4222, tls://h:1#f": "URL tls://h:1#f has a path, query or fragment",
 		// The reason, without the escape, which is of the password (QA).
 		"nats://u:s3cret%ZZ@127.0.0.1:4222": "URL nats://u:xxxxx@127.0.0.1:4222 is not a URL: a % that is not followed by two hex digits",
+		// Without credentials the escape is quoted, and no password is blamed.
+		"wss://127.0.0.1:4222/pa%zz": `URL wss://127.0.0.1:4222/pa%zz is not a URL: invalid URL escape "%zz"`,
 	} {
 		err := metering.NewConsumer(metering.ConsumerConfig{URL: url}, b.p, b.st).Start(context.Background())
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {

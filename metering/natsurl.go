@@ -31,7 +31,7 @@ func CheckURL(list string) error {
 			var ue *url.Error
 			var escape url.EscapeError
 			switch {
-			case errors.As(err, &escape):
+			case errors.As(err, &escape) && strings.Contains(raw, "@"):
 				// Its message quotes the escape, which may be of a password.
 				why += ": a % that is not followed by two hex digits (write a % in a user or password as %25)"
 			case errors.As(err, &ue) && !strings.Contains(raw, "@"): // else its message may quote part of the credentials
