@@ -86,6 +86,15 @@ type Store interface {
 	// prices[i]). It bumps the price book version.
 	PriceBookCorrect(ctx context.Context, prices []Price) error
 	PriceBookLoad(ctx context.Context) (*PriceBook, error)
+	// SetBillingZone makes zone (an IANA name) the zone of the billing
+	// months, and bumps the price book version. It changes nothing if the
+	// zone is that already; otherwise it refuses (CodeConflict, field
+	// billing_zone) once a usage event is stored, since counters, carries
+	// and monthly sums are kept by the months they were made in, and a
+	// price book whose counted versions would change within a month of
+	// zone (rating.CheckCountedVersions). A name that is not a zone is
+	// CodeInvalid.
+	SetBillingZone(ctx context.Context, zone string) error
 	// PriceBookVersion is the version PriceBookLoad would return now: one
 	// row, where loading reads every price and burst level.
 	PriceBookVersion(ctx context.Context) (int64, error)
@@ -282,4 +291,6 @@ type AuditReader interface {
 	// Carries streams every carry, those from before carries were kept
 	// per period (a zero Period) too.
 	Carries(fn func(Carry) error) error
+	// BillingZone is the stored zone of the billing months (PriceBook.Zone).
+	BillingZone() (string, error)
 }

@@ -82,7 +82,11 @@ type MinuteSlot struct {
 // PriceBook is every price version, burst level change and commitment,
 // with the version that changes whenever any of them does.
 type PriceBook struct {
-	Version     int64
+	Version int64
+	// Zone names the time zone whose calendar months are the billing
+	// months (tiers, packages, carries, monthly sums): an IANA name, "UTC"
+	// unless set (Store.SetBillingZone).
+	Zone        string
 	Prices      []Price
 	Levels      []BurstLevel
 	Commitments []Commitment

@@ -161,6 +161,24 @@ func Align(t time.Time, unit Unit, loc *time.Location) time.Time {
 	return boundary(alignKey(t, unit, loc), loc)
 }
 
+// Within returns the period of unit that contains t, in loc (nil: UTC),
+// by the same rule as Periods. It panics if unit is not a valid Unit.
+func Within(t time.Time, unit Unit, loc *time.Location) Period {
+	if !unit.valid() {
+		panic("billing: Within with invalid unit " + string(unit))
+	}
+	loc = orUTC(loc)
+	key := alignKey(t, unit, loc)
+	p := Period{Start: boundary(key, loc)}
+	for range 100 { // a period local time skips entirely ends where it starts
+		key = nextKey(key, unit)
+		if p.End = boundary(key, loc); p.End.After(p.Start) {
+			break
+		}
+	}
+	return p
+}
+
 // alignKey returns the nominal local start (as a UTC wall time) of the
 // period containing t.
 func alignKey(t time.Time, unit Unit, loc *time.Location) time.Time {

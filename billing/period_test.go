@@ -513,6 +513,9 @@ func TestAlignProperties(t *testing.T) {
 		if !first.Start.Equal(s) || !first.Contains(at) || !last.Contains(at.Add(span-1)) {
 			t.Fatalf("periods %v..%v do not tightly cover [%v, %v)", first, last, at, at.Add(span))
 		}
+		if w := billing.Within(at, unit, loc); !w.Start.Equal(first.Start) || !w.End.Equal(first.End) {
+			t.Fatalf("Within(%v) = %v, want %v, the period Periods gives", at, w, first)
+		}
 		// Periods nest: every boundary of a unit is one of each shorter unit.
 		for _, shorter := range units {
 			if shorter == unit {
@@ -570,6 +573,9 @@ func TestPeriodsFallBackAcrossMidnight(t *testing.T) {
 	}
 	if got := billing.Align(utc("2024-01-09T23:45:00Z"), billing.Day, loc); !got.Equal(utc("2024-01-09T23:00:00Z")) {
 		t.Errorf("Align(23:45 B, day) = %v, want 10 January", got)
+	}
+	if got := billing.Within(utc("2024-01-09T23:45:00Z"), billing.Day, loc); !samePeriods([]billing.Period{got}, want[1:]) {
+		t.Errorf("Within(23:45 B, day) = %v, want 10 January", got)
 	}
 	hours, err := billing.Periods(days[0].Start, days[1].End, billing.Hour, loc)
 	if err != nil {

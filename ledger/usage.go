@@ -548,7 +548,7 @@ func (e *Engine) loadBook(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	book, err := rating.NewBook(pb.Prices, pb.Levels, pb.Commitments)
+	book, err := rating.BookOf(pb)
 	if err != nil {
 		return err
 	}

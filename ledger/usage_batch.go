@@ -209,7 +209,7 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 		for _, id := range it.customer.ids {
 			r.Read = append(r.Read, id)
 		}
-		if k := carryOf(&it.event); !periods[k] {
+		if k := u.carryOf(&it.event); !periods[k] {
 			periods[k] = true
 			r.Carries = append(r.Carries, abacus.Carry{Account: k.account, Period: k.period})
 		}
@@ -222,7 +222,7 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 			r.Targets = append(r.Targets, it.event.ID)
 		}
 		if it.kind == repriceEvent {
-			wanted = append(wanted, componentCounters(&it.event, it.customer.currency)...)
+			wanted = append(wanted, u.componentCounters(&it.event, it.customer.currency)...)
 		} else {
 			wanted = append(wanted, u.countersOf(&it.event, it.customer.currency)...)
 		}
@@ -288,7 +288,7 @@ func (u *usageBatch) countersOf(e *abacus.UsageEvent, cur abacus.Currency) []rat
 	for _, c := range comps {
 		p, ok := u.book.Price(c.Key, cur, e.Time)
 		if ok && rating.Counts(p.Model) {
-			out = append(out, rating.Counter{Account: e.Account, Key: c.Key, Currency: cur, Period: rating.PeriodOf(e.Time)})
+			out = append(out, rating.Counter{Account: e.Account, Key: c.Key, Currency: cur, Period: u.book.PeriodOf(e.Time)})
 		}
 	}
 	return out
@@ -302,7 +302,9 @@ type carryKey struct {
 	period  time.Time
 }
 
-func carryOf(e *abacus.UsageEvent) carryKey { return carryKey{e.Account, rating.PeriodOf(e.Time)} }
+func (u *usageBatch) carryOf(e *abacus.UsageEvent) carryKey {
+	return carryKey{e.Account, u.book.PeriodOf(e.Time)}
+}
 
 // setCarry makes rest the carry of k.
 func (u *usageBatch) setCarry(k carryKey, rest decimal.Decimal) {

@@ -93,7 +93,7 @@ func (u *usageBatch) rateNew(e *abacus.UsageEvent, cur abacus.Currency, incoming
 		}
 		c := *l.Counter
 		v := cmp.Or(u.countedBy[c], u.usedBy[c])
-		if v == 0 || v == l.PriceID || u.book.InForceDuring(v, c.Period, c.Period.AddDate(0, 1, 0)) {
+		if v == 0 || v == l.PriceID || u.book.InForceDuring(v, c.Period, u.book.PeriodEnd(c.Period)) {
 			continue
 		}
 		if ids == nil {
@@ -131,7 +131,7 @@ func (u *usageBatch) chargeRating(it *usageItem, ev *abacus.StoredEvent, r ratin
 // its account's month, floored to micro-units, and what the floor leaves
 // over.
 func (u *usageBatch) withCarry(it *usageItem, e *abacus.UsageEvent, r rating.Rating) (abacus.Amount, decimal.Decimal, error) {
-	amount, rest, err := abacus.AmountFromDecimal(r.Cost.Add(u.carry[carryOf(e)]), abacus.RoundFloor)
+	amount, rest, err := abacus.AmountFromDecimal(r.Cost.Add(u.carry[u.carryOf(e)]), abacus.RoundFloor)
 	return amount, rest, abacus.RenameField(err, it.costField(r))
 }
 
@@ -154,7 +154,7 @@ func (u *usageBatch) record(it *usageItem, ev *abacus.StoredEvent, r rating.Rati
 			u.priceUses[use] = ev.Time
 		}
 	}
-	u.setCarry(carryOf(&ev.UsageEvent), rest)
+	u.setCarry(u.carryOf(&ev.UsageEvent), rest)
 	ev.Charged, ev.Cost = amount, decimal.NullDecimal{Decimal: r.Cost, Valid: true}
 	ev.Uncommitted, it.result.Uncommitted = r.Uncommitted, r.Uncommitted
 }
@@ -242,7 +242,7 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 	if err != nil {
 		return balanceOverflow(revenue, "balance")
 	}
-	m := monthOf(it)
+	m := u.monthOf(it)
 	paid := u.paidMoved[m]
 	for _, p := range parts {
 		if a := paid.Of(p.w.Bucket); a != nil {

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
-	"github.com/abacus-billing/abacus/rating"
 )
 
 // Money that comes back to an account for usage (a volume price stepping
@@ -20,15 +19,15 @@ type usageMonth struct {
 	start    time.Time
 }
 
-func monthOf(it *usageItem) usageMonth {
-	return usageMonth{it.event.Account, it.customer.currency, rating.PeriodOf(it.event.Time)}
+func (u *usageBatch) monthOf(it *usageItem) usageMonth {
+	return usageMonth{it.event.Account, it.customer.currency, u.book.PeriodOf(it.event.Time)}
 }
 
 // monthPaid is what each bucket has paid, net, for the usage of its
 // month: the stored sum of its events' Drawn, read once a batch first
 // needs it, and what the batch has moved.
 func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
-	m := monthOf(it)
+	m := u.monthOf(it)
 	stored, ok := u.paidStored[m]
 	if !ok {
 		var err error

@@ -438,11 +438,11 @@ func (p *usageProgram) correct() {
 			np.Revision = v.Revision + 1
 		}
 	}
-	if err := rating.CheckCountedVersions(p.book, []abacus.Price{np}); err != nil {
+	if err := rating.CheckCountedVersions(nil, p.book, []abacus.Price{np}); err != nil {
 		t.Logf("correction %s: refused by the rule on counted versions", spellPrice(&np))
 		return
 	}
-	if _, err := rating.NewBook(append(slices.Clone(p.book), np), nil, nil); err != nil {
+	if _, err := rating.NewBook(nil, append(slices.Clone(p.book), np), nil, nil); err != nil {
 		t.Fatalf("the corrected book: %v", err)
 	}
 	before, was := p.balances(), p.stored()

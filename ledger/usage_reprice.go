@@ -79,7 +79,7 @@ func (u *usageBatch) settleReprices() error {
 	months := map[carryKey][]repricing{}
 	var order []carryKey
 	for _, p := range u.pending {
-		m := carryOf(&p.event.UsageEvent)
+		m := u.carryOf(&p.event.UsageEvent)
 		if months[m] == nil {
 			order = append(order, m)
 		}
@@ -180,7 +180,7 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 		}
 		return &errRepriceRefused{item: it, err: abacus.Errorf(abacus.CodeInsufficientFunds, "uuid",
 			"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); its month from %s costs %s more at the corrected prices",
-			cash.Account, has, c.currency, cash.Floor, rating.PeriodOf(group[0].event.Time).Format("2006-01-02"), more)}
+			cash.Account, has, c.currency, cash.Floor, u.book.PeriodOf(group[0].event.Time).In(u.book.Zone()).Format("2006-01-02"), more)}
 	}
 	now, err := addDrawn(paid, moved)
 	if err != nil {
@@ -293,7 +293,7 @@ func (u *usageBatch) takeBack(p *repricing) error {
 		p.refunded = paid
 		return err
 	}
-	k := carryOf(&s.UsageEvent)
+	k := u.carryOf(&s.UsageEvent)
 	amount, short, err := abacus.AmountFromDecimal(s.Cost.Decimal.Sub(u.carry[k]), abacus.RoundCeiling)
 	if err != nil {
 		return err
@@ -469,14 +469,14 @@ func priceIDsOf(r rating.Rating) []int64 {
 
 // componentCounters lists a counter for every component of an event, the
 // ones a reprice may need at its old prices or at its new ones.
-func componentCounters(e *abacus.UsageEvent, cur abacus.Currency) []rating.Counter {
+func (u *usageBatch) componentCounters(e *abacus.UsageEvent, cur abacus.Currency) []rating.Counter {
 	comps, err := rating.Components(e)
 	if err != nil {
 		return nil
 	}
 	out := make([]rating.Counter, len(comps))
 	for i, c := range comps {
-		out[i] = rating.Counter{Account: e.Account, Key: c.Key, Currency: cur, Period: rating.PeriodOf(e.Time)}
+		out[i] = rating.Counter{Account: e.Account, Key: c.Key, Currency: cur, Period: u.book.PeriodOf(e.Time)}
 	}
 	return out
 }

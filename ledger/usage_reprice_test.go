@@ -310,7 +310,7 @@ func correctionsProgram(rt *rapid.T, f *usageFixture, t0 time.Time, tiered func(
 	if err != nil {
 		rt.Fatal(err)
 	}
-	book, err := rating.NewBook(pb.Prices, pb.Levels, pb.Commitments)
+	book, err := rating.NewBook(nil, pb.Prices, pb.Levels, pb.Commitments)
 	if err != nil {
 		rt.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func (u *usageBatch) refund(it *usageItem, s *abacus.StoredEvent) (abacus.Amount
 // returns what came back, and to each bucket, and changes nothing if the
 // money cannot move.
 func (u *usageBatch) giveBackExactly(it *usageItem, s *abacus.StoredEvent, exact decimal.Decimal) (abacus.Amount, abacus.Drawn, error) {
-	k := carryOf(&s.UsageEvent)
+	k := u.carryOf(&s.UsageEvent)
 	amount, short, err := abacus.AmountFromDecimal(exact.Sub(u.carry[k]), abacus.RoundCeiling)
 	if err != nil {
 		return abacus.Amount{}, abacus.Drawn{}, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
 )
 
 // Report is what Verify found: one entry per invariant.
@@ -114,7 +115,7 @@ func Verify(ctx context.Context, a abacus.Auditor) (*Report, error) {
 	v.counters = newCounterCheck(v.check("tier counters hold the usage their months' standing events count"))
 	v.rerate = newRerateCheck(v.prices.c, v.usage.c)
 	err := a.Audit(ctx, func(ar abacus.AuditReader) error {
-		for _, step := range []func(abacus.AuditReader) error{v.transactions, v.postingsByTx, v.accountRows, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
+		for _, step := range []func(abacus.AuditReader) error{v.loadZone, v.transactions, v.postingsByTx, v.accountRows, v.walletRows, v.postingsByWallet, v.holdRows, v.idempotency,
 			v.prices.load, v.loadCounters, v.usage.loadReprices, v.events, v.usage.rollups, v.usage.monthsPaid, v.usage.loadCarries} {
 			if err := step(ar); err != nil {
 				return err
@@ -165,6 +166,21 @@ func (v *verifier) events(ar abacus.AuditReader) error {
 		v.rerate.event(&e)
 		return nil
 	})
+}
+
+// loadZone reads the zone of the billing months, which the usage checks
+// count months in.
+func (v *verifier) loadZone(ar abacus.AuditReader) error {
+	name, err := ar.BillingZone()
+	if err != nil {
+		return err
+	}
+	zone, err := rating.BillingZone(name)
+	if err != nil {
+		return fmt.Errorf("the stored billing zone: %w", err)
+	}
+	v.usage.zone, v.rerate.zone = zone, zone
+	return nil
 }
 
 func (v *verifier) loadCounters(ar abacus.AuditReader) error {

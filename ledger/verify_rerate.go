@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"time"
+
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
 )
@@ -19,6 +21,7 @@ type rerateCheck struct {
 	keys, costs *Check
 	book        *rating.Book
 	plain       map[int64]bool // per-unit versions
+	zone        *time.Location // of the billing months
 }
 
 func newRerateCheck(keys, costs *Check) *rerateCheck {
@@ -40,7 +43,7 @@ func (rc *rerateCheck) load(ar abacus.AuditReader, prices map[int64]*abacus.Pric
 	}); err != nil {
 		return err
 	}
-	book, err := rating.NewBook(all, nil, commitments)
+	book, err := rating.NewBook(rc.zone, all, nil, commitments)
 	if err != nil {
 		rc.keys.fail("the stored prices and commitments do not make a price book: %v", err)
 		return nil

@@ -23,8 +23,9 @@ import (
 // ledger lacks (or holds as another kind) moved nothing, so its events must
 // net to nothing: a batch whose movements cancel out writes no transaction.
 type usageCheck struct {
-	c   *Check
-	txs map[int64]bool // usage transactions
+	c    *Check
+	zone *time.Location // of the billing months
+	txs  map[int64]bool // usage transactions
 
 	ledgerByTx   map[txCurrency]*big.Int       // revenue postings of usage transactions
 	eventsByTx   map[txCurrency]*big.Int       // what events say those transactions moved
@@ -153,7 +154,7 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 		u.c.fail("event %s: its buckets paid %s cash, %s bonus and %s voucher for it, which is not its charge %s less its refund %s",
 			e.ID, e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.Charged, e.Refunded)
 	}
-	month := rating.PeriodOf(e.Time)
+	month, _ := rating.Month(e.Time, u.zone)
 	um := usageMonth{e.Account, e.Currency, month}
 	u.monthEvents[um]++
 	if e.Cost.Valid {
@@ -214,7 +215,7 @@ func (u *usageCheck) loadCarries(ar abacus.AuditReader) error {
 	return ar.Carries(func(c abacus.Carry) error {
 		d, err := decimal.NewFromString(c.Residue)
 		if err != nil || d.IsNegative() || d.GreaterThanOrEqual(decimal.New(1, -6)) {
-			u.c.fail("account %s: its carry for %s is %q, not a decimal in [0, 0.000001)", c.Account, carryPeriod(c.Period), c.Residue)
+			u.c.fail("account %s: its carry for %s is %q, not a decimal in [0, 0.000001)", c.Account, carryPeriod(c.Period, u.zone), c.Residue)
 			return nil
 		}
 		u.carried[c.Account] = u.carried[c.Account].Add(d)
@@ -237,16 +238,16 @@ func (u *usageCheck) sharedOnlyWithCarryAcross() {
 		return cmp.Or(strings.Compare(string(a.account), string(b.account)), a.period.Compare(b.period))
 	}) {
 		if u.shared[k] && !u.acrossMonths[k.account] {
-			u.c.fail("account %s: its carry for %s is marked as shared with a carry across months, which the account never had", k.account, carryPeriod(k.period))
+			u.c.fail("account %s: its carry for %s is marked as shared with a carry across months, which the account never had", k.account, carryPeriod(k.period, u.zone))
 		}
 	}
 }
 
-func carryPeriod(t time.Time) string {
+func carryPeriod(t time.Time, zone *time.Location) string {
 	if t.IsZero() {
 		return "every month before carries were kept per month"
 	}
-	return t.Format("2006-01")
+	return t.In(zone).Format("2006-01")
 }
 
 // rollups checks each rollup row against the events of its key: the

@@ -1,12 +1,14 @@
 package rating
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/billing"
 	"github.com/shopspring/decimal"
 )
 
@@ -18,6 +20,7 @@ type Book struct {
 	byID        map[int64]*version      // every version, superseded revisions too
 	levels      map[string][]abacus.BurstLevel
 	commitments map[abacus.AccountID][]abacus.Commitment
+	zone        *time.Location // of the billing months
 }
 
 // version is one price version with its cost function compiled.
@@ -38,8 +41,13 @@ type priceKey struct {
 // resource at one time must agree. Commitments need a valid account, Months ≥ 1 and From < Until.
 // The inputs are copied: later changes to them do not reach the Book.
 // Errors are *abacus.Error naming the element ("prices[3].tiers[1].up_to").
-func NewBook(prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) (*Book, error) {
+// zone (nil: UTC) is the billing months' (see Month).
+func NewBook(zone *time.Location, prices []abacus.Price, levels []abacus.BurstLevel, commitments []abacus.Commitment) (*Book, error) {
+	if zone == nil {
+		zone = time.UTC
+	}
 	b := &Book{
+		zone:        zone,
 		prices:      make(map[priceKey][]*version),
 		byID:        make(map[int64]*version),
 		levels:      make(map[string][]abacus.BurstLevel),
@@ -276,4 +284,42 @@ func levelIndex(p *abacus.Price, level int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Zone is the time zone of the book's billing months.
+func (b *Book) Zone() *time.Location { return b.zone }
+
+// PeriodOf returns the first instant (UTC) of the billing month t falls in.
+func (b *Book) PeriodOf(t time.Time) time.Time {
+	start, _ := Month(t, b.zone)
+	return start
+}
+
+// PeriodEnd returns the end (UTC) of the billing month that starts at start.
+func (b *Book) PeriodEnd(start time.Time) time.Time {
+	_, end := Month(start, b.zone)
+	return end
+}
+
+// BillingZone reads the name of a billing zone: an IANA zone, as
+// billing.ParseZone takes them ("" is UTC). Errors name billing_zone.
+func BillingZone(name string) (*time.Location, error) {
+	loc, err := billing.ParseZone(name)
+	if err != nil {
+		var ae *abacus.Error
+		if errors.As(err, &ae) {
+			return nil, abacus.Errorf(ae.Code, "billing_zone", "%s", ae.Message)
+		}
+		return nil, err
+	}
+	return loc, nil
+}
+
+// BookOf checks and indexes a stored price book, in its billing zone.
+func BookOf(pb *abacus.PriceBook) (*Book, error) {
+	zone, err := BillingZone(pb.Zone)
+	if err != nil {
+		return nil, fmt.Errorf("rating: the stored billing zone: %w", err)
+	}
+	return NewBook(zone, pb.Prices, pb.Levels, pb.Commitments)
 }

@@ -3,6 +3,7 @@ package rating_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/rating"
@@ -158,7 +159,44 @@ func TestCounterPeriodIsTheUTCMonth(t *testing.T) {
 	}
 	r = en.rate(t, event("r", 2, feb1))
 	wantCost(t, "February starts afresh", r.Cost, "2")
-	if got := rating.PeriodOf(feb1.Add(-1)); !got.Equal(jan1) {
+	if got := b.PeriodOf(feb1.Add(-1)); !got.Equal(jan1) {
 		t.Errorf("PeriodOf: %s", got)
+	}
+}
+
+// TestCounterPeriodIsTheZonesMonth: with the book's billing months in
+// Asia/Shanghai (UTC+8), February begins at 16:00 UTC on 31 January, and
+// the tiers start afresh there; in America/New_York a month's bounds
+// follow its DST offset.
+func TestCounterPeriodIsTheZonesMonth(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := graduated("r", tiers("10:1", ":0.5")...)
+	p.ID = 1
+	b, err := rating.NewBook(shanghai, []abacus.Price{p}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := newEngine(b, "USD")
+	febShanghai := time.Date(2026, 1, 31, 16, 0, 0, 0, time.UTC)
+	wantCost(t, "January in Shanghai", en.rate(t, event("r", 10, febShanghai.Add(-time.Second))).Cost, "10")
+	r := en.rate(t, event("r", 2, febShanghai))
+	wantCost(t, "February in Shanghai starts afresh, though January in UTC", r.Cost, "2")
+	if got := r.Lines[0].Counter.Period; !got.Equal(febShanghai) {
+		t.Errorf("period %s, want %s", got, febShanghai)
+	}
+	if got := b.PeriodEnd(febShanghai); !got.Equal(time.Date(2026, 2, 28, 16, 0, 0, 0, time.UTC)) {
+		t.Errorf("February in Shanghai ends at %s", got)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// March 2026 starts in EST (UTC-5) and ends in EDT (UTC-4).
+	start, end := rating.Month(time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC), ny)
+	if !start.Equal(time.Date(2026, 3, 1, 5, 0, 0, 0, time.UTC)) || !end.Equal(time.Date(2026, 4, 1, 4, 0, 0, 0, time.UTC)) {
+		t.Errorf("March in New York: %s to %s", start, end)
 	}
 }

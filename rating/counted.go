@@ -17,8 +17,9 @@ func Counts(m abacus.PriceModel) bool {
 }
 
 // CheckCountedVersions refuses added if it would put two versions that
-// count usage in force within one month (UTC) of a key where there was at
-// most one: the month's counter would hold usage of both, so each
+// count usage in force within one billing month (of zone; nil: UTC) of a
+// key where there was at most one: the month's counter would hold usage of
+// both, so each
 // version's tiers would price the other's usage, a volume step would
 // credit earlier usage at rates it never paid, and a void at its own
 // version, priced at the top of the month, could give back more than the
@@ -31,7 +32,7 @@ func Counts(m abacus.PriceModel) bool {
 // prices[i].valid_from, i indexing added: the version that starts in the
 // middle of the month at fault, where that one is added and counts, else
 // a version added, or revised, within or at the start of that month.
-func CheckCountedVersions(stored, added []abacus.Price) error {
+func CheckCountedVersions(zone *time.Location, stored, added []abacus.Price) error {
 	type version struct {
 		from     time.Time
 		model    abacus.PriceModel
@@ -72,7 +73,7 @@ func CheckCountedVersions(stored, added []abacus.Price) error {
 	// inMonth lists the versions of vs in force at some time of the month
 	// from start: the one in force at its start, and those starting in it.
 	inMonth := func(vs []version, start time.Time) []version {
-		end := start.AddDate(0, 1, 0)
+		_, end := Month(start, zone)
 		var out []version
 		for j, v := range vs {
 			if !v.from.After(start) && (j+1 == len(vs) || vs[j+1].from.After(start)) || v.from.After(start) && v.from.Before(end) {
@@ -96,7 +97,7 @@ func CheckCountedVersions(stored, added []abacus.Price) error {
 		vs := sorted(versions)
 		old := sorted(before[k])
 		for _, v := range vs {
-			month := PeriodOf(v.from)
+			month, next := Month(v.from, zone)
 			if month.Equal(v.from) {
 				continue // a change at a month's start puts one version in each month
 			}
@@ -128,7 +129,7 @@ func CheckCountedVersions(stored, added []abacus.Price) error {
 				"%s in %s: the month from %s would run under %s, %d of which count the month's usage: "+
 					"each would price the other's usage in its tiers, and a void or a volume credit could give back more than the month paid; "+
 					"versions that count usage change at a month's first instant (such as %s), with no other counted version in between, or one of them is per_unit",
-				k.key, k.cur, month.Format("2006-01"), strings.Join(spelled, ", "), n, month.AddDate(0, 1, 0).Format(time.RFC3339))
+				k.key, k.cur, month.In(orUTC(zone)).Format("2006-01"), strings.Join(spelled, ", "), n, next.In(orUTC(zone)).Format(time.RFC3339))
 		}
 	}
 	return refused
@@ -139,9 +140,16 @@ func CheckCountedVersions(stored, added []abacus.Price) error {
 // usage its month's first instant. Such a price's tiers reprice the
 // month's usage (a volume step credits it, a void is priced at the top of
 // the month), which must all have paid at one discount.
-func discountAt(m abacus.PriceModel, t time.Time) time.Time {
+func (b *Book) discountAt(m abacus.PriceModel, t time.Time) time.Time {
 	if Counts(m) {
-		return PeriodOf(t)
+		return b.PeriodOf(t)
 	}
 	return t
+}
+
+func orUTC(zone *time.Location) *time.Location {
+	if zone == nil {
+		return time.UTC
+	}
+	return zone
 }

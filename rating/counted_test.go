@@ -57,7 +57,7 @@ func TestCheckCountedVersions(t *testing.T) {
 			[]abacus.Price{from(vol, aug1), from(vol, sep15.AddDate(0, 0, -14)), from(vol, time.Date(2026, 10, 1, 0, 0, 0, 0, time.FixedZone("+08", 8*3600)))}, 2},
 		{"per_unit, then volume, then per_unit in one month", []abacus.Price{from(unit, nov1)}, []abacus.Price{from(vol, nov5), from(unit, nov20)}, -1},
 	} {
-		err := rating.CheckCountedVersions(tc.stored, tc.added)
+		err := rating.CheckCountedVersions(nil, tc.stored, tc.added)
 		var ae *abacus.Error
 		switch {
 		case tc.refused < 0 && err != nil:

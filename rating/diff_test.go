@@ -269,7 +269,7 @@ func TestDiffRate(t *testing.T) {
 		if rapid.Bool().Draw(t, "committed") {
 			commitments = []abacus.Commitment{{Account: diffAlice, Months: 1, From: diffJan1, Until: diffJan1.AddDate(0, 2, 0)}}
 		}
-		b, err := NewBook(prices, levels, commitments)
+		b, err := NewBook(nil, prices, levels, commitments)
 		if err != nil {
 			t.Fatalf("NewBook: %v", err)
 		}

@@ -50,8 +50,9 @@
 //     always at a level ≥ 1. Burst prices need no counter.
 //
 // Graduated, volume and package prices need the period's usage so far: the
-// [Counter] named on their lines. The billing period is the calendar month,
-// in UTC, of the event's time. The counter belongs to the key and currency,
+// [Counter] named on their lines. The billing period is the calendar month
+// of the event's time in the book's zone (UTC unless the database's billing
+// zone says otherwise; see [Month]). The counter belongs to the key and currency,
 // not to a price version, so a price change in the middle of a month keeps
 // counting: an event after the change is priced with the new version's
 // C(q+v) − C(q), where q includes the usage before the change. Per-unit and

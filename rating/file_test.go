@@ -300,8 +300,8 @@ func TestExampleFileRoundTrip(t *testing.T) {
 	if len(models) != 5 || !licences[rating.LicenseInstance] || !licences[rating.LicenseStub] || len(commitments) != 2 || !cached {
 		t.Errorf("the example covers models %v, licences %v, %d commitments, a cached price %v", models, licences, len(commitments), cached)
 	}
-	if _, err := rating.NewBook(prices, nil, commitments); err != nil {
-		t.Fatalf("NewBook(example): %v", err)
+	if _, err := rating.NewBook(nil, prices, nil, commitments); err != nil {
+		t.Fatalf("NewBook(nil, example): %v", err)
 	}
 	for _, name := range []string{"again.json", "again.yaml"} {
 		var buf bytes.Buffer

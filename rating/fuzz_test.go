@@ -36,7 +36,7 @@ func FuzzParseFile(f *testing.F) {
 			}
 			return
 		}
-		if _, err := rating.NewBook(prices, nil, commitments); err != nil {
+		if _, err := rating.NewBook(nil, prices, nil, commitments); err != nil {
 			t.Fatalf("ParseFile accepted what NewBook refuses: %v", err)
 		}
 		for _, out := range []string{"g.yaml", "g.json"} {

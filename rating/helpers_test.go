@@ -105,7 +105,7 @@ func mustBook(t tb, prices []abacus.Price, levels []abacus.BurstLevel, commitmen
 			prices[i].ID = int64(i + 1)
 		}
 	}
-	b, err := rating.NewBook(prices, levels, commitments)
+	b, err := rating.NewBook(nil, prices, levels, commitments)
 	if err != nil {
 		t.Fatalf("NewBook: %v", err)
 	}

@@ -213,7 +213,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 			}
 			l.RegularCost = oldRoundRat(oldPerUnits(price, oldBigInt(l.Quantity), p.Unit))
 		case abacus.ModelGraduated, abacus.ModelVolume, abacus.ModelPackage:
-			c := Counter{Account: e.Account, Key: comp.Key, Currency: cur, Period: PeriodOf(t)}
+			c := Counter{Account: e.Account, Key: comp.Key, Currency: cur, Period: b.PeriodOf(t)}
 			if used == nil {
 				return Rating{}, abacus.Errorf(abacus.CodeInternal, "counter", "price %d (%s) needs the usage counter, and Rate was given none", p.ID, p.Model)
 			}
@@ -240,7 +240,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 		discountMonths := months
 		if p.Model == abacus.ModelVolume || p.Model == abacus.ModelGraduated || p.Model == abacus.ModelPackage { // the discount of the month's first instant
 			discountMonths = 0
-			if c, ok := b.Commitment(e.Account, PeriodOf(t)); ok {
+			if c, ok := b.Commitment(e.Account, b.PeriodOf(t)); ok {
 				discountMonths = c.Months
 			}
 		}

@@ -8,25 +8,34 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/billing"
 	"github.com/shopspring/decimal"
 )
 
 // Counter names a per-account, per-billing-period usage counter: the
-// quantity an account used under one key and currency in one calendar
-// month (UTC). Graduated, volume and package prices need one; per-unit and
-// burst prices do not. Counter is comparable and can key a map.
+// quantity an account used under one key and currency in one billing
+// month (the calendar month of the book's zone). Graduated, volume and
+// package prices need one; per-unit and burst prices do not. Counter is
+// comparable and can key a map.
 type Counter struct {
 	Account  abacus.AccountID
 	Key      Key
 	Currency abacus.Currency
-	Period   time.Time // the first instant of the month, UTC
+	Period   time.Time // the first instant of the billing month, UTC
 }
 
-// PeriodOf returns the billing period t falls in: the first instant of its
-// calendar month in UTC.
-func PeriodOf(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+// Month returns the billing month t falls in: the calendar month of zone
+// (nil: UTC), from its first instant to the next month's, as UTC
+// instants. Its bounds follow the rule of billing.Periods, so that a
+// statement by month in zone has exactly the tier months' usage.
+func Month(t time.Time, zone *time.Location) (start, end time.Time) {
+	if zone == nil || zone == time.UTC {
+		t = t.UTC()
+		start = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 1, 0)
+	}
+	p := billing.Within(t, billing.Month, zone)
+	return p.Start.UTC(), p.End.UTC()
 }
 
 // Rating is the price of one event.
@@ -291,7 +300,7 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 				l.RegularCost = bigScaledDecimal(generalTerm(p.Levels[i].UnitPrice, l.Quantity, p.Unit))
 			}
 		case abacus.ModelGraduated, abacus.ModelVolume, abacus.ModelPackage:
-			c := Counter{Account: e.Account, Key: comp.Key, Currency: cur, Period: PeriodOf(t)}
+			c := Counter{Account: e.Account, Key: comp.Key, Currency: cur, Period: b.PeriodOf(t)}
 			if used == nil {
 				return Rating{}, abacus.Errorf(abacus.CodeInternal, "counter", "price %d (%s) needs the usage counter, and Rate was given none", p.ID, p.Model)
 			}
@@ -329,7 +338,7 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 		}
 		l.Cost = l.RegularCost
 		discountMonths := months
-		if at := discountAt(p.Model, t); !at.Equal(t) {
+		if at := b.discountAt(p.Model, t); !at.Equal(t) {
 			discountMonths = 0
 			if c, ok := b.Commitment(e.Account, at); ok {
 				discountMonths = c.Months

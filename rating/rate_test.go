@@ -574,7 +574,7 @@ func TestCachedPromptTokens(t *testing.T) {
 // keys; a stored event with one is still rated (QA: "minute" and a CR was
 // stored unpriced, and printed raw).
 func TestIncomingUnitTypeIsAKey(t *testing.T) {
-	b, err := rating.NewBook(nil, nil, nil)
+	b, err := rating.NewBook(nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestRevisionsReplaceAVersion(t *testing.T) {
 	}
 	again := perUnit("r", "0.04", 1)
 	again.ID, again.Revision = 3, 1
-	if _, err := rating.NewBook([]abacus.Price{wrong, fixed, again}, nil, nil); abacus.ErrorCodeOf(err) != abacus.CodeConflict {
+	if _, err := rating.NewBook(nil, []abacus.Price{wrong, fixed, again}, nil, nil); abacus.ErrorCodeOf(err) != abacus.CodeConflict {
 		t.Fatalf("two revisions 1 of one version: %v", err)
 	}
 }

@@ -129,7 +129,7 @@ func TestNewBookErrors(t *testing.T) {
 		{"no until", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: jan1}}, "commitments[0].until", abacus.CodeInvalid},
 		{"empty commitment", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: feb1, Until: feb1}}, "commitments[0].until", abacus.CodeInvalid},
 	} {
-		_, err := rating.NewBook(tc.prices, tc.levels, tc.commitments)
+		_, err := rating.NewBook(nil, tc.prices, tc.levels, tc.commitments)
 		var ae *abacus.Error
 		if !errors.As(err, &ae) || ae.Field != tc.field || ae.Code != tc.code {
 			t.Errorf("%s: %v, want %s on %s", tc.name, err, tc.code, tc.field)
@@ -140,7 +140,7 @@ func TestNewBookErrors(t *testing.T) {
 	eur.Currency = "EUR"
 	later := perUnit("r", "1", 1)
 	later.ValidFrom = feb1
-	if _, err := rating.NewBook([]abacus.Price{perUnit("r", "1", 1), eur, later}, nil, nil); err != nil {
+	if _, err := rating.NewBook(nil, []abacus.Price{perUnit("r", "1", 1), eur, later}, nil, nil); err != nil {
 		t.Error(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/rating"
 	"github.com/shopspring/decimal"
 )
 
@@ -113,35 +114,55 @@ func PriceTooEarly(i int, p *abacus.Price, latest time.Time) error {
 }
 
 // CommitmentReach is the end of the time whose charges c's discounts
-// decide: Until, or, when that falls within a month (UTC), the month's end,
-// since a price that counts usage (graduated, volume, package) takes the
-// discount in force at its month's start for the whole month.
-func CommitmentReach(c *abacus.Commitment) time.Time {
-	u := c.Until.UTC()
-	month := time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC)
-	if month.Equal(u) {
-		return u
+// decide: Until, or, when that falls within a billing month (of zone), the
+// month's end, since a price that counts usage (graduated, volume,
+// package) takes the discount in force at its month's start for the whole
+// month.
+func CommitmentReach(c *abacus.Commitment, zone *time.Location) time.Time {
+	start, end := rating.Month(c.Until, zone)
+	if start.Equal(c.Until) {
+		return c.Until.UTC()
 	}
-	return month.AddDate(0, 1, 0)
+	return end
 }
 
 // CommitmentTooEarly is the error of adding commitments[i] over a time
 // in which the account has a charged event (latest, the last of them):
 // its discount would apply to events already charged without it.
-func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time) error {
+func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time, zone *time.Location) error {
 	if !latest.Before(c.Until) {
 		// Only the month of its end reaches the event: the end is at fault.
-		u := c.Until.UTC()
+		start, _ := rating.Month(c.Until, zone)
 		return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].until", i),
 			"account %s has an event charged at %s, after this commitment's end %s but in the same month, charged without its discount, "+
 				"and a price that counts usage takes the discount of its month's start for the whole month: end it at %s, the month's start",
-			c.Account, latest.UTC().Format(time.RFC3339Nano), u.Format(time.RFC3339Nano), time.Date(u.Year(), u.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339))
+			c.Account, latest.UTC().Format(time.RFC3339Nano), c.Until.UTC().Format(time.RFC3339Nano), start.In(zone).Format(time.RFC3339))
 	}
 	reach := ""
-	if r := CommitmentReach(c); !r.Equal(c.Until) {
-		reach = fmt.Sprintf(" (or before %s: a price that counts usage takes the discount of its month's start for the whole month)", r.Format(time.RFC3339))
+	if r := CommitmentReach(c, zone); !r.Equal(c.Until) {
+		reach = fmt.Sprintf(" (or before %s: a price that counts usage takes the discount of its month's start for the whole month)", r.In(zone).Format(time.RFC3339))
 	}
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].from", i),
 		"account %s has an event charged at %s, within %s to %s%s, without this commitment's discount: start it after that event",
 		c.Account, latest.UTC().Format(time.RFC3339Nano), c.From.UTC().Format(time.RFC3339Nano), c.Until.UTC().Format(time.RFC3339Nano), reach)
+}
+
+// CheckZoneChange refuses to make zone the billing zone in place of have
+// when usage events are stored (used), whose counters, carries and
+// monthly sums are kept by have's months, or when a stored price version
+// that counts usage would start within one of zone's months.
+func CheckZoneChange(have, zone *time.Location, used bool, stored []abacus.Price) error {
+	if used {
+		return abacus.Errorf(abacus.CodeConflict, "billing_zone",
+			"this database bills by the calendar months of %s and holds usage events already, whose tier counters, carries and monthly sums are kept by those months; "+
+				"the billing zone can only change before the first event (start a new database to bill by the months of %s)", have, zone)
+	}
+	if err := rating.CheckCountedVersions(zone, nil, stored); err != nil {
+		var ae *abacus.Error
+		if errors.As(err, &ae) {
+			return abacus.Errorf(abacus.CodeConflict, "billing_zone", "the price book does not fit the months of %s: %s", zone, ae.Message)
+		}
+		return err
+	}
+	return nil
 }

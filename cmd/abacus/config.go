@@ -15,6 +15,7 @@ import (
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/ledger"
+	"github.com/abacus-billing/abacus/rating"
 	"github.com/abacus-billing/abacus/store/postgres"
 	"github.com/abacus-billing/abacus/store/sqlite"
 )
@@ -287,4 +288,36 @@ func parseAge(s string) (time.Duration, bool) {
 	}
 	d, err := time.ParseDuration(s)
 	return d, err == nil && d >= 0
+}
+
+// billingZoneFlag adds --billing-zone. check checks its value, as a usage
+// error, before anything is opened; apply stores it as the database's
+// billing zone, if one was given.
+func billingZoneFlag(fs *flag.FlagSet) (check func() error, apply func(context.Context, abacus.Store) error) {
+	zone := fs.String("billing-zone", os.Getenv("ABACUS_BILLING_ZONE"),
+		"the IANA time zone whose calendar months are the billing months (tiers, packages, carries), such as Asia/Shanghai; "+
+			"kept in the database and set before its first usage event (default: as stored, UTC in a new database; env ABACUS_BILLING_ZONE)")
+	given := func(err error) error {
+		var ae *abacus.Error
+		if errors.As(err, &ae) {
+			err = errors.New(ae.Message)
+		}
+		return fmt.Errorf("%s: %w", givenAs(fs, "billing-zone", "ABACUS_BILLING_ZONE"), err)
+	}
+	check = func() error {
+		if _, err := rating.BillingZone(*zone); *zone != "" && err != nil {
+			return usageError{given(err)}
+		}
+		return nil
+	}
+	apply = func(ctx context.Context, st abacus.Store) error {
+		if *zone == "" {
+			return nil
+		}
+		if err := st.SetBillingZone(ctx, *zone); err != nil {
+			return given(err)
+		}
+		return nil
+	}
+	return check, apply
 }

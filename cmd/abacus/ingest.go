@@ -29,6 +29,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("ingest", "FILE...", stderr)
 	db := dbFlag(fs)
 	usage := usageFlags(fs)
+	checkZone, applyZone := billingZoneFlag(fs)
 	format := fs.String("format", "", "ndjson or csv; by default from each file's extension (.ndjson, .jsonl, .json, .csv, each also with .gz), or else from its first line")
 	chunk := fs.Int("chunk", 2000, "events handed to the engine at a time")
 	flush := fs.Duration("flush", time.Second, "send a chunk that is not full once its first event has waited this long, so that events from input that goes quiet (tail -f) are charged without waiting for more")
@@ -52,6 +53,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if err := checkZone(); err != nil {
+		return err
+	}
 	var rejectsFile *os.File
 	if *rejects != "" {
 		if rejectsFile, err = openRejects(*rejects, *db, fs.Args()); err != nil {
@@ -67,6 +71,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
+	if err := applyZone(ctx, st); err != nil {
+		return err
+	}
 	engine := ledger.New(st, withLogger(ecfg, quietLogger(stderr)))
 	defer engine.Close()
 	in := &ingester{pipe: &metering.Pipeline{Engine: engine}, chunk: *chunk, flush: *flush, stderr: stderr}

@@ -9,7 +9,11 @@ import (
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("migrate", "", stderr)
 	db := dbFlag(fs)
+	checkZone, applyZone := billingZoneFlag(fs)
 	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if err := checkZone(); err != nil {
 		return err
 	}
 	st, err := openStore(ctx, *db)
@@ -24,6 +28,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
+	if err := applyZone(ctx, st); err != nil {
+		return err
+	}
 	after, _, err := st.SchemaVersion(ctx)
 	if err != nil {
 		return err
@@ -35,5 +42,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		// have applied them, and each said it had (QA).
 		fmt.Fprintf(stdout, "%s is at schema version %d; it was at %d when this command began\n", describeDB(*db), after, before)
 	}
+	book, err := st.PriceBookLoad(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "its billing months are the calendar months of %s\n", book.Zone)
 	return nil
 }

@@ -112,10 +112,14 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 			prices[i].CreatedAt = now
 		}
 		// The new versions must make a valid book with the old ones.
-		if _, err := rating.NewBook(append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
+		zone, err := rating.BillingZone(book.Zone)
+		if err != nil {
 			return err
 		}
-		if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
+		if _, err := rating.NewBook(zone, append(book.Prices, prices...), book.Levels, append(book.Commitments, commitments...)); err != nil {
+			return err
+		}
+		if err := rating.CheckCountedVersions(zone, book.Prices, prices); err != nil {
 			return file.Locate(err, prices, commitments)
 		}
 		err = st.PriceBookAdd(ctx, prices, commitments)
@@ -156,7 +160,7 @@ func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
 	if err != nil {
 		return
 	}
-	book, err := rating.NewBook(stored.Prices, stored.Levels, stored.Commitments)
+	book, err := rating.BookOf(stored)
 	if err != nil {
 		return
 	}

@@ -38,10 +38,14 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		p.ID = -int64(i + 1) // until stored: stored ids are positive
 		corrected.Prices = append(corrected.Prices, p)
 	}
-	if _, err := rating.NewBook(corrected.Prices, book.Levels, book.Commitments); err != nil {
+	zone, err := rating.BillingZone(book.Zone)
+	if err != nil {
 		return err
 	}
-	if err := rating.CheckCountedVersions(book.Prices, prices); err != nil {
+	if _, err := rating.NewBook(zone, corrected.Prices, book.Levels, book.Commitments); err != nil {
+		return err
+	}
+	if err := rating.CheckCountedVersions(zone, book.Prices, prices); err != nil {
 		return file.Locate(err, prices, nil)
 	}
 	// Interrupted before the correction is stored, it has changed
@@ -208,7 +212,7 @@ type priceKey struct {
 // staleEvents looks at the events of the file's keys, from its earliest
 // valid_from on: what the file corrects, and nothing else.
 func staleEvents(file *rating.File, stored *abacus.PriceBook) (*staleFinder, error) {
-	book, err := rating.NewBook(stored.Prices, stored.Levels, stored.Commitments)
+	book, err := rating.BookOf(stored)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +348,7 @@ func (f *staleFinder) scan(ctx context.Context, st migrator, each func(*abacus.S
 	}
 }
 
-// months hands each, one calendar month (UTC, the period tiers count
+// months hands each, one billing month (the period tiers count
 // over) at a time, the ids of acct's events to reprice in a month in which
 // any is stale, and how many are. Those are the stale events and every
 // event of the month that shares a price key with one, and so on: an
@@ -402,7 +406,7 @@ func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.Accou
 	}
 	var after int64
 	for {
-		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, From: rating.PeriodOf(f.since), AfterSeq: after, Limit: 1000})
+		evs, err := st.Events(ctx, abacus.EventQuery{Account: acct, From: f.book.PeriodOf(f.since), AfterSeq: after, Limit: 1000})
 		if err != nil {
 			return err
 		}
@@ -414,7 +418,7 @@ func (f *staleFinder) months(ctx context.Context, st migrator, acct abacus.Accou
 			if len(e.PriceIDs) == 0 {
 				continue // unpriced (abacus rerate's), or voided before it was
 			}
-			if m := rating.PeriodOf(e.Time); !m.Equal(start) {
+			if m := f.book.PeriodOf(e.Time); !m.Equal(start) {
 				if err := flush(); err != nil {
 					return err
 				}

@@ -36,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"MiB the API's other requests (bodies, pages of listings) hold at once; more wait their turn, up to 10 s, then get 503 (env ABACUS_REQUEST_MEMORY)")
 	expireEvery := fs.Duration("expire-every", 10*time.Second, "how often holds past their expiry are released")
 	usage := usageFlags(fs)
+	checkZone, applyZone := billingZoneFlag(fs)
 	burstStep := fs.String("burst-step", "5", "burst levels: one level per this many percent of utilisation")
 	burstMax := fs.Int("burst-max", 20, "burst levels: the highest level")
 	natsURL := fs.String("nats", os.Getenv("ABACUS_NATS_URL"), "consume usage events from this NATS JetStream server, e.g. nats://127.0.0.1:4222 (env ABACUS_NATS_URL)")
@@ -53,6 +54,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ecfg, err := usage()
 	if err != nil {
+		return err
+	}
+	if err := checkZone(); err != nil {
 		return err
 	}
 	ingestBytes, err := mebibytes(fs, "ingest-memory", *ingestMemory)
@@ -116,6 +120,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
+	if err := applyZone(ctx, st); err != nil {
+		ln.Close()
+		return err
+	}
 	if err := ensureAdminKey(ctx, st, os.Getenv("ABACUS_ADMIN_TOKEN"), stdout); err != nil {
 		ln.Close()
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/abacus-billing/abacus"
 	"github.com/abacus-billing/abacus/billing"
+	"github.com/abacus-billing/abacus/rating"
 )
 
 func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -20,7 +21,7 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	from := fs.String("from", "", "start: a date (2026-11-01) or an RFC 3339 time, a date read in --tz (default: the start of this month)")
 	to := fs.String("to", "", "end, not included, as --from (default: the end of --from's month)")
 	unit := fs.String("period", "month", "a line per hour, day, week, month or year")
-	tz := fs.String("tz", "UTC", "the IANA time zone periods start in, such as Europe/Berlin")
+	tz := fs.String("tz", "", "the IANA time zone periods start in, such as Europe/Berlin (default: the database's billing zone, whose months tiers count by)")
 	by := fs.String("by", "", "also a line per scene, resource and/or instance: a comma-separated list of them")
 	if err := parseFlags(fs, args, true); err != nil {
 		return err
@@ -44,7 +45,8 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	start, end, err := statementSpan(*from, *to, loc, time.Now())
+	now := time.Now()
+	start, end, err := statementSpan(*from, *to, loc, now)
 	if err != nil {
 		return err
 	}
@@ -53,6 +55,20 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
+	if *tz == "" {
+		// Checked above in UTC; read again in the zone of the billing
+		// months, so that a month's line holds its tiers' month.
+		book, err := st.PriceBookLoad(ctx)
+		if err != nil {
+			return err
+		}
+		if loc, err = rating.BillingZone(book.Zone); err != nil {
+			return err
+		}
+		if start, end, err = statementSpan(*from, *to, loc, now); err != nil {
+			return err
+		}
+	}
 	// A mistyped account would read as one without usage (QA), and so
 	// would the platform's own, which usage never charges.
 	account, err := st.AccountGet(ctx, acct)

@@ -200,3 +200,9 @@ func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
 		return d, nil
 	}, fn)
 }
+
+func (r *auditReader) BillingZone() (string, error) {
+	var zone string
+	err := r.tx.QueryRow(r.ctx, `SELECT billing_zone FROM price_book`).Scan(&zone)
+	return zone, err
+}

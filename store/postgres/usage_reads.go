@@ -20,6 +20,48 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, commitm
 	return s.changeBook(ctx, prices, commitments, false)
 }
 
+// SetBillingZone implements abacus.Store.
+func (s *Store) SetBillingZone(ctx context.Context, name string) error {
+	zone, err := rating.BillingZone(name)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The book's lock, as changeBook takes it: batches rating with the
+		// old zone have committed, and the next find the book changed.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.book); err != nil {
+			return err
+		}
+		have, err := billingZone(ctx, tx)
+		if err != nil || have.String() == zone.String() {
+			return err
+		}
+		var used bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM usage_events)`).Scan(&used); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
+		stored, err := collect(rows, err, scanPrice)
+		if err != nil {
+			return err
+		}
+		if err := store.CheckZoneChange(have, zone, used, stored); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE price_book SET billing_zone = $1, version = version + 1`, zone.String())
+		return err
+	})
+}
+
+// billingZone reads the stored zone of the billing months.
+func billingZone(ctx context.Context, tx pgx.Tx) (*time.Location, error) {
+	var name string
+	if err := tx.QueryRow(ctx, `SELECT billing_zone FROM price_book`).Scan(&name); err != nil {
+		return nil, err
+	}
+	return rating.BillingZone(name)
+}
+
 // PriceBookCorrect implements abacus.Store.
 func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
 	return s.changeBook(ctx, prices, nil, true)
@@ -44,7 +86,11 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		if err != nil {
 			return err
 		}
-		if err := rating.CheckCountedVersions(stored, prices); err != nil {
+		zone, err := billingZone(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := rating.CheckCountedVersions(zone, stored, prices); err != nil {
 			return err
 		}
 		for i := range prices {
@@ -71,9 +117,9 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		for i, c := range commitments {
 			var latest time.Time
 			err := tx.QueryRow(ctx, `SELECT event_time FROM usage_events WHERE account_id = $1 AND event_time >= $2 AND event_time < $3
-				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), c.From, store.CommitmentReach(&c)).Scan(&latest)
+				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), c.From, store.CommitmentReach(&c, zone)).Scan(&latest)
 			if err == nil {
-				return store.CommitmentTooEarly(i, &c, latest)
+				return store.CommitmentTooEarly(i, &c, latest, zone)
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
 				return err
@@ -139,7 +185,7 @@ func (s *Store) PriceBookVersion(ctx context.Context) (int64, error) {
 func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	b := &abacus.PriceBook{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT version FROM price_book`).Scan(&b.Version); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT version, billing_zone FROM price_book`).Scan(&b.Version, &b.Zone); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)

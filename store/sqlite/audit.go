@@ -216,3 +216,9 @@ func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
 		return d, nil
 	}, fn)
 }
+
+func (r *auditReader) BillingZone() (string, error) {
+	var zone string
+	err := r.tx.QueryRowContext(r.ctx, `SELECT billing_zone FROM price_book`).Scan(&zone)
+	return zone, err
+}

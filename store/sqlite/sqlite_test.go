@@ -259,8 +259,8 @@ const undo0017 = undo0023 + `ALTER TABLE usage_counters DROP COLUMN price_id;
 	DELETE FROM schema_migrations WHERE version >= 17;
 	`
 
-// undo0023 takes a migrated database back to before 0023.
-const undo0023 = `ALTER TABLE usage_rollups DROP COLUMN unpriced_quantity;
+// undo0023 takes a migrated database back to before 0023 (and 0024).
+const undo0023 = undo0024 + `ALTER TABLE usage_rollups DROP COLUMN unpriced_quantity;
 	ALTER TABLE usage_rollups DROP COLUMN unpriced_events;
 	DELETE FROM schema_migrations WHERE version >= 23;
 	`
@@ -683,3 +683,8 @@ func TestMigrationCountsUnpricedRollups(t *testing.T) {
 		t.Fatalf("unpriced usage after 0023: %s, want %s", strings.Join(got, " "), want)
 	}
 }
+
+// undo0024 takes a migrated database back to before 0024.
+const undo0024 = `ALTER TABLE price_book DROP COLUMN billing_zone;
+	DELETE FROM schema_migrations WHERE version >= 24;
+	`

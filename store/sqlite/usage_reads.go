@@ -20,6 +20,42 @@ func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, commitm
 	return s.changeBook(ctx, prices, commitments, false)
 }
 
+// SetBillingZone implements abacus.Store.
+func (s *Store) SetBillingZone(ctx context.Context, name string) error {
+	zone, err := rating.BillingZone(name)
+	if err != nil {
+		return err
+	}
+	return s.inWrite(ctx, func(tx *sql.Tx) error {
+		have, err := billingZone(ctx, tx)
+		if err != nil || have.String() == zone.String() {
+			return err
+		}
+		var used bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM usage_events)`).Scan(&used); err != nil {
+			return err
+		}
+		stored, err := loadPrices(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := store.CheckZoneChange(have, zone, used, stored); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE price_book SET billing_zone = ?, version = version + 1`, zone.String())
+		return err
+	})
+}
+
+// billingZone reads the stored zone of the billing months.
+func billingZone(ctx context.Context, tx *sql.Tx) (*time.Location, error) {
+	var name string
+	if err := tx.QueryRowContext(ctx, `SELECT billing_zone FROM price_book`).Scan(&name); err != nil {
+		return nil, err
+	}
+	return rating.BillingZone(name)
+}
+
 // PriceBookCorrect implements abacus.Store.
 func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
 	return s.changeBook(ctx, prices, nil, true)
@@ -37,7 +73,11 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		if err != nil {
 			return err
 		}
-		if err := rating.CheckCountedVersions(stored, prices); err != nil {
+		zone, err := billingZone(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := rating.CheckCountedVersions(zone, stored, prices); err != nil {
 			return err
 		}
 		for i := range prices {
@@ -64,9 +104,9 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		for i, c := range commitments {
 			var latest int64
 			err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ?
-				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), micros(c.From), micros(store.CommitmentReach(&c))).Scan(&latest)
+				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), micros(c.From), micros(store.CommitmentReach(&c, zone))).Scan(&latest)
 			if err == nil {
-				return store.CommitmentTooEarly(i, &c, fromMicros(latest))
+				return store.CommitmentTooEarly(i, &c, fromMicros(latest), zone)
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
@@ -155,7 +195,7 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	}
 	defer tx.Rollback()
 	b := &abacus.PriceBook{}
-	if err := tx.QueryRowContext(ctx, `SELECT version FROM price_book`).Scan(&b.Version); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT version, billing_zone FROM price_book`).Scan(&b.Version, &b.Zone); err != nil {
 		return nil, err
 	}
 	if b.Prices, err = loadPrices(ctx, tx); err != nil {

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"PriceCorrectRevisionTaken", testPriceCorrectRevisionTaken},
 		{"PriceTooEarlyRevisions", testPriceTooEarlyRevisions},
 		{"PriceBookOneCountedVersionAMonth", testPriceBookOneCountedVersionAMonth},
+		{"BillingZone", testBillingZone},
 		{"Reprices", testReprices},
 
 		{"Transactions", testTransactions},
