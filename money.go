@@ -100,6 +100,14 @@ func Min(a, b Amount) Amount {
 	return b
 }
 
+// Max returns the larger of a and b.
+func Max(a, b Amount) Amount {
+	if a.micros > b.micros {
+		return a
+	}
+	return b
+}
+
 // Decimal returns the amount as an exact decimal.
 func (a Amount) Decimal() decimal.Decimal { return decimal.New(a.micros, -Scale) }
 

@@ -139,7 +139,12 @@ func (u *usageBatch) reclaim(it *usageItem, s *abacus.StoredEvent, owed abacus.A
 			return abacus.Drawn{}, err
 		}
 		if room, err := avail.Sub(cash.Floor); err != nil || room.Cmp(fromCash) < 0 {
-			return abacus.Drawn{}, abacus.RenameField(u.insufficientTotal(it.customer, owed), it.field())
+			// Not insufficientTotal: bonus or voucher money cannot pay
+			// what is owed in cash, so "can spend" it would mislead (QA).
+			return abacus.Drawn{}, abacus.Errorf(abacus.CodeInsufficientFunds, it.field(),
+				"taking back the %s %s credit this event's charge had given needs %s %s from cash (bonus and voucher give back only what they still hold of "+
+					"their share; what they spent is owed in cash), and account %s's cash has %s %s above its floor of %s",
+				owed, it.customer.currency, fromCash, it.customer.currency, cash.Account, abacus.Max(room, abacus.Zero), it.customer.currency, cash.Floor)
 		}
 	}
 	back, err := subDrawn(abacus.Drawn{}, shares)

@@ -88,17 +88,21 @@ func TestCreditsGoBackToTheBucketsThatPaid(t *testing.T) {
 			f.voucher(acct, "16")
 			f.ingest(spaceEvent("a", acct, "gpu", 8, t0), spaceEvent("b", acct, "gpu", 6, t0.Add(time.Hour))) // voucher 0, then 2
 			f.ingest(spaceEvent("c", acct, "cpu", 2, t0.Add(2*time.Hour)))                                    // voucher 0
-			if v := f.void("b"); v.Err == nil || v.Err.Code != abacus.CodeInsufficientFunds || v.Err.Field != "uuid" {
+			f.grant(acct, abacus.BucketBonus, "5")                                                            // no help: what the voucher spent is owed in cash
+			// The refusal says what cash lacks, not what every bucket holds
+			// (QA: "can spend 5 USD; 2 is needed").
+			if v := f.void("b"); v.Err == nil || v.Err.Code != abacus.CodeInsufficientFunds || v.Err.Field != "uuid" ||
+				!strings.Contains(v.Err.Message, "needs 2 USD from cash") || !strings.Contains(v.Err.Message, "has 0 USD above its floor of 0") {
 				t.Fatalf("a reclaim beyond the floor: %+v", v)
 			}
-			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 0" {
+			if got := f.balances(acct); got != "cash 0 bonus 5 voucher 0" {
 				t.Fatal(got)
 			}
 			f.fund(acct, abacus.TxTopup, "2")
 			if v := f.void("b"); v.Err != nil || v.Refunded.String() != "-2" {
 				t.Fatalf("void: %+v", v)
 			}
-			if got := f.balances(acct); got != "cash 0 bonus 0 voucher 0" {
+			if got := f.balances(acct); got != "cash 0 bonus 5 voucher 0" {
 				t.Fatal(got)
 			}
 			if b := f.stored("b"); b.Drawn != (abacus.Drawn{Cash: amt(t, "2"), Voucher: amt(t, "-2")}) {
