@@ -99,6 +99,27 @@ type usageItem struct {
 	// tooLate refuses an event older than Usage.MaxAge, once the batch
 	// has found it is no duplicate.
 	tooLate *abacus.Error
+	// tried lists the write attempts that stored the item's event, by the
+	// transaction id each reserved and the time it stamped on events: an
+	// attempt whose commit was not confirmed may have committed all the
+	// same, and the item's next attempt then finds its event stored by it.
+	tried []attempt
+}
+
+type attempt struct {
+	txID int64
+	at   time.Time
+}
+
+// storedBy says whether s was stored by one of the item's own attempts:
+// by its usage transaction, or, unpriced (which has none), by its stamp.
+func (it *usageItem) storedBy(s *abacus.StoredEvent) bool {
+	for _, a := range it.tried {
+		if s.TxID != 0 && s.TxID == a.txID || s.TxID == 0 && s.ReceivedAt.Equal(a.at) {
+			return true
+		}
+	}
+	return false
 }
 
 // shardOf spreads accounts over n workers.

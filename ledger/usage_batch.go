@@ -28,7 +28,7 @@ type usageBatch struct {
 	countedBy map[rating.Counter]int64
 	carry     map[carryKey]decimal.Decimal
 	carried   map[carryKey]bool             // residue changed
-	seenDB    map[string]*abacus.UsageEvent // stored, by id
+	seenDB    map[string]*abacus.StoredEvent // stored, by id
 	seen      map[string]*abacus.UsageEvent // ingested by this batch
 	minutes   map[abacus.MinuteSlot]string
 	stored    map[string]*abacus.StoredEvent // void, rerate and reprice targets, under lock
@@ -127,7 +127,7 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			countedBy: map[rating.Counter]int64{},
 			carry:     map[carryKey]decimal.Decimal{},
 			carried:   map[carryKey]bool{},
-			seenDB:    map[string]*abacus.UsageEvent{},
+			seenDB:    map[string]*abacus.StoredEvent{},
 			seen:      map[string]*abacus.UsageEvent{},
 			minutes:   map[abacus.MinuteSlot]string{},
 			stored:    map[string]*abacus.StoredEvent{},
@@ -177,6 +177,11 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 		}
 		c.PriceUses = e.unwrittenUses(c.PriceUses)
 		*uses = c.PriceUses
+		for _, it := range items {
+			if it.kind == ingestEvent && it.result.Status == abacus.IngestAccepted {
+				it.tried = append(it.tried, attempt{u.txID, u.now})
+			}
+		}
 		return tx.Commit(ctx, c)
 	})
 }
@@ -253,7 +258,7 @@ func (u *usageBatch) load(ctx context.Context, tx abacus.WriteTx, items []*usage
 	u.txID = st.TxIDs[0]
 	u.take(st.Wallets)
 	for i := range st.Seen {
-		u.seenDB[st.Seen[i].ID] = &st.Seen[i].UsageEvent
+		u.seenDB[st.Seen[i].ID] = &st.Seen[i]
 	}
 	for _, s := range st.Taken {
 		u.minutes[slotOf(s)] = s.EventID

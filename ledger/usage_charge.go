@@ -13,7 +13,22 @@ import (
 
 func (u *usageBatch) ingest(it *usageItem) error {
 	ev := &it.event
-	if prior := cmp.Or(u.seenDB[ev.ID], u.seen[ev.ID]); prior != nil {
+	var prior *abacus.UsageEvent
+	if s := u.seenDB[ev.ID]; s != nil {
+		prior = &s.UsageEvent
+		if it.storedBy(s) && repeatOf(prior, ev, nil) == nil {
+			// An attempt of this item committed though its commit was not
+			// confirmed: the event is this call's, not a duplicate (QA: a
+			// batch retried job by job after a dropped connection answered
+			// 1,897 events sent once as duplicates).
+			it.result.Status, it.result.Currency, it.result.Charged, it.result.Uncommitted = abacus.IngestAccepted, s.Currency, s.Charged, s.Uncommitted
+			if s.Status == abacus.EventUnpriced {
+				it.result.Unpriced, it.result.UnpricedReason = true, u.book.Lacks(ev, s.Currency)
+			}
+			return nil
+		}
+	}
+	if prior = cmp.Or(prior, u.seen[ev.ID]); prior != nil {
 		licensed := func(e *abacus.UsageEvent) ([]int64, error) { return u.book.LicensedQuantities(e, it.customer.currency) }
 		if err := repeatOf(prior, ev, licensed); err != nil {
 			return err
