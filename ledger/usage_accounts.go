@@ -57,6 +57,18 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 	for _, id := range ids {
 		freshIDs[id] = true
 	}
+	// A new account is made only if one of its events could be charged
+	// to it as it starts, with nothing: if none can, the batch would
+	// refuse them all (each meets the account as new, the ones before it
+	// refused), and the account would be left behind by rejected events
+	// (QA: it then fixed the floor and currency the platform's own create
+	// conflicted with).
+	fits := map[abacus.AccountID]bool{}
+	for i := range items {
+		if it := &items[i]; fresh[i] && !fits[it.event.Account] && refusedAnyway(book, it, e.cfg.Usage.DefaultCurrency) == nil {
+			fits[it.event.Account] = e.refusedNew(book, it) == nil
+		}
+	}
 	first := map[string]*abacus.UsageEvent{}
 	var create []abacus.Account
 	creating := map[abacus.AccountID]bool{}
@@ -80,6 +92,11 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 		earlier := cmp.Or(first[it.event.ID], &it.event)
 		if errs[i] = e.firstSight(book, it, stored[it.event.ID], earlier); errs[i] != nil {
 			continue
+		}
+		if !e.cfg.Usage.NoAutoCreate && !fits[it.event.Account] {
+			if errs[i] = e.refusedNew(book, it); errs[i] != nil {
+				continue
+			}
 		}
 		if first[it.event.ID] == nil {
 			first[it.event.ID] = &it.event
@@ -129,6 +146,29 @@ func (e *Engine) firstSight(book *rating.Book, it *usageItem, stored *abacus.Sto
 		}
 	}
 	return refusedAnyway(book, it, e.cfg.Usage.DefaultCurrency)
+}
+
+// refusedNew says why an event would be refused by an account made for it,
+// which starts with nothing: a cost past the largest amount, or past the
+// overdraft new accounts get. Its errors are those the batch would give.
+func (e *Engine) refusedNew(book *rating.Book, it *usageItem) error {
+	cur := e.cfg.Usage.DefaultCurrency
+	r, err := book.RateIncoming(&it.event, cur, func(rating.Counter) int64 { return 0 })
+	if err != nil || r.Unpriced {
+		return err
+	}
+	amount, _, err := abacus.AmountFromDecimal(r.Cost, abacus.RoundFloor)
+	if err != nil {
+		return abacus.RenameField(err, it.costField(r))
+	}
+	od := e.cfg.Usage.NewAccountOverdraft
+	if od.Unlimited || amount.Cmp(od.Limit) <= 0 {
+		return nil
+	}
+	floor, _ := od.Floor(abacus.BucketCash)
+	return abacus.Errorf(abacus.CodeInsufficientFunds, it.costField(r),
+		"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); %s is needed",
+		it.event.Account, od.Limit, cur, floor, amount)
 }
 
 // refusedAnyway says why a new event would be refused whatever its
