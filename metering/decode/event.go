@@ -508,6 +508,15 @@ func cloudEventItem(o object, binary bool) Item {
 		if err := o.caseVariant(cloudEventAttributes, ""); err != nil {
 			return fail(err)
 		}
+		// Beside the attributes, a CSGHub field would be ignored, and the
+		// usage it says lost (QA: a top-level value of 500 was charged as
+		// data's 1).
+		for _, n := range csghubNames {
+			if _, ok, _ := o.lookup(n); ok {
+				return fail(abacus.Errorf(abacus.CodeInvalid, n, "is a CSGHub field beside the CloudEvent's attributes: a CloudEvent carries usage in data, "+
+					"and its id, subject and time stand for uuid, user_uuid and created_at"))
+			}
+		}
 	}
 	if idErr != nil {
 		return fail(idErr)

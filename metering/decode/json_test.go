@@ -398,6 +398,10 @@ var ceCases = []ceCase{
 	{name: "Time beside time", mods: []string{`Time="2026-11-29T10:00:00Z"`}, field: "Time", msg: "time spelled"},
 	{name: "Data beside data", mods: []string{`Data={"value":3000}`}, field: "Data", msg: "data spelled"},
 	{name: "DataContentType", mods: []string{`DataContentType="text/plain"`}, field: "DataContentType", msg: "datacontenttype spelled"},
+	// CSGHub fields beside the attributes, which would be ignored (QA).
+	{name: "value beside the attributes", mods: []string{`value=500`}, field: "value", msg: "a CSGHub field beside the CloudEvent's attributes"},
+	{name: "user_uuid beside the attributes", mods: []string{`user_uuid="` + acct2 + `"`}, field: "user_uuid", msg: "carries usage in data"},
+	{name: "uuid beside the attributes", mods: []string{`uuid="other"`}, field: "uuid", msg: "CSGHub field"},
 	{name: "subject not a uuid", mods: []string{`subject="alice"`}, field: "subject", msg: "UUID"},
 	{name: "subject number", mods: []string{`subject=1`}, field: "subject"},
 	{name: "time missing", mods: []string{"-time"}, field: "time", msg: "required"},
