@@ -98,10 +98,13 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 				continue
 			}
 		}
+		if e.cfg.Usage.NoAutoCreate {
+			continue // refused as not found: never the first copy of its id (QA)
+		}
 		if first[it.event.ID] == nil {
 			first[it.event.ID] = &it.event
 		}
-		if e.cfg.Usage.NoAutoCreate || creating[it.event.Account] {
+		if creating[it.event.Account] {
 			continue
 		}
 		creating[it.event.Account] = true

@@ -82,6 +82,14 @@ func TestUsageRules(t *testing.T) {
 			if res[0].Status != abacus.IngestRejected || res[0].Err.Code != abacus.CodeNotFound || res[0].Err.Field != "user_uuid" {
 				t.Fatalf("%+v", res[0])
 			}
+			// A copy under another unknown account is not found either, not a
+			// conflict with the first, which was never stored (QA).
+			res = f.ingest(spaceEvent("e2", newAccountID(), "gpu", 1, f.t0), spaceEvent("e2", newAccountID(), "gpu", 1, f.t0))
+			for _, r := range res {
+				if r.Status != abacus.IngestRejected || r.Err.Code != abacus.CodeNotFound {
+					t.Fatalf("%+v", r)
+				}
+			}
 		})
 
 		t.Run("an id stored under another account, or an unratable event, creates no account", func(t *testing.T) {
