@@ -174,17 +174,24 @@ func CanonicalEventID(id string) string {
 //     character or as e and a combining accent is one id to anyone reading
 //     it, and a tool that normalises it on a retry would have it charged
 //     twice (QA).
-//   - The nil UUID as id, what a producer that never set the event's id
-//     sends: the first such event was charged and every later one, of any
-//     account, taken for a repeat of it (QA).
+//   - The nil UUID as id (also as 32 zeros), what a producer that never
+//     set the event's id sends, and the words a serializer writes for no
+//     value ("null", "undefined", "None", "nil", "<nil>", "NaN"): the first
+//     such event was charged and every later one, of any account, taken
+//     for a repeat of it (QA).
 //   - A scene CSGHub credits (1 portal charge, 3 cash charge, 41 dataset
 //     sale income): usage is charged, so such an event would take from
 //     the account what CSGHub gives it (QA).
 //   - A control character in a text field, or a character that is not
 //     printable in a key (checkUnseen).
 func CheckNewEvent(e *UsageEvent) error {
-	if e.ID == string(nilAccountID) {
+	if e.ID == string(nilAccountID) || e.ID == strings.Repeat("0", 32) {
 		return Errorf(CodeInvalid, "uuid", "is the nil UUID, which a producer that never set the event's id sends; give every event an id of its own")
+	}
+	for _, w := range []string{"null", "undefined", "none", "nil", "<nil>", "nan"} {
+		if strings.EqualFold(e.ID, w) {
+			return Errorf(CodeInvalid, "uuid", "%q is what a serializer writes for no value, not an id: give every event an id of its own", e.ID)
+		}
 	}
 	if !norm.NFC.IsNormalString(e.ID) {
 		return Errorf(CodeInvalid, "uuid", "is not in Unicode normalization form C (NFC): a letter and a combining mark that one character spells (e and U+0301 for é) would make it look like another id; send it composed")

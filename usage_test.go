@@ -97,12 +97,13 @@ func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
 // before the rule: the ledger asks CheckNewEvent only of events it does
 // not hold.)
 func TestCheckNewEvent(t *testing.T) {
-	for _, id := range []string{"cafe\u0301-1", "e\u0301", "\u212b", "\u1100\u1161", "00000000-0000-0000-0000-000000000000"} {
+	for _, id := range []string{"cafe\u0301-1", "e\u0301", "\u212b", "\u1100\u1161", "00000000-0000-0000-0000-000000000000",
+		"00000000000000000000000000000000", "null", "NULL", "undefined", "None", "nil", "<nil>", "NaN"} {
 		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11, ResourceID: "gpu"}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "uuid") {
 			t.Errorf("id %q: %v, want refused naming uuid", id, err)
 		}
 	}
-	for _, id := range []string{"caf\u00e9-1", "\u00c5", "\uac00", "\u0301", "plain-1", "事件-1"} {
+	for _, id := range []string{"caf\u00e9-1", "\u00c5", "\uac00", "\u0301", "plain-1", "事件-1", "null-1", "0000000000000000000000000000000a"} {
 		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11, ResourceID: "gpu"}); err != nil {
 			t.Errorf("id %q: %v", id, err)
 		}
