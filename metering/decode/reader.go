@@ -125,6 +125,26 @@ func namesColumns(cells []string) bool {
 	return !slices.ContainsFunc(cells, func(c string) bool { return !isColumn(c) })
 }
 
+// joinedHeader is the header row that a record of n fields runs into, if
+// its fields from the nth on name columns and its nth ends with one: the
+// last line of a file without its final line break, joined to the next
+// file's header. It takes the longest name the nth field ends with.
+func joinedHeader(cells []string, n int) []string {
+	if len(cells) <= n || !namesColumns(cells[n:]) {
+		return nil
+	}
+	first := ""
+	for _, c := range csghubNames {
+		if strings.HasSuffix(strings.ToLower(cells[n-1]), c) && len(c) > len(first) {
+			first = c
+		}
+	}
+	if first == "" {
+		return nil
+	}
+	return append([]string{first}, cells[n:]...)
+}
+
 // headerField names an unknown column for an error's Field: as written,
 // but cut and made printable.
 func headerField(c string) string {
@@ -226,6 +246,13 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 	if len(cells) != len(r.col) {
 		it := Item{Line: line, Err: lineError(line, "has %d fields; the header has %d", len(cells), len(r.col))}
 		it.ID = r.id(cells)
+		if header := joinedHeader(cells, len(r.col)); header != nil && r.setHeader(header) == nil {
+			// Read by the header before, the next file's rows would take
+			// each other's columns (QA: a value of 2 became value_type 2).
+			it.Err = lineError(line, "has %d fields; the header has %d: its last field runs into a header row (%s), as where files are joined "+
+				"end to end and the first lacks its final line break; this line is rejected (send its event again), and the lines after it are read by that header",
+				len(cells), len(r.col), strings.Join(header, ","))
+		}
 		return it, true, nil
 	}
 	var f [nFields]value

@@ -461,6 +461,22 @@ func TestFilesConcatenated(t *testing.T) {
 	}
 	checkWant(t, items, []want{{2, "a", ""}})
 
+	// The first file without its final line break: its last row runs into
+	// the second's header, which still takes over, and that row is
+	// rejected saying so (QA: the second file's rows were read by the
+	// first's columns, a value of 2 as value_type 2).
+	items, err = readAll(t, mustCSV(t, strings.TrimSuffix(first, "\n")+second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "a", "line 2"}, {3, "b", ""}})
+	if msg := items[0].Err.Message; !strings.Contains(msg, "runs into a header row (value,uuid,user_uuid,scene,value_type,created_at,customer_id)") {
+		t.Fatalf("the joined row: %s", msg)
+	}
+	if ev := items[1].Event; ev.Value != 7 || ev.ValueType != 0 || ev.CustomerID != "500" {
+		t.Fatalf("the second file's row read as %+v", ev)
+	}
+
 	items, err = readAll(t, decode.NewNDJSONReader(strings.NewReader(csghub("x")+"\n\ufeff"+csghub("y")+"\n")))
 	if err != nil {
 		t.Fatal(err)
