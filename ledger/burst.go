@@ -24,7 +24,7 @@ const staleUtilisation = 3 * abacus.BurstCycle
 // cycle to add the level or change the rule (serve's --burst-max).
 func (e *Engine) RunBurstCycle(ctx context.Context, now time.Time, rule rating.LevelRule) (bool, error) {
 	cycle := now.UTC().Truncate(abacus.BurstCycle)
-	book, _, err := e.priceBook(ctx)
+	book, err := e.currentBook(ctx)
 	if err != nil {
 		return false, err
 	}

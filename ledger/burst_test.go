@@ -296,10 +296,16 @@ func TestBurstWarnsOfALevelWithoutAPrice(t *testing.T) {
 		e := ledger.New(st, ledger.Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 		defer e.Close()
 		t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
+		// The engine holds the book from before the price: the cycles after
+		// it must judge by the book as stored (QA: a cycle warned of no gap
+		// in a price imported since).
+		if _, err := e.RunBurstCycle(ctx, t0.Add(-abacus.BurstCycle), rule); err != nil {
+			t.Fatal(err)
+		}
 		if err := st.PriceBookAdd(ctx, []abacus.Price{burstPrice("cpu", t0, "0.5", "", "", "", "4")}, nil); err != nil {
 			t.Fatal(err)
 		}
-		rule := rating.LevelRule{Step: decimal.NewFromInt(5), Max: 20}
 		for i, c := range []struct {
 			percent string
 			warned  bool
