@@ -200,7 +200,7 @@ func oldRate(b *Book, e *abacus.UsageEvent, cur abacus.Currency, used func(Count
 				}
 				l.Quantity *= n
 			}
-			l.Uncommitted = !lic.Burstable && months == 0
+			l.Uncommitted = !lic.Burstable && months == 0 && l.Quantity > 0
 		}
 		switch p.Model {
 		case abacus.ModelPerUnit:

@@ -266,7 +266,9 @@ func (b *Book) rate(e *abacus.UsageEvent, cur abacus.Currency, used func(Counter
 				return Rating{}, err
 			}
 			cached, _ = licensed(lic, extra, cached, l.Field) // as many times as the rest, or none: it cannot fail where the line did not
-			l.Uncommitted = !lic.Burstable && months == 0
+			// A stopped instance, or a stub of no count, bills nothing of the
+			// licence: nothing to follow up (QA: such events crowded the list).
+			l.Uncommitted = !lic.Burstable && months == 0 && l.Quantity > 0
 		}
 		var x u256 // the line's cost × 10^CostScale, on the fast path
 		lineFast := fn.fast

@@ -274,7 +274,7 @@ func TestLicences(t *testing.T) {
 		{name: "instance, running in capitals", res: "run", extra: map[string]any{"Running": false}, err: "extra.Running"},
 		{name: "install, another key in capitals", res: "inst", extra: map[string]any{"OWNER": "x"}, qty: 10, cost: "5"},
 		{name: "not burstable, no commitment", res: "strict", qty: 10, cost: "5", uncommitted: true},
-		{name: "not burstable, stopped", res: "strict", extra: map[string]any{"running": false}, qty: 0, cost: "0", uncommitted: true},
+		{name: "not burstable, stopped: nothing of it used", res: "strict", extra: map[string]any{"running": false}, qty: 0, cost: "0"},
 		{name: "not burstable, committed", res: "strict", who: bob, qty: 10, cost: "5"},
 	} {
 		e := event(tc.res, 10, jan10)
