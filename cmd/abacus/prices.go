@@ -61,12 +61,16 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *dryRun && !*correct {
 		return usagef("--dry-run goes with --correct: a plain import changes only what it adds, and says what")
 	}
-	f, err := os.Open(fs.Arg(0))
-	if err != nil {
-		return err
+	in, name := io.Reader(os.Stdin), "standard input" // "-", as abacus ingest reads it (QA)
+	if fs.Arg(0) != "-" {
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in, name = f, fs.Arg(0)
 	}
-	defer f.Close()
-	file, err := rating.ReadFile(f, fs.Arg(0))
+	file, err := rating.ReadFile(in, name)
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,12 @@ func TestPricesImportAgain(t *testing.T) {
 	if err != nil || !strings.Contains(out, "nothing new in "+path+": its 1 price and 0 commitments were stored already") {
 		t.Fatalf("the same file again: %v\n%s", err, out)
 	}
+	// From standard input, as abacus ingest reads "-" (QA).
+	stdin := exec.Command(binary, "prices", "import", "--db", dsn, "-")
+	stdin.Stdin = strings.NewReader(priceFile)
+	if b, err := stdin.CombinedOutput(); err != nil || !strings.Contains(string(b), "nothing new in standard input") {
+		t.Fatalf("the same prices from standard input: %v\n%s", err, b)
+	}
 	// A version from a microsecond past the second: the list shows its
 	// time whole (QA: it showed the second, when the version before was
 	// still in force).
