@@ -21,12 +21,15 @@ func (u *usageBatch) void(it *usageItem) error {
 	case s.Status == abacus.EventVoided:
 		// Said with what it gave back: a caller sending the void again
 		// after a lost answer learns what the first did.
-		if s.Refunded.IsNegative() { // a credit its charge had given, taken back
+		// A void that took money back: the month's usage cost more without
+		// the event, whether its own charge was a credit or not (QA: "a
+		// credit its charge had given" of an event charged +2).
+		if s.Refunded.IsNegative() {
 			back, err := s.Refunded.Neg()
 			if err != nil {
 				return err
 			}
-			return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already; that took back %s %s, a credit its charge had given", s.ID, back, s.Currency)
+			return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already; that took back %s %s: without it, the month's usage is priced at a dearer volume tier", s.ID, back, s.Currency)
 		}
 		return abacus.Errorf(abacus.CodeConflict, "uuid", "event %q was voided already; that gave back %s %s", s.ID, s.Refunded, s.Currency)
 	case u.repricing[s.ID], u.rerated[s.ID]:

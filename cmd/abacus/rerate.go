@@ -161,9 +161,9 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 			fmt.Fprintf(stderr, "%s: %v\n", shown(r.ID), r.Err)
 		case r.Refunded.IsNegative():
-			// An event that took its account into a cheaper volume tier
-			// was a credit; its void takes the credit back.
-			fmt.Fprintf(stdout, "voided %s: %s taken back, a credit its charge had given (cash %s, bonus %s, voucher %s)\n",
+			// Without the event the month's usage falls to a dearer volume
+			// tier: its void takes money back, whatever its own charge was.
+			fmt.Fprintf(stdout, "voided %s: %s taken back: without it, the month's usage is priced at a dearer volume tier (cash %s, bonus %s, voucher %s)\n",
 				shown(r.ID), moneyText(r.Refunded.Decimal().Neg(), r.Currency), r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
 		default:
 			fmt.Fprintf(stdout, "voided %s: %s given back (cash %s, bonus %s, voucher %s)\n",

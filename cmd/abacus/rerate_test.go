@@ -301,10 +301,10 @@ func TestVoidOfACreditSaysItTakesItBack(t *testing.T) {
 		t.Fatalf("ingest: %v\n%s", err, out)
 	}
 	// 16 minutes cost 16; 28 cost 14, so the second was charged -2.
-	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err != nil || !strings.Contains(out, "voided v-12: 2.00 USD taken back, a credit its charge had given (cash -2, bonus 0, voucher 0)\n") {
+	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err != nil || !strings.Contains(out, "voided v-12: 2.00 USD taken back: without it, the month's usage is priced at a dearer volume tier (cash -2, bonus 0, voucher 0)\n") {
 		t.Errorf("void: %v\n%s", err, out)
 	}
-	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err == nil || !strings.Contains(out, "was voided already; that took back 2 USD, a credit its charge had given") {
+	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err == nil || !strings.Contains(out, "was voided already; that took back 2 USD: without it, the month's usage is priced at a dearer volume tier") {
 		t.Errorf("void again: %v\n%s", err, out)
 	}
 }
