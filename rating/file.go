@@ -592,6 +592,27 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		if strings.TrimSpace(p.ResourceID) != p.ResourceID {
 			d.warn(i, pn.lineOf("resource_id"), path+".resource_id", "%s has spaces at an end: only events whose resource_id has them too will match it", clip(p.ResourceID))
 		}
+		// A warning: such a price is valid, but an event's cost is exact
+		// to CostScale places, so the digits past them are rounded away in
+		// each event (QA: a price of 10⁻²² charged nothing, unsaid).
+		type amount struct {
+			field string
+			v     decimal.Decimal
+		}
+		fine := []amount{{"sku_price", p.UnitPrice}, {"sku_cached_price", p.CachedPrice.Decimal}}
+		for j, t := range p.Tiers {
+			fine = append(fine, amount{fmt.Sprintf("tiers[%d].price", j), t.UnitPrice}, amount{fmt.Sprintf("tiers[%d].flat_fee", j), t.FlatFee})
+		}
+		for j, l := range p.Levels {
+			fine = append(fine, amount{fmt.Sprintf("levels[%d].price", j), l.UnitPrice})
+		}
+		for _, f := range fine {
+			if !f.v.Round(CostScale).Equal(f.v) {
+				name, _, _ := strings.Cut(f.field, "[")
+				d.warn(i, pn.lineOf(name), path+"."+f.field, "%s has more than %d decimal places; an event's cost is exact to %d, so each event's cost is rounded there",
+					f.v, CostScale, CostScale)
+			}
+		}
 		if p.Model == abacus.ModelBurst && !slices.ContainsFunc(p.Levels, func(l abacus.BurstPrice) bool { return l.Level == 1 }) {
 			// Not an error: a level the rule never reaches needs no price.
 			d.warn(i, pn.lineOf("levels"), path+".levels", "lists no level 1, the level of a resource before its first burst cycle: its events will be unpriced until a cycle sets a level it lists")

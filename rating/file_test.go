@@ -484,3 +484,21 @@ func TestFileStubMetricOnlyForStubs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFileWarnsOfPricesFinerThanCosts: a price with more decimal places
+// than an event's cost keeps is valid, but rounded away in each event; a
+// warning says so by line (QA: a price of 10⁻²² charged nothing, unsaid).
+// Trailing zeros past them lose nothing and are not warned of.
+func TestFileWarnsOfPricesFinerThanCosts(t *testing.T) {
+	file := strings.Replace(base, `sku_price: "0.05"`, `sku_price: "0.0000000000000000000001"`, 1) +
+		strings.Replace(strings.Replace(strings.TrimPrefix(base, "prices:\n"), `sku_price: "0.05"`, `sku_price: "0.0500000000000000000000000"`, 1), `resource_id: "12"`, `resource_id: "13"`, 1)
+	f, err := rating.ReadFile(strings.NewReader(file), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{fmt.Sprintf(`p.yaml:%d: prices[0].sku_price: 0.0000000000000000000001 has more than 20 decimal places; an event's cost is exact to 20, so each event's cost is rounded there`,
+		lineOf(t, file, "0.0000000000000000000001"))}
+	if got := f.WarningsFor(f.Prices); !slices.Equal(got, want) {
+		t.Fatalf("warnings:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
