@@ -142,7 +142,7 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 			return file.Locate(err, prices, commitments)
 		}
 		fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
-		unpricedHint(ctx, st, stdout)
+		unpricedHint(ctx, st, book, stdout)
 		return nil
 	}
 }
@@ -155,11 +155,13 @@ func warn(stderr io.Writer, warnings []string) {
 }
 
 // unpricedHint says so when events wait unpriced that the book now
-// prices: new prices do not charge them by themselves (QA: nothing said
-// so). It rates the first hintScan of them; an event the book still does
-// not price, of another key or currency say, is not worth a word (QA: the
-// hint came after every import while any event waited).
-func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
+// prices and the book before (nil: none) did not: new prices do not
+// charge them by themselves (QA: nothing said so). It rates the first
+// hintScan of them; an event the book still does not price, of another
+// key or currency say, is not worth a word (QA: the hint came after every
+// import while any event waited), nor one the book priced before, which
+// a rerate refused (its account's floor) and would refuse again (QA).
+func unpricedHint(ctx context.Context, st abacus.Store, before *abacus.PriceBook, stdout io.Writer) {
 	stored, err := st.PriceBookLoad(ctx)
 	if err != nil {
 		return
@@ -167,6 +169,10 @@ func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
 	book, err := rating.BookOf(stored)
 	if err != nil {
 		return
+	}
+	var old *rating.Book
+	if before != nil {
+		old, _ = rating.BookOf(before)
 	}
 	var after int64
 	scanned, priced := 0, 0
@@ -176,7 +182,8 @@ func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
 			break
 		}
 		for i := range evs {
-			if book.Lacks(&evs[i].UsageEvent, evs[i].Currency) == "" {
+			ev, cur := &evs[i].UsageEvent, evs[i].Currency
+			if book.Lacks(ev, cur) == "" && (old == nil || old.Lacks(ev, cur) != "") {
 				priced++
 			}
 		}
@@ -188,7 +195,7 @@ func unpricedHint(ctx context.Context, st abacus.Store, stdout io.Writer) {
 	case scanned < hintScan:
 		fmt.Fprintf(stdout, "%s waiting unpriced the book now prices: run `abacus rerate` to charge them\n", count(priced, "event"))
 	default:
-		fmt.Fprintf(stdout, "of the first %d events waiting unpriced, the book now prices %d: run `abacus rerate` to charge them\n", hintScan, priced)
+		fmt.Fprintf(stdout, "of the first %d events waiting unpriced, the book now prices %d it did not: run `abacus rerate` to charge them\n", hintScan, priced)
 	}
 }
 

@@ -184,7 +184,7 @@ func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *ab
 		}
 	}
 	t.print(stdout, stderr)
-	unpricedHint(ctx, st, stdout)
+	unpricedHint(ctx, st, book, stdout)
 	switch {
 	case t.refused.n == 1:
 		return errors.New("1 event was refused (listed above); it keeps its old price: run the same command again once it can pay (or, where events of its month came in meanwhile, now)")

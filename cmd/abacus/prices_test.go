@@ -602,6 +602,13 @@ func TestPricesImportSaysEventsWaitUnpriced(t *testing.T) {
 	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || !strings.Contains(out, "1 event "+hint) {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	// An import after that one, which prices nothing the book did not,
+	// says nothing: the event waits for a rerate, or was refused by one
+	// (its account's floor) and would be again (QA).
+	another := writeFile(t, "another.yaml", strings.Replace(priceFile, "resource_id: gpu", "resource_id: net", 1))
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, another); err != nil || strings.Contains(out, hint) || !strings.Contains(out, "imported 1 price") {
+		t.Fatalf("an import that prices nothing new: %v\n%s", err, out)
+	}
 	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
