@@ -163,7 +163,16 @@ func TestKillDuringIngestion(t *testing.T) {
 					}
 				}()
 			}
-			time.Sleep(1500 * time.Millisecond)
+			// Killed once some batches are acknowledged, however loaded the
+			// machine (a fixed 1.5 s had seen 8 under a full test run).
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+				mu.Lock()
+				n := len(acked)
+				mu.Unlock()
+				if n >= 20 || time.Now().After(deadline) {
+					break
+				}
+			}
 			s.cmd.Process.Signal(syscall.SIGKILL)
 			<-s.exited
 			close(stop)
