@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -21,7 +22,14 @@ type Book struct {
 	levels      map[string][]abacus.BurstLevel
 	commitments map[abacus.AccountID][]abacus.Commitment
 	zone        *time.Location // of the billing months
+	// lastMonth is the billing month found last: several lookups an event
+	// (its counters, carry, sums, discount) and the events of a batch
+	// mostly fall in one month, which in a zone other than UTC takes the
+	// rule of billing.Periods to find (~300 ns).
+	lastMonth atomic.Pointer[monthSpan]
 }
+
+type monthSpan struct{ start, end time.Time }
 
 // version is one price version with its cost function compiled.
 type version struct {
@@ -290,15 +298,19 @@ func levelIndex(p *abacus.Price, level int) (int, bool) {
 func (b *Book) Zone() *time.Location { return b.zone }
 
 // PeriodOf returns the first instant (UTC) of the billing month t falls in.
-func (b *Book) PeriodOf(t time.Time) time.Time {
-	start, _ := Month(t, b.zone)
-	return start
-}
+func (b *Book) PeriodOf(t time.Time) time.Time { return b.month(t).start }
 
 // PeriodEnd returns the end (UTC) of the billing month that starts at start.
-func (b *Book) PeriodEnd(start time.Time) time.Time {
-	_, end := Month(start, b.zone)
-	return end
+func (b *Book) PeriodEnd(start time.Time) time.Time { return b.month(start).end }
+
+func (b *Book) month(t time.Time) monthSpan {
+	if m := b.lastMonth.Load(); m != nil && !t.Before(m.start) && t.Before(m.end) {
+		return *m
+	}
+	var m monthSpan
+	m.start, m.end = Month(t, b.zone)
+	b.lastMonth.Store(&m)
+	return m
 }
 
 // BillingZone reads the name of a billing zone: an IANA zone, as

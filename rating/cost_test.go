@@ -190,6 +190,21 @@ func TestCounterPeriodIsTheZonesMonth(t *testing.T) {
 	if got := b.PeriodEnd(febShanghai); !got.Equal(time.Date(2026, 2, 28, 16, 0, 0, 0, time.UTC)) {
 		t.Errorf("February in Shanghai ends at %s", got)
 	}
+	// The book remembers the month it found last; every lookup still
+	// gets its own.
+	janShanghai := time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC)
+	for i, at := range []time.Time{febShanghai, febShanghai.Add(-1), febShanghai, janShanghai, janShanghai.Add(-1), febShanghai.Add(-1)} {
+		want := febShanghai
+		switch {
+		case at.Before(janShanghai):
+			want = time.Date(2025, 11, 30, 16, 0, 0, 0, time.UTC)
+		case at.Before(febShanghai):
+			want = janShanghai
+		}
+		if got := b.PeriodOf(at); !got.Equal(want) {
+			t.Errorf("lookup %d, %s: month from %s, want %s", i, at, got, want)
+		}
+	}
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
