@@ -145,6 +145,40 @@ func joinedHeader(cells []string, n int) []string {
 	return append([]string{first}, cells[n:]...)
 }
 
+// headerAfterQuote is the header row that a record runs into after a
+// quote that closes its last field: the next file's header, joined to a
+// line whose last field is quoted. It tries the first few quotes that a
+// column's name and a comma or the line's end follow.
+func headerAfterQuote(rec []byte) []string {
+	rec = bytes.TrimRight(rec, "\r\n")
+	for i, tries := 0, 0; tries < 8; {
+		j := bytes.IndexByte(rec[i:], '"')
+		if j < 0 {
+			return nil
+		}
+		i += j + 1
+		rest := bytes.TrimPrefix(rec[i:], utf8BOM) // the next file's mark
+		if !slices.ContainsFunc(csghubNames[:], func(n string) bool {
+			return len(rest) >= len(n) && strings.EqualFold(string(rest[:len(n)]), n) && (len(rest) == len(n) || rest[len(n)] == ',')
+		}) {
+			continue
+		}
+		tries++
+		if cells, problem := parseCSVRecord(rest); problem == "" && namesColumns(cells) {
+			return cells
+		}
+	}
+	return nil
+}
+
+// joinedError is the error of a line that runs into the next file's
+// header: what is wrong with it as a record, and that the header takes
+// over.
+func joinedError(line int, problem string, header []string) *abacus.Error {
+	return lineError(line, "%s: its last field runs into a header row (%s), as where files are joined end to end and the first lacks its final "+
+		"line break; this line is rejected (send its event again), and the lines after it are read by that header", problem, strings.Join(header, ","))
+}
+
 // headerField names an unknown column for an error's Field: as written,
 // but cut and made printable.
 func headerField(c string) string {
@@ -230,7 +264,13 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 	}
 	cells, perr := parseCSVRecord(bytes.TrimPrefix(rec, utf8BOM))
 	if perr != "" {
-		return Item{Line: line, ID: r.id(cells), Err: lineError(line, "is not valid CSV: %s", perr)}, true, nil
+		it := Item{Line: line, ID: r.id(cells), Err: lineError(line, "is not valid CSV: %s", perr)}
+		// A quoted last field (extra's JSON) joined to the next file's
+		// header is no valid CSV: that header must still take over (QA).
+		if header := headerAfterQuote(rec); header != nil && r.setHeader(header) == nil {
+			it.Err = joinedError(line, fmt.Sprintf("is not valid CSV (%s)", perr), header)
+		}
+		return it, true, nil
 	}
 	if cells == nil {
 		return Item{}, false, nil
@@ -249,9 +289,7 @@ func (r *Reader) nextCSV() (Item, bool, error) {
 		if header := joinedHeader(cells, len(r.col)); header != nil && r.setHeader(header) == nil {
 			// Read by the header before, the next file's rows would take
 			// each other's columns (QA: a value of 2 became value_type 2).
-			it.Err = lineError(line, "has %d fields; the header has %d: its last field runs into a header row (%s), as where files are joined "+
-				"end to end and the first lacks its final line break; this line is rejected (send its event again), and the lines after it are read by that header",
-				len(cells), len(r.col), strings.Join(header, ","))
+			it.Err = joinedError(line, fmt.Sprintf("has %d fields; the header has %d", len(cells), len(r.col)), header)
 		}
 		return it, true, nil
 	}

@@ -476,6 +476,21 @@ func TestFilesConcatenated(t *testing.T) {
 	if ev := items[1].Event; ev.Value != 7 || ev.ValueType != 0 || ev.CustomerID != "500" {
 		t.Fatalf("the second file's row read as %+v", ev)
 	}
+	// Its last field quoted, as extra's JSON is: no valid CSV, and the
+	// header still takes over (QA: charged 11 for 12).
+	quoted := "uuid,user_uuid,value,value_type,scene,created_at,extra\n" +
+		"a," + acct + `,5,0,11,2026-08-18T10:00:00Z,"{""note"":""x""}"`
+	items, err = readAll(t, mustCSV(t, quoted+second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWant(t, items, []want{{2, "a", "line 2"}, {3, "b", ""}})
+	if msg := items[0].Err.Message; !strings.Contains(msg, "is not valid CSV (") || !strings.Contains(msg, "runs into a header row (value,uuid,") {
+		t.Fatalf("the joined row: %s", msg)
+	}
+	if ev := items[1].Event; ev.Value != 7 || ev.ValueType != 0 || ev.CustomerID != "500" {
+		t.Fatalf("the second file's row read as %+v", ev)
+	}
 
 	items, err = readAll(t, decode.NewNDJSONReader(strings.NewReader(csghub("x")+"\n\ufeff"+csghub("y")+"\n")))
 	if err != nil {
