@@ -176,7 +176,8 @@ func CanonicalEventID(id string) string {
 //     twice (QA).
 //   - The nil UUID as id (also as 32 zeros), what a producer that never
 //     set the event's id sends, and the words a serializer writes for no
-//     value ("null", "undefined", "None", "nil", "<nil>", "NaN"): the first
+//     value ("null", "undefined", "None", "nil", "<nil>", "NaN", "(null)",
+//     "nullptr"): the first
 //     such event was charged and every later one, of any account, taken
 //     for a repeat of it (QA).
 //   - A scene CSGHub credits (1 portal charge, 3 cash charge, 41 dataset
@@ -188,7 +189,7 @@ func CheckNewEvent(e *UsageEvent) error {
 	if e.ID == string(nilAccountID) || e.ID == strings.Repeat("0", 32) {
 		return Errorf(CodeInvalid, "uuid", "is the nil UUID, which a producer that never set the event's id sends; give every event an id of its own")
 	}
-	for _, w := range []string{"null", "undefined", "none", "nil", "<nil>", "nan"} {
+	for _, w := range []string{"null", "undefined", "none", "nil", "<nil>", "nan", "(null)", "nullptr"} {
 		if strings.EqualFold(e.ID, w) {
 			return Errorf(CodeInvalid, "uuid", "%q is what a serializer writes for no value, not an id: give every event an id of its own", e.ID)
 		}

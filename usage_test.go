@@ -98,7 +98,7 @@ func TestValidateRefusesIDsThatLookAlike(t *testing.T) {
 // not hold.)
 func TestCheckNewEvent(t *testing.T) {
 	for _, id := range []string{"cafe\u0301-1", "e\u0301", "\u212b", "\u1100\u1161", "00000000-0000-0000-0000-000000000000",
-		"00000000000000000000000000000000", "null", "NULL", "undefined", "None", "nil", "<nil>", "NaN"} {
+		"00000000000000000000000000000000", "null", "NULL", "undefined", "None", "nil", "<nil>", "NaN", "(null)", "nullptr"} {
 		if err := abacus.CheckNewEvent(&abacus.UsageEvent{ID: id, Scene: 11, ResourceID: "gpu"}); abacus.ErrorCodeOf(err) != abacus.CodeInvalid || !strings.Contains(err.Error(), "uuid") {
 			t.Errorf("id %q: %v, want refused naming uuid", id, err)
 		}

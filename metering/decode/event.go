@@ -511,9 +511,10 @@ func cloudEventItem(o object, binary bool) Item {
 		// Beside the attributes, a CSGHub field would be ignored, and the
 		// usage it says lost (QA: a top-level value of 500 was charged as
 		// data's 1).
-		for _, n := range csghubNames {
-			if _, ok, _ := o.lookup(n); ok {
-				return fail(abacus.Errorf(abacus.CodeInvalid, n, "is a CSGHub field beside the CloudEvent's attributes: a CloudEvent carries usage in data, "+
+		// In any case, as encoding/json would read it (QA: "Value").
+		for _, m := range o {
+			if slices.ContainsFunc(csghubNames[:], func(n string) bool { return strings.EqualFold(m.key, n) }) {
+				return fail(abacus.Errorf(abacus.CodeInvalid, m.key, "is a CSGHub field beside the CloudEvent's attributes: a CloudEvent carries usage in data, "+
 					"and its id, subject and time stand for uuid, user_uuid and created_at"))
 			}
 		}

@@ -402,6 +402,7 @@ var ceCases = []ceCase{
 	{name: "value beside the attributes", mods: []string{`value=500`}, field: "value", msg: "a CSGHub field beside the CloudEvent's attributes"},
 	{name: "user_uuid beside the attributes", mods: []string{`user_uuid="` + acct2 + `"`}, field: "user_uuid", msg: "carries usage in data"},
 	{name: "uuid beside the attributes", mods: []string{`uuid="other"`}, field: "uuid", msg: "CSGHub field"},
+	{name: "Value beside the attributes", mods: []string{`Value=3`}, field: "Value", msg: "CSGHub field"},
 	{name: "subject not a uuid", mods: []string{`subject="alice"`}, field: "subject", msg: "UUID"},
 	{name: "subject number", mods: []string{`subject=1`}, field: "subject"},
 	{name: "time missing", mods: []string{"-time"}, field: "time", msg: "required"},
