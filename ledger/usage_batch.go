@@ -27,9 +27,9 @@ type usageBatch struct {
 	usedBy    map[rating.Counter]int64
 	countedBy map[rating.Counter]int64
 	carry     map[carryKey]decimal.Decimal
-	carried   map[carryKey]bool             // residue changed
+	carried   map[carryKey]bool              // residue changed
 	seenDB    map[string]*abacus.StoredEvent // stored, by id
-	seen      map[string]*abacus.UsageEvent // ingested by this batch
+	seen      map[string]*abacus.UsageEvent  // ingested by this batch
 	minutes   map[abacus.MinuteSlot]string
 	stored    map[string]*abacus.StoredEvent // void, rerate and reprice targets, under lock
 	rollups   map[rollupKey]*abacus.Rollup
