@@ -38,6 +38,24 @@ func Month(t time.Time, zone *time.Location) (start, end time.Time) {
 	return p.Start.UTC(), p.End.UTC()
 }
 
+// SameMonths says whether zones a and b begin every month from 1970 to
+// 2200 at the same instant: two names of one zone (PRC and Asia/Shanghai,
+// Etc/UTC and UTC), or zones whose clocks differ only within months.
+func SameMonths(a, b *time.Location) bool {
+	if a.String() == b.String() {
+		return true
+	}
+	t, _ := Month(time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), a)
+	for last := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC); t.Before(last); {
+		_, next := Month(t, a)
+		if s, e := Month(t, b); !s.Equal(t) || !e.Equal(next) {
+			return false
+		}
+		t = next
+	}
+	return true
+}
+
 // Rating is the price of one event.
 type Rating struct {
 	// Unpriced is set when some component had no price valid at the

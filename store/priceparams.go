@@ -149,10 +149,12 @@ func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time, zone *tim
 
 // CheckZoneChange refuses to make zone the billing zone in place of have
 // when usage events are stored (used), whose counters, carries and
-// monthly sums are kept by have's months, or when a stored price version
-// that counts usage would start within one of zone's months.
+// monthly sums are kept by have's months, unless zone's months are the
+// same (another name of the zone: QA had Etc/UTC refused on a database of
+// UTC months), or when a stored price version that counts usage would
+// start within one of zone's months.
 func CheckZoneChange(have, zone *time.Location, used bool, stored []abacus.Price) error {
-	if used {
+	if used && !rating.SameMonths(have, zone) {
 		return abacus.Errorf(abacus.CodeConflict, "billing_zone",
 			"this database bills by the calendar months of %s and holds usage events already, whose tier counters, carries and monthly sums are kept by those months; "+
 				"the billing zone can only change before the first event (start a new database to bill by the months of %s)", have, zone)

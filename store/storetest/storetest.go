@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"PriceTooEarlyRevisions", testPriceTooEarlyRevisions},
 		{"PriceBookOneCountedVersionAMonth", testPriceBookOneCountedVersionAMonth},
 		{"BillingZone", testBillingZone},
+		{"BillingZoneAliases", testBillingZoneAliases},
 		{"Reprices", testReprices},
 
 		{"Transactions", testTransactions},

@@ -82,3 +82,28 @@ func testBillingZone(t *testing.T, st abacus.Store) {
 		t.Fatal(err)
 	}
 }
+
+// testBillingZoneAliases: with usage stored, another name of the zone
+// (whose months are the same) is taken, and a zone whose months differ is
+// still refused.
+func testBillingZoneAliases(t *testing.T, st abacus.Store) {
+	ctx := t.Context()
+	a := mustAccount(t, st, 1, "USD")
+	ev := abacus.StoredEvent{UsageEvent: abacus.UsageEvent{ID: "alias-1", Account: a.ID, Value: 1, Scene: 11, ResourceID: "gpu", Time: at(60), Extra: "{}"},
+		Status: abacus.EventUnpriced, ReceivedAt: at(61), Currency: "USD"}
+	mustWrite(t, st, func(tx abacus.WriteTx) error {
+		return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{ev}})
+	})
+	for _, zone := range []string{"Etc/UTC", "UTC", "Etc/GMT"} {
+		if err := st.SetBillingZone(ctx, zone); err != nil {
+			t.Fatalf("%s on a database of UTC months: %v", zone, err)
+		}
+		if got := mustBook(t, st).Zone; got != zone {
+			t.Fatalf("zone %q after setting %s", got, zone)
+		}
+	}
+	var ae *abacus.Error
+	if err := st.SetBillingZone(ctx, "Europe/London"); !errors.As(err, &ae) || ae.Code != abacus.CodeConflict {
+		t.Fatalf("Europe/London, whose summer months start an hour earlier: %v, want a conflict", err)
+	}
+}
