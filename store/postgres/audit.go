@@ -203,6 +203,6 @@ func (r *auditReader) RollupDiffs(fn func(abacus.RollupDiff) error) error {
 
 func (r *auditReader) BillingZone() (string, error) {
 	var zone string
-	err := r.tx.QueryRow(r.ctx, `SELECT billing_zone FROM price_book`).Scan(&zone)
+	err := r.tx.QueryRow(r.ctx, `SELECT zone FROM billing_zone`).Scan(&zone)
 	return zone, err
 }

@@ -287,7 +287,7 @@ func TestWriteLazyTransaction(t *testing.T) {
 // (and those after it), for tests that set up what an older schema held.
 // Each has no room to spare, so appending to it copies.
 var (
-	undo0024 = []string{`ALTER TABLE price_book DROP COLUMN billing_zone`}
+	undo0024 = []string{`DROP TABLE billing_zone`}
 	undo0023 = slices.Concat(undo0024, []string{`ALTER TABLE usage_rollups DROP COLUMN unpriced_quantity, DROP COLUMN unpriced_events`})
 	undo0017 = slices.Concat(undo0023, []string{`ALTER TABLE usage_counters DROP COLUMN price_id`})
 	undo0015 = slices.Concat(undo0017, []string{`ALTER TABLE usage_events DROP COLUMN uncommitted`}) // its index goes with it

@@ -48,7 +48,10 @@ func (s *Store) SetBillingZone(ctx context.Context, name string) error {
 		if err := store.CheckZoneChange(have, zone, used, stored); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE price_book SET billing_zone = $1, version = version + 1`, zone.String())
+		if _, err := tx.Exec(ctx, `UPDATE billing_zone SET zone = $1`, zone.String()); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE price_book SET version = version + 1`) // engines load it anew
 		return err
 	})
 }
@@ -56,7 +59,7 @@ func (s *Store) SetBillingZone(ctx context.Context, name string) error {
 // billingZone reads the stored zone of the billing months.
 func billingZone(ctx context.Context, tx pgx.Tx) (*time.Location, error) {
 	var name string
-	if err := tx.QueryRow(ctx, `SELECT billing_zone FROM price_book`).Scan(&name); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT zone FROM billing_zone`).Scan(&name); err != nil {
 		return nil, err
 	}
 	return rating.BillingZone(name)
@@ -185,7 +188,7 @@ func (s *Store) PriceBookVersion(ctx context.Context) (int64, error) {
 func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	b := &abacus.PriceBook{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT version, billing_zone FROM price_book`).Scan(&b.Version, &b.Zone); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT version, (SELECT zone FROM billing_zone) FROM price_book`).Scan(&b.Version, &b.Zone); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)

@@ -685,6 +685,6 @@ func TestMigrationCountsUnpricedRollups(t *testing.T) {
 }
 
 // undo0024 takes a migrated database back to before 0024.
-const undo0024 = `ALTER TABLE price_book DROP COLUMN billing_zone;
+const undo0024 = `DROP TABLE billing_zone;
 	DELETE FROM schema_migrations WHERE version >= 24;
 	`

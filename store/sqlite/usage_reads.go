@@ -42,7 +42,10 @@ func (s *Store) SetBillingZone(ctx context.Context, name string) error {
 		if err := store.CheckZoneChange(have, zone, used, stored); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE price_book SET billing_zone = ?, version = version + 1`, zone.String())
+		if _, err := tx.ExecContext(ctx, `UPDATE billing_zone SET zone = ?`, zone.String()); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`) // engines load it anew
 		return err
 	})
 }
@@ -50,7 +53,7 @@ func (s *Store) SetBillingZone(ctx context.Context, name string) error {
 // billingZone reads the stored zone of the billing months.
 func billingZone(ctx context.Context, tx *sql.Tx) (*time.Location, error) {
 	var name string
-	if err := tx.QueryRowContext(ctx, `SELECT billing_zone FROM price_book`).Scan(&name); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT zone FROM billing_zone`).Scan(&name); err != nil {
 		return nil, err
 	}
 	return rating.BillingZone(name)
@@ -195,7 +198,7 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 	}
 	defer tx.Rollback()
 	b := &abacus.PriceBook{}
-	if err := tx.QueryRowContext(ctx, `SELECT version, billing_zone FROM price_book`).Scan(&b.Version, &b.Zone); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT version, (SELECT zone FROM billing_zone) FROM price_book`).Scan(&b.Version, &b.Zone); err != nil {
 		return nil, err
 	}
 	if b.Prices, err = loadPrices(ctx, tx); err != nil {
