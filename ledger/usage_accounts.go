@@ -65,7 +65,7 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 	// conflicted with).
 	fits := map[abacus.AccountID]bool{}
 	for i := range items {
-		if it := &items[i]; fresh[i] && !fits[it.event.Account] && refusedAnyway(book, it, e.cfg.Usage.DefaultCurrency) == nil {
+		if it := &items[i]; fresh[i] && !e.cfg.Usage.NoAutoCreate && !fits[it.event.Account] && refusedAnyway(book, it, e.cfg.Usage.DefaultCurrency) == nil {
 			fits[it.event.Account] = e.refusedNew(book, it) == nil
 		}
 	}
@@ -93,13 +93,13 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 		if errs[i] = e.firstSight(book, it, stored[it.event.ID], earlier); errs[i] != nil {
 			continue
 		}
-		if !e.cfg.Usage.NoAutoCreate && !fits[it.event.Account] {
+		if e.cfg.Usage.NoAutoCreate {
+			continue // refused as not found: never the first copy of its id (QA)
+		}
+		if !fits[it.event.Account] {
 			if errs[i] = e.refusedNew(book, it); errs[i] != nil {
 				continue
 			}
-		}
-		if e.cfg.Usage.NoAutoCreate {
-			continue // refused as not found: never the first copy of its id (QA)
 		}
 		if first[it.event.ID] == nil {
 			first[it.event.ID] = &it.event

@@ -16,7 +16,7 @@ func (u *usageBatch) ingest(it *usageItem) error {
 	var prior *abacus.UsageEvent
 	if s := u.seenDB[ev.ID]; s != nil {
 		prior = &s.UsageEvent
-		if it.storedBy(s) && repeatOf(prior, ev, nil) == nil {
+		if it.storedBy(s) {
 			// An attempt of this item committed though its commit was not
 			// confirmed: the event is this call's, not a duplicate (QA: a
 			// batch retried job by job after a dropped connection answered
