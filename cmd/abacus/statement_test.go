@@ -32,10 +32,7 @@ func TestStatement(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	var rows []string
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		rows = append(rows, strings.Join(strings.Fields(l), " "))
-	}
+	rows := statementRows(out)
 	want := []string{
 		"account " + acct + ", 2026-11-02T00:00:00+01:00 to 2026-11-04T00:00:00+01:00 (Europe/Berlin), by day, in USD",
 		"period resource quantity events amount unpriced",
@@ -151,4 +148,14 @@ func TestWriteColumnsByDisplayWidth(t *testing.T) {
 			t.Fatalf("columns do not align:\n%s", b.String())
 		}
 	}
+}
+
+// statementRows is a statement's lines with their columns' padding
+// squeezed to one space.
+func statementRows(out string) []string {
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		rows = append(rows, strings.Join(strings.Fields(l), " "))
+	}
+	return rows
 }

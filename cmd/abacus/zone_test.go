@@ -43,10 +43,7 @@ func TestBillingZone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	var rows []string
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		rows = append(rows, strings.Join(strings.Fields(l), " "))
-	}
+	rows := statementRows(out)
 	want := []string{
 		"account " + acct + ", 2026-10-01T00:00:00+08:00 to 2026-12-01T00:00:00+08:00 (Asia/Shanghai), by month, in USD",
 		"period events amount unpriced",
