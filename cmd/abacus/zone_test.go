@@ -28,6 +28,12 @@ func TestBillingZone(t *testing.T) {
 	if out, err := runCLI(t, "migrate", "--db", dsn, "--billing-zone", "Asia/Shanghai"); err != nil || !strings.Contains(out, "its billing months are the calendar months of Asia/Shanghai\n") {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	if s := startServer(t, dsn); !strings.Contains(s.output(), "billing months: the calendar months of Asia/Shanghai\n") {
+		t.Fatalf("serve does not say the billing months:\n%s", s.output())
+	} else {
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
 	importPrices(t, dsn)
 	acct := account(41)
 	event := func(id, value, at string) string {
