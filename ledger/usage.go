@@ -433,13 +433,16 @@ fill:
 			break fill
 		}
 	}
-	e.runUsage(jobs)
+	e.runUsage(jobs, false)
 }
 
 // runUsage commits a usage batch, retrying it when it lost a race, and
-// answers its jobs. A batch the database refuses is split, job by job,
-// and a job it refuses down to the events at fault.
-func (e *Engine) runUsage(jobs []*usageJob) {
+// answers its jobs. A batch that fails is tried again once, job by job
+// (retried says it is such a try): its commit may have gone through
+// unconfirmed, which a second attempt finds (see usageItem.tried), or one
+// job may be at fault. A job the database refuses is split down to the
+// events at fault.
+func (e *Engine) runUsage(jobs []*usageJob, retried bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// A batch runs whatever happens to its callers, but not while the
@@ -471,10 +474,12 @@ func (e *Engine) runUsage(jobs []*usageJob) {
 		}
 	}
 	err := e.commitRetrying(ctx, items)
-	if err != nil && len(jobs) > 1 && !errors.Is(err, abacus.ErrRetry) && ctx.Err() == nil {
+	// A job the database refused is isolated below; several are tried one
+	// by one first, so that the others commit whole.
+	if err != nil && !retried && !errors.Is(err, abacus.ErrRetry) && ctx.Err() == nil && (len(jobs) > 1 || !errors.Is(err, abacus.ErrRefused)) {
 		e.cfg.Logger.Warn("usage batch failed; retrying it job by job", "jobs", len(jobs), "err", err)
 		for _, j := range jobs {
-			e.runUsage([]*usageJob{j})
+			e.runUsage([]*usageJob{j}, true)
 		}
 		return
 	}
