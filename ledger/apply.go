@@ -217,9 +217,14 @@ func balanceOverflow(w *abacus.Wallet, what string) error {
 
 func (b *batch) insufficientTotal(c *customerWallets, need abacus.Amount) error {
 	cash := b.wallets[c.ids[abacus.BucketCash]]
-	return abacus.Errorf(abacus.CodeInsufficientFunds, "amount",
-		"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); %s is needed",
-		cash.Account, b.spendable(c), c.currency, cash.Floor, need)
+	return insufficient("amount", cash.Account, b.spendable(c), c.currency, cash.Floor, need)
+}
+
+// insufficient is the refusal of need where an account can spend only
+// spendable, naming field.
+func insufficient(field string, acct abacus.AccountID, spendable abacus.Amount, cur abacus.Currency, floor, need abacus.Amount) error {
+	return abacus.Errorf(abacus.CodeInsufficientFunds, field,
+		"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); %s is needed", acct, spendable, cur, floor, need)
 }
 
 // spendable is what a customer's buckets have available above zero, and

@@ -169,9 +169,7 @@ func (e *Engine) refusedNew(book *rating.Book, it *usageItem) error {
 		return nil
 	}
 	floor, _ := od.Floor(abacus.BucketCash)
-	return abacus.Errorf(abacus.CodeInsufficientFunds, it.costField(r),
-		"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); %s is needed",
-		it.event.Account, od.Limit, cur, floor, amount)
+	return insufficient(it.costField(r), it.event.Account, od.Limit, cur, floor, amount) // as the batch's insufficientTotal
 }
 
 // refusedAnyway says why a new event would be refused whatever its

@@ -302,7 +302,7 @@ func billingZoneFlag(fs *flag.FlagSet) (check func() error, apply func(context.C
 		if errors.As(err, &ae) {
 			err = errors.New(ae.Message)
 		}
-		return fmt.Errorf("%s: %w", givenAs(fs, "billing-zone", "ABACUS_BILLING_ZONE"), err)
+		return fmt.Errorf("%s: %w", flagOrEnv(fs, "billing-zone"), err)
 	}
 	check = func() error {
 		if _, err := rating.BillingZone(*zone); *zone != "" && err != nil {

@@ -508,10 +508,9 @@ func cloudEventItem(o object, binary bool) Item {
 		if err := o.caseVariant(cloudEventAttributes, ""); err != nil {
 			return fail(err)
 		}
-		// Beside the attributes, a CSGHub field would be ignored, and the
-		// usage it says lost (QA: a top-level value of 500 was charged as
-		// data's 1).
-		// In any case, as encoding/json would read it (QA: "Value").
+		// Beside the attributes, a CSGHub field in any case would be
+		// ignored, and the usage it says lost (QA: a top-level value of
+		// 500 was charged as data's 1; so was "Value").
 		for _, m := range o {
 			if slices.ContainsFunc(csghubNames[:], func(n string) bool { return strings.EqualFold(m.key, n) }) {
 				return fail(abacus.Errorf(abacus.CodeInvalid, m.key, "is a CSGHub field beside the CloudEvent's attributes: a CloudEvent carries usage in data, "+

@@ -40,8 +40,7 @@ func (s *Store) SetBillingZone(ctx context.Context, name string) error {
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM usage_events)`).Scan(&used); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
-		stored, err := collect(rows, err, scanPrice)
+		stored, err := loadPrices(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -54,6 +53,12 @@ func (s *Store) SetBillingZone(ctx context.Context, name string) error {
 		_, err = tx.Exec(ctx, `UPDATE price_book SET version = version + 1`) // engines load it anew
 		return err
 	})
+}
+
+// loadPrices reads every stored price version, by id.
+func loadPrices(ctx context.Context, tx pgx.Tx) ([]abacus.Price, error) {
+	rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
+	return collect(rows, err, scanPrice)
 }
 
 // billingZone reads the stored zone of the billing months.
@@ -84,8 +89,7 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		// Checked here, under the lock, against what is stored: two imports
 		// that each pass a check of the book they read could together break
 		// the rule.
-		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
-		stored, err := collect(rows, err, scanPrice)
+		stored, err := loadPrices(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -191,11 +195,11 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 		if err := tx.QueryRow(ctx, `SELECT version, (SELECT zone FROM billing_zone) FROM price_book`).Scan(&b.Version, &b.Zone); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+priceColumns+` FROM prices ORDER BY id`)
-		if b.Prices, err = collect(rows, err, scanPrice); err != nil {
+		var err error
+		if b.Prices, err = loadPrices(ctx, tx); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT resource, effective_from, level FROM burst_levels ORDER BY resource, effective_from`)
+		rows, err := tx.Query(ctx, `SELECT resource, effective_from, level FROM burst_levels ORDER BY resource, effective_from`)
 		if b.Levels, err = collect(rows, err, func(row pgx.Row) (abacus.BurstLevel, error) {
 			var l abacus.BurstLevel
 			err := row.Scan(&l.Resource, &l.EffectiveFrom, &l.Level)
