@@ -43,15 +43,18 @@ type Reprice struct {
 	CreatedAt time.Time
 }
 
-// MonthPaid is what each bucket has paid, net, for an account's usage in
-// one currency and billing period: the sum of the Drawn of its events
-// there. What credits give back to a bucket is bounded by it. In Changes
-// it is what a batch adds.
+// MonthPaid is what each bucket has paid, net, for an account's usage of
+// one resource in one currency and billing period: the sum of the Drawn of
+// its events there. What the resource's credits, voids and reprices give
+// back to a bucket is bounded by it, so money a voucher paid for one
+// resource never comes back as cash another resource's usage paid. In
+// Changes it is what a batch adds.
 type MonthPaid struct {
-	Account  AccountID
-	Currency Currency
-	Period   time.Time // the period's start, UTC
-	Paid     Drawn
+	Account    AccountID
+	Currency   Currency
+	Period     time.Time // the period's start, UTC
+	ResourceID string    // the events' resource_id
+	Paid       Drawn
 }
 
 // Carry is what rounding to micro-units left over from an account's usage

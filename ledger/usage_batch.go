@@ -44,7 +44,7 @@ type usageBatch struct {
 	minuteT   []abacus.MinuteSlot // slots this batch takes
 	freed     []abacus.MinuteSlot // slots voided events give up
 	txID      int64               // the usage transaction's id, reserved with the reads
-	// What each bucket paid for a month's usage: as stored, read when a
+	// What each bucket paid for a resource's usage of a month: as stored, read when a
 	// credit first needs it, and what this batch moved (which it adds to
 	// the stored sums).
 	readPaid   func(usageMonth) (abacus.Drawn, error)
@@ -137,7 +137,7 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			rerated:   map[string]bool{},
 			book:      book,
 			readPaid: func(m usageMonth) (abacus.Drawn, error) {
-				return tx.MonthPaid(ctx, m.account, m.currency, m.start)
+				return tx.MonthPaid(ctx, m.account, m.currency, m.start, m.resource)
 			},
 			paidStored: map[usageMonth]abacus.Drawn{},
 			paidMoved:  map[usageMonth]abacus.Drawn{},

@@ -78,7 +78,7 @@ func (u *usageBatch) changes(items []*usageItem) (*abacus.Changes, error) {
 	}
 	for m, d := range u.paidMoved {
 		if d != (abacus.Drawn{}) {
-			c.Paid = append(c.Paid, abacus.MonthPaid{Account: m.account, Currency: m.currency, Period: m.start, Paid: d})
+			c.Paid = append(c.Paid, abacus.MonthPaid{Account: m.account, Currency: m.currency, Period: m.start, ResourceID: m.resource, Paid: d})
 		}
 	}
 	for k := range u.carried {
@@ -115,7 +115,7 @@ func sortChanges(c *abacus.Changes) {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Key, y.Key), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period))
 	})
 	slices.SortFunc(c.Paid, func(x, y abacus.MonthPaid) int {
-		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period))
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period), cmp.Compare(x.ResourceID, y.ResourceID))
 	})
 	slices.SortFunc(c.Carries, func(x, y abacus.Carry) int {
 		return cmp.Or(cmp.Compare(x.Account, y.Account), x.Period.Compare(y.Period))

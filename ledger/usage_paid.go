@@ -10,22 +10,27 @@ import (
 // down, a void, a reprice) goes to the buckets that paid for it, never
 // more to one than it paid: otherwise a voucher spent on usage could come
 // back as cash. What an event paid bounds what its own void gives back to
-// each bucket; what its account paid for its month, net, bounds the rest.
+// each bucket; what its account paid for its resource's usage of its
+// month, net, bounds the rest. A resource, not the whole month: a price,
+// and so its tiers, is a resource's, and bounded by the month a credit of
+// a resource the voucher paid went partly to cash another one paid.
 
-// usageMonth is an account's billing period in one currency.
+// usageMonth is an account's billing period in one currency, for one
+// resource's usage.
 type usageMonth struct {
 	account  abacus.AccountID
 	currency abacus.Currency
 	start    time.Time
+	resource string
 }
 
 func (u *usageBatch) monthOf(it *usageItem) usageMonth {
-	return usageMonth{it.event.Account, it.customer.currency, u.book.PeriodOf(it.event.Time)}
+	return usageMonth{it.event.Account, it.customer.currency, u.book.PeriodOf(it.event.Time), it.event.ResourceID}
 }
 
 // monthPaid is what each bucket has paid, net, for the usage of its
-// month: the stored sum of its events' Drawn, read once a batch first
-// needs it, and what the batch has moved.
+// resource in its month: the stored sum of those events' Drawn, read once
+// a batch first needs it, and what the batch has moved.
 func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
 	m := u.monthOf(it)
 	stored, ok := u.paidStored[m]
@@ -39,9 +44,9 @@ func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
 	return addDrawn(stored, u.paidMoved[m])
 }
 
-// credit gives amount back to the account for usage of its month, to
-// the buckets in proportion to what each paid for that month and at most
-// that. With a carry per month nothing is beyond them all; a month of an
+// credit gives amount back to the account for usage of its resource in
+// its month, to the buckets in proportion to what each paid for that and
+// at most that. With a carry per month nothing is beyond them all; a month of an
 // account whose carry was one across months before migration 0018 may owe
 // back micro-units another month paid, and those go to cash. It returns
 // what came back to each bucket.

@@ -77,7 +77,7 @@ func TestCreditsGoBackToTheBucketsThatPaid(t *testing.T) {
 			// The month's sums, which bound its credits, are checked too.
 			corrupt(t, f.st, `UPDATE usage_paid SET voucher = voucher + 1000000`)
 			rep, err := ledger.Verify(f.ctx, f.st)
-			if err != nil || rep.OK() || !strings.Contains(rep.String(), "its events say its voucher bucket paid 8.75 USD for the usage of 2026-11, but the store keeps 9.75") {
+			if err != nil || rep.OK() || !strings.Contains(rep.String(), "its events say its voucher bucket paid 8.75 USD for the usage of resource \"gpu\" in 2026-11, but the store keeps 9.75") {
 				t.Fatalf("verify after changing the month's sums: %v\n%s", err, rep)
 			}
 		})
@@ -441,5 +441,53 @@ func TestACarryIsItsMonths(t *testing.T) {
 			t.Fatalf("balances %s, want everything back where it came from", got)
 		}
 		mustVerify(t, f.st)
+	})
+}
+
+// TestCreditsStayWithTheirResource: what a resource's usage gives back
+// goes to the buckets that paid for that resource's usage of the month,
+// not to those that paid for another's, so a voucher that paid one
+// resource never comes back as cash another resource paid (QA: a voucher
+// of 10 that paid only voided usage ended as 4.375 cash and 5.625
+// voucher, or as 10 voucher, by the order of the voids).
+func TestCreditsStayWithTheirResource(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		// All minutes at 2 up to 10, all at 1 beyond: C(6) = 12, C(8) = 16, C(14) = 14.
+		gpu := tieredPrice("gpu", abacus.ModelVolume, month, tier{10, "2"}, tier{0, "1"})
+		cpu := perMinute("cpu", "1", month)
+		// The voucher pays gpu's a, cash pays cpu's c, then gpu's b steps
+		// the month's gpu minutes down a tier: its credit of 2 is gpu's.
+		setUp := func(t *testing.T) (*usageFixture, abacus.AccountID) {
+			f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu, cpu)
+			acct := f.account(abacus.Overdraft{}, nil)
+			f.voucher(acct, "16")
+			f.fund(acct, abacus.TxTopup, "10")
+			f.ingest(spaceEvent("a", acct, "gpu", 8, t0))
+			f.ingest(spaceEvent("c", acct, "cpu", 5, t0.Add(time.Hour)))
+			if res := f.ingest(spaceEvent("b", acct, "gpu", 6, t0.Add(2*time.Hour))); res[0].Err != nil || res[0].Charged.String() != "-2" {
+				t.Fatalf("b: %+v", res[0])
+			}
+			if got := f.balances(acct); got != "cash 5 bonus 0 voucher 2" {
+				t.Fatal(got)
+			}
+			mustVerify(t, f.st)
+			return f, acct
+		}
+		for _, order := range [][]string{{"b", "a"}, {"a", "b"}} {
+			t.Run("voiding gpu's events "+strings.Join(order, ", then "), func(t *testing.T) {
+				f, acct := setUp(t)
+				for _, id := range order {
+					if v := f.void(id); v.Err != nil {
+						t.Fatalf("void %s: %+v", id, v)
+					}
+				}
+				if got := f.balances(acct); got != "cash 5 bonus 0 voucher 16" {
+					t.Fatal(got)
+				}
+				mustVerify(t, f.st)
+			})
+		}
 	})
 }

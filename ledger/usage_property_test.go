@@ -491,27 +491,28 @@ func (p *usageProgram) repriceOne() {
 }
 
 // reprice reprices the groups' months in one call, and checks that each
-// account's month was repriced whole where any of the call's events of it
-// was stale (the engine reprices an account's month, whatever the key),
-// left alone where none was, or refused whole by a floor, changing
-// nothing.
+// account's month of a resource was repriced whole where any of the call's
+// events of it was stale (the engine reprices an account's month of a
+// resource, whatever the key), left alone where none was, or refused whole
+// by a floor, changing nothing.
 func (p *usageProgram) reprice(gs []upGroup) bool {
 	t := p.t
 	before, was := p.balances(), p.stored()
 	type acctMonth struct {
-		acct  *upAccount
-		month time.Time
+		acct     *upAccount
+		month    time.Time
+		resource string
 	}
 	var ids []string
 	var order []acctMonth
 	of := map[string]acctMonth{}
 	stale := map[acctMonth]bool{}
 	for _, g := range gs {
-		m := acctMonth{g.acct, g.month}
-		if !slices.Contains(order, m) {
-			order = append(order, m)
-		}
 		for _, id := range p.monthIDs(g, was) {
+			m := acctMonth{g.acct, g.month, was[id].ResourceID}
+			if !slices.Contains(order, m) {
+				order = append(order, m)
+			}
 			ids = append(ids, id)
 			of[id] = m
 			if s := was[id]; p.stale(&s) {

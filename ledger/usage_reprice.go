@@ -74,12 +74,19 @@ func (u *usageBatch) queueReprice(it *usageItem) error {
 
 // settleReprices reprices the months of the batch's reprices in which any
 // event is stale: every event of the month gets back what it paid, then
-// the standing ones are charged again in the order they were stored.
+// the standing ones are charged again in the order they were stored. A
+// month of each resource apart: a price's tiers count one resource's
+// usage, and what a month of it costs less goes back to the buckets that
+// paid for it, not to those that paid for another resource.
 func (u *usageBatch) settleReprices() error {
-	months := map[carryKey][]repricing{}
-	var order []carryKey
+	type resourceMonth struct {
+		carryKey
+		resource string
+	}
+	months := map[resourceMonth][]repricing{}
+	var order []resourceMonth
 	for _, p := range u.pending {
-		m := u.carryOf(&p.event.UsageEvent)
+		m := resourceMonth{u.carryOf(&p.event.UsageEvent), p.event.ResourceID}
 		if months[m] == nil {
 			order = append(order, m)
 		}

@@ -60,7 +60,7 @@ func TestVerifyCatchesPricesOutOfTime(t *testing.T) {
 
 // TestVerifyCatchesEventsOffTheirPriceKey: an event's key fields must still
 // lead to the versions that charged it. With its resource_id edited to one
-// of another per-unit price, with its rollups moved along, verify had
+// of another per-unit price, with its rollups and paid sums moved along, verify had
 // passed it (QA): it re-rated only events of prices that count usage. A
 // version named besides the one that charged it is caught too.
 func TestVerifyCatchesEventsOffTheirPriceKey(t *testing.T) {
@@ -78,6 +78,9 @@ func TestVerifyCatchesEventsOffTheirPriceKey(t *testing.T) {
 		corrupt(t, f.st, `UPDATE usage_events SET resource_id = 'cpu' WHERE id = 'a'`)
 		corrupt(t, f.st, `UPDATE usage_rollups SET quantity = 3, events = 1, amount = 3000000`)
 		corrupt(t, f.st, `INSERT INTO usage_rollups SELECT account_id, bucket, scene, 'cpu', customer_id, currency, 2, 2000000, 1, 0, 0 FROM usage_rollups`)
+		corrupt(t, f.st, `UPDATE usage_paid SET cash = cash - 2000000`)
+		corrupt(t, f.st, `INSERT INTO usage_paid (account_id, currency, period, resource_id, cash, bonus, voucher)
+			SELECT account_id, currency, period, 'cpu', 2000000, 0, 0 FROM usage_paid`)
 		corrupt(t, f.st, `UPDATE usage_events SET price_ids = ? WHERE id = 'b'`, both)
 		rep, err := ledger.Verify(f.ctx, f.st)
 		if err != nil || rep.OK() || !strings.Contains(rep.String(), "event a does not fit the versions that charged it: none of its versions") ||

@@ -34,9 +34,10 @@ type usageCheck struct {
 	reprices     map[int64][]abacus.Reprice    // by event seq; each seen is deleted
 	costs        map[abacus.AccountID]decimal.Decimal
 	costUnknown  map[abacus.AccountID]bool // an event stored before abacus kept costs
-	// What each bucket paid for an account's month, as its events say and
-	// as the store keeps it.
-	monthPaid, monthStored map[paidKey]*big.Int
+	// What each bucket paid for an account's usage of a resource in a
+	// month, as its events say and as the store keeps it; and, as its
+	// events say, for all of the month's usage (keys with no resource).
+	monthPaid, monthStored, paidByMonth map[paidKey]*big.Int
 	// The exact cost of what stands of each account's month, and its
 	// events; a month with an event of unknown cost is not in monthCost.
 	monthCost   map[usageMonth]decimal.Decimal
@@ -67,12 +68,13 @@ type paidKey struct {
 	account  abacus.AccountID
 	currency abacus.Currency
 	month    time.Time
+	resource string
 	bucket   abacus.Bucket
 }
 
 func comparePaidKeys(a, b paidKey) int {
 	return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)),
-		a.month.Compare(b.month), strings.Compare(string(a.bucket), string(b.bucket)))
+		a.month.Compare(b.month), strings.Compare(a.resource, b.resource), strings.Compare(string(a.bucket), string(b.bucket)))
 }
 
 type txCurrency struct {
@@ -85,7 +87,7 @@ func newUsageCheck(c *Check) *usageCheck {
 		ledgerByTx: map[txCurrency]*big.Int{}, eventsByTx: map[txCurrency]*big.Int{},
 		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
 		reprices: map[int64][]abacus.Reprice{},
-		costs:    map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{},
+		costs:    map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{}, paidByMonth: map[paidKey]*big.Int{},
 		monthCost: map[usageMonth]decimal.Decimal{}, monthEvents: map[usageMonth]int64{}, monthNoCost: map[usageMonth]bool{},
 		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{},
 		carries: map[carryKey]decimal.Decimal{}, carried: map[abacus.AccountID]decimal.Decimal{}, shared: map[carryKey]bool{},
@@ -155,7 +157,7 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 			e.ID, e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.Charged, e.Refunded)
 	}
 	month, _ := rating.Month(e.Time, u.zone)
-	um := usageMonth{e.Account, e.Currency, month}
+	um := usageMonth{account: e.Account, currency: e.Currency, start: month}
 	u.monthEvents[um]++
 	if e.Cost.Valid {
 		u.monthCost[um] = u.monthCost[um].Add(e.Cost.Decimal)
@@ -165,7 +167,8 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 	for _, b := range abacus.CustomerBuckets {
 		paid := e.Drawn.Of(b).Micros()
 		addTo(u.eventsByBucket, acctBucket{e.Account, e.Currency, b}, -paid)
-		addTo(u.monthPaid, paidKey{e.Account, e.Currency, month, b}, paid)
+		addTo(u.monthPaid, paidKey{e.Account, e.Currency, month, e.ResourceID, b}, paid)
+		addTo(u.paidByMonth, paidKey{e.Account, e.Currency, month, "", b}, paid)
 	}
 	if e.DrawnEstimated {
 		// Only migration 0013 marks an event so, and only a void that
@@ -205,7 +208,7 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 func (u *usageCheck) monthsPaid(ar abacus.AuditReader) error {
 	return ar.MonthsPaid(func(m abacus.MonthPaid) error {
 		for _, b := range abacus.CustomerBuckets {
-			addTo(u.monthStored, paidKey{m.Account, m.Currency, m.Period, b}, m.Paid.Of(b).Micros())
+			addTo(u.monthStored, paidKey{m.Account, m.Currency, m.Period, m.ResourceID, b}, m.Paid.Of(b).Micros())
 		}
 		return nil
 	})
@@ -290,27 +293,31 @@ func (u *usageCheck) finish() {
 		u.c.fail("%d reprices name event %d, which is not stored", len(u.reprices[seq]), seq)
 	}
 	zero := new(big.Int)
-	// What the store keeps per month, which bounds the month's credits,
-	// is what its events say; and credits and refunds go back to a bucket
-	// at most what it paid for the month's usage, so promotional money
-	// never comes back as cash or as more.
-	months := map[paidKey]bool{}
+	// What the store keeps per resource and month, which bounds the
+	// credits of the resource's usage, is what its events say; and credits
+	// and refunds go back to a bucket at most what it paid for the month's
+	// usage, so promotional money never comes back as cash or as more. The
+	// month's, not the resource's: until migration 0025 the bound was the
+	// month's, and a resource's credits went to buckets that paid others.
+	paidKeys := map[paidKey]bool{}
 	for k := range u.monthPaid {
-		months[k] = true
+		paidKeys[k] = true
 	}
 	for k := range u.monthStored {
-		months[k] = true
+		paidKeys[k] = true
 	}
 	u.monthsNotBelowZero()
 	u.monthsCarried()
 	u.sharedOnlyWithCarryAcross()
-	for _, k := range sortedKeys(months, comparePaidKeys) {
+	for _, k := range sortedKeys(paidKeys, comparePaidKeys) {
 		events, stored := orZero(u.monthPaid[k], zero), orZero(u.monthStored[k], zero)
 		if events.Cmp(stored) != 0 {
-			u.c.fail("account %s: its events say its %s bucket paid %s %s for the usage of %s, but the store keeps %s", k.account, k.bucket,
-				micros(events), k.currency, k.month.Format("2006-01"), micros(stored))
+			u.c.fail("account %s: its events say its %s bucket paid %s %s for the usage of resource %q in %s, but the store keeps %s", k.account, k.bucket,
+				micros(events), k.currency, k.resource, k.month.Format("2006-01"), micros(stored))
 		}
-		if k.bucket != abacus.BucketCash && events.Sign() < 0 {
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(u.paidByMonth), comparePaidKeys) {
+		if events := u.paidByMonth[k]; k.bucket != abacus.BucketCash && events.Sign() < 0 {
 			u.c.fail("account %s: its %s bucket got back %s %s more for the usage of %s than it paid for it", k.account, k.bucket,
 				micros(new(big.Int).Neg(events)), k.currency, k.month.Format("2006-01"))
 		}
@@ -396,7 +403,7 @@ func (u *usageCheck) monthsNotBelowZero() {
 		if u.monthNoCost[m] {
 			paid := new(big.Int)
 			for _, b := range abacus.CustomerBuckets {
-				if p := u.monthPaid[paidKey{m.account, m.currency, m.start, b}]; p != nil {
+				if p := u.paidByMonth[paidKey{m.account, m.currency, m.start, "", b}]; p != nil {
 					paid.Add(paid, p)
 				}
 			}
@@ -428,7 +435,7 @@ func (u *usageCheck) monthsCarried() {
 		}
 		paid := new(big.Int)
 		for _, b := range abacus.CustomerBuckets {
-			if p := u.monthPaid[paidKey{m.account, m.currency, m.start, b}]; p != nil {
+			if p := u.paidByMonth[paidKey{m.account, m.currency, m.start, "", b}]; p != nil {
 				paid.Add(paid, p)
 			}
 		}

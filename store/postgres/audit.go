@@ -97,7 +97,7 @@ func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
 }
 
 func (r *auditReader) MonthsPaid(fn func(abacus.MonthPaid) error) error {
-	return each(r, `SELECT `+monthPaidColumns+` FROM usage_paid ORDER BY account_id, currency, period`, scanMonthPaid, fn)
+	return each(r, `SELECT `+monthPaidColumns+` FROM usage_paid ORDER BY account_id, currency, period, resource_id`, scanMonthPaid, fn)
 }
 
 // Carries lists the account-wide carries from before periods (the zero

@@ -287,7 +287,15 @@ func TestWriteLazyTransaction(t *testing.T) {
 // (and those after it), for tests that set up what an older schema held.
 // Each has no room to spare, so appending to it copies.
 var (
-	undo0024 = []string{`DROP TABLE billing_zone`}
+	undo0025 = []string{
+		`CREATE TEMPORARY TABLE paid_by_month AS SELECT account_id, currency, period,
+			sum(cash)::bigint AS cash, sum(bonus)::bigint AS bonus, sum(voucher)::bigint AS voucher FROM usage_paid GROUP BY 1, 2, 3`,
+		`DELETE FROM usage_paid`,
+		`ALTER TABLE usage_paid DROP CONSTRAINT usage_paid_pkey, DROP COLUMN resource_id, ADD PRIMARY KEY (account_id, currency, period)`,
+		`INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher) SELECT * FROM paid_by_month`,
+		`DROP TABLE paid_by_month`,
+	}
+	undo0024 = slices.Concat(undo0025, []string{`DROP TABLE billing_zone`})
 	undo0023 = slices.Concat(undo0024, []string{`ALTER TABLE usage_rollups DROP COLUMN unpriced_quantity, DROP COLUMN unpriced_events`})
 	undo0017 = slices.Concat(undo0023, []string{`ALTER TABLE usage_counters DROP COLUMN price_id`})
 	undo0015 = slices.Concat(undo0017, []string{`ALTER TABLE usage_events DROP COLUMN uncommitted`}) // its index goes with it
@@ -351,8 +359,8 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
 		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
 			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', '2026-10-15T00:00:00Z', now(), '', 'charged', 'USD', 3000000, 1000000, 2000000, 0, '1', 0)`,
-		`DROP TABLE usage_paid`,
 		strings.Join(undo0017, "; "),
+		`DROP TABLE usage_paid`,
 		`DELETE FROM schema_migrations WHERE version >= 16`,
 	} {
 		if _, err := s.Pool().Exec(ctx, q); err != nil {
@@ -997,4 +1005,41 @@ func TestMigrationCountsUnpricedRollups(t *testing.T) {
 	if want := "10:00:7/2 10:15:2/1 11:00:0/0"; strings.Join(got, " ") != want {
 		t.Fatalf("unpriced usage after 0023: %s, want %s", strings.Join(got, " "), want)
 	}
+}
+
+// TestMigrationSplitsPaidByResource: 0025 keeps what the buckets paid per
+// resource, from the events, each in the month its account's sums or
+// counters say (the months of the billing zone), or its UTC month.
+func TestMigrationSplitsPaidByResource(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := storetest.PaidByResourceMonths
+	for _, q := range append(undo0025, `DELETE FROM schema_migrations WHERE version >= 25`, `UPDATE billing_zone SET zone = 'Asia/Shanghai'`) {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher)
+		VALUES ('a', 'USD', $1, 1000000, 0, 0), ('a', 'USD', $2, 6000000, 1000000, 10000000)`, m.Oct, m.Nov); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO usage_counters (account_id, price_key, currency, period, quantity) VALUES ('a', 'k', 'USD', $1, 1)`, m.Dec); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range storetest.PaidByResourceEvents {
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+			VALUES ($1, $2, 11, 0, 1, '', $3, '', 's', $4, now(), '', 'charged', 'USD', $5, $6, $7, $8, '1', 0)`,
+			e.ID, e.Account, e.Resource, e.Time, e.Cash+e.Bonus+e.Voucher, e.Cash, e.Bonus, e.Voucher); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckPaidByResource(t, s)
 }

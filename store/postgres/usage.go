@@ -167,17 +167,17 @@ func queueUsage(b *pgx.Batch, c *abacus.Changes, locks *lockKeys) {
 	if n := len(c.Paid); n > 0 {
 		// In the order of c.Paid, as the counters: batches that race for
 		// the same rows lock them in one order.
-		accts, curs, periods := make([]string, n), make([]string, n), make([]time.Time, n)
+		accts, curs, periods, resources := make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n)
 		cash, bonus, voucher := make([]int64, n), make([]int64, n), make([]int64, n)
 		for i, p := range c.Paid {
-			accts[i], curs[i], periods[i] = string(p.Account), string(p.Currency), p.Period
+			accts[i], curs[i], periods[i], resources[i] = string(p.Account), string(p.Currency), p.Period, p.ResourceID
 			cash[i], bonus[i], voucher[i] = p.Paid.Cash.Micros(), p.Paid.Bonus.Micros(), p.Paid.Voucher.Micros()
 		}
-		b.Queue(`INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[])
-			ON CONFLICT (account_id, currency, period) DO UPDATE SET cash = usage_paid.cash + excluded.cash,
+		b.Queue(`INSERT INTO usage_paid (account_id, currency, period, resource_id, cash, bonus, voucher)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+			ON CONFLICT (account_id, currency, period, resource_id) DO UPDATE SET cash = usage_paid.cash + excluded.cash,
 				bonus = usage_paid.bonus + excluded.bonus, voucher = usage_paid.voucher + excluded.voucher`,
-			accts, curs, periods, cash, bonus, voucher)
+			accts, curs, periods, resources, cash, bonus, voucher)
 	}
 	if n := len(c.Carries); n > 0 {
 		accts, periods, residues := make([]string, n), make([]time.Time, n), make([]string, n)
@@ -280,9 +280,9 @@ func scanReprice(row pgx.Row) (abacus.Reprice, error) {
 }
 
 // MonthPaid implements abacus.WriteTx: one row of usage_paid, by its key.
-func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time) (abacus.Drawn, error) {
-	rows, err := t.query(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = $1 AND currency = $2 AND period = $3`,
-		string(account), string(currency), period)
+func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time, resource string) (abacus.Drawn, error) {
+	rows, err := t.query(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = $1 AND currency = $2 AND period = $3 AND resource_id = $4`,
+		string(account), string(currency), period, resource)
 	ds, err := collect(rows, err, func(row pgx.Row) (abacus.Drawn, error) {
 		var cash, bonus, voucher int64
 		err := row.Scan(&cash, &bonus, &voucher)
@@ -294,12 +294,12 @@ func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, curre
 	return ds[0], nil
 }
 
-const monthPaidColumns = `account_id, currency, period, cash, bonus, voucher`
+const monthPaidColumns = `account_id, currency, period, resource_id, cash, bonus, voucher`
 
 func scanMonthPaid(row pgx.Row) (abacus.MonthPaid, error) {
 	var p abacus.MonthPaid
 	var cash, bonus, voucher int64
-	err := row.Scan(&p.Account, &p.Currency, &p.Period, &cash, &bonus, &voucher)
+	err := row.Scan(&p.Account, &p.Currency, &p.Period, &p.ResourceID, &cash, &bonus, &voucher)
 	p.Period, p.Paid = p.Period.UTC(), store.Drawn(cash, bonus, voucher)
 	return p, err
 }

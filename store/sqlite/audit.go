@@ -109,7 +109,7 @@ func (r *auditReader) Rollups(fn func(abacus.Rollup) error) error {
 }
 
 func (r *auditReader) MonthsPaid(fn func(abacus.MonthPaid) error) error {
-	return each(r, `SELECT `+monthPaidColumns+` FROM usage_paid ORDER BY account_id, currency, period`,
+	return each(r, `SELECT `+monthPaidColumns+` FROM usage_paid ORDER BY account_id, currency, period, resource_id`,
 		func(rows *sql.Rows) (abacus.MonthPaid, error) { return scanMonthPaid(rows) }, fn)
 }
 

@@ -457,7 +457,7 @@ func TestMigrationRepairsUsagePaid(t *testing.T) {
 			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
 		VALUES ('e1', 'a', 11, 0, 1, '', 'gpu', '', 's', ?, 0, '', 'charged', 'USD', 16000000, 6000000, 0, 10000000, '1', 0),
 			('e2', 'a', 11, 0, 1, '', 'gpu', '', 's', ?, 0, '', 'charged', 'USD', 3000000, 1000000, 2000000, 0, '1', 0);
-		DROP TABLE usage_paid;`+undo0017+`
+		`+undo0017+`DROP TABLE usage_paid;
 		DELETE FROM schema_migrations WHERE version >= 16;`, oct, oct)
 	if err != nil {
 		t.Fatal(err)
@@ -684,7 +684,52 @@ func TestMigrationCountsUnpricedRollups(t *testing.T) {
 	}
 }
 
-// undo0024 takes a migrated database back to before 0024.
-const undo0024 = `DROP TABLE billing_zone;
+// undo0024 takes a migrated database back to before 0024 (and 0025).
+const undo0024 = undo0025 + `DROP TABLE billing_zone;
 	DELETE FROM schema_migrations WHERE version >= 24;
 	`
+
+// undo0025 takes a migrated database back to before 0025: what the
+// buckets paid, per month rather than per resource.
+const undo0025 = `CREATE TABLE usage_paid_by_month (
+		account_id TEXT NOT NULL,
+		currency   TEXT NOT NULL,
+		period     INTEGER NOT NULL,
+		cash       INTEGER NOT NULL CHECK (typeof(cash) = 'integer'),
+		bonus      INTEGER NOT NULL CHECK (typeof(bonus) = 'integer'),
+		voucher    INTEGER NOT NULL CHECK (typeof(voucher) = 'integer'),
+		PRIMARY KEY (account_id, currency, period)
+	) WITHOUT ROWID;
+	INSERT INTO usage_paid_by_month SELECT account_id, currency, period, SUM(cash), SUM(bonus), SUM(voucher) FROM usage_paid GROUP BY 1, 2, 3;
+	DROP TABLE usage_paid;
+	ALTER TABLE usage_paid_by_month RENAME TO usage_paid;
+	DELETE FROM schema_migrations WHERE version >= 25;
+	`
+
+// TestMigrationSplitsPaidByResource: 0025 keeps what the buckets paid per
+// resource, from the events, each in the month its account's sums or
+// counters say (the months of the billing zone), or its UTC month.
+func TestMigrationSplitsPaidByResource(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, _ := migratedWithSQL(t)
+	m := storetest.PaidByResourceMonths
+	q := undo0025 + `UPDATE billing_zone SET zone = 'Asia/Shanghai';
+		INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher)
+		VALUES ('a', 'USD', ?, 1000000, 0, 0), ('a', 'USD', ?, 6000000, 1000000, 10000000);
+		INSERT INTO usage_counters (account_id, price_key, currency, period, quantity) VALUES ('a', 'k', 'USD', ?, 1);`
+	args := []any{m.Oct.UnixMicro(), m.Nov.UnixMicro(), m.Dec.UnixMicro()}
+	for _, e := range storetest.PaidByResourceEvents {
+		q += `INSERT INTO usage_events (id, account_id, scene, value_type, value, op_uid, resource_id, resource_name,
+			customer_id, event_time, received_at, extra, status, currency, charged, drawn_cash, drawn_bonus, drawn_voucher, price_ids, refunded)
+			VALUES (?, ?, 11, 0, 1, '', ?, '', 's', ?, 0, '', 'charged', 'USD', ?, ?, ?, ?, '1', 0);`
+		args = append(args, e.ID, e.Account, e.Resource, e.Time.UnixMicro(), e.Cash+e.Bonus+e.Voucher, e.Cash, e.Bonus, e.Voucher)
+	}
+	if _, err := db.ExecContext(ctx, q, args...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckPaidByResource(t, s)
+}

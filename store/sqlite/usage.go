@@ -232,11 +232,11 @@ func (t *writeTx) applyUsage(ctx context.Context, c *abacus.Changes) error {
 	if err != nil {
 		return err
 	}
-	err = insertRows(ctx, t.tx, `INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher)`, 6, len(c.Paid),
+	err = insertRows(ctx, t.tx, `INSERT INTO usage_paid (account_id, currency, period, resource_id, cash, bonus, voucher)`, 7, len(c.Paid),
 		func(i int, a []any) []any {
 			p := &c.Paid[i]
-			return append(a, string(p.Account), string(p.Currency), micros(p.Period), p.Paid.Cash.Micros(), p.Paid.Bonus.Micros(), p.Paid.Voucher.Micros())
-		}, ` ON CONFLICT (account_id, currency, period) DO UPDATE SET
+			return append(a, string(p.Account), string(p.Currency), micros(p.Period), p.ResourceID, p.Paid.Cash.Micros(), p.Paid.Bonus.Micros(), p.Paid.Voucher.Micros())
+		}, ` ON CONFLICT (account_id, currency, period, resource_id) DO UPDATE SET
 			cash = cash + excluded.cash, bonus = bonus + excluded.bonus, voucher = voucher + excluded.voucher`)
 	if err != nil {
 		return err
@@ -314,22 +314,22 @@ func scanReprice(sc interface{ Scan(...any) error }) (abacus.Reprice, error) {
 }
 
 // MonthPaid implements abacus.WriteTx: one row of usage_paid, by its key.
-func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time) (abacus.Drawn, error) {
+func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time, resource string) (abacus.Drawn, error) {
 	var cash, bonus, voucher int64
-	err := t.tx.QueryRowContext(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = ? AND currency = ? AND period = ?`,
-		string(account), string(currency), micros(period)).Scan(&cash, &bonus, &voucher)
+	err := t.tx.QueryRowContext(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = ? AND currency = ? AND period = ? AND resource_id = ?`,
+		string(account), string(currency), micros(period), resource).Scan(&cash, &bonus, &voucher)
 	if errors.Is(err, sql.ErrNoRows) {
 		return abacus.Drawn{}, nil
 	}
 	return store.Drawn(cash, bonus, voucher), err
 }
 
-const monthPaidColumns = `account_id, currency, period, cash, bonus, voucher`
+const monthPaidColumns = `account_id, currency, period, resource_id, cash, bonus, voucher`
 
 func scanMonthPaid(sc interface{ Scan(...any) error }) (abacus.MonthPaid, error) {
 	var p abacus.MonthPaid
 	var period, cash, bonus, voucher int64
-	err := sc.Scan(&p.Account, &p.Currency, &period, &cash, &bonus, &voucher)
+	err := sc.Scan(&p.Account, &p.Currency, &period, &p.ResourceID, &cash, &bonus, &voucher)
 	p.Period, p.Paid = fromMicros(period), store.Drawn(cash, bonus, voucher)
 	return p, err
 }

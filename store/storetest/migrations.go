@@ -18,8 +18,8 @@ import (
 // cash; -2 back), and "kept", charged as "whole" and not voided, all of
 // account "a" in USD at 2026-10-31T23:59:59.999999Z; and "next", charged
 // 6 (1 cash, 2 bonus, 3 voucher) at 2026-11-01T00:00:00Z. Those, and any
-// other event stored, fill usage_paid: per account, currency and UTC
-// calendar month, the sums of their net drawn_*.
+// other event stored, fill usage_paid: per account, currency, UTC
+// calendar month and resource, the sums of their net drawn_*.
 func CheckNettedVoids(t *testing.T, s abacus.Store) {
 	t.Helper()
 	evs, err := s.Events(context.Background(), abacus.EventQuery{IDs: []string{"whole", "part", "beyond", "cost", "kept", "next"}, Limit: 7})
@@ -49,29 +49,86 @@ func CheckNettedVoids(t *testing.T, s abacus.Store) {
 		account  abacus.AccountID
 		currency abacus.Currency
 		period   time.Time
+		resource string
 	}
 	sums := map[month]abacus.Drawn{}
 	for _, e := range all {
 		at := e.Time.UTC()
-		m := month{e.Account, e.Currency, time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)}
+		m := month{e.Account, e.Currency, time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC), e.ResourceID}
 		d := sums[m]
 		sums[m] = abacus.Drawn{Cash: micros(d.Cash.Micros() + e.Drawn.Cash.Micros()), Bonus: micros(d.Bonus.Micros() + e.Drawn.Bonus.Micros()),
 			Voucher: micros(d.Voucher.Micros() + e.Drawn.Voucher.Micros())}
 	}
 	var wantPaid []abacus.MonthPaid
 	for m, d := range sums {
-		wantPaid = append(wantPaid, abacus.MonthPaid{Account: m.account, Currency: m.currency, Period: m.period, Paid: d})
+		wantPaid = append(wantPaid, abacus.MonthPaid{Account: m.account, Currency: m.currency, Period: m.period, ResourceID: m.resource, Paid: d})
 	}
 	slices.SortFunc(wantPaid, func(x, y abacus.MonthPaid) int {
-		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period))
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Currency, y.Currency), x.Period.Compare(y.Period), cmp.Compare(x.ResourceID, y.ResourceID))
 	})
 	same(t, "usage_paid after the migration", paid, wantPaid)
 	// The last microsecond of October and the first of November are two
 	// months: November holds "next" alone.
-	nov := abacus.MonthPaid{Account: "a", Currency: "USD", Period: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+	nov := abacus.MonthPaid{Account: "a", Currency: "USD", Period: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), ResourceID: "gpu",
 		Paid: abacus.Drawn{Cash: micros(1_000_000), Bonus: micros(2_000_000), Voucher: micros(3_000_000)}}
 	if len(paid) != 2 || !paid[0].Period.Equal(time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("usage_paid after the migration: %+v, want October's row and November's", paid)
 	}
 	same(t, "November's row", paid[1], nov)
+}
+
+// PaidByResourceEvents are the events each dialect's
+// TestMigrationSplitsPaidByResource stores before migration 0025, in a
+// database billing by the months of Asia/Shanghai (UTC+8), with the
+// monthly sums that 0024 kept: (id, account, resource, time, cash, bonus,
+// voucher in micro-units).
+var PaidByResourceEvents = []struct {
+	ID, Account, Resource string
+	Time                  time.Time
+	Cash, Bonus, Voucher  int64
+}{
+	{"oct", "a", "gpu", time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC), 1_000_000, 0, 0},
+	// November in Shanghai, October in UTC.
+	{"nov-gpu", "a", "gpu", time.Date(2026, 10, 31, 17, 0, 0, 0, time.UTC), 0, 0, 10_000_000},
+	{"nov-cpu", "a", "cpu", time.Date(2026, 10, 31, 18, 0, 0, 0, time.UTC), 6_000_000, 0, 0},
+	{"nov-cpu-2", "a", "cpu", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), 0, 1_000_000, 0},
+	// December's batch netted to nothing, so it kept no sum; its counter
+	// tells the month.
+	{"dec-gpu", "a", "gpu", time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC), -2_000_000, 0, 0},
+	{"dec-cpu", "a", "cpu", time.Date(2026, 12, 10, 1, 0, 0, 0, time.UTC), 2_000_000, 0, 0},
+	// Moved nothing: no row.
+	{"free", "a", "disk", time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), 0, 0, 0},
+	// Neither a sum nor a counter: its UTC month.
+	{"alone", "b", "gpu", time.Date(2026, 8, 10, 0, 0, 0, 0, time.UTC), 3_000_000, 0, 0},
+}
+
+// PaidByResourceMonths are the month starts, in Shanghai, that 0024 kept
+// sums for (account "a"), and December's, which only a counter has.
+var PaidByResourceMonths = struct{ Oct, Nov, Dec time.Time }{
+	time.Date(2026, 9, 30, 16, 0, 0, 0, time.UTC), time.Date(2026, 10, 31, 16, 0, 0, 0, time.UTC), time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC),
+}
+
+// CheckPaidByResource checks what migration 0025 made of
+// PaidByResourceEvents: a row per account, currency, month and resource,
+// each event in the month its account's sums or counters say, or its UTC
+// month where they say none.
+func CheckPaidByResource(t *testing.T, s abacus.Store) {
+	t.Helper()
+	var paid []abacus.MonthPaid
+	if err := s.Audit(context.Background(), func(r abacus.AuditReader) error { return r.MonthsPaid(collect(&paid)) }); err != nil {
+		t.Fatal(err)
+	}
+	m := PaidByResourceMonths
+	row := func(acct abacus.AccountID, period time.Time, resource string, cash, bonus, voucher int64) abacus.MonthPaid {
+		return abacus.MonthPaid{Account: acct, Currency: "USD", Period: period, ResourceID: resource,
+			Paid: abacus.Drawn{Cash: micros(cash), Bonus: micros(bonus), Voucher: micros(voucher)}}
+	}
+	same(t, "usage_paid after 0025", paid, []abacus.MonthPaid{
+		row("a", m.Oct, "gpu", 1_000_000, 0, 0),
+		row("a", m.Nov, "cpu", 6_000_000, 1_000_000, 0),
+		row("a", m.Nov, "gpu", 0, 0, 10_000_000),
+		row("a", m.Dec, "cpu", 2_000_000, 0, 0),
+		row("a", m.Dec, "gpu", -2_000_000, 0, 0),
+		row("b", time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC), "gpu", 3_000_000, 0, 0),
+	})
 }

@@ -114,20 +114,25 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 }
 
 // testMonthPaid: the Paid of Changes is added, bucket by bucket, to the
-// row of its account, currency and period, by Apply and by Commit alike,
-// negative parts included; MonthPaid reads a row back, zero where none was
-// written, and the audit streams every row, by account, currency and
-// period. A write that rolls back adds nothing.
+// row of its account, currency, period and resource, by Apply and by
+// Commit alike, negative parts included; MonthPaid reads a row back, zero
+// where none was written, and the audit streams every row, by account,
+// currency, period and resource. A write that rolls back adds nothing.
 func testMonthPaid(t *testing.T, st abacus.Store) {
 	c, other := mustAccount(t, st, 1, "USD"), mustAccount(t, st, 2, "USD")
 	oct, nov := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	paid := func(acct abacus.AccountID, cur abacus.Currency, period time.Time, cash, bonus, voucher int64) abacus.MonthPaid {
-		return abacus.MonthPaid{Account: acct, Currency: cur, Period: period, Paid: abacus.Drawn{Cash: micros(cash), Bonus: micros(bonus), Voucher: micros(voucher)}}
+		return abacus.MonthPaid{Account: acct, Currency: cur, Period: period, ResourceID: "gpu", Paid: abacus.Drawn{Cash: micros(cash), Bonus: micros(bonus), Voucher: micros(voucher)}}
 	}
-	// In the order the ledger sorts them: account, currency, period.
+	cpu := func(p abacus.MonthPaid) abacus.MonthPaid {
+		p.ResourceID = "cpu"
+		return p
+	}
+	// In the order the ledger sorts them: account, currency, period, resource.
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		return tx.Apply(t.Context(), &abacus.Changes{Paid: []abacus.MonthPaid{
 			paid(c.ID, "EUR", oct, 0, 2, 0),
+			cpu(paid(c.ID, "USD", oct, 6, 0, 0)),
 			paid(c.ID, "USD", oct, 5, 7, 11),
 			paid(c.ID, "USD", nov, 5_000_000_000_000, 0, 1),
 			paid(other.ID, "USD", oct, 3, 0, 4),
@@ -157,6 +162,7 @@ func testMonthPaid(t *testing.T, st abacus.Store) {
 	}
 	want := []abacus.MonthPaid{
 		paid(c.ID, "EUR", oct, 0, 2, 0),
+		cpu(paid(c.ID, "USD", oct, 6, 0, 0)),
 		paid(c.ID, "USD", oct, 4, 0, 8),
 		paid(c.ID, "USD", nov, 5_000_000_000_000, 0, 1),
 		paid(other.ID, "EUR", nov, 9, 0, 0),
@@ -165,6 +171,7 @@ func testMonthPaid(t *testing.T, st abacus.Store) {
 	absent := []abacus.MonthPaid{
 		paid(c.ID, "USD", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), 0, 0, 0), // rolled back
 		paid(c.ID, "EUR", nov, 0, 0, 0),
+		cpu(paid(c.ID, "USD", nov, 0, 0, 0)),
 		paid(other.ID, "GBP", oct, 0, 0, 0),
 		paid(accountID(3), "USD", oct, 0, 0, 0),
 	}
@@ -173,14 +180,14 @@ func testMonthPaid(t *testing.T, st abacus.Store) {
 	mustWrite(t, st, func(tx abacus.WriteTx) error {
 		for i, p := range keys {
 			var err error
-			if read[i], err = tx.MonthPaid(t.Context(), p.Account, p.Currency, p.Period); err != nil {
+			if read[i], err = tx.MonthPaid(t.Context(), p.Account, p.Currency, p.Period, p.ResourceID); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	for i, p := range keys {
-		same(t, fmt.Sprintf("MonthPaid(%s, %s, %s)", p.Account, p.Currency, p.Period.Format("2006-01")), read[i], p.Paid)
+		same(t, fmt.Sprintf("MonthPaid(%s, %s, %s, %s)", p.Account, p.Currency, p.Period.Format("2006-01"), p.ResourceID), read[i], p.Paid)
 	}
 	var got []abacus.MonthPaid
 	if err := st.Audit(t.Context(), func(r abacus.AuditReader) error { return r.MonthsPaid(collect(&got)) }); err != nil {
