@@ -496,10 +496,11 @@ func TestIngestRefusesRepeatedHeaders(t *testing.T) {
 	}
 	for _, c := range []struct{ header, second, id string }{
 		{"ce-subject", bob, "bin-dupsub"},
-		{"ce-id", "bin-dupid-2", ""},
+		{"ce-id", "bin-dupid-2", ""}, // answered by the first
 		{"ce-time", "2026-11-02T11:00:00Z", "bin-duptime"},
 	} {
-		h := binary(cmp.Or(c.id, "bin-dupid-1"))
+		id := cmp.Or(c.id, "bin-dupid-1")
+		h := binary(id)
 		h.Add(c.header, c.second)
 		r := f.doHeaders("service", "POST", path, h, data)
 		results, _ := r.body["results"].([]any)
@@ -507,7 +508,7 @@ func TestIngestRefusesRepeatedHeaders(t *testing.T) {
 			t.Fatalf("two %s: %d %s", c.header, r.status, r.raw)
 		}
 		res := results[0].(map[string]any)
-		if e, _ := res["error"].(map[string]any); res["status"] != "rejected" || res["uuid"] != c.id || e["field"] != c.header || e["code"] != "invalid" ||
+		if e, _ := res["error"].(map[string]any); res["status"] != "rejected" || res["uuid"] != id || e["field"] != c.header || e["code"] != "invalid" ||
 			!strings.Contains(e["message"].(string), "appears more than once") {
 			t.Errorf("two %s: %v, want rejected naming %s", c.header, res, c.header)
 		}
@@ -568,5 +569,42 @@ func TestEventsPageCountsItsReasons(t *testing.T) {
 	// Each event's text and reason are ~2 KiB: a page of 1 MiB holds ~500.
 	if n >= 700 || page.body["next_after"] == nil || len(page.raw) > 1<<20+8<<10 {
 		t.Fatalf("%d events, next_after %v, %d bytes", n, page.body["next_after"], len(page.raw))
+	}
+}
+
+// TestIngestRejectionsNameTheirItem: an item rejected for its id is
+// answered by it, so that its producer can match the answer: an id given
+// twice by the first, one over 255 bytes by its first bytes and "…" (the
+// answer stays bounded), and the error names the id's field. QA had such
+// items answered "uuid": "".
+func TestIngestRejectionsNameTheirItem(t *testing.T) {
+	f := newFixture(t, testdb.SQLite(t))
+	path := "/api/v1/accounting/metering/events"
+	long := strings.Repeat("L", 100_000)
+	ce := `{"specversion":"1.0","id":"ce-twice-1","id":"ce-twice-2","source":"/q","type":"t","subject":%q,"time":"2026-11-02T10:00:00Z","data":{"value":1,"value_type":0,"scene":11,"resource_id":"gpu"}}`
+	body := "[" + strings.Join([]string{
+		csghubEvent(long, alice, 1, "2026-11-02T10:00:00Z"),
+		strings.Replace(csghubEvent("twice-1", alice, 1, "2026-11-02T10:00:00Z"), `"value":1`, `"value":1,"uuid":"twice-2"`, 1),
+		fmt.Sprintf(ce, alice),
+		strings.Replace(fmt.Sprintf(ce, alice), `"id":"ce-twice-2",`, "", 1),
+	}, ",") + "]"
+	r := f.mustDo("service", "POST", path, "", body, 200)
+	results, _ := r.body["results"].([]any)
+	if len(results) != 4 || r.body["rejected"] != 3.0 || r.body["accepted"] != 1.0 {
+		t.Fatalf("%.2000s", r.raw)
+	}
+	want := []struct{ id, field string }{{strings.Repeat("L", 252) + "…", "uuid"}, {"twice-1", "uuid"}, {"ce-twice-1", "id"}, {"ce-twice-1", ""}}
+	for i, w := range want {
+		res := results[i].(map[string]any)
+		e, _ := res["error"].(map[string]any)
+		if res["uuid"] != w.id || w.field != "" && (e["field"] != w.field || res["status"] != "rejected") {
+			t.Errorf("item %d: %.400v, want %q rejected naming %s", i, res, w.id, w.field)
+		}
+	}
+	if len(r.raw) > 2000 {
+		t.Errorf("the answer is %d bytes: the long id must not come back whole", len(r.raw))
+	}
+	if page := f.mustDo("admin", "GET", path+"?account="+alice, "", "", 200); len(page.body["events"].([]any)) != 1 {
+		t.Fatalf("stored: %.1000s", page.raw)
 	}
 }

@@ -116,7 +116,16 @@ func binaryCloudEvent(h headers, percentEncoded bool, body []byte, reserve func(
 		return nil, err
 	}
 	ev := map[string]any{}
+	// The item is named by its ce-id from the start, as sent where it is
+	// not percent-encoded as it should be, and by the first where it is
+	// sent twice.
 	var id string
+	if vs := h["ce-id"]; len(vs) > 0 {
+		id = vs[0]
+		if d, err := url.PathUnescape(id); percentEncoded && err == nil {
+			id = d
+		}
+	}
 	for _, attr := range binaryAttributes {
 		v, err := h.one("ce-" + attr)
 		if err != nil {
@@ -131,9 +140,6 @@ func binaryCloudEvent(h headers, percentEncoded bool, body []byte, reserve func(
 				return []Item{{Err: abacus.Errorf(abacus.CodeInvalid, "ce-"+attr, "%s is not percent-encoded as the HTTP binding asks", show(v)), ID: displayID(id)}}, nil
 			}
 			v = d
-		}
-		if attr == "id" {
-			id = v
 		}
 		if !utf8.ValidString(v) {
 			// json.Marshal below would replace the bytes with U+FFFD.

@@ -148,9 +148,9 @@ func TestBinaryCloudEventRepeatedHeaders(t *testing.T) {
 		name, header, value, field, id string
 	}{
 		{"two subjects", "ce-subject", other, "ce-subject", "e1"},
-		{"two ids", "ce-id", "e2", "ce-id", ""},
+		{"two ids", "ce-id", "e2", "ce-id", "e1"}, // answered by the first
 		{"two times", "ce-time", "2026-08-18T11:00:00Z", "ce-time", "e1"},
-		{"two spec versions", "ce-specversion", "1.0", "ce-specversion", ""},
+		{"two spec versions", "ce-specversion", "1.0", "ce-specversion", "e1"},
 		{"the same subject twice", "ce-subject", acct, "ce-subject", "e1"},
 		{"an extension twice", "ce-traceparent", "00-1", "ce-traceparent", "e1"},
 		{"two content types", "Content-Type", "application/json", "Content-Type", "e1"},
@@ -250,5 +250,28 @@ func TestBinaryCloudEventDeepBody(t *testing.T) {
 	got, err = decode.BinaryCloudEvent(http.Header{"Ce-Specversion": {"1.0"}}, true, []byte(binaryData))
 	if err != nil || len(got) != 1 || got[0].Err == nil || got[0].Err.Field == "body" {
 		t.Fatalf("attributes missing: %+v %v", got, err)
+	}
+}
+
+// TestBinaryCloudEventErrorsKeepID: a binary-mode event rejected for its
+// ce-id still names it by it: one too long by a marked prefix, one not
+// percent-encoded as it came.
+func TestBinaryCloudEventErrorsKeepID(t *testing.T) {
+	for _, c := range []struct{ id, want string }{
+		{strings.Repeat("z", 256), strings.Repeat("z", 252) + "…"},
+		{"e%zz", "e%zz"},
+		{"e%41", "eA"},
+	} {
+		h := binaryHeaders()
+		h.Set("ce-id", c.id)
+		h.Add("ce-source", "/again")
+		items, err := decode.BinaryCloudEvent(h, true, []byte(binaryData))
+		if err != nil || len(items) != 1 {
+			t.Fatalf("%q: %v %v", c.id, items, err)
+		}
+		checkItem(t, items[0])
+		if items[0].Err == nil || items[0].ID != c.want {
+			t.Errorf("%q: %+v, want the item %q", c.id, items[0], c.want)
+		}
 	}
 }

@@ -422,13 +422,55 @@ func finish(ev abacus.UsageEvent, id string, err *abacus.Error, names *[nFields]
 	return it
 }
 
-// displayID returns id as results should name it: canonical if it is a
-// UUID, and empty if it could never be an event id.
+// displayID returns id as results should name it, so that its producer
+// can tell which item an answer is about: canonical if it is a UUID; text
+// that is not UTF-8 as JSON carries it, each bad run of bytes a U+FFFD;
+// and an id longer than an event id may be as its first bytes, cut on a
+// character, followed by "…", at most MaxEventIDLength bytes in all, so
+// that an answer stays bounded (its error names the id's field and says
+// how long it is).
 func displayID(id string) string {
-	if id == "" || len(id) > abacus.MaxEventIDLength || !utf8.ValidString(id) {
+	if len(id) <= abacus.MaxEventIDLength && utf8.ValidString(id) {
+		return abacus.CanonicalEventID(id)
+	}
+	cut := len(id) > abacus.MaxEventIDLength
+	id = strings.ToValidUTF8(id[:min(len(id), 2*abacus.MaxEventIDLength)], "\uFFFD")
+	if !cut && len(id) <= abacus.MaxEventIDLength {
+		return id
+	}
+	const mark = "…"
+	n := min(len(id), abacus.MaxEventIDLength-len(mark))
+	for n > 0 && n < len(id) && !utf8.RuneStart(id[n]) {
+		n--
+	}
+	return id[:n] + mark
+}
+
+// idText is the text of an id as sent, to name its item by, or "": a
+// string's content, or a number's text (a number is no id, but it is
+// what the producer sent for one).
+func idText(raw []byte, ok bool) string {
+	if !ok {
 		return ""
 	}
-	return abacus.CanonicalEventID(id)
+	switch kindOf(raw) {
+	case kindString:
+		return unquote(bytes.TrimSpace(raw))
+	case kindNumber:
+		return string(bytes.TrimSpace(raw))
+	}
+	return ""
+}
+
+// first returns the value of the first member named key: an id given
+// twice names its item by the first.
+func (o object) first(key string) ([]byte, bool) {
+	for _, m := range o {
+		if m.key == key {
+			return m.raw, true
+		}
+	}
+	return nil, false
 }
 
 // canonEqual compares two accounts the way Validate would store them:
@@ -454,9 +496,7 @@ func csghubItem(o object) Item {
 			err = ferr
 		}
 	}
-	if f[fUUID].kind == kindString {
-		id = f[fUUID].s
-	}
+	id = idText(o.first("uuid"))
 	if err == nil {
 		err = o.caseVariant(csghubNames[:], "")
 	}
@@ -484,10 +524,7 @@ func cloudEventItem(o object, binary bool) Item {
 		return attr
 	}
 	idv, idErr := o.field("id", "id")
-	id := ""
-	if idv.kind == kindString {
-		id = idv.s
-	}
+	id := idText(o.first("id"))
 	fail := func(err *abacus.Error) Item { return Item{Err: err, ID: displayID(id)} }
 
 	spec, err := o.field("specversion", "specversion")

@@ -295,14 +295,50 @@ func TestCSGHubJSONErrorsKeepID(t *testing.T) {
 		csghub("evt-2", "created_at=5"),
 		csghub(strings.Repeat("x", 300)),
 		csghub("x", "uuid=7"),
+		csghub("first", `value=1,"uuid":"second"`),
+		csghub("", `uuid=5,"uuid":"second"`),
+		csghub("x", "uuid=null"),
+		csghub(strings.Repeat("é", 200)),
+		csghub("bad\xff"),
+		csghub(""),
 	)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"a0000000-0000-4000-8000-000000000001", "evt-2", "", ""}
+	// An id over 255 bytes is answered as its first bytes, cut on a
+	// character and marked: bounded, and still the producer's to match.
+	want := []string{"a0000000-0000-4000-8000-000000000001", "evt-2", strings.Repeat("x", 252) + "…", "7", "first", "5", "",
+		strings.Repeat("é", 126) + "…", "bad\ufffd", ""}
+	fields := []string{"value", "created_at", "uuid", "uuid", "uuid", "uuid", "uuid", "uuid", "uuid", "uuid"}
 	for i, it := range items {
-		if it.Err == nil || it.ID != want[i] {
-			t.Fatalf("item %d: ID %q, want %q (%v)", i, it.ID, want[i], it.Err)
+		if it.Err == nil || it.ID != want[i] || it.Err.Field != fields[i] {
+			t.Fatalf("item %d: ID %q, want %q (%v), naming %s", i, it.ID, want[i], it.Err, fields[i])
+		}
+		if len(it.ID) > abacus.MaxEventIDLength {
+			t.Fatalf("item %d: ID of %d bytes", i, len(it.ID))
+		}
+	}
+}
+
+// TestCloudEventErrorsKeepID: a CloudEvent rejected for its id still
+// names it by it: an id given twice by the first, one too long by a
+// marked prefix.
+func TestCloudEventErrorsKeepID(t *testing.T) {
+	items, err := decode.CloudEventsBatch([]byte(jsonArray(
+		cloudEvent("ce-1", []string{`source="/a","id":"ce-1b"`}),
+		cloudEvent(strings.Repeat("y", 1000), nil),
+		cloudEvent("x", []string{"id=42"}),
+		cloudEvent("ce-4", []string{`specversion="1.0","specversion":"1.0"`}),
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ce-1", strings.Repeat("y", 252) + "…", "42", "ce-4"}
+	fields := []string{"id", "id", "id", "specversion"}
+	for i, it := range items {
+		checkItem(t, it)
+		if it.Err == nil || it.ID != want[i] || it.Err.Field != fields[i] {
+			t.Fatalf("item %d: ID %q, want %q (%v), naming %s", i, it.ID, want[i], it.Err, fields[i])
 		}
 	}
 }

@@ -137,7 +137,7 @@ func TestInvalidUTF8InFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWant(t, items, []want{{1, "n1", ""}, {2, "n2", "resource_id"}, {3, "n3", "source"}, {4, "", "uuid"}, {5, "n5", ""}})
+	checkWant(t, items, []want{{1, "n1", ""}, {2, "n2", "resource_id"}, {3, "n3", "source"}, {4, "n4\ufffd", "uuid"}, {5, "n5", ""}})
 
 	csv := csvHeader + csvRow("c1") +
 		csvRow("c2", "=", "=", "=", "=", "op\xff") +
@@ -148,7 +148,7 @@ func TestInvalidUTF8InFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWant(t, items, []want{{2, "c1", ""}, {3, "c2", "op_uid"}, {4, "", "uuid"}, {5, "c4", "customer_id"}, {6, "c5", ""}})
+	checkWant(t, items, []want{{2, "c1", ""}, {3, "c2", "op_uid"}, {4, "c3\ufffd", "uuid"}, {5, "c4", "customer_id"}, {6, "c5", ""}})
 }
 
 // checkRejectsOnly asserts that items[bad] is refused as invalid UTF-8,
