@@ -81,6 +81,7 @@ func FuzzNDJSON(f *testing.F) {
 	f.Add([]byte(csghub("a") + "\n\n" + cloudEvent("b", nil) + "\r\n{bad\n42\n" + csghub("c", "value=2.5")))
 	f.Add([]byte("\ufeff" + csghub("a")))
 	f.Add([]byte("\n\n\n"))
+	f.Add([]byte(csghub("a") + "\ufeff" + csghub("b") + csghub("c") + "\n" + csghub("d") + `{"uuid":`))
 	f.Add([]byte(`{"specversion":"1.0","data":{"value":"1"}}` + "\n" + `{"specversion":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		items, err := readAll(t, decode.NewNDJSONReader(bytes.NewReader(body)))

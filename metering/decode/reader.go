@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/abacus-billing/abacus"
+	"github.com/abacus-billing/abacus/internal/jsontext"
 )
 
 // MaxLine bounds one line, in bytes (not counting its line end). A longer
@@ -238,11 +239,49 @@ func (r *Reader) nextNDJSON() (Item, bool, error) {
 		return Item{}, false, nil
 	}
 	if jerr := checkJSON(content); jerr != nil {
+		if err := joinedEvents(line, content); err != nil {
+			return Item{Line: line, Err: err}, true, nil
+		}
 		return Item{Line: line, Err: lineError(line, "is not valid JSON: %s", jerr)}, true, nil
 	}
 	it := decodeOne(content, formatAuto, func() string { return fmt.Sprintf("line %d", line) })
 	it.Line = line
 	return it, true, nil
+}
+
+// joinedEvents is the error of a line, not one JSON value, that holds an
+// event and then another object: NDJSON files joined end to end (cat a b,
+// or gzip members) where the first lacks its final line break, the next
+// file's byte-order mark maybe between. It is nil for any other line.
+func joinedEvents(line int, content []byte) *abacus.Error {
+	if kindOf(content) != kindObject {
+		return nil
+	}
+	whole, rest := 0, content // rest starts with an object
+	for {
+		at := jsontext.ErrorAt(rest)
+		if at < 0 {
+			whole, rest = whole+1, nil
+			break
+		}
+		if at == len(rest) || jsontext.ErrorAt(rest[:at]) >= 0 { // at is within it: it is not whole
+			break
+		}
+		next := bytes.TrimPrefix(rest[at:], utf8BOM)
+		if len(next) == 0 || next[0] != '{' { // no object after it
+			return nil
+		}
+		whole, rest = whole+1, next
+	}
+	const why = "as where files are joined end to end and the first lacks its final line break; this line is rejected: " +
+		"put each event on a line of its own and send them again"
+	switch {
+	case whole == 0:
+		return nil
+	case rest == nil:
+		return lineError(line, "holds %d events joined on one line, %s", whole, why)
+	}
+	return lineError(line, "holds events joined on one line (%d whole, then from byte %d one that is not), %s", whole, len(content)-len(rest)+1, why)
 }
 
 // nextCSV reads one record; ok is false for a blank one.

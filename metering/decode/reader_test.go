@@ -498,3 +498,41 @@ func TestFilesConcatenated(t *testing.T) {
 	}
 	checkWant(t, items, []want{{1, "x", ""}, {2, "y", ""}})
 }
+
+// TestNDJSONEventsJoinedOnOneLine: NDJSON files joined end to end where
+// the first lacks its final line break (cat a.ndjson b.ndjson) put two
+// events on one line. The line is rejected saying so, by its number, and
+// the lines around it are read (QA: it said only "invalid character '{'
+// after top-level value").
+func TestNDJSONEventsJoinedOnOneLine(t *testing.T) {
+	for name, c := range map[string]struct {
+		joined, says string
+	}{
+		"two":                  {csghub("j1") + csghub("j2"), "holds 2 events joined on one line"},
+		"a space between":      {csghub("j1") + " \t" + cloudEvent("j2", nil), "holds 2 events joined on one line"},
+		"the next file's mark": {csghub("j1") + "\ufeff" + csghub("j2"), "holds 2 events joined on one line"},
+		"three":                {csghub("j1") + csghub("j2") + csghub("j3"), "holds 3 events joined on one line"},
+		"the next one cut":     {csghub("j1") + `{"uuid":"j2",`, "holds events joined on one line (1 whole, then from byte 279 one that is not)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := csghub("a") + "\n" + c.joined + "\n" + csghub("b") + "\n"
+			items, err := readAll(t, decode.NewNDJSONReader(strings.NewReader(body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkWant(t, items, []want{{1, "a", ""}, {2, "", "line 2"}, {3, "b", ""}})
+			if msg := items[1].Err.Message; !strings.Contains(msg, c.says) || !strings.Contains(msg, "final line break") {
+				t.Fatalf("the joined line: %s", msg)
+			}
+		})
+	}
+	// What follows an event on its line but is no event is not valid JSON,
+	// as before.
+	for _, rest := range []string{"x", "[1]", "42", `"s"`, "\ufeff", csghub("b") + "x"} {
+		items, err := readAll(t, decode.NewNDJSONReader(strings.NewReader(csghub("a")+rest+"\n")))
+		if err != nil || len(items) != 1 || items[0].Err == nil || strings.Contains(items[0].Err.Message, "joined") ||
+			!strings.Contains(items[0].Err.Message, "is not valid JSON") {
+			t.Fatalf("%q after an event: %+v %v", rest, items, err)
+		}
+	}
+}
