@@ -557,6 +557,10 @@ type progress struct {
 	n          int
 	lastReport time.Time
 	finished   bool
+	// shown is the counts the last plain line gave, once one was printed:
+	// the end prints none that says the same again (QA: input that went
+	// quiet after its last events had that line printed twice).
+	shown *[2]int64
 }
 
 func newProgress(out io.Writer, name string) *progress {
@@ -617,6 +621,7 @@ func (p *progress) print(write func()) {
 }
 
 func (p *progress) line() {
+	p.shown = &[2]int64{int64(p.n), p.read}
 	elapsed := time.Since(p.start)
 	rate := float64(p.n) / elapsed.Seconds()
 	eta := ""
@@ -640,6 +645,9 @@ func (p *progress) done() {
 	p.finished = true
 	if p.bar != nil {
 		p.bar.Finish()
+		return
+	}
+	if p.shown != nil && *p.shown == [2]int64{int64(p.n), p.read} {
 		return
 	}
 	p.line()
