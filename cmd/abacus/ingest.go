@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -178,6 +179,44 @@ type ingester struct {
 	sum       metering.Summary
 	rejected  int
 	firstFail error // of the file being read
+	// unconfirmed are the lines of the file being read whose chunks'
+	// commits were not confirmed, in order, those of chunks one after
+	// another as one; lastFailed says the chunk before did not commit.
+	unconfirmed []lineRange
+	lastFailed  bool
+}
+
+// lineRange is the lines from and to of a file, both included.
+type lineRange struct{ from, to int }
+
+func (r lineRange) String() string {
+	if r.from == r.to {
+		return strconv.Itoa(r.from)
+	}
+	return fmt.Sprintf("%d to %d", r.from, r.to)
+}
+
+// linesText names rs, a few of them at most: "line 7", "lines 3 to 4 and
+// 9", "lines 1, 3, 5 and 2 more up to line 9".
+func linesText(rs []lineRange) string {
+	if len(rs) == 1 && rs[0].from == rs[0].to {
+		return "line " + rs[0].String()
+	}
+	const most = 3
+	var names []string
+	for _, r := range rs[:min(len(rs), most)] {
+		names = append(names, r.String())
+	}
+	last := ""
+	if len(rs) > most {
+		last = fmt.Sprintf("%d more up to line %d", len(rs)-most, rs[len(rs)-1].to)
+	} else {
+		last, names = names[len(names)-1], names[:len(names)-1]
+	}
+	if len(names) == 0 {
+		return "lines " + last
+	}
+	return "lines " + strings.Join(names, ", ") + " and " + last
 }
 
 const maxPrinted = 100
@@ -204,7 +243,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		return src.failed
 	}
 	in.mu.Lock()
-	in.firstFail = nil
+	in.firstFail, in.unconfirmed, in.lastFailed = nil, nil, false
 	in.mu.Unlock()
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
@@ -239,8 +278,16 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 				if in.firstFail == nil {
 					in.firstFail = err
 				}
+				from, to := items[0].Line, items[len(items)-1].Line
+				if n := len(in.unconfirmed); n > 0 && in.lastFailed {
+					in.unconfirmed[n-1].to = to
+				} else {
+					in.unconfirmed = append(in.unconfirmed, lineRange{from, to})
+				}
+				in.lastFailed = true
 				return
 			}
+			in.lastFailed = false
 			in.sum.Add(results)
 			if slices.ContainsFunc(results, func(r abacus.IngestResult) bool { return r.Status == abacus.IngestRejected }) {
 				prog.print(func() { in.report(name, items, results) })
@@ -294,18 +341,27 @@ read:
 	defer in.mu.Unlock()
 	switch {
 	case in.firstFail != nil:
+		// The lines whose outcome is unknown are named, so that the
+		// operator knows where a rerun matters (QA); the others' events
+		// are counted.
+		where := linesText(in.unconfirmed)
 		again := "run the same command again"
 		if name == "-" {
-			again = "send the same input again"
+			span := lineRange{in.unconfirmed[0].from, in.unconfirmed[len(in.unconfirmed)-1].to}
+			again = "send the same input again, or " + linesText([]lineRange{span}) + " of it"
+		}
+		unknown := "their events may or may not be in, those of the other lines are counted"
+		if len(in.unconfirmed) == 1 && in.unconfirmed[0].from == in.unconfirmed[0].to {
+			unknown = "its event may or may not be in, those of the other lines are counted"
 		}
 		var ae *abacus.Error
 		if errors.As(in.firstFail, &ae) && ae.Code == abacus.CodeUnavailable {
 			// Its advice to the HTTP client that sent the events is the
 			// one given here.
 			what, _, _ := strings.Cut(ae.Message, ";")
-			return fmt.Errorf("%s; nothing is lost: %s, the event ids make it safe", what, again)
+			return fmt.Errorf("%s of %s: %s; nothing is lost: %s, the event ids make it safe", what, where, unknown, again)
 		}
-		return fmt.Errorf("%w; nothing is lost: %s, the event ids make it safe", in.firstFail, again)
+		return fmt.Errorf("%s: %w: %s; nothing is lost: %s, the event ids make it safe", where, in.firstFail, unknown, again)
 	case interrupted && sentLine == 0:
 		return errors.New("interrupted before any event of it was read: nothing of it was sent")
 	case interrupted && name == "-":
