@@ -146,10 +146,10 @@ type WriteTx interface {
 	// be fn's last call. PostgreSQL sends the writes and the COMMIT in one
 	// round trip.
 	Commit(ctx context.Context, c *Changes) error
-	// MonthPaid reads what each bucket has paid for the account's usage of
-	// resource in currency in the billing period starting at period (zero
-	// if nothing was written for it).
-	MonthPaid(ctx context.Context, account AccountID, currency Currency, period time.Time, resource string) (Drawn, error)
+	// MonthPaid reads what each bucket has paid for the account's usage in
+	// currency in the billing period starting at period, by resource (a
+	// resource nothing was written for is not in it).
+	MonthPaid(ctx context.Context, account AccountID, currency Currency, period time.Time) (map[string]Drawn, error)
 }
 
 // BatchReads asks for what a batch is judged by. Everything is read once

@@ -47,9 +47,10 @@ type usageBatch struct {
 	// What each bucket paid for a resource's usage of a month: as stored, read when a
 	// credit first needs it, and what this batch moved (which it adds to
 	// the stored sums).
-	readPaid   func(usageMonth) (abacus.Drawn, error)
-	paidStored map[usageMonth]abacus.Drawn
+	readPaid   func(paidMonth) (map[string]abacus.Drawn, error)
+	paidStored map[paidMonth]map[string]abacus.Drawn
 	paidMoved  map[usageMonth]abacus.Drawn
+	movedTotal map[paidMonth]abacus.Drawn // paidMoved, all resources
 }
 
 type priceUse struct {
@@ -136,11 +137,12 @@ func (e *Engine) writeUsage(ctx context.Context, items []*usageItem, book *ratin
 			repricing: map[string]bool{},
 			rerated:   map[string]bool{},
 			book:      book,
-			readPaid: func(m usageMonth) (abacus.Drawn, error) {
-				return tx.MonthPaid(ctx, m.account, m.currency, m.start, m.resource)
+			readPaid: func(m paidMonth) (map[string]abacus.Drawn, error) {
+				return tx.MonthPaid(ctx, m.account, m.currency, m.start)
 			},
-			paidStored: map[usageMonth]abacus.Drawn{},
+			paidStored: map[paidMonth]map[string]abacus.Drawn{},
 			paidMoved:  map[usageMonth]abacus.Drawn{},
+			movedTotal: map[paidMonth]abacus.Drawn{},
 		}
 		if err := u.load(ctx, tx, items, version); err != nil {
 			return err

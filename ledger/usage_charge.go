@@ -258,11 +258,15 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 		return balanceOverflow(revenue, "balance")
 	}
 	m := u.monthOf(it)
-	paid := u.paidMoved[m]
+	paid, total := u.paidMoved[m], u.movedTotal[m.paidMonth]
 	for _, p := range parts {
 		if a := paid.Of(p.w.Bucket); a != nil {
 			var err error
 			if *a, err = a.Sub(p.amount); err != nil {
+				return err
+			}
+			t := total.Of(p.w.Bucket)
+			if *t, err = t.Sub(p.amount); err != nil {
 				return err
 			}
 		}
@@ -271,7 +275,7 @@ func (u *usageBatch) move(it *usageItem, parts []part, toRevenue abacus.Amount) 
 		p.w.Balance = next[i]
 	}
 	revenue.Balance = rev
-	u.paidMoved[m] = paid
+	u.paidMoved[m], u.movedTotal[m.paidMonth] = paid, total
 	return nil
 }
 

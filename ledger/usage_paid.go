@@ -10,52 +10,89 @@ import (
 // down, a void, a reprice) goes to the buckets that paid for it, never
 // more to one than it paid: otherwise a voucher spent on usage could come
 // back as cash. What an event paid bounds what its own void gives back to
-// each bucket; what its account paid for its resource's usage of its
-// month, net, bounds the rest. A resource, not the whole month: a price,
-// and so its tiers, is a resource's, and bounded by the month a credit of
-// a resource the voucher paid went partly to cash another one paid.
+// each bucket; what its account paid, net, for its resource's usage of its
+// month, and for the whole month, bound the rest. The resource's: a price,
+// and so its tiers, is a resource's, and bounded by the month alone a
+// credit of a resource the voucher paid went partly to cash another one
+// paid. The month's too: until migration 0025 credits were shared across
+// a month's resources, so a resource's sums may hold what a bucket got
+// back for another, which is then not the bucket's to get back again.
+
+// paidMonth is an account's billing period in one currency.
+type paidMonth struct {
+	account  abacus.AccountID
+	currency abacus.Currency
+	start    time.Time
+}
 
 // usageMonth is an account's billing period in one currency, for one
 // resource's usage.
 type usageMonth struct {
-	account  abacus.AccountID
-	currency abacus.Currency
-	start    time.Time
+	paidMonth
 	resource string
 }
 
 func (u *usageBatch) monthOf(it *usageItem) usageMonth {
-	return usageMonth{it.event.Account, it.customer.currency, u.book.PeriodOf(it.event.Time), it.event.ResourceID}
+	return usageMonth{paidMonth{it.event.Account, it.customer.currency, u.book.PeriodOf(it.event.Time)}, it.event.ResourceID}
 }
 
-// monthPaid is what each bucket has paid, net, for the usage of its
-// resource in its month: the stored sum of those events' Drawn, read once
-// a batch first needs it, and what the batch has moved.
-func (u *usageBatch) monthPaid(it *usageItem) (abacus.Drawn, error) {
+// paidFor is what each bucket has paid, net, for the usage of the item's
+// resource in its month, and for all the month's usage: the stored sums of
+// those events' Drawn, read once a batch first needs the month, and what
+// the batch has moved.
+func (u *usageBatch) paidFor(it *usageItem) (resource, month abacus.Drawn, err error) {
 	m := u.monthOf(it)
-	stored, ok := u.paidStored[m]
+	stored, ok := u.paidStored[m.paidMonth]
 	if !ok {
-		var err error
-		if stored, err = u.readPaid(m); err != nil {
-			return abacus.Drawn{}, err
+		if stored, err = u.readPaid(m.paidMonth); err != nil {
+			return abacus.Drawn{}, abacus.Drawn{}, err
 		}
-		u.paidStored[m] = stored
+		u.paidStored[m.paidMonth] = stored
 	}
-	return addDrawn(stored, u.paidMoved[m])
+	if resource, err = addDrawn(stored[m.resource], u.paidMoved[m]); err != nil {
+		return abacus.Drawn{}, abacus.Drawn{}, err
+	}
+	month = u.movedTotal[m.paidMonth]
+	for _, d := range stored {
+		if month, err = addDrawn(month, d); err != nil {
+			return abacus.Drawn{}, abacus.Drawn{}, err
+		}
+	}
+	return resource, month, nil
+}
+
+// bound is what each bucket can get back for the item's usage: at most
+// what it paid for the resource's month, and for the month.
+func (u *usageBatch) bound(it *usageItem) (abacus.Drawn, error) {
+	resource, month, err := u.paidFor(it)
+	return lesserDrawn(resource, month), err
 }
 
 // credit gives amount back to the account for usage of its resource in
 // its month, to the buckets in proportion to what each paid for that and
-// at most that. With a carry per month nothing is beyond them all; a month of an
-// account whose carry was one across months before migration 0018 may owe
-// back micro-units another month paid, and those go to cash. It returns
-// what came back to each bucket.
+// at most that (bound). What is beyond goes to the buckets in proportion
+// to what is left of what each paid for the month: the carry is the
+// month's, so one resource's charges may have paid micro-units of
+// another's cost, which come back with the other's voids. With a carry per
+// month nothing is beyond them all; a month of an account whose carry was
+// one across months before migration 0018 may owe back micro-units
+// another month paid, and those go to cash. It returns what came back to
+// each bucket.
 func (u *usageBatch) credit(it *usageItem, amount abacus.Amount) (abacus.Drawn, error) {
-	paid, err := u.monthPaid(it)
+	resource, month, err := u.paidFor(it)
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	shares, beyond, err := shareOut(amount, paid)
+	shares, beyond, err := shareOut(amount, lesserDrawn(resource, month))
+	if err == nil && !beyond.IsZero() {
+		var left, more abacus.Drawn
+		if left, err = subDrawn(month, shares); err == nil {
+			more, beyond, err = shareOut(beyond, left)
+		}
+		if err == nil {
+			shares, err = addDrawn(shares, more)
+		}
+	}
 	if err == nil {
 		shares.Cash, err = shares.Cash.Add(beyond)
 	}
@@ -83,11 +120,11 @@ func (u *usageBatch) giveBack(it *usageItem, s *abacus.StoredEvent, amount abacu
 		}
 		return u.reclaim(it, s, owed)
 	}
-	month, err := u.monthPaid(it)
+	bound, err := u.bound(it)
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	own, beyond, err := shareOut(amount, lesserDrawn(s.Drawn, month))
+	own, beyond, err := shareOut(amount, lesserDrawn(s.Drawn, bound))
 	if err != nil {
 		return abacus.Drawn{}, err
 	}

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -484,6 +485,124 @@ func TestCreditsStayWithTheirResource(t *testing.T) {
 					}
 				}
 				if got := f.balances(acct); got != "cash 5 bonus 0 voucher 16" {
+					t.Fatal(got)
+				}
+				mustVerify(t, f.st)
+			})
+		}
+	})
+}
+
+// TestCarriesAcrossResourcesComeBackToTheMonthsBuckets: a month's carry
+// is the month's, not a resource's, so with prices below a millionth one
+// resource's events can pay nothing, their cost carried into another's
+// charges. What their voids give back beyond what their resource paid is
+// then the month's: it goes to the buckets that paid for the month, never
+// to cash that paid none of it (QA: 400 such events moved 100 micro-units
+// of voucher money to cash once voided).
+func TestCarriesAcrossResourcesComeBackToTheMonthsBuckets(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		for _, c := range []struct {
+			name  string
+			order func(ids []string) []string
+		}{
+			{"in the order charged", func(ids []string) []string { return ids }},
+			{"one resource first", func(ids []string) []string {
+				var a, b []string
+				for i, id := range ids {
+					if i%2 == 0 {
+						a = append(a, id)
+					} else {
+						b = append(b, id)
+					}
+				}
+				return append(a, b...)
+			}},
+			{"the other first", func(ids []string) []string {
+				var a, b []string
+				for i, id := range ids {
+					if i%2 == 1 {
+						a = append(a, id)
+					} else {
+						b = append(b, id)
+					}
+				}
+				return append(a, b...)
+			}},
+			{"backwards", func(ids []string) []string {
+				out := slices.Clone(ids)
+				slices.Reverse(out)
+				return out
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("a", "0.0000005", month), perMinute("b", "0.0000005", month))
+				acct := f.account(abacus.Overdraft{}, nil)
+				f.fund(acct, abacus.TxTopup, "1")
+				f.voucher(acct, "1")
+				var ids []string
+				for i := range 40 {
+					id := "e" + strconv.Itoa(i)
+					ids = append(ids, id)
+					f.ingest(spaceEvent(id, acct, []string{"a", "b"}[i%2], 1, t0.Add(time.Duration(i)*time.Minute)))
+				}
+				if got := f.balances(acct); got != "cash 1 bonus 0 voucher 0.99998" {
+					t.Fatal(got)
+				}
+				for _, id := range c.order(ids) {
+					if v := f.void(id); v.Err != nil {
+						t.Fatalf("void %s: %+v", id, v)
+					}
+				}
+				if got := f.balances(acct); got != "cash 1 bonus 0 voucher 1" {
+					t.Fatal(got)
+				}
+				mustVerify(t, f.st)
+			})
+		}
+	})
+}
+
+// TestCreditsSharedAcrossResourcesBeforeMigration0025: until 0025 a
+// credit was shared with the buckets that paid the month's other
+// resources, so a resource's sums can hold what a bucket got back for
+// another. What a bucket gets back is bounded by the month too, so voiding
+// such a month, in any order, brings each bucket back exactly what it
+// paid (QA: cash ended 0.769231 up and the voucher as much down after an
+// upgrade, by the order of the voids).
+func TestCreditsSharedAcrossResourcesBeforeMigration0025(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		month := t0.AddDate(0, -1, 0)
+		// All minutes at 1 up to 10, all at 0.5 beyond: C(8) = 8, C(12) = 6.
+		gpu := tieredPrice("gpu", abacus.ModelVolume, month, tier{10, "1"}, tier{0, "0.5"})
+		cpu := perMinute("cpu", "1", month)
+		for _, order := range [][]string{{"e1", "e2", "e3"}, {"e1", "e3", "e2"}, {"e2", "e1", "e3"}, {"e2", "e3", "e1"}, {"e3", "e1", "e2"}, {"e3", "e2", "e1"}} {
+			t.Run(strings.Join(order, ","), func(t *testing.T) {
+				f := newUsageFixture(t, open(t), ledger.UsageConfig{}, gpu, cpu)
+				acct := f.account(abacus.Overdraft{}, nil)
+				f.fund(acct, abacus.TxTopup, "100")
+				f.voucher(acct, "8")
+				f.ingest(spaceEvent("e1", acct, "gpu", 8, t0))                  // voucher 8
+				f.ingest(spaceEvent("e2", acct, "cpu", 5, t0.Add(time.Hour)))   // cash 5
+				f.ingest(spaceEvent("e3", acct, "gpu", 4, t0.Add(2*time.Hour))) // 2 back to the voucher
+				// As an earlier release could have split it: 1 of gpu's
+				// credit went to cash, and the voucher got 1 back for cpu.
+				// Each bucket's sums stay as they were, and so do its
+				// postings.
+				corrupt(t, f.st, `UPDATE usage_events SET drawn_cash = 6000000, drawn_voucher = -1000000 WHERE id = 'e2'`)
+				corrupt(t, f.st, `UPDATE usage_events SET drawn_cash = -1000000, drawn_voucher = -1000000 WHERE id = 'e3'`)
+				corrupt(t, f.st, `UPDATE usage_paid SET cash = -1000000, voucher = 7000000 WHERE resource_id = 'gpu'`)
+				corrupt(t, f.st, `UPDATE usage_paid SET cash = 6000000, voucher = -1000000 WHERE resource_id = 'cpu'`)
+				mustVerify(t, f.st)
+				for _, id := range order {
+					if v := f.void(id); v.Err != nil {
+						t.Fatalf("void %s: %+v", id, v)
+					}
+				}
+				if got := f.balances(acct); got != "cash 100 bonus 0 voucher 8" {
 					t.Fatal(got)
 				}
 				mustVerify(t, f.st)

@@ -186,8 +186,8 @@ func (u *usageBatch) repriceMonth(group []repricing) error {
 			return err
 		}
 		return &errRepriceRefused{item: it, err: abacus.Errorf(abacus.CodeInsufficientFunds, "uuid",
-			"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); its month from %s costs %s more at the corrected prices",
-			cash.Account, has, c.currency, cash.Floor, u.book.PeriodOf(group[0].event.Time).In(u.book.Zone()).Format("2006-01-02"), more)}
+			"account %s can spend %s %s (what its buckets have available, cash down to its floor of %s); its usage of resource %q in the month from %s costs %s more at the corrected prices",
+			cash.Account, has, c.currency, cash.Floor, group[0].event.ResourceID, u.book.PeriodOf(group[0].event.Time).In(u.book.Zone()).Format("2006-01-02"), more)}
 	}
 	now, err := addDrawn(paid, moved)
 	if err != nil {
@@ -213,11 +213,11 @@ func (u *usageBatch) settleDifference(it *usageItem, more abacus.Amount, paid ab
 	// At most what the month still has paid, too: credits to its events
 	// left out of the call may have given some of it back already (a
 	// voucher had got back 10.67 of the 10 it was granted).
-	month, err := u.monthPaid(it)
+	bound, err := u.bound(it)
 	if err != nil {
 		return abacus.Drawn{}, err
 	}
-	own, beyond, err := shareOut(less, lesserDrawn(paid, month))
+	own, beyond, err := shareOut(less, lesserDrawn(paid, bound))
 	if err == nil {
 		err = u.moveBack(it, own)
 	}

@@ -40,9 +40,9 @@ type usageCheck struct {
 	monthPaid, monthStored, paidByMonth map[paidKey]*big.Int
 	// The exact cost of what stands of each account's month, and its
 	// events; a month with an event of unknown cost is not in monthCost.
-	monthCost   map[usageMonth]decimal.Decimal
-	monthEvents map[usageMonth]int64
-	monthNoCost map[usageMonth]bool
+	monthCost   map[paidMonth]decimal.Decimal
+	monthEvents map[paidMonth]int64
+	monthNoCost map[paidMonth]bool
 	// Per bucket: what usage transactions moved on it, and what the
 	// events say it paid (negated), but for accounts with an event whose
 	// split is an estimate.
@@ -88,7 +88,7 @@ func newUsageCheck(c *Check) *usageCheck {
 		ledgerByAcct: map[abacus.AccountID]*big.Int{}, eventsByAcct: map[abacus.AccountID]*big.Int{},
 		reprices: map[int64][]abacus.Reprice{},
 		costs:    map[abacus.AccountID]decimal.Decimal{}, costUnknown: map[abacus.AccountID]bool{}, monthPaid: map[paidKey]*big.Int{}, monthStored: map[paidKey]*big.Int{}, paidByMonth: map[paidKey]*big.Int{},
-		monthCost: map[usageMonth]decimal.Decimal{}, monthEvents: map[usageMonth]int64{}, monthNoCost: map[usageMonth]bool{},
+		monthCost: map[paidMonth]decimal.Decimal{}, monthEvents: map[paidMonth]int64{}, monthNoCost: map[paidMonth]bool{},
 		ledgerByBucket: map[acctBucket]*big.Int{}, eventsByBucket: map[acctBucket]*big.Int{}, estimated: map[abacus.AccountID]bool{},
 		carries: map[carryKey]decimal.Decimal{}, carried: map[abacus.AccountID]decimal.Decimal{}, shared: map[carryKey]bool{},
 		acrossMonths: map[abacus.AccountID]bool{}}
@@ -157,7 +157,7 @@ func (u *usageCheck) event(e *abacus.StoredEvent) {
 			e.ID, e.Drawn.Cash, e.Drawn.Bonus, e.Drawn.Voucher, e.Charged, e.Refunded)
 	}
 	month, _ := rating.Month(e.Time, u.zone)
-	um := usageMonth{account: e.Account, currency: e.Currency, start: month}
+	um := paidMonth{e.Account, e.Currency, month}
 	u.monthEvents[um]++
 	if e.Cost.Valid {
 		u.monthCost[um] = u.monthCost[um].Add(e.Cost.Decimal)
@@ -390,11 +390,11 @@ func (u *usageCheck) finish() {
 // which the account's carry may move by a micro-unit per event across
 // months.
 func (u *usageCheck) monthsNotBelowZero() {
-	months := map[usageMonth]bool{}
+	months := map[paidMonth]bool{}
 	for m := range u.monthEvents {
 		months[m] = true
 	}
-	for _, m := range sortedKeys(months, func(a, b usageMonth) int {
+	for _, m := range sortedKeys(months, func(a, b paidMonth) int {
 		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
 	}) {
 		n := u.monthEvents[m]
@@ -422,11 +422,11 @@ func (u *usageCheck) monthsNotBelowZero() {
 // account's carry was one across months (before migration 0018) is left
 // to the check of the account's sum.
 func (u *usageCheck) monthsCarried() {
-	months := map[usageMonth]bool{}
+	months := map[paidMonth]bool{}
 	for m := range u.monthCost {
 		months[m] = true
 	}
-	for _, m := range sortedKeys(months, func(a, b usageMonth) int {
+	for _, m := range sortedKeys(months, func(a, b paidMonth) int {
 		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
 	}) {
 		k := carryKey{m.account, m.start}

@@ -279,19 +279,33 @@ func scanReprice(row pgx.Row) (abacus.Reprice, error) {
 	return r, err
 }
 
-// MonthPaid implements abacus.WriteTx: one row of usage_paid, by its key.
-func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time, resource string) (abacus.Drawn, error) {
-	rows, err := t.query(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = $1 AND currency = $2 AND period = $3 AND resource_id = $4`,
-		string(account), string(currency), period, resource)
-	ds, err := collect(rows, err, func(row pgx.Row) (abacus.Drawn, error) {
-		var cash, bonus, voucher int64
-		err := row.Scan(&cash, &bonus, &voucher)
-		return store.Drawn(cash, bonus, voucher), err
-	})
-	if err != nil || len(ds) == 0 {
-		return abacus.Drawn{}, err
+// MonthPaid implements abacus.WriteTx: the rows of usage_paid of an
+// account's month, by resource.
+func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time) (map[string]abacus.Drawn, error) {
+	rows, err := t.query(ctx, `SELECT resource_id, cash, bonus, voucher FROM usage_paid WHERE account_id = $1 AND currency = $2 AND period = $3`,
+		string(account), string(currency), period)
+	ps, err := collect(rows, err, scanResourcePaid)
+	if err != nil {
+		return nil, err
 	}
-	return ds[0], nil
+	paid := make(map[string]abacus.Drawn, len(ps))
+	for _, p := range ps {
+		paid[p.resource] = p.paid
+	}
+	return paid, nil
+}
+
+type resourcePaid struct {
+	resource string
+	paid     abacus.Drawn
+}
+
+func scanResourcePaid(row pgx.Row) (resourcePaid, error) {
+	var p resourcePaid
+	var cash, bonus, voucher int64
+	err := row.Scan(&p.resource, &cash, &bonus, &voucher)
+	p.paid = store.Drawn(cash, bonus, voucher)
+	return p, err
 }
 
 const monthPaidColumns = `account_id, currency, period, resource_id, cash, bonus, voucher`

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -313,15 +312,25 @@ func scanReprice(sc interface{ Scan(...any) error }) (abacus.Reprice, error) {
 	return r, err
 }
 
-// MonthPaid implements abacus.WriteTx: one row of usage_paid, by its key.
-func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time, resource string) (abacus.Drawn, error) {
-	var cash, bonus, voucher int64
-	err := t.tx.QueryRowContext(ctx, `SELECT cash, bonus, voucher FROM usage_paid WHERE account_id = ? AND currency = ? AND period = ? AND resource_id = ?`,
-		string(account), string(currency), micros(period), resource).Scan(&cash, &bonus, &voucher)
-	if errors.Is(err, sql.ErrNoRows) {
-		return abacus.Drawn{}, nil
+// MonthPaid implements abacus.WriteTx: the rows of usage_paid of an
+// account's month, by resource.
+func (t *writeTx) MonthPaid(ctx context.Context, account abacus.AccountID, currency abacus.Currency, period time.Time) (map[string]abacus.Drawn, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT resource_id, cash, bonus, voucher FROM usage_paid WHERE account_id = ? AND currency = ? AND period = ?`,
+		string(account), string(currency), micros(period))
+	if err != nil {
+		return nil, err
 	}
-	return store.Drawn(cash, bonus, voucher), err
+	defer rows.Close()
+	paid := map[string]abacus.Drawn{}
+	for rows.Next() {
+		var resource string
+		var cash, bonus, voucher int64
+		if err := rows.Scan(&resource, &cash, &bonus, &voucher); err != nil {
+			return nil, err
+		}
+		paid[resource] = store.Drawn(cash, bonus, voucher)
+	}
+	return paid, rows.Err()
 }
 
 const monthPaidColumns = `account_id, currency, period, resource_id, cash, bonus, voucher`
