@@ -525,7 +525,7 @@ func TestRepriceRefusedLeavesTheMonth(t *testing.T) {
 		if !strings.Contains(res[0].Err.Message, `"y2"`) {
 			t.Fatalf("y1's refusal does not name y2, the month's first event, refused for the month: %+v", res)
 		}
-		if want := "can spend 4.9 USD (what its buckets have available, cash down to its floor of 0); its usage of resource \"gpu\" in the month from 2026-11-01 costs 10.1 more"; !strings.Contains(res[1].Err.Message, want) {
+		if want := "can spend 4.9 USD (what its buckets have available, cash down to its floor of 0); its usage of resource \"bv\" in the month from 2026-11-01 costs 10.1 more"; !strings.Contains(res[1].Err.Message, want) {
 			t.Fatalf("the refusal says %q, want what the corrected month costs more: %q", res[1].Err.Message, want)
 		}
 		if b := wallet(t, f.st, acct, abacus.BucketCash, "USD").Balance; b.String() != "4.9" {
