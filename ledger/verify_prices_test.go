@@ -109,3 +109,28 @@ func TestVerifyCatchesAPerUnitEventsValueEdited(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyCatchesAVoidThatGaveNothingBack: a void of per-unit prices
+// gives back all of the event's cost, so a voided event of them of which
+// some cost stands was not voided by abacus. With only its status edited
+// (and its usage taken out of its rollup) verify had passed it, the
+// account paying for usage its statements no longer showed, and its real
+// void refused as done (QA).
+func TestVerifyCatchesAVoidThatGaveNothingBack(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
+		f := newUsageFixture(t, open(t), ledger.UsageConfig{}, perMinute("gpu", "1", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)))
+		acct := f.account(abacus.Overdraft{Unlimited: true}, nil)
+		f.ingest(spaceEvent("a", acct, "gpu", 2, f.t0), spaceEvent("b", acct, "gpu", 3, f.t0))
+		if v := f.void("b"); v.Err != nil {
+			t.Fatalf("void: %+v", v)
+		}
+		mustVerify(t, f.st)
+		corrupt(t, f.st, `UPDATE usage_events SET status = 'voided' WHERE id = 'a'`)
+		corrupt(t, f.st, `UPDATE usage_rollups SET quantity = quantity - 2, events = events - 1`)
+		rep, err := ledger.Verify(f.ctx, f.st)
+		if err != nil || rep.OK() || !strings.Contains(rep.String(), "event a is voided, yet 2 of its cost stands") ||
+			strings.Contains(rep.String(), "event b ") {
+			t.Fatalf("%v\n%s", err, rep)
+		}
+	})
+}

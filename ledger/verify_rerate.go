@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"slices"
 	"time"
 
 	"github.com/abacus-billing/abacus"
@@ -17,15 +18,19 @@ import (
 // tiers made them, which the counters check answers for, and burst events
 // what the level was when they were charged, which a change held back past
 // a far-dated event may since have moved; their costs are not compared.
+// A void of versions that count nothing gives back all of the event's
+// cost, so none of a voided one's stands: with only its status edited,
+// one had passed (QA).
 type rerateCheck struct {
 	keys, costs *Check
 	book        *rating.Book
 	plain       map[int64]bool // per-unit versions
+	counted     map[int64]bool // versions that count usage (tiers, packages)
 	zone        *time.Location // of the billing months
 }
 
 func newRerateCheck(keys, costs *Check) *rerateCheck {
-	return &rerateCheck{keys: keys, costs: costs, plain: map[int64]bool{}}
+	return &rerateCheck{keys: keys, costs: costs, plain: map[int64]bool{}, counted: map[int64]bool{}}
 }
 
 func (rc *rerateCheck) load(ar abacus.AuditReader, prices map[int64]*abacus.Price) error {
@@ -34,6 +39,9 @@ func (rc *rerateCheck) load(ar abacus.AuditReader, prices map[int64]*abacus.Pric
 		all = append(all, *p)
 		if p.Model == abacus.ModelPerUnit {
 			rc.plain[p.ID] = true
+		}
+		if rating.Counts(p.Model) {
+			rc.counted[p.ID] = true
 		}
 	}
 	var commitments []abacus.Commitment
@@ -61,6 +69,9 @@ func (rc *rerateCheck) event(e *abacus.StoredEvent) {
 	if err := rc.book.NamedFit(&e.UsageEvent, e.Currency, e.PriceIDs); err != nil {
 		rc.keys.fail("event %s does not fit the versions that charged it: %v", e.ID, err)
 		return
+	}
+	if e.Status == abacus.EventVoided && e.Cost.Valid && !e.Cost.Decimal.IsZero() && !slices.ContainsFunc(e.PriceIDs, func(id int64) bool { return rc.counted[id] }) {
+		rc.costs.fail("event %s is voided, yet %s of its cost stands (it was refunded %s): a void of prices that count no usage gives back all of it", e.ID, e.Cost.Decimal, e.Refunded)
 	}
 	if e.Status != abacus.EventCharged || !e.Cost.Valid {
 		return
