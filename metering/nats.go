@@ -239,6 +239,9 @@ type Consumer struct {
 	// streamSubjects are the subjects the stream captures (none: a mirror
 	// or a stream of sources), as ensureStream found them.
 	streamSubjects []string
+	// durableFilters are the durable's filters as ensureConsumer left
+	// them (none: the whole stream).
+	durableFilters []string
 	p              *Pipeline
 	st             abacus.Store
 	log            *slog.Logger
@@ -400,8 +403,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 }
 
 func (c *Consumer) logStarted() {
-	filter := strings.Join(c.filters, ",") // the durable's, as ensureConsumer sets it
-	if c.whole && len(c.filters) > 1 {
+	filter := strings.Join(c.durableFilters, ",") // the durable's, as ensureConsumer left it
+	if filter == "" {
 		filter = "none (the whole stream)"
 	}
 	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "filter", filter, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)

@@ -184,9 +184,14 @@ func (c *Consumer) warnLimits(cfg jetstream.StreamConfig) {
 
 // ensureConsumer creates the durable pull consumer or brings its
 // settings up to date. Its filter is none when it takes the whole stream
-// (as on CSGHub's stream, of the three metering subjects), so that
-// nats-server before 2.10, which takes one filter per consumer, serves
-// it; several filters (FilterSubjects) need 2.10.
+// (as on CSGHub's stream, of the three metering subjects, or a stream of
+// accounting.metering.> given that filter), so that nats-server before
+// 2.10, which takes one filter per consumer, serves it, and so that a
+// durable made without a filter (nats consumer add) keeps none: nats-server
+// 2.9.10, given the filter accounting.metering.> for such a durable on a
+// stream of accounting.metering.>, delivered none of the messages stored
+// before (QA: every one of them went uncharged). Several filters
+// (FilterSubjects) need 2.10.
 func (c *Consumer) ensureConsumer(ctx context.Context) error {
 	cfg := jetstream.ConsumerConfig{
 		Durable:       c.cfg.Durable,
@@ -198,9 +203,9 @@ func (c *Consumer) ensureConsumer(ctx context.Context) error {
 		MaxAckPending: max(1000, 2*c.cfg.Batch),
 	}
 	switch {
+	case c.whole:
 	case len(c.filters) == 1:
 		cfg.FilterSubject = c.filters[0]
-	case c.whole:
 	default:
 		if v := c.nc.ConnectedServerVersion(); !versionAtLeast(v, 2, 10) {
 			// nats.go would send FilterSubjects all the same, and a server
@@ -210,14 +215,15 @@ func (c *Consumer) ensureConsumer(ctx context.Context) error {
 		}
 		cfg.FilterSubjects = c.filters
 	}
-	if err := c.refilter(ctx, cfg); err != nil {
+	cfg, err := c.refilter(ctx, cfg)
+	if err != nil {
 		return err
 	}
 	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, cfg)
 	if err != nil {
 		return c.consumerError(err)
 	}
-	c.cons = cons
+	c.cons, c.durableFilters = cons, filtersOf(cfg)
 	return nil
 }
 
@@ -240,8 +246,14 @@ func (c *Consumer) consumerError(err error) error {
 	return err
 }
 
-// refilter refuses a durable that exists with filters leaving out some
-// of what cfg takes (an older abacus made it with the filter
+// refilter checks cfg against the durable if it exists, and returns the
+// settings to bring it to. A durable whose filters take what cfg's take
+// (a wildcard filter of the whole stream, where cfg has none, as an older
+// abacus made it) keeps its filters: its filter is never changed for
+// nothing.
+//
+// It refuses a durable that exists with filters leaving out some of what
+// cfg takes (an older abacus made it with the filter
 // accounting.metering.duration). Updated in place it would go on from
 // where it was, and skip the messages of the subjects it takes in now
 // that came before: the token events waiting in the stream. Made again, it
@@ -250,29 +262,34 @@ func (c *Consumer) consumerError(err error) error {
 // is tried again and may be charged now, and a long stream takes long.
 // Which of those an operator wants is theirs to say, so abacus says how
 // to do either and does neither.
-func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) error {
+func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.ConsumerConfig, error) {
 	cons, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil
+		return cfg, nil
 	}
 	if err != nil {
-		return fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+		return cfg, fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
 	}
-	had, wants := filtersOf(cons.CachedInfo().Config), filtersOf(cfg)
-	if len(had) == 0 || slices.Equal(had, wants) {
-		return nil // it took the whole stream, or takes what it did
+	existing := cons.CachedInfo().Config
+	had, wants := filtersOf(existing), filtersOf(cfg)
+	if slices.Equal(had, wants) {
+		return cfg, nil
+	}
+	if c.takesWhole(had) && c.takesWhole(wants) {
+		// The same said otherwise: left as it is.
+		cfg.FilterSubject, cfg.FilterSubjects = existing.FilterSubject, existing.FilterSubjects
+		return cfg, nil
 	}
 	takes := wants
 	if len(takes) == 0 {
 		takes = c.streamSubjects // the whole stream: what it captures
 	}
-	if len(takes) > 0 && !slices.ContainsFunc(takes, func(w string) bool {
+	narrowed := len(had) == 0 || len(takes) > 0 && !slices.ContainsFunc(takes, func(w string) bool {
 		return !slices.ContainsFunc(had, func(h string) bool { return subjectCovers(h, w) })
-	}) {
-		// Narrowed, or the same said otherwise (a wildcard that took the
-		// whole stream, now no filter; QA): updated in place, it misses
-		// nothing it takes.
-		return nil
+	})
+	if narrowed {
+		// Narrowed: updated in place, it misses nothing it takes.
+		return cfg, nil
 	}
 	pending := ""
 	if stream, err := c.js.Stream(ctx, c.cfg.Stream); err == nil {
@@ -280,11 +297,17 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) e
 			pending = fmt.Sprintf(" (the stream's retention is %s: delete it once it has no messages pending, or they may be dropped)", r)
 		}
 	}
-	return unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. "+
+	return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. "+
 		"To take them all, delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
 		"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now). "+
 		"To keep it as it is, give --nats-subject %s",
 		c.cfg.Durable, c.cfg.Stream, strings.Join(had, ","), describe(wants), c.cfg.Stream, c.cfg.Durable, pending, strings.Join(had, ","))}
+}
+
+// takesWhole tells whether filters take all the stream captures: none,
+// ">", or filters covering each of its subjects.
+func (c *Consumer) takesWhole(filters []string) bool {
+	return len(filters) == 0 || slices.Contains(filters, ">") || len(c.streamSubjects) > 0 && coveredAll(filters, c.streamSubjects)
 }
 
 // filtersOf returns a consumer's filters, sorted; none: the whole stream.

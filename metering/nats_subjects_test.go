@@ -177,20 +177,29 @@ func TestConsumerUpgradeCSGHubStream(t *testing.T) {
 
 // TestConsumerOldStream: a stream an older abacus made, capturing only
 // accounting.metering.duration, is used as it is: the consumer takes what
-// it captures, keeps the durable's filter, and says in the log which
+// it captures, the whole stream (its durable has no filter; one an older
+// abacus made with that filter keeps it), and says in the log which
 // subjects it does not capture (a producer publishing there gets no
 // stream, not silence).
 func TestConsumerOldStream(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	b.createStreamOf(metering.DefaultSubject)
+	if _, err := b.js.CreateConsumer(context.Background(), metering.DefaultStream, jetstream.ConsumerConfig{
+		Durable: "old", AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: metering.DefaultSubject}); err != nil {
+		t.Fatal(err)
+	}
 	var logs logBuffer
 	c := b.start(metering.ConsumerConfig{Logger: logs.logger(t)})
 	acct := newID()
 	b.publish(metering.DefaultSubject, csghub(string(newID()), acct, "2"))
 	waitFor(t, "the event charged", func() bool { return c.Stats().Accepted == 1 })
-	if got := b.filters(metering.DefaultDurable); !slices.Equal(got, []string{metering.DefaultSubject}) {
-		t.Fatalf("the durable's filters %v", got)
+	if got := b.filters(metering.DefaultDurable); len(got) != 0 {
+		t.Fatalf("the durable's filters %v, want none", got)
+	}
+	b.start(metering.ConsumerConfig{Durable: "old"}).Stop()
+	if got := b.filters("old"); !slices.Equal(got, []string{metering.DefaultSubject}) {
+		t.Fatalf("the older durable's filters %v, want them kept", got)
 	}
 	s, err := b.js.Stream(context.Background(), metering.DefaultStream)
 	if err != nil {
@@ -355,23 +364,27 @@ func versionAtLeast(v string, major, minor int) bool {
 }
 
 // TestConsumerWildcardDurableOnAWidenedStream: a durable whose wildcard
-// filter took the whole stream, on a stream whose subjects are then
-// spelled out, takes all it is to take already: abacus starts (QA: it
-// was refused, with the advice to give the flag it had been given).
+// filter took the whole stream (as an older abacus made it), on a stream
+// whose subjects are then spelled out, takes all it is to take already:
+// abacus starts (QA: it was refused, with the advice to give the flag it
+// had been given), and leaves its filter as it is.
 func TestConsumerWildcardDurableOnAWidenedStream(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	b.createStreamOf("accounting.metering.>")
-	cfg := metering.ConsumerConfig{Subject: "accounting.metering.>", Durable: "wild"}
-	b.start(cfg).Stop()
-	if got := b.filters("wild"); !slices.Equal(got, []string{"accounting.metering.>"}) {
-		t.Fatalf("the durable's filters %v", got)
+	if _, err := b.js.CreateConsumer(context.Background(), metering.DefaultStream, jetstream.ConsumerConfig{
+		Durable: "wild", AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "accounting.metering.>"}); err != nil {
+		t.Fatal(err)
 	}
+	cfg := metering.ConsumerConfig{Subject: "accounting.metering.>", Durable: "wild"}
 	if _, err := b.js.UpdateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: csghubSubjects}); err != nil {
 		t.Fatal(err)
 	}
 	c := b.start(cfg)
 	defer c.Stop()
+	if got := b.filters("wild"); !slices.Equal(got, []string{"accounting.metering.>"}) {
+		t.Fatalf("the durable's filters %v, want them kept", got)
+	}
 	acct := newID()
 	b.publish("accounting.metering.token", csghub(string(newID()), acct, "2"))
 	waitFor(t, "the token event charged", func() bool { return c.Stats().Accepted == 1 })
