@@ -127,3 +127,37 @@ func TestConsumerKeepsAWildcardDurableOfTheWholeStream(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumerNarrowsADurableOnlyOn210: a durable of the whole stream, to
+// take one subject of it, has its filter set on nats-server 2.10 and
+// later, which misses nothing it takes; an older server may skip the
+// messages stored (2.9.10 did for one change of filter), so there it is
+// refused, saying how to go on, and left as it was, its messages pending.
+func TestConsumerNarrowsADurableOnlyOn210(t *testing.T) {
+	t.Parallel()
+	onServers(t, func(t *testing.T, b *bundle, version string) {
+		b.createStreamOf(csghubSubjects...)
+		b.premadeDurable("")
+		acct := newID()
+		b.publish("accounting.metering.token", csghub(string(newID()), acct, "2"))
+		b.publish("accounting.metering.quota", csghub(string(newID()), acct, "4"))
+		cfg := metering.ConsumerConfig{Subject: "accounting.metering.token"}
+		if version != "" && !versionAtLeast(version, 2, 10) {
+			err := b.consumer(cfg).Start(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "before 2.10") || !strings.Contains(err.Error(), "nats consumer rm "+metering.DefaultStream+" "+metering.DefaultDurable) {
+				t.Fatalf("narrowed on nats-server %s: %v, want it refused", version, err)
+			}
+			t.Log(err)
+			i := b.info(metering.DefaultDurable)
+			if got := b.filters(metering.DefaultDurable); len(got) != 0 || i.NumPending != 2 {
+				t.Fatalf("the durable's filters %v, %d pending: want it untouched, 2 pending", got, i.NumPending)
+			}
+			return
+		}
+		c := b.start(cfg)
+		waitFor(t, "the token event charged", func() bool { return c.Stats().Accepted == 1 })
+		if got := b.filters(metering.DefaultDurable); !slices.Equal(got, []string{"accounting.metering.token"}) {
+			t.Fatalf("the durable's filters %v", got)
+		}
+	})
+}

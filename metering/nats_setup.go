@@ -262,6 +262,13 @@ func (c *Consumer) consumerError(err error) error {
 // is tried again and may be charged now, and a long stream takes long.
 // Which of those an operator wants is theirs to say, so abacus says how
 // to do either and does neither.
+//
+// A durable whose filters take more than cfg's is updated in place on
+// nats-server 2.10 and later: it misses nothing it takes. Before 2.10 it
+// is refused too: nats-server 2.9.10 skipped every stored message of a
+// durable whose filter was changed so (from none to a wildcard of the
+// whole stream), and abacus does not change a filter on a server that may
+// do that.
 func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.ConsumerConfig, error) {
 	cons, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -287,7 +294,9 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (
 	narrowed := len(had) == 0 || len(takes) > 0 && !slices.ContainsFunc(takes, func(w string) bool {
 		return !slices.ContainsFunc(had, func(h string) bool { return subjectCovers(h, w) })
 	})
-	if narrowed {
+	v := c.nc.ConnectedServerVersion()
+	old := !versionAtLeast(v, 2, 10)
+	if narrowed && !old {
 		// Narrowed: updated in place, it misses nothing it takes.
 		return cfg, nil
 	}
@@ -297,11 +306,27 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (
 			pending = fmt.Sprintf(" (the stream's retention is %s: delete it once it has no messages pending, or they may be dropped)", r)
 		}
 	}
+	keep := "--nats-subject " + strings.Join(had, ",")
+	if len(had) == 0 { // the whole stream
+		keep = "--nats-subject " + strings.Join(c.streamSubjects, ",")
+		if len(c.streamSubjects) == 0 {
+			keep = "--nats-subject taking all the stream holds"
+		}
+	}
+	if narrowed {
+		return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s: its filter would change, "+
+			"and nats-server before 2.10 (this is %s) may then skip the messages stored in the stream, never to be charged (2.9.10 did). "+
+			"To keep it as it is, give %s. To have it take %s, upgrade nats-server to 2.10 or later and start abacus again, "+
+			"or delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
+			"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now); "+
+			"or give --nats-durable another name for a durable of its own, which replays the stream the same way",
+			c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), v, keep, describe(wants), c.cfg.Stream, c.cfg.Durable, pending)}
+	}
 	return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. "+
 		"To take them all, delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
 		"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now). "+
-		"To keep it as it is, give --nats-subject %s",
-		c.cfg.Durable, c.cfg.Stream, strings.Join(had, ","), describe(wants), c.cfg.Stream, c.cfg.Durable, pending, strings.Join(had, ","))}
+		"To keep it as it is, give %s",
+		c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), c.cfg.Stream, c.cfg.Durable, pending, keep)}
 }
 
 // takesWhole tells whether filters take all the stream captures: none,

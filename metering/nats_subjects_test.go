@@ -289,10 +289,11 @@ func TestConsumerSubjectForms(t *testing.T) {
 
 // TestConsumerOldServer runs against nats-server before 2.10, which takes
 // one filter per consumer: CSGHub's stream is consumed whole, an older
-// abacus's durable is refused until deleted, then made again, and two
-// filters of three are refused,
-// not turned into a durable of the whole stream. Skipped without the
-// program (see natstest.StartBinary).
+// abacus's durable is refused until deleted, then made again, two
+// filters of three are refused, not turned into a durable of the whole
+// stream, and so is one filter for the durable of the whole stream, whose
+// filter is not changed. Skipped without the program (see
+// natstest.StartBinary).
 func TestConsumerOldServer(t *testing.T) {
 	t.Parallel()
 	url, version := natstest.StartBinary(t)
@@ -347,13 +348,21 @@ func TestConsumerOldServer(t *testing.T) {
 		t.Fatalf("a durable was made: %v", err)
 	}
 
-	// Narrowed: the durable of the whole stream now takes one subject.
-	one := b.start(metering.ConsumerConfig{Subject: "accounting.metering.token"})
+	// Narrowed: the durable of the whole stream is to take one subject.
+	// Before 2.10 its filter is not changed: 2.9.10 skipped the stored
+	// messages of a durable whose filter changed so (QA).
 	b.publish("accounting.metering.token", csghub(string(newID()), acct, "2"))
-	b.publish("accounting.metering.quota", csghub(string(newID()), acct, "2"))
-	waitFor(t, "the token event charged", func() bool { return one.Stats().Accepted == 1 })
-	if got := b.filters(metering.DefaultDurable); !slices.Equal(got, []string{"accounting.metering.token"}) {
-		t.Fatalf("the durable's filters %v", got)
+	err = b.consumer(metering.ConsumerConfig{Subject: "accounting.metering.token"}).Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "before 2.10") || !strings.Contains(err.Error(), "nats consumer rm") {
+		t.Fatalf("narrowed on %s: %v, want it refused", version, err)
+	}
+	if got := b.filters(metering.DefaultDurable); len(got) != 0 {
+		t.Fatalf("the durable's filters %v, want none", got)
+	}
+	c = b.start(metering.ConsumerConfig{})
+	waitFor(t, "the token event charged", func() bool { return c.Stats().Accepted == 1 })
+	if got := b.cash(acct); got != "-7" {
+		t.Fatalf("cash %s, want -7", got)
 	}
 }
 
