@@ -481,6 +481,25 @@ func TestConsumerWarnsOfAStreamThatDrops(t *testing.T) {
 	}
 }
 
+// TestConsumerWarnsOfAStreamInMemory: a stream kept in memory loses what
+// abacus has not charged yet when the NATS server restarts: said so, as
+// limits are (QA: it went without a word).
+func TestConsumerWarnsOfAStreamInMemory(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{metering.DefaultSubject},
+		Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	b.start(metering.ConsumerConfig{Logger: logs.logger(t)}).Stop()
+	for _, want := range []string{"the stream may drop usage events", "storage memory", "restart"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("missing %q in the log:\n%s", want, logs.String())
+		}
+	}
+}
+
 type lockedWriter struct {
 	w  io.Writer
 	mu *sync.Mutex

@@ -177,6 +177,9 @@ func (c *Consumer) warnLimits(cfg jetstream.StreamConfig) {
 	if cfg.MaxMsgs > 0 || cfg.MaxBytes > 0 || cfg.MaxMsgsPerSubject > 0 {
 		why = append(why, fmt.Sprintf("max_msgs %d, max_bytes %d, max_msgs_per_subject %d", cfg.MaxMsgs, cfg.MaxBytes, cfg.MaxMsgsPerSubject))
 	}
+	if cfg.Storage == jetstream.MemoryStorage {
+		why = append(why, "storage memory (a restart of the NATS server loses every message stored)")
+	}
 	if len(why) > 0 {
 		c.log.Warn("the stream may drop usage events before abacus charges them (while abacus is down, say)", "stream", cfg.Name, "settings", strings.Join(why, "; "))
 	}
