@@ -44,9 +44,9 @@ type usageBatch struct {
 	minuteT   []abacus.MinuteSlot // slots this batch takes
 	freed     []abacus.MinuteSlot // slots voided events give up
 	txID      int64               // the usage transaction's id, reserved with the reads
-	// What each bucket paid for a resource's usage of a month: as stored, read when a
-	// credit first needs it, and what this batch moved (which it adds to
-	// the stored sums).
+	// What each bucket paid for each resource's usage of a month: as
+	// stored, read when a credit first needs the month, and what this
+	// batch moved (which it adds to the stored sums).
 	readPaid   func(paidMonth) (map[string]abacus.Drawn, error)
 	paidStored map[paidMonth]map[string]abacus.Drawn
 	paidMoved  map[usageMonth]abacus.Drawn
