@@ -479,11 +479,7 @@ func TestCreditsStayWithTheirResource(t *testing.T) {
 		for _, order := range [][]string{{"b", "a"}, {"a", "b"}} {
 			t.Run("voiding gpu's events "+strings.Join(order, ", then "), func(t *testing.T) {
 				f, acct := setUp(t)
-				for _, id := range order {
-					if v := f.void(id); v.Err != nil {
-						t.Fatalf("void %s: %+v", id, v)
-					}
-				}
+				f.voidAll(order)
 				if got := f.balances(acct); got != "cash 5 bonus 0 voucher 16" {
 					t.Fatal(got)
 				}
@@ -504,33 +500,25 @@ func TestCarriesAcrossResourcesComeBackToTheMonthsBuckets(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		month := t0.AddDate(0, -1, 0)
+		// The events alternate between the resources: those of one first.
+		resourceFirst := func(ids []string, first int) []string {
+			var a, b []string
+			for i, id := range ids {
+				if i%2 == first {
+					a = append(a, id)
+				} else {
+					b = append(b, id)
+				}
+			}
+			return append(a, b...)
+		}
 		for _, c := range []struct {
 			name  string
 			order func(ids []string) []string
 		}{
 			{"in the order charged", func(ids []string) []string { return ids }},
-			{"one resource first", func(ids []string) []string {
-				var a, b []string
-				for i, id := range ids {
-					if i%2 == 0 {
-						a = append(a, id)
-					} else {
-						b = append(b, id)
-					}
-				}
-				return append(a, b...)
-			}},
-			{"the other first", func(ids []string) []string {
-				var a, b []string
-				for i, id := range ids {
-					if i%2 == 1 {
-						a = append(a, id)
-					} else {
-						b = append(b, id)
-					}
-				}
-				return append(a, b...)
-			}},
+			{"one resource first", func(ids []string) []string { return resourceFirst(ids, 0) }},
+			{"the other first", func(ids []string) []string { return resourceFirst(ids, 1) }},
 			{"backwards", func(ids []string) []string {
 				out := slices.Clone(ids)
 				slices.Reverse(out)
@@ -551,11 +539,7 @@ func TestCarriesAcrossResourcesComeBackToTheMonthsBuckets(t *testing.T) {
 				if got := f.balances(acct); got != "cash 1 bonus 0 voucher 0.99998" {
 					t.Fatal(got)
 				}
-				for _, id := range c.order(ids) {
-					if v := f.void(id); v.Err != nil {
-						t.Fatalf("void %s: %+v", id, v)
-					}
-				}
+				f.voidAll(c.order(ids))
 				if got := f.balances(acct); got != "cash 1 bonus 0 voucher 1" {
 					t.Fatal(got)
 				}
@@ -597,11 +581,7 @@ func TestCreditsSharedAcrossResourcesBeforeMigration0025(t *testing.T) {
 				corrupt(t, f.st, `UPDATE usage_paid SET cash = -1000000, voucher = 7000000 WHERE resource_id = 'gpu'`)
 				corrupt(t, f.st, `UPDATE usage_paid SET cash = 6000000, voucher = -1000000 WHERE resource_id = 'cpu'`)
 				mustVerify(t, f.st)
-				for _, id := range order {
-					if v := f.void(id); v.Err != nil {
-						t.Fatalf("void %s: %+v", id, v)
-					}
-				}
+				f.voidAll(order)
 				if got := f.balances(acct); got != "cash 100 bonus 0 voucher 8" {
 					t.Fatal(got)
 				}
@@ -609,4 +589,14 @@ func TestCreditsSharedAcrossResourcesBeforeMigration0025(t *testing.T) {
 			})
 		}
 	})
+}
+
+// voidAll voids ids in turn, each of which must be voided.
+func (f *usageFixture) voidAll(ids []string) {
+	f.t.Helper()
+	for _, id := range ids {
+		if v := f.void(id); v.Err != nil {
+			f.t.Fatalf("void %s: %+v", id, v)
+		}
+	}
 }
