@@ -147,9 +147,10 @@ type verifier struct {
 	holdPostDebits map[int64]*big.Int
 	holdStatus     map[int64]abacus.HoldStatus
 	holdCreated    map[int64]time.Time
-	currencyOf     map[abacus.AccountID]abacus.Currency // "" for a system account
-	txIDs          []int64                              // every transaction, in id order
-	txTypes        []abacus.TxType                      // and its type
+	currencyOf     map[abacus.AccountID]abacus.Currency  // "" for a system account
+	overdraftOf    map[abacus.AccountID]abacus.Overdraft // customers'
+	txIDs          []int64                               // every transaction, in id order
+	txTypes        []abacus.TxType                       // and its type
 	wallets        map[int64]*walletState
 	usage          *usageCheck
 	prices         *priceCheck
@@ -294,6 +295,14 @@ func addTo[K comparable](m map[K]*big.Int, k K, n int64) {
 	s.Add(s, big.NewInt(n))
 }
 
+// floorText names a floor, or its absence.
+func floorText(floor abacus.Amount, has bool) string {
+	if !has {
+		return "none"
+	}
+	return floor.String()
+}
+
 func micros(n *big.Int) string {
 	if n.IsInt64() {
 		return abacus.AmountFromMicros(n.Int64()).String()
@@ -301,15 +310,19 @@ func micros(n *big.Int) string {
 	return n.String() + " micro-units"
 }
 
-// accountRows reads each account's currency. An account whose currency
-// was changed behind the engine's back had its wallets stay in the old
-// one, and the next top-up posted an unbalanced transaction (QA).
+// accountRows reads each account's currency, and a customer's overdraft.
+// An account whose currency was changed behind the engine's back had its
+// wallets stay in the old one, and the next top-up posted an unbalanced
+// transaction (QA). An account whose overdraft said a limit of 0 while
+// its cash had no floor was shown so, and charged on below zero (QA).
 func (v *verifier) accountRows(ar abacus.AuditReader) error {
-	v.currencyOf = map[abacus.AccountID]abacus.Currency{}
+	v.currencyOf, v.overdraftOf = map[abacus.AccountID]abacus.Currency{}, map[abacus.AccountID]abacus.Overdraft{}
 	return ar.Accounts(func(a abacus.Account) error {
 		v.r.Counts["accounts"]++
 		if _, system := abacus.SystemAccountByID(a.ID); system {
 			a.Currency = ""
+		} else {
+			v.overdraftOf[a.ID] = a.Overdraft
 		}
 		v.currencyOf[a.ID] = a.Currency
 		return nil
@@ -323,6 +336,12 @@ func (v *verifier) walletRows(ar abacus.AuditReader) error {
 		// A wallet's account exists: a foreign key says so.
 		if cur := v.currencyOf[w.Account]; cur != "" && cur != w.Currency {
 			v.owners.fail("wallet %d of account %s is in %s, but the account is in %s", w.ID, w.Account, w.Currency, cur)
+		}
+		if od, customer := v.overdraftOf[w.Account]; customer {
+			if floor, has := od.Floor(w.Bucket); has != w.HasFloor || has && floor.Cmp(w.Floor) != 0 {
+				v.floors.fail("wallet %d (%s %s): its floor is %s, but its account's overdraft makes it %s", w.ID, w.Account, w.Bucket,
+					floorText(w.Floor, w.HasFloor), floorText(floor, has))
+			}
 		}
 		v.wallets[w.ID] = &walletState{Wallet: w}
 		return nil

@@ -73,6 +73,13 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 			func(x ids) []any { return []any{x.charge, x.cash} }, []string{checkZeroSum, checkTx, checkFold}},
 		{"a floor raised above the balance", `UPDATE wallets SET floor = 1000000000 WHERE id = ?`,
 			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
+		// QA: the account showed a limit of 0 and was charged on below zero.
+		{"a floor taken away", `UPDATE wallets SET floor = NULL WHERE id = ?`,
+			func(x ids) []any { return []any{x.cash} }, []string{checkFloors}},
+		{"an overdraft made unlimited", `UPDATE accounts SET overdraft_unlimited = TRUE WHERE id = ?`,
+			func(x ids) []any { return []any{string(x.acct)} }, []string{checkFloors}},
+		{"an overdraft's limit changed", `UPDATE accounts SET overdraft_limit = 5000000 WHERE id = ?`,
+			func(x ids) []any { return []any{string(x.acct)} }, []string{checkFloors}},
 		// QA: a resend of the charge's request would have charged again.
 		{"a transaction's key deleted", `DELETE FROM idempotency_keys WHERE tx_id = ?`,
 			func(x ids) []any { return []any{x.charge} }, []string{checkKeys}},
