@@ -40,7 +40,7 @@ var landed = map[string]string{
 	"sqlite 0022_unpriced_by_time":         "293d2dcbb387be88200f8bf1413263ad20ac1cee5b6926888a3bd44018b13301",
 	"sqlite 0023_unpriced_rollups":         "079b2e69c25a2d9aabf00d16e1c6b0ea5988bae39ba45f3d650ffdede2ddf727",
 	"sqlite 0024_billing_zone":             "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
-	"sqlite 0025_usage_paid_by_resource":   "b5b3dfdfc6782b9f0f64bca9ac5b4ba1556320e5e30857e4fbb76b44b5b44946",
+	"sqlite 0025_usage_paid_by_resource":   "09489249901df06992a410d192726f511f9a1c26543e7ce4cbc7c226ea922873",
 	"postgres 0001_ledger":                 "e010e3d116c1377bfaa3192701f3232755dde6fca129262fae3c34cfe65b894f",
 	"postgres 0002_usage":                  "0be7f9b1b762e5cd50ee7d4cf0a4fbf2e88e6be785d3aa74a4885bca705c9443",
 	"postgres 0003_dead_letter_headers":    "c21094759f8c3cd9e1041575f2b7e38e5fbe4cb25bfc4b0c9201b9d0a4df8054",
@@ -65,7 +65,7 @@ var landed = map[string]string{
 	"postgres 0022_unpriced_by_time":       "293d2dcbb387be88200f8bf1413263ad20ac1cee5b6926888a3bd44018b13301",
 	"postgres 0023_unpriced_rollups":       "432bff26f44a533cfe18b3683574cd4f45900977539624b97c28b45287c2e6a2",
 	"postgres 0024_billing_zone":           "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
-	"postgres 0025_usage_paid_by_resource": "38a300cf7d65aa294042f9b0d08dc0dbcc89360a7cb3ac6f96970245cf59c561",
+	"postgres 0025_usage_paid_by_resource": "125eee333763d13d8b2563a2f942ee304ac2c30284c5466638fb56a46d81b406",
 }
 
 func TestMigrationsAreNeverEdited(t *testing.T) {

@@ -10,15 +10,23 @@
 -- time: every month whose events moved money has one of those, in
 -- whatever time zone the months were counted, and an event that moved
 -- nothing adds nothing wherever it lands. Without either it is its UTC
--- month, as 0013 has it.
+-- month, as 0013 has it. Those months are gathered first, keyed, so that
+-- each event finds its own in one lookup (read off the counters event by
+-- event, an account with 1,200 counters took 140 µs an event; QA).
+CREATE TEMPORARY TABLE account_months (
+    account_id TEXT NOT NULL,
+    currency   TEXT NOT NULL,
+    period     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (account_id, currency, period)
+) ON COMMIT DROP;
+INSERT INTO account_months SELECT account_id, currency, period FROM usage_paid
+UNION SELECT account_id, currency, period FROM usage_counters;
+ANALYZE account_months;
 CREATE TEMPORARY TABLE usage_paid_by_resource ON COMMIT DROP AS
 SELECT account_id, currency, period, resource_id,
     sum(drawn_cash)::bigint AS cash, sum(drawn_bonus)::bigint AS bonus, sum(drawn_voucher)::bigint AS voucher
 FROM (SELECT e.account_id, e.currency, e.resource_id, e.drawn_cash, e.drawn_bonus, e.drawn_voucher,
-        COALESCE((SELECT max(m.period) FROM (
-                SELECT period FROM usage_paid p WHERE p.account_id = e.account_id AND p.currency = e.currency AND p.period <= e.event_time
-                UNION ALL
-                SELECT period FROM usage_counters c WHERE c.account_id = e.account_id AND c.currency = e.currency AND c.period <= e.event_time) AS m),
+        COALESCE((SELECT max(m.period) FROM account_months m WHERE m.account_id = e.account_id AND m.currency = e.currency AND m.period <= e.event_time),
             date_trunc('month', e.event_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS period
       FROM usage_events e
       WHERE e.drawn_cash <> 0 OR e.drawn_bonus <> 0 OR e.drawn_voucher <> 0) AS e

@@ -10,7 +10,17 @@
 -- time: every month whose events moved money has one of those, in
 -- whatever time zone the months were counted, and an event that moved
 -- nothing adds nothing wherever it lands. Without either it is its UTC
--- month, as 0013 has it.
+-- month, as 0013 has it. Those months are gathered first, keyed, so that
+-- each event finds its own in one lookup (read off the counters event by
+-- event, an account with 1,200 counters took 140 µs an event; QA).
+CREATE TEMP TABLE account_months (
+    account_id TEXT NOT NULL,
+    currency   TEXT NOT NULL,
+    period     INTEGER NOT NULL,
+    PRIMARY KEY (account_id, currency, period)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO account_months SELECT account_id, currency, period FROM usage_paid;
+INSERT OR IGNORE INTO account_months SELECT account_id, currency, period FROM usage_counters;
 CREATE TABLE usage_paid_by_resource (
     account_id  TEXT NOT NULL,
     currency    TEXT NOT NULL,
@@ -24,13 +34,11 @@ CREATE TABLE usage_paid_by_resource (
 INSERT INTO usage_paid_by_resource (account_id, currency, period, resource_id, cash, bonus, voucher)
 SELECT account_id, currency, period, resource_id, SUM(drawn_cash), SUM(drawn_bonus), SUM(drawn_voucher)
 FROM (SELECT e.account_id, e.currency, e.resource_id, e.drawn_cash, e.drawn_bonus, e.drawn_voucher,
-        COALESCE((SELECT MAX(m.period) FROM (
-                SELECT period FROM usage_paid p WHERE p.account_id = e.account_id AND p.currency = e.currency AND p.period <= e.event_time
-                UNION ALL
-                SELECT period FROM usage_counters c WHERE c.account_id = e.account_id AND c.currency = e.currency AND c.period <= e.event_time) AS m),
+        COALESCE((SELECT MAX(m.period) FROM account_months m WHERE m.account_id = e.account_id AND m.currency = e.currency AND m.period <= e.event_time),
             CAST(strftime('%s', e.event_time / 1000000, 'unixepoch', 'start of month') AS INTEGER) * 1000000) AS period
       FROM usage_events e
       WHERE e.drawn_cash <> 0 OR e.drawn_bonus <> 0 OR e.drawn_voucher <> 0)
 GROUP BY account_id, currency, period, resource_id;
+DROP TABLE account_months;
 DROP TABLE usage_paid;
 ALTER TABLE usage_paid_by_resource RENAME TO usage_paid;
