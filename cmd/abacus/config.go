@@ -321,3 +321,13 @@ func billingZoneFlag(fs *flag.FlagSet) (check func() error, apply func(context.C
 	}
 	return check, apply
 }
+
+// storedZone is the name of the database's billing zone, read alone: the
+// price book that holds it too can be large.
+func storedZone(ctx context.Context, st abacus.Store) (zone string, err error) {
+	err = st.Audit(ctx, func(r abacus.AuditReader) error {
+		zone, err = r.BillingZone()
+		return err
+	})
+	return zone, err
+}

@@ -44,10 +44,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := applyZone(ctx, st); err != nil {
 		return err
 	}
-	book, err := st.PriceBookLoad(ctx)
+	zone, err := storedZone(ctx, st)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "its billing months are the calendar months of %s\n", book.Zone)
+	fmt.Fprintf(stdout, "its billing months are the calendar months of %s\n", zone)
 	return nil
 }

@@ -124,7 +124,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
-	book, err := st.PriceBookLoad(ctx)
+	zone, err := storedZone(ctx, st)
 	if err != nil {
 		ln.Close()
 		return err
@@ -180,7 +180,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Said once everything has started: a consumer that cannot start ends
 	// serve before it claims to listen.
-	fmt.Fprintf(stdout, "billing months: the calendar months of %s\n", book.Zone)
+	fmt.Fprintf(stdout, "billing months: the calendar months of %s\n", zone)
 	fmt.Fprintf(stdout, "abacus %s listening on http://%s\n", version, ln.Addr())
 	fmt.Fprintf(stdout, "data: %s\n", describeDB(*db))
 	served := make(chan error, 1)

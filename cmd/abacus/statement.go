@@ -58,11 +58,11 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *tz == "" {
 		// Checked above in UTC; read again in the zone of the billing
 		// months, so that a month's line holds its tiers' month.
-		book, err := st.PriceBookLoad(ctx)
+		zone, err := storedZone(ctx, st)
 		if err != nil {
 			return err
 		}
-		if loc, err = rating.BillingZone(book.Zone); err != nil {
+		if loc, err = rating.BillingZone(zone); err != nil {
 			return err
 		}
 		if start, end, err = statementSpan(*from, *to, loc, now); err != nil {
