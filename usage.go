@@ -177,9 +177,8 @@ func CanonicalEventID(id string) string {
 //   - The nil UUID as id (also as 32 zeros), what a producer that never
 //     set the event's id sends, and the words a serializer writes for no
 //     value ("null", "undefined", "None", "nil", "<nil>", "NaN", "(null)",
-//     "nullptr"): the first
-//     such event was charged and every later one, of any account, taken
-//     for a repeat of it (QA).
+//     "nullptr"): the first such event was charged and every later one,
+//     of any account, taken for a repeat of it (QA).
 //   - A scene CSGHub credits (1 portal charge, 3 cash charge, 41 dataset
 //     sale income): usage is charged, so such an event would take from
 //     the account what CSGHub gives it (QA).
