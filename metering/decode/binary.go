@@ -153,6 +153,15 @@ func binaryCloudEvent(h headers, percentEncoded bool, body []byte, reserve func(
 	if err := h.repeated("ce-"); err != nil {
 		return []Item{{Err: err, ID: displayID(id)}}, nil
 	}
+	// A CSGHub field as a header would be read as an extension and
+	// ignored, and the usage it says lost, as structured mode refuses one
+	// beside the attributes (QA: ce-value: 500 was charged as the body's 1).
+	for _, n := range csghubNames {
+		if _, ok := h["ce-"+n]; ok {
+			return []Item{{Err: abacus.Errorf(abacus.CodeInvalid, "ce-"+n, "is a CSGHub field as a header: a CloudEvent in binary mode carries usage in the body, "+
+				"and its ce-id, ce-subject and ce-time stand for uuid, user_uuid and created_at"), ID: displayID(id)}}, nil
+		}
+	}
 	contentType, err := h.one("Content-Type")
 	if err != nil {
 		return []Item{{Err: err, ID: displayID(id)}}, nil

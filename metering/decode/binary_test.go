@@ -84,6 +84,10 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 		{"data not an object", "", "", "application/json", `[1]`, "body"},
 		{"bad value", "", "", "application/json", `{"value":1.5,"value_type":1,"scene":15,"resource_id":"x"}`, "value"},
 		{"no scene", "", "", "application/json", `{"value":1,"value_type":1,"resource_id":"x"}`, "scene"},
+		// QA: a usage field as a header was ignored, the body's charged.
+		{"value as a header", "ce-value", "500", "application/json", binaryData, "ce-value"},
+		{"scene as a header", "Ce-Scene", "13", "application/json", binaryData, "ce-scene"},
+		{"user_uuid as a header", "ce-user_uuid", "x", "application/json", binaryData, "ce-user_uuid"},
 	} {
 		h := binaryHeaders()
 		if c.header != "" {
