@@ -525,6 +525,12 @@ func cloudEventItem(o object, binary bool) Item {
 	}
 	idv, idErr := o.field("id", "id")
 	id := idText(o.first("id"))
+	if _, ok := o.first("id"); !ok {
+		// A CSGHub event sent as a CloudEvent (in a batch, or with a
+		// stray specversion) is refused; its uuid lets its producer
+		// tell which (QA: it was answered with an empty uuid).
+		id = idText(o.first("uuid"))
+	}
 	fail := func(err *abacus.Error) Item { return Item{Err: err, ID: displayID(id)} }
 
 	spec, err := o.field("specversion", "specversion")

@@ -343,6 +343,33 @@ func TestCloudEventErrorsKeepID(t *testing.T) {
 	}
 }
 
+// TestCSGHubEventAsCloudEventKeepsUUID: a CSGHub event in a CloudEvents
+// batch, or with a stray specversion in an array, is refused by its uuid
+// (QA: answered with an empty one, its producer could match it only by
+// place).
+func TestCSGHubEventAsCloudEventKeepsUUID(t *testing.T) {
+	csghub := `{"uuid":"u-1","user_uuid":"` + acct + `","value":1,"value_type":0,"scene":1}`
+	stray := `{"uuid":"u-2","specversion":"1.0","user_uuid":"` + acct + `","value":1,"value_type":0,"scene":1}`
+	batch, err := decode.CloudEventsBatch([]byte("[" + csghub + "]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto, err := decode.ForContentType(decode.ContentTypeJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	array, err := auto([]byte("["+stray+"]"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range []decode.Item{batch[0], array[0]} {
+		checkItem(t, it)
+		if want := fmt.Sprintf("u-%d", i+1); it.Err == nil || it.ID != want {
+			t.Fatalf("item %d: ID %q (%v), want %q and an error", i, it.ID, it.Err, want)
+		}
+	}
+}
+
 func TestCSGHubJSONSingleObjectAndBody(t *testing.T) {
 	items, err := decode.CSGHubJSON([]byte("\ufeff \n" + csghub("one") + "\n"))
 	if err != nil || len(items) != 1 || items[0].Err != nil {
@@ -541,7 +568,7 @@ func TestCloudEventBody(t *testing.T) {
 	if items[0].Err != nil || items[1].Err == nil || items[1].Err.Field != "[1]" || items[2].Err == nil || items[2].Err.Field != "specversion" {
 		t.Fatalf("%+v", items)
 	}
-	if items[2].ID != "" { // a CSGHub event has no "id"
+	if items[2].ID != "b" { // a CSGHub event has no "id": its uuid names it
 		t.Fatalf("ID %q", items[2].ID)
 	}
 }
@@ -564,7 +591,7 @@ func TestForContentType(t *testing.T) {
 		{"application/cloudevents+json", cloudEvent("e1", nil), []string{"e1"}, []string{""}},
 		{"application/cloudevents+json; charset=utf-8", cloudEvent("e1", nil), []string{"e1"}, []string{""}},
 		{"application/cloudevents-batch+json", ces, []string{"e1", "e2"}, []string{"", "data.value"}},
-		{"application/cloudevents-batch+json", jsonArray(csghub("c1")), []string{""}, []string{"specversion"}},
+		{"application/cloudevents-batch+json", jsonArray(csghub("c1")), []string{"c1"}, []string{"specversion"}},
 	} {
 		f, err := decode.ForContentType(c.ct)
 		if err != nil {
