@@ -143,6 +143,15 @@ func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Tim
 	if end, err = read("to", to); err != nil {
 		return start, end, err
 	}
+	// A day the zone skipped starts where the next does, which leaves
+	// nothing between it and that day: say so, not that --to is not after
+	// an instant the user never wrote (QA: Pacific/Apia's 2011-12-30).
+	if !end.After(start) {
+		if d, err := time.Parse(time.DateOnly, from); err == nil && start.In(loc).Day() != d.Day() {
+			return start, end, usagef("--from: %s does not exist in %s, whose clocks skipped that day: it starts where %s does, %s, so nothing is between it and --to",
+				from, loc, start.In(loc).Format(time.DateOnly), start.In(loc).Format(time.RFC3339))
+		}
+	}
 	return start, end, nil
 }
 

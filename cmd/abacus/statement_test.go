@@ -84,6 +84,8 @@ func TestStatement(t *testing.T) {
 		{[]string{"--period", "fortnight", acct}, `--period: "fortnight" is not one of hour, day, week, month, year`},
 		{[]string{"--from", "2026-11-05", "--to", "2026-11-01", acct}, "--to: 2026-11-01T00:00:00Z is not after from"},
 		{[]string{"--from", "yesterday", acct}, `--from: "yesterday" is not a date such as 2026-11-01`},
+		// QA: Apia skipped 2011-12-30; the error was that --to is not after itself.
+		{[]string{"--tz", "Pacific/Apia", "--from", "2011-12-30", "--to", "2011-12-31", acct}, "--from: 2011-12-30 does not exist in Pacific/Apia, whose clocks skipped that day"},
 		{[]string{"--to", "2026-11-01", acct}, "--to goes with --from"},
 		{[]string{"--tz", "America/St_Johns", "--period", "hour", "--from", "2010-03-14", "--to", "2010-03-15", acct}, "--tz: in America/St_Johns a period starts at"},
 		{[]string{"not-an-account"}, "not-an-account is not an account id"},
