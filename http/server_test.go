@@ -180,6 +180,7 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"unknown type", tx, "b5", `{"type":"steal","account":"` + alice + `","amount":"1","currency":"USD"}`, 400, "type"},
 		{"bad uuid", tx, "b6", `{"type":"topup","account":"alice","amount":"1","currency":"USD"}`, 400, "account"},
 		{"unknown field", tx, "b7", `{"type":"topup","acount":"x"}`, 400, "acount"},
+		{"nameless field", tx, "b7e", `{"type":"topup","":1}`, 400, "body"}, // QA: the error named no field
 		{"bad json", tx, "b8", `{"type":`, 400, "body"},
 		{"wrong currency", tx, "b9", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"EUR"}`, 422, "currency"},
 		{"bad currency", tx, "b10", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"dollars"}`, 400, "currency"},
