@@ -65,6 +65,9 @@ func methodsFor(mux *http.ServeMux, r *http.Request) []string {
 		probe.Method = m
 		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
 			allowed = append(allowed, m)
+			if m == http.MethodGet { // a GET pattern serves HEAD too (QA: Allow left it out)
+				allowed = append(allowed, http.MethodHead)
+			}
 		}
 	}
 	return allowed

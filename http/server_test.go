@@ -332,11 +332,11 @@ func jsonNumber(v any) string {
 func TestUnknownRoutes(t *testing.T) {
 	f := newFixture(t, testdb.SQLite(t))
 	r := f.mustDo("service", "PUT", "/api/v1/accounting/metering/events", "", "[]", 405)
-	if r.header.Get("Allow") != "GET, POST" || r.body["code"] != "method_not_allowed" {
+	if r.header.Get("Allow") != "GET, HEAD, POST" || r.body["code"] != "method_not_allowed" {
 		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
 	}
 	r = f.mustDo("service", "DELETE", "/api/v1/holds/7", "", "", 405)
-	if r.header.Get("Allow") != "GET" {
+	if r.header.Get("Allow") != "GET, HEAD" {
 		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
 	}
 	r = f.mustDo("service", "GET", "/api/v1/nowhere", "", "", 404)
