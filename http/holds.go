@@ -62,14 +62,18 @@ func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	notFound := abacus.Errorf(abacus.CodeNotFound, "id", "hold %d does not exist", id) // naming the path's id, as a transaction's does (QA)
 	h, err := s.store.Hold(r.Context(), id)
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
+		return notFound
+	}
 	if err != nil {
 		return err
 	}
 	// Another account's hold does not exist as far as a user key can tell:
 	// ids are sequential, and a 403 told which did (QA).
 	if mayRead(r, h.Account) != nil {
-		return abacus.Errorf(abacus.CodeNotFound, "", "hold %d does not exist", id)
+		return notFound
 	}
 	return writeJSON(w, http.StatusOK, newHoldView(&h))
 }

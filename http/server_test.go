@@ -339,6 +339,12 @@ func TestUnknownRoutes(t *testing.T) {
 	if r.header.Get("Allow") != "GET, HEAD" {
 		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
 	}
+	// A missing hold names the path's id, as a missing transaction does (QA).
+	for _, path := range []string{"/api/v1/holds/999999", "/api/v1/ledger/transactions/999999"} {
+		if r := f.mustDo("service", "GET", path, "", "", 404); r.body["field"] != "id" {
+			t.Fatalf("GET %s: %s", path, r.raw)
+		}
+	}
 	r = f.mustDo("service", "GET", "/api/v1/nowhere", "", "", 404)
 	if r.header.Get("Allow") != "" || r.body["code"] != "not_found" {
 		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
