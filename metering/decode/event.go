@@ -524,8 +524,9 @@ func cloudEventItem(o object, binary bool) Item {
 		return attr
 	}
 	idv, idErr := o.field("id", "id")
-	id := idText(o.first("id"))
-	if _, ok := o.first("id"); !ok {
+	rawID, hasID := o.first("id")
+	id := idText(rawID, hasID)
+	if !hasID {
 		// A CSGHub event sent as a CloudEvent (in a batch, or with a
 		// stray specversion) is refused; its uuid lets its producer
 		// tell which (QA: it was answered with an empty uuid).
