@@ -171,28 +171,42 @@ func queryWallets(ctx context.Context, q querier, accounts []abacus.AccountID) (
 	return out, err
 }
 
-// SystemWalletsEnsure implements abacus.Store.
+// SystemWalletsEnsure implements abacus.Store. It reads first: once a
+// currency's system wallets exist, as they do for every call but the
+// first, no write lock is needed to find them (QA: `abacus void` beside a
+// long writer gave up after the busy timeout, where serve, which had them
+// cached, waited its turn).
 func (s *Store) SystemWalletsEnsure(ctx context.Context, c abacus.Currency) ([]abacus.Wallet, error) {
+	if out, err := systemWallets(ctx, s.read, c); err != nil || len(out) == len(abacus.SystemAccounts)+abacus.RevenueShards-1 {
+		return out, err
+	}
 	var out []abacus.Wallet
 	err := s.inWrite(ctx, func(tx *sql.Tx) error {
 		if err := ensureSystemWallets(ctx, tx, c); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets
-			WHERE currency = ? AND account_id IN (`+placeholders(len(abacus.SystemAccounts))+`) ORDER BY id`,
-			append([]any{string(c)}, anys(abacus.SystemAccountIDs())...)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			w, err := scanWallet(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, w)
-		}
-		return rows.Err()
+		var err error
+		out, err = systemWallets(ctx, tx, c)
+		return err
 	})
 	return out, err
+}
+
+func systemWallets(ctx context.Context, q querier, c abacus.Currency) ([]abacus.Wallet, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+walletColumns+` FROM wallets
+		WHERE currency = ? AND account_id IN (`+placeholders(len(abacus.SystemAccounts))+`) ORDER BY id`,
+		append([]any{string(c)}, anys(abacus.SystemAccountIDs())...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []abacus.Wallet
+	for rows.Next() {
+		w, err := scanWallet(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }

@@ -733,3 +733,34 @@ func TestMigrationSplitsPaidByResource(t *testing.T) {
 	}
 	storetest.CheckPaidByResource(t, s)
 }
+
+// TestSystemWalletsFoundBesideAWriter: once a currency's system wallets
+// exist, finding them takes no write lock, so a command that starts while
+// another process writes waits for its own batch's turn, as serve does,
+// rather than fail at the busy timeout (QA: `abacus void` beside a long
+// correction said the ledger was unreachable).
+func TestSystemWalletsFoundBesideAWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, path := migratedWithSQL(t)
+	want, err := s.SystemWalletsEnsure(ctx, "USD")
+	if err != nil || len(want) != len(abacus.SystemAccounts)+abacus.RevenueShards-1 {
+		t.Fatalf("%d wallets, %v", len(want), err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	other := open(t, path) // a second process's view, with nothing cached
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	got, err := other.SystemWalletsEnsure(short, "USD")
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("beside a writer: %v, %v; want %v", got, err, want)
+	}
+}
