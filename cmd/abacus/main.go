@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/abacus-billing/abacus/store/sqlite"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -180,6 +182,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "abacus %s: %v\n", c.name, err)
 			}
 			return in.exitCode()
+		}
+		if sqlite.IsBusy(err) { // "database is locked" said neither why nor what to do (QA)
+			err = fmt.Errorf("%w: another process has held the database's write lock for longer than abacus waits (%s; a long import, "+
+				"correction or ingest, say); run the command again once it is done", err, sqlite.BusyTimeout)
 		}
 		fmt.Fprintf(stderr, "abacus %s: %v\n", c.name, err)
 		return 1

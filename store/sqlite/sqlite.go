@@ -79,7 +79,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: creating %s: %w", dir, err)
 		}
 	}
-	const common = "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64"
+	common := fmt.Sprintf("_journal_mode=WAL&_synchronous=FULL&_busy_timeout=%d&_foreign_keys=on&_stmt_cache_size=64", BusyTimeout.Milliseconds())
 	write, err := sql.Open(writerDriver, fmt.Sprintf("%s?%s&_txlock=immediate&_cache_size=-%d&vfs=%s", path, common, o.WriterCacheMiB*1024, walbufVFS))
 	if err != nil {
 		return nil, err
@@ -353,4 +353,15 @@ func anys[T any](vals []T) []any {
 		out[i] = v
 	}
 	return out
+}
+
+// BusyTimeout is how long a connection waits for another's write lock
+// before SQLite gives up with its busy error.
+const BusyTimeout = 10 * time.Second
+
+// IsBusy says whether err is SQLite's busy error: another connection,
+// most likely another process, held the write lock past the busy timeout.
+func IsBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrBusy
 }

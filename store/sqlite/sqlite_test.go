@@ -764,3 +764,32 @@ func TestSystemWalletsFoundBesideAWriter(t *testing.T) {
 		t.Fatalf("beside a writer: %v, %v; want %v", got, err, want)
 	}
 }
+
+// TestIsBusy: the error a connection gets past its busy timeout, which
+// the CLI explains (QA: a bare "database is locked").
+func TestIsBusy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db, path := migratedWithSQL(t)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	impatient, err := sql.Open("sqlite3", path+"?_busy_timeout=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer impatient.Close()
+	_, err = impatient.ExecContext(ctx, "UPDATE accounts SET name = name")
+	if !sqlite.IsBusy(err) || !sqlite.IsBusy(fmt.Errorf("wrapped: %w", err)) {
+		t.Fatalf("beside a writer: %v, not busy", err)
+	}
+	if _, err := impatient.ExecContext(ctx, "SELECT nonsense FROM nowhere"); err == nil || sqlite.IsBusy(err) {
+		t.Fatalf("another error taken for busy: %v", err)
+	}
+}
