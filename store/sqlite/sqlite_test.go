@@ -747,15 +747,7 @@ func TestSystemWalletsFoundBesideAWriter(t *testing.T) {
 	if err != nil || len(want) != len(abacus.SystemAccounts)+abacus.RevenueShards-1 {
 		t.Fatalf("%d wallets, %v", len(want), err)
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.ExecContext(ctx, "ROLLBACK")
+	holdWriteLock(t, db)
 	other := open(t, path) // a second process's view, with nothing cached
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -771,15 +763,7 @@ func TestIsBusy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, db, path := migratedWithSQL(t)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.ExecContext(ctx, "ROLLBACK")
+	holdWriteLock(t, db)
 	impatient, err := sql.Open("sqlite3", path+"?_busy_timeout=0")
 	if err != nil {
 		t.Fatal(err)
@@ -792,4 +776,22 @@ func TestIsBusy(t *testing.T) {
 	if _, err := impatient.ExecContext(ctx, "SELECT nonsense FROM nowhere"); err == nil || sqlite.IsBusy(err) {
 		t.Fatalf("another error taken for busy: %v", err)
 	}
+}
+
+// holdWriteLock holds db's write lock, as another process writing would,
+// until the test ends.
+func holdWriteLock(t *testing.T, db *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.ExecContext(ctx, "ROLLBACK")
+		conn.Close()
+	})
 }
