@@ -20,6 +20,12 @@ func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
+	// SQLite's busy error once its store stopped waiting: another
+	// process holds the write lock.
+	var busy interface{ Busy() bool }
+	if errors.As(err, &busy) && busy.Busy() {
+		return true
+	}
 	var pg interface{ SQLState() string }
 	if errors.As(err, &pg) {
 		c := pg.SQLState()

@@ -184,8 +184,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return in.exitCode()
 		}
 		if sqlite.IsBusy(err) { // "database is locked" said neither why nor what to do (QA)
-			err = fmt.Errorf("%w: another process has held the database's write lock for longer than abacus waits (%s; a long import, "+
-				"correction or ingest, say); run the command again once it is done", err, sqlite.BusyTimeout)
+			err = fmt.Errorf("%w: another process has held the database's write lock for longer than abacus waits for it (a long import, "+
+				"correction or ingest, say); run the command again once it is done", err)
 		}
 		fmt.Fprintf(stderr, "abacus %s: %v\n", c.name, err)
 		return 1

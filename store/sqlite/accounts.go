@@ -85,7 +85,7 @@ func ensureSystemWallets(ctx context.Context, tx *sql.Tx, c abacus.Currency) err
 
 // inWrite runs fn in a write transaction outside the ledger engine.
 func (s *Store) inWrite(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,6 +95,37 @@ func (s *Store) inWrite(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// beginWrite takes the write lock (the writer's BEGIN is IMMEDIATE).
+// While another process holds it past the busy timeout (a long import or
+// correction) it asks again, as the engine does with its batches, for up
+// to busyAttempts timeouts, and then gives up with an error that
+// store.Unavailable knows: 503 over HTTP (QA: an account created beside a
+// 15 s correction was a 500, and a new currency's first event failed).
+// Only BEGIN is asked again: fn has not run.
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	for attempt := 1; ; attempt++ {
+		tx, err := s.write.BeginTx(ctx, nil)
+		switch {
+		case err == nil, !IsBusy(err), ctx.Err() != nil:
+			return tx, err
+		case attempt == busyAttempts:
+			return nil, busyError{err}
+		}
+	}
+}
+
+// busyAttempts is how many busy timeouts beginWrite waits: a minute.
+const busyAttempts = 6
+
+// busyError is SQLite's busy error once beginWrite stopped waiting.
+type busyError struct{ err error }
+
+func (e busyError) Error() string { return e.err.Error() }
+func (e busyError) Unwrap() error { return e.err }
+
+// Busy tells store.Unavailable that the database is held by another.
+func (busyError) Busy() bool { return true }
 
 // AccountGet implements abacus.Store.
 func (s *Store) AccountGet(ctx context.Context, id abacus.AccountID) (abacus.Account, error) {

@@ -34,3 +34,7 @@ func EventsPlan(ctx context.Context, s *Store, q abacus.EventQuery) ([]string, e
 	}
 	return plan, rows.Err()
 }
+
+// GaveUpBusy is err as beginWrite returns a busy error once it stops
+// waiting.
+func GaveUpBusy(err error) error { return busyError{err} }

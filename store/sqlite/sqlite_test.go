@@ -776,6 +776,37 @@ func TestIsBusy(t *testing.T) {
 	if _, err := impatient.ExecContext(ctx, "SELECT nonsense FROM nowhere"); err == nil || sqlite.IsBusy(err) {
 		t.Fatalf("another error taken for busy: %v", err)
 	}
+	// Once the store stops waiting, the error is an outage (503 over
+	// HTTP, not a 500: QA) and still busy to the CLI.
+	if gaveUp := sqlite.GaveUpBusy(err); !store.Unavailable(gaveUp) || !sqlite.IsBusy(gaveUp) {
+		t.Fatalf("%v: not unavailable and busy", gaveUp)
+	}
+}
+
+// TestWriteWaitsForAnotherProcess: a write outside the engine (an account
+// made over HTTP, a new currency's system wallets) waits past the busy
+// timeout for another process's write lock, as the engine's batches do
+// (QA: an account created beside a 15 s correction was a 500).
+func TestWriteWaitsForAnotherProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, db, path := migratedWithSQL(t)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	held := sqlite.BusyTimeout + time.Second
+	time.AfterFunc(held, func() { conn.ExecContext(ctx, "ROLLBACK") })
+	other := open(t, path)
+	start := time.Now()
+	_, _, err = other.AccountCreate(ctx, abacus.Account{ID: "11111111-1111-4111-8111-111111111111", Kind: abacus.KindUser, Currency: "USD"})
+	if err != nil || time.Since(start) < held {
+		t.Fatalf("after %s: %v; want it made once the lock was let go, after %s", time.Since(start), err, held)
+	}
 }
 
 // holdWriteLock holds db's write lock, as another process writing would,
