@@ -138,9 +138,6 @@ func decodeError(err error) error {
 		return abacus.Errorf(abacus.CodeInvalid, field, "must be a JSON %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		if name == "" { // an error naming no field would not say where (QA)
-			return abacus.Errorf(abacus.CodeInvalid, "body", `holds a key with no name (""), which is not a known field`)
-		}
 		return abacus.Errorf(abacus.CodeInvalid, name, "is not a known field")
 	}
 	var ae *abacus.Error

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -29,6 +30,8 @@ func checkKeys(body []byte) error {
 		}
 		k := t.tok.(string)
 		switch {
+		case k == "": // its path would end in nothing, naming no field (QA)
+			err = abacus.Errorf(abacus.CodeInvalid, cmp.Or(t.parentPath(), "body"), `holds a key with no name (""), which is not a field`)
 		case t.repeated:
 			err = abacus.Errorf(abacus.CodeInvalid, t.path(), "appears more than once in the object; send it once")
 		case !lowerASCII(k):

@@ -181,6 +181,8 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"bad uuid", tx, "b6", `{"type":"topup","account":"alice","amount":"1","currency":"USD"}`, 400, "account"},
 		{"unknown field", tx, "b7", `{"type":"topup","acount":"x"}`, 400, "acount"},
 		{"nameless field", tx, "b7e", `{"type":"topup","":1}`, 400, "body"}, // QA: the error named no field
+		{"nameless field twice", tx, "b7f", `{"":1,"":2}`, 400, "body"},
+		{"nameless nested field", "/api/v1/accounts", "b7g", `{"overdraft":{"":1,"":2}}`, 400, "overdraft"},
 		{"bad json", tx, "b8", `{"type":`, 400, "body"},
 		{"wrong currency", tx, "b9", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"EUR"}`, 422, "currency"},
 		{"bad currency", tx, "b10", `{"type":"topup","account":"` + alice + `","amount":"1","currency":"dollars"}`, 400, "currency"},
