@@ -101,7 +101,7 @@ func (s *Server) handleAccountGet(w http.ResponseWriter, r *http.Request) error 
 	}
 	a, err := s.store.AccountGet(r.Context(), id)
 	if err != nil {
-		return err
+		return pathNotFound(err)
 	}
 	return s.writeAccount(w, r, a, http.StatusOK)
 }
@@ -126,7 +126,7 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if _, err := s.store.AccountGet(r.Context(), id); err != nil {
-		return err
+		return pathNotFound(err)
 	}
 	es, err := s.store.Entries(r.Context(), q)
 	if err != nil {

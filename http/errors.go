@@ -35,6 +35,16 @@ var statusOf = map[abacus.ErrorCode]int{
 	abacus.CodeInternal:            http.StatusInternalServerError,
 }
 
+// pathNotFound names the path's id in a not-found error, whatever the
+// layer below called it ("hold", "transaction", none), so that every 404
+// of a route with an {id} names "id" (QA).
+func pathNotFound(err error) error {
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
+		return abacus.RenameField(err, "id")
+	}
+	return err
+}
+
 // errorBody is how every error travels.
 type errorBody struct {
 	Code    abacus.ErrorCode `json:"code"`

@@ -62,18 +62,14 @@ func (s *Server) handleHoldGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	notFound := abacus.Errorf(abacus.CodeNotFound, "id", "hold %d does not exist", id) // naming the path's id, as a transaction's does (QA)
 	h, err := s.store.Hold(r.Context(), id)
-	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
-		return notFound
-	}
 	if err != nil {
-		return err
+		return pathNotFound(err)
 	}
 	// Another account's hold does not exist as far as a user key can tell:
 	// ids are sequential, and a 403 told which did (QA).
 	if mayRead(r, h.Account) != nil {
-		return notFound
+		return abacus.Errorf(abacus.CodeNotFound, "id", "hold %d does not exist", id)
 	}
 	return writeJSON(w, http.StatusOK, newHoldView(&h))
 }
@@ -103,7 +99,7 @@ func (s *Server) handleHoldPost(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.submit(w, r, op)
 	if err != nil {
-		return err
+		return pathNotFound(err)
 	}
 	return writeJSON(w, http.StatusCreated, struct {
 		Hold        holdView        `json:"hold"`
@@ -123,7 +119,7 @@ func (s *Server) handleHoldVoid(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.submit(w, r, &abacus.HoldVoid{HoldID: id})
 	if err != nil {
-		return err
+		return pathNotFound(err)
 	}
 	return writeJSON(w, http.StatusOK, newHoldView(res.Hold))
 }

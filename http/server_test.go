@@ -341,10 +341,17 @@ func TestUnknownRoutes(t *testing.T) {
 	if r.header.Get("Allow") != "GET, HEAD" {
 		t.Fatalf("Allow %q, body %s", r.header.Get("Allow"), r.raw)
 	}
-	// A missing hold names the path's id, as a missing transaction does (QA).
-	for _, path := range []string{"/api/v1/holds/999999", "/api/v1/ledger/transactions/999999"} {
-		if r := f.mustDo("service", "GET", path, "", "", 404); r.body["field"] != "id" {
-			t.Fatalf("GET %s: %s", path, r.raw)
+	// Every 404 of a route with an {id} names it, whatever the layer below
+	// called it (QA: none, "hold", "transaction").
+	missing := "99999999-9999-4999-8999-999999999999"
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/v1/holds/999999"}, {"GET", "/api/v1/ledger/transactions/999999"},
+		{"GET", "/api/v1/accounts/" + missing}, {"GET", "/api/v1/accounts/" + missing + "/entries"},
+		{"POST", "/api/v1/holds/999999/post"}, {"POST", "/api/v1/holds/999999/void"},
+		{"POST", "/api/v1/ledger/transactions/999999/revert"},
+	} {
+		if r := f.mustDo("admin", c.method, c.path, "k-"+c.path, "", 404); r.body["field"] != "id" {
+			t.Fatalf("%s %s: %s", c.method, c.path, r.raw)
 		}
 	}
 	r = f.mustDo("service", "GET", "/api/v1/nowhere", "", "", 404)

@@ -178,7 +178,7 @@ func (s *Server) handleRevert(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.submit(w, r, &abacus.Revert{TxID: id, Memo: req.Memo})
 	if err != nil {
-		return err
+		return pathNotFound(err)
 	}
 	return writeJSON(w, http.StatusCreated, newTransactionView(res.Tx))
 }
