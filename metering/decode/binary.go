@@ -282,6 +282,14 @@ func (h headers) withoutSpecversion() *abacus.Error {
 			return abacus.Errorf(abacus.CodeInvalid, "ce-specversion", "is missing, but the message has ce-%s: a CloudEvent in binary mode says ce-specversion: 1.0, and without it the body would be read as an event of its own, under another id", attr)
 		}
 	}
+	// A CSGHub field as a header beside a body read as an event of its
+	// own would be ignored, as in binary mode (QA: ce-value: 500 beside a
+	// body's value of 1).
+	for _, n := range csghubNames {
+		if _, ok := h["ce-"+n]; ok {
+			return abacus.Errorf(abacus.CodeInvalid, "ce-"+n, "is a CSGHub field as a header: the body carries the usage, and this header would be ignored")
+		}
+	}
 	return nil
 }
 

@@ -134,6 +134,10 @@ func TestBinaryCloudEventErrors(t *testing.T) {
 	if _, err := decode.ForHeaders(http.Header{"Content-Type": {"application/json"}, "Ce-Traceparent": {"x"}}, true); err != nil {
 		t.Fatalf("an extension header alone: %v", err)
 	}
+	// QA: ce-value beside a CSGHub body, no ce-specversion, was ignored.
+	if _, err := decode.ForHeaders(http.Header{"Content-Type": {"application/json"}, "Ce-Value": {"500"}}, true); !errors.As(err, &ae) || ae.Field != "ce-value" {
+		t.Fatalf("ce-value without ce-specversion: %v", err)
+	}
 	// Structured mode may carry binary mode's headers beside its body.
 	for _, ct := range []string{decode.ContentTypeCloudEvent, decode.ContentTypeCloudEventBatch + "; charset=utf-8"} {
 		if _, err := decode.ForHeaders(http.Header{"Content-Type": {ct}, "Ce-Id": {"e1"}}, true); err != nil {
