@@ -316,20 +316,17 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (
 			keep = "--nats-subject taking all the stream holds"
 		}
 	}
+	replay := fmt.Sprintf("delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
+		"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now)", c.cfg.Stream, c.cfg.Durable, pending)
 	if narrowed {
 		return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s: its filter would change, "+
 			"and nats-server before 2.10 (this is %s) may then skip the messages stored in the stream, never to be charged (2.9.10 did). "+
-			"To keep it as it is, give %s. To have it take %s, upgrade nats-server to 2.10 or later and start abacus again, "+
-			"or delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
-			"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now); "+
+			"To keep it as it is, give %s. To have it take %s, upgrade nats-server to 2.10 or later and start abacus again, or %s; "+
 			"or give --nats-durable another name for a durable of its own, which replays the stream the same way",
-			c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), v, keep, describe(wants), c.cfg.Stream, c.cfg.Durable, pending)}
+			c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), v, keep, describe(wants), replay)}
 	}
-	return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. "+
-		"To take them all, delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
-		"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now). "+
-		"To keep it as it is, give %s",
-		c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), c.cfg.Stream, c.cfg.Durable, pending, keep)}
+	return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. To take them all, %s. To keep it as it is, give %s",
+		c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), replay, keep)}
 }
 
 // takesWhole tells whether filters take all the stream captures: none,
