@@ -394,9 +394,7 @@ func (u *usageCheck) monthsNotBelowZero() {
 	for m := range u.monthEvents {
 		months[m] = true
 	}
-	for _, m := range sortedKeys(months, func(a, b paidMonth) int {
-		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
-	}) {
+	for _, m := range sortedKeys(months, comparePaidMonths) {
 		n := u.monthEvents[m]
 		came := u.monthCost[m]
 		slack := decimal.New(n, -rating.CostScale)
@@ -426,9 +424,7 @@ func (u *usageCheck) monthsCarried() {
 	for m := range u.monthCost {
 		months[m] = true
 	}
-	for _, m := range sortedKeys(months, func(a, b paidMonth) int {
-		return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
-	}) {
+	for _, m := range sortedKeys(months, comparePaidMonths) {
 		k := carryKey{m.account, m.start}
 		if u.monthNoCost[m] || u.costUnknown[m.account] || u.shared[k] {
 			continue
@@ -461,4 +457,9 @@ func sortedKeys[K comparable](m map[K]bool, cmp func(a, b K) int) []K {
 	}
 	slices.SortFunc(out, cmp)
 	return out
+}
+
+// comparePaidMonths orders months by account, currency and start.
+func comparePaidMonths(a, b paidMonth) int {
+	return cmp.Or(strings.Compare(string(a.account), string(b.account)), strings.Compare(string(a.currency), string(b.currency)), a.start.Compare(b.start))
 }

@@ -116,8 +116,9 @@ func testReadBatch(t *testing.T, st abacus.Store) {
 // testMonthPaid: the Paid of Changes is added, bucket by bucket, to the
 // row of its account, currency, period and resource, by Apply and by
 // Commit alike, negative parts included; MonthPaid reads the rows of a
-// month back by resource, none where none was written, and the audit streams every row, by account,
-// currency, period and resource. A write that rolls back adds nothing.
+// month back by resource, none where none was written, and the audit
+// streams every row, by account, currency, period and resource. A write
+// that rolls back adds nothing.
 func testMonthPaid(t *testing.T, st abacus.Store) {
 	c, other := mustAccount(t, st, 1, "USD"), mustAccount(t, st, 2, "USD")
 	oct, nov := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
