@@ -187,6 +187,8 @@ func TestServeRefusesSettingsBeforeOpening(t *testing.T) {
 		{[]string{"--max-batch", "2000000000"}, "--max-batch: 2000000000 is not from 1 to 1000000"},
 		{[]string{"--workers", "-1"}, "--workers: -1 is not from 1 to 256"},
 		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-stream", ""}, "--nats-stream is empty"},
+		{[]string{"--nats-stream", "usage"}, "--nats-stream goes with --nats"},
+		{[]string{"--nats-fetch-memory", "64"}, "--nats-fetch-memory goes with --nats"},
 	} {
 		var stdout, stderr strings.Builder
 		err := runServe(t.Context(), append([]string{"--db", db}, c.args...), &stdout, &stderr)

@@ -95,3 +95,15 @@ func TestEmptyDBIsAUsageError(t *testing.T) {
 		}
 	}
 }
+
+func TestNoCommandIsAUsageErrorAndHelpIsNot(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), nil, &stdout, &stderr); code != 2 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "Usage: abacus") {
+		t.Errorf("no command: exit %d, stdout %q, stderr %q; want 2 and the usage on stderr", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(t.Context(), []string{"help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Usage: abacus") {
+		t.Errorf("help: exit %d, stdout %q; want 0 and the usage", code, stdout.String())
+	}
+}

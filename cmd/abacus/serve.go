@@ -71,6 +71,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if *natsURL == "" { // a consumer's settings without a server to consume from (QA: started without a word)
+		var given string
+		fs.Visit(func(f *flag.Flag) {
+			if given == "" && strings.HasPrefix(f.Name, "nats-") {
+				given = f.Name
+			}
+		})
+		if given != "" {
+			return usagef("--%s goes with --nats (or ABACUS_NATS_URL), which is not set: without it nothing is consumed from NATS", given)
+		}
+	}
 	if *natsURL != "" {
 		if err := metering.CheckURL(*natsURL); err != nil {
 			return usagef("%s: %w", givenAs(fs, "nats", "ABACUS_NATS_URL"), err)
