@@ -16,7 +16,7 @@ type accountRequest struct {
 	Currency  string `json:"currency"`
 	Overdraft *struct {
 		Limit     *string `json:"limit"`
-		Unlimited bool    `json:"unlimited"`
+		Unlimited *bool   `json:"unlimited"`
 	} `json:"overdraft"`
 	// Absent or null: none. An empty string is refused, as a template
 	// that dropped the value would have made an account with no floor
@@ -40,8 +40,14 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	a := abacus.Account{ID: id, Kind: abacus.AccountKind(req.Kind), Name: req.Name, Currency: abacus.Currency(req.Currency), CreatedAt: s.now().UTC()}
+	if _, system := abacus.SystemAccountByID(id); system {
+		return abacus.Errorf(abacus.CodeConflict, "id", "%s is a system account's id; give the customer's account an id of its own", id)
+	}
 	if req.Overdraft != nil {
-		a.Overdraft.Unlimited = req.Overdraft.Unlimited
+		if req.Overdraft.Limit == nil && req.Overdraft.Unlimited == nil { // QA: {} had meant a floor of 0
+			return abacus.Errorf(abacus.CodeInvalid, "overdraft", `says nothing: give {"limit": "50"} or {"unlimited": true}, or leave overdraft out for no overdraft`)
+		}
+		a.Overdraft.Unlimited = req.Overdraft.Unlimited != nil && *req.Overdraft.Unlimited
 		if req.Overdraft.Limit != nil {
 			if a.Overdraft.Limit, err = parseOptionalAmount(*req.Overdraft.Limit, "overdraft.limit"); err != nil {
 				return err

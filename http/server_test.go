@@ -211,6 +211,10 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"overdraft", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":"-5"}}`, 400, "overdraft.limit"},
 		// An empty string had made a floor of 0, and no warnings (QA).
 		{"overdraft empty", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":""}}`, 400, "overdraft.limit"},
+		// An overdraft that says nothing had made a floor of 0 (QA).
+		{"overdraft saying nothing", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{}}`, 400, "overdraft"},
+		// A system account's id had got "exists already with other attributes" (QA).
+		{"system account's id", "/api/v1/accounts", "", `{"id":"00000000-0000-0000-0000-000000000001","kind":"user","currency":"USD"}`, 409, "id"},
 		{"low balance threshold empty", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","low_balance_threshold":""}`, 400, "low_balance_threshold"},
 		{"account id", "/api/v1/accounts", "", `{"id":"nope","kind":"user","currency":"USD"}`, 400, "id"},
 	}
@@ -372,12 +376,16 @@ func TestErrorsAreJSONOffTheAPI(t *testing.T) {
 		{"GET", "/", 404, "not_found"},
 		{"GET", "/metrics", 404, "not_found"},
 		{"POST", "/healthz", 405, "method_not_allowed"},
-		{"GET", "/healthz?x=1", 400, "invalid"}, // it takes no parameter, as no endpoint takes one it ignores
 	} {
 		r := f.do("", c.method, c.path, "", "")
 		if r.status != c.status || r.body["code"] != c.code || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 			t.Errorf("%s %s: %d %s %q", c.method, c.path, r.status, r.header.Get("Content-Type"), r.raw)
 		}
+	}
+	// A probe may add a query of its own: liveness ignores it (QA: a 400
+	// marked the node down).
+	if r := f.do("", "GET", "/healthz?probe=lb&x", "", ""); r.status != 200 {
+		t.Errorf("GET /healthz with a query: %d %q", r.status, r.raw)
 	}
 	if r := f.do("", "POST", "/healthz", "", ""); r.header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST /healthz: Allow %q", r.header.Get("Allow"))
