@@ -23,7 +23,7 @@ func (b *batch) apply(i int, p *pending, ps []*pending) {
 	case *abacus.Transfer:
 		legs := make([]leg, len(o.Postings))
 		for j, ps := range o.Postings {
-			legs[j] = leg{w: b.wallets[p.prep.legs[j]], amount: ps.Amount}
+			legs[j] = leg{w: b.wallets[p.prep.legs[j]], amount: ps.Amount, field: fmt.Sprintf("postings[%d].amount", j)}
 		}
 		it.txIdx, err = b.post(abacus.Transaction{Type: abacus.TxTransfer, Memo: o.Memo}, legs)
 	case *abacus.Revert:
@@ -48,6 +48,7 @@ type leg struct {
 	w       *abacus.Wallet
 	amount  abacus.Amount
 	release abacus.Amount
+	field   string // what a refusal names; "amount" if empty
 }
 
 // post appends a transaction of the legs' postings, after checking that
@@ -78,7 +79,7 @@ func (b *batch) post(t abacus.Transaction, legs []leg) (int, error) {
 			return -1, balanceOverflow(l.w, "available amount (balance less held)")
 		}
 		if l.amount.IsNegative() && l.w.HasFloor && avail.Cmp(l.w.Floor) < 0 {
-			return -1, b.insufficient(l.w, l.amount)
+			return -1, b.insufficient(l.w, l.amount, cmp.Or(l.field, "amount"))
 		}
 		next[i] = after{bal, held}
 	}
@@ -101,14 +102,14 @@ func (b *batch) post(t abacus.Transaction, legs []leg) (int, error) {
 	return len(b.txs) - 1, nil
 }
 
-func (b *batch) insufficient(w *abacus.Wallet, debit abacus.Amount) error {
+func (b *batch) insufficient(w *abacus.Wallet, debit abacus.Amount, field string) error {
 	avail, _ := w.Available()
 	need, _ := debit.Abs()
 	floor := "0"
 	if w.HasFloor {
 		floor = w.Floor.String()
 	}
-	return abacus.Errorf(abacus.CodeInsufficientFunds, "amount",
+	return abacus.Errorf(abacus.CodeInsufficientFunds, field,
 		"account %s has %s %s available in %s (floor %s); %s is needed", w.Account, avail, w.Currency, w.Bucket, floor, need)
 }
 
@@ -304,7 +305,7 @@ func (b *batch) holdCreate(o *abacus.HoldCreate, prep prepared) (int, error) {
 			}
 			if left.Cmp(w.Floor) < 0 {
 				neg, _ := o.Amount.Neg()
-				return -1, b.insufficient(w, neg)
+				return -1, b.insufficient(w, neg, "amount")
 			}
 		}
 		parts = []part{{w, o.Amount}}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/abacus-billing/abacus"
@@ -46,6 +47,15 @@ func TestEngineBasics(t *testing.T) {
 		_, err = e.Submit(ctx, "k2", &abacus.Move{Type: abacus.TxCharge, Account: id, Currency: "USD", Amount: amt(t, "10.5")})
 		if abacus.ErrorCodeOf(err) != abacus.CodeInsufficientFunds {
 			t.Fatalf("overdraft: %v", err)
+		}
+		// Explicit postings: the refusal names the posting (QA: it named "amount").
+		_, err = e.Submit(ctx, "k2t", &abacus.Transfer{Postings: []abacus.PostingSpec{
+			{Account: abacus.SystemRevenue.ID(), Currency: "USD", Amount: amt(t, "10.5")},
+			{Account: id, Currency: "USD", Amount: amt(t, "-10.5")},
+		}})
+		var ae *abacus.Error
+		if abacus.ErrorCodeOf(err) != abacus.CodeInsufficientFunds || !errors.As(err, &ae) || ae.Field != "postings[1].amount" {
+			t.Fatalf("a transfer past the floor: %v, want insufficient funds naming postings[1].amount", err)
 		}
 		h, err := e.Submit(ctx, "k3", &abacus.HoldCreate{Account: id, Currency: "USD", Amount: amt(t, "4")})
 		if err != nil {
