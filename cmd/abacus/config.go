@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -144,15 +145,25 @@ func openCurrent(ctx context.Context, db string) (migrator, error) {
 	return st, nil
 }
 
-// openMigrated opens and migrates.
-func openMigrated(ctx context.Context, db string) (migrator, error) {
+// openMigrated opens and migrates, and says on stderr when db held no
+// abacus database: a mistyped --db, or a command run from another
+// directory, had quietly made an empty ledger, charged a file's events
+// there unpriced and exited 0 (QA).
+func openMigrated(ctx context.Context, db string, stderr io.Writer) (migrator, error) {
 	st, err := openStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Migrate(ctx); err != nil {
+	have, _, err := st.SchemaVersion(ctx)
+	if err == nil {
+		err = st.Migrate(ctx)
+	}
+	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	if have == 0 {
+		fmt.Fprintf(stderr, "abacus: %s held no abacus database, so this made a new one\n", describeDB(db))
 	}
 	return st, nil
 }

@@ -64,7 +64,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer rejectsFile.Close()
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openMigrated(ctx, *db, stderr)
 	if err != nil {
 		if ctx.Err() != nil { // waiting for the database, another writer's lock say
 			return errors.New("interrupted while opening the database, before any event was read: nothing changed")

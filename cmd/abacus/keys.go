@@ -62,7 +62,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return usagef("--account: %w", err)
 		}
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openMigrated(ctx, *db, stderr)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -56,7 +57,7 @@ func TestInterruptedCommandsSaySoAndExitAsTheShellExpects(t *testing.T) {
 // API refuses it; a revoked one is not.
 func TestKeysListMarksUserKeysOfNoCustomer(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
-	st, err := openMigrated(t.Context(), db)
+	st, err := openMigrated(t.Context(), db, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +106,21 @@ func TestNoCommandIsAUsageErrorAndHelpIsNot(t *testing.T) {
 	stderr.Reset()
 	if code := run(t.Context(), []string{"help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Usage: abacus") {
 		t.Errorf("help: exit %d, stdout %q; want 0 and the usage", code, stdout.String())
+	}
+}
+
+// TestANewDatabaseIsNamed: a command that makes a database says so, once,
+// naming it: run from another directory, ingest had made an empty ledger
+// and charged a file's events there unpriced without a word (QA).
+func TestANewDatabaseIsNamed(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "typo.db")
+	for i, want := range []bool{true, false} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), []string{"keys", "create", "--db", db, "--role", "service"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("run %d: exit %d: %s", i, code, stderr.String())
+		}
+		if got := strings.Contains(stderr.String(), db+" held no abacus database, so this made a new one"); got != want {
+			t.Errorf("run %d: stderr %q; want the notice %v", i, stderr.String(), want)
+		}
 	}
 }

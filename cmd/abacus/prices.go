@@ -74,7 +74,7 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openMigrated(ctx, *db, stderr)
 	if err != nil {
 		if ctx.Err() != nil { // waiting for the database, another writer's lock say
 			return errors.New("interrupted while opening the database, before anything was stored: nothing changed")

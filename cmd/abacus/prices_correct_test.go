@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestCorrectionThatUnpricesAnEventIsRefusedWhole(t *testing.T) {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			ctx := t.Context()
-			st, err := openMigrated(ctx, dsn)
+			st, err := openMigrated(ctx, dsn, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,7 +247,7 @@ func TestKillDuringCorrection(t *testing.T) {
 			}
 			fixed := writeFile(t, "fixed.yaml", strings.Replace(priceFile, `"0.25"`, `"0.40"`, 1))
 			ctx := t.Context()
-			st, err := openMigrated(ctx, dsn)
+			st, err := openMigrated(ctx, dsn, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -388,7 +389,7 @@ func TestPricesCorrectLeavesOtherKeys(t *testing.T) {
 	if out, err := runCLI(t, "ingest", "--db", dsn, writeFile(t, "events.ndjson", events)); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	st, err := openMigrated(t.Context(), dsn)
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,7 +529,7 @@ func TestPricesCorrectRepricesWholeMonths(t *testing.T) {
 // standingCharges sums what acct's events paid, net of what voids gave back.
 func standingCharges(t *testing.T, dsn, acct string) abacus.Amount {
 	t.Helper()
-	st, err := openMigrated(t.Context(), dsn)
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

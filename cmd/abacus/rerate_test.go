@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +99,7 @@ func TestRerateCountsEventsChargedMeanwhile(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "a.db")
 	ingestEvent(t, dsn, usageEvent("raced", account(23), 4))
 	importPrices(t, dsn)
-	st, err := openMigrated(t.Context(), dsn)
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

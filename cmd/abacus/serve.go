@@ -125,7 +125,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, *db)
+	st, err := openMigrated(ctx, *db, stderr)
 	if err != nil {
 		ln.Close()
 		return err

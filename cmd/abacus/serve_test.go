@@ -35,7 +35,7 @@ func (r *racingKeys) APIKeyByHash(ctx context.Context, hash []byte) (abacus.APIK
 // TestAdminKeyRace: an admin key from the token that another instance
 // stored first is the one wanted, not an error that stops the server.
 func TestAdminKeyRace(t *testing.T) {
-	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestAdminKeyRace(t *testing.T) {
 // so, or one too short to be stored as a plain hash, stops the server
 // with the reason.
 func TestAdminTokenRotates(t *testing.T) {
-	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"))
+	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -632,7 +632,7 @@ func TestIngestInterruptedCountsWhatItSent(t *testing.T) {
 		fmt.Fprintln(&events, usageEvent(fmt.Sprintf("int-%d", i), account(1+i%50), 1))
 	}
 	file := writeFile(t, "events.ndjson", events.String())
-	st, err := openMigrated(t.Context(), dsn)
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -869,7 +869,7 @@ func pipedEvents(prefix string, from, to int) []string {
 func TestIngestFromAPipeChargesAsItGoes(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "a.db")
 	importPrices(t, dsn)
-	st, err := openMigrated(t.Context(), dsn)
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -901,7 +901,7 @@ func TestIngestFromAPipeChargesAsItGoes(t *testing.T) {
 func TestIngestInterruptedSendsWhatItRead(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "a.db")
 	importPrices(t, dsn)
-	st, err := openMigrated(t.Context(), dsn)
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -930,7 +930,7 @@ func TestIngestInterruptedSendsWhatItRead(t *testing.T) {
 func TestIngestSecondInterruptExitsAtOnce(t *testing.T) {
 	dsn := testdb.PostgresSchemaURL(t)
 	importPrices(t, dsn)
-	st, err := openMigrated(t.Context(), dsn)
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
