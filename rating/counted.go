@@ -128,8 +128,9 @@ func CheckCountedVersions(zone *time.Location, stored, added []abacus.Price) err
 			first, refused = i, abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("prices[%d].valid_from", i),
 				"%s in %s: the month from %s would run under %s, %d of which count the month's usage: "+
 					"each would price the other's usage in its tiers, and a void or a volume credit could give back more than the month paid; "+
-					"versions that count usage change at a month's first instant (such as %s), with no other counted version in between, or one of them is per_unit",
-				k.key, k.cur, month.In(orUTC(zone)).Format("2006-01"), strings.Join(spelled, ", "), n, next.In(orUTC(zone)).Format(time.RFC3339))
+					"versions that count usage change at a month's first instant in the billing zone (here %s or %s), with no other counted version in between, or one of them is per_unit",
+				k.key, k.cur, month.In(orUTC(zone)).Format("2006-01"), strings.Join(spelled, ", "), n,
+				month.In(orUTC(zone)).Format(time.RFC3339), next.In(orUTC(zone)).Format(time.RFC3339))
 		}
 	}
 	return refused

@@ -3,6 +3,7 @@ package rating_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +66,17 @@ func TestCheckCountedVersions(t *testing.T) {
 		case tc.refused >= 0 && (!errors.As(err, &ae) || ae.Code != abacus.CodeInvalid || ae.Field != fmt.Sprintf("prices[%d].valid_from", tc.refused)):
 			t.Errorf("%s: %v, want prices[%d].valid_from refused", tc.name, err, tc.refused)
 		}
+	}
+	// In a billing zone east of UTC, a version from UTC's midnight on the
+	// 1st is 08:00 there: the refusal offers that month's start in the zone
+	// and the next one's (QA: it offered only February's, for a price meant
+	// from January).
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rating.CheckCountedVersions(shanghai, []abacus.Price{from(vol, time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC))}, []abacus.Price{from(vol, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))})
+	if err == nil || !strings.Contains(err.Error(), "(here 2027-01-01T00:00:00+08:00 or 2027-02-01T00:00:00+08:00)") {
+		t.Errorf("a version from UTC's 1st in Shanghai: %v, want both months' starts there offered", err)
 	}
 }

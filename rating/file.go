@@ -95,9 +95,9 @@ type File struct {
 	Name        string
 	Prices      []abacus.Price
 	Commitments []abacus.Commitment
-	lines       []int            // of each price
+	priceNodes  []*node          // each price as the file holds it, for the lines of its fields
 	warnings    map[int][]string // of prices, by index
-	commitLines []int            // of each commitment
+	commitNodes []*node          // each commitment as the file holds it
 }
 
 // ReadFile is [ParseFile], returning the file.
@@ -125,7 +125,7 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 	}
 	d := &fileDecoder{file: name}
 	f := &File{Name: name}
-	f.Prices, f.lines, f.Commitments, f.commitLines = d.decodeFile(root)
+	f.Prices, f.priceNodes, f.Commitments, f.commitNodes = d.decodeFile(root)
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -164,7 +164,7 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 		case !ok:
 			prices = append(prices, f.Prices[i])
 		case !samePrice(old, &f.Prices[i]):
-			return nil, nil, &FileError{File: f.Name, Line: f.lines[i], Err: abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
+			return nil, nil, &FileError{File: f.Name, Line: f.priceNodes[i].line, Err: abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("prices[%d]", i),
 				"has the same key, currency and valid_from as stored price %d but differs from it in %s; prices are never edited: add a version with a later valid_from, or import with --correct to replace it and reprice its events",
 				old.ID, strings.Join(priceDiff(old, &f.Prices[i]), ", "))}
 		}
@@ -232,7 +232,7 @@ func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 	}
 	for j, c := range f.Commitments {
 		if !stored[commitmentOf(c)] {
-			return nil, &FileError{File: f.Name, Line: f.commitLines[j], Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d]", j),
+			return nil, &FileError{File: f.Name, Line: f.commitNodes[j].line, Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d]", j),
 				"is not in the book; a correction changes prices only: import commitments without --correct")}
 		}
 	}
@@ -243,7 +243,7 @@ func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 // valid_from, or 0.
 func (f *File) Line(p *abacus.Price) int {
 	if j := f.indexOf(p); j >= 0 {
-		return f.lines[j]
+		return f.priceNodes[j].line
 	}
 	return 0
 }
@@ -268,20 +268,22 @@ func (f *File) Locate(err error, prices []abacus.Price, commitments []abacus.Com
 		return err
 	}
 	i, _ := strconv.Atoi(m[2])
-	at := func(j, line int) error {
+	// The line of the field named, where the element has it: a refused
+	// valid_from is on its own line (QA: named the price's first).
+	at := func(j int, n *node) error {
 		e := *ae
 		e.Field = fmt.Sprintf("%s[%d]%s", m[1], j, m[3])
-		return &FileError{File: f.Name, Line: line, Err: &e}
+		return &FileError{File: f.Name, Line: n.lineOf(strings.TrimPrefix(m[3], ".")), Err: &e}
 	}
 	switch {
 	case m[1] == "prices" && i < len(prices):
 		if j := f.indexOf(&prices[i]); j >= 0 {
-			return at(j, f.lines[j])
+			return at(j, f.priceNodes[j])
 		}
 	case m[1] == "commitments" && i < len(commitments):
 		for j := range f.Commitments {
 			if commitmentOf(f.Commitments[j]) == commitmentOf(commitments[i]) {
-				return at(j, f.commitLines[j])
+				return at(j, f.commitNodes[j])
 			}
 		}
 	}
@@ -542,12 +544,12 @@ func (d *fileDecoder) bool(n *node, path string) bool {
 }
 
 // decodeFile returns the prices with the line of each, and the commitments.
-func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Commitment, []int) {
+func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.Commitment, []*node) {
 	if !d.fields(root, "", "prices", "commitments") {
 		return nil, nil, nil, nil
 	}
 	var prices []abacus.Price
-	var lines []int
+	var nodes []*node
 	pl, _ := d.field(root, "", "prices", false)
 	for i, pn := range d.list(pl, "prices") {
 		path := fmt.Sprintf("prices[%d]", i)
@@ -620,15 +622,15 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		for j := range prices {
 			q := &prices[j]
 			if KeyOf(q) == KeyOf(&p) && q.Currency == p.Currency && q.ValidFrom.Equal(p.ValidFrom) {
-				d.fail(pn.line, path, abacus.CodeConflict, "has the same key, currency and valid_from as prices[%d] (line %d)", j, lines[j])
+				d.fail(pn.line, path, abacus.CodeConflict, "has the same key, currency and valid_from as prices[%d] (line %d)", j, nodes[j].line)
 				return nil, nil, nil, nil
 			}
 		}
 		prices = append(prices, p)
-		lines = append(lines, pn.line)
+		nodes = append(nodes, pn)
 	}
 	var commitments []abacus.Commitment
-	var commitLines []int
+	var commitNodes []*node
 	cl, _ := d.field(root, "", "commitments", false)
 	for i, cn := range d.list(cl, "commitments") {
 		path := fmt.Sprintf("commitments[%d]", i)
@@ -650,14 +652,14 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []int, []abacus.Co
 		}
 		for j := range commitments {
 			if commitmentOf(commitments[j]) == commitmentOf(c) {
-				d.fail(cn.line, path, abacus.CodeConflict, "is the same commitment as commitments[%d] (line %d)", j, commitLines[j])
+				d.fail(cn.line, path, abacus.CodeConflict, "is the same commitment as commitments[%d] (line %d)", j, commitNodes[j].line)
 				return nil, nil, nil, nil
 			}
 		}
 		commitments = append(commitments, c)
-		commitLines = append(commitLines, cn.line)
+		commitNodes = append(commitNodes, cn)
 	}
-	return prices, lines, commitments, commitLines
+	return prices, nodes, commitments, commitNodes
 }
 
 var priceFields = []string{
