@@ -369,6 +369,13 @@ func TestKeysCommands(t *testing.T) {
 	if out, err := runCLI(t, "keys", "revoke", "--db", dsn, id[1]); err != nil {
 		t.Fatalf("keys revoke: %v\n%s", err, out)
 	}
+	// Again, it says so; a token for the id is named as one (QA).
+	if out, err := runCLI(t, "keys", "revoke", "--db", dsn, id[1]); err != nil || !strings.Contains(out, id[1]+" was revoked already, at ") {
+		t.Fatalf("keys revoke again: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "keys", "revoke", "--db", dsn, token); err == nil || !strings.Contains(out, "is a key's token, not its id") || strings.Contains(out, token) {
+		t.Fatalf("keys revoke of a token: %v\n%s", err, out)
+	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	<-s.exited
 	s2 := startServer(t, dsn, "ABACUS_ADMIN_TOKEN="+adminToken)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -55,7 +57,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case r == abacus.RoleUser && *account == "":
 		return usagef("--account: a user key is for one account: name it with --account UUID")
 	case r != abacus.RoleUser && *account != "":
-		return usagef("--account: only a user key is for one account, not a %s key", r)
+		return usagef("--account: only a user key is for one account, not one with the role %s", r)
 	}
 	if *account != "" {
 		if acct, err = abacus.ParseAccountID(*account); err != nil {
@@ -132,9 +134,22 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
-	if err := st.APIKeyRevoke(ctx, fs.Arg(0), time.Now().UTC()); err != nil {
+	id := fs.Arg(0)
+	keys, err := st.APIKeys(ctx)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "revoked %s; running servers stop accepting it within 5 seconds\n", fs.Arg(0))
+	// QA: a key revoked before was "revoked" again, and a token given for
+	// the id got "does not exist" with no word of what to give.
+	if i := slices.IndexFunc(keys, func(k abacus.APIKey) bool { return k.ID == id }); i >= 0 && !keys[i].RevokedAt.IsZero() {
+		fmt.Fprintf(stdout, "%s was revoked already, at %s\n", id, keys[i].RevokedAt.Format(time.RFC3339))
+		return nil
+	} else if i < 0 && strings.HasPrefix(id, "abk_") {
+		return usagef("%s... is a key's token, not its id: give the key_... id that abacus keys list shows", id[:min(len(id), 8)])
+	}
+	if err := st.APIKeyRevoke(ctx, id, time.Now().UTC()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s; running servers stop accepting it within 5 seconds\n", id)
 	return nil
 }
