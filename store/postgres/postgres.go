@@ -150,6 +150,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, s.locks.migration)
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "3F000" { // QA: only "no schema has been selected to create in"
+			return fmt.Errorf("postgres: migrating: the URL's search_path names no schema that exists: create it first (CREATE SCHEMA name), and abacus makes its tables in it: %w", err)
+		}
 		return fmt.Errorf("postgres: migrating: %w", err)
 	}
 	var have int

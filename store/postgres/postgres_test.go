@@ -173,6 +173,17 @@ func TestMigrateTooNew(t *testing.T) {
 	}
 }
 
+// TestMigrateIntoASchemaNotThere: a search_path naming no schema gets an
+// error that says to create it (QA: PostgreSQL's "no schema has been
+// selected to create in", alone).
+func TestMigrateIntoASchemaNotThere(t *testing.T) {
+	t.Parallel()
+	s := open(t, postgres.WithSchema(testdb.PostgresURL(), "abacus_never_created"))
+	if err := s.Migrate(t.Context()); err == nil || !strings.Contains(err.Error(), "search_path names no schema that exists: create it first (CREATE SCHEMA name)") {
+		t.Fatalf("Migrate into a schema not there: %v", err)
+	}
+}
+
 // TestMigrateConcurrent starts several instances on one new schema at
 // once, each with its own pool and several goroutines migrating: every
 // Migrate succeeds and each migration is applied once.
