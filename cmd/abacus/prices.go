@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,8 @@ Usage:
                                         correct the book to the file's prices and reprice
                                         the events they change (--dry-run: only say what)
   abacus prices list [--db DB] [--all]  the prices in force now and those to come (--all: every version)
+  abacus prices list --commitments [--all]
+                                        the commitments not ended yet (--all: every one)
 
 Prices are versioned: importing a price for a key that has one adds a new
 version from its valid_from time; nothing is edited in place. What the book
@@ -209,7 +212,8 @@ const hintScan = 10000
 func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("prices", "list", stderr)
 	db := dbFlag(fs)
-	all := fs.Bool("all", false, "every version, not only those in force now or to come")
+	all := fs.Bool("all", false, "every version, not only those in force now or to come (with --commitments: every commitment, ended ones too)")
+	commitments := fs.Bool("commitments", false, "list the commitments instead of the prices")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -221,6 +225,9 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	book, err := st.PriceBookLoad(ctx)
 	if err != nil {
 		return err
+	}
+	if *commitments {
+		return listCommitments(stdout, book.Commitments, *all, time.Now())
 	}
 	prices := book.Prices
 	if !*all {
@@ -241,6 +248,22 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, p := range prices {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", p.ID, p.SKUType, p.SKUKind, p.ResourceID, p.Unit, p.UnitType,
 			p.Model, priceText(&p), p.Currency, p.ValidFrom.Format(time.RFC3339Nano), p.Revision, discountsText(p.Discounts), licenseText(p.License), p.Desc)
+	}
+	return tw.Flush()
+}
+
+// listCommitments writes the commitments that have not ended by now (all:
+// every one), by account and start: a commitment decides the discounts
+// its account's events get, and had no listing (QA).
+func listCommitments(w io.Writer, cs []abacus.Commitment, all bool, now time.Time) error {
+	cs = slices.DeleteFunc(slices.Clone(cs), func(c abacus.Commitment) bool { return !all && !c.Until.After(now) })
+	slices.SortFunc(cs, func(a, b abacus.Commitment) int {
+		return cmp.Or(cmp.Compare(a.Account, b.Account), a.From.Compare(b.From), a.Until.Compare(b.Until), cmp.Compare(a.Months, b.Months))
+	})
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT	MONTHS	FROM	UNTIL")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Account, c.Months, c.From.Format(time.RFC3339Nano), c.Until.Format(time.RFC3339Nano))
 	}
 	return tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,6 +58,32 @@ func TestPricesListShowsEveryModel(t *testing.T) {
 				t.Errorf("%s: missing %q in\n%s", key, w, row)
 			}
 		}
+	}
+	// The commitments, which had no listing (QA).
+	out, err = runCLI(t, "prices", "list", "--db", dsn, "--commitments", "--all")
+	want := []string{"ACCOUNT MONTHS FROM UNTIL",
+		"0d9c8b7a-6f5e-4d3c-2b1a-098765432100 3 2026-01-31T23:00:00Z 2026-04-30T22:00:00Z",
+		"5b7e0c1a-9f3e-4a57-8d2c-0a1b2c3d4e5f 12 2026-01-01T00:00:00Z 2027-01-01T00:00:00Z"}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("prices list --commitments --all: %v\n%s", err, out)
+	}
+	// Without --all, those not ended.
+	var buf strings.Builder
+	example, err := os.Open("../../rating/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer example.Close()
+	_, commitments, err := rating.ParseFile(example, "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listCommitments(&buf, commitments, false, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)); err != nil || strings.Count(buf.String(), "\n") != 2 || !strings.Contains(buf.String(), "5b7e0c1a") {
+		t.Fatalf("the commitments not ended on 2026-06-01: %v\n%s", err, buf.String())
 	}
 }
 
