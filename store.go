@@ -77,6 +77,10 @@ type Store interface {
 	// transaction, prices that rating.CheckCountedVersions refuses against
 	// the versions stored then.
 	PriceBookAdd(ctx context.Context, prices []Price, commitments []Commitment) error
+	// PriceBookCheck returns what PriceBookAdd would refuse of prices and
+	// commitments now, with the same checks in the same transaction, which
+	// it then rolls back: it changes nothing.
+	PriceBookCheck(ctx context.Context, prices []Price, commitments []Commitment) error
 	// PriceBookCorrect appends price versions that correct the book: unlike
 	// PriceBookAdd it accepts a version that takes effect before events
 	// already charged at the version it takes over from (they are then to

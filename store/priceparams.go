@@ -101,6 +101,11 @@ func IsPriceVersionTaken(err error) bool {
 	return errors.As(err, new(versionTaken))
 }
 
+// ErrRolledBack is what a dry run of a change returns from its
+// transaction where it would have committed, so that the transaction is
+// rolled back; the store's method answers nil in its place.
+var ErrRolledBack = errors.New("store: a dry run, rolled back")
+
 // PriceTooEarly is the error of adding prices[i] to take effect at or
 // before latest, the time of the latest event charged at the version in
 // force just before its valid_from: those events paid that version, and the new

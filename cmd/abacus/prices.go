@@ -24,7 +24,9 @@ func runPrices(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprint(stderr, `abacus prices: import and list the price book
 
 Usage:
-  abacus prices import [--db DB] FILE   add the prices and commitments of a YAML or JSON file
+  abacus prices import [--db DB] [--dry-run] FILE
+                                        add the prices and commitments of a YAML or JSON file
+                                        (--dry-run: check it all, say what, store nothing)
   abacus prices import --correct [--dry-run] FILE
                                         correct the book to the file's prices and reprice
                                         the events they change (--dry-run: only say what)
@@ -53,16 +55,13 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlagSet("prices", "import FILE", stderr)
 	db := dbFlag(fs)
 	correct := fs.Bool("correct", false, "correct the book: accept versions that take effect before events already charged, and changed stored versions (as their next revision), then reprice the events they change")
-	dryRun := fs.Bool("dry-run", false, "with --correct: say what would be stored and how many events would be repriced, and change nothing")
+	dryRun := fs.Bool("dry-run", false, "check the file against the book and the events charged, say what would be stored (with --correct: and how many events would be repriced), and change nothing")
 	usage := usageFlags(fs) // a reprice charges as usage does
 	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("name one price file")
-	}
-	if *dryRun && !*correct {
-		return usagef("--dry-run goes with --correct: a plain import changes only what it adds, and says what")
 	}
 	in, name := io.Reader(os.Stdin), "standard input" // "-", as abacus ingest reads it (QA)
 	if fs.Arg(0) != "-" {
@@ -99,11 +98,12 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return pricesCorrect(ctx, st, file, book, ecfg, *dryRun, stdout, stderr)
 	}
-	return pricesAdd(ctx, st, file, book, stdout, stderr)
+	return pricesAdd(ctx, st, file, book, *dryRun, stdout, stderr)
 }
 
-// pricesAdd imports what of file book does not hold.
-func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, stdout, stderr io.Writer) error {
+// pricesAdd imports what of file book does not hold; a dry run checks it
+// all as the import would, and stores nothing.
+func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, dryRun bool, stdout, stderr io.Writer) error {
 	for attempt := 1; ; attempt++ {
 		prices, commitments, err := file.Unstored(*book)
 		if err != nil {
@@ -133,7 +133,11 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 		if err := rating.CheckCountedVersions(zone, book.Prices, prices); err != nil {
 			return file.Locate(err, prices, commitments)
 		}
-		err = st.PriceBookAdd(ctx, prices, commitments)
+		add := st.PriceBookAdd
+		if dryRun {
+			add = st.PriceBookCheck
+		}
+		err = add(ctx, prices, commitments)
 		if store.IsPriceVersionTaken(err) && attempt < 3 {
 			// Another import stored a version of the file after the book
 			// was read (two nodes importing the book as they start, say):
@@ -147,6 +151,10 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 		warn(stderr, file.WarningsFor(prices))
 		if err != nil {
 			return file.Locate(err, prices, commitments)
+		}
+		if dryRun {
+			fmt.Fprintf(stdout, "would import %s and %s from %s; %s (a dry run: nothing changed)\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
+			return nil
 		}
 		fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
 		unpricedHint(ctx, st, book, stdout)

@@ -184,6 +184,33 @@ func TestPricesImportAfterCharges(t *testing.T) {
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("%v\n%s\nwant %s", err, out, want)
 	}
+	// A dry run refuses it alike, and one of a file that would import
+	// stores nothing (QA: a file could be checked only by importing it).
+	listed := func() string {
+		t.Helper()
+		out, err := runCLI(t, "prices", "list", "--db", dsn, "--all")
+		if err != nil {
+			t.Fatalf("prices list: %v\n%s", err, out)
+		}
+		return out
+	}
+	book := listed()
+	dry := func(name, body string) (string, error) {
+		t.Helper()
+		path := writeFile(t, name, body)
+		out, err := runCLI(t, "prices", "import", "--dry-run", "--db", dsn, path)
+		return strings.ReplaceAll(out, path, name), err
+	}
+	if out, err := dry("backdated.yaml", priceFile+backdated); err == nil || !strings.Contains(out, want) {
+		t.Fatalf("a dry run of the backdated version: %v\n%s\nwant %s", err, out, want)
+	}
+	if out, err := dry("later.yaml", priceFile+version("gpu", "2026-11-03T00:00:00Z", `"0.30"`)); err != nil ||
+		!strings.Contains(out, "would import 1 price and 0 commitments from later.yaml; 1 price and 0 commitments were stored already (a dry run: nothing changed)") {
+		t.Fatalf("a dry run of a later version: %v\n%s", err, out)
+	}
+	if after := listed(); after != book {
+		t.Fatalf("the dry runs changed the book:\n%s\nwas\n%s", after, book)
+	}
 	commitment := fmt.Sprintf("commitments:\n  - {account: %s, months: 12, from: 2026-11-01T00:00:00Z, until: 2027-11-01T00:00:00Z}\n", acct)
 	out, err = imports("committed.yaml", priceFile+commitment)
 	want = fmt.Sprintf("committed.yaml:%d: commitments[0].from: account %s has an event charged at 2026-11-02T10:00:00Z, within 2026-11-01T00:00:00Z to 2027-11-01T00:00:00Z", strings.Count(priceFile, "\n")+2, acct)
@@ -695,7 +722,7 @@ func TestPricesImportWithAStaleBook(t *testing.T) {
 	}
 	for range 2 {
 		out.Reset()
-		if err := pricesAdd(ctx, st, read(added), stale, &out, &errs); err != nil {
+		if err := pricesAdd(ctx, st, read(added), stale, false, &out, &errs); err != nil {
 			t.Fatalf("an import with the book read before: %v\n%s", err, out.String())
 		}
 	}

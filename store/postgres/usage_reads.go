@@ -17,7 +17,15 @@ import (
 
 // PriceBookAdd implements abacus.Store.
 func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment) error {
-	return s.changeBook(ctx, prices, commitments, false)
+	return s.changeBook(ctx, prices, commitments, false, false)
+}
+
+// PriceBookCheck implements abacus.Store.
+func (s *Store) PriceBookCheck(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment) error {
+	if err := s.changeBook(ctx, prices, commitments, false, true); !errors.Is(err, store.ErrRolledBack) {
+		return err
+	}
+	return nil
 }
 
 // SetBillingZone implements abacus.Store.
@@ -72,13 +80,14 @@ func billingZone(ctx context.Context, tx pgx.Tx) (*time.Location, error) {
 
 // PriceBookCorrect implements abacus.Store.
 func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
-	return s.changeBook(ctx, prices, nil, true)
+	return s.changeBook(ctx, prices, nil, true, false)
 }
 
 // changeBook adds to the price book and bumps its version, in one
 // transaction. A correction's prices may take effect before events
-// already charged: the engine reprices those.
-func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment, correction bool) error {
+// already charged: the engine reprices those. A dry run rolls it all
+// back, returning store.ErrRolledBack where it would have committed.
+func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment, correction, dryRun bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Usage batches rate under the shared lock: once this holds it,
 		// every batch rated with the old book has committed its price
@@ -135,6 +144,9 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 				string(c.Account), c.Months, c.From, c.Until); err != nil {
 				return err
 			}
+		}
+		if dryRun {
+			return store.ErrRolledBack
 		}
 		_, err = tx.Exec(ctx, `UPDATE price_book SET version = version + 1`)
 		return err

@@ -17,7 +17,15 @@ import (
 
 // PriceBookAdd implements abacus.Store.
 func (s *Store) PriceBookAdd(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment) error {
-	return s.changeBook(ctx, prices, commitments, false)
+	return s.changeBook(ctx, prices, commitments, false, false)
+}
+
+// PriceBookCheck implements abacus.Store.
+func (s *Store) PriceBookCheck(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment) error {
+	if err := s.changeBook(ctx, prices, commitments, false, true); !errors.Is(err, store.ErrRolledBack) {
+		return err
+	}
+	return nil
 }
 
 // SetBillingZone implements abacus.Store.
@@ -61,13 +69,14 @@ func billingZone(ctx context.Context, tx *sql.Tx) (*time.Location, error) {
 
 // PriceBookCorrect implements abacus.Store.
 func (s *Store) PriceBookCorrect(ctx context.Context, prices []abacus.Price) error {
-	return s.changeBook(ctx, prices, nil, true)
+	return s.changeBook(ctx, prices, nil, true, false)
 }
 
 // changeBook adds to the price book and bumps its version, in one
 // transaction. A correction's prices may take effect before events
-// already charged: the engine reprices those.
-func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment, correction bool) error {
+// already charged: the engine reprices those. A dry run rolls it all
+// back, returning store.ErrRolledBack where it would have committed.
+func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitments []abacus.Commitment, correction, dryRun bool) error {
 	return s.inWrite(ctx, func(tx *sql.Tx) error {
 		// Checked here, in the one write transaction, against what is
 		// stored: two imports that each pass a check of the book they read
@@ -118,6 +127,9 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 				string(c.Account), c.Months, micros(c.From), micros(c.Until)); err != nil {
 				return err
 			}
+		}
+		if dryRun {
+			return store.ErrRolledBack
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE price_book SET version = version + 1`)
 		return err

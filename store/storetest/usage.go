@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -622,19 +623,27 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := func(what string, prices []abacus.Price, commitments []abacus.Commitment, field string) {
+	unchanged := func(what string) {
 		t.Helper()
-		err := st.PriceBookAdd(ctx, prices, commitments)
-		var ae *abacus.Error
-		if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != field || !strings.Contains(ae.Message, "2026-01-10T00:00:00Z") {
-			t.Fatalf("%s: %v, want a conflict naming %s and the latest charged event", what, err, field)
-		}
 		after, err := st.PriceBookLoad(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if after.Version != before.Version || len(after.Prices) != len(before.Prices) || len(after.Commitments) != len(before.Commitments) {
-			t.Fatalf("%s: the refused call stored something", what)
+			t.Fatalf("%s: the call stored something", what)
+		}
+	}
+	// Each refusal is checked as PriceBookAdd's and as PriceBookCheck's,
+	// the dry run, which refuses the same and changes nothing either way.
+	refused := func(what string, prices []abacus.Price, commitments []abacus.Commitment, field string) {
+		t.Helper()
+		for _, add := range []func(context.Context, []abacus.Price, []abacus.Commitment) error{st.PriceBookAdd, st.PriceBookCheck} {
+			err := add(ctx, prices, commitments)
+			var ae *abacus.Error
+			if !errors.As(err, &ae) || ae.Code != abacus.CodeConflict || ae.Field != field || !strings.Contains(ae.Message, "2026-01-10T00:00:00Z") {
+				t.Fatalf("%s: %v, want a conflict naming %s and the latest charged event", what, err, field)
+			}
+			unchanged(what)
 		}
 	}
 	eur, atEvent, early := gpu, gpu, gpu
@@ -658,7 +667,12 @@ func testPriceTooEarly(t *testing.T, st abacus.Store) {
 	cpuBefore := cpu
 	cpuBefore.ValidFrom = jan(5)
 	ended := abacus.Commitment{Account: a.ID, Months: 12, From: jan(1).AddDate(0, -2, 0), Until: jan(1)}
-	err = st.PriceBookAdd(ctx, []abacus.Price{eur, later, cpuBefore}, []abacus.Commitment{c, year(a, jan(10).Add(time.Microsecond)), ended})
+	fine, fineCommitments := []abacus.Price{eur, later, cpuBefore}, []abacus.Commitment{c, year(a, jan(10).Add(time.Microsecond)), ended}
+	if err := st.PriceBookCheck(ctx, fine, fineCommitments); err != nil {
+		t.Fatalf("the dry run of what is accepted: %v", err)
+	}
+	unchanged("the dry run of what is accepted")
+	err = st.PriceBookAdd(ctx, fine, fineCommitments)
 	if err != nil {
 		t.Fatalf("versions after the latest charged event, another currency, one before the first version; commitments of an account with "+
 			"none charged, after the latest event, ended before it: %v", err)
