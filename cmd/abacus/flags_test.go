@@ -31,7 +31,6 @@ func TestFlagsAfterArgumentsAreRefused(t *testing.T) {
 		{[]string{"void", "--db", "x.db"}, "name the events to void"},
 		{[]string{"ingest", "--db", "x.db"}, "name at least one file"},
 		{[]string{"prices", "import", "--db", "x.db"}, "name one price file"},
-		{[]string{"prices", "import", "--db", "x.db", "--dry-run", "prices.yaml"}, "--dry-run goes with --correct"},
 		{[]string{"keys", "frobnicate"}, `unknown subcommand "frobnicate"`},
 	} {
 		var stdout, stderr bytes.Buffer
