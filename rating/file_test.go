@@ -142,6 +142,9 @@ func TestParseFileErrors(t *testing.T) {
 		{"commitment account", base + "commitments:\n  - {account: alice, months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}\n", "alice", `commitments[0].account: "alice" is not a UUID`},
 		{"commitment until", base + "commitments:\n  - account: " + string(alice) + "\n    months: 12\n    from: 2026-01-01T00:00:00Z\n    until: 2025-01-01T00:00:00Z\n", "until", "commitments[0].until: must be after from (2026-01-01T00:00:00Z)"},
 		{"commitment months", base + "commitments:\n  - account: " + string(alice) + "\n    from: 2026-01-01T00:00:00Z\n    until: 2027-01-01T00:00:00Z\n", "account", "commitments[0].months: is required"},
+		// QA: a 36-month commitment ending after one month earned 36 months' discounts.
+		{"commitment shorter than its months", base + "commitments:\n  - account: " + string(alice) + "\n    months: 36\n    from: 2026-11-01T00:00:00Z\n    until: 2026-12-01T00:00:00Z\n", "until",
+			"commitments[0].until: 2026-12-01T00:00:00Z is not 36 months after from (2026-11-01T00:00:00Z), as months says: a commitment runs for its term; give until 2029-11-01T00:00:00Z, or the months from and until span"},
 		// QA: a line break split prices list's row, and "w4\n" looked like "w4".
 		{"line break in resource_id", replace(`resource_id: "12"`, `resource_id: "12\n"`), "resource_id", "prices[0].resource_id: holds a character that is not printable (U+000A) at byte 2; a key is printable text"},
 		{"zero-width space in resource_id", replace(`resource_id: "12"`, `resource_id: "12\u200b"`), "resource_id", "prices[0].resource_id: holds a character that is not printable (U+200B) at byte 2; a key is printable text"},
@@ -500,5 +503,17 @@ func TestFileWarnsOfPricesFinerThanCosts(t *testing.T) {
 		lineOf(t, file, "0.0000000000000000000001"))}
 	if got := f.WarningsFor(f.Prices); !slices.Equal(got, want) {
 		t.Fatalf("warnings:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCommitmentTermsAtMonthEndsAndClockChanges: a term from a month's last
+// day ends on a shorter month's last day, and one across a clock change
+// is an hour off whole days; both are their months' term.
+func TestCommitmentTermsAtMonthEndsAndClockChanges(t *testing.T) {
+	text := "prices: []\ncommitments:\n" +
+		"  - {account: 6f1c2a4e-8d3b-4c1a-9e2f-1a2b3c4d5e6f, months: 1, from: 2026-01-31T00:00:00Z, until: 2026-02-28T00:00:00Z}\n" +
+		"  - {account: 6f1c2a4e-8d3b-4c1a-9e2f-1a2b3c4d5e6f, months: 3, from: 2026-03-01T00:00:00+01:00, until: 2026-06-01T00:00:00+02:00}\n"
+	if _, cs, err := rating.ParseFile(strings.NewReader(text), "c.yaml"); err != nil || len(cs) != 2 {
+		t.Fatalf("%d commitments, %v", len(cs), err)
 	}
 }
