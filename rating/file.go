@@ -594,6 +594,10 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.
 		if strings.TrimSpace(p.ResourceID) != p.ResourceID {
 			d.warn(i, pn.lineOf("resource_id"), path+".resource_id", "%s has spaces at an end: only events whose resource_id has them too will match it", clip(p.ResourceID))
 		}
+		if l := p.License; l != nil && l.Type == LicenseStub && strings.TrimSpace(l.UserMetric) != l.UserMetric { // QA: "Seats " taken without a word
+			d.warn(i, pn.lineOf("license.user_metric"), path+".license.user_metric", "%s has spaces at an end: only events whose extra names the count with them too will be charged; the others are refused",
+				clip(l.UserMetric))
+		}
 		// A warning: such a price is valid, but an event's cost is exact
 		// to CostScale places, so the digits past them are rounded away in
 		// each event (QA: a price of 10⁻²² charged nothing, unsaid).

@@ -486,6 +486,16 @@ func TestFileStubMetricOnlyForStubs(t *testing.T) {
 	if _, err := rating.ReadFile(strings.NewReader(file), "p.yaml"); err != nil {
 		t.Fatal(err)
 	}
+	// A stub's metric with spaces at an end is warned of, as a key is (QA).
+	file = base + "    license: {name: w, type: stub, user_metric: \"seats \", burstable: true}\n"
+	f, err := rating.ReadFile(strings.NewReader(file), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`p.yaml:%d: prices[0].license.user_metric: "seats " has spaces at an end: only events whose extra names the count with them too will be charged; the others are refused`, lineOf(t, file, "license:"))
+	if got := f.WarningsFor(f.Prices); len(got) != 1 || got[0] != want {
+		t.Fatalf("warnings %q, want %q", got, want)
+	}
 }
 
 // TestFileWarnsOfPricesFinerThanCosts: a price with more decimal places
