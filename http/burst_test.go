@@ -15,7 +15,7 @@ func TestBurstUtilisationPercent(t *testing.T) {
 	f := newFixture(t, testdb.SQLite(t))
 	path := "/api/v1/burst/utilisation"
 	f.mustDo("service", "POST", path, "", `{"resource":"cpu","percent":"42.5"}`, 200)
-	for _, bad := range []string{"1e1", "101", "-1", "abc", "1.2.3", "", "0x10", " 5"} {
+	for _, bad := range []string{"1e1", "101", "-1", "abc", "1.2.3", "", "0x10", " 5", ".5", "5.", "."} {
 		r := f.do("service", "POST", path, "", `{"resource":"cpu","percent":"`+bad+`"}`)
 		if r.status != 400 || r.body["field"] != "percent" {
 			t.Fatalf("percent %q: %d %s", bad, r.status, r.raw)
