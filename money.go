@@ -223,6 +223,16 @@ func ParseAmount(s string) (Amount, error) {
 	return Amount{n}, nil
 }
 
+// PlainDecimal reports whether s is a non-negative decimal written as
+// amounts are: digits, and a dot only between digits ("10", "10.5"; not
+// ".5", "5.", "1e1" or "+1"). Settings and rates that are no amount
+// (a percentage, a step) are read with it, so that each takes what an
+// amount takes.
+func PlainDecimal(s string) bool {
+	whole, frac, dot := strings.Cut(s, ".")
+	return whole != "" && allDigits(whole) && (!dot || frac != "" && allDigits(frac))
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

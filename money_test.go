@@ -488,3 +488,12 @@ func TestAmountJSONRefusesNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainDecimal(t *testing.T) {
+	for s, want := range map[string]bool{"10": true, "10.5": true, "0": true, "007": true, "": false, ".5": false, "5.": false, ".": false,
+		"1e1": false, "+1": false, "-1": false, "1.2.3": false, " 5": false, "0x10": false} {
+		if got := abacus.PlainDecimal(s); got != want {
+			t.Errorf("PlainDecimal(%q) = %v", s, got)
+		}
+	}
+}

@@ -35,13 +35,9 @@ func (s *Server) handleUtilisation(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	p, err := decimal.NewFromString(req.Percent)
-	// Plain digits only, as amounts take them: "1e1" is not 10 here, and a
-	// dot has digits on both sides (QA: ".5" and "5." were taken, where an
-	// amount refuses them).
-	whole, frac, dot := strings.Cut(req.Percent, ".")
-	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
-	plain := digits(whole) && (!dot || digits(frac))
-	if err != nil || !plain || p.IsNegative() || p.GreaterThan(decimal.NewFromInt(100)) {
+	// "1e1" is not 10 here, nor ".5" a half (QA: taken, where an amount
+	// refuses it).
+	if err != nil || !abacus.PlainDecimal(req.Percent) || p.IsNegative() || p.GreaterThan(decimal.NewFromInt(100)) {
 		return abacus.Errorf(abacus.CodeInvalid, "percent", "%q is not a decimal from 0 to 100", req.Percent)
 	}
 	if err := s.store.BurstUtilisationSet(r.Context(), req.Resource, p, s.now().UTC()); err != nil {

@@ -66,7 +66,7 @@ func TestServeRefusesAnExponentBurstStep(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	outb, err := exec.CommandContext(ctx, binary, "serve", "--db", db, "--addr", "127.0.0.1:0", "--burst-step", "1e1").CombinedOutput()
-	if err == nil || !strings.Contains(string(outb), "--burst-step must be a positive decimal") {
+	if err == nil || !strings.Contains(string(outb), `--burst-step: "1e1" is not a positive decimal`) {
 		t.Fatalf("%v\n%s", err, outb)
 	}
 }
@@ -188,6 +188,8 @@ func TestServeRefusesSettingsBeforeOpening(t *testing.T) {
 		{[]string{"--workers", "-1"}, "--workers: -1 is not from 1 to 256"},
 		{[]string{"--nats", "nats://127.0.0.1:1", "--nats-stream", ""}, "--nats-stream is empty"},
 		{[]string{"--nats-stream", "usage"}, "--nats-stream goes with --nats"},
+		{[]string{"--burst-step", ".5"}, `--burst-step: ".5" is not a positive decimal`},
+		{[]string{"--burst-max", "0"}, "--burst-max: 0 is not a level from 1"},
 		{[]string{"--nats-fetch-memory", "64"}, "--nats-fetch-memory goes with --nats"},
 	} {
 		var stdout, stderr strings.Builder

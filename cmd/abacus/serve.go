@@ -113,9 +113,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	step, err := decimal.NewFromString(*burstStep)
-	// Plain digits, as every decimal abacus takes: "1e1" is not 10 here.
-	if plain := strings.Trim(*burstStep, "0123456789.") == ""; err != nil || !plain || !step.IsPositive() || *burstMax < 1 {
-		return usagef("--burst-step must be a positive decimal and --burst-max at least 1")
+	if err != nil || !abacus.PlainDecimal(*burstStep) || !step.IsPositive() { // "1e1" is not 10 here
+		return usagef("--burst-step: %q is not a positive decimal such as 5 or 2.5", *burstStep)
+	}
+	if *burstMax < 1 { // QA: one message had named both flags, and neither value
+		return usagef("--burst-max: %d is not a level from 1", *burstMax)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
