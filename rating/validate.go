@@ -158,7 +158,7 @@ func validateModel(p *abacus.Price) error {
 			case t.UpTo < 0:
 				return invalid(f+".up_to", "%d is negative", t.UpTo)
 			case t.UpTo == 0 && !last:
-				return invalid(f+".up_to", "is required: only the last tier is unbounded")
+				return invalid(f+".up_to", "is required, and more than 0 (0 or none means unbounded): only the last tier is unbounded")
 			case t.UpTo != 0 && last:
 				return invalid(f+".up_to", "must be absent (or 0): the last tier is unbounded")
 			case t.UpTo != 0 && t.UpTo <= prev:
