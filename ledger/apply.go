@@ -271,7 +271,7 @@ func (b *batch) revert(r *abacus.Revert, orig *abacus.Transaction) (int, error) 
 		if err != nil {
 			return -1, err
 		}
-		legs[i] = leg{w: b.wallets[po.WalletID], amount: neg}
+		legs[i] = leg{w: b.wallets[po.WalletID], amount: neg, field: "transaction"} // a revert has no amount of its own (QA)
 	}
 	memo := r.Memo
 	if memo == "" {

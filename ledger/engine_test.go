@@ -57,6 +57,18 @@ func TestEngineBasics(t *testing.T) {
 		if abacus.ErrorCodeOf(err) != abacus.CodeInsufficientFunds || !errors.As(err, &ae) || ae.Field != "postings[1].amount" {
 			t.Fatalf("a transfer past the floor: %v, want insufficient funds naming postings[1].amount", err)
 		}
+		// A revert, which has no amount, names the transaction (QA).
+		spend, err := e.Submit(ctx, "k2s", &abacus.Move{Type: abacus.TxCharge, Account: id, Currency: "USD", Amount: amt(t, "1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.Submit(ctx, "k2r", &abacus.Revert{TxID: r.Tx.ID})
+		if abacus.ErrorCodeOf(err) != abacus.CodeInsufficientFunds || !errors.As(err, &ae) || ae.Field != "transaction" {
+			t.Fatalf("a revert of the topup past the floor: %v, want insufficient funds naming transaction", err)
+		}
+		if _, err := e.Submit(ctx, "k2u", &abacus.Revert{TxID: spend.Tx.ID}); err != nil {
+			t.Fatal(err)
+		}
 		h, err := e.Submit(ctx, "k3", &abacus.HoldCreate{Account: id, Currency: "USD", Amount: amt(t, "4")})
 		if err != nil {
 			t.Fatal(err)

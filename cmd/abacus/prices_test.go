@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -751,5 +752,47 @@ func TestPricesImportWithAStaleBook(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "stored 0 corrected price versions from p.yaml (2 were in the book already)") {
 		t.Fatalf("the second correction: %s", out.String())
+	}
+}
+
+// TestPricesDryRunChangesNoSchema: a dry run opens the database as the
+// reading commands do: it makes none, and migrates none (QA: it made a
+// database, and migrated one older servers still wrote to, saying
+// "nothing changed").
+func TestPricesDryRunChangesNoSchema(t *testing.T) {
+	dir := t.TempDir()
+	prices := writeFile(t, "p.yaml", priceFile)
+	missing := filepath.Join(dir, "missing.db")
+	if out, err := runCLI(t, "prices", "import", "--dry-run", "--db", missing, prices); err == nil || !strings.Contains(out, "no database there") {
+		t.Fatalf("a dry run on a database not there: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("the dry run made the database: %v", err)
+	}
+	older := filepath.Join(dir, "older.db")
+	if out, err := runCLI(t, "keys", "create", "--db", older, "--role", "service"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	db, err := sql.Open("sqlite3", older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	version := func() (v int) {
+		t.Helper()
+		if err := db.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := version()
+	for _, args := range [][]string{{"--dry-run"}, {"--correct", "--dry-run"}} {
+		out, err := runCLI(t, append(append([]string{"prices", "import"}, args...), "--db", older, prices)...)
+		if err == nil || !strings.Contains(out, "run abacus migrate") || version() != before {
+			t.Fatalf("%v on an older schema: %v, version %d (was %d)\n%s", args, err, version(), before, out)
+		}
 	}
 }
