@@ -147,6 +147,39 @@ func validateCommitment(c *abacus.Commitment) error {
 	return nil
 }
 
+// CheckCommitmentTerms refuses, of commitments coming in, one whose span
+// is not its months: the months are the term its discounts reward, and 36
+// months ending after one had earned a 36-month discount for a month (QA).
+// Until is the same day and time that many months after from, or the
+// month's last day where it has no such day, give or take a day and an
+// hour: a clock change between, or an until written as the last day in.
+// Only commitments coming in are checked: a book stored before the rule
+// must still load, and a file that holds its commitments import again.
+// Errors name commitments[i], i counting in commitments.
+func CheckCommitmentTerms(commitments []abacus.Commitment) error {
+	for i, c := range commitments {
+		if c.Months > maxCommitmentMonths {
+			return abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].months", i), "%d is more than %d (a hundred years)", c.Months, maxCommitmentMonths)
+		}
+		y, m, d := c.From.Date()
+		first := time.Date(y, m+time.Month(c.Months), 1, c.From.Hour(), c.From.Minute(), c.From.Second(), c.From.Nanosecond(), c.From.Location())
+		end := first.AddDate(0, 0, min(d, first.AddDate(0, 1, -1).Day())-1)
+		if c.Until.Sub(end).Abs() > 25*time.Hour {
+			months := "months"
+			if c.Months == 1 {
+				months = "month"
+			}
+			return abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].until", i), "%s is not %d %s after from (%s), as months says: a commitment runs for its term; give until %s, or the months from and until span",
+				c.Until.Format(time.RFC3339), c.Months, months, c.From.Format(time.RFC3339), end.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// maxCommitmentMonths bounds a commitment's term: its end must be a time
+// abacus can write.
+const maxCommitmentMonths = 1200
+
 // clonePrice copies p deeply enough that the Book shares no slice with
 // its caller.
 func clonePrice(p *abacus.Price) *abacus.Price {

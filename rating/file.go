@@ -654,17 +654,6 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.
 			d.fail(cn.lineOf(e.Field), join(path, e.Field), e.Code, "%s", e.Message)
 			return nil, nil, nil, nil
 		}
-		// Only here, not in validateCommitment: a book stored before this
-		// check must still load. The months are the term the discounts
-		// reward, so a span far from them is a mistake: 36 months ending
-		// after one earned a 36-month discount for a month (QA). A clock
-		// change moves the span by an hour, and a month's last day a few
-		// days from what AddDate makes of it (January 31st + 1 month).
-		if term := c.From.AddDate(0, c.Months, 0); c.Until.Sub(term).Abs() > 4*24*time.Hour {
-			d.fail(cn.lineOf("until"), path+".until", abacus.CodeInvalid, "%s is not %d months after from (%s), as months says: a commitment runs for its term; give until %s, or the months from and until span",
-				c.Until.Format(time.RFC3339), c.Months, c.From.Format(time.RFC3339), term.Format(time.RFC3339))
-			return nil, nil, nil, nil
-		}
 		for j := range commitments {
 			if commitmentOf(commitments[j]) == commitmentOf(c) {
 				d.fail(cn.line, path, abacus.CodeConflict, "is the same commitment as commitments[%d] (line %d)", j, commitNodes[j].line)

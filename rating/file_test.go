@@ -142,9 +142,6 @@ func TestParseFileErrors(t *testing.T) {
 		{"commitment account", base + "commitments:\n  - {account: alice, months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}\n", "alice", `commitments[0].account: "alice" is not a UUID`},
 		{"commitment until", base + "commitments:\n  - account: " + string(alice) + "\n    months: 12\n    from: 2026-01-01T00:00:00Z\n    until: 2025-01-01T00:00:00Z\n", "until", "commitments[0].until: must be after from (2026-01-01T00:00:00Z)"},
 		{"commitment months", base + "commitments:\n  - account: " + string(alice) + "\n    from: 2026-01-01T00:00:00Z\n    until: 2027-01-01T00:00:00Z\n", "account", "commitments[0].months: is required"},
-		// QA: a 36-month commitment ending after one month earned 36 months' discounts.
-		{"commitment shorter than its months", base + "commitments:\n  - account: " + string(alice) + "\n    months: 36\n    from: 2026-11-01T00:00:00Z\n    until: 2026-12-01T00:00:00Z\n", "until",
-			"commitments[0].until: 2026-12-01T00:00:00Z is not 36 months after from (2026-11-01T00:00:00Z), as months says: a commitment runs for its term; give until 2029-11-01T00:00:00Z, or the months from and until span"},
 		// QA: a line break split prices list's row, and "w4\n" looked like "w4".
 		{"line break in resource_id", replace(`resource_id: "12"`, `resource_id: "12\n"`), "resource_id", "prices[0].resource_id: holds a character that is not printable (U+000A) at byte 2; a key is printable text"},
 		{"zero-width space in resource_id", replace(`resource_id: "12"`, `resource_id: "12\u200b"`), "resource_id", "prices[0].resource_id: holds a character that is not printable (U+200B) at byte 2; a key is printable text"},
@@ -516,14 +513,48 @@ func TestFileWarnsOfPricesFinerThanCosts(t *testing.T) {
 	}
 }
 
-// TestCommitmentTermsAtMonthEndsAndClockChanges: a term from a month's last
-// day ends on a shorter month's last day, and one across a clock change
-// is an hour off whole days; both are their months' term.
-func TestCommitmentTermsAtMonthEndsAndClockChanges(t *testing.T) {
-	text := "prices: []\ncommitments:\n" +
-		"  - {account: 6f1c2a4e-8d3b-4c1a-9e2f-1a2b3c4d5e6f, months: 1, from: 2026-01-31T00:00:00Z, until: 2026-02-28T00:00:00Z}\n" +
-		"  - {account: 6f1c2a4e-8d3b-4c1a-9e2f-1a2b3c4d5e6f, months: 3, from: 2026-03-01T00:00:00+01:00, until: 2026-06-01T00:00:00+02:00}\n"
-	if _, cs, err := rating.ParseFile(strings.NewReader(text), "c.yaml"); err != nil || len(cs) != 2 {
-		t.Fatalf("%d commitments, %v", len(cs), err)
+// TestCommitmentTerms: a commitment's until is its months after from: at
+// a month's last day where the later month is shorter, an hour off across
+// a clock change, or a day short where written as the last day in. One
+// whose span is not its months is refused naming until (QA: 36 months
+// ending after one earned 36 months' discounts).
+func TestCommitmentTerms(t *testing.T) {
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		months      int
+		from, until string
+		refused     string // the field, or "" for none
+	}{
+		{1, "2026-01-31T00:00:00Z", "2026-02-28T00:00:00Z", ""},
+		{1, "2028-01-31T00:00:00Z", "2028-02-29T00:00:00Z", ""},
+		{3, "2026-02-01T00:00:00+01:00", "2026-05-01T00:00:00+02:00", ""},
+		{12, "2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z", ""},
+		{12, "2026-01-01T00:00:00Z", "2026-12-31T23:59:59Z", ""},
+		{36, "2026-11-15T08:00:00+08:00", "2029-11-15T08:00:00+08:00", ""},
+		{1200, "2026-01-01T00:00:00Z", "2126-01-01T00:00:00Z", ""},
+		{36, "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "commitments[0].until"},
+		{1, "2026-02-01T00:00:00Z", "2026-02-26T00:00:00Z", "commitments[0].until"},
+		{12, "2026-01-01T00:00:00Z", "2027-03-01T00:00:00Z", "commitments[0].until"},
+		{1201, "2026-01-01T00:00:00Z", "2126-02-01T00:00:00Z", "commitments[0].months"},
+	} {
+		err := rating.CheckCommitmentTerms([]abacus.Commitment{{Account: "6f1c2a4e-8d3b-4c1a-9e2f-1a2b3c4d5e6f", Months: c.months, From: at(c.from), Until: at(c.until)}})
+		var ae *abacus.Error
+		switch {
+		case c.refused == "" && err != nil:
+			t.Errorf("%d months from %s until %s: %v", c.months, c.from, c.until, err)
+		case c.refused != "" && (!errors.As(err, &ae) || ae.Field != c.refused):
+			t.Errorf("%d months from %s until %s: %v, want %s refused", c.months, c.from, c.until, err, c.refused)
+		}
+	}
+	err := rating.CheckCommitmentTerms([]abacus.Commitment{{Months: 1, From: at("2026-11-01T00:00:00Z"), Until: at("2026-11-05T00:00:00Z")}})
+	if want := "commitments[0].until: 2026-11-05T00:00:00Z is not 1 month after from (2026-11-01T00:00:00Z), as months says: a commitment runs for its term; give until 2026-12-01T00:00:00Z, or the months from and until span"; err == nil || err.Error() != want {
+		t.Errorf("the refusal: %v\nwant %s", err, want)
 	}
 }

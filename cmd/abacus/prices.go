@@ -137,6 +137,9 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 		if err := rating.CheckCountedVersions(zone, book.Prices, prices); err != nil {
 			return file.Locate(err, prices, commitments)
 		}
+		if err := rating.CheckCommitmentTerms(commitments); err != nil {
+			return file.Locate(err, prices, commitments)
+		}
 		add := st.PriceBookAdd
 		if dryRun {
 			add = st.PriceBookCheck

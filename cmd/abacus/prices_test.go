@@ -796,3 +796,44 @@ func TestPricesDryRunChangesNoSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestPricesImportChecksNewCommitmentTerms: a commitment coming in whose
+// span is not its months is refused by the line of its until; one stored
+// before the rule does not keep its file from importing again (regression
+// QA: the whole file was refused, --correct too).
+func TestPricesImportChecksNewCommitmentTerms(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	importPrices(t, dsn)
+	acct := account(7)
+	commitment := func(months int, from, until string) string {
+		return fmt.Sprintf("commitments:\n  - account: %s\n    months: %d\n    from: %s\n    until: %s\n", acct, months, from, until)
+	}
+	bad := priceFile + commitment(36, "2027-01-01T00:00:00Z", "2027-02-01T00:00:00Z")
+	path := writeFile(t, "bad.yaml", bad)
+	out, err := runCLI(t, "prices", "import", "--db", dsn, path)
+	want := fmt.Sprintf("%s:%d: commitments[0].until: 2027-02-01T00:00:00Z is not 36 months after from", path, strings.Count(bad, "\n"))
+	if err == nil || !strings.Contains(out, want) {
+		t.Fatalf("a commitment shorter than its months: %v\n%s\nwant %s", err, out, want)
+	}
+	// Stored by a release before the rule, as the store takes it.
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, until := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
+	err = st.PriceBookAdd(t.Context(), nil, []abacus.Commitment{{Account: abacus.AccountID(acct), Months: 36, From: from, Until: until}})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "prices", "import", "--correct", "--db", dsn, path); err != nil {
+		t.Fatalf("a correction of the file with the stored commitment: %v\n%s", err, out)
+	}
+	again := bad + strings.TrimPrefix(commitment(12, "2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z"), "commitments:\n")
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "again.yaml", again)); err != nil {
+		t.Fatalf("the file with the stored commitment and a new one: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "prices", "list", "--db", dsn, "--commitments", "--all"); err != nil || strings.Count(out, acct) != 2 {
+		t.Fatalf("the commitments stored: %v\n%s", err, out)
+	}
+}
