@@ -595,6 +595,10 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.
 			d.warn(i, pn.lineOf("resource_id"), path+".resource_id", "%s has spaces at an end: only events whose resource_id has them too will match it", clip(p.ResourceID))
 		}
 		if l := p.License; l != nil && l.Type == LicenseStub && strings.TrimSpace(l.UserMetric) != l.UserMetric { // QA: "Seats " taken without a word
+			if strings.TrimSpace(l.UserMetric) == "" { // an error here only: a book stored before must still load
+				d.fail(pn.lineOf("license.user_metric"), path+".license.user_metric", abacus.CodeInvalid, "%s is only spaces: it names the extra field with the declared count", clip(l.UserMetric))
+				return nil, nil, nil, nil
+			}
 			d.warn(i, pn.lineOf("license.user_metric"), path+".license.user_metric", "%s has spaces at an end: only events whose extra names the count with them too will be charged; the others are refused",
 				clip(l.UserMetric))
 		}

@@ -493,6 +493,11 @@ func TestFileStubMetricOnlyForStubs(t *testing.T) {
 	if got := f.WarningsFor(f.Prices); len(got) != 1 || got[0] != want {
 		t.Fatalf("warnings %q, want %q", got, want)
 	}
+	// Only spaces is refused, as none is (regression QA).
+	file = base + "    license: {name: w, type: stub, user_metric: \"  \", burstable: true}\n"
+	if _, err := rating.ReadFile(strings.NewReader(file), "p.yaml"); err == nil || !strings.Contains(err.Error(), `prices[0].license.user_metric: "  " is only spaces`) {
+		t.Fatalf("a metric of spaces: %v", err)
+	}
 }
 
 // TestFileWarnsOfPricesFinerThanCosts: a price with more decimal places

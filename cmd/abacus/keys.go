@@ -135,6 +135,9 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer st.Close()
 	id := fs.Arg(0)
+	if strings.TrimSpace(id) == "" {
+		return usagef("the key id is empty (abacus keys list shows them)")
+	}
 	keys, err := st.APIKeys(ctx)
 	if err != nil {
 		return err
@@ -144,12 +147,22 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if i := slices.IndexFunc(keys, func(k abacus.APIKey) bool { return k.ID == id }); i >= 0 && !keys[i].RevokedAt.IsZero() {
 		fmt.Fprintf(stdout, "%s was revoked already, at %s\n", id, keys[i].RevokedAt.Format(time.RFC3339))
 		return nil
-	} else if i < 0 && strings.HasPrefix(id, "abk_") {
-		return usagef("%s... is a key's token, not its id: give the key_... id that abacus keys list shows", id[:min(len(id), 8)])
+	} else if i < 0 && looksLikeToken(id) { // named without a character of it: it is a secret
+		return usagef("that is a key's token, not its id: give the key_... id that abacus keys list shows")
 	}
 	if err := st.APIKeyRevoke(ctx, id, time.Now().UTC()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "revoked %s; running servers stop accepting it within 5 seconds\n", id)
 	return nil
+}
+
+// looksLikeToken tells a token given where a key id goes, as an
+// Authorization header or a copy holds it: "Bearer abk_…", in any case,
+// spaces around (regression QA: those were echoed whole in "does not
+// exist").
+func looksLikeToken(arg string) bool {
+	arg = strings.ToLower(strings.TrimSpace(arg))
+	arg = strings.TrimSpace(strings.TrimPrefix(arg, "bearer"))
+	return strings.HasPrefix(arg, "abk_")
 }

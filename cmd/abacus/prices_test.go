@@ -126,8 +126,10 @@ func TestPricesImportAgain(t *testing.T) {
 	if b, err := stdin.CombinedOutput(); err != nil || !strings.Contains(string(b), "nothing new in standard input") {
 		t.Fatalf("the same prices from standard input: %v\n%s", err, b)
 	}
-	if out, err := runCLI(t, "prices", "import", "--db", dsn, writeFile(t, "empty.yaml", "prices: []\n")); err != nil || !strings.Contains(out, "empty.yaml holds no prices and no commitments") {
-		t.Fatalf("a file of no prices: %v\n%s", err, out)
+	for _, args := range [][]string{{}, {"--correct"}} {
+		if out, err := runCLI(t, append(append([]string{"prices", "import"}, args...), "--db", dsn, writeFile(t, "empty.yaml", "prices: []\n"))...); err != nil || !strings.Contains(out, "empty.yaml holds no prices and no commitments") {
+			t.Fatalf("%v a file of no prices: %v\n%s", args, err, out)
+		}
 	}
 	// A version from a microsecond past the second: the list shows its
 	// time whole (QA: it showed the second, when the version before was
