@@ -215,6 +215,9 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"overdraft saying nothing", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{}}`, 400, "overdraft"},
 		// A system account's id had got "exists already with other attributes" (QA).
 		{"system account's id", "/api/v1/accounts", "", `{"id":"00000000-0000-0000-0000-000000000001","kind":"user","currency":"USD"}`, 409, "id"},
+		// A threshold the available total can never fall below (QA).
+		{"low balance threshold at the floor", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","low_balance_threshold":"0"}`, 400, "low_balance_threshold"},
+		{"low balance threshold below the floor", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","overdraft":{"limit":"10"},"low_balance_threshold":"-10"}`, 400, "low_balance_threshold"},
 		{"low balance threshold empty", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000003","kind":"user","currency":"USD","low_balance_threshold":""}`, 400, "low_balance_threshold"},
 		{"account id", "/api/v1/accounts", "", `{"id":"nope","kind":"user","currency":"USD"}`, 400, "id"},
 	}
@@ -226,6 +229,8 @@ func TestBadInputNamesTheField(t *testing.T) {
 			}
 		})
 	}
+	// Above the floor, a negative threshold can be crossed.
+	f.mustDo("admin", "POST", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-000000000004","kind":"user","currency":"USD","overdraft":{"limit":"10"},"low_balance_threshold":"-9.999999"}`, 201)
 	if r := f.mustDo("admin", "GET", "/api/v1/accounts/nope/entries?limit=0", "", "", 400); r.body["field"] != "id" {
 		t.Fatalf("a bad account in the path: field %q, want id", r.body["field"])
 	}
