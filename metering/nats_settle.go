@@ -82,6 +82,10 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 		if err != nil {
 			in.bad = asAbacusError(err)
 		}
+		// At debug level each message's way is logged by its stream
+		// sequence (received, settled, handed back), so that a message
+		// reported lost can be followed to abacus's side or the server's.
+		c.log.Debug("usage message received", "seq", in.seq, "delivered", in.delivered, "events", len(its))
 		if len(items) > 0 && len(items)+len(its) > c.cfg.MaxEvents {
 			failed = !c.charge(turn, items, after, nil, msgs[from:], &backoff)
 			turn, items, after, from = nil, nil, nil, i // the next turn comes after this one has committed
@@ -188,9 +192,11 @@ func (c *Consumer) charge(in []inMsg, items []decode.Item, after <-chan struct{}
 		if m.bad == nil {
 			rs = results[m.first : m.first+m.n]
 		}
-		if c.settle(b, m, rs) {
+		acked := c.settle(b, m, rs)
+		if acked {
 			acks = append(acks, m.msg)
 		}
+		c.log.Debug("usage message settled", "seq", m.seq, "events", m.n, "to_ack", acked)
 	}
 	c.ack(acks)
 	return len(acks) == len(in)
@@ -281,6 +287,9 @@ func (c *Consumer) ack(msgs []jetstream.Msg) {
 			return
 		}
 	}
+	if len(msgs) > 0 {
+		c.log.Debug("usage messages acknowledged, the last confirmed", "messages", len(msgs))
+	}
 }
 
 // retry hands a message back to JetStream, to be redelivered after a
@@ -297,6 +306,7 @@ func (c *Consumer) retry(m *inMsg, backoff *time.Duration) {
 	}
 	d = max(min(d, maxRetryDelay), *backoff)
 	*backoff = d
+	c.log.Debug("usage message handed back", "seq", m.seq, "delivered", m.delivered, "delay", d)
 	if err := m.msg.NakWithDelay(d); err != nil {
 		c.log.Warn("handing back a usage message failed; it will be redelivered after the ack wait", "seq", m.seq, "err", err)
 	}

@@ -1,6 +1,7 @@
 package metering_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -1096,3 +1097,41 @@ func TestConsumerKeepsLongPullsFromRedelivery(t *testing.T) {
 		t.Fatalf("stats %+v, want 12 accepted and nothing redelivered", got)
 	}
 }
+
+// TestConsumerTracesMessagesAtDebugLevel: at debug level each message's
+// way is logged by its stream sequence, so that a message reported lost
+// can be followed to abacus's side or the server's (a pass tracing 1.33
+// million messages on nats-server 2.9.10 needed it).
+func TestConsumerTracesMessagesAtDebugLevel(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	var mu sync.Mutex
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := b.start(metering.ConsumerConfig{Logger: log})
+	b.publish(metering.DefaultSubject, csghub(string(newID()), newID(), "2"))
+	waitFor(t, "the message acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logged.String(), "usage messages acknowledged")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{`msg="usage message received" component=metering-nats seq=1 delivered=1 events=1`,
+		`msg="usage message settled" component=metering-nats seq=1 events=1 to_ack=true`} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("no %s in\n%s", want, logged.String())
+		}
+	}
+	if c.Stats().Accepted != 1 {
+		t.Errorf("stats %+v", c.Stats())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -190,6 +190,7 @@ func TestServeRefusesSettingsBeforeOpening(t *testing.T) {
 		{[]string{"--nats-stream", "usage"}, "--nats-stream goes with --nats"},
 		{[]string{"--burst-step", ".5"}, `--burst-step: ".5" is not a positive decimal`},
 		{[]string{"--burst-max", "0"}, "--burst-max: 0 is not a level from 1"},
+		{[]string{"--log-level", "verbose"}, `--log-level: "verbose" is not one of debug, info, warn, error`},
 		{[]string{"--nats-fetch-memory", "64"}, "--nats-fetch-memory goes with --nats"},
 	} {
 		var stdout, stderr strings.Builder

@@ -48,6 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"where messages that cannot be charged are published, with the reason; not within --nats-subject")
 	natsFetchMemory := fs.String("nats-fetch-memory", envOr("ABACUS_NATS_FETCH_MEMORY", strconv.Itoa(metering.DefaultMaxBytes>>20)),
 		"MiB of messages one pull from NATS fetches at most (two are held at once); never below the server's max_payload (env ABACUS_NATS_FETCH_MEMORY)")
+	logLevel := fs.String("log-level", envOr("ABACUS_LOG_LEVEL", "info"), "debug, info, warn or error; debug also logs each NATS message's way by its stream sequence (env ABACUS_LOG_LEVEL)")
 	natsStatsEvery := fs.Duration("nats-stats-every", time.Minute, "how often the NATS consumer's counters are logged, when they changed (0: only on shutdown)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
@@ -119,7 +120,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *burstMax < 1 { // QA: one message had named both flags, and neither value
 		return usagef("--burst-max: %d is not a level from 1", *burstMax)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil || strings.ContainsAny(*logLevel, "+-") {
+		return usagef("%s: %q is not one of debug, info, warn, error", flagOrEnv(fs, "log-level"), *logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	// Listening first: a port taken had ended serve after the first admin
 	// key was made and printed "only this once" (QA).
