@@ -373,10 +373,19 @@ func TestKeysCommands(t *testing.T) {
 	if out, err := runCLI(t, "keys", "revoke", "--db", dsn, id[1]); err != nil || !strings.Contains(out, id[1]+" was revoked already, at ") {
 		t.Fatalf("keys revoke again: %v\n%s", err, out)
 	}
-	for _, arg := range []string{token, "Bearer " + token, strings.ToUpper(token), " " + token} {
-		if out, err := runCLI(t, "keys", "revoke", "--db", dsn, arg); err == nil || !strings.Contains(out, "is a key's token, not its id") || strings.Contains(strings.ToLower(out), token[4:12]) {
+	// No character of a token comes back, in any spelling (regression QA).
+	for _, arg := range []string{token, "Bearer " + token, " " + token, `"` + token + `"`, "Authorization: Bearer " + token, "\ufeff" + token} {
+		if out, err := runCLI(t, "keys", "revoke", "--db", dsn, arg); err == nil || !strings.Contains(out, "that is the token of key "+id[1]+", not its id") || strings.Contains(out, token[4:12]) {
 			t.Fatalf("keys revoke of a token as %q: %v\n%s", arg, err, out)
 		}
+	}
+	for _, arg := range []string{strings.ToUpper(token), "some-admin-secret-0123456789abcdef"} {
+		if out, err := runCLI(t, "keys", "revoke", "--db", dsn, arg); err == nil || !strings.Contains(out, "that is no key id") || strings.Contains(strings.ToLower(out), strings.ToLower(arg[4:12])) {
+			t.Fatalf("keys revoke of %q: %v\n%s", arg, err, out)
+		}
+	}
+	if out, err := runCLI(t, "keys", "revoke", "--db", dsn, "key_nope"); err == nil || !strings.Contains(out, "API key key_nope does not exist") {
+		t.Fatalf("keys revoke of an id not there: %v\n%s", err, out)
 	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	<-s.exited

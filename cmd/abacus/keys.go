@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -129,26 +132,36 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() != 1 {
 		return usagef("give exactly one key id (abacus keys list shows them)")
 	}
+	id := fs.Arg(0)
+	if strings.TrimSpace(id) == "" {
+		return usagef("the key id is empty (abacus keys list shows them)")
+	}
 	st, err := openCurrent(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	id := fs.Arg(0)
-	if strings.TrimSpace(id) == "" {
-		return usagef("the key id is empty (abacus keys list shows them)")
-	}
 	keys, err := st.APIKeys(ctx)
 	if err != nil {
 		return err
 	}
-	// QA: a key revoked before was "revoked" again, and a token given for
-	// the id got "does not exist" with no word of what to give.
-	if i := slices.IndexFunc(keys, func(k abacus.APIKey) bool { return k.ID == id }); i >= 0 && !keys[i].RevokedAt.IsZero() {
+	i := slices.IndexFunc(keys, func(k abacus.APIKey) bool { return k.ID == id })
+	switch {
+	case i >= 0 && !keys[i].RevokedAt.IsZero(): // QA: it was "revoked" again
 		fmt.Fprintf(stdout, "%s was revoked already, at %s\n", id, keys[i].RevokedAt.Format(time.RFC3339))
 		return nil
-	} else if i < 0 && looksLikeToken(id) { // named without a character of it: it is a secret
-		return usagef("that is a key's token, not its id: give the key_... id that abacus keys list shows")
+	case i >= 0:
+	default:
+		// What is not a key id is never printed: it may be a token, the
+		// admin's included, in any spelling (regression QA: "Bearer abk_…",
+		// quoted, or ABACUS_ADMIN_TOKEN came back whole in "does not exist").
+		if k, ok := keyOfToken(keys, id); ok {
+			return usagef("that is the token of key %s, not its id: abacus keys revoke %s revokes it", k.ID, k.ID)
+		}
+		if !keyID.MatchString(id) {
+			return usagef("that is no key id (one is key_ and letters or digits, as abacus keys list shows them), and it is not repeated here, as it may be a secret")
+		}
+		return fmt.Errorf("API key %s does not exist (abacus keys list shows them)", id)
 	}
 	if err := st.APIKeyRevoke(ctx, id, time.Now().UTC()); err != nil {
 		return err
@@ -157,12 +170,23 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// looksLikeToken tells a token given where a key id goes, as an
-// Authorization header or a copy holds it: "Bearer abk_…", in any case,
-// spaces around (regression QA: those were echoed whole in "does not
-// exist").
-func looksLikeToken(arg string) bool {
-	arg = strings.ToLower(strings.TrimSpace(arg))
-	arg = strings.TrimSpace(strings.TrimPrefix(arg, "bearer"))
-	return strings.HasPrefix(arg, "abk_")
+// keyID is the shape of a key id.
+var keyID = regexp.MustCompile(`^key_[A-Za-z0-9_-]{1,64}$`)
+
+// keyOfToken finds the key whose token arg holds, as pasted from an
+// Authorization header or a quoted copy: the whole argument, or one of
+// its parts between spaces, quotes, colons and the like.
+func keyOfToken(keys []abacus.APIKey, arg string) (abacus.APIKey, bool) {
+	parts := append([]string{arg}, strings.FieldsFunc(arg, func(r rune) bool {
+		return unicode.IsSpace(r) || !unicode.IsPrint(r) || strings.ContainsRune("\"'`:=<>‹›$", r)
+	})...)
+	for _, p := range parts {
+		h := abacus.HashToken(p)
+		for _, k := range keys {
+			if bytes.Equal(k.Hash, h) {
+				return k, true
+			}
+		}
+	}
+	return abacus.APIKey{}, false
 }
