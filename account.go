@@ -181,9 +181,15 @@ func (a *Account) Validate() error {
 	if a.Overdraft.Unlimited && !a.Overdraft.Limit.IsZero() {
 		return Errorf(CodeInvalid, "overdraft", "give a limit or unlimited, not both")
 	}
-	// The available total never falls below the floor, so a threshold at
-	// or under it would never warn (QA: -5 on an account without
-	// overdraft was taken).
+	return nil
+}
+
+// CheckLowBalanceReachable refuses a low-balance threshold at or below the
+// floor: the available total never falls below the floor, so it would
+// never warn (QA: -5 on an account without overdraft was taken). Only for
+// an account being made: one stored before the rule is still the same
+// account when the platform asks for it again.
+func (a *Account) CheckLowBalanceReachable() error {
 	if floor, _ := a.Overdraft.Limit.Neg(); a.LowBalance != nil && !a.Overdraft.Unlimited && a.LowBalance.Cmp(floor) <= 0 {
 		return Errorf(CodeInvalid, "low_balance_threshold", "%s is at or below the account's floor (%s), which its available total never falls below: no warning would ever come", a.LowBalance, floor)
 	}

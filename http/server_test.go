@@ -431,3 +431,22 @@ func TestLedgerBodiesAreNotCompressed(t *testing.T) {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 }
+
+// TestAccountStoredBeforeTheThresholdRuleIsAnsweredAsItIs: an account
+// stored with a threshold at its floor, before such thresholds were
+// refused, is still the same account when the platform asks for it
+// again (regression QA: the replay got 400); another body is refused.
+func TestAccountStoredBeforeTheThresholdRuleIsAnsweredAsItIs(t *testing.T) {
+	st := testdb.SQLite(t)
+	zero := abacus.Amount{}
+	old := abacus.Account{ID: "cccccccc-0000-4000-8000-000000000009", Kind: abacus.KindUser, Name: "old", Currency: "USD", LowBalance: &zero, CreatedAt: time.Now().UTC()}
+	if _, _, err := st.AccountCreate(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, st)
+	body := `{"id":"cccccccc-0000-4000-8000-000000000009","kind":"user","name":"old","currency":"USD","low_balance_threshold":"0"}`
+	f.mustDo("admin", "POST", "/api/v1/accounts", "", body, 200)
+	if r := f.mustDo("admin", "POST", "/api/v1/accounts", "", strings.Replace(body, `"old"`, `"renamed"`, 1), 400); r.body["field"] != "low_balance_threshold" {
+		t.Fatalf("another body: %s", r.raw)
+	}
+}
