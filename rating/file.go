@@ -594,13 +594,19 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.
 		if strings.TrimSpace(p.ResourceID) != p.ResourceID {
 			d.warn(i, pn.lineOf("resource_id"), path+".resource_id", "%s has spaces at an end: only events whose resource_id has them too will match it", clip(p.ResourceID))
 		}
-		if l := p.License; l != nil && l.Type == LicenseStub && strings.TrimSpace(l.UserMetric) != l.UserMetric { // QA: "Seats " taken without a word
-			if strings.TrimSpace(l.UserMetric) == "" { // an error here only: a book stored before must still load
-				d.fail(pn.lineOf("license.user_metric"), path+".license.user_metric", abacus.CodeInvalid, "%s is only spaces: it names the extra field with the declared count", clip(l.UserMetric))
-				return nil, nil, nil, nil
+		// Warnings, not errors: a file holding such a price stored before
+		// must import again (regression QA). QA: "Seats " was taken
+		// without a word, and so were "  " and a zero-width space.
+		if l := p.License; l != nil && l.Type == LicenseStub {
+			const only = "only events whose extra names the count so will be charged; the others are refused"
+			switch m := l.UserMetric; {
+			case strings.IndexFunc(m, func(r rune) bool { return !unicode.IsSpace(r) && !unicode.IsPrint(r) }) >= 0:
+				d.warn(i, pn.lineOf("license.user_metric"), path+".license.user_metric", "%s holds a character that does not show: %s", quoteKey(m), only)
+			case strings.TrimSpace(m) == "":
+				d.warn(i, pn.lineOf("license.user_metric"), path+".license.user_metric", "%s is only spaces: %s", clip(m), only)
+			case strings.TrimSpace(m) != m:
+				d.warn(i, pn.lineOf("license.user_metric"), path+".license.user_metric", "%s has spaces at an end: %s", clip(m), only)
 			}
-			d.warn(i, pn.lineOf("license.user_metric"), path+".license.user_metric", "%s has spaces at an end: only events whose extra names the count with them too will be charged; the others are refused",
-				clip(l.UserMetric))
 		}
 		// A warning: such a price is valid, but an event's cost is exact
 		// to CostScale places, so the digits past them are rounded away in
