@@ -486,8 +486,8 @@ func TestFileStubMetricOnlyForStubs(t *testing.T) {
 	// A stub's metric with spaces, or a character that does not show, is
 	// warned of; a file holding one stored before still imports (QA).
 	for metric, want := range map[string]string{
-		`"seats "`:     `"seats " has spaces at an end`,
-		`"  "`:         `"  " is only spaces`,
+		`"seats "`:      `"seats " has spaces at an end`,
+		`"  "`:          `"  " is only spaces`,
 		`"seats\u200b"`: `"seats\u200b" holds a character that does not show`,
 	} {
 		file = base + "    license: {name: w, type: stub, user_metric: " + metric + ", burstable: true}\n"
