@@ -76,11 +76,11 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	open := openMigrated
+	openDB := openMigrated
 	if *dryRun { // it changes nothing, the schema neither (QA: it migrated, and made a database that was not there)
-		open = func(ctx context.Context, db string, _ io.Writer) (migrator, error) { return openCurrent(ctx, db) }
+		openDB = func(ctx context.Context, db string, _ io.Writer) (migrator, error) { return openCurrent(ctx, db) }
 	}
-	st, err := open(ctx, *db, stderr)
+	st, err := openDB(ctx, *db, stderr)
 	if err != nil {
 		if ctx.Err() != nil { // waiting for the database, another writer's lock say
 			return errors.New("interrupted while opening the database, before anything was stored: nothing changed")
