@@ -543,7 +543,8 @@ func (d *fileDecoder) bool(n *node, path string) bool {
 	return s == "true" || s == "True" || s == "TRUE"
 }
 
-// decodeFile returns the prices with the line of each, and the commitments.
+// decodeFile returns the prices and the commitments, each with its node,
+// for the lines of its fields.
 func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.Commitment, []*node) {
 	if !d.fields(root, "", "prices", "commitments") {
 		return nil, nil, nil, nil

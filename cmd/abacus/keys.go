@@ -146,12 +146,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	i := slices.IndexFunc(keys, func(k abacus.APIKey) bool { return k.ID == id })
-	switch {
-	case i >= 0 && !keys[i].RevokedAt.IsZero(): // QA: it was "revoked" again
-		fmt.Fprintf(stdout, "%s was revoked already, at %s\n", id, keys[i].RevokedAt.Format(time.RFC3339))
-		return nil
-	case i >= 0:
-	default:
+	if i < 0 {
 		// What is not a key id is never printed: it may be a token, the
 		// admin's included, in any spelling (regression QA: "Bearer abk_…",
 		// quoted, or ABACUS_ADMIN_TOKEN came back whole in "does not exist").
@@ -162,6 +157,10 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return usagef("that is no key id (one is key_ and letters or digits, as abacus keys list shows them), and it is not repeated here, as it may be a secret")
 		}
 		return fmt.Errorf("API key %s does not exist (abacus keys list shows them)", id)
+	}
+	if at := keys[i].RevokedAt; !at.IsZero() { // QA: it was "revoked" again
+		fmt.Fprintf(stdout, "%s was revoked already, at %s\n", id, at.Format(time.RFC3339))
+		return nil
 	}
 	if err := st.APIKeyRevoke(ctx, id, time.Now().UTC()); err != nil {
 		return err

@@ -88,6 +88,10 @@ func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
+	if len(file.Prices)+len(file.Commitments) == 0 { // QA: "its 0 prices were stored already", with --correct too
+		fmt.Fprintf(stdout, "nothing to import: %s holds no prices and no commitments\n", file.Name)
+		return nil
+	}
 	book, err := st.PriceBookLoad(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -114,10 +118,6 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 			return err
 		}
 		kept := fmt.Sprintf("%s and %s were stored already", count(len(file.Prices)-len(prices), "price"), count(len(file.Commitments)-len(commitments), "commitment"))
-		if len(file.Prices)+len(file.Commitments) == 0 { // QA: "its 0 prices were stored already"
-			fmt.Fprintf(stdout, "nothing to import: %s holds no prices and no commitments\n", file.Name)
-			return nil
-		}
 		if len(prices)+len(commitments) == 0 {
 			fmt.Fprintf(stdout, "nothing new in %s: its %s\n", file.Name, kept)
 			return nil

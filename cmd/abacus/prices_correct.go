@@ -24,10 +24,6 @@ import (
 // reprice, against the corrections held in memory, and changes nothing.
 func pricesCorrect(ctx context.Context, st migrator, file *rating.File, book *abacus.PriceBook, ecfg ledger.Config, dryRun bool,
 	stdout, stderr io.Writer) error {
-	if len(file.Prices)+len(file.Commitments) == 0 { // as a plain import says it (regression QA)
-		fmt.Fprintf(stdout, "nothing to correct: %s holds no prices and no commitments\n", file.Name)
-		return nil
-	}
 	prices, err := file.Corrections(*book)
 	if err != nil {
 		return err
