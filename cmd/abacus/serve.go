@@ -282,6 +282,9 @@ const envKeyName = "from ABACUS_ADMIN_TOKEN"
 // guessed from a copy of the database.
 const minAdminToken = 24
 
+// minAdminTokenDistinct is the fewest different characters it may have.
+const minAdminTokenDistinct = 8
+
 // maxLedgerBatch and maxWorkers bound --max-batch and --workers: the
 // engine's queues are sized by them, and --max-batch 2000000000 asked for
 // 64 GB at start (QA).
@@ -304,6 +307,15 @@ func checkAdminToken(token string) error {
 	if n := len(token); n < minAdminToken {
 		return usagef("ABACUS_ADMIN_TOKEN has %d characters; it needs at least %d random ones (openssl rand -hex 24 makes one)", n, minAdminToken)
 	}
+	distinct := map[rune]bool{}
+	for _, r := range token {
+		distinct[r] = true
+	}
+	if len(distinct) < minAdminTokenDistinct {
+		// Keys are stored as plain hashes, safe only for random tokens (QA:
+		// 31 times "a" was taken).
+		return usagef("ABACUS_ADMIN_TOKEN has only %d different characters, so it is not random; use one like openssl rand -hex 24 makes", len(distinct))
+	}
 	return nil
 }
 
@@ -320,23 +332,23 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 		return err
 	}
 	hash := abacus.HashToken(token)
-	id := "key_env_" + hex.EncodeToString(hash[:4])
-	k, err := st.APIKeyByHash(ctx, hash)
-	if err == nil && !k.RevokedAt.IsZero() {
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN: its key %s was revoked at %s; choose a new token", k.ID, k.RevokedAt.Format(time.RFC3339))
+	own, err := st.APIKeyByHash(ctx, hash)
+	if err == nil && !own.RevokedAt.IsZero() {
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN: its key %s was revoked at %s; choose a new token", own.ID, own.RevokedAt.Format(time.RFC3339))
 	}
-	if err == nil && k.Role != abacus.RoleAdmin {
+	if err == nil && own.Role != abacus.RoleAdmin {
 		// Taken as it was, it stayed a key of that role, and the admin keys of
 		// earlier tokens were revoked: nobody could administer (QA).
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN is the token of %s key %s, not an admin one; choose a new token", k.Role, k.ID)
+		return fmt.Errorf("ABACUS_ADMIN_TOKEN is the token of %s key %s, not an admin one; choose a new token", own.Role, own.ID)
 	}
 	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
-		err = st.APIKeyCreate(ctx, abacus.NewAPIKeyWithToken(id, envKeyName, abacus.RoleAdmin, "", token, now))
+		own = abacus.NewAPIKeyWithToken("key_env_"+hex.EncodeToString(hash[:4]), envKeyName, abacus.RoleAdmin, "", token, now)
+		err = st.APIKeyCreate(ctx, own)
 		if abacus.ErrorCodeOf(err) == abacus.CodeConflict {
 			// Another instance, started with the same token, made it first.
-			_, err = st.APIKeyByHash(ctx, hash)
+			own, err = st.APIKeyByHash(ctx, hash)
 		} else if err == nil {
-			fmt.Fprintf(stdout, "admin API key %s: the token in ABACUS_ADMIN_TOKEN\n", id)
+			fmt.Fprintf(stdout, "admin API key %s: the token in ABACUS_ADMIN_TOKEN\n", own.ID)
 		}
 	}
 	if err != nil {
@@ -347,7 +359,22 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 		return err
 	}
 	for _, k := range keys {
-		if k.Name == envKeyName && k.ID != id && k.RevokedAt.IsZero() {
+		if k.ID == own.ID {
+			own = k // its time as stored, which the other instances compare
+		}
+	}
+	// Of the tokens' keys, the one made last is in force, and only keys
+	// made before it are revoked. Every instance reads the same order, so
+	// two started together with different tokens agree on which wins,
+	// where each had revoked the other's key, and neither token could
+	// start a server again (QA).
+	for _, k := range keys {
+		if k.Name == envKeyName && k.ID != own.ID && k.RevokedAt.IsZero() && madeAfter(k, own) {
+			return fmt.Errorf("ABACUS_ADMIN_TOKEN: the key of another token, %s, was made after this one's (%s, at %s), so it replaces it; start with that token, or a new one", k.ID, own.ID, own.CreatedAt.Format(time.RFC3339))
+		}
+	}
+	for _, k := range keys {
+		if k.Name == envKeyName && k.ID != own.ID && k.RevokedAt.IsZero() {
 			if err := st.APIKeyRevoke(ctx, k.ID, now); err != nil {
 				return err
 			}
@@ -355,6 +382,15 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 		}
 	}
 	return nil
+}
+
+// madeAfter reports whether key a was made after key b, ids ordering keys
+// made at one instant.
+func madeAfter(a, b abacus.APIKey) bool {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c > 0
+	}
+	return a.ID > b.ID
 }
 
 // ensureFirstAdminKey gives a database without keys one admin key, and

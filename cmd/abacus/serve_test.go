@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,9 @@ func TestAdminTokenRotates(t *testing.T) {
 	if err := ensureAdminKey(t.Context(), st, "short-token", io.Discard); err == nil || !strings.Contains(err.Error(), "ABACUS_ADMIN_TOKEN has 11 characters") {
 		t.Fatalf("a short token: %v", err)
 	}
+	if err := ensureAdminKey(t.Context(), st, strings.Repeat("a", 31), io.Discard); err == nil || !strings.Contains(err.Error(), "only 1 different characters, so it is not random") {
+		t.Fatalf("a token of one character (QA): %v", err)
+	}
 	if err := ensureAdminKey(t.Context(), st, "  "+first+"  ", io.Discard); err == nil || !strings.Contains(err.Error(), "white space") {
 		t.Fatalf("a token with spaces around it, which no header carries: %v", err)
 	}
@@ -99,5 +103,62 @@ func TestAdminTokenRotates(t *testing.T) {
 	}
 	if err := ensureAdminKey(t.Context(), st, first, io.Discard); err == nil || !strings.Contains(err.Error(), "was revoked") || revoked(second) {
 		t.Fatalf("the first token again: %v; want it refused, the second left valid", err)
+	}
+}
+
+// rotatingKeys has another instance, started with a new token, store its
+// key just before ensureAdminKey lists the keys.
+type rotatingKeys struct {
+	abacus.Store
+	newToken string
+	rotated  bool
+}
+
+func (r *rotatingKeys) APIKeys(ctx context.Context) ([]abacus.APIKey, error) {
+	if !r.rotated {
+		r.rotated = true
+		hash := abacus.HashToken(r.newToken)
+		k := abacus.NewAPIKeyWithToken("key_env_"+hex.EncodeToString(hash[:4]), envKeyName, abacus.RoleAdmin, "", r.newToken, time.Now().UTC())
+		if err := r.Store.APIKeyCreate(ctx, k); err != nil {
+			return nil, err
+		}
+	}
+	return r.Store.APIKeys(ctx)
+}
+
+// TestAdminTokenRotationRace: an instance restarting with the old token
+// while one starts with a new token leaves the new token's key in force,
+// where each had revoked the other's and neither token could start a
+// server again (QA).
+func TestAdminTokenRotationRace(t *testing.T) {
+	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const old, fresh = "old-admin-token-0123456789abcdef", "new-admin-token-0123456789abcdef"
+	if err := ensureAdminKey(t.Context(), st, old, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	r := &rotatingKeys{Store: st, newToken: fresh}
+	if err := ensureAdminKey(t.Context(), r, old, io.Discard); err == nil || !strings.Contains(err.Error(), "was made after this one's") {
+		t.Fatalf("the old token beside a newer one: %v", err)
+	}
+	if err := ensureAdminKey(t.Context(), st, fresh, io.Discard); err != nil {
+		t.Fatalf("the new token: %v", err)
+	}
+	keys, err := st.APIKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var valid []string
+	for _, k := range keys {
+		if k.RevokedAt.IsZero() {
+			valid = append(valid, k.ID)
+		}
+	}
+	newKey, err := st.APIKeyByHash(t.Context(), abacus.HashToken(fresh))
+	if err != nil || len(valid) != 1 || valid[0] != newKey.ID {
+		t.Fatalf("valid keys %v, want only the new token's (%v)", valid, err)
 	}
 }
