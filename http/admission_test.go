@@ -544,3 +544,55 @@ func TestConnectionsEndWithTheirDeadlines(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestConnectionsWithoutAKeyAreClosed: the answer to a request without a
+// valid key closes its connection, where one request every two minutes
+// kept it for ever and a few thousand such clients took every file the
+// process may open (QA); a client with a key keeps its connection. Headers
+// past maxHeaderBytes are refused, where Go's default let a connection
+// hold a megabyte before any key was checked (QA).
+func TestConnectionsWithoutAKeyAreClosed(t *testing.T) {
+	st := testdb.SQLite(t)
+	e := ledger.New(st, ledger.Config{})
+	t.Cleanup(func() { e.Close() })
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer(e, Config{}).HTTPServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	token := serviceToken(t, st)
+	// ask sends one request and reads its answer's status line, then
+	// reports whether the server closed the connection within a second.
+	ask := func(request string) (status string, closed bool) {
+		t.Helper()
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprint(conn, request)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", request, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		return res.Status, err == io.EOF
+	}
+	for _, c := range []struct{ request, status string }{
+		{"GET /api/v1/accounts/revenue HTTP/1.1\r\nHost: x\r\n\r\n", "401 Unauthorized"},
+		{"GET /api/v1/accounts/revenue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abk_wrong\r\n\r\n", "401 Unauthorized"},
+		{"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "200 OK"},
+		{"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n", "404 Not Found"},
+		{"GET /api/v1/accounts/revenue HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", "431 Request Header Fields Too Large"},
+	} {
+		if status, closed := ask(c.request); status != c.status || !closed {
+			t.Errorf("%.60q: %s, closed %v; want %s, closed", c.request, status, closed, c.status)
+		}
+	}
+	if status, closed := ask("GET /api/v1/accounts/revenue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n"); status != "200 OK" || closed {
+		t.Errorf("with a key: %s, closed %v; want 200 and the connection kept", status, closed)
+	}
+}

@@ -91,6 +91,7 @@ func (s *Server) authenticate(next handler) handler {
 			}
 			k.Account = acct
 		}
+		w.Header().Del("Connection") // a client with a key keeps its connection
 		return next(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
 	}
 }

@@ -81,11 +81,19 @@ func (s *Server) serve(h handler) http.HandlerFunc {
 	}
 }
 
-// Handler returns the API's routes.
+// Handler returns the API's routes. A connection is closed after the
+// answer to a request that did not present a valid key (authenticate
+// keeps it open for one that did): a client without a key that sent a
+// request every two minutes kept its connection for ever, and some
+// thousands of them took every file the process may open, locking every
+// client out (QA).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // The connection deadlines of HTTPServer. A client holds a connection
@@ -99,11 +107,18 @@ var (
 	idleDeadline   = 2 * time.Minute
 )
 
+// maxHeaderBytes bounds a request's headers, which Go's server holds
+// before abacus sees them and so before any key is checked: at Go's
+// default of 1 MiB, 300 connections whose headers never ended took a
+// gigabyte (QA). A key, an idempotency key and a CloudEvent's ce-*
+// attributes need a few hundred bytes.
+const maxHeaderBytes = 16 << 10
+
 // HTTPServer returns an http.Server for the API with its deadlines: the
 // request's headers within headerDeadline, the whole request within
 // bodyDeadline, the answer within answerDeadline, and idleDeadline between
 // requests.
 func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
-	return &http.Server{Handler: s.Handler(), ErrorLog: errorLog,
+	return &http.Server{Handler: s.Handler(), ErrorLog: errorLog, MaxHeaderBytes: maxHeaderBytes,
 		ReadHeaderTimeout: headerDeadline, ReadTimeout: bodyDeadline, WriteTimeout: answerDeadline, IdleTimeout: idleDeadline}
 }
