@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Role is what an API key may do.
@@ -51,7 +52,7 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewAPIKey makes a key with a fresh random token and returns both.
 func NewAPIKey(name string, role Role, account AccountID, now time.Time) (APIKey, string, error) {
-	if err := ValidateText("name", name, 200); err != nil {
+	if err := ValidateKeyName(name); err != nil {
 		return APIKey{}, "", err
 	}
 	if role == RoleUser {
@@ -74,6 +75,18 @@ func NewAPIKey(name string, role Role, account AccountID, now time.Time) (APIKey
 	id := "key_" + strings.ToLower(tokenEncoding.EncodeToString(b[25:]))
 	token := "abk_" + strings.ToLower(tokenEncoding.EncodeToString(b[:25]))
 	return NewAPIKeyWithToken(id, name, role, account, token, now), token, nil
+}
+
+// ValidateKeyName checks a key's name: printable text, as keys list shows
+// it in a table (QA: an escape sequence and a newline passed).
+func ValidateKeyName(name string) error {
+	if err := ValidateText("name", name, 200); err != nil {
+		return err
+	}
+	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+		return Errorf(CodeInvalid, "name", "%q holds a character that does not show (a control character, a tab, a line break); use printable text", name)
+	}
+	return nil
 }
 
 // NewAPIKeyWithToken makes a key for a token chosen by the operator.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,9 +64,15 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usagef("--account: only a user key is for one account, not one with the role %s", r)
 	}
 	if *account != "" {
-		if acct, err = abacus.ParseAccountID(*account); err != nil {
-			return usagef("--account: %w", err)
+		// A system account or the nil UUID is a command line that cannot
+		// run, refused before the database is opened (QA: it read as the
+		// database's answer, exit 1).
+		if acct, err = abacus.ParseCustomerID(*account); err != nil {
+			return usagef("%w", abacus.RenameField(err, "--account"))
 		}
+	}
+	if err := abacus.ValidateKeyName(*name); err != nil {
+		return usagef("%w", abacus.RenameField(err, "--name"))
 	}
 	st, err := openMigrated(ctx, *db, stderr)
 	if err != nil {
@@ -118,7 +125,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := abacus.ParseCustomerID(string(k.Account)); k.Role == abacus.RoleUser && err != nil && k.RevokedAt.IsZero() {
 			acct += " (no customer's: refused; revoke it)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, acct, k.Name, k.CreatedAt.Format(time.RFC3339), revoked)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, acct, shownName(k.Name), k.CreatedAt.Format(time.RFC3339), revoked)
 	}
 	return tw.Flush()
 }
@@ -188,4 +195,15 @@ func keyOfToken(keys []abacus.APIKey, arg string) (abacus.APIKey, bool) {
 		}
 	}
 	return abacus.APIKey{}, false
+}
+
+// shownName is a key's name as keys list prints it: quoted where it holds
+// a character that does not show or would move the cursor, as one stored
+// before such names were refused may (QA: an escape sequence coloured the
+// table, and a newline forged a row).
+func shownName(name string) string {
+	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+		return strconv.Quote(name)
+	}
+	return name
 }

@@ -74,6 +74,42 @@ func TestKeysListMarksUserKeysOfNoCustomer(t *testing.T) {
 	}
 }
 
+// TestKeyNamesShowAsText: a name with a character that does not show is
+// refused, and one stored before that is quoted by keys list (QA: an
+// escape sequence coloured the table, and a newline forged a row); a
+// system account or the nil UUID for a user key is a usage error naming
+// --account, where it read as the database's answer.
+func TestKeyNamesShowAsText(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	st, err := openMigrated(t.Context(), db, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.APIKeyCreate(t.Context(), abacus.NewAPIKeyWithToken("key_old", "a\nkey_forged  admin", abacus.RoleService, "", "abk_old-token-0123456789abcdef", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--role", "service", "--name", "evil\x1b[31mRED"}, `--name: "evil\x1b[31mRED" holds a character that does not show`},
+		{[]string{"--role", "service", "--name", "a\tb"}, "--name: "},
+		{[]string{"--role", "user", "--account", string(abacus.SystemRevenue.ID())}, "--account: 00000000-0000-0000-0000-000000000001 is a system account"},
+		{[]string{"--role", "user", "--account", "00000000-0000-0000-0000-000000000000"}, "--account: 00000000-0000-0000-0000-000000000000 is the nil UUID"},
+		{[]string{"--role", "user", "--account", "zzz"}, `--account: "zzz" is not a UUID`},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), append([]string{"keys", "create", "--db", db}, c.args...), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: exit %d, %q; want 2 and %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"keys", "list", "--db", db}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"a\nkey_forged  admin"`) || strings.Count(stdout.String(), "\n") != 2 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+}
+
 // TestEmptyDBIsAUsageError: an empty --db is a command line abacus cannot
 // run as written, so it exits 2 like any other bad flag, naming the flag,
 // whichever command was given it.
