@@ -76,8 +76,11 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if !created && !sameAccount(stored, a) {
-		return abacus.Errorf(abacus.CodeConflict, "id", "account %s exists already with other attributes", id)
+	if diff := accountDiff(stored, a); !created && len(diff) > 0 {
+		// Named, as an account an event made (kind user, no name) conflicts
+		// with the platform's own create, and "other attributes" said not
+		// which (QA).
+		return abacus.Errorf(abacus.CodeConflict, "id", "account %s exists already with other attributes (an account is not changed once made): %s", id, strings.Join(diff, "; "))
 	}
 	status := http.StatusOK
 	if created {
@@ -87,9 +90,40 @@ func (s *Server) handleAccountCreate(w http.ResponseWriter, r *http.Request) err
 }
 
 // sameAccount tells whether stored is the account a request asks for.
-func sameAccount(stored, a abacus.Account) bool {
-	return stored.Kind == a.Kind && stored.Name == a.Name && stored.Currency == a.Currency && stored.Overdraft == a.Overdraft &&
-		(stored.LowBalance == nil) == (a.LowBalance == nil) && (a.LowBalance == nil || *stored.LowBalance == *a.LowBalance)
+func sameAccount(stored, a abacus.Account) bool { return len(accountDiff(stored, a)) == 0 }
+
+// accountDiff names what of stored differs from the account a request asks
+// for, with both values.
+func accountDiff(stored, a abacus.Account) []string {
+	var diff []string
+	differs := func(field, have, want string) {
+		if have != want {
+			diff = append(diff, fmt.Sprintf("%s is %q, not %q", field, have, want))
+		}
+	}
+	differs("kind", string(stored.Kind), string(a.Kind))
+	differs("name", stored.Name, a.Name)
+	differs("currency", string(stored.Currency), string(a.Currency))
+	differs("overdraft", overdraftText(stored.Overdraft), overdraftText(a.Overdraft))
+	differs("low_balance_threshold", thresholdText(stored.LowBalance), thresholdText(a.LowBalance))
+	return diff
+}
+
+func overdraftText(o abacus.Overdraft) string {
+	switch {
+	case o.Unlimited:
+		return "unlimited"
+	case o.Limit.IsZero():
+		return "none"
+	}
+	return "limit " + o.Limit.String()
+}
+
+func thresholdText(t *abacus.Amount) string {
+	if t == nil {
+		return "none"
+	}
+	return t.String()
 }
 
 func (s *Server) writeAccount(w http.ResponseWriter, r *http.Request, a abacus.Account, status int) error {

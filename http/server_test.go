@@ -450,3 +450,23 @@ func TestAccountStoredBeforeTheThresholdRuleIsAnsweredAsItIs(t *testing.T) {
 		t.Fatalf("another body: %s", r.raw)
 	}
 }
+
+// TestAccountConflictNamesWhatDiffers: the 409 for an account that exists
+// with other attributes names each, as stored and as asked (QA: an
+// account an event made, with no name and an unlimited overdraft, met the
+// platform's own create with "other attributes", saying not which).
+func TestAccountConflictNamesWhatDiffers(t *testing.T) {
+	st := testdb.SQLite(t)
+	made := abacus.Account{ID: "cccccccc-0000-4000-8000-00000000000a", Kind: abacus.KindUser, Currency: "USD", Overdraft: abacus.Overdraft{Unlimited: true}, CreatedAt: time.Now().UTC()}
+	if _, _, err := st.AccountCreate(t.Context(), made); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, st)
+	r := f.mustDo("admin", "POST", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-00000000000a","kind":"user","name":"dave","currency":"USD","low_balance_threshold":"5"}`, 409)
+	want := `id: account cccccccc-0000-4000-8000-00000000000a exists already with other attributes (an account is not changed once made): ` +
+		`name is "", not "dave"; overdraft is "unlimited", not "none"; low_balance_threshold is "none", not "5"`
+	if r.body["message"] != want || r.body["field"] != "id" {
+		t.Fatalf("%s\nwant message %s", r.raw, want)
+	}
+	f.mustDo("admin", "POST", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-00000000000a","kind":"user","currency":"USD","overdraft":{"unlimited":true}}`, 200)
+}
