@@ -164,10 +164,10 @@ func runVoid(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			// Without the event the month's usage falls to a dearer volume
 			// tier: its void takes money back, whatever its own charge was.
 			fmt.Fprintf(stdout, "voided %s: %s taken back: without it, the month's usage is priced at a dearer volume tier (cash %s, bonus %s, voucher %s)\n",
-				shown(r.ID), moneyText(r.Refunded.Decimal().Neg(), r.Currency), r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
+				shown(r.ID), moneyText(r.Refunded.Decimal().Neg(), r.Currency), amountText(r.Back.Cash.Decimal(), r.Currency), amountText(r.Back.Bonus.Decimal(), r.Currency), amountText(r.Back.Voucher.Decimal(), r.Currency))
 		default:
 			fmt.Fprintf(stdout, "voided %s: %s given back (cash %s, bonus %s, voucher %s)\n",
-				shown(r.ID), moneyText(r.Refunded.Decimal(), r.Currency), r.Back.Cash, r.Back.Bonus, r.Back.Voucher)
+				shown(r.ID), moneyText(r.Refunded.Decimal(), r.Currency), amountText(r.Back.Cash.Decimal(), r.Currency), amountText(r.Back.Bonus.Decimal(), r.Currency), amountText(r.Back.Voucher.Decimal(), r.Currency))
 		}
 	}
 	if failed > 0 {

@@ -281,7 +281,7 @@ func TestSummariesSumByCurrency(t *testing.T) {
 		t.Errorf("correction: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "void", "--db", dsn, "cur-e", "cur-u"); err != nil ||
-		!strings.Contains(out, "voided cur-e: 50.00 EUR given back (cash 50,") || !strings.Contains(out, "voided cur-u: 30.00 USD given back (cash 30,") {
+		!strings.Contains(out, "voided cur-e: 50.00 EUR given back (cash 50.00,") || !strings.Contains(out, "voided cur-u: 30.00 USD given back (cash 30.00,") {
 		t.Errorf("void: %v\n%s", err, out)
 	}
 }
@@ -302,7 +302,7 @@ func TestVoidOfACreditSaysItTakesItBack(t *testing.T) {
 		t.Fatalf("ingest: %v\n%s", err, out)
 	}
 	// 16 minutes cost 16; 28 cost 14, so the second was charged -2.
-	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err != nil || !strings.Contains(out, "voided v-12: 2.00 USD taken back: without it, the month's usage is priced at a dearer volume tier (cash -2, bonus 0, voucher 0)\n") {
+	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err != nil || !strings.Contains(out, "voided v-12: 2.00 USD taken back: without it, the month's usage is priced at a dearer volume tier (cash -2.00, bonus 0.00, voucher 0.00)\n") {
 		t.Errorf("void: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "void", "--db", dsn, "v-12"); err == nil || !strings.Contains(out, "was voided already; that took back 2 USD: without it, the month's usage is priced at a dearer volume tier") {

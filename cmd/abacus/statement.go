@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -79,6 +80,10 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usagef("%s is a system account, which usage does not charge: name a user's or an organization's", fs.Arg(0))
 	}
 	s, err := billing.Build(ctx, st, acct, start, end, period, loc, group)
+	if ae := (*abacus.Error)(nil); *tz == "" && errors.As(err, &ae) && (ae.Field == "time_zone" || ae.Field == "time_offset") {
+		// The zone was not asked for: --tz named a flag never given (QA).
+		return usagef("%s (the billing zone, as no --tz was given: give one to read the periods in another zone)", ae.Message)
+	}
 	if err != nil {
 		return asFlagError(err)
 	}
@@ -113,7 +118,9 @@ func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Tim
 		t, err := time.Parse(time.DateOnly, v)
 		if err == nil {
 			t = billing.DayStart(t.Year(), t.Month(), t.Day(), loc) // not midnight where clocks skip it
-		} else if t, err = time.Parse(time.RFC3339Nano, v); err != nil {
+		} else if len(v) == len(time.DateOnly) && dateShape.MatchString(v) {
+			return time.Time{}, usagef("--%s: %q is no day of the calendar", flag, v)
+		} else if t, err = time.Parse(time.RFC3339Nano, rfc3339Upper(v)); err != nil {
 			return time.Time{}, usagef("--%s: %q is not a date such as 2026-11-01 or an RFC 3339 time such as 2026-11-01T00:00:00Z", flag, v)
 		}
 		// Go's zero time is no time to billing, and from before it the
@@ -229,7 +236,7 @@ func printStatement(w io.Writer, s *billing.Statement, g billing.GroupBy) {
 	row(total...)
 	writeColumns(w, rows)
 	if s.UnpricedEvents != 0 {
-		fmt.Fprintf(w, "unpriced events: %d (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists)\n", s.UnpricedEvents)
+		fmt.Fprintf(w, "unpriced events: %d (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists, as far as the account's floor allows)\n", s.UnpricedEvents)
 	}
 }
 
@@ -255,4 +262,16 @@ func writeColumns(w io.Writer, rows [][]string) {
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
+}
+
+var dateShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+
+// rfc3339Upper spells an RFC 3339 time as Go reads it: RFC 3339 takes a
+// lower-case t and z, and a space between date and time (section 5.6),
+// which Go's parser refuses (QA).
+func rfc3339Upper(v string) string {
+	if len(v) > len(time.DateOnly) && v[len(time.DateOnly)] == ' ' {
+		v = v[:len(time.DateOnly)] + "T" + v[len(time.DateOnly)+1:]
+	}
+	return strings.ToUpper(v)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +42,7 @@ func TestStatement(t *testing.T) {
 		"2026-11-03T00:00:00+01:00 cpu 3 1 0 3 in 1 event",
 		"2026-11-03T00:00:00+01:00 gpu 8 1 2",
 		"total 3",
-		"unpriced events: 1 (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists)",
+		"unpriced events: 1 (counted in the lines' usage, not in the total: abacus rerate charges them once a price exists, as far as the account's floor allows)",
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
@@ -119,6 +121,8 @@ func TestStatementSpan(t *testing.T) {
 		{"2026-12-05", "", time.UTC, "2026-12-05T00:00:00Z", "2027-01-01T00:00:00Z"},
 		{"", "", havana, "2026-03-01T00:00:00-05:00", "2026-04-01T00:00:00-04:00"},
 		{"2026-03-08T03:00:00Z", "", time.UTC, "2026-03-08T03:00:00Z", "2026-04-01T00:00:00Z"},
+		// RFC 3339's lower case and space, which Go's parser refuses (QA).
+		{"2026-03-08t03:00:00z", "2026-03-09 00:00:00+01:00", time.UTC, "2026-03-08T03:00:00Z", "2026-03-08T23:00:00Z"},
 	} {
 		start, end, err := statementSpan(c.from, c.to, c.loc, now)
 		if err != nil || start.In(c.loc).Format(time.RFC3339) != c.start || end.In(c.loc).Format(time.RFC3339) != c.end {
@@ -129,6 +133,9 @@ func TestStatementSpan(t *testing.T) {
 		if _, _, err := statementSpan(from, "", time.UTC, now); err == nil || !strings.Contains(err.Error(), "--from: ") || !strings.Contains(err.Error(), "not after 0001-01-01T00:00:00Z") {
 			t.Errorf("%s, at or before the zero time: %v", from, err)
 		}
+	}
+	if _, _, err := statementSpan("2026-02-30", "", time.UTC, now); err == nil || err.Error() != `--from: "2026-02-30" is no day of the calendar` {
+		t.Errorf("a day that does not exist: %v", err)
 	}
 	// An id that is not UTF-8 or not in NFC is quoted, as one with a space
 	// is.
@@ -160,4 +167,25 @@ func statementRows(out string) []string {
 		rows = append(rows, strings.Join(strings.Fields(l), " "))
 	}
 	return rows
+}
+
+// TestStatementInTheBillingZoneNamesIt: a zone the statement cannot use
+// that came from the database, not --tz, is named as the billing zone
+// (QA: the error named --tz, never given).
+func TestStatementInTheBillingZoneNamesIt(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	events := filepath.Join(t.TempDir(), "e.ndjson")
+	if err := os.WriteFile(events, []byte(`{"uuid":"sj-1","user_uuid":"c0000000-0000-4000-8000-000000000009","value":1,"value_type":0,"scene":11,"resource_id":"x","customer_id":"i","created_at":"2010-03-14T12:00:00Z","extra":"{}"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"migrate", "--db", db, "--billing-zone", "America/St_Johns"}, {"ingest", "--db", db, events}} {
+		if code := run(t.Context(), args, io.Discard, io.Discard); code != 0 {
+			t.Fatalf("%q: exit %d", args, code)
+		}
+	}
+	var stderr bytes.Buffer
+	code := run(t.Context(), []string{"statement", "--db", db, "--period", "hour", "--from", "2010-03-14", "--to", "2010-03-15", "c0000000-0000-4000-8000-000000000009"}, io.Discard, &stderr)
+	if got := stderr.String(); code != 2 || strings.Contains(got, "--tz:") || !strings.Contains(got, "in America/St_Johns a period starts at") || !strings.Contains(got, "(the billing zone, as no --tz was given") {
+		t.Fatalf("exit %d: %s", code, got)
+	}
 }

@@ -37,9 +37,14 @@ func (s sums) String() string {
 
 // moneyText is d in c, with at least c's minor units, as Amount.Format.
 func moneyText(d decimal.Decimal, c abacus.Currency) string {
+	return amountText(d, c) + " " + string(c)
+}
+
+// amountText is moneyText without the currency's code.
+func amountText(d decimal.Decimal, c abacus.Currency) string {
 	text, minor := d.String(), c.MinorUnits()
 	if dot := strings.IndexByte(text, '.'); dot < 0 && minor > 0 || dot >= 0 && len(text)-dot-1 < minor {
 		text = d.StringFixed(int32(minor))
 	}
-	return text + " " + string(c)
+	return text
 }

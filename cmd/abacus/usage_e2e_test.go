@@ -107,7 +107,7 @@ func TestUsageExactlyOnceAcrossPaths(t *testing.T) {
 			s.cmd.Process.Signal(syscall.SIGTERM)
 			<-s.exited
 			// A void gives the charge back once.
-			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err != nil || !strings.Contains(out, "voided e2e-event-0: 1.00 USD given back (cash 1, bonus 0, voucher 0)") {
+			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err != nil || !strings.Contains(out, "voided e2e-event-0: 1.00 USD given back (cash 1.00, bonus 0.00, voucher 0.00)") {
 				t.Fatalf("void: %v\n%s", err, out)
 			}
 			if out, err := runCLI(t, "void", "--db", dsn, "e2e-event-0"); err == nil || !strings.Contains(out, "voided already") {
