@@ -132,7 +132,7 @@ func openCurrent(ctx context.Context, db string) (migrator, error) {
 	switch {
 	case err != nil:
 	case have == 0:
-		err = fmt.Errorf("%s holds no abacus database (schema version 0); abacus serve, ingest, prices import or migrate makes one", describeDB(db))
+		err = fmt.Errorf("%s holds no abacus database (schema version 0); abacus serve, ingest, prices import, keys create or migrate makes one", describeDB(db))
 	case have < know:
 		err = fmt.Errorf("%s is at schema version %d and this abacus expects %d: stop the older abacus processes, then run abacus migrate", describeDB(db), have, know)
 	case have > know:
@@ -179,7 +179,7 @@ func mustExist(db string) error {
 		return nil
 	}
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("--db %s: no database there (abacus serve, ingest, prices import or migrate makes one)", db)
+		return fmt.Errorf("--db %s: no database there (abacus serve, ingest, prices import, keys create or migrate makes one)", db)
 	}
 	return nil
 }

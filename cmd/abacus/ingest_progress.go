@@ -45,6 +45,9 @@ type progress struct {
 }
 
 func newProgress(out io.Writer, name string) *progress {
+	if name == "-" {
+		name = "standard input" // "-:" read as no name (QA)
+	}
 	return &progress{out: out, name: name, size: -1, start: time.Now(), lastReport: time.Now()}
 }
 

@@ -159,6 +159,7 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 		if err != nil {
 			return file.Locate(err, prices, commitments)
 		}
+		warnUnknownAccounts(ctx, st, file, prices, commitments, stderr)
 		if dryRun {
 			fmt.Fprintf(stdout, "would import %s and %s from %s; %s (a dry run: nothing changed)\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
 			return nil
@@ -166,6 +167,22 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 		fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
 		unpricedHint(ctx, st, book, stdout)
 		return nil
+	}
+}
+
+// warnUnknownAccounts warns of the commitments of accounts that do not
+// exist: one made ahead of its account is fine, but a mistyped id gives a
+// discount to nobody, and nothing said so (QA).
+func warnUnknownAccounts(ctx context.Context, st abacus.Store, file *rating.File, prices []abacus.Price, commitments []abacus.Commitment, stderr io.Writer) {
+	for i, c := range commitments {
+		_, err := st.AccountGet(ctx, c.Account)
+		if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
+			err = abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].account", i), "account %s does not exist (yet): its discount counts once an event or the API makes it; check the id", c.Account)
+			warn(stderr, []string{file.Locate(err, prices, commitments).Error()})
+		} else if err != nil {
+			warn(stderr, []string{fmt.Sprintf("could not check that the commitments' accounts exist: %v", err)})
+			return
+		}
 	}
 }
 

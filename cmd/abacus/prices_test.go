@@ -839,3 +839,27 @@ func TestPricesImportChecksNewCommitmentTerms(t *testing.T) {
 		t.Fatalf("the commitments stored: %v\n%s", err, out)
 	}
 }
+
+// TestPricesImportWarnsOfCommitmentsOfNoAccount: a commitment of an
+// account that does not exist is imported, as one made ahead of its
+// account may be, with a warning naming its line (QA: a mistyped id gave
+// a discount to nobody without a word); one of an account that exists is
+// not warned of.
+func TestPricesImportWarnsOfCommitmentsOfNoAccount(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	st, err := openMigrated(t.Context(), dsn, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AccountCreate(t.Context(), abacus.Account{ID: abacus.AccountID(account(1)), Kind: abacus.KindUser, Currency: "USD", CreatedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	file := fmt.Sprintf("commitments:\n  - {account: %s, months: 1, from: 2027-01-01T00:00:00Z, until: 2027-02-01T00:00:00Z}\n  - {account: %s, months: 1, from: 2027-01-01T00:00:00Z, until: 2027-02-01T00:00:00Z}\n", account(1), account(2))
+	path := writeFile(t, "c.yaml", file)
+	out, err := runCLI(t, "prices", "import", "--db", dsn, path)
+	want := fmt.Sprintf("warning: %s:3: commitments[1].account: account %s does not exist (yet)", path, account(2))
+	if err != nil || !strings.Contains(out, want) || strings.Count(out, "warning") != 1 || !strings.Contains(out, "imported 0 prices and 2 commitments") {
+		t.Fatalf("%v\n%s\nwant %s", err, out, want)
+	}
+}

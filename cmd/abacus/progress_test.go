@@ -18,7 +18,7 @@ func TestProgressLinesOnce(t *testing.T) {
 	p.lastReport = time.Now().Add(-6 * time.Second) // a line is due
 	p.events(1)
 	p.done()
-	if lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "-: 1 event, 176 bytes, ") {
+	if lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "standard input: 1 event, 176 bytes, ") {
 		t.Fatalf("%q, want one line", out.String())
 	}
 
@@ -31,7 +31,7 @@ func TestProgressLinesOnce(t *testing.T) {
 	p.events(1)
 	p.bytes(2)
 	p.done()
-	if lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "-: 1 event, 178 bytes, ") {
+	if lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "standard input: 1 event, 178 bytes, ") {
 		t.Fatalf("%q, want two lines", out.String())
 	}
 

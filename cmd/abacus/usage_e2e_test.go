@@ -524,7 +524,7 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	}
 	nd := "\ufeff\n" + usageEvent("s-1", acct, 4) + "\n" + usageEvent("s-2", acct, 4) + "\n"
 	out, err := stdin([]byte(nd))
-	if err != nil || !strings.Contains(out, "accepted 2 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, fmt.Sprintf("-: 2 events, %d bytes, ", len(nd))) {
+	if err != nil || !strings.Contains(out, "accepted 2 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, fmt.Sprintf("standard input: 2 events, %d bytes, ", len(nd))) {
 		t.Fatalf("NDJSON on standard input: %v\n%s", err, out)
 	}
 	csv := "uuid,user_uuid,value,value_type,scene,resource_id,customer_id,created_at\n" +
@@ -533,7 +533,7 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	zw := gzip.NewWriter(&zipped)
 	zw.Write([]byte(csv))
 	zw.Close()
-	if out, err := stdin(zipped.Bytes()); err != nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, "-: 1 event, ") {
+	if out, err := stdin(zipped.Bytes()); err != nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, "standard input: 1 event, ") {
 		t.Fatalf("gzip-compressed CSV on standard input: %v\n%s", err, out)
 	}
 	misnamed := filepath.Join(t.TempDir(), "usage.ndjson")
