@@ -83,8 +83,8 @@ func ValidateKeyName(name string) error {
 	if err := ValidateText("name", name, 200); err != nil {
 		return err
 	}
-	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
-		return Errorf(CodeInvalid, "name", "%q holds a character that does not show (a control character, a tab, a line break); use printable text", name)
+	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsGraphic(r) }) >= 0 {
+		return Errorf(CodeInvalid, "name", "%q holds a control or format character (a tab, a line break, an escape, a direction mark); use printable text", name)
 	}
 	return nil
 }

@@ -74,6 +74,9 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := abacus.ValidateKeyName(*name); err != nil {
 		return usagef("%w", abacus.RenameField(err, "--name"))
 	}
+	if *name == envKeyName {
+		return usagef("--name: %q names the keys ABACUS_ADMIN_TOKEN makes; choose another", *name)
+	}
 	st, err := openMigrated(ctx, *db, stderr)
 	if err != nil {
 		return err
@@ -202,7 +205,7 @@ func keyOfToken(keys []abacus.APIKey, arg string) (abacus.APIKey, bool) {
 // before such names were refused may (QA: an escape sequence coloured the
 // table, and a newline forged a row).
 func shownName(name string) string {
-	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 {
+	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsGraphic(r) }) >= 0 {
 		return strconv.Quote(name)
 	}
 	return name

@@ -93,8 +93,9 @@ func TestKeyNamesShowAsText(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--role", "service", "--name", "evil\x1b[31mRED"}, `--name: "evil\x1b[31mRED" holds a character that does not show`},
+		{[]string{"--role", "service", "--name", "evil\x1b[31mRED"}, `--name: "evil\x1b[31mRED" holds a control or format character`},
 		{[]string{"--role", "service", "--name", "a\tb"}, "--name: "},
+		{[]string{"--role", "service", "--name", "a\u200fb"}, "holds a control or format character"},
 		{[]string{"--role", "user", "--account", string(abacus.SystemRevenue.ID())}, "--account: 00000000-0000-0000-0000-000000000001 is a system account"},
 		{[]string{"--role", "user", "--account", "00000000-0000-0000-0000-000000000000"}, "--account: 00000000-0000-0000-0000-000000000000 is the nil UUID"},
 		{[]string{"--role", "user", "--account", "zzz"}, `--account: "zzz" is not a UUID`},
@@ -104,8 +105,13 @@ func TestKeyNamesShowAsText(t *testing.T) {
 			t.Errorf("%q: exit %d, %q; want 2 and %q", c.args, code, stderr.String(), c.want)
 		}
 	}
+	// Spaces that show as space, as Chinese input gives, are text
+	// (regression QA: U+3000 and U+00A0 were refused).
+	if code := run(t.Context(), []string{"keys", "create", "--db", db, "--role", "service", "--name", "张\u3000三\u00a0app"}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("a name with wide and no-break spaces: exit %d", code)
+	}
 	var stdout, stderr bytes.Buffer
-	if code := run(t.Context(), []string{"keys", "list", "--db", db}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"a\nkey_forged  admin"`) || strings.Count(stdout.String(), "\n") != 2 {
+	if code := run(t.Context(), []string{"keys", "list", "--db", db}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "张\u3000三\u00a0app ") || !strings.Contains(stdout.String(), `"a\nkey_forged  admin"`) || strings.Count(stdout.String(), "\n") != 3 {
 		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 }

@@ -369,12 +369,19 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 	// where each had revoked the other's key, and neither token could
 	// start a server again (QA).
 	for _, k := range keys {
-		if k.Name == envKeyName && k.ID != own.ID && k.RevokedAt.IsZero() && madeAfter(k, own) {
-			return fmt.Errorf("ABACUS_ADMIN_TOKEN: the key of another token, %s, was made after this one's (%s, at %s), so it replaces it; start with that token, or a new one", k.ID, own.ID, own.CreatedAt.Format(time.RFC3339))
+		if isTokenKey(k) && k.ID != own.ID && k.RevokedAt.IsZero() && madeAfter(k, own) {
+			// This token's key is revoked here, as the newer token's
+			// instance may have listed the keys before it was made (QA:
+			// both stayed valid).
+			if err := st.APIKeyRevoke(ctx, own.ID, now); err != nil {
+				return err
+			}
+			return fmt.Errorf("ABACUS_ADMIN_TOKEN: the key of another token, %s, made at %s, is newer than this one's (%s, made at %s), so it replaces it, and this one's is revoked; start with that token, or a new one (the times are the machines' clocks: they must agree)",
+				k.ID, k.CreatedAt.Format(time.RFC3339Nano), own.ID, own.CreatedAt.Format(time.RFC3339Nano))
 		}
 	}
 	for _, k := range keys {
-		if k.Name == envKeyName && k.ID != own.ID && k.RevokedAt.IsZero() {
+		if isTokenKey(k) && k.ID != own.ID && k.RevokedAt.IsZero() {
 			if err := st.APIKeyRevoke(ctx, k.ID, now); err != nil {
 				return err
 			}
@@ -382,6 +389,14 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 		}
 	}
 	return nil
+}
+
+// isTokenKey reports whether k is a key an ABACUS_ADMIN_TOKEN made: an
+// admin key of its id and name. The name alone also matched a key of
+// another role that keys create was given it (regression QA: it stopped
+// every server).
+func isTokenKey(k abacus.APIKey) bool {
+	return k.Name == envKeyName && k.Role == abacus.RoleAdmin && strings.HasPrefix(k.ID, "key_env_")
 }
 
 // madeAfter reports whether key a was made after key b, ids ordering keys

@@ -141,8 +141,13 @@ func TestAdminTokenRotationRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &rotatingKeys{Store: st, newToken: fresh}
-	if err := ensureAdminKey(t.Context(), r, old, io.Discard); err == nil || !strings.Contains(err.Error(), "was made after this one's") {
+	if err := ensureAdminKey(t.Context(), r, old, io.Discard); err == nil || !strings.Contains(err.Error(), "is newer than this one's") {
 		t.Fatalf("the old token beside a newer one: %v", err)
+	}
+	// Revoked by the instance that stopped, as the newer token's may have
+	// listed the keys before it (regression QA: both stayed valid).
+	if k, err := st.APIKeyByHash(t.Context(), abacus.HashToken(old)); err != nil || k.RevokedAt.IsZero() {
+		t.Fatalf("the old token's key after its instance stopped: %+v %v", k, err)
 	}
 	if err := ensureAdminKey(t.Context(), st, fresh, io.Discard); err != nil {
 		t.Fatalf("the new token: %v", err)
@@ -160,5 +165,35 @@ func TestAdminTokenRotationRace(t *testing.T) {
 	newKey, err := st.APIKeyByHash(t.Context(), abacus.HashToken(fresh))
 	if err != nil || len(valid) != 1 || valid[0] != newKey.ID {
 		t.Fatalf("valid keys %v, want only the new token's (%v)", valid, err)
+	}
+}
+
+// TestAdminTokenKeysAreTheTokensOwn: a key of another role that was given
+// the tokens' keys' name is neither taken for a newer token's key nor
+// revoked (regression QA: it stopped every server), and keys create
+// refuses that name.
+func TestAdminTokenKeysAreTheTokensOwn(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	st, err := openMigrated(t.Context(), db, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const token, service = "admin-token-0123456789abcdef-xyz", "service-token-0123456789abcdef-xyz"
+	if err := ensureAdminKey(t.Context(), st, token, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.APIKeyCreate(t.Context(), abacus.NewAPIKeyWithToken("key_named", envKeyName, abacus.RoleService, "", service, time.Now().Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureAdminKey(t.Context(), st, token, io.Discard); err != nil {
+		t.Fatalf("a service key named as the tokens' keys: %v", err)
+	}
+	if k, err := st.APIKeyByHash(t.Context(), abacus.HashToken(service)); err != nil || !k.RevokedAt.IsZero() {
+		t.Fatalf("the service key: %+v %v", k, err)
+	}
+	var stderr strings.Builder
+	if code := run(t.Context(), []string{"keys", "create", "--db", db, "--role", "service", "--name", envKeyName}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "names the keys ABACUS_ADMIN_TOKEN makes") {
+		t.Fatalf("keys create with the tokens' keys' name: exit %d, %s", code, stderr.String())
 	}
 }
