@@ -93,9 +93,9 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			break
 		}
 		if err := in.file(ctx, name, *format); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+			failed = append(failed, fmt.Sprintf("%s: %v", inputName(name), err))
 			if fs.NArg() > 1 {
-				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+				fmt.Fprintf(stderr, "%s: %v\n", inputName(name), err)
 			}
 		}
 	}
@@ -374,6 +374,15 @@ read:
 
 // report lists a chunk's rejections: every one to the rejects file, the
 // first maxPrinted of the command to standard error.
+// inputName names an input in what ingest prints: "-" read as no name
+// (QA).
+func inputName(name string) string {
+	if name == "-" {
+		return "standard input"
+	}
+	return name
+}
+
 func (in *ingester) report(name string, items []decode.Item, results []abacus.IngestResult) {
 	for i, res := range results {
 		if res.Status != abacus.IngestRejected {
@@ -388,7 +397,7 @@ func (in *ingester) report(name string, items []decode.Item, results []abacus.In
 		if res.ID == "" { // a line with no id to name, such as one that is not JSON
 			what = "rejected"
 		}
-		line := fmt.Sprintf("%s:%d: %s: %s\n", name, items[i].Line, what, escapeUnseen(why))
+		line := fmt.Sprintf("%s:%d: %s: %s\n", inputName(name), items[i].Line, what, escapeUnseen(why))
 		if in.rejects != nil {
 			io.WriteString(in.rejects, line)
 		}

@@ -45,10 +45,7 @@ type progress struct {
 }
 
 func newProgress(out io.Writer, name string) *progress {
-	if name == "-" {
-		name = "standard input" // "-:" read as no name (QA)
-	}
-	return &progress{out: out, name: name, size: -1, start: time.Now(), lastReport: time.Now()}
+	return &progress{out: out, name: inputName(name), size: -1, start: time.Now(), lastReport: time.Now()}
 }
 
 // open sets the input's size (-1: unknown) and, on a terminal, shows the bar.

@@ -536,6 +536,10 @@ func TestIngestTellsTheFormatByContent(t *testing.T) {
 	if out, err := stdin(zipped.Bytes()); err != nil || !strings.Contains(out, "accepted 1 (0 unpriced), duplicate 0, rejected 0") || !strings.Contains(out, "standard input: 1 event, ") {
 		t.Fatalf("gzip-compressed CSV on standard input: %v\n%s", err, out)
 	}
+	// A rejection names standard input as the progress does, not "-" (regression QA).
+	if out, err := stdin([]byte(`{"uuid":"s-bad"}` + "\n")); err == nil || !strings.Contains(out, "standard input:1: event s-bad rejected: value: is required") {
+		t.Fatalf("a rejected line on standard input: %v\n%s", err, out)
+	}
 	misnamed := filepath.Join(t.TempDir(), "usage.ndjson")
 	os.WriteFile(misnamed, []byte(csv), 0o600)
 	if out, err := runCLI(t, "ingest", "--db", dsn, misnamed); err == nil || !strings.Contains(out, "is named as NDJSON but reads as CSV; rename it, or use --format csv") {
