@@ -290,12 +290,33 @@ fill:
 	e.run(batch)
 }
 
+// batchDeadline is how long a batch may take, waiting for the database's
+// write lock included.
+var batchDeadline = time.Minute
+
+// lockedOut reports whether err says another process held the database's
+// write lock until a batch gave up waiting for it: nothing of the batch
+// was written, unlike a commit whose outcome is unknown.
+func lockedOut(err error) bool {
+	var busy interface{ Busy() bool }
+	return errors.As(err, &busy) && busy.Busy()
+}
+
+// LockedOut reports whether err is the answer to work that was not
+// written because another process held the write lock (lockedOutMessage).
+func LockedOut(err error) bool {
+	var ae *abacus.Error
+	return errors.As(err, &ae) && ae.Code == abacus.CodeUnavailable && ae.Message == lockedOutMessage
+}
+
+const lockedOutMessage = "another process has held the database's write lock for a minute (a long import, correction or rerate, or another abacus on the same file); nothing of this was written: send it again once that is done, it is safe"
+
 // run commits one batch, retrying when it lost a race with another writer,
 // and answers every operation in it.
 func (e *Engine) run(batch []*pending) {
 	// The batch is not tied to any caller's context: once it has started,
 	// it commits or rolls back on its own.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), batchDeadline)
 	defer cancel()
 	var outs []outcome
 	var err error
@@ -321,6 +342,9 @@ func (e *Engine) run(batch []*pending) {
 			e.cfg.Logger.Error("ledger batch failed (logged once in 10 s at most)", "ops", len(batch), "err", err, "not_logged", missed)
 		}
 		fail := &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; retry with the same idempotency key"}
+		if lockedOut(err) {
+			fail.Message = lockedOutMessage
+		}
 		for _, p := range batch {
 			p.done <- outcome{err: fail}
 		}

@@ -1,5 +1,14 @@
 package ledger
 
+import "time"
+
+// SetBatchDeadline shortens how long a batch may take, for tests.
+func SetBatchDeadline(d time.Duration) (restore func()) {
+	old := batchDeadline
+	batchDeadline = d
+	return func() { batchDeadline = old }
+}
+
 // Queued counts the ledger operations and usage jobs waiting for a worker.
 func (e *Engine) Queued() int {
 	n := len(e.queue)

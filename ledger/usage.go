@@ -443,7 +443,7 @@ fill:
 // job may be at fault. A job the database refuses is split down to the
 // events at fault.
 func (e *Engine) runUsage(jobs []*usageJob, retried bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), batchDeadline)
 	defer cancel()
 	// A batch runs whatever happens to its callers, but not while the
 	// engine closes once every one of them has gone: each would wait on a
@@ -490,7 +490,11 @@ func (e *Engine) runUsage(jobs []*usageJob, retried bool) {
 		if ok, missed := e.failedLog.Allow(time.Now()); ok {
 			e.cfg.Logger.Error("usage batch failed (logged once in 10 s at most)", "items", len(items), "err", err, "not_logged", missed)
 		}
-		err = &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; send the events again: their ids make it safe"}
+		message := "the ledger could not confirm the commit; send the events again: their ids make it safe"
+		if lockedOut(err) {
+			message = lockedOutMessage
+		}
+		err = &abacus.Error{Code: abacus.CodeUnavailable, Message: message}
 	}
 	for _, j := range jobs {
 		j.done <- err

@@ -177,7 +177,10 @@ type ingester struct {
 	// commits were not confirmed, in order, those of chunks one after
 	// another as one; lastFailed says the chunk before did not commit.
 	unconfirmed []lineRange
-	lastFailed  bool
+	// allLockedOut says every failure of the file being read was another
+	// process's write lock, which nothing of the chunk got past.
+	allLockedOut bool
+	lastFailed   bool
 }
 
 // lineRange is the lines from and to of a file, both included.
@@ -237,7 +240,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		return src.failed
 	}
 	in.mu.Lock()
-	in.firstFail, in.unconfirmed, in.lastFailed = nil, nil, false
+	in.firstFail, in.unconfirmed, in.lastFailed, in.allLockedOut = nil, nil, false, false
 	in.mu.Unlock()
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
@@ -270,8 +273,9 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 			defer in.mu.Unlock()
 			if err != nil {
 				if in.firstFail == nil {
-					in.firstFail = err
+					in.firstFail, in.allLockedOut = err, true
 				}
+				in.allLockedOut = in.allLockedOut && ledger.LockedOut(err)
 				from, to := items[0].Line, items[len(items)-1].Line
 				if n := len(in.unconfirmed); n > 0 && in.lastFailed {
 					in.unconfirmed[n-1].to = to
@@ -348,6 +352,15 @@ read:
 		if len(in.unconfirmed) == 1 && in.unconfirmed[0].from == in.unconfirmed[0].to {
 			unknown = "its event may or may not be in, those of the other lines are counted"
 		}
+		if in.allLockedOut {
+			// Not written at all, not a commit that could not be confirmed
+			// (QA).
+			lines := "their events are not in"
+			if len(in.unconfirmed) == 1 && in.unconfirmed[0].from == in.unconfirmed[0].to {
+				lines = "its event is not in"
+			}
+			return fmt.Errorf("%s: another process has held the database's write lock for a minute (a long import, correction or rerate, or another abacus on the same file): %s, those of the other lines are counted; once that is done, %s: the event ids make it safe", where, lines, again)
+		}
 		var ae *abacus.Error
 		if errors.As(in.firstFail, &ae) && ae.Code == abacus.CodeUnavailable {
 			// Its advice to the HTTP client that sent the events is the
@@ -359,7 +372,7 @@ read:
 	case interrupted && sentLine == 0:
 		return errors.New("interrupted before any event of it was read: nothing of it was sent")
 	case interrupted && name == "-":
-		return fmt.Errorf("interrupted: the events counted are in, every one up to line %d of standard input; "+
+		return fmt.Errorf("interrupted: the events counted are in, every one up to line %d; "+
 			"send the rest again, from line %d or whole: it is safe (those sent come back as duplicates)", sentLine, sentLine+1)
 	case interrupted:
 		return fmt.Errorf("interrupted: the events counted are in, every one up to line %d; "+

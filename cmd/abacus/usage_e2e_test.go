@@ -889,7 +889,7 @@ func TestIngestFromAPipeChargesAsItGoes(t *testing.T) {
 	}
 	for _, want := range []string{
 		"accepted 3010 (0 unpriced), duplicate 0, rejected 0\n",
-		"abacus ingest: -: interrupted: the events counted are in, every one up to line 3010 of standard input; " +
+		"abacus ingest: standard input: interrupted: the events counted are in, every one up to line 3010; " +
 			"send the rest again, from line 3011 or whole: it is safe (those sent come back as duplicates)\n",
 	} {
 		if !strings.Contains(p.out.String(), want) {
@@ -918,7 +918,7 @@ func TestIngestInterruptedSendsWhatItRead(t *testing.T) {
 		t.Fatalf("exit %d, want 143:\n%s", code, p.out)
 	}
 	if !strings.Contains(p.out.String(), "accepted 5 (0 unpriced), duplicate 0, rejected 0\n") ||
-		!strings.Contains(p.out.String(), "interrupted: the events counted are in, every one up to line 5 of standard input") {
+		!strings.Contains(p.out.String(), "interrupted: the events counted are in, every one up to line 5; send the rest again") {
 		t.Fatalf("want all 5 counted:\n%s", p.out)
 	}
 	if n := storedEvents(t, st); n != 5 {

@@ -243,6 +243,12 @@ func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error 
 	s.writing.Lock()
 	defer s.writing.Unlock()
 	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// BEGIN IMMEDIATE waits only for the write lock: the batch's time
+		// ran out while another process held it, before anything was
+		// written (QA: told as a commit that could not be confirmed).
+		return busyError{err}
+	}
 	if err != nil {
 		return mapError(err)
 	}
