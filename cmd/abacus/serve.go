@@ -324,34 +324,18 @@ func checkAdminToken(token string) error {
 // values of it made are revoked, so that changing it rotates it;
 // otherwise a database without keys gets one admin key, printed once.
 func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout io.Writer) error {
-	now := time.Now().UTC()
 	if token == "" {
-		return ensureFirstAdminKey(ctx, st, now, stdout)
+		return ensureFirstAdminKey(ctx, st, time.Now().UTC(), stdout)
 	}
 	if err := checkAdminToken(token); err != nil {
 		return err
 	}
-	hash := abacus.HashToken(token)
-	own, err := st.APIKeyByHash(ctx, hash)
-	if err == nil && !own.RevokedAt.IsZero() {
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN: its key %s was revoked at %s; choose a new token", own.ID, own.RevokedAt.Format(time.RFC3339))
-	}
-	if err == nil && own.Role != abacus.RoleAdmin {
-		// Taken as it was, it stayed a key of that role, and the admin keys of
-		// earlier tokens were revoked: nobody could administer (QA).
-		return fmt.Errorf("ABACUS_ADMIN_TOKEN is the token of %s key %s, not an admin one; choose a new token", own.Role, own.ID)
-	}
-	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
-		own = abacus.NewAPIKeyWithToken("key_env_"+hex.EncodeToString(hash[:4]), envKeyName, abacus.RoleAdmin, "", token, now)
-		err = st.APIKeyCreate(ctx, own)
-		if abacus.ErrorCodeOf(err) == abacus.CodeConflict {
-			// Another instance, started with the same token, made it first.
-			own, err = st.APIKeyByHash(ctx, hash)
-		} else if err == nil {
-			fmt.Fprintf(stdout, "admin API key %s: the token in ABACUS_ADMIN_TOKEN\n", own.ID)
-		}
-	}
-	if err != nil {
+	own, err := tokenKey(ctx, st, token, stdout)
+	if err != nil || !isTokenKey(own) {
+		// The token of an admin key keys create or the first start made
+		// is taken as it is: it rotates nothing and is rotated by nothing
+		// (regression QA: a newer token's key revoked it, an older one's
+		// never did). keys revoke ends it.
 		return err
 	}
 	keys, err := st.APIKeys(ctx)
@@ -373,8 +357,14 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 			// This token's key is revoked here, as the newer token's
 			// instance may have listed the keys before it was made (QA:
 			// both stayed valid).
-			if err := st.APIKeyRevoke(ctx, own.ID, now); err != nil {
+			if err := st.APIKeyRevoke(ctx, own.ID, time.Now().UTC()); err != nil {
 				return err
+			}
+			if now := time.Now(); k.CreatedAt.After(now) {
+				// A clock ahead made it: every new token would lose to it
+				// until this clock passes it (regression QA).
+				return fmt.Errorf("ABACUS_ADMIN_TOKEN: the key of another token, %s, was made at %s, after this machine's clock (%s): a clock is wrong; this token's key (%s) is revoked. Set the clocks right, or revoke %s (abacus keys revoke %s), then start with a new token",
+					k.ID, k.CreatedAt.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano), own.ID, k.ID, k.ID)
 			}
 			return fmt.Errorf("ABACUS_ADMIN_TOKEN: the key of another token, %s, made at %s, is newer than this one's (%s, made at %s), so it replaces it, and this one's is revoked; start with that token, or a new one (the times are the machines' clocks: they must agree)",
 				k.ID, k.CreatedAt.Format(time.RFC3339Nano), own.ID, own.CreatedAt.Format(time.RFC3339Nano))
@@ -382,13 +372,48 @@ func ensureAdminKey(ctx context.Context, st abacus.Store, token string, stdout i
 	}
 	for _, k := range keys {
 		if isTokenKey(k) && k.ID != own.ID && k.RevokedAt.IsZero() {
-			if err := st.APIKeyRevoke(ctx, k.ID, now); err != nil {
+			if err := st.APIKeyRevoke(ctx, k.ID, time.Now().UTC()); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "revoked admin API key %s: an earlier ABACUS_ADMIN_TOKEN\n", k.ID)
 		}
 	}
 	return nil
+}
+
+// tokenKey finds the key of ABACUS_ADMIN_TOKEN's token, making it the
+// first time, and refuses a token whose key was revoked or is not an
+// admin's.
+func tokenKey(ctx context.Context, st abacus.Store, token string, stdout io.Writer) (abacus.APIKey, error) {
+	hash := abacus.HashToken(token)
+	k, err := st.APIKeyByHash(ctx, hash)
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
+		// 64 bits of the hash name it: with 32, two tokens of 65,000
+		// shared an id (regression QA).
+		k = abacus.NewAPIKeyWithToken("key_env_"+hex.EncodeToString(hash[:8]), envKeyName, abacus.RoleAdmin, "", token, time.Now().UTC())
+		err = st.APIKeyCreate(ctx, k)
+		if abacus.ErrorCodeOf(err) != abacus.CodeConflict {
+			if err == nil {
+				fmt.Fprintf(stdout, "admin API key %s: the token in ABACUS_ADMIN_TOKEN\n", k.ID)
+			}
+			return k, err
+		}
+		// Another instance, started with the same token, made it first.
+		if k, err = st.APIKeyByHash(ctx, hash); abacus.ErrorCodeOf(err) == abacus.CodeNotFound {
+			return k, fmt.Errorf("ABACUS_ADMIN_TOKEN: the id its key would have, key_env_%s, is another token's key's; choose a new token", hex.EncodeToString(hash[:8]))
+		}
+	}
+	switch {
+	case err != nil:
+		return k, err
+	case !k.RevokedAt.IsZero():
+		return k, fmt.Errorf("ABACUS_ADMIN_TOKEN: its key %s was revoked at %s; choose a new token", k.ID, k.RevokedAt.Format(time.RFC3339))
+	case k.Role != abacus.RoleAdmin:
+		// Taken as it was, it stayed a key of that role, and the admin keys of
+		// earlier tokens were revoked: nobody could administer (QA).
+		return k, fmt.Errorf("ABACUS_ADMIN_TOKEN is the token of %s key %s, not an admin one; choose a new token", k.Role, k.ID)
+	}
+	return k, nil
 }
 
 // isTokenKey reports whether k is a key an ABACUS_ADMIN_TOKEN made: an

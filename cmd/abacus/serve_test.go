@@ -197,3 +197,53 @@ func TestAdminTokenKeysAreTheTokensOwn(t *testing.T) {
 		t.Fatalf("keys create with the tokens' keys' name: exit %d, %s", code, stderr.String())
 	}
 }
+
+// TestAdminTokenOfAnotherAdminKey: the token of an admin key the first
+// start or keys create made is taken as it is, rotating nothing and
+// rotated by nothing (regression QA: a newer token's key revoked it, and
+// rotating away from it left it valid, unlike a token's key); a token
+// key made at a time ahead of this clock is named as a clock error; a
+// token whose key's id another key holds is refused saying so.
+func TestAdminTokenOfAnotherAdminKey(t *testing.T) {
+	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	first, firstToken, err := abacus.NewAPIKey("first admin", abacus.RoleAdmin, "", time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.APIKeyCreate(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	const t1 = "token-one-0123456789abcdef-xyz"
+	for _, token := range []string{firstToken, t1, firstToken} {
+		if err := ensureAdminKey(t.Context(), st, token, io.Discard); err != nil {
+			t.Fatalf("%.12s…: %v", token, err)
+		}
+	}
+	for _, token := range []string{firstToken, t1} {
+		if k, err := st.APIKeyByHash(t.Context(), abacus.HashToken(token)); err != nil || !k.RevokedAt.IsZero() {
+			t.Fatalf("%.12s…: %+v %v; want it valid", token, k, err)
+		}
+	}
+
+	ahead := abacus.NewAPIKeyWithToken("key_env_ahead", envKeyName, abacus.RoleAdmin, "", "token-ahead-0123456789abcdef-xyz", time.Now().Add(time.Hour))
+	if err := st.APIKeyCreate(t.Context(), ahead); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureAdminKey(t.Context(), st, "token-two-0123456789abcdef-xyz", io.Discard); err == nil || !strings.Contains(err.Error(), "after this machine's clock") || !strings.Contains(err.Error(), "abacus keys revoke key_env_ahead") {
+		t.Fatalf("a newer key from a clock ahead: %v", err)
+	}
+
+	const t3 = "token-three-0123456789abcdef-xyz"
+	hash := abacus.HashToken(t3)
+	taken := abacus.NewAPIKeyWithToken("key_env_"+hex.EncodeToString(hash[:8]), envKeyName, abacus.RoleAdmin, "", "another-token-0123456789abcdef-xyz", time.Now())
+	if err := st.APIKeyCreate(t.Context(), taken); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureAdminKey(t.Context(), st, t3, io.Discard); err == nil || !strings.Contains(err.Error(), "is another token's key's; choose a new token") {
+		t.Fatalf("a token whose key's id is taken: %v", err)
+	}
+}
