@@ -516,13 +516,7 @@ func TestIngestClientGoneGetsNothing(t *testing.T) {
 func TestConnectionsEndWithTheirDeadlines(t *testing.T) {
 	defer func(h, i, b time.Duration) { headerDeadline, idleDeadline, bodyDeadline = h, i, b }(headerDeadline, idleDeadline, bodyDeadline)
 	headerDeadline, idleDeadline, bodyDeadline = 200*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
-	st := testdb.SQLite(t)
-	e := ledger.New(st, ledger.Config{})
-	t.Cleanup(func() { e.Close() })
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = NewServer(e, Config{}).HTTPServer(nil)
-	srv.Start()
-	t.Cleanup(srv.Close)
+	_, srv := startHTTPServer(t)
 	closedWithin := func(conn net.Conn, d time.Duration) bool {
 		conn.SetReadDeadline(time.Now().Add(d))
 		_, err := io.Copy(io.Discard, conn) // whatever answer comes, then the close
@@ -552,13 +546,7 @@ func TestConnectionsEndWithTheirDeadlines(t *testing.T) {
 // past maxHeaderBytes are refused, where Go's default let a connection
 // hold a megabyte before any key was checked (QA).
 func TestConnectionsWithoutAKeyAreClosed(t *testing.T) {
-	st := testdb.SQLite(t)
-	e := ledger.New(st, ledger.Config{})
-	t.Cleanup(func() { e.Close() })
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = NewServer(e, Config{}).HTTPServer(nil)
-	srv.Start()
-	t.Cleanup(srv.Close)
+	st, srv := startHTTPServer(t)
 	token := serviceToken(t, st)
 	// ask sends one request and reads its answer's status line, then
 	// reports whether the server closed the connection within a second.
@@ -595,4 +583,17 @@ func TestConnectionsWithoutAKeyAreClosed(t *testing.T) {
 	if status, closed := ask("GET /api/v1/accounts/revenue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n"); status != "200 OK" || closed {
 		t.Errorf("with a key: %s, closed %v; want 200 and the connection kept", status, closed)
 	}
+}
+
+// startHTTPServer serves the API as serve does, with HTTPServer's
+// deadlines and limits, over a new SQLite store.
+func startHTTPServer(t *testing.T) (abacus.Store, *httptest.Server) {
+	st := testdb.SQLite(t)
+	e := ledger.New(st, ledger.Config{})
+	t.Cleanup(func() { e.Close() })
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer(e, Config{}).HTTPServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return st, srv
 }

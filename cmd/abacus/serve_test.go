@@ -36,11 +36,7 @@ func (r *racingKeys) APIKeyByHash(ctx context.Context, hash []byte) (abacus.APIK
 // TestAdminKeyRace: an admin key from the token that another instance
 // stored first is the one wanted, not an error that stops the server.
 func TestAdminKeyRace(t *testing.T) {
-	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := migratedStore(t)
 	const token = "abacus-test-admin-token-0123456789abcdef"
 	r := &racingKeys{Store: st, token: token}
 	if err := ensureAdminKey(t.Context(), r, token, io.Discard); err != nil || !r.raced {
@@ -56,11 +52,7 @@ func TestAdminKeyRace(t *testing.T) {
 // so, or one too short to be stored as a plain hash, stops the server
 // with the reason.
 func TestAdminTokenRotates(t *testing.T) {
-	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := migratedStore(t)
 	const first, second = "first-admin-token-0123456789abcdef", "second-admin-token-0123456789abcdef"
 	revoked := func(token string) bool {
 		t.Helper()
@@ -131,11 +123,7 @@ func (r *rotatingKeys) APIKeys(ctx context.Context) ([]abacus.APIKey, error) {
 // where each had revoked the other's and neither token could start a
 // server again (QA).
 func TestAdminTokenRotationRace(t *testing.T) {
-	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := migratedStore(t)
 	const old, fresh = "old-admin-token-0123456789abcdef", "new-admin-token-0123456789abcdef"
 	if err := ensureAdminKey(t.Context(), st, old, io.Discard); err != nil {
 		t.Fatal(err)
@@ -205,11 +193,7 @@ func TestAdminTokenKeysAreTheTokensOwn(t *testing.T) {
 // key made at a time ahead of this clock is named as a clock error; a
 // token whose key's id another key holds is refused saying so.
 func TestAdminTokenOfAnotherAdminKey(t *testing.T) {
-	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := migratedStore(t)
 	first, firstToken, err := abacus.NewAPIKey("first admin", abacus.RoleAdmin, "", time.Now().UTC())
 	if err != nil {
 		t.Fatal(err)
@@ -246,4 +230,15 @@ func TestAdminTokenOfAnotherAdminKey(t *testing.T) {
 	if err := ensureAdminKey(t.Context(), st, t3, io.Discard); err == nil || !strings.Contains(err.Error(), "is another token's key's; choose a new token") {
 		t.Fatalf("a token whose key's id is taken: %v", err)
 	}
+}
+
+// migratedStore is a new SQLite database, closed when the test ends.
+func migratedStore(t *testing.T) migrator {
+	t.Helper()
+	st, err := openMigrated(t.Context(), filepath.Join(t.TempDir(), "a.db"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
