@@ -294,10 +294,10 @@ fill:
 // write lock included.
 var batchDeadline = time.Minute
 
-// lockedOut reports whether err says another process held the database's
+// heldByAnother reports whether err says another process held the database's
 // write lock until a batch gave up waiting for it: nothing of the batch
 // was written, unlike a commit whose outcome is unknown.
-func lockedOut(err error) bool {
+func heldByAnother(err error) bool {
 	var busy interface{ Busy() bool }
 	return errors.As(err, &busy) && busy.Busy()
 }
@@ -342,7 +342,7 @@ func (e *Engine) run(batch []*pending) {
 			e.cfg.Logger.Error("ledger batch failed (logged once in 10 s at most)", "ops", len(batch), "err", err, "not_logged", missed)
 		}
 		fail := &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger could not confirm the commit; retry with the same idempotency key"}
-		if lockedOut(err) {
+		if heldByAnother(err) {
 			fail.Message = lockedOutMessage
 		}
 		for _, p := range batch {

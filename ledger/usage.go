@@ -491,7 +491,7 @@ func (e *Engine) runUsage(jobs []*usageJob, retried bool) {
 			e.cfg.Logger.Error("usage batch failed (logged once in 10 s at most)", "items", len(items), "err", err, "not_logged", missed)
 		}
 		message := "the ledger could not confirm the commit; send the events again: their ids make it safe"
-		if lockedOut(err) {
+		if heldByAnother(err) {
 			message = lockedOutMessage
 		}
 		err = &abacus.Error{Code: abacus.CodeUnavailable, Message: message}

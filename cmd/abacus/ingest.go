@@ -385,8 +385,6 @@ read:
 	return nil
 }
 
-// report lists a chunk's rejections: every one to the rejects file, the
-// first maxPrinted of the command to standard error.
 // inputName names an input in what ingest prints: "-" read as no name
 // (QA).
 func inputName(name string) string {
@@ -396,6 +394,8 @@ func inputName(name string) string {
 	return name
 }
 
+// report lists a chunk's rejections: every one to the rejects file, the
+// first maxPrinted of the command to standard error.
 func (in *ingester) report(name string, items []decode.Item, results []abacus.IngestResult) {
 	for i, res := range results {
 		if res.Status != abacus.IngestRejected {
