@@ -309,7 +309,7 @@ func LockedOut(err error) bool {
 	return errors.As(err, &ae) && ae.Code == abacus.CodeUnavailable && ae.Message == lockedOutMessage
 }
 
-const lockedOutMessage = "another process has held the database's write lock for a minute (a long import, correction or rerate, or another abacus on the same file); nothing of this was written: send it again once that is done, it is safe"
+const lockedOutMessage = "another process has held the database's write lock for a minute (a long import, correction or rerate, or another abacus on the same file); nothing of this was written; once that is done, run it again: it is safe"
 
 // run commits one batch, retrying when it lost a race with another writer,
 // and answers every operation in it.

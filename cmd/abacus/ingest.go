@@ -359,7 +359,7 @@ read:
 			if len(in.unconfirmed) == 1 && in.unconfirmed[0].from == in.unconfirmed[0].to {
 				lines = "its event is not in"
 			}
-			return fmt.Errorf("%s: another process has held the database's write lock for a minute (a long import, correction or rerate, or another abacus on the same file): %s, those of the other lines are counted; once that is done, %s: the event ids make it safe", where, lines, again)
+			return fmt.Errorf("%s: another process has held the database's write lock for a minute (a long import, correction or rerate, or another abacus on the same file): %s; once that is done, %s: the event ids make it safe", where, lines, again)
 		}
 		var ae *abacus.Error
 		if errors.As(in.firstFail, &ae) && ae.Code == abacus.CodeUnavailable {

@@ -64,7 +64,10 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// caller does, and the count must hold it.
 		results, err := engine.Rerate(context.WithoutCancel(ctx), ids)
 		if err != nil {
-			return err
+			// What earlier pages charged stands, and is said (regression
+			// QA: a write lock after thousands charged read as nothing done).
+			t.print(stdout, stderr, true)
+			return fmt.Errorf("%w; the events counted above are charged: running the same command again finishes the rest, and is safe (it charges only the events still unpriced)", err)
 		}
 		t.add(results, stderr)
 	}
