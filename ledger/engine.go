@@ -145,6 +145,9 @@ type pending struct {
 	op   abacus.Op
 	prep prepared
 	done chan outcome
+	// queued is when it was handed to the engine: its batch's deadline
+	// counts from its oldest operation's.
+	queued time.Time
 }
 
 type outcome struct {
@@ -190,7 +193,7 @@ func (e *Engine) submit(ctx context.Context, key string, op abacus.Op) (abacus.R
 	if err := op.Validate(); err != nil {
 		return abacus.Result{}, err
 	}
-	p := &pending{key: key, op: op, done: make(chan outcome, 1)}
+	p := &pending{key: key, op: op, done: make(chan outcome, 1), queued: time.Now()}
 	if key != "" {
 		var err error
 		if p.hash, err = requestHash(op); err != nil {
@@ -290,8 +293,11 @@ fill:
 	e.run(batch)
 }
 
-// batchDeadline is how long a batch may take, waiting for the database's
-// write lock included.
+// batchDeadline is how long a batch may take, from when its oldest work
+// was handed to the engine, waiting for the database's write lock
+// included: counted from the batch's start, work queued behind batches
+// that waited for another process's lock waited a minute for each
+// (regression QA: a top-up's answer came past the API's deadline).
 var batchDeadline = time.Minute
 
 // heldByAnother reports whether err says another process held the database's
@@ -316,7 +322,13 @@ const lockedOutMessage = "another process has held the database's write lock for
 func (e *Engine) run(batch []*pending) {
 	// The batch is not tied to any caller's context: once it has started,
 	// it commits or rolls back on its own.
-	ctx, cancel := context.WithTimeout(context.Background(), batchDeadline)
+	oldest := batch[0].queued
+	for _, p := range batch {
+		if p.queued.Before(oldest) {
+			oldest = p.queued
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), oldest.Add(batchDeadline))
 	defer cancel()
 	var outs []outcome
 	var err error

@@ -35,11 +35,26 @@ func TestLockedOutSaysSo(t *testing.T) {
 	release := blockWrites(t, st)
 	var wg sync.WaitGroup
 	var usageErr, opErr error
+	var opTook time.Duration
 	wg.Add(2)
 	go func() { defer wg.Done(); _, usageErr = e.Ingest(ctx, []abacus.UsageEvent{event}) }()
-	go func() { defer wg.Done(); _, opErr = e.Submit(ctx, "topup-locked-out", topup) }()
+	time.Sleep(300 * time.Millisecond) // the usage batch waits for the lock
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		_, opErr = e.Submit(ctx, "topup-locked-out", topup)
+		opTook = time.Since(start)
+	}()
 	wg.Wait()
 	release()
+	// Queued behind the usage batch, the top-up's deadline counts from
+	// its arrival, so it is answered as that batch gives up (SQLite's
+	// 10 s busy wait, which its deadline cannot cut short), not after a
+	// wait of its own (regression QA: 147 s, past the API's answer
+	// deadline; here 20 s).
+	if opTook > 15*time.Second {
+		t.Errorf("the top-up behind the usage batch was answered after %v, want as that batch gave up", opTook)
+	}
 	for what, err := range map[string]error{"usage": usageErr, "top-up": opErr} {
 		if !ledger.LockedOut(err) || abacus.ErrorCodeOf(err) != abacus.CodeUnavailable {
 			t.Errorf("%s: %v; want the write lock named", what, err)

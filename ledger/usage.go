@@ -135,6 +135,9 @@ type usageJob struct {
 	ctx   context.Context // the caller's
 	items []usageItem
 	done  chan error
+	// queued is when it was handed to the engine: its batch's deadline
+	// counts from its oldest job's.
+	queued time.Time
 }
 
 // Ingest charges usage events exactly once each: an id stored before is a
@@ -319,7 +322,7 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem, after <-cha
 	}
 	jobs := make([]*usageJob, 0, len(byShard))
 	for shard, its := range byShard {
-		job := &usageJob{ctx: ctx, items: its, done: make(chan error, 1)}
+		job := &usageJob{ctx: ctx, items: its, done: make(chan error, 1), queued: time.Now()}
 		select {
 		case e.usage[shard] <- job:
 		case <-e.closing:
@@ -443,7 +446,13 @@ fill:
 // job may be at fault. A job the database refuses is split down to the
 // events at fault.
 func (e *Engine) runUsage(jobs []*usageJob, retried bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchDeadline)
+	oldest := jobs[0].queued
+	for _, j := range jobs {
+		if j.queued.Before(oldest) {
+			oldest = j.queued
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), oldest.Add(batchDeadline))
 	defer cancel()
 	// A batch runs whatever happens to its callers, but not while the
 	// engine closes once every one of them has gone: each would wait on a

@@ -39,8 +39,9 @@ type Store struct {
 	stopped   chan struct{}
 	closeOnce sync.Once
 	// writing spans a ledger write from BEGIN to the cache update after
-	// COMMIT, so the next batch never reads the cache in between.
-	writing sync.Mutex
+	// COMMIT, so the next batch never reads the cache in between. A
+	// channel, so that a batch waiting for it gives up at its deadline.
+	writing chan struct{}
 }
 
 var _ abacus.Store = (*Store)(nil)
@@ -104,7 +105,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	ckpt.SetMaxOpenConns(1)
-	s := &Store{path: path, write: write, read: read, ckpt: ckpt, wallets: newWalletCache(500_000),
+	s := &Store{path: path, write: write, read: read, ckpt: ckpt, wallets: newWalletCache(500_000), writing: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go s.checkpoint()
 	return s, nil
@@ -240,8 +241,20 @@ func (s *Store) SchemaVersion(ctx context.Context) (have, know int, err error) {
 
 // Write implements abacus.Store.
 func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
-	s.writing.Lock()
-	defer s.writing.Unlock()
+	if ctx.Err() != nil {
+		// Its time ran out queued behind a batch that waited for another
+		// process's write lock: not begun at all.
+		return busyError{ctx.Err()}
+	}
+	select {
+	case s.writing <- struct{}{}:
+		defer func() { <-s.writing }()
+	case <-ctx.Done():
+		// Behind a batch of this process that waits for another's write
+		// lock: told as that lock (regression QA: requests queued behind
+		// it waited minutes, and some past the API's answer deadline).
+		return busyError{ctx.Err()}
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		// BEGIN IMMEDIATE waits only for the write lock: the batch's time
