@@ -200,12 +200,11 @@ func keyOfToken(keys []abacus.APIKey, arg string) (abacus.APIKey, bool) {
 	return abacus.APIKey{}, false
 }
 
-// shownName is a key's name as keys list prints it: quoted where it holds
-// a character that does not show or would move the cursor, as one stored
-// before such names were refused may (QA: an escape sequence coloured the
-// table, and a newline forged a row).
+// shownName is a key's name as keys list prints it: quoted where keys
+// create would refuse it now, as one stored before may be (QA: an escape
+// sequence coloured the table, and a newline forged a row).
 func shownName(name string) string {
-	if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsGraphic(r) }) >= 0 {
+	if abacus.ValidateKeyName(name) != nil {
 		return strconv.Quote(name)
 	}
 	return name

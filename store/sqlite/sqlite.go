@@ -241,29 +241,21 @@ func (s *Store) SchemaVersion(ctx context.Context) (have, know int, err error) {
 
 // Write implements abacus.Store.
 func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
-	if ctx.Err() != nil {
-		// Its time ran out queued behind a batch that waited for another
-		// process's write lock: not begun at all.
-		return busyError{ctx.Err()}
-	}
+	// Waiting for the write lock, this process's (a batch before it that
+	// waits itself) and then SQLite's, is all a batch does before BEGIN
+	// succeeds: one whose time runs out there wrote nothing, and is told
+	// as locked out, not as a commit that could not be confirmed (QA; and
+	// requests queued behind such a batch had waited a minute each, some
+	// past the API's answer deadline).
 	select {
 	case s.writing <- struct{}{}:
 		defer func() { <-s.writing }()
 	case <-ctx.Done():
-		// Behind a batch of this process that waits for another's write
-		// lock: told as that lock (regression QA: requests queued behind
-		// it waited minutes, and some past the API's answer deadline).
-		return busyError{ctx.Err()}
+		return beginFailed(ctx, ctx.Err())
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		// BEGIN IMMEDIATE waits only for the write lock: the batch's time
-		// ran out while another process held it, before anything was
-		// written (QA: told as a commit that could not be confirmed).
-		return busyError{err}
-	}
 	if err != nil {
-		return mapError(err)
+		return beginFailed(ctx, err)
 	}
 	defer tx.Rollback()
 	if err := s.wallets.validate(ctx, tx); err != nil {
@@ -280,6 +272,16 @@ func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error 
 	s.wallets.put(wt.read)
 	s.wallets.put(wt.written)
 	return nil
+}
+
+// beginFailed is err from waiting to begin a write: busyError once the
+// batch's deadline passed, as BEGIN IMMEDIATE waits only for the write
+// lock; otherwise as mapError makes it.
+func beginFailed(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return busyError{err}
+	}
+	return mapError(err)
 }
 
 // mapError turns a busy database into ErrRetry, on which the engine
