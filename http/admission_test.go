@@ -588,11 +588,15 @@ func TestConnectionsWithoutAKeyAreClosed(t *testing.T) {
 // startHTTPServer serves the API as serve does, with HTTPServer's
 // deadlines and limits, over a new SQLite store.
 func startHTTPServer(t *testing.T) (abacus.Store, *httptest.Server) {
+	return startHTTPServerWith(t, Config{})
+}
+
+func startHTTPServerWith(t *testing.T, cfg Config) (abacus.Store, *httptest.Server) {
 	st := testdb.SQLite(t)
 	e := ledger.New(st, ledger.Config{})
 	t.Cleanup(func() { e.Close() })
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = NewServer(e, Config{}).HTTPServer(nil)
+	srv.Config = NewServer(e, cfg).HTTPServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return st, srv

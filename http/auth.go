@@ -91,7 +91,9 @@ func (s *Server) authenticate(next handler) handler {
 			}
 			k.Account = acct
 		}
-		w.Header().Del("Connection") // a client with a key keeps its connection
+		if s.kept.keep(r.Context(), k.ID) {
+			w.Header().Del("Connection") // a client with a key keeps its connection
+		}
 		return next(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))
 	}
 }

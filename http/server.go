@@ -24,6 +24,7 @@ type Server struct {
 	now    func() time.Time
 	ingest *admission
 	room   *requestRoom // of every other request
+	kept   *keptConns
 	// outageLog quiets the line each request logs while the database is
 	// unreachable.
 	outageLog quietlog.Limiter
@@ -39,6 +40,9 @@ type Config struct {
 	// RequestMemory bounds the bytes every other request holds at once
 	// (DefaultRequestMemory if 0); see requestRoom.
 	RequestMemory int64
+	// ConnectionsPerKey bounds the connections one API key keeps open
+	// between requests (DefaultConnectionsPerKey if 0); see keptConns.
+	ConnectionsPerKey int
 }
 
 // DefaultIngestMemory is how many bytes of usage request bodies, and of
@@ -57,6 +61,9 @@ func NewServer(engine *ledger.Engine, cfg Config) *Server {
 	if cfg.RequestMemory <= 0 {
 		cfg.RequestMemory = DefaultRequestMemory
 	}
+	if cfg.ConnectionsPerKey <= 0 {
+		cfg.ConnectionsPerKey = DefaultConnectionsPerKey
+	}
 	st := engine.Store()
 	return &Server{
 		engine:    engine,
@@ -66,6 +73,7 @@ func NewServer(engine *ledger.Engine, cfg Config) *Server {
 		now:       engine.Now,
 		ingest:    splitAdmission(cfg.IngestMemory),
 		room:      newRequestRoom(cfg.RequestMemory),
+		kept:      newKeptConns(cfg.ConnectionsPerKey),
 		outageLog: quietlog.Limiter{Period: 10 * time.Second},
 	}
 }
@@ -83,10 +91,10 @@ func (s *Server) serve(h handler) http.HandlerFunc {
 
 // Handler returns the API's routes. A connection is closed after the
 // answer to a request that did not present a valid key (authenticate
-// keeps it open for one that did): a client without a key that sent a
-// request every two minutes kept its connection for ever, and some
-// thousands of them took every file the process may open, locking every
-// client out (QA).
+// keeps it open for one that did, within its key's bound of keptConns): a
+// client without a key that sent a request every two minutes kept its
+// connection for ever, and some thousands of them took every file the
+// process may open, locking every client out (QA).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -117,8 +125,10 @@ const maxHeaderBytes = 16 << 10
 // HTTPServer returns an http.Server for the API with its deadlines: the
 // request's headers within headerDeadline, the whole request within
 // bodyDeadline, the answer within answerDeadline, and idleDeadline between
-// requests.
+// requests, and at most Config.ConnectionsPerKey connections kept open
+// between requests for each API key.
 func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
 	return &http.Server{Handler: s.Handler(), ErrorLog: errorLog, MaxHeaderBytes: maxHeaderBytes,
-		ReadHeaderTimeout: headerDeadline, ReadTimeout: bodyDeadline, WriteTimeout: answerDeadline, IdleTimeout: idleDeadline}
+		ReadHeaderTimeout: headerDeadline, ReadTimeout: bodyDeadline, WriteTimeout: answerDeadline, IdleTimeout: idleDeadline,
+		ConnContext: withConn, ConnState: s.kept.connState}
 }

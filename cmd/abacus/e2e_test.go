@@ -418,6 +418,8 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"--nats-fetch-memory", "-1"},
 		{"--draw-order", "cash,cash,bonus"},
 		{"--max-usage-batch", "0"},
+		{"--connections-per-key", "0"},
+		{"--connections-per-key", "many"},
 	} {
 		out, err := runCLI(t, "serve", "--db", filepath.Join(t.TempDir(), "a.db"), "--addr", "127.0.0.1:0", c.flag, c.value)
 		if err == nil || !strings.Contains(out, c.flag+":") {

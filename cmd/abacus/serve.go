@@ -34,6 +34,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"MiB of usage request bodies the ingestion endpoint holds at once; more requests wait their turn (env ABACUS_INGEST_MEMORY)")
 	requestMemory := fs.String("request-memory", envOr("ABACUS_REQUEST_MEMORY", strconv.Itoa(abacushttp.DefaultRequestMemory>>20)),
 		"MiB the API's other requests (bodies, pages of listings) hold at once; more wait their turn, up to 10 s, then get 503 (env ABACUS_REQUEST_MEMORY)")
+	connectionsPerKey := fs.String("connections-per-key", envOr("ABACUS_CONNECTIONS_PER_KEY", strconv.Itoa(abacushttp.DefaultConnectionsPerKey)),
+		"connections one API key keeps open between requests; its others are closed after their answer (env ABACUS_CONNECTIONS_PER_KEY)")
 	expireEvery := fs.Duration("expire-every", 10*time.Second, "how often holds past their expiry are released")
 	usage := usageFlags(fs)
 	checkZone, applyZone := billingZoneFlag(fs)
@@ -71,6 +73,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	natsFetchBytes, err := mebibytes(fs, "nats-fetch-memory", *natsFetchMemory)
 	if err != nil {
 		return err
+	}
+	keptPerKey, err := strconv.Atoi(*connectionsPerKey)
+	if err != nil || keptPerKey < 1 || keptPerKey > maxConnectionsPerKey {
+		return usagef("%s: %q is not a number of connections from 1 to %d", flagOrEnv(fs, "connections-per-key"), *connectionsPerKey, maxConnectionsPerKey)
 	}
 	if *natsURL == "" { // a consumer's settings without a server to consume from (QA: started without a word)
 		var given string
@@ -159,7 +165,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ecfg.MaxBatch, ecfg.Workers, ecfg.Logger = *maxBatch, *workers, log
 	engine := ledger.New(st, ecfg)
-	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: ingestBytes, RequestMemory: requestBytes})
+	api := abacushttp.NewServer(engine, abacushttp.Config{Logger: log, IngestMemory: ingestBytes, RequestMemory: requestBytes,
+		ConnectionsPerKey: keptPerKey})
 
 	srv := api.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 
@@ -459,6 +466,10 @@ func mebibytes(fs *flag.FlagSet, name, v string) (int64, error) {
 	}
 	return int64(n) << 20, nil
 }
+
+// maxConnectionsPerKey is the most --connections-per-key takes: more
+// than a process may have files open.
+const maxConnectionsPerKey = 1 << 20
 
 // natsFlags names the flag of each field of metering.ConsumerConfig.
 var natsFlags = map[string]string{"Subject": "nats-subject", "DeadLetterSubject": "nats-dead-letter-subject", "Stream": "nats-stream", "Durable": "nats-durable"}
