@@ -147,6 +147,12 @@ func Periods(from, to time.Time, unit Unit, loc *time.Location) ([]Period, error
 		out = append(out, Period{Start: start, End: end})
 		start = end
 	}
+	// RFC 3339 writes years of four digits: a period ending in the year
+	// 10000 printed an end no client could read (QA).
+	if last := out[len(out)-1]; last.End.Year() > 9999 || last.End.UTC().Year() > 9999 {
+		return nil, abacus.Errorf(abacus.CodeInvalid, "to", "the last %s period, from %s, ends in the year 10000, which RFC 3339 cannot write: end by its start, or use shorter periods",
+			unit, last.Start.Format(time.RFC3339))
+	}
 	return out, nil
 }
 

@@ -451,6 +451,21 @@ func TestPeriodsErrors(t *testing.T) {
 	if _, err := billing.Periods(from, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), billing.Year, time.UTC); err != nil {
 		t.Fatal(err)
 	}
+	// A period ending in the year 10000, in the zone or in UTC, has an end
+	// RFC 3339 cannot write (QA: statements printed 10000-01-01T00:00:00Z).
+	lastDay := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	if _, err := billing.Periods(lastDay, lastDay.Add(time.Hour), billing.Hour, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	_, err = billing.Periods(lastDay, lastDay.Add(time.Hour), billing.Day, time.UTC)
+	wantCode(t, err, abacus.CodeInvalid, "to")
+	minus := time.FixedZone("-01:00", -3600)
+	lateHour := time.Date(9999, 12, 31, 22, 0, 0, 0, minus) // ends at 23:00 there, in the year 10000 in UTC
+	if _, err := billing.Periods(lateHour.Add(-time.Hour), lateHour, billing.Hour, minus); err != nil {
+		t.Fatal(err)
+	}
+	_, err = billing.Periods(lateHour, lateHour.Add(time.Hour), billing.Hour, minus)
+	wantCode(t, err, abacus.CodeInvalid, "to")
 
 	defer func() {
 		if recover() == nil {

@@ -145,7 +145,10 @@ func statementSpan(from, to string, loc *time.Location, now time.Time) (time.Tim
 	}
 	if to == "" { // the end of --from's month
 		y, m, _ := start.In(loc).Date()
-		return start, billing.DayStart(y, m+1, 1, loc), nil
+		if end = billing.DayStart(y, m+1, 1, loc); end.Year() > 9999 || end.UTC().Year() > 9999 {
+			return start, end, usagef("--from: %s is in the last month before the year 10000, which RFC 3339 cannot write: give --to", from)
+		}
+		return start, end, nil
 	}
 	if end, err = read("to", to); err != nil {
 		return start, end, err

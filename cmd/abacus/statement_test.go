@@ -137,6 +137,11 @@ func TestStatementSpan(t *testing.T) {
 	if _, _, err := statementSpan("2026-02-30", "", time.UTC, now); err == nil || err.Error() != `--from: "2026-02-30" is no day of the calendar` {
 		t.Errorf("a day that does not exist: %v", err)
 	}
+	// Its month's end, the default --to, is in the year 10000, which RFC
+	// 3339 cannot write (QA: the statement printed it).
+	if _, _, err := statementSpan("9999-12-31", "", time.UTC, now); err == nil || !strings.HasPrefix(err.Error(), "--from: 9999-12-31 is in the last month before the year 10000") {
+		t.Errorf("the last month: %v", err)
+	}
 	// An id that is not UTF-8 or not in NFC is quoted, as one with a space
 	// is.
 	for id, want := range map[string]string{"gpu": "gpu", "\xffA": `"\xffA"`, "cafe\u0301": `"cafe\u0301"`, "caf\u00e9": "caf\u00e9", "": `""`, `a"b`: `"a\"b"`} {
