@@ -91,7 +91,9 @@ func (s *Server) authenticate(next handler) handler {
 			}
 			k.Account = acct
 		}
-		if s.kept.keep(r.Context(), k.ID) {
+		// A client that asked to close (or spoke HTTP/1.0 without
+		// keep-alive) takes none of its key's room (QA).
+		if !r.Close && s.kept.keep(r.Context(), k.ID) {
 			w.Header().Del("Connection") // a client with a key keeps its connection
 		}
 		return next(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, k)))

@@ -72,3 +72,41 @@ func TestConnectionsPerKeyAreBounded(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestConnectionsClosingTakeNoRoom: a request whose client asked to close
+// its connection, or spoke HTTP/1.0 without keep-alive, takes none of its
+// key's room while it is served, where two such requests in flight had
+// taken both of a key's and its keep-alive client got closed (QA).
+func TestConnectionsClosingTakeNoRoom(t *testing.T) {
+	st, srv := startHTTPServerWith(t, Config{ConnectionsPerKey: 1})
+	token := serviceToken(t, st)
+	for _, request := range []string{
+		"POST /api/v1/accounts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
+		"POST /api/v1/accounts HTTP/1.0\r\nHost: x\r\n",
+	} {
+		slow, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.Close()
+		// Its body comes no further than its first byte, so it is in flight
+		// while the next request is answered.
+		fmt.Fprintf(slow, "%sAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", request, token)
+	}
+	time.Sleep(200 * time.Millisecond) // for the server to read both requests' headers
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /api/v1/accounts/revenue HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", token)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Close {
+		t.Fatalf("the keep-alive request: %s, Connection: close %v; want 200 and its connection kept", res.Status, res.Close)
+	}
+}

@@ -30,9 +30,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		w.Header().Set("Allow", "GET, HEAD")
 		return abacus.Errorf(abacus.CodeMethodNotAllowed, "", "%s takes GET, not %s", r.URL.Path, r.Method)
 	})
-	route("/", func(w http.ResponseWriter, r *http.Request) error {
-		return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s: the API is under /api/v1/", r.Method, r.URL.Path)
-	})
+	route("/", s.noRoute)
 
 	route("POST /api/v1/accounts", backend(takes(s.within(roomBody, s.handleAccountCreate))))
 	route("GET /api/v1/accounts/{id}", anyKey(takes(s.within(roomSmall, s.handleAccountGet))))
@@ -77,4 +75,9 @@ func methodsFor(mux *http.ServeMux, r *http.Request) []string {
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// noRoute answers a path outside the API, OPTIONS * included.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	return abacus.Errorf(abacus.CodeNotFound, "", "no route for %s %s: the API is under /api/v1/", r.Method, r.URL.Path)
 }

@@ -95,12 +95,26 @@ func (s *Server) serve(h handler) http.HandlerFunc {
 // client without a key that sent a request every two minutes kept its
 // connection for ever, and some thousands of them took every file the
 // process may open, locking every client out (QA).
+//
+// Go reads on after the answer for a body the handler left unread, up to
+// 256 KiB and the request's minute, so as to reuse the connection: a
+// client without a key that declared a body and sent it a byte at a time
+// held its connection for that minute (QA). A connection that is to close
+// stops reading when its answer is done.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
+	noRoute := s.serve(s.noRoute)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
-		mux.ServeHTTP(w, r)
+		if r.RequestURI == "*" { // OPTIONS *, which ServeMux answers in plain text
+			noRoute(w, r)
+		} else {
+			mux.ServeHTTP(w, r)
+		}
+		if w.Header().Get("Connection") == "close" {
+			http.NewResponseController(w).SetReadDeadline(time.Now()) // fails only with no connection to stop
+		}
 	})
 }
 
@@ -128,7 +142,9 @@ const maxHeaderBytes = 16 << 10
 // requests, and at most Config.ConnectionsPerKey connections kept open
 // between requests for each API key.
 func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
-	return &http.Server{Handler: s.Handler(), ErrorLog: errorLog, MaxHeaderBytes: maxHeaderBytes,
+	// Go's own answer to OPTIONS * kept the connection open without a
+	// key, for ever at one every two minutes (QA): Handler answers it.
+	return &http.Server{Handler: s.Handler(), ErrorLog: errorLog, MaxHeaderBytes: maxHeaderBytes, DisableGeneralOptionsHandler: true,
 		ReadHeaderTimeout: headerDeadline, ReadTimeout: bodyDeadline, WriteTimeout: answerDeadline, IdleTimeout: idleDeadline,
 		ConnContext: withConn, ConnState: s.kept.connState}
 }
