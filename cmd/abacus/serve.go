@@ -173,6 +173,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	go engine.ExpireLoop(loopCtx, *expireEvery)
 	go engine.BurstLoop(loopCtx, rating.LevelRule{Step: step, Max: *burstMax})
+	if token := os.Getenv("ABACUS_ADMIN_TOKEN"); token != "" {
+		go watchTokenKey(loopCtx, st, token, tokenWatchEvery, log)
+	}
 	var consumer *metering.Consumer
 	var consumerFailed <-chan struct{} // nil, never ready, without a consumer
 	var statsLogged chan struct{}
