@@ -44,9 +44,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(args) == 0 || args[0] != "ledger" {
 		fmt.Fprintln(stderr, "usage: abacus bench ledger|ingest [flags]   (abacus bench ledger --help)")
+		if len(args) > 0 && isHelp(args[0]) {
+			return nil
+		}
 		return exitError{2}
 	}
-	fs := newFlagSet("bench", "ledger", stderr)
+	fs := newFlagSet("bench ledger", "", stderr)
 	stores := fs.String("stores", "sqlite,postgres", "stores to measure, comma-separated")
 	workloads := fs.String("workloads", "spread,hot", "workloads: spread (many accounts), hot (one account)")
 	designs := fs.String("designs", "batched,per-op", "designs: batched (the engine), per-op (one transaction per operation)")
@@ -98,7 +101,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runBenchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "ingest", stderr)
+	fs := newFlagSet("bench ingest", "", stderr)
 	stores := fs.String("stores", "sqlite,postgres", "stores to measure, comma-separated")
 	paths := fs.String("paths", "in-process,http", "paths: in-process (the pipeline called directly), http (the ingestion endpoint over loopback)")
 	pg := fs.String("postgres", envOr("ABACUS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),

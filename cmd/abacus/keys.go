@@ -17,7 +17,7 @@ import (
 )
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprint(stderr, `abacus keys: create, list and revoke API keys
 
 Usage:
@@ -44,7 +44,7 @@ A token is printed once, when its key is created; abacus keeps only a hash.
 }
 
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys", "create", stderr)
+	fs := newFlagSet("keys create", "", stderr)
 	db := dbFlag(fs)
 	role := fs.String("role", "", "admin, service or user (required)")
 	account := fs.String("account", "", "with --role user: the account the key may read")
@@ -100,7 +100,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys", "list", stderr)
+	fs := newFlagSet("keys list", "", stderr)
 	db := dbFlag(fs)
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
@@ -134,7 +134,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys", "revoke KEY_ID", stderr)
+	fs := newFlagSet("keys revoke", "KEY_ID", stderr)
 	db := dbFlag(fs)
 	if err := parseFlags(fs, args, true); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -218,19 +219,27 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // newFlagSet makes a flag set whose --help prints the summary and flags.
+// name is the command's, and its subcommand's ("prices import"): the
+// flags go after both (QA: the usage put them between, which is refused).
 func newFlagSet(name, argsUsage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("abacus "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
+		command, _, _ := strings.Cut(name, " ")
 		for _, c := range commands() {
-			if c.name == name {
-				fmt.Fprintf(stderr, "abacus %s: %s\n", name, c.summary)
+			if c.name == command {
+				fmt.Fprintf(stderr, "abacus %s: %s\n", command, c.summary)
 			}
 		}
-		fmt.Fprintf(stderr, "\nUsage: abacus %s [flags] %s\n\nFlags:\n", name, argsUsage)
+		fmt.Fprintf(stderr, "\nUsage: %s\n\nFlags:\n", strings.TrimSpace("abacus "+name+" [flags] "+argsUsage))
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// isHelp reports whether a command's first argument asks for its help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // quietLogger logs warnings and errors only, for commands that print

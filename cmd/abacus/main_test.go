@@ -151,6 +151,32 @@ func TestNoCommandIsAUsageErrorAndHelpIsNot(t *testing.T) {
 	}
 }
 
+// TestHelpShowsWhereFlagsGo: a subcommand's --help puts its flags after
+// the subcommand, where they are read (QA: "abacus prices [flags] import
+// FILE", which is refused), and a command of subcommands answers --help
+// with exit 0, as the others do.
+func TestHelpShowsWhereFlagsGo(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"prices", "import", "--help"}, "Usage: abacus prices import [flags] FILE\n"},
+		{[]string{"prices", "list", "--help"}, "Usage: abacus prices list [flags]\n"},
+		{[]string{"keys", "create", "--help"}, "Usage: abacus keys create [flags]\n"},
+		{[]string{"keys", "revoke", "-h"}, "Usage: abacus keys revoke [flags] KEY_ID\n"},
+		{[]string{"bench", "ingest", "--help"}, "Usage: abacus bench ingest [flags]\n"},
+		{[]string{"ingest", "--help"}, "Usage: abacus ingest [flags] FILE...\n"},
+		{[]string{"prices", "--help"}, "abacus prices import [--db DB] [--dry-run] FILE"},
+		{[]string{"keys", "help"}, "abacus keys create --role"},
+		{[]string{"bench", "--help"}, "abacus bench ledger|ingest [flags]"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), c.args, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 0 and %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+}
+
 // TestANewDatabaseIsNamed: a command that makes a database says so, once,
 // naming it: run from another directory, ingest had made an empty ledger
 // and charged a file's events there unpriced without a word (QA).

@@ -43,6 +43,9 @@ already charged at the one it takes over from, nor change a stored one:
 revision) and then charges those events again at the corrected prices,
 appending the difference.
 `)
+		if len(args) > 0 && isHelp(args[0]) {
+			return nil
+		}
 		return exitError{2}
 	}
 	if args[0] == "import" {
@@ -52,7 +55,7 @@ appending the difference.
 }
 
 func pricesImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prices", "import FILE", stderr)
+	fs := newFlagSet("prices import", "FILE", stderr)
 	db := dbFlag(fs)
 	correct := fs.Bool("correct", false, "correct the book: accept versions that take effect before events already charged, and changed stored versions (as their next revision), then reprice the events they change")
 	dryRun := fs.Bool("dry-run", false, "check the file against the book and the events charged, say what would be stored (with --correct: and how many events would be repriced), and change nothing")
@@ -242,7 +245,7 @@ func unpricedHint(ctx context.Context, st abacus.Store, before *abacus.PriceBook
 const hintScan = 10000
 
 func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("prices", "list", stderr)
+	fs := newFlagSet("prices list", "", stderr)
 	db := dbFlag(fs)
 	all := fs.Bool("all", false, "every version, not only those in force now or to come (with --commitments: every commitment, ended ones too)")
 	commitments := fs.Bool("commitments", false, "list the commitments instead of the prices")
