@@ -74,11 +74,27 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	t.print(stdout, stderr, false)
 	switch {
 	case t.refused.n == 1:
-		return errors.New("1 event was refused (listed above); it is still unpriced")
+		return errors.New("1 event was refused (listed above); it is still unpriced" + t.refusedAdvice())
 	case t.refused.n > 1:
-		return fmt.Errorf("%d events were refused %s; they are still unpriced", t.refused.n, t.refused.where())
+		return fmt.Errorf("%d events were refused %s; they are still unpriced%s", t.refused.n, t.refused.where(), t.refusedAdvice())
 	}
 	return nil
+}
+
+// refusedAdvice says what lets the refused events be charged: a top-up,
+// for those refused for their account's money; for the others (a licence
+// count their price refuses, say), a price that takes them, or a void
+// that ends them. Without it, every rerate after refused the same event
+// and exited 1, and nothing said how to end it (README QA).
+func (t *rerateTally) refusedAdvice() string {
+	var advice string
+	if t.forMoney > 0 {
+		advice += "; an event refused for its account's money is charged by a rerate after a top-up"
+	}
+	if t.refused.n > t.forMoney {
+		advice += "; an event refused for what it holds (a licence count, say) is charged by no rerate until its price takes that: abacus void EVENT_ID ends one that it never will"
+	}
+	return advice
 }
 
 // rerateTally counts what became of the events a rerate tried. A refused
@@ -90,6 +106,7 @@ func runRerate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 type rerateTally struct {
 	charged, gone  int
 	still, refused listed
+	forMoney       int // of the refused, those refused by their account's floor
 	total          sums
 }
 
@@ -121,6 +138,9 @@ func (t *rerateTally) add(results []abacus.IngestResult, stderr io.Writer) {
 		case r.Status != abacus.IngestAccepted && r.Err != nil && r.Err.Code == abacus.CodeConflict && r.Err.Field == "status":
 			t.gone++
 		case r.Status != abacus.IngestAccepted:
+			if r.Err != nil && r.Err.Code == abacus.CodeInsufficientFunds {
+				t.forMoney++
+			}
 			t.refused.add(stderr, "event %s: %v", shown(r.ID), r.Err)
 		case r.Unpriced:
 			// Which price it lacks is what the operator adds next.
