@@ -304,7 +304,7 @@ func parseAge(s string) (time.Duration, bool) {
 // billingZoneFlag adds --billing-zone. check checks its value, as a usage
 // error, before anything is opened; apply stores it as the database's
 // billing zone, if one was given.
-func billingZoneFlag(fs *flag.FlagSet) (check func() error, apply func(context.Context, abacus.Store) error) {
+func billingZoneFlag(fs *flag.FlagSet) (check func() error, apply func(context.Context, abacus.Store, io.Writer) error) {
 	zone := fs.String("billing-zone", os.Getenv("ABACUS_BILLING_ZONE"),
 		"the IANA time zone whose calendar months are the billing months (tiers, packages, carries), such as Asia/Shanghai; "+
 			"kept in the database and set before its first usage event (default: as stored, UTC in a new database; env ABACUS_BILLING_ZONE)")
@@ -321,14 +321,24 @@ func billingZoneFlag(fs *flag.FlagSet) (check func() error, apply func(context.C
 		}
 		return nil
 	}
-	apply = func(ctx context.Context, st abacus.Store) error {
+	// apply says a change, the name of the same zone included: it had
+	// replaced another zone, or the stored name, without a word (QA).
+	apply = func(ctx context.Context, st abacus.Store, out io.Writer) error {
 		if *zone == "" {
 			return nil
+		}
+		was, err := storedZone(ctx, st)
+		if err != nil {
+			return err
 		}
 		if err := st.SetBillingZone(ctx, *zone); err != nil {
 			return given(err)
 		}
-		return nil
+		now, err := storedZone(ctx, st)
+		if err == nil && now != was {
+			fmt.Fprintf(out, "the billing zone was %s and is now %s\n", was, now)
+		}
+		return err
 	}
 	return check, apply
 }

@@ -66,7 +66,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	if err := applyZone(ctx, st); err != nil {
+	if err := applyZone(ctx, st, stderr); err != nil {
 		return err
 	}
 	engine := ledger.New(st, withLogger(ecfg, quietLogger(stderr)))

@@ -41,7 +41,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	// After the line above: a zone refused leaves the migrations applied,
 	// which that line says (QA).
-	if err := applyZone(ctx, st); err != nil {
+	if err := applyZone(ctx, st, stdout); err != nil {
 		return err
 	}
 	zone, err := storedZone(ctx, st)

@@ -144,7 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	if err := applyZone(ctx, st); err != nil {
+	if err := applyZone(ctx, st, stdout); err != nil {
 		ln.Close()
 		return err
 	}

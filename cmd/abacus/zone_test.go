@@ -25,8 +25,12 @@ func TestBillingZone(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); exitCode(err) != 2 || !strings.Contains(string(b), "ABACUS_BILLING_ZONE: ") {
 		t.Fatalf("ABACUS_BILLING_ZONE=Local: exit %d\n%s", exitCode(err), b)
 	}
-	if out, err := runCLI(t, "migrate", "--db", dsn, "--billing-zone", "Asia/Shanghai"); err != nil || !strings.Contains(out, "its billing months are the calendar months of Asia/Shanghai\n") {
+	// A change is said (QA: it was not).
+	if out, err := runCLI(t, "migrate", "--db", dsn, "--billing-zone", "Asia/Shanghai"); err != nil || !strings.Contains(out, "the billing zone was UTC and is now Asia/Shanghai\nits billing months are the calendar months of Asia/Shanghai\n") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "migrate", "--db", dsn, "--billing-zone", "Asia/Shanghai"); err != nil || strings.Contains(out, "the billing zone was") {
+		t.Fatalf("the same zone again: %v\n%s", err, out)
 	}
 	if s := startServer(t, dsn); !strings.Contains(s.output(), "billing months: the calendar months of Asia/Shanghai\n") {
 		t.Fatalf("serve does not say the billing months:\n%s", s.output())
@@ -73,6 +77,10 @@ func TestBillingZone(t *testing.T) {
 	}
 	if out, err := runCLI(t, "verify", "--db", dsn); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	// Another name of the zone is taken with usage stored, and said.
+	if out, err := runCLI(t, "migrate", "--db", dsn, "--billing-zone", "PRC"); err != nil || !strings.Contains(out, "the billing zone was Asia/Shanghai and is now PRC\n") {
+		t.Fatalf("another name of the zone: %v\n%s", err, out)
 	}
 }
 
