@@ -380,7 +380,7 @@ func (e *Engine) checkTime(it *usageItem) error {
 	}
 	if age := e.cfg.Usage.MaxAge; age > 0 {
 		if now := e.cfg.Now(); it.event.Time.Before(now.Add(-age)) {
-			it.tooLate = abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s before abacus's clock (%s): events this late are refused, so that periods already billed stay as billed",
+			it.tooLate = abacus.Errorf(abacus.CodeInvalid, "created_at", "%s is more than %s before abacus's clock (%s): events this late are refused, so that periods already billed stay as billed (--max-event-age; 0 takes any, to load history)",
 				it.event.Time.UTC().Format(time.RFC3339Nano), spellAge(age), now.UTC().Format(time.RFC3339))
 		}
 	}
@@ -391,6 +391,10 @@ func (e *Engine) checkTime(it *usageItem) error {
 // it, if it may be) and the wallets its batch must lock.
 func (e *Engine) prepareUsage(ctx context.Context, it *usageItem) error {
 	cw, err := e.cache.customer(ctx, it.event.Account)
+	if abacus.ErrorCodeOf(err) == abacus.CodeNotFound && e.cfg.Usage.NoAutoCreate {
+		// What to do, where it said only that the account did not exist (QA).
+		return abacus.Errorf(abacus.CodeNotFound, "user_uuid", "account %s does not exist, and this abacus makes none for events (--auto-create=false): create it first (POST /api/v1/accounts)", it.event.Account)
+	}
 	if err != nil {
 		return abacus.RenameField(err, "user_uuid")
 	}

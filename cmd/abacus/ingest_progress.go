@@ -80,7 +80,7 @@ func (p *progress) events(n int) {
 	defer p.mu.Unlock()
 	p.n += n
 	if p.bar != nil {
-		p.bar.Describe(fmt.Sprintf("%s: %d events, %.0f/s", p.name, p.n, float64(p.n)/time.Since(p.start).Seconds()))
+		p.bar.Describe(fmt.Sprintf("%s: %d events, %s/s", p.name, p.n, rate(p.n, time.Since(p.start))))
 		return
 	}
 	if time.Since(p.lastReport) >= 5*time.Second {
@@ -104,7 +104,6 @@ func (p *progress) print(write func()) {
 func (p *progress) line() {
 	p.shown = &[2]int64{int64(p.n), p.read}
 	elapsed := time.Since(p.start)
-	rate := float64(p.n) / elapsed.Seconds()
 	eta := ""
 	if p.size > 0 && p.read > 0 && p.read < p.size {
 		eta = fmt.Sprintf(", ETA %s", (time.Duration(float64(elapsed) * float64(p.size-p.read) / float64(p.read))).Round(time.Second))
@@ -117,7 +116,7 @@ func (p *progress) line() {
 	if p.n == 1 {
 		events = "event"
 	}
-	fmt.Fprintf(p.out, "%s: %d %s, %s, %.0f events/s%s\n", p.name, p.n, events, read, rate, eta)
+	fmt.Fprintf(p.out, "%s: %d %s, %s, %s events/s%s\n", p.name, p.n, events, read, rate(p.n, elapsed), eta)
 }
 
 func (p *progress) done() {
@@ -132,4 +131,17 @@ func (p *progress) done() {
 		return
 	}
 	p.line()
+}
+
+// rate says n events over elapsed a second, to two figures below ten: a
+// slow standard input's had read "0 events/s" (README QA).
+func rate(n int, elapsed time.Duration) string {
+	if elapsed <= 0 {
+		return "0"
+	}
+	r := float64(n) / elapsed.Seconds()
+	if r < 10 {
+		return fmt.Sprintf("%.2g", r)
+	}
+	return fmt.Sprintf("%.0f", r)
 }

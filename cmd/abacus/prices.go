@@ -235,7 +235,11 @@ func unpricedHint(ctx context.Context, st abacus.Store, before *abacus.PriceBook
 	switch {
 	case priced == 0:
 	case scanned < hintScan:
-		fmt.Fprintf(stdout, "%s waiting unpriced the book now prices: run `abacus rerate` to charge them\n", count(priced, "event"))
+		if priced == 1 {
+			fmt.Fprintln(stdout, "the book now prices 1 event that was waiting unpriced: run `abacus rerate` to charge it")
+		} else {
+			fmt.Fprintf(stdout, "the book now prices %d events that were waiting unpriced: run `abacus rerate` to charge them\n", priced)
+		}
 	default:
 		fmt.Fprintf(stdout, "of the first %d events waiting unpriced, the book now prices %d it did not: run `abacus rerate` to charge them\n", hintScan, priced)
 	}

@@ -655,13 +655,13 @@ func TestPricesImportSaysEventsWaitUnpriced(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	// A price of another key prices none of them: not a word.
-	hint := "waiting unpriced the book now prices: run `abacus rerate` to charge them"
+	hint := "waiting unpriced: run `abacus rerate` to charge"
 	other := writeFile(t, "other.yaml", strings.Replace(priceFile, "resource_id: gpu", "resource_id: disk", 1))
 	if out, err := runCLI(t, "prices", "import", "--db", dsn, other); err != nil || strings.Contains(out, hint) || !strings.Contains(out, "imported 1 price") {
 		t.Fatalf("a price of another key: %v\n%s", err, out)
 	}
 	path := writeFile(t, "prices.yaml", priceFile)
-	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || !strings.Contains(out, "1 event "+hint) {
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, path); err != nil || !strings.Contains(out, "the book now prices 1 event that was "+hint+" it\n") {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	// An import after that one, which prices nothing the book did not,

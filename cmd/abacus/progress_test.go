@@ -43,4 +43,15 @@ func TestProgressLinesOnce(t *testing.T) {
 	if out.String() != "empty.ndjson: 0 events, 0 of 0 bytes, 0 events/s\n" {
 		t.Fatalf("%q", out.String())
 	}
+
+	// A slow input's rate is not rounded to nothing (README QA: 0 events/s).
+	out.Reset()
+	p = newProgress(&out, "-")
+	p.open(-1)
+	p.start = time.Now().Add(-100 * time.Second)
+	p.events(3)
+	p.done()
+	if !strings.HasSuffix(out.String(), ", 0.03 events/s\n") {
+		t.Fatalf("%q, want 0.03 events/s", out.String())
+	}
 }

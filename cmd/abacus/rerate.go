@@ -117,6 +117,9 @@ func (t *rerateTally) print(stdout, stderr io.Writer, partial bool) {
 	t.still.more(stderr, "still have no price")
 	t.refused.more(stderr, "refused")
 	still := "still have no price"
+	if t.still.n == 1 {
+		still = "still has no price" // README QA: "1 still have"
+	}
 	if partial {
 		still = "of those it listed " + still
 	}

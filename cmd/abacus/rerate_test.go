@@ -70,6 +70,7 @@ func TestRerateSaysHowARefusedEventEnds(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "a.db")
 	ingestEvent(t, dsn, `{"uuid":"stub-negative","user_uuid":"`+account(24)+`","value":60,"value_type":0,"scene":0,"resource_id":"rds","customer_id":"vm-1","created_at":"2026-11-02T10:00:00Z","extra":"{\"users\":-3}"}`)
 	ingestEvent(t, dsn, usageEvent("floored", account(25), 4), "--new-account-overdraft", "none")
+	ingestEvent(t, dsn, strings.Replace(usageEvent("no-price", account(26), 4), `"gpu"`, `"disk"`, 1))
 	path := filepath.Join(t.TempDir(), "prices.yaml")
 	stub := priceFile + `  - {sku_type: 0, sku_kind: 1, resource_id: rds, sku_unit: 60, sku_unit_type: minute, currency: USD, valid_from: "2026-01-01T00:00:00Z", sku_price: "1", license: {name: rds, type: stub, user_metric: users, burstable: false}}
 `
@@ -80,7 +81,7 @@ func TestRerateSaysHowARefusedEventEnds(t *testing.T) {
 		t.Fatalf("prices import: %v\n%s", err, out)
 	}
 	out, err := runCLI(t, "rerate", "--db", dsn)
-	for _, w := range []string{"event stub-negative: extra.users: ", "2 events were refused (listed above); they are still unpriced; " +
+	for _, w := range []string{"event stub-negative: extra.users: ", "; 1 still has no price; 2 refused\n", "2 events were refused (listed above); they are still unpriced; " +
 		"an event refused for its account's money is charged by a rerate after a top-up; " +
 		"an event refused for what it holds (a licence count, say) is charged by no rerate until its price takes that: abacus void EVENT_ID ends one that it never will\n"} {
 		if err == nil || !strings.Contains(out, w) {
@@ -90,7 +91,7 @@ func TestRerateSaysHowARefusedEventEnds(t *testing.T) {
 	if out, err := runCLI(t, "void", "--db", dsn, "stub-negative", "floored"); err != nil {
 		t.Fatalf("void: %v\n%s", err, out)
 	}
-	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 0 events (0 in all); 0 still have no price; 0 refused\n") {
+	if out, err := runCLI(t, "rerate", "--db", dsn); err != nil || !strings.Contains(out, "charged 0 events (0 in all); 1 still has no price; 0 refused\n") {
 		t.Fatalf("rerate after the voids: %v\n%s", err, out)
 	}
 }

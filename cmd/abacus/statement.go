@@ -28,7 +28,9 @@ func runStatement(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("name one account")
+		// Saying what it was given: "name one account" answered an extra
+		// argument as if none had been given (README QA).
+		return usagef("name one account (given %d arguments; flags go before it)", fs.NArg())
 	}
 	acct, err := abacus.ResolveAccountRef(fs.Arg(0))
 	if err != nil {

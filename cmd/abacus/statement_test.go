@@ -91,7 +91,8 @@ func TestStatement(t *testing.T) {
 		{[]string{"--to", "2026-11-01", acct}, "--to goes with --from"},
 		{[]string{"--tz", "America/St_Johns", "--period", "hour", "--from", "2010-03-14", "--to", "2010-03-15", acct}, "--tz: in America/St_Johns a period starts at"},
 		{[]string{"not-an-account"}, "not-an-account is not an account id"},
-		{nil, "name one account"},
+		{nil, "name one account (given 0 arguments; flags go before it)"},
+		{[]string{"acct", "extra"}, "name one account (given 2 arguments; flags go before it)"},
 	} {
 		out, err := runCLI(t, append([]string{"statement", "--db", dsn}, c.args...)...)
 		var ee *exec.ExitError
