@@ -81,7 +81,7 @@ func (pc *priceCheck) event(e *abacus.StoredEvent) {
 			continue
 		}
 		if by, ok := pc.replaced[id]; ok && e.Status != abacus.EventVoided {
-			pc.c.fail("event %s at %s was charged at price %d, which price %d replaced: it is to be repriced (abacus prices import --correct)",
+			pc.c.unrepriced("event %s at %s was charged at price %d, which price %d replaced: it is to be repriced (abacus prices import --correct)",
 				e.ID, stamp(e.Time), id, by)
 		}
 		if e.Time.Before(p.ValidFrom) {
@@ -89,7 +89,7 @@ func (pc *priceCheck) event(e *abacus.StoredEvent) {
 		}
 		starts := pc.starts[versionKey{rating.KeyOf(p), p.Currency}]
 		if i, _ := slices.BinarySearchFunc(starts, p.ValidFrom, time.Time.Compare); i+1 < len(starts) && !starts[i+1].After(e.Time) && e.Status != abacus.EventVoided {
-			pc.c.fail("event %s at %s was charged at price %d, but a version of its key and currency took effect at %s, before the event",
+			pc.c.unrepriced("event %s at %s was charged at price %d, but a version of its key and currency took effect at %s, before the event",
 				e.ID, stamp(e.Time), id, stamp(starts[i+1]))
 		}
 		if e.Time.After(pc.charged[id]) {
