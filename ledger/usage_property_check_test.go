@@ -361,7 +361,7 @@ func (p *usageProgram) check(final bool) {
 		t.Fatalf("verify holds with %d events charged at versions since replaced", wantStale)
 	}
 	// Said as a correction still to finish, not as damage (README QA).
-	if want := fmt.Sprintf("every other invariant holds, but events are still charged at prices a correction replaced (%d charge", wantStale); wantStale > 0 && !strings.Contains(rep.String(), want) {
+	if want := fmt.Sprintf("every other invariant holds, but events are still charged at prices a later version replaced for their time (%d charge", wantStale); wantStale > 0 && !strings.Contains(rep.String(), want) {
 		t.Fatalf("verify does not say %q:\n%s", want, rep)
 	}
 }

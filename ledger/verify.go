@@ -87,8 +87,11 @@ func (r *Report) String() string {
 		if unrepriced == 1 {
 			charges = "charge"
 		}
-		fmt.Fprintf(&b, "every other invariant holds, but events are still charged at prices a correction replaced (%d %s): "+
-			"a correction refused for its accounts' money, or stopped, is still to finish (abacus prices import --correct FILE again, after a top-up)\n", unrepriced, charges)
+		// It cannot tell a correction's version from one stored behind
+		// abacus's back, so it names both (regression QA).
+		fmt.Fprintf(&b, "every other invariant holds, but events are still charged at prices a later version replaced for their time (%d %s): "+
+			"a correction (abacus prices import --correct) refused for its accounts' money, or stopped, is still to finish: run it again, after a top-up; "+
+			"if none was run, the price book was changed outside abacus\n", unrepriced, charges)
 	default:
 		b.WriteString("LEDGER INVARIANTS VIOLATED\n")
 	}

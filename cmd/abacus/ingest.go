@@ -112,6 +112,10 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New(failed[0])
 	case len(failed) > 1:
 		return fmt.Errorf("%d of %d files failed:\n  %s", len(failed), fs.NArg(), strings.Join(failed, "\n  "))
+	case s.Rejected == 1 && s.Accepted+s.Duplicate == 0:
+		return fmt.Errorf("the 1 event was rejected (listed %s)", in.listedWhere())
+	case s.Rejected > 1 && s.Accepted+s.Duplicate == 0:
+		return fmt.Errorf("all %d events were rejected (listed %s)", s.Rejected, in.listedWhere())
 	case s.Rejected == 1:
 		return fmt.Errorf("1 event was rejected (listed %s); the others are in", in.listedWhere())
 	case s.Rejected > 1:

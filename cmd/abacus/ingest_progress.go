@@ -140,7 +140,10 @@ func rate(n int, elapsed time.Duration) string {
 		return "0"
 	}
 	r := float64(n) / elapsed.Seconds()
-	if r < 10 {
+	switch {
+	case r > 0 && r < 0.01:
+		return "under 0.01" // %.2g writes 1.2e-05 (regression QA)
+	case r < 10:
 		return fmt.Sprintf("%.2g", r)
 	}
 	return fmt.Sprintf("%.0f", r)

@@ -146,8 +146,11 @@ func TestNoCommandIsAUsageErrorAndHelpIsNot(t *testing.T) {
 	}
 	stdout.Reset()
 	stderr.Reset()
-	if code := run(t.Context(), []string{"help"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Usage: abacus") {
-		t.Errorf("help: exit %d, stdout %q; want 0 and the usage", code, stdout.String())
+	for _, args := range [][]string{{"help"}, {"help", "help"}, {"--help", "-h"}} {
+		stdout.Reset()
+		if code := run(t.Context(), args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "Usage: abacus <command>") {
+			t.Errorf("%v: exit %d, stdout %q; want 0 and the usage", args, code, stdout.String())
+		}
 	}
 }
 
@@ -169,6 +172,8 @@ func TestHelpShowsWhereFlagsGo(t *testing.T) {
 		{[]string{"prices", "--help"}, "abacus prices import [--db DB] [--dry-run] FILE"},
 		{[]string{"keys", "help"}, "abacus keys create --role"},
 		{[]string{"bench", "--help"}, "abacus bench ledger|ingest [flags]"},
+		{[]string{"help", "prices"}, "abacus prices import [--db DB] [--dry-run] FILE"}, // as prices --help
+		{[]string{"help", "verify"}, "Usage: abacus verify [flags]\n"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(t.Context(), c.args, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), c.want) {

@@ -54,4 +54,13 @@ func TestProgressLinesOnce(t *testing.T) {
 	if !strings.HasSuffix(out.String(), ", 0.03 events/s\n") {
 		t.Fatalf("%q, want 0.03 events/s", out.String())
 	}
+	for _, c := range []struct {
+		n       int
+		elapsed time.Duration
+		want    string
+	}{{1, 100_000 * time.Second, "under 0.01"}, {0, time.Second, "0"}, {5, time.Second, "5"}, {123, time.Second, "123"}} {
+		if got := rate(c.n, c.elapsed); got != c.want {
+			t.Errorf("%d events in %s: %q, want %q", c.n, c.elapsed, got, c.want)
+		}
+	}
 }

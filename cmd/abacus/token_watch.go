@@ -28,7 +28,7 @@ func watchTokenKey(ctx context.Context, st abacus.Store, token string, every tim
 		}
 		// A database out of reach is told by the requests that need it.
 		if k, err := st.APIKeyByHash(ctx, hash); err == nil && !k.RevokedAt.IsZero() {
-			log.Warn("the key of ABACUS_ADMIN_TOKEN was revoked, so requests with that token are refused (401); restart this instance with the token in force",
+			log.Warn("the key of ABACUS_ADMIN_TOKEN was revoked, so requests with that token are refused (401); restart this instance with the token of the admin key in force, or a new one",
 				"key", k.ID, "revoked_at", k.RevokedAt.Format(time.RFC3339))
 			return
 		}

@@ -255,7 +255,9 @@ func TestIngestNamesRejectedLines(t *testing.T) {
 	os.WriteFile(esc, []byte(`{"uuid":"esc-1\u001b[2J\r","user_uuid":"`+acct+`","value":-1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z"}`+"\n"+
 		`{"uuid":"tail ","user_uuid":"`+acct+`","value":1,"value_type":0,"scene":11,"resource_id":"gpu","created_at":"2026-11-02T10:00:00Z","extra":{"a\u202eb":1,"a\u202eb":2}}`+"\n"), 0o600)
 	out, _ = runCLI(t, "ingest", "--db", dsn, esc)
-	for _, want := range []string{esc + `:1: event "esc-1\x1b[2J\r" rejected: uuid: must be printable characters without spaces`, esc + `:2: event "tail " rejected: `, `a\u202eb`} {
+	// With none in, it does not say the others are (regression QA).
+	for _, want := range []string{esc + `:1: event "esc-1\x1b[2J\r" rejected: uuid: must be printable characters without spaces`, esc + `:2: event "tail " rejected: `, `a\u202eb`,
+		"abacus ingest: all 2 events were rejected (listed above)\n"} {
 		if !strings.Contains(out, want) || strings.ContainsAny(out, "\x1b\r\u202e") {
 			t.Errorf("missing %q, or an unseen character, in\n%q", want, out)
 		}
