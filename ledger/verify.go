@@ -26,8 +26,10 @@ type Check struct {
 	Name       string
 	Violations int64
 	// Unrepriced counts the violations that are events charged at a price
-	// a correction replaced: work a correction left (an account that could
-	// not pay, a run stopped), not damage.
+	// a later version replaced for their time: most likely what a
+	// correction has still to reprice (an account that could not pay, a
+	// run stopped), though a book changed behind abacus's back reads the
+	// same.
 	Unrepriced int64
 	Examples   []string // the first few, for people
 }
