@@ -55,7 +55,7 @@ func (c Config) withDefaults() Config {
 		c.DrawOrder = abacus.DefaultDrawOrder
 	}
 	if c.CacheAccounts <= 0 {
-		c.CacheAccounts = 100_000
+		c.CacheAccounts = DefaultCacheAccounts
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -66,6 +66,10 @@ func (c Config) withDefaults() Config {
 	c.Usage = c.Usage.withDefaults()
 	return c
 }
+
+// DefaultCacheAccounts is how many accounts' wallet ids an engine keeps
+// unless configured otherwise.
+const DefaultCacheAccounts = 100_000
 
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = &abacus.Error{Code: abacus.CodeUnavailable, Message: "the ledger is shutting down; retry against another instance or later"}

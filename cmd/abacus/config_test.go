@@ -170,6 +170,44 @@ func TestSQLiteCacheFromEnvironment(t *testing.T) {
 	st.Close()
 }
 
+// TestCacheAccountsFromEnvironment: ABACUS_CACHE_ACCOUNTS bounds the
+// accounts the engine caches, and the wallets the SQLite writer keeps; a
+// value that is not a positive number is refused, naming the variable,
+// before anything is opened (soak QA: both were constants).
+func TestCacheAccountsFromEnvironment(t *testing.T) {
+	usage := func() (ledger.Config, error) {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		read := usageFlags(fs)
+		if err := fs.Parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		return read()
+	}
+	if c, err := usage(); err != nil || c.CacheAccounts != ledger.DefaultCacheAccounts {
+		t.Fatalf("by default: %d %v", c.CacheAccounts, err)
+	}
+	t.Setenv("ABACUS_CACHE_ACCOUNTS", "20000")
+	if c, err := usage(); err != nil || c.CacheAccounts != 20000 {
+		t.Fatalf("ABACUS_CACHE_ACCOUNTS=20000: %d %v", c.CacheAccounts, err)
+	}
+	db := filepath.Join(t.TempDir(), "a.db")
+	for _, bad := range []string{"x", "0", "-5", "1e5", "10000001"} {
+		t.Setenv("ABACUS_CACHE_ACCOUNTS", bad)
+		if _, err := usage(); err == nil || !strings.HasPrefix(err.Error(), "ABACUS_CACHE_ACCOUNTS: ") {
+			t.Errorf("%q: %v, want an error naming the variable", bad, err)
+		}
+		if st, err := openStore(context.Background(), db); err == nil || !strings.HasPrefix(err.Error(), "ABACUS_CACHE_ACCOUNTS: ") {
+			if st != nil {
+				st.Close()
+			}
+			t.Errorf("openStore with %q: %v, want an error naming the variable", bad, err)
+		}
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a refused setting created the database: %v", err)
+	}
+}
+
 // TestServeRefusesSettingsBeforeOpening: serve refuses each setting that
 // had been taken as a default without a word, or failed only once it ran
 // (QA), naming it, before it opens or makes any database.

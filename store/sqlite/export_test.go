@@ -38,3 +38,10 @@ func EventsPlan(ctx context.Context, s *Store, q abacus.EventQuery) ([]string, e
 // GaveUpBusy is err as beginWrite returns a busy error once it stops
 // waiting.
 func GaveUpBusy(err error) error { return busyError{err} }
+
+// CachedWallets is how many wallets' state the store's writer keeps.
+func CachedWallets(s *Store) int {
+	s.wallets.mu.Lock()
+	defer s.wallets.mu.Unlock()
+	return len(s.wallets.m)
+}

@@ -53,7 +53,14 @@ type Options struct {
 	// wallets); once they outgrow it, batches read pages back. Readers
 	// keep 64 MiB each.
 	WriterCacheMiB int
+	// CachedWallets bounds the wallets whose state the writer keeps
+	// between batches (DefaultCachedWallets if 0): each takes a few
+	// hundred bytes of Go's heap.
+	CachedWallets int
 }
+
+// DefaultCachedWallets is three wallets of each of 100,000 accounts.
+const DefaultCachedWallets = 300_000
 
 // DefaultWriterCacheMiB is the writer's page cache unless set: with 3
 // million events stored, loaded ingestion ran 3–15% faster with it than
@@ -66,8 +73,11 @@ func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
 
 // OpenWith is Open with options.
 func OpenWith(path string, o Options) (*Store, error) {
-	if o.WriterCacheMiB < 0 {
-		return nil, fmt.Errorf("sqlite: WriterCacheMiB %d is negative", o.WriterCacheMiB)
+	if o.WriterCacheMiB < 0 || o.CachedWallets < 0 {
+		return nil, fmt.Errorf("sqlite: WriterCacheMiB %d or CachedWallets %d is negative", o.WriterCacheMiB, o.CachedWallets)
+	}
+	if o.CachedWallets == 0 {
+		o.CachedWallets = DefaultCachedWallets
 	}
 	if o.WriterCacheMiB == 0 {
 		o.WriterCacheMiB = DefaultWriterCacheMiB
@@ -105,7 +115,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	ckpt.SetMaxOpenConns(1)
-	s := &Store{path: path, write: write, read: read, ckpt: ckpt, wallets: newWalletCache(500_000), writing: make(chan struct{}, 1),
+	s := &Store{path: path, write: write, read: read, ckpt: ckpt, wallets: newWalletCache(o.CachedWallets), writing: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go s.checkpoint()
 	return s, nil

@@ -60,6 +60,7 @@ func (c *walletCache) put(ws []abacus.Wallet) {
 	defer c.mu.Unlock()
 	if len(c.m)+len(ws) > c.max {
 		clear(c.m)
+		ws = ws[:min(len(ws), c.max)] // a batch of more wallets than the bound keeps some
 	}
 	for _, w := range ws {
 		c.m[w.ID] = w
