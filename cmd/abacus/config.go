@@ -83,16 +83,18 @@ func openStore(ctx context.Context, db string) (migrator, error) {
 	if strings.TrimSpace(db) == "" {
 		return nil, errEmptyDB
 	}
+	// Checked for every store, as every command's engine takes it (QA:
+	// verify and migrate on PostgreSQL let a bad value through).
+	accounts, err := cacheAccounts()
+	if err != nil {
+		return nil, err
+	}
 	if isPostgres(db) {
 		st, err := postgres.Open(ctx, db, postgres.Options{})
 		if err != nil {
 			return nil, asBadDB(err, postgres.ErrMalformedURL)
 		}
 		return st, nil
-	}
-	accounts, err := cacheAccounts()
-	if err != nil {
-		return nil, err
 	}
 	o := sqlite.Options{CachedWallets: 3 * accounts} // an account's three buckets
 	if v := os.Getenv("ABACUS_SQLITE_CACHE"); v != "" {

@@ -196,11 +196,13 @@ func TestCacheAccountsFromEnvironment(t *testing.T) {
 		if _, err := usage(); err == nil || !strings.HasPrefix(err.Error(), "ABACUS_CACHE_ACCOUNTS: ") {
 			t.Errorf("%q: %v, want an error naming the variable", bad, err)
 		}
-		if st, err := openStore(context.Background(), db); err == nil || !strings.HasPrefix(err.Error(), "ABACUS_CACHE_ACCOUNTS: ") {
-			if st != nil {
-				st.Close()
+		for _, dsn := range []string{db, "postgres://postgres@127.0.0.1:1/never?sslmode=disable"} { // refused before any connection
+			if st, err := openStore(context.Background(), dsn); err == nil || !strings.HasPrefix(err.Error(), "ABACUS_CACHE_ACCOUNTS: ") {
+				if st != nil {
+					st.Close()
+				}
+				t.Errorf("openStore(%s) with %q: %v, want an error naming the variable", dsn, bad, err)
 			}
-			t.Errorf("openStore with %q: %v, want an error naming the variable", bad, err)
 		}
 	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
