@@ -115,10 +115,24 @@ type BurstLevel struct {
 }
 
 // Commitment is an account's commitment to a period of use, which earns
-// the CommitmentDiscounts of the prices it uses.
+// the CommitmentDiscounts of the prices it uses. Months, From and Until
+// are its term, which sets its discount; Ended, when set, is when it was
+// ended early (a customer who cancels keeps what was charged at the
+// term's discount: what the early end costs them is the operator's to
+// charge).
 type Commitment struct {
 	Account AccountID
 	Months  int
 	From    time.Time
 	Until   time.Time // exclusive
+	Ended   time.Time // zero, or From < Ended ≤ Until; exclusive
+}
+
+// End is when the commitment stops counting: Ended if it was ended early,
+// else Until.
+func (c *Commitment) End() time.Time {
+	if c.Ended.IsZero() {
+		return c.Until
+	}
+	return c.Ended
 }

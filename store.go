@@ -72,7 +72,10 @@ type Store interface {
 	BurstLevels(ctx context.Context, now time.Time) (current, next map[string]int, err error)
 
 	// PriceBookAdd appends price versions and commitments, and bumps the
-	// price book version, in one transaction. (Burst levels change only
+	// price book version, in one transaction. A commitment of a stored
+	// term (account, months, from and until) records, for each stored
+	// commitment of that term, its End() as that one's end, unless it
+	// ends then already. (Burst levels change only
 	// through BurstCycle.) It and PriceBookCorrect refuse, in that
 	// transaction, prices that rating.CheckCountedVersions refuses against
 	// the versions stored then.

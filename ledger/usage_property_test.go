@@ -109,10 +109,10 @@ func checkStore(t *testing.T, rt *rapid.T, first abacus.Store, open func(testing
 // counting up, as engines expect).
 func emptyPostgresUsage(t tb, s *postgres.Store) {
 	t.Helper()
-	_, err := s.Pool().Exec(context.Background(), `SET LOCAL session_replication_role = replica; -- past the append-only triggers on prices
+	_, err := s.Pool().Exec(context.Background(), `SET LOCAL session_replication_role = replica; -- past the append-only triggers on prices and commitments
 		DELETE FROM usage_reprices; DELETE FROM usage_events; DELETE FROM usage_rollups;
 		DELETE FROM usage_paid; DELETE FROM usage_carry; DELETE FROM usage_carry_periods; DELETE FROM usage_counters; DELETE FROM usage_minutes;
-		DELETE FROM price_uses; DELETE FROM prices; DELETE FROM commitments; DELETE FROM outbox`)
+		DELETE FROM price_uses; DELETE FROM prices; DELETE FROM commitment_ends; DELETE FROM commitments; DELETE FROM outbox`)
 	if err != nil {
 		t.Fatalf("emptying the usage tables: %v", err)
 	}

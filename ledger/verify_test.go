@@ -437,9 +437,10 @@ func TestVerifyChecksCountersVersion(t *testing.T) {
 }
 
 // TestAppendOnlyTables: the database itself refuses to edit or delete a
-// price, a transaction or a posting (migration 0019), so a hand edit
-// cannot change what happened behind abacus's back (QA: a price edited in
-// place charged new events at it, and verify could not tell).
+// price, a transaction or a posting (migration 0019), a commitment or a
+// commitment's end (0026), so a hand edit cannot change what happened
+// behind abacus's back (QA: a price edited in place charged new events at
+// it, and verify could not tell).
 func TestAppendOnlyTables(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) abacus.Store) {
 		st := open(t)
@@ -447,7 +448,9 @@ func TestAppendOnlyTables(t *testing.T) {
 		defer e.Close()
 		acct := createAccount(t, st, abacus.Overdraft{})
 		submit(t, e, "topup", &abacus.Move{Type: abacus.TxTopup, Account: acct, Currency: "USD", Amount: units(t, 5)})
-		if err := st.PriceBookAdd(context.Background(), []abacus.Price{perMinute("gpu", "1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}, nil); err != nil {
+		jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := st.PriceBookAdd(context.Background(), []abacus.Price{perMinute("gpu", "1", jan)},
+			[]abacus.Commitment{{Account: acct, Months: 12, From: jan, Until: jan.AddDate(1, 0, 0), Ended: jan.AddDate(0, 6, 0)}}); err != nil {
 			t.Fatal(err)
 		}
 		exec := func(q string) error {
@@ -469,17 +472,22 @@ func TestAppendOnlyTables(t *testing.T) {
 		}
 		edits := []string{`UPDATE prices SET unit_price = '0.5'`, `DELETE FROM prices`,
 			`UPDATE transactions SET type = 'grant'`, `DELETE FROM transactions`,
-			`UPDATE postings SET amount = amount * 2`, `DELETE FROM postings`}
+			`UPDATE postings SET amount = amount * 2`, `DELETE FROM postings`,
+			`UPDATE commitments SET months = 36`, `DELETE FROM commitments`,
+			`UPDATE commitment_ends SET ended_at = recorded_at`, `DELETE FROM commitment_ends`}
 		if _, ok := st.(*sqlite.Store); ok {
 			// A REPLACE deletes what it conflicts with, without firing
 			// delete triggers (QA: a price edited in place so).
 			edits = append(edits, `INSERT OR REPLACE INTO prices SELECT id, sku_type, sku_kind, resource_id, unit_type, currency, unit, model,
 				'5', params, description, valid_from, created_at, revision FROM prices`,
 				`INSERT OR REPLACE INTO transactions SELECT id, 'grant', memo, reverts, hold_id, created_at FROM transactions`,
-				`INSERT OR REPLACE INTO postings SELECT wallet_id, tx_id, amount * 2, balance_after, version FROM postings`)
+				`INSERT OR REPLACE INTO postings SELECT wallet_id, tx_id, amount * 2, balance_after, version FROM postings`,
+				`INSERT OR REPLACE INTO commitments SELECT id, account_id, 36, starts_at, ends_at FROM commitments`,
+				`INSERT OR REPLACE INTO commitment_ends SELECT id, commitment_id, recorded_at, recorded_at FROM commitment_ends`)
 		} else {
 			// Row triggers do not see a TRUNCATE (QA).
-			edits = append(edits, `TRUNCATE postings`, `TRUNCATE transactions CASCADE`, `TRUNCATE prices CASCADE`)
+			edits = append(edits, `TRUNCATE postings`, `TRUNCATE transactions CASCADE`, `TRUNCATE prices CASCADE`,
+				`TRUNCATE commitment_ends`, `TRUNCATE commitments CASCADE`)
 		}
 		for _, q := range edits {
 			if err := exec(q); err == nil || !strings.Contains(err.Error(), "never") {
@@ -489,6 +497,10 @@ func TestAppendOnlyTables(t *testing.T) {
 		mustVerify(t, st)
 		if b := wallet(t, st, acct, abacus.BucketCash, "USD").Balance; b.String() != "5" {
 			t.Fatalf("cash %s after the refused edits", b)
+		}
+		book, err := st.PriceBookLoad(context.Background())
+		if err != nil || len(book.Commitments) != 1 || book.Commitments[0].Months != 12 || !book.Commitments[0].Ended.Equal(jan.AddDate(0, 6, 0)) {
+			t.Fatalf("the commitment after the refused edits: %+v %v", book.Commitments, err)
 		}
 	})
 }

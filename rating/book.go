@@ -143,6 +143,10 @@ func validateCommitment(c *abacus.Commitment) error {
 		return abacus.Errorf(abacus.CodeInvalid, "until", "is required")
 	case !c.From.Before(c.Until):
 		return abacus.Errorf(abacus.CodeInvalid, "until", "must be after from (%s)", c.From.Format(time.RFC3339Nano))
+	case !c.Ended.IsZero() && !c.From.Before(c.Ended):
+		return abacus.Errorf(abacus.CodeInvalid, "ended", "must be after from (%s): a commitment ended at its start never was", c.From.Format(time.RFC3339Nano))
+	case c.Ended.After(c.Until):
+		return abacus.Errorf(abacus.CodeInvalid, "ended", "is after until (%s): a commitment ends by its term's end at the latest (give until itself to undo an early end)", c.Until.Format(time.RFC3339Nano))
 	}
 	return nil
 }
@@ -153,11 +157,15 @@ func validateCommitment(c *abacus.Commitment) error {
 // Until is the same day and time that many months after from, or the
 // month's last day where it has no such day, give or take a day and an
 // hour: a clock change between, or an until written as the last day in.
-// Only commitments coming in are checked: a book stored before the rule
-// must still load, and a file that holds its commitments import again.
-// Errors name commitments[i], i counting in commitments.
-func CheckCommitmentTerms(commitments []abacus.Commitment) error {
+// Only commitments coming in are checked, not those of a term stored
+// (whose end a file moves): a book stored before the rule must still
+// load, and a file that holds its commitments import again. Errors name
+// commitments[i], i counting in commitments.
+func CheckCommitmentTerms(commitments []abacus.Commitment, stored Terms) error {
 	for i, c := range commitments {
+		if stored.Hold(&c) {
+			continue
+		}
 		if c.Months > maxCommitmentMonths {
 			return abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].months", i), "%d is more than %d (a hundred years)", c.Months, maxCommitmentMonths)
 		}
@@ -288,13 +296,13 @@ func (b *Book) BurstGaps(resource string, level int, t time.Time) []*abacus.Pric
 }
 
 // Commitment returns the account's commitment active at t (From ≤ t <
-// Until). With several, it returns the one of the most Months (the one
+// End()). With several, it returns the one of the most Months (the one
 // earning the largest discount; ties go to the one that started first).
 func (b *Book) Commitment(acct abacus.AccountID, t time.Time) (abacus.Commitment, bool) {
 	var best abacus.Commitment
 	found := false
 	for _, c := range b.commitments[acct] {
-		if t.Before(c.From) || !t.Before(c.Until) {
+		if t.Before(c.From) || !t.Before(c.End()) {
 			continue
 		}
 		if !found || c.Months > best.Months || (c.Months == best.Months && c.From.Before(best.From)) {

@@ -1,6 +1,7 @@
 package rating_test
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -154,6 +155,85 @@ func TestUnstoredNamesWhatDiffers(t *testing.T) {
 		}
 		if _, _, err := f.Unstored(abacus.PriceBook{Prices: prices}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s → %s: %v, want %q", edit[0], edit[1], err, want)
+		}
+	}
+}
+
+// TestCommitmentEndsInFiles: a file's ended on a commitment of a stored
+// term moves that commitment's end; leaving it out leaves the end as
+// stored; a correction refuses to move one; ended is checked against the
+// term and read back as written.
+func TestCommitmentEndsInFiles(t *testing.T) {
+	read := func(fields string) *rating.File {
+		t.Helper()
+		f, err := rating.ReadFile(strings.NewReader(`commitments:
+  - {account: 5f0c6b6e-1b9e-4a43-9c1e-7d2b0b8f4c11, months: 12, from: "2026-01-01T00:00:00Z", until: "2027-01-01T00:00:00Z"`+fields+`}
+`), "book.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	jul1 := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	unstored := func(what string, f *rating.File, book abacus.PriceBook, want time.Time) {
+		t.Helper()
+		_, commitments, err := f.Unstored(book)
+		switch {
+		case err != nil:
+			t.Fatalf("%s: %v", what, err)
+		case want.IsZero() && len(commitments) != 0:
+			t.Fatalf("%s: %+v to store, want none", what, commitments)
+		case !want.IsZero() && (len(commitments) != 1 || !commitments[0].End().Equal(want)):
+			t.Fatalf("%s: %+v to store, want one ending at %s", what, commitments, want)
+		}
+	}
+	running := abacus.PriceBook{Commitments: read("").Commitments}
+	unstored("an end given", read(", ended: 2026-07-01T00:00:00Z"), running, jul1)
+	unstored("no end given", read(""), running, time.Time{})
+	ended := abacus.PriceBook{Commitments: read(", ended: 2026-07-01T00:00:00Z").Commitments}
+	unstored("the file without the end stored", read(""), ended, time.Time{})
+	unstored("the same end", read(", ended: 2026-07-01T00:00:00Z"), ended, time.Time{})
+	unstored("another end", read(", ended: 2026-08-01T00:00:00Z"), ended, jul1.AddDate(0, 1, 0))
+	unstored("the end undone", read(", ended: 2027-01-01T00:00:00Z"), ended, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+
+	if _, err := read(", ended: 2026-08-01T00:00:00Z").Corrections(ended); err == nil || !strings.HasPrefix(err.Error(), "book.yaml:2: commitments[0].ended: ") {
+		t.Fatalf("a correction moving an end: %v", err)
+	}
+	for _, fields := range []string{"", ", ended: 2026-07-01T00:00:00Z"} {
+		if _, err := read(fields).Corrections(ended); err != nil {
+			t.Fatalf("a correction holding the commitment as stored (%q): %v", fields, err)
+		}
+	}
+
+	// The term rule is for terms coming in, not for the end of one stored.
+	long := read(", ended: 2026-07-01T00:00:00Z").Commitments
+	long[0].Months = 36
+	if err := rating.CheckCommitmentTerms(long, rating.TermsOf(long)); err != nil {
+		t.Fatalf("the end of a stored commitment of a term from before the rule: %v", err)
+	}
+	if err := rating.CheckCommitmentTerms(long, nil); err == nil {
+		t.Fatal("a new commitment of 36 months spanning 12 was taken")
+	}
+
+	for _, tc := range []struct{ fields, want string }{
+		{", ended: 2026-01-01T00:00:00Z", "book.yaml:2: commitments[0].ended: must be after from"},
+		{", ended: 2027-01-01T00:00:01Z", "book.yaml:2: commitments[0].ended: is after until"},
+		{", ended: soon", `book.yaml:2: commitments[0].ended: "soon" is not an RFC 3339 time`},
+	} {
+		_, err := rating.ReadFile(strings.NewReader("commitments:\n  - {account: 5f0c6b6e-1b9e-4a43-9c1e-7d2b0b8f4c11, months: 12, from: \"2026-01-01T00:00:00Z\", until: \"2027-01-01T00:00:00Z\""+tc.fields+"}\n"), "book.yaml")
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %s…", tc.fields, err, tc.want)
+		}
+	}
+
+	for _, name := range []string{"book.yaml", "book.json"} {
+		var buf bytes.Buffer
+		if err := rating.WriteFile(&buf, name, nil, ended.Commitments); err != nil {
+			t.Fatal(err)
+		}
+		_, back, err := rating.ParseFile(&buf, name)
+		if err != nil || len(back) != 1 || !back[0].Ended.Equal(jul1) {
+			t.Fatalf("%s written and read back: %+v %v\n%s", name, back, err, buf.String())
 		}
 	}
 }

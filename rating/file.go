@@ -63,7 +63,8 @@ func (e *FileError) Unwrap() error { return e.Err }
 //	    license: {name: msft_p73_04837_core, long_name: Windows Server, type: instance, user_metric: smp, burstable: true}
 //	    desc: CPU basic
 //	commitments:
-//	  - {account: 3f0c…-uuid, months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}
+//	  - {account: 3f0c…-uuid, months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z,
+//	     ended: 2026-07-01T00:00:00Z}  # ended: optional, an early end (the discount stops there)
 //
 // Amounts are decimal strings or numbers, read exactly from their text,
 // never through a float; an exponent (1e3), a leading dot and the like are
@@ -142,7 +143,11 @@ func versionOf(p *abacus.Price) versionID {
 // Unstored returns what of f the stored book does not hold yet, so that a
 // price file kept as the book's source can be imported again after a
 // version is added to it. A price or commitment the book holds already,
-// the same in every field (a time as an instant), is left out. A price
+// the same in every field (a time as an instant), is left out; so is a
+// commitment whose term (account, months, from and until) the book holds,
+// unless the file gives it an ended the stored one does not have: that
+// one is returned, for the store to record the end. A file that leaves a
+// stored commitment's ended out leaves its end as it is. A price
 // with the key, currency and valid_from of a stored version that differs
 // in any other field is reported, as a *FileError naming the file and the
 // line: a stored price is never edited in place.
@@ -163,17 +168,44 @@ func (f *File) Unstored(book abacus.PriceBook) ([]abacus.Price, []abacus.Commitm
 				old.ID, strings.Join(priceDiff(old, &f.Prices[i]), ", "))}
 		}
 	}
-	stored := make(map[commitmentID]bool, len(book.Commitments))
-	for _, c := range book.Commitments {
-		stored[commitmentOf(c)] = true
-	}
+	terms := TermsOf(book.Commitments)
 	var commitments []abacus.Commitment
 	for _, c := range f.Commitments {
-		if !stored[commitmentOf(c)] {
+		if !terms.Hold(&c) || (!c.Ended.IsZero() && !terms.endAs(&c)) {
 			commitments = append(commitments, c)
 		}
 	}
 	return prices, commitments, nil
+}
+
+// Terms are the ends of commitments by their term (account, months, from
+// and until): one coming in with a stored term only moves its end.
+type Terms map[commitmentID][]time.Time
+
+// TermsOf indexes commitments by term.
+func TermsOf(commitments []abacus.Commitment) Terms {
+	t := make(Terms, len(commitments))
+	for i := range commitments {
+		id := commitmentOf(commitments[i])
+		t[id] = append(t[id], commitments[i].End())
+	}
+	return t
+}
+
+// Hold reports whether a commitment of c's term is among t, ended or not.
+func (t Terms) Hold(c *abacus.Commitment) bool {
+	_, ok := t[commitmentOf(*c)]
+	return ok
+}
+
+// endAs reports whether every commitment of c's term ends when c does.
+func (t Terms) endAs(c *abacus.Commitment) bool {
+	for _, end := range t[commitmentOf(*c)] {
+		if !end.Equal(c.End()) {
+			return false
+		}
+	}
+	return true
 }
 
 // WarningsFor returns the warnings of the file's prices among prices (those
@@ -199,7 +231,8 @@ func (f *File) WarningsFor(prices []abacus.Price) []string {
 // and valid_from with other terms, the price as that version's next
 // revision, which replaces it. A price the book holds as it is, in its
 // latest revision, is left out. Commitments are not corrected: one the
-// book does not hold is reported, as a *FileError naming its line.
+// book does not hold, or whose ended moves a stored one's end, is
+// reported, as a *FileError naming its line.
 func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 	latest := make(map[versionID]*abacus.Price, len(book.Prices))
 	for i := range book.Prices {
@@ -220,14 +253,15 @@ func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 			prices = append(prices, p)
 		}
 	}
-	stored := make(map[commitmentID]bool, len(book.Commitments))
-	for _, c := range book.Commitments {
-		stored[commitmentOf(c)] = true
-	}
+	terms := TermsOf(book.Commitments)
 	for j, c := range f.Commitments {
-		if !stored[commitmentOf(c)] {
+		switch {
+		case !terms.Hold(&c):
 			return nil, &FileError{File: f.Name, Line: f.commitNodes[j].line, Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d]", j),
 				"is not in the book; a correction changes prices only: import commitments without --correct")}
+		case !c.Ended.IsZero() && !terms.endAs(&c):
+			return nil, &FileError{File: f.Name, Line: f.commitNodes[j].line, Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].ended", j),
+				"is not the stored commitment's end; a correction changes prices only: move a commitment's end without --correct")}
 		}
 	}
 	return prices, nil
@@ -284,7 +318,8 @@ func (f *File) Locate(err error, prices []abacus.Price, commitments []abacus.Com
 	return err
 }
 
-// commitmentID is a commitment as a comparable value, its times as instants.
+// commitmentID is a commitment's term as a comparable value, its times as
+// instants: an early end does not make it another commitment.
 type commitmentID struct {
 	account     abacus.AccountID
 	months      int

@@ -335,7 +335,7 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.
 	cl, _ := d.field(root, "", "commitments", false)
 	for i, cn := range d.list(cl, "commitments") {
 		path := fmt.Sprintf("commitments[%d]", i)
-		if !d.fields(cn, path, "account", "months", "from", "until") {
+		if !d.fields(cn, path, "account", "months", "from", "until", "ended") {
 			return nil, nil, nil, nil
 		}
 		var c abacus.Commitment
@@ -343,6 +343,7 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.
 		c.Months = d.int(d.field(cn, path, "months", true))
 		c.From = d.time(d.field(cn, path, "from", true))
 		c.Until = d.time(d.field(cn, path, "until", true))
+		c.Ended = d.time(d.field(cn, path, "ended", false))
 		if d.err != nil {
 			return nil, nil, nil, nil
 		}

@@ -150,7 +150,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"commitment twice", base + "commitments:\n  - {account: " + string(alice) + ", months: 12, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z}\n" +
 			"  - {account: " + string(alice) + ", months: 12, from: 2026-01-01T01:00:00+01:00, until: 2027-01-01T00:00:00Z}\n", "+01:00",
 			"commitments[1]: is the same commitment as commitments[0] (line 11)"},
-		{"commitment field", base + "commitments:\n  - {account: " + string(alice) + ", months: 1, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z, auto_renew: true}\n", "auto_renew", "commitments[0].auto_renew: unknown field (known: account, months, from, until)"},
+		{"commitment field", base + "commitments:\n  - {account: " + string(alice) + ", months: 1, from: 2026-01-01T00:00:00Z, until: 2027-01-01T00:00:00Z, auto_renew: true}\n", "auto_renew", "commitments[0].auto_renew: unknown field (known: account, months, from, until, ended)"},
 	} {
 		_, _, err := rating.ParseFile(strings.NewReader(tc.file), "x.yaml")
 		if err == nil {
@@ -551,7 +551,7 @@ func TestCommitmentTerms(t *testing.T) {
 		{12, "2026-01-01T00:00:00Z", "2027-03-01T00:00:00Z", "commitments[0].until"},
 		{1201, "2026-01-01T00:00:00Z", "2126-02-01T00:00:00Z", "commitments[0].months"},
 	} {
-		err := rating.CheckCommitmentTerms([]abacus.Commitment{{Account: "6f1c2a4e-8d3b-4c1a-9e2f-1a2b3c4d5e6f", Months: c.months, From: at(c.from), Until: at(c.until)}})
+		err := rating.CheckCommitmentTerms([]abacus.Commitment{{Account: "6f1c2a4e-8d3b-4c1a-9e2f-1a2b3c4d5e6f", Months: c.months, From: at(c.from), Until: at(c.until)}}, nil)
 		var ae *abacus.Error
 		switch {
 		case c.refused == "" && err != nil:
@@ -560,7 +560,7 @@ func TestCommitmentTerms(t *testing.T) {
 			t.Errorf("%d months from %s until %s: %v, want %s refused", c.months, c.from, c.until, err, c.refused)
 		}
 	}
-	err := rating.CheckCommitmentTerms([]abacus.Commitment{{Months: 1, From: at("2026-11-01T00:00:00Z"), Until: at("2026-11-05T00:00:00Z")}})
+	err := rating.CheckCommitmentTerms([]abacus.Commitment{{Months: 1, From: at("2026-11-01T00:00:00Z"), Until: at("2026-11-05T00:00:00Z")}}, nil)
 	if want := "commitments[0].until: 2026-11-05T00:00:00Z is not 1 month after from (2026-11-01T00:00:00Z), as months says: a commitment runs for its term; give until 2026-12-01T00:00:00Z, or the months from and until span"; err == nil || err.Error() != want {
 		t.Errorf("the refusal: %v\nwant %s", err, want)
 	}

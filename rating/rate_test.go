@@ -507,15 +507,19 @@ func TestVolumeDiscountIsTheMonths(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		from, until time.Time
-		first, then string // costs of 90 minutes on the 5th, then 11 on the 20th
-		perUnitOn20 string // a per-unit price keeps the discount of the event's time
-		graduated   string // 11 minutes after 90 under a graduated price: the month's discount too
+		ended       time.Time // an early end, or zero
+		first, then string    // costs of 90 minutes on the 5th, then 11 on the 20th
+		perUnitOn20 string    // a per-unit price keeps the discount of the event's time
+		graduated   string    // 11 minutes after 90 under a graduated price: the month's discount too
 	}{
-		{"a commitment ending mid-month", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), nov(15), "45", "-39.95", "11", "5.05"},
-		{"a commitment starting mid-month", nov(15), time.Date(2027, 11, 15, 0, 0, 0, 0, time.UTC), "90", "-79.9", "5.5", "10.1"},
-		{"a commitment from the month's start", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), nov(15), "45", "-39.95", "11", "5.05"},
+		{"a commitment ending mid-month", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), nov(15), time.Time{}, "45", "-39.95", "11", "5.05"},
+		{"a commitment starting mid-month", nov(15), time.Date(2027, 11, 15, 0, 0, 0, 0, time.UTC), time.Time{}, "90", "-79.9", "5.5", "10.1"},
+		{"a commitment from the month's start", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), nov(15), time.Time{}, "45", "-39.95", "11", "5.05"},
+		// Ended early, mid-month, it ends there as one whose term did.
+		{"a commitment ended early mid-month", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 10, 1, 0, 0, 0, 0, time.UTC), nov(15), "45", "-39.95", "11", "5.05"},
+		{"a commitment ended early before the month", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC), "90", "-79.9", "11", "10.1"},
 	} {
-		b := mustBook(t, []abacus.Price{p, per, grad}, nil, []abacus.Commitment{{Account: alice, Months: 12, From: tc.from, Until: tc.until}})
+		b := mustBook(t, []abacus.Price{p, per, grad}, nil, []abacus.Commitment{{Account: alice, Months: 12, From: tc.from, Until: tc.until, Ended: tc.ended}})
 		en := newEngine(b, "USD")
 		first, then := en.rate(t, event("v", 90, nov(5))), en.rate(t, event("v", 11, nov(20)))
 		wantCost(t, tc.name+": the first 90 minutes", first.Cost, tc.first)

@@ -128,6 +128,9 @@ func TestNewBookErrors(t *testing.T) {
 		{"no from", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, Until: feb1}}, "commitments[0].from", abacus.CodeInvalid},
 		{"no until", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: jan1}}, "commitments[0].until", abacus.CodeInvalid},
 		{"empty commitment", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: feb1, Until: feb1}}, "commitments[0].until", abacus.CodeInvalid},
+		{"ended at its start", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: jan1, Until: feb1, Ended: jan1}}, "commitments[0].ended", abacus.CodeInvalid},
+		{"ended before its start", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: feb1, Until: feb1.AddDate(0, 1, 0), Ended: jan1}}, "commitments[0].ended", abacus.CodeInvalid},
+		{"ended after its term", nil, nil, []abacus.Commitment{{Account: alice, Months: 1, From: jan1, Until: feb1, Ended: feb1.Add(time.Microsecond)}}, "commitments[0].ended", abacus.CodeInvalid},
 	} {
 		_, err := rating.NewBook(nil, tc.prices, tc.levels, tc.commitments)
 		var ae *abacus.Error

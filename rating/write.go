@@ -34,6 +34,9 @@ func WriteFile(w io.Writer, name string, prices []abacus.Price, commitments []ab
 			cn.set("months", num(int64(c.Months)))
 			cn.set("from", str(formatTime(c.From)))
 			cn.set("until", str(formatTime(c.Until)))
+			if !c.Ended.IsZero() {
+				cn.set("ended", str(formatTime(c.Ended)))
+			}
 			cl.items = append(cl.items, cn)
 		}
 		root.set("commitments", cl)

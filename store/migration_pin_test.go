@@ -41,6 +41,7 @@ var landed = map[string]string{
 	"sqlite 0023_unpriced_rollups":         "079b2e69c25a2d9aabf00d16e1c6b0ea5988bae39ba45f3d650ffdede2ddf727",
 	"sqlite 0024_billing_zone":             "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
 	"sqlite 0025_usage_paid_by_resource":   "09489249901df06992a410d192726f511f9a1c26543e7ce4cbc7c226ea922873",
+	"sqlite 0026_commitment_ends":          "2f1d0a79e8616dd1c46b6fca782d1d2ca5af932add47a5abb9ceda62a0e38d10",
 	"postgres 0001_ledger":                 "e010e3d116c1377bfaa3192701f3232755dde6fca129262fae3c34cfe65b894f",
 	"postgres 0002_usage":                  "0be7f9b1b762e5cd50ee7d4cf0a4fbf2e88e6be785d3aa74a4885bca705c9443",
 	"postgres 0003_dead_letter_headers":    "c21094759f8c3cd9e1041575f2b7e38e5fbe4cb25bfc4b0c9201b9d0a4df8054",
@@ -66,6 +67,7 @@ var landed = map[string]string{
 	"postgres 0023_unpriced_rollups":       "432bff26f44a533cfe18b3683574cd4f45900977539624b97c28b45287c2e6a2",
 	"postgres 0024_billing_zone":           "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
 	"postgres 0025_usage_paid_by_resource": "125eee333763d13d8b2563a2f942ee304ac2c30284c5466638fb56a46d81b406",
+	"postgres 0026_commitment_ends":        "d8cb6bf1e250af28a26a9dfad924ea8d3136f20386fd795ae8e0fbe7b2be5862",
 }
 
 func TestMigrationsAreNeverEdited(t *testing.T) {

@@ -119,37 +119,71 @@ func PriceTooEarly(i int, p *abacus.Price, latest time.Time) error {
 }
 
 // CommitmentReach is the end of the time whose charges c's discounts
-// decide: Until, or, when that falls within a billing month (of zone), the
+// decide: its End(), or, when that falls within a billing month (of zone), the
 // month's end, since a price that counts usage (graduated, volume,
 // package) takes the discount in force at its month's start for the whole
 // month.
 func CommitmentReach(c *abacus.Commitment, zone *time.Location) time.Time {
-	start, end := rating.Month(c.Until, zone)
-	if start.Equal(c.Until) {
-		return c.Until.UTC()
+	return reach(c.End(), zone)
+}
+
+// reach is the end of the time whose charges a commitment ending at end
+// decides: end itself, or, when it falls within a month, that month's end,
+// as a price that counts usage takes the discount of its month's start for
+// the whole month.
+func reach(end time.Time, zone *time.Location) time.Time {
+	start, monthEnd := rating.Month(end, zone)
+	if start.Equal(end) {
+		return end.UTC()
 	}
-	return end
+	return monthEnd
+}
+
+// EndSpan is the time whose charges moving a stored commitment's end
+// from was to c.End() would change: from the earlier of the two to the
+// reach of the later. No charged event of the account may fall in it.
+func EndSpan(c *abacus.Commitment, was time.Time, zone *time.Location) (from, to time.Time) {
+	lo, hi := was, c.End()
+	if hi.Before(lo) {
+		lo, hi = hi, lo
+	}
+	return lo.UTC(), reach(hi, zone)
+}
+
+// CommitmentEndTooEarly is the error of moving the end of commitments[i]
+// (stored ending at was) over a time in which its account has a charged
+// event (latest, the last of them), charged by the end it had.
+func CommitmentEndTooEarly(i int, c *abacus.Commitment, was, latest time.Time, zone *time.Location) error {
+	_, to := EndSpan(c, was, zone)
+	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].ended", i),
+		"account %s has an event charged at %s, between the commitment's end as stored (%s) and this one (%s; for a price that counts usage, to %s), "+
+			"whose charge this end would change: an end moves only over time in which the account has no charged event; end it after that event",
+		c.Account, latest.UTC().Format(time.RFC3339Nano), was.UTC().Format(time.RFC3339Nano), c.End().UTC().Format(time.RFC3339Nano), to.In(zone).Format(time.RFC3339))
 }
 
 // CommitmentTooEarly is the error of adding commitments[i] over a time
 // in which the account has a charged event (latest, the last of them):
 // its discount would apply to events already charged without it.
 func CommitmentTooEarly(i int, c *abacus.Commitment, latest time.Time, zone *time.Location) error {
-	if !latest.Before(c.Until) {
+	end, endField := c.End(), "until"
+	if !c.Ended.IsZero() {
+		endField = "ended"
+	}
+	if !latest.Before(end) {
 		// Only the month of its end reaches the event: the end is at fault.
-		start, _ := rating.Month(c.Until, zone)
-		return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].until", i),
+		start, _ := rating.Month(end, zone)
+		return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].%s", i, endField),
 			"account %s has an event charged at %s, after this commitment's end %s but in the same month, charged without its discount, "+
 				"and a price that counts usage takes the discount of its month's start for the whole month: end it at %s, the month's start",
-			c.Account, latest.UTC().Format(time.RFC3339Nano), c.Until.UTC().Format(time.RFC3339Nano), start.In(zone).Format(time.RFC3339))
+			c.Account, latest.UTC().Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339Nano), start.In(zone).Format(time.RFC3339))
 	}
 	reach := ""
-	if r := CommitmentReach(c, zone); !r.Equal(c.Until) {
+	if r := CommitmentReach(c, zone); !r.Equal(end) {
 		reach = fmt.Sprintf(" (or before %s: a price that counts usage takes the discount of its month's start for the whole month)", r.In(zone).Format(time.RFC3339))
 	}
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].from", i),
 		"account %s has an event charged at %s, within %s to %s%s, without this commitment's discount: start it after that event",
-		c.Account, latest.UTC().Format(time.RFC3339Nano), c.From.UTC().Format(time.RFC3339Nano), c.Until.UTC().Format(time.RFC3339Nano), reach)
+		c.Account, latest.UTC().Format(time.RFC3339Nano), c.From.UTC().Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339Nano), reach)
 }
 
 // CheckZoneChange refuses to make zone the billing zone in place of have

@@ -140,7 +140,8 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 		if err := rating.CheckCountedVersions(zone, book.Prices, prices); err != nil {
 			return file.Locate(err, prices, commitments)
 		}
-		if err := rating.CheckCommitmentTerms(commitments); err != nil {
+		terms := rating.TermsOf(book.Commitments)
+		if err := rating.CheckCommitmentTerms(commitments, terms); err != nil {
 			return file.Locate(err, prices, commitments)
 		}
 		add := st.PriceBookAdd
@@ -163,11 +164,25 @@ func pricesAdd(ctx context.Context, st migrator, file *rating.File, book *abacus
 			return file.Locate(err, prices, commitments)
 		}
 		warnUnknownAccounts(ctx, st, file, prices, commitments, stderr)
+		ends := 0 // commitments of a stored term, whose end the file moves
+		for i := range commitments {
+			if terms.Hold(&commitments[i]) {
+				ends++
+			}
+		}
+		what := fmt.Sprintf("%s and %s", count(len(prices), "price"), count(len(commitments)-ends, "commitment"))
+		if ends > 0 {
+			moved := "moved"
+			if dryRun {
+				moved = "move"
+			}
+			what += ", and " + moved + " the end of " + count(ends, "stored commitment")
+		}
 		if dryRun {
-			fmt.Fprintf(stdout, "would import %s and %s from %s; %s (a dry run: nothing changed)\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
+			fmt.Fprintf(stdout, "would import %s from %s; %s (a dry run: nothing changed)\n", what, file.Name, kept)
 			return nil
 		}
-		fmt.Fprintf(stdout, "imported %s and %s from %s; %s\n", count(len(prices), "price"), count(len(commitments), "commitment"), file.Name, kept)
+		fmt.Fprintf(stdout, "imported %s from %s; %s\n", what, file.Name, kept)
 		unpricedHint(ctx, st, book, stdout)
 		return nil
 	}
@@ -292,17 +307,21 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // listCommitments writes the commitments that have not ended by now (all:
-// every one), by account and start: a commitment decides the discounts
+// every one, ended early too), by account and start: a commitment decides the discounts
 // its account's events get, and had no listing (QA).
 func listCommitments(w io.Writer, cs []abacus.Commitment, all bool, now time.Time) error {
-	cs = slices.DeleteFunc(slices.Clone(cs), func(c abacus.Commitment) bool { return !all && !c.Until.After(now) })
+	cs = slices.DeleteFunc(slices.Clone(cs), func(c abacus.Commitment) bool { return !all && !c.End().After(now) })
 	slices.SortFunc(cs, func(a, b abacus.Commitment) int {
 		return cmp.Or(cmp.Compare(a.Account, b.Account), a.From.Compare(b.From), a.Until.Compare(b.Until), cmp.Compare(a.Months, b.Months))
 	})
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT	MONTHS	FROM	UNTIL")
+	fmt.Fprintln(tw, "ACCOUNT	MONTHS	FROM	UNTIL	ENDED")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", c.Account, c.Months, c.From.Format(time.RFC3339Nano), c.Until.Format(time.RFC3339Nano))
+		ended := "-" // runs its term
+		if c.End().Before(c.Until) {
+			ended = c.Ended.Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", c.Account, c.Months, c.From.Format(time.RFC3339Nano), c.Until.Format(time.RFC3339Nano), ended)
 	}
 	return tw.Flush()
 }

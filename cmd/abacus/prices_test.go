@@ -62,9 +62,9 @@ func TestPricesListShowsEveryModel(t *testing.T) {
 	}
 	// The commitments, which had no listing (QA).
 	out, err = runCLI(t, "prices", "list", "--db", dsn, "--commitments", "--all")
-	want := []string{"ACCOUNT MONTHS FROM UNTIL",
-		"0d9c8b7a-6f5e-4d3c-2b1a-098765432100 3 2026-01-31T23:00:00Z 2026-04-30T22:00:00Z",
-		"5b7e0c1a-9f3e-4a57-8d2c-0a1b2c3d4e5f 12 2026-01-01T00:00:00Z 2027-01-01T00:00:00Z"}
+	want := []string{"ACCOUNT MONTHS FROM UNTIL ENDED",
+		"0d9c8b7a-6f5e-4d3c-2b1a-098765432100 3 2026-01-31T23:00:00Z 2026-04-30T22:00:00Z -",
+		"5b7e0c1a-9f3e-4a57-8d2c-0a1b2c3d4e5f 12 2026-01-01T00:00:00Z 2027-01-01T00:00:00Z -"}
 	var got []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		got = append(got, strings.Join(strings.Fields(line), " "))
@@ -86,6 +86,67 @@ func TestPricesListShowsEveryModel(t *testing.T) {
 	if err := listCommitments(&buf, commitments, false, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)); err != nil || strings.Count(buf.String(), "\n") != 2 || !strings.Contains(buf.String(), "5b7e0c1a") {
 		t.Fatalf("the commitments not ended on 2026-06-01: %v\n%s", err, buf.String())
 	}
+}
+
+// TestPricesImportEndsACommitment: the price file ends a commitment early
+// by giving it ended; the listing shows the end, the file without it
+// imported again leaves it, and a commitment ended before it was stored
+// is not listed as running.
+func TestPricesImportEndsACommitment(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "a.db")
+	example, err := os.ReadFile("../../rating/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "prices", "import", "--db", dsn, "../../rating/testdata/example.yaml"); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	const term = "    until: 2027-01-01T00:00:00Z\n"
+	if strings.Count(string(example), term) != 1 {
+		t.Fatal("the example's commitment of 12 months is not where the test looks")
+	}
+	path := writeFile(t, "ended.yaml", strings.Replace(string(example), term, term+"    ended: 2026-07-01T00:00:00Z\n", 1))
+	out, err := runCLI(t, "prices", "import", "--db", dsn, "--dry-run", path)
+	if err != nil || !strings.Contains(out, "would import 0 prices and 0 commitments, and move the end of 1 stored commitment from "+path) {
+		t.Fatalf("the dry run: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "prices", "import", "--db", dsn, path)
+	if err != nil || !strings.Contains(out, "imported 0 prices and 0 commitments, and moved the end of 1 stored commitment from "+path) {
+		t.Fatalf("the import: %v\n%s", err, out)
+	}
+	const endedRow = "5b7e0c1a-9f3e-4a57-8d2c-0a1b2c3d4e5f 12 2026-01-01T00:00:00Z 2027-01-01T00:00:00Z 2026-07-01T00:00:00Z"
+	listed := func(what string) {
+		t.Helper()
+		out, err := runCLI(t, "prices", "list", "--db", dsn, "--commitments", "--all")
+		if err != nil || !strings.Contains(strings.Join(strings.Fields(out), " "), endedRow) {
+			t.Fatalf("%s: %v\n%s", what, err, out)
+		}
+	}
+	listed("after the end")
+	out, err = runCLI(t, "prices", "import", "--db", dsn, "../../rating/testdata/example.yaml")
+	if err != nil || !strings.Contains(out, "nothing new in ../../rating/testdata/example.yaml") {
+		t.Fatalf("the file without the end again: %v\n%s", err, out)
+	}
+	listed("after the file without the end")
+	// Ended by August, it is not among those running then.
+	var running strings.Builder
+	_, commitments, err := rating.ParseFile(strings.NewReader(strings.Replace(string(example), term, term+"    ended: 2026-07-01T00:00:00Z\n", 1)), "ended.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listCommitments(&running, commitments, false, time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)); err != nil || strings.Contains(running.String(), "5b7e0c1a") {
+		t.Fatalf("an ended commitment is listed as running: %v\n%s", err, running.String())
+	}
+	out, err = runCLI(t, "prices", "import", "--db", dsn, "--correct", path)
+	if err != nil {
+		t.Fatalf("a correction holding the commitment as stored: %v\n%s", err, out)
+	}
+	moved := writeFile(t, "moved.yaml", strings.Replace(string(example), term, term+"    ended: 2026-08-01T00:00:00Z\n", 1))
+	out, err = runCLI(t, "prices", "import", "--db", dsn, "--correct", moved)
+	if err == nil || !strings.Contains(out, "commitments[0].ended: is not the stored commitment's end") {
+		t.Fatalf("a correction moving the end: %v\n%s", err, out)
+	}
+	listed("after the refused correction")
 }
 
 // TestPricesImportNamesLineOfStoredConflict: a price whose key, currency

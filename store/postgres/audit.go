@@ -118,12 +118,7 @@ func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 }
 
 func (r *auditReader) Commitments(fn func(abacus.Commitment) error) error {
-	return each(r, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`, func(row pgx.Row) (abacus.Commitment, error) {
-		var c abacus.Commitment
-		err := row.Scan(&c.Account, &c.Months, &c.From, &c.Until)
-		c.From, c.Until = c.From.UTC(), c.Until.UTC()
-		return c, err
-	}, fn)
+	return each(r, commitmentsQuery, scanCommitment, fn)
 }
 
 func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {

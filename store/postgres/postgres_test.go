@@ -298,14 +298,16 @@ func TestWriteLazyTransaction(t *testing.T) {
 // (and those after it), for tests that set up what an older schema held.
 // Each has no room to spare, so appending to it copies.
 var (
-	undo0025 = []string{
+	undo0026 = []string{`DROP TRIGGER commitments_append_only ON commitments`, `DROP TRIGGER commitments_append_only_truncate ON commitments`,
+		`DROP TABLE commitment_ends`}
+	undo0025 = slices.Concat(undo0026, []string{
 		`CREATE TEMPORARY TABLE paid_by_month AS SELECT account_id, currency, period,
 			sum(cash)::bigint AS cash, sum(bonus)::bigint AS bonus, sum(voucher)::bigint AS voucher FROM usage_paid GROUP BY 1, 2, 3`,
 		`DELETE FROM usage_paid`,
 		`ALTER TABLE usage_paid DROP CONSTRAINT usage_paid_pkey, DROP COLUMN resource_id, ADD PRIMARY KEY (account_id, currency, period)`,
 		`INSERT INTO usage_paid (account_id, currency, period, cash, bonus, voucher) SELECT * FROM paid_by_month`,
 		`DROP TABLE paid_by_month`,
-	}
+	})
 	undo0024 = slices.Concat(undo0025, []string{`DROP TABLE billing_zone`})
 	undo0023 = slices.Concat(undo0024, []string{`ALTER TABLE usage_rollups DROP COLUMN unpriced_quantity, DROP COLUMN unpriced_events`})
 	undo0017 = slices.Concat(undo0023, []string{`ALTER TABLE usage_counters DROP COLUMN price_id`})

@@ -130,18 +130,8 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 				return err
 			}
 		}
-		for i, c := range commitments {
-			var latest time.Time
-			err := tx.QueryRow(ctx, `SELECT event_time FROM usage_events WHERE account_id = $1 AND event_time >= $2 AND event_time < $3
-				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), c.From, store.CommitmentReach(&c, zone)).Scan(&latest)
-			if err == nil {
-				return store.CommitmentTooEarly(i, &c, latest, zone)
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES ($1, $2, $3, $4)`,
-				string(c.Account), c.Months, c.From, c.Until); err != nil {
+		for i := range commitments {
+			if err := addCommitment(ctx, tx, i, &commitments[i], zone); err != nil {
 				return err
 			}
 		}
@@ -220,13 +210,8 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 		}); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`)
-		b.Commitments, err = collect(rows, err, func(row pgx.Row) (abacus.Commitment, error) {
-			var c abacus.Commitment
-			err := row.Scan(&c.Account, &c.Months, &c.From, &c.Until)
-			c.From, c.Until = c.From.UTC(), c.Until.UTC()
-			return c, err
-		})
+		rows, err = tx.Query(ctx, commitmentsQuery)
+		b.Commitments, err = collect(rows, err, scanCommitment)
 		return err
 	})
 	return b, err

@@ -131,13 +131,7 @@ func (r *auditReader) Prices(fn func(abacus.Price) error) error {
 }
 
 func (r *auditReader) Commitments(fn func(abacus.Commitment) error) error {
-	return each(r, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`, func(rows *sql.Rows) (abacus.Commitment, error) {
-		var c abacus.Commitment
-		var from, until int64
-		err := rows.Scan(&c.Account, &c.Months, &from, &until)
-		c.From, c.Until = fromMicros(from), fromMicros(until)
-		return c, err
-	}, fn)
+	return each(r, commitmentsQuery, scanCommitment, fn)
 }
 
 func (r *auditReader) PriceUses(fn func(abacus.PriceUse) error) error {

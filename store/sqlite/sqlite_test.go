@@ -689,9 +689,16 @@ const undo0024 = undo0025 + `DROP TABLE billing_zone;
 	DELETE FROM schema_migrations WHERE version >= 24;
 	`
 
-// undo0025 takes a migrated database back to before 0025: what the
-// buckets paid, per month rather than per resource.
-const undo0025 = `CREATE TABLE usage_paid_by_month (
+// undo0026 takes a migrated database back to before 0026: no commitment
+// ends, and commitments open to edits.
+const undo0026 = `DROP TRIGGER commitments_append_only_update; DROP TRIGGER commitments_append_only_delete;
+	DROP TRIGGER commitments_append_only_replace; DROP TABLE commitment_ends;
+	DELETE FROM schema_migrations WHERE version >= 26;
+	`
+
+// undo0025 takes a migrated database back to before 0025 (and 0026): what
+// the buckets paid, per month rather than per resource.
+const undo0025 = undo0026 + `CREATE TABLE usage_paid_by_month (
 		account_id TEXT NOT NULL,
 		currency   TEXT NOT NULL,
 		period     INTEGER NOT NULL,

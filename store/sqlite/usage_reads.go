@@ -113,18 +113,8 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 				return err
 			}
 		}
-		for i, c := range commitments {
-			var latest int64
-			err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ?
-				AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(c.Account), micros(c.From), micros(store.CommitmentReach(&c, zone))).Scan(&latest)
-			if err == nil {
-				return store.CommitmentTooEarly(i, &c, fromMicros(latest), zone)
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
-				string(c.Account), c.Months, micros(c.From), micros(c.Until)); err != nil {
+		for i := range commitments {
+			if err := addCommitment(ctx, tx, i, &commitments[i], zone); err != nil {
 				return err
 			}
 		}
@@ -231,18 +221,16 @@ func (s *Store) PriceBookLoad(ctx context.Context) (*abacus.PriceBook, error) {
 		b.Levels = append(b.Levels, l)
 	}
 	rows.Close()
-	rows, err = tx.QueryContext(ctx, `SELECT account_id, months, starts_at, ends_at FROM commitments ORDER BY id`)
+	rows, err = tx.QueryContext(ctx, commitmentsQuery)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var c abacus.Commitment
-		var from, until int64
-		if err := rows.Scan(&c.Account, &c.Months, &from, &until); err != nil {
+		c, err := scanCommitment(rows)
+		if err != nil {
 			return nil, err
 		}
-		c.From, c.Until = fromMicros(from), fromMicros(until)
 		b.Commitments = append(b.Commitments, c)
 	}
 	return b, rows.Err()

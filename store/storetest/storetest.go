@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t testing.TB) abacus.Store) {
 		{"DeadLetterPagesByBytes", testDeadLetterPagesByBytes},
 		{"PriceVersionTaken", testPriceVersionTaken},
 		{"PriceTooEarly", testPriceTooEarly},
+		{"CommitmentEnds", testCommitmentEnds},
 		{"PriceRevisionRoundTrip", testPriceRevisionRoundTrip},
 		{"PriceCorrectTooEarly", testPriceCorrectTooEarly},
 		{"PriceCorrectRevisionTaken", testPriceCorrectRevisionTaken},
