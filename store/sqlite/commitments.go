@@ -53,7 +53,7 @@ func addCommitment(ctx context.Context, tx *sql.Tx, i int, c *abacus.Commitment,
 		return err
 	}
 	if len(ends) == 0 {
-		latest, err := latestCharged(ctx, tx, c.Account, c.From, store.CommitmentReach(c, zone))
+		latest, err := chargedIn(ctx, tx, c.Account, c.From, store.CommitmentReach(c, zone), false)
 		if err != nil {
 			return err
 		}
@@ -76,13 +76,13 @@ func addCommitment(ctx context.Context, tx *sql.Tx, i int, c *abacus.Commitment,
 			continue
 		}
 		was := fromMicros(end)
-		from, to := store.EndSpan(c, was, zone)
-		latest, err := latestCharged(ctx, tx, c.Account, from, to)
+		from, to, later := store.EndSpan(c, was, zone)
+		at, err := chargedIn(ctx, tx, c.Account, from, to, later)
 		if err != nil {
 			return err
 		}
-		if !latest.IsZero() {
-			return store.CommitmentEndTooEarly(i, c, was, latest, zone)
+		if !at.IsZero() {
+			return store.CommitmentEndRefused(i, c, was, at, zone)
 		}
 		if err := insertEnd(ctx, tx, id, c.End()); err != nil {
 			return err
@@ -97,17 +97,21 @@ func insertEnd(ctx context.Context, tx *sql.Tx, id int64, end time.Time) error {
 	return err
 }
 
-// latestCharged is the time of the account's latest charged event in
-// [from, to), or zero if it has none there.
-func latestCharged(ctx context.Context, tx *sql.Tx, acct abacus.AccountID, from, to time.Time) (time.Time, error) {
-	var latest int64
+// chargedIn is the time of the account's last event charged at a price in
+// [from, to) (first: its first), or zero if it has none there.
+func chargedIn(ctx context.Context, tx *sql.Tx, acct abacus.AccountID, from, to time.Time, first bool) (time.Time, error) {
+	order := "DESC"
+	if first {
+		order = "ASC"
+	}
+	var at int64
 	err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ?
-		AND price_ids <> '' ORDER BY event_time DESC LIMIT 1`, string(acct), micros(from), micros(to)).Scan(&latest)
+		AND price_ids <> '' ORDER BY event_time `+order+` LIMIT 1`, string(acct), micros(from), micros(to)).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
 	if err != nil {
 		return time.Time{}, err
 	}
-	return fromMicros(latest), nil
+	return fromMicros(at), nil
 }

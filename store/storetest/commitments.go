@@ -101,8 +101,24 @@ func testCommitmentEnds(t *testing.T, st abacus.Store) {
 	// from moving past it; an end moved earlier, over no charged event,
 	// is taken.
 	charge("may", day(5, 5))
-	refused("an end moved past an event charged without the discount", ended(day(6, 1)), "commitments[0].ended", "2026-05-05T00:00:00Z", day(4, 15))
+	charge("jun", day(6, 10))
+	refused("an end moved past an event charged without the discount", ended(day(6, 15)), "commitments[0].ended", "2026-05-05T00:00:00Z", day(4, 15))
 	refused("the end undone", year, "commitments[0].ended", "2026-05-05T00:00:00Z", day(4, 15))
+	// The refusal says how far it may move: to the start of the month of
+	// the first event after it, as a price that counts usage takes the
+	// discount of its month's start.
+	err = st.PriceBookAdd(ctx, nil, []abacus.Commitment{ended(day(6, 15))})
+	if err == nil || !strings.Contains(err.Error(), "end it at 2026-05-01T00:00:00Z at the latest") {
+		t.Fatalf("the refusal of an end moved later: %v", err)
+	}
+	if err := st.PriceBookAdd(ctx, nil, []abacus.Commitment{ended(day(5, 1))}); err != nil {
+		t.Fatalf("an end moved as late as the refusal said: %v", err)
+	}
+	same("moved later", day(5, 1))
+	err = st.PriceBookAdd(ctx, nil, []abacus.Commitment{ended(day(5, 2))})
+	if err == nil || !strings.Contains(err.Error(), "so its end cannot move later") {
+		t.Fatalf("the refusal of an end moved into the month of the next event: %v", err)
+	}
 	if err := st.PriceBookAdd(ctx, nil, []abacus.Commitment{ended(day(4, 1))}); err != nil {
 		t.Fatalf("an end moved earlier: %v", err)
 	}

@@ -9,7 +9,13 @@ CREATE TABLE commitment_ends (
     recorded_at   TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX commitment_ends_by_commitment ON commitment_ends (commitment_id, id);
-CREATE OR REPLACE TRIGGER commitments_append_only BEFORE UPDATE OR DELETE ON commitments FOR EACH ROW EXECUTE FUNCTION abacus_append_only();
-CREATE OR REPLACE TRIGGER commitments_append_only_truncate BEFORE TRUNCATE ON commitments FOR EACH STATEMENT EXECUTE FUNCTION abacus_append_only();
-CREATE OR REPLACE TRIGGER commitment_ends_append_only BEFORE UPDATE OR DELETE ON commitment_ends FOR EACH ROW EXECUTE FUNCTION abacus_append_only();
-CREATE OR REPLACE TRIGGER commitment_ends_append_only_truncate BEFORE TRUNCATE ON commitment_ends FOR EACH STATEMENT EXECUTE FUNCTION abacus_append_only();
+CREATE OR REPLACE FUNCTION abacus_commitments_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% rows are never edited or deleted: end a commitment early, move its end, or undo the end (ended: its until) with a price file that gives it ended (abacus prices import)', TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE OR REPLACE TRIGGER commitments_append_only BEFORE UPDATE OR DELETE ON commitments FOR EACH ROW EXECUTE FUNCTION abacus_commitments_append_only();
+CREATE OR REPLACE TRIGGER commitments_append_only_truncate BEFORE TRUNCATE ON commitments FOR EACH STATEMENT EXECUTE FUNCTION abacus_commitments_append_only();
+CREATE OR REPLACE TRIGGER commitment_ends_append_only BEFORE UPDATE OR DELETE ON commitment_ends FOR EACH ROW EXECUTE FUNCTION abacus_commitments_append_only();
+CREATE OR REPLACE TRIGGER commitment_ends_append_only_truncate BEFORE TRUNCATE ON commitment_ends FOR EACH STATEMENT EXECUTE FUNCTION abacus_commitments_append_only();
