@@ -131,7 +131,7 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 			}
 		}
 		for i := range commitments {
-			if err := addCommitment(ctx, tx, i, &commitments[i], zone); err != nil {
+			if err := store.AddCommitment(commitmentRows{ctx, tx}, i, &commitments[i], zone); err != nil {
 				return err
 			}
 		}

@@ -28,84 +28,42 @@ func scanCommitment(rows *sql.Rows) (abacus.Commitment, error) {
 	return c, err
 }
 
-// addCommitment stores commitments[i], c, or, when a commitment of its
-// term is stored, records c's end for it. Either is refused when the
-// account has a charged event in the time whose charges it would change.
-func addCommitment(ctx context.Context, tx *sql.Tx, i int, c *abacus.Commitment, zone *time.Location) error {
-	rows, err := tx.QueryContext(ctx, `SELECT c.id,
+// commitmentRows are the commitments of a write transaction, for
+// store.AddCommitment.
+type commitmentRows struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (r commitmentRows) Terms(c *abacus.Commitment) ([]store.StoredTerm, error) {
+	rows, err := r.tx.QueryContext(r.ctx, `SELECT c.id,
 		COALESCE((SELECT e.ended_at FROM commitment_ends e WHERE e.commitment_id = c.id ORDER BY e.id DESC LIMIT 1), c.ends_at)
 		FROM commitments c WHERE c.account_id = ? AND c.months = ? AND c.starts_at = ? AND c.ends_at = ?`,
 		string(c.Account), c.Months, micros(c.From), micros(c.Until))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ends := map[int64]int64{}
+	defer rows.Close()
+	var terms []store.StoredTerm
 	for rows.Next() {
-		var id, end int64
-		if err := rows.Scan(&id, &end); err != nil {
-			rows.Close()
-			return err
+		var s store.StoredTerm
+		var end int64
+		if err := rows.Scan(&s.ID, &end); err != nil {
+			return nil, err
 		}
-		ends[id] = end
+		s.End = fromMicros(end)
+		terms = append(terms, s)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(ends) == 0 {
-		latest, err := chargedIn(ctx, tx, c.Account, c.From, store.CommitmentReach(c, zone), false)
-		if err != nil {
-			return err
-		}
-		if !latest.IsZero() {
-			return store.CommitmentTooEarly(i, c, latest, zone)
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
-			string(c.Account), c.Months, micros(c.From), micros(c.Until))
-		if err != nil || c.End().Equal(c.Until) {
-			return err
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		return insertEnd(ctx, tx, id, c.End())
-	}
-	for id, end := range ends {
-		if end == micros(c.End()) {
-			continue
-		}
-		was := fromMicros(end)
-		from, to, later := store.EndSpan(c, was, zone)
-		at, err := chargedIn(ctx, tx, c.Account, from, to, later)
-		if err != nil {
-			return err
-		}
-		if !at.IsZero() {
-			return store.CommitmentEndRefused(i, c, was, at, zone)
-		}
-		if err := insertEnd(ctx, tx, id, c.End()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return terms, rows.Err()
 }
 
-func insertEnd(ctx context.Context, tx *sql.Tx, id int64, end time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO commitment_ends (commitment_id, ended_at, recorded_at) VALUES (?, ?, ?)`,
-		id, micros(end), micros(time.Now()))
-	return err
-}
-
-// chargedIn is the time of the account's last event charged at a price in
-// [from, to) (first: its first), or zero if it has none there.
-func chargedIn(ctx context.Context, tx *sql.Tx, acct abacus.AccountID, from, to time.Time, first bool) (time.Time, error) {
+func (r commitmentRows) ChargedIn(acct abacus.AccountID, from, to time.Time, first bool) (time.Time, error) {
 	order := "DESC"
 	if first {
 		order = "ASC"
 	}
 	var at int64
-	err := tx.QueryRowContext(ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ?
+	err := r.tx.QueryRowContext(r.ctx, `SELECT event_time FROM usage_events WHERE account_id = ? AND event_time >= ? AND event_time < ?
 		AND price_ids <> '' ORDER BY event_time `+order+` LIMIT 1`, string(acct), micros(from), micros(to)).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
@@ -114,4 +72,19 @@ func chargedIn(ctx context.Context, tx *sql.Tx, acct abacus.AccountID, from, to 
 		return time.Time{}, err
 	}
 	return fromMicros(at), nil
+}
+
+func (r commitmentRows) Insert(c *abacus.Commitment) (int64, error) {
+	res, err := r.tx.ExecContext(r.ctx, `INSERT INTO commitments (account_id, months, starts_at, ends_at) VALUES (?, ?, ?, ?)`,
+		string(c.Account), c.Months, micros(c.From), micros(c.Until))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (r commitmentRows) InsertEnd(id int64, end time.Time) error {
+	_, err := r.tx.ExecContext(r.ctx, `INSERT INTO commitment_ends (commitment_id, ended_at, recorded_at) VALUES (?, ?, ?)`,
+		id, micros(end), micros(time.Now()))
+	return err
 }
