@@ -271,7 +271,7 @@ func (f *File) Corrections(book abacus.PriceBook) ([]abacus.Price, error) {
 			return nil, &FileError{File: f.Name, Line: f.commitNodes[j].line, Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d]", j),
 				"is not in the book; a correction changes prices only: import commitments without --correct")}
 		case !c.Ended.IsZero() && !terms.endAs(&c):
-			return nil, &FileError{File: f.Name, Line: f.commitNodes[j].line, Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].ended", j),
+			return nil, &FileError{File: f.Name, Line: f.commitNodes[j].lineOf("ended"), Err: abacus.Errorf(abacus.CodeInvalid, fmt.Sprintf("commitments[%d].ended", j),
 				"%s is not the stored commitment's end (%s); a correction changes prices only: move a commitment's end without --correct",
 				c.Ended.Format(time.RFC3339Nano), terms.storedEnd(&c).Format(time.RFC3339Nano))}
 		}

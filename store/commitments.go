@@ -133,8 +133,16 @@ func endRefused(i int, c *abacus.Commitment, was, at time.Time, zone *time.Locat
 			limit = "so end it at " + start.In(zone).Format(time.RFC3339) + " at the latest"
 		}
 		return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].ended", i),
-			"account %s has an event charged at %s, after the commitment's %s and before this end %s%s, charged without its discount: %s; %s",
+			"account %s has an event charged at %s, at or after the commitment's %s and before this end %s%s, charged without its discount: %s; %s",
 			c.Account, at.UTC().Format(time.RFC3339Nano), stored, c.End().UTC().Format(time.RFC3339Nano), month, rule, limit)
+	}
+	if !at.Before(was) {
+		// In the month of a mid-month stored end, after it: every earlier
+		// end takes that month's discount from a counted price.
+		return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].ended", i),
+			"account %s has an event charged at %s, at or after the commitment's %s but in its month, whose discount a price that counts usage takes whole, "+
+				"and an earlier end would take it back from that month: %s; so its end cannot move earlier",
+			c.Account, at.UTC().Format(time.RFC3339Nano), stored, rule)
 	}
 	return abacus.Errorf(abacus.CodeConflict, fmt.Sprintf("commitments[%d].ended", i),
 		"account %s has an event charged at %s, at or after this end %s and before the commitment's %s%s, charged while it ran: %s; end it after that event",

@@ -32,14 +32,15 @@ func testCommitmentEnds(t *testing.T, st abacus.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	charge := func(id string, at time.Time) {
+	chargeTo := func(acct abacus.AccountID, id string, at time.Time) {
 		t.Helper()
 		mustWrite(t, st, func(tx abacus.WriteTx) error {
 			return tx.Apply(ctx, &abacus.Changes{Events: []abacus.StoredEvent{{
-				UsageEvent: abacus.UsageEvent{ID: id, Account: a.ID, Value: 1, Scene: 11, ResourceID: "gpu", Time: at, Extra: "{}"},
+				UsageEvent: abacus.UsageEvent{ID: id, Account: acct, Value: 1, Scene: 11, ResourceID: "gpu", Time: at, Extra: "{}"},
 				Status:     abacus.EventCharged, ReceivedAt: at, Currency: "USD", PriceIDs: []int64{book.Prices[0].ID}}}})
 		})
 	}
+	charge := func(id string, at time.Time) { t.Helper(); chargeTo(a.ID, id, at) }
 	charge("feb", day(2, 10))
 	charge("mar", day(3, 20))
 
@@ -134,4 +135,22 @@ func testCommitmentEnds(t *testing.T, st abacus.Store) {
 		t.Fatalf("a new commitment ended: %v", err)
 	}
 	same("a new commitment ended", day(4, 1), day(8, 1))
+
+	// An event after a mid-month end, in its month, took that month's
+	// discount from a price that counts usage: no earlier end can take it
+	// back, and the refusal says so rather than to end it after the event
+	// (QA: that end was refused too).
+	c := mustAccount(t, st, 3, "USD")
+	third := abacus.Commitment{Account: c.ID, Months: 12, From: day(1, 1), Until: day(1, 1).AddDate(1, 0, 0), Ended: day(6, 15)}
+	if err := st.PriceBookAdd(ctx, nil, []abacus.Commitment{third}); err != nil {
+		t.Fatal(err)
+	}
+	chargeTo(c.ID, "c-jun", day(6, 20))
+	third.Ended = day(6, 1)
+	err = st.PriceBookAdd(ctx, nil, []abacus.Commitment{third})
+	var ae *abacus.Error
+	if !errors.As(err, &ae) || ae.Field != "commitments[0].ended" || !strings.Contains(ae.Message, "2026-06-20T00:00:00Z") || !strings.Contains(ae.Message, "so its end cannot move earlier") {
+		t.Fatalf("an end moved earlier over an event in its month after it: %v", err)
+	}
+	same("the refused earlier end", day(4, 1), day(8, 1), day(6, 15))
 }
