@@ -41,7 +41,8 @@ after versions are added to it. A version may not take effect before events
 already charged at the one it takes over from, nor change a stored one:
 --correct allows both (a changed version is stored again as its next
 revision) and then charges those events again at the corrected prices,
-appending the difference.
+appending the difference. A commitment is ended early by giving its entry
+ended: TIME and importing the file (not with --correct).
 `)
 		if len(args) > 0 && isHelp(args[0]) {
 			return nil
