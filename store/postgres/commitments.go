@@ -11,10 +11,13 @@ import (
 	"github.com/abacus-billing/abacus/store"
 )
 
+// latestEnd is the end last given the commitment c, or NULL: its latest
+// row of commitment_ends counts.
+const latestEnd = `(SELECT e.ended_at FROM commitment_ends e WHERE e.commitment_id = c.id ORDER BY e.id DESC LIMIT 1)`
+
 // commitmentsQuery reads every commitment, in the order they were added,
 // with its latest end.
-const commitmentsQuery = `SELECT c.account_id, c.months, c.starts_at, c.ends_at,
-	(SELECT e.ended_at FROM commitment_ends e WHERE e.commitment_id = c.id ORDER BY e.id DESC LIMIT 1)
+const commitmentsQuery = `SELECT c.account_id, c.months, c.starts_at, c.ends_at, ` + latestEnd + `
 	FROM commitments c ORDER BY c.id`
 
 func scanCommitment(row pgx.Row) (abacus.Commitment, error) {
@@ -36,8 +39,7 @@ type commitmentRows struct {
 }
 
 func (r commitmentRows) Terms(c *abacus.Commitment) ([]store.StoredTerm, error) {
-	rows, err := r.tx.Query(r.ctx, `SELECT c.id,
-		COALESCE((SELECT e.ended_at FROM commitment_ends e WHERE e.commitment_id = c.id ORDER BY e.id DESC LIMIT 1), c.ends_at)
+	rows, err := r.tx.Query(r.ctx, `SELECT c.id, COALESCE(`+latestEnd+`, c.ends_at)
 		FROM commitments c WHERE c.account_id = $1 AND c.months = $2 AND c.starts_at = $3 AND c.ends_at = $4`,
 		string(c.Account), c.Months, c.From, c.Until)
 	return collect(rows, err, func(row pgx.Row) (store.StoredTerm, error) {

@@ -10,10 +10,13 @@ import (
 	"github.com/abacus-billing/abacus/store"
 )
 
+// latestEnd is the end last given the commitment c, or NULL: its latest
+// row of commitment_ends counts.
+const latestEnd = `(SELECT e.ended_at FROM commitment_ends e WHERE e.commitment_id = c.id ORDER BY e.id DESC LIMIT 1)`
+
 // commitmentsQuery reads every commitment, in the order they were added,
 // with its latest end.
-const commitmentsQuery = `SELECT c.account_id, c.months, c.starts_at, c.ends_at,
-	(SELECT e.ended_at FROM commitment_ends e WHERE e.commitment_id = c.id ORDER BY e.id DESC LIMIT 1)
+const commitmentsQuery = `SELECT c.account_id, c.months, c.starts_at, c.ends_at, ` + latestEnd + `
 	FROM commitments c ORDER BY c.id`
 
 func scanCommitment(rows *sql.Rows) (abacus.Commitment, error) {
@@ -36,8 +39,7 @@ type commitmentRows struct {
 }
 
 func (r commitmentRows) Terms(c *abacus.Commitment) ([]store.StoredTerm, error) {
-	rows, err := r.tx.QueryContext(r.ctx, `SELECT c.id,
-		COALESCE((SELECT e.ended_at FROM commitment_ends e WHERE e.commitment_id = c.id ORDER BY e.id DESC LIMIT 1), c.ends_at)
+	rows, err := r.tx.QueryContext(r.ctx, `SELECT c.id, COALESCE(`+latestEnd+`, c.ends_at)
 		FROM commitments c WHERE c.account_id = ? AND c.months = ? AND c.starts_at = ? AND c.ends_at = ?`,
 		string(c.Account), c.Months, micros(c.From), micros(c.Until))
 	if err != nil {
