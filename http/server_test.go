@@ -469,4 +469,13 @@ func TestAccountConflictNamesWhatDiffers(t *testing.T) {
 		t.Fatalf("%s\nwant message %s", r.raw, want)
 	}
 	f.mustDo("admin", "POST", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-00000000000a","kind":"user","currency":"USD","overdraft":{"unlimited":true}}`, 200)
+	// Read back, it is shaped as it is given: "limit": "0" beside
+	// "unlimited": true read as no overdraft (QA).
+	if r := f.mustDo("admin", "GET", "/api/v1/accounts/"+string(made.ID), "", "", 200); !strings.Contains(r.raw, `"overdraft":{"unlimited":true}`) {
+		t.Fatalf("unlimited overdraft read back as %s", r.raw)
+	}
+	f.mustDo("admin", "POST", "/api/v1/accounts", "", `{"id":"cccccccc-0000-4000-8000-00000000000b","kind":"user","currency":"USD","overdraft":{"limit":"7.5"}}`, 201)
+	if r := f.mustDo("admin", "GET", "/api/v1/accounts/cccccccc-0000-4000-8000-00000000000b", "", "", 200); !strings.Contains(r.raw, `"overdraft":{"limit":"7.5","unlimited":false}`) {
+		t.Fatalf("an overdraft of 7.5 read back as %s", r.raw)
+	}
 }

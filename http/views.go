@@ -25,9 +25,18 @@ type accountView struct {
 	Total    *balView           `json:"total,omitempty"` // not for system accounts
 }
 
+// overdraftView has no limit when it is unlimited: "limit": "0" beside
+// it read as no overdraft at all (QA).
 type overdraftView struct {
-	Limit     abacus.Amount `json:"limit"`
-	Unlimited bool          `json:"unlimited"`
+	Limit     *abacus.Amount `json:"limit,omitempty"`
+	Unlimited bool           `json:"unlimited"`
+}
+
+func newOverdraftView(o abacus.Overdraft) overdraftView {
+	if o.Unlimited {
+		return overdraftView{Unlimited: true}
+	}
+	return overdraftView{Limit: &o.Limit}
 }
 
 // balView sums wallets exactly, past what one Amount holds: each bucket
@@ -48,7 +57,7 @@ func (b *balView) add(balance, held, available abacus.Amount) {
 func newAccountView(a abacus.Account, ws []abacus.Wallet) (accountView, error) {
 	v := accountView{
 		ID: a.ID, Kind: a.Kind, Name: a.Name, Currency: a.Currency, CreatedAt: a.CreatedAt,
-		Overdraft: overdraftView{a.Overdraft.Limit, a.Overdraft.Unlimited}, LowBalance: a.LowBalance,
+		Overdraft: newOverdraftView(a.Overdraft), LowBalance: a.LowBalance,
 		Balances: map[string]balView{},
 	}
 	if a.Kind == abacus.KindSystem {

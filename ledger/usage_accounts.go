@@ -169,7 +169,11 @@ func (e *Engine) refusedNew(book *rating.Book, it *usageItem) error {
 		return nil
 	}
 	floor, _ := od.Floor(abacus.BucketCash)
-	return insufficient(it.costField(r), it.event.Account, od.Limit, cur, floor, amount) // as the batch's insufficientTotal
+	// Not insufficient's words: they spoke of an account that was not
+	// there, and was not made (QA).
+	return abacus.Errorf(abacus.CodeInsufficientFunds, it.costField(r),
+		"account %s does not exist, and one made for it would start with nothing and could spend %s %s (cash down to the floor of %s new accounts get); %s is needed",
+		it.event.Account, od.Limit, cur, floor, amount)
 }
 
 // refusedAnyway says why a new event would be refused whatever its

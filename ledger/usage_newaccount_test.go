@@ -37,7 +37,7 @@ func TestRejectedEventsMakeNoAccount(t *testing.T) {
 			code   abacus.ErrorCode
 			msg    string
 		}{
-			{abacus.IngestRejected, abacus.CodeInsufficientFunds, "can spend 3 USD (what its buckets have available, cash down to its floor of -3); 5 is needed"},
+			{abacus.IngestRejected, abacus.CodeInsufficientFunds, "does not exist, and one made for it would start with nothing and could spend 3 USD (cash down to the floor of -3 new accounts get); 5 is needed"},
 			{abacus.IngestRejected, abacus.CodeInsufficientFunds, "; 4 is needed"},
 			{abacus.IngestRejected, abacus.CodeOverflow, ""},
 			{abacus.IngestRejected, abacus.CodeInsufficientFunds, "; 5 is needed"},
