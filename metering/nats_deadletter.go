@@ -39,7 +39,9 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 		}
 		b.instance = strconv.FormatInt(s.CachedInfo().Created.UnixNano(), 10)
 	}
-	id := fmt.Sprintf("%s:%s:%s:%d", c.cfg.Stream, c.cfg.Durable, b.instance, m.seq)
+	// Not the durable's name: a durable of another name replays the
+	// stream, and had recorded and published every letter again (QA).
+	id := fmt.Sprintf("%s:%s:%d", c.cfg.Stream, b.instance, m.seq)
 	key := "nats:" + id
 	published, err := c.st.DeadLetterAdd(b.ctx, abacus.DeadLetter{
 		// The key makes a redelivered message's second recording a no-op.

@@ -386,6 +386,35 @@ func TestConsumerDeadLetterPublishedOnceAfterReplay(t *testing.T) {
 	}
 }
 
+// TestConsumerDeadLetterKnownToAnotherDurable: a durable of another name
+// (what serve advises for a durable it cannot use) replays the stream, and
+// its letters are the ones recorded: not recorded or published again. The
+// letter had been keyed by the durable's name too (QA: 27 letters became
+// 54, each published twice).
+func TestConsumerDeadLetterKnownToAnotherDurable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	ctx := context.Background()
+	const window = 200 * time.Millisecond
+	dlq := b.createDeadLetterStreamWindow(window)
+	first := b.start(metering.ConsumerConfig{})
+	b.publish(metering.DefaultSubject, "bad")
+	waitFor(t, "the dead letter", func() bool { return first.Stats().DeadLettered == 1 })
+	b.waitDrained(metering.DefaultDurable)
+	first.Stop()
+	time.Sleep(3 * window) // the server forgets the message id
+
+	other := b.start(metering.ConsumerConfig{Durable: "abacus-other"})
+	waitFor(t, "the replayed message dead-lettered again", func() bool { return other.Stats().DeadLettered == 1 })
+	b.waitDrained("abacus-other")
+	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("DLQ stream holds %+v (%v) after another durable's replay, want 1: the letter published once", info.State, err)
+	}
+	if ds := b.deadLetters(); len(ds) != 1 || ds[0].PublishedAt.IsZero() {
+		t.Fatalf("dead letters stored %+v, want the one, marked published", ds)
+	}
+}
+
 // TestConsumerDeadLettersAMessageNearMaxPayload: a bad message that fits
 // the server's max_payload, but not with the headers a dead letter adds,
 // is still dead-lettered and acked: its published copy is cut to fit and

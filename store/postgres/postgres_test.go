@@ -426,11 +426,42 @@ func TestMigrationMarksOldDeadLettersPublished(t *testing.T) {
 	if err != nil || len(ds) != 1 || !ds[0].ReceivedAt.Equal(received) || !ds[0].PublishedAt.Equal(received) {
 		t.Fatalf("dead letters after the migration: %+v %v; want one published at %v", ds, err, received)
 	}
-	published, err := s.DeadLetterAdd(ctx, abacus.DeadLetter{Key: "nats:s:d:1:1", Source: "nats", Subject: "accounting.metering.duration",
+	// Under the key the consumer makes now, without the durable (0027).
+	published, err := s.DeadLetterAdd(ctx, abacus.DeadLetter{Key: "nats:s:1:1", Source: "nats", Subject: "accounting.metering.duration",
 		Reason: "body: is not valid JSON", Payload: []byte("{"), ReceivedAt: received.Add(time.Hour)})
 	if err != nil || !published {
 		t.Fatalf("the old dead letter added again: published %v, %v; want true", published, err)
 	}
+}
+
+// TestMigrationKeysDeadLettersWithoutTheDurable: 0027 takes the durable's
+// name out of the NATS dead letters' keys, so that a durable of another
+// name knows them; of a message two durables recorded, the first letter
+// keeps the key and the other stays listed without one.
+func TestMigrationKeysDeadLettersWithoutTheDurable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, testdb.PostgresSchemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range storetest.DeadLetterKeys0027 {
+		var key any // NULL for ""
+		if k.Before != "" {
+			key = k.Before
+		}
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES ($1, 'nats', 's', 'bad', '\x7b', now())`, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, `DELETE FROM schema_migrations WHERE version >= 27`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkApplied(t, s)
+	storetest.CheckDeadLetterKeys0027(t, s)
 }
 
 // TestMigrationKeepsOldVoids: a void made before events recorded their

@@ -287,11 +287,36 @@ func TestMigrationMarksOldDeadLettersPublished(t *testing.T) {
 	if err != nil || len(ds) != 1 || !ds[0].ReceivedAt.Equal(received) || !ds[0].PublishedAt.Equal(received) {
 		t.Fatalf("dead letters after the migration: %+v %v; want one published at %v", ds, err, received)
 	}
-	published, err := s.DeadLetterAdd(ctx, abacus.DeadLetter{Key: "nats:s:d:1:1", Source: "nats", Subject: "accounting.metering.duration",
+	// Under the key the consumer makes now, without the durable (0027).
+	published, err := s.DeadLetterAdd(ctx, abacus.DeadLetter{Key: "nats:s:1:1", Source: "nats", Subject: "accounting.metering.duration",
 		Reason: "body: is not valid JSON", Payload: []byte("{"), ReceivedAt: received.Add(time.Hour)})
 	if err != nil || !published {
 		t.Fatalf("the old dead letter added again: published %v, %v; want true", published, err)
 	}
+}
+
+// TestMigrationKeysDeadLettersWithoutTheDurable: 0027 takes the durable's
+// name out of the NATS dead letters' keys, so that a durable of another
+// name knows them; of a message two durables recorded, the first letter
+// keeps the key and the other stays listed without one.
+func TestMigrationKeysDeadLettersWithoutTheDurable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, db, path := migratedWithSQL(t)
+	for _, k := range storetest.DeadLetterKeys0027 {
+		if _, err := db.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES (?, 'nats', 's', 'bad', X'7B', 0)`,
+			sql.NullString{String: k.Before, Valid: k.Before != ""}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 27`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkApplied(t, path)
+	storetest.CheckDeadLetterKeys0027(t, s)
 }
 
 // TestMigrationNetsOldVoids: events voided before 0013 kept what their

@@ -132,3 +132,38 @@ func CheckPaidByResource(t *testing.T, s abacus.Store) {
 		row("b", time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC), "gpu", 3_000_000, 0, 0),
 	})
 }
+
+// DeadLetterKeys0027 are the keys of the dead letters each dialect's
+// TestMigrationKeysDeadLettersWithoutTheDurable stores before migration
+// 0027 (in this order; "" is none), and what 0027 makes of them: the
+// durable's name taken out, wherever it is of the shape
+// nats:STREAM:DURABLE:CREATED:SEQ; of one message two durables recorded,
+// the first letter keeps the key.
+var DeadLetterKeys0027 = []struct{ Before, After string }{
+	{"nats:meteringEventStream:abacus-metering:1764000000000000000:7", "nats:meteringEventStream:1764000000000000000:7"},
+	{"nats:meteringEventStream:abacus-other:1764000000000000000:7", ""},
+	{"nats:meteringEventStream:abacus-metering:1764000000000000000:8", "nats:meteringEventStream:1764000000000000000:8"},
+	{"nats:s:a:durable:with:colons:5:6", "nats:s:5:6"},
+	{"nats:s::5:7", "nats:s:5:7"},
+	{"nats:t:99:100", "nats:t:99:100"},
+	{"nats:t:d:99:100", ""}, // its new key is the one above's
+	{"nats:s:d:1", "nats:s:d:1"},
+	{"nats:s:d:1:x", "nats:s:d:1:x"},
+	{"other:s:d:1:2", "other:s:d:1:2"},
+	{"", ""},
+}
+
+// CheckDeadLetterKeys0027 checks the keys of the letters stored as
+// DeadLetterKeys0027 says, after 0027.
+func CheckDeadLetterKeys0027(t *testing.T, s abacus.Store) {
+	t.Helper()
+	ds, err := s.DeadLetters(context.Background(), 0, 100)
+	if err != nil || len(ds) != len(DeadLetterKeys0027) {
+		t.Fatalf("%d dead letters (%v), want %d", len(ds), err, len(DeadLetterKeys0027))
+	}
+	for i, d := range ds {
+		if w := DeadLetterKeys0027[i]; d.Key != w.After {
+			t.Errorf("dead letter %d, keyed %q before 0027: %q, want %q", i+1, w.Before, d.Key, w.After)
+		}
+	}
+}
