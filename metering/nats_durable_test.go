@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -160,4 +161,35 @@ func TestConsumerNarrowsADurableOnlyOn210(t *testing.T) {
 			t.Fatalf("the durable's filters %v", got)
 		}
 	})
+}
+
+// TestConsumerSaysWhatItChangesOfADurable: a durable made beforehand with
+// settings of its own (max_deliver 2, ack_wait 2 s) gets those abacus
+// needs, and the log says which and why (QA: they changed without a word).
+// One that already has them is not mentioned.
+func TestConsumerSaysWhatItChangesOfADurable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStream()
+	if _, err := b.js.CreateConsumer(context.Background(), metering.DefaultStream, jetstream.ConsumerConfig{
+		Durable: metering.DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 2, AckWait: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	c := b.start(metering.ConsumerConfig{Logger: logs.logger(t)})
+	info := b.info(metering.DefaultDurable)
+	if info.Config.MaxDeliver != -1 || info.Config.AckWait != 30*time.Second {
+		t.Fatalf("durable's max_deliver %d, ack_wait %s", info.Config.MaxDeliver, info.Config.AckWait)
+	}
+	for _, want := range []string{"changing the settings of the existing durable consumer", `max_deliver="2 to -1 (a message given up`, `ack_wait="2s to 30s"`, "max_ack_pending="} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log says nothing of %q:\n%s", want, logs.String())
+		}
+	}
+	c.Stop()
+	var again logBuffer
+	b.start(metering.ConsumerConfig{Logger: again.logger(t)})
+	if strings.Contains(again.String(), "changing the settings") {
+		t.Errorf("a durable with abacus's settings was said to change:\n%s", again.String())
+	}
 }

@@ -281,6 +281,7 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (
 		return cfg, fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
 	}
 	existing := cons.CachedInfo().Config
+	c.logSettingsChanged(existing, cfg)
 	had, wants := filtersOf(existing), filtersOf(cfg)
 	if slices.Equal(had, wants) {
 		return cfg, nil
@@ -463,5 +464,28 @@ func intersect(a, b string) (string, bool) {
 		default:
 			return "", false
 		}
+	}
+}
+
+// logSettingsChanged says which of an existing durable's settings, other
+// than its filters, abacus is about to change, and why it must: a durable
+// someone made with max_deliver 2 had become unlimited without a word (QA).
+func (c *Consumer) logSettingsChanged(had, wants jetstream.ConsumerConfig) {
+	var changed []any
+	if had.MaxDeliver != wants.MaxDeliver {
+		changed = append(changed, "max_deliver", fmt.Sprintf("%d to %d (a message given up after some deliveries would never be charged)", had.MaxDeliver, wants.MaxDeliver))
+	}
+	if had.AckWait != wants.AckWait {
+		changed = append(changed, "ack_wait", fmt.Sprintf("%s to %s", had.AckWait, wants.AckWait))
+	}
+	if had.MaxAckPending != wants.MaxAckPending {
+		changed = append(changed, "max_ack_pending", fmt.Sprintf("%d to %d (two pulls in flight)", had.MaxAckPending, wants.MaxAckPending))
+	}
+	if had.Description != wants.Description {
+		changed = append(changed, "description", fmt.Sprintf("%q to %q", had.Description, wants.Description))
+	}
+	if len(changed) > 0 {
+		c.log.Warn("changing the settings of the existing durable consumer to those abacus needs",
+			append([]any{"durable", c.cfg.Durable, "stream", c.cfg.Stream}, changed...)...)
 	}
 }
