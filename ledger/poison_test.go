@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,4 +86,61 @@ func TestPoisonedBatch(t *testing.T) {
 		t.Errorf("cash balance %s, want 19", w.Balance)
 	}
 	mustVerify(t, st)
+}
+
+// downStore fails every write, as a database that is down does, once
+// open is closed.
+type downStore struct {
+	abacus.Store
+	open chan struct{}
+}
+
+func (d downStore) Write(ctx context.Context, fn func(abacus.WriteTx) error) error {
+	<-d.open
+	return errors.New("connection refused")
+}
+
+// TestUsageOutageLogsQuietly: while the database is down every usage
+// batch fails and is retried job by job; the log says so once in 10 s,
+// not for every batch (QA: 78 lines in 20 s of an outage).
+func TestUsageOutageLogsQuietly(t *testing.T) {
+	st := testdb.SQLite(t)
+	var logs syncBuffer
+	down := downStore{st, make(chan struct{})}
+	e := ledger.New(down, ledger.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Usage: ledger.UsageConfig{MaxAhead: -1}})
+	defer e.Close()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	acct := createAccount(t, st, abacus.Overdraft{})
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.Ingest(context.Background(), []abacus.UsageEvent{spaceEvent(fmt.Sprintf("down-%d", i), acct, "gpu", 1, t0)})
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // the first batch waits for the database, the others queue behind it
+	close(down.open)
+	wg.Wait()
+	if n := strings.Count(logs.String(), "retrying it job by job"); n != 1 {
+		t.Fatalf("%d lines of retrying job by job, want 1:\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a log's lines, written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

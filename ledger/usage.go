@@ -490,7 +490,9 @@ func (e *Engine) runUsage(jobs []*usageJob, retried bool) {
 	// A job the database refused is isolated below; several are tried one
 	// by one first, so that the others commit whole.
 	if err != nil && !retried && !errors.Is(err, abacus.ErrRetry) && ctx.Err() == nil && (len(jobs) > 1 || !errors.Is(err, abacus.ErrRefused)) {
-		e.cfg.Logger.Warn("usage batch failed; retrying it job by job", "jobs", len(jobs), "err", err)
+		if ok, missed := e.splitLog.Allow(time.Now()); ok {
+			e.cfg.Logger.Warn("usage batch failed; retrying it job by job (logged once in 10 s at most)", "jobs", len(jobs), "err", err, "not_logged", missed)
+		}
 		for _, j := range jobs {
 			e.runUsage([]*usageJob{j}, true)
 		}
