@@ -62,6 +62,7 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 	from, failed := 0, false  // the turn's first message; whether a turn handed one back
 	var backoff time.Duration // the longest delay a message of the pull was handed back with
 	for i, m := range msgs {
+		c.received.Add(1) // a dead letter come back too: fetched all the same (QA)
 		if m.Subject() == c.cfg.DeadLetterSubject {
 			c.leave(m)
 			continue
@@ -70,7 +71,6 @@ func (c *Consumer) handle(msgs []jetstream.Msg, after <-chan struct{}, queued ch
 		if md, err := m.Metadata(); err == nil {
 			in.delivered, in.seq = md.NumDelivered, md.Sequence.Stream
 		}
-		c.received.Add(1)
 		if in.delivered > 1 {
 			c.redelivered.Add(1)
 		}

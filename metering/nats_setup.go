@@ -73,6 +73,13 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 			"stream", c.cfg.Stream, "captures", strings.Join(cfg.Subjects, ","), "not_captured", strings.Join(missing, ","))
 	}
 	c.filters, c.whole, c.streamSubjects = filters, whole, cfg.Subjects
+	// A durable of the whole stream meets its dead letters and leaves them
+	// (said then); one filtered to usage does not, and the stream keeps
+	// them beside the usage without a word (QA).
+	if !whole && slices.ContainsFunc(cfg.Subjects, func(s string) bool { return subjectCovers(s, c.cfg.DeadLetterSubject) }) {
+		c.log.Warn("the stream captures the dead-letter subject too: abacus's dead letters are stored in it beside the usage, as long as its limits keep them; take that subject out of the stream",
+			"stream", c.cfg.Stream, "dead_letters", c.cfg.DeadLetterSubject, "captures", strings.Join(cfg.Subjects, ","))
+	}
 	return nil
 }
 

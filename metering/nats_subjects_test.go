@@ -424,6 +424,10 @@ func TestConsumerLeavesItsOwnDeadLetters(t *testing.T) {
 	if n := len(b.deadLetters()); n != 1 || c.Stats().DeadLettered != 1 {
 		t.Fatalf("%d dead letters recorded, %d counted; want the one", n, c.Stats().DeadLettered)
 	}
+	// Fetched, it is counted received, as every message is (QA: 1 of 2).
+	if n := c.Stats().Received; n != 2 {
+		t.Fatalf("%d messages received, want 2: the bad one and its dead letter", n)
+	}
 }
 
 // TestConsumerChargesTransformedSubjects: a stream may store usage under
@@ -480,5 +484,28 @@ func TestConsumerDeadLettersOnceUnderATransform(t *testing.T) {
 	}
 	if got := b.cash(acct); got != "-2" {
 		t.Fatalf("cash %s, want -2", got)
+	}
+}
+
+// TestConsumerWarnsOfAStreamKeepingDeadLetters: a stream that captures the
+// dead-letter subject beside usage, of which the durable takes only the
+// usage, keeps every dead letter; the log says so as abacus starts (QA:
+// it started without a word).
+func TestConsumerWarnsOfAStreamKeepingDeadLetters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	b.createStreamOf("qa.x8b.>")
+	var logs logBuffer
+	c := b.start(metering.ConsumerConfig{Subject: "qa.x8b.duration", DeadLetterSubject: "qa.x8b.dlq", Logger: logs.logger(t)})
+	defer c.Stop()
+	if !strings.Contains(logs.String(), "the stream captures the dead-letter subject too") {
+		t.Fatalf("no warning of the stream keeping the dead letters:\n%s", logs.String())
+	}
+	var quiet logBuffer
+	b2 := setup(t, testdb.SQLite(t), unlimited)
+	b2.createStreamOf(csghubSubjects...)
+	b2.start(metering.ConsumerConfig{Logger: quiet.logger(t)}).Stop()
+	if strings.Contains(quiet.String(), "captures the dead-letter subject") {
+		t.Fatalf("warned of a stream without the dead-letter subject:\n%s", quiet.String())
 	}
 }
