@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,9 +243,11 @@ type Consumer struct {
 	// durableFilters are the durable's filters as ensureConsumer left
 	// them (none: the whole stream).
 	durableFilters []string
-	p              *Pipeline
-	st             abacus.Store
-	log            *slog.Logger
+	// takes is filters as Start found them; nil if NATS was not reachable.
+	takes []string
+	p     *Pipeline
+	st    abacus.Store
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	started bool
@@ -388,6 +391,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 			nc.Close()
 			return err
 		}
+		c.takes = slices.Clone(c.filters)
 		c.logStarted()
 	} else {
 		args := []any{"url", RedactURL(c.cfg.URL)}
@@ -407,7 +411,7 @@ func (c *Consumer) logStarted() {
 	if filter == "" {
 		filter = "none (the whole stream)"
 	}
-	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "subject", c.cfg.Subject, "filter", filter, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
+	c.log.Info("metering consumer started", "stream", c.cfg.Stream, "takes", strings.Join(c.filters, ","), "filter", filter, "durable", c.cfg.Durable, "dead_letters", c.cfg.DeadLetterSubject)
 	if v := c.nc.ConnectedServerVersion(); !versionAtLeast(v, 2, 10) {
 		c.log.Warn("nats-server before 2.10: in abacus's tests 2.9.10 (Debian 12's), after a crash of abacus or a database outage, sometimes never "+
 			"delivered again a message handed back or left unacknowledged: it stayed pending, uncharged, until abacus restarted; 2.15 did not. Upgrade nats-server", "nats_server", v)
@@ -457,6 +461,15 @@ func (c *Consumer) Stop() {
 
 // stopGrace is how long Stop lets the turns in flight try to commit.
 const stopGrace = 30 * time.Second
+
+// Takes is what the consumer takes of the subjects configured: those its
+// stream captures, as it found them when it started; nil if NATS was not
+// reachable then (it works them out once it is, and logs them).
+func (c *Consumer) Takes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.takes)
+}
 
 // Stats returns the consumer's counters.
 func (c *Consumer) Stats() ConsumerStats {

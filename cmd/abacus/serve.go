@@ -198,7 +198,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return fmt.Errorf("the NATS consumer: %w", err)
 		}
-		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subjects %s)\n", metering.RedactURL(*natsURL), *natsStream, *natsSubject)
+		// What the stream captures of the subjects, not all of them (QA:
+		// it named subjects that the log said the stream did not capture).
+		subjects := *natsSubject
+		if takes := consumer.Takes(); takes != nil {
+			subjects = strings.Join(takes, ",")
+		}
+		fmt.Fprintf(stdout, "consuming usage events from %s (stream %s, subjects %s)\n", metering.RedactURL(*natsURL), *natsStream, subjects)
 		consumerFailed = consumer.Failed()
 		statsLogged = make(chan struct{})
 		go func() {

@@ -315,6 +315,23 @@ func TestServeNATSSubjects(t *testing.T) {
 	}
 }
 
+// TestServeNATSBannerNamesWhatItTakes: on a stream that captures only
+// the duration subject, the default subjects' banner names that one (QA:
+// it named all three, where the log said two were not captured).
+func TestServeNATSBannerNamesWhatItTakes(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	js := jsClient(t, ns.ClientURL())
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "meteringEventStream", Subjects: []string{"accounting.metering.duration"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := startServeNATS(t, "--nats", ns.ClientURL())
+	s.waitUntil(t, "the banner", func() bool { return strings.Contains(s.stdout.String(), "consuming usage events") })
+	if !strings.Contains(s.stdout.String(), "(stream meteringEventStream, subjects accounting.metering.duration)\n") {
+		t.Fatalf("the banner:\n%s", s.stdout)
+	}
+}
+
 // TestServeNATSDeadLetterSubject: --nats-dead-letter-subject moves the
 // dead letters, so that a subject that takes in the default one
 // (accounting.>) can be consumed (QA: it was a dead end).
