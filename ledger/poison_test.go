@@ -105,7 +105,7 @@ func (d downStore) Write(ctx context.Context, fn func(abacus.WriteTx) error) err
 // not for every batch (QA: 78 lines in 20 s of an outage).
 func TestUsageOutageLogsQuietly(t *testing.T) {
 	st := testdb.SQLite(t)
-	var logs syncBuffer
+	var logs lockedBuffer
 	down := downStore{st, make(chan struct{})}
 	e := ledger.New(down, ledger.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Usage: ledger.UsageConfig{MaxAhead: -1}})
 	defer e.Close()
@@ -125,22 +125,4 @@ func TestUsageOutageLogsQuietly(t *testing.T) {
 	if n := strings.Count(logs.String(), "retrying it job by job"); n != 1 {
 		t.Fatalf("%d lines of retrying job by job, want 1:\n%s", n, logs.String())
 	}
-}
-
-// syncBuffer is a log's lines, written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
