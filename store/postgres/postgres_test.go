@@ -450,7 +450,8 @@ func TestMigrationKeysDeadLettersWithoutTheDurable(t *testing.T) {
 		if k.Before != "" {
 			key = k.Before
 		}
-		if _, err := s.Pool().Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES ($1, 'nats', 's', 'bad', '\x7b', now())`, key); err != nil {
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at, published_at)
+			VALUES ($1, 'nats', 's', 'bad', '\x7b', now(), CASE WHEN $2 THEN now() END)`, key, k.Published); err != nil {
 			t.Fatal(err)
 		}
 	}

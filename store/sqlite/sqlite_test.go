@@ -304,8 +304,8 @@ func TestMigrationKeysDeadLettersWithoutTheDurable(t *testing.T) {
 	ctx := context.Background()
 	s, db, path := migratedWithSQL(t)
 	for _, k := range storetest.DeadLetterKeys0027 {
-		if _, err := db.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at) VALUES (?, 'nats', 's', 'bad', X'7B', 0)`,
-			sql.NullString{String: k.Before, Valid: k.Before != ""}); err != nil {
+		if _, err := db.ExecContext(ctx, `INSERT INTO dead_letters (key, source, subject, reason, payload, received_at, published_at) VALUES (?, 'nats', 's', 'bad', X'7B', 0, ?)`,
+			sql.NullString{String: k.Before, Valid: k.Before != ""}, sql.NullInt64{Int64: 1, Valid: k.Published}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -135,22 +135,29 @@ func CheckPaidByResource(t *testing.T, s abacus.Store) {
 
 // DeadLetterKeys0027 are the keys of the dead letters each dialect's
 // TestMigrationKeysDeadLettersWithoutTheDurable stores before migration
-// 0027 (in this order; "" is none), and what 0027 makes of them: the
-// durable's name taken out, wherever it is of the shape
-// nats:STREAM:DURABLE:CREATED:SEQ; of one message two durables recorded,
-// the first letter keeps the key.
-var DeadLetterKeys0027 = []struct{ Before, After string }{
-	{"nats:meteringEventStream:abacus-metering:1764000000000000000:7", "nats:meteringEventStream:1764000000000000000:7"},
-	{"nats:meteringEventStream:abacus-other:1764000000000000000:7", ""},
-	{"nats:meteringEventStream:abacus-metering:1764000000000000000:8", "nats:meteringEventStream:1764000000000000000:8"},
-	{"nats:s:a:durable:with:colons:5:6", "nats:s:5:6"},
-	{"nats:s::5:7", "nats:s:5:7"},
-	{"nats:t:99:100", "nats:t:99:100"},
-	{"nats:t:d:99:100", ""}, // its new key is the one above's
-	{"nats:s:d:1", "nats:s:d:1"},
-	{"nats:s:d:1:x", "nats:s:d:1:x"},
-	{"other:s:d:1:2", "other:s:d:1:2"},
-	{"", ""},
+// 0027 (in this order; "" is none), whether each was published, and what
+// 0027 makes of their keys: the durable's name taken out, wherever it is
+// of the shape nats:STREAM:DURABLE:CREATED:SEQ; of one message several
+// durables recorded, the first published letter keeps the key, or the
+// first if none was published.
+var DeadLetterKeys0027 = []struct {
+	Before    string
+	Published bool
+	After     string
+}{
+	{"nats:meteringEventStream:abacus-metering:1764000000000000000:7", false, ""},
+	{"nats:meteringEventStream:abacus-other:1764000000000000000:7", true, "nats:meteringEventStream:1764000000000000000:7"},
+	{"nats:meteringEventStream:abacus-third:1764000000000000000:7", true, ""},
+	{"nats:meteringEventStream:abacus-metering:1764000000000000000:8", false, "nats:meteringEventStream:1764000000000000000:8"},
+	{"nats:meteringEventStream:abacus-other:1764000000000000000:8", false, ""},
+	{"nats:s:a:durable:with:colons:5:6", true, "nats:s:5:6"},
+	{"nats:s::5:7", true, "nats:s:5:7"},
+	{"nats:t:99:100", true, "nats:t:99:100"},
+	{"nats:t:d:99:100", true, ""}, // its new key is the one above's
+	{"nats:s:d:1", true, "nats:s:d:1"},
+	{"nats:s:d:1:x", true, "nats:s:d:1:x"},
+	{"other:s:d:1:2", true, "other:s:d:1:2"},
+	{"", true, ""},
 }
 
 // CheckDeadLetterKeys0027 checks the keys of the letters stored as

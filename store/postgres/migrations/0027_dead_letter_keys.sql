@@ -7,16 +7,22 @@
 -- (nats:STREAM:DURABLE:CREATED:SEQ): the stream's is what comes before the
 -- first colon, and the creation time and sequence are the two numbers at
 -- the end (a stream whose name holds a colon gets a key the consumer will
--- not make again, so a replay records its letters once more). A message
--- that two durables both recorded keeps its first letter's key; the other
--- letters stay listed, with no key.
+-- not make again, so a replay records its letters once more). Of a
+-- message that several durables recorded, the first letter that was
+-- published keeps the key (the first of all if none was: QA, a kept
+-- unpublished copy was published again), and the others stay listed, with
+-- no key. An index for every lookup: 100,000 letters take about 5 s (QA:
+-- looked up by scanning, 20,000 took 30 s).
 CREATE TEMPORARY TABLE dead_letter_keys ON COMMIT DROP AS
-SELECT id, regexp_replace(key, '^nats:([^:]+):.*:([0-9]+):([0-9]+)$', 'nats:\1:\2:\3') AS new_key
-FROM dead_letters WHERE key ~ '^nats:[^:]+:.*:[0-9]+:[0-9]+$';
+SELECT id, new_key, row_number() OVER (PARTITION BY new_key ORDER BY published_at IS NULL, id) AS rank
+FROM (
+    SELECT id, published_at, regexp_replace(key, '^nats:([^:]+):.*:([0-9]+):([0-9]+)$', 'nats:\1:\2:\3') AS new_key
+    FROM dead_letters WHERE key ~ '^nats:[^:]+:.*:[0-9]+:[0-9]+$'
+) rekeyed;
+ALTER TABLE dead_letter_keys ADD PRIMARY KEY (id);
+ANALYZE dead_letter_keys;
 
 UPDATE dead_letters SET key = NULL WHERE id IN (
-    SELECT id FROM dead_letter_keys k
-    WHERE id > (SELECT min(id) FROM dead_letter_keys WHERE new_key = k.new_key)
-        OR EXISTS (SELECT 1 FROM dead_letters o WHERE o.key = k.new_key AND o.id NOT IN (SELECT id FROM dead_letter_keys))
+    SELECT id FROM dead_letter_keys k WHERE rank > 1 OR EXISTS (SELECT 1 FROM dead_letters o WHERE o.key = k.new_key)
 );
 UPDATE dead_letters d SET key = k.new_key FROM dead_letter_keys k WHERE d.id = k.id AND d.key IS NOT NULL;
