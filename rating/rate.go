@@ -439,6 +439,12 @@ func licensed(lic *abacus.License, extra extraFields, q int64, field string) (in
 			return 0, err
 		}
 		if !set {
+			// Sent in another case, say so: an event stored unpriced is
+			// judged by its licence only once a price comes (QA: rerate
+			// said "is required" of a count sent as SEATS).
+			if err := extra.caseVariant(lic.UserMetric); err != nil {
+				return 0, err
+			}
 			return 0, abacus.Errorf(abacus.CodeInvalid, "extra."+lic.UserMetric,
 				"is required: licence %s is billed per declared %s", lic.Name, lic.UserMetric)
 		}
