@@ -301,7 +301,8 @@ func TestLicences(t *testing.T) {
 		if l.Quantity != tc.qty || l.Uncommitted != tc.uncommitted || r.Uncommitted != tc.uncommitted {
 			t.Errorf("%s: quantity %d uncommitted %v/%v, want %d %v", tc.name, l.Quantity, l.Uncommitted, r.Uncommitted, tc.qty, tc.uncommitted)
 		}
-	}	// A stored event, rated again (rerate, a void) as it was stored, with
+	}
+	// A stored event, rated again (rerate, a void) as it was stored, with
 	// its count only in another case: refused as at ingestion, saying so
 	// (QA: rerate said "is required" of a count sent as SEATS).
 	e := withExtra(event("stub", 10, jan10), map[string]any{"USERS": 25})
