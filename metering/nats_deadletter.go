@@ -25,7 +25,6 @@ import (
 // past which the message id no longer makes a second copy a duplicate.
 func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error {
 	reason := reasonOf(reasons)
-	c.log.Warn("usage message dead-lettered", "subject", m.msg.Subject(), "seq", m.seq, "reason", reason)
 	if b.instance == "" {
 		// A stream deleted and made again, or one of a new cluster,
 		// numbers its messages from 1 again: the sequence alone would
@@ -53,9 +52,12 @@ func (c *Consumer) deadLetter(b *batch, m *inMsg, reasons, codes []string) error
 		return fmt.Errorf("recording the dead letter: %w", err)
 	}
 	if published {
+		// A replay's, said once, at info: not as a new bad message too
+		// (QA: a durable of another name warned of every letter again).
 		c.log.Info("usage message was dead-lettered and published before; not published again", "subject", m.msg.Subject(), "seq", m.seq, "key", key)
 		return nil
 	}
+	c.log.Warn("usage message dead-lettered", "subject", m.msg.Subject(), "seq", m.seq, "reason", reason)
 	if m.msg.Headers().Get(ReasonHeader) != "" {
 		// It is a dead letter already, come back: a stream captures the
 		// dead-letter subject and renames it (a subject transform), so leave

@@ -404,9 +404,14 @@ func TestConsumerDeadLetterKnownToAnotherDurable(t *testing.T) {
 	first.Stop()
 	time.Sleep(3 * window) // the server forgets the message id
 
-	other := b.start(metering.ConsumerConfig{Durable: "abacus-other"})
+	var logs logBuffer
+	other := b.start(metering.ConsumerConfig{Durable: "abacus-other", Logger: logs.logger(t)})
 	waitFor(t, "the replayed message dead-lettered again", func() bool { return other.Stats().DeadLettered == 1 })
 	b.waitDrained("abacus-other")
+	// Said once, as a replay's, not warned of as a new bad message.
+	if l := logs.String(); strings.Contains(l, `msg="usage message dead-lettered"`) || !strings.Contains(l, "dead-lettered and published before; not published again") {
+		t.Errorf("the replay's log:\n%s", l)
+	}
 	if info, err := dlq.Info(ctx); err != nil || info.State.Msgs != 1 {
 		t.Fatalf("DLQ stream holds %+v (%v) after another durable's replay, want 1: the letter published once", info.State, err)
 	}
