@@ -164,15 +164,18 @@ func TestConsumerNarrowsADurableOnlyOn210(t *testing.T) {
 }
 
 // TestConsumerSaysWhatItChangesOfADurable: a durable made beforehand with
-// settings of its own (max_deliver 2, ack_wait 2 s) gets those abacus
-// needs, and the log says which and why (QA: they changed without a word).
-// One that already has them is not mentioned.
+// settings of its own (max_deliver 2, ack_wait 2 s, a backoff, metadata)
+// gets those abacus needs, and the log says each it changed, as the server
+// had it and has it now (QA: they changed without a word, then the log
+// named four of them). One that has abacus's settings is not mentioned,
+// nor one whose update the server refuses.
 func TestConsumerSaysWhatItChangesOfADurable(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testdb.SQLite(t), unlimited)
 	b.createStream()
 	if _, err := b.js.CreateConsumer(context.Background(), metering.DefaultStream, jetstream.ConsumerConfig{
-		Durable: metering.DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 2, AckWait: 2 * time.Second}); err != nil {
+		Durable: metering.DefaultDurable, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 2, AckWait: 2 * time.Second,
+		BackOff: []time.Duration{time.Second}, Metadata: map[string]string{"owner": "ops"}}); err != nil {
 		t.Fatal(err)
 	}
 	var logs logBuffer
@@ -181,7 +184,8 @@ func TestConsumerSaysWhatItChangesOfADurable(t *testing.T) {
 	if info.Config.MaxDeliver != -1 || info.Config.AckWait != 30*time.Second {
 		t.Fatalf("durable's max_deliver %d, ack_wait %s", info.Config.MaxDeliver, info.Config.AckWait)
 	}
-	for _, want := range []string{"changing the settings of the existing durable consumer", `max_deliver="2 to -1 (a message given up`, `ack_wait="2s to 30s"`, "max_ack_pending="} {
+	for _, want := range []string{"changed the settings of the existing durable consumer", `max_deliver="2 to -1"`, `ack_wait="1s to 30s"`, // the backoff's first step, as the server has it
+		`backoff="[1s] to none"`, `owner`, "max_ack_pending="} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the log says nothing of %q:\n%s", want, logs.String())
 		}
@@ -189,7 +193,21 @@ func TestConsumerSaysWhatItChangesOfADurable(t *testing.T) {
 	c.Stop()
 	var again logBuffer
 	b.start(metering.ConsumerConfig{Logger: again.logger(t)})
-	if strings.Contains(again.String(), "changing the settings") {
+	if strings.Contains(again.String(), "changed the settings") {
 		t.Errorf("a durable with abacus's settings was said to change:\n%s", again.String())
+	}
+
+	// Refused (a deliver policy cannot change): nothing changed, nothing said.
+	if _, err := b.js.CreateConsumer(context.Background(), metering.DefaultStream, jetstream.ConsumerConfig{
+		Durable: "ops-new", AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverNewPolicy, MaxDeliver: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var refused logBuffer
+	cons := b.consumer(metering.ConsumerConfig{Durable: "ops-new", Logger: refused.logger(t)})
+	if err := cons.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot change") {
+		t.Fatalf("a durable delivering only new messages: %v", err)
+	}
+	if strings.Contains(refused.String(), "changed the settings") || b.info("ops-new").Config.MaxDeliver != 2 {
+		t.Errorf("a refused update was said to change settings:\n%s", refused.String())
 	}
 }

@@ -3,8 +3,10 @@ package metering
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -71,6 +73,16 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 	case len(missing) > 0:
 		c.log.Warn("the stream does not capture all of the metering subjects: events published to those get no stream, and are not charged; add them to the stream to have them charged",
 			"stream", c.cfg.Stream, "captures", strings.Join(cfg.Subjects, ","), "not_captured", strings.Join(missing, ","))
+	}
+	// A durable's filters match the subjects messages are stored under,
+	// and a subject transform stores usage under others: a durable of the
+	// whole stream takes them all the same, one filtered on the captured
+	// names takes none of them (QA: events stayed in the stream, never
+	// delivered, without a word).
+	if t := cfg.SubjectTransform; t != nil && !whole && slices.ContainsFunc(filters, func(f string) bool { _, ok := intersect(t.Source, f); return ok }) {
+		return unusableError{fmt.Errorf("metering: stream %s stores %s under other subjects (its subject transform %s → %s), and captures more than abacus takes, "+
+			"so abacus's durable would filter on names no message is stored under and never be delivered one; give the usage a stream without a transform, "+
+			"or one all of whose subjects abacus takes", c.cfg.Stream, strings.Join(filters, ", "), t.Source, t.Destination)}
 	}
 	c.filters, c.whole, c.streamSubjects = filters, whole, cfg.Subjects
 	// A durable of the whole stream meets its dead letters and leaves them
@@ -225,13 +237,16 @@ func (c *Consumer) ensureConsumer(ctx context.Context) error {
 		}
 		cfg.FilterSubjects = c.filters
 	}
-	cfg, err := c.refilter(ctx, cfg)
+	cfg, before, err := c.refilter(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, cfg)
 	if err != nil {
 		return c.consumerError(err)
+	}
+	if before != nil {
+		c.logSettingsChanged(*before, cons.CachedInfo().Config)
 	}
 	c.cons, c.durableFilters = cons, filtersOf(cfg)
 	return nil
@@ -279,24 +294,23 @@ func (c *Consumer) consumerError(err error) error {
 // durable whose filter was changed so (from none to a wildcard of the
 // whole stream), and abacus does not change a filter on a server that may
 // do that.
-func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.ConsumerConfig, error) {
+func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.ConsumerConfig, *jetstream.ConsumerConfig, error) {
 	cons, err := c.js.Consumer(ctx, c.cfg.Stream, c.cfg.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return cfg, nil
+		return cfg, nil, nil
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
+		return cfg, nil, fmt.Errorf("metering: durable consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
 	}
 	existing := cons.CachedInfo().Config
-	c.logSettingsChanged(existing, cfg)
 	had, wants := filtersOf(existing), filtersOf(cfg)
 	if slices.Equal(had, wants) {
-		return cfg, nil
+		return cfg, &existing, nil
 	}
 	if c.takesWhole(had) && c.takesWhole(wants) {
 		// The same said otherwise: left as it is.
 		cfg.FilterSubject, cfg.FilterSubjects = existing.FilterSubject, existing.FilterSubjects
-		return cfg, nil
+		return cfg, &existing, nil
 	}
 	takes := wants
 	if len(takes) == 0 {
@@ -309,7 +323,7 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (
 	old := !versionAtLeast(v, 2, 10)
 	if narrowed && !old {
 		// Narrowed: updated in place, it misses nothing it takes.
-		return cfg, nil
+		return cfg, &existing, nil
 	}
 	pending := ""
 	if stream, err := c.js.Stream(ctx, c.cfg.Stream); err == nil {
@@ -327,13 +341,13 @@ func (c *Consumer) refilter(ctx context.Context, cfg jetstream.ConsumerConfig) (
 	replay := fmt.Sprintf("delete it (nats consumer rm %s %s)%s and start abacus again: it is made again and replays the stream from its start, "+
 		"events charged before coming back duplicates, and messages dead-lettered before tried again (charged, if they pass now)", c.cfg.Stream, c.cfg.Durable, pending)
 	if narrowed {
-		return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s: its filter would change, "+
+		return cfg, nil, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s: its filter would change, "+
 			"and nats-server before 2.10 (this is %s) may then skip the messages stored in the stream, never to be charged (2.9.10 did). "+
 			"To keep it as it is, give %s. To have it take %s, upgrade nats-server to 2.10 or later and start abacus again, or %s; "+
 			"or give --nats-durable another name for a durable of its own, which replays the stream the same way",
 			c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), v, keep, describe(wants), replay)}
 	}
-	return cfg, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. To take them all, %s. To keep it as it is, give %s",
+	return cfg, nil, unusableError{fmt.Errorf("metering: durable consumer %s on stream %s takes %s, and abacus is to take %s. To take them all, %s. To keep it as it is, give %s",
 		c.cfg.Durable, c.cfg.Stream, describe(had), describe(wants), replay, keep)}
 }
 
@@ -474,25 +488,56 @@ func intersect(a, b string) (string, bool) {
 	}
 }
 
-// logSettingsChanged says which of an existing durable's settings, other
-// than its filters, abacus is about to change, and why it must: a durable
-// someone made with max_deliver 2 had become unlimited without a word (QA).
-func (c *Consumer) logSettingsChanged(had, wants jetstream.ConsumerConfig) {
+// logSettingsChanged says which of an existing durable's settings the
+// update changed, each as the server reports it before and after: a
+// durable someone made with max_deliver 2, a backoff and metadata of its
+// own had lost them without a word (QA). abacus needs unlimited
+// deliveries: a message given up after some would never be charged.
+func (c *Consumer) logSettingsChanged(before, after jetstream.ConsumerConfig) {
+	was, is := settings(before), settings(after)
+	keys := slices.Sorted(maps.Keys(was))
+	for k := range is {
+		if _, ok := was[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
 	var changed []any
-	if had.MaxDeliver != wants.MaxDeliver {
-		changed = append(changed, "max_deliver", fmt.Sprintf("%d to %d (a message given up after some deliveries would never be charged)", had.MaxDeliver, wants.MaxDeliver))
-	}
-	if had.AckWait != wants.AckWait {
-		changed = append(changed, "ack_wait", fmt.Sprintf("%s to %s", had.AckWait, wants.AckWait))
-	}
-	if had.MaxAckPending != wants.MaxAckPending {
-		changed = append(changed, "max_ack_pending", fmt.Sprintf("%d to %d (two pulls in flight)", had.MaxAckPending, wants.MaxAckPending))
-	}
-	if had.Description != wants.Description {
-		changed = append(changed, "description", fmt.Sprintf("%q to %q", had.Description, wants.Description))
+	for _, k := range keys {
+		if was[k] != is[k] {
+			changed = append(changed, k, cmp.Or(was[k], "none")+" to "+cmp.Or(is[k], "none"))
+		}
 	}
 	if len(changed) > 0 {
-		c.log.Warn("changing the settings of the existing durable consumer to those abacus needs",
+		c.log.Warn("changed the settings of the existing durable consumer to those abacus needs (unlimited deliveries: a message given up after some would never be charged)",
 			append([]any{"durable", c.cfg.Durable, "stream", c.cfg.Stream}, changed...)...)
 	}
+}
+
+// settings are a durable's settings by their JSON names, durations
+// written as durations.
+func settings(cfg jetstream.ConsumerConfig) map[string]string {
+	b, _ := json.Marshal(cfg)
+	var fields map[string]json.RawMessage
+	json.Unmarshal(b, &fields)
+	out := make(map[string]string, len(fields))
+	for k, raw := range fields {
+		out[k] = string(raw)
+		switch k {
+		case "ack_wait", "inactive_threshold", "max_expires", "idle_heartbeat", "priority_timeout":
+			var ns int64
+			if json.Unmarshal(raw, &ns) == nil {
+				out[k] = time.Duration(ns).String()
+			}
+		case "backoff":
+			var ns []int64
+			if json.Unmarshal(raw, &ns) == nil {
+				ds := make([]string, len(ns))
+				for i, n := range ns {
+					ds[i] = time.Duration(n).String()
+				}
+				out[k] = "[" + strings.Join(ds, " ") + "]"
+			}
+		}
+	}
+	return out
 }

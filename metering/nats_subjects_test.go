@@ -509,3 +509,35 @@ func TestConsumerWarnsOfAStreamKeepingDeadLetters(t *testing.T) {
 		t.Fatalf("warned of a stream without the dead-letter subject:\n%s", quiet.String())
 	}
 }
+
+// TestConsumerRefusesATransformItCannotFilter: a stream that stores usage
+// under other subjects (a subject transform) and captures more than
+// abacus takes would need a durable filtered on names no message is
+// stored under: refused, saying why (QA: the events stayed in the stream,
+// never delivered, without a word). Of the whole stream it is taken as it
+// is (TestConsumerChargesTransformedSubjects).
+func TestConsumerRefusesATransformItCannotFilter(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testdb.SQLite(t), unlimited)
+	if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"qa.t.duration", "qa.t.dlq"},
+		SubjectTransform: &jetstream.SubjectTransformConfig{Source: "qa.t.>", Destination: "qa.tt.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	c := b.consumer(metering.ConsumerConfig{Subject: "qa.t.duration", DeadLetterSubject: "qa.t.dlq"})
+	err := c.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "subject transform qa.t.> → qa.tt.>") {
+		t.Fatalf("started on a transform it cannot filter: %v", err)
+	}
+	c.Stop()
+	// A transform of other subjects than those abacus takes is no matter.
+	b2 := setup(t, testdb.SQLite(t), unlimited)
+	if _, err := b2.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"qa.u.duration", "qa.other.x"},
+		SubjectTransform: &jetstream.SubjectTransformConfig{Source: "qa.other.>", Destination: "qa.moved.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	acct := newID()
+	c2 := b2.start(metering.ConsumerConfig{Subject: "qa.u.duration", DeadLetterSubject: "qa.u.dlq"})
+	defer c2.Stop()
+	b2.publish("qa.u.duration", csghub(string(newID()), acct, "2"))
+	waitFor(t, "the event charged", func() bool { return c2.Stats().Accepted == 1 })
+}

@@ -200,7 +200,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		// What the stream captures of the subjects, not all of them (QA:
 		// it named subjects that the log said the stream did not capture).
-		subjects := *natsSubject
+		subjects := *natsSubject + ", as far as the stream captures them (NATS is not reachable yet: the log says which once it is)"
 		if takes := consumer.Takes(); takes != nil {
 			subjects = strings.Join(takes, ",")
 		}

@@ -129,6 +129,10 @@ func TestServeNATSStartsBeforeNATS(t *testing.T) {
 	opts.Port = natstest.FreePort(t)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", opts.Port)
 	s := startServeNATS(t, "--nats", url)
+	// The subjects it will take are not known yet, and the banner says so.
+	if !strings.Contains(s.stdout.String(), "as far as the stream captures them (NATS is not reachable yet") {
+		t.Fatalf("the banner:\n%s", s.stdout)
+	}
 	res, err := http.Get(s.url + "/healthz")
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("/healthz with NATS down: %v %v", res, err)
