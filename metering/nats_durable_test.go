@@ -184,8 +184,8 @@ func TestConsumerSaysWhatItChangesOfADurable(t *testing.T) {
 	if info.Config.MaxDeliver != -1 || info.Config.AckWait != 30*time.Second {
 		t.Fatalf("durable's max_deliver %d, ack_wait %s", info.Config.MaxDeliver, info.Config.AckWait)
 	}
-	for _, want := range []string{"changed the settings of the existing durable consumer", `max_deliver="2 to -1"`, `ack_wait="1s to 30s"`, // the backoff's first step, as the server has it
-		`backoff="[1s] to none"`, `owner`, "max_ack_pending="} {
+	for _, want := range []string{"changed the settings of the existing durable consumer", `max_deliver="2 to -1 (a message given up`, `ack_wait="1s to 30s"`, // the backoff's first step, as the server has it
+		`backoff="[1s] to none"`, `metadata="{\"owner\":\"ops\"} to none"`, "max_ack_pending="} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the log says nothing of %q:\n%s", want, logs.String())
 		}

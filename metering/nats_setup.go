@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -74,15 +75,10 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 		c.log.Warn("the stream does not capture all of the metering subjects: events published to those get no stream, and are not charged; add them to the stream to have them charged",
 			"stream", c.cfg.Stream, "captures", strings.Join(cfg.Subjects, ","), "not_captured", strings.Join(missing, ","))
 	}
-	// A durable's filters match the subjects messages are stored under,
-	// and a subject transform stores usage under others: a durable of the
-	// whole stream takes them all the same, one filtered on the captured
-	// names takes none of them (QA: events stayed in the stream, never
-	// delivered, without a word).
-	if t := cfg.SubjectTransform; t != nil && !whole && slices.ContainsFunc(filters, func(f string) bool { _, ok := intersect(t.Source, f); return ok }) {
-		return unusableError{fmt.Errorf("metering: stream %s stores %s under other subjects (its subject transform %s → %s), and captures more than abacus takes, "+
-			"so abacus's durable would filter on names no message is stored under and never be delivered one; give the usage a stream without a transform, "+
-			"or one all of whose subjects abacus takes", c.cfg.Stream, strings.Join(filters, ", "), t.Source, t.Destination)}
+	if !whole {
+		if err := c.checkTransforms(cfg, filters); err != nil {
+			return err
+		}
 	}
 	c.filters, c.whole, c.streamSubjects = filters, whole, cfg.Subjects
 	// A durable of the whole stream meets its dead letters and leaves them
@@ -94,6 +90,62 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 	}
 	return nil
 }
+
+// checkTransforms refuses a stream that stores some of what filters take
+// under subjects none of them takes: a durable's filters match the
+// subjects messages are stored under, and a subject transform (of the
+// stream, or of a stream it mirrors or takes as a source) stores them
+// under others, so a durable filtered on the captured names is delivered
+// none of them (QA: events stayed in the stream, never delivered, without
+// a word). A durable of the whole stream has no filter and takes them as
+// they are; a transform into subjects the filters take is no matter.
+func (c *Consumer) checkTransforms(cfg jetstream.StreamConfig, filters []string) error {
+	type transform struct{ src, dest, of string }
+	var ts []transform
+	if t := cfg.SubjectTransform; t != nil {
+		ts = append(ts, transform{t.Source, t.Destination, "its subject transform"})
+	}
+	for _, src := range append(slices.Clone(cfg.Sources), cfg.Mirror) {
+		if src == nil {
+			continue
+		}
+		for _, t := range src.SubjectTransforms {
+			ts = append(ts, transform{t.Source, t.Destination, "the subject transform of its source " + src.Name})
+		}
+	}
+	for _, t := range ts {
+		from := cmp.Or(t.src, ">") // an empty source is every subject
+		var moved []string
+		for _, f := range filters {
+			if x, ok := intersect(from, f); ok {
+				moved = append(moved, x)
+			}
+		}
+		into := templated.ReplaceAllString(t.dest, "*")
+		if len(moved) == 0 || slices.ContainsFunc(filters, func(f string) bool { return coversPattern(f, into) }) {
+			continue
+		}
+		return unusableError{fmt.Errorf("metering: stream %s stores %s under %s (%s %s → %s), which abacus's durable, filtered on %s, would never be delivered; "+
+			"give the usage a stream without that transform, or one all of whose subjects abacus takes (its durable then takes the stream whole, as it is stored)",
+			c.cfg.Stream, strings.Join(moved, ", "), t.dest, t.of, from, t.dest, strings.Join(filters, ", "))}
+	}
+	return nil
+}
+
+// coversPattern tells whether every subject of pattern p (which may hold
+// wildcards) is within filter f: subjectCovers, but a ">" of p's is within
+// only a ">" of f's.
+func coversPattern(f, p string) bool {
+	if !strings.HasSuffix(p, ">") {
+		return subjectCovers(f, p)
+	}
+	ft, pt := strings.Split(f, "."), strings.Split(p, ".")
+	return ft[len(ft)-1] == ">" && len(ft) <= len(pt) && subjectCovers(f, p)
+}
+
+// templated matches a transform destination's mapping functions
+// ({{wildcard(1)}}, {{partition(3,1)}}): any token, as far as a filter can tell.
+var templated = regexp.MustCompile(`\{\{[^}]*\}\}`)
 
 // errCodeSubjectsOverlap is the server's error code for a stream whose
 // subjects another stream captures already.
@@ -495,20 +547,25 @@ func intersect(a, b string) (string, bool) {
 // deliveries: a message given up after some would never be charged.
 func (c *Consumer) logSettingsChanged(before, after jetstream.ConsumerConfig) {
 	was, is := settings(before), settings(after)
-	keys := slices.Sorted(maps.Keys(was))
+	keys := slices.Collect(maps.Keys(was))
 	for k := range is {
 		if _, ok := was[k]; !ok {
 			keys = append(keys, k)
 		}
 	}
+	slices.Sort(keys)
 	var changed []any
 	for _, k := range keys {
 		if was[k] != is[k] {
-			changed = append(changed, k, cmp.Or(was[k], "none")+" to "+cmp.Or(is[k], "none"))
+			change := cmp.Or(was[k], "none") + " to " + cmp.Or(is[k], "none")
+			if k == "max_deliver" {
+				change += " (a message given up after some deliveries would never be charged)"
+			}
+			changed = append(changed, k, change)
 		}
 	}
 	if len(changed) > 0 {
-		c.log.Warn("changed the settings of the existing durable consumer to those abacus needs (unlimited deliveries: a message given up after some would never be charged)",
+		c.log.Warn("changed the settings of the existing durable consumer to those abacus needs",
 			append([]any{"durable", c.cfg.Durable, "stream", c.cfg.Stream}, changed...)...)
 	}
 }
@@ -527,6 +584,16 @@ func settings(cfg jetstream.ConsumerConfig) map[string]string {
 			var ns int64
 			if json.Unmarshal(raw, &ns) == nil {
 				out[k] = time.Duration(ns).String()
+			}
+		case "metadata": // the operator's, not the server's own (_nats.ver, …)
+			var md map[string]string
+			if json.Unmarshal(raw, &md) == nil {
+				maps.DeleteFunc(md, func(k, _ string) bool { return strings.HasPrefix(k, "_nats.") })
+				b, _ := json.Marshal(md)
+				out[k] = string(b)
+				if len(md) == 0 {
+					delete(out, k)
+				}
 			}
 		case "backoff":
 			var ns []int64

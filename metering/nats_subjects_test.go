@@ -511,33 +511,68 @@ func TestConsumerWarnsOfAStreamKeepingDeadLetters(t *testing.T) {
 }
 
 // TestConsumerRefusesATransformItCannotFilter: a stream that stores usage
-// under other subjects (a subject transform) and captures more than
-// abacus takes would need a durable filtered on names no message is
-// stored under: refused, saying why (QA: the events stayed in the stream,
-// never delivered, without a word). Of the whole stream it is taken as it
-// is (TestConsumerChargesTransformedSubjects).
+// under other subjects (a subject transform, its own or its source's) and
+// captures more than abacus takes would need a durable filtered on names
+// no message is stored under: refused, saying why (QA: the events stayed
+// in the stream, never delivered, without a word; then an empty source,
+// which is every subject, and a source stream's rename went unseen). Of
+// the whole stream it is taken as it is
+// (TestConsumerChargesTransformedSubjects), and a transform of other
+// subjects, or into subjects the durable takes, is no matter.
 func TestConsumerRefusesATransformItCannotFilter(t *testing.T) {
 	t.Parallel()
-	b := setup(t, testdb.SQLite(t), unlimited)
-	if _, err := b.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"qa.t.duration", "qa.t.dlq"},
-		SubjectTransform: &jetstream.SubjectTransformConfig{Source: "qa.t.>", Destination: "qa.tt.>"}}); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name     string
+		stream   jetstream.StreamConfig
+		subject  string
+		refusal  string // "": it starts, and charges what is published to publish
+		publish  string
+		upstream *jetstream.StreamConfig // a stream made first, for sources
+	}{
+		{name: "own transform", stream: jetstream.StreamConfig{Subjects: []string{"qa.t.duration", "qa.t.dlq"},
+			SubjectTransform: &jetstream.SubjectTransformConfig{Source: "qa.t.>", Destination: "qa.tt.>"}},
+			subject: "qa.t.duration", refusal: "its subject transform qa.t.> → qa.tt.>"},
+		{name: "empty source", stream: jetstream.StreamConfig{Subjects: []string{"qa.e.duration", "qa.e.other"},
+			SubjectTransform: &jetstream.SubjectTransformConfig{Source: "", Destination: "moved.>"}},
+			subject: "qa.e.duration", refusal: "its subject transform > → moved.>"},
+		{name: "a source's rename", upstream: &jetstream.StreamConfig{Name: "UP", Subjects: []string{"qa.s.*"}},
+			stream: jetstream.StreamConfig{Sources: []*jetstream.StreamSource{{Name: "UP",
+				SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "qa.s.*", Destination: "qa.renamed.{{wildcard(1)}}"}}}}},
+			subject: "qa.s.*", refusal: "the subject transform of its source UP qa.s.* → qa.renamed.{{wildcard(1)}}"},
+		{name: "other subjects", stream: jetstream.StreamConfig{Subjects: []string{"qa.u.duration", "qa.other.x"},
+			SubjectTransform: &jetstream.SubjectTransformConfig{Source: "qa.other.>", Destination: "qa.moved.>"}},
+			subject: "qa.u.duration", publish: "qa.u.duration"},
+		{name: "into what it takes", stream: jetstream.StreamConfig{Subjects: []string{"qa.v.>", "qa.w.x"},
+			SubjectTransform: &jetstream.SubjectTransformConfig{Source: "qa.v.v1.*", Destination: "qa.v.{{wildcard(1)}}"}},
+			subject: "qa.v.>", publish: "qa.v.v1.duration"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, testdb.SQLite(t), unlimited)
+			if c.upstream != nil {
+				if _, err := b.js.CreateStream(context.Background(), *c.upstream); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.stream.Name = metering.DefaultStream
+			if _, err := b.js.CreateStream(context.Background(), c.stream); err != nil {
+				t.Fatal(err)
+			}
+			cons := b.consumer(metering.ConsumerConfig{Subject: c.subject, DeadLetterSubject: "qa.dlq.x"})
+			defer cons.Stop()
+			err := cons.Start(context.Background())
+			if c.refusal != "" {
+				if err == nil || !strings.Contains(err.Error(), c.refusal) {
+					t.Fatalf("started on a transform it cannot filter: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			acct := newID()
+			b.publish(c.publish, csghub(string(newID()), acct, "2"))
+			waitFor(t, "the event charged", func() bool { return cons.Stats().Accepted == 1 })
+		})
 	}
-	c := b.consumer(metering.ConsumerConfig{Subject: "qa.t.duration", DeadLetterSubject: "qa.t.dlq"})
-	err := c.Start(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "subject transform qa.t.> → qa.tt.>") {
-		t.Fatalf("started on a transform it cannot filter: %v", err)
-	}
-	c.Stop()
-	// A transform of other subjects than those abacus takes is no matter.
-	b2 := setup(t, testdb.SQLite(t), unlimited)
-	if _, err := b2.js.CreateStream(context.Background(), jetstream.StreamConfig{Name: metering.DefaultStream, Subjects: []string{"qa.u.duration", "qa.other.x"},
-		SubjectTransform: &jetstream.SubjectTransformConfig{Source: "qa.other.>", Destination: "qa.moved.>"}}); err != nil {
-		t.Fatal(err)
-	}
-	acct := newID()
-	c2 := b2.start(metering.ConsumerConfig{Subject: "qa.u.duration", DeadLetterSubject: "qa.u.dlq"})
-	defer c2.Stop()
-	b2.publish("qa.u.duration", csghub(string(newID()), acct, "2"))
-	waitFor(t, "the event charged", func() bool { return c2.Stats().Accepted == 1 })
 }
