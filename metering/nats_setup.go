@@ -3,12 +3,9 @@ package metering
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -90,62 +87,6 @@ func (c *Consumer) ensureStream(ctx context.Context) error {
 	}
 	return nil
 }
-
-// checkTransforms refuses a stream that stores some of what filters take
-// under subjects none of them takes: a durable's filters match the
-// subjects messages are stored under, and a subject transform (of the
-// stream, or of a stream it mirrors or takes as a source) stores them
-// under others, so a durable filtered on the captured names is delivered
-// none of them (QA: events stayed in the stream, never delivered, without
-// a word). A durable of the whole stream has no filter and takes them as
-// they are; a transform into subjects the filters take is no matter.
-func (c *Consumer) checkTransforms(cfg jetstream.StreamConfig, filters []string) error {
-	type transform struct{ src, dest, of string }
-	var ts []transform
-	if t := cfg.SubjectTransform; t != nil {
-		ts = append(ts, transform{t.Source, t.Destination, "its subject transform"})
-	}
-	for _, src := range append(slices.Clone(cfg.Sources), cfg.Mirror) {
-		if src == nil {
-			continue
-		}
-		for _, t := range src.SubjectTransforms {
-			ts = append(ts, transform{t.Source, t.Destination, "the subject transform of its source " + src.Name})
-		}
-	}
-	for _, t := range ts {
-		from := cmp.Or(t.src, ">") // an empty source is every subject
-		var moved []string
-		for _, f := range filters {
-			if x, ok := intersect(from, f); ok {
-				moved = append(moved, x)
-			}
-		}
-		into := templated.ReplaceAllString(t.dest, "*")
-		if len(moved) == 0 || slices.ContainsFunc(filters, func(f string) bool { return coversPattern(f, into) }) {
-			continue
-		}
-		return unusableError{fmt.Errorf("metering: stream %s stores %s under %s (%s %s → %s), which abacus's durable, filtered on %s, would never be delivered; "+
-			"give the usage a stream without that transform, or one all of whose subjects abacus takes (its durable then takes the stream whole, as it is stored)",
-			c.cfg.Stream, strings.Join(moved, ", "), t.dest, t.of, from, t.dest, strings.Join(filters, ", "))}
-	}
-	return nil
-}
-
-// coversPattern tells whether every subject of pattern p (which may hold
-// wildcards) is within filter f: subjectCovers, but a ">" of p's is within
-// only a ">" of f's.
-func coversPattern(f, p string) bool {
-	if !strings.HasSuffix(p, ">") {
-		return subjectCovers(f, p)
-	}
-	ft, pt := strings.Split(f, "."), strings.Split(p, ".")
-	return ft[len(ft)-1] == ">" && len(ft) <= len(pt) && subjectCovers(f, p)
-}
-
-// templated matches a transform destination's mapping functions
-// ({{wildcard(1)}}, {{partition(3,1)}}): any token, as far as a filter can tell.
-var templated = regexp.MustCompile(`\{\{[^}]*\}\}`)
 
 // errCodeSubjectsOverlap is the server's error code for a stream whose
 // subjects another stream captures already.
@@ -538,73 +479,4 @@ func intersect(a, b string) (string, bool) {
 			return "", false
 		}
 	}
-}
-
-// logSettingsChanged says which of an existing durable's settings the
-// update changed, each as the server reports it before and after: a
-// durable someone made with max_deliver 2, a backoff and metadata of its
-// own had lost them without a word (QA). abacus needs unlimited
-// deliveries: a message given up after some would never be charged.
-func (c *Consumer) logSettingsChanged(before, after jetstream.ConsumerConfig) {
-	was, is := settings(before), settings(after)
-	keys := slices.Collect(maps.Keys(was))
-	for k := range is {
-		if _, ok := was[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	var changed []any
-	for _, k := range keys {
-		if was[k] != is[k] {
-			change := cmp.Or(was[k], "none") + " to " + cmp.Or(is[k], "none")
-			if k == "max_deliver" {
-				change += " (a message given up after some deliveries would never be charged)"
-			}
-			changed = append(changed, k, change)
-		}
-	}
-	if len(changed) > 0 {
-		c.log.Warn("changed the settings of the existing durable consumer to those abacus needs",
-			append([]any{"durable", c.cfg.Durable, "stream", c.cfg.Stream}, changed...)...)
-	}
-}
-
-// settings are a durable's settings by their JSON names, durations
-// written as durations.
-func settings(cfg jetstream.ConsumerConfig) map[string]string {
-	b, _ := json.Marshal(cfg)
-	var fields map[string]json.RawMessage
-	json.Unmarshal(b, &fields)
-	out := make(map[string]string, len(fields))
-	for k, raw := range fields {
-		out[k] = string(raw)
-		switch k {
-		case "ack_wait", "inactive_threshold", "max_expires", "idle_heartbeat", "priority_timeout":
-			var ns int64
-			if json.Unmarshal(raw, &ns) == nil {
-				out[k] = time.Duration(ns).String()
-			}
-		case "metadata": // the operator's, not the server's own (_nats.ver, …)
-			var md map[string]string
-			if json.Unmarshal(raw, &md) == nil {
-				maps.DeleteFunc(md, func(k, _ string) bool { return strings.HasPrefix(k, "_nats.") })
-				b, _ := json.Marshal(md)
-				out[k] = string(b)
-				if len(md) == 0 {
-					delete(out, k)
-				}
-			}
-		case "backoff":
-			var ns []int64
-			if json.Unmarshal(raw, &ns) == nil {
-				ds := make([]string, len(ns))
-				for i, n := range ns {
-					ds[i] = time.Duration(n).String()
-				}
-				out[k] = "[" + strings.Join(ds, " ") + "]"
-			}
-		}
-	}
-	return out
 }
