@@ -33,6 +33,9 @@ func (c *Consumer) checkTransforms(cfg jetstream.StreamConfig, filters []string)
 		}
 	}
 	for _, t := range ts {
+		if t.dest == "" {
+			continue // no transform: a source's filter alone (nats-server's NewSubjectTransform)
+		}
 		from := cmp.Or(t.src, ">") // an empty source is every subject
 		var moved []string
 		for _, f := range filters {
