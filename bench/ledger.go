@@ -114,12 +114,10 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 
 	var (
 		seq      atomic.Int64
-		ops      atomic.Int64
 		rejected atomic.Int64
-		measure  atomic.Bool
 		stop     atomic.Bool
 		mu       sync.Mutex
-		lat      latencies
+		sent     []request
 		wg       sync.WaitGroup
 		firstErr atomic.Value
 	)
@@ -127,14 +125,14 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var mine latencies
+			var mine []request
 			for !stop.Load() {
 				n := seq.Add(1)
 				op := &abacus.Move{Type: abacus.TxCharge, Account: ids[int(n)%len(ids)], Currency: "USD",
 					Amount: abacus.AmountFromMicros(1 + n%997)}
 				start := time.Now()
 				_, err := e.Submit(ctx, cfg.IDs.id(n), op)
-				d := time.Since(start)
+				mine = append(mine, request{start, time.Now(), 1})
 				if err != nil {
 					if abacus.ErrorCodeOf(err) != abacus.CodeInsufficientFunds {
 						firstErr.CompareAndSwap(nil, err)
@@ -143,24 +141,18 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 					}
 					rejected.Add(1)
 				}
-				if measure.Load() {
-					ops.Add(1)
-					mine = append(mine, d)
-				}
 			}
 			mu.Lock()
-			lat = append(lat, mine...)
+			sent = append(sent, mine...)
 			mu.Unlock()
 		}()
 	}
 	warm := min(time.Second, cfg.Duration/4)
 	time.Sleep(warm)
 	b0, _, r0 := e.Stats()
-	measure.Store(true)
-	start := time.Now()
+	w0 := time.Now()
 	time.Sleep(cfg.Duration)
-	measure.Store(false)
-	elapsed := time.Since(start)
+	w1 := time.Now()
 	b1, _, r1 := e.Stats()
 	r.PeakRSS = peakRSS()
 	stop.Store(true)
@@ -168,8 +160,11 @@ func runLedger(ctx context.Context, cfg LedgerConfig, kind, workload, design str
 	if err, _ := firstErr.Load().(error); err != nil {
 		return r, err
 	}
-	r.Ops, r.Rejected, r.Batches, r.Retries = ops.Load(), rejected.Load(), b1-b0, r1-r0
-	r.OpsPerSec = float64(r.Ops) / elapsed.Seconds()
+	var lat latencies
+	var share float64
+	r.Ops, share, lat = window(sent, w0, w1)
+	r.Rejected, r.Batches, r.Retries = rejected.Load(), b1-b0, r1-r0
+	r.OpsPerSec = share / w1.Sub(w0).Seconds()
 	r.P50, r.P99 = lat.quantile(0.50), lat.quantile(0.99)
 	e.Close()
 	if cfg.Verify {
