@@ -71,11 +71,20 @@ func MaxConns(s *Store) int32 { return s.pool.Config().MaxConns }
 // HoldBookLock takes s's price book lock exclusively, as PriceBookAdd does,
 // and holds it until release is called.
 func HoldBookLock(ctx context.Context, s *Store) (release func(), err error) {
+	return holdBookLock(ctx, s, `SELECT pg_advisory_xact_lock($1)`)
+}
+
+// HoldBookLockShared takes s's price book lock as a usage batch does.
+func HoldBookLockShared(ctx context.Context, s *Store) (release func(), err error) {
+	return holdBookLock(ctx, s, `SELECT pg_advisory_xact_lock_shared($1)`)
+}
+
+func holdBookLock(ctx context.Context, s *Store, lock string) (release func(), err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.book); err != nil {
+	if _, err := tx.Exec(ctx, lock, s.locks.book); err != nil {
 		tx.Rollback(ctx)
 		return nil, err
 	}

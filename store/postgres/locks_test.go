@@ -39,6 +39,33 @@ func TestSchemasDoNotShareLocks(t *testing.T) {
 	}
 }
 
+// A dry run of a price import changes nothing, so usage batches, which
+// hold the book's lock shared while they rate, need not wait for it, nor
+// it for them; an import still waits for them.
+func TestPriceDryRunSharesTheBookLock(t *testing.T) {
+	ctx := context.Background()
+	s := testdb.Postgres(t)
+	release, err := postgres.HoldBookLockShared(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	price := []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
+		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: day, CreatedAt: day}}
+
+	check, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.PriceBookCheck(check, price, nil); err != nil {
+		t.Fatalf("a dry run beside a usage batch: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := s.PriceBookAdd(short, price, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("an import beside a usage batch: %v, want it to wait", err)
+	}
+}
+
 // The public schema keeps the keys older releases took, so that processes
 // of both during a rolling upgrade still exclude each other.
 func TestPublicSchemaKeepsItsLockKeys(t *testing.T) {

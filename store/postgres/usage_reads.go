@@ -92,7 +92,15 @@ func (s *Store) changeBook(ctx context.Context, prices []abacus.Price, commitmen
 		// Usage batches rate under the shared lock: once this holds it,
 		// every batch rated with the old book has committed its price
 		// uses, and the batches after it wait and then find the book changed.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.locks.book); err != nil {
+		// A dry run changes nothing, so it shares the lock with them and
+		// stalls no usage (QA: 5,000 prices checked took 1.5 s of every
+		// batch's time); imports still wait for it, so none changes the
+		// book under its check, and the import it stands for checks again.
+		lock := `SELECT pg_advisory_xact_lock($1)`
+		if dryRun {
+			lock = `SELECT pg_advisory_xact_lock_shared($1)`
+		}
+		if _, err := tx.Exec(ctx, lock, s.locks.book); err != nil {
 			return err
 		}
 		// Checked here, under the lock, against what is stored: two imports
