@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/abacus-billing/abacus"
 )
@@ -64,6 +65,10 @@ func EventsPlan(ctx context.Context, s *Store, q abacus.EventQuery) ([]string, e
 func DeadLetterAddHeld(ctx context.Context, s *Store, d abacus.DeadLetter, hold func()) (bool, error) {
 	return s.deadLetterAdd(ctx, d, hold)
 }
+
+// Pool is s's connection pool, for benchmarks that measure PostgreSQL's
+// own work in s's schema.
+func Pool(s *Store) *pgxpool.Pool { return s.pool }
 
 // MaxConns is the bound of s's connection pool.
 func MaxConns(s *Store) int32 { return s.pool.Config().MaxConns }
