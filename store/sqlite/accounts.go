@@ -105,7 +105,7 @@ func (s *Store) inWrite(ctx context.Context, fn func(*sql.Tx) error) error {
 // Only BEGIN is asked again: fn has not run.
 func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	for attempt := 1; ; attempt++ {
-		tx, err := s.write.BeginTx(ctx, nil)
+		tx, err := s.begin(ctx)
 		switch {
 		case err == nil, !IsBusy(err), ctx.Err() != nil:
 			return tx, err

@@ -16,7 +16,7 @@ import (
 // with the migrations before it applied and this database refused by the
 // abacus that made it.
 func (s *Store) settlePriceCopies(ctx context.Context) error {
-	tx, err := s.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
+	tx, err := s.begin(ctx) // BEGIN IMMEDIATE: one migrator at a time
 	if err != nil {
 		return err
 	}

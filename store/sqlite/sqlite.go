@@ -90,8 +90,10 @@ func OpenWith(path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: creating %s: %w", dir, err)
 		}
 	}
-	common := fmt.Sprintf("_journal_mode=WAL&_synchronous=FULL&_busy_timeout=%d&_foreign_keys=on&_stmt_cache_size=64", BusyTimeout.Milliseconds())
-	write, err := sql.Open(writerDriver, fmt.Sprintf("%s?%s&_txlock=immediate&_cache_size=-%d&vfs=%s", path, common, o.WriterCacheMiB*1024, walbufVFS))
+	common := "_journal_mode=WAL&_synchronous=FULL&_foreign_keys=on&_stmt_cache_size=64"
+	busy := fmt.Sprintf("&_busy_timeout=%d", BusyTimeout.Milliseconds())
+	write, err := sql.Open(writerDriver, fmt.Sprintf("%s?%s&_busy_timeout=%d&_txlock=immediate&_cache_size=-%d&vfs=%s",
+		path, common, writerBusyTimeout.Milliseconds(), o.WriterCacheMiB*1024, walbufVFS))
 	if err != nil {
 		return nil, err
 	}
@@ -102,13 +104,13 @@ func OpenWith(path string, o Options) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
-	read, err := sql.Open(driverName, path+"?"+common+"&_query_only=true&_cache_size=-65536")
+	read, err := sql.Open(driverName, path+"?"+common+busy+"&_query_only=true&_cache_size=-65536")
 	if err != nil {
 		write.Close()
 		return nil, err
 	}
 	read.SetMaxOpenConns(8)
-	ckpt, err := sql.Open(driverName, path+"?"+common+"&_cache_size=-65536")
+	ckpt, err := sql.Open(driverName, path+"?"+common+busy+"&_cache_size=-65536")
 	if err != nil {
 		write.Close()
 		read.Close()
@@ -189,8 +191,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+	if err := s.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrating: %w", err)
 	}
 	if err := s.settlePriceCopies(ctx); err != nil {
@@ -204,8 +205,24 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 }
 
+// createMigrationsTable waits for the write lock as long as every other
+// write does: processes that start on a new database together each make
+// the table (IF NOT EXISTS), one after the other.
+func (s *Store) createMigrationsTable(ctx context.Context) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func (s *Store) migrateOne(ctx context.Context, ms []store.Migration) (bool, error) {
-	tx, err := s.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
+	tx, err := s.begin(ctx) // BEGIN IMMEDIATE: one migrator at a time
 	if err != nil {
 		return false, err
 	}
@@ -263,7 +280,7 @@ func (s *Store) Write(ctx context.Context, fn func(abacus.WriteTx) error) error 
 	case <-ctx.Done():
 		return beginFailed(ctx, ctx.Err())
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return beginFailed(ctx, err)
 	}
@@ -387,8 +404,37 @@ func anys[T any](vals []T) []any {
 }
 
 // BusyTimeout is how long a connection waits for another's write lock
-// before SQLite gives up with its busy error.
+// before it gives up with SQLite's busy error.
 const BusyTimeout = 10 * time.Second
+
+// writerBusyTimeout is how long SQLite itself waits for the write lock on
+// the writer's connection. Its wait sees neither a cancelled context nor
+// a closing store, so begin waits the rest of BusyTimeout in Go, a
+// writerBusyTimeout at a time (QA: SIGTERM beside another process's
+// write lock waited up to 10 s more than it should).
+const writerBusyTimeout = 100 * time.Millisecond
+
+// begin is the writer's BEGIN IMMEDIATE, waiting up to BusyTimeout for
+// another connection's write lock, or until ctx ends.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	giveUp := time.Now().Add(BusyTimeout)
+	for {
+		tried := time.Now()
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err == nil || !IsBusy(err) || ctx.Err() != nil || !tried.Before(giveUp) {
+			return tx, err
+		}
+		if spent := time.Since(tried); spent < writerBusyTimeout/2 {
+			// Refused without SQLite's wait (a lock it does not wait for):
+			// not a busy loop.
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(writerBusyTimeout/2 - spent):
+			}
+		}
+	}
+}
 
 // IsBusy says whether err is SQLite's busy error: another connection,
 // most likely another process, held the write lock past the busy timeout.

@@ -841,6 +841,38 @@ func TestWriteWaitsForAnotherProcess(t *testing.T) {
 	}
 }
 
+// TestWriteWaitEndsWithItsContext: a write waiting for another process's
+// write lock stops waiting soon after its context ends, not when SQLite's
+// own wait for the lock would (QA: SIGTERM beside another process's long
+// write took up to 10 s more than serve allows).
+func TestWriteWaitEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	_, db, path := migratedWithSQL(t)
+	holdWriteLock(t, db)
+	other := open(t, path)
+	for name, write := range map[string]func(ctx context.Context) error{
+		"engine batch": func(ctx context.Context) error {
+			return other.Write(ctx, func(abacus.WriteTx) error { return nil })
+		},
+		"account": func(ctx context.Context) error {
+			_, _, err := other.AccountCreate(ctx, abacus.Account{ID: "11111111-1111-4111-8111-111111111111", Kind: abacus.KindUser, Currency: "USD"})
+			return err
+		},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		err := write(ctx)
+		if took := time.Since(start); err == nil || took > sqlite.BusyTimeout/2 {
+			t.Errorf("%s: %v after %s; want it to give up soon after 300 ms", name, err, took)
+		}
+	}
+	var accounts int
+	if err := db.QueryRow(`SELECT count(*) FROM accounts WHERE id = '11111111-1111-4111-8111-111111111111'`).Scan(&accounts); err != nil || accounts != 0 {
+		t.Fatalf("%d accounts made (%v), want none", accounts, err)
+	}
+}
+
 // holdWriteLock holds db's write lock, as another process writing would,
 // until the test ends.
 func holdWriteLock(t *testing.T, db *sql.DB) {
