@@ -421,7 +421,7 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
 	for {
 		tried := time.Now()
 		tx, err := s.write.BeginTx(ctx, nil)
-		if err == nil || !IsBusy(err) || ctx.Err() != nil || !tried.Before(giveUp) {
+		if err == nil || !IsBusy(err) || ctx.Err() != nil || !time.Now().Before(giveUp) {
 			return tx, err
 		}
 		if spent := time.Since(tried); spent < writerBusyTimeout/2 {
