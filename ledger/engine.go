@@ -94,6 +94,8 @@ type Engine struct {
 	usesMu      sync.Mutex
 	usesWritten map[priceUse]time.Time
 
+	queued *queuedIDs
+
 	closing   chan struct{}
 	stopped   chan struct{}
 	closeOnce sync.Once
@@ -117,6 +119,7 @@ func New(store abacus.Store, cfg Config) *Engine {
 		queue:       make(chan *pending, cfg.QueueSize),
 		usage:       make([]chan *usageJob, cfg.Workers),
 		cache:       newWalletCache(store, cfg.CacheAccounts),
+		queued:      newQueuedIDs(),
 		failedLog:   quietlog.Limiter{Period: 10 * time.Second},
 		splitLog:    quietlog.Limiter{Period: 10 * time.Second},
 		prepareLog:  quietlog.Limiter{Period: 10 * time.Second},

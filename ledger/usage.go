@@ -294,6 +294,9 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem, after <-cha
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err() // the caller gave up waiting: nothing to log
 	}
+	if errors.Is(err, ErrClosed) {
+		return err
+	}
 	if err != nil {
 		// The database, not the events: fail the call, reject nothing.
 		if ok, missed := e.prepareLog.Allow(time.Now()); ok {
@@ -323,11 +326,14 @@ func (e *Engine) runUsageJob(ctx context.Context, items []usageItem, after <-cha
 	jobs := make([]*usageJob, 0, len(byShard))
 	for shard, its := range byShard {
 		job := &usageJob{ctx: ctx, items: its, done: make(chan error, 1), queued: time.Now()}
+		e.queued.add(its)
 		select {
 		case e.usage[shard] <- job:
 		case <-e.closing:
+			e.queued.remove(its)
 			return ErrClosed
 		case <-ctx.Done():
+			e.queued.remove(its)
 			return ctx.Err()
 		}
 		jobs = append(jobs, job)
@@ -512,6 +518,7 @@ func (e *Engine) runUsage(jobs []*usageJob, retried bool) {
 		err = &abacus.Error{Code: abacus.CodeUnavailable, Message: message}
 	}
 	for _, j := range jobs {
+		e.queued.remove(j.items)
 		j.done <- err
 	}
 }

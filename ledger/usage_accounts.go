@@ -39,6 +39,14 @@ func (e *Engine) prepareAccounts(ctx context.Context, items []usageItem, errs []
 	if len(ids) == 0 {
 		return nil
 	}
+	// Whether such an event is stored already, under another account, is
+	// known once the jobs queued with its id are answered. A call that is
+	// still being prepared beside this one is not seen: callers that send
+	// an ordered stream (a file, NATS) let the call before queue first
+	// where the two share an id.
+	if err := e.queued.wait(ctx, e.closing, ids); err != nil {
+		return err
+	}
 	stored, err := e.storedEvents(ctx, ids)
 	if err != nil {
 		return err

@@ -187,6 +187,42 @@ type ingester struct {
 	lastFailed   bool
 }
 
+// flyingIDs counts the event ids of the chunks in flight.
+type flyingIDs struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// add counts items' ids and says whether a chunk in flight has one of them.
+func (f *flyingIDs) add(items []decode.Item) (shares bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == nil {
+		f.n = map[string]int{}
+	}
+	for i := range items {
+		shares = shares || items[i].Err == nil && f.n[items[i].Event.ID] > 0
+	}
+	for i := range items {
+		if items[i].Err == nil {
+			f.n[items[i].Event.ID]++
+		}
+	}
+	return shares
+}
+
+func (f *flyingIDs) remove(items []decode.Item) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range items {
+		if id := items[i].Event.ID; items[i].Err == nil {
+			if f.n[id]--; f.n[id] <= 0 {
+				delete(f.n, id)
+			}
+		}
+	}
+}
+
 // lineRange is the lines from and to of a file, both included.
 type lineRange struct{ from, to int }
 
@@ -254,6 +290,7 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 	// earlier line wins over a later one as within a chunk (QA: a later
 	// line had won 2% of ids sent twice, and instances' minutes).
 	var before, queuedBefore chan struct{}
+	flying := flyingIDs{}
 	sentLine := 0 // the line of the last event handed over
 	send := func(items []decode.Item) {
 		sentLine = items[len(items)-1].Line
@@ -263,8 +300,18 @@ func (in *ingester) file(ctx context.Context, name, format string) error {
 		before = turn
 		queuedPrev, queued := queuedBefore, make(chan struct{})
 		queuedBefore = queued
+		shares := flying.add(items)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { flying.remove(items); <-sem; wg.Done() }()
+			if shares && queuedPrev != nil {
+				// Prepared only once the chunks before have queued their
+				// events, so that the engine sees the id it shares with
+				// one of them: prepared side by side, a later line's event
+				// for a new account had its account made, and left behind
+				// empty, before the earlier line's event under another
+				// account made it a conflict (QA).
+				<-queuedPrev
+			}
 			// A chunk handed over is seen through, interrupted or not:
 			// it may commit whatever its caller does, and the summary
 			// must count it.
