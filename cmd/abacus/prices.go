@@ -257,7 +257,7 @@ func unpricedHint(ctx context.Context, st abacus.Store, before *abacus.PriceBook
 			fmt.Fprintf(stdout, "the book now prices %d events that were waiting unpriced: run `abacus rerate` to charge them\n", priced)
 		}
 	default:
-		fmt.Fprintf(stdout, "of the first %d events waiting unpriced, the book now prices %d it did not: run `abacus rerate` to charge them\n", hintScan, priced)
+		fmt.Fprintf(stdout, "of the first %d events waiting unpriced, the book now prices %d it did not, and more are waiting: run `abacus rerate` to charge every one it prices\n", hintScan, priced)
 	}
 }
 
