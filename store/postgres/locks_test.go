@@ -23,9 +23,7 @@ func TestSchemasDoNotShareLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(release)
-	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	price := []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
-		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: day, CreatedAt: day}}
+	price := gpuPrice()
 
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
@@ -50,9 +48,7 @@ func TestPriceDryRunSharesTheBookLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(release)
-	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	price := []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
-		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: day, CreatedAt: day}}
+	price := gpuPrice()
 
 	check, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -64,6 +60,13 @@ func TestPriceDryRunSharesTheBookLock(t *testing.T) {
 	if err := s.PriceBookAdd(short, price, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("an import beside a usage batch: %v, want it to wait", err)
 	}
+}
+
+// gpuPrice is a price book change of one version.
+func gpuPrice() []abacus.Price {
+	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	return []abacus.Price{{SKUType: 1, SKUKind: 1, ResourceID: "gpu", UnitType: "minute", Currency: "USD",
+		Unit: 1, Model: abacus.ModelPerUnit, UnitPrice: decimal.New(1, -2), ValidFrom: day, CreatedAt: day}}
 }
 
 // The public schema keeps the keys older releases took, so that processes
