@@ -141,6 +141,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	st, err := openMigrated(ctx, *db, stderr)
 	if err != nil {
 		ln.Close()
+		if ctx.Err() != nil { // stopped waiting for the database, another writer's lock say
+			fmt.Fprintln(stderr, "abacus serve: stopped while opening the database, before it served (each migration commits alone: run it again to apply the rest)")
+			return nil
+		}
 		return err
 	}
 	defer st.Close()

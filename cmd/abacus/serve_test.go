@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"io"
 	"path/filepath"
@@ -241,4 +242,35 @@ func migratedStore(t *testing.T) migrator {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestServeStoppedWhileWaitingForTheLock: stopped while another process
+// holds the write lock it waits for as it starts, serve says so and ends
+// as a stop does, not as a database locked past its wait (QA).
+func TestServeStoppedWhileWaitingForTheLock(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	if _, err := runCLI(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	var stderr strings.Builder
+	start := time.Now()
+	err = runServe(ctx, []string{"--db", db, "--addr", "127.0.0.1:0"}, io.Discard, &stderr)
+	if err != nil || time.Since(start) > 5*time.Second || !strings.Contains(stderr.String(), "stopped while opening the database") {
+		t.Fatalf("after %s: %v\n%s", time.Since(start), err, stderr.String())
+	}
 }

@@ -421,6 +421,14 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
 	for {
 		tried := time.Now()
 		tx, err := s.write.BeginTx(ctx, nil)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// Called off, not locked out: "locked for longer than abacus
+			// waits" would not be true (QA).
+			if tx != nil {
+				tx.Rollback()
+			}
+			return nil, ctx.Err()
+		}
 		if err == nil || !IsBusy(err) || ctx.Err() != nil || !time.Now().Before(giveUp) {
 			return tx, err
 		}
