@@ -13,13 +13,15 @@ import (
 // the event and this one turned out a conflict (QA: abacus ingest's
 // chunks in flight did it within one file).
 type queuedIDs struct {
-	mu      sync.Mutex
-	n       map[string]int
-	changed chan struct{} // closed, and made anew, whenever a job lets go of its ids
+	mu sync.Mutex
+	n  map[string]int
+	// changed is closed when a job lets go of its ids, once someone waits
+	// (nil until then: the hot path makes no channel for nobody).
+	changed chan struct{}
 }
 
 func newQueuedIDs() *queuedIDs {
-	return &queuedIDs{n: map[string]int{}, changed: make(chan struct{})}
+	return &queuedIDs{n: map[string]int{}}
 }
 
 func (q *queuedIDs) add(items []usageItem) {
@@ -42,8 +44,10 @@ func (q *queuedIDs) remove(items []usageItem) {
 			}
 		}
 	}
-	close(q.changed)
-	q.changed = make(chan struct{})
+	if q.changed != nil {
+		close(q.changed)
+		q.changed = nil
+	}
 }
 
 // wait returns once no queued job holds any of ids, or with ErrClosed as
@@ -52,6 +56,9 @@ func (q *queuedIDs) wait(ctx context.Context, closing <-chan struct{}, ids []str
 	for {
 		q.mu.Lock()
 		held := slices.ContainsFunc(ids, func(id string) bool { return q.n[id] > 0 })
+		if held && q.changed == nil {
+			q.changed = make(chan struct{})
+		}
 		changed := q.changed
 		q.mu.Unlock()
 		if !held {
